@@ -1,0 +1,149 @@
+// Module entry: per-environment data, the completion channel, error mapping.
+#include "addon.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace sotr_js {
+
+struct InstanceHandle {
+  std::shared_ptr<AddonData> addon;
+};
+
+AddonData& data(Napi::Env env) { return *env.GetInstanceData<InstanceHandle>()->addon; }
+std::shared_ptr<AddonData> addonPtr(Napi::Env env) { return env.GetInstanceData<InstanceHandle>()->addon; }
+
+Napi::Error makeJsError(Napi::Env env, sotr::ErrorKind kind, const std::string& msg) {
+  using K = sotr::ErrorKind;
+  Napi::Error err;
+  switch (kind) {
+    case K::InvalidArgument:
+    case K::DType:
+    case K::DeviceMismatch: err = Napi::TypeError::New(env, msg); break;
+    case K::Range:
+    case K::Shape: err = Napi::RangeError::New(env, msg); break;
+    default: err = Napi::Error::New(env, msg); break;
+  }
+  err.Set("code", Napi::String::New(env, sotr::errorCode(kind)));
+  return err;
+}
+
+void throwJs(Napi::Env env, const sotr::Error& e) {
+  Napi::Error err = makeJsError(env, e.kind, e.what());
+  if (e.kind == sotr::ErrorKind::OutOfMemory) {
+    err.Set("requestedBytes", Napi::Number::New(env, static_cast<double>(e.requestedBytes)));
+    err.Set("freeBytes", Napi::Number::New(env, static_cast<double>(e.freeBytes)));
+    err.Set("device", Napi::String::New(env, e.device));
+  }
+  throw err;
+}
+
+void captureError(Job& job) {
+  job.failed = true;
+  try {
+    throw;
+  } catch (const sotr::Error& e) {
+    job.errKind = e.kind;
+    job.errMessage = e.what();
+    job.requestedBytes = e.requestedBytes;
+    job.freeBytes = e.freeBytes;
+    job.errDevice = e.device;
+  } catch (const std::exception& e) {
+    job.errKind = sotr::ErrorKind::Internal;
+    job.errMessage = e.what();
+  } catch (...) {
+    job.errKind = sotr::ErrorKind::Internal;
+    job.errMessage = "unknown native error";
+  }
+}
+
+static void onComplete(Napi::Env env, Job* job) {
+  std::unique_ptr<Job> owned(job);
+  auto& addon = data(env);
+  if (--addon.pending == 0 && !addon.closing) addon.completions.Unref(env);
+  if (job->failed) {
+    Napi::Error err = makeJsError(env, job->errKind, job->errMessage);
+    if (job->errKind == sotr::ErrorKind::OutOfMemory) {
+      err.Set("requestedBytes", Napi::Number::New(env, static_cast<double>(job->requestedBytes)));
+      err.Set("freeBytes", Napi::Number::New(env, static_cast<double>(job->freeBytes)));
+      err.Set("device", Napi::String::New(env, job->errDevice));
+    }
+    job->deferred.Reject(err.Value());
+    return;
+  }
+  try {
+    job->deferred.Resolve(job->resolve ? job->resolve(env) : env.Undefined());
+  } catch (const Napi::Error& e) {
+    job->deferred.Reject(e.Value());
+  } catch (const sotr::Error& e) {
+    job->deferred.Reject(makeJsError(env, e.kind, e.what()).Value());
+  } catch (const std::exception& e) {
+    job->deferred.Reject(makeJsError(env, sotr::ErrorKind::Internal, e.what()).Value());
+  }
+}
+
+void complete(const std::shared_ptr<AddonData>& addon, Job* job) {
+  napi_status st = addon->completions.BlockingCall(job, [](Napi::Env env, Napi::Function, Job* j) {
+    // Nothing may escape into the TSFN trampoline (it would terminate).
+    try {
+      onComplete(env, j);
+    } catch (const Napi::Error& e) {
+      if (getenv("SOTR_DEBUG")) fprintf(stderr, "sotr: completion failed: %s\n", e.Message().c_str());
+    } catch (...) {
+    }
+  });
+  if (st != napi_ok) delete job;  // environment is gone: nobody is waiting
+}
+
+Napi::Promise startJob(Napi::Env env, Job* job) {
+  auto& addon = data(env);
+  if (addon.pending++ == 0) addon.completions.Ref(env);
+  return job->deferred.Promise();
+}
+
+namespace {
+std::mutex g_cancel_mu;
+std::map<uint32_t, std::shared_ptr<std::atomic<bool>>> g_cancel;
+}  // namespace
+
+std::shared_ptr<std::atomic<bool>> cancelFlag(uint32_t id) {
+  std::lock_guard<std::mutex> lk(g_cancel_mu);
+  auto& f = g_cancel[id];
+  if (!f) f = std::make_shared<std::atomic<bool>>(false);
+  return f;
+}
+
+void forgetCancelFlag(uint32_t id) {
+  std::lock_guard<std::mutex> lk(g_cancel_mu);
+  g_cancel.erase(id);
+}
+
+}  // namespace sotr_js
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* handle = new sotr_js::InstanceHandle{std::make_shared<sotr_js::AddonData>()};
+  env.SetInstanceData<sotr_js::InstanceHandle>(handle);  // deleted with the environment
+  sotr_js::AddonData* addon = handle->addon.get();
+  addon->completions = Napi::ThreadSafeFunction::New(
+      env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "sotr-completions", 0, 1);
+  addon->completions.Unref(env);
+  // On environment teardown (worker exit), stop accepting completions.
+  napi_add_env_cleanup_hook(
+      env,
+      [](void* arg) {
+        auto* a = static_cast<sotr_js::AddonData*>(arg);
+        a->closing = true;
+        a->completions.Abort();
+      },
+      addon);
+  sotr_js::initTensor(env, exports);
+  sotr_js::initOps(env, exports);
+  sotr_js::initInfo(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(sotr, Init)

@@ -1,0 +1,81 @@
+// Node-API glue shared by the binding files. Nothing outside bindings/
+// includes Node headers.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/error.h"
+#include "core/tensor.h"
+
+namespace sotr_js {
+
+// Per-environment (main thread or worker_thread) state.
+struct AddonData {
+  Napi::FunctionReference tensorCtor;
+  Napi::ThreadSafeFunction completions;  // resolves promises from device threads
+  int pending = 0;                       // jobs in flight (keeps the loop alive)
+  bool closing = false;
+};
+
+AddonData& data(Napi::Env env);
+// Shared handle that device threads keep, so a worker's exit cannot free it under them.
+std::shared_ptr<AddonData> addonPtr(Napi::Env env);
+
+// Work done on a device thread, then converted to JS on the JS thread.
+struct Job {
+  explicit Job(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise::Deferred deferred;
+  std::function<Napi::Value(Napi::Env)> resolve;  // set by the device thread on success
+  bool failed = false;
+  std::string errMessage;
+  sotr::ErrorKind errKind = sotr::ErrorKind::Internal;
+  uint64_t requestedBytes = 0, freeBytes = 0;
+  std::string errDevice;
+};
+
+// Records an exception (sotr::Error or other) into a job.
+void captureError(Job& job);
+// Hands a finished job back to the JS thread (called from any thread).
+void complete(const std::shared_ptr<AddonData>& addon, Job* job);
+// Registers a job as in flight (JS thread). Returns its promise.
+Napi::Promise startJob(Napi::Env env, Job* job);
+
+// Throws the JS error matching a sotr::Error (TypeError/RangeError/Error + code).
+[[noreturn]] void throwJs(Napi::Env env, const sotr::Error& e);
+Napi::Error makeJsError(Napi::Env env, sotr::ErrorKind kind, const std::string& msg);
+
+// Cancellation flags by job id (AbortSignal support).
+std::shared_ptr<std::atomic<bool>> cancelFlag(uint32_t id);
+void forgetCancelFlag(uint32_t id);
+
+// Tensor wrapper.
+Napi::Object wrapTensor(Napi::Env env, sotr::Tensor t);
+// Returns the tensor held by a NativeTensor object; throws Disposed if released.
+sotr::Tensor unwrapTensor(Napi::Env env, const Napi::Value& v, const std::string& what);
+bool isTensor(Napi::Env env, const Napi::Value& v);
+
+void initTensor(Napi::Env env, Napi::Object exports);
+void initOps(Napi::Env env, Napi::Object exports);
+void initInfo(Napi::Env env, Napi::Object exports);
+
+}  // namespace sotr_js
+
+// Wraps a binding body: converts C++ exceptions into JS exceptions.
+#define SOTR_JS_TRY try {
+#define SOTR_JS_CATCH(env)                                                      \
+  }                                                                             \
+  catch (const Napi::Error& e) {                                                \
+    throw;                                                                      \
+  }                                                                             \
+  catch (const sotr::Error& e) {                                                \
+    sotr_js::throwJs(env, e);                                                   \
+  }                                                                             \
+  catch (const std::exception& e) {                                             \
+    throw sotr_js::makeJsError(env, sotr::ErrorKind::Internal, e.what());      \
+  }

@@ -1,0 +1,194 @@
+// backendInfo (never throws), memory statistics, threads, synchronization.
+#include "addon.h"
+#include "runtime/cpu_features.h"
+#include "runtime/runtime.h"
+#include "runtime/thread_pool.h"
+
+#ifndef SOTR_VERSION
+#define SOTR_VERSION "0.0.0"
+#endif
+#ifndef SOTR_COMMIT
+#define SOTR_COMMIT "unknown"
+#endif
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+
+namespace sotr_js {
+
+namespace {
+
+Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = Napi::Object::New(env);
+  auto build = Napi::Object::New(env);
+  build.Set("version", SOTR_VERSION);
+  build.Set("commit", SOTR_COMMIT);
+  build.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+  auto variants = sotr::compiledSimdVariants();
+  auto simd = Napi::Array::New(env, variants.size());
+  for (size_t i = 0; i < variants.size(); ++i) simd.Set(static_cast<uint32_t>(i), sotr::simdLevelName(variants[i]));
+  build.Set("simdVariants", simd);
+  out.Set("build", build);
+
+  auto cpu = Napi::Object::New(env);
+  try {
+    cpu.Set("threads", Napi::Number::New(env, sotr::cpuPool().size()));
+    cpu.Set("simd", sotr::simdLevelName(sotr::activeSimdLevel()));
+    cpu.Set("maxSimd", sotr::simdLevelName(sotr::maxSimdLevel()));
+    const auto& f = sotr::cpuFeatures();
+    auto feats = Napi::Array::New(env);
+    uint32_t k = 0;
+    auto add = [&](bool on, const char* name) {
+      if (on) feats.Set(k++, name);
+    };
+    add(f.avx2, "avx2");
+    add(f.fma, "fma");
+    add(f.avx512f, "avx512f");
+    add(f.avx512bw, "avx512bw");
+    add(f.avx512vl, "avx512vl");
+    add(f.avx512dq, "avx512dq");
+    add(f.avx512vnni, "avx512vnni");
+    add(f.avx512vpopcntdq, "avx512vpopcntdq");
+    add(f.avx512bf16, "avx512bf16");
+    cpu.Set("features", feats);
+  } catch (const std::exception& e) {
+    cpu.Set("error", e.what());
+  }
+  out.Set("cpu", cpu);
+
+  auto cuda = Napi::Object::New(env);
+  try {
+    sotr::CudaInfo ci = sotr::cudaInfo();
+    cuda.Set("compiled", Napi::Boolean::New(env, ci.compiled));
+    cuda.Set("available", Napi::Boolean::New(env, ci.available));
+    if (!ci.available) cuda.Set("reason", ci.reason);
+    cuda.Set("driverVersion", Napi::Number::New(env, ci.driverVersion));
+    cuda.Set("runtimeVersion", Napi::Number::New(env, ci.runtimeVersion));
+    auto archs = Napi::Array::New(env, ci.archs.size());
+    for (size_t i = 0; i < ci.archs.size(); ++i) archs.Set(static_cast<uint32_t>(i), ci.archs[i]);
+    cuda.Set("archs", archs);
+    auto devs = Napi::Array::New(env, ci.devices.size());
+    for (size_t i = 0; i < ci.devices.size(); ++i) {
+      const auto& d = ci.devices[i];
+      auto o = Napi::Object::New(env);
+      o.Set("index", Napi::Number::New(env, d.index));
+      o.Set("name", d.name);
+      o.Set("computeCapability", std::to_string(d.major) + "." + std::to_string(d.minor));
+      o.Set("totalMemory", Napi::Number::New(env, static_cast<double>(d.totalMemory)));
+      o.Set("multiprocessors", Napi::Number::New(env, d.multiprocessors));
+      devs.Set(static_cast<uint32_t>(i), o);
+    }
+    cuda.Set("devices", devs);
+  } catch (const std::exception& e) {
+    cuda.Set("compiled", Napi::Boolean::New(env, false));
+    cuda.Set("available", Napi::Boolean::New(env, false));
+    cuda.Set("reason", std::string("CUDA probe failed: ") + e.what());
+  }
+  out.Set("cuda", cuda);
+  return out;
+}
+
+Napi::Value MemoryInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  auto& ctx = sotr::Runtime::get().context(sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value()));
+  auto s = ctx.backend->memoryStats();
+  auto o = Napi::Object::New(env);
+  o.Set("device", ctx.device.str());
+  o.Set("liveBytes", Napi::Number::New(env, static_cast<double>(s.liveBytes)));
+  o.Set("peakBytes", Napi::Number::New(env, static_cast<double>(s.peakBytes)));
+  o.Set("cachedBytes", Napi::Number::New(env, static_cast<double>(s.cachedBytes)));
+  o.Set("allocCalls", Napi::Number::New(env, static_cast<double>(s.allocCalls)));
+  return o;
+  SOTR_JS_CATCH(env)
+}
+
+// releaseCached(device) -> Promise<void>, ordered after queued work.
+Napi::Value ReleaseCached(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  auto& ctx = sotr::Runtime::get().context(sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value()));
+  auto* job = new Job(env);
+  auto promise = startJob(env, job);
+  auto addon = addonPtr(env);
+  sotr::DeviceContext* c = &ctx;
+  ctx.queue->submit([c, job, addon] {
+    try {
+      c->backend->synchronize();
+      c->backend->releaseCached();
+    } catch (...) {
+      captureError(*job);
+    }
+    complete(addon, job);
+  });
+  return promise;
+  SOTR_JS_CATCH(env)
+}
+
+// synchronize(device) -> Promise<void>: resolves when all queued work is done.
+Napi::Value Synchronize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  auto& ctx = sotr::Runtime::get().context(sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value()));
+  auto* job = new Job(env);
+  auto promise = startJob(env, job);
+  auto addon = addonPtr(env);
+  sotr::DeviceContext* c = &ctx;
+  ctx.queue->submit([c, job, addon] {
+    try {
+      c->checkAlive();
+      c->backend->synchronize();
+    } catch (const sotr::Error& e) {
+      if (e.kind == sotr::ErrorKind::DeviceLost) c->markLost(e.what());
+      captureError(*job);
+    } catch (...) {
+      captureError(*job);
+    }
+    complete(addon, job);
+  });
+  return promise;
+  SOTR_JS_CATCH(env)
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  int n = info[0].As<Napi::Number>().Int32Value();
+  if (n < 0 || n > 1024) sotr::fail(sotr::ErrorKind::Range, "setNumThreads: n must be 0..1024");
+  // Wait for CPU work in flight so no op is using the pool being replaced.
+  sotr::Runtime::get().context(sotr::Device{}).queue->drain();
+  sotr::setCpuThreads(n);
+  return Napi::Number::New(env, sotr::cpuPool().size());
+  SOTR_JS_CATCH(env)
+}
+
+Napi::Value SetSimdLevel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  std::string s = info[0].As<Napi::String>().Utf8Value();
+  sotr::SimdLevel lvl;
+  if (s == "auto") {
+    sotr::resetActiveSimdLevel();
+  } else {
+    if (!sotr::parseSimdLevel(s.c_str(), &lvl))
+      sotr::fail(sotr::ErrorKind::Range, "setSimdLevel: expected 'auto', 'scalar', 'avx2' or 'avx512'");
+    sotr::Runtime::get().context(sotr::Device{}).queue->drain();
+    sotr::setActiveSimdLevel(lvl);
+  }
+  return Napi::String::New(env, sotr::simdLevelName(sotr::activeSimdLevel()));
+  SOTR_JS_CATCH(env)
+}
+
+}  // namespace
+
+void initInfo(Napi::Env env, Napi::Object exports) {
+  exports.Set("backendInfo", Napi::Function::New(env, BackendInfo));
+  exports.Set("memoryInfo", Napi::Function::New(env, MemoryInfo));
+  exports.Set("releaseCached", Napi::Function::New(env, ReleaseCached));
+  exports.Set("synchronize", Napi::Function::New(env, Synchronize));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("setSimdLevel", Napi::Function::New(env, SetSimdLevel));
+}
+
+}  // namespace sotr_js

@@ -1,0 +1,160 @@
+// runOp: converts JS arguments into a plain OpCall, checks it on the JS thread
+// (typed errors throw synchronously), allocates outputs, then queues the work
+// on the device's FIFO and resolves with the output tensors.
+#include "addon.h"
+#include "ops/registry.h"
+#include "runtime/runtime.h"
+#include "runtime/thread_pool.h"
+
+namespace sotr_js {
+
+namespace {
+
+sotr::Precision parsePrecision(const std::string& op, const std::string& s) {
+  if (s == "fp32") return sotr::Precision::FP32;
+  if (s == "tf32") return sotr::Precision::TF32;
+  if (s == "bf16") return sotr::Precision::BF16;
+  if (s == "fp16") return sotr::Precision::FP16;
+  sotr::fail(sotr::ErrorKind::Range, op + ": precision must be 'fp32', 'tf32', 'bf16' or 'fp16', received '" + s + "'");
+}
+
+void parseAttrs(Napi::Env env, const std::string& op, const Napi::Value& v, sotr::Attrs& attrs) {
+  if (v.IsUndefined() || v.IsNull()) return;
+  if (!v.IsObject()) sotr::fail(sotr::ErrorKind::InvalidArgument, op + ": options must be an object");
+  auto obj = v.As<Napi::Object>();
+  auto keys = obj.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    std::string k = keys.Get(i).ToString().Utf8Value();
+    Napi::Value x = obj.Get(k);
+    if (x.IsUndefined()) continue;
+    if (x.IsNumber()) attrs.setNumber(k, x.As<Napi::Number>().DoubleValue());
+    else if (x.IsBoolean()) attrs.setBool(k, x.As<Napi::Boolean>().Value());
+    else if (x.IsString()) attrs.setString(k, x.As<Napi::String>().Utf8Value());
+    else if (x.IsArray() || x.IsTypedArray()) {
+      std::vector<double> nums;
+      auto arr = x.As<Napi::Object>();
+      uint32_t n = arr.Get("length").As<Napi::Number>().Uint32Value();
+      for (uint32_t j = 0; j < n; ++j) {
+        Napi::Value e = arr.Get(j);
+        if (!e.IsNumber()) sotr::fail(sotr::ErrorKind::InvalidArgument, op + ": option '" + k + "' must hold numbers");
+        nums.push_back(e.As<Napi::Number>().DoubleValue());
+      }
+      attrs.setNumbers(k, std::move(nums));
+    } else {
+      sotr::fail(sotr::ErrorKind::InvalidArgument, op + ": option '" + k + "' has an unsupported type");
+    }
+  }
+}
+
+// runOp(name, inputs: (NativeTensor|null)[], attrs, device, precision, jobId)
+Napi::Value RunOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  if (info.Length() < 6 || !info[0].IsString() || !info[1].IsArray())
+    sotr::fail(sotr::ErrorKind::InvalidArgument, "runOp(name, inputs, attrs, device, precision, jobId)");
+  sotr::OpCall call;
+  call.op = info[0].As<Napi::String>().Utf8Value();
+  const sotr::OpDef* def = sotr::findOp(call.op);
+  if (!def) sotr::fail(sotr::ErrorKind::InvalidArgument, "unknown op '" + call.op + "'");
+  auto arr = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value v = arr.Get(i);
+    if (v.IsNull() || v.IsUndefined()) call.inputs.emplace_back();
+    else call.inputs.push_back(unwrapTensor(env, v, call.op + ": input " + std::to_string(i)));
+  }
+  parseAttrs(env, call.op, info[2], call.attrs);
+  call.device = sotr::Runtime::parseDevice(info[3].As<Napi::String>().Utf8Value());
+  call.precision = parsePrecision(call.op, info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "fp32");
+  const uint32_t jobId = info[5].As<Napi::Number>().Uint32Value();
+
+  auto& ctx = sotr::Runtime::get().context(call.device);
+  ctx.checkAlive();
+  std::vector<sotr::TensorSpec> specs = sotr::checkCall(*def, call);
+  std::vector<sotr::Tensor> outputs;
+  for (auto& s : specs) outputs.push_back(sotr::allocTensor(*ctx.backend, s.dtype, s.shape));
+
+  auto* job = new Job(env);
+  auto promise = startJob(env, job);
+  auto addon = addonPtr(env);
+  auto cancelled = jobId ? cancelFlag(jobId) : nullptr;
+  sotr::DeviceContext* c = &ctx;
+  auto shared = std::make_shared<sotr::OpCall>(std::move(call));
+  ctx.queue->submit([c, def, shared, outputs, job, addon, cancelled, jobId]() mutable {
+    try {
+      if (cancelled && cancelled->load()) sotr::fail(sotr::ErrorKind::Aborted, shared->op + " was aborted");
+      c->checkAlive();
+      sotr::ExecContext ec;
+      ec.backend = c->backend.get();
+      ec.pool = &sotr::cpuPool();
+      ec.stream = c->backend->stream();
+      try {
+        if (c->device.type == sotr::DeviceType::CUDA) def->cuda(*shared, outputs, ec);
+        else def->cpu(*shared, outputs, ec);
+      } catch (const sotr::Error&) {
+        throw;
+      } catch (const std::invalid_argument& e) {
+        sotr::fail(sotr::ErrorKind::InvalidArgument, shared->op + ": " + e.what());
+      } catch (const std::exception& e) {
+        // A CUDA failure may be sticky: synchronize marks the device lost if so.
+        if (c->device.type == sotr::DeviceType::CUDA) {
+          try {
+            c->backend->synchronize();
+          } catch (const std::exception& se) {
+            c->markLost(se.what());
+            throw;
+          }
+        }
+        throw;
+      }
+      job->resolve = [outputs](Napi::Env e) -> Napi::Value {
+        auto out = Napi::Array::New(e, outputs.size());
+        for (size_t i = 0; i < outputs.size(); ++i) out.Set(static_cast<uint32_t>(i), wrapTensor(e, outputs[i]));
+        return out;
+      };
+    } catch (...) {
+      captureError(*job);
+    }
+    // Drop our references to inputs before JS learns of completion.
+    shared.reset();
+    outputs.clear();
+    if (jobId) forgetCancelFlag(jobId);
+    complete(addon, job);
+  });
+  return promise;
+  SOTR_JS_CATCH(env)
+}
+
+Napi::Value CancelJob(const Napi::CallbackInfo& info) {
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  cancelFlag(id)->store(true);
+  return info.Env().Undefined();
+}
+
+Napi::Value ForgetJob(const Napi::CallbackInfo& info) {
+  forgetCancelFlag(info[0].As<Napi::Number>().Uint32Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value ListOps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto names = sotr::opNames();
+  auto out = Napi::Array::New(env, names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto o = Napi::Object::New(env);
+    o.Set("name", names[i]);
+    o.Set("cuda", Napi::Boolean::New(env, static_cast<bool>(sotr::findOp(names[i])->cuda)));
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
+}  // namespace
+
+void initOps(Napi::Env env, Napi::Object exports) {
+  exports.Set("runOp", Napi::Function::New(env, RunOp));
+  exports.Set("cancelJob", Napi::Function::New(env, CancelJob));
+  exports.Set("forgetJob", Napi::Function::New(env, ForgetJob));
+  exports.Set("listOps", Napi::Function::New(env, ListOps));
+}
+
+}  // namespace sotr_js

@@ -1,0 +1,230 @@
+// NativeTensor: the JS handle of a native tensor, plus host<->device copies.
+#include <cstring>
+#include <vector>
+
+#include "addon.h"
+#include "runtime/runtime.h"
+
+namespace sotr_js {
+
+namespace {
+
+class NativeTensor : public Napi::ObjectWrap<NativeTensor> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeTensor",
+                       {
+                           InstanceAccessor<&NativeTensor::DType>("dtype"),
+                           InstanceAccessor<&NativeTensor::ShapeGetter>("shape"),
+                           InstanceAccessor<&NativeTensor::DeviceGetter>("device"),
+                           InstanceAccessor<&NativeTensor::Released>("released"),
+                           InstanceAccessor<&NativeTensor::Bytes>("byteLength"),
+                           InstanceMethod<&NativeTensor::Release>("release"),
+                       });
+  }
+
+  explicit NativeTensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTensor>(info) {}
+
+  sotr::Tensor tensor;
+  bool released = false;
+
+ private:
+  Napi::Value DType(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), sotr::dtypeName(tensor.dtype));
+  }
+  Napi::Value ShapeGetter(const Napi::CallbackInfo& info) {
+    auto arr = Napi::Array::New(info.Env(), tensor.shape.size());
+    for (size_t i = 0; i < tensor.shape.size(); ++i)
+      arr.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), static_cast<double>(tensor.shape[i])));
+    return arr;
+  }
+  Napi::Value DeviceGetter(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), tensor.device().str());
+  }
+  Napi::Value Released(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), released); }
+  Napi::Value Bytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(tensor.bytes()));
+  }
+  // Drops this handle's reference; queued work that reads the storage keeps it.
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    tensor = sotr::Tensor{};
+    released = true;
+    return info.Env().Undefined();
+  }
+};
+
+sotr::Shape parseShape(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsArray()) throw makeJsError(env, sotr::ErrorKind::InvalidArgument, "shape must be an array of integers");
+  auto arr = v.As<Napi::Array>();
+  sotr::Shape s;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value d = arr.Get(i);
+    if (!d.IsNumber()) throw makeJsError(env, sotr::ErrorKind::InvalidArgument, "shape must be an array of integers");
+    double x = d.As<Napi::Number>().DoubleValue();
+    if (!(x >= 0) || x != static_cast<double>(static_cast<int64_t>(x)) || x > 9e15)
+      throw makeJsError(env, sotr::ErrorKind::Range, "shape entries must be non-negative integers");
+    s.push_back(static_cast<int64_t>(x));
+  }
+  return s;
+}
+
+sotr::DType parseDTypeArg(Napi::Env env, const Napi::Value& v) {
+  sotr::DType t;
+  if (!v.IsString() || !sotr::parseDType(v.As<Napi::String>().Utf8Value(), &t))
+    throw makeJsError(env, sotr::ErrorKind::DType, "unknown dtype");
+  return t;
+}
+
+// fromHost(bytes: Uint8Array, dtype, shape, device) -> NativeTensor.
+// CPU: copied now. CUDA: the bytes are copied to a staging buffer now (the
+// caller may reuse its array) and uploaded in queue order.
+Napi::Value FromHost(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  if (info.Length() < 4 || !info[0].IsTypedArray())
+    throw makeJsError(env, sotr::ErrorKind::InvalidArgument, "fromHost(bytes, dtype, shape, device)");
+  auto ta = info[0].As<Napi::TypedArray>();
+  const uint8_t* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  const size_t nbytes = ta.ByteLength();
+  sotr::DType dtype = parseDTypeArg(env, info[1]);
+  sotr::Shape shape = parseShape(env, info[2]);
+  sotr::Device dev = sotr::Runtime::parseDevice(info[3].As<Napi::String>().Utf8Value());
+  const size_t want = static_cast<size_t>(sotr::numel(shape)) * sotr::dtypeSize(dtype);
+  if (want != nbytes)
+    sotr::fail(sotr::ErrorKind::Shape, "Tensor.from: " + std::to_string(nbytes / sotr::dtypeSize(dtype)) +
+                                           " elements do not fill shape " + sotr::shapeStr(shape));
+  auto& ctx = sotr::Runtime::get().context(dev);
+  ctx.checkAlive();
+  sotr::Tensor t = sotr::allocTensor(*ctx.backend, dtype, shape);
+  if (dev.type == sotr::DeviceType::CPU) {
+    if (nbytes) std::memcpy(t.raw(), src, nbytes);
+  } else {
+    auto staging = std::make_shared<std::vector<uint8_t>>(src, src + nbytes);
+    sotr::Tensor dst = t;
+    sotr::DeviceContext* c = &ctx;
+    ctx.queue->submit([c, dst, staging] {
+      try {
+        if (!staging->empty()) c->backend->copyFromHost(dst.raw(), staging->data(), staging->size());
+      } catch (const std::exception& e) {
+        c->markLost(e.what());
+      }
+    });
+  }
+  return wrapTensor(env, std::move(t));
+  SOTR_JS_CATCH(env)
+}
+
+// toHost(tensor) -> Promise<ArrayBuffer> (after all earlier work on its device).
+Napi::Value ToHost(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  sotr::Tensor t = unwrapTensor(env, info[0], "tensor");
+  auto& ctx = sotr::Runtime::get().context(t.device());
+  ctx.checkAlive();
+  auto* job = new Job(env);
+  auto promise = startJob(env, job);
+  auto addon = addonPtr(env);
+  sotr::DeviceContext* c = &ctx;
+  ctx.queue->submit([c, t, job, addon] {
+    try {
+      c->checkAlive();
+      size_t n = t.bytes();
+      auto* buf = static_cast<uint8_t*>(std::malloc(n ? n : 1));
+      if (!buf) sotr::fail(sotr::ErrorKind::OutOfMemory, "out of host memory reading a tensor");
+      try {
+        if (n) c->backend->copyToHost(buf, t.raw(), n);
+      } catch (...) {
+        std::free(buf);
+        throw;
+      }
+      job->resolve = [buf, n](Napi::Env e) -> Napi::Value {
+        napi_value ab;
+        // Hand the buffer to JS without a copy where allowed, else copy.
+        napi_status st = napi_create_external_arraybuffer(
+            e, buf, n, [](napi_env, void* d, void*) { std::free(d); }, nullptr, &ab);
+        if (st == napi_ok) return Napi::Value(e, ab);
+        auto copy = Napi::ArrayBuffer::New(e, n);
+        std::memcpy(copy.Data(), buf, n);
+        std::free(buf);
+        return copy;
+      };
+    } catch (...) {
+      captureError(*job);
+    }
+    complete(addon, job);
+  });
+  return promise;
+  SOTR_JS_CATCH(env)
+}
+
+// copyTo(tensor, device) -> Promise<NativeTensor>
+Napi::Value CopyTo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  sotr::Tensor src = unwrapTensor(env, info[0], "tensor");
+  sotr::Device dev = sotr::Runtime::parseDevice(info[1].As<Napi::String>().Utf8Value());
+  auto& sctx = sotr::Runtime::get().context(src.device());
+  auto& dctx = sotr::Runtime::get().context(dev);
+  sctx.checkAlive();
+  dctx.checkAlive();
+  sotr::Tensor dst = sotr::allocTensor(*dctx.backend, src.dtype, src.shape);
+  auto* job = new Job(env);
+  auto promise = startJob(env, job);
+  auto addon = addonPtr(env);
+  sotr::DeviceContext* s = &sctx;
+  sotr::DeviceContext* d = &dctx;
+  sctx.queue->submit([s, d, src, dst, job, addon] {
+    try {
+      const size_t n = src.bytes();
+      if (n) {
+        if (s == d) {
+          s->backend->copyWithin(dst.raw(), src.raw(), n);
+        } else if (s->device.type == sotr::DeviceType::CPU) {
+          d->backend->copyFromHost(dst.raw(), src.raw(), n);
+        } else if (d->device.type == sotr::DeviceType::CPU) {
+          s->backend->copyToHost(dst.raw(), src.raw(), n);
+        } else {
+          std::vector<uint8_t> staging(n);
+          s->backend->copyToHost(staging.data(), src.raw(), n);
+          d->backend->copyFromHost(dst.raw(), staging.data(), n);
+        }
+      }
+      job->resolve = [dst](Napi::Env e) -> Napi::Value { return wrapTensor(e, dst); };
+    } catch (...) {
+      captureError(*job);
+    }
+    complete(addon, job);
+  });
+  return promise;
+  SOTR_JS_CATCH(env)
+}
+
+}  // namespace
+
+Napi::Object wrapTensor(Napi::Env env, sotr::Tensor t) {
+  Napi::Object obj = data(env).tensorCtor.New({});
+  NativeTensor::Unwrap(obj)->tensor = std::move(t);
+  return obj;
+}
+
+bool isTensor(Napi::Env env, const Napi::Value& v) {
+  return v.IsObject() && v.As<Napi::Object>().InstanceOf(data(env).tensorCtor.Value());
+}
+
+sotr::Tensor unwrapTensor(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  if (!isTensor(env, v)) sotr::fail(sotr::ErrorKind::InvalidArgument, what + " must be a Tensor");
+  auto* nt = NativeTensor::Unwrap(v.As<Napi::Object>());
+  if (nt->released) sotr::fail(sotr::ErrorKind::Disposed, what + " was used after dispose()");
+  return nt->tensor;
+}
+
+void initTensor(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = NativeTensor::Define(env);
+  data(env).tensorCtor = Napi::Persistent(ctor);
+  exports.Set("NativeTensor", ctor);
+  exports.Set("fromHost", Napi::Function::New(env, FromHost));
+  exports.Set("toHost", Napi::Function::New(env, ToHost));
+  exports.Set("copyTo", Napi::Function::New(env, CopyTo));
+}
+
+}  // namespace sotr_js

@@ -1,0 +1,233 @@
+// The CUDA backend: device discovery, one stream per device, and a caching
+// allocator (no cudaMalloc per op). Memory freed by tensors returns to the
+// cache; reuse is safe because each device has one stream and one FIFO queue,
+// so later work on the same stream is ordered after earlier readers.
+#include <cuda_runtime.h>
+
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <vector>
+
+#include "core/error.h"
+#include "runtime/backend.h"
+
+#ifndef SOTR_CUDA_ARCHS_STR
+#define SOTR_CUDA_ARCHS_STR ""
+#endif
+
+namespace sotr {
+
+namespace {
+
+std::string cudaMsg(const char* what, cudaError_t e) {
+  return std::string(what) + " failed: " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+}
+
+// Errors after which the context is unusable (CUDA reports them forever).
+bool isSticky(cudaError_t e) {
+  switch (e) {
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchFailure:
+    case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorAssert:
+    case cudaErrorECCUncorrectable:
+    case cudaErrorLaunchTimeout:
+      return true;
+    default:
+      return false;
+  }
+}
+
+size_t roundSize(size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  if (bytes < (1u << 20)) return (bytes + 511) / 512 * 512;  // small: 512-byte steps
+  return (bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20);  // large: 2 MiB steps
+}
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int index) : index_(index) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) fail(ErrorKind::DeviceUnavailable, cudaMsg("cudaGetDeviceCount", e));
+    if (index < 0 || index >= count)
+      fail(ErrorKind::DeviceUnavailable, "cuda:" + std::to_string(index) + " does not exist (" +
+                                             std::to_string(count) + " CUDA device(s))");
+    use();
+    e = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking);
+    if (e != cudaSuccess) fail(ErrorKind::DeviceUnavailable, cudaMsg("cudaStreamCreate", e));
+  }
+
+  Device device() const override { return Device{DeviceType::CUDA, index_}; }
+  void* stream() const override { return stream_; }
+
+  std::shared_ptr<Storage> allocate(size_t bytes) override {
+    const size_t size = roundSize(bytes);
+    void* p = nullptr;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      auto it = free_.find(size);
+      if (it != free_.end() && !it->second.empty()) {
+        p = it->second.back();
+        it->second.pop_back();
+        cached_ -= size;
+      }
+    }
+    if (!p) {
+      use();
+      cudaError_t e = cudaMalloc(&p, size);
+      if (e == cudaErrorMemoryAllocation) {
+        cudaGetLastError();  // clear the non-sticky error
+        releaseCached();
+        e = cudaMalloc(&p, size);
+      }
+      if (e != cudaSuccess) {
+        cudaGetLastError();
+        size_t freeB = 0, totalB = 0;
+        cudaMemGetInfo(&freeB, &totalB);
+        Error err(e == cudaErrorMemoryAllocation ? ErrorKind::OutOfMemory : ErrorKind::Internal,
+                  "out of memory on cuda:" + std::to_string(index_) + ": requested " + std::to_string(bytes) +
+                      " bytes, " + std::to_string(freeB) + " bytes free");
+        err.requestedBytes = bytes;
+        err.freeBytes = freeB;
+        err.device = "cuda:" + std::to_string(index_);
+        throw err;
+      }
+      std::lock_guard<std::mutex> lk(mu_);
+      allocCalls_++;
+    }
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      live_ += size;
+      if (live_ > peak_) peak_ = live_;
+    }
+    return std::make_shared<Storage>(this, device(), p, size);
+  }
+
+  void release(void* ptr, size_t bytes) override {
+    std::lock_guard<std::mutex> lk(mu_);
+    live_ -= bytes;
+    cached_ += bytes;
+    free_[bytes].push_back(ptr);
+  }
+
+  MemoryStats memoryStats() override {
+    std::lock_guard<std::mutex> lk(mu_);
+    MemoryStats s;
+    s.liveBytes = live_;
+    s.peakBytes = peak_;
+    s.cachedBytes = cached_;
+    s.allocCalls = allocCalls_;
+    return s;
+  }
+
+  void releaseCached() override {
+    std::map<size_t, std::vector<void*>> drop;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      drop.swap(free_);
+      cached_ = 0;
+    }
+    use();
+    cudaStreamSynchronize(stream_);
+    for (auto& kv : drop)
+      for (void* p : kv.second) cudaFree(p);
+  }
+
+  void copyFromHost(void* dst, const void* src, size_t n) override {
+    use();
+    check("cudaMemcpyAsync(H2D)", cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, stream_));
+    synchronize();  // the host buffer may be freed right after
+  }
+  void copyToHost(void* dst, const void* src, size_t n) override {
+    use();
+    check("cudaMemcpyAsync(D2H)", cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, stream_));
+    synchronize();
+  }
+  void copyWithin(void* dst, const void* src, size_t n) override {
+    use();
+    check("cudaMemcpyAsync(D2D)", cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, stream_));
+  }
+  void fillBytes(void* dst, int v, size_t n) override {
+    use();
+    check("cudaMemsetAsync", cudaMemsetAsync(dst, v, n, stream_));
+  }
+  void synchronize() override {
+    use();
+    check("cudaStreamSynchronize", cudaStreamSynchronize(stream_));
+  }
+
+ private:
+  void use() { cudaSetDevice(index_); }
+  void check(const char* what, cudaError_t e) {
+    if (e == cudaSuccess) return;
+    if (isSticky(e)) fail(ErrorKind::DeviceLost, cudaMsg(what, e));
+    cudaGetLastError();
+    fail(ErrorKind::Internal, cudaMsg(what, e));
+  }
+
+  int index_;
+  cudaStream_t stream_ = nullptr;
+  std::mutex mu_;
+  std::map<size_t, std::vector<void*>> free_;
+  uint64_t live_ = 0, peak_ = 0, cached_ = 0, allocCalls_ = 0;
+};
+
+}  // namespace
+
+CudaInfo cudaInfo() {
+  // Probed once: the answer does not change during the process.
+  static CudaInfo info = [] {
+    CudaInfo ci;
+    ci.compiled = true;
+    cudaRuntimeGetVersion(&ci.runtimeVersion);
+    cudaDriverGetVersion(&ci.driverVersion);
+    std::stringstream ss(SOTR_CUDA_ARCHS_STR);
+    std::string a;
+    while (std::getline(ss, a, ';'))
+      if (!a.empty()) ci.archs.push_back(a);
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+      ci.reason = cudaMsg("cudaGetDeviceCount", e);
+      if (e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice)
+        ci.reason += ci.driverVersion == 0 ? "; no NVIDIA driver found (CUDA 13 needs driver >= 580)"
+                                           : "; the NVIDIA driver is too old for CUDA 13 (needs >= 580)";
+      cudaGetLastError();
+      return ci;
+    }
+    if (count == 0) {
+      ci.reason = "no CUDA device found";
+      return ci;
+    }
+    for (int i = 0; i < count; ++i) {
+      cudaDeviceProp p;
+      if (cudaGetDeviceProperties(&p, i) != cudaSuccess) continue;
+      CudaDeviceInfo d;
+      d.index = i;
+      d.name = p.name;
+      d.major = p.major;
+      d.minor = p.minor;
+      d.totalMemory = p.totalGlobalMem;
+      d.multiprocessors = p.multiProcessorCount;
+      ci.devices.push_back(d);
+    }
+    ci.available = !ci.devices.empty();
+    if (!ci.available) ci.reason = "no usable CUDA device (device properties could not be read)";
+    return ci;
+  }();
+  return info;
+}
+
+std::unique_ptr<Backend> createCudaBackend(int index) {
+  CudaInfo ci = cudaInfo();
+  if (!ci.available) fail(ErrorKind::DeviceUnavailable, ci.reason);
+  return std::make_unique<CudaBackend>(index);
+}
+
+}  // namespace sotr

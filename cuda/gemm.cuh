@@ -1,0 +1,920 @@
+// The CUDA GEMM core of sotr-node.
+//
+//   C[b] = epilogue( op(A[b]) * op(B[b]) )       (see native/gemm/gemm_args.h)
+//
+// Host API (any translation unit, also plain C++ with the CUDA include path):
+//
+//   sotr::cuda::gemm(args, precision, stream);          // auto tile choice
+//   sotr::cuda::gemm(args, precision, stream, tile);    // forced tile (tests, tuning)
+//
+// Inputs and outputs are float32 in device memory. Precision::FP32 runs a
+// strict SIMT kernel (fp32 FMA). TF32 / BF16 / FP16 run tensor-core kernels
+// (mma.sync m16n8k8 tf32, m16n8k16 bf16 / fp16): operands are rounded to the
+// reduced type when they go from shared memory into registers, accumulation is
+// float32. On devices (or builds) without sm_80 tensor-core code the reduced
+// precisions fall back to the FP32 kernel. Errors: std::invalid_argument for
+// bad arguments, sotr::cuda::CudaError for CUDA failures. Launches are
+// asynchronous on `stream`.
+//
+// Reusing the mainloop (CUDA translation units only, i.e. under __CUDACC__):
+// the kernels are templates over an A operand loader, a B operand loader and
+// an epilogue functor; see the "Extension points" comment further down and
+// cuda/README.md. Implicit-GEMM convolution supplies an im2col B loader,
+// dynamic convolution a bit-packing epilogue, attention strided loaders.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "../native/gemm/gemm_args.h"
+#include "common.cuh"
+
+namespace sotr {
+namespace cuda {
+
+// Tile configuration: Auto picks by problem size and SM count.
+//   tensor cores: Large = 128x128x32 (4 warps, 64x64 warp tiles, 3 stages),
+//                 Small = 64x64x32 (4 warps, 32x32 warp tiles, 4 stages)
+//   FP32 SIMT:    Large = 128x128x8 (256 threads, 8x8 per thread),
+//                 Small = 64x64x8 (256 threads, 4x4 per thread)
+enum class GemmTile : int { Auto = 0, Large = 1, Small = 2 };
+
+void gemm(const GemmArgs& args, Precision p, cudaStream_t stream);
+void gemm(const GemmArgs& args, Precision p, cudaStream_t stream, GemmTile tile);
+
+// Checks the arguments as gemm() does; throws std::invalid_argument.
+void validate_gemm_args(const GemmArgs& args);
+
+// What the GEMM dispatch knows of a device (cached per device ordinal).
+struct GemmDeviceInfo {
+  int major = 0, minor = 0;
+  int smCount = 0;
+  int maxSmemOptin = 0;     // bytes of dynamic shared memory a block may opt into
+  bool tensorCores = false; // sm_80+ device and this build carries sm_80+ code
+};
+const GemmDeviceInfo& gemm_device_info(int device);
+
+}  // namespace cuda
+}  // namespace sotr
+
+#if defined(__CUDACC__)
+
+#include <atomic>
+#include <type_traits>
+
+// ===========================================================================
+// Extension points (device side)
+// ===========================================================================
+//
+// A GEMM here is three parts plugged into one of two mainloops:
+//
+// 1) Operand loaders. An operand is seen as a logical matrix X[mn][k]: for A,
+//    mn = row m of C; for B, mn = column n of C (so B is read as B^T). A loader
+//    type L provides
+//
+//      static constexpr bool kKContig;   // preferred shared-memory layout for
+//                                        // the tensor-core mainloop: true =
+//                                        // k contiguous, false = mn contiguous
+//      template <class Smem, int NT> struct Iter {
+//        __device__ Iter(const L& params, int batch, int mn0, int tid);
+//        // Issue the copies of the tile X[mn0 .. mn0+Smem::kRows) x
+//        // [k0 .. k0+Smem::kDepth) into `stage`, element (r, k) (tile-local)
+//        // at stage[Smem::offset(r, k)], zeros outside the matrix (K tail and
+//        // mn tail!). Use cp_async_16 / cp_async_4 (asynchronous, zero-fill)
+//        // or plain shared stores; all NT threads call load() together.
+//        __device__ void load(float* stage, int k0);
+//      };
+//
+//    Iter is constructed once per CTA tile (precompute per-thread state there,
+//    e.g. im2col pixel coordinates) and load() is called once per k-tile. The
+//    mainloop owns commit/wait and barriers. The kernel chooses Smem: for the
+//    tensor-core kernels SmemKMajor or SmemMNMajor (per L::kKContig), for the
+//    SIMT kernel always SmemMNMajorPadded; a loader must handle whichever it
+//    is given (StridedOperand shows how: 16-byte copies when the source's
+//    contiguous dimension matches Smem's and alignment allows, else 4-byte).
+//
+// 2) Epilogue functor E:
+//
+//      template <class Acc> __device__ void operator()(const Acc& acc, int batch) const;
+//
+//    Acc is TcAccumulators or SimtAccumulators; both offer
+//      acc.for_each_pair([&](int row, int col, float v0, float v1) {...});
+//    visiting every accumulator of the thread as (row, col) -> v0 and
+//    (row, col+1) -> v1, with col even and absolute row / col of C (not yet
+//    bounds-checked: skip row >= M, col >= N, and col+1 >= N for v1).
+//    All threads of a warp call for_each_pair with the same sequence, so warp
+//    shuffles / ballots inside the functor are legal when the functor keeps
+//    lanes converged (for example a bit-pack of sign bits along n: in
+//    TcAccumulators lane (g = lane/4, t = lane%4) holds columns
+//    col0 + ni*8 + 2t, +1 of rows row0 + mi*16 + g and + 8; see the struct).
+//    GemmEpilogueOp implements the GemmEpilogue of gemm_args.h.
+//
+// 3) Launchers: launch_tc_gemm<Cfg, P>(a, b, epi, M, N, K, batch, stream),
+//    launch_simt_gemm<Cfg>(...), or launch_gemm(a, b, epi, ..., precision,
+//    tile, stream) which dispatches like sotr::cuda::gemm. A kernel that needs
+//    its own tile scheduling can call tc_mainloop / simt_mainloop directly.
+
+namespace sotr {
+namespace cuda {
+namespace gemm_core {
+
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 800)
+#define SOTR_GEMM_SM80 1
+#else
+#define SOTR_GEMM_SM80 0
+#endif
+
+// ---------------------------------------------------------------------------
+// Asynchronous copies (cp.async on sm_80+, synchronous copies before).
+// ---------------------------------------------------------------------------
+
+// Copies src_bytes (0, 4, 8, 12 or 16) from 16-byte aligned global `src` to
+// 16-byte aligned shared `dst` and zero-fills the rest of the 16 bytes.
+__device__ __forceinline__ void cp_async_16(float* dst, const float* src, int src_bytes) {
+#if SOTR_GEMM_SM80
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src),
+               "r"(src_bytes)
+               : "memory");
+#else
+  if (src_bytes == 16) {
+    *reinterpret_cast<float4*>(dst) = *reinterpret_cast<const float4*>(src);
+  } else {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) dst[j] = (4 * j < src_bytes) ? src[j] : 0.f;
+  }
+#endif
+}
+
+// Copies one float (src_bytes 4) or writes 0 (src_bytes 0).
+__device__ __forceinline__ void cp_async_4(float* dst, const float* src, int src_bytes) {
+#if SOTR_GEMM_SM80
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d), "l"(src),
+               "r"(src_bytes)
+               : "memory");
+#else
+  *dst = src_bytes ? *src : 0.f;
+#endif
+}
+
+__device__ __forceinline__ void cp_async_commit() {
+#if SOTR_GEMM_SM80
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+
+// Waits until at most N of this thread's committed groups are pending.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+#if SOTR_GEMM_SM80
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
+// ---------------------------------------------------------------------------
+// Tensor-core instructions (sm_80+). Operand registers as the PTX ISA gives
+// them; g = lane / 4, t = lane % 4. Accumulators: d0 (g, 2t), d1 (g, 2t+1),
+// d2 (g+8, 2t), d3 (g+8, 2t+1).
+// ---------------------------------------------------------------------------
+
+__device__ __forceinline__ uint32_t to_tf32(float x) {
+  uint32_t r;
+#if SOTR_GEMM_SM80
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
+#else
+  r = __float_as_uint(x);
+#endif
+  return r;
+}
+
+// Packs two floats into bf16x2 / f16x2 with `lo` in the low half.
+__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
+  uint32_t r = 0;
+#if SOTR_GEMM_SM80
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+#endif
+  return r;
+}
+__device__ __forceinline__ uint32_t pack_f16x2(float lo, float hi) {
+  uint32_t r = 0;
+#if SOTR_GEMM_SM80
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+#endif
+  return r;
+}
+
+// m16n8k8 tf32: a0 (g, t), a1 (g+8, t), a2 (g, t+4), a3 (g+8, t+4);
+//               b0 (k=t, n=g), b1 (k=t+4, n=g).
+__device__ __forceinline__ void mma_tf32_m16n8k8(float (&d)[4], uint32_t a0, uint32_t a1,
+                                                 uint32_t a2, uint32_t a3, uint32_t b0,
+                                                 uint32_t b1) {
+#if SOTR_GEMM_SM80
+  asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#endif
+}
+
+// m16n8k16 bf16 / f16: a0 (g, 2t..2t+1), a1 (g+8, 2t..), a2 (g, 2t+8..),
+// a3 (g+8, 2t+8..); b0 (k=2t..2t+1, n=g), b1 (k=2t+8..2t+9, n=g). Lower k in
+// the low half of each register.
+__device__ __forceinline__ void mma_bf16_m16n8k16(float (&d)[4], uint32_t a0, uint32_t a1,
+                                                  uint32_t a2, uint32_t a3, uint32_t b0,
+                                                  uint32_t b1) {
+#if SOTR_GEMM_SM80
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#endif
+}
+__device__ __forceinline__ void mma_f16_m16n8k16(float (&d)[4], uint32_t a0, uint32_t a1,
+                                                 uint32_t a2, uint32_t a3, uint32_t b0,
+                                                 uint32_t b1) {
+#if SOTR_GEMM_SM80
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#endif
+}
+
+// ---------------------------------------------------------------------------
+// Shared-memory tile layouts of one operand tile X[kRows][kDepth] (float32).
+// offset(r, k) keeps every aligned group of 4 elements along the contiguous
+// dimension contiguous and 16-byte aligned (so 16-byte cp.async works).
+// ---------------------------------------------------------------------------
+
+// k contiguous, rows of kDepth floats; 16-byte chunk c of row r is stored at
+// chunk c ^ 4 on odd rows, so the tensor-core fragment reads (one 16-byte
+// read per row, rows r and r+1 in the same quarter warp) are conflict free.
+template <int ROWS, int DEPTH>
+struct SmemKMajor {
+  static_assert(DEPTH % 32 == 0, "SmemKMajor needs a depth multiple of 32");
+  static constexpr bool kKContig = true;
+  static constexpr int kRows = ROWS, kDepth = DEPTH, kElems = ROWS * DEPTH;
+  __device__ __forceinline__ static int offset(int r, int k) {
+    return r * DEPTH + ((((k >> 2) ^ ((r & 1) << 2))) << 2) + (k & 3);
+  }
+};
+
+// mn contiguous, rows of kRows floats per k; bits 3..4 of r are XORed with
+// bits 2..3 of k, so the scalar fragment reads (k = 4t + j across t,
+// r = base + g) hit 32 distinct banks.
+template <int ROWS, int DEPTH>
+struct SmemMNMajor {
+  static_assert(ROWS % 32 == 0, "SmemMNMajor needs a row count multiple of 32");
+  static constexpr bool kKContig = false;
+  static constexpr int kRows = ROWS, kDepth = DEPTH, kElems = ROWS * DEPTH;
+  __device__ __forceinline__ static int offset(int r, int k) {
+    return k * ROWS + (r ^ (((k >> 2) & 3) << 3));
+  }
+};
+
+// mn contiguous with 4 floats of padding per k row (SIMT kernel).
+template <int ROWS, int DEPTH>
+struct SmemMNMajorPadded {
+  static constexpr bool kKContig = false;
+  static constexpr int kRows = ROWS, kDepth = DEPTH, kLd = ROWS + 4, kElems = kLd * DEPTH;
+  __device__ __forceinline__ static int offset(int r, int k) { return k * kLd + r; }
+};
+
+// Returns x through an empty volatile asm, so that the compiler treats it as
+// unknown at each use: keeps runtime flags from being "unswitched" (which
+// would clone an unrolled epilogue once per flag combination).
+__device__ __forceinline__ int opaque_int(int x) {
+  asm volatile("" : "+r"(x));
+  return x;
+}
+
+__device__ __forceinline__ int64_t opaque_i64(int64_t x) {
+  asm volatile("" : "+l"(x));
+  return x;
+}
+__device__ __forceinline__ const float* opaque_ptr(const float* p) {
+  return reinterpret_cast<const float*>(opaque_i64(reinterpret_cast<int64_t>(p)));
+}
+
+// ---------------------------------------------------------------------------
+// The standard operand loader: a (batched) strided row-major matrix.
+// KC = true : element (mn, k) at ptr[b*batchStride + mn*ld + k]
+// KC = false: element (mn, k) at ptr[b*batchStride + k*ld + mn]
+// vec16 (host-checked): ptr 16-byte aligned, ld and batchStride multiples of 4.
+// ---------------------------------------------------------------------------
+template <bool KC>
+struct StridedOperand {
+  static constexpr bool kKContig = KC;
+  const float* ptr = nullptr;
+  int64_t ld = 0;
+  int64_t batchStride = 0;
+  int rows = 0;   // extent along mn
+  int depth = 0;  // extent along k (K)
+  bool vec16 = false;
+
+  template <class Smem, int NT>
+  struct Iter {
+    const float* base;  // element (mn0, 0) of this batch
+    const float* safe;  // a valid address for zero-fill copies
+    int64_t ld;
+    int rowsLeft, depth, tid;
+    bool vec;
+
+    __device__ __forceinline__ Iter(const StridedOperand& op, int batch, int mn0, int tid_) {
+      safe = op.ptr + static_cast<int64_t>(batch) * op.batchStride;
+      base = safe + (KC ? static_cast<int64_t>(mn0) * op.ld : static_cast<int64_t>(mn0));
+      ld = op.ld;
+      rowsLeft = op.rows - mn0;
+      depth = op.depth;
+      tid = tid_;
+      vec = op.vec16;
+    }
+
+    __device__ __forceinline__ void load(float* stage, int k0) const {
+      // Opaque copies: stop the compiler from hoisting every per-element
+      // address out of the k loop (that costs ~2 registers per element).
+      const float* base = opaque_ptr(this->base);
+      const int64_t ld = opaque_i64(this->ld);
+      const int kLeft = depth - k0;
+      constexpr int L = KC ? Smem::kDepth : Smem::kRows;  // contiguous extent in the tile
+      constexpr int O = KC ? Smem::kRows : Smem::kDepth;
+      if (Smem::kKContig == KC && vec) {
+        constexpr int CPL = L / 4, TOTAL = O * CPL, ITERS = (TOTAL + NT - 1) / NT;
+#pragma unroll
+        for (int i = 0; i < ITERS; ++i) {
+          const int id = tid + i * NT;
+          if ((TOTAL % NT) != 0 && id >= TOTAL) break;
+          const int line = id / CPL, c4 = (id % CPL) * 4;
+          const int r = KC ? line : c4, k = KC ? c4 : line;
+          int valid;
+          const float* src;
+          if (KC) {
+            valid = r < rowsLeft ? min(max(kLeft - k, 0), 4) : 0;
+            src = base + static_cast<int64_t>(r) * ld + (k0 + k);
+          } else {
+            valid = k < kLeft ? min(max(rowsLeft - r, 0), 4) : 0;
+            src = base + static_cast<int64_t>(k0 + k) * ld + r;
+          }
+          cp_async_16(stage + Smem::offset(r, k), valid > 0 ? src : safe, valid * 4);
+        }
+      } else {
+        constexpr int TOTAL = O * L, ITERS = (TOTAL + NT - 1) / NT;
+#pragma unroll
+        for (int i = 0; i < ITERS; ++i) {
+          const int id = tid + i * NT;
+          if ((TOTAL % NT) != 0 && id >= TOTAL) break;
+          const int line = id / L, pos = id % L;
+          const int r = KC ? line : pos, k = KC ? pos : line;
+          const bool ok = r < rowsLeft && k < kLeft;
+          const float* src = KC ? base + static_cast<int64_t>(r) * ld + (k0 + k)
+                                : base + static_cast<int64_t>(k0 + k) * ld + r;
+          cp_async_4(stage + Smem::offset(r, k), ok ? src : safe, ok ? 4 : 0);
+        }
+      }
+    }
+  };
+};
+
+// ---------------------------------------------------------------------------
+// Accumulator views handed to epilogues.
+// ---------------------------------------------------------------------------
+
+// Tensor-core warp tile: c[mi][ni][0..3] holds (row0 + mi*16 + g, col0 + ni*8 + 2t),
+// (.., +1), (row0 + mi*16 + g + 8, col0 + ni*8 + 2t), (.., +1); g = lane/4, t = lane%4.
+template <int MI, int NI>
+struct TcAccumulators {
+  static constexpr int kMI = MI, kNI = NI;
+  float c[MI][NI][4];
+  int row0, col0, lane;
+
+  template <class F>
+  __device__ __forceinline__ void for_each_pair(F&& f) const {
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int mi = 0; mi < MI; ++mi) {
+#pragma unroll
+      for (int ni = 0; ni < NI; ++ni) {
+        const int r = row0 + mi * 16 + g, col = col0 + ni * 8 + 2 * t;
+        f(r, col, c[mi][ni][0], c[mi][ni][1]);
+        f(r + 8, col, c[mi][ni][2], c[mi][ni][3]);
+      }
+    }
+  }
+};
+
+// SIMT thread tile: c[i][j] is (row0 + (i/4)*rowStep + i%4, col0 + (j/4)*colStep + j%4).
+template <int TM, int TN>
+struct SimtAccumulators {
+  float c[TM][TN];
+  int row0, col0, rowStep, colStep;
+
+  template <class F>
+  __device__ __forceinline__ void for_each_pair(F&& f) const {
+#pragma unroll
+    for (int i = 0; i < TM; ++i) {
+      const int r = row0 + (i >> 2) * rowStep + (i & 3);
+#pragma unroll
+      for (int j = 0; j < TN; j += 2) {
+        f(r, col0 + (j >> 2) * colStep + (j & 3), c[i][j], c[i][j + 1]);
+      }
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------
+// The standard epilogue (GemmEpilogue of gemm_args.h) storing into C.
+// ---------------------------------------------------------------------------
+__device__ __forceinline__ float sigmoid_f32(float v) { return 1.f / (1.f + expf(-v)); }
+
+struct GemmEpilogueOp {
+  enum : int {
+    kBias = 1, kScale = 2, kShift = 4, kResidual = 8, kPairC = 16, kPairR = 32,
+    kActShift = 8  // activation (sotr::Activation) in bits 8..9
+  };
+  float* C = nullptr;
+  int64_t ldc = 0, strideC = 0;
+  int M = 0, N = 0;
+  const float* bias = nullptr;
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+  int channelAxis = 0;
+  float alpha = 1.f;
+  const float* residual = nullptr;
+  int64_t ldr = 0, strideR = 0;
+  float beta = 1.f;
+  float slope = 0.01f;
+  int flags = 0;  // set by finalize()
+
+  // Host: derives the flags from the pointers; pairC / pairR say whether
+  // float2 accesses are allowed (8-byte aligned base, even ld and stride).
+  __host__ void finalize(int act, bool pairC, bool pairR) {
+    flags = (bias ? kBias : 0) | (scale ? kScale : 0) | (shift ? kShift : 0) |
+            (residual ? kResidual : 0) | (pairC ? kPairC : 0) |
+            (residual && pairR ? kPairR : 0) | ((act & 3) << kActShift);
+  }
+
+  __device__ __forceinline__ float apply(float v, int fl, int ch, float res) const {
+    if (fl & kBias) v += bias[ch];
+    if (fl & kScale) v *= scale[ch];
+    if (fl & kShift) v += shift[ch];
+    v *= alpha;
+    if (fl & kResidual) v += beta * res;
+    const int act = (fl >> kActShift) & 3;
+    if (act == 1) v = v > 0.f ? v : 0.f;
+    else if (act == 2) v = v > 0.f ? v : v * slope;
+    else if (act == 3) v = sigmoid_f32(v);
+    return v;
+  }
+
+  template <class Acc>
+  __device__ __forceinline__ void operator()(const Acc& acc, int b) const {
+    float* Cb = C + static_cast<int64_t>(b) * strideC;
+    const float* Rb = residual + static_cast<int64_t>(b) * strideR;
+    acc.for_each_pair([&](int row, int col, float v0, float v1) {
+      const int fl = opaque_int(flags);
+      if (row >= M || col >= N) return;
+      const bool two = col + 1 < N;
+      float r0 = 0.f, r1 = 0.f;
+      if (fl & kResidual) {
+        const float* rp = Rb + static_cast<int64_t>(row) * ldr + col;
+        if (two && (fl & kPairR)) {
+          const float2 t = *reinterpret_cast<const float2*>(rp);
+          r0 = t.x;
+          r1 = t.y;
+        } else {
+          r0 = rp[0];
+          if (two) r1 = rp[1];
+        }
+      }
+      const int ch0 = channelAxis == 0 ? row : col;
+      const int dch = channelAxis == 0 ? 0 : 1;
+      v0 = apply(v0, fl, ch0, r0);
+      float* cp = Cb + static_cast<int64_t>(row) * ldc + col;
+      if (two) {
+        v1 = apply(v1, fl, ch0 + dch, r1);
+        if (fl & kPairC) {
+          *reinterpret_cast<float2*>(cp) = make_float2(v0, v1);
+        } else {
+          cp[0] = v0;
+          cp[1] = v1;
+        }
+      } else {
+        cp[0] = v0;
+      }
+    });
+  }
+};
+
+// ---------------------------------------------------------------------------
+// Configurations.
+// ---------------------------------------------------------------------------
+template <int BM_, int BN_, int BK_, int WM_, int WN_, int STAGES_>
+struct TcConfig {
+  static constexpr int BM = BM_, BN = BN_, BK = BK_, WM = WM_, WN = WN_, STAGES = STAGES_;
+  static constexpr int kWarpsM = BM / WM, kWarpsN = BN / WN;
+  static constexpr int kThreads = 32 * kWarpsM * kWarpsN;
+  static constexpr int MI = WM / 16, NI = WN / 8;
+  static constexpr int kSmemBytes = STAGES * (BM + BN) * BK * 4;
+  static_assert(BM % WM == 0 && BN % WN == 0 && WM % 16 == 0 && WN % 8 == 0, "tile shape");
+  static_assert(BK % 32 == 0 && BM % 32 == 0 && BN % 32 == 0 && STAGES >= 2, "tile shape");
+};
+using TcLarge = TcConfig<128, 128, 32, 64, 64, 3>;
+using TcSmall = TcConfig<64, 64, 32, 32, 32, 4>;
+
+template <int BM_, int BN_, int BK_, int TM_, int TN_, int STAGES_>
+struct SimtConfig {
+  static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_, STAGES = STAGES_;
+  static constexpr int TX = BN / TN, TY = BM / TM;
+  static constexpr int kThreads = TX * TY;
+  static constexpr int kSmemBytes = STAGES * ((BM + 4) + (BN + 4)) * BK * 4;
+  static_assert(TM % 4 == 0 && TN % 4 == 0 && BM % TM == 0 && BN % TN == 0, "tile shape");
+};
+using SimtLarge = SimtConfig<128, 128, 8, 8, 8, 3>;
+using SimtSmall = SimtConfig<64, 64, 8, 4, 4, 3>;
+
+struct GemmProblem {
+  int M, N, K, batch, tilesM, tilesN;
+};
+
+// Maps a linear CTA index to (tile row, tile column), walking 8 tile rows at a
+// time so that CTAs running together share A and B panels in L2.
+__device__ __forceinline__ void tile_coords(int pid, int tilesM, int tilesN, int& tm, int& tn) {
+  constexpr int G = 8;
+  const int perGroup = G * tilesN;
+  const int group = pid / perGroup;
+  const int firstM = group * G;
+  const int gsize = min(tilesM - firstM, G);
+  const int local = pid - group * perGroup;
+  tm = firstM + local % gsize;
+  tn = local / gsize;
+}
+
+// ---------------------------------------------------------------------------
+// Tensor-core mainloop.
+// ---------------------------------------------------------------------------
+
+template <class Smem>
+__device__ __forceinline__ void load_frag4(const float* s, int r, int k, float* out) {
+  if constexpr (Smem::kKContig) {
+    const float4 v = *reinterpret_cast<const float4*>(s + Smem::offset(r, k));
+    out[0] = v.x;
+    out[1] = v.y;
+    out[2] = v.z;
+    out[3] = v.w;
+  } else {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) out[j] = s[Smem::offset(r, k + j)];
+  }
+}
+
+// One k-tile (Smem depth) of a warp tile WM x WN. The k order inside each
+// 16-wide k block is permuted identically for A and B (a sum is order free):
+// lane (g, t) reads the 4 consecutive k = 16*kc + 4t .. 4t+3 of its rows, and
+//   tf32 : mma #s (s = 0, 1) takes mma-k t <- 4t + 2s, t + 4 <- 4t + 2s + 1
+//   16bit: mma-k 2t, 2t+1 <- 4t, 4t+1 and 2t+8, 2t+9 <- 4t+2, 4t+3.
+template <Precision P, int WM, int WN, class SmemA, class SmemB>
+__device__ __forceinline__ void tc_warp_tile(const float* sA, const float* sB,
+                                             float (&acc)[WM / 16][WN / 8][4], int wm0, int wn0,
+                                             int lane) {
+  constexpr int MI = WM / 16, NI = WN / 8;
+  const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+  for (int kc = 0; kc < SmemA::kDepth / 16; ++kc) {
+    const int kb = kc * 16 + 4 * t;
+    float af[MI][8];
+    float bf[NI][4];
+#pragma unroll
+    for (int mi = 0; mi < MI; ++mi) {
+      load_frag4<SmemA>(sA, wm0 + mi * 16 + g, kb, &af[mi][0]);
+      load_frag4<SmemA>(sA, wm0 + mi * 16 + g + 8, kb, &af[mi][4]);
+    }
+#pragma unroll
+    for (int ni = 0; ni < NI; ++ni) load_frag4<SmemB>(sB, wn0 + ni * 8 + g, kb, &bf[ni][0]);
+
+    if constexpr (P == Precision::TF32) {
+      uint32_t a[MI][8], b[NI][4];
+#pragma unroll
+      for (int mi = 0; mi < MI; ++mi)
+#pragma unroll
+        for (int j = 0; j < 8; ++j) a[mi][j] = to_tf32(af[mi][j]);
+#pragma unroll
+      for (int ni = 0; ni < NI; ++ni)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) b[ni][j] = to_tf32(bf[ni][j]);
+#pragma unroll
+      for (int s = 0; s < 2; ++s)
+#pragma unroll
+        for (int mi = 0; mi < MI; ++mi)
+#pragma unroll
+          for (int ni = 0; ni < NI; ++ni)
+            mma_tf32_m16n8k8(acc[mi][ni], a[mi][2 * s], a[mi][4 + 2 * s], a[mi][2 * s + 1],
+                             a[mi][4 + 2 * s + 1], b[ni][2 * s], b[ni][2 * s + 1]);
+    } else {
+      constexpr bool kBf16 = (P == Precision::BF16);
+      uint32_t a[MI][4], b[NI][2];
+#pragma unroll
+      for (int mi = 0; mi < MI; ++mi) {
+        a[mi][0] = kBf16 ? pack_bf16x2(af[mi][0], af[mi][1]) : pack_f16x2(af[mi][0], af[mi][1]);
+        a[mi][1] = kBf16 ? pack_bf16x2(af[mi][4], af[mi][5]) : pack_f16x2(af[mi][4], af[mi][5]);
+        a[mi][2] = kBf16 ? pack_bf16x2(af[mi][2], af[mi][3]) : pack_f16x2(af[mi][2], af[mi][3]);
+        a[mi][3] = kBf16 ? pack_bf16x2(af[mi][6], af[mi][7]) : pack_f16x2(af[mi][6], af[mi][7]);
+      }
+#pragma unroll
+      for (int ni = 0; ni < NI; ++ni) {
+        b[ni][0] = kBf16 ? pack_bf16x2(bf[ni][0], bf[ni][1]) : pack_f16x2(bf[ni][0], bf[ni][1]);
+        b[ni][1] = kBf16 ? pack_bf16x2(bf[ni][2], bf[ni][3]) : pack_f16x2(bf[ni][2], bf[ni][3]);
+      }
+#pragma unroll
+      for (int mi = 0; mi < MI; ++mi)
+#pragma unroll
+        for (int ni = 0; ni < NI; ++ni) {
+          if constexpr (kBf16)
+            mma_bf16_m16n8k16(acc[mi][ni], a[mi][0], a[mi][1], a[mi][2], a[mi][3], b[ni][0],
+                              b[ni][1]);
+          else
+            mma_f16_m16n8k16(acc[mi][ni], a[mi][0], a[mi][1], a[mi][2], a[mi][3], b[ni][0],
+                             b[ni][1]);
+        }
+    }
+  }
+}
+
+// Multi-stage cp.async pipeline over all k-tiles of one CTA tile. sA / sB hold
+// Cfg::STAGES stages of SmemA::kElems / SmemB::kElems floats. acc must be
+// zeroed by the caller (or hold a partial sum). Ends with all copies complete
+// but WITHOUT a trailing barrier: __syncthreads() before reusing the smem.
+template <class Cfg, Precision P, class SmemA, class SmemB, class ItA, class ItB>
+__device__ __forceinline__ void tc_mainloop(const ItA& ia, const ItB& ib, float* sA, float* sB,
+                                            int K, float (&acc)[Cfg::MI][Cfg::NI][4], int wm0,
+                                            int wn0, int lane) {
+  constexpr int S = Cfg::STAGES, BK = Cfg::BK;
+  const int kTiles = (K + BK - 1) / BK;
+#pragma unroll
+  for (int s = 0; s < S - 1; ++s) {
+    if (s < kTiles) {
+      ia.load(sA + s * SmemA::kElems, s * BK);
+      ib.load(sB + s * SmemB::kElems, s * BK);
+    }
+    cp_async_commit();
+  }
+  int readStage = 0, writeStage = S - 1;
+#pragma unroll 1
+  for (int kt = 0; kt < kTiles; ++kt) {
+    cp_async_wait<S - 2>();
+    __syncthreads();  // tile kt visible to all; stage writeStage no longer read
+    const int nk = kt + S - 1;
+    if (nk < kTiles) {
+      ia.load(sA + writeStage * SmemA::kElems, nk * BK);
+      ib.load(sB + writeStage * SmemB::kElems, nk * BK);
+    }
+    cp_async_commit();
+    tc_warp_tile<P, Cfg::WM, Cfg::WN, SmemA, SmemB>(sA + readStage * SmemA::kElems,
+                                                    sB + readStage * SmemB::kElems, acc, wm0,
+                                                    wn0, lane);
+    readStage = (readStage + 1 == S) ? 0 : readStage + 1;
+    writeStage = (writeStage + 1 == S) ? 0 : writeStage + 1;
+  }
+  cp_async_wait<0>();
+}
+
+extern __shared__ float4 sotr_gemm_smem[];
+
+template <class Cfg, Precision P, class AOp, class BOp, class Epi>
+__global__ void __launch_bounds__(Cfg::kThreads)
+    tc_gemm_kernel(const AOp aOp, const BOp bOp, const Epi epi, const GemmProblem prob) {
+#if SOTR_GEMM_SM80
+  using SmemA = std::conditional_t<AOp::kKContig, SmemKMajor<Cfg::BM, Cfg::BK>,
+                                   SmemMNMajor<Cfg::BM, Cfg::BK>>;
+  using SmemB = std::conditional_t<BOp::kKContig, SmemKMajor<Cfg::BN, Cfg::BK>,
+                                   SmemMNMajor<Cfg::BN, Cfg::BK>>;
+  float* sA = reinterpret_cast<float*>(sotr_gemm_smem);
+  float* sB = sA + Cfg::STAGES * SmemA::kElems;
+  int tm, tn;
+  tile_coords(blockIdx.x, prob.tilesM, prob.tilesN, tm, tn);
+  const int m0 = tm * Cfg::BM, n0 = tn * Cfg::BN;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int wm0 = (warp % Cfg::kWarpsM) * Cfg::WM, wn0 = (warp / Cfg::kWarpsM) * Cfg::WN;
+#pragma unroll 1
+  for (int b = blockIdx.y; b < prob.batch; b += gridDim.y) {
+    const typename AOp::template Iter<SmemA, Cfg::kThreads> ia(aOp, b, m0, threadIdx.x);
+    const typename BOp::template Iter<SmemB, Cfg::kThreads> ib(bOp, b, n0, threadIdx.x);
+    TcAccumulators<Cfg::MI, Cfg::NI> acc;
+#pragma unroll
+    for (int mi = 0; mi < Cfg::MI; ++mi)
+#pragma unroll
+      for (int ni = 0; ni < Cfg::NI; ++ni)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc.c[mi][ni][j] = 0.f;
+    acc.row0 = m0 + wm0;
+    acc.col0 = n0 + wn0;
+    acc.lane = lane;
+    tc_mainloop<Cfg, P, SmemA, SmemB>(ia, ib, sA, sB, prob.K, acc.c, wm0, wn0, lane);
+    epi(acc, b);
+    __syncthreads();
+  }
+#else
+  __trap();  // tensor-core kernels need sm_80+ code; the host never launches this
+#endif
+}
+
+// ---------------------------------------------------------------------------
+// SIMT (strict FP32) mainloop.
+// ---------------------------------------------------------------------------
+
+template <class Cfg, class SmemA, class SmemB, class ItA, class ItB>
+__device__ __forceinline__ void simt_mainloop(const ItA& ia, const ItB& ib, float* sA, float* sB,
+                                              int K, float (&acc)[Cfg::TM][Cfg::TN], int tx,
+                                              int ty) {
+  constexpr int S = Cfg::STAGES, BK = Cfg::BK, TM = Cfg::TM, TN = Cfg::TN;
+  const int kTiles = (K + BK - 1) / BK;
+#pragma unroll
+  for (int s = 0; s < S - 1; ++s) {
+    if (s < kTiles) {
+      ia.load(sA + s * SmemA::kElems, s * BK);
+      ib.load(sB + s * SmemB::kElems, s * BK);
+    }
+    cp_async_commit();
+  }
+  int readStage = 0, writeStage = S - 1;
+#pragma unroll 1
+  for (int kt = 0; kt < kTiles; ++kt) {
+    cp_async_wait<S - 2>();
+    __syncthreads();
+    const int nk = kt + S - 1;
+    if (nk < kTiles) {
+      ia.load(sA + writeStage * SmemA::kElems, nk * BK);
+      ib.load(sB + writeStage * SmemB::kElems, nk * BK);
+    }
+    cp_async_commit();
+    const float* a_s = sA + readStage * SmemA::kElems;
+    const float* b_s = sB + readStage * SmemB::kElems;
+#pragma unroll
+    for (int k = 0; k < BK; ++k) {
+      float a[TM], b[TN];
+#pragma unroll
+      for (int gi = 0; gi < TM / 4; ++gi) {
+        const float4 v = *reinterpret_cast<const float4*>(
+            a_s + SmemA::offset(gi * Cfg::TY * 4 + ty * 4, k));
+        a[gi * 4 + 0] = v.x;
+        a[gi * 4 + 1] = v.y;
+        a[gi * 4 + 2] = v.z;
+        a[gi * 4 + 3] = v.w;
+      }
+#pragma unroll
+      for (int gj = 0; gj < TN / 4; ++gj) {
+        const float4 v = *reinterpret_cast<const float4*>(
+            b_s + SmemB::offset(gj * Cfg::TX * 4 + tx * 4, k));
+        b[gj * 4 + 0] = v.x;
+        b[gj * 4 + 1] = v.y;
+        b[gj * 4 + 2] = v.z;
+        b[gj * 4 + 3] = v.w;
+      }
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+    readStage = (readStage + 1 == S) ? 0 : readStage + 1;
+    writeStage = (writeStage + 1 == S) ? 0 : writeStage + 1;
+  }
+  cp_async_wait<0>();
+}
+
+template <class Cfg, class AOp, class BOp, class Epi>
+__global__ void __launch_bounds__(Cfg::kThreads)
+    simt_gemm_kernel(const AOp aOp, const BOp bOp, const Epi epi, const GemmProblem prob) {
+  using SmemA = SmemMNMajorPadded<Cfg::BM, Cfg::BK>;
+  using SmemB = SmemMNMajorPadded<Cfg::BN, Cfg::BK>;
+  float* sA = reinterpret_cast<float*>(sotr_gemm_smem);
+  float* sB = sA + Cfg::STAGES * SmemA::kElems;
+  int tm, tn;
+  tile_coords(blockIdx.x, prob.tilesM, prob.tilesN, tm, tn);
+  const int m0 = tm * Cfg::BM, n0 = tn * Cfg::BN;
+  const int tx = threadIdx.x % Cfg::TX, ty = threadIdx.x / Cfg::TX;
+#pragma unroll 1
+  for (int b = blockIdx.y; b < prob.batch; b += gridDim.y) {
+    const typename AOp::template Iter<SmemA, Cfg::kThreads> ia(aOp, b, m0, threadIdx.x);
+    const typename BOp::template Iter<SmemB, Cfg::kThreads> ib(bOp, b, n0, threadIdx.x);
+    SimtAccumulators<Cfg::TM, Cfg::TN> acc;
+#pragma unroll
+    for (int i = 0; i < Cfg::TM; ++i)
+#pragma unroll
+      for (int j = 0; j < Cfg::TN; ++j) acc.c[i][j] = 0.f;
+    acc.row0 = m0 + ty * 4;
+    acc.col0 = n0 + tx * 4;
+    acc.rowStep = Cfg::TY * 4;
+    acc.colStep = Cfg::TX * 4;
+    simt_mainloop<Cfg, SmemA, SmemB>(ia, ib, sA, sB, prob.K, acc.c, tx, ty);
+    epi(acc, b);
+    __syncthreads();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Host-side launchers (templates; usable from any .cu that includes this).
+// ---------------------------------------------------------------------------
+
+// Raises the kernel's dynamic shared-memory limit once per device.
+template <class KernelPtr>
+inline void ensure_dynamic_smem(KernelPtr kernel, int bytes,
+                                std::atomic<unsigned long long>& doneMask) {
+  if (bytes <= 48 * 1024) return;
+  int dev = 0;
+  SOTR_CUDA_CHECK(cudaGetDevice(&dev));
+  const unsigned long long bit = 1ull << (dev & 63);
+  if (doneMask.load(std::memory_order_acquire) & bit) return;
+  SOTR_CUDA_CHECK(
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+  doneMask.fetch_or(bit, std::memory_order_acq_rel);
+}
+
+inline GemmProblem make_problem(int M, int N, int K, int batch, int BM, int BN) {
+  GemmProblem p;
+  p.M = M;
+  p.N = N;
+  p.K = K;
+  p.batch = batch;
+  p.tilesM = ceil_div(M, BM);
+  p.tilesN = ceil_div(N, BN);
+  return p;
+}
+
+inline dim3 make_grid(const GemmProblem& p) {
+  return dim3(static_cast<unsigned>(p.tilesM) * static_cast<unsigned>(p.tilesN),
+              static_cast<unsigned>(min_of(p.batch, 65535)), 1);
+}
+
+template <class Cfg, Precision P, class AOp, class BOp, class Epi>
+void launch_tc_gemm(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
+                    cudaStream_t stream) {
+  static_assert(P != Precision::FP32, "tensor-core kernels take TF32, BF16 or FP16");
+  if (M <= 0 || N <= 0 || batch <= 0) return;
+  static std::atomic<unsigned long long> smemDone{0};
+  auto kernel = tc_gemm_kernel<Cfg, P, AOp, BOp, Epi>;
+  ensure_dynamic_smem(kernel, Cfg::kSmemBytes, smemDone);
+  const GemmProblem prob = make_problem(M, N, K, batch, Cfg::BM, Cfg::BN);
+  kernel<<<make_grid(prob), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(a, b, epi, prob);
+  SOTR_CUDA_CHECK_LAUNCH();
+}
+
+template <class Cfg, class AOp, class BOp, class Epi>
+void launch_simt_gemm(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K,
+                      int batch, cudaStream_t stream) {
+  if (M <= 0 || N <= 0 || batch <= 0) return;
+  static std::atomic<unsigned long long> smemDone{0};
+  auto kernel = simt_gemm_kernel<Cfg, AOp, BOp, Epi>;
+  ensure_dynamic_smem(kernel, Cfg::kSmemBytes, smemDone);
+  const GemmProblem prob = make_problem(M, N, K, batch, Cfg::BM, Cfg::BN);
+  kernel<<<make_grid(prob), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(a, b, epi, prob);
+  SOTR_CUDA_CHECK_LAUNCH();
+}
+
+// Auto tile choice: the large tile when it alone gives at least two CTAs per
+// SM, else the small one.
+inline bool prefer_large_tile(int M, int N, int batch, int BM, int BN, int smCount) {
+  const long long tiles = static_cast<long long>(ceil_div(M, BM)) * ceil_div(N, BN) * batch;
+  return tiles >= 2LL * smCount;
+}
+
+// Dispatch like sotr::cuda::gemm for any loaders / epilogue: instantiates 6
+// tensor-core kernels and 2 SIMT kernels for (AOp, BOp, Epi).
+template <class AOp, class BOp, class Epi>
+void launch_gemm(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
+                 Precision p, GemmTile tile, cudaStream_t stream) {
+  if (M <= 0 || N <= 0 || batch <= 0) return;
+  int dev = 0;
+  SOTR_CUDA_CHECK(cudaGetDevice(&dev));
+  const GemmDeviceInfo& info = gemm_device_info(dev);
+  if (p != Precision::FP32 && info.tensorCores) {
+    bool large = tile == GemmTile::Large;
+    if (tile == GemmTile::Auto)
+      large = prefer_large_tile(M, N, batch, TcLarge::BM, TcLarge::BN, info.smCount);
+    if (large && info.maxSmemOptin < TcLarge::kSmemBytes) large = false;
+    switch (p) {
+      case Precision::TF32:
+        return large ? launch_tc_gemm<TcLarge, Precision::TF32>(a, b, epi, M, N, K, batch, stream)
+                     : launch_tc_gemm<TcSmall, Precision::TF32>(a, b, epi, M, N, K, batch, stream);
+      case Precision::BF16:
+        return large ? launch_tc_gemm<TcLarge, Precision::BF16>(a, b, epi, M, N, K, batch, stream)
+                     : launch_tc_gemm<TcSmall, Precision::BF16>(a, b, epi, M, N, K, batch, stream);
+      default:
+        return large ? launch_tc_gemm<TcLarge, Precision::FP16>(a, b, epi, M, N, K, batch, stream)
+                     : launch_tc_gemm<TcSmall, Precision::FP16>(a, b, epi, M, N, K, batch, stream);
+    }
+  }
+  bool large = tile == GemmTile::Large;
+  if (tile == GemmTile::Auto)
+    large = prefer_large_tile(M, N, batch, SimtLarge::BM, SimtLarge::BN, info.smCount);
+  if (large)
+    launch_simt_gemm<SimtLarge>(a, b, epi, M, N, K, batch, stream);
+  else
+    launch_simt_gemm<SimtSmall>(a, b, epi, M, N, K, batch, stream);
+}
+
+}  // namespace gemm_core
+}  // namespace cuda
+}  // namespace sotr
+
+#endif  // __CUDACC__

@@ -1,0 +1,137 @@
+// CPU float32 GEMM core: packed, cache-blocked, SIMD microkernels (scalar /
+// AVX2+FMA / AVX-512) chosen at run time, multithreaded over sotr::ThreadPool,
+// with the GemmEpilogue fused into the last K block. See docs/gemm.md.
+//
+// Semantics are those of gemm_args.h. C is overwritten (never read, so it may
+// hold garbage/NaN). C must not overlap A or B; the residual may alias C.
+// Results depend only on the shape and SIMD level, not on the thread count.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "gemm/gemm_args.h"
+#include "runtime/cpu_features.h"
+
+namespace sotr {
+
+class ThreadPool;
+
+// C = epilogue(op(A) * op(B)), batched. pool == nullptr runs on the caller's
+// thread only (lowest overhead, for many small calls). Throws
+// std::invalid_argument on bad dimensions / leading dims / strides / pointers.
+void gemmF32(const GemmArgs& args, ThreadPool* pool);
+// Same with an explicit kernel level (capped at maxSimdLevel()); for tests/benchmarks.
+void gemmF32(const GemmArgs& args, ThreadPool* pool, SimdLevel level);
+
+// An operand packed once into the microkernel layout, for weights reused
+// across calls (conv weights as A, linear weights as B). The layout depends on
+// the SIMD level, so a packed matrix is only valid with the level it was made for.
+class PackedMatrix {
+ public:
+  enum class Role : int { A = 0, B = 1 };
+  PackedMatrix() = default;
+  bool empty() const { return !data_; }
+  Role role() const { return role_; }
+  SimdLevel level() const { return level_; }
+  int64_t rows() const { return rows_; }  // A: M, B: K
+  int64_t cols() const { return cols_; }  // A: K, B: N
+  int64_t bytes() const { return size_ * static_cast<int64_t>(sizeof(float)); }
+  const float* data() const { return data_.get(); }
+
+ private:
+  friend PackedMatrix packA(const float*, int64_t, bool, int64_t, int64_t, SimdLevel, ThreadPool*);
+  friend PackedMatrix packB(const float*, int64_t, bool, int64_t, int64_t, SimdLevel, ThreadPool*);
+  struct Free {
+    void operator()(float* p) const;
+  };
+  std::unique_ptr<float, Free> data_;
+  int64_t size_ = 0;
+  Role role_ = Role::A;
+  SimdLevel level_ = SimdLevel::Scalar;
+  int64_t rows_ = 0, cols_ = 0;
+};
+
+// Packs op(A) (M x K; transA: A stored K x M) / op(B) (K x N; transB: B stored
+// N x K). pool may be nullptr.
+PackedMatrix packA(const float* A, int64_t lda, bool transA, int64_t M, int64_t K,
+                   SimdLevel level, ThreadPool* pool = nullptr);
+PackedMatrix packB(const float* B, int64_t ldb, bool transB, int64_t K, int64_t N,
+                   SimdLevel level, ThreadPool* pool = nullptr);
+inline PackedMatrix packA(const float* A, int64_t lda, bool transA, int64_t M, int64_t K) {
+  return packA(A, lda, transA, M, K, activeSimdLevel(), nullptr);
+}
+inline PackedMatrix packB(const float* B, int64_t ldb, bool transB, int64_t K, int64_t N) {
+  return packB(B, ldb, transB, K, N, activeSimdLevel(), nullptr);
+}
+
+// gemmF32 with either operand (or both) pre-packed: args.A / lda / transA /
+// strideA are ignored when packedA is given (it is broadcast over the batch;
+// its M, K must match args), likewise for B. The kernel level is the packed
+// operand's level (both must agree).
+void gemmF32Packed(const GemmArgs& args, const PackedMatrix* packedA,
+                   const PackedMatrix* packedB, ThreadPool* pool);
+
+// ---------------------------------------------------------------------------
+// Internal interface between the driver (gemm_cpu.cpp, baseline ISA) and the
+// per-ISA kernel sources. Not part of the public API.
+namespace gemm_detail {
+
+// Epilogue resolved for one batch item; channel arrays are indexed by global
+// row/col, residual by global (row, col) via ldr.
+struct EpiCtx {
+  const float* bias = nullptr;
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+  int axis = 0;
+  float alpha = 1.f;
+  const float* res = nullptr;
+  int64_t ldr = 0;
+  float beta = 1.f;
+  int act = 0;  // Activation
+  float slope = 0.f;
+};
+
+// One macro-kernel call: C[0:mcount, 0:ncount] (+)= op(A) * op(B) over kc.
+// A is either packed (aPacked: ceil(mcount/mr) panels of mr x kc, k-major) or
+// op(A) read in place at its (row0, k0) element with lda / transA. B is either
+// packed (ceil(ncount/nr) panels of kc x nr) or, only when not transposed, read
+// in place at its (k0, col0) element with ldb. ep != nullptr: this is the last
+// K block and the epilogue is applied; row0/col0 are C's global coordinates.
+struct MacroArgs {
+  int64_t kc;
+  const float* A;
+  bool aPacked;
+  bool transA;
+  int64_t lda;
+  int64_t mcount;
+  const float* B;
+  bool bPacked;
+  int64_t ldb;
+  int64_t ncount;
+  float* C;
+  int64_t ldc;
+  bool accumulate;  // add to C (later K blocks) instead of overwriting
+  const EpiCtx* ep;
+  int64_t row0, col0;
+};
+
+struct KernelSet {
+  SimdLevel level;
+  int mr, nr;  // microtile
+  int kc, nc;  // cache blocking: K block, N block (multiple of nr)
+  // Packs rows [m0, m0+mcount) x k [k0, k0+kc) of op(A) into ceil(mcount/mr)
+  // zero-padded panels at dst.
+  void (*packA)(const float* A, int64_t lda, bool transA, int64_t m0, int64_t mcount, int64_t k0,
+                int64_t kc, float* dst);
+  // Packs k [k0, k0+kc) x cols [n0, n0+ncount) of op(B) into ceil(ncount/nr) panels.
+  void (*packB)(const float* B, int64_t ldb, bool transB, int64_t k0, int64_t kc, int64_t n0,
+                int64_t ncount, float* dst);
+  void (*macro)(const MacroArgs& m);
+};
+
+const KernelSet* kernelsScalar();
+const KernelSet* kernelsAvx2();    // nullptr when not compiled in
+const KernelSet* kernelsAvx512();  // nullptr when not compiled in
+
+}  // namespace gemm_detail
+}  // namespace sotr

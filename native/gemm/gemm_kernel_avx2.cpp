@@ -1,0 +1,277 @@
+// AVX2+FMA microkernel, packing and macro-kernel of the CPU GEMM.
+// Compiled with: -mavx2 -mfma (see CMakeLists-fragment.md). Only reached after
+// cpu_features says the CPU has both; keep this file free of out-of-line std::
+// templates (an AVX2 copy of a COMDAT function could be picked by the linker
+// for baseline callers).
+#include "gemm/gemm_cpu.h"
+
+namespace sotr {
+namespace simd_detail {
+bool avx2VariantCompiled();
+}
+}  // namespace sotr
+
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+namespace sotr {
+namespace gemm_detail {
+namespace {
+
+// 6 x 16 microtile: 12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16
+// registers. Per k: 2 vector loads, 6 broadcasts, 12 FMAs.
+constexpr int MR = 6;
+constexpr int NV = 2;  // ymm vectors per row
+constexpr int NR = 8 * NV;
+constexpr int KC = 384;  // A micro-panel 6*384*4 = 9 KiB (L1); B block 384*NC*4 (L2)
+constexpr int NC = 512;
+
+// Lane mask with the first n (clamped to 0..8) lanes set, for maskload/maskstore.
+inline __m256i maskN(int64_t n) {
+  const int c = n <= 0 ? 0 : n >= 8 ? 8 : static_cast<int>(n);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// In-place transpose of an 8 x 8 float block held in 8 registers.
+inline void transpose8(__m256 (&r)[8]) {
+  __m256 t[8], s[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // s[4h + c], 128-bit lane L = column 4L + c of rows 4h..4h+3.
+  for (int h = 0; h < 2; ++h) {
+    s[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    s[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    s[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    s[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int c = 0; c < 4; ++c) {
+    r[c] = _mm256_permute2f128_ps(s[c], s[4 + c], 0x20);
+    r[4 + c] = _mm256_permute2f128_ps(s[c], s[4 + c], 0x31);
+  }
+}
+
+// Transposes `rows` (<= 8) rows of length kc (row i at src + i*ld) into
+// dst[k*dstStride + i] for i < 8 (rows >= `rows` give zeros), storing the
+// lanes selected by `lanes`.
+inline void transposeRows(const float* src, int64_t ld, int rows, int64_t kc, float* dst,
+                          int64_t dstStride, __m256i lanes) {
+  for (int64_t k = 0; k < kc; k += 8) {
+    const int64_t rem = kc - k < 8 ? kc - k : 8;
+    const __m256i km = maskN(rem);
+    __m256 r[8];
+    for (int i = 0; i < 8; ++i)
+      r[i] = i < rows ? _mm256_maskload_ps(src + i * ld + k, km) : _mm256_setzero_ps();
+    transpose8(r);
+    for (int kk = 0; kk < rem; ++kk) _mm256_maskstore_ps(dst + (k + kk) * dstStride, lanes, r[kk]);
+  }
+}
+
+inline __m256 chan(const float* p, int axis, int64_t row, int64_t col, __m256i k) {
+  return axis == 0 ? _mm256_set1_ps(p[row]) : _mm256_maskload_ps(p + col, k);
+}
+
+// Same order as applyEpilogueScalar, separate mul and add (no FMA) so a given
+// accumulator rounds identically.
+inline __m256 applyEpi(__m256 v, const EpiCtx& e, int64_t row, int64_t col, __m256i k) {
+  if (e.bias) v = _mm256_add_ps(v, chan(e.bias, e.axis, row, col, k));
+  if (e.scale) v = _mm256_mul_ps(v, chan(e.scale, e.axis, row, col, k));
+  if (e.shift) v = _mm256_add_ps(v, chan(e.shift, e.axis, row, col, k));
+  if (e.alpha != 1.f) v = _mm256_mul_ps(v, _mm256_set1_ps(e.alpha));
+  if (e.res) {
+    __m256 r = _mm256_maskload_ps(e.res + row * e.ldr + col, k);
+    v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_set1_ps(e.beta), r));
+  }
+  if (e.act == static_cast<int>(Activation::Relu)) {
+    v = _mm256_max_ps(v, _mm256_setzero_ps());  // NaN -> 0 like "v > 0 ? v : 0"
+  } else if (e.act == static_cast<int>(Activation::LeakyRelu)) {
+    __m256 pos = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ);
+    v = _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(e.slope)), v, pos);
+  }
+  return v;
+}
+
+inline void sigmoidInPlace(float* p, int n) {
+  for (int i = 0; i < n; ++i) p[i] = 1.f / (1.f + __builtin_expf(-p[i]));
+}
+
+// C tile (mr x nr) (+)= sum_k a(r, k) * B[k*ldbk + j], then the epilogue.
+// AROWS: a(r, k) = A[r*as + k] (row-major A read in place; full tiles only).
+// else:  a(r, k) = A[k*as + r] (packed panel with as = MR, or A^T in place).
+// FULL = false handles edge tiles: masked B loads / C stores, rows < mr.
+template <bool AROWS, bool FULL>
+void microKernel(int64_t kc, const float* __restrict A, int64_t as, const float* __restrict B,
+                 int64_t ldbk, float* C, int64_t ldc, int mr, int nr, bool accumulate,
+                 const EpiCtx* ep, int64_t row, int64_t col) {
+  __m256 c[MR][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) c[r][j] = _mm256_setzero_ps();
+  __m256i bm[NV];
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j) bm[j] = FULL ? _mm256_set1_epi32(-1) : maskN(nr - 8 * j);
+
+  if (AROWS) {
+    // Rows 3q..3q+2 addressed as p[q], p[q]+as, p[q]+2as.
+    const float* p0 = A;
+    const float* p1 = A + 3 * as;
+    const int64_t as2 = 2 * as;
+    for (int64_t k = 0; k < kc; ++k) {
+      __m256 b[NV];
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) b[j] = FULL ? _mm256_loadu_ps(B + 8 * j) : _mm256_maskload_ps(B + 8 * j, bm[j]);
+      const float* ps[2] = {p0, p1};
+#pragma GCC unroll 8
+      for (int r = 0; r < MR; ++r) {
+        const float* pr = ps[r / 3];
+        const __m256 a = _mm256_broadcast_ss(r % 3 == 0 ? pr : r % 3 == 1 ? pr + as : pr + as2);
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) c[r][j] = _mm256_fmadd_ps(a, b[j], c[r][j]);
+      }
+      ++p0, ++p1;
+      B += ldbk;
+    }
+  } else {
+    for (int64_t k = 0; k < kc; ++k) {
+      __m256 b[NV];
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) b[j] = FULL ? _mm256_loadu_ps(B + 8 * j) : _mm256_maskload_ps(B + 8 * j, bm[j]);
+#pragma GCC unroll 8
+      for (int r = 0; r < MR; ++r) {
+        const __m256 a = _mm256_broadcast_ss(A + r);
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) c[r][j] = _mm256_fmadd_ps(a, b[j], c[r][j]);
+      }
+      A += as;
+      B += ldbk;
+    }
+  }
+
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    if (!FULL && r >= mr) break;
+    float* cr = C + r * ldc;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      if (!FULL && nr - 8 * j <= 0) break;
+      const __m256i k = bm[j];
+      __m256 v = c[r][j];
+      if (accumulate) v = _mm256_add_ps(v, FULL ? _mm256_loadu_ps(cr + 8 * j) : _mm256_maskload_ps(cr + 8 * j, k));
+      if (ep) v = applyEpi(v, *ep, row + r, col + 8 * j, k);
+      if (FULL) _mm256_storeu_ps(cr + 8 * j, v);
+      else _mm256_maskstore_ps(cr + 8 * j, k, v);
+    }
+    if (ep && ep->act == static_cast<int>(Activation::Sigmoid)) sigmoidInPlace(cr, FULL ? NR : nr);
+  }
+}
+
+void packA(const float* A, int64_t lda, bool transA, int64_t m0, int64_t mcount, int64_t k0,
+           int64_t kc, float* dst) {
+  const __m256i six = maskN(MR);
+  for (int64_t p = 0; p < mcount; p += MR, dst += MR * kc) {
+    const int rows = static_cast<int>(mcount - p < MR ? mcount - p : MR);
+    if (transA) {
+      // A stored K x M: each k gives MR contiguous values.
+      const float* src = A + k0 * lda + (m0 + p);
+      const __m256i k = maskN(rows);
+      for (int64_t kk = 0; kk < kc; ++kk)
+        _mm256_maskstore_ps(dst + kk * MR, six, _mm256_maskload_ps(src + kk * lda, k));
+    } else {
+      transposeRows(A + (m0 + p) * lda + k0, lda, rows, kc, dst, MR, six);
+    }
+  }
+}
+
+void packB(const float* B, int64_t ldb, bool transB, int64_t k0, int64_t kc, int64_t n0,
+           int64_t ncount, float* dst) {
+  for (int64_t q = 0; q < ncount; q += NR, dst += NR * kc) {
+    const int cols = static_cast<int>(ncount - q < NR ? ncount - q : NR);
+    if (!transB) {
+      const float* src = B + k0 * ldb + (n0 + q);
+      if (cols == NR) {
+        for (int64_t kk = 0; kk < kc; ++kk)
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j)
+            _mm256_store_ps(dst + kk * NR + 8 * j, _mm256_loadu_ps(src + kk * ldb + 8 * j));
+      } else {
+        for (int64_t kk = 0; kk < kc; ++kk)
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j)
+            _mm256_store_ps(dst + kk * NR + 8 * j, _mm256_maskload_ps(src + kk * ldb + 8 * j, maskN(cols - 8 * j)));
+      }
+    } else {
+      // B stored N x K: column n of op(B) is row n of B; transpose 8 at a time.
+      for (int j = 0; j < NV; ++j) {
+        const int c = cols - 8 * j;
+        transposeRows(B + (n0 + q + 8 * j) * ldb + k0, ldb, c < 0 ? 0 : c, kc, dst + 8 * j, NR,
+                      _mm256_set1_epi32(-1));
+      }
+    }
+  }
+}
+
+void macro(const MacroArgs& m) {
+  alignas(64) float edge[MR * KC];  // packed copy of a partial panel of in-place A
+  const int64_t kc = m.kc;
+  for (int64_t i = 0; i < m.mcount; i += MR) {
+    const int mr = static_cast<int>(m.mcount - i < MR ? m.mcount - i : MR);
+    const float* Ai;
+    int64_t as;
+    bool rows = false;
+    if (m.aPacked) {
+      Ai = m.A + i * kc;  // panel i/MR starts at (i/MR)*MR*kc
+      as = MR;
+    } else if (mr < MR) {
+      // Reading past row mcount is not allowed: pack the partial panel.
+      packA(m.A + (m.transA ? i : i * m.lda), m.lda, m.transA, 0, mr, 0, kc, edge);
+      Ai = edge;
+      as = MR;
+    } else if (m.transA) {
+      Ai = m.A + i;
+      as = m.lda;
+    } else {
+      Ai = m.A + i * m.lda;
+      as = m.lda;
+      rows = true;
+    }
+    for (int64_t j = 0; j < m.ncount; j += NR) {
+      const float* Bj = m.bPacked ? m.B + j * kc : m.B + j;
+      const int64_t ldbk = m.bPacked ? NR : m.ldb;
+      const int nr = static_cast<int>(m.ncount - j < NR ? m.ncount - j : NR);
+      float* C = m.C + i * m.ldc + j;
+      const int64_t r0 = m.row0 + i, c0 = m.col0 + j;
+      if (mr == MR && nr == NR) {
+        if (rows) microKernel<true, true>(kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
+        else microKernel<false, true>(kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
+      } else {
+        if (rows) microKernel<true, false>(kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
+        else microKernel<false, false>(kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
+      }
+    }
+  }
+}
+
+const KernelSet kSet = {SimdLevel::AVX2, MR, NR, KC, NC, packA, packB, macro};
+
+}  // namespace
+
+const KernelSet* kernelsAvx2() { return &kSet; }
+
+}  // namespace gemm_detail
+
+bool simd_detail::avx2VariantCompiled() { return true; }
+
+}  // namespace sotr
+
+#else  // not compiled for AVX2
+
+namespace sotr {
+namespace gemm_detail {
+const KernelSet* kernelsAvx2() { return nullptr; }
+}  // namespace gemm_detail
+bool simd_detail::avx2VariantCompiled() { return false; }
+}  // namespace sotr
+
+#endif

@@ -1,0 +1,294 @@
+// AVX-512 microkernel, packing and macro-kernel of the CPU GEMM.
+// Compiled with: -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma (see
+// CMakeLists-fragment.md). Only reached after cpu_features says the CPU has
+// these; keep this file free of out-of-line std:: templates (an AVX-512 copy of
+// a COMDAT function could be picked by the linker for baseline callers).
+#include "gemm/gemm_cpu.h"
+
+namespace sotr {
+namespace simd_detail {
+bool avx512VariantCompiled();
+}
+}  // namespace sotr
+
+#if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512BW__) && \
+    defined(__AVX512VL__) && defined(__AVX512DQ__) && defined(__FMA__)
+// GCC 12 reports -Wmaybe-uninitialized inside many AVX-512 intrinsics (their
+// _mm512_undefined_* passthrough operand); it is a false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+namespace sotr {
+namespace gemm_detail {
+namespace {
+
+// 12 x 32 microtile: 24 zmm accumulators + 2 B vectors + 1 broadcast = 27 of
+// 32 registers. Per k: 2 vector loads, 12 broadcasts, 24 FMAs.
+constexpr int MR = 12;
+constexpr int NV = 2;  // zmm vectors per row
+constexpr int NR = 16 * NV;
+constexpr int KC = 384;  // A micro-panel 12*384*4 = 18 KiB (L1); B block 384*NC*4 (L2)
+constexpr int NC = 512;
+
+inline __mmask16 maskN(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF)
+                 : n <= 0 ? static_cast<__mmask16>(0)
+                          : static_cast<__mmask16>((1u << n) - 1u);
+}
+
+// In-place transpose of a 16 x 16 float block held in 16 registers:
+// unpack 32-bit pairs, then 64-bit pairs, then a 4 x 4 transpose of 128-bit lanes.
+inline void transpose16(__m512 (&r)[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // u[4q + c], 128-bit lane b = column 4b + c of rows 4q..4q+3.
+  for (int q = 0; q < 4; ++q) {
+    const __m512d a = _mm512_castps_pd(t[4 * q]), b = _mm512_castps_pd(t[4 * q + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * q + 2]), d = _mm512_castps_pd(t[4 * q + 3]);
+    u[4 * q + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    u[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    u[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    u[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
+    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 v3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
+    r[c] = _mm512_shuffle_f32x4(v0, v2, _MM_SHUFFLE(2, 0, 2, 0));
+    r[4 + c] = _mm512_shuffle_f32x4(v0, v2, _MM_SHUFFLE(3, 1, 3, 1));
+    r[8 + c] = _mm512_shuffle_f32x4(v1, v3, _MM_SHUFFLE(2, 0, 2, 0));
+    r[12 + c] = _mm512_shuffle_f32x4(v1, v3, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+}
+
+// Transposes `rows` (<= 16) rows of length kc (row i at src + i*ld) into
+// dst[k*dstStride + i] for i < 16 (rows >= `rows` give zeros), storing the
+// lanes in `lanes`. Used by both packers: rows of A (non-transposed) and rows
+// of B^T (transposed B).
+inline void transposeRows(const float* src, int64_t ld, int rows, int64_t kc, float* dst,
+                          int64_t dstStride, __mmask16 lanes) {
+  for (int64_t k = 0; k < kc; k += 16) {
+    const int64_t rem = kc - k < 16 ? kc - k : 16;
+    const __mmask16 km = maskN(rem);
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i)
+      r[i] = i < rows ? _mm512_maskz_loadu_ps(km, src + i * ld + k) : _mm512_setzero_ps();
+    transpose16(r);
+    for (int kk = 0; kk < rem; ++kk) _mm512_mask_storeu_ps(dst + (k + kk) * dstStride, lanes, r[kk]);
+  }
+}
+
+// Epilogue on one vector of C at (row, col..col+15); lanes outside mask k are
+// not loaded from the channel/residual arrays. Same order as applyEpilogueScalar,
+// separate mul and add (no FMA) so a given accumulator rounds identically.
+inline __m512 applyEpi(__m512 v, const EpiCtx& e, int64_t row, int64_t col, __mmask16 k) {
+  if (e.bias) v = _mm512_add_ps(v, e.axis == 0 ? _mm512_set1_ps(e.bias[row]) : _mm512_maskz_loadu_ps(k, e.bias + col));
+  if (e.scale) v = _mm512_mul_ps(v, e.axis == 0 ? _mm512_set1_ps(e.scale[row]) : _mm512_maskz_loadu_ps(k, e.scale + col));
+  if (e.shift) v = _mm512_add_ps(v, e.axis == 0 ? _mm512_set1_ps(e.shift[row]) : _mm512_maskz_loadu_ps(k, e.shift + col));
+  if (e.alpha != 1.f) v = _mm512_mul_ps(v, _mm512_set1_ps(e.alpha));
+  if (e.res) {
+    __m512 r = _mm512_maskz_loadu_ps(k, e.res + row * e.ldr + col);
+    v = _mm512_add_ps(v, _mm512_mul_ps(_mm512_set1_ps(e.beta), r));
+  }
+  if (e.act == static_cast<int>(Activation::Relu)) {
+    // max returns the 2nd operand for NaN, matching "v > 0 ? v : 0". (The
+    // masked form avoids a GCC 12 -Wmaybe-uninitialized false positive.)
+    v = _mm512_mask_max_ps(v, static_cast<__mmask16>(0xFFFF), v, _mm512_setzero_ps());
+  } else if (e.act == static_cast<int>(Activation::LeakyRelu)) {
+    __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
+    v = _mm512_mask_blend_ps(pos, _mm512_mul_ps(v, _mm512_set1_ps(e.slope)), v);
+  }
+  return v;
+}
+
+inline void sigmoidInPlace(float* p, int n) {
+  for (int i = 0; i < n; ++i) p[i] = 1.f / (1.f + __builtin_expf(-p[i]));
+}
+
+// C tile (mr x nr) (+)= sum_k a(r, k) * B[k*ldbk + j], then the epilogue.
+// AROWS: a(r, k) = A[r*as + k] (row-major A read in place; full tiles only).
+// else:  a(r, k) = A[k*as + r] (packed panel with as = MR, or A^T in place).
+// FULL = false handles edge tiles: masked B loads / C stores, rows < mr.
+template <bool AROWS, bool FULL>
+void microKernel(int64_t kc, const float* __restrict A, int64_t as, const float* __restrict B,
+                 int64_t ldbk, float* C, int64_t ldc, int mr, int nr, bool accumulate,
+                 const EpiCtx* ep, int64_t row, int64_t col) {
+  __m512 c[MR][NV];
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) c[r][j] = _mm512_setzero_ps();
+  __mmask16 bm[NV];
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j) bm[j] = FULL ? static_cast<__mmask16>(0xFFFF) : maskN(nr - 16 * j);
+
+  if (AROWS) {
+    // Rows 3q..3q+2 addressed as p[q], p[q]+as, p[q]+2as: 4 pointers + 2
+    // strides instead of 12 pointers.
+    const float* p0 = A;
+    const float* p1 = A + 3 * as;
+    const float* p2 = A + 6 * as;
+    const float* p3 = A + 9 * as;
+    const int64_t as2 = 2 * as;
+    for (int64_t k = 0; k < kc; ++k) {
+      __m512 b[NV];
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) b[j] = FULL ? _mm512_loadu_ps(B + 16 * j) : _mm512_maskz_loadu_ps(bm[j], B + 16 * j);
+      const float* ps[4] = {p0, p1, p2, p3};
+#pragma GCC unroll 12
+      for (int r = 0; r < MR; ++r) {
+        const float* pr = ps[r / 3];
+        const __m512 a = _mm512_set1_ps(r % 3 == 0 ? pr[0] : r % 3 == 1 ? pr[as] : pr[as2]);
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) c[r][j] = _mm512_fmadd_ps(a, b[j], c[r][j]);
+      }
+      ++p0, ++p1, ++p2, ++p3;
+      B += ldbk;
+    }
+  } else {
+    for (int64_t k = 0; k < kc; ++k) {
+      __m512 b[NV];
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) b[j] = FULL ? _mm512_loadu_ps(B + 16 * j) : _mm512_maskz_loadu_ps(bm[j], B + 16 * j);
+#pragma GCC unroll 12
+      for (int r = 0; r < MR; ++r) {
+        const __m512 a = _mm512_set1_ps(A[r]);
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) c[r][j] = _mm512_fmadd_ps(a, b[j], c[r][j]);
+      }
+      A += as;
+      B += ldbk;
+    }
+  }
+
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r) {
+    if (!FULL && r >= mr) break;
+    float* cr = C + r * ldc;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      const __mmask16 k = bm[j];
+      if (!FULL && !k) break;
+      __m512 v = c[r][j];
+      if (accumulate) v = _mm512_add_ps(v, FULL ? _mm512_loadu_ps(cr + 16 * j) : _mm512_maskz_loadu_ps(k, cr + 16 * j));
+      if (ep) v = applyEpi(v, *ep, row + r, col + 16 * j, k);
+      if (FULL) _mm512_storeu_ps(cr + 16 * j, v);
+      else _mm512_mask_storeu_ps(cr + 16 * j, k, v);
+    }
+    if (ep && ep->act == static_cast<int>(Activation::Sigmoid)) sigmoidInPlace(cr, FULL ? NR : nr);
+  }
+}
+
+void packA(const float* A, int64_t lda, bool transA, int64_t m0, int64_t mcount, int64_t k0,
+           int64_t kc, float* dst) {
+  for (int64_t p = 0; p < mcount; p += MR, dst += MR * kc) {
+    const int rows = static_cast<int>(mcount - p < MR ? mcount - p : MR);
+    if (transA) {
+      // A stored K x M: each k gives MR contiguous values.
+      const float* src = A + k0 * lda + (m0 + p);
+      const __mmask16 k = maskN(rows) & 0x0FFF;
+      for (int64_t kk = 0; kk < kc; ++kk)
+        _mm512_mask_storeu_ps(dst + kk * MR, 0x0FFF, _mm512_maskz_loadu_ps(k, src + kk * lda));
+    } else {
+      transposeRows(A + (m0 + p) * lda + k0, lda, rows, kc, dst, MR, 0x0FFF);
+    }
+  }
+}
+
+void packB(const float* B, int64_t ldb, bool transB, int64_t k0, int64_t kc, int64_t n0,
+           int64_t ncount, float* dst) {
+  for (int64_t q = 0; q < ncount; q += NR, dst += NR * kc) {
+    const int cols = static_cast<int>(ncount - q < NR ? ncount - q : NR);
+    if (!transB) {
+      const float* src = B + k0 * ldb + (n0 + q);
+      if (cols == NR) {
+        for (int64_t kk = 0; kk < kc; ++kk)
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j)
+            _mm512_store_ps(dst + kk * NR + 16 * j, _mm512_loadu_ps(src + kk * ldb + 16 * j));
+      } else {
+        for (int64_t kk = 0; kk < kc; ++kk)
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j)
+            _mm512_store_ps(dst + kk * NR + 16 * j,
+                            _mm512_maskz_loadu_ps(maskN(cols - 16 * j), src + kk * ldb + 16 * j));
+      }
+    } else {
+      // B stored N x K: column n of op(B) is row n of B; transpose 16 at a time.
+      for (int j = 0; j < NV; ++j) {
+        const int c = cols - 16 * j;
+        transposeRows(B + (n0 + q + 16 * j) * ldb + k0, ldb, c < 0 ? 0 : c, kc, dst + 16 * j, NR, 0xFFFF);
+      }
+    }
+  }
+}
+
+void macro(const MacroArgs& m) {
+  alignas(64) float edge[MR * KC];  // packed copy of a partial panel of in-place A
+  const int64_t kc = m.kc;
+  for (int64_t i = 0; i < m.mcount; i += MR) {
+    const int mr = static_cast<int>(m.mcount - i < MR ? m.mcount - i : MR);
+    const float* Ai;
+    int64_t as;
+    bool rows = false;
+    if (m.aPacked) {
+      Ai = m.A + i * kc;  // panel i/MR starts at (i/MR)*MR*kc
+      as = MR;
+    } else if (mr < MR) {
+      // Reading past row mcount is not allowed: pack the partial panel.
+      packA(m.A + (m.transA ? i : i * m.lda), m.lda, m.transA, 0, mr, 0, kc, edge);
+      Ai = edge;
+      as = MR;
+    } else if (m.transA) {
+      Ai = m.A + i;
+      as = m.lda;
+    } else {
+      Ai = m.A + i * m.lda;
+      as = m.lda;
+      rows = true;
+    }
+    for (int64_t j = 0; j < m.ncount; j += NR) {
+      const float* Bj = m.bPacked ? m.B + j * kc : m.B + j;
+      const int64_t ldbk = m.bPacked ? NR : m.ldb;
+      const int nr = static_cast<int>(m.ncount - j < NR ? m.ncount - j : NR);
+      float* C = m.C + i * m.ldc + j;
+      const int64_t r0 = m.row0 + i, c0 = m.col0 + j;
+      if (mr == MR && nr == NR) {
+        if (rows) microKernel<true, true>(kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
+        else microKernel<false, true>(kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
+      } else {
+        if (rows) microKernel<true, false>(kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
+        else microKernel<false, false>(kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
+      }
+    }
+  }
+}
+
+const KernelSet kSet = {SimdLevel::AVX512, MR, NR, KC, NC, packA, packB, macro};
+
+}  // namespace
+
+const KernelSet* kernelsAvx512() { return &kSet; }
+
+}  // namespace gemm_detail
+
+bool simd_detail::avx512VariantCompiled() { return true; }
+
+}  // namespace sotr
+
+#else  // not compiled for AVX-512
+
+namespace sotr {
+namespace gemm_detail {
+const KernelSet* kernelsAvx512() { return nullptr; }
+}  // namespace gemm_detail
+bool simd_detail::avx512VariantCompiled() { return false; }
+}  // namespace sotr
+
+#endif

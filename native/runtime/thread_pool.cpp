@@ -1,0 +1,125 @@
+#include "runtime/thread_pool.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+#include <sched.h>
+
+namespace sotr {
+
+namespace {
+thread_local bool t_inside_pool = false;
+}
+
+ThreadPool::ThreadPool(int threads) : nthreads_(threads < 1 ? 1 : threads) {
+  for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i] { workerLoop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::workerLoop(int) {
+  uint64_t seen = 0;
+  for (;;) {
+    std::unique_lock<std::mutex> lk(mu_);
+    cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
+    if (stop_) return;
+    seen = generation_;
+    const auto* job = job_;
+    for (;;) {
+      if (next_ >= job_count_) break;
+      int64_t task = next_++;
+      lk.unlock();
+      t_inside_pool = true;
+      (*job)(task);
+      t_inside_pool = false;
+      lk.lock();
+      if (--remaining_ == 0) done_cv_.notify_all();
+    }
+  }
+}
+
+void ThreadPool::parallelTasks(int64_t ntasks, const std::function<void(int64_t)>& fn) {
+  if (ntasks <= 0) return;
+  if (ntasks == 1 || nthreads_ == 1 || t_inside_pool) {
+    for (int64_t i = 0; i < ntasks; ++i) fn(i);
+    return;
+  }
+  std::lock_guard<std::mutex> run(run_mu_);
+  std::unique_lock<std::mutex> lk(mu_);
+  job_ = &fn;
+  job_count_ = ntasks;
+  next_ = 0;
+  remaining_ = ntasks;
+  ++generation_;
+  cv_.notify_all();
+  // The calling thread takes tasks too.
+  while (next_ < job_count_) {
+    int64_t task = next_++;
+    lk.unlock();
+    t_inside_pool = true;
+    fn(task);
+    t_inside_pool = false;
+    lk.lock();
+    --remaining_;
+  }
+  done_cv_.wait(lk, [&] { return remaining_ == 0; });
+  job_ = nullptr;
+}
+
+void ThreadPool::parallelFor(int64_t n, int64_t grain,
+                             const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  if (grain < 1) grain = 1;
+  int64_t chunks = (n + grain - 1) / grain;
+  if (chunks > nthreads_) chunks = nthreads_;
+  if (chunks <= 1 || t_inside_pool) {
+    fn(0, n);
+    return;
+  }
+  const int64_t per = n / chunks, extra = n % chunks;
+  parallelTasks(chunks, [&](int64_t c) {
+    int64_t b = c * per + (c < extra ? c : extra);
+    int64_t e = b + per + (c < extra ? 1 : 0);
+    fn(b, e);
+  });
+}
+
+int defaultThreadCount() {
+  if (const char* s = std::getenv("SOTR_NUM_THREADS")) {
+    char* end = nullptr;
+    long v = std::strtol(s, &end, 10);
+    if (end != s && *end == '\0' && v > 0 && v <= 1024) return static_cast<int>(v);
+  }
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int c = CPU_COUNT(&set);
+    if (c > 0) return c;
+  }
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc ? static_cast<int>(hc) : 1;
+}
+
+namespace {
+std::mutex g_pool_mu;
+std::unique_ptr<ThreadPool> g_pool;
+}  // namespace
+
+ThreadPool& cpuPool() {
+  std::lock_guard<std::mutex> lk(g_pool_mu);
+  if (!g_pool) g_pool = std::make_unique<ThreadPool>(defaultThreadCount());
+  return *g_pool;
+}
+
+void setCpuThreads(int n) {
+  std::lock_guard<std::mutex> lk(g_pool_mu);
+  g_pool = std::make_unique<ThreadPool>(n > 0 ? n : defaultThreadCount());
+}
+
+}  // namespace sotr

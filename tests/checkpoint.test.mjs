@@ -1,0 +1,458 @@
+// Checkpoint reader: torch.save zip / legacy files, safetensors, SOTR config inference.
+// Fixtures: tests/fixtures/checkpoints/, made by tests/reference/make_checkpoint_fixtures.py (torch not needed here).
+// Run: npx tsc -p tsconfig.json && node tests/checkpoint.test.mjs
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import {
+  readCheckpoint,
+  readCheckpointWithInfo,
+  readSafetensors,
+  readSafetensorsHeader,
+  writeSafetensors,
+  inferSotrConfig,
+  expectedSotrKeys,
+  checkSotrKeys,
+} from '../dist/checkpoint/index.js';
+import { FIXTURE_DIR, loadFixture } from './helpers/fixture.mjs';
+import { Pickle, f32bytes, makeZip, safetensorsBytes, stateDictPickle, torchLegacy, torchZip } from './helpers/checkpoint-craft.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const CK = path.join(FIXTURE_DIR, 'checkpoints');
+const ck = (f) => path.join(CK, f);
+const TMP = mkdtempSync(path.join(tmpdir(), 'sotr-ckpt-test-'));
+process.on('exit', () => rmSync(TMP, { recursive: true, force: true }));
+
+const CTOR = {
+  float32: Float32Array, float64: Float64Array, float16: Uint16Array, bfloat16: Uint16Array, int64: BigInt64Array,
+  int32: Int32Array, int16: Int16Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array,
+};
+
+const bytesOf = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+async function rejects(promise, check, what) {
+  let err = null;
+  try {
+    await promise;
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err !== null, `${what}: expected an error`);
+  check(err);
+  return err;
+}
+
+const codeIs = (code, re) => (e) => {
+  assert.is(e.code, code, `${e.code}: ${e.message}`);
+  if (re) assert.match(e.message, re);
+};
+
+// ------------------------------------------------------------------ basic fixtures, exact values
+
+const expected = loadFixture('checkpoints/basic_expected');
+const expShapes = JSON.parse(expected.meta.shapes);
+const expDtypes = JSON.parse(expected.meta.dtypes);
+
+function checkBasic(tensors, label) {
+  assert.equal([...tensors.keys()], Object.keys(expShapes), `${label}: keys in file order`);
+  for (const [name, e] of tensors) {
+    assert.is(e.dtype, expDtypes[name], `${label} ${name} dtype`);
+    assert.equal(e.shape, expShapes[name], `${label} ${name} shape`);
+    assert.ok(e.data instanceof CTOR[e.dtype], `${label} ${name}: ${e.data.constructor.name} for ${e.dtype}`);
+    const want = expected.tensors[name].data;
+    assert.is(e.data.length, want.length, `${label} ${name} length`);
+    if (e.dtype === 'int16' || e.dtype === 'int8') {
+      assert.equal(Array.from(e.data), Array.from(want), `${label} ${name} values`);
+    } else {
+      assert.ok(bytesOf(e.data).equals(bytesOf(want)), `${label} ${name}: bytes differ`);
+    }
+  }
+}
+
+test('basic zip fixture: every dtype, views, strides, shared storages, 0-dim, cuda location', async () => {
+  const { tensors, info } = await readCheckpointWithInfo(ck('basic_zip.pth'));
+  checkBasic(tensors, 'zip');
+  assert.is(info.format, 'torch-zip');
+  assert.equal(info.locations, ['cuda:0']);
+  assert.is(info.stateDictKey, null);
+  // contiguous views share the storage read from disk; a small slice of a large storage is copied out
+  assert.is(tensors.get('f32_rows').data.buffer, tensors.get('f32').data.buffer);
+  assert.is(tensors.get('f32_rows').data.byteOffset, 5 * 4);
+  assert.is(tensors.get('f32_small_slice').data.buffer.byteLength, 12);
+  assert.equal(Array.from(tensors.get('f32_expand').data), [1.5, -2.25, 3, 1.5, -2.25, 3, 1.5, -2.25, 3, 1.5, -2.25, 3]);
+  assert.equal(tensors.get('gate').shape, []);
+  assert.equal(Array.from(tensors.get('gate').data), [0.375]);
+  assert.equal(tensors.get('i64').data[0 * 3 + 2], 2n ** 62n + 3n);
+  assert.equal(tensors.get('i64').data[1 * 3 + 0], -(2n ** 63n));
+  const sp = tensors.get('f32_special').data;
+  assert.ok(Number.isNaN(sp[0]) && sp[1] === Infinity && sp[2] === -Infinity && Object.is(sp[3], -0));
+  assert.equal(tensors.get('empty').shape, [0, 3]);
+  assert.is(tensors.get('empty').data.length, 0);
+});
+
+test('basic legacy fixture gives the same tensors', async () => {
+  const { tensors, info } = await readCheckpointWithInfo(ck('basic_legacy.pth'));
+  checkBasic(tensors, 'legacy');
+  assert.is(info.format, 'torch-legacy');
+  assert.equal(info.locations, ['cuda:0']);
+});
+
+test('wrapped training checkpoint: model only, module. stripped, optimizer storages never read', async () => {
+  const bare = await readCheckpointWithInfo(ck('basic_zip.pth'));
+  const { tensors, info } = await readCheckpointWithInfo(ck('basic_wrapped_zip.pth'));
+  checkBasic(tensors, 'wrapped');
+  assert.is(info.stateDictKey, 'model');
+  assert.equal(info.ignoredEntries, ['optimizer', 'scheduler', 'iteration']);
+  assert.is(info.strippedKeys, tensors.size);
+  assert.is(info.storageBytes, bare.info.storageBytes);
+  // keeping the prefix is possible
+  const kept = await readCheckpoint(ck('basic_wrapped_zip.pth'), { stripPrefixes: [] });
+  assert.ok([...kept.keys()].every((k) => k.startsWith('module.')));
+  await rejects(readCheckpoint(ck('basic_wrapped_zip.pth'), { stateDictKey: 'ema' }), codeIs('SOTR_CHECKPOINT_FORMAT', /'ema'/), 'missing stateDictKey');
+});
+
+test('a buffer in memory reads like the file', async () => {
+  for (const f of ['basic_zip.pth', 'basic_legacy.pth', 'basic_expected.safetensors']) {
+    const a = await readCheckpoint(ck(f));
+    const b = await readCheckpoint(readFileSync(ck(f)));
+    assert.equal([...a.keys()], [...b.keys()]);
+    for (const [k, v] of a) assert.ok(bytesOf(v.data).equals(bytesOf(b.get(k).data)), `${f} ${k}`);
+  }
+});
+
+test('checksums: full verification passes on good files, catches a flipped storage byte', async () => {
+  await readCheckpoint(ck('tiny_sotr_zip.pth'), { verifyChecksums: true });
+  const buf = Buffer.from(readFileSync(ck('basic_zip.pth')));
+  // flip one byte of storage data: find the 'f32' storage record's data via its known first value
+  const first = Buffer.alloc(4);
+  first.writeFloatLE(expected.tensors.f32.data[0]);
+  const at = buf.indexOf(first);
+  assert.ok(at > 0);
+  buf[at] ^= 1;
+  const loose = await readCheckpoint(buf); // default checks metadata only
+  assert.is.not(loose.get('f32').data[0], expected.tensors.f32.data[0]);
+  await rejects(readCheckpoint(buf, { verifyChecksums: true }), codeIs('SOTR_CHECKPOINT_FORMAT', /CRC/), 'crc');
+});
+
+// ------------------------------------------------------------------ tiny SOTR fixtures and config inference
+
+const tinyMeta = JSON.parse(readFileSync(ck('tiny_sotr_config.json'), 'utf8'));
+
+function formulaValue(key, i) {
+  let h = 0;
+  for (const ch of key) h += ch.charCodeAt(0);
+  h %= 97;
+  return (((i * 37 + h) % 255) - 127) / 64;
+}
+
+function checkTiny(tensors, label) {
+  assert.is(tensors.size, tinyMeta.keys, `${label}: tensor count`);
+  let bytes = 0;
+  for (const [k, e] of tensors) {
+    assert.is(e.dtype, 'float32');
+    bytes += e.data.byteLength;
+    for (let i = 0; i < e.data.length; i++) {
+      if (e.data[i] !== formulaValue(k, i)) assert.unreachable(`${label} ${k}[${i}] = ${e.data[i]}, expected ${formulaValue(k, i)}`);
+    }
+  }
+  assert.is(bytes, tinyMeta.modelBytes);
+}
+
+test('tiny SOTR: zip (bare) and legacy (wrapped, module., cuda) give identical exact values', async () => {
+  const z = await readCheckpointWithInfo(ck('tiny_sotr_zip.pth'));
+  const l = await readCheckpointWithInfo(ck('tiny_sotr_wrapped_legacy.pth'));
+  checkTiny(z.tensors, 'zip');
+  checkTiny(l.tensors, 'legacy');
+  assert.equal([...z.tensors.keys()], [...l.tensors.keys()]);
+  assert.is(l.info.stateDictKey, 'model');
+  assert.equal(l.info.ignoredEntries, ['optimizer', 'scheduler', 'iteration']);
+  assert.equal(l.info.locations, ['cuda:0']);
+  assert.is(l.info.storageBytes, tinyMeta.modelBytes); // optimizer momentum buffers were not read
+});
+
+test('tiny SOTR: configuration inferred from names and shapes', async () => {
+  const t = await readCheckpoint(ck('tiny_sotr_zip.pth'));
+  const c = inferSotrConfig(t);
+  const m = tinyMeta.config;
+  assert.equal(c.blocksPerStage, m.blocks);
+  assert.is(c.resnetDepth, 3 * m.blocks.reduce((a, b) => a + b) + 2);
+  assert.is(c.stemChannels, m.stem);
+  assert.equal(c.bottleneckChannels, m.bottleneck);
+  assert.equal(c.stageOutChannels, m.out);
+  const dcn = m.blocks.map((n, s) => Array.from({ length: n }, (_, b) => m.dcn.some(([ss, bb]) => ss === s && bb === b)));
+  assert.equal(c.dcnBlocks, dcn);
+  assert.is(c.fpnChannels, m.fpn);
+  assert.is(c.transformerDepth, m.depth);
+  assert.is(c.transformerWidth, m.fpn);
+  assert.is(c.numClasses, m.classes);
+  assert.is(c.maskChannels, m.mask_channels);
+  assert.is(c.numMasks, m.num_masks);
+  assert.is(c.numKernels, m.num_masks);
+  assert.is(c.kernelSize, 1);
+  assert.equal(c.problems, { missing: [], unexpected: [], misshaped: [] });
+  const exp = expectedSotrKeys(c);
+  assert.is(exp.size, t.size);
+  for (const [k, s] of exp) assert.equal(t.get(k).shape, s, k);
+  assert.is(checkSotrKeys(t).fpnChannels, m.fpn);
+});
+
+test('missing, unexpected and mis-shaped keys are all reported at once', async () => {
+  const t = await readCheckpoint(ck('tiny_sotr_zip.pth'));
+  const broken = new Map(t);
+  broken.delete('backbone.bottom_up.res3.1.conv2.norm.running_var');
+  broken.delete('cate_head.transformer.layers.blocks.3.1.g');
+  broken.set('backbone.bottom_up.res2.0.conv2_offset.weight_typo', { shape: [27, 2, 3, 3], dtype: 'float32', data: new Float32Array(486) });
+  broken.set('pos_emb.params.0', { shape: [1, 4, 5, 1], dtype: 'float32', data: new Float32Array(20) });
+  const kp = t.get('mask_head.conv_pred.1.bias');
+  broken.set('mask_head.conv_pred.1.bias', { ...kp, shape: [kp.shape[0] + 1] });
+  broken.set('cate_head.transformer.layers.blocks.0.0.fn.g', { shape: [1], dtype: 'float32', data: new Float32Array(1) });
+  const c = inferSotrConfig(broken);
+  assert.equal(c.problems.missing.sort(), ['backbone.bottom_up.res3.1.conv2.norm.running_var', 'cate_head.transformer.layers.blocks.3.1.g']);
+  assert.equal(c.problems.unexpected.sort(), ['backbone.bottom_up.res2.0.conv2_offset.weight_typo', 'pos_emb.params.0']);
+  assert.equal(c.problems.misshaped.map((p) => p.key).sort(), ['cate_head.transformer.layers.blocks.0.0.fn.g', 'mask_head.conv_pred.1.bias']);
+  const err = (() => {
+    try {
+      checkSotrKeys(broken);
+    } catch (e) {
+      return e;
+    }
+  })();
+  assert.ok(err, 'checkSotrKeys throws');
+  assert.is(err.code, 'SOTR_CHECKPOINT_KEYS');
+  assert.is(err.name, 'CheckpointKeyError');
+  for (const k of ['res3.1.conv2.norm.running_var', 'blocks.3.1.g', 'weight_typo', 'pos_emb.params.0', 'conv_pred.1.bias', 'blocks.0.0.fn.g']) {
+    assert.ok(err.message.includes(k), `message names ${k}`);
+  }
+  assert.is(err.details.missing.length, 2);
+  assert.is(err.details.misshaped.length, 2);
+  // a stage without any key falls back to the R50 defaults and reports everything it misses
+  const noRes5 = new Map([...t].filter(([k]) => !k.includes('.res5.')));
+  const c5 = inferSotrConfig(noRes5);
+  assert.ok(c5.problems.missing.includes('backbone.bottom_up.res5.0.conv1.weight'));
+  assert.ok(c5.problems.misshaped.some((p) => p.key === 'backbone.fpn_lateral5.weight'));
+});
+
+const R50 = {
+  blocksPerStage: [3, 4, 6, 3], stemChannels: 64, bottleneckChannels: [64, 128, 256, 512],
+  stageOutChannels: [256, 512, 1024, 2048], dcnBlocks: [[], [], [], []], fpnChannels: 256, transformerDepth: 12,
+  numClasses: 80, numKernels: 256, maskChannels: 128, numMasks: 256,
+};
+
+test('expectedSotrKeys: R50 list of the architecture notes, R101 and R101-DCN counts', () => {
+  const m = expectedSotrKeys(R50);
+  const lines = [...m].map(([k, s]) => `${k} (${s.join(', ')}${s.length === 1 ? ',' : ''})`);
+  assert.is(lines.length, 549);
+  // sha256 of the sorted lines of docs/sotr-r50-keys.txt (shared architecture notes)
+  const hash = createHash('sha256').update([...lines].sort().join('\n')).digest('hex');
+  assert.is(hash, '8e3f35785db6e831a1d424550f16d731ecd654b9309c12bcb52a431ad6ae38fc');
+  const doc = path.join(HERE, '..', '..', 'shared', 'docs', 'sotr-r50-keys.txt');
+  if (existsSync(doc)) assert.equal(lines, readFileSync(doc, 'utf8').trim().split('\n'));
+  assert.is(expectedSotrKeys({ ...R50, blocksPerStage: [3, 4, 23, 3] }).size, 804);
+  const dcn = [[false, false, false], [true, true, true, true], Array(23).fill(true), [true, true, true]];
+  const d = expectedSotrKeys({ ...R50, blocksPerStage: [3, 4, 23, 3], dcnBlocks: dcn });
+  assert.is(d.size, 864);
+  assert.equal(d.get('backbone.bottom_up.res4.22.conv2_offset.weight'), [27, 256, 3, 3]);
+  // inference on a shape-only R101-DCN map round-trips
+  const shapes = new Map([...d].map(([k, s]) => [k, { shape: s }]));
+  const c = inferSotrConfig(shapes);
+  assert.is(c.resnetDepth, 101);
+  assert.equal(c.dcnBlocks, dcn);
+  assert.is(c.transformerDepth, 12);
+  assert.equal(c.problems, { missing: [], unexpected: [], misshaped: [] });
+});
+
+// ------------------------------------------------------------------ safetensors
+
+test('writeSafetensors / readSafetensors round trip, readable by the independent fixture reader', async () => {
+  const src = await readCheckpoint(ck('basic_zip.pth'));
+  const out = path.join(TMP, 'basic.safetensors');
+  await writeSafetensors(out, src, { source: 'basic_zip.pth', format: 'pt' });
+  await writeSafetensors(path.join(TMP, 'basic-no-i8.safetensors'), [...src].filter(([, v]) => v.dtype !== 'int16' && v.dtype !== 'int8'));
+  const raw = readFileSync(out);
+  const hlen = Number(raw.readBigUInt64LE(0));
+  assert.is(hlen % 8, 0, 'header padded to 8 bytes');
+  const back = await readSafetensors(out);
+  const viaReader = await readCheckpointWithInfo(out);
+  assert.is(viaReader.info.format, 'safetensors');
+  assert.equal(viaReader.info.metadata, { source: 'basic_zip.pth', format: 'pt' });
+  const header = await readSafetensorsHeader(out);
+  assert.equal(header.tensors.get('f32_t'), { dtype: 'float32', shape: [5, 4] });
+  const indep = loadFixture(path.join(TMP, 'basic-no-i8.safetensors'));
+  for (const [k, v] of src) {
+    const b = back.get(k);
+    assert.is(b.dtype, v.dtype, k);
+    assert.equal(b.shape, v.shape, k);
+    assert.ok(bytesOf(b.data).equals(bytesOf(v.data)), k);
+    assert.ok(bytesOf(viaReader.tensors.get(k).data).equals(bytesOf(v.data)), k);
+    // (the fixture reader knows no I16 / I8)
+    if (indep.tensors[k]) assert.ok(bytesOf(indep.tensors[k].data).equals(bytesOf(v.data)), `fixture reader ${k}`);
+  }
+  await rejects(
+    writeSafetensors(path.join(TMP, 'bad.safetensors'), { x: { shape: [3], dtype: 'float32', data: new Float32Array(2) } }),
+    (e) => assert.instance(e, TypeError),
+    'length mismatch',
+  );
+  assert.not.ok(existsSync(path.join(TMP, 'bad.safetensors')));
+});
+
+test('safetensors: corrupt headers are rejected clearly', async () => {
+  const cases = [
+    [safetensorsBytes({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, Buffer.alloc(4)), /past the end/],
+    [safetensorsBytes({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, Buffer.alloc(8)), /needs 12/],
+    [safetensorsBytes({ a: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, Buffer.alloc(8)), /dtype/],
+    [safetensorsBytes({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, Buffer.alloc(12)), /overlap/],
+    [safetensorsBytes({ __metadata__: { a: 1 } }), /__metadata__/],
+    [Buffer.concat([Buffer.from([5, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{"a":}')]), /JSON/],
+  ];
+  for (const [buf, re] of cases) await rejects(readCheckpoint(buf), codeIs('SOTR_CHECKPOINT_FORMAT', re), String(re));
+  const huge = Buffer.alloc(16);
+  huge.writeBigUInt64LE(1n << 40n);
+  huge[8] = 0x7b;
+  await rejects(readSafetensors(huge), codeIs('SOTR_CHECKPOINT_FORMAT'), 'huge header');
+});
+
+// ------------------------------------------------------------------ hand-made containers
+
+const simple = [
+  { name: 'w', storage: { cls: 'FloatStorage', key: '0', numel: 6 }, shape: [2, 3] },
+  { name: 'g', storage: { cls: 'FloatStorage', key: '1', numel: 1 }, shape: [], parameter: true },
+];
+const simpleData = { 0: f32bytes([1, 2, 3, 4, 5, 6]), 1: f32bytes([0.25]) };
+async function checkSimple(buf, what, opts) {
+  const t = await readCheckpoint(buf, opts);
+  assert.equal(Array.from(t.get('w').data), [1, 2, 3, 4, 5, 6], what);
+  assert.equal(t.get('w').shape, [2, 3], what);
+  assert.equal(Array.from(t.get('g').data), [0.25], what);
+}
+
+test('zip variants: any archive name, byteorder big, deflated entries, zip64, extra records', async () => {
+  const pkl = stateDictPickle(simple);
+  await checkSimple(torchZip(pkl, simpleData, { archive: 'my model.v2' }), 'archive name');
+  await checkSimple(torchZip(pkl, simpleData, { byteorder: 'little', extraEntries: [{ name: 'archive/.data/serialization_id', data: Buffer.from('123') }] }), 'byteorder little');
+  const big = { 0: f32bytes([1, 2, 3, 4, 5, 6], true), 1: f32bytes([0.25], true) };
+  await checkSimple(torchZip(pkl, big, { byteorder: 'big' }), 'byteorder big');
+  await checkSimple(torchZip(pkl, simpleData, { pklMethod: 8, storageMethod: 8 }), 'deflated');
+  await checkSimple(torchZip(pkl, simpleData, { zip64: true }), 'zip64');
+  await checkSimple(torchZip(pkl, simpleData), 'full crc', { verifyChecksums: true });
+  await rejects(readCheckpoint(torchZip(pkl, simpleData, { byteorder: 'middle' })), codeIs('SOTR_CHECKPOINT_FORMAT', /byteorder/), 'byteorder');
+});
+
+test('legacy variants: big-endian, hand-made header', async () => {
+  const pkl = stateDictPickle(simple, { legacy: true });
+  await checkSimple(torchLegacy(pkl, simpleData), 'legacy little');
+  const big = { 0: f32bytes([1, 2, 3, 4, 5, 6], true), 1: f32bytes([0.25], true) };
+  await checkSimple(torchLegacy(pkl, big, { littleEndian: false }), 'legacy big');
+  await rejects(readCheckpoint(torchLegacy(pkl, simpleData, { magic: 0x1950a86a20f9469cfc6dn })), codeIs('SOTR_CHECKPOINT_FORMAT', /magic number/), 'magic');
+  await rejects(readCheckpoint(torchLegacy(pkl, simpleData, { protocol: 1000 })), codeIs('SOTR_CHECKPOINT_FORMAT', /protocol version 1000/), 'protocol');
+  const wrongCount = torchLegacy(pkl, { 0: f32bytes([1, 2, 3, 4, 5]), 1: f32bytes([0.25]) });
+  await rejects(readCheckpoint(wrongCount), codeIs('SOTR_CHECKPOINT_FORMAT', /storage '0'/), 'count');
+});
+
+test('non-tensor state_dict values are skipped with a warning; a dict without tensors is an error', async () => {
+  const pkl = stateDictPickle(simple, { wrap: 'state_dict', extra: (p) => p.str('note').str('hello') });
+  const warnings = [];
+  const { info } = await readCheckpointWithInfo(torchZip(pkl, simpleData), { onWarning: (m) => warnings.push(m) });
+  assert.is(info.stateDictKey, 'state_dict');
+  const inner = new Pickle().proto(2).global('collections', 'OrderedDict').emptyTuple().reduce().mark().str('lr').float(0.1).str('w');
+  inner.emptyList().setitems().stop();
+  await rejects(readCheckpoint(torchZip(inner.bytes(), {})), codeIs('SOTR_CHECKPOINT_FORMAT', /no tensors/), 'no tensors');
+  const warn2 = [];
+  const withExtra = new Pickle().proto(2).global('collections', 'OrderedDict').emptyTuple().reduce().mark().str('n').int(3).setitems().stop();
+  await rejects(readCheckpoint(torchZip(withExtra.bytes(), {}), { onWarning: (m) => warn2.push(m) }), codeIs('SOTR_CHECKPOINT_FORMAT'), 'only int');
+  assert.ok(warn2.some((m) => m.includes("'n'")));
+});
+
+// ------------------------------------------------------------------ safety and clear errors
+
+test('hostile pickles are refused with the global named', async () => {
+  const evil = [
+    [new Pickle().proto(2).global('posix', 'system').str('touch /tmp/pwned').tuple1().reduce().stop(), /posix\.system/],
+    [new Pickle().proto(2).global('os', 'system').str('id').tuple1().reduce().stop(), /os\.system/],
+    [new Pickle().proto(4).stackGlobal('builtins', 'eval').str('1+1').tuple1().reduce().stop(), /builtins\.eval/],
+    [new Pickle().proto(2).global('__builtin__', 'getattr').stop(), /__builtin__\.getattr/],
+    [new Pickle().proto(2).global('torch.storage', '_load_from_bytes').stop(), /torch\.storage\._load_from_bytes/],
+    [new Pickle().proto(2).global('numpy.core.multiarray', '_reconstruct').stop(), /numpy/],
+    [new Pickle().proto(2).raw(0x69).raw(Buffer.from('os\nsystem\n')).stop(), /os\.system/], // INST
+    [new Pickle().proto(2).raw(0x82, 1).stop(), /EXT1/],
+    [new Pickle().proto(2).global('torch', 'FloatStorage').emptyTuple().reduce().stop(), /storage class/],
+    [new Pickle().proto(2).global('torch', 'FloatStorage').emptyTuple().newobj().stop(), /NEWOBJ/],
+  ];
+  for (const [p, re] of evil) {
+    const bytes = p.bytes();
+    await rejects(readCheckpoint(torchZip(bytes, {})), codeIs('SOTR_CHECKPOINT_UNSAFE', re), `zip ${re}`);
+    await rejects(readCheckpoint(torchLegacy(bytes, {})), codeIs('SOTR_CHECKPOINT_UNSAFE', re), `legacy ${re}`);
+  }
+  const e = await rejects(readCheckpoint(torchZip(evil[0][0].bytes(), {})), () => {}, 'name');
+  assert.is(e.name, 'UnsafeCheckpointError');
+  assert.is(e.details.global, 'posix.system');
+});
+
+test('corrupt, truncated and hostile containers give typed errors', async () => {
+  const pkl = stateDictPickle(simple);
+  const good = torchZip(pkl, simpleData);
+  for (const n of [0, 1, 3, 10, 30, 100, good.length - 23, good.length - 1]) {
+    await rejects(readCheckpoint(good.subarray(0, n)), (e) => assert.match(e.code, /^SOTR_CHECKPOINT_/), `truncated zip at ${n}`);
+  }
+  const legacy = readFileSync(ck('basic_legacy.pth'));
+  for (const n of [1, 2, 12, 100, 400, legacy.length - 5]) {
+    await rejects(readCheckpoint(legacy.subarray(0, n)), codeIs('SOTR_CHECKPOINT_FORMAT'), `truncated legacy at ${n}`);
+  }
+  await rejects(readCheckpoint(Buffer.from('hello world, not a checkpoint')), codeIs('SOTR_CHECKPOINT_FORMAT', /not a checkpoint/), 'text');
+  await rejects(readCheckpoint(Buffer.alloc(0)), codeIs('SOTR_CHECKPOINT_FORMAT', /empty/), 'empty');
+  const tar = Buffer.alloc(1024);
+  tar.write('ustar', 257);
+  await rejects(readCheckpoint(tar), codeIs('SOTR_CHECKPOINT_FORMAT', /tar/), 'tar');
+  await rejects(readCheckpoint(makeZip([{ name: 'a/b.txt', data: Buffer.from('x') }])), codeIs('SOTR_CHECKPOINT_FORMAT', /data\.pkl/), 'no pkl');
+  // a tensor reaching past its storage
+  const past = stateDictPickle([{ name: 'w', storage: { cls: 'FloatStorage', key: '0', numel: 6 }, shape: [2, 4] }]);
+  await rejects(readCheckpoint(torchZip(past, { 0: f32bytes([1, 2, 3, 4, 5, 6]) })), codeIs('SOTR_CHECKPOINT_FORMAT', /past its storage/), 'past');
+  // storage record size disagrees with the pickle
+  await rejects(readCheckpoint(torchZip(past, { 0: f32bytes([1, 2, 3]) })), codeIs('SOTR_CHECKPOINT_FORMAT', /storage/), 'size');
+  // missing storage record
+  await rejects(readCheckpoint(torchZip(pkl, { 0: simpleData[0] })), codeIs('SOTR_CHECKPOINT_FORMAT', /missing/), 'missing record');
+  // an expanded (stride 0) tensor asking for far more memory than the file holds
+  const expand = stateDictPickle([{ name: 'w', storage: { cls: 'FloatStorage', key: '0', numel: 1 }, shape: [1 << 20, 1 << 20], stride: [0, 0] }]);
+  await rejects(readCheckpoint(torchZip(expand, { 0: f32bytes([1]) })), codeIs('SOTR_CHECKPOINT_FORMAT', /maxCopyBytes/), 'expand');
+  // over the pickle size limit
+  await rejects(readCheckpoint(good, { maxPickleBytes: 16 }), codeIs('SOTR_CHECKPOINT_FORMAT', /maxPickleBytes/), 'pickle limit');
+  await rejects(readCheckpoint(legacy, { maxPickleBytes: 64 }), codeIs('SOTR_CHECKPOINT_FORMAT', /maxPickleBytes/), 'legacy pickle limit');
+  // missing file: the file-system error passes through
+  await rejects(readCheckpoint(path.join(TMP, 'nope.pth')), (e) => assert.is(e.code, 'ENOENT'), 'enoent');
+});
+
+test('zip bombs and overlapping entries are refused without large allocations', async () => {
+  const pkl = stateDictPickle(simple);
+  // a deflated storage that inflates far past its declared size
+  const bomb = makeZip([
+    { name: 'archive/data.pkl', data: pkl },
+    { name: 'archive/data/0', data: Buffer.alloc(64 << 20), method: 8, size: 24 },
+    { name: 'archive/data/1', data: simpleData[1] },
+  ]);
+  assert.ok(bomb.length < 200 << 10);
+  await rejects(readCheckpoint(bomb), codeIs('SOTR_CHECKPOINT_FORMAT', /inflate/), 'bomb');
+  // a declared size over the decompression budget
+  const declared = stateDictPickle([{ name: 'w', storage: { cls: 'FloatStorage', key: '0', numel: 1 << 29 }, shape: [1 << 29] }]);
+  const big = makeZip([{ name: 'archive/data.pkl', data: declared }, { name: 'archive/data/0', data: Buffer.alloc(1024), method: 8, size: 2 ** 31 }]);
+  await rejects(readCheckpoint(big, { maxInflatedBytes: 1 << 30 }), codeIs('SOTR_CHECKPOINT_FORMAT', /budget|maxInflatedBytes/), 'declared');
+  // many tensors whose storages all point at the same bytes of the file
+  const many = [];
+  const entries = [{ name: 'archive/data.pkl', data: null }, { name: 'archive/data/0', data: Buffer.alloc(4096) }];
+  for (let i = 0; i < 200; i++) {
+    many.push({ name: `t${i}`, storage: { cls: 'FloatStorage', key: String(i), numel: 1024 }, shape: [1024] });
+    if (i > 0) entries.push({ name: `archive/data/${i}`, offsetOf: 'archive/data/0' });
+  }
+  entries[0].data = stateDictPickle(many);
+  await rejects(readCheckpoint(makeZip(entries)), codeIs('SOTR_CHECKPOINT_FORMAT', /overlap/), 'overlap');
+});
+
+test('abort signal', async () => {
+  const ac = new AbortController();
+  ac.abort();
+  await rejects(readCheckpoint(ck('tiny_sotr_zip.pth'), { signal: ac.signal }), codeIs('SOTR_ABORTED'), 'abort');
+});
+
+test.run();

@@ -1,0 +1,82 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { backendInfo, resolveDevice, DeviceUnavailableError, setNumThreads, listOps } from '../../dist/index.js';
+
+const entry = new URL('../../dist/index.js', import.meta.url).pathname;
+const inChild = (code, env = {}) =>
+  execFileSync(process.execPath, ['-e', code], { env: { ...process.env, ...env }, encoding: 'utf8' });
+
+test('backendInfo reports build, CPU and CUDA and never throws', () => {
+  const info = backendInfo();
+  assert.ok(info.build.loaded);
+  assert.match(info.build.version, /^\d+\.\d+\.\d+/);
+  assert.type(info.build.commit, 'string');
+  assert.ok(info.build.simdVariants.includes('scalar'));
+  assert.ok(info.cpu.threads >= 1);
+  assert.ok(['scalar', 'avx2', 'avx512'].includes(info.cpu.simd));
+  assert.type(info.cuda.compiled, 'boolean');
+  assert.type(info.cuda.available, 'boolean');
+  if (!info.cuda.available) assert.type(info.cuda.reason, 'string');
+  assert.ok(Array.isArray(info.cuda.devices));
+  assert.type(info.defaultDevice.device, 'string');
+});
+
+test("'auto' falls back quietly; explicit 'cuda' throws DeviceUnavailableError when unusable", () => {
+  const info = backendInfo();
+  const r = resolveDevice('auto');
+  if (info.cuda.available) {
+    assert.is(r.device, 'cuda:0');
+  } else {
+    assert.is(r.device, 'cpu');
+    assert.type(r.fallbackReason, 'string');
+    assert.throws(() => resolveDevice('cuda'), (e) => e instanceof DeviceUnavailableError && e.code === 'SOTR_DEVICE_UNAVAILABLE' && e.reason.length > 0);
+    assert.throws(() => resolveDevice("cuda:3"), (e) => e instanceof DeviceUnavailableError);
+  }
+  assert.is(resolveDevice('cpu').device, 'cpu');
+  assert.throws(() => resolveDevice("gpu"), (e) => e instanceof RangeError);
+});
+
+test('SOTR_DEVICE wins over code and backendInfo says so', () => {
+  const out = inChild(
+    `const s=require(${JSON.stringify(entry)});const r=s.resolveDevice('auto');const i=s.backendInfo();console.log(JSON.stringify([r,i.defaultDevice]))`,
+    { SOTR_DEVICE: 'cpu' },
+  );
+  const [r, d] = JSON.parse(out);
+  assert.is(r.device, 'cpu');
+  assert.ok(r.fromEnvironment);
+  assert.ok(d.fromEnvironment);
+  assert.is(d.environment, 'cpu');
+});
+
+test('SOTR_NUM_THREADS and setNumThreads control CPU threads', () => {
+  const out = inChild(`const s=require(${JSON.stringify(entry)});const i=s.backendInfo();console.log(i.cpu.threads, i.threadsFrom)`, {
+    SOTR_NUM_THREADS: '1',
+  });
+  assert.is(out.trim(), '1 SOTR_NUM_THREADS');
+  const n = setNumThreads(1);
+  assert.is(n, 1);
+  assert.is(backendInfo().threadsFrom, 'option');
+  setNumThreads(0);
+  assert.throws(() => setNumThreads(-1), (e) => e instanceof RangeError);
+});
+
+test('the addon loads with no CUDA driver present and lists its ops', () => {
+  const ops = listOps();
+  assert.ok(ops.some((o) => o.name === 'matmul'));
+  const info = backendInfo();
+  if (info.cuda.compiled) assert.ok(info.cuda.archs.length > 0);
+});
+
+test('a missing binary gives an error that lists the paths tried', () => {
+  const out = inChild(
+    `const s=require(${JSON.stringify(entry)});const i=s.backendInfo();console.log(JSON.stringify(i.build));try{s.Tensor.from(new Float32Array(1),[1])}catch(e){console.log(e.code);console.log(e.message)}`,
+    { SOTR_NATIVE_PATH: '/nonexistent/sotr.node' },
+  );
+  assert.match(out, /"loaded":false/);
+  assert.match(out, /SOTR_NATIVE_LOAD/);
+  assert.match(out, /\/nonexistent\/sotr\.node \(not found\)/);
+  assert.match(out, /To fix/);
+});
+
+test.run();

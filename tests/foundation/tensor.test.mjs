@@ -1,0 +1,118 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Tensor, DisposedError, ShapeError, DTypeError, SotrTypeError, memoryInfo, matmul } from '../../dist/index.js';
+
+test('from / data round trip for every dtype', async () => {
+  const cases = [
+    [new Float32Array([1.5, -2, 3]), undefined, 'float32'],
+    [new Int32Array([1, -2, 3]), undefined, 'int32'],
+    [new Uint8Array([1, 2, 255]), undefined, 'uint8'],
+    [new Uint16Array([0x3c00, 0x4000, 0]), 'float16', 'float16'],
+    [new Uint16Array([0x3f80, 0x4000, 0]), 'bfloat16', 'bfloat16'],
+  ];
+  for (const [data, dtype, want] of cases) {
+    const t = Tensor.from(data, [3], { dtype });
+    assert.is(t.dtype, want);
+    assert.equal([...t.shape], [3]);
+    assert.is(t.device, 'cpu');
+    const back = await t.data();
+    assert.equal([...back], [...data]);
+    assert.is(back.constructor, data.constructor);
+    t.dispose();
+  }
+});
+
+test('the caller may reuse its array right after from()', async () => {
+  const src = new Float32Array([1, 2, 3, 4]);
+  const t = Tensor.from(src, [2, 2]);
+  src.fill(9);
+  assert.equal([...(await t.data())], [1, 2, 3, 4]);
+});
+
+test('empty tensors and zeros', async () => {
+  const e = Tensor.from(new Float32Array(0), [0, 5]);
+  assert.is(e.size, 0);
+  assert.is((await e.data()).length, 0);
+  const z = Tensor.zeros([2, 3], { dtype: 'int32' });
+  assert.equal([...(await z.data())], [0, 0, 0, 0, 0, 0]);
+});
+
+test('bad shapes and dtypes are typed errors', () => {
+  assert.throws(() => Tensor.from(new Float32Array(5), [2, 3]), (e) => e instanceof ShapeError && /5 elements/.test(e.message));
+  assert.throws(() => Tensor.from(new Float32Array(2), [2, -1]), (e) => e instanceof ShapeError);
+  assert.throws(() => Tensor.from(new Float32Array(2), [2.5]), (e) => e instanceof ShapeError);
+  assert.throws(() => Tensor.from(new Uint16Array(2), [2]), (e) => e instanceof DTypeError);
+  assert.throws(() => Tensor.from(new Float64Array(2), [2]), (e) => e instanceof SotrTypeError);
+  assert.throws(() => Tensor.from(new Float32Array(2), [2], { dtype: 'int32' }), (e) => e instanceof DTypeError);
+  assert.throws(() => Tensor.from(new Float32Array(2), [2], { device: 'tpu' }), (e) => e instanceof RangeError);
+  assert.throws(() => new Tensor({}), (e) => e instanceof SotrTypeError);
+});
+
+test('dispose: idempotent, use after dispose is DisposedError, Symbol.dispose works', async () => {
+  const t = Tensor.from(new Float32Array([1, 2]), [2]);
+  assert.not.ok(t.disposed);
+  t.dispose();
+  t.dispose();
+  assert.ok(t.disposed);
+  try {
+    await t.data();
+    assert.unreachable();
+  } catch (e) {
+    assert.instance(e, DisposedError);
+    assert.is(e.code, 'SOTR_DISPOSED');
+  }
+  await assert.not.throws(() => t.toString());
+  const u = Tensor.from(new Float32Array([1]), [1]);
+  u[Symbol.dispose]();
+  assert.ok(u.disposed);
+  const v = Tensor.from(new Float32Array([1]), [1]);
+  await v[Symbol.asyncDispose]();
+  assert.ok(v.disposed);
+});
+
+test('disposing inputs right after launching an op is safe', async () => {
+  const n = 256;
+  const a = Tensor.from(Float32Array.from({ length: n * n }, (_, i) => (i % 7) - 3), [n, n]);
+  const b = Tensor.from(Float32Array.from({ length: n * n }, (_, i) => (i % 5) - 2), [n, n]);
+  const p = matmul(a, b);
+  a.dispose();
+  b.dispose();
+  const c = await p;
+  const d = await c.data();
+  // row 0 · column 0
+  let ref = 0;
+  for (let k = 0; k < n; k++) ref += ((k % 7) - 3) * (((k * n) % 5) - 2);
+  assert.is(d[0], ref);
+  c.dispose();
+});
+
+test('memory returns to zero after dispose', async () => {
+  const before = memoryInfo('cpu').liveBytes;
+  const ts = [];
+  for (let i = 0; i < 50; i++) ts.push(Tensor.from(new Float32Array(1000), [1000]));
+  assert.ok(memoryInfo('cpu').liveBytes >= before + 50 * 4000);
+  for (const t of ts) t.dispose();
+  assert.is(memoryInfo('cpu').liveBytes, before);
+  const info = memoryInfo('cpu');
+  for (const k of ['liveBytes', 'peakBytes', 'cachedBytes', 'allocCalls']) assert.type(info[k], 'number');
+});
+
+test('to(device) copies; fromEntry converts checkpoint dtypes', async () => {
+  const t = Tensor.from(new Float32Array([1, 2, 3]), [3]);
+  const u = await t.to('cpu');
+  t.dispose();
+  assert.equal([...(await u.data())], [1, 2, 3]);
+  const f = Tensor.fromEntry({ shape: [2], dtype: 'float64', data: new Float64Array([0.5, 2]) });
+  assert.is(f.dtype, 'float32');
+  assert.equal([...(await f.data())], [0.5, 2]);
+  const i = Tensor.fromEntry({ shape: [2], dtype: 'int64', data: new BigInt64Array([3n, -4n]) });
+  assert.equal([...(await i.data())], [3, -4]);
+  assert.throws(() => Tensor.fromEntry({ shape: [1], dtype: 'int64', data: new BigInt64Array([1n << 40n]) }), (e) => e instanceof RangeError);
+  const h = Tensor.fromEntry({ shape: [2], dtype: 'float16', data: new Uint16Array([0x3c00, 0xc000]) }, { dtype: 'float32' });
+  assert.equal([...(await h.data())], [1, -2]);
+  const s = Tensor.fromEntry({ shape: [], dtype: 'float32', data: new Float32Array([0.25]) });
+  assert.equal([...s.shape], []);
+  assert.is(s.size, 1);
+});
+
+test.run();

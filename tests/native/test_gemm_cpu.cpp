@@ -1,0 +1,511 @@
+// Standalone test of sotr::gemmF32 against a naive double-precision reference.
+//
+// Pass criterion per case: NMSE = sum (out - ref)^2 / sum ref^2 <= 1e-10 (fp32
+// accumulation of K <= 2304 random terms gives ~eps^2 * K / 2 ~ 5e-12), plus
+// every element finite where the reference is, and no byte of C outside the
+// M x N windows (ldc padding, guard zone after the buffer) touched. C is
+// poisoned with NaN before each call. Every compiled SIMD level the CPU
+// supports is run (direct API), plus a check that SOTR_CPU_SIMD is honoured.
+// Exit status 0 only if everything passes.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "gemm/gemm_cpu.h"
+#include "runtime/cpu_features.h"
+#include "runtime/thread_pool.h"
+
+using sotr::Activation;
+using sotr::GemmArgs;
+using sotr::SimdLevel;
+
+namespace {
+
+constexpr double kNmseBound = 1e-10;
+constexpr uint32_t kPoisonBits = 0x7fc0dead;  // a quiet NaN with a payload we can recognise
+
+int g_failures = 0, g_cases = 0;
+std::mt19937_64 g_rng(12345);
+
+float poison() {
+  float f;
+  std::memcpy(&f, &kPoisonBits, 4);
+  return f;
+}
+bool isPoison(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u == kPoisonBits;
+}
+
+int64_t rnd(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(g_rng); }
+float rndf() { return std::uniform_real_distribution<float>(-1.f, 1.f)(g_rng); }
+
+std::vector<float> randVec(int64_t n) {
+  std::vector<float> v(n);
+  for (auto& x : v) x = rndf();
+  return v;
+}
+
+// A test problem owning its buffers; args() points into them.
+struct Problem {
+  int64_t M = 1, N = 1, K = 1, batch = 1;
+  bool transA = false, transB = false;
+  int64_t lda = 0, ldb = 0, ldc = 0, ldr = 0;
+  int64_t strideA = 0, strideB = 0, strideC = 0, strideR = 0;
+  bool bias = false, scale = false, shift = false, residual = false, residualAliasC = false;
+  int axis = 0;
+  float alpha = 1.f, beta = 1.f, slope = 0.1f;
+  Activation act = Activation::None;
+  std::vector<float> A, B, C, R, bv, sv, hv, C0;  // C0: residual copy when aliasing
+  int64_t cSize = 0;
+  static constexpr int64_t kGuard = 64;
+
+  std::string describe() const {
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "M=%lld N=%lld K=%lld batch=%lld tA=%d tB=%d lda=%lld ldb=%lld ldc=%lld sA=%lld sB=%lld sC=%lld "
+                  "bias=%d scale=%d shift=%d axis=%d alpha=%g res=%d(alias=%d, ldr=%lld sR=%lld beta=%g) act=%d",
+                  (long long)M, (long long)N, (long long)K, (long long)batch, transA, transB, (long long)lda,
+                  (long long)ldb, (long long)ldc, (long long)strideA, (long long)strideB, (long long)strideC, bias,
+                  scale, shift, axis, alpha, residual, residualAliasC, (long long)ldr, (long long)strideR, beta,
+                  (int)act);
+    return buf;
+  }
+
+  void build(bool broadcastA, bool broadcastB, bool broadcastR) {
+    const int64_t aRows = transA ? K : M, aCols = transA ? M : K;
+    const int64_t bRows = transB ? N : K, bCols = transB ? K : N;
+    if (lda == 0) lda = std::max<int64_t>(1, aCols + rnd(0, 1) * rnd(1, 9));
+    if (ldb == 0) ldb = std::max<int64_t>(1, bCols + rnd(0, 1) * rnd(1, 9));
+    if (ldc == 0) ldc = N + rnd(0, 1) * rnd(1, 9);
+    const int64_t aSize = std::max<int64_t>(1, (aRows - 1) * lda + aCols);
+    const int64_t bSize = std::max<int64_t>(1, (bRows - 1) * ldb + bCols);
+    const int64_t cOne = (M - 1) * ldc + N;
+    strideA = broadcastA ? 0 : aSize + rnd(0, 5);
+    strideB = broadcastB ? 0 : bSize + rnd(0, 5);
+    strideC = cOne + rnd(0, 5);
+    A = randVec(aSize + strideA * (batch - 1));
+    B = randVec(bSize + strideB * (batch - 1));
+    cSize = cOne + strideC * (batch - 1);
+    C.assign(cSize + kGuard, poison());
+    const int64_t chans = axis == 0 ? M : N;
+    if (bias) bv = randVec(chans);
+    if (scale) sv = randVec(chans);
+    if (shift) hv = randVec(chans);
+    if (residual) {
+      if (residualAliasC) {
+        // In-place residual: out = f(A*B) + out. C holds the residual values.
+        ldr = ldc;
+        strideR = strideC;
+        for (int64_t i = 0; i < cSize; ++i) C[i] = rndf();
+        C0 = C;
+      } else {
+        ldr = N + rnd(0, 3);
+        const int64_t rOne = (M - 1) * ldr + N;
+        strideR = broadcastR ? 0 : rOne + rnd(0, 3);
+        R = randVec(rOne + strideR * (batch - 1));
+      }
+    }
+  }
+
+  GemmArgs args() {
+    GemmArgs g;
+    g.M = M, g.N = N, g.K = K;
+    g.A = A.data(), g.lda = lda, g.transA = transA;
+    g.B = B.data(), g.ldb = ldb, g.transB = transB;
+    g.C = C.data(), g.ldc = ldc;
+    g.batch = batch, g.strideA = strideA, g.strideB = strideB, g.strideC = strideC;
+    if (bias) g.ep.bias = bv.data();
+    if (scale) g.ep.scale = sv.data();
+    if (shift) g.ep.shift = hv.data();
+    g.ep.channelAxis = axis;
+    g.ep.alpha = alpha;
+    if (residual) {
+      g.ep.residual = residualAliasC ? C.data() : R.data();
+      g.ep.ldr = ldr;
+      g.ep.strideR = strideR;
+      g.ep.beta = beta;
+    }
+    g.ep.act = act;
+    g.ep.slope = slope;
+    return g;
+  }
+
+  // Resets C to its pre-call state (poison, or the residual when aliased).
+  void resetC() {
+    if (residualAliasC) C = C0;
+    else std::fill(C.begin(), C.end(), poison());
+  }
+
+  double refAt(int64_t b, int64_t i, int64_t j) const {
+    const float* Ab = A.data() + b * strideA;
+    const float* Bb = B.data() + b * strideB;
+    double acc = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const double a = transA ? Ab[k * lda + i] : Ab[i * lda + k];
+      const double bb = transB ? Bb[j * ldb + k] : Bb[k * ldb + j];
+      acc += a * bb;
+    }
+    const int64_t ch = axis == 0 ? i : j;
+    double v = acc;
+    if (bias) v += bv[ch];
+    if (scale) v *= sv[ch];
+    if (shift) v += hv[ch];
+    v *= alpha;
+    if (residual) v += double(beta) * (residualAliasC ? C0[b * strideC + i * ldc + j] : R[b * strideR + i * ldr + j]);
+    switch (act) {
+      case Activation::Relu: v = v > 0 ? v : 0; break;
+      case Activation::LeakyRelu: v = v > 0 ? v : v * slope; break;
+      case Activation::Sigmoid: v = 1.0 / (1.0 + std::exp(-v)); break;
+      default: break;
+    }
+    return v;
+  }
+
+  // Returns an empty string when C matches the reference, else a reason.
+  std::string check() const {
+    double num = 0, den = 0;
+    std::vector<char> inside(cSize, 0);
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+          const int64_t idx = b * strideC + i * ldc + j;
+          inside[idx] = 1;
+          const double r = refAt(b, i, j);
+          const float o = C[idx];
+          if (!std::isfinite(o)) {
+            char buf[128];
+            std::snprintf(buf, sizeof buf, "non-finite output %g at b=%lld i=%lld j=%lld", o, (long long)b,
+                          (long long)i, (long long)j);
+            return buf;
+          }
+          num += (o - r) * (o - r);
+          den += r * r;
+        }
+    for (int64_t idx = 0; idx < cSize; ++idx)
+      if (!inside[idx] && !residualAliasC && !isPoison(C[idx])) return "wrote outside the M x N window at offset " + std::to_string(idx);
+    for (int64_t idx = cSize; idx < cSize + kGuard; ++idx)
+      if (!isPoison(C[idx])) return "wrote past the end of C";
+    const double nmse = den > 0 ? num / den : num;
+    if (!(nmse <= kNmseBound)) {
+      char buf[128];
+      std::snprintf(buf, sizeof buf, "NMSE %.3e > %.0e", nmse, kNmseBound);
+      return buf;
+    }
+    return "";
+  }
+};
+
+void expect(bool ok, const std::string& what) {
+  ++g_cases;
+  if (!ok) {
+    ++g_failures;
+    std::printf("FAIL: %s\n", what.c_str());
+  }
+}
+
+std::vector<SimdLevel> levelsToTest() {
+  std::vector<SimdLevel> out;
+  for (SimdLevel l : sotr::compiledSimdVariants())
+    if (static_cast<int>(l) <= static_cast<int>(sotr::maxSimdLevel())) out.push_back(l);
+  return out;
+}
+
+void runAndCheck(Problem& p, SimdLevel level, sotr::ThreadPool* pool, const std::string& tag) {
+  p.resetC();
+  std::string err;
+  try {
+    sotr::gemmF32(p.args(), pool, level);
+    err = p.check();
+  } catch (const std::exception& e) {
+    err = std::string("threw: ") + e.what();
+  }
+  expect(err.empty(), tag + " [" + sotr::simdLevelName(level) + ", " +
+                          (pool ? std::to_string(pool->size()) + " thr" : "serial") + "] " + p.describe() + ": " + err);
+}
+
+Problem randomProblem(const std::vector<int64_t>& sizes, int64_t maxBatch) {
+  Problem p;
+  p.M = sizes[rnd(0, sizes.size() - 1)];
+  p.N = sizes[rnd(0, sizes.size() - 1)];
+  p.K = sizes[rnd(0, sizes.size() - 1)];
+  p.batch = rnd(1, maxBatch);
+  p.transA = rnd(0, 1);
+  p.transB = rnd(0, 1);
+  p.axis = static_cast<int>(rnd(0, 1));
+  p.bias = rnd(0, 1);
+  p.scale = rnd(0, 1);
+  p.shift = rnd(0, 1);
+  p.alpha = rnd(0, 2) == 0 ? 0.75f : 1.f;
+  p.residual = rnd(0, 2) == 0;
+  p.residualAliasC = p.residual && rnd(0, 3) == 0;
+  p.beta = rnd(0, 1) ? 1.f : -0.5f;
+  p.act = static_cast<Activation>(rnd(0, 3));
+  p.slope = 0.2f;
+  p.build(p.batch > 1 && rnd(0, 2) == 0, p.batch > 1 && rnd(0, 2) == 0, p.batch > 1 && rnd(0, 2) == 0);
+  return p;
+}
+
+void testRandom(sotr::ThreadPool& pool2, sotr::ThreadPool& pool3) {
+  const std::vector<int64_t> sizes{1, 2, 3, 5, 7, 8, 11, 12, 13, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 96, 127, 129, 255};
+  for (int it = 0; it < 150; ++it) {
+    Problem p = randomProblem(sizes, 3);
+    for (SimdLevel l : levelsToTest()) {
+      runAndCheck(p, l, nullptr, "random#" + std::to_string(it));
+      if (it % 3 == 0) runAndCheck(p, l, &pool2, "random#" + std::to_string(it));
+    }
+  }
+  // Bigger ones: several K blocks, N blocks and the parallel paths.
+  const std::vector<int64_t> big{1, 13, 100, 255, 385, 600, 1000};
+  for (int it = 0; it < 12; ++it) {
+    Problem p = randomProblem(big, 2);
+    for (SimdLevel l : levelsToTest()) {
+      runAndCheck(p, l, &pool2, "big#" + std::to_string(it));
+      if (it % 4 == 0) runAndCheck(p, l, &pool3, "big#" + std::to_string(it));
+    }
+  }
+}
+
+// Every epilogue feature alone and all together, both channel axes, on a shape
+// with partial microtiles in both directions.
+void testEpilogues() {
+  for (int axis = 0; axis < 2; ++axis)
+    for (int feat = 0; feat < 9; ++feat) {
+      Problem p;
+      p.M = 37, p.N = 45, p.K = 70, p.batch = 2, p.axis = axis;
+      p.bias = feat == 0 || feat == 8;
+      p.scale = feat == 1 || feat == 8;
+      p.shift = feat == 2 || feat == 8;
+      if (feat == 3 || feat == 8) p.alpha = -1.5f;
+      p.residual = feat == 4 || feat == 8;
+      p.beta = feat == 8 ? 0.5f : 1.f;
+      p.act = feat == 5 ? Activation::Relu : feat == 6 || feat == 8 ? Activation::LeakyRelu
+                                              : feat == 7 ? Activation::Sigmoid : Activation::None;
+      p.build(false, false, false);
+      for (SimdLevel l : levelsToTest()) runAndCheck(p, l, nullptr, "epilogue feat=" + std::to_string(feat));
+    }
+}
+
+void testSpecial(sotr::ThreadPool& pool2, sotr::ThreadPool& pool3) {
+  auto all = [&](Problem& p, const std::string& tag) {
+    for (SimdLevel l : levelsToTest()) {
+      runAndCheck(p, l, nullptr, tag);
+      runAndCheck(p, l, &pool2, tag);
+      runAndCheck(p, l, &pool3, tag);
+    }
+  };
+  {  // conv-like: K = 2304 (several K blocks), in-place residual, ReLU
+    Problem p;
+    p.M = 70, p.N = 300, p.K = 2304, p.bias = true, p.residual = true, p.residualAliasC = true, p.act = Activation::Relu;
+    p.build(false, false, false);
+    all(p, "conv-like K=2304 in-place residual");
+  }
+  {  // tall: splits M across threads
+    Problem p;
+    p.M = 1000, p.N = 20, p.K = 300, p.transA = true, p.scale = true, p.shift = true, p.axis = 1;
+    p.build(false, false, false);
+    all(p, "tall M-split");
+  }
+  {  // wide: splits N, N not a multiple of any NR, more than one N block
+    Problem p;
+    p.M = 50, p.N = 3001, p.K = 100, p.bias = true, p.act = Activation::LeakyRelu;
+    p.build(false, false, false);
+    all(p, "wide N-split");
+  }
+  {  // batch broadcast (strideA = strideB = 0), residual broadcast, parallel over batch
+    Problem p;
+    p.M = 84, p.N = 84, p.K = 32, p.batch = 9, p.transB = true, p.residual = true;
+    p.build(true, true, true);
+    all(p, "batch broadcast");
+  }
+  {  // batch of 3 mid-size items on 2 threads: each item split across the pool
+    Problem p;
+    p.M = 200, p.N = 300, p.K = 150, p.batch = 3, p.bias = true, p.axis = 1;
+    p.build(true, false, false);
+    all(p, "batch 3 item-parallel");
+  }
+  {  // packed-A budget exceeded: rows are packed in blocks
+    Problem p;
+    p.M = 2100, p.N = 19, p.K = 2100, p.bias = true;
+    p.build(false, false, false);
+    for (SimdLevel l : levelsToTest()) runAndCheck(p, l, &pool2, "row-blocked packed A");
+  }
+  {  // K = 0: C = epilogue(0)
+    Problem p;
+    p.M = 5, p.N = 6, p.K = 0, p.bias = true, p.residual = true, p.act = Activation::Relu;
+    p.build(false, false, false);
+    all(p, "K=0");
+  }
+  {  // M = 1 / N = 1 (GEMV-like)
+    Problem p;
+    p.M = 1, p.N = 513, p.K = 77;
+    p.build(false, false, false);
+    all(p, "M=1");
+    Problem q;
+    q.M = 513, q.N = 1, q.K = 77, q.transA = true, q.transB = true;
+    q.build(false, false, false);
+    all(q, "N=1");
+  }
+}
+
+// Same inputs with 1, 2, 3 threads and serial: bitwise identical outputs.
+void testDeterminism(sotr::ThreadPool& pool2, sotr::ThreadPool& pool3) {
+  sotr::ThreadPool pool1(1);
+  Problem p;
+  p.M = 301, p.N = 517, p.K = 801, p.batch = 2, p.bias = true, p.act = Activation::Relu;
+  p.build(false, false, false);
+  for (SimdLevel l : levelsToTest()) {
+    std::vector<std::vector<float>> outs;
+    for (sotr::ThreadPool* pool : {(sotr::ThreadPool*)nullptr, &pool1, &pool2, &pool3}) {
+      p.resetC();
+      sotr::gemmF32(p.args(), pool, l);
+      outs.push_back(p.C);
+    }
+    bool same = true;
+    for (auto& o : outs) same = same && std::memcmp(o.data(), outs[0].data(), o.size() * 4) == 0;
+    expect(same, std::string("determinism across thread counts [") + sotr::simdLevelName(l) + "]");
+  }
+}
+
+// Pre-packed A and/or B give bitwise the same result as packing on the fly.
+void testPacked(sotr::ThreadPool& pool2) {
+  for (int tA = 0; tA < 2; ++tA)
+    for (int tB = 0; tB < 2; ++tB) {
+      Problem p;
+      p.M = 133, p.N = 250, p.K = 900, p.transA = tA, p.transB = tB, p.batch = 2, p.bias = true, p.axis = 1;
+      p.build(true, true, false);
+      for (SimdLevel l : levelsToTest()) {
+        p.resetC();
+        sotr::gemmF32(p.args(), &pool2, l);
+        const std::vector<float> want = p.C;
+        sotr::PackedMatrix pa = sotr::packA(p.A.data(), p.lda, p.transA, p.M, p.K, l, &pool2);
+        sotr::PackedMatrix pb = sotr::packB(p.B.data(), p.ldb, p.transB, p.K, p.N, l, nullptr);
+        expect(pa.level() == l && pb.level() == l, "packed level recorded");
+        const sotr::PackedMatrix* choices[3][2] = {{&pa, nullptr}, {nullptr, &pb}, {&pa, &pb}};
+        for (auto& ch : choices)
+          for (sotr::ThreadPool* pool : {(sotr::ThreadPool*)nullptr, &pool2}) {
+            p.resetC();
+            std::string err;
+            try {
+              sotr::gemmF32Packed(p.args(), ch[0], ch[1], pool);
+              err = p.check();
+              if (err.empty() && std::memcmp(p.C.data(), want.data(), want.size() * 4) != 0) err = "differs from unpacked";
+            } catch (const std::exception& e) {
+              err = e.what();
+            }
+            expect(err.empty(), std::string("packed [") + sotr::simdLevelName(l) + "] A=" + (ch[0] ? "packed" : "raw") +
+                                    " B=" + (ch[1] ? "packed" : "raw") + " tA=" + std::to_string(tA) +
+                                    " tB=" + std::to_string(tB) + ": " + err);
+          }
+      }
+    }
+}
+
+void testValidation() {
+  std::vector<float> buf(1000, 1.f);
+  auto base = [&] {
+    GemmArgs g;
+    g.M = 4, g.N = 5, g.K = 6;
+    g.A = buf.data(), g.lda = 6;
+    g.B = buf.data(), g.ldb = 5;
+    g.C = buf.data() + 500, g.ldc = 5;
+    return g;
+  };
+  auto throws = [&](const std::function<void(GemmArgs&)>& mutate, const char* what) {
+    GemmArgs g = base();
+    mutate(g);
+    bool threw = false;
+    try {
+      sotr::gemmF32(g, nullptr);
+    } catch (const std::invalid_argument& e) {
+      threw = true;
+      if (std::getenv("GEMM_TEST_VERBOSE")) std::printf("  ok (%s): %s\n", what, e.what());
+    }
+    expect(threw, std::string("validation: ") + what);
+  };
+  throws([](GemmArgs& g) { g.M = -1; }, "negative M");
+  throws([](GemmArgs& g) { g.ldc = 4; }, "ldc < N");
+  throws([](GemmArgs& g) { g.lda = 5; }, "lda < K");
+  throws([](GemmArgs& g) { g.transA = true, g.lda = 3; }, "lda < M with transA");
+  throws([](GemmArgs& g) { g.ldb = 4; }, "ldb < N");
+  throws([](GemmArgs& g) { g.transB = true, g.ldb = 5; }, "ldb < K with transB");
+  throws([](GemmArgs& g) { g.A = nullptr; }, "null A");
+  throws([](GemmArgs& g) { g.C = nullptr; }, "null C");
+  throws([](GemmArgs& g) { g.batch = 2, g.strideC = 0; }, "strideC 0 with batch 2");
+  throws([](GemmArgs& g) { g.ep.channelAxis = 2; }, "channelAxis 2");
+  throws([](GemmArgs& g) { g.ep.residual = g.A, g.ep.ldr = 3; }, "ldr < N");
+  // Must NOT throw: M == 0 (no-op), transA with lda >= M.
+  GemmArgs ok = base();
+  ok.transA = true;
+  ok.lda = 4;
+  bool threw = false;
+  try {
+    sotr::gemmF32(ok, nullptr);
+    GemmArgs z = base();
+    z.M = 0;
+    z.C = nullptr;
+    sotr::gemmF32(z, nullptr);
+  } catch (const std::exception&) {
+    threw = true;
+  }
+  expect(!threw, "valid transA lda=M and M=0 accepted");
+}
+
+void testEnvOverride() {
+  const SimdLevel maxL = sotr::maxSimdLevel();
+  for (const char* name : {"scalar", "avx2", "avx512", "AVX2", "bogus"}) {
+    setenv("SOTR_CPU_SIMD", name, 1);
+    sotr::resetActiveSimdLevel();
+    SimdLevel want = maxL, parsed;
+    if (sotr::parseSimdLevel(name, &parsed))
+      want = static_cast<int>(parsed) < static_cast<int>(maxL) ? parsed : maxL;
+    expect(sotr::activeSimdLevel() == want, std::string("SOTR_CPU_SIMD=") + name + " -> " +
+                                                sotr::simdLevelName(sotr::activeSimdLevel()));
+  }
+  unsetenv("SOTR_CPU_SIMD");
+  sotr::resetActiveSimdLevel();
+  expect(sotr::activeSimdLevel() == maxL, "unset SOTR_CPU_SIMD -> max level");
+  // The plain entry point follows the active level: compare to the explicit one bitwise.
+  Problem p;
+  p.M = 40, p.N = 70, p.K = 50;
+  p.build(false, false, false);
+  for (SimdLevel l : levelsToTest()) {
+    sotr::setActiveSimdLevel(l);
+    p.resetC();
+    sotr::gemmF32(p.args(), nullptr);
+    std::vector<float> a = p.C;
+    p.resetC();
+    sotr::gemmF32(p.args(), nullptr, l);
+    expect(std::memcmp(a.data(), p.C.data(), a.size() * 4) == 0,
+           std::string("gemmF32 follows setActiveSimdLevel(") + sotr::simdLevelName(l) + ")");
+  }
+  sotr::resetActiveSimdLevel();
+}
+
+}  // namespace
+
+int main() {
+  std::printf("cpu max level %s, compiled:", sotr::simdLevelName(sotr::maxSimdLevel()));
+  for (SimdLevel l : sotr::compiledSimdVariants()) std::printf(" %s", sotr::simdLevelName(l));
+  std::printf("; testing:");
+  for (SimdLevel l : levelsToTest()) std::printf(" %s", sotr::simdLevelName(l));
+  std::printf("; NMSE bound %.0e\n", kNmseBound);
+  sotr::ThreadPool pool2(2), pool3(3);
+  testValidation();
+  testEnvOverride();
+  testEpilogues();
+  testSpecial(pool2, pool3);
+  testDeterminism(pool2, pool3);
+  testPacked(pool2);
+  testRandom(pool2, pool3);
+  std::printf("%d checks, %d failures\n", g_cases, g_failures);
+  return g_failures ? 1 : 0;
+}

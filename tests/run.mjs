@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// The test suite: every tests/**/*.test.mjs file (uvu) in its own process,
+// then the Node-free native op test. Prints per-file results and ends with
+// one line "N passed, N failed". Fails when the number of tests drops below
+// the floor in tests/test-floor.json.
+//   node tests/run.mjs [filter]     SOTR_TEST_TIMEOUT_S (per file, default 300)
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const filter = process.argv[2];
+const timeoutS = Number(process.env.SOTR_TEST_TIMEOUT_S || 300);
+
+function findTests(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) {
+      if (name !== 'fixtures' && name !== 'node_modules') out.push(...findTests(p));
+    } else if (name.endsWith('.test.mjs')) out.push(p);
+  }
+  return out.sort();
+}
+
+function run(cmd, args, opts = {}) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, FORCE_COLOR: '0' }, ...opts });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => {
+      out += `\n[timeout after ${timeoutS} s]\n`;
+      child.kill('SIGKILL');
+    }, timeoutS * 1000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), out, ms: Date.now() - t0 });
+    });
+  });
+}
+
+const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
+let passed = 0;
+let failed = 0;
+const failures = [];
+
+const files = findTests(path.join(root, 'tests')).filter((f) => !filter || f.includes(filter));
+for (const file of files) {
+  const rel = path.relative(root, file);
+  const r = await run(process.execPath, [file]);
+  const text = strip(r.out);
+  const total = Number(/Total:\s+(\d+)/.exec(text)?.[1] ?? 0);
+  const ok = Number(/Passed:\s+(\d+)/.exec(text)?.[1] ?? 0);
+  const skipped = Number(/Skipped:\s+(\d+)/.exec(text)?.[1] ?? 0);
+  let bad = total - ok - skipped;
+  if (r.code !== 0 && bad === 0) bad = 1; // crashed, timed out or failed outside a test
+  passed += ok;
+  failed += bad;
+  console.log(`${bad ? 'FAIL' : 'ok  '} ${rel}  ${ok}/${total}${skipped ? ` (${skipped} skipped)` : ''}  ${(r.ms / 1000).toFixed(1)} s`);
+  if (bad) {
+    failures.push(rel);
+    console.log(text.split('\n').map((l) => '    ' + l).join('\n'));
+  }
+}
+
+// The native op test, built by `npm install` next to the addon.
+if (!filter || 'native'.includes(filter)) {
+  const bin = path.join(root, 'build', 'sotr_test_ops');
+  if (existsSync(bin)) {
+    const r = await run(bin, ['--no-time']);
+    const m = /(\d+) passed, (\d+) failed/.exec(r.out);
+    const ok = Number(m?.[1] ?? 0);
+    let bad = Number(m?.[2] ?? 0);
+    if (r.code !== 0 && bad === 0) bad = 1;
+    passed += ok;
+    failed += bad;
+    console.log(`${bad ? 'FAIL' : 'ok  '} native op test (build/sotr_test_ops)  ${ok}/${ok + bad}  ${(r.ms / 1000).toFixed(1)} s`);
+    if (bad) {
+      failures.push('native op test');
+      console.log(r.out.split('\n').filter((l) => !/^\s+ok /.test(l)).map((l) => '    ' + l).join('\n'));
+    }
+  } else {
+    failed += 1;
+    failures.push('native op test (build/sotr_test_ops missing: run npm install)');
+    console.log('FAIL native op test: build/sotr_test_ops not found (run npm install)');
+  }
+}
+
+const floor = JSON.parse(readFileSync(path.join(root, 'tests', 'test-floor.json'), 'utf8')).minimumTests;
+if (!filter && passed + failed < floor) {
+  console.log(`FAIL test count ${passed + failed} is below the floor of ${floor} (tests/test-floor.json)`);
+  failed += 1;
+}
+if (failures.length) console.log(`failed: ${failures.join(', ')}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

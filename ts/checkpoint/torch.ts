@@ -1,0 +1,496 @@
+/**
+ * What a torch.save pickle may contain, and how its tensors are rebuilt from storages.
+ *
+ * The policy allows only the globals a state_dict (plus the optimizer / scheduler entries of a training
+ * checkpoint) needs. Tensors are recorded as references (storage key, offset, shape, stride); storages are read
+ * later, and only those of the tensors that are kept.
+ */
+import { CheckpointFormatError, UnsafeCheckpointError } from '../errors';
+import { PyDict, PyOpaque, PyTuple, describeValue, type PyValue, type UnpicklePolicy } from './pickle';
+import { DTYPES, numelOf, type CheckpointDType, type CheckpointEntry, type CheckpointTypedArray } from './types';
+
+/** torch.<X>Storage classes and the dtypes they hold. */
+const STORAGE_CLASSES: Record<string, CheckpointDType> = {
+  FloatStorage: 'float32',
+  DoubleStorage: 'float64',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
+  UntypedStorage: 'uint8',
+};
+
+/** torch.<dtype> globals (used by _rebuild_tensor_v3). */
+const TORCH_DTYPES: Record<string, CheckpointDType> = {
+  float32: 'float32', float: 'float32', float64: 'float64', double: 'float64', float16: 'float16',
+  half: 'float16', bfloat16: 'bfloat16', int64: 'int64', long: 'int64', int32: 'int32', int: 'int32',
+  int16: 'int16', short: 'int16', int8: 'int8', uint8: 'uint8', bool: 'bool', uint16: 'uint16',
+  uint32: 'uint32', uint64: 'uint64',
+};
+
+const REBUILDERS = new Set([
+  '_rebuild_tensor',
+  '_rebuild_tensor_v2',
+  '_rebuild_tensor_v3',
+  '_rebuild_parameter',
+  '_rebuild_parameter_with_state',
+]);
+
+const ALLOWED_SUMMARY =
+  'collections.OrderedDict, torch._utils._rebuild_tensor(_v2/_v3), torch._utils._rebuild_parameter, torch.*Storage, torch.<dtype>, torch.Size and _codecs.encode';
+
+class Callable extends PyOpaque {
+  constructor(
+    readonly qualname: string,
+    readonly kind: 'OrderedDict' | 'Counter' | 'rebuild' | 'Size' | 'encode',
+  ) {
+    super();
+  }
+  describe(): string {
+    return `global ${this.qualname}`;
+  }
+}
+
+class StorageType extends PyOpaque {
+  constructor(
+    readonly qualname: string,
+    readonly dtype: CheckpointDType,
+  ) {
+    super();
+  }
+  describe(): string {
+    return `storage class ${this.qualname}`;
+  }
+}
+
+class DTypeMarker extends PyOpaque {
+  constructor(readonly dtype: CheckpointDType) {
+    super();
+  }
+  describe(): string {
+    return `torch.${this.dtype}`;
+  }
+}
+
+/** A storage of the file as recorded in the pickle. */
+export interface StorageInfo {
+  key: string;
+  dtype: CheckpointDType;
+  /** Elements of `dtype` in the storage. */
+  numel: number;
+  location: string;
+}
+
+/** A storage (or, in very old legacy files, a view of a storage) referenced by a tensor. */
+export class StorageRef extends PyOpaque {
+  constructor(
+    readonly root: StorageInfo,
+    /** Element offset of this view within the root storage. */
+    readonly viewOffset: number,
+    readonly viewNumel: number,
+  ) {
+    super();
+  }
+  describe(): string {
+    return `storage '${this.root.key}'`;
+  }
+}
+
+export class TensorRef extends PyOpaque {
+  constructor(
+    readonly storage: StorageRef,
+    readonly dtype: CheckpointDType,
+    /** Offset in elements of `dtype` from the start of the root storage. */
+    readonly offset: number,
+    readonly shape: number[],
+    readonly stride: number[],
+  ) {
+    super();
+  }
+  describe(): string {
+    return 'a tensor';
+  }
+}
+
+const isInt = (v: PyValue): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+
+/** Collects the storages a pickle references; checks that every reference to a key agrees. */
+export class TorchPolicy implements UnpicklePolicy {
+  readonly storages = new Map<string, StorageInfo>();
+  readonly locations = new Set<string>();
+
+  constructor(
+    private label: string,
+    /** true for the legacy format, whose persistent ids carry a 6th item (view metadata). */
+    private legacy: boolean,
+  ) {}
+
+  private bad(msg: string): never {
+    throw new CheckpointFormatError(`${this.label}: ${msg}`);
+  }
+
+  findGlobal(module: string, name: string): PyValue {
+    const q = `${module}.${name}`;
+    if (module === 'collections' && name === 'OrderedDict') return new Callable(q, 'OrderedDict');
+    if (module === 'collections' && name === 'Counter') return new Callable(q, 'Counter');
+    if (module === 'torch._utils' && REBUILDERS.has(name)) return new Callable(q, 'rebuild');
+    if (module === 'torch' && name === 'Size') return new Callable(q, 'Size');
+    if (module === '_codecs' && name === 'encode') return new Callable(q, 'encode');
+    if (module === 'torch' && Object.prototype.hasOwnProperty.call(STORAGE_CLASSES, name)) {
+      return new StorageType(q, STORAGE_CLASSES[name]!);
+    }
+    if (module === 'torch' && Object.prototype.hasOwnProperty.call(TORCH_DTYPES, name)) {
+      return new DTypeMarker(TORCH_DTYPES[name]!);
+    }
+    if (module === 'torch' && /Storage$/.test(name)) {
+      throw new CheckpointFormatError(`${this.label}: storage class '${q}' holds a dtype this reader does not support`);
+    }
+    throw new UnsafeCheckpointError(
+      `${this.label}: the pickle asks for global '${q}', which a checkpoint never needs; refusing to load it ` +
+        `(allowed: ${ALLOWED_SUMMARY})`,
+      { details: { global: q } },
+    );
+  }
+
+  persistentLoad(pid: PyValue): PyValue {
+    if (!(pid instanceof PyTuple)) return this.bad(`persistent id is ${describeValue(pid)}, expected a tuple`);
+    const it = pid.items;
+    if (it[0] !== 'storage') {
+      const kind = typeof it[0] === 'string' ? JSON.stringify(it[0].slice(0, 32)) : describeValue(it[0] ?? null);
+      return this.bad(`persistent id of kind ${kind} is not supported`);
+    }
+    const want = this.legacy ? 6 : 5;
+    if (it.length !== want) return this.bad(`storage persistent id has ${it.length} items, expected ${want}`);
+    const [, type, key, location, numel] = it;
+    if (!(type instanceof StorageType)) return this.bad(`storage type is ${describeValue(type!)}`);
+    if (typeof key !== 'string' || key.length === 0 || key.length > 256) return this.bad('storage key is not a short string');
+    if (typeof location !== 'string' || location.length > 64) return this.bad('storage location is not a short string');
+    if (!isInt(numel!) || numel < 0) return this.bad(`storage '${key}' has an invalid size`);
+    this.locations.add(location);
+    let info = this.storages.get(key);
+    if (info === undefined) {
+      info = { key, dtype: type.dtype, numel, location };
+      this.storages.set(key, info);
+    } else if (info.dtype !== type.dtype || info.numel !== numel) {
+      return this.bad(`storage '${key}' is referenced with two different types or sizes`);
+    }
+    const view = this.legacy ? it[5] : null;
+    if (view === null || view === undefined) return new StorageRef(info, 0, numel);
+    // Old legacy files: (view_key, offset, view_size) of a storage slice.
+    if (!(view instanceof PyTuple) || view.items.length !== 3) return this.bad(`storage '${key}' has invalid view metadata`);
+    const [, off, size] = view.items;
+    if (!isInt(off!) || !isInt(size!) || off < 0 || size < 0 || off + size > numel) {
+      return this.bad(`storage view of '${key}' lies outside the storage`);
+    }
+    return new StorageRef(info, off, size);
+  }
+
+  call(fn: PyValue, args: PyTuple): PyValue {
+    if (!(fn instanceof Callable)) {
+      throw new UnsafeCheckpointError(`${this.label}: the pickle tries to call ${describeValue(fn)}; refusing`);
+    }
+    const a = args.items;
+    switch (fn.kind) {
+      case 'OrderedDict':
+      case 'Counter': {
+        const d = new PyDict(fn.kind);
+        if (a.length === 0) return d;
+        if (a.length !== 1) return this.bad(`${fn.qualname} called with ${a.length} arguments`);
+        const src = a[0]!;
+        if (src instanceof PyDict) {
+          for (const [k, v] of src.map) d.map.set(k, v);
+        } else if (Array.isArray(src)) {
+          for (const p of src) {
+            const pair = p instanceof PyTuple ? p.items : Array.isArray(p) ? p : null;
+            if (pair === null || pair.length !== 2) return this.bad(`${fn.qualname} item is not a (key, value) pair`);
+            d.map.set(pair[0], pair[1]!);
+          }
+        } else {
+          return this.bad(`${fn.qualname} called with ${describeValue(src)}`);
+        }
+        return d;
+      }
+      case 'Size': {
+        if (a.length === 1 && (a[0] instanceof PyTuple || Array.isArray(a[0]))) {
+          const items = a[0] instanceof PyTuple ? a[0].items : (a[0] as PyValue[]);
+          if (items.every(isInt)) return new PyTuple(items.slice());
+        }
+        return this.bad('torch.Size needs a tuple of integers');
+      }
+      case 'encode': {
+        const [s, enc] = a;
+        if (a.length === 2 && typeof s === 'string' && (enc === 'latin1' || enc === 'latin-1')) {
+          const out = new Uint8Array(s.length);
+          for (let i = 0; i < s.length; i++) {
+            const c = s.charCodeAt(i);
+            if (c > 255) return this.bad('_codecs.encode: character outside latin-1');
+            out[i] = c;
+          }
+          return out;
+        }
+        throw new UnsafeCheckpointError(`${this.label}: _codecs.encode is only allowed as (str, 'latin1')`);
+      }
+      case 'rebuild':
+        return this.rebuild(fn.qualname, a);
+    }
+  }
+
+  private rebuild(q: string, a: PyValue[]): PyValue {
+    const name = q.slice('torch._utils.'.length);
+    if (name === '_rebuild_parameter' || name === '_rebuild_parameter_with_state') {
+      const n = name === '_rebuild_parameter' ? 3 : 4;
+      if (a.length !== n || !(a[0] instanceof TensorRef)) return this.bad(`${q} needs (tensor, requires_grad, hooks${n === 4 ? ', state' : ''})`);
+      return a[0];
+    }
+    const min = name === '_rebuild_tensor' ? 4 : name === '_rebuild_tensor_v2' ? 6 : 7;
+    const max = name === '_rebuild_tensor' ? 4 : min + 1;
+    if (a.length < min || a.length > max) return this.bad(`${q} called with ${a.length} arguments`);
+    const [storage, offset, size, stride] = a;
+    if (!(storage instanceof StorageRef)) return this.bad(`${q}: first argument is ${describeValue(storage!)}, not a storage`);
+    let dtype = storage.root.dtype;
+    if (name === '_rebuild_tensor_v3') {
+      const d = a[6];
+      if (!(d instanceof DTypeMarker)) return this.bad(`${q}: dtype argument is ${describeValue(d!)}`);
+      dtype = d.dtype;
+    }
+    if (!isInt(offset!) || offset < 0) return this.bad(`${q}: invalid storage offset`);
+    const shape = intTuple(size!);
+    const strides = intTuple(stride!);
+    if (shape === null || strides === null || shape.length !== strides.length || shape.length > 64) {
+      return this.bad(`${q}: size and stride must be tuples of equal length of non-negative integers`);
+    }
+    // Offsets are in elements of `dtype`; translate a legacy view offset (in storage elements) to bytes first.
+    const rootEs = DTYPES[storage.root.dtype].size;
+    const es = DTYPES[dtype].size;
+    const viewByte = storage.viewOffset * rootEs;
+    if (viewByte % es !== 0) return this.bad(`${q}: storage view is not aligned to ${dtype}`);
+    return new TensorRef(storage, dtype, viewByte / es + offset, shape, strides);
+  }
+
+  newObject(cls: PyValue, args: PyTuple): PyValue {
+    if (cls instanceof Callable && (cls.kind === 'OrderedDict' || cls.kind === 'Counter') && args.items.length === 0) {
+      return new PyDict(cls.kind);
+    }
+    throw new UnsafeCheckpointError(`${this.label}: the pickle tries to create ${describeValue(cls)} with NEWOBJ; refusing`);
+  }
+
+  build(obj: PyValue, state: PyValue): PyValue {
+    if (obj instanceof PyDict) {
+      obj.state = state; // e.g. a state_dict's _metadata; never interpreted
+      return obj;
+    }
+    if (obj instanceof TensorRef) return obj; // Parameter / tensor attributes: ignored
+    return this.bad(`BUILD on ${describeValue(obj)}`);
+  }
+}
+
+function intTuple(v: PyValue): number[] | null {
+  const items = v instanceof PyTuple ? v.items : Array.isArray(v) ? v : null;
+  if (items === null) return null;
+  const out: number[] = [];
+  for (const x of items) {
+    if (!isInt(x) || x < 0) return null;
+    out.push(x);
+  }
+  return out;
+}
+
+export interface SelectedStateDict {
+  tensors: [string, TensorRef][];
+  stateDictKey: string | null;
+  ignoredEntries: string[];
+  strippedKeys: number;
+}
+
+/** Finds the state_dict in what torch.save stored, strips prefixes, and lists its tensors. */
+export function selectStateDict(
+  root: PyValue,
+  label: string,
+  opts: { stateDictKey?: string; stripPrefixes?: string[]; maxTensors: number; warn: (m: string) => void },
+): SelectedStateDict {
+  if (!(root instanceof PyDict)) {
+    throw new CheckpointFormatError(`${label}: the checkpoint holds ${describeValue(root)}, expected a dict (a state_dict or {"model": state_dict, ...})`);
+  }
+  let dict = root;
+  let key: string | null = null;
+  const ignored: string[] = [];
+  const candidates = opts.stateDictKey !== undefined ? [opts.stateDictKey] : ['model', 'state_dict'];
+  for (const c of candidates) {
+    const v = root.map.get(c);
+    if (v instanceof PyDict) {
+      dict = v;
+      key = c;
+      break;
+    }
+  }
+  if (key === null && opts.stateDictKey !== undefined) {
+    throw new CheckpointFormatError(`${label}: the checkpoint has no dict entry '${opts.stateDictKey}'`);
+  }
+  if (key !== null) {
+    for (const k of root.map.keys()) if (k !== key) ignored.push(String(k));
+  }
+  const strip = opts.stripPrefixes ?? ['module.'];
+  const tensors: [string, TensorRef][] = [];
+  const seen = new Set<string>();
+  let stripped = 0;
+  for (const [k, v] of dict.map) {
+    if (typeof k !== 'string') {
+      opts.warn(`skipping a state_dict entry whose key is ${describeValue(k as PyValue)}`);
+      continue;
+    }
+    if (!(v instanceof TensorRef)) {
+      opts.warn(`skipping state_dict entry '${k}': it is ${describeValue(v)}, not a tensor`);
+      continue;
+    }
+    let name = k;
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const p of strip) {
+        if (p.length > 0 && name.startsWith(p) && name.length > p.length) {
+          name = name.slice(p.length);
+          changed = true;
+        }
+      }
+    }
+    if (name !== k) stripped++;
+    if (seen.has(name)) throw new CheckpointFormatError(`${label}: key '${name}' appears twice (after stripping prefixes)`);
+    seen.add(name);
+    tensors.push([name, v]);
+    if (tensors.length > opts.maxTensors) throw new CheckpointFormatError(`${label}: more than ${opts.maxTensors} tensors (maxTensors)`);
+  }
+  if (tensors.length === 0) {
+    throw new CheckpointFormatError(
+      `${label}: no tensors found${key === null ? ' (top-level keys: ' + [...root.map.keys()].slice(0, 10).map(String).join(', ') + ')' : ` in '${key}'`}`,
+    );
+  }
+  return { tensors, stateDictKey: key, ignoredEntries: ignored, strippedKeys: stripped };
+}
+
+/** In-place byte swap of a storage from big-endian. */
+export function byteSwap(bytes: Uint8Array, es: number): void {
+  if (es === 1) return;
+  for (let i = 0; i + es <= bytes.length; i += es) {
+    for (let a = i, b = i + es - 1; a < b; a++, b--) {
+      const t = bytes[a]!;
+      bytes[a] = bytes[b]!;
+      bytes[b] = t;
+    }
+  }
+}
+
+export interface Materializer {
+  /** Bytes allocated so far for copies. */
+  copied: number;
+  limit: number;
+}
+
+/**
+ * Makes the host entry of a tensor from its root storage bytes: a view when the tensor is contiguous and uses at
+ * least half of the storage, else a copy (gathered for strided views).
+ */
+export function materialize(name: string, t: TensorRef, storage: Uint8Array, m: Materializer, label: string): CheckpointEntry {
+  const d = DTYPES[t.dtype];
+  const es = d.size;
+  const numel = numelOf(t.shape);
+  if (numel < 0) throw new CheckpointFormatError(`${label}: tensor '${name}' has too many elements`);
+  const shape = t.shape.slice();
+  if (numel === 0) return { shape, dtype: t.dtype, data: d.alloc(0) };
+  if (storage.byteLength % es !== 0 || storage.byteOffset % es !== 0) {
+    throw new CheckpointFormatError(`${label}: tensor '${name}': storage size is not a multiple of ${t.dtype}`);
+  }
+  const capacity = storage.byteLength / es;
+  let last = t.offset;
+  for (let i = 0; i < shape.length; i++) last += (shape[i]! - 1) * t.stride[i]!;
+  if (!Number.isSafeInteger(last) || last >= capacity) {
+    throw new CheckpointFormatError(
+      `${label}: tensor '${name}' (shape [${shape}], stride [${t.stride}], offset ${t.offset}) reaches past its storage of ${capacity} elements`,
+    );
+  }
+  let contiguous = true;
+  for (let i = shape.length - 1, expect = 1; i >= 0; i--) {
+    if (shape[i] !== 1 && t.stride[i] !== expect) {
+      contiguous = false;
+      break;
+    }
+    expect *= shape[i]!;
+  }
+  const nbytes = numel * es;
+  if (contiguous && nbytes * 2 >= storage.byteLength) {
+    return { shape, dtype: t.dtype, data: new d.ctor(storage.buffer, storage.byteOffset + t.offset * es, numel) };
+  }
+  m.copied += nbytes;
+  if (m.copied > m.limit) {
+    throw new CheckpointFormatError(
+      `${label}: copying strided / expanded tensors needs more than ${m.limit} bytes (maxCopyBytes); '${name}' has shape [${shape}]`,
+    );
+  }
+  const out = d.alloc(numel);
+  const dst = new Uint8Array(out.buffer, out.byteOffset, nbytes);
+  if (contiguous) {
+    dst.set(storage.subarray(t.offset * es, t.offset * es + nbytes));
+  } else {
+    gather(storage, dst, es, t.offset, shape, t.stride);
+  }
+  return { shape, dtype: t.dtype, data: out };
+}
+
+/** Copies a strided view into a contiguous buffer, bit-exactly, word by word. */
+function gather(src: Uint8Array, dst: Uint8Array, es: number, offset: number, shape: number[], stride: number[]): void {
+  // Work in 1/2/4-byte words; an 8-byte element is two 4-byte words.
+  const w = es === 8 ? 4 : es;
+  const per = es / w;
+  const mk = (b: Uint8Array) =>
+    w === 1 ? b : w === 2 ? new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2) : new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+  const S = mk(src);
+  const D = mk(dst);
+  const nd = shape.length;
+  const inner = nd === 0 ? 1 : shape[nd - 1]!;
+  const istride = (nd === 0 ? 1 : stride[nd - 1]!) * per;
+  const outer = nd <= 1 ? 1 : shape.slice(0, nd - 1).reduce((x, y) => x * y, 1);
+  const idx = new Array<number>(Math.max(0, nd - 1)).fill(0);
+  let base = offset;
+  let o = 0;
+  for (let r = 0; r < outer; r++) {
+    let s = base * per;
+    if (per === 1) {
+      for (let j = 0; j < inner; j++, s += istride) D[o++] = S[s]!;
+    } else {
+      for (let j = 0; j < inner; j++, s += istride) {
+        D[o++] = S[s]!;
+        D[o++] = S[s + 1]!;
+      }
+    }
+    // odometer over the outer dims
+    for (let k = nd - 2; k >= 0; k--) {
+      idx[k]!++;
+      base += stride[k]!;
+      if (idx[k]! < shape[k]!) break;
+      base -= stride[k]! * shape[k]!;
+      idx[k] = 0;
+    }
+  }
+}
+
+export type { CheckpointTypedArray };
+
+/** Where one storage's bytes are, and how to read them into a buffer of their own. */
+export interface StoragePlan {
+  /** File range occupied (compressed range for deflated entries); used to reject overlapping storages. */
+  start: number;
+  length: number;
+  read(): Promise<Uint8Array>;
+}
+
+/** A parsed torch.save file: the unpickled object and how to reach its storages. */
+export interface ParsedTorchFile {
+  format: 'torch-zip' | 'torch-legacy';
+  label: string;
+  root: PyValue;
+  policy: TorchPolicy;
+  byteOrder: 'little' | 'big';
+  plan(info: StorageInfo): Promise<StoragePlan>;
+}

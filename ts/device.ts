@@ -1,0 +1,147 @@
+/**
+ * Devices and backend selection. 'auto' picks CUDA when usable and falls back
+ * to the CPU quietly, recording why; an explicit 'cuda' without a usable GPU
+ * throws DeviceUnavailableError. SOTR_DEVICE, when set, wins over code.
+ */
+import { DeviceUnavailableError, SotrRangeError } from './errors';
+import { native, nativeLoadError, type NativeBackendInfo, type NativeMemoryInfo } from './native';
+
+export type DeviceSpec = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
+export type Precision = 'fp32' | 'tf32' | 'bf16' | 'fp16';
+
+const DEVICE_RE = /^(auto|cpu|cuda|cuda:\d{1,4})$/;
+
+export interface DeviceResolution {
+  /** Concrete device: 'cpu' or 'cuda:N'. */
+  device: string;
+  /** What was asked for (after SOTR_DEVICE). */
+  requested: string;
+  /** Why the CPU was chosen for 'auto', if it was. */
+  fallbackReason?: string;
+  /** True when SOTR_DEVICE overrode the code's choice. */
+  fromEnvironment: boolean;
+}
+
+let lastFallbackReason: string | undefined;
+
+export function isDeviceSpec(v: unknown): v is DeviceSpec {
+  return typeof v === 'string' && DEVICE_RE.test(v);
+}
+
+/** Resolves a device spec to a concrete device ('cpu' or 'cuda:N'). */
+export function resolveDevice(spec: DeviceSpec | string = 'auto'): DeviceResolution {
+  const env = process.env.SOTR_DEVICE?.trim();
+  const fromEnvironment = !!env;
+  const requested = env || spec;
+  if (!isDeviceSpec(requested)) {
+    throw new SotrRangeError(
+      `invalid device '${requested}'${fromEnvironment ? ' (from SOTR_DEVICE)' : ''}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'`,
+    );
+  }
+  if (requested === 'cpu') return { device: 'cpu', requested, fromEnvironment };
+  const info = backendInfo();
+  const cuda = info.cuda;
+  if (requested === 'auto') {
+    if (cuda.available && cuda.devices.length > 0) return { device: 'cuda:0', requested, fromEnvironment };
+    lastFallbackReason = cuda.reason ?? 'CUDA is not available';
+    return { device: 'cpu', requested, fallbackReason: lastFallbackReason, fromEnvironment };
+  }
+  const index = requested === 'cuda' ? 0 : Number(requested.slice(5));
+  if (!cuda.available) throw new DeviceUnavailableError(requested, cuda.reason ?? 'CUDA is not available');
+  if (index >= cuda.devices.length) {
+    throw new DeviceUnavailableError(requested, `only ${cuda.devices.length} CUDA device(s) present`);
+  }
+  return { device: `cuda:${index}`, requested, fromEnvironment };
+}
+
+export interface BackendInfo extends Omit<NativeBackendInfo, 'build'> {
+  build: NativeBackendInfo['build'] & { loaded: boolean; loadError?: string };
+  /** The device 'auto' resolves to, and why, and whether SOTR_DEVICE decided it. */
+  defaultDevice: { device: string; reason?: string; fromEnvironment: boolean; environment?: string };
+  /** Thread count source: 'SOTR_NUM_THREADS', 'option' or 'cores'. */
+  threadsFrom: string;
+}
+
+let threadsFrom = process.env.SOTR_NUM_THREADS ? 'SOTR_NUM_THREADS' : 'cores';
+
+/** Describes the build, the CPU and CUDA. Never throws. */
+export function backendInfo(): BackendInfo {
+  let raw: NativeBackendInfo;
+  const err = nativeLoadError();
+  if (err) {
+    raw = {
+      build: { version: 'unknown', commit: 'unknown', napiVersion: 0, simdVariants: [] },
+      cpu: { threads: 0, simd: 'none', maxSimd: 'none', features: [], error: err.message },
+      cuda: {
+        compiled: false,
+        available: false,
+        reason: 'the native addon did not load',
+        driverVersion: 0,
+        runtimeVersion: 0,
+        archs: [],
+        devices: [],
+      },
+    };
+  } else {
+    try {
+      raw = native().backendInfo();
+    } catch (e) {
+      raw = {
+        build: { version: 'unknown', commit: 'unknown', napiVersion: 0, simdVariants: [] },
+        cpu: { threads: 0, simd: 'none', maxSimd: 'none', features: [], error: String(e) },
+        cuda: { compiled: false, available: false, reason: String(e), driverVersion: 0, runtimeVersion: 0, archs: [], devices: [] },
+      };
+    }
+  }
+  const env = process.env.SOTR_DEVICE?.trim();
+  let defaultDevice: BackendInfo['defaultDevice'];
+  if (env && isDeviceSpec(env) && env !== 'auto') {
+    defaultDevice = { device: env === 'cuda' ? 'cuda:0' : env, fromEnvironment: true, environment: env, reason: 'SOTR_DEVICE' };
+  } else if (raw.cuda.available && raw.cuda.devices.length) {
+    defaultDevice = { device: 'cuda:0', fromEnvironment: !!env, environment: env || undefined };
+  } else {
+    defaultDevice = { device: 'cpu', reason: raw.cuda.reason ?? 'CUDA is not available', fromEnvironment: !!env, environment: env || undefined };
+  }
+  return {
+    ...raw,
+    build: { ...raw.build, loaded: !err, loadError: err?.message },
+    defaultDevice,
+    threadsFrom,
+  };
+}
+
+/** Sets the CPU thread count (0 = default: SOTR_NUM_THREADS or the cores available). Returns the count in effect. */
+export function setNumThreads(n: number): number {
+  if (!Number.isInteger(n) || n < 0 || n > 1024) throw new SotrRangeError(`setNumThreads: n must be an integer 0..1024, received ${n}`);
+  threadsFrom = n === 0 ? (process.env.SOTR_NUM_THREADS ? 'SOTR_NUM_THREADS' : 'cores') : 'option';
+  return native().setNumThreads(n);
+}
+
+export type MemoryInfo = NativeMemoryInfo;
+
+/** Live, peak and cached bytes of a device's allocator. */
+export function memoryInfo(device: string = 'cpu'): MemoryInfo {
+  return native().memoryInfo(concreteDevice(device));
+}
+
+/** 'cpu' | 'cuda' | 'cuda:N' as given (no SOTR_DEVICE override); 'auto' resolves. */
+export function concreteDevice(device: string): string {
+  if (device === 'cpu') return 'cpu';
+  if (device === 'cuda') return 'cuda:0';
+  if (/^cuda:\d{1,4}$/.test(device)) return device;
+  return resolveDevice(device).device;
+}
+
+/** Returns cached (free) device memory to the driver, after queued work completes. */
+export async function releaseCached(device: string = 'auto'): Promise<void> {
+  await native().releaseCached(concreteDevice(device));
+}
+
+/** Resolves when all work queued on the device so far has finished. */
+export async function synchronize(device: string = 'auto'): Promise<void> {
+  await native().synchronize(concreteDevice(device));
+}
+
+export function lastAutoFallbackReason(): string | undefined {
+  return lastFallbackReason;
+}

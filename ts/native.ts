@@ -1,0 +1,127 @@
+/**
+ * Loads the native addon lazily, once per environment (main thread or
+ * worker). When no binary loads, the error lists every place tried and how
+ * to fix it. This file is the one place that knows the addon's JS shape.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { NativeLoadError } from './errors';
+
+export interface NativeTensorHandle {
+  readonly dtype: string;
+  readonly shape: number[];
+  readonly device: string;
+  readonly released: boolean;
+  readonly byteLength: number;
+  release(): void;
+}
+
+export interface NativeBackendInfo {
+  build: { version: string; commit: string; napiVersion: number; simdVariants: string[] };
+  cpu: { threads: number; simd: string; maxSimd: string; features: string[]; error?: string };
+  cuda: {
+    compiled: boolean;
+    available: boolean;
+    reason?: string;
+    driverVersion: number;
+    runtimeVersion: number;
+    archs: string[];
+    devices: Array<{ index: number; name: string; computeCapability: string; totalMemory: number; multiprocessors: number }>;
+  };
+}
+
+export interface NativeMemoryInfo {
+  device: string;
+  liveBytes: number;
+  peakBytes: number;
+  cachedBytes: number;
+  allocCalls: number;
+}
+
+export type AttrValue = number | boolean | string | number[] | ArrayLike<number> | undefined;
+
+export interface NativeAddon {
+  NativeTensor: new () => NativeTensorHandle;
+  fromHost(bytes: Uint8Array, dtype: string, shape: number[], device: string): NativeTensorHandle;
+  toHost(t: NativeTensorHandle): Promise<ArrayBuffer>;
+  copyTo(t: NativeTensorHandle, device: string): Promise<NativeTensorHandle>;
+  runOp(
+    name: string,
+    inputs: Array<NativeTensorHandle | null>,
+    attrs: Record<string, AttrValue>,
+    device: string,
+    precision: string,
+    jobId: number,
+  ): Promise<NativeTensorHandle[]>;
+  cancelJob(id: number): void;
+  forgetJob(id: number): void;
+  listOps(): Array<{ name: string; cuda: boolean }>;
+  backendInfo(): NativeBackendInfo;
+  memoryInfo(device: string): NativeMemoryInfo;
+  releaseCached(device: string): Promise<void>;
+  synchronize(device: string): Promise<void>;
+  setNumThreads(n: number): number;
+  setSimdLevel(level: string): string;
+}
+
+let cached: NativeAddon | undefined;
+let loadError: NativeLoadError | undefined;
+
+export const packageRoot = path.resolve(__dirname, '..');
+
+function candidates(): string[] {
+  const plat = `${process.platform}-${process.arch}`;
+  const out = [path.join(packageRoot, 'build', 'Release', 'sotr.node')];
+  const pre = path.join(packageRoot, 'prebuilds', plat);
+  try {
+    for (const f of fs.readdirSync(pre)) if (f.endsWith('.node')) out.push(path.join(pre, f));
+  } catch {
+    out.push(path.join(pre, '<package>.node'));
+  }
+  return out;
+}
+
+/** The addon, loaded on first use. Throws NativeLoadError with the paths tried. */
+export function native(): NativeAddon {
+  if (cached) return cached;
+  if (loadError) throw loadError;
+  const override = process.env.SOTR_NATIVE_PATH;
+  const tried: string[] = [];
+  const list = override ? [override] : candidates();
+  for (const file of list) {
+    if (!fs.existsSync(file)) {
+      tried.push(`${file} (not found)`);
+      continue;
+    }
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      cached = require(file) as NativeAddon;
+      return cached;
+    } catch (err) {
+      tried.push(`${file} (${(err as Error).message.split('\n')[0]})`);
+    }
+  }
+  loadError = new NativeLoadError(
+    [
+      `could not load the sotr-node native addon for ${process.platform}-${process.arch} (Node ${process.version}).`,
+      'Tried:',
+      ...tried.map((t) => `  - ${t}`),
+      'To fix: reinstall with `npm install sotr-node --foreground-scripts` to see the build output, or build from',
+      'source with `npm rebuild sotr-node` (needs cmake >= 3.18 and a C++17 compiler; nvcc for CUDA).',
+      'Bundlers and Electron: mark sotr-node as external so its native files stay in node_modules.',
+    ].join('\n'),
+  );
+  throw loadError;
+}
+
+/** The load error, if the addon failed to load; undefined when it loaded or was not tried. */
+export function nativeLoadError(): NativeLoadError | undefined {
+  if (!cached && !loadError) {
+    try {
+      native();
+    } catch {
+      /* recorded */
+    }
+  }
+  return loadError;
+}

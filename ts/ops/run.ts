@@ -1,0 +1,136 @@
+/**
+ * The op contract in one place: tensors on one device in, tensors on that
+ * device out, a `precision` option, an optional AbortSignal, and native errors
+ * mapped onto the typed errors of errors.ts.
+ */
+import {
+  AbortError,
+  DeviceLostError,
+  DeviceMismatchError,
+  DeviceOutOfMemoryError,
+  DeviceUnavailableError,
+  DisposedError,
+  DTypeError,
+  ShapeError,
+  SotrError,
+  SotrRangeError,
+  SotrTypeError,
+} from '../errors';
+import { native, type AttrValue, type NativeTensorHandle } from '../native';
+import type { Precision } from '../device';
+import { Tensor } from '../tensor';
+
+export interface OpOptions {
+  /** Arithmetic inside the op (default 'fp32', strict). The CPU runs fp32 for all. */
+  precision?: Precision;
+  /** Cancels the op if it has not started yet. */
+  signal?: AbortSignal;
+}
+
+const PRECISIONS = new Set(['fp32', 'tf32', 'bf16', 'fp16']);
+let nextJob = 1;
+
+/** Maps an error thrown by the addon (with a SOTR code) to its typed class. */
+export function mapNativeError(e: unknown): unknown {
+  if (!(e instanceof Error) || e instanceof SotrError || e instanceof SotrTypeError || e instanceof SotrRangeError) return e;
+  const code = (e as { code?: string }).code;
+  const msg = e.message;
+  switch (code) {
+    case 'SOTR_SHAPE_MISMATCH':
+      return new ShapeError(msg);
+    case 'SOTR_DTYPE_MISMATCH':
+      return new DTypeError(msg);
+    case 'SOTR_DEVICE_MISMATCH':
+      return new DeviceMismatchError(msg);
+    case 'SOTR_INVALID_ARGUMENT':
+      return e instanceof RangeError ? new SotrRangeError(msg) : new SotrTypeError(msg);
+    case 'SOTR_DISPOSED': {
+      const err = new DisposedError('tensor');
+      err.message = msg;
+      return err;
+    }
+    case 'SOTR_DEVICE_UNAVAILABLE':
+      return new DeviceUnavailableError('cuda', msg);
+    case 'SOTR_DEVICE_OUT_OF_MEMORY': {
+      const x = e as { requestedBytes?: number; freeBytes?: number; device?: string };
+      return new DeviceOutOfMemoryError(x.device ?? 'device', x.requestedBytes ?? 0, x.freeBytes ?? 0);
+    }
+    case 'SOTR_DEVICE_LOST':
+      return new DeviceLostError('cuda', msg);
+    case 'SOTR_ABORTED':
+      return new AbortError(msg.replace(/ was aborted$/, ''));
+    case 'SOTR_INTERNAL':
+      return new SotrError('SOTR_INTERNAL', msg);
+    default:
+      return e;
+  }
+}
+
+export function checkPrecision(op: string, p: unknown): Precision {
+  if (p === undefined) return 'fp32';
+  if (typeof p !== 'string' || !PRECISIONS.has(p)) {
+    throw new SotrRangeError(`${op}: precision must be 'fp32', 'tf32', 'bf16' or 'fp16', received ${String(p)}`);
+  }
+  return p as Precision;
+}
+
+export function checkTensor(op: string, name: string, t: unknown, optional = false): Tensor | null {
+  if (t === undefined || t === null) {
+    if (optional) return null;
+    throw new SotrTypeError(`${op}: ${name} is required (a Tensor)`);
+  }
+  if (!(t instanceof Tensor)) throw new SotrTypeError(`${op}: ${name} must be a Tensor, received ${Object.prototype.toString.call(t)}`);
+  if (t.disposed) throw new DisposedError(`${op}: ${name}`);
+  return t;
+}
+
+/**
+ * Queues a native op on the inputs' device; resolves with its outputs.
+ * `inputs` may hold null for absent optional inputs.
+ */
+export async function runOp(
+  op: string,
+  inputs: Array<Tensor | null | undefined>,
+  attrs: Record<string, AttrValue>,
+  options: OpOptions = {},
+): Promise<Tensor[]> {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new SotrTypeError(`${op}: options must be an object`);
+  }
+  const precision = checkPrecision(op, options.precision);
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new SotrTypeError(`${op}: signal must be an AbortSignal`);
+  if (signal?.aborted) throw new AbortError(op);
+  const handles: Array<NativeTensorHandle | null> = [];
+  let device: string | undefined;
+  for (let i = 0; i < inputs.length; i++) {
+    const t = inputs[i];
+    if (t === null || t === undefined) {
+      handles.push(null);
+      continue;
+    }
+    if (!(t instanceof Tensor)) throw new SotrTypeError(`${op}: input ${i} must be a Tensor`);
+    handles.push(t.handle); // throws DisposedError
+    device ??= t.device;
+  }
+  device ??= 'cpu';
+  const jobId = signal ? nextJob++ % 0xffffffff || nextJob++ : 0;
+  const onAbort = () => native().cancelJob(jobId);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const outs = await native().runOp(op, handles, attrs, device, precision, jobId);
+    return outs.map((h) => new Tensor(h));
+  } catch (e) {
+    throw mapNativeError(e);
+  } finally {
+    if (signal) {
+      signal.removeEventListener('abort', onAbort);
+      native().forgetJob(jobId);
+    }
+  }
+}
+
+/** Names of the registered native ops and whether each has a CUDA kernel. */
+export function listOps(): Array<{ name: string; cuda: boolean }> {
+  return native().listOps();
+}

@@ -1,0 +1,253 @@
+/**
+ * Tensor: a dtype, a shape and device memory owned by the native runtime.
+ * Free it with dispose() (or `using` / `await using`); the garbage collector
+ * is only a safety net. Disposing while queued work still reads the tensor is
+ * safe: the memory returns to the pool when that work completes.
+ */
+import { DisposedError, DTypeError, ShapeError, SotrTypeError } from './errors';
+import { concreteDevice, resolveDevice, type DeviceSpec } from './device';
+import { native, type NativeTensorHandle } from './native';
+import { mapNativeError } from './ops/run';
+
+export type DType = 'float32' | 'float16' | 'bfloat16' | 'uint8' | 'int32';
+export type TensorData = Float32Array | Uint16Array | Uint8Array | Int32Array;
+
+const DTYPES: Record<DType, { bytes: number; ctor: { new (b: ArrayBuffer, o?: number, l?: number): TensorData; BYTES_PER_ELEMENT: number } }> = {
+  float32: { bytes: 4, ctor: Float32Array },
+  float16: { bytes: 2, ctor: Uint16Array },
+  bfloat16: { bytes: 2, ctor: Uint16Array },
+  uint8: { bytes: 1, ctor: Uint8Array },
+  int32: { bytes: 4, ctor: Int32Array },
+};
+
+const disposeSym: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
+const asyncDisposeSym: symbol = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for('nodejs.asyncDispose');
+
+export interface TensorFromOptions {
+  device?: DeviceSpec | string;
+  /** Required for Uint16Array data ('float16' or 'bfloat16'); inferred otherwise. */
+  dtype?: DType;
+}
+
+/** An entry as returned by readCheckpoint(). */
+export interface HostEntry {
+  shape: readonly number[];
+  dtype: string;
+  data: ArrayLike<number | bigint> & { length: number };
+}
+
+function inferDType(data: unknown, dtype?: DType): DType {
+  if (data instanceof Float32Array) return dtype && dtype !== 'float32' ? bad(dtype, 'Float32Array') : 'float32';
+  if (data instanceof Int32Array) return dtype && dtype !== 'int32' ? bad(dtype, 'Int32Array') : 'int32';
+  if (data instanceof Uint8Array) return dtype && dtype !== 'uint8' ? bad(dtype, 'Uint8Array') : 'uint8';
+  if (data instanceof Uint16Array) {
+    if (dtype === 'float16' || dtype === 'bfloat16') return dtype;
+    throw new DTypeError(`Tensor.from: Uint16Array data needs dtype 'float16' or 'bfloat16', received ${dtype ?? 'none'}`);
+  }
+  throw new SotrTypeError(
+    `Tensor.from: data must be a Float32Array, Int32Array, Uint8Array or Uint16Array, received ${Object.prototype.toString.call(data)}`,
+  );
+}
+
+function bad(dtype: string, arr: string): never {
+  throw new DTypeError(`Tensor.from: dtype '${dtype}' does not match ${arr} data`);
+}
+
+export function checkShape(shape: unknown, what = 'shape'): number[] {
+  if (!Array.isArray(shape)) throw new SotrTypeError(`${what} must be an array of non-negative integers`);
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) throw new ShapeError(`${what} must hold non-negative integers, received [${shape.join(', ')}]`);
+  }
+  return shape.slice() as number[];
+}
+
+export class Tensor {
+  #handle: NativeTensorHandle | null;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly device: string;
+
+  /** @internal Wraps a native handle; use Tensor.from() or an op. */
+  constructor(handle: NativeTensorHandle) {
+    if (!handle || typeof handle !== 'object' || !('release' in handle)) {
+      throw new SotrTypeError('Tensor: use Tensor.from(data, shape, options) to make a tensor');
+    }
+    this.#handle = handle;
+    this.dtype = handle.dtype as DType;
+    this.shape = Object.freeze(handle.shape.slice());
+    this.device = handle.device;
+  }
+
+  /** Copies host data into a new tensor on the device (default 'cpu'). */
+  static from(data: TensorData | number[], shape: readonly number[], options: TensorFromOptions = {}): Tensor {
+    const s = checkShape(shape as number[]);
+    const arr = Array.isArray(data) ? Float32Array.from(data) : data;
+    const dtype = inferDType(arr, options.dtype);
+    const n = s.reduce((a, b) => a * b, 1);
+    if (arr.length !== n) {
+      throw new ShapeError(`Tensor.from: ${arr.length} elements do not fill shape [${s.join(', ')}] (${n} elements)`);
+    }
+    const device = options.device === undefined ? 'cpu' : concreteOrResolve(options.device);
+    const bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+    try {
+      return new Tensor(native().fromHost(bytes, dtype, s, device));
+    } catch (e) {
+      throw mapNativeError(e);
+    }
+  }
+
+  /** A tensor of zeros. */
+  static zeros(shape: readonly number[], options: TensorFromOptions = {}): Tensor {
+    const s = checkShape(shape as number[]);
+    const dtype = options.dtype ?? 'float32';
+    const n = s.reduce((a, b) => a * b, 1);
+    const Ctor = DTYPES[dtype]?.ctor;
+    if (!Ctor) throw new DTypeError(`Tensor.zeros: unknown dtype '${dtype}'`);
+    return Tensor.from(new Ctor(new ArrayBuffer(n * Ctor.BYTES_PER_ELEMENT)), s, options);
+  }
+
+  /**
+   * Turns a checkpoint entry into a tensor. float32/float16/bfloat16/uint8/int32
+   * keep their dtype; float64 becomes float32; int64 becomes int32 when every
+   * value fits (else a RangeError). `dtype: 'float32'` converts 16-bit floats.
+   */
+  static fromEntry(entry: HostEntry, options: TensorFromOptions = {}): Tensor {
+    const shape = checkShape(entry.shape as number[], 'entry.shape');
+    const d = entry.data as unknown;
+    let data: TensorData;
+    let dtype: DType;
+    switch (entry.dtype) {
+      case 'float32':
+        data = d as Float32Array;
+        dtype = 'float32';
+        break;
+      case 'float64':
+        data = Float32Array.from(d as Float64Array);
+        dtype = 'float32';
+        break;
+      case 'float16':
+      case 'bfloat16':
+        if (options.dtype === 'float32') {
+          data = entry.dtype === 'float16' ? halfToFloat(d as Uint16Array) : bf16ToFloat(d as Uint16Array);
+          dtype = 'float32';
+        } else {
+          data = d as Uint16Array;
+          dtype = entry.dtype;
+        }
+        break;
+      case 'int64': {
+        const src = d as BigInt64Array;
+        const out = new Int32Array(src.length);
+        for (let i = 0; i < src.length; i++) {
+          const v = src[i];
+          if (v > 2147483647n || v < -2147483648n) throw new ShapeError(`Tensor.fromEntry: int64 value ${v} does not fit int32`);
+          out[i] = Number(v);
+        }
+        data = out;
+        dtype = 'int32';
+        break;
+      }
+      case 'int32':
+        data = d as Int32Array;
+        dtype = 'int32';
+        break;
+      case 'uint8':
+      case 'bool':
+        data = d as Uint8Array;
+        dtype = 'uint8';
+        break;
+      default:
+        throw new DTypeError(`Tensor.fromEntry: unsupported dtype '${entry.dtype}'`);
+    }
+    return Tensor.from(data, shape, { device: options.device, dtype });
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+
+  get disposed(): boolean {
+    return this.#handle === null;
+  }
+
+  /** @internal The native handle; throws DisposedError after dispose(). */
+  get handle(): NativeTensorHandle {
+    if (!this.#handle) throw new DisposedError(`Tensor [${this.shape.join(', ')}] ${this.dtype}`);
+    return this.#handle;
+  }
+
+  /** Copies the data to the host, after all work queued before on its device. */
+  async data(): Promise<TensorData> {
+    const h = this.handle;
+    let buf: ArrayBuffer;
+    try {
+      buf = await native().toHost(h);
+    } catch (e) {
+      throw mapNativeError(e);
+    }
+    const Ctor = DTYPES[this.dtype].ctor;
+    return new Ctor(buf, 0, buf.byteLength / Ctor.BYTES_PER_ELEMENT);
+  }
+
+  /** A copy on another device (a new tensor; this one is unchanged). */
+  async to(device: DeviceSpec | string): Promise<Tensor> {
+    const h = this.handle;
+    const target = concreteOrResolve(device);
+    try {
+      return new Tensor(await native().copyTo(h, target));
+    } catch (e) {
+      throw mapNativeError(e);
+    }
+  }
+
+  /** Frees the tensor's memory (once queued work that reads it is done). Idempotent. */
+  dispose(): void {
+    if (this.#handle) {
+      this.#handle.release();
+      this.#handle = null;
+    }
+  }
+
+  [disposeSym](): void {
+    this.dispose();
+  }
+
+  async [asyncDisposeSym](): Promise<void> {
+    this.dispose();
+  }
+
+  toString(): string {
+    return `Tensor(${this.dtype}, [${this.shape.join(', ')}], ${this.device}${this.disposed ? ', disposed' : ''})`;
+  }
+}
+
+function concreteOrResolve(device: string): string {
+  try {
+    return device === 'auto' ? resolveDevice('auto').device : concreteDevice(device);
+  } catch (e) {
+    throw mapNativeError(e);
+  }
+}
+
+export function halfToFloat(src: Uint16Array): Float32Array {
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const h = src[i];
+    const s = h & 0x8000 ? -1 : 1;
+    const e = (h >> 10) & 0x1f;
+    const f = h & 0x3ff;
+    out[i] = e === 0 ? s * f * 2 ** -24 : e === 31 ? (f ? NaN : s * Infinity) : s * (1 + f / 1024) * 2 ** (e - 15);
+  }
+  return out;
+}
+
+export function bf16ToFloat(src: Uint16Array): Float32Array {
+  const u = new Uint32Array(src.length);
+  for (let i = 0; i < src.length; i++) u[i] = src[i] << 16;
+  return new Float32Array(u.buffer);
+}
+
+export function dtypeBytes(d: DType): number {
+  return DTYPES[d].bytes;
+}

@@ -259,6 +259,25 @@ struct SmemKMajor {
   __device__ __forceinline__ static int offset(int r, int k) {
     return r * DEPTH + ((((k >> 2) ^ ((r & 1) << 2))) << 2) + (k & 3);
   }
+  // Tensor-core fragment reads of a warp whose rows start at r0 (a multiple of
+  // 32): lane (g, t) reads k = 16*kc + 4t .. +3 of row r0 + 8*rb + g.
+  struct FragReader {
+    int base[2];  // by kc parity
+    __device__ __forceinline__ FragReader(int r0, int lane) {
+      const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+      for (int p = 0; p < 2; ++p) base[p] = (r0 + g) * DEPTH + (((p ^ (g & 1)) * 4 + t) << 2);
+    }
+    template <int RB, int KC>
+    __device__ __forceinline__ void load4(const float* s, float* out) const {
+      const float4 v =
+          *reinterpret_cast<const float4*>(s + base[KC & 1] + RB * 8 * DEPTH + (KC >> 1) * 32);
+      out[0] = v.x;
+      out[1] = v.y;
+      out[2] = v.z;
+      out[3] = v.w;
+    }
+  };
 };
 
 // mn contiguous, rows of kRows floats per k; bits 3..4 of r are XORed with
@@ -272,6 +291,22 @@ struct SmemMNMajor {
   __device__ __forceinline__ static int offset(int r, int k) {
     return k * ROWS + (r ^ (((k >> 2) & 3) << 3));
   }
+  // As SmemKMajor::FragReader. With r = r0 + 8*rb + g (r0 % 32 == 0) and
+  // k = 16*kc + 4t + j: offset = (16*kc + j)*ROWS + 4t*ROWS + r0 + 32*(rb/4)
+  // + (((rb%4) ^ t) << 3) + g, i.e. one of 4 per-thread bases + a constant.
+  struct FragReader {
+    int base[4];  // by rb % 4
+    __device__ __forceinline__ FragReader(int r0, int lane) {
+      const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) base[q] = 4 * t * ROWS + r0 + ((q ^ t) << 3) + g;
+    }
+    template <int RB, int KC>
+    __device__ __forceinline__ void load4(const float* s, float* out) const {
+#pragma unroll
+      for (int j = 0; j < 4; ++j) out[j] = s[base[RB & 3] + (RB >> 2) * 32 + (16 * KC + j) * ROWS];
+    }
+  };
 };
 
 // mn contiguous with 4 floats of padding per k row (SIMT kernel).
@@ -510,9 +545,10 @@ struct GemmEpilogueOp {
 // ---------------------------------------------------------------------------
 // Configurations.
 // ---------------------------------------------------------------------------
-template <int BM_, int BN_, int BK_, int WM_, int WN_, int STAGES_>
+template <int BM_, int BN_, int BK_, int WM_, int WN_, int STAGES_, int MINB_>
 struct TcConfig {
   static constexpr int BM = BM_, BN = BN_, BK = BK_, WM = WM_, WN = WN_, STAGES = STAGES_;
+  static constexpr int kMinBlocks = MINB_;  // __launch_bounds__ min blocks per SM
   static constexpr int kWarpsM = BM / WM, kWarpsN = BN / WN;
   static constexpr int kThreads = 32 * kWarpsM * kWarpsN;
   static constexpr int MI = WM / 16, NI = WN / 8;
@@ -520,19 +556,20 @@ struct TcConfig {
   static_assert(BM % WM == 0 && BN % WN == 0 && WM % 16 == 0 && WN % 8 == 0, "tile shape");
   static_assert(BK % 32 == 0 && BM % 32 == 0 && BN % 32 == 0 && STAGES >= 2, "tile shape");
 };
-using TcLarge = TcConfig<128, 128, 32, 64, 64, 3>;
-using TcSmall = TcConfig<64, 64, 32, 32, 32, 4>;
+using TcLarge = TcConfig<128, 128, 32, 64, 64, 3, 2>;
+using TcSmall = TcConfig<64, 64, 32, 32, 32, 4, 3>;
 
-template <int BM_, int BN_, int BK_, int TM_, int TN_, int STAGES_>
+template <int BM_, int BN_, int BK_, int TM_, int TN_, int STAGES_, int MINB_>
 struct SimtConfig {
   static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_, STAGES = STAGES_;
+  static constexpr int kMinBlocks = MINB_;
   static constexpr int TX = BN / TN, TY = BM / TM;
   static constexpr int kThreads = TX * TY;
   static constexpr int kSmemBytes = STAGES * ((BM + 4) + (BN + 4)) * BK * 4;
   static_assert(TM % 4 == 0 && TN % 4 == 0 && BM % TM == 0 && BN % TN == 0, "tile shape");
 };
-using SimtLarge = SimtConfig<128, 128, 8, 8, 8, 3>;
-using SimtSmall = SimtConfig<64, 64, 8, 4, 4, 3>;
+using SimtLarge = SimtConfig<128, 128, 8, 8, 8, 3, 2>;
+using SimtSmall = SimtConfig<64, 64, 8, 4, 4, 3, 3>;
 
 struct GemmProblem {
   int M, N, K, batch, tilesM, tilesN;
@@ -555,90 +592,74 @@ __device__ __forceinline__ void tile_coords(int pid, int tilesM, int tilesN, int
 // Tensor-core mainloop.
 // ---------------------------------------------------------------------------
 
-template <class Smem>
-__device__ __forceinline__ void load_frag4(const float* s, int r, int k, float* out) {
-  if constexpr (Smem::kKContig) {
-    const float4 v = *reinterpret_cast<const float4*>(s + Smem::offset(r, k));
-    out[0] = v.x;
-    out[1] = v.y;
-    out[2] = v.z;
-    out[3] = v.w;
-  } else {
-#pragma unroll
-    for (int j = 0; j < 4; ++j) out[j] = s[Smem::offset(r, k + j)];
-  }
-}
-
 // One k-tile (Smem depth) of a warp tile WM x WN. The k order inside each
 // 16-wide k block is permuted identically for A and B (a sum is order free):
 // lane (g, t) reads the 4 consecutive k = 16*kc + 4t .. 4t+3 of its rows, and
 //   tf32 : mma #s (s = 0, 1) takes mma-k t <- 4t + 2s, t + 4 <- 4t + 2s + 1
 //   16bit: mma-k 2t, 2t+1 <- 4t, 4t+1 and 2t+8, 2t+9 <- 4t+2, 4t+3.
+template <int I, int N, class F>
+__device__ __forceinline__ void static_for(F&& f) {
+  if constexpr (I < N) {
+    f(std::integral_constant<int, I>{});
+    static_for<I + 1, N>(f);
+  }
+}
+
 template <Precision P, int WM, int WN, class SmemA, class SmemB>
 __device__ __forceinline__ void tc_warp_tile(const float* sA, const float* sB,
-                                             float (&acc)[WM / 16][WN / 8][4], int wm0, int wn0,
-                                             int lane) {
+                                             float (&acc)[WM / 16][WN / 8][4],
+                                             const typename SmemA::FragReader& ra,
+                                             const typename SmemB::FragReader& rb) {
   constexpr int MI = WM / 16, NI = WN / 8;
-  const int g = lane >> 2, t = lane & 3;
+  constexpr bool kTf32 = (P == Precision::TF32), kBf16 = (P == Precision::BF16);
+  static_for<0, SmemA::kDepth / 16>([&](auto kcI) {
+    constexpr int kc = decltype(kcI)::value;
+    // B fragments of the whole warp tile for this k block, converted.
+    uint32_t b[NI][4];
+    static_for<0, NI>([&](auto niI) {
+      constexpr int ni = decltype(niI)::value;
+      float f[4];
+      rb.template load4<ni, kc>(sB, f);
+      if constexpr (kTf32) {
 #pragma unroll
-  for (int kc = 0; kc < SmemA::kDepth / 16; ++kc) {
-    const int kb = kc * 16 + 4 * t;
-    float af[MI][8];
-    float bf[NI][4];
+        for (int j = 0; j < 4; ++j) b[ni][j] = to_tf32(f[j]);
+      } else {
+        b[ni][0] = kBf16 ? pack_bf16x2(f[0], f[1]) : pack_f16x2(f[0], f[1]);
+        b[ni][1] = kBf16 ? pack_bf16x2(f[2], f[3]) : pack_f16x2(f[2], f[3]);
+      }
+    });
+    // A fragments one m16 block at a time.
+    static_for<0, MI>([&](auto miI) {
+      constexpr int mi = decltype(miI)::value;
+      float f[8];
+      ra.template load4<2 * mi, kc>(sA, &f[0]);      // row g
+      ra.template load4<2 * mi + 1, kc>(sA, &f[4]);  // row g + 8
+      if constexpr (kTf32) {
+        uint32_t a[8];
 #pragma unroll
-    for (int mi = 0; mi < MI; ++mi) {
-      load_frag4<SmemA>(sA, wm0 + mi * 16 + g, kb, &af[mi][0]);
-      load_frag4<SmemA>(sA, wm0 + mi * 16 + g + 8, kb, &af[mi][4]);
-    }
+        for (int j = 0; j < 8; ++j) a[j] = to_tf32(f[j]);
 #pragma unroll
-    for (int ni = 0; ni < NI; ++ni) load_frag4<SmemB>(sB, wn0 + ni * 8 + g, kb, &bf[ni][0]);
-
-    if constexpr (P == Precision::TF32) {
-      uint32_t a[MI][8], b[NI][4];
-#pragma unroll
-      for (int mi = 0; mi < MI; ++mi)
-#pragma unroll
-        for (int j = 0; j < 8; ++j) a[mi][j] = to_tf32(af[mi][j]);
-#pragma unroll
-      for (int ni = 0; ni < NI; ++ni)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) b[ni][j] = to_tf32(bf[ni][j]);
-#pragma unroll
-      for (int s = 0; s < 2; ++s)
-#pragma unroll
-        for (int mi = 0; mi < MI; ++mi)
+        for (int s = 0; s < 2; ++s)
 #pragma unroll
           for (int ni = 0; ni < NI; ++ni)
-            mma_tf32_m16n8k8(acc[mi][ni], a[mi][2 * s], a[mi][4 + 2 * s], a[mi][2 * s + 1],
-                             a[mi][4 + 2 * s + 1], b[ni][2 * s], b[ni][2 * s + 1]);
-    } else {
-      constexpr bool kBf16 = (P == Precision::BF16);
-      uint32_t a[MI][4], b[NI][2];
-#pragma unroll
-      for (int mi = 0; mi < MI; ++mi) {
-        a[mi][0] = kBf16 ? pack_bf16x2(af[mi][0], af[mi][1]) : pack_f16x2(af[mi][0], af[mi][1]);
-        a[mi][1] = kBf16 ? pack_bf16x2(af[mi][4], af[mi][5]) : pack_f16x2(af[mi][4], af[mi][5]);
-        a[mi][2] = kBf16 ? pack_bf16x2(af[mi][2], af[mi][3]) : pack_f16x2(af[mi][2], af[mi][3]);
-        a[mi][3] = kBf16 ? pack_bf16x2(af[mi][6], af[mi][7]) : pack_f16x2(af[mi][6], af[mi][7]);
-      }
-#pragma unroll
-      for (int ni = 0; ni < NI; ++ni) {
-        b[ni][0] = kBf16 ? pack_bf16x2(bf[ni][0], bf[ni][1]) : pack_f16x2(bf[ni][0], bf[ni][1]);
-        b[ni][1] = kBf16 ? pack_bf16x2(bf[ni][2], bf[ni][3]) : pack_f16x2(bf[ni][2], bf[ni][3]);
-      }
-#pragma unroll
-      for (int mi = 0; mi < MI; ++mi)
+            mma_tf32_m16n8k8(acc[mi][ni], a[2 * s], a[4 + 2 * s], a[2 * s + 1], a[4 + 2 * s + 1],
+                             b[ni][2 * s], b[ni][2 * s + 1]);
+      } else {
+        uint32_t a[4];
+        a[0] = kBf16 ? pack_bf16x2(f[0], f[1]) : pack_f16x2(f[0], f[1]);
+        a[1] = kBf16 ? pack_bf16x2(f[4], f[5]) : pack_f16x2(f[4], f[5]);
+        a[2] = kBf16 ? pack_bf16x2(f[2], f[3]) : pack_f16x2(f[2], f[3]);
+        a[3] = kBf16 ? pack_bf16x2(f[6], f[7]) : pack_f16x2(f[6], f[7]);
 #pragma unroll
         for (int ni = 0; ni < NI; ++ni) {
           if constexpr (kBf16)
-            mma_bf16_m16n8k16(acc[mi][ni], a[mi][0], a[mi][1], a[mi][2], a[mi][3], b[ni][0],
-                              b[ni][1]);
+            mma_bf16_m16n8k16(acc[mi][ni], a[0], a[1], a[2], a[3], b[ni][0], b[ni][1]);
           else
-            mma_f16_m16n8k16(acc[mi][ni], a[mi][0], a[mi][1], a[mi][2], a[mi][3], b[ni][0],
-                             b[ni][1]);
+            mma_f16_m16n8k16(acc[mi][ni], a[0], a[1], a[2], a[3], b[ni][0], b[ni][1]);
         }
-    }
-  }
+      }
+    });
+  });
 }
 
 // Multi-stage cp.async pipeline over all k-tiles of one CTA tile. sA / sB hold
@@ -649,7 +670,10 @@ template <class Cfg, Precision P, class SmemA, class SmemB, class ItA, class ItB
 __device__ __forceinline__ void tc_mainloop(const ItA& ia, const ItB& ib, float* sA, float* sB,
                                             int K, float (&acc)[Cfg::MI][Cfg::NI][4], int wm0,
                                             int wn0, int lane) {
+  static_assert(Cfg::WM % 32 == 0 && Cfg::WN % 32 == 0, "warp tiles must be multiples of 32");
   constexpr int S = Cfg::STAGES, BK = Cfg::BK;
+  const typename SmemA::FragReader ra(wm0, lane);
+  const typename SmemB::FragReader rb(wn0, lane);
   const int kTiles = (K + BK - 1) / BK;
 #pragma unroll
   for (int s = 0; s < S - 1; ++s) {
@@ -671,8 +695,7 @@ __device__ __forceinline__ void tc_mainloop(const ItA& ia, const ItB& ib, float*
     }
     cp_async_commit();
     tc_warp_tile<P, Cfg::WM, Cfg::WN, SmemA, SmemB>(sA + readStage * SmemA::kElems,
-                                                    sB + readStage * SmemB::kElems, acc, wm0,
-                                                    wn0, lane);
+                                                    sB + readStage * SmemB::kElems, acc, ra, rb);
     readStage = (readStage + 1 == S) ? 0 : readStage + 1;
     writeStage = (writeStage + 1 == S) ? 0 : writeStage + 1;
   }
@@ -682,7 +705,7 @@ __device__ __forceinline__ void tc_mainloop(const ItA& ia, const ItB& ib, float*
 extern __shared__ float4 sotr_gemm_smem[];
 
 template <class Cfg, Precision P, class AOp, class BOp, class Epi>
-__global__ void __launch_bounds__(Cfg::kThreads)
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     tc_gemm_kernel(const AOp aOp, const BOp bOp, const Epi epi, const GemmProblem prob) {
 #if SOTR_GEMM_SM80
   using SmemA = std::conditional_t<AOp::kKContig, SmemKMajor<Cfg::BM, Cfg::BK>,
@@ -783,7 +806,7 @@ __device__ __forceinline__ void simt_mainloop(const ItA& ia, const ItB& ib, floa
 }
 
 template <class Cfg, class AOp, class BOp, class Epi>
-__global__ void __launch_bounds__(Cfg::kThreads)
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     simt_gemm_kernel(const AOp aOp, const BOp bOp, const Epi epi, const GemmProblem prob) {
   using SmemA = SmemMNMajorPadded<Cfg::BM, Cfg::BK>;
   using SmemB = SmemMNMajorPadded<Cfg::BN, Cfg::BK>;

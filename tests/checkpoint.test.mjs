@@ -348,8 +348,10 @@ test('legacy variants: big-endian, hand-made header', async () => {
   await checkSimple(torchLegacy(pkl, big, { littleEndian: false }), 'legacy big');
   await rejects(readCheckpoint(torchLegacy(pkl, simpleData, { magic: 0x1950a86a20f9469cfc6dn })), codeIs('SOTR_CHECKPOINT_FORMAT', /magic number/), 'magic');
   await rejects(readCheckpoint(torchLegacy(pkl, simpleData, { protocol: 1000 })), codeIs('SOTR_CHECKPOINT_FORMAT', /protocol version 1000/), 'protocol');
-  const wrongCount = torchLegacy(pkl, { 0: f32bytes([1, 2, 3, 4, 5]), 1: f32bytes([0.25]) });
-  await rejects(readCheckpoint(wrongCount), codeIs('SOTR_CHECKPOINT_FORMAT', /storage '0'/), 'count');
+  const wrongCount = torchLegacy(pkl, simpleData, { elementSizes: { 0: 2 } }); // records 12 elements for 6
+  await rejects(readCheckpoint(wrongCount), codeIs('SOTR_CHECKPOINT_FORMAT', /storage '0' .*records 12 elements, the pickle says 6/), 'count');
+  const short = torchLegacy(pkl, { 0: f32bytes([1, 2, 3, 4, 5]), 1: f32bytes([0.25]) });
+  await rejects(readCheckpoint(short), codeIs('SOTR_CHECKPOINT_FORMAT', /truncated/), 'short storage');
 });
 
 test('non-tensor state_dict values are skipped with a warning; a dict without tensors is an error', async () => {

@@ -58,9 +58,10 @@ double now() {
 
 // Times f and g in alternating blocks (f, g, f, g, ...) so both see the same
 // machine state (turbo, other processes on a shared box); returns the median
-// seconds per call of each.
+// seconds per call of each and the median of the per-pair speed ratios
+// t_g / t_f (robust when the machine's load changes during the run).
 template <class F, class G>
-void interleavedMedians(F&& f, G&& g, double budget, double* tf, double* tg) {
+void interleavedMedians(F&& f, G&& g, double budget, double* tf, double* tg, double* ratio) {
   auto once = [](auto& h) {
     const double t0 = now();
     h();
@@ -80,6 +81,10 @@ void interleavedMedians(F&& f, G&& g, double budget, double* tf, double* tg) {
     for (int64_t j = 0; j < per; ++j) g();
     b.push_back((now() - t0) / per);
   }
+  std::vector<double> q;
+  for (size_t i = 0; i < a.size(); ++i) q.push_back(b[i] / a[i]);
+  std::sort(q.begin(), q.end());
+  *ratio = q[q.size() / 2];
   std::sort(a.begin(), a.end());
   std::sort(b.begin(), b.end());
   *tf = a[a.size() / 2];
@@ -145,6 +150,7 @@ int main(int argc, char** argv) {
   }
   std::printf("date %s  cpu %s  simd %s  openblas %s\n", date, cpu.c_str(), sotr::simdLevelName(level),
               openblas_get_config());
+  std::printf("ratio = median over alternating block pairs of t_openblas / t_ours\n");
   std::printf("%-34s %3s %10s %10s %7s %10s\n", "shape (MxNxK)", "thr", "ours GF/s", "oblas GF/s", "ratio",
               "max|diff|");
 
@@ -174,7 +180,7 @@ int main(int argc, char** argv) {
       sotr::PackedMatrix pa;
       if (c.packedA) pa = sotr::packA(A.data(), lda, c.transA, M, K, level, &pool);
 
-      double tOurs = 0, tBlas = 0;
+      double tOurs = 0, tBlas = 0, ratio = 0;
       interleavedMedians(
           [&] {
             if (c.packedA) sotr::gemmF32Packed(g, &pa, nullptr, &pool);
@@ -186,7 +192,7 @@ int main(int argc, char** argv) {
                           M, N, K, 1.f, A.data() + b * M * K, lda, B.data() + b * K * N, ldb, 0.f,
                           R.data() + b * M * N, ldc);
           },
-          budget, &tOurs, &tBlas);
+          budget, &tOurs, &tBlas, &ratio);
       double md = 0, mx = 0;
       for (int64_t i = 0; i < M * N * bt; ++i) {
         md = std::max(md, std::fabs(double(C[i]) - R[i]));
@@ -195,15 +201,15 @@ int main(int argc, char** argv) {
       if (!(md <= 1e-4 * std::max(1.0, mx))) bad = true;
       const double fl = 2.0 * M * N * K * bt;
       const double gO = fl / tOurs * 1e-9, gB = fl / tBlas * 1e-9;
-      std::printf("%-34s %3d %10.1f %10.1f %6.0f%% %10.2e\n", c.name, T, gO, gB, 100.0 * gO / gB, md);
+      std::printf("%-34s %3d %10.1f %10.1f %6.0f%% %10.2e\n", c.name, T, gO, gB, 100.0 * ratio, md);
       std::fflush(stdout);
       char buf[512];
       std::snprintf(buf, sizeof buf,
                     "%s    {\"shape\": \"%s\", \"M\": %lld, \"N\": %lld, \"K\": %lld, \"batch\": %lld, "
                     "\"transA\": %s, \"transB\": %s, \"threads\": %d, \"ours_gflops\": %.2f, "
-                    "\"openblas_gflops\": %.2f, \"ratio\": %.3f, \"ours_median_s\": %.6g, \"openblas_median_s\": %.6g}",
+                    "\"openblas_gflops\": %.2f, \"ratio\": %.3f, \"ratio_of_medians\": %.3f, \"ours_median_s\": %.6g, \"openblas_median_s\": %.6g}",
                     firstJs ? "" : ",\n", c.name, (long long)M, (long long)N, (long long)K, (long long)bt,
-                    c.transA ? "true" : "false", c.transB ? "true" : "false", T, gO, gB, gO / gB, tOurs, tBlas);
+                    c.transA ? "true" : "false", c.transB ? "true" : "false", T, gO, gB, ratio, gO / gB, tOurs, tBlas);
       js += buf;
       firstJs = false;
     }

@@ -135,7 +135,9 @@ async function readTorch(
   const roots = new Map<string, StorageInfo>();
   for (const [, t] of sel.tensors) roots.set(t.storage.root.key, t.storage.root);
   const plans = new Map<string, StoragePlan>();
-  for (const info of roots.values()) plans.set(info.key, await parsed.plan(info));
+  await mapLimit([...roots.values()], 16, async (info) => {
+    plans.set(info.key, await parsed.plan(info));
+  });
   // Distinct storages occupy distinct bytes of the file: overlapping records would let a small file claim
   // more memory than it holds.
   const spans = [...plans.entries()].filter(([, p]) => p.length > 0).sort((a, b) => a[1].start - b[1].start);

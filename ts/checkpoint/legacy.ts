@@ -5,7 +5,7 @@
  */
 import { CheckpointFormatError, UnsafeCheckpointError } from '../errors';
 import { PickleTruncatedError, PyDict, describeValue, unpickle, type PyTuple, type PyValue, type UnpicklePolicy } from './pickle';
-import { readBytes, type ByteSource } from './source';
+import { allocBytes, readBytes, type ByteSource } from './source';
 import { DTYPES } from './types';
 import { TorchPolicy, type ParsedTorchFile, type StorageInfo, type StoragePlan } from './torch';
 
@@ -93,34 +93,47 @@ export async function parseTorchLegacy(src: ByteSource, o: LegacyOptions): Promi
     }
   }
   const { keys, littleEndian } = head;
+  // Storage positions follow from the sizes in the pickle; each storage's recorded element count is checked
+  // when it is read, so storages that are not needed (optimizer state) are never touched.
   let located: Map<string, { start: number; length: number }> | null = null;
-  const locateAll = async (): Promise<Map<string, { start: number; length: number }>> => {
+  const locateAll = (): Map<string, { start: number; length: number }> => {
     const m = new Map<string, { start: number; length: number }>();
     let pos = head.dataStart;
     for (const key of keys) {
       const info = head.policy.storages.get(key);
       if (info === undefined) throw new CheckpointFormatError(`${label}: storage '${key}' is listed but never referenced`);
       if (m.has(key)) throw new CheckpointFormatError(`${label}: storage '${key}' is listed twice`);
-      const h = await readBytes(src, pos, 8);
-      const n = new DataView(h.buffer, h.byteOffset, 8).getBigInt64(0, littleEndian);
-      if (n !== BigInt(info.numel)) {
-        throw new CheckpointFormatError(`${label}: storage '${key}' at byte ${pos} records ${n} elements, the pickle says ${info.numel}`);
-      }
       const length = info.numel * DTYPES[info.dtype].size;
-      if (!Number.isSafeInteger(length) || pos + 8 + length > src.size) {
-        throw new CheckpointFormatError(`${label}: storage '${key}' runs past the end of the file (truncated?)`);
+      if (!Number.isSafeInteger(length) || length > src.size) {
+        throw new CheckpointFormatError(`${label}: storage '${key}' of ${info.numel} × ${info.dtype} is larger than the file`);
       }
       m.set(key, { start: pos + 8, length });
       pos += 8 + length;
     }
-    if (pos !== src.size) o.warn(`${label}: ${src.size - pos} bytes after the last storage were ignored`);
+    if (pos > src.size) o.warn(`${label}: the file ends ${pos - src.size} bytes early (truncated?); storages past the end cannot be read`);
+    else if (pos < src.size) o.warn(`${label}: ${src.size - pos} bytes after the last storage were ignored`);
     return m;
   };
   const plan = async (info: StorageInfo): Promise<StoragePlan> => {
-    located ??= await locateAll();
+    located ??= locateAll();
     const at = located.get(info.key);
     if (at === undefined) throw new CheckpointFormatError(`${label}: storage '${info.key}' is not in the file's storage list`);
-    return { start: at.start, length: at.length, read: () => readBytes(src, at.start, at.length) };
+    if (at.start + at.length > src.size) {
+      throw new CheckpointFormatError(`${label}: storage '${info.key}' runs past the end of the file (truncated?)`);
+    }
+    const read = async (): Promise<Uint8Array> => {
+      // One read for the element count and the data; offset 8 keeps every element size aligned.
+      const buf = allocBytes(at.length + 8);
+      await src.readInto(at.start - 8, buf);
+      const n = new DataView(buf.buffer, buf.byteOffset, 8).getBigInt64(0, littleEndian);
+      if (n !== BigInt(info.numel)) {
+        throw new CheckpointFormatError(
+          `${label}: storage '${info.key}' at byte ${at.start - 8} records ${n} elements, the pickle says ${info.numel} (corrupt file)`,
+        );
+      }
+      return buf.subarray(8);
+    };
+    return { start: at.start - 8, length: at.length + 8, read };
   };
   return {
     format: 'torch-legacy',

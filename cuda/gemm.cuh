@@ -351,10 +351,23 @@ struct StridedOperand {
 
   template <class Smem, int NT>
   struct Iter {
+    // Tile geometry along the source's contiguous dimension (L) and the other (O).
+    static constexpr int L = KC ? Smem::kDepth : Smem::kRows;
+    static constexpr int O = KC ? Smem::kRows : Smem::kDepth;
+    // 16-byte path: CPL chunks per line, each thread keeps one chunk column
+    // (c4) and walks lines line0, line0 + LS, ...
+    static constexpr bool kVecLayout = (Smem::kKContig == KC) && (NT % (L / 4) == 0);
+    static constexpr int CPL = L / 4, LS = NT / CPL > 0 ? NT / CPL : 1;
+    static constexpr int VITERS = (O + LS - 1) / LS;
+    static_assert(VITERS <= 32, "too many 16-byte copies per thread");
+
     const float* base;  // element (mn0, 0) of this batch
     const float* safe;  // a valid address for zero-fill copies
     int64_t ld;
     int rowsLeft, depth, tid;
+    int c4, line0;
+    uint32_t rowMask;   // KC 16-byte path: bit i = line line0 + i*LS inside the matrix
+    int mnValid;        // !KC 16-byte path: valid floats of this thread's chunk (0..4)
     bool vec;
 
     __device__ __forceinline__ Iter(const StridedOperand& op, int batch, int mn0, int tid_) {
@@ -364,47 +377,62 @@ struct StridedOperand {
       rowsLeft = op.rows - mn0;
       depth = op.depth;
       tid = tid_;
-      vec = op.vec16;
+      vec = kVecLayout && op.vec16;
+      c4 = (tid_ % CPL) * 4;
+      line0 = tid_ / CPL;
+      rowMask = 0;
+      mnValid = 0;
+      if (KC) {
+#pragma unroll
+        for (int i = 0; i < VITERS; ++i)
+          if (line0 + i * LS < rowsLeft) rowMask |= 1u << i;
+      } else {
+        mnValid = min(max(rowsLeft - c4, 0), 4);
+      }
     }
 
     __device__ __forceinline__ void load(float* stage, int k0) const {
-      // Opaque copies: stop the compiler from hoisting every per-element
-      // address out of the k loop (that costs ~2 registers per element).
-      const float* base = opaque_ptr(this->base);
-      const int64_t ld = opaque_i64(this->ld);
-      const int kLeft = depth - k0;
-      constexpr int L = KC ? Smem::kDepth : Smem::kRows;  // contiguous extent in the tile
-      constexpr int O = KC ? Smem::kRows : Smem::kDepth;
-      if (Smem::kKContig == KC && vec) {
-        constexpr int CPL = L / 4, TOTAL = O * CPL, ITERS = (TOTAL + NT - 1) / NT;
+      if (kVecLayout && vec) {
+        if (KC) {
+          const int kv = min(max(depth - k0 - c4, 0), 4) * 4;
+          const float* p = base + static_cast<int64_t>(line0) * ld + (k0 + c4);
 #pragma unroll
-        for (int i = 0; i < ITERS; ++i) {
-          const int id = tid + i * NT;
-          if ((TOTAL % NT) != 0 && id >= TOTAL) break;
-          const int line = id / CPL, c4 = (id % CPL) * 4;
-          const int r = KC ? line : c4, k = KC ? c4 : line;
-          int valid;
-          const float* src;
-          if (KC) {
-            valid = r < rowsLeft ? min(max(kLeft - k, 0), 4) : 0;
-            src = base + static_cast<int64_t>(r) * ld + (k0 + k);
-          } else {
-            valid = k < kLeft ? min(max(rowsLeft - r, 0), 4) : 0;
-            src = base + static_cast<int64_t>(k0 + k) * ld + r;
+          for (int i = 0; i < VITERS; ++i) {
+            if ((O % LS) != 0 && line0 + i * LS >= O) break;
+            const int bytes = ((rowMask >> i) & 1u) ? kv : 0;
+            cp_async_16(stage + Smem::offset(line0 + i * LS, c4),
+                        bytes ? p + static_cast<int64_t>(i * LS) * ld : safe, bytes);
           }
-          cp_async_16(stage + Smem::offset(r, k), valid > 0 ? src : safe, valid * 4);
+        } else {
+          const int kLeft = depth - k0;
+          const float* p = base + static_cast<int64_t>(k0 + line0) * ld + c4;
+#pragma unroll
+          for (int i = 0; i < VITERS; ++i) {
+            const int line = line0 + i * LS;
+            if ((O % LS) != 0 && line >= O) break;
+            const int bytes = line < kLeft ? mnValid * 4 : 0;
+            cp_async_16(stage + Smem::offset(c4, line),
+                        bytes ? p + static_cast<int64_t>(i * LS) * ld : safe, bytes);
+          }
         }
       } else {
+        // 4-byte path (unaligned operands, or a layout change for the SIMT
+        // kernel). Opaque copies stop the compiler from hoisting every
+        // per-element index out of the k loop (~3 registers per element).
+        const float* b0 = opaque_ptr(base);
+        const int64_t ldv = opaque_i64(ld);
+        const int t0 = opaque_int(tid);
+        const int kLeft = depth - k0;
         constexpr int TOTAL = O * L, ITERS = (TOTAL + NT - 1) / NT;
 #pragma unroll
         for (int i = 0; i < ITERS; ++i) {
-          const int id = tid + i * NT;
+          const int id = t0 + i * NT;
           if ((TOTAL % NT) != 0 && id >= TOTAL) break;
           const int line = id / L, pos = id % L;
           const int r = KC ? line : pos, k = KC ? pos : line;
           const bool ok = r < rowsLeft && k < kLeft;
-          const float* src = KC ? base + static_cast<int64_t>(r) * ld + (k0 + k)
-                                : base + static_cast<int64_t>(k0 + k) * ld + r;
+          const float* src = KC ? b0 + static_cast<int64_t>(r) * ldv + (k0 + k)
+                                : b0 + static_cast<int64_t>(k0 + k) * ldv + r;
           cp_async_4(stage + Smem::offset(r, k), ok ? src : safe, ok ? 4 : 0);
         }
       }
@@ -413,64 +441,41 @@ struct StridedOperand {
 };
 
 // ---------------------------------------------------------------------------
-// Accumulator views handed to epilogues.
+// Epilogue tile: the accumulators of a CTA tile (or of a band of its rows),
+// staged in shared memory, handed to the epilogue functor.
 // ---------------------------------------------------------------------------
+struct EpilogueTile {
+  const float* s;  // s[r * ld + c] = accumulator of C row row0 + r, column col0 + c
+  int ld;
+  int row0, col0;  // absolute position of s[0] in C (this batch)
+  int rows, cols;  // valid extent (already clipped to M / N); cols <= width
+  int width;       // allocated columns (a multiple of 4)
+  int batch;
+  int tid, nthreads;
 
-// Tensor-core warp tile: c[mi][ni][0..3] holds (row0 + mi*16 + g, col0 + ni*8 + 2t),
-// (.., +1), (row0 + mi*16 + g + 8, col0 + ni*8 + 2t), (.., +1); g = lane/4, t = lane%4.
-template <int MI, int NI>
-struct TcAccumulators {
-  static constexpr int kMI = MI, kNI = NI;
-  float c[MI][NI][4];
-  int row0, col0, lane;
-
+  // Calls f(row, col, v, n) for every group of 4 columns holding valid
+  // elements: v = elements (row, col .. col + 3) (absolute), of which the
+  // first n (1..4) are inside C. The loop is deliberately not unrolled (one
+  // copy of the epilogue body); consecutive threads take consecutive groups of
+  // a row, so global accesses coalesce.
   template <class F>
-  __device__ __forceinline__ void for_each_pair(F&& f) const {
-    const int g = lane >> 2, t = lane & 3;
-#pragma unroll
-    for (int mi = 0; mi < MI; ++mi) {
-#pragma unroll
-      for (int ni = 0; ni < NI; ++ni) {
-        const int r = row0 + mi * 16 + g, col = col0 + ni * 8 + 2 * t;
-        f(r, col, c[mi][ni][0], c[mi][ni][1]);
-        f(r + 8, col, c[mi][ni][2], c[mi][ni][3]);
-      }
+  __device__ __forceinline__ void for_each_vec4(F&& f) const {
+    const int groups = width >> 2;
+    const int total = rows * groups;
+#pragma unroll 1
+    for (int i = tid; i < total; i += nthreads) {
+      const int r = i / groups, c = (i - r * groups) * 4;
+      if (c >= cols) continue;
+      const float4 v = *reinterpret_cast<const float4*>(s + r * ld + c);
+      f(row0 + r, col0 + c, v, min(cols - c, 4));
     }
   }
 };
 
-// SIMT thread tile: c[i][j] is (row0 + (i/4)*rowStep + i%4, col0 + (j/4)*colStep + j%4).
-template <int TM, int TN>
-struct SimtAccumulators {
-  float c[TM][TN];
-  int row0, col0, rowStep, colStep;
-
-  template <class F>
-  __device__ __forceinline__ void for_each_pair(F&& f) const {
-#pragma unroll
-    for (int i = 0; i < TM; ++i) {
-      const int r = row0 + (i >> 2) * rowStep + (i & 3);
-#pragma unroll
-      for (int j = 0; j < TN; j += 2) {
-        f(r, col0 + (j >> 2) * colStep + (j & 3), c[i][j], c[i][j + 1]);
-      }
-    }
-  }
-};
-
-// ---------------------------------------------------------------------------
 // The standard epilogue (GemmEpilogue of gemm_args.h) storing into C.
-// ---------------------------------------------------------------------------
-__device__ __forceinline__ float sigmoid_f32(float v) { return 1.f / (1.f + expf(-v)); }
-
 struct GemmEpilogueOp {
-  enum : int {
-    kBias = 1, kScale = 2, kShift = 4, kResidual = 8, kPairC = 16, kPairR = 32,
-    kActShift = 8  // activation (sotr::Activation) in bits 8..9
-  };
   float* C = nullptr;
   int64_t ldc = 0, strideC = 0;
-  int M = 0, N = 0;
   const float* bias = nullptr;
   const float* scale = nullptr;
   const float* shift = nullptr;
@@ -479,64 +484,53 @@ struct GemmEpilogueOp {
   const float* residual = nullptr;
   int64_t ldr = 0, strideR = 0;
   float beta = 1.f;
+  int act = 0;  // sotr::Activation
   float slope = 0.01f;
-  int flags = 0;  // set by finalize()
+  bool vecC = false;  // float4 stores allowed (C 16-byte aligned, ldc / strideC % 4 == 0)
+  bool vecR = false;  // float4 residual loads allowed
 
-  // Host: derives the flags from the pointers; pairC / pairR say whether
-  // float2 accesses are allowed (8-byte aligned base, even ld and stride).
-  __host__ void finalize(int act, bool pairC, bool pairR) {
-    flags = (bias ? kBias : 0) | (scale ? kScale : 0) | (shift ? kShift : 0) |
-            (residual ? kResidual : 0) | (pairC ? kPairC : 0) |
-            (residual && pairR ? kPairR : 0) | ((act & 3) << kActShift);
-  }
-
-  __device__ __forceinline__ float apply(float v, int fl, int ch, float res) const {
-    if (fl & kBias) v += bias[ch];
-    if (fl & kScale) v *= scale[ch];
-    if (fl & kShift) v += shift[ch];
+  __device__ __forceinline__ float apply(float v, int ch, float res) const {
+    if (bias) v += bias[ch];
+    if (scale) v *= scale[ch];
+    if (shift) v += shift[ch];
     v *= alpha;
-    if (fl & kResidual) v += beta * res;
-    const int act = (fl >> kActShift) & 3;
+    if (residual) v += beta * res;
     if (act == 1) v = v > 0.f ? v : 0.f;
     else if (act == 2) v = v > 0.f ? v : v * slope;
-    else if (act == 3) v = sigmoid_f32(v);
+    else if (act == 3) v = 1.f / (1.f + expf(-v));
     return v;
   }
 
-  template <class Acc>
-  __device__ __forceinline__ void operator()(const Acc& acc, int b) const {
-    float* Cb = C + static_cast<int64_t>(b) * strideC;
-    const float* Rb = residual + static_cast<int64_t>(b) * strideR;
-    acc.for_each_pair([&](int row, int col, float v0, float v1) {
-      const int fl = opaque_int(flags);
-      if (row >= M || col >= N) return;
-      const bool two = col + 1 < N;
-      float r0 = 0.f, r1 = 0.f;
-      if (fl & kResidual) {
+  __device__ __forceinline__ void operator()(const EpilogueTile& t) const {
+    float* Cb = C + static_cast<int64_t>(t.batch) * strideC;
+    const float* Rb = residual ? residual + static_cast<int64_t>(t.batch) * strideR : nullptr;
+    t.for_each_vec4([&](int row, int col, float4 v4, int n) {
+      float v[4] = {v4.x, v4.y, v4.z, v4.w};
+      float r[4] = {0.f, 0.f, 0.f, 0.f};
+      if (Rb) {
         const float* rp = Rb + static_cast<int64_t>(row) * ldr + col;
-        if (two && (fl & kPairR)) {
-          const float2 t = *reinterpret_cast<const float2*>(rp);
-          r0 = t.x;
-          r1 = t.y;
+        if (n == 4 && vecR) {
+          const float4 q = *reinterpret_cast<const float4*>(rp);
+          r[0] = q.x;
+          r[1] = q.y;
+          r[2] = q.z;
+          r[3] = q.w;
         } else {
-          r0 = rp[0];
-          if (two) r1 = rp[1];
+#pragma unroll
+          for (int j = 0; j < 4; ++j)
+            if (j < n) r[j] = rp[j];
         }
       }
-      const int ch0 = channelAxis == 0 ? row : col;
-      const int dch = channelAxis == 0 ? 0 : 1;
-      v0 = apply(v0, fl, ch0, r0);
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+        if (j < n) v[j] = apply(v[j], channelAxis == 0 ? row : col + j, r[j]);
       float* cp = Cb + static_cast<int64_t>(row) * ldc + col;
-      if (two) {
-        v1 = apply(v1, fl, ch0 + dch, r1);
-        if (fl & kPairC) {
-          *reinterpret_cast<float2*>(cp) = make_float2(v0, v1);
-        } else {
-          cp[0] = v0;
-          cp[1] = v1;
-        }
+      if (n == 4 && vecC) {
+        *reinterpret_cast<float4*>(cp) = make_float4(v[0], v[1], v[2], v[3]);
       } else {
-        cp[0] = v0;
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          if (j < n) cp[j] = v[j];
       }
     });
   }

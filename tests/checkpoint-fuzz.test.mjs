@@ -16,7 +16,7 @@ import { Pickle, f32bytes, makeZip, safetensorsBytes, stateDictPickle, torchLega
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20240601);
 const CASES = Number(process.env.FUZZ_CASES ?? 3000);
-const CASE_TIME_LIMIT_MS = 2000;
+const CASE_TIME_LIMIT_MS = 5000; // a hang detector; the slowest case takes well under 1 s
 const OPTS = { maxCopyBytes: 16 << 20, maxInflatedBytes: 64 << 20 };
 
 function mulberry32(a) {
@@ -197,6 +197,31 @@ function hostileCases() {
   for (let i = 0; i < 100000; i++) lists.emptyList();
   for (let i = 0; i < 99999; i++) lists.raw(0x61); // APPEND: 100k-deep nested list
   opcodes.push(['100k nested lists', lists.stop(), 'SOTR_CHECKPOINT_FORMAT']);
+  // amplification: a few bytes per call copying one large memoised object, over and over (memory and time bombs)
+  const amplify = (build, callable) => {
+    const p = new Pickle().proto(2);
+    callable(p);
+    p.put(1).raw(0x30); // memo 1 = the callable
+    build(p);
+    p.put(0).raw(0x30); // memo 0 = the big object
+    for (let i = 0; i < 200000; i++) p.get(1).get(0).tuple1().reduce(); // results stay on the stack
+    return p.stop();
+  };
+  const bigDict = (p) => {
+    p.emptyDict().mark();
+    for (let i = 0; i < 50000; i++) p.int(i).none();
+    p.setitems();
+  };
+  const bigTuple = (p) => {
+    p.mark();
+    for (let i = 0; i < 50000; i++) p.int(1);
+    p.tuple();
+  };
+  opcodes.push(['OrderedDict copy bomb', amplify(bigDict, (p) => p.global('collections', 'OrderedDict')), 'SOTR_CHECKPOINT_FORMAT']);
+  opcodes.push(['torch.Size copy bomb', amplify(bigTuple, (p) => p.global('torch', 'Size')), 'SOTR_CHECKPOINT_FORMAT']);
+  const enc = new Pickle().proto(2).global('_codecs', 'encode').put(1).raw(0x30).str('x'.repeat(1 << 20)).put(0).raw(0x30);
+  for (let i = 0; i < 100000; i++) enc.get(1).get(0).str('latin1').tuple2().reduce();
+  opcodes.push(['_codecs.encode bomb', enc.stop(), 'SOTR_CHECKPOINT_FORMAT']);
   // a self-referencing "state_dict"
   opcodes.push(['cyclic model', new Pickle().proto(2).emptyDict().put(0).str('model').get(0).setitem().stop(), 'SOTR_CHECKPOINT_FORMAT']);
   for (const [name, p, code] of opcodes) {

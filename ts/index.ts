@@ -19,3 +19,25 @@ export {
 } from './device';
 export { runOp, listOps, type OpOptions } from './ops/run';
 export { matmul, type MatmulOptions, type Activation } from './ops/matmul';
+export {
+  readCheckpoint,
+  readCheckpointWithInfo,
+  readSafetensors,
+  readSafetensorsHeader,
+  writeSafetensors,
+  inferSotrConfig,
+  expectedSotrKeys,
+  checkSotrKeys,
+  CHECKPOINT_DTYPES,
+  type CheckpointEntry,
+  type CheckpointOptions,
+  type CheckpointInfo,
+  type CheckpointDType,
+  type CheckpointFormat,
+  type CheckpointTypedArray,
+  type CheckpointSource,
+  type SotrCheckpointConfig,
+  type SotrKeyProblems,
+  type ShapeProblem,
+  type TensorCollection,
+} from './checkpoint';

@@ -97,10 +97,10 @@ struct Plan {
 };
 
 // Packing A pays off when each packed panel feeds many N tiles; packing B
-// when each B block feeds many M panels. Below these reuse counts the kernels
-// read the operand in place (the "small GEMM" path: no packing at all).
-constexpr int64_t kDirectAMaxNTiles = 4;
-constexpr int64_t kDirectBMaxMPanels = 8;
+// when each B block feeds many M panels. Up to these sizes the kernels read
+// the operand in place instead (the "small GEMM" path: no packing at all).
+constexpr int64_t kDirectAMaxN = 128;
+constexpr int64_t kDirectBMaxM = 96;
 
 bool epilogueIsTrivial(const GemmEpilogue& e) {
   return !e.bias && !e.scale && !e.shift && e.alpha == 1.f && !e.residual && e.act == Activation::None;
@@ -352,8 +352,8 @@ void run(const GemmArgs& args, const PackedMatrix* pA, const PackedMatrix* pB, T
   }
 
   Plan p{&a, ks, kcBaseFor(*ks, a.K), !epilogueIsTrivial(a.ep), false, false};
-  p.directA = !pA && ceilDiv(a.N, ks->nr) <= kDirectAMaxNTiles;
-  p.directB = !pB && !a.transB && ceilDiv(a.M, ks->mr) <= kDirectBMaxMPanels;
+  p.directA = !pA && a.N <= kDirectAMaxN;
+  p.directB = !pB && !a.transB && a.M <= kDirectBMaxM;
   const int T = pool ? pool->size() : 1;
   const double flops = 2.0 * a.M * a.N * a.K * a.batch;
   const bool parallel = T > 1 && flops >= kParallelMinFlops;

@@ -13,24 +13,45 @@ constexpr int NR = 8;
 constexpr int KC = 256;
 constexpr int NC = 512;
 
+// Portable 4-lane vector (GCC/Clang vector extension: SSE on x86-64, NEON on
+// AArch64, plain scalar code elsewhere).
+typedef float v4 __attribute__((vector_size(16)));
+
+inline v4 load4(const float* p) {
+  v4 v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+
 // C tile (mr x nr) (+)= sum_k A[r*rsA + k*csA] * B[k*ldbk + j], then the
-// epilogue. Edge tiles only touch rows < mr and columns < nr.
+// epilogue. Edge tiles only read and write rows < mr and columns < nr.
 template <bool FULL>
 void microKernel(int64_t kc, const float* __restrict A, int64_t rsA, int64_t csA,
                  const float* __restrict B, int64_t ldbk, float* C, int64_t ldc, int mr, int nr,
                  bool accumulate, const EpiCtx* ep, int64_t row, int64_t col) {
-  float c[MR][NR] = {};
+  static_assert(NR == 8, "two v4 per row");
+  v4 acc[MR][2] = {};
   const int rows = FULL ? MR : mr, cols = FULL ? NR : nr;
   for (int64_t k = 0; k < kc; ++k) {
-    float b[NR];
-    for (int j = 0; j < NR; ++j) b[j] = j < cols ? B[j] : 0.f;
+    v4 b0, b1;
+    if (FULL) {
+      b0 = load4(B), b1 = load4(B + 4);
+    } else {
+      float t[NR];
+      for (int j = 0; j < NR; ++j) t[j] = j < cols ? B[j] : 0.f;
+      b0 = load4(t), b1 = load4(t + 4);
+    }
     for (int r = 0; r < MR; ++r) {
-      const float a = r < rows ? A[r * rsA] : 0.f;
-      for (int j = 0; j < NR; ++j) c[r][j] += a * b[j];
+      const float s = (FULL || r < rows) ? A[r * rsA] : 0.f;
+      const v4 a = {s, s, s, s};
+      acc[r][0] += a * b0;
+      acc[r][1] += a * b1;
     }
     A += csA;
     B += ldbk;
   }
+  float c[MR][NR];
+  __builtin_memcpy(c, acc, sizeof c);
   for (int r = 0; r < rows; ++r) {
     float* cr = C + r * ldc;
     for (int j = 0; j < cols; ++j) {

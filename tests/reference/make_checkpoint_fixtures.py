@@ -171,12 +171,17 @@ def tiny_sotr_state_dict():
     sd = collections.OrderedDict()
     for k, shape in tiny_sotr_shapes(TINY).items():
         sd[k] = formula(k, shape)
+    # nn.Module.state_dict() attaches per-module versions; pickle stores them with a BUILD opcode
+    sd._metadata = collections.OrderedDict(
+        [("", {"version": 1}), ("backbone", {"version": 1}), ("backbone.bottom_up.stem.conv1.norm", {"version": 3})])
     return sd
 
 
 def wrapped(sd):
     """A DDP training checkpoint: 'module.' keys, optimizer state with its own tensors, scheduler, iteration."""
     model = collections.OrderedDict(("module." + k, v) for k, v in sd.items())
+    if hasattr(sd, "_metadata"):
+        model._metadata = collections.OrderedDict(("module." + k if k else "module", v) for k, v in sd._metadata.items())
     params = [torch.nn.Parameter(v.clone()) for v in list(sd.values())[:6]]
     opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=1e-4)
     for p in params:

@@ -122,7 +122,6 @@ async function guarded<T>(label: string, fn: () => Promise<T>): Promise<T> {
 }
 
 async function readTorch(
-  src: ByteSource,
   parsed: ParsedTorchFile,
   o: Resolved,
 ): Promise<{ tensors: Map<string, CheckpointEntry>; info: CheckpointInfo }> {
@@ -221,7 +220,7 @@ export async function readCheckpointWithInfo(
         format === 'torch-zip'
           ? await parseTorchZip(src, { maxPickleBytes: o.maxPickleBytes, verifyChecksums: o.verifyChecksums, inflate })
           : await parseTorchLegacy(src, { maxPickleBytes: o.maxPickleBytes, warn: o.warn });
-      return readTorch(src, parsed, o);
+      return readTorch(parsed, o);
     });
   } finally {
     await src.close();

@@ -61,7 +61,7 @@ function parseHead(buf: Uint8Array, label: string): Head {
   if (!(sys.value instanceof PyDict)) throw new CheckpointFormatError(`${label}: sys info is ${describeValue(sys.value)}, expected a dict`);
   const le = sys.value.map.get('little_endian');
   if (typeof le !== 'boolean') throw new CheckpointFormatError(`${label}: sys info has no little_endian flag`);
-  const policy = new TorchPolicy(label, true);
+  const policy = new TorchPolicy(label, true, buf.length);
   const main = unpickle(buf, sys.end, policy, label);
   const keysP = unpickle(buf, main.end, plain, label);
   const keys = keysP.value;

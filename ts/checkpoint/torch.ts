@@ -7,7 +7,7 @@
  */
 import { CheckpointFormatError, UnsafeCheckpointError } from '../errors';
 import { PyDict, PyOpaque, PyTuple, describeValue, type PyValue, type UnpicklePolicy } from './pickle';
-import { DTYPES, numelOf, type CheckpointDType, type CheckpointEntry, type CheckpointTypedArray } from './types';
+import { DTYPES, numelOf, type CheckpointDType, type CheckpointEntry } from './types';
 
 /** torch.<X>Storage classes and the dtypes they hold. */
 const STORAGE_CLASSES: Record<string, CheckpointDType> = {
@@ -123,14 +123,33 @@ export class TorchPolicy implements UnpicklePolicy {
   readonly storages = new Map<string, StorageInfo>();
   readonly locations = new Set<string>();
 
+  /** Elements copied by calls so far; see charge(). */
+  private work = 0;
+  private readonly workLimit: number;
+
   constructor(
     private label: string,
     /** true for the legacy format, whose persistent ids carry a 6th item (view metadata). */
     private legacy: boolean,
-  ) {}
+    /** Size of the pickle: bounds the copying work calls may do. */
+    pickleBytes: number,
+  ) {
+    this.workLimit = pickleBytes + 100_000;
+  }
 
   private bad(msg: string): never {
     throw new CheckpointFormatError(`${this.label}: ${msg}`);
+  }
+
+  /**
+   * Calls that copy a container (OrderedDict(d), torch.Size(t), _codecs.encode(s)) could be repeated on one
+   * large memoised object by a few bytes each; charging the copies keeps the total work linear in the pickle size.
+   */
+  private charge(n: number): void {
+    this.work += n;
+    if (this.work > this.workLimit) {
+      throw new CheckpointFormatError(`${this.label}: the pickle copies far more data than it holds (amplification); refusing`);
+    }
   }
 
   findGlobal(module: string, name: string): PyValue {
@@ -149,9 +168,12 @@ export class TorchPolicy implements UnpicklePolicy {
     if (module === 'torch' && /Storage$/.test(name)) {
       throw new CheckpointFormatError(`${this.label}: storage class '${q}' holds a dtype this reader does not support`);
     }
+    const hint = /^[A-Z]/.test(name) && module.includes('.') && !/^(builtins|os|posix|nt|subprocess)$/.test(module)
+      ? ' If this file is a whole pickled model (torch.save(model)), re-save it with torch.save(model.state_dict(), path).'
+      : '';
     throw new UnsafeCheckpointError(
       `${this.label}: the pickle asks for global '${q}', which a checkpoint never needs; refusing to load it ` +
-        `(allowed: ${ALLOWED_SUMMARY})`,
+        `(allowed: ${ALLOWED_SUMMARY}).${hint}`,
       { details: { global: q } },
     );
   }
@@ -201,6 +223,7 @@ export class TorchPolicy implements UnpicklePolicy {
         if (a.length === 0) return d;
         if (a.length !== 1) return this.bad(`${fn.qualname} called with ${a.length} arguments`);
         const src = a[0]!;
+        this.charge(src instanceof PyDict ? src.map.size : Array.isArray(src) ? src.length : 0);
         if (src instanceof PyDict) {
           for (const [k, v] of src.map) d.map.set(k, v);
         } else if (Array.isArray(src)) {
@@ -217,6 +240,7 @@ export class TorchPolicy implements UnpicklePolicy {
       case 'Size': {
         if (a.length === 1 && (a[0] instanceof PyTuple || Array.isArray(a[0]))) {
           const items = a[0] instanceof PyTuple ? a[0].items : (a[0] as PyValue[]);
+          this.charge(items.length);
           if (items.every(isInt)) return new PyTuple(items.slice());
         }
         return this.bad('torch.Size needs a tuple of integers');
@@ -224,6 +248,7 @@ export class TorchPolicy implements UnpicklePolicy {
       case 'encode': {
         const [s, enc] = a;
         if (a.length === 2 && typeof s === 'string' && (enc === 'latin1' || enc === 'latin-1')) {
+          this.charge(s.length);
           const out = new Uint8Array(s.length);
           for (let i = 0; i < s.length; i++) {
             const c = s.charCodeAt(i);
@@ -261,7 +286,7 @@ export class TorchPolicy implements UnpicklePolicy {
     const shape = intTuple(size!);
     const strides = intTuple(stride!);
     if (shape === null || strides === null || shape.length !== strides.length || shape.length > 64) {
-      return this.bad(`${q}: size and stride must be tuples of equal length of non-negative integers`);
+      return this.bad(`${q}: size and stride must be tuples of equal length (at most 64) of non-negative integers`);
     }
     // Offsets are in elements of `dtype`; translate a legacy view offset (in storage elements) to bytes first.
     const rootEs = DTYPES[storage.root.dtype].size;
@@ -290,7 +315,7 @@ export class TorchPolicy implements UnpicklePolicy {
 
 function intTuple(v: PyValue): number[] | null {
   const items = v instanceof PyTuple ? v.items : Array.isArray(v) ? v : null;
-  if (items === null) return null;
+  if (items === null || items.length > 64) return null;
   const out: number[] = [];
   for (const x of items) {
     if (!isInt(x) || x < 0) return null;
@@ -475,7 +500,6 @@ function gather(src: Uint8Array, dst: Uint8Array, es: number, offset: number, sh
   }
 }
 
-export type { CheckpointTypedArray };
 
 /** Where one storage's bytes are, and how to read them into a buffer of their own. */
 export interface StoragePlan {

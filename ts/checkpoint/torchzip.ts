@@ -40,7 +40,7 @@ export async function parseTorchZip(src: ByteSource, o: TorchZipOptions): Promis
     throw new CheckpointFormatError(`${label}: pickle of ${pklEntry.size} bytes is over the limit of ${o.maxPickleBytes} (maxPickleBytes)`);
   }
   const pkl = await readZipEntry(src, pklEntry, { verifyCrc: metaCrc, inflate: o.inflate, maxSize: o.maxPickleBytes });
-  const policy = new TorchPolicy(label, false);
+  const policy = new TorchPolicy(label, false, pkl.length);
   const { value } = unpickle(pkl, 0, policy, label);
 
   const fullCrc = o.verifyChecksums === true;

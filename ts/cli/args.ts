@@ -1,0 +1,159 @@
+/**
+ * Command-line parsing for `sotr`: node:util parseArgs (no dependency), typed
+ * number options with range checks, and the usage texts. Every mistake is a
+ * UsageError (exit code 1) whose message says what was wrong and what to type.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Exit codes, documented in README.md ("The `sotr` command"). */
+export const EXIT = { ok: 0, usage: 1, someFailed: 2, interrupted: 130 } as const;
+
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+export interface Parsed {
+  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  positionals: string[];
+}
+
+/** parseArgs with strict checking, turning its errors into UsageErrors that name the command. */
+export function parse(command: string, args: string[], options: OptionSpec, allowPositionals = true): Parsed {
+  try {
+    const r = parseArgs({ args, options, strict: true, allowPositionals } as ParseArgsConfig);
+    return { values: r.values as Parsed['values'], positionals: r.positionals };
+  } catch (e) {
+    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    throw new UsageError(msg, command);
+  }
+}
+
+export function str(p: Parsed, name: string): string | undefined {
+  const v = p.values[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new UsageError(`--${name} needs a value`);
+  return v;
+}
+
+export function strs(p: Parsed, name: string): string[] {
+  const v = p.values[name];
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).map(String);
+}
+
+export function flag(p: Parsed, name: string): boolean {
+  return p.values[name] === true;
+}
+
+/** A number option: `--name <n>` with bounds (and integer-ness) checked. */
+export function num(
+  p: Parsed,
+  name: string,
+  o: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean } = {},
+): number | undefined {
+  const s = str(p, name);
+  if (s === undefined) return undefined;
+  const v = Number(s.trim());
+  const what = o.integer ? 'an integer' : 'a number';
+  if (s.trim() === '' || !Number.isFinite(v) || (o.integer && !Number.isInteger(v))) {
+    throw new UsageError(`--${name} must be ${what}, received '${s}'`);
+  }
+  if (o.min !== undefined && (o.exclusiveMin ? v <= o.min : v < o.min)) {
+    throw new UsageError(`--${name} must be ${o.exclusiveMin ? '>' : '>='} ${o.min}, received ${s}`);
+  }
+  if (o.max !== undefined && v > o.max) throw new UsageError(`--${name} must be <= ${o.max}, received ${s}`);
+  return v;
+}
+
+export const MAIN_USAGE = `usage: sotr <command> [options]
+
+SOTR instance segmentation from the command line.
+
+commands:
+  predict    segment images: results as JSON Lines, optional COCO results and overlays
+  info       describe the build, the CPU and CUDA (--json for the raw object)
+  inspect    describe a checkpoint: format, tensors, SOTR configuration, key problems
+  convert    convert a PyTorch checkpoint (.pth) to safetensors
+  help       help on a command: sotr help predict
+
+options:
+  -h, --help     this text
+  -v, --version  the package version
+
+exit codes: 0 ok, 1 usage or configuration error, 2 some images failed, 130 interrupted.`;
+
+export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --input <paths...> --out <results.jsonl> [options]
+
+  -m, --model <file|tiny>      a checkpoint (.pth or .safetensors), or "tiny": a small random-weight
+                               model generated on first use and cached next to --out (no downloads)
+  -i, --input <path>           images, folders (searched recursively), globs ("photos/**/*.jpg") or
+                               a list file (.txt/.lst/.list: one path a line, # comments); repeatable,
+                               and extra positional arguments count as inputs
+  -o, --out <file.jsonl>       results, one JSON line per image; an existing file is resumed: images
+                               already in it are skipped (--overwrite starts again)
+      --device <d>             auto (default) | cpu | cuda | cuda:N
+      --batch <n>              images per model call (default 1 on the CPU, 4 on CUDA)
+      --precision <p>          fp32 (default) | tf32 | bf16 | fp16 (CUDA; the CPU always computes fp32)
+      --min-size <px>          resize: shortest side (default: the checkpoint's test size)
+      --max-size <px>          resize: cap on the longest side (default 1333)
+  post-processing (defaults are the reference's):
+      --score-threshold <p>    class probability to become a candidate (0.1)
+      --mask-threshold <p>     mask binarisation (0.5)
+      --nms-pre <n>            candidates kept before Matrix NMS (500)
+      --update-threshold <p>   score kept after Matrix NMS (0.05)
+      --max-per-image <n>      instances per image (100)
+      --min-score <p>          drop instances scoring below this from the results (default: keep all)
+  outputs:
+      --coco <file.json>       COCO results (segm) for the whole --out file, written at the end
+      --image-ids <file.json>  image ids for --coco: a COCO annotations file ("images": [{id, file_name}])
+                               or {"<file name>": id}; default: the number in the file name, else the name
+      --viz <dir>              overlay images: instances coloured, class and score drawn
+      --viz-threshold <p>      display cut for --viz (0.3)
+  running:
+      --workers <n>            decode/overlay worker threads (default: from the cores)
+      --retry-errors           redo images whose earlier line has an error
+      --overwrite              start a new --out instead of resuming it
+      --profile                print the model's per-stage time profile at the end
+  -q, --quiet                  no progress or summary (errors are still printed)
+  -h, --help                   this text
+
+Progress goes to stderr (a bar on a terminal, a line every few seconds otherwise). Ctrl-C finishes the
+batch in progress, flushes the results and exits with 130; run the same command again to resume.
+exit codes: 0 ok, 1 usage or configuration error, 2 some images failed, 130 interrupted.`;
+
+export const INFO_USAGE = `usage: sotr info [--json]
+
+Describes the build (version, commit, SIMD variants, CUDA architectures), the CPU, CUDA (driver, runtime,
+devices, or why it is unavailable) and the device 'auto' resolves to.
+      --json   print backendInfo() as JSON`;
+
+export const INSPECT_USAGE = `usage: sotr inspect <checkpoint> [--json] [--keys]
+
+Reads a checkpoint (.pth zip or legacy, or .safetensors) and prints its format, tensor count and bytes, the
+SOTR configuration inferred from it, and missing / unexpected / mis-shaped keys.
+      --json       machine-readable output
+      --keys       list every tensor (name, dtype, shape)
+      --key <k>    the state_dict entry of a wrapped checkpoint (default: model / state_dict)`;
+
+export const CONVERT_USAGE = `usage: sotr convert <in.pth> <out.safetensors> [--no-check] [--key <entry>] [--keep-prefix]
+
+Converts a PyTorch checkpoint to safetensors (written under a temporary name, then renamed), checking it
+against the SOTR key structure first.
+      --no-check      convert even when the keys are not a SOTR state_dict
+      --key <entry>   the state_dict entry of a wrapped checkpoint (default: model / state_dict)
+      --keep-prefix   keep a leading 'module.' on names`;
+
+export const USAGES: Record<string, string> = {
+  predict: PREDICT_USAGE,
+  info: INFO_USAGE,
+  inspect: INSPECT_USAGE,
+  convert: CONVERT_USAGE,
+};

@@ -1,0 +1,155 @@
+/**
+ * Turns `--input` values into an ordered, de-duplicated list of image files:
+ * files as given, folders searched recursively for image extensions, globs
+ * (`*`, `?`, `**`, `[...]`, `{a,b}`; Node 20 has no fs.glob) and list files
+ * (.txt/.lst/.list, one path a line, relative to the list's folder, # comments).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UsageError } from './args';
+
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.heic', '.heif']);
+const LIST_EXTENSIONS = new Set(['.txt', '.lst', '.list']);
+
+const isImageName = (name: string) => IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase());
+const hasGlob = (s: string) => /[*?[\]{}]/.test(s);
+
+function walk(dir: string, out: string[]): void {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    throw new UsageError(`cannot read folder ${dir}: ${(e as Error).message}`);
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) walk(p, out);
+    else if ((e.isFile() || e.isSymbolicLink()) && isImageName(e.name)) out.push(p);
+  }
+}
+
+/** One glob segment (no '/') as a regular expression. */
+function segmentRegex(seg: string): RegExp {
+  let re = '';
+  for (let i = 0; i < seg.length; i++) {
+    const c = seg[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const j = seg.indexOf(']', i + 1);
+      if (j < 0) re += '\\[';
+      else {
+        let body = seg.slice(i + 1, j).replace(/\\/g, '\\\\');
+        if (body.startsWith('!')) body = '^' + body.slice(1);
+        re += `[${body}]`;
+        i = j;
+      }
+    } else if (c === '{') {
+      const j = seg.indexOf('}', i + 1);
+      if (j < 0) re += '\\{';
+      else {
+        re += '(?:' + seg.slice(i + 1, j).split(',').map((a) => a.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|') + ')';
+        i = j;
+      }
+    } else re += c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/** Expands a glob pattern (relative to cwd or absolute) to the files it matches, sorted. */
+export function globFiles(pattern: string): string[] {
+  const norm = pattern.split(path.sep).join('/');
+  const absolute = norm.startsWith('/');
+  const segs = norm.split('/').filter((s, i) => s !== '' || i === 0);
+  let base = absolute ? '/' : '.';
+  let k = absolute ? 1 : 0;
+  // Literal leading segments are walked into directly.
+  while (k < segs.length - 1 && !hasGlob(segs[k]!)) base = path.join(base, segs[k++]!);
+  const rest = segs.slice(k);
+  const out: string[] = [];
+  const visit = (dir: string, i: number): void => {
+    if (i === rest.length) return;
+    const seg = rest[i]!;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (seg === '**') {
+      visit(dir, i + 1); // zero folders
+      for (const e of entries) if (e.isDirectory() && !e.name.startsWith('.')) visit(path.join(dir, e.name), i);
+      if (i === rest.length - 1) for (const e of entries) if (!e.isDirectory()) out.push(path.join(dir, e.name));
+      return;
+    }
+    const re = segmentRegex(seg);
+    const last = i === rest.length - 1;
+    for (const e of entries) {
+      if (e.name.startsWith('.') && !seg.startsWith('.')) continue;
+      if (!re.test(e.name)) continue;
+      const p = path.join(dir, e.name);
+      if (last) {
+        if (!e.isDirectory()) out.push(p);
+      } else if (e.isDirectory() || e.isSymbolicLink()) visit(p, i + 1);
+    }
+  };
+  visit(base, 0);
+  return out;
+}
+
+function readList(file: string): string[] {
+  const dir = path.dirname(file);
+  const out: string[] = [];
+  for (const raw of fs.readFileSync(file, 'utf8').split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    out.push(path.isAbsolute(line) ? line : path.join(dir, line));
+  }
+  return out;
+}
+
+/**
+ * The image files named by the inputs, in the order given (folders and globs sorted by name), each once.
+ * A missing path, or a folder or glob without images, is a UsageError.
+ */
+export function expandInputs(inputs: string[]): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const add = (p: string) => {
+    const key = path.resolve(p);
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push(path.normalize(p));
+  };
+  const one = (input: string, fromList: boolean): void => {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(input);
+    } catch {
+      st = undefined;
+    }
+    if (st?.isDirectory()) {
+      const found: string[] = [];
+      walk(input, found);
+      if (!found.length && !fromList) throw new UsageError(`no images (${[...IMAGE_EXTENSIONS].join(' ')}) in folder ${input}`);
+      found.forEach(add);
+    } else if (st) {
+      if (!fromList && LIST_EXTENSIONS.has(path.extname(input).toLowerCase())) {
+        for (const p of readList(input)) one(p, true);
+      } else add(input);
+    } else if (hasGlob(input)) {
+      const found = globFiles(input).filter((f) => isImageName(f) || !/\*\*?$/.test(input));
+      if (!found.length) throw new UsageError(`no files match ${input}`);
+      found.forEach(add);
+    } else if (fromList) {
+      add(input); // listed but missing: it becomes a result line with an error, like any unreadable image
+    } else {
+      throw new UsageError(`input not found: ${input}`);
+    }
+  };
+  for (const input of inputs) one(input, false);
+  return out;
+}

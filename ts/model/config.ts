@@ -1,0 +1,302 @@
+/**
+ * The SOTR model configuration: the official constants (docs: ../shared/docs/sotr-architecture.md §2–§10) plus
+ * what the checkpoint's tensors say (ResNet depth, DCN blocks, widths, transformer depth, classes, mask channels).
+ * Every constant can be overridden by a Sotr.load option of the same name, so tiny test models and other variants
+ * run.
+ */
+import { SotrRangeError, SotrTypeError } from '../errors';
+import type { SotrCheckpointConfig } from '../checkpoint/config';
+import type { Precision } from '../device';
+import { COCO_CATEGORY_IDS, COCO_CLASS_NAMES } from './coco';
+
+export type SotrVariant = 'R50' | 'R101' | 'R101-DCN' | 'custom';
+export type NmsKernel = 'gaussian' | 'linear';
+
+/** Post-processing options (§10). Each maps 1:1 to a CLI flag. */
+export interface PostprocessOptions {
+  /** Class-probability threshold, strict `>` (SCORE_THR, 0.1). */
+  scoreThreshold?: number;
+  /** Mask binarisation threshold, strict `>` (MASK_THR, 0.5). */
+  maskThreshold?: number;
+  /** Candidates kept before Matrix NMS (NMS_PRE, 500). */
+  nmsPre?: number;
+  /** Matrix NMS decay kernel (NMS_KERNEL, 'gaussian'). */
+  nmsKernel?: NmsKernel;
+  /** Gaussian sigma (NMS_SIGMA, 2). */
+  nmsSigma?: number;
+  /** Keep decayed scores `>=` this (UPDATE_THR, 0.05). */
+  updateThreshold?: number;
+  /** Final top-k (MAX_PER_IMG, 100). */
+  maxPerImage?: number;
+  /** Output filter applied after everything else: drop instances with score < minScore (0: none). */
+  minScore?: number;
+}
+
+/** The constants of the official code; each is a Sotr.load option of the same name. */
+export interface SotrConstants extends Required<PostprocessOptions> {
+  /** Attention heads of the twin transformer (8). */
+  heads: number;
+  /** GroupNorm groups of the mask branch (32). */
+  groupNormGroups: number;
+  /** GroupNorm epsilon (1e-5). */
+  groupNormEps: number;
+  /** FrozenBatchNorm epsilon (1e-5). */
+  frozenBnEps: number;
+  /** Grid sizes N of the five instance levels ([40, 36, 24, 16, 12]). */
+  numGrids: number[];
+  /** Per-level minimum mask area in mask-feature pixels (FPN_INSTANCE_STRIDES, [8, 8, 16, 32, 32]). */
+  instanceStrides: number[];
+  /** ResNet puts the stride-2 of res3..res5 in the 1×1 conv1 (true, detectron2 STRIDE_IN_1X1). */
+  strideInOneByOne: boolean;
+  /** Slope of the transformer's LeakyReLU (0.01, nn.LeakyReLU default). */
+  leakyReluSlope: number;
+  /** Twin attention order: 'parallel' (the released code) or 'sequential' (the paper's text). */
+  attentionMode: 'parallel' | 'sequential';
+  /** Test-time short side (R50 and R101-DCN: 1000; R101 and others: 800). */
+  minSize: number;
+  /** Test-time long side cap (1333). */
+  maxSize: number;
+  /** Padding multiple (32). */
+  sizeDivisibility: number;
+  /** BGR mean subtracted after the resize ([103.530, 116.280, 123.675]). */
+  pixelMean: [number, number, number];
+  /** BGR std ([1, 1, 1]). */
+  pixelStd: [number, number, number];
+}
+
+/** Everything the network needs: the constants plus the checkpoint-derived structure. */
+export interface SotrConfig extends SotrConstants {
+  variant: SotrVariant;
+  resnetDepth: number;
+  blocksPerStage: number[];
+  stemChannels: number;
+  bottleneckChannels: number[];
+  stageOutChannels: number[];
+  dcnBlocks: boolean[][];
+  deformGroups: number;
+  fpnChannels: number;
+  transformerDepth: number;
+  transformerWidth: number;
+  transformerConvKernel: number;
+  numClasses: number;
+  numKernels: number;
+  maskChannels: number;
+  numMasks: number;
+  kernelSize: number;
+  /** Class names by contiguous label (COCO's for 80-class models unless given). */
+  classNames: string[];
+  /** COCO category ids by label (80-class models), else null. */
+  cocoCategoryIds: number[] | null;
+}
+
+export const SOTR_DEFAULTS: Readonly<Omit<SotrConstants, 'minSize'>> = Object.freeze({
+  heads: 8,
+  groupNormGroups: 32,
+  groupNormEps: 1e-5,
+  frozenBnEps: 1e-5,
+  numGrids: [40, 36, 24, 16, 12],
+  instanceStrides: [8, 8, 16, 32, 32],
+  strideInOneByOne: true,
+  leakyReluSlope: 0.01,
+  attentionMode: 'parallel',
+  maxSize: 1333,
+  sizeDivisibility: 32,
+  pixelMean: [103.53, 116.28, 123.675],
+  pixelStd: [1, 1, 1],
+  scoreThreshold: 0.1,
+  maskThreshold: 0.5,
+  nmsPre: 500,
+  nmsKernel: 'gaussian',
+  nmsSigma: 2,
+  updateThreshold: 0.05,
+  maxPerImage: 100,
+  minScore: 0,
+} as SotrConstants);
+
+/** Recognises the released variants from the block structure (widths do not matter). */
+export function detectVariant(c: Pick<SotrCheckpointConfig, 'blocksPerStage' | 'dcnBlocks'>): SotrVariant {
+  const b = c.blocksPerStage.join(',');
+  const anyDcn = c.dcnBlocks.some((s) => s.some(Boolean));
+  if (b === '3,4,6,3' && !anyDcn) return 'R50';
+  if (b === '3,4,23,3' && !anyDcn) return 'R101';
+  if (b === '3,4,23,3') return 'R101-DCN';
+  return 'custom';
+}
+
+/** MIN_SIZE_TEST of the variant's config: R50.yaml and R_101_DCN.yaml say 1000; Base (R101) says 800. */
+export function defaultMinSize(v: SotrVariant): number {
+  return v === 'R50' || v === 'R101-DCN' ? 1000 : 800;
+}
+
+const CONSTANT_KEYS: Array<keyof SotrConstants> = [
+  'heads',
+  'groupNormGroups',
+  'groupNormEps',
+  'frozenBnEps',
+  'numGrids',
+  'instanceStrides',
+  'strideInOneByOne',
+  'leakyReluSlope',
+  'attentionMode',
+  'minSize',
+  'maxSize',
+  'sizeDivisibility',
+  'pixelMean',
+  'pixelStd',
+  'scoreThreshold',
+  'maskThreshold',
+  'nmsPre',
+  'nmsKernel',
+  'nmsSigma',
+  'updateThreshold',
+  'maxPerImage',
+  'minScore',
+];
+
+export interface ConfigOverrides extends Partial<SotrConstants> {
+  classNames?: readonly string[];
+}
+
+function posInt(name: string, v: unknown): number {
+  if (!Number.isSafeInteger(v) || (v as number) < 1) throw new SotrRangeError(`Sotr.load: ${name} must be a positive integer, received ${String(v)}`);
+  return v as number;
+}
+
+function finite(name: string, v: unknown, min = -Infinity, max = Infinity): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+    throw new SotrRangeError(`Sotr.load: ${name} must be a number in [${min}, ${max}], received ${String(v)}`);
+  }
+  return v;
+}
+
+/** Checks one post-processing option (used by load and by predict). */
+export function checkPostprocessOption(where: string, key: keyof PostprocessOptions, v: unknown): unknown {
+  const fail = (what: string): never => {
+    throw new SotrRangeError(`${where}: ${key} must be ${what}, received ${String(v)}`);
+  };
+  switch (key) {
+    case 'scoreThreshold':
+    case 'maskThreshold':
+    case 'updateThreshold':
+    case 'minScore':
+      if (typeof v !== 'number' || !(v >= 0 && v <= 1)) fail('a number in [0, 1]');
+      return v;
+    case 'nmsSigma':
+      if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) fail('a positive number');
+      return v;
+    case 'nmsPre':
+    case 'maxPerImage':
+      if (!Number.isSafeInteger(v) || (v as number) < 1) fail('a positive integer');
+      return v;
+    case 'nmsKernel':
+      if (v !== 'gaussian' && v !== 'linear') fail("'gaussian' or 'linear'");
+      return v;
+    default:
+      throw new SotrTypeError(`${where}: unknown post-processing option '${String(key)}'`);
+  }
+}
+
+export const POSTPROCESS_KEYS: Array<keyof PostprocessOptions> = [
+  'scoreThreshold',
+  'maskThreshold',
+  'nmsPre',
+  'nmsKernel',
+  'nmsSigma',
+  'updateThreshold',
+  'maxPerImage',
+  'minScore',
+];
+
+/** Combines the checkpoint's structure with the constants and the caller's overrides, validating both. */
+export function resolveConfig(ck: SotrCheckpointConfig, o: ConfigOverrides = {}): SotrConfig {
+  const variant = detectVariant(ck);
+  const k: SotrConstants = { ...(SOTR_DEFAULTS as SotrConstants), minSize: defaultMinSize(variant) };
+  for (const key of CONSTANT_KEYS) {
+    const v = (o as Record<string, unknown>)[key];
+    if (v !== undefined) (k as unknown as Record<string, unknown>)[key] = Array.isArray(v) ? [...v] : v;
+  }
+  posInt('heads', k.heads);
+  posInt('groupNormGroups', k.groupNormGroups);
+  finite('groupNormEps', k.groupNormEps, 0);
+  finite('frozenBnEps', k.frozenBnEps, 0);
+  if (!Array.isArray(k.numGrids) || k.numGrids.length !== 5) throw new SotrRangeError('Sotr.load: numGrids must list 5 grid sizes (one per level P2..P6)');
+  k.numGrids.forEach((g, i) => posInt(`numGrids[${i}]`, g));
+  if (!Array.isArray(k.instanceStrides) || k.instanceStrides.length !== 5) throw new SotrRangeError('Sotr.load: instanceStrides must list 5 numbers');
+  k.instanceStrides.forEach((g, i) => finite(`instanceStrides[${i}]`, g, 0));
+  if (typeof k.strideInOneByOne !== 'boolean') throw new SotrTypeError('Sotr.load: strideInOneByOne must be a boolean');
+  finite('leakyReluSlope', k.leakyReluSlope);
+  if (k.attentionMode !== 'parallel' && k.attentionMode !== 'sequential') throw new SotrRangeError("Sotr.load: attentionMode must be 'parallel' or 'sequential'");
+  posInt('minSize', k.minSize);
+  posInt('maxSize', k.maxSize);
+  posInt('sizeDivisibility', k.sizeDivisibility);
+  for (const name of ['pixelMean', 'pixelStd'] as const) {
+    const v = k[name];
+    if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      throw new SotrRangeError(`Sotr.load: ${name} must be 3 numbers (B, G, R)`);
+    }
+  }
+  if (k.pixelStd.some((x) => x === 0)) throw new SotrRangeError('Sotr.load: pixelStd must not hold 0');
+  for (const key of POSTPROCESS_KEYS) checkPostprocessOption('Sotr.load', key, k[key]);
+  // Structural consistency the network relies on.
+  if (ck.transformerWidth !== ck.fpnChannels) {
+    throw new SotrRangeError(`Sotr.load: transformer width ${ck.transformerWidth} must equal the FPN width ${ck.fpnChannels}`);
+  }
+  if (ck.fpnChannels % k.heads !== 0) throw new SotrRangeError(`Sotr.load: the transformer width ${ck.fpnChannels} is not divisible by heads = ${k.heads}`);
+  if (ck.maskChannels % k.groupNormGroups !== 0 || ck.numMasks % k.groupNormGroups !== 0) {
+    throw new SotrRangeError(
+      `Sotr.load: GroupNorm with ${k.groupNormGroups} groups needs channel counts divisible by it (mask channels ${ck.maskChannels}, mask feature channels ${ck.numMasks}); pass groupNormGroups`,
+    );
+  }
+  if (ck.kernelSize !== 1) throw new SotrRangeError(`Sotr.load: only 1×1 dynamic kernels are supported (kernel_pred gives ${ck.numKernels} values for ${ck.numMasks} mask channels)`);
+  if (ck.transformerConvKernel % 2 !== 1) throw new SotrRangeError(`Sotr.load: the transformer's conv kernel must be odd, found ${ck.transformerConvKernel}`);
+
+  let classNames: string[];
+  if (o.classNames !== undefined) {
+    if (!Array.isArray(o.classNames) || o.classNames.length !== ck.numClasses || !o.classNames.every((s) => typeof s === 'string')) {
+      throw new SotrRangeError(`Sotr.load: classNames must be ${ck.numClasses} strings (one per class of the checkpoint)`);
+    }
+    classNames = [...o.classNames];
+  } else if (ck.numClasses === COCO_CLASS_NAMES.length) {
+    classNames = [...COCO_CLASS_NAMES];
+  } else {
+    classNames = Array.from({ length: ck.numClasses }, (_, i) => `class_${i}`);
+  }
+  return {
+    ...k,
+    variant,
+    resnetDepth: ck.resnetDepth,
+    blocksPerStage: [...ck.blocksPerStage],
+    stemChannels: ck.stemChannels,
+    bottleneckChannels: [...ck.bottleneckChannels],
+    stageOutChannels: [...ck.stageOutChannels],
+    dcnBlocks: ck.dcnBlocks.map((s) => [...s]),
+    deformGroups: ck.deformGroups,
+    fpnChannels: ck.fpnChannels,
+    transformerDepth: ck.transformerDepth,
+    transformerWidth: ck.transformerWidth,
+    transformerConvKernel: ck.transformerConvKernel,
+    numClasses: ck.numClasses,
+    numKernels: ck.numKernels,
+    maskChannels: ck.maskChannels,
+    numMasks: ck.numMasks,
+    kernelSize: ck.kernelSize,
+    classNames,
+    cocoCategoryIds: ck.numClasses === COCO_CATEGORY_IDS.length ? [...COCO_CATEGORY_IDS] : null,
+  };
+}
+
+/** Options accepted by Sotr.load besides the constants. */
+export interface SotrLoadOptions extends ConfigOverrides {
+  /** 'auto' | 'cpu' | 'cuda' | 'cuda:N' (default 'auto'). */
+  device?: string;
+  /** Arithmetic of every op (default 'fp32'). */
+  precision?: Precision;
+  /** Warnings (unexpected keys, emulated ops): default console.warn with a 'sotr:' prefix. */
+  onWarning?: (message: string) => void;
+  /** Fail on unexpected keys instead of warning (default false). */
+  strict?: boolean;
+  /** Cancels loading. */
+  signal?: AbortSignal;
+  /** State-dict key inside a wrapped checkpoint (default: 'model' when present). */
+  stateDictKey?: string;
+}

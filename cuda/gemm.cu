@@ -112,8 +112,6 @@ void gemm(const GemmArgs& args, Precision p, cudaStream_t stream, GemmTile tile)
   epi.C = args.C;
   epi.ldc = args.ldc;
   epi.strideC = args.strideC;
-  epi.M = M;
-  epi.N = N;
   epi.bias = args.ep.bias;
   epi.scale = args.ep.scale;
   epi.shift = args.ep.shift;
@@ -123,12 +121,11 @@ void gemm(const GemmArgs& args, Precision p, cudaStream_t stream, GemmTile tile)
   epi.ldr = args.ep.ldr;
   epi.strideR = args.ep.strideR;
   epi.beta = args.ep.beta;
+  epi.act = static_cast<int>(args.ep.act);
   epi.slope = args.ep.slope;
-  const bool pairC =
-      is_aligned(args.C, 8) && (args.ldc % 2) == 0 && (batch == 1 || args.strideC % 2 == 0);
-  const bool pairR = args.ep.residual && is_aligned(args.ep.residual, 8) &&
-                     (args.ep.ldr % 2) == 0 && (batch == 1 || args.ep.strideR % 2 == 0);
-  epi.finalize(static_cast<int>(args.ep.act), pairC, pairR);
+  epi.vecC = is_aligned(args.C, 16) && (args.ldc % 4) == 0 && (batch == 1 || args.strideC % 4 == 0);
+  epi.vecR = args.ep.residual && is_aligned(args.ep.residual, 16) && (args.ep.ldr % 4) == 0 &&
+             (batch == 1 || args.ep.strideR % 4 == 0);
 
   // A as X[m][k]: k contiguous unless transA. B as X[n][k]: k contiguous iff transB.
   const bool aKC = !args.transA, bKC = args.transB;

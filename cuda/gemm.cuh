@@ -546,8 +546,11 @@ struct TcConfig {
   static constexpr int kWarpsM = BM / WM, kWarpsN = BN / WN;
   static constexpr int kThreads = 32 * kWarpsM * kWarpsN;
   static constexpr int MI = WM / 16, NI = WN / 8;
-  static constexpr int kSmemBytes = STAGES * (BM + BN) * BK * 4;
-  static_assert(BM % WM == 0 && BN % WN == 0 && WM % 16 == 0 && WN % 8 == 0, "tile shape");
+  static constexpr int kPipeBytes = STAGES * (BM + BN) * BK * 4;
+  static constexpr int kEpiLd = BN + 8;  // staged C tile: float2 stores conflict free
+  static constexpr int kEpiBytes = BM * kEpiLd * 4;
+  static constexpr int kSmemBytes = kPipeBytes > kEpiBytes ? kPipeBytes : kEpiBytes;
+  static_assert(BM % WM == 0 && BN % WN == 0 && WM % 32 == 0 && WN % 32 == 0, "tile shape");
   static_assert(BK % 32 == 0 && BM % 32 == 0 && BN % 32 == 0 && STAGES >= 2, "tile shape");
 };
 using TcLarge = TcConfig<128, 128, 32, 64, 64, 3, 2>;
@@ -559,7 +562,10 @@ struct SimtConfig {
   static constexpr int kMinBlocks = MINB_;
   static constexpr int TX = BN / TN, TY = BM / TM;
   static constexpr int kThreads = TX * TY;
-  static constexpr int kSmemBytes = STAGES * ((BM + 4) + (BN + 4)) * BK * 4;
+  static constexpr int kPipeBytes = STAGES * ((BM + 4) + (BN + 4)) * BK * 4;
+  static constexpr int kEpiLd = BN + 8;
+  static constexpr int kEpiBytes = TY * 4 * kEpiLd * 4;  // one band of TY*4 rows at a time
+  static constexpr int kSmemBytes = kPipeBytes > kEpiBytes ? kPipeBytes : kEpiBytes;
   static_assert(TM % 4 == 0 && TN % 4 == 0 && BM % TM == 0 && BN % TN == 0, "tile shape");
 };
 using SimtLarge = SimtConfig<128, 128, 8, 8, 8, 3, 2>;
@@ -696,6 +702,22 @@ __device__ __forceinline__ void tc_mainloop(const ItA& ia, const ItB& ib, float*
   cp_async_wait<0>();
 }
 
+// Writes a warp's accumulators to the staged C tile s[r * kEpiLd + c].
+template <class Cfg>
+__device__ __forceinline__ void tc_stage_accumulators(float* s,
+                                                      const float (&acc)[Cfg::MI][Cfg::NI][4],
+                                                      int wm0, int wn0, int lane) {
+  const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+  for (int mi = 0; mi < Cfg::MI; ++mi)
+#pragma unroll
+    for (int ni = 0; ni < Cfg::NI; ++ni) {
+      float* p = s + (wm0 + mi * 16 + g) * Cfg::kEpiLd + wn0 + ni * 8 + 2 * t;
+      *reinterpret_cast<float2*>(p) = make_float2(acc[mi][ni][0], acc[mi][ni][1]);
+      *reinterpret_cast<float2*>(p + 8 * Cfg::kEpiLd) = make_float2(acc[mi][ni][2], acc[mi][ni][3]);
+    }
+}
+
 extern __shared__ float4 sotr_gemm_smem[];
 
 template <class Cfg, Precision P, class AOp, class BOp, class Epi>
@@ -706,8 +728,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
                                    SmemMNMajor<Cfg::BM, Cfg::BK>>;
   using SmemB = std::conditional_t<BOp::kKContig, SmemKMajor<Cfg::BN, Cfg::BK>,
                                    SmemMNMajor<Cfg::BN, Cfg::BK>>;
-  float* sA = reinterpret_cast<float*>(sotr_gemm_smem);
-  float* sB = sA + Cfg::STAGES * SmemA::kElems;
+  float* smem = reinterpret_cast<float*>(sotr_gemm_smem);
+  float* sA = smem;
+  float* sB = smem + Cfg::STAGES * SmemA::kElems;
   int tm, tn;
   tile_coords(blockIdx.x, prob.tilesM, prob.tilesN, tm, tn);
   const int m0 = tm * Cfg::BM, n0 = tn * Cfg::BN;
@@ -717,18 +740,30 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
   for (int b = blockIdx.y; b < prob.batch; b += gridDim.y) {
     const typename AOp::template Iter<SmemA, Cfg::kThreads> ia(aOp, b, m0, threadIdx.x);
     const typename BOp::template Iter<SmemB, Cfg::kThreads> ib(bOp, b, n0, threadIdx.x);
-    TcAccumulators<Cfg::MI, Cfg::NI> acc;
+    float acc[Cfg::MI][Cfg::NI][4];
 #pragma unroll
     for (int mi = 0; mi < Cfg::MI; ++mi)
 #pragma unroll
       for (int ni = 0; ni < Cfg::NI; ++ni)
 #pragma unroll
-        for (int j = 0; j < 4; ++j) acc.c[mi][ni][j] = 0.f;
-    acc.row0 = m0 + wm0;
-    acc.col0 = n0 + wn0;
-    acc.lane = lane;
-    tc_mainloop<Cfg, P, SmemA, SmemB>(ia, ib, sA, sB, prob.K, acc.c, wm0, wn0, lane);
-    epi(acc, b);
+        for (int j = 0; j < 4; ++j) acc[mi][ni][j] = 0.f;
+    tc_mainloop<Cfg, P, SmemA, SmemB>(ia, ib, sA, sB, prob.K, acc, wm0, wn0, lane);
+    // Stage the C tile in shared memory (reusing the pipeline buffers).
+    __syncthreads();
+    tc_stage_accumulators<Cfg>(smem, acc, wm0, wn0, lane);
+    __syncthreads();
+    EpilogueTile t;
+    t.s = smem;
+    t.ld = Cfg::kEpiLd;
+    t.row0 = m0;
+    t.col0 = n0;
+    t.rows = min(Cfg::BM, prob.M - m0);
+    t.cols = min(Cfg::BN, prob.N - n0);
+    t.width = Cfg::BN;
+    t.batch = b;
+    t.tid = threadIdx.x;
+    t.nthreads = Cfg::kThreads;
+    epi(t);
     __syncthreads();
   }
 #else
@@ -804,8 +839,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     simt_gemm_kernel(const AOp aOp, const BOp bOp, const Epi epi, const GemmProblem prob) {
   using SmemA = SmemMNMajorPadded<Cfg::BM, Cfg::BK>;
   using SmemB = SmemMNMajorPadded<Cfg::BN, Cfg::BK>;
-  float* sA = reinterpret_cast<float*>(sotr_gemm_smem);
-  float* sB = sA + Cfg::STAGES * SmemA::kElems;
+  float* smem = reinterpret_cast<float*>(sotr_gemm_smem);
+  float* sA = smem;
+  float* sB = smem + Cfg::STAGES * SmemA::kElems;
   int tm, tn;
   tile_coords(blockIdx.x, prob.tilesM, prob.tilesN, tm, tn);
   const int m0 = tm * Cfg::BM, n0 = tn * Cfg::BN;
@@ -814,17 +850,38 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
   for (int b = blockIdx.y; b < prob.batch; b += gridDim.y) {
     const typename AOp::template Iter<SmemA, Cfg::kThreads> ia(aOp, b, m0, threadIdx.x);
     const typename BOp::template Iter<SmemB, Cfg::kThreads> ib(bOp, b, n0, threadIdx.x);
-    SimtAccumulators<Cfg::TM, Cfg::TN> acc;
+    float acc[Cfg::TM][Cfg::TN];
 #pragma unroll
     for (int i = 0; i < Cfg::TM; ++i)
 #pragma unroll
-      for (int j = 0; j < Cfg::TN; ++j) acc.c[i][j] = 0.f;
-    acc.row0 = m0 + ty * 4;
-    acc.col0 = n0 + tx * 4;
-    acc.rowStep = Cfg::TY * 4;
-    acc.colStep = Cfg::TX * 4;
-    simt_mainloop<Cfg, SmemA, SmemB>(ia, ib, sA, sB, prob.K, acc.c, tx, ty);
-    epi(acc, b);
+      for (int j = 0; j < Cfg::TN; ++j) acc[i][j] = 0.f;
+    simt_mainloop<Cfg, SmemA, SmemB>(ia, ib, sA, sB, prob.K, acc, tx, ty);
+    // Epilogue in bands of TY*4 rows: thread rows gi*TY*4 + ty*4 + r.
+#pragma unroll
+    for (int gi = 0; gi < Cfg::TM / 4; ++gi) {
+      __syncthreads();
+#pragma unroll
+      for (int r = 0; r < 4; ++r)
+#pragma unroll
+        for (int gj = 0; gj < Cfg::TN / 4; ++gj)
+          *reinterpret_cast<float4*>(smem + (ty * 4 + r) * Cfg::kEpiLd + gj * Cfg::TX * 4 +
+                                     tx * 4) =
+              make_float4(acc[gi * 4 + r][gj * 4 + 0], acc[gi * 4 + r][gj * 4 + 1],
+                          acc[gi * 4 + r][gj * 4 + 2], acc[gi * 4 + r][gj * 4 + 3]);
+      __syncthreads();
+      EpilogueTile t;
+      t.s = smem;
+      t.ld = Cfg::kEpiLd;
+      t.row0 = m0 + gi * Cfg::TY * 4;
+      t.col0 = n0;
+      t.rows = max(0, min(Cfg::TY * 4, prob.M - t.row0));
+      t.cols = min(Cfg::BN, prob.N - n0);
+      t.width = Cfg::BN;
+      t.batch = b;
+      t.tid = threadIdx.x;
+      t.nthreads = Cfg::kThreads;
+      epi(t);
+    }
     __syncthreads();
   }
 }

@@ -21,8 +21,8 @@ namespace {
 // 6 x 16 microtile: 12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16
 // registers. Per k: 2 vector loads, 6 broadcasts, 12 FMAs.
 constexpr int MR = 6;
-constexpr int NV = 2;  // ymm vectors per row
-constexpr int NR = 8 * NV;
+constexpr int NVMAX = 2;  // ymm vectors per row of a full tile
+constexpr int NR = 8 * NVMAX;
 constexpr int KC = 384;  // A micro-panel 6*384*4 = 9 KiB (L1); B block 384*NC*4 (L2)
 constexpr int NC = 512;
 
@@ -96,11 +96,11 @@ inline void sigmoidInPlace(float* p, int n) {
   for (int i = 0; i < n; ++i) p[i] = 1.f / (1.f + __builtin_expf(-p[i]));
 }
 
-// C tile (mr x nr) (+)= sum_k a(r, k) * B[k*ldbk + j], then the epilogue.
+// C tile (mr x nr, nr <= 8*NV) (+)= sum_k a(r, k) * B[k*ldbk + j], then the epilogue.
 // AROWS: a(r, k) = A[r*as + k] (row-major A read in place; full tiles only).
 // else:  a(r, k) = A[k*as + r] (packed panel with as = MR, or A^T in place).
 // FULL = false handles edge tiles: masked B loads / C stores, rows < mr.
-template <bool AROWS, bool FULL>
+template <int NV, bool AROWS, bool FULL>
 void microKernel(int64_t kc, const float* __restrict A, int64_t as, const float* __restrict B,
                  int64_t ldbk, float* C, int64_t ldc, int mr, int nr, bool accumulate,
                  const EpiCtx* ep, int64_t row, int64_t col) {
@@ -163,7 +163,20 @@ void microKernel(int64_t kc, const float* __restrict A, int64_t as, const float*
       if (FULL) _mm256_storeu_ps(cr + 8 * j, v);
       else _mm256_maskstore_ps(cr + 8 * j, k, v);
     }
-    if (ep && ep->act == static_cast<int>(Activation::Sigmoid)) sigmoidInPlace(cr, FULL ? NR : nr);
+    if (ep && ep->act == static_cast<int>(Activation::Sigmoid)) sigmoidInPlace(cr, FULL ? 8 * NV : nr);
+  }
+}
+
+// Runs one tile (nr columns, nr <= 8*NV) through the right instantiation.
+template <int NV>
+inline void tile(bool rows, int64_t kc, const float* A, int64_t as, const float* B, int64_t ldbk, float* C,
+                 int64_t ldc, int mr, int nr, bool accumulate, const EpiCtx* ep, int64_t row, int64_t col) {
+  if (mr == MR && nr == 8 * NV) {
+    if (rows) microKernel<NV, true, true>(kc, A, as, B, ldbk, C, ldc, mr, nr, accumulate, ep, row, col);
+    else microKernel<NV, false, true>(kc, A, as, B, ldbk, C, ldc, mr, nr, accumulate, ep, row, col);
+  } else {
+    if (rows) microKernel<NV, true, false>(kc, A, as, B, ldbk, C, ldc, mr, nr, accumulate, ep, row, col);
+    else microKernel<NV, false, false>(kc, A, as, B, ldbk, C, ldc, mr, nr, accumulate, ep, row, col);
   }
 }
 
@@ -193,17 +206,17 @@ void packB(const float* B, int64_t ldb, bool transB, int64_t k0, int64_t kc, int
       if (cols == NR) {
         for (int64_t kk = 0; kk < kc; ++kk)
 #pragma GCC unroll 4
-          for (int j = 0; j < NV; ++j)
+          for (int j = 0; j < NVMAX; ++j)
             _mm256_store_ps(dst + kk * NR + 8 * j, _mm256_loadu_ps(src + kk * ldb + 8 * j));
       } else {
         for (int64_t kk = 0; kk < kc; ++kk)
 #pragma GCC unroll 4
-          for (int j = 0; j < NV; ++j)
+          for (int j = 0; j < NVMAX; ++j)
             _mm256_store_ps(dst + kk * NR + 8 * j, _mm256_maskload_ps(src + kk * ldb + 8 * j, maskN(cols - 8 * j)));
       }
     } else {
       // B stored N x K: column n of op(B) is row n of B; transpose 8 at a time.
-      for (int j = 0; j < NV; ++j) {
+      for (int j = 0; j < NVMAX; ++j) {
         const int c = cols - 8 * j;
         transposeRows(B + (n0 + q + 8 * j) * ldb + k0, ldb, c < 0 ? 0 : c, kc, dst + 8 * j, NR,
                       _mm256_set1_epi32(-1));
@@ -236,18 +249,16 @@ void macro(const MacroArgs& m) {
       as = m.lda;
       rows = true;
     }
+    const int64_t ldbk = m.bPacked ? NR : m.ldb;
     for (int64_t j = 0; j < m.ncount; j += NR) {
       const float* Bj = m.bPacked ? m.B + j * kc : m.B + j;
-      const int64_t ldbk = m.bPacked ? NR : m.ldb;
       const int nr = static_cast<int>(m.ncount - j < NR ? m.ncount - j : NR);
       float* C = m.C + i * m.ldc + j;
       const int64_t r0 = m.row0 + i, c0 = m.col0 + j;
-      if (mr == MR && nr == NR) {
-        if (rows) microKernel<true, true>(kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
-        else microKernel<false, true>(kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
-      } else {
-        if (rows) microKernel<true, false>(kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
-        else microKernel<false, false>(kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
+      if (nr > 8) {
+        tile<2>(rows, kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
+      } else {  // narrow remainder: one ymm per row halves the FMAs
+        tile<1>(rows, kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
       }
     }
   }

@@ -1,0 +1,101 @@
+"""PyTorch side of the side-by-side benchmarks (see benchmarks/harness.mjs).
+
+Reads one JSON command per line on stdin, answers one JSON line on stdout:
+  {"cmd": "config"}                              -> torch version, threads, BLAS, TF32 flags
+  {"cmd": "setup", "bench": NAME, "params": {...}, "device": "cpu"|"cuda"} -> {"id": K}
+  {"cmd": "run", "id": K, "reps": N}             -> {"ms": [...]} (each rep timed alone)
+  {"cmd": "free", "id": K}
+Benchmarks are functions registered in benchmarks/torch/benches*.py modules:
+  BENCHES[name](params, device) -> a zero-argument callable running the op once.
+"""
+import glob
+import importlib.util
+import json
+import os
+import sys
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCHES = {}
+for path in sorted(glob.glob(os.path.join(HERE, "benches*.py"))):
+    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    BENCHES.update(getattr(mod, "BENCHES", {}))
+
+threads = int(os.environ.get("SOTR_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "0")) or 0)
+if threads > 0:
+    torch.set_num_threads(threads)
+torch.set_grad_enabled(False)
+tf32 = os.environ.get("SOTR_BENCH_TORCH_TF32", "0") == "1"
+if torch.cuda.is_available():
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+
+live = {}
+next_id = 1
+
+
+def config():
+    cfg = torch.__config__.show()
+    blas = "unknown"
+    for line in cfg.splitlines():
+        if "BLAS_INFO" in line or "LAPACK_INFO" in line:
+            blas = line.strip()
+            break
+    return {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "blas": blas,
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "cuda": torch.cuda.is_available(),
+        "device_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "tf32": tf32,
+        "benches": sorted(BENCHES),
+    }
+
+
+def run(fn, reps, device):
+    out = []
+    for _ in range(reps):
+        if device == "cuda":
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            out.append(start.elapsed_time(end))
+        else:
+            t0 = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+for line in sys.stdin:
+    try:
+        msg = json.loads(line)
+        cmd = msg["cmd"]
+        if cmd == "config":
+            reply = config()
+        elif cmd == "setup":
+            fn = BENCHES[msg["bench"]](msg.get("params", {}), msg.get("device", "cpu"))
+            fn()  # warm-up
+            live[next_id] = (fn, msg.get("device", "cpu"))
+            reply = {"id": next_id}
+            next_id += 1
+        elif cmd == "run":
+            fn, device = live[msg["id"]]
+            reply = {"ms": run(fn, int(msg.get("reps", 1)), device)}
+        elif cmd == "free":
+            live.pop(msg["id"], None)
+            reply = {"ok": True}
+        else:
+            reply = {"error": "unknown command " + cmd}
+    except Exception as e:  # report, keep serving
+        reply = {"error": f"{type(e).__name__}: {e}"}
+    sys.stdout.write(json.dumps(reply) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,181 @@
+/**
+ * The results file: JSON Lines, one line per image, each line written with a
+ * single append (O_APPEND) and fsync'ed at intervals. Reopening the same file
+ * resumes it: the images it already holds are skipped, and a torn last line
+ * (a run killed in the middle of a write, or garbage left by a crash) is cut
+ * off so that image is redone.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** One instance in a results line. Field order is fixed so lines diff well. */
+export interface ResultInstance {
+  /** Contiguous class index (0..79 for COCO models). */
+  label: number;
+  /** Class name. */
+  class: string;
+  /** COCO category id (for COCO models). */
+  category_id: number;
+  score: number;
+  /** [x, y, width, height] of the mask, in pixels of the original image. */
+  bbox: [number, number, number, number];
+  /** Mask pixels. */
+  area: number;
+  /** COCO RLE: { size: [height, width], counts: compressed string } (column-major). */
+  segmentation: { size: [number, number]; counts: string };
+}
+
+export interface ResultLine {
+  file: string;
+  width?: number;
+  height?: number;
+  instances?: ResultInstance[];
+  /** Set when the image could not be read or segmented; the run goes on. */
+  error?: string;
+  /** Milliseconds of model time for this image (its share of the batch). */
+  ms?: number;
+}
+
+export interface JournalState {
+  /** Last line per resolved file path. */
+  done: Map<string, ResultLine>;
+  lines: number;
+  /** Bytes cut from the end (a torn last line), 0 if none. */
+  truncatedBytes: number;
+  /** 1-based numbers of complete lines in the middle that did not parse (left as they are). */
+  badLines: number[];
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * Reads every complete line of a results file, calling `onLine` for each that parses. Returns the byte offset
+ * just past the last line that parsed, and the numbers of lines that did not parse.
+ */
+export function scanLines(
+  file: string,
+  onLine: (line: ResultLine, n: number) => void,
+): { goodEnd: number; size: number; bad: number[]; lastGood: number } {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    let pos = 0;
+    let carry: Buffer = Buffer.alloc(0);
+    let carryStart = 0;
+    let goodEnd = 0;
+    let lastGood = 0;
+    let n = 0;
+    const bad: number[] = [];
+    const buf = Buffer.allocUnsafe(CHUNK);
+    while (pos < size) {
+      const got = fs.readSync(fd, buf, 0, Math.min(CHUNK, size - pos), pos);
+      if (got <= 0) break;
+      const data = carry.length ? Buffer.concat([carry, buf.subarray(0, got)]) : buf.subarray(0, got);
+      const dataStart = carry.length ? carryStart : pos;
+      pos += got;
+      let start = 0;
+      for (;;) {
+        const nl = data.indexOf(0x0a, start);
+        if (nl < 0) break;
+        n++;
+        const text = data.toString('utf8', start, nl).trim();
+        let ok = false;
+        if (text) {
+          try {
+            const v = JSON.parse(text) as ResultLine;
+            if (v && typeof v === 'object' && typeof v.file === 'string') {
+              onLine(v, n);
+              ok = true;
+            }
+          } catch {
+            /* not JSON */
+          }
+        }
+        if (ok) {
+          goodEnd = dataStart + nl + 1;
+          lastGood = n;
+        } else if (text) bad.push(n);
+        start = nl + 1;
+      }
+      carry = Buffer.from(data.subarray(start));
+      carryStart = dataStart + start;
+    }
+    return { goodEnd, size, bad, lastGood };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Loads a results file for resuming. Bad lines after the last good one (a torn write, NUL bytes after a crash)
+ * are cut off; bad complete lines before it are reported and left alone.
+ */
+export function loadJournal(file: string): JournalState {
+  const done = new Map<string, ResultLine>();
+  let lines = 0;
+  if (!fs.existsSync(file)) return { done, lines, truncatedBytes: 0, badLines: [] };
+  const { goodEnd, size, bad, lastGood } = scanLines(file, (v) => {
+    lines++;
+    done.set(path.resolve(v.file), v);
+  });
+  let truncatedBytes = 0;
+  if (goodEnd < size) {
+    fs.truncateSync(file, goodEnd);
+    truncatedBytes = size - goodEnd;
+  }
+  // Bad lines after the last good one were in the tail just cut off.
+  return { done, lines, truncatedBytes, badLines: bad.filter((n) => n < lastGood) };
+}
+
+/** Appends result lines: one write per line, fsync at most every `syncMs` (and on close). */
+export class JournalWriter {
+  #fd: number;
+  #dirty = false;
+  #lastSync = Date.now();
+  #syncing: Promise<void> | null = null;
+  readonly file: string;
+  written = 0;
+
+  constructor(
+    file: string,
+    overwrite: boolean,
+    private readonly syncMs = 1000,
+  ) {
+    this.file = file;
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.#fd = fs.openSync(file, overwrite ? 'w' : 'a');
+  }
+
+  /** Writes one line (a single append; a short write, which regular files do not do, is completed). */
+  append(line: ResultLine): void {
+    const buf = Buffer.from(JSON.stringify(line) + '\n', 'utf8');
+    let off = 0;
+    while (off < buf.length) off += fs.writeSync(this.#fd, buf, off, buf.length - off);
+    this.written++;
+    this.#dirty = true;
+    if (Date.now() - this.#lastSync >= this.syncMs) void this.sync();
+  }
+
+  /** fsync (asynchronous, off the JS thread); concurrent calls share one. */
+  sync(): Promise<void> {
+    if (!this.#dirty) return this.#syncing ?? Promise.resolve();
+    if (this.#syncing) return this.#syncing;
+    this.#dirty = false;
+    this.#lastSync = Date.now();
+    this.#syncing = new Promise<void>((resolve) => fs.fsync(this.#fd, () => resolve())).finally(() => {
+      this.#syncing = null;
+    });
+    return this.#syncing;
+  }
+
+  /** Flushes to disk and closes. */
+  async close(): Promise<void> {
+    await this.#syncing;
+    try {
+      fs.fsyncSync(this.#fd);
+    } catch {
+      /* a file system without fsync */
+    }
+    fs.closeSync(this.#fd);
+  }
+}

@@ -189,7 +189,7 @@ CudaInfo cudaInfo() {
     cudaDriverGetVersion(&ci.driverVersion);
     std::stringstream ss(SOTR_CUDA_ARCHS_STR);
     std::string a;
-    while (std::getline(ss, a, ';'))
+    while (std::getline(ss, a, ','))
       if (!a.empty()) ci.archs.push_back(a);
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);

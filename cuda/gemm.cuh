@@ -61,6 +61,7 @@ const GemmDeviceInfo& gemm_device_info(int device);
 #if defined(__CUDACC__)
 
 #include <atomic>
+#include <cstring>
 #include <type_traits>
 
 // ===========================================================================
@@ -96,28 +97,36 @@ const GemmDeviceInfo& gemm_device_info(int device);
 //
 // 2) Epilogue functor E:
 //
-//      template <class Acc> __device__ void operator()(const Acc& acc, int batch) const;
+//      __device__ void operator()(const EpilogueTile& t) const;
 //
-//    Acc is TcAccumulators or SimtAccumulators; both offer
-//      acc.for_each_pair([&](int row, int col, float v0, float v1) {...});
-//    visiting every accumulator of the thread as (row, col) -> v0 and
-//    (row, col+1) -> v1, with col even and absolute row / col of C (not yet
-//    bounds-checked: skip row >= M, col >= N, and col+1 >= N for v1).
-//    All threads of a warp call for_each_pair with the same sequence, so warp
-//    shuffles / ballots inside the functor are legal when the functor keeps
-//    lanes converged (for example a bit-pack of sign bits along n: in
-//    TcAccumulators lane (g = lane/4, t = lane%4) holds columns
-//    col0 + ni*8 + 2t, +1 of rows row0 + mi*16 + g and + 8; see the struct).
-//    GemmEpilogueOp implements the GemmEpilogue of gemm_args.h.
+//    Called by all threads of the CTA after the accumulators of the tile (the
+//    SIMT kernel: of a band of its rows) were staged in shared memory:
+//    t.s[r * t.ld + c] holds C(t.row0 + r, t.col0 + c) of batch t.batch, for
+//    r < t.rows, c < t.cols (already clipped to M / N). t.for_each_vec4(f)
+//    walks it in coalesced float4 column groups (one rolled loop, so the
+//    functor body is compiled once); a functor may also read the tile freely,
+//    e.g. 32 consecutive columns per thread to bit-pack a mask row, or a whole
+//    row for a softmax. Do not write t.s. GemmEpilogueOp implements the
+//    GemmEpilogue of gemm_args.h.
 //
 // 3) Launchers: launch_tc_gemm<Cfg, P>(a, b, epi, M, N, K, batch, stream),
 //    launch_simt_gemm<Cfg>(...), or launch_gemm(a, b, epi, ..., precision,
 //    tile, stream) which dispatches like sotr::cuda::gemm. A kernel that needs
-//    its own tile scheduling can call tc_mainloop / simt_mainloop directly.
+//    its own tile scheduling can call tc_mainloop / simt_mainloop (and
+//    tc_stage_accumulators) directly; the accumulator fragment layout is
+//    given at tc_warp_tile / tc_stage_accumulators.
 
 namespace sotr {
 namespace cuda {
 namespace gemm_core {
+
+// Full unrolling in device code only (some functions here are also compiled
+// for the host, where the pragma is unknown to the host compiler).
+#if defined(__CUDA_ARCH__)
+#define SOTR_UNROLL _Pragma("unroll")
+#else
+#define SOTR_UNROLL
+#endif
 
 #if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 800)
 #define SOTR_GEMM_SM80 1
@@ -131,7 +140,7 @@ namespace gemm_core {
 
 // Copies src_bytes (0, 4, 8, 12 or 16) from 16-byte aligned global `src` to
 // 16-byte aligned shared `dst` and zero-fills the rest of the 16 bytes.
-__device__ __forceinline__ void cp_async_16(float* dst, const float* src, int src_bytes) {
+__host__ __device__ __forceinline__ void cp_async_16(float* dst, const float* src, int src_bytes) {
 #if SOTR_GEMM_SM80
   const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src),
@@ -141,14 +150,13 @@ __device__ __forceinline__ void cp_async_16(float* dst, const float* src, int sr
   if (src_bytes == 16) {
     *reinterpret_cast<float4*>(dst) = *reinterpret_cast<const float4*>(src);
   } else {
-#pragma unroll
     for (int j = 0; j < 4; ++j) dst[j] = (4 * j < src_bytes) ? src[j] : 0.f;
   }
 #endif
 }
 
 // Copies one float (src_bytes 4) or writes 0 (src_bytes 0).
-__device__ __forceinline__ void cp_async_4(float* dst, const float* src, int src_bytes) {
+__host__ __device__ __forceinline__ void cp_async_4(float* dst, const float* src, int src_bytes) {
 #if SOTR_GEMM_SM80
   const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d), "l"(src),
@@ -173,41 +181,70 @@ __device__ __forceinline__ void cp_async_wait() {
 #endif
 }
 
+#if defined(SOTR_GEMM_HOST_EMULATION) && !defined(__CUDA_ARCH__)
+// Test-only: a host build (tests emulating the kernels' index math on the CPU)
+// routes the warp-collective instructions to these hooks.
+namespace emu {
+uint32_t to_tf32(float x);
+uint32_t pack_bf16x2(float lo, float hi);
+uint32_t pack_f16x2(float lo, float hi);
+void mma(int kind, float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+         uint32_t b1);  // kind: 1 tf32 m16n8k8, 2 bf16 m16n8k16, 3 f16 m16n8k16
+}  // namespace emu
+#define SOTR_GEMM_EMU 1
+#else
+#define SOTR_GEMM_EMU 0
+#endif
+
 // ---------------------------------------------------------------------------
 // Tensor-core instructions (sm_80+). Operand registers as the PTX ISA gives
 // them; g = lane / 4, t = lane % 4. Accumulators: d0 (g, 2t), d1 (g, 2t+1),
 // d2 (g+8, 2t), d3 (g+8, 2t+1).
 // ---------------------------------------------------------------------------
 
-__device__ __forceinline__ uint32_t to_tf32(float x) {
+__host__ __device__ __forceinline__ uint32_t to_tf32(float x) {
   uint32_t r;
 #if SOTR_GEMM_SM80
   asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
-#else
+#elif SOTR_GEMM_EMU
+  r = emu::to_tf32(x);
+#elif defined(__CUDA_ARCH__)
   r = __float_as_uint(x);
+#else
+  std::memcpy(&r, &x, 4);
 #endif
   return r;
 }
 
 // Packs two floats into bf16x2 / f16x2 with `lo` in the low half.
-__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
+__host__ __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
   uint32_t r = 0;
 #if SOTR_GEMM_SM80
   asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+#elif SOTR_GEMM_EMU
+  r = emu::pack_bf16x2(lo, hi);
+#else
+  (void)lo;
+  (void)hi;
 #endif
   return r;
 }
-__device__ __forceinline__ uint32_t pack_f16x2(float lo, float hi) {
+__host__ __device__ __forceinline__ uint32_t pack_f16x2(float lo, float hi) {
   uint32_t r = 0;
 #if SOTR_GEMM_SM80
   asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+#elif SOTR_GEMM_EMU
+  r = emu::pack_f16x2(lo, hi);
+#else
+  (void)lo;
+  (void)hi;
 #endif
   return r;
 }
 
 // m16n8k8 tf32: a0 (g, t), a1 (g+8, t), a2 (g, t+4), a3 (g+8, t+4);
 //               b0 (k=t, n=g), b1 (k=t+4, n=g).
-__device__ __forceinline__ void mma_tf32_m16n8k8(float (&d)[4], uint32_t a0, uint32_t a1,
+__host__ __device__ __forceinline__ void mma_tf32_m16n8k8(float (&d)[4], uint32_t a0, uint32_t a1,
                                                  uint32_t a2, uint32_t a3, uint32_t b0,
                                                  uint32_t b1) {
 #if SOTR_GEMM_SM80
@@ -215,13 +252,17 @@ __device__ __forceinline__ void mma_tf32_m16n8k8(float (&d)[4], uint32_t a0, uin
       "{%8,%9}, {%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#elif SOTR_GEMM_EMU
+  emu::mma(1, d, a0, a1, a2, a3, b0, b1);
+#else
+  (void)d, (void)a0, (void)a1, (void)a2, (void)a3, (void)b0, (void)b1;
 #endif
 }
 
 // m16n8k16 bf16 / f16: a0 (g, 2t..2t+1), a1 (g+8, 2t..), a2 (g, 2t+8..),
 // a3 (g+8, 2t+8..); b0 (k=2t..2t+1, n=g), b1 (k=2t+8..2t+9, n=g). Lower k in
 // the low half of each register.
-__device__ __forceinline__ void mma_bf16_m16n8k16(float (&d)[4], uint32_t a0, uint32_t a1,
+__host__ __device__ __forceinline__ void mma_bf16_m16n8k16(float (&d)[4], uint32_t a0, uint32_t a1,
                                                   uint32_t a2, uint32_t a3, uint32_t b0,
                                                   uint32_t b1) {
 #if SOTR_GEMM_SM80
@@ -229,9 +270,13 @@ __device__ __forceinline__ void mma_bf16_m16n8k16(float (&d)[4], uint32_t a0, ui
       "{%8,%9}, {%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#elif SOTR_GEMM_EMU
+  emu::mma(2, d, a0, a1, a2, a3, b0, b1);
+#else
+  (void)d, (void)a0, (void)a1, (void)a2, (void)a3, (void)b0, (void)b1;
 #endif
 }
-__device__ __forceinline__ void mma_f16_m16n8k16(float (&d)[4], uint32_t a0, uint32_t a1,
+__host__ __device__ __forceinline__ void mma_f16_m16n8k16(float (&d)[4], uint32_t a0, uint32_t a1,
                                                  uint32_t a2, uint32_t a3, uint32_t b0,
                                                  uint32_t b1) {
 #if SOTR_GEMM_SM80
@@ -239,6 +284,10 @@ __device__ __forceinline__ void mma_f16_m16n8k16(float (&d)[4], uint32_t a0, uin
       "{%8,%9}, {%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#elif SOTR_GEMM_EMU
+  emu::mma(3, d, a0, a1, a2, a3, b0, b1);
+#else
+  (void)d, (void)a0, (void)a1, (void)a2, (void)a3, (void)b0, (void)b1;
 #endif
 }
 
@@ -256,20 +305,20 @@ struct SmemKMajor {
   static_assert(DEPTH % 32 == 0, "SmemKMajor needs a depth multiple of 32");
   static constexpr bool kKContig = true;
   static constexpr int kRows = ROWS, kDepth = DEPTH, kElems = ROWS * DEPTH;
-  __device__ __forceinline__ static int offset(int r, int k) {
+  __host__ __device__ __forceinline__ static int offset(int r, int k) {
     return r * DEPTH + ((((k >> 2) ^ ((r & 1) << 2))) << 2) + (k & 3);
   }
   // Tensor-core fragment reads of a warp whose rows start at r0 (a multiple of
   // 32): lane (g, t) reads k = 16*kc + 4t .. +3 of row r0 + 8*rb + g.
   struct FragReader {
     int base[2];  // by kc parity
-    __device__ __forceinline__ FragReader(int r0, int lane) {
+    __host__ __device__ __forceinline__ FragReader(int r0, int lane) {
       const int g = lane >> 2, t = lane & 3;
-#pragma unroll
+SOTR_UNROLL
       for (int p = 0; p < 2; ++p) base[p] = (r0 + g) * DEPTH + (((p ^ (g & 1)) * 4 + t) << 2);
     }
     template <int RB, int KC>
-    __device__ __forceinline__ void load4(const float* s, float* out) const {
+    __host__ __device__ __forceinline__ void load4(const float* s, float* out) const {
       const float4 v =
           *reinterpret_cast<const float4*>(s + base[KC & 1] + RB * 8 * DEPTH + (KC >> 1) * 32);
       out[0] = v.x;
@@ -288,7 +337,7 @@ struct SmemMNMajor {
   static_assert(ROWS % 32 == 0, "SmemMNMajor needs a row count multiple of 32");
   static constexpr bool kKContig = false;
   static constexpr int kRows = ROWS, kDepth = DEPTH, kElems = ROWS * DEPTH;
-  __device__ __forceinline__ static int offset(int r, int k) {
+  __host__ __device__ __forceinline__ static int offset(int r, int k) {
     return k * ROWS + (r ^ (((k >> 2) & 3) << 3));
   }
   // As SmemKMajor::FragReader. With r = r0 + 8*rb + g (r0 % 32 == 0) and
@@ -296,14 +345,14 @@ struct SmemMNMajor {
   // + (((rb%4) ^ t) << 3) + g, i.e. one of 4 per-thread bases + a constant.
   struct FragReader {
     int base[4];  // by rb % 4
-    __device__ __forceinline__ FragReader(int r0, int lane) {
+    __host__ __device__ __forceinline__ FragReader(int r0, int lane) {
       const int g = lane >> 2, t = lane & 3;
-#pragma unroll
+SOTR_UNROLL
       for (int q = 0; q < 4; ++q) base[q] = 4 * t * ROWS + r0 + ((q ^ t) << 3) + g;
     }
     template <int RB, int KC>
-    __device__ __forceinline__ void load4(const float* s, float* out) const {
-#pragma unroll
+    __host__ __device__ __forceinline__ void load4(const float* s, float* out) const {
+SOTR_UNROLL
       for (int j = 0; j < 4; ++j) out[j] = s[base[RB & 3] + (RB >> 2) * 32 + (16 * KC + j) * ROWS];
     }
   };
@@ -314,22 +363,27 @@ template <int ROWS, int DEPTH>
 struct SmemMNMajorPadded {
   static constexpr bool kKContig = false;
   static constexpr int kRows = ROWS, kDepth = DEPTH, kLd = ROWS + 4, kElems = kLd * DEPTH;
-  __device__ __forceinline__ static int offset(int r, int k) { return k * kLd + r; }
+  __host__ __device__ __forceinline__ static int offset(int r, int k) { return k * kLd + r; }
 };
 
-// Returns x through an empty volatile asm, so that the compiler treats it as
-// unknown at each use: keeps runtime flags from being "unswitched" (which
-// would clone an unrolled epilogue once per flag combination).
-__device__ __forceinline__ int opaque_int(int x) {
+// Return x through an empty volatile asm (device code), so that the compiler
+// treats the value as unknown at each use: nothing derived from it can be
+// hoisted out of a loop or unswitched. Loaders use this to keep per-element
+// indices from being kept live across the whole k loop.
+__host__ __device__ __forceinline__ int opaque_int(int x) {
+#if defined(__CUDA_ARCH__)
   asm volatile("" : "+r"(x));
+#endif
   return x;
 }
 
-__device__ __forceinline__ int64_t opaque_i64(int64_t x) {
+__host__ __device__ __forceinline__ int64_t opaque_i64(int64_t x) {
+#if defined(__CUDA_ARCH__)
   asm volatile("" : "+l"(x));
+#endif
   return x;
 }
-__device__ __forceinline__ const float* opaque_ptr(const float* p) {
+__host__ __device__ __forceinline__ const float* opaque_ptr(const float* p) {
   return reinterpret_cast<const float*>(opaque_i64(reinterpret_cast<int64_t>(p)));
 }
 
@@ -370,7 +424,8 @@ struct StridedOperand {
     int mnValid;        // !KC 16-byte path: valid floats of this thread's chunk (0..4)
     bool vec;
 
-    __device__ __forceinline__ Iter(const StridedOperand& op, int batch, int mn0, int tid_) {
+    __host__ __device__ __forceinline__ Iter(const StridedOperand& op, int batch, int mn0,
+                                             int tid_) {
       safe = op.ptr + static_cast<int64_t>(batch) * op.batchStride;
       base = safe + (KC ? static_cast<int64_t>(mn0) * op.ld : static_cast<int64_t>(mn0));
       ld = op.ld;
@@ -383,20 +438,20 @@ struct StridedOperand {
       rowMask = 0;
       mnValid = 0;
       if (KC) {
-#pragma unroll
+SOTR_UNROLL
         for (int i = 0; i < VITERS; ++i)
           if (line0 + i * LS < rowsLeft) rowMask |= 1u << i;
       } else {
-        mnValid = min(max(rowsLeft - c4, 0), 4);
+        mnValid = min_of(max_of(rowsLeft - c4, 0), 4);
       }
     }
 
-    __device__ __forceinline__ void load(float* stage, int k0) const {
+    __host__ __device__ __forceinline__ void load(float* stage, int k0) const {
       if (kVecLayout && vec) {
         if (KC) {
-          const int kv = min(max(depth - k0 - c4, 0), 4) * 4;
+          const int kv = min_of(max_of(depth - k0 - c4, 0), 4) * 4;
           const float* p = base + static_cast<int64_t>(line0) * ld + (k0 + c4);
-#pragma unroll
+SOTR_UNROLL
           for (int i = 0; i < VITERS; ++i) {
             if ((O % LS) != 0 && line0 + i * LS >= O) break;
             const int bytes = ((rowMask >> i) & 1u) ? kv : 0;
@@ -406,7 +461,7 @@ struct StridedOperand {
         } else {
           const int kLeft = depth - k0;
           const float* p = base + static_cast<int64_t>(k0 + line0) * ld + c4;
-#pragma unroll
+SOTR_UNROLL
           for (int i = 0; i < VITERS; ++i) {
             const int line = line0 + i * LS;
             if ((O % LS) != 0 && line >= O) break;
@@ -424,7 +479,7 @@ struct StridedOperand {
         const int t0 = opaque_int(tid);
         const int kLeft = depth - k0;
         constexpr int TOTAL = O * L, ITERS = (TOTAL + NT - 1) / NT;
-#pragma unroll
+SOTR_UNROLL
         for (int i = 0; i < ITERS; ++i) {
           const int id = t0 + i * NT;
           if ((TOTAL % NT) != 0 && id >= TOTAL) break;
@@ -516,19 +571,19 @@ struct GemmEpilogueOp {
           r[2] = q.z;
           r[3] = q.w;
         } else {
-#pragma unroll
+SOTR_UNROLL
           for (int j = 0; j < 4; ++j)
             if (j < n) r[j] = rp[j];
         }
       }
-#pragma unroll
+SOTR_UNROLL
       for (int j = 0; j < 4; ++j)
         if (j < n) v[j] = apply(v[j], channelAxis == 0 ? row : col + j, r[j]);
       float* cp = Cb + static_cast<int64_t>(row) * ldc + col;
       if (n == 4 && vecC) {
         *reinterpret_cast<float4*>(cp) = make_float4(v[0], v[1], v[2], v[3]);
       } else {
-#pragma unroll
+SOTR_UNROLL
         for (int j = 0; j < 4; ++j)
           if (j < n) cp[j] = v[j];
       }
@@ -553,8 +608,16 @@ struct TcConfig {
   static_assert(BM % WM == 0 && BN % WN == 0 && WM % 32 == 0 && WN % 32 == 0, "tile shape");
   static_assert(BK % 32 == 0 && BM % 32 == 0 && BN % 32 == 0 && STAGES >= 2, "tile shape");
 };
-using TcLarge = TcConfig<128, 128, 32, 64, 64, 3, 2>;
-using TcSmall = TcConfig<64, 64, 32, 32, 32, 4, 3>;
+// Tuning hooks (a build may override them with -D...; the defaults were
+// measured on an H200, see cuda/README.md).
+#ifndef SOTR_GEMM_TC_LARGE
+#define SOTR_GEMM_TC_LARGE 128, 128, 32, 64, 64, 3, 2
+#endif
+#ifndef SOTR_GEMM_TC_SMALL
+#define SOTR_GEMM_TC_SMALL 64, 64, 32, 32, 32, 4, 3
+#endif
+using TcLarge = TcConfig<SOTR_GEMM_TC_LARGE>;
+using TcSmall = TcConfig<SOTR_GEMM_TC_SMALL>;
 
 template <int BM_, int BN_, int BK_, int TM_, int TN_, int STAGES_, int MINB_>
 struct SimtConfig {
@@ -598,7 +661,7 @@ __device__ __forceinline__ void tile_coords(int pid, int tilesM, int tilesN, int
 //   tf32 : mma #s (s = 0, 1) takes mma-k t <- 4t + 2s, t + 4 <- 4t + 2s + 1
 //   16bit: mma-k 2t, 2t+1 <- 4t, 4t+1 and 2t+8, 2t+9 <- 4t+2, 4t+3.
 template <int I, int N, class F>
-__device__ __forceinline__ void static_for(F&& f) {
+__host__ __device__ __forceinline__ void static_for(F&& f) {
   if constexpr (I < N) {
     f(std::integral_constant<int, I>{});
     static_for<I + 1, N>(f);
@@ -606,7 +669,7 @@ __device__ __forceinline__ void static_for(F&& f) {
 }
 
 template <Precision P, int WM, int WN, class SmemA, class SmemB>
-__device__ __forceinline__ void tc_warp_tile(const float* sA, const float* sB,
+__host__ __device__ __forceinline__ void tc_warp_tile(const float* sA, const float* sB,
                                              float (&acc)[WM / 16][WN / 8][4],
                                              const typename SmemA::FragReader& ra,
                                              const typename SmemB::FragReader& rb) {
@@ -621,7 +684,7 @@ __device__ __forceinline__ void tc_warp_tile(const float* sA, const float* sB,
       float f[4];
       rb.template load4<ni, kc>(sB, f);
       if constexpr (kTf32) {
-#pragma unroll
+SOTR_UNROLL
         for (int j = 0; j < 4; ++j) b[ni][j] = to_tf32(f[j]);
       } else {
         b[ni][0] = kBf16 ? pack_bf16x2(f[0], f[1]) : pack_f16x2(f[0], f[1]);
@@ -636,11 +699,11 @@ __device__ __forceinline__ void tc_warp_tile(const float* sA, const float* sB,
       ra.template load4<2 * mi + 1, kc>(sA, &f[4]);  // row g + 8
       if constexpr (kTf32) {
         uint32_t a[8];
-#pragma unroll
+SOTR_UNROLL
         for (int j = 0; j < 8; ++j) a[j] = to_tf32(f[j]);
-#pragma unroll
+SOTR_UNROLL
         for (int s = 0; s < 2; ++s)
-#pragma unroll
+SOTR_UNROLL
           for (int ni = 0; ni < NI; ++ni)
             mma_tf32_m16n8k8(acc[mi][ni], a[2 * s], a[4 + 2 * s], a[2 * s + 1], a[4 + 2 * s + 1],
                              b[ni][2 * s], b[ni][2 * s + 1]);
@@ -650,7 +713,7 @@ __device__ __forceinline__ void tc_warp_tile(const float* sA, const float* sB,
         a[1] = kBf16 ? pack_bf16x2(f[4], f[5]) : pack_f16x2(f[4], f[5]);
         a[2] = kBf16 ? pack_bf16x2(f[2], f[3]) : pack_f16x2(f[2], f[3]);
         a[3] = kBf16 ? pack_bf16x2(f[6], f[7]) : pack_f16x2(f[6], f[7]);
-#pragma unroll
+SOTR_UNROLL
         for (int ni = 0; ni < NI; ++ni) {
           if constexpr (kBf16)
             mma_bf16_m16n8k16(acc[mi][ni], a[0], a[1], a[2], a[3], b[ni][0], b[ni][1]);
@@ -675,7 +738,7 @@ __device__ __forceinline__ void tc_mainloop(const ItA& ia, const ItB& ib, float*
   const typename SmemA::FragReader ra(wm0, lane);
   const typename SmemB::FragReader rb(wn0, lane);
   const int kTiles = (K + BK - 1) / BK;
-#pragma unroll
+SOTR_UNROLL
   for (int s = 0; s < S - 1; ++s) {
     if (s < kTiles) {
       ia.load(sA + s * SmemA::kElems, s * BK);
@@ -703,14 +766,17 @@ __device__ __forceinline__ void tc_mainloop(const ItA& ia, const ItB& ib, float*
 }
 
 // Writes a warp's accumulators to the staged C tile s[r * kEpiLd + c].
+// Fragment layout (g = lane / 4, t = lane % 4): acc[mi][ni][0..3] are the tile
+// elements (wm0 + mi*16 + g, wn0 + ni*8 + 2t), (same row, +1), (row + 8, 2t),
+// (row + 8, 2t + 1).
 template <class Cfg>
-__device__ __forceinline__ void tc_stage_accumulators(float* s,
+__host__ __device__ __forceinline__ void tc_stage_accumulators(float* s,
                                                       const float (&acc)[Cfg::MI][Cfg::NI][4],
                                                       int wm0, int wn0, int lane) {
   const int g = lane >> 2, t = lane & 3;
-#pragma unroll
+SOTR_UNROLL
   for (int mi = 0; mi < Cfg::MI; ++mi)
-#pragma unroll
+SOTR_UNROLL
     for (int ni = 0; ni < Cfg::NI; ++ni) {
       float* p = s + (wm0 + mi * 16 + g) * Cfg::kEpiLd + wn0 + ni * 8 + 2 * t;
       *reinterpret_cast<float2*>(p) = make_float2(acc[mi][ni][0], acc[mi][ni][1]);
@@ -741,11 +807,11 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     const typename AOp::template Iter<SmemA, Cfg::kThreads> ia(aOp, b, m0, threadIdx.x);
     const typename BOp::template Iter<SmemB, Cfg::kThreads> ib(bOp, b, n0, threadIdx.x);
     float acc[Cfg::MI][Cfg::NI][4];
-#pragma unroll
+SOTR_UNROLL
     for (int mi = 0; mi < Cfg::MI; ++mi)
-#pragma unroll
+SOTR_UNROLL
       for (int ni = 0; ni < Cfg::NI; ++ni)
-#pragma unroll
+SOTR_UNROLL
         for (int j = 0; j < 4; ++j) acc[mi][ni][j] = 0.f;
     tc_mainloop<Cfg, P, SmemA, SmemB>(ia, ib, sA, sB, prob.K, acc, wm0, wn0, lane);
     // Stage the C tile in shared memory (reusing the pipeline buffers).
@@ -781,7 +847,7 @@ __device__ __forceinline__ void simt_mainloop(const ItA& ia, const ItB& ib, floa
                                               int ty) {
   constexpr int S = Cfg::STAGES, BK = Cfg::BK, TM = Cfg::TM, TN = Cfg::TN;
   const int kTiles = (K + BK - 1) / BK;
-#pragma unroll
+SOTR_UNROLL
   for (int s = 0; s < S - 1; ++s) {
     if (s < kTiles) {
       ia.load(sA + s * SmemA::kElems, s * BK);
@@ -802,10 +868,10 @@ __device__ __forceinline__ void simt_mainloop(const ItA& ia, const ItB& ib, floa
     cp_async_commit();
     const float* a_s = sA + readStage * SmemA::kElems;
     const float* b_s = sB + readStage * SmemB::kElems;
-#pragma unroll
+SOTR_UNROLL
     for (int k = 0; k < BK; ++k) {
       float a[TM], b[TN];
-#pragma unroll
+SOTR_UNROLL
       for (int gi = 0; gi < TM / 4; ++gi) {
         const float4 v = *reinterpret_cast<const float4*>(
             a_s + SmemA::offset(gi * Cfg::TY * 4 + ty * 4, k));
@@ -814,7 +880,7 @@ __device__ __forceinline__ void simt_mainloop(const ItA& ia, const ItB& ib, floa
         a[gi * 4 + 2] = v.z;
         a[gi * 4 + 3] = v.w;
       }
-#pragma unroll
+SOTR_UNROLL
       for (int gj = 0; gj < TN / 4; ++gj) {
         const float4 v = *reinterpret_cast<const float4*>(
             b_s + SmemB::offset(gj * Cfg::TX * 4 + tx * 4, k));
@@ -823,9 +889,9 @@ __device__ __forceinline__ void simt_mainloop(const ItA& ia, const ItB& ib, floa
         b[gj * 4 + 2] = v.z;
         b[gj * 4 + 3] = v.w;
       }
-#pragma unroll
+SOTR_UNROLL
       for (int i = 0; i < TM; ++i)
-#pragma unroll
+SOTR_UNROLL
         for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
     }
     readStage = (readStage + 1 == S) ? 0 : readStage + 1;
@@ -851,18 +917,18 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     const typename AOp::template Iter<SmemA, Cfg::kThreads> ia(aOp, b, m0, threadIdx.x);
     const typename BOp::template Iter<SmemB, Cfg::kThreads> ib(bOp, b, n0, threadIdx.x);
     float acc[Cfg::TM][Cfg::TN];
-#pragma unroll
+SOTR_UNROLL
     for (int i = 0; i < Cfg::TM; ++i)
-#pragma unroll
+SOTR_UNROLL
       for (int j = 0; j < Cfg::TN; ++j) acc[i][j] = 0.f;
     simt_mainloop<Cfg, SmemA, SmemB>(ia, ib, sA, sB, prob.K, acc, tx, ty);
     // Epilogue in bands of TY*4 rows: thread rows gi*TY*4 + ty*4 + r.
-#pragma unroll
+SOTR_UNROLL
     for (int gi = 0; gi < Cfg::TM / 4; ++gi) {
       __syncthreads();
-#pragma unroll
+SOTR_UNROLL
       for (int r = 0; r < 4; ++r)
-#pragma unroll
+SOTR_UNROLL
         for (int gj = 0; gj < Cfg::TN / 4; ++gj)
           *reinterpret_cast<float4*>(smem + (ty * 4 + r) * Cfg::kEpiLd + gj * Cfg::TX * 4 +
                                      tx * 4) =

@@ -41,3 +41,17 @@ export {
   type ShapeProblem,
   type TensorCollection,
 } from './checkpoint';
+export { conv2d, type Conv2dOptions, type Pair, type ConvActivation } from './ops/conv2d';
+export { twinAttention, type TwinAttentionOptions, type TwinAttentionWeights, type TwinAttentionMode, type MhaWeights } from './ops/twin_attention';
+export { dynamicConv, dynamicConvMasks, type DynamicConvOptions, type DynamicConvMasksOptions } from './ops/dynamic_conv';
+export { matrixNms, type MatrixNmsOptions, type MatrixNmsKernel, type MatrixNmsMasks } from './ops/matrix_nms';
+export { BitMasks, DeviceBitMasks, type BitMasksInit } from './masks/bitmasks';
+export { Mask, type MaskBox } from './masks/mask';
+export { encodeRleCounts, decodeRleCounts, type CocoRle } from './masks/rle';
+export * from './model';
+export { maxPool2d, avgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/pool';
+export { groupNorm, type GroupNormOptions } from './ops/group_norm';
+export { interpolate, type InterpolateOptions, type InterpolateMode } from './ops/interpolate';
+export { linear, type LinearOptions } from './ops/linear';
+export { relu, leakyRelu, sigmoid, add, sub, mul, div, concat, slice, meanWidthHalves } from './ops/elementwise';
+export { deformConv2d, type DeformConv2dOptions } from './ops/deform_conv2d';

@@ -29,6 +29,17 @@ compile "$ROOT/native/gemm/gemm_kernel_avx2.cpp" gemm_kernel_avx2.o "${AVX2[@]}"
 compile "$ROOT/native/gemm/gemm_kernel_avx512.cpp" gemm_kernel_avx512.o "${AVX512[@]}"
 compile "$ROOT/tests/native/test_gemm_cpu.cpp" test_gemm_cpu.o
 compile "$ROOT/benchmarks/native/gemm_bench.cpp" gemm_bench.o
+# The ISA objects must not export weak (COMDAT) symbols: the linker could pick
+# their AVX copy for baseline callers.
+if command -v nm >/dev/null; then
+  for o in gemm_kernel_avx2.o gemm_kernel_avx512.o; do
+    if nm "$OUT/$o" | grep -Eq ' [WVu] '; then
+      echo "error: $o exports weak symbols:" >&2
+      nm -C "$OUT/$o" | grep -E ' [WVu] ' >&2
+      exit 1
+    fi
+  done
+fi
 ( cd "$OUT" && "$CXX" "${LIB_OBJS[@]}" test_gemm_cpu.o -o test_gemm_cpu -pthread )
 ( cd "$OUT" && "$CXX" "${LIB_OBJS[@]}" gemm_bench.o -o gemm_bench -pthread -lopenblas )
 

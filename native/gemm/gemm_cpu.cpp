@@ -58,6 +58,11 @@ struct Scratch {
     }
     return p;
   }
+  void release() {
+    std::free(p);
+    p = nullptr;
+    cap = 0;
+  }
   ~Scratch() { std::free(p); }
 };
 thread_local Scratch t_packA, t_packB, t_resid;
@@ -325,7 +330,13 @@ void run(const GemmArgs& args, const PackedMatrix* pA, const PackedMatrix* pB, T
   GemmArgs a = args;
 
   // A residual overlapping C would be clobbered by the partial sums of early K
-  // blocks (or by other tiles), so work from a copy.
+  // blocks (or by other tiles), so work from a copy. (Packing scratch is
+  // bounded by the blocking; the copy is not, so a large one is not kept.)
+  struct DropLargeCopy {
+    ~DropLargeCopy() {
+      if (t_resid.cap > (int64_t(4) << 20)) t_resid.release();
+    }
+  } dropLargeCopy;
   if (a.ep.residual) {
     const int64_t rb = a.ep.strideR == 0 ? 1 : a.batch;
     const char *rlo, *rhi, *clo, *chi;
@@ -409,7 +420,7 @@ PackedMatrix packA(const float* A, int64_t lda, bool transA, int64_t M, int64_t 
   a.K = K;
   a.lda = lda;
   a.transA = transA;
-  Plan p{&a, ks, kcBaseFor(*ks, K), false};
+  Plan p{&a, ks, kcBaseFor(*ks, K), false, false, false};
   PackedMatrix pm;
   pm.size_ = roundUp(M, ks->mr) * K;
   pm.data_.reset(alignedAlloc(pm.size_));

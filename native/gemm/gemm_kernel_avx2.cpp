@@ -112,6 +112,12 @@ void microKernel(int64_t kc, const float* __restrict A, int64_t as, const float*
   __m256i bm[NV];
 #pragma GCC unroll 4
   for (int j = 0; j < NV; ++j) bm[j] = FULL ? _mm256_set1_epi32(-1) : maskN(nr - 8 * j);
+  // Start pulling the C tile into L2 now (see the AVX-512 kernel).
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), _MM_HINT_T1);
+    if (NV > 1) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc + 8 * NV - 1), _MM_HINT_T1);
+  }
 
   if (AROWS) {
     // Rows 3q..3q+2 addressed as p[q], p[q]+as, p[q]+2as.

@@ -1,13 +1,13 @@
 // Portable microkernel, packing and macro-kernel of the CPU GEMM: the
-// reference path and the only one on non-x86 builds. Compiled with the
-// baseline flags (the compiler may auto-vectorise with SSE2 / NEON).
+// fallback path and the only one on non-x86 builds. Compiled with the
+// baseline flags; 4-lane GCC/Clang vectors map to SSE2 / NEON.
 #include "gemm/gemm_cpu.h"
 
 namespace sotr {
 namespace gemm_detail {
 namespace {
 
-// 4 x 8 microtile: 32 accumulators, fits 8 SSE / NEON registers.
+// 4 x 8 microtile: 32 accumulators in 8 four-lane registers.
 constexpr int MR = 4;
 constexpr int NR = 8;
 constexpr int KC = 256;

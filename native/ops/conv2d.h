@@ -5,8 +5,10 @@
 // with k = (c * kh + i) * kw + j over the group's Cg input channels and the
 // kh x kw taps, p = oh * Wo + ow the output pixel, and col the (implicit)
 // im2col matrix. The epilogue is the shared GEMM core's (gemm_args.h) with the
-// output channel as the row: bias, scale/shift (FrozenBN folded at load),
-// a residual add, then the activation.
+// output channel as the row:
+//   out = act(alpha * ((acc + bias) * scale + shift) + beta * residual)
+// (FrozenBN folded at load into scale/shift; alpha/beta give the ReZero
+// gates of the transformer's conv branches: x + g * FF(x) in one call).
 //
 // The CPU engine (convGemmCpu) is shared with deformConv2d: it takes a column
 // builder that fills blocks of col, so the column buffer stays cache-sized.
@@ -68,9 +70,14 @@ using ColumnFn = std::function<void(int64_t n, int64_t grp, int64_t p0, int64_t 
 void convGemmCpu(const ConvGeom& g, const float* x, const Tensor& weightKey, const float* weight,
                  const GemmEpilogue& ep, float* out, const ColumnFn* columns, ThreadPool* pool);
 
-// Plain im2col for conv2d (also used by tests).
+// Plain im2col for conv2d (dispatches to the AVX-512 variant when active).
 void im2colBlock(const ConvGeom& g, const float* x, int64_t n, int64_t grp, int64_t p0, int64_t ncols,
                  float* col, int64_t ld);
+namespace conv_detail {
+// conv2d_avx512.cpp; false when that file was built without AVX-512.
+bool im2colBlockAvx512(const ConvGeom& g, const float* x, int64_t n, int64_t grp, int64_t p0, int64_t ncols,
+                       float* col, int64_t ld);
+}  // namespace conv_detail
 
 // The packed-weight cache: entries are keyed by the weight tensor's storage
 // (tensors are immutable once made; a storage that is freed invalidates its

@@ -75,7 +75,7 @@ int64_t roundUp16(int64_t v) { return (v + 15) / 16 * 16; }
 
 int64_t twinCoreScratchFloats(int64_t L, int64_t C) {
   const int64_t Lp = roundUp16(std::max<int64_t>(L, 1));
-  return C * Lp + L * Lp + Lp + 64;
+  return C * Lp + L * Lp + 2 * L * C + Lp + 64;
 }
 
 void twinCoreScalar(const TwinCoreArgs& a, int64_t s, float* scratch) {
@@ -136,7 +136,9 @@ float* alignedFloats(int64_t n) {
 }
 
 // Grow-only 64-byte aligned scratch, one per thread: the op's large buffers
-// are reused across calls (no page faults per call), sized by the largest call.
+// are reused across calls (no page faults per call), sized by the largest call;
+// buffers above kKeepFloats are freed after the call instead of kept.
+constexpr int64_t kKeepFloats = int64_t(64) << 20;  // 256 MB
 struct Scratch {
   float* p = nullptr;
   int64_t cap = 0;
@@ -150,6 +152,13 @@ struct Scratch {
     }
     return p;
   }
+  void trim() {
+    if (cap > kKeepFloats) {
+      std::free(p);
+      p = nullptr;
+      cap = 0;
+    }
+  }
   ~Scratch() { std::free(p); }
 };
 thread_local Scratch t_qkv, t_o, t_t, t_core;
@@ -158,9 +167,12 @@ thread_local Scratch t_qkv, t_o, t_t, t_core;
 struct CpuTwinWeights {
   std::mutex mu;
   int64_t C = 0;
+  // Parallel mode: one projection GEMM and one output GEMM.
+  PackedMatrix qkvCat;   // B operand, K = C, N = 6C: [colQ; colKV; rowQ; rowKV]^T
+  PackedMatrix outCat;   // A operand, C x 2C: [WoutCol | WoutRow]
+  // Sequential mode: one per direction.
   PackedMatrix qkv[2];   // B operands, K = C, N = 3C: [Wq; Wkv]^T of col / row
-  PackedMatrix outCat;   // A operand, C x 2C: [WoutCol | WoutRow] (parallel mode)
-  PackedMatrix out[2];   // A operands, C x C: WoutCol, WoutRow (sequential mode)
+  PackedMatrix out[2];   // A operands, C x C: WoutCol, WoutRow
 };
 
 TwinWeightCache<CpuTwinWeights>& cpuCache() {
@@ -168,26 +180,27 @@ TwinWeightCache<CpuTwinWeights>& cpuCache() {
   return *c;
 }
 
-void buildQkv(CpuTwinWeights& w, const OpCall& call, int dir, SimdLevel level) {
-  const int64_t C = w.C;
-  const int base = dir == 0 ? kTwinColQ : kTwinRowQ;
-  std::vector<float> cat(static_cast<size_t>(3 * C * C));
-  std::memcpy(cat.data(), call.inputs[base].data<float>(), sizeof(float) * C * C);
-  std::memcpy(cat.data() + C * C, call.inputs[base + 1].data<float>(), sizeof(float) * 2 * C * C);
-  // B = [Wq; Wkv]^T: stored N x K (3C x C), i.e. transposed.
-  w.qkv[dir] = packB(cat.data(), C, true, C, 3 * C, level, nullptr);
+// B = [Wq; Wkv]^T of the given directions, stored N x K (transposed).
+PackedMatrix packQkv(const OpCall& call, int64_t C, int dir0, int ndir, SimdLevel level) {
+  std::vector<float> cat(static_cast<size_t>(3 * C * C * ndir));
+  for (int k = 0; k < ndir; ++k) {
+    const int base = dir0 + k == 0 ? kTwinColQ : kTwinRowQ;
+    float* dst = cat.data() + k * 3 * C * C;
+    std::memcpy(dst, call.inputs[base].data<float>(), sizeof(float) * C * C);
+    std::memcpy(dst + C * C, call.inputs[base + 1].data<float>(), sizeof(float) * 2 * C * C);
+  }
+  return packB(cat.data(), C, true, C, 3 * C * ndir, level, nullptr);
 }
 
-const CpuTwinWeights& cpuWeights(const OpCall& call, const TwinPlan& p) {
+std::shared_ptr<CpuTwinWeights> cpuWeights(const OpCall& call, const TwinPlan& p) {
   const SimdLevel level = activeSimdLevel();
-  auto entry = cpuCache().get(call, static_cast<int64_t>(level));
+  std::shared_ptr<CpuTwinWeights> entry = cpuCache().get(call, static_cast<int64_t>(level));
   CpuTwinWeights& w = *entry;
   std::lock_guard<std::mutex> lk(w.mu);
   const int64_t C = p.C;
   w.C = C;
-  for (int dir = 0; dir < 2; ++dir)
-    if (w.qkv[dir].empty()) buildQkv(w, call, dir, level);
   if (p.mode == TwinMode::Parallel) {
+    if (w.qkvCat.empty()) w.qkvCat = packQkv(call, C, 0, 2, level);
     if (w.outCat.empty()) {
       std::vector<float> cat(static_cast<size_t>(2 * C * C));
       const float* wc = call.inputs[kTwinColOut].data<float>();
@@ -199,14 +212,14 @@ const CpuTwinWeights& cpuWeights(const OpCall& call, const TwinPlan& p) {
       w.outCat = packA(cat.data(), 2 * C, false, C, 2 * C, level, nullptr);
     }
   } else {
-    for (int dir = 0; dir < 2; ++dir)
+    for (int dir = 0; dir < 2; ++dir) {
+      if (w.qkv[dir].empty()) w.qkv[dir] = packQkv(call, C, dir, 1, level);
       if (w.out[dir].empty())
         w.out[dir] = packA(call.inputs[dir == 0 ? kTwinColOut : kTwinRowOut].data<float>(), C, false, C, C,
                            level, nullptr);
+    }
   }
-  // The entry stays alive in the cache (or in `entry` callers' hands) for the
-  // duration of the call: the queue thread is the only user of a CPU entry.
-  return w;
+  return entry;
 }
 
 // One direction of attention over a group of g images laid out token-major.
@@ -245,7 +258,8 @@ int64_t groupSize(const TwinPlan& p) {
 void twinCpu(const OpCall& call, std::vector<Tensor>& outs, ExecContext& ctx) {
   const TwinPlan p = planTwinAttention(call);
   if (outs[0].numel() == 0) return;
-  const CpuTwinWeights& w = cpuWeights(call, p);
+  const std::shared_ptr<CpuTwinWeights> wp = cpuWeights(call, p);  // held for the call
+  const CpuTwinWeights& w = *wp;
   ThreadPool* pool = ctx.pool;
   const int64_t C = p.C, H = p.H, W = p.W, N = H * W;
   const float* x = call.inputs[kTwinX].data<float>();
@@ -261,11 +275,11 @@ void twinCpu(const OpCall& call, std::vector<Tensor>& outs, ExecContext& ctx) {
   float* t = par ? nullptr : t_t.get(G * C * N);
   std::vector<float> bias(static_cast<size_t>(C));
 
-  // Projection: dst[g] (N x 3C, ld ldq) = src[g]^T (src NCHW) · [Wq; Wkv]^T.
-  auto project = [&](const float* src, int64_t g, int dir, float* dst) {
+  // Projection: dst[g] (N x cols, ld ldq) = src[g]^T (src NCHW) · Wb^T (packed).
+  auto project = [&](const float* src, int64_t g, const PackedMatrix& Wb, float* dst) {
     GemmArgs a;
     a.M = N;
-    a.N = 3 * C;
+    a.N = Wb.cols();
     a.K = C;
     a.A = src;
     a.lda = N;
@@ -275,10 +289,10 @@ void twinCpu(const OpCall& call, std::vector<Tensor>& outs, ExecContext& ctx) {
     a.batch = g;
     a.strideA = C * N;
     a.strideC = N * ldq;
-    gemmF32Packed(a, nullptr, &w.qkv[dir], pool);
+    gemmF32Packed(a, nullptr, &Wb, pool);
   };
   // Core job of one direction: Q, K, V at column offset q0 of qkv; O at column o0.
-  auto coreJob = [&](int dir, int64_t g, int64_t q0, int64_t o0, float gate) {
+  auto coreJob = [&](int dir, int64_t q0, int64_t o0, float gate) {
     CoreJob j;
     TwinCoreArgs& a = j.args;
     a.q = qkv + q0;
@@ -292,7 +306,7 @@ void twinCpu(const OpCall& call, std::vector<Tensor>& outs, ExecContext& ctx) {
     a.gate = gate;
     if (dir == 0) {  // columns: sequence (b, w), token h
       a.L = H;
-      a.inSeq = ldq;   // next w; images follow below (handled by the split)
+      a.inSeq = ldq;
       a.inTok = W * ldq;
       a.outSeq = ldo;
       a.outTok = W * ldo;
@@ -305,7 +319,6 @@ void twinCpu(const OpCall& call, std::vector<Tensor>& outs, ExecContext& ctx) {
       a.outTok = ldo;
       j.count = H;
     }
-    (void)g;
     return j;
   };
   // Output projection: dst[g] (C x N) = A · O[g]^T + bias + res[g].
@@ -334,7 +347,7 @@ void twinCpu(const OpCall& call, std::vector<Tensor>& outs, ExecContext& ctx) {
   std::vector<CoreJob> jobs;
   auto addJobs = [&](int dir, int64_t g, int64_t q0, int64_t o0, float gate) {
     for (int64_t b = 0; b < g; ++b) {
-      CoreJob j = coreJob(dir, g, q0, o0, gate);
+      CoreJob j = coreJob(dir, q0, o0, gate);
       j.args.q += b * N * ldq;
       j.args.k += b * N * ldq;
       j.args.v += b * N * ldq;
@@ -349,8 +362,7 @@ void twinCpu(const OpCall& call, std::vector<Tensor>& outs, ExecContext& ctx) {
     float* yg = y + b0 * C * N;
     jobs.clear();
     if (par) {
-      project(xg, g, 0, qkv);
-      project(xg, g, 1, qkv + 3 * C);
+      project(xg, g, w.qkvCat, qkv);
       // Longer sequences first.
       if (W >= H) {
         addJobs(1, g, 3 * C, C, p.gRow);
@@ -363,12 +375,12 @@ void twinCpu(const OpCall& call, std::vector<Tensor>& outs, ExecContext& ctx) {
       for (int64_t c = 0; c < C; ++c) bias[c] = p.gCol * bc[c] + p.gRow * br[c];
       outProj(w.outCat, 2 * C, 0, g, xg, yg);
     } else {
-      project(xg, g, 0, qkv);
+      project(xg, g, w.qkv[0], qkv);
       addJobs(0, g, 0, 0, p.gCol);
       runCores(jobs.data(), static_cast<int>(jobs.size()), pool);
       for (int64_t c = 0; c < C; ++c) bias[c] = p.gCol * bc[c];
       outProj(w.out[0], C, 0, g, xg, t);
-      project(t, g, 1, qkv);
+      project(t, g, w.qkv[1], qkv);
       jobs.clear();
       addJobs(1, g, 0, 0, p.gRow);
       runCores(jobs.data(), static_cast<int>(jobs.size()), pool);
@@ -376,6 +388,9 @@ void twinCpu(const OpCall& call, std::vector<Tensor>& outs, ExecContext& ctx) {
       outProj(w.out[1], C, 0, g, t, yg);
     }
   }
+  t_qkv.trim();
+  t_o.trim();
+  t_t.trim();
 }
 
 }  // namespace

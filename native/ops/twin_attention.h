@@ -101,6 +101,9 @@ class TwinWeightCache {
   // `extra` distinguishes variants of the same weights (e.g. SIMD level).
   std::shared_ptr<Payload> get(const OpCall& call, int64_t extra) {
     std::lock_guard<std::mutex> lk(mu_);
+    // Entries whose weights are gone can never hit again: free them now.
+    for (size_t i = entries_.size(); i-- > 0;)
+      if (entries_[i].expired()) entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
     for (size_t i = 0; i < entries_.size(); ++i) {
       if (entries_[i].matches(call, extra)) {
         Entry e = std::move(entries_[i]);
@@ -109,10 +112,7 @@ class TwinWeightCache {
         return entries_.front().payload;
       }
     }
-    // Drop entries whose weights are gone, then the least recently used.
-    for (size_t i = entries_.size(); i-- > 0;)
-      if (entries_[i].expired()) entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
-    while (entries_.size() >= static_cast<size_t>(kTwinCacheEntries)) entries_.pop_back();
+    while (entries_.size() >= static_cast<size_t>(kTwinCacheEntries)) entries_.pop_back();  // LRU
     Entry e;
     for (int i = 0; i < kWeights; ++i) {
       const Tensor& t = call.inputs[1 + i];

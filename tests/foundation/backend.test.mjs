@@ -79,4 +79,11 @@ test('a missing binary gives an error that lists the paths tried', () => {
   assert.match(out, /To fix/);
 });
 
+test('the addon links no CUDA driver, cudart, cuBLAS or cuDNN library', () => {
+  if (process.platform !== 'linux') return;
+  const file = process.env.SOTR_NATIVE_PATH || new URL('../../build/Release/sotr.node', import.meta.url).pathname;
+  const out = execFileSync('ldd', [file], { encoding: 'utf8' });
+  assert.not.match(out, /libcuda|libcudart|libcublas|libcudnn/);
+});
+
 test.run();

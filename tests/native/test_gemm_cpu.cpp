@@ -457,6 +457,30 @@ void testValidation() {
     threw = true;
   }
   expect(!threw, "valid transA lda=M and M=0 accepted");
+
+  // Packed operands that do not fit the call are rejected.
+  sotr::PackedMatrix pa = sotr::packA(buf.data(), 6, false, 4, 6);
+  sotr::PackedMatrix pb = sotr::packB(buf.data(), 5, false, 6, 5);
+  auto packedThrows = [&](const GemmArgs& g, const sotr::PackedMatrix* a, const sotr::PackedMatrix* b, const char* what) {
+    bool t = false;
+    try {
+      sotr::gemmF32Packed(g, a, b, nullptr);
+    } catch (const std::invalid_argument&) {
+      t = true;
+    }
+    expect(t, std::string("validation: ") + what);
+  };
+  GemmArgs g = base();
+  packedThrows(g, &pb, nullptr, "packed B passed as A");
+  GemmArgs g2 = base();
+  g2.K = 7, g2.lda = 7;
+  packedThrows(g2, &pa, nullptr, "packed A with wrong K");
+  const auto levels = levelsToTest();
+  if (levels.size() > 1) {
+    sotr::PackedMatrix pa0 = sotr::packA(buf.data(), 6, false, 4, 6, levels[0], nullptr);
+    sotr::PackedMatrix pb1 = sotr::packB(buf.data(), 5, false, 6, 5, levels[1], nullptr);
+    packedThrows(base(), &pa0, &pb1, "packed A and B of different SIMD levels");
+  }
 }
 
 void testEnvOverride() {

@@ -5,6 +5,12 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
+/** The package's version (package.json, two folders up from dist/cli). */
+export function packageVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../../package.json') as { version: string }).version;
+}
+
 /** Exit codes, documented in README.md ("The `sotr` command"). */
 export const EXIT = { ok: 0, usage: 1, someFailed: 2, interrupted: 130 } as const;
 

@@ -32,13 +32,24 @@ export interface ResultLine {
   instances?: ResultInstance[];
   /** Set when the image could not be read or segmented; the run goes on. */
   error?: string;
+  /**
+   * 'image': the file could not be read or decoded (kept on resume; --retry-errors redoes it);
+   * 'model': the model failed on it (redone on resume).
+   */
+  error_kind?: 'image' | 'model';
   /** Milliseconds of model time for this image (its share of the batch). */
   ms?: number;
 }
 
+/** What resuming needs to know of an image's last line (not its instances: a results file can be large). */
+export interface LineStatus {
+  error?: string;
+  error_kind?: ResultLine['error_kind'];
+}
+
 export interface JournalState {
-  /** Last line per resolved file path. */
-  done: Map<string, ResultLine>;
+  /** Status of the last line per resolved file path. */
+  done: Map<string, LineStatus>;
   lines: number;
   /** Bytes cut from the end (a torn last line), 0 if none. */
   truncatedBytes: number;
@@ -106,17 +117,21 @@ export function scanLines(
   }
 }
 
+export function statusOf(line: ResultLine): LineStatus {
+  return line.error === undefined ? {} : { error: line.error, ...(line.error_kind ? { error_kind: line.error_kind } : {}) };
+}
+
 /**
  * Loads a results file for resuming. Bad lines after the last good one (a torn write, NUL bytes after a crash)
  * are cut off; bad complete lines before it are reported and left alone.
  */
 export function loadJournal(file: string): JournalState {
-  const done = new Map<string, ResultLine>();
+  const done = new Map<string, LineStatus>();
   let lines = 0;
   if (!fs.existsSync(file)) return { done, lines, truncatedBytes: 0, badLines: [] };
   const { goodEnd, size, bad, lastGood } = scanLines(file, (v) => {
     lines++;
-    done.set(path.resolve(v.file), v);
+    done.set(path.resolve(v.file), statusOf(v));
   });
   let truncatedBytes = 0;
   if (goodEnd < size) {
@@ -166,6 +181,15 @@ export class JournalWriter {
       this.#syncing = null;
     });
     return this.#syncing;
+  }
+
+  /** fsync now, on this thread (for a hard exit). */
+  syncNow(): void {
+    try {
+      fs.fsyncSync(this.#fd);
+    } catch {
+      /* closed, or a file system without fsync */
+    }
   }
 
   /** Flushes to disk and closes. */

@@ -22,6 +22,7 @@ export class Progress {
   #lastDraw = 0;
   #lastLine = 0;
   #drawn = false;
+  #finished = false;
   // Rate over a sliding window, so the ETA follows the current speed (the first batch pays warm-up).
   #window: Array<[number, number]> = [];
 
@@ -68,6 +69,7 @@ export class Progress {
   }
 
   render(force: boolean): void {
+    if (this.#finished) return;
     const now = performance.now();
     if (this.mode === 'bar') {
       if (!force && now - this.#lastDraw < 100) return;
@@ -86,7 +88,7 @@ export class Progress {
     }
   }
 
-  /** Clears the bar line so other messages print cleanly. */
+  /** Clears the bar line so other messages print cleanly (the bar comes back with the next update). */
   clear(): void {
     if (this.mode === 'bar' && this.#drawn) {
       this.stream.write('\r\x1b[K');
@@ -101,11 +103,13 @@ export class Progress {
     if (this.mode === 'bar') this.render(true);
   }
 
+  /** Draws the final state; later messages print as plain lines. */
   finish(): void {
     if (this.mode === 'bar') {
       this.render(true);
       this.stream.write('\n');
       this.#drawn = false;
     }
+    this.#finished = true;
   }
 }

@@ -72,7 +72,7 @@ function noteEmulated(ctx: OpCtx, name: string): void {
 }
 
 /** Runs the public op when it exists, else the host emulation. */
-async function dispatch<T>(ctx: OpCtx, name: string, real: (f: AnyFn) => Promise<T>, emulate: () => Promise<T>): Promise<T> {
+export async function dispatch<T>(ctx: OpCtx, name: string, real: (f: AnyFn) => Promise<T>, emulate: () => Promise<T>): Promise<T> {
   if (ctx.signal?.aborted) throw new AbortError(name);
   const f = publicOp(name);
   if (f) {
@@ -131,7 +131,7 @@ export interface ConvArgs {
   dilation?: number;
   scale?: Tensor | null;
   shift?: Tensor | null;
-  activation?: 'none' | 'relu' | 'leakyRelu';
+  activation?: 'none' | 'relu' | 'leakyRelu' | 'sigmoid';
   negativeSlope?: number;
   /** Added before the activation: y = act((conv + bias)·scale + shift + residual). */
   residual?: Tensor | null;

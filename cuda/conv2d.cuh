@@ -1,0 +1,82 @@
+// CUDA side of conv2d (and the helpers deformConv2d shares): implicit GEMM on
+// the GEMM core's mainloop (cuda/gemm.cuh).
+//
+//   C[n] (Og x P) = W_g (Og x K) * col[n][g] (K x P), per group g,
+//
+// with the depth K ordered tap-major, k = (i * kw + j) * Cg + c: a k-tile of
+// consecutive k then mostly shares one tap (i, j), so the B loader computes a
+// pixel's source row/column once per tile and each element costs one address
+// add. The weight is permuted to [O][kh][kw][Cg] into a scratch buffer first
+// (cheap: O*K elements). The epilogue is the core's GemmEpilogueOp, batched
+// over the images (strideC = O*P).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <memory>
+
+#include "cuda/common.cuh"
+#include "gemm/gemm_args.h"
+#include "ops/registry.h"
+
+namespace sotr {
+namespace cuda {
+
+// dst[o][tap][c] = src[o][c][tap] for Og*groups = O rows, Cg channels, T taps.
+void permuteConvWeight(const float* src, float* dst, int64_t O, int64_t Cg, int64_t taps, cudaStream_t stream);
+
+// A device scratch buffer from the backend's caching allocator, released when
+// this object dies (stream order keeps reuse safe: one stream per device).
+struct DeviceScratch {
+  std::shared_ptr<Storage> storage;
+  float* get() const { return storage ? static_cast<float*>(storage->ptr) : nullptr; }
+};
+DeviceScratch deviceScratch(ExecContext& ctx, int64_t floats);
+
+}  // namespace cuda
+}  // namespace sotr
+
+#if defined(__CUDACC__)
+#include "cuda/gemm.cuh"
+
+namespace sotr {
+namespace cuda {
+namespace conv_detail {
+
+// The GEMM core's epilogue for a conv output [N, O, P] restricted to the
+// output channels [r0, r0 + rows): C row m is channel r0 + m.
+inline gemm_core::GemmEpilogueOp convEpilogue(const GemmEpilogue& ep, float* out, int64_t O, int64_t P, int64_t r0,
+                                              int batch) {
+  gemm_core::GemmEpilogueOp e;
+  e.C = out + r0 * P;
+  e.ldc = P;
+  e.strideC = O * P;
+  e.bias = ep.bias ? ep.bias + r0 : nullptr;
+  e.scale = ep.scale ? ep.scale + r0 : nullptr;
+  e.shift = ep.shift ? ep.shift + r0 : nullptr;
+  e.channelAxis = 0;
+  e.alpha = ep.alpha;
+  e.residual = ep.residual ? ep.residual + r0 * P : nullptr;
+  e.ldr = P;
+  e.strideR = O * P;
+  e.beta = ep.beta;
+  e.act = static_cast<int>(ep.act);
+  e.slope = ep.slope;
+  e.vecC = is_aligned(e.C, 16) && P % 4 == 0 && (batch == 1 || (O * P) % 4 == 0);
+  e.vecR = e.residual && is_aligned(e.residual, 16) && P % 4 == 0 && (batch == 1 || (O * P) % 4 == 0);
+  return e;
+}
+
+// Geometry shared by the conv and deformable-conv B loaders.
+struct ConvShape {
+  int C = 0, H = 0, W = 0;  // input channels (all groups), size
+  int Cg = 0;               // channels of this group
+  int Wo = 0, P = 0;        // output width, pixels
+  int K = 0;                // Cg * kh * kw
+  int kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+};
+
+}  // namespace conv_detail
+}  // namespace cuda
+}  // namespace sotr
+#endif  // __CUDACC__

@@ -1,0 +1,100 @@
+// im2col of conv2d with AVX-512 masked loads/stores: each output-row segment
+// of a column row is written 16 lanes at a time (zeros where the window falls
+// into the padding), instead of memset/memcpy calls that cost more than the
+// copy for the short segments of a cache-sized column block.
+// Compiled with -mavx512f/bw/vl/dq; reached only through activeSimdLevel().
+// No out-of-line std:: templates and no ConvGeom member calls in here (an
+// AVX-512 copy of an inline function could be picked by the linker for
+// baseline callers).
+#include "ops/conv2d.h"
+
+#if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
+    defined(__AVX512DQ__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+namespace sotr {
+namespace conv_detail {
+
+namespace {
+
+inline __mmask16 laneRange(int64_t a, int64_t b) {  // lanes [a, b) of 16, clipped
+  if (a < 0) a = 0;
+  if (b > 16) b = 16;
+  if (b <= a) return 0;
+  const unsigned hi = b >= 16 ? 0xFFFFu : ((1u << b) - 1u);
+  const unsigned lo = (1u << a) - 1u;
+  return static_cast<__mmask16>(hi & ~lo);
+}
+
+}  // namespace
+
+bool im2colBlockAvx512(const ConvGeom& g, const float* x, int64_t n, int64_t grp, int64_t p0, int64_t ncols,
+                       float* col, int64_t ld) {
+  const int64_t Cg = g.C / g.groups, HW = g.H * g.W;
+  const float* xg = x + (n * g.C + grp * Cg) * HW;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  int64_t k = 0;
+  for (int64_t c = 0; c < Cg; ++c) {
+    const float* xc = xg + c * HW;
+    for (int64_t i = 0; i < g.kh; ++i) {
+      for (int64_t j = 0; j < g.kw; ++j, ++k) {
+        float* dst = col + k * ld;
+        const int64_t offW = j * g.dw - g.pw;  // iw = ow * sw + offW
+        int64_t p = p0, done = 0;
+        while (done < ncols) {
+          const int64_t oh = p / g.Wo, ow0 = p - oh * g.Wo;
+          const int64_t len = (g.Wo - ow0) < (ncols - done) ? (g.Wo - ow0) : (ncols - done);
+          float* d = dst + done;
+          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.H) {
+            for (int64_t t = 0; t < len; t += 16) _mm512_mask_storeu_ps(d + t, laneRange(0, len - t), _mm512_setzero_ps());
+          } else if (g.sw == 1) {
+            // valid ow: -offW <= ow < W - offW; lanes t.. map to ow0 + t + l
+            const float* src = xc + ih * g.W + ow0 + offW;
+            const int64_t lo = -offW - ow0, hi = g.W - offW - ow0;  // valid lane window relative to segment start
+            for (int64_t t = 0; t < len; t += 16) {
+              const __mmask16 store = laneRange(0, len - t);
+              const __mmask16 load = store & laneRange(lo - t, hi - t);
+              _mm512_mask_storeu_ps(d + t, store, _mm512_maskz_loadu_ps(load, src + t));
+            }
+          } else {
+            const float* row = xc + ih * g.W;
+            for (int64_t t = 0; t < len; t += 16) {
+              const __mmask16 store = laneRange(0, len - t);
+              // iw = (ow0 + t + l) * sw + offW, valid when 0 <= iw < W
+              const __m512i iw = _mm512_add_epi32(
+                  _mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32(static_cast<int>(ow0 + t))),
+                                     _mm512_set1_epi32(static_cast<int>(g.sw))),
+                  _mm512_set1_epi32(static_cast<int>(offW)));
+              const __mmask16 ok = store & _mm512_cmpge_epi32_mask(iw, _mm512_setzero_si512()) &
+                                   _mm512_cmplt_epi32_mask(iw, _mm512_set1_epi32(static_cast<int>(g.W)));
+              const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), ok, iw, row, 4);
+              _mm512_mask_storeu_ps(d + t, store, v);
+            }
+          }
+          done += len;
+          p += len;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace conv_detail
+}  // namespace sotr
+
+#else
+
+namespace sotr {
+namespace conv_detail {
+bool im2colBlockAvx512(const ConvGeom&, const float*, int64_t, int64_t, int64_t, int64_t, float*, int64_t) {
+  return false;
+}
+}  // namespace conv_detail
+}  // namespace sotr
+
+#endif

@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+// Prebuilt binaries with prebuildify, which only knows node-gyp: this script is both ends of that.
+//
+//   npm run prebuild            (= node scripts/prebuildify-shim.js)
+//     runs prebuildify (--napi --strip) with this script as its "node-gyp", in the staging folder
+//     build-prebuild/ (so build/Release of a development build is never moved or overwritten), and checks
+//     the result: prebuilds/linux-x64/sotr-node.node, one file, CPU and CUDA paths inside, CUDA runtime
+//     linked statically, no libcuda/libcudart dependency, stripped.
+//   node scripts/prebuildify-shim.js rebuild --target=<v> --arch=<a> --release|--debug [--devdir=...]
+//     what prebuildify calls: a cmake-js build of the addon into ./build (prebuildify's cwd). Node-API
+//     binaries do not depend on the Node version, so --target and --devdir are ignored (no headers are
+//     downloaded: cmake-js takes the Node-API headers from the node-api-headers package).
+//
+// Environment: SOTR_CUDA (default 'on' here: a prebuild without CUDA is refused unless SOTR_CUDA=off is set
+// explicitly), SOTR_CUDA_ARCHS (default: CMakeLists.txt's list, see README "Prebuilt binaries"),
+// CMAKE_BUILD_PARALLEL_LEVEL (default: the cores), SOTR_PREBUILD_DIR (the staging folder, default build-prebuild/;
+// kept between runs, so a second prebuild is incremental).
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const NAME = 'sotr-node';
+
+function log(msg) {
+  process.stderr.write(`prebuild: ${msg}\n`);
+}
+
+function fail(msg) {
+  log(msg);
+  process.exit(1);
+}
+
+/** prebuildify → here: build the addon with cmake-js into <cwd>/build/Release. */
+function nodeGypMode(args) {
+  const debug = args.includes('--debug');
+  const archArg = args.find((a) => a.startsWith('--arch='));
+  const arch = archArg ? archArg.slice('--arch='.length) : process.arch;
+  if (arch !== process.arch) fail(`cross-compiling (${process.arch} → ${arch}) is not supported; build on a ${arch} machine`);
+  const out = path.join(process.cwd(), 'build');
+  const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+  const cmd = [cmakeJs, 'compile', '--directory', root, '--out', out, '--target', 'sotr'];
+  if (debug) cmd.push('--debug');
+  const jobs = process.env.CMAKE_BUILD_PARALLEL_LEVEL || String(os.availableParallelism?.() ?? 2);
+  log(`cmake-js compile (SOTR_CUDA=${process.env.SOTR_CUDA}, SOTR_CUDA_ARCHS=${process.env.SOTR_CUDA_ARCHS || 'default'}, ${jobs} jobs) → ${out}`);
+  const r = spawnSync(process.execPath, cmd, { stdio: 'inherit', env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: jobs } });
+  process.exit(r.status ?? 1);
+}
+
+/** Checks a finished prebuild: loads it in a child process and reads its ELF dependencies. */
+function verify(file, wantCuda) {
+  const st = fs.statSync(file);
+  const probe = spawnSync(
+    process.execPath,
+    ['-e', 'const s=require(process.argv[1]);process.stdout.write(JSON.stringify(s.backendInfo()))', path.join(root, 'dist', 'index.js')],
+    { env: { ...process.env, SOTR_NATIVE_PATH: file, SOTR_DEVICE: '' }, encoding: 'utf8' },
+  );
+  if (probe.status !== 0) fail(`the prebuild does not load:\n${probe.stderr}`);
+  const info = JSON.parse(probe.stdout);
+  if (!info.build.loaded) fail(`the prebuild does not load: ${info.build.loadError}`);
+  if (wantCuda && !info.cuda.compiled) fail('the prebuild has no CUDA path (was nvcc found?)');
+  const problems = [];
+  const ldd = spawnSync('ldd', [file], { encoding: 'utf8' });
+  if (ldd.status === 0 && /lib(cuda|cudart|cublas|cudnn)[^ ]*\.so/.test(ldd.stdout)) problems.push(`links CUDA libraries dynamically:\n${ldd.stdout}`);
+  const sections = spawnSync('readelf', ['-S', '-W', file], { encoding: 'utf8' });
+  if (sections.status === 0 && /\.symtab\b/.test(sections.stdout)) problems.push('is not stripped (.symtab present)');
+  if (problems.length) fail(`${file} ${problems.join('; ')}`);
+  log(
+    `${path.relative(root, file)}: ${(st.size / 1e6).toFixed(2)} MB, CPU SIMD variants ${info.build.simdVariants.join('/')}` +
+      (info.cuda.compiled ? `, CUDA ${info.cuda.archs.join(' ')} (runtime ${info.cuda.runtimeVersion}, static)` : ', CPU only') +
+      `; loads with CUDA ${info.cuda.available ? 'available' : `unavailable here (${info.cuda.reason})`}`,
+  );
+}
+
+function driverMode() {
+  if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) fail('build the TypeScript first (npm run build)');
+  if (!process.env.SOTR_CUDA) process.env.SOTR_CUDA = 'on';
+  const wantCuda = process.env.SOTR_CUDA !== 'off';
+  const stage = path.resolve(process.env.SOTR_PREBUILD_DIR || path.join(root, 'build-prebuild'));
+  fs.mkdirSync(stage, { recursive: true });
+  const dest = path.join(root, 'prebuilds', `${os.platform()}-${os.arch()}`);
+  // node-gyp-build loads the first .node it finds in the folder: keep exactly one.
+  if (fs.existsSync(dest)) for (const f of fs.readdirSync(dest)) if (f.endsWith('.node')) fs.rmSync(path.join(dest, f));
+  const prebuildify = require('prebuildify');
+  const t0 = Date.now();
+  prebuildify(
+    {
+      cwd: stage,
+      out: root,
+      name: NAME,
+      napi: true,
+      strip: true,
+      // prebuildify spawns "<node-gyp> rebuild --target=..."; through a shell so the node binary and this
+      // script can both be named.
+      nodeGyp: `"${process.execPath}" "${__filename}"`,
+      shell: true,
+    },
+    (err) => {
+      if (err) fail(err.message || String(err));
+      const file = path.join(dest, `${NAME}.node`);
+      if (!fs.existsSync(file)) fail(`prebuildify finished but ${file} is missing`);
+      log(`built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      verify(file, wantCuda);
+    },
+  );
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] === 'rebuild' || argv[0] === 'build') nodeGypMode(argv);
+else if (argv[0] === 'verify') verify(path.resolve(argv[1] || path.join(root, 'prebuilds', `${os.platform()}-${os.arch()}`, `${NAME}.node`)), argv.includes('--cuda'));
+else if (argv.length === 0) driverMode();
+else fail(`unknown arguments: ${argv.join(' ')} (run with no arguments to build the prebuild)`);

@@ -1,0 +1,179 @@
+// `sotr predict`'s pipeline with a stand-in model (helpers/fake-cli.mjs): one line per image, unreadable images
+// as error lines, exit codes, resume after a killed run with a torn last line, Ctrl-C, COCO output, overlays.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fakeSotr, imageFolder, readLines, checkInstance } from './helpers/run.mjs';
+
+const byFile = (lines) => new Map(lines.map((l) => [path.basename(l.file), l]));
+
+test('one line per image; unreadable images are error lines; exit 2; overlays and COCO written', async () => {
+  const { dir, images, good, bad } = imageFolder();
+  const out = path.join(dir, 'out', 'r.jsonl');
+  const coco = path.join(dir, 'out', 'coco.json');
+  const viz = path.join(dir, 'out', 'viz');
+  const r = await fakeSotr(['predict', '--model', 'fake', '--input', images, '--out', out, '--coco', coco, '--viz', viz]);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /2 image\(s\) failed/);
+  const lines = readLines(out);
+  assert.is(lines.length, good.length + bad.length);
+  const m = byFile(lines);
+  for (const f of bad) {
+    assert.type(m.get(f).error, 'string', f);
+    assert.match(m.get(f).error, /cannot decode/);
+  }
+  for (const f of good) {
+    const l = m.get(f);
+    assert.is(l.error, undefined, `${f}: ${l.error}`);
+    assert.ok(l.width > 0 && l.height > 0);
+    assert.is(l.instances.length, 2);
+    for (const inst of l.instances) checkInstance(assert, inst, l.width, l.height);
+  }
+  // Overlays: one per good image, decodable, the image's size.
+  const sharp = (await import('sharp')).default;
+  const vizFiles = readdirSync(viz).sort();
+  assert.equal(vizFiles, ['grey.jpg', 'portrait.png', 'street.jpg', 'table.jpg']);
+  const meta = await sharp(path.join(viz, 'portrait.png')).metadata();
+  assert.is(meta.width, m.get('portrait.png').width);
+  // COCO results: an array of {image_id, category_id, segmentation, score, bbox}.
+  const res = JSON.parse(readFileSync(coco, 'utf8'));
+  assert.is(res.length, 2 * good.length);
+  for (const d of res) {
+    assert.equal(Object.keys(d).sort(), ['bbox', 'category_id', 'image_id', 'score', 'segmentation']);
+    assert.type(d.image_id, 'string'); // no number in these names
+    assert.ok(Number.isInteger(d.category_id) && d.category_id >= 1);
+    assert.type(d.segmentation.counts, 'string');
+    assert.is(d.segmentation.size.length, 2);
+    assert.is(d.bbox.length, 4);
+  }
+});
+
+test('a rerun skips what is done (exit code from the whole set); --overwrite starts again', async () => {
+  const { dir, images, good } = imageFolder();
+  const out = path.join(dir, 'r.jsonl');
+  const list = path.join(dir, 'list.txt');
+  writeFileSync(list, `# good images only\n${good.map((f) => path.join('images', f)).join('\n')}\n`);
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out, '-q']);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stderr, '', 'quiet');
+  const size = statSync(out).size;
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out]);
+  assert.is(r.code, 0);
+  assert.match(r.stderr, /nothing to do: all 4 images/);
+  assert.is(statSync(out).size, size, 'nothing appended');
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out]);
+  assert.is(r.code, 2, 'the two bad images of the folder fail');
+  assert.is(readLines(out).length, 6);
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out]);
+  assert.is(r.code, 0, 'the list holds good images only');
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out, '--overwrite', '-q']);
+  assert.is(r.code, 0);
+  assert.is(readLines(out).length, 4);
+});
+
+test('resume after a killed run: a torn last line is cut off and that image redone, nothing twice', async () => {
+  const { dir, images } = imageFolder();
+  const out = path.join(dir, 'r.jsonl');
+  // Kill -9 once the first line is on disk (the stand-in model takes 400 ms a batch).
+  const r1 = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '--batch', '1'], {
+    env: { FAKE_DELAY_MS: '400' },
+    onSpawn: (child) => {
+      const t = setInterval(() => {
+        if (existsSync(out) && readFileSync(out, 'utf8').includes('\n')) {
+          clearInterval(t);
+          child.kill('SIGKILL');
+        }
+      }, 20);
+    },
+  });
+  assert.is(r1.signal, 'SIGKILL');
+  const done = readLines(out);
+  assert.ok(done.length >= 1 && done.length < 6, `${done.length} lines before the kill`);
+  // The crash left half a line behind.
+  const next = done.length < 6 ? 'table.jpg' : null;
+  appendFileSync(out, `{"file":"${path.join(images, next)}","width":400,"height":30`);
+  const r2 = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out]);
+  assert.is(r2.code, 2, r2.stderr);
+  assert.match(r2.stderr, /removed a torn last line \(\d+ bytes\)/);
+  assert.match(r2.stderr, new RegExp(`${done.length} of 6 images already in`));
+  const lines = readLines(out);
+  assert.is(lines.length, 6, 'every image exactly once');
+  assert.is(new Set(lines.map((l) => l.file)).size, 6);
+  assert.equal(lines.slice(0, done.length), done, 'earlier lines untouched');
+});
+
+test('Ctrl-C finishes the batch in flight, flushes and exits 130; the rerun completes the set', async () => {
+  const { dir, images } = imageFolder();
+  const out = path.join(dir, 'r.jsonl');
+  const r1 = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '--batch', '1', '--coco', path.join(dir, 'c.json')], {
+    env: { FAKE_DELAY_MS: '500' },
+    onSpawn: (child) => {
+      const t = setInterval(() => {
+        if (existsSync(out) && readFileSync(out, 'utf8').includes('\n')) {
+          clearInterval(t);
+          child.kill('SIGINT');
+        }
+      }, 20);
+    },
+  });
+  assert.is(r1.code, 130, r1.stderr);
+  assert.match(r1.stderr, /interrupted/);
+  assert.not.ok(existsSync(path.join(dir, 'c.json')), 'no COCO file from an interrupted run');
+  const text = readFileSync(out, 'utf8');
+  assert.ok(text.endsWith('\n'), 'no torn line after Ctrl-C');
+  const n = readLines(out).length;
+  assert.ok(n >= 1 && n < 6, `${n} lines`);
+  const r2 = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '--coco', path.join(dir, 'c.json'), '-q']);
+  assert.is(r2.code, 2);
+  assert.is(readLines(out).length, 6);
+  assert.ok(existsSync(path.join(dir, 'c.json')));
+});
+
+test('COCO image ids: numbers from COCO-style names, or from --image-ids', async () => {
+  const { dir, images } = imageFolder();
+  const { copyFileSync } = await import('node:fs');
+  copyFileSync(path.join(images, 'street.jpg'), path.join(dir, '000000397133.jpg'));
+  const out = path.join(dir, 'r.jsonl');
+  const coco = path.join(dir, 'c.json');
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, '000000397133.jpg'), path.join(images, 'table.jpg'), '-o', out, '--coco', coco, '-q']);
+  assert.is(r.code, 0, r.stderr);
+  let ids = new Set(JSON.parse(readFileSync(coco, 'utf8')).map((d) => d.image_id));
+  assert.equal([...ids].sort(), [397133, 'table'].sort());
+  const map = path.join(dir, 'instances.json');
+  writeFileSync(map, JSON.stringify({ images: [{ id: 7, file_name: '000000397133.jpg' }, { id: 8, file_name: 'table.jpg' }] }));
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, '000000397133.jpg'), path.join(images, 'table.jpg'), '-o', out, '--coco', coco, '--image-ids', map, '-q']);
+  assert.is(r.code, 0, r.stderr);
+  ids = JSON.parse(readFileSync(coco, 'utf8')).map((d) => d.image_id);
+  assert.equal([...new Set(ids)].sort(), [7, 8]);
+});
+
+test('globs and plain progress lines when stderr is not a terminal', async () => {
+  const { dir, images } = imageFolder();
+  const out = path.join(dir, 'r.jsonl');
+  const r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(images, '*.{jpg,png}'), '-o', out]);
+  assert.is(r.code, 2);
+  assert.is(readLines(out).length, 6);
+  assert.match(r.stderr, /images\/s/);
+  assert.not.match(r.stderr, /\r|\x1b\[/, 'no bar control codes in a log');
+});
+
+test('the results reader: lines across read chunks, a bad line in the middle, garbage after a crash', async () => {
+  const { loadJournal } = await import('../../dist/cli/journal.js');
+  const { dir } = imageFolder();
+  const f = path.join(dir, 'big.jsonl');
+  let text = '';
+  for (let i = 0; i < 3000; i++) text += JSON.stringify({ file: `img${i}.jpg`, width: 1, height: 1, instances: [], pad: 'x'.repeat(i % 997) }) + '\n';
+  writeFileSync(f, text + '{"file":"torn.jpg","wid');
+  let r = loadJournal(f);
+  assert.is(r.done.size, 3000);
+  assert.is(r.truncatedBytes, 23);
+  assert.is(statSync(f).size, Buffer.byteLength(text));
+  writeFileSync(f, text.replace('"img5.jpg",', '"img5.jpg",,') + '\0'.repeat(4096));
+  r = loadJournal(f);
+  assert.is(r.done.size, 2999);
+  assert.equal(r.badLines, [6]);
+  assert.is(r.truncatedBytes, 4096);
+});
+
+test.run();

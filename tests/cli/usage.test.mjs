@@ -1,0 +1,139 @@
+// `sotr`: usage errors and exit codes, info, inspect, convert (no model needed).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, mkdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sotr, root } from './helpers/run.mjs';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'sotr-usage-'));
+const ckpt = path.join(root, 'tests', 'fixtures', 'checkpoints', 'tiny_sotr_zip.pth');
+const notSotr = path.join(root, 'tests', 'fixtures', 'checkpoints', 'basic_zip.pth');
+const examples = path.join(root, 'examples', 'images');
+
+test('no command: usage on stderr, exit 1; --help: usage on stdout, exit 0; --version', async () => {
+  let r = await sotr([]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /usage: sotr <command>/);
+  r = await sotr(['--help']);
+  assert.is(r.code, 0);
+  assert.match(r.stdout, /commands:/);
+  assert.match(r.stdout, /exit codes: 0 ok, 1 usage/);
+  r = await sotr(['help', 'predict']);
+  assert.is(r.code, 0);
+  assert.match(r.stdout, /--score-threshold/);
+  r = await sotr(['--version']);
+  assert.is(r.stdout.trim(), JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version);
+});
+
+test('usage errors exit 1 with a message that names the problem', async () => {
+  const out = path.join(tmp, 'r.jsonl');
+  const cases = [
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['predict', '--input', examples, '--out', out], /--model is required/],
+    [['predict', '--model', 'tiny', '--out', out], /--input is required/],
+    [['predict', '--model', 'tiny', '--input', examples], /--out is required/],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--bogus'], /Unknown option '--bogus'/],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--batch', '0'], /--batch must be >= 1/],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--batch', 'two'], /--batch must be an integer/],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--score-threshold', '1.5'], /--score-threshold must be <= 1/],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--device', 'gpu'], /--device must be auto, cpu, cuda or cuda:N/],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--min-size', '900', '--max-size', '800'], /--max-size \(800\) is below --min-size/],
+    [['predict', '--model', 'tiny', '--input', path.join(tmp, 'nope'), '--out', out], /input not found/],
+    [['predict', '--model', 'tiny', '--input', path.join(tmp, '*.jpg'), '--out', out], /no files match/],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', tmp], /is a folder/],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--image-ids', 'x.json'], /only used with --coco/],
+    [['info', 'extra'], /Unexpected argument 'extra'|positional/i],
+    [['inspect'], /a checkpoint is required/],
+    [['inspect', path.join(tmp, 'missing.pth')], /not found/],
+    [['convert', ckpt], /expected <in.pth> <out.safetensors>/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await sotr(args);
+    assert.is(r.code, 1, `${args.join(' ')} → ${r.code}\n${r.stderr}`);
+    assert.match(r.stderr, re, `${args.join(' ')}: ${r.stderr}`);
+  }
+  assert.not.ok(existsSync(out), 'no results file is created by a usage error');
+});
+
+test('a model file that is not a checkpoint is a configuration error (exit 1)', async () => {
+  const r = await sotr(['predict', '--model', path.join(examples, 'street.jpg'), '--input', examples, '--out', path.join(tmp, 'm.jsonl'), '-q']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /sotr predict: /);
+  assert.not.match(r.stderr, /unexpected error/);
+});
+
+test('a device that is not there: exit 1 before any model is read', async () => {
+  const info = JSON.parse((await sotr(['info', '--json'])).stdout);
+  const missing = info.cuda.available ? `cuda:${info.cuda.devices.length}` : 'cuda';
+  const out = path.join(tmp, 'dev.jsonl');
+  const r = await sotr(['predict', '--model', 'tiny', '--input', examples, '--out', out, '--device', missing]);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /\[SOTR_DEVICE_UNAVAILABLE\]/);
+  assert.not.match(r.stderr, /generated the tiny/);
+  assert.not.ok(existsSync(out));
+});
+
+test('info --json is backendInfo(); info is readable', async () => {
+  let r = await sotr(['info', '--json']);
+  assert.is(r.code, 0, r.stderr);
+  const info = JSON.parse(r.stdout);
+  assert.ok(info.build.loaded);
+  assert.type(info.cpu.threads, 'number');
+  assert.type(info.cuda.available, 'boolean');
+  assert.type(info.defaultDevice.device, 'string');
+  r = await sotr(['info']);
+  assert.is(r.code, 0);
+  assert.match(r.stdout, /^sotr-node \d+\.\d+\.\d+/);
+  assert.match(r.stdout, /CPU: +\d+ threads/);
+  assert.match(r.stdout, /CUDA: /);
+  assert.match(r.stdout, /device: 'auto' is (cpu|cuda:\d+)/);
+  r = await sotr(['info', '--json'], { env: { SOTR_DEVICE: 'cpu' } });
+  assert.is(JSON.parse(r.stdout).defaultDevice.device, 'cpu');
+});
+
+test('inspect describes a checkpoint (text and --json)', async () => {
+  // The fixture has every SOTR key, but a transformer 4 wide: not divisible into the 8 heads Sotr.load uses.
+  let r = await sotr(['inspect', ckpt]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /torch-zip, 188 tensors/);
+  assert.match(r.stdout, /NOT loadable/);
+  assert.match(r.stdout, /ResNet-17 \[1, 2, 1, 1\] with DCN/);
+  assert.match(r.stdout, /configuration error: .*heads/);
+  r = await sotr(['inspect', ckpt, '--json', '--keys']);
+  const doc = JSON.parse(r.stdout);
+  assert.is(doc.format, 'torch-zip');
+  assert.is(doc.tensors, 188);
+  assert.is(doc.loadable, false);
+  assert.equal(doc.problems, { missing: [], unexpected: [], misshaped: [] });
+  assert.match(doc.configError, /heads/);
+  assert.is(Object.keys(doc.keys).length, 188);
+  r = await sotr(['inspect', notSotr, '--json']);
+  assert.is(r.code, 0);
+  const other = JSON.parse(r.stdout);
+  assert.is(other.loadable, false);
+  assert.ok(other.problems.missing.length > 500);
+});
+
+test('convert writes safetensors that read back the same; refuses a non-SOTR file unless --no-check', async () => {
+  const out = path.join(tmp, 'conv', 'tiny.safetensors');
+  let r = await sotr(['convert', ckpt, out]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /wrote /);
+  r = await sotr(['inspect', out, '--json']);
+  const doc = JSON.parse(r.stdout);
+  assert.is(doc.format, 'safetensors');
+  assert.is(doc.tensors, 188);
+  assert.equal(doc.problems, { missing: [], unexpected: [], misshaped: [] });
+  assert.is(doc.metadata.source, 'tiny_sotr_zip.pth');
+  const out2 = path.join(tmp, 'conv', 'basic.safetensors');
+  r = await sotr(['convert', notSotr, out2]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /not a SOTR state_dict/);
+  assert.not.ok(existsSync(out2));
+  r = await sotr(['convert', notSotr, out2, '--no-check', '-q']);
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(existsSync(out2));
+});
+
+test.run();

@@ -1,0 +1,95 @@
+// Pre-processing: Pillow's antialiased bilinear resize bit-exact, ResizeShortestEdge sizes, decoding as detectron2's
+// read_image (Pillow convert('RGB'), EXIF orientation), raw pixels, guards and errors.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { decodeImage, prepareImage, resizePillowBilinear, shortestEdgeSize, ImageDecodeError, SOTR_DEFAULTS } from '../../dist/index.js';
+import { fixturePath, loadFixture, rejects } from './helpers.mjs';
+
+const rz = loadFixture(fixturePath('pillow_resize.safetensors'));
+
+test('Pillow BILINEAR resize is reproduced bit for bit (up, down, one axis, odd sizes)', () => {
+  const n = Number(rz.meta.cases);
+  for (let k = 0; k < n; k++) {
+    const src = rz.tensors[`case${k}.src`];
+    const dst = rz.tensors[`case${k}.dst`];
+    const [h0, w0] = src.shape;
+    const [h1, w1] = dst.shape;
+    const out = resizePillowBilinear(src.data, w0, h0, 3, w1, h1);
+    let bad = 0;
+    for (let i = 0; i < out.length; i++) if (out[i] !== dst.data[i]) bad++;
+    assert.is(bad, 0, `case ${k}: ${w0}x${h0} -> ${w1}x${h1}: ${bad} of ${out.length} values differ`);
+  }
+});
+
+test('ResizeShortestEdge sizes follow detectron2 (spec examples)', () => {
+  assert.equal(shortestEdgeSize(480, 640, 800, 1333), [800, 1067]);
+  assert.equal(shortestEdgeSize(480, 640, 1000, 1333), [1000, 1333]);
+  assert.equal(shortestEdgeSize(640, 480, 800, 1333), [1067, 800]);
+  assert.equal(shortestEdgeSize(100, 100, 800, 1333), [800, 800]);
+  assert.equal(shortestEdgeSize(25, 105, 40, 400), [40, 168]);
+  assert.equal(shortestEdgeSize(100, 2000, 800, 1333), [67, 1333]);
+});
+
+test('normalisation and padding: BGR minus the mean, zeros to a multiple of 32', () => {
+  const bgr = new Uint8Array([10, 20, 30, 40, 50, 60]);
+  const p = prepareImage({ bgr, width: 2, height: 1 }, { ...SOTR_DEFAULTS, minSize: 1, maxSize: 1333 });
+  assert.equal([p.height, p.width, p.paddedHeight, p.paddedWidth], [1, 2, 32, 32]);
+  const at = (c, y, x) => p.data[c * 32 * 32 + y * 32 + x];
+  assert.ok(Math.abs(at(0, 0, 0) - (10 - 103.53)) < 1e-4);
+  assert.ok(Math.abs(at(2, 0, 1) - (60 - 123.675)) < 1e-4);
+  assert.is(at(1, 5, 5), 0);
+});
+
+const dec = loadFixture(fixturePath('decode_expected.safetensors'));
+const decFiles = { exif6: 'dec_exif6.jpg', rgb16: 'dec_rgb16.png', grey16: 'dec_grey16.png', la: 'dec_la.png' };
+
+for (const [k, f] of Object.entries(decFiles)) {
+  test(`decoding '${f}' gives what Pillow's convert('RGB') gives (after EXIF orientation)`, async () => {
+    const d = await decodeImage(fixturePath(f));
+    const ref = dec.tensors[`${k}.rgb`];
+    assert.equal([d.height, d.width], ref.shape.slice(0, 2));
+    let bad = 0;
+    for (let i = 0; i < d.width * d.height; i++) {
+      for (let c = 0; c < 3; c++) if (d.bgr[i * 3 + 2 - c] !== ref.data[i * 3 + c]) bad++;
+    }
+    assert.is(bad, 0, `${bad} values differ`);
+  });
+}
+
+test('raw pixels: rgb and bgr, 1/3/4 channels, give the same image', async () => {
+  const w = 3;
+  const h = 2;
+  const rgb = new Uint8Array(w * h * 3).map((_, i) => (i * 37) % 256);
+  const a = await decodeImage({ data: rgb, width: w, height: h, channels: 3 });
+  const bgrIn = new Uint8Array(rgb.length);
+  for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) bgrIn[i * 3 + c] = rgb[i * 3 + 2 - c];
+  const b = await decodeImage({ data: bgrIn, width: w, height: h, channels: 3, format: 'bgr' });
+  assert.equal(b.bgr, a.bgr);
+  const rgba = new Uint8Array(w * h * 4);
+  for (let i = 0; i < w * h; i++) rgba.set([...rgb.subarray(i * 3, i * 3 + 3), 7], i * 4);
+  assert.equal((await decodeImage({ data: rgba, width: w, height: h, channels: 4 })).bgr, a.bgr);
+  const grey = (await decodeImage({ data: new Uint8Array([5, 6, 7, 8, 9, 10]), width: 3, height: 2, channels: 1 })).bgr;
+  assert.equal(Array.from(grey.subarray(0, 6)), [5, 5, 5, 6, 6, 6]);
+});
+
+test('encoded buffers and paths decode alike', async () => {
+  const buf = readFileSync(fixturePath('img_land.png'));
+  const a = await decodeImage(buf);
+  const b = await decodeImage(fixturePath('img_land.png'));
+  assert.equal(a.bgr, b.bgr);
+});
+
+test('corrupt and truncated images are ImageDecodeError; limitInputPixels guards', async () => {
+  await rejects(() => decodeImage(Buffer.from('not an image at all')), (e) => e instanceof ImageDecodeError && e.code === 'SOTR_IMAGE_DECODE');
+  const png = readFileSync(fixturePath('img_down.png'));
+  await rejects(() => decodeImage(png.subarray(0, png.length >> 1)), (e) => e instanceof ImageDecodeError);
+  await rejects(() => decodeImage(fixturePath('img_down.png'), { limitInputPixels: 1000 }), (e) => e instanceof ImageDecodeError && /limitInputPixels/.test(e.message));
+  await rejects(
+    () => decodeImage({ data: new Uint8Array(300), width: 10, height: 10, channels: 3 }, { limitInputPixels: 50 }),
+    (e) => e instanceof ImageDecodeError,
+  );
+  await rejects(() => decodeImage({ data: new Uint8Array(5), width: 10, height: 10, channels: 3 }), (e) => e instanceof RangeError);
+});
+
+test.run();

@@ -1,0 +1,99 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Tensor, conv2d, ShapeError, DTypeError, SotrTypeError, SotrRangeError, backendInfo } from '../../dist/index.js';
+import { loadFixture, nmse } from '../helpers/fixture.mjs';
+
+const fx = loadFixture('conv2d');
+const cases = JSON.parse(fx.meta.cases);
+const devices = ['cpu', ...(backendInfo().cuda.available ? ['cuda'] : [])];
+const T = (k, device) => Tensor.from(fx.tensors[k].data, fx.tensors[k].shape, { device });
+
+async function runCase(c, device, extra = {}) {
+  const [name, stride, padding, dilation, groups, hasBias, bn, res, activation, alpha, beta] = c;
+  return conv2d(T(`${name}.x`, device), T(`${name}.weight`, device), {
+    stride,
+    padding,
+    dilation,
+    groups,
+    bias: hasBias ? T(`${name}.bias`, device) : undefined,
+    scale: bn ? T(`${name}.scale`, device) : undefined,
+    shift: bn ? T(`${name}.shift`, device) : undefined,
+    residual: res ? T(`${name}.residual`, device) : undefined,
+    activation,
+    alpha,
+    beta,
+    ...extra,
+  });
+}
+
+for (const device of devices) {
+  for (const c of cases) {
+    test(`conv2d ${c[0]} matches PyTorch on ${device}`, async () => {
+      const out = await runCase(c, device);
+      assert.equal([...out.shape], fx.tensors[`${c[0]}.out`].shape);
+      const e = nmse(await out.data(), fx.tensors[`${c[0]}.out`].data);
+      assert.ok(e < 1e-11, `nmse ${e}`);
+    });
+  }
+  if (device === 'cuda') {
+    for (const precision of ['tf32', 'bf16']) {
+      test(`conv2d rows130 ${precision} on cuda stays close`, async () => {
+        const c = cases.find((x) => x[0] === 'rows130');
+        const out = await runCase(c, device, { precision });
+        const e = nmse(await out.data(), fx.tensors['rows130.out'].data);
+        assert.ok(e < (precision === 'tf32' ? 1e-5 : 1e-3), `nmse ${e}`);
+      });
+    }
+  }
+}
+
+test('conv2d reuses a packed weight only while its tensor lives', async () => {
+  // Same shapes, different weights, run alternately and after disposal (the
+  // allocator may hand the freed storage to the next weight).
+  const c = cases.find((x) => x[0] === 'basic3x3');
+  for (let i = 0; i < 4; i++) {
+    const w = T('basic3x3.weight');
+    const scaled = Tensor.from(fx.tensors['basic3x3.weight'].data.map((v) => v * (i + 1)), fx.tensors['basic3x3.weight'].shape);
+    const a = await conv2d(T('basic3x3.x'), w, { padding: 1 });
+    const b = await conv2d(T('basic3x3.x'), scaled, { padding: 1 });
+    const da = await a.data(), db = await b.data();
+    for (let j = 0; j < da.length; j++) assert.ok(Math.abs(db[j] - (i + 1) * da[j]) <= 1e-4 * (1 + Math.abs(db[j])), `i=${i} j=${j}`);
+    w.dispose();
+    scaled.dispose();
+  }
+  const out = await runCase(c, 'cpu');
+  assert.ok(nmse(await out.data(), fx.tensors['basic3x3.out'].data) < 1e-11);
+});
+
+test('conv2d rejects bad input with typed errors naming the op', async () => {
+  const x = Tensor.from(new Float32Array(2 * 3 * 5 * 5), [2, 3, 5, 5]);
+  const w = Tensor.from(new Float32Array(4 * 3 * 3 * 3), [4, 3, 3, 3]);
+  const i = Tensor.from(new Int32Array(4 * 3 * 3 * 3), [4, 3, 3, 3]);
+  const bad = [
+    [() => conv2d(x, i), DTypeError, /conv2d: weight must be float32, received int32/],
+    [() => conv2d(x, Tensor.from(new Float32Array(8), [2, 4])), ShapeError, /conv2d: weight must be \[O, C\/groups, kh, kw\]/],
+    [() => conv2d(Tensor.from(new Float32Array(8), [2, 4]), w), ShapeError, /conv2d: x must be \[N, C, H, W\]/],
+    [() => conv2d(x, Tensor.from(new Float32Array(4 * 2 * 9), [4, 2, 3, 3])), ShapeError, /C\/groups = 3/],
+    [() => conv2d(x, w, { groups: 2 }), ShapeError, /divisible by groups/],
+    [() => conv2d(x, w, { stride: 0 }), SotrRangeError, /stride must be >= 1/],
+    [() => conv2d(x, w, { padding: [1, 2, 3] }), SotrRangeError, /padding must be a number or \[h, w\]/],
+    [() => conv2d(x, w, { dilation: 4 }), ShapeError, /smaller than the dilated kernel/],
+    [() => conv2d(x, w, { bias: Tensor.from(new Float32Array(3), [3]) }), ShapeError, /bias must have shape \[4\]/],
+    [() => conv2d(x, w, { residual: Tensor.from(new Float32Array(3), [3]) }), ShapeError, /residual must have shape \[2, 4, 3, 3\]/],
+    [() => conv2d(x, w, { activation: 'gelu' }), SotrRangeError, /activation/],
+    [() => conv2d(x, w, { stride: 'x' }), SotrTypeError, /stride/],
+    [() => conv2d(x, null), SotrTypeError, /conv2d: weight is required/],
+  ];
+  for (const [fn, Cls, re] of bad) {
+    try {
+      await fn();
+      assert.unreachable('should have thrown');
+    } catch (e) {
+      assert.instance(e, Cls, `${e.name}: ${e.message}`);
+      assert.match(e.message, re);
+      assert.type(e.code, 'string');
+    }
+  }
+});
+
+test.run();

@@ -1,0 +1,67 @@
+"""Golden fixtures for conv2d (tests/ops/conv2d.test.mjs).
+
+Regenerate: /usr/bin/python3 tests/reference/make_conv_fixtures.py
+Awkward shapes: odd sizes, 1x1 maps, stride 2 on odd inputs, channel counts
+that are not multiples of the tile sizes, groups, dilation, the fused
+epilogue (bias, FrozenBN scale/shift, residual, activation).
+"""
+import torch
+import torch.nn.functional as F
+
+from fixture_io import write_fixture
+
+SEED = 11
+torch.manual_seed(SEED)
+tensors = {}
+cases = [
+    # name, N, C, H, W, O, kh, kw, stride, padding, dilation, groups, bias, bn, residual, act
+    ("basic3x3", 1, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, True, False, False, "relu"),
+    ("stride2odd", 2, 4, 9, 11, 6, 3, 3, 2, 1, 1, 1, False, True, False, "none"),
+    ("pointwise", 1, 16, 5, 5, 20, 1, 1, 1, 0, 1, 1, True, False, False, "none"),
+    ("pointwise_s2", 1, 8, 7, 9, 12, 1, 1, 2, 0, 1, 1, False, True, False, "none"),
+    ("map1x1", 2, 6, 1, 1, 7, 3, 3, 1, 1, 1, 1, True, False, False, "leakyRelu"),
+    ("dilation2", 1, 5, 10, 8, 4, 3, 3, 1, 2, 2, 1, True, False, False, "none"),
+    ("groups4", 2, 8, 6, 7, 12, 3, 3, 1, 1, 1, 4, True, False, False, "leakyRelu"),
+    ("stem7x7", 1, 3, 17, 15, 8, 7, 7, 2, 3, 1, 1, False, True, False, "relu"),
+    ("residual", 1, 16, 6, 5, 16, 1, 1, 1, 0, 1, 1, False, True, True, "relu"),
+    ("asym", 1, 4, 9, 6, 5, 3, 1, (2, 1), (1, 0), 1, 1, True, False, False, "none"),
+    ("rows130", 1, 12, 5, 7, 130, 3, 3, 1, 1, 1, 1, True, False, True, "leakyRelu"),
+    ("wideK", 1, 150, 3, 4, 10, 3, 3, 1, 1, 1, 1, False, False, False, "none"),
+    ("longmap", 1, 4, 23, 41, 7, 3, 3, 1, 1, 1, 1, True, True, False, "relu"),
+    # the transformer's ReZero form x + g * conv(...): alpha = g, residual = x
+    ("rezero", 1, 6, 5, 9, 6, 3, 3, 1, 1, 1, 1, True, False, True, "none"),
+]
+ALPHA_BETA = {"rezero": (0.3125, 1.0), "residual": (1.0, 0.5)}
+meta_cases = []
+for (name, N, C, H, W, O, kh, kw, stride, pad, dil, groups, bias, bn, res, act) in cases:
+    x = torch.randn(N, C, H, W)
+    w = torch.randn(O, C // groups, kh, kw) / (C // groups * kh * kw) ** 0.5
+    b = torch.randn(O) if bias else None
+    y = F.conv2d(x.double(), w.double(), b.double() if b is not None else None, stride, pad, dil, groups)
+    tensors[f"{name}.x"] = x
+    tensors[f"{name}.weight"] = w
+    if b is not None:
+        tensors[f"{name}.bias"] = b
+    if bn:
+        # FrozenBN folded: scale = weight / sqrt(var + eps), shift = bias - mean * scale
+        gamma, beta = torch.rand(O) + 0.5, torch.randn(O)
+        mean, var = torch.randn(O), torch.rand(O) + 0.1
+        scale = gamma / torch.sqrt(var + 1e-5)
+        shift = beta - mean * scale
+        tensors[f"{name}.scale"] = scale
+        tensors[f"{name}.shift"] = shift
+        y = y * scale.double().view(1, -1, 1, 1) + shift.double().view(1, -1, 1, 1)
+    alpha, beta = ALPHA_BETA.get(name, (1.0, 1.0))
+    y = y * alpha
+    if res:
+        r = torch.randn(y.shape)
+        tensors[f"{name}.residual"] = r
+        y = y + beta * r.double()
+    if act == "relu":
+        y = F.relu(y)
+    elif act == "leakyRelu":
+        y = F.leaky_relu(y, 0.01)
+    tensors[f"{name}.out"] = y.float()
+    pair = lambda v: list(v) if isinstance(v, tuple) else v
+    meta_cases.append([name, pair(stride), pair(pad), pair(dil), groups, bias, bn, res, act, alpha, beta])
+write_fixture("conv2d", tensors, "tests/reference/make_conv_fixtures.py", SEED, cases=meta_cases)

@@ -1,0 +1,165 @@
+/** `sotr inspect` and `sotr convert`: checkpoints from the command line. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readCheckpointWithInfo, readSafetensorsHeader, inferSotrConfig, writeSafetensors } from '../checkpoint';
+import type { SotrKeyProblems } from '../checkpoint';
+import { inspectCheckpoint, type SotrSource } from '../model/sotr';
+import { CONVERT_USAGE, EXIT, INSPECT_USAGE, UsageError, flag, parse, str } from './args';
+import type { CliIO } from './predict';
+
+const isSafetensors = (file: string) => {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(9);
+    const n = fs.readSync(fd, b, 0, 9, 0);
+    return n === 9 && b[8] === 0x7b && b.readBigUInt64LE(0) + 8n <= BigInt(fs.fstatSync(fd).size);
+  } finally {
+    fs.closeSync(fd);
+  }
+};
+
+function problemLines(problems: SotrKeyProblems, limit = 20): string[] {
+  const out: string[] = [];
+  const show = (title: string, xs: string[]) => {
+    if (!xs.length) return;
+    out.push(`${title} (${xs.length}):`);
+    for (const x of xs.slice(0, limit)) out.push(`  ${x}`);
+    if (xs.length > limit) out.push(`  … ${xs.length - limit} more (--json lists all)`);
+  };
+  show('missing keys', problems.missing);
+  show('unexpected keys', problems.unexpected);
+  show('mis-shaped keys', problems.misshaped.map((m) => `${m.key}: [${m.actual.join(', ')}], expected [${m.expected.join(', ')}]`));
+  return out;
+}
+
+function checkFile(file: string | undefined, what: string): string {
+  if (!file) throw new UsageError(`${what} is required`);
+  if (!fs.existsSync(file)) throw new UsageError(`${what} not found: ${file}`);
+  if (fs.statSync(file).isDirectory()) throw new UsageError(`${what} is a folder: ${file}`);
+  return file;
+}
+
+export async function inspectCommand(argv: string[], io: CliIO): Promise<number> {
+  const p = parse('inspect', argv, { json: { type: 'boolean' }, keys: { type: 'boolean' }, key: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  if (flag(p, 'help')) {
+    io.stdout.write(INSPECT_USAGE + '\n');
+    return EXIT.ok;
+  }
+  if (p.positionals.length > 1) throw new UsageError(`one checkpoint at a time, received ${p.positionals.length}`);
+  const file = checkFile(p.positionals[0], 'a checkpoint');
+  const warnings: string[] = [];
+  const t0 = performance.now();
+  let entries: Map<string, { shape: number[]; dtype: string }>;
+  let meta: { format: string; metadata?: Record<string, string>; stateDictKey?: string | null; ignoredEntries?: string[]; locations?: string[] };
+  if (isSafetensors(file)) {
+    // The header says everything: no tensor data is read.
+    const h = await readSafetensorsHeader(file);
+    entries = h.tensors;
+    meta = { format: 'safetensors', metadata: h.metadata };
+  } else {
+    const key = str(p, 'key');
+    const { tensors, info } = await readCheckpointWithInfo(file, { onWarning: (m) => warnings.push(m), ...(key ? { stateDictKey: key } : {}) });
+    entries = tensors;
+    meta = { format: info.format, stateDictKey: info.stateDictKey ?? null, ignoredEntries: info.ignoredEntries, locations: info.locations };
+  }
+  const ms = performance.now() - t0;
+  // What the model makes of the names and shapes (no tensor data is needed for that).
+  const x = await inspectCheckpoint(entries as unknown as SotrSource, { onWarning: (m) => warnings.push(m) });
+  const dtypes: Record<string, number> = {};
+  for (const e of entries.values()) dtypes[e.dtype] = (dtypes[e.dtype] ?? 0) + 1;
+  const bytes = fs.statSync(file).size;
+  const bad = x.problems.missing.length + x.problems.unexpected.length + x.problems.misshaped.length;
+  if (flag(p, 'json')) {
+    const doc: Record<string, unknown> = {
+      file: path.resolve(file),
+      bytes,
+      ...meta,
+      tensors: x.tensors,
+      parameters: x.parameters,
+      dtypes,
+      variant: x.variant,
+      loadable: x.loadable,
+      complete: x.loadable && bad === 0,
+      config: x.config,
+      configError: x.configError,
+      problems: x.problems,
+      warnings,
+    };
+    if (flag(p, 'keys')) doc.keys = Object.fromEntries([...entries].map(([k, v]) => [k, { dtype: v.dtype, shape: v.shape }]));
+    io.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+    return EXIT.ok;
+  }
+  const lines = [
+    `${file}: ${meta.format}, ${x.tensors} tensors, ${(x.parameters / 1e6).toFixed(2)} M values (${Object.entries(dtypes)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ')}), ${(bytes / 1e6).toFixed(1)} MB, read in ${ms.toFixed(0)} ms`,
+  ];
+  if (meta.stateDictKey) lines.push(`state_dict from '${meta.stateDictKey}'; other entries (not read): ${meta.ignoredEntries?.join(', ') || 'none'}`);
+  if (meta.locations?.length) lines.push(`saved from: ${meta.locations.join(', ')}`);
+  for (const [k, v] of Object.entries(meta.metadata ?? {})) lines.push(`metadata ${k}: ${v.length > 200 ? v.slice(0, 200) + '…' : v}`);
+  const c = x.config ?? inferSotrConfig(entries); // the structure, even when the constants do not fit it
+  const verdict = !x.loadable ? 'NOT loadable by Sotr.load' : bad ? 'loadable (unexpected keys are ignored)' : 'a complete SOTR state_dict';
+  lines.push(`SOTR: ${verdict}; variant ${x.variant}`);
+  {
+    lines.push(
+      `  ResNet-${c.resnetDepth} [${c.blocksPerStage.join(', ')}]${c.dcnBlocks.some((b) => b.some(Boolean)) ? ' with DCN' : ''}, FPN ${c.fpnChannels}, ` +
+        `transformer ${c.transformerDepth} layers × ${c.transformerWidth}, ${c.numClasses} classes, ${c.numKernels}-value kernels, ` +
+        `mask branch ${c.maskChannels} → ${c.numMasks}` +
+        (x.config ? `; test short side ${x.config.minSize}, long side ≤ ${x.config.maxSize}` : ''),
+    );
+  }
+  if (x.configError) lines.push(`  configuration error: ${x.configError}`);
+  lines.push(...problemLines(x.problems));
+  for (const w of warnings) lines.push(`warning: ${w}`);
+  if (flag(p, 'keys')) for (const [k, v] of entries) lines.push(`  ${k}  ${v.dtype} [${v.shape.join(', ')}]`);
+  io.stdout.write(lines.join('\n') + '\n');
+  return EXIT.ok;
+}
+
+export async function convertCommand(argv: string[], io: CliIO): Promise<number> {
+  const p = parse('convert', argv, {
+    'no-check': { type: 'boolean' },
+    key: { type: 'string' },
+    'keep-prefix': { type: 'boolean' },
+    quiet: { type: 'boolean', short: 'q' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (flag(p, 'help')) {
+    io.stdout.write(CONVERT_USAGE + '\n');
+    return EXIT.ok;
+  }
+  if (p.positionals.length !== 2) throw new UsageError(`expected <in.pth> <out.safetensors>, received ${p.positionals.length} path(s)`);
+  const input = checkFile(p.positionals[0], 'the input checkpoint');
+  const output = p.positionals[1]!;
+  if (path.resolve(input) === path.resolve(output)) throw new UsageError('the output must not be the input');
+  const say = (m: string) => {
+    if (!flag(p, 'quiet')) io.stderr.write(`sotr: ${m}\n`);
+  };
+  const key = str(p, 'key');
+  const t0 = performance.now();
+  const { tensors, info } = await readCheckpointWithInfo(input, {
+    onWarning: (m) => io.stderr.write(`sotr: warning: ${m}\n`),
+    ...(key ? { stateDictKey: key } : {}),
+    ...(flag(p, 'keep-prefix') ? { stripPrefixes: [] } : {}),
+  });
+  const t1 = performance.now();
+  say(
+    `read ${input}: ${info.format}, ${tensors.size} tensors, ${(info.storageBytes / 1e6).toFixed(1)} MB in ${((t1 - t0) / 1000).toFixed(1)} s` +
+      (info.stateDictKey ? ` (state_dict from '${info.stateDictKey}')` : ''),
+  );
+  const config = inferSotrConfig(tensors);
+  const bad = config.problems.missing.length + config.problems.unexpected.length + config.problems.misshaped.length;
+  if (bad) {
+    for (const l of problemLines(config.problems)) io.stderr.write(`sotr: ${l}\n`);
+    if (!flag(p, 'no-check')) {
+      io.stderr.write('sotr: not a SOTR state_dict as expected; nothing written (--no-check converts anyway)\n');
+      return EXIT.usage;
+    }
+  }
+  const { problems: _problems, ...structure } = config;
+  const metadata = { format: 'pt', source: path.basename(input), source_format: info.format, sotr_config: JSON.stringify(structure) };
+  fs.mkdirSync(path.dirname(path.resolve(output)), { recursive: true });
+  await writeSafetensors(output, tensors, metadata);
+  say(`wrote ${output} (${(fs.statSync(output).size / 1e6).toFixed(1)} MB) in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  return EXIT.ok;
+}

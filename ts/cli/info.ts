@@ -1,0 +1,56 @@
+/** `sotr info`: backendInfo() for people (or as JSON with --json). */
+import { backendInfo, type BackendInfo } from '../device';
+import { EXIT, INFO_USAGE, flag, parse } from './args';
+import type { CliIO } from './predict';
+
+const GiB = 1024 ** 3;
+
+function version(v: number): string {
+  // CUDA encodes versions as 1000·major + 10·minor.
+  return v ? `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}` : 'none';
+}
+
+export function formatInfo(i: BackendInfo): string {
+  const b = i.build;
+  const lines: string[] = [];
+  lines.push(`sotr-node ${b.version} (commit ${b.commit}, Node-API ${b.napiVersion}, Node ${process.version}, ${process.platform}-${process.arch})`);
+  if (!b.loaded) {
+    lines.push('native addon: NOT LOADED');
+    lines.push(...(b.loadError ?? '').split('\n').map((l) => `  ${l}`));
+    return lines.join('\n');
+  }
+  lines.push(
+    `CPU:    ${i.cpu.threads} threads (${i.threadsFrom === 'cores' ? 'all cores' : i.threadsFrom}), SIMD ${i.cpu.simd}` +
+      (i.cpu.maxSimd !== i.cpu.simd ? ` (capped; the CPU has ${i.cpu.maxSimd})` : '') +
+      `; compiled variants: ${b.simdVariants.join(', ')}`,
+  );
+  if (i.cpu.features.length) lines.push(`        features: ${i.cpu.features.join(' ')}`);
+  const c = i.cuda;
+  if (!c.compiled) lines.push(`CUDA:   ${c.reason ?? 'this build has no CUDA code'}`);
+  else {
+    lines.push(
+      `CUDA:   ${c.available ? 'available' : 'unavailable'}; runtime ${version(c.runtimeVersion)} (static), driver ${version(c.driverVersion)}; architectures ${c.archs.join(', ') || 'none'}`,
+    );
+    if (!c.available) lines.push(`        why: ${c.reason ?? 'unknown'}`);
+    for (const d of c.devices) {
+      lines.push(`        cuda:${d.index}  ${d.name}, compute ${d.computeCapability}, ${(d.totalMemory / GiB).toFixed(1)} GiB, ${d.multiprocessors} SMs`);
+    }
+  }
+  const dd = i.defaultDevice;
+  lines.push(
+    `device: 'auto' is ${dd.device}` +
+      (dd.fromEnvironment ? ` (SOTR_DEVICE=${dd.environment})` : dd.reason && dd.device === 'cpu' ? ` (${dd.reason})` : ''),
+  );
+  return lines.join('\n');
+}
+
+export function infoCommand(argv: string[], io: CliIO): number {
+  const p = parse('info', argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, false);
+  if (flag(p, 'help')) {
+    io.stdout.write(INFO_USAGE + '\n');
+    return EXIT.ok;
+  }
+  const info = backendInfo();
+  io.stdout.write((flag(p, 'json') ? JSON.stringify(info, null, 2) : formatInfo(info)) + '\n');
+  return info.build.loaded ? EXIT.ok : EXIT.usage;
+}

@@ -1,0 +1,112 @@
+/**
+ * The real model behind `sotr predict`: Sotr (ts/model) behind the Segmenter interface, and `--model tiny`, the
+ * calibrated random-weight model generated on first use and cached (nothing is downloaded).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Sotr, type Prediction, type StageTimes as ModelStageTimes } from '../model/sotr';
+import { writeRandomSotrCheckpoint } from '../model/random_model';
+import type { SotrLoadOptions } from '../model/config';
+import { packageVersion } from './args';
+import type { ResultInstance } from './journal';
+import { categoryId } from './coco';
+import type { DecodedImage, Segmenter, SegmenterFactory, SegmenterOptions, StageTimes } from './segmenter';
+
+/** `--model tiny`: this preset and seed, cached per package version (the generator may change between versions). */
+const TINY = { preset: 'tiny', seed: 1 } as const;
+
+/** The tiny model's checkpoint: reused from the cache folder, else generated there (atomically). */
+export async function tinyCheckpoint(cacheDir: string, log: (m: string) => void): Promise<string> {
+  const file = path.join(cacheDir, `sotr-tiny-seed${TINY.seed}-v${packageVersion()}.safetensors`);
+  if (fs.existsSync(file)) return file;
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const t0 = performance.now();
+  const r = await writeRandomSotrCheckpoint(file, { preset: TINY.preset, seed: TINY.seed });
+  log(`generated the tiny random-weight model (${r.tensors} tensors, ${(r.parameters / 1e3).toFixed(0)} k values) in ${(performance.now() - t0).toFixed(0)} ms: ${file}`);
+  return file;
+}
+
+/** The device stages of the model's profile (decode and resize run on the host). */
+const DEVICE_STAGES: Array<keyof ModelStageTimes> = ['backbone', 'transformer', 'heads', 'maskBranch', 'postprocess'];
+
+class SotrSegmenter implements Segmenter {
+  readonly #times: StageTimes = {};
+
+  constructor(
+    readonly model: Sotr,
+    readonly description: string,
+  ) {}
+
+  get device(): string {
+    return this.model.device;
+  }
+
+  async predict(images: DecodedImage[]): Promise<unknown[]> {
+    // The worker threads decoded the images already (the model's own decoder, so pixels are what a path would
+    // give); the model takes them as raw BGR.
+    const inputs = images.map((im) => ({ data: im.data, width: im.width, height: im.height, channels: 3 as const, format: 'bgr' as const }));
+    const preds = await this.model.predict(inputs, { profile: true });
+    for (const p of preds) {
+      if (!p.profile) continue;
+      for (const [k, v] of Object.entries(p.profile)) if (k !== 'total') this.#times[k] = (this.#times[k] ?? 0) + v;
+    }
+    return preds;
+  }
+
+  encode(prediction: unknown): ResultInstance[] {
+    const p = prediction as Prediction;
+    const ids = this.model.config.cocoCategoryIds;
+    return p.instances.map((inst) => {
+      const [x0, y0, x1, y1] = inst.box;
+      const m = inst.mask as { toRLE(): string | { counts: string }; toCocoRLE?: () => { counts: string }; area: number };
+      const rle = m.toCocoRLE ? m.toCocoRLE() : m.toRLE();
+      return {
+        label: inst.label,
+        class: inst.category,
+        category_id: inst.cocoCategoryId ?? categoryId(inst.label, ids),
+        score: Math.round(inst.score * 1e6) / 1e6,
+        bbox: [x0, y0, x1 - x0, y1 - y0],
+        area: m.area,
+        segmentation: { size: [p.height, p.width], counts: typeof rle === 'string' ? rle : rle.counts },
+      };
+    });
+  }
+
+  discard(): void {
+    /* predictions hold host memory only */
+  }
+
+  /** Model time by stage; `device` sums the stages that run on the device (host stages: decode, resize). */
+  profile(): StageTimes {
+    const device = DEVICE_STAGES.reduce((a, k) => a + (this.#times[k] ?? 0), 0);
+    return { ...this.#times, device };
+  }
+
+  async dispose(): Promise<void> {
+    await this.model.dispose();
+  }
+}
+
+export const sotrSegmenter: SegmenterFactory = async (o: SegmenterOptions): Promise<Segmenter> => {
+  const source = o.model === 'tiny' ? await tinyCheckpoint(o.cacheDir, o.log) : o.model;
+  if (o.model !== 'tiny' && !fs.existsSync(source)) {
+    throw Object.assign(new Error(`model checkpoint not found: ${source} (give a .pth or .safetensors file, or "tiny")`), { code: 'ENOENT' });
+  }
+  // The post-processing flags become the model's settings (the API's option names).
+  const post: SotrLoadOptions = {};
+  for (const k of ['scoreThreshold', 'maskThreshold', 'nmsPre', 'updateThreshold', 'maxPerImage', 'minScore'] as const) {
+    if (o[k] !== undefined) post[k] = o[k];
+  }
+  const model = await Sotr.load(source, {
+    device: o.device,
+    ...(o.precision ? { precision: o.precision as SotrLoadOptions['precision'] } : {}),
+    ...(o.minSize !== undefined ? { minSize: o.minSize } : {}),
+    ...(o.maxSize !== undefined ? { maxSize: o.maxSize } : {}),
+    ...post,
+    onWarning: (m) => o.log(`warning: ${m}`),
+  });
+  const c = model.config;
+  const what = o.model === 'tiny' ? 'tiny random-weight model' : path.basename(source);
+  const description = `${what} (${c.variant}, ResNet-${c.resnetDepth}, ${c.transformerDepth} transformer layers, ${c.numClasses} classes, short side ${c.minSize}, ${model.precision})`;
+  return new SotrSegmenter(model, description);
+};

@@ -1,0 +1,466 @@
+/**
+ * `sotr predict`: images in, one JSON line per image out, resumable.
+ *
+ * Pipeline (one process):
+ *   worker threads decode images ahead of the model (bounded prefetch, in order)
+ *   → the main thread batches them and queues the model on the device; the next
+ *     batch is queued before the previous one's results are encoded (RLE) and
+ *     written, so the device does not wait for the JavaScript side
+ *   → each result is one append to the JSON Lines file (fsync at intervals)
+ *   → overlays (--viz) are drawn by the worker threads from the encoded results.
+ * Nothing is lost: an unreadable image becomes a line with `error`; Ctrl-C
+ * finishes the batches in flight, flushes and exits 130; a rerun with the same
+ * --out skips what is done and redoes a torn last line.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { resolveDevice } from '../device';
+import { EXIT, UsageError, flag, num, parse, str, strs, PREDICT_USAGE, type Parsed } from './args';
+import { expandInputs } from './inputs';
+import { JournalWriter, loadJournal, statusOf, type LineStatus, type ResultLine } from './journal';
+import { Progress, formatDuration, type ProgressMode } from './progress';
+import { loadImageIds, writeCocoResults, type ImageIdMap } from './coco';
+import { WorkerPool } from './pool';
+import type { DecodeDone, VizInstance } from './worker';
+import type { DecodedImage, PostprocessFlags, Segmenter, SegmenterFactory } from './segmenter';
+
+export interface CliIO {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WriteStream;
+}
+
+const PREDICT_OPTIONS = {
+  model: { type: 'string', short: 'm' },
+  input: { type: 'string', short: 'i', multiple: true },
+  out: { type: 'string', short: 'o' },
+  device: { type: 'string' },
+  batch: { type: 'string' },
+  precision: { type: 'string' },
+  'min-size': { type: 'string' },
+  'max-size': { type: 'string' },
+  'score-threshold': { type: 'string' },
+  'mask-threshold': { type: 'string' },
+  'nms-pre': { type: 'string' },
+  'update-threshold': { type: 'string' },
+  'max-per-image': { type: 'string' },
+  'min-score': { type: 'string' },
+  coco: { type: 'string' },
+  'image-ids': { type: 'string' },
+  viz: { type: 'string' },
+  'viz-threshold': { type: 'string' },
+  workers: { type: 'string' },
+  'retry-errors': { type: 'boolean' },
+  overwrite: { type: 'boolean' },
+  profile: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+interface Settings {
+  model: string;
+  inputs: string[];
+  out: string;
+  device: string;
+  batch?: number;
+  precision?: string;
+  minSize?: number;
+  maxSize?: number;
+  post: PostprocessFlags;
+  coco?: string;
+  imageIds?: ImageIdMap;
+  viz?: string;
+  vizThreshold: number;
+  workers?: number;
+  retryErrors: boolean;
+  overwrite: boolean;
+  profile: boolean;
+  quiet: boolean;
+}
+
+function settings(p: Parsed): Settings {
+  const model = str(p, 'model');
+  const out = str(p, 'out');
+  const inputs = [...strs(p, 'input'), ...p.positionals];
+  if (!model) throw new UsageError('--model is required (a checkpoint file, or "tiny")');
+  if (!inputs.length) throw new UsageError('--input is required (images, folders, globs or a list file)');
+  if (!out) throw new UsageError('--out is required (the results file, JSON Lines)');
+  if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a folder; give a file name such as ${path.join(out, 'results.jsonl')}`);
+  const device = str(p, 'device') ?? 'auto';
+  if (!/^(auto|cpu|cuda|cuda:\d{1,4})$/.test(device)) throw new UsageError(`--device must be auto, cpu, cuda or cuda:N, received '${device}'`);
+  const precision = str(p, 'precision');
+  if (precision !== undefined && !['fp32', 'tf32', 'bf16', 'fp16'].includes(precision)) {
+    throw new UsageError(`--precision must be fp32, tf32, bf16 or fp16, received '${precision}'`);
+  }
+  const prob = { min: 0, max: 1 };
+  const post: PostprocessFlags = {};
+  const set = <K extends keyof PostprocessFlags>(k: K, v: number | undefined) => {
+    if (v !== undefined) post[k] = v;
+  };
+  set('scoreThreshold', num(p, 'score-threshold', prob));
+  set('maskThreshold', num(p, 'mask-threshold', prob));
+  set('nmsPre', num(p, 'nms-pre', { min: 1, integer: true }));
+  set('updateThreshold', num(p, 'update-threshold', prob));
+  set('maxPerImage', num(p, 'max-per-image', { min: 1, integer: true }));
+  set('minScore', num(p, 'min-score', prob));
+  const minSize = num(p, 'min-size', { min: 1, max: 16384, integer: true });
+  const maxSize = num(p, 'max-size', { min: 1, max: 16384, integer: true });
+  if (minSize !== undefined && maxSize !== undefined && maxSize < minSize) throw new UsageError(`--max-size (${maxSize}) is below --min-size (${minSize})`);
+  const imageIdsFile = str(p, 'image-ids');
+  const coco = str(p, 'coco');
+  if (imageIdsFile && !coco) throw new UsageError('--image-ids is only used with --coco');
+  const s: Settings = {
+    model,
+    inputs,
+    out,
+    device,
+    post,
+    vizThreshold: num(p, 'viz-threshold', prob) ?? 0.3,
+    retryErrors: flag(p, 'retry-errors'),
+    overwrite: flag(p, 'overwrite'),
+    profile: flag(p, 'profile'),
+    quiet: flag(p, 'quiet'),
+  };
+  const batch = num(p, 'batch', { min: 1, max: 256, integer: true });
+  if (batch !== undefined) s.batch = batch;
+  if (precision !== undefined) s.precision = precision;
+  if (minSize !== undefined) s.minSize = minSize;
+  if (maxSize !== undefined) s.maxSize = maxSize;
+  if (coco !== undefined) s.coco = coco;
+  if (imageIdsFile !== undefined) s.imageIds = loadImageIds(imageIdsFile);
+  const viz = str(p, 'viz');
+  if (viz !== undefined) s.viz = viz;
+  const workers = num(p, 'workers', { min: 1, max: 64, integer: true });
+  if (workers !== undefined) s.workers = workers;
+  return s;
+}
+
+/** Overlay file names: the image's name, or its path with separators replaced where names collide. */
+function vizNames(files: string[], dir: string): Map<string, string> {
+  const count = new Map<string, number>();
+  const stem = (f: string) => path.basename(f, path.extname(f));
+  for (const f of files) count.set(stem(f), (count.get(stem(f)) ?? 0) + 1);
+  const out = new Map<string, string>();
+  for (const f of files) {
+    const ext = /\.(jpe?g)$/i.test(f) ? '.jpg' : '.png';
+    let name = stem(f);
+    if (count.get(name)! > 1) {
+      const rel = path.relative(process.cwd(), path.resolve(f));
+      name = rel.slice(0, rel.length - path.extname(rel).length).replace(/^(\.\.[/\\])+/, '').replace(/[/\\:]+/g, '__');
+    }
+    out.set(f, path.join(dir, name + ext));
+  }
+  return out;
+}
+
+/** A distinct colour per instance (golden-ratio hues). */
+function colour(i: number): [number, number, number] {
+  const h = (i * 0.618033988749895 + 0.08) % 1;
+  const s = 0.85;
+  const v = 0.95;
+  const k = (n: number) => (n + h * 6) % 6;
+  const f = (n: number) => Math.round(255 * (v - v * s * Math.max(0, Math.min(k(n), 4 - k(n), 1))));
+  return [f(5), f(3), f(1)];
+}
+
+const FATAL_CODES = new Set(['SOTR_DEVICE_LOST', 'SOTR_NATIVE_LOAD']);
+
+function errorText(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  const msg = String(err?.message ?? e).split('\n')[0];
+  return err?.code ? `[${err.code}] ${msg}` : msg;
+}
+
+/** Ordered, bounded read-ahead over the worker pool. */
+class DecodeQueue {
+  #ahead: Array<{ file: string; done: Promise<DecodeDone> }> = [];
+  #next = 0;
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly files: string[],
+    private readonly depth: number,
+  ) {
+    this.#fill();
+  }
+  #fill(): void {
+    while (this.#ahead.length < this.depth && this.#next < this.files.length) {
+      const file = this.files[this.#next++]!;
+      this.#ahead.push({ file, done: this.pool.run({ kind: 'decode', file }) });
+    }
+  }
+  async take(n: number): Promise<Array<{ file: string; d: DecodeDone }>> {
+    const items = this.#ahead.splice(0, n);
+    this.#fill();
+    return Promise.all(items.map(async (it) => ({ file: it.file, d: await it.done })));
+  }
+}
+
+export async function predictCommand(argv: string[], io: CliIO, factory: SegmenterFactory): Promise<number> {
+  const p = parse('predict', argv, PREDICT_OPTIONS as never);
+  if (flag(p, 'help')) {
+    io.stdout.write(PREDICT_USAGE + '\n');
+    return EXIT.ok;
+  }
+  const s = settings(p);
+  const files = expandInputs(s.inputs);
+  if (!files.length) throw new UsageError('no images found in the inputs');
+  resolveDevice(s.device); // a device that is not there fails now, before a model is read
+
+  const mode: ProgressMode = s.quiet ? 'none' : io.stderr.isTTY ? 'bar' : 'lines';
+  const say = (m: string) => {
+    if (!s.quiet) io.stderr.write(`sotr: ${m}\n`);
+  };
+  const warn = (m: string) => io.stderr.write(`sotr: ${m}\n`);
+
+  // Resume.
+  const journal = s.overwrite ? { done: new Map<string, LineStatus>(), lines: 0, truncatedBytes: 0, badLines: [] as number[] } : loadJournal(s.out);
+  if (journal.truncatedBytes) warn(`${s.out}: removed a torn last line (${journal.truncatedBytes} bytes); that image is redone`);
+  if (journal.badLines.length) warn(`${s.out}: ignoring ${journal.badLines.length} line(s) that are not valid results (line ${journal.badLines.slice(0, 5).join(', ')})`);
+  // Redo: images not in the file, images the model failed on (the model, device or settings may differ now),
+  // and with --retry-errors also the images that could not be read.
+  const todo = files.filter((f) => {
+    const prev = journal.done.get(path.resolve(f));
+    return !prev || (prev.error !== undefined && (s.retryErrors || prev.error_kind !== 'image'));
+  });
+  const skipped = files.length - todo.length;
+  if (skipped) say(`${skipped} of ${files.length} images already in ${s.out}; resuming`);
+
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  const viz = s.viz ? vizNames(files, s.viz) : undefined;
+  const stats = { processed: 0, failed: 0, interrupted: false, stopped: false };
+  // journal.done follows the lines this run writes, so it ends as the status of the whole input set.
+  if (todo.length) await runModel(s, todo, viz, io, factory, mode, cores, stats, journal.done);
+  if (stats.stopped) return EXIT.usage;
+  const failedTotal = files.reduce((n, f) => n + (journal.done.get(path.resolve(f))?.error !== undefined ? 1 : 0), 0);
+  if (stats.interrupted) {
+    say(`interrupted: ${stats.processed} images written to ${s.out}; run the same command again to resume`);
+    return EXIT.interrupted;
+  }
+  if (s.coco) {
+    const r = await writeCocoResults(s.out, s.coco, s.imageIds);
+    say(`COCO results: ${r.detections} instances from ${r.images} images in ${s.coco}` + (r.unmapped ? ` (${r.unmapped} images not in --image-ids)` : ''));
+  }
+  if (!todo.length) say(`nothing to do: all ${files.length} images are in ${s.out}`);
+  if (failedTotal) say(`${failedTotal} image(s) failed; their lines in ${s.out} carry "error"`);
+  return failedTotal ? EXIT.someFailed : EXIT.ok;
+}
+
+/** The model's answer for one image. */
+type Outcome = { raw?: unknown; error?: string; ms: number };
+
+/** A model failure that ends the run (device lost, or the model fails on every image): exit 1, resumable. */
+class FatalError extends Error {}
+
+/** Consecutive model failures, with no success yet, after which the run stops as misconfigured. */
+const SYSTEMIC_FAILURES = 3;
+
+async function runModel(
+  s: Settings,
+  todo: string[],
+  viz: Map<string, string> | undefined,
+  io: CliIO,
+  factory: SegmenterFactory,
+  mode: ProgressMode,
+  cores: number,
+  stats: { processed: number; failed: number; interrupted: boolean; stopped: boolean },
+  status: Map<string, LineStatus>,
+): Promise<void> {
+  // Messages go above the progress bar once there is one (the model warns on first use, mid-run).
+  let progress: Progress | undefined;
+  const say = (m: string) => {
+    if (s.quiet) return;
+    if (progress) progress.log(`sotr: ${m}`);
+    else io.stderr.write(`sotr: ${m}\n`);
+  };
+  const t0 = performance.now();
+  const seg: Segmenter = await factory({
+    model: s.model,
+    cacheDir: path.join(path.dirname(path.resolve(s.out)), '.sotr-cache'),
+    device: s.device,
+    ...(s.precision ? { precision: s.precision } : {}),
+    ...(s.minSize !== undefined ? { minSize: s.minSize } : {}),
+    ...(s.maxSize !== undefined ? { maxSize: s.maxSize } : {}),
+    ...s.post,
+    log: say,
+  });
+  say(`${seg.description} on ${seg.device}, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const onCpu = seg.device === 'cpu';
+  const batch = s.batch ?? (onCpu ? 1 : 4);
+  // Decode threads: on the CPU the model uses every core, so one worker with one libvips thread; with a GPU,
+  // enough workers to keep it fed, each with a libvips thread or two.
+  const workers = s.workers ?? (onCpu ? 1 : Math.max(1, Math.min(4, cores - 2)));
+  const vipsThreads = onCpu ? 1 : Math.max(1, Math.min(2, Math.floor((cores - 1) / workers)));
+  const pool = new WorkerPool(workers, { vipsThreads });
+  const queue = new DecodeQueue(pool, todo, Math.max(4, 3 * batch));
+  const writer = new JournalWriter(s.out, s.overwrite);
+  progress = new Progress(todo.length, mode, io.stderr);
+  const pendingViz = new Set<Promise<void>>();
+
+  let sigints = 0;
+  const onSigint = () => {
+    if (++sigints === 1) {
+      stats.interrupted = true;
+      progress.log('sotr: interrupted: finishing the batch in flight (Ctrl-C again to stop at once)');
+    } else {
+      writer.syncNow(); // every line written so far is complete; make it durable and go
+      process.exit(EXIT.interrupted);
+    }
+  };
+  process.on('SIGINT', onSigint);
+
+  // Time with a model call outstanding (the device's share when the model keeps no profile).
+  const occupancy = { busyMs: 0 };
+  let successes = 0;
+  let failStreak = 0;
+  let lastFailure = '';
+
+  const timed = async (images: DecodedImage[]): Promise<unknown[]> => {
+    const t = performance.now();
+    try {
+      return await seg.predict(images);
+    } finally {
+      occupancy.busyMs += performance.now() - t;
+    }
+  };
+
+  const predict = async (images: DecodedImage[]): Promise<Outcome[]> => {
+    const t = performance.now();
+    try {
+      const raws = await timed(images);
+      const ms = (performance.now() - t) / images.length;
+      return raws.map((raw) => ({ raw, ms }));
+    } catch (e) {
+      if (FATAL_CODES.has((e as { code?: string })?.code ?? '')) throw new FatalError(errorText(e));
+      if (images.length === 1) return [{ error: `inference failed: ${errorText(e)}`, ms: performance.now() - t }];
+      // Find the image that fails: one at a time.
+      const out: Outcome[] = [];
+      for (const im of images) out.push(...(await predict([im])));
+      return out;
+    }
+  };
+
+  const write = (line: ResultLine) => {
+    writer.append(line);
+    status.set(path.resolve(line.file), statusOf(line));
+    stats.processed++;
+    if (line.error !== undefined) {
+      stats.failed++;
+      progress.log(`sotr: ${line.file}: ${line.error}`);
+    }
+  };
+
+  const queueViz = async (line: ResultLine) => {
+    if (!viz || !line.instances || line.width === undefined || line.height === undefined) return;
+    const instances: VizInstance[] = line.instances
+      .filter((i) => i.score >= s.vizThreshold)
+      .map((i, k) => ({ counts: i.segmentation.counts, label: i.class, score: i.score, bbox: i.bbox, color: colour(k) }));
+    while (pendingViz.size >= 2 * pool.size + 2) await Promise.race(pendingViz);
+    const job: Promise<void> = pool
+      .run({ kind: 'viz', file: line.file, out: viz.get(line.file)!, width: line.width, height: line.height, instances })
+      .then((r) => {
+        if (r.error) progress.log(`sotr: --viz ${line.file}: ${r.error}`);
+      })
+      .finally(() => pendingViz.delete(job));
+    pendingViz.add(job);
+  };
+
+  /** Encodes and writes a finished batch (runs while the next batch is on the device). */
+  const finish = async (images: DecodedImage[], outs: Outcome[]) => {
+    for (let i = 0; i < images.length; i++) {
+      const im = images[i]!;
+      const o = outs[i]!;
+      const line: ResultLine = { file: im.file, width: im.width, height: im.height };
+      if (o.error !== undefined) {
+        line.error = o.error;
+        line.error_kind = 'model';
+        failStreak = o.error === lastFailure || failStreak === 0 ? failStreak + 1 : 1;
+        lastFailure = o.error;
+      } else {
+        try {
+          line.instances = seg.encode(o.raw, im);
+          successes++;
+          failStreak = 0;
+        } catch (e) {
+          line.error = `encoding the results failed: ${errorText(e)}`;
+          line.error_kind = 'model';
+        }
+      }
+      line.ms = Math.round(o.ms * 10) / 10;
+      write(line);
+      await queueViz(line);
+    }
+    progress.tick(images.length, outs.filter((o) => o.error !== undefined).length);
+    if (successes === 0 && failStreak >= SYSTEMIC_FAILURES) {
+      throw new FatalError(`the model failed on the first ${failStreak} images with the same error (${lastFailure}); a configuration problem?`);
+    }
+  };
+
+  const tRun = performance.now();
+  let prev: { images: DecodedImage[]; result: Promise<Outcome[]> } | null = null;
+  let fatal: FatalError | null = null;
+  try {
+    for (;;) {
+      const got = stats.interrupted ? [] : await queue.take(batch);
+      const images: DecodedImage[] = [];
+      for (const { file, d } of got) {
+        if (d.error !== undefined || !d.data) {
+          write({ file, error: d.error ?? 'cannot decode the image', error_kind: 'image' });
+          progress.tick(1, 1);
+        } else images.push({ file, data: d.data, width: d.width!, height: d.height! });
+      }
+      // One model call at a time (so the model's profile adds up), but the next one starts as soon as the
+      // previous one returns, before its results are encoded and written.
+      const outs = prev ? await prev.result : null;
+      const cur = images.length && !stats.interrupted ? { images, result: predict(images) } : null;
+      cur?.result.catch(() => {});
+      if (prev) await finish(prev.images, outs!);
+      prev = cur;
+      if (!prev && (!got.length || stats.interrupted)) break;
+    }
+  } catch (e) {
+    if (!(e instanceof FatalError)) throw e;
+    fatal = e;
+  } finally {
+    const runMs = performance.now() - tRun;
+    await Promise.allSettled(pendingViz);
+    if (fatal) progress.clear();
+    else progress.finish();
+    await writer.close();
+    await pool.close();
+    process.off('SIGINT', onSigint);
+    if (!fatal && !s.quiet) summary(s, seg, say, { runMs, batch, workers, processed: stats.processed, failed: stats.failed, occupancy });
+    await seg.dispose();
+  }
+  if (fatal) {
+    stats.stopped = true;
+    io.stderr.write(`sotr: stopping: ${fatal.message}\n`);
+    io.stderr.write(`sotr: the images not in ${s.out}, and those the model failed on, are redone when you run the command again\n`);
+  }
+}
+
+function summary(
+  s: Settings,
+  seg: Segmenter,
+  say: (m: string) => void,
+  r: { runMs: number; batch: number; workers: number; processed: number; failed: number; occupancy: { busyMs: number } },
+): void {
+  const rate = r.processed / (r.runMs / 1000);
+  const prof = seg.profile?.();
+  // The device waits whenever it has no model stage to run: from the model's profile (the stages that run on the
+  // device), else from the time with a model call outstanding.
+  const deviceMs = prof?.device ?? r.occupancy.busyMs;
+  const wait = r.runMs > 0 ? Math.min(1, Math.max(0, 1 - deviceMs / r.runMs)) : 0;
+  say(
+    `${r.processed} images in ${formatDuration(r.runMs / 1000)}: ${rate.toFixed(2)} images/s (batch ${r.batch}, ${r.workers} decode worker${r.workers > 1 ? 's' : ''}); ` +
+      `the device waited ${(100 * wait).toFixed(1)}% of the time${prof?.device !== undefined ? ' (model profile)' : ''}` +
+      (r.failed ? `; ${r.failed} failed` : ''),
+  );
+  if (s.profile && prof) {
+    const { device: _device, ...stages } = prof;
+    const total = Object.values(stages).reduce((a, b) => a + b, 0);
+    say(`model profile, summed over the images (${(total / 1000).toFixed(2)} s in all):`);
+    for (const [k, v] of Object.entries(stages).sort((a, b) => b[1] - a[1])) {
+      say(`  ${k.padEnd(14)} ${(v / 1000).toFixed(3).padStart(9)} s ${((100 * v) / (total || 1)).toFixed(1).padStart(5)}%`);
+    }
+  }
+}

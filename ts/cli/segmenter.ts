@@ -1,0 +1,59 @@
+/**
+ * What `sotr predict` needs from a model, as an interface: the real one
+ * (model.ts, over Sotr) and, in tests, stand-ins that exercise the pipeline
+ * (journal, resume, COCO, overlays) without a network.
+ */
+import type { ResultInstance } from './journal';
+
+/** A decoded image: interleaved 8-bit RGB, EXIF orientation applied. */
+export interface DecodedImage {
+  file: string;
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface PostprocessFlags {
+  scoreThreshold?: number;
+  maskThreshold?: number;
+  nmsPre?: number;
+  updateThreshold?: number;
+  maxPerImage?: number;
+  minScore?: number;
+}
+
+export interface SegmenterOptions extends PostprocessFlags {
+  /** A checkpoint path, or 'tiny'. */
+  model: string;
+  /** Where `--model tiny` keeps its generated checkpoint. */
+  cacheDir: string;
+  device: string;
+  precision?: string;
+  minSize?: number;
+  maxSize?: number;
+  log: (message: string) => void;
+}
+
+/** Per-stage time of the model, summed over the run (milliseconds), when the model reports it. */
+export type StageTimes = Record<string, number>;
+
+export interface Segmenter {
+  /** The concrete device ('cpu', 'cuda:0'). */
+  readonly device: string;
+  /** One line about the model (variant, classes, where it came from). */
+  readonly description: string;
+  /** Runs the model on a batch; one opaque prediction per image, in order. */
+  predict(images: DecodedImage[]): Promise<unknown[]>;
+  /**
+   * Turns one prediction into result instances (RLE masks, boxes, class names) and frees what it holds.
+   * Runs while the next batch is on the device.
+   */
+  encode(prediction: unknown, image: { width: number; height: number }): ResultInstance[];
+  /** Frees a prediction that will not be encoded (interrupted run). */
+  discard(prediction: unknown): void;
+  /** Model time by stage so far, if the model keeps a profile. */
+  profile?(): StageTimes | undefined;
+  dispose(): Promise<void> | void;
+}
+
+export type SegmenterFactory = (options: SegmenterOptions) => Promise<Segmenter>;

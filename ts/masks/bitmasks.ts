@@ -1,0 +1,247 @@
+/**
+ * BitMasks: the mask format shared by the model, the CLI and the outputs.
+ *
+ * `count` masks of `height` x `width`, row-major, each row padded to whole
+ * 64-bit words (`wordsPerRow` = ceil(width / 64)), least significant bit
+ * first: pixel (x, y) of mask i is bit x % 64 of 64-bit word
+ * (i * height + y) * wordsPerRow + floor(x / 64). Padding bits are zero.
+ * `data` is the 64-bit view and `words` the 32-bit view (little-endian
+ * halves) of the same memory. Per mask: `areas` (int32), `boxes` (int32,
+ * [x0, y0, x1, y1] per mask with exclusive ends, [0, 0, 0, 0] when empty) and,
+ * when the masks come from dynamicConvMasks, `softSums` (float32: the sum of
+ * the sigmoid values inside the binary mask).
+ */
+import { SotrRangeError, SotrTypeError } from '../errors';
+import { Tensor } from '../tensor';
+import { Mask, maskStats, words32PerRow, type MaskBox } from './mask';
+
+export interface BitMasksInit {
+  count: number;
+  height: number;
+  width: number;
+  /** Bit-packed words: count * height * wordsPerRow 64-bit words (or twice as many 32-bit ones). */
+  data: BigUint64Array | Uint32Array;
+  /** Must equal ceil(width / 64) when given. */
+  wordsPerRow?: number;
+  /** Computed from the bits when omitted; must describe them when given. */
+  areas?: Int32Array;
+  boxes?: Int32Array;
+  softSums?: Float32Array | null;
+}
+
+const disposeSym: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
+const asyncDisposeSym: symbol = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for('nodejs.asyncDispose');
+
+function dim(what: string, v: unknown): number {
+  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new SotrRangeError(`BitMasks: ${what} must be a non-negative integer, received ${String(v)}`);
+  return v as number;
+}
+
+export class BitMasks {
+  readonly count: number;
+  readonly height: number;
+  readonly width: number;
+  readonly wordsPerRow: number;
+  /** The 64-bit words. */
+  readonly data: BigUint64Array;
+  /** The same memory as 32-bit words (2 per 64-bit word, low half first). */
+  readonly words: Uint32Array;
+  readonly areas: Int32Array;
+  readonly boxes: Int32Array;
+  readonly softSums: Float32Array | null;
+
+  constructor(init: BitMasksInit) {
+    if (!init || typeof init !== 'object') throw new SotrTypeError('BitMasks: expected { count, height, width, data }');
+    this.count = dim('count', init.count);
+    this.height = dim('height', init.height);
+    this.width = dim('width', init.width);
+    this.wordsPerRow = Math.ceil(this.width / 64);
+    if (init.wordsPerRow !== undefined && init.wordsPerRow !== this.wordsPerRow) {
+      throw new SotrRangeError(`BitMasks: wordsPerRow must be ceil(width / 64) = ${this.wordsPerRow}, received ${init.wordsPerRow}`);
+    }
+    const n64 = this.count * this.height * this.wordsPerRow;
+    const d = init.data;
+    let words: Uint32Array;
+    if (d instanceof BigUint64Array) {
+      if (d.length !== n64) throw new SotrRangeError(`BitMasks: data needs ${n64} 64-bit words, received ${d.length}`);
+      words = new Uint32Array(d.buffer, d.byteOffset, 2 * n64);
+    } else if (d instanceof Uint32Array) {
+      if (d.length !== 2 * n64) throw new SotrRangeError(`BitMasks: data needs ${2 * n64} 32-bit words, received ${d.length}`);
+      words = d.byteOffset % 8 === 0 ? d : d.slice();
+    } else {
+      throw new SotrTypeError('BitMasks: data must be a BigUint64Array or a Uint32Array');
+    }
+    this.words = words;
+    this.data = new BigUint64Array(words.buffer, words.byteOffset, n64);
+    const n = this.count;
+    if (init.areas !== undefined || init.boxes !== undefined) {
+      if (!(init.areas instanceof Int32Array) || init.areas.length !== n) throw new SotrRangeError(`BitMasks: areas must be an Int32Array of ${n}`);
+      if (!(init.boxes instanceof Int32Array) || init.boxes.length !== 4 * n) throw new SotrRangeError(`BitMasks: boxes must be an Int32Array of ${4 * n}`);
+      this.areas = init.areas;
+      this.boxes = init.boxes;
+    } else {
+      this.areas = new Int32Array(n);
+      this.boxes = new Int32Array(4 * n);
+      const per = this.height * 2 * this.wordsPerRow;
+      for (let i = 0; i < n; i++) {
+        const s = maskStats(words, i * per, this.width, this.height);
+        this.areas[i] = s.area;
+        this.boxes.set(s.box, 4 * i);
+      }
+    }
+    if (init.softSums != null) {
+      if (!(init.softSums instanceof Float32Array) || init.softSums.length !== n) throw new SotrRangeError(`BitMasks: softSums must be a Float32Array of ${n}`);
+      this.softSums = init.softSums;
+    } else {
+      this.softSums = null;
+    }
+  }
+
+  /** From row-major bytes [count, height, width] (nonzero = set). */
+  static fromUint8Array(bytes: ArrayLike<number>, count: number, height: number, width: number): BitMasks {
+    dim('count', count);
+    dim('height', height);
+    dim('width', width);
+    if (bytes.length !== count * height * width) {
+      throw new SotrRangeError(`BitMasks.fromUint8Array: ${bytes.length} values do not fill [${count}, ${height}, ${width}]`);
+    }
+    const stride = words32PerRow(width);
+    const words = new Uint32Array(count * height * stride);
+    for (let r = 0; r < count * height; r++) {
+      const src = r * width;
+      const dst = r * stride;
+      for (let x = 0; x < width; x++) if (bytes[src + x]) words[dst + (x >>> 5)] |= 1 << (x & 31);
+    }
+    return new BitMasks({ count, height, width, data: words });
+  }
+
+  /** Stacks single masks of one size. */
+  static fromMasks(masks: readonly Mask[], size?: { height: number; width: number }): BitMasks {
+    const height = masks[0]?.height ?? size?.height;
+    const width = masks[0]?.width ?? size?.width;
+    if (height === undefined || width === undefined) throw new SotrTypeError('BitMasks.fromMasks: no masks and no size');
+    const per = height * words32PerRow(width);
+    const words = new Uint32Array(masks.length * per);
+    masks.forEach((m, i) => {
+      if (!(m instanceof Mask)) throw new SotrTypeError(`BitMasks.fromMasks: masks[${i}] is not a Mask`);
+      if (m.height !== height || m.width !== width) {
+        throw new SotrRangeError(`BitMasks.fromMasks: masks[${i}] is ${m.height} x ${m.width}, expected ${height} x ${width}`);
+      }
+      words.set(m.data, i * per);
+    });
+    return new BitMasks({ count: masks.length, height, width, data: words });
+  }
+
+  #check(i: number): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new SotrRangeError(`BitMasks: index ${i} is outside [0, ${this.count})`);
+  }
+
+  /** Mask i as a Mask (a copy). */
+  mask(i: number): Mask {
+    this.#check(i);
+    const per = this.height * 2 * this.wordsPerRow;
+    return new Mask(this.width, this.height, this.words.slice(i * per, (i + 1) * per));
+  }
+
+  area(i: number): number {
+    this.#check(i);
+    return this.areas[i];
+  }
+
+  box(i: number): MaskBox {
+    this.#check(i);
+    return Array.from(this.boxes.subarray(4 * i, 4 * i + 4)) as MaskBox;
+  }
+
+  get(i: number, x: number, y: number): boolean {
+    this.#check(i);
+    if (!(x >= 0 && x < this.width && y >= 0 && y < this.height)) return false;
+    const stride = 2 * this.wordsPerRow;
+    return ((this.words[(i * this.height + y) * stride + (x >>> 5)] >>> (x & 31)) & 1) === 1;
+  }
+
+  /** Row-major bytes [count, height, width], 1 = set. */
+  toUint8Array(): Uint8Array {
+    const { count, height, width } = this;
+    const stride = 2 * this.wordsPerRow;
+    const out = new Uint8Array(count * height * width);
+    for (let r = 0; r < count * height; r++) {
+      for (let x = 0; x < width; x++) out[r * width + x] = (this.words[r * stride + (x >>> 5)] >>> (x & 31)) & 1;
+    }
+    return out;
+  }
+
+  /** The bits as an int32 tensor [count, height, 2 * wordsPerRow] (the native ops' form). */
+  toTensor(device: string = 'cpu'): Tensor {
+    return Tensor.from(new Int32Array(this.words.buffer, this.words.byteOffset, this.words.length), [this.count, this.height, 2 * this.wordsPerRow], { device });
+  }
+}
+
+/**
+ * Bit masks still on a device (as dynamicConvMasks leaves them with
+ * `keepOnDevice: true`): the same layout held in tensors, to chain into
+ * matrixNms without a round trip. toHost() copies them into a BitMasks.
+ */
+export class DeviceBitMasks {
+  readonly count: number;
+  readonly height: number;
+  readonly width: number;
+  readonly wordsPerRow: number;
+  /** int32 [count, height, 2 * wordsPerRow] */
+  readonly bits: Tensor;
+  /** int32 [count] */
+  readonly areas: Tensor;
+  /** float32 [count] */
+  readonly softSums: Tensor;
+  /** int32 [count, 4] */
+  readonly boxes: Tensor;
+
+  /** @internal Made by dynamicConvMasks. */
+  constructor(width: number, bits: Tensor, areas: Tensor, softSums: Tensor, boxes: Tensor) {
+    this.count = bits.shape[0];
+    this.height = bits.shape[1];
+    this.width = width;
+    this.wordsPerRow = bits.shape[2] / 2;
+    this.bits = bits;
+    this.areas = areas;
+    this.softSums = softSums;
+    this.boxes = boxes;
+  }
+
+  get device(): string {
+    return this.bits.device;
+  }
+
+  get disposed(): boolean {
+    return this.bits.disposed;
+  }
+
+  async toHost(): Promise<BitMasks> {
+    const [bits, areas, soft, boxes] = await Promise.all([this.bits.data(), this.areas.data(), this.softSums.data(), this.boxes.data()]);
+    const w = bits as Int32Array;
+    return new BitMasks({
+      count: this.count,
+      height: this.height,
+      width: this.width,
+      data: new Uint32Array(w.buffer, w.byteOffset, w.length),
+      areas: areas as Int32Array,
+      boxes: boxes as Int32Array,
+      softSums: soft as Float32Array,
+    });
+  }
+
+  dispose(): void {
+    this.bits.dispose();
+    this.areas.dispose();
+    this.softSums.dispose();
+    this.boxes.dispose();
+  }
+
+  [disposeSym](): void {
+    this.dispose();
+  }
+
+  async [asyncDisposeSym](): Promise<void> {
+    this.dispose();
+  }
+}

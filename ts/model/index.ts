@@ -1,0 +1,30 @@
+/**
+ * The SOTR model: loading, pre-processing, the forward pass, post-processing (see docs/model.md).
+ */
+export { Sotr, inspectCheckpoint, type PredictOptions, type Prediction, type StageTimes, type Intermediates, type CheckpointInspection, type SotrSource } from './sotr';
+export {
+  SOTR_DEFAULTS,
+  detectVariant,
+  defaultMinSize,
+  resolveConfig,
+  type SotrConfig,
+  type SotrConstants,
+  type SotrLoadOptions,
+  type SotrVariant,
+  type PostprocessOptions,
+  type NmsKernel,
+} from './config';
+export type { Instance, PostprocessTrace } from './postprocess';
+export type { HostTensor } from './host';
+export { decodeImage, prepareImage, shortestEdgeSize, DEFAULT_LIMIT_INPUT_PIXELS, type ImageInput, type RawImage, type DecodedImage, type PreparedImage } from './preprocess';
+export { resizePillowBilinear, pillowBilinearTaps } from './resize_pillow';
+export {
+  randomSotrCheckpoint,
+  writeRandomSotrCheckpoint,
+  randomModelStructure,
+  RANDOM_MODEL_CALIBRATION,
+  type RandomModelOptions,
+  type RandomModelPreset,
+  type RandomModelStructure,
+} from './random_model';
+export { COCO_CLASS_NAMES, COCO_CATEGORY_IDS } from './coco';

@@ -1,0 +1,202 @@
+/**
+ * Pre-processing (§2): decode (sharp, EXIF orientation applied, embedded ICC profiles ignored as Pillow does),
+ * the conversions of Pillow's `convert('RGB')`, BGR, ResizeShortestEdge with Pillow's antialiased bilinear
+ * (bit-exact, resize_pillow.ts), mean subtraction / std division in float32, zero padding to a multiple of 32.
+ *
+ * Pillow's conversions reproduced: alpha dropped (not composited), grey (and grey + alpha) replicated to three
+ * channels, palette expanded; 16-bit RGB(A) reduced to its high byte (v >> 8, what Pillow's PNG decoder does);
+ * 16-bit grey clipped at 255 (Pillow opens it as mode 'I', whose convert('RGB') clips). CMYK JPEGs are converted
+ * by sharp (Pillow's naive CMYK→RGB differs): a documented difference.
+ */
+import { readFile } from 'node:fs/promises';
+import { ImageDecodeError, SotrRangeError, SotrTypeError } from '../errors';
+import { resizePillowBilinear } from './resize_pillow';
+
+/** Raw pixels, taken as already oriented. */
+export interface RawImage {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  channels: 1 | 3 | 4;
+  /** Channel order of 3- and 4-channel data (default 'rgb'). */
+  format?: 'rgb' | 'bgr';
+}
+
+/** A file path, an encoded image in memory, or raw pixels. */
+export type ImageInput = string | Buffer | Uint8Array | RawImage;
+
+export interface DecodedImage {
+  /** Interleaved BGR, 8-bit, width × height × 3. */
+  bgr: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export const DEFAULT_LIMIT_INPUT_PIXELS = 268402689; // sharp's default (0x3FFF²)
+
+function isRaw(x: unknown): x is RawImage {
+  return typeof x === 'object' && x !== null && !(x instanceof Uint8Array) && 'data' in x && 'width' in x && 'height' in x;
+}
+
+function checkLimit(w: number, h: number, limit: number): void {
+  if (limit > 0 && w * h > limit) {
+    throw new ImageDecodeError(`image of ${w}×${h} = ${w * h} pixels exceeds limitInputPixels (${limit})`, {
+      details: { width: w, height: h, limitInputPixels: limit },
+    });
+  }
+}
+
+function fromRaw(img: RawImage, limit: number): DecodedImage {
+  const { width, height, channels } = img;
+  if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1) {
+    throw new SotrRangeError(`raw image: width and height must be positive integers, received ${width}×${height}`);
+  }
+  if (channels !== 1 && channels !== 3 && channels !== 4) throw new SotrRangeError(`raw image: channels must be 1, 3 or 4, received ${String(channels)}`);
+  const format = img.format ?? 'rgb';
+  if (format !== 'rgb' && format !== 'bgr') throw new SotrRangeError(`raw image: format must be 'rgb' or 'bgr', received ${String(format)}`);
+  if (!(img.data instanceof Uint8Array || img.data instanceof Uint8ClampedArray)) throw new SotrTypeError('raw image: data must be a Uint8Array');
+  if (img.data.length !== width * height * channels) {
+    throw new SotrRangeError(`raw image: data holds ${img.data.length} bytes, expected ${width}×${height}×${channels} = ${width * height * channels}`);
+  }
+  checkLimit(width, height, limit);
+  return { bgr: toBgr(img.data, width * height, channels, format === 'bgr'), width, height };
+}
+
+/** Interleaved 1/2/3/4-channel 8-bit pixels → interleaved BGR (alpha dropped, grey replicated). */
+function toBgr(src: ArrayLike<number>, pixels: number, channels: number, srcIsBgr: boolean): Uint8Array {
+  const out = new Uint8Array(pixels * 3);
+  if (channels <= 2) {
+    for (let i = 0; i < pixels; i++) {
+      const g = src[i * channels]!;
+      out[3 * i] = g;
+      out[3 * i + 1] = g;
+      out[3 * i + 2] = g;
+    }
+    return out;
+  }
+  for (let i = 0; i < pixels; i++) {
+    const a = src[i * channels]!;
+    const b = src[i * channels + 1]!;
+    const c = src[i * channels + 2]!;
+    out[3 * i] = srcIsBgr ? a : c;
+    out[3 * i + 1] = b;
+    out[3 * i + 2] = srcIsBgr ? c : a;
+  }
+  return out;
+}
+
+type SharpModule = typeof import('sharp');
+let sharpMod: SharpModule | undefined;
+function sharpLib(): SharpModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  sharpMod ??= require('sharp') as SharpModule;
+  return sharpMod;
+}
+
+/** Decodes an encoded image (file contents) the way detectron2's read_image(format='BGR') sees it. */
+export async function decodeImage(input: ImageInput, options: { limitInputPixels?: number } = {}): Promise<DecodedImage> {
+  const limit = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
+  if (typeof limit !== 'number' || !(limit >= 0)) throw new SotrRangeError('limitInputPixels must be a non-negative number (0: no limit)');
+  if (isRaw(input)) return fromRaw(input, limit);
+  let bytes: Buffer;
+  let label: string;
+  if (typeof input === 'string') {
+    label = input;
+    bytes = await readFile(input);
+  } else if (input instanceof Uint8Array) {
+    label = 'image buffer';
+    bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  } else {
+    throw new SotrTypeError('image must be a path, a Buffer/Uint8Array with an encoded image, or raw pixels { data, width, height, channels }');
+  }
+  const sharp = sharpLib();
+  const open = () => sharp(bytes, { autoOrient: true, ignoreIcc: true, limitInputPixels: limit || false, failOn: 'warning' });
+  try {
+    const meta = await open().metadata();
+    const w0 = meta.autoOrient?.width ?? meta.width;
+    const h0 = meta.autoOrient?.height ?? meta.height;
+    if (w0 && h0) checkLimit(w0, h0, limit);
+    const sixteen = meta.depth === 'ushort';
+    const grey = meta.channels !== undefined && meta.channels <= 2 && meta.space !== 'cmyk';
+    if (sixteen) {
+      const { data, info } = await open()
+        .toColourspace(grey ? 'grey16' : 'rgb16')
+        .raw({ depth: 'ushort' })
+        .toBuffer({ resolveWithObject: true });
+      const v = new Uint16Array(data.buffer, data.byteOffset, data.byteLength >> 1);
+      const n = info.width * info.height;
+      const ch = info.channels;
+      const eight = new Uint8Array(n * ch);
+      // Pillow: 16-bit RGB → high byte; 16-bit grey (mode 'I') → clipped at 255.
+      for (let i = 0; i < n * ch; i++) eight[i] = grey ? Math.min(v[i]!, 255) : v[i]! >> 8;
+      return { bgr: toBgr(eight, n, ch, false), width: info.width, height: info.height };
+    }
+    let pipe = open();
+    if (meta.space === 'cmyk') pipe = pipe.toColourspace('srgb');
+    const { data, info } = await pipe.raw().toBuffer({ resolveWithObject: true });
+    return { bgr: toBgr(data, info.width * info.height, info.channels, false), width: info.width, height: info.height };
+  } catch (e) {
+    if (e instanceof ImageDecodeError) throw e;
+    const msg = (e as Error)?.message ?? String(e);
+    if (/pixel limit/i.test(msg)) {
+      throw new ImageDecodeError(`${label}: the image exceeds limitInputPixels (${limit} pixels)`, { cause: e, details: { limitInputPixels: limit } });
+    }
+    throw new ImageDecodeError(`${label}: cannot decode the image (${msg})`, { cause: e });
+  }
+}
+
+/** detectron2 ResizeShortestEdge output size (§2.2): [newH, newW]. */
+export function shortestEdgeSize(h: number, w: number, minSize: number, maxSize: number): [number, number] {
+  const s = (minSize * 1.0) / Math.min(h, w);
+  let newh: number;
+  let neww: number;
+  if (h < w) {
+    newh = minSize;
+    neww = s * w;
+  } else {
+    newh = s * h;
+    neww = minSize;
+  }
+  if (Math.max(newh, neww) > maxSize) {
+    const k = (maxSize * 1.0) / Math.max(newh, neww);
+    newh *= k;
+    neww *= k;
+  }
+  return [Math.trunc(newh + 0.5), Math.trunc(neww + 0.5)];
+}
+
+export interface PreparedImage {
+  /** Normalised, zero-padded CHW float32 BGR [3, Hp, Wp]. */
+  data: Float32Array;
+  /** Resized size before padding (image_sizes). */
+  height: number;
+  width: number;
+  paddedHeight: number;
+  paddedWidth: number;
+  /** Original (oriented) size. */
+  originalHeight: number;
+  originalWidth: number;
+}
+
+/** Resize + normalise + pad (§2.2–§2.3). */
+export function prepareImage(
+  img: DecodedImage,
+  c: { minSize: number; maxSize: number; sizeDivisibility: number; pixelMean: readonly number[]; pixelStd: readonly number[] },
+): PreparedImage {
+  const [h, w] = shortestEdgeSize(img.height, img.width, c.minSize, c.maxSize);
+  const px = resizePillowBilinear(img.bgr, img.width, img.height, 3, w, h);
+  const d = c.sizeDivisibility;
+  const Hp = Math.ceil(h / d) * d;
+  const Wp = Math.ceil(w / d) * d;
+  const out = new Float32Array(3 * Hp * Wp);
+  const f = Math.fround;
+  for (let ch = 0; ch < 3; ch++) {
+    const mean = f(c.pixelMean[ch]!);
+    const std = f(c.pixelStd[ch]!);
+    const plane = ch * Hp * Wp;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) out[plane + y * Wp + x] = f(f(px[(y * w + x) * 3 + ch]! - mean) / std);
+    }
+  }
+  return { data: out, height: h, width: w, paddedHeight: Hp, paddedWidth: Wp, originalHeight: img.height, originalWidth: img.width };
+}

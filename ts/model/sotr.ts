@@ -1,0 +1,398 @@
+/**
+ * Sotr: official SOTR checkpoints in, instance masks out.
+ *
+ *   const model = await Sotr.load('SOTR_R50.pth', { device: 'auto' });
+ *   const { instances } = await model.predict('image.jpg');
+ *   await model.dispose();
+ *
+ * The forward pass follows ../shared/docs/sotr-architecture.md (the released code, not the paper). Each image runs
+ * with batch-1 semantics (the official evaluation setting), so a batch gives the same per-image results as single
+ * calls.
+ */
+import { performance } from 'node:perf_hooks';
+import { AbortError, CheckpointKeyError, DisposedError, SotrTypeError } from '../errors';
+import { readCheckpointWithInfo, type CheckpointSource } from '../checkpoint';
+import { checkSotrKeys, inferSotrConfig, type SotrKeyProblems } from '../checkpoint/config';
+import type { CheckpointEntry, CheckpointInfo } from '../checkpoint/types';
+import { resolveDevice, synchronize, type Precision } from '../device';
+import { checkPrecision } from '../ops/run';
+import { Tensor } from '../tensor';
+import { runResNet } from './backbone';
+import {
+  checkPostprocessOption,
+  POSTPROCESS_KEYS,
+  resolveConfig,
+  type PostprocessOptions,
+  type SotrConfig,
+  type SotrLoadOptions,
+} from './config';
+import { runFpn } from './fpn';
+import { gridResize, runHeads, splitFeats } from './heads';
+import type { HostTensor } from './host';
+import { runMaskBranch } from './mask_branch';
+import { toHost, type OpCtx } from './ops';
+import { MaskFeature, postprocess, type Instance, type LevelMaps, type PostprocessTrace, type ResolvedPostprocess } from './postprocess';
+import { decodeImage, prepareImage, type DecodedImage, type ImageInput, type PreparedImage } from './preprocess';
+import { runTransformer } from './transformer';
+import { buildWeights, type SotrWeights } from './weights';
+
+const asyncDisposeSym: symbol = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for('nodejs.asyncDispose');
+
+export interface PredictOptions extends PostprocessOptions {
+  /** Adds per-stage wall times in milliseconds (synchronising the device between stages). */
+  profile?: boolean;
+  /** Adds the network's intermediate tensors (host copies). */
+  intermediates?: boolean;
+  /** Cancels the prediction (work already running on the device finishes first). */
+  signal?: AbortSignal;
+  /** Largest decoded image accepted, in pixels (default sharp's 268402689; 0: no limit). */
+  limitInputPixels?: number;
+}
+
+export interface StageTimes {
+  decode: number;
+  resize: number;
+  backbone: number;
+  transformer: number;
+  heads: number;
+  maskBranch: number;
+  postprocess: number;
+  total: number;
+}
+
+export interface Intermediates {
+  /** The network input: normalised, padded BGR [1, 3, Hp, Wp]. */
+  input: HostTensor;
+  /** FPN outputs P2..P6, each [1, C, h, w]. */
+  fpn: HostTensor[];
+  /** Transformer outputs on the five N×N grids, each [1, C, N, N]. */
+  transformer: HostTensor[];
+  /** Transformer output on the full-resolution P5 (the mask branch's fourth input). */
+  transformerP5: HostTensor;
+  /** Class logits per level [1, classes, N, N] (before the sigmoid). */
+  cateLogits: HostTensor[];
+  /** Dynamic kernels per level [1, D, N, N]. */
+  kernels: HostTensor[];
+  /** Mask feature F [1, D, Hp/4, Wp/4]. */
+  maskFeature: HostTensor;
+  /** Counts through post-processing. */
+  trace: PostprocessTrace;
+}
+
+export interface Prediction {
+  /** Original (oriented) image size; masks have this size. */
+  width: number;
+  height: number;
+  /** Sorted by score, descending. */
+  instances: Instance[];
+  profile?: StageTimes;
+  intermediates?: Intermediates;
+}
+
+/** A checkpoint: a path, file contents, or tensors already read (name → entry). */
+export type SotrSource = CheckpointSource | ReadonlyMap<string, CheckpointEntry> | Readonly<Record<string, CheckpointEntry>>;
+
+function warnDefault(m: string): void {
+  process.emitWarning(m, { code: 'SOTR_MODEL' });
+}
+
+async function readSource(source: SotrSource, o: SotrLoadOptions, warn: (m: string) => void): Promise<{ entries: ReadonlyMap<string, CheckpointEntry>; info: CheckpointInfo | null }> {
+  if (typeof source === 'string' || source instanceof Uint8Array) {
+    const r = await readCheckpointWithInfo(source, {
+      onWarning: warn,
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.stateDictKey !== undefined ? { stateDictKey: o.stateDictKey } : {}),
+    });
+    return { entries: r.tensors, info: r.info };
+  }
+  if (source instanceof Map) return { entries: source, info: null };
+  if (source && typeof source === 'object') return { entries: new Map(Object.entries(source as Record<string, CheckpointEntry>)), info: null };
+  throw new SotrTypeError('Sotr.load: source must be a checkpoint path, its bytes, or a Map of tensors');
+}
+
+/** Throws for missing or mis-shaped keys (all named); returns the unexpected ones. */
+function checkKeys(entries: ReadonlyMap<string, CheckpointEntry>): string[] {
+  const c = inferSotrConfig(entries);
+  if (c.problems.missing.length || c.problems.misshaped.length) checkSotrKeys(entries, { allowUnexpected: true });
+  return c.problems.unexpected;
+}
+
+export class Sotr {
+  readonly config: SotrConfig;
+  /** The concrete device ('cpu', 'cuda:0'). */
+  readonly device: string;
+  readonly precision: Precision;
+  readonly #weights: SotrWeights;
+  readonly #tensors: Tensor[];
+  readonly #warn: (m: string) => void;
+  readonly #emulated = new Set<string>();
+  readonly #inflight = new Set<Promise<unknown>>();
+  #disposed = false;
+  #disposing: Promise<void> | null = null;
+
+  private constructor(config: SotrConfig, device: string, precision: Precision, weights: SotrWeights, tensors: Tensor[], warn: (m: string) => void) {
+    this.config = config;
+    this.device = device;
+    this.precision = precision;
+    this.#weights = weights;
+    this.#tensors = tensors;
+    this.#warn = warn;
+  }
+
+  /**
+   * Loads a checkpoint (torch.save zip or legacy file, `{"model": ...}` or bare state_dict, safetensors, or a Map
+   * of tensors). The structure comes from the tensors; the constants from `options` or the official values.
+   * Unexpected keys warn (fail with `strict`); missing or mis-shaped keys throw CheckpointKeyError naming them.
+   */
+  static async load(source: SotrSource, options: SotrLoadOptions = {}): Promise<Sotr> {
+    if (options === null || typeof options !== 'object') throw new SotrTypeError('Sotr.load: options must be an object');
+    const warn = options.onWarning ?? warnDefault;
+    const precision = checkPrecision('Sotr.load', options.precision);
+    const { entries } = await readSource(source, options, warn);
+    options.signal?.throwIfAborted?.();
+    const unexpected = checkKeys(entries);
+    if (unexpected.length) {
+      const list = unexpected.length > 10 ? `${unexpected.slice(0, 10).join(', ')}, … (${unexpected.length - 10} more)` : unexpected.join(', ');
+      if (options.strict) {
+        throw new CheckpointKeyError(`the checkpoint has ${unexpected.length} unexpected keys: ${list}`, { details: { unexpected } });
+      }
+      warn(`the checkpoint has ${unexpected.length} unexpected keys (ignored): ${list}`);
+    }
+    const config = resolveConfig(inferSotrConfig(entries), options);
+    const device = resolveDevice(options.device ?? 'auto').device;
+    const { weights, tensors } = buildWeights(entries, config, device);
+    return new Sotr(config, device, precision, weights, tensors, warn);
+  }
+
+  /** Ops this build lacks that the model emulated on the host so far (slow paths). */
+  get emulatedOps(): string[] {
+    return [...this.#emulated].sort();
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Segments one image, or each image of an array (same results as single calls). */
+  predict(image: ImageInput, options?: PredictOptions): Promise<Prediction>;
+  predict(images: readonly ImageInput[], options?: PredictOptions): Promise<Prediction[]>;
+  predict(input: ImageInput | readonly ImageInput[], options: PredictOptions = {}): Promise<Prediction | Prediction[]> {
+    if (this.#disposed || this.#disposing) return Promise.reject(new DisposedError('Sotr model'));
+    const p = Array.isArray(input) ? this.#predictMany(input as readonly ImageInput[], options) : this.#predictOne(input as ImageInput, options);
+    this.#inflight.add(p);
+    const done = () => this.#inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  async #predictMany(images: readonly ImageInput[], options: PredictOptions): Promise<Prediction[]> {
+    const out: Prediction[] = [];
+    // Decode the next image while the current one runs.
+    let next: Promise<DecodedImage> | null = images.length ? this.#decode(images[0]!, options) : null;
+    for (let i = 0; i < images.length; i++) {
+      const t0 = performance.now();
+      const decoded = await next!;
+      const decodeMs = performance.now() - t0;
+      next = i + 1 < images.length ? this.#decode(images[i + 1]!, options) : null;
+      next?.catch(() => {});
+      out.push(await this.#run(decoded, options, decodeMs));
+    }
+    return out;
+  }
+
+  async #predictOne(image: ImageInput, options: PredictOptions): Promise<Prediction> {
+    const t0 = performance.now();
+    const decoded = await this.#decode(image, options);
+    return this.#run(decoded, options, performance.now() - t0);
+  }
+
+  #decode(image: ImageInput, options: PredictOptions): Promise<DecodedImage> {
+    return decodeImage(image, options.limitInputPixels !== undefined ? { limitInputPixels: options.limitInputPixels } : {});
+  }
+
+  #postOptions(o: PredictOptions): ResolvedPostprocess {
+    const r = {} as Record<string, unknown>;
+    for (const k of POSTPROCESS_KEYS) {
+      const v = (o as Record<string, unknown>)[k];
+      r[k] = v === undefined ? this.config[k] : checkPostprocessOption('predict', k, v);
+    }
+    return r as unknown as ResolvedPostprocess;
+  }
+
+  async #run(decoded: DecodedImage, options: PredictOptions, decodeMs: number): Promise<Prediction> {
+    if (options === null || typeof options !== 'object') throw new SotrTypeError('predict: options must be an object');
+    const post = this.#postOptions(options);
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new SotrTypeError('predict: signal must be an AbortSignal');
+    const check = () => {
+      if (signal?.aborted) throw new AbortError('predict');
+    };
+    check();
+    const profile = options.profile === true;
+    const times: StageTimes = { decode: decodeMs, resize: 0, backbone: 0, transformer: 0, heads: 0, maskBranch: 0, postprocess: 0, total: 0 };
+    let t = performance.now();
+    const lap = async (stage: keyof StageTimes): Promise<void> => {
+      if (profile) {
+        await synchronize(this.device);
+        const now = performance.now();
+        times[stage] += now - t;
+        t = now;
+      }
+      check();
+    };
+    const cfg = this.config;
+    const prep: PreparedImage = prepareImage(decoded, cfg);
+    await lap('resize');
+    const ctx: OpCtx = { device: this.device, precision: this.precision, emulated: this.#emulated, warn: this.#warn, ...(signal ? { signal } : {}) };
+    const want = options.intermediates === true;
+    const scope = new Set<{ dispose(): void }>();
+    const keep = <T extends { dispose(): void }>(x: T): T => {
+      scope.add(x);
+      return x;
+    };
+    const inter: Partial<Intermediates> = {};
+    try {
+      const w = this.#weights;
+      const x = keep(Tensor.from(prep.data, [1, 3, prep.paddedHeight, prep.paddedWidth], { device: this.device }));
+      if (want) inter.input = { shape: [1, 3, prep.paddedHeight, prep.paddedWidth], data: prep.data };
+      const c = await runResNet(ctx, cfg, w, x);
+      c.forEach(keep);
+      x.dispose();
+      const p = await runFpn(ctx, w, c);
+      p.forEach(keep);
+      for (const ci of c) ci.dispose();
+      if (want) inter.fpn = await Promise.all(p.map((pi) => toHost(pi)));
+      await lap('backbone');
+      const feats = await splitFeats(ctx, p);
+      keep(feats[0]!);
+      keep(feats[4]!);
+      const ys: Tensor[] = [];
+      for (let i = 0; i < 5; i++) {
+        const g = keep(await gridResize(ctx, feats[i]!, cfg.numGrids[i]!));
+        ys.push(keep(await runTransformer(ctx, cfg, w.transformer, g)));
+        g.dispose();
+      }
+      feats[0]!.dispose();
+      feats[4]!.dispose();
+      const p5t = keep(await runTransformer(ctx, cfg, w.transformer, p[3]!));
+      if (want) {
+        inter.transformer = await Promise.all(ys.map((y) => toHost(y)));
+        inter.transformerP5 = await toHost(p5t);
+      }
+      await lap('transformer');
+      const levels: LevelMaps[] = [];
+      if (want) {
+        inter.cateLogits = [];
+        inter.kernels = [];
+      }
+      for (let i = 0; i < 5; i++) {
+        const { cate, kernel } = await runHeads(ctx, cfg, w, ys[i]!);
+        keep(cate);
+        keep(kernel);
+        ys[i]!.dispose();
+        const ch = await toHost(cate);
+        const kh = await toHost(kernel);
+        cate.dispose();
+        kernel.dispose();
+        levels.push({ cate: ch.data, kernel: kh.data, n: cfg.numGrids[i]! });
+        if (want) {
+          inter.cateLogits!.push(ch);
+          inter.kernels!.push(kh);
+        }
+      }
+      await lap('heads');
+      const feature = keep(await runMaskBranch(ctx, cfg, w, [p[0]!, p[1]!, p[2]!, p5t]));
+      for (const pi of p) pi.dispose();
+      p5t.dispose();
+      const F = keep(new MaskFeature(feature, feature.shape[1]!, feature.shape[2]!, feature.shape[3]!));
+      if (want) inter.maskFeature = { shape: [...feature.shape], data: await F.host() };
+      await lap('maskBranch');
+      const trace: PostprocessTrace = { candidates: 0, afterAreaFilter: 0, beforeNms: 0, afterNms: 0, ratio: 0 };
+      const instances = await postprocess(
+        ctx,
+        cfg,
+        post,
+        { levels, feature: F, height: prep.height, width: prep.width, originalHeight: prep.originalHeight, originalWidth: prep.originalWidth },
+        trace,
+      );
+      await lap('postprocess');
+      const result: Prediction = { width: prep.originalWidth, height: prep.originalHeight, instances };
+      if (profile) {
+        times.total = Object.entries(times).reduce((a, [k, v]) => (k === 'total' ? a : a + v), 0);
+        result.profile = times;
+      }
+      if (want) {
+        inter.trace = trace;
+        result.intermediates = inter as Intermediates;
+      }
+      return result;
+    } finally {
+      for (const s of scope) s.dispose();
+    }
+  }
+
+  /** Frees every device tensor of the model, after the predictions in flight finish. Idempotent. */
+  dispose(): Promise<void> {
+    if (this.#disposed) return Promise.resolve();
+    this.#disposing ??= (async () => {
+      await Promise.allSettled([...this.#inflight]);
+      for (const t of this.#tensors) t.dispose();
+      this.#tensors.length = 0;
+      this.#disposed = true;
+    })();
+    return this.#disposing;
+  }
+
+  [asyncDisposeSym](): Promise<void> {
+    return this.dispose();
+  }
+}
+
+export interface CheckpointInspection {
+  /** Container kind: 'torch-zip' | 'torch-legacy' | 'safetensors' (or 'tensors' for an in-memory map). */
+  format: string;
+  /** Key of the state dict inside a wrapped checkpoint ('model'), or null. */
+  stateDictKey: string | null;
+  /** Entries ignored next to the state dict (optimizer, scheduler, …). */
+  ignoredEntries: string[];
+  tensors: number;
+  parameters: number;
+  variant: SotrConfig['variant'];
+  /** The configuration Sotr.load would use (null when the structure is unusable; see configError). */
+  config: SotrConfig | null;
+  configError: string | null;
+  /** Key differences from the structure expected for the inferred configuration. */
+  problems: SotrKeyProblems;
+  /** True when Sotr.load would accept the checkpoint (unexpected keys only warn). */
+  loadable: boolean;
+}
+
+/** What a checkpoint is, what model it describes and how it differs from the expected structure (`sotr inspect`). */
+export async function inspectCheckpoint(source: SotrSource, options: Omit<SotrLoadOptions, 'device' | 'precision'> = {}): Promise<CheckpointInspection> {
+  const warn = options.onWarning ?? (() => {});
+  const { entries, info } = await readSource(source, options, warn);
+  const ck = inferSotrConfig(entries);
+  let config: SotrConfig | null = null;
+  let configError: string | null = null;
+  try {
+    config = resolveConfig(ck, options);
+  } catch (e) {
+    configError = e instanceof Error ? e.message : String(e);
+  }
+  let parameters = 0;
+  for (const e of entries.values()) parameters += e.shape.reduce((a, b) => a * b, 1);
+  const p = ck.problems;
+  return {
+    format: info?.format ?? 'tensors',
+    stateDictKey: info?.stateDictKey ?? null,
+    ignoredEntries: info?.ignoredEntries ?? [],
+    tensors: entries.size,
+    parameters,
+    variant: config?.variant ?? 'custom',
+    config,
+    configError,
+    problems: p,
+    loadable: config !== null && p.missing.length === 0 && p.misshaped.length === 0,
+  };
+}
+

@@ -1,0 +1,62 @@
+import type { Tensor } from '../tensor';
+import { checkTensor, runOp, type OpOptions } from './run';
+
+/** A size given for both spatial axes, or as [h, w]. */
+export type Pair = number | readonly [number, number];
+
+export type ConvActivation = 'none' | 'relu' | 'leakyRelu' | 'sigmoid';
+
+export interface Conv2dOptions extends OpOptions {
+  /** [O]: added per output channel. */
+  bias?: Tensor;
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+  /** [O]: multiplies per output channel after the bias (FrozenBN folded: weight / sqrt(var + eps)). */
+  scale?: Tensor;
+  /** [O]: added per output channel after the scale (FrozenBN folded: bias - mean * scale). */
+  shift?: Tensor;
+  /** [N, O, Ho, Wo]: added after scale/shift and alpha, before the activation (ResNet shortcut). */
+  residual?: Tensor;
+  /** Multiplies the convolution result (after bias/scale/shift), default 1 (e.g. a ReZero gate g). */
+  alpha?: number;
+  /** Multiplies the residual, default 1. */
+  beta?: number;
+  activation?: ConvActivation;
+  /** LeakyReLU slope (default 0.01). */
+  negativeSlope?: number;
+}
+
+/** @internal Plain-object attributes of the conv-like ops. */
+export function convAttrs(o: Conv2dOptions): Record<string, number | number[] | string | undefined> {
+  const pair = (v: Pair | undefined) => (v === undefined ? undefined : typeof v === 'number' ? v : [...v]);
+  return {
+    stride: pair(o.stride),
+    padding: pair(o.padding),
+    dilation: pair(o.dilation),
+    groups: o.groups,
+    activation: o.activation,
+    negativeSlope: o.negativeSlope,
+    alpha: o.alpha,
+    beta: o.beta,
+  };
+}
+
+/**
+ * 2-D convolution, NCHW (torch.nn.functional.conv2d semantics) with a fused
+ * epilogue: out = act(alpha * ((conv(x, weight) + bias) * scale + shift) + beta * residual).
+ * `x` [N, C, H, W], `weight` [O, C/groups, kh, kw]; returns [N, O, Ho, Wo].
+ * The CPU packs each weight once and reuses it while the weight tensor lives.
+ */
+export async function conv2d(x: Tensor, weight: Tensor, options: Conv2dOptions = {}): Promise<Tensor> {
+  checkTensor('conv2d', 'x', x);
+  checkTensor('conv2d', 'weight', weight);
+  const o = options ?? {};
+  const bias = checkTensor('conv2d', 'options.bias', o.bias, true);
+  const scale = checkTensor('conv2d', 'options.scale', o.scale, true);
+  const shift = checkTensor('conv2d', 'options.shift', o.shift, true);
+  const residual = checkTensor('conv2d', 'options.residual', o.residual, true);
+  const [out] = await runOp('conv2d', [x, weight, bias, scale, shift, residual], convAttrs(o), o);
+  return out;
+}

@@ -1,0 +1,52 @@
+import type { Tensor } from '../tensor';
+import { checkTensor, runOp, type OpOptions } from './run';
+import { SotrTypeError } from '../errors';
+
+export type InterpolateMode = 'bilinear' | 'nearest';
+
+export interface InterpolateOptions extends OpOptions {
+  /** Output [h, w] (or one number for both). Exactly one of size / scaleFactor. */
+  size?: number | readonly [number, number];
+  /** Output = floor(input * scaleFactor); the interpolation uses 1 / scaleFactor as torch does. */
+  scaleFactor?: number | readonly [number, number];
+  /** Alias of scaleFactor. */
+  scale?: number | readonly [number, number];
+  /** Default 'bilinear'. */
+  mode?: InterpolateMode;
+  /** Bilinear only; default false (SOTR uses false everywhere). */
+  alignCorners?: boolean;
+}
+
+/**
+ * torch.nn.functional.interpolate on NCHW, 'bilinear' (align_corners=False by
+ * default) or 'nearest', reproducing PyTorch's float32 index math bit for bit
+ * (the size and scale_factor paths differ in torch and both are reproduced).
+ * Call as interpolate(x, { size | scaleFactor, mode }) or interpolate(x, [h, w], mode, options).
+ */
+export async function interpolate(x: Tensor, options: InterpolateOptions): Promise<Tensor>;
+export async function interpolate(
+  x: Tensor,
+  size: number | readonly [number, number],
+  mode?: InterpolateMode,
+  options?: OpOptions & { alignCorners?: boolean },
+): Promise<Tensor>;
+export async function interpolate(
+  x: Tensor,
+  a: InterpolateOptions | number | readonly [number, number],
+  mode?: InterpolateMode,
+  options?: OpOptions & { alignCorners?: boolean },
+): Promise<Tensor> {
+  checkTensor('interpolate', 'x', x);
+  let o: InterpolateOptions;
+  if (typeof a === 'number' || Array.isArray(a)) o = { ...(options ?? {}), size: a as number | [number, number], mode };
+  else if (a && typeof a === 'object') o = a as InterpolateOptions;
+  else throw new SotrTypeError('interpolate: expected options { size | scaleFactor, mode } or a size [h, w]');
+  const list = (v: number | readonly [number, number] | undefined) => (v === undefined ? undefined : typeof v === 'number' ? v : [...v]);
+  const [out] = await runOp(
+    'interpolate',
+    [x],
+    { size: list(o.size), scaleFactor: list(o.scaleFactor ?? o.scale), mode: o.mode, alignCorners: o.alignCorners },
+    o,
+  );
+  return out;
+}

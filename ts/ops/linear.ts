@@ -1,0 +1,19 @@
+import type { Tensor } from '../tensor';
+import { checkTensor, runOp, type OpOptions } from './run';
+
+export interface LinearOptions extends OpOptions {
+  /** [out] */
+  bias?: Tensor;
+  activation?: 'none' | 'relu' | 'leakyRelu' | 'sigmoid';
+  negativeSlope?: number;
+}
+
+/** torch.nn.functional.linear: x [..., in] · weight[out, in]ᵀ + bias -> [..., out], on the shared GEMM core. */
+export async function linear(x: Tensor, weight: Tensor, options: LinearOptions = {}): Promise<Tensor> {
+  checkTensor('linear', 'x', x);
+  checkTensor('linear', 'weight', weight);
+  const o = options ?? {};
+  const bias = checkTensor('linear', 'options.bias', o.bias, true);
+  const [out] = await runOp('linear', [x, weight, bias], { activation: o.activation, negativeSlope: o.negativeSlope }, o);
+  return out;
+}

@@ -1,0 +1,58 @@
+import type { Tensor } from '../tensor';
+import type { Pair } from './conv2d';
+import { checkTensor, runOp, type OpOptions } from './run';
+
+export interface MaxPool2dOptions extends OpOptions {
+  kernelSize: Pair;
+  /** Default: kernelSize. */
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  ceilMode?: boolean;
+}
+
+export interface AvgPool2dOptions extends OpOptions {
+  kernelSize: Pair;
+  /** Default: kernelSize. */
+  stride?: Pair;
+  padding?: Pair;
+  ceilMode?: boolean;
+  /** Count the zero padding in the divisor (default true, as torch). */
+  countIncludePad?: boolean;
+  divisorOverride?: number;
+}
+
+const pair = (v: Pair | undefined) => (v === undefined ? undefined : typeof v === 'number' ? v : [...v]);
+
+/** torch.nn.functional.max_pool2d on NCHW (padding is -inf; NaN propagates). ResNet's stem: kernelSize 3, stride 2, padding 1. */
+export async function maxPool2d(x: Tensor, options: MaxPool2dOptions): Promise<Tensor> {
+  checkTensor('maxPool2d', 'x', x);
+  const o = options ?? ({} as MaxPool2dOptions);
+  const [out] = await runOp(
+    'maxPool2d',
+    [x],
+    { kernelSize: pair(o.kernelSize), stride: pair(o.stride), padding: pair(o.padding), dilation: pair(o.dilation), ceilMode: o.ceilMode },
+    o,
+  );
+  return out;
+}
+
+/** torch.nn.functional.avg_pool2d on NCHW (2x2 / stride 2 averages P2 for the instance branch). */
+export async function avgPool2d(x: Tensor, options: AvgPool2dOptions): Promise<Tensor> {
+  checkTensor('avgPool2d', 'x', x);
+  const o = options ?? ({} as AvgPool2dOptions);
+  const [out] = await runOp(
+    'avgPool2d',
+    [x],
+    {
+      kernelSize: pair(o.kernelSize),
+      stride: pair(o.stride),
+      padding: pair(o.padding),
+      ceilMode: o.ceilMode,
+      countIncludePad: o.countIncludePad,
+      divisorOverride: o.divisorOverride,
+    },
+    o,
+  );
+  return out;
+}

@@ -125,7 +125,7 @@ Napi::Value ToHost(const Napi::CallbackInfo& info) {
   auto promise = startJob(env, job);
   auto addon = addonPtr(env);
   sotr::DeviceContext* c = &ctx;
-  ctx.queue->submit([c, t, job, addon] {
+  ctx.queue->submit([c, t, job, addon]() mutable {
     try {
       c->checkAlive();
       size_t n = t.bytes();
@@ -141,8 +141,19 @@ Napi::Value ToHost(const Napi::CallbackInfo& info) {
         napi_value ab;
         // Hand the buffer to JS without a copy where allowed, else copy.
         napi_status st = napi_create_external_arraybuffer(
-            e, buf, n, [](napi_env, void* d, void*) { std::free(d); }, nullptr, &ab);
-        if (st == napi_ok) return Napi::Value(e, ab);
+            e, buf, n,
+            [](napi_env fenv, void* d, void* hint) {
+              std::free(d);
+              int64_t ignored;
+              napi_adjust_external_memory(fenv, -static_cast<int64_t>(reinterpret_cast<uintptr_t>(hint)), &ignored);
+            },
+            reinterpret_cast<void*>(static_cast<uintptr_t>(n)), &ab);
+        if (st == napi_ok) {
+          // Tell V8 about the memory so the GC runs often enough to free it.
+          int64_t ignored;
+          napi_adjust_external_memory(e, static_cast<int64_t>(n), &ignored);
+          return Napi::Value(e, ab);
+        }
         auto copy = Napi::ArrayBuffer::New(e, n);
         std::memcpy(copy.Data(), buf, n);
         std::free(buf);
@@ -151,6 +162,7 @@ Napi::Value ToHost(const Napi::CallbackInfo& info) {
     } catch (...) {
       captureError(*job);
     }
+    t = sotr::Tensor{};  // release before JS hears of completion
     complete(addon, job);
   });
   return promise;
@@ -173,7 +185,7 @@ Napi::Value CopyTo(const Napi::CallbackInfo& info) {
   auto addon = addonPtr(env);
   sotr::DeviceContext* s = &sctx;
   sotr::DeviceContext* d = &dctx;
-  sctx.queue->submit([s, d, src, dst, job, addon] {
+  sctx.queue->submit([s, d, src, dst, job, addon]() mutable {
     try {
       const size_t n = src.bytes();
       if (n) {
@@ -193,9 +205,32 @@ Napi::Value CopyTo(const Napi::CallbackInfo& info) {
     } catch (...) {
       captureError(*job);
     }
+    src = sotr::Tensor{};
+    dst = sotr::Tensor{};
     complete(addon, job);
   });
   return promise;
+  SOTR_JS_CATCH(env)
+}
+
+// view(tensor, shape, elementOffset) -> NativeTensor sharing the storage (reshape / narrow).
+Napi::Value View(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  sotr::Tensor t = unwrapTensor(env, info[0], "tensor");
+  sotr::Shape shape = parseShape(env, info[1]);
+  double off = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
+  if (off < 0 || off != static_cast<double>(static_cast<int64_t>(off)))
+    sotr::fail(sotr::ErrorKind::Range, "view: offset must be a non-negative integer");
+  const int64_t n = sotr::numel(shape);
+  if (static_cast<int64_t>(off) + n > t.numel())
+    sotr::fail(sotr::ErrorKind::Shape, "view: " + std::to_string(static_cast<int64_t>(off)) + " + " + std::to_string(n) +
+                                           " elements exceed the tensor's " + std::to_string(t.numel()) + " (shape " +
+                                           sotr::shapeStr(t.shape) + ")");
+  sotr::Tensor v = t;
+  v.shape = shape;
+  v.offset = t.offset + static_cast<size_t>(off) * sotr::dtypeSize(t.dtype);
+  return wrapTensor(env, std::move(v));
   SOTR_JS_CATCH(env)
 }
 
@@ -225,6 +260,7 @@ void initTensor(Napi::Env env, Napi::Object exports) {
   exports.Set("fromHost", Napi::Function::New(env, FromHost));
   exports.Set("toHost", Napi::Function::New(env, ToHost));
   exports.Set("copyTo", Napi::Function::New(env, CopyTo));
+  exports.Set("view", Napi::Function::New(env, View));
 }
 
 }  // namespace sotr_js

@@ -45,6 +45,7 @@ export interface NativeAddon {
   fromHost(bytes: Uint8Array, dtype: string, shape: number[], device: string): NativeTensorHandle;
   toHost(t: NativeTensorHandle): Promise<ArrayBuffer>;
   copyTo(t: NativeTensorHandle, device: string): Promise<NativeTensorHandle>;
+  view(t: NativeTensorHandle, shape: number[], elementOffset: number): NativeTensorHandle;
   runOp(
     name: string,
     inputs: Array<NativeTensorHandle | null>,

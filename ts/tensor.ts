@@ -4,7 +4,7 @@
  * is only a safety net. Disposing while queued work still reads the tensor is
  * safe: the memory returns to the pool when that work completes.
  */
-import { DisposedError, DTypeError, ShapeError, SotrTypeError } from './errors';
+import { DisposedError, DTypeError, ShapeError, SotrRangeError, SotrTypeError } from './errors';
 import { concreteDevice, resolveDevice, type DeviceSpec } from './device';
 import { native, type NativeTensorHandle } from './native';
 import { mapNativeError } from './ops/run';
@@ -196,6 +196,46 @@ export class Tensor {
     const target = concreteOrResolve(device);
     try {
       return new Tensor(await native().copyTo(h, target));
+    } catch (e) {
+      throw mapNativeError(e);
+    }
+  }
+
+  /**
+   * A tensor of another shape with the same elements, sharing memory (no copy).
+   * One dimension may be -1 (inferred). Disposing either does not free the other.
+   */
+  reshape(shape: readonly number[]): Tensor {
+    const h = this.handle;
+    const total = this.size;
+    const dims = shape.slice() as number[];
+    const free = dims.indexOf(-1);
+    if (free >= 0) {
+      const rest = dims.reduce((a, d, i) => (i === free ? a : a * d), 1);
+      if (rest === 0 || total % rest !== 0) throw new ShapeError(`reshape: cannot infer -1 in [${shape.join(', ')}] for ${total} elements`);
+      dims[free] = total / rest;
+    }
+    const s = checkShape(dims, 'reshape: shape');
+    const n = s.reduce((a, b) => a * b, 1);
+    if (n !== total) throw new ShapeError(`reshape: [${this.shape.join(', ')}] (${total} elements) cannot become [${shape.join(', ')}] (${n} elements)`);
+    try {
+      return new Tensor(native().view(h, s, 0));
+    } catch (e) {
+      throw mapNativeError(e);
+    }
+  }
+
+  /** Rows [start, end) along the first dimension, sharing memory (no copy). */
+  narrow(start: number, end: number): Tensor {
+    const h = this.handle;
+    if (this.shape.length === 0) throw new ShapeError('narrow: a 0-dim tensor has no first dimension');
+    const rows = this.shape[0];
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > rows || start > end) {
+      throw new SotrRangeError(`narrow: [${start}, ${end}) is not a range of 0..${rows}`);
+    }
+    const inner = this.size / (rows || 1);
+    try {
+      return new Tensor(native().view(h, [end - start, ...this.shape.slice(1)], start * inner));
     } catch (e) {
       throw mapNativeError(e);
     }

@@ -115,4 +115,33 @@ test('to(device) copies; fromEntry converts checkpoint dtypes', async () => {
   assert.is(s.size, 1);
 });
 
+test('reshape and narrow share memory without copying', async () => {
+  const t = Tensor.from(Float32Array.from({ length: 24 }, (_, i) => i), [2, 3, 4]);
+  const r = t.reshape([6, -1]);
+  assert.equal([...r.shape], [6, 4]);
+  assert.equal([...(await r.data())], [...(await t.data())]);
+  const n = t.narrow(1, 2);
+  assert.equal([...n.shape], [1, 3, 4]);
+  assert.equal([...(await n.data())].slice(0, 3), [12, 13, 14]);
+  const live = memoryInfo('cpu').liveBytes;
+  t.dispose(); // the views keep the storage
+  assert.is(memoryInfo('cpu').liveBytes, live);
+  assert.equal([...(await n.reshape([12]).data())].slice(-1), [23]);
+  assert.throws(() => r.reshape([5, 5]), (e) => e instanceof ShapeError);
+  assert.throws(() => r.reshape([7, -1]), (e) => e instanceof ShapeError);
+  assert.throws(() => r.narrow(3, 9), (e) => e instanceof RangeError);
+  r.dispose();
+  n.dispose();
+});
+
+test('large host blocks are cached and reused, not reallocated', async () => {
+  const n = 1 << 20; // 4 MiB
+  const first = Tensor.zeros([n]);
+  first.dispose();
+  const calls = memoryInfo('cpu').allocCalls;
+  for (let i = 0; i < 20; i++) Tensor.zeros([n]).dispose();
+  assert.is(memoryInfo('cpu').allocCalls, calls, 'no new allocations for same-size blocks');
+  assert.ok(memoryInfo('cpu').cachedBytes >= 4 * n);
+});
+
 test.run();

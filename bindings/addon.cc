@@ -2,6 +2,8 @@
 #include "addon.h"
 
 #include <cstdio>
+#include <exception>
+#include <execinfo.h>
 #include <cstdlib>
 
 namespace sotr_js {
@@ -83,6 +85,11 @@ static void onComplete(Napi::Env env, Job* job) {
 }
 
 void complete(const std::shared_ptr<AddonData>& addon, Job* job) {
+  std::lock_guard<std::mutex> lk(addon->mu);
+  if (!addon->alive) {
+    delete job;  // environment is gone: nobody is waiting
+    return;
+  }
   napi_status st = addon->completions.BlockingCall(job, [](Napi::Env env, Napi::Function, Job* j) {
     // Nothing may escape into the TSFN trampoline (it would terminate).
     try {
@@ -123,6 +130,13 @@ void forgetCancelFlag(uint32_t id) {
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  if (getenv("SOTR_DEBUG_TERMINATE"))
+    std::set_terminate([] {
+      void* b[64];
+      int n = backtrace(b, 64);
+      backtrace_symbols_fd(b, n, 2);
+      abort();
+    });
   auto* handle = new sotr_js::InstanceHandle{std::make_shared<sotr_js::AddonData>()};
   env.SetInstanceData<sotr_js::InstanceHandle>(handle);  // deleted with the environment
   sotr_js::AddonData* addon = handle->addon.get();
@@ -134,7 +148,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       env,
       [](void* arg) {
         auto* a = static_cast<sotr_js::AddonData*>(arg);
+        std::lock_guard<std::mutex> lk(a->mu);
         a->closing = true;
+        a->alive = false;
         a->completions.Abort();
       },
       addon);

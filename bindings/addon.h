@@ -21,6 +21,10 @@ struct AddonData {
   Napi::ThreadSafeFunction completions;  // resolves promises from device threads
   int pending = 0;                       // jobs in flight (keeps the loop alive)
   bool closing = false;
+  // Guards `completions` against use after the environment is torn down (a
+  // worker's exit): device threads call it only while `alive`, under `mu`.
+  std::mutex mu;
+  bool alive = true;
 };
 
 AddonData& data(Napi::Env env);

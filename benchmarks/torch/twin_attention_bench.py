@@ -9,7 +9,8 @@ einsum, softmax, einsum, permute back, ReZero gates):
 Modes:
   python3 twin_attention_bench.py --serve
       the JSON-lines protocol of benchmarks/torch/worker.py (config / setup /
-      run / free), used by the Node benchmark to interleave ours and PyTorch's.
+      run / free), used by the Node benchmark to interleave ours and PyTorch's;
+      "run" also answers "cpu_ms": the process CPU time of each rep.
   python3 twin_attention_bench.py --device cpu|cuda [--reps N] [--quick]
       standalone: prints one JSON line per case (median ms), for the GPU check
       script (scripts/gpu-check.sh runs benchmarks/torch/*.py --device cuda).
@@ -139,9 +140,11 @@ def config():
     }
 
 
-def time_reps(fn, reps, device):
+def time_reps(fn, reps, device, cpu=None):
+    """Per-rep wall (or CUDA event) ms; appends per-rep process CPU ms to `cpu` if given."""
     out = []
     for _ in range(reps):
+        c0 = time.process_time()
         if device == "cuda":
             start = torch.cuda.Event(enable_timing=True)
             end = torch.cuda.Event(enable_timing=True)
@@ -154,6 +157,8 @@ def time_reps(fn, reps, device):
             t0 = time.perf_counter()
             fn()
             out.append((time.perf_counter() - t0) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - c0) * 1000)
     return out
 
 
@@ -173,7 +178,8 @@ def serve():
                 next_id += 1
             elif cmd == "run":
                 fn, device = live[msg["id"]]
-                reply = {"ms": time_reps(fn, int(msg.get("reps", 1)), device)}
+                cpu = []
+                reply = {"ms": time_reps(fn, int(msg.get("reps", 1)), device, cpu), "cpu_ms": cpu}
             elif cmd == "free":
                 live.pop(msg["id"], None)
                 reply = {"ok": True}

@@ -26,7 +26,8 @@
 // Weight reuse: the weights are concatenated (and on the CPU packed for the
 // GEMM microkernels) once per weight set and kept in a small LRU cache keyed by
 // the identity of the weight tensors' storages (std::weak_ptr, not raw
-// addresses: a freed allocation whose address is reused never hits). The cache
+// addresses: a freed allocation whose address is reused never hits) with each
+// view's offset and size (views of one storage are told apart). The cache
 // assumes weight tensors are not modified in place, which holds for every
 // tensor the public API creates (tensors are immutable; ops write fresh
 // outputs). It holds at most kTwinCacheEntries weight sets per backend.
@@ -118,6 +119,7 @@ class TwinWeightCache {
       const Tensor& t = call.inputs[1 + i];
       e.storage[i] = t.storage;
       e.offset[i] = t.offset;
+      e.numel[i] = t.numel();
     }
     e.extra = extra;
     e.payload = std::make_shared<Payload>();
@@ -138,14 +140,16 @@ class TwinWeightCache {
   struct Entry {
     std::weak_ptr<Storage> storage[kWeights];
     size_t offset[kWeights] = {};
+    int64_t numel[kWeights] = {};  // views of one storage may start at one offset
     int64_t extra = 0;
     std::shared_ptr<Payload> payload;
     bool matches(const OpCall& call, int64_t x) const {
       if (x != extra) return false;
       for (int i = 0; i < kWeights; ++i) {
         const Tensor& t = call.inputs[1 + i];
-        // Same control block (not merely the same address) and same offset.
-        if (t.offset != offset[i] || storage[i].expired() || storage[i].owner_before(t.storage) ||
+        // Same control block (not merely the same address), offset and size.
+        if (t.offset != offset[i] || t.numel() != numel[i] || storage[i].expired() ||
+            storage[i].owner_before(t.storage) ||
             t.storage.owner_before(storage[i]))
           return false;
       }

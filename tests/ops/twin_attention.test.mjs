@@ -125,6 +125,42 @@ for (const device of devices) {
   });
 }
 
+test('twinAttention: weights may be views of one storage (cache keyed by view, not storage)', async () => {
+  if (typeof Tensor.prototype.narrow !== 'function') return; // views not in this build
+  for (const name of ['small', 'small_b', 'w1']) {
+    const c = cases.find((x) => x[0] === name);
+    const [, B, C, H, W, heads, scale, gCol, gRow, base] = c;
+    const parts = WEIGHTS.map((key, i) => xorshiftValues(base + 1 + i, weightShape(key, C).reduce((a, b) => a * b, 1), scale));
+    const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let off = 0;
+    parts.forEach((p) => {
+      all.set(p, off);
+      off += p.length;
+    });
+    const bigFilled = Tensor.from(all, [all.length]);
+    const views = {};
+    off = 0;
+    WEIGHTS.forEach((key, i) => {
+      views[key] = bigFilled.narrow(off, off + parts[i].length).reshape(weightShape(key, C));
+      off += parts[i].length;
+    });
+    const x = Tensor.from(xorshiftValues(base, B * C * H * W, 1), [B, C, H, W]);
+    const w = {
+      col: { q: views['col.q'], kv: views['col.kv'], out: views['col.out'], outBias: views['col.outBias'] },
+      row: { q: views['row.q'], kv: views['row.kv'], out: views['row.out'], outBias: views['row.outBias'] },
+      gCol,
+      gRow,
+    };
+    for (const mode of ['parallel', 'sequential']) {
+      const out = await twinAttention(x, w, { heads, mode });
+      const e = nmse(await out.data(), fx.tensors[`${name}.${mode}`].data);
+      assert.ok(e < 1e-10, `${name} ${mode}: nmse ${e}`);
+    }
+    x.dispose();
+    bigFilled.dispose();
+  }
+});
+
 test('twinAttention: the event loop keeps running while it works', async () => {
   const c = cases.find((x) => x[0] === 'sotr256');
   const inp = makeInputs(c, 'cpu');

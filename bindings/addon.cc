@@ -108,6 +108,27 @@ Napi::Promise startJob(Napi::Env env, Job* job) {
   return job->deferred.Promise();
 }
 
+Napi::Promise queueJob(Napi::Env env, sotr::DeviceContext& ctx, std::function<ToJs()> work) {
+  auto* job = new Job(env);
+  auto promise = startJob(env, job);
+  auto addon = addonPtr(env);
+  sotr::DeviceContext* c = &ctx;
+  auto fn = std::make_shared<std::function<ToJs()>>(std::move(work));
+  ctx.queue->submit([c, job, addon, fn] {
+    try {
+      job->resolve = (*fn)();
+    } catch (const sotr::Error& e) {
+      if (e.kind == sotr::ErrorKind::DeviceLost) c->markLost(e.what());
+      captureError(*job);
+    } catch (...) {
+      captureError(*job);
+    }
+    *fn = nullptr;  // release captured tensors first
+    complete(addon, job);
+  });
+  return promise;
+}
+
 namespace {
 std::mutex g_cancel_mu;
 std::map<uint32_t, std::shared_ptr<std::atomic<bool>>> g_cancel;

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "runtime/runtime.h"
 
 namespace sotr_js {
 
@@ -53,6 +54,14 @@ Napi::Promise startJob(Napi::Env env, Job* job);
 // Throws the JS error matching a sotr::Error (TypeError/RangeError/Error + code).
 [[noreturn]] void throwJs(Napi::Env env, const sotr::Error& e);
 Napi::Error makeJsError(Napi::Env env, sotr::ErrorKind kind, const std::string& msg);
+
+// Runs `work` on the device's FIFO thread and settles a promise with what it
+// returns (a converter run on the JS thread; empty resolves undefined) or
+// with the error it throws. `work` (and everything it captured: inputs,
+// outputs) is destroyed before JS hears of completion, so memory accounting
+// is exact when the promise settles. A DeviceLost error marks the device lost.
+using ToJs = std::function<Napi::Value(Napi::Env)>;
+Napi::Promise queueJob(Napi::Env env, sotr::DeviceContext& ctx, std::function<ToJs()> work);
 
 // Cancellation flags by job id (AbortSignal support).
 std::shared_ptr<std::atomic<bool>> cancelFlag(uint32_t id);

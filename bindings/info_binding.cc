@@ -109,20 +109,12 @@ Napi::Value ReleaseCached(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SOTR_JS_TRY
   auto& ctx = sotr::Runtime::get().context(sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value()));
-  auto* job = new Job(env);
-  auto promise = startJob(env, job);
-  auto addon = addonPtr(env);
   sotr::DeviceContext* c = &ctx;
-  ctx.queue->submit([c, job, addon] {
-    try {
-      c->backend->synchronize();
-      c->backend->releaseCached();
-    } catch (...) {
-      captureError(*job);
-    }
-    complete(addon, job);
+  return queueJob(env, ctx, [c]() -> ToJs {
+    c->backend->synchronize();
+    c->backend->releaseCached();
+    return nullptr;
   });
-  return promise;
   SOTR_JS_CATCH(env)
 }
 
@@ -131,23 +123,12 @@ Napi::Value Synchronize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SOTR_JS_TRY
   auto& ctx = sotr::Runtime::get().context(sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value()));
-  auto* job = new Job(env);
-  auto promise = startJob(env, job);
-  auto addon = addonPtr(env);
   sotr::DeviceContext* c = &ctx;
-  ctx.queue->submit([c, job, addon] {
-    try {
-      c->checkAlive();
-      c->backend->synchronize();
-    } catch (const sotr::Error& e) {
-      if (e.kind == sotr::ErrorKind::DeviceLost) c->markLost(e.what());
-      captureError(*job);
-    } catch (...) {
-      captureError(*job);
-    }
-    complete(addon, job);
+  return queueJob(env, ctx, [c]() -> ToJs {
+    c->checkAlive();
+    c->backend->synchronize();
+    return nullptr;
   });
-  return promise;
   SOTR_JS_CATCH(env)
 }
 

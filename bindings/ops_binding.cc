@@ -73,54 +73,42 @@ Napi::Value RunOp(const Napi::CallbackInfo& info) {
   std::vector<sotr::Tensor> outputs;
   for (auto& s : specs) outputs.push_back(sotr::allocTensor(*ctx.backend, s.dtype, s.shape));
 
-  auto* job = new Job(env);
-  auto promise = startJob(env, job);
-  auto addon = addonPtr(env);
   auto cancelled = jobId ? cancelFlag(jobId) : nullptr;
   sotr::DeviceContext* c = &ctx;
   auto shared = std::make_shared<sotr::OpCall>(std::move(call));
-  ctx.queue->submit([c, def, shared, outputs, job, addon, cancelled, jobId]() mutable {
-    try {
-      if (cancelled && cancelled->load()) sotr::fail(sotr::ErrorKind::Aborted, shared->op + " was aborted");
-      c->checkAlive();
-      sotr::ExecContext ec;
-      ec.backend = c->backend.get();
-      ec.pool = &sotr::cpuPool();
-      ec.stream = c->backend->stream();
-      try {
-        if (c->device.type == sotr::DeviceType::CUDA) def->cuda(*shared, outputs, ec);
-        else def->cpu(*shared, outputs, ec);
-      } catch (const sotr::Error&) {
-        throw;
-      } catch (const std::invalid_argument& e) {
-        sotr::fail(sotr::ErrorKind::InvalidArgument, shared->op + ": " + e.what());
-      } catch (const std::exception& e) {
-        // A CUDA failure may be sticky: synchronize marks the device lost if so.
-        if (c->device.type == sotr::DeviceType::CUDA) {
-          try {
-            c->backend->synchronize();
-          } catch (const std::exception& se) {
-            c->markLost(se.what());
-            throw;
-          }
-        }
-        throw;
+  return queueJob(env, ctx, [c, def, shared, outputs, cancelled, jobId]() -> ToJs {
+    // Forget the cancel flag however this ends.
+    struct Forget {
+      uint32_t id;
+      ~Forget() {
+        if (id) forgetCancelFlag(id);
       }
-      job->resolve = [outputs](Napi::Env e) -> Napi::Value {
-        auto out = Napi::Array::New(e, outputs.size());
-        for (size_t i = 0; i < outputs.size(); ++i) out.Set(static_cast<uint32_t>(i), wrapTensor(e, outputs[i]));
-        return out;
-      };
-    } catch (...) {
-      captureError(*job);
+    } forget{jobId};
+    if (cancelled && cancelled->load()) sotr::fail(sotr::ErrorKind::Aborted, shared->op + " was aborted");
+    c->checkAlive();
+    sotr::ExecContext ec;
+    ec.backend = c->backend.get();
+    ec.pool = &sotr::cpuPool();
+    ec.stream = c->backend->stream();
+    std::vector<sotr::Tensor> outs = outputs;
+    try {
+      if (c->device.type == sotr::DeviceType::CUDA) def->cuda(*shared, outs, ec);
+      else def->cpu(*shared, outs, ec);
+    } catch (const sotr::Error&) {
+      throw;
+    } catch (const std::invalid_argument& e) {
+      sotr::fail(sotr::ErrorKind::InvalidArgument, shared->op + ": " + e.what());
+    } catch (const std::exception& e) {
+      // A CUDA failure may be sticky: synchronize marks the device lost if so.
+      if (c->device.type == sotr::DeviceType::CUDA) c->backend->synchronize();
+      throw;
     }
-    // Drop our references to inputs before JS learns of completion.
-    shared.reset();
-    outputs.clear();
-    if (jobId) forgetCancelFlag(jobId);
-    complete(addon, job);
+    return [outs](Napi::Env e) -> Napi::Value {
+      auto arr = Napi::Array::New(e, outs.size());
+      for (size_t i = 0; i < outs.size(); ++i) arr.Set(static_cast<uint32_t>(i), wrapTensor(e, outs[i]));
+      return arr;
+    };
   });
-  return promise;
   SOTR_JS_CATCH(env)
 }
 

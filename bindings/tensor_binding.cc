@@ -121,51 +121,38 @@ Napi::Value ToHost(const Napi::CallbackInfo& info) {
   sotr::Tensor t = unwrapTensor(env, info[0], "tensor");
   auto& ctx = sotr::Runtime::get().context(t.device());
   ctx.checkAlive();
-  auto* job = new Job(env);
-  auto promise = startJob(env, job);
-  auto addon = addonPtr(env);
   sotr::DeviceContext* c = &ctx;
-  ctx.queue->submit([c, t, job, addon]() mutable {
-    try {
-      c->checkAlive();
-      size_t n = t.bytes();
-      auto* buf = static_cast<uint8_t*>(std::malloc(n ? n : 1));
-      if (!buf) sotr::fail(sotr::ErrorKind::OutOfMemory, "out of host memory reading a tensor");
-      try {
-        if (n) c->backend->copyToHost(buf, t.raw(), n);
-      } catch (...) {
-        std::free(buf);
-        throw;
+  return queueJob(env, ctx, [c, t]() -> ToJs {
+    c->checkAlive();
+    const size_t n = t.bytes();
+    std::unique_ptr<uint8_t, decltype(&std::free)> buf(static_cast<uint8_t*>(std::malloc(n ? n : 1)), &std::free);
+    if (!buf) sotr::fail(sotr::ErrorKind::OutOfMemory, "out of host memory reading a tensor");
+    if (n) c->backend->copyToHost(buf.get(), t.raw(), n);
+    auto shared = std::make_shared<std::unique_ptr<uint8_t, decltype(&std::free)>>(std::move(buf));
+    return [shared, n](Napi::Env e) -> Napi::Value {
+      uint8_t* data = shared->get();
+      napi_value ab;
+      // Hand the buffer to JS without a copy where allowed (else copy), and
+      // tell V8 about it so the GC runs often enough to free it.
+      napi_status st = napi_create_external_arraybuffer(
+          e, data, n,
+          [](napi_env fenv, void* d, void* hint) {
+            std::free(d);
+            int64_t ignored;
+            napi_adjust_external_memory(fenv, -static_cast<int64_t>(reinterpret_cast<uintptr_t>(hint)), &ignored);
+          },
+          reinterpret_cast<void*>(static_cast<uintptr_t>(n)), &ab);
+      if (st == napi_ok) {
+        shared->release();
+        int64_t ignored;
+        napi_adjust_external_memory(e, static_cast<int64_t>(n), &ignored);
+        return Napi::Value(e, ab);
       }
-      job->resolve = [buf, n](Napi::Env e) -> Napi::Value {
-        napi_value ab;
-        // Hand the buffer to JS without a copy where allowed, else copy.
-        napi_status st = napi_create_external_arraybuffer(
-            e, buf, n,
-            [](napi_env fenv, void* d, void* hint) {
-              std::free(d);
-              int64_t ignored;
-              napi_adjust_external_memory(fenv, -static_cast<int64_t>(reinterpret_cast<uintptr_t>(hint)), &ignored);
-            },
-            reinterpret_cast<void*>(static_cast<uintptr_t>(n)), &ab);
-        if (st == napi_ok) {
-          // Tell V8 about the memory so the GC runs often enough to free it.
-          int64_t ignored;
-          napi_adjust_external_memory(e, static_cast<int64_t>(n), &ignored);
-          return Napi::Value(e, ab);
-        }
-        auto copy = Napi::ArrayBuffer::New(e, n);
-        std::memcpy(copy.Data(), buf, n);
-        std::free(buf);
-        return copy;
-      };
-    } catch (...) {
-      captureError(*job);
-    }
-    t = sotr::Tensor{};  // release before JS hears of completion
-    complete(addon, job);
+      auto copy = Napi::ArrayBuffer::New(e, n);
+      if (n) std::memcpy(copy.Data(), data, n);
+      return copy;
+    };
   });
-  return promise;
   SOTR_JS_CATCH(env)
 }
 
@@ -180,36 +167,25 @@ Napi::Value CopyTo(const Napi::CallbackInfo& info) {
   sctx.checkAlive();
   dctx.checkAlive();
   sotr::Tensor dst = sotr::allocTensor(*dctx.backend, src.dtype, src.shape);
-  auto* job = new Job(env);
-  auto promise = startJob(env, job);
-  auto addon = addonPtr(env);
   sotr::DeviceContext* s = &sctx;
   sotr::DeviceContext* d = &dctx;
-  sctx.queue->submit([s, d, src, dst, job, addon]() mutable {
-    try {
-      const size_t n = src.bytes();
-      if (n) {
-        if (s == d) {
-          s->backend->copyWithin(dst.raw(), src.raw(), n);
-        } else if (s->device.type == sotr::DeviceType::CPU) {
-          d->backend->copyFromHost(dst.raw(), src.raw(), n);
-        } else if (d->device.type == sotr::DeviceType::CPU) {
-          s->backend->copyToHost(dst.raw(), src.raw(), n);
-        } else {
-          std::vector<uint8_t> staging(n);
-          s->backend->copyToHost(staging.data(), src.raw(), n);
-          d->backend->copyFromHost(dst.raw(), staging.data(), n);
-        }
+  return queueJob(env, sctx, [s, d, src, dst]() -> ToJs {
+    const size_t n = src.bytes();
+    if (n) {
+      if (s == d) {
+        s->backend->copyWithin(dst.raw(), src.raw(), n);
+      } else if (s->device.type == sotr::DeviceType::CPU) {
+        d->backend->copyFromHost(dst.raw(), src.raw(), n);
+      } else if (d->device.type == sotr::DeviceType::CPU) {
+        s->backend->copyToHost(dst.raw(), src.raw(), n);
+      } else {
+        std::vector<uint8_t> staging(n);
+        s->backend->copyToHost(staging.data(), src.raw(), n);
+        d->backend->copyFromHost(dst.raw(), staging.data(), n);
       }
-      job->resolve = [dst](Napi::Env e) -> Napi::Value { return wrapTensor(e, dst); };
-    } catch (...) {
-      captureError(*job);
     }
-    src = sotr::Tensor{};
-    dst = sotr::Tensor{};
-    complete(addon, job);
+    return [dst](Napi::Env e) -> Napi::Value { return wrapTensor(e, dst); };
   });
-  return promise;
   SOTR_JS_CATCH(env)
 }
 

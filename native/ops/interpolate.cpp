@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 #include "runtime/cpu_features.h"
@@ -87,9 +88,17 @@ void runInterpolateCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext
         const float* xp = x + pl * p.H * p.W;
         float* yp = y + pl * p.Ho * p.Wo;
         for (int64_t i = 0; i < p.Ho; ++i) {
-          const float* xr = xp + hi[i] * p.W;
           float* yr = yp + i * p.Wo;
-          for (int64_t j = 0; j < p.Wo; ++j) yr[j] = xr[wi[j]];
+          if (i > 0 && hi[i] == hi[i - 1]) {  // same source row: copy the row just made
+            std::memcpy(yr, yr - p.Wo, sizeof(float) * p.Wo);
+            continue;
+          }
+          const float* xr = xp + hi[i] * p.W;
+          if (p.Wo == 2 * p.W) {
+            for (int64_t j = 0; j < p.W; ++j) yr[2 * j] = yr[2 * j + 1] = xr[j];
+          } else {
+            for (int64_t j = 0; j < p.Wo; ++j) yr[j] = xr[wi[j]];
+          }
         }
       }
     });

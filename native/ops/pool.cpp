@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "runtime/thread_pool.h"
 
@@ -73,6 +74,32 @@ PoolPlan planPool(const OpCall& call) {
 
 namespace {
 
+inline float maxNan(float m, float v) { return (v > m || v != v) ? v : m; }
+
+// Row-separable max (dilation 1): the max over the window's rows into a
+// temporary row, then over the window's columns. Same result as the direct
+// walk: max is associative, and a NaN anywhere wins either way.
+void maxPlaneRows(const PoolPlan& p, const float* x, float* y, float* t) {
+  for (int64_t oh = 0; oh < p.Ho; ++oh) {
+    const int64_t hs = std::max<int64_t>(oh * p.sh - p.ph, 0);
+    const int64_t he = std::min(oh * p.sh - p.ph + p.kh, p.H);
+    const float ninf = -std::numeric_limits<float>::infinity();
+    for (int64_t w = 0; w < p.W; ++w) t[w] = ninf;
+    for (int64_t h = hs; h < he; ++h) {
+      const float* xr = x + h * p.W;
+      for (int64_t w = 0; w < p.W; ++w) t[w] = maxNan(t[w], xr[w]);
+    }
+    float* yr = y + oh * p.Wo;
+    for (int64_t ow = 0; ow < p.Wo; ++ow) {
+      const int64_t ws = std::max<int64_t>(ow * p.sw - p.pw, 0);
+      const int64_t we = std::min(ow * p.sw - p.pw + p.kw, p.W);
+      float m = ninf;
+      for (int64_t w = ws; w < we; ++w) m = maxNan(m, t[w]);
+      yr[ow] = m;
+    }
+  }
+}
+
 void maxPlane(const PoolPlan& p, const float* x, float* y) {
   for (int64_t oh = 0; oh < p.Ho; ++oh) {
     int64_t hs = oh * p.sh - p.ph;
@@ -122,9 +149,12 @@ void runPoolCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) 
   const float* x = call.inputs[0].data<float>();
   float* y = out[0].data<float>();
   const int64_t planes = p.N * p.C;
+  const bool rows = p.isMax && p.dh == 1 && p.dw == 1;
   auto body = [&](int64_t b, int64_t e) {
+    std::vector<float> t(rows ? static_cast<size_t>(p.W) : 0);
     for (int64_t i = b; i < e; ++i) {
-      if (p.isMax) maxPlane(p, x + i * p.H * p.W, y + i * p.Ho * p.Wo);
+      if (rows) maxPlaneRows(p, x + i * p.H * p.W, y + i * p.Ho * p.Wo, t.data());
+      else if (p.isMax) maxPlane(p, x + i * p.H * p.W, y + i * p.Ho * p.Wo);
       else avgPlane(p, x + i * p.H * p.W, y + i * p.Ho * p.Wo);
     }
   };

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Tensor, conv2d, ShapeError, DTypeError, SotrTypeError, SotrRangeError, backendInfo } from '../../dist/index.js';
+import { Tensor, conv2d, setNumThreads, ShapeError, DTypeError, SotrTypeError, SotrRangeError, backendInfo } from '../../dist/index.js';
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
 
 const fx = loadFixture('conv2d');
@@ -63,6 +63,24 @@ test('conv2d reuses a packed weight only while its tensor lives', async () => {
   }
   const out = await runCase(c, 'cpu');
   assert.ok(nmse(await out.data(), fx.tensors['basic3x3.out'].data) < 1e-11);
+});
+
+test('conv2d results do not depend on the thread count (CPU)', async () => {
+  let seed = 1;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff) - 0.5;
+  const x = Tensor.from(Float32Array.from({ length: 40 * 5 * 9 }, rnd), [1, 40, 5, 9]);
+  const w = Tensor.from(Float32Array.from({ length: 130 * 40 * 9 }, rnd), [130, 40, 3, 3]);
+  const runs = [];
+  try {
+    for (const n of [1, 2, 3]) {
+      setNumThreads(n);
+      runs.push(await (await conv2d(x, w, { padding: 1, activation: 'relu' })).data());
+    }
+  } finally {
+    setNumThreads(0);
+  }
+  assert.equal([...runs[1]], [...runs[0]]);
+  assert.equal([...runs[2]], [...runs[0]]);
 });
 
 test('conv2d rejects bad input with typed errors naming the op', async () => {

@@ -37,13 +37,58 @@ export function machine() {
   try {
     commit = execSync('git rev-parse --short=12 HEAD', { cwd: root, encoding: 'utf8' }).trim();
   } catch {}
-  return { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, platform: `${process.platform}-${process.arch}`, commit, date: new Date().toISOString() };
+  let dirty = null;
+  try {
+    dirty = execSync('git status --porcelain --untracked-files=no', { cwd: root, encoding: 'utf8' }).trim().split('\n').filter(Boolean).length;
+  } catch {}
+  return {
+    cpu: os.cpus()[0]?.model,
+    cores: os.cpus().length,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    commit,
+    modifiedTrackedFiles: dirty,
+    date: new Date().toISOString(),
+    loadavg: os.loadavg().map((l) => +l.toFixed(2)),
+    totalMemGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    env: Object.fromEntries(['SOTR_NUM_THREADS', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'SOTR_NATIVE_PATH', 'SOTR_DEVICE'].map((k) => [k, process.env[k] ?? null])),
+  };
+}
+
+/** Peak host RSS of this process so far, MiB (process.resourceUsage().maxRSS is KiB). */
+export const maxRssMiB = () => +(process.resourceUsage().maxRSS / 1024).toFixed(1);
+
+/** Starts a worker speaking worker.py's protocol; `script` defaults to the shared worker. Null (with a note) if PyTorch is unavailable. */
+export async function startTorch(args, script) {
+  if (!args.torch) return null;
+  try {
+    return await TorchWorker.start(script);
+  } catch (e) {
+    console.log(`PyTorch not available (${e.message}); ours only`);
+    return null;
+  }
+}
+
+/**
+ * Physical floor of one op on a known GPU (ms): max(flops / peak, bytes / bandwidth), or null.
+ * Peaks (dense, no sparsity): H100 SXM 67 TFLOP/s fp32, 495 tf32, 989 bf16/fp16, 3.35 TB/s;
+ * H200 the same compute, 4.8 TB/s (../shared/docs/performance-anchors.md §5).
+ */
+export function gpuFloorMs(deviceName, { flops = 0, bytes = 0, precision = 'fp32' }) {
+  const peaks = [
+    [/H200/i, { fp32: 67e12, tf32: 495e12, bf16: 989e12, fp16: 989e12, bw: 4.8e12 }],
+    [/H100/i, { fp32: 67e12, tf32: 495e12, bf16: 989e12, fp16: 989e12, bw: 3.35e12 }],
+  ];
+  const hit = peaks.find(([re]) => re.test(deviceName ?? ''));
+  if (!hit) return null;
+  const p = hit[1];
+  return Math.max(flops / p[precision], bytes / p.bw) * 1e3;
 }
 
 export class TorchWorker {
-  static async start() {
+  static async start(script = path.join(here, 'torch', 'worker.py'), extraArgs = []) {
     const py = process.env.SOTR_BENCH_PYTHON || (process.platform === 'linux' ? '/usr/bin/python3' : 'python3');
-    const w = new TorchWorker(spawn(py, [path.join(here, 'torch', 'worker.py')], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    const w = new TorchWorker(spawn(py, [script, ...extraArgs], { stdio: ['pipe', 'pipe', 'inherit'] }));
     try {
       w.config = await w.call({ cmd: 'config' });
     } catch (e) {
@@ -73,10 +118,11 @@ export class TorchWorker {
 }
 
 export const median = (xs) => {
+  if (!xs.length) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
 };
-const spread = (xs) => {
+export const spread = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return { min: s[0], p25: s[Math.floor(s.length * 0.25)], p75: s[Math.floor(s.length * 0.75)], max: s[s.length - 1] };
 };
@@ -86,24 +132,61 @@ const spread = (xs) => {
  * and PyTorch's `torch: { bench, params }`, alternating rep by rep.
  * `flops` (optional) gives GFLOP/s.
  */
-export async function sideBySide({ name, ours, torch, worker, reps = 7, device = 'cpu', flops, deadline }) {
-  await ours(); // warm-up
+export async function sideBySide({ name, ours, torch, worker, reps = 7, device = 'cpu', flops, bytes, precision = 'fp32', deadline, minReps = 3, warmup = true }) {
+  const loadBefore = os.loadavg()[0];
+  if (warmup) await ours(); // warm-up
   let tid = null;
-  if (worker && torch) tid = (await worker.call({ cmd: 'setup', bench: torch.bench, params: torch.params, device })).id;
+  let torchMaxRssKiB = null;
+  let torchCudaPeak = null;
+  let torchInfo;
+  if (worker && torch) {
+    const s = await worker.call({ cmd: 'setup', bench: torch.bench, params: torch.params, device });
+    tid = s.id;
+    torchMaxRssKiB = s.maxrss_kb ?? null;
+    torchInfo = s.info;
+  }
   const a = [];
+  const ac = [];
   const b = [];
+  const bc = [];
   for (let r = 0; r < reps; r++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await ours();
     a.push(performance.now() - t0);
-    if (tid !== null) b.push(...(await worker.call({ cmd: 'run', id: tid, reps: 1 })).ms);
-    if (deadline && Date.now() > deadline && r >= 2) break;
+    const c = process.cpuUsage(c0);
+    ac.push((c.user + c.system) / 1000);
+    if (tid !== null) {
+      const rr = await worker.call({ cmd: 'run', id: tid, reps: 1 });
+      b.push(...rr.ms);
+      bc.push(...(rr.cpu_ms ?? []));
+      if (rr.maxrss_kb) torchMaxRssKiB = rr.maxrss_kb;
+      if (rr.cuda_max_allocated) torchCudaPeak = rr.cuda_max_allocated;
+    }
+    if (deadline && Date.now() > deadline && r + 1 >= minReps) break;
   }
   if (tid !== null) await worker.call({ cmd: 'free', id: tid });
-  const res = { name, reps: a.length, oursMs: median(a), oursSpread: spread(a) };
-  if (b.length) Object.assign(res, { torchMs: median(b), torchSpread: spread(b), speedup: median(b) / median(a) });
+  const res = { name, reps: a.length, oursMs: median(a), oursSpread: spread(a), oursCpuMs: median(ac) };
+  if (b.length) {
+    Object.assign(res, { torchMs: median(b), torchSpread: spread(b), speedup: median(b) / median(a) });
+    if (bc.length) Object.assign(res, { torchCpuMs: median(bc), speedupCpu: median(bc) / median(ac) });
+  }
   if (flops) res.oursGflops = flops / res.oursMs / 1e6;
   if (flops && b.length) res.torchGflops = flops / res.torchMs / 1e6;
+  res.oursMaxRssMiB = maxRssMiB();
+  if (torchMaxRssKiB) res.torchMaxRssMiB = +(torchMaxRssKiB / 1024).toFixed(1);
+  if (torchCudaPeak) res.torchCudaPeakMiB = +(torchCudaPeak / 2 ** 20).toFixed(1);
+  if (torchInfo !== undefined) res.torchInfo = torchInfo;
+  if (device !== 'cpu') {
+    try {
+      const { memoryInfo, backendInfo } = await import('../dist/index.js');
+      const m = memoryInfo(device);
+      if (m?.peakBytes !== undefined) res.oursDevicePeakMiB = +(m.peakBytes / 2 ** 20).toFixed(1);
+      const floor = gpuFloorMs(backendInfo().cuda?.devices?.[0]?.name, { flops, bytes, precision });
+      if (floor) Object.assign(res, { floorMs: floor, floorFraction: floor / res.oursMs });
+    } catch {}
+  }
+  res.load = [+loadBefore.toFixed(2), +os.loadavg()[0].toFixed(2)];
   return res;
 }
 

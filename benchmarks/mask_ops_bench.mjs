@@ -1,6 +1,6 @@
 // Mask ops side by side with SOTR's PyTorch reference, interleaved rep by rep
-// (benchmarks/torch/mask_ops_bench.py runs the PyTorch side as a persistent
-// worker), threads pinned on both sides:
+// (benchmarks/torch/mask_ops_bench.py's benches, run by the shared persistent
+// worker benchmarks/torch/worker.py), threads pinned on both sides:
 //   dynamicConv        vs torch.sigmoid(F.conv2d(...))                500 x 256 @ 200 x 336
 //   dynamicConvMasks   vs conv2d + sigmoid + (> 0.5, areas, maskness sums)
 //   matrixNms          vs utils.matrix_nms (torch.mm on float masks)  500 masks of 200 x 336
@@ -9,17 +9,14 @@
 //   node benchmarks/mask_ops_bench.mjs [--threads 2] [--reps 7] [--device cpu|cuda]
 //        [--json benchmarks/results/mask-ops-cpu.json] [--no-torch] [--quick]
 // Results: docs/masks.md.
-import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs, pinThreads, machine, TorchWorker, sideBySide, printTable, writeResults } from './harness.mjs';
+import { parseArgs, pinThreads, machine, startTorch, sideBySide, printTable, writeResults, maxRssMiB } from './harness.mjs';
 
 const args = parseArgs();
 pinThreads(args.threads);
 const { Tensor, dynamicConv, dynamicConvMasks, matrixNms, synchronize, backendInfo } = await import('../dist/index.js');
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 const N = args.quick ? 100 : 500, C = 256, H = args.quick ? 100 : 200, W = args.quick ? 168 : 336;
 const device = args.device;
@@ -63,17 +60,8 @@ function denseInputs() {
   return [f, kern];
 }
 
-let worker = null;
-if (args.torch) {
-  try {
-    const py = process.env.SOTR_BENCH_PYTHON || '/usr/bin/python3';
-    worker = new TorchWorker(spawn(py, [path.join(here, 'torch', 'mask_ops_bench.py')], { stdio: ['pipe', 'pipe', 'inherit'] }));
-    worker.config = await worker.call({ cmd: 'config' });
-  } catch (e) {
-    console.log(`PyTorch not available (${e.message}); ours only`);
-    worker = null;
-  }
-}
+// The shared PyTorch worker (benchmarks/torch/worker.py; its benches_ops.py loads mask_ops_bench.py's benches).
+const worker = await startTorch(args);
 
 const sync = async () => {
   if (device !== 'cpu') await synchronize(device);
@@ -169,5 +157,9 @@ writeResults(args.json, {
   simd: info.cpu.simd,
   torch: worker?.config ?? null,
   notes,
+  load: os.loadavg(),
+  oursMaxRssMiB: maxRssMiB(),
+  budgetS: args.budgetS,
+  rows,
   results: rows,
 });

@@ -1,8 +1,8 @@
 // One twin-attention sub-layer (C = 256, 8 heads, parallel mode) on SOTR's
 // width-doubled grids, ours vs the released PyTorch module (nn.Linear +
 // einsum + softmax; OpenBLAS on the CPU), interleaved rep by rep, threads
-// pinned on both sides. PyTorch runs in benchmarks/torch/twin_attention_bench.py
-// (--serve: the worker protocol of benchmarks/torch/worker.py).
+// pinned on both sides. PyTorch's side is benchmarks/torch/twin_attention_bench.py's
+// module, run by the shared worker benchmarks/torch/worker.py.
 //
 // Besides wall time (median and min), each side reports the process CPU time
 // per call: on a shared, loaded machine wall time also measures the other
@@ -10,10 +10,8 @@
 // OpenMP's, as work).
 //   node benchmarks/twin_attention_bench.mjs [--threads 2] [--reps 7] [--device cpu|cuda]
 //        [--precision fp32] [--mode parallel|sequential] [--quick] [--no-torch] [--json FILE]
-import { spawn } from 'node:child_process';
 import os from 'node:os';
-import path from 'node:path';
-import { parseArgs, pinThreads, machine, TorchWorker, median, writeResults, root } from './harness.mjs';
+import { parseArgs, pinThreads, machine, startTorch, median, spread, writeResults, maxRssMiB } from './harness.mjs';
 
 const args = parseArgs();
 const argv = process.argv.slice(2);
@@ -21,7 +19,7 @@ const opt = (k, d) => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : d);
 const precision = opt('--precision', 'fp32');
 const mode = opt('--mode', 'parallel');
 pinThreads(args.threads);
-const { Tensor, twinAttention, backendInfo, synchronize } = await import('../dist/index.js');
+const { Tensor, twinAttention, backendInfo, synchronize, memoryInfo } = await import('../dist/index.js');
 
 const C = 256;
 const heads = 8;
@@ -32,21 +30,6 @@ const grids = [
 ];
 const batches = [1, 8];
 
-async function startTorch() {
-  const py = process.env.SOTR_BENCH_PYTHON || (process.platform === 'linux' ? '/usr/bin/python3' : 'python3');
-  const child = spawn(py, [path.join(root, 'benchmarks', 'torch', 'twin_attention_bench.py'), '--serve'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const w = new TorchWorker(child);
-  try {
-    w.config = await w.call({ cmd: 'config' });
-  } catch (e) {
-    w.close();
-    throw e;
-  }
-  return w;
-}
-
 const rand = (n, s) => Float32Array.from({ length: n }, () => (Math.random() - 0.5) * s);
 const r = 1 / Math.sqrt(C);
 const T = (shape, s) => Tensor.from(rand(shape.reduce((a, b) => a * b, 1), s), shape, { device: args.device });
@@ -54,14 +37,9 @@ const mha = () => ({ q: T([C, C], r), kv: T([2 * C, C], r), out: T([C, C], r), o
 const weights = { col: mha(), row: mha(), gCol: 0.5, gRow: -0.25 };
 const cpuMs = (u) => (u.user + u.system) / 1000;
 
-let worker = null;
-if (args.torch) {
-  try {
-    worker = await startTorch();
-  } catch (e) {
-    console.log(`PyTorch not available (${e.message}); ours only`);
-  }
-}
+// The shared PyTorch worker (benchmarks/torch/worker.py loads twin_attention_bench.py's bench through
+// benches_ops.py; its "run" answers per-rep process CPU time too).
+const worker = await startTorch(args);
 const deadline = Date.now() + args.budgetS * 1000;
 const rows = [];
 const loadBefore = os.loadavg();
@@ -79,7 +57,7 @@ outer: for (const B of batches) {
       tid = (await worker.call({ cmd: 'setup', bench: 'twin_attention', params: { B, C, H, W, heads, mode, precision }, device: args.device })).id;
     }
     const o = { ms: [], cpu: [] };
-    const t = { ms: [], cpu: [] };
+    const t = { ms: [], cpu: [], rss: null };
     for (let rep = 0; rep < args.reps; rep++) {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
@@ -90,6 +68,7 @@ outer: for (const B of batches) {
         const res = await worker.call({ cmd: 'run', id: tid, reps: 1 });
         t.ms.push(...res.ms);
         t.cpu.push(...(res.cpu_ms ?? []));
+        t.rss = res.maxrss_kb ?? t.rss;
       }
       if (Date.now() > deadline && rep >= 2) break;
     }
@@ -102,7 +81,11 @@ outer: for (const B of batches) {
       oursMinMs: Math.min(...o.ms),
       oursCpuMs: median(o.cpu),
       oursGflops: flops / median(o.ms) / 1e6,
+      oursSpread: spread(o.ms),
+      imagesPerS: (1000 * B) / median(o.ms),
+      oursMaxRssMiB: maxRssMiB(),
     };
+    if (args.device !== 'cpu') row.oursDevicePeakMiB = +(memoryInfo(args.device).peakBytes / 2 ** 20).toFixed(1);
     if (t.ms.length) {
       Object.assign(row, {
         torchMs: median(t.ms),
@@ -111,6 +94,10 @@ outer: for (const B of batches) {
         speedup: median(t.ms) / median(o.ms),
         speedupMin: Math.min(...t.ms) / Math.min(...o.ms),
         speedupCpu: t.cpu.length ? median(t.cpu) / median(o.cpu) : undefined,
+        torchSpread: spread(t.ms),
+        torchImagesPerS: (1000 * B) / median(t.ms),
+        torchGflops: flops / median(t.ms) / 1e6,
+        torchMaxRssMiB: t.rss ? +(t.rss / 1024).toFixed(1) : undefined,
       });
     }
     rows.push(row);
@@ -134,6 +121,7 @@ writeResults(args.json, {
   machine: machine(),
   threads: args.threads,
   load: { before: loadBefore, after: os.loadavg() },
+  budgetS: args.budgetS,
   precision,
   mode,
   torch: worker?.config,

@@ -1,7 +1,7 @@
 // sotr::gemmF32 vs OpenBLAS cblas_sgemm on the shapes the model uses.
 //
 //   gemm_bench [--threads 1,2] [--json out.json] [--time-per-case 1.0] [--simd avx512|avx2|scalar]
-//              [--only substring]
+//              [--only substring] [--settle 0.25]
 //
 // Both libraries get the same thread count (our pool size and
 // openblas_set_num_threads). Each case: warm-up, then alternating timed blocks
@@ -20,6 +20,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gemm/gemm_cpu.h"
@@ -75,18 +76,29 @@ struct Timing {
 // Times f and g in alternating blocks (f, g, f, g, ...) so both see the same
 // machine state (turbo, other processes); per block: wall time and the calling
 // thread's CPU time. pairRatio = median over blocks of wall(g) / wall(f).
+// settle > 0: sleep that long after each g block. OpenBLAS's idle workers
+// busy-wait (~0.1 s by default) after a call; without the pause they would
+// compete with f's threads for the cores.
 template <class F, class G>
-void interleaved(F&& f, G&& g, double budget, Timing* tf, Timing* tg, double* pairRatio) {
+void interleaved(F&& f, G&& g, double budget, double settle, Timing* tf, Timing* tg, double* pairRatio) {
   auto once = [](auto& h) {
     const double t0 = now();
     h();
     return std::max(now() - t0, 1e-7);
   };
+  auto pause = [&] {
+    if (settle > 0) std::this_thread::sleep_for(std::chrono::duration<double>(settle));
+  };
   f(), g();  // warm-up (page faults, pool wake-up, scratch growth)
+  pause();
   const double one = std::min(once(f), once(g));
-  // Blocks of >= ~2 ms so timer noise is negligible; 7..61 blocks each.
-  const int64_t per = std::max<int64_t>(1, static_cast<int64_t>(2e-3 / one));
-  const int blocks = static_cast<int>(std::clamp(budget / (2 * one * per), 7.0, 61.0));
+  pause();
+  // Blocks of >= ~2 ms so timer noise is negligible; 7..61 blocks each. With
+  // pauses, fewer and longer blocks (<= 15) keep the run time bounded.
+  const int maxBlocks = settle > 0 ? 15 : 61;
+  const double minBlock = std::max(2e-3, settle > 0 ? budget / (2 * maxBlocks) : 0.0);
+  const int64_t per = std::max<int64_t>(1, static_cast<int64_t>(minBlock / one));
+  const int blocks = static_cast<int>(std::clamp(budget / (2 * one * per), 7.0, double(maxBlocks)));
   std::vector<double> fw, fc, gw, gc, q;
   auto block = [&](auto& h, std::vector<double>& w, std::vector<double>& c) {
     const double t0 = now(), c0 = threadCpu();
@@ -97,6 +109,7 @@ void interleaved(F&& f, G&& g, double budget, Timing* tf, Timing* tg, double* pa
   for (int i = 0; i < blocks; ++i) {
     block(f, fw, fc);
     block(g, gw, gc);
+    pause();
     q.push_back(gw.back() / fw.back());
   }
   *tf = {median(fw), *std::min_element(fw.begin(), fw.end()), median(fc)};
@@ -120,6 +133,7 @@ int main(int argc, char** argv) {
   std::vector<int> threadList{2};
   std::string json, only;
   double budget = 1.0;
+  double settle = 0.25;  // seconds after each multi-threaded OpenBLAS block
   sotr::SimdLevel level = sotr::activeSimdLevel();
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -134,13 +148,14 @@ int main(int argc, char** argv) {
     else if (a == "--json") json = next();
     else if (a == "--time-per-case") budget = std::atof(next());
     else if (a == "--only") only = next();
+    else if (a == "--settle") settle = std::atof(next());
     else if (a == "--simd") {
       if (!sotr::parseSimdLevel(next(), &level)) {
         std::fprintf(stderr, "bad --simd\n");
         return 2;
       }
     } else {
-      std::fprintf(stderr, "usage: %s [--threads 1,2] [--json path] [--time-per-case s] [--simd l] [--only s]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--threads 1,2] [--json path] [--time-per-case s] [--simd l] [--only s] [--settle s]\n", argv[0]);
       return 2;
     }
   }
@@ -207,7 +222,7 @@ int main(int argc, char** argv) {
                           M, N, K, 1.f, A.data() + b * M * K, lda, B.data() + b * K * N, ldb, 0.f,
                           R.data() + b * M * N, ldc);
           },
-          budget, &tO, &tB, &pairRatio);
+          budget, T > 1 ? settle : 0.0, &tO, &tB, &pairRatio);
       double md = 0, mx = 0;
       for (int64_t i = 0; i < M * N * bt; ++i) {
         md = std::max(md, std::fabs(double(C[i]) - R[i]));

@@ -3,8 +3,12 @@
 Reads one JSON command per line on stdin, answers one JSON line on stdout:
   {"cmd": "config"}                              -> torch version, threads, BLAS, TF32 flags
   {"cmd": "setup", "bench": NAME, "params": {...}, "device": "cpu"|"cuda"} -> {"id": K}
-  {"cmd": "run", "id": K, "reps": N}             -> {"ms": [...]} (each rep timed alone)
+  {"cmd": "run", "id": K, "reps": N}             -> {"ms": [...], "cpu_ms": [...], "maxrss_kb": R}
+                                                   (each rep timed alone; cpu_ms: process CPU time per rep;
+                                                   maxrss_kb: this process's peak RSS so far, ru_maxrss)
   {"cmd": "free", "id": K}
+A bench callable may carry an `info` dict (e.g. the end-to-end candidate counts); setup answers it after the
+warm-up run.
 Benchmarks are functions registered in benchmarks/torch/benches*.py modules:
   BENCHES[name](params, device) -> a zero-argument callable running the op once.
 """
@@ -12,6 +16,7 @@ import glob
 import importlib.util
 import json
 import os
+import resource
 import sys
 import time
 
@@ -41,25 +46,47 @@ next_id = 1
 def config():
     cfg = torch.__config__.show()
     blas = "unknown"
-    for line in cfg.splitlines():
-        if "BLAS_INFO" in line or "LAPACK_INFO" in line:
-            blas = line.strip()
+    for item in cfg.replace("\n", ",").split(","):
+        if "BLAS_INFO=" in item:
+            blas = item.split("BLAS_INFO=")[-1].strip()
             break
+    # The BLAS actually loaded (Debian's torch says "generic" and links libblas.so.3, an alternative).
+    torch.mm(torch.ones(64, 64), torch.ones(64, 64))
+    libs = []
+    try:
+        with open("/proc/self/maps") as fh:
+            for line in fh:
+                p = line.split()[-1]
+                if ("blas" in p.lower() or "lapack" in p.lower()) and p.startswith("/") and p not in libs:
+                    libs.append(os.path.realpath(p))
+    except OSError:
+        pass
     return {
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "blas": blas,
+        "blas_libs": sorted(set(libs)),
         "mkldnn": torch.backends.mkldnn.is_available(),
         "cuda": torch.cuda.is_available(),
         "device_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "tf32": tf32,
         "benches": sorted(BENCHES),
+        "num_interop_threads": torch.get_num_interop_threads(),
+        "env": {k: os.environ.get(k) for k in ("SOTR_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+        "parallel_info": torch.__config__.parallel_info(),
+        "config_show": cfg,
+        "maxrss_kb": maxrss_kb(),
     }
 
 
-def run(fn, reps, device):
+def maxrss_kb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def run(fn, reps, device, cpu=None):
     out = []
     for _ in range(reps):
+        c0 = time.process_time()
         if device == "cuda":
             start = torch.cuda.Event(enable_timing=True)
             end = torch.cuda.Event(enable_timing=True)
@@ -72,6 +99,8 @@ def run(fn, reps, device):
             t0 = time.perf_counter()
             fn()
             out.append((time.perf_counter() - t0) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - c0) * 1000)
     return out
 
 
@@ -85,13 +114,20 @@ for line in sys.stdin:
             fn = BENCHES[msg["bench"]](msg.get("params", {}), msg.get("device", "cpu"))
             fn()  # warm-up
             live[next_id] = (fn, msg.get("device", "cpu"))
-            reply = {"id": next_id}
+            reply = {"id": next_id, "maxrss_kb": maxrss_kb()}
+            if getattr(fn, "info", None) is not None:
+                reply["info"] = fn.info
             next_id += 1
         elif cmd == "run":
             fn, device = live[msg["id"]]
-            reply = {"ms": run(fn, int(msg.get("reps", 1)), device)}
+            cpu = []
+            reply = {"ms": run(fn, int(msg.get("reps", 1)), device, cpu), "cpu_ms": cpu, "maxrss_kb": maxrss_kb()}
+            if device == "cuda":
+                reply["cuda_max_allocated"] = torch.cuda.max_memory_allocated()
         elif cmd == "free":
             live.pop(msg["id"], None)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
             reply = {"ok": True}
         else:
             reply = {"error": "unknown command " + cmd}

@@ -1,0 +1,63 @@
+"""End-to-end PyTorch side of benchmarks/e2e_bench.mjs: the reference forward of tests/reference/sotr_reference.py
+(pre-processing, backbone, twin transformer, heads, mask branch, SOTR's post-processing with Matrix NMS) on the same
+checkpoint (safetensors, written by the library's writeRandomSotrCheckpoint) and the same image (raw BGR bytes).
+
+  bench "sotr_reference": params {checkpoint, image, height, width, min_size?}
+The callable carries `info` (after the worker's warm-up run): the reference's post-processing trace (candidates,
+after the area filter, Matrix NMS input size, after NMS), the instance count and the load time.
+"""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+REF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "reference")
+sys.path.insert(0, os.path.abspath(REF))
+
+_DT = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64, "I32": np.int32,
+       "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
+
+
+def read_safetensors(path):
+    """A minimal safetensors reader (the format: u64 header length, JSON header, raw little-endian data)."""
+    with open(path, "rb") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(n))
+        data = fh.read()
+    out = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        a, b = v["data_offsets"]
+        arr = np.frombuffer(data[a:b], dtype=_DT[v["dtype"]]).reshape(v["shape"])
+        out[k] = torch.from_numpy(arr.copy())
+    return out
+
+
+def sotr_reference(p, device):
+    from sotr_reference import load_model, predict  # noqa: E402
+    t0 = time.perf_counter()
+    ck = p["checkpoint"]
+    sd = read_safetensors(ck) if ck.endswith(".safetensors") else torch.load(ck, map_location="cpu")
+    over = {"min_size": p["min_size"]} if p.get("min_size") else {}
+    model = load_model(sd, **over)
+    load_ms = (time.perf_counter() - t0) * 1000
+    h, w = p["height"], p["width"]
+    bgr = np.fromfile(p["image"], dtype=np.uint8).reshape(h, w, 3)
+
+    def run():
+        keep = {}
+        labels, scores, masks = predict(model, bgr, keep)
+        trace = dict(keep.get("trace", {}))
+        run.info = {"trace": trace, "instances": int(len(scores)), "load_ms": load_ms,
+                    "input": list(keep["input"].shape)}
+        return labels, scores, masks
+
+    run.info = None
+    return run
+
+
+BENCHES = {"sotr_reference": sotr_reference}

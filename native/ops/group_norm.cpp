@@ -44,6 +44,30 @@ GroupNormPlan planGroupNorm(const OpCall& call) {
 
 namespace {
 
+// Sum of x (or of (x - centre)^2 when squared), float lanes within chunks of
+// 512, double across chunks.
+double sumLanes(const float* x, int64_t n, float centre, bool squared = false) {
+  double total = 0;
+  for (int64_t c0 = 0; c0 < n; c0 += 512) {
+    const int64_t c1 = c0 + 512 < n ? c0 + 512 : n;
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = c0;
+    for (; i + 8 <= c1; i += 8)
+      for (int l = 0; l < 8; ++l) {
+        const float d = x[i + l] - centre;
+        acc[l] += squared ? d * d : d;
+      }
+    double part = 0;
+    for (; i < c1; ++i) {
+      const double d = static_cast<double>(x[i]) - centre;
+      part += squared ? d * d : d;
+    }
+    for (int l = 0; l < 8; ++l) part += acc[l];
+    total += part;
+  }
+  return total;
+}
+
 void runGroupNormCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
   const GroupNormPlan p = planGroupNorm(call);
   const float* x = call.inputs[0].data<float>();
@@ -56,40 +80,38 @@ void runGroupNormCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& 
     const int64_t n = t / p.G, g = t % p.G;
     const float* xs = x + (n * p.C + g * Cg) * p.HW;
     float* ys = y + (n * p.C + g * Cg) * p.HW;
-    // Two passes in double: the mean, then the centred sum of squares.
-    double s = 0;
-    for (int64_t i = 0; i < len; ++i) s += xs[i];
-    const double mean = len ? s / len : 0;
-    double q = 0;
-    for (int64_t i = 0; i < len; ++i) {
-      const double d = xs[i] - mean;
-      q += d * d;
-    }
-    const double var = len ? q / len : 0;
+    // Two passes: the mean, then the centred sum of squares. Eight float
+    // lanes per chunk (vectorized without reassociation), chunks summed in
+    // double, so accuracy stays that of a double sum.
+    // Shifted by the first value so the float lanes add small numbers.
+    const double mean = len ? xs[0] + sumLanes(xs, len, xs[0]) / len : 0;
+    const float meanF = static_cast<float>(mean);
+    const double var = len ? sumLanes(xs, len, meanF, true) / len : 0;
     const double rstd = 1.0 / std::sqrt(var + static_cast<double>(p.eps));
-    // y = x * a + b in double (b cancels the mean: float would lose the
-    // low bits of x when |mean| >> std).
+    const float meanLo = static_cast<float>(mean - meanF);  // what float(mean) dropped
+    // y = (x - mean) * a + beta: subtracting first keeps the low bits when
+    // |mean| >> std.
     for (int64_t c = 0; c < Cg; ++c) {
       const int64_t ch = g * Cg + c;
-      const double a = rstd * (gamma ? gamma[ch] : 1.f);
-      const double b = (beta ? beta[ch] : 0.f) - mean * a;
+      const float a = static_cast<float>(rstd * (gamma ? gamma[ch] : 1.f));
+      const float bb = beta ? beta[ch] : 0.f;
       const float* xc = xs + c * p.HW;
       float* yc = ys + c * p.HW;
       switch (p.act) {
         case Activation::Relu:
           for (int64_t i = 0; i < p.HW; ++i) {
-            const float v = static_cast<float>(xc[i] * a + b);
+            const float v = ((xc[i] - meanF) - meanLo) * a + bb;
             yc[i] = v > 0.f ? v : 0.f;
           }
           break;
         case Activation::LeakyRelu:
           for (int64_t i = 0; i < p.HW; ++i) {
-            const float v = static_cast<float>(xc[i] * a + b);
+            const float v = ((xc[i] - meanF) - meanLo) * a + bb;
             yc[i] = v > 0.f ? v : v * p.slope;
           }
           break;
         default:
-          for (int64_t i = 0; i < p.HW; ++i) yc[i] = static_cast<float>(xc[i] * a + b);
+          for (int64_t i = 0; i < p.HW; ++i) yc[i] = ((xc[i] - meanF) - meanLo) * a + bb;
       }
     }
   };

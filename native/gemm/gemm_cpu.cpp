@@ -25,6 +25,9 @@ namespace {
 constexpr int64_t kPackedABudgetBytes = int64_t(16) << 20;
 // Below this many flops per call the pool is not worth waking.
 constexpr double kParallelMinFlops = 4.0e6;
+// Packing A runs on the pool only from this many elements (~70 us of serial
+// packing with AVX-512); below, waking the pool gains little.
+constexpr int64_t kParallelPackMinElems = int64_t(1) << 19;
 
 const KernelSet* kernelsFor(SimdLevel level) {
   const int l = std::min(static_cast<int>(level), static_cast<int>(maxSimdLevel()));
@@ -104,8 +107,11 @@ struct Plan {
 // Packing A pays off when each packed panel feeds many N tiles; packing B
 // when each B block feeds many M panels. Up to these sizes the kernels read
 // the operand in place instead (the "small GEMM" path: no packing at all).
+// In-place B also needs B small: its rows are ldb apart, and a large B
+// thrashes L1 sets and the TLB (64 x 4096 x 2304: 65 vs 81 GFLOP/s packed).
 constexpr int64_t kDirectAMaxN = 128;
 constexpr int64_t kDirectBMaxM = 96;
+constexpr int64_t kDirectBMaxBytes = int64_t(512) << 10;
 
 bool epilogueIsTrivial(const GemmEpilogue& e) {
   return !e.bias && !e.scale && !e.shift && e.alpha == 1.f && !e.residual && e.act == Activation::None;
@@ -143,7 +149,10 @@ void packABlock(const Plan& p, const float* A, int64_t m0, int64_t mcount, float
     }
   };
   const int64_t tasks = nkb * chunks;
-  if (pool && pool->size() > 1 && tasks > 1) pool->parallelFor(tasks, 1, run);
+  // Waking the pool costs microseconds to tens of microseconds (more on a VM
+  // with idle vCPUs): not worth it for a small A.
+  const bool wide = a.K * mcount >= kParallelPackMinElems;
+  if (pool && pool->size() > 1 && tasks > 1 && wide) pool->parallelFor(tasks, 1, run);
   else run(0, tasks);
 }
 
@@ -165,7 +174,7 @@ void runRegion(const Plan& p, int64_t b, const AView& av, const BView& bv, int64
   m.ldb = a.ldb;
   m.ldc = a.ldc;
   m.row0 = m0;
-  const int64_t nc = p.directB ? n1 - n0 : ks.nc;  // in place B needs no L2 blocking copy
+  const int64_t nc = ks.nc;  // L2 block of B, packed or read in place
   for (int64_t nb = n0; nb < n1; nb += nc) {
     m.ncount = std::min<int64_t>(nc, n1 - nb);
     m.C = C + m0 * a.ldc + nb;
@@ -364,7 +373,7 @@ void run(const GemmArgs& args, const PackedMatrix* pA, const PackedMatrix* pB, T
 
   Plan p{&a, ks, kcBaseFor(*ks, a.K), !epilogueIsTrivial(a.ep), false, false};
   p.directA = !pA && a.N <= kDirectAMaxN;
-  p.directB = !pB && !a.transB && a.M <= kDirectBMaxM;
+  p.directB = !pB && !a.transB && a.M <= kDirectBMaxM && a.K * a.N * 4 <= kDirectBMaxBytes;
   const int T = pool ? pool->size() : 1;
   const double flops = 2.0 * a.M * a.N * a.K * a.batch;
   const bool parallel = T > 1 && flops >= kParallelMinFlops;
@@ -393,7 +402,14 @@ void run(const GemmArgs& args, const PackedMatrix* pA, const PackedMatrix* pB, T
   // Few large items: split each item across the pool.
   const double itemFlops = 2.0 * a.M * a.N * a.K;
   if (a.batch >= 2 * T || (a.batch > 1 && itemFlops < 2 * kParallelMinFlops)) {
-    pool->parallelTasks(a.batch, [&](int64_t b) { itemSerial(p, b, sharedA, ua, bv); });
+    // Contiguous runs of items, a few per thread: one task per item would
+    // take the pool's lock once per (possibly microsecond-sized) item.
+    const int64_t tasks = std::min<int64_t>(a.batch, kTasksPerThread * T);
+    pool->parallelTasks(tasks, [&](int64_t t) {
+      int64_t b0, b1;
+      splitRange(a.batch, tasks, t, &b0, &b1);
+      for (int64_t b = b0; b < b1; ++b) itemSerial(p, b, sharedA, ua, bv);
+    });
     return;
   }
   for (int64_t b = 0; b < a.batch; ++b) itemParallel(p, b, sharedA, ua, bv, *pool);

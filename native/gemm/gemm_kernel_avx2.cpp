@@ -100,8 +100,10 @@ inline void sigmoidInPlace(float* p, int n) {
 // AROWS: a(r, k) = A[r*as + k] (row-major A read in place; full tiles only).
 // else:  a(r, k) = A[k*as + r] (packed panel with as = MR, or A^T in place).
 // FULL = false handles edge tiles: masked B loads / C stores, rows < mr.
+// noinline: inlined into the macro-kernel, GCC spilled accumulators of the
+// narrow tiles inside the k loop (seen with the AVX-512 twin of this code).
 template <int NV, bool AROWS, bool FULL>
-void microKernel(int64_t kc, const float* __restrict A, int64_t as, const float* __restrict B,
+__attribute__((noinline)) void microKernel(int64_t kc, const float* __restrict A, int64_t as, const float* __restrict B,
                  int64_t ldbk, float* C, int64_t ldc, int mr, int nr, bool accumulate,
                  const EpiCtx* ep, int64_t row, int64_t col) {
   __m256 c[MR][NV];

@@ -159,8 +159,10 @@ inline void sigmoidInPlace(float* p, int n) {
 // AROWS: a(r, k) = A[r*as + k] (row-major A read in place; full tiles only).
 // else:  a(r, k) = A[k*as + r] (packed panel with as = MR, or A^T in place).
 // FULL = false handles edge tiles: masked B loads / C stores, rows < mr.
+// noinline: inlined into the macro-kernel, GCC spilled accumulators of the
+// narrow tiles inside the k loop (96 x 84 x 32, A^T: 65 -> 95 GFLOP/s).
 template <class T, int NV, int MRT, bool AROWS, bool FULL>
-void microKernel(int64_t kc, const float* __restrict A, int64_t as, const float* __restrict B,
+__attribute__((noinline)) void microKernel(int64_t kc, const float* __restrict A, int64_t as, const float* __restrict B,
                  int64_t ldbk, float* C, int64_t ldc, int mr, int nr, bool accumulate,
                  const EpiCtx* ep, int64_t row, int64_t col) {
   using V = typename T::V;
@@ -205,7 +207,11 @@ void microKernel(int64_t kc, const float* __restrict A, int64_t as, const float*
       B += ldbk;
     }
   } else {
+    // A^T read in place: each k is a new line (lda apart), which the hardware
+    // prefetchers miss; fetch a few k ahead (2048 x 32 x 2048: +25%).
+    const bool pfA = as != MR;
     for (int64_t k = 0; k < kc; ++k) {
+      if (pfA) _mm_prefetch(reinterpret_cast<const char*>(A + 8 * as), _MM_HINT_T0);
       V b[NV];
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) b[j] = FULL ? T::load(B + L * j) : T::loadz(bm[j], B + L * j);

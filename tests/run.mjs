@@ -89,6 +89,22 @@ if (!filter || 'native'.includes(filter)) {
   }
 }
 
+// The CPU GEMM core's own test: counted as one test (it prints "N checks, N failures").
+if (!filter || 'gemm'.includes(filter)) {
+  const bin = path.join(root, 'build', 'sotr_test_gemm_cpu');
+  if (existsSync(bin)) {
+    const r = await run(bin, []);
+    const m = /(\d+) checks, (\d+) failures/.exec(r.out);
+    const ok = r.code === 0 && m && m[2] === '0';
+    ok ? passed++ : failed++;
+    console.log(`${ok ? 'ok  ' : 'FAIL'} CPU GEMM core test (build/sotr_test_gemm_cpu)  ${m ? `${m[1]} checks, ${m[2]} failures` : 'no summary'}  ${(r.ms / 1000).toFixed(1)} s`);
+    if (!ok) {
+      failures.push('CPU GEMM core test');
+      console.log(r.out.split('\n').slice(-30).map((l) => '    ' + l).join('\n'));
+    }
+  }
+}
+
 const floor = JSON.parse(readFileSync(path.join(root, 'tests', 'test-floor.json'), 'utf8')).minimumTests;
 if (!filter && passed + failed < floor) {
   console.log(`FAIL test count ${passed + failed} is below the floor of ${floor} (tests/test-floor.json)`);

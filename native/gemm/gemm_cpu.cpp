@@ -2,6 +2,7 @@
 // Compiled for baseline x86-64; all SIMD work happens in the per-ISA kernel
 // sources behind gemm_detail::KernelSet. See docs/gemm.md for the design.
 #include "gemm/gemm_cpu.h"
+#include "runtime/scratch.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -38,36 +39,6 @@ const KernelSet* kernelsFor(SimdLevel level) {
   return gemm_detail::kernelsScalar();
 }
 
-float* alignedAlloc(int64_t floats) {
-  size_t bytes = static_cast<size_t>(std::max<int64_t>(floats, 16)) * sizeof(float);
-  bytes = (bytes + 63) & ~size_t(63);
-  void* p = std::aligned_alloc(64, bytes);
-  if (!p) throw std::bad_alloc();
-  return static_cast<float*>(p);
-}
-
-// Grow-only, 64-byte aligned scratch; one per thread so packing buffers are
-// reused across calls without locking.
-struct Scratch {
-  float* p = nullptr;
-  int64_t cap = 0;
-  float* get(int64_t n) {
-    if (n > cap) {
-      std::free(p);
-      p = nullptr;
-      cap = 0;
-      p = alignedAlloc(n);
-      cap = n;
-    }
-    return p;
-  }
-  void release() {
-    std::free(p);
-    p = nullptr;
-    cap = 0;
-  }
-  ~Scratch() { std::free(p); }
-};
 thread_local Scratch t_packA, t_packB, t_resid;
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -439,7 +410,7 @@ PackedMatrix packA(const float* A, int64_t lda, bool transA, int64_t M, int64_t 
   Plan p{&a, ks, kcBaseFor(*ks, K), false, false, false};
   PackedMatrix pm;
   pm.size_ = roundUp(M, ks->mr) * K;
-  pm.data_.reset(alignedAlloc(pm.size_));
+  pm.data_.reset(alignedFloats(pm.size_));
   packABlock(p, A, 0, M, pm.data_.get(), pool);
   pm.role_ = PackedMatrix::Role::A;
   pm.level_ = ks->level;
@@ -458,7 +429,7 @@ PackedMatrix packB(const float* B, int64_t ldb, bool transB, int64_t K, int64_t 
   const int64_t colsPad = roundUp(N, ks->nr);
   PackedMatrix pm;
   pm.size_ = colsPad * K;
-  pm.data_.reset(alignedAlloc(pm.size_));
+  pm.data_.reset(alignedFloats(pm.size_));
   float* dst = pm.data_.get();
   const int64_t nkb = ceilDiv(K, kcBase), chunks = ceilDiv(N, 8 * int64_t(ks->nr));
   auto body = [&](int64_t t0, int64_t t1) {

@@ -18,6 +18,7 @@ bool avx512VariantCompiled();
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#include "gemm/avx512_transpose.h"
 #pragma GCC diagnostic pop
 
 namespace sotr {
@@ -42,35 +43,6 @@ inline __mmask16 maskN(int64_t n) {
                           : static_cast<__mmask16>((1u << n) - 1u);
 }
 
-// In-place transpose of a 16 x 16 float block held in 16 registers:
-// unpack 32-bit pairs, then 64-bit pairs, then a 4 x 4 transpose of 128-bit lanes.
-inline void transpose16(__m512 (&r)[16]) {
-  __m512 t[16], u[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  // u[4q + c], 128-bit lane b = column 4b + c of rows 4q..4q+3.
-  for (int q = 0; q < 4; ++q) {
-    const __m512d a = _mm512_castps_pd(t[4 * q]), b = _mm512_castps_pd(t[4 * q + 1]);
-    const __m512d c = _mm512_castps_pd(t[4 * q + 2]), d = _mm512_castps_pd(t[4 * q + 3]);
-    u[4 * q + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-    u[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-    u[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-    u[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-  }
-  for (int c = 0; c < 4; ++c) {
-    const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
-    const __m512 v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
-    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
-    const __m512 v3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
-    r[c] = _mm512_shuffle_f32x4(v0, v2, _MM_SHUFFLE(2, 0, 2, 0));
-    r[4 + c] = _mm512_shuffle_f32x4(v0, v2, _MM_SHUFFLE(3, 1, 3, 1));
-    r[8 + c] = _mm512_shuffle_f32x4(v1, v3, _MM_SHUFFLE(2, 0, 2, 0));
-    r[12 + c] = _mm512_shuffle_f32x4(v1, v3, _MM_SHUFFLE(3, 1, 3, 1));
-  }
-}
-
 // Transposes `rows` (<= 16) rows of length kc (row i at src + i*ld) into
 // dst[k*dstStride + i] for i < 16 (rows >= `rows` give zeros), storing the
 // lanes in `lanes`. Used by both packers: rows of A (non-transposed) and rows
@@ -83,7 +55,7 @@ inline void transposeRows(const float* src, int64_t ld, int rows, int64_t kc, fl
     __m512 r[16];
     for (int i = 0; i < 16; ++i)
       r[i] = i < rows ? _mm512_maskz_loadu_ps(km, src + i * ld + k) : _mm512_setzero_ps();
-    transpose16(r);
+    avx512::transpose16(r);
     for (int kk = 0; kk < rem; ++kk) _mm512_mask_storeu_ps(dst + (k + kk) * dstStride, lanes, r[kk]);
   }
 }

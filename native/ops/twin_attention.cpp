@@ -2,6 +2,7 @@
 // per-sequence attention core multithreaded over sequences) and the portable
 // scalar core. See twin_attention.h and docs/twin-attention.md.
 #include "ops/twin_attention.h"
+#include "runtime/scratch.h"
 
 #include <algorithm>
 #include <cmath>
@@ -128,39 +129,8 @@ void twinCoreScalar(const TwinCoreArgs& a, int64_t s, float* scratch) {
 // ---------------------------------------------------------------------------
 namespace {
 
-float* alignedFloats(int64_t n) {
-  size_t bytes = (static_cast<size_t>(std::max<int64_t>(n, 16)) * sizeof(float) + 63) & ~size_t(63);
-  void* p = std::aligned_alloc(64, bytes);
-  if (!p) throw std::bad_alloc();
-  return static_cast<float*>(p);
-}
-
-// Grow-only 64-byte aligned scratch, one per thread: the op's large buffers
-// are reused across calls (no page faults per call), sized by the largest call;
-// buffers above kKeepFloats are freed after the call instead of kept.
+// Large scratch buffers are freed after the call instead of kept above this.
 constexpr int64_t kKeepFloats = int64_t(64) << 20;  // 256 MB
-struct Scratch {
-  float* p = nullptr;
-  int64_t cap = 0;
-  float* get(int64_t n) {
-    if (n > cap) {
-      std::free(p);
-      p = nullptr;
-      cap = 0;
-      p = alignedFloats(n);
-      cap = n;
-    }
-    return p;
-  }
-  void trim() {
-    if (cap > kKeepFloats) {
-      std::free(p);
-      p = nullptr;
-      cap = 0;
-    }
-  }
-  ~Scratch() { std::free(p); }
-};
 thread_local Scratch t_qkv, t_o, t_t, t_core;
 
 // Packed weights of one weight set for one SIMD level, built on first use.
@@ -388,9 +358,9 @@ void twinCpu(const OpCall& call, std::vector<Tensor>& outs, ExecContext& ctx) {
       outProj(w.out[1], C, 0, g, t, yg);
     }
   }
-  t_qkv.trim();
-  t_o.trim();
-  t_t.trim();
+  t_qkv.trim(kKeepFloats);
+  t_o.trim(kKeepFloats);
+  t_t.trim(kKeepFloats);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
+#include "gemm/avx512_transpose.h"
 
 namespace sotr {
 namespace {
@@ -49,33 +50,6 @@ inline __m512 exp512(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-// In-register transpose of a 16 x 16 block: r[i][j] -> r[j][i].
-inline void transpose16(__m512 (&r)[16]) {
-  __m512 t[16], u[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int q = 0; q < 4; ++q) {
-    const __m512d a = _mm512_castps_pd(t[4 * q]), b = _mm512_castps_pd(t[4 * q + 1]);
-    const __m512d c = _mm512_castps_pd(t[4 * q + 2]), d = _mm512_castps_pd(t[4 * q + 3]);
-    u[4 * q + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-    u[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-    u[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-    u[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-  }
-  for (int c = 0; c < 4; ++c) {
-    const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
-    const __m512 v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
-    const __m512 w0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
-    const __m512 w1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
-    r[c] = _mm512_shuffle_f32x4(v0, w0, _MM_SHUFFLE(2, 0, 2, 0));
-    r[4 + c] = _mm512_shuffle_f32x4(v0, w0, _MM_SHUFFLE(3, 1, 3, 1));
-    r[8 + c] = _mm512_shuffle_f32x4(v1, w1, _MM_SHUFFLE(2, 0, 2, 0));
-    r[12 + c] = _mm512_shuffle_f32x4(v1, w1, _MM_SHUFFLE(3, 1, 3, 1));
-  }
-}
-
 // Kt (C x Lp, 64-byte aligned rows) = K^T; tokens L..Lp-1 are zero.
 void transposeK(const float* k, int64_t inTok, int64_t L, int64_t C, int64_t Lp, float* Kt) {
   for (int64_t t0 = 0; t0 < Lp; t0 += 16) {
@@ -86,7 +60,7 @@ void transposeK(const float* k, int64_t inTok, int64_t L, int64_t C, int64_t Lp,
       __m512 r[16];
       for (int i = 0; i < 16; ++i)
         r[i] = i < nt ? _mm512_maskz_loadu_ps(mc, k + (t0 + i) * inTok + c0) : _mm512_setzero_ps();
-      transpose16(r);
+      avx512::transpose16(r);
       for (int64_t c = 0; c < nc; ++c) _mm512_store_ps(Kt + (c0 + c) * Lp + t0, r[c]);
     }
   }

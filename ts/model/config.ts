@@ -65,24 +65,8 @@ export interface SotrConstants extends Required<PostprocessOptions> {
 }
 
 /** Everything the network needs: the constants plus the checkpoint-derived structure. */
-export interface SotrConfig extends SotrConstants {
+export interface SotrConfig extends SotrConstants, Omit<SotrCheckpointConfig, 'problems'> {
   variant: SotrVariant;
-  resnetDepth: number;
-  blocksPerStage: number[];
-  stemChannels: number;
-  bottleneckChannels: number[];
-  stageOutChannels: number[];
-  dcnBlocks: boolean[][];
-  deformGroups: number;
-  fpnChannels: number;
-  transformerDepth: number;
-  transformerWidth: number;
-  transformerConvKernel: number;
-  numClasses: number;
-  numKernels: number;
-  maskChannels: number;
-  numMasks: number;
-  kernelSize: number;
   /** Class names by contiguous label (COCO's for 80-class models unless given). */
   classNames: string[];
   /** COCO category ids by label (80-class models), else null. */

@@ -174,12 +174,9 @@ export class MaskFeature {
     return this.#host;
   }
 
-  /** The feature as [C, H, W] (the dynamic conv ops' layout): a view when tensors can be reshaped, else a copy. */
+  /** The feature as [C, H, W] (the dynamic conv ops' layout): a view, no copy. */
   async chw(): Promise<Tensor> {
-    if (this.#chw) return this.#chw;
-    const t = this.tensor as Tensor & { reshape?: (s: number[]) => Tensor };
-    const shape = [this.channels, this.height, this.width];
-    this.#chw = typeof t.reshape === 'function' ? t.reshape(shape) : Tensor.from(await this.host(), shape, { device: t.device });
+    this.#chw ??= this.tensor.reshape([this.channels, this.height, this.width]);
     return this.#chw;
   }
 

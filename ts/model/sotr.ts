@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import { AbortError, CheckpointKeyError, DisposedError, SotrTypeError } from '../errors';
 import { readCheckpointWithInfo, type CheckpointSource } from '../checkpoint';
-import { checkSotrKeys, inferSotrConfig, type SotrKeyProblems } from '../checkpoint/config';
+import { checkSotrKeys, inferSotrConfig, type SotrCheckpointConfig, type SotrKeyProblems } from '../checkpoint/config';
 import type { CheckpointEntry, CheckpointInfo } from '../checkpoint/types';
 import { resolveDevice, synchronize, type Precision } from '../device';
 import { checkPrecision } from '../ops/run';
@@ -111,8 +111,7 @@ async function readSource(source: SotrSource, o: SotrLoadOptions, warn: (m: stri
 }
 
 /** Throws for missing or mis-shaped keys (all named); returns the unexpected ones. */
-function checkKeys(entries: ReadonlyMap<string, CheckpointEntry>): string[] {
-  const c = inferSotrConfig(entries);
+function checkKeys(entries: ReadonlyMap<string, CheckpointEntry>, c: SotrCheckpointConfig): string[] {
   if (c.problems.missing.length || c.problems.misshaped.length) checkSotrKeys(entries, { allowUnexpected: true });
   return c.problems.unexpected;
 }
@@ -150,7 +149,8 @@ export class Sotr {
     const precision = checkPrecision('Sotr.load', options.precision);
     const { entries } = await readSource(source, options, warn);
     options.signal?.throwIfAborted?.();
-    const unexpected = checkKeys(entries);
+    const inferred = inferSotrConfig(entries);
+    const unexpected = checkKeys(entries, inferred);
     if (unexpected.length) {
       const list = unexpected.length > 10 ? `${unexpected.slice(0, 10).join(', ')}, … (${unexpected.length - 10} more)` : unexpected.join(', ');
       if (options.strict) {
@@ -158,7 +158,7 @@ export class Sotr {
       }
       warn(`the checkpoint has ${unexpected.length} unexpected keys (ignored): ${list}`);
     }
-    const config = resolveConfig(inferSotrConfig(entries), options);
+    const config = resolveConfig(inferred, options);
     const device = resolveDevice(options.device ?? 'auto').device;
     const { weights, tensors } = buildWeights(entries, config, device);
     return new Sotr(config, device, precision, weights, tensors, warn);

@@ -22,31 +22,35 @@ namespace sotr {
 // Arguments
 // ---------------------------------------------------------------------------
 
-namespace {
-
-void pairAttr(const std::string& op, const Attrs& attrs, const char* key, int64_t def, int64_t minValue,
-              int64_t* h, int64_t* w) {
-  std::vector<int64_t> v = attrs.integers(op, key, {def});
-  if (v.size() == 1) v.push_back(v[0]);
-  if (v.size() != 2)
-    fail(ErrorKind::Range, op + ": " + key + " must be a number or [h, w], received " + std::to_string(v.size()) +
-                               " numbers");
-  for (int64_t x : v)
-    if (x < minValue)
-      fail(ErrorKind::Range, op + ": " + key + " must be >= " + std::to_string(minValue) + ", received " +
-                                 std::to_string(x));
-  *h = v[0];
-  *w = v[1];
-}
-
-}  // namespace
-
 void parseConvAttrs(const std::string& op, const Attrs& attrs, ConvGeom& g) {
-  pairAttr(op, attrs, "stride", 1, 1, &g.sh, &g.sw);
-  pairAttr(op, attrs, "padding", 0, 0, &g.ph, &g.pw);
-  pairAttr(op, attrs, "dilation", 1, 1, &g.dh, &g.dw);
+  pairAttr(op, attrs, "stride", {1}, 1, &g.sh, &g.sw);
+  pairAttr(op, attrs, "padding", {0}, 0, &g.ph, &g.pw);
+  pairAttr(op, attrs, "dilation", {1}, 1, &g.dh, &g.dw);
   g.groups = attrs.integer(op, "groups", 1);
   if (g.groups < 1) fail(ErrorKind::Range, op + ": groups must be >= 1, received " + std::to_string(g.groups));
+}
+
+void planConvGeom(const std::string& op, const Attrs& attrs, const Tensor& x, const Tensor& w, ConvGeom& g) {
+  expectDType(op, "x", x, DType::F32);
+  expectDType(op, "weight", w, DType::F32);
+  if (x.dim() != 4) fail(ErrorKind::Shape, op + ": x must be [N, C, H, W], received " + shapeStr(x.shape));
+  if (w.dim() != 4)
+    fail(ErrorKind::Shape, op + ": weight must be [O, C/groups, kh, kw], received " + shapeStr(w.shape));
+  parseConvAttrs(op, attrs, g);
+  g.N = x.size(0);
+  g.C = x.size(1);
+  g.H = x.size(2);
+  g.W = x.size(3);
+  g.O = w.size(0);
+  g.kh = w.size(2);
+  g.kw = w.size(3);
+  if (g.kh < 1 || g.kw < 1)
+    fail(ErrorKind::Shape, op + ": weight must have a kernel of at least 1 x 1, received " + shapeStr(w.shape));
+  if (g.C % g.groups == 0 && w.size(1) != g.C / g.groups)
+    fail(ErrorKind::Shape, op + ": weight " + shapeStr(w.shape) + " must have C/groups = " +
+                               std::to_string(g.C / g.groups) + " input channels for x " + shapeStr(x.shape) +
+                               " with groups = " + std::to_string(g.groups));
+  finishConvGeom(op, g);
 }
 
 void finishConvGeom(const std::string& op, ConvGeom& g) {
@@ -92,28 +96,8 @@ void checkConvEpilogue(const std::string& op, const OpCall& call, int biasSlot, 
 Conv2dPlan planConv2d(const OpCall& call) {
   const std::string& op = call.op;
   Conv2dPlan p;
-  const Tensor& x = call.inputs[0];
-  const Tensor& w = call.inputs[1];
-  expectDType(op, "x", x, DType::F32);
-  expectDType(op, "weight", w, DType::F32);
-  if (x.dim() != 4) fail(ErrorKind::Shape, op + ": x must be [N, C, H, W], received " + shapeStr(x.shape));
-  if (w.dim() != 4)
-    fail(ErrorKind::Shape, op + ": weight must be [O, C/groups, kh, kw], received " + shapeStr(w.shape));
-  ConvGeom& g = p.g;
-  parseConvAttrs(op, call.attrs, g);
-  g.N = x.size(0);
-  g.C = x.size(1);
-  g.H = x.size(2);
-  g.W = x.size(3);
-  g.O = w.size(0);
-  g.kh = w.size(2);
-  g.kw = w.size(3);
-  if (g.kh < 1 || g.kw < 1) fail(ErrorKind::Shape, op + ": weight must have a kernel of at least 1 x 1, received " + shapeStr(w.shape));
-  if (g.C % g.groups == 0 && w.size(1) != g.C / g.groups)
-    fail(ErrorKind::Shape, op + ": weight " + shapeStr(w.shape) + " must have C/groups = " +
-                               std::to_string(g.C / g.groups) + " input channels for x " + shapeStr(x.shape) +
-                               " with groups = " + std::to_string(g.groups));
-  finishConvGeom(op, g);
+  planConvGeom(op, call.attrs, call.inputs[0], call.inputs[1], p.g);
+  const ConvGeom& g = p.g;
   checkConvEpilogue(op, call, 2, g, p);
   p.outShape = {g.N, g.O, g.Ho, g.Wo};
   return p;

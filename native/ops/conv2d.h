@@ -50,6 +50,9 @@ struct Conv2dPlan {
 // the weight against x (shapes named in errors), and the output size.
 void parseConvAttrs(const std::string& op, const Attrs& attrs, ConvGeom& g);
 void finishConvGeom(const std::string& op, ConvGeom& g);
+// Checks x [N, C, H, W] and weight [O, C/groups, kh, kw] (float32), parses
+// stride/padding/dilation/groups and fills g (output size included).
+void planConvGeom(const std::string& op, const Attrs& attrs, const Tensor& x, const Tensor& w, ConvGeom& g);
 // Checks the optional per-output-channel vectors and the residual [N, O, Ho, Wo].
 void checkConvEpilogue(const std::string& op, const OpCall& call, int biasSlot, const ConvGeom& g,
                        Conv2dPlan& p);

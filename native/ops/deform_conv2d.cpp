@@ -11,29 +11,10 @@ DeformPlan planDeformConv2d(const OpCall& call) {
   const std::string& op = call.op;
   DeformPlan d;
   Conv2dPlan& p = d.conv;
-  const Tensor& x = call.inputs[0];
   const Tensor& off = call.inputs[1];
-  const Tensor& w = call.inputs[3];
-  expectDType(op, "x", x, DType::F32);
   expectDType(op, "offset", off, DType::F32);
-  expectDType(op, "weight", w, DType::F32);
-  if (x.dim() != 4) fail(ErrorKind::Shape, op + ": x must be [N, C, H, W], received " + shapeStr(x.shape));
-  if (w.dim() != 4)
-    fail(ErrorKind::Shape, op + ": weight must be [O, C/groups, kh, kw], received " + shapeStr(w.shape));
-  ConvGeom& g = p.g;
-  parseConvAttrs(op, call.attrs, g);
-  g.N = x.size(0);
-  g.C = x.size(1);
-  g.H = x.size(2);
-  g.W = x.size(3);
-  g.O = w.size(0);
-  g.kh = w.size(2);
-  g.kw = w.size(3);
-  if (g.kh < 1 || g.kw < 1) fail(ErrorKind::Shape, op + ": weight must have a kernel of at least 1 x 1");
-  if (g.C % g.groups == 0 && w.size(1) != g.C / g.groups)
-    fail(ErrorKind::Shape, op + ": weight " + shapeStr(w.shape) + " must have C/groups = " +
-                               std::to_string(g.C / g.groups) + " input channels for x " + shapeStr(x.shape));
-  finishConvGeom(op, g);
+  planConvGeom(op, call.attrs, call.inputs[0], call.inputs[3], p.g);
+  const ConvGeom& g = p.g;
   d.deformGroups = call.attrs.integer(op, "deformGroups", 1);
   if (d.deformGroups < 1 || g.C % d.deformGroups != 0)
     fail(ErrorKind::Shape, op + ": input channels (" + std::to_string(g.C) + ") must be divisible by deformGroups (" +

@@ -18,25 +18,6 @@ int64_t poolOutputSize(int64_t in, int64_t k, int64_t pad, int64_t stride, int64
   return out;
 }
 
-namespace {
-
-void pairAttr(const std::string& op, const Attrs& attrs, const char* key, std::vector<int64_t> def, int64_t minValue,
-              int64_t* h, int64_t* w) {
-  std::vector<int64_t> v = attrs.integers(op, key, def);
-  if (v.size() == 1) v.push_back(v[0]);
-  if (v.size() != 2)
-    fail(ErrorKind::Range, op + ": " + key + " must be a number or [h, w], received " + std::to_string(v.size()) +
-                               " numbers");
-  for (int64_t x : v)
-    if (x < minValue)
-      fail(ErrorKind::Range, op + ": " + key + " must be >= " + std::to_string(minValue) + ", received " +
-                                 std::to_string(x));
-  *h = v[0];
-  *w = v[1];
-}
-
-}  // namespace
-
 PoolPlan planPool(const OpCall& call) {
   const std::string& op = call.op;
   PoolPlan p;

@@ -151,6 +151,21 @@ void expectDefined(const std::string& op, const std::string& arg, const Tensor& 
   if (!t.defined()) fail(ErrorKind::InvalidArgument, op + ": " + arg + " is required");
 }
 
+void pairAttr(const std::string& op, const Attrs& attrs, const char* key, std::vector<int64_t> def, int64_t minValue,
+              int64_t* h, int64_t* w) {
+  std::vector<int64_t> v = attrs.integers(op, key, std::move(def));
+  if (v.size() == 1) v.push_back(v[0]);
+  if (v.size() != 2)
+    fail(ErrorKind::Range, op + ": " + key + " must be a number or [h, w], received " + std::to_string(v.size()) +
+                               " numbers");
+  for (int64_t x : v)
+    if (x < minValue)
+      fail(ErrorKind::Range, op + ": " + key + " must be >= " + std::to_string(minValue) + ", received " +
+                                 std::to_string(x));
+  *h = v[0];
+  *w = v[1];
+}
+
 void expectDType(const std::string& op, const std::string& arg, const Tensor& t, DType want) {
   expectDefined(op, arg, t);
   if (t.dtype != want)

@@ -90,6 +90,9 @@ void expectDType(const std::string& op, const std::string& arg, const Tensor& t,
 void expectRank(const std::string& op, const std::string& arg, const Tensor& t, int64_t rank);
 void expectShape(const std::string& op, const std::string& arg, const Tensor& t, const Shape& want);
 void expectDefined(const std::string& op, const std::string& arg, const Tensor& t);
+// A number or [h, w] attribute (stride, padding, kernel size...), each >= minValue.
+void pairAttr(const std::string& op, const Attrs& attrs, const char* key, std::vector<int64_t> def, int64_t minValue,
+              int64_t* h, int64_t* w);
 
 // Static registration helpers: `static sotr::OpRegistrar reg({...});`
 struct OpRegistrar {

@@ -44,16 +44,19 @@ const forced = new Set(
 const unavailable = new Set<string>();
 const warned = new Set<string>();
 
+let lib: Record<string, unknown> | undefined;
+
 /** The package root's export `name` when it is a function and the native op works, else null. */
 function publicOp(name: string): AnyFn | null {
   if (forced.has('all') || forced.has(name) || unavailable.has(name)) return null;
-  let lib: Record<string, unknown>;
-  try {
-    // Resolved lazily: the package root re-exports this module.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    lib = require('../index') as Record<string, unknown>;
-  } catch {
-    return null;
+  if (!lib) {
+    try {
+      // Resolved lazily (the package root re-exports this module), once: this runs on every op call.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      lib = require('../index') as Record<string, unknown>;
+    } catch {
+      return null;
+    }
   }
   const f = lib[name];
   return typeof f === 'function' ? (f as AnyFn) : null;

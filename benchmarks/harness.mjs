@@ -127,12 +127,27 @@ export const spread = (xs) => {
   return { min: s[0], p25: s[Math.floor(s.length * 0.25)], p75: s[Math.floor(s.length * 0.75)], max: s[s.length - 1] };
 };
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Each timed call starts after both sides have been idle for this long. On the
+// CPU, PyTorch's OpenMP workers busy-wait after each call (GOMP's spin phase)
+// and would otherwise steal a core from our next call: measured here, our
+// 2-thread conv on 24x48 ran at 98 GFLOP/s right after a PyTorch call and at
+// 140 GFLOP/s alone. After the pause each side makes one untimed call (waking
+// its own workers from sleep, which costs milliseconds on this VM) and then the
+// timed one, so both are measured warm and undisturbed by the other.
+// SOTR_BENCH_SETTLE_MS overrides (0: back to back, one call each).
+export function defaultSettleMs(device = 'cpu') {
+  const e = process.env.SOTR_BENCH_SETTLE_MS;
+  if (e !== undefined && e !== '') return Math.max(0, Number(e) || 0);
+  return device === 'cpu' ? 50 : 0;
+}
+
 /**
  * Runs one case: `ours` (async, one run per call; returns when the work is done)
  * and PyTorch's `torch: { bench, params }`, alternating rep by rep.
  * `flops` (optional) gives GFLOP/s.
  */
-export async function sideBySide({ name, ours, torch, worker, reps = 7, device = 'cpu', flops, bytes, precision = 'fp32', deadline, minReps = 3, warmup = true }) {
+export async function sideBySide({ name, ours, torch, worker, reps = 7, device = 'cpu', flops, bytes, precision = 'fp32', deadline, minReps = 3, warmup = true, settleMs = defaultSettleMs(device) }) {
   const loadBefore = os.loadavg()[0];
   if (warmup) await ours(); // warm-up
   let tid = null;
@@ -150,6 +165,10 @@ export async function sideBySide({ name, ours, torch, worker, reps = 7, device =
   const b = [];
   const bc = [];
   for (let r = 0; r < reps; r++) {
+    if (settleMs > 0) {
+      await sleep(settleMs);
+      await ours(); // untimed: wakes our workers after the pause
+    }
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     await ours();
@@ -157,16 +176,18 @@ export async function sideBySide({ name, ours, torch, worker, reps = 7, device =
     const c = process.cpuUsage(c0);
     ac.push((c.user + c.system) / 1000);
     if (tid !== null) {
-      const rr = await worker.call({ cmd: 'run', id: tid, reps: 1 });
-      b.push(...rr.ms);
-      bc.push(...(rr.cpu_ms ?? []));
+      if (settleMs > 0) await sleep(settleMs);
+      // After a pause PyTorch also gets one untimed call (the first of two).
+      const rr = await worker.call({ cmd: 'run', id: tid, reps: settleMs > 0 ? 2 : 1 });
+      b.push(rr.ms[rr.ms.length - 1]);
+      if (rr.cpu_ms?.length) bc.push(rr.cpu_ms[rr.cpu_ms.length - 1]);
       if (rr.maxrss_kb) torchMaxRssKiB = rr.maxrss_kb;
       if (rr.cuda_max_allocated) torchCudaPeak = rr.cuda_max_allocated;
     }
     if (deadline && Date.now() > deadline && r + 1 >= minReps) break;
   }
   if (tid !== null) await worker.call({ cmd: 'free', id: tid });
-  const res = { name, reps: a.length, oursMs: median(a), oursSpread: spread(a), oursCpuMs: median(ac) };
+  const res = { name, settleMs, reps: a.length, oursMs: median(a), oursSpread: spread(a), oursCpuMs: median(ac) };
   if (b.length) {
     Object.assign(res, { torchMs: median(b), torchSpread: spread(b), speedup: median(b) / median(a) });
     if (bc.length) Object.assign(res, { torchCpuMs: median(bc), speedupCpu: median(bc) / median(ac) });

@@ -3,6 +3,7 @@
 #include "runtime/cpu_features.h"
 #include "runtime/runtime.h"
 #include "runtime/thread_pool.h"
+#include "runtime/weight_cache.h"
 
 #ifndef SOTR_VERSION
 #define SOTR_VERSION "0.0.0"
@@ -161,6 +162,29 @@ Napi::Value SetSimdLevel(const Napi::CallbackInfo& info) {
   SOTR_JS_CATCH(env)
 }
 
+// Entries, host bytes, hits and misses of the derived-weight cache.
+Napi::Value WeightCacheInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  const sotr::WeightCacheStats st = sotr::weightCache().stats();
+  auto o = Napi::Object::New(env);
+  o.Set("entries", Napi::Number::New(env, static_cast<double>(st.entries)));
+  o.Set("bytes", Napi::Number::New(env, static_cast<double>(st.bytes)));
+  o.Set("limitBytes", Napi::Number::New(env, static_cast<double>(sotr::weightCache().limitBytes())));
+  o.Set("hits", Napi::Number::New(env, static_cast<double>(st.hits)));
+  o.Set("misses", Napi::Number::New(env, static_cast<double>(st.misses)));
+  return o;
+  SOTR_JS_CATCH(env)
+}
+
+Napi::Value ClearWeightCache(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  sotr::weightCache().clear();  // calls in flight keep their payloads (shared)
+  return env.Undefined();
+  SOTR_JS_CATCH(env)
+}
+
 }  // namespace
 
 void initInfo(Napi::Env env, Napi::Object exports) {
@@ -170,6 +194,8 @@ void initInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("synchronize", Napi::Function::New(env, Synchronize));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("setSimdLevel", Napi::Function::New(env, SetSimdLevel));
+  exports.Set("weightCacheInfo", Napi::Function::New(env, WeightCacheInfo));
+  exports.Set("clearWeightCache", Napi::Function::New(env, ClearWeightCache));
 }
 
 }  // namespace sotr_js

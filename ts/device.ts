@@ -4,7 +4,7 @@
  * throws DeviceUnavailableError. SOTR_DEVICE, when set, wins over code.
  */
 import { DeviceUnavailableError, SotrRangeError } from './errors';
-import { native, nativeLoadError, type NativeBackendInfo, type NativeMemoryInfo } from './native';
+import { native, nativeLoadError, type NativeBackendInfo, type NativeMemoryInfo, type WeightCacheInfo } from './native';
 
 export type DeviceSpec = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 export type Precision = 'fp32' | 'tf32' | 'bf16' | 'fp16';
@@ -118,6 +118,19 @@ export function setNumThreads(n: number): number {
 }
 
 export type MemoryInfo = NativeMemoryInfo;
+
+/**
+ * The derived-weight cache: packed conv weights and concatenated attention projections, made on an op's first call
+ * with a weight tensor and dropped when that tensor is freed (e.g. `Sotr.dispose()`).
+ */
+export function weightCacheInfo(): WeightCacheInfo {
+  return native().weightCacheInfo();
+}
+
+/** Drops every derived-weight cache entry now (calls in flight keep theirs); later calls rebuild what they need. */
+export function clearWeightCache(): void {
+  native().clearWeightCache();
+}
 
 /** Live, peak and cached bytes of a device's allocator. */
 export function memoryInfo(device: string = 'cpu'): MemoryInfo {

@@ -11,12 +11,15 @@ export {
   memoryInfo,
   releaseCached,
   synchronize,
+  weightCacheInfo,
+  clearWeightCache,
   type BackendInfo,
   type DeviceSpec,
   type DeviceResolution,
   type Precision,
   type MemoryInfo,
 } from './device';
+export type { WeightCacheInfo } from './native';
 export { runOp, listOps, type OpOptions } from './ops/run';
 export { matmul, type MatmulOptions, type Activation } from './ops/matmul';
 export {

@@ -63,6 +63,20 @@ export interface NativeAddon {
   synchronize(device: string): Promise<void>;
   setNumThreads(n: number): number;
   setSimdLevel(level: string): string;
+  weightCacheInfo(): WeightCacheInfo;
+  clearWeightCache(): void;
+}
+
+/** The derived-weight cache (packed conv weights, concatenated attention projections). */
+export interface WeightCacheInfo {
+  /** Weight sets with derived data held. */
+  entries: number;
+  /** Host bytes held (device copies are not counted). */
+  bytes: number;
+  /** Budget for `bytes`: SOTR_WEIGHT_CACHE_MB (default 1024 MiB; 0 disables the cache). */
+  limitBytes: number;
+  hits: number;
+  misses: number;
 }
 
 let cached: NativeAddon | undefined;

@@ -1,4 +1,5 @@
 #include "ops/conv2d.h"
+#include "runtime/weight_cache.h"
 
 #include <algorithm>
 #include <atomic>
@@ -221,102 +222,16 @@ std::shared_ptr<PackedConvWeight> packConvWeight(const float* w, int64_t groups,
   return pw;
 }
 
-struct CacheKey {
-  const Storage* storage;
-  size_t offset;
-  int64_t groups, Og, K;
-  int level;
-  bool operator<(const CacheKey& o) const {
-    return std::tie(storage, offset, groups, Og, K, level) <
-           std::tie(o.storage, o.offset, o.groups, o.Og, o.K, o.level);
-  }
-};
-struct CacheEntry {
-  std::weak_ptr<Storage> owner;
-  std::shared_ptr<PackedConvWeight> w;
-  uint64_t lastUse = 0;
-};
-
-struct WeightCache {
-  std::mutex mu;
-  std::map<CacheKey, CacheEntry> map;
-  int64_t bytes = 0, hits = 0, misses = 0;
-  uint64_t clock = 0;
-  int64_t limit = -1;
-
-  int64_t limitBytes() {
-    if (limit < 0) {
-      const char* e = std::getenv("SOTR_CONV_WEIGHT_CACHE_MB");
-      double mb = 1024;
-      if (e && *e) {
-        char* end = nullptr;
-        double v = std::strtod(e, &end);
-        if (end != e && v >= 0) mb = v;
-      }
-      limit = static_cast<int64_t>(mb * 1048576.0);
-    }
-    return limit;
-  }
-  // Drops entries whose storage is gone (or was replaced); caller holds mu.
-  void purgeDead() {
-    for (auto it = map.begin(); it != map.end();) {
-      auto sp = it->second.owner.lock();
-      if (!sp || sp.get() != it->first.storage) {
-        bytes -= it->second.w->bytes;
-        it = map.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-  void evictTo(int64_t target) {
-    while (bytes > target && !map.empty()) {
-      auto victim = map.begin();
-      for (auto it = map.begin(); it != map.end(); ++it)
-        if (it->second.lastUse < victim->second.lastUse) victim = it;
-      bytes -= victim->second.w->bytes;
-      map.erase(victim);
-    }
-  }
-};
-
-WeightCache& weightCache() {
-  static WeightCache* c = new WeightCache();
-  return *c;
-}
-
 std::shared_ptr<PackedConvWeight> packedWeightFor(const Tensor& key, const float* w, int64_t groups, int64_t Og,
                                                   int64_t K, SimdLevel level, ThreadPool* pool) {
-  WeightCache& c = weightCache();
-  if (!key.defined() || c.limitBytes() == 0) return packConvWeight(w, groups, Og, K, level, pool);
-  const CacheKey k{key.storage.get(), key.offset, groups, Og, K, static_cast<int>(level)};
-  {
-    std::lock_guard<std::mutex> lk(c.mu);
-    c.purgeDead();
-    auto it = c.map.find(k);
-    if (it != c.map.end()) {
-      c.hits++;
-      it->second.lastUse = ++c.clock;
-      return it->second.w;
-    }
-    c.misses++;
-  }
-  auto pw = packConvWeight(w, groups, Og, K, level, pool);
-  std::lock_guard<std::mutex> lk(c.mu);
-  if (pw->bytes > c.limitBytes()) return pw;
-  auto it = c.map.find(k);
-  if (it != c.map.end()) {
-    c.bytes -= it->second.w->bytes;
-    c.map.erase(it);
-  }
-  c.evictTo(c.limitBytes() - pw->bytes);
-  CacheEntry e;
-  e.owner = key.storage;
-  e.w = pw;
-  e.lastUse = ++c.clock;
-  c.map.emplace(k, std::move(e));
-  c.bytes += pw->bytes;
-  return pw;
+  if (!key.defined()) return packConvWeight(w, groups, Og, K, level, pool);
+  const std::string tag = "conv/g" + std::to_string(groups) + "/o" + std::to_string(Og) + "/k" + std::to_string(K) +
+                          "/simd" + std::to_string(static_cast<int>(level));
+  return weightCache().get<PackedConvWeight>({&key}, tag, [&](int64_t& bytes) {
+    auto pw = packConvWeight(w, groups, Og, K, level, pool);
+    bytes = pw->bytes;
+    return pw;
+  });
 }
 
 // Grow-only 64-byte aligned per-thread scratch for column blocks.
@@ -392,20 +307,6 @@ int64_t colBlockFor(int64_t K) {
 }
 
 }  // namespace
-
-ConvWeightCacheStats convWeightCacheStats() {
-  WeightCache& c = weightCache();
-  std::lock_guard<std::mutex> lk(c.mu);
-  c.purgeDead();
-  return ConvWeightCacheStats{static_cast<int64_t>(c.map.size()), c.bytes, c.hits, c.misses};
-}
-
-void clearConvWeightCache() {
-  WeightCache& c = weightCache();
-  std::lock_guard<std::mutex> lk(c.mu);
-  c.map.clear();
-  c.bytes = 0;
-}
 
 // ---------------------------------------------------------------------------
 // The CPU engine

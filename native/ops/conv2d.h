@@ -82,14 +82,7 @@ bool im2colBlockAvx512(const ConvGeom& g, const float* x, int64_t n, int64_t grp
                        float* col, int64_t ld);
 }  // namespace conv_detail
 
-// The packed-weight cache: entries are keyed by the weight tensor's storage
-// (tensors are immutable once made; a storage that is freed invalidates its
-// entries, even when a new one reuses the address). Bounded by
-// SOTR_CONV_WEIGHT_CACHE_MB (default 1024; 0 disables the cache).
-struct ConvWeightCacheStats {
-  int64_t entries = 0, bytes = 0, hits = 0, misses = 0;
-};
-ConvWeightCacheStats convWeightCacheStats();
-void clearConvWeightCache();
+// Packed weights are kept in the process-wide weight cache
+// (runtime/weight_cache.h), keyed by the weight tensor's storage.
 
 }  // namespace sotr

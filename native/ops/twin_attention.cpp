@@ -133,22 +133,20 @@ namespace {
 constexpr int64_t kKeepFloats = int64_t(64) << 20;  // 256 MB
 thread_local Scratch t_qkv, t_o, t_t, t_core;
 
-// Packed weights of one weight set for one SIMD level, built on first use.
+// Packed weights of one weight set for one SIMD level and mode.
 struct CpuTwinWeights {
-  std::mutex mu;
-  int64_t C = 0;
   // Parallel mode: one projection GEMM and one output GEMM.
   PackedMatrix qkvCat;   // B operand, K = C, N = 6C: [colQ; colKV; rowQ; rowKV]^T
   PackedMatrix outCat;   // A operand, C x 2C: [WoutCol | WoutRow]
   // Sequential mode: one per direction.
   PackedMatrix qkv[2];   // B operands, K = C, N = 3C: [Wq; Wkv]^T of col / row
   PackedMatrix out[2];   // A operands, C x C: WoutCol, WoutRow
+  int64_t bytes() const {
+    int64_t b = qkvCat.bytes() + outCat.bytes();
+    for (int d = 0; d < 2; ++d) b += qkv[d].bytes() + out[d].bytes();
+    return b;
+  }
 };
-
-TwinWeightCache<CpuTwinWeights>& cpuCache() {
-  static auto* c = new TwinWeightCache<CpuTwinWeights>();  // never destroyed (exit order)
-  return *c;
-}
 
 // B = [Wq; Wkv]^T of the given directions, stored N x K (transposed).
 PackedMatrix packQkv(const OpCall& call, int64_t C, int dir0, int ndir, SimdLevel level) {
@@ -164,14 +162,16 @@ PackedMatrix packQkv(const OpCall& call, int64_t C, int dir0, int ndir, SimdLeve
 
 std::shared_ptr<CpuTwinWeights> cpuWeights(const OpCall& call, const TwinPlan& p) {
   const SimdLevel level = activeSimdLevel();
-  std::shared_ptr<CpuTwinWeights> entry = cpuCache().get(call, static_cast<int64_t>(level));
-  CpuTwinWeights& w = *entry;
-  std::lock_guard<std::mutex> lk(w.mu);
-  const int64_t C = p.C;
-  w.C = C;
-  if (p.mode == TwinMode::Parallel) {
-    if (w.qkvCat.empty()) w.qkvCat = packQkv(call, C, 0, 2, level);
-    if (w.outCat.empty()) {
+  std::vector<const Tensor*> sources;
+  for (int i = 1; i < kTwinInputCount; ++i) sources.push_back(&call.inputs[i]);
+  const bool parallel = p.mode == TwinMode::Parallel;
+  const std::string tag = std::string("twin-cpu/") + (parallel ? "par" : "seq") + "/simd" +
+                          std::to_string(static_cast<int>(level));
+  return weightCache().get<CpuTwinWeights>(sources, tag, [&](int64_t& bytes) {
+    auto w = std::make_shared<CpuTwinWeights>();
+    const int64_t C = p.C;
+    if (parallel) {
+      w->qkvCat = packQkv(call, C, 0, 2, level);
       std::vector<float> cat(static_cast<size_t>(2 * C * C));
       const float* wc = call.inputs[kTwinColOut].data<float>();
       const float* wr = call.inputs[kTwinRowOut].data<float>();
@@ -179,17 +179,17 @@ std::shared_ptr<CpuTwinWeights> cpuWeights(const OpCall& call, const TwinPlan& p
         std::memcpy(cat.data() + i * 2 * C, wc + i * C, sizeof(float) * C);
         std::memcpy(cat.data() + i * 2 * C + C, wr + i * C, sizeof(float) * C);
       }
-      w.outCat = packA(cat.data(), 2 * C, false, C, 2 * C, level, nullptr);
+      w->outCat = packA(cat.data(), 2 * C, false, C, 2 * C, level, nullptr);
+    } else {
+      for (int dir = 0; dir < 2; ++dir) {
+        w->qkv[dir] = packQkv(call, C, dir, 1, level);
+        w->out[dir] = packA(call.inputs[dir == 0 ? kTwinColOut : kTwinRowOut].data<float>(), C, false, C, C,
+                            level, nullptr);
+      }
     }
-  } else {
-    for (int dir = 0; dir < 2; ++dir) {
-      if (w.qkv[dir].empty()) w.qkv[dir] = packQkv(call, C, dir, 1, level);
-      if (w.out[dir].empty())
-        w.out[dir] = packA(call.inputs[dir == 0 ? kTwinColOut : kTwinRowOut].data<float>(), C, false, C, C,
-                           level, nullptr);
-    }
-  }
-  return entry;
+    bytes = w->bytes();
+    return w;
+  });
 }
 
 // One direction of attention over a group of g images laid out token-major.

@@ -35,9 +35,12 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <typeinfo>
 #include <vector>
 
 #include "ops/registry.h"
+#include "runtime/weight_cache.h"
 
 namespace sotr {
 
@@ -91,78 +94,24 @@ using TwinCoreFn = void (*)(const TwinCoreArgs& a, int64_t s, float* scratch);
 TwinCoreFn twinCoreAvx512();
 
 // ---------------------------------------------------------------------------
-// Weight cache shared by the CPU and CUDA paths: derived data of one weight
-// set (Payload), keyed by the storages of the 8 weight inputs of a call.
-constexpr int kTwinCacheEntries = 32;
-
+// Derived weights of one weight set (Payload: packed or concatenated copies),
+// kept in the process-wide weight cache (runtime/weight_cache.h), keyed by the
+// 8 weight inputs of a call. The payload is created empty and filled by the
+// caller under its own mutex (its host bytes are not counted by the budget).
 template <class Payload>
 class TwinWeightCache {
  public:
-  // Returns the entry of this call's weights, creating it empty when absent.
   // `extra` distinguishes variants of the same weights (e.g. SIMD level).
   std::shared_ptr<Payload> get(const OpCall& call, int64_t extra) {
-    std::lock_guard<std::mutex> lk(mu_);
-    // Entries whose weights are gone can never hit again: free them now.
-    for (size_t i = entries_.size(); i-- > 0;)
-      if (entries_[i].expired()) entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
-    for (size_t i = 0; i < entries_.size(); ++i) {
-      if (entries_[i].matches(call, extra)) {
-        Entry e = std::move(entries_[i]);
-        entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
-        entries_.insert(entries_.begin(), std::move(e));
-        return entries_.front().payload;
-      }
-    }
-    while (entries_.size() >= static_cast<size_t>(kTwinCacheEntries)) entries_.pop_back();  // LRU
-    Entry e;
-    for (int i = 0; i < kWeights; ++i) {
-      const Tensor& t = call.inputs[1 + i];
-      e.storage[i] = t.storage;
-      e.offset[i] = t.offset;
-      e.numel[i] = t.numel();
-    }
-    e.extra = extra;
-    e.payload = std::make_shared<Payload>();
-    entries_.insert(entries_.begin(), std::move(e));
-    return entries_.front().payload;
+    std::vector<const Tensor*> sources;
+    for (int i = 0; i < kTwinInputCount - 1; ++i) sources.push_back(&call.inputs[1 + i]);
+    // The payload type is part of the tag: a tag must never name two types.
+    const std::string tag = std::string("twin/") + typeid(Payload).name() + "/" + std::to_string(extra);
+    return weightCache().get<Payload>(sources, tag, [](int64_t& bytes) {
+      bytes = 0;
+      return std::make_shared<Payload>();
+    });
   }
-  void clear() {
-    std::lock_guard<std::mutex> lk(mu_);
-    entries_.clear();
-  }
-  size_t size() {
-    std::lock_guard<std::mutex> lk(mu_);
-    return entries_.size();
-  }
-
- private:
-  static constexpr int kWeights = kTwinInputCount - 1;
-  struct Entry {
-    std::weak_ptr<Storage> storage[kWeights];
-    size_t offset[kWeights] = {};
-    int64_t numel[kWeights] = {};  // views of one storage may start at one offset
-    int64_t extra = 0;
-    std::shared_ptr<Payload> payload;
-    bool matches(const OpCall& call, int64_t x) const {
-      if (x != extra) return false;
-      for (int i = 0; i < kWeights; ++i) {
-        const Tensor& t = call.inputs[1 + i];
-        // Same control block (not merely the same address), offset and size.
-        if (t.offset != offset[i] || t.numel() != numel[i] || storage[i].expired() ||
-            storage[i].owner_before(t.storage) ||
-            t.storage.owner_before(storage[i]))
-          return false;
-      }
-      return true;
-    }
-    bool expired() const {
-      for (const auto& s : storage)
-        if (s.expired()) return true;
-      return false;
-    }
-  };
-  std::mutex mu_;
-  std::vector<Entry> entries_;
 };
 
 }  // namespace sotr

@@ -1,0 +1,65 @@
+// One process-wide cache of data derived from weight tensors: conv2d's packed
+// weights, twin attention's concatenated projections (CPU and CUDA), ...
+//
+// An entry is keyed by its source tensors (the storages' control blocks, not
+// their addresses, plus offset and size: a freed storage whose address is
+// reused never hits) and a tag naming the op and variant (SIMD level, mode,
+// device). Entries whose sources are freed are dropped on the next lookup.
+// Host bytes (as reported by the maker) are bounded by SOTR_WEIGHT_CACHE_MB
+// (default 1024; 0 disables caching: every lookup makes a fresh payload) with
+// least-recently-used eviction; the old name SOTR_CONV_WEIGHT_CACHE_MB is read
+// when the new one is unset. Payloads are shared_ptrs, so an evicted entry
+// stays alive for the calls still using it.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace sotr {
+
+struct WeightCacheStats {
+  int64_t entries = 0, bytes = 0, hits = 0, misses = 0;
+};
+
+class WeightCache {
+ public:
+  // Makes the payload and sets `bytes` to the host memory it holds (0 for
+  // device memory, which the budget does not cover).
+  using Maker = std::function<std::shared_ptr<void>(int64_t& bytes)>;
+
+  // The payload for these sources and tag, made by `make` on a miss (outside
+  // the lock: two threads missing together may both make it; one is kept).
+  std::shared_ptr<void> get(const std::vector<const Tensor*>& sources, const std::string& tag, const Maker& make);
+
+  template <class T>
+  std::shared_ptr<T> get(const std::vector<const Tensor*>& sources, const std::string& tag,
+                         const std::function<std::shared_ptr<T>(int64_t& bytes)>& make) {
+    return std::static_pointer_cast<T>(
+        get(sources, tag, [&](int64_t& bytes) { return std::static_pointer_cast<void>(make(bytes)); }));
+  }
+
+  WeightCacheStats stats();
+  void clear();
+  int64_t limitBytes() const { return limit_.load(); }
+  void setLimitBytes(int64_t bytes);  // tests; evicts down to the new limit
+
+  WeightCache();
+  ~WeightCache();
+  WeightCache(const WeightCache&) = delete;
+  WeightCache& operator=(const WeightCache&) = delete;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<int64_t> limit_;
+};
+
+// The process-wide instance (never destroyed: ops may run during exit).
+WeightCache& weightCache();
+
+}  // namespace sotr

@@ -1,0 +1,80 @@
+// The derived-weight cache shared by conv2d (packed weights) and twin
+// attention (concatenated projections): hits on reuse, entries freed with
+// their weights, a budget from SOTR_WEIGHT_CACHE_MB, results unchanged.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { Tensor, conv2d, twinAttention, weightCacheInfo, clearWeightCache } from '../../dist/index.js';
+
+const entry = new URL('../../dist/index.js', import.meta.url).pathname;
+const rand = (n, seed) => {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) - 0.5);
+};
+const t = (shape, seed) => Tensor.from(rand(shape.reduce((a, b) => a * b, 1), seed), shape);
+
+test('conv2d: the first call packs, later calls hit, disposing the weight frees the entry', async () => {
+  clearWeightCache();
+  const x = t([1, 8, 9, 7], 1);
+  const w = t([16, 8, 3, 3], 2);
+  const before = weightCacheInfo();
+  const a = await conv2d(x, w, { padding: 1 });
+  const mid = weightCacheInfo();
+  assert.is(mid.entries, before.entries + 1);
+  assert.is(mid.misses, before.misses + 1);
+  assert.ok(mid.bytes >= 16 * 8 * 9 * 4, `packed bytes ${mid.bytes}`);
+  const b = await conv2d(x, w, { padding: 1 });
+  const after = weightCacheInfo();
+  assert.is(after.hits, mid.hits + 1);
+  assert.is(after.entries, mid.entries);
+  assert.equal(Array.from(await b.data()), Array.from(await a.data()), 'a cache hit gives the same result');
+  w.dispose();
+  // The storage is freed once the queue has released it; the next lookup purges.
+  const c = await conv2d(x, t([4, 8, 1, 1], 3));
+  assert.is(weightCacheInfo().entries, before.entries + 1, 'the disposed weight no longer holds an entry');
+  for (const z of [x, a, b, c]) z.dispose();
+});
+
+test('twin attention keeps its projections in the same cache, counted in bytes', async () => {
+  clearWeightCache();
+  const C = 16;
+  const mha = (s) => ({ q: t([C, C], s), kv: t([2 * C, C], s + 1), out: t([C, C], s + 2), outBias: t([C], s + 3) });
+  const weights = { col: mha(10), row: mha(20), gCol: 0.5, gRow: 0.25 };
+  const x = t([1, C, 4, 6], 5);
+  const y1 = await twinAttention(x, weights, { heads: 2 });
+  const info = weightCacheInfo();
+  assert.is(info.entries, 1);
+  assert.ok(info.bytes >= 8 * C * C * 4, `bytes ${info.bytes}`);
+  const y2 = await twinAttention(x, weights, { heads: 2 });
+  assert.is(weightCacheInfo().hits, info.hits + 1);
+  assert.equal(Array.from(await y2.data()), Array.from(await y1.data()));
+  for (const z of [x, y1, y2, ...Object.values(weights.col), ...Object.values(weights.row)]) z.dispose();
+  await conv2d(t([1, 1, 2, 2], 1), t([1, 1, 1, 1], 2)).then((z) => z.dispose());
+  assert.is(weightCacheInfo().entries, 1, 'only the new conv weight is left');
+  clearWeightCache();
+  assert.is(weightCacheInfo().entries, 0);
+});
+
+test('SOTR_WEIGHT_CACHE_MB=0 disables the cache (results unchanged); the old conv-only name still works', () => {
+  const code = `
+    const { Tensor, conv2d, weightCacheInfo } = await import(${JSON.stringify(entry)});
+    const x = Tensor.from(new Float32Array(2 * 5 * 5).fill(0.5), [1, 2, 5, 5]);
+    const w = Tensor.from(new Float32Array(3 * 2 * 9).fill(0.25), [3, 2, 3, 3]);
+    const a = await (await conv2d(x, w, { padding: 1 })).data();
+    const b = await (await conv2d(x, w, { padding: 1 })).data();
+    const i = weightCacheInfo();
+    console.log(JSON.stringify({ entries: i.entries, limit: i.limitBytes, hits: i.hits, same: a.every((v, k) => v === b[k]), v: a[12] }));
+  `;
+  const run = (env) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, SOTR_WEIGHT_CACHE_MB: '', SOTR_CONV_WEIGHT_CACHE_MB: '', ...env }, encoding: 'utf8' }));
+  const off = run({ SOTR_WEIGHT_CACHE_MB: '0' });
+  assert.equal({ entries: off.entries, limit: off.limit, hits: off.hits, same: off.same }, { entries: 0, limit: 0, hits: 0, same: true });
+  assert.is(off.v, 0.5 * 0.25 * 18);
+  const old = run({ SOTR_CONV_WEIGHT_CACHE_MB: '0' });
+  assert.is(old.limit, 0);
+  const on = run({});
+  assert.is(on.entries, 1);
+  assert.is(on.hits, 1);
+  assert.is(on.limit, 1024 * 1048576);
+});
+
+test.run();

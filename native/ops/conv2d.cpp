@@ -1,4 +1,5 @@
 #include "ops/conv2d.h"
+#include "ops/conv2d_winograd.h"
 #include "runtime/weight_cache.h"
 
 #include <algorithm>
@@ -101,6 +102,22 @@ Conv2dPlan planConv2d(const OpCall& call) {
   const ConvGeom& g = p.g;
   checkConvEpilogue(op, call, 2, g, p);
   p.outShape = {g.N, g.O, g.Ho, g.Wo};
+  const std::string algo = call.attrs.string(op, "algorithm", "auto");
+  if (algo == "direct") {
+    p.algorithm = Conv2dPlan::Algorithm::Direct;
+  } else if (algo == "winograd") {
+    p.algorithm = Conv2dPlan::Algorithm::Winograd;
+    if (!winogradGeometry(g))
+      fail(ErrorKind::Range, op + ": algorithm 'winograd' needs a 3x3 kernel, stride 1, dilation 1, groups 1, " +
+                                 "at least 16 input and output channels and a 2x2 output (received kernel " +
+                                 std::to_string(g.kh) + "x" + std::to_string(g.kw) + ", stride " + std::to_string(g.sh) +
+                                 "," + std::to_string(g.sw) + ", dilation " + std::to_string(g.dh) + "," +
+                                 std::to_string(g.dw) + ", groups " + std::to_string(g.groups) + ", " +
+                                 std::to_string(g.C) + " -> " + std::to_string(g.O) + " channels, output " +
+                                 std::to_string(g.Ho) + "x" + std::to_string(g.Wo) + ")");
+  } else if (algo != "auto") {
+    fail(ErrorKind::Range, op + ": algorithm must be 'auto', 'direct' or 'winograd', received '" + algo + "'");
+  }
   return p;
 }
 
@@ -181,16 +198,6 @@ void im2colBlock(const ConvGeom& g, const float* x, int64_t n, int64_t grp, int6
 
 namespace {
 
-// Rows of C per GEMM call: the core reads B (the column block) in place when
-// M spans at most 8 microkernel panels, so the column block is never copied.
-int64_t blockRowsFor(SimdLevel l) {
-  switch (l) {
-    case SimdLevel::AVX512: return 96;  // 8 x 12
-    case SimdLevel::AVX2: return 48;    // 8 x 6
-    default: return 32;                 // 8 x 4
-  }
-}
-
 struct PackedConvWeight {
   SimdLevel level = SimdLevel::Scalar;
   int64_t groups = 1, Og = 0, K = 0, mb = 0, nmb = 0;
@@ -207,7 +214,7 @@ std::shared_ptr<PackedConvWeight> packConvWeight(const float* w, int64_t groups,
   pw->groups = groups;
   pw->Og = Og;
   pw->K = K;
-  pw->mb = blockRowsFor(level);
+  pw->mb = convBlockRows(level);
   pw->nmb = (Og + pw->mb - 1) / pw->mb;
   pw->blocks.resize(groups * pw->nmb);
   auto one = [&](int64_t t) {
@@ -307,6 +314,16 @@ int64_t colBlockFor(int64_t K) {
 }
 
 }  // namespace
+
+// Rows of C per GEMM call: the core reads B (the column block) in place when
+// M spans at most 8 microkernel panels, so the column block is never copied.
+int64_t convBlockRows(SimdLevel l) {
+  switch (l) {
+    case SimdLevel::AVX512: return 96;  // 8 x 12
+    case SimdLevel::AVX2: return 48;    // 8 x 6
+    default: return 32;                 // 8 x 4
+  }
+}
 
 // ---------------------------------------------------------------------------
 // The CPU engine
@@ -437,7 +454,11 @@ static OpRegistrar reg(OpDef{
       // 1x1: the GEMM reads x in place, except for deep K, where the rows of
       // a block lie too far apart (one page per k: TLB misses) and copying
       // the block first measured faster (K = 1024 at 50x84: +5-9%).
-      if (g.pointwise() && g.K() < kPointwiseCopyMinK) {
+      const bool winograd = p.algorithm == Conv2dPlan::Algorithm::Winograd ||
+                            (p.algorithm == Conv2dPlan::Algorithm::Auto && winogradEnabled() && winogradGeometry(g));
+      if (winograd) {
+        convWinogradCpu(g, x, w, w.data<float>(), ep, out[0].data<float>(), ctx.pool);
+      } else if (g.pointwise() && g.K() < kPointwiseCopyMinK) {
         convGemmCpu(g, x, w, w.data<float>(), ep, out[0].data<float>(), nullptr, ctx.pool);
       } else {
         const ColumnFn cols = [&](int64_t n, int64_t grp, int64_t p0, int64_t nc, float* col, int64_t ld) {

@@ -20,6 +20,7 @@
 
 #include "gemm/gemm_args.h"
 #include "ops/registry.h"
+#include "runtime/cpu_features.h"
 
 namespace sotr {
 
@@ -44,6 +45,9 @@ struct Conv2dPlan {
   GemmEpilogue ep;  // pointers null; act, slope, flags of presence below
   bool hasBias = false, hasScale = false, hasShift = false, hasResidual = false;
   Shape outShape;
+  // attr "algorithm" (CPU): auto (Winograd where it applies), direct
+  // (im2col + GEMM), winograd (an error where it does not apply).
+  enum class Algorithm { Auto, Direct, Winograd } algorithm = Algorithm::Auto;
 };
 
 // Reads stride / padding / dilation ("number or [h, w]") and groups, checks
@@ -72,6 +76,10 @@ using ColumnFn = std::function<void(int64_t n, int64_t grp, int64_t p0, int64_t 
 // output channels (bias etc. indexed by global channel; residual [N, O, P]).
 void convGemmCpu(const ConvGeom& g, const float* x, const Tensor& weightKey, const float* weight,
                  const GemmEpilogue& ep, float* out, const ColumnFn* columns, ThreadPool* pool);
+
+// Weight rows per GEMM call of the conv engines (8 microkernel panels: the
+// GEMM core then reads B in place instead of packing it).
+int64_t convBlockRows(SimdLevel level);
 
 // Plain im2col for conv2d (dispatches to the AVX-512 variant when active).
 void im2colBlock(const ConvGeom& g, const float* x, int64_t n, int64_t grp, int64_t p0, int64_t ncols,

@@ -35,6 +35,16 @@ for (const device of devices) {
       assert.ok(e < 1e-11, `nmse ${e}`);
     });
   }
+  if (device === 'cpu') {
+    // 'auto' takes Winograd for the 3x3 stride-1 cases with >= 16 channels; the direct engine is checked too.
+    for (const c of cases) {
+      test(`conv2d ${c[0]} matches PyTorch on cpu with algorithm 'direct'`, async () => {
+        const out = await runCase(c, device, { algorithm: 'direct' });
+        const e = nmse(await out.data(), fx.tensors[`${c[0]}.out`].data);
+        assert.ok(e < 1e-11, `nmse ${e}`);
+      });
+    }
+  }
   if (device === 'cuda') {
     for (const precision of ['tf32', 'bf16']) {
       test(`conv2d rows130 ${precision} on cuda stays close`, async () => {
@@ -83,6 +93,23 @@ test('conv2d results do not depend on the thread count (CPU)', async () => {
   assert.equal([...runs[2]], [...runs[0]]);
 });
 
+test("conv2d algorithm 'winograd' and 'direct' agree on a transformer-sized map", async () => {
+  const rnd = (n, seed) => {
+    let s = seed;
+    return Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5);
+  };
+  const x = Tensor.from(rnd(64 * 13 * 27, 1), [1, 64, 13, 27]);
+  const w = Tensor.from(rnd(48 * 64 * 9, 2).map((v) => v / 12), [48, 64, 3, 3]);
+  const bias = Tensor.from(rnd(48, 3), [48]);
+  const residual = Tensor.from(rnd(48 * 13 * 27, 4), [1, 48, 13, 27]);
+  const opts = { bias, padding: 1, residual, alpha: 0.5, activation: 'leakyRelu' };
+  const a = await (await conv2d(x, w, { ...opts, algorithm: 'winograd' })).data();
+  const b = await (await conv2d(x, w, { ...opts, algorithm: 'direct' })).data();
+  const c = await (await conv2d(x, w, opts)).data();
+  assert.ok(nmse(a, b) < 1e-12, `nmse ${nmse(a, b)}`);
+  assert.equal(Array.from(c), Array.from(a), "'auto' is Winograd here");
+});
+
 test('conv2d rejects bad input with typed errors naming the op', async () => {
   const x = Tensor.from(new Float32Array(2 * 3 * 5 * 5), [2, 3, 5, 5]);
   const w = Tensor.from(new Float32Array(4 * 3 * 3 * 3), [4, 3, 3, 3]);
@@ -101,6 +128,8 @@ test('conv2d rejects bad input with typed errors naming the op', async () => {
     [() => conv2d(x, w, { activation: 'gelu' }), SotrRangeError, /activation/],
     [() => conv2d(x, w, { stride: 'x' }), SotrTypeError, /stride/],
     [() => conv2d(x, null), SotrTypeError, /conv2d: weight is required/],
+    [() => conv2d(x, w, { algorithm: 'fft' }), SotrRangeError, /conv2d: algorithm must be 'auto', 'direct' or 'winograd', received 'fft'/],
+    [() => conv2d(x, w, { algorithm: 'winograd' }), SotrRangeError, /algorithm 'winograd' needs a 3x3 kernel.*3 -> 4 channels/],
   ];
   for (const [fn, Cls, re] of bad) {
     try {

@@ -26,6 +26,12 @@ export interface Conv2dOptions extends OpOptions {
   activation?: ConvActivation;
   /** LeakyReLU slope (default 0.01). */
   negativeSlope?: number;
+  /**
+   * CPU algorithm: 'auto' (default: Winograd F(2x2, 3x3) for 3x3 stride-1 convs with >= 16 channels, else im2col +
+   * GEMM), 'direct' (always im2col + GEMM: the smallest rounding error), 'winograd' (a SotrRangeError where it does not
+   * apply). CUDA ignores it. SOTR_CONV_WINOGRAD=0 makes 'auto' mean 'direct'.
+   */
+  algorithm?: 'auto' | 'direct' | 'winograd';
 }
 
 /** @internal Plain-object attributes of the conv-like ops. */
@@ -57,6 +63,8 @@ export async function conv2d(x: Tensor, weight: Tensor, options: Conv2dOptions =
   const scale = checkTensor('conv2d', 'options.scale', o.scale, true);
   const shift = checkTensor('conv2d', 'options.shift', o.shift, true);
   const residual = checkTensor('conv2d', 'options.residual', o.residual, true);
-  const [out] = await runOp('conv2d', [x, weight, bias, scale, shift, residual], convAttrs(o), o);
+  const attrs = convAttrs(o);
+  if (o.algorithm !== undefined) attrs.algorithm = o.algorithm;
+  const [out] = await runOp('conv2d', [x, weight, bias, scale, shift, residual], attrs, o);
   return out;
 }

@@ -2,7 +2,7 @@ import type { Tensor } from '../tensor';
 import { convAttrs, type Conv2dOptions } from './conv2d';
 import { checkTensor, runOp } from './run';
 
-export interface DeformConv2dOptions extends Conv2dOptions {
+export interface DeformConv2dOptions extends Omit<Conv2dOptions, 'algorithm'> {
   /** Deformable groups: input channels split into this many groups, each with its own offsets/mask (default 1). */
   deformGroups?: number;
 }

@@ -3,6 +3,7 @@
 // and shapes that take each path of the CPU engine (per-block columns, shared
 // columns split over row blocks, 1x1 read in place).
 #include <cmath>
+#include <string>
 
 #include "../op_test.h"
 
@@ -15,6 +16,7 @@ struct ConvSpec {
   int64_t N, C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, groups;
   bool bias, bn, residual;
   const char* act;
+  const char* algo = "auto";  // conv2d's attr algorithm
 };
 
 // Double-precision direct convolution with the op's epilogue.
@@ -79,7 +81,7 @@ OpCase convCase(ConvSpec s, bool timed = false) {
            (s.sh != 1 || s.sw != 1 ? " s" + std::to_string(s.sh) + "," + std::to_string(s.sw) : "") +
            (s.dh != 1 || s.dw != 1 ? " d" + std::to_string(s.dh) : "") +
            (s.groups != 1 ? " g" + std::to_string(s.groups) : "") + (s.bias ? " b" : "") + (s.bn ? " bn" : "") +
-           (s.residual ? " res" : "") + " " + s.act;
+           (s.residual ? " res" : "") + " " + s.act + (std::string(s.algo) != "auto" ? std::string(" ") + s.algo : "");
   c.make = [=](Rng& rng) {
     OpCall call;
     call.op = "conv2d";
@@ -96,6 +98,7 @@ OpCase convCase(ConvSpec s, bool timed = false) {
     call.attrs.setNumbers("dilation", {double(s.dh), double(s.dw)});
     call.attrs.setNumber("groups", double(s.groups));
     call.attrs.setString("activation", s.act);
+    if (std::string(s.algo) != "auto") call.attrs.setString("algorithm", s.algo);
     if (s.residual) {  // the ReZero form: x + g * FF(x)
       call.attrs.setNumber("alpha", 0.75);
       call.attrs.setNumber("beta", 1.25);
@@ -133,8 +136,22 @@ OP_TEST_CASE(convCase({1, 16, 31, 33, 24, 5, 3, 2, 1, 2, 1, 2, 1, 2, true, false
 OP_TEST_CASE(convCase({2, 12, 9, 10, 8, 1, 1, 1, 1, 0, 0, 1, 1, 2, true, false, true, "none"}));
 OP_TEST_CASE(convCase({3, 16, 23, 19, 21, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, false, "relu"}));
 OP_TEST_CASE(convCase({4, 7, 1, 1, 9, 1, 1, 1, 1, 0, 0, 1, 1, 1, true, false, false, "none"}));
+// Winograd F(2x2, 3x3) (3x3 stride 1, >= 16 channels): odd outputs (partial
+// tiles), padding 0 and 2, tile rows wider than a 16-tile chunk, a batch,
+// tasks crossing tile rows and images, every epilogue piece, the sigmoid;
+// and the same geometries forced onto the direct engine.
+OP_TEST_CASE(convCase({1, 16, 4, 4, 16, 3, 3, 1, 1, 0, 0, 1, 1, 1, true, false, false, "none"}));
+OP_TEST_CASE(convCase({2, 33, 13, 71, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true, "leakyRelu"}));
+OP_TEST_CASE(convCase({1, 20, 9, 40, 47, 3, 3, 1, 1, 0, 0, 1, 1, 1, false, false, true, "relu"}));
+OP_TEST_CASE(convCase({3, 24, 7, 5, 17, 3, 3, 1, 1, 2, 2, 1, 1, 1, true, false, false, "sigmoid"}));
+OP_TEST_CASE(convCase({1, 130, 25, 68, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true, "none", "winograd"}));
+OP_TEST_CASE(convCase({2, 33, 13, 71, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true, "leakyRelu", "direct"}));
+OP_TEST_CASE(convCase({1, 300, 11, 23, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true, "relu", "direct"}));
+OP_TEST_CASE(convCase({1, 40, 5, 9, 130, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, true, "leakyRelu", "direct"}));
 // the transformer's conv on a small map (timed)
 OP_TEST_CASE(convCase({1, 256, 12, 24, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false, "leakyRelu"}, true));
 OP_TEST_CASE(convCase({1, 64, 100, 168, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true, false, "relu"}, true));
+OP_TEST_CASE(convCase({1, 256, 12, 24, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false, "leakyRelu", "direct"}, true));
+OP_TEST_CASE(convCase({1, 64, 100, 168, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true, false, "relu", "direct"}, true));
 
 }  // namespace

@@ -1,0 +1,39 @@
+// Winograd F(2x2, 3x3) for conv2d on the CPU: 3x3, stride 1, dilation 1,
+// groups 1 (every 3x3 conv of SOTR's backbone, FPN, transformer and mask
+// branch). Each 2x2 output tile costs 16 products per (in, out) channel pair
+// instead of 36, so the GEMM work drops 2.25x:
+//
+//   U[pos] = (G g G^T)[pos]            weights, [16][O][C], made once (cached)
+//   V[pos] = (B^T d B)[pos]            4x4 input patch per tile, [16][C][tiles]
+//   M[pos] = U[pos] * V[pos]           16 GEMMs on the shared GEMM core
+//   y      = A^T M A                   2x2 outputs per tile, then the epilogue
+//
+// (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016.)
+// The transforms add a few float32 roundings: measured NMSE against float64
+// direct convolution stays around 1e-14 on the SOTR shapes (direct: ~1e-15),
+// far inside the 1e-10 bound of the op tests. conv2d's attr algorithm:
+// 'direct' (or SOTR_CONV_WINOGRAD=0 for every call) runs im2col + GEMM instead.
+#pragma once
+#include <cstdint>
+
+#include "gemm/gemm_args.h"
+#include "ops/conv2d.h"
+
+namespace sotr {
+
+class ThreadPool;
+
+// The geometries the Winograd path handles: 3x3, stride 1, dilation 1,
+// groups 1, at least 16 input and output channels, output at least 2x2.
+bool winogradGeometry(const ConvGeom& g);
+// conv2d's algorithm 'auto' picks Winograd where it applies unless
+// SOTR_CONV_WINOGRAD=0.
+bool winogradEnabled();
+
+// Same contract as convGemmCpu for the geometries winogradGeometry accepts:
+// x [N, C, H, W], weight [O, C, 3, 3] (weightKey keys the transformed-weight
+// cache), ep bound with rows = output channels, out [N, O, Ho, Wo].
+void convWinogradCpu(const ConvGeom& g, const float* x, const Tensor& weightKey, const float* weight,
+                     const GemmEpilogue& ep, float* out, ThreadPool* pool);
+
+}  // namespace sotr

@@ -107,7 +107,7 @@ try {
       nmsInput: trace.beforeNms,
       afterNms: trace.afterNms,
       instances: first.instances.length,
-      emulatedOps: model.emulatedOps,
+      fallbackOps: model.fallbackOps,
     });
     if (tinfo) {
       Object.assign(row, {

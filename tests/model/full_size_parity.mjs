@@ -44,5 +44,5 @@ for (let i = 0; i < runs; i++) {
 const fmt = (p) => Object.entries(p).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
 for (const p of times) console.log('profile ms:', fmt(p));
 console.log(`reference (PyTorch, ${golden.meta.threads} threads): ${(golden.tensors['full.reference_seconds'].data[0] * 1000).toFixed(0)} ms`);
-console.log('emulated ops:', model.emulatedOps.join(', ') || 'none', '| threads', backendInfo().cpu.threads);
+console.log('CPU fallbacks:', model.fallbackOps.join(', ') || 'none', '| threads', backendInfo().cpu.threads);
 await model.dispose();

@@ -3,8 +3,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Sotr, AbortError, DisposedError, memoryInfo, decodeImage, synchronize, resolveDevice } from '../../dist/index.js';
-import { byScoreThenIndex, matrixNmsHost, selectCandidates } from '../../dist/model/postprocess.js';
+import { Sotr, AbortError, BitMasks, DisposedError, matrixNms, memoryInfo, decodeImage, synchronize, resolveDevice } from '../../dist/index.js';
+import { byScoreThenIndex, selectCandidates } from '../../dist/model/postprocess.js';
 import { fixturePath, rejects } from './helpers.mjs';
 
 const quiet = { onWarning: () => {} };
@@ -23,9 +23,7 @@ test('100 predictions: allocator live bytes equal; RSS growth reported (bounded)
     const raw = { data: img.bgr, width: img.width, height: img.height, channels: 3, format: 'bgr' };
     // Warm-up: the allocator, the packed-weight caches and malloc's arenas reach their working size.
     await m.predict(raw);
-    // (fewer while this build lacks conv2d and the model emulates it on the host: slow)
-    const warmup = m.emulatedOps.includes('conv2d') ? 10 : 60;
-    for (let i = 0; i < warmup; i++) await m.predict(raw);
+    for (let i = 0; i < 60; i++) await m.predict(raw);
     await synchronize(DEV);
     gc();
     const live0 = memoryInfo(DEV).liveBytes;
@@ -92,7 +90,7 @@ test('profile gives per-stage times; intermediates give every stage', async () =
     assert.equal(it.transformerP5.shape, it.fpn[3].shape);
     assert.equal(it.maskFeature.shape, [1, 32, 16, 48]);
     assert.is(it.trace.ratio, 3);
-    assert.ok(Array.isArray(m.emulatedOps));
+    assert.equal(m.fallbackOps, [], 'every op ran on the model device');
   } finally {
     await m.dispose();
   }
@@ -133,22 +131,23 @@ test('ties: sorts by (score descending, candidate index ascending); point NMS ke
   assert.equal(Array.from(c.labels), [0, 0]);
 });
 
-test('Matrix NMS on the host follows the reference formula (class-aware, gaussian and linear)', () => {
+test('Matrix NMS, as the post-processing calls it, follows the reference formula (class-aware, gaussian and linear)', async () => {
   // three 1-row masks of width 8: A = 0..3, B = 2..5 (IoU 2/6 with A), C = 0..3 of another class
   const words = 2;
   const data = new Uint32Array(3 * words);
   data[0] = 0b1111;
   data[2] = 0b111100;
   data[4] = 0b1111;
-  const m = { count: 3, height: 1, width: 8, words, data, areas: Int32Array.from([4, 4, 4]), softSums: new Float32Array(3), boxes: new Int32Array(12) };
+  const m = new BitMasks({ count: 3, height: 1, width: 8, data });
+  assert.equal(Array.from(m.areas), [4, 4, 4]);
   const labels = Int32Array.from([0, 0, 1]);
   const scores = Float32Array.from([0.9, 0.8, 0.7]);
-  const g = matrixNmsHost(m, labels, scores, 'gaussian', 2);
+  const g = await matrixNms(m, labels, scores, { kernel: 'gaussian', sigma: 2, device: DEV });
   const iou = 2 / 6;
   assert.ok(Math.abs(g[0] - 0.9) < 1e-7);
   assert.ok(Math.abs(g[1] - 0.8 * Math.exp(-2 * iou * iou)) < 1e-6);
   assert.ok(Math.abs(g[2] - 0.7) < 1e-7, 'another class is not suppressed');
-  const l = matrixNmsHost(m, labels, scores, 'linear', 2);
+  const l = await matrixNms(m, labels, scores, { kernel: 'linear', sigma: 2, device: DEV });
   assert.ok(Math.abs(l[1] - 0.8 * (1 - iou)) < 1e-6);
 });
 

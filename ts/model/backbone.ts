@@ -6,7 +6,10 @@
  */
 import type { Tensor } from '../tensor';
 import type { SotrConfig } from './config';
-import { conv2d, deformConv2d, maxPool2d, type OpCtx } from './ops';
+import { conv2d } from '../ops/conv2d';
+import { deformConv2d } from '../ops/deform_conv2d';
+import { maxPool2d } from '../ops/pool';
+import { op, opts, type OpCtx } from './ops';
 import type { BlockW, ConvW } from './weights';
 
 function cbn(w: ConvW) {
@@ -16,32 +19,32 @@ function cbn(w: ConvW) {
 async function bottleneck(ctx: OpCtx, cfg: SotrConfig, b: BlockW, x: Tensor): Promise<Tensor> {
   const s1 = cfg.strideInOneByOne ? b.stride : 1;
   const s3 = cfg.strideInOneByOne ? 1 : b.stride;
-  const shortcut = b.shortcut ? await conv2d(ctx, x, b.shortcut.weight, { ...cbn(b.shortcut), stride: b.stride }) : x;
+  const shortcut = b.shortcut ? await op(ctx, conv2d, x, b.shortcut.weight, opts(ctx, { ...cbn(b.shortcut), stride: b.stride })) : x;
   try {
     let c2: Tensor;
-    const c1 = await conv2d(ctx, x, b.conv1.weight, { ...cbn(b.conv1), stride: s1, activation: 'relu' });
+    const c1 = await op(ctx, conv2d, x, b.conv1.weight, opts(ctx, { ...cbn(b.conv1), stride: s1, activation: 'relu' }));
     try {
       if (b.offset && b.modulation) {
-        const offset = await conv2d(ctx, c1, b.offset.weight, { bias: b.offset.bias ?? null, stride: s3, padding: 1 });
+        const offset = await op(ctx, conv2d, c1, b.offset.weight, opts(ctx, { bias: b.offset.bias ?? null, stride: s3, padding: 1 }));
         let mask: Tensor | undefined;
         try {
           // mask = sigmoid(o[:, 18G:27G]): the modulation half of conv2_offset, with the sigmoid fused.
-          mask = await conv2d(ctx, c1, b.modulation.weight, { bias: b.modulation.bias ?? null, stride: s3, padding: 1, activation: 'sigmoid' });
+          mask = await op(ctx, conv2d, c1, b.modulation.weight, opts(ctx, { bias: b.modulation.bias ?? null, stride: s3, padding: 1, activation: 'sigmoid' }));
           const G = b.offset.weight.shape[0]! / 18;
-          c2 = await deformConv2d(ctx, c1, offset, mask, b.conv2.weight, { ...cbn(b.conv2), stride: s3, padding: 1, activation: 'relu', deformGroups: G });
+          c2 = await op(ctx, deformConv2d, c1, offset, mask, b.conv2.weight, opts(ctx, { ...cbn(b.conv2), stride: s3, padding: 1, activation: 'relu', deformGroups: G }));
         } finally {
           offset.dispose();
           mask?.dispose();
         }
       } else {
-        c2 = await conv2d(ctx, c1, b.conv2.weight, { ...cbn(b.conv2), stride: s3, padding: 1, activation: 'relu' });
+        c2 = await op(ctx, conv2d, c1, b.conv2.weight, opts(ctx, { ...cbn(b.conv2), stride: s3, padding: 1, activation: 'relu' }));
       }
     } finally {
       c1.dispose();
     }
     try {
       // out = relu(conv3 + shortcut): the shortcut is added in the epilogue before the ReLU.
-      return await conv2d(ctx, c2, b.conv3.weight, { ...cbn(b.conv3), residual: shortcut, activation: 'relu' });
+      return await op(ctx, conv2d, c2, b.conv3.weight, opts(ctx, { ...cbn(b.conv3), residual: shortcut, activation: 'relu' }));
     } finally {
       c2.dispose();
     }
@@ -52,10 +55,10 @@ async function bottleneck(ctx: OpCtx, cfg: SotrConfig, b: BlockW, x: Tensor): Pr
 
 /** The ResNet trunk on a normalised, padded image [B, 3, Hp, Wp]; returns [res2, res3, res4, res5]. */
 export async function runResNet(ctx: OpCtx, cfg: SotrConfig, w: { stem: ConvW; stages: BlockW[][] }, image: Tensor): Promise<Tensor[]> {
-  const s = await conv2d(ctx, image, w.stem.weight, { ...cbn(w.stem), stride: 2, padding: 3, activation: 'relu' });
+  const s = await op(ctx, conv2d, image, w.stem.weight, opts(ctx, { ...cbn(w.stem), stride: 2, padding: 3, activation: 'relu' }));
   let x: Tensor;
   try {
-    x = await maxPool2d(ctx, s, 3, 2, 1);
+    x = await op(ctx, maxPool2d, s, opts(ctx, { kernelSize: 3, stride: 2, padding: 1 }));
   } finally {
     s.dispose();
   }

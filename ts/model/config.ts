@@ -275,7 +275,7 @@ export interface SotrLoadOptions extends ConfigOverrides {
   device?: string;
   /** Arithmetic of every op (default 'fp32'). */
   precision?: Precision;
-  /** Warnings (unexpected keys, emulated ops): default console.warn with a 'sotr:' prefix. */
+  /** Warnings (unexpected keys): default console.warn with a 'sotr:' prefix. */
   onWarning?: (message: string) => void;
   /** Fail on unexpected keys instead of warning (default false). */
   strict?: boolean;

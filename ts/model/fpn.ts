@@ -3,7 +3,10 @@
  * sums (T, not P), fused as the lateral conv's residual; P6 = max_pool2d(P5, kernel 1, stride 2) = P5[::2, ::2].
  */
 import type { Tensor } from '../tensor';
-import { conv2d, maxPool2d, resize, type OpCtx } from './ops';
+import { conv2d } from '../ops/conv2d';
+import { interpolate } from '../ops/interpolate';
+import { maxPool2d } from '../ops/pool';
+import { op, opts, type OpCtx } from './ops';
 import type { ConvW } from './weights';
 
 /** [res2..res5] → [P2, P3, P4, P5, P6]. Does not dispose the inputs. */
@@ -14,18 +17,18 @@ export async function runFpn(ctx: OpCtx, w: { fpnLateral: ConvW[]; fpnOutput: Co
     for (let l = 3; l >= 0; l--) {
       let up: Tensor | null = null;
       if (prev) {
-        up = await resize(ctx, prev, [prev.shape[2]! * 2, prev.shape[3]! * 2], 'nearest');
+        up = await op(ctx, interpolate, prev, [prev.shape[2]! * 2, prev.shape[3]! * 2], 'nearest', opts(ctx, {}));
         prev.dispose();
         prev = null;
       }
       try {
-        prev = await conv2d(ctx, c[l]!, w.fpnLateral[l]!.weight, { bias: w.fpnLateral[l]!.bias ?? null, residual: up });
+        prev = await op(ctx, conv2d, c[l]!, w.fpnLateral[l]!.weight, opts(ctx, { bias: w.fpnLateral[l]!.bias ?? null, residual: up }));
       } finally {
         up?.dispose();
       }
-      p.unshift(await conv2d(ctx, prev, w.fpnOutput[l]!.weight, { bias: w.fpnOutput[l]!.bias ?? null, padding: 1 }));
+      p.unshift(await op(ctx, conv2d, prev, w.fpnOutput[l]!.weight, opts(ctx, { bias: w.fpnOutput[l]!.bias ?? null, padding: 1 })));
     }
-    p.push(await maxPool2d(ctx, p[3]!, 1, 2, 0));
+    p.push(await op(ctx, maxPool2d, p[3]!, opts(ctx, { kernelSize: 1, stride: 2, padding: 0 })));
     return p;
   } catch (e) {
     for (const t of p) t.dispose();

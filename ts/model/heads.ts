@@ -5,15 +5,17 @@
  */
 import type { Tensor } from '../tensor';
 import type { SotrConfig } from './config';
-import { conv2d, resize, type OpCtx } from './ops';
+import { conv2d } from '../ops/conv2d';
+import { interpolate } from '../ops/interpolate';
+import { op, opts, type OpCtx } from './ops';
 import type { ConvW } from './weights';
 
 /** split_feats: [P2..P6] → the five instance-branch maps (P3, P4, P5 are returned as is). */
 export async function splitFeats(ctx: OpCtx, p: Tensor[]): Promise<Tensor[]> {
   const p2 = p[0]!;
-  const l0 = await resize(ctx, p2, [p2.shape[2]! / 2, p2.shape[3]! / 2], 'bilinear');
+  const l0 = await op(ctx, interpolate, p2, [p2.shape[2]! / 2, p2.shape[3]! / 2], 'bilinear', opts(ctx, {}));
   try {
-    const l4 = await resize(ctx, p[4]!, [p[3]!.shape[2]!, p[3]!.shape[3]!], 'bilinear');
+    const l4 = await op(ctx, interpolate, p[4]!, [p[3]!.shape[2]!, p[3]!.shape[3]!], 'bilinear', opts(ctx, {}));
     return [l0, p[1]!, p[2]!, p[3]!, l4];
   } catch (e) {
     l0.dispose();
@@ -22,14 +24,14 @@ export async function splitFeats(ctx: OpCtx, p: Tensor[]): Promise<Tensor[]> {
 }
 
 export async function gridResize(ctx: OpCtx, x: Tensor, n: number): Promise<Tensor> {
-  return resize(ctx, x, [n, n], 'bilinear');
+  return op(ctx, interpolate, x, [n, n], 'bilinear', opts(ctx, {}));
 }
 
 export async function runHeads(ctx: OpCtx, cfg: SotrConfig, w: { catePred: ConvW; kernelPred: ConvW }, y: Tensor): Promise<{ cate: Tensor; kernel: Tensor }> {
   void cfg;
-  const cate = await conv2d(ctx, y, w.catePred.weight, { bias: w.catePred.bias ?? null });
+  const cate = await op(ctx, conv2d, y, w.catePred.weight, opts(ctx, { bias: w.catePred.bias ?? null }));
   try {
-    const kernel = await conv2d(ctx, y, w.kernelPred.weight, { bias: w.kernelPred.bias ?? null });
+    const kernel = await op(ctx, conv2d, y, w.kernelPred.weight, opts(ctx, { bias: w.kernelPred.bias ?? null }));
     return { cate, kernel };
   } catch (e) {
     cate.dispose();

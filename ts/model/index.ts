@@ -1,7 +1,17 @@
 /**
  * The SOTR model: loading, pre-processing, the forward pass, post-processing (see docs/model.md).
  */
-export { Sotr, inspectCheckpoint, type PredictOptions, type Prediction, type StageTimes, type Intermediates, type CheckpointInspection, type SotrSource } from './sotr';
+export {
+  Sotr,
+  inspectCheckpoint,
+  type PredictOptions,
+  type Prediction,
+  type StageTimes,
+  type Intermediates,
+  type HostTensor,
+  type CheckpointInspection,
+  type SotrSource,
+} from './sotr';
 export {
   SOTR_DEFAULTS,
   detectVariant,
@@ -15,7 +25,6 @@ export {
   type NmsKernel,
 } from './config';
 export type { Instance, PostprocessTrace } from './postprocess';
-export type { HostTensor } from './host';
 export { decodeImage, prepareImage, shortestEdgeSize, DEFAULT_LIMIT_INPUT_PIXELS, type ImageInput, type RawImage, type DecodedImage, type PreparedImage } from './preprocess';
 export { resizePillowBilinear, pillowBilinearTaps } from './resize_pillow';
 export {

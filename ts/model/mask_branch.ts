@@ -4,13 +4,17 @@
  */
 import type { Tensor } from '../tensor';
 import type { SotrConfig } from './config';
-import { add, conv2d, groupNorm, resize, type OpCtx } from './ops';
+import { conv2d } from '../ops/conv2d';
+import { add } from '../ops/elementwise';
+import { groupNorm } from '../ops/group_norm';
+import { interpolate } from '../ops/interpolate';
+import { op, opts, type OpCtx } from './ops';
 import type { GnConvW } from './weights';
 
 async function cgr(ctx: OpCtx, cfg: SotrConfig, w: GnConvW, x: Tensor, padding: number): Promise<Tensor> {
-  const c = await conv2d(ctx, x, w.weight, { padding });
+  const c = await op(ctx, conv2d, x, w.weight, opts(ctx, { padding }));
   try {
-    return await groupNorm(ctx, c, cfg.groupNormGroups, w.gnWeight, w.gnBias, cfg.groupNormEps, true);
+    return await op(ctx, groupNorm, c, cfg.groupNormGroups, opts(ctx, { weight: w.gnWeight, bias: w.gnBias, eps: cfg.groupNormEps, activation: 'relu' }));
   } finally {
     c.dispose();
   }
@@ -18,7 +22,7 @@ async function cgr(ctx: OpCtx, cfg: SotrConfig, w: GnConvW, x: Tensor, padding: 
 
 async function up2(ctx: OpCtx, x: Tensor): Promise<Tensor> {
   try {
-    return await resize(ctx, x, [x.shape[2]! * 2, x.shape[3]! * 2], 'bilinear');
+    return await op(ctx, interpolate, x, [x.shape[2]! * 2, x.shape[3]! * 2], 'bilinear', opts(ctx, {}));
   } finally {
     x.dispose();
   }
@@ -45,7 +49,7 @@ export async function runMaskBranch(ctx: OpCtx, cfg: SotrConfig, w: { maskLevels
       if (sum === null) {
         sum = x;
       } else {
-        const s: Tensor = await add(ctx, sum, x!);
+        const s: Tensor = await op(ctx, add, sum, x!, opts(ctx, {}));
         sum.dispose();
         x!.dispose();
         sum = s;

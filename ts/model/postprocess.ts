@@ -18,12 +18,38 @@
 import { AbortError } from '../errors';
 import { Tensor } from '../tensor';
 import type { SotrConfig, PostprocessOptions } from './config';
-import { gemmHost, linearTaps, sigmoid32 } from './host';
 import { BitMasks } from '../masks/bitmasks';
 import { Mask, words32PerRow } from '../masks/mask';
-import { dispatch, toHost, type OpCtx } from './ops';
+import { dynamicConv, dynamicConvMasks as dynamicConvMasksOp } from '../ops/dynamic_conv';
+import { matrixNms as matrixNmsOp } from '../ops/matrix_nms';
+import { op, opts, type OpCtx } from './ops';
 
 const f32 = Math.fround;
+
+/** PyTorch's float32 sigmoid: 1 / (1 + exp(-x)) rounded to float32 at each step (§10 step 1). */
+export function sigmoid32(x: number): number {
+  return f32(1 / f32(1 + f32(Math.exp(-x))));
+}
+
+/** Per-axis source indices and weights of PyTorch's bilinear, align_corners=False, float32 index math. */
+export function linearTaps(inSize: number, outSize: number, scaleOverride?: number): { i0: Int32Array; i1: Int32Array; l1: Float32Array } {
+  const scale = f32(scaleOverride ?? inSize / outSize);
+  const i0 = new Int32Array(outSize);
+  const i1 = new Int32Array(outSize);
+  const l1 = new Float32Array(outSize);
+  for (let o = 0; o < outSize; o++) {
+    let src = f32(f32(scale * f32(o + 0.5)) - 0.5);
+    if (src < 0) src = 0;
+    let a = Math.floor(src);
+    if (a > inSize - 1) a = inSize - 1;
+    let lam = f32(src - a);
+    if (lam > 1) lam = 1;
+    i0[o] = a;
+    i1[o] = a < inSize - 1 ? a + 1 : a;
+    l1[o] = lam;
+  }
+  return { i0, i1, l1 };
+}
 
 export type ResolvedPostprocess = Required<PostprocessOptions>;
 
@@ -157,9 +183,8 @@ export function gatherKernels(levels: LevelMaps[], cells: Int32Array, D: number)
 
 // ------------------------------------------------------------------------------------------ dynamic conv
 
-/** The mask feature of one image, on the device and (for the emulation) on the host. */
+/** The mask feature of one image, on the device. */
 export class MaskFeature {
-  #host: Float32Array | null = null;
   #chw: Tensor | null = null;
   constructor(
     /** [1, C, H, W] */
@@ -168,11 +193,6 @@ export class MaskFeature {
     readonly height: number,
     readonly width: number,
   ) {}
-
-  async host(): Promise<Float32Array> {
-    this.#host ??= (await toHost(this.tensor)).data;
-    return this.#host;
-  }
 
   /** The feature as [C, H, W] (the dynamic conv ops' layout): a view, no copy. */
   async chw(): Promise<Tensor> {
@@ -183,7 +203,6 @@ export class MaskFeature {
   dispose(): void {
     this.#chw?.dispose();
     this.#chw = null;
-    this.#host = null;
   }
 }
 
@@ -200,105 +219,35 @@ function fromBitMasks(b: BitMasks): HostBitMasks {
   };
 }
 
-/** Emulation of dynamicConvMasks: GEMM in chunks, sigmoid, threshold, bit-pack, areas and soft sums. */
-async function maskStatsHost(ctx: OpCtx, F: MaskFeature, kernels: Float32Array, n: number, threshold: number): Promise<HostBitMasks> {
-  const { channels: D, height: H, width: W } = F;
-  const HW = H * W;
-  const words = Math.ceil(W / 64) * 2;
-  const data = new Uint32Array(n * H * words);
-  const areas = new Int32Array(n);
-  const softSums = new Float32Array(n);
-  const boxes = new Int32Array(4 * n);
-  const feat = await F.host();
-  const chunk = Math.max(1, Math.min(n, Math.floor((1 << 24) / Math.max(1, HW))));
-  for (let i0 = 0; i0 < n; i0 += chunk) {
-    const m = Math.min(chunk, n - i0);
-    const logits = await gemmHost(kernels.subarray(i0 * D, (i0 + m) * D), feat, m, D, HW, ctx.signal);
-    for (let k = 0; k < m; k++) {
-      const i = i0 + k;
-      let area = 0;
-      let soft = 0;
-      let x0 = W;
-      let y0 = H;
-      let x1 = -1;
-      let y1 = -1;
-      for (let y = 0; y < H; y++) {
-        const wbase = (i * H + y) * words;
-        for (let x = 0; x < W; x++) {
-          const s = sigmoid32(logits[k * HW + y * W + x]!);
-          if (s > threshold) {
-            data[wbase + (x >>> 5)]! |= 1 << (x & 31);
-            area++;
-            soft += s;
-            if (x < x0) x0 = x;
-            if (x > x1) x1 = x;
-            if (y < y0) y0 = y;
-            y1 = y;
-          }
-        }
-      }
-      areas[i] = area;
-      softSums[i] = soft;
-      if (x1 >= 0) boxes.set([x0, y0, x1 + 1, y1 + 1], 4 * i);
-    }
-  }
-  return { count: n, height: H, width: W, words, data, areas, softSums, boxes };
-}
-
 async function kernelTensor(ctx: OpCtx, kernels: Float32Array, n: number, D: number): Promise<Tensor> {
   return Tensor.from(kernels, [n, D], { device: ctx.device });
 }
 
 export async function dynamicConvMasks(ctx: OpCtx, F: MaskFeature, kernels: Float32Array, n: number, threshold: number): Promise<HostBitMasks> {
-  return dispatch(
-    ctx,
-    'dynamicConvMasks',
-    async (f) => {
-      const k = await kernelTensor(ctx, kernels, n, F.channels);
-      try {
-        const r = (await f(await F.chw(), k, { threshold, precision: ctx.precision, ...(ctx.signal ? { signal: ctx.signal } : {}) })) as BitMasks;
-        return fromBitMasks(r);
-      } finally {
-        k.dispose();
-      }
-    },
-    () => maskStatsHost(ctx, F, kernels, n, threshold),
-  );
+  const k = await kernelTensor(ctx, kernels, n, F.channels);
+  try {
+    return fromBitMasks((await op(ctx, dynamicConvMasksOp, await F.chw(), k, opts(ctx, { threshold }))) as BitMasks);
+  } finally {
+    k.dispose();
+  }
 }
 
 /** Soft masks sigmoid(k · F) [n, H, W] on the host. */
 export async function dynamicConvSoft(ctx: OpCtx, F: MaskFeature, kernels: Float32Array, n: number): Promise<Float32Array> {
-  return dispatch(
-    ctx,
-    'dynamicConv',
-    async (f) => {
-      const k = await kernelTensor(ctx, kernels, n, F.channels);
-      try {
-        const out = (await f(await F.chw(), k, { sigmoid: true, precision: ctx.precision, ...(ctx.signal ? { signal: ctx.signal } : {}) })) as Tensor;
-        try {
-          return (await out.data()) as Float32Array;
-        } finally {
-          out.dispose();
-        }
-      } finally {
-        k.dispose();
-      }
-    },
-    async () => {
-      const r = await gemmHost(kernels, await F.host(), n, F.channels, F.height * F.width, ctx.signal);
-      for (let i = 0; i < r.length; i++) r[i] = sigmoid32(r[i]!);
-      return r;
-    },
-  );
+  const k = await kernelTensor(ctx, kernels, n, F.channels);
+  try {
+    const out = await op(ctx, dynamicConv, await F.chw(), k, opts(ctx, { sigmoid: true }));
+    try {
+      return (await out.data()) as Float32Array;
+    } finally {
+      out.dispose();
+    }
+  } finally {
+    k.dispose();
+  }
 }
 
 // ------------------------------------------------------------------------------------------ Matrix NMS
-
-function popcount32(v: number): number {
-  v = v - ((v >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-}
 
 /** Subset of a HostBitMasks (in the given order). */
 export function selectMasks(m: HostBitMasks, order: ArrayLike<number>): HostBitMasks {
@@ -317,68 +266,10 @@ export function selectMasks(m: HostBitMasks, order: ArrayLike<number>): HostBitM
   return { count: order.length, height: m.height, width: m.width, words: m.words, data, areas, softSums, boxes };
 }
 
-/** Matrix NMS of §10 step 10 on the host (class-aware; only same-class pairs need intersections). */
-export function matrixNmsHost(m: HostBitMasks, labels: Int32Array, scores: Float32Array, kernel: 'gaussian' | 'linear', sigma: number): Float32Array {
-  const n = m.count;
-  const per = m.height * m.words;
-  const iou = new Float32Array(n * n); // iou[i * n + j], i < j, same label
-  for (let j = 1; j < n; j++) {
-    for (let i = 0; i < j; i++) {
-      if (labels[i] !== labels[j]) continue;
-      let inter = 0;
-      const a = i * per;
-      const b = j * per;
-      for (let k = 0; k < per; k++) {
-        const v = m.data[a + k]! & m.data[b + k]!;
-        if (v) inter += popcount32(v);
-      }
-      const ai = f32(m.areas[i]!);
-      const aj = f32(m.areas[j]!);
-      iou[i * n + j] = f32(inter / f32(f32(ai + aj) - inter));
-    }
-  }
-  const comp = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    let mx = 0;
-    for (let k = 0; k < i; k++) {
-      const v = iou[k * n + i]!;
-      if (v > mx) mx = v;
-    }
-    comp[i] = mx;
-  }
-  const out = new Float32Array(n);
-  for (let j = 0; j < n; j++) {
-    let decay = Infinity;
-    for (let i = 0; i < n; i++) {
-      const d = i < j && labels[i] === labels[j] ? iou[i * n + j]! : 0;
-      let t: number;
-      if (kernel === 'gaussian') {
-        t = f32(f32(Math.exp(f32(-sigma * f32(d * d)))) / f32(Math.exp(f32(-sigma * f32(comp[i]! * comp[i]!)))));
-      } else {
-        t = f32(f32(1 - d) / f32(1 - comp[i]!));
-      }
-      if (Number.isNaN(t)) {
-        decay = NaN;
-        break;
-      }
-      if (t < decay) decay = t;
-    }
-    out[j] = f32(scores[j]! * decay);
-  }
-  return out;
-}
-
 async function matrixNms(ctx: OpCtx, m: HostBitMasks, labels: Int32Array, scores: Float32Array, kernel: 'gaussian' | 'linear', sigma: number): Promise<Float32Array> {
-  return dispatch(
-    ctx,
-    'matrixNms',
-    async (f) => {
-      const bm = new BitMasks({ count: m.count, height: m.height, width: m.width, data: m.data, areas: m.areas, boxes: m.boxes, softSums: m.softSums });
-      const r = (await f(bm, labels, scores, { kernel, sigma, device: ctx.device, ...(ctx.signal ? { signal: ctx.signal } : {}) })) as ArrayLike<number>;
-      return Float32Array.from(r);
-    },
-    async () => matrixNmsHost(m, labels, scores, kernel, sigma),
-  );
+  const bm = new BitMasks({ count: m.count, height: m.height, width: m.width, data: m.data, areas: m.areas, boxes: m.boxes, softSums: m.softSums });
+  const r = await op(ctx, matrixNmsOp, bm, labels, scores, { kernel, sigma, device: ctx.device, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+  return Float32Array.from(r);
 }
 
 // ------------------------------------------------------------------------------------------ step 12

@@ -28,9 +28,8 @@ import {
 } from './config';
 import { runFpn } from './fpn';
 import { gridResize, runHeads, splitFeats } from './heads';
-import type { HostTensor } from './host';
 import { runMaskBranch } from './mask_branch';
-import { toHost, type OpCtx } from './ops';
+import type { OpCtx } from './ops';
 import { MaskFeature, postprocess, type Instance, type LevelMaps, type PostprocessTrace, type ResolvedPostprocess } from './postprocess';
 import { decodeImage, prepareImage, type DecodedImage, type ImageInput, type PreparedImage } from './preprocess';
 import { runTransformer } from './transformer';
@@ -58,6 +57,16 @@ export interface StageTimes {
   maskBranch: number;
   postprocess: number;
   total: number;
+}
+
+/** A host copy of a tensor: float32 data, row-major, and its shape. */
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+async function toHost(t: Tensor): Promise<HostTensor> {
+  return { shape: [...t.shape], data: (await t.data()) as Float32Array };
 }
 
 export interface Intermediates {
@@ -123,19 +132,17 @@ export class Sotr {
   readonly precision: Precision;
   readonly #weights: SotrWeights;
   readonly #tensors: Tensor[];
-  readonly #warn: (m: string) => void;
-  readonly #emulated = new Set<string>();
+  readonly #fallbacks = new Set<string>();
   readonly #inflight = new Set<Promise<unknown>>();
   #disposed = false;
   #disposing: Promise<void> | null = null;
 
-  private constructor(config: SotrConfig, device: string, precision: Precision, weights: SotrWeights, tensors: Tensor[], warn: (m: string) => void) {
+  private constructor(config: SotrConfig, device: string, precision: Precision, weights: SotrWeights, tensors: Tensor[]) {
     this.config = config;
     this.device = device;
     this.precision = precision;
     this.#weights = weights;
     this.#tensors = tensors;
-    this.#warn = warn;
   }
 
   /**
@@ -161,12 +168,12 @@ export class Sotr {
     const config = resolveConfig(inferred, options);
     const device = resolveDevice(options.device ?? 'auto').device;
     const { weights, tensors } = buildWeights(entries, config, device);
-    return new Sotr(config, device, precision, weights, tensors, warn);
+    return new Sotr(config, device, precision, weights, tensors);
   }
 
-  /** Ops this build lacks that the model emulated on the host so far (slow paths). */
-  get emulatedOps(): string[] {
-    return [...this.#emulated].sort();
+  /** Ops that had no kernel for the model's device and ran on the CPU instead (copies in and out; slow). */
+  get fallbackOps(): string[] {
+    return [...this.#fallbacks].sort();
   }
 
   get disposed(): boolean {
@@ -243,7 +250,7 @@ export class Sotr {
     const cfg = this.config;
     const prep: PreparedImage = prepareImage(decoded, cfg);
     await lap('resize');
-    const ctx: OpCtx = { device: this.device, precision: this.precision, emulated: this.#emulated, warn: this.#warn, ...(signal ? { signal } : {}) };
+    const ctx: OpCtx = { device: this.device, precision: this.precision, fallbacks: this.#fallbacks, ...(signal ? { signal } : {}) };
     const want = options.intermediates === true;
     const scope = new Set<{ dispose(): void }>();
     const keep = <T extends { dispose(): void }>(x: T): T => {
@@ -305,7 +312,7 @@ export class Sotr {
       for (const pi of p) pi.dispose();
       p5t.dispose();
       const F = keep(new MaskFeature(feature, feature.shape[1]!, feature.shape[2]!, feature.shape[3]!));
-      if (want) inter.maskFeature = { shape: [...feature.shape], data: await F.host() };
+      if (want) inter.maskFeature = await toHost(feature);
       await lap('maskBranch');
       const trace: PostprocessTrace = { candidates: 0, afterAreaFilter: 0, beforeNms: 0, afterNms: 0, ratio: 0 };
       const instances = await postprocess(

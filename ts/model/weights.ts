@@ -7,7 +7,7 @@ import { CheckpointKeyError } from '../errors';
 import type { CheckpointEntry } from '../checkpoint/types';
 import { Tensor, bf16ToFloat, halfToFloat } from '../tensor';
 import type { SotrConfig } from './config';
-import type { TwinWeights } from './ops';
+import type { TwinAttentionWeights } from '../ops/twin_attention';
 
 export interface ConvW {
   weight: Tensor;
@@ -36,7 +36,7 @@ export interface FfW {
 }
 
 export interface TransformerLayerW {
-  attn: TwinWeights;
+  attn: TwinAttentionWeights;
   ff: [FfW, FfW];
 }
 

@@ -66,6 +66,14 @@ export function mapNativeError(e: unknown): unknown {
   }
 }
 
+/**
+ * True for the registry's error for an op that exists but has no kernel for the tensors' device
+ * (native/ops/registry.cpp: "<op>: no CUDA kernel in this build", mapped to DeviceUnavailableError).
+ */
+export function isMissingKernelError(e: unknown): boolean {
+  return e instanceof DeviceUnavailableError && /: no CUDA kernel in this build/.test(e.reason);
+}
+
 export function checkPrecision(op: string, p: unknown): Precision {
   if (p === undefined) return 'fp32';
   if (typeof p !== 'string' || !PRECISIONS.has(p)) {

@@ -16,6 +16,7 @@
 
 #include "gemm/gemm_cpu.h"
 #include "ops/matmul.h"
+#include "runtime/scratch.h"
 #include "runtime/thread_pool.h"
 
 namespace sotr {
@@ -241,35 +242,12 @@ std::shared_ptr<PackedConvWeight> packedWeightFor(const Tensor& key, const float
   });
 }
 
-// Grow-only 64-byte aligned per-thread scratch for column blocks.
-struct ColScratch {
-  float* p = nullptr;
-  int64_t cap = 0;
-  float* get(int64_t n) {
-    if (n > cap) {
-      std::free(p);
-      const size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) & ~size_t(63);
-      p = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (!p) {
-        cap = 0;
-        throw std::bad_alloc();
-      }
-      cap = n;
-    }
-    return p;
-  }
-  ~ColScratch() { std::free(p); }
-};
-thread_local ColScratch t_cols;    // per worker: one column block
-thread_local ColScratch t_shared;  // per caller: the shared columns of small maps
+thread_local Scratch t_cols;    // per worker: one column block
+thread_local Scratch t_shared;  // per caller: the shared columns of small maps
 
 struct OwnedBuffer {
   float* p = nullptr;
-  explicit OwnedBuffer(int64_t n) {
-    const size_t bytes = (static_cast<size_t>(std::max<int64_t>(n, 16)) * sizeof(float) + 63) & ~size_t(63);
-    p = static_cast<float*>(std::aligned_alloc(64, bytes));
-    if (!p) throw std::bad_alloc();
-  }
+  explicit OwnedBuffer(int64_t n) : p(alignedFloats(n)) {}
   ~OwnedBuffer() { std::free(p); }
   OwnedBuffer(const OwnedBuffer&) = delete;
   OwnedBuffer& operator=(const OwnedBuffer&) = delete;

@@ -42,6 +42,7 @@ struct OpCase {
   double cpuBound = 1e-10;
   bool timed = false;  // include in the timing table
   bool exact = false;  // outputs must match bit for bit (integer results)
+  bool cpuOnly = false;  // a host op with no CUDA kernel (preprocessing): CPU checks only
 };
 
 void registerCase(OpCase c);

@@ -235,7 +235,7 @@ int main(int argc, char** argv) {
         continue;
       }
     }
-    if (!gpu) continue;
+    if (!gpu || c.cpuOnly) continue;
     if (!def->cuda) {
       record(c.name, "cuda", "fp32", false, INFINITY, 0, "no CUDA kernel registered");
       continue;

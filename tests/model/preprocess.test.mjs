@@ -31,9 +31,9 @@ test('ResizeShortestEdge sizes follow detectron2 (spec examples)', () => {
   assert.equal(shortestEdgeSize(100, 2000, 800, 1333), [67, 1333]);
 });
 
-test('normalisation and padding: BGR minus the mean, zeros to a multiple of 32', () => {
+test('normalisation and padding: BGR minus the mean, zeros to a multiple of 32', async () => {
   const bgr = new Uint8Array([10, 20, 30, 40, 50, 60]);
-  const p = prepareImage({ bgr, width: 2, height: 1 }, { ...SOTR_DEFAULTS, minSize: 1, maxSize: 1333 });
+  const p = await prepareImage({ bgr, width: 2, height: 1 }, { ...SOTR_DEFAULTS, minSize: 1, maxSize: 1333 });
   assert.equal([p.height, p.width, p.paddedHeight, p.paddedWidth], [1, 2, 32, 32]);
   const at = (c, y, x) => p.data[c * 32 * 32 + y * 32 + x];
   assert.ok(Math.abs(at(0, 0, 0) - (10 - 103.53)) < 1e-4);

@@ -25,7 +25,19 @@ export {
   type NmsKernel,
 } from './config';
 export type { Instance, PostprocessTrace } from './postprocess';
-export { decodeImage, prepareImage, shortestEdgeSize, DEFAULT_LIMIT_INPUT_PIXELS, type ImageInput, type RawImage, type DecodedImage, type PreparedImage } from './preprocess';
+export {
+  decodeImage,
+  prepareImage,
+  prepareImageTensor,
+  shortestEdgeSize,
+  DEFAULT_LIMIT_INPUT_PIXELS,
+  type ImageInput,
+  type RawImage,
+  type DecodedImage,
+  type PreparedImage,
+  type PreparedTensor,
+  type PreprocessConfig,
+} from './preprocess';
 export { resizePillowBilinear, pillowBilinearTaps } from './resize_pillow';
 export {
   randomSotrCheckpoint,

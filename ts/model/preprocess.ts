@@ -1,7 +1,9 @@
 /**
  * Pre-processing (§2): decode (sharp, EXIF orientation applied, embedded ICC profiles ignored as Pillow does),
  * the conversions of Pillow's `convert('RGB')`, BGR, ResizeShortestEdge with Pillow's antialiased bilinear
- * (bit-exact, resize_pillow.ts), mean subtraction / std division in float32, zero padding to a multiple of 32.
+ * (bit-exact), mean subtraction / std division in float32, zero padding to a multiple of 32. The resize,
+ * normalisation and padding are one native op (pillowResize, native/ops/pillow_resize.cpp) run on the CPU queue,
+ * so none of it runs on the JavaScript thread.
  *
  * Pillow's conversions reproduced: alpha dropped (not composited), grey (and grey + alpha) replicated to three
  * channels, palette expanded; 16-bit RGB(A) reduced to its high byte (v >> 8, what Pillow's PNG decoder does);
@@ -10,7 +12,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ImageDecodeError, SotrRangeError, SotrTypeError } from '../errors';
-import { resizePillowBilinear } from './resize_pillow';
+import { pillowResize } from '../ops/pillow_resize';
+import { Tensor } from '../tensor';
 
 /** Raw pixels, taken as already oriented. */
 export interface RawImage {
@@ -178,25 +181,48 @@ export interface PreparedImage {
   originalWidth: number;
 }
 
-/** Resize + normalise + pad (§2.2–§2.3). */
-export function prepareImage(
-  img: DecodedImage,
-  c: { minSize: number; maxSize: number; sizeDivisibility: number; pixelMean: readonly number[]; pixelStd: readonly number[] },
-): PreparedImage {
+/** The network input as a CPU tensor [1, 3, Hp, Wp] (the caller owns it), and the sizes of PreparedImage. */
+export interface PreparedTensor extends Omit<PreparedImage, 'data'> {
+  tensor: Tensor;
+}
+
+export interface PreprocessConfig {
+  minSize: number;
+  maxSize: number;
+  sizeDivisibility: number;
+  pixelMean: readonly number[];
+  pixelStd: readonly number[];
+}
+
+/**
+ * Resize + normalise + pad (§2.2–§2.3) into a CPU tensor, by the native pillowResize op on the CPU queue (the
+ * JavaScript thread only copies the pixels into a tensor). The model moves the tensor to its device.
+ */
+export async function prepareImageTensor(img: DecodedImage, c: PreprocessConfig, options: { signal?: AbortSignal } = {}): Promise<PreparedTensor> {
   const [h, w] = shortestEdgeSize(img.height, img.width, c.minSize, c.maxSize);
-  const px = resizePillowBilinear(img.bgr, img.width, img.height, 3, w, h);
-  const d = c.sizeDivisibility;
-  const Hp = Math.ceil(h / d) * d;
-  const Wp = Math.ceil(w / d) * d;
-  const out = new Float32Array(3 * Hp * Wp);
-  const f = Math.fround;
-  for (let ch = 0; ch < 3; ch++) {
-    const mean = f(c.pixelMean[ch]!);
-    const std = f(c.pixelStd[ch]!);
-    const plane = ch * Hp * Wp;
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) out[plane + y * Wp + x] = f(f(px[(y * w + x) * 3 + ch]! - mean) / std);
-    }
+  const src = Tensor.from(img.bgr, [img.height, img.width, 3]);
+  let tensor: Tensor;
+  try {
+    tensor = await pillowResize(src, {
+      size: [h, w],
+      mean: c.pixelMean,
+      std: c.pixelStd,
+      padMultiple: Math.max(1, c.sizeDivisibility),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } finally {
+    src.dispose();
   }
-  return { data: out, height: h, width: w, paddedHeight: Hp, paddedWidth: Wp, originalHeight: img.height, originalWidth: img.width };
+  const [, , Hp, Wp] = tensor.shape as [number, number, number, number];
+  return { tensor, height: h, width: w, paddedHeight: Hp, paddedWidth: Wp, originalHeight: img.height, originalWidth: img.width };
+}
+
+/** Resize + normalise + pad (§2.2–§2.3), as host data (prepareImageTensor, then a copy to the host). */
+export async function prepareImage(img: DecodedImage, c: PreprocessConfig, options: { signal?: AbortSignal } = {}): Promise<PreparedImage> {
+  const { tensor, ...sizes } = await prepareImageTensor(img, c, options);
+  try {
+    return { data: (await tensor.data()) as Float32Array, ...sizes };
+  } finally {
+    tensor.dispose();
+  }
 }

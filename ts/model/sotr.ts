@@ -31,7 +31,7 @@ import { gridResize, runHeads, splitFeats } from './heads';
 import { runMaskBranch } from './mask_branch';
 import type { OpCtx } from './ops';
 import { MaskFeature, postprocess, type Instance, type LevelMaps, type PostprocessTrace, type ResolvedPostprocess } from './postprocess';
-import { decodeImage, prepareImage, type DecodedImage, type ImageInput, type PreparedImage } from './preprocess';
+import { decodeImage, prepareImageTensor, type DecodedImage, type ImageInput, type PreparedTensor } from './preprocess';
 import { runTransformer } from './transformer';
 import { buildWeights, type SotrWeights } from './weights';
 
@@ -248,8 +248,6 @@ export class Sotr {
       check();
     };
     const cfg = this.config;
-    const prep: PreparedImage = prepareImage(decoded, cfg);
-    await lap('resize');
     const ctx: OpCtx = { device: this.device, precision: this.precision, fallbacks: this.#fallbacks, ...(signal ? { signal } : {}) };
     const want = options.intermediates === true;
     const scope = new Set<{ dispose(): void }>();
@@ -259,9 +257,14 @@ export class Sotr {
     };
     const inter: Partial<Intermediates> = {};
     try {
+      // Resize, normalise and pad on the CPU queue (native pillowResize), then upload to the model's device.
+      const prep: PreparedTensor = await prepareImageTensor(decoded, cfg, signal ? { signal } : {});
+      const host = keep(prep.tensor);
+      await lap('resize');
       const w = this.#weights;
-      const x = keep(Tensor.from(prep.data, [1, 3, prep.paddedHeight, prep.paddedWidth], { device: this.device }));
-      if (want) inter.input = { shape: [1, 3, prep.paddedHeight, prep.paddedWidth], data: prep.data };
+      if (want) inter.input = { shape: [1, 3, prep.paddedHeight, prep.paddedWidth], data: (await host.data()) as Float32Array };
+      const x = host.device === this.device ? host : keep(await host.to(this.device));
+      if (x !== host) host.dispose();
       const c = await runResNet(ctx, cfg, w, x);
       c.forEach(keep);
       x.dispose();

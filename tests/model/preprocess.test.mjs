@@ -1,26 +1,10 @@
-// Pre-processing: Pillow's antialiased bilinear resize bit-exact, ResizeShortestEdge sizes, decoding as detectron2's
+// Pre-processing (the resize itself: tests/ops/pillow_resize.test.mjs): ResizeShortestEdge sizes, decoding as detectron2's
 // read_image (Pillow convert('RGB'), EXIF orientation), raw pixels, guards and errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { decodeImage, prepareImage, resizePillowBilinear, shortestEdgeSize, ImageDecodeError, SOTR_DEFAULTS } from '../../dist/index.js';
+import { decodeImage, prepareImage, shortestEdgeSize, ImageDecodeError, SOTR_DEFAULTS } from '../../dist/index.js';
 import { fixturePath, loadFixture, rejects } from './helpers.mjs';
-
-const rz = loadFixture(fixturePath('pillow_resize.safetensors'));
-
-test('Pillow BILINEAR resize is reproduced bit for bit (up, down, one axis, odd sizes)', () => {
-  const n = Number(rz.meta.cases);
-  for (let k = 0; k < n; k++) {
-    const src = rz.tensors[`case${k}.src`];
-    const dst = rz.tensors[`case${k}.dst`];
-    const [h0, w0] = src.shape;
-    const [h1, w1] = dst.shape;
-    const out = resizePillowBilinear(src.data, w0, h0, 3, w1, h1);
-    let bad = 0;
-    for (let i = 0; i < out.length; i++) if (out[i] !== dst.data[i]) bad++;
-    assert.is(bad, 0, `case ${k}: ${w0}x${h0} -> ${w1}x${h1}: ${bad} of ${out.length} values differ`);
-  }
-});
 
 test('ResizeShortestEdge sizes follow detectron2 (spec examples)', () => {
   assert.equal(shortestEdgeSize(480, 640, 800, 1333), [800, 1067]);

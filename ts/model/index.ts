@@ -38,7 +38,6 @@ export {
   type PreparedTensor,
   type PreprocessConfig,
 } from './preprocess';
-export { resizePillowBilinear, pillowBilinearTaps } from './resize_pillow';
 export {
   randomSotrCheckpoint,
   writeRandomSotrCheckpoint,

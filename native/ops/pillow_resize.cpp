@@ -6,6 +6,7 @@
 #include <string>
 
 #include "runtime/cpu_features.h"
+#include "runtime/scratch.h"
 #include "runtime/thread_pool.h"
 
 namespace sotr {
@@ -154,15 +155,18 @@ void runPillowResizeCpu(const OpCall& call, std::vector<Tensor>& out, ExecContex
   // vertical pass reads.
   const uint8_t* vsrc = src + yFirst * p.W * C;  // row yFirst of the vertical pass's source
   const int64_t stride = p.Wo * C;
-  std::vector<uint8_t> tmp;
+  // The temporary image: a grow-only buffer of the queue thread (no page faults per call), freed when above 16 MiB.
+  static thread_local Scratch scratch;
+  struct Trim {
+    ~Trim() { scratch.trim(int64_t(4) << 20); }
+  } trim;
   if (horizontal) {
     const PillowTaps ht = pillowBilinearTaps(p.W, p.Wo);
     uint8_t* dst;
     if (!vertical && u8out) {
       dst = u8out;
     } else {
-      tmp.resize(static_cast<size_t>((yLast - yFirst) * stride));
-      dst = tmp.data();
+      dst = reinterpret_cast<uint8_t*>(scratch.get(((yLast - yFirst) * stride + 3) / 4));
     }
     parallel(yLast - yFirst, (p.W + p.Wo) * C * 2, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) kern.horizontal(src + (yFirst + r) * p.W * C, C, ht, dst + r * stride);

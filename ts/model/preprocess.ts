@@ -62,6 +62,8 @@ function fromRaw(img: RawImage, limit: number): DecodedImage {
     throw new SotrRangeError(`raw image: data holds ${img.data.length} bytes, expected ${width}×${height}×${channels} = ${width * height * channels}`);
   }
   checkLimit(width, height, limit);
+  // Interleaved BGR already (what the CLI's decode workers send): a native copy, no per-pixel loop on this thread.
+  if (channels === 3 && format === 'bgr') return { bgr: new Uint8Array(img.data), width, height };
   return { bgr: toBgr(img.data, width * height, channels, format === 'bgr'), width, height };
 }
 

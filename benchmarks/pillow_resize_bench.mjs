@@ -1,6 +1,6 @@
 // Preprocessing resize: the native pillowResize op (1 and 2 threads; pixels out, and the fused normalised, padded
 // network input) at the model's input sizes; with --js FILE also the JavaScript implementation it replaced
-// (ts/model/resize_pillow.ts, deleted after commit 14c754d: `git show 14c754d:ts/model/resize_pillow.ts`, compiled
+// (ts/model/resize_pillow.ts, deleted after commit 8a8511c: `git show 8a8511c:ts/model/resize_pillow.ts`, compiled
 // to CommonJS) and the old normalisation loop, both on the JS thread. Reps interleaved; medians. Never fails.
 //   node benchmarks/pillow_resize_bench.mjs [--reps 9] [--json FILE] [--js resize_pillow.js] [--pillow [python]]
 import { execFileSync } from 'node:child_process';

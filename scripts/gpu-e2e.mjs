@@ -1,0 +1,329 @@
+#!/usr/bin/env node
+// The whole model end to end on a device against the CPU: a calibrated random SOTR checkpoint at full size (R50 by
+// default) written to a temporary folder, Sotr.load + predict on one synthetic 1333x800 image on the reference
+// device (the CPU) and on the device under test, per precision:
+//   - agreement: post-processing counts, per-stage NMSE of the intermediates (FPN, transformer, heads, mask
+//     feature), instances matched by label and mask IoU (>= 0.5), IoU and score differences;
+//   - speed: cold first predict, a per-stage profile, warm batch 1 (median of the memory loop), an array of
+//     --batch images in one predict() call (images/s);
+//   - memory: the device allocator's live/cached/peak bytes and the process RSS after each of --mem-reps warm
+//     predictions (flat: live bytes return to the same value and the reserved bytes stop growing).
+// Prints progress on stderr and ONE JSON line on stdout (also --json FILE). Not part of npm test.
+//   node scripts/gpu-e2e.mjs [--device cuda] [--ref-device cpu] [--preset r50] [--precisions fp32,bf16]
+//        [--mem-reps 50] [--batch 8] [--budget 200] [--seed 1] [--json FILE] [--dir DIR]
+// Exit codes: 0 ran (or skipped: no such device, JSON says why), 1 error, 2 ran but the fp32 result disagrees.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const argv = process.argv.slice(2);
+const opt = (k, d) => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : d);
+const device = opt('--device', 'cuda');
+const refDevice = opt('--ref-device', 'cpu');
+const preset = opt('--preset', 'r50');
+const precisions = opt('--precisions', 'fp32,bf16').split(',').filter(Boolean);
+const memReps = Number(opt('--mem-reps', '50'));
+const batch = Number(opt('--batch', '8'));
+const budgetS = Number(opt('--budget', '200'));
+const seed = Number(opt('--seed', '1'));
+const jsonFile = opt('--json', null);
+const dir = opt('--dir', path.join(os.tmpdir(), 'sotr-gpu-e2e'));
+const t00 = performance.now();
+const deadline = Date.now() + budgetS * 1000;
+const log = (...a) => console.error(`[e2e ${((performance.now() - t00) / 1000).toFixed(1)}s]`, ...a);
+const MiB = (b) => +(b / 2 ** 20).toFixed(1);
+const r3 = (v) => (v === undefined || v === null || !Number.isFinite(v) ? v : +v.toPrecision(3));
+
+const lib = await import(pathToFileURL(path.join(root, 'dist', 'index.js')).href);
+const { Sotr, writeRandomSotrCheckpoint, backendInfo, memoryInfo } = lib;
+const info = backendInfo();
+const out = {
+  e2e: 'scripts/gpu-e2e.mjs',
+  date: new Date().toISOString(),
+  build: { commit: info.build.commit, version: info.build.version, archs: info.cuda.archs, native: process.env.SOTR_NATIVE_PATH ?? null },
+  node: process.version,
+  device,
+  refDevice,
+  gpu: info.cuda.devices[0] ? { name: info.cuda.devices[0].name, cc: info.cuda.devices[0].computeCapability, driver: info.cuda.driverVersion, runtime: info.cuda.runtimeVersion } : null,
+  cpu: { threads: info.cpu.threads, simd: info.cpu.simd, cores: os.cpus().length },
+  preset,
+  seed,
+  image: { width: 1333, height: 800, synthetic: true },
+};
+function finish(code) {
+  out.wallS = +((performance.now() - t00) / 1000).toFixed(1);
+  const line = JSON.stringify(out);
+  if (jsonFile) writeFileSync(jsonFile, line + '\n');
+  console.log(line);
+  process.exit(code);
+}
+if (device !== 'cpu' && !info.cuda.available) {
+  out.skipped = `device ${device} unavailable: ${info.cuda.reason ?? 'CUDA not available'}`;
+  finish(0);
+}
+
+/** The deterministic synthetic BGR image of benchmarks/e2e_bench.mjs: gradients, 40 ellipses, mild noise. */
+function syntheticImage(W, H) {
+  let s = 12345;
+  const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const img = new Uint8Array(W * H * 3);
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) {
+      const i = (y * W + x) * 3;
+      img[i] = (60 + (120 * x) / W) | 0;
+      img[i + 1] = (80 + (100 * y) / H) | 0;
+      img[i + 2] = (100 + 60 * Math.sin(x / 97 + y / 53)) | 0;
+    }
+  for (let k = 0; k < 40; k++) {
+    const cx = rnd() * W, cy = rnd() * H, rx = 20 + rnd() * 150, ry = 20 + rnd() * 150;
+    const col = [rnd() * 255, rnd() * 255, rnd() * 255];
+    for (let y = Math.max(0, (cy - ry) | 0); y < Math.min(H, cy + ry); y++)
+      for (let x = Math.max(0, (cx - rx) | 0); x < Math.min(W, cx + rx); x++) {
+        if (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 < 1) {
+          const i = (y * W + x) * 3;
+          for (let c = 0; c < 3; c++) img[i + c] = col[c];
+        }
+      }
+  }
+  for (let i = 0; i < img.length; i++) img[i] = Math.max(0, Math.min(255, img[i] + ((rnd() * 9) | 0) - 4));
+  return img;
+}
+
+const popcount = (v) => {
+  v -= (v >>> 1) & 0x55555555;
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+};
+/** IoU of two bit-packed masks of one size, counting only inside the intersection of their boxes. */
+function maskIoU(a, b) {
+  const A = a.mask, B = b.mask;
+  const areaA = A.area, areaB = B.area;
+  if (!areaA && !areaB) return 1;
+  const [ax0, ay0, ax1, ay1] = a.box, [bx0, by0, bx1, by1] = b.box;
+  const x0 = Math.max(ax0, bx0), y0 = Math.max(ay0, by0), x1 = Math.min(ax1, bx1), y1 = Math.min(ay1, by1);
+  let inter = 0;
+  if (x0 < x1 && y0 < y1) {
+    const stride = A.data.length / A.height;
+    const w0 = x0 >>> 5, w1 = (x1 - 1) >>> 5;
+    for (let y = y0; y < y1; y++) {
+      const base = y * stride;
+      for (let w = w0; w <= w1; w++) inter += popcount(A.data[base + w] & B.data[base + w]);
+    }
+  }
+  return inter / (areaA + areaB - inter);
+}
+
+const quant = (xs, q) => {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))];
+};
+
+/** Ref and dev instances (each sorted by score) matched greedily by mask IoU >= 0.5, same label first. */
+function compareInstances(ref, dev) {
+  const used = new Set();
+  const pairs = [];
+  const unmatched = [];
+  for (let i = 0; i < ref.length; i++) {
+    let best = -1, bestIoU = 0;
+    for (let j = 0; j < dev.length; j++) {
+      if (used.has(j) || dev[j].label !== ref[i].label) continue;
+      const iou = maskIoU(ref[i], dev[j]);
+      if (iou > bestIoU) [best, bestIoU] = [j, iou];
+    }
+    if (best >= 0 && bestIoU >= 0.5) {
+      used.add(best);
+      pairs.push({ i, j: best, iou: bestIoU, dScore: Math.abs(ref[i].score - dev[best].score) });
+    } else unmatched.push(i);
+  }
+  let otherLabel = 0;
+  for (const i of unmatched) {
+    for (let j = 0; j < dev.length; j++) {
+      if (!used.has(j) && maskIoU(ref[i], dev[j]) >= 0.5) {
+        used.add(j);
+        otherLabel++;
+        break;
+      }
+    }
+  }
+  const ious = pairs.map((p) => p.iou), ds = pairs.map((p) => p.dScore);
+  const top = Math.min(20, ref.length);
+  const topKept = pairs.filter((p) => p.i < top && p.j < top).length;
+  // Order-aligned: instance k against instance k (exact agreement shows here).
+  const n = Math.min(ref.length, dev.length);
+  let sameLabels = ref.length === dev.length, maxAlignedDScore = 0, minAlignedIoU = 1;
+  for (let k = 0; k < n; k++) {
+    if (ref[k].label !== dev[k].label) sameLabels = false;
+    maxAlignedDScore = Math.max(maxAlignedDScore, Math.abs(ref[k].score - dev[k].score));
+    if (k < 20) minAlignedIoU = Math.min(minAlignedIoU, maskIoU(ref[k], dev[k]));
+  }
+  return {
+    ref: ref.length,
+    dev: dev.length,
+    matched: pairs.length,
+    matchedShare: ref.length ? r3(pairs.length / ref.length) : 1,
+    matchedOtherLabel: otherLabel,
+    iou: { min: r3(quant(ious, 0)), p10: r3(quant(ious, 0.1)), median: r3(quant(ious, 0.5)), mean: r3(ious.reduce((a, b) => a + b, 0) / (ious.length || 1)) },
+    scoreAbsDiff: { median: r3(quant(ds, 0.5)), max: r3(quant(ds, 1)) },
+    top20Kept: `${topKept}/${top}`,
+    aligned: { sameCountAndLabels: sameLabels, maxScoreDiff: r3(maxAlignedDScore), minIoUTop20: r3(n ? minAlignedIoU : 1) },
+  };
+}
+
+function nmse(a, b) {
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i] - b[i];
+    num += d * d;
+    den += b[i] * b[i];
+  }
+  return den ? num / den : num;
+}
+/** Worst NMSE per stage of the intermediates, device against reference. */
+function stageNmse(dev, ref) {
+  const worst = (xs, ys) => Math.max(...xs.map((x, i) => nmse(x.data, ys[i].data)));
+  return {
+    fpn: r3(worst(dev.fpn, ref.fpn)),
+    transformer: r3(worst(dev.transformer, ref.transformer)),
+    transformerP5: r3(nmse(dev.transformerP5.data, ref.transformerP5.data)),
+    cateLogits: r3(worst(dev.cateLogits, ref.cateLogits)),
+    kernels: r3(worst(dev.kernels, ref.kernels)),
+    maskFeature: r3(nmse(dev.maskFeature.data, ref.maskFeature.data)),
+  };
+}
+const traceOf = (t) => ({ candidates: t.candidates, afterAreaFilter: t.afterAreaFilter, beforeNms: t.beforeNms, afterNms: t.afterNms });
+
+/** This process's GPU memory as the driver sees it (context included), MiB; null where nvidia-smi cannot say. */
+function smiMiB() {
+  try {
+    const s = execFileSync('nvidia-smi', ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'], { encoding: 'utf8', timeout: 5000 });
+    const row = s.split('\n').map((l) => l.split(',').map((x) => x.trim())).find((r) => Number(r[0]) === process.pid);
+    return row ? Number(row[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+try {
+  // ---- checkpoint and image ----
+  mkdirSync(dir, { recursive: true });
+  const ck = path.join(dir, `${preset}-seed${seed}.safetensors`);
+  let t0 = performance.now();
+  let written = null;
+  if (!existsSync(ck)) written = await writeRandomSotrCheckpoint(ck, { preset, seed });
+  out.checkpoint = { file: ck, bytes: statSync(ck).size, writeMs: written ? Math.round(performance.now() - t0) : 'cached', parameters: written?.parameters };
+  log(`checkpoint ${ck} (${MiB(out.checkpoint.bytes)} MiB) ${written ? `written in ${out.checkpoint.writeMs} ms` : 'cached'}`);
+  const W = 1333, H = 800;
+  const raw = { data: syntheticImage(W, H), width: W, height: H, channels: 3, format: 'bgr' };
+
+  // ---- reference ----
+  t0 = performance.now();
+  const refModel = await Sotr.load(ck, { device: refDevice, minSize: H, onWarning: (w) => log('warning:', w) });
+  const refLoadMs = performance.now() - t0;
+  t0 = performance.now();
+  const ref = await refModel.predict(raw, { intermediates: true });
+  out.reference = { device: refModel.device, loadMs: Math.round(refLoadMs), predictMs: Math.round(performance.now() - t0), instances: ref.instances.length, trace: traceOf(ref.intermediates.trace), input: ref.intermediates.input.shape };
+  await refModel.dispose();
+  log(`reference on ${refDevice}: ${out.reference.instances} instances, predict ${out.reference.predictMs} ms`, JSON.stringify(out.reference.trace));
+
+  // ---- device, per precision ----
+  out.runs = [];
+  for (let pi = 0; pi < precisions.length; pi++) {
+    const precision = precisions[pi];
+    const run = { precision };
+    out.runs.push(run);
+    if (Date.now() > deadline - 5000) {
+      run.skipped = 'budget';
+      continue;
+    }
+    const share = (deadline - Date.now()) / (precisions.length - pi);
+    const pStart = Date.now();
+    const mem0 = memoryInfo(device);
+    t0 = performance.now();
+    const model = await Sotr.load(ck, { device, precision, minSize: H, onWarning: (w) => log('warning:', w) });
+    run.loadMs = Math.round(performance.now() - t0);
+    const memLoaded = memoryInfo(model.device);
+    run.weightsMiB = MiB(memLoaded.liveBytes - mem0.liveBytes);
+    t0 = performance.now();
+    const first = await model.predict(raw, { intermediates: true });
+    run.firstMs = Math.round(performance.now() - t0);
+    run.trace = traceOf(first.intermediates.trace);
+    run.traceAgrees = JSON.stringify(run.trace) === JSON.stringify(out.reference.trace);
+    run.stageNmse = stageNmse(first.intermediates, ref.intermediates);
+    run.compare = compareInstances(ref.instances, first.instances);
+    log(`${precision}: load ${run.loadMs} ms, first ${run.firstMs} ms, trace ${run.traceAgrees ? 'agrees' : 'DIFFERS ' + JSON.stringify(run.trace)}`);
+    log(`${precision}: stage NMSE ${JSON.stringify(run.stageNmse)}`);
+    log(`${precision}: instances ${JSON.stringify(run.compare)}`);
+    const prof = await model.predict(raw, { profile: true });
+    run.profileMs = Object.fromEntries(Object.entries(prof.profile).map(([k, v]) => [k, +v.toFixed(1)]));
+    log(`${precision}: profile ${JSON.stringify(run.profileMs)}`);
+
+    // Warm batch 1, timed, with the allocator read after each predict.
+    const times = [], live = [], reserved = [], rss = [], calls = [];
+    const loopEnd = pStart + share * (batch > 1 ? 0.75 : 0.95);
+    for (let k = 0; k < memReps; k++) {
+      t0 = performance.now();
+      await model.predict(raw);
+      times.push(performance.now() - t0);
+      const m = memoryInfo(model.device);
+      live.push(m.liveBytes);
+      reserved.push(m.liveBytes + m.cachedBytes);
+      calls.push(m.allocCalls);
+      rss.push(process.memoryUsage().rss);
+      if (k >= 2 && Date.now() > loopEnd) break;
+    }
+    const n = times.length, mid = n >> 1;
+    run.batch1 = {
+      reps: n,
+      medianMs: r3(quant(times, 0.5)),
+      p10Ms: r3(quant(times, 0.1)),
+      p90Ms: r3(quant(times, 0.9)),
+      minMs: r3(Math.min(...times)),
+      imagesPerS: r3(1000 / quant(times, 0.5)),
+    };
+    const m1 = memoryInfo(model.device);
+    run.memory = {
+      device: model.device,
+      reps: n,
+      liveFirstMiB: MiB(live[0]),
+      liveLastMiB: MiB(live[n - 1]),
+      liveSpreadMiB: MiB(Math.max(...live) - Math.min(...live)),
+      reservedFirstMiB: MiB(reserved[0]),
+      reservedMidMiB: MiB(reserved[mid]),
+      reservedLastMiB: MiB(reserved[n - 1]),
+      peakSoFarMiB: MiB(m1.peakBytes),
+      allocCallsSecondHalf: calls[n - 1] - calls[mid],
+      rssFirstMiB: MiB(rss[0]),
+      rssMidMiB: MiB(rss[mid]),
+      rssLastMiB: MiB(rss[n - 1]),
+      driverViewMiB: device === 'cpu' ? null : smiMiB(),
+    };
+    run.memory.flat = run.memory.liveSpreadMiB <= 1 && reserved[n - 1] - reserved[mid] <= 2 ** 20;
+    log(`${precision}: batch 1 ${JSON.stringify(run.batch1)}`);
+    log(`${precision}: memory ${JSON.stringify(run.memory)}`);
+
+    // An array of images in one predict() call (the model runs them one after another, decoding ahead).
+    if (batch > 1) {
+      if (Date.now() + (batch + 1) * quant(times, 0.5) < pStart + share) {
+        const imgs = Array.from({ length: batch }, () => raw);
+        t0 = performance.now();
+        const rs = await model.predict(imgs);
+        const ms = performance.now() - t0;
+        run.batchN = { images: batch, ms: Math.round(ms), imagesPerS: r3((1000 * batch) / ms), sameAsBatch1: rs.every((r) => r.instances.length === first.instances.length) };
+        log(`${precision}: batch ${batch} ${JSON.stringify(run.batchN)}`);
+      } else run.batchN = { skipped: 'budget' };
+    }
+    run.emulatedOps = model.emulatedOps;
+    await model.dispose();
+  }
+  const fp32 = out.runs.find((r) => r.precision === 'fp32' && !r.skipped);
+  out.ok = fp32 ? fp32.traceAgrees && fp32.compare.matchedShare >= 0.95 && fp32.compare.matchedOtherLabel === 0 : null;
+  finish(out.ok === false ? 2 : 0);
+} catch (e) {
+  out.error = e?.stack ?? String(e);
+  log('error:', out.error);
+  finish(1);
+}

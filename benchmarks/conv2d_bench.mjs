@@ -3,12 +3,16 @@
 // shapes SOTR runs at 800x1333 (padded 800x1344: P2 200x336 ... P5 25x42).
 //   node benchmarks/conv2d_bench.mjs [--threads 2] [--reps 7] [--budget 600]
 //        [--json benchmarks/results/conv2d-cpu.json] [--no-torch] [--quick] [--only substring]
-//        [--cpu-time] [--dense]
+//        [--cpu-time] [--dense] [--device cpu|cuda] [--pipelined]
 // Both sides get the bias and the activation (PyTorch's in place). Results: docs/conv.md.
 // --dense: also the dense ops around the convs (groupNorm, interpolate, maxPool2d; wall time).
 // --cpu-time: one thread on both sides, and each call is measured by the CPU
 // time its process consumed (process.cpuUsage / time.process_time) instead of
 // wall time: on a shared, loaded machine that still measures the kernels.
+// --device cuda: against cuDNN (TF32 off on both sides unless SOTR_BENCH_TORCH_TF32=1). Our call is timed up to
+// a synchronize (op + sync round trip; PyTorch's side is timed by CUDA events), and each row also gets
+// oursPipelinedMs: 20 calls queued at once and one synchronize, per call (the device time without the
+// per-call round trip; --pipelined measures it on the CPU too).
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
@@ -24,7 +28,9 @@ const only = (() => {
 const cpuTime = flag('--cpu-time');
 if (cpuTime) args.threads = 1;
 pinThreads(args.threads);
-const { Tensor, conv2d, groupNorm, interpolate, maxPool2d, backendInfo } = await import('../dist/index.js');
+const { Tensor, conv2d, groupNorm, interpolate, maxPool2d, backendInfo, synchronize } = await import('../dist/index.js');
+// Ops resolve once queued on a GPU: a timed call there ends with a synchronize.
+const sync = args.device === 'cpu' ? async () => {} : () => synchronize(args.device);
 
 // name, N, C, H, W, O, k, stride, activation
 const shapes = [
@@ -117,14 +123,28 @@ for (const [name, n, c, h, w, o, k, stride, activation] of args.quick ? list.sli
   const b = Tensor.from(rand(o), [o], dev);
   const pad = k >> 1;
   const ho = Math.floor((h + 2 * pad - k) / stride) + 1, wo = Math.floor((w + 2 * pad - k) / stride) + 1;
-  const ours = async () => (await conv2d(x, wt, { bias: b, stride, padding: pad, activation })).dispose();
+  const call = async () => (await conv2d(x, wt, { bias: b, stride, padding: pad, activation })).dispose();
+  const ours = args.device === 'cpu'
+    ? call
+    : async () => {
+        await call();
+        await sync();
+      };
   const torchParams = { n, c, h, w, o, kh: k, kw: k, stride, padding: pad, activation };
   const flops = 2 * n * o * c * k * k * ho * wo;
-  rows.push(
-    cpuTime
-      ? await sideBySideCpu({ name, ours, torchParams, reps: args.reps, flops, deadline })
-      : await sideBySide({ name, ours, torch: { bench: 'conv2d', params: torchParams }, worker, reps: args.reps, device: args.device, flops, deadline }),
-  );
+  const row = cpuTime
+    ? await sideBySideCpu({ name, ours, torchParams, reps: args.reps, flops, deadline })
+    : await sideBySide({ name, ours, torch: { bench: 'conv2d', params: torchParams }, worker, reps: args.reps, device: args.device, flops, deadline });
+  if (args.device !== 'cpu' || flag('--pipelined')) {
+    const K = 20;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: K }, call));
+    await sync();
+    row.oursPipelinedMs = (performance.now() - t0) / K;
+    row.oursPipelinedGflops = flops / row.oursPipelinedMs / 1e6;
+    if (row.torchMs) row.speedupPipelined = row.torchMs / row.oursPipelinedMs;
+  }
+  rows.push(row);
   x.dispose();
   wt.dispose();
   b.dispose();
@@ -146,7 +166,10 @@ if (flag('--dense') && !cpuTime) {
     rows.push(
       await sideBySide({
         name,
-        ours: async () => (await fn(x, g, b)).dispose(),
+        ours: async () => {
+          (await fn(x, g, b)).dispose();
+          await sync();
+        },
         torch: { bench, params: { n, c, h, w, ...extra } },
         worker,
         reps: args.reps,
@@ -165,6 +188,12 @@ const speedups = rows.filter((r) => r.speedup).map((r) => r.speedup);
 if (speedups.length) {
   const geo = Math.exp(speedups.reduce((s, v) => s + Math.log(v), 0) / speedups.length);
   console.log(`geometric mean speedup vs PyTorch: ${geo.toFixed(2)}x over ${speedups.length} shapes`);
+}
+const piped = rows.filter((r) => r.speedupPipelined);
+if (piped.length) {
+  for (const r of piped) console.log(`${r.name.padEnd(44)} pipelined ${r.oursPipelinedMs.toFixed(3)} ms/call, ${r.speedupPipelined.toFixed(2)}x vs PyTorch`);
+  const geo = Math.exp(piped.reduce((s, r) => s + Math.log(r.speedupPipelined), 0) / piped.length);
+  console.log(`geometric mean speedup vs PyTorch, ours pipelined: ${geo.toFixed(2)}x over ${piped.length} shapes`);
 }
 writeResults(args.json, {
   bench: 'conv2d',

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # The one command for a borrowed GPU machine (nvcc, CMake, PyTorch; maybe no
-# Node). Stages, each with its own timeout, all within about 5 minutes:
-#   0 probe   1 binaries (carried gpu-build/, else a CMake build for sm_90)
+# Node). Stages, each with its own timeout, all within about 5 minutes
+# (GPU_CHECK_BUDGET_S, default 280: no stage starts past it, and each stage's
+# timeout is cut to what is left of it):
+#   0 probe   1 binaries (carried gpu-build/ archives unpacked by scripts/gpu-unpack.sh, else a CMake build for sm_90)
 #   2 native op test (every op, CUDA vs CPU twin, timed)   3 GEMM check
-#   4 Node suite (only if node is present)   5 PyTorch side of the benchmarks
-# Writes at most 8 files under $OUT (default ./gpu-out).
+#   4 the whole model end to end, CUDA vs CPU (scripts/gpu-e2e.mjs; needs Node: the carried bundle or a node here)
+#   5 Node suite (CUDA tests register themselves when CUDA is available) + `sotr predict --device cuda` vs cpu
+#   6 conv2d vs cuDNN on the SOTR shapes (benchmarks/conv2d_bench.mjs --device cuda)
+#   7 PyTorch side of the benchmarks
+# Without a GPU, stage 4 runs a CPU smoke variant and 5-6 say why they skip; GPU_CHECK_DEVICE=cpu runs stages
+# 4-6 as on a GPU but with the CPU as the device (a dry run here; GPU_CHECK_E2E_PRESET=r50-tiny makes it quick).
+# Writes at most 8 files under $OUT (default ./gpu-out): summary.txt, ops.json, e2e.json, conv2d.json, node.log,
+# bench.jsonl, logs.tar.gz.
 #   usage: bash scripts/gpu-check.sh [--skip-node] [--skip-bench]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,28 +25,67 @@ for a in "$@"; do
   case "$a" in --skip-node) SKIP_NODE=1 ;; --skip-bench) SKIP_BENCH=1 ;; esac
 done
 say() { echo "$*" | tee -a "$SUMMARY"; }
-stage() { say ""; say "== stage $1 ($(date -u +%T))"; }
+stage() { say ""; say "== stage $1 ($(date -u +%T), $(( $(date +%s) - T0 )) s)"; }
 T0=$(date +%s)
+BUDGET=${GPU_CHECK_BUDGET_S:-280}
+left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
+# cap N [MIN]: N seconds, or what is left of the budget if less; prints 0 (skip) below MIN (default 15).
+cap() { local n=$1 l; l=$(left); [ "$l" -lt "$n" ] && n=$l; [ "$n" -lt "${2:-15}" ] && n=0; echo "$n"; }
+# The torch worker of the Node benchmarks uses this python (the device's PyTorch is not /usr/bin/python3).
+export SOTR_BENCH_PYTHON="${SOTR_BENCH_PYTHON:-$(command -v python3 || echo python3)}"
+HAVE_GPU=0
+nvidia-smi -L >/dev/null 2>&1 && HAVE_GPU=1
+DEV=${GPU_CHECK_DEVICE:-cuda}
+PRESET=${GPU_CHECK_E2E_PRESET:-r50}
 
 stage "0 probe"
 {
   date -u +%FT%TZ
   echo "commit: $(cat gpu-build/COMMIT 2>/dev/null | tr '\n' ' ' || git rev-parse --short=12 HEAD 2>/dev/null)"
-  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1 | head -2
+  nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.max.sm --format=csv,noheader 2>&1 | head -2
   nvcc --version 2>&1 | tail -1
-  echo "node: $(command -v node >/dev/null && node --version || echo absent)"
-  timeout 60 python3 -c "import torch;print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))" 2>&1 | tail -1
+  echo "system node: $(command -v node >/dev/null && node --version || echo absent); xz: $(command -v xz || echo absent); nproc $(nproc)"
+  timeout 60 python3 -c "import torch;print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU')" 2>&1 | tail -1
 } | tee -a "$SUMMARY"
 
 stage "1 binaries"
-BIN=gpu-build
-if [ -x "$BIN/sotr_test_ops" ] && "$BIN/sotr_test_ops" --list >/dev/null 2>&1; then
-  say "using carried binaries: $(cat $BIN/BUILD_INFO 2>/dev/null)"
+BIN=""
+if [ -f gpu-build/native.tar.xz ] || [ -f gpu-build/node.xz ]; then
+  t=$(date +%s)
+  if ENV_LINES=$(timeout 120 bash scripts/gpu-unpack.sh 2>>"$OUT/unpack.log"); then
+    eval "$ENV_LINES"
+    say "unpacked the carried archives in $(( $(date +%s) - t )) s ($(cat gpu-build/BUILD_INFO 2>/dev/null))"
+    sed 's/^/  /' "$OUT/unpack.log" | tee -a "$SUMMARY"
+    [ -x "${SOTR_GPU_RT:-/tmp/sotr-gpu-rt}/sotr_test_ops" ] && BIN="${SOTR_GPU_RT:-/tmp/sotr-gpu-rt}"
+  else
+    say "UNPACK FAILED: $(tail -3 "$OUT/unpack.log")"
+  fi
+fi
+if [ -z "$BIN" ] && [ -x gpu-build/sotr_test_ops ]; then BIN=gpu-build; fi   # an older, uncompressed gpu-build/
+if [ -n "$BIN" ] && "$BIN/sotr_test_ops" --list >/dev/null 2>&1; then
+  say "using carried binaries in $BIN"
 else
   say "no usable carried binaries: building the native op test for sm_90 with CMake"
   BIN=/tmp/sotr-gpu-build
   timeout 240 cmake -S . -B "$BIN" -G Ninja -DSOTR_CUDA=on -DSOTR_CUDA_ARCHS=90-real >/dev/null 2>&1 &&
     timeout 240 cmake --build "$BIN" --target sotr_test_ops -j 16 > "$OUT/build.log" 2>&1 || say "BUILD FAILED (see build.log)"
+fi
+[ -z "${SOTR_NATIVE_PATH:-}" ] && [ -f gpu-build/sotr.node ] && export SOTR_NATIVE_PATH="$PWD/gpu-build/sotr.node"
+NODE_OK=0
+if [ $SKIP_NODE = 0 ] && command -v node >/dev/null && [ -f dist/index.js ] && [ -n "${SOTR_NATIVE_PATH:-}" ]; then
+  NODE_OK=1
+  say "node $(node --version) at $(command -v node); addon $SOTR_NATIVE_PATH"
+  probe=$(timeout 60 node -e '
+    const i = require("./dist").backendInfo();
+    console.log("addon:", i.build.loaded ? `loaded, commit ${i.build.commit}, archs ${i.cuda.archs.join(",") || "none"}` : i.build.loadError);
+    console.log("cuda:", i.cuda.available ? `${i.cuda.devices.map((d) => `${d.name} cc ${d.computeCapability}`).join("; ")}, driver ${i.cuda.driverVersion}, runtime ${i.cuda.runtimeVersion}` : `unavailable: ${i.cuda.reason}`);
+    process.exit(i.cuda.available ? 0 : 3);' 2>&1)
+  rc=$?; CUDA_OK=0; [ $rc = 0 ] && CUDA_OK=1
+  [ "$DEV" = cpu ] && { CUDA_OK=1; say "GPU_CHECK_DEVICE=cpu: stages 4-6 run with the CPU as the device"; }
+  say "$probe"
+else
+  CUDA_OK=0
+  say "no Node stages: $([ $SKIP_NODE = 1 ] && echo '--skip-node' || echo 'node, dist/ or the addon missing (carry gpu-build/ with the Node bundle)')"
 fi
 
 stage "2 native op test (CUDA vs CPU twin)"
@@ -46,31 +93,110 @@ timeout 120 "$BIN/sotr_test_ops" --json "$OUT/ops.json" > "$OUT/ops.log" 2>&1
 rc=$?
 say "exit $rc; $(tail -1 "$OUT/ops.log")"
 grep -E "FAIL" "$OUT/ops.log" | head -40 | tee -a "$SUMMARY"
-grep -E "cuda .* ms" "$OUT/ops.log" | head -40 | tee -a "$SUMMARY" >/dev/null
 
 stage "3 GEMM check"
 if [ -x "$BIN/gemm_cuda_check" ] || [ -x gpu-build/gemm_cuda_check ]; then
   G=$([ -x "$BIN/gemm_cuda_check" ] && echo "$BIN/gemm_cuda_check" || echo gpu-build/gemm_cuda_check)
   timeout 90 "$G" > "$OUT/gemm.log" 2>&1
   say "exit $?; $(grep -cE 'FAIL' "$OUT/gemm.log") failing lines"
-  grep -E "FAIL|TFLOP|GFLOP" "$OUT/gemm.log" | head -30 | tee -a "$SUMMARY" >/dev/null
 else
   say "gemm_cuda_check not built"
 fi
 
-stage "4 Node suite"
-if [ $SKIP_NODE = 0 ] && command -v node >/dev/null && [ -f gpu-build/sotr.node ] && [ -d node_modules ] && [ -d dist ]; then
-  SOTR_NATIVE_PATH="$PWD/gpu-build/sotr.node" timeout 120 node tests/run.mjs > "$OUT/node.log" 2>&1
-  say "exit $?; $(tail -1 "$OUT/node.log")"
+stage "4 whole model end to end (scripts/gpu-e2e.mjs)"
+if [ $NODE_OK = 0 ]; then
+  say "skipped (no Node)"
+elif [ $CUDA_OK = 1 ]; then
+  c=$(cap 170 60)
+  if [ "$c" = 0 ]; then say "skipped: budget"; else
+    # R50 at full size, CUDA fp32 and bf16 against the CPU; the script keeps to --budget and still prints its JSON.
+    timeout -k 5 "$c" node scripts/gpu-e2e.mjs --device $DEV --preset $PRESET --precisions fp32,bf16 --mem-reps 50 --batch 8 \
+      --budget $(( c - 12 )) --json "$OUT/e2e.json" > "$OUT/e2e.out" 2> "$OUT/e2e.log"
+    say "exit $? (0 ok, 2 fp32 disagrees with the CPU, 124 timeout)"
+  fi
+elif [ $HAVE_GPU = 0 ]; then
+  c=$(cap 120 30)
+  if [ "$c" = 0 ]; then say "skipped: budget"; else
+    say "no GPU here: smoke run of the script on the CPU (r50-tiny, CPU against CPU)"
+    timeout -k 5 "$c" node scripts/gpu-e2e.mjs --device cpu --preset r50-tiny --precisions fp32 --mem-reps 3 --batch 2 \
+      --budget $(( c - 10 )) --json "$OUT/e2e.json" > "$OUT/e2e.out" 2> "$OUT/e2e.log"
+    say "exit $?"
+  fi
 else
-  say "skipped (node, node_modules or dist missing here: the native op test above covers every op)"
+  say "skipped: the GPU is there but the addon cannot use it (see stage 1)"
+fi
+if [ -s "$OUT/e2e.json" ]; then
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    if (r.skipped || r.error) { console.log(r.skipped ? `skipped: ${r.skipped}` : `ERROR: ${r.error.split("\n")[0]}`); }
+    if (r.reference) console.log(`reference ${r.reference.device}: ${r.reference.instances} instances, predict ${r.reference.predictMs} ms; checkpoint ${r.checkpoint.writeMs === "cached" ? "cached" : "written in " + r.checkpoint.writeMs + " ms"}`);
+    for (const x of r.runs ?? []) {
+      if (x.skipped) { console.log(`${x.precision}: skipped (${x.skipped})`); continue; }
+      const c = x.compare, m = x.memory, b = x.batch1;
+      console.log(`${x.precision}: trace ${x.traceAgrees ? "agrees" : "DIFFERS"}; matched ${c.matched}/${c.ref} (dev ${c.dev}, other label ${c.matchedOtherLabel}), IoU min ${c.iou.min} median ${c.iou.median}, |dscore| max ${c.scoreAbsDiff.max}; stage NMSE ${Object.entries(x.stageNmse).map(([k, v]) => k + " " + v).join(", ")}`);
+      console.log(`${x.precision}: load ${x.loadMs} ms, first ${x.firstMs} ms, batch 1 median ${b.medianMs} ms (p10 ${b.p10Ms}, p90 ${b.p90Ms}, ${b.reps} reps), batch ${x.batchN?.images ?? "-"}: ${x.batchN?.imagesPerS ?? x.batchN?.skipped ?? "-"} img/s; memory ${m.device} live ${m.liveFirstMiB}->${m.liveLastMiB} MiB, reserved ${m.reservedFirstMiB}->${m.reservedLastMiB}, peak ${m.peakSoFarMiB}, driver ${m.driverViewMiB}, RSS ${m.rssFirstMiB}->${m.rssLastMiB}: ${m.flat ? "flat" : "NOT FLAT"}`);
+    }
+    if (r.ok !== undefined) console.log(`ok: ${r.ok}; ${r.wallS} s`);' "$OUT/e2e.json" 2>&1 | tee -a "$SUMMARY"
 fi
 
-stage "5 PyTorch side of the benchmarks"
+stage "5 Node suite"
+if [ $NODE_OK = 1 ]; then
+  c=$(cap 150 30)
+  if [ "$c" = 0 ]; then say "skipped: budget"; else
+    # tests/package needs npm (not carried); the native op test ran in stage 2.
+    SOTR_TEST_EXCLUDE=tests/package,native SOTR_TEST_TIMEOUT_S=90 timeout -k 5 "$c" node tests/run.mjs > "$OUT/node.log" 2>&1
+    say "exit $?; $(tail -1 "$OUT/node.log")"
+    grep -E "^FAIL" "$OUT/node.log" | head -20 | tee -a "$SUMMARY"
+  fi
+  # The CLI on the tiny model (examples/images), CUDA against the CPU: the run that stopped at its first image before.
+  c=$(cap 60 20)
+  if [ $CUDA_OK = 1 ] && [ "$c" != 0 ] && node -e 'require("sharp")' 2>/dev/null; then
+    d=$(mktemp -d)
+    for side in ref:cpu dev:$DEV; do
+      timeout -k 5 $(( c / 2 )) node dist/cli/main.js predict --model tiny --input examples/images --out "$d/${side%%:*}.jsonl" \
+        --device ${side#*:} --quiet >> "$OUT/cli.log" 2>&1
+      say "sotr predict --device ${side#*:}: exit $?"
+    done
+    node -e '
+      const fs = require("fs");
+      const read = (f) => fs.existsSync(f) ? fs.readFileSync(f, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+      const [a, b] = [read(process.argv[1]), read(process.argv[2])];
+      let same = 0, dmax = 0;
+      for (const x of a) {
+        const y = b.find((z) => z.file === x.file);
+        if (!y || !x.instances || !y.instances) continue;
+        if (x.instances.length === y.instances.length && x.instances.every((v, i) => v.label === y.instances[i].label)) same++;
+        for (let i = 0; i < Math.min(x.instances.length, y.instances.length); i++) dmax = Math.max(dmax, Math.abs(x.instances[i].score - y.instances[i].score));
+      }
+      console.log(`cli: ${a.length} images on cpu, ${b.length} on ${process.argv[3]} (${b.filter((z) => z.error).length} errors); same count and labels on ${same}; max |dscore| ${dmax.toExponential(2)}`);' \
+      "$d/ref.jsonl" "$d/dev.jsonl" $DEV 2>&1 | tee -a "$SUMMARY"
+    rm -rf "$d"
+  elif [ $CUDA_OK = 0 ]; then
+    say "cli on cuda: skipped (no usable GPU; the suite covers the CLI on the CPU)"
+  else
+    say "cli on cuda: skipped ($([ "$c" = 0 ] && echo budget || echo 'sharp not in the bundle'))"
+  fi
+else
+  say "skipped (no Node: the native op test above covers every op)"
+fi
+
+stage "6 conv2d vs cuDNN (benchmarks/conv2d_bench.mjs)"
+if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ]; then
+  c=$(cap 90 30)
+  if [ "$c" = 0 ]; then say "skipped: budget"; else
+    timeout -k 5 "$c" node benchmarks/conv2d_bench.mjs --device $DEV --pipelined --reps 7 --budget $(( c - 25 )) --json "$OUT/conv2d.json" > "$OUT/conv2d.log" 2>&1
+    say "exit $?"
+    grep -E "geometric mean|PyTorch not available" "$OUT/conv2d.log" | tee -a "$SUMMARY"
+  fi
+else
+  say "skipped ($([ $NODE_OK = 0 ] && echo 'no Node' || echo 'no usable GPU; the CPU side is npm run bench'))"
+fi
+
+stage "7 PyTorch side of the benchmarks"
 if [ $SKIP_BENCH = 0 ]; then
   : > "$OUT/bench.jsonl"
   for py in tests/native/gemm_torch_bench.py benchmarks/torch/*_bench.py; do
-    [ $(( $(date +%s) - T0 )) -gt ${GPU_CHECK_BUDGET_S:-280} ] && { say "budget reached, skipping $py"; continue; }
+    [ "$(left)" -lt 0 ] && { say "budget reached, skipping $py"; continue; }
     [ -f "$py" ] || continue
     say "-- $py"
     PYTHONUNBUFFERED=1 timeout 40 python3 "$py" --device cuda < /dev/null >> "$OUT/bench.jsonl" 2>> "$OUT/bench.err" || say "   (exit $?)"
@@ -79,3 +205,11 @@ if [ $SKIP_BENCH = 0 ]; then
 fi
 say ""
 say "total $(( $(date +%s) - T0 )) s"
+# The device tool brings back at most 8 files: the logs travel as one archive.
+(
+  cd "$OUT" || exit
+  shopt -s nullglob
+  logs=(*.log *.err *.out)
+  [ ${#logs[@]} -gt 0 ] && tar -czf logs.tar.gz "${logs[@]}" && for f in "${logs[@]}"; do [ "$f" = node.log ] || rm -f "$f"; done
+)
+ls "$OUT" | tr '\n' ' '; echo

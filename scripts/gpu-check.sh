@@ -132,8 +132,11 @@ if [ -s "$OUT/e2e.json" ]; then
     if (r.reference) console.log(`reference ${r.reference.device}: ${r.reference.instances} instances, predict ${r.reference.predictMs} ms; checkpoint ${r.checkpoint.writeMs === "cached" ? "cached" : "written in " + r.checkpoint.writeMs + " ms"}`);
     for (const x of r.runs ?? []) {
       if (x.skipped) { console.log(`${x.precision}: skipped (${x.skipped})`); continue; }
+      if (x.error) console.log(`${x.precision}: ERROR ${x.error.split("\n")[0]}`);
+      if (!x.compare) continue;
       const c = x.compare, m = x.memory, b = x.batch1;
       console.log(`${x.precision}: trace ${x.traceAgrees ? "agrees" : "DIFFERS"}; matched ${c.matched}/${c.ref} (dev ${c.dev}, other label ${c.matchedOtherLabel}), IoU min ${c.iou.min} median ${c.iou.median}, |dscore| max ${c.scoreAbsDiff.max}; stage NMSE ${Object.entries(x.stageNmse).map(([k, v]) => k + " " + v).join(", ")}`);
+      if (!b || !m) continue;
       console.log(`${x.precision}: load ${x.loadMs} ms, first ${x.firstMs} ms, batch 1 median ${b.medianMs} ms (p10 ${b.p10Ms}, p90 ${b.p90Ms}, ${b.reps} reps), batch ${x.batchN?.images ?? "-"}: ${x.batchN?.imagesPerS ?? x.batchN?.skipped ?? "-"} img/s; memory ${m.device} live ${m.liveFirstMiB}->${m.liveLastMiB} MiB, reserved ${m.reservedFirstMiB}->${m.reservedLastMiB}, peak ${m.peakSoFarMiB}, driver ${m.driverViewMiB}, RSS ${m.rssFirstMiB}->${m.rssLastMiB}: ${m.flat ? "flat" : "NOT FLAT"}`);
     }
     if (r.ok !== undefined) console.log(`ok: ${r.ok}; ${r.wallS} s`);' "$OUT/e2e.json" 2>&1 | tee -a "$SUMMARY"

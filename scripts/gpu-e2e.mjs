@@ -240,88 +240,96 @@ try {
       continue;
     }
     const share = (deadline - Date.now()) / (precisions.length - pi);
-    const pStart = Date.now();
-    const mem0 = memoryInfo(device);
-    t0 = performance.now();
-    const model = await Sotr.load(ck, { device, precision, minSize: H, onWarning: (w) => log('warning:', w) });
-    run.loadMs = Math.round(performance.now() - t0);
-    const memLoaded = memoryInfo(model.device);
-    run.weightsMiB = MiB(memLoaded.liveBytes - mem0.liveBytes);
-    t0 = performance.now();
-    const first = await model.predict(raw, { intermediates: true });
-    run.firstMs = Math.round(performance.now() - t0);
-    run.trace = traceOf(first.intermediates.trace);
-    run.traceAgrees = JSON.stringify(run.trace) === JSON.stringify(out.reference.trace);
-    run.stageNmse = stageNmse(first.intermediates, ref.intermediates);
-    run.compare = compareInstances(ref.instances, first.instances);
-    log(`${precision}: load ${run.loadMs} ms, first ${run.firstMs} ms, trace ${run.traceAgrees ? 'agrees' : 'DIFFERS ' + JSON.stringify(run.trace)}`);
-    log(`${precision}: stage NMSE ${JSON.stringify(run.stageNmse)}`);
-    log(`${precision}: instances ${JSON.stringify(run.compare)}`);
-    const prof = await model.predict(raw, { profile: true });
-    run.profileMs = Object.fromEntries(Object.entries(prof.profile).map(([k, v]) => [k, +v.toFixed(1)]));
-    log(`${precision}: profile ${JSON.stringify(run.profileMs)}`);
-
-    // Warm batch 1, timed, with the allocator read after each predict.
-    const times = [], live = [], reserved = [], rss = [], calls = [];
-    const loopEnd = pStart + share * (batch > 1 ? 0.75 : 0.95);
-    for (let k = 0; k < memReps; k++) {
+    let model = null;
+    try {
+      const pStart = Date.now();
+      const mem0 = memoryInfo(device);
       t0 = performance.now();
-      await model.predict(raw);
-      times.push(performance.now() - t0);
-      const m = memoryInfo(model.device);
-      live.push(m.liveBytes);
-      reserved.push(m.liveBytes + m.cachedBytes);
-      calls.push(m.allocCalls);
-      rss.push(process.memoryUsage().rss);
-      if (k >= 2 && Date.now() > loopEnd) break;
-    }
-    const n = times.length, mid = n >> 1;
-    run.batch1 = {
-      reps: n,
-      medianMs: r3(quant(times, 0.5)),
-      p10Ms: r3(quant(times, 0.1)),
-      p90Ms: r3(quant(times, 0.9)),
-      minMs: r3(Math.min(...times)),
-      imagesPerS: r3(1000 / quant(times, 0.5)),
-    };
-    const m1 = memoryInfo(model.device);
-    run.memory = {
-      device: model.device,
-      reps: n,
-      liveFirstMiB: MiB(live[0]),
-      liveLastMiB: MiB(live[n - 1]),
-      liveSpreadMiB: MiB(Math.max(...live) - Math.min(...live)),
-      reservedFirstMiB: MiB(reserved[0]),
-      reservedMidMiB: MiB(reserved[mid]),
-      reservedLastMiB: MiB(reserved[n - 1]),
-      peakSoFarMiB: MiB(m1.peakBytes),
-      allocCallsSecondHalf: calls[n - 1] - calls[mid],
-      rssFirstMiB: MiB(rss[0]),
-      rssMidMiB: MiB(rss[mid]),
-      rssLastMiB: MiB(rss[n - 1]),
-      driverViewMiB: device === 'cpu' ? null : smiMiB(),
-    };
-    run.memory.flat = run.memory.liveSpreadMiB <= 1 && reserved[n - 1] - reserved[mid] <= 2 ** 20;
-    log(`${precision}: batch 1 ${JSON.stringify(run.batch1)}`);
-    log(`${precision}: memory ${JSON.stringify(run.memory)}`);
+      model = await Sotr.load(ck, { device, precision, minSize: H, onWarning: (w) => log('warning:', w) });
+      run.loadMs = Math.round(performance.now() - t0);
+      const memLoaded = memoryInfo(model.device);
+      run.weightsMiB = MiB(memLoaded.liveBytes - mem0.liveBytes);
+      t0 = performance.now();
+      const first = await model.predict(raw, { intermediates: true });
+      run.firstMs = Math.round(performance.now() - t0);
+      run.trace = traceOf(first.intermediates.trace);
+      run.traceAgrees = JSON.stringify(run.trace) === JSON.stringify(out.reference.trace);
+      run.stageNmse = stageNmse(first.intermediates, ref.intermediates);
+      run.compare = compareInstances(ref.instances, first.instances);
+      log(`${precision}: load ${run.loadMs} ms, first ${run.firstMs} ms, trace ${run.traceAgrees ? 'agrees' : 'DIFFERS ' + JSON.stringify(run.trace)}`);
+      log(`${precision}: stage NMSE ${JSON.stringify(run.stageNmse)}`);
+      log(`${precision}: instances ${JSON.stringify(run.compare)}`);
+      const prof = await model.predict(raw, { profile: true });
+      run.profileMs = Object.fromEntries(Object.entries(prof.profile).map(([k, v]) => [k, +v.toFixed(1)]));
+      log(`${precision}: profile ${JSON.stringify(run.profileMs)}`);
 
-    // An array of images in one predict() call (the model runs them one after another, decoding ahead).
-    if (batch > 1) {
-      if (Date.now() + (batch + 1) * quant(times, 0.5) < pStart + share) {
-        const imgs = Array.from({ length: batch }, () => raw);
+      // Warm batch 1, timed, with the allocator read after each predict.
+      const times = [], live = [], reserved = [], rss = [], calls = [];
+      const loopEnd = pStart + share * (batch > 1 ? 0.75 : 0.95);
+      for (let k = 0; k < memReps; k++) {
         t0 = performance.now();
-        const rs = await model.predict(imgs);
-        const ms = performance.now() - t0;
-        run.batchN = { images: batch, ms: Math.round(ms), imagesPerS: r3((1000 * batch) / ms), sameAsBatch1: rs.every((r) => r.instances.length === first.instances.length) };
-        log(`${precision}: batch ${batch} ${JSON.stringify(run.batchN)}`);
-      } else run.batchN = { skipped: 'budget' };
+        await model.predict(raw);
+        times.push(performance.now() - t0);
+        const m = memoryInfo(model.device);
+        live.push(m.liveBytes);
+        reserved.push(m.liveBytes + m.cachedBytes);
+        calls.push(m.allocCalls);
+        rss.push(process.memoryUsage().rss);
+        if (k >= 2 && Date.now() > loopEnd) break;
+      }
+      const n = times.length, mid = n >> 1;
+      run.batch1 = {
+        reps: n,
+        medianMs: r3(quant(times, 0.5)),
+        p10Ms: r3(quant(times, 0.1)),
+        p90Ms: r3(quant(times, 0.9)),
+        minMs: r3(Math.min(...times)),
+        imagesPerS: r3(1000 / quant(times, 0.5)),
+      };
+      const m1 = memoryInfo(model.device);
+      run.memory = {
+        device: model.device,
+        reps: n,
+        liveFirstMiB: MiB(live[0]),
+        liveLastMiB: MiB(live[n - 1]),
+        liveSpreadMiB: MiB(Math.max(...live) - Math.min(...live)),
+        reservedFirstMiB: MiB(reserved[0]),
+        reservedMidMiB: MiB(reserved[mid]),
+        reservedLastMiB: MiB(reserved[n - 1]),
+        peakSoFarMiB: MiB(m1.peakBytes),
+        allocCallsSecondHalf: calls[n - 1] - calls[mid],
+        rssFirstMiB: MiB(rss[0]),
+        rssMidMiB: MiB(rss[mid]),
+        rssLastMiB: MiB(rss[n - 1]),
+        driverViewMiB: device === 'cpu' ? null : smiMiB(),
+      };
+      run.memory.flat = run.memory.liveSpreadMiB <= 1 && reserved[n - 1] - reserved[mid] <= 2 ** 20;
+      log(`${precision}: batch 1 ${JSON.stringify(run.batch1)}`);
+      log(`${precision}: memory ${JSON.stringify(run.memory)}`);
+
+      // An array of images in one predict() call (the model runs them one after another, decoding ahead).
+      if (batch > 1) {
+        if (Date.now() + (batch + 1) * quant(times, 0.5) < pStart + share) {
+          const imgs = Array.from({ length: batch }, () => raw);
+          t0 = performance.now();
+          const rs = await model.predict(imgs);
+          const ms = performance.now() - t0;
+          run.batchN = { images: batch, ms: Math.round(ms), imagesPerS: r3((1000 * batch) / ms), sameAsBatch1: rs.every((r) => r.instances.length === first.instances.length) };
+          log(`${precision}: batch ${batch} ${JSON.stringify(run.batchN)}`);
+        } else run.batchN = { skipped: 'budget' };
+      }
+      run.emulatedOps = model.emulatedOps;
+    } catch (e) {
+      // One precision failing (a kernel error, device out of memory) still leaves the others' results.
+      run.error = e?.stack ?? String(e);
+      log(`${precision}: error:`, run.error);
+    } finally {
+      await model?.dispose().catch(() => {});
     }
-    run.emulatedOps = model.emulatedOps;
-    await model.dispose();
   }
   const fp32 = out.runs.find((r) => r.precision === 'fp32' && !r.skipped);
-  out.ok = fp32 ? fp32.traceAgrees && fp32.compare.matchedShare >= 0.95 && fp32.compare.matchedOtherLabel === 0 : null;
-  finish(out.ok === false ? 2 : 0);
+  out.ok = fp32 ? !fp32.error && fp32.traceAgrees && fp32.compare.matchedShare >= 0.95 && fp32.compare.matchedOtherLabel === 0 : null;
+  finish(out.runs.some((r) => r.error) ? 1 : out.ok === false ? 2 : 0);
 } catch (e) {
   out.error = e?.stack ?? String(e);
   log('error:', out.error);

@@ -59,3 +59,4 @@ export { linear, type LinearOptions } from './ops/linear';
 export { relu, leakyRelu, sigmoid, add, sub, mul, div, concat, slice, meanWidthHalves } from './ops/elementwise';
 export { deformConv2d, type DeformConv2dOptions } from './ops/deform_conv2d';
 export { pillowResize, type PillowResizeOptions } from './ops/pillow_resize';
+export { resizeMasks, resizeMasksToList, type ResizeMasksOptions } from './ops/resize_masks';

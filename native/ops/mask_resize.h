@@ -1,0 +1,8 @@
+// resizeMasks (mask_resize.cpp): soft masks [n, fh, fw] float32 -> binary
+// masks at the original image size, bit-packed int32 [n, H0, 2*ceil(W0/64)],
+// through the official two bilinear resizes (x ratio, crop [h, w], to
+// [H0, W0]) and the threshold. Attrs: ratio, crop [h, w], size [H0, W0],
+// threshold (default 0.5). CPU only (post-processing runs on the host).
+#pragma once
+
+#include "ops/registry.h"

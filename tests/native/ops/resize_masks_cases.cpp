@@ -1,0 +1,115 @@
+// resizeMasks cases: the composed two-step bilinear resize + threshold
+// checked against a plain two-pass float64 resize (first to fh*ratio x
+// fw*ratio, crop, then to H0 x W0, PyTorch's align_corners=False index
+// math). The two differ only in rounding, so the check is the fraction of
+// differing pixels (reported in the nmse column; bound 1e-3). The JS suite
+// checks the op bit for bit against the TypeScript version it replaced.
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "../op_test.h"
+
+using namespace sotr;
+using namespace sotr_test;
+
+namespace {
+
+struct Spec {
+  int64_t n, fh, fw, ratio, h, w, H0, W0;
+  bool timed;
+};
+
+// One axis of PyTorch's bilinear resize (align_corners=False): src index and weight.
+void taps(int64_t in, int64_t out, std::vector<int64_t>& i0, std::vector<int64_t>& i1, std::vector<double>& l) {
+  i0.resize(out);
+  i1.resize(out);
+  l.resize(out);
+  const double scale = double(in) / double(out);
+  for (int64_t o = 0; o < out; ++o) {
+    double s = scale * (o + 0.5) - 0.5;
+    if (s < 0) s = 0;
+    int64_t a = int64_t(std::floor(s));
+    if (a > in - 1) a = in - 1;
+    i0[o] = a;
+    i1[o] = a < in - 1 ? a + 1 : a;
+    l[o] = std::min(1.0, s - double(a));
+  }
+}
+
+std::vector<double> resize(const std::vector<double>& src, int64_t H, int64_t W, int64_t Ho, int64_t Wo) {
+  std::vector<int64_t> y0, y1, x0, x1;
+  std::vector<double> ly, lx;
+  taps(H, Ho, y0, y1, ly);
+  taps(W, Wo, x0, x1, lx);
+  std::vector<double> out(Ho * Wo);
+  for (int64_t y = 0; y < Ho; ++y)
+    for (int64_t x = 0; x < Wo; ++x) {
+      const double a = src[y0[y] * W + x0[x]] * (1 - lx[x]) + src[y0[y] * W + x1[x]] * lx[x];
+      const double b = src[y1[y] * W + x0[x]] * (1 - lx[x]) + src[y1[y] * W + x1[x]] * lx[x];
+      out[y * Wo + x] = a * (1 - ly[y]) + b * ly[y];
+    }
+  return out;
+}
+
+double check(const Spec& s, const OpCall& call, const std::vector<Tensor>& out) {
+  const float* soft = call.inputs[0].data<float>();
+  const uint32_t* bits = reinterpret_cast<const uint32_t*>(out[0].data<int32_t>());
+  const int64_t words = 2 * ((s.W0 + 63) / 64);
+  const int64_t Hm = s.fh * s.ratio, Wm = s.fw * s.ratio;
+  const int64_t ch = std::min(s.h, Hm), cw = std::min(s.w, Wm);
+  int64_t differ = 0;
+  for (int64_t m = 0; m < s.n; ++m) {
+    std::vector<double> src(soft + m * s.fh * s.fw, soft + (m + 1) * s.fh * s.fw);
+    const std::vector<double> mid = resize(src, s.fh, s.fw, Hm, Wm);
+    std::vector<double> crop(ch * cw);
+    for (int64_t y = 0; y < ch; ++y) std::memcpy(&crop[y * cw], &mid[y * Wm], sizeof(double) * cw);
+    const std::vector<double> fin = resize(crop, ch, cw, s.H0, s.W0);
+    for (int64_t y = 0; y < s.H0; ++y)
+      for (int64_t x = 0; x < s.W0; ++x) {
+        const bool want = fin[y * s.W0 + x] > 0.5;
+        const bool got = (bits[(m * s.H0 + y) * words + (x >> 5)] >> (x & 31)) & 1u;
+        differ += want != got;
+      }
+  }
+  return double(differ) / double(std::max<int64_t>(1, s.n * s.H0 * s.W0));
+}
+
+OpCase maskCase(Spec s) {
+  OpCase c;
+  c.name = "resizeMasks " + std::to_string(s.n) + "x" + std::to_string(s.fh) + "x" + std::to_string(s.fw) + " x" +
+           std::to_string(s.ratio) + " crop " + std::to_string(s.h) + "x" + std::to_string(s.w) + " -> " +
+           std::to_string(s.H0) + "x" + std::to_string(s.W0);
+  c.make = [s](Rng& rng) {
+    OpCall call;
+    call.op = "resizeMasks";
+    Tensor soft = cpuTensor(DType::F32, {s.n, s.fh, s.fw});
+    float* p = soft.data<float>();
+    for (int64_t m = 0; m < s.n; ++m) {  // a blob per mask
+      const double cy = rng.uniform(0, float(s.fh)), cx = rng.uniform(0, float(s.fw));
+      const double rad = 1 + rng.uniform(0, 0.5f) * double(std::max(s.fh, s.fw));
+      for (int64_t y = 0; y < s.fh; ++y)
+        for (int64_t x = 0; x < s.fw; ++x)
+          p[(m * s.fh + y) * s.fw + x] = float(1 / (1 + std::exp(4 * (std::hypot(y - cy, x - cx) / rad - 1))));
+    }
+    call.inputs = {soft};
+    call.attrs.setNumber("ratio", double(s.ratio));
+    call.attrs.setNumbers("crop", {double(s.h), double(s.w)});
+    call.attrs.setNumbers("size", {double(s.H0), double(s.W0)});
+    return call;
+  };
+  c.cpuOnly = true;
+  c.timed = s.timed;
+  c.cpuReference = [s](const OpCall& call, const std::vector<Tensor>& out) { return check(s, call, out); };
+  c.cpuBound = 1e-3;
+  return c;
+}
+
+// n, fh, fw, ratio, h, w, H0, W0
+OP_TEST_CASE(maskCase({5, 25, 34, 4, 97, 133, 480, 640, false}));
+OP_TEST_CASE(maskCase({3, 9, 13, 8, 70, 100, 33, 47, false}));
+OP_TEST_CASE(maskCase({2, 1, 1, 4, 3, 4, 5, 7, false}));
+OP_TEST_CASE(maskCase({100, 200, 336, 4, 800, 1333, 800, 1333, true}));  // SOTR at 800x1333
+
+}  // namespace

@@ -1,0 +1,54 @@
+import type { Tensor } from '../tensor';
+import { SotrTypeError } from '../errors';
+import { Mask, words32PerRow } from '../masks/mask';
+import { checkTensor, runOp, type OpOptions } from './run';
+
+export interface ResizeMasksOptions extends OpOptions {
+  /** Upsampling factor of the first resize (SOTR: ceil(resized height / mask-feature height)). */
+  ratio: number;
+  /** [h, w] kept after the first resize (the resized image before padding). */
+  crop: readonly [number, number];
+  /** [H0, W0]: the original image size. */
+  size: readonly [number, number];
+  /** A pixel is in the mask when the resized value is above this (default 0.5). */
+  threshold?: number;
+}
+
+/**
+ * SOTR's last post-processing step for a batch of soft masks `soft` [n, fh, fw] (float32, CPU):
+ * `F.interpolate(soft, (fh·ratio, fw·ratio), 'bilinear')[:, :, :h, :w]`, then `F.interpolate(·, (H0, W0), 'bilinear')
+ * > threshold`, computed on the CPU worker threads (never on the JavaScript thread) with the two resizes composed per
+ * axis. Returns bit-packed rows int32 [n, H0, words32PerRow(W0)]; `resizeMasksToList` gives `Mask` objects.
+ */
+export async function resizeMasks(soft: Tensor, options: ResizeMasksOptions): Promise<Tensor> {
+  checkTensor('resizeMasks', 'soft', soft);
+  if (options === null || typeof options !== 'object') throw new SotrTypeError('resizeMasks: options { ratio, crop, size } are required');
+  const pair = (k: string, v: unknown): number[] => {
+    if (!Array.isArray(v) || v.length !== 2) throw new SotrTypeError(`resizeMasks: ${k} must be [h, w]`);
+    return [...(v as number[])];
+  };
+  const [out] = await runOp(
+    'resizeMasks',
+    [soft],
+    { ratio: options.ratio, crop: pair('crop', options.crop), size: pair('size', options.size), threshold: options.threshold },
+    options,
+  );
+  return out;
+}
+
+/** resizeMasks, returned as one `Mask` per input mask (each owns a copy of its rows). */
+export async function resizeMasksToList(soft: Tensor, options: ResizeMasksOptions): Promise<Mask[]> {
+  const t = await resizeMasks(soft, options);
+  try {
+    const [n, H0] = [t.shape[0]!, t.shape[1]!];
+    const W0 = options.size[1];
+    const stride = words32PerRow(W0);
+    const i32 = (await t.data()) as Int32Array;
+    const u32 = new Uint32Array(i32.buffer, i32.byteOffset, i32.length);
+    const out: Mask[] = [];
+    for (let m = 0; m < n; m++) out.push(new Mask(W0, H0, u32.slice(m * H0 * stride, (m + 1) * H0 * stride)));
+    return out;
+  } finally {
+    t.dispose();
+  }
+}

@@ -190,16 +190,32 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
         t[x] = v;
       }
     }
+    // Columns: the same taps for the whole row, so the loop over x vectorizes
+    // (each v is summed in tap order, exactly as the scalar form).
+    static thread_local std::vector<double> vrow;
+    if (static_cast<int64_t>(vrow.size()) < W0) vrow.resize(static_cast<size_t>(W0));
     for (int64_t y = Y0; y < Y1; ++y) {
-      uint32_t* wr = words + y * stride;
-      for (int64_t x = X0; x < X1; ++x) {
-        double v = 0;
-        for (int k = 0; k < K; ++k) {
-          const double wt = ty.w[y * K + k];
-          if (wt > 0) v += wt * tmp[ty.idx[y * K + k] * W0 + x];
+      const double* rows[K];
+      double wts[K];
+      int nt = 0;
+      for (int k = 0; k < K; ++k) {
+        const double wt = ty.w[y * K + k];
+        if (wt > 0) {
+          wts[nt] = wt;
+          rows[nt] = tmp.data() + ty.idx[y * K + k] * W0;
+          ++nt;
         }
-        if (v > threshold) wr[x >> 5] |= 1u << (x & 31);
       }
+      double* v = vrow.data();
+      for (int64_t x = X0; x < X1; ++x) v[x] = 0.0;
+      for (int t = 0; t < nt; ++t) {
+        const double wt = wts[t];
+        const double* r = rows[t];
+        for (int64_t x = X0; x < X1; ++x) v[x] += wt * r[x];
+      }
+      uint32_t* wr = words + y * stride;
+      for (int64_t x = X0; x < X1; ++x)
+        if (v[x] > threshold) wr[x >> 5] |= 1u << (x & 31);
     }
   };
   if (ctx.pool && ctx.pool->size() > 1 && p.n > 1) ctx.pool->parallelTasks(p.n, one);

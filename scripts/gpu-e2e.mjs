@@ -318,7 +318,7 @@ try {
           log(`${precision}: batch ${batch} ${JSON.stringify(run.batchN)}`);
         } else run.batchN = { skipped: 'budget' };
       }
-      run.emulatedOps = model.emulatedOps;
+      run.fallbackOps = model.fallbackOps;
     } catch (e) {
       // One precision failing (a kernel error, device out of memory) still leaves the others' results.
       run.error = e?.stack ?? String(e);

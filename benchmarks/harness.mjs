@@ -129,17 +129,18 @@ export const spread = (xs) => {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Each timed call starts after both sides have been idle for this long. On the
-// CPU, PyTorch's OpenMP workers busy-wait after each call (GOMP's spin phase)
-// and would otherwise steal a core from our next call: measured here, our
-// 2-thread conv on 24x48 ran at 98 GFLOP/s right after a PyTorch call and at
-// 140 GFLOP/s alone. After the pause each side makes one untimed call (waking
+// CPU, PyTorch's workers busy-wait after each call (GOMP's spin phase, and
+// OpenBLAS's for about 2^28 cycles, ~70 ms here) and would otherwise steal a
+// core from our next call: measured here, our 2-thread conv on 24x48 ran at
+// 98 GFLOP/s right after a PyTorch call and at 140 GFLOP/s alone, and matmul
+// 1024^3 at 104 GFLOP/s 50 ms after an OpenBLAS call (177 alone). After the pause each side makes one untimed call (waking
 // its own workers from sleep, which costs milliseconds on this VM) and then the
 // timed one, so both are measured warm and undisturbed by the other.
 // SOTR_BENCH_SETTLE_MS overrides (0: back to back, one call each).
 export function defaultSettleMs(device = 'cpu') {
   const e = process.env.SOTR_BENCH_SETTLE_MS;
   if (e !== undefined && e !== '') return Math.max(0, Number(e) || 0);
-  return device === 'cpu' ? 50 : 0;
+  return device === 'cpu' ? 150 : 0;
 }
 
 /**

@@ -143,6 +143,20 @@ export function defaultSettleMs(device = 'cpu') {
   return device === 'cpu' ? 150 : 0;
 }
 
+/** Before a timed call of ours: sleep settleMs, then one untimed call (no-op when settleMs is 0). */
+export async function settleAndWarm(ours, settleMs) {
+  if (settleMs <= 0) return;
+  await sleep(settleMs);
+  await ours();
+}
+
+/** One timed PyTorch call after the same settle and untimed call: { ms, cpuMs, raw } (raw: the worker's reply). */
+export async function torchRunSettled(worker, id, settleMs) {
+  if (settleMs > 0) await sleep(settleMs);
+  const raw = await worker.call({ cmd: 'run', id, reps: settleMs > 0 ? 2 : 1 });
+  return { ms: raw.ms[raw.ms.length - 1], cpuMs: raw.cpu_ms?.length ? raw.cpu_ms[raw.cpu_ms.length - 1] : undefined, raw };
+}
+
 /**
  * Runs one case: `ours` (async, one run per call; returns when the work is done)
  * and PyTorch's `torch: { bench, params }`, alternating rep by rep.
@@ -166,10 +180,7 @@ export async function sideBySide({ name, ours, torch, worker, reps = 7, device =
   const b = [];
   const bc = [];
   for (let r = 0; r < reps; r++) {
-    if (settleMs > 0) {
-      await sleep(settleMs);
-      await ours(); // untimed: wakes our workers after the pause
-    }
+    await settleAndWarm(ours, settleMs); // the untimed call wakes our workers after the pause
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     await ours();
@@ -177,11 +188,9 @@ export async function sideBySide({ name, ours, torch, worker, reps = 7, device =
     const c = process.cpuUsage(c0);
     ac.push((c.user + c.system) / 1000);
     if (tid !== null) {
-      if (settleMs > 0) await sleep(settleMs);
-      // After a pause PyTorch also gets one untimed call (the first of two).
-      const rr = await worker.call({ cmd: 'run', id: tid, reps: settleMs > 0 ? 2 : 1 });
-      b.push(rr.ms[rr.ms.length - 1]);
-      if (rr.cpu_ms?.length) bc.push(rr.cpu_ms[rr.cpu_ms.length - 1]);
+      const { ms, cpuMs, raw: rr } = await torchRunSettled(worker, tid, settleMs);
+      b.push(ms);
+      if (cpuMs !== undefined) bc.push(cpuMs);
       if (rr.maxrss_kb) torchMaxRssKiB = rr.maxrss_kb;
       if (rr.cuda_max_allocated) torchCudaPeak = rr.cuda_max_allocated;
     }

@@ -11,7 +11,7 @@
 //   node benchmarks/twin_attention_bench.mjs [--threads 2] [--reps 7] [--device cpu|cuda]
 //        [--precision fp32] [--mode parallel|sequential] [--quick] [--no-torch] [--json FILE]
 import os from 'node:os';
-import { parseArgs, pinThreads, machine, startTorch, median, spread, writeResults, maxRssMiB, defaultSettleMs } from './harness.mjs';
+import { parseArgs, pinThreads, machine, startTorch, median, spread, writeResults, maxRssMiB, defaultSettleMs, settleAndWarm, torchRunSettled } from './harness.mjs';
 
 const args = parseArgs();
 const argv = process.argv.slice(2);
@@ -61,20 +61,16 @@ outer: for (const B of batches) {
     // Both sides settle and make one untimed call before each timed one (harness.mjs, defaultSettleMs).
     const settle = defaultSettleMs(args.device);
     for (let rep = 0; rep < args.reps; rep++) {
-      if (settle > 0) {
-        await new Promise((r) => setTimeout(r, settle));
-        await ours();
-      }
+      await settleAndWarm(ours, settle);
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       await ours();
       o.ms.push(performance.now() - t0);
       o.cpu.push(cpuMs(process.cpuUsage(c0)));
       if (tid !== null) {
-        if (settle > 0) await new Promise((r) => setTimeout(r, settle));
-        const res = await worker.call({ cmd: 'run', id: tid, reps: settle > 0 ? 2 : 1 });
-        t.ms.push(res.ms[res.ms.length - 1]);
-        if (res.cpu_ms?.length) t.cpu.push(res.cpu_ms[res.cpu_ms.length - 1]);
+        const { ms, cpuMs, raw: res } = await torchRunSettled(worker, tid, settle);
+        t.ms.push(ms);
+        if (cpuMs !== undefined) t.cpu.push(cpuMs);
         t.rss = res.maxrss_kb ?? t.rss;
       }
       if (Date.now() > deadline && rep >= 2) break;

@@ -2,6 +2,7 @@
 // Compiled for baseline x86-64; all SIMD work happens in the per-ISA kernel
 // sources behind gemm_detail::KernelSet. See docs/gemm.md for the design.
 #include "gemm/gemm_cpu.h"
+#include "core/int_math.h"
 #include "runtime/scratch.h"
 
 #include <algorithm>
@@ -41,8 +42,6 @@ const KernelSet* kernelsFor(SimdLevel level) {
 
 thread_local Scratch t_packA, t_packB, t_resid;
 
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
 // K is split into near-equal blocks of at most ks.kc (a multiple of 4), so the
 // accumulation order depends only on K and the kernel set.

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "gemm/gemm_cpu.h"
+#include "core/int_math.h"
 #include "ops/matmul.h"
 #include "runtime/scratch.h"
 #include "runtime/thread_pool.h"
@@ -232,7 +233,7 @@ std::shared_ptr<PackedConvWeight> packConvWeight(const float* w, int64_t groups,
 
 std::shared_ptr<PackedConvWeight> packedWeightFor(const Tensor& key, const float* w, int64_t groups, int64_t Og,
                                                   int64_t K, SimdLevel level, ThreadPool* pool) {
-  if (!key.defined()) return packConvWeight(w, groups, Og, K, level, pool);
+  // The weight cache makes a fresh payload when key is undefined.
   const std::string tag = "conv/g" + std::to_string(groups) + "/o" + std::to_string(Og) + "/k" + std::to_string(K) +
                           "/simd" + std::to_string(static_cast<int>(level));
   return weightCache().get<PackedConvWeight>({&key}, tag, [&](int64_t& bytes) {
@@ -253,7 +254,6 @@ struct OwnedBuffer {
   OwnedBuffer& operator=(const OwnedBuffer&) = delete;
 };
 
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Column block width: the K x nc block should stay in L2 while every row
 // block of the weight runs over it, next to the weight panels streaming

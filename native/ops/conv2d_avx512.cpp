@@ -14,22 +14,12 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
+#include "ops/avx512_lanes.h"
 
 namespace sotr {
 namespace conv_detail {
 
-namespace {
-
-inline __mmask16 laneRange(int64_t a, int64_t b) {  // lanes [a, b) of 16, clipped
-  if (a < 0) a = 0;
-  if (b > 16) b = 16;
-  if (b <= a) return 0;
-  const unsigned hi = b >= 16 ? 0xFFFFu : ((1u << b) - 1u);
-  const unsigned lo = (1u << a) - 1u;
-  return static_cast<__mmask16>(hi & ~lo);
-}
-
-}  // namespace
+using avx512::laneRange;
 
 bool im2colBlockAvx512(const ConvGeom& g, const float* x, int64_t n, int64_t grp, int64_t p0, int64_t ncols,
                        float* col, int64_t ld) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gemm/gemm_cpu.h"
+#include "core/int_math.h"
 #include "runtime/cpu_features.h"
 #include "runtime/scratch.h"
 #include "runtime/thread_pool.h"
@@ -19,8 +20,6 @@ namespace {
 
 constexpr int kPos = 16;  // 4x4 transformed positions
 
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
 bool enabledByEnv() {
   static const bool on = [] {
@@ -126,20 +125,14 @@ void convWinogradCpu(const ConvGeom& g, const float* x, const Tensor& weightKey,
   const int64_t TH = ceilDiv(g.Ho, 2), TW = ceilDiv(g.Wo, 2), perImage = TH * TW, T = g.N * perImage;
   if (T == 0 || O == 0) return;
   const SimdLevel level = activeSimdLevel();
-  std::shared_ptr<WinoWeights> ww;
-  auto make = [&](int64_t& bytes) {
+  // The weight cache makes a fresh payload when weightKey is undefined.
+  const std::string tag = "conv-winograd2x2/o" + std::to_string(O) + "/c" + std::to_string(C) + "/simd" +
+                          std::to_string(static_cast<int>(level));
+  const std::shared_ptr<WinoWeights> ww = weightCache().get<WinoWeights>({&weightKey}, tag, [&](int64_t& bytes) {
     auto w = makeWinoWeights(weight, O, C, level, pool);
     bytes = w->bytes;
     return w;
-  };
-  if (weightKey.defined()) {
-    const std::string tag = "conv-winograd2x2/o" + std::to_string(O) + "/c" + std::to_string(C) + "/simd" +
-                            std::to_string(static_cast<int>(level));
-    ww = weightCache().get<WinoWeights>({&weightKey}, tag, make);
-  } else {
-    int64_t unused = 0;
-    ww = make(unused);
-  }
+  });
 
   // Tasks: blocks of tiles, a multiple of the thread count when there are
   // few, each a multiple of 16 tiles (the narrowest full microkernel tile).

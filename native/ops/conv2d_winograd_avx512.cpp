@@ -11,20 +11,15 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
+#include "ops/avx512_lanes.h"
 
 namespace sotr {
 namespace conv_detail {
 
 namespace {
 
-inline __mmask16 laneRange(int64_t a, int64_t b) {  // lanes [a, b) of 16, clipped
-  if (a < 0) a = 0;
-  if (b > 16) b = 16;
-  if (b <= a) return 0;
-  const unsigned hi = b >= 16 ? 0xFFFFu : ((1u << b) - 1u);
-  const unsigned lo = (1u << a) - 1u;
-  return static_cast<__mmask16>(hi & ~lo);
-}
+using avx512::firstLanes;
+using avx512::laneRange;
 
 void inputChunkAvx512(const ConvGeom& g, const float* x, const wino::Chunk& ch, const wino::TaskLayout& L,
                       float* V) {
@@ -41,7 +36,7 @@ void inputChunkAvx512(const ConvGeom& g, const float* x, const wino::Chunk& ch, 
   }
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  const __mmask16 store = static_cast<__mmask16>(ch.cnt >= 16 ? 0xFFFFu : ((1u << ch.cnt) - 1u));
+  const __mmask16 store = firstLanes(ch.cnt);
   for (int64_t c = 0; c < C; ++c) {
     const float* xc = x + (ch.n * C + c) * HW;
     __m512 d[4][4];
@@ -95,7 +90,7 @@ void outputChunkAvx512(const ConvGeom& g, const float* M, const wino::Chunk& ch,
   const int64_t O = g.O, Ho = g.Ho, Wo = g.Wo, P = Ho * Wo;
   const int64_t left = Wo - ch.ow0;
   const int width = static_cast<int>(left < 2 * ch.cnt ? left : 2 * ch.cnt);
-  const __mmask16 load = static_cast<__mmask16>(ch.cnt >= 16 ? 0xFFFFu : ((1u << ch.cnt) - 1u));
+  const __mmask16 load = firstLanes(ch.cnt);
   const __mmask16 lo = laneRange(0, width), hi = laneRange(0, width - 16);
   // Interleave y0 (column 0 of each tile) and y1 (column 1): lanes 0..15 and 16..31 of the row.
   const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);

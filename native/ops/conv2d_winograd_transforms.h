@@ -1,10 +1,9 @@
-// The Winograd F(2x2, 3x3) input and output transforms, a chunk of up to 16
-// horizontally adjacent tiles at a time (loops of fixed length 16 or 32 over
-// contiguous rows, which the compiler turns into AVX-512 vectors or SSE ones).
-// Included by conv2d_winograd.cpp (baseline ISA) and
-// conv2d_winograd_avx512.cpp (AVX-512 flags): everything here is static and
-// uses no out-of-line std:: templates, so the AVX-512 copy can never be picked
-// by the linker for baseline callers.
+// The Winograd F(2x2, 3x3) input and output transforms, portable version:
+// a chunk of up to 16 horizontally adjacent tiles at a time (loops of fixed
+// length 16 or 32 over contiguous rows). conv2d_winograd.cpp runs these where
+// AVX-512 is not available; conv2d_winograd_avx512.cpp has the intrinsics
+// version of the same arithmetic and includes this header for the chunk and
+// layout types only. Everything here is static (no linkage across units).
 #pragma once
 #include <cstdint>
 

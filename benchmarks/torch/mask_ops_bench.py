@@ -1,16 +1,15 @@
 """PyTorch side of benchmarks/mask_ops_bench.mjs: SOTR's reference mask ops.
 
-A worker speaking the protocol of benchmarks/torch/worker.py (one JSON command
-per line on stdin, one JSON answer per line on stdout: config / setup / run /
-free), with its own benches, since their inputs are large and come from files
-the JS side writes (raw little-endian arrays):
+BENCHES for the shared worker (benchmarks/torch/worker.py loads them through
+benches_ops.py); their inputs are large and come from files the JS side writes
+(raw little-endian arrays):
 
   conv_sigmoid  torch.sigmoid(F.conv2d(features, kernels[:, :, None, None]))   (SOTR §9)
   conv_masks    the same, then SOTR's post-processing of the soft masks that the
                 fused op replaces: seg > 0.5, areas, maskness sums (§10 steps 5-8)
   matrix_nms    SOTR's utils.matrix_nms on the binary masks (torch.mm on float masks, §10)
 
-Run by the JS side (worker protocol on stdin). Standalone, with inputs made
+Standalone, with inputs made
 here the way the JS side makes them (blob and dense features), for the GPU
 check script where only Python is at hand:
   python3 benchmarks/torch/mask_ops_bench.py --standalone [--device cuda] [--reps 20] [--json out.json]
@@ -18,10 +17,12 @@ check script where only Python is at hand:
 import json
 import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+from timing import time_reps, torch_config
+from sotr_reference import matrix_nms as reference_matrix_nms
 
 threads = int(os.environ.get("SOTR_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "0")) or 0)
 if threads > 0:
@@ -33,30 +34,13 @@ if torch.cuda.is_available():
     torch.backends.cudnn.allow_tf32 = tf32
 
 
-def matrix_nms(seg_masks, cate_labels, cate_scores, kernel="gaussian", sigma=2.0, sum_masks=None):
-    """SOTR's utils.matrix_nms (see tests/reference/make_mask_fixtures.py)."""
-    n_samples = len(cate_labels)
-    if n_samples == 0:
+def matrix_nms(seg_masks, cate_labels, cate_scores, kernel="gaussian", sigma=2.0):
+    """SOTR's utils.matrix_nms on binary masks (the areas computed inside, as SOTR's call does):
+    tests/reference/sotr_reference.py's matrix_nms."""
+    if len(cate_labels) == 0:
         return []
-    if sum_masks is None:
-        sum_masks = seg_masks.sum((1, 2)).float()
-    seg_masks = seg_masks.reshape(n_samples, -1).float()
-    inter_matrix = torch.mm(seg_masks, seg_masks.transpose(1, 0))
-    sum_masks_x = sum_masks.expand(n_samples, n_samples)
-    iou_matrix = (inter_matrix / (sum_masks_x + sum_masks_x.transpose(1, 0) - inter_matrix)).triu(diagonal=1)
-    cate_labels_x = cate_labels.expand(n_samples, n_samples)
-    label_matrix = (cate_labels_x == cate_labels_x.transpose(1, 0)).float().triu(diagonal=1)
-    compensate_iou, _ = (iou_matrix * label_matrix).max(0)
-    compensate_iou = compensate_iou.expand(n_samples, n_samples).transpose(1, 0)
-    decay_iou = iou_matrix * label_matrix
-    if kernel == "gaussian":
-        decay_matrix = torch.exp(-1 * sigma * (decay_iou ** 2))
-        compensate_matrix = torch.exp(-1 * sigma * (compensate_iou ** 2))
-        decay_coefficient, _ = (decay_matrix / compensate_matrix).min(0)
-    else:
-        decay_matrix = (1 - decay_iou) / (1 - compensate_iou)
-        decay_coefficient, _ = decay_matrix.min(0)
-    return cate_scores * decay_coefficient
+    areas = seg_masks.sum((1, 2)).float()
+    return reference_matrix_nms(cate_labels, seg_masks, areas, cate_scores, sigma=sigma, kernel=kernel)
 
 
 def load(path, shape, dtype):
@@ -102,70 +86,7 @@ BENCHES = {
 
 
 def config():
-    cfg = torch.__config__.show()
-    blas = "unknown"
-    for item in cfg.replace("\n", ",").split(","):
-        if "BLAS_INFO=" in item:
-            blas = item.split("BLAS_INFO=")[-1].strip()
-            break
-    return {
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "blas": blas,
-        "mkldnn": torch.backends.mkldnn.is_available(),
-        "cuda": torch.cuda.is_available(),
-        "device_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "benches": sorted(BENCHES),
-    }
-
-
-def run(fn, reps, device):
-    out = []
-    for _ in range(reps):
-        if device == "cuda":
-            start = torch.cuda.Event(enable_timing=True)
-            end = torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            out.append(start.elapsed_time(end))
-        else:
-            t0 = time.perf_counter()
-            fn()
-            out.append((time.perf_counter() - t0) * 1000)
-    return out
-
-
-def main():
-    live, next_id = {}, 1
-    for line in sys.stdin:
-        try:
-            msg = json.loads(line)
-            cmd = msg["cmd"]
-            if cmd == "config":
-                reply = config()
-            elif cmd == "setup":
-                device = msg.get("device", "cpu")
-                fn = BENCHES[msg["bench"]](msg.get("params", {}), device)
-                fn()  # warm-up
-                live[next_id] = (fn, device)
-                reply = {"id": next_id}
-                next_id += 1
-            elif cmd == "run":
-                fn, device = live[msg["id"]]
-                reply = {"ms": run(fn, int(msg.get("reps", 1)), device)}
-            elif cmd == "free":
-                live.pop(msg["id"], None)
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
-                reply = {"ok": True}
-            else:
-                reply = {"error": "unknown command " + cmd}
-        except Exception as e:  # report, keep serving
-            reply = {"error": f"{type(e).__name__}: {e}"}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
+    return {**torch_config(), "benches": sorted(BENCHES)}
 
 
 def make_inputs(kind, N, C, H, W, gen):
@@ -205,7 +126,7 @@ def standalone(argv):
 
     def timeit(name, fn, flops=None):
         fn()
-        ms = run(fn, a.reps, a.device)
+        ms = time_reps(fn, a.reps, a.device)
         r = {"name": name, "torchMs": statistics.median(ms), "reps": len(ms)}
         if flops:
             r["torchGflops"] = flops / r["torchMs"] / 1e6
@@ -242,7 +163,4 @@ def standalone(argv):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1:
-        standalone(sys.argv[1:])
-    else:
-        main()
+    standalone(sys.argv[1:])

@@ -18,9 +18,10 @@ import json
 import os
 import resource
 import sys
-import time
 
 import torch
+
+from timing import time_reps, torch_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCHES = {}
@@ -45,11 +46,6 @@ next_id = 1
 
 def config():
     cfg = torch.__config__.show()
-    blas = "unknown"
-    for item in cfg.replace("\n", ",").split(","):
-        if "BLAS_INFO=" in item:
-            blas = item.split("BLAS_INFO=")[-1].strip()
-            break
     # The BLAS actually loaded (Debian's torch says "generic" and links libblas.so.3, an alternative).
     torch.mm(torch.ones(64, 64), torch.ones(64, 64))
     libs = []
@@ -62,13 +58,8 @@ def config():
     except OSError:
         pass
     return {
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "blas": blas,
+        **torch_config(),
         "blas_libs": sorted(set(libs)),
-        "mkldnn": torch.backends.mkldnn.is_available(),
-        "cuda": torch.cuda.is_available(),
-        "device_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "tf32": tf32,
         "benches": sorted(BENCHES),
         "num_interop_threads": torch.get_num_interop_threads(),
@@ -81,27 +72,6 @@ def config():
 
 def maxrss_kb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def run(fn, reps, device, cpu=None):
-    out = []
-    for _ in range(reps):
-        c0 = time.process_time()
-        if device == "cuda":
-            start = torch.cuda.Event(enable_timing=True)
-            end = torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            out.append(start.elapsed_time(end))
-        else:
-            t0 = time.perf_counter()
-            fn()
-            out.append((time.perf_counter() - t0) * 1000)
-        if cpu is not None:
-            cpu.append((time.process_time() - c0) * 1000)
-    return out
 
 
 for line in sys.stdin:
@@ -121,7 +91,7 @@ for line in sys.stdin:
         elif cmd == "run":
             fn, device = live[msg["id"]]
             cpu = []
-            reply = {"ms": run(fn, int(msg.get("reps", 1)), device, cpu), "cpu_ms": cpu, "maxrss_kb": maxrss_kb()}
+            reply = {"ms": time_reps(fn, int(msg.get("reps", 1)), device, cpu), "cpu_ms": cpu, "maxrss_kb": maxrss_kb()}
             if device == "cuda":
                 reply["cuda_max_allocated"] = torch.cuda.max_memory_allocated()
         elif cmd == "free":

@@ -1,6 +1,6 @@
 """Brings the op authors' PyTorch benches onto the shared worker (benchmarks/torch/worker.py):
 mask ops (conv_sigmoid, conv_masks, matrix_nms from mask_ops_bench.py) and twin attention
-(twin_attention from twin_attention_bench.py). Those scripts keep their own standalone / --serve modes.
+(twin_attention from twin_attention_bench.py). Those scripts keep their standalone modes (scripts/gpu-check.sh).
 """
 import importlib.util
 import os

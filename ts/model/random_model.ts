@@ -38,67 +38,33 @@ export interface RandomModelOptions extends Partial<RandomModelStructure> {
   seed?: number;
 }
 
+// Widths (tiny: 8..48 channels; full: the released models') and depths, combined into the presets.
+const TINY_WIDTHS = {
+  stemChannels: 8,
+  bottleneckChannels: [4, 8, 8, 16],
+  stageOutChannels: [16, 24, 32, 48],
+  fpnChannels: 16,
+  maskChannels: 32,
+  numMasks: 32,
+};
+const FULL_WIDTHS = {
+  stemChannels: 64,
+  bottleneckChannels: [64, 128, 256, 512],
+  stageOutChannels: [256, 512, 1024, 2048],
+  fpnChannels: 256,
+  maskChannels: 128,
+  numMasks: 256,
+};
+const COMMON = { dcnStages: [false, false, false, false], transformerDepth: 12, numClasses: 80 };
+const R50_BLOCKS = [3, 4, 6, 3];
+const R101_BLOCKS = [3, 4, 23, 3];
+
 const PRESETS: Record<RandomModelPreset, RandomModelStructure> = {
-  tiny: {
-    blocksPerStage: [1, 1, 1, 1],
-    stemChannels: 8,
-    bottleneckChannels: [4, 8, 8, 16],
-    stageOutChannels: [16, 24, 32, 48],
-    dcnStages: [false, false, false, false],
-    fpnChannels: 16,
-    transformerDepth: 2,
-    numClasses: 80,
-    maskChannels: 32,
-    numMasks: 32,
-  },
-  'r50-tiny': {
-    blocksPerStage: [3, 4, 6, 3],
-    stemChannels: 8,
-    bottleneckChannels: [4, 8, 8, 16],
-    stageOutChannels: [16, 24, 32, 48],
-    dcnStages: [false, false, false, false],
-    fpnChannels: 16,
-    transformerDepth: 12,
-    numClasses: 80,
-    maskChannels: 32,
-    numMasks: 32,
-  },
-  r50: {
-    blocksPerStage: [3, 4, 6, 3],
-    stemChannels: 64,
-    bottleneckChannels: [64, 128, 256, 512],
-    stageOutChannels: [256, 512, 1024, 2048],
-    dcnStages: [false, false, false, false],
-    fpnChannels: 256,
-    transformerDepth: 12,
-    numClasses: 80,
-    maskChannels: 128,
-    numMasks: 256,
-  },
-  r101: {
-    blocksPerStage: [3, 4, 23, 3],
-    stemChannels: 64,
-    bottleneckChannels: [64, 128, 256, 512],
-    stageOutChannels: [256, 512, 1024, 2048],
-    dcnStages: [false, false, false, false],
-    fpnChannels: 256,
-    transformerDepth: 12,
-    numClasses: 80,
-    maskChannels: 128,
-    numMasks: 256,
-  },
-  'r101-dcn': {
-    blocksPerStage: [3, 4, 23, 3],
-    stemChannels: 64,
-    bottleneckChannels: [64, 128, 256, 512],
-    stageOutChannels: [256, 512, 1024, 2048],
-    dcnStages: [false, true, true, true],
-    fpnChannels: 256,
-    transformerDepth: 12,
-    numClasses: 80,
-    maskChannels: 128,
-    numMasks: 256,
-  },
+  tiny: { ...COMMON, ...TINY_WIDTHS, blocksPerStage: [1, 1, 1, 1], transformerDepth: 2 },
+  'r50-tiny': { ...COMMON, ...TINY_WIDTHS, blocksPerStage: R50_BLOCKS },
+  r50: { ...COMMON, ...FULL_WIDTHS, blocksPerStage: R50_BLOCKS },
+  r101: { ...COMMON, ...FULL_WIDTHS, blocksPerStage: R101_BLOCKS },
+  'r101-dcn': { ...COMMON, ...FULL_WIDTHS, blocksPerStage: R101_BLOCKS, dcnStages: [false, true, true, true] },
 };
 
 /** Calibration constants (kept equal to tests/reference/sotr_random.py). */
@@ -211,7 +177,7 @@ export function randomModelStructure(options: RandomModelOptions = {}): RandomMo
   const preset = options.preset ?? 'tiny';
   const base = PRESETS[preset];
   if (!base) throw new SotrRangeError(`randomSotrCheckpoint: unknown preset '${String(preset)}' (tiny, r50-tiny, r50, r101, r101-dcn)`);
-  const s: RandomModelStructure = { ...base };
+  const s: RandomModelStructure = structuredClone(base); // presets share arrays; the caller may change its copy
   for (const k of Object.keys(base) as Array<keyof RandomModelStructure>) {
     const v = options[k];
     if (v !== undefined) (s as unknown as Record<string, unknown>)[k] = Array.isArray(v) ? [...v] : v;

@@ -90,6 +90,18 @@ export class DeviceUnavailableError extends SotrError {
   }
 }
 
+/**
+ * An op that exists but has no kernel for its tensors' device in this build (e.g. a host-only op given CUDA tensors).
+ * A DeviceUnavailableError with the same code, so existing handlers keep working; `op` names the op.
+ */
+export class NoKernelError extends DeviceUnavailableError {
+  readonly op: string;
+  constructor(device: string, op: string, reason: string) {
+    super(device, reason);
+    this.op = op;
+  }
+}
+
 export class DeviceOutOfMemoryError extends SotrError {
   readonly requestedBytes: number;
   readonly freeBytes: number;

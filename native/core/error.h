@@ -15,6 +15,7 @@ enum class ErrorKind {
   DeviceMismatch,   // TypeError: tensors on different devices
   Disposed,         // use after dispose
   DeviceUnavailable,
+  NoKernel,  // the op exists but has no kernel for the tensors' device (a kind of DeviceUnavailable in JS)
   OutOfMemory,
   DeviceLost,
   Aborted,
@@ -39,6 +40,7 @@ inline const char* errorCode(ErrorKind k) {
     case ErrorKind::DeviceMismatch: return "SOTR_DEVICE_MISMATCH";
     case ErrorKind::Disposed: return "SOTR_DISPOSED";
     case ErrorKind::DeviceUnavailable: return "SOTR_DEVICE_UNAVAILABLE";
+    case ErrorKind::NoKernel: return "SOTR_NO_KERNEL";
     case ErrorKind::OutOfMemory: return "SOTR_DEVICE_OUT_OF_MEMORY";
     case ErrorKind::DeviceLost: return "SOTR_DEVICE_LOST";
     case ErrorKind::Aborted: return "SOTR_ABORTED";

@@ -66,7 +66,7 @@ std::vector<TensorSpec> checkCall(const OpDef& def, const OpCall& call) {
                                           " (move it with tensor.to(device))");
   }
   if (call.device.type == DeviceType::CUDA && !def.cuda)
-    fail(ErrorKind::DeviceUnavailable, def.name + ": no CUDA kernel in this build");
+    fail(ErrorKind::NoKernel, def.name + ": no CUDA kernel in this build");
   return def.infer(call);
 }
 

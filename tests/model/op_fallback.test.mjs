@@ -15,13 +15,14 @@ import { op, opts } from '../../dist/model/ops.js';
 import { isMissingKernelError, mapNativeError } from '../../dist/ops/run.js';
 import { rejects } from './helpers.mjs';
 
-// The message native/ops/registry.cpp throws for an op without a CUDA kernel, read from the source.
+// The message native/ops/registry.cpp throws (ErrorKind::NoKernel, code SOTR_NO_KERNEL) for an op without a CUDA
+// kernel, read from the source.
 const registry = readFileSync(fileURLToPath(new URL('../../native/ops/registry.cpp', import.meta.url)), 'utf8');
-const NO_KERNEL = /ErrorKind::DeviceUnavailable, def\.name \+ "([^"]+)"/.exec(registry)?.[1];
+const NO_KERNEL = /ErrorKind::NoKernel, def\.name \+ "([^"]+)"/.exec(registry)?.[1];
 
 /** The error the addon raises for `name` without a CUDA kernel, mapped as runOp maps it. */
 function noKernel(name) {
-  return mapNativeError(Object.assign(new Error(name + NO_KERNEL), { code: 'SOTR_DEVICE_UNAVAILABLE' }));
+  return mapNativeError(Object.assign(new Error(name + NO_KERNEL), { code: 'SOTR_NO_KERNEL' }));
 }
 
 function ctxOf(device = 'cpu') {

@@ -9,6 +9,7 @@ import {
   DeviceMismatchError,
   DeviceOutOfMemoryError,
   DeviceUnavailableError,
+  NoKernelError,
   DisposedError,
   DTypeError,
   ShapeError,
@@ -51,6 +52,8 @@ export function mapNativeError(e: unknown): unknown {
     }
     case 'SOTR_DEVICE_UNAVAILABLE':
       return new DeviceUnavailableError('cuda', msg);
+    case 'SOTR_NO_KERNEL':
+      return new NoKernelError('cuda', msg.split(':')[0]!, msg);
     case 'SOTR_DEVICE_OUT_OF_MEMORY': {
       const x = e as { requestedBytes?: number; freeBytes?: number; device?: string };
       return new DeviceOutOfMemoryError(x.device ?? 'device', x.requestedBytes ?? 0, x.freeBytes ?? 0);
@@ -66,12 +69,9 @@ export function mapNativeError(e: unknown): unknown {
   }
 }
 
-/**
- * True for the registry's error for an op that exists but has no kernel for the tensors' device
- * (native/ops/registry.cpp: "<op>: no CUDA kernel in this build", mapped to DeviceUnavailableError).
- */
+/** True for the registry's error for an op that exists but has no kernel for the tensors' device (NoKernelError). */
 export function isMissingKernelError(e: unknown): boolean {
-  return e instanceof DeviceUnavailableError && /: no CUDA kernel in this build/.test(e.reason);
+  return e instanceof NoKernelError;
 }
 
 export function checkPrecision(op: string, p: unknown): Precision {

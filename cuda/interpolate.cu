@@ -17,6 +17,7 @@ struct AxisArgs {
 struct InterpArgs {
   AxisArgs h, w;
   int align;
+  int channelsLast;  // torch's channels-last blend (C == 1, 1x1 maps): see ops/interpolate.h
 };
 
 __device__ __forceinline__ void linear_tap(int dst, const AxisArgs& a, int align, int& i0, int& i1, float& l0,
@@ -61,6 +62,14 @@ __global__ void bilinear_kernel(const float* __restrict__ x, float* __restrict__
     const float* xp = x + plane * a.h.in * a.w.in;
     const float* r0 = xp + static_cast<int64_t>(h0) * a.w.in;
     const float* r1 = xp + static_cast<int64_t>(h1) * a.w.in;
+    if (a.channelsLast) {  // float32 weights, the four products summed in double (exact products)
+      double v = __dmul_rn(static_cast<double>(r0[w0]), static_cast<double>(__fmul_rn(hl0, wl0)));
+      v = __dadd_rn(v, __dmul_rn(static_cast<double>(r0[w1]), static_cast<double>(__fmul_rn(hl0, wl1))));
+      v = __dadd_rn(v, __dmul_rn(static_cast<double>(r1[w0]), static_cast<double>(__fmul_rn(hl1, wl0))));
+      v = __dadd_rn(v, __dmul_rn(static_cast<double>(r1[w1]), static_cast<double>(__fmul_rn(hl1, wl1))));
+      y[i] = __double2float_rn(v);
+      continue;
+    }
     const float t0 = __fmaf_rn(r0[w0], wl0, __fmul_rn(r0[w1], wl1));
     const float t1 = __fmaf_rn(r1[w0], wl0, __fmul_rn(r1[w1], wl1));
     y[i] = __fmaf_rn(t0, hl0, __fmul_rn(t1, hl1));
@@ -84,6 +93,7 @@ void runInterpolateCuda(const OpCall& call, std::vector<Tensor>& out, ExecContex
   if (total == 0) return;
   InterpArgs a;
   a.align = p.alignCorners ? 1 : 0;
+  a.channelsLast = p.channelsLast ? 1 : 0;
   a.h = AxisArgs{static_cast<int>(p.H), static_cast<int>(p.Ho),
                  p.bilinear ? interpAxisScale(p.H, p.Ho, p.scaleH, p.alignCorners)
                             : interpAxisScale(p.H, p.Ho, p.scaleH, false),

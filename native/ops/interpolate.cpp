@@ -53,8 +53,18 @@ InterpolatePlan planInterpolate(const OpCall& call) {
   if ((p.H == 0 || p.W == 0) && p.N * p.C > 0)
     fail(ErrorKind::Shape, op + ": x must have a non-empty spatial size, received " + shapeStr(x.shape));
   p.outShape = {p.N, p.C, p.Ho, p.Wo};
+  p.channelsLast = p.bilinear && channelsLastContiguous({p.N, p.C, p.H, p.W}, {p.C * p.H * p.W, p.H * p.W, p.W, 1});
   return p;
 }
+
+namespace interp_detail {
+void bilinearWindow(const float* x, int64_t ldx, const LinearTap* th, int64_t rows, const LinearTap* tw, int64_t cols,
+                    int64_t r0, int64_t r1, const char* rowNeeded, float* tmp, float* y, int64_t ldy) {
+  static const bool avx2 = activeSimdLevel() >= SimdLevel::AVX2;
+  if (avx2 && bilinearWindowAvx2(x, ldx, th, rows, tw, cols, r0, r1, rowNeeded, tmp, y, ldy)) return;
+  bilinearWindowImpl(x, ldx, th, rows, tw, cols, r0, r1, rowNeeded, tmp, y, ldy);
+}
+}  // namespace interp_detail
 
 namespace {
 
@@ -113,13 +123,27 @@ void runInterpolateCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext
     needed[th[i].i0] = needed[th[i].i1] = 1;
   }
   for (int64_t j = 0; j < p.Wo; ++j) tw[j] = linearTap(j, p.W, p.Wo, sw, p.alignCorners);
-  const bool avx2 = activeSimdLevel() >= SimdLevel::AVX2;
+  if (p.channelsLast) {
+    parallel([&](int64_t b, int64_t e) {
+      for (int64_t pl = b; pl < e; ++pl) {
+        const float* xp = x + pl * p.H * p.W;
+        float* yp = y + pl * p.Ho * p.Wo;
+        for (int64_t i = 0; i < p.Ho; ++i) {
+          const float* r0 = xp + th[i].i0 * p.W;
+          const float* r1 = xp + th[i].i1 * p.W;
+          for (int64_t j = 0; j < p.Wo; ++j)
+            yp[i * p.Wo + j] = interp_detail::bilinearChannelsLast(r0[tw[j].i0], r0[tw[j].i1], r1[tw[j].i0],
+                                                                   r1[tw[j].i1], th[i], tw[j]);
+        }
+      }
+    });
+    return;
+  }
   parallel([&](int64_t b, int64_t e) {
     Buffer tmp(p.H * p.Wo);
-    const float* xs = x + b * p.H * p.W;
-    float* ys = y + b * p.Ho * p.Wo;
-    if (avx2 && interp_detail::bilinearPlanesAvx2(p, th.data(), tw.data(), needed.data(), xs, ys, e - b, tmp.p)) return;
-    bilinearPlanesImpl(p, th.data(), tw.data(), needed.data(), xs, ys, e - b, tmp.p);
+    for (int64_t pl = b; pl < e; ++pl)
+      interp_detail::bilinearWindow(x + pl * p.H * p.W, p.W, th.data(), p.Ho, tw.data(), p.Wo, 0, p.H - 1,
+                                    needed.data(), tmp.p, y + pl * p.Ho * p.Wo, p.Wo);
   });
 }
 

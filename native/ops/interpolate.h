@@ -1,6 +1,6 @@
 // interpolate(x, size | scaleFactor, mode 'bilinear' | 'nearest', alignCorners)
 // NCHW, reproducing torch.nn.functional.interpolate (PyTorch 1.13, CPU, float32)
-// bit for bit on NCHW tensors with C > 1 and H*W > 1:
+// bit for bit on contiguous NCHW tensors:
 //  - output size: `size`, or floor(in * scaleFactor) (double);
 //  - scale per axis: (float)(1.0 / scaleFactor) when a scale factor is given
 //    (the scale_factor path: recompute_scale_factor unset), else (float)in / out;
@@ -11,8 +11,9 @@
 //    fma(top, l0h, bottom * l1h), as torch's compiled kernel does;
 //  - nearest: out == in copies, out == 2 in takes dst >> 1, else
 //    min(floor((float)dst * scale), in - 1).
-// (For C == 1 or 1x1 maps torch runs its channels-last kernel, whose blend
-// rounds differently in the last bit; the indices and weights are the same.)
+//  - for C == 1 or 1x1 maps (tensors that are also channels-last contiguous)
+//    torch runs its channels-last kernel: same indices and weights, another
+//    blend (bilinearChannelsLast below).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -25,10 +26,23 @@ struct InterpolatePlan {
   int64_t N = 0, C = 0, H = 0, W = 0, Ho = 0, Wo = 0;
   bool bilinear = true, alignCorners = false;
   double scaleH = 0, scaleW = 0;  // scale factors as given (0: from the sizes)
+  bool channelsLast = false;      // torch's channels-last kernel (and blend) applies
   Shape outShape;
 };
 
 InterpolatePlan planInterpolate(const OpCall& call);
+
+// at::Tensor::is_contiguous(ChannelsLast) of an NCHW tensor given its sizes and
+// strides: torch's upsample runs its channels-last kernel for such inputs.
+inline bool channelsLastContiguous(const int64_t (&size)[4], const int64_t (&stride)[4]) {
+  int64_t expected = 1;
+  for (int d : {1, 3, 2, 0}) {
+    if (size[d] == 1) continue;
+    if (stride[d] != expected) return false;
+    expected *= size[d];
+  }
+  return true;
+}
 
 // Source index and weights of one output index along one axis (bilinear).
 struct LinearTap {
@@ -73,11 +87,27 @@ inline int64_t nearestIndex(int64_t dst, int64_t in, int64_t out, double scaleFa
 }
 
 namespace interp_detail {
-// Bilinear over `planes` planes: the horizontal pass for each input row a
-// vertical tap reads (rowNeeded) into tmp (H x Wo), then the vertical blend.
-// The _avx2 variant is the same code compiled with FMA instructions.
-bool bilinearPlanesAvx2(const InterpolatePlan& p, const LinearTap* th, const LinearTap* tw, const char* rowNeeded,
-                        const float* x, float* y, int64_t planes, float* tmp);  // false: not compiled in
+// Bilinear over a window of one plane, blended as torch's NCHW kernel does:
+// outputs rows x cols at y (row stride ldy) from the taps th[0..rows) and
+// tw[0..cols), whose indices are absolute rows / columns of x (row stride ldx).
+// The horizontal pass covers the input rows [r0, r1] (only those with
+// rowNeeded[h - r0] when rowNeeded is given) into tmp ((r1 - r0 + 1) x cols),
+// then each output row blends two of them. Picks the AVX2 + FMA copy when the
+// CPU has it (the results are the same bits).
+void bilinearWindow(const float* x, int64_t ldx, const LinearTap* th, int64_t rows, const LinearTap* tw, int64_t cols,
+                    int64_t r0, int64_t r1, const char* rowNeeded, float* tmp, float* y, int64_t ldy);
+bool bilinearWindowAvx2(const float* x, int64_t ldx, const LinearTap* th, int64_t rows, const LinearTap* tw,
+                        int64_t cols, int64_t r0, int64_t r1, const char* rowNeeded, float* tmp, float* y,
+                        int64_t ldy);  // false: not compiled in
+
+// The blend of torch's channels-last kernel, which it runs for NCHW inputs that
+// are also channels-last contiguous (C == 1, or 1x1 maps): the four weights
+// multiplied in float32, the four products summed in double, rounded once.
+inline float bilinearChannelsLast(float x00, float x01, float x10, float x11, const LinearTap& h, const LinearTap& w) {
+  const float w00 = h.l0 * w.l0, w01 = h.l0 * w.l1, w10 = h.l1 * w.l0, w11 = h.l1 * w.l1;
+  return static_cast<float>(static_cast<double>(x00) * w00 + static_cast<double>(x01) * w01 +
+                            static_cast<double>(x10) * w10 + static_cast<double>(x11) * w11);
+}
 }  // namespace interp_detail
 
 }  // namespace sotr
@@ -86,25 +116,21 @@ bool bilinearPlanesAvx2(const InterpolatePlan& p, const LinearTap* th, const Lin
 // libm) and interpolate_avx2.cpp (FMA instructions). Static, so the two
 // copies never merge at link time.
 #ifdef SOTR_INTERPOLATE_KERNEL_BODY
-static void bilinearPlanesImpl(const sotr::InterpolatePlan& p, const sotr::LinearTap* th, const sotr::LinearTap* tw,
-                               const char* rowNeeded, const float* x, float* y, int64_t planes, float* tmp) {
-  const int64_t H = p.H, W = p.W, Ho = p.Ho, Wo = p.Wo;
-  for (int64_t pl = 0; pl < planes; ++pl) {
-    const float* xp = x + pl * H * W;
-    float* yp = y + pl * Ho * Wo;
-    for (int64_t h = 0; h < H; ++h) {
-      if (!rowNeeded[h]) continue;
-      const float* xr = xp + h * W;
-      float* tr = tmp + h * Wo;
-      for (int64_t j = 0; j < Wo; ++j) tr[j] = __builtin_fmaf(xr[tw[j].i0], tw[j].l0, xr[tw[j].i1] * tw[j].l1);
-    }
-    for (int64_t i = 0; i < Ho; ++i) {
-      const float* t0 = tmp + th[i].i0 * Wo;
-      const float* t1 = tmp + th[i].i1 * Wo;
-      const float l0 = th[i].l0, l1 = th[i].l1;
-      float* yr = yp + i * Wo;
-      for (int64_t j = 0; j < Wo; ++j) yr[j] = __builtin_fmaf(t0[j], l0, t1[j] * l1);
-    }
+static void bilinearWindowImpl(const float* x, int64_t ldx, const sotr::LinearTap* th, int64_t rows,
+                               const sotr::LinearTap* tw, int64_t cols, int64_t r0, int64_t r1, const char* rowNeeded,
+                               float* tmp, float* y, int64_t ldy) {
+  for (int64_t h = r0; h <= r1; ++h) {
+    if (rowNeeded && !rowNeeded[h - r0]) continue;
+    const float* xr = x + h * ldx;
+    float* tr = tmp + (h - r0) * cols;
+    for (int64_t j = 0; j < cols; ++j) tr[j] = __builtin_fmaf(xr[tw[j].i0], tw[j].l0, xr[tw[j].i1] * tw[j].l1);
+  }
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* t0 = tmp + (th[i].i0 - r0) * cols;
+    const float* t1 = tmp + (th[i].i1 - r0) * cols;
+    const float l0 = th[i].l0, l1 = th[i].l1;
+    float* yr = y + i * ldy;
+    for (int64_t j = 0; j < cols; ++j) yr[j] = __builtin_fmaf(t0[j], l0, t1[j] * l1);
   }
 }
 #endif

@@ -6,13 +6,15 @@
 namespace sotr {
 namespace interp_detail {
 
-bool bilinearPlanesAvx2(const InterpolatePlan& p, const LinearTap* th, const LinearTap* tw, const char* rowNeeded,
-                        const float* x, float* y, int64_t planes, float* tmp) {
+bool bilinearWindowAvx2(const float* x, int64_t ldx, const LinearTap* th, int64_t rows, const LinearTap* tw,
+                        int64_t cols, int64_t r0, int64_t r1, const char* rowNeeded, float* tmp, float* y,
+                        int64_t ldy) {
 #if defined(__FMA__)
-  bilinearPlanesImpl(p, th, tw, rowNeeded, x, y, planes, tmp);
+  bilinearWindowImpl(x, ldx, th, rows, tw, cols, r0, r1, rowNeeded, tmp, y, ldy);
   return true;
 #else
-  (void)p, (void)th, (void)tw, (void)rowNeeded, (void)x, (void)y, (void)planes, (void)tmp;
+  (void)x, (void)ldx, (void)th, (void)rows, (void)tw, (void)cols, (void)r0, (void)r1, (void)rowNeeded, (void)tmp,
+      (void)y, (void)ldy;
   return false;
 #endif
 }

@@ -1,119 +1,78 @@
 // resizeMasks: SOTR's last post-processing step (sotr-architecture.md §10
-// step 12) for a batch of soft masks, off the JavaScript thread:
+// step 12) for a batch of soft masks, off the JavaScript thread, exactly as
+// PyTorch computes
 //
-//   F.interpolate(soft, size=(fh*ratio, fw*ratio), bilinear)[:, :, :h, :w]
-//   F.interpolate(..., size=(H0, W0), bilinear) > threshold
+//   seg = F.interpolate(soft.unsqueeze(0), size=(fh*ratio, fw*ratio), bilinear)[:, :, :h, :w]
+//   F.interpolate(seg, size=(H0, W0), bilinear).squeeze(0) > threshold
 //
-// The two resizes are composed per axis into up to 4 (index, weight) taps of
-// the soft mask (float32 index math as PyTorch, float64 weights), applied as
-// a separable pass restricted to the box that can exceed the threshold (the
-// taps are convex combinations). The arithmetic is the same, in the same
-// order, as the TypeScript version it replaced (bit for bit). Output: bit-packed
-// rows, 2 * ceil(W0 / 64) 32-bit words per row, LSB first (ts/masks/mask.ts).
+// bit for bit (tests/reference/make_resize_masks_fixtures.py): the taps and
+// blends of interpolate.h, including the blend of torch's channels-last
+// kernel where torch takes it (one mask, 1x1 masks), and the comparison in
+// float32. Only the window of outputs that can exceed the threshold is
+// computed: the box of source pixels above it (with a margin for rounding)
+// bounds it, since every output is a convex combination of its taps. Output:
+// bit-packed rows, 2 * ceil(W0 / 64) 32-bit words per row, LSB first
+// (ts/masks/mask.ts).
 #include "ops/mask_resize.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "ops/interpolate.h"
 #include "runtime/thread_pool.h"
 
 namespace sotr {
 
 namespace {
 
-struct Linear {  // PyTorch's bilinear taps, align_corners=False, float32 index math
-  std::vector<int32_t> i0, i1;
-  std::vector<float> l1;
+// One axis of the two resizes: in -> mid = in * ratio (its first `crop`
+// entries are kept), then crop -> out.
+struct Axis {
+  std::vector<LinearTap> first;   // [crop]
+  std::vector<LinearTap> second;  // [out]
+  // The source span output o reaches through both resizes: [lo(o), hi(o)], non-decreasing in o.
+  int64_t lo(int64_t o) const { return first[second[o].i0].i0; }
+  int64_t hi(int64_t o) const { return first[second[o].i1].i1; }
 };
 
-Linear linearTaps(int64_t in, int64_t out) {
-  Linear t;
-  t.i0.resize(out);
-  t.i1.resize(out);
-  t.l1.resize(out);
-  const float scale = static_cast<float>(static_cast<double>(in) / static_cast<double>(out));
-  for (int64_t o = 0; o < out; ++o) {
-    float src = scale * static_cast<float>(static_cast<double>(o) + 0.5);
-    src = src - 0.5f;
-    if (src < 0.f) src = 0.f;
-    int64_t a = static_cast<int64_t>(std::floor(src));
-    if (a > in - 1) a = in - 1;
-    float lam = src - static_cast<float>(a);
-    if (lam > 1.f) lam = 1.f;
-    t.i0[o] = static_cast<int32_t>(a);
-    t.i1[o] = static_cast<int32_t>(a < in - 1 ? a + 1 : a);
-    t.l1[o] = lam;
-  }
+std::vector<LinearTap> taps(int64_t in, int64_t out, int64_t count) {
+  const float scale = interpAxisScale(in, out, 0, false);
+  std::vector<LinearTap> t(static_cast<size_t>(count));
+  for (int64_t o = 0; o < count; ++o) t[o] = linearTap(o, in, out, scale, false);
   return t;
 }
 
-// in -> mid (bilinear), first `crop` entries, crop -> out (bilinear), composed.
-struct Composed {
-  static constexpr int K = 4;
-  std::vector<int32_t> idx;  // [out][K]
-  std::vector<double> w;     // [out][K]
-  std::vector<int32_t> lo, hi;  // smallest / largest index with a positive weight (hi = -1: none)
-};
+Axis axis(int64_t in, int64_t ratio, int64_t crop, int64_t out) {
+  const int64_t mid = in * ratio, kept = std::min(crop, mid);  // slicing past the end keeps it all
+  return Axis{taps(in, mid, kept), taps(kept, out, out)};
+}
 
-Composed composedTaps(int64_t in, int64_t mid, int64_t crop, int64_t out) {
-  const Linear a = linearTaps(in, mid);
-  const Linear b = linearTaps(crop, out);
-  Composed c;
-  c.idx.assign(out * Composed::K, 0);
-  c.w.assign(out * Composed::K, 0.0);
-  c.lo.assign(out, 0);
-  c.hi.assign(out, -1);
-  for (int64_t o = 0; o < out; ++o) {
-    int32_t keys[4];
-    double sums[4];
-    int n = 0;
-    auto add = [&](int32_t key, double v) {  // insertion order, as the Map of the TS version
-      for (int i = 0; i < n; ++i)
-        if (keys[i] == key) {
-          sums[i] = sums[i] + v;
-          return;
-        }
-      keys[n] = key;
-      sums[n] = 0.0 + v;
-      ++n;
-    };
-    auto addTap = [&](int32_t m, float wm) {
-      const float l1 = a.l1[m];
-      const float l0 = 1.f - l1;
-      add(a.i0[m], static_cast<double>(wm) * static_cast<double>(l0));
-      add(a.i1[m], static_cast<double>(wm) * static_cast<double>(l1));
-    };
-    const float l1 = b.l1[o];
-    addTap(b.i0[o], 1.f - l1);
-    addTap(b.i1[o], l1);
-    int32_t* ix = c.idx.data() + o * Composed::K;
-    double* wx = c.w.data() + o * Composed::K;
-    for (int j = 0; j < n; ++j) {
-      ix[j] = keys[j];
-      wx[j] = sums[j];
+// Bilinear over a window with taps relative to x; the channels-last blend when `cl`.
+void resizeWindow(bool cl, const float* x, int64_t ldx, const LinearTap* th, int64_t rows, const LinearTap* tw,
+                  int64_t cols, std::vector<float>& tmp, float* y, int64_t ldy) {
+  if (rows <= 0 || cols <= 0) return;
+  if (cl) {
+    for (int64_t i = 0; i < rows; ++i) {
+      const float* a = x + th[i].i0 * ldx;
+      const float* b = x + th[i].i1 * ldx;
+      float* yr = y + i * ldy;
+      for (int64_t j = 0; j < cols; ++j)
+        yr[j] = interp_detail::bilinearChannelsLast(a[tw[j].i0], a[tw[j].i1], b[tw[j].i0], b[tw[j].i1], th[i], tw[j]);
     }
-    for (int j = n; j < Composed::K; ++j) {
-      ix[j] = ix[0];
-      wx[j] = 0.0;
-    }
-    int32_t lo = INT32_MAX, hi = -1;
-    for (int j = 0; j < Composed::K; ++j)
-      if (wx[j] > 0) {
-        lo = std::min(lo, ix[j]);
-        hi = std::max(hi, ix[j]);
-      }
-    c.lo[o] = lo == INT32_MAX ? 0 : lo;
-    c.hi[o] = hi;
+    return;
   }
-  return c;
+  const int64_t r0 = th[0].i0, r1 = th[rows - 1].i1;
+  if (static_cast<int64_t>(tmp.size()) < (r1 - r0 + 1) * cols) tmp.resize(static_cast<size_t>((r1 - r0 + 1) * cols));
+  interp_detail::bilinearWindow(x, ldx, th, rows, tw, cols, r0, r1, nullptr, tmp.data(), y, ldy);
 }
 
 struct Plan {
   int64_t n = 0, fh = 0, fw = 0, ratio = 1, h = 0, w = 0, H0 = 0, W0 = 0, words = 0;
-  double threshold = 0.5;  // compared in double, as the TS version did
+  double threshold = 0.5;
 };
 
 Plan plan(const OpCall& call) {
@@ -149,73 +108,70 @@ Plan plan(const OpCall& call) {
 void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
   const Plan p = plan(call);
   if (p.n == 0) return;
-  const int64_t ch = std::min(p.h, p.fh * p.ratio), cw = std::min(p.w, p.fw * p.ratio);
-  const Composed ty = composedTaps(p.fh, p.fh * p.ratio, ch, p.H0);
-  const Composed tx = composedTaps(p.fw, p.fw * p.ratio, cw, p.W0);
+  const Axis ay = axis(p.fh, p.ratio, p.h, p.H0), ax = axis(p.fw, p.ratio, p.w, p.W0);
+  const int64_t Hm = p.fh * p.ratio, Wm = p.fw * p.ratio;
+  const int64_t ch = static_cast<int64_t>(ay.first.size()), cw = static_cast<int64_t>(ax.first.size());
+  // Which kernel torch runs for each resize: the first reads soft.unsqueeze(0), contiguous; the second
+  // the cropped view of the first's (contiguous) output.
+  const bool cl1 = channelsLastContiguous({1, p.n, p.fh, p.fw}, {p.n * p.fh * p.fw, p.fh * p.fw, p.fw, 1});
+  const bool cl2 = channelsLastContiguous({1, p.n, ch, cw}, {p.n * Hm * Wm, Hm * Wm, Wm, 1});
+  // Compared in float32, as torch compares a float tensor with a Python number.
+  const float thr = static_cast<float>(p.threshold);
+  // Every output is a convex combination of source pixels with weights that sum to 1 within a few ulps, so it
+  // can exceed thr only where some source pixel exceeds thr less a margin of 2^-20 relative.
+  const float boxThr = thr > 0 ? thr * (1.f - 0x1p-20f) : -std::numeric_limits<float>::infinity();
   const float* soft = call.inputs[0].data<float>();
   uint32_t* bits = reinterpret_cast<uint32_t*>(out[0].data<int32_t>());
   const int64_t fh = p.fh, fw = p.fw, H0 = p.H0, W0 = p.W0, stride = p.words;
-  const double threshold = p.threshold;
+  constexpr int64_t kStrip = 32;  // output rows per strip of the second resize
   auto one = [&](int64_t m) {
-    static thread_local std::vector<double> tmp;
-    if (static_cast<int64_t>(tmp.size()) < fh * W0) tmp.resize(static_cast<size_t>(fh * W0));
+    static thread_local std::vector<float> mid, tmp, strip;
+    static thread_local std::vector<LinearTap> ty, tx;
     const float* src = soft + m * fh * fw;
     uint32_t* words = bits + m * H0 * stride;
     std::memset(words, 0, sizeof(uint32_t) * static_cast<size_t>(H0 * stride));
-    // The box of source pixels above the threshold: only outputs whose taps meet it can exceed it.
     int64_t bx0 = fw, by0 = fh, bx1 = -1, by1 = -1;
     for (int64_t y = 0; y < fh; ++y)
       for (int64_t x = 0; x < fw; ++x)
-        if (static_cast<double>(src[y * fw + x]) > threshold) {
-          if (x < bx0) bx0 = x;
-          if (x > bx1) bx1 = x;
-          if (y < by0) by0 = y;
+        if (src[y * fw + x] > boxThr) {
+          bx0 = std::min(bx0, x);
+          bx1 = std::max(bx1, x);
+          by0 = std::min(by0, y);
           by1 = y;
         }
     if (bx1 < 0) return;
+    // The outputs whose span meets the box (spans are monotone in the output index).
     int64_t X0 = 0, X1 = W0, Y0 = 0, Y1 = H0;
-    while (X0 < W0 && tx.hi[X0] < bx0) ++X0;
-    while (X1 > X0 && tx.lo[X1 - 1] > bx1) --X1;
-    while (Y0 < H0 && ty.hi[Y0] < by0) ++Y0;
-    while (Y1 > Y0 && ty.lo[Y1 - 1] > by1) --Y1;
+    while (X0 < W0 && ax.hi(X0) < bx0) ++X0;
+    while (X1 > X0 && ax.lo(X1 - 1) > bx1) --X1;
+    while (Y0 < H0 && ay.hi(Y0) < by0) ++Y0;
+    while (Y1 > Y0 && ay.lo(Y1 - 1) > by1) --Y1;
     if (X0 >= X1 || Y0 >= Y1) return;
-    const int64_t r0 = ty.lo[Y0], r1 = ty.hi[Y1 - 1];
-    constexpr int K = Composed::K;
-    for (int64_t y = r0; y <= r1; ++y) {
-      const float* row = src + y * fw;
-      double* t = tmp.data() + y * W0;
-      for (int64_t x = X0; x < X1; ++x) {
-        double v = 0;
-        for (int k = 0; k < K; ++k) v += tx.w[x * K + k] * static_cast<double>(row[tx.idx[x * K + k]]);
-        t[x] = v;
+    // First resize: the window of the cropped intermediate the second one reads.
+    const int64_t my0 = ay.second[Y0].i0, my1 = ay.second[Y1 - 1].i1;
+    const int64_t mx0 = ax.second[X0].i0, mx1 = ax.second[X1 - 1].i1;
+    const int64_t mrows = my1 - my0 + 1, mcols = mx1 - mx0 + 1;
+    if (static_cast<int64_t>(mid.size()) < mrows * mcols) mid.resize(static_cast<size_t>(mrows * mcols));
+    resizeWindow(cl1, src, fw, ay.first.data() + my0, mrows, ax.first.data() + mx0, mcols, tmp, mid.data(), mcols);
+    // Second resize, in strips of output rows, with taps relative to the window.
+    tx.assign(ax.second.begin() + X0, ax.second.begin() + X1);
+    for (LinearTap& t : tx) t.i0 -= mx0, t.i1 -= mx0;
+    const int64_t cols = X1 - X0;
+    if (static_cast<int64_t>(strip.size()) < kStrip * cols) strip.resize(static_cast<size_t>(kStrip * cols));
+    for (int64_t s0 = Y0; s0 < Y1; s0 += kStrip) {
+      const int64_t rows = std::min(kStrip, Y1 - s0);
+      ty.assign(ay.second.begin() + s0, ay.second.begin() + s0 + rows);
+      for (LinearTap& t : ty) t.i0 -= my0, t.i1 -= my0;
+      resizeWindow(cl2, mid.data(), mcols, ty.data(), rows, tx.data(), cols, tmp, strip.data(), cols);
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* v = strip.data() + r * cols;
+        uint32_t* wr = words + (s0 + r) * stride;
+        for (int64_t j = 0; j < cols; ++j)
+          if (v[j] > thr) {
+            const int64_t x = X0 + j;
+            wr[x >> 5] |= 1u << (x & 31);
+          }
       }
-    }
-    // Columns: the same taps for the whole row, so the loop over x vectorizes
-    // (each v is summed in tap order, exactly as the scalar form).
-    static thread_local std::vector<double> vrow;
-    if (static_cast<int64_t>(vrow.size()) < W0) vrow.resize(static_cast<size_t>(W0));
-    for (int64_t y = Y0; y < Y1; ++y) {
-      const double* rows[K];
-      double wts[K];
-      int nt = 0;
-      for (int k = 0; k < K; ++k) {
-        const double wt = ty.w[y * K + k];
-        if (wt > 0) {
-          wts[nt] = wt;
-          rows[nt] = tmp.data() + ty.idx[y * K + k] * W0;
-          ++nt;
-        }
-      }
-      double* v = vrow.data();
-      for (int64_t x = X0; x < X1; ++x) v[x] = 0.0;
-      for (int t = 0; t < nt; ++t) {
-        const double wt = wts[t];
-        const double* r = rows[t];
-        for (int64_t x = X0; x < X1; ++x) v[x] += wt * r[x];
-      }
-      uint32_t* wr = words + y * stride;
-      for (int64_t x = X0; x < X1; ++x)
-        if (v[x] > threshold) wr[x >> 5] |= 1u << (x & 31);
     }
   };
   if (ctx.pool && ctx.pool->size() > 1 && p.n > 1) ctx.pool->parallelTasks(p.n, one);

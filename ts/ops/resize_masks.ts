@@ -17,8 +17,8 @@ export interface ResizeMasksOptions extends OpOptions {
 /**
  * SOTR's last post-processing step for a batch of soft masks `soft` [n, fh, fw] (float32, CPU):
  * `F.interpolate(soft, (fh·ratio, fw·ratio), 'bilinear')[:, :, :h, :w]`, then `F.interpolate(·, (H0, W0), 'bilinear')
- * > threshold`, computed on the CPU worker threads (never on the JavaScript thread) with the two resizes composed per
- * axis. Returns bit-packed rows int32 [n, H0, words32PerRow(W0)]; `resizeMasksToList` gives `Mask` objects.
+ * > threshold`, bit for bit as PyTorch computes it (float32, threshold compared in float32), on the CPU worker threads
+ * (never on the JavaScript thread), only over the window of outputs that can exceed the threshold. Returns bit-packed rows int32 [n, H0, words32PerRow(W0)]; `resizeMasksToList` gives `Mask` objects.
  */
 export async function resizeMasks(soft: Tensor, options: ResizeMasksOptions): Promise<Tensor> {
   checkTensor('resizeMasks', 'soft', soft);

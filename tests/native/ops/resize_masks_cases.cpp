@@ -1,9 +1,10 @@
-// resizeMasks cases: the composed two-step bilinear resize + threshold
-// checked against a plain two-pass float64 resize (first to fh*ratio x
-// fw*ratio, crop, then to H0 x W0, PyTorch's align_corners=False index
-// math). The two differ only in rounding, so the check is the fraction of
-// differing pixels (reported in the nmse column; bound 1e-3). The JS suite
-// checks the op bit for bit against the TypeScript version it replaced.
+// resizeMasks cases: the op (two float32 bilinear resizes as PyTorch runs
+// them, restricted to a window) checked against a plain two-pass float64
+// resize over the whole image (first to fh*ratio x fw*ratio, crop, then to
+// H0 x W0, PyTorch's align_corners=False index math). The two differ only in
+// rounding, so the check is the fraction of differing pixels (reported in the
+// nmse column; bound 1e-3). The JS suite checks the op bit for bit against
+// PyTorch goldens (tests/ops/resize_masks.test.mjs).
 #include <cmath>
 #include <cstring>
 #include <string>

@@ -1,9 +1,17 @@
 // pillowResize cases (CPU only: host preprocessing, no CUDA kernel). The op is
-// checked bit for bit against Pillow itself by tests/ops/pillow_resize.test.mjs;
-// here, on awkward sizes (1-pixel images, one axis only, large factors, 1..4
-// channels, the model's 1920x1080 -> 1333x750), against a direct transcription
-// of Pillow's Resample.c (per output pixel, no pass skipping, no threads), and
-// the single-threaded scalar path against the threaded SIMD one.
+// checked bit for bit against Pillow itself by tests/ops/pillow_resize.test.mjs
+// (goldens written by Pillow 9.4: tests/reference/make_pillow_resize_fixtures.py);
+// that is the reference. Here, on awkward sizes (1-pixel images, one axis only,
+// large factors, 1..4 channels, the model's 1920x1080 -> 1333x750), the op's
+// fast paths (pass skipping, threads, SIMD) are checked against the plainest
+// form of the same arithmetic: Pillow's BILINEAR resample as its documentation
+// and source describe it (triangle filter, support scaled by the downscale
+// factor, coefficients normalised then quantised to 22-bit integers, rounding
+// and clipping per pass, horizontal pass first), written out by us per output
+// pixel. Bit-exactness with Pillow needs exactly those integer coefficients, so
+// this is the same algorithm as the op's by necessity, not shared code; what it
+// adds to the goldens is sizes and paths they do not reach. The single-threaded
+// scalar path is also compared with the threaded SIMD one.
 #include <cmath>
 #include <cstring>
 
@@ -22,7 +30,7 @@ struct Spec {
   bool timed = false;
 };
 
-// Pillow 9.4 libImaging/Resample.c, precompute_coeffs + normalize_coeffs_8bpc (BILINEAR), for one axis.
+// Pillow's BILINEAR coefficients for one axis (its precompute_coeffs / normalize_coeffs_8bpc, 9.4), written out.
 void refCoeffs(int64_t in, int64_t out, std::vector<int>& bounds, std::vector<int>& kk, int& ksize) {
   const double scale = double(in) / double(out);
   const double filterscale = scale < 1.0 ? 1.0 : scale;

@@ -301,15 +301,18 @@ export class Sotr {
         keep(cate);
         keep(kernel);
         ys[i]!.dispose();
-        const ch = await toHost(cate);
-        const kh = await toHost(kernel);
-        cate.dispose();
-        kernel.dispose();
-        levels.push({ cate: ch.data, kernel: kh.data, n: cfg.numGrids[i]! });
         if (want) {
-          inter.cateLogits!.push(ch);
-          inter.kernels!.push(kh);
+          inter.cateLogits!.push(await toHost(cate));
+          inter.kernels!.push(await toHost(kernel));
         }
+        // Post-processing's candidate selection runs on the CPU workers: CPU tensors (copies on a CUDA model).
+        const onCpu = async (t: Tensor): Promise<Tensor> => {
+          if (t.device === 'cpu') return t;
+          const c = keep(await t.to('cpu'));
+          t.dispose();
+          return c;
+        };
+        levels.push({ cate: await onCpu(cate), kernel: await onCpu(kernel), n: cfg.numGrids[i]! });
       }
       await lap('heads');
       const feature = keep(await runMaskBranch(ctx, cfg, w, [p[0]!, p[1]!, p[2]!, p5t]));

@@ -13,6 +13,10 @@
 
 namespace sotr {
 
+// exp in double, then float32: equal to the TypeScript's Math.fround(Math.exp(-x)) for every float32 x. Checked
+// once over all float32 |x| <= 104 (beyond, the result is 0 or inf either way): glibc's and V8's exp are both
+// within 1 ulp of exp(-x) in double, and only two such x (0x3bf0edf1, 0x416912cd) have a float32 rounding that
+// moves within +-2 ulps; both give the same float32 in C++ and in Node.
 float sigmoid32Exact(float x) {
   const float e = static_cast<float>(std::exp(-static_cast<double>(x)));
   const float s = static_cast<float>(1.0 + static_cast<double>(e));

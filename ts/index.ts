@@ -60,3 +60,6 @@ export { relu, leakyRelu, sigmoid, add, sub, mul, div, concat, slice, meanWidthH
 export { deformConv2d, type DeformConv2dOptions } from './ops/deform_conv2d';
 export { pillowResize, type PillowResizeOptions } from './ops/pillow_resize';
 export { resizeMasks, resizeMasksToList, type ResizeMasksOptions } from './ops/resize_masks';
+export { selectCandidates, type SelectCandidatesOptions, type CandidateTensors } from './ops/select_candidates';
+export { gatherKernels } from './ops/gather_kernels';
+export { rankCandidates, type RankCandidatesInput, type RankCandidatesOptions, type RankedCandidates } from './ops/rank_candidates';

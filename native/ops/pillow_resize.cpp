@@ -91,16 +91,25 @@ PillowResizePlan planPillowResize(const OpCall& call) {
       (p.Ho != p.H && bilinearKsize(p.H, p.Ho) * p.Ho > kMaxTapSlots))
     fail(ErrorKind::Range, op + ": resizing " + shapeStr(x.shape) + " to [" + std::to_string(p.Ho) + ", " +
                                std::to_string(p.Wo) + "] needs too many filter taps");
+  p.Cout = p.C;
+  if (call.attrs.has("toBgr")) {
+    const std::string order = call.attrs.string(op, "toBgr", "rgb");
+    if (order != "rgb" && order != "bgr")
+      fail(ErrorKind::Range, op + ": toBgr must be 'rgb' or 'bgr' (the source's channel order), received '" + order + "'");
+    p.Cout = 3;
+    for (int c = 0; c < 3; ++c) p.map[c] = p.C <= 2 ? 0 : order == "rgb" ? 2 - c : c;
+    p.identity = p.C == 3 && order == "bgr";
+  }
   const bool hasMean = call.attrs.has("mean"), hasStd = call.attrs.has("std");
   if (hasMean != hasStd) fail(ErrorKind::InvalidArgument, op + ": give both mean and std, or neither");
   p.normalize = hasMean;
   if (p.normalize) {
     const std::vector<double> m = call.attrs.numbers(op, "mean", {});
     const std::vector<double> d = call.attrs.numbers(op, "std", {});
-    if (static_cast<int64_t>(m.size()) != p.C || static_cast<int64_t>(d.size()) != p.C)
-      fail(ErrorKind::Range, op + ": mean and std must hold " + std::to_string(p.C) + " numbers (one per channel), received " +
+    if (static_cast<int64_t>(m.size()) != p.Cout || static_cast<int64_t>(d.size()) != p.Cout)
+      fail(ErrorKind::Range, op + ": mean and std must hold " + std::to_string(p.Cout) + " numbers (one per output channel), received " +
                                  std::to_string(m.size()) + " and " + std::to_string(d.size()));
-    for (int64_t c = 0; c < p.C; ++c) {
+    for (int64_t c = 0; c < p.Cout; ++c) {
       p.mean[c] = static_cast<float>(m[c]);
       p.stdev[c] = static_cast<float>(d[c]);
       if (!std::isfinite(p.mean[c]) || !std::isfinite(p.stdev[c]) || p.stdev[c] == 0.f)
@@ -112,12 +121,12 @@ PillowResizePlan planPillowResize(const OpCall& call) {
     p.padMultiple = static_cast<int64_t>(pm);
     p.Hp = (p.Ho + p.padMultiple - 1) / p.padMultiple * p.padMultiple;
     p.Wp = (p.Wo + p.padMultiple - 1) / p.padMultiple * p.padMultiple;
-    p.out = {DType::F32, {1, p.C, p.Hp, p.Wp}};
+    p.out = {DType::F32, {1, p.Cout, p.Hp, p.Wp}};
   } else {
     if (call.attrs.has("padMultiple")) fail(ErrorKind::InvalidArgument, op + ": padMultiple needs mean and std");
     p.Hp = p.Ho;
     p.Wp = p.Wo;
-    p.out = {DType::U8, {p.Ho, p.Wo, p.C}};
+    p.out = {DType::U8, {p.Ho, p.Wo, p.Cout}};
   }
   return p;
 }
@@ -149,7 +158,11 @@ void runPillowResizeCpu(const OpCall& call, std::vector<Tensor>& out, ExecContex
     yFirst = vt.start[0];
     yLast = static_cast<int64_t>(vt.start[p.Ho - 1]) + vt.count[p.Ho - 1];
   }
-  uint8_t* u8out = p.normalize ? nullptr : out[0].data<uint8_t>();
+  // uint8 output: written in place by the passes when its channels are the source's (u8direct), else through the
+  // channel map row by row (u8conv, toBgr).
+  uint8_t* u8direct = !p.normalize && p.identity ? out[0].data<uint8_t>() : nullptr;
+  uint8_t* u8conv = !p.normalize && !p.identity ? out[0].data<uint8_t>() : nullptr;
+  const int64_t Cout = p.Cout;
 
   // The horizontal pass, into the output itself when nothing follows, else into a temporary image of the rows the
   // vertical pass reads.
@@ -163,53 +176,61 @@ void runPillowResizeCpu(const OpCall& call, std::vector<Tensor>& out, ExecContex
   if (horizontal) {
     const PillowTaps ht = pillowBilinearTaps(p.W, p.Wo);
     uint8_t* dst;
-    if (!vertical && u8out) {
-      dst = u8out;
+    if (!vertical && u8direct) {
+      dst = u8direct;
     } else {
       dst = reinterpret_cast<uint8_t*>(scratch.get(((yLast - yFirst) * stride + 3) / 4));
     }
     parallel(yLast - yFirst, (p.W + p.Wo) * C * 2, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) kern.horizontal(src + (yFirst + r) * p.W * C, C, ht, dst + r * stride);
     });
-    if (dst == u8out) return;
+    if (dst == u8direct) return;
     vsrc = dst;
   }
 
-  // The vertical pass (or a copy), row by row, then the uint8 row or the normalised planes.
-  if (!p.normalize && !vertical) {
-    std::memcpy(u8out, vsrc, static_cast<size_t>(p.Ho * stride));
+  // The vertical pass (or a copy), row by row, then the uint8 row or the normalised planes, each output channel
+  // read from its source channel.
+  if (u8direct && !vertical) {
+    std::memcpy(u8direct, vsrc, static_cast<size_t>(p.Ho * stride));
     return;
   }
   float lut[4][256];
   float* f32out = nullptr;
   if (p.normalize) {
-    for (int64_t c = 0; c < C; ++c)
+    for (int64_t c = 0; c < Cout; ++c)
       for (int v = 0; v < 256; ++v) lut[c][v] = (static_cast<float>(v) - p.mean[c]) / p.stdev[c];
     f32out = out[0].data<float>();
   }
   const int64_t plane = p.Hp * p.Wp;
   parallel(p.Ho, stride * (vertical ? 4 : 1) * (p.normalize ? 4 : 1), [&](int64_t b, int64_t e) {
-    std::vector<uint8_t> rowBuf(p.normalize && vertical ? static_cast<size_t>(stride) : 0);
+    std::vector<uint8_t> rowBuf(vertical && !u8direct ? static_cast<size_t>(stride) : 0);
     for (int64_t o = b; o < e; ++o) {
       const uint8_t* row;
       if (vertical) {
-        uint8_t* dst = p.normalize ? rowBuf.data() : u8out + o * stride;
+        uint8_t* dst = u8direct ? u8direct + o * stride : rowBuf.data();
         kern.vertical(vsrc + (vt.start[o] - yFirst) * stride, stride, vt.weights.data() + o * vt.ksize, vt.count[o], dst);
-        if (!p.normalize) continue;
+        if (u8direct) continue;
         row = dst;
       } else {
         row = vsrc + o * stride;
       }
-      for (int64_t c = 0; c < C; ++c) {
+      if (u8conv) {
+        uint8_t* y = u8conv + o * p.Wo * Cout;
+        for (int64_t x = 0; x < p.Wo; ++x)
+          for (int64_t c = 0; c < Cout; ++c) y[x * Cout + c] = row[x * C + p.map[c]];
+        continue;
+      }
+      for (int64_t c = 0; c < Cout; ++c) {
         float* y = f32out + c * plane + o * p.Wp;
         const float* l = lut[c];
-        for (int64_t x = 0; x < p.Wo; ++x) y[x] = l[row[x * C + c]];
+        const uint8_t* r = row + p.map[c];
+        for (int64_t x = 0; x < p.Wo; ++x) y[x] = l[r[x * C]];
         for (int64_t x = p.Wo; x < p.Wp; ++x) y[x] = 0.f;
       }
     }
   });
   if (p.normalize && p.Hp > p.Ho)
-    for (int64_t c = 0; c < C; ++c)
+    for (int64_t c = 0; c < Cout; ++c)
       std::memset(f32out + c * plane + p.Ho * p.Wp, 0, sizeof(float) * static_cast<size_t>((p.Hp - p.Ho) * p.Wp));
 }
 

@@ -10,6 +10,15 @@
 // float32 (as the PyTorch reference computes it) and zeros up to Hp, Wp, the
 // size rounded up to a multiple of `padMultiple` (default 1).
 //
+// Attr `toBgr` ('rgb' | 'bgr'): convert to 3-channel BGR as Pillow's
+// convert('RGB') + detectron2's BGR flip would, from pixels whose colour
+// channels are in that order: C = 1 or 2 grey (+ alpha) replicated to the three
+// channels, C = 3 reordered, C = 4 alpha (the 4th channel) dropped. The output
+// then has 3 channels (and mean/std 3 numbers). Channels are resampled
+// independently, so converting after the resample (what the op does, reading
+// the source channel of each output channel) gives the bytes of converting
+// first: the JavaScript thread passes decoded pixels as they are.
+//
 // The algorithm (Pillow's separable "resample" with its triangle filter, whose
 // support grows with the downscale factor, i.e. antialiased): per output index
 // a window of input taps, double weights normalised to sum 1, converted to
@@ -44,6 +53,10 @@ PillowTaps pillowBilinearTaps(int64_t inSize, int64_t outSize);
 
 struct PillowResizePlan {
   int64_t H = 0, W = 0, C = 0, Ho = 0, Wo = 0;
+  // Output channels and the source channel of each (identity unless toBgr).
+  int64_t Cout = 0;
+  int map[4] = {0, 1, 2, 3};
+  bool identity = true;
   bool normalize = false;
   float mean[4] = {0, 0, 0, 0}, stdev[4] = {1, 1, 1, 1};
   int64_t padMultiple = 1, Hp = 0, Wp = 0;

@@ -3,8 +3,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Sotr, AbortError, BitMasks, DisposedError, matrixNms, memoryInfo, decodeImage, synchronize, resolveDevice } from '../../dist/index.js';
-import { byScoreThenIndex, selectCandidates } from '../../dist/model/postprocess.js';
+import { Sotr, AbortError, BitMasks, DisposedError, Tensor, matrixNms, memoryInfo, decodeImage, selectCandidates, synchronize, resolveDevice } from '../../dist/index.js';
+import { byScoreThenIndex } from '../../dist/model/postprocess.js';
 import { fixturePath, rejects } from './helpers.mjs';
 
 const quiet = { onWarning: () => {} };
@@ -120,15 +120,16 @@ test('post-processing options: thresholds, caps, linear kernel, minScore', async
   }
 });
 
-test('ties: sorts by (score descending, candidate index ascending); point NMS keeps equal neighbours', () => {
+test('ties: sorts by (score descending, candidate index ascending); point NMS keeps equal neighbours', async () => {
   const scores = Float32Array.from([0.5, 0.7, 0.5, 0.7, 0.1]);
   const idx = Int32Array.from([0, 1, 2, 3, 4]);
   assert.equal([4, 3, 2, 1, 0].sort(byScoreThenIndex(scores, idx)), [1, 3, 0, 2, 4]);
   // one level, 2×2 grid, 1 class: equal logits in a row both survive point NMS
-  const cate = Float32Array.from([3, 3, -9, 1]);
-  const c = selectCandidates([{ cate, kernel: new Float32Array(4), n: 2 }], 1, [8], 0.1);
-  assert.equal(Array.from(c.cells), [0, 1]);
-  assert.equal(Array.from(c.labels), [0, 0]);
+  const cate = Tensor.from(Float32Array.from([3, 3, -9, 1]), [1, 1, 2, 2]);
+  const c = await selectCandidates([cate], { threshold: 0.1, strides: [8] });
+  assert.equal(Array.from(await c.cells.data()), [0, 1]);
+  assert.equal(Array.from(await c.labels.data()), [0, 0]);
+  for (const t of [cate, c.cells, c.labels, c.scores, c.strides]) t.dispose();
 });
 
 test('Matrix NMS, as the post-processing calls it, follows the reference formula (class-aware, gaussian and linear)', async () => {

@@ -3,8 +3,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { decodeImage, prepareImage, shortestEdgeSize, ImageDecodeError, SOTR_DEFAULTS } from '../../dist/index.js';
+import { decodeImage, prepareImage, pillowResize, shortestEdgeSize, Sotr, Tensor, ImageDecodeError, SotrRangeError, SOTR_DEFAULTS } from '../../dist/index.js';
+import { decodePixels } from '../../dist/model/preprocess.js';
 import { fixturePath, loadFixture, rejects } from './helpers.mjs';
+import { toBgr } from './postprocess_reference.mjs';
 
 test('ResizeShortestEdge sizes follow detectron2 (spec examples)', () => {
   assert.equal(shortestEdgeSize(480, 640, 800, 1333), [800, 1067]);
@@ -74,6 +76,82 @@ test('corrupt and truncated images are ImageDecodeError; limitInputPixels guards
     (e) => e instanceof ImageDecodeError,
   );
   await rejects(() => decodeImage({ data: new Uint8Array(5), width: 10, height: 10, channels: 3 }), (e) => e instanceof RangeError);
+});
+
+// The BGR conversion moved from JavaScript (toBgr) into pillowResize (`toBgr`): the same bytes and floats.
+const MEAN = [103.53, 116.28, 123.675];
+const STD = [57.375, 57.12, 58.395];
+for (const [H, W, C, Ho, Wo] of [
+  [23, 37, 3, 57, 91],
+  [40, 50, 1, 17, 50],
+  [61, 33, 2, 61, 100],
+  [19, 21, 4, 8, 50],
+  [13, 17, 4, 13, 17],
+  [1, 1, 1, 3, 2],
+]) {
+  for (const order of ['rgb', 'bgr']) {
+    test(`pillowResize toBgr '${order}' = JavaScript toBgr, then the resize (${H}x${W}x${C} -> ${Ho}x${Wo})`, async () => {
+      const px = Uint8Array.from({ length: H * W * C }, (_, i) => (Math.imul(i + 1, 2654435761) >>> 23) & 255);
+      const conv = Tensor.from(toBgr(px, H * W, C, order === 'bgr'), [H, W, 3]);
+      const raw = Tensor.from(px, [H, W, C]);
+      try {
+        for (const norm of [{}, { mean: MEAN, std: STD, padMultiple: 8 }]) {
+          const a = await pillowResize(conv, { size: [Ho, Wo], ...norm });
+          const b = await pillowResize(raw, { size: [Ho, Wo], toBgr: order, ...norm });
+          assert.equal(b.shape, a.shape);
+          const [da, db] = [await a.data(), await b.data()];
+          assert.ok(Buffer.compare(Buffer.from(da.buffer, da.byteOffset, da.byteLength), Buffer.from(db.buffer, db.byteOffset, db.byteLength)) === 0);
+          a.dispose();
+          b.dispose();
+        }
+      } finally {
+        conv.dispose();
+        raw.dispose();
+      }
+    });
+  }
+}
+
+test('pillowResize toBgr: checks its value and the mean/std count (3 channels out)', async () => {
+  const x = Tensor.from(new Uint8Array(4 * 4 * 4), [4, 4, 4]);
+  try {
+    await rejects(() => pillowResize(x, { size: [2, 2], toBgr: 'rgba' }), (e) => e instanceof SotrRangeError && /toBgr/.test(e.message));
+    await rejects(() => pillowResize(x, { size: [2, 2], toBgr: 'rgb', mean: [1, 2, 3, 4], std: [1, 1, 1, 1] }), (e) => e instanceof SotrRangeError && /3 numbers/.test(e.message));
+    const y = await pillowResize(x, { size: [2, 2], toBgr: 'rgb' });
+    assert.equal(y.shape, [2, 2, 3]);
+    y.dispose();
+  } finally {
+    x.dispose();
+  }
+});
+
+for (const f of ['dec_la.png', 'dec_grey16.png', 'dec_rgb16.png', 'img_pal.png', 'img_land.png']) {
+  test(`'${f}': the model's path (decoded pixels, converted natively) = prepareImage(decodeImage()) (BGR in JavaScript)`, async () => {
+    const cfg = { ...SOTR_DEFAULTS, minSize: 64, maxSize: 200 };
+    const px = await decodePixels(fixturePath(f));
+    const a = await prepareImage(await decodeImage(fixturePath(f)), cfg);
+    const b = await prepareImage(px, cfg);
+    assert.equal([b.height, b.width, b.paddedHeight, b.paddedWidth], [a.height, a.width, a.paddedHeight, a.paddedWidth]);
+    assert.ok(Buffer.compare(Buffer.from(a.data.buffer), Buffer.from(b.data.buffer)) === 0, `${f} (${px.channels} channels) differs`);
+  });
+}
+
+test('predict: raw RGB, RGBA and grey pixels give the instances of their BGR conversion', async () => {
+  const m = await Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 160, maxSize: 300, device: 'cpu' });
+  try {
+    const W = 131;
+    const H = 97;
+    const key = (p) => JSON.stringify(p.instances.map((i) => [i.label, i.score, Array.from(i.mask.data)]));
+    for (const channels of [1, 3, 4]) {
+      const data = Uint8Array.from({ length: W * H * channels }, (_, i) => ((i % (W * channels)) * 7 + Math.floor(i / (W * channels)) * 5) & 255);
+      const want = await m.predict({ data: toBgr(data, W * H, channels, false), width: W, height: H, channels: 3, format: 'bgr' });
+      const got = await m.predict({ data, width: W, height: H, channels });
+      assert.ok(want.instances.length > 0);
+      assert.is(key(got), key(want), `${channels} channels`);
+    }
+  } finally {
+    await m.dispose();
+  }
 });
 
 test.run();

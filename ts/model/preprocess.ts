@@ -1,9 +1,10 @@
 /**
  * Pre-processing (§2): decode (sharp, EXIF orientation applied, embedded ICC profiles ignored as Pillow does),
  * the conversions of Pillow's `convert('RGB')`, BGR, ResizeShortestEdge with Pillow's antialiased bilinear
- * (bit-exact), mean subtraction / std division in float32, zero padding to a multiple of 32. The resize,
- * normalisation and padding are one native op (pillowResize, native/ops/pillow_resize.cpp) run on the CPU queue,
- * so none of it runs on the JavaScript thread.
+ * (bit-exact), mean subtraction / std division in float32, zero padding to a multiple of 32. The conversion to BGR,
+ * resize, normalisation and padding are one native op (pillowResize with `toBgr`, native/ops/pillow_resize.cpp) run
+ * on the CPU queue, so none of it runs on the JavaScript thread: the model passes the decoded pixels as the decoder
+ * gives them (decodePixels); the public decodeImage converts to BGR in JavaScript for callers that want the pixels.
  *
  * Pillow's conversions reproduced: alpha dropped (not composited), grey (and grey + alpha) replicated to three
  * channels, palette expanded; 16-bit RGB(A) reduced to its high byte (v >> 8, what Pillow's PNG decoder does);
@@ -35,6 +36,19 @@ export interface DecodedImage {
   height: number;
 }
 
+/**
+ * @internal Decoded pixels in the decoder's layout (what the model passes to the native pre-processing, which
+ * converts them to BGR as it resamples): interleaved 8-bit, `channels` per pixel, colour channels in `order`
+ * (1 or 2 channels: grey + alpha; 4: colour + alpha).
+ */
+export interface DecodedPixels {
+  pixels: Uint8Array;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+  order: 'rgb' | 'bgr';
+}
+
 export const DEFAULT_LIMIT_INPUT_PIXELS = 268402689; // sharp's default (0x3FFF²)
 
 function isRaw(x: unknown): x is RawImage {
@@ -49,7 +63,7 @@ function checkLimit(w: number, h: number, limit: number): void {
   }
 }
 
-function fromRaw(img: RawImage, limit: number): DecodedImage {
+function fromRaw(img: RawImage, limit: number): DecodedPixels {
   const { width, height, channels } = img;
   if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1) {
     throw new SotrRangeError(`raw image: width and height must be positive integers, received ${width}×${height}`);
@@ -62,12 +76,14 @@ function fromRaw(img: RawImage, limit: number): DecodedImage {
     throw new SotrRangeError(`raw image: data holds ${img.data.length} bytes, expected ${width}×${height}×${channels} = ${width * height * channels}`);
   }
   checkLimit(width, height, limit);
-  // Interleaved BGR already (what the CLI's decode workers send): a native copy, no per-pixel loop on this thread.
-  if (channels === 3 && format === 'bgr') return { bgr: new Uint8Array(img.data), width, height };
-  return { bgr: toBgr(img.data, width * height, channels, format === 'bgr'), width, height };
+  // A copy (the caller may reuse its buffer while the prediction runs): a native copy, no per-pixel loop here.
+  return { pixels: new Uint8Array(img.data), width, height, channels, order: format };
 }
 
-/** Interleaved 1/2/3/4-channel 8-bit pixels → interleaved BGR (alpha dropped, grey replicated). */
+/**
+ * Interleaved 1/2/3/4-channel 8-bit pixels → interleaved BGR (alpha dropped, grey replicated), in JavaScript: only
+ * for the public decodeImage (the model leaves the conversion to the native pillowResize, `toBgr`).
+ */
 function toBgr(src: ArrayLike<number>, pixels: number, channels: number, srcIsBgr: boolean): Uint8Array {
   const out = new Uint8Array(pixels * 3);
   if (channels <= 2) {
@@ -90,6 +106,11 @@ function toBgr(src: ArrayLike<number>, pixels: number, channels: number, srcIsBg
   return out;
 }
 
+function channelCount(c: number): 1 | 2 | 3 | 4 {
+  if (c === 1 || c === 2 || c === 3 || c === 4) return c;
+  throw new ImageDecodeError(`the decoder gave ${c} channels per pixel (expected 1 to 4)`);
+}
+
 type SharpModule = typeof import('sharp');
 let sharpMod: SharpModule | undefined;
 function sharpLib(): SharpModule {
@@ -100,6 +121,16 @@ function sharpLib(): SharpModule {
 
 /** Decodes an encoded image (file contents) the way detectron2's read_image(format='BGR') sees it. */
 export async function decodeImage(input: ImageInput, options: { limitInputPixels?: number } = {}): Promise<DecodedImage> {
+  const d = await decodePixels(input, options);
+  const bgr = d.channels === 3 && d.order === 'bgr' ? d.pixels : toBgr(d.pixels, d.width * d.height, d.channels, d.order === 'bgr');
+  return { bgr, width: d.width, height: d.height };
+}
+
+/**
+ * @internal decodeImage without the conversion to BGR: the pixels as the decoder gives them (what the model
+ * passes to prepareImageTensor, whose native resize converts them).
+ */
+export async function decodePixels(input: ImageInput, options: { limitInputPixels?: number } = {}): Promise<DecodedPixels> {
   const limit = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
   if (typeof limit !== 'number' || !(limit >= 0)) throw new SotrRangeError('limitInputPixels must be a non-negative number (0: no limit)');
   if (isRaw(input)) return fromRaw(input, limit);
@@ -134,12 +165,12 @@ export async function decodeImage(input: ImageInput, options: { limitInputPixels
       const eight = new Uint8Array(n * ch);
       // Pillow: 16-bit RGB → high byte; 16-bit grey (mode 'I') → clipped at 255.
       for (let i = 0; i < n * ch; i++) eight[i] = grey ? Math.min(v[i]!, 255) : v[i]! >> 8;
-      return { bgr: toBgr(eight, n, ch, false), width: info.width, height: info.height };
+      return { pixels: eight, width: info.width, height: info.height, channels: channelCount(ch), order: 'rgb' };
     }
     let pipe = open();
     if (meta.space === 'cmyk') pipe = pipe.toColourspace('srgb');
     const { data, info } = await pipe.raw().toBuffer({ resolveWithObject: true });
-    return { bgr: toBgr(data, info.width * info.height, info.channels, false), width: info.width, height: info.height };
+    return { pixels: data, width: info.width, height: info.height, channels: channelCount(info.channels), order: 'rgb' };
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
     const msg = (e as Error)?.message ?? String(e);
@@ -197,12 +228,14 @@ export interface PreprocessConfig {
 }
 
 /**
- * Resize + normalise + pad (§2.2–§2.3) into a CPU tensor, by the native pillowResize op on the CPU queue (the
- * JavaScript thread only copies the pixels into a tensor). The model moves the tensor to its device.
+ * BGR conversion + resize + normalise + pad (§2.2–§2.3) into a CPU tensor, by the native pillowResize op on the CPU
+ * queue (the JavaScript thread only copies the pixels into a tensor). The model moves the tensor to its device.
+ * `img`: a DecodedImage (BGR), or (internal) the decoder's pixels.
  */
-export async function prepareImageTensor(img: DecodedImage, c: PreprocessConfig, options: { signal?: AbortSignal } = {}): Promise<PreparedTensor> {
+export async function prepareImageTensor(img: DecodedImage | DecodedPixels, c: PreprocessConfig, options: { signal?: AbortSignal } = {}): Promise<PreparedTensor> {
   const [h, w] = shortestEdgeSize(img.height, img.width, c.minSize, c.maxSize);
-  const src = Tensor.from(img.bgr, [img.height, img.width, 3]);
+  const px: Omit<DecodedPixels, 'width' | 'height'> = 'pixels' in img ? img : { pixels: img.bgr, channels: 3, order: 'bgr' };
+  const src = Tensor.from(px.pixels, [img.height, img.width, px.channels]);
   let tensor: Tensor;
   try {
     tensor = await pillowResize(src, {
@@ -210,6 +243,7 @@ export async function prepareImageTensor(img: DecodedImage, c: PreprocessConfig,
       mean: c.pixelMean,
       std: c.pixelStd,
       padMultiple: Math.max(1, c.sizeDivisibility),
+      toBgr: px.order,
       ...(options.signal ? { signal: options.signal } : {}),
     });
   } finally {
@@ -220,7 +254,7 @@ export async function prepareImageTensor(img: DecodedImage, c: PreprocessConfig,
 }
 
 /** Resize + normalise + pad (§2.2–§2.3), as host data (prepareImageTensor, then a copy to the host). */
-export async function prepareImage(img: DecodedImage, c: PreprocessConfig, options: { signal?: AbortSignal } = {}): Promise<PreparedImage> {
+export async function prepareImage(img: DecodedImage | DecodedPixels, c: PreprocessConfig, options: { signal?: AbortSignal } = {}): Promise<PreparedImage> {
   const { tensor, ...sizes } = await prepareImageTensor(img, c, options);
   try {
     return { data: (await tensor.data()) as Float32Array, ...sizes };

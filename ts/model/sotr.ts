@@ -31,7 +31,7 @@ import { gridResize, runHeads, splitFeats } from './heads';
 import { runMaskBranch } from './mask_branch';
 import type { OpCtx } from './ops';
 import { MaskFeature, postprocess, type Instance, type LevelMaps, type PostprocessTrace, type ResolvedPostprocess } from './postprocess';
-import { decodeImage, prepareImageTensor, type DecodedImage, type ImageInput, type PreparedTensor } from './preprocess';
+import { decodePixels, prepareImageTensor, type DecodedPixels, type ImageInput, type PreparedTensor } from './preprocess';
 import { runTransformer } from './transformer';
 import { buildWeights, type SotrWeights } from './weights';
 
@@ -195,7 +195,7 @@ export class Sotr {
   async #predictMany(images: readonly ImageInput[], options: PredictOptions): Promise<Prediction[]> {
     const out: Prediction[] = [];
     // Decode the next image while the current one runs.
-    let next: Promise<DecodedImage> | null = images.length ? this.#decode(images[0]!, options) : null;
+    let next: Promise<DecodedPixels> | null = images.length ? this.#decode(images[0]!, options) : null;
     for (let i = 0; i < images.length; i++) {
       const t0 = performance.now();
       const decoded = await next!;
@@ -213,8 +213,9 @@ export class Sotr {
     return this.#run(decoded, options, performance.now() - t0);
   }
 
-  #decode(image: ImageInput, options: PredictOptions): Promise<DecodedImage> {
-    return decodeImage(image, options.limitInputPixels !== undefined ? { limitInputPixels: options.limitInputPixels } : {});
+  // The decoder's pixels, unconverted: the native pre-processing converts them to BGR off this thread.
+  #decode(image: ImageInput, options: PredictOptions): Promise<DecodedPixels> {
+    return decodePixels(image, options.limitInputPixels !== undefined ? { limitInputPixels: options.limitInputPixels } : {});
   }
 
   #postOptions(o: PredictOptions): ResolvedPostprocess {
@@ -226,7 +227,7 @@ export class Sotr {
     return r as unknown as ResolvedPostprocess;
   }
 
-  async #run(decoded: DecodedImage, options: PredictOptions, decodeMs: number): Promise<Prediction> {
+  async #run(decoded: DecodedPixels, options: PredictOptions, decodeMs: number): Promise<Prediction> {
     if (options === null || typeof options !== 'object') throw new SotrTypeError('predict: options must be an object');
     const post = this.#postOptions(options);
     const signal = options.signal;
@@ -300,15 +301,18 @@ export class Sotr {
         keep(cate);
         keep(kernel);
         ys[i]!.dispose();
-        const ch = await toHost(cate);
-        const kh = await toHost(kernel);
-        cate.dispose();
-        kernel.dispose();
-        levels.push({ cate: ch.data, kernel: kh.data, n: cfg.numGrids[i]! });
         if (want) {
-          inter.cateLogits!.push(ch);
-          inter.kernels!.push(kh);
+          inter.cateLogits!.push(await toHost(cate));
+          inter.kernels!.push(await toHost(kernel));
         }
+        // Post-processing's candidate selection runs on the CPU workers: CPU tensors (copies on a CUDA model).
+        const onCpu = async (t: Tensor): Promise<Tensor> => {
+          if (t.device === 'cpu') return t;
+          const c = keep(await t.to('cpu'));
+          t.dispose();
+          return c;
+        };
+        levels.push({ cate: await onCpu(cate), kernel: await onCpu(kernel), n: cfg.numGrids[i]! });
       }
       await lap('heads');
       const feature = keep(await runMaskBranch(ctx, cfg, w, [p[0]!, p[1]!, p[2]!, p5t]));

@@ -13,6 +13,12 @@ export interface PillowResizeOptions extends OpOptions {
   std?: readonly number[];
   /** With mean/std: pad the height and width with zeros up to a multiple of this (default 1). */
   padMultiple?: number;
+  /**
+   * Convert to 3-channel BGR (the output, and mean/std, then have 3 channels) from pixels whose colour channels are
+   * in this order: C = 1 or 2 grey (+ alpha) replicated, C = 3 reordered, C = 4 alpha dropped (Pillow's
+   * convert('RGB'), then detectron2's BGR). Channels are resampled independently, so this equals converting first.
+   */
+  toBgr?: 'rgb' | 'bgr';
 }
 
 /**
@@ -34,7 +40,13 @@ export async function pillowResize(x: Tensor, options: PillowResizeOptions): Pro
   const [out] = await runOp(
     'pillowResize',
     [x],
-    { size: list('size', options.size), mean: list('mean', options.mean), std: list('std', options.std), padMultiple: options.padMultiple },
+    {
+      size: list('size', options.size),
+      mean: list('mean', options.mean),
+      std: list('std', options.std),
+      padMultiple: options.padMultiple,
+      toBgr: options.toBgr,
+    },
     options,
   );
   return out;

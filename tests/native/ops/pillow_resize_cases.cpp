@@ -28,7 +28,17 @@ struct Spec {
   bool normalize = false;
   int64_t pad = 1;
   bool timed = false;
+  int toBgr = 0;  // attr toBgr: 0 absent, 1 'rgb', 2 'bgr'
 };
+
+// What ts/model/preprocess.ts's toBgr did in JavaScript before the op took it over: interleaved 1..4 channels ->
+// BGR (grey replicated, alpha dropped). The reference converts first, then resizes 3 channels.
+std::vector<uint8_t> refToBgr(const uint8_t* x, int64_t pixels, int64_t C, bool srcIsBgr) {
+  std::vector<uint8_t> o(pixels * 3);
+  for (int64_t i = 0; i < pixels; ++i)
+    for (int c = 0; c < 3; ++c) o[i * 3 + c] = C <= 2 ? x[i * C] : x[i * C + (srcIsBgr ? c : 2 - c)];
+  return o;
+}
 
 // Pillow's BILINEAR coefficients for one axis (its precompute_coeffs / normalize_coeffs_8bpc, 9.4), written out.
 void refCoeffs(int64_t in, int64_t out, std::vector<int>& bounds, std::vector<int>& kk, int& ksize) {
@@ -106,8 +116,16 @@ std::vector<uint8_t> refResize(const Spec& s, const uint8_t* x) {
 const double kMean[4] = {103.53, 116.28, 123.675, 99.5};
 const double kStd[4] = {57.375, 57.12, 58.395, 61.25};
 
-double check(const Spec& s, const OpCall& call, const std::vector<Tensor>& out) {
-  const std::vector<uint8_t> ref = refResize(s, call.inputs[0].data<uint8_t>());
+double check(const Spec& s0, const OpCall& call, const std::vector<Tensor>& out) {
+  Spec s = s0;
+  std::vector<uint8_t> ref;
+  if (s.toBgr) {
+    const std::vector<uint8_t> bgr = refToBgr(call.inputs[0].data<uint8_t>(), s.H * s.W, s.C, s.toBgr == 2);
+    s.C = 3;
+    ref = refResize(s, bgr.data());
+  } else {
+    ref = refResize(s, call.inputs[0].data<uint8_t>());
+  }
   int64_t bad = 0;
   if (!s.normalize) {
     for (int64_t i = 0; i < out[0].numel(); ++i) bad += out[0].data<uint8_t>()[i] != ref[i];
@@ -137,7 +155,8 @@ double check(const Spec& s, const OpCall& call, const std::vector<Tensor>& out) 
 OpCase resizeCase(Spec s) {
   OpCase c;
   c.name = "pillowResize " + std::to_string(s.H) + "x" + std::to_string(s.W) + "x" + std::to_string(s.C) + " -> " +
-           std::to_string(s.Ho) + "x" + std::to_string(s.Wo) + (s.normalize ? " norm pad" + std::to_string(s.pad) : "");
+           std::to_string(s.Ho) + "x" + std::to_string(s.Wo) + (s.normalize ? " norm pad" + std::to_string(s.pad) : "") +
+           (s.toBgr ? (s.toBgr == 1 ? " toBgr(rgb)" : " toBgr(bgr)") : "");
   c.make = [=](Rng& rng) {
     OpCall call;
     call.op = "pillowResize";
@@ -153,9 +172,11 @@ OpCase resizeCase(Spec s) {
           }
     call.inputs = {x};
     call.attrs.setNumbers("size", {double(s.Ho), double(s.Wo)});
+    if (s.toBgr) call.attrs.setString("toBgr", s.toBgr == 1 ? "rgb" : "bgr");
+    const int64_t Cout = s.toBgr ? 3 : s.C;
     if (s.normalize) {
-      call.attrs.setNumbers("mean", std::vector<double>(kMean, kMean + s.C));
-      call.attrs.setNumbers("std", std::vector<double>(kStd, kStd + s.C));
+      call.attrs.setNumbers("mean", std::vector<double>(kMean, kMean + Cout));
+      call.attrs.setNumbers("std", std::vector<double>(kStd, kStd + Cout));
       call.attrs.setNumber("padMultiple", double(s.pad));
     }
     return call;
@@ -188,5 +209,18 @@ OP_TEST_CASE(resizeCase({31, 47, 3, 31, 47, true, 1}));    // normalised, same s
 OP_TEST_CASE(resizeCase({1, 1, 1, 1, 3, true, 8}));        // normalised, grey 1 pixel
 OP_TEST_CASE(resizeCase({1080, 1920, 3, 750, 1333, false, 1, true}));  // a 1080p photo -> the network's input
 OP_TEST_CASE(resizeCase({1080, 1920, 3, 750, 1333, true, 32, true}));   // the same, normalised and padded
+// toBgr: the conversion of decoded pixels folded into the resize (grey replicated, alpha dropped, RGB reversed).
+OP_TEST_CASE(resizeCase({23, 37, 3, 57, 91, false, 1, false, 1}));    // RGB, up, uint8 out
+OP_TEST_CASE(resizeCase({23, 37, 3, 57, 91, false, 1, false, 2}));    // BGR (identity map)
+OP_TEST_CASE(resizeCase({40, 50, 1, 17, 50, false, 1, false, 1}));    // grey, height only
+OP_TEST_CASE(resizeCase({61, 33, 2, 61, 100, false, 1, false, 1}));   // grey + alpha, width only
+OP_TEST_CASE(resizeCase({19, 21, 4, 8, 50, false, 1, false, 1}));     // RGBA
+OP_TEST_CASE(resizeCase({19, 21, 4, 19, 21, false, 1, false, 2}));    // BGRA, same size: a converting copy
+OP_TEST_CASE(resizeCase({13, 17, 1, 13, 17, true, 8, false, 1}));     // grey, same size, normalised
+OP_TEST_CASE(resizeCase({31, 47, 4, 29, 45, true, 32, false, 1}));    // RGBA normalised, padded
+OP_TEST_CASE(resizeCase({31, 47, 2, 31, 45, true, 32, false, 2}));    // grey + alpha normalised, width only
+OP_TEST_CASE(resizeCase({31, 47, 3, 33, 47, true, 32, false, 1}));    // RGB normalised, height only
+OP_TEST_CASE(resizeCase({1, 1, 4, 3, 1, true, 1, false, 1}));         // 1 pixel RGBA
+OP_TEST_CASE(resizeCase({1080, 1920, 3, 750, 1333, true, 32, true, 1}));  // a decoded 1080p RGB photo -> the network's input
 
 }  // namespace

@@ -7,10 +7,14 @@
 
 #include "core/error.h"
 #include "runtime/backend.h"
+#include "runtime/weight_cache.h"
 
 namespace sotr {
 
 Storage::~Storage() {
+  // Derived weights go with their source (device copies included: their
+  // storages return to their pool, which any thread may do).
+  if (keysWeightCache.load(std::memory_order_acquire)) weightCache().storageDestroyed(this);
   if (ptr && backend) backend->release(ptr, bytes);
 }
 

@@ -21,47 +21,66 @@ sotr::Precision parsePrecision(const std::string& op, const std::string& s) {
   sotr::fail(sotr::ErrorKind::Range, op + ": precision must be 'fp32', 'tf32', 'bf16' or 'fp16', received '" + s + "'");
 }
 
-// Also adds every attribute to `sig` (the call's signature for inline runs).
+// One attribute; also added to `sig` (the call's signature for inline runs).
+void parseAttr(const std::string& op, std::string k, const Napi::Value& x, sotr::Attrs& attrs, sotr::Signature& sig) {
+  sig.add(k);
+  if (x.IsNumber()) {
+    const double d = x.As<Napi::Number>().DoubleValue();
+    sig.add(d);
+    attrs.setNumber(k, d);
+  } else if (x.IsBoolean()) {
+    const bool b = x.As<Napi::Boolean>().Value();
+    sig.add(static_cast<int64_t>(b));
+    attrs.setBool(k, b);
+  } else if (x.IsString()) {
+    std::string str = x.As<Napi::String>().Utf8Value();
+    sig.add(str);
+    attrs.setString(k, std::move(str));
+  } else if (x.IsArray() || x.IsTypedArray()) {
+    std::vector<double> nums;
+    auto arr = x.As<Napi::Object>();
+    uint32_t n = arr.Get("length").As<Napi::Number>().Uint32Value();
+    for (uint32_t j = 0; j < n; ++j) {
+      Napi::Value e = arr.Get(j);
+      if (!e.IsNumber()) sotr::fail(sotr::ErrorKind::InvalidArgument, op + ": option '" + k + "' must hold numbers");
+      nums.push_back(e.As<Napi::Number>().DoubleValue());
+      sig.add(nums.back());
+    }
+    attrs.setNumbers(k, std::move(nums));
+  } else {
+    sotr::fail(sotr::ErrorKind::InvalidArgument, op + ": option '" + k + "' has an unsupported type");
+  }
+}
+
+// Attributes as an object, or as a flat [name, value, name, value, ...] array
+// (what ts/ops/run.ts passes: enumerating an object's keys here costs ~1-3 us
+// a call, the TS wrappers pass every option and most are undefined).
 void parseAttrs(Napi::Env env, const std::string& op, const Napi::Value& v, sotr::Attrs& attrs, sotr::Signature& sig) {
   if (v.IsUndefined() || v.IsNull()) return;
+  if (v.IsArray()) {
+    auto arr = v.As<Napi::Array>();
+    const uint32_t n = arr.Length();
+    for (uint32_t i = 0; i + 1 < n; i += 2) {
+      Napi::Value x = arr.Get(i + 1);
+      if (x.IsUndefined()) continue;
+      Napi::Value key = arr.Get(i);
+      if (!key.IsString()) sotr::fail(sotr::ErrorKind::InvalidArgument, op + ": attribute names must be strings");
+      parseAttr(op, key.As<Napi::String>().Utf8Value(), x, attrs, sig);
+    }
+    return;
+  }
   if (!v.IsObject()) sotr::fail(sotr::ErrorKind::InvalidArgument, op + ": options must be an object");
   auto obj = v.As<Napi::Object>();
   auto keys = obj.GetPropertyNames();
   for (uint32_t i = 0; i < keys.Length(); ++i) {
-    std::string k = keys.Get(i).ToString().Utf8Value();
-    Napi::Value x = obj.Get(k);
+    const Napi::Value key = keys.Get(i);
+    Napi::Value x = obj.Get(key);
     if (x.IsUndefined()) continue;
-    sig.add(k);
-    if (x.IsNumber()) {
-      const double d = x.As<Napi::Number>().DoubleValue();
-      sig.add(d);
-      attrs.setNumber(k, d);
-    } else if (x.IsBoolean()) {
-      const bool b = x.As<Napi::Boolean>().Value();
-      sig.add(static_cast<int64_t>(b));
-      attrs.setBool(k, b);
-    } else if (x.IsString()) {
-      std::string str = x.As<Napi::String>().Utf8Value();
-      sig.add(str);
-      attrs.setString(k, std::move(str));
-    } else if (x.IsArray() || x.IsTypedArray()) {
-      std::vector<double> nums;
-      auto arr = x.As<Napi::Object>();
-      uint32_t n = arr.Get("length").As<Napi::Number>().Uint32Value();
-      for (uint32_t j = 0; j < n; ++j) {
-        Napi::Value e = arr.Get(j);
-        if (!e.IsNumber()) sotr::fail(sotr::ErrorKind::InvalidArgument, op + ": option '" + k + "' must hold numbers");
-        nums.push_back(e.As<Napi::Number>().DoubleValue());
-        sig.add(nums.back());
-      }
-      attrs.setNumbers(k, std::move(nums));
-    } else {
-      sotr::fail(sotr::ErrorKind::InvalidArgument, op + ": option '" + k + "' has an unsupported type");
-    }
+    parseAttr(op, key.ToString().Utf8Value(), x, attrs, sig);
   }
 }
 
-// runOp(name, inputs: (NativeTensor|null)[], attrs, device, precision, jobId)
+// runOp(name, inputs: (NativeTensor|null)[], attrs (object or [name, value, ...]), device, precision, jobId)
 Napi::Value RunOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SOTR_JS_TRY

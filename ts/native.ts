@@ -49,7 +49,8 @@ export interface NativeAddon {
   runOp(
     name: string,
     inputs: Array<NativeTensorHandle | null>,
-    attrs: Record<string, AttrValue>,
+    /** An object, or [name, value, name, value, ...] (what runOp passes; cheaper to read). */
+    attrs: Record<string, AttrValue> | Array<string | AttrValue>,
     device: string,
     precision: string,
     jobId: number,

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { Tensor, matmul, add, runOp, memoryInfo, AbortError, SotrRangeError, ShapeError } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
+import { setInlineMsPerTurn } from '../../dist/inline_turn.js';
 
 const entry = new URL('../../dist/index.js', import.meta.url).pathname;
 const rand = (n, k = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin((i + 1) * 12.9898 * k) * 0.5);
@@ -15,23 +16,26 @@ const info = (budgetUs) => native()._inlineRunInfo(budgetUs);
 const runs = () => info().inlineRuns;
 const budget = info().budgetUs;
 
-// The budget is generous here so a busy test machine does not send these
-// tiny calls back to the queue; the default is restored after each test.
+// The budgets are generous here so a busy test machine (a preempted kernel,
+// a GC pause) does not send these tiny calls back to the queue; the defaults
+// are restored after each test.
 const GENEROUS = 5000;
 // Long work that is sure to go through the queue: a signature never seen
-// before (a new row count each time), [n, 256] x [256, n].
-let fresh = 320;
+// before (a new row count each time), [n, 512] x [512, n] (~0.4 GFLOP).
+let fresh = 640;
 const slowCall = () => {
   const n = fresh++;
-  const a = Tensor.from(rand(n * 256), [n, 256]);
+  const a = Tensor.from(new Float32Array(n * 512).fill(0.25), [n, 512]);
   return matmul(a, a, { transB: true }).finally(() => a.dispose());
 };
-const withBudget = (us, fn) => async () => {
+const withBudget = (us, fn, msPerTurn = 60_000) => async () => {
   info(us);
+  const turn = setInlineMsPerTurn(msPerTurn);
   try {
     await fn();
   } finally {
     info(budget);
+    setInlineMsPerTurn(turn);
   }
 };
 
@@ -196,6 +200,49 @@ test(
     assert.is(runs(), r0 + 1, 'budget 1 ns: nothing is small enough');
     a.dispose();
   }),
+);
+
+test(
+  'a loop of small awaited calls still lets the event loop turn (inline runs are bounded per turn)',
+  withBudget(GENEROUS, async () => {
+    const a = Tensor.from(rand(8 * 8), [8, 8]);
+    (await matmul(a, a)).dispose();
+    let ticks = 0;
+    let maxGap = 0;
+    let last = performance.now();
+    const iv = setInterval(() => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+      ticks++;
+    }, 1);
+    const r0 = runs();
+    const t0 = performance.now();
+    const n = 4000;
+    for (let i = 0; i < n; i++) (await matmul(a, a)).dispose();
+    const ms = performance.now() - t0;
+    clearInterval(iv);
+    const inline = runs() - r0;
+    assert.ok(inline > n / 2, `most calls ran inline (${inline} of ${n})`);
+    assert.ok(ticks >= Math.min(10, ms / 20), `a 1 ms timer fired ${ticks} times in ${ms.toFixed(0)} ms`);
+    assert.ok(maxGap < 100, `largest gap between timer ticks ${maxGap.toFixed(1)} ms`);
+    a.dispose();
+  }, 1),
+);
+
+test(
+  'calls made while a turn is being yielded settle in call order (an event-loop turn every call here)',
+  withBudget(GENEROUS, async () => {
+    const a = Tensor.from(rand(8 * 8), [8, 8]);
+    (await matmul(a, a)).dispose();
+    const order = [];
+    await new Promise((r) => setTimeout(r, 2)); // a fresh turn
+    const ps = [];
+    for (let i = 0; i < 6; i++) ps.push(matmul(a, a).then((t) => (order.push(i), t.dispose())));
+    await Promise.all(ps);
+    assert.equal(order, [0, 1, 2, 3, 4, 5]);
+    a.dispose();
+  }, 0),
 );
 
 test('worker_threads: inline runs in several threads at once keep results and order', withBudget(GENEROUS, async () => {

@@ -20,6 +20,7 @@ import {
 import { native, type AttrValue, type NativeTensorHandle } from '../native';
 import type { Precision } from '../device';
 import { Tensor } from '../tensor';
+import { inlineCall } from '../inline_turn';
 
 export interface OpOptions {
   /** Arithmetic inside the op (default 'fp32', strict). The CPU runs fp32 for all. */
@@ -133,7 +134,7 @@ export async function runOp(
   const onAbort = () => native().cancelJob(jobId);
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const outs = await native().runOp(op, handles, flat, device, precision, jobId);
+    const outs = await inlineCall(() => native().runOp(op, handles, flat, device, precision, jobId));
     return outs.map((h) => new Tensor(h));
   } catch (e) {
     throw mapNativeError(e);

@@ -42,7 +42,12 @@ export async function inlineCall<T>(call: () => Promise<T>): Promise<T> {
   const now = performance.now();
   if (turnStart < 0) turnStart = now;
   else if (!gate && now - turnStart >= msPerTurn) gate = yieldTurn();
-  if (gate) await gate;
+  if (gate) {
+    // Held for the turn: mark a rejection as handled meanwhile (the caller
+    // gets it when it awaits the result) or Node reports it as unhandled.
+    p.catch(() => {});
+    await gate;
+  }
   return p;
 }
 

@@ -245,6 +245,32 @@ test(
   }, 0),
 );
 
+test(
+  'a call that fails inline while its turn is held rejects normally (never an unhandled rejection)',
+  withBudget(GENEROUS, async () => {
+    let unhandled = 0;
+    const onUnhandled = () => unhandled++;
+    process.on('unhandledRejection', onUnhandled);
+    const n = 3;
+    const masks = Tensor.from(new Uint8Array(n * 4 * 4).fill(1), [n, 4, 4]);
+    const labels = Tensor.from(new Int32Array(n), [n]);
+    const sorted = Tensor.from(new Float32Array([0.9, 0.5, 0.1]), [n]);
+    const unsorted = Tensor.from(new Float32Array([0.1, 0.9, 0.5]), [n]);
+    for (let i = 0; i < 2; i++) (await runOp('matrix_nms', [masks, labels, sorted, null, null], {}))[0].dispose();
+    const r0 = runs();
+    const results = await Promise.allSettled([0, 1, 2].map(() => runOp('matrix_nms', [masks, labels, unsorted, null, null], {})));
+    await new Promise((r) => setTimeout(r, 5));
+    process.off('unhandledRejection', onUnhandled);
+    assert.is(runs(), r0 + 3, 'all ran inline');
+    for (const r of results) {
+      assert.is(r.status, 'rejected');
+      assert.instance(r.reason, SotrRangeError);
+    }
+    assert.is(unhandled, 0);
+    for (const t of [masks, labels, sorted, unsorted]) t.dispose();
+  }, 0),
+);
+
 test('worker_threads: inline runs in several threads at once keep results and order', withBudget(GENEROUS, async () => {
   const { Worker } = await import('node:worker_threads');
   const code = `

@@ -1,12 +1,12 @@
 // Module entry: per-environment data, the completion channel, error mapping.
 #include "addon.h"
 
-#include "runtime/inline_runs.h"
-
 #include <cstdio>
 #include <exception>
 #include <execinfo.h>
 #include <cstdlib>
+
+#include "runtime/inline_runs.h"
 
 namespace sotr_js {
 

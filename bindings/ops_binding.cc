@@ -1,10 +1,10 @@
 // runOp: converts JS arguments into a plain OpCall, checks it on the JS thread
 // (typed errors throw synchronously), allocates outputs, then queues the work
 // on the device's FIFO and resolves with the output tensors.
-#include "addon.h"
-#include "ops/registry.h"
 #include <chrono>
 
+#include "addon.h"
+#include "ops/registry.h"
 #include "runtime/inline_runs.h"
 #include "runtime/runtime.h"
 #include "runtime/thread_pool.h"

@@ -6,6 +6,8 @@
 #include <execinfo.h>
 #include <cstdlib>
 
+#include "runtime/inline_runs.h"
+
 namespace sotr_js {
 
 struct InstanceHandle {
@@ -59,29 +61,48 @@ void captureError(Job& job) {
   }
 }
 
+// Settles a finished job's promise (JS thread).
+static void settle(Napi::Env env, Job& job) {
+  if (job.failed) {
+    Napi::Error err = makeJsError(env, job.errKind, job.errMessage);
+    if (job.errKind == sotr::ErrorKind::OutOfMemory) {
+      err.Set("requestedBytes", Napi::Number::New(env, static_cast<double>(job.requestedBytes)));
+      err.Set("freeBytes", Napi::Number::New(env, static_cast<double>(job.freeBytes)));
+      err.Set("device", Napi::String::New(env, job.errDevice));
+    }
+    job.deferred.Reject(err.Value());
+    return;
+  }
+  try {
+    job.deferred.Resolve(job.resolve ? job.resolve(env) : env.Undefined());
+  } catch (const Napi::Error& e) {
+    job.deferred.Reject(e.Value());
+  } catch (const sotr::Error& e) {
+    job.deferred.Reject(makeJsError(env, e.kind, e.what()).Value());
+  } catch (const std::exception& e) {
+    job.deferred.Reject(makeJsError(env, sotr::ErrorKind::Internal, e.what()).Value());
+  }
+}
+
 static void onComplete(Napi::Env env, Job* job) {
   std::unique_ptr<Job> owned(job);
   auto& addon = data(env);
   if (--addon.pending == 0 && !addon.closing) addon.completions.Unref(env);
-  if (job->failed) {
-    Napi::Error err = makeJsError(env, job->errKind, job->errMessage);
-    if (job->errKind == sotr::ErrorKind::OutOfMemory) {
-      err.Set("requestedBytes", Napi::Number::New(env, static_cast<double>(job->requestedBytes)));
-      err.Set("freeBytes", Napi::Number::New(env, static_cast<double>(job->freeBytes)));
-      err.Set("device", Napi::String::New(env, job->errDevice));
-    }
-    job->deferred.Reject(err.Value());
-    return;
-  }
+  settle(env, *job);
+}
+
+// Runs a job's work (device thread, or the JS thread for an inline run), then
+// destroys it and what it captured.
+static void runWork(sotr::DeviceContext* c, Job& job, std::function<ToJs()>& work) {
   try {
-    job->deferred.Resolve(job->resolve ? job->resolve(env) : env.Undefined());
-  } catch (const Napi::Error& e) {
-    job->deferred.Reject(e.Value());
+    job.resolve = work();
   } catch (const sotr::Error& e) {
-    job->deferred.Reject(makeJsError(env, e.kind, e.what()).Value());
-  } catch (const std::exception& e) {
-    job->deferred.Reject(makeJsError(env, sotr::ErrorKind::Internal, e.what()).Value());
+    if (e.kind == sotr::ErrorKind::DeviceLost) c->markLost(e.what());
+    captureError(job);
+  } catch (...) {
+    captureError(job);
   }
+  work = nullptr;  // release captured tensors first
 }
 
 void complete(const std::shared_ptr<AddonData>& addon, Job* job) {
@@ -108,24 +129,31 @@ Napi::Promise startJob(Napi::Env env, Job* job) {
   return job->deferred.Promise();
 }
 
-Napi::Promise queueJob(Napi::Env env, sotr::DeviceContext& ctx, std::function<ToJs()> work) {
+Napi::Promise queueJob(Napi::Env env, sotr::DeviceContext& ctx, std::function<ToJs()> work, bool mayInline) {
+  // Inline: nothing of this environment is in flight (so no promise of an
+  // earlier job can settle after this one) and the device is idle (claimed:
+  // jobs other threads submit meanwhile wait, in order).
+  if (mayInline && data(env).pending == 0 && ctx.queue->tryClaim()) {
+    sotr::InlineRuns::get().countInline();
+    Job job(env);
+    {
+      struct Release {
+        sotr::DeviceQueue* q;
+        ~Release() { q->release(); }
+      } release{ctx.queue.get()};
+      runWork(&ctx, job, work);
+    }
+    settle(env, job);
+    return job.deferred.Promise();
+  }
   auto* job = new Job(env);
   auto promise = startJob(env, job);
   auto addon = addonPtr(env);
   sotr::DeviceContext* c = &ctx;
   auto fn = std::make_shared<std::function<ToJs()>>(std::move(work));
-  ctx.queue->submit([c, job, addon, fn] {
-    try {
-      job->resolve = (*fn)();
-    } catch (const sotr::Error& e) {
-      if (e.kind == sotr::ErrorKind::DeviceLost) c->markLost(e.what());
-      captureError(*job);
-    } catch (...) {
-      captureError(*job);
-    }
-    *fn = nullptr;  // release captured tensors first
-    complete(addon, job);
-  });
+  // Completion is posted once the device is marked idle, so the next call
+  // JS makes after this promise settles can find the queue claimable.
+  ctx.queue->submit([c, job, fn] { runWork(c, *job, *fn); }, [addon, job] { complete(addon, job); });
   return promise;
 }
 

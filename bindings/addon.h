@@ -60,8 +60,12 @@ Napi::Error makeJsError(Napi::Env env, sotr::ErrorKind kind, const std::string& 
 // with the error it throws. `work` (and everything it captured: inputs,
 // outputs) is destroyed before JS hears of completion, so memory accounting
 // is exact when the promise settles. A DeviceLost error marks the device lost.
+// `mayInline` (the caller knows the work is a few microseconds): when no job
+// of this environment is in flight and the device queue is idle, `work` runs
+// right here on the JS thread, with the device claimed, and the promise is
+// returned already settled; order, errors and memory behave as queued.
 using ToJs = std::function<Napi::Value(Napi::Env)>;
-Napi::Promise queueJob(Napi::Env env, sotr::DeviceContext& ctx, std::function<ToJs()> work);
+Napi::Promise queueJob(Napi::Env env, sotr::DeviceContext& ctx, std::function<ToJs()> work, bool mayInline = false);
 
 // Cancellation flags by job id (AbortSignal support).
 std::shared_ptr<std::atomic<bool>> cancelFlag(uint32_t id);

@@ -3,6 +3,7 @@
 #include "runtime/cpu_features.h"
 #include "runtime/runtime.h"
 #include "runtime/thread_pool.h"
+#include "runtime/inline_runs.h"
 #include "runtime/weight_cache.h"
 
 #ifndef SOTR_VERSION
@@ -185,6 +186,24 @@ Napi::Value ClearWeightCache(const Napi::CallbackInfo& info) {
   SOTR_JS_CATCH(env)
 }
 
+// Inline runs of small CPU calls (runtime/inline_runs.h): the budget in
+// microseconds and how many calls ran inline. Not public API: diagnostics and
+// tests (which also set the budget; a negative value keeps it).
+Napi::Value InlineRunInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  auto& r = sotr::InlineRuns::get();
+  if (info.Length() > 0 && info[0].IsNumber()) {
+    const double us = info[0].As<Napi::Number>().DoubleValue();
+    if (us >= 0) r.setBudgetNs(static_cast<int64_t>(us * 1000));
+  }
+  auto o = Napi::Object::New(env);
+  o.Set("budgetUs", Napi::Number::New(env, static_cast<double>(r.budgetNs()) / 1000));
+  o.Set("inlineRuns", Napi::Number::New(env, static_cast<double>(r.inlineRuns())));
+  return o;
+  SOTR_JS_CATCH(env)
+}
+
 }  // namespace
 
 void initInfo(Napi::Env env, Napi::Object exports) {
@@ -196,6 +215,7 @@ void initInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("setSimdLevel", Napi::Function::New(env, SetSimdLevel));
   exports.Set("weightCacheInfo", Napi::Function::New(env, WeightCacheInfo));
   exports.Set("clearWeightCache", Napi::Function::New(env, ClearWeightCache));
+  exports.Set("_inlineRunInfo", Napi::Function::New(env, InlineRunInfo));
 }
 
 }  // namespace sotr_js

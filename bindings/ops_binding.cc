@@ -1,8 +1,11 @@
 // runOp: converts JS arguments into a plain OpCall, checks it on the JS thread
 // (typed errors throw synchronously), allocates outputs, then queues the work
 // on the device's FIFO and resolves with the output tensors.
+#include <chrono>
+
 #include "addon.h"
 #include "ops/registry.h"
+#include "runtime/inline_runs.h"
 #include "runtime/runtime.h"
 #include "runtime/thread_pool.h"
 
@@ -18,35 +21,66 @@ sotr::Precision parsePrecision(const std::string& op, const std::string& s) {
   sotr::fail(sotr::ErrorKind::Range, op + ": precision must be 'fp32', 'tf32', 'bf16' or 'fp16', received '" + s + "'");
 }
 
-void parseAttrs(Napi::Env env, const std::string& op, const Napi::Value& v, sotr::Attrs& attrs) {
+// One attribute; also added to `sig` (the call's signature for inline runs).
+void parseAttr(const std::string& op, std::string k, const Napi::Value& x, sotr::Attrs& attrs, sotr::Signature& sig) {
+  sig.add(k);
+  if (x.IsNumber()) {
+    const double d = x.As<Napi::Number>().DoubleValue();
+    sig.add(d);
+    attrs.setNumber(k, d);
+  } else if (x.IsBoolean()) {
+    const bool b = x.As<Napi::Boolean>().Value();
+    sig.add(static_cast<int64_t>(b));
+    attrs.setBool(k, b);
+  } else if (x.IsString()) {
+    std::string str = x.As<Napi::String>().Utf8Value();
+    sig.add(str);
+    attrs.setString(k, std::move(str));
+  } else if (x.IsArray() || x.IsTypedArray()) {
+    std::vector<double> nums;
+    auto arr = x.As<Napi::Object>();
+    uint32_t n = arr.Get("length").As<Napi::Number>().Uint32Value();
+    for (uint32_t j = 0; j < n; ++j) {
+      Napi::Value e = arr.Get(j);
+      if (!e.IsNumber()) sotr::fail(sotr::ErrorKind::InvalidArgument, op + ": option '" + k + "' must hold numbers");
+      nums.push_back(e.As<Napi::Number>().DoubleValue());
+      sig.add(nums.back());
+    }
+    attrs.setNumbers(k, std::move(nums));
+  } else {
+    sotr::fail(sotr::ErrorKind::InvalidArgument, op + ": option '" + k + "' has an unsupported type");
+  }
+}
+
+// Attributes as an object, or as a flat [name, value, name, value, ...] array
+// (what ts/ops/run.ts passes: enumerating an object's keys here costs ~1-3 us
+// a call, the TS wrappers pass every option and most are undefined).
+void parseAttrs(Napi::Env env, const std::string& op, const Napi::Value& v, sotr::Attrs& attrs, sotr::Signature& sig) {
   if (v.IsUndefined() || v.IsNull()) return;
+  if (v.IsArray()) {
+    auto arr = v.As<Napi::Array>();
+    const uint32_t n = arr.Length();
+    for (uint32_t i = 0; i + 1 < n; i += 2) {
+      Napi::Value x = arr.Get(i + 1);
+      if (x.IsUndefined()) continue;
+      Napi::Value key = arr.Get(i);
+      if (!key.IsString()) sotr::fail(sotr::ErrorKind::InvalidArgument, op + ": attribute names must be strings");
+      parseAttr(op, key.As<Napi::String>().Utf8Value(), x, attrs, sig);
+    }
+    return;
+  }
   if (!v.IsObject()) sotr::fail(sotr::ErrorKind::InvalidArgument, op + ": options must be an object");
   auto obj = v.As<Napi::Object>();
   auto keys = obj.GetPropertyNames();
   for (uint32_t i = 0; i < keys.Length(); ++i) {
-    std::string k = keys.Get(i).ToString().Utf8Value();
-    Napi::Value x = obj.Get(k);
+    const Napi::Value key = keys.Get(i);
+    Napi::Value x = obj.Get(key);
     if (x.IsUndefined()) continue;
-    if (x.IsNumber()) attrs.setNumber(k, x.As<Napi::Number>().DoubleValue());
-    else if (x.IsBoolean()) attrs.setBool(k, x.As<Napi::Boolean>().Value());
-    else if (x.IsString()) attrs.setString(k, x.As<Napi::String>().Utf8Value());
-    else if (x.IsArray() || x.IsTypedArray()) {
-      std::vector<double> nums;
-      auto arr = x.As<Napi::Object>();
-      uint32_t n = arr.Get("length").As<Napi::Number>().Uint32Value();
-      for (uint32_t j = 0; j < n; ++j) {
-        Napi::Value e = arr.Get(j);
-        if (!e.IsNumber()) sotr::fail(sotr::ErrorKind::InvalidArgument, op + ": option '" + k + "' must hold numbers");
-        nums.push_back(e.As<Napi::Number>().DoubleValue());
-      }
-      attrs.setNumbers(k, std::move(nums));
-    } else {
-      sotr::fail(sotr::ErrorKind::InvalidArgument, op + ": option '" + k + "' has an unsupported type");
-    }
+    parseAttr(op, key.ToString().Utf8Value(), x, attrs, sig);
   }
 }
 
-// runOp(name, inputs: (NativeTensor|null)[], attrs, device, precision, jobId)
+// runOp(name, inputs: (NativeTensor|null)[], attrs (object or [name, value, ...]), device, precision, jobId)
 Napi::Value RunOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SOTR_JS_TRY
@@ -62,9 +96,18 @@ Napi::Value RunOp(const Napi::CallbackInfo& info) {
     if (v.IsNull() || v.IsUndefined()) call.inputs.emplace_back();
     else call.inputs.push_back(unwrapTensor(env, v, call.op + ": input " + std::to_string(i)));
   }
-  parseAttrs(env, call.op, info[2], call.attrs);
+  // The call's signature: op, input dtypes and shapes, attributes, precision.
+  sotr::Signature sig;
+  sig.add(call.op);
+  for (const auto& t : call.inputs) {
+    sig.add(t.defined() ? static_cast<int64_t>(t.dtype) : int64_t(-1));
+    sig.add(static_cast<int64_t>(t.shape.size()));
+    for (int64_t d : t.shape) sig.add(d);
+  }
+  parseAttrs(env, call.op, info[2], call.attrs, sig);
   call.device = sotr::Runtime::parseDevice(info[3].As<Napi::String>().Utf8Value());
   call.precision = parsePrecision(call.op, info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "fp32");
+  sig.add(static_cast<int64_t>(call.precision));
   const uint32_t jobId = info[5].As<Napi::Number>().Uint32Value();
 
   auto& ctx = sotr::Runtime::get().context(call.device);
@@ -76,7 +119,12 @@ Napi::Value RunOp(const Napi::CallbackInfo& info) {
   auto cancelled = jobId ? cancelFlag(jobId) : nullptr;
   sotr::DeviceContext* c = &ctx;
   auto shared = std::make_shared<sotr::OpCall>(std::move(call));
-  return queueJob(env, ctx, [c, def, shared, outputs, cancelled, jobId]() -> ToJs {
+  // CPU calls whose last run with this signature was within the inline
+  // budget run on this thread when the device is idle (runtime/inline_runs.h).
+  const bool cpu = ctx.device.type == sotr::DeviceType::CPU;
+  const bool mayInline = cpu && sotr::InlineRuns::get().eligible(sig.h);
+  const uint64_t signature = sig.h;
+  return queueJob(env, ctx, [c, def, shared, outputs, cancelled, jobId, cpu, signature]() -> ToJs {
     // Forget the cancel flag however this ends.
     struct Forget {
       uint32_t id;
@@ -92,8 +140,14 @@ Napi::Value RunOp(const Napi::CallbackInfo& info) {
     ec.stream = c->backend->stream();
     std::vector<sotr::Tensor> outs = outputs;
     try {
-      if (c->device.type == sotr::DeviceType::CUDA) def->cuda(*shared, outs, ec);
-      else def->cpu(*shared, outs, ec);
+      if (!cpu) {
+        def->cuda(*shared, outs, ec);
+      } else {
+        const auto t0 = std::chrono::steady_clock::now();
+        def->cpu(*shared, outs, ec);
+        sotr::InlineRuns::get().record(
+            signature, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+      }
     } catch (const sotr::Error&) {
       throw;
     } catch (const std::invalid_argument& e) {
@@ -108,7 +162,7 @@ Napi::Value RunOp(const Napi::CallbackInfo& info) {
       for (size_t i = 0; i < outs.size(); ++i) arr.Set(static_cast<uint32_t>(i), wrapTensor(e, outs[i]));
       return arr;
     };
-  });
+  }, mayInline);
   SOTR_JS_CATCH(env)
 }
 

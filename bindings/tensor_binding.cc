@@ -3,11 +3,15 @@
 #include <vector>
 
 #include "addon.h"
+#include "runtime/inline_runs.h"
 #include "runtime/runtime.h"
 
 namespace sotr_js {
 
 namespace {
+
+// Host reads up to this size may run inline (see queueJob): ~2-5 us of copying.
+constexpr size_t kInlineReadBytes = 64 << 10;
 
 class NativeTensor : public Napi::ObjectWrap<NativeTensor> {
  public:
@@ -122,6 +126,9 @@ Napi::Value ToHost(const Napi::CallbackInfo& info) {
   auto& ctx = sotr::Runtime::get().context(t.device());
   ctx.checkAlive();
   sotr::DeviceContext* c = &ctx;
+  // A small host read is a memcpy of a few microseconds: inline when idle.
+  const bool mayInline = t.device().type == sotr::DeviceType::CPU && t.bytes() <= kInlineReadBytes &&
+                         sotr::InlineRuns::get().budgetNs() > 0;
   return queueJob(env, ctx, [c, t]() -> ToJs {
     c->checkAlive();
     const size_t n = t.bytes();
@@ -152,7 +159,7 @@ Napi::Value ToHost(const Napi::CallbackInfo& info) {
       if (n) std::memcpy(copy.Data(), data, n);
       return copy;
     };
-  });
+  }, mayInline);
   SOTR_JS_CATCH(env)
 }
 

@@ -49,7 +49,8 @@ export interface NativeAddon {
   runOp(
     name: string,
     inputs: Array<NativeTensorHandle | null>,
-    attrs: Record<string, AttrValue>,
+    /** An object, or [name, value, name, value, ...] (what runOp passes; cheaper to read). */
+    attrs: Record<string, AttrValue> | Array<string | AttrValue>,
     device: string,
     precision: string,
     jobId: number,
@@ -65,6 +66,8 @@ export interface NativeAddon {
   setSimdLevel(level: string): string;
   weightCacheInfo(): WeightCacheInfo;
   clearWeightCache(): void;
+  /** @internal Inline runs of small CPU calls: budget (us; a value >= 0 sets it) and calls run inline so far. */
+  _inlineRunInfo(budgetUs?: number): { budgetUs: number; inlineRuns: number };
 }
 
 /** The derived-weight cache (packed conv weights, concatenated attention projections). */

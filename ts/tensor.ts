@@ -7,6 +7,7 @@
 import { DisposedError, DTypeError, ShapeError, SotrRangeError, SotrTypeError } from './errors';
 import { concreteDevice, resolveDevice, type DeviceSpec } from './device';
 import { native, type NativeTensorHandle } from './native';
+import { inlineCall } from './inline_turn';
 import { mapNativeError } from './ops/run';
 
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'uint8' | 'int32';
@@ -182,7 +183,7 @@ export class Tensor {
     const h = this.handle;
     let buf: ArrayBuffer;
     try {
-      buf = await native().toHost(h);
+      buf = await inlineCall(() => native().toHost(h));
     } catch (e) {
       throw mapNativeError(e);
     }

@@ -2,6 +2,7 @@
 // Storage is freed (returned to its device's pool) when the last reference
 // goes, so a queued op holding its inputs keeps them alive after dispose().
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -36,6 +37,10 @@ struct Storage {
   Device device;
   void* ptr;
   size_t bytes;
+  // Set (never cleared) by the weight cache when an entry is keyed by this
+  // storage: the destructor then drops those entries, on whatever thread the
+  // last reference goes (runtime/weight_cache.h). Other storages pay one load.
+  std::atomic<bool> keysWeightCache{false};
 };
 
 using Shape = std::vector<int64_t>;

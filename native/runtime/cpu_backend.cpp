@@ -7,10 +7,14 @@
 
 #include "core/error.h"
 #include "runtime/backend.h"
+#include "runtime/weight_cache.h"
 
 namespace sotr {
 
 Storage::~Storage() {
+  // Derived weights go with their source (device copies included: their
+  // storages return to their pool, which any thread may do).
+  if (keysWeightCache.load(std::memory_order_acquire)) weightCache().storageDestroyed(this);
   if (ptr && backend) backend->release(ptr, bytes);
 }
 
@@ -33,9 +37,12 @@ Tensor allocTensor(Backend& backend, DType dtype, const Shape& shape) {
 namespace {
 
 // Host memory: 64-byte aligned (AVX-512 loads), counted for memoryInfo().
-// Large blocks (>= 256 KiB) are cached for reuse: fresh large allocations are
+// Blocks from 8 KiB up are cached for reuse: fresh large allocations are
 // mmap'd by the C library and page-faulted in again on every op, which costs
-// time and lets RSS swing; a best-fit cache (a block at most twice the
+// time and lets RSS swing, and mid-sized ones (a small op's output) come from
+// the top of the heap, which the C library trims on free, so they fault in
+// again too (measured: 0.65 page faults per call of a 84x84x32 matmul run
+// inline on the JS thread); a best-fit cache (a block at most twice the
 // request, bounded by SOTR_CPU_CACHE_MB, default 1024) avoids both.
 class CpuBackend final : public Backend {
  public:
@@ -125,7 +132,7 @@ class CpuBackend final : public Backend {
   void synchronize() override {}
 
  private:
-  static constexpr size_t kLarge = 256 << 10;
+  static constexpr size_t kLarge = 8 << 10;  // cached from this size up (4 KiB multiples)
   std::mutex mu_;
   std::multimap<size_t, void*> free_;
   uint64_t cacheLimit_ = 1024ull << 20;

@@ -1,6 +1,10 @@
 // A FIFO of work items for one device, run in order on one dedicated thread.
 // Ops are submitted from the JS thread and complete off it; CUDA work is
 // launched on the device's stream from this thread.
+//
+// A caller may instead claim the idle queue and run one item itself
+// (tryClaim/release): the item still runs alone and in submission order, as
+// items submitted meanwhile (by other threads) wait for the claim to end.
 #pragma once
 #include <condition_variable>
 #include <deque>
@@ -14,16 +18,27 @@ class DeviceQueue {
  public:
   DeviceQueue();
   ~DeviceQueue();
-  void submit(std::function<void()> task);
+  // `after` (optional) runs on the queue thread once `task` has run and the
+  // device is marked idle, before the next task starts: completions posted
+  // there find the queue claimable (an inline run need not wait for them).
+  void submit(std::function<void()> task, std::function<void()> after = nullptr);
   // Blocks until every task submitted so far has run.
   void drain();
+  // True when nothing is queued or running: the caller then owns the device
+  // (the queue thread runs nothing) until release().
+  bool tryClaim();
+  void release();
 
  private:
   void loop();
   std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
-  std::deque<std::function<void()>> tasks_;
+  struct Item {
+    std::function<void()> task, after;
+  };
+  std::deque<Item> tasks_;
   bool busy_ = false;
+  bool claimed_ = false;
   bool stop_ = false;
   std::thread thread_;
 };

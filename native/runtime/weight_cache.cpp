@@ -21,7 +21,8 @@ int64_t limitFromEnv() {
 }
 
 struct Source {
-  std::weak_ptr<Storage> storage;
+  std::weak_ptr<Storage> storage;  // identity (control block), never dereferenced
+  const Storage* raw = nullptr;    // the index key while the storage lives
   size_t offset = 0;
   int64_t numel = 0;
 };
@@ -32,20 +33,24 @@ bool sameStorage(const std::weak_ptr<Storage>& a, const std::shared_ptr<Storage>
 
 }  // namespace
 
+// Entries leave the map through erase() only, which keeps `bySource` in step
+// and hands the payload to a graveyard the caller destroys after unlocking:
+// a payload may hold storages (device copies) whose destructors call back
+// into the cache.
 struct WeightCache::Impl {
   struct Entry {
     std::vector<Source> sources;
     std::shared_ptr<void> payload;
     int64_t bytes = 0;
     uint64_t lastUse = 0;
-    bool expired() const {
-      for (const Source& s : sources)
-        if (s.storage.expired()) return true;
-      return false;
-    }
   };
+  using Map = std::unordered_map<std::string, Entry>;
+  using Graveyard = std::vector<std::shared_ptr<void>>;
   std::mutex mu;
-  std::unordered_map<std::string, Entry> map;  // key: tag + source addresses
+  Map map;  // key: tag + source addresses
+  // For each live source storage, the keys of the entries it keys (one pair
+  // per source slot), so its destructor finds them without a scan.
+  std::unordered_multimap<const Storage*, const std::string*> bySource;
   int64_t bytes = 0, hits = 0, misses = 0;
   uint64_t clock = 0;
 
@@ -68,23 +73,31 @@ struct WeightCache::Impl {
     return true;
   }
   // Caller holds mu.
-  void purgeDead() {
-    for (auto it = map.begin(); it != map.end();) {
-      if (it->second.expired()) {
-        bytes -= it->second.bytes;
-        it = map.erase(it);
-      } else {
-        ++it;
-      }
-    }
+  void insert(std::string key, Entry e) {
+    bytes += e.bytes;
+    auto it = map.emplace(std::move(key), std::move(e)).first;
+    for (const Source& s : it->second.sources) bySource.emplace(s.raw, &it->first);
   }
-  void evictTo(int64_t target) {
+  // Caller holds mu; destroys `dead` after unlocking.
+  Map::iterator erase(Map::iterator it, Graveyard& dead) {
+    for (const Source& s : it->second.sources) {
+      auto range = bySource.equal_range(s.raw);
+      for (auto j = range.first; j != range.second; ++j)
+        if (j->second == &it->first) {
+          bySource.erase(j);
+          break;
+        }
+    }
+    bytes -= it->second.bytes;
+    dead.push_back(std::move(it->second.payload));
+    return map.erase(it);
+  }
+  void evictTo(int64_t target, Graveyard& dead) {
     while (bytes > target && !map.empty()) {
       auto victim = map.begin();
       for (auto it = map.begin(); it != map.end(); ++it)
         if (it->second.lastUse < victim->second.lastUse) victim = it;
-      bytes -= victim->second.bytes;
-      map.erase(victim);
+      erase(victim, dead);
     }
   }
 };
@@ -108,7 +121,6 @@ std::shared_ptr<void> WeightCache::get(const std::vector<const Tensor*>& sources
   Impl& c = *impl_;
   {
     std::lock_guard<std::mutex> lk(c.mu);
-    c.purgeDead();
     auto it = c.map.find(key);
     if (it != c.map.end() && Impl::matches(it->second, sources)) {
       c.hits++;
@@ -119,6 +131,7 @@ std::shared_ptr<void> WeightCache::get(const std::vector<const Tensor*>& sources
   }
   int64_t bytes = 0;
   std::shared_ptr<void> payload = make(bytes);
+  Impl::Graveyard dead;  // destroyed after the lock is released
   std::lock_guard<std::mutex> lk(c.mu);
   if (bytes > limit) return payload;  // too big to keep
   auto it = c.map.find(key);
@@ -127,39 +140,58 @@ std::shared_ptr<void> WeightCache::get(const std::vector<const Tensor*>& sources
       it->second.lastUse = ++c.clock;
       return it->second.payload;
     }
-    c.bytes -= it->second.bytes;  // a dead storage's address, reused
-    c.map.erase(it);
+    // Unreachable while storages drop their entries as they die (the key
+    // names live storages only); kept as a guard.
+    c.erase(it, dead);
   }
-  c.evictTo(limit - bytes);
+  c.evictTo(limit - bytes, dead);
   Impl::Entry e;
-  for (const Tensor* t : sources) e.sources.push_back(Source{t->storage, t->offset, t->numel()});
+  for (const Tensor* t : sources) {
+    e.sources.push_back(Source{t->storage, t->storage.get(), t->offset, t->numel()});
+    t->storage->keysWeightCache.store(true, std::memory_order_release);
+  }
   e.payload = payload;
   e.bytes = bytes;
   e.lastUse = ++c.clock;
-  c.map.emplace(key, std::move(e));
-  c.bytes += bytes;
+  c.insert(key, std::move(e));
   return payload;
+}
+
+void WeightCache::storageDestroyed(const Storage* s) {
+  Impl& c = *impl_;
+  Impl::Graveyard dead;  // destroyed after the lock is released
+  std::lock_guard<std::mutex> lk(c.mu);
+  for (;;) {
+    auto j = c.bySource.find(s);
+    if (j == c.bySource.end()) break;
+    auto it = c.map.find(*j->second);
+    if (it == c.map.end()) {  // cannot happen (erase() keeps the index in step)
+      c.bySource.erase(j);
+      continue;
+    }
+    c.erase(it, dead);
+  }
 }
 
 WeightCacheStats WeightCache::stats() {
   Impl& c = *impl_;
   std::lock_guard<std::mutex> lk(c.mu);
-  c.purgeDead();
   return WeightCacheStats{static_cast<int64_t>(c.map.size()), c.bytes, c.hits, c.misses};
 }
 
 void WeightCache::clear() {
   Impl& c = *impl_;
+  Impl::Graveyard dead;  // destroyed after the lock is released
   std::lock_guard<std::mutex> lk(c.mu);
-  c.map.clear();
-  c.bytes = 0;
+  for (auto it = c.map.begin(); it != c.map.end();) it = c.erase(it, dead);
 }
 
 void WeightCache::setLimitBytes(int64_t bytes) {
   Impl& c = *impl_;
+  Impl::Graveyard dead;  // destroyed after the lock is released
   std::lock_guard<std::mutex> lk(c.mu);
   limit_ = bytes < 0 ? 0 : bytes;
-  c.evictTo(limit_.load());
+  c.evictTo(limit_.load(), dead);
 }
 
 WeightCache& weightCache() {

@@ -4,7 +4,13 @@
 // An entry is keyed by its source tensors (the storages' control blocks, not
 // their addresses, plus offset and size: a freed storage whose address is
 // reused never hits) and a tag naming the op and variant (SIMD level, mode,
-// device). Entries whose sources are freed are dropped on the next lookup.
+// device). When a source storage is destroyed (on any thread: dispose(), the
+// GC, a finished job dropping the last reference) its entries are dropped
+// there and then: the storage carries a flag the cache sets, so its destructor
+// calls storageDestroyed(), and lookups never scan for dead entries. Payloads
+// are destroyed outside the cache's lock (a payload's own storages, e.g.
+// device copies, return to their pool from whatever thread that is; the CUDA
+// pool reuses blocks in stream order, so kernels still queued are safe).
 // Host bytes (as reported by the maker) are bounded by SOTR_WEIGHT_CACHE_MB
 // (default 1024; 0 disables caching: every lookup makes a fresh payload) with
 // least-recently-used eviction; the old name SOTR_CONV_WEIGHT_CACHE_MB is read
@@ -45,6 +51,8 @@ class WeightCache {
 
   WeightCacheStats stats();
   void clear();
+  // Called by ~Storage for a storage that keys entries: drops them.
+  void storageDestroyed(const Storage* s);
   int64_t limitBytes() const { return limit_.load(); }
   void setLimitBytes(int64_t bytes);  // tests; evicts down to the new limit
 

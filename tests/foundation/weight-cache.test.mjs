@@ -4,7 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { Tensor, conv2d, twinAttention, weightCacheInfo, clearWeightCache } from '../../dist/index.js';
+import { Tensor, Sotr, conv2d, matmul, twinAttention, weightCacheInfo, clearWeightCache } from '../../dist/index.js';
+import { fixturePath } from '../model/helpers.mjs';
 
 const entry = new URL('../../dist/index.js', import.meta.url).pathname;
 const rand = (n, seed) => {
@@ -29,10 +30,43 @@ test('conv2d: the first call packs, later calls hit, disposing the weight frees 
   assert.is(after.entries, mid.entries);
   assert.equal(Array.from(await b.data()), Array.from(await a.data()), 'a cache hit gives the same result');
   w.dispose();
-  // The storage is freed once the queue has released it; the next lookup purges.
+  // The storage dies here (no queued work holds it) and takes its entry along.
+  assert.is(weightCacheInfo().entries, before.entries, 'the disposed weight no longer holds an entry');
+  assert.is(weightCacheInfo().bytes, before.bytes);
   const c = await conv2d(x, t([4, 8, 1, 1], 3));
-  assert.is(weightCacheInfo().entries, before.entries + 1, 'the disposed weight no longer holds an entry');
+  assert.is(weightCacheInfo().entries, before.entries + 1);
   for (const z of [x, a, b, c]) z.dispose();
+});
+
+test('a weight disposed while queued work still reads it frees its entry when that work ends, no lookup needed', async () => {
+  clearWeightCache();
+  const x = t([1, 8, 6, 6], 1);
+  const w = t([8, 8, 3, 3], 2);
+  (await conv2d(x, w, { padding: 1 })).dispose();
+  assert.is(weightCacheInfo().entries, 1);
+  const big = t([384, 384], 3);
+  const first = matmul(big, big); // keeps the queue busy
+  const second = conv2d(x, w, { padding: 1 }); // holds w until it has run
+  w.dispose();
+  assert.is(weightCacheInfo().entries, 1, 'the queued conv still holds the weight');
+  const [y, z] = await Promise.all([first, second]);
+  assert.is(weightCacheInfo().entries, 0, 'freed when the conv finished, before its promise settled');
+  for (const q of [x, big, y, z]) q.dispose();
+});
+
+test('disposing a model frees every derived weight it made, with no further op call', async () => {
+  clearWeightCache();
+  const before = weightCacheInfo();
+  const m = await Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 96, maxSize: 128 });
+  await m.predict(fixturePath('img_land.png'));
+  const used = weightCacheInfo();
+  assert.ok(used.entries > 10, `the prediction cached derived weights (${used.entries} entries)`);
+  assert.ok(used.bytes > 0);
+  await m.dispose();
+  const after = weightCacheInfo();
+  assert.is(after.entries, before.entries, 'no entry outlives the model');
+  assert.is(after.bytes, before.bytes);
+  assert.is(after.hits + after.misses, used.hits + used.misses, 'no lookup happened in between');
 });
 
 test('twin attention keeps its projections in the same cache, counted in bytes', async () => {

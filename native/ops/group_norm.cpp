@@ -52,7 +52,7 @@ namespace {
 // sweep, written so the compiler vectorizes them without reassociating.
 constexpr int64_t kChunk = 2048;
 constexpr int kLanes = 16;
-constexpr int64_t kParallelMinFloats = int64_t(1) << 20;
+constexpr int64_t kParallelMinFloats = int64_t(1) << 18;  // 1 MiB of input
 
 double laneSum(const float* x, int64_t n, float centre, bool squared) {
   float acc[kLanes] = {};
@@ -152,10 +152,11 @@ void runGroupNormCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& 
       k.row(xs + c * p.HW, ys + c * p.HW, p.HW, meanF, static_cast<float>(a), static_cast<float>(b), p.act, p.slope);
     }
   };
-  // Below 4 MiB of input the work is L2/L3-resident and takes < ~0.3 ms on
-  // one core; the pool's wake-up and join cost about as much as a second core
-  // saves there (measured A/B on the mask branch's 128ch maps: 50x84 one
-  // thread 0.19-0.30 ms vs two 0.21-0.32 ms), so it stays on the calling thread.
+  // Below 1 MiB of input (the mask branch's 25x42 map) one core does it in a
+  // few tens of microseconds and the pool's wake-up and join cost more than
+  // the second core saves (A/B through the JS API, 128ch 25x42: one thread
+  // 0.065-0.095 ms, two 0.078-0.112 ms); from 50x84 up two threads are level
+  // or ahead.
   const int64_t tasks = p.N * p.G;
   if (ctx.pool && ctx.pool->size() > 1 && tasks > 1 && tasks * len >= kParallelMinFloats)
     ctx.pool->parallelTasks(tasks, group);

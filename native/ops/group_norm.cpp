@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/matmul.h"
+#include "runtime/cpu_features.h"
 #include "runtime/thread_pool.h"
 
 namespace sotr {
@@ -44,28 +45,80 @@ GroupNormPlan planGroupNorm(const OpCall& call) {
 
 namespace {
 
-// Sum of x (or of (x - centre)^2 when squared), float lanes within chunks of
-// 512, double across chunks.
-double sumLanes(const float* x, int64_t n, float centre, bool squared = false) {
-  double total = 0;
-  for (int64_t c0 = 0; c0 < n; c0 += 512) {
-    const int64_t c1 = c0 + 512 < n ? c0 + 512 : n;
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = c0;
-    for (; i + 8 <= c1; i += 8)
-      for (int l = 0; l < 8; ++l) {
+// The portable kernels (the same algorithm as group_norm_avx512.cpp): the
+// group in chunks of 2048 floats; per chunk a shifted sum (x - x[0]) gives the
+// chunk mean and a second sweep over the chunk, now in L1, the centred sum of
+// squares; chunks merge in double (Chan et al.). Sixteen float lanes per
+// sweep, written so the compiler vectorizes them without reassociating.
+constexpr int64_t kChunk = 2048;
+constexpr int kLanes = 16;
+constexpr int64_t kParallelMinFloats = int64_t(1) << 18;  // 1 MiB of input
+
+double laneSum(const float* x, int64_t n, float centre, bool squared) {
+  float acc[kLanes] = {};
+  int64_t i = 0;
+  if (squared) {
+    for (; i + kLanes <= n; i += kLanes)
+      for (int l = 0; l < kLanes; ++l) {
         const float d = x[i + l] - centre;
-        acc[l] += squared ? d * d : d;
+        acc[l] += d * d;
       }
-    double part = 0;
-    for (; i < c1; ++i) {
-      const double d = static_cast<double>(x[i]) - centre;
-      part += squared ? d * d : d;
-    }
-    for (int l = 0; l < 8; ++l) part += acc[l];
-    total += part;
+  } else {
+    for (; i + kLanes <= n; i += kLanes)
+      for (int l = 0; l < kLanes; ++l) acc[l] += x[i + l] - centre;
   }
+  double total = 0;
+  for (; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - centre;
+    total += squared ? d * d : d;
+  }
+  for (int l = 0; l < kLanes; ++l) total += acc[l];
   return total;
+}
+
+void groupStatsScalar(const float* x, int64_t len, double* meanOut, double* varOut) {
+  if (len <= 0) {
+    *meanOut = 0;
+    *varOut = 0;
+    return;
+  }
+  const float shift = x[0];
+  double n = 0, mean = 0, m2 = 0;
+  for (int64_t c0 = 0; c0 < len; c0 += kChunk) {
+    const int64_t nc = std::min(kChunk, len - c0);
+    const float* p = x + c0;
+    const double dnc = static_cast<double>(nc);
+    const double mc = shift + laneSum(p, nc, shift, false) / dnc;
+    const float mcF = static_cast<float>(mc);
+    const double off = mc - mcF;
+    const double m2c = laneSum(p, nc, mcF, true) - dnc * off * off;  // centred on mc, not mcF
+    const double nn = n + dnc, delta = mc - mean;
+    mean += delta * (dnc / nn);
+    m2 += m2c + delta * delta * (n * dnc / nn);
+    n = nn;
+  }
+  *meanOut = mean;
+  *varOut = m2 > 0 ? m2 / n : 0;
+}
+
+void groupNormRowScalar(const float* x, float* y, int64_t n, float centre, float a, float b, Activation act,
+                        float slope) {
+  switch (act) {
+    case Activation::Relu:
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = (x[i] - centre) * a + b;
+        y[i] = v > 0.f ? v : 0.f;
+      }
+      break;
+    case Activation::LeakyRelu:
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = (x[i] - centre) * a + b;
+        y[i] = v > 0.f ? v : v * slope;
+      }
+      break;
+    default:
+      for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - centre) * a + b;
+  }
 }
 
 void runGroupNormCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
@@ -76,47 +129,37 @@ void runGroupNormCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& 
   float* y = out[0].data<float>();
   const int64_t Cg = p.C / p.G, len = Cg * p.HW;
   if (out[0].numel() == 0) return;
+  detail::GroupNormKernels k;
+  if (activeSimdLevel() >= SimdLevel::AVX512) k = detail::groupNormAvx512();
+  if (!k.stats) k = detail::GroupNormKernels{groupStatsScalar, groupNormRowScalar};
+  // One task per (sample, group): statistics, then normalise + affine +
+  // activation while the group is still in this core's cache.
   auto group = [&](int64_t t) {
     const int64_t n = t / p.G, g = t % p.G;
     const float* xs = x + (n * p.C + g * Cg) * p.HW;
     float* ys = y + (n * p.C + g * Cg) * p.HW;
-    // Two passes: the mean, then the centred sum of squares. Eight float
-    // lanes per chunk (vectorized without reassociation), chunks summed in
-    // double, so accuracy stays that of a double sum.
-    // Shifted by the first value so the float lanes add small numbers.
-    const double mean = len ? xs[0] + sumLanes(xs, len, xs[0]) / len : 0;
-    const float meanF = static_cast<float>(mean);
-    const double var = len ? sumLanes(xs, len, meanF, true) / len : 0;
+    double mean = 0, var = 0;
+    k.stats(xs, len, &mean, &var);
     const double rstd = 1.0 / std::sqrt(var + static_cast<double>(p.eps));
-    const float meanLo = static_cast<float>(mean - meanF);  // what float(mean) dropped
-    // y = (x - mean) * a + beta: subtracting first keeps the low bits when
-    // |mean| >> std.
+    const float meanF = static_cast<float>(mean);
+    const double meanLo = mean - meanF;  // what float(mean) dropped
+    // y = (x - meanF) * a + (beta - meanLo * a): subtracting first keeps the
+    // low bits when |mean| >> std.
     for (int64_t c = 0; c < Cg; ++c) {
       const int64_t ch = g * Cg + c;
-      const float a = static_cast<float>(rstd * (gamma ? gamma[ch] : 1.f));
-      const float bb = beta ? beta[ch] : 0.f;
-      const float* xc = xs + c * p.HW;
-      float* yc = ys + c * p.HW;
-      switch (p.act) {
-        case Activation::Relu:
-          for (int64_t i = 0; i < p.HW; ++i) {
-            const float v = ((xc[i] - meanF) - meanLo) * a + bb;
-            yc[i] = v > 0.f ? v : 0.f;
-          }
-          break;
-        case Activation::LeakyRelu:
-          for (int64_t i = 0; i < p.HW; ++i) {
-            const float v = ((xc[i] - meanF) - meanLo) * a + bb;
-            yc[i] = v > 0.f ? v : v * p.slope;
-          }
-          break;
-        default:
-          for (int64_t i = 0; i < p.HW; ++i) yc[i] = ((xc[i] - meanF) - meanLo) * a + bb;
-      }
+      const double a = rstd * (gamma ? gamma[ch] : 1.f);
+      const double b = (beta ? beta[ch] : 0.f) - meanLo * a;
+      k.row(xs + c * p.HW, ys + c * p.HW, p.HW, meanF, static_cast<float>(a), static_cast<float>(b), p.act, p.slope);
     }
   };
+  // Below 1 MiB of input (the mask branch's 25x42 map) one core does it in a
+  // few tens of microseconds and the pool's wake-up and join cost more than
+  // the second core saves (A/B through the JS API, 128ch 25x42: one thread
+  // 0.065-0.095 ms, two 0.078-0.112 ms); from 50x84 up two threads are level
+  // or ahead.
   const int64_t tasks = p.N * p.G;
-  if (ctx.pool && ctx.pool->size() > 1 && tasks > 1 && tasks * len > 32768) ctx.pool->parallelTasks(tasks, group);
+  if (ctx.pool && ctx.pool->size() > 1 && tasks > 1 && tasks * len >= kParallelMinFloats)
+    ctx.pool->parallelTasks(tasks, group);
   else
     for (int64_t t = 0; t < tasks; ++t) group(t);
 }

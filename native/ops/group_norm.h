@@ -22,4 +22,18 @@ struct GroupNormPlan {
 
 GroupNormPlan planGroupNorm(const OpCall& call);
 
+namespace detail {
+// One group's mean and biased variance over x[0, len), in double.
+using GroupStatsFn = void (*)(const float* x, int64_t len, double* mean, double* var);
+// y = act((x - centre) * a + b) over [0, n).
+using GroupRowFn = void (*)(const float* x, float* y, int64_t n, float centre, float a, float b, Activation act,
+                            float slope);
+struct GroupNormKernels {
+  GroupStatsFn stats = nullptr;
+  GroupRowFn row = nullptr;
+};
+// group_norm_avx512.cpp; both null when it was compiled without AVX-512.
+GroupNormKernels groupNormAvx512();
+}  // namespace detail
+
 }  // namespace sotr

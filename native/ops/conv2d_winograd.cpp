@@ -141,15 +141,18 @@ bool winograd4Enabled() {
   return on;
 }
 
-// F(4x4) where it has at least 32 tiles and at least 1.25x less GEMM work
-// than F(2x2) (partial tiles count whole). Measured 2026-11-26, 1 thread, CPU
-// time, interleaved medians: F(4x4) 1.30-1.58x faster on every SOTR 3x3 shape
-// (64->64 at 200x336 ... 512->512 at 25x42, the transformer's 16x32 to 40x80),
-// a tie on the smallest transformer map 12x24 (18 tiles: one narrow GEMM).
+// F(4x4) where it does at least 1.25x less GEMM work than F(2x2) (partial
+// tiles count whole: small or odd maps may not gain). Measured 2026-11-26,
+// 1 thread, CPU time, interleaved medians: F(4x4) 1.30-1.58x faster on every
+// SOTR 3x3 shape (64->64 at 200x336 ... 512->512 at 25x42, the transformer's
+// 16x32 to 40x80), a tie on its smallest map 12x24 (18 tiles: one narrow
+// GEMM), which takes F(4x4) all the same: the transformer runs the same
+// weights on every level, and one tile for all keeps one transformed copy
+// of them in the weight cache instead of two.
 WinogradTile winogradPick(const ConvGeom& g) {
   if (!winograd4Enabled()) return WinogradTile::F2;
   const int64_t t4 = g.N * ceilDiv(g.Ho, 4) * ceilDiv(g.Wo, 4), t2 = g.N * ceilDiv(g.Ho, 2) * ceilDiv(g.Wo, 2);
-  return t4 >= 32 && 36 * t4 * 5 <= 16 * t2 * 4 ? WinogradTile::F4 : WinogradTile::F2;
+  return 36 * t4 * 5 <= 16 * t2 * 4 ? WinogradTile::F4 : WinogradTile::F2;
 }
 
 bool winogradGeometry(const ConvGeom& g) {

@@ -1,7 +1,7 @@
 // The Winograd F(4x4, 3x3) transforms with AVX-512 intrinsics: one zmm lane
 // per tile of a chunk (16 horizontally adjacent 4x4 tiles, 66 input columns).
-// A tile row's 6 input columns come from 8 masked row loads (offsets 0..48 and
-// 2..50) by stride-4 permutes; the 4 output columns of each tile are
+// A tile row's 6 input columns come from 6 masked row loads by two rounds of
+// even / odd permutes and lane shifts; the 4 output columns of each tile are
 // interleaved back into 64 contiguous floats. The expressions are those of
 // bt6 / at6 in conv2d_winograd4_transforms.h, evaluated with FMAs.
 // Compiled with -mavx512f/bw/vl/dq; reached only through activeSimdLevel().
@@ -42,60 +42,56 @@ inline void at6(__m512 m0, __m512 m1, __m512 m2, __m512 m3, __m512 m4, __m512 m5
   y[3] = _mm512_fmadd_ps(_mm512_set1_ps(0.125f), m3, _mm512_fnmadd_ps(_mm512_set1_ps(8.f), m4, _mm512_add_ps(dd, m5)));
 }
 
-// Lanes 4l + p of the 64 floats a[0..3], l = 0..15.
-inline __m512 stride4(const __m512* a, __m512i idx) {
-  const __m512 lo = _mm512_permutex2var_ps(a[0], idx, a[1]);
-  const __m512 hi = _mm512_permutex2var_ps(a[2], idx, a[3]);
-  return _mm512_shuffle_f32x4(lo, hi, 0x44);  // 128-bit blocks lo.0, lo.1, hi.0, hi.1
-}
-
+// Per row: 4 loads of 16 (columns 0..63) split into even / odd columns and
+// those again into columns 4l + 0, 2 and 4l + 1, 3 (8 permutes); columns
+// 4l + 4 and 4l + 5 are 4l + 0 and 4l + 1 moved down one lane with columns
+// 64 and 65 (two one-lane loads) in lane 15. The row transform (d B) runs
+// as each row is read; the column transform (B^T .) then per output column.
 void inputChunk4Avx512(const ConvGeom& g, const float* x, const wino::Chunk& ch, const wino::TaskLayout& L,
                        float* V) {
   const int64_t C = g.C, H = g.H, W = g.W, HW = H * W;
   const int64_t ih0 = ch.oh0 - g.ph, iw0 = ch.ow0 - g.pw;
   const int64_t span = 4 * ch.cnt + 2;
-  // Loads at row offsets 0, 16, 32, 48 (columns s = 0..3) and 2, 18, 34, 50 (s = 4, 5).
-  __mmask16 lm[8];
-  for (int q = 0; q < 8; ++q) {
-    const int64_t o = 16 * (q & 3) + (q < 4 ? 0 : 2);
+  // Loads at row offsets 0, 16, 32, 48 (16 lanes) and 64, 65 (lane 0 only).
+  __mmask16 lm[6];
+  for (int q = 0; q < 6; ++q) {
+    const int64_t o = q < 4 ? 16 * q : 64 + (q - 4);
     const int64_t lo = -(iw0 + o), hi = (W - (iw0 + o)) < (span - o) ? (W - (iw0 + o)) : (span - o);
-    lm[q] = laneRange(lo, hi);
+    lm[q] = laneRange(lo, q < 4 ? hi : (hi < 1 ? hi : 1));
   }
-  __m512i idx[4];
-  for (int p = 0; p < 4; ++p)
-    idx[p] = _mm512_setr_epi32(p, 4 + p, 8 + p, 12 + p, 16 + p, 20 + p, 24 + p, 28 + p, p, 4 + p, 8 + p, 12 + p,
-                               16 + p, 20 + p, 24 + p, 28 + p);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const __mmask16 store = firstLanes(ch.cnt);
   for (int64_t c = 0; c < C; ++c) {
     const float* xc = x + (ch.n * C + c) * HW;
-    __m512 d[6][6];  // [s][r]: column s of the patch
+    __m512 h[6][6];  // [r][s] = (d B)[r][s]
     for (int r = 0; r < 6; ++r) {
       const int64_t ih = ih0 + r;
       if (ih < 0 || ih >= H) {
-        for (int s = 0; s < 6; ++s) d[s][r] = _mm512_setzero_ps();
+        for (int s = 0; s < 6; ++s) h[r][s] = _mm512_setzero_ps();
         continue;
       }
       const float* src = xc + ih * W + iw0;
-      __m512 a[4], b[4];
-      for (int q = 0; q < 4; ++q) {
-        a[q] = _mm512_maskz_loadu_ps(lm[q], src + 16 * q);
-        b[q] = _mm512_maskz_loadu_ps(lm[4 + q], src + 16 * q + 2);
-      }
-      d[0][r] = stride4(a, idx[0]);
-      d[1][r] = stride4(a, idx[1]);
-      d[2][r] = stride4(a, idx[2]);
-      d[3][r] = stride4(a, idx[3]);
-      d[4][r] = stride4(b, idx[2]);
-      d[5][r] = stride4(b, idx[3]);
+      const __m512 a0 = _mm512_maskz_loadu_ps(lm[0], src), a1 = _mm512_maskz_loadu_ps(lm[1], src + 16);
+      const __m512 a2 = _mm512_maskz_loadu_ps(lm[2], src + 32), a3 = _mm512_maskz_loadu_ps(lm[3], src + 48);
+      const __m512 t4 = _mm512_maskz_loadu_ps(lm[4], src + 64), t5 = _mm512_maskz_loadu_ps(lm[5], src + 65);
+      const __m512 e0 = _mm512_permutex2var_ps(a0, even, a1), o0 = _mm512_permutex2var_ps(a0, odd, a1);
+      const __m512 e1 = _mm512_permutex2var_ps(a2, even, a3), o1 = _mm512_permutex2var_ps(a2, odd, a3);
+      __m512 d[6];
+      d[0] = _mm512_permutex2var_ps(e0, even, e1);
+      d[2] = _mm512_permutex2var_ps(e0, odd, e1);
+      d[1] = _mm512_permutex2var_ps(o0, even, o1);
+      d[3] = _mm512_permutex2var_ps(o0, odd, o1);
+      d[4] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(t4), _mm512_castps_si512(d[0]), 1));
+      d[5] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(t5), _mm512_castps_si512(d[1]), 1));
+      bt6(d, h[r]);
     }
-    __m512 e[6][6];  // [s][r] = (B^T d)[r][s]
-    for (int s = 0; s < 6; ++s) bt6(d[s], e[s]);
     float* vc = V + c * L.nb + ch.j;
-    for (int r = 0; r < 6; ++r) {
-      const __m512 row[6] = {e[0][r], e[1][r], e[2][r], e[3][r], e[4][r], e[5][r]};
+    for (int s = 0; s < 6; ++s) {
+      const __m512 col[6] = {h[0][s], h[1][s], h[2][s], h[3][s], h[4][s], h[5][s]};
       __m512 v[6];
-      bt6(row, v);
-      for (int s = 0; s < 6; ++s) _mm512_mask_storeu_ps(vc + (r * 6 + s) * L.vPlane, store, v[s]);
+      bt6(col, v);
+      for (int r = 0; r < 6; ++r) _mm512_mask_storeu_ps(vc + (r * 6 + s) * L.vPlane, store, v[r]);
     }
   }
 }

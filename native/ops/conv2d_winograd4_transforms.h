@@ -18,7 +18,8 @@
 //                                              -16/15 -8/15 -4/15; 1/15 -2/15 4/15; 0 0 1]
 //
 // bt6 / at6 are the 1-D transforms (16 and 12 operations); the AVX-512 file
-// evaluates the same expressions with FMAs.
+// evaluates the same expressions with FMAs (its input transform applies bt6
+// to the rows first, this one to the columns first: both give B^T d B).
 #pragma once
 #include <cstdint>
 

@@ -107,10 +107,12 @@ Conv2dPlan planConv2d(const OpCall& call) {
   const std::string algo = call.attrs.string(op, "algorithm", "auto");
   if (algo == "direct") {
     p.algorithm = Conv2dPlan::Algorithm::Direct;
-  } else if (algo == "winograd") {
-    p.algorithm = Conv2dPlan::Algorithm::Winograd;
+  } else if (algo == "winograd" || algo == "winograd2" || algo == "winograd4") {
+    p.algorithm = algo == "winograd"    ? Conv2dPlan::Algorithm::Winograd
+                  : algo == "winograd2" ? Conv2dPlan::Algorithm::Winograd2
+                                        : Conv2dPlan::Algorithm::Winograd4;
     if (!winogradGeometry(g))
-      fail(ErrorKind::Range, op + ": algorithm 'winograd' needs a 3x3 kernel, stride 1, dilation 1, groups 1, " +
+      fail(ErrorKind::Range, op + ": algorithm '" + algo + "' needs a 3x3 kernel, stride 1, dilation 1, groups 1, " +
                                  "at least 16 input and output channels and a 2x2 output (received kernel " +
                                  std::to_string(g.kh) + "x" + std::to_string(g.kw) + ", stride " + std::to_string(g.sh) +
                                  "," + std::to_string(g.sw) + ", dilation " + std::to_string(g.dh) + "," +
@@ -118,7 +120,8 @@ Conv2dPlan planConv2d(const OpCall& call) {
                                  std::to_string(g.C) + " -> " + std::to_string(g.O) + " channels, output " +
                                  std::to_string(g.Ho) + "x" + std::to_string(g.Wo) + ")");
   } else if (algo != "auto") {
-    fail(ErrorKind::Range, op + ": algorithm must be 'auto', 'direct' or 'winograd', received '" + algo + "'");
+    fail(ErrorKind::Range, op + ": algorithm must be 'auto', 'direct', 'winograd', 'winograd2' or 'winograd4', received '" +
+                               algo + "'");
   }
   return p;
 }
@@ -432,10 +435,14 @@ static OpRegistrar reg(OpDef{
       // 1x1: the GEMM reads x in place, except for deep K, where the rows of
       // a block lie too far apart (one page per k: TLB misses) and copying
       // the block first measured faster (K = 1024 at 50x84: +5-9%).
-      const bool winograd = p.algorithm == Conv2dPlan::Algorithm::Winograd ||
-                            (p.algorithm == Conv2dPlan::Algorithm::Auto && winogradEnabled() && winogradGeometry(g));
+      using A = Conv2dPlan::Algorithm;
+      const bool winograd = p.algorithm == A::Winograd || p.algorithm == A::Winograd2 || p.algorithm == A::Winograd4 ||
+                            (p.algorithm == A::Auto && winogradEnabled() && winogradGeometry(g));
       if (winograd) {
-        convWinogradCpu(g, x, w, w.data<float>(), ep, out[0].data<float>(), ctx.pool);
+        const WinogradTile tile = p.algorithm == A::Winograd2   ? WinogradTile::F2
+                                  : p.algorithm == A::Winograd4 ? WinogradTile::F4
+                                                                : winogradPick(g);
+        convWinogradCpu(g, x, w, w.data<float>(), ep, out[0].data<float>(), ctx.pool, tile);
       } else if (g.pointwise() && g.K() < kPointwiseCopyMinK) {
         convGemmCpu(g, x, w, w.data<float>(), ep, out[0].data<float>(), nullptr, ctx.pool);
       } else {

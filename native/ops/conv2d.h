@@ -46,8 +46,9 @@ struct Conv2dPlan {
   bool hasBias = false, hasScale = false, hasShift = false, hasResidual = false;
   Shape outShape;
   // attr "algorithm" (CPU): auto (Winograd where it applies), direct
-  // (im2col + GEMM), winograd (an error where it does not apply).
-  enum class Algorithm { Auto, Direct, Winograd } algorithm = Algorithm::Auto;
+  // (im2col + GEMM), winograd (the better Winograd tile; an error where it
+  // does not apply), winograd2 / winograd4 (F(2x2, 3x3) / F(4x4, 3x3)).
+  enum class Algorithm { Auto, Direct, Winograd, Winograd2, Winograd4 } algorithm = Algorithm::Auto;
 };
 
 // Reads stride / padding / dilation ("number or [h, w]") and groups, checks

@@ -1,5 +1,6 @@
 #include "ops/conv2d_winograd.h"
 #include "ops/conv2d_winograd_transforms.h"
+#include "ops/conv2d_winograd4_transforms.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -18,57 +19,65 @@ namespace sotr {
 
 namespace {
 
-constexpr int kPos = 16;  // 4x4 transformed positions
-
-
-bool enabledByEnv() {
-  static const bool on = [] {
-    const char* e = std::getenv("SOTR_CONV_WINOGRAD");
-    return !(e && e[0] == '0' && e[1] == 0);
-  }();
-  return on;
+bool envOff(const char* name) {
+  const char* e = std::getenv(name);
+  return e && e[0] == '0' && e[1] == 0;
 }
 
-// Tiles per task (tuning hook SOTR_CONV_WINOGRAD_TILES; default 64).
-int64_t tileBlock() {
-  static const int64_t v = [] {
-    const char* e = std::getenv("SOTR_CONV_WINOGRAD_TILES");
-    const long n = e ? std::strtol(e, nullptr, 10) : 0;
-    return n > 0 ? int64_t(n) : int64_t(64);
-  }();
-  return v;
+int64_t envInt(const char* name, int64_t dflt) {
+  const char* e = std::getenv(name);
+  const long n = e ? std::strtol(e, nullptr, 10) : 0;
+  return n > 0 ? int64_t(n) : dflt;
+}
+
+// Tiles per task (tuning hooks SOTR_CONV_WINOGRAD_TILES / SOTR_CONV_WINOGRAD4_TILES).
+int64_t tileBlock(WinogradTile t) {
+  static const int64_t f2 = envInt("SOTR_CONV_WINOGRAD_TILES", 64);
+  static const int64_t f4 = envInt("SOTR_CONV_WINOGRAD4_TILES", 32);
+  return t == WinogradTile::F4 ? f4 : f2;
 }
 
 // U[pos] blocks packed for the GEMM core: rows [b*mb, ...) of U[pos] (O x C).
 struct WinoWeights {
   int64_t O = 0, C = 0, mb = 0, nmb = 0;
-  std::vector<PackedMatrix> blocks;  // [pos * nmb + b]
+  std::vector<PackedMatrix> blocks;  // [pos * nmb + b], n * n positions
   int64_t bytes = 0;
   int64_t rows(int64_t b) const { return std::min(O, (b + 1) * mb) - b * mb; }
 };
 
-std::shared_ptr<WinoWeights> makeWinoWeights(const float* w, int64_t O, int64_t C, SimdLevel level,
+// G of F(2x2, 3x3) and of F(4x4, 3x3) (points 0, -1, 1, 1/2, -2, infinity;
+// see conv2d_winograd4_transforms.h).
+constexpr double kG2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+constexpr double kG4[6][3] = {{1, 0, 0},
+                              {-1. / 3, 1. / 3, -1. / 3},
+                              {1. / 3, 1. / 3, 1. / 3},
+                              {-16. / 15, -8. / 15, -4. / 15},
+                              {1. / 15, -2. / 15, 4. / 15},
+                              {0, 0, 1}};
+
+std::shared_ptr<WinoWeights> makeWinoWeights(const float* w, int64_t O, int64_t C, int n, SimdLevel level,
                                              ThreadPool* pool) {
-  // U = G g G^T with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], in double.
+  // U = G g G^T in double, n x n positions (n = 4 or 6).
+  const double* G = n == 4 ? &kG2[0][0] : &kG4[0][0];
+  const int kPos = n * n;
   std::vector<float> U(static_cast<size_t>(kPos * O * C));
-  for (int64_t o = 0; o < O; ++o) {
+  auto rowOf = [&](int64_t o) {
     for (int64_t c = 0; c < C; ++c) {
       const float* g = w + (o * C + c) * 9;
-      double t[4][3];  // G g
-      for (int j = 0; j < 3; ++j) {
-        const double g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-        t[0][j] = g0;
-        t[1][j] = 0.5 * (g0 + g1 + g2);
-        t[2][j] = 0.5 * (g0 - g1 + g2);
-        t[3][j] = g2;
-      }
-      for (int i = 0; i < 4; ++i) {
-        const double r0 = t[i][0], r1 = t[i][1], r2 = t[i][2];
-        const double u[4] = {r0, 0.5 * (r0 + r1 + r2), 0.5 * (r0 - r1 + r2), r2};
-        for (int j = 0; j < 4; ++j) U[static_cast<size_t>(((i * 4 + j) * O + o) * C + c)] = static_cast<float>(u[j]);
-      }
+      double t[6][3];  // G g
+      for (int i = 0; i < n; ++i)
+        for (int j = 0; j < 3; ++j) t[i][j] = G[i * 3] * g[j] + G[i * 3 + 1] * g[3 + j] + G[i * 3 + 2] * g[6 + j];
+      for (int i = 0; i < n; ++i)
+        for (int j = 0; j < n; ++j) {
+          const double u = t[i][0] * G[j * 3] + t[i][1] * G[j * 3 + 1] + t[i][2] * G[j * 3 + 2];
+          U[static_cast<size_t>(((i * n + j) * O + o) * C + c)] = static_cast<float>(u);
+        }
     }
-  }
+  };
+  // Once per weight tensor, but ~0.1 s for a 512->512 F(4x4) weight on one thread.
+  if (pool && pool->size() > 1) pool->parallelTasks(O, rowOf);
+  else
+    for (int64_t o = 0; o < O; ++o) rowOf(o);
   auto ww = std::make_shared<WinoWeights>();
   ww->O = O;
   ww->C = C;
@@ -92,18 +101,32 @@ using wino::TaskLayout;
 
 thread_local Scratch t_v, t_m;
 
-void inputTransform(const ConvGeom& g, const float* x, const std::vector<Chunk>& ch, const TaskLayout& L, float* V) {
+void inputTransform(WinogradTile t, const ConvGeom& g, const float* x, const std::vector<Chunk>& ch,
+                    const TaskLayout& L, float* V) {
   static const bool avx512 = maxSimdLevel() >= SimdLevel::AVX512;
   const int64_t n = static_cast<int64_t>(ch.size());
+  if (t == WinogradTile::F4) {
+    if (avx512 && activeSimdLevel() >= SimdLevel::AVX512 && conv_detail::winograd4InputAvx512(g, x, ch.data(), n, L, V))
+      return;
+    wino4::inputTransformAll(g, x, ch.data(), n, L, V);
+    return;
+  }
   if (avx512 && activeSimdLevel() >= SimdLevel::AVX512 && conv_detail::winogradInputAvx512(g, x, ch.data(), n, L, V))
     return;
   wino::inputTransformAll(g, x, ch.data(), n, L, V);
 }
 
-void outputTransform(const ConvGeom& g, const float* M, const std::vector<Chunk>& ch, const TaskLayout& L,
-                     const GemmEpilogue& ep, float* out) {
+void outputTransform(WinogradTile t, const ConvGeom& g, const float* M, const std::vector<Chunk>& ch,
+                     const TaskLayout& L, const GemmEpilogue& ep, float* out) {
   static const bool avx512 = maxSimdLevel() >= SimdLevel::AVX512;
   const int64_t n = static_cast<int64_t>(ch.size());
+  if (t == WinogradTile::F4) {
+    if (avx512 && activeSimdLevel() >= SimdLevel::AVX512 &&
+        conv_detail::winograd4OutputAvx512(g, M, ch.data(), n, L, ep, out))
+      return;
+    wino4::outputTransformAll(g, M, ch.data(), n, L, ep, out);
+    return;
+  }
   if (avx512 && activeSimdLevel() >= SimdLevel::AVX512 &&
       conv_detail::winogradOutputAvx512(g, M, ch.data(), n, L, ep, out))
     return;
@@ -112,7 +135,29 @@ void outputTransform(const ConvGeom& g, const float* M, const std::vector<Chunk>
 
 }  // namespace
 
-bool winogradEnabled() { return enabledByEnv(); }
+bool winogradEnabled() {
+  static const bool on = !envOff("SOTR_CONV_WINOGRAD");
+  return on;
+}
+
+bool winograd4Enabled() {
+  static const bool on = !envOff("SOTR_CONV_WINOGRAD4");
+  return on;
+}
+
+// F(4x4) where it does at least 1.25x less GEMM work than F(2x2) (partial
+// tiles count whole: small or odd maps may not gain). Measured 2026-11-26,
+// 1 thread, CPU time, interleaved medians: F(4x4) 1.30-1.58x faster on every
+// SOTR 3x3 shape (64->64 at 200x336 ... 512->512 at 25x42, the transformer's
+// 16x32 to 40x80), a tie on its smallest map 12x24 (18 tiles: one narrow
+// GEMM), which takes F(4x4) all the same: the transformer runs the same
+// weights on every level, and one tile for all keeps one transformed copy
+// of them in the weight cache instead of two.
+WinogradTile winogradPick(const ConvGeom& g) {
+  if (!winograd4Enabled()) return WinogradTile::F2;
+  const int64_t t4 = g.N * ceilDiv(g.Ho, 4) * ceilDiv(g.Wo, 4), t2 = g.N * ceilDiv(g.Ho, 2) * ceilDiv(g.Wo, 2);
+  return 36 * t4 * 5 <= 16 * t2 * 4 ? WinogradTile::F4 : WinogradTile::F2;
+}
 
 bool winogradGeometry(const ConvGeom& g) {
   return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 &&
@@ -120,16 +165,17 @@ bool winogradGeometry(const ConvGeom& g) {
 }
 
 void convWinogradCpu(const ConvGeom& g, const float* x, const Tensor& weightKey, const float* weight,
-                     const GemmEpilogue& ep, float* out, ThreadPool* pool) {
+                     const GemmEpilogue& ep, float* out, ThreadPool* pool, WinogradTile tile) {
   const int64_t C = g.C, O = g.O;
-  const int64_t TH = ceilDiv(g.Ho, 2), TW = ceilDiv(g.Wo, 2), perImage = TH * TW, T = g.N * perImage;
+  const int m = tile == WinogradTile::F4 ? 4 : 2, n = m + 2, kPos = n * n;
+  const int64_t TH = ceilDiv(g.Ho, m), TW = ceilDiv(g.Wo, m), perImage = TH * TW, T = g.N * perImage;
   if (T == 0 || O == 0) return;
   const SimdLevel level = activeSimdLevel();
   // The weight cache makes a fresh payload when weightKey is undefined.
-  const std::string tag = "conv-winograd2x2/o" + std::to_string(O) + "/c" + std::to_string(C) + "/simd" +
-                          std::to_string(static_cast<int>(level));
+  const std::string tag = std::string(m == 4 ? "conv-winograd4x4" : "conv-winograd2x2") + "/o" + std::to_string(O) +
+                          "/c" + std::to_string(C) + "/simd" + std::to_string(static_cast<int>(level));
   const std::shared_ptr<WinoWeights> ww = weightCache().get<WinoWeights>({&weightKey}, tag, [&](int64_t& bytes) {
-    auto w = makeWinoWeights(weight, O, C, level, pool);
+    auto w = makeWinoWeights(weight, O, C, n, level, pool);
     bytes = w->bytes;
     return w;
   });
@@ -137,7 +183,7 @@ void convWinogradCpu(const ConvGeom& g, const float* x, const Tensor& weightKey,
   // Tasks: blocks of tiles, a multiple of the thread count when there are
   // few, each a multiple of 16 tiles (the narrowest full microkernel tile).
   const int threads = pool ? pool->size() : 1;
-  int64_t tasks = ceilDiv(T, tileBlock());
+  int64_t tasks = ceilDiv(T, tileBlock(tile));
   if (threads > 1 && tasks < 4 * threads) tasks = roundUp(std::max<int64_t>(tasks, 2 * threads), threads);
   int64_t nbMax = std::max<int64_t>(16, roundUp(ceilDiv(T, tasks), 16));
   tasks = ceilDiv(T, nbMax);
@@ -147,15 +193,15 @@ void convWinogradCpu(const ConvGeom& g, const float* x, const Tensor& weightKey,
     // Chunks of up to 16 tiles that never cross a tile row.
     std::vector<Chunk> chunks;
     for (int64_t j = 0; j < nb;) {
-      const int64_t tt = j0 + j, n = tt / perImage, r = tt % perImage, th = r / TW, tw = r % TW;
+      const int64_t tt = j0 + j, img = tt / perImage, r = tt % perImage, th = r / TW, tw = r % TW;
       const int64_t cnt = std::min<int64_t>({int64_t(16), TW - tw, nb - j});
-      chunks.push_back(Chunk{j, n, 2 * th, 2 * tw, static_cast<int>(cnt)});
+      chunks.push_back(Chunk{j, img, m * th, m * tw, static_cast<int>(cnt)});
       j += cnt;
     }
     const TaskLayout L{nb, C * nb + 16, O * nb + 16};
     float* V = t_v.get(kPos * L.vPlane);
     float* M = t_m.get(kPos * L.mPlane);
-    inputTransform(g, x, chunks, L, V);
+    inputTransform(tile, g, x, chunks, L, V);
     for (int pos = 0; pos < kPos; ++pos) {
       for (int64_t b = 0; b < ww->nmb; ++b) {
         GemmArgs a;
@@ -169,7 +215,7 @@ void convWinogradCpu(const ConvGeom& g, const float* x, const Tensor& weightKey,
         gemmF32Packed(a, &ww->blocks[pos * ww->nmb + b], nullptr, nullptr);
       }
     }
-    outputTransform(g, M, chunks, L, ep, out);
+    outputTransform(tile, g, M, chunks, L, ep, out);
   };
   if (threads > 1 && tasks > 1) pool->parallelTasks(tasks, task);
   else

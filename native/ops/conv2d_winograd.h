@@ -9,6 +9,10 @@
 //   y      = A^T M A                   2x2 outputs per tile, then the epilogue
 //
 // (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016.)
+//
+// F(4x4, 3x3) runs the same way on 6x6 input patches: 36 GEMMs, 36 products
+// per 16 outputs (2.25 per output instead of 4 for F(2x2)), 1.78x less GEMM
+// work; transforms in conv2d_winograd4_transforms.h / _avx512.cpp.
 // The transforms add a few float32 roundings: measured NMSE against float64
 // direct convolution stays around 1e-14 on the SOTR shapes (direct: ~1e-15),
 // far inside the 1e-10 bound of the op tests. conv2d's attr algorithm:
@@ -23,17 +27,23 @@ namespace sotr {
 
 class ThreadPool;
 
+enum class WinogradTile { F2, F4 };  // F(2x2, 3x3), F(4x4, 3x3)
+
 // The geometries the Winograd path handles: 3x3, stride 1, dilation 1,
 // groups 1, at least 16 input and output channels, output at least 2x2.
 bool winogradGeometry(const ConvGeom& g);
 // conv2d's algorithm 'auto' picks Winograd where it applies unless
 // SOTR_CONV_WINOGRAD=0.
 bool winogradEnabled();
+// F(4x4) may be picked by 'auto' / 'winograd' unless SOTR_CONV_WINOGRAD4=0.
+bool winograd4Enabled();
+// The tile 'auto' / 'winograd' runs for a geometry winogradGeometry accepts.
+WinogradTile winogradPick(const ConvGeom& g);
 
 // Same contract as convGemmCpu for the geometries winogradGeometry accepts:
 // x [N, C, H, W], weight [O, C, 3, 3] (weightKey keys the transformed-weight
 // cache), ep bound with rows = output channels, out [N, O, Ho, Wo].
 void convWinogradCpu(const ConvGeom& g, const float* x, const Tensor& weightKey, const float* weight,
-                     const GemmEpilogue& ep, float* out, ThreadPool* pool);
+                     const GemmEpilogue& ep, float* out, ThreadPool* pool, WinogradTile tile);
 
 }  // namespace sotr

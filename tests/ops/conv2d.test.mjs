@@ -110,6 +110,26 @@ test("conv2d algorithm 'winograd' and 'direct' agree on a transformer-sized map"
   assert.equal(Array.from(c), Array.from(a), "'auto' is Winograd here");
 });
 
+test("conv2d 'winograd4' and 'winograd2' agree with 'direct'; 'winograd' is one of them", async () => {
+  const rnd = (n, seed) => {
+    let s = seed;
+    return Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5);
+  };
+  // 34 x 37 output: partial 4x4 tiles in both directions, tile rows of 10 tiles (tasks cross rows).
+  const x = Tensor.from(rnd(2 * 40 * 34 * 37, 5), [2, 40, 34, 37]);
+  const w = Tensor.from(rnd(24 * 40 * 9, 6).map((v) => v / 10), [24, 40, 3, 3]);
+  const bias = Tensor.from(rnd(24, 7), [24]);
+  const opts = { bias, padding: 1, activation: 'relu' };
+  const d = await (await conv2d(x, w, { ...opts, algorithm: 'direct' })).data();
+  const w2 = await (await conv2d(x, w, { ...opts, algorithm: 'winograd2' })).data();
+  const w4 = await (await conv2d(x, w, { ...opts, algorithm: 'winograd4' })).data();
+  const best = await (await conv2d(x, w, { ...opts, algorithm: 'winograd' })).data();
+  assert.ok(nmse(w2, d) < 1e-12, `winograd2 nmse ${nmse(w2, d)}`);
+  assert.ok(nmse(w4, d) < 1e-11, `winograd4 nmse ${nmse(w4, d)}`);
+  const same = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+  assert.ok(same(best, w2) || same(best, w4), "'winograd' runs one of the two tiles");
+});
+
 test('conv2d rejects bad input with typed errors naming the op', async () => {
   const x = Tensor.from(new Float32Array(2 * 3 * 5 * 5), [2, 3, 5, 5]);
   const w = Tensor.from(new Float32Array(4 * 3 * 3 * 3), [4, 3, 3, 3]);
@@ -128,8 +148,10 @@ test('conv2d rejects bad input with typed errors naming the op', async () => {
     [() => conv2d(x, w, { activation: 'gelu' }), SotrRangeError, /activation/],
     [() => conv2d(x, w, { stride: 'x' }), SotrTypeError, /stride/],
     [() => conv2d(x, null), SotrTypeError, /conv2d: weight is required/],
-    [() => conv2d(x, w, { algorithm: 'fft' }), SotrRangeError, /conv2d: algorithm must be 'auto', 'direct' or 'winograd', received 'fft'/],
+    [() => conv2d(x, w, { algorithm: 'fft' }), SotrRangeError, /conv2d: algorithm must be 'auto', 'direct', 'winograd', 'winograd2' or 'winograd4', received 'fft'/],
     [() => conv2d(x, w, { algorithm: 'winograd' }), SotrRangeError, /algorithm 'winograd' needs a 3x3 kernel.*3 -> 4 channels/],
+    [() => conv2d(x, w, { algorithm: 'winograd2' }), SotrRangeError, /algorithm 'winograd2' needs a 3x3 kernel.*3 -> 4 channels/],
+    [() => conv2d(x, w, { algorithm: 'winograd4' }), SotrRangeError, /algorithm 'winograd4' needs a 3x3 kernel.*3 -> 4 channels/],
   ];
   for (const [fn, Cls, re] of bad) {
     try {

@@ -27,11 +27,14 @@ export interface Conv2dOptions extends OpOptions {
   /** LeakyReLU slope (default 0.01). */
   negativeSlope?: number;
   /**
-   * CPU algorithm: 'auto' (default: Winograd F(2x2, 3x3) for 3x3 stride-1 convs with >= 16 channels, else im2col +
-   * GEMM), 'direct' (always im2col + GEMM: the smallest rounding error), 'winograd' (a SotrRangeError where it does not
-   * apply). CUDA ignores it. SOTR_CONV_WINOGRAD=0 makes 'auto' mean 'direct'.
+   * CPU algorithm: 'auto' (default: Winograd for 3x3 stride-1 dilation-1 ungrouped convs with >= 16 input and output
+   * channels, else im2col + GEMM), 'direct' (always im2col + GEMM: the smallest rounding error), 'winograd' (the
+   * Winograd tile 'auto' would pick), 'winograd2' (F(2x2, 3x3): 4 multiplies per output, NMSE ~1e-14) or 'winograd4'
+   * (F(4x4, 3x3): 2.25 multiplies per output, ~10x the rounding error of F(2x2)); the Winograd choices are a
+   * SotrRangeError where they do not apply. CUDA ignores it. SOTR_CONV_WINOGRAD=0 makes 'auto' mean 'direct';
+   * SOTR_CONV_WINOGRAD4=0 makes 'auto' and 'winograd' use F(2x2, 3x3) only.
    */
-  algorithm?: 'auto' | 'direct' | 'winograd';
+  algorithm?: 'auto' | 'direct' | 'winograd' | 'winograd2' | 'winograd4';
 }
 
 /** @internal Plain-object attributes of the conv-like ops. */

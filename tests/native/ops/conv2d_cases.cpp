@@ -148,10 +148,25 @@ OP_TEST_CASE(convCase({1, 130, 25, 68, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true
 OP_TEST_CASE(convCase({2, 33, 13, 71, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true, "leakyRelu", "direct"}));
 OP_TEST_CASE(convCase({1, 300, 11, 23, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true, "relu", "direct"}));
 OP_TEST_CASE(convCase({1, 40, 5, 9, 130, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, true, "leakyRelu", "direct"}));
+// Winograd F(4x4, 3x3): the same awkward geometries (partial tiles in both
+// directions, outputs narrower than a tile, 16-tile chunks and tasks crossing
+// tile rows and images, every epilogue piece), a deep one, and 'winograd2'.
+OP_TEST_CASE(convCase({1, 16, 4, 4, 16, 3, 3, 1, 1, 0, 0, 1, 1, 1, true, false, false, "none", "winograd4"}));
+OP_TEST_CASE(convCase({2, 33, 13, 71, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true, "leakyRelu", "winograd4"}));
+OP_TEST_CASE(convCase({1, 20, 9, 40, 47, 3, 3, 1, 1, 0, 0, 1, 1, 1, false, false, true, "relu", "winograd4"}));
+OP_TEST_CASE(convCase({3, 24, 7, 5, 17, 3, 3, 1, 1, 2, 2, 1, 1, 1, true, false, false, "sigmoid", "winograd4"}));
+OP_TEST_CASE(convCase({1, 130, 25, 68, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true, "none", "winograd4"}));
+OP_TEST_CASE(convCase({2, 64, 34, 67, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true, false, "relu", "winograd4"}));
+OP_TEST_CASE(convCase({1, 512, 9, 11, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false, "none", "winograd4"}));
+OP_TEST_CASE(convCase({2, 33, 13, 71, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true, "leakyRelu", "winograd2"}));
 // the transformer's conv on a small map (timed)
 OP_TEST_CASE(convCase({1, 256, 12, 24, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false, "leakyRelu"}, true));
 OP_TEST_CASE(convCase({1, 64, 100, 168, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true, false, "relu"}, true));
 OP_TEST_CASE(convCase({1, 256, 12, 24, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false, "leakyRelu", "direct"}, true));
 OP_TEST_CASE(convCase({1, 64, 100, 168, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true, false, "relu", "direct"}, true));
+OP_TEST_CASE(convCase({1, 256, 12, 24, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false, "leakyRelu", "winograd2"}, true));
+OP_TEST_CASE(convCase({1, 64, 100, 168, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true, false, "relu", "winograd2"}, true));
+OP_TEST_CASE(convCase({1, 256, 12, 24, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false, "leakyRelu", "winograd4"}, true));
+OP_TEST_CASE(convCase({1, 64, 100, 168, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true, false, "relu", "winograd4"}, true));
 
 }  // namespace

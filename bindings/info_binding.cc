@@ -174,6 +174,7 @@ Napi::Value WeightCacheInfo(const Napi::CallbackInfo& info) {
   o.Set("limitBytes", Napi::Number::New(env, static_cast<double>(sotr::weightCache().limitBytes())));
   o.Set("hits", Napi::Number::New(env, static_cast<double>(st.hits)));
   o.Set("misses", Napi::Number::New(env, static_cast<double>(st.misses)));
+  o.Set("evictions", Napi::Number::New(env, static_cast<double>(st.evictions)));
   return o;
   SOTR_JS_CATCH(env)
 }

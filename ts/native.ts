@@ -76,10 +76,16 @@ export interface WeightCacheInfo {
   entries: number;
   /** Host bytes held (device copies are not counted). */
   bytes: number;
-  /** Budget for `bytes`: SOTR_WEIGHT_CACHE_MB (default 1024 MiB; 0 disables the cache). */
+  /** Budget for `bytes`: SOTR_WEIGHT_CACHE_MB (default 2048 MiB; 0 disables the cache). */
   limitBytes: number;
   hits: number;
   misses: number;
+  /**
+   * Entries dropped to stay within the budget. A count that rises with every prediction means the models in use
+   * need more than the budget, and their derived weights are rebuilt on each call: raise SOTR_WEIGHT_CACHE_MB (or
+   * set SOTR_CONV_WINOGRAD4=0, which halves the convolutions' share).
+   */
+  evictions: number;
 }
 
 let cached: NativeAddon | undefined;

@@ -11,7 +11,7 @@ namespace {
 int64_t limitFromEnv() {
   const char* e = std::getenv("SOTR_WEIGHT_CACHE_MB");
   if (!e || !*e) e = std::getenv("SOTR_CONV_WEIGHT_CACHE_MB");  // the name before the cache was shared
-  double mb = 1024;
+  double mb = 2048;  // an R101 with Winograd F(4x4) weights holds ~1 GB
   if (e && *e) {
     char* end = nullptr;
     const double v = std::strtod(e, &end);
@@ -51,7 +51,7 @@ struct WeightCache::Impl {
   // For each live source storage, the keys of the entries it keys (one pair
   // per source slot), so its destructor finds them without a scan.
   std::unordered_multimap<const Storage*, const std::string*> bySource;
-  int64_t bytes = 0, hits = 0, misses = 0;
+  int64_t bytes = 0, hits = 0, misses = 0, evictions = 0;
   uint64_t clock = 0;
 
   static std::string keyOf(const std::vector<const Tensor*>& sources, const std::string& tag) {
@@ -98,6 +98,7 @@ struct WeightCache::Impl {
       for (auto it = map.begin(); it != map.end(); ++it)
         if (it->second.lastUse < victim->second.lastUse) victim = it;
       erase(victim, dead);
+      evictions++;
     }
   }
 };
@@ -176,7 +177,7 @@ void WeightCache::storageDestroyed(const Storage* s) {
 WeightCacheStats WeightCache::stats() {
   Impl& c = *impl_;
   std::lock_guard<std::mutex> lk(c.mu);
-  return WeightCacheStats{static_cast<int64_t>(c.map.size()), c.bytes, c.hits, c.misses};
+  return WeightCacheStats{static_cast<int64_t>(c.map.size()), c.bytes, c.hits, c.misses, c.evictions};
 }
 
 void WeightCache::clear() {

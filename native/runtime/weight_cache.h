@@ -12,7 +12,7 @@
 // device copies, return to their pool from whatever thread that is; the CUDA
 // pool reuses blocks in stream order, so kernels still queued are safe).
 // Host bytes (as reported by the maker) are bounded by SOTR_WEIGHT_CACHE_MB
-// (default 1024; 0 disables caching: every lookup makes a fresh payload) with
+// (default 2048; 0 disables caching: every lookup makes a fresh payload) with
 // least-recently-used eviction; the old name SOTR_CONV_WEIGHT_CACHE_MB is read
 // when the new one is unset. Payloads are shared_ptrs, so an evicted entry
 // stays alive for the calls still using it.
@@ -30,6 +30,7 @@ namespace sotr {
 
 struct WeightCacheStats {
   int64_t entries = 0, bytes = 0, hits = 0, misses = 0;
+  int64_t evictions = 0;  // entries dropped for the budget (not for a freed source): a steady rise means thrashing
 };
 
 class WeightCache {

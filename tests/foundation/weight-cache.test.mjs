@@ -108,7 +108,24 @@ test('SOTR_WEIGHT_CACHE_MB=0 disables the cache (results unchanged); the old con
   const on = run({});
   assert.is(on.entries, 1);
   assert.is(on.hits, 1);
-  assert.is(on.limit, 1024 * 1048576);
+  assert.is(on.limit, 2048 * 1048576);
+});
+
+test('a budget too small for the weights in use evicts, and says so in evictions', () => {
+  // Two 64->64 3x3 weights (Winograd, ~0.6 MB derived each) under a 1 MB budget: each call evicts the other's entry.
+  const code = `
+    import { Tensor, conv2d, weightCacheInfo } from ${JSON.stringify(entry)};
+    const x = Tensor.from(new Float32Array(64 * 8 * 8).fill(0.5), [1, 64, 8, 8]);
+    const w = [1, 2].map((k) => Tensor.from(new Float32Array(64 * 64 * 9).fill(0.01 * k), [64, 64, 3, 3]));
+    const out = [];
+    for (let i = 0; i < 3; i++) for (const wk of w) out.push((await (await conv2d(x, wk, { padding: 1 })).data())[100]);
+    const i = weightCacheInfo();
+    console.log(JSON.stringify({ entries: i.entries, evictions: i.evictions, bytes: i.bytes, limit: i.limitBytes, out }));
+  `;
+  const r = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, SOTR_WEIGHT_CACHE_MB: '1', SOTR_CONV_WEIGHT_CACHE_MB: '' }, encoding: 'utf8' }));
+  assert.ok(r.bytes <= r.limit, JSON.stringify(r));
+  assert.ok(r.evictions >= 4, `evictions ${r.evictions}`);
+  assert.equal(r.out.slice(0, 2), r.out.slice(4, 6), 'rebuilt weights give the same results');
 });
 
 test.run();

@@ -10,9 +10,11 @@
 // kernel where torch takes it (one mask, 1x1 masks), and the comparison in
 // float32. Only the window of outputs that can exceed the threshold is
 // computed: the box of source pixels above it (with a margin for rounding)
-// bounds it, since every output is a convex combination of its taps. Output:
+// bounds it, since every output is a convex combination of its taps. Outputs:
 // bit-packed rows, 2 * ceil(W0 / 64) 32-bit words per row, LSB first
-// (ts/masks/mask.ts).
+// (ts/masks/mask.ts), and per mask int32 [area, x0, y0, x1, y1] (the box of
+// the set pixels, ends exclusive; all 0 for an empty mask), so the JavaScript
+// side need not scan 100 full-size masks again.
 #include "ops/mask_resize.h"
 
 #include <algorithm>
@@ -122,6 +124,7 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
   const float boxThr = thr > 0 ? thr * (1.f - 0x1p-20f) : -std::numeric_limits<float>::infinity();
   const float* soft = call.inputs[0].data<float>();
   uint32_t* bits = reinterpret_cast<uint32_t*>(out[0].data<int32_t>());
+  int32_t* stats = out[1].data<int32_t>();
   const int64_t fh = p.fh, fw = p.fw, H0 = p.H0, W0 = p.W0, stride = p.words;
   constexpr int64_t kStrip = 32;  // output rows per strip of the second resize
   auto one = [&](int64_t m) {
@@ -130,6 +133,8 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
     const float* src = soft + m * fh * fw;
     uint32_t* words = bits + m * H0 * stride;
     std::memset(words, 0, sizeof(uint32_t) * static_cast<size_t>(H0 * stride));
+    int32_t* st = stats + m * 5;
+    std::memset(st, 0, sizeof(int32_t) * 5);
     int64_t bx0 = fw, by0 = fh, bx1 = -1, by1 = -1;
     for (int64_t y = 0; y < fh; ++y)
       for (int64_t x = 0; x < fw; ++x)
@@ -173,6 +178,31 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
           }
       }
     }
+    // Area and box, over the words of the window.
+    int64_t area = 0, x0 = W0, x1 = -1, y0 = -1, y1 = -1;
+    for (int64_t y = Y0; y < Y1; ++y) {
+      const uint32_t* wr = words + y * stride;
+      int64_t rowArea = 0;
+      for (int64_t w = X0 >> 5; w <= (X1 - 1) >> 5; ++w) {
+        const uint32_t v = wr[w];
+        if (!v) continue;
+        rowArea += __builtin_popcount(v);
+        x0 = std::min<int64_t>(x0, w * 32 + __builtin_ctz(v));
+        x1 = std::max<int64_t>(x1, w * 32 + 31 - __builtin_clz(v));
+      }
+      if (rowArea) {
+        area += rowArea;
+        if (y0 < 0) y0 = y;
+        y1 = y;
+      }
+    }
+    if (area) {
+      st[0] = static_cast<int32_t>(std::min<int64_t>(area, INT32_MAX));
+      st[1] = static_cast<int32_t>(x0);
+      st[2] = static_cast<int32_t>(y0);
+      st[3] = static_cast<int32_t>(x1 + 1);
+      st[4] = static_cast<int32_t>(y1 + 1);
+    }
   };
   if (ctx.pool && ctx.pool->size() > 1 && p.n > 1) ctx.pool->parallelTasks(p.n, one);
   else
@@ -182,7 +212,7 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
 OpRegistrar reg(OpDef{"resizeMasks", 1, 1,
                       [](const OpCall& call) {
                         const Plan p = plan(call);
-                        return std::vector<TensorSpec>{{DType::I32, {p.n, p.H0, p.words}}};
+                        return std::vector<TensorSpec>{{DType::I32, {p.n, p.H0, p.words}}, {DType::I32, {p.n, 5}}};
                       },
                       runCpu, nullptr});
 

@@ -2,7 +2,7 @@
 // typed errors. (tests/native/ops/resize_masks_cases.cpp checks large batches against a float64 two-pass resize.)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Tensor, resizeMasks, resizeMasksToList, ShapeError, DTypeError, SotrRangeError, SotrTypeError } from '../../dist/index.js';
+import { Mask, Tensor, resizeMasks, resizeMasksToList, ShapeError, DTypeError, SotrRangeError, SotrTypeError } from '../../dist/index.js';
 import { loadFixture } from '../helpers/fixture.mjs';
 
 // PyTorch goldens (tests/reference/make_resize_masks_fixtures.py): the two F.interpolate calls, the crop and `>`
@@ -31,6 +31,9 @@ import { loadFixture } from '../helpers/fixture.mjs';
             }
           }
         assert.is(diff, 0, `case ${k} mask ${m}: ${diff} pixels differ from PyTorch${first}`);
+        // Area and box come from the op (not scanned in JS): they must be what the bits say.
+        const fresh = new Mask(W0, H0, got[m].data.slice());
+        assert.equal([got[m].area, got[m].box], [fresh.area, fresh.box], `case ${k} mask ${m}: area and box`);
       }
     });
   });

@@ -54,7 +54,33 @@ export function maskStats(words: Uint32Array, offset: number, width: number, hei
   return { area, box: area ? [x0, y0, x1 + 1, y1 + 1] : [0, 0, 0, 0] };
 }
 
+// Set while packedMask() constructs: the library's own bits skip the padding check.
+let trusted = false;
+let setStats: (m: Mask, stats: { area: number; box: MaskBox }) => void;
+
+/**
+ * Internal (not exported by the package): wraps bit-packed rows the library made, whose padding is known to be zero,
+ * with their area and box already computed (resizeMasks' second output), so 100 full-size masks are not scanned
+ * again on the JavaScript thread.
+ */
+export function packedMask(width: number, height: number, data: Uint32Array, stats: { area: number; box: MaskBox }): Mask {
+  trusted = true;
+  try {
+    const m = new Mask(width, height, data);
+    setStats(m, stats);
+    return m;
+  } finally {
+    trusted = false;
+  }
+}
+
 export class Mask {
+  static {
+    setStats = (m, stats) => {
+      m.#stats = stats;
+    };
+  }
+
   readonly width: number;
   readonly height: number;
   /** Bit-packed rows: words32PerRow(width) 32-bit words per row, LSB first. */
@@ -75,7 +101,7 @@ export class Mask {
       throw new SotrRangeError(`Mask: ${height} rows of width ${width} need ${stride * height} 32-bit words, received ${data.length}`);
     }
     const used = width % 64;
-    if (used !== 0 && height > 0) {
+    if (!trusted && used !== 0 && height > 0) {
       // Check that the padding of each row is zero.
       const lastWord = Math.floor((width - 1) / 32);
       const keep = width % 32 === 0 ? 0xffffffff : (1 << width % 32) - 1;

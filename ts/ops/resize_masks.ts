@@ -1,6 +1,6 @@
 import type { Tensor } from '../tensor';
 import { SotrTypeError } from '../errors';
-import { Mask, words32PerRow } from '../masks/mask';
+import { packedMask, words32PerRow, type Mask, type MaskBox } from '../masks/mask';
 import { checkTensor, runOp, type OpOptions } from './run';
 
 export interface ResizeMasksOptions extends OpOptions {
@@ -14,41 +14,55 @@ export interface ResizeMasksOptions extends OpOptions {
   threshold?: number;
 }
 
-/**
- * SOTR's last post-processing step for a batch of soft masks `soft` [n, fh, fw] (float32, CPU):
- * `F.interpolate(soft, (fh·ratio, fw·ratio), 'bilinear')[:, :, :h, :w]`, then `F.interpolate(·, (H0, W0), 'bilinear')
- * > threshold`, bit for bit as PyTorch computes it (float32, threshold compared in float32), on the CPU worker threads
- * (never on the JavaScript thread), only over the window of outputs that can exceed the threshold. Returns bit-packed rows int32 [n, H0, words32PerRow(W0)]; `resizeMasksToList` gives `Mask` objects.
- */
-export async function resizeMasks(soft: Tensor, options: ResizeMasksOptions): Promise<Tensor> {
+// Both outputs of the op: the bits and, per mask, [area, x0, y0, x1, y1].
+async function resizeMasksWithStats(soft: Tensor, options: ResizeMasksOptions): Promise<[Tensor, Tensor]> {
   checkTensor('resizeMasks', 'soft', soft);
   if (options === null || typeof options !== 'object') throw new SotrTypeError('resizeMasks: options { ratio, crop, size } are required');
   const pair = (k: string, v: unknown): number[] => {
     if (!Array.isArray(v) || v.length !== 2) throw new SotrTypeError(`resizeMasks: ${k} must be [h, w]`);
     return [...(v as number[])];
   };
-  const [out] = await runOp(
+  const [bits, stats] = await runOp(
     'resizeMasks',
     [soft],
     { ratio: options.ratio, crop: pair('crop', options.crop), size: pair('size', options.size), threshold: options.threshold },
     options,
   );
-  return out;
+  return [bits!, stats!];
+}
+
+/**
+ * SOTR's last post-processing step for a batch of soft masks `soft` [n, fh, fw] (float32, CPU):
+ * `F.interpolate(soft, (fh·ratio, fw·ratio), 'bilinear')[:, :, :h, :w]`, then `F.interpolate(·, (H0, W0), 'bilinear')
+ * > threshold`, bit for bit as PyTorch computes it (float32, threshold compared in float32), on the CPU worker threads
+ * (never on the JavaScript thread), only over the window of outputs that can exceed the threshold. Returns bit-packed
+ * rows int32 [n, H0, words32PerRow(W0)]; `resizeMasksToList` gives `Mask` objects (their areas and boxes computed
+ * natively as well).
+ */
+export async function resizeMasks(soft: Tensor, options: ResizeMasksOptions): Promise<Tensor> {
+  const [bits, stats] = await resizeMasksWithStats(soft, options);
+  stats.dispose();
+  return bits;
 }
 
 /** resizeMasks, returned as one `Mask` per input mask (each owns a copy of its rows). */
 export async function resizeMasksToList(soft: Tensor, options: ResizeMasksOptions): Promise<Mask[]> {
-  const t = await resizeMasks(soft, options);
+  const [t, st] = await resizeMasksWithStats(soft, options);
   try {
     const [n, H0] = [t.shape[0]!, t.shape[1]!];
     const W0 = options.size[1];
     const stride = words32PerRow(W0);
     const i32 = (await t.data()) as Int32Array;
+    const s = (await st.data()) as Int32Array;
     const u32 = new Uint32Array(i32.buffer, i32.byteOffset, i32.length);
     const out: Mask[] = [];
-    for (let m = 0; m < n; m++) out.push(new Mask(W0, H0, u32.slice(m * H0 * stride, (m + 1) * H0 * stride)));
+    for (let m = 0; m < n; m++) {
+      const box: MaskBox = [s[m * 5 + 1]!, s[m * 5 + 2]!, s[m * 5 + 3]!, s[m * 5 + 4]!];
+      out.push(packedMask(W0, H0, u32.slice(m * H0 * stride, (m + 1) * H0 * stride), { area: s[m * 5]!, box }));
+    }
     return out;
   } finally {
     t.dispose();
+    st.dispose();
   }
 }

@@ -74,6 +74,20 @@ double check(const Spec& s, const OpCall& call, const std::vector<Tensor>& out) 
         differ += want != got;
       }
   }
+  // The second output: each mask's area and box, exactly as its bits say (any error fails the case).
+  const int32_t* stats = out[1].data<int32_t>();
+  for (int64_t m = 0; m < s.n; ++m) {
+    int64_t area = 0, x0 = s.W0, y0 = s.H0, x1 = 0, y1 = 0;
+    for (int64_t y = 0; y < s.H0; ++y)
+      for (int64_t x = 0; x < s.W0; ++x)
+        if ((bits[(m * s.H0 + y) * words + (x >> 5)] >> (x & 31)) & 1u) {
+          ++area;
+          x0 = std::min(x0, x), y0 = std::min(y0, y), x1 = std::max(x1, x + 1), y1 = std::max(y1, y + 1);
+        }
+    const int64_t want[5] = {area, area ? x0 : 0, area ? y0 : 0, area ? x1 : 0, area ? y1 : 0};
+    for (int k = 0; k < 5; ++k)
+      if (stats[m * 5 + k] != want[k]) return INFINITY;
+  }
   return double(differ) / double(std::max<int64_t>(1, s.n * s.H0 * s.W0));
 }
 

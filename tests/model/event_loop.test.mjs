@@ -32,8 +32,8 @@ test('predict keeps the event loop responsive (worst stall bounded)', async () =
     assert.ok(r.profile.postprocess > 50, `post-processing does real work (${r.profile.postprocess.toFixed(0)} ms)`);
     // Measured 34-57 ms here while candidate selection and sorting ran in JavaScript; 9.5 ms median (max 16.5 ms)
     // since they are native ops (selectCandidates, rankCandidates). The old JavaScript mask resize alone took far
-    // longer than this bound.
-    assert.ok(worst < 300, `worst event-loop stall ${worst.toFixed(1)} ms during a ${ms.toFixed(0)} ms predict`);
+    // longer than this bound. 100 ms leaves room for a GC pause on a loaded CI machine.
+    assert.ok(worst < 100, `worst event-loop stall ${worst.toFixed(1)} ms during a ${ms.toFixed(0)} ms predict`);
     assert.ok(ticks > ms / 2 / 10, `timers kept firing (${ticks} in ${ms.toFixed(0)} ms)`);
   } finally {
     m.dispose();

@@ -43,10 +43,10 @@ test('100 predictions: allocator live bytes equal; RSS growth reported (bounded)
     const r1 = med(rss.slice(-5));
     const growth = (r1 - r0) / r0;
     console.log(`  RSS ${(r0 / 2 ** 20).toFixed(1)} → ${(r1 / 2 ** 20).toFixed(1)} MiB (${(growth * 100).toFixed(2)}%) over 100 predictions`);
-    // Target 2% (issue 7); not asserted yet: the native runtime's RSS grows with constant allocator live bytes
-    // (freed op outputs stay in malloc's per-thread arenas: 4000 dynamicConv calls of 4.5 MB outputs reach
-    // ~3 GB RSS, a concat loop ~270 MB), and that dominates this figure. Bounded so that a real leak still fails.
-    assert.ok(growth < 0.25, `RSS grew ${(growth * 100).toFixed(2)}%`);
+    // Target 2% (issue 7): measured 1.2% (2026-11-26) since the CPU backend reuses freed blocks (from 8 KiB up)
+    // instead of handing them back to malloc's arenas (before that, RSS grew with constant live bytes). Bounded at
+    // 10% so that GC and arena noise on a loaded machine does not fail it while a real leak (100 predictions) does.
+    assert.ok(growth < 0.1, `RSS grew ${(growth * 100).toFixed(2)}%`);
   } finally {
     await m.dispose();
   }

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 #include "ops/avx512_lanes.h"
+#include "ops/conv2d_winograd_epilogue_avx512.h"
 
 namespace sotr {
 namespace conv_detail {
@@ -96,17 +97,6 @@ void inputChunk4Avx512(const ConvGeom& g, const float* x, const wino::Chunk& ch,
   }
 }
 
-inline __m512 activate(__m512 v, Activation act, __m512 slope) {
-  switch (act) {
-    case Activation::Relu: return _mm512_max_ps(v, _mm512_setzero_ps());
-    case Activation::LeakyRelu: {
-      const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LE_OQ);
-      return _mm512_mask_mul_ps(v, neg, v, slope);  // v > 0 ? v : v * slope
-    }
-    default: return v;
-  }
-}
-
 void outputChunk4Avx512(const ConvGeom& g, const float* M, const wino::Chunk& ch, const wino::TaskLayout& L,
                         const GemmEpilogue& ep, float* out) {
   const int64_t O = g.O, Ho = g.Ho, Wo = g.Wo, P = Ho * Wo;
@@ -120,8 +110,7 @@ void outputChunk4Avx512(const ConvGeom& g, const float* M, const wino::Chunk& ch
   const __m512i ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   const __m512i plo = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
   const __m512i phi = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
-  const bool sigmoid = ep.act == Activation::Sigmoid;
-  const __m512 alpha = _mm512_set1_ps(ep.alpha), beta = _mm512_set1_ps(ep.beta), slope = _mm512_set1_ps(ep.slope);
+  EpilogueLanes epi(ep);
   for (int64_t o = 0; o < O; ++o) {
     const float* mo = M + o * L.nb + ch.j;
     __m512 a[4][6];  // A^T M
@@ -132,9 +121,7 @@ void outputChunk4Avx512(const ConvGeom& g, const float* M, const wino::Chunk& ch
       at6(m[0], m[1], m[2], m[3], m[4], m[5], y);
       for (int r = 0; r < 4; ++r) a[r][s] = y[r];
     }
-    const __m512 bias = _mm512_set1_ps(ep.bias ? ep.bias[o] : 0.f);
-    const __m512 scale = _mm512_set1_ps(ep.scale ? ep.scale[o] : 1.f);
-    const __m512 shift = _mm512_set1_ps(ep.shift ? ep.shift[o] : 0.f);
+    epi.setChannel(o);
     for (int r = 0; r < 4; ++r) {
       const int64_t oh = ch.oh0 + r;
       if (oh >= Ho) break;
@@ -153,18 +140,7 @@ void outputChunk4Avx512(const ConvGeom& g, const float* M, const wino::Chunk& ch
       const float* res = ep.residual ? ep.residual + ch.n * ep.strideR + o * ep.ldr + p0 : nullptr;
       for (int h = 0; h < 4; ++h) {
         if (!mk[h]) break;
-        // ((v + bias) * scale + shift) * alpha, rounded step by step as in gemm_args.h.
-        __m512 t = _mm512_mul_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_add_ps(v[h], bias), scale), shift), alpha);
-        if (res) t = _mm512_add_ps(t, _mm512_mul_ps(beta, _mm512_maskz_loadu_ps(mk[h], res + 16 * h)));
-        if (sigmoid) {
-          alignas(64) float tmp[16];
-          _mm512_store_ps(tmp, t);
-          for (int i = 0; i < 16; ++i) tmp[i] = 1.f / (1.f + __builtin_expf(-tmp[i]));
-          t = _mm512_load_ps(tmp);
-        } else {
-          t = activate(t, ep.act, slope);
-        }
-        _mm512_mask_storeu_ps(dst + 16 * h, mk[h], t);
+        epi.store(dst + 16 * h, res ? res + 16 * h : nullptr, mk[h], v[h]);
       }
     }
   }

@@ -55,30 +55,10 @@ static inline void at6(float m0, float m1, float m2, float m3, float m4, float m
 static inline void inputChunk(const ConvGeom& g, const float* x, const Chunk& ch, const TaskLayout& L, float* V) {
   const int64_t C = g.C, H = g.H, W = g.W, HW = H * W;
   const int64_t ih0 = ch.oh0 - g.ph, iw0 = ch.ow0 - g.pw;
-  const int span = 4 * ch.cnt + 2;  // input columns the chunk reads
-  const bool inside = iw0 >= 0 && iw0 + span <= W;
   for (int64_t c = 0; c < C; ++c) {
     const float* xc = x + (ch.n * C + c) * HW;
     alignas(64) float d[6][6][16];
-    for (int r = 0; r < 6; ++r) {
-      const int64_t ih = ih0 + r;
-      alignas(64) float row[68];
-      if (ih < 0 || ih >= H) {
-        for (int i = 0; i < 68; ++i) row[i] = 0.f;
-      } else if (inside && span == 66) {
-        const float* src = xc + ih * W + iw0;
-        for (int i = 0; i < 66; ++i) row[i] = src[i];
-        row[66] = row[67] = 0.f;
-      } else {
-        const float* src = xc + ih * W;
-        for (int i = 0; i < 68; ++i) {
-          const int64_t iw = iw0 + i;
-          row[i] = (i < span && iw >= 0 && iw < W) ? src[iw] : 0.f;
-        }
-      }
-      for (int s = 0; s < 6; ++s)
-        for (int l = 0; l < 16; ++l) d[r][s][l] = row[4 * l + s];
-    }
+    wino::loadPatches<4>(xc, H, W, ih0, iw0, ch.cnt, d);
     alignas(64) float e[6][6][16];  // B^T d
     for (int s = 0; s < 6; ++s)
       for (int l = 0; l < 16; ++l) {

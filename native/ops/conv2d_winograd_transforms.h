@@ -27,34 +27,45 @@ struct TaskLayout {
   int64_t nb, vPlane, mPlane;
 };
 
+// The input patches of a chunk of 16 tiles of M x M outputs, lane l = tile:
+// d[r][s][l] = x[ih0 + r][iw0 + M * l + s] for r, s < M + 2, 0 outside the
+// image (and for lanes past cnt). One row read per r (a straight copy when the
+// chunk lies inside the image), then the strided gather.
+template <int M>
+static inline void loadPatches(const float* xc, int64_t H, int64_t W, int64_t ih0, int64_t iw0, int cnt,
+                               float (&d)[M + 2][M + 2][16]) {
+  constexpr int A = M + 2, N = 16 * M + 4, full = 16 * M + 2;
+  const int span = M * cnt + 2;  // input columns the chunk reads
+  const bool inside = iw0 >= 0 && iw0 + span <= W;
+  for (int r = 0; r < A; ++r) {
+    const int64_t ih = ih0 + r;
+    alignas(64) float row[N];
+    if (ih < 0 || ih >= H) {
+      for (int i = 0; i < N; ++i) row[i] = 0.f;
+    } else if (inside && span == full) {
+      const float* src = xc + ih * W + iw0;
+      for (int i = 0; i < full; ++i) row[i] = src[i];
+      for (int i = full; i < N; ++i) row[i] = 0.f;
+    } else {
+      const float* src = xc + ih * W;
+      for (int i = 0; i < N; ++i) {
+        const int64_t iw = iw0 + i;
+        row[i] = (i < span && iw >= 0 && iw < W) ? src[iw] : 0.f;
+      }
+    }
+    for (int s = 0; s < A; ++s)
+      for (int l = 0; l < 16; ++l) d[r][s][l] = row[M * l + s];
+  }
+}
+
 // V = B^T d B per tile, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
 static inline void inputChunk(const ConvGeom& g, const float* x, const Chunk& ch, const TaskLayout& L, float* V) {
   const int64_t C = g.C, H = g.H, W = g.W, HW = H * W;
   const int64_t ih0 = ch.oh0 - g.ph, iw0 = ch.ow0 - g.pw;
-  const int span = 2 * ch.cnt + 2;  // input columns the chunk reads
-  const bool inside = iw0 >= 0 && iw0 + span <= W;
   for (int64_t c = 0; c < C; ++c) {
     const float* xc = x + (ch.n * C + c) * HW;
     alignas(64) float d[4][4][16];
-    for (int r = 0; r < 4; ++r) {
-      const int64_t ih = ih0 + r;
-      alignas(64) float row[36];
-      if (ih < 0 || ih >= H) {
-        for (int i = 0; i < 36; ++i) row[i] = 0.f;
-      } else if (inside && span == 34) {
-        const float* src = xc + ih * W + iw0;
-        for (int i = 0; i < 34; ++i) row[i] = src[i];
-        row[34] = row[35] = 0.f;
-      } else {
-        const float* src = xc + ih * W;
-        for (int i = 0; i < 36; ++i) {
-          const int64_t iw = iw0 + i;
-          row[i] = (i < span && iw >= 0 && iw < W) ? src[iw] : 0.f;
-        }
-      }
-      for (int s = 0; s < 4; ++s)
-        for (int l = 0; l < 16; ++l) d[r][s][l] = row[2 * l + s];
-    }
+    loadPatches<2>(xc, H, W, ih0, iw0, ch.cnt, d);
     alignas(64) float e[4][4][16];  // B^T d
     for (int s = 0; s < 4; ++s)
       for (int l = 0; l < 16; ++l) {

@@ -95,13 +95,7 @@ static inline void outputChunk(const ConvGeom& g, const float* M, const Chunk& c
   for (int64_t o = 0; o < O; ++o) {
     const float* mo = M + o * L.nb + ch.j;
     alignas(64) float m[36][16];
-    if (ch.cnt == 16) {
-      for (int q = 0; q < 36; ++q)
-        for (int l = 0; l < 16; ++l) m[q][l] = mo[q * L.mPlane + l];
-    } else {
-      for (int q = 0; q < 36; ++q)
-        for (int l = 0; l < 16; ++l) m[q][l] = l < ch.cnt ? mo[q * L.mPlane + l] : 0.f;
-    }
+    wino::loadProducts<36>(mo, L, ch.cnt, m);
     alignas(64) float a[4][6][16];  // A^T M
     for (int s = 0; s < 6; ++s)
       for (int l = 0; l < 16; ++l) {
@@ -109,40 +103,15 @@ static inline void outputChunk(const ConvGeom& g, const float* M, const Chunk& c
         at6(m[s][l], m[6 + s][l], m[12 + s][l], m[18 + s][l], m[24 + s][l], m[30 + s][l], y);
         for (int r = 0; r < 4; ++r) a[r][s][l] = y[r];
       }
-    const float bias = ep.bias ? ep.bias[o] : 0.f;
-    const float scale = ep.scale ? ep.scale[o] : 1.f;
-    const float shift = ep.shift ? ep.shift[o] : 0.f;
-    const float alpha = ep.alpha, beta = ep.beta, slope = ep.slope;
     for (int r = 0; r < 4; ++r) {
       const int64_t oh = ch.oh0 + r;
       if (oh >= Ho) break;
       alignas(64) float row[64];
       for (int l = 0; l < 16; ++l)
         at6(a[r][0][l], a[r][1][l], a[r][2][l], a[r][3][l], a[r][4][l], a[r][5][l], row + 4 * l);
-      for (int i = 0; i < 64; ++i) row[i] = ((row[i] + bias) * scale + shift) * alpha;
       const int64_t p0 = oh * Wo + ch.ow0;
-      float* dst = out + (ch.n * O + o) * P + p0;
-      if (ep.residual) {
-        const float* res = ep.residual + ch.n * ep.strideR + o * ep.ldr + p0;
-        for (int i = 0; i < width; ++i) row[i] += beta * res[i];
-      }
-      switch (ep.act) {
-        case Activation::Relu:
-          for (int i = 0; i < 64; ++i) row[i] = row[i] > 0.f ? row[i] : 0.f;
-          break;
-        case Activation::LeakyRelu:
-          for (int i = 0; i < 64; ++i) row[i] = row[i] > 0.f ? row[i] : row[i] * slope;
-          break;
-        case Activation::Sigmoid:
-          for (int i = 0; i < width; ++i) row[i] = 1.f / (1.f + __builtin_expf(-row[i]));
-          break;
-        default: break;
-      }
-      if (width == 64) {
-        for (int i = 0; i < 64; ++i) dst[i] = row[i];
-      } else {
-        for (int i = 0; i < width; ++i) dst[i] = row[i];
-      }
+      wino::storeRow(row, width, ep, o, ep.residual ? ep.residual + ch.n * ep.strideR + o * ep.ldr + p0 : nullptr,
+                     out + (ch.n * O + o) * P + p0);
     }
   }
 }

@@ -58,6 +58,51 @@ static inline void loadPatches(const float* xc, int64_t H, int64_t W, int64_t ih
   }
 }
 
+// The GEMM results of one output channel for a chunk: m[q][l] for Q
+// positions, lanes past cnt zeroed.
+template <int Q>
+static inline void loadProducts(const float* mo, const TaskLayout& L, int cnt, float (&m)[Q][16]) {
+  if (cnt == 16) {
+    for (int q = 0; q < Q; ++q)
+      for (int l = 0; l < 16; ++l) m[q][l] = mo[q * L.mPlane + l];
+  } else {
+    for (int q = 0; q < Q; ++q)
+      for (int l = 0; l < 16; ++l) m[q][l] = l < cnt ? mo[q * L.mPlane + l] : 0.f;
+  }
+}
+
+// The conv epilogue on one output row of a chunk (N columns, `width` of them
+// inside the image) and its store: ((v + bias) * scale + shift) * alpha, then
+// + beta * residual, then the activation, rounded step by step as
+// native/gemm/gemm_args.h defines it.
+template <int N>
+static inline void storeRow(float (&row)[N], int width, const GemmEpilogue& ep, int64_t o, const float* res,
+                            float* dst) {
+  const float bias = ep.bias ? ep.bias[o] : 0.f;
+  const float scale = ep.scale ? ep.scale[o] : 1.f;
+  const float shift = ep.shift ? ep.shift[o] : 0.f;
+  for (int i = 0; i < N; ++i) row[i] = ((row[i] + bias) * scale + shift) * ep.alpha;
+  if (res)
+    for (int i = 0; i < width; ++i) row[i] += ep.beta * res[i];
+  switch (ep.act) {
+    case Activation::Relu:
+      for (int i = 0; i < N; ++i) row[i] = row[i] > 0.f ? row[i] : 0.f;
+      break;
+    case Activation::LeakyRelu:
+      for (int i = 0; i < N; ++i) row[i] = row[i] > 0.f ? row[i] : row[i] * ep.slope;
+      break;
+    case Activation::Sigmoid:
+      for (int i = 0; i < width; ++i) row[i] = 1.f / (1.f + __builtin_expf(-row[i]));
+      break;
+    default: break;
+  }
+  if (width == N) {
+    for (int i = 0; i < N; ++i) dst[i] = row[i];
+  } else {
+    for (int i = 0; i < width; ++i) dst[i] = row[i];
+  }
+}
+
 // V = B^T d B per tile, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
 static inline void inputChunk(const ConvGeom& g, const float* x, const Chunk& ch, const TaskLayout& L, float* V) {
   const int64_t C = g.C, H = g.H, W = g.W, HW = H * W;
@@ -111,23 +156,13 @@ static inline void outputChunk(const ConvGeom& g, const float* M, const Chunk& c
   for (int64_t o = 0; o < O; ++o) {
     const float* mo = M + o * L.nb + ch.j;
     alignas(64) float m[16][16];
-    if (ch.cnt == 16) {
-      for (int q = 0; q < 16; ++q)
-        for (int l = 0; l < 16; ++l) m[q][l] = mo[q * L.mPlane + l];
-    } else {
-      for (int q = 0; q < 16; ++q)
-        for (int l = 0; l < 16; ++l) m[q][l] = l < ch.cnt ? mo[q * L.mPlane + l] : 0.f;
-    }
+    loadProducts<16>(mo, L, ch.cnt, m);
     alignas(64) float a[2][4][16];
     for (int s = 0; s < 4; ++s)
       for (int l = 0; l < 16; ++l) {
         a[0][s][l] = m[s][l] + m[4 + s][l] + m[8 + s][l];
         a[1][s][l] = m[4 + s][l] - m[8 + s][l] - m[12 + s][l];
       }
-    const float bias = ep.bias ? ep.bias[o] : 0.f;
-    const float scale = ep.scale ? ep.scale[o] : 1.f;
-    const float shift = ep.shift ? ep.shift[o] : 0.f;
-    const float alpha = ep.alpha, beta = ep.beta, slope = ep.slope;
     for (int r = 0; r < 2; ++r) {
       const int64_t oh = ch.oh0 + r;
       if (oh >= Ho) break;
@@ -136,30 +171,9 @@ static inline void outputChunk(const ConvGeom& g, const float* M, const Chunk& c
         row[2 * l] = a[r][0][l] + a[r][1][l] + a[r][2][l];
         row[2 * l + 1] = a[r][1][l] - a[r][2][l] - a[r][3][l];
       }
-      for (int i = 0; i < 32; ++i) row[i] = ((row[i] + bias) * scale + shift) * alpha;
       const int64_t p0 = oh * Wo + ch.ow0;
-      float* dst = out + (ch.n * O + o) * P + p0;
-      if (ep.residual) {
-        const float* res = ep.residual + ch.n * ep.strideR + o * ep.ldr + p0;
-        for (int i = 0; i < width; ++i) row[i] += beta * res[i];
-      }
-      switch (ep.act) {
-        case Activation::Relu:
-          for (int i = 0; i < 32; ++i) row[i] = row[i] > 0.f ? row[i] : 0.f;
-          break;
-        case Activation::LeakyRelu:
-          for (int i = 0; i < 32; ++i) row[i] = row[i] > 0.f ? row[i] : row[i] * slope;
-          break;
-        case Activation::Sigmoid:
-          for (int i = 0; i < width; ++i) row[i] = 1.f / (1.f + __builtin_expf(-row[i]));
-          break;
-        default: break;
-      }
-      if (width == 32) {
-        for (int i = 0; i < 32; ++i) dst[i] = row[i];
-      } else {
-        for (int i = 0; i < width; ++i) dst[i] = row[i];
-      }
+      storeRow(row, width, ep, o, ep.residual ? ep.residual + ch.n * ep.strideR + o * ep.ldr + p0 : nullptr,
+               out + (ch.n * O + o) * P + p0);
     }
   }
 }

@@ -2,29 +2,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, conv2d, setNumThreads, ShapeError, DTypeError, SotrTypeError, SotrRangeError, backendInfo } from '../../dist/index.js';
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
+import { convGoldenRunner } from '../helpers/conv_golden.mjs';
 
 const fx = loadFixture('conv2d');
 const cases = JSON.parse(fx.meta.cases);
 const devices = ['cpu', ...(backendInfo().cuda.available ? ['cuda'] : [])];
 const T = (k, device) => Tensor.from(fx.tensors[k].data, fx.tensors[k].shape, { device });
 
-async function runCase(c, device, extra = {}) {
-  const [name, stride, padding, dilation, groups, hasBias, bn, res, activation, alpha, beta] = c;
-  return conv2d(T(`${name}.x`, device), T(`${name}.weight`, device), {
-    stride,
-    padding,
-    dilation,
-    groups,
-    bias: hasBias ? T(`${name}.bias`, device) : undefined,
-    scale: bn ? T(`${name}.scale`, device) : undefined,
-    shift: bn ? T(`${name}.shift`, device) : undefined,
-    residual: res ? T(`${name}.residual`, device) : undefined,
-    activation,
-    alpha,
-    beta,
-    ...extra,
-  });
-}
+const runCase = convGoldenRunner(fx);
 
 for (const device of devices) {
   for (const c of cases) {

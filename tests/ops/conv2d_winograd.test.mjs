@@ -1,31 +1,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Tensor, conv2d, backendInfo } from '../../dist/index.js';
+import { backendInfo } from '../../dist/index.js';
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
+import { convGoldenRunner } from '../helpers/conv_golden.mjs';
 
 // PyTorch goldens (float64 convolutions rounded to float32) of geometries the CPU's Winograd engines take, run
 // through every CPU algorithm and through CUDA's implicit GEMM when a GPU is there.
 const fx = loadFixture('conv2d_winograd');
 const cases = JSON.parse(fx.meta.cases);
-const T = (k, device) => Tensor.from(fx.tensors[k].data, fx.tensors[k].shape, { device });
 
-async function runCase(c, device, extra = {}) {
-  const [name, stride, padding, dilation, groups, hasBias, bn, res, activation, alpha, beta] = c;
-  return conv2d(T(`${name}.x`, device), T(`${name}.weight`, device), {
-    stride,
-    padding,
-    dilation,
-    groups,
-    bias: hasBias ? T(`${name}.bias`, device) : undefined,
-    scale: bn ? T(`${name}.scale`, device) : undefined,
-    shift: bn ? T(`${name}.shift`, device) : undefined,
-    residual: res ? T(`${name}.residual`, device) : undefined,
-    activation,
-    alpha,
-    beta,
-    ...extra,
-  });
-}
+const runCase = convGoldenRunner(fx);
 
 // F(4x4, 3x3) rounds ~10x more than F(2x2, 3x3) (measured here: <= ~1e-13 vs <= ~1e-14).
 const runs = [

@@ -118,6 +118,39 @@ Napi::Value FromHost(const Napi::CallbackInfo& info) {
   SOTR_JS_CATCH(env)
 }
 
+// releaseHostBuffers(arrayBuffers): detaches each detachable ArrayBuffer, which
+// frees its memory now instead of at some later garbage collection. For the
+// checkpoint reader's own buffers once their contents are in tensors (an R50
+// file is 240 MB the process would otherwise keep until V8 next collects).
+// Returns the bytes released.
+Napi::Value ReleaseHostBuffers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  if (info.Length() < 1 || !info[0].IsArray())
+    throw makeJsError(env, sotr::ErrorKind::InvalidArgument, "releaseHostBuffers(arrayBuffers)");
+  auto arr = info[0].As<Napi::Array>();
+  double released = 0;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsArrayBuffer()) continue;
+    auto ab = v.As<Napi::ArrayBuffer>();
+    bool detached = false;
+    if (napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok || detached) continue;
+    const size_t n = ab.ByteLength();
+    if (napi_detach_arraybuffer(env, ab) == napi_ok) released += static_cast<double>(n);
+    else {
+      // Not detachable (e.g. a pooled or external buffer): leave it to the GC. Clear the pending exception, if any.
+      bool pending = false;
+      if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+        napi_value ignored;
+        napi_get_and_clear_last_exception(env, &ignored);
+      }
+    }
+  }
+  return Napi::Number::New(env, released);
+  SOTR_JS_CATCH(env)
+}
+
 // toHost(tensor) -> Promise<ArrayBuffer> (after all earlier work on its device).
 Napi::Value ToHost(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -241,6 +274,7 @@ void initTensor(Napi::Env env, Napi::Object exports) {
   data(env).tensorCtor = Napi::Persistent(ctor);
   exports.Set("NativeTensor", ctor);
   exports.Set("fromHost", Napi::Function::New(env, FromHost));
+  exports.Set("releaseHostBuffers", Napi::Function::New(env, ReleaseHostBuffers));
   exports.Set("toHost", Napi::Function::New(env, ToHost));
   exports.Set("copyTo", Napi::Function::New(env, CopyTo));
   exports.Set("view", Napi::Function::New(env, View));

@@ -43,6 +43,8 @@ export type AttrValue = number | boolean | string | number[] | ArrayLike<number>
 export interface NativeAddon {
   NativeTensor: new () => NativeTensorHandle;
   fromHost(bytes: Uint8Array, dtype: string, shape: number[], device: string): NativeTensorHandle;
+  /** Detaches (frees now) the given ArrayBuffers; returns the bytes released. Only for buffers nothing else uses. */
+  releaseHostBuffers(buffers: ArrayBuffer[]): number;
   toHost(t: NativeTensorHandle): Promise<ArrayBuffer>;
   copyTo(t: NativeTensorHandle, device: string): Promise<NativeTensorHandle>;
   view(t: NativeTensorHandle, shape: number[], elementOffset: number): NativeTensorHandle;

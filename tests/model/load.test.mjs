@@ -217,4 +217,24 @@ test('defaults are the official constants', () => {
   );
 });
 
+
+test('loading from a file or bytes frees the checkpoint buffers at once; a Map of tensors is left alone', async () => {
+  const file = fixturePath('tiny_sotr.pth');
+  const size = readFileSync(file).length;
+  const ab0 = process.memoryUsage().arrayBuffers;
+  const m = await Sotr.load(file, { onWarning: () => {} });
+  // Without the release the tensors' buffers stay until the next full collection: measured growth 553 kB for this
+  // 431 kB file without it, 175 kB with it (what is left: the zip directory and the pickle, small for a full model).
+  assert.ok(process.memoryUsage().arrayBuffers - ab0 < size / 2, `array buffers grew by ${process.memoryUsage().arrayBuffers - ab0} bytes`);
+  m.dispose();
+  const tensors = await readCheckpoint(file);
+  const first = [...tensors.values()][0];
+  const before = Array.from(first.data.subarray(0, 4));
+  const m2 = await Sotr.load(tensors, { onWarning: () => {} });
+  assert.equal(Array.from(first.data.subarray(0, 4)), before, "the caller's tensors are untouched");
+  m2.dispose();
+  const m3 = await Sotr.load(readFileSync(file), { onWarning: () => {} });
+  m3.dispose();
+});
+
 test.run();

@@ -16,6 +16,7 @@ import { checkSotrKeys, inferSotrConfig, type SotrCheckpointConfig, type SotrKey
 import type { CheckpointEntry, CheckpointInfo } from '../checkpoint/types';
 import { resolveDevice, synchronize, type Precision } from '../device';
 import { checkPrecision } from '../ops/run';
+import { native } from '../native';
 import { Tensor } from '../tensor';
 import { runResNet } from './backbone';
 import {
@@ -119,6 +120,19 @@ async function readSource(source: SotrSource, o: SotrLoadOptions, warn: (m: stri
   throw new SotrTypeError('Sotr.load: source must be a checkpoint path, its bytes, or a Map of tensors');
 }
 
+function releaseEntryBuffers(entries: ReadonlyMap<string, CheckpointEntry>): void {
+  const buffers = new Set<ArrayBuffer>();
+  for (const e of entries.values()) {
+    const d = e.data as unknown;
+    if (ArrayBuffer.isView(d) && d.buffer instanceof ArrayBuffer) buffers.add(d.buffer);
+  }
+  try {
+    native().releaseHostBuffers([...buffers]);
+  } catch {
+    // Only memory held a little longer: the garbage collector frees them later.
+  }
+}
+
 /** Throws for missing or mis-shaped keys (all named); returns the unexpected ones. */
 function checkKeys(entries: ReadonlyMap<string, CheckpointEntry>, c: SotrCheckpointConfig): string[] {
   if (c.problems.missing.length || c.problems.misshaped.length) checkSotrKeys(entries, { allowUnexpected: true });
@@ -168,6 +182,9 @@ export class Sotr {
     const config = resolveConfig(inferred, options);
     const device = resolveDevice(options.device ?? 'auto').device;
     const { weights, tensors } = buildWeights(entries, config, device);
+    // The checkpoint's bytes now live in the tensors. When we read the file (or copied the bytes given), the
+    // buffers are ours alone: free them now rather than at V8's next full collection (an R50 is 240 MB).
+    if (typeof source === 'string' || source instanceof Uint8Array) releaseEntryBuffers(entries);
     return new Sotr(config, device, precision, weights, tensors);
   }
 

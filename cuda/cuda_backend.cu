@@ -59,13 +59,14 @@ class CudaTimer final : public DeviceTimer {
   ~CudaTimer() override = default;  // events live as long as the process (the runtime is never torn down)
 
   int mark() override {
+    // Copies to the device record from the CPU queue's thread: make this device current there too.
+    cudaSetDevice(index_);
     std::lock_guard<std::mutex> lk(mu_);
     int id;
     if (!free_.empty()) {
       id = free_.back();
       free_.pop_back();
     } else if (events_.size() < kCapacity) {
-      cudaSetDevice(index_);
       cudaEvent_t ev;
       if (cudaEventCreate(&ev) != cudaSuccess) {
         cudaGetLastError();

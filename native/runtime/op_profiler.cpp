@@ -99,21 +99,22 @@ void OpProfiler::commit(Run& r) {
   rec.gapMs = -1;
   r.startMark = r.endMark = -1;  // owned by the record now
   DevState& ds = devs_[devKey(r.device)];
-  if (rec.timer && rec.startMark >= 0 && rec.endMark >= 0) {
+  if (rec.timer) {
+    // Device timestamps, resolved later in order. A run that got no timestamps (the pool was empty) keeps its
+    // host time and breaks the chain of gaps (resolveLocked), so its duration is not taken for idle time.
+    if (rec.startMark < 0 || rec.endMark < 0) {
+      if (rec.startMark >= 0) rec.timer->release(rec.startMark);
+      if (rec.endMark >= 0) rec.timer->release(rec.endMark);
+      rec.startMark = rec.endMark = -1;
+    }
     ds.timer = rec.timer;
     rec.resolved = false;
     if (pending_++ == 0) firstPending_ = recs_.size();
   } else {
     // Host clock: the op's time and the gap since the previous op on this device ended.
-    if (rec.timer) {  // a device without free timestamps: host time only, and no gap chain
-      if (rec.startMark >= 0) rec.timer->release(rec.startMark);
-      if (rec.endMark >= 0) rec.timer->release(rec.endMark);
-      rec.startMark = rec.endMark = -1;
-    } else {
-      rec.deviceMs = static_cast<double>(rec.endNs - rec.startNs) / 1e6;
-      if (ds.lastEndNs >= 0) rec.gapMs = std::max(0.0, static_cast<double>(rec.startNs - ds.lastEndNs) / 1e6);
-      ds.lastEndNs = rec.endNs;
-    }
+    rec.deviceMs = static_cast<double>(rec.endNs - rec.startNs) / 1e6;
+    if (ds.lastEndNs >= 0) rec.gapMs = std::max(0.0, static_cast<double>(rec.startNs - ds.lastEndNs) / 1e6);
+    ds.lastEndNs = rec.endNs;
     rec.resolved = true;
   }
   recs_.push_back(std::move(rec));
@@ -126,14 +127,19 @@ void OpProfiler::resolveLocked() {
     Record& r = recs_[i];
     if (r.resolved) continue;
     DevState& ds = devs_[devKey(r.device)];
-    r.deviceMs = r.timer->elapsedMs(r.startMark, r.endMark);
-    if (ds.lastEndMark >= 0) {
-      const double g = r.timer->elapsedMs(ds.lastEndMark, r.startMark);
-      if (g >= 0) r.gapMs = g;
-      r.timer->release(ds.lastEndMark);
+    if (r.startMark < 0) {  // no timestamps: host time, and the next gap is not measurable
+      if (ds.lastEndMark >= 0) r.timer->release(ds.lastEndMark);
+      ds.lastEndMark = -1;
+    } else {
+      r.deviceMs = r.timer->elapsedMs(r.startMark, r.endMark);
+      if (ds.lastEndMark >= 0) {
+        const double g = r.timer->elapsedMs(ds.lastEndMark, r.startMark);
+        if (g >= 0) r.gapMs = g;
+        r.timer->release(ds.lastEndMark);
+      }
+      r.timer->release(r.startMark);
+      ds.lastEndMark = r.endMark;
     }
-    r.timer->release(r.startMark);
-    ds.lastEndMark = r.endMark;
     r.startMark = r.endMark = -1;
     r.resolved = true;
     pending_--;

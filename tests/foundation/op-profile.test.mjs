@@ -16,6 +16,7 @@ import {
   summarizeOpProfile,
   ProfileStateError,
   SotrError,
+  backendInfo,
 } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
 import { OpProfileSession } from '../../dist/profile.js';
@@ -240,6 +241,31 @@ test('worker_threads: process-wide sessions see workers\u2019 ops, thread-only o
   await runWorker(2, 'leave-open');
   assert.is(open(), 0);
   a.dispose();
+});
+
+// CUDA (registers only where CUDA is available): device time from events, gaps between consecutive ops.
+if (backendInfo().cuda.available) test('CUDA: ops are timed by events (deviceTimed), copies recorded, a gap between each pair of ops', async () => {
+  const host = Tensor.from(Float32Array.from({ length: 256 * 256 }, (_, i) => (i % 7) / 7), [256, 256]);
+  const x = await host.to('cuda');
+  await matmul(x, x); // warm-up
+  startOpProfile({ device: 'cuda:0' });
+  for (let i = 0; i < 10; i++) (await matmul(x, x)).dispose();
+  const y = await relu(x);
+  await y.data();
+  const p = stopOpProfile();
+  const m = row(p, 'matmul');
+  assert.is(m.calls, 10);
+  assert.is(m.inlineCalls, 0);
+  assert.ok(m.deviceTimed);
+  assert.ok(m.totalMs > 0 && m.hostMs > 0);
+  assert.is(row(p, 'relu').calls, 1);
+  assert.is(row(p, 'tensor.data').calls, 1);
+  const d = p.devices.find((v) => v.device === 'cuda:0');
+  assert.ok(d.deviceTimed);
+  assert.is(d.calls, 12);
+  assert.is(d.gaps, 11);
+  assert.ok(d.idleMs >= 0 && d.busyMs > 0);
+  for (const t of [host, x, y]) t.dispose();
 });
 
 test.run();

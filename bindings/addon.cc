@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "runtime/inline_runs.h"
+#include "runtime/op_profiler.h"
 
 namespace sotr_js {
 
@@ -139,8 +140,12 @@ Napi::Promise queueJob(Napi::Env env, sotr::DeviceContext& ctx, std::function<To
     {
       struct Release {
         sotr::DeviceQueue* q;
-        ~Release() { q->release(); }
+        ~Release() {
+          sotr::tlsInlineRun = false;
+          q->release();
+        }
       } release{ctx.queue.get()};
+      sotr::tlsInlineRun = true;  // tells the op profiler this run is inline
       runWork(&ctx, job, work);
     }
     settle(env, job);
@@ -189,6 +194,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* handle = new sotr_js::InstanceHandle{std::make_shared<sotr_js::AddonData>()};
   env.SetInstanceData<sotr_js::InstanceHandle>(handle);  // deleted with the environment
   sotr_js::AddonData* addon = handle->addon.get();
+  static std::atomic<uint32_t> nextEnvId{1};
+  addon->envId = nextEnvId.fetch_add(1);
   addon->completions = Napi::ThreadSafeFunction::New(
       env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "sotr-completions", 0, 1);
   addon->completions.Unref(env);
@@ -197,6 +204,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       env,
       [](void* arg) {
         auto* a = static_cast<sotr_js::AddonData*>(arg);
+        sotr::OpProfiler::get().stopEnv(a->envId);  // profiling stops with the environment that started it
         std::lock_guard<std::mutex> lk(a->mu);
         a->closing = true;
         a->alive = false;

@@ -26,6 +26,8 @@ struct AddonData {
   // worker's exit): device threads call it only while `alive`, under `mu`.
   std::mutex mu;
   bool alive = true;
+  // Names this environment in op profiles (runtime/op_profiler.h).
+  uint32_t envId = 0;
 };
 
 AddonData& data(Napi::Env env);

@@ -4,6 +4,7 @@
 #include "runtime/runtime.h"
 #include "runtime/thread_pool.h"
 #include "runtime/inline_runs.h"
+#include "runtime/op_profiler.h"
 #include "runtime/weight_cache.h"
 
 #ifndef SOTR_VERSION
@@ -205,6 +206,75 @@ Napi::Value InlineRunInfo(const Napi::CallbackInfo& info) {
   SOTR_JS_CATCH(env)
 }
 
+// opProfileStart(device: string | null, envOnly: boolean, byShape: boolean) -> session id.
+Napi::Value OpProfileStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  sotr::OpSessionOptions o;
+  if (info.Length() > 0 && info[0].IsString()) {
+    o.anyDevice = false;
+    o.device = sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value());
+  }
+  o.envOnly = info.Length() > 1 && info[1].ToBoolean().Value();
+  o.byShape = info.Length() > 2 && info[2].ToBoolean().Value();
+  o.env = data(env).envId;
+  return Napi::Number::New(env, sotr::OpProfiler::get().start(o));
+  SOTR_JS_CATCH(env)
+}
+
+// opProfileStop(id) -> { wallMs, dropped, ops: [...], devices: [...] }. Waits for the
+// device work of the recorded ops (CUDA timestamps) to finish.
+Napi::Value OpProfileStop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  if (info.Length() < 1 || !info[0].IsNumber()) sotr::fail(sotr::ErrorKind::InvalidArgument, "opProfileStop(id)");
+  sotr::OpProfileResult r = sotr::OpProfiler::get().stop(info[0].As<Napi::Number>().Uint32Value());
+  auto num = [&](double v) { return Napi::Number::New(env, v); };
+  auto o = Napi::Object::New(env);
+  o.Set("wallMs", num(r.wallMs));
+  o.Set("dropped", num(static_cast<double>(r.dropped)));
+  auto ops = Napi::Array::New(env, r.ops.size());
+  for (size_t i = 0; i < r.ops.size(); ++i) {
+    const auto& s = r.ops[i];
+    auto x = Napi::Object::New(env);
+    x.Set("op", s.op);
+    x.Set("device", s.device.str());
+    if (!s.shape.empty()) x.Set("shape", s.shape);
+    x.Set("calls", num(static_cast<double>(s.calls)));
+    x.Set("inlineCalls", num(static_cast<double>(s.inlineCalls)));
+    x.Set("totalMs", num(s.totalMs));
+    x.Set("maxMs", num(s.maxMs));
+    x.Set("hostMs", num(s.hostMs));
+    x.Set("hostMaxMs", num(s.hostMaxMs));
+    x.Set("idleBeforeMs", num(s.idleBeforeMs));
+    x.Set("gaps", num(static_cast<double>(s.gaps)));
+    x.Set("deviceTimed", Napi::Boolean::New(env, s.deviceTimed));
+    ops.Set(static_cast<uint32_t>(i), x);
+  }
+  o.Set("ops", ops);
+  auto devs = Napi::Array::New(env, r.devices.size());
+  for (size_t i = 0; i < r.devices.size(); ++i) {
+    const auto& d = r.devices[i];
+    auto x = Napi::Object::New(env);
+    x.Set("device", d.device.str());
+    x.Set("calls", num(static_cast<double>(d.calls)));
+    x.Set("busyMs", num(d.busyMs));
+    x.Set("hostMs", num(d.hostMs));
+    x.Set("idleMs", num(d.idleMs));
+    x.Set("gaps", num(static_cast<double>(d.gaps)));
+    x.Set("deviceTimed", Napi::Boolean::New(env, d.deviceTimed));
+    devs.Set(static_cast<uint32_t>(i), x);
+  }
+  o.Set("devices", devs);
+  return o;
+  SOTR_JS_CATCH(env)
+}
+
+// Sessions open in the process (diagnostics and tests).
+Napi::Value OpProfileOpen(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), sotr::OpProfiler::get().openSessions());
+}
+
 }  // namespace
 
 void initInfo(Napi::Env env, Napi::Object exports) {
@@ -217,6 +287,9 @@ void initInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("weightCacheInfo", Napi::Function::New(env, WeightCacheInfo));
   exports.Set("clearWeightCache", Napi::Function::New(env, ClearWeightCache));
   exports.Set("_inlineRunInfo", Napi::Function::New(env, InlineRunInfo));
+  exports.Set("opProfileStart", Napi::Function::New(env, OpProfileStart));
+  exports.Set("opProfileStop", Napi::Function::New(env, OpProfileStop));
+  exports.Set("_opProfileOpen", Napi::Function::New(env, OpProfileOpen));
 }
 
 }  // namespace sotr_js

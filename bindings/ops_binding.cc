@@ -6,6 +6,7 @@
 #include "addon.h"
 #include "ops/registry.h"
 #include "runtime/inline_runs.h"
+#include "runtime/op_profiler.h"
 #include "runtime/runtime.h"
 #include "runtime/thread_pool.h"
 
@@ -124,7 +125,8 @@ Napi::Value RunOp(const Napi::CallbackInfo& info) {
   const bool cpu = ctx.device.type == sotr::DeviceType::CPU;
   const bool mayInline = cpu && sotr::InlineRuns::get().eligible(sig.h);
   const uint64_t signature = sig.h;
-  return queueJob(env, ctx, [c, def, shared, outputs, cancelled, jobId, cpu, signature]() -> ToJs {
+  const uint32_t envId = data(env).envId;
+  return queueJob(env, ctx, [c, def, shared, outputs, cancelled, jobId, cpu, signature, envId]() -> ToJs {
     // Forget the cancel flag however this ends.
     struct Forget {
       uint32_t id;
@@ -139,15 +141,29 @@ Napi::Value RunOp(const Napi::CallbackInfo& info) {
     ec.pool = &sotr::cpuPool();
     ec.stream = c->backend->stream();
     std::vector<sotr::Tensor> outs = outputs;
+    // The op profiler (runtime/op_profiler.h): one relaxed load when off.
+    sotr::OpProfiler::Run prof;
+    const bool profiling = sotr::OpProfiler::on();
+    if (profiling) {
+      prof.op = shared->op;
+      prof.device = c->device;
+      prof.env = envId;
+      prof.shape = sotr::shapeSignature(shared->inputs);
+    }
     try {
       if (!cpu) {
+        if (profiling) prof.begin(c->backend->timer());
         def->cuda(*shared, outs, ec);
+        if (profiling) prof.end();
       } else {
         const auto t0 = std::chrono::steady_clock::now();
+        if (profiling) prof.begin(nullptr);
         def->cpu(*shared, outs, ec);
+        if (profiling) prof.end();
         sotr::InlineRuns::get().record(
             signature, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
       }
+      if (profiling) prof.commit();
     } catch (const sotr::Error&) {
       throw;
     } catch (const std::invalid_argument& e) {

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "runtime/op_profiler.h"
 #include "runtime/inline_runs.h"
 #include "runtime/runtime.h"
 
@@ -162,12 +163,26 @@ Napi::Value ToHost(const Napi::CallbackInfo& info) {
   // A small host read is a memcpy of a few microseconds: inline when idle.
   const bool mayInline = t.device().type == sotr::DeviceType::CPU && t.bytes() <= kInlineReadBytes &&
                          sotr::InlineRuns::get().budgetNs() > 0;
-  return queueJob(env, ctx, [c, t]() -> ToJs {
+  const uint32_t envId = data(env).envId;
+  return queueJob(env, ctx, [c, t, envId]() -> ToJs {
     c->checkAlive();
     const size_t n = t.bytes();
     std::unique_ptr<uint8_t, decltype(&std::free)> buf(static_cast<uint8_t*>(std::malloc(n ? n : 1)), &std::free);
     if (!buf) sotr::fail(sotr::ErrorKind::OutOfMemory, "out of host memory reading a tensor");
+    sotr::OpProfiler::Run prof;
+    const bool profiling = sotr::OpProfiler::on();
+    if (profiling) {
+      prof.op = "tensor.data";
+      prof.device = c->device;
+      prof.env = envId;
+      prof.shape = sotr::shapeSignature({t});
+      prof.begin(c->backend->timer());
+    }
     if (n) c->backend->copyToHost(buf.get(), t.raw(), n);
+    if (profiling) {
+      prof.end();
+      prof.commit();
+    }
     auto shared = std::make_shared<std::unique_ptr<uint8_t, decltype(&std::free)>>(std::move(buf));
     return [shared, n](Napi::Env e) -> Napi::Value {
       uint8_t* data = shared->get();
@@ -209,8 +224,20 @@ Napi::Value CopyTo(const Napi::CallbackInfo& info) {
   sotr::Tensor dst = sotr::allocTensor(*dctx.backend, src.dtype, src.shape);
   sotr::DeviceContext* s = &sctx;
   sotr::DeviceContext* d = &dctx;
-  return queueJob(env, sctx, [s, d, src, dst]() -> ToJs {
+  const uint32_t envId = data(env).envId;
+  return queueJob(env, sctx, [s, d, src, dst, envId]() -> ToJs {
     const size_t n = src.bytes();
+    // Profiled on the CUDA side when there is one (its stream does the copy).
+    sotr::OpProfiler::Run prof;
+    const bool profiling = sotr::OpProfiler::on();
+    if (profiling) {
+      sotr::DeviceContext* timed = s->device.type == sotr::DeviceType::CPU ? d : s;
+      prof.op = "tensor.to";
+      prof.device = timed->device;
+      prof.env = envId;
+      prof.shape = sotr::shapeSignature({src}) + "->" + d->device.str();
+      prof.begin(timed->backend->timer());
+    }
     if (n) {
       if (s == d) {
         s->backend->copyWithin(dst.raw(), src.raw(), n);
@@ -223,6 +250,10 @@ Napi::Value CopyTo(const Napi::CallbackInfo& info) {
         s->backend->copyToHost(staging.data(), src.raw(), n);
         d->backend->copyFromHost(dst.raw(), staging.data(), n);
       }
+    }
+    if (profiling) {
+      prof.end();
+      prof.commit();
     }
     return [dst](Napi::Env e) -> Napi::Value { return wrapTensor(e, dst); };
   });

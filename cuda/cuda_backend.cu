@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "runtime/backend.h"
+#include "runtime/op_profiler.h"
 
 #ifndef SOTR_CUDA_ARCHS_STR
 #define SOTR_CUDA_ARCHS_STR ""
@@ -49,6 +50,73 @@ size_t roundSize(size_t bytes) {
   return (bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20);  // large: 2 MiB steps
 }
 
+// Timestamps for the op profiler: timing events from a pool (created on first
+// use, at most kCapacity), recorded on the device's stream. Recording never
+// blocks; only reading an elapsed time waits for the later event.
+class CudaTimer final : public DeviceTimer {
+ public:
+  CudaTimer(int index, cudaStream_t stream) : index_(index), stream_(stream) {}
+  ~CudaTimer() override = default;  // events live as long as the process (the runtime is never torn down)
+
+  int mark() override {
+    // Copies to the device record from the CPU queue's thread: make this device current there too.
+    cudaSetDevice(index_);
+    std::lock_guard<std::mutex> lk(mu_);
+    int id;
+    if (!free_.empty()) {
+      id = free_.back();
+      free_.pop_back();
+    } else if (events_.size() < kCapacity) {
+      cudaEvent_t ev;
+      if (cudaEventCreate(&ev) != cudaSuccess) {
+        cudaGetLastError();
+        return -1;
+      }
+      events_.push_back(ev);
+      id = static_cast<int>(events_.size()) - 1;
+    } else {
+      return -1;
+    }
+    if (cudaEventRecord(events_[id], stream_) != cudaSuccess) {
+      cudaGetLastError();
+      free_.push_back(id);
+      return -1;
+    }
+    return id;
+  }
+
+  double elapsedMs(int from, int to) override {
+    cudaEvent_t a, b;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (from < 0 || to < 0 || from >= static_cast<int>(events_.size()) || to >= static_cast<int>(events_.size())) return -1;
+      a = events_[from];
+      b = events_[to];
+    }
+    cudaSetDevice(index_);
+    float ms = 0;
+    if (cudaEventSynchronize(b) != cudaSuccess || cudaEventElapsedTime(&ms, a, b) != cudaSuccess) {
+      cudaGetLastError();
+      return -1;
+    }
+    return ms < 0 ? 0 : ms;  // timestamps have ~0.5 us resolution
+  }
+
+  void release(int id) override {
+    if (id < 0) return;
+    std::lock_guard<std::mutex> lk(mu_);
+    free_.push_back(id);
+  }
+
+ private:
+  static constexpr size_t kCapacity = 4096;
+  int index_;
+  cudaStream_t stream_;
+  std::mutex mu_;
+  std::vector<cudaEvent_t> events_;
+  std::vector<int> free_;
+};
+
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(int index) : index_(index) {
@@ -61,10 +129,12 @@ class CudaBackend final : public Backend {
     use();
     e = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking);
     if (e != cudaSuccess) fail(ErrorKind::DeviceUnavailable, cudaMsg("cudaStreamCreate", e));
+    timer_ = std::make_unique<CudaTimer>(index_, stream_);
   }
 
   Device device() const override { return Device{DeviceType::CUDA, index_}; }
   void* stream() const override { return stream_; }
+  DeviceTimer* timer() override { return timer_.get(); }
 
   std::shared_ptr<Storage> allocate(size_t bytes) override {
     const size_t size = roundSize(bytes);
@@ -173,6 +243,7 @@ class CudaBackend final : public Backend {
 
   int index_;
   cudaStream_t stream_ = nullptr;
+  std::unique_ptr<CudaTimer> timer_;
   std::mutex mu_;
   std::map<size_t, std::vector<void*>> free_;
   uint64_t live_ = 0, peak_ = 0, cached_ = 0, allocCalls_ = 0;

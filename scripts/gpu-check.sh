@@ -136,6 +136,8 @@ if [ -s "$OUT/e2e.json" ]; then
       if (!x.compare) continue;
       const c = x.compare, m = x.memory, b = x.batch1;
       console.log(`${x.precision}: trace ${x.traceAgrees ? "agrees" : "DIFFERS"}; matched ${c.matched}/${c.ref} (dev ${c.dev}, other label ${c.matchedOtherLabel}), IoU min ${c.iou.min} median ${c.iou.median}, |dscore| max ${c.scoreAbsDiff.max}; stage NMSE ${Object.entries(x.stageNmse).map(([k, v]) => k + " " + v).join(", ")}`);
+      const o = x.opProfile;
+      if (o) console.log(`${x.precision}: op profile ${o.device}: busy ${o.deviceBusyMs} ms, idle between ops ${o.deviceIdleMs} ms (${(100 * o.deviceIdleShare).toFixed(1)}%, ${o.deviceCalls} ops, ${o.deviceTimed ? "events" : "host clock"}), predict ${o.predictMs} ms; top ${o.top.slice(0, 5).map((t) => t.op + "@" + t.device + " " + t.totalMs + " ms/" + t.calls).join(", ")}; idle before ${o.topIdleBefore.slice(0, 3).map((t) => t.op + " " + t.idleBeforeMs + " ms").join(", ")}`);
       if (!b || !m) continue;
       console.log(`${x.precision}: load ${x.loadMs} ms, first ${x.firstMs} ms, batch 1 median ${b.medianMs} ms (p10 ${b.p10Ms}, p90 ${b.p90Ms}, ${b.reps} reps), batch ${x.batchN?.images ?? "-"}: ${x.batchN?.imagesPerS ?? x.batchN?.skipped ?? "-"} img/s; memory ${m.device} live ${m.liveFirstMiB}->${m.liveLastMiB} MiB, reserved ${m.reservedFirstMiB}->${m.reservedLastMiB}, peak ${m.peakSoFarMiB}, driver ${m.driverViewMiB}, RSS ${m.rssFirstMiB}->${m.rssLastMiB}: ${m.flat ? "flat" : "NOT FLAT"}`);
     }

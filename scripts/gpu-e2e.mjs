@@ -4,7 +4,8 @@
 // device (the CPU) and on the device under test, per precision:
 //   - agreement: post-processing counts, per-stage NMSE of the intermediates (FPN, transformer, heads, mask
 //     feature), instances matched by label and mask IoU (>= 0.5), IoU and score differences;
-//   - speed: cold first predict, a per-stage profile, warm batch 1 (median of the memory loop), an array of
+//   - speed: cold first predict, a per-stage profile, an op profile (`opProfile`: top ops, the device's busy time and
+//     its idle time between ops), warm batch 1 (median of the memory loop), an array of
 //     --batch images in one predict() call (images/s);
 //   - memory: the device allocator's live/cached/peak bytes and the process RSS after each of --mem-reps warm
 //     predictions (flat: live bytes return to the same value and the reserved bytes stop growing).
@@ -262,6 +263,29 @@ try {
       const prof = await model.predict(raw, { profile: true });
       run.profileMs = Object.fromEntries(Object.entries(prof.profile).map(([k, v]) => [k, +v.toFixed(1)]));
       log(`${precision}: profile ${JSON.stringify(run.profileMs)}`);
+      // The op profile of one warm predict (no syncs between stages): top ops by device time, and the device's
+      // busy and idle time between consecutive ops (on CUDA from event timestamps: does the GPU wait for JS?).
+      t0 = performance.now();
+      const opRun = await model.predict(raw, { profile: 'ops' });
+      const opMs = performance.now() - t0;
+      const op = opRun.opProfile;
+      const dev = op.devices.find((d) => d.device === model.device) ?? { busyMs: 0, idleMs: 0, calls: 0, deviceTimed: false };
+      run.opProfile = {
+        predictMs: r3(opMs),
+        device: model.device,
+        deviceTimed: dev.deviceTimed,
+        deviceBusyMs: r3(dev.busyMs),
+        deviceIdleMs: r3(dev.idleMs),
+        deviceIdleShare: r3(dev.idleMs / (dev.busyMs + dev.idleMs || 1)),
+        deviceCalls: dev.calls,
+        ...lib.summarizeOpProfile(op, 15),
+        topIdleBefore: [...op.ops]
+          .sort((a, b) => b.idleBeforeMs - a.idleBeforeMs)
+          .slice(0, 8)
+          .map((o) => ({ op: o.op, device: o.device, calls: o.calls, idleBeforeMs: r3(o.idleBeforeMs), meanMs: r3(o.meanMs) })),
+      };
+      log(`${precision}: op profile: ${model.device} busy ${run.opProfile.deviceBusyMs} ms, idle between ops ${run.opProfile.deviceIdleMs} ms (${dev.calls} ops)`);
+      log(`${precision}: op profile:\n${lib.formatOpProfile(op, { top: 12 })}`);
 
       // Warm batch 1, timed, with the allocator read after each predict.
       const times = [], live = [], reserved = [], rss = [], calls = [];

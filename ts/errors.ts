@@ -19,6 +19,7 @@ export type SotrErrorCode =
   | 'SOTR_CHECKPOINT_UNSAFE'
   | 'SOTR_CHECKPOINT_KEYS'
   | 'SOTR_IMAGE_DECODE'
+  | 'SOTR_INVALID_STATE'
   | 'SOTR_INTERNAL';
 
 export interface SotrErrorOptions {
@@ -158,5 +159,12 @@ export class ImageDecodeError extends SotrError {
 export class NativeLoadError extends SotrError {
   constructor(message: string, options: SotrErrorOptions = {}) {
     super('SOTR_NATIVE_LOAD', message, options);
+  }
+}
+
+/** A call made in the wrong state, e.g. stopOpProfile() with no profile running. */
+export class ProfileStateError extends SotrError {
+  constructor(message: string) {
+    super('SOTR_INVALID_STATE', message);
   }
 }

@@ -20,6 +20,17 @@ export {
   type MemoryInfo,
 } from './device';
 export type { WeightCacheInfo } from './native';
+export {
+  startOpProfile,
+  stopOpProfile,
+  isOpProfiling,
+  formatOpProfile,
+  summarizeOpProfile,
+  type OpProfile,
+  type OpStat,
+  type OpProfileDevice,
+  type OpProfileOptions,
+} from './profile';
 export { runOp, listOps, type OpOptions } from './ops/run';
 export { matmul, type MatmulOptions, type Activation } from './ops/matmul';
 export {

@@ -70,6 +70,11 @@ export interface NativeAddon {
   clearWeightCache(): void;
   /** @internal Inline runs of small CPU calls: budget (us; a value >= 0 sets it) and calls run inline so far. */
   _inlineRunInfo(budgetUs?: number): { budgetUs: number; inlineRuns: number };
+  /** Opens an op profile session (ts/profile.ts): device or null for all, this environment only, rows by shape. */
+  opProfileStart(device: string | null, envOnly: boolean, byShape: boolean): number;
+  opProfileStop(id: number): import('./profile').NativeOpProfile;
+  /** @internal Sessions open in the process. */
+  _opProfileOpen(): number;
 }
 
 /** The derived-weight cache (packed conv weights, concatenated attention projections). */

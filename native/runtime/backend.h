@@ -13,6 +13,8 @@
 
 namespace sotr {
 
+class DeviceTimer;  // runtime/op_profiler.h
+
 struct MemoryStats {
   uint64_t liveBytes = 0;    // held by tensors
   uint64_t peakBytes = 0;    // max of liveBytes since start / reset
@@ -39,6 +41,9 @@ class Backend {
   virtual void synchronize() = 0;
   // The CUDA stream (cudaStream_t) of this device, nullptr on the CPU.
   virtual void* stream() const { return nullptr; }
+  // Device-side timestamps on that stream for the op profiler (CUDA events);
+  // nullptr where the host clock is the device's clock (the CPU).
+  virtual DeviceTimer* timer() { return nullptr; }
 };
 
 Tensor allocTensor(Backend& backend, DType dtype, const Shape& shape);

@@ -128,6 +128,7 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
       --retry-errors           redo images whose earlier line has an error
       --overwrite              start a new --out instead of resuming it
       --profile                print the model's per-stage time profile at the end
+      --profile ops            also print the top ops by time and the device's busy and idle time
   -q, --quiet                  no progress or summary (errors are still printed)
   -h, --help                   this text
 

@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { resolveDevice } from '../device';
+import { formatOpProfile, OpProfileSession, type OpProfile } from '../profile';
 import { EXIT, UsageError, flag, num, parse, str, strs, PREDICT_USAGE, type Parsed } from './args';
 import { expandInputs } from './inputs';
 import { JournalWriter, loadJournal, statusOf, type LineStatus, type ResultLine } from './journal';
@@ -53,6 +54,8 @@ const PREDICT_OPTIONS = {
   'retry-errors': { type: 'boolean' },
   overwrite: { type: 'boolean' },
   profile: { type: 'boolean' },
+  // `--profile ops` (rewritten to this before parsing; see opsProfileArgs).
+  'profile-ops': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -75,7 +78,27 @@ interface Settings {
   retryErrors: boolean;
   overwrite: boolean;
   profile: boolean;
+  /** `--profile ops`: also an op table (top ops by time, device busy and idle). */
+  profileOps: boolean;
   quiet: boolean;
+}
+
+/** `--profile ops` / `--profile=ops` → `--profile --profile-ops`; `--profile=stages` → `--profile` (bare `--profile` is a flag). */
+function opsProfileArgs(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if ((a === '--profile' && argv[i + 1] === 'ops') || a === '--profile=ops') {
+      out.push('--profile', '--profile-ops');
+      if (a === '--profile') i++;
+    } else if (a === '--profile=stages') out.push('--profile');
+    else out.push(a);
+  }
+  return out;
 }
 
 function settings(p: Parsed): Settings {
@@ -118,7 +141,8 @@ function settings(p: Parsed): Settings {
     vizThreshold: num(p, 'viz-threshold', prob) ?? 0.3,
     retryErrors: flag(p, 'retry-errors'),
     overwrite: flag(p, 'overwrite'),
-    profile: flag(p, 'profile'),
+    profile: flag(p, 'profile') || flag(p, 'profile-ops'),
+    profileOps: flag(p, 'profile-ops'),
     quiet: flag(p, 'quiet'),
   };
   const batch = num(p, 'batch', { min: 1, max: 256, integer: true });
@@ -196,7 +220,7 @@ class DecodeQueue {
 }
 
 export async function predictCommand(argv: string[], io: CliIO, factory: SegmenterFactory): Promise<number> {
-  const p = parse('predict', argv, PREDICT_OPTIONS as never);
+  const p = parse('predict', opsProfileArgs(argv), PREDICT_OPTIONS as never);
   if (flag(p, 'help')) {
     io.stdout.write(PREDICT_USAGE + '\n');
     return EXIT.ok;
@@ -396,6 +420,8 @@ async function runModel(
   };
 
   const tRun = performance.now();
+  // The model's ops on this thread (the decode workers run none), over the whole run.
+  const opSession = s.profileOps ? new OpProfileSession({ thisThreadOnly: true }) : null;
   let prev: { images: DecodedImage[]; result: Promise<Outcome[]> } | null = null;
   let fatal: FatalError | null = null;
   try {
@@ -422,13 +448,14 @@ async function runModel(
     fatal = e;
   } finally {
     const runMs = performance.now() - tRun;
+    const opProfile = opSession?.stop();
     await Promise.allSettled(pendingViz);
     if (fatal) progress.clear();
     else progress.finish();
     await writer.close();
     await pool.close();
     process.off('SIGINT', onSigint);
-    if (!fatal && !s.quiet) summary(s, seg, say, { runMs, batch, workers, processed: stats.processed, failed: stats.failed, occupancy });
+    if (!fatal && !s.quiet) summary(s, seg, say, { runMs, batch, workers, processed: stats.processed, failed: stats.failed, occupancy, opProfile });
     await seg.dispose();
   }
   if (fatal) {
@@ -442,7 +469,7 @@ function summary(
   s: Settings,
   seg: Segmenter,
   say: (m: string) => void,
-  r: { runMs: number; batch: number; workers: number; processed: number; failed: number; occupancy: { busyMs: number } },
+  r: { runMs: number; batch: number; workers: number; processed: number; failed: number; occupancy: { busyMs: number }; opProfile?: OpProfile | undefined },
 ): void {
   const rate = r.processed / (r.runMs / 1000);
   const prof = seg.profile?.();
@@ -462,5 +489,9 @@ function summary(
     for (const [k, v] of Object.entries(stages).sort((a, b) => b[1] - a[1])) {
       say(`  ${k.padEnd(14)} ${(v / 1000).toFixed(3).padStart(9)} s ${((100 * v) / (total || 1)).toFixed(1).padStart(5)}%`);
     }
+  }
+  if (r.opProfile) {
+    say(`op profile, summed over the images (top ops by time; "idle before": the device's idle time just before the op):`);
+    for (const line of formatOpProfile(r.opProfile, { top: 20 }).split('\n')) say(`  ${line}`);
   }
 }

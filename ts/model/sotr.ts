@@ -35,12 +35,18 @@ import { MaskFeature, postprocess, type Instance, type LevelMaps, type Postproce
 import { decodePixels, prepareImageTensor, type DecodedPixels, type ImageInput, type PreparedTensor } from './preprocess';
 import { runTransformer } from './transformer';
 import { buildWeights, type SotrWeights } from './weights';
+import { OpProfileSession, type OpProfile } from '../profile';
 
 const asyncDisposeSym: symbol = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for('nodejs.asyncDispose');
 
 export interface PredictOptions extends PostprocessOptions {
-  /** Adds per-stage wall times in milliseconds (synchronising the device between stages). */
-  profile?: boolean;
+  /**
+   * `true`: adds per-stage wall times in milliseconds (`result.profile`; synchronising the device between stages).
+   * `'ops'`: adds the op profile of this prediction (`result.opProfile`: every op's time, the device's busy and idle
+   * time; no synchronisation between stages, so the device idles as it does unprofiled). Ops other code of this thread
+   * runs meanwhile are counted too.
+   */
+  profile?: boolean | 'ops';
   /** Adds the network's intermediate tensors (host copies). */
   intermediates?: boolean;
   /** Cancels the prediction (work already running on the device finishes first). */
@@ -96,6 +102,8 @@ export interface Prediction {
   /** Sorted by score, descending. */
   instances: Instance[];
   profile?: StageTimes;
+  /** With `profile: 'ops'`: the ops this prediction ran (see startOpProfile). */
+  opProfile?: OpProfile;
   intermediates?: Intermediates;
 }
 
@@ -253,7 +261,11 @@ export class Sotr {
       if (signal?.aborted) throw new AbortError('predict');
     };
     check();
+    if (options.profile !== undefined && typeof options.profile !== 'boolean' && options.profile !== 'ops')
+      throw new SotrTypeError(`predict: profile must be true, false or 'ops', received ${JSON.stringify(options.profile)}`);
     const profile = options.profile === true;
+    // This environment's ops, every device (post-processing runs on the CPU for a CUDA model).
+    const opSession = options.profile === 'ops' ? new OpProfileSession({ thisThreadOnly: true }) : null;
     const times: StageTimes = { decode: decodeMs, resize: 0, backbone: 0, transformer: 0, heads: 0, maskBranch: 0, postprocess: 0, total: 0 };
     let t = performance.now();
     const lap = async (stage: keyof StageTimes): Promise<void> => {
@@ -356,9 +368,11 @@ export class Sotr {
         inter.trace = trace;
         result.intermediates = inter as Intermediates;
       }
+      if (opSession) result.opProfile = opSession.stop();
       return result;
     } finally {
       for (const s of scope) s.dispose();
+      if (opSession?.open) opSession.stop();
     }
   }
 

@@ -45,6 +45,17 @@ struct OpCase {
   bool cpuOnly = false;  // a host op with no CUDA kernel (preprocessing): CPU checks only
 };
 
+// A host op's case (CPU only, no CUDA kernel), its outputs checked by `check`
+// (0 = exact agreement, anything else fails: INFINITY by convention).
+inline void hostOpCheck(OpCase& c, bool timed,
+                        std::function<double(const sotr::OpCall&, const std::vector<sotr::Tensor>&)> check) {
+  c.cpuOnly = true;
+  c.exact = true;
+  c.timed = timed;
+  c.cpuReference = std::move(check);
+  c.cpuBound = 0;
+}
+
 void registerCase(OpCase c);
 struct CaseRegistrar {
   explicit CaseRegistrar(OpCase c) { registerCase(std::move(c)); }

@@ -47,11 +47,7 @@ OpCase gatherCase(Spec s) {
     for (int64_t g : s.grids) call.inputs.push_back(randomTensor(rng, {1, s.D, g, g}));
     return call;
   };
-  c.cpuOnly = true;
-  c.exact = true;
-  c.timed = s.timed;
-  c.cpuReference = [s](const OpCall& call, const std::vector<Tensor>& out) { return check(s, call, out); };
-  c.cpuBound = 0;
+  hostOpCheck(c, s.timed, [s](const OpCall& call, const std::vector<Tensor>& out) { return check(s, call, out); });
   return c;
 }
 

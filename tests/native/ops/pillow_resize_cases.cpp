@@ -181,11 +181,7 @@ OpCase resizeCase(Spec s) {
     }
     return call;
   };
-  c.exact = true;
-  c.cpuOnly = true;
-  c.timed = s.timed;
-  c.cpuReference = [s](const OpCall& call, const std::vector<Tensor>& out) { return check(s, call, out); };
-  c.cpuBound = 0;
+  hostOpCheck(c, s.timed, [s](const OpCall& call, const std::vector<Tensor>& out) { return check(s, call, out); });
   return c;
 }
 

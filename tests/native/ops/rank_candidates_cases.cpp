@@ -83,11 +83,7 @@ OpCase rankCase(Spec s) {
     call.attrs.setNumber("nmsPre", double(s.nmsPre));
     return call;
   };
-  c.cpuOnly = true;
-  c.exact = true;
-  c.timed = s.timed;
-  c.cpuReference = [s](const OpCall& call, const std::vector<Tensor>& out) { return check(s, call, out); };
-  c.cpuBound = 0;
+  hostOpCheck(c, s.timed, [s](const OpCall& call, const std::vector<Tensor>& out) { return check(s, call, out); });
   return c;
 }
 

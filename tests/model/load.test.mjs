@@ -233,7 +233,9 @@ test('loading from a file or bytes frees the checkpoint buffers at once; a Map o
   const m2 = await Sotr.load(tensors, { onWarning: () => {} });
   assert.equal(Array.from(first.data.subarray(0, 4)), before, "the caller's tensors are untouched");
   m2.dispose();
-  const m3 = await Sotr.load(readFileSync(file), { onWarning: () => {} });
+  const bytes = readFileSync(file);
+  const m3 = await Sotr.load(bytes, { onWarning: () => {} });
+  assert.is(bytes.length, size, "the caller's bytes are untouched");
   m3.dispose();
 });
 

@@ -128,11 +128,12 @@ async function readSource(source: SotrSource, o: SotrLoadOptions, warn: (m: stri
   throw new SotrTypeError('Sotr.load: source must be a checkpoint path, its bytes, or a Map of tensors');
 }
 
-function releaseEntryBuffers(entries: ReadonlyMap<string, CheckpointEntry>): void {
+function releaseEntryBuffers(entries: ReadonlyMap<string, CheckpointEntry>, callers: ArrayBufferLike | null): void {
   const buffers = new Set<ArrayBuffer>();
   for (const e of entries.values()) {
     const d = e.data as unknown;
-    if (ArrayBuffer.isView(d) && d.buffer instanceof ArrayBuffer) buffers.add(d.buffer);
+    // The reader copies storages into buffers of its own; never the caller's bytes, should that ever change.
+    if (ArrayBuffer.isView(d) && d.buffer instanceof ArrayBuffer && d.buffer !== callers) buffers.add(d.buffer);
   }
   try {
     native().releaseHostBuffers([...buffers]);
@@ -192,7 +193,9 @@ export class Sotr {
     const { weights, tensors } = buildWeights(entries, config, device);
     // The checkpoint's bytes now live in the tensors. When we read the file (or copied the bytes given), the
     // buffers are ours alone: free them now rather than at V8's next full collection (an R50 is 240 MB).
-    if (typeof source === 'string' || source instanceof Uint8Array) releaseEntryBuffers(entries);
+    if (typeof source === 'string' || source instanceof Uint8Array) {
+      releaseEntryBuffers(entries, source instanceof Uint8Array ? source.buffer : null);
+    }
     return new Sotr(config, device, precision, weights, tensors);
   }
 

@@ -7,6 +7,7 @@
 #include "runtime/op_profiler.h"
 #include "runtime/weight_cache.h"
 
+#include "sotr_build_info.h"  // SOTR_VERSION, SOTR_COMMIT (written at build time: scripts/build_info.cmake)
 #ifndef SOTR_VERSION
 #define SOTR_VERSION "0.0.0"
 #endif

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { backendInfo, resolveDevice, DeviceUnavailableError, setNumThreads, listOps } from '../../dist/index.js';
 
 const entry = new URL('../../dist/index.js', import.meta.url).pathname;
@@ -12,6 +13,26 @@ test('backendInfo reports build, CPU and CUDA and never throws', () => {
   assert.ok(info.build.loaded);
   assert.match(info.build.version, /^\d+\.\d+\.\d+/);
   assert.type(info.build.commit, 'string');
+  assert.is(info.build.version, JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+  // Built from this checkout: the commit is written at build time (scripts/build_info.cmake), so it is HEAD, or an
+  // ancestor of it when commits were made since the last build (never a value fixed when CMake first configured).
+  const git = (...args) => execFileSync('git', args, { cwd: new URL('../..', import.meta.url), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  let inGit = false;
+  try {
+    inGit = git('rev-parse', '--is-inside-work-tree') === 'true';
+  } catch {
+    // not a git checkout (an unpacked package): nothing to compare
+  }
+  if (inGit && !process.env.SOTR_NATIVE_PATH) {
+    assert.match(info.build.commit, /^[0-9a-f]{12}$/);
+    let ancestor = true;
+    try {
+      git('merge-base', '--is-ancestor', info.build.commit, 'HEAD');
+    } catch {
+      ancestor = false;
+    }
+    assert.ok(ancestor, `the addon's commit ${info.build.commit} is not HEAD or an ancestor of it`);
+  }
   assert.ok(info.build.simdVariants.includes('scalar'));
   assert.ok(info.cpu.threads >= 1);
   assert.ok(['scalar', 'avx2', 'avx512'].includes(info.cpu.simd));

@@ -76,6 +76,7 @@ test('npm pack: the tarball holds what it needs and nothing else, under 20 MB', 
     'dist/cli/worker.js',
     `prebuilds/${plat}/sotr-node.node`,
     'scripts/install.js',
+    'scripts/build_info.cmake',
     'CMakeLists.txt',
     'bindings/addon.cc',
   ]) {
@@ -85,7 +86,7 @@ test('npm pack: the tarball holds what it needs and nothing else, under 20 MB', 
   const unwanted = files.filter(
     (f) =>
       /^(build|build-[^/]*|tests|ts|benchmarks|docs|examples|\.ci|\.github|gpu-build|gpu-out|out|node_modules|\.git)\//.test(f) ||
-      /^scripts\/(?!install\.js$)/.test(f) ||
+      /^scripts\/(?!install\.js$|build_info\.cmake$)/.test(f) ||
       /\.(pth|safetensors|tgz|log|map|o|a)$/.test(f) ||
       /\.test\.m?js$/.test(f) ||
       (/\.node$/.test(f) && f !== `prebuilds/${plat}/sotr-node.node`),

@@ -81,12 +81,62 @@ void parseAttrs(Napi::Env env, const std::string& op, const Napi::Value& v, sotr
   }
 }
 
+// Runs an op on its device's queue thread (or inline on the JS thread): the
+// kernel, the op profiler's record and the inline-run timing. Throws sotr::Error.
+void executeOp(sotr::DeviceContext* c, const sotr::OpDef* def, const sotr::OpCall& call, std::vector<sotr::Tensor>& outs,
+               bool cpu, uint64_t signature, uint32_t envId) {
+  c->checkAlive();
+  sotr::ExecContext ec;
+  ec.backend = c->backend.get();
+  ec.pool = &sotr::cpuPool();
+  ec.stream = c->backend->stream();
+  // The op profiler (runtime/op_profiler.h): one relaxed load when off.
+  sotr::OpProfiler::Run prof;
+  const bool profiling = sotr::OpProfiler::on();
+  if (profiling) {
+    prof.op = call.op;
+    prof.device = c->device;
+    prof.env = envId;
+    prof.shape = sotr::shapeSignature(call.inputs);
+  }
+  try {
+    if (!cpu) {
+      if (profiling) prof.begin(c->backend->timer());
+      def->cuda(call, outs, ec);
+      if (profiling) prof.end();
+    } else {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (profiling) prof.begin(nullptr);
+      def->cpu(call, outs, ec);
+      if (profiling) prof.end();
+      sotr::InlineRuns::get().record(
+          signature, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    }
+    if (profiling) prof.commit();
+  } catch (const sotr::Error&) {
+    throw;
+  } catch (const std::invalid_argument& e) {
+    sotr::fail(sotr::ErrorKind::InvalidArgument, call.op + ": " + e.what());
+  } catch (const std::exception& e) {
+    // A CUDA failure may be sticky: synchronize marks the device lost if so.
+    if (c->device.type == sotr::DeviceType::CUDA) c->backend->synchronize();
+    throw;
+  }
+}
+
 // runOp(name, inputs: (NativeTensor|null)[], attrs (object or [name, value, ...]), device, precision, jobId)
-Napi::Value RunOp(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SOTR_JS_TRY
-  if (info.Length() < 6 || !info[0].IsString() || !info[1].IsArray())
-    sotr::fail(sotr::ErrorKind::InvalidArgument, "runOp(name, inputs, attrs, device, precision, jobId)");
+// The checked call: op, inputs, attributes, device, precision (arguments 0-4
+// of runOp and submitOp), its signature (runtime/inline_runs.h) and its outputs,
+// allocated here on the caller's thread. Throws sotr::Error for bad calls.
+struct PreparedCall {
+  std::shared_ptr<sotr::OpCall> call;
+  const sotr::OpDef* def = nullptr;
+  sotr::DeviceContext* ctx = nullptr;
+  std::vector<sotr::Tensor> outputs;
+  uint64_t signature = 0;
+};
+
+PreparedCall prepareCall(Napi::Env env, const Napi::CallbackInfo& info) {
   sotr::OpCall call;
   call.op = info[0].As<Napi::String>().Utf8Value();
   const sotr::OpDef* def = sotr::findOp(call.op);
@@ -109,22 +159,37 @@ Napi::Value RunOp(const Napi::CallbackInfo& info) {
   call.device = sotr::Runtime::parseDevice(info[3].As<Napi::String>().Utf8Value());
   call.precision = parsePrecision(call.op, info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "fp32");
   sig.add(static_cast<int64_t>(call.precision));
-  const uint32_t jobId = info[5].As<Napi::Number>().Uint32Value();
 
-  auto& ctx = sotr::Runtime::get().context(call.device);
-  ctx.checkAlive();
+  PreparedCall p;
+  p.ctx = &sotr::Runtime::get().context(call.device);
+  p.ctx->checkAlive();
   std::vector<sotr::TensorSpec> specs = sotr::checkCall(*def, call);
-  std::vector<sotr::Tensor> outputs;
-  for (auto& s : specs) outputs.push_back(sotr::allocTensor(*ctx.backend, s.dtype, s.shape));
+  for (auto& s : specs) p.outputs.push_back(sotr::allocTensor(*p.ctx->backend, s.dtype, s.shape));
+  p.def = def;
+  p.signature = sig.h;
+  p.call = std::make_shared<sotr::OpCall>(std::move(call));
+  return p;
+}
+
+Napi::Value RunOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  if (info.Length() < 6 || !info[0].IsString() || !info[1].IsArray())
+    sotr::fail(sotr::ErrorKind::InvalidArgument, "runOp(name, inputs, attrs, device, precision, jobId)");
+  PreparedCall p = prepareCall(env, info);
+  const uint32_t jobId = info[5].As<Napi::Number>().Uint32Value();
+  auto& ctx = *p.ctx;
+  const sotr::OpDef* def = p.def;
+  const std::vector<sotr::Tensor> outputs = p.outputs;
+  const auto shared = p.call;
 
   auto cancelled = jobId ? cancelFlag(jobId) : nullptr;
   sotr::DeviceContext* c = &ctx;
-  auto shared = std::make_shared<sotr::OpCall>(std::move(call));
   // CPU calls whose last run with this signature was within the inline
   // budget run on this thread when the device is idle (runtime/inline_runs.h).
   const bool cpu = ctx.device.type == sotr::DeviceType::CPU;
-  const bool mayInline = cpu && sotr::InlineRuns::get().eligible(sig.h);
-  const uint64_t signature = sig.h;
+  const bool mayInline = cpu && sotr::InlineRuns::get().eligible(p.signature);
+  const uint64_t signature = p.signature;
   const uint32_t envId = data(env).envId;
   return queueJob(env, ctx, [c, def, shared, outputs, cancelled, jobId, cpu, signature, envId]() -> ToJs {
     // Forget the cancel flag however this ends.
@@ -135,50 +200,57 @@ Napi::Value RunOp(const Napi::CallbackInfo& info) {
       }
     } forget{jobId};
     if (cancelled && cancelled->load()) sotr::fail(sotr::ErrorKind::Aborted, shared->op + " was aborted");
-    c->checkAlive();
-    sotr::ExecContext ec;
-    ec.backend = c->backend.get();
-    ec.pool = &sotr::cpuPool();
-    ec.stream = c->backend->stream();
     std::vector<sotr::Tensor> outs = outputs;
-    // The op profiler (runtime/op_profiler.h): one relaxed load when off.
-    sotr::OpProfiler::Run prof;
-    const bool profiling = sotr::OpProfiler::on();
-    if (profiling) {
-      prof.op = shared->op;
-      prof.device = c->device;
-      prof.env = envId;
-      prof.shape = sotr::shapeSignature(shared->inputs);
-    }
-    try {
-      if (!cpu) {
-        if (profiling) prof.begin(c->backend->timer());
-        def->cuda(*shared, outs, ec);
-        if (profiling) prof.end();
-      } else {
-        const auto t0 = std::chrono::steady_clock::now();
-        if (profiling) prof.begin(nullptr);
-        def->cpu(*shared, outs, ec);
-        if (profiling) prof.end();
-        sotr::InlineRuns::get().record(
-            signature, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
-      }
-      if (profiling) prof.commit();
-    } catch (const sotr::Error&) {
-      throw;
-    } catch (const std::invalid_argument& e) {
-      sotr::fail(sotr::ErrorKind::InvalidArgument, shared->op + ": " + e.what());
-    } catch (const std::exception& e) {
-      // A CUDA failure may be sticky: synchronize marks the device lost if so.
-      if (c->device.type == sotr::DeviceType::CUDA) c->backend->synchronize();
-      throw;
-    }
+    executeOp(c, def, *shared, outs, cpu, signature, envId);
     return [outs](Napi::Env e) -> Napi::Value {
       auto arr = Napi::Array::New(e, outs.size());
       for (size_t i = 0; i < outs.size(); ++i) arr.Set(static_cast<uint32_t>(i), wrapTensor(e, outs[i]));
       return arr;
     };
   }, mayInline);
+  SOTR_JS_CATCH(env)
+}
+
+// submitOp(name, inputs, attrs, device, precision) -> outputs (experimental,
+// SOTR_DEFERRED_OPS): checks the call and allocates its outputs here, queues
+// the work and returns the output tensors at once, with no completion sent
+// back to JavaScript (no event-loop round trip per op). A failure is kept on
+// the device (DeviceContext::recordDeferredError) and reported by the next
+// host read of that device or by takeDeferredError().
+Napi::Value SubmitOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  if (info.Length() < 5 || !info[0].IsString() || !info[1].IsArray())
+    sotr::fail(sotr::ErrorKind::InvalidArgument, "submitOp(name, inputs, attrs, device, precision)");
+  PreparedCall p = prepareCall(env, info);
+  sotr::DeviceContext* c = p.ctx;
+  const bool cpu = c->device.type == sotr::DeviceType::CPU;
+  const uint32_t envId = data(env).envId;
+  c->queue->submit([c, def = p.def, call = p.call, outputs = p.outputs, cpu, signature = p.signature, envId]() {
+    if (c->hasDeferredError()) return;  // an earlier op failed: its outputs are garbage, skip the rest
+    std::vector<sotr::Tensor> outs = outputs;
+    try {
+      executeOp(c, def, *call, outs, cpu, signature, envId);
+    } catch (const sotr::Error& e) {
+      c->recordDeferredError(e.kind, e.what());
+    } catch (const std::exception& e) {
+      c->recordDeferredError(sotr::ErrorKind::Internal, call->op + ": " + e.what());
+    }
+  });
+  auto arr = Napi::Array::New(env, p.outputs.size());
+  for (size_t i = 0; i < p.outputs.size(); ++i) arr.Set(static_cast<uint32_t>(i), wrapTensor(env, p.outputs[i]));
+  return arr;
+  SOTR_JS_CATCH(env)
+}
+
+// takeDeferredError(device): throws the first failure of ops submitted with
+// submitOp on that device (and clears it); returns undefined when none.
+Napi::Value TakeDeferredError(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  if (info.Length() < 1 || !info[0].IsString()) sotr::fail(sotr::ErrorKind::InvalidArgument, "takeDeferredError(device)");
+  sotr::Runtime::get().context(sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value())).takeDeferredError();
+  return env.Undefined();
   SOTR_JS_CATCH(env)
 }
 
@@ -210,6 +282,8 @@ Napi::Value ListOps(const Napi::CallbackInfo& info) {
 
 void initOps(Napi::Env env, Napi::Object exports) {
   exports.Set("runOp", Napi::Function::New(env, RunOp));
+  exports.Set("submitOp", Napi::Function::New(env, SubmitOp));
+  exports.Set("takeDeferredError", Napi::Function::New(env, TakeDeferredError));
   exports.Set("cancelJob", Napi::Function::New(env, CancelJob));
   exports.Set("forgetJob", Napi::Function::New(env, ForgetJob));
   exports.Set("listOps", Napi::Function::New(env, ListOps));

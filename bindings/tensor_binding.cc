@@ -166,6 +166,7 @@ Napi::Value ToHost(const Napi::CallbackInfo& info) {
   const uint32_t envId = data(env).envId;
   return queueJob(env, ctx, [c, t, envId]() -> ToJs {
     c->checkAlive();
+    c->takeDeferredError();  // a deferred op before this read failed (submitOp): report it here
     const size_t n = t.bytes();
     std::unique_ptr<uint8_t, decltype(&std::free)> buf(static_cast<uint8_t*>(std::malloc(n ? n : 1)), &std::free);
     if (!buf) sotr::fail(sotr::ErrorKind::OutOfMemory, "out of host memory reading a tensor");
@@ -226,6 +227,7 @@ Napi::Value CopyTo(const Napi::CallbackInfo& info) {
   sotr::DeviceContext* d = &dctx;
   const uint32_t envId = data(env).envId;
   return queueJob(env, sctx, [s, d, src, dst, envId]() -> ToJs {
+    s->takeDeferredError();  // a deferred op before this copy failed (submitOp): report it here
     const size_t n = src.bytes();
     // Profiled on the CUDA side when there is one (its stream does the copy).
     sotr::OpProfiler::Run prof;

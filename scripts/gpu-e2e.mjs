@@ -287,6 +287,40 @@ try {
       log(`${precision}: op profile: ${model.device} busy ${run.opProfile.deviceBusyMs} ms, idle between ops ${run.opProfile.deviceIdleMs} ms (${dev.calls} ops)`);
       log(`${precision}: op profile:\n${lib.formatOpProfile(op, { top: 12 })}`);
 
+      // A/B: the same weights with deferred ops (queued without a completion each, no JS round trip per op):
+      // instances must equal this model's; timings interleaved with the awaited model, 8 pairs at most.
+      if (Date.now() < pStart + share * 0.4) {
+        const dm = await Sotr.load(ck, { device, precision, minSize: H, deferredOps: true, onWarning: () => {} });
+        try {
+          const d0 = await dm.predict(raw);
+          await model.predict(raw);
+          const same = JSON.stringify(d0.instances.map((i) => [i.label, i.score, i.box])) === JSON.stringify(first.instances.map((i) => [i.label, i.score, i.box]));
+          const tA = [], tD = [];
+          for (let k = 0; k < 8 && Date.now() < pStart + share * 0.5; k++) {
+            let s0 = performance.now();
+            await model.predict(raw);
+            tA.push(performance.now() - s0);
+            s0 = performance.now();
+            await dm.predict(raw);
+            tD.push(performance.now() - s0);
+          }
+          const dOp = (await dm.predict(raw, { profile: 'ops' })).opProfile;
+          const dd = dOp.devices.find((d) => d.device === model.device) ?? { busyMs: 0, idleMs: 0 };
+          run.deferred = {
+            sameInstances: same,
+            pairs: tA.length,
+            awaitedMedianMs: r3(quant(tA, 0.5)),
+            deferredMedianMs: r3(quant(tD, 0.5)),
+            deviceBusyMs: r3(dd.busyMs),
+            deviceIdleMs: r3(dd.idleMs),
+            deviceIdleShare: r3(dd.idleMs / (dd.busyMs + dd.idleMs || 1)),
+          };
+          log(`${precision}: deferred ops A/B ${JSON.stringify(run.deferred)}`);
+        } finally {
+          await dm.dispose().catch(() => {});
+        }
+      } else run.deferred = { skipped: 'budget' };
+
       // Warm batch 1, timed, with the allocator read after each predict.
       const times = [], live = [], reserved = [], rss = [], calls = [];
       const loopEnd = pStart + share * (batch > 1 ? 0.75 : 0.95);

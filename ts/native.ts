@@ -48,6 +48,16 @@ export interface NativeAddon {
   toHost(t: NativeTensorHandle): Promise<ArrayBuffer>;
   copyTo(t: NativeTensorHandle, device: string): Promise<NativeTensorHandle>;
   view(t: NativeTensorHandle, shape: number[], elementOffset: number): NativeTensorHandle;
+  /** Queues an op without a completion of its own; returns its outputs at once (experimental: deferred ops). */
+  submitOp(
+    name: string,
+    inputs: Array<NativeTensorHandle | null>,
+    attrs: Array<string | AttrValue>,
+    device: string,
+    precision: string,
+  ): NativeTensorHandle[];
+  /** Throws the first failure of deferred ops on the device (and clears it). */
+  takeDeferredError(device: string): void;
   runOp(
     name: string,
     inputs: Array<NativeTensorHandle | null>,

@@ -19,6 +19,28 @@ void DeviceContext::checkAlive() {
                                   "); restart the process");
 }
 
+void DeviceContext::recordDeferredError(ErrorKind kind, const std::string& message) {
+  std::lock_guard<std::mutex> lk(deferredMu_);
+  if (deferredFailed_.load(std::memory_order_relaxed)) return;  // the first failure is the one to report
+  deferredKind_ = kind;
+  deferredMessage_ = message;
+  deferredFailed_.store(true, std::memory_order_release);
+}
+
+void DeviceContext::takeDeferredError() {
+  if (!deferredFailed_.load(std::memory_order_acquire)) return;
+  ErrorKind kind;
+  std::string message;
+  {
+    std::lock_guard<std::mutex> lk(deferredMu_);
+    if (!deferredFailed_.load(std::memory_order_relaxed)) return;
+    kind = deferredKind_;
+    message = std::move(deferredMessage_);
+    deferredFailed_.store(false, std::memory_order_release);
+  }
+  fail(kind, message);
+}
+
 Runtime& Runtime::get() {
   // Never destroyed: worker threads may still hold tensors at process exit.
   static Runtime* rt = new Runtime();

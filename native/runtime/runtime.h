@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/error.h"
 #include "runtime/backend.h"
 #include "runtime/device_queue.h"
 
@@ -23,6 +24,20 @@ struct DeviceContext {
   void markLost(const std::string& reason);
   // Throws Error(DeviceLost) when a sticky error happened earlier.
   void checkAlive();
+
+  // Deferred ops (submitted without a completion of their own): the first
+  // failure is kept here until taken; the next host read of this device, or
+  // the submitter's explicit check, reports it.
+  void recordDeferredError(ErrorKind kind, const std::string& message);
+  // Throws the recorded failure (and clears it); returns when there is none.
+  void takeDeferredError();
+  bool hasDeferredError() const { return deferredFailed_.load(std::memory_order_acquire); }
+
+ private:
+  std::atomic<bool> deferredFailed_{false};
+  std::mutex deferredMu_;
+  ErrorKind deferredKind_ = ErrorKind::Internal;
+  std::string deferredMessage_;
 };
 
 class Runtime {

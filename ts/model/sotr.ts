@@ -15,7 +15,7 @@ import { readCheckpointWithInfo, type CheckpointSource } from '../checkpoint';
 import { checkSotrKeys, inferSotrConfig, type SotrCheckpointConfig, type SotrKeyProblems } from '../checkpoint/config';
 import type { CheckpointEntry, CheckpointInfo } from '../checkpoint/types';
 import { resolveDevice, synchronize, type Precision } from '../device';
-import { checkPrecision } from '../ops/run';
+import { checkDeferred, checkPrecision, deferredOps } from '../ops/run';
 import { native } from '../native';
 import { Tensor } from '../tensor';
 import { runResNet } from './backbone';
@@ -153,6 +153,7 @@ export class Sotr {
   /** The concrete device ('cpu', 'cuda:0'). */
   readonly device: string;
   readonly precision: Precision;
+  readonly #deferred: boolean;
   readonly #weights: SotrWeights;
   readonly #tensors: Tensor[];
   readonly #fallbacks = new Set<string>();
@@ -160,7 +161,8 @@ export class Sotr {
   #disposed = false;
   #disposing: Promise<void> | null = null;
 
-  private constructor(config: SotrConfig, device: string, precision: Precision, weights: SotrWeights, tensors: Tensor[]) {
+  private constructor(config: SotrConfig, device: string, precision: Precision, weights: SotrWeights, tensors: Tensor[], deferred: boolean) {
+    this.#deferred = deferred;
     this.config = config;
     this.device = device;
     this.precision = precision;
@@ -196,7 +198,10 @@ export class Sotr {
     if (typeof source === 'string' || source instanceof Uint8Array) {
       releaseEntryBuffers(entries, source instanceof Uint8Array ? source.buffer : null);
     }
-    return new Sotr(config, device, precision, weights, tensors);
+    if (options.deferredOps !== undefined && typeof options.deferredOps !== 'boolean')
+      throw new SotrTypeError(`Sotr.load: deferredOps must be a boolean, received ${JSON.stringify(options.deferredOps)}`);
+    const deferred = options.deferredOps ?? process.env.SOTR_DEFERRED_OPS === '1';
+    return new Sotr(config, device, precision, weights, tensors, deferred);
   }
 
   /** Ops that had no kernel for the model's device and ran on the CPU instead (copies in and out; slow). */
@@ -256,6 +261,27 @@ export class Sotr {
   }
 
   async #run(decoded: DecodedPixels, options: PredictOptions, decodeMs: number): Promise<Prediction> {
+    if (!this.#deferred) return this.#forward(decoded, options, decodeMs);
+    // Deferred ops: this prediction's ops on the model's device are queued without a completion each; a failure
+    // surfaces at the next host read (post-processing reads), or here at the end.
+    try {
+      const r = await deferredOps.run({ device: this.device }, () => this.#forward(decoded, options, decodeMs));
+      await synchronize(this.device);
+      checkDeferred(this.device);
+      return r;
+    } catch (e) {
+      // Reported once: drop a later failure of this prediction's queued ops so the next caller does not get it.
+      await synchronize(this.device).catch(() => {});
+      try {
+        checkDeferred(this.device);
+      } catch {
+        // the first error is the one thrown
+      }
+      throw e;
+    }
+  }
+
+  async #forward(decoded: DecodedPixels, options: PredictOptions, decodeMs: number): Promise<Prediction> {
     if (options === null || typeof options !== 'object') throw new SotrTypeError('predict: options must be an object');
     const post = this.#postOptions(options);
     const signal = options.signal;

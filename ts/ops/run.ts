@@ -21,6 +21,7 @@ import { native, type AttrValue, type NativeTensorHandle } from '../native';
 import type { Precision } from '../device';
 import { Tensor } from '../tensor';
 import { inlineCall } from '../inline_turn';
+import { AsyncLocalStorage } from 'node:async_hooks';
 
 export interface OpOptions {
   /** Arithmetic inside the op (default 'fp32', strict). The CPU runs fp32 for all. */
@@ -31,6 +32,22 @@ export interface OpOptions {
 
 const PRECISIONS = new Set(['fp32', 'tf32', 'bf16', 'fp16']);
 let nextJob = 1;
+
+/**
+ * @internal Deferred ops (experimental): ops called inside `deferredOps.run({ device }, fn)` on that device are
+ * queued without a completion each (native submitOp), so the caller does not wait for an event-loop round trip per
+ * op; their failures are reported by the next host read of the device or by `checkDeferred(device)`.
+ */
+export const deferredOps = new AsyncLocalStorage<{ device: string }>();
+
+/** @internal Throws the first failure of deferred ops on `device` (typed, as the op itself would have). */
+export function checkDeferred(device: string): void {
+  try {
+    native().takeDeferredError(device);
+  } catch (e) {
+    throw mapNativeError(e);
+  }
+}
 
 /** Maps an error thrown by the addon (with a SOTR code) to its typed class. */
 export function mapNativeError(e: unknown): unknown {
@@ -129,6 +146,16 @@ export async function runOp(
   for (const k in attrs) {
     const v = attrs[k];
     if (v !== undefined) flat.push(k, v);
+  }
+  // Inside a deferred scope for this device (the model's, SOTR_DEFERRED_OPS): queue the op and hand its outputs
+  // back at once; a failure surfaces at the next host read of the device or at the scope's check.
+  const deferred = deferredOps.getStore();
+  if (deferred && deferred.device === device) {
+    try {
+      return native().submitOp(op, handles, flat, device, precision).map((h) => new Tensor(h));
+    } catch (e) {
+      throw mapNativeError(e);
+    }
   }
   const jobId = signal ? nextJob++ % 0xffffffff || nextJob++ : 0;
   const onAbort = () => native().cancelJob(jobId);

@@ -1,0 +1,103 @@
+// Deferred ops (experimental, SOTR_DEFERRED_OPS / Sotr.load({ deferredOps })): inside a deferred scope an op is
+// queued without a completion of its own and its outputs come back at once; results equal the normal path, and a
+// failure surfaces at the next host read of the device (or at checkDeferred) as the op's own typed error.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Tensor, Sotr, matmul, relu, synchronize, SotrRangeError, SotrTypeError } from '../../dist/index.js';
+import { deferredOps, checkDeferred, runOp } from '../../dist/ops/run.js';
+import { fixturePath } from '../model/helpers.mjs';
+
+const rand = (n, k = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin((i + 1) * 12.9898 * k) * 0.5);
+
+async function chain(a) {
+  let x = a;
+  for (let i = 0; i < 6; i++) {
+    const y = await matmul(x, a);
+    const z = await relu(y);
+    y.dispose();
+    if (x !== a) x.dispose();
+    x = z;
+  }
+  return x;
+}
+
+test('a chain of ops gives the same results deferred as awaited one by one', async () => {
+  const a = Tensor.from(rand(37 * 37), [37, 37]);
+  const want = await (await chain(a)).data();
+  const got = await deferredOps.run({ device: 'cpu' }, async () => {
+    const t = await chain(a);
+    return t.data();
+  });
+  assert.equal(Array.from(got), Array.from(want));
+  checkDeferred('cpu');
+  a.dispose();
+});
+
+test('a failing deferred op is reported by the next host read, typed, once', async () => {
+  const masks = Tensor.zeros([3, 2, 2], { dtype: 'uint8' });
+  const labels = Tensor.from(new Int32Array([0, 0, 0]), [3]);
+  const unsorted = Tensor.from(new Float32Array([0.5, 0.9, 0.1]), [3]);
+  await deferredOps.run({ device: 'cpu' }, async () => {
+    const [decay] = await runOp('matrix_nms', [masks, labels, unsorted], {});
+    assert.ok(decay instanceof Tensor, 'outputs come back at once');
+    try {
+      await decay.data();
+      assert.unreachable('the read should report the failure');
+    } catch (e) {
+      assert.instance(e, SotrRangeError, `${e?.name}: ${e?.message}`);
+      assert.match(e.message, /sorted in descending order/);
+    }
+  });
+  checkDeferred('cpu'); // reported once: nothing left
+  const ok = await matmul(Tensor.from(rand(4), [2, 2]), Tensor.from(rand(4, 2), [2, 2]));
+  assert.is((await ok.data()).length, 4, 'the device works on');
+});
+
+test('checkDeferred throws a pending failure that no read has reported, then nothing is left', async () => {
+  const masks = Tensor.zeros([2, 2, 2], { dtype: 'uint8' });
+  const labels = Tensor.from(new Int32Array([0, 0]), [2]);
+  const nan = Tensor.from(new Float32Array([0.9, NaN]), [2]);
+  await deferredOps.run({ device: 'cpu' }, () => runOp('matrix_nms', [masks, labels, nan], {}));
+  await synchronize('cpu');
+  try {
+    checkDeferred('cpu');
+    assert.unreachable('the failure is pending');
+  } catch (e) {
+    assert.instance(e, SotrRangeError, `${e?.name}: ${e?.message}`);
+    assert.match(e.message, /NaN/);
+  }
+  checkDeferred('cpu');
+  assert.is((await Tensor.zeros([1]).data()).length, 1);
+});
+
+test('the model gives the same instances with deferredOps on; the option is typed', async () => {
+  const load = (o) => Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, ...o });
+  const img = fixturePath('img_ratio3.png');
+  const summary = (r) => r.instances.map((i) => [i.label, i.score, i.box, i.mask.toRLE()]);
+  const plain = await load({});
+  const deferred = await load({ deferredOps: true });
+  try {
+    const a = await plain.predict(img);
+    const b = await deferred.predict(img);
+    assert.ok(a.instances.length > 0);
+    assert.equal(summary(b), summary(a));
+    const inlineOps = (r) => r.opProfile.ops.filter((o) => !o.op.startsWith('tensor.')).reduce((n, o) => n + o.inlineCalls, 0);
+    const p = await deferred.predict(img, { profile: 'ops' });
+    assert.ok(p.opProfile.ops.length > 0, 'the op profile records deferred ops too');
+    assert.is(inlineOps(p), 0, 'deferred ops are queued, never run inline');
+    const q = await plain.predict(img, { profile: 'ops' });
+    assert.ok(inlineOps(q) > 0, 'the awaited path runs small ops inline (so the deferred path was really taken)');
+  } finally {
+    plain.dispose();
+    deferred.dispose();
+  }
+  try {
+    await load({ deferredOps: 'yes' });
+    assert.unreachable();
+  } catch (e) {
+    assert.instance(e, SotrTypeError);
+    assert.match(e.message, /deferredOps must be a boolean/);
+  }
+});
+
+test.run();

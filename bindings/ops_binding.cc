@@ -211,30 +211,33 @@ Napi::Value RunOp(const Napi::CallbackInfo& info) {
   SOTR_JS_CATCH(env)
 }
 
-// submitOp(name, inputs, attrs, device, precision) -> outputs (experimental,
+// submitOp(name, inputs, attrs, device, precision, scope) -> outputs (experimental,
 // SOTR_DEFERRED_OPS): checks the call and allocates its outputs here, queues
 // the work and returns the output tensors at once, with no completion sent
 // back to JavaScript (no event-loop round trip per op). A failure is kept on
-// the device (DeviceContext::recordDeferredError) and reported by the next
-// host read of that device or by takeDeferredError().
+// the device for the scope (DeviceContext::recordDeferredError), the scope's
+// later ops are skipped, and the scope's next host read from the device or
+// takeDeferredError() reports it.
 Napi::Value SubmitOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SOTR_JS_TRY
-  if (info.Length() < 5 || !info[0].IsString() || !info[1].IsArray())
-    sotr::fail(sotr::ErrorKind::InvalidArgument, "submitOp(name, inputs, attrs, device, precision)");
+  if (info.Length() < 6 || !info[0].IsString() || !info[1].IsArray() || !info[5].IsNumber())
+    sotr::fail(sotr::ErrorKind::InvalidArgument, "submitOp(name, inputs, attrs, device, precision, scope)");
+  const uint32_t scope = info[5].As<Napi::Number>().Uint32Value();
+  if (!scope) sotr::fail(sotr::ErrorKind::InvalidArgument, "submitOp: scope must be a nonzero id");
   PreparedCall p = prepareCall(env, info);
   sotr::DeviceContext* c = p.ctx;
   const bool cpu = c->device.type == sotr::DeviceType::CPU;
   const uint32_t envId = data(env).envId;
-  c->queue->submit([c, def = p.def, call = p.call, outputs = p.outputs, cpu, signature = p.signature, envId]() {
-    if (c->hasDeferredError()) return;  // an earlier op failed: its outputs are garbage, skip the rest
+  c->queue->submit([c, def = p.def, call = p.call, outputs = p.outputs, cpu, signature = p.signature, envId, scope]() {
+    if (c->hasDeferredError(scope)) return;  // an earlier op of the scope failed: its outputs are garbage, skip
     std::vector<sotr::Tensor> outs = outputs;
     try {
       executeOp(c, def, *call, outs, cpu, signature, envId);
     } catch (const sotr::Error& e) {
-      c->recordDeferredError(e.kind, e.what());
+      c->recordDeferredError(scope, e.kind, e.what());
     } catch (const std::exception& e) {
-      c->recordDeferredError(sotr::ErrorKind::Internal, call->op + ": " + e.what());
+      c->recordDeferredError(scope, sotr::ErrorKind::Internal, call->op + ": " + e.what());
     }
   });
   auto arr = Napi::Array::New(env, p.outputs.size());
@@ -243,13 +246,16 @@ Napi::Value SubmitOp(const Napi::CallbackInfo& info) {
   SOTR_JS_CATCH(env)
 }
 
-// takeDeferredError(device): throws the first failure of ops submitted with
-// submitOp on that device (and clears it); returns undefined when none.
+// takeDeferredError(device, scope): throws the scope's first failure of ops
+// submitted with submitOp on that device (and clears it); undefined when none.
 Napi::Value TakeDeferredError(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SOTR_JS_TRY
-  if (info.Length() < 1 || !info[0].IsString()) sotr::fail(sotr::ErrorKind::InvalidArgument, "takeDeferredError(device)");
-  sotr::Runtime::get().context(sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value())).takeDeferredError();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber())
+    sotr::fail(sotr::ErrorKind::InvalidArgument, "takeDeferredError(device, scope)");
+  sotr::Runtime::get()
+      .context(sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value()))
+      .takeDeferredError(info[1].As<Napi::Number>().Uint32Value());
   return env.Undefined();
   SOTR_JS_CATCH(env)
 }

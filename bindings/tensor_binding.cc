@@ -164,9 +164,11 @@ Napi::Value ToHost(const Napi::CallbackInfo& info) {
   const bool mayInline = t.device().type == sotr::DeviceType::CPU && t.bytes() <= kInlineReadBytes &&
                          sotr::InlineRuns::get().budgetNs() > 0;
   const uint32_t envId = data(env).envId;
-  return queueJob(env, ctx, [c, t, envId]() -> ToJs {
+  // The caller's deferred scope (submitOp), if any: a failure of its ops before this read is reported here.
+  const uint32_t scope = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+  return queueJob(env, ctx, [c, t, envId, scope]() -> ToJs {
     c->checkAlive();
-    c->takeDeferredError();  // a deferred op before this read failed (submitOp): report it here
+    c->takeDeferredError(scope);
     const size_t n = t.bytes();
     std::unique_ptr<uint8_t, decltype(&std::free)> buf(static_cast<uint8_t*>(std::malloc(n ? n : 1)), &std::free);
     if (!buf) sotr::fail(sotr::ErrorKind::OutOfMemory, "out of host memory reading a tensor");
@@ -226,8 +228,10 @@ Napi::Value CopyTo(const Napi::CallbackInfo& info) {
   sotr::DeviceContext* s = &sctx;
   sotr::DeviceContext* d = &dctx;
   const uint32_t envId = data(env).envId;
-  return queueJob(env, sctx, [s, d, src, dst, envId]() -> ToJs {
-    s->takeDeferredError();  // a deferred op before this copy failed (submitOp): report it here
+  // The caller's deferred scope (submitOp), if any: a failure of its ops before this copy is reported here.
+  const uint32_t scope = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
+  return queueJob(env, sctx, [s, d, src, dst, envId, scope]() -> ToJs {
+    s->takeDeferredError(scope);
     const size_t n = src.bytes();
     // Profiled on the CUDA side when there is one (its stream does the copy).
     sotr::OpProfiler::Run prof;

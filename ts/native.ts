@@ -45,8 +45,9 @@ export interface NativeAddon {
   fromHost(bytes: Uint8Array, dtype: string, shape: number[], device: string): NativeTensorHandle;
   /** Detaches (frees now) the given ArrayBuffers; returns the bytes released. Only for buffers nothing else uses. */
   releaseHostBuffers(buffers: ArrayBuffer[]): number;
-  toHost(t: NativeTensorHandle): Promise<ArrayBuffer>;
-  copyTo(t: NativeTensorHandle, device: string): Promise<NativeTensorHandle>;
+  /** scope: the caller's deferred scope (0: none), whose earlier failure the read reports. */
+  toHost(t: NativeTensorHandle, scope?: number): Promise<ArrayBuffer>;
+  copyTo(t: NativeTensorHandle, device: string, scope?: number): Promise<NativeTensorHandle>;
   view(t: NativeTensorHandle, shape: number[], elementOffset: number): NativeTensorHandle;
   /** Queues an op without a completion of its own; returns its outputs at once (experimental: deferred ops). */
   submitOp(
@@ -55,9 +56,10 @@ export interface NativeAddon {
     attrs: Array<string | AttrValue>,
     device: string,
     precision: string,
+    scope: number,
   ): NativeTensorHandle[];
-  /** Throws the first failure of deferred ops on the device (and clears it). */
-  takeDeferredError(device: string): void;
+  /** Throws the scope's first failure of deferred ops on the device (and clears it). */
+  takeDeferredError(device: string, scope: number): void;
   runOp(
     name: string,
     inputs: Array<NativeTensorHandle | null>,

@@ -8,6 +8,7 @@ import { DisposedError, DTypeError, ShapeError, SotrRangeError, SotrTypeError } 
 import { concreteDevice, resolveDevice, type DeviceSpec } from './device';
 import { native, type NativeTensorHandle } from './native';
 import { inlineCall } from './inline_turn';
+import { deferredScopeId } from './deferred';
 import { mapNativeError } from './ops/run';
 
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'uint8' | 'int32';
@@ -183,7 +184,7 @@ export class Tensor {
     const h = this.handle;
     let buf: ArrayBuffer;
     try {
-      buf = await inlineCall(() => native().toHost(h));
+      buf = await inlineCall(() => native().toHost(h, deferredScopeId(this.device)));
     } catch (e) {
       throw mapNativeError(e);
     }
@@ -196,7 +197,7 @@ export class Tensor {
     const h = this.handle;
     const target = concreteOrResolve(device);
     try {
-      return new Tensor(await native().copyTo(h, target));
+      return new Tensor(await native().copyTo(h, target, deferredScopeId(this.device)));
     } catch (e) {
       throw mapNativeError(e);
     }

@@ -19,26 +19,31 @@ void DeviceContext::checkAlive() {
                                   "); restart the process");
 }
 
-void DeviceContext::recordDeferredError(ErrorKind kind, const std::string& message) {
+void DeviceContext::recordDeferredError(uint32_t scope, ErrorKind kind, const std::string& message) {
+  if (!scope) return;
   std::lock_guard<std::mutex> lk(deferredMu_);
-  if (deferredFailed_.load(std::memory_order_relaxed)) return;  // the first failure is the one to report
-  deferredKind_ = kind;
-  deferredMessage_ = message;
-  deferredFailed_.store(true, std::memory_order_release);
+  if (deferredErrors_.emplace(scope, std::make_pair(kind, message)).second)  // the first failure is the one to report
+    deferredFailures_.fetch_add(1, std::memory_order_release);
 }
 
-void DeviceContext::takeDeferredError() {
-  if (!deferredFailed_.load(std::memory_order_acquire)) return;
-  ErrorKind kind;
-  std::string message;
+bool DeviceContext::hasDeferredError(uint32_t scope) {
+  if (!scope || deferredFailures_.load(std::memory_order_acquire) == 0) return false;
+  std::lock_guard<std::mutex> lk(deferredMu_);
+  return deferredErrors_.count(scope) != 0;
+}
+
+void DeviceContext::takeDeferredError(uint32_t scope) {
+  if (!scope || deferredFailures_.load(std::memory_order_acquire) == 0) return;
+  std::pair<ErrorKind, std::string> e;
   {
     std::lock_guard<std::mutex> lk(deferredMu_);
-    if (!deferredFailed_.load(std::memory_order_relaxed)) return;
-    kind = deferredKind_;
-    message = std::move(deferredMessage_);
-    deferredFailed_.store(false, std::memory_order_release);
+    auto it = deferredErrors_.find(scope);
+    if (it == deferredErrors_.end()) return;
+    e = std::move(it->second);
+    deferredErrors_.erase(it);
+    deferredFailures_.fetch_sub(1, std::memory_order_release);
   }
-  fail(kind, message);
+  fail(e.first, e.second);
 }
 
 Runtime& Runtime::get() {

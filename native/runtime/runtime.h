@@ -25,19 +25,20 @@ struct DeviceContext {
   // Throws Error(DeviceLost) when a sticky error happened earlier.
   void checkAlive();
 
-  // Deferred ops (submitted without a completion of their own): the first
-  // failure is kept here until taken; the next host read of this device, or
-  // the submitter's explicit check, reports it.
-  void recordDeferredError(ErrorKind kind, const std::string& message);
-  // Throws the recorded failure (and clears it); returns when there is none.
-  void takeDeferredError();
-  bool hasDeferredError() const { return deferredFailed_.load(std::memory_order_acquire); }
+  // Deferred ops (submitted without a completion of their own) belong to a
+  // scope (a nonzero id chosen by the submitter, e.g. one prediction): the
+  // scope's first failure is kept here until taken, by the scope's next host
+  // read from this device or its explicit check; other scopes and ordinary
+  // calls never see it.
+  void recordDeferredError(uint32_t scope, ErrorKind kind, const std::string& message);
+  // Throws the scope's recorded failure (and clears it); returns when there is none (or scope is 0).
+  void takeDeferredError(uint32_t scope);
+  bool hasDeferredError(uint32_t scope);
 
  private:
-  std::atomic<bool> deferredFailed_{false};
+  std::atomic<int> deferredFailures_{0};  // entries in deferredErrors_: the common case (none) takes no lock
   std::mutex deferredMu_;
-  ErrorKind deferredKind_ = ErrorKind::Internal;
-  std::string deferredMessage_;
+  std::map<uint32_t, std::pair<ErrorKind, std::string>> deferredErrors_;
 };
 
 class Runtime {

@@ -1,10 +1,12 @@
 // Deferred ops (experimental, SOTR_DEFERRED_OPS / Sotr.load({ deferredOps })): inside a deferred scope an op is
 // queued without a completion of its own and its outputs come back at once; results equal the normal path, and a
-// failure surfaces at the next host read of the device (or at checkDeferred) as the op's own typed error.
+// failure surfaces at the scope's next host read from the device (or at checkDeferred) as the op's own typed error;
+// other callers on the device never see it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, Sotr, matmul, relu, synchronize, SotrRangeError, SotrTypeError } from '../../dist/index.js';
-import { deferredOps, checkDeferred, runOp } from '../../dist/ops/run.js';
+import { checkDeferred, runOp } from '../../dist/ops/run.js';
+import { deferredOps, deferredScope } from '../../dist/deferred.js';
 import { fixturePath } from '../model/helpers.mjs';
 
 const rand = (n, k = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin((i + 1) * 12.9898 * k) * 0.5);
@@ -24,22 +26,28 @@ async function chain(a) {
 test('a chain of ops gives the same results deferred as awaited one by one', async () => {
   const a = Tensor.from(rand(37 * 37), [37, 37]);
   const want = await (await chain(a)).data();
-  const got = await deferredOps.run({ device: 'cpu' }, async () => {
+  const scope = deferredScope('cpu');
+  const got = await deferredOps.run(scope, async () => {
     const t = await chain(a);
     return t.data();
   });
   assert.equal(Array.from(got), Array.from(want));
-  checkDeferred('cpu');
+  checkDeferred(scope);
   a.dispose();
 });
 
-test('a failing deferred op is reported by the next host read, typed, once', async () => {
+test("a failing deferred op is reported by the scope's next host read, typed, once; not to other callers", async () => {
   const masks = Tensor.zeros([3, 2, 2], { dtype: 'uint8' });
   const labels = Tensor.from(new Int32Array([0, 0, 0]), [3]);
   const unsorted = Tensor.from(new Float32Array([0.5, 0.9, 0.1]), [3]);
-  await deferredOps.run({ device: 'cpu' }, async () => {
+  const scope = deferredScope('cpu');
+  await deferredOps.run(scope, async () => {
     const [decay] = await runOp('matrix_nms', [masks, labels, unsorted], {});
     assert.ok(decay instanceof Tensor, 'outputs come back at once');
+    // Another caller's read on the same device, queued after the failing op, is not affected.
+    const other = Tensor.from(new Float32Array([1, 2, 3]), [3]);
+    const otherRead = deferredOps.exit(() => other.data());
+    assert.equal(Array.from(await otherRead), [1, 2, 3]);
     try {
       await decay.data();
       assert.unreachable('the read should report the failure');
@@ -48,7 +56,7 @@ test('a failing deferred op is reported by the next host read, typed, once', asy
       assert.match(e.message, /sorted in descending order/);
     }
   });
-  checkDeferred('cpu'); // reported once: nothing left
+  checkDeferred(scope); // reported once: nothing left
   const ok = await matmul(Tensor.from(rand(4), [2, 2]), Tensor.from(rand(4, 2), [2, 2]));
   assert.is((await ok.data()).length, 4, 'the device works on');
 });
@@ -57,16 +65,18 @@ test('checkDeferred throws a pending failure that no read has reported, then not
   const masks = Tensor.zeros([2, 2, 2], { dtype: 'uint8' });
   const labels = Tensor.from(new Int32Array([0, 0]), [2]);
   const nan = Tensor.from(new Float32Array([0.9, NaN]), [2]);
-  await deferredOps.run({ device: 'cpu' }, () => runOp('matrix_nms', [masks, labels, nan], {}));
+  const scope = deferredScope('cpu');
+  await deferredOps.run(scope, () => runOp('matrix_nms', [masks, labels, nan], {}));
   await synchronize('cpu');
+  await Tensor.zeros([1]).data(); // outside the scope: unaffected, and the failure stays the scope's
   try {
-    checkDeferred('cpu');
+    checkDeferred(scope);
     assert.unreachable('the failure is pending');
   } catch (e) {
     assert.instance(e, SotrRangeError, `${e?.name}: ${e?.message}`);
     assert.match(e.message, /NaN/);
   }
-  checkDeferred('cpu');
+  checkDeferred(scope);
   assert.is((await Tensor.zeros([1]).data()).length, 1);
 });
 

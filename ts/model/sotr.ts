@@ -15,7 +15,8 @@ import { readCheckpointWithInfo, type CheckpointSource } from '../checkpoint';
 import { checkSotrKeys, inferSotrConfig, type SotrCheckpointConfig, type SotrKeyProblems } from '../checkpoint/config';
 import type { CheckpointEntry, CheckpointInfo } from '../checkpoint/types';
 import { resolveDevice, synchronize, type Precision } from '../device';
-import { checkDeferred, checkPrecision, deferredOps } from '../ops/run';
+import { checkDeferred, checkPrecision } from '../ops/run';
+import { deferredOps, deferredScope } from '../deferred';
 import { native } from '../native';
 import { Tensor } from '../tensor';
 import { runResNet } from './backbone';
@@ -264,16 +265,17 @@ export class Sotr {
     if (!this.#deferred) return this.#forward(decoded, options, decodeMs);
     // Deferred ops: this prediction's ops on the model's device are queued without a completion each; a failure
     // surfaces at the next host read (post-processing reads), or here at the end.
+    const scope = deferredScope(this.device);
     try {
-      const r = await deferredOps.run({ device: this.device }, () => this.#forward(decoded, options, decodeMs));
+      const r = await deferredOps.run(scope, () => this.#forward(decoded, options, decodeMs));
       await synchronize(this.device);
-      checkDeferred(this.device);
+      checkDeferred(scope);
       return r;
     } catch (e) {
-      // Reported once: drop a later failure of this prediction's queued ops so the next caller does not get it.
+      // Reported once: drop a later failure of this prediction's queued ops (the scope's entry would stay).
       await synchronize(this.device).catch(() => {});
       try {
-        checkDeferred(this.device);
+        checkDeferred(scope);
       } catch {
         // the first error is the one thrown
       }

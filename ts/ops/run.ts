@@ -21,7 +21,7 @@ import { native, type AttrValue, type NativeTensorHandle } from '../native';
 import type { Precision } from '../device';
 import { Tensor } from '../tensor';
 import { inlineCall } from '../inline_turn';
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { deferredOps, type DeferredScope } from '../deferred';
 
 export interface OpOptions {
   /** Arithmetic inside the op (default 'fp32', strict). The CPU runs fp32 for all. */
@@ -33,17 +33,10 @@ export interface OpOptions {
 const PRECISIONS = new Set(['fp32', 'tf32', 'bf16', 'fp16']);
 let nextJob = 1;
 
-/**
- * @internal Deferred ops (experimental): ops called inside `deferredOps.run({ device }, fn)` on that device are
- * queued without a completion each (native submitOp), so the caller does not wait for an event-loop round trip per
- * op; their failures are reported by the next host read of the device or by `checkDeferred(device)`.
- */
-export const deferredOps = new AsyncLocalStorage<{ device: string }>();
-
-/** @internal Throws the first failure of deferred ops on `device` (typed, as the op itself would have). */
-export function checkDeferred(device: string): void {
+/** @internal Throws the first failure of the scope's deferred ops on its device (typed, as the op itself would have). */
+export function checkDeferred(scope: DeferredScope): void {
   try {
-    native().takeDeferredError(device);
+    native().takeDeferredError(scope.device, scope.id);
   } catch (e) {
     throw mapNativeError(e);
   }
@@ -152,7 +145,7 @@ export async function runOp(
   const deferred = deferredOps.getStore();
   if (deferred && deferred.device === device) {
     try {
-      return native().submitOp(op, handles, flat, device, precision).map((h) => new Tensor(h));
+      return native().submitOp(op, handles, flat, device, precision, deferred.id).map((h) => new Tensor(h));
     } catch (e) {
       throw mapNativeError(e);
     }

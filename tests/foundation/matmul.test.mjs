@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, matmul, ShapeError, DTypeError, SotrTypeError, SotrRangeError, backendInfo } from '../../dist/index.js';
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
+import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 const fx = loadFixture('matmul');
 const cases = JSON.parse(fx.meta.cases);
@@ -39,16 +40,7 @@ test('matmul rejects bad input with typed errors naming the op', async () => {
     [() => matmul(a, a, { transB: true, bias: Tensor.from(new Float32Array(3), [3]) }), ShapeError, /bias must have shape \[2\]/],
     [() => matmul(Tensor.from(new Float32Array(2), [2]), a), ShapeError, /a must be/],
   ];
-  for (const [fn, Cls, re] of bad) {
-    try {
-      await fn();
-      assert.unreachable('should have thrown');
-    } catch (e) {
-      assert.instance(e, Cls, `${e.name}: ${e.message}`);
-      assert.match(e.message, re);
-      assert.type(e.code, 'string');
-    }
-  }
+  await expectTypedErrors(bad);
 });
 
 test.run();

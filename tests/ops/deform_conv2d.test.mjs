@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, deformConv2d, conv2d, ShapeError, SotrTypeError, backendInfo } from '../../dist/index.js';
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
+import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 const fx = loadFixture('deform_conv2d');
 const cases = JSON.parse(fx.meta.cases);
@@ -48,15 +49,7 @@ test('deformConv2d rejects bad input with typed errors naming the op', async () 
     [() => deformConv2d(x, off, Tensor.from(new Float32Array(9), [1, 9, 1, 1]), w, { padding: 1 }), ShapeError, /mask must have shape \[1, 9, 5, 5\]/],
     [() => deformConv2d(x, null, null, w), SotrTypeError, /deformConv2d: offset is required/],
   ];
-  for (const [fn, Cls, re] of bad) {
-    try {
-      await fn();
-      assert.unreachable('should have thrown');
-    } catch (e) {
-      assert.instance(e, Cls, `${e.name}: ${e.message}`);
-      assert.match(e.message, re);
-    }
-  }
+  await expectTypedErrors(bad);
 });
 
 test.run();

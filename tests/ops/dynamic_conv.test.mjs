@@ -9,6 +9,7 @@ import {
   ShapeError, DTypeError, SotrRangeError, SotrTypeError,
 } from '../../dist/index.js';
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
+import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 const fx = loadFixture('mask_dynconv');
 const cases = JSON.parse(fx.meta.cases);
@@ -111,15 +112,7 @@ test('dynamicConv rejects bad input with typed errors naming the op', async () =
     [() => dynamicConvMasks(f, Tensor.zeros([2, 4]), { threshold: '0.5' }), SotrTypeError, /threshold/],
     [() => dynamicConvMasks(f, Tensor.zeros([2, 4]), { precision: 'fp64' }), SotrRangeError, /precision/],
   ];
-  for (const [fn, Cls, re] of bad) {
-    try {
-      await fn();
-      assert.unreachable('should have thrown');
-    } catch (e) {
-      assert.instance(e, Cls, `${e.name}: ${e.message}`);
-      assert.match(e.message, re);
-    }
-  }
+  await expectTypedErrors(bad);
 });
 
 test.run();

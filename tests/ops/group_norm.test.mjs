@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, groupNorm, ShapeError, SotrRangeError, SotrTypeError, backendInfo } from '../../dist/index.js';
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
+import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 const fx = loadFixture('group_norm');
 const cases = JSON.parse(fx.meta.cases);
@@ -34,15 +35,7 @@ test('groupNorm rejects bad input with typed errors naming the op', async () => 
     [() => groupNorm(Tensor.from(new Float32Array(3), [3]), 1), ShapeError, /x must be \[N, C, \.\.\.\]/],
     [() => groupNorm(x, 2, { activation: 'sigmoid' }), SotrRangeError, /activation/],
   ];
-  for (const [fn, Cls, re] of bad) {
-    try {
-      await fn();
-      assert.unreachable('should have thrown');
-    } catch (e) {
-      assert.instance(e, Cls, `${e.name}: ${e.message}`);
-      assert.match(e.message, re);
-    }
-  }
+  await expectTypedErrors(bad);
 });
 
 test.run();

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, interpolate, ShapeError, SotrRangeError, SotrTypeError, backendInfo } from '../../dist/index.js';
 import { loadFixture, nmse, maxAbsDiff } from '../helpers/fixture.mjs';
+import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 const fx = loadFixture('interpolate');
 const cases = JSON.parse(fx.meta.cases);
@@ -40,15 +41,7 @@ test('interpolate rejects bad input with typed errors naming the op', async () =
     [() => interpolate(Tensor.from(new Float32Array(4), [4]), { size: 2 }), ShapeError, /x must be \[N, C, H, W\]/],
     [() => interpolate(x, 'big'), SotrTypeError, /interpolate: expected options/],
   ];
-  for (const [fn, Cls, re] of bad) {
-    try {
-      await fn();
-      assert.unreachable('should have thrown');
-    } catch (e) {
-      assert.instance(e, Cls, `${e.name}: ${e.message}`);
-      assert.match(e.message, re);
-    }
-  }
+  await expectTypedErrors(bad);
 });
 
 test.run();

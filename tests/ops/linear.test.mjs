@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, linear, ShapeError, DTypeError, backendInfo } from '../../dist/index.js';
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
+import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 const fx = loadFixture('linear');
 const cases = JSON.parse(fx.meta.cases);
@@ -27,15 +28,7 @@ test('linear rejects bad input with typed errors naming the op', async () => {
     [() => linear(x, Tensor.from(new Int32Array(6), [2, 3])), DTypeError, /weight must be float32/],
     [() => linear(x, Tensor.from(new Float32Array(6), [2, 3]), { bias: Tensor.from(new Float32Array(3), [3]) }), ShapeError, /bias must have shape \[2\]/],
   ];
-  for (const [fn, Cls, re] of bad) {
-    try {
-      await fn();
-      assert.unreachable('should have thrown');
-    } catch (e) {
-      assert.instance(e, Cls, `${e.name}: ${e.message}`);
-      assert.match(e.message, re);
-    }
-  }
+  await expectTypedErrors(bad);
 });
 
 test.run();

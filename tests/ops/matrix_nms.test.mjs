@@ -10,6 +10,7 @@ import {
 } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
+import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 const fx = loadFixture('mask_nms');
 const cases = JSON.parse(fx.meta.cases);
@@ -124,15 +125,7 @@ test('matrixNms rejects bad input with typed errors', async () => {
     [() => matrixNms(m, Tensor.zeros([3]), [0.9, 0.5, 0.1]), DTypeError, /labels must be int32/],
     [() => runOp('matrix_nms', [m, Tensor.from(new Int32Array(3), [3]), Tensor.zeros([3])], { algorithm: 'tc' }), SotrRangeError, /algorithm/],
   ];
-  for (const [fn, Cls, re] of bad) {
-    try {
-      await fn();
-      assert.unreachable('should have thrown');
-    } catch (e) {
-      assert.instance(e, Cls, `${e.name}: ${e.message}`);
-      assert.match(e.message, re);
-    }
-  }
+  await expectTypedErrors(bad);
   // the native op checks the order as well
   const l = Tensor.from(new Int32Array(3), [3]);
   const sc = Tensor.from(Float32Array.from([0.1, 0.9, 0.5]), [3]);

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, maxPool2d, avgPool2d, ShapeError, SotrRangeError, SotrTypeError, backendInfo } from '../../dist/index.js';
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
+import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 const fx = loadFixture('pool');
 const cases = JSON.parse(fx.meta.cases);
@@ -39,15 +40,7 @@ test('pools reject bad input with typed errors naming the op', async () => {
     [() => avgPool2d(x, { kernelSize: 0 }), SotrRangeError, /avgPool2d: kernelSize must be >= 1/],
     [() => avgPool2d(x, { kernelSize: 7 }), ShapeError, /avgPool2d: output size would be/],
   ];
-  for (const [fn, Cls, re] of bad) {
-    try {
-      await fn();
-      assert.unreachable('should have thrown');
-    } catch (e) {
-      assert.instance(e, Cls, `${e.name}: ${e.message}`);
-      assert.match(e.message, re);
-    }
-  }
+  await expectTypedErrors(bad);
 });
 
 test.run();

@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Mask, Tensor, resizeMasks, resizeMasksToList, ShapeError, DTypeError, SotrRangeError, SotrTypeError } from '../../dist/index.js';
 import { loadFixture } from '../helpers/fixture.mjs';
+import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 // PyTorch goldens (tests/reference/make_resize_masks_fixtures.py): the two F.interpolate calls, the crop and `>`
 // exactly as the official code writes them, bit for bit, including one mask (torch's channels-last kernel), plateaus
@@ -54,15 +55,7 @@ test('resizeMasks rejects bad input with typed errors', async () => {
     [() => resizeMasks(t, { ratio: 4, crop: [8], size: [9, 9] }), SotrTypeError, /crop must be \[h, w\]/],
     [() => resizeMasks(t, null), SotrTypeError, /options/],
   ];
-  for (const [fn, Cls, re] of bad) {
-    try {
-      await fn();
-      assert.unreachable('should have thrown');
-    } catch (e) {
-      assert.instance(e, Cls, `${e.name}: ${e.message}`);
-      assert.match(e.message, re);
-    }
-  }
+  await expectTypedErrors(bad);
 });
 
 test.run();

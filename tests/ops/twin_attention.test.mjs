@@ -11,6 +11,7 @@ import {
   backendInfo,
 } from '../../dist/index.js';
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
+import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 // Goldens: tests/reference/make_twin_attention_fixtures.py (float64 PyTorch mirror of
 // the released module). x and the weights come from an exact integer generator
@@ -201,16 +202,7 @@ test('twinAttention rejects bad input with typed errors naming the op and argume
     [() => twinAttention(inp.x, w, { heads: 3, precision: 'fp64' }), SotrRangeError, /precision/],
     [() => twinAttention({}, w), SotrTypeError, /twinAttention: x must be a Tensor/],
   ];
-  for (const [fn, Cls, re] of bad) {
-    try {
-      await fn();
-      assert.unreachable('should have thrown');
-    } catch (e) {
-      assert.instance(e, Cls, `${e.name}: ${e.message}`);
-      assert.match(e.message, re);
-      assert.type(e.code, 'string');
-    }
-  }
+  await expectTypedErrors(bad);
   if (backendInfo().cuda.available) {
     const g = await inp.x.to('cuda');
     try {

@@ -11,6 +11,7 @@ import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, pinThreads, machine, startTorch, sideBySide, writeResults, maxRssMiB } from './harness.mjs';
+import { syntheticImage } from './synthetic_image.mjs';
 
 const args = parseArgs();
 const argv = process.argv.slice(2);
@@ -27,35 +28,7 @@ const W = 1333, H = 800;
 const dir = path.join(os.tmpdir(), 'sotr-bench');
 mkdirSync(dir, { recursive: true });
 
-/** A deterministic synthetic BGR image: smooth gradients plus a few dozen coloured ellipses and mild noise. */
-function syntheticImage() {
-  let s = 12345;
-  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  const img = new Uint8Array(W * H * 3);
-  for (let y = 0; y < H; y++)
-    for (let x = 0; x < W; x++) {
-      const i = (y * W + x) * 3;
-      img[i] = (60 + (120 * x) / W) | 0;
-      img[i + 1] = (80 + (100 * y) / H) | 0;
-      img[i + 2] = (100 + 60 * Math.sin(x / 97 + y / 53)) | 0;
-    }
-  for (let k = 0; k < 40; k++) {
-    const cx = rnd() * W, cy = rnd() * H, rx = 20 + rnd() * 150, ry = 20 + rnd() * 150;
-    const col = [rnd() * 255, rnd() * 255, rnd() * 255];
-    for (let y = Math.max(0, (cy - ry) | 0); y < Math.min(H, cy + ry); y++)
-      for (let x = Math.max(0, (cx - rx) | 0); x < Math.min(W, cx + rx); x++) {
-        const d = ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2;
-        if (d < 1) {
-          const i = (y * W + x) * 3;
-          for (let c = 0; c < 3; c++) img[i + c] = col[c];
-        }
-      }
-  }
-  for (let i = 0; i < img.length; i++) img[i] = Math.max(0, Math.min(255, img[i] + ((rnd() * 9) | 0) - 4));
-  return img;
-}
-
-const bgr = syntheticImage();
+const bgr = syntheticImage(W, H);
 const imageFile = path.join(dir, `image-${W}x${H}.bgr`);
 writeFileSync(imageFile, bgr);
 const raw = { data: bgr, width: W, height: H, channels: 3, format: 'bgr' };

@@ -82,13 +82,9 @@ export class MaskFeature {
   }
 }
 
-async function kernelTensor(ctx: OpCtx, kernels: Float32Array, n: number, D: number): Promise<Tensor> {
-  return Tensor.from(kernels, [n, D], { device: ctx.device });
-}
-
-/** Soft masks sigmoid(k · F) [n, H, W] as a CPU tensor (the caller disposes it). */
-export async function dynamicConvSoft(ctx: OpCtx, F: MaskFeature, kernels: Float32Array, n: number): Promise<Tensor> {
-  const k = await kernelTensor(ctx, kernels, n, F.channels);
+/** Soft masks sigmoid(k · F) [n, H, W] of kernels [n, D] (a CPU tensor) as a CPU tensor (the caller disposes it). */
+export async function dynamicConvSoft(ctx: OpCtx, F: MaskFeature, kernels: Tensor): Promise<Tensor> {
+  const k = kernels.device === ctx.device ? kernels : await kernels.to(ctx.device);
   try {
     const out = await op(ctx, dynamicConv, await F.chw(), k, opts(ctx, { sigmoid: true }));
     if (out.device === 'cpu') return out;
@@ -98,7 +94,7 @@ export async function dynamicConvSoft(ctx: OpCtx, F: MaskFeature, kernels: Float
       out.dispose();
     }
   } finally {
-    k.dispose();
+    if (k !== kernels) k.dispose();
   }
 }
 
@@ -147,7 +143,6 @@ export async function postprocess(
   trace?: PostprocessTrace,
 ): Promise<Instance[]> {
   const { levels, feature: F } = input;
-  const D = F.channels;
   const fh = F.height;
   const ratio = Math.ceil(input.height / fh);
   if (trace) trace.ratio = ratio;
@@ -199,14 +194,11 @@ export async function postprocess(
     survivors.sort(byScoreThenIndex(decayed, pre));
     const final = survivors.slice(0, o.maxPerImage).filter((j) => decayed[j]! >= o.minScore);
     if (final.length === 0) return [];
-    // Step 12: soft masks of the survivors, resized to the original image.
-    const kh = (await kernels.data()) as Float32Array;
-    const fk = new Float32Array(final.length * D);
-    for (let k = 0; k < final.length; k++) {
-      const ci = pre[final[k]!]!;
-      fk.set(kh.subarray(ci * D, (ci + 1) * D), k * D);
-    }
-    const soft = own(await dynamicConvSoft(ctx, F, fk, final.length));
+    // Step 12: soft masks of the survivors (their kernels gathered again from the level maps), resized to the
+    // original image.
+    const cells = (await cand.cells.data()) as Int32Array;
+    const finalCells = own(Tensor.from(Int32Array.from(final, (j) => cells[pre[j]!]!), [final.length]));
+    const soft = own(await dynamicConvSoft(ctx, F, own(await gatherKernels(finalCells, levels.map((l) => l.kernel), sig))));
     check();
     const masksOut = await resizeMasksToList(soft, {
       ratio,

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <climits>
+#include <memory>
+#include <string>
 
 #include "ops/conv2d.h"
 #include "ops/linear.h"
 #include "runtime/backend.h"
+#include "runtime/weight_cache.h"
 
 namespace sotr {
 namespace cuda {
@@ -106,6 +109,21 @@ struct Im2colB {
 
 static_assert(!Im2colB::kKContig, "pixels are the contiguous dimension of the B tile");
 
+// The weight permuted tap-major, kept in the weight cache for as long as the
+// weight lives (a model's convs permute once, not per call); device memory,
+// so it does not count against the cache's host budget.
+std::shared_ptr<Tensor> tapMajorWeight(const Tensor& weight, int64_t O, int64_t Cg, int64_t taps, ExecContext& ctx,
+                                       cudaStream_t stream) {
+  const std::string tag = "conv/cuda/tapmajor/o" + std::to_string(O) + "/c" + std::to_string(Cg) + "/t" +
+                          std::to_string(taps);
+  return weightCache().get<Tensor>({&weight}, tag, [&](int64_t& bytes) {
+    auto t = std::make_shared<Tensor>(allocTensor(*ctx.backend, DType::F32, {O * Cg * taps}));
+    permuteConvWeight(weight.data<float>(), t->data<float>(), O, Cg, taps, stream);
+    bytes = 0;
+    return t;
+  });
+}
+
 void runConv2dCuda(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
   const Conv2dPlan p = planConv2d(call);
   if (out[0].numel() == 0) return;
@@ -117,12 +135,11 @@ void runConv2dCuda(const OpCall& call, std::vector<Tensor>& out, ExecContext& ct
     fail(ErrorKind::Range, "conv2d: sizes beyond 2^31 elements per image are not supported on CUDA");
   // K == 0 (no input channels) runs no k-tile: the epilogue of zeros.
   // Tap-major weight (identity when the kernel is 1x1).
-  DeviceScratch wperm;
+  std::shared_ptr<Tensor> wperm;
   const float* w = call.inputs[1].data<float>();
   if (taps > 1 && g.Cg() > 1) {
-    wperm = deviceScratch(ctx, g.O * K);
-    permuteConvWeight(w, wperm.get(), g.O, g.Cg(), taps, stream);
-    w = wperm.get();
+    wperm = tapMajorWeight(call.inputs[1], g.O, g.Cg(), taps, ctx, stream);
+    w = wperm->data<float>();
   }
   const float* x = call.inputs[0].data<float>();
   float* y = out[0].data<float>();

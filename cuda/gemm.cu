@@ -2,6 +2,7 @@
 // GEMM core kernels (cuda/gemm.cuh) over operand layouts, precision and tile.
 #include "gemm.cuh"
 
+#include <algorithm>
 #include <climits>
 #include <mutex>
 #include <stdexcept>
@@ -64,6 +65,46 @@ const GemmDeviceInfo& gemm_device_info(int device) {
     g_info[device] = new GemmDeviceInfo(info);
   }
   return *g_info[device];
+}
+
+namespace {
+struct SplitKBuffer {
+  int device = -1;
+  cudaStream_t stream = nullptr;
+  float* ptr = nullptr;
+  int64_t floats = 0;
+};
+std::mutex g_splitMutex;
+std::vector<SplitKBuffer> g_split;  // leaked on purpose (kernels may run during exit)
+}  // namespace
+
+float* split_k_workspace(int64_t floats, cudaStream_t stream) {
+  int dev = 0;
+  SOTR_CUDA_CHECK(cudaGetDevice(&dev));
+  std::lock_guard<std::mutex> lock(g_splitMutex);
+  SplitKBuffer* buf = nullptr;
+  for (auto& b : g_split)
+    if (b.device == dev && b.stream == stream) buf = &b;
+  if (!buf) {
+    g_split.push_back(SplitKBuffer{dev, stream, nullptr, 0});
+    buf = &g_split.back();
+  }
+  if (buf->floats < floats) {
+    // Kernels queued on this stream may still read the old buffer.
+    if (buf->ptr) {
+      SOTR_CUDA_CHECK(cudaStreamSynchronize(stream));
+      SOTR_CUDA_CHECK(cudaFree(buf->ptr));
+      buf->ptr = nullptr;
+      buf->floats = 0;
+    }
+    // Grow in steps so a slowly rising size does not reallocate every call.
+    const int64_t want = std::max<int64_t>(floats, std::min<int64_t>(2 * floats, kSplitKWorkspaceFloats));
+    void* p = nullptr;
+    SOTR_CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(want) * sizeof(float)));
+    buf->ptr = static_cast<float*>(p);
+    buf->floats = want;
+  }
+  return buf->ptr;
 }
 
 void validate_gemm_args(const GemmArgs& a) {

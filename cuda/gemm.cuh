@@ -29,6 +29,7 @@
 
 #include "../native/gemm/gemm_args.h"
 #include "common.cuh"
+#include "gemm_split_k.h"
 
 namespace sotr {
 namespace cuda {
@@ -55,12 +56,19 @@ struct GemmDeviceInfo {
 };
 const GemmDeviceInfo& gemm_device_info(int device);
 
+// Device workspace for split-K partial sums (gemm_split_k.h): one buffer per
+// (device, stream), grown on demand and kept for the process. Kernels on one
+// stream use it in stream order, so consecutive GEMMs may share it.
+float* split_k_workspace(int64_t floats, cudaStream_t stream);
+constexpr int64_t kSplitKWorkspaceFloats = int64_t(8) << 20;  // 32 MiB
+
 }  // namespace cuda
 }  // namespace sotr
 
 #if defined(__CUDACC__)
 
 #include <atomic>
+#include <climits>
 #include <cstring>
 #include <type_traits>
 
@@ -507,6 +515,7 @@ struct EpilogueTile {
   int width;       // allocated columns (a multiple of 4)
   int batch;
   int tid, nthreads;
+  int split = 0;   // split-K index of these partial sums (SplitKPartialOp only)
 
   // Calls f(row, col, v, n) for every group of 4 columns holding valid
   // elements: v = elements (row, col .. col + 3) (absolute), of which the
@@ -636,7 +645,15 @@ using SimtSmall = SimtConfig<64, 64, 8, 4, 4, 3, 3>;
 
 struct GemmProblem {
   int M, N, K, batch, tilesM, tilesN;
+  int kTilesPerSplit;  // k-tiles of split blockIdx.z: [z * kTilesPerSplit, ...) clipped to K
 };
+
+// The k-tiles [kt0, kt0 + count) of this CTA's split.
+__device__ __forceinline__ void split_k_range(const GemmProblem& p, int BK, int& kt0, int& count) {
+  const int total = (p.K + BK - 1) / BK;
+  kt0 = static_cast<int>(blockIdx.z) * p.kTilesPerSplit;
+  count = max(0, min(p.kTilesPerSplit, total - kt0));
+}
 
 // Maps a linear CTA index to (tile row, tile column), walking 8 tile rows at a
 // time so that CTAs running together share A and B panels in L2.
@@ -731,18 +748,17 @@ SOTR_UNROLL
 // but WITHOUT a trailing barrier: __syncthreads() before reusing the smem.
 template <class Cfg, Precision P, class SmemA, class SmemB, class ItA, class ItB>
 __device__ __forceinline__ void tc_mainloop(const ItA& ia, const ItB& ib, float* sA, float* sB,
-                                            int K, float (&acc)[Cfg::MI][Cfg::NI][4], int wm0,
-                                            int wn0, int lane) {
+                                            int kt0, int kTiles, float (&acc)[Cfg::MI][Cfg::NI][4],
+                                            int wm0, int wn0, int lane) {
   static_assert(Cfg::WM % 32 == 0 && Cfg::WN % 32 == 0, "warp tiles must be multiples of 32");
   constexpr int S = Cfg::STAGES, BK = Cfg::BK;
   const typename SmemA::FragReader ra(wm0, lane);
   const typename SmemB::FragReader rb(wn0, lane);
-  const int kTiles = (K + BK - 1) / BK;
 SOTR_UNROLL
   for (int s = 0; s < S - 1; ++s) {
     if (s < kTiles) {
-      ia.load(sA + s * SmemA::kElems, s * BK);
-      ib.load(sB + s * SmemB::kElems, s * BK);
+      ia.load(sA + s * SmemA::kElems, (kt0 + s) * BK);
+      ib.load(sB + s * SmemB::kElems, (kt0 + s) * BK);
     }
     cp_async_commit();
   }
@@ -753,8 +769,8 @@ SOTR_UNROLL
     __syncthreads();  // tile kt visible to all; stage writeStage no longer read
     const int nk = kt + S - 1;
     if (nk < kTiles) {
-      ia.load(sA + writeStage * SmemA::kElems, nk * BK);
-      ib.load(sB + writeStage * SmemB::kElems, nk * BK);
+      ia.load(sA + writeStage * SmemA::kElems, (kt0 + nk) * BK);
+      ib.load(sB + writeStage * SmemB::kElems, (kt0 + nk) * BK);
     }
     cp_async_commit();
     tc_warp_tile<P, Cfg::WM, Cfg::WN, SmemA, SmemB>(sA + readStage * SmemA::kElems,
@@ -813,7 +829,9 @@ SOTR_UNROLL
       for (int ni = 0; ni < Cfg::NI; ++ni)
 SOTR_UNROLL
         for (int j = 0; j < 4; ++j) acc[mi][ni][j] = 0.f;
-    tc_mainloop<Cfg, P, SmemA, SmemB>(ia, ib, sA, sB, prob.K, acc, wm0, wn0, lane);
+    int kt0, kTiles;
+    split_k_range(prob, Cfg::BK, kt0, kTiles);
+    tc_mainloop<Cfg, P, SmemA, SmemB>(ia, ib, sA, sB, kt0, kTiles, acc, wm0, wn0, lane);
     // Stage the C tile in shared memory (reusing the pipeline buffers).
     __syncthreads();
     tc_stage_accumulators<Cfg>(smem, acc, wm0, wn0, lane);
@@ -829,6 +847,7 @@ SOTR_UNROLL
     t.batch = b;
     t.tid = threadIdx.x;
     t.nthreads = Cfg::kThreads;
+    t.split = static_cast<int>(blockIdx.z);
     epi(t);
     __syncthreads();
   }
@@ -843,15 +862,14 @@ SOTR_UNROLL
 
 template <class Cfg, class SmemA, class SmemB, class ItA, class ItB>
 __device__ __forceinline__ void simt_mainloop(const ItA& ia, const ItB& ib, float* sA, float* sB,
-                                              int K, float (&acc)[Cfg::TM][Cfg::TN], int tx,
-                                              int ty) {
+                                              int kt0, int kTiles, float (&acc)[Cfg::TM][Cfg::TN],
+                                              int tx, int ty) {
   constexpr int S = Cfg::STAGES, BK = Cfg::BK, TM = Cfg::TM, TN = Cfg::TN;
-  const int kTiles = (K + BK - 1) / BK;
 SOTR_UNROLL
   for (int s = 0; s < S - 1; ++s) {
     if (s < kTiles) {
-      ia.load(sA + s * SmemA::kElems, s * BK);
-      ib.load(sB + s * SmemB::kElems, s * BK);
+      ia.load(sA + s * SmemA::kElems, (kt0 + s) * BK);
+      ib.load(sB + s * SmemB::kElems, (kt0 + s) * BK);
     }
     cp_async_commit();
   }
@@ -862,8 +880,8 @@ SOTR_UNROLL
     __syncthreads();
     const int nk = kt + S - 1;
     if (nk < kTiles) {
-      ia.load(sA + writeStage * SmemA::kElems, nk * BK);
-      ib.load(sB + writeStage * SmemB::kElems, nk * BK);
+      ia.load(sA + writeStage * SmemA::kElems, (kt0 + nk) * BK);
+      ib.load(sB + writeStage * SmemB::kElems, (kt0 + nk) * BK);
     }
     cp_async_commit();
     const float* a_s = sA + readStage * SmemA::kElems;
@@ -921,7 +939,9 @@ SOTR_UNROLL
     for (int i = 0; i < Cfg::TM; ++i)
 SOTR_UNROLL
       for (int j = 0; j < Cfg::TN; ++j) acc[i][j] = 0.f;
-    simt_mainloop<Cfg, SmemA, SmemB>(ia, ib, sA, sB, prob.K, acc, tx, ty);
+    int kt0, kTiles;
+    split_k_range(prob, Cfg::BK, kt0, kTiles);
+    simt_mainloop<Cfg, SmemA, SmemB>(ia, ib, sA, sB, kt0, kTiles, acc, tx, ty);
     // Epilogue in bands of TY*4 rows: thread rows gi*TY*4 + ty*4 + r.
 SOTR_UNROLL
     for (int gi = 0; gi < Cfg::TM / 4; ++gi) {
@@ -946,6 +966,7 @@ SOTR_UNROLL
       t.batch = b;
       t.tid = threadIdx.x;
       t.nthreads = Cfg::kThreads;
+      t.split = static_cast<int>(blockIdx.z);
       epi(t);
     }
     __syncthreads();
@@ -978,12 +999,13 @@ inline GemmProblem make_problem(int M, int N, int K, int batch, int BM, int BN) 
   p.batch = batch;
   p.tilesM = ceil_div(M, BM);
   p.tilesN = ceil_div(N, BN);
+  p.kTilesPerSplit = INT_MAX;  // one split: the whole K
   return p;
 }
 
-inline dim3 make_grid(const GemmProblem& p) {
+inline dim3 make_grid(const GemmProblem& p, int splits = 1) {
   return dim3(static_cast<unsigned>(p.tilesM) * static_cast<unsigned>(p.tilesN),
-              static_cast<unsigned>(min_of(p.batch, 65535)), 1);
+              static_cast<unsigned>(min_of(p.batch, 65535)), static_cast<unsigned>(splits));
 }
 
 template <class Cfg, Precision P, class AOp, class BOp, class Epi>
@@ -1011,6 +1033,141 @@ void launch_simt_gemm(const AOp& a, const BOp& b, const Epi& epi, int M, int N, 
   SOTR_CUDA_CHECK_LAUNCH();
 }
 
+// ---------------------------------------------------------------------------
+// Split-K (gemm_split_k.h): the mainloop kernels write each split's partial
+// sums raw, then splitk_reduce_kernel adds them in split order and hands the
+// sums to the real epilogue as an EpilogueTile, so any for_each_vec4-style
+// epilogue works unchanged. Only epilogues listed below are split: those that
+// read the tile by geometry (bit-packing, row softmax) keep one split.
+// ---------------------------------------------------------------------------
+
+// Partial sums of split t.split: ws[split][batch][row][col], rows of ldw = N
+// rounded up to 4 (float4 stores; the pad columns are never read).
+struct SplitKPartialOp {
+  float* ws = nullptr;
+  int64_t ldw = 0, batchStride = 0, splitStride = 0;
+
+  __device__ __forceinline__ void operator()(const EpilogueTile& t) const {
+    float* base = ws + t.split * splitStride + t.batch * batchStride;
+    const int64_t ld = ldw;
+    t.for_each_vec4([&](int row, int col, float4 v, int) {
+      *reinterpret_cast<float4*>(base + row * ld + col) = v;
+    });
+  }
+};
+
+template <class Epi>
+struct split_k_epilogue_ok : std::false_type {};
+template <>
+struct split_k_epilogue_ok<GemmEpilogueOp> : std::true_type {};
+
+constexpr int kSplitReduceRows = 32, kSplitReduceWidth = 64, kSplitReduceThreads = 256;
+
+template <class Epi>
+__global__ void __launch_bounds__(kSplitReduceThreads)
+    splitk_reduce_kernel(const SplitKPartialOp part, int splits, const Epi epi, int M, int N, int batch) {
+  constexpr int R = kSplitReduceRows, W = kSplitReduceWidth, LD = W + 4;
+  __shared__ __align__(16) float s[R * LD];
+  const int tilesN = (N + W - 1) / W;
+  const int tm = static_cast<int>(blockIdx.x) / tilesN, tn = static_cast<int>(blockIdx.x) - tm * tilesN;
+  const int row0 = tm * R, col0 = tn * W;
+  const int rows = min(R, M - row0), cols = min(W, N - col0);
+#pragma unroll 1
+  for (int b = blockIdx.y; b < batch; b += gridDim.y) {
+#pragma unroll 1
+    for (int i = threadIdx.x; i < R * (W / 4); i += blockDim.x) {
+      const int r = i / (W / 4), c = (i - r * (W / 4)) * 4;
+      if (r >= rows || c >= cols) continue;
+      const float* p = part.ws + b * part.batchStride + static_cast<int64_t>(row0 + r) * part.ldw + col0 + c;
+      float4 acc = *reinterpret_cast<const float4*>(p);
+#pragma unroll 1
+      for (int z = 1; z < splits; ++z) {
+        const float4 v = *reinterpret_cast<const float4*>(p + z * part.splitStride);
+        acc.x += v.x;
+        acc.y += v.y;
+        acc.z += v.z;
+        acc.w += v.w;
+      }
+      *reinterpret_cast<float4*>(s + r * LD + c) = acc;
+    }
+    __syncthreads();
+    EpilogueTile t;
+    t.s = s;
+    t.ld = LD;
+    t.row0 = row0;
+    t.col0 = col0;
+    t.rows = rows;
+    t.cols = cols;
+    t.width = W;
+    t.batch = b;
+    t.tid = threadIdx.x;
+    t.nthreads = blockDim.x;
+    epi(t);
+    __syncthreads();
+  }
+}
+
+inline SplitKPartialOp split_k_partials(int M, int N, int batch, int splits, cudaStream_t stream) {
+  SplitKPartialOp part;
+  part.ldw = round_up<int64_t>(N, 4);
+  part.batchStride = static_cast<int64_t>(M) * part.ldw;
+  part.splitStride = static_cast<int64_t>(batch) * part.batchStride;
+  part.ws = split_k_workspace(part.splitStride * splits, stream);
+  return part;
+}
+
+template <class Epi>
+void launch_split_k_reduce(const SplitKPartialOp& part, int splits, const Epi& epi, int M, int N, int batch,
+                           cudaStream_t stream) {
+  const unsigned tiles = static_cast<unsigned>(ceil_div(M, kSplitReduceRows)) *
+                         static_cast<unsigned>(ceil_div(N, kSplitReduceWidth));
+  splitk_reduce_kernel<Epi><<<dim3(tiles, static_cast<unsigned>(min_of(batch, 65535)), 1), kSplitReduceThreads, 0,
+                              stream>>>(part, splits, epi, M, N, batch);
+  SOTR_CUDA_CHECK_LAUNCH();
+}
+
+template <class Cfg, Precision P, class AOp, class BOp, class Epi>
+void launch_tc_gemm_split(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
+                          const SplitKChoice& c, cudaStream_t stream) {
+  const SplitKPartialOp part = split_k_partials(M, N, batch, c.splits, stream);
+  static std::atomic<unsigned long long> smemDone{0};
+  auto kernel = tc_gemm_kernel<Cfg, P, AOp, BOp, SplitKPartialOp>;
+  ensure_dynamic_smem(kernel, Cfg::kSmemBytes, smemDone);
+  GemmProblem prob = make_problem(M, N, K, batch, Cfg::BM, Cfg::BN);
+  prob.kTilesPerSplit = c.kTilesPerSplit;
+  kernel<<<make_grid(prob, c.splits), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(a, b, part, prob);
+  SOTR_CUDA_CHECK_LAUNCH();
+  launch_split_k_reduce(part, c.splits, epi, M, N, batch, stream);
+}
+
+template <class Cfg, class AOp, class BOp, class Epi>
+void launch_simt_gemm_split(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
+                            const SplitKChoice& c, cudaStream_t stream) {
+  const SplitKPartialOp part = split_k_partials(M, N, batch, c.splits, stream);
+  static std::atomic<unsigned long long> smemDone{0};
+  auto kernel = simt_gemm_kernel<Cfg, AOp, BOp, SplitKPartialOp>;
+  ensure_dynamic_smem(kernel, Cfg::kSmemBytes, smemDone);
+  GemmProblem prob = make_problem(M, N, K, batch, Cfg::BM, Cfg::BN);
+  prob.kTilesPerSplit = c.kTilesPerSplit;
+  kernel<<<make_grid(prob, c.splits), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(a, b, part, prob);
+  SOTR_CUDA_CHECK_LAUNCH();
+  launch_split_k_reduce(part, c.splits, epi, M, N, batch, stream);
+}
+
+// The split for a launch with tile config Cfg (one split when Epi must not be split).
+template <class Cfg, class Epi>
+SplitKChoice split_k_for(int M, int N, int K, int batch, const GemmDeviceInfo& info) {
+  if constexpr (!split_k_epilogue_ok<Epi>::value) {
+    return SplitKChoice{1, ceil_div(K, Cfg::BK)};
+  } else {
+    const int64_t tiles = static_cast<int64_t>(ceil_div(M, Cfg::BM)) * ceil_div(N, Cfg::BN) * batch;
+    const int64_t out = static_cast<int64_t>(batch) * M * round_up<int64_t>(N, 4);
+    const int minKTiles = ceil_div(128, Cfg::BK);  // at least 128 of K per split
+    return choose_split_k(tiles, ceil_div(K, Cfg::BK), static_cast<int64_t>(info.smCount) * Cfg::kMinBlocks,
+                          minKTiles, out, kSplitKWorkspaceFloats, split_k_override());
+  }
+}
+
 // Auto tile choice: the large tile when it alone gives at least two CTAs per
 // SM, else the small one.
 inline bool prefer_large_tile(int M, int N, int batch, int BM, int BN, int smCount) {
@@ -1032,6 +1189,19 @@ void launch_gemm(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K
     if (tile == GemmTile::Auto)
       large = prefer_large_tile(M, N, batch, TcLarge::BM, TcLarge::BN, info.smCount);
     if (large && info.maxSmemOptin < TcLarge::kSmemBytes) large = false;
+    if constexpr (split_k_epilogue_ok<Epi>::value) {
+      const SplitKChoice c = large ? SplitKChoice{} : split_k_for<TcSmall, Epi>(M, N, K, batch, info);
+      if (c.splits > 1) {
+        switch (p) {
+          case Precision::TF32:
+            return launch_tc_gemm_split<TcSmall, Precision::TF32>(a, b, epi, M, N, K, batch, c, stream);
+          case Precision::BF16:
+            return launch_tc_gemm_split<TcSmall, Precision::BF16>(a, b, epi, M, N, K, batch, c, stream);
+          default:
+            return launch_tc_gemm_split<TcSmall, Precision::FP16>(a, b, epi, M, N, K, batch, c, stream);
+        }
+      }
+    }
     switch (p) {
       case Precision::TF32:
         return large ? launch_tc_gemm<TcLarge, Precision::TF32>(a, b, epi, M, N, K, batch, stream)
@@ -1047,6 +1217,12 @@ void launch_gemm(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K
   bool large = tile == GemmTile::Large;
   if (tile == GemmTile::Auto)
     large = prefer_large_tile(M, N, batch, SimtLarge::BM, SimtLarge::BN, info.smCount);
+  if constexpr (split_k_epilogue_ok<Epi>::value) {
+    if (!large) {
+      const SplitKChoice c = split_k_for<SimtSmall, Epi>(M, N, K, batch, info);
+      if (c.splits > 1) return launch_simt_gemm_split<SimtSmall>(a, b, epi, M, N, K, batch, c, stream);
+    }
+  }
   if (large)
     launch_simt_gemm<SimtLarge>(a, b, epi, M, N, K, batch, stream);
   else

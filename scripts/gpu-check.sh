@@ -94,11 +94,22 @@ rc=$?
 say "exit $rc; $(tail -1 "$OUT/ops.log")"
 grep -E "FAIL" "$OUT/ops.log" | head -40 | tee -a "$SUMMARY"
 
+# Split-K (cuda/gemm_split_k.h) forced on every GEMM-core launch, so the partial
+# sums and their reduction meet every awkward shape, batch and epilogue of the
+# conv / linear / matmul cases (auto only splits the few-tile ones).
+for op in conv2d linear matmul; do
+  SOTR_GEMM_SPLIT_K=3 timeout 60 "$BIN/sotr_test_ops" --op $op --backend cuda --no-time > "$OUT/ops-split-$op.log" 2>&1
+  say "split-K forced (3), $op: exit $?; $(tail -1 "$OUT/ops-split-$op.log")"
+  grep -E "FAIL" "$OUT/ops-split-$op.log" | head -10 | tee -a "$SUMMARY"
+done
+
 stage "3 GEMM check"
 if [ -x "$BIN/gemm_cuda_check" ] || [ -x gpu-build/gemm_cuda_check ]; then
   G=$([ -x "$BIN/gemm_cuda_check" ] && echo "$BIN/gemm_cuda_check" || echo gpu-build/gemm_cuda_check)
   timeout 90 "$G" > "$OUT/gemm.log" 2>&1
   say "exit $?; $(grep -cE 'FAIL' "$OUT/gemm.log") failing lines"
+  SOTR_GEMM_SPLIT_K=4 timeout 60 "$G" --no-bench > "$OUT/gemm-split.log" 2>&1
+  say "split-K forced (4): exit $?; $(grep -cE 'FAIL' "$OUT/gemm-split.log") failing lines; $(tail -1 "$OUT/gemm-split.log")"
 else
   say "gemm_cuda_check not built"
 fi

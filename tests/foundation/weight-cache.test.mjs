@@ -61,7 +61,8 @@ test('disposing a model frees every derived weight it made, with no further op c
   await m.predict(fixturePath('img_land.png'));
   const used = weightCacheInfo();
   assert.ok(used.entries > 10, `the prediction cached derived weights (${used.entries} entries)`);
-  assert.ok(used.bytes > 0);
+  // On a CUDA model the entries are device copies, outside the host budget.
+  if (m.device === 'cpu') assert.ok(used.bytes > 0);
   await m.dispose();
   const after = weightCacheInfo();
   assert.is(after.entries, before.entries, 'no entry outlives the model');

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/gemm_split_k.h"
 #include "gemm/gemm_cpu.h"
 #include "runtime/cpu_features.h"
 #include "runtime/thread_pool.h"
@@ -516,6 +517,32 @@ void testEnvOverride() {
 
 }  // namespace
 
+// The CUDA GEMM core's split-K choice is plain C++: checked here, where no GPU is.
+void testSplitKChoice() {
+  using sotr::cuda::gemm_core::choose_split_k;
+  const int64_t slots = 132 * 3, ws = int64_t(8) << 20;
+  // twin 3x3 256->256 at 12x24, SIMT small tiles: 4 x 5 tiles, K 2304 = 288 k-tiles of 8.
+  auto c = choose_split_k(20, 288, slots, 16, 256 * 288, ws, -1);
+  expect(c.splits == 18 && c.kTilesPerSplit == 16, "split-K: 20 tiles, 288 k-tiles -> 18 x 16");
+  // Every k-tile is walked exactly once, none of the splits is empty.
+  for (int kTiles : {2, 7, 16, 17, 33, 100, 288, 1000})
+    for (int64_t tiles : {1, 3, 20, 100, 198}) {
+      const auto d = choose_split_k(tiles, kTiles, slots, 4, 1 << 16, ws, -1);
+      const bool cover = d.splits >= 1 && int64_t(d.splits) * d.kTilesPerSplit >= kTiles &&
+                         int64_t(d.splits - 1) * d.kTilesPerSplit < kTiles;
+      expect(cover, "split-K covers K: tiles " + std::to_string(tiles) + ", k-tiles " + std::to_string(kTiles));
+      expect(d.splits == 1 || kTiles / d.splits >= 4 - 1, "split-K keeps enough depth per split");
+    }
+  expect(choose_split_k(199, 288, slots, 16, 1 << 16, ws, -1).splits == 1, "split-K off above half the slots");
+  expect(choose_split_k(20, 20, slots, 16, 1 << 16, ws, -1).splits == 1, "split-K off for a shallow K");
+  expect(choose_split_k(20, 288, slots, 16, ws / 2, ws, -1).splits == 2, "split-K bounded by the workspace");
+  expect(choose_split_k(20, 288, slots, 16, ws + 1, ws, -1).splits == 1, "split-K off when one copy exceeds it");
+  expect(choose_split_k(20, 288, slots, 16, 1 << 16, ws, 0).splits == 1, "SOTR_GEMM_SPLIT_K=0 turns it off");
+  const auto f = choose_split_k(1000, 10, slots, 16, 1 << 16, ws, 3);
+  expect(f.splits == 3 && f.kTilesPerSplit == 4, "a forced split applies even to many tiles");
+  expect(choose_split_k(1, 1, slots, 1, 1, ws, 8).splits == 1, "one k-tile never splits");
+}
+
 int main() {
   std::printf("cpu max level %s, compiled:", sotr::simdLevelName(sotr::maxSimdLevel()));
   for (SimdLevel l : sotr::compiledSimdVariants()) std::printf(" %s", sotr::simdLevelName(l));
@@ -530,6 +557,7 @@ int main() {
   testDeterminism(pool2, pool3);
   testPacked(pool2);
   testRandom(pool2, pool3);
+  testSplitKChoice();
   std::printf("%d checks, %d failures\n", g_cases, g_failures);
   return g_failures ? 1 : 0;
 }

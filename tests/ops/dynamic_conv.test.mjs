@@ -79,8 +79,13 @@ for (const device of devices) {
     const a = await matrixNms(dev, labels, scores);
     const b = await matrixNms(host, labels, scores);
     const c = await matrixNms(Tensor.from(host.toUint8Array(), [n, host.height, host.width]), labels, scores);
-    assert.equal(a, b);
-    assert.equal(a, c);
+    assert.equal(b, c);
+    // CUDA's expf and the CPU's exp may differ by an ulp in the Gaussian decay.
+    assert.is(a.length, b.length);
+    for (let i = 0; i < a.length; i++) {
+      assert.ok(Math.abs(a[i] - b[i]) <= 2e-7 * Math.max(1, Math.abs(b[i])), `decayed score ${i}: ${a[i]} vs ${b[i]}`);
+    }
+    if (device === 'cpu') assert.equal(a, b);
     dev.dispose();
     assert.ok(dev.disposed);
   });

@@ -149,6 +149,7 @@ if [ -s "$OUT/e2e.json" ]; then
       console.log(`${x.precision}: trace ${x.traceAgrees ? "agrees" : "DIFFERS"}; matched ${c.matched}/${c.ref} (dev ${c.dev}, other label ${c.matchedOtherLabel}), IoU min ${c.iou.min} median ${c.iou.median}, |dscore| max ${c.scoreAbsDiff.max}; stage NMSE ${Object.entries(x.stageNmse).map(([k, v]) => k + " " + v).join(", ")}`);
       const o = x.opProfile;
       if (o) console.log(`${x.precision}: op profile ${o.device}: busy ${o.deviceBusyMs} ms, idle between ops ${o.deviceIdleMs} ms (${(100 * o.deviceIdleShare).toFixed(1)}%, ${o.deviceCalls} ops, ${o.deviceTimed ? "events" : "host clock"}), predict ${o.predictMs} ms; top ${o.top.slice(0, 5).map((t) => t.op + "@" + t.device + " " + t.totalMs + " ms/" + t.calls).join(", ")}; idle before ${o.topIdleBefore.slice(0, 3).map((t) => t.op + " " + t.idleBeforeMs + " ms").join(", ")}`);
+      if (o?.topByShape) console.log(`${x.precision}: by shape ${o.topByShape.slice(0, 6).map((t) => t.op + " [" + t.shape + "] " + t.totalMs + " ms/" + t.calls).join("; ")}`);
       const dfr = x.deferred;
       if (dfr) console.log(dfr.skipped ? `${x.precision}: deferred ops A/B skipped (${dfr.skipped})` : `${x.precision}: deferred ops A/B: awaited ${dfr.awaitedMedianMs} ms vs deferred ${dfr.deferredMedianMs} ms (${dfr.pairs} pairs), same instances ${dfr.sameInstances}, device idle ${dfr.deviceIdleMs} ms (${(100 * dfr.deviceIdleShare).toFixed(1)}%)`);
       if (!b || !m) continue;

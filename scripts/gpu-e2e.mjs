@@ -258,6 +258,18 @@ try {
           .slice(0, 8)
           .map((o) => ({ op: o.op, device: o.device, calls: o.calls, idleBeforeMs: r3(o.idleBeforeMs), meanMs: r3(o.meanMs) })),
       };
+      // Where the device time of the model's ops goes by input shapes (one more warm predict): the shapes that a
+      // kernel change should target first.
+      lib.startOpProfile({ device: model.device, byShape: true });
+      try {
+        await model.predict(raw);
+      } finally {
+        const byShape = lib.stopOpProfile();
+        run.opProfile.topByShape = [...byShape.ops]
+          .sort((a, b) => b.totalMs - a.totalMs)
+          .slice(0, 12)
+          .map((o) => ({ op: o.op, shape: o.shape, calls: o.calls, totalMs: r3(o.totalMs), meanMs: r3(o.meanMs) }));
+      }
       log(`${precision}: op profile: ${model.device} busy ${run.opProfile.deviceBusyMs} ms, idle between ops ${run.opProfile.deviceIdleMs} ms (${dev.calls} ops)`);
       log(`${precision}: op profile:\n${lib.formatOpProfile(op, { top: 12 })}`);
 

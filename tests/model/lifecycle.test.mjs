@@ -70,6 +70,29 @@ test('a batch gives the same per-image results as single calls (paths, buffers, 
   }
 });
 
+test('a batch with two images in flight (the GPU default) gives the same results; a bad image fails it cleanly', async () => {
+  const m = await load();
+  const saved = process.env.SOTR_PIPELINE_DEPTH;
+  process.env.SOTR_PIPELINE_DEPTH = '2';
+  try {
+    const inputs = [fixturePath('img_ratio3.png'), fixturePath('img_land.png'), fixturePath('img_pal.png'), fixturePath('img_ratio3.png')];
+    const batch = await m.predict(inputs);
+    assert.is(batch.length, 4);
+    for (let i = 0; i < inputs.length; i++) assert.equal(summary(batch[i]), summary(await m.predict(inputs[i])), `image ${i}`);
+    await synchronize(DEV);
+    const live0 = memoryInfo(DEV).liveBytes;
+    const bad = { data: new Uint8Array(5), width: 4, height: 4, channels: 3, format: 'bgr' };
+    await rejects(() => m.predict([inputs[0], inputs[1], bad, inputs[2]]), (e) => e.name === 'SotrRangeError' && /5 bytes/.test(e.message));
+    await synchronize(DEV);
+    assert.is(memoryInfo(DEV).liveBytes, live0, 'the runs in flight when the batch failed left nothing behind');
+    assert.equal(summary(await m.predict(inputs[1])), summary(batch[1]), 'the model works on');
+  } finally {
+    if (saved === undefined) delete process.env.SOTR_PIPELINE_DEPTH;
+    else process.env.SOTR_PIPELINE_DEPTH = saved;
+    await m.dispose();
+  }
+});
+
 test('profile gives per-stage times; intermediates give every stage', async () => {
   const m = await load();
   try {

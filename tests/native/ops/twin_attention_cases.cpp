@@ -133,5 +133,7 @@ OP_TEST_CASE(twinCase(1, 128, 1, 256, 8, false, false));
 OP_TEST_CASE(twinCase(2, 256, 24, 48, 8, false, false, true));
 OP_TEST_CASE(twinCase(1, 256, 40, 80, 8, true, false, true));
 OP_TEST_CASE(twinCase(2, 256, 40, 80, 8, false, false, true));
+// The GPU issue's benchmark shape (B = 8 grids of 40x80, 256 channels, parallel as released).
+OP_TEST_CASE(twinCase(8, 256, 40, 80, 8, false, false, true));
 
 }  // namespace

@@ -6,6 +6,8 @@
 #   0 probe   1 binaries (carried gpu-build/ archives unpacked by scripts/gpu-unpack.sh, else a CMake build for sm_90)
 #   2 native op test (every op, CUDA vs CPU twin, timed)   3 GEMM check
 #   4 the whole model end to end, CUDA vs CPU (scripts/gpu-e2e.mjs; needs Node: the carried bundle or a node here)
+#   4b the PyTorch reference forward end to end on stage 4's checkpoint and image, timed on the same device (fp32 with
+#      TF32 off, bf16 autocast) and compared with our runs (scripts/gpu-torch-ref.py; into e2e.json as torchReference)
 #   5 Node suite (CUDA tests register themselves when CUDA is available) + `sotr predict --device cuda` vs cpu
 #   6 conv2d vs cuDNN on the SOTR shapes (benchmarks/conv2d_bench.mjs --device cuda)
 #   7 PyTorch side of the benchmarks
@@ -37,6 +39,9 @@ HAVE_GPU=0
 nvidia-smi -L >/dev/null 2>&1 && HAVE_GPU=1
 DEV=${GPU_CHECK_DEVICE:-cuda}
 PRESET=${GPU_CHECK_E2E_PRESET:-r50}
+# Stage 4 leaves its checkpoint (<preset>-seed1.safetensors) and image (image-1333x800.bgr) here for stage 4b.
+E2E_DIR=${GPU_CHECK_E2E_DIR:-${TMPDIR:-/tmp}/sotr-gpu-e2e}
+E2E_PRESET=""; E2E_PRECS=""; E2E_DEV=""
 
 stage "0 probe"
 {
@@ -121,16 +126,18 @@ elif [ $CUDA_OK = 1 ]; then
   c=$(cap 170 60)
   if [ "$c" = 0 ]; then say "skipped: budget"; else
     # R50 at full size, CUDA fp32 and bf16 against the CPU; the script keeps to --budget and still prints its JSON.
-    timeout -k 5 "$c" node scripts/gpu-e2e.mjs --device $DEV --preset $PRESET --precisions fp32,bf16 --mem-reps 50 --batch 8 \
-      --budget $(( c - 12 )) --json "$OUT/e2e.json" > "$OUT/e2e.out" 2> "$OUT/e2e.log"
+    E2E_PRESET=$PRESET; E2E_PRECS=fp32,bf16; E2E_DEV=$DEV
+    timeout -k 5 "$c" node scripts/gpu-e2e.mjs --device $DEV --preset $PRESET --precisions $E2E_PRECS --mem-reps 50 --batch 8 \
+      --budget $(( c - 12 )) --dir "$E2E_DIR" --json "$OUT/e2e.json" > "$OUT/e2e.out" 2> "$OUT/e2e.log"
     say "exit $? (0 ok, 2 fp32 disagrees with the CPU, 124 timeout)"
   fi
 elif [ $HAVE_GPU = 0 ]; then
   c=$(cap 120 30)
   if [ "$c" = 0 ]; then say "skipped: budget"; else
     say "no GPU here: smoke run of the script on the CPU (r50-tiny, CPU against CPU)"
+    E2E_PRESET=r50-tiny; E2E_PRECS=fp32; E2E_DEV=cpu
     timeout -k 5 "$c" node scripts/gpu-e2e.mjs --device cpu --preset r50-tiny --precisions fp32 --mem-reps 3 --batch 2 \
-      --budget $(( c - 10 )) --json "$OUT/e2e.json" > "$OUT/e2e.out" 2> "$OUT/e2e.log"
+      --budget $(( c - 10 )) --dir "$E2E_DIR" --json "$OUT/e2e.json" > "$OUT/e2e.out" 2> "$OUT/e2e.log"
     say "exit $?"
   fi
 else
@@ -156,6 +163,25 @@ if [ -s "$OUT/e2e.json" ]; then
       console.log(`${x.precision}: load ${x.loadMs} ms, first ${x.firstMs} ms, batch 1 median ${b.medianMs} ms (p10 ${b.p10Ms}, p90 ${b.p90Ms}, ${b.reps} reps), batch ${x.batchN?.images ?? "-"}: ${x.batchN?.imagesPerS ?? x.batchN?.skipped ?? "-"} img/s; memory ${m.device} live ${m.liveFirstMiB}->${m.liveLastMiB} MiB, reserved ${m.reservedFirstMiB}->${m.reservedLastMiB}, peak ${m.peakSoFarMiB}, driver ${m.driverViewMiB}, RSS ${m.rssFirstMiB}->${m.rssLastMiB}: ${m.flat ? "flat" : "NOT FLAT"}`);
     }
     if (r.ok !== undefined) console.log(`ok: ${r.ok}; ${r.wallS} s`);' "$OUT/e2e.json" 2>&1 | tee -a "$SUMMARY"
+fi
+
+stage "4b PyTorch reference end to end (scripts/gpu-torch-ref.py)"
+if [ -z "$E2E_PRESET" ]; then
+  say "skipped (stage 4 did not run)"
+else
+  # On a GPU about 15-25 s (import, load, first CUDA calls, then up to 3 warm-up + 20 timed runs of 30-150 ms per
+  # precision); on a CPU one run of the reference alone takes 15-30 s (its post-processing over ~5000 candidates).
+  c=$(cap $([ "$E2E_DEV" = cpu ] && echo 90 || echo 50) 20)
+  if [ "$c" = 0 ]; then say "skipped: budget"; else
+    # The same checkpoint and image as stage 4, on its device; warm-up, then the median of up to 20 runs per
+    # precision within --budget (import, load and first CUDA calls included). Merges torchReference into e2e.json.
+    timeout -k 5 "$c" "$SOTR_BENCH_PYTHON" scripts/gpu-torch-ref.py --device $E2E_DEV --precisions $E2E_PRECS \
+      --checkpoint "$E2E_DIR/$E2E_PRESET-seed1.safetensors" --image "$E2E_DIR/image-1333x800.bgr" --min-size 800 \
+      --warmup 3 --reps 20 --budget $(( c - 10 )) --e2e-json "$OUT/e2e.json" < /dev/null > "$OUT/torch-ref.out" 2> "$OUT/torch-ref.log"
+    say "exit $? (0 ok, 1 error, 124 timeout)"
+    tee -a "$SUMMARY" < "$OUT/torch-ref.out"
+  fi
+  rm -f "$OUT/e2e.json.tmp"
 fi
 
 stage "5 Node suite"

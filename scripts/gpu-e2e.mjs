@@ -9,6 +9,9 @@
 //     --batch images in one predict() call (images/s);
 //   - memory: the device allocator's live/cached/peak bytes and the process RSS after each of --mem-reps warm
 //     predictions (flat: live bytes return to the same value and the reserved bytes stop growing).
+// The checkpoint and the image (raw BGR bytes, image-1333x800.bgr) stay in --dir (JSON: checkpoint.file, image.file)
+// with each instance list ([label, score, mask area] sorted by score: reference.instanceList, runs[].instanceList),
+// for the PyTorch reference forward on the same inputs (scripts/gpu-torch-ref.py, stage 4b of gpu-check.sh).
 // Prints progress on stderr and ONE JSON line on stdout (also --json FILE). Not part of npm test.
 //   node scripts/gpu-e2e.mjs [--device cuda] [--ref-device cpu] [--preset r50] [--precisions fp32,bf16]
 //        [--mem-reps 50] [--batch 8] [--budget 200] [--seed 1] [--json FILE] [--dir DIR]
@@ -170,6 +173,8 @@ function stageNmse(dev, ref) {
   };
 }
 const traceOf = (t) => ({ candidates: t.candidates, afterAreaFilter: t.afterAreaFilter, beforeNms: t.beforeNms, afterNms: t.afterNms });
+/** [label, score, mask area] per instance, in the model's order (by score): compared with PyTorch's by gpu-torch-ref.py. */
+const instanceList = (xs) => xs.map((i) => [i.label, +i.score.toPrecision(7), i.mask.area]);
 
 /** This process's GPU memory as the driver sees it (context included), MiB; null where nvidia-smi cannot say. */
 function smiMiB() {
@@ -193,6 +198,8 @@ try {
   log(`checkpoint ${ck} (${MiB(out.checkpoint.bytes)} MiB) ${written ? `written in ${out.checkpoint.writeMs} ms` : 'cached'}`);
   const W = 1333, H = 800;
   const raw = { data: syntheticImage(W, H), width: W, height: H, channels: 3, format: 'bgr' };
+  out.image.file = path.join(dir, `image-${W}x${H}.bgr`);
+  writeFileSync(out.image.file, raw.data);
 
   // ---- reference ----
   t0 = performance.now();
@@ -200,7 +207,7 @@ try {
   const refLoadMs = performance.now() - t0;
   t0 = performance.now();
   const ref = await refModel.predict(raw, { intermediates: true });
-  out.reference = { device: refModel.device, loadMs: Math.round(refLoadMs), predictMs: Math.round(performance.now() - t0), instances: ref.instances.length, trace: traceOf(ref.intermediates.trace), input: ref.intermediates.input.shape };
+  out.reference = { device: refModel.device, loadMs: Math.round(refLoadMs), predictMs: Math.round(performance.now() - t0), instances: ref.instances.length, trace: traceOf(ref.intermediates.trace), input: ref.intermediates.input.shape, instanceList: instanceList(ref.instances) };
   await refModel.dispose();
   log(`reference on ${refDevice}: ${out.reference.instances} instances, predict ${out.reference.predictMs} ms`, JSON.stringify(out.reference.trace));
 
@@ -231,6 +238,7 @@ try {
       run.traceAgrees = JSON.stringify(run.trace) === JSON.stringify(out.reference.trace);
       run.stageNmse = stageNmse(first.intermediates, ref.intermediates);
       run.compare = compareInstances(ref.instances, first.instances);
+      run.instanceList = instanceList(first.instances);
       log(`${precision}: load ${run.loadMs} ms, first ${run.firstMs} ms, trace ${run.traceAgrees ? 'agrees' : 'DIFFERS ' + JSON.stringify(run.trace)}`);
       log(`${precision}: stage NMSE ${JSON.stringify(run.stageNmse)}`);
       log(`${precision}: instances ${JSON.stringify(run.compare)}`);

@@ -2,7 +2,7 @@
 (pre-processing, backbone, twin transformer, heads, mask branch, SOTR's post-processing with Matrix NMS) on the same
 checkpoint (safetensors, written by the library's writeRandomSotrCheckpoint) and the same image (raw BGR bytes).
 
-  bench "sotr_reference": params {checkpoint, image, height, width, min_size?}
+  bench "sotr_reference": params {checkpoint, image, height, width, min_size?}; on the worker's device (cpu, cuda)
 The callable carries `info` (after the worker's warm-up run): the reference's post-processing trace (candidates,
 after the area filter, Matrix NMS input size, after NMS), the instance count and the load time.
 """
@@ -43,7 +43,7 @@ def sotr_reference(p, device):
     ck = p["checkpoint"]
     sd = read_safetensors(ck) if ck.endswith(".safetensors") else torch.load(ck, map_location="cpu")
     over = {"min_size": p["min_size"]} if p.get("min_size") else {}
-    model = load_model(sd, **over)
+    model = load_model(sd, **over).to(device)  # predict runs on the model's device
     load_ms = (time.perf_counter() - t0) * 1000
     h, w = p["height"], p["width"]
     bgr = np.fromfile(p["image"], dtype=np.uint8).reshape(h, w, 3)

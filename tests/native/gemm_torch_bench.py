@@ -5,26 +5,46 @@ Prints one JSON line per case in the same format as gemm_cuda_check
 ("impl": "torch"), for side-by-side ratios with "impl": "sotr-cuda".
 Precisions: fp32 (allow_tf32 False), tf32 (allow_tf32 True), bf16 and fp16
 (operands converted once, outside the timing; fp32 output is not produced).
-Exit 77 when torch or a CUDA device is missing.
+Exit 77 when torch or a CUDA device is missing (or --device is not cuda).
+
+  python3 tests/native/gemm_torch_bench.py [REPS] [--reps N] [--device cuda]
+REPS (the old positional form) or --reps: the most timed runs per case (default 30; fewer where one run is long).
+--device: what scripts/gpu-check.sh passes to every PyTorch benchmark; only cuda is timed here.
 """
+import argparse
 import json
 import sys
 
 SHAPES = [(4096, 4096, 4096), (256, 4096, 2304), (500, 67200, 256)]
 
 
-def main() -> int:
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description="torch.matmul on the GPU for the shapes of gemm_cuda_check's bench")
+    ap.add_argument("reps_pos", nargs="?", type=int, default=None, metavar="REPS", help="same as --reps")
+    ap.add_argument("--reps", type=int, default=None, help="the most timed runs per case (default 30)")
+    ap.add_argument("--device", default="cuda", help="cuda (anything else: skipped, exit 77)")
+    a = ap.parse_args(argv)
+    a.reps = a.reps if a.reps is not None else a.reps_pos if a.reps_pos is not None else 30
+    return a
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    # Skips go to stderr: stdout is JSON lines only (gpu-check.sh appends it to bench.jsonl).
+    if not args.device.startswith("cuda"):
+        print(f"--device {args.device}: this benchmark times CUDA only: skipping", file=sys.stderr)
+        return 77
     try:
         import torch
     except Exception as e:  # pragma: no cover
-        print(f"torch not available ({e}): skipping")
+        print(f"torch not available ({e}): skipping", file=sys.stderr)
         return 77
     if not torch.cuda.is_available():
-        print("no CUDA device: skipping")
+        print("no CUDA device: skipping", file=sys.stderr)
         return 77
-    dev = torch.device("cuda")
-    name = torch.cuda.get_device_name(0)
-    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    dev = torch.device(args.device)
+    name = torch.cuda.get_device_name(dev)
+    reps = args.reps
     for (M, N, K) in SHAPES:
         g = torch.Generator(device=dev).manual_seed(1234 + M + N)
         a32 = torch.rand((M, K), device=dev, generator=g) * 2 - 1

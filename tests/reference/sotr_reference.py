@@ -114,8 +114,8 @@ def modulated_deform_conv(x, offset, mask, weight, stride, pad, dil, groups):
     kk = kh * kw
     cpg = c // groups
     cols = x.new_zeros(n, c, kk, ho, wo)
-    base_y = (torch.arange(ho, dtype=torch.float32) * stride - pad).view(ho, 1)
-    base_x = (torch.arange(wo, dtype=torch.float32) * stride - pad).view(1, wo)
+    base_y = (torch.arange(ho, dtype=torch.float32, device=x.device) * stride - pad).view(ho, 1)
+    base_x = (torch.arange(wo, dtype=torch.float32, device=x.device) * stride - pad).view(1, wo)
     for g in range(groups):
         xg = x[:, g * cpg:(g + 1) * cpg].reshape(n, cpg, h * w)
         for i in range(kh):
@@ -444,7 +444,9 @@ class SOTR(nn.Module):
         f_h, f_w = seg_preds.shape[-2:]
         ratio = math.ceil(h / f_h)
         up = (int(f_h * ratio), int(f_w * ratio))
-        empty = (torch.zeros(0, dtype=torch.long), torch.zeros(0), torch.zeros(0, *ori_size, dtype=torch.bool))
+        dev = seg_preds.device
+        empty = (torch.zeros(0, dtype=torch.long, device=dev), torch.zeros(0, device=dev),
+                 torch.zeros(0, *ori_size, dtype=torch.bool, device=dev))
         trace = {"ratio": ratio}
         if keep is not None:
             keep["trace"] = trace
@@ -470,7 +472,7 @@ class SOTR(nn.Module):
         trace["after_area"] = int(keepm.sum())
         if keepm.sum() == 0:
             return empty
-        cand_index = torch.arange(n)[keepm]
+        cand_index = torch.arange(n, device=dev)[keepm]
         masks, seg, areas, scores, labels, kernels = masks[keepm], seg[keepm], areas[keepm], scores[keepm], labels[keepm], kernels[keepm]
         scores = scores * ((seg * masks.float()).sum((1, 2)) / areas)
         order = stable_order(scores, cand_index)[:cfg.nms_pre]
@@ -512,17 +514,21 @@ def shortest_edge_size(h, w, size, max_size):
     return int(newh + 0.5), int(neww + 0.5)
 
 
-def preprocess(bgr, cfg):
-    from PIL import Image
+def preprocess(bgr, cfg, device=None):
+    """As detectron2's DefaultPredictor + GeneralizedRCNN.preprocess_image: the resize (Pillow) and the float32 CHW
+    tensor on the CPU; that tensor moved to `device` (the model's), normalised and padded there."""
     h0, w0 = bgr.shape[:2]
     h, w = shortest_edge_size(h0, w0, cfg.min_size, cfg.max_size)
     if (h, w) != (h0, w0):
+        from PIL import Image
         resized = np.asarray(Image.fromarray(bgr).resize((w, h), Image.BILINEAR))
     else:
         resized = bgr
     x = torch.as_tensor(resized.astype("float32").transpose(2, 0, 1))
-    mean = torch.tensor(PIXEL_MEAN).view(3, 1, 1)
-    std = torch.tensor(PIXEL_STD).view(3, 1, 1)
+    if device is not None:
+        x = x.to(device)
+    mean = torch.tensor(PIXEL_MEAN, device=x.device).view(3, 1, 1)
+    std = torch.tensor(PIXEL_STD, device=x.device).view(3, 1, 1)
     x = (x - mean) / std
     d = cfg.size_divisibility
     hp, wp = (h + d - 1) // d * d, (w + d - 1) // d * d
@@ -541,7 +547,8 @@ def load_model(sd, **over):
 
 
 def predict(model, bgr, keep=None):
-    x, h, w = preprocess(bgr, model.cfg)
+    """bgr: uint8 numpy [H, W, 3]. Runs on the model's device (model.to("cuda") works); returns tensors there."""
+    x, h, w = preprocess(bgr, model.cfg, next(model.parameters()).device)
     if keep is not None:
         keep["input"] = x
         keep["size"] = (h, w)

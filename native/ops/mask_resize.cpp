@@ -48,9 +48,8 @@ std::vector<LinearTap> taps(int64_t in, int64_t out, int64_t count) {
   return t;
 }
 
-Axis axis(int64_t in, int64_t ratio, int64_t crop, int64_t out) {
-  const int64_t mid = in * ratio, kept = std::min(crop, mid);  // slicing past the end keeps it all
-  return Axis{taps(in, mid, kept), taps(kept, out, out)};
+Axis axis(int64_t in, int64_t ratio, int64_t kept, int64_t out) {
+  return Axis{taps(in, in * ratio, kept), taps(kept, out, out)};
 }
 
 // Bilinear over a window with taps relative to x; the channels-last blend when `cl`.
@@ -72,17 +71,14 @@ void resizeWindow(bool cl, const float* x, int64_t ldx, const LinearTap* th, int
   interp_detail::bilinearWindow(x, ldx, th, rows, tw, cols, r0, r1, nullptr, tmp.data(), y, ldy);
 }
 
-struct Plan {
-  int64_t n = 0, fh = 0, fw = 0, ratio = 1, h = 0, w = 0, H0 = 0, W0 = 0, words = 0;
-  double threshold = 0.5;
-};
+}  // namespace
 
-Plan plan(const OpCall& call) {
+ResizeMasksPlan planResizeMasks(const OpCall& call) {
   const std::string& op = call.op;
   const Tensor& soft = call.inputs[0];
   expectDType(op, "soft", soft, DType::F32);
   expectRank(op, "soft", soft, 3);
-  Plan p;
+  ResizeMasksPlan p;
   p.n = soft.size(0);
   p.fh = soft.size(1);
   p.fw = soft.size(2);
@@ -104,24 +100,29 @@ Plan plan(const OpCall& call) {
     fail(ErrorKind::Shape, op + ": soft must be [n, fh, fw] with fh, fw >= 1, received " + shapeStr(soft.shape));
   if (!std::isfinite(p.threshold)) fail(ErrorKind::Range, op + ": threshold must be a finite number");
   p.words = 2 * ((p.W0 + 63) / 64);
+  const int64_t Hm = p.fh * p.ratio, Wm = p.fw * p.ratio;
+  p.ch = std::min(p.h, Hm);  // slicing past the end keeps it all
+  p.cw = std::min(p.w, Wm);
+  // Which kernel torch runs for each resize: the first reads soft.unsqueeze(0), contiguous; the second
+  // the cropped view of the first's (contiguous) output.
+  p.cl1 = channelsLastContiguous({1, p.n, p.fh, p.fw}, {p.n * p.fh * p.fw, p.fh * p.fw, p.fw, 1});
+  p.cl2 = channelsLastContiguous({1, p.n, p.ch, p.cw}, {p.n * Hm * Wm, Hm * Wm, Wm, 1});
+  // Compared in float32, as torch compares a float tensor with a Python number.
+  p.thr = static_cast<float>(p.threshold);
+  // Every output is a convex combination of source pixels with weights that sum to 1 within a few ulps, so it
+  // can exceed thr only where some source pixel exceeds thr less a margin of 2^-20 relative.
+  p.boxThr = p.thr > 0 ? p.thr * (1.f - 0x1p-20f) : -std::numeric_limits<float>::infinity();
   return p;
 }
 
+namespace {
+
 void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
-  const Plan p = plan(call);
+  const ResizeMasksPlan p = planResizeMasks(call);
   if (p.n == 0) return;
-  const Axis ay = axis(p.fh, p.ratio, p.h, p.H0), ax = axis(p.fw, p.ratio, p.w, p.W0);
-  const int64_t Hm = p.fh * p.ratio, Wm = p.fw * p.ratio;
-  const int64_t ch = static_cast<int64_t>(ay.first.size()), cw = static_cast<int64_t>(ax.first.size());
-  // Which kernel torch runs for each resize: the first reads soft.unsqueeze(0), contiguous; the second
-  // the cropped view of the first's (contiguous) output.
-  const bool cl1 = channelsLastContiguous({1, p.n, p.fh, p.fw}, {p.n * p.fh * p.fw, p.fh * p.fw, p.fw, 1});
-  const bool cl2 = channelsLastContiguous({1, p.n, ch, cw}, {p.n * Hm * Wm, Hm * Wm, Wm, 1});
-  // Compared in float32, as torch compares a float tensor with a Python number.
-  const float thr = static_cast<float>(p.threshold);
-  // Every output is a convex combination of source pixels with weights that sum to 1 within a few ulps, so it
-  // can exceed thr only where some source pixel exceeds thr less a margin of 2^-20 relative.
-  const float boxThr = thr > 0 ? thr * (1.f - 0x1p-20f) : -std::numeric_limits<float>::infinity();
+  const Axis ay = axis(p.fh, p.ratio, p.ch, p.H0), ax = axis(p.fw, p.ratio, p.cw, p.W0);
+  const bool cl1 = p.cl1, cl2 = p.cl2;
+  const float thr = p.thr, boxThr = p.boxThr;
   const float* soft = call.inputs[0].data<float>();
   uint32_t* bits = reinterpret_cast<uint32_t*>(out[0].data<int32_t>());
   int32_t* stats = out[1].data<int32_t>();
@@ -211,7 +212,7 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
 
 OpRegistrar reg(OpDef{"resizeMasks", 1, 1,
                       [](const OpCall& call) {
-                        const Plan p = plan(call);
+                        const ResizeMasksPlan p = planResizeMasks(call);
                         return std::vector<TensorSpec>{{DType::I32, {p.n, p.H0, p.words}}, {DType::I32, {p.n, 5}}};
                       },
                       runCpu, nullptr});

@@ -1,20 +1,23 @@
-// resizeMasks (SOTR's step 12 off the JavaScript thread) against PyTorch, bit for bit, on awkward sizes; plus the
-// typed errors. (tests/native/ops/resize_masks_cases.cpp checks large batches against a float64 two-pass resize.)
+// resizeMasks (SOTR's step 12 off the JavaScript thread) against PyTorch, bit for bit, on awkward sizes, on the CPU
+// and, where CUDA is available, on the GPU (the same goldens); plus the typed errors.
+// (tests/native/ops/resize_masks_cases.cpp checks large batches against a float64 two-pass resize, and the CUDA twin
+// against the CPU's bit for bit.)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Mask, Tensor, resizeMasks, resizeMasksToList, ShapeError, DTypeError, SotrRangeError, SotrTypeError } from '../../dist/index.js';
+import { Mask, Tensor, backendInfo, resizeMasks, resizeMasksToList, ShapeError, DTypeError, SotrRangeError, SotrTypeError } from '../../dist/index.js';
 import { loadFixture } from '../helpers/fixture.mjs';
 import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 // PyTorch goldens (tests/reference/make_resize_masks_fixtures.py): the two F.interpolate calls, the crop and `>`
 // exactly as the official code writes them, bit for bit, including one mask (torch's channels-last kernel), plateaus
 // at the threshold and values one ulp either side of it.
-{
-  const fx = loadFixture('resize_masks');
-  const cases = JSON.parse(fx.meta.cases);
+const devices = ['cpu', ...(backendInfo().cuda.available ? ['cuda'] : [])];
+const fx = loadFixture('resize_masks');
+const cases = JSON.parse(fx.meta.cases);
+for (const device of devices) {
   cases.forEach(([n, fh, fw, ratio, h, w, H0, W0, thr], k) => {
-    test(`resizeMasks matches PyTorch: ${n}x${fh}x${fw} x${ratio} crop ${h}x${w} -> ${H0}x${W0} thr ${thr}`, async () => {
-      const t = Tensor.from(fx.tensors[`case${k}.soft`].data, [n, fh, fw]);
+    test(`resizeMasks matches PyTorch on ${device}: ${n}x${fh}x${fw} x${ratio} crop ${h}x${w} -> ${H0}x${W0} thr ${thr}`, async () => {
+      const t = Tensor.from(fx.tensors[`case${k}.soft`].data, [n, fh, fw], { device });
       const want = fx.tensors[`case${k}.bits`].data;
       const rowBytes = want.length / n;
       const got = await resizeMasksToList(t, { ratio, crop: [h, w], size: [H0, W0], threshold: thr });
@@ -38,12 +41,17 @@ import { expectTypedErrors } from '../helpers/typed_errors.mjs';
       }
     });
   });
-}
 
-test('resizeMasks with no masks returns an empty list', async () => {
-  const t = Tensor.from(new Float32Array(0), [0, 4, 4]);
-  assert.equal(await resizeMasksToList(t, { ratio: 4, crop: [16, 16], size: [20, 20] }), []);
-});
+  test(`resizeMasks with no masks returns an empty list on ${device}`, async () => {
+    const t = Tensor.from(new Float32Array(0), [0, 4, 4], { device });
+    assert.equal(await resizeMasksToList(t, { ratio: 4, crop: [16, 16], size: [20, 20] }), []);
+    const bits = await resizeMasks(t, { ratio: 4, crop: [16, 16], size: [20, 20] });
+    assert.equal([...bits.shape], [0, 20, 2]);
+    assert.is(bits.device, t.device);
+    bits.dispose();
+    t.dispose();
+  });
+}
 
 test('resizeMasks rejects bad input with typed errors', async () => {
   const t = Tensor.from(new Float32Array(2 * 3 * 4), [2, 3, 4]);

@@ -12,10 +12,11 @@
  * Then our additions: the minScore output filter, boxes from the masks.
  *
  * Where it runs (the JavaScript thread does none of the per-candidate work): steps 1–3 (ops/select_candidates), the
- * kernel gather (ops/gather_kernels), steps 7–9 with the gather of the kept masks (ops/rank_candidates) and step 12's
- * resizes (ops/resize_masks) are native CPU ops on the worker threads; the dynamic convolutions and Matrix NMS run
- * on the model's device. JavaScript handles the counts and step 11 (at most nmsPre scores). The TypeScript these
- * ops replaced is the reference of their tests (tests/model/postprocess_reference.mjs), which they match bit for bit.
+ * kernel gather (ops/gather_kernels) and steps 7–9 with the gather of the kept masks (ops/rank_candidates) are native
+ * CPU ops on the worker threads; the dynamic convolutions, Matrix NMS and step 12's resizes (ops/resize_masks, whose
+ * CUDA twin is bit-identical to the CPU's) run on the model's device. JavaScript handles the counts and step 11 (at
+ * most nmsPre scores). The TypeScript these ops replaced is the reference of their tests
+ * (tests/model/postprocess_reference.mjs), which they match bit for bit.
  *
  * Our one deviation from the official code: every sort breaks ties by (score descending, candidate index
  * ascending), where the candidate index is the row-major (cell, class) order of step 3; PyTorch's argsort is
@@ -82,17 +83,11 @@ export class MaskFeature {
   }
 }
 
-/** Soft masks sigmoid(k · F) [n, H, W] of kernels [n, D] (a CPU tensor) as a CPU tensor (the caller disposes it). */
+/** Soft masks sigmoid(k · F) [n, H, W] of kernels [n, D] (a CPU tensor), left on the model's device (the caller disposes it). */
 export async function dynamicConvSoft(ctx: OpCtx, F: MaskFeature, kernels: Tensor): Promise<Tensor> {
   const k = kernels.device === ctx.device ? kernels : await kernels.to(ctx.device);
   try {
-    const out = await op(ctx, dynamicConv, await F.chw(), k, opts(ctx, { sigmoid: true }));
-    if (out.device === 'cpu') return out;
-    try {
-      return await out.to('cpu');
-    } finally {
-      out.dispose();
-    }
+    return await op(ctx, dynamicConv, await F.chw(), k, opts(ctx, { sigmoid: true }));
   } finally {
     if (k !== kernels) k.dispose();
   }
@@ -131,9 +126,10 @@ export function byScoreThenIndex(scores: ArrayLike<number>, index: ArrayLike<num
 /**
  * Steps 1–12. What runs where: steps 1–3 (selectCandidates), the kernel gather (gatherKernels) and steps 7–9
  * (rankCandidates, with the gather of the kept masks) are native ops on the CPU workers; the dynamic convolutions
- * (steps 4–7, 12) and Matrix NMS (step 10) run on the model's device; step 12's resizes on the CPU workers
- * (resizeMasks). The JavaScript thread only handles counts and step 11 (at most nmsPre scores). On a CUDA model
- * the inputs of the CPU ops are copied to the host, and their outputs back to the device.
+ * (steps 4–7, 12), Matrix NMS (step 10) and step 12's resizes (resizeMasks) run on the model's device. The JavaScript
+ * thread only handles counts and step 11 (at most nmsPre scores). On a CUDA model the inputs of the CPU ops are
+ * copied to the host, and their outputs back to the device; the survivors' soft masks stay on the device and only
+ * their bit-packed resized masks and [n, 5] stats come back.
  */
 export async function postprocess(
   ctx: OpCtx,
@@ -200,13 +196,12 @@ export async function postprocess(
     const finalCells = own(Tensor.from(Int32Array.from(final, (j) => cells[pre[j]!]!), [final.length]));
     const soft = own(await dynamicConvSoft(ctx, F, own(await gatherKernels(finalCells, levels.map((l) => l.kernel), sig))));
     check();
-    const masksOut = await resizeMasksToList(soft, {
-      ratio,
-      crop: [input.height, input.width],
-      size: [input.originalHeight, input.originalWidth],
-      threshold: o.maskThreshold,
-      ...sig,
-    });
+    const masksOut = await op(
+      ctx,
+      resizeMasksToList,
+      soft,
+      opts(ctx, { ratio, crop: [input.height, input.width] as const, size: [input.originalHeight, input.originalWidth] as const, threshold: o.maskThreshold }),
+    );
     const out: Instance[] = [];
     for (let k = 0; k < final.length; k++) {
       const j = final[k]!;

@@ -3,9 +3,13 @@
 // resize over the whole image (first to fh*ratio x fw*ratio, crop, then to
 // H0 x W0, PyTorch's align_corners=False index math). The two differ only in
 // rounding, so the check is the fraction of differing pixels (reported in the
-// nmse column; bound 1e-3). The JS suite checks the op bit for bit against
-// PyTorch goldens (tests/ops/resize_masks.test.mjs).
+// nmse column; bound 1e-3, more for plateaus at the threshold). The JS suite
+// checks the op bit for bit against PyTorch goldens
+// (tests/ops/resize_masks.test.mjs). Where CUDA is available, the CUDA twin
+// must equal the CPU's outputs bit for bit (bits and stats).
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -17,9 +21,16 @@ using namespace sotr_test;
 
 namespace {
 
+// Near: the threshold +- 32 ulps, so that about every output is within a few ulps of it and any difference in
+// rounding between the twins flips bits (random blobs almost never land that close).
+enum class Soft { Blob, Steps, Noise, Near };
+
 struct Spec {
   int64_t n, fh, fw, ratio, h, w, H0, W0;
-  bool timed;
+  bool timed = false;
+  double thr = 0.5;
+  Soft soft = Soft::Blob;  // Steps: a blob rounded to multiples of 1/8 (plateaus at 0.5); Noise: uniform [0, 1)
+  double bound = 1e-3;     // fraction of pixels that may differ from the float64 resize
 };
 
 // One axis of PyTorch's bilinear resize (align_corners=False): src index and weight.
@@ -69,7 +80,7 @@ double check(const Spec& s, const OpCall& call, const std::vector<Tensor>& out) 
     const std::vector<double> fin = resize(crop, ch, cw, s.H0, s.W0);
     for (int64_t y = 0; y < s.H0; ++y)
       for (int64_t x = 0; x < s.W0; ++x) {
-        const bool want = fin[y * s.W0 + x] > 0.5;
+        const bool want = fin[y * s.W0 + x] > s.thr;
         const bool got = (bits[(m * s.H0 + y) * words + (x >> 5)] >> (x & 31)) & 1u;
         differ += want != got;
       }
@@ -93,9 +104,12 @@ double check(const Spec& s, const OpCall& call, const std::vector<Tensor>& out) 
 
 OpCase maskCase(Spec s) {
   OpCase c;
+  char thr[32];
+  std::snprintf(thr, sizeof thr, "%g", s.thr);
   c.name = "resizeMasks " + std::to_string(s.n) + "x" + std::to_string(s.fh) + "x" + std::to_string(s.fw) + " x" +
            std::to_string(s.ratio) + " crop " + std::to_string(s.h) + "x" + std::to_string(s.w) + " -> " +
-           std::to_string(s.H0) + "x" + std::to_string(s.W0);
+           std::to_string(s.H0) + "x" + std::to_string(s.W0) + (s.thr != 0.5 ? std::string(" thr ") + thr : "") +
+           (s.soft == Soft::Steps ? " steps" : s.soft == Soft::Noise ? " noise" : s.soft == Soft::Near ? " near" : "");
   c.make = [s](Rng& rng) {
     OpCall call;
     call.op = "resizeMasks";
@@ -105,26 +119,68 @@ OpCase maskCase(Spec s) {
       const double cy = rng.uniform(0, float(s.fh)), cx = rng.uniform(0, float(s.fw));
       const double rad = 1 + rng.uniform(0, 0.5f) * double(std::max(s.fh, s.fw));
       for (int64_t y = 0; y < s.fh; ++y)
-        for (int64_t x = 0; x < s.fw; ++x)
-          p[(m * s.fh + y) * s.fw + x] = float(1 / (1 + std::exp(4 * (std::hypot(y - cy, x - cx) / rad - 1))));
+        for (int64_t x = 0; x < s.fw; ++x) {
+          float v = float(1 / (1 + std::exp(4 * (std::hypot(y - cy, x - cx) / rad - 1))));
+          if (s.soft == Soft::Steps) v = std::round(v * 8) / 8;
+          if (s.soft == Soft::Noise) v = rng.uniform(0, 1);
+          if (s.soft == Soft::Near) v = float(s.thr) * (1 + rng.uniform(-1, 1) * 0x1p-19f);
+          p[(m * s.fh + y) * s.fw + x] = v;
+        }
     }
     call.inputs = {soft};
     call.attrs.setNumber("ratio", double(s.ratio));
     call.attrs.setNumbers("crop", {double(s.h), double(s.w)});
     call.attrs.setNumbers("size", {double(s.H0), double(s.W0)});
+    if (s.thr != 0.5) call.attrs.setNumber("threshold", s.thr);
     return call;
   };
-  c.cpuOnly = true;
+  c.exact = true;  // the CUDA twin: the same bits and stats
   c.timed = s.timed;
   c.cpuReference = [s](const OpCall& call, const std::vector<Tensor>& out) { return check(s, call, out); };
-  c.cpuBound = 1e-3;
+  c.cpuBound = s.bound;
   return c;
+}
+
+Spec thr(Spec s, double t) {
+  s.thr = t;
+  return s;
+}
+Spec with(Spec s, Soft soft, double bound) {
+  s.soft = soft;
+  s.bound = bound;
+  return s;
 }
 
 // n, fh, fw, ratio, h, w, H0, W0
 OP_TEST_CASE(maskCase({5, 25, 34, 4, 97, 133, 480, 640, false}));
 OP_TEST_CASE(maskCase({3, 9, 13, 8, 70, 100, 33, 47, false}));
-OP_TEST_CASE(maskCase({2, 1, 1, 4, 3, 4, 5, 7, false}));
+OP_TEST_CASE(maskCase({2, 1, 1, 4, 3, 4, 5, 7, false}));                   // 1x1 masks: channels-last first resize
 OP_TEST_CASE(maskCase({100, 200, 336, 4, 800, 1333, 800, 1333, true}));  // SOTR at 800x1333
+// Awkward shapes for the CUDA twin (tiles, ballots, padding words, torch's kernel choice).
+OP_TEST_CASE(maskCase({0, 25, 34, 4, 97, 133, 480, 640}));      // no masks
+OP_TEST_CASE(maskCase({1, 25, 34, 4, 97, 133, 480, 641}));      // one mask: channels-last first resize
+OP_TEST_CASE(maskCase({1, 12, 20, 4, 45, 90, 70, 100}));        // one mask, crop keeps every column: both channels-last
+OP_TEST_CASE(maskCase({3, 1, 1, 1, 1, 1, 9, 70}));              // 1x1 masks, ratio 1, 1x1 crop: both channels-last
+OP_TEST_CASE(maskCase({1, 1, 1, 1, 1, 1, 1, 1}));               // the smallest call
+OP_TEST_CASE(maskCase({4, 20, 30, 4, 77, 117, 95, 65}));        // W0 = 65: one column in a second word pair
+OP_TEST_CASE(maskCase({4, 20, 30, 4, 77, 117, 300, 33}));       // W0 = 33
+OP_TEST_CASE(maskCase({3, 16, 24, 2, 29, 43, 2, 1}));           // a single output column
+OP_TEST_CASE(maskCase({3, 40, 50, 1, 40, 50, 60, 75}));         // ratio 1, crop = the whole map
+OP_TEST_CASE(maskCase({3, 40, 50, 1, 33, 41, 33, 40}));         // ratio 1, crop = output height (copy taps)
+OP_TEST_CASE(maskCase({6, 50, 64, 1, 50, 64, 7, 9}));           // strong downscale: spans skip source pixels
+OP_TEST_CASE(maskCase(thr({5, 25, 34, 4, 97, 133, 321, 479}, 0.3)));  // thresholds that are not float32 values
+OP_TEST_CASE(maskCase(thr({4, 18, 22, 4, 70, 88, 131, 97}, 0.1)));
+OP_TEST_CASE(maskCase(thr({3, 18, 22, 4, 70, 88, 131, 97}, -0.25)));  // every pixel set (no source box)
+OP_TEST_CASE(maskCase(thr({3, 18, 22, 4, 70, 88, 131, 97}, 0)));
+OP_TEST_CASE(maskCase(with({4, 30, 40, 4, 117, 150, 260, 333}, Soft::Steps, 1e-2)));  // plateaus at the threshold
+OP_TEST_CASE(maskCase(with({1, 30, 40, 4, 117, 150, 260, 333}, Soft::Steps, 1e-2)));
+OP_TEST_CASE(maskCase(with({3, 30, 40, 4, 117, 150, 260, 333}, Soft::Noise, 1e-2)));
+// Values at the threshold within rounding: the float64 resize cannot judge these (bound 1: only the stats are
+// checked), they are there for the CUDA twin's bit-exactness, one per blend torch may take.
+OP_TEST_CASE(maskCase(with({3, 30, 40, 4, 117, 150, 260, 333}, Soft::Near, 1)));
+OP_TEST_CASE(maskCase(with({1, 30, 40, 4, 117, 150, 260, 333}, Soft::Near, 1)));   // channels-last first resize
+OP_TEST_CASE(maskCase(with(thr({1, 12, 20, 4, 45, 90, 70, 100}, 0.3), Soft::Near, 1)));  // both channels-last
+OP_TEST_CASE(maskCase(with(thr({4, 1, 1, 3, 2, 2, 65, 97}, 0.3), Soft::Near, 1)));        // 1x1 masks
+OP_TEST_CASE(maskCase({10, 200, 268, 4, 800, 1067, 1080, 1440, true}));  // R50's last step at 1080x1440
 
 }  // namespace

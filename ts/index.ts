@@ -73,4 +73,5 @@ export { pillowResize, type PillowResizeOptions } from './ops/pillow_resize';
 export { resizeMasks, resizeMasksToList, type ResizeMasksOptions } from './ops/resize_masks';
 export { selectCandidates, type SelectCandidatesOptions, type CandidateTensors } from './ops/select_candidates';
 export { gatherKernels } from './ops/gather_kernels';
+export { gatherRows } from './ops/gather_rows';
 export { rankCandidates, type RankCandidatesInput, type RankCandidatesOptions, type RankedCandidates } from './ops/rank_candidates';

@@ -106,6 +106,7 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
   std::memset(oAreas + kept, 0, tail * sizeof(int32_t));
   std::memset(oSoft + kept, 0, tail * sizeof(float));
   std::memset(oBoxes + 4 * kept, 0, 4 * tail * sizeof(int32_t));
+  if (p.maskInts == 0) return;  // an empty masks placeholder: the caller gathers them
   const size_t per = static_cast<size_t>(p.maskInts) * sizeof(int32_t);
   auto copy = [&](int64_t b, int64_t e) {
     for (int64_t k = b; k < e; ++k) {

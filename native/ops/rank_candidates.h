@@ -9,13 +9,17 @@
 //   2 labels int32 [n]
 //   3 areas int32 [n]       } the binary masks as dynamicConvMasks gives them
 //   4 softSums float32 [n]  }
-//   5 masks int32 [n, H, W2] (bit-packed rows, any W2)
+//   5 masks int32 [n, H, W2] (bit-packed rows, any W2), or an empty
+//     placeholder [n, 0, 0] (any H * W2 = 0): no mask gather, for callers that
+//     gather the kept masks where they are (gatherRows(masks, order) on the
+//     device); output 6 is then [m, 0, 0]
 //   6 boxes int32 [n, 4]
 // Attrs: nmsPre (integer >= 1, default: no cut).
 // Outputs (capacity m = min(n, nmsPre); the first `kept` entries are the
 // result, the rest zero):
 //   0 counts int32 [2]: candidates after the area filter, and kept = min(that, nmsPre)
-//   1 order int32 [m]: candidate indices, by rescored score descending, then index ascending
+//   1 order int32 [m]: candidate indices (rows of the inputs), by rescored score
+//     descending, then index ascending
 //   2 scores float32 [m]: the rescored scores, in that order
 //   3 labels int32 [m], 4 areas int32 [m], 5 softSums float32 [m], 6 masks int32 [m, H, W2],
 //   7 boxes int32 [m, 4]: gathered (the kept masks, ready for Matrix NMS)

@@ -60,6 +60,13 @@ std::vector<TensorSpec> checkCall(const OpDef& def, const OpCall& call) {
                                          " inputs, received " + std::to_string(n));
   for (int i = 0; i < n; ++i) {
     const auto& t = call.inputs[i];
+    if (i < 32 && (def.hostInputs >> i & 1u)) {
+      if (t.defined() && t.device().type != DeviceType::CPU)
+        fail(ErrorKind::DeviceMismatch, def.name + ": input " + std::to_string(i) + " is on " + t.device().str() +
+                                            " but must be on the cpu (a host input on every device; move it with "
+                                            "tensor.to('cpu'))");
+      continue;
+    }
     if (t.defined() && t.device() != call.device)
       fail(ErrorKind::DeviceMismatch, def.name + ": input " + std::to_string(i) + " is on " + t.device().str() +
                                           " but the op runs on " + call.device.str() +

@@ -74,6 +74,10 @@ struct OpDef {
   InferFn infer;
   RunFn cpu;
   RunFn cuda;  // empty when there is no CUDA kernel (or CUDA is not compiled)
+  // Bit i set: input i is a host (CPU) tensor on every device, e.g. a small
+  // index the op validates on the host before a launch (gatherRows). Every
+  // other input must be on the op's device.
+  uint32_t hostInputs = 0;
 };
 
 void registerOp(OpDef def);
@@ -81,8 +85,9 @@ void registerCudaImpl(const std::string& name, RunFn fn);
 const OpDef* findOp(const std::string& name);
 std::vector<std::string> opNames();
 
-// Checks the call against the op's contract (input count, one device) then
-// runs infer(). Throws Error with a message naming the op.
+// Checks the call against the op's contract (input count, one device, the
+// op's host inputs on the CPU) then runs infer(). Throws Error with a message
+// naming the op.
 std::vector<TensorSpec> checkCall(const OpDef& def, const OpCall& call);
 
 // Validation helpers that name the op, the argument, expected and received.

@@ -4,7 +4,7 @@
 // fixture model (the whole old post-processing on a prediction's intermediates gives the same instances).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Sotr, Tensor, shortestEdgeSize, ShapeError, SotrRangeError, SotrTypeError, selectCandidates, gatherKernels, rankCandidates } from '../../dist/index.js';
+import { Sotr, Tensor, shortestEdgeSize, ShapeError, SotrRangeError, SotrTypeError, selectCandidates, gatherKernels, gatherRows, rankCandidates } from '../../dist/index.js';
 import * as ref from './postprocess_reference.mjs';
 import { fixturePath, rejects } from './helpers.mjs';
 
@@ -173,6 +173,42 @@ for (const [i, c] of [
     }
   });
 }
+
+test('rankCandidates with an empty masks placeholder: the same ranking, nothing gathered; gatherRows by order gathers the same', async () => {
+  // What the model does (steps 7-10): rank on the statistics alone, then gather the kept masks where they are.
+  const r = rng(77);
+  const n = 900;
+  const [H, W2] = [5, 6];
+  const t = {
+    scores: Tensor.from(Float32Array.from({ length: n }, () => 0.1 + 0.9 * r()), [n]),
+    strides: Tensor.from(Float32Array.from({ length: n }, () => 8 << Math.floor(r() * 3)), [n]),
+    labels: Tensor.from(Int32Array.from({ length: n }, () => Math.floor(r() * 5)), [n]),
+    areas: Tensor.from(Int32Array.from({ length: n }, () => Math.floor(r() * 60)), [n]),
+    softSums: Tensor.from(Float32Array.from({ length: n }, () => 30 * r()), [n]),
+    masks: Tensor.from(Int32Array.from({ length: n * H * W2 }, () => Math.floor(r() * 2 ** 31)), [n, H, W2]),
+    boxes: Tensor.from(Int32Array.from({ length: 4 * n }, () => Math.floor(r() * 100)), [n, 4]),
+  };
+  const placeholder = Tensor.from(new Int32Array(0), [n, 0, 0]);
+  const full = await rankCandidates(t, { nmsPre: 500 });
+  const light = await rankCandidates({ ...t, masks: placeholder }, { nmsPre: 500 });
+  const gathered = [];
+  try {
+    assert.is(light.afterAreaFilter, full.afterAreaFilter);
+    assert.is(light.kept, full.kept);
+    assert.ok(full.kept > 100 && full.kept <= 500, `${full.kept} kept`);
+    for (const k of ['order', 'scores', 'labels', 'areas', 'softSums', 'boxes']) sameBits(await light[k].data(), await full[k].data(), k);
+    assert.equal(light.masks.shape, [light.kept, 0, 0]);
+    for (const k of ['masks', 'areas', 'softSums', 'boxes']) {
+      const g = await gatherRows(t[k], light.order);
+      gathered.push(g);
+      assert.equal(g.shape, full[k].shape);
+      sameBits(await g.data(), await full[k].data(), `gatherRows(${k}, order)`);
+    }
+  } finally {
+    const outs = (x) => [x.order, x.scores, x.labels, x.areas, x.softSums, x.masks, x.boxes];
+    for (const x of [...Object.values(t), placeholder, ...outs(full), ...outs(light), ...gathered]) x.dispose();
+  }
+});
 
 test('the ops reject bad arguments with typed errors', async () => {
   const a = Tensor.from(new Float32Array(2 * 4), [1, 2, 2, 2]);

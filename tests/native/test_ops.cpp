@@ -82,7 +82,8 @@ std::vector<Tensor> runOn(DeviceContext& ctx, const OpDef& def, const OpCall& ho
   OpCall call = hostCall;
   call.device = ctx.device;
   call.precision = prec;
-  for (auto& t : call.inputs) t = toDevice(ctx, t);
+  for (size_t i = 0; i < call.inputs.size(); ++i)
+    if (!(i < 32 && (def.hostInputs >> i & 1u))) call.inputs[i] = toDevice(ctx, call.inputs[i]);  // host inputs stay
   auto specs = checkCall(def, call);
   std::vector<Tensor> outs;
   for (auto& s : specs) {

@@ -29,6 +29,7 @@ import { DeviceBitMasks } from '../masks/bitmasks';
 import type { Mask } from '../masks/mask';
 import { dynamicConv, dynamicConvMasks as dynamicConvMasksOp } from '../ops/dynamic_conv';
 import { gatherKernels } from '../ops/gather_kernels';
+import { gatherRows } from '../ops/gather_rows';
 import { matrixNms as matrixNmsOp } from '../ops/matrix_nms';
 import { rankCandidates } from '../ops/rank_candidates';
 import { resizeMasksToList } from '../ops/resize_masks';
@@ -167,10 +168,13 @@ export async function postprocess(
       (await op(ctx, dynamicConvMasksOp, await F.chw(), await onDevice(kernels, ctx.device), opts(ctx, { threshold: o.maskThreshold, keepOnDevice: true }))) as DeviceBitMasks,
     );
     check();
-    // Steps 7–9: area filter, maskness rescoring, sort, nmsPre; the kept masks gathered.
-    const [areas, softSums, bits, boxes] = await Promise.all([masks.areas, masks.softSums, masks.bits, masks.boxes].map((t) => onDevice(t, 'cpu')));
+    // Steps 7–9 on the host: area filter, maskness rescoring, sort, nmsPre. Only the masks' statistics go there
+    // (24 bytes a candidate); the bits stay where they are: an empty [n, 0, 0] placeholder tells rankCandidates not
+    // to gather them (on a CUDA model, copying every candidate's bits down was ~59 MB for 7000 candidates).
+    const [areas, softSums, boxes] = await Promise.all([masks.areas, masks.softSums, masks.boxes].map((t) => onDevice(t, 'cpu')));
+    const noBits = own(Tensor.from(new Int32Array(0), [cand.count, 0, 0]));
     const ranked = await rankCandidates(
-      { scores: cand.scores, strides: cand.strides, labels: cand.labels, areas: areas!, softSums: softSums!, masks: bits!, boxes: boxes! },
+      { scores: cand.scores, strides: cand.strides, labels: cand.labels, areas: areas!, softSums: softSums!, masks: noBits, boxes: boxes! },
       { nmsPre: o.nmsPre, ...sig },
     );
     [ranked.order, ranked.scores, ranked.labels, ranked.areas, ranked.softSums, ranked.masks, ranked.boxes].forEach(own);
@@ -178,9 +182,11 @@ export async function postprocess(
     if (ranked.kept === 0) return [];
     if (trace) trace.beforeNms = ranked.kept;
     const [pre, labels] = (await Promise.all([ranked.order.data(), ranked.labels.data()])) as [Int32Array, Int32Array];
-    // Step 10: Matrix NMS, on the model's device.
-    const [nBits, nAreas, nSoft, nBoxes] = await Promise.all([ranked.masks, ranked.areas, ranked.softSums, ranked.boxes].map((t) => onDevice(t, ctx.device)));
-    const nmsMasks = new DeviceBitMasks(masks.width, nBits!, nAreas!, nSoft!, nBoxes!);
+    // Step 10: the kept masks (bits and statistics) gathered by candidate index where they are, on the model's
+    // device (only the kept indices cross to a GPU), then Matrix NMS there.
+    const gathered = [masks.bits, masks.areas, masks.softSums, masks.boxes].map(async (t) => own(await op(ctx, gatherRows, t, ranked.order, sig)));
+    const [nBits, nAreas, nSoft, nBoxes] = (await Promise.all(gathered)) as [Tensor, Tensor, Tensor, Tensor];
+    const nmsMasks = new DeviceBitMasks(masks.width, nBits, nAreas, nSoft, nBoxes);
     const decayed = Float32Array.from(await op(ctx, matrixNmsOp, nmsMasks, labels, ranked.scores, { kernel: o.nmsKernel, sigma: o.nmsSigma, ...sig }));
     // Step 11 (at most nmsPre entries): keep >= updateThreshold, sort, top maxPerImage.
     const survivors: number[] = [];

@@ -10,7 +10,11 @@ export interface RankCandidatesInput {
   strides: Tensor;
   /** int32 [n] */
   labels: Tensor;
-  /** The candidates' binary masks (dynamicConvMasks' outputs): int32 [n], float32 [n], int32 [n, H, W2], int32 [n, 4]. */
+  /**
+   * The candidates' binary masks (dynamicConvMasks' outputs): int32 [n], float32 [n], int32 [n, H, W2], int32 [n, 4].
+   * `masks` may be an empty placeholder [n, 0, 0]: nothing is gathered (the result's `masks` is [kept, 0, 0]), for a
+   * caller that gathers the kept masks where they are (`gatherRows(bits, order)` on the device).
+   */
   areas: Tensor;
   softSums: Tensor;
   masks: Tensor;
@@ -28,7 +32,7 @@ export interface RankedCandidates {
   afterAreaFilter: number;
   /** min(afterAreaFilter, nmsPre). */
   kept: number;
-  /** int32 [kept]: candidate indices. */
+  /** int32 [kept]: candidate indices (rows of the inputs), best first. */
   order: Tensor;
   /** float32 [kept]: rescored scores, descending. */
   scores: Tensor;

@@ -2,7 +2,8 @@
 // TypeScript it replaced (area filter, float32 rescoring, a stable sort by score
 // descending then index, the nmsPre cut, the gather), bit for bit, on awkward
 // inputs: no candidates, one, all filtered out, nmsPre below / at / above the
-// count, heavy score ties, a NaN score, odd mask sizes.
+// count, heavy score ties, a NaN score, odd mask sizes, an empty masks
+// placeholder [n, 0, 0] (nothing gathered).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -44,6 +45,7 @@ double check(const Spec& s, const OpCall& call, const std::vector<Tensor>& out) 
   const int64_t kept = std::min<int64_t>(int64_t(keep.size()), s.nmsPre);
   if (out[0].data<int32_t>()[0] != int32_t(keep.size()) || out[0].data<int32_t>()[1] != kept) return INFINITY;
   const int64_t per = s.H * s.W2;
+  if (out[6].shape != Shape{std::min(s.n, s.nmsPre), s.H, s.W2}) return INFINITY;
   for (int64_t k = 0; k < kept; ++k) {
     const int32_t i = keep[k];
     if (out[1].data<int32_t>()[k] != i || std::memcmp(out[2].data<float>() + k, &score1[i], 4) != 0 ||
@@ -95,5 +97,7 @@ OP_TEST_CASE(rankCase({7, 5, 2, 7}));
 OP_TEST_CASE(rankCase({33, 3, 4, 500, true}));        // ties: index order
 OP_TEST_CASE(rankCase({40, 2, 2, 10, true, true}));   // a NaN score sorts last
 OP_TEST_CASE(rankCase({3001, 200, 12, 500, false, false, true}));  // SOTR R50 at 800x1333: a few thousand candidates
+OP_TEST_CASE(rankCase({7, 0, 0, 3}));                 // empty masks placeholder: no gather
+OP_TEST_CASE(rankCase({3001, 0, 0, 500, false, false, true}));  // the same, as a CUDA model calls it
 
 }  // namespace

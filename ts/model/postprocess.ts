@@ -12,9 +12,10 @@
  * Then our additions: the minScore output filter, boxes from the masks.
  *
  * Where it runs (the JavaScript thread does none of the per-candidate work): steps 1–3 (ops/select_candidates), the
- * kernel gather (ops/gather_kernels) and steps 7–9 with the gather of the kept masks (ops/rank_candidates) are native
- * CPU ops on the worker threads; the dynamic convolutions, Matrix NMS and step 12's resizes (ops/resize_masks, whose
- * CUDA twin is bit-identical to the CPU's) run on the model's device. JavaScript handles the counts and step 11 (at
+ * kernel gather (ops/gather_kernels) and steps 7–9 on the masks' statistics (ops/rank_candidates) are native CPU ops
+ * on the worker threads; the dynamic convolutions, the gather of the kept masks (ops/gather_rows), Matrix NMS and
+ * step 12's resizes (ops/resize_masks, whose CUDA twin is bit-identical to the CPU's) run on the model's device, so a
+ * CUDA model copies only small per-candidate statistics to the host and the final packed masks back. JavaScript handles the counts and step 11 (at
  * most nmsPre scores). The TypeScript these ops replaced is the reference of their tests
  * (tests/model/postprocess_reference.mjs), which they match bit for bit.
  *
@@ -126,11 +127,12 @@ export function byScoreThenIndex(scores: ArrayLike<number>, index: ArrayLike<num
 
 /**
  * Steps 1–12. What runs where: steps 1–3 (selectCandidates), the kernel gather (gatherKernels) and steps 7–9
- * (rankCandidates, with the gather of the kept masks) are native ops on the CPU workers; the dynamic convolutions
- * (steps 4–7, 12), Matrix NMS (step 10) and step 12's resizes (resizeMasks) run on the model's device. The JavaScript
- * thread only handles counts and step 11 (at most nmsPre scores). On a CUDA model the inputs of the CPU ops are
- * copied to the host, and their outputs back to the device; the survivors' soft masks stay on the device and only
- * their bit-packed resized masks and [n, 5] stats come back.
+ * (rankCandidates, on the masks' statistics) are native ops on the CPU workers; the dynamic convolutions (steps 4–7,
+ * 12), the gather of the kept masks (gatherRows), Matrix NMS (step 10) and step 12's resizes (resizeMasks) run on the
+ * model's device. The JavaScript thread only handles counts and step 11 (at most nmsPre scores). On a CUDA model the
+ * CPU ops' inputs (level maps, per-candidate statistics: 24 bytes a candidate) are copied to the host and the kept
+ * candidates' order goes back as a host index; the masks stay on the device and only the survivors' bit-packed
+ * resized masks and [n, 5] stats come back.
  */
 export async function postprocess(
   ctx: OpCtx,

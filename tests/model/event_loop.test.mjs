@@ -29,7 +29,9 @@ test('predict keeps the event loop responsive (worst stall bounded)', async () =
     const ms = performance.now() - t0;
     clearInterval(iv);
     assert.ok(r.instances.length > 0, 'instances found');
-    assert.ok(r.profile.postprocess > 50, `post-processing does real work (${r.profile.postprocess.toFixed(0)} ms)`);
+    // On the CPU the post-processing's native ops take > 50 ms here; on a GPU they are a few ms of device work.
+    const minPost = m.device === 'cpu' ? 50 : 1;
+    assert.ok(r.profile.postprocess > minPost, `post-processing does real work (${r.profile.postprocess.toFixed(0)} ms)`);
     // Measured 34-57 ms here while candidate selection and sorting ran in JavaScript; 9.5 ms median (max 16.5 ms)
     // since they are native ops (selectCandidates, rankCandidates). The old JavaScript mask resize alone took far
     // longer than this bound. 100 ms leaves room for a GC pause on a loaded CI machine.

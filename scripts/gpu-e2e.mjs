@@ -281,18 +281,21 @@ try {
       log(`${precision}: op profile: ${model.device} busy ${run.opProfile.deviceBusyMs} ms, idle between ops ${run.opProfile.deviceIdleMs} ms (${dev.calls} ops)`);
       log(`${precision}: op profile:\n${lib.formatOpProfile(op, { top: 12 })}`);
 
-      // A/B: the same weights with deferred ops (queued without a completion each, no JS round trip per op):
-      // instances must equal this model's; timings interleaved with the awaited model, 8 pairs at most.
+      // A/B: the same weights with deferred ops (queued without a completion each, no JS round trip per op) and
+      // awaited ops; the model above has the default (deferred on a GPU), the second one the other mode. Instances
+      // must be equal; timings interleaved, 8 pairs at most.
+      run.deferredDefault = model.deferredOps;
       if (Date.now() < pStart + share * 0.4) {
-        const dm = await Sotr.load(ck, { device, precision, minSize: H, deferredOps: true, onWarning: () => {} });
+        const om = await Sotr.load(ck, { device, precision, minSize: H, deferredOps: !model.deferredOps, onWarning: () => {} });
+        const [am, dm] = model.deferredOps ? [om, model] : [model, om];
         try {
-          const d0 = await dm.predict(raw);
+          const d0 = await om.predict(raw);
           await model.predict(raw);
           const same = JSON.stringify(d0.instances.map((i) => [i.label, i.score, i.box])) === JSON.stringify(first.instances.map((i) => [i.label, i.score, i.box]));
           const tA = [], tD = [];
           for (let k = 0; k < 8 && Date.now() < pStart + share * 0.5; k++) {
             let s0 = performance.now();
-            await model.predict(raw);
+            await am.predict(raw);
             tA.push(performance.now() - s0);
             s0 = performance.now();
             await dm.predict(raw);
@@ -311,7 +314,7 @@ try {
           };
           log(`${precision}: deferred ops A/B ${JSON.stringify(run.deferred)}`);
         } finally {
-          await dm.dispose().catch(() => {});
+          await om.dispose().catch(() => {});
         }
       } else run.deferred = { skipped: 'budget' };
 

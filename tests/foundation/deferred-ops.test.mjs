@@ -1,4 +1,4 @@
-// Deferred ops (experimental, SOTR_DEFERRED_OPS / Sotr.load({ deferredOps })): inside a deferred scope an op is
+// Deferred ops (the GPU default; SOTR_DEFERRED_OPS / Sotr.load({ deferredOps })): inside a deferred scope an op is
 // queued without a completion of its own and its outputs come back at once; results equal the normal path, and a
 // failure surfaces at the scope's next host read from the device (or at checkDeferred) as the op's own typed error;
 // other callers on the device never see it.
@@ -84,8 +84,13 @@ test('the model gives the same instances with deferredOps on; the option is type
   const load = (o) => Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, ...o });
   const img = fixturePath('img_ratio3.png');
   const summary = (r) => r.instances.map((i) => [i.label, i.score, i.box, i.mask.toRLE()]);
-  const plain = await load({});
+  const plain = await load({ deferredOps: false });
   const deferred = await load({ deferredOps: true });
+  assert.is(plain.deferredOps, false);
+  assert.is(deferred.deferredOps, true);
+  const byDefault = await load({});
+  assert.is(byDefault.deferredOps, byDefault.device !== 'cpu', 'deferred by default on a GPU, not on the CPU');
+  byDefault.dispose();
   try {
     const a = await plain.predict(img);
     const b = await deferred.predict(img);

@@ -276,9 +276,9 @@ export interface SotrLoadOptions extends ConfigOverrides {
   /** Arithmetic of every op (default 'fp32'). */
   precision?: Precision;
   /**
-   * Experimental: queue a prediction's ops on the model's device without waiting for each one's completion (no
-   * event-loop round trip per op; meant for GPUs, where small kernels would otherwise wait for JavaScript). A failing
-   * op is reported by the prediction's next host read, as the same typed error. Default: SOTR_DEFERRED_OPS=1, else off.
+   * Queue a prediction's ops on the model's device without waiting for each one's completion (no event-loop round
+   * trip per op, so small GPU kernels do not wait for JavaScript). A failing op is reported by the prediction's next
+   * host read, as the same typed error. Default: on for GPU models, off on the CPU; SOTR_DEFERRED_OPS=1 or 0 overrides.
    */
   deferredOps?: boolean;
   /** Warnings (unexpected keys): default console.warn with a 'sotr:' prefix. */

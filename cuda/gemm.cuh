@@ -1126,46 +1126,68 @@ void launch_split_k_reduce(const SplitKPartialOp& part, int splits, const Epi& e
   SOTR_CUDA_CHECK_LAUNCH();
 }
 
+// CTAs of `kernel` one SM holds (registers, shared memory, threads), asked of
+// the runtime once per kernel: the launch bounds only give a lower bound.
+template <class KernelPtr>
+int resident_ctas(KernelPtr kernel, int threads, int smemBytes, std::atomic<int>& cache) {
+  int n = cache.load(std::memory_order_relaxed);
+  if (n > 0) return n;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, threads, smemBytes) != cudaSuccess || n < 1) {
+    cudaGetLastError();
+    n = 1;
+  }
+  cache.store(n, std::memory_order_relaxed);
+  return n;
+}
+
+// The split for tile config Cfg given how many CTAs the device holds at once.
+template <class Cfg>
+SplitKChoice split_k_for(int M, int N, int K, int batch, int64_t slots) {
+  const int64_t tiles = static_cast<int64_t>(ceil_div(M, Cfg::BM)) * ceil_div(N, Cfg::BN) * batch;
+  const int64_t out = static_cast<int64_t>(batch) * M * round_up<int64_t>(N, 4);
+  const int minKTiles = ceil_div(128, Cfg::BK);  // at least 128 of K per split
+  return choose_split_k(tiles, ceil_div(K, Cfg::BK), slots, minKTiles, out, kSplitKWorkspaceFloats,
+                        split_k_override());
+}
+
+// Launches split-K (partials, then the reduction into epi) when the choice for
+// this problem has at least two splits; false when it has one (nothing launched).
 template <class Cfg, Precision P, class AOp, class BOp, class Epi>
-void launch_tc_gemm_split(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
-                          const SplitKChoice& c, cudaStream_t stream) {
-  const SplitKPartialOp part = split_k_partials(M, N, batch, c.splits, stream);
+bool try_tc_gemm_split(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
+                       const GemmDeviceInfo& info, cudaStream_t stream) {
   static std::atomic<unsigned long long> smemDone{0};
+  static std::atomic<int> perSm{0};
   auto kernel = tc_gemm_kernel<Cfg, P, AOp, BOp, SplitKPartialOp>;
   ensure_dynamic_smem(kernel, Cfg::kSmemBytes, smemDone);
+  const int64_t slots = static_cast<int64_t>(info.smCount) * resident_ctas(kernel, Cfg::kThreads, Cfg::kSmemBytes, perSm);
+  const SplitKChoice c = split_k_for<Cfg>(M, N, K, batch, slots);
+  if (c.splits < 2) return false;
+  const SplitKPartialOp part = split_k_partials(M, N, batch, c.splits, stream);
   GemmProblem prob = make_problem(M, N, K, batch, Cfg::BM, Cfg::BN);
   prob.kTilesPerSplit = c.kTilesPerSplit;
   kernel<<<make_grid(prob, c.splits), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(a, b, part, prob);
   SOTR_CUDA_CHECK_LAUNCH();
   launch_split_k_reduce(part, c.splits, epi, M, N, batch, stream);
+  return true;
 }
 
 template <class Cfg, class AOp, class BOp, class Epi>
-void launch_simt_gemm_split(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
-                            const SplitKChoice& c, cudaStream_t stream) {
-  const SplitKPartialOp part = split_k_partials(M, N, batch, c.splits, stream);
+bool try_simt_gemm_split(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
+                         const GemmDeviceInfo& info, cudaStream_t stream) {
   static std::atomic<unsigned long long> smemDone{0};
+  static std::atomic<int> perSm{0};
   auto kernel = simt_gemm_kernel<Cfg, AOp, BOp, SplitKPartialOp>;
   ensure_dynamic_smem(kernel, Cfg::kSmemBytes, smemDone);
+  const int64_t slots = static_cast<int64_t>(info.smCount) * resident_ctas(kernel, Cfg::kThreads, Cfg::kSmemBytes, perSm);
+  const SplitKChoice c = split_k_for<Cfg>(M, N, K, batch, slots);
+  if (c.splits < 2) return false;
+  const SplitKPartialOp part = split_k_partials(M, N, batch, c.splits, stream);
   GemmProblem prob = make_problem(M, N, K, batch, Cfg::BM, Cfg::BN);
   prob.kTilesPerSplit = c.kTilesPerSplit;
   kernel<<<make_grid(prob, c.splits), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(a, b, part, prob);
   SOTR_CUDA_CHECK_LAUNCH();
   launch_split_k_reduce(part, c.splits, epi, M, N, batch, stream);
-}
-
-// The split for a launch with tile config Cfg (one split when Epi must not be split).
-template <class Cfg, class Epi>
-SplitKChoice split_k_for(int M, int N, int K, int batch, const GemmDeviceInfo& info) {
-  if constexpr (!split_k_epilogue_ok<Epi>::value) {
-    return SplitKChoice{1, ceil_div(K, Cfg::BK)};
-  } else {
-    const int64_t tiles = static_cast<int64_t>(ceil_div(M, Cfg::BM)) * ceil_div(N, Cfg::BN) * batch;
-    const int64_t out = static_cast<int64_t>(batch) * M * round_up<int64_t>(N, 4);
-    const int minKTiles = ceil_div(128, Cfg::BK);  // at least 128 of K per split
-    return choose_split_k(tiles, ceil_div(K, Cfg::BK), static_cast<int64_t>(info.smCount) * Cfg::kMinBlocks,
-                          minKTiles, out, kSplitKWorkspaceFloats, split_k_override());
-  }
+  return true;
 }
 
 // Auto tile choice: the large tile when it alone gives at least two CTAs per
@@ -1190,16 +1212,19 @@ void launch_gemm(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K
       large = prefer_large_tile(M, N, batch, TcLarge::BM, TcLarge::BN, info.smCount);
     if (large && info.maxSmemOptin < TcLarge::kSmemBytes) large = false;
     if constexpr (split_k_epilogue_ok<Epi>::value) {
-      const SplitKChoice c = large ? SplitKChoice{} : split_k_for<TcSmall, Epi>(M, N, K, batch, info);
-      if (c.splits > 1) {
+      if (!large) {
+        bool done;
         switch (p) {
           case Precision::TF32:
-            return launch_tc_gemm_split<TcSmall, Precision::TF32>(a, b, epi, M, N, K, batch, c, stream);
+            done = try_tc_gemm_split<TcSmall, Precision::TF32>(a, b, epi, M, N, K, batch, info, stream);
+            break;
           case Precision::BF16:
-            return launch_tc_gemm_split<TcSmall, Precision::BF16>(a, b, epi, M, N, K, batch, c, stream);
+            done = try_tc_gemm_split<TcSmall, Precision::BF16>(a, b, epi, M, N, K, batch, info, stream);
+            break;
           default:
-            return launch_tc_gemm_split<TcSmall, Precision::FP16>(a, b, epi, M, N, K, batch, c, stream);
+            done = try_tc_gemm_split<TcSmall, Precision::FP16>(a, b, epi, M, N, K, batch, info, stream);
         }
+        if (done) return;
       }
     }
     switch (p) {
@@ -1218,10 +1243,7 @@ void launch_gemm(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K
   if (tile == GemmTile::Auto)
     large = prefer_large_tile(M, N, batch, SimtLarge::BM, SimtLarge::BN, info.smCount);
   if constexpr (split_k_epilogue_ok<Epi>::value) {
-    if (!large) {
-      const SplitKChoice c = split_k_for<SimtSmall, Epi>(M, N, K, batch, info);
-      if (c.splits > 1) return launch_simt_gemm_split<SimtSmall>(a, b, epi, M, N, K, batch, c, stream);
-    }
+    if (!large && try_simt_gemm_split<SimtSmall>(a, b, epi, M, N, K, batch, info, stream)) return;
   }
   if (large)
     launch_simt_gemm<SimtLarge>(a, b, epi, M, N, K, batch, stream);

@@ -60,7 +60,8 @@ test('disposing a model frees every derived weight it made, with no further op c
   const m = await Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 96, maxSize: 128 });
   await m.predict(fixturePath('img_land.png'));
   const used = weightCacheInfo();
-  assert.ok(used.entries > 10, `the prediction cached derived weights (${used.entries} entries)`);
+  // CPU: packed and Winograd conv weights, attention projections; CUDA: the attention projections' device copies.
+  assert.ok(used.entries > (m.device === 'cpu' ? 10 : 0), `the prediction cached derived weights (${used.entries} entries)`);
   // On a CUDA model the entries are device copies, outside the host budget.
   if (m.device === 'cpu') assert.ok(used.bytes > 0);
   await m.dispose();

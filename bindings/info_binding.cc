@@ -108,6 +108,16 @@ Napi::Value MemoryInfo(const Napi::CallbackInfo& info) {
   SOTR_JS_CATCH(env)
 }
 
+// resetPeakMemory(device): the allocator's peak becomes its live bytes now.
+Napi::Value ResetPeakMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  auto& ctx = sotr::Runtime::get().context(sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value()));
+  ctx.backend->resetPeak();
+  return env.Undefined();
+  SOTR_JS_CATCH(env)
+}
+
 // releaseCached(device) -> Promise<void>, ordered after queued work.
 Napi::Value ReleaseCached(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -281,6 +291,7 @@ Napi::Value OpProfileOpen(const Napi::CallbackInfo& info) {
 void initInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New(env, BackendInfo));
   exports.Set("memoryInfo", Napi::Function::New(env, MemoryInfo));
+  exports.Set("resetPeakMemory", Napi::Function::New(env, ResetPeakMemory));
   exports.Set("releaseCached", Napi::Function::New(env, ReleaseCached));
   exports.Set("synchronize", Napi::Function::New(env, Synchronize));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));

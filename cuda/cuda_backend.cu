@@ -192,6 +192,11 @@ class CudaBackend final : public Backend {
     free_[bytes].push_back(ptr);
   }
 
+  void resetPeak() override {
+    std::lock_guard<std::mutex> lk(mu_);
+    peak_ = live_;
+  }
+
   MemoryStats memoryStats() override {
     std::lock_guard<std::mutex> lk(mu_);
     MemoryStats s;

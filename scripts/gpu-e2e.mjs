@@ -321,6 +321,10 @@ try {
       // Warm batch 1, timed, with the allocator read after each predict.
       const times = [], live = [], reserved = [], rss = [], calls = [];
       const loopEnd = pStart + share * (batch > 1 ? 0.75 : 0.95);
+      // The peak of these warm batch-1 predictions alone (the process-wide peak also holds the first predict's
+      // intermediates and the A/B's second model).
+      const peakBefore = memoryInfo(model.device).peakBytes;
+      if (lib.resetPeakMemory) lib.resetPeakMemory(model.device);
       for (let k = 0; k < memReps; k++) {
         t0 = performance.now();
         await model.predict(raw);
@@ -351,7 +355,8 @@ try {
         reservedFirstMiB: MiB(reserved[0]),
         reservedMidMiB: MiB(reserved[mid]),
         reservedLastMiB: MiB(reserved[n - 1]),
-        peakSoFarMiB: MiB(m1.peakBytes),
+        peakSoFarMiB: MiB(Math.max(peakBefore, m1.peakBytes)),
+        peakBatch1MiB: lib.resetPeakMemory ? MiB(m1.peakBytes) : null,
         allocCallsSecondHalf: calls[n - 1] - calls[mid],
         rssFirstMiB: MiB(rss[0]),
         rssMidMiB: MiB(rss[mid]),

@@ -137,6 +137,14 @@ export function memoryInfo(device: string = 'cpu'): MemoryInfo {
   return native().memoryInfo(concreteDevice(device));
 }
 
+/**
+ * Sets a device allocator's `peakBytes` to its live bytes now, so a later `memoryInfo(device).peakBytes` is the high
+ * water mark of what ran in between (e.g. one prediction). Queued work still running counts from here on.
+ */
+export function resetPeakMemory(device: string = 'cpu'): void {
+  native().resetPeakMemory(concreteDevice(device));
+}
+
 /** 'cpu' | 'cuda' | 'cuda:N' as given (no SOTR_DEVICE override); 'auto' resolves. */
 export function concreteDevice(device: string): string {
   if (device === 'cpu') return 'cpu';

@@ -9,6 +9,7 @@ export {
   resolveDevice,
   setNumThreads,
   memoryInfo,
+  resetPeakMemory,
   releaseCached,
   synchronize,
   weightCacheInfo,

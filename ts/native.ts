@@ -74,6 +74,7 @@ export interface NativeAddon {
   listOps(): Array<{ name: string; cuda: boolean }>;
   backendInfo(): NativeBackendInfo;
   memoryInfo(device: string): NativeMemoryInfo;
+  resetPeakMemory(device: string): void;
   releaseCached(device: string): Promise<void>;
   synchronize(device: string): Promise<void>;
   setNumThreads(n: number): number;

@@ -30,6 +30,7 @@ class Backend {
   virtual std::shared_ptr<Storage> allocate(size_t bytes) = 0;
   virtual void release(void* ptr, size_t bytes) = 0;  // called by ~Storage
   virtual MemoryStats memoryStats() = 0;
+  virtual void resetPeak() = 0;  // peakBytes := liveBytes
   virtual void releaseCached() = 0;
   // Copies between host memory and this device, ordered with the device's
   // queued work (CUDA: on its stream, waiting for completion).

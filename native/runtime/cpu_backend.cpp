@@ -141,6 +141,11 @@ class CpuBackend final : public Backend {
     for (const Block& b : drop) rawFree(b.ptr, b.bytes);
   }
 
+  void resetPeak() override {
+    std::lock_guard<std::mutex> lk(mu_);
+    peak_ = live_;
+  }
+
   MemoryStats memoryStats() override {
     std::lock_guard<std::mutex> lk(mu_);
     MemoryStats s;

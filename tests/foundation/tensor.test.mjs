@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Tensor, DisposedError, ShapeError, DTypeError, SotrTypeError, memoryInfo, matmul } from '../../dist/index.js';
+import { Tensor, DisposedError, ShapeError, DTypeError, SotrTypeError, memoryInfo, resetPeakMemory, matmul } from '../../dist/index.js';
 
 test('from / data round trip for every dtype', async () => {
   const cases = [
@@ -95,6 +95,19 @@ test('memory returns to zero after dispose', async () => {
   assert.is(memoryInfo('cpu').liveBytes, before);
   const info = memoryInfo('cpu');
   for (const k of ['liveBytes', 'peakBytes', 'cachedBytes', 'allocCalls']) assert.type(info[k], 'number');
+});
+
+test('resetPeakMemory: the peak restarts from the live bytes and tracks what follows', async () => {
+  const big = Tensor.from(new Float32Array(1 << 20), [1 << 20]);
+  big.dispose();
+  assert.ok(memoryInfo('cpu').peakBytes >= memoryInfo('cpu').liveBytes + 4 * (1 << 20), 'the 4 MiB tensor raised the peak');
+  resetPeakMemory('cpu');
+  const live = memoryInfo('cpu').liveBytes;
+  assert.is(memoryInfo('cpu').peakBytes, live);
+  const t = Tensor.from(new Float32Array(1000), [1000]);
+  assert.ok(memoryInfo('cpu').peakBytes >= live + 4000);
+  t.dispose();
+  assert.throws(() => resetPeakMemory('gpu'), /invalid device|expected/);
 });
 
 test('to(device) copies; fromEntry converts checkpoint dtypes', async () => {

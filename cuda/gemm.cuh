@@ -1150,14 +1150,13 @@ SplitKChoice split_k_for(int M, int N, int K, int batch, int64_t slots) {
                         split_k_override());
 }
 
-// Launches split-K (partials, then the reduction into epi) when the choice for
-// this problem has at least two splits; false when it has one (nothing launched).
-template <class Cfg, Precision P, class AOp, class BOp, class Epi>
-bool try_tc_gemm_split(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
-                       const GemmDeviceInfo& info, cudaStream_t stream) {
-  static std::atomic<unsigned long long> smemDone{0};
-  static std::atomic<int> perSm{0};
-  auto kernel = tc_gemm_kernel<Cfg, P, AOp, BOp, SplitKPartialOp>;
+// Launches split-K (partials by `kernel`, then the reduction into epi) when
+// the choice for this problem has at least two splits; false when it has one
+// (nothing launched). smemDone / perSm: the caller's per-kernel statics.
+template <class Cfg, class KernelPtr, class AOp, class BOp, class Epi>
+bool launch_split_k_if_worth(KernelPtr kernel, std::atomic<unsigned long long>& smemDone, std::atomic<int>& perSm,
+                             const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
+                             const GemmDeviceInfo& info, cudaStream_t stream) {
   ensure_dynamic_smem(kernel, Cfg::kSmemBytes, smemDone);
   const int64_t slots = static_cast<int64_t>(info.smCount) * resident_ctas(kernel, Cfg::kThreads, Cfg::kSmemBytes, perSm);
   const SplitKChoice c = split_k_for<Cfg>(M, N, K, batch, slots);
@@ -1171,23 +1170,22 @@ bool try_tc_gemm_split(const AOp& a, const BOp& b, const Epi& epi, int M, int N,
   return true;
 }
 
+template <class Cfg, Precision P, class AOp, class BOp, class Epi>
+bool try_tc_gemm_split(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
+                       const GemmDeviceInfo& info, cudaStream_t stream) {
+  static std::atomic<unsigned long long> smemDone{0};
+  static std::atomic<int> perSm{0};
+  return launch_split_k_if_worth<Cfg>(tc_gemm_kernel<Cfg, P, AOp, BOp, SplitKPartialOp>, smemDone, perSm, a, b, epi,
+                                      M, N, K, batch, info, stream);
+}
+
 template <class Cfg, class AOp, class BOp, class Epi>
 bool try_simt_gemm_split(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
                          const GemmDeviceInfo& info, cudaStream_t stream) {
   static std::atomic<unsigned long long> smemDone{0};
   static std::atomic<int> perSm{0};
-  auto kernel = simt_gemm_kernel<Cfg, AOp, BOp, SplitKPartialOp>;
-  ensure_dynamic_smem(kernel, Cfg::kSmemBytes, smemDone);
-  const int64_t slots = static_cast<int64_t>(info.smCount) * resident_ctas(kernel, Cfg::kThreads, Cfg::kSmemBytes, perSm);
-  const SplitKChoice c = split_k_for<Cfg>(M, N, K, batch, slots);
-  if (c.splits < 2) return false;
-  const SplitKPartialOp part = split_k_partials(M, N, batch, c.splits, stream);
-  GemmProblem prob = make_problem(M, N, K, batch, Cfg::BM, Cfg::BN);
-  prob.kTilesPerSplit = c.kTilesPerSplit;
-  kernel<<<make_grid(prob, c.splits), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(a, b, part, prob);
-  SOTR_CUDA_CHECK_LAUNCH();
-  launch_split_k_reduce(part, c.splits, epi, M, N, batch, stream);
-  return true;
+  return launch_split_k_if_worth<Cfg>(simt_gemm_kernel<Cfg, AOp, BOp, SplitKPartialOp>, smemDone, perSm, a, b, epi, M,
+                                      N, K, batch, info, stream);
 }
 
 // Auto tile choice: the large tile when it alone gives at least two CTAs per

@@ -69,6 +69,7 @@ constexpr int64_t kSplitKWorkspaceFloats = int64_t(8) << 20;  // 32 MiB
 
 #include <atomic>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
@@ -642,6 +643,24 @@ struct SimtConfig {
 };
 using SimtLarge = SimtConfig<128, 128, 8, 8, 8, 3, 2>;
 using SimtSmall = SimtConfig<64, 64, 8, 4, 4, 3, 3>;
+// Candidates for the small tile, opt-in by SOTR_GEMM_SIMT_VARIANT until an
+// H100 run says which wins (the small tile's convs ran at ~11 TFLOP/s where
+// cuDNN did ~19): 'k16' = 16-deep k-tiles (half the barriers per FLOP),
+// 'medium' = 128x64 with 8x4 per thread (fewer shared loads per FMA).
+using SimtSmallK16 = SimtConfig<64, 64, 16, 4, 4, 3, 3>;
+using SimtMedium = SimtConfig<128, 64, 8, 8, 4, 3, 2>;
+
+// SOTR_GEMM_SIMT_VARIANT: unset = the small tile above, 'k16', 'medium' (read once).
+inline int simt_variant() {
+  static const int v = [] {
+    const char* e = std::getenv("SOTR_GEMM_SIMT_VARIANT");
+    if (!e) return 0;
+    if (std::strcmp(e, "k16") == 0) return 1;
+    if (std::strcmp(e, "medium") == 0) return 2;
+    return 0;
+  }();
+  return v;
+}
 
 struct GemmProblem {
   int M, N, K, batch, tilesM, tilesN;
@@ -1188,6 +1207,16 @@ bool try_simt_gemm_split(const AOp& a, const BOp& b, const Epi& epi, int M, int 
                                       N, K, batch, info, stream);
 }
 
+// The small-tile SIMT launch: split-K where it pays (and Epi allows), else one pass.
+template <class Cfg, class AOp, class BOp, class Epi>
+void launch_simt_small(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
+                       const GemmDeviceInfo& info, cudaStream_t stream) {
+  if constexpr (split_k_epilogue_ok<Epi>::value) {
+    if (try_simt_gemm_split<Cfg>(a, b, epi, M, N, K, batch, info, stream)) return;
+  }
+  launch_simt_gemm<Cfg>(a, b, epi, M, N, K, batch, stream);
+}
+
 // Auto tile choice: the large tile when it alone gives at least two CTAs per
 // SM, else the small one.
 inline bool prefer_large_tile(int M, int N, int batch, int BM, int BN, int smCount) {
@@ -1195,8 +1224,9 @@ inline bool prefer_large_tile(int M, int N, int batch, int BM, int BN, int smCou
   return tiles >= 2LL * smCount;
 }
 
-// Dispatch like sotr::cuda::gemm for any loaders / epilogue: instantiates 6
-// tensor-core kernels and 2 SIMT kernels for (AOp, BOp, Epi).
+// Dispatch like sotr::cuda::gemm for any loaders / epilogue: instantiates for
+// (AOp, BOp, Epi) 6 tensor-core and 4 SIMT kernels, plus the split-K partial-sum
+// variants of the small ones and the reduction.
 template <class AOp, class BOp, class Epi>
 void launch_gemm(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
                  Precision p, GemmTile tile, cudaStream_t stream) {
@@ -1240,13 +1270,15 @@ void launch_gemm(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K
   bool large = tile == GemmTile::Large;
   if (tile == GemmTile::Auto)
     large = prefer_large_tile(M, N, batch, SimtLarge::BM, SimtLarge::BN, info.smCount);
-  if constexpr (split_k_epilogue_ok<Epi>::value) {
-    if (!large && try_simt_gemm_split<SimtSmall>(a, b, epi, M, N, K, batch, info, stream)) return;
+  if (large) return launch_simt_gemm<SimtLarge>(a, b, epi, M, N, K, batch, stream);
+  switch (simt_variant()) {
+    case 1:
+      return launch_simt_small<SimtSmallK16>(a, b, epi, M, N, K, batch, info, stream);
+    case 2:
+      return launch_simt_small<SimtMedium>(a, b, epi, M, N, K, batch, info, stream);
+    default:
+      return launch_simt_small<SimtSmall>(a, b, epi, M, N, K, batch, info, stream);
   }
-  if (large)
-    launch_simt_gemm<SimtLarge>(a, b, epi, M, N, K, batch, stream);
-  else
-    launch_simt_gemm<SimtSmall>(a, b, epi, M, N, K, batch, stream);
 }
 
 }  // namespace gemm_core

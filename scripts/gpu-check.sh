@@ -237,6 +237,25 @@ else
   say "skipped ($([ $NODE_OK = 0 ] && echo 'no Node' || echo 'no usable GPU; the CPU side is npm run bench'))"
 fi
 
+stage "6b small SIMT tile candidates (SOTR_GEMM_SIMT_VARIANT, fp32)"
+# Opt-in tile variants for the fp32 small tile (cuda/gemm.cuh): correctness on the
+# op test's conv / linear / matmul cases, then the same conv benchmark as stage 6.
+if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
+  for v in k16 medium; do
+    c=$(cap 45 25)
+    if [ "$c" = 0 ]; then say "$v: skipped: budget"; continue; fi
+    fails=0
+    for op in conv2d linear matmul; do
+      SOTR_GEMM_SIMT_VARIANT=$v timeout 60 "$BIN/sotr_test_ops" --op $op --backend cuda --no-time > "$OUT/ops-simt-$v-$op.log" 2>&1 || fails=1
+    done
+    say "$v: op test $(tail -qn1 "$OUT"/ops-simt-$v-*.log | tr '\n' ' ')$([ $fails = 1 ] && echo '(FAILURES)')"
+    SOTR_GEMM_SIMT_VARIANT=$v timeout -k 5 "$c" node benchmarks/conv2d_bench.mjs --device $DEV --pipelined --reps 7 --budget $(( c - 15 )) > "$OUT/conv2d-$v.log" 2>&1
+    say "$v: conv2d exit $?; $(grep -E 'geometric mean' "$OUT/conv2d-$v.log" | tr '\n' ' ')"
+  done
+else
+  say "skipped (CUDA only)"
+fi
+
 stage "7 PyTorch side of the benchmarks"
 if [ $SKIP_BENCH = 0 ]; then
   : > "$OUT/bench.jsonl"

@@ -5,6 +5,8 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -132,6 +134,19 @@ class CudaBackend final : public Backend {
     e = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking);
     if (e != cudaSuccess) fail(ErrorKind::DeviceUnavailable, cudaMsg("cudaStreamCreate", e));
     timer_ = std::make_unique<CudaTimer>(index_, stream_);
+    // SOTR_CUDA_ALLOCATOR=async (opt-in until a GPU run has measured it): the
+    // driver's stream-ordered pool (cudaMallocAsync), which splits and merges
+    // blocks, instead of our exact-size cache, which reserved 2.5-2.8 GB for a
+    // warm batch-1 peak of 0.8-1.3 GB on an R50 (H100, 2026-11-26).
+    const char* alloc = std::getenv("SOTR_CUDA_ALLOCATOR");
+    int pools = 0;
+    if (alloc && std::strcmp(alloc, "async") == 0 &&
+        cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, index_) == cudaSuccess && pools &&
+        cudaDeviceGetDefaultMemPool(&pool_, index_) == cudaSuccess) {
+      uint64_t keep = UINT64_MAX;  // keep freed memory for reuse (else it returns to the driver at each sync)
+      asyncPool_ = cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &keep) == cudaSuccess;
+    }
+    cudaGetLastError();
   }
 
   Device device() const override { return Device{DeviceType::CUDA, index_}; }
@@ -141,6 +156,7 @@ class CudaBackend final : public Backend {
   std::shared_ptr<Storage> allocate(size_t bytes) override {
     const size_t size = roundSize(bytes);
     void* p = nullptr;
+    if (asyncPool_) return allocateAsync(bytes, size);
     {
       std::lock_guard<std::mutex> lk(mu_);
       // Exact size classes only. A best fit (a cached block up to a quarter
@@ -164,15 +180,7 @@ class CudaBackend final : public Backend {
       }
       if (e != cudaSuccess) {
         cudaGetLastError();
-        size_t freeB = 0, totalB = 0;
-        cudaMemGetInfo(&freeB, &totalB);
-        Error err(e == cudaErrorMemoryAllocation ? ErrorKind::OutOfMemory : ErrorKind::Internal,
-                  "out of memory on cuda:" + std::to_string(index_) + ": requested " + std::to_string(bytes) +
-                      " bytes, " + std::to_string(freeB) + " bytes free");
-        err.requestedBytes = bytes;
-        err.freeBytes = freeB;
-        err.device = "cuda:" + std::to_string(index_);
-        throw err;
+        allocationFailed(e, bytes);
       }
       std::lock_guard<std::mutex> lk(mu_);
       allocCalls_++;
@@ -186,6 +194,17 @@ class CudaBackend final : public Backend {
   }
 
   void release(void* ptr, size_t bytes) override {
+    if (asyncPool_) {
+      // Stream-ordered: the block is reused only by work queued after this.
+      int cur = -1;
+      cudaGetDevice(&cur);
+      if (cur != index_) cudaSetDevice(index_);
+      if (cudaFreeAsync(ptr, stream_) != cudaSuccess) cudaGetLastError();  // a destructor cannot throw
+      if (cur != index_ && cur >= 0) cudaSetDevice(cur);
+      std::lock_guard<std::mutex> lk(mu_);
+      live_ -= bytes;
+      return;
+    }
     std::lock_guard<std::mutex> lk(mu_);
     live_ -= bytes;
     cached_ += bytes;
@@ -204,10 +223,23 @@ class CudaBackend final : public Backend {
     s.peakBytes = peak_;
     s.cachedBytes = cached_;
     s.allocCalls = allocCalls_;
+    if (asyncPool_) {
+      uint64_t reserved = 0;
+      if (cudaMemPoolGetAttribute(pool_, cudaMemPoolAttrReservedMemCurrent, &reserved) == cudaSuccess)
+        s.cachedBytes = reserved > live_ ? reserved - live_ : 0;
+      cudaGetLastError();
+    }
     return s;
   }
 
   void releaseCached() override {
+    if (asyncPool_) {
+      use();
+      cudaStreamSynchronize(stream_);
+      cudaMemPoolTrimTo(pool_, 0);
+      cudaGetLastError();
+      return;
+    }
     std::map<size_t, std::vector<void*>> drop;
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -283,6 +315,38 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  [[noreturn]] void allocationFailed(cudaError_t e, size_t bytes) {
+    size_t freeB = 0, totalB = 0;
+    cudaMemGetInfo(&freeB, &totalB);
+    Error err(e == cudaErrorMemoryAllocation ? ErrorKind::OutOfMemory : ErrorKind::Internal,
+              "out of memory on cuda:" + std::to_string(index_) + ": requested " + std::to_string(bytes) +
+                  " bytes, " + std::to_string(freeB) + " bytes free");
+    err.requestedBytes = bytes;
+    err.freeBytes = freeB;
+    err.device = "cuda:" + std::to_string(index_);
+    throw err;
+  }
+
+  std::shared_ptr<Storage> allocateAsync(size_t bytes, size_t size) {
+    use();
+    void* p = nullptr;
+    cudaError_t e = cudaMallocAsync(&p, size, stream_);
+    if (e == cudaErrorMemoryAllocation) {
+      cudaGetLastError();
+      releaseCached();
+      e = cudaMallocAsync(&p, size, stream_);
+    }
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      allocationFailed(e, bytes);
+    }
+    std::lock_guard<std::mutex> lk(mu_);
+    allocCalls_++;
+    live_ += size;
+    if (live_ > peak_) peak_ = live_;
+    return std::make_shared<Storage>(this, device(), p, size);
+  }
+
   // Copies of at least kStagedMin bytes go through two pinned bounce buffers
   // of kStageChunk: the H100 moved a 13 MB pageable D2H (an R50's final masks)
   // at ~1.1 GB/s. Allocated on first use; without them (pinned memory refused)
@@ -320,6 +384,8 @@ class CudaBackend final : public Backend {
   std::unique_ptr<CudaTimer> timer_;
   std::mutex mu_;
   std::mutex stageMu_;
+  bool asyncPool_ = false;  // SOTR_CUDA_ALLOCATOR=async
+  cudaMemPool_t pool_ = nullptr;
   bool stageTried_ = false, stageOk_ = false;
   void* stage_[2] = {nullptr, nullptr};        // pinned, kept for the process
   cudaEvent_t stageEv_[2] = {nullptr, nullptr};

@@ -184,6 +184,26 @@ else
   rm -f "$OUT/e2e.json.tmp"
 fi
 
+stage "4c the driver's memory pool (SOTR_CUDA_ALLOCATOR=async), same e2e"
+# Opt-in allocator (cuda/cuda_backend.cu): same instances and speed as stage 4? reserved memory near the peak?
+if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
+  c=$(cap 60 30)
+  if [ "$c" = 0 ]; then say "skipped: budget"; else
+    SOTR_CUDA_ALLOCATOR=async timeout -k 5 "$c" node scripts/gpu-e2e.mjs --device $DEV --preset $PRESET --precisions fp32,bf16 \
+      --mem-reps 50 --batch 1 --budget $(( c - 10 )) --dir "$E2E_DIR" --json "$OUT/e2e-async.out" > "$OUT/e2e-async-stdout.out" 2> "$OUT/e2e-async.log"
+    say "exit $?"
+    [ -s "$OUT/e2e-async.out" ] && node -e '
+      const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      for (const x of r.runs ?? []) {
+        if (x.error || !x.compare) { console.log(`${x.precision}: ${x.error ? "ERROR " + x.error.split("\n")[0] : "no result"}`); continue; }
+        const c = x.compare, m = x.memory ?? {}, b = x.batch1 ?? {};
+        console.log(`async pool ${x.precision}: matched ${c.matched}/${c.ref}, IoU min ${c.iou.min}; batch 1 median ${b.medianMs} ms; live ${m.liveLastMiB} MiB, reserved ${m.reservedFirstMiB}->${m.reservedLastMiB}, warm batch-1 peak ${m.peakBatch1MiB}, driver ${m.driverViewMiB}: ${m.flat ? "flat" : "NOT FLAT"}`);
+      }' "$OUT/e2e-async.out" 2>&1 | tee -a "$SUMMARY"
+  fi
+else
+  say "skipped (CUDA only)"
+fi
+
 stage "5 Node suite"
 if [ $NODE_OK = 1 ]; then
   c=$(cap 150 30)

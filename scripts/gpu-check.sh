@@ -257,20 +257,23 @@ else
   say "skipped ($([ $NODE_OK = 0 ] && echo 'no Node' || echo 'no usable GPU; the CPU side is npm run bench'))"
 fi
 
-stage "6b small SIMT tile candidates (SOTR_GEMM_SIMT_VARIANT, fp32)"
-# Opt-in tile variants for the fp32 small tile (cuda/gemm.cuh): correctness on the
-# op test's conv / linear / matmul cases, then the same conv benchmark as stage 6.
+stage "6b conv2d candidates (opt-in variants, fp32)"
+# Opt-in variants of the CUDA conv path, each checked on the op test's conv / linear /
+# matmul cases, then the same conv benchmark as stage 6: the fp32 small SIMT tile
+# (SOTR_GEMM_SIMT_VARIANT, cuda/gemm.cuh) and Winograd F(2x2, 3x3) on CUDA
+# (SOTR_CUDA_CONV_WINOGRAD=1, where the build has it).
 if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
-  for v in k16 medium; do
+  for v in SOTR_GEMM_SIMT_VARIANT=k16 SOTR_GEMM_SIMT_VARIANT=medium SOTR_CUDA_CONV_WINOGRAD=1; do
+    tag=${v#*=}; tag=${v%%=*}-$tag
     c=$(cap 45 25)
     if [ "$c" = 0 ]; then say "$v: skipped: budget"; continue; fi
     fails=0
     for op in conv2d linear matmul; do
-      SOTR_GEMM_SIMT_VARIANT=$v timeout 60 "$BIN/sotr_test_ops" --op $op --backend cuda --no-time > "$OUT/ops-simt-$v-$op.log" 2>&1 || fails=1
+      env "$v" timeout 60 "$BIN/sotr_test_ops" --op $op --backend cuda --no-time > "$OUT/ops-$tag-$op.log" 2>&1 || fails=1
     done
-    say "$v: op test $(tail -qn1 "$OUT"/ops-simt-$v-*.log | tr '\n' ' ')$([ $fails = 1 ] && echo '(FAILURES)')"
-    SOTR_GEMM_SIMT_VARIANT=$v timeout -k 5 "$c" node benchmarks/conv2d_bench.mjs --device $DEV --pipelined --reps 7 --budget $(( c - 15 )) > "$OUT/conv2d-$v.log" 2>&1
-    say "$v: conv2d exit $?; $(grep -E 'geometric mean' "$OUT/conv2d-$v.log" | tr '\n' ' ')"
+    say "$v: op test $(tail -qn1 "$OUT"/ops-$tag-*.log | tr '\n' ' ')$([ $fails = 1 ] && echo '(FAILURES)')"
+    env "$v" timeout -k 5 "$c" node benchmarks/conv2d_bench.mjs --device $DEV --pipelined --reps 7 --budget $(( c - 15 )) > "$OUT/conv2d-$tag.log" 2>&1
+    say "$v: conv2d exit $?; $(grep -E 'geometric mean' "$OUT/conv2d-$tag.log" | tr '\n' ' ')"
   done
 else
   say "skipped (CUDA only)"

@@ -9,6 +9,8 @@
 //   3. the whole pipeline (weight, input passes, 16 GEMMs on the host, output
 //      with the epilogue) against a float64 direct conv, NMSE <= 1e-10 (the
 //      op test's fp32 bound), with small passes to take that branch too;
+//   3b. the same with the operands rounded as the tensor cores round them
+//      (tf32, bf16, fp16), against the op test's bounds for those precisions;
 //   4. which algorithm values select the path.
 // Prints "N checks, N failures" (tests/run.mjs counts it as one test).
 #include <cmath>
@@ -266,9 +268,36 @@ std::vector<double> directConv(const Case& c, const ConvGeom& g, const Inputs& i
   return ref;
 }
 
+// The tensor-core kernels' operand rounding (cuda/gemm.cuh): tf32
+// cvt.rna (10 mantissa bits, ties away from zero), bf16 / fp16 cvt.rn (ties
+// to even; fp16 without its narrower range, which these values never leave).
+float roundMantissa(float v, int bits, bool tiesAway) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  const int drop = 23 - bits;
+  const uint32_t half = 1u << (drop - 1), mask = (1u << drop) - 1;
+  if (tiesAway) u += half;
+  else u += half - 1 + ((u >> drop) & 1);
+  u &= ~mask;
+  std::memcpy(&v, &u, 4);
+  return v;
+}
+
+enum class Prec { FP32, TF32, BF16, FP16 };
+float roundOperand(float v, Prec p) {
+  switch (p) {
+    case Prec::TF32: return roundMantissa(v, 10, true);
+    case Prec::BF16: return roundMantissa(v, 7, false);
+    case Prec::FP16: return roundMantissa(v, 10, false);
+    default: return v;
+  }
+}
+
 // 3. The pipeline of runConv2dWinogradCuda, the GEMMs done on the host
-// (float32 products summed in k order, as the fp32 kernel does).
-void checkPipeline(const Case& c, int64_t capFloats) {
+// (float32 products summed in k order, as the fp32 kernel does; for the
+// reduced precisions the operands rounded as the tensor cores do, checked
+// against the op test's bounds for them).
+void checkPipeline(const Case& c, int64_t capFloats, Prec prec = Prec::FP32) {
   const ConvGeom g = geomOf(c);
   const F2Geom f = wino_cuda::f2Geom(g);
   const Inputs in = makeInputs(c, g);
@@ -290,7 +319,7 @@ void checkPipeline(const Case& c, int64_t capFloats) {
         for (int64_t j = 0; j < n; ++j) {
           float s = 0.f;
           for (int64_t cc = 0; cc < c.C; ++cc)
-            s += U[(k * c.O + o) * f.ldC + cc] * V[(k * c.C + cc) * ldT + j];
+            s += roundOperand(U[(k * c.O + o) * f.ldC + cc], prec) * roundOperand(V[(k * c.C + cc) * ldT + j], prec);
           M[(k * c.O + o) * ldT + j] = s;
         }
     for (int64_t o = 0; o < c.O; ++o)
@@ -305,9 +334,11 @@ void checkPipeline(const Case& c, int64_t capFloats) {
     den += ref[i] * ref[i];
   }
   const double nmse = num / (den > 0 ? den : 1);
-  char b[64];
-  std::snprintf(b, sizeof b, " (%d passes, nmse %.2e)", passes, nmse);
-  check(unwritten == 0 && nmse <= 1e-10, "pipeline vs float64 direct conv " + name(c) + b);
+  const char* precName[] = {"fp32", "tf32", "bf16", "fp16"};
+  const double bound[] = {1e-10, 1e-6, 1e-4, 1e-4};  // tests/native/op_test.h Bounds
+  char b[96];
+  std::snprintf(b, sizeof b, " %s (%d passes, nmse %.2e)", precName[int(prec)], passes, nmse);
+  check(unwritten == 0 && nmse <= bound[int(prec)], "pipeline vs float64 direct conv " + name(c) + b);
   std::printf("pipeline %s%s\n", name(c).c_str(), b);
   if (capFloats < (int64_t(1) << 40)) check(passes > 1, "several passes taken " + name(c));
 }
@@ -350,6 +381,10 @@ int main() {
   for (const Case& c : cases) checkPipeline(c, int64_t(1) << 40);
   checkPipeline(cases[1], 16 * 33 * 40);  // passes of 40 tiles (a pass crossing images)
   checkPipeline(cases[3], 16 * 24 * 5);   // passes of 4 tiles
+  for (Prec p : {Prec::TF32, Prec::BF16, Prec::FP16}) {
+    checkPipeline(cases[1], int64_t(1) << 40, p);
+    checkPipeline(Case{1, 256, 12, 24, 256, 1, 1, true, false, false, Act::LeakyRelu}, int64_t(1) << 40, p);
+  }
   checkSelection();
   std::printf("%d checks, %d failures\n", g_checks, g_failures);
   return g_failures ? 1 : 0;

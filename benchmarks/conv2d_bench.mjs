@@ -13,6 +13,7 @@
 // a synchronize (op + sync round trip; PyTorch's side is timed by CUDA events), and each row also gets
 // oursPipelinedMs: 20 calls queued at once and one synchronize, per call (the device time without the
 // per-call round trip; --pipelined measures it on the CPU too).
+// SOTR_CUDA_CONV_WINOGRAD=1 runs our CUDA side's 3x3 stride-1 convs through the opt-in Winograd F(2x2) kernels.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import path from 'node:path';

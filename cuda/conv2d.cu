@@ -1,4 +1,5 @@
-// CUDA side of conv2d (implicit GEMM, see conv2d.cuh) and of linear (the
+// CUDA side of conv2d (implicit GEMM, see conv2d.cuh; the opt-in Winograd
+// F(2x2, 3x3) in conv2d_winograd.cu) and of linear (the
 // GEMM core as is: x [M, in] times weight [out, in] transposed).
 #include "cuda/conv2d.cuh"
 
@@ -6,6 +7,8 @@
 #include <climits>
 
 #include "ops/conv2d.h"
+#include "ops/conv2d_winograd.h"
+#include "ops/conv2d_winograd_cuda_math.h"
 #include "ops/linear.h"
 #include "runtime/backend.h"
 
@@ -111,6 +114,10 @@ void runConv2dCuda(const OpCall& call, std::vector<Tensor>& out, ExecContext& ct
   if (out[0].numel() == 0) return;
   const ConvGeom& g = p.g;
   const GemmEpilogue ep = bindConvEpilogue(p, call, 2);
+  if (wino_cuda::f2Selected(p.algorithm, winogradGeometry(g), conv2dCudaWinogradEnv())) {
+    runConv2dWinogradCuda(p, call, ep, out[0].data<float>(), ctx);
+    return;
+  }
   cudaStream_t stream = static_cast<cudaStream_t>(ctx.stream);
   const int64_t Og = g.Og(), K = g.K(), P = g.P(), taps = g.kh * g.kw;
   if (g.N > INT_MAX || P > INT_MAX || K > INT_MAX || Og > INT_MAX || g.C * g.H * g.W > INT_MAX)

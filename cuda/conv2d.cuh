@@ -17,6 +17,7 @@
 
 #include "cuda/common.cuh"
 #include "gemm/gemm_args.h"
+#include "ops/conv2d.h"
 #include "ops/registry.h"
 
 namespace sotr {
@@ -32,6 +33,15 @@ struct DeviceScratch {
   float* get() const { return storage ? static_cast<float*>(storage->ptr) : nullptr; }
 };
 DeviceScratch deviceScratch(ExecContext& ctx, int64_t floats);
+
+// Winograd F(2x2, 3x3) (cuda/conv2d_winograd.cu), opt-in: conv2d runs it for
+// attr algorithm 'winograd2', and for 'auto' where winogradGeometry applies
+// when SOTR_CUDA_CONV_WINOGRAD=1 (read once: conv2dCudaWinogradEnv); see
+// wino_cuda::f2Selected. y: the output [N, O, Ho, Wo]; ep bound as for the
+// implicit GEMM (bindConvEpilogue).
+bool conv2dCudaWinogradEnv();
+void runConv2dWinogradCuda(const Conv2dPlan& p, const OpCall& call, const GemmEpilogue& ep, float* y,
+                           ExecContext& ctx);
 
 }  // namespace cuda
 }  // namespace sotr

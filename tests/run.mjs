@@ -111,6 +111,22 @@ if ((!filter || 'gemm'.includes(filter)) && !exclude.includes('gemm')) {
   }
 }
 
+// The CUDA Winograd conv's kernel bodies emulated on the CPU: one test ("N checks, N failures").
+if ((!filter || 'winograd'.includes(filter)) && !exclude.includes('native')) {
+  const bin = path.join(root, 'build', 'sotr_test_conv2d_winograd_cuda');
+  if (existsSync(bin)) {
+    const r = await run(bin, []);
+    const m = /(\d+) checks, (\d+) failures/.exec(r.out);
+    const ok = r.code === 0 && m && m[2] === '0';
+    ok ? passed++ : failed++;
+    console.log(`${ok ? 'ok  ' : 'FAIL'} CUDA Winograd emulation (build/sotr_test_conv2d_winograd_cuda)  ${m ? `${m[1]} checks, ${m[2]} failures` : 'no summary'}  ${(r.ms / 1000).toFixed(1)} s`);
+    if (!ok) {
+      failures.push('CUDA Winograd emulation');
+      console.log(r.out.split('\n').slice(-30).map((l) => '    ' + l).join('\n'));
+    }
+  }
+}
+
 const floor = JSON.parse(readFileSync(path.join(root, 'tests', 'test-floor.json'), 'utf8')).minimumTests;
 if (!filter && !exclude.length && passed + failed < floor) {
   console.log(`FAIL test count ${passed + failed} is below the floor of ${floor} (tests/test-floor.json)`);

@@ -31,8 +31,10 @@ export interface Conv2dOptions extends OpOptions {
    * channels, else im2col + GEMM), 'direct' (always im2col + GEMM: the smallest rounding error), 'winograd' (the
    * Winograd tile 'auto' would pick), 'winograd2' (F(2x2, 3x3): 4 multiplies per output, NMSE ~1e-14) or 'winograd4'
    * (F(4x4, 3x3): 2.25 multiplies per output, ~10x the rounding error of F(2x2)); the Winograd choices are a
-   * SotrRangeError where they do not apply. CUDA ignores it. SOTR_CONV_WINOGRAD=0 makes 'auto' mean 'direct';
-   * SOTR_CONV_WINOGRAD4=0 makes 'auto' and 'winograd' use F(2x2, 3x3) only.
+   * SotrRangeError where they do not apply. SOTR_CONV_WINOGRAD=0 makes 'auto' mean 'direct';
+   * SOTR_CONV_WINOGRAD4=0 makes 'auto' and 'winograd' use F(2x2, 3x3) only. CUDA runs its implicit GEMM for every
+   * value except 'winograd2' (its Winograd F(2x2, 3x3) kernels, opt-in), and 'auto' too where Winograd applies when
+   * SOTR_CUDA_CONV_WINOGRAD=1.
    */
   algorithm?: 'auto' | 'direct' | 'winograd' | 'winograd2' | 'winograd4';
 }

@@ -159,6 +159,20 @@ OP_TEST_CASE(convCase({1, 130, 25, 68, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true
 OP_TEST_CASE(convCase({2, 64, 34, 67, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true, false, "relu", "winograd4"}));
 OP_TEST_CASE(convCase({1, 512, 9, 11, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false, "none", "winograd4"}));
 OP_TEST_CASE(convCase({2, 33, 13, 71, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true, "leakyRelu", "winograd2"}));
+// 'winograd2' on CUDA runs the opt-in Winograd F(2x2, 3x3) kernels
+// (cuda/conv2d_winograd.cu): one tile, padding 0 with odd output rows and
+// O % 4 != 0, padding 2 with a batch of 3 and the sigmoid, asymmetric padding
+// with C % 4 != 0 and BN only, odd Ho and Wo (partial tiles in both
+// directions) with every epilogue piece, a deeper one, and the 25x84 level
+// (odd tile rows). On the GPU, SOTR_CUDA_CONV_WINOGRAD=1 also sends every
+// 'auto' case above that winogradGeometry accepts through them.
+OP_TEST_CASE(convCase({1, 16, 4, 4, 16, 3, 3, 1, 1, 0, 0, 1, 1, 1, true, false, false, "none", "winograd2"}));
+OP_TEST_CASE(convCase({1, 20, 9, 40, 47, 3, 3, 1, 1, 0, 0, 1, 1, 1, false, false, true, "relu", "winograd2"}));
+OP_TEST_CASE(convCase({3, 24, 7, 5, 17, 3, 3, 1, 1, 2, 2, 1, 1, 1, true, false, false, "sigmoid", "winograd2"}));
+OP_TEST_CASE(convCase({2, 17, 6, 35, 19, 3, 3, 1, 1, 1, 2, 1, 1, 1, false, true, false, "none", "winograd2"}));
+OP_TEST_CASE(convCase({2, 37, 11, 29, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true, "relu", "winograd2"}));
+OP_TEST_CASE(convCase({1, 130, 25, 68, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true, "none", "winograd2"}));
+OP_TEST_CASE(convCase({1, 48, 25, 84, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, true, "leakyRelu", "winograd2"}));
 // the transformer's conv on a small map (timed)
 OP_TEST_CASE(convCase({1, 256, 12, 24, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false, "leakyRelu"}, true));
 OP_TEST_CASE(convCase({1, 64, 100, 168, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true, false, "relu"}, true));
@@ -167,6 +181,9 @@ OP_TEST_CASE(convCase({1, 64, 100, 168, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, tr
 OP_TEST_CASE(convCase({1, 256, 12, 24, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false, "leakyRelu", "winograd2"}, true));
 OP_TEST_CASE(convCase({1, 64, 100, 168, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true, false, "relu", "winograd2"}, true));
 OP_TEST_CASE(convCase({1, 256, 12, 24, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false, "leakyRelu", "winograd4"}, true));
+// its largest level, implicit GEMM vs the CUDA Winograd F(2x2) (timed)
+OP_TEST_CASE(convCase({1, 256, 40, 80, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false, "leakyRelu", "direct"}, true));
+OP_TEST_CASE(convCase({1, 256, 40, 80, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false, "leakyRelu", "winograd2"}, true));
 OP_TEST_CASE(convCase({1, 64, 100, 168, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true, false, "relu", "winograd4"}, true));
 
 }  // namespace

@@ -8,9 +8,10 @@
 #   4 the whole model end to end, CUDA vs CPU (scripts/gpu-e2e.mjs; needs Node: the carried bundle or a node here)
 #   4b the PyTorch reference forward end to end on stage 4's checkpoint and image, timed on the same device (fp32 with
 #      TF32 off, bf16 autocast) and compared with our runs (scripts/gpu-torch-ref.py; into e2e.json as torchReference)
+#   4c stage 4's e2e again with the opt-in driver memory pool (SOTR_CUDA_ALLOCATOR=async)
 #   5 Node suite (CUDA tests register themselves when CUDA is available) + `sotr predict --device cuda` vs cpu
 #   6 conv2d vs cuDNN on the SOTR shapes (benchmarks/conv2d_bench.mjs --device cuda)
-#   6b / 6c opt-in candidates: small SIMT tile variants; the CUDA Winograd F(2x2) conv (SOTR_CUDA_CONV_WINOGRAD=1)
+#   6b opt-in conv candidates: small SIMT tile variants; the CUDA Winograd F(2x2) conv (SOTR_CUDA_CONV_WINOGRAD=1)
 #   7 PyTorch side of the benchmarks
 # Without a GPU, stage 4 runs a CPU smoke variant and 5-6 say why they skip; GPU_CHECK_DEVICE=cpu runs stages
 # 4-6 as on a GPU but with the CPU as the device (a dry run here; GPU_CHECK_E2E_PRESET=r50-tiny makes it quick).
@@ -273,31 +274,10 @@ if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
       env "$v" timeout 60 "$BIN/sotr_test_ops" --op $op --backend cuda --no-time > "$OUT/ops-$tag-$op.log" 2>&1 || fails=1
     done
     say "$v: op test $(tail -qn1 "$OUT"/ops-$tag-*.log | tr '\n' ' ')$([ $fails = 1 ] && echo '(FAILURES)')"
+    grep -hE "FAIL" "$OUT"/ops-$tag-*.log | head -10 | tee -a "$SUMMARY"
     env "$v" timeout -k 5 "$c" node benchmarks/conv2d_bench.mjs --device $DEV --pipelined --reps 7 --budget $(( c - 15 )) > "$OUT/conv2d-$tag.log" 2>&1
     say "$v: conv2d exit $?; $(grep -E 'geometric mean' "$OUT/conv2d-$tag.log" | tr '\n' ' ')"
   done
-else
-  say "skipped (CUDA only)"
-fi
-
-stage "6c CUDA Winograd F(2x2) for 3x3 convs (SOTR_CUDA_CONV_WINOGRAD=1, opt-in)"
-# cuda/conv2d_winograd.cu: the op test's conv2d cases with every Winograd-sized 'auto' case sent through it too
-# (its 'winograd2' cases already ran in stage 2), then the twin transformer's shapes against cuDNN (compare with
-# stage 6's twin rows: the implicit GEMM on the same machine).
-if [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
-  c=$(cap 50 25)
-  if [ "$c" = 0 ]; then say "skipped: budget"; else
-    SOTR_CUDA_CONV_WINOGRAD=1 timeout 40 "$BIN/sotr_test_ops" --op conv2d --backend cuda --no-time > "$OUT/ops-wino.log" 2>&1
-    say "op test (exit $?): $(tail -n1 "$OUT/ops-wino.log")"
-    grep -E "FAIL" "$OUT/ops-wino.log" | head -20 | tee -a "$SUMMARY"
-    if [ $NODE_OK = 1 ]; then
-      c=$(cap 45 20)
-      if [ "$c" = 0 ]; then say "conv2d: skipped: budget"; else
-        SOTR_CUDA_CONV_WINOGRAD=1 timeout -k 5 "$c" node benchmarks/conv2d_bench.mjs --device $DEV --pipelined --reps 7 --only twin --budget $(( c - 15 )) > "$OUT/conv2d-wino.log" 2>&1
-        say "conv2d exit $?; $(grep -E 'geometric mean' "$OUT/conv2d-wino.log" | tr '\n' ' ')"
-      fi
-    fi
-  fi
 else
   say "skipped (CUDA only)"
 fi

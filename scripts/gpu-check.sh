@@ -128,8 +128,9 @@ elif [ $CUDA_OK = 1 ]; then
   c=$(cap 170 60)
   if [ "$c" = 0 ]; then say "skipped: budget"; else
     # R50 at full size, CUDA fp32 and bf16 against the CPU; the script keeps to --budget and still prints its JSON.
-    E2E_PRESET=$PRESET; E2E_PRECS=fp32,bf16; E2E_DEV=$DEV
-    timeout -k 5 "$c" node scripts/gpu-e2e.mjs --device $DEV --preset $PRESET --precisions $E2E_PRECS --mem-reps 50 --batch 8 \
+    # GPU_CHECK_E2E_PRECS / GPU_CHECK_MEM_REPS: e.g. bf16 and 1000 for the "flat over 1000 predictions" target.
+    E2E_PRESET=$PRESET; E2E_PRECS=${GPU_CHECK_E2E_PRECS:-fp32,bf16}; E2E_DEV=$DEV
+    timeout -k 5 "$c" node scripts/gpu-e2e.mjs --device $DEV --preset $PRESET --precisions $E2E_PRECS --mem-reps ${GPU_CHECK_MEM_REPS:-50} --batch 8 \
       --budget $(( c - 12 )) --dir "$E2E_DIR" --json "$OUT/e2e.json" > "$OUT/e2e.out" 2> "$OUT/e2e.log"
     say "exit $? (0 ok, 2 fp32 disagrees with the CPU, 124 timeout)"
   fi

@@ -15,9 +15,9 @@
  * kernel gather (ops/gather_kernels) and steps 7–9 on the masks' statistics (ops/rank_candidates) are native CPU ops
  * on the worker threads; the dynamic convolutions, the gather of the kept masks (ops/gather_rows), Matrix NMS and
  * step 12's resizes (ops/resize_masks, whose CUDA twin is bit-identical to the CPU's) run on the model's device, so a
- * CUDA model copies only small per-candidate statistics to the host and the final packed masks back. JavaScript handles the counts and step 11 (at
- * most nmsPre scores). The TypeScript these ops replaced is the reference of their tests
- * (tests/model/postprocess_reference.mjs), which they match bit for bit.
+ * CUDA model copies only small per-candidate statistics to the host and the final packed masks back. JavaScript
+ * handles the counts and step 11 (at most nmsPre scores). The TypeScript these ops replaced is the reference of
+ * their tests (tests/model/postprocess_reference.mjs), which they match bit for bit.
  *
  * Our one deviation from the official code: every sort breaks ties by (score descending, candidate index
  * ascending), where the candidate index is the row-major (cell, class) order of step 3; PyTorch's argsort is
@@ -184,11 +184,12 @@ export async function postprocess(
     if (ranked.kept === 0) return [];
     if (trace) trace.beforeNms = ranked.kept;
     const [pre, labels] = (await Promise.all([ranked.order.data(), ranked.labels.data()])) as [Int32Array, Int32Array];
-    // Step 10: the kept masks (bits and statistics) gathered by candidate index where they are, on the model's
-    // device (only the kept indices cross to a GPU), then Matrix NMS there.
-    const gathered = [masks.bits, masks.areas, masks.softSums, masks.boxes].map(async (t) => own(await op(ctx, gatherRows, t, ranked.order, sig)));
-    const [nBits, nAreas, nSoft, nBoxes] = (await Promise.all(gathered)) as [Tensor, Tensor, Tensor, Tensor];
-    const nmsMasks = new DeviceBitMasks(masks.width, nBits, nAreas, nSoft, nBoxes);
+    // Step 10: the kept masks' bits gathered by candidate index where they are, on the model's device (only the
+    // kept indices cross to a GPU); their statistics, already gathered by rankCandidates (24 bytes each), go along.
+    // Then Matrix NMS there.
+    const nBits = own(await op(ctx, gatherRows, masks.bits, ranked.order, sig));
+    const [nAreas, nSoft, nBoxes] = await Promise.all([ranked.areas, ranked.softSums, ranked.boxes].map((t) => onDevice(t, ctx.device)));
+    const nmsMasks = new DeviceBitMasks(masks.width, nBits, nAreas!, nSoft!, nBoxes!);
     const decayed = Float32Array.from(await op(ctx, matrixNmsOp, nmsMasks, labels, ranked.scores, { kernel: o.nmsKernel, sigma: o.nmsSigma, ...sig }));
     // Step 11 (at most nmsPre entries): keep >= updateThreshold, sort, top maxPerImage.
     const survivors: number[] = [];

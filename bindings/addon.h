@@ -74,6 +74,15 @@ std::shared_ptr<std::atomic<bool>> cancelFlag(uint32_t id);
 void forgetCancelFlag(uint32_t id);
 
 // Tensor wrapper.
+// The device named by the string argument info[i] ('cpu', 'cuda:N'), parsed.
+inline sotr::Device deviceArg(const Napi::CallbackInfo& info, size_t i) {
+  return sotr::Runtime::parseDevice(info[i].As<Napi::String>().Utf8Value());
+}
+// Its context (created on first use).
+inline sotr::DeviceContext& contextArg(const Napi::CallbackInfo& info, size_t i) {
+  return sotr::Runtime::get().context(deviceArg(info, i));
+}
+
 Napi::Object wrapTensor(Napi::Env env, sotr::Tensor t);
 // Returns the tensor held by a NativeTensor object; throws Disposed if released.
 sotr::Tensor unwrapTensor(Napi::Env env, const Napi::Value& v, const std::string& what);

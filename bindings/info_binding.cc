@@ -96,7 +96,7 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
 Napi::Value MemoryInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SOTR_JS_TRY
-  auto& ctx = sotr::Runtime::get().context(sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value()));
+  auto& ctx = contextArg(info, 0);
   auto s = ctx.backend->memoryStats();
   auto o = Napi::Object::New(env);
   o.Set("device", ctx.device.str());
@@ -112,7 +112,7 @@ Napi::Value MemoryInfo(const Napi::CallbackInfo& info) {
 Napi::Value ResetPeakMemory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SOTR_JS_TRY
-  auto& ctx = sotr::Runtime::get().context(sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value()));
+  auto& ctx = contextArg(info, 0);
   ctx.backend->resetPeak();
   return env.Undefined();
   SOTR_JS_CATCH(env)
@@ -122,7 +122,7 @@ Napi::Value ResetPeakMemory(const Napi::CallbackInfo& info) {
 Napi::Value ReleaseCached(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SOTR_JS_TRY
-  auto& ctx = sotr::Runtime::get().context(sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value()));
+  auto& ctx = contextArg(info, 0);
   sotr::DeviceContext* c = &ctx;
   return queueJob(env, ctx, [c]() -> ToJs {
     c->backend->synchronize();
@@ -136,7 +136,7 @@ Napi::Value ReleaseCached(const Napi::CallbackInfo& info) {
 Napi::Value Synchronize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SOTR_JS_TRY
-  auto& ctx = sotr::Runtime::get().context(sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value()));
+  auto& ctx = contextArg(info, 0);
   sotr::DeviceContext* c = &ctx;
   return queueJob(env, ctx, [c]() -> ToJs {
     c->checkAlive();
@@ -224,7 +224,7 @@ Napi::Value OpProfileStart(const Napi::CallbackInfo& info) {
   sotr::OpSessionOptions o;
   if (info.Length() > 0 && info[0].IsString()) {
     o.anyDevice = false;
-    o.device = sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value());
+    o.device = deviceArg(info, 0);
   }
   o.envOnly = info.Length() > 1 && info[1].ToBoolean().Value();
   o.byShape = info.Length() > 2 && info[2].ToBoolean().Value();

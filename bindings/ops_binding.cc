@@ -156,7 +156,7 @@ PreparedCall prepareCall(Napi::Env env, const Napi::CallbackInfo& info) {
     for (int64_t d : t.shape) sig.add(d);
   }
   parseAttrs(env, call.op, info[2], call.attrs, sig);
-  call.device = sotr::Runtime::parseDevice(info[3].As<Napi::String>().Utf8Value());
+  call.device = deviceArg(info, 3);
   call.precision = parsePrecision(call.op, info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "fp32");
   sig.add(static_cast<int64_t>(call.precision));
 
@@ -253,9 +253,7 @@ Napi::Value TakeDeferredError(const Napi::CallbackInfo& info) {
   SOTR_JS_TRY
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber())
     sotr::fail(sotr::ErrorKind::InvalidArgument, "takeDeferredError(device, scope)");
-  sotr::Runtime::get()
-      .context(sotr::Runtime::parseDevice(info[0].As<Napi::String>().Utf8Value()))
-      .takeDeferredError(info[1].As<Napi::Number>().Uint32Value());
+  contextArg(info, 0).takeDeferredError(info[1].As<Napi::Number>().Uint32Value());
   return env.Undefined();
   SOTR_JS_CATCH(env)
 }

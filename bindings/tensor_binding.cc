@@ -93,7 +93,7 @@ Napi::Value FromHost(const Napi::CallbackInfo& info) {
   const size_t nbytes = ta.ByteLength();
   sotr::DType dtype = parseDTypeArg(env, info[1]);
   sotr::Shape shape = parseShape(env, info[2]);
-  sotr::Device dev = sotr::Runtime::parseDevice(info[3].As<Napi::String>().Utf8Value());
+  sotr::Device dev = deviceArg(info, 3);
   const size_t want = static_cast<size_t>(sotr::numel(shape)) * sotr::dtypeSize(dtype);
   if (want != nbytes)
     sotr::fail(sotr::ErrorKind::Shape, "Tensor.from: " + std::to_string(nbytes / sotr::dtypeSize(dtype)) +
@@ -219,7 +219,7 @@ Napi::Value CopyTo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SOTR_JS_TRY
   sotr::Tensor src = unwrapTensor(env, info[0], "tensor");
-  sotr::Device dev = sotr::Runtime::parseDevice(info[1].As<Napi::String>().Utf8Value());
+  sotr::Device dev = deviceArg(info, 1);
   auto& sctx = sotr::Runtime::get().context(src.device());
   auto& dctx = sotr::Runtime::get().context(dev);
   sctx.checkAlive();

@@ -1,4 +1,5 @@
 #include "ops/group_norm.h"
+#include "ops/group_norm_stats.h"
 
 #include <algorithm>
 #include <cmath>
@@ -45,12 +46,9 @@ GroupNormPlan planGroupNorm(const OpCall& call) {
 
 namespace {
 
-// The portable kernels (the same algorithm as group_norm_avx512.cpp): the
-// group in chunks of 2048 floats; per chunk a shifted sum (x - x[0]) gives the
-// chunk mean and a second sweep over the chunk, now in L1, the centred sum of
-// squares; chunks merge in double (Chan et al.). Sixteen float lanes per
-// sweep, written so the compiler vectorizes them without reassociating.
-constexpr int64_t kChunk = 2048;
+// The portable kernels: the statistics by chunkedGroupStats (group_norm_stats.h,
+// as the AVX-512 ones) with sixteen float lanes per sweep, written so the
+// compiler vectorizes them without reassociating.
 constexpr int kLanes = 16;
 constexpr int64_t kParallelMinFloats = int64_t(1) << 18;  // 1 MiB of input
 
@@ -77,28 +75,9 @@ double laneSum(const float* x, int64_t n, float centre, bool squared) {
 }
 
 void groupStatsScalar(const float* x, int64_t len, double* meanOut, double* varOut) {
-  if (len <= 0) {
-    *meanOut = 0;
-    *varOut = 0;
-    return;
-  }
-  const float shift = x[0];
-  double n = 0, mean = 0, m2 = 0;
-  for (int64_t c0 = 0; c0 < len; c0 += kChunk) {
-    const int64_t nc = std::min(kChunk, len - c0);
-    const float* p = x + c0;
-    const double dnc = static_cast<double>(nc);
-    const double mc = shift + laneSum(p, nc, shift, false) / dnc;
-    const float mcF = static_cast<float>(mc);
-    const double off = mc - mcF;
-    const double m2c = laneSum(p, nc, mcF, true) - dnc * off * off;  // centred on mc, not mcF
-    const double nn = n + dnc, delta = mc - mean;
-    mean += delta * (dnc / nn);
-    m2 += m2c + delta * delta * (n * dnc / nn);
-    n = nn;
-  }
-  *meanOut = mean;
-  *varOut = m2 > 0 ? m2 / n : 0;
+  detail::chunkedGroupStats(
+      x, len, meanOut, varOut, [](const float* p, int64_t n, float c) { return laneSum(p, n, c, false); },
+      [](const float* p, int64_t n, float c) { return laneSum(p, n, c, true); });
 }
 
 void groupNormRowScalar(const float* x, float* y, int64_t n, float centre, float a, float b, Activation act,

@@ -3,14 +3,10 @@
 // AVX-512 flags of CMakeLists.txt; the caller dispatches on activeSimdLevel().
 // No std:: templates here (see native/gemm/gemm_kernel_avx512.cpp).
 //
-// Statistics: the group is walked in chunks of kChunk floats (8 KiB, L1-resident).
-// Per chunk, a shifted sum (x - x[0], so the float lanes add numbers of the
-// size of the spread, not of the mean) gives the chunk mean, then a second
-// sweep over the same chunk, now in L1, gives the centred sum of squares;
-// chunks are merged in double (Chan et al.'s pairwise update). Memory is read
-// once for the statistics instead of twice, and each sweep keeps four
-// independent 16-lane accumulators, so it runs at load throughput rather
-// than at the latency of one add chain.
+// Statistics: chunkedGroupStats (group_norm_stats.h) with AVX-512 sweeps. Memory
+// is read once for the statistics instead of twice, and each sweep keeps four
+// independent 16-lane accumulators, so it runs at load throughput rather than
+// at the latency of one add chain.
 #include "ops/group_norm.h"
 
 #if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512DQ__)
@@ -20,12 +16,12 @@
 #pragma GCC diagnostic pop
 
 #include "ops/avx512_lanes.h"
+#include "ops/group_norm_stats.h"
 
 namespace sotr {
 namespace detail {
 namespace {
 
-constexpr int64_t kChunk = 2048;
 
 inline double sumToDouble(__m512 v) {
   const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
@@ -80,28 +76,8 @@ inline double sumSquares(const float* p, int64_t n, float centre) {
 }
 
 void groupStatsAvx512(const float* x, int64_t len, double* meanOut, double* varOut) {
-  if (len <= 0) {
-    *meanOut = 0;
-    *varOut = 0;
-    return;
-  }
-  const float shift = x[0];
-  double n = 0, mean = 0, m2 = 0;
-  for (int64_t c0 = 0; c0 < len; c0 += kChunk) {
-    const int64_t nc = len - c0 < kChunk ? len - c0 : kChunk;
-    const float* p = x + c0;
-    const double dnc = static_cast<double>(nc);
-    const double mc = shift + sumShifted(p, nc, shift) / dnc;
-    const float mcF = static_cast<float>(mc);
-    const double off = mc - mcF;
-    const double m2c = sumSquares(p, nc, mcF) - dnc * off * off;  // centred on mc, not mcF
-    const double nn = n + dnc, delta = mc - mean;
-    mean += delta * (dnc / nn);
-    m2 += m2c + delta * delta * (n * dnc / nn);
-    n = nn;
-  }
-  *meanOut = mean;
-  *varOut = m2 > 0 ? m2 / n : 0;
+  chunkedGroupStats(x, len, meanOut, varOut, [](const float* p, int64_t n, float c) { return sumShifted(p, n, c); },
+                    [](const float* p, int64_t n, float c) { return sumSquares(p, n, c); });
 }
 
 template <int Act>  // 0 none, 1 relu, 2 leaky relu

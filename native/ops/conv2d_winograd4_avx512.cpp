@@ -135,13 +135,7 @@ void outputChunk4Avx512(const ConvGeom& g, const float* M, const wino::Chunk& ch
                            _mm512_castpd_ps(_mm512_permutex2var_pd(p01lo, phi, p23lo)),
                            _mm512_castpd_ps(_mm512_permutex2var_pd(p01hi, plo, p23hi)),
                            _mm512_castpd_ps(_mm512_permutex2var_pd(p01hi, phi, p23hi))};
-      const int64_t p0 = oh * Wo + ch.ow0;
-      float* dst = out + (ch.n * O + o) * P + p0;
-      const float* res = ep.residual ? ep.residual + ch.n * ep.strideR + o * ep.ldr + p0 : nullptr;
-      for (int h = 0; h < 4; ++h) {
-        if (!mk[h]) break;
-        epi.store(dst + 16 * h, res ? res + 16 * h : nullptr, mk[h], v[h]);
-      }
+      epi.storeRow(out, ch.n, o, oh, ch.ow0, O, Wo, P, mk, v);
     }
   }
 }

@@ -101,15 +101,9 @@ void outputChunkAvx512(const ConvGeom& g, const float* M, const wino::Chunk& ch,
       if (oh >= Ho) break;
       const __m512 y0 = _mm512_add_ps(_mm512_add_ps(a[r][0], a[r][1]), a[r][2]);
       const __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(a[r][1], a[r][2]), a[r][3]);
-      __m512 v[2] = {_mm512_permutex2var_ps(y0, ilo, y1), _mm512_permutex2var_ps(y0, ihi, y1)};
-      const int64_t p0 = oh * Wo + ch.ow0;
-      float* dst = out + (ch.n * O + o) * P + p0;
-      const float* res = ep.residual ? ep.residual + ch.n * ep.strideR + o * ep.ldr + p0 : nullptr;
+      const __m512 v[2] = {_mm512_permutex2var_ps(y0, ilo, y1), _mm512_permutex2var_ps(y0, ihi, y1)};
       const __mmask16 mk[2] = {lo, hi};
-      for (int h = 0; h < 2; ++h) {
-        if (!mk[h]) break;
-        epi.store(dst + 16 * h, res ? res + 16 * h : nullptr, mk[h], v[h]);
-      }
+      epi.storeRow(out, ch.n, o, oh, ch.ow0, O, Wo, P, mk, v);
     }
   }
 }

@@ -50,6 +50,20 @@ struct EpilogueLanes {
     }
     _mm512_mask_storeu_ps(dst, mask, t);
   }
+
+  // Output row oh of image n, channel o (setChannel(o) first), from column ow0: H vectors v[h] of 16 columns, each
+  // stored under mk[h] (the first empty mask ends the row). Out is [N, O, Ho, Wo].
+  template <int H>
+  void storeRow(float* out, int64_t n, int64_t o, int64_t oh, int64_t ow0, int64_t O, int64_t Wo, int64_t P,
+                const __mmask16 (&mk)[H], const __m512 (&v)[H]) const {
+    const int64_t p0 = oh * Wo + ow0;
+    float* dst = out + (n * O + o) * P + p0;
+    const float* res = ep.residual ? ep.residual + n * ep.strideR + o * ep.ldr + p0 : nullptr;
+    for (int h = 0; h < H; ++h) {
+      if (!mk[h]) break;
+      store(dst + 16 * h, res ? res + 16 * h : nullptr, mk[h], v[h]);
+    }
+  }
 };
 
 }  // namespace conv_detail

@@ -54,26 +54,11 @@ namespace cuda {
 namespace conv_detail {
 
 // The GEMM core's epilogue for a conv output [N, O, P] restricted to the
-// output channels [r0, r0 + rows): C row m is channel r0 + m.
+// output channels [r0, r0 + rows) (convEpilogueValues, gemm_epilogue.h).
 inline gemm_core::GemmEpilogueOp convEpilogue(const GemmEpilogue& ep, float* out, int64_t O, int64_t P, int64_t r0,
                                               int batch) {
   gemm_core::GemmEpilogueOp e;
-  e.C = out + r0 * P;
-  e.ldc = P;
-  e.strideC = O * P;
-  e.bias = ep.bias ? ep.bias + r0 : nullptr;
-  e.scale = ep.scale ? ep.scale + r0 : nullptr;
-  e.shift = ep.shift ? ep.shift + r0 : nullptr;
-  e.channelAxis = 0;
-  e.alpha = ep.alpha;
-  e.residual = ep.residual ? ep.residual + r0 * P : nullptr;
-  e.ldr = P;
-  e.strideR = O * P;
-  e.beta = ep.beta;
-  e.act = static_cast<int>(ep.act);
-  e.slope = ep.slope;
-  e.vecC = is_aligned(e.C, 16) && P % 4 == 0 && (batch == 1 || (O * P) % 4 == 0);
-  e.vecR = e.residual && is_aligned(e.residual, 16) && P % 4 == 0 && (batch == 1 || (O * P) % 4 == 0);
+  static_cast<gemm_core::GemmEpilogueValues&>(e) = convEpilogueValues(ep, out, O, P, r0, batch);
   return e;
 }
 

@@ -29,6 +29,7 @@
 
 #include "../native/gemm/gemm_args.h"
 #include "common.cuh"
+#include "gemm_epilogue.h"
 #include "gemm_split_k.h"
 
 namespace sotr {
@@ -537,35 +538,9 @@ struct EpilogueTile {
   }
 };
 
-// The standard epilogue (GemmEpilogue of gemm_args.h) storing into C.
-struct GemmEpilogueOp {
-  float* C = nullptr;
-  int64_t ldc = 0, strideC = 0;
-  const float* bias = nullptr;
-  const float* scale = nullptr;
-  const float* shift = nullptr;
-  int channelAxis = 0;
-  float alpha = 1.f;
-  const float* residual = nullptr;
-  int64_t ldr = 0, strideR = 0;
-  float beta = 1.f;
-  int act = 0;  // sotr::Activation
-  float slope = 0.01f;
-  bool vecC = false;  // float4 stores allowed (C 16-byte aligned, ldc / strideC % 4 == 0)
-  bool vecR = false;  // float4 residual loads allowed
-
-  __device__ __forceinline__ float apply(float v, int ch, float res) const {
-    if (bias) v += bias[ch];
-    if (scale) v *= scale[ch];
-    if (shift) v += shift[ch];
-    v *= alpha;
-    if (residual) v += beta * res;
-    if (act == 1) v = v > 0.f ? v : 0.f;
-    else if (act == 2) v = v > 0.f ? v : v * slope;
-    else if (act == 3) v = 1.f / (1.f + expf(-v));
-    return v;
-  }
-
+// The standard epilogue (GemmEpilogue of gemm_args.h) storing into C: the
+// values and formula of gemm_epilogue.h, applied to a staged tile.
+struct GemmEpilogueOp : GemmEpilogueValues {
   __device__ __forceinline__ void operator()(const EpilogueTile& t) const {
     float* Cb = C + static_cast<int64_t>(t.batch) * strideC;
     const float* Rb = residual ? residual + static_cast<int64_t>(t.batch) * strideR : nullptr;

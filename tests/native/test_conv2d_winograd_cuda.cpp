@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/gemm_epilogue.h"
 #include "ops/conv2d_winograd_cuda_math.h"
 #include "ops/conv2d_winograd_transforms.h"
 
@@ -53,47 +54,11 @@ bool sameBits(float a, float b) {
   return a == b;  // -0 == +0: the CPU's branch-free epilogue may turn -0 into +0
 }
 
-// The GEMM core's GemmEpilogueOp (cuda/gemm.cuh) on the host: the fields a
-// conv output binds and apply() in the same order.
-struct HostEpi {
-  float* C = nullptr;
-  int64_t ldc = 0, strideC = 0;
-  const float* residual = nullptr;
-  int64_t ldr = 0, strideR = 0;
-  const float *bias = nullptr, *scale = nullptr, *shift = nullptr;
-  float alpha = 1.f, beta = 1.f;
-  int act = 0;
-  float slope = 0.01f;
-  float apply(float v, int ch, float res) const {
-    if (bias) v += bias[ch];
-    if (scale) v *= scale[ch];
-    if (shift) v += shift[ch];
-    v *= alpha;
-    if (residual) v += beta * res;
-    if (act == 1) v = v > 0.f ? v : 0.f;
-    else if (act == 2) v = v > 0.f ? v : v * slope;
-    else if (act == 3) v = 1.f / (1.f + __builtin_expf(-v));
-    return v;
-  }
-};
-
-// conv_detail::convEpilogue's binding for out [N, O, P] (r0 = 0).
-HostEpi bindEpi(const GemmEpilogue& ep, float* out, int64_t O, int64_t P) {
-  HostEpi e;
-  e.C = out;
-  e.ldc = P;
-  e.strideC = O * P;
-  e.bias = ep.bias;
-  e.scale = ep.scale;
-  e.shift = ep.shift;
-  e.alpha = ep.alpha;
-  e.residual = ep.residual;
-  e.ldr = P;
-  e.strideR = O * P;
-  e.beta = ep.beta;
-  e.act = static_cast<int>(ep.act);
-  e.slope = ep.slope;
-  return e;
+// The device epilogue's own values and formula (cuda/gemm_epilogue.h), bound as
+// conv_detail::convEpilogue binds them for out [N, O, P] (r0 = 0).
+using HostEpi = cuda::gemm_core::GemmEpilogueValues;
+HostEpi bindEpi(const GemmEpilogue& ep, float* out, int64_t O, int64_t P, int64_t N) {
+  return cuda::conv_detail::convEpilogueValues(ep, out, O, P, 0, static_cast<int>(N));
 }
 
 struct Case {
@@ -165,7 +130,7 @@ void checkTransforms(const Case& c) {
   const int64_t P = g.Ho * g.Wo;
   const float nan = std::numeric_limits<float>::quiet_NaN();
   std::vector<float> outCpu(c.N * c.O * P, nan), outGpu(c.N * c.O * P, nan);
-  const HostEpi epi = bindEpi(in.ep, outGpu.data(), c.O, P);
+  const HostEpi epi = bindEpi(in.ep, outGpu.data(), c.O, P, c.N);
   int64_t vBad = 0, tiles = 0;
   for (int64_t n = 0; n < c.N; ++n)
     for (int64_t th = 0; th < f.TH; ++th)
@@ -308,7 +273,7 @@ void checkPipeline(const Case& c, int64_t capFloats, Prec prec = Prec::FP32) {
   std::vector<float> out(c.N * c.O * P, nan);
   for (int64_t o = 0; o < c.O; ++o)
     for (int64_t cc = 0; cc < c.C; ++cc) wino_cuda::weightElement(f, in.w.data(), U.data(), o, cc);
-  const HostEpi epi = bindEpi(in.ep, out.data(), c.O, P);
+  const HostEpi epi = bindEpi(in.ep, out.data(), c.O, P, c.N);
   int passes = 0;
   for (int64_t t0 = 0; t0 < T; t0 += tc, ++passes) {
     const int64_t n = std::min(tc, T - t0);

@@ -147,25 +147,7 @@ else
   say "skipped: the GPU is there but the addon cannot use it (see stage 1)"
 fi
 if [ -s "$OUT/e2e.json" ]; then
-  node -e '
-    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    if (r.skipped || r.error) { console.log(r.skipped ? `skipped: ${r.skipped}` : `ERROR: ${r.error.split("\n")[0]}`); }
-    if (r.reference) console.log(`reference ${r.reference.device}: ${r.reference.instances} instances, predict ${r.reference.predictMs} ms; checkpoint ${r.checkpoint.writeMs === "cached" ? "cached" : "written in " + r.checkpoint.writeMs + " ms"}`);
-    for (const x of r.runs ?? []) {
-      if (x.skipped) { console.log(`${x.precision}: skipped (${x.skipped})`); continue; }
-      if (x.error) console.log(`${x.precision}: ERROR ${x.error.split("\n")[0]}`);
-      if (!x.compare) continue;
-      const c = x.compare, m = x.memory, b = x.batch1;
-      console.log(`${x.precision}: trace ${x.traceAgrees ? "agrees" : "DIFFERS"}; matched ${c.matched}/${c.ref} (dev ${c.dev}, other label ${c.matchedOtherLabel}), IoU min ${c.iou.min} median ${c.iou.median}, |dscore| max ${c.scoreAbsDiff.max}; stage NMSE ${Object.entries(x.stageNmse).map(([k, v]) => k + " " + v).join(", ")}`);
-      const o = x.opProfile;
-      if (o) console.log(`${x.precision}: op profile ${o.device}: busy ${o.deviceBusyMs} ms, idle between ops ${o.deviceIdleMs} ms (${(100 * o.deviceIdleShare).toFixed(1)}%, ${o.deviceCalls} ops, ${o.deviceTimed ? "events" : "host clock"}), predict ${o.predictMs} ms; top ${o.top.slice(0, 5).map((t) => t.op + "@" + t.device + " " + t.totalMs + " ms/" + t.calls).join(", ")}; idle before ${o.topIdleBefore.slice(0, 3).map((t) => t.op + " " + t.idleBeforeMs + " ms").join(", ")}`);
-      if (o?.topByShape) console.log(`${x.precision}: by shape ${o.topByShape.slice(0, 6).map((t) => t.op + " [" + t.shape + "] " + t.totalMs + " ms/" + t.calls).join("; ")}`);
-      const dfr = x.deferred;
-      if (dfr) console.log(dfr.skipped ? `${x.precision}: deferred ops A/B skipped (${dfr.skipped})` : `${x.precision}: deferred ops A/B: awaited ${dfr.awaitedMedianMs} ms vs deferred ${dfr.deferredMedianMs} ms (${dfr.pairs} pairs), same instances ${dfr.sameInstances}, device idle ${dfr.deviceIdleMs} ms (${(100 * dfr.deviceIdleShare).toFixed(1)}%)`);
-      if (!b || !m) continue;
-      console.log(`${x.precision}: load ${x.loadMs} ms, first ${x.firstMs} ms, batch 1 median ${b.medianMs} ms (p10 ${b.p10Ms}, p90 ${b.p90Ms}, ${b.reps} reps), batch ${x.batchN?.images ?? "-"}: ${x.batchN?.imagesPerS ?? x.batchN?.skipped ?? "-"} img/s; memory ${m.device} live ${m.liveFirstMiB}->${m.liveLastMiB} MiB, reserved ${m.reservedFirstMiB}->${m.reservedLastMiB}, peak ${m.peakSoFarMiB} (warm batch 1: ${m.peakBatch1MiB}), driver ${m.driverViewMiB}, RSS ${m.rssFirstMiB}->${m.rssLastMiB}: ${m.flat ? "flat" : "NOT FLAT"}`);
-    }
-    if (r.ok !== undefined) console.log(`ok: ${r.ok}; ${r.wallS} s`);' "$OUT/e2e.json" 2>&1 | tee -a "$SUMMARY"
+  node scripts/gpu-e2e-summary.mjs "$OUT/e2e.json" 2>&1 | tee -a "$SUMMARY"
 fi
 
 stage "4b PyTorch reference end to end (scripts/gpu-torch-ref.py)"
@@ -195,13 +177,7 @@ if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
     SOTR_CUDA_ALLOCATOR=async timeout -k 5 "$c" node scripts/gpu-e2e.mjs --device $DEV --preset $PRESET --precisions fp32,bf16 \
       --mem-reps 50 --batch 1 --budget $(( c - 10 )) --dir "$E2E_DIR" --json "$OUT/e2e-async.out" > "$OUT/e2e-async-stdout.out" 2> "$OUT/e2e-async.log"
     say "exit $?"
-    [ -s "$OUT/e2e-async.out" ] && node -e '
-      const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-      for (const x of r.runs ?? []) {
-        if (x.error || !x.compare) { console.log(`${x.precision}: ${x.error ? "ERROR " + x.error.split("\n")[0] : "no result"}`); continue; }
-        const c = x.compare, m = x.memory ?? {}, b = x.batch1 ?? {};
-        console.log(`async pool ${x.precision}: matched ${c.matched}/${c.ref}, IoU min ${c.iou.min}; batch 1 median ${b.medianMs} ms; live ${m.liveLastMiB} MiB, reserved ${m.reservedFirstMiB}->${m.reservedLastMiB}, warm batch-1 peak ${m.peakBatch1MiB}, driver ${m.driverViewMiB}: ${m.flat ? "flat" : "NOT FLAT"}`);
-      }' "$OUT/e2e-async.out" 2>&1 | tee -a "$SUMMARY"
+    [ -s "$OUT/e2e-async.out" ] && node scripts/gpu-e2e-summary.mjs "$OUT/e2e-async.out" "async pool, " 2>&1 | tee -a "$SUMMARY"
   fi
 else
   say "skipped (CUDA only)"

@@ -1,6 +1,8 @@
+#include <algorithm>
 #include <atomic>
 #include <list>
 #include <map>
+#include <memory>
 #include <vector>
 #if defined(__linux__) || defined(__APPLE__)
 #include <sys/mman.h>
@@ -15,6 +17,7 @@
 
 #include "core/error.h"
 #include "runtime/backend.h"
+#include "runtime/host_arena.h"
 #include "runtime/weight_cache.h"
 
 namespace sotr {
@@ -45,18 +48,21 @@ Tensor allocTensor(Backend& backend, DType dtype, const Shape& shape) {
 namespace {
 
 // Host memory: 64-byte aligned (AVX-512 loads), counted for memoryInfo().
-// Blocks from 8 KiB up are cached for reuse: fresh large allocations are
-// mmap'd by the C library and page-faulted in again on every op, which costs
-// time and lets RSS swing, and mid-sized ones (a small op's output) come from
-// the top of the heap, which the C library trims on free, so they fault in
-// again too (measured: 0.65 page faults per call of a 84x84x32 matmul run
-// inline on the JS thread); a best-fit cache (a block at most twice the
-// request, bounded by SOTR_CPU_CACHE_MB, default 1024) avoids both.
-// Blocks from 1 MiB up are mapped and unmapped by us (where mmap exists), not
-// by malloc: a freed block the cache does not keep goes back to the system at
-// once. Through malloc it could stay in the heap (glibc raises its mmap
-// threshold after each large free), and the process kept ~300 MB more resident
-// than it used (an R50 prediction: 1814 MB RSS with no cache at all).
+// Blocks from 8 KiB up come from a first-fit arena (runtime/host_arena.h):
+// freed space is reused without page faults (fresh allocations from the C
+// library are page-faulted in again on every op, and mid-sized ones come from
+// the top of the heap, which it trims on free: measured 0.65 page faults per
+// call of a 84x84x32 matmul run inline on the JS thread), and, since free
+// ranges are split and merged, what stays resident follows the peak of live
+// bytes (an R50 prediction: 1.85 GB peak RSS with the whole-block cache this
+// replaced). Free arena bytes that may be resident are bounded by
+// SOTR_CPU_CACHE_MB (default 1024): above it, the highest free ranges give
+// their pages back. SOTR_CPU_ARENA=0 (or a system that refuses the address
+// reservation, or a full arena) falls back to a cache of whole blocks (best
+// fit within 2x, the same bound); its blocks from 1 MiB up are mapped and
+// unmapped by us, not by malloc, so a block it drops goes back to the system
+// at once (through malloc it could stay in the heap: glibc raises its mmap
+// threshold after each large free).
 class CpuBackend final : public Backend {
  public:
   CpuBackend() {
@@ -64,6 +70,15 @@ class CpuBackend final : public Backend {
       char* end = nullptr;
       long v = std::strtol(s, &end, 10);
       if (end != s && v >= 0) cacheLimit_ = static_cast<uint64_t>(v) << 20;
+    }
+    const char* a = std::getenv("SOTR_CPU_ARENA");
+    if (!(a && std::strcmp(a, "0") == 0)) {
+      // Address space only: twice the physical memory (pages are committed
+      // when touched), at least 4 GiB, at most 1 TiB.
+      const uint64_t phys = physicalMemoryBytes();
+      arena_ = std::make_unique<HostArena>(
+          static_cast<size_t>(std::min<uint64_t>(std::max<uint64_t>(2 * phys, 4ull << 30), 1ull << 40)));
+      if (!arena_->ok()) arena_.reset();
     }
   }
   ~CpuBackend() override { releaseCached(); }
@@ -77,6 +92,12 @@ class CpuBackend final : public Backend {
     size_t got = rounded;
     if (rounded >= kLarge) {
       std::lock_guard<std::mutex> lk(mu_);
+      if (arena_) p = arena_->allocate(rounded);
+      if (p) {
+        live_ += got;
+        if (live_ > peak_) peak_ = live_;
+        return std::make_shared<Storage>(this, device(), p, got);
+      }
       auto it = bySize_.lower_bound(rounded);
       if (it != bySize_.end() && it->first <= 2 * rounded) {
         got = it->first;
@@ -118,6 +139,11 @@ class CpuBackend final : public Backend {
     {
       std::lock_guard<std::mutex> lk(mu_);
       live_ -= bytes;
+      if (arena_ && arena_->owns(ptr)) {
+        arena_->release(ptr, bytes);
+        if (arena_->freeResidentBytes() > cacheLimit_) arena_->trim(cacheLimit_);
+        return;
+      }
       if (bytes < kLarge || bytes > cacheLimit_) {
         drop.push_back(Block{bytes, ptr});
       } else {
@@ -151,7 +177,7 @@ class CpuBackend final : public Backend {
     MemoryStats s;
     s.liveBytes = live_;
     s.peakBytes = peak_;
-    s.cachedBytes = cached_;
+    s.cachedBytes = cached_ + (arena_ ? arena_->freeResidentBytes() : 0);
     s.allocCalls = allocCalls_;
     return s;
   }
@@ -162,6 +188,7 @@ class CpuBackend final : public Backend {
       drop.swap(lru_);
       bySize_.clear();
       cached_ = 0;
+      if (arena_) arena_->trim(0);
     }
     for (const Block& b : drop) rawFree(b.ptr, b.bytes);
   }
@@ -202,6 +229,7 @@ class CpuBackend final : public Backend {
   std::multimap<size_t, std::list<Block>::iterator> bySize_;  // the same blocks by size (best fit)
   uint64_t cacheLimit_ = 1024ull << 20;
   uint64_t live_ = 0, peak_ = 0, cached_ = 0, allocCalls_ = 0;
+  std::unique_ptr<HostArena> arena_;  // null: the whole-block cache only
 };
 
 }  // namespace

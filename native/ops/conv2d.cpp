@@ -441,7 +441,7 @@ static OpRegistrar reg(OpDef{
       if (winograd) {
         const WinogradTile tile = p.algorithm == A::Winograd2   ? WinogradTile::F2
                                   : p.algorithm == A::Winograd4 ? WinogradTile::F4
-                                                                : winogradPick(g);
+                                                                : winogradPick(g, w);
         convWinogradCpu(g, x, w, w.data<float>(), ep, out[0].data<float>(), ctx.pool, tile);
       } else if (g.pointwise() && g.K() < kPointwiseCopyMinK) {
         convGemmCpu(g, x, w, w.data<float>(), ep, out[0].data<float>(), nullptr, ctx.pool);

@@ -145,18 +145,39 @@ bool winograd4Enabled() {
   return on;
 }
 
+// The weight cache's tag of a transformed weight.
+static std::string winogradTag(WinogradTile tile, int64_t O, int64_t C, SimdLevel level) {
+  return std::string(tile == WinogradTile::F4 ? "conv-winograd4x4" : "conv-winograd2x2") + "/o" + std::to_string(O) +
+         "/c" + std::to_string(C) + "/simd" + std::to_string(static_cast<int>(level));
+}
+
 // F(4x4) where it does at least 1.25x less GEMM work than F(2x2) (partial
 // tiles count whole: small or odd maps may not gain). Measured 2026-11-26,
 // 1 thread, CPU time, interleaved medians: F(4x4) 1.30-1.58x faster on every
 // SOTR 3x3 shape (64->64 at 200x336 ... 512->512 at 25x42, the transformer's
 // 16x32 to 40x80), a tie on its smallest map 12x24 (18 tiles: one narrow
-// GEMM), which takes F(4x4) all the same: the transformer runs the same
-// weights on every level, and one tile for all keeps one transformed copy
-// of them in the weight cache instead of two.
-WinogradTile winogradPick(const ConvGeom& g) {
+// GEMM).
+// But an F(4x4) weight holds 36/9 floats per weight, F(2x2) 16/9, and the
+// time it saves grows with the pixels of the calls: below kF4MinPixels
+// output pixels per image F(2x2) is taken, where the memory is worth more
+// (R50 at 1333x800: res5's 3x3 convs and the FPN's P5 output, 25x42, keep
+// ~65 MB less of transformed weights for ~8 ms more of a 6 s prediction).
+// A weight whose transformed copy for the other tile is already cached runs
+// with that one: the transformer runs the same weights on grids of 40x80
+// down to 12x24 (its largest first), and one tile for all keeps one copy.
+static constexpr int64_t kF4MinPixels = 2048;
+
+WinogradTile winogradPick(const ConvGeom& g, const Tensor& weightKey) {
   if (!winograd4Enabled()) return WinogradTile::F2;
   const int64_t t4 = g.N * ceilDiv(g.Ho, 4) * ceilDiv(g.Wo, 4), t2 = g.N * ceilDiv(g.Ho, 2) * ceilDiv(g.Wo, 2);
-  return 36 * t4 * 5 <= 16 * t2 * 4 ? WinogradTile::F4 : WinogradTile::F2;
+  const WinogradTile pick =
+      36 * t4 * 5 <= 16 * t2 * 4 && g.Ho * g.Wo >= kF4MinPixels ? WinogradTile::F4 : WinogradTile::F2;
+  const WinogradTile other = pick == WinogradTile::F4 ? WinogradTile::F2 : WinogradTile::F4;
+  const SimdLevel level = activeSimdLevel();
+  if (!weightCache().contains({&weightKey}, winogradTag(pick, g.O, g.C, level)) &&
+      weightCache().contains({&weightKey}, winogradTag(other, g.O, g.C, level)))
+    return other;
+  return pick;
 }
 
 bool winogradGeometry(const ConvGeom& g) {
@@ -172,13 +193,12 @@ void convWinogradCpu(const ConvGeom& g, const float* x, const Tensor& weightKey,
   if (T == 0 || O == 0) return;
   const SimdLevel level = activeSimdLevel();
   // The weight cache makes a fresh payload when weightKey is undefined.
-  const std::string tag = std::string(m == 4 ? "conv-winograd4x4" : "conv-winograd2x2") + "/o" + std::to_string(O) +
-                          "/c" + std::to_string(C) + "/simd" + std::to_string(static_cast<int>(level));
-  const std::shared_ptr<WinoWeights> ww = weightCache().get<WinoWeights>({&weightKey}, tag, [&](int64_t& bytes) {
-    auto w = makeWinoWeights(weight, O, C, n, level, pool);
-    bytes = w->bytes;
-    return w;
-  });
+  const std::shared_ptr<WinoWeights> ww =
+      weightCache().get<WinoWeights>({&weightKey}, winogradTag(tile, O, C, level), [&](int64_t& bytes) {
+        auto w = makeWinoWeights(weight, O, C, n, level, pool);
+        bytes = w->bytes;
+        return w;
+      });
 
   // Tasks: blocks of tiles, a multiple of the thread count when there are
   // few, each a multiple of 16 tiles (the narrowest full microkernel tile).

@@ -37,8 +37,9 @@ bool winogradGeometry(const ConvGeom& g);
 bool winogradEnabled();
 // F(4x4) may be picked by 'auto' / 'winograd' unless SOTR_CONV_WINOGRAD4=0.
 bool winograd4Enabled();
-// The tile 'auto' / 'winograd' runs for a geometry winogradGeometry accepts.
-WinogradTile winogradPick(const ConvGeom& g);
+// The tile 'auto' / 'winograd' runs for a geometry winogradGeometry accepts
+// (weightKey: the weight, whose transformed copy may already be cached).
+WinogradTile winogradPick(const ConvGeom& g, const Tensor& weightKey);
 
 // Same contract as convGemmCpu for the geometries winogradGeometry accepts:
 // x [N, C, H, W], weight [O, C, 3, 3] (weightKey keys the transformed-weight

@@ -106,6 +106,16 @@ struct WeightCache::Impl {
 WeightCache::WeightCache() : impl_(new Impl()), limit_(limitFromEnv()) {}
 WeightCache::~WeightCache() = default;
 
+bool WeightCache::contains(const std::vector<const Tensor*>& sources, const std::string& tag) {
+  for (const Tensor* t : sources)
+    if (!t || !t->defined()) return false;
+  const std::string key = Impl::keyOf(sources, tag);
+  Impl& c = *impl_;
+  std::lock_guard<std::mutex> lk(c.mu);
+  auto it = c.map.find(key);
+  return it != c.map.end() && Impl::matches(it->second, sources);
+}
+
 std::shared_ptr<void> WeightCache::get(const std::vector<const Tensor*>& sources, const std::string& tag,
                                        const Maker& make) {
   for (const Tensor* t : sources)

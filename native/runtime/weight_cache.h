@@ -50,6 +50,9 @@ class WeightCache {
         get(sources, tag, [&](int64_t& bytes) { return std::static_pointer_cast<void>(make(bytes)); }));
   }
 
+  // Whether an entry for these sources and tag exists (no hit or miss counted).
+  bool contains(const std::vector<const Tensor*>& sources, const std::string& tag);
+
   WeightCacheStats stats();
   void clear();
   // Called by ~Storage for a storage that keys entries: drops them.

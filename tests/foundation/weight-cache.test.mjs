@@ -114,11 +114,12 @@ test('SOTR_WEIGHT_CACHE_MB=0 disables the cache (results unchanged); the old con
 });
 
 test('a budget too small for the weights in use evicts, and says so in evictions', () => {
-  // Two 64->64 3x3 weights (Winograd, ~0.6 MB derived each) under a 1 MB budget: each call evicts the other's entry.
+  // Two 96->96 3x3 weights (Winograd F(2x2) at 8x8, ~0.6 MB derived each) under a 1 MB budget: each call evicts the
+  // other's entry.
   const code = `
     import { Tensor, conv2d, weightCacheInfo } from ${JSON.stringify(entry)};
-    const x = Tensor.from(new Float32Array(64 * 8 * 8).fill(0.5), [1, 64, 8, 8]);
-    const w = [1, 2].map((k) => Tensor.from(new Float32Array(64 * 64 * 9).fill(0.01 * k), [64, 64, 3, 3]));
+    const x = Tensor.from(new Float32Array(96 * 8 * 8).fill(0.5), [1, 96, 8, 8]);
+    const w = [1, 2].map((k) => Tensor.from(new Float32Array(96 * 96 * 9).fill(0.01 * k), [96, 96, 3, 3]));
     const out = [];
     for (let i = 0; i < 3; i++) for (const wk of w) out.push((await (await conv2d(x, wk, { padding: 1 })).data())[100]);
     const i = weightCacheInfo();
@@ -128,6 +129,29 @@ test('a budget too small for the weights in use evicts, and says so in evictions
   assert.ok(r.bytes <= r.limit, JSON.stringify(r));
   assert.ok(r.evictions >= 4, `evictions ${r.evictions}`);
   assert.equal(r.out.slice(0, 2), r.out.slice(4, 6), 'rebuilt weights give the same results');
+});
+
+test('Winograd: F(2x2) below 2048 output pixels, F(4x4) above; a weight keeps the tile it was first transformed for', async () => {
+  // Derived bytes per 3x3 weight: F(2x2) 16/9 of the weight, F(4x4) 36/9 (plus panel padding).
+  const C = 48, wBytes = C * C * 9 * 4;
+  const small = t([1, C, 24, 48], 1); // 1152 output pixels (the transformer's 24x24 grid, width doubled)
+  const large = t([1, C, 40, 80], 2); // 3200 (its 40x40 grid)
+  for (const order of [[small, large], [large, small]]) {
+    clearWeightCache();
+    const w = t([C, C, 3, 3], 3);
+    const y0 = await conv2d(order[0], w, { padding: 1 });
+    const first = weightCacheInfo();
+    assert.is(first.entries, 1);
+    const ratio = first.bytes / wBytes;
+    if (order[0] === small) assert.ok(ratio > 1.7 && ratio < 2.5, `F(2x2) expected: ${ratio.toFixed(2)}x the weight`);
+    else assert.ok(ratio > 3.9 && ratio < 5, `F(4x4) expected: ${ratio.toFixed(2)}x the weight`);
+    const y1 = await conv2d(order[1], w, { padding: 1 });
+    assert.is(weightCacheInfo().entries, 1, "the second shape reuses the first one's transformed weight");
+    assert.is(weightCacheInfo().bytes, first.bytes);
+    for (const z of [w, y0, y1]) z.dispose();
+  }
+  small.dispose();
+  large.dispose();
 });
 
 test.run();

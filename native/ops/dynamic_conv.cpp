@@ -205,47 +205,61 @@ void dynamicConvMasksCpu(const OpCall& call, std::vector<Tensor>& out, ExecConte
   }
   const float* features = call.inputs[0].data<float>();
   const PackedMatrix packed = packKernels(p, call.inputs[1].data<float>(), ctx.pool);
-  // Chunks of image rows whose logits (N x rows*W floats) stay near 1 MB.
+  // Blocks of image rows whose logits (N x rows*W floats) stay near 1 MB
+  // (one row at least), in bands of consecutive blocks, one task each.
   const int64_t rows = std::clamp<int64_t>((int64_t(1) << 18) / (N * p.W), 1, p.H);
-  const int64_t chunks = (p.H + rows - 1) / rows;
-  std::vector<int64_t> area(chunks * N, 0);
-  std::vector<double> softP(chunks * N, 0.0);
-  std::vector<int32_t> ymin(chunks * N, -1), ymax(chunks * N, -1), xmin(chunks * N, std::numeric_limits<int32_t>::max()),
-      xmax(chunks * N, -1);
+  const int64_t blocks = (p.H + rows - 1) / rows;
+  // Partial statistics per band, not per block: with thousands of candidates
+  // (an untrained R50: 16k) a block is one row, and per-block partials took
+  // 200 x 16k x 32 bytes. A fixed number of bands (not one per thread) keeps
+  // the soft sums' grouping, so the result, independent of the thread count.
+  constexpr int64_t kBands = 16;
+  const int64_t bands = std::min<int64_t>(blocks, kBands);
+  const int64_t perBand = (blocks + bands - 1) / bands;
+  std::vector<int64_t> area(bands * N, 0);
+  std::vector<double> softP(bands * N, 0.0);
+  std::vector<int32_t> ymin(bands * N, -1), ymax(bands * N, -1), xmin(bands * N, std::numeric_limits<int32_t>::max()),
+      xmax(bands * N, -1);
   dynconv_detail::MaskChunkFn chunkFn = dynconv_detail::maskChunkScalar;
   if (activeSimdLevel() == SimdLevel::AVX512)
     if (auto f = dynconv_detail::maskChunkAvx512()) chunkFn = f;
   const int64_t maskWords = p.H * p.wpr;
-  ctx.pool->parallelTasks(chunks, [&](int64_t t) {
-    const int64_t y0 = t * rows, r = std::min(rows, p.H - y0), P = r * p.W;
-    std::vector<float>& logits = threadScratch(0);
-    logits.resize(static_cast<size_t>(N * P));
-    gemmRows(p, features, packed, y0, r, logits.data(), P, Activation::None);
-    dynconv_detail::ChunkArgs a;
-    a.logits = logits.data();
-    a.ld = P;
-    a.count = N;
-    a.rows = r;
-    a.W = p.W;
-    a.wpr = p.wpr;
-    a.logitThr = p.logitThr;
-    a.bits = bits + y0 * p.wpr;
-    a.maskPitch = maskWords;
-    a.area = area.data() + t * N;
-    a.soft = softP.data() + t * N;
-    a.ymin = ymin.data() + t * N;
-    a.ymax = ymax.data() + t * N;
-    a.xmin = xmin.data() + t * N;
-    a.xmax = xmax.data() + t * N;
-    a.yOffset = y0;
-    chunkFn(a);
+  constexpr size_t kKeptLogits = size_t(1) << 20;  // floats of thread scratch kept across calls
+  ctx.pool->parallelTasks(bands, [&](int64_t t) {
+    const size_t need = static_cast<size_t>(N * std::min(rows, p.H) * p.W);
+    // Over the kept size (many candidates), a buffer for this task only.
+    std::vector<float> own;
+    std::vector<float>& logits = need <= kKeptLogits ? threadScratch(0) : own;
+    if (logits.size() < need) logits.resize(need);
+    for (int64_t b = t * perBand; b < std::min(blocks, (t + 1) * perBand); ++b) {
+      const int64_t y0 = b * rows, r = std::min(rows, p.H - y0), P = r * p.W;
+      gemmRows(p, features, packed, y0, r, logits.data(), P, Activation::None);
+      dynconv_detail::ChunkArgs a;
+      a.logits = logits.data();
+      a.ld = P;
+      a.count = N;
+      a.rows = r;
+      a.W = p.W;
+      a.wpr = p.wpr;
+      a.logitThr = p.logitThr;
+      a.bits = bits + y0 * p.wpr;
+      a.maskPitch = maskWords;
+      a.area = area.data() + t * N;
+      a.soft = softP.data() + t * N;
+      a.ymin = ymin.data() + t * N;
+      a.ymax = ymax.data() + t * N;
+      a.xmin = xmin.data() + t * N;
+      a.xmax = xmax.data() + t * N;
+      a.yOffset = y0;
+      chunkFn(a);
+    }
   });
-  // Reduce the partials in chunk order (the result does not depend on threads).
+  // Reduce the partials in band order.
   for (int64_t m = 0; m < N; ++m) {
     int64_t ar = 0;
     double s = 0;
     int32_t y0 = -1, y1 = -1, x0 = std::numeric_limits<int32_t>::max(), x1 = -1;
-    for (int64_t t = 0; t < chunks; ++t) {
+    for (int64_t t = 0; t < bands; ++t) {
       const int64_t i = t * N + m;
       ar += area[i];
       s += softP[i];

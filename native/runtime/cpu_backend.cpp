@@ -74,10 +74,12 @@ class CpuBackend final : public Backend {
     const char* a = std::getenv("SOTR_CPU_ARENA");
     if (!(a && std::strcmp(a, "0") == 0)) {
       // Address space only: twice the physical memory (pages are committed
-      // when touched), at least 4 GiB, at most 1 TiB.
+      // when touched), at least 4 GiB, at most 1 TiB, and a quarter of an
+      // address-space limit (ulimit -v) if there is one.
       const uint64_t phys = physicalMemoryBytes();
-      arena_ = std::make_unique<HostArena>(
-          static_cast<size_t>(std::min<uint64_t>(std::max<uint64_t>(2 * phys, 4ull << 30), 1ull << 40)));
+      uint64_t want = std::min<uint64_t>(std::max<uint64_t>(2 * phys, 4ull << 30), 1ull << 40);
+      want = std::min<uint64_t>(want, addressSpaceLimitBytes() / 4);
+      arena_ = std::make_unique<HostArena>(static_cast<size_t>(want));
       if (!arena_->ok()) arena_.reset();
     }
   }

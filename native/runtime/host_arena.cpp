@@ -3,6 +3,7 @@
 #include <algorithm>
 #if defined(__linux__) || defined(__APPLE__)
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #define SOTR_ARENA_MMAP 1
 #else
@@ -39,6 +40,14 @@ uint64_t physicalMemoryBytes() {
 #else
   return 0;
 #endif
+}
+
+uint64_t addressSpaceLimitBytes() {
+#if SOTR_ARENA_MMAP
+  struct rlimit r;
+  if (getrlimit(RLIMIT_AS, &r) == 0 && r.rlim_cur != RLIM_INFINITY) return static_cast<uint64_t>(r.rlim_cur);
+#endif
+  return UINT64_MAX;
 }
 
 HostArena::HostArena(size_t reserveBytes) {

@@ -72,5 +72,7 @@ class HostArena {
 
 // Bytes of physical memory (0 when unknown).
 uint64_t physicalMemoryBytes();
+// The process's address-space limit (RLIMIT_AS; UINT64_MAX when none).
+uint64_t addressSpaceLimitBytes();
 
 }  // namespace sotr

@@ -13,8 +13,9 @@
 // reduced type when they go from shared memory into registers, accumulation is
 // float32. On devices (or builds) without sm_80 tensor-core code the reduced
 // precisions fall back to the FP32 kernel. SOTR_GEMM_TC_VARIANT=ldmatrix
-// (opt-in) converts each bf16 / fp16 k-tile once to 16 bits in shared memory
-// instead and loads fragments with ldmatrix. Errors: std::invalid_argument for
+// (opt-in, in builds with SOTR_GEMM_TC_LDMATRIX) converts each bf16 / fp16
+// k-tile once to 16 bits in shared memory instead and loads fragments with
+// ldmatrix. Errors: std::invalid_argument for
 // bad arguments, sotr::cuda::CudaError for CUDA failures. Launches are
 // asynchronous on `stream`.
 //
@@ -432,9 +433,20 @@ inline int simt_variant() {
   return v;
 }
 
+// The ldmatrix variant's kernels are compiled in only with
+// -DSOTR_GEMM_TC_LDMATRIX=1 (CMake option SOTR_GEMM_TC_LDMATRIX, default off;
+// scripts/build-gpu-artifacts.sh turns it on): they double the bf16 / fp16
+// kernels, +24 % of the addon (the npm package would pass its 20 MB limit),
+// for a candidate that has not been measured yet. Without it the environment
+// variable below is ignored.
+#ifndef SOTR_GEMM_TC_LDMATRIX
+#define SOTR_GEMM_TC_LDMATRIX 0
+#endif
+constexpr bool kTcLdsmBuilt = SOTR_GEMM_TC_LDMATRIX != 0;
+
 // SOTR_GEMM_TC_VARIANT: unset = float32 fragments (tc_mainloop), 'ldmatrix' =
 // 16-bit staging + ldmatrix for BF16 / FP16 (tc_mainloop_ldsm; TF32 keeps
-// tc_mainloop). Read once.
+// tc_mainloop), where built in (kTcLdsmBuilt). Read once.
 inline int tc_variant() {
   static const int v = [] {
     const char* e = std::getenv("SOTR_GEMM_TC_VARIANT");
@@ -443,6 +455,12 @@ inline int tc_variant() {
     return 0;
   }();
   return v;
+}
+
+// For logs: which tensor-core mainloop bf16 / fp16 launches take.
+inline const char* tc_variant_name() {
+  if (tc_variant() != 1) return "default (float32 fragments)";
+  return kTcLdsmBuilt ? "ldmatrix" : "default (SOTR_GEMM_TC_VARIANT=ldmatrix ignored: not built in)";
 }
 
 struct GemmProblem {
@@ -812,7 +830,7 @@ inline dim3 make_grid(const GemmProblem& p, int splits = 1) {
 // those keep tc_mainloop).
 template <class Cfg, Precision P>
 inline bool tc_use_ldsm() {
-  if constexpr (P == Precision::TF32 || P == Precision::FP32) {
+  if constexpr (!kTcLdsmBuilt || P == Precision::TF32 || P == Precision::FP32) {
     return false;
   } else {
     if (tc_variant() != 1) return false;
@@ -827,7 +845,7 @@ void launch_tc_gemm(const AOp& a, const BOp& b, const Epi& epi, int M, int N, in
                     cudaStream_t stream) {
   static_assert(P != Precision::FP32, "tensor-core kernels take TF32, BF16 or FP16");
   if (M <= 0 || N <= 0 || batch <= 0) return;
-  if constexpr (P != Precision::TF32) {
+  if constexpr (kTcLdsmBuilt && P != Precision::TF32) {
     if (tc_use_ldsm<Cfg, P>()) {
       static std::atomic<unsigned long long> smemDoneLdsm{0};
       auto kernel = tc_gemm_kernel<Cfg, P, AOp, BOp, Epi, true>;
@@ -999,7 +1017,7 @@ bool launch_split_k_if_worth(KernelPtr kernel, int smemBytes, std::atomic<unsign
 template <class Cfg, Precision P, class AOp, class BOp, class Epi>
 bool try_tc_gemm_split(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
                        const GemmDeviceInfo& info, cudaStream_t stream) {
-  if constexpr (P != Precision::TF32) {
+  if constexpr (kTcLdsmBuilt && P != Precision::TF32) {
     if (tc_use_ldsm<Cfg, P>()) {
       static std::atomic<unsigned long long> smemDoneLdsm{0};
       static std::atomic<int> perSmLdsm{0};
@@ -1042,7 +1060,7 @@ inline bool prefer_large_tile(int M, int N, int batch, int BM, int BN, int smCou
 
 // Dispatch like sotr::cuda::gemm for any loaders / epilogue: instantiates for
 // (AOp, BOp, Epi) 6 tensor-core kernels (+ 4 of the bf16 / fp16 ldmatrix
-// variant) and 4 SIMT kernels, plus the split-K partial-sum variants of the
+// variant where built in) and 4 SIMT kernels, plus the split-K partial-sum variants of the
 // small ones and the reduction.
 template <class AOp, class BOp, class Epi>
 void launch_gemm(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,

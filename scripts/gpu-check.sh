@@ -51,6 +51,7 @@ stage "0 probe"
 {
   date -u +%FT%TZ
   echo "commit: $(cat gpu-build/COMMIT 2>/dev/null | tr '\n' ' ' || git rev-parse --short=12 HEAD 2>/dev/null)"
+  echo "gpu-build: $(cat gpu-build/BUILD_INFO 2>/dev/null || echo none)"
   nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.max.sm --format=csv,noheader 2>&1 | head -2
   nvcc --version 2>&1 | tail -1
   echo "system node: $(command -v node >/dev/null && node --version || echo absent); xz: $(command -v xz || echo absent); nproc $(nproc)"
@@ -186,7 +187,8 @@ else
 fi
 
 stage "4d bf16 with the ldmatrix tensor-core mainloop (SOTR_GEMM_TC_VARIANT=ldmatrix), e2e"
-# Opt-in GEMM-core variant (cuda/gemm.cuh, tc_mainloop_ldsm; never run on a GPU before): bf16 ms and instances to
+# Opt-in GEMM-core variant (cuda/gemm.cuh, tc_mainloop_ldsm; never run on a GPU before; in the addon only when
+# gpu-build/ was built with SOTR_GEMM_TC_LDMATRIX, see stage 0's BUILD_INFO): bf16 ms and instances to
 # compare with stage 4's bf16 run. The reference is fp32 on the same device (stage 4 checked it against the CPU),
 # which keeps this run near 15 s.
 if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
@@ -279,7 +281,7 @@ if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
       # Line-buffered: a timeout keeps the bench lines printed so far (compare with stage 3's gemm.log).
       if [ -n "${G:-}" ]; then
         env "$v" timeout $(( c / 3 )) $(command -v stdbuf >/dev/null && echo stdbuf -oL) "$G" --quick > "$OUT/gemm-$tag.log" 2>&1
-        say "$v: GEMM check exit $?; $(grep -cE 'FAIL' "$OUT/gemm-$tag.log") failing lines; $(tail -1 "$OUT/gemm-$tag.log")"
+        say "$v: GEMM check exit $?; $(grep -cE 'FAIL' "$OUT/gemm-$tag.log") failing lines; $(tail -1 "$OUT/gemm-$tag.log"); $(grep -m1 -o 'bf16/fp16 mainloop: .*' "$OUT/gemm-$tag.log")"
         for f in "$OUT/gemm.log" "$OUT/gemm-$tag.log"; do
           say "  bf16 bench TFLOP/s, $([ "$f" = "$OUT/gemm.log" ] && echo default || echo variant): $(grep '"kind":"bench","precision":"bf16"' "$f" 2>/dev/null \
             | grep -oE '"M":[0-9]+,"N":[0-9]+,"K":[0-9]+|"tile":"[a-z]+"|"tflops":[0-9.]+' | tr -d '"' | paste -sd' ')"

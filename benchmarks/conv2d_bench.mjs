@@ -3,7 +3,7 @@
 // shapes SOTR runs at 800x1333 (padded 800x1344: P2 200x336 ... P5 25x42).
 //   node benchmarks/conv2d_bench.mjs [--threads 2] [--reps 7] [--budget 600]
 //        [--json benchmarks/results/conv2d-cpu.json] [--no-torch] [--quick] [--only substring]
-//        [--cpu-time] [--dense] [--device cpu|cuda] [--pipelined]
+//        [--cpu-time] [--dense] [--device cpu|cuda] [--pipelined] [--precision fp32|tf32|bf16|fp16]
 // Both sides get the bias and the activation (PyTorch's in place). Results: docs/conv.md.
 // --dense: also the dense ops around the convs (groupNorm, interpolate, maxPool2d; wall time).
 // --cpu-time: one thread on both sides, and each call is measured by the CPU
@@ -13,6 +13,8 @@
 // a synchronize (op + sync round trip; PyTorch's side is timed by CUDA events), and each row also gets
 // oursPipelinedMs: 20 calls queued at once and one synchronize, per call (the device time without the
 // per-call round trip; --pipelined measures it on the CPU too).
+// --precision: our convs at that precision (default fp32); for bf16 / fp16 PyTorch's side runs on
+// bf16 / fp16 tensors (cuDNN reads 16-bit operands, ours float32 ones rounded on the device).
 // SOTR_CUDA_CONV_WINOGRAD=1 runs our CUDA side's 3x3 stride-1 convs through the opt-in Winograd F(2x2) kernels.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -27,6 +29,10 @@ const only = (() => {
   return i > 0 ? process.argv[i + 1] : null;
 })();
 const cpuTime = flag('--cpu-time');
+const precision = (() => {
+  const i = process.argv.indexOf('--precision');
+  return i > 0 ? process.argv[i + 1] : 'fp32';
+})();
 if (cpuTime) args.threads = 1;
 pinThreads(args.threads);
 const { Tensor, conv2d, groupNorm, interpolate, maxPool2d, backendInfo, synchronize } = await import('../dist/index.js');
@@ -124,7 +130,7 @@ for (const [name, n, c, h, w, o, k, stride, activation] of args.quick ? list.sli
   const b = Tensor.from(rand(o), [o], dev);
   const pad = k >> 1;
   const ho = Math.floor((h + 2 * pad - k) / stride) + 1, wo = Math.floor((w + 2 * pad - k) / stride) + 1;
-  const call = async () => (await conv2d(x, wt, { bias: b, stride, padding: pad, activation })).dispose();
+  const call = async () => (await conv2d(x, wt, { bias: b, stride, padding: pad, activation, precision })).dispose();
   const ours = args.device === 'cpu'
     ? call
     : async () => {
@@ -132,10 +138,11 @@ for (const [name, n, c, h, w, o, k, stride, activation] of args.quick ? list.sli
         await sync();
       };
   const torchParams = { n, c, h, w, o, kh: k, kw: k, stride, padding: pad, activation };
+  if (precision === 'bf16' || precision === 'fp16') torchParams.dtype = precision;
   const flops = 2 * n * o * c * k * k * ho * wo;
   const row = cpuTime
     ? await sideBySideCpu({ name, ours, torchParams, reps: args.reps, flops, deadline })
-    : await sideBySide({ name, ours, torch: { bench: 'conv2d', params: torchParams }, worker, reps: args.reps, device: args.device, flops, deadline });
+    : await sideBySide({ name, ours, torch: { bench: 'conv2d', params: torchParams }, worker, reps: args.reps, device: args.device, flops, precision, deadline });
   if (args.device !== 'cpu' || flag('--pipelined')) {
     const K = 20;
     const t0 = performance.now();
@@ -190,6 +197,12 @@ if (speedups.length) {
   const geo = Math.exp(speedups.reduce((s, v) => s + Math.log(v), 0) / speedups.length);
   console.log(`geometric mean speedup vs PyTorch: ${geo.toFixed(2)}x over ${speedups.length} shapes`);
 }
+const pipedMs = rows.filter((r) => r.oursPipelinedMs).map((r) => r.oursPipelinedMs);
+if (pipedMs.length) {
+  // One number to compare runs of this script (e.g. an opt-in GEMM variant against the default).
+  const geo = Math.exp(pipedMs.reduce((s, v) => s + Math.log(v), 0) / pipedMs.length);
+  console.log(`ours pipelined (${precision}): geometric mean ${geo.toFixed(3)} ms/call over ${pipedMs.length} shapes, total ${pipedMs.reduce((s, v) => s + v, 0).toFixed(2)} ms`);
+}
 const piped = rows.filter((r) => r.speedupPipelined);
 if (piped.length) {
   for (const r of piped) console.log(`${r.name.padEnd(44)} pipelined ${r.oursPipelinedMs.toFixed(3)} ms/call, ${r.speedupPipelined.toFixed(2)}x vs PyTorch`);
@@ -201,6 +214,7 @@ writeResults(args.json, {
   metric: cpuTime ? 'process CPU time per call, 1 thread each side' : 'wall time per call, interleaved',
   machine: machine(),
   threads: args.threads,
+  precision,
   torch: worker?.config,
   backend: backendInfo(),
   rows,

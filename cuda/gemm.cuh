@@ -12,7 +12,10 @@
 // (mma.sync m16n8k8 tf32, m16n8k16 bf16 / fp16): operands are rounded to the
 // reduced type when they go from shared memory into registers, accumulation is
 // float32. On devices (or builds) without sm_80 tensor-core code the reduced
-// precisions fall back to the FP32 kernel. Errors: std::invalid_argument for
+// precisions fall back to the FP32 kernel. SOTR_GEMM_TC_VARIANT=ldmatrix
+// (opt-in, in builds with SOTR_GEMM_TC_LDMATRIX) converts each bf16 / fp16
+// k-tile once to 16 bits in shared memory instead and loads fragments with
+// ldmatrix. Errors: std::invalid_argument for
 // bad arguments, sotr::cuda::CudaError for CUDA failures. Launches are
 // asynchronous on `stream`.
 //
@@ -74,6 +77,10 @@ constexpr int64_t kSplitKWorkspaceFloats = int64_t(8) << 20;  // 32 MiB
 #include <cstring>
 #include <type_traits>
 
+// Instruction wrappers, tile layouts, TcConfig and the warp tiles (plain C++
+// too, for the CPU emulation tests).
+#include "gemm_tc_tile.h"
+
 // ===========================================================================
 // Extension points (device side)
 // ===========================================================================
@@ -125,24 +132,16 @@ constexpr int64_t kSplitKWorkspaceFloats = int64_t(8) << 20;  // 32 MiB
 //    its own tile scheduling can call tc_mainloop / simt_mainloop (and
 //    tc_stage_accumulators) directly; the accumulator fragment layout is
 //    given at tc_warp_tile / tc_stage_accumulators.
+//
+// Opt-in variants (read once from the environment): SOTR_GEMM_SIMT_VARIANT
+// (the FP32 small tile) and SOTR_GEMM_TC_VARIANT=ldmatrix (bf16 / fp16: the
+// CTA converts each float32 k-tile once to a 16-bit tile and the warps load
+// fragments with ldmatrix; tc_mainloop_ldsm). The loaders are the same for
+// every variant.
 
 namespace sotr {
 namespace cuda {
 namespace gemm_core {
-
-// Full unrolling in device code only (some functions here are also compiled
-// for the host, where the pragma is unknown to the host compiler).
-#if defined(__CUDA_ARCH__)
-#define SOTR_UNROLL _Pragma("unroll")
-#else
-#define SOTR_UNROLL
-#endif
-
-#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 800)
-#define SOTR_GEMM_SM80 1
-#else
-#define SOTR_GEMM_SM80 0
-#endif
 
 // ---------------------------------------------------------------------------
 // Asynchronous copies (cp.async on sm_80+, synchronous copies before).
@@ -191,184 +190,6 @@ __device__ __forceinline__ void cp_async_wait() {
 #endif
 }
 
-#if defined(SOTR_GEMM_HOST_EMULATION) && !defined(__CUDA_ARCH__)
-// Test-only: a host build (tests emulating the kernels' index math on the CPU)
-// routes the warp-collective instructions to these hooks.
-namespace emu {
-uint32_t to_tf32(float x);
-uint32_t pack_bf16x2(float lo, float hi);
-uint32_t pack_f16x2(float lo, float hi);
-void mma(int kind, float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
-         uint32_t b1);  // kind: 1 tf32 m16n8k8, 2 bf16 m16n8k16, 3 f16 m16n8k16
-}  // namespace emu
-#define SOTR_GEMM_EMU 1
-#else
-#define SOTR_GEMM_EMU 0
-#endif
-
-// ---------------------------------------------------------------------------
-// Tensor-core instructions (sm_80+). Operand registers as the PTX ISA gives
-// them; g = lane / 4, t = lane % 4. Accumulators: d0 (g, 2t), d1 (g, 2t+1),
-// d2 (g+8, 2t), d3 (g+8, 2t+1).
-// ---------------------------------------------------------------------------
-
-__host__ __device__ __forceinline__ uint32_t to_tf32(float x) {
-  uint32_t r;
-#if SOTR_GEMM_SM80
-  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
-#elif SOTR_GEMM_EMU
-  r = emu::to_tf32(x);
-#elif defined(__CUDA_ARCH__)
-  r = __float_as_uint(x);
-#else
-  std::memcpy(&r, &x, 4);
-#endif
-  return r;
-}
-
-// Packs two floats into bf16x2 / f16x2 with `lo` in the low half.
-__host__ __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
-  uint32_t r = 0;
-#if SOTR_GEMM_SM80
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-#elif SOTR_GEMM_EMU
-  r = emu::pack_bf16x2(lo, hi);
-#else
-  (void)lo;
-  (void)hi;
-#endif
-  return r;
-}
-__host__ __device__ __forceinline__ uint32_t pack_f16x2(float lo, float hi) {
-  uint32_t r = 0;
-#if SOTR_GEMM_SM80
-  asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-#elif SOTR_GEMM_EMU
-  r = emu::pack_f16x2(lo, hi);
-#else
-  (void)lo;
-  (void)hi;
-#endif
-  return r;
-}
-
-// m16n8k8 tf32: a0 (g, t), a1 (g+8, t), a2 (g, t+4), a3 (g+8, t+4);
-//               b0 (k=t, n=g), b1 (k=t+4, n=g).
-__host__ __device__ __forceinline__ void mma_tf32_m16n8k8(float (&d)[4], uint32_t a0, uint32_t a1,
-                                                 uint32_t a2, uint32_t a3, uint32_t b0,
-                                                 uint32_t b1) {
-#if SOTR_GEMM_SM80
-  asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-#elif SOTR_GEMM_EMU
-  emu::mma(1, d, a0, a1, a2, a3, b0, b1);
-#else
-  (void)d, (void)a0, (void)a1, (void)a2, (void)a3, (void)b0, (void)b1;
-#endif
-}
-
-// m16n8k16 bf16 / f16: a0 (g, 2t..2t+1), a1 (g+8, 2t..), a2 (g, 2t+8..),
-// a3 (g+8, 2t+8..); b0 (k=2t..2t+1, n=g), b1 (k=2t+8..2t+9, n=g). Lower k in
-// the low half of each register.
-__host__ __device__ __forceinline__ void mma_bf16_m16n8k16(float (&d)[4], uint32_t a0, uint32_t a1,
-                                                  uint32_t a2, uint32_t a3, uint32_t b0,
-                                                  uint32_t b1) {
-#if SOTR_GEMM_SM80
-  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-#elif SOTR_GEMM_EMU
-  emu::mma(2, d, a0, a1, a2, a3, b0, b1);
-#else
-  (void)d, (void)a0, (void)a1, (void)a2, (void)a3, (void)b0, (void)b1;
-#endif
-}
-__host__ __device__ __forceinline__ void mma_f16_m16n8k16(float (&d)[4], uint32_t a0, uint32_t a1,
-                                                 uint32_t a2, uint32_t a3, uint32_t b0,
-                                                 uint32_t b1) {
-#if SOTR_GEMM_SM80
-  asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-#elif SOTR_GEMM_EMU
-  emu::mma(3, d, a0, a1, a2, a3, b0, b1);
-#else
-  (void)d, (void)a0, (void)a1, (void)a2, (void)a3, (void)b0, (void)b1;
-#endif
-}
-
-// ---------------------------------------------------------------------------
-// Shared-memory tile layouts of one operand tile X[kRows][kDepth] (float32).
-// offset(r, k) keeps every aligned group of 4 elements along the contiguous
-// dimension contiguous and 16-byte aligned (so 16-byte cp.async works).
-// ---------------------------------------------------------------------------
-
-// k contiguous, rows of kDepth floats; 16-byte chunk c of row r is stored at
-// chunk c ^ 4 on odd rows, so the tensor-core fragment reads (one 16-byte
-// read per row, rows r and r+1 in the same quarter warp) are conflict free.
-template <int ROWS, int DEPTH>
-struct SmemKMajor {
-  static_assert(DEPTH % 32 == 0, "SmemKMajor needs a depth multiple of 32");
-  static constexpr bool kKContig = true;
-  static constexpr int kRows = ROWS, kDepth = DEPTH, kElems = ROWS * DEPTH;
-  __host__ __device__ __forceinline__ static int offset(int r, int k) {
-    return r * DEPTH + ((((k >> 2) ^ ((r & 1) << 2))) << 2) + (k & 3);
-  }
-  // Tensor-core fragment reads of a warp whose rows start at r0 (a multiple of
-  // 32): lane (g, t) reads k = 16*kc + 4t .. +3 of row r0 + 8*rb + g.
-  struct FragReader {
-    int base[2];  // by kc parity
-    __host__ __device__ __forceinline__ FragReader(int r0, int lane) {
-      const int g = lane >> 2, t = lane & 3;
-SOTR_UNROLL
-      for (int p = 0; p < 2; ++p) base[p] = (r0 + g) * DEPTH + (((p ^ (g & 1)) * 4 + t) << 2);
-    }
-    template <int RB, int KC>
-    __host__ __device__ __forceinline__ void load4(const float* s, float* out) const {
-      const float4 v =
-          *reinterpret_cast<const float4*>(s + base[KC & 1] + RB * 8 * DEPTH + (KC >> 1) * 32);
-      out[0] = v.x;
-      out[1] = v.y;
-      out[2] = v.z;
-      out[3] = v.w;
-    }
-  };
-};
-
-// mn contiguous, rows of kRows floats per k; bits 3..4 of r are XORed with
-// bits 2..3 of k, so the scalar fragment reads (k = 4t + j across t,
-// r = base + g) hit 32 distinct banks.
-template <int ROWS, int DEPTH>
-struct SmemMNMajor {
-  static_assert(ROWS % 32 == 0, "SmemMNMajor needs a row count multiple of 32");
-  static constexpr bool kKContig = false;
-  static constexpr int kRows = ROWS, kDepth = DEPTH, kElems = ROWS * DEPTH;
-  __host__ __device__ __forceinline__ static int offset(int r, int k) {
-    return k * ROWS + (r ^ (((k >> 2) & 3) << 3));
-  }
-  // As SmemKMajor::FragReader. With r = r0 + 8*rb + g (r0 % 32 == 0) and
-  // k = 16*kc + 4t + j: offset = (16*kc + j)*ROWS + 4t*ROWS + r0 + 32*(rb/4)
-  // + (((rb%4) ^ t) << 3) + g, i.e. one of 4 per-thread bases + a constant.
-  struct FragReader {
-    int base[4];  // by rb % 4
-    __host__ __device__ __forceinline__ FragReader(int r0, int lane) {
-      const int g = lane >> 2, t = lane & 3;
-SOTR_UNROLL
-      for (int q = 0; q < 4; ++q) base[q] = 4 * t * ROWS + r0 + ((q ^ t) << 3) + g;
-    }
-    template <int RB, int KC>
-    __host__ __device__ __forceinline__ void load4(const float* s, float* out) const {
-SOTR_UNROLL
-      for (int j = 0; j < 4; ++j) out[j] = s[base[RB & 3] + (RB >> 2) * 32 + (16 * KC + j) * ROWS];
-    }
-  };
-};
-
-// mn contiguous with 4 floats of padding per k row (SIMT kernel).
 template <int ROWS, int DEPTH>
 struct SmemMNMajorPadded {
   static constexpr bool kKContig = false;
@@ -579,31 +400,6 @@ SOTR_UNROLL
 // ---------------------------------------------------------------------------
 // Configurations.
 // ---------------------------------------------------------------------------
-template <int BM_, int BN_, int BK_, int WM_, int WN_, int STAGES_, int MINB_>
-struct TcConfig {
-  static constexpr int BM = BM_, BN = BN_, BK = BK_, WM = WM_, WN = WN_, STAGES = STAGES_;
-  static constexpr int kMinBlocks = MINB_;  // __launch_bounds__ min blocks per SM
-  static constexpr int kWarpsM = BM / WM, kWarpsN = BN / WN;
-  static constexpr int kThreads = 32 * kWarpsM * kWarpsN;
-  static constexpr int MI = WM / 16, NI = WN / 8;
-  static constexpr int kPipeBytes = STAGES * (BM + BN) * BK * 4;
-  static constexpr int kEpiLd = BN + 8;  // staged C tile: float2 stores conflict free
-  static constexpr int kEpiBytes = BM * kEpiLd * 4;
-  static constexpr int kSmemBytes = kPipeBytes > kEpiBytes ? kPipeBytes : kEpiBytes;
-  static_assert(BM % WM == 0 && BN % WN == 0 && WM % 32 == 0 && WN % 32 == 0, "tile shape");
-  static_assert(BK % 32 == 0 && BM % 32 == 0 && BN % 32 == 0 && STAGES >= 2, "tile shape");
-};
-// Tuning hooks (a build may override them with -D...; the defaults were
-// measured on an H200, see cuda/README.md).
-#ifndef SOTR_GEMM_TC_LARGE
-#define SOTR_GEMM_TC_LARGE 128, 128, 32, 64, 64, 3, 2
-#endif
-#ifndef SOTR_GEMM_TC_SMALL
-#define SOTR_GEMM_TC_SMALL 64, 64, 32, 32, 32, 4, 3
-#endif
-using TcLarge = TcConfig<SOTR_GEMM_TC_LARGE>;
-using TcSmall = TcConfig<SOTR_GEMM_TC_SMALL>;
-
 template <int BM_, int BN_, int BK_, int TM_, int TN_, int STAGES_, int MINB_>
 struct SimtConfig {
   static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_, STAGES = STAGES_;
@@ -637,6 +433,36 @@ inline int simt_variant() {
   return v;
 }
 
+// The ldmatrix variant's kernels are compiled in only with
+// -DSOTR_GEMM_TC_LDMATRIX=1 (CMake option SOTR_GEMM_TC_LDMATRIX, default off;
+// scripts/build-gpu-artifacts.sh turns it on): they double the bf16 / fp16
+// kernels, +24 % of the addon (the npm package would pass its 20 MB limit),
+// for a candidate that has not been measured yet. Without it the environment
+// variable below is ignored.
+#ifndef SOTR_GEMM_TC_LDMATRIX
+#define SOTR_GEMM_TC_LDMATRIX 0
+#endif
+constexpr bool kTcLdsmBuilt = SOTR_GEMM_TC_LDMATRIX != 0;
+
+// SOTR_GEMM_TC_VARIANT: unset = float32 fragments (tc_mainloop), 'ldmatrix' =
+// 16-bit staging + ldmatrix for BF16 / FP16 (tc_mainloop_ldsm; TF32 keeps
+// tc_mainloop), where built in (kTcLdsmBuilt). Read once.
+inline int tc_variant() {
+  static const int v = [] {
+    const char* e = std::getenv("SOTR_GEMM_TC_VARIANT");
+    if (!e) return 0;
+    if (std::strcmp(e, "ldmatrix") == 0) return 1;
+    return 0;
+  }();
+  return v;
+}
+
+// For logs: which tensor-core mainloop bf16 / fp16 launches take.
+inline const char* tc_variant_name() {
+  if (tc_variant() != 1) return "default (float32 fragments)";
+  return kTcLdsmBuilt ? "ldmatrix" : "default (SOTR_GEMM_TC_VARIANT=ldmatrix ignored: not built in)";
+}
+
 struct GemmProblem {
   int M, N, K, batch, tilesM, tilesN;
   int kTilesPerSplit;  // k-tiles of split blockIdx.z: [z * kTilesPerSplit, ...) clipped to K
@@ -665,76 +491,6 @@ __device__ __forceinline__ void tile_coords(int pid, int tilesM, int tilesN, int
 // ---------------------------------------------------------------------------
 // Tensor-core mainloop.
 // ---------------------------------------------------------------------------
-
-// One k-tile (Smem depth) of a warp tile WM x WN. The k order inside each
-// 16-wide k block is permuted identically for A and B (a sum is order free):
-// lane (g, t) reads the 4 consecutive k = 16*kc + 4t .. 4t+3 of its rows, and
-//   tf32 : mma #s (s = 0, 1) takes mma-k t <- 4t + 2s, t + 4 <- 4t + 2s + 1
-//   16bit: mma-k 2t, 2t+1 <- 4t, 4t+1 and 2t+8, 2t+9 <- 4t+2, 4t+3.
-template <int I, int N, class F>
-__host__ __device__ __forceinline__ void static_for(F&& f) {
-  if constexpr (I < N) {
-    f(std::integral_constant<int, I>{});
-    static_for<I + 1, N>(f);
-  }
-}
-
-template <Precision P, int WM, int WN, class SmemA, class SmemB>
-__host__ __device__ __forceinline__ void tc_warp_tile(const float* sA, const float* sB,
-                                             float (&acc)[WM / 16][WN / 8][4],
-                                             const typename SmemA::FragReader& ra,
-                                             const typename SmemB::FragReader& rb) {
-  constexpr int MI = WM / 16, NI = WN / 8;
-  constexpr bool kTf32 = (P == Precision::TF32), kBf16 = (P == Precision::BF16);
-  static_for<0, SmemA::kDepth / 16>([&](auto kcI) {
-    constexpr int kc = decltype(kcI)::value;
-    // B fragments of the whole warp tile for this k block, converted.
-    uint32_t b[NI][4];
-    static_for<0, NI>([&](auto niI) {
-      constexpr int ni = decltype(niI)::value;
-      float f[4];
-      rb.template load4<ni, kc>(sB, f);
-      if constexpr (kTf32) {
-SOTR_UNROLL
-        for (int j = 0; j < 4; ++j) b[ni][j] = to_tf32(f[j]);
-      } else {
-        b[ni][0] = kBf16 ? pack_bf16x2(f[0], f[1]) : pack_f16x2(f[0], f[1]);
-        b[ni][1] = kBf16 ? pack_bf16x2(f[2], f[3]) : pack_f16x2(f[2], f[3]);
-      }
-    });
-    // A fragments one m16 block at a time.
-    static_for<0, MI>([&](auto miI) {
-      constexpr int mi = decltype(miI)::value;
-      float f[8];
-      ra.template load4<2 * mi, kc>(sA, &f[0]);      // row g
-      ra.template load4<2 * mi + 1, kc>(sA, &f[4]);  // row g + 8
-      if constexpr (kTf32) {
-        uint32_t a[8];
-SOTR_UNROLL
-        for (int j = 0; j < 8; ++j) a[j] = to_tf32(f[j]);
-SOTR_UNROLL
-        for (int s = 0; s < 2; ++s)
-SOTR_UNROLL
-          for (int ni = 0; ni < NI; ++ni)
-            mma_tf32_m16n8k8(acc[mi][ni], a[2 * s], a[4 + 2 * s], a[2 * s + 1], a[4 + 2 * s + 1],
-                             b[ni][2 * s], b[ni][2 * s + 1]);
-      } else {
-        uint32_t a[4];
-        a[0] = kBf16 ? pack_bf16x2(f[0], f[1]) : pack_f16x2(f[0], f[1]);
-        a[1] = kBf16 ? pack_bf16x2(f[4], f[5]) : pack_f16x2(f[4], f[5]);
-        a[2] = kBf16 ? pack_bf16x2(f[2], f[3]) : pack_f16x2(f[2], f[3]);
-        a[3] = kBf16 ? pack_bf16x2(f[6], f[7]) : pack_f16x2(f[6], f[7]);
-SOTR_UNROLL
-        for (int ni = 0; ni < NI; ++ni) {
-          if constexpr (kBf16)
-            mma_bf16_m16n8k16(acc[mi][ni], a[0], a[1], a[2], a[3], b[ni][0], b[ni][1]);
-          else
-            mma_f16_m16n8k16(acc[mi][ni], a[0], a[1], a[2], a[3], b[ni][0], b[ni][1]);
-        }
-      }
-    });
-  });
-}
 
 // Multi-stage cp.async pipeline over all k-tiles of one CTA tile. sA / sB hold
 // Cfg::STAGES stages of SmemA::kElems / SmemB::kElems floats. acc must be
@@ -775,6 +531,63 @@ SOTR_UNROLL
   cp_async_wait<0>();
 }
 
+// tc_mainloop for SOTR_GEMM_TC_VARIANT=ldmatrix (BF16 / FP16): the same float32
+// stages and loaders; after a stage has landed the CTA converts it once into
+// the 16-bit tiles hA / hB (Smem16For<SmemA> / <SmemB>, Cfg::BM / BN x BK
+// elements each), and the warps take their fragments from there by ldmatrix.
+//
+// One 16-bit buffer, two barriers per k-tile: (1) the float stage is visible,
+// and every warp is done with the previous k-tile's 16-bit tile; (2) the
+// conversion is visible. A second buffer would need only barrier (1) and
+// would let the conversion of tile k+1 overlap the mma of tile k, but it costs
+// another (BM + BN) * BK * 2 bytes: the Large tile would go from 112 KB to
+// 128 KB and lose its second CTA per SM on an H100 (228 KB per SM) and the
+// Small tile from 72 to 80 KB and lose its third; with 2-3 CTAs per SM the
+// other CTAs cover one CTA's conversion phase instead.
+template <class Cfg, Precision P, class SmemA, class SmemB, class ItA, class ItB>
+__device__ __forceinline__ void tc_mainloop_ldsm(const ItA& ia, const ItB& ib, float* sA, float* sB,
+                                                 uint16_t* hA, uint16_t* hB, int kt0, int kTiles,
+                                                 float (&acc)[Cfg::MI][Cfg::NI][4], int wm0, int wn0,
+                                                 int lane, int tid) {
+  static_assert(P == Precision::BF16 || P == Precision::FP16, "the ldmatrix variant is 16-bit only");
+  constexpr int S = Cfg::STAGES, BK = Cfg::BK;
+  using S16A = Smem16For<SmemA>;
+  using S16B = Smem16For<SmemB>;
+  const LdsmReader<S16A, false> ra(wm0, lane);
+  const LdsmReader<S16B, true> rb(wn0, lane);
+  using CvA = TcConvert<SmemA, Cfg::kThreads>;
+  using CvB = TcConvert<SmemB, Cfg::kThreads>;
+  const typename CvA::Base cva(tid);
+  const typename CvB::Base cvb(tid);
+SOTR_UNROLL
+  for (int s = 0; s < S - 1; ++s) {
+    if (s < kTiles) {
+      ia.load(sA + s * SmemA::kElems, (kt0 + s) * BK);
+      ib.load(sB + s * SmemB::kElems, (kt0 + s) * BK);
+    }
+    cp_async_commit();
+  }
+  int readStage = 0, writeStage = S - 1;
+#pragma unroll 1
+  for (int kt = 0; kt < kTiles; ++kt) {
+    cp_async_wait<S - 2>();
+    __syncthreads();  // (1) tile kt visible; hA / hB and stage writeStage no longer read
+    const int nk = kt + S - 1;
+    if (nk < kTiles) {
+      ia.load(sA + writeStage * SmemA::kElems, (kt0 + nk) * BK);
+      ib.load(sB + writeStage * SmemB::kElems, (kt0 + nk) * BK);
+    }
+    cp_async_commit();
+    CvA::template run<P>(sA + readStage * SmemA::kElems, hA, cva);
+    CvB::template run<P>(sB + readStage * SmemB::kElems, hB, cvb);
+    __syncthreads();  // (2) the 16-bit tiles of k-tile kt visible
+    tc_warp_tile_ldsm<P, Cfg::WM, Cfg::WN, S16A, S16B>(hA, hB, acc, ra, rb);
+    readStage = (readStage + 1 == S) ? 0 : readStage + 1;
+    writeStage = (writeStage + 1 == S) ? 0 : writeStage + 1;
+  }
+  cp_async_wait<0>();
+}
+
 // Writes a warp's accumulators to the staged C tile s[r * kEpiLd + c].
 // Fragment layout (g = lane / 4, t = lane % 4): acc[mi][ni][0..3] are the tile
 // elements (wm0 + mi*16 + g, wn0 + ni*8 + 2t), (same row, +1), (row + 8, 2t),
@@ -796,7 +609,9 @@ SOTR_UNROLL
 
 extern __shared__ float4 sotr_gemm_smem[];
 
-template <class Cfg, Precision P, class AOp, class BOp, class Epi>
+// LDSM: the SOTR_GEMM_TC_VARIANT=ldmatrix mainloop (BF16 / FP16; dynamic shared
+// memory Cfg::kSmemBytesLdsm instead of Cfg::kSmemBytes).
+template <class Cfg, Precision P, class AOp, class BOp, class Epi, bool LDSM = false>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     tc_gemm_kernel(const AOp aOp, const BOp bOp, const Epi epi, const GemmProblem prob) {
 #if SOTR_GEMM_SM80
@@ -825,7 +640,14 @@ SOTR_UNROLL
         for (int j = 0; j < 4; ++j) acc[mi][ni][j] = 0.f;
     int kt0, kTiles;
     split_k_range(prob, Cfg::BK, kt0, kTiles);
-    tc_mainloop<Cfg, P, SmemA, SmemB>(ia, ib, sA, sB, kt0, kTiles, acc, wm0, wn0, lane);
+    if constexpr (LDSM) {
+      uint16_t* hA = reinterpret_cast<uint16_t*>(sB + Cfg::STAGES * SmemB::kElems);
+      uint16_t* hB = hA + SmemA::kElems;
+      tc_mainloop_ldsm<Cfg, P, SmemA, SmemB>(ia, ib, sA, sB, hA, hB, kt0, kTiles, acc, wm0, wn0, lane,
+                                             threadIdx.x);
+    } else {
+      tc_mainloop<Cfg, P, SmemA, SmemB>(ia, ib, sA, sB, kt0, kTiles, acc, wm0, wn0, lane);
+    }
     // Stage the C tile in shared memory (reusing the pipeline buffers).
     __syncthreads();
     tc_stage_accumulators<Cfg>(smem, acc, wm0, wn0, lane);
@@ -1002,11 +824,38 @@ inline dim3 make_grid(const GemmProblem& p, int splits = 1) {
               static_cast<unsigned>(min_of(p.batch, 65535)), static_cast<unsigned>(splits));
 }
 
+// True when tensor-core launches of Cfg at precision P take the ldmatrix
+// variant: SOTR_GEMM_TC_VARIANT=ldmatrix, BF16 / FP16, and Cfg::kSmemBytesLdsm
+// fits the device (the Large tile's 112 KB does not on sm_86 / sm_89, 99 KB:
+// those keep tc_mainloop).
+template <class Cfg, Precision P>
+inline bool tc_use_ldsm() {
+  if constexpr (!kTcLdsmBuilt || P == Precision::TF32 || P == Precision::FP32) {
+    return false;
+  } else {
+    if (tc_variant() != 1) return false;
+    int dev = 0;
+    SOTR_CUDA_CHECK(cudaGetDevice(&dev));
+    return gemm_device_info(dev).maxSmemOptin >= Cfg::kSmemBytesLdsm;
+  }
+}
+
 template <class Cfg, Precision P, class AOp, class BOp, class Epi>
 void launch_tc_gemm(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
                     cudaStream_t stream) {
   static_assert(P != Precision::FP32, "tensor-core kernels take TF32, BF16 or FP16");
   if (M <= 0 || N <= 0 || batch <= 0) return;
+  if constexpr (kTcLdsmBuilt && P != Precision::TF32) {
+    if (tc_use_ldsm<Cfg, P>()) {
+      static std::atomic<unsigned long long> smemDoneLdsm{0};
+      auto kernel = tc_gemm_kernel<Cfg, P, AOp, BOp, Epi, true>;
+      ensure_dynamic_smem(kernel, Cfg::kSmemBytesLdsm, smemDoneLdsm);
+      const GemmProblem prob = make_problem(M, N, K, batch, Cfg::BM, Cfg::BN);
+      kernel<<<make_grid(prob), Cfg::kThreads, Cfg::kSmemBytesLdsm, stream>>>(a, b, epi, prob);
+      SOTR_CUDA_CHECK_LAUNCH();
+      return;
+    }
+  }
   static std::atomic<unsigned long long> smemDone{0};
   auto kernel = tc_gemm_kernel<Cfg, P, AOp, BOp, Epi>;
   ensure_dynamic_smem(kernel, Cfg::kSmemBytes, smemDone);
@@ -1146,19 +995,20 @@ SplitKChoice split_k_for(int M, int N, int K, int batch, int64_t slots) {
 
 // Launches split-K (partials by `kernel`, then the reduction into epi) when
 // the choice for this problem has at least two splits; false when it has one
-// (nothing launched). smemDone / perSm: the caller's per-kernel statics.
+// (nothing launched). smemBytes: the kernel's dynamic shared memory;
+// smemDone / perSm: the caller's per-kernel statics.
 template <class Cfg, class KernelPtr, class AOp, class BOp, class Epi>
-bool launch_split_k_if_worth(KernelPtr kernel, std::atomic<unsigned long long>& smemDone, std::atomic<int>& perSm,
-                             const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
-                             const GemmDeviceInfo& info, cudaStream_t stream) {
-  ensure_dynamic_smem(kernel, Cfg::kSmemBytes, smemDone);
-  const int64_t slots = static_cast<int64_t>(info.smCount) * resident_ctas(kernel, Cfg::kThreads, Cfg::kSmemBytes, perSm);
+bool launch_split_k_if_worth(KernelPtr kernel, int smemBytes, std::atomic<unsigned long long>& smemDone,
+                             std::atomic<int>& perSm, const AOp& a, const BOp& b, const Epi& epi, int M, int N,
+                             int K, int batch, const GemmDeviceInfo& info, cudaStream_t stream) {
+  ensure_dynamic_smem(kernel, smemBytes, smemDone);
+  const int64_t slots = static_cast<int64_t>(info.smCount) * resident_ctas(kernel, Cfg::kThreads, smemBytes, perSm);
   const SplitKChoice c = split_k_for<Cfg>(M, N, K, batch, slots);
   if (c.splits < 2) return false;
   const SplitKPartialOp part = split_k_partials(M, N, batch, c.splits, stream);
   GemmProblem prob = make_problem(M, N, K, batch, Cfg::BM, Cfg::BN);
   prob.kTilesPerSplit = c.kTilesPerSplit;
-  kernel<<<make_grid(prob, c.splits), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(a, b, part, prob);
+  kernel<<<make_grid(prob, c.splits), Cfg::kThreads, smemBytes, stream>>>(a, b, part, prob);
   SOTR_CUDA_CHECK_LAUNCH();
   launch_split_k_reduce(part, c.splits, epi, M, N, batch, stream);
   return true;
@@ -1167,10 +1017,19 @@ bool launch_split_k_if_worth(KernelPtr kernel, std::atomic<unsigned long long>& 
 template <class Cfg, Precision P, class AOp, class BOp, class Epi>
 bool try_tc_gemm_split(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
                        const GemmDeviceInfo& info, cudaStream_t stream) {
+  if constexpr (kTcLdsmBuilt && P != Precision::TF32) {
+    if (tc_use_ldsm<Cfg, P>()) {
+      static std::atomic<unsigned long long> smemDoneLdsm{0};
+      static std::atomic<int> perSmLdsm{0};
+      return launch_split_k_if_worth<Cfg>(tc_gemm_kernel<Cfg, P, AOp, BOp, SplitKPartialOp, true>,
+                                          Cfg::kSmemBytesLdsm, smemDoneLdsm, perSmLdsm, a, b, epi, M, N, K, batch,
+                                          info, stream);
+    }
+  }
   static std::atomic<unsigned long long> smemDone{0};
   static std::atomic<int> perSm{0};
-  return launch_split_k_if_worth<Cfg>(tc_gemm_kernel<Cfg, P, AOp, BOp, SplitKPartialOp>, smemDone, perSm, a, b, epi,
-                                      M, N, K, batch, info, stream);
+  return launch_split_k_if_worth<Cfg>(tc_gemm_kernel<Cfg, P, AOp, BOp, SplitKPartialOp>, Cfg::kSmemBytes, smemDone,
+                                      perSm, a, b, epi, M, N, K, batch, info, stream);
 }
 
 template <class Cfg, class AOp, class BOp, class Epi>
@@ -1178,8 +1037,8 @@ bool try_simt_gemm_split(const AOp& a, const BOp& b, const Epi& epi, int M, int 
                          const GemmDeviceInfo& info, cudaStream_t stream) {
   static std::atomic<unsigned long long> smemDone{0};
   static std::atomic<int> perSm{0};
-  return launch_split_k_if_worth<Cfg>(simt_gemm_kernel<Cfg, AOp, BOp, SplitKPartialOp>, smemDone, perSm, a, b, epi, M,
-                                      N, K, batch, info, stream);
+  return launch_split_k_if_worth<Cfg>(simt_gemm_kernel<Cfg, AOp, BOp, SplitKPartialOp>, Cfg::kSmemBytes, smemDone,
+                                      perSm, a, b, epi, M, N, K, batch, info, stream);
 }
 
 // The small-tile SIMT launch: split-K where it pays (and Epi allows), else one pass.
@@ -1200,8 +1059,9 @@ inline bool prefer_large_tile(int M, int N, int batch, int BM, int BN, int smCou
 }
 
 // Dispatch like sotr::cuda::gemm for any loaders / epilogue: instantiates for
-// (AOp, BOp, Epi) 6 tensor-core and 4 SIMT kernels, plus the split-K partial-sum
-// variants of the small ones and the reduction.
+// (AOp, BOp, Epi) 6 tensor-core kernels (+ 4 of the bf16 / fp16 ldmatrix
+// variant where built in) and 4 SIMT kernels, plus the split-K partial-sum variants of the
+// small ones and the reduction.
 template <class AOp, class BOp, class Epi>
 void launch_gemm(const AOp& a, const BOp& b, const Epi& epi, int M, int N, int K, int batch,
                  Precision p, GemmTile tile, cudaStream_t stream) {

@@ -9,6 +9,8 @@
 #   node.xz, app.tar.xz, NODE_BUNDLE   (the Node bundle)
 #   COMMIT, BUILD_INFO, MANIFEST
 # The CMake build itself stays in build-gpu/ (incremental; not carried).
+# SOTR_GEMM_TC_LDMATRIX (default ON here, OFF in the package): the opt-in ldmatrix GEMM mainloop, compiled in
+# so that gpu-check.sh can run it with SOTR_GEMM_TC_VARIANT=ldmatrix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARCHS="${SOTR_CUDA_ARCHS:-90-real}"
@@ -16,14 +18,20 @@ BUILD="${SOTR_GPU_BUILD_DIR:-$PWD/build-gpu}"
 NICE="nice -n 19"
 STAGE="$BUILD/stage"
 t0=$(date +%s)
+TC_LDSM="${SOTR_GEMM_TC_LDMATRIX:-ON}"
 mkdir -p "$BUILD"
-SOTR_CUDA=on SOTR_CUDA_ARCHS="$ARCHS" CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" \
+# cmake-js compile reconfigures only a build folder without a cache: set the option in an existing one.
+if [ -f "$BUILD/CMakeCache.txt" ]; then
+  SOTR_CUDA=on SOTR_CUDA_ARCHS="$ARCHS" cmake -DSOTR_GEMM_TC_LDMATRIX="$TC_LDSM" "$BUILD" >"$BUILD/reconfigure.log" 2>&1 || { tail -20 "$BUILD/reconfigure.log"; exit 1; }
+fi
+SOTR_GEMM_TC_LDMATRIX="$TC_LDSM" SOTR_CUDA=on SOTR_CUDA_ARCHS="$ARCHS" CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" \
   $NICE npx cmake-js compile --out "$BUILD" >"$BUILD/cmake-js.log" 2>&1 || { tail -40 "$BUILD/cmake-js.log"; exit 1; }
 rm -rf "$STAGE" gpu-build
 mkdir -p "$STAGE" gpu-build
 cp "$BUILD/Release/sotr.node" "$BUILD/sotr_test_ops" "$STAGE/"
 if [ -f tests/native/gemm_cuda_check.cu ]; then
   $NICE nvcc -std=c++17 -O3 -cudart static -gencode arch=compute_90,code=sm_90 -I native -I . \
+    $(case "$TC_LDSM" in ON|on|1|TRUE|true) echo -DSOTR_GEMM_TC_LDMATRIX=1 ;; esac) \
     tests/native/gemm_cuda_check.cu cuda/gemm.cu -o "$STAGE/gemm_cuda_check"
 fi
 # Stripped (as the prebuild is); the CUDA code and its line info stay.
@@ -33,7 +41,7 @@ $NICE tar -cf - --owner=0 --group=0 --numeric-owner -C "$STAGE" . | $NICE xz -9 
 git rev-parse --short=12 HEAD > gpu-build/COMMIT 2>/dev/null || echo unknown > gpu-build/COMMIT
 git status --porcelain --untracked-files=no | grep -q . && echo "dirty" >> gpu-build/COMMIT || true
 [ "${SOTR_GPU_NODE_BUNDLE:-1}" = 1 ] && bash scripts/build-gpu-node-bundle.sh
-echo "archs $ARCHS, built $(date -u +%FT%TZ) in $(( $(date +%s) - t0 )) s" > gpu-build/BUILD_INFO
+echo "archs $ARCHS, ldmatrix mainloop $TC_LDSM, built $(date -u +%FT%TZ) in $(( $(date +%s) - t0 )) s" > gpu-build/BUILD_INFO
 
 # What travels: the tracked files plus gpu-build/ (the device tool's limit: 64 MiB, 8 carried paths).
 tracked=$(git ls-files -z | xargs -0 stat -c %s 2>/dev/null | awk '{s+=$1} END {print s+0}')

@@ -9,9 +9,11 @@
 #   4b the PyTorch reference forward end to end on stage 4's checkpoint and image, timed on the same device (fp32 with
 #      TF32 off, bf16 autocast) and compared with our runs (scripts/gpu-torch-ref.py; into e2e.json as torchReference)
 #   4c stage 4's e2e again with the opt-in driver memory pool (SOTR_CUDA_ALLOCATOR=async)
+#   4d bf16 e2e with the opt-in ldmatrix tensor-core mainloop (SOTR_GEMM_TC_VARIANT=ldmatrix)
 #   5 Node suite (CUDA tests register themselves when CUDA is available) + `sotr predict --device cuda` vs cpu
 #   6 conv2d vs cuDNN on the SOTR shapes (benchmarks/conv2d_bench.mjs --device cuda)
-#   6b opt-in conv candidates: small SIMT tile variants; the CUDA Winograd F(2x2) conv (SOTR_CUDA_CONV_WINOGRAD=1)
+#   6b opt-in conv candidates: the ldmatrix bf16/fp16 mainloop (SOTR_GEMM_TC_VARIANT=ldmatrix: op test, GEMM check,
+#      bf16 convs default vs variant); small SIMT tile variants; the CUDA Winograd F(2x2) conv (SOTR_CUDA_CONV_WINOGRAD=1)
 #   7 PyTorch side of the benchmarks
 # Without a GPU, stage 4 runs a CPU smoke variant and 5-6 say why they skip; GPU_CHECK_DEVICE=cpu runs stages
 # 4-6 as on a GPU but with the CPU as the device (a dry run here; GPU_CHECK_E2E_PRESET=r50-tiny makes it quick).
@@ -49,6 +51,7 @@ stage "0 probe"
 {
   date -u +%FT%TZ
   echo "commit: $(cat gpu-build/COMMIT 2>/dev/null | tr '\n' ' ' || git rev-parse --short=12 HEAD 2>/dev/null)"
+  echo "gpu-build: $(cat gpu-build/BUILD_INFO 2>/dev/null || echo none)"
   nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.max.sm --format=csv,noheader 2>&1 | head -2
   nvcc --version 2>&1 | tail -1
   echo "system node: $(command -v node >/dev/null && node --version || echo absent); xz: $(command -v xz || echo absent); nproc $(nproc)"
@@ -183,6 +186,24 @@ else
   say "skipped (CUDA only)"
 fi
 
+stage "4d bf16 with the ldmatrix tensor-core mainloop (SOTR_GEMM_TC_VARIANT=ldmatrix), e2e"
+# Opt-in GEMM-core variant (cuda/gemm.cuh, tc_mainloop_ldsm; never run on a GPU before; in the addon only when
+# gpu-build/ was built with SOTR_GEMM_TC_LDMATRIX, see stage 0's BUILD_INFO): bf16 ms and instances to
+# compare with stage 4's bf16 run. The reference is fp32 on the same device (stage 4 checked it against the CPU),
+# which keeps this run near 15 s.
+if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
+  c=$(cap 40 20)
+  if [ "$c" = 0 ]; then say "skipped: budget"; else
+    SOTR_GEMM_TC_VARIANT=ldmatrix timeout -k 5 "$c" node scripts/gpu-e2e.mjs --device $DEV --ref-device $DEV --preset $PRESET \
+      --precisions bf16 --mem-reps 10 --batch 1 --budget $(( c - 8 )) --dir "$E2E_DIR" --json "$OUT/e2e-ldmatrix.out" \
+      > "$OUT/e2e-ldmatrix-stdout.out" 2> "$OUT/e2e-ldmatrix.log"
+    say "exit $?"
+    [ -s "$OUT/e2e-ldmatrix.out" ] && node scripts/gpu-e2e-summary.mjs "$OUT/e2e-ldmatrix.out" "ldmatrix variant, " 2>&1 | tee -a "$SUMMARY"
+  fi
+else
+  say "skipped (CUDA only)"
+fi
+
 stage "5 Node suite"
 if [ $NODE_OK = 1 ]; then
   c=$(cap 150 30)
@@ -236,15 +257,18 @@ else
   say "skipped ($([ $NODE_OK = 0 ] && echo 'no Node' || echo 'no usable GPU; the CPU side is npm run bench'))"
 fi
 
-stage "6b conv2d candidates (opt-in variants, fp32)"
+stage "6b conv2d candidates (opt-in variants; fp32, bf16 for the tensor-core one)"
 # Opt-in variants of the CUDA conv path, each checked on the op test's conv / linear /
-# matmul cases, then the same conv benchmark as stage 6: the fp32 small SIMT tile
-# (SOTR_GEMM_SIMT_VARIANT, cuda/gemm.cuh) and Winograd F(2x2, 3x3) on CUDA
-# (SOTR_CUDA_CONV_WINOGRAD=1, where the build has it).
+# matmul cases (every precision: fp32, tf32, bf16, fp16), then the same conv benchmark
+# as stage 6: the ldmatrix mainloop for bf16 / fp16 (SOTR_GEMM_TC_VARIANT, cuda/gemm.cuh;
+# first, as it has never run on a GPU: also the GEMM check, and the bf16 convs with and
+# without it, ours only), the fp32 small SIMT tile (SOTR_GEMM_SIMT_VARIANT) and Winograd
+# F(2x2, 3x3) on CUDA (SOTR_CUDA_CONV_WINOGRAD=1, where the build has it).
 if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
-  for v in SOTR_GEMM_SIMT_VARIANT=k16 SOTR_GEMM_SIMT_VARIANT=medium SOTR_CUDA_CONV_WINOGRAD=1; do
+  for v in SOTR_GEMM_TC_VARIANT=ldmatrix SOTR_GEMM_SIMT_VARIANT=k16 SOTR_GEMM_SIMT_VARIANT=medium SOTR_CUDA_CONV_WINOGRAD=1; do
     tag=${v#*=}; tag=${v%%=*}-$tag
-    c=$(cap 45 25)
+    tc=0; [ "${v%%=*}" = SOTR_GEMM_TC_VARIANT ] && tc=1
+    c=$(cap $([ $tc = 1 ] && echo 60 || echo 45) 25)
     if [ "$c" = 0 ]; then say "$v: skipped: budget"; continue; fi
     fails=0
     for op in conv2d linear matmul; do
@@ -252,6 +276,26 @@ if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
     done
     say "$v: op test $(tail -qn1 "$OUT"/ops-$tag-*.log | tr '\n' ' ')$([ $fails = 1 ] && echo '(FAILURES)')"
     grep -hE "FAIL" "$OUT"/ops-$tag-*.log | head -10 | tee -a "$SUMMARY"
+    if [ $tc = 1 ]; then
+      # The GEMM check with the variant (every precision x tile; bf16 / fp16 take the variant), then its bench.
+      # Line-buffered: a timeout keeps the bench lines printed so far (compare with stage 3's gemm.log).
+      if [ -n "${G:-}" ]; then
+        env "$v" timeout $(( c / 3 )) $(command -v stdbuf >/dev/null && echo stdbuf -oL) "$G" --quick > "$OUT/gemm-$tag.log" 2>&1
+        say "$v: GEMM check exit $?; $(grep -cE 'FAIL' "$OUT/gemm-$tag.log") failing lines; $(tail -1 "$OUT/gemm-$tag.log"); $(grep -m1 -o 'bf16/fp16 mainloop: .*' "$OUT/gemm-$tag.log")"
+        for f in "$OUT/gemm.log" "$OUT/gemm-$tag.log"; do
+          say "  bf16 bench TFLOP/s, $([ "$f" = "$OUT/gemm.log" ] && echo default || echo variant): $(grep '"kind":"bench","precision":"bf16"' "$f" 2>/dev/null \
+            | grep -oE '"M":[0-9]+,"N":[0-9]+,"K":[0-9]+|"tile":"[a-z]+"|"tflops":[0-9.]+' | tr -d '"' | paste -sd' ')"
+        done
+      fi
+      # bf16 3x3 convs, ours only, the default then the variant (same shapes, same budget).
+      for side in default variant; do
+        if [ $side = variant ]; then e="$v"; else e=SOTR_GEMM_TC_VARIANT=; fi
+        env "$e" timeout -k 5 $(( c / 3 )) node benchmarks/conv2d_bench.mjs --device $DEV --pipelined --no-torch --precision bf16 \
+          --only 3x3 --reps 5 --budget $(( c / 3 - 8 )) > "$OUT/conv2d-$tag-bf16-$side.log" 2>&1
+        say "$v: conv2d bf16 $side exit $?; $(grep -E 'geometric mean' "$OUT/conv2d-$tag-bf16-$side.log" | tr '\n' ' ')"
+      done
+      continue
+    fi
     env "$v" timeout -k 5 "$c" node benchmarks/conv2d_bench.mjs --device $DEV --pipelined --reps 7 --budget $(( c - 15 )) > "$OUT/conv2d-$tag.log" 2>&1
     say "$v: conv2d exit $?; $(grep -E 'geometric mean' "$OUT/conv2d-$tag.log" | tr '\n' ' ')"
   done

@@ -127,6 +127,22 @@ if ((!filter || 'winograd'.includes(filter)) && !exclude.includes('native')) {
   }
 }
 
+// The GEMM core's SOTR_GEMM_TC_VARIANT=ldmatrix warp tiles emulated on the CPU: one test ("N checks, N failures").
+if ((!filter || 'ldmatrix'.includes(filter)) && !exclude.includes('native')) {
+  const bin = path.join(root, 'build', 'sotr_test_gemm_tc_ldmatrix_emu');
+  if (existsSync(bin)) {
+    const r = await run(bin, []);
+    const m = /(\d+) checks, (\d+) failures/.exec(r.out);
+    const ok = r.code === 0 && m && m[2] === '0';
+    ok ? passed++ : failed++;
+    console.log(`${ok ? 'ok  ' : 'FAIL'} GEMM ldmatrix variant emulation (build/sotr_test_gemm_tc_ldmatrix_emu)  ${m ? `${m[1]} checks, ${m[2]} failures` : 'no summary'}  ${(r.ms / 1000).toFixed(1)} s`);
+    if (!ok) {
+      failures.push('GEMM ldmatrix variant emulation');
+      console.log(r.out.split('\n').slice(-30).map((l) => '    ' + l).join('\n'));
+    }
+  }
+}
+
 const floor = JSON.parse(readFileSync(path.join(root, 'tests', 'test-floor.json'), 'utf8')).minimumTests;
 if (!filter && !exclude.length && passed + failed < floor) {
   console.log(`FAIL test count ${passed + failed} is below the floor of ${floor} (tests/test-floor.json)`);

@@ -18,6 +18,9 @@ def conv2d(p, device):
     x = torch.randn(p["n"], p["c"], p["h"], p["w"], generator=g).to(device)
     w = (torch.randn(p["o"], p["c"] // groups, kh, kw, generator=g) * 0.05).to(device)
     b = torch.randn(p["o"], generator=g).to(device)
+    if p.get("dtype") in ("bf16", "fp16"):  # conv2d_bench.mjs --precision bf16 / fp16
+        dt = torch.bfloat16 if p["dtype"] == "bf16" else torch.float16
+        x, w, b = x.to(dt), w.to(dt), b.to(dt)
     stride, pad = p.get("stride", 1), p.get("padding", kh // 2)
     act = p.get("activation", "none")
     if act == "relu":

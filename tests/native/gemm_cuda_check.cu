@@ -620,9 +620,10 @@ int main(int argc, char** argv) {
   CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
   g_device = prop.name;
   const auto& info = sotr::cuda::gemm_device_info(0);
-  std::printf("device: %s (sm_%d%d, %d SMs, %d KB smem opt-in), tensor-core kernels: %s\n",
+  std::printf("device: %s (sm_%d%d, %d SMs, %d KB smem opt-in), tensor-core kernels: %s, bf16/fp16 mainloop: %s\n",
               prop.name, prop.major, prop.minor, prop.multiProcessorCount,
-              info.maxSmemOptin / 1024, info.tensorCores ? "yes" : "no");
+              info.maxSmemOptin / 1024, info.tensorCores ? "yes" : "no",
+              sotr::cuda::gemm_core::tc_variant_name());
   try {
     if (doCheck) {
       apiChecks();

@@ -95,51 +95,25 @@ if ((!filter || 'native'.includes(filter)) && !exclude.includes('native')) {
   }
 }
 
-// The CPU GEMM core's own test: counted as one test (it prints "N checks, N failures").
-if ((!filter || 'gemm'.includes(filter)) && !exclude.includes('gemm')) {
-  const bin = path.join(root, 'build', 'sotr_test_gemm_cpu');
-  if (existsSync(bin)) {
-    const r = await run(bin, []);
-    const m = /(\d+) checks, (\d+) failures/.exec(r.out);
-    const ok = r.code === 0 && m && m[2] === '0';
-    ok ? passed++ : failed++;
-    console.log(`${ok ? 'ok  ' : 'FAIL'} CPU GEMM core test (build/sotr_test_gemm_cpu)  ${m ? `${m[1]} checks, ${m[2]} failures` : 'no summary'}  ${(r.ms / 1000).toFixed(1)} s`);
-    if (!ok) {
-      failures.push('CPU GEMM core test');
-      console.log(r.out.split('\n').slice(-30).map((l) => '    ' + l).join('\n'));
-    }
-  }
-}
-
-// The CUDA Winograd conv's kernel bodies emulated on the CPU: one test ("N checks, N failures").
-if ((!filter || 'winograd'.includes(filter)) && !exclude.includes('native')) {
-  const bin = path.join(root, 'build', 'sotr_test_conv2d_winograd_cuda');
-  if (existsSync(bin)) {
-    const r = await run(bin, []);
-    const m = /(\d+) checks, (\d+) failures/.exec(r.out);
-    const ok = r.code === 0 && m && m[2] === '0';
-    ok ? passed++ : failed++;
-    console.log(`${ok ? 'ok  ' : 'FAIL'} CUDA Winograd emulation (build/sotr_test_conv2d_winograd_cuda)  ${m ? `${m[1]} checks, ${m[2]} failures` : 'no summary'}  ${(r.ms / 1000).toFixed(1)} s`);
-    if (!ok) {
-      failures.push('CUDA Winograd emulation');
-      console.log(r.out.split('\n').slice(-30).map((l) => '    ' + l).join('\n'));
-    }
-  }
-}
-
-// The GEMM core's SOTR_GEMM_TC_VARIANT=ldmatrix warp tiles emulated on the CPU: one test ("N checks, N failures").
-if ((!filter || 'ldmatrix'.includes(filter)) && !exclude.includes('native')) {
-  const bin = path.join(root, 'build', 'sotr_test_gemm_tc_ldmatrix_emu');
-  if (existsSync(bin)) {
-    const r = await run(bin, []);
-    const m = /(\d+) checks, (\d+) failures/.exec(r.out);
-    const ok = r.code === 0 && m && m[2] === '0';
-    ok ? passed++ : failed++;
-    console.log(`${ok ? 'ok  ' : 'FAIL'} GEMM ldmatrix variant emulation (build/sotr_test_gemm_tc_ldmatrix_emu)  ${m ? `${m[1]} checks, ${m[2]} failures` : 'no summary'}  ${(r.ms / 1000).toFixed(1)} s`);
-    if (!ok) {
-      failures.push('GEMM ldmatrix variant emulation');
-      console.log(r.out.split('\n').slice(-30).map((l) => '    ' + l).join('\n'));
-    }
+// Standalone native tests, each counted as one test (they print "N checks, M failures"; tests/native/check.h).
+const CHECK_BINARIES = [
+  // [filter word, exclude word, binary in build/, title]
+  ['gemm', 'gemm', 'sotr_test_gemm_cpu', 'CPU GEMM core test'],
+  ['winograd', 'native', 'sotr_test_conv2d_winograd_cuda', 'CUDA Winograd emulation'],
+  ['ldmatrix', 'native', 'sotr_test_gemm_tc_ldmatrix_emu', 'GEMM ldmatrix variant emulation'],
+];
+for (const [word, excludeWord, name, title] of CHECK_BINARIES) {
+  if ((filter && !word.includes(filter)) || exclude.includes(excludeWord)) continue;
+  const bin = path.join(root, 'build', name);
+  if (!existsSync(bin)) continue;
+  const r = await run(bin, []);
+  const m = /(\d+) checks, (\d+) failures/.exec(r.out);
+  const ok = r.code === 0 && m && m[2] === '0';
+  ok ? passed++ : failed++;
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${title} (build/${name})  ${m ? `${m[1]} checks, ${m[2]} failures` : 'no summary'}  ${(r.ms / 1000).toFixed(1)} s`);
+  if (!ok) {
+    failures.push(title);
+    console.log(r.out.split('\n').slice(-30).map((l) => '    ' + l).join('\n'));
   }
 }
 

@@ -4,25 +4,15 @@
 // freed host blocks are reused and that releaseCached gives them back.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { assertNativeChecks } from '../helpers/native_checks.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = path.join(root, 'build', 'sotr_test_host_arena');
 const { Tensor, memoryInfo, releaseCached } = createRequire(import.meta.url)(path.join(root, 'dist', 'index.js'));
 
-test('native host arena test: every check passes', () => {
-  assert.ok(existsSync(bin), `${bin} not built (run npm install / cmake-js compile)`);
-  const r = spawnSync(bin, { encoding: 'utf8', timeout: 60_000 });
-  const m = /(\d+) checks, (\d+) failures/.exec(r.stdout);
-  assert.ok(m, `no summary: ${r.stdout}\n${r.stderr}`);
-  assert.ok(Number(m[1]) >= 30, `${m[1]} checks`);
-  assert.is(Number(m[2]), 0, r.stdout);
-  assert.is(r.status, 0);
-});
+test('native host arena test: every check passes', () => assertNativeChecks('sotr_test_host_arena', 30));
 
 const arenaOff = process.env.SOTR_CPU_ARENA === '0'; // the whole-block cache: no splitting or merging
 

@@ -25,21 +25,12 @@
 #include "cuda/gemm_epilogue.h"
 #include "ops/conv2d_winograd_cuda_math.h"
 #include "ops/conv2d_winograd_transforms.h"
+#include "check.h"
 
 using namespace sotr;
 using wino_cuda::F2Geom;
 
 namespace {
-
-int g_checks = 0, g_failures = 0;
-
-void check(bool ok, const std::string& what) {
-  ++g_checks;
-  if (!ok) {
-    ++g_failures;
-    std::printf("FAIL %s\n", what.c_str());
-  }
-}
 
 std::mt19937 g_rng(1234);
 float uni(float lo = -1.f, float hi = 1.f) { return std::uniform_real_distribution<float>(lo, hi)(g_rng); }
@@ -351,6 +342,5 @@ int main() {
     checkPipeline(Case{1, 256, 12, 24, 256, 1, 1, true, false, false, Act::LeakyRelu}, int64_t(1) << 40, p);
   }
   checkSelection();
-  std::printf("%d checks, %d failures\n", g_checks, g_failures);
-  return g_failures ? 1 : 0;
+  return checksSummary();
 }

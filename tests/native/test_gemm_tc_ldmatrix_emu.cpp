@@ -36,21 +36,12 @@
 #include <vector>
 
 #include "cuda/gemm_tc_tile.h"
+#include "check.h"
 
 using namespace sotr;
 namespace gc = sotr::cuda::gemm_core;
 
 namespace {
-
-int g_checks = 0, g_failures = 0;
-
-void check(bool ok, const std::string& what) {
-  ++g_checks;
-  if (!ok) {
-    ++g_failures;
-    std::printf("FAIL %s\n", what.c_str());
-  }
-}
 
 uint32_t bitsOf(float x) {
   uint32_t u;
@@ -549,6 +540,5 @@ int main() {
   checkCta<gc::TcSmall, Precision::BF16, false, false>();
   checkCta<gc::TcSmall, Precision::FP16, true, true>();
   checkCta<gc::TcSmall, Precision::FP16, false, false>();
-  std::printf("%d checks, %d failures\n", g_checks, g_failures);
-  return g_failures ? 1 : 0;
+  return checksSummary();
 }

@@ -11,19 +11,9 @@
 
 #include "runtime/host_arena.h"
 
-using namespace sotr;
+#include "check.h"
 
-static int checks = 0, failures = 0;
-#define CHECK(cond, ...)                                          \
-  do {                                                            \
-    ++checks;                                                     \
-    if (!(cond)) {                                                \
-      ++failures;                                                 \
-      std::printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-      std::printf(__VA_ARGS__);                                   \
-      std::printf("\n");                                          \
-    }                                                             \
-  } while (0)
+using namespace sotr;
 
 constexpr size_t G = HostArena::kGrain;
 constexpr size_t MiB = size_t(1) << 20;
@@ -38,8 +28,7 @@ int main() {
     HostArena a(512 * MiB);
     CHECK(a.ok(), "reservation refused");
     if (!a.ok()) {
-      std::printf("%d checks, %d failures\n", checks, failures);
-      return 1;
+      return checksSummary();
     }
     CHECK(a.reservedBytes() >= 256 * MiB, "%zu", a.reservedBytes());
     void* p0 = a.allocate(3 * G);
@@ -48,7 +37,7 @@ int main() {
     CHECK(p0 && p1 && p2, "allocations");
     CHECK(off(a, p0, p1) == 3 * G && off(a, p0, p2) == 8 * G, "consecutive from the top");
     CHECK(a.highWaterBytes() == 10 * G, "%zu", a.highWaterBytes());
-    CHECK(a.owns(p1) && !a.owns(&checks), "owns");
+    CHECK(a.owns(p1) && !a.owns(&G), "owns");
     // Writable, and what is written stays.
     std::memset(p1, 0x5a, 5 * G - 100);
     CHECK(static_cast<unsigned char*>(p1)[5 * G - 101] == 0x5a, "bytes");
@@ -176,6 +165,5 @@ int main() {
   }
 
   CHECK(physicalMemoryBytes() > 0, "physical memory unknown");
-  std::printf("%d checks, %d failures\n", checks, failures);
-  return failures ? 1 : 0;
+  return checksSummary();
 }

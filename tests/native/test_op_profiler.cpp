@@ -12,19 +12,9 @@
 
 #include "runtime/op_profiler.h"
 
-using namespace sotr;
+#include "check.h"
 
-static int checks = 0, failures = 0;
-#define CHECK(cond, ...)                          \
-  do {                                            \
-    ++checks;                                     \
-    if (!(cond)) {                                \
-      ++failures;                                 \
-      std::printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-      std::printf(__VA_ARGS__);                   \
-      std::printf("\n");                          \
-    }                                             \
-  } while (0)
+using namespace sotr;
 
 // Timestamps are the test's clock at mark() time.
 class FakeTimer final : public DeviceTimer {
@@ -225,6 +215,5 @@ int main() {
     CHECK(p.ops.size() == 2 && find(p, "odd")->calls == 4000 && find(p, "even")->calls == 4000, "threads");
   }
 
-  std::printf("%d checks, %d failures\n", checks, failures);
-  return failures ? 1 : 0;
+  return checksSummary();
 }

@@ -17,6 +17,7 @@
 
 #include "cuda/conv2d.cuh"
 #include "ops/conv2d_winograd_cuda_math.h"
+#include "runtime/env.h"
 #include "runtime/backend.h"
 
 namespace sotr {
@@ -70,10 +71,7 @@ __global__ void __launch_bounds__(kThreads) wino2_output_kernel(const F2Geom f, 
 }  // namespace
 
 bool conv2dCudaWinogradEnv() {
-  static const bool on = [] {
-    const char* e = std::getenv("SOTR_CUDA_CONV_WINOGRAD");
-    return e && std::strcmp(e, "1") == 0;
-  }();
+  static const bool on = env::is("SOTR_CUDA_CONV_WINOGRAD", "1");
   return on;
 }
 

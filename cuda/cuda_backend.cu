@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "runtime/backend.h"
+#include "runtime/env.h"
 #include "runtime/op_profiler.h"
 
 #ifndef SOTR_CUDA_ARCHS_STR
@@ -138,9 +139,8 @@ class CudaBackend final : public Backend {
     // driver's stream-ordered pool (cudaMallocAsync), which splits and merges
     // blocks, instead of our exact-size cache, which reserved 2.5-2.8 GB for a
     // warm batch-1 peak of 0.8-1.3 GB on an R50 (H100, 2026-11-26).
-    const char* alloc = std::getenv("SOTR_CUDA_ALLOCATOR");
     int pools = 0;
-    if (alloc && std::strcmp(alloc, "async") == 0 &&
+    if (env::is("SOTR_CUDA_ALLOCATOR", "async") &&
         cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, index_) == cudaSuccess && pools &&
         cudaDeviceGetDefaultMemPool(&pool_, index_) == cudaSuccess) {
       uint64_t keep = UINT64_MAX;  // keep freed memory for reuse (else it returns to the driver at each sync)

@@ -423,13 +423,7 @@ using SimtMedium = SimtConfig<128, 64, 8, 8, 4, 3, 2>;
 
 // SOTR_GEMM_SIMT_VARIANT: unset = the small tile above, 'k16', 'medium' (read once).
 inline int simt_variant() {
-  static const int v = [] {
-    const char* e = std::getenv("SOTR_GEMM_SIMT_VARIANT");
-    if (!e) return 0;
-    if (std::strcmp(e, "k16") == 0) return 1;
-    if (std::strcmp(e, "medium") == 0) return 2;
-    return 0;
-  }();
+  static const int v = env::choice("SOTR_GEMM_SIMT_VARIANT", {"k16", "medium"});
   return v;
 }
 
@@ -448,12 +442,7 @@ constexpr bool kTcLdsmBuilt = SOTR_GEMM_TC_LDMATRIX != 0;
 // 16-bit staging + ldmatrix for BF16 / FP16 (tc_mainloop_ldsm; TF32 keeps
 // tc_mainloop), where built in (kTcLdsmBuilt). Read once.
 inline int tc_variant() {
-  static const int v = [] {
-    const char* e = std::getenv("SOTR_GEMM_TC_VARIANT");
-    if (!e) return 0;
-    if (std::strcmp(e, "ldmatrix") == 0) return 1;
-    return 0;
-  }();
+  static const int v = env::choice("SOTR_GEMM_TC_VARIANT", {"ldmatrix"});
   return v;
 }
 

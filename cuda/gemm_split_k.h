@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "../native/runtime/env.h"
+
 namespace sotr {
 namespace cuda {
 namespace gemm_core {
@@ -54,13 +56,7 @@ inline SplitKChoice choose_split_k(int64_t tiles, int kTiles, int64_t slots, int
 
 // SOTR_GEMM_SPLIT_K: unset = auto, 0 = off, N >= 2 = force N (read once).
 inline int split_k_override() {
-  static const int v = [] {
-    const char* e = std::getenv("SOTR_GEMM_SPLIT_K");
-    if (!e || !*e) return -1;
-    char* end = nullptr;
-    const long n = std::strtol(e, &end, 10);
-    return (end && *end == '\0' && n >= 0 && n <= 64) ? static_cast<int>(n) : -1;
-  }();
+  static const int v = static_cast<int>(env::integer("SOTR_GEMM_SPLIT_K", -1, 0, 64));
   return v;
 }
 

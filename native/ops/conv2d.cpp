@@ -19,6 +19,7 @@
 #include "ops/matmul.h"
 #include "runtime/scratch.h"
 #include "runtime/thread_pool.h"
+#include "runtime/env.h"
 
 namespace sotr {
 
@@ -279,9 +280,8 @@ constexpr int64_t kPointwiseCopyMinK = 1024;
 
 int64_t colBlockBytes() {
   static const int64_t v = [] {
-    const char* e = std::getenv("SOTR_CONV_COLBLOCK_KB");  // tuning hook
-    const long kb = e ? std::strtol(e, nullptr, 10) : 0;
-    return kb > 0 ? int64_t(kb) * 1024 : l2Bytes() / 4;
+    const int64_t kb = env::integer("SOTR_CONV_COLBLOCK_KB", 0, 1, 1 << 20);  // tuning hook
+    return kb > 0 ? kb * 1024 : l2Bytes() / 4;
   }();
   return v;
 }

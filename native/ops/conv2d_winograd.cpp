@@ -14,26 +14,16 @@
 #include "runtime/scratch.h"
 #include "runtime/thread_pool.h"
 #include "runtime/weight_cache.h"
+#include "runtime/env.h"
 
 namespace sotr {
 
 namespace {
 
-bool envOff(const char* name) {
-  const char* e = std::getenv(name);
-  return e && e[0] == '0' && e[1] == 0;
-}
-
-int64_t envInt(const char* name, int64_t dflt) {
-  const char* e = std::getenv(name);
-  const long n = e ? std::strtol(e, nullptr, 10) : 0;
-  return n > 0 ? int64_t(n) : dflt;
-}
-
 // Tiles per task (tuning hooks SOTR_CONV_WINOGRAD_TILES / SOTR_CONV_WINOGRAD4_TILES).
 int64_t tileBlock(WinogradTile t) {
-  static const int64_t f2 = envInt("SOTR_CONV_WINOGRAD_TILES", 64);
-  static const int64_t f4 = envInt("SOTR_CONV_WINOGRAD4_TILES", 32);
+  static const int64_t f2 = env::integer("SOTR_CONV_WINOGRAD_TILES", 64, 1, 1 << 20);
+  static const int64_t f4 = env::integer("SOTR_CONV_WINOGRAD4_TILES", 32, 1, 1 << 20);
   return t == WinogradTile::F4 ? f4 : f2;
 }
 
@@ -136,12 +126,12 @@ void outputTransform(WinogradTile t, const ConvGeom& g, const float* M, const st
 }  // namespace
 
 bool winogradEnabled() {
-  static const bool on = !envOff("SOTR_CONV_WINOGRAD");
+  static const bool on = !env::is("SOTR_CONV_WINOGRAD", "0");
   return on;
 }
 
 bool winograd4Enabled() {
-  static const bool on = !envOff("SOTR_CONV_WINOGRAD4");
+  static const bool on = !env::is("SOTR_CONV_WINOGRAD4", "0");
   return on;
 }
 

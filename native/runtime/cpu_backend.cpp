@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "runtime/backend.h"
+#include "runtime/env.h"
 #include "runtime/host_arena.h"
 #include "runtime/weight_cache.h"
 
@@ -66,13 +67,8 @@ namespace {
 class CpuBackend final : public Backend {
  public:
   CpuBackend() {
-    if (const char* s = std::getenv("SOTR_CPU_CACHE_MB")) {
-      char* end = nullptr;
-      long v = std::strtol(s, &end, 10);
-      if (end != s && v >= 0) cacheLimit_ = static_cast<uint64_t>(v) << 20;
-    }
-    const char* a = std::getenv("SOTR_CPU_ARENA");
-    if (!(a && std::strcmp(a, "0") == 0)) {
+    cacheLimit_ = static_cast<uint64_t>(env::integer("SOTR_CPU_CACHE_MB", 1024, 0, int64_t(1) << 30)) << 20;
+    if (!env::is("SOTR_CPU_ARENA", "0")) {
       // Address space only: twice the physical memory (pages are committed
       // when touched), at least 4 GiB, at most 1 TiB, and a quarter of an
       // address-space limit (ulimit -v) if there is one.

@@ -1,4 +1,5 @@
 #include "runtime/inline_runs.h"
+#include "runtime/env.h"
 
 #include <cstdlib>
 #include <mutex>
@@ -12,12 +13,7 @@ std::unordered_map<uint64_t, int64_t> g_last;  // signature -> ns of its last ru
 constexpr size_t kMaxSignatures = 4096;        // forgotten wholesale beyond this
 
 int64_t budgetFromEnv() {
-  double us = 30;
-  if (const char* e = std::getenv("SOTR_INLINE_US"); e && *e) {
-    char* end = nullptr;
-    const double v = std::strtod(e, &end);
-    if (end != e && v >= 0) us = v;
-  }
+  const double us = env::number("SOTR_INLINE_US", 30, 0, 1e9);
   return static_cast<int64_t>(us * 1000);
 }
 }  // namespace

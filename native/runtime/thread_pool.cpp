@@ -1,4 +1,5 @@
 #include "runtime/thread_pool.h"
+#include "runtime/env.h"
 
 #include <atomic>
 #include <cstdlib>
@@ -92,11 +93,7 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain,
 }
 
 int defaultThreadCount() {
-  if (const char* s = std::getenv("SOTR_NUM_THREADS")) {
-    char* end = nullptr;
-    long v = std::strtol(s, &end, 10);
-    if (end != s && *end == '\0' && v > 0 && v <= 1024) return static_cast<int>(v);
-  }
+  if (const int64_t v = env::integer("SOTR_NUM_THREADS", 0, 1, 1024)) return static_cast<int>(v);
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) {
     int c = CPU_COUNT(&set);

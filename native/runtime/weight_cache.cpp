@@ -1,4 +1,5 @@
 #include "runtime/weight_cache.h"
+#include "runtime/env.h"
 
 #include <cstdlib>
 #include <mutex>
@@ -9,14 +10,10 @@ namespace sotr {
 namespace {
 
 int64_t limitFromEnv() {
-  const char* e = std::getenv("SOTR_WEIGHT_CACHE_MB");
-  if (!e || !*e) e = std::getenv("SOTR_CONV_WEIGHT_CACHE_MB");  // the name before the cache was shared
-  double mb = 2048;  // an R101 with Winograd F(4x4) weights holds ~1 GB
-  if (e && *e) {
-    char* end = nullptr;
-    const double v = std::strtod(e, &end);
-    if (end != e && v >= 0) mb = v;
-  }
+  // SOTR_CONV_WEIGHT_CACHE_MB: the name before the cache was shared. An R101
+  // with Winograd F(4x4) weights holds ~1 GB.
+  const double old = env::number("SOTR_CONV_WEIGHT_CACHE_MB", 2048, 0, 1e12);
+  const double mb = env::number("SOTR_WEIGHT_CACHE_MB", old, 0, 1e12);
   return static_cast<int64_t>(mb * 1048576.0);
 }
 

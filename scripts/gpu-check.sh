@@ -20,6 +20,8 @@
 # Writes at most 8 files under $OUT (default ./gpu-out): summary.txt, ops.json, e2e.json, conv2d.json, node.log,
 # bench.jsonl, logs.tar.gz.
 #   usage: bash scripts/gpu-check.sh [--skip-node] [--skip-bench]
+#   env: GPU_CHECK_BUDGET_S (default 420: no stage starts past it), GPU_CHECK_STAGES (run only these stages, e.g.
+#   "2 4 6b"), GPU_CHECK_DEVICE, GPU_CHECK_E2E_PRESET, GPU_CHECK_E2E_PRECS, GPU_CHECK_MEM_REPS
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/gpu-out}"
@@ -33,10 +35,14 @@ done
 say() { echo "$*" | tee -a "$SUMMARY"; }
 stage() { say ""; say "== stage $1 ($(date -u +%T), $(( $(date +%s) - T0 )) s)"; }
 T0=$(date +%s)
-BUDGET=${GPU_CHECK_BUDGET_S:-280}
+BUDGET=${GPU_CHECK_BUDGET_S:-420}
 left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
 # cap N [MIN]: N seconds, or what is left of the budget if less; prints 0 (skip) below MIN (default 15).
 cap() { local n=$1 l; l=$(left); [ "$l" -lt "$n" ] && n=$l; [ "$n" -lt "${2:-15}" ] && n=0; echo "$n"; }
+# GPU_CHECK_STAGES="2 4 6b" (spaces or commas): run only these stages (0 and 1, the probe and the set-up, always run),
+# e.g. a second window's rerun of what the first one showed.
+STAGES=" $(echo "${GPU_CHECK_STAGES:-}" | tr ',' ' ') "
+want() { if [ "$STAGES" = "  " ] || [[ "$STAGES" == *" $1 "* ]]; then return 0; fi; say "skipped (GPU_CHECK_STAGES)"; return 1; }
 # The torch worker of the Node benchmarks uses this python (the device's PyTorch is not /usr/bin/python3).
 export SOTR_BENCH_PYTHON="${SOTR_BENCH_PYTHON:-$(command -v python3 || echo python3)}"
 HAVE_GPU=0
@@ -99,6 +105,7 @@ else
 fi
 
 stage "2 native op test (CUDA vs CPU twin)"
+if want 2; then
 timeout 120 "$BIN/sotr_test_ops" --json "$OUT/ops.json" > "$OUT/ops.log" 2>&1
 rc=$?
 say "exit $rc; $(tail -1 "$OUT/ops.log")"
@@ -112,8 +119,10 @@ for op in conv2d linear matmul; do
   say "split-K forced (3), $op: exit $?; $(tail -1 "$OUT/ops-split-$op.log")"
   grep -E "FAIL" "$OUT/ops-split-$op.log" | head -10 | tee -a "$SUMMARY"
 done
+fi
 
 stage "3 GEMM check"
+if want 3; then
 if [ -x "$BIN/gemm_cuda_check" ] || [ -x gpu-build/gemm_cuda_check ]; then
   G=$([ -x "$BIN/gemm_cuda_check" ] && echo "$BIN/gemm_cuda_check" || echo gpu-build/gemm_cuda_check)
   timeout 90 "$G" > "$OUT/gemm.log" 2>&1
@@ -123,8 +132,10 @@ if [ -x "$BIN/gemm_cuda_check" ] || [ -x gpu-build/gemm_cuda_check ]; then
 else
   say "gemm_cuda_check not built"
 fi
+fi
 
 stage "4 whole model end to end (scripts/gpu-e2e.mjs)"
+if want 4; then
 if [ $NODE_OK = 0 ]; then
   say "skipped (no Node)"
 elif [ $CUDA_OK = 1 ]; then
@@ -152,8 +163,10 @@ fi
 if [ -s "$OUT/e2e.json" ]; then
   node scripts/gpu-e2e-summary.mjs "$OUT/e2e.json" 2>&1 | tee -a "$SUMMARY"
 fi
+fi
 
 stage "4b PyTorch reference end to end (scripts/gpu-torch-ref.py)"
+if want 4b; then
 if [ -z "$E2E_PRESET" ]; then
   say "skipped (stage 4 did not run)"
 else
@@ -171,8 +184,10 @@ else
   fi
   rm -f "$OUT/e2e.json.tmp"
 fi
+fi
 
 stage "4c the driver's memory pool (SOTR_CUDA_ALLOCATOR=async), same e2e"
+if want 4c; then
 # Opt-in allocator (cuda/cuda_backend.cu): same instances and speed as stage 4? reserved memory near the peak?
 if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
   c=$(cap 60 30)
@@ -185,8 +200,10 @@ if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
 else
   say "skipped (CUDA only)"
 fi
+fi
 
 stage "4d bf16 with the ldmatrix tensor-core mainloop (SOTR_GEMM_TC_VARIANT=ldmatrix), e2e"
+if want 4d; then
 # Opt-in GEMM-core variant (cuda/gemm.cuh, tc_mainloop_ldsm; never run on a GPU before; in the addon only when
 # gpu-build/ was built with SOTR_GEMM_TC_LDMATRIX, see stage 0's BUILD_INFO): bf16 ms and instances to
 # compare with stage 4's bf16 run. The reference is fp32 on the same device (stage 4 checked it against the CPU),
@@ -203,8 +220,10 @@ if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
 else
   say "skipped (CUDA only)"
 fi
+fi
 
 stage "5 Node suite"
+if want 5; then
 if [ $NODE_OK = 1 ]; then
   c=$(cap 150 30)
   if [ "$c" = 0 ]; then say "skipped: budget"; else
@@ -244,8 +263,10 @@ if [ $NODE_OK = 1 ]; then
 else
   say "skipped (no Node: the native op test above covers every op)"
 fi
+fi
 
 stage "6 conv2d vs cuDNN (benchmarks/conv2d_bench.mjs)"
+if want 6; then
 if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ]; then
   c=$(cap 90 30)
   if [ "$c" = 0 ]; then say "skipped: budget"; else
@@ -256,8 +277,10 @@ if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ]; then
 else
   say "skipped ($([ $NODE_OK = 0 ] && echo 'no Node' || echo 'no usable GPU; the CPU side is npm run bench'))"
 fi
+fi
 
 stage "6b conv2d candidates (opt-in variants; fp32, bf16 for the tensor-core one)"
+if want 6b; then
 # Opt-in variants of the CUDA conv path, each checked on the op test's conv / linear /
 # matmul cases (every precision: fp32, tf32, bf16, fp16), then the same conv benchmark
 # as stage 6: the ldmatrix mainloop for bf16 / fp16 (SOTR_GEMM_TC_VARIANT, cuda/gemm.cuh;
@@ -302,8 +325,10 @@ if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
 else
   say "skipped (CUDA only)"
 fi
+fi
 
 stage "7 PyTorch side of the benchmarks"
+if want 7; then
 if [ $SKIP_BENCH = 0 ]; then
   : > "$OUT/bench.jsonl"
   for py in tests/native/gemm_torch_bench.py benchmarks/torch/*_bench.py; do
@@ -313,6 +338,7 @@ if [ $SKIP_BENCH = 0 ]; then
     PYTHONUNBUFFERED=1 timeout 40 python3 "$py" --device cuda < /dev/null >> "$OUT/bench.jsonl" 2>> "$OUT/bench.err" || say "   (exit $?)"
   done
   say "$(wc -l < "$OUT/bench.jsonl") benchmark lines"
+fi
 fi
 say ""
 say "total $(( $(date +%s) - T0 )) s"

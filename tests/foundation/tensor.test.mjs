@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Tensor, DisposedError, ShapeError, DTypeError, SotrTypeError, memoryInfo, resetPeakMemory, matmul } from '../../dist/index.js';
+import { Tensor, DisposedError, ShapeError, DTypeError, SotrTypeError, memoryInfo, resetPeakMemory, releaseCached, matmul } from '../../dist/index.js';
 
 test('from / data round trip for every dtype', async () => {
   const cases = [
@@ -155,6 +155,31 @@ test('large host blocks are cached and reused, not reallocated', async () => {
   for (let i = 0; i < 20; i++) Tensor.zeros([n]).dispose();
   assert.is(memoryInfo('cpu').allocCalls, calls, 'no new allocations for same-size blocks');
   assert.ok(memoryInfo('cpu').cachedBytes >= 4 * n);
+});
+
+const arenaOff = process.env.SOTR_CPU_ARENA === '0'; // the whole-block cache: no splitting or merging
+
+(arenaOff ? test.skip : test)('host arena: freed host blocks of other sizes are split and merged for reuse; releaseCached empties the cache', async () => {
+  await releaseCached('cpu');
+  const base = memoryInfo('cpu');
+  // Two 4 MiB blocks freed side by side serve one 8 MiB block, then four 2 MiB blocks, with no new memory
+  // (cachedBytes counts the free bytes that may be resident).
+  const a = Tensor.zeros([1 << 20]);
+  const b = Tensor.zeros([1 << 20]);
+  a.dispose();
+  b.dispose();
+  const freed = memoryInfo('cpu').cachedBytes;
+  assert.ok(freed >= base.cachedBytes + 8 * 2 ** 20, `${freed}`);
+  const c = Tensor.zeros([2 << 20]);
+  assert.is(memoryInfo('cpu').cachedBytes, freed - 8 * 2 ** 20, 'the 8 MiB block came from the freed pair');
+  c.dispose();
+  const quarters = [0, 1, 2, 3].map(() => Tensor.from(new Float32Array(1 << 19).fill(3), [1 << 19]));
+  assert.is(memoryInfo('cpu').cachedBytes, freed - 8 * 2 ** 20);
+  assert.equal((await quarters[3].data())[12345], 3);
+  for (const q of quarters) q.dispose();
+  await releaseCached('cpu');
+  assert.is(memoryInfo('cpu').cachedBytes, 0);
+  assert.is(memoryInfo('cpu').liveBytes, base.liveBytes);
 });
 
 test.run();

@@ -481,18 +481,16 @@ __device__ __forceinline__ void tile_coords(int pid, int tilesM, int tilesN, int
 // Tensor-core mainloop.
 // ---------------------------------------------------------------------------
 
-// Multi-stage cp.async pipeline over all k-tiles of one CTA tile. sA / sB hold
-// Cfg::STAGES stages of SmemA::kElems / SmemB::kElems floats. acc must be
-// zeroed by the caller (or hold a partial sum). Ends with all copies complete
+// The multi-stage cp.async pipeline under every mainloop, over the k-tiles
+// [kt0, kt0 + kTiles) of one CTA tile: sA / sB hold S stages of SmemA::kElems /
+// SmemB::kElems floats, S - 1 k-tiles are in flight; once k-tile kt has landed
+// and a barrier has made it visible to all (and the stage the next load
+// overwrites is no longer read), the next load is issued and
+// consume(A stage, B stage) runs on k-tile kt. Ends with all copies complete
 // but WITHOUT a trailing barrier: __syncthreads() before reusing the smem.
-template <class Cfg, Precision P, class SmemA, class SmemB, class ItA, class ItB>
-__device__ __forceinline__ void tc_mainloop(const ItA& ia, const ItB& ib, float* sA, float* sB,
-                                            int kt0, int kTiles, float (&acc)[Cfg::MI][Cfg::NI][4],
-                                            int wm0, int wn0, int lane) {
-  static_assert(Cfg::WM % 32 == 0 && Cfg::WN % 32 == 0, "warp tiles must be multiples of 32");
-  constexpr int S = Cfg::STAGES, BK = Cfg::BK;
-  const typename SmemA::FragReader ra(wm0, lane);
-  const typename SmemB::FragReader rb(wn0, lane);
+template <int S, int BK, class SmemA, class SmemB, class ItA, class ItB, class Consume>
+__device__ __forceinline__ void cp_async_pipeline(const ItA& ia, const ItB& ib, float* sA, float* sB, int kt0,
+                                                  int kTiles, Consume&& consume) {
 SOTR_UNROLL
   for (int s = 0; s < S - 1; ++s) {
     if (s < kTiles) {
@@ -512,12 +510,28 @@ SOTR_UNROLL
       ib.load(sB + writeStage * SmemB::kElems, (kt0 + nk) * BK);
     }
     cp_async_commit();
-    tc_warp_tile<P, Cfg::WM, Cfg::WN, SmemA, SmemB>(sA + readStage * SmemA::kElems,
-                                                    sB + readStage * SmemB::kElems, acc, ra, rb);
+    consume(static_cast<const float*>(sA + readStage * SmemA::kElems),
+            static_cast<const float*>(sB + readStage * SmemB::kElems));
     readStage = (readStage + 1 == S) ? 0 : readStage + 1;
     writeStage = (writeStage + 1 == S) ? 0 : writeStage + 1;
   }
   cp_async_wait<0>();
+}
+
+// The tensor-core mainloop: the pipeline above, each k-tile's fragments read
+// from the float32 stages and converted per fragment (tc_warp_tile). acc must
+// be zeroed by the caller (or hold a partial sum).
+template <class Cfg, Precision P, class SmemA, class SmemB, class ItA, class ItB>
+__device__ __forceinline__ void tc_mainloop(const ItA& ia, const ItB& ib, float* sA, float* sB,
+                                            int kt0, int kTiles, float (&acc)[Cfg::MI][Cfg::NI][4],
+                                            int wm0, int wn0, int lane) {
+  static_assert(Cfg::WM % 32 == 0 && Cfg::WN % 32 == 0, "warp tiles must be multiples of 32");
+  const typename SmemA::FragReader ra(wm0, lane);
+  const typename SmemB::FragReader rb(wn0, lane);
+  cp_async_pipeline<Cfg::STAGES, Cfg::BK, SmemA, SmemB>(ia, ib, sA, sB, kt0, kTiles,
+                                                        [&](const float* a, const float* b) {
+    tc_warp_tile<P, Cfg::WM, Cfg::WN, SmemA, SmemB>(a, b, acc, ra, rb);
+  });
 }
 
 // tc_mainloop for SOTR_GEMM_TC_VARIANT=ldmatrix (BF16 / FP16): the same float32
@@ -548,33 +562,13 @@ __device__ __forceinline__ void tc_mainloop_ldsm(const ItA& ia, const ItB& ib, f
   using CvB = TcConvert<SmemB, Cfg::kThreads>;
   const typename CvA::Base cva(tid);
   const typename CvB::Base cvb(tid);
-SOTR_UNROLL
-  for (int s = 0; s < S - 1; ++s) {
-    if (s < kTiles) {
-      ia.load(sA + s * SmemA::kElems, (kt0 + s) * BK);
-      ib.load(sB + s * SmemB::kElems, (kt0 + s) * BK);
-    }
-    cp_async_commit();
-  }
-  int readStage = 0, writeStage = S - 1;
-#pragma unroll 1
-  for (int kt = 0; kt < kTiles; ++kt) {
-    cp_async_wait<S - 2>();
-    __syncthreads();  // (1) tile kt visible; hA / hB and stage writeStage no longer read
-    const int nk = kt + S - 1;
-    if (nk < kTiles) {
-      ia.load(sA + writeStage * SmemA::kElems, (kt0 + nk) * BK);
-      ib.load(sB + writeStage * SmemB::kElems, (kt0 + nk) * BK);
-    }
-    cp_async_commit();
-    CvA::template run<P>(sA + readStage * SmemA::kElems, hA, cva);
-    CvB::template run<P>(sB + readStage * SmemB::kElems, hB, cvb);
+  cp_async_pipeline<S, BK, SmemA, SmemB>(ia, ib, sA, sB, kt0, kTiles, [&](const float* a, const float* b) {
+    // (1), the pipeline's barrier: k-tile kt visible; hA / hB no longer read.
+    CvA::template run<P>(a, hA, cva);
+    CvB::template run<P>(b, hB, cvb);
     __syncthreads();  // (2) the 16-bit tiles of k-tile kt visible
     tc_warp_tile_ldsm<P, Cfg::WM, Cfg::WN, S16A, S16B>(hA, hB, acc, ra, rb);
-    readStage = (readStage + 1 == S) ? 0 : readStage + 1;
-    writeStage = (writeStage + 1 == S) ? 0 : writeStage + 1;
-  }
-  cp_async_wait<0>();
+  });
 }
 
 // Writes a warp's accumulators to the staged C tile s[r * kEpiLd + c].
@@ -669,28 +663,9 @@ template <class Cfg, class SmemA, class SmemB, class ItA, class ItB>
 __device__ __forceinline__ void simt_mainloop(const ItA& ia, const ItB& ib, float* sA, float* sB,
                                               int kt0, int kTiles, float (&acc)[Cfg::TM][Cfg::TN],
                                               int tx, int ty) {
-  constexpr int S = Cfg::STAGES, BK = Cfg::BK, TM = Cfg::TM, TN = Cfg::TN;
-SOTR_UNROLL
-  for (int s = 0; s < S - 1; ++s) {
-    if (s < kTiles) {
-      ia.load(sA + s * SmemA::kElems, (kt0 + s) * BK);
-      ib.load(sB + s * SmemB::kElems, (kt0 + s) * BK);
-    }
-    cp_async_commit();
-  }
-  int readStage = 0, writeStage = S - 1;
-#pragma unroll 1
-  for (int kt = 0; kt < kTiles; ++kt) {
-    cp_async_wait<S - 2>();
-    __syncthreads();
-    const int nk = kt + S - 1;
-    if (nk < kTiles) {
-      ia.load(sA + writeStage * SmemA::kElems, (kt0 + nk) * BK);
-      ib.load(sB + writeStage * SmemB::kElems, (kt0 + nk) * BK);
-    }
-    cp_async_commit();
-    const float* a_s = sA + readStage * SmemA::kElems;
-    const float* b_s = sB + readStage * SmemB::kElems;
+  constexpr int BK = Cfg::BK, TM = Cfg::TM, TN = Cfg::TN;
+  cp_async_pipeline<Cfg::STAGES, BK, SmemA, SmemB>(ia, ib, sA, sB, kt0, kTiles,
+                                                   [&](const float* a_s, const float* b_s) {
 SOTR_UNROLL
     for (int k = 0; k < BK; ++k) {
       float a[TM], b[TN];
@@ -717,10 +692,7 @@ SOTR_UNROLL
 SOTR_UNROLL
         for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
     }
-    readStage = (readStage + 1 == S) ? 0 : readStage + 1;
-    writeStage = (writeStage + 1 == S) ? 0 : writeStage + 1;
-  }
-  cp_async_wait<0>();
+  });
 }
 
 template <class Cfg, class AOp, class BOp, class Epi>

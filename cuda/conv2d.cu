@@ -16,6 +16,7 @@ namespace sotr {
 namespace cuda {
 
 using conv_detail::ConvShape;
+using conv_detail::convShapeOf;
 
 namespace {
 
@@ -146,21 +147,7 @@ void runConv2dCuda(const OpCall& call, std::vector<Tensor>& out, ExecContext& ct
     Im2colB b;
     b.x = x + grp * g.Cg() * g.H * g.W;
     b.batchStride = g.C * g.H * g.W;
-    ConvShape& s = b.s;
-    s.C = static_cast<int>(g.C);
-    s.H = static_cast<int>(g.H);
-    s.W = static_cast<int>(g.W);
-    s.Cg = static_cast<int>(g.Cg());
-    s.Wo = static_cast<int>(g.Wo);
-    s.P = static_cast<int>(P);
-    s.K = static_cast<int>(K);
-    s.kw = static_cast<int>(g.kw);
-    s.sh = static_cast<int>(g.sh);
-    s.sw = static_cast<int>(g.sw);
-    s.ph = static_cast<int>(g.ph);
-    s.pw = static_cast<int>(g.pw);
-    s.dh = static_cast<int>(g.dh);
-    s.dw = static_cast<int>(g.dw);
+    b.s = convShapeOf(g, P, K);
     const auto epi = conv_detail::convEpilogue(ep, y, g.O, P, grp * Og, static_cast<int>(g.N));
     gemm_core::launch_gemm(a, b, epi, static_cast<int>(Og), static_cast<int>(P), static_cast<int>(K),
                            static_cast<int>(g.N), call.precision, GemmTile::Auto, stream);

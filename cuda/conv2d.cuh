@@ -71,6 +71,26 @@ struct ConvShape {
   int kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
 };
 
+// The im2col loaders' view of a conv geometry (P output pixels, K = Cg*kh*kw).
+inline ConvShape convShapeOf(const ConvGeom& g, int64_t P, int64_t K) {
+  ConvShape s;
+  s.C = static_cast<int>(g.C);
+  s.H = static_cast<int>(g.H);
+  s.W = static_cast<int>(g.W);
+  s.Cg = static_cast<int>(g.Cg());
+  s.Wo = static_cast<int>(g.Wo);
+  s.P = static_cast<int>(P);
+  s.K = static_cast<int>(K);
+  s.kw = static_cast<int>(g.kw);
+  s.sh = static_cast<int>(g.sh);
+  s.sw = static_cast<int>(g.sw);
+  s.ph = static_cast<int>(g.ph);
+  s.pw = static_cast<int>(g.pw);
+  s.dh = static_cast<int>(g.dh);
+  s.dw = static_cast<int>(g.dw);
+  return s;
+}
+
 }  // namespace conv_detail
 }  // namespace cuda
 }  // namespace sotr

@@ -9,6 +9,7 @@ namespace sotr {
 namespace cuda {
 
 using conv_detail::ConvShape;
+using conv_detail::convShapeOf;
 
 namespace {
 
@@ -164,21 +165,7 @@ void runDeformCuda(const OpCall& call, std::vector<Tensor>& out, ExecContext& ct
     b.xStride = g.C * g.H * g.W;
     b.offStride = 2 * d.deformGroups * taps * P;
     b.maskStride = d.deformGroups * taps * P;
-    ConvShape& s = b.s;
-    s.C = static_cast<int>(g.C);
-    s.H = static_cast<int>(g.H);
-    s.W = static_cast<int>(g.W);
-    s.Cg = static_cast<int>(g.Cg());
-    s.Wo = static_cast<int>(g.Wo);
-    s.P = static_cast<int>(P);
-    s.K = static_cast<int>(K);
-    s.kw = static_cast<int>(g.kw);
-    s.sh = static_cast<int>(g.sh);
-    s.sw = static_cast<int>(g.sw);
-    s.ph = static_cast<int>(g.ph);
-    s.pw = static_cast<int>(g.pw);
-    s.dh = static_cast<int>(g.dh);
-    s.dw = static_cast<int>(g.dw);
+    const ConvShape& s = b.s = convShapeOf(g, P, K);
     b.H = s.H;
     b.W = s.W;
     b.taps = static_cast<int>(taps);

@@ -178,31 +178,20 @@ void gemm(const GemmArgs& args, Precision p, cudaStream_t stream, GemmTile tile)
     op.depth = K;
     op.vec16 = ptr && vec16(ptr, ld, stride);
   };
-  if (aKC) {
-    StridedOperand<true> a;
-    fill(a, args.A, args.lda, args.strideA, M);
-    if (bKC) {
-      StridedOperand<true> b;
+  // f(std::true_type / std::false_type): the layout as a compile-time flag.
+  auto withLayout = [](bool kc, auto&& f) {
+    if (kc) f(std::true_type{});
+    else f(std::false_type{});
+  };
+  withLayout(aKC, [&](auto aFlag) {
+    withLayout(bKC, [&](auto bFlag) {
+      StridedOperand<decltype(aFlag)::value> a;
+      StridedOperand<decltype(bFlag)::value> b;
+      fill(a, args.A, args.lda, args.strideA, M);
       fill(b, args.B, args.ldb, args.strideB, N);
       dispatch_layouts(a, b, epi, M, N, K, batch, p, tile, stream);
-    } else {
-      StridedOperand<false> b;
-      fill(b, args.B, args.ldb, args.strideB, N);
-      dispatch_layouts(a, b, epi, M, N, K, batch, p, tile, stream);
-    }
-  } else {
-    StridedOperand<false> a;
-    fill(a, args.A, args.lda, args.strideA, M);
-    if (bKC) {
-      StridedOperand<true> b;
-      fill(b, args.B, args.ldb, args.strideB, N);
-      dispatch_layouts(a, b, epi, M, N, K, batch, p, tile, stream);
-    } else {
-      StridedOperand<false> b;
-      fill(b, args.B, args.ldb, args.strideB, N);
-      dispatch_layouts(a, b, epi, M, N, K, batch, p, tile, stream);
-    }
-  }
+    });
+  });
 }
 
 }  // namespace cuda

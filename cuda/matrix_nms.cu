@@ -132,6 +132,22 @@ __device__ __forceinline__ void add_count(int n, int i, int j, int c, const int3
   if (c && i < j && j < n && labels[i] == labels[j]) atomicAdd(interT + static_cast<int64_t>(j) * n + i, c);
 }
 
+// add_count for a warp's 32 x 32 tile of mma.sync accumulators (m16n8 fragments,
+// g = lane / 4, t = lane % 4), rows from i0, columns from j0.
+__device__ __forceinline__ void add_warp_tile_counts(int n, int i0, int j0, int g, int t, const int (&acc)[2][4][4],
+                                                     const int32_t* __restrict__ labels, int32_t* interT) {
+#pragma unroll
+  for (int mi = 0; mi < 2; ++mi)
+#pragma unroll
+    for (int ni = 0; ni < 4; ++ni) {
+      const int i = i0 + 16 * mi + g, j = j0 + 8 * ni + 2 * t;
+      add_count(n, i, j, acc[mi][ni][0], labels, interT);
+      add_count(n, i, j + 1, acc[mi][ni][1], labels, interT);
+      add_count(n, i + 8, j, acc[mi][ni][2], labels, interT);
+      add_count(n, i + 8, j + 1, acc[mi][ni][3], labels, interT);
+    }
+}
+
 // Popcount path: 16 x 16 threads, 4 x 4 pairs each, AND + __popc per word.
 __global__ void __launch_bounds__(kThreads)
     inter_popc_kernel(const uint32_t* __restrict__ bits, int n, int H, int wpr32, const int32_t* __restrict__ labels,
@@ -228,16 +244,7 @@ __global__ void __launch_bounds__(128)
     }
     __syncthreads();
   }
-#pragma unroll
-  for (int mi = 0; mi < 2; ++mi)
-#pragma unroll
-    for (int ni = 0; ni < 4; ++ni) {
-      const int i = i0 + wm0 + 16 * mi + g, j = j0 + wn0 + 8 * ni + 2 * t;
-      add_count(n, i, j, acc[mi][ni][0], labels, interT);
-      add_count(n, i, j + 1, acc[mi][ni][1], labels, interT);
-      add_count(n, i + 8, j, acc[mi][ni][2], labels, interT);
-      add_count(n, i + 8, j + 1, acc[mi][ni][3], labels, interT);
-    }
+  add_warp_tile_counts(n, i0 + wm0, j0 + wn0, g, t, acc, labels, interT);
 #else
   __trap();  // needs sm_80+ code; the host never launches it then
 #endif
@@ -304,16 +311,7 @@ __global__ void __launch_bounds__(128)
     }
     __syncthreads();
   }
-#pragma unroll
-  for (int mi = 0; mi < 2; ++mi)
-#pragma unroll
-    for (int ni = 0; ni < 4; ++ni) {
-      const int i = i0 + wm0 + 16 * mi + g, j = j0 + wn0 + 8 * ni + 2 * t;
-      add_count(n, i, j, acc[mi][ni][0], labels, interT);
-      add_count(n, i, j + 1, acc[mi][ni][1], labels, interT);
-      add_count(n, i + 8, j, acc[mi][ni][2], labels, interT);
-      add_count(n, i + 8, j + 1, acc[mi][ni][3], labels, interT);
-    }
+  add_warp_tile_counts(n, i0 + wm0, j0 + wn0, g, t, acc, labels, interT);
 #else
   __trap();
 #endif

@@ -174,7 +174,7 @@ for (const [i, c] of [
   });
 }
 
-test('rankCandidates with an empty masks placeholder: the same ranking, nothing gathered; gatherRows by order gathers the same', async () => {
+test('rankCandidates without masks: the same ranking, nothing gathered; gatherRows by order gathers the same; an empty [n, 0, 0] placeholder still works', async () => {
   // What the model does (steps 7-10): rank on the statistics alone, then gather the kept masks where they are.
   const r = rng(77);
   const n = 900;
@@ -190,14 +190,18 @@ test('rankCandidates with an empty masks placeholder: the same ranking, nothing 
   };
   const placeholder = Tensor.from(new Int32Array(0), [n, 0, 0]);
   const full = await rankCandidates(t, { nmsPre: 500 });
-  const light = await rankCandidates({ ...t, masks: placeholder }, { nmsPre: 500 });
+  const { masks: _, ...stats } = t;
+  const light = await rankCandidates(stats, { nmsPre: 500 });
+  const held = await rankCandidates({ ...t, masks: placeholder }, { nmsPre: 500 });
   const gathered = [];
   try {
     assert.is(light.afterAreaFilter, full.afterAreaFilter);
     assert.is(light.kept, full.kept);
     assert.ok(full.kept > 100 && full.kept <= 500, `${full.kept} kept`);
     for (const k of ['order', 'scores', 'labels', 'areas', 'softSums', 'boxes']) sameBits(await light[k].data(), await full[k].data(), k);
-    assert.equal(light.masks.shape, [light.kept, 0, 0]);
+    assert.is(light.masks, undefined);
+    assert.equal(held.masks.shape, [held.kept, 0, 0]);
+    sameBits(await held.order.data(), await full.order.data(), 'order with the placeholder');
     for (const k of ['masks', 'areas', 'softSums', 'boxes']) {
       const g = await gatherRows(t[k], light.order);
       gathered.push(g);
@@ -205,8 +209,8 @@ test('rankCandidates with an empty masks placeholder: the same ranking, nothing 
       sameBits(await g.data(), await full[k].data(), `gatherRows(${k}, order)`);
     }
   } finally {
-    const outs = (x) => [x.order, x.scores, x.labels, x.areas, x.softSums, x.masks, x.boxes];
-    for (const x of [...Object.values(t), placeholder, ...outs(full), ...outs(light), ...gathered]) x.dispose();
+    const outs = (x) => [x.order, x.scores, x.labels, x.areas, x.softSums, x.masks, x.boxes].filter(Boolean);
+    for (const x of [...Object.values(t), placeholder, ...outs(full), ...outs(light), ...outs(held), ...gathered]) x.dispose();
   }
 });
 

@@ -171,15 +171,14 @@ export async function postprocess(
     );
     check();
     // Steps 7–9 on the host: area filter, maskness rescoring, sort, nmsPre. Only the masks' statistics go there
-    // (24 bytes a candidate); the bits stay where they are: an empty [n, 0, 0] placeholder tells rankCandidates not
-    // to gather them (on a CUDA model, copying every candidate's bits down was ~59 MB for 7000 candidates).
+    // (24 bytes a candidate); the bits stay where they are (on a CUDA model, copying every candidate's bits down was
+    // ~59 MB for 7000 candidates), and the kept ones are gathered there below.
     const [areas, softSums, boxes] = await Promise.all([masks.areas, masks.softSums, masks.boxes].map((t) => onDevice(t, 'cpu')));
-    const noBits = own(Tensor.from(new Int32Array(0), [cand.count, 0, 0]));
     const ranked = await rankCandidates(
-      { scores: cand.scores, strides: cand.strides, labels: cand.labels, areas: areas!, softSums: softSums!, masks: noBits, boxes: boxes! },
+      { scores: cand.scores, strides: cand.strides, labels: cand.labels, areas: areas!, softSums: softSums!, boxes: boxes! },
       { nmsPre: o.nmsPre, ...sig },
     );
-    [ranked.order, ranked.scores, ranked.labels, ranked.areas, ranked.softSums, ranked.masks, ranked.boxes].forEach(own);
+    [ranked.order, ranked.scores, ranked.labels, ranked.areas, ranked.softSums, ranked.boxes].forEach(own);
     if (trace) trace.afterAreaFilter = ranked.afterAreaFilter;
     if (ranked.kept === 0) return [];
     if (trace) trace.beforeNms = ranked.kept;

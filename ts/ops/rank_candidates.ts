@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor';
+import { Tensor } from '../tensor';
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { narrowAll } from './select_candidates';
@@ -10,15 +10,16 @@ export interface RankCandidatesInput {
   strides: Tensor;
   /** int32 [n] */
   labels: Tensor;
-  /**
-   * The candidates' binary masks (dynamicConvMasks' outputs): int32 [n], float32 [n], int32 [n, H, W2], int32 [n, 4].
-   * `masks` may be an empty placeholder [n, 0, 0]: nothing is gathered (the result's `masks` is [kept, 0, 0]), for a
-   * caller that gathers the kept masks where they are (`gatherRows(bits, order)` on the device).
-   */
+  /** The candidates' binary masks' statistics (dynamicConvMasks' outputs): int32 [n], float32 [n], int32 [n, 4]. */
   areas: Tensor;
   softSums: Tensor;
-  masks: Tensor;
   boxes: Tensor;
+  /**
+   * The bit-packed masks, int32 [n, H, W2], to gather the kept ones with the rest. Leave it out to rank on the
+   * statistics alone and gather the kept masks where they are (`gatherRows(bits, order)`, e.g. on the device): the
+   * result then has no `masks`.
+   */
+  masks?: Tensor;
 }
 
 export interface RankCandidatesOptions extends OpOptions {
@@ -39,8 +40,9 @@ export interface RankedCandidates {
   labels: Tensor;
   areas: Tensor;
   softSums: Tensor;
-  masks: Tensor;
   boxes: Tensor;
+  /** int32 [kept, H, W2]: the kept masks, when the input had `masks`. */
+  masks?: Tensor;
 }
 
 /**
@@ -49,14 +51,22 @@ export interface RankedCandidates {
  * candidate index ascending (NaN last), keep `nmsPre`, and gather their labels and masks for Matrix NMS.
  */
 export async function rankCandidates(input: RankCandidatesInput, options: RankCandidatesOptions = {}): Promise<RankedCandidates> {
-  if (input === null || typeof input !== 'object') throw new SotrTypeError('rankCandidates: input { scores, strides, labels, areas, softSums, masks, boxes } is required');
+  if (input === null || typeof input !== 'object') throw new SotrTypeError('rankCandidates: input { scores, strides, labels, areas, softSums, boxes, masks? } is required');
   const keys = ['scores', 'strides', 'labels', 'areas', 'softSums', 'masks', 'boxes'] as const;
-  const tensors = keys.map((k) => checkTensor('rankCandidates', k, input[k])!);
+  // Without masks the native op gets an empty [n, 0, 0] placeholder: it gathers nothing.
+  const withMasks = input.masks !== undefined;
+  const placeholder = withMasks ? null : Tensor.from(new Int32Array(0), [checkTensor('rankCandidates', 'scores', input.scores)!.shape[0] ?? 0, 0, 0]);
+  const tensors = keys.map((k) => (k === 'masks' && placeholder ? placeholder : checkTensor('rankCandidates', k, input[k])!));
   const { nmsPre } = options;
   if (nmsPre !== undefined && (!Number.isSafeInteger(nmsPre) || nmsPre < 1)) {
     throw new SotrRangeError(`rankCandidates: nmsPre must be a positive integer, received ${String(nmsPre)}`);
   }
-  const outs = await runOp('rankCandidates', tensors, { nmsPre }, options);
+  let outs: Tensor[];
+  try {
+    outs = await runOp('rankCandidates', tensors, { nmsPre }, options);
+  } finally {
+    placeholder?.dispose();
+  }
   let counts: Int32Array;
   try {
     counts = (await outs[0]!.data()) as Int32Array;
@@ -67,5 +77,7 @@ export async function rankCandidates(input: RankCandidatesInput, options: RankCa
   outs[0]!.dispose();
   const kept = counts[1]!;
   const [order, scores, labels, areas, softSums, masks, boxes] = narrowAll(outs.slice(1), kept) as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
-  return { afterAreaFilter: counts[0]!, kept, order, scores, labels, areas, softSums, masks, boxes };
+  if (withMasks) return { afterAreaFilter: counts[0]!, kept, order, scores, labels, areas, softSums, masks, boxes };
+  masks.dispose();
+  return { afterAreaFilter: counts[0]!, kept, order, scores, labels, areas, softSums, boxes };
 }

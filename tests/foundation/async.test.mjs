@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
+import { firstMessages } from '../helpers/workers.mjs';
 import { Tensor, matmul, AbortError } from '../../dist/index.js';
 
 const rand = (n) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
@@ -72,19 +72,7 @@ test('worker_threads share the runtime and exit cleanly', async () => {
       // leave a job in flight on purpose: exit must not crash the process
       s.matmul(s.Tensor.from(new Float32Array(256 * 256), [256, 256]), s.Tensor.from(new Float32Array(256 * 256), [256, 256]));
     })();`;
-  const results = await Promise.all(
-    [0, 1, 2].map(
-      () =>
-        new Promise((resolve, reject) => {
-          const w = new Worker(code, { eval: true });
-          w.once('message', (m) => {
-            resolve(m);
-            w.terminate();
-          });
-          w.once('error', reject);
-        }),
-    ),
-  );
+  const results = await firstMessages(code, 3);
   for (const r of results) assert.equal(r, [7, 10, 15, 22]);
   // the main thread still works afterwards
   const a = Tensor.from(new Float32Array([1, 2, 3, 4]), [2, 2]);

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { Tensor, matmul, add, runOp, memoryInfo, AbortError, SotrRangeError, ShapeError } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
 import { setInlineMsPerTurn } from '../../dist/inline_turn.js';
+import { firstMessages } from '../helpers/workers.mjs';
 
 const entry = new URL('../../dist/index.js', import.meta.url).pathname;
 const rand = (n, k = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin((i + 1) * 12.9898 * k) * 0.5);
@@ -272,7 +273,6 @@ test(
 );
 
 test('worker_threads: inline runs in several threads at once keep results and order', withBudget(GENEROUS, async () => {
-  const { Worker } = await import('node:worker_threads');
   const code = `
     const { parentPort } = require('node:worker_threads');
     const s = require(${JSON.stringify(entry)});
@@ -285,19 +285,7 @@ test('worker_threads: inline runs in several threads at once keep results and or
       const ok = (await Promise.all(ps)).every(Boolean);
       parentPort.postMessage({ ok, ordered: order.every((v, i) => v === i) });
     })();`;
-  const results = await Promise.all(
-    [0, 1, 2].map(
-      () =>
-        new Promise((resolve, reject) => {
-          const w = new Worker(code, { eval: true });
-          w.once('message', (m) => {
-            resolve(m);
-            w.terminate();
-          });
-          w.once('error', reject);
-        }),
-    ),
-  );
+  const results = await firstMessages(code, 3);
   for (const r of results) assert.equal(r, { ok: true, ordered: true });
 }));
 

@@ -186,20 +186,24 @@ else
 fi
 fi
 
+# e2e_variant VAR=VALUE TAG LABEL CAP MIN [gpu-e2e.mjs options]: stage 4's e2e again, batch 1, with an opt-in variable
+# set (CUDA only; CAP / MIN as for cap), its summary lines prefixed with LABEL; files e2e-TAG.*.
+e2e_variant() {
+  local var=$1 tag=$2 label=$3 c
+  c=$(cap "$4" "$5")
+  shift 5
+  if [ $NODE_OK = 0 ] || [ $CUDA_OK = 0 ] || [ "$DEV" = cpu ]; then say "skipped (CUDA only)"; return; fi
+  if [ "$c" = 0 ]; then say "skipped: budget"; return; fi
+  env "$var" timeout -k 5 "$c" node scripts/gpu-e2e.mjs --device $DEV --preset $PRESET --batch 1 "$@" --budget $(( c - 10 )) \
+    --dir "$E2E_DIR" --json "$OUT/e2e-$tag.out" > "$OUT/e2e-$tag-stdout.out" 2> "$OUT/e2e-$tag.log"
+  say "exit $?"
+  [ -s "$OUT/e2e-$tag.out" ] && node scripts/gpu-e2e-summary.mjs "$OUT/e2e-$tag.out" "$label" 2>&1 | tee -a "$SUMMARY"
+}
+
 stage "4c the driver's memory pool (SOTR_CUDA_ALLOCATOR=async), same e2e"
 if want 4c; then
 # Opt-in allocator (cuda/cuda_backend.cu): same instances and speed as stage 4? reserved memory near the peak?
-if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
-  c=$(cap 60 30)
-  if [ "$c" = 0 ]; then say "skipped: budget"; else
-    SOTR_CUDA_ALLOCATOR=async timeout -k 5 "$c" node scripts/gpu-e2e.mjs --device $DEV --preset $PRESET --precisions fp32,bf16 \
-      --mem-reps 50 --batch 1 --budget $(( c - 10 )) --dir "$E2E_DIR" --json "$OUT/e2e-async.out" > "$OUT/e2e-async-stdout.out" 2> "$OUT/e2e-async.log"
-    say "exit $?"
-    [ -s "$OUT/e2e-async.out" ] && node scripts/gpu-e2e-summary.mjs "$OUT/e2e-async.out" "async pool, " 2>&1 | tee -a "$SUMMARY"
-  fi
-else
-  say "skipped (CUDA only)"
-fi
+e2e_variant SOTR_CUDA_ALLOCATOR=async async "async pool, " 60 30 --precisions fp32,bf16 --mem-reps 50
 fi
 
 stage "4d bf16 with the ldmatrix tensor-core mainloop (SOTR_GEMM_TC_VARIANT=ldmatrix), e2e"
@@ -208,18 +212,7 @@ if want 4d; then
 # gpu-build/ was built with SOTR_GEMM_TC_LDMATRIX, see stage 0's BUILD_INFO): bf16 ms and instances to
 # compare with stage 4's bf16 run. The reference is fp32 on the same device (stage 4 checked it against the CPU),
 # which keeps this run near 15 s.
-if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
-  c=$(cap 40 20)
-  if [ "$c" = 0 ]; then say "skipped: budget"; else
-    SOTR_GEMM_TC_VARIANT=ldmatrix timeout -k 5 "$c" node scripts/gpu-e2e.mjs --device $DEV --ref-device $DEV --preset $PRESET \
-      --precisions bf16 --mem-reps 10 --batch 1 --budget $(( c - 8 )) --dir "$E2E_DIR" --json "$OUT/e2e-ldmatrix.out" \
-      > "$OUT/e2e-ldmatrix-stdout.out" 2> "$OUT/e2e-ldmatrix.log"
-    say "exit $?"
-    [ -s "$OUT/e2e-ldmatrix.out" ] && node scripts/gpu-e2e-summary.mjs "$OUT/e2e-ldmatrix.out" "ldmatrix variant, " 2>&1 | tee -a "$SUMMARY"
-  fi
-else
-  say "skipped (CUDA only)"
-fi
+e2e_variant SOTR_GEMM_TC_VARIANT=ldmatrix ldmatrix "ldmatrix variant, " 40 20 --ref-device $DEV --precisions bf16 --mem-reps 10
 fi
 
 stage "5 Node suite"

@@ -53,17 +53,19 @@ export interface RankedCandidates {
 export async function rankCandidates(input: RankCandidatesInput, options: RankCandidatesOptions = {}): Promise<RankedCandidates> {
   if (input === null || typeof input !== 'object') throw new SotrTypeError('rankCandidates: input { scores, strides, labels, areas, softSums, boxes, masks? } is required');
   const keys = ['scores', 'strides', 'labels', 'areas', 'softSums', 'masks', 'boxes'] as const;
-  // Without masks the native op gets an empty [n, 0, 0] placeholder: it gathers nothing.
   const withMasks = input.masks !== undefined;
-  const placeholder = withMasks ? null : Tensor.from(new Int32Array(0), [checkTensor('rankCandidates', 'scores', input.scores)!.shape[0] ?? 0, 0, 0]);
-  const tensors = keys.map((k) => (k === 'masks' && placeholder ? placeholder : checkTensor('rankCandidates', k, input[k])!));
+  const tensors = keys.map((k) => (k === 'masks' && !withMasks ? null : checkTensor('rankCandidates', k, input[k])!));
   const { nmsPre } = options;
   if (nmsPre !== undefined && (!Number.isSafeInteger(nmsPre) || nmsPre < 1)) {
     throw new SotrRangeError(`rankCandidates: nmsPre must be a positive integer, received ${String(nmsPre)}`);
   }
+  // Without masks the native op gets an empty [n, 0, 0] placeholder (made once the arguments are checked): it
+  // gathers nothing.
+  const placeholder = withMasks ? null : Tensor.from(new Int32Array(0), [tensors[0]!.shape[0] ?? 0, 0, 0]);
+  if (placeholder) tensors[5] = placeholder;
   let outs: Tensor[];
   try {
-    outs = await runOp('rankCandidates', tensors, { nmsPre }, options);
+    outs = await runOp('rankCandidates', tensors as Tensor[], { nmsPre }, options);
   } finally {
     placeholder?.dispose();
   }

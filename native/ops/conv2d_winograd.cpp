@@ -151,7 +151,8 @@ static std::string winogradTag(WinogradTile tile, int64_t O, int64_t C, SimdLeve
 // time it saves grows with the pixels of the calls: below kF4MinPixels
 // output pixels per image F(2x2) is taken, where the memory is worth more
 // (R50 at 1333x800: res5's 3x3 convs and the FPN's P5 output, 25x42, keep
-// ~65 MB less of transformed weights for ~8 ms more of a 6 s prediction).
+// 68 MB less of transformed weights for ~5 ms of a 4 s prediction;
+// benchmarks/RESULTS.md, host memory).
 // A weight whose transformed copy for the other tile is already cached runs
 // with that one: the transformer runs the same weights on grids of 40x80
 // down to 12x24 (its largest first), and one tile for all keeps one copy.

@@ -226,7 +226,7 @@ void dynamicConvMasksCpu(const OpCall& call, std::vector<Tensor>& out, ExecConte
   const int64_t maskWords = p.H * p.wpr;
   constexpr size_t kKeptLogits = size_t(1) << 20;  // floats of thread scratch kept across calls
   ctx.pool->parallelTasks(bands, [&](int64_t t) {
-    const size_t need = static_cast<size_t>(N * std::min(rows, p.H) * p.W);
+    const size_t need = static_cast<size_t>(N * rows * p.W);
     // Over the kept size (many candidates), a buffer for this task only.
     std::vector<float> own;
     std::vector<float>& logits = need <= kKeptLogits ? threadScratch(0) : own;

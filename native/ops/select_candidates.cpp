@@ -28,7 +28,7 @@ namespace {
 constexpr int64_t kMaxLevels = 8;
 
 struct Plan {
-  int64_t levels = 0, classes = 0, cap = 0;
+  int64_t levels = 0, classes = 0, cap = 0, cellsTotal = 0;
   std::vector<int64_t> n;  // grid size per level
   std::vector<float> strides;
   double threshold = 0;
@@ -53,6 +53,7 @@ Plan plan(const OpCall& call) {
                                  ", " + arg + " has " + std::to_string(c));
     p.n.push_back(t.size(-1));
     p.cap += c * t.size(-1) * t.size(-1);
+    p.cellsTotal += t.size(-1) * t.size(-1);
   }
   if (p.cap >= (int64_t(1) << 31)) fail(ErrorKind::Range, op + ": too many (cell, class) pairs for int32 indices");
   if (!call.attrs.has("threshold")) fail(ErrorKind::InvalidArgument, op + ": threshold is required");
@@ -73,6 +74,8 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
   int32_t* labels = out[2].data<int32_t>();
   float* scores = out[3].data<float>();
   float* strides = out[4].data<float>();
+  int32_t* rows = out[5].data<int32_t>();
+  int32_t* distinctCells = out[6].data<int32_t>();
   const double t = p.threshold;
   // Logits at or below the bound have sigmoid32 <= t: they can neither be candidates nor suppress one (p = 0 is
   // as good as their probability). A margin of 1e-3 keeps float32 rounding on the safe side.
@@ -82,7 +85,7 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
   const bool zeroSelected = 0.0 > t;  // a suppressed pair (kept value 0) is still selected
   ThreadPool* pool = ctx.pool && ctx.pool->size() > 1 ? ctx.pool : nullptr;
   std::vector<float> prob;
-  int64_t count = 0, offset = 0;
+  int64_t count = 0, distinct = 0, offset = 0;
   const int64_t C = p.classes;
   for (int64_t l = 0; l < p.levels; ++l) {
     const int64_t n = p.n[l], nn = n * n;
@@ -119,7 +122,11 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
         }
         const float kept = m == v ? v : 0.f;
         if (static_cast<double>(kept) > t) {
-          cells[count] = static_cast<int32_t>(offset + cell);
+          // Candidates come cell by cell, so a cell's classes are consecutive and the distinct cells ascend.
+          const int32_t global = static_cast<int32_t>(offset + cell);
+          if (distinct == 0 || distinctCells[distinct - 1] != global) distinctCells[distinct++] = global;
+          rows[count] = static_cast<int32_t>(distinct - 1);
+          cells[count] = global;
           labels[count] = static_cast<int32_t>(c);
           scores[count] = kept;
           strides[count] = stride;
@@ -130,7 +137,10 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
     offset += nn;
   }
   out[0].data<int32_t>()[0] = static_cast<int32_t>(count);
+  out[0].data<int32_t>()[1] = static_cast<int32_t>(distinct);
   const size_t tail = static_cast<size_t>(p.cap - count);
+  std::memset(rows + count, 0, tail * sizeof(int32_t));
+  std::memset(distinctCells + distinct, 0, static_cast<size_t>(p.cellsTotal - distinct) * sizeof(int32_t));
   std::memset(cells + count, 0, tail * sizeof(int32_t));
   std::memset(labels + count, 0, tail * sizeof(int32_t));
   std::memset(scores + count, 0, tail * sizeof(float));
@@ -140,11 +150,13 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
 OpRegistrar reg(OpDef{"selectCandidates", 1, kMaxLevels,
                       [](const OpCall& call) {
                         const Plan p = plan(call);
-                        return std::vector<TensorSpec>{{DType::I32, {1}},
+                        return std::vector<TensorSpec>{{DType::I32, {2}},
                                                        {DType::I32, {p.cap}},
                                                        {DType::I32, {p.cap}},
                                                        {DType::F32, {p.cap}},
-                                                       {DType::F32, {p.cap}}};
+                                                       {DType::F32, {p.cap}},
+                                                       {DType::I32, {p.cap}},
+                                                       {DType::I32, {p.cellsTotal}}};
                       },
                       runCpu, nullptr});
 

@@ -24,10 +24,12 @@ async function opCandidates(levels, C, strides, threshold) {
   try {
     const c = await selectCandidates(cate, { threshold, strides });
     try {
-      const [cells, labels, scores, st] = await Promise.all([c.cells.data(), c.labels.data(), c.scores.data(), c.strides.data()]);
-      return { count: c.count, cells, labels, scores, strides: st };
+      const [cells, labels, scores, st, rows, distinctCells] = await Promise.all(
+        [c.cells, c.labels, c.scores, c.strides, c.rows, c.distinctCells].map((t) => t.data()),
+      );
+      return { count: c.count, cells, labels, scores, strides: st, distinct: c.distinct, rows, distinctCells };
     } finally {
-      for (const t of [c.cells, c.labels, c.scores, c.strides]) t.dispose();
+      for (const t of [c.cells, c.labels, c.scores, c.strides, c.rows, c.distinctCells]) t.dispose();
     }
   } finally {
     for (const t of cate) t.dispose();
@@ -74,6 +76,13 @@ for (const [i, c] of CASES.entries()) {
     sameBits(got.labels, want.labels, 'labels');
     sameBits(got.scores, want.scores, 'scores');
     sameBits(got.strides, want.strides, 'strides');
+    // Each candidate's cell is its distinct cell; the distinct cells ascend, each once.
+    const cells = Array.from(want.cells).slice(0, want.count);
+    const distinct = [...new Set(cells)];
+    assert.is(got.distinct, distinct.length);
+    sameBits(got.distinctCells, Int32Array.from(distinct), 'distinctCells');
+    const rowOf = new Map(distinct.map((cell, row) => [cell, row]));
+    sameBits(got.rows, Int32Array.from(cells, (cell) => rowOf.get(cell)), 'rows');
   });
 }
 

@@ -136,9 +136,10 @@ export function selectMasks(m, order) {
 export async function referencePostprocess(inter, cfg, o, sizes) {
   const levels = inter.cateLogits.map((c, i) => ({ cate: c.data, kernel: inter.kernels[i].data, n: c.shape[2] }));
   const [, D, fh, fw] = inter.maskFeature.shape;
-  const trace = { candidates: 0, afterAreaFilter: 0, beforeNms: 0, afterNms: 0, ratio: Math.ceil(sizes.height / fh) };
+  const trace = { candidates: 0, distinctCells: 0, afterAreaFilter: 0, beforeNms: 0, afterNms: 0, ratio: Math.ceil(sizes.height / fh) };
   const cand = selectCandidates(levels, cfg.numClasses, cfg.instanceStrides, o.scoreThreshold);
   trace.candidates = cand.count;
+  trace.distinctCells = new Set(Array.from(cand.cells).slice(0, cand.count)).size;
   if (cand.count === 0) return { trace, instances: [] };
   const kernels = gatherKernels(levels, cand.cells, D);
   const F = Tensor.from(inter.maskFeature.data, [D, fh, fw]);

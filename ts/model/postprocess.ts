@@ -4,7 +4,8 @@
  *  2. ratio = ceil(h / f_h) (from the height only, as the code does);
  *  3. candidates = (cell, class) pairs with probability > scoreThreshold, row-major over (cell, class);
  *  4–7. dynamic 1×1 convolution of the mask feature with each candidate's kernel, binarised at maskThreshold;
- *     keep masks whose area > the level's stride;
+ *     keep masks whose area > the level's stride (we compute each distinct cell's mask once: a cell's classes share
+ *     its kernel);
  *  8. score × maskness (mean soft value inside the binary mask);
  *  9. sort, keep nmsPre;  10. Matrix NMS (class-aware, gaussian or linear);
  *  11. keep decayed scores >= updateThreshold, sort, keep maxPerImage;
@@ -109,6 +110,8 @@ export interface PostprocessInput {
 
 export interface PostprocessTrace {
   candidates: number;
+  /** The candidates' distinct cells: the masks computed in steps 4–7. */
+  distinctCells: number;
   afterAreaFilter: number;
   beforeNms: number;
   afterNms: number;
@@ -161,19 +164,28 @@ export async function postprocess(
       levels.map((l) => l.cate),
       { threshold: o.scoreThreshold, strides: cfg.instanceStrides, ...sig },
     );
-    [cand.cells, cand.labels, cand.scores, cand.strides].forEach(own);
-    if (trace) trace.candidates = cand.count;
+    [cand.cells, cand.labels, cand.scores, cand.strides, cand.distinctCells, cand.rows].forEach(own);
+    if (trace) {
+      trace.candidates = cand.count;
+      trace.distinctCells = cand.distinct;
+    }
     if (cand.count === 0) return [];
-    const kernels = own(await gatherKernels(cand.cells, levels.map((l) => l.kernel), sig));
-    // Steps 4–7: the binary masks and their statistics, left on the device.
+    // Steps 4–7: the binary masks and their statistics, left on the device, once per distinct cell: a cell with
+    // several classes above the threshold has one kernel, so one mask (an untrained R50 gives ~4 candidates a cell).
+    const shared = cand.distinct < cand.count;
+    const kernels = own(await gatherKernels(cand.distinctCells, levels.map((l) => l.kernel), sig));
     const masks = own(
       (await op(ctx, dynamicConvMasksOp, await F.chw(), await onDevice(kernels, ctx.device), opts(ctx, { threshold: o.maskThreshold, keepOnDevice: true }))) as DeviceBitMasks,
     );
     check();
     // Steps 7–9 on the host: area filter, maskness rescoring, sort, nmsPre. Only the masks' statistics go there
-    // (24 bytes a candidate); the bits stay where they are (on a CUDA model, copying every candidate's bits down was
-    // ~59 MB for 7000 candidates), and the kept ones are gathered there below.
-    const [areas, softSums, boxes] = await Promise.all([masks.areas, masks.softSums, masks.boxes].map((t) => onDevice(t, 'cpu')));
+    // (24 bytes a mask), spread to the candidates that share a cell; the bits stay where they are (on a CUDA model,
+    // copying every candidate's bits down was ~59 MB for 7000 candidates), and the kept ones are gathered there below.
+    const perCandidate = async (t: Tensor): Promise<Tensor> => {
+      const h = await onDevice(t, 'cpu');
+      return shared ? own(await gatherRows(h, cand.rows, sig)) : h;
+    };
+    const [areas, softSums, boxes] = await Promise.all([masks.areas, masks.softSums, masks.boxes].map((t) => perCandidate(t!)));
     const ranked = await rankCandidates(
       { scores: cand.scores, strides: cand.strides, labels: cand.labels, areas: areas!, softSums: softSums!, boxes: boxes! },
       { nmsPre: o.nmsPre, ...sig },
@@ -183,10 +195,11 @@ export async function postprocess(
     if (ranked.kept === 0) return [];
     if (trace) trace.beforeNms = ranked.kept;
     const [pre, labels] = (await Promise.all([ranked.order.data(), ranked.labels.data()])) as [Int32Array, Int32Array];
-    // Step 10: the kept masks' bits gathered by candidate index where they are, on the model's device (only the
-    // kept indices cross to a GPU); their statistics, already gathered by rankCandidates (24 bytes each), go along.
-    // Then Matrix NMS there.
-    const nBits = own(await op(ctx, gatherRows, masks.bits, ranked.order, sig));
+    // Step 10: the kept masks' bits gathered by mask row where they are, on the model's device (only the kept rows
+    // cross to a GPU); their statistics, already gathered by rankCandidates (24 bytes each), go along. Then Matrix
+    // NMS there.
+    const keptRows = shared ? own(await gatherRows(cand.rows, ranked.order, sig)) : ranked.order;
+    const nBits = own(await op(ctx, gatherRows, masks.bits, keptRows, sig));
     const [nAreas, nSoft, nBoxes] = await Promise.all([ranked.areas, ranked.softSums, ranked.boxes].map((t) => onDevice(t, ctx.device)));
     const nmsMasks = new DeviceBitMasks(masks.width, nBits, nAreas!, nSoft!, nBoxes!);
     const decayed = Float32Array.from(await op(ctx, matrixNmsOp, nmsMasks, labels, ranked.scores, { kernel: o.nmsKernel, sigma: o.nmsSigma, ...sig }));

@@ -405,7 +405,7 @@ export class Sotr {
       const F = keep(new MaskFeature(feature, feature.shape[1]!, feature.shape[2]!, feature.shape[3]!));
       if (want) inter.maskFeature = await toHost(feature);
       await lap('maskBranch');
-      const trace: PostprocessTrace = { candidates: 0, afterAreaFilter: 0, beforeNms: 0, afterNms: 0, ratio: 0 };
+      const trace: PostprocessTrace = { candidates: 0, distinctCells: 0, afterAreaFilter: 0, beforeNms: 0, afterNms: 0, ratio: 0 };
       const instances = await postprocess(
         ctx,
         cfg,

@@ -20,6 +20,12 @@ export interface CandidateTensors {
   scores: Tensor;
   /** float32 [count]: the minimum mask area (the level's stride). */
   strides: Tensor;
+  /** How many distinct cells the candidates have (a cell with several classes above the threshold counts once). */
+  distinct: number;
+  /** int32 [distinct]: those cells, ascending. Each one's mask is computed once for all its candidates. */
+  distinctCells: Tensor;
+  /** int32 [count]: each candidate's row in `distinctCells`. */
+  rows: Tensor;
 }
 
 /** Narrows capacity-sized outputs to their first `count` rows (views) and frees the rest. */
@@ -35,7 +41,7 @@ export function narrowAll(outs: Tensor[], count: number): Tensor[] {
  * SOTR post-processing steps 1 and 3 on the CPU worker threads (never the JavaScript thread): per level the class
  * probabilities sigmoid(logit) in float32 (PyTorch's rounding), point NMS (a 2×2 max pool: a cell is kept where it
  * equals the maximum of itself and its top, top-left and left neighbours), then the (cell, class) pairs above
- * `threshold`, in row-major (cell, class) order. `cate`: the class logits of each level, float32 [1, C, N, N] or
+ * `threshold`, in row-major (cell, class) order, with their distinct cells (`distinctCells`, `rows`). `cate`: the class logits of each level, float32 [1, C, N, N] or
  * [C, N, N] on the CPU (1..8 levels).
  */
 export async function selectCandidates(cate: readonly Tensor[], options: SelectCandidatesOptions): Promise<CandidateTensors> {
@@ -46,14 +52,16 @@ export async function selectCandidates(cate: readonly Tensor[], options: SelectC
   if (typeof threshold !== 'number' || Number.isNaN(threshold)) throw new SotrRangeError(`selectCandidates: threshold must be a number, received ${String(threshold)}`);
   if (!Array.isArray(strides)) throw new SotrTypeError('selectCandidates: strides must be an array of numbers (one per level)');
   const outs = await runOp('selectCandidates', [...cate], { threshold, strides: [...strides] }, options);
-  let count: number;
+  let counts: Int32Array;
   try {
-    count = ((await outs[0]!.data()) as Int32Array)[0]!;
+    counts = (await outs[0]!.data()) as Int32Array;
   } catch (e) {
     for (const t of outs) t.dispose();
     throw e;
   }
   outs[0]!.dispose();
-  const [cells, labels, scores, st] = narrowAll(outs.slice(1), count) as [Tensor, Tensor, Tensor, Tensor];
-  return { count, cells, labels, scores, strides: st };
+  const [count, distinct] = [counts[0]!, counts[1]!];
+  const [distinctCells] = narrowAll(outs.slice(6), distinct) as [Tensor];
+  const [cells, labels, scores, st, rows] = narrowAll(outs.slice(1, 6), count) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+  return { count, cells, labels, scores, strides: st, distinct, distinctCells, rows };
 }

@@ -27,7 +27,7 @@ struct Spec {
 };
 
 struct Ref {
-  std::vector<int32_t> cells, labels;
+  std::vector<int32_t> cells, labels, rows, distinctCells;
   std::vector<float> scores, strides;
 };
 
@@ -54,6 +54,8 @@ Ref reference(const Spec& s, const OpCall& call) {
       for (int64_t c = 0; c < C; ++c) {
         const float v = kept[c * nn + cell];
         if (double(v) > s.threshold) {
+          if (r.distinctCells.empty() || r.distinctCells.back() != int32_t(offset + cell)) r.distinctCells.push_back(int32_t(offset + cell));
+          r.rows.push_back(int32_t(r.distinctCells.size() - 1));
           r.cells.push_back(int32_t(offset + cell));
           r.labels.push_back(int32_t(c));
           r.scores.push_back(v);
@@ -67,12 +69,15 @@ Ref reference(const Spec& s, const OpCall& call) {
 
 double check(const Spec& s, const OpCall& call, const std::vector<Tensor>& out) {
   const Ref r = reference(s, call);
-  const int64_t n = out[0].data<int32_t>()[0];
-  if (n != int64_t(r.cells.size())) return INFINITY;
+  const int64_t n = out[0].data<int32_t>()[0], d = out[0].data<int32_t>()[1];
+  if (n != int64_t(r.cells.size()) || d != int64_t(r.distinctCells.size())) return INFINITY;
   if (n == 0) return 0;
   bool same = std::memcmp(out[1].raw(), r.cells.data(), n * 4) == 0 && std::memcmp(out[2].raw(), r.labels.data(), n * 4) == 0 &&
-              std::memcmp(out[3].raw(), r.scores.data(), n * 4) == 0 && std::memcmp(out[4].raw(), r.strides.data(), n * 4) == 0;
-  for (int64_t i = n; i < out[1].numel(); ++i) same = same && out[1].data<int32_t>()[i] == 0 && out[3].data<float>()[i] == 0.f;
+              std::memcmp(out[3].raw(), r.scores.data(), n * 4) == 0 && std::memcmp(out[4].raw(), r.strides.data(), n * 4) == 0 &&
+              std::memcmp(out[5].raw(), r.rows.data(), n * 4) == 0 && std::memcmp(out[6].raw(), r.distinctCells.data(), d * 4) == 0;
+  for (int64_t i = n; i < out[1].numel(); ++i)
+    same = same && out[1].data<int32_t>()[i] == 0 && out[3].data<float>()[i] == 0.f && out[5].data<int32_t>()[i] == 0;
+  for (int64_t i = d; i < out[6].numel(); ++i) same = same && out[6].data<int32_t>()[i] == 0;
   return same ? 0.0 : INFINITY;
 }
 

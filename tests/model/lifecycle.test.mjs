@@ -152,7 +152,10 @@ test('ties: sorts by (score descending, candidate index ascending); point NMS ke
   const c = await selectCandidates([cate], { threshold: 0.1, strides: [8] });
   assert.equal(Array.from(await c.cells.data()), [0, 1]);
   assert.equal(Array.from(await c.labels.data()), [0, 0]);
-  for (const t of [cate, c.cells, c.labels, c.scores, c.strides]) t.dispose();
+  assert.is(c.distinct, 2);
+  assert.equal(Array.from(await c.distinctCells.data()), [0, 1]);
+  assert.equal(Array.from(await c.rows.data()), [0, 1]);
+  for (const t of [cate, c.cells, c.labels, c.scores, c.strides, c.distinctCells, c.rows]) t.dispose();
 });
 
 test('Matrix NMS, as the post-processing calls it, follows the reference formula (class-aware, gaussian and linear)', async () => {

@@ -155,6 +155,14 @@ export async function postprocess(
     return x;
   };
   const onDevice = async (t: Tensor, device: string): Promise<Tensor> => (t.device === device ? t : own(await t.to(device)));
+  // Promise.all for calls that own() their results: waits for every one before rethrowing the first failure, so
+  // none resolves after the finally below has disposed the rest (it would stay alive until the GC found it).
+  const allSettled = async <T>(ps: Array<Promise<T>>): Promise<T[]> => {
+    const r = await Promise.allSettled(ps);
+    const failed = r.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+    if (failed) throw failed.reason;
+    return r.map((x) => (x as PromiseFulfilledResult<T>).value);
+  };
   const check = () => {
     if (ctx.signal?.aborted) throw new AbortError('predict');
   };
@@ -185,7 +193,7 @@ export async function postprocess(
       const h = await onDevice(t, 'cpu');
       return shared ? own(await gatherRows(h, cand.rows, sig)) : h;
     };
-    const [areas, softSums, boxes] = await Promise.all([masks.areas, masks.softSums, masks.boxes].map((t) => perCandidate(t!)));
+    const [areas, softSums, boxes] = await allSettled([masks.areas, masks.softSums, masks.boxes].map((t) => perCandidate(t!)));
     const ranked = await rankCandidates(
       { scores: cand.scores, strides: cand.strides, labels: cand.labels, areas: areas!, softSums: softSums!, boxes: boxes! },
       { nmsPre: o.nmsPre, ...sig },
@@ -200,7 +208,7 @@ export async function postprocess(
     // NMS there.
     const keptRows = shared ? own(await gatherRows(cand.rows, ranked.order, sig)) : ranked.order;
     const nBits = own(await op(ctx, gatherRows, masks.bits, keptRows, sig));
-    const [nAreas, nSoft, nBoxes] = await Promise.all([ranked.areas, ranked.softSums, ranked.boxes].map((t) => onDevice(t, ctx.device)));
+    const [nAreas, nSoft, nBoxes] = await allSettled([ranked.areas, ranked.softSums, ranked.boxes].map((t) => onDevice(t, ctx.device)));
     const nmsMasks = new DeviceBitMasks(masks.width, nBits, nAreas!, nSoft!, nBoxes!);
     const decayed = Float32Array.from(await op(ctx, matrixNmsOp, nmsMasks, labels, ranked.scores, { kernel: o.nmsKernel, sigma: o.nmsSigma, ...sig }));
     // Step 11 (at most nmsPre entries): keep >= updateThreshold, sort, top maxPerImage.

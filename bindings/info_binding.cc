@@ -1,5 +1,6 @@
 // backendInfo (never throws), memory statistics, threads, synchronization.
 #include "addon.h"
+#include "gemm/gemm_cpu.h"
 #include "runtime/cpu_features.h"
 #include "runtime/runtime.h"
 #include "runtime/thread_pool.h"
@@ -40,6 +41,9 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
     cpu.Set("threads", Napi::Number::New(env, sotr::cpuPool().size()));
     cpu.Set("simd", sotr::simdLevelName(sotr::activeSimdLevel()));
     cpu.Set("maxSimd", sotr::simdLevelName(sotr::maxSimdLevel()));
+    // What precision 'bf16' computes in on the CPU: bfloat16 products where
+    // the GEMM's AVX512-BF16 kernels can run, float32 otherwise.
+    cpu.Set("bf16", sotr::cpuGemmPrecision(sotr::Precision::BF16) == sotr::Precision::BF16 ? "bfloat16" : "float32");
     const auto& f = sotr::cpuFeatures();
     auto feats = Napi::Array::New(env);
     uint32_t k = 0;

@@ -71,7 +71,7 @@ export function backendInfo(): BackendInfo {
   if (err) {
     raw = {
       build: { version: 'unknown', commit: 'unknown', napiVersion: 0, simdVariants: [] },
-      cpu: { threads: 0, simd: 'none', maxSimd: 'none', features: [], error: err.message },
+      cpu: { threads: 0, simd: 'none', maxSimd: 'none', features: [], bf16: 'float32', error: err.message },
       cuda: {
         compiled: false,
         available: false,
@@ -88,7 +88,7 @@ export function backendInfo(): BackendInfo {
     } catch (e) {
       raw = {
         build: { version: 'unknown', commit: 'unknown', napiVersion: 0, simdVariants: [] },
-        cpu: { threads: 0, simd: 'none', maxSimd: 'none', features: [], error: String(e) },
+        cpu: { threads: 0, simd: 'none', maxSimd: 'none', features: [], bf16: 'float32', error: String(e) },
         cuda: { compiled: false, available: false, reason: String(e), driverVersion: 0, runtimeVersion: 0, archs: [], devices: [] },
       };
     }

@@ -18,7 +18,15 @@ export interface NativeTensorHandle {
 
 export interface NativeBackendInfo {
   build: { version: string; commit: string; napiVersion: number; simdVariants: string[] };
-  cpu: { threads: number; simd: string; maxSimd: string; features: string[]; error?: string };
+  cpu: {
+    threads: number;
+    simd: string;
+    maxSimd: string;
+    features: string[];
+    /** What precision 'bf16' multiplies in on the CPU: 'bfloat16' (AVX512-BF16 GEMM kernels) or 'float32'. */
+    bf16: 'bfloat16' | 'float32';
+    error?: string;
+  };
   cuda: {
     compiled: boolean;
     available: boolean;

@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
   double budget = 1.0;
   double settle = 0.25;  // seconds after each multi-threaded OpenBLAS block
   sotr::SimdLevel level = sotr::activeSimdLevel();
+  sotr::Precision precision = sotr::Precision::FP32;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> const char* {
@@ -157,13 +158,21 @@ int main(int argc, char** argv) {
     else if (a == "--time-per-case") budget = std::atof(next());
     else if (a == "--only") only = next();
     else if (a == "--settle") settle = std::atof(next());
+    else if (a == "--precision") {
+      const std::string v = next();
+      if (v != "fp32" && v != "bf16") {
+        std::fprintf(stderr, "bad --precision (fp32 | bf16)\n");
+        return 2;
+      }
+      precision = v == "bf16" ? sotr::Precision::BF16 : sotr::Precision::FP32;
+    }
     else if (a == "--simd") {
       if (!sotr::parseSimdLevel(next(), &level)) {
         std::fprintf(stderr, "bad --simd\n");
         return 2;
       }
     } else {
-      std::fprintf(stderr, "usage: %s [--threads 1,2] [--json path] [--time-per-case s] [--simd l] [--only s] [--settle s]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--threads 1,2] [--json path] [--time-per-case s] [--simd l] [--only s] [--settle s] [--precision fp32|bf16]\n", argv[0]);
       return 2;
     }
   }
@@ -184,8 +193,9 @@ int main(int argc, char** argv) {
       }
     std::fclose(f);
   }
-  std::printf("date %s  cpu %s  simd %s  openblas %s\n", date, cpu.c_str(), sotr::simdLevelName(level),
-              openblas_get_config());
+  const bool bf16 = sotr::cpuGemmPrecision(precision, level) == sotr::Precision::BF16;
+  std::printf("date %s  cpu %s  simd %s  precision %s  openblas %s\n", date, cpu.c_str(), sotr::simdLevelName(level),
+              bf16 ? "bf16 (ours; OpenBLAS float32)" : "fp32", openblas_get_config());
   std::printf("GF/s and ratio (ours/OpenBLAS speed): 1 thread from median thread-CPU time, more threads from\n"
               "median wall time; pair = median of per-block wall ratios; best = ratio of fastest blocks\n");
   std::printf("%-34s %3s %10s %10s %7s %8s %8s %10s\n", "shape (MxNxK)", "thr", "ours GF/s", "oblas GF/s", "ratio",
@@ -215,14 +225,14 @@ int main(int argc, char** argv) {
       g.C = C.data(), g.ldc = ldc;
       g.batch = bt, g.strideA = M * K, g.strideB = K * N, g.strideC = M * N;
       sotr::PackedMatrix pa;
-      if (c.packedA) pa = sotr::packA(A.data(), lda, c.transA, M, K, level, &pool);
+      if (c.packedA) pa = sotr::packA(A.data(), lda, c.transA, M, K, level, &pool, precision);
 
       Timing tO{}, tB{};
       double pairRatio = 0;
       interleaved(
           [&] {
             if (c.packedA) sotr::gemmF32Packed(g, &pa, nullptr, &pool);
-            else sotr::gemmF32(g, &pool, level);
+            else sotr::gemmF32(g, &pool, level, precision);
           },
           [&] {
             for (int64_t b = 0; b < bt; ++b)
@@ -236,7 +246,8 @@ int main(int argc, char** argv) {
         md = std::max(md, std::fabs(double(C[i]) - R[i]));
         mx = std::max(mx, std::fabs(double(R[i])));
       }
-      if (!(md <= 1e-4 * std::max(1.0, mx))) bad = true;
+      // bfloat16 operands: about 2^-8 relative per product, ~sqrt(K) of them.
+      if (!(md <= (bf16 ? 2e-2 : 1e-4) * std::max(1.0, mx))) bad = true;
       const double fl = 2.0 * M * N * K * bt * 1e-9;
       // Headline: T = 1 from thread CPU time, T > 1 from wall time (median).
       const double oS = T == 1 ? tO.cpuMedian : tO.wallMedian, bS = T == 1 ? tB.cpuMedian : tB.wallMedian;

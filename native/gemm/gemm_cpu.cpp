@@ -31,7 +31,16 @@ constexpr double kParallelMinFlops = 4.0e6;
 // packing with AVX-512); below, waking the pool gains little.
 constexpr int64_t kParallelPackMinElems = int64_t(1) << 19;
 
-const KernelSet* kernelsFor(SimdLevel level) {
+// The bfloat16 kernels, when this CPU and binary can run them at `level`.
+const KernelSet* bf16KernelsFor(SimdLevel level) {
+  const int l = std::min(static_cast<int>(level), static_cast<int>(maxSimdLevel()));
+  if (l < static_cast<int>(SimdLevel::AVX512) || !cpuFeatures().avx512bf16) return nullptr;
+  return gemm_detail::kernelsAvx512Bf16();
+}
+
+const KernelSet* kernelsFor(SimdLevel level, Precision precision = Precision::FP32) {
+  if (precision == Precision::BF16)
+    if (const KernelSet* k = bf16KernelsFor(level)) return k;
   const int l = std::min(static_cast<int>(level), static_cast<int>(maxSimdLevel()));
   if (l >= static_cast<int>(SimdLevel::AVX512))
     if (const KernelSet* k = gemm_detail::kernelsAvx512()) return k;
@@ -40,7 +49,7 @@ const KernelSet* kernelsFor(SimdLevel level) {
   return gemm_detail::kernelsScalar();
 }
 
-thread_local Scratch t_packA, t_packB, t_resid;
+thread_local Scratch t_packA, t_packB, t_resid, t_macro;
 
 
 // K is split into near-equal blocks of at most ks.kc (a multiple of 4), so the
@@ -52,17 +61,22 @@ int64_t kcBaseFor(const KernelSet& ks, int64_t K) {
 }
 
 // Where the packed A of a row block lives: panel data for (k0, kc, local row m)
-// is at base + rowsPad*k0 + (rowOff + m)*kc.
+// is at base + rowsPad*s(k0) + (rowOff + m)*s(kc), s = the kernels' kSlots
+// (k0 is a multiple of the even K block, so s(k0) is exact).
 struct AView {
   const float* base;
   int64_t rowsPad;
   int64_t rowOff;
-  const float* at(int64_t k0, int64_t kc, int64_t m) const { return base + rowsPad * k0 + (rowOff + m) * kc; }
+  const KernelSet* ks;
+  const float* at(int64_t k0, int64_t kc, int64_t m) const {
+    return base + rowsPad * ks->kSlots(k0) + (rowOff + m) * ks->kSlots(kc);
+  }
 };
 struct BView {
   const float* base;  // nullptr: pack B on the fly
   int64_t colsPad;
-  const float* at(int64_t k0, int64_t kc, int64_t n) const { return base + colsPad * k0 + n * kc; }
+  const KernelSet* ks;
+  const float* at(int64_t k0, int64_t kc, int64_t n) const { return base + colsPad * ks->kSlots(k0) + n * ks->kSlots(kc); }
 };
 
 struct Plan {
@@ -115,7 +129,7 @@ void packABlock(const Plan& p, const float* A, int64_t m0, int64_t mcount, float
       const int64_t kb = t / chunks, c = t % chunks;
       const int64_t k0 = kb * p.kcBase, kc = std::min(p.kcBase, a.K - k0);
       const int64_t pm0 = c * 8 * ks.mr, pm1 = std::min(mcount, pm0 + 8 * ks.mr);
-      ks.packA(A, a.lda, a.transA, m0 + pm0, pm1 - pm0, k0, kc, dst + rowsPad * k0 + pm0 * kc);
+      ks.packA(A, a.lda, a.transA, m0 + pm0, pm1 - pm0, k0, kc, dst + rowsPad * ks.kSlots(k0) + pm0 * ks.kSlots(kc));
     }
   };
   const int64_t tasks = nkb * chunks;
@@ -144,6 +158,7 @@ void runRegion(const Plan& p, int64_t b, const AView& av, const BView& bv, int64
   m.ldb = a.ldb;
   m.ldc = a.ldc;
   m.row0 = m0;
+  m.scratch = ks.scratchFloats ? t_macro.get(ks.scratchFloats) : nullptr;
   const int64_t nc = ks.nc;  // L2 block of B, packed or read in place
   for (int64_t nb = n0; nb < n1; nb += nc) {
     m.ncount = std::min<int64_t>(nc, n1 - nb);
@@ -162,7 +177,7 @@ void runRegion(const Plan& p, int64_t b, const AView& av, const BView& bv, int64
       } else if (bv.base) {
         m.B = bv.at(k0, kc, nb);
       } else {
-        float* buf = t_packB.get(roundUp(m.ncount, ks.nr) * kc);
+        float* buf = t_packB.get(roundUp(m.ncount, ks.nr) * ks.kSlots(kc));
         ks.packB(B, a.ldb, a.transB, k0, kc, nb, m.ncount, buf);
         m.B = buf;
       }
@@ -199,11 +214,11 @@ void itemSerial(const Plan& p, int64_t b, const float* sharedPackedA, const AVie
     const int64_t mc = std::min(mblk, a.M - mb);
     const float* pa = sharedPackedA;
     if (!pa || mc != a.M) {
-      float* buf = t_packA.get(roundUp(mc, ks.mr) * a.K);
+      float* buf = t_packA.get(roundUp(mc, ks.mr) * ks.kSlots(a.K));
       packABlock(p, A, mb, mc, buf, nullptr);
       pa = buf;
     }
-    runRegion(p, b, AView{pa, roundUp(mc, ks.mr), -mb}, bv, mb, mb + mc, 0, a.N, &epi);
+    runRegion(p, b, AView{pa, roundUp(mc, ks.mr), -mb, &ks}, bv, mb, mb + mc, 0, a.N, &epi);
   }
 }
 
@@ -231,11 +246,11 @@ void itemParallel(const Plan& p, int64_t b, const float* sharedPackedA, const AV
     } else if (!p.directA) {
       const float* pa = sharedPackedA;
       if (!pa || mc != a.M) {
-        float* buf = t_packA.get(roundUp(mc, ks.mr) * a.K);
+        float* buf = t_packA.get(roundUp(mc, ks.mr) * ks.kSlots(a.K));
         packABlock(p, A, mb, mc, buf, &pool);
         pa = buf;
       }
-      av = AView{pa, roundUp(mc, ks.mr), -mb};
+      av = AView{pa, roundUp(mc, ks.mr), -mb, &ks};
     }
     // Grid: split N first (tasks share packed A and pack disjoint parts of B),
     // then M; at most kTasksPerThread * T tasks of at least kMinTaskMacs.
@@ -349,16 +364,16 @@ void run(const GemmArgs& args, const PackedMatrix* pA, const PackedMatrix* pB, T
   const bool parallel = T > 1 && flops >= kParallelMinFlops;
 
   AView userA{};
-  if (pA) userA = AView{pA->data(), roundUp(a.M, ks->mr), 0};
-  BView bv{nullptr, 0};
-  if (pB) bv = BView{pB->data(), roundUp(a.N, ks->nr)};
+  if (pA) userA = AView{pA->data(), roundUp(a.M, ks->mr), 0, ks};
+  BView bv{nullptr, 0, ks};
+  if (pB) bv = BView{pB->data(), roundUp(a.N, ks->nr), ks};
 
   // A shared by every batch item (stride 0) is packed once up front when it
   // fits the packed-A budget.
   const float* sharedA = nullptr;
   if (!pA && !p.directA && a.batch > 1 && a.strideA == 0 &&
       roundUp(a.M, ks->mr) * a.K * 4 <= kPackedABudgetBytes) {
-    float* buf = t_packA.get(roundUp(a.M, ks->mr) * a.K);
+    float* buf = t_packA.get(roundUp(a.M, ks->mr) * ks->kSlots(a.K));
     packABlock(p, a.A, 0, a.M, buf, parallel ? pool : nullptr);
     sharedA = buf;
   }
@@ -389,18 +404,24 @@ void run(const GemmArgs& args, const PackedMatrix* pA, const PackedMatrix* pB, T
 
 void PackedMatrix::Free::operator()(float* p) const { std::free(p); }
 
-void gemmF32(const GemmArgs& args, ThreadPool* pool) { run(args, nullptr, nullptr, pool, kernelsFor(activeSimdLevel())); }
+void gemmF32(const GemmArgs& args, ThreadPool* pool, Precision precision) {
+  run(args, nullptr, nullptr, pool, kernelsFor(activeSimdLevel(), precision));
+}
 
-void gemmF32(const GemmArgs& args, ThreadPool* pool, SimdLevel level) {
-  run(args, nullptr, nullptr, pool, kernelsFor(level));
+void gemmF32(const GemmArgs& args, ThreadPool* pool, SimdLevel level, Precision precision) {
+  run(args, nullptr, nullptr, pool, kernelsFor(level, precision));
+}
+
+Precision cpuGemmPrecision(Precision requested, SimdLevel level) {
+  return requested == Precision::BF16 && bf16KernelsFor(level) ? Precision::BF16 : Precision::FP32;
 }
 
 PackedMatrix packA(const float* A, int64_t lda, bool transA, int64_t M, int64_t K, SimdLevel level,
-                   ThreadPool* pool) {
+                   ThreadPool* pool, Precision precision) {
   if (M <= 0 || K <= 0) throw std::invalid_argument("packA: M and K must be positive");
   if (!A) throw std::invalid_argument("packA: A is null");
   if (lda < (transA ? M : K)) throw std::invalid_argument("packA: lda too small");
-  const KernelSet* ks = kernelsFor(level);
+  const KernelSet* ks = kernelsFor(level, precision);
   GemmArgs a;
   a.M = M;
   a.K = K;
@@ -408,26 +429,27 @@ PackedMatrix packA(const float* A, int64_t lda, bool transA, int64_t M, int64_t 
   a.transA = transA;
   Plan p{&a, ks, kcBaseFor(*ks, K), false, false, false};
   PackedMatrix pm;
-  pm.size_ = roundUp(M, ks->mr) * K;
+  pm.size_ = roundUp(M, ks->mr) * ks->kSlots(K);
   pm.data_.reset(alignedFloats(pm.size_));
   packABlock(p, A, 0, M, pm.data_.get(), pool);
   pm.role_ = PackedMatrix::Role::A;
   pm.level_ = ks->level;
+  pm.precision_ = ks->precision;
   pm.rows_ = M;
   pm.cols_ = K;
   return pm;
 }
 
 PackedMatrix packB(const float* B, int64_t ldb, bool transB, int64_t K, int64_t N, SimdLevel level,
-                   ThreadPool* pool) {
+                   ThreadPool* pool, Precision precision) {
   if (K <= 0 || N <= 0) throw std::invalid_argument("packB: K and N must be positive");
   if (!B) throw std::invalid_argument("packB: B is null");
   if (ldb < (transB ? K : N)) throw std::invalid_argument("packB: ldb too small");
-  const KernelSet* ks = kernelsFor(level);
+  const KernelSet* ks = kernelsFor(level, precision);
   const int64_t kcBase = kcBaseFor(*ks, K);
   const int64_t colsPad = roundUp(N, ks->nr);
   PackedMatrix pm;
-  pm.size_ = colsPad * K;
+  pm.size_ = colsPad * ks->kSlots(K);
   pm.data_.reset(alignedFloats(pm.size_));
   float* dst = pm.data_.get();
   const int64_t nkb = ceilDiv(K, kcBase), chunks = ceilDiv(N, 8 * int64_t(ks->nr));
@@ -436,13 +458,14 @@ PackedMatrix packB(const float* B, int64_t ldb, bool transB, int64_t K, int64_t 
       const int64_t kb = t / chunks, c = t % chunks;
       const int64_t k0 = kb * kcBase, kc = std::min(kcBase, K - k0);
       const int64_t n0 = c * 8 * ks->nr, n1 = std::min(N, n0 + 8 * ks->nr);
-      ks->packB(B, ldb, transB, k0, kc, n0, n1 - n0, dst + colsPad * k0 + n0 * kc);
+      ks->packB(B, ldb, transB, k0, kc, n0, n1 - n0, dst + colsPad * ks->kSlots(k0) + n0 * ks->kSlots(kc));
     }
   };
   if (pool && pool->size() > 1) pool->parallelFor(nkb * chunks, 1, body);
   else body(0, nkb * chunks);
   pm.role_ = PackedMatrix::Role::B;
   pm.level_ = ks->level;
+  pm.precision_ = ks->precision;
   pm.rows_ = K;
   pm.cols_ = N;
   return pm;
@@ -456,11 +479,14 @@ void gemmF32Packed(const GemmArgs& args, const PackedMatrix* packedA, const Pack
     throw std::invalid_argument("gemmF32Packed: packedA is not an M x K packed A");
   if (packedB && (packedB->role() != PackedMatrix::Role::B || packedB->rows() != args.K || packedB->cols() != args.N))
     throw std::invalid_argument("gemmF32Packed: packedB is not a K x N packed B");
-  if (packedA && packedB && packedA->level() != packedB->level())
-    throw std::invalid_argument("gemmF32Packed: packed operands were made for different SIMD levels");
-  const SimdLevel level = packedA ? packedA->level() : packedB ? packedB->level() : activeSimdLevel();
-  const KernelSet* ks = kernelsFor(level);
-  if (ks->level != level) throw std::invalid_argument("gemmF32Packed: packed SIMD level not available");
+  if (packedA && packedB && (packedA->level() != packedB->level() || packedA->precision() != packedB->precision()))
+    throw std::invalid_argument("gemmF32Packed: packed operands were made for different kernels (SIMD level or precision)");
+  const PackedMatrix* packed = packedA ? packedA : packedB;
+  const SimdLevel level = packed ? packed->level() : activeSimdLevel();
+  const Precision precision = packed ? packed->precision() : Precision::FP32;
+  const KernelSet* ks = kernelsFor(level, precision);
+  if (ks->level != level || ks->precision != precision)
+    throw std::invalid_argument("gemmF32Packed: packed operand's kernels (SIMD level or precision) not available");
   run(args, packedA, packedB, pool, ks);
 }
 

@@ -2,6 +2,12 @@
 // AVX2+FMA / AVX-512) chosen at run time, multithreaded over sotr::ThreadPool,
 // with the GemmEpilogue fused into the last K block. See docs/gemm.md.
 //
+// Precision::BF16 on a CPU with AVX512-BF16 (Zen 4, Cooper Lake, Sapphire
+// Rapids and later) rounds the operands to bfloat16 when they are packed and
+// multiplies them with VDPBF16PS (products exact, float32 accumulation, twice
+// the float32 FMA rate); everywhere else, and for TF32 / FP16, the CPU computes
+// in float32 (at least as accurate). cpuGemmPrecision() says which.
+//
 // Semantics are those of gemm_args.h. C is overwritten (never read, so it may
 // hold garbage/NaN). C must not overlap A or B; the residual may alias C.
 // Results depend only on the shape and SIMD level, not on the thread count.
@@ -19,13 +25,20 @@ class ThreadPool;
 // C = epilogue(op(A) * op(B)), batched. pool == nullptr runs on the caller's
 // thread only (lowest overhead, for many small calls). Throws
 // std::invalid_argument on bad dimensions / leading dims / strides / pointers.
-void gemmF32(const GemmArgs& args, ThreadPool* pool);
+void gemmF32(const GemmArgs& args, ThreadPool* pool, Precision precision = Precision::FP32);
 // Same with an explicit kernel level (capped at maxSimdLevel()); for tests/benchmarks.
-void gemmF32(const GemmArgs& args, ThreadPool* pool, SimdLevel level);
+void gemmF32(const GemmArgs& args, ThreadPool* pool, SimdLevel level, Precision precision = Precision::FP32);
+
+// The products' precision the CPU core gives for `requested` at `level`: BF16
+// where the bfloat16 kernels can run (AVX-512 level, AVX512-BF16 CPU, compiled
+// in), else FP32.
+Precision cpuGemmPrecision(Precision requested, SimdLevel level);
+inline Precision cpuGemmPrecision(Precision requested) { return cpuGemmPrecision(requested, activeSimdLevel()); }
 
 // An operand packed once into the microkernel layout, for weights reused
 // across calls (conv weights as A, linear weights as B). The layout depends on
-// the SIMD level, so a packed matrix is only valid with the level it was made for.
+// the SIMD level and the precision (bfloat16 pairs take half the bytes), so a
+// packed matrix is only valid with the kernels it was made for.
 class PackedMatrix {
  public:
   enum class Role : int { A = 0, B = 1 };
@@ -33,14 +46,15 @@ class PackedMatrix {
   bool empty() const { return !data_; }
   Role role() const { return role_; }
   SimdLevel level() const { return level_; }
+  Precision precision() const { return precision_; }  // FP32 or BF16: cpuGemmPrecision of the request
   int64_t rows() const { return rows_; }  // A: M, B: K
   int64_t cols() const { return cols_; }  // A: K, B: N
   int64_t bytes() const { return size_ * static_cast<int64_t>(sizeof(float)); }
   const float* data() const { return data_.get(); }
 
  private:
-  friend PackedMatrix packA(const float*, int64_t, bool, int64_t, int64_t, SimdLevel, ThreadPool*);
-  friend PackedMatrix packB(const float*, int64_t, bool, int64_t, int64_t, SimdLevel, ThreadPool*);
+  friend PackedMatrix packA(const float*, int64_t, bool, int64_t, int64_t, SimdLevel, ThreadPool*, Precision);
+  friend PackedMatrix packB(const float*, int64_t, bool, int64_t, int64_t, SimdLevel, ThreadPool*, Precision);
   struct Free {
     void operator()(float* p) const;
   };
@@ -48,15 +62,17 @@ class PackedMatrix {
   int64_t size_ = 0;
   Role role_ = Role::A;
   SimdLevel level_ = SimdLevel::Scalar;
+  Precision precision_ = Precision::FP32;
   int64_t rows_ = 0, cols_ = 0;
 };
 
 // Packs op(A) (M x K; transA: A stored K x M) / op(B) (K x N; transB: B stored
-// N x K). pool may be nullptr.
+// N x K). pool may be nullptr. precision: as gemmF32's (BF16 packs bfloat16
+// pairs where the CPU can use them).
 PackedMatrix packA(const float* A, int64_t lda, bool transA, int64_t M, int64_t K,
-                   SimdLevel level, ThreadPool* pool = nullptr);
+                   SimdLevel level, ThreadPool* pool = nullptr, Precision precision = Precision::FP32);
 PackedMatrix packB(const float* B, int64_t ldb, bool transB, int64_t K, int64_t N,
-                   SimdLevel level, ThreadPool* pool = nullptr);
+                   SimdLevel level, ThreadPool* pool = nullptr, Precision precision = Precision::FP32);
 inline PackedMatrix packA(const float* A, int64_t lda, bool transA, int64_t M, int64_t K) {
   return packA(A, lda, transA, M, K, activeSimdLevel(), nullptr);
 }
@@ -66,8 +82,8 @@ inline PackedMatrix packB(const float* B, int64_t ldb, bool transB, int64_t K, i
 
 // gemmF32 with either operand (or both) pre-packed: args.A / lda / transA /
 // strideA are ignored when packedA is given (it is broadcast over the batch;
-// its M, K must match args), likewise for B. The kernel level is the packed
-// operand's level (both must agree).
+// its M, K must match args), likewise for B. The kernels (level and
+// precision) are the packed operand's (both must agree).
 void gemmF32Packed(const GemmArgs& args, const PackedMatrix* packedA,
                    const PackedMatrix* packedB, ThreadPool* pool);
 
@@ -113,14 +129,21 @@ struct MacroArgs {
   bool accumulate;  // add to C (later K blocks) instead of overwriting
   const EpiCtx* ep;
   int64_t row0, col0;
+  float* scratch;  // KernelSet::scratchFloats floats of this thread's scratch (nullptr if 0)
 };
 
 struct KernelSet {
   SimdLevel level;
   int mr, nr;  // microtile
   int kc, nc;  // cache blocking: K block, N block (multiple of nr)
+  // FP32, or BF16: packed panels hold bfloat16 pairs (k even in the low half),
+  // one 32-bit slot per two k, so a panel of kc is kSlots(kc) = ceil(kc/2)
+  // slots deep; operands read in place are converted by the macro-kernel.
+  Precision precision;
+  int64_t scratchFloats;  // per-thread scratch the macro-kernel needs
+  int64_t kSlots(int64_t k) const { return precision == Precision::BF16 ? (k + 1) / 2 : k; }
   // Packs rows [m0, m0+mcount) x k [k0, k0+kc) of op(A) into ceil(mcount/mr)
-  // zero-padded panels at dst.
+  // zero-padded panels of mr * kSlots(kc) slots at dst.
   void (*packA)(const float* A, int64_t lda, bool transA, int64_t m0, int64_t mcount, int64_t k0,
                 int64_t kc, float* dst);
   // Packs k [k0, k0+kc) x cols [n0, n0+ncount) of op(B) into ceil(ncount/nr) panels.
@@ -132,6 +155,7 @@ struct KernelSet {
 const KernelSet* kernelsScalar();
 const KernelSet* kernelsAvx2();    // nullptr when not compiled in
 const KernelSet* kernelsAvx512();  // nullptr when not compiled in
+const KernelSet* kernelsAvx512Bf16();  // nullptr when not compiled in (the CPU check is the caller's)
 
 }  // namespace gemm_detail
 }  // namespace sotr

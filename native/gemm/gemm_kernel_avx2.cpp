@@ -272,7 +272,7 @@ void macro(const MacroArgs& m) {
   }
 }
 
-const KernelSet kSet = {SimdLevel::AVX2, MR, NR, KC, NC, packA, packB, macro};
+const KernelSet kSet = {SimdLevel::AVX2, MR, NR, KC, NC, Precision::FP32, 0, packA, packB, macro};
 
 }  // namespace
 

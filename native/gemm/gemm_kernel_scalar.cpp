@@ -122,7 +122,7 @@ void packB(const float* B, int64_t ldb, bool transB, int64_t k0, int64_t kc, int
   }
 }
 
-const KernelSet kSet = {SimdLevel::Scalar, MR, NR, KC, NC, packA, packB, macro};
+const KernelSet kSet = {SimdLevel::Scalar, MR, NR, KC, NC, Precision::FP32, 0, packA, packB, macro};
 
 }  // namespace
 

@@ -214,7 +214,7 @@ struct PackedConvWeight {
 };
 
 std::shared_ptr<PackedConvWeight> packConvWeight(const float* w, int64_t groups, int64_t Og, int64_t K,
-                                                 SimdLevel level, ThreadPool* pool) {
+                                                 SimdLevel level, Precision precision, ThreadPool* pool) {
   auto pw = std::make_shared<PackedConvWeight>();
   pw->level = level;
   pw->groups = groups;
@@ -225,7 +225,7 @@ std::shared_ptr<PackedConvWeight> packConvWeight(const float* w, int64_t groups,
   pw->blocks.resize(groups * pw->nmb);
   auto one = [&](int64_t t) {
     const int64_t g = t / pw->nmb, b = t % pw->nmb;
-    pw->blocks[t] = packA(w + (g * Og + b * pw->mb) * K, K, false, pw->rows(b), K, level, nullptr);
+    pw->blocks[t] = packA(w + (g * Og + b * pw->mb) * K, K, false, pw->rows(b), K, level, nullptr, precision);
   };
   const int64_t tasks = groups * pw->nmb;
   if (pool && pool->size() > 1 && tasks > 1) pool->parallelTasks(tasks, one);
@@ -236,12 +236,12 @@ std::shared_ptr<PackedConvWeight> packConvWeight(const float* w, int64_t groups,
 }
 
 std::shared_ptr<PackedConvWeight> packedWeightFor(const Tensor& key, const float* w, int64_t groups, int64_t Og,
-                                                  int64_t K, SimdLevel level, ThreadPool* pool) {
+                                                  int64_t K, SimdLevel level, Precision precision, ThreadPool* pool) {
   // The weight cache makes a fresh payload when key is undefined.
   const std::string tag = "conv/g" + std::to_string(groups) + "/o" + std::to_string(Og) + "/k" + std::to_string(K) +
-                          "/simd" + std::to_string(static_cast<int>(level));
+                          "/simd" + std::to_string(static_cast<int>(level)) + (precision == Precision::BF16 ? "/bf16" : "");
   return weightCache().get<PackedConvWeight>({&key}, tag, [&](int64_t& bytes) {
-    auto pw = packConvWeight(w, groups, Og, K, level, pool);
+    auto pw = packConvWeight(w, groups, Og, K, level, precision, pool);
     bytes = pw->bytes;
     return pw;
   });
@@ -311,7 +311,7 @@ int64_t convBlockRows(SimdLevel l) {
 // ---------------------------------------------------------------------------
 
 void convGemmCpu(const ConvGeom& g, const float* x, const Tensor& weightKey, const float* weight,
-                 const GemmEpilogue& ep, float* out, const ColumnFn* columns, ThreadPool* pool) {
+                 const GemmEpilogue& ep, float* out, const ColumnFn* columns, ThreadPool* pool, Precision precision) {
   const int64_t N = g.N, G = g.groups, Og = g.Og(), O = g.O, K = g.K(), P = g.P();
   if (N == 0 || O == 0 || P == 0) return;
   if (K == 0) {  // empty reduction: out = epilogue(0)
@@ -321,7 +321,8 @@ void convGemmCpu(const ConvGeom& g, const float* x, const Tensor& weightKey, con
     return;
   }
   const SimdLevel level = activeSimdLevel();
-  const std::shared_ptr<PackedConvWeight> pw = packedWeightFor(weightKey, weight, G, Og, K, level, pool);
+  const std::shared_ptr<PackedConvWeight> pw =
+      packedWeightFor(weightKey, weight, G, Og, K, level, cpuGemmPrecision(precision, level), pool);
   const int T = pool ? pool->size() : 1;
 
   // One GEMM: rows of weight block b of group grp, columns [p0, p0+nc) of
@@ -441,15 +442,15 @@ static OpRegistrar reg(OpDef{
       if (winograd) {
         const WinogradTile tile = p.algorithm == A::Winograd2   ? WinogradTile::F2
                                   : p.algorithm == A::Winograd4 ? WinogradTile::F4
-                                                                : winogradPick(g, w);
-        convWinogradCpu(g, x, w, w.data<float>(), ep, out[0].data<float>(), ctx.pool, tile);
+                                                                : winogradPick(g, w, call.precision);
+        convWinogradCpu(g, x, w, w.data<float>(), ep, out[0].data<float>(), ctx.pool, tile, call.precision);
       } else if (g.pointwise() && g.K() < kPointwiseCopyMinK) {
-        convGemmCpu(g, x, w, w.data<float>(), ep, out[0].data<float>(), nullptr, ctx.pool);
+        convGemmCpu(g, x, w, w.data<float>(), ep, out[0].data<float>(), nullptr, ctx.pool, call.precision);
       } else {
         const ColumnFn cols = [&](int64_t n, int64_t grp, int64_t p0, int64_t nc, float* col, int64_t ld) {
           im2colBlock(g, x, n, grp, p0, nc, col, ld);
         };
-        convGemmCpu(g, x, w, w.data<float>(), ep, out[0].data<float>(), &cols, ctx.pool);
+        convGemmCpu(g, x, w, w.data<float>(), ep, out[0].data<float>(), &cols, ctx.pool, call.precision);
       }
     },
     nullptr});

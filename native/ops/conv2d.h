@@ -75,8 +75,10 @@ using ColumnFn = std::function<void(int64_t n, int64_t grp, int64_t p0, int64_t 
 // undefined tensor disables caching). columns == nullptr requires
 // g.pointwise() (x is read in place). ep holds bound pointers with rows =
 // output channels (bias etc. indexed by global channel; residual [N, O, P]).
+// precision: the op's (BF16: bfloat16 products where the CPU can,
+// cpuGemmPrecision; the packed weights are cached per precision).
 void convGemmCpu(const ConvGeom& g, const float* x, const Tensor& weightKey, const float* weight,
-                 const GemmEpilogue& ep, float* out, const ColumnFn* columns, ThreadPool* pool);
+                 const GemmEpilogue& ep, float* out, const ColumnFn* columns, ThreadPool* pool, Precision precision);
 
 // Weight rows per GEMM call of the conv engines (8 microkernel panels: the
 // GEMM core then reads B in place instead of packing it).

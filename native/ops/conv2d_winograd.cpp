@@ -46,7 +46,7 @@ constexpr double kG4[6][3] = {{1, 0, 0},
                               {0, 0, 1}};
 
 std::shared_ptr<WinoWeights> makeWinoWeights(const float* w, int64_t O, int64_t C, int n, SimdLevel level,
-                                             ThreadPool* pool) {
+                                             Precision precision, ThreadPool* pool) {
   // U = G g G^T in double, n x n positions (n = 4 or 6).
   const double* G = n == 4 ? &kG2[0][0] : &kG4[0][0];
   const int kPos = n * n;
@@ -76,7 +76,7 @@ std::shared_ptr<WinoWeights> makeWinoWeights(const float* w, int64_t O, int64_t 
   ww->blocks.resize(kPos * ww->nmb);
   auto one = [&](int64_t t) {
     const int64_t pos = t / ww->nmb, b = t % ww->nmb;
-    ww->blocks[t] = packA(U.data() + (pos * O + b * ww->mb) * C, C, false, ww->rows(b), C, level, nullptr);
+    ww->blocks[t] = packA(U.data() + (pos * O + b * ww->mb) * C, C, false, ww->rows(b), C, level, nullptr, precision);
   };
   const int64_t tasks = kPos * ww->nmb;
   if (pool && pool->size() > 1) pool->parallelTasks(tasks, one);
@@ -136,9 +136,11 @@ bool winograd4Enabled() {
 }
 
 // The weight cache's tag of a transformed weight.
-static std::string winogradTag(WinogradTile tile, int64_t O, int64_t C, SimdLevel level) {
+// precision: the CPU GEMM's (cpuGemmPrecision), FP32 or BF16.
+static std::string winogradTag(WinogradTile tile, int64_t O, int64_t C, SimdLevel level, Precision precision) {
   return std::string(tile == WinogradTile::F4 ? "conv-winograd4x4" : "conv-winograd2x2") + "/o" + std::to_string(O) +
-         "/c" + std::to_string(C) + "/simd" + std::to_string(static_cast<int>(level));
+         "/c" + std::to_string(C) + "/simd" + std::to_string(static_cast<int>(level)) +
+         (precision == Precision::BF16 ? "/bf16" : "");
 }
 
 // F(4x4) where it does at least 1.25x less GEMM work than F(2x2) (partial
@@ -158,15 +160,16 @@ static std::string winogradTag(WinogradTile tile, int64_t O, int64_t C, SimdLeve
 // down to 12x24 (its largest first), and one tile for all keeps one copy.
 static constexpr int64_t kF4MinPixels = 2048;
 
-WinogradTile winogradPick(const ConvGeom& g, const Tensor& weightKey) {
+WinogradTile winogradPick(const ConvGeom& g, const Tensor& weightKey, Precision precision) {
   if (!winograd4Enabled()) return WinogradTile::F2;
   const int64_t t4 = g.N * ceilDiv(g.Ho, 4) * ceilDiv(g.Wo, 4), t2 = g.N * ceilDiv(g.Ho, 2) * ceilDiv(g.Wo, 2);
   const WinogradTile pick =
       36 * t4 * 5 <= 16 * t2 * 4 && g.Ho * g.Wo >= kF4MinPixels ? WinogradTile::F4 : WinogradTile::F2;
   const WinogradTile other = pick == WinogradTile::F4 ? WinogradTile::F2 : WinogradTile::F4;
   const SimdLevel level = activeSimdLevel();
-  if (!weightCache().contains({&weightKey}, winogradTag(pick, g.O, g.C, level)) &&
-      weightCache().contains({&weightKey}, winogradTag(other, g.O, g.C, level)))
+  const Precision prec = cpuGemmPrecision(precision, level);
+  if (!weightCache().contains({&weightKey}, winogradTag(pick, g.O, g.C, level, prec)) &&
+      weightCache().contains({&weightKey}, winogradTag(other, g.O, g.C, level, prec)))
     return other;
   return pick;
 }
@@ -177,16 +180,17 @@ bool winogradGeometry(const ConvGeom& g) {
 }
 
 void convWinogradCpu(const ConvGeom& g, const float* x, const Tensor& weightKey, const float* weight,
-                     const GemmEpilogue& ep, float* out, ThreadPool* pool, WinogradTile tile) {
+                     const GemmEpilogue& ep, float* out, ThreadPool* pool, WinogradTile tile, Precision precision) {
   const int64_t C = g.C, O = g.O;
   const int m = tile == WinogradTile::F4 ? 4 : 2, n = m + 2, kPos = n * n;
   const int64_t TH = ceilDiv(g.Ho, m), TW = ceilDiv(g.Wo, m), perImage = TH * TW, T = g.N * perImage;
   if (T == 0 || O == 0) return;
   const SimdLevel level = activeSimdLevel();
+  const Precision prec = cpuGemmPrecision(precision, level);
   // The weight cache makes a fresh payload when weightKey is undefined.
   const std::shared_ptr<WinoWeights> ww =
-      weightCache().get<WinoWeights>({&weightKey}, winogradTag(tile, O, C, level), [&](int64_t& bytes) {
-        auto w = makeWinoWeights(weight, O, C, n, level, pool);
+      weightCache().get<WinoWeights>({&weightKey}, winogradTag(tile, O, C, level, prec), [&](int64_t& bytes) {
+        auto w = makeWinoWeights(weight, O, C, n, level, prec, pool);
         bytes = w->bytes;
         return w;
       });

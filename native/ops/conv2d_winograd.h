@@ -39,12 +39,14 @@ bool winogradEnabled();
 bool winograd4Enabled();
 // The tile 'auto' / 'winograd' runs for a geometry winogradGeometry accepts
 // (weightKey: the weight, whose transformed copy may already be cached).
-WinogradTile winogradPick(const ConvGeom& g, const Tensor& weightKey);
+WinogradTile winogradPick(const ConvGeom& g, const Tensor& weightKey, Precision precision);
 
 // Same contract as convGemmCpu for the geometries winogradGeometry accepts:
 // x [N, C, H, W], weight [O, C, 3, 3] (weightKey keys the transformed-weight
 // cache), ep bound with rows = output channels, out [N, O, Ho, Wo].
+// precision: the op's; BF16 runs the transformed-domain GEMMs in bfloat16
+// where the CPU can (cpuGemmPrecision), with the weights cached that way.
 void convWinogradCpu(const ConvGeom& g, const float* x, const Tensor& weightKey, const float* weight,
-                     const GemmEpilogue& ep, float* out, ThreadPool* pool, WinogradTile tile);
+                     const GemmEpilogue& ep, float* out, ThreadPool* pool, WinogradTile tile, Precision precision);
 
 }  // namespace sotr

@@ -117,7 +117,7 @@ OpRegistrar reg(OpDef{
       const ColumnFn cols = [&](int64_t n, int64_t grp, int64_t p0, int64_t nc, float* col, int64_t ld) {
         deformColumns(d, x, off, mask, n, grp, p0, nc, col, ld);
       };
-      convGemmCpu(d.conv.g, x, w, w.data<float>(), ep, out[0].data<float>(), &cols, ctx.pool);
+      convGemmCpu(d.conv.g, x, w, w.data<float>(), ep, out[0].data<float>(), &cols, ctx.pool, call.precision);
     },
     nullptr});
 

@@ -157,9 +157,11 @@ void gemmRows(const DynamicConvPlan& p, const float* features, const PackedMatri
   gemmF32Packed(g, &packedA, nullptr, nullptr);
 }
 
-PackedMatrix packKernels(const DynamicConvPlan& p, const float* kernels, ThreadPool* pool) {
+// precision: the op's; BF16 packs bfloat16 kernels where the CPU can, and the
+// GEMM follows the packed operand.
+PackedMatrix packKernels(const DynamicConvPlan& p, const float* kernels, ThreadPool* pool, Precision precision) {
   if (p.K() == 0 || p.N == 0) return PackedMatrix();
-  return packA(kernels, p.K(), false, p.N, p.K(), activeSimdLevel(), pool);
+  return packA(kernels, p.K(), false, p.N, p.K(), activeSimdLevel(), pool, precision);
 }
 
 void dynamicConvCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
@@ -169,7 +171,7 @@ void dynamicConvCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& c
   const float* kernels = call.inputs[1].data<float>();
   float* y = out[0].data<float>();
   const int64_t HW = p.pixels();
-  const PackedMatrix packed = packKernels(p, kernels, ctx.pool);
+  const PackedMatrix packed = packKernels(p, kernels, ctx.pool, call.precision);
   // By chunks of rows, one per task: the GEMM writes the logits of all N
   // kernels for those rows (about 1 MB, or the im2col block near 4 MB for
   // k x k), and the sigmoid runs on them while they are in cache.
@@ -204,7 +206,7 @@ void dynamicConvMasksCpu(const OpCall& call, std::vector<Tensor>& out, ExecConte
     return;
   }
   const float* features = call.inputs[0].data<float>();
-  const PackedMatrix packed = packKernels(p, call.inputs[1].data<float>(), ctx.pool);
+  const PackedMatrix packed = packKernels(p, call.inputs[1].data<float>(), ctx.pool, call.precision);
   // Blocks of image rows whose logits (N x rows*W floats) stay near 1 MB
   // (one row at least), in bands of consecutive blocks, one task each.
   const int64_t rows = std::clamp<int64_t>((int64_t(1) << 18) / (N * p.W), 1, p.H);

@@ -58,7 +58,7 @@ static OpRegistrar reg(OpDef{
     [](const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
       const LinearPlan p = planLinear(call);
       if (out[0].numel() == 0) return;
-      gemmF32(bindLinear(p, call, out[0]), ctx.pool);
+      gemmF32(bindLinear(p, call, out[0]), ctx.pool, call.precision);
     },
     nullptr});
 

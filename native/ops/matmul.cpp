@@ -76,7 +76,7 @@ static OpRegistrar reg(OpDef{
     [](const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
       MatmulPlan plan = planMatmul(call);
       if (out[0].numel() == 0) return;
-      gemmF32(bindMatmul(plan, call, out[0]), ctx.pool);
+      gemmF32(bindMatmul(plan, call, out[0]), ctx.pool, call.precision);
     },
     nullptr});
 

@@ -149,7 +149,7 @@ struct CpuTwinWeights {
 };
 
 // B = [Wq; Wkv]^T of the given directions, stored N x K (transposed).
-PackedMatrix packQkv(const OpCall& call, int64_t C, int dir0, int ndir, SimdLevel level) {
+PackedMatrix packQkv(const OpCall& call, int64_t C, int dir0, int ndir, SimdLevel level, Precision precision) {
   std::vector<float> cat(static_cast<size_t>(3 * C * C * ndir));
   for (int k = 0; k < ndir; ++k) {
     const int base = dir0 + k == 0 ? kTwinColQ : kTwinRowQ;
@@ -157,21 +157,25 @@ PackedMatrix packQkv(const OpCall& call, int64_t C, int dir0, int ndir, SimdLeve
     std::memcpy(dst, call.inputs[base].data<float>(), sizeof(float) * C * C);
     std::memcpy(dst + C * C, call.inputs[base + 1].data<float>(), sizeof(float) * 2 * C * C);
   }
-  return packB(cat.data(), C, true, C, 3 * C * ndir, level, nullptr);
+  return packB(cat.data(), C, true, C, 3 * C * ndir, level, nullptr, precision);
 }
 
+// The projections' weights packed for the GEMM core, at the op's precision
+// (BF16: bfloat16 projections where the CPU can; the attention core itself
+// stays float32).
 std::shared_ptr<CpuTwinWeights> cpuWeights(const OpCall& call, const TwinPlan& p) {
   const SimdLevel level = activeSimdLevel();
+  const Precision prec = cpuGemmPrecision(call.precision, level);
   std::vector<const Tensor*> sources;
   for (int i = 1; i < kTwinInputCount; ++i) sources.push_back(&call.inputs[i]);
   const bool parallel = p.mode == TwinMode::Parallel;
   const std::string tag = std::string("twin-cpu/") + (parallel ? "par" : "seq") + "/simd" +
-                          std::to_string(static_cast<int>(level));
+                          std::to_string(static_cast<int>(level)) + (prec == Precision::BF16 ? "/bf16" : "");
   return weightCache().get<CpuTwinWeights>(sources, tag, [&](int64_t& bytes) {
     auto w = std::make_shared<CpuTwinWeights>();
     const int64_t C = p.C;
     if (parallel) {
-      w->qkvCat = packQkv(call, C, 0, 2, level);
+      w->qkvCat = packQkv(call, C, 0, 2, level, prec);
       std::vector<float> cat(static_cast<size_t>(2 * C * C));
       const float* wc = call.inputs[kTwinColOut].data<float>();
       const float* wr = call.inputs[kTwinRowOut].data<float>();
@@ -179,12 +183,12 @@ std::shared_ptr<CpuTwinWeights> cpuWeights(const OpCall& call, const TwinPlan& p
         std::memcpy(cat.data() + i * 2 * C, wc + i * C, sizeof(float) * C);
         std::memcpy(cat.data() + i * 2 * C + C, wr + i * C, sizeof(float) * C);
       }
-      w->outCat = packA(cat.data(), 2 * C, false, C, 2 * C, level, nullptr);
+      w->outCat = packA(cat.data(), 2 * C, false, C, 2 * C, level, nullptr, prec);
     } else {
       for (int dir = 0; dir < 2; ++dir) {
-        w->qkv[dir] = packQkv(call, C, dir, 1, level);
+        w->qkv[dir] = packQkv(call, C, dir, 1, level, prec);
         w->out[dir] = packA(call.inputs[dir == 0 ? kTwinColOut : kTwinRowOut].data<float>(), C, false, C, C,
-                            level, nullptr);
+                            level, nullptr, prec);
       }
     }
     bytes = w->bytes();

@@ -6,6 +6,9 @@
 // M x N windows (ldc padding, guard zone after the buffer) touched. C is
 // poisoned with NaN before each call. Every compiled SIMD level the CPU
 // supports is run (direct API), plus a check that SOTR_CPU_SIMD is honoured.
+// Precision::BF16 (testBf16): against the same reference with the operands
+// rounded to bfloat16 first (the products are then exact, so the bound is the
+// same), where the CPU has AVX512-BF16; elsewhere it must equal float32.
 // Exit status 0 only if everything passes.
 #include <cmath>
 #include <cstdint>
@@ -49,6 +52,16 @@ bool isPoison(float f) {
 int64_t rnd(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(g_rng); }
 float rndf() { return std::uniform_real_distribution<float>(-1.f, 1.f)(g_rng); }
 
+// float32 -> bfloat16 -> float32, round to nearest even (finite inputs).
+float toBf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+  float r;
+  std::memcpy(&r, &u, 4);
+  return r;
+}
+
 std::vector<float> randVec(int64_t n) {
   std::vector<float> v(n);
   for (auto& x : v) x = rndf();
@@ -65,6 +78,7 @@ struct Problem {
   int axis = 0;
   float alpha = 1.f, beta = 1.f, slope = 0.1f;
   Activation act = Activation::None;
+  bool bf16Operands = false;  // reference rounds A and B to bfloat16 (round to nearest even)
   std::vector<float> A, B, C, R, bv, sv, hv, C0;  // C0: residual copy when aliasing
   int64_t cSize = 0;
   static constexpr int64_t kGuard = 64;
@@ -151,9 +165,9 @@ struct Problem {
     const float* Bb = B.data() + b * strideB;
     double acc = 0;
     for (int64_t k = 0; k < K; ++k) {
-      const double a = transA ? Ab[k * lda + i] : Ab[i * lda + k];
-      const double bb = transB ? Bb[j * ldb + k] : Bb[k * ldb + j];
-      acc += a * bb;
+      const float a = transA ? Ab[k * lda + i] : Ab[i * lda + k];
+      const float bb = transB ? Bb[j * ldb + k] : Bb[k * ldb + j];
+      acc += bf16Operands ? double(toBf16(a)) * double(toBf16(bb)) : double(a) * double(bb);
     }
     const int64_t ch = axis == 0 ? i : j;
     double v = acc;
@@ -410,6 +424,96 @@ void testPacked(sotr::ThreadPool& pool2) {
     }
 }
 
+// Precision::BF16: the random and big shapes of testRandom (every layout,
+// epilogue, K split, the in-place A and B paths), packed operands, and a check
+// that the products really were rounded.
+void testBf16(sotr::ThreadPool& pool2, sotr::ThreadPool& pool3) {
+  const bool bf16 = sotr::cpuGemmPrecision(sotr::Precision::BF16, SimdLevel::AVX512) == sotr::Precision::BF16;
+  std::printf("bfloat16 kernels: %s\n", bf16 ? "yes (AVX512-BF16)" : "no (BF16 computes in float32)");
+  expect(sotr::cpuGemmPrecision(sotr::Precision::BF16, SimdLevel::AVX2) == sotr::Precision::FP32, "BF16 below AVX-512 is FP32");
+  expect(sotr::cpuGemmPrecision(sotr::Precision::TF32, SimdLevel::AVX512) == sotr::Precision::FP32, "TF32 on the CPU is FP32");
+  const SimdLevel top = sotr::maxSimdLevel();
+  auto run = [&](Problem& p, sotr::ThreadPool* pool, const std::string& tag) {
+    p.bf16Operands = bf16;
+    p.resetC();
+    std::string err;
+    try {
+      sotr::gemmF32(p.args(), pool, top, sotr::Precision::BF16);
+      err = p.check();
+    } catch (const std::exception& e) {
+      err = std::string("threw: ") + e.what();
+    }
+    expect(err.empty(), "bf16 " + tag + " [" + (pool ? std::to_string(pool->size()) + " thr" : "serial") + "] " + p.describe() + ": " + err);
+  };
+  const std::vector<int64_t> sizes{1, 2, 3, 5, 7, 8, 11, 12, 13, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 96, 127, 129, 255};
+  for (int it = 0; it < 100; ++it) {
+    Problem p = randomProblem(sizes, 3);
+    run(p, nullptr, "random#" + std::to_string(it));
+    if (it % 3 == 0) run(p, &pool2, "random#" + std::to_string(it));
+  }
+  const std::vector<int64_t> big{1, 13, 100, 255, 385, 600, 1000};
+  for (int it = 0; it < 10; ++it) {
+    Problem p = randomProblem(big, 2);
+    run(p, &pool2, "big#" + std::to_string(it));
+    if (it % 4 == 0) run(p, &pool3, "big#" + std::to_string(it));
+  }
+  // Rounded for real: against the unrounded reference the error is bfloat16's.
+  if (bf16) {
+    Problem p;
+    p.M = 40, p.N = 70, p.K = 300;
+    p.build(false, false, false);
+    p.resetC();
+    sotr::gemmF32(p.args(), nullptr, top, sotr::Precision::BF16);
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < p.M; ++i)
+      for (int64_t j = 0; j < p.N; ++j) {
+        const double r = p.refAt(0, i, j), o = p.C[i * p.ldc + j];
+        num += (o - r) * (o - r);
+        den += r * r;
+      }
+    expect(num / den > 1e-8 && num / den < 1e-4, "bf16 products are rounded (NMSE against float32 " + std::to_string(num / den) + ")");
+  }
+  // Packed operands carry their precision; the kernels follow them.
+  for (int tA = 0; tA < 2; ++tA)
+    for (int tB = 0; tB < 2; ++tB) {
+      Problem p;
+      p.M = 133, p.N = 250, p.K = 901, p.transA = tA, p.transB = tB, p.batch = 2, p.bias = true, p.axis = 1;
+      p.build(true, true, false);
+      p.bf16Operands = bf16;
+      p.resetC();
+      sotr::gemmF32(p.args(), &pool2, top, sotr::Precision::BF16);
+      const std::vector<float> want = p.C;
+      sotr::PackedMatrix pa = sotr::packA(p.A.data(), p.lda, p.transA, p.M, p.K, top, &pool2, sotr::Precision::BF16);
+      sotr::PackedMatrix pb = sotr::packB(p.B.data(), p.ldb, p.transB, p.K, p.N, top, nullptr, sotr::Precision::BF16);
+      expect(pa.precision() == (bf16 ? sotr::Precision::BF16 : sotr::Precision::FP32) && pb.precision() == pa.precision(),
+             "packed precision recorded");
+      const sotr::PackedMatrix* choices[3][2] = {{&pa, nullptr}, {nullptr, &pb}, {&pa, &pb}};
+      for (auto& ch : choices) {
+        p.resetC();
+        std::string err;
+        try {
+          sotr::gemmF32Packed(p.args(), ch[0], ch[1], &pool2);
+          err = p.check();
+          if (err.empty() && std::memcmp(p.C.data(), want.data(), want.size() * 4) != 0) err = "differs from unpacked";
+        } catch (const std::exception& e) {
+          err = e.what();
+        }
+        expect(err.empty(), std::string("bf16 packed A=") + (ch[0] ? "packed" : "raw") + " B=" + (ch[1] ? "packed" : "raw") +
+                                " tA=" + std::to_string(tA) + " tB=" + std::to_string(tB) + ": " + err);
+      }
+      if (bf16) {
+        sotr::PackedMatrix pb32 = sotr::packB(p.B.data(), p.ldb, p.transB, p.K, p.N, top, nullptr);
+        bool threw = false;
+        try {
+          sotr::gemmF32Packed(p.args(), &pa, &pb32, nullptr);
+        } catch (const std::invalid_argument&) {
+          threw = true;
+        }
+        expect(threw, "bf16 A with float32 B is refused");
+      }
+    }
+}
+
 void testValidation() {
   std::vector<float> buf(1000, 1.f);
   auto base = [&] {
@@ -557,6 +661,7 @@ int main() {
   testDeterminism(pool2, pool3);
   testPacked(pool2);
   testRandom(pool2, pool3);
+  testBf16(pool2, pool3);
   testSplitKChoice();
   std::printf("%d checks, %d failures\n", g_cases, g_failures);
   return g_failures ? 1 : 0;

@@ -235,6 +235,21 @@ int main(int argc, char** argv) {
         record(c.name, "cpu", "fp32", false, INFINITY, 0, std::string("threw: ") + e.what());
         continue;
       }
+      // The CPU's bfloat16 GEMM path (AVX512-BF16; elsewhere it is float32 and
+      // matches exactly) against its own float32 result, under the bf16 bound.
+      if (onlyBackend != "cuda" && c.reducedPrecision && !c.exact) {
+        double ms = 0;
+        try {
+          auto out = runOn(cpu, *def, call, Precision::BF16, &ms, timing && c.timed ? 3 : 0);
+          std::string why;
+          const double err = compare(out, ref, false, &why);
+          const bool ok = err <= c.bounds.bf16;
+          if (!ok && why.empty()) why = "nmse above bound " + std::to_string(c.bounds.bf16);
+          record(c.name, "cpu", "bf16", ok, err, ms, why);
+        } catch (const std::exception& e) {
+          record(c.name, "cpu", "bf16", false, INFINITY, 0, std::string("threw: ") + e.what());
+        }
+      }
     }
     if (!gpu || c.cpuOnly) continue;
     if (!def->cuda) {

@@ -22,7 +22,7 @@ export function formatInfo(i: BackendInfo): string {
   lines.push(
     `CPU:    ${i.cpu.threads} threads (${i.threadsFrom === 'cores' ? 'all cores' : i.threadsFrom}), SIMD ${i.cpu.simd}` +
       (i.cpu.maxSimd !== i.cpu.simd ? ` (capped; the CPU has ${i.cpu.maxSimd})` : '') +
-      `; compiled variants: ${b.simdVariants.join(', ')}`,
+      `; compiled variants: ${b.simdVariants.join(', ')}; precision bf16 computes in ${i.cpu.bf16 ?? 'float32'}`,
   );
   if (i.cpu.features.length) lines.push(`        features: ${i.cpu.features.join(' ')}`);
   const c = i.cuda;

@@ -5,7 +5,8 @@
 // Reports medians and spread, the ratio, the candidate count and the Matrix NMS input size on both sides
 // (and whether they agree), our per-stage profile, load times and peak RSS.
 //   node benchmarks/e2e_bench.mjs [--presets r50,r101] [--threads 2] [--reps 3] [--budget 600]
-//        [--device cpu|cuda] [--precision fp32] [--seed 1] [--json FILE] [--no-torch] [--quick]
+//        [--device cpu|cuda] [--precision fp32|bf16] [--seed 1] [--json FILE] [--no-torch] [--quick]
+// --precision bf16: ours with precision 'bf16', PyTorch under torch.autocast(bfloat16).
 // --quick: the r50-tiny preset (R50 structure, tiny widths) at 800x1333: seconds, for checking the script.
 import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
@@ -58,7 +59,7 @@ try {
         await model.predict(raw);
       },
       warmup: false,
-      torch: { bench: 'sotr_reference', params: { checkpoint: ck, image: imageFile, height: H, width: W, min_size: H } },
+      torch: { bench: 'sotr_reference', params: { checkpoint: ck, image: imageFile, height: H, width: W, min_size: H, precision } },
       worker,
       reps: args.reps,
       device: args.device,

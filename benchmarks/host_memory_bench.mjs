@@ -7,8 +7,9 @@
 // children run with --expose-gc and collect after each prediction, so that results awaiting JavaScript's collector
 // (the masks, ~15 MB a prediction) do not blur the comparison.
 //   node benchmarks/host_memory_bench.mjs [--preset r50] [--predictions 5] [--rounds 1] [--threads 2]
-//        [--configs arena,blocks,f2] [--json FILE]
-// Configurations: arena (default settings), blocks (SOTR_CPU_ARENA=0), f2 (SOTR_CONV_WINOGRAD4=0).
+//        [--configs arena,blocks,f2,bf16] [--json FILE]
+// Configurations: arena (default settings), blocks (SOTR_CPU_ARENA=0), f2 (SOTR_CONV_WINOGRAD4=0), bf16 (the model
+// loaded with precision 'bf16': bfloat16 weights in the weight cache where the CPU has AVX512-BF16).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
@@ -22,7 +23,7 @@ const preset = opt('--preset', 'r50');
 const predictions = Number(process.env.SOTR_HOST_MEMORY_PREDICTIONS || opt('--predictions', '5'));
 const rounds = Number(opt('--rounds', '1'));
 const threads = opt('--threads', process.env.SOTR_NUM_THREADS || '2');
-const CONFIGS = { arena: {}, blocks: { SOTR_CPU_ARENA: '0' }, f2: { SOTR_CONV_WINOGRAD4: '0' } };
+const CONFIGS = { arena: {}, blocks: { SOTR_CPU_ARENA: '0' }, f2: { SOTR_CONV_WINOGRAD4: '0' }, bf16: { SOTR_HOST_MEMORY_PRECISION: 'bf16' } };
 const configs = opt('--configs', 'arena,blocks').split(',');
 const W = 1333, H = 800;
 const MiB = (b) => Math.round(b / 1048576);
@@ -34,7 +35,11 @@ if (process.env.SOTR_HOST_MEMORY_CHILD) {
     const s = readFileSync('/proc/self/status', 'utf8');
     return { hwm: Number(/VmHWM:\s+(\d+)/.exec(s)[1]) * 1024, rss: Number(/VmRSS:\s+(\d+)/.exec(s)[1]) * 1024 };
   };
-  const model = await Sotr.load(process.env.SOTR_HOST_MEMORY_CHILD, { device: 'cpu', minSize: H });
+  const model = await Sotr.load(process.env.SOTR_HOST_MEMORY_CHILD, {
+    device: 'cpu',
+    minSize: H,
+    precision: process.env.SOTR_HOST_MEMORY_PRECISION || 'fp32',
+  });
   const afterLoad = status();
   writeFileSync('/proc/self/clear_refs', '5');
   const raw = { data: syntheticImage(W, H), width: W, height: H, channels: 3, format: 'bgr' };

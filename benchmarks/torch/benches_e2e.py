@@ -2,7 +2,8 @@
 (pre-processing, backbone, twin transformer, heads, mask branch, SOTR's post-processing with Matrix NMS) on the same
 checkpoint (safetensors, written by the library's writeRandomSotrCheckpoint) and the same image (raw BGR bytes).
 
-  bench "sotr_reference": params {checkpoint, image, height, width, min_size?}; on the worker's device (cpu, cuda)
+  bench "sotr_reference": params {checkpoint, image, height, width, min_size?, precision?}; on the worker's device
+  (cpu, cuda); precision "bf16" runs it under torch.autocast(bfloat16) (CPU: oneDNN's bf16 kernels), else fp32
 The callable carries `info` (after the worker's warm-up run): the reference's post-processing trace (candidates,
 after the area filter, Matrix NMS input size, after NMS), the instance count and the load time.
 """
@@ -48,9 +49,15 @@ def sotr_reference(p, device):
     h, w = p["height"], p["width"]
     bgr = np.fromfile(p["image"], dtype=np.uint8).reshape(h, w, 3)
 
+    bf16 = p.get("precision") == "bf16"
+
     def run():
         keep = {}
-        labels, scores, masks = predict(model, bgr, keep)
+        if bf16:
+            with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16):
+                labels, scores, masks = predict(model, bgr, keep)
+        else:
+            labels, scores, masks = predict(model, bgr, keep)
         trace = dict(keep.get("trace", {}))
         run.info = {"trace": trace, "instances": int(len(scores)), "load_ms": load_ms,
                     "input": list(keep["input"].shape)}

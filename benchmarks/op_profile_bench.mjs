@@ -1,7 +1,7 @@
 // The op profiler's cost and an example op table: predictions with and without `profile: 'ops'`,
 // interleaved (A B A B ...), medians; then the op table of one profiled prediction. Reports; never fails.
 //   node benchmarks/op_profile_bench.mjs [--preset tiny|r50-tiny|r50|r101] [--size 800] [--reps 15]
-//        [--device cpu] [--top 15] [--by-shape] [--json out.json]
+//        [--device cpu] [--precision fp32|tf32|bf16|fp16] [--top 15] [--by-shape] [--json out.json]
 // The preset 'tiny' uses the test fixture tests/fixtures/model/tiny_sotr.pth (short side 40..400 like the tests);
 // the others write a random checkpoint (ts/model/random_model.ts) into the OS temp folder once.
 import { existsSync, writeFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ const preset = opt('--preset', 'tiny');
 const size = Number(opt('--size', preset === 'tiny' ? '200' : '800'));
 const reps = Number(opt('--reps', '15'));
 const device = opt('--device', 'cpu');
+const precision = opt('--precision', 'fp32');
 const top = Number(opt('--top', '15'));
 const byShape = argv.includes('--by-shape');
 const { Sotr, writeRandomSotrCheckpoint, startOpProfile, stopOpProfile, formatOpProfile, summarizeOpProfile, backendInfo } = await import(
@@ -35,7 +36,7 @@ if (preset === 'tiny') {
   if (!existsSync(ck)) await writeRandomSotrCheckpoint(ck, { preset, seed: 1 });
   load = { minSize: size };
 }
-const model = await Sotr.load(ck, { device, onWarning: () => {}, ...load });
+const model = await Sotr.load(ck, { device, precision, onWarning: () => {}, ...load });
 // A deterministic BGR image, size x round(size * 4/3).
 const H = size;
 const W = Math.round((size * 4) / 3);

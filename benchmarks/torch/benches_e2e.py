@@ -38,6 +38,21 @@ def read_safetensors(path):
     return out
 
 
+def _cpu_autocast_fp32_ops():
+    """PyTorch 1.13's CPU autocast has no rule for group_norm (CUDA autocast runs it in float32), so a bfloat16
+    input meets float32 weights and fails. Give it CUDA's rule: the input in float32."""
+    import torch.nn.functional as F
+    if getattr(F.group_norm, "_sotr_fp32", False):
+        return
+    orig = F.group_norm
+
+    def group_norm(x, *a, **k):
+        return orig(x.float(), *a, **k)
+
+    group_norm._sotr_fp32 = True
+    F.group_norm = group_norm
+
+
 def sotr_reference(p, device):
     from sotr_reference import load_model, predict  # noqa: E402
     t0 = time.perf_counter()
@@ -50,6 +65,8 @@ def sotr_reference(p, device):
     bgr = np.fromfile(p["image"], dtype=np.uint8).reshape(h, w, 3)
 
     bf16 = p.get("precision") == "bf16"
+    if bf16 and torch.device(device).type == "cpu":
+        _cpu_autocast_fp32_ops()
 
     def run():
         keep = {}

@@ -160,14 +160,25 @@ static std::string winogradTag(WinogradTile tile, int64_t O, int64_t C, SimdLeve
 // down to 12x24 (its largest first), and one tile for all keeps one copy.
 static constexpr int64_t kF4MinPixels = 2048;
 
+// In bfloat16, F(4x4)'s transforms amplify the operands' rounding: NMSE
+// against float32 2e-5..3e-4 per conv (F(2x2) ~4e-6, direct ~1e-6; native
+// op test, tests/ops/cpu_bf16.test.mjs), over the 1e-4 bound the bf16 GPU
+// path meets. So bf16 takes F(2x2) unless SOTR_CONV_WINOGRAD4_BF16=1 (faster:
+// R50 at 1067x800 2.2 s against ~2.8 s, benchmarks/RESULTS.md).
+bool winograd4Bf16Enabled() {
+  static const bool on = env::is("SOTR_CONV_WINOGRAD4_BF16", "1");
+  return on;
+}
+
 WinogradTile winogradPick(const ConvGeom& g, const Tensor& weightKey, Precision precision) {
   if (!winograd4Enabled()) return WinogradTile::F2;
+  const SimdLevel level = activeSimdLevel();
+  const Precision prec = cpuGemmPrecision(precision, level);
+  if (prec == Precision::BF16 && !winograd4Bf16Enabled()) return WinogradTile::F2;
   const int64_t t4 = g.N * ceilDiv(g.Ho, 4) * ceilDiv(g.Wo, 4), t2 = g.N * ceilDiv(g.Ho, 2) * ceilDiv(g.Wo, 2);
   const WinogradTile pick =
       36 * t4 * 5 <= 16 * t2 * 4 && g.Ho * g.Wo >= kF4MinPixels ? WinogradTile::F4 : WinogradTile::F2;
   const WinogradTile other = pick == WinogradTile::F4 ? WinogradTile::F2 : WinogradTile::F4;
-  const SimdLevel level = activeSimdLevel();
-  const Precision prec = cpuGemmPrecision(precision, level);
   if (!weightCache().contains({&weightKey}, winogradTag(pick, g.O, g.C, level, prec)) &&
       weightCache().contains({&weightKey}, winogradTag(other, g.O, g.C, level, prec)))
     return other;

@@ -107,7 +107,8 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
                                already in it are skipped (--overwrite starts again)
       --device <d>             auto (default) | cpu | cuda | cuda:N
       --batch <n>              images per model call (default 1 on the CPU, 4 on CUDA)
-      --precision <p>          fp32 (default) | tf32 | bf16 | fp16 (CUDA; the CPU always computes fp32)
+      --precision <p>          fp32 (default) | tf32 | bf16 | fp16 (on the CPU: bf16 multiplies in bfloat16 where it
+                               has AVX512-BF16 (sotr info says), the others compute fp32)
       --min-size <px>          resize: shortest side (default: the checkpoint's test size)
       --max-size <px>          resize: cap on the longest side (default 1333)
   post-processing (defaults are the reference's):

@@ -19,6 +19,7 @@ for (const x of r.runs ?? []) {
   const dfr = x.deferred;
   if (dfr) log(dfr.skipped ? `${x.precision}: deferred ops A/B skipped (${dfr.skipped})` : `${x.precision}: deferred ops A/B: awaited ${dfr.awaitedMedianMs} ms vs deferred ${dfr.deferredMedianMs} ms (${dfr.pairs} pairs), same instances ${dfr.sameInstances}, device idle ${dfr.deviceIdleMs} ms (${(100 * dfr.deviceIdleShare).toFixed(1)}%)`);
   if (!b || !m) continue;
+  if (x.profilePeakMiB) log(`${x.precision}: peak MiB after each stage (profiled) ${JSON.stringify(x.profilePeakMiB)}`);
   log(`${x.precision}: load ${x.loadMs} ms, first ${x.firstMs} ms, batch 1 median ${b.medianMs} ms (p10 ${b.p10Ms}, p90 ${b.p90Ms}, ${b.reps} reps), batch ${x.batchN?.images ?? "-"}: ${x.batchN?.imagesPerS ?? x.batchN?.skipped ?? "-"} img/s; memory ${m.device} live ${m.liveFirstMiB}->${m.liveLastMiB} MiB, reserved ${m.reservedFirstMiB}->${m.reservedLastMiB}, peak ${m.peakSoFarMiB} (warm batch 1: ${m.peakBatch1MiB}), driver ${m.driverViewMiB}, RSS ${m.rssFirstMiB}->${m.rssLastMiB}: ${m.flat ? "flat" : "NOT FLAT"}`);
 }
 if (r.ok !== undefined) log(`ok: ${r.ok}; ${r.wallS} s`);

@@ -242,9 +242,16 @@ try {
       log(`${precision}: load ${run.loadMs} ms, first ${run.firstMs} ms, trace ${run.traceAgrees ? 'agrees' : 'DIFFERS ' + JSON.stringify(run.trace)}`);
       log(`${precision}: stage NMSE ${JSON.stringify(run.stageNmse)}`);
       log(`${precision}: instances ${JSON.stringify(run.compare)}`);
+      // Stage by stage, with the allocator's peak after each (reset first): where a prediction's peak is reached
+      // (bf16's warm peak was 1279 MiB against fp32's 761, unexplained).
+      if (lib.resetPeakMemory) lib.resetPeakMemory(model.device);
       const prof = await model.predict(raw, { profile: true });
       run.profileMs = Object.fromEntries(Object.entries(prof.profile).map(([k, v]) => [k, +v.toFixed(1)]));
       log(`${precision}: profile ${JSON.stringify(run.profileMs)}`);
+      if (prof.profilePeakBytes) {
+        run.profilePeakMiB = Object.fromEntries(Object.entries(prof.profilePeakBytes).map(([k, v]) => [k, +(v / 2 ** 20).toFixed(1)]));
+        log(`${precision}: peak MiB after each stage (profiled, synchronised) ${JSON.stringify(run.profilePeakMiB)}`);
+      }
       // The op profile of one warm predict (no syncs between stages): top ops by device time, and the device's
       // busy and idle time between consecutive ops (on CUDA from event timestamps: does the GPU wait for JS?).
       t0 = performance.now();

@@ -1,7 +1,7 @@
 // predict({ profile: 'ops' }): the op profile of one prediction on the tiny model (CPU, or CUDA where available).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Sotr, AbortError, SotrTypeError, decodeImage, startOpProfile, stopOpProfile, formatOpProfile, resolveDevice } from '../../dist/index.js';
+import { Sotr, AbortError, SotrTypeError, decodeImage, startOpProfile, stopOpProfile, formatOpProfile, resolveDevice, resetPeakMemory, memoryInfo } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
 import { fixturePath, rejects } from './helpers.mjs';
 
@@ -47,11 +47,19 @@ test("profile: 'ops' adds result.opProfile: the prediction's ops, the same as a 
 });
 
 test("profile: true keeps the stage times (no op profile); other values are a SotrTypeError", async () => {
+  resetPeakMemory(m.device);
   const r = await m.predict(raw, { profile: true });
   assert.ok(r.profile && r.profile.total > 0);
   assert.is(r.opProfile, undefined);
+  // The allocator's peak after each stage: never falling, reached by the end, above what the weights alone hold.
+  const peaks = Object.values(r.profilePeakBytes);
+  assert.equal(Object.keys(r.profilePeakBytes), ['resize', 'backbone', 'transformer', 'heads', 'maskBranch', 'postprocess']);
+  for (let i = 1; i < peaks.length; i++) assert.ok(peaks[i] >= peaks[i - 1], `peaks rise: ${peaks}`);
+  assert.ok(peaks.at(-1) <= memoryInfo(m.device).peakBytes);
+  assert.ok(peaks.at(-1) > memoryInfo(m.device).liveBytes, 'a prediction needs more than what stays live');
   const r2 = await m.predict(raw);
   assert.is(r2.opProfile, undefined);
+  assert.is(r2.profilePeakBytes, undefined);
   await rejects(() => m.predict(raw, { profile: 'stages' }), (e) => e instanceof SotrTypeError);
   assert.is(open(), 0);
 });

@@ -14,7 +14,7 @@ import { AbortError, CheckpointKeyError, DisposedError, SotrTypeError } from '..
 import { readCheckpointWithInfo, type CheckpointSource } from '../checkpoint';
 import { checkSotrKeys, inferSotrConfig, type SotrCheckpointConfig, type SotrKeyProblems } from '../checkpoint/config';
 import type { CheckpointEntry, CheckpointInfo } from '../checkpoint/types';
-import { resolveDevice, synchronize, type Precision } from '../device';
+import { memoryInfo, resolveDevice, synchronize, type Precision } from '../device';
 import { checkDeferred, checkPrecision } from '../ops/run';
 import { deferredOps, deferredScope } from '../deferred';
 import { native } from '../native';
@@ -103,6 +103,11 @@ export interface Prediction {
   /** Sorted by score, descending. */
   instances: Instance[];
   profile?: StageTimes;
+  /**
+   * With `profile: true`: the model device's allocator peak (`memoryInfo(device).peakBytes`) after each stage, in
+   * bytes. Call `resetPeakMemory(device)` just before the prediction to see which stage reaches its peak.
+   */
+  profilePeakBytes?: Omit<StageTimes, 'decode' | 'total'>;
   /** With `profile: 'ops'`: the ops this prediction ran (see startOpProfile). */
   opProfile?: OpProfile;
   intermediates?: Intermediates;
@@ -322,13 +327,15 @@ export class Sotr {
     // This environment's ops, every device (post-processing runs on the CPU for a CUDA model).
     const opSession = options.profile === 'ops' ? new OpProfileSession({ thisThreadOnly: true }) : null;
     const times: StageTimes = { decode: decodeMs, resize: 0, backbone: 0, transformer: 0, heads: 0, maskBranch: 0, postprocess: 0, total: 0 };
+    const peaks = { resize: 0, backbone: 0, transformer: 0, heads: 0, maskBranch: 0, postprocess: 0 };
     let t = performance.now();
-    const lap = async (stage: keyof StageTimes): Promise<void> => {
+    const lap = async (stage: keyof typeof peaks): Promise<void> => {
       if (profile) {
         await synchronize(this.device);
         const now = performance.now();
         times[stage] += now - t;
         t = now;
+        peaks[stage] = memoryInfo(this.device).peakBytes;
       }
       check();
     };
@@ -418,6 +425,7 @@ export class Sotr {
       if (profile) {
         times.total = Object.entries(times).reduce((a, [k, v]) => (k === 'total' ? a : a + v), 0);
         result.profile = times;
+        result.profilePeakBytes = peaks;
       }
       if (want) {
         inter.trace = trace;

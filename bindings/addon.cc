@@ -214,6 +214,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sotr_js::initTensor(env, exports);
   sotr_js::initOps(env, exports);
   sotr_js::initInfo(env, exports);
+  exports.Set("interfaceVersion", Napi::Number::New(env, sotr_js::kInterfaceVersion));
   return exports;
 }
 

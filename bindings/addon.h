@@ -16,6 +16,12 @@
 
 namespace sotr_js {
 
+// The interface between this addon and the JavaScript (ts/native.ts, NATIVE_INTERFACE): bump both when an op's
+// inputs, outputs or attributes, or a binding function, change. The JavaScript refuses an addon built for another
+// interface (a stale build/ or prebuild) with NativeLoadError instead of misreading its results.
+// 2: selectCandidates returns the distinct cells (counts [2], rows, distinctCells).
+constexpr int kInterfaceVersion = 2;
+
 // Per-environment (main thread or worker_thread) state.
 struct AddonData {
   Napi::FunctionReference tensorCtor;

@@ -16,12 +16,26 @@ function log(msg) {
   process.stderr.write(`sotr-node: ${msg}\n`);
 }
 
+// The addon interface the shipped JavaScript needs (dist/native.js), when it is there to ask.
+function neededInterface() {
+  try {
+    return require(path.join(root, 'dist', 'native.js')).NATIVE_INTERFACE;
+  } catch {
+    return undefined;
+  }
+}
+
 function prebuildLoads() {
   try {
     const load = require('node-gyp-build');
     const file = load.resolve(root);
     if (!file.includes(`${path.sep}prebuilds${path.sep}`)) return false;
-    require(file);
+    const addon = require(file);
+    const need = neededInterface();
+    if (need !== undefined && addon.interfaceVersion !== need) {
+      log(`the prebuilt binary speaks native interface ${addon.interfaceVersion ?? '1 or older'}, this package needs ${need}`);
+      return false;
+    }
     return true;
   } catch {
     return false;

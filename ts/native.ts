@@ -48,7 +48,15 @@ export interface NativeMemoryInfo {
 
 export type AttrValue = number | boolean | string | number[] | ArrayLike<number> | undefined;
 
+/**
+ * The addon interface this JavaScript speaks (bindings/addon.h, kInterfaceVersion): an addon built for another one
+ * (a stale build/ or prebuild) is refused at load with NativeLoadError, instead of misreading an op's outputs.
+ */
+export const NATIVE_INTERFACE = 2;
+
 export interface NativeAddon {
+  /** bindings/addon.h's kInterfaceVersion (absent before version 2). */
+  interfaceVersion?: number;
   NativeTensor: new () => NativeTensorHandle;
   fromHost(bytes: Uint8Array, dtype: string, shape: number[], device: string): NativeTensorHandle;
   /** Detaches (frees now) the given ArrayBuffers; returns the bytes released. Only for buffers nothing else uses. */
@@ -147,7 +155,15 @@ export function native(): NativeAddon {
     }
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
-      cached = require(file) as NativeAddon;
+      const addon = require(file) as NativeAddon;
+      if (addon.interfaceVersion !== NATIVE_INTERFACE) {
+        tried.push(
+          `${file} (built for native interface ${addon.interfaceVersion ?? '1 or older'}, this JavaScript needs ${NATIVE_INTERFACE}: ` +
+            'a stale build; rebuild it)',
+        );
+        continue;
+      }
+      cached = addon;
       return cached;
     } catch (err) {
       tried.push(`${file} (${(err as Error).message.split('\n')[0]})`);
@@ -159,7 +175,8 @@ export function native(): NativeAddon {
       'Tried:',
       ...tried.map((t) => `  - ${t}`),
       'To fix: reinstall with `npm install sotr-node --foreground-scripts` to see the build output, or build from',
-      'source with `npm rebuild sotr-node` (needs cmake >= 3.18 and a C++17 compiler; nvcc for CUDA).',
+      'source with `npm rebuild sotr-node` (needs cmake >= 3.18 and a C++17 compiler; nvcc for CUDA); in a git',
+      'checkout, `npm run build:native`.',
       'Bundlers and Electron: mark sotr-node as external so its native files stay in node_modules.',
     ].join('\n'),
   );

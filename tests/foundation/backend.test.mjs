@@ -1,7 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { backendInfo, resolveDevice, DeviceUnavailableError, setNumThreads, listOps } from '../../dist/index.js';
 
 const entry = new URL('../../dist/index.js', import.meta.url).pathname;
@@ -98,6 +100,24 @@ test('a missing binary gives an error that lists the paths tried', () => {
   assert.match(out, /SOTR_NATIVE_LOAD/);
   assert.match(out, /\/nonexistent\/sotr\.node \(not found\)/);
   assert.match(out, /To fix/);
+});
+
+test('an addon built for another native interface (a stale build) is refused with the reason and the fix', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sotr-stale-'));
+  try {
+    // A stand-in for an old build: require() loads a .js file at SOTR_NATIVE_PATH like a .node one.
+    const stale = path.join(dir, 'stale.js');
+    writeFileSync(stale, 'module.exports = { interfaceVersion: 1 };');
+    const out = inChild(
+      `const s=require(${JSON.stringify(entry)});try{s.Tensor.from(new Float32Array(1),[1])}catch(e){console.log(e.code);console.log(e.message)}`,
+      { SOTR_NATIVE_PATH: stale },
+    );
+    assert.match(out, /SOTR_NATIVE_LOAD/);
+    assert.match(out, /built for native interface 1, this JavaScript needs \d+: a stale build; rebuild it/);
+    assert.match(out, /npm run build:native/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the addon links no CUDA driver, cudart, cuBLAS or cuDNN library', () => {

@@ -1,7 +1,7 @@
 // One model, two precisions: predictions of a calibrated random checkpoint loaded at a reference precision (fp32)
 // and at another (bf16 by default), on the same synthetic image, interleaved; medians, and how far the second's
-// instances are from the first's: each reference instance matched greedily to the unused instance of the same label
-// with the highest mask IoU (a match needs IoU >= 0.5), then the IoU and |score difference| of the matches.
+// instances are from the first's (instance_compare.mjs: greedy by label and mask IoU >= 0.5, as the GPU check
+// compares a device with the CPU), then the IoU and |score difference| of the matches.
 // Reports; never fails.
 //   node benchmarks/precision_ab_bench.mjs [--preset r50] [--size 800] [--device cpu] [--precision bf16]
 //        [--reference fp32] [--reps 3] [--threads 2] [--json FILE]
@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { machine, median, pinThreads, writeResults } from './harness.mjs';
+import { compareInstances } from './instance_compare.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (k, d) => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : d);
@@ -45,40 +46,9 @@ for (let i = 0; i < reps; i++)
   }
 for (const m of Object.values(models)) await m.dispose();
 
-const popcount = (v) => {
-  v -= (v >>> 1) & 0x55555555;
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-};
-const iou = (a, b) => {
-  const x = a.mask.data;
-  const y = b.mask.data;
-  let inter = 0;
-  let union = 0;
-  for (let k = 0; k < x.length; k++) {
-    inter += popcount(x[k] & y[k]);
-    union += popcount(x[k] | y[k]);
-  }
-  return union ? inter / union : 1;
-};
 const A = last[reference].instances;
 const B = last[precision].instances;
-const used = new Set();
-const matches = [];
-for (const a of A) {
-  let best = -1;
-  let at = -1;
-  for (let j = 0; j < B.length; j++) {
-    if (used.has(j) || B[j].label !== a.label) continue;
-    const v = iou(a, B[j]);
-    if (v > best) [best, at] = [v, j];
-  }
-  if (at >= 0 && best >= 0.5) {
-    used.add(at);
-    matches.push({ iou: best, dScore: Math.abs(a.score - B[at].score) });
-  }
-}
-const ious = matches.map((m) => m.iou).sort((x, y) => x - y);
+const cmp = compareInstances(A, B, (v) => v);
 const row = {
   preset,
   image: { width: W, height: H },
@@ -91,14 +61,14 @@ const row = {
   times,
   speedup: median(times[reference]) / median(times[precision]),
   instances: { [reference]: A.length, [precision]: B.length },
-  matched: matches.length,
-  iouMin: ious[0] ?? null,
-  iouMedian: ious.length ? ious[ious.length >> 1] : null,
-  dScoreMax: matches.length ? Math.max(...matches.map((m) => m.dScore)) : null,
+  matched: cmp.matched,
+  iouMin: cmp.iou.min,
+  iouMedian: cmp.iou.median,
+  dScoreMax: cmp.scoreAbsDiff.max,
 };
 console.log(
   `${preset} ${W}x${H} on ${device}: ${reference} ${row.referenceMs.toFixed(0)} ms, ${precision} ${row.precisionMs.toFixed(0)} ms ` +
-    `(${row.speedup.toFixed(2)}x; CPU bf16 computes in ${row.cpuBf16}); instances ${A.length} / ${B.length}, matched ${matches.length}, ` +
+    `(${row.speedup.toFixed(2)}x; CPU bf16 computes in ${row.cpuBf16}); instances ${A.length} / ${B.length}, matched ${cmp.matched}, ` +
     `mask IoU min ${row.iouMin?.toFixed(5)} median ${row.iouMedian?.toFixed(5)}, |dscore| max ${row.dScoreMax?.toExponential(2)}`,
 );
 writeResults(json, { bench: 'precision_ab', machine: machine(), ...row });

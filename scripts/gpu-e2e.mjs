@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { syntheticImage } from '../benchmarks/synthetic_image.mjs';
+import { compareInstances, quant } from '../benchmarks/instance_compare.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -68,87 +69,6 @@ function finish(code) {
 if (device !== 'cpu' && !info.cuda.available) {
   out.skipped = `device ${device} unavailable: ${info.cuda.reason ?? 'CUDA not available'}`;
   finish(0);
-}
-
-const popcount = (v) => {
-  v -= (v >>> 1) & 0x55555555;
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
-};
-/** IoU of two bit-packed masks of one size, counting only inside the intersection of their boxes. */
-function maskIoU(a, b) {
-  const A = a.mask, B = b.mask;
-  const areaA = A.area, areaB = B.area;
-  if (!areaA && !areaB) return 1;
-  const [ax0, ay0, ax1, ay1] = a.box, [bx0, by0, bx1, by1] = b.box;
-  const x0 = Math.max(ax0, bx0), y0 = Math.max(ay0, by0), x1 = Math.min(ax1, bx1), y1 = Math.min(ay1, by1);
-  let inter = 0;
-  if (x0 < x1 && y0 < y1) {
-    const stride = A.data.length / A.height;
-    const w0 = x0 >>> 5, w1 = (x1 - 1) >>> 5;
-    for (let y = y0; y < y1; y++) {
-      const base = y * stride;
-      for (let w = w0; w <= w1; w++) inter += popcount(A.data[base + w] & B.data[base + w]);
-    }
-  }
-  return inter / (areaA + areaB - inter);
-}
-
-const quant = (xs, q) => {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))];
-};
-
-/** Ref and dev instances (each sorted by score) matched greedily by mask IoU >= 0.5, same label first. */
-function compareInstances(ref, dev) {
-  const used = new Set();
-  const pairs = [];
-  const unmatched = [];
-  for (let i = 0; i < ref.length; i++) {
-    let best = -1, bestIoU = 0;
-    for (let j = 0; j < dev.length; j++) {
-      if (used.has(j) || dev[j].label !== ref[i].label) continue;
-      const iou = maskIoU(ref[i], dev[j]);
-      if (iou > bestIoU) [best, bestIoU] = [j, iou];
-    }
-    if (best >= 0 && bestIoU >= 0.5) {
-      used.add(best);
-      pairs.push({ i, j: best, iou: bestIoU, dScore: Math.abs(ref[i].score - dev[best].score) });
-    } else unmatched.push(i);
-  }
-  let otherLabel = 0;
-  for (const i of unmatched) {
-    for (let j = 0; j < dev.length; j++) {
-      if (!used.has(j) && maskIoU(ref[i], dev[j]) >= 0.5) {
-        used.add(j);
-        otherLabel++;
-        break;
-      }
-    }
-  }
-  const ious = pairs.map((p) => p.iou), ds = pairs.map((p) => p.dScore);
-  const top = Math.min(20, ref.length);
-  const topKept = pairs.filter((p) => p.i < top && p.j < top).length;
-  // Order-aligned: instance k against instance k (exact agreement shows here).
-  const n = Math.min(ref.length, dev.length);
-  let sameLabels = ref.length === dev.length, maxAlignedDScore = 0, minAlignedIoU = 1;
-  for (let k = 0; k < n; k++) {
-    if (ref[k].label !== dev[k].label) sameLabels = false;
-    maxAlignedDScore = Math.max(maxAlignedDScore, Math.abs(ref[k].score - dev[k].score));
-    if (k < 20) minAlignedIoU = Math.min(minAlignedIoU, maskIoU(ref[k], dev[k]));
-  }
-  return {
-    ref: ref.length,
-    dev: dev.length,
-    matched: pairs.length,
-    matchedShare: ref.length ? r3(pairs.length / ref.length) : 1,
-    matchedOtherLabel: otherLabel,
-    iou: { min: r3(quant(ious, 0)), p10: r3(quant(ious, 0.1)), median: r3(quant(ious, 0.5)), mean: r3(ious.reduce((a, b) => a + b, 0) / (ious.length || 1)) },
-    scoreAbsDiff: { median: r3(quant(ds, 0.5)), max: r3(quant(ds, 1)) },
-    top20Kept: `${topKept}/${top}`,
-    aligned: { sameCountAndLabels: sameLabels, maxScoreDiff: r3(maxAlignedDScore), minIoUTop20: r3(n ? minAlignedIoU : 1) },
-  };
 }
 
 function nmse(a, b) {
@@ -237,7 +157,8 @@ try {
       run.trace = traceOf(first.intermediates.trace);
       run.traceAgrees = JSON.stringify(run.trace) === JSON.stringify(out.reference.trace);
       run.stageNmse = stageNmse(first.intermediates, ref.intermediates);
-      run.compare = compareInstances(ref.instances, first.instances);
+      const { pairs: _pairs, ...compare } = compareInstances(ref.instances, first.instances);
+      run.compare = compare;
       run.instanceList = instanceList(first.instances);
       log(`${precision}: load ${run.loadMs} ms, first ${run.firstMs} ms, trace ${run.traceAgrees ? 'agrees' : 'DIFFERS ' + JSON.stringify(run.trace)}`);
       log(`${precision}: stage NMSE ${JSON.stringify(run.stageNmse)}`);

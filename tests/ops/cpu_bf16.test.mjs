@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Tensor, matmul, conv2d, backendInfo, Sotr } from '../../dist/index.js';
 import { nmse } from '../helpers/fixture.mjs';
 import { fixturePath } from '../model/helpers.mjs';
+import { compareInstances } from '../../benchmarks/instance_compare.mjs';
 
 const bf16 = backendInfo().cpu.bf16 === 'bfloat16';
 const f32 = new Float32Array(1);
@@ -87,31 +88,8 @@ test('a model loaded in bf16 on the CPU finds the fp32 instances', async () => {
     const img = fixturePath('img_land.png');
     const [a, b] = [await m32.predict(img), await m16.predict(img)];
     assert.ok(a.instances.length > 0);
-    // Greedy match by label and mask IoU.
-    const iou = (p, q) => {
-      let i = 0;
-      let u = 0;
-      for (let k = 0; k < p.length; k++) {
-        for (let v = p[k] & q[k]; v; v &= v - 1) i++;
-        for (let v = p[k] | q[k]; v; v &= v - 1) u++;
-      }
-      return u ? i / u : 1;
-    };
-    const used = new Set();
-    let matched = 0;
-    for (const p of a.instances) {
-      let best = 0;
-      let at = -1;
-      b.instances.forEach((q, j) => {
-        if (used.has(j) || q.label !== p.label) return;
-        const v = iou(p.mask.data, q.mask.data);
-        if (v > best) [best, at] = [v, j];
-      });
-      if (best >= 0.9) {
-        used.add(at);
-        matched++;
-      }
-    }
+    // Greedy match by label and mask IoU (the GPU check's comparison).
+    const matched = compareInstances(a.instances, b.instances).pairs.filter((p) => p.iou >= 0.9).length;
     assert.ok(matched >= 0.9 * a.instances.length, `${matched} of ${a.instances.length} fp32 instances found in bf16 (IoU >= 0.9)`);
   } finally {
     await m32.dispose();

@@ -1,6 +1,7 @@
 // Shared by the AVX-512 GEMM kernel sources (gemm_kernel_avx512.cpp, float32,
-// and gemm_kernel_avx512_bf16.cpp): masks, the zmm / ymm vector traits and the
-// fused epilogue. Include only from sources compiled with the AVX-512 flags.
+// and gemm_kernel_avx512_bf16.cpp): the tile and blocking, masks, the zmm / ymm
+// vector traits and the fused epilogue. Include only from sources compiled with
+// the AVX-512 flags.
 // Everything is in an anonymous namespace: each kernel source gets its own
 // copy, so the linker never mixes copies compiled for different ISAs.
 #pragma once
@@ -14,6 +15,19 @@ namespace sotr {
 namespace gemm_detail {
 namespace avx512_common {
 namespace {
+
+// 12 x 32 microtile: 24 zmm accumulators + 2 B vectors + 1 broadcast = 27 of
+// 32 registers. Per k: 2 vector loads, 12 broadcasts, 24 FMAs (float32) or
+// 24 VDPBF16PS (bfloat16, two k each).
+constexpr int MR = 12;
+constexpr int NV = 2;  // zmm vectors per row
+constexpr int NR = 16 * NV;
+constexpr int KC = 384;  // A micro-panel 12*384*4 = 18 KiB (L1); B block 384*NC*4 (L2)
+constexpr int NC = 512;
+// C tiles are prefetched into L2 at the start of a microkernel call (T1
+// measured ~1-2% better than T0 or none on Zen 4: the B stream would evict
+// them from L1 anyway).
+constexpr _mm_hint kCPrefetch = _MM_HINT_T1;
 
 inline __mmask16 maskN(int64_t n) {
   return n >= 16 ? static_cast<__mmask16>(0xFFFF)

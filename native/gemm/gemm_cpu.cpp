@@ -31,19 +31,16 @@ constexpr double kParallelMinFlops = 4.0e6;
 // packing with AVX-512); below, waking the pool gains little.
 constexpr int64_t kParallelPackMinElems = int64_t(1) << 19;
 
-// The bfloat16 kernels, when this CPU and binary can run them at `level`.
-const KernelSet* bf16KernelsFor(SimdLevel level) {
-  const int l = std::min(static_cast<int>(level), static_cast<int>(maxSimdLevel()));
-  if (l < static_cast<int>(SimdLevel::AVX512) || !cpuFeatures().avx512bf16) return nullptr;
-  return gemm_detail::kernelsAvx512Bf16();
-}
-
+// The kernels for `level` (capped at what the CPU and binary have) and
+// `precision`: the bfloat16 set for BF16 where AVX512-BF16 can run, float32
+// otherwise. Its `precision` field is what cpuGemmPrecision reports.
 const KernelSet* kernelsFor(SimdLevel level, Precision precision = Precision::FP32) {
-  if (precision == Precision::BF16)
-    if (const KernelSet* k = bf16KernelsFor(level)) return k;
   const int l = std::min(static_cast<int>(level), static_cast<int>(maxSimdLevel()));
-  if (l >= static_cast<int>(SimdLevel::AVX512))
+  if (l >= static_cast<int>(SimdLevel::AVX512)) {
+    if (precision == Precision::BF16 && cpuFeatures().avx512bf16)
+      if (const KernelSet* k = gemm_detail::kernelsAvx512Bf16()) return k;
     if (const KernelSet* k = gemm_detail::kernelsAvx512()) return k;
+  }
   if (l >= static_cast<int>(SimdLevel::AVX2))
     if (const KernelSet* k = gemm_detail::kernelsAvx2()) return k;
   return gemm_detail::kernelsScalar();
@@ -412,8 +409,11 @@ void gemmF32(const GemmArgs& args, ThreadPool* pool, SimdLevel level, Precision 
   run(args, nullptr, nullptr, pool, kernelsFor(level, precision));
 }
 
-Precision cpuGemmPrecision(Precision requested, SimdLevel level) {
-  return requested == Precision::BF16 && bf16KernelsFor(level) ? Precision::BF16 : Precision::FP32;
+Precision cpuGemmPrecision(Precision requested, SimdLevel level) { return kernelsFor(level, requested)->precision; }
+
+std::string packedKernelsTag(SimdLevel level, Precision precision) {
+  const KernelSet* ks = kernelsFor(level, precision);
+  return "/simd" + std::to_string(static_cast<int>(ks->level)) + (ks->precision == Precision::BF16 ? "/bf16" : "");
 }
 
 PackedMatrix packA(const float* A, int64_t lda, bool transA, int64_t M, int64_t K, SimdLevel level,

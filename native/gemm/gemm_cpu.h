@@ -14,6 +14,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "gemm/gemm_args.h"
 #include "runtime/cpu_features.h"
@@ -34,6 +35,11 @@ void gemmF32(const GemmArgs& args, ThreadPool* pool, SimdLevel level, Precision 
 // in), else FP32.
 Precision cpuGemmPrecision(Precision requested, SimdLevel level);
 inline Precision cpuGemmPrecision(Precision requested) { return cpuGemmPrecision(requested, activeSimdLevel()); }
+
+// The kernels a packed operand made with (level, precision) is valid for, as a
+// weight-cache tag suffix ("/simd2", "/simd2/bf16"): ops that cache packed
+// weights append it, so entries never mix kernels.
+std::string packedKernelsTag(SimdLevel level, Precision precision);
 
 // An operand packed once into the microkernel layout, for weights reused
 // across calls (conv weights as A, linear weights as B). The layout depends on

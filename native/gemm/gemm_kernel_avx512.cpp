@@ -28,17 +28,7 @@ namespace {
 
 using namespace avx512_common;
 
-// 12 x 32 microtile: 24 zmm accumulators + 2 B vectors + 1 broadcast = 27 of
-// 32 registers. Per k: 2 vector loads, 12 broadcasts, 24 FMAs.
-constexpr int MR = 12;
-constexpr int NV = 2;  // zmm vectors per row
-constexpr int NR = 16 * NV;
-constexpr int KC = 384;  // A micro-panel 12*384*4 = 18 KiB (L1); B block 384*NC*4 (L2)
-constexpr int NC = 512;
-// C tiles are prefetched into L2 at the start of a microkernel call (T1
-// measured ~1-2% better than T0 or none on Zen 4: the B stream would evict
-// them from L1 anyway).
-constexpr _mm_hint kCPrefetch = _MM_HINT_T1;
+// The tile (MR x NR = 12 x 32), the blocking (KC, NC) and kCPrefetch: gemm_avx512_common.h.
 
 // Transposes `rows` (<= 16) rows of length kc (row i at src + i*ld) into
 // dst[k*dstStride + i] for i < 16 (rows >= `rows` give zeros), storing the

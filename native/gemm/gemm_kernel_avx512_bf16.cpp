@@ -24,13 +24,9 @@ namespace {
 
 using namespace avx512_common;
 
-// The float32 kernels' tile and blocking (12 x 32, 24 zmm accumulators), so a
-// K split and a row block are the same with either precision.
-constexpr int MR = 12;
-constexpr int NV = 2;
-constexpr int NR = 16 * NV;
-constexpr int KC = 384;
-constexpr int NC = 512;
+// The tile, blocking and C prefetch hint are the float32 kernels'
+// (gemm_avx512_common.h), so a K split and a row block are the same with either
+// precision. A k slot holds two k (KernelSet::kSlots for BF16).
 constexpr int64_t slots(int64_t k) { return (k + 1) / 2; }
 
 // 32 floats (a row's k .. k+31, lanes beyond `rem` zero) as 16 bfloat16 pairs:
@@ -121,7 +117,7 @@ __attribute__((noinline)) void microKernel(int64_t ks, const float* __restrict A
 #pragma GCC unroll 2
     for (int j = 0; j < NVT; ++j) c[r][j] = _mm512_setzero_ps();
 #pragma GCC unroll 12
-  for (int r = 0; r < MR; ++r) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), _MM_HINT_T1);
+  for (int r = 0; r < MR; ++r) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), kCPrefetch);
   const int32_t* a = reinterpret_cast<const int32_t*>(A);
   for (int64_t p = 0; p < ks; ++p) {
     __m512bh b[NVT];

@@ -239,7 +239,7 @@ std::shared_ptr<PackedConvWeight> packedWeightFor(const Tensor& key, const float
                                                   int64_t K, SimdLevel level, Precision precision, ThreadPool* pool) {
   // The weight cache makes a fresh payload when key is undefined.
   const std::string tag = "conv/g" + std::to_string(groups) + "/o" + std::to_string(Og) + "/k" + std::to_string(K) +
-                          "/simd" + std::to_string(static_cast<int>(level)) + (precision == Precision::BF16 ? "/bf16" : "");
+                          packedKernelsTag(level, precision);
   return weightCache().get<PackedConvWeight>({&key}, tag, [&](int64_t& bytes) {
     auto pw = packConvWeight(w, groups, Og, K, level, precision, pool);
     bytes = pw->bytes;

@@ -136,11 +136,9 @@ bool winograd4Enabled() {
 }
 
 // The weight cache's tag of a transformed weight.
-// precision: the CPU GEMM's (cpuGemmPrecision), FP32 or BF16.
 static std::string winogradTag(WinogradTile tile, int64_t O, int64_t C, SimdLevel level, Precision precision) {
   return std::string(tile == WinogradTile::F4 ? "conv-winograd4x4" : "conv-winograd2x2") + "/o" + std::to_string(O) +
-         "/c" + std::to_string(C) + "/simd" + std::to_string(static_cast<int>(level)) +
-         (precision == Precision::BF16 ? "/bf16" : "");
+         "/c" + std::to_string(C) + packedKernelsTag(level, precision);
 }
 
 // F(4x4) where it does at least 1.25x less GEMM work than F(2x2) (partial
@@ -164,7 +162,7 @@ static constexpr int64_t kF4MinPixels = 2048;
 // against float32 2e-5..3e-4 per conv (F(2x2) ~4e-6, direct ~1e-6; native
 // op test, tests/ops/cpu_bf16.test.mjs), over the 1e-4 bound the bf16 GPU
 // path meets. So bf16 takes F(2x2) unless SOTR_CONV_WINOGRAD4_BF16=1 (faster:
-// R50 at 1067x800 2.2 s against ~2.8 s, benchmarks/RESULTS.md).
+// R50 at 1067x800 2.24 s against 2.52 s, benchmarks/RESULTS.md).
 bool winograd4Bf16Enabled() {
   static const bool on = env::is("SOTR_CONV_WINOGRAD4_BF16", "1");
   return on;

@@ -169,8 +169,7 @@ std::shared_ptr<CpuTwinWeights> cpuWeights(const OpCall& call, const TwinPlan& p
   std::vector<const Tensor*> sources;
   for (int i = 1; i < kTwinInputCount; ++i) sources.push_back(&call.inputs[i]);
   const bool parallel = p.mode == TwinMode::Parallel;
-  const std::string tag = std::string("twin-cpu/") + (parallel ? "par" : "seq") + "/simd" +
-                          std::to_string(static_cast<int>(level)) + (prec == Precision::BF16 ? "/bf16" : "");
+  const std::string tag = std::string("twin-cpu/") + (parallel ? "par" : "seq") + packedKernelsTag(level, prec);
   return weightCache().get<CpuTwinWeights>(sources, tag, [&](int64_t& bytes) {
     auto w = std::make_shared<CpuTwinWeights>();
     const int64_t C = p.C;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "cuda/gemm_split_k.h"
 #include "gemm/gemm_cpu.h"
 #include "runtime/cpu_features.h"
@@ -35,7 +36,6 @@ namespace {
 constexpr double kNmseBound = 1e-10;
 constexpr uint32_t kPoisonBits = 0x7fc0dead;  // a quiet NaN with a payload we can recognise
 
-int g_failures = 0, g_cases = 0;
 std::mt19937_64 g_rng(12345);
 
 float poison() {
@@ -219,14 +219,6 @@ struct Problem {
   }
 };
 
-void expect(bool ok, const std::string& what) {
-  ++g_cases;
-  if (!ok) {
-    ++g_failures;
-    std::printf("FAIL: %s\n", what.c_str());
-  }
-}
-
 std::vector<SimdLevel> levelsToTest() {
   std::vector<SimdLevel> out;
   for (SimdLevel l : sotr::compiledSimdVariants())
@@ -243,7 +235,7 @@ void runAndCheck(Problem& p, SimdLevel level, sotr::ThreadPool* pool, const std:
   } catch (const std::exception& e) {
     err = std::string("threw: ") + e.what();
   }
-  expect(err.empty(), tag + " [" + sotr::simdLevelName(level) + ", " +
+  check(err.empty(), tag + " [" + sotr::simdLevelName(level) + ", " +
                           (pool ? std::to_string(pool->size()) + " thr" : "serial") + "] " + p.describe() + ": " + err);
 }
 
@@ -386,7 +378,7 @@ void testDeterminism(sotr::ThreadPool& pool2, sotr::ThreadPool& pool3) {
     }
     bool same = true;
     for (auto& o : outs) same = same && std::memcmp(o.data(), outs[0].data(), o.size() * 4) == 0;
-    expect(same, std::string("determinism across thread counts [") + sotr::simdLevelName(l) + "]");
+    check(same, std::string("determinism across thread counts [") + sotr::simdLevelName(l) + "]");
   }
 }
 
@@ -403,7 +395,7 @@ void testPacked(sotr::ThreadPool& pool2) {
         const std::vector<float> want = p.C;
         sotr::PackedMatrix pa = sotr::packA(p.A.data(), p.lda, p.transA, p.M, p.K, l, &pool2);
         sotr::PackedMatrix pb = sotr::packB(p.B.data(), p.ldb, p.transB, p.K, p.N, l, nullptr);
-        expect(pa.level() == l && pb.level() == l, "packed level recorded");
+        check(pa.level() == l && pb.level() == l, "packed level recorded");
         const sotr::PackedMatrix* choices[3][2] = {{&pa, nullptr}, {nullptr, &pb}, {&pa, &pb}};
         for (auto& ch : choices)
           for (sotr::ThreadPool* pool : {(sotr::ThreadPool*)nullptr, &pool2}) {
@@ -416,7 +408,7 @@ void testPacked(sotr::ThreadPool& pool2) {
             } catch (const std::exception& e) {
               err = e.what();
             }
-            expect(err.empty(), std::string("packed [") + sotr::simdLevelName(l) + "] A=" + (ch[0] ? "packed" : "raw") +
+            check(err.empty(), std::string("packed [") + sotr::simdLevelName(l) + "] A=" + (ch[0] ? "packed" : "raw") +
                                     " B=" + (ch[1] ? "packed" : "raw") + " tA=" + std::to_string(tA) +
                                     " tB=" + std::to_string(tB) + ": " + err);
           }
@@ -430,8 +422,8 @@ void testPacked(sotr::ThreadPool& pool2) {
 void testBf16(sotr::ThreadPool& pool2, sotr::ThreadPool& pool3) {
   const bool bf16 = sotr::cpuGemmPrecision(sotr::Precision::BF16, SimdLevel::AVX512) == sotr::Precision::BF16;
   std::printf("bfloat16 kernels: %s\n", bf16 ? "yes (AVX512-BF16)" : "no (BF16 computes in float32)");
-  expect(sotr::cpuGemmPrecision(sotr::Precision::BF16, SimdLevel::AVX2) == sotr::Precision::FP32, "BF16 below AVX-512 is FP32");
-  expect(sotr::cpuGemmPrecision(sotr::Precision::TF32, SimdLevel::AVX512) == sotr::Precision::FP32, "TF32 on the CPU is FP32");
+  check(sotr::cpuGemmPrecision(sotr::Precision::BF16, SimdLevel::AVX2) == sotr::Precision::FP32, "BF16 below AVX-512 is FP32");
+  check(sotr::cpuGemmPrecision(sotr::Precision::TF32, SimdLevel::AVX512) == sotr::Precision::FP32, "TF32 on the CPU is FP32");
   const SimdLevel top = sotr::maxSimdLevel();
   auto run = [&](Problem& p, sotr::ThreadPool* pool, const std::string& tag) {
     p.bf16Operands = bf16;
@@ -443,7 +435,7 @@ void testBf16(sotr::ThreadPool& pool2, sotr::ThreadPool& pool3) {
     } catch (const std::exception& e) {
       err = std::string("threw: ") + e.what();
     }
-    expect(err.empty(), "bf16 " + tag + " [" + (pool ? std::to_string(pool->size()) + " thr" : "serial") + "] " + p.describe() + ": " + err);
+    check(err.empty(), "bf16 " + tag + " [" + (pool ? std::to_string(pool->size()) + " thr" : "serial") + "] " + p.describe() + ": " + err);
   };
   const std::vector<int64_t> sizes{1, 2, 3, 5, 7, 8, 11, 12, 13, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 96, 127, 129, 255};
   for (int it = 0; it < 100; ++it) {
@@ -471,7 +463,7 @@ void testBf16(sotr::ThreadPool& pool2, sotr::ThreadPool& pool3) {
         num += (o - r) * (o - r);
         den += r * r;
       }
-    expect(num / den > 1e-8 && num / den < 1e-4, "bf16 products are rounded (NMSE against float32 " + std::to_string(num / den) + ")");
+    check(num / den > 1e-8 && num / den < 1e-4, "bf16 products are rounded (NMSE against float32 " + std::to_string(num / den) + ")");
   }
   // Packed operands carry their precision; the kernels follow them.
   for (int tA = 0; tA < 2; ++tA)
@@ -485,7 +477,7 @@ void testBf16(sotr::ThreadPool& pool2, sotr::ThreadPool& pool3) {
       const std::vector<float> want = p.C;
       sotr::PackedMatrix pa = sotr::packA(p.A.data(), p.lda, p.transA, p.M, p.K, top, &pool2, sotr::Precision::BF16);
       sotr::PackedMatrix pb = sotr::packB(p.B.data(), p.ldb, p.transB, p.K, p.N, top, nullptr, sotr::Precision::BF16);
-      expect(pa.precision() == (bf16 ? sotr::Precision::BF16 : sotr::Precision::FP32) && pb.precision() == pa.precision(),
+      check(pa.precision() == (bf16 ? sotr::Precision::BF16 : sotr::Precision::FP32) && pb.precision() == pa.precision(),
              "packed precision recorded");
       const sotr::PackedMatrix* choices[3][2] = {{&pa, nullptr}, {nullptr, &pb}, {&pa, &pb}};
       for (auto& ch : choices) {
@@ -498,7 +490,7 @@ void testBf16(sotr::ThreadPool& pool2, sotr::ThreadPool& pool3) {
         } catch (const std::exception& e) {
           err = e.what();
         }
-        expect(err.empty(), std::string("bf16 packed A=") + (ch[0] ? "packed" : "raw") + " B=" + (ch[1] ? "packed" : "raw") +
+        check(err.empty(), std::string("bf16 packed A=") + (ch[0] ? "packed" : "raw") + " B=" + (ch[1] ? "packed" : "raw") +
                                 " tA=" + std::to_string(tA) + " tB=" + std::to_string(tB) + ": " + err);
       }
       if (bf16) {
@@ -509,7 +501,7 @@ void testBf16(sotr::ThreadPool& pool2, sotr::ThreadPool& pool3) {
         } catch (const std::invalid_argument&) {
           threw = true;
         }
-        expect(threw, "bf16 A with float32 B is refused");
+        check(threw, "bf16 A with float32 B is refused");
       }
     }
 }
@@ -534,7 +526,7 @@ void testValidation() {
       threw = true;
       if (std::getenv("GEMM_TEST_VERBOSE")) std::printf("  ok (%s): %s\n", what, e.what());
     }
-    expect(threw, std::string("validation: ") + what);
+    check(threw, std::string("validation: ") + what);
   };
   throws([](GemmArgs& g) { g.M = -1; }, "negative M");
   throws([](GemmArgs& g) { g.ldc = 4; }, "ldc < N");
@@ -561,7 +553,7 @@ void testValidation() {
   } catch (const std::exception&) {
     threw = true;
   }
-  expect(!threw, "valid transA lda=M and M=0 accepted");
+  check(!threw, "valid transA lda=M and M=0 accepted");
 
   // Packed operands that do not fit the call are rejected.
   sotr::PackedMatrix pa = sotr::packA(buf.data(), 6, false, 4, 6);
@@ -573,7 +565,7 @@ void testValidation() {
     } catch (const std::invalid_argument&) {
       t = true;
     }
-    expect(t, std::string("validation: ") + what);
+    check(t, std::string("validation: ") + what);
   };
   GemmArgs g = base();
   packedThrows(g, &pb, nullptr, "packed B passed as A");
@@ -596,12 +588,12 @@ void testEnvOverride() {
     SimdLevel want = maxL, parsed;
     if (sotr::parseSimdLevel(name, &parsed))
       want = static_cast<int>(parsed) < static_cast<int>(maxL) ? parsed : maxL;
-    expect(sotr::activeSimdLevel() == want, std::string("SOTR_CPU_SIMD=") + name + " -> " +
+    check(sotr::activeSimdLevel() == want, std::string("SOTR_CPU_SIMD=") + name + " -> " +
                                                 sotr::simdLevelName(sotr::activeSimdLevel()));
   }
   unsetenv("SOTR_CPU_SIMD");
   sotr::resetActiveSimdLevel();
-  expect(sotr::activeSimdLevel() == maxL, "unset SOTR_CPU_SIMD -> max level");
+  check(sotr::activeSimdLevel() == maxL, "unset SOTR_CPU_SIMD -> max level");
   // The plain entry point follows the active level: compare to the explicit one bitwise.
   Problem p;
   p.M = 40, p.N = 70, p.K = 50;
@@ -613,7 +605,7 @@ void testEnvOverride() {
     std::vector<float> a = p.C;
     p.resetC();
     sotr::gemmF32(p.args(), nullptr, l);
-    expect(std::memcmp(a.data(), p.C.data(), a.size() * 4) == 0,
+    check(std::memcmp(a.data(), p.C.data(), a.size() * 4) == 0,
            std::string("gemmF32 follows setActiveSimdLevel(") + sotr::simdLevelName(l) + ")");
   }
   sotr::resetActiveSimdLevel();
@@ -627,24 +619,24 @@ void testSplitKChoice() {
   const int64_t slots = 132 * 3, ws = int64_t(8) << 20;
   // twin 3x3 256->256 at 12x24, SIMT small tiles: 4 x 5 tiles, K 2304 = 288 k-tiles of 8.
   auto c = choose_split_k(20, 288, slots, 16, 256 * 288, ws, -1);
-  expect(c.splits == 18 && c.kTilesPerSplit == 16, "split-K: 20 tiles, 288 k-tiles -> 18 x 16");
+  check(c.splits == 18 && c.kTilesPerSplit == 16, "split-K: 20 tiles, 288 k-tiles -> 18 x 16");
   // Every k-tile is walked exactly once, none of the splits is empty.
   for (int kTiles : {2, 7, 16, 17, 33, 100, 288, 1000})
     for (int64_t tiles : {1, 3, 20, 100, 198}) {
       const auto d = choose_split_k(tiles, kTiles, slots, 4, 1 << 16, ws, -1);
       const bool cover = d.splits >= 1 && int64_t(d.splits) * d.kTilesPerSplit >= kTiles &&
                          int64_t(d.splits - 1) * d.kTilesPerSplit < kTiles;
-      expect(cover, "split-K covers K: tiles " + std::to_string(tiles) + ", k-tiles " + std::to_string(kTiles));
-      expect(d.splits == 1 || kTiles / d.splits >= 4 - 1, "split-K keeps enough depth per split");
+      check(cover, "split-K covers K: tiles " + std::to_string(tiles) + ", k-tiles " + std::to_string(kTiles));
+      check(d.splits == 1 || kTiles / d.splits >= 4 - 1, "split-K keeps enough depth per split");
     }
-  expect(choose_split_k(199, 288, slots, 16, 1 << 16, ws, -1).splits == 1, "split-K off above half the slots");
-  expect(choose_split_k(20, 20, slots, 16, 1 << 16, ws, -1).splits == 1, "split-K off for a shallow K");
-  expect(choose_split_k(20, 288, slots, 16, ws / 2, ws, -1).splits == 2, "split-K bounded by the workspace");
-  expect(choose_split_k(20, 288, slots, 16, ws + 1, ws, -1).splits == 1, "split-K off when one copy exceeds it");
-  expect(choose_split_k(20, 288, slots, 16, 1 << 16, ws, 0).splits == 1, "SOTR_GEMM_SPLIT_K=0 turns it off");
+  check(choose_split_k(199, 288, slots, 16, 1 << 16, ws, -1).splits == 1, "split-K off above half the slots");
+  check(choose_split_k(20, 20, slots, 16, 1 << 16, ws, -1).splits == 1, "split-K off for a shallow K");
+  check(choose_split_k(20, 288, slots, 16, ws / 2, ws, -1).splits == 2, "split-K bounded by the workspace");
+  check(choose_split_k(20, 288, slots, 16, ws + 1, ws, -1).splits == 1, "split-K off when one copy exceeds it");
+  check(choose_split_k(20, 288, slots, 16, 1 << 16, ws, 0).splits == 1, "SOTR_GEMM_SPLIT_K=0 turns it off");
   const auto f = choose_split_k(1000, 10, slots, 16, 1 << 16, ws, 3);
-  expect(f.splits == 3 && f.kTilesPerSplit == 4, "a forced split applies even to many tiles");
-  expect(choose_split_k(1, 1, slots, 1, 1, ws, 8).splits == 1, "one k-tile never splits");
+  check(f.splits == 3 && f.kTilesPerSplit == 4, "a forced split applies even to many tiles");
+  check(choose_split_k(1, 1, slots, 1, 1, ws, 8).splits == 1, "one k-tile never splits");
 }
 
 int main() {
@@ -663,6 +655,5 @@ int main() {
   testRandom(pool2, pool3);
   testBf16(pool2, pool3);
   testSplitKChoice();
-  std::printf("%d checks, %d failures\n", g_cases, g_failures);
-  return g_failures ? 1 : 0;
+  return checksSummary();
 }

@@ -20,7 +20,8 @@ namespace sotr_js {
 // inputs, outputs or attributes, or a binding function, change. The JavaScript refuses an addon built for another
 // interface (a stale build/ or prebuild) with NativeLoadError instead of misreading its results.
 // 2: selectCandidates returns the distinct cells (counts [2], rows, distinctCells).
-constexpr int kInterfaceVersion = 2;
+// 3: rankCandidates' masks input is optional (the JavaScript leaves it absent).
+constexpr int kInterfaceVersion = 3;
 
 // Per-environment (main thread or worker_thread) state.
 struct AddonData {

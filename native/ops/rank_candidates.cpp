@@ -13,7 +13,7 @@ namespace sotr {
 namespace {
 
 struct Plan {
-  int64_t n = 0, m = 0, maskInts = 0;  // maskInts: H * W2
+  int64_t n = 0, m = 0, H = 0, W2 = 0, maskInts = 0;  // the masks' rows and ints a row (0, 0: none), H * W2
   int64_t nmsPre = 0;
 };
 
@@ -21,7 +21,8 @@ Plan plan(const OpCall& call) {
   const std::string& op = call.op;
   Plan p;
   const char* names[] = {"scores", "strides", "labels", "areas", "softSums", "masks", "boxes"};
-  for (int i = 0; i < 7; ++i) expectDefined(op, names[i], call.inputs[i]);
+  for (int i = 0; i < 7; ++i)
+    if (i != 5) expectDefined(op, names[i], call.inputs[i]);  // masks is optional
   const Tensor& scores = call.inputs[0];
   expectDType(op, "scores", scores, DType::F32);
   expectRank(op, "scores", scores, 1);
@@ -35,11 +36,15 @@ Plan plan(const OpCall& call) {
   expectDType(op, "softSums", call.inputs[4], DType::F32);
   expectShape(op, "softSums", call.inputs[4], {p.n});
   const Tensor& masks = call.inputs[5];
-  expectDType(op, "masks", masks, DType::I32);
-  expectRank(op, "masks", masks, 3);
-  if (masks.size(0) != p.n)
-    fail(ErrorKind::Shape, op + ": masks must be [" + std::to_string(p.n) + ", H, W2] (one per score), received " + shapeStr(masks.shape));
-  p.maskInts = masks.size(1) * masks.size(2);
+  if (masks.defined()) {
+    expectDType(op, "masks", masks, DType::I32);
+    expectRank(op, "masks", masks, 3);
+    if (masks.size(0) != p.n)
+      fail(ErrorKind::Shape, op + ": masks must be [" + std::to_string(p.n) + ", H, W2] (one per score), received " + shapeStr(masks.shape));
+    p.H = masks.size(1);
+    p.W2 = masks.size(2);
+  }
+  p.maskInts = p.H * p.W2;
   expectDType(op, "boxes", call.inputs[6], DType::I32);
   expectShape(op, "boxes", call.inputs[6], {p.n, 4});
   const double pre = call.attrs.number(op, "nmsPre", 9007199254740991.0);
@@ -56,7 +61,7 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
   const int32_t* labels = call.inputs[2].data<int32_t>();
   const int32_t* areas = call.inputs[3].data<int32_t>();
   const float* softSums = call.inputs[4].data<float>();
-  const int32_t* masks = call.inputs[5].data<int32_t>();
+  const int32_t* masks = p.maskInts ? call.inputs[5].data<int32_t>() : nullptr;
   const int32_t* boxes = call.inputs[6].data<int32_t>();
 
   // Steps 7-8: area filter, maskness rescoring.
@@ -106,7 +111,7 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
   std::memset(oAreas + kept, 0, tail * sizeof(int32_t));
   std::memset(oSoft + kept, 0, tail * sizeof(float));
   std::memset(oBoxes + 4 * kept, 0, 4 * tail * sizeof(int32_t));
-  if (p.maskInts == 0) return;  // an empty masks placeholder: the caller gathers them
+  if (p.maskInts == 0) return;  // no masks: the caller gathers them
   const size_t per = static_cast<size_t>(p.maskInts) * sizeof(int32_t);
   auto copy = [&](int64_t b, int64_t e) {
     for (int64_t k = b; k < e; ++k) {
@@ -123,14 +128,13 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
 OpRegistrar reg(OpDef{"rankCandidates", 7, 7,
                       [](const OpCall& call) {
                         const Plan p = plan(call);
-                        const Shape& ms = call.inputs[5].shape;
                         return std::vector<TensorSpec>{{DType::I32, {2}},
                                                        {DType::I32, {p.m}},
                                                        {DType::F32, {p.m}},
                                                        {DType::I32, {p.m}},
                                                        {DType::I32, {p.m}},
                                                        {DType::F32, {p.m}},
-                                                       {DType::I32, {p.m, ms[1], ms[2]}},
+                                                       {DType::I32, {p.m, p.H, p.W2}},
                                                        {DType::I32, {p.m, 4}}};
                       },
                       runCpu, nullptr});

@@ -9,10 +9,10 @@
 //   2 labels int32 [n]
 //   3 areas int32 [n]       } the binary masks as dynamicConvMasks gives them
 //   4 softSums float32 [n]  }
-//   5 masks int32 [n, H, W2] (bit-packed rows, any W2), or an empty
-//     placeholder [n, 0, 0] (any H * W2 = 0): no mask gather, for callers that
-//     gather the kept masks where they are (gatherRows(masks, order) on the
-//     device); output 6 is then [m, 0, 0]
+//   5 masks int32 [n, H, W2] (bit-packed rows, any W2), optional: absent (or
+//     any H * W2 = 0), nothing is gathered and output 6 is [m, 0, 0], for
+//     callers that gather the kept masks where they are (gatherRows(masks,
+//     order) on the device)
 //   6 boxes int32 [n, 4]
 // Attrs: nmsPre (integer >= 1, default: no cut).
 // Outputs (capacity m = min(n, nmsPre); the first `kept` entries are the

@@ -1,4 +1,4 @@
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { narrowAll } from './select_candidates';
@@ -53,22 +53,14 @@ export interface RankedCandidates {
 export async function rankCandidates(input: RankCandidatesInput, options: RankCandidatesOptions = {}): Promise<RankedCandidates> {
   if (input === null || typeof input !== 'object') throw new SotrTypeError('rankCandidates: input { scores, strides, labels, areas, softSums, boxes, masks? } is required');
   const keys = ['scores', 'strides', 'labels', 'areas', 'softSums', 'masks', 'boxes'] as const;
-  const withMasks = input.masks !== undefined;
-  const tensors = keys.map((k) => (k === 'masks' && !withMasks ? null : checkTensor('rankCandidates', k, input[k])!));
+  const tensors = keys.map((k) => checkTensor('rankCandidates', k, input[k], k === 'masks'));
+  const withMasks = tensors[5] !== null;
   const { nmsPre } = options;
   if (nmsPre !== undefined && (!Number.isSafeInteger(nmsPre) || nmsPre < 1)) {
     throw new SotrRangeError(`rankCandidates: nmsPre must be a positive integer, received ${String(nmsPre)}`);
   }
-  // Without masks the native op gets an empty [n, 0, 0] placeholder (made once the arguments are checked): it
-  // gathers nothing.
-  const placeholder = withMasks ? null : Tensor.from(new Int32Array(0), [tensors[0]!.shape[0] ?? 0, 0, 0]);
-  if (placeholder) tensors[5] = placeholder;
-  let outs: Tensor[];
-  try {
-    outs = await runOp('rankCandidates', tensors as Tensor[], { nmsPre }, options);
-  } finally {
-    placeholder?.dispose();
-  }
+  // Without masks the native op's optional input stays absent: it gathers nothing.
+  const outs = await runOp('rankCandidates', tensors, { nmsPre }, options);
   let counts: Int32Array;
   try {
     counts = (await outs[0]!.data()) as Int32Array;

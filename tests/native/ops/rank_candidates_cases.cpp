@@ -21,6 +21,7 @@ namespace {
 struct Spec {
   int64_t n, H, W2, nmsPre;
   bool ties = false, nan = false, timed = false;
+  bool absentMasks = false;  // masks input left undefined (optional): nothing gathered
 };
 
 double check(const Spec& s, const OpCall& call, const std::vector<Tensor>& out) {
@@ -51,7 +52,7 @@ double check(const Spec& s, const OpCall& call, const std::vector<Tensor>& out) 
     if (out[1].data<int32_t>()[k] != i || std::memcmp(out[2].data<float>() + k, &score1[i], 4) != 0 ||
         out[3].data<int32_t>()[k] != call.inputs[2].data<int32_t>()[i] || out[4].data<int32_t>()[k] != areas[i] ||
         std::memcmp(out[5].data<float>() + k, soft + i, 4) != 0 ||
-        std::memcmp(out[6].data<int32_t>() + k * per, call.inputs[5].data<int32_t>() + i * per, per * 4) != 0 ||
+        (per && std::memcmp(out[6].data<int32_t>() + k * per, call.inputs[5].data<int32_t>() + i * per, per * 4) != 0) ||
         std::memcmp(out[7].data<int32_t>() + 4 * k, call.inputs[6].data<int32_t>() + 4 * i, 16) != 0)
       return INFINITY;
   }
@@ -61,7 +62,8 @@ double check(const Spec& s, const OpCall& call, const std::vector<Tensor>& out) 
 OpCase rankCase(Spec s) {
   OpCase c;
   c.name = "rankCandidates n" + std::to_string(s.n) + " masks " + std::to_string(s.H) + "x" + std::to_string(s.W2) +
-           " nmsPre " + std::to_string(s.nmsPre) + (s.ties ? " ties" : "") + (s.nan ? " nan" : "");
+           " nmsPre " + std::to_string(s.nmsPre) + (s.ties ? " ties" : "") + (s.nan ? " nan" : "") +
+           (s.absentMasks ? " no masks input" : "");
   c.make = [s](Rng& rng) {
     OpCall call;
     call.op = "rankCandidates";
@@ -81,7 +83,7 @@ OpCase rankCase(Spec s) {
       soft.data<float>()[1] = soft.data<float>()[2] = std::numeric_limits<float>::quiet_NaN();
     }
     for (int64_t i = 0; i < masks.numel(); ++i) masks.data<int32_t>()[i] = int32_t(rng.integer(-1000000, 1000000));
-    call.inputs = {scores, strides, labels, areas, soft, masks, boxes};
+    call.inputs = {scores, strides, labels, areas, soft, s.absentMasks ? Tensor() : masks, boxes};
     call.attrs.setNumber("nmsPre", double(s.nmsPre));
     return call;
   };
@@ -99,5 +101,6 @@ OP_TEST_CASE(rankCase({40, 2, 2, 10, true, true}));   // a NaN score sorts last
 OP_TEST_CASE(rankCase({3001, 200, 12, 500, false, false, true}));  // SOTR R50 at 800x1333: a few thousand candidates
 OP_TEST_CASE(rankCase({7, 0, 0, 3}));                 // empty masks placeholder: no gather
 OP_TEST_CASE(rankCase({3001, 0, 0, 500, false, false, true}));  // the same, as a CUDA model calls it
+OP_TEST_CASE(rankCase({9, 0, 0, 4, true, false, false, true}));  // masks input absent (what the TS wrapper sends)
 
 }  // namespace

@@ -202,7 +202,10 @@ struct CoreJob {
 };
 
 void runCores(const CoreJob* jobs, int njobs, ThreadPool* pool) {
-  TwinCoreFn fn = activeSimdLevel() >= SimdLevel::AVX512 ? twinCoreAvx512() : nullptr;
+  // The widest core the active SIMD level allows (and the build has).
+  const SimdLevel level = activeSimdLevel();
+  TwinCoreFn fn = level >= SimdLevel::AVX512 ? twinCoreAvx512() : nullptr;
+  if (!fn && level >= SimdLevel::AVX2) fn = twinCoreAvx2();
   if (!fn) fn = twinCoreScalar;
   int64_t total = 0;
   for (int j = 0; j < njobs; ++j) total += jobs[j].count;

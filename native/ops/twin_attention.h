@@ -89,9 +89,10 @@ struct TwinCoreArgs {
 };
 int64_t twinCoreScratchFloats(int64_t L, int64_t C);
 void twinCoreScalar(const TwinCoreArgs& a, int64_t s, float* scratch);
-// nullptr when the AVX-512 variant is not compiled in.
+// nullptr when the AVX-512 / AVX2+FMA variant is not compiled in.
 using TwinCoreFn = void (*)(const TwinCoreArgs& a, int64_t s, float* scratch);
 TwinCoreFn twinCoreAvx512();
+TwinCoreFn twinCoreAvx2();
 
 // ---------------------------------------------------------------------------
 // Derived weights of one weight set (Payload: packed or concatenated copies),

@@ -10,6 +10,7 @@ import {
   DeviceMismatchError,
   backendInfo,
 } from '../../dist/index.js';
+import { native } from '../../dist/native.js';
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
 import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
@@ -225,6 +226,56 @@ test('twinAttention: gates of 0 give x back; an empty grid gives an empty tensor
   const e = await twinAttention(empty, inp.weights, { heads: 4 });
   assert.equal([...e.shape], [1, 32, 0, 5]);
   dispose(inp);
+});
+
+test('twinAttention: every SIMD core (AVX-512, AVX2, scalar) agrees on awkward shapes', async () => {
+  // Head sizes d = 8, 32 and the channel tails 4, 12, 20; sequence lengths
+  // 1..41 around the 8- and 16-lane tails and the cores' 6- and 8-row blocks.
+  // `s` scales the weights: 6 gives moderately peaked softmaxes, 24 rows whose
+  // exp arguments go far below -87 (the exp clamp).
+  const shapes = [
+    // [B, C, heads, H, W, s]
+    [2, 24, 3, 7, 13, 6],
+    [1, 40, 5, 17, 33, 6],
+    [1, 256, 8, 41, 1, 6],
+    [1, 256, 8, 1, 17, 6],
+    [2, 12, 3, 16, 8, 6],
+    [1, 36, 3, 13, 17, 6],
+    [1, 60, 3, 33, 7, 6],
+    [1, 64, 2, 9, 41, 24],
+  ];
+  const levels = backendInfo().build.simdVariants;
+  const order = ['scalar', ...levels.filter((l) => l !== 'scalar')];
+  const before = backendInfo().cpu.simd;
+  let seed = 7001;
+  for (const [B, C, heads, H, W, s] of shapes) {
+    const r = s / Math.sqrt(C);
+    const T = (shape, scale) => Tensor.from(xorshiftValues(seed++, shape.reduce((a, b) => a * b, 1), scale), shape);
+    const mha = () => ({ q: T([C, C], r), kv: T([2 * C, C], r), out: T([C, C], 1 / Math.sqrt(C)), outBias: T([C], 0.1) });
+    const x = T([B, C, H, W], 1);
+    const weights = { col: mha(), row: mha(), gCol: 0.75, gRow: -0.5 };
+    for (const mode of ['parallel', 'sequential']) {
+      const results = [];
+      try {
+        for (const level of order) {
+          native().setSimdLevel(level);
+          const out = await twinAttention(x, weights, { heads, mode });
+          results.push([level, await out.data()]);
+          out.dispose();
+        }
+      } finally {
+        native().setSimdLevel(before);
+      }
+      const tag = `B ${B} C ${C} heads ${heads} H ${H} W ${W} s ${s} ${mode}`;
+      for (const [level, y] of results) {
+        assert.ok(!y.some(Number.isNaN), `${tag} ${level}: NaN in the output`);
+        const e = nmse(y, results[0][1]);
+        assert.ok(e <= 1e-10, `${tag}: ${level} vs scalar nmse ${e}`);
+      }
+    }
+    x.dispose();
+    for (const dir of ['col', 'row']) for (const t of Object.values(weights[dir])) t.dispose();
+  }
 });
 
 test.run();

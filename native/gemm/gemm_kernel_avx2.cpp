@@ -14,6 +14,8 @@ bool avx2VariantCompiled();
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "gemm/avx2_transpose.h"
+
 namespace sotr {
 namespace gemm_detail {
 namespace {
@@ -32,26 +34,6 @@ inline __m256i maskN(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// In-place transpose of an 8 x 8 float block held in 8 registers.
-inline void transpose8(__m256 (&r)[8]) {
-  __m256 t[8], s[8];
-  for (int i = 0; i < 4; ++i) {
-    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  // s[4h + c], 128-bit lane L = column 4L + c of rows 4h..4h+3.
-  for (int h = 0; h < 2; ++h) {
-    s[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    s[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    s[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    s[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int c = 0; c < 4; ++c) {
-    r[c] = _mm256_permute2f128_ps(s[c], s[4 + c], 0x20);
-    r[4 + c] = _mm256_permute2f128_ps(s[c], s[4 + c], 0x31);
-  }
-}
-
 // Transposes `rows` (<= 8) rows of length kc (row i at src + i*ld) into
 // dst[k*dstStride + i] for i < 8 (rows >= `rows` give zeros), storing the
 // lanes selected by `lanes`.
@@ -63,7 +45,7 @@ inline void transposeRows(const float* src, int64_t ld, int rows, int64_t kc, fl
     __m256 r[8];
     for (int i = 0; i < 8; ++i)
       r[i] = i < rows ? _mm256_maskload_ps(src + i * ld + k, km) : _mm256_setzero_ps();
-    transpose8(r);
+    avx2::transpose8(r);
     for (int kk = 0; kk < rem; ++kk) _mm256_maskstore_ps(dst + (k + kk) * dstStride, lanes, r[kk]);
   }
 }

@@ -95,13 +95,15 @@ void inputTransform(WinogradTile t, const ConvGeom& g, const float* x, const std
                     const TaskLayout& L, float* V) {
   static const bool avx512 = maxSimdLevel() >= SimdLevel::AVX512;
   const int64_t n = static_cast<int64_t>(ch.size());
+  const SimdLevel level = activeSimdLevel();
+  if (level == SimdLevel::AVX2 && conv_detail::winogradInputAvx2(t, g, x, ch.data(), n, L, V)) return;
   if (t == WinogradTile::F4) {
-    if (avx512 && activeSimdLevel() >= SimdLevel::AVX512 && conv_detail::winograd4InputAvx512(g, x, ch.data(), n, L, V))
+    if (avx512 && level >= SimdLevel::AVX512 && conv_detail::winograd4InputAvx512(g, x, ch.data(), n, L, V))
       return;
     wino4::inputTransformAll(g, x, ch.data(), n, L, V);
     return;
   }
-  if (avx512 && activeSimdLevel() >= SimdLevel::AVX512 && conv_detail::winogradInputAvx512(g, x, ch.data(), n, L, V))
+  if (avx512 && level >= SimdLevel::AVX512 && conv_detail::winogradInputAvx512(g, x, ch.data(), n, L, V))
     return;
   wino::inputTransformAll(g, x, ch.data(), n, L, V);
 }
@@ -110,14 +112,16 @@ void outputTransform(WinogradTile t, const ConvGeom& g, const float* M, const st
                      const TaskLayout& L, const GemmEpilogue& ep, float* out) {
   static const bool avx512 = maxSimdLevel() >= SimdLevel::AVX512;
   const int64_t n = static_cast<int64_t>(ch.size());
+  const SimdLevel level = activeSimdLevel();
+  if (level == SimdLevel::AVX2 && conv_detail::winogradOutputAvx2(t, g, M, ch.data(), n, L, ep, out)) return;
   if (t == WinogradTile::F4) {
-    if (avx512 && activeSimdLevel() >= SimdLevel::AVX512 &&
+    if (avx512 && level >= SimdLevel::AVX512 &&
         conv_detail::winograd4OutputAvx512(g, M, ch.data(), n, L, ep, out))
       return;
     wino4::outputTransformAll(g, M, ch.data(), n, L, ep, out);
     return;
   }
-  if (avx512 && activeSimdLevel() >= SimdLevel::AVX512 &&
+  if (avx512 && level >= SimdLevel::AVX512 &&
       conv_detail::winogradOutputAvx512(g, M, ch.data(), n, L, ep, out))
     return;
   wino::outputTransformAll(g, M, ch.data(), n, L, ep, out);

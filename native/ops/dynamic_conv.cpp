@@ -93,6 +93,20 @@ void maskChunkScalar(const ChunkArgs& a) {
   }
 }
 
+MaskChunkFn maskChunkFor(SimdLevel level) {
+  MaskChunkFn f = nullptr;
+  if (level >= SimdLevel::AVX512) f = maskChunkAvx512();
+  if (!f && level >= SimdLevel::AVX2) f = maskChunkAvx2();
+  return f ? f : maskChunkScalar;
+}
+
+SigmoidFn sigmoidFor(SimdLevel level) {
+  SigmoidFn f = nullptr;
+  if (level >= SimdLevel::AVX512) f = sigmoidAvx512();
+  if (!f && level >= SimdLevel::AVX2) f = sigmoidAvx2();
+  return f;
+}
+
 }  // namespace dynconv_detail
 
 namespace {
@@ -175,8 +189,7 @@ void dynamicConvCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& c
   // By chunks of rows, one per task: the GEMM writes the logits of all N
   // kernels for those rows (about 1 MB, or the im2col block near 4 MB for
   // k x k), and the sigmoid runs on them while they are in cache.
-  dynconv_detail::SigmoidFn vecSigmoid =
-      activeSimdLevel() == SimdLevel::AVX512 ? dynconv_detail::sigmoidAvx512() : nullptr;
+  dynconv_detail::SigmoidFn vecSigmoid = dynconv_detail::sigmoidFor(activeSimdLevel());
   const bool vec = p.sigmoid && vecSigmoid && p.K() > 0;
   const Activation act = p.sigmoid && !vec ? Activation::Sigmoid : Activation::None;
   const int64_t budget = p.k == 1 ? p.N * p.W : p.K() * p.W;
@@ -222,9 +235,7 @@ void dynamicConvMasksCpu(const OpCall& call, std::vector<Tensor>& out, ExecConte
   std::vector<double> softP(bands * N, 0.0);
   std::vector<int32_t> ymin(bands * N, -1), ymax(bands * N, -1), xmin(bands * N, std::numeric_limits<int32_t>::max()),
       xmax(bands * N, -1);
-  dynconv_detail::MaskChunkFn chunkFn = dynconv_detail::maskChunkScalar;
-  if (activeSimdLevel() == SimdLevel::AVX512)
-    if (auto f = dynconv_detail::maskChunkAvx512()) chunkFn = f;
+  const dynconv_detail::MaskChunkFn chunkFn = dynconv_detail::maskChunkFor(activeSimdLevel());
   const int64_t maskWords = p.H * p.wpr;
   constexpr size_t kKeptLogits = size_t(1) << 20;  // floats of thread scratch kept across calls
   ctx.pool->parallelTasks(bands, [&](int64_t t) {

@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "ops/registry.h"
+#include "runtime/cpu_features.h"
 
 namespace sotr {
 
@@ -52,12 +53,17 @@ struct ChunkArgs {
   int64_t yOffset = 0;  // y0, added to the row numbers recorded
 };
 void maskChunkScalar(const ChunkArgs& a);
-// nullptr when the AVX-512 source was compiled without its flags.
+// nullptr when the AVX-512 / AVX2 source was compiled without its flags.
 using MaskChunkFn = void (*)(const ChunkArgs& a);
 MaskChunkFn maskChunkAvx512();
+MaskChunkFn maskChunkAvx2();
 // In-place float32 sigmoid of n values (vector exp, ~1 ulp); nullptr when absent.
 using SigmoidFn = void (*)(float* p, int64_t n);
 SigmoidFn sigmoidAvx512();
+SigmoidFn sigmoidAvx2();
+// The fastest of the above the active SIMD level allows (maskChunkScalar; nullptr: the scalar sigmoid).
+MaskChunkFn maskChunkFor(SimdLevel level);
+SigmoidFn sigmoidFor(SimdLevel level);
 
 }  // namespace dynconv_detail
 }  // namespace sotr

@@ -17,6 +17,8 @@
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "gemm/avx2_transpose.h"
+
 namespace sotr {
 namespace {
 
@@ -68,30 +70,6 @@ inline __m256 exp256(__m256 x) {
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
-// In-place transpose of an 8 x 8 float block held in 8 registers: unpack
-// 32-bit pairs, then 64-bit pairs (shuffles), then swap 128-bit halves.
-inline void transpose8(__m256 (&r)[8]) {
-  __m256 t[8], u[8];
-  #pragma GCC unroll 8
-  for (int i = 0; i < 4; ++i) {
-    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  // u[4q + c], 128-bit half b = column 4b + c of rows 4q..4q+3.
-  #pragma GCC unroll 8
-  for (int q = 0; q < 2; ++q) {
-    u[4 * q + 0] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    u[4 * q + 1] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    u[4 * q + 2] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    u[4 * q + 3] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  #pragma GCC unroll 8
-  for (int c = 0; c < 4; ++c) {
-    r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
-    r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
-  }
-}
-
 // Kt (C x Lp, 64-byte aligned rows) = K^T; tokens L..Lp-1 are zero.
 void transposeK(const float* k, int64_t inTok, int64_t L, int64_t C, int64_t Lp, float* Kt) {
   for (int64_t t0 = 0; t0 < Lp; t0 += 8) {
@@ -106,7 +84,7 @@ void transposeK(const float* k, int64_t inTok, int64_t L, int64_t C, int64_t Lp,
         for (int i = 0; i < 8; ++i)
           r[i] = i < nt ? _mm256_maskload_ps(k + (t0 + i) * inTok + c0, mc) : _mm256_setzero_ps();
       }
-      transpose8(r);
+      avx2::transpose8(r);
       for (int64_t c = 0; c < nc; ++c) _mm256_store_ps(Kt + (c0 + c) * Lp + t0, r[c]);
     }
   }

@@ -1,7 +1,7 @@
 // dynamicConv and dynamicConvMasks against the PyTorch goldens of
 // tests/reference/make_mask_fixtures.py (conv2d + sigmoid; binary masks,
-// areas, soft sums and boxes), keepOnDevice chaining into matrixNms, and the
-// contract.
+// areas, soft sums and boxes) on CUDA and at every CPU SIMD level,
+// keepOnDevice chaining into matrixNms, and the contract.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -10,23 +10,28 @@ import {
 } from '../../dist/index.js';
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
 import { expectTypedErrors } from '../helpers/typed_errors.mjs';
+import { cpuSimdLevels, atSimdLevel } from '../helpers/simd_levels.mjs';
 
 const fx = loadFixture('mask_dynconv');
 const cases = JSON.parse(fx.meta.cases);
 const devices = ['cpu', ...(backendInfo().cuda.available ? ['cuda'] : [])];
 const T = (k, device) => Tensor.from(fx.tensors[k].data, fx.tensors[k].shape, { device });
 
-for (const device of devices) {
+// The CPU at each SIMD level (the post-processing has scalar, AVX2 and AVX-512 paths), then CUDA.
+const targets = [...cpuSimdLevels().map((level) => ['cpu', level]), ...devices.filter((d) => d !== 'cpu').map((d) => [d, null])];
+for (const [device, level] of targets) {
+  const where = level ? `${device} (${level})` : device;
+  const run = (fn) => (level ? () => atSimdLevel(level, fn) : fn);
   for (const [name, k, sigmoid, threshold, exact] of cases) {
-    test(`dynamicConv ${name} (k ${k}) matches PyTorch on ${device}`, async () => {
+    test(`dynamicConv ${name} (k ${k}) matches PyTorch on ${where}`, run(async () => {
       const out = await dynamicConv(T(`${name}.features`, device), T(`${name}.kernels`, device), { sigmoid });
       const ref = fx.tensors[`${name}.out`];
       assert.equal([...out.shape], ref.shape);
       const e = nmse(await out.data(), ref.data);
       assert.ok(e < 1e-11, `nmse ${e}`);
-    });
+    }));
 
-    test(`dynamicConvMasks ${name} (k ${k}, threshold ${threshold}) matches PyTorch on ${device}`, async () => {
+    test(`dynamicConvMasks ${name} (k ${k}, threshold ${threshold}) matches PyTorch on ${where}`, run(async () => {
       const f = T(`${name}.features`, device);
       const kern = T(`${name}.kernels`, device);
       const bm = await dynamicConvMasks(f, kern, { threshold });
@@ -62,9 +67,11 @@ for (const device of devices) {
       const again = new BitMasks({ count: n, height: h, width: w, data: bm.words.slice() });
       assert.equal(again.areas, bm.areas);
       assert.equal(again.boxes, bm.boxes);
-    });
+    }));
   }
+}
 
+for (const device of devices) {
   test(`dynamicConvMasks keepOnDevice chains into matrixNms on ${device}`, async () => {
     const name = 'q1x1';
     const dev = await dynamicConvMasks(T(`${name}.features`, device), T(`${name}.kernels`, device), { keepOnDevice: true });

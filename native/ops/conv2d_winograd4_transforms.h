@@ -135,8 +135,8 @@ bool winograd4InputAvx512(const ConvGeom& g, const float* x, const wino::Chunk* 
                           const wino::TaskLayout& L, float* V);
 bool winograd4OutputAvx512(const ConvGeom& g, const float* M, const wino::Chunk* chunks, int64_t nChunks,
                            const wino::TaskLayout& L, const GemmEpilogue& ep, float* out);
-// conv2d_winograd_avx2.cpp: both tiles' portable transforms compiled with AVX2 + FMA (bit for bit the
-// baseline's); false when that file was built without them.
+// conv2d_winograd_avx2.cpp: both tiles' transforms with AVX2 + FMA intrinsics (the AVX-512 files'
+// arithmetic on 8 lanes); false when that file was built without those flags.
 bool winogradInputAvx2(WinogradTile t, const ConvGeom& g, const float* x, const wino::Chunk* chunks, int64_t nChunks,
                        const wino::TaskLayout& L, float* V);
 bool winogradOutputAvx2(WinogradTile t, const ConvGeom& g, const float* M, const wino::Chunk* chunks, int64_t nChunks,

@@ -1,7 +1,7 @@
 // The Winograd F(2x2, 3x3) input and output transforms, portable version:
 // a chunk of up to 16 horizontally adjacent tiles at a time (loops of fixed
 // length 16 or 32 over contiguous rows). conv2d_winograd.cpp runs these where
-// AVX-512 is not available; conv2d_winograd_avx512.cpp has the intrinsics
+// neither AVX-512 nor AVX2 is available; conv2d_winograd_avx512.cpp has the intrinsics
 // version of the same arithmetic and includes this header for the chunk and
 // layout types only. Everything here is static (no linkage across units).
 #pragma once

@@ -191,10 +191,9 @@ void im2colBlockScalar(const ConvGeom& g, const float* x, int64_t n, int64_t grp
 
 void im2colBlock(const ConvGeom& g, const float* x, int64_t n, int64_t grp, int64_t p0, int64_t ncols, float* col,
                  int64_t ld) {
-  static const bool avx512 = maxSimdLevel() >= SimdLevel::AVX512;
-  if (avx512 && activeSimdLevel() >= SimdLevel::AVX512 &&
-      conv_detail::im2colBlockAvx512(g, x, n, grp, p0, ncols, col, ld))
-    return;
+  const SimdLevel level = activeSimdLevel();
+  if (level >= SimdLevel::AVX512 && conv_detail::im2colBlockAvx512(g, x, n, grp, p0, ncols, col, ld)) return;
+  if (level == SimdLevel::AVX2 && conv_detail::im2colBlockAvx2(g, x, n, grp, p0, ncols, col, ld)) return;
   im2colBlockScalar(g, x, n, grp, p0, ncols, col, ld);
 }
 

@@ -84,13 +84,16 @@ void convGemmCpu(const ConvGeom& g, const float* x, const Tensor& weightKey, con
 // GEMM core then reads B in place instead of packing it).
 int64_t convBlockRows(SimdLevel level);
 
-// Plain im2col for conv2d (dispatches to the AVX-512 variant when active).
+// Plain im2col for conv2d (dispatches to the AVX-512 / AVX2 variant when active).
 void im2colBlock(const ConvGeom& g, const float* x, int64_t n, int64_t grp, int64_t p0, int64_t ncols,
                  float* col, int64_t ld);
 namespace conv_detail {
 // conv2d_avx512.cpp; false when that file was built without AVX-512.
 bool im2colBlockAvx512(const ConvGeom& g, const float* x, int64_t n, int64_t grp, int64_t p0, int64_t ncols,
                        float* col, int64_t ld);
+// conv2d_avx2.cpp; false when that file was built without AVX2.
+bool im2colBlockAvx2(const ConvGeom& g, const float* x, int64_t n, int64_t grp, int64_t p0, int64_t ncols,
+                     float* col, int64_t ld);
 }  // namespace conv_detail
 
 // Packed weights are kept in the process-wide weight cache

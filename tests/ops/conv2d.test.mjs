@@ -4,6 +4,7 @@ import { Tensor, conv2d, setNumThreads, ShapeError, DTypeError, SotrTypeError, S
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
 import { convGoldenRunner } from '../helpers/conv_golden.mjs';
 import { expectTypedErrors } from '../helpers/typed_errors.mjs';
+import { cpuSimdLevels, atSimdLevel } from '../helpers/simd_levels.mjs';
 
 const fx = loadFixture('conv2d');
 const cases = JSON.parse(fx.meta.cases);
@@ -22,13 +23,17 @@ for (const device of devices) {
     });
   }
   if (device === 'cpu') {
-    // 'auto' takes Winograd for the 3x3 stride-1 cases with >= 16 channels; the direct engine is checked too.
-    for (const c of cases) {
-      test(`conv2d ${c[0]} matches PyTorch on cpu with algorithm 'direct'`, async () => {
-        const out = await runCase(c, device, { algorithm: 'direct' });
-        const e = nmse(await out.data(), fx.tensors[`${c[0]}.out`].data);
-        assert.ok(e < 1e-11, `nmse ${e}`);
-      });
+    // 'auto' takes Winograd for the 3x3 stride-1 cases with >= 16 channels; the direct engine is checked too, at
+    // every SIMD level (im2col and the GEMM kernels have scalar, AVX2 and AVX-512 code).
+    for (const level of cpuSimdLevels()) {
+      for (const c of cases) {
+        test(`conv2d ${c[0]} matches PyTorch on cpu (${level}) with algorithm 'direct'`, () =>
+          atSimdLevel(level, async () => {
+            const out = await runCase(c, device, { algorithm: 'direct' });
+            const e = nmse(await out.data(), fx.tensors[`${c[0]}.out`].data);
+            assert.ok(e < 1e-11, `nmse ${e}`);
+          }));
+      }
     }
   }
   if (device === 'cuda') {

@@ -68,7 +68,8 @@ TwinPlan planTwinAttention(const OpCall& call) {
 
 // ---------------------------------------------------------------------------
 // Portable attention core (any CPU): plain loops the compiler vectorises for
-// the baseline ISA; same blocking as the AVX-512 core.
+// the baseline ISA, one query row at a time (the AVX2 and AVX-512 cores block
+// rows and keys in registers); same scratch size, rinv after the scores.
 // ---------------------------------------------------------------------------
 namespace {
 int64_t roundUp16(int64_t v) { return (v + 15) / 16 * 16; }

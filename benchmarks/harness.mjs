@@ -51,7 +51,12 @@ export function machine() {
     date: new Date().toISOString(),
     loadavg: os.loadavg().map((l) => +l.toFixed(2)),
     totalMemGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
-    env: Object.fromEntries(['SOTR_NUM_THREADS', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'SOTR_NATIVE_PATH', 'SOTR_DEVICE'].map((k) => [k, process.env[k] ?? null])),
+    // The instruction-set caps too: ours (SOTR_CPU_SIMD) and PyTorch's (ATen, oneDNN, OpenBLAS), for runs that
+    // stand in for a CPU without AVX-512.
+    env: Object.fromEntries(
+      ['SOTR_NUM_THREADS', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'SOTR_NATIVE_PATH', 'SOTR_DEVICE',
+        'SOTR_CPU_SIMD', 'ATEN_CPU_CAPABILITY', 'ONEDNN_MAX_CPU_ISA', 'OPENBLAS_CORETYPE'].map((k) => [k, process.env[k] ?? null]),
+    ),
   };
 }
 

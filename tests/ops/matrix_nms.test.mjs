@@ -8,9 +8,9 @@ import {
   Tensor, BitMasks, matrixNms, runOp, backendInfo,
   SotrRangeError, SotrTypeError, ShapeError, DTypeError,
 } from '../../dist/index.js';
-import { native } from '../../dist/native.js';
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
 import { expectTypedErrors } from '../helpers/typed_errors.mjs';
+import { cpuSimdLevels, atSimdLevel } from '../helpers/simd_levels.mjs';
 
 const fx = loadFixture('mask_nms');
 const cases = JSON.parse(fx.meta.cases);
@@ -92,17 +92,10 @@ test('matrixNms: SIMD paths (AVX-512 VPOPCNTDQ / popcnt) give the same counts', 
   const masks = Tensor.from(px, [n, h, w]);
   const labels = Tensor.from(Int32Array.from({ length: n }, (_, i) => i % 3), [n]);
   const scores = Tensor.from(Float32Array.from({ length: n }, (_, i) => 1 - i / n), [n]);
-  const levels = backendInfo().build.simdVariants;
   const results = [];
-  const before = backendInfo().cpu.simd;
-  try {
-    for (const level of ['scalar', ...levels.filter((l) => l !== 'scalar')]) {
-      native().setSimdLevel(level);
-      const [d, inter] = await runOp('matrix_nms', [masks, labels, scores], { intersections: true });
-      results.push([level, await d.data(), await inter.data()]);
-    }
-  } finally {
-    native().setSimdLevel(before);
+  for (const level of cpuSimdLevels()) {
+    const [d, inter] = await atSimdLevel(level, () => runOp('matrix_nms', [masks, labels, scores], { intersections: true }));
+    results.push([level, await d.data(), await inter.data()]);
   }
   for (const [level, d, inter] of results.slice(1)) {
     assert.equal(inter, results[0][2], level);

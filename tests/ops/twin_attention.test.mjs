@@ -10,7 +10,7 @@ import {
   DeviceMismatchError,
   backendInfo,
 } from '../../dist/index.js';
-import { native } from '../../dist/native.js';
+import { cpuSimdLevels, atSimdLevel } from '../helpers/simd_levels.mjs';
 import { loadFixture, nmse } from '../helpers/fixture.mjs';
 import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
@@ -244,9 +244,6 @@ test('twinAttention: every SIMD core (AVX-512, AVX2, scalar) agrees on awkward s
     [1, 60, 3, 33, 7, 6],
     [1, 64, 2, 9, 41, 24],
   ];
-  const levels = backendInfo().build.simdVariants;
-  const order = ['scalar', ...levels.filter((l) => l !== 'scalar')];
-  const before = backendInfo().cpu.simd;
   let seed = 7001;
   for (const [B, C, heads, H, W, s] of shapes) {
     const r = s / Math.sqrt(C);
@@ -256,15 +253,10 @@ test('twinAttention: every SIMD core (AVX-512, AVX2, scalar) agrees on awkward s
     const weights = { col: mha(), row: mha(), gCol: 0.75, gRow: -0.5 };
     for (const mode of ['parallel', 'sequential']) {
       const results = [];
-      try {
-        for (const level of order) {
-          native().setSimdLevel(level);
-          const out = await twinAttention(x, weights, { heads, mode });
-          results.push([level, await out.data()]);
-          out.dispose();
-        }
-      } finally {
-        native().setSimdLevel(before);
+      for (const level of cpuSimdLevels()) {
+        const out = await atSimdLevel(level, () => twinAttention(x, weights, { heads, mode }));
+        results.push([level, await out.data()]);
+        out.dispose();
       }
       const tag = `B ${B} C ${C} heads ${heads} H ${H} W ${W} s ${s} ${mode}`;
       for (const [level, y] of results) {

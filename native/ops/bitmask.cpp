@@ -113,7 +113,9 @@ float logitThreshold(float t) {
 void pack(const uint8_t* src, const Geom& g, uint64_t* dst, ThreadPool* pool) {
   const int64_t rows = g.count * g.height;
   if (rows == 0) return;
-  detail::PackRowFn fast = activeSimdLevel() == SimdLevel::AVX512 ? detail::packRowAvx512() : nullptr;
+  const SimdLevel level = activeSimdLevel();
+  detail::PackRowFn fast = level == SimdLevel::AVX512 ? detail::packRowAvx512() : nullptr;
+  if (!fast && level >= SimdLevel::AVX2) fast = detail::packRowAvx2();
   auto body = [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* s = src + r * g.width;

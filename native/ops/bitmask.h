@@ -56,6 +56,7 @@ RectAndCountFn rectAndCountAvx512();
 // Packs one row of W bytes into wpr words (AVX-512 BW); nullptr when absent.
 using PackRowFn = void (*)(const uint8_t* src, int64_t W, uint64_t* dst, int64_t wpr);
 PackRowFn packRowAvx512();
+PackRowFn packRowAvx2();  // bitmask_avx2.cpp; nullptr when built without AVX2
 }  // namespace detail
 
 }  // namespace bitmask

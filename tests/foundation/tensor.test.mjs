@@ -179,7 +179,10 @@ const arenaOff = process.env.SOTR_CPU_ARENA === '0'; // the whole-block cache: n
   for (const q of quarters) q.dispose();
   await releaseCached('cpu');
   assert.is(memoryInfo('cpu').cachedBytes, 0);
-  assert.is(memoryInfo('cpu').liveBytes, base.liveBytes);
+  // Nothing of this test is live. Not `is`: tensors earlier tests left to the garbage collector may be finalized
+  // meanwhile (seen once in a dry run: 640 bytes live at the start, 64 at the end).
+  const live = memoryInfo('cpu').liveBytes;
+  assert.ok(live <= base.liveBytes, `live bytes ${live}, ${base.liveBytes} before the test`);
 });
 
 test.run();

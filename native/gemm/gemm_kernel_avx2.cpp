@@ -16,6 +16,7 @@ bool avx2VariantCompiled();
 
 #include <type_traits>
 
+#include "gemm/avx2_lanes.h"
 #include "gemm/avx2_transpose.h"
 
 namespace sotr {
@@ -39,12 +40,6 @@ constexpr int MCB = 96;
 // (conv, Winograd, dynamic conv) come from L3 or DRAM on the first tile.
 constexpr int kAPrefetchK = 128;
 
-// Lane mask with the first n (clamped to 0..8) lanes set, for maskload/maskstore.
-inline __m256i maskN(int64_t n) {
-  const int c = n <= 0 ? 0 : n >= 8 ? 8 : static_cast<int>(n);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // Transposes `rows` (<= 8) rows of length kc (row i at src + i*ld) into
 // dst[k*dstStride + i] for i < 8 (rows >= `rows` give zeros), storing the
 // lanes selected by `lanes`.
@@ -52,7 +47,7 @@ inline void transposeRows(const float* src, int64_t ld, int rows, int64_t kc, fl
                           int64_t dstStride, __m256i lanes) {
   for (int64_t k = 0; k < kc; k += 8) {
     const int64_t rem = kc - k < 8 ? kc - k : 8;
-    const __m256i km = maskN(rem);
+    const __m256i km = avx2::firstLanes(rem);
     __m256 r[8];
     for (int i = 0; i < 8; ++i)
       r[i] = i < rows ? _mm256_maskload_ps(src + i * ld + k, km) : _mm256_setzero_ps();
@@ -106,7 +101,7 @@ __attribute__((noinline)) void microKernel(int64_t kc, const float* __restrict A
     for (int j = 0; j < NV; ++j) c[r][j] = _mm256_setzero_ps();
   __m256i bm[NV];
 #pragma GCC unroll 4
-  for (int j = 0; j < NV; ++j) bm[j] = FULL ? _mm256_set1_epi32(-1) : maskN(nr - 8 * j);
+  for (int j = 0; j < NV; ++j) bm[j] = FULL ? _mm256_set1_epi32(-1) : avx2::firstLanes(nr - 8 * j);
   // Start pulling the C tile into L2 now (see the AVX-512 kernel).
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
@@ -192,13 +187,13 @@ inline void tile(bool rows, int64_t kc, const float* A, int64_t as, const float*
 
 void packA(const float* A, int64_t lda, bool transA, int64_t m0, int64_t mcount, int64_t k0,
            int64_t kc, float* dst) {
-  const __m256i six = maskN(MR);
+  const __m256i six = avx2::firstLanes(MR);
   for (int64_t p = 0; p < mcount; p += MR, dst += MR * kc) {
     const int rows = static_cast<int>(mcount - p < MR ? mcount - p : MR);
     if (transA) {
       // A stored K x M: each k gives MR contiguous values.
       const float* src = A + k0 * lda + (m0 + p);
-      const __m256i k = maskN(rows);
+      const __m256i k = avx2::firstLanes(rows);
       for (int64_t kk = 0; kk < kc; ++kk)
         _mm256_maskstore_ps(dst + kk * MR, six, _mm256_maskload_ps(src + kk * lda, k));
     } else {
@@ -222,7 +217,7 @@ void packB(const float* B, int64_t ldb, bool transB, int64_t k0, int64_t kc, int
         for (int64_t kk = 0; kk < kc; ++kk)
 #pragma GCC unroll 4
           for (int j = 0; j < NVMAX; ++j)
-            _mm256_store_ps(dst + kk * NR + 8 * j, _mm256_maskload_ps(src + kk * ldb + 8 * j, maskN(cols - 8 * j)));
+            _mm256_store_ps(dst + kk * NR + 8 * j, _mm256_maskload_ps(src + kk * ldb + 8 * j, avx2::firstLanes(cols - 8 * j)));
       }
     } else {
       // B stored N x K: column n of op(B) is row n of B; transpose 8 at a time.

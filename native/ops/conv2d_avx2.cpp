@@ -10,19 +10,10 @@
 #if defined(__x86_64__) && defined(__AVX2__)
 #include <immintrin.h>
 
+#include "gemm/avx2_lanes.h"
+
 namespace sotr {
 namespace conv_detail {
-
-namespace {
-// Lanes [a, b) of 8 (any a, b; clipped).
-inline __m256i laneRange8(int64_t a, int64_t b) {
-  a = a < -1 ? -1 : a > 8 ? 8 : a;
-  b = b < 0 ? 0 : b > 8 ? 8 : b;
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(b)), lane),
-                          _mm256_cmpgt_epi32(lane, _mm256_set1_epi32(static_cast<int>(a) - 1)));
-}
-}  // namespace
 
 bool im2colBlockAvx2(const ConvGeom& g, const float* x, int64_t n, int64_t grp, int64_t p0, int64_t ncols,
                      float* col, int64_t ld) {
@@ -43,20 +34,20 @@ bool im2colBlockAvx2(const ConvGeom& g, const float* x, int64_t n, int64_t grp, 
           float* d = dst + done;
           const int64_t ih = oh * g.sh - g.ph + i * g.dh;
           if (ih < 0 || ih >= g.H) {
-            for (int64_t t = 0; t < len; t += 8) _mm256_maskstore_ps(d + t, laneRange8(0, len - t), _mm256_setzero_ps());
+            for (int64_t t = 0; t < len; t += 8) _mm256_maskstore_ps(d + t, avx2::laneRange(0, len - t), _mm256_setzero_ps());
           } else if (g.sw == 1) {
             // valid ow: -offW <= ow < W - offW; lanes t.. map to ow0 + t + l
             const float* src = xc + ih * g.W + ow0 + offW;
             const int64_t lo = -offW - ow0, hi = g.W - offW - ow0;  // valid lane window relative to segment start
             for (int64_t t = 0; t < len; t += 8) {
-              const __m256i store = laneRange8(0, len - t);
-              const __m256i load = _mm256_and_si256(store, laneRange8(lo - t, hi - t));
+              const __m256i store = avx2::laneRange(0, len - t);
+              const __m256i load = _mm256_and_si256(store, avx2::laneRange(lo - t, hi - t));
               _mm256_maskstore_ps(d + t, store, _mm256_maskload_ps(src + t, load));
             }
           } else {
             const float* row = xc + ih * g.W;
             for (int64_t t = 0; t < len; t += 8) {
-              const __m256i store = laneRange8(0, len - t);
+              const __m256i store = avx2::laneRange(0, len - t);
               // iw = (ow0 + t + l) * sw + offW, valid when 0 <= iw < W
               const __m256i iw = _mm256_add_epi32(
                   _mm256_mullo_epi32(_mm256_add_epi32(lane, _mm256_set1_epi32(static_cast<int>(ow0 + t))),

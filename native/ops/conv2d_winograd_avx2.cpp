@@ -13,24 +13,20 @@
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "gemm/avx2_lanes.h"
+
 namespace sotr {
 namespace conv_detail {
 
 namespace {
 
-// The first n (clamped to 0..8) lanes, for maskload / maskstore.
-inline __m256i lanesN(int64_t n) {
-  const int c = n <= 0 ? 0 : n >= 8 ? 8 : static_cast<int>(n);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 inline __m256 loadLanes(const float* p, int n) {
-  return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lanesN(n));
+  return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, avx2::firstLanes(n));
 }
 
 inline void storeLanes(float* p, int n, __m256 v) {
   if (n >= 8) _mm256_storeu_ps(p, v);
-  else _mm256_maskstore_ps(p, lanesN(n), v);
+  else _mm256_maskstore_ps(p, avx2::firstLanes(n), v);
 }
 
 // Input row ih of channel plane xc, columns [c0, c0 + n): a pointer into the plane when they all lie inside
@@ -102,6 +98,24 @@ inline int halfCount(int cnt, int hh) {
   return n <= 0 ? 0 : n >= 8 ? 8 : n;
 }
 
+// The output columns of half hh of a chunk of m x m tiles: its tiles (nt; 0 when the half is empty or past the
+// image), its first column and how many columns lie inside the image.
+struct OutputHalf {
+  int nt = 0;
+  int64_t ow0 = 0;
+  int width = 0;
+};
+inline OutputHalf outputHalf(const wino::Chunk& ch, int hh, int m, int64_t Wo) {
+  OutputHalf h;
+  h.ow0 = ch.ow0 + 8 * m * hh;
+  const int64_t left = Wo - h.ow0;
+  const int nt = halfCount(ch.cnt, hh);
+  if (nt == 0 || left <= 0) return h;
+  h.nt = nt;
+  h.width = static_cast<int>(left < m * nt ? left : m * nt);
+  return h;
+}
+
 // ---------------------------------------------------------------- F(2x2, 3x3)
 
 // Lanes 0..7 = elements 0, 2, .., 14 (odd = false) or 1, 3, .., 15 of a | b.
@@ -160,12 +174,10 @@ void outputChunk2(const ConvGeom& g, const float* M, const wino::Chunk& ch, cons
   const int64_t O = g.O, Ho = g.Ho, Wo = g.Wo, P = Ho * Wo;
   EpilogueLanes8 epi(ep);
   for (int hh = 0; hh < 2; ++hh) {
-    const int nt = halfCount(ch.cnt, hh);
-    if (!nt) break;
-    const int64_t ow0 = ch.ow0 + 16 * hh;
-    const int64_t left = Wo - ow0;
-    if (left <= 0) break;
-    const int width = static_cast<int>(left < 2 * nt ? left : 2 * nt);
+    const OutputHalf half = outputHalf(ch, hh, 2, Wo);
+    if (!half.nt) break;
+    const int nt = half.nt, width = half.width;
+    const int64_t ow0 = half.ow0;
     for (int64_t o = 0; o < O; ++o) {
       const float* mo = M + o * L.nb + ch.j + 8 * hh;
       __m256 m[16];
@@ -276,12 +288,10 @@ void outputChunk4(const ConvGeom& g, const float* M, const wino::Chunk& ch, cons
   const int64_t O = g.O, Ho = g.Ho, Wo = g.Wo, P = Ho * Wo;
   EpilogueLanes8 epi(ep);
   for (int hh = 0; hh < 2; ++hh) {
-    const int nt = halfCount(ch.cnt, hh);
-    if (!nt) break;
-    const int64_t ow0 = ch.ow0 + 32 * hh;
-    const int64_t left = Wo - ow0;
-    if (left <= 0) break;
-    const int width = static_cast<int>(left < 4 * nt ? left : 4 * nt);
+    const OutputHalf half = outputHalf(ch, hh, 4, Wo);
+    if (!half.nt) break;
+    const int nt = half.nt, width = half.width;
+    const int64_t ow0 = half.ow0;
     for (int64_t o = 0; o < O; ++o) {
       const float* mo = M + o * L.nb + ch.j + 8 * hh;
       __m256 a[4][6];  // A^T M

@@ -9,6 +9,8 @@
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "gemm/avx2_lanes.h"
+
 namespace sotr {
 namespace dynconv_detail {
 namespace {
@@ -48,19 +50,6 @@ inline __m256 sigmoidPs(__m256 v) {
   return _mm256_div_ps(one, _mm256_add_ps(one, expPs(_mm256_sub_ps(_mm256_setzero_ps(), v))));
 }
 
-// The first n (clamped to 0..8) lanes, for maskload / maskstore.
-inline __m256i lanesN(int64_t n) {
-  const int c = n <= 0 ? 0 : n >= 8 ? 8 : static_cast<int>(n);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 void maskChunk(const ChunkArgs& a) {
   const __m256 thr = _mm256_set1_ps(a.logitThr);
   const int64_t W = a.W;
@@ -77,7 +66,7 @@ void maskChunk(const ChunkArgs& a) {
           const int64_t x = x0 + 8 * q, n = W - x;
           if (n <= 0) break;
           // Lanes past the row are loaded as 0 and masked out of the compare.
-          const __m256i lm = lanesN(n);
+          const __m256i lm = avx2::firstLanes(n);
           const __m256 v = _mm256_maskload_ps(l + x, lm);
           const __m256 gt = _mm256_and_ps(_mm256_cmp_ps(v, thr, _CMP_GT_OQ), _mm256_castsi256_ps(lm));
           const unsigned k = static_cast<unsigned>(_mm256_movemask_ps(gt));
@@ -95,7 +84,7 @@ void maskChunk(const ChunkArgs& a) {
       if (first < 0) continue;
       const int32_t y = static_cast<int32_t>(a.yOffset + r);
       a.area[m] += rowArea;
-      a.soft[m] += hsum(acc);
+      a.soft[m] += avx2::hsum(acc);
       if (a.ymin[m] < 0) a.ymin[m] = y;
       a.ymax[m] = y;
       if (first < a.xmin[m]) a.xmin[m] = static_cast<int32_t>(first);
@@ -108,7 +97,7 @@ void sigmoidInPlace(float* p, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(p + i, sigmoidPs(_mm256_loadu_ps(p + i)));
   if (i < n) {
-    const __m256i lm = lanesN(n - i);
+    const __m256i lm = avx2::firstLanes(n - i);
     _mm256_maskstore_ps(p + i, lm, sigmoidPs(_mm256_maskload_ps(p + i, lm)));
   }
 }

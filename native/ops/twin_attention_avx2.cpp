@@ -17,6 +17,7 @@
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "gemm/avx2_lanes.h"
 #include "gemm/avx2_transpose.h"
 
 namespace sotr {
@@ -26,26 +27,6 @@ constexpr int kRows = 6;  // query rows per register block
 
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t roundUp16(int64_t v) { return (v + 15) / 16 * 16; }
-
-// Lane mask with the first n (clamped to 0..8) lanes set.
-inline __m256i maskN(int64_t n) {
-  const int c = n <= 0 ? 0 : n >= 8 ? 8 : static_cast<int>(n);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-inline float hmax8(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
-  return _mm_cvtss_f32(m);
-}
-
-inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-  return _mm_cvtss_f32(s);
-}
 
 // exp(x) for x <= ~0 (softmax after the max shift): exp512's range reduction
 // and polynomial. x is clamped to [-87.3, 88] so n = round(x / ln2) stays in
@@ -80,7 +61,7 @@ void transposeK(const float* k, int64_t inTok, int64_t L, int64_t C, int64_t Lp,
       if (nc == 8) {
         for (int i = 0; i < 8; ++i) r[i] = i < nt ? _mm256_loadu_ps(k + (t0 + i) * inTok + c0) : _mm256_setzero_ps();
       } else {
-        const __m256i mc = maskN(nc);
+        const __m256i mc = avx2::firstLanes(nc);
         for (int i = 0; i < 8; ++i)
           r[i] = i < nt ? _mm256_maskload_ps(k + (t0 + i) * inTok + c0, mc) : _mm256_setzero_ps();
       }
@@ -166,9 +147,9 @@ inline void pvRows(const float* P, int64_t Lp, const float* v, int64_t inTok, in
   for (; c + 16 <= d; c += 16)
     pvTile<R, 2, false>(P, Lp, v + c, inTok, L, _mm256_setzero_si256(), rinv, o + c, outTok);
   const int64_t n = d - c;  // 0..15 channels left
-  if (n > 8) pvTile<R, 2, true>(P, Lp, v + c, inTok, L, maskN(n - 8), rinv, o + c, outTok);
+  if (n > 8) pvTile<R, 2, true>(P, Lp, v + c, inTok, L, avx2::firstLanes(n - 8), rinv, o + c, outTok);
   else if (n == 8) pvTile<R, 1, false>(P, Lp, v + c, inTok, L, _mm256_setzero_si256(), rinv, o + c, outTok);
-  else if (n > 0) pvTile<R, 1, true>(P, Lp, v + c, inTok, L, maskN(n), rinv, o + c, outTok);
+  else if (n > 0) pvTile<R, 1, true>(P, Lp, v + c, inTok, L, avx2::firstLanes(n), rinv, o + c, outTok);
 }
 
 // Calls F::template run<R>(i0) over row blocks of kRows, then the tail.
@@ -223,8 +204,8 @@ void softmaxRows(float* S, int64_t L, int64_t Lp, float scale, float gate, float
     int64_t j = 0;
     for (; j + 8 <= L; j += 8) mx = _mm256_max_ps(mx, _mm256_load_ps(s + j));
     if (j < L)
-      mx = _mm256_max_ps(mx, _mm256_blendv_ps(lowest, _mm256_load_ps(s + j), _mm256_castsi256_ps(maskN(L - j))));
-    const __m256 m = _mm256_set1_ps(hmax8(mx));
+      mx = _mm256_max_ps(mx, _mm256_blendv_ps(lowest, _mm256_load_ps(s + j), _mm256_castsi256_ps(avx2::firstLanes(L - j))));
+    const __m256 m = _mm256_set1_ps(avx2::hmax(mx));
     __m256 sum = _mm256_setzero_ps();
     for (j = 0; j + 8 <= L; j += 8) {
       const __m256 e = exp256(_mm256_mul_ps(_mm256_sub_ps(_mm256_load_ps(s + j), m), sc));
@@ -233,11 +214,11 @@ void softmaxRows(float* S, int64_t L, int64_t Lp, float scale, float gate, float
     }
     if (j < L) {
       const __m256 e = _mm256_and_ps(exp256(_mm256_mul_ps(_mm256_sub_ps(_mm256_load_ps(s + j), m), sc)),
-                                     _mm256_castsi256_ps(maskN(L - j)));
+                                     _mm256_castsi256_ps(avx2::firstLanes(L - j)));
       sum = _mm256_add_ps(sum, e);
       _mm256_store_ps(s + j, e);
     }
-    rinv[i] = gate / hsum8(sum);
+    rinv[i] = gate / avx2::hsum(sum);
   }
 }
 

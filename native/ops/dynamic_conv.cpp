@@ -81,14 +81,7 @@ void maskChunkScalar(const ChunkArgs& a) {
         }
         wrow[w] = word;
       }
-      if (first < 0) continue;
-      const int32_t y = static_cast<int32_t>(a.yOffset + r);
-      a.area[m] += rowArea;
-      a.soft[m] += rowSoft;
-      if (a.ymin[m] < 0) a.ymin[m] = y;
-      a.ymax[m] = y;
-      a.xmin[m] = std::min<int32_t>(a.xmin[m], static_cast<int32_t>(first));
-      a.xmax[m] = std::max<int32_t>(a.xmax[m], static_cast<int32_t>(last));
+      addRow(a, m, r, rowArea, rowSoft, first, last);
     }
   }
 }

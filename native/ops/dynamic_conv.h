@@ -52,6 +52,19 @@ struct ChunkArgs {
   int32_t* xmax = nullptr;
   int64_t yOffset = 0;  // y0, added to the row numbers recorded
 };
+// Adds row r of mask m (area pixels set, their sigmoids summing to soft, the first and last set column) to the
+// chunk's statistics; a row with nothing set (first < 0) adds nothing. static: each SIMD file keeps its own copy.
+static inline void addRow(const ChunkArgs& a, int64_t m, int64_t r, int64_t area, float soft, int64_t first,
+                          int64_t last) {
+  if (first < 0) return;
+  const int32_t y = static_cast<int32_t>(a.yOffset + r);
+  a.area[m] += area;
+  a.soft[m] += soft;
+  if (a.ymin[m] < 0) a.ymin[m] = y;
+  a.ymax[m] = y;
+  if (first < a.xmin[m]) a.xmin[m] = static_cast<int32_t>(first);
+  if (last > a.xmax[m]) a.xmax[m] = static_cast<int32_t>(last);
+}
 void maskChunkScalar(const ChunkArgs& a);
 // nullptr when the AVX-512 / AVX2 source was compiled without its flags.
 using MaskChunkFn = void (*)(const ChunkArgs& a);

@@ -81,14 +81,7 @@ void maskChunk(const ChunkArgs& a) {
           last = x0 + 63 - __builtin_clzll(word);
         }
       }
-      if (first < 0) continue;
-      const int32_t y = static_cast<int32_t>(a.yOffset + r);
-      a.area[m] += rowArea;
-      a.soft[m] += avx2::hsum(acc);
-      if (a.ymin[m] < 0) a.ymin[m] = y;
-      a.ymax[m] = y;
-      if (first < a.xmin[m]) a.xmin[m] = static_cast<int32_t>(first);
-      if (last > a.xmax[m]) a.xmax[m] = static_cast<int32_t>(last);
+      addRow(a, m, r, rowArea, avx2::hsum(acc), first, last);
     }
   }
 }

@@ -7,6 +7,7 @@
 // SOTR_TEST_EXCLUDE: comma-separated; test files whose path contains an entry are not run, nor the native op test
 // or the CPU GEMM core test when it lists `native` or `gemm`; the floor is then not checked (scripts/gpu-check.sh:
 // the GPU machine has no npm for tests/package, and runs the native op test in a stage of its own).
+// SOTR_TEST_ARM64=1 (.ci/run): also the Linux arm64 cross-check (scripts/arm64-check.sh, qemu-user).
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -28,7 +29,7 @@ function findTests(dir) {
   return out.sort();
 }
 
-function run(cmd, args, opts = {}) {
+function run(cmd, args, opts = {}, limitS = timeoutS) {
   return new Promise((resolve) => {
     const t0 = Date.now();
     const child = spawn(cmd, args, { cwd: root, env: { ...process.env, FORCE_COLOR: '0' }, ...opts });
@@ -36,9 +37,9 @@ function run(cmd, args, opts = {}) {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     const timer = setTimeout(() => {
-      out += `\n[timeout after ${timeoutS} s]\n`;
+      out += `\n[timeout after ${limitS} s]\n`;
       child.kill('SIGKILL');
-    }, timeoutS * 1000);
+    }, limitS * 1000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : 1), out, ms: Date.now() - t0 });
@@ -115,6 +116,29 @@ for (const [word, excludeWord, name, title] of CHECK_BINARIES) {
     failures.push(title);
     console.log(r.out.split('\n').slice(-30).map((l) => '    ' + l).join('\n'));
   }
+}
+
+// SOTR_TEST_ARM64=1 (CI): the native core and its tests cross-compiled for Linux arm64 and run under
+// qemu-user (scripts/arm64-check.sh), each native test one test here. Skipped, with the reason, where the
+// cross compiler or qemu cannot be had.
+if (process.env.SOTR_TEST_ARM64 === '1' && (!filter || 'arm64'.includes(filter)) && !exclude.includes('arm64')) {
+  const r = await run('bash', [path.join(root, 'scripts', 'arm64-check.sh')], {}, Number(process.env.SOTR_TEST_ARM64_TIMEOUT_S || 2400));
+  const lines = strip(r.out).split('\n');
+  const results = lines.filter((l) => /^(ok  |FAIL) /.test(l));
+  const skippedLine = lines.find((l) => /^arm64 check skipped/.test(l));
+  for (const l of results) {
+    const ok = l.startsWith('ok');
+    ok ? passed++ : failed++;
+    console.log(`${ok ? 'ok  ' : 'FAIL'} arm64 (qemu): ${l.slice(5)}`);
+    if (!ok) failures.push(`arm64: ${l.slice(5)}`);
+  }
+  if (skippedLine) console.log(`skip ${skippedLine}`);
+  else if (r.code !== 0 && !results.some((l) => l.startsWith('FAIL'))) {
+    failed++;
+    failures.push('arm64 check');
+    console.log('FAIL arm64 check (scripts/arm64-check.sh)');
+  }
+  if (r.code !== 0) console.log(lines.slice(-40).map((l) => '    ' + l).join('\n'));
 }
 
 const floor = JSON.parse(readFileSync(path.join(root, 'tests', 'test-floor.json'), 'utf8')).minimumTests;

@@ -41,6 +41,11 @@ test('100 predictions: allocator live bytes equal; RSS growth reported (bounded)
     const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
     const r0 = med(rss.slice(0, 5));
     const r1 = med(rss.slice(-5));
+    if (!(r0 > 0)) {
+      // Under qemu-user (scripts/arm64-check.sh) the process's RSS reads as 0: nothing to compare.
+      console.log('  RSS not available here (reads 0): only the live bytes were checked');
+      return;
+    }
     const growth = (r1 - r0) / r0;
     console.log(`  RSS ${(r0 / 2 ** 20).toFixed(1)} → ${(r1 / 2 ** 20).toFixed(1)} MiB (${(growth * 100).toFixed(2)}%) over 100 predictions`);
     // Target 2% (issue 7): measured 1.2% (2026-11-26) since the CPU backend reuses freed blocks (from 8 KiB up)

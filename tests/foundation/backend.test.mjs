@@ -136,4 +136,27 @@ test('the addon links no CUDA driver, cudart, cuBLAS or cuDNN library', () => {
   assert.not.match(out, /libcuda|libcudart|libcublas|libcudnn/);
 });
 
+test('the addon needs glibc 2.34 at most and no C++ runtime (the prebuild must load on Ubuntu 22.04, RHEL 9)', () => {
+  if (process.platform !== 'linux') return;
+  const file = process.env.SOTR_NATIVE_PATH || new URL('../../build/Release/sotr.node', import.meta.url).pathname;
+  let syms, dyn;
+  try {
+    syms = execFileSync('readelf', ['--dyn-syms', '-W', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    dyn = execFileSync('readelf', ['-d', '-W', file], { encoding: 'utf8' });
+  } catch (e) {
+    if (e.code === 'ENOENT') return; // no binutils
+    throw e;
+  }
+  if (!/GLIBC_/.test(syms)) return; // musl and other C libraries: nothing to compare
+  const versions = [...new Set([...syms.matchAll(/GLIBC_(\d+\.\d+)/g)].map((m) => m[1]))];
+  const newer = versions.filter((v) => {
+    const [a, b] = v.split('.').map(Number);
+    return a > 2 || (a === 2 && b > 34);
+  });
+  const users = [...syms.matchAll(/(\S+)@GLIBC_(\d+\.\d+)/g)].filter((m) => newer.includes(m[2])).map((m) => `${m[1]}@GLIBC_${m[2]}`);
+  assert.equal(newer, [], `symbols newer than glibc 2.34: ${users.join(', ')} (native/runtime/glibc_compat.cpp)`);
+  const needed = [...dyn.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
+  assert.not.ok(needed.some((n) => /libstdc\+\+/.test(n)), `libstdc++ is linked statically; needed: ${needed.join(', ')}`);
+});
+
 test.run();

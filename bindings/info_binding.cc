@@ -59,6 +59,7 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
     add(f.avx512vnni, "avx512vnni");
     add(f.avx512vpopcntdq, "avx512vpopcntdq");
     add(f.avx512bf16, "avx512bf16");
+    add(f.neon, "neon");
     cpu.Set("features", feats);
   } catch (const std::exception& e) {
     cpu.Set("error", e.what());

@@ -30,6 +30,8 @@ CpuFeatures detect() {
   f.avx512vnni = __builtin_cpu_supports("avx512vnni");
   f.avx512vpopcntdq = __builtin_cpu_supports("avx512vpopcntdq");
   f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
+#elif defined(__aarch64__)
+  f.neon = true;
 #endif
   return f;
 }

@@ -13,6 +13,7 @@ struct CpuFeatures {
   bool avx2 = false, fma = false;                                  // AVX2 path needs both
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;  // AVX512 path needs all
   bool avx512vnni = false, avx512vpopcntdq = false, avx512bf16 = false;       // informational
+  bool neon = false;  // AArch64's Advanced SIMD: baseline there, so no level of its own (the portable GEMM uses it)
 };
 
 // What the CPU (and OS, via XSAVE state) supports; detected once.

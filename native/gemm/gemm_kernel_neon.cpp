@@ -3,12 +3,14 @@
 // Apple Silicon). NEON is part of the AArch64 baseline, so there is no run-time
 // dispatch and no extra compile flag; on every other target this file compiles
 // to nothing and gemm_kernel_scalar.cpp provides kernelsScalar().
+// Building with -DSOTR_GEMM_NO_NEON brings the old 4 x 8 kernel of
+// gemm_kernel_scalar.cpp back on AArch64 (an A/B switch for real hardware).
 // Compiled without FMA contraction like all portable code off x86-64
 // (CMakeLists.txt): the k-loop FMAs are explicit intrinsics, and the epilogue's
 // separate multiplies and adds then round exactly like applyEpilogueScalar.
 #include "gemm/gemm_cpu.h"
 
-#if defined(__aarch64__)
+#if defined(__aarch64__) && !defined(SOTR_GEMM_NO_NEON)
 #include <arm_neon.h>
 
 namespace sotr {
@@ -325,4 +327,4 @@ const KernelSet* kernelsScalar() { return &kSet; }
 }  // namespace gemm_detail
 }  // namespace sotr
 
-#endif  // __aarch64__
+#endif  // __aarch64__ && !SOTR_GEMM_NO_NEON

@@ -1,10 +1,11 @@
 // Portable microkernel, packing and macro-kernel of the CPU GEMM: the
 // fallback path on x86-64 and the only one on targets other than x86-64 and
-// AArch64 (AArch64 has its NEON kernel, gemm_kernel_neon.cpp, at this level).
+// AArch64 (AArch64 has its NEON kernel, gemm_kernel_neon.cpp, at this level,
+// unless built with -DSOTR_GEMM_NO_NEON).
 // Compiled with the baseline flags; 4-lane GCC/Clang vectors map to SSE2.
 #include "gemm/gemm_cpu.h"
 
-#if !defined(__aarch64__)
+#if !defined(__aarch64__) || defined(SOTR_GEMM_NO_NEON)
 
 namespace sotr {
 namespace gemm_detail {
@@ -134,4 +135,4 @@ const KernelSet* kernelsScalar() { return &kSet; }
 }  // namespace gemm_detail
 }  // namespace sotr
 
-#endif  // !__aarch64__
+#endif  // !__aarch64__ || SOTR_GEMM_NO_NEON

@@ -21,11 +21,12 @@ compile() {  # src obj [extra flags...]
     "$CXX" "${BASE[@]}" "$@" -c "$src" -o "$OUT/$obj"
   fi
 }
-LIB_OBJS=(cpu_features.o thread_pool.o gemm_cpu.o gemm_kernel_scalar.o gemm_kernel_avx2.o gemm_kernel_avx512.o gemm_kernel_avx512_bf16.o)
+LIB_OBJS=(cpu_features.o thread_pool.o gemm_cpu.o gemm_kernel_scalar.o gemm_kernel_neon.o gemm_kernel_avx2.o gemm_kernel_avx512.o gemm_kernel_avx512_bf16.o)
 compile "$ROOT/native/runtime/cpu_features.cpp" cpu_features.o
 compile "$ROOT/native/runtime/thread_pool.cpp" thread_pool.o
 compile "$ROOT/native/gemm/gemm_cpu.cpp" gemm_cpu.o
 compile "$ROOT/native/gemm/gemm_kernel_scalar.cpp" gemm_kernel_scalar.o
+compile "$ROOT/native/gemm/gemm_kernel_neon.cpp" gemm_kernel_neon.o  # empty off AArch64
 compile "$ROOT/native/gemm/gemm_kernel_avx2.cpp" gemm_kernel_avx2.o "${AVX2[@]}"
 compile "$ROOT/native/gemm/gemm_kernel_avx512.cpp" gemm_kernel_avx512.o "${AVX512[@]}"
 compile "$ROOT/native/gemm/gemm_kernel_avx512_bf16.cpp" gemm_kernel_avx512_bf16.o "${AVX512[@]}" -mavx512bf16

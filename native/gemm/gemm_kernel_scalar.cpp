@@ -1,7 +1,11 @@
 // Portable microkernel, packing and macro-kernel of the CPU GEMM: the
-// fallback path and the only one on non-x86 builds. Compiled with the
-// baseline flags; 4-lane GCC/Clang vectors map to SSE2 / NEON.
+// fallback path on x86-64 and the only one on targets other than x86-64 and
+// AArch64 (AArch64 has its NEON kernel, gemm_kernel_neon.cpp, at this level,
+// unless built with -DSOTR_GEMM_NO_NEON).
+// Compiled with the baseline flags; 4-lane GCC/Clang vectors map to SSE2.
 #include "gemm/gemm_cpu.h"
+
+#if !defined(__aarch64__) || defined(SOTR_GEMM_NO_NEON)
 
 namespace sotr {
 namespace gemm_detail {
@@ -13,8 +17,8 @@ constexpr int NR = 8;
 constexpr int KC = 256;
 constexpr int NC = 512;
 
-// Portable 4-lane vector (GCC/Clang vector extension: SSE on x86-64, NEON on
-// AArch64, plain scalar code elsewhere).
+// Portable 4-lane vector (GCC/Clang vector extension: SSE on x86-64, the
+// target's vectors or plain scalar code elsewhere).
 typedef float v4 __attribute__((vector_size(16)));
 
 inline v4 load4(const float* p) {
@@ -130,3 +134,5 @@ const KernelSet* kernelsScalar() { return &kSet; }
 
 }  // namespace gemm_detail
 }  // namespace sotr
+
+#endif  // !__aarch64__ || SOTR_GEMM_NO_NEON

@@ -301,7 +301,11 @@ int64_t convBlockRows(SimdLevel l) {
   switch (l) {
     case SimdLevel::AVX512: return 96;  // 8 x 12
     case SimdLevel::AVX2: return 48;    // 8 x 6
+#if defined(__aarch64__) && !defined(SOTR_GEMM_NO_NEON)
+    default: return 64;                 // 8 x 8 (the NEON tile, gemm_kernel_neon.cpp)
+#else
     default: return 32;                 // 8 x 4
+#endif
   }
 }
 

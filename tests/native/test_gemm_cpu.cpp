@@ -361,6 +361,18 @@ void testSpecial(sotr::ThreadPool& pool2, sotr::ThreadPool& pool3) {
     q.build(false, false, false);
     all(q, "N=1");
   }
+  {  // A and B read in place over several K blocks (accumulating in C), N not a
+     // multiple of 4: in-place B edge columns, partial row panels of 5 and 4 rows
+    Problem p;
+    p.M = 45, p.N = 27, p.K = 1000, p.bias = true, p.residual = true, p.act = Activation::Relu;
+    p.build(false, false, false);
+    all(p, "in-place A and B, several K blocks");
+    Problem q;
+    q.M = 44, q.N = 30, q.K = 700, q.transA = true, q.axis = 1, q.scale = true, q.residual = true,
+    q.residualAliasC = true, q.act = Activation::LeakyRelu;
+    q.build(false, false, false);
+    all(q, "in-place A^T and B, several K blocks");
+  }
 }
 
 // Same inputs with 1, 2, 3 threads and serial: bitwise identical outputs.

@@ -4,7 +4,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <memory>
-#include <sched.h>
+#if defined(__linux__)
+#include <sched.h>  // sched_getaffinity: Linux only (macOS has no CPU affinity API)
+#endif
 
 namespace sotr {
 
@@ -94,11 +96,14 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain,
 
 int defaultThreadCount() {
   if (const int64_t v = env::integer("SOTR_NUM_THREADS", 0, 1, 1024)) return static_cast<int>(v);
+#if defined(__linux__)
+  // The cores this process may use (taskset, cgroups' cpusets), not every core of the machine.
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) {
     int c = CPU_COUNT(&set);
     if (c > 0) return c;
   }
+#endif
   unsigned hc = std::thread::hardware_concurrency();
   return hc ? static_cast<int>(hc) : 1;
 }

@@ -7,6 +7,8 @@
 #   bash scripts/arm64-check.sh                 tools, build, native tests (~10 min on 2 cores)
 #   ARM64_CHECK_NODE=1 bash scripts/arm64-check.sh   + the Node suite under emulation (~25 min more)
 #   ARM64_CHECK_OPS=conv2d,twinAttention        only these ops in the native op test (default: all)
+#   ARM64_CHECK_CLANG=1                         also build with Clang (Apple Silicon's compiler; Debian: clang)
+#                                               and run the GEMM, Winograd-emulation and op tests of that build
 #
 # Tools: aarch64-linux-gnu-g++ and qemu-aarch64 (Debian: g++-aarch64-linux-gnu, qemu-user); as
 # root with apt-get they are installed when missing. Without them the script says "skipped" and
@@ -87,6 +89,28 @@ if [ -n "${ARM64_CHECK_OPS:-}" ]; then
   for op in "${ops[@]}"; do run_native "op test: $op" q "$bdir/sotr_test_ops" --no-time --skip-timed --op "$op"; done
 else
   run_native "native op test (all ops, CPU)" q "$bdir/sotr_test_ops" --no-time --skip-timed
+fi
+
+if [ "${ARM64_CHECK_CLANG:-0}" = 1 ]; then
+  stage "Clang build (cross, CPU only) and its native tests"
+  if ! command -v clang++ >/dev/null; then
+    echo "    no clang++ (apt-get install clang)"; echo "FAIL Clang build (no clang++)"; fail=1
+  else
+    cdir="$root/build-arm64-clang"
+    mkdir -p "$cdir"
+    if cmake -S . -B "$cdir" -DCMAKE_TOOLCHAIN_FILE="$root/scripts/toolchains/aarch64-linux-clang.cmake" -DSOTR_CUDA=off \
+        >"$cdir/configure.log" 2>&1 &&
+       cmake --build "$cdir" -j"$(nproc)" --target sotr_test_gemm_cpu sotr_test_conv2d_winograd_cuda sotr_test_ops \
+        >"$cdir/build.log" 2>&1; then
+      grep -E "warning" "$cdir/build.log" | head -20 | sed 's/^/    /'
+      run_native "Clang: GEMM core test" q "$cdir/sotr_test_gemm_cpu"
+      run_native "Clang: Winograd CUDA-emulation test" q "$cdir/sotr_test_conv2d_winograd_cuda"
+      run_native "Clang: native op test (all ops, CPU)" q "$cdir/sotr_test_ops" --no-time --skip-timed
+    else
+      grep -E "error" "$cdir/configure.log" "$cdir/build.log" | head -20 | sed 's/^/    /'
+      echo "FAIL Clang build"; fail=1
+    fi
+  fi
 fi
 
 if [ "${ARM64_CHECK_NODE:-0}" = 1 ]; then

@@ -63,6 +63,12 @@ function build() {
 
 if (!fromSource && !inGit && prebuildLoads()) {
   log('using the prebuilt binary');
+} else if (process.platform === 'win32' && !fromSource) {
+  // MSVC cannot compile the native code (GCC/Clang vector types and builtins, POSIX mmap): say so, instead of
+  // pages of compiler errors. SOTR_BUILD_FROM_SOURCE=1 still tries (a GCC/Clang toolchain that can is welcome).
+  log('Windows is not supported natively: the native code needs GCC or Clang and POSIX (README "Installing").');
+  log('Use WSL2 (the package then runs as on Linux x64), or set SOTR_BUILD_FROM_SOURCE=1 to try a build anyway.');
+  process.exit(1);
 } else {
   build();
 }

@@ -1,0 +1,29 @@
+// scripts/install.js outside a git checkout, where no prebuild loads: on Windows it stops with a clear
+// message instead of handing MSVC code it cannot compile (README "Installing").
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+test('on Windows without a prebuild the install script stops with the reason and what to do', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sotr-install-'));
+  try {
+    // A package folder with only the install script: no .git, no prebuilds, no node-gyp-build.
+    cpSync(path.join(root, 'scripts', 'install.js'), path.join(dir, 'scripts', 'install.js'));
+    const fake = "Object.defineProperty(process, 'platform', { value: 'win32' }); require(process.argv[1]);";
+    const r = spawnSync(process.execPath, ['-e', fake, path.join(dir, 'scripts', 'install.js')], { encoding: 'utf8' });
+    assert.is(r.status, 1);
+    assert.match(r.stderr, /Windows is not supported natively/);
+    assert.match(r.stderr, /WSL2/);
+    assert.match(r.stderr, /SOTR_BUILD_FROM_SOURCE=1/);
+    assert.not.match(r.stderr, /building the native addon/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

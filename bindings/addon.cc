@@ -2,9 +2,12 @@
 #include "addon.h"
 
 #include <cstdio>
-#include <exception>
-#include <execinfo.h>
 #include <cstdlib>
+#include <exception>
+#if defined(__GLIBC__) || defined(__APPLE__)
+#include <execinfo.h>  // backtrace(): glibc and macOS, not musl (Alpine)
+#define SOTR_HAVE_BACKTRACE 1
+#endif
 
 #include "runtime/inline_runs.h"
 #include "runtime/op_profiler.h"
@@ -186,9 +189,11 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (getenv("SOTR_DEBUG_TERMINATE"))
     std::set_terminate([] {
+#ifdef SOTR_HAVE_BACKTRACE
       void* b[64];
       int n = backtrace(b, 64);
       backtrace_symbols_fd(b, n, 2);
+#endif
       abort();
     });
   auto* handle = new sotr_js::InstanceHandle{std::make_shared<sotr_js::AddonData>()};

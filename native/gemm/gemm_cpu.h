@@ -158,6 +158,31 @@ struct KernelSet {
   void (*macro)(const MacroArgs& m);
 };
 
+// The row panel a macro-kernel's microkernel reads for C rows [i, i + mr): the packed
+// panel; the partial last panel of in-place A, packed beforehand into `edge` by
+// packEdgePanel (reading past row mcount is not allowed); A^T in place (k-major like a
+// packed panel, lda apart); or row-major A in place (rows: a(r, k) = a[r*stride + k]).
+// static: the ISA sources include these, and no copy compiled with their flags may
+// become a shared (weak) symbol that a baseline caller could bind to.
+struct APanel {
+  const float* a;
+  int64_t stride;
+  bool rows;
+};
+static inline APanel aPanel(const MacroArgs& m, int64_t i, int mr, int MR, int64_t kc, const float* edge) {
+  if (m.aPacked) return {m.A + i * kc, MR, false};  // panel i/MR starts at (i/MR)*MR*kc
+  if (mr < MR) return {edge, MR, false};
+  if (m.transA) return {m.A + i, m.lda, false};
+  return {m.A + i * m.lda, m.lda, true};
+}
+// Packs the partial last row panel of in-place A (MR * kc floats at edge), once per call.
+static inline void packEdgePanel(const MacroArgs& m, int MR, int64_t kc, float* edge,
+                                 void (*packA)(const float*, int64_t, bool, int64_t, int64_t, int64_t, int64_t, float*)) {
+  const int64_t mfull = m.mcount / MR * MR;
+  if (!m.aPacked && mfull < m.mcount)
+    packA(m.A + (m.transA ? mfull : mfull * m.lda), m.lda, m.transA, 0, m.mcount - mfull, 0, kc, edge);
+}
+
 const KernelSet* kernelsScalar();
 const KernelSet* kernelsAvx2();    // nullptr when not compiled in
 const KernelSet* kernelsAvx512();  // nullptr when not compiled in

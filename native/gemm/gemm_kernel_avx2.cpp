@@ -238,10 +238,7 @@ void packB(const float* B, int64_t ldb, bool transB, int64_t k0, int64_t kc, int
 void macro(const MacroArgs& m) {
   alignas(64) float edge[MR * KC];  // packed copy of a partial panel of in-place A
   const int64_t kc = m.kc;
-  // Reading past row mcount is not allowed: pack the partial panel once.
-  const int64_t mfull = m.mcount / MR * MR;
-  if (!m.aPacked && mfull < m.mcount)
-    packA(m.A + (m.transA ? mfull : mfull * m.lda), m.lda, m.transA, 0, m.mcount - mfull, 0, kc, edge);
+  packEdgePanel(m, MR, kc, edge, packA);
   const int64_t ldbk = m.bPacked ? NR : m.ldb;
   for (int64_t ib = 0; ib < m.mcount; ib += MCB) {
     const int64_t ie = m.mcount - ib < MCB ? m.mcount : ib + MCB;
@@ -250,29 +247,13 @@ void macro(const MacroArgs& m) {
       const int nr = static_cast<int>(m.ncount - j < NR ? m.ncount - j : NR);
       for (int64_t i = ib; i < ie; i += MR) {
         const int mr = static_cast<int>(m.mcount - i < MR ? m.mcount - i : MR);
-        const float* Ai;
-        int64_t as;
-        bool rows = false;
-        if (m.aPacked) {
-          Ai = m.A + i * kc;  // panel i/MR starts at (i/MR)*MR*kc
-          as = MR;
-        } else if (mr < MR) {
-          Ai = edge;
-          as = MR;
-        } else if (m.transA) {
-          Ai = m.A + i;
-          as = m.lda;
-        } else {
-          Ai = m.A + i * m.lda;
-          as = m.lda;
-          rows = true;
-        }
+        const APanel a = aPanel(m, i, mr, MR, kc, edge);
         float* C = m.C + i * m.ldc + j;
         const int64_t r0 = m.row0 + i, c0 = m.col0 + j;
         if (nr > 8) {
-          tile<2>(rows, kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
+          tile<2>(a.rows, kc, a.a, a.stride, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
         } else {  // narrow remainder: one ymm per row halves the FMAs
-          tile<1>(rows, kc, Ai, as, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
+          tile<1>(a.rows, kc, a.a, a.stride, Bj, ldbk, C, m.ldc, mr, nr, m.accumulate, m.ep, r0, c0);
         }
       }
     }

@@ -210,27 +210,13 @@ void packB(const float* B, int64_t ldb, bool transB, int64_t k0, int64_t kc, int
 void macro(const MacroArgs& m) {
   alignas(64) float edge[MR * KC];  // packed copy of a partial panel of in-place A
   const int64_t kc = m.kc;
+  packEdgePanel(m, MR, kc, edge, packA);
   for (int64_t i = 0; i < m.mcount; i += MR) {
     const int mr = static_cast<int>(m.mcount - i < MR ? m.mcount - i : MR);
-    const float* Ai;
-    int64_t as;
-    bool rows = false;
-    if (m.aPacked) {
-      Ai = m.A + i * kc;  // panel i/MR starts at (i/MR)*MR*kc
-      as = MR;
-    } else if (mr < MR) {
-      // Reading past row mcount is not allowed: pack the partial panel.
-      packA(m.A + (m.transA ? i : i * m.lda), m.lda, m.transA, 0, mr, 0, kc, edge);
-      Ai = edge;
-      as = MR;
-    } else if (m.transA) {
-      Ai = m.A + i;
-      as = m.lda;
-    } else {
-      Ai = m.A + i * m.lda;
-      as = m.lda;
-      rows = true;
-    }
+    const APanel a = aPanel(m, i, mr, MR, kc, edge);
+    const float* Ai = a.a;
+    const int64_t as = a.stride;
+    const bool rows = a.rows;
     const int64_t ldbk = m.bPacked ? NR : m.ldb;
     for (int64_t j = 0; j < m.ncount; j += NR) {
       const float* Bj = m.bPacked ? m.B + j * kc : m.B + j;

@@ -120,41 +120,37 @@ test('an addon built for another native interface (a stale build) is refused wit
   }
 });
 
+const addonFile = process.env.SOTR_NATIVE_PATH || new URL('../../build/Release/sotr.node', import.meta.url).pathname;
+// readelf reads the addon without loading it, so these checks also work on a cross-built addon
+// (scripts/arm64-check.sh), where ldd says "not a dynamic executable". null where binutils are missing.
+const readelf = (what) => {
+  try {
+    return execFileSync('readelf', [what, '-W', addonFile], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  } catch (e) {
+    if (e.code === 'ENOENT') return null;
+    throw e;
+  }
+};
+
 test('the addon links no CUDA driver, cudart, cuBLAS or cuDNN library', () => {
   if (process.platform !== 'linux') return;
-  const file = process.env.SOTR_NATIVE_PATH || new URL('../../build/Release/sotr.node', import.meta.url).pathname;
-  // readelf -d: the libraries the addon itself names (NEEDED), read without loading it, so the check also
-  // works on a cross-built addon (scripts/arm64-check.sh), where ldd says "not a dynamic executable".
-  let out;
-  try {
-    out = execFileSync('readelf', ['-d', '-W', file], { encoding: 'utf8' });
-    assert.match(out, /\(NEEDED\)/, 'readelf lists the needed libraries');
-  } catch (e) {
-    if (e.code !== 'ENOENT') throw e;
-    out = execFileSync('ldd', [file], { encoding: 'utf8' });
-  }
+  // readelf -d: the libraries the addon itself names (NEEDED).
+  let out = readelf('-d');
+  if (out !== null) assert.match(out, /\(NEEDED\)/, 'readelf lists the needed libraries');
+  else out = execFileSync('ldd', [addonFile], { encoding: 'utf8' });
   assert.not.match(out, /libcuda|libcudart|libcublas|libcudnn/);
 });
 
 test('the addon needs glibc 2.34 at most and no C++ runtime (the prebuild must load on Ubuntu 22.04, RHEL 9)', () => {
   if (process.platform !== 'linux') return;
-  const file = process.env.SOTR_NATIVE_PATH || new URL('../../build/Release/sotr.node', import.meta.url).pathname;
-  let syms, dyn;
-  try {
-    syms = execFileSync('readelf', ['--dyn-syms', '-W', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    dyn = execFileSync('readelf', ['-d', '-W', file], { encoding: 'utf8' });
-  } catch (e) {
-    if (e.code === 'ENOENT') return; // no binutils
-    throw e;
-  }
+  const syms = readelf('--dyn-syms');
+  const dyn = readelf('-d');
+  if (syms === null || dyn === null) return; // no binutils
   if (!/GLIBC_/.test(syms)) return; // musl and other C libraries: nothing to compare
-  const versions = [...new Set([...syms.matchAll(/GLIBC_(\d+\.\d+)/g)].map((m) => m[1]))];
-  const newer = versions.filter((v) => {
-    const [a, b] = v.split('.').map(Number);
-    return a > 2 || (a === 2 && b > 34);
-  });
-  const users = [...syms.matchAll(/(\S+)@GLIBC_(\d+\.\d+)/g)].filter((m) => newer.includes(m[2])).map((m) => `${m[1]}@GLIBC_${m[2]}`);
-  assert.equal(newer, [], `symbols newer than glibc 2.34: ${users.join(', ')} (native/runtime/glibc_compat.cpp)`);
+  const newer = [...syms.matchAll(/(\S+)@GLIBC_(\d+)\.(\d+)/g)]
+    .filter((m) => Number(m[2]) > 2 || (Number(m[2]) === 2 && Number(m[3]) > 34))
+    .map((m) => m[0]);
+  assert.equal(newer, [], `symbols newer than glibc 2.34: ${newer.join(', ')} (native/runtime/glibc_compat.cpp)`);
   const needed = [...dyn.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
   assert.not.ok(needed.some((n) => /libstdc\+\+/.test(n)), `libstdc++ is linked statically; needed: ${needed.join(', ')}`);
 });

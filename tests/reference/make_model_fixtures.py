@@ -12,10 +12,11 @@
   tiny_dcn.pth           a 'tiny-dcn' model (DCNv2 blocks; heads 2, GroupNorm 4 groups, 8 classes), zip format
   model_golden_dcn.safetensors   the same content for that model on two of the images (DCN_IMAGES)
   dec_*.{jpg,png} + decode_expected.safetensors   decoding cases (EXIF orientation 6 JPEG, 16-bit RGB, 16-bit grey,
-                        grey + alpha, CMYK-free) with what detectron2's read_image (Pillow convert('RGB')) gives
+                        grey + alpha, CMYK JPEG with EXIF 6, CMYK TIFF, palette with transparency, 1-bit) with what
+                        detectron2's read_image (Pillow convert('RGB')) gives
   pillow_resize.safetensors   Pillow BILINEAR resizes of random uint8 images (bit-exact targets)
 
-Run: /usr/bin/python3 tests/reference/make_model_fixtures.py
+Run: /usr/bin/python3 tests/reference/make_model_fixtures.py [--decode-only]
 """
 import os
 import sys
@@ -155,11 +156,21 @@ def decode_cases():
     png16(files["grey16"], (rng.randint(0, 300, (6, 4)) * rng.randint(1, 3, (6, 4))), 0)
     files["la"] = os.path.join(OUT, "dec_la.png")
     Image.fromarray(np.dstack([rng.randint(0, 256, (5, 6)), rng.randint(0, 256, (5, 6))]).astype(np.uint8), "LA").save(files["la"])
+    # CMYK: Pillow converts with its own formula, libvips with a colour profile (up to 112 levels apart).
+    cmyk = Image.fromarray(synth(23, 17, 6)).convert("CMYK")
+    files["cmyk_exif6"] = os.path.join(OUT, "dec_cmyk_exif6.jpg")
+    cmyk.save(files["cmyk_exif6"], quality=90, exif=ex.tobytes())
+    files["cmyk_tif"] = os.path.join(OUT, "dec_cmyk.tif")
+    cmyk.save(files["cmyk_tif"], compression="tiff_deflate")
+    files["pal_trns"] = os.path.join(OUT, "dec_pal_trns.png")
+    Image.fromarray(synth(13, 11, 7)).convert("P", palette=Image.ADAPTIVE, colors=12).save(files["pal_trns"], transparency=2)
+    files["bilevel"] = os.path.join(OUT, "dec_bilevel.png")
+    Image.fromarray(synth(15, 9, 8)).convert("1").save(files["bilevel"])
     out = {}
     for k, f in files.items():
         rgb = np.asarray(ImageOps.exif_transpose(Image.open(f)).convert("RGB"))
         out[f"{k}.rgb"] = torch.from_numpy(rgb.copy())
-    write_fixture("model/decode_expected", out, SCRIPT, 3, files=json_list(files))
+    write_fixture("model/decode_expected", out, SCRIPT, 3, files=json_list(files), pillow=Image.__version__)
 
 
 def json_list(files):
@@ -209,4 +220,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--decode-only"]:  # the decoding cases alone (the model fixtures stay as they are)
+        decode_cases()
+    else:
+        main()

@@ -8,8 +8,9 @@
  *
  * Pillow's conversions reproduced: alpha dropped (not composited), grey (and grey + alpha) replicated to three
  * channels, palette expanded; 16-bit RGB(A) reduced to its high byte (v >> 8, what Pillow's PNG decoder does);
- * 16-bit grey clipped at 255 (Pillow opens it as mode 'I', whose convert('RGB') clips). CMYK JPEGs are converted
- * by sharp (Pillow's naive CMYK→RGB differs): a documented difference.
+ * 16-bit grey clipped at 255 (Pillow opens it as mode 'I', whose convert('RGB') clips); CMYK (JPEG, TIFF) read
+ * as its raw channels, without a colour profile, and converted with Pillow's formula (cmykToRgb), not libvips's
+ * profile-based conversion, which differs by up to 112 levels.
  */
 import { readFile } from 'node:fs/promises';
 import { ImageDecodeError, SotrRangeError, SotrTypeError } from '../errors';
@@ -167,9 +168,12 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
       for (let i = 0; i < n * ch; i++) eight[i] = grey ? Math.min(v[i]!, 255) : v[i]! >> 8;
       return { pixels: eight, width: info.width, height: info.height, channels: channelCount(ch), order: 'rgb' };
     }
-    let pipe = open();
-    if (meta.space === 'cmyk') pipe = pipe.toColourspace('srgb');
-    const { data, info } = await pipe.raw().toBuffer({ resolveWithObject: true });
+    if (meta.space === 'cmyk') {
+      // The raw ink values (libvips undoes Adobe's inverted JPEG storage, as Pillow's 'CMYK;I' does), then Pillow.
+      const { data, info } = await open().pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
+      return { pixels: cmykToRgb(data, info.width * info.height, info.channels), width: info.width, height: info.height, channels: 3, order: 'rgb' };
+    }
+    const { data, info } = await open().raw().toBuffer({ resolveWithObject: true });
     return { pixels: data, width: info.width, height: info.height, channels: channelCount(info.channels), order: 'rgb' };
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
@@ -177,8 +181,42 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
     if (/pixel limit/i.test(msg)) {
       throw new ImageDecodeError(`${label}: the image exceeds limitInputPixels (${limit} pixels)`, { cause: e, details: { limitInputPixels: limit } });
     }
-    throw new ImageDecodeError(`${label}: cannot decode the image (${msg})`, { cause: e });
+    const kind = unsupportedFormat(bytes);
+    const hint = kind ? `: ${kind} is a format this build of sharp (libvips) does not read; convert it to PNG or JPEG` : '';
+    throw new ImageDecodeError(`${label}: cannot decode the image (${msg})${hint}`, { cause: e, details: kind ? { format: kind } : undefined });
   }
+}
+
+/**
+ * Formats Pillow opens but sharp's prebuilt libvips does not (BMP, ICO, PSD, JPEG 2000, HEIC: sharp's HEIF
+ * support is AVIF only), named from their first bytes so the error says what to do.
+ */
+function unsupportedFormat(b: Uint8Array): string | undefined {
+  const ascii = (at: number, n: number) => String.fromCharCode(...b.subarray(at, at + n));
+  if (b.length < 12) return undefined;
+  if (ascii(0, 2) === 'BM') return 'BMP';
+  if (b[0] === 0 && b[1] === 0 && b[2] === 1 && b[3] === 0) return 'ICO';
+  if (ascii(0, 4) === '8BPS') return 'PSD';
+  if (ascii(4, 4) === 'jP  ' || (b[0] === 0xff && b[1] === 0x4f && b[2] === 0xff && b[3] === 0x51)) return 'JPEG 2000';
+  if (ascii(4, 4) === 'ftyp' && /^(heic|heix|hevc|hevx|heim|heis)$/.test(ascii(8, 4))) return 'HEIC';
+  return undefined;
+}
+
+/**
+ * Pillow's convert('RGB') of CMYK (Convert.c cmyk2rgb, Pillow 9.4): with nk = 255 − K, each channel is
+ * nk − round(ink · nk / 255) in Pillow's integer rounding. Extra channels (an alpha) are dropped, as Pillow does.
+ */
+export function cmykToRgb(cmyk: Uint8Array, pixels: number, channels: number): Uint8Array {
+  if (channels < 4) throw new ImageDecodeError(`a CMYK image with ${channels} channels`);
+  const rgb = new Uint8Array(pixels * 3);
+  for (let i = 0, s = 0, d = 0; i < pixels; i++, s += channels, d += 3) {
+    const nk = 255 - cmyk[s + 3]!;
+    for (let c = 0; c < 3; c++) {
+      const t = cmyk[s + c]! * nk + 128;
+      rgb[d + c] = nk - (((t >> 8) + t) >> 8);
+    }
+  }
+  return rgb;
 }
 
 /** detectron2 ResizeShortestEdge output size (§2.2): [newH, newW]. */

@@ -4,7 +4,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { decodeImage, prepareImage, pillowResize, shortestEdgeSize, Sotr, Tensor, ImageDecodeError, SotrRangeError, SOTR_DEFAULTS } from '../../dist/index.js';
-import { decodePixels } from '../../dist/model/preprocess.js';
+import { decodePixels, cmykToRgb } from '../../dist/model/preprocess.js';
+import { createRequire } from 'node:module';
 import { fixturePath, loadFixture, rejects } from './helpers.mjs';
 import { toBgr } from './postprocess_reference.mjs';
 
@@ -85,6 +86,21 @@ test('corrupt and truncated images are ImageDecodeError; limitInputPixels guards
     (e) => e instanceof ImageDecodeError,
   );
   await rejects(() => decodeImage({ data: new Uint8Array(5), width: 10, height: 10, channels: 3 }), (e) => e instanceof RangeError);
+});
+
+test('a CMYK image larger than one conversion slice (yields between slices) converts every pixel', async () => {
+  const sharp = createRequire(import.meta.url)('sharp');
+  const W = 1031;
+  const H = 1100; // 1.13 M pixels: two slices of the 2^20-pixel conversion
+  const rgb = Buffer.alloc(W * H * 3);
+  for (let i = 0; i < rgb.length; i++) rgb[i] = (Math.imul(i, 2654435761) >>> 24) & 255;
+  const jpg = await sharp(rgb, { raw: { width: W, height: H, channels: 3 } }).toColourspace('cmyk').jpeg({ quality: 80 }).toBuffer();
+  const inks = await sharp(jpg).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer();
+  const whole = new Uint8Array(W * H * 3);
+  cmykToRgb(inks, 4, whole, 0, W * H);
+  const px = await decodePixels(jpg);
+  assert.equal([px.width, px.height, px.channels], [W, H, 3]);
+  assert.ok(Buffer.compare(Buffer.from(px.pixels), Buffer.from(whole)) === 0, 'sliced conversion = one pass');
 });
 
 test('formats Pillow reads and sharp does not are named in the error (BMP, HEIC)', async () => {

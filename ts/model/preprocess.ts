@@ -165,13 +165,18 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
       const ch = info.channels;
       const eight = new Uint8Array(n * ch);
       // Pillow: 16-bit RGB → high byte; 16-bit grey (mode 'I') → clipped at 255.
-      for (let i = 0; i < n * ch; i++) eight[i] = grey ? Math.min(v[i]!, 255) : v[i]! >> 8;
+      await inSlices(n * ch, (i0, i1) => {
+        for (let i = i0; i < i1; i++) eight[i] = grey ? Math.min(v[i]!, 255) : v[i]! >> 8;
+      });
       return { pixels: eight, width: info.width, height: info.height, channels: channelCount(ch), order: 'rgb' };
     }
     if (meta.space === 'cmyk') {
       // The raw ink values (libvips undoes Adobe's inverted JPEG storage, as Pillow's 'CMYK;I' does), then Pillow.
       const { data, info } = await open().pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
-      return { pixels: cmykToRgb(data, info.width * info.height, info.channels), width: info.width, height: info.height, channels: 3, order: 'rgb' };
+      const n = info.width * info.height;
+      const rgb = new Uint8Array(n * 3);
+      await inSlices(n, (i0, i1) => cmykToRgb(data, info.channels, rgb, i0, i1));
+      return { pixels: rgb, width: info.width, height: info.height, channels: 3, order: 'rgb' };
     }
     const { data, info } = await open().raw().toBuffer({ resolveWithObject: true });
     return { pixels: data, width: info.width, height: info.height, channels: channelCount(info.channels), order: 'rgb' };
@@ -203,20 +208,30 @@ function unsupportedFormat(b: Uint8Array): string | undefined {
 }
 
 /**
- * Pillow's convert('RGB') of CMYK (Convert.c cmyk2rgb, Pillow 9.4): with nk = 255 − K, each channel is
- * nk − round(ink · nk / 255) in Pillow's integer rounding. Extra channels (an alpha) are dropped, as Pillow does.
+ * Pillow's convert('RGB') of CMYK (Convert.c cmyk2rgb, Pillow 9.4) for pixels [i0, i1): with nk = 255 − K, each
+ * channel is nk − round(ink · nk / 255) in Pillow's integer rounding. Extra channels (an alpha) are dropped.
  */
-export function cmykToRgb(cmyk: Uint8Array, pixels: number, channels: number): Uint8Array {
+export function cmykToRgb(cmyk: Uint8Array, channels: number, rgb: Uint8Array, i0: number, i1: number): void {
   if (channels < 4) throw new ImageDecodeError(`a CMYK image with ${channels} channels`);
-  const rgb = new Uint8Array(pixels * 3);
-  for (let i = 0, s = 0, d = 0; i < pixels; i++, s += channels, d += 3) {
+  for (let i = i0, s = i0 * channels, d = i0 * 3; i < i1; i++, s += channels, d += 3) {
     const nk = 255 - cmyk[s + 3]!;
     for (let c = 0; c < 3; c++) {
       const t = cmyk[s + c]! * nk + 128;
       rgb[d + c] = nk - (((t >> 8) + t) >> 8);
     }
   }
-  return rgb;
+}
+
+/**
+ * Runs fn over [0, n) in slices of about a million elements, yielding to the event loop between them: the few
+ * conversions done in JavaScript (16-bit, CMYK) take ~100 ms for a 12-megapixel photo, too long for one turn.
+ */
+async function inSlices(n: number, fn: (i0: number, i1: number) => void): Promise<void> {
+  const SLICE = 1 << 20;
+  for (let i0 = 0; i0 < n; i0 += SLICE) {
+    if (i0 > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    fn(i0, Math.min(n, i0 + SLICE));
+  }
 }
 
 /** detectron2 ResizeShortestEdge output size (§2.2): [newH, newW]. */

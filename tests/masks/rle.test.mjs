@@ -3,7 +3,8 @@
 // non-square masks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Mask, encodeRleCounts, decodeRleCounts, SotrRangeError, SotrTypeError } from '../../dist/index.js';
+import { Mask, encodeRleCounts, decodeRleCounts, masksToRLE, Sotr, SotrRangeError, SotrTypeError } from '../../dist/index.js';
+import { fixturePath } from '../model/helpers.mjs';
 
 // Hand-worked: runs are column-major, start with 0s; a count becomes 5-bit
 // groups (low first), char = 48 + group (+ 0x20 if more follow); from the 4th
@@ -91,5 +92,61 @@ test('Mask and RLE reject bad input', () => {
   assert.throws(() => decodeRleCounts('~'), (e) => e instanceof SotrRangeError);
   assert.throws(() => encodeRleCounts([1.5]), (e) => e instanceof SotrRangeError);
 });
+
+// masksToRLE encodes natively (the maskRle op, native/ops/mask_rle.cpp, whose own cases compare it with a
+// pixel-at-a-time rleEncode); here it must give what the JavaScript toRLE gives, for masks of mixed sizes.
+test('masksToRLE (native, off the JavaScript thread) = toRLE, masks of mixed sizes', async () => {
+  let seed = 11;
+  const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const masks = [];
+  for (const [h, w] of [[1, 1], [1, 65], [65, 1], [63, 64], [64, 65], [130, 97], [63, 64]]) {
+    for (const kind of ['noise', 'disc', 'empty', 'full']) {
+      const px = new Uint8Array(h * w);
+      const [cx, cy, r] = [rnd() * w, rnd() * h, (0.2 + rnd() * 0.5) * Math.max(h, w)];
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const v = kind === 'noise' ? rnd() < 0.5 : kind === 'disc' ? (x - cx) ** 2 + (y - cy) ** 2 < r * r : kind === 'full';
+          px[y * w + x] = v ? 1 : 0;
+        }
+      }
+      masks.push(Mask.fromUint8Array(px, w, h));
+    }
+  }
+  const got = await masksToRLE(masks);
+  assert.is(got.length, masks.length);
+  masks.forEach((m, i) => assert.equal(got[i], m.toCocoRLE(), `mask ${i} (${m.height}x${m.width})`));
+  assert.equal(await masksToRLE([]), []);
+  await rejects(() => masksToRLE([masks[0], {}]), SotrTypeError);
+  await rejects(() => masksToRLE('no'), SotrTypeError);
+});
+
+test("predict's rle: true gives each mask's RLE, computed natively, equal to toRLE's", async () => {
+  const model = await Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 160, maxSize: 300, device: 'cpu' });
+  try {
+    const img = fixturePath('img_land.png');
+    const plain = await model.predict(img);
+    const withRle = await model.predict(img, { rle: true });
+    assert.ok(plain.instances.length > 0);
+    assert.is(withRle.instances.length, plain.instances.length);
+    withRle.instances.forEach((inst, i) => {
+      const js = plain.instances[i].mask;
+      assert.equal(inst.mask.toCocoRLE(), js.toCocoRLE());
+      assert.equal(inst.mask.toUint8Array(), js.toUint8Array());
+    });
+    await rejects(() => model.predict(img, { rle: 'yes' }), SotrTypeError);
+  } finally {
+    await model.dispose();
+  }
+});
+
+async function rejects(fn, Type) {
+  try {
+    await fn();
+  } catch (e) {
+    assert.ok(e instanceof Type, `expected ${Type.name}, received ${e?.constructor?.name}: ${e?.message}`);
+    return;
+  }
+  assert.unreachable(`expected ${Type.name}`);
+}
 
 test.run();

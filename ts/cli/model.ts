@@ -45,7 +45,8 @@ class SotrSegmenter implements Segmenter {
     // The worker threads decoded the images already (the model's own decoder, so pixels are what a path would
     // give); the model takes them as raw BGR.
     const inputs = images.map((im) => ({ data: im.data, width: im.width, height: im.height, channels: 3 as const, format: 'bgr' as const }));
-    const preds = await this.model.predict(inputs, { profile: true });
+    // rle: the masks are encoded natively with the prediction, so encode() below only reads the strings.
+    const preds = await this.model.predict(inputs, { profile: true, rle: true });
     for (const p of preds) {
       if (!p.profile) continue;
       for (const [k, v] of Object.entries(p.profile)) if (k !== 'total') this.#times[k] = (this.#times[k] ?? 0) + v;

@@ -143,6 +143,7 @@ export async function postprocess(
   o: ResolvedPostprocess,
   input: PostprocessInput,
   trace?: PostprocessTrace,
+  rle = false,
 ): Promise<Instance[]> {
   const { levels, feature: F } = input;
   const fh = F.height;
@@ -229,7 +230,7 @@ export async function postprocess(
       ctx,
       resizeMasksToList,
       soft,
-      opts(ctx, { ratio, crop: [input.height, input.width] as const, size: [input.originalHeight, input.originalWidth] as const, threshold: o.maskThreshold }),
+      opts(ctx, { ratio, crop: [input.height, input.width] as const, size: [input.originalHeight, input.originalWidth] as const, threshold: o.maskThreshold, rle }),
     );
     const out: Instance[] = [];
     for (let k = 0; k < final.length; k++) {

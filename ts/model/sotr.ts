@@ -54,6 +54,12 @@ export interface PredictOptions extends PostprocessOptions {
   signal?: AbortSignal;
   /** Largest decoded image accepted, in pixels (default sharp's 268402689; 0: no limit). */
   limitInputPixels?: number;
+  /**
+   * Also encodes each instance's mask as COCO RLE natively, on the CPU worker threads (`mask.toRLE()` and
+   * `toCocoRLE()` then return at once instead of scanning the mask on the JavaScript thread; what the CLI's
+   * results need). Default false.
+   */
+  rle?: boolean;
 }
 
 export interface StageTimes {
@@ -324,6 +330,7 @@ export class Sotr {
     if (options.profile !== undefined && typeof options.profile !== 'boolean' && options.profile !== 'ops')
       throw new SotrTypeError(`predict: profile must be true, false or 'ops', received ${JSON.stringify(options.profile)}`);
     const profile = options.profile === true;
+    if (options.rle !== undefined && typeof options.rle !== 'boolean') throw new SotrTypeError(`predict: rle must be a boolean, received ${JSON.stringify(options.rle)}`);
     // This environment's ops, every device (post-processing runs on the CPU for a CUDA model).
     const opSession = options.profile === 'ops' ? new OpProfileSession({ thisThreadOnly: true }) : null;
     const times: StageTimes = { decode: decodeMs, resize: 0, backbone: 0, transformer: 0, heads: 0, maskBranch: 0, postprocess: 0, total: 0 };
@@ -419,6 +426,7 @@ export class Sotr {
         post,
         { levels, feature: F, height: prep.height, width: prep.width, originalHeight: prep.originalHeight, originalWidth: prep.originalWidth },
         trace,
+        options.rle === true,
       );
       await lap('postprocess');
       const result: Prediction = { width: prep.originalWidth, height: prep.originalHeight, instances };

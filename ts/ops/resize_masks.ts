@@ -2,6 +2,7 @@ import type { Tensor } from '../tensor';
 import { SotrTypeError } from '../errors';
 import { packedMask, words32PerRow, type Mask, type MaskBox } from '../masks/mask';
 import { checkTensor, runOp, type OpOptions } from './run';
+import { maskRleStrings } from './mask_rle';
 
 export interface ResizeMasksOptions extends OpOptions {
   /** Upsampling factor of the first resize (SOTR: ceil(resized height / mask-feature height)). */
@@ -12,6 +13,11 @@ export interface ResizeMasksOptions extends OpOptions {
   size: readonly [number, number];
   /** A pixel is in the mask when the resized value is above this (default 0.5). */
   threshold?: number;
+}
+
+export interface ResizeMasksToListOptions extends ResizeMasksOptions {
+  /** Also encodes each mask as COCO RLE natively (maskRle), so the masks' toRLE() / toCocoRLE() return at once. */
+  rle?: boolean;
 }
 
 // Both outputs of the op: the bits and, per mask, [area, x0, y0, x1, y1].
@@ -46,22 +52,28 @@ export async function resizeMasks(soft: Tensor, options: ResizeMasksOptions): Pr
 }
 
 /** resizeMasks, returned as one `Mask` per input mask (each owns a copy of its rows). */
-export async function resizeMasksToList(soft: Tensor, options: ResizeMasksOptions): Promise<Mask[]> {
+export async function resizeMasksToList(soft: Tensor, options: ResizeMasksToListOptions): Promise<Mask[]> {
+  if (options?.rle !== undefined && typeof options.rle !== 'boolean') throw new SotrTypeError('resizeMasksToList: rle must be a boolean');
   const [t, st] = await resizeMasksWithStats(soft, options);
+  let host: Tensor | undefined;
   try {
     const [n, H0] = [t.shape[0]!, t.shape[1]!];
     const W0 = options.size[1];
     const stride = words32PerRow(W0);
-    const i32 = (await t.data()) as Int32Array;
+    // RLE is a CPU op: a GPU model's bits come to the host once, for it and for the masks.
+    host = options.rle && t.device !== 'cpu' ? await t.to('cpu') : t;
+    const rle = options.rle ? await maskRleStrings(host, W0, options.signal ? { signal: options.signal } : {}) : undefined;
+    const i32 = (await host.data()) as Int32Array;
     const s = (await st.data()) as Int32Array;
     const u32 = new Uint32Array(i32.buffer, i32.byteOffset, i32.length);
     const out: Mask[] = [];
     for (let m = 0; m < n; m++) {
       const box: MaskBox = [s[m * 5 + 1]!, s[m * 5 + 2]!, s[m * 5 + 3]!, s[m * 5 + 4]!];
-      out.push(packedMask(W0, H0, u32.slice(m * H0 * stride, (m + 1) * H0 * stride), { area: s[m * 5]!, box }));
+      out.push(packedMask(W0, H0, u32.slice(m * H0 * stride, (m + 1) * H0 * stride), { area: s[m * 5]!, box }, rle?.[m]));
     }
     return out;
   } finally {
+    if (host && host !== t) host.dispose();
     t.dispose();
     st.dispose();
   }

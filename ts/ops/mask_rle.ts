@@ -1,0 +1,73 @@
+import { Tensor } from '../tensor';
+import { SotrRangeError, SotrTypeError } from '../errors';
+import { Mask, words32PerRow } from '../masks/mask';
+import type { CocoRle } from '../masks/rle';
+import { checkTensor, runOp, type OpOptions } from './run';
+
+/**
+ * COCO compressed RLE strings (pycocotools' `counts`) of bit-packed masks int32 [n, H, words32PerRow(width)]
+ * (resizeMasks' layout), computed natively on the CPU worker threads (maskRle, native/ops/mask_rle.cpp), never on
+ * the JavaScript thread. The output buffer is sized from a guess and the op reruns at the exact size when the
+ * strings need more (each mask's string is returned by the first run either way).
+ */
+export async function maskRleStrings(masks: Tensor, width: number, options: OpOptions = {}): Promise<string[]> {
+  checkTensor('maskRle', 'masks', masks);
+  if (masks.device !== 'cpu') throw new SotrTypeError(`maskRle: masks must be on the CPU, received a tensor on ${masks.device}`);
+  const n = masks.shape[0] ?? 0;
+  // Roughly 8 bytes a column a mask: two runs a column of one to four characters each, as object masks have.
+  let capacity = Math.min(2 ** 31 - 1, Math.max(4096, n * 8 * width + 64));
+  for (;;) {
+    const [offsets, chars] = await runOp('maskRle', [masks], { width, capacity }, options);
+    try {
+      const off = (await offsets!.data()) as Int32Array;
+      const total = off[n]!;
+      if (total > capacity) {
+        capacity = total;
+        continue;
+      }
+      const bytes = (await chars!.data()) as Uint8Array;
+      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const out: string[] = new Array(n);
+      for (let i = 0; i < n; i++) out[i] = buf.toString('latin1', off[i]!, off[i + 1]!);
+      return out;
+    } finally {
+      offsets!.dispose();
+      chars!.dispose();
+    }
+  }
+}
+
+/**
+ * COCO RLE objects ({ size: [height, width], counts }) of several masks at once, encoded natively off the
+ * JavaScript thread (what `Mask.toCocoRLE()` gives, which runs on the calling thread). Masks of different sizes are
+ * encoded in one op call per size.
+ */
+export async function masksToRLE(masks: readonly Mask[], options: OpOptions = {}): Promise<CocoRle[]> {
+  if (!Array.isArray(masks)) throw new SotrTypeError('masksToRLE: expected an array of Mask');
+  const out: CocoRle[] = new Array(masks.length);
+  const bySize = new Map<string, number[]>();
+  masks.forEach((m, i) => {
+    if (!(m instanceof Mask)) throw new SotrTypeError(`masksToRLE: masks[${i}] is not a Mask`);
+    const key = `${m.height}x${m.width}`;
+    const list = bySize.get(key);
+    if (list) list.push(i);
+    else bySize.set(key, [i]);
+  });
+  for (const idx of bySize.values()) {
+    const { width, height } = masks[idx[0]!]!;
+    const per = words32PerRow(width) * height;
+    if (idx.length * per > 2 ** 31 - 1) throw new SotrRangeError('masksToRLE: more than 2^31 words of masks of one size in one call');
+    const words = new Int32Array(idx.length * per);
+    idx.forEach((i, k) => words.set(new Int32Array(masks[i]!.data.buffer, masks[i]!.data.byteOffset, per), k * per));
+    const t = Tensor.from(words, [idx.length, height, words32PerRow(width)]);
+    try {
+      const strings = await maskRleStrings(t, width, options);
+      idx.forEach((i, k) => {
+        out[i] = { size: [height, width], counts: strings[k]! };
+      });
+    } finally {
+      t.dispose();
+    }
+  }
+  return out;
+}

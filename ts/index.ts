@@ -73,6 +73,7 @@ export { deformConv2d, type DeformConv2dOptions } from './ops/deform_conv2d';
 export { pillowResize, type PillowResizeOptions } from './ops/pillow_resize';
 export { resizeMasks, resizeMasksToList, type ResizeMasksOptions, type ResizeMasksToListOptions } from './ops/resize_masks';
 export { masksToRLE, maskRleStrings } from './ops/mask_rle';
+export { renderPrediction, instanceColour, type RenderOptions, type RenderFormat } from './render';
 export { selectCandidates, type SelectCandidatesOptions, type CandidateTensors } from './ops/select_candidates';
 export { gatherKernels } from './ops/gather_kernels';
 export { gatherRows } from './ops/gather_rows';

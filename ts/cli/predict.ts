@@ -24,6 +24,7 @@ import { Progress, formatDuration, type ProgressMode } from './progress';
 import { loadImageIds, writeCocoResults, type ImageIdMap } from './coco';
 import { WorkerPool } from './pool';
 import type { DecodeDone, VizInstance } from './worker';
+import { instanceColour } from '../render';
 import type { DecodedImage, PostprocessFlags, Segmenter, SegmenterFactory } from './segmenter';
 
 export interface CliIO {
@@ -175,16 +176,6 @@ function vizNames(files: string[], dir: string): Map<string, string> {
     out.set(f, path.join(dir, name + ext));
   }
   return out;
-}
-
-/** A distinct colour per instance (golden-ratio hues). */
-function colour(i: number): [number, number, number] {
-  const h = (i * 0.618033988749895 + 0.08) % 1;
-  const s = 0.85;
-  const v = 0.95;
-  const k = (n: number) => (n + h * 6) % 6;
-  const f = (n: number) => Math.round(255 * (v - v * s * Math.max(0, Math.min(k(n), 4 - k(n), 1))));
-  return [f(5), f(3), f(1)];
 }
 
 const FATAL_CODES = new Set(['SOTR_DEVICE_LOST', 'SOTR_NATIVE_LOAD']);
@@ -377,7 +368,7 @@ async function runModel(
     if (!viz || !line.instances || line.width === undefined || line.height === undefined) return;
     const instances: VizInstance[] = line.instances
       .filter((i) => i.score >= s.vizThreshold)
-      .map((i, k) => ({ counts: i.segmentation.counts, label: i.class, score: i.score, bbox: i.bbox, color: colour(k) }));
+      .map((i, k) => ({ counts: i.segmentation.counts, label: i.class, score: i.score, bbox: i.bbox, color: instanceColour(k) }));
     while (pendingViz.size >= 2 * pool.size + 2) await Promise.race(pendingViz);
     const job: Promise<void> = pool
       .run({ kind: 'viz', file: line.file, out: viz.get(line.file)!, width: line.width, height: line.height, instances })

@@ -114,7 +114,8 @@ function channelCount(c: number): 1 | 2 | 3 | 4 {
 
 type SharpModule = typeof import('sharp');
 let sharpMod: SharpModule | undefined;
-function sharpLib(): SharpModule {
+/** @internal sharp, loaded on first use. */
+export function sharpLib(): SharpModule {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   sharpMod ??= require('sharp') as SharpModule;
   return sharpMod;
@@ -223,10 +224,10 @@ export function cmykToRgb(cmyk: Uint8Array, channels: number, rgb: Uint8Array, i
 }
 
 /**
- * Runs fn over [0, n) in slices of about a million elements, yielding to the event loop between them: the few
+ * @internal Runs fn over [0, n) in slices of about a million elements, yielding to the event loop between them: the few
  * conversions done in JavaScript (16-bit, CMYK) take ~100 ms for a 12-megapixel photo, too long for one turn.
  */
-async function inSlices(n: number, fn: (i0: number, i1: number) => void): Promise<void> {
+export async function inSlices(n: number, fn: (i0: number, i1: number) => void): Promise<void> {
   const SLICE = 1 << 20;
   for (let i0 = 0; i0 < n; i0 += SLICE) {
     if (i0 > 0) await new Promise<void>((resolve) => setImmediate(resolve));

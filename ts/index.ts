@@ -74,6 +74,7 @@ export { pillowResize, type PillowResizeOptions } from './ops/pillow_resize';
 export { resizeMasks, resizeMasksToList, type ResizeMasksOptions, type ResizeMasksToListOptions } from './ops/resize_masks';
 export { masksToRLE, maskRleStrings } from './ops/mask_rle';
 export { renderPrediction, instanceColour, type RenderOptions, type RenderFormat } from './render';
+export { evaluateCoco, type CocoGroundTruth, type CocoResult, type CocoEvalSummary, type CocoIouType } from './eval/coco_eval';
 export { selectCandidates, type SelectCandidatesOptions, type CandidateTensors } from './ops/select_candidates';
 export { gatherKernels } from './ops/gather_kernels';
 export { gatherRows } from './ops/gather_rows';

@@ -1,0 +1,80 @@
+// COCO evaluation against pycocotools (tests/reference/make_coco_eval_fixtures.py): each ground-truth segmentation
+// rasterised as annToRLE does (polygons, multi-part, crowd RLE), the IoU matrices with the crowd rule, and
+// COCOeval's 12 numbers and printed lines for 'segm' and 'bbox', with results that carry a bbox (area from the box,
+// loadRes' rule) and without.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodeRleCounts, evaluateCoco, Mask, masksToRLE, SotrRangeError, SotrTypeError } from '../../dist/index.js';
+import { segmentationToRle, rleArea, rleToBox, rleIou } from '../../dist/masks/coco_mask.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const fx = JSON.parse(readFileSync(path.join(here, '..', 'fixtures', 'eval', 'coco_eval.json'), 'utf8'));
+const gt = fx.groundTruth;
+const imgs = new Map(gt.images.map((i) => [i.id, i]));
+const annById = new Map(gt.annotations.map((a) => [a.id, a]));
+
+test("ground-truth segmentations rasterise as pycocotools' annToRLE (counts, area, box)", () => {
+  let n = 0;
+  for (const r of fx.rasters) {
+    const a = annById.get(r.id);
+    const im = imgs.get(a.image_id);
+    const rle = segmentationToRle(a.segmentation, im.height, im.width);
+    assert.is(encodeRleCounts(rle.counts), r.counts, `annotation ${r.id} (${a.iscrowd ? 'crowd RLE' : `${a.segmentation.length} polygon(s)`})`);
+    assert.is(rleArea(rle), r.area, `area of ${r.id}`);
+    assert.equal(rleToBox(rle), r.bbox, `box of ${r.id}`);
+    n++;
+  }
+  assert.ok(n >= 30);
+});
+
+test("our RLE writers (Mask.toRLE in JavaScript, masksToRLE native) give pycocotools' encode strings", async () => {
+  const segs = fx.results.withBbox.map((r) => r.segmentation);
+  const masks = segs.map((s) => Mask.fromRLE(s));
+  masks.forEach((m, i) => assert.is(m.toRLE(), segs[i].counts, `result ${i}`));
+  (await masksToRLE(masks)).forEach((r, i) => assert.equal(r, segs[i], `result ${i} (native)`));
+});
+
+test('mask IoU matrices (crowd: intersection / detection area) = pycocotools', () => {
+  for (const c of fx.ious) {
+    const im = imgs.get(c.image_id);
+    const g = c.gt.map((id) => annById.get(id));
+    const rle = (s) => segmentationToRle({ size: [im.height, im.width], counts: s }, im.height, im.width);
+    const o = rleIou(c.dt.map(rle), g.map((a) => segmentationToRle(a.segmentation, im.height, im.width)), g.map((a) => Boolean(a.iscrowd)));
+    c.iou.forEach((row, d) => row.forEach((v, k) => assert.ok(Math.abs(o[d][k] - v) < 1e-12, `image ${c.image_id} dt ${d} gt ${k}: ${o[d][k]} vs ${v}`)));
+  }
+});
+
+for (const set of ['withBbox', 'segmOnly']) {
+  for (const iouType of ['segm', 'bbox']) {
+    test(`COCOeval ${iouType}, results ${set === 'withBbox' ? 'with bbox (area from the box)' : 'with segmentation only'}: the 12 numbers and lines of pycocotools`, async () => {
+      const want = fx.expected[`${set}.${iouType}`];
+      const got = await evaluateCoco(structuredClone(gt), structuredClone(fx.results[set]), iouType);
+      got.stats.forEach((v, i) => assert.ok(Math.abs(v - want.stats[i]) < 1e-12, `stat ${i}: ${v} vs ${want.stats[i]}`));
+      assert.equal(got.lines, want.lines);
+      assert.is(got.images, gt.images.length);
+      assert.is(got.detections, fx.results[set].length);
+    });
+  }
+}
+
+test('evaluateCoco: typed errors for a bad iouType, a non-COCO file, a result on an unknown image', async () => {
+  const fails = async (fn, Type, re) => {
+    try {
+      await fn();
+    } catch (e) {
+      assert.ok(e instanceof Type && re.test(e.message), `${e.constructor.name}: ${e.message}`);
+      return;
+    }
+    assert.unreachable('expected an error');
+  };
+  await fails(() => evaluateCoco(gt, [], 'keypoints'), SotrRangeError, /iouType/);
+  await fails(() => evaluateCoco({ images: [] }, []), SotrTypeError, /annotation file/);
+  await fails(() => evaluateCoco(gt, [{ image_id: 999999, category_id: 1, score: 1, bbox: [0, 0, 1, 1] }]), SotrRangeError, /999999/);
+  const empty = await evaluateCoco(gt, []);
+  assert.equal(empty.stats.slice(0, 3), [0, 0, 0], 'no results: AP 0 where there is ground truth');
+});
+
+test.run();

@@ -1,0 +1,354 @@
+/**
+ * COCO detection / instance segmentation evaluation, computed as pycocotools' COCOeval computes it (cocoeval.py with
+ * the default parameters: IoU 0.50:0.05:0.95, 101 recall points, maxDets 1/10/100, areas all/small/medium/large),
+ * so that the AP of the released SOTR checkpoints can be checked from Node with no Python: `sotr eval`. The quirks
+ * are kept on purpose, since they move the numbers: results that carry a `bbox` take its area (not the mask's) for
+ * the area ranges (loadRes), a crowd ground truth's IoU is intersection / detection area, ground truths are matched
+ * greedily by score with ignored ones last, precision is made monotone and read at the recall points with
+ * searchsorted('left'), and -1 marks categories without ground truth. Checked against pycocotools on generated
+ * annotations and results (tests/eval/coco_eval.test.mjs).
+ */
+import { SotrRangeError, SotrTypeError } from '../errors';
+import { boxIou, rleArea, rleIou, rleToBox, segmentationToRle, type CocoBox, type RleMask } from '../masks/coco_mask';
+
+export type CocoIouType = 'segm' | 'bbox';
+
+/** The COCO annotation file's parts that evaluation reads. */
+export interface CocoGroundTruth {
+  images: Array<{ id: number | string; height: number; width: number }>;
+  annotations: Array<{
+    id: number;
+    image_id: number | string;
+    category_id: number;
+    segmentation?: unknown;
+    bbox?: CocoBox;
+    area: number;
+    iscrowd?: number | boolean;
+    ignore?: number | boolean;
+  }>;
+  categories: Array<{ id: number; name?: string }>;
+}
+
+/** One result, as `sotr predict --coco` writes them (loadRes' format). */
+export interface CocoResult {
+  image_id: number | string;
+  category_id: number;
+  score: number;
+  segmentation?: unknown;
+  bbox?: CocoBox;
+}
+
+export interface CocoEvalSummary {
+  iouType: CocoIouType;
+  /** The 12 numbers of COCOeval.summarize(), in its order (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl). */
+  stats: number[];
+  /** summarize()'s printed lines. */
+  lines: string[];
+  images: number;
+  categories: number;
+  groundTruths: number;
+  detections: number;
+}
+
+interface Gt {
+  id: number;
+  area: number;
+  crowd: boolean;
+  ignore: boolean;
+  /** The segmentation, turned into an RLE only while its image is evaluated (500 K results do not fit decoded). */
+  segm?: unknown;
+  bbox: CocoBox;
+  _ignore: boolean;
+}
+
+interface Dt {
+  id: number;
+  area: number;
+  score: number;
+  segm?: unknown;
+  bbox: CocoBox;
+}
+
+interface EvalImg {
+  dtIds: number[];
+  dtScores: number[];
+  dtMatches: number[][]; // [T][D]: matched gt id or 0
+  dtIgnore: boolean[][]; // [T][D]
+  gtIgnore: boolean[];
+}
+
+// numpy.linspace's values: i * step + start, the last set to stop.
+function linspace(start: number, stop: number, num: number): number[] {
+  const step = (stop - start) / (num - 1);
+  const out: number[] = [];
+  for (let i = 0; i < num; i++) out.push(i * step + start);
+  out[num - 1] = stop;
+  return out;
+}
+
+const IOU_THRS = linspace(0.5, 0.95, Math.round((0.95 - 0.5) / 0.05) + 1);
+const REC_THRS = linspace(0, 1, Math.round(1 / 0.01) + 1);
+const MAX_DETS = [1, 10, 100];
+const AREA_RNG: Array<[number, number]> = [
+  [0, 1e10],
+  [0, 32 ** 2],
+  [32 ** 2, 96 ** 2],
+  [96 ** 2, 1e10],
+];
+const AREA_LBL = ['all', 'small', 'medium', 'large'];
+const EPS = 2.220446049250313e-16; // np.spacing(1)
+
+// A stable sort's permutation by key ascending (numpy's argsort kind='mergesort').
+function argsortStable(keys: readonly number[]): number[] {
+  return keys.map((_, i) => i).sort((a, b) => keys[a]! - keys[b]! || a - b);
+}
+
+function keyOf(id: number | string): string {
+  return typeof id === 'number' ? `n${id}` : `s${id}`;
+}
+
+/**
+ * Evaluates results against COCO ground truth; `iouType` 'segm' (masks) or 'bbox'. Runs on the calling thread,
+ * yielding to the event loop between images (COCO val2017 with 100 results an image: about a minute).
+ */
+export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoResult[], iouType: CocoIouType = 'segm'): Promise<CocoEvalSummary> {
+  if (iouType !== 'segm' && iouType !== 'bbox') throw new SotrRangeError(`evaluateCoco: iouType must be 'segm' or 'bbox', received ${String(iouType)}`);
+  if (!gt || !Array.isArray(gt.images) || !Array.isArray(gt.annotations) || !Array.isArray(gt.categories)) {
+    throw new SotrTypeError('evaluateCoco: ground truth must have images, annotations and categories (a COCO annotation file)');
+  }
+  if (!Array.isArray(results)) throw new SotrTypeError('evaluateCoco: results must be an array (a COCO results file)');
+  const imgs = new Map<string, { h: number; w: number }>();
+  for (const im of gt.images) imgs.set(keyOf(im.id), { h: im.height, w: im.width });
+  // p.imgIds and p.catIds: sorted, unique.
+  const imgIds = [...new Set(gt.images.map((i) => i.id))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const catIds = [...new Set(gt.categories.map((c) => c.id))].sort((a, b) => a - b);
+  const catSet = new Set(catIds);
+  const imgSet = new Set(imgIds.map(keyOf));
+
+  // loadRes: every result's image must be in the ground truth; 'bbox' in the first result decides the area.
+  for (const r of results) {
+    if (!imgSet.has(keyOf(r.image_id))) throw new SotrRangeError(`evaluateCoco: result for image ${String(r.image_id)}, which the ground truth does not have`);
+  }
+  const boxFirst = results.length > 0 && Array.isArray(results[0]!.bbox) && results[0]!.bbox.length > 0;
+  const gts = new Map<string, Gt[]>();
+  const dts = new Map<string, Dt[]>();
+  const cell = (m: Map<string, unknown[]>, img: number | string, cat: number) => {
+    const k = `${keyOf(img)}|${cat}`;
+    let l = m.get(k);
+    if (!l) m.set(k, (l = []));
+    return l;
+  };
+  let nGt = 0;
+  for (const a of gt.annotations) {
+    if (!catSet.has(a.category_id) || !imgSet.has(keyOf(a.image_id))) continue;
+    const im = imgs.get(keyOf(a.image_id))!;
+    const crowd = Boolean(a.iscrowd);
+    const g: Gt = { id: a.id, area: a.area, crowd, ignore: crowd, bbox: a.bbox ?? [0, 0, 0, 0], _ignore: false };
+    if (iouType === 'segm') g.segm = a.segmentation;
+    (cell(gts, a.image_id, a.category_id) as Gt[]).push(g);
+    nGt++;
+  }
+  let nDt = 0;
+  results.forEach((r, i) => {
+    if (!catSet.has(r.category_id)) return;
+    const im = imgs.get(keyOf(r.image_id))!;
+    const d: Dt = { id: i + 1, area: 0, score: r.score, bbox: [0, 0, 0, 0] };
+    if (boxFirst) {
+      const bb = r.bbox!;
+      d.bbox = bb;
+      d.area = bb[2] * bb[3];
+      if (iouType === 'segm') {
+        const [x1, y1] = [bb[0], bb[1]];
+        const [x2, y2] = [bb[0] + bb[2], bb[1] + bb[3]];
+        d.segm = r.segmentation ?? [[x1, y1, x1, y2, x2, y2, x2, y1]];
+      }
+    } else {
+      if (r.segmentation === undefined) throw new SotrTypeError(`evaluateCoco: result ${i} has neither bbox nor segmentation`);
+      const rle = segmentationToRle(r.segmentation, im.h, im.w);
+      d.area = rleArea(rle);
+      d.bbox = r.bbox ?? rleToBox(rle);
+      if (iouType === 'segm') d.segm = r.segmentation;
+    }
+    (cell(dts, r.image_id, r.category_id) as Dt[]).push(d);
+    nDt++;
+  });
+
+  const T = IOU_THRS.length;
+  const maxDet = MAX_DETS[MAX_DETS.length - 1]!;
+  // computeIoU per (image, category): dts by score (stable), cut to maxDet.
+  const ious = new Map<string, Float64Array[]>();
+  const sortedDts = new Map<string, Dt[]>();
+  let turn = performance.now();
+  for (const img of imgIds) {
+    for (const cat of catIds) {
+      const k = `${keyOf(img)}|${cat}`;
+      const g = gts.get(k) ?? [];
+      const d0 = dts.get(k) ?? [];
+      const d = argsortStable(d0.map((x) => -x.score)).map((i) => d0[i]!).slice(0, maxDet);
+      sortedDts.set(k, d);
+      if (g.length === 0 || d.length === 0) continue;
+      const crowd = g.map((x) => x.crowd);
+      if (iouType === 'bbox') ious.set(k, boxIou(d.map((x) => x.bbox), g.map((x) => x.bbox), crowd));
+      else {
+        const { h, w } = imgs.get(keyOf(img))!;
+        const rle = (x: { segm?: unknown }): RleMask => segmentationToRle(x.segm, h, w);
+        ious.set(k, rleIou(d.map(rle), g.map(rle), crowd));
+      }
+    }
+    if (performance.now() - turn > 20) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      turn = performance.now();
+    }
+  }
+
+  // evaluateImg for each category, area range and image (the order accumulate indexes them in).
+  const evalImg = (img: number | string, cat: number, aRng: [number, number]): EvalImg | null => {
+    const k = `${keyOf(img)}|${cat}`;
+    const g0 = gts.get(k) ?? [];
+    const dt = sortedDts.get(k) ?? [];
+    if (g0.length === 0 && dt.length === 0) return null;
+    for (const g of g0) g._ignore = g.ignore || g.area < aRng[0] || g.area > aRng[1];
+    const gtind = argsortStable(g0.map((g) => (g._ignore ? 1 : 0)));
+    const gt = gtind.map((i) => g0[i]!);
+    const iou = ious.get(k);
+    const G = gt.length;
+    const D = dt.length;
+    const gtm = IOU_THRS.map(() => new Array<number>(G).fill(0));
+    const dtm = IOU_THRS.map(() => new Array<number>(D).fill(0));
+    const gtIg = gt.map((g) => g._ignore);
+    const dtIg = IOU_THRS.map(() => new Array<boolean>(D).fill(false));
+    if (iou && G > 0 && D > 0) {
+      for (let t = 0; t < T; t++) {
+        for (let di = 0; di < D; di++) {
+          let best = Math.min(IOU_THRS[t]!, 1 - 1e-10);
+          let m = -1;
+          for (let gi = 0; gi < G; gi++) {
+            if (gtm[t]![gi]! > 0 && !gt[gi]!.crowd) continue;
+            if (m > -1 && !gtIg[m] && gtIg[gi]) break;
+            const v = iou[di]![gtind[gi]!]!;
+            if (v < best) continue;
+            best = v;
+            m = gi;
+          }
+          if (m === -1) continue;
+          dtIg[t]![di] = gtIg[m]!;
+          dtm[t]![di] = gt[m]!.id;
+          gtm[t]![m] = dt[di]!.id;
+        }
+      }
+    }
+    // Unmatched detections outside the area range are ignored.
+    for (let t = 0; t < T; t++) {
+      for (let di = 0; di < D; di++) {
+        const a = dt[di]!.area;
+        if (dtm[t]![di] === 0 && (a < aRng[0] || a > aRng[1])) dtIg[t]![di] = true;
+      }
+    }
+    return { dtIds: dt.map((d) => d.id), dtScores: dt.map((d) => d.score), dtMatches: dtm, dtIgnore: dtIg, gtIgnore: gtIg };
+  };
+
+  // accumulate: precision [T][R][K][A][M] and recall [T][K][A][M], -1 where a category has no ground truth.
+  const R = REC_THRS.length;
+  const K = catIds.length;
+  const A = AREA_RNG.length;
+  const M = MAX_DETS.length;
+  const precision = new Float64Array(T * R * K * A * M).fill(-1);
+  const recall = new Float64Array(T * K * A * M).fill(-1);
+  const pIdx = (t: number, r: number, k: number, a: number, m: number) => (((t * R + r) * K + k) * A + a) * M + m;
+  const rIdx = (t: number, k: number, a: number, m: number) => ((t * K + k) * A + a) * M + m;
+  for (let k = 0; k < K; k++) {
+    for (let a = 0; a < A; a++) {
+      const E: EvalImg[] = [];
+      for (const img of imgIds) {
+        const e = evalImg(img, catIds[k]!, AREA_RNG[a]!);
+        if (e) E.push(e);
+      }
+      if (performance.now() - turn > 20) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        turn = performance.now();
+      }
+      if (E.length === 0) continue;
+      for (let m = 0; m < M; m++) {
+        const md = MAX_DETS[m]!;
+        const scores: number[] = [];
+        const owner: Array<[number, number]> = [];
+        E.forEach((e, ei) => e.dtScores.slice(0, md).forEach((s, di) => (scores.push(s), owner.push([ei, di]))));
+        const inds = argsortStable(scores.map((s) => -s));
+        let npig = 0;
+        for (const e of E) for (const ig of e.gtIgnore) if (!ig) npig++;
+        if (npig === 0) continue;
+        for (let t = 0; t < T; t++) {
+          const nd = inds.length;
+          const pr = new Array<number>(nd);
+          const rc = new Array<number>(nd);
+          let tp = 0;
+          let fp = 0;
+          for (let j = 0; j < nd; j++) {
+            const [ei, di] = owner[inds[j]!]!;
+            const matched = E[ei]!.dtMatches[t]![di]! !== 0;
+            const ignored = E[ei]!.dtIgnore[t]![di]!;
+            if (matched && !ignored) tp++;
+            else if (!matched && !ignored) fp++;
+            rc[j] = tp / npig;
+            pr[j] = tp / (fp + tp + EPS);
+          }
+          recall[rIdx(t, k, a, m)] = nd ? rc[nd - 1]! : 0;
+          for (let i = nd - 1; i > 0; i--) if (pr[i]! > pr[i - 1]!) pr[i - 1] = pr[i]!;
+          // searchsorted(rc, recThrs, 'left'); recall points past the last detection keep precision 0.
+          let pi = 0;
+          for (let ri = 0; ri < R; ri++) {
+            while (pi < nd && rc[pi]! < REC_THRS[ri]!) pi++;
+            precision[pIdx(t, ri, k, a, m)] = pi < nd ? pr[pi]! : 0;
+            if (pi >= nd) {
+              for (let r2 = ri; r2 < R; r2++) precision[pIdx(t, r2, k, a, m)] = 0;
+              break;
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // summarize.
+  const lines: string[] = [];
+  const summarize = (ap: boolean, iouThr: number | undefined, area: string, maxDets: number): number => {
+    const ai = AREA_LBL.indexOf(area);
+    const mi = MAX_DETS.indexOf(maxDets);
+    const ts = iouThr === undefined ? IOU_THRS.map((_, i) => i) : IOU_THRS.map((v, i) => (v === iouThr ? i : -1)).filter((i) => i >= 0);
+    let sum = 0;
+    let n = 0;
+    for (const t of ts) {
+      for (let k = 0; k < K; k++) {
+        if (ap) {
+          for (let r = 0; r < R; r++) {
+            const v = precision[pIdx(t, r, k, ai, mi)]!;
+            if (v > -1) (sum += v), n++;
+          }
+        } else {
+          const v = recall[rIdx(t, k, ai, mi)]!;
+          if (v > -1) (sum += v), n++;
+        }
+      }
+    }
+    const mean = n === 0 ? -1 : sum / n;
+    const iouStr = iouThr === undefined ? `${IOU_THRS[0]!.toFixed(2)}:${IOU_THRS[T - 1]!.toFixed(2)}` : iouThr.toFixed(2);
+    const title = ap ? 'Average Precision' : 'Average Recall';
+    lines.push(` ${title.padEnd(18)} ${ap ? '(AP)' : '(AR)'} @[ IoU=${iouStr.padEnd(9)} | area=${area.padStart(6)} | maxDets=${String(maxDets).padStart(3)} ] = ${mean.toFixed(3)}`);
+    return mean;
+  };
+  const stats = [
+    summarize(true, undefined, 'all', 100),
+    summarize(true, 0.5, 'all', 100),
+    summarize(true, 0.75, 'all', 100),
+    summarize(true, undefined, 'small', 100),
+    summarize(true, undefined, 'medium', 100),
+    summarize(true, undefined, 'large', 100),
+    summarize(false, undefined, 'all', 1),
+    summarize(false, undefined, 'all', 10),
+    summarize(false, undefined, 'all', 100),
+    summarize(false, undefined, 'small', 100),
+    summarize(false, undefined, 'medium', 100),
+    summarize(false, undefined, 'large', 100),
+  ];
+  return { iouType, stats, lines, images: imgIds.length, categories: K, groundTruths: nGt, detections: nDt };
+}

@@ -1,0 +1,284 @@
+/**
+ * The COCO mask API's operations on run-length masks, as pycocotools computes them (maskApi.c), for COCO evaluation
+ * (ts/eval/coco_eval.ts): polygons and boxes to RLE (rleFrPoly: the boundary upsampled ×5, then its y-boundary
+ * points downsampled), union of parts (rleMerge), area, bounding box (rleToBbox), and IoU of RLEs or boxes with the
+ * crowd rule (a crowd region's IoU is intersection / detection area). Integers are uint32 where maskApi.c's are;
+ * the polygon arithmetic is double with C's truncating int casts, so results match pycocotools bit for bit
+ * (tests/eval/coco_eval.test.mjs, against pycocotools goldens).
+ */
+import { SotrRangeError, SotrTypeError } from '../errors';
+import { decodeRleCounts } from './rle';
+
+/** A run-length mask: column-major runs alternating 0s and 1s, starting with 0s; h × w pixels. */
+export interface RleMask {
+  h: number;
+  w: number;
+  counts: Uint32Array;
+}
+
+/** [x, y, width, height]. */
+export type CocoBox = [number, number, number, number];
+
+/** rleFrPoly: one polygon [x0, y0, x1, y1, ...] rasterised as maskApi.c does. */
+export function rleFromPolygon(xy: readonly number[], h: number, w: number): RleMask {
+  const k = Math.floor(xy.length / 2);
+  const scale = 5;
+  const x = new Int32Array(k + 1);
+  const y = new Int32Array(k + 1);
+  for (let j = 0; j < k; j++) x[j] = Math.trunc(scale * xy[2 * j]! + 0.5);
+  x[k] = x[0]!;
+  for (let j = 0; j < k; j++) y[j] = Math.trunc(scale * xy[2 * j + 1]! + 0.5);
+  y[k] = y[0]!;
+  let m = 0;
+  for (let j = 0; j < k; j++) m += Math.max(Math.abs(x[j]! - x[j + 1]!), Math.abs(y[j]! - y[j + 1]!)) + 1;
+  const u = new Int32Array(m);
+  const v = new Int32Array(m);
+  m = 0;
+  // Dense boundary points, one per step along the longer axis of each edge.
+  for (let j = 0; j < k; j++) {
+    let xs = x[j]!;
+    let xe = x[j + 1]!;
+    let ys = y[j]!;
+    let ye = y[j + 1]!;
+    const dx = Math.abs(xe - xs);
+    const dy = Math.abs(ys - ye);
+    const flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
+    if (flip) {
+      [xs, xe] = [xe, xs];
+      [ys, ye] = [ye, ys];
+    }
+    const s = dx >= dy ? (ye - ys) / dx : (xe - xs) / dy;
+    if (dx >= dy) {
+      for (let d = 0; d <= dx; d++) {
+        const t = flip ? dx - d : d;
+        u[m] = t + xs;
+        v[m] = Math.trunc(ys + s * t + 0.5);
+        m++;
+      }
+    } else {
+      for (let d = 0; d <= dy; d++) {
+        const t = flip ? dy - d : d;
+        v[m] = t + ys;
+        u[m] = Math.trunc(xs + s * t + 0.5);
+        m++;
+      }
+    }
+  }
+  // The points where the boundary crosses a pixel column's centre, downsampled to pixels.
+  const n = m;
+  const px: number[] = [];
+  const py: number[] = [];
+  for (let j = 1; j < n; j++) {
+    if (u[j] === u[j - 1]) continue;
+    let xd = u[j]! < u[j - 1]! ? u[j]! : u[j]! - 1;
+    xd = (xd + 0.5) / scale - 0.5;
+    if (Math.floor(xd) !== xd || xd < 0 || xd > w - 1) continue;
+    let yd = v[j]! < v[j - 1]! ? v[j]! : v[j - 1]!;
+    yd = (yd + 0.5) / scale - 0.5;
+    if (yd < 0) yd = 0;
+    else if (yd > h) yd = h;
+    yd = Math.ceil(yd);
+    px.push(xd);
+    py.push(yd);
+  }
+  // Column-major positions of those crossings, sorted: the run boundaries (zero-length runs merged).
+  const a = new Uint32Array(px.length + 1);
+  for (let j = 0; j < px.length; j++) a[j] = (px[j]! * h + py[j]!) >>> 0;
+  a[px.length] = (h * w) >>> 0;
+  a.sort();
+  let p = 0;
+  for (let j = 0; j < a.length; j++) {
+    const t = a[j]!;
+    a[j] = (a[j]! - p) >>> 0;
+    p = t;
+  }
+  const b: number[] = [a[0]!];
+  for (let j = 1; j < a.length; ) {
+    if (a[j]! > 0) b.push(a[j++]!);
+    else {
+      j++;
+      if (j < a.length) b[b.length - 1] = (b[b.length - 1]! + a[j++]!) >>> 0;
+    }
+  }
+  return { h, w, counts: Uint32Array.from(b) };
+}
+
+/** rleFrBbox: a box [x, y, w, h] as the polygon of its corners. */
+export function rleFromBox(box: readonly number[], h: number, w: number): RleMask {
+  const [xs, ys] = [box[0]!, box[1]!];
+  const [xe, ye] = [xs + box[2]!, ys + box[3]!];
+  return rleFromPolygon([xs, ys, xs, ye, xe, ye, xe, ys], h, w);
+}
+
+/** rleMerge: the union (or intersection) of masks of one size; different sizes give an empty 0 × 0 mask. */
+export function rleMerge(masks: readonly RleMask[], intersect = false): RleMask {
+  if (masks.length === 0) return { h: 0, w: 0, counts: new Uint32Array(0) };
+  const { h, w } = masks[0]!;
+  let cnts = Array.from(masks[0]!.counts);
+  for (let i = 1; i < masks.length; i++) {
+    const B = masks[i]!;
+    if (B.h !== h || B.w !== w) return { h: 0, w: 0, counts: new Uint32Array(0) };
+    const A = cnts;
+    const out: number[] = [];
+    let ca = A[0] ?? 0;
+    let cb = B.counts[0] ?? 0;
+    let v = 0;
+    let va = 0;
+    let vb = 0;
+    let a = 1;
+    let b = 1;
+    let cc = 0;
+    let ct = 1;
+    while (ct > 0) {
+      const c = Math.min(ca, cb);
+      cc += c;
+      ct = 0;
+      ca -= c;
+      if (!ca && a < A.length) {
+        ca = A[a++]!;
+        va ^= 1;
+      }
+      ct += ca;
+      cb -= c;
+      if (!cb && b < B.counts.length) {
+        cb = B.counts[b++]!;
+        vb ^= 1;
+      }
+      ct += cb;
+      const vp = v;
+      v = intersect ? va & vb : va | vb;
+      if (v !== vp || ct === 0) {
+        out.push(cc);
+        cc = 0;
+      }
+    }
+    cnts = out;
+  }
+  return { h, w, counts: Uint32Array.from(cnts) };
+}
+
+/** rleArea: set pixels. */
+export function rleArea(r: RleMask): number {
+  let a = 0;
+  for (let j = 1; j < r.counts.length; j += 2) a += r.counts[j]!;
+  return a >>> 0;
+}
+
+/** rleToBbox: [x, y, w, h] of the set pixels (a mask spanning columns gets the full height, as maskApi.c does). */
+export function rleToBox(r: RleMask): CocoBox {
+  const { h, w } = r;
+  const m = Math.floor(r.counts.length / 2) * 2;
+  if (m === 0) return [0, 0, 0, 0];
+  let xs = w;
+  let ys = h;
+  let xe = 0;
+  let ye = 0;
+  let cc = 0;
+  let xp = 0;
+  for (let j = 0; j < m; j++) {
+    cc = (cc + r.counts[j]!) >>> 0;
+    const t = (cc - (j % 2)) >>> 0;
+    const y = t % h;
+    const x = (t - y) / h;
+    if (j % 2 === 0) xp = x;
+    else if (xp < x) {
+      ys = 0;
+      ye = h - 1;
+    }
+    xs = Math.min(xs, x);
+    xe = Math.max(xe, x);
+    ys = Math.min(ys, y);
+    ye = Math.max(ye, y);
+  }
+  return [xs, ys, xe - xs + 1, ye - ys + 1];
+}
+
+/** bbIou: IoU[d][g] of boxes; a crowd ground truth's IoU is intersection / detection area. */
+export function boxIou(dt: readonly CocoBox[], gt: readonly CocoBox[], iscrowd: readonly boolean[]): Float64Array[] {
+  const o = dt.map(() => new Float64Array(gt.length));
+  for (let g = 0; g < gt.length; g++) {
+    const G = gt[g]!;
+    const ga = G[2] * G[3];
+    for (let d = 0; d < dt.length; d++) {
+      const D = dt[d]!;
+      const da = D[2] * D[3];
+      const iw = Math.min(D[2] + D[0], G[2] + G[0]) - Math.max(D[0], G[0]);
+      if (iw <= 0) continue;
+      const ih = Math.min(D[3] + D[1], G[3] + G[1]) - Math.max(D[1], G[1]);
+      if (ih <= 0) continue;
+      const i = iw * ih;
+      o[d]![g] = i / (iscrowd[g] ? da : da + ga - i);
+    }
+  }
+  return o;
+}
+
+/** rleIou: IoU[d][g] of masks (boxes first: no box overlap, IoU 0); masks of different sizes give -1. */
+export function rleIou(dt: readonly RleMask[], gt: readonly RleMask[], iscrowd: readonly boolean[]): Float64Array[] {
+  const o = boxIou(dt.map(rleToBox), gt.map(rleToBox), iscrowd);
+  for (let g = 0; g < gt.length; g++) {
+    const G = gt[g]!;
+    for (let d = 0; d < dt.length; d++) {
+      if (!(o[d]![g]! > 0)) continue;
+      const D = dt[d]!;
+      if (D.h !== G.h || D.w !== G.w) {
+        o[d]![g] = -1;
+        continue;
+      }
+      let ca = D.counts[0]!;
+      let cb = G.counts[0]!;
+      let va = 0;
+      let vb = 0;
+      let a = 1;
+      let b = 1;
+      let inter = 0;
+      let uni = 0;
+      let ct = 1;
+      while (ct > 0) {
+        const c = Math.min(ca, cb);
+        if (va || vb) {
+          uni += c;
+          if (va && vb) inter += c;
+        }
+        ct = 0;
+        ca -= c;
+        if (!ca && a < D.counts.length) {
+          ca = D.counts[a++]!;
+          va ^= 1;
+        }
+        ct += ca;
+        cb -= c;
+        if (!cb && b < G.counts.length) {
+          cb = G.counts[b++]!;
+          vb ^= 1;
+        }
+        ct += cb;
+      }
+      if (inter === 0) uni = 1;
+      else if (iscrowd[g]) uni = rleArea(D);
+      o[d]![g] = inter / uni;
+    }
+  }
+  return o;
+}
+
+/** A COCO segmentation (polygons, uncompressed or compressed RLE) as one RleMask (annToRLE; parts merged). */
+export function segmentationToRle(segm: unknown, h: number, w: number): RleMask {
+  if (Array.isArray(segm)) {
+    if (segm.length === 0) return rleMerge([]);
+    // pycocotools takes a list whose first entry has 4 numbers for boxes.
+    const parts = (segm as number[][]).map((p) => {
+      if (!Array.isArray(p)) throw new SotrTypeError('COCO segmentation: a polygon must be an array of numbers');
+      return (segm[0] as number[]).length === 4 ? rleFromBox(p, h, w) : rleFromPolygon(p, h, w);
+    });
+    return rleMerge(parts);
+  }
+  const o = segm as { counts?: unknown; size?: unknown };
+  if (!o || typeof o !== 'object' || !Array.isArray(o.size) || o.size.length !== 2) {
+    throw new SotrTypeError('COCO segmentation: expected polygons or an RLE { size: [h, w], counts }');
+  }
+  const [rh, rw] = o.size as [number, number];
+  if (Array.isArray(o.counts)) return { h: rh, w: rw, counts: Uint32Array.from(o.counts as number[], (c) => c >>> 0) };
+  if (typeof o.counts === 'string') return { h: rh, w: rw, counts: Uint32Array.from(decodeRleCounts(o.counts), (c) => c >>> 0) };
+  throw new SotrRangeError('COCO segmentation: RLE counts must be a string or an array of numbers');
+}

@@ -88,6 +88,7 @@ commands:
   info       describe the build, the CPU and CUDA (--json for the raw object)
   inspect    describe a checkpoint: format, tensors, SOTR configuration, key problems
   convert    convert a PyTorch checkpoint (.pth) to safetensors
+  eval       COCO mask and box AP of results against COCO annotations (as pycocotools computes it)
   help       help on a command: sotr help predict
 
 options:
@@ -159,9 +160,23 @@ against the SOTR key structure first.
       --key <entry>   the state_dict entry of a wrapped checkpoint (default: model / state_dict)
       --keep-prefix   keep a leading 'module.' on names`;
 
+export const EVAL_USAGE = `usage: sotr eval --gt <annotations.json> --results <coco.json | results.jsonl> [--iou segm,bbox] [--json out.json]
+
+COCO average precision and recall of results against COCO annotations, computed as pycocotools' COCOeval
+computes them (the 12 numbers it prints, and its lines), for masks (segm) and boxes (bbox).
+      --gt <file>       a COCO annotation file (e.g. instances_val2017.json)
+      --results <file>  COCO results (sotr predict --coco), or sotr predict's JSON Lines: images are found in the
+                        annotations by file name, else by the number in the name
+      --iou <types>     segm, bbox or segm,bbox (default)
+      --box-area        mask AP with the results' box areas for small/medium/large (pycocotools' loadRes when
+                        results carry a bbox); by default their boxes are dropped for mask AP, so mask areas are
+                        used, as detectron2's COCOEvaluator (the official SOTR numbers) does
+      --json <file>     also write the numbers as JSON`;
+
 export const USAGES: Record<string, string> = {
   predict: PREDICT_USAGE,
   info: INFO_USAGE,
   inspect: INSPECT_USAGE,
   convert: CONVERT_USAGE,
+  eval: EVAL_USAGE,
 };

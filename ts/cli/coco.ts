@@ -89,7 +89,7 @@ export async function writeCocoResults(
       }
       usedIds.set(key, path.resolve(line.file));
       for (const inst of line.instances) {
-        const rec = { image_id: id, category_id: inst.category_id, segmentation: inst.segmentation, score: round(inst.score, 5), bbox: inst.bbox };
+        const rec = { image_id: id, category_id: inst.category_id, segmentation: inst.segmentation, score: inst.score, bbox: inst.bbox };
         await write((detections++ ? ',\n' : '\n') + JSON.stringify(rec));
       }
     }
@@ -102,9 +102,4 @@ export async function writeCocoResults(
     throw e;
   }
   return { images, detections, unmapped };
-}
-
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
 }

@@ -65,7 +65,7 @@ class SotrSegmenter implements Segmenter {
         label: inst.label,
         class: inst.category,
         category_id: inst.cocoCategoryId ?? categoryId(inst.label, ids),
-        score: Math.round(inst.score * 1e6) / 1e6,
+        score: Number(inst.score.toPrecision(9)), // float32 exactly (9 significant digits): no ties added for COCO AP
         bbox: [x0, y0, x1 - x0, y1 - y0],
         area: m.area,
         segmentation: { size: [p.height, p.width], counts: typeof rle === 'string' ? rle : rle.counts },

@@ -20,7 +20,9 @@ export interface CocoRle {
 
 /** Compresses run lengths into COCO's RLE string. */
 export function encodeRleCounts(counts: ArrayLike<number>): string {
-  let s = '';
+  // Character codes collected, then one flat string: `s +=` a character at a time would leave a rope of one node
+  // per character (~30 bytes each) that lives as long as the string.
+  const codes: number[] = [];
   for (let i = 0; i < counts.length; i++) {
     let x = counts[i];
     if (!Number.isSafeInteger(x) || x < 0) throw new SotrRangeError(`encodeRleCounts: counts[${i}] = ${x} is not a non-negative integer`);
@@ -32,9 +34,11 @@ export function encodeRleCounts(counts: ArrayLike<number>): string {
       x = Math.floor(x / 32);
       more = c & 0x10 ? x !== -1 : x !== 0;
       if (more) c |= 0x20;
-      s += String.fromCharCode(c + 48);
+      codes.push(c + 48);
     }
   }
+  let s = '';
+  for (let i = 0; i < codes.length; i += 8192) s += String.fromCharCode(...codes.slice(i, i + 8192));
   return s;
 }
 

@@ -1,0 +1,67 @@
+// `sotr eval`: the COCO evaluation from the command line, on the pycocotools goldens of
+// tests/fixtures/eval/coco_eval.json: COCO results (.json) and sotr predict's JSON Lines (.jsonl, images found by
+// file name), --iou, --json, and usage errors.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sotr, root } from './helpers/run.mjs';
+
+const fx = JSON.parse(readFileSync(path.join(root, 'tests', 'fixtures', 'eval', 'coco_eval.json'), 'utf8'));
+const tmp = mkdtempSync(path.join(tmpdir(), 'sotr-eval-'));
+const gtFile = path.join(tmp, 'gt.json');
+writeFileSync(gtFile, JSON.stringify(fx.groundTruth));
+const cocoFile = path.join(tmp, 'coco.json');
+writeFileSync(cocoFile, JSON.stringify(fx.results.withBbox));
+
+test("COCO results: mask AP with mask areas (detectron2's evaluator), --box-area as loadRes, box AP; --json", async () => {
+  const out = path.join(tmp, 'stats.json');
+  const r = await sotr(['eval', '--gt', gtFile, '--results', cocoFile, '--json', out]);
+  assert.is(r.code, 0, r.stderr);
+  // Boxes dropped for segm: what pycocotools gives the same results without bbox.
+  for (const line of fx.expected['segmOnly.segm'].lines) assert.ok(r.stdout.includes(line), `segm: ${line}`);
+  for (const line of fx.expected['withBbox.bbox'].lines) assert.ok(r.stdout.includes(line), `bbox: ${line}`);
+  const j = JSON.parse(readFileSync(out, 'utf8'));
+  j.segm.stats.forEach((v, i) => assert.ok(Math.abs(v - fx.expected['segmOnly.segm'].stats[i]) < 1e-12));
+  const b = await sotr(['eval', '--gt', gtFile, '--results', cocoFile, '--iou', 'segm', '--box-area']);
+  for (const line of fx.expected['withBbox.segm'].lines) assert.ok(b.stdout.includes(line), `segm --box-area: ${line}`);
+});
+
+test('JSON Lines results: images matched by file name, the same numbers', async () => {
+  const byImage = new Map();
+  for (const d of fx.results.withBbox) {
+    if (!byImage.has(d.image_id)) byImage.set(d.image_id, []);
+    byImage.get(d.image_id).push({ label: 0, class: 'x', category_id: d.category_id, score: d.score, bbox: d.bbox, area: 0, segmentation: d.segmentation });
+  }
+  const lines = fx.groundTruth.images.map((im) => JSON.stringify({ file: path.join('/data', im.file_name), width: im.width, height: im.height, instances: byImage.get(im.id) ?? [] }));
+  lines.push(JSON.stringify({ file: '/data/other.png', error: 'cannot decode', error_kind: 'image' }));
+  const jsonl = path.join(tmp, 'results.jsonl');
+  writeFileSync(jsonl, lines.join('\n') + '\n');
+  const r = await sotr(['eval', '--gt', gtFile, '--results', jsonl, '--iou', 'segm']);
+  assert.is(r.code, 0, r.stderr);
+  for (const line of fx.expected['segmOnly.segm'].lines) assert.ok(r.stdout.includes(line), line);
+  assert.not.match(r.stdout, /^bbox:/m);
+});
+
+test('usage errors: missing options, a bad --iou, a non-COCO file, results on unknown images', async () => {
+  const bad = path.join(tmp, 'bad.json');
+  writeFileSync(bad, JSON.stringify([{ image_id: 424242, category_id: 1, score: 0.5, bbox: [0, 0, 2, 2] }]));
+  const cases = [
+    [['eval', '--results', cocoFile], /--gt <annotations.json> is required/],
+    [['eval', '--gt', gtFile], /--results .* is required/],
+    [['eval', '--gt', gtFile, '--results', cocoFile, '--iou', 'keypoints'], /--iou/],
+    [['eval', '--gt', cocoFile, '--results', cocoFile], /not a COCO annotation file/],
+    [['eval', '--gt', gtFile, '--results', bad], /image_id 424242/],
+    [['eval', '--gt', path.join(tmp, 'nope.json'), '--results', cocoFile], /not found/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await sotr(args);
+    assert.is(r.code, 1, args.join(' '));
+    assert.match(r.stderr, re);
+  }
+  const h = await sotr(['help', 'eval']);
+  assert.match(h.stdout, /pycocotools/);
+});
+
+test.run();

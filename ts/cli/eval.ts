@@ -1,0 +1,102 @@
+/**
+ * `sotr eval`: COCO AP of a results file against a COCO annotation file, computed as pycocotools computes it
+ * (ts/eval/coco_eval.ts), so the released checkpoints' published numbers can be checked with no Python.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EVAL_USAGE, EXIT, UsageError, flag, parse, str } from './args';
+import { imageId, type ImageIdMap } from './coco';
+import { scanLines, type ResultLine } from './journal';
+import type { CliIO } from './predict';
+import { evaluateCoco, type CocoGroundTruth, type CocoIouType, type CocoResult } from '../eval/coco_eval';
+
+function readJson(file: string, what: string): unknown {
+  if (!fs.existsSync(file)) throw new UsageError(`${what} not found: ${file}`);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${what} ${file} is not JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Our JSON Lines results as COCO results: images found by file name in the annotations, else by the number in it. */
+function fromResultLines(file: string, gt: CocoGroundTruth): { results: CocoResult[]; images: number; unmatched: string[] } {
+  const ids: ImageIdMap = new Map();
+  for (const im of gt.images as Array<{ id: number | string; file_name?: string }>) if (typeof im.file_name === 'string') ids.set(im.file_name, im.id);
+  const known = new Set(gt.images.map((i) => `${typeof i.id}:${i.id}`));
+  const last = new Map<string, ResultLine>();
+  scanLines(file, (line) => last.set(path.resolve(line.file), line));
+  const results: CocoResult[] = [];
+  const unmatched: string[] = [];
+  let images = 0;
+  for (const line of last.values()) {
+    if (line.error || !line.instances) continue;
+    const id = imageId(line.file, ids);
+    if (!known.has(`${typeof id}:${id}`)) {
+      unmatched.push(line.file);
+      continue;
+    }
+    images++;
+    for (const inst of line.instances) results.push({ image_id: id, category_id: inst.category_id, score: inst.score, segmentation: inst.segmentation, bbox: inst.bbox });
+  }
+  return { results, images, unmatched };
+}
+
+export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
+  const p = parse('eval', argv, {
+    gt: { type: 'string' },
+    results: { type: 'string' },
+    iou: { type: 'string' },
+    'box-area': { type: 'boolean' },
+    json: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  }, false);
+  if (flag(p, 'help')) {
+    io.stdout.write(EVAL_USAGE + '\n');
+    return EXIT.ok;
+  }
+  const gtFile = str(p, 'gt');
+  const resFile = str(p, 'results');
+  if (!gtFile) throw new UsageError('--gt <annotations.json> is required');
+  if (!resFile) throw new UsageError('--results <coco.json | results.jsonl> is required');
+  const types = (str(p, 'iou') ?? 'segm,bbox').split(',').map((s) => s.trim());
+  for (const t of types) if (t !== 'segm' && t !== 'bbox') throw new UsageError(`--iou: 'segm', 'bbox' or both, received '${t}'`);
+  const gt = readJson(gtFile, '--gt') as CocoGroundTruth;
+  if (!gt || !Array.isArray(gt.images) || !Array.isArray(gt.annotations) || !Array.isArray(gt.categories)) {
+    throw new UsageError(`--gt ${gtFile}: not a COCO annotation file (needs images, annotations, categories)`);
+  }
+  let results: CocoResult[];
+  if (resFile.endsWith('.jsonl')) {
+    if (!fs.existsSync(resFile)) throw new UsageError(`--results not found: ${resFile}`);
+    const r = fromResultLines(resFile, gt);
+    results = r.results;
+    if (r.unmatched.length) {
+      io.stderr.write(`sotr eval: ${r.unmatched.length} image(s) of ${resFile} are not in ${gtFile} (by file name or the number in it), left out: ${r.unmatched.slice(0, 3).join(', ')}${r.unmatched.length > 3 ? ', ...' : ''}\n`);
+    }
+  } else {
+    const r = readJson(resFile, '--results');
+    if (!Array.isArray(r)) throw new UsageError(`--results ${resFile}: expected a JSON array of COCO results (sotr predict --coco)`);
+    results = r as CocoResult[];
+  }
+  const known = new Set(gt.images.map((i) => `${typeof i.id}:${i.id}`));
+  const stray = results.filter((r) => !known.has(`${typeof r.image_id}:${r.image_id}`));
+  if (stray.length) throw new UsageError(`--results: ${stray.length} result(s) on images the annotations do not have (first: image_id ${JSON.stringify(stray[0]!.image_id)}); pass the annotation file the images came from`);
+  const out: Record<string, unknown> = { gt: gtFile, results: resFile };
+  // detectron2's COCOEvaluator (how the official numbers were made) drops the results' boxes for mask AP, so that
+  // the small/medium/large ranges use mask areas; pycocotools' loadRes alone would take the box area.
+  const boxArea = flag(p, 'box-area');
+  const maskAreaResults = (): CocoResult[] => results.map(({ bbox: _bbox, ...r }) => r);
+  for (const t of types as CocoIouType[]) {
+    const t0 = performance.now();
+    const s = await evaluateCoco(gt, t === 'segm' && !boxArea ? maskAreaResults() : results, t);
+    io.stdout.write(`${t}: ${s.images} images, ${s.categories} categories, ${s.groundTruths} ground truths, ${s.detections} results (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+    io.stdout.write(s.lines.join('\n') + '\n');
+    out[t] = { stats: s.stats, lines: s.lines };
+  }
+  const jsonOut = str(p, 'json');
+  if (jsonOut) {
+    fs.mkdirSync(path.dirname(path.resolve(jsonOut)), { recursive: true });
+    fs.writeFileSync(jsonOut, JSON.stringify(out, null, 2) + '\n');
+  }
+  return EXIT.ok;
+}

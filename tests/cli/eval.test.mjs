@@ -24,7 +24,10 @@ test("COCO results: mask AP with mask areas (detectron2's evaluator), --box-area
   for (const line of fx.expected['withBbox.bbox'].lines) assert.ok(r.stdout.includes(line), `bbox: ${line}`);
   const j = JSON.parse(readFileSync(out, 'utf8'));
   j.segm.stats.forEach((v, i) => assert.ok(Math.abs(v - fx.expected['segmOnly.segm'].stats[i]) < 1e-12));
-  const b = await sotr(['eval', '--gt', gtFile, '--results', cocoFile, '--iou', 'segm', '--box-area']);
+  j.segm.perCategory.forEach((c, k) => assert.ok(Math.abs(c.ap - fx.expected['segmOnly.segm'].perCategory[k]) < 1e-12, c.name));
+  const b = await sotr(['eval', '--gt', gtFile, '--results', cocoFile, '--iou', 'segm', '--box-area', '--per-category']);
+  assert.match(b.stdout, /per-category segm AP/);
+  assert.match(b.stdout, /^ {2}c12 +-$/m, 'the category without ground truth shows -');
   for (const line of fx.expected['withBbox.segm'].lines) assert.ok(b.stdout.includes(line), `segm --box-area: ${line}`);
 });
 

@@ -54,6 +54,7 @@ for (const set of ['withBbox', 'segmOnly']) {
       const got = await evaluateCoco(structuredClone(gt), structuredClone(fx.results[set]), iouType);
       got.stats.forEach((v, i) => assert.ok(Math.abs(v - want.stats[i]) < 1e-12, `stat ${i}: ${v} vs ${want.stats[i]}`));
       assert.equal(got.lines, want.lines);
+      got.perCategory.forEach((c, k) => assert.ok(Math.abs(c.ap - want.perCategory[k]) < 1e-12, `category ${c.categoryId}: ${c.ap} vs ${want.perCategory[k]}`));
       assert.is(got.images, gt.images.length);
       assert.is(got.detections, fx.results[set].length);
     });

@@ -119,7 +119,14 @@ def main():
                 ev.accumulate()
                 ev.summarize()
             lines = [l for l in out.getvalue().splitlines() if l.startswith(" Average")]
-            stats[f"{name}.{iou_type}"] = {"stats": [float(v) for v in ev.stats], "lines": lines}
+            # Per-category AP as detectron2 tabulates it: precision[:, :, k, area all, maxDets 100], entries > -1.
+            prec = ev.eval["precision"]
+            per_cat = []
+            for k in range(prec.shape[2]):
+                p_k = prec[:, :, k, 0, -1]
+                p_k = p_k[p_k > -1]
+                per_cat.append(float(np.mean(p_k)) if p_k.size else -1.0)
+            stats[f"{name}.{iou_type}"] = {"stats": [float(v) for v in ev.stats], "lines": lines, "perCategory": per_cat}
     # IoU matrices of one image, with the crowd rule.
     ious = []
     for img in images[:3]:

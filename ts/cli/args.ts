@@ -160,7 +160,7 @@ against the SOTR key structure first.
       --key <entry>   the state_dict entry of a wrapped checkpoint (default: model / state_dict)
       --keep-prefix   keep a leading 'module.' on names`;
 
-export const EVAL_USAGE = `usage: sotr eval --gt <annotations.json> --results <coco.json | results.jsonl> [--iou segm,bbox] [--json out.json]
+export const EVAL_USAGE = `usage: sotr eval --gt <annotations.json> --results <coco.json | results.jsonl> [--iou segm,bbox] [--per-category] [--json out.json]
 
 COCO average precision and recall of results against COCO annotations, computed as pycocotools' COCOeval
 computes them (the 12 numbers it prints, and its lines), for masks (segm) and boxes (bbox).
@@ -171,7 +171,8 @@ computes them (the 12 numbers it prints, and its lines), for masks (segm) and bo
       --box-area        mask AP with the results' box areas for small/medium/large (pycocotools' loadRes when
                         results carry a bbox); by default their boxes are dropped for mask AP, so mask areas are
                         used, as detectron2's COCOEvaluator (the official SOTR numbers) does
-      --json <file>     also write the numbers as JSON`;
+      --per-category    also print each category's AP (IoU 0.50:0.95, all areas), as detectron2 tabulates it
+      --json <file>     also write the numbers as JSON (per-category AP included)`;
 
 export const USAGES: Record<string, string> = {
   predict: PREDICT_USAGE,

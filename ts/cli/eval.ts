@@ -48,6 +48,7 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
     results: { type: 'string' },
     iou: { type: 'string' },
     'box-area': { type: 'boolean' },
+    'per-category': { type: 'boolean' },
     json: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   }, false);
@@ -91,7 +92,12 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
     const s = await evaluateCoco(gt, t === 'segm' && !boxArea ? maskAreaResults() : results, t);
     io.stdout.write(`${t}: ${s.images} images, ${s.categories} categories, ${s.groundTruths} ground truths, ${s.detections} results (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
     io.stdout.write(s.lines.join('\n') + '\n');
-    out[t] = { stats: s.stats, lines: s.lines };
+    const names = new Map(gt.categories.map((c) => [c.id, c.name ?? String(c.id)]));
+    if (flag(p, 'per-category')) {
+      io.stdout.write(`per-category ${t} AP (IoU 0.50:0.95, all areas, 100 detections):\n`);
+      for (const c of s.perCategory) io.stdout.write(`  ${(names.get(c.categoryId) ?? String(c.categoryId)).padEnd(16)} ${c.ap < 0 ? '  -' : (100 * c.ap).toFixed(3)}\n`);
+    }
+    out[t] = { stats: s.stats, lines: s.lines, perCategory: s.perCategory.map((c) => ({ ...c, name: names.get(c.categoryId) })) };
   }
   const jsonOut = str(p, 'json');
   if (jsonOut) {

@@ -48,6 +48,8 @@ export interface CocoEvalSummary {
   categories: number;
   groundTruths: number;
   detections: number;
+  /** AP (IoU 0.50:0.95, all areas, 100 detections) per category id, as detectron2 tabulates it; -1 without ground truth. */
+  perCategory: Array<{ categoryId: number; ap: number }>;
 }
 
 interface Gt {
@@ -350,5 +352,16 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
     summarize(false, undefined, 'medium', 100),
     summarize(false, undefined, 'large', 100),
   ];
-  return { iouType, stats, lines, images: imgIds.length, categories: K, groundTruths: nGt, detections: nDt };
+  const perCategory = catIds.map((categoryId, k) => {
+    let sum = 0;
+    let n = 0;
+    for (let t = 0; t < T; t++) {
+      for (let r = 0; r < R; r++) {
+        const v = precision[pIdx(t, r, k, 0, M - 1)]!;
+        if (v > -1) (sum += v), n++;
+      }
+    }
+    return { categoryId, ap: n ? sum / n : -1 };
+  });
+  return { iouType, stats, lines, images: imgIds.length, categories: K, groundTruths: nGt, detections: nDt, perCategory };
 }

@@ -63,6 +63,29 @@ mtest('predict --model tiny: a line per image, errors for unreadable files, over
   assert.ok(JSON.parse(ins.stdout).loadable);
 });
 
+mtest('predict then eval: the COCO results scored against themselves as ground truth give AP 1 (ids, categories, RLE agree)', async () => {
+  // Ground truth made from the JSON Lines (images by file name), results from the --coco file of the first test.
+  const lines = readLines(out).filter((l) => l.instances);
+  const gt = { images: [], annotations: [], categories: [...COCO_IDS].map((id) => ({ id, name: String(id) })) };
+  for (const l of lines) {
+    const id = path.basename(l.file, path.extname(l.file));
+    gt.images.push({ id, file_name: path.basename(l.file), width: l.width, height: l.height });
+    for (const inst of l.instances) {
+      if (inst.area === 0) continue;
+      gt.annotations.push({ id: gt.annotations.length + 1, image_id: id, category_id: inst.category_id, segmentation: inst.segmentation, area: inst.area, bbox: inst.bbox, iscrowd: 0 });
+    }
+  }
+  const { writeFileSync } = await import('node:fs');
+  const gtFile = path.join(outDir, 'self-gt.json');
+  writeFileSync(gtFile, JSON.stringify(gt));
+  for (const results of [path.join(outDir, 'coco.json'), out]) {
+    const r = await sotr(['eval', '--gt', gtFile, '--results', results]);
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\(AP\) @\[ IoU=0\.50:0\.95 \| area=   all \| maxDets=100 \] = 1\.000/, `${path.basename(results)}\n${r.stdout}`);
+    assert.match(r.stdout, /^bbox: /m);
+  }
+});
+
 mtest('a killed run with a torn last line: the rerun redoes that image only, with the same result', async () => {
   const before = readLines(out);
   const goodLines = before.filter((l) => !l.error);

@@ -21,7 +21,8 @@ namespace sotr_js {
 // interface (a stale build/ or prebuild) with NativeLoadError instead of misreading its results.
 // 2: selectCandidates returns the distinct cells (counts [2], rows, distinctCells).
 // 3: rankCandidates' masks input is optional (the JavaScript leaves it absent).
-constexpr int kInterfaceVersion = 3;
+// 4: maskRle (COCO RLE strings of bit-packed masks; predict's rle: true, the CLI, masksToRLE).
+constexpr int kInterfaceVersion = 4;
 
 // Per-environment (main thread or worker_thread) state.
 struct AddonData {

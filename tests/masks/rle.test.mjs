@@ -120,12 +120,12 @@ test('masksToRLE (native, off the JavaScript thread) = toRLE, masks of mixed siz
   await rejects(() => masksToRLE('no'), SotrTypeError);
 });
 
-test("predict's rle: true gives each mask's RLE, computed natively, equal to toRLE's", async () => {
+test("predict's masks carry their RLE, computed natively (rle: true, the default), equal to toRLE's", async () => {
   const model = await Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 160, maxSize: 300 });  // 'auto': on a GPU machine the bits come to the host for maskRle
   try {
     const img = fixturePath('img_land.png');
-    const plain = await model.predict(img);
-    const withRle = await model.predict(img, { rle: true });
+    const plain = await model.predict(img, { rle: false });
+    const withRle = await model.predict(img); // rle: true by default
     assert.ok(plain.instances.length > 0);
     assert.is(withRle.instances.length, plain.instances.length);
     withRle.instances.forEach((inst, i) => {

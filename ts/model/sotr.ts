@@ -55,9 +55,9 @@ export interface PredictOptions extends PostprocessOptions {
   /** Largest decoded image accepted, in pixels (default sharp's 268402689; 0: no limit). */
   limitInputPixels?: number;
   /**
-   * Also encodes each instance's mask as COCO RLE natively, on the CPU worker threads (`mask.toRLE()` and
-   * `toCocoRLE()` then return at once instead of scanning the mask on the JavaScript thread; what the CLI's
-   * results need). Default false.
+   * Encodes each instance's mask as COCO RLE natively, on the CPU worker threads, with the prediction (default true):
+   * `mask.toRLE()` and `toCocoRLE()` then return the stored string instead of scanning the mask on the JavaScript
+   * thread (~1.6 ms a 640×480 mask there, against ~12 µs natively). `false` skips it.
    */
   rle?: boolean;
 }
@@ -426,7 +426,7 @@ export class Sotr {
         post,
         { levels, feature: F, height: prep.height, width: prep.width, originalHeight: prep.originalHeight, originalWidth: prep.originalWidth },
         trace,
-        options.rle === true,
+        options.rle !== false,
       );
       await lap('postprocess');
       const result: Prediction = { width: prep.originalWidth, height: prep.originalHeight, instances };

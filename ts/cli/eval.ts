@@ -19,11 +19,13 @@ function readJson(file: string, what: string): unknown {
   }
 }
 
+// Image ids compare by type and value, as Python's dict keys do (1 and '1' are different images).
+const idKey = (id: number | string): string => `${typeof id}:${id}`;
+
 /** Our JSON Lines results as COCO results: images found by file name in the annotations, else by the number in it. */
-function fromResultLines(file: string, gt: CocoGroundTruth): { results: CocoResult[]; images: number; unmatched: string[] } {
+function fromResultLines(file: string, gt: CocoGroundTruth, known: Set<string>): { results: CocoResult[]; images: number; unmatched: string[] } {
   const ids: ImageIdMap = new Map();
   for (const im of gt.images as Array<{ id: number | string; file_name?: string }>) if (typeof im.file_name === 'string') ids.set(im.file_name, im.id);
-  const known = new Set(gt.images.map((i) => `${typeof i.id}:${i.id}`));
   const last = new Map<string, ResultLine>();
   scanLines(file, (line) => last.set(path.resolve(line.file), line));
   const results: CocoResult[] = [];
@@ -32,7 +34,7 @@ function fromResultLines(file: string, gt: CocoGroundTruth): { results: CocoResu
   for (const line of last.values()) {
     if (line.error || !line.instances) continue;
     const id = imageId(line.file, ids);
-    if (!known.has(`${typeof id}:${id}`)) {
+    if (!known.has(idKey(id))) {
       unmatched.push(line.file);
       continue;
     }
@@ -66,10 +68,11 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   if (!gt || !Array.isArray(gt.images) || !Array.isArray(gt.annotations) || !Array.isArray(gt.categories)) {
     throw new UsageError(`--gt ${gtFile}: not a COCO annotation file (needs images, annotations, categories)`);
   }
+  const known = new Set(gt.images.map((i) => idKey(i.id)));
   let results: CocoResult[];
   if (resFile.endsWith('.jsonl')) {
     if (!fs.existsSync(resFile)) throw new UsageError(`--results not found: ${resFile}`);
-    const r = fromResultLines(resFile, gt);
+    const r = fromResultLines(resFile, gt, known);
     results = r.results;
     if (r.unmatched.length) {
       io.stderr.write(`sotr eval: ${r.unmatched.length} image(s) of ${resFile} are not in ${gtFile} (by file name or the number in it), left out: ${r.unmatched.slice(0, 3).join(', ')}${r.unmatched.length > 3 ? ', ...' : ''}\n`);
@@ -79,8 +82,7 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
     if (!Array.isArray(r)) throw new UsageError(`--results ${resFile}: expected a JSON array of COCO results (sotr predict --coco)`);
     results = r as CocoResult[];
   }
-  const known = new Set(gt.images.map((i) => `${typeof i.id}:${i.id}`));
-  const stray = results.filter((r) => !known.has(`${typeof r.image_id}:${r.image_id}`));
+  const stray = results.filter((r) => !known.has(idKey(r.image_id)));
   if (stray.length) throw new UsageError(`--results: ${stray.length} result(s) on images the annotations do not have (first: image_id ${JSON.stringify(stray[0]!.image_id)}); pass the annotation file the images came from`);
   const out: Record<string, unknown> = { gt: gtFile, results: resFile };
   // detectron2's COCOEvaluator (how the official numbers were made) drops the results' boxes for mask AP, so that

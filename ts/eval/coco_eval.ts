@@ -119,6 +119,13 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
     throw new SotrTypeError('evaluateCoco: ground truth must have images, annotations and categories (a COCO annotation file)');
   }
   if (!Array.isArray(results)) throw new SotrTypeError('evaluateCoco: results must be an array (a COCO results file)');
+  // Yields to the event loop when 20 ms have passed since the last turn (called often, cheap otherwise).
+  let turn = performance.now();
+  const maybeYield = async (): Promise<void> => {
+    if (performance.now() - turn < 20) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    turn = performance.now();
+  };
   const imgs = new Map<string, { h: number; w: number }>();
   for (const im of gt.images) imgs.set(keyOf(im.id), { h: im.height, w: im.width });
   // p.imgIds and p.catIds: sorted, unique.
@@ -151,8 +158,10 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
     nGt++;
   }
   let nDt = 0;
-  results.forEach((r, i) => {
-    if (!catSet.has(r.category_id)) return;
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i]!;
+    if ((i & 1023) === 0) await maybeYield();
+    if (!catSet.has(r.category_id)) continue;
     const im = imgs.get(keyOf(r.image_id))!;
     const d: Dt = { id: i + 1, area: 0, score: r.score, bbox: [0, 0, 0, 0] };
     if (boxFirst) {
@@ -173,14 +182,13 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
     }
     (cell(dts, r.image_id, r.category_id) as Dt[]).push(d);
     nDt++;
-  });
+  }
 
   const T = IOU_THRS.length;
   const maxDet = MAX_DETS[MAX_DETS.length - 1]!;
   // computeIoU per (image, category): dts by score (stable), cut to maxDet.
   const ious = new Map<string, Float64Array[]>();
   const sortedDts = new Map<string, Dt[]>();
-  let turn = performance.now();
   for (const img of imgIds) {
     for (const cat of catIds) {
       const k = `${keyOf(img)}|${cat}`;
@@ -197,10 +205,7 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
         ious.set(k, rleIou(d.map(rle), g.map(rle), crowd));
       }
     }
-    if (performance.now() - turn > 20) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      turn = performance.now();
-    }
+    await maybeYield();
   }
 
   // evaluateImg for each category, area range and image (the order accumulate indexes them in).
@@ -261,13 +266,10 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
   for (let k = 0; k < K; k++) {
     for (let a = 0; a < A; a++) {
       const E: EvalImg[] = [];
-      for (const img of imgIds) {
-        const e = evalImg(img, catIds[k]!, AREA_RNG[a]!);
+      for (let i = 0; i < imgIds.length; i++) {
+        const e = evalImg(imgIds[i]!, catIds[k]!, AREA_RNG[a]!);
         if (e) E.push(e);
-      }
-      if (performance.now() - turn > 20) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        turn = performance.now();
+        if ((i & 255) === 0) await maybeYield();
       }
       if (E.length === 0) continue;
       for (let m = 0; m < M; m++) {
@@ -280,6 +282,7 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
         for (const e of E) for (const ig of e.gtIgnore) if (!ig) npig++;
         if (npig === 0) continue;
         for (let t = 0; t < T; t++) {
+          await maybeYield();
           const nd = inds.length;
           const pr = new Array<number>(nd);
           const rc = new Array<number>(nd);

@@ -1,0 +1,126 @@
+// What a prediction's outputs cost on the host, and whether they hold the JavaScript thread: the masks' COCO RLE
+// (predict's native `rle` against Mask.toRLE in JavaScript), the overlay (renderPrediction), and COCO evaluation
+// (evaluateCoco) at a chosen scale. The tiny random model at two image sizes (its masks are noise-like: a worst
+// case for RLE; object masks have about two runs a column). No PyTorch side: pycocotools' speed is not measured here.
+// Reports; never fails.
+//   node benchmarks/host_outputs_bench.mjs [--sizes 640x480,4000x3000] [--eval-images 1000] [--threads 2] [--json FILE]
+import path from 'node:path';
+import { machine, median, pinThreads, root, writeResults } from './harness.mjs';
+
+const argv = process.argv.slice(2);
+const opt = (k, d) => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : d);
+const sizes = opt('--sizes', '640x480,4000x3000')
+  .split(',')
+  .map((s) => s.split('x').map(Number));
+const evalImages = Number(opt('--eval-images', '1000'));
+pinThreads(Number(opt('--threads', '2')));
+const json = opt('--json', null);
+const { Sotr, masksToRLE, renderPrediction, evaluateCoco, encodeRleCounts } = await import('../dist/index.js');
+const { rleFromPolygon, rleArea, rleToBox } = await import('../dist/masks/coco_mask.js');
+
+// The worst event-loop stall while fn runs (a 2 ms timer).
+async function stall(fn) {
+  let last = performance.now();
+  let worst = 0;
+  const iv = setInterval(() => {
+    const t = performance.now();
+    worst = Math.max(worst, t - last);
+    last = t;
+  }, 2);
+  const t0 = performance.now();
+  const out = await fn();
+  const ms = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, 5));
+  clearInterval(iv);
+  return { out, ms, stallMs: worst };
+}
+
+const model = await Sotr.load(path.join(root, 'tests', 'fixtures', 'model', 'tiny_sotr.pth'), { onWarning: () => {}, minSize: 800, maxSize: 1333, device: 'cpu' });
+const rows = [];
+for (const [W, H] of sizes) {
+  const data = new Uint8Array(W * H * 3);
+  for (let i = 0; i < data.length; i++) data[i] = (((i / 3 / W) | 0) % 256) ^ ((i * 7) & 0x3f);
+  const img = { data, width: W, height: H, channels: 3, format: 'bgr' };
+  await model.predict(img);
+  const row = { image: `${W}x${H}`, reps: 3, predictMs: {}, stallMs: {}, toRleMs: {} };
+  for (const rle of [false, true]) {
+    const ms = [];
+    const st = [];
+    const enc = [];
+    for (let r = 0; r < 3; r++) {
+      // predict, then every instance's COCO RLE, as a caller writing results would.
+      const s = await stall(async () => {
+        const p = await model.predict(img, { rle });
+        const t = performance.now();
+        p.instances.forEach((i) => i.mask.toCocoRLE());
+        enc.push(performance.now() - t);
+        return p;
+      });
+      ms.push(s.ms);
+      st.push(s.stallMs);
+      row.instances = s.out.instances.length;
+      row.meanRleChars = Math.round(s.out.instances.reduce((a, i) => a + i.mask.toRLE().length, 0) / Math.max(1, s.out.instances.length));
+    }
+    const k = rle ? 'native' : 'javascript';
+    row.predictMs[k] = median(ms);
+    row.stallMs[k] = median(st);
+    row.toRleMs[k] = median(enc);
+  }
+  const p = await model.predict(img, { rle: false });
+  const masks = p.instances.map((i) => i.mask);
+  const t = performance.now();
+  await masksToRLE(masks);
+  row.masksToRleMs = performance.now() - t;
+  for (const format of ['png', 'jpeg']) {
+    const s = await stall(() => renderPrediction(img, p, { format }));
+    row[`render_${format}`] = { ms: s.ms, stallMs: s.stallMs, bytes: s.out.length };
+  }
+  console.log(
+    `${row.image}: ${row.instances} instances (mean RLE ${row.meanRleChars} chars); predict + toCocoRLE x${row.instances}: ` +
+      `JavaScript RLE ${row.predictMs.javascript.toFixed(0)} ms (stall ${row.stallMs.javascript.toFixed(0)} ms), native ${row.predictMs.native.toFixed(0)} ms ` +
+      `(stall ${row.stallMs.native.toFixed(0)} ms); masksToRLE ${row.masksToRleMs.toFixed(1)} ms; render png ${row.render_png.ms.toFixed(0)} ms ` +
+      `(stall ${row.render_png.stallMs.toFixed(0)}), jpeg ${row.render_jpeg.ms.toFixed(0)} ms`,
+  );
+  rows.push(row);
+}
+await model.dispose();
+
+// COCO evaluation on synthetic val2017-like data: 640x480 images, 7 objects (star polygons) an image, 80
+// categories, 100 results an image (perturbed objects and other classes).
+let seed = 3;
+const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+const star = (cx, cy, r, n) => {
+  const a = Array.from({ length: n }, () => rnd() * 2 * Math.PI).sort((x, y) => x - y);
+  return a.flatMap((t) => {
+    const rr = r * (0.4 + 0.6 * rnd());
+    return [+(cx + rr * Math.cos(t)).toFixed(2), +(cy + rr * Math.sin(t)).toFixed(2)];
+  });
+};
+const [EH, EW] = [480, 640];
+const images = [];
+const annotations = [];
+const results = [];
+for (let i = 0; i < evalImages; i++) {
+  images.push({ id: i + 1, height: EH, width: EW });
+  const objs = [];
+  for (let j = 0; j < 7; j++) {
+    const poly = star(rnd() * EW, rnd() * EH, 10 + rnd() * 150, 12);
+    const r = rleFromPolygon(poly, EH, EW);
+    const cat = 1 + Math.floor(rnd() * 80);
+    annotations.push({ id: annotations.length + 1, image_id: i + 1, category_id: cat, segmentation: [poly], area: rleArea(r), bbox: rleToBox(r), iscrowd: 0 });
+    objs.push([poly, cat]);
+  }
+  for (let k = 0; k < 100; k++) {
+    const [poly, cat] = objs[k % 7];
+    const r = rleFromPolygon(poly.map((v) => v + (rnd() - 0.5) * 20), EH, EW);
+    results.push({ image_id: i + 1, category_id: k < 14 ? cat : 1 + Math.floor(rnd() * 80), score: rnd(), segmentation: { size: [EH, EW], counts: encodeRleCounts(r.counts) }, bbox: rleToBox(r) });
+  }
+}
+const gt = { images, annotations, categories: Array.from({ length: 80 }, (_, i) => ({ id: i + 1 })) };
+const evalRow = { images: evalImages, groundTruths: annotations.length, results: results.length };
+for (const iouType of ['segm', 'bbox']) {
+  const s = await stall(() => evaluateCoco(gt, results, iouType));
+  evalRow[iouType] = { ms: s.ms, stallMs: s.stallMs, ap: s.out.stats[0], rssMiB: +(process.memoryUsage().rss / 2 ** 20).toFixed(0) };
+  console.log(`evaluateCoco ${iouType}: ${evalImages} images, ${results.length} results: ${(s.ms / 1000).toFixed(1)} s, worst stall ${s.stallMs.toFixed(0)} ms, AP ${s.out.stats[0].toFixed(3)}, RSS ${evalRow[iouType].rssMiB} MiB`);
+}
+writeResults(json, { bench: 'host_outputs', machine: machine(), rows, eval: evalRow });

@@ -202,8 +202,18 @@ export class Mask {
     const { width: w, height: h } = this;
     const out = new Uint8Array(w * h);
     const stride = words32PerRow(w);
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) out[y * w + x] = (this.data[y * stride + (x >>> 5)] >>> (x & 31)) & 1;
+    // Only the rows and words of the box, and only the set bits (the array starts zeroed): an object's mask is
+    // written in a fraction of the time a pixel-by-pixel pass over the image takes.
+    const [x0, y0, x1, y1] = this.#computeStats().box;
+    for (let y = y0; y < y1; y++) {
+      for (let k = x0 >>> 5; k <= (x1 - 1) >>> 5; k++) {
+        let v = this.data[y * stride + k]!;
+        while (v) {
+          const b = 31 - Math.clz32(v & -v);
+          v &= v - 1;
+          out[y * w + k * 32 + b] = 1;
+        }
+      }
     }
     return out;
   }

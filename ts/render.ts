@@ -6,7 +6,8 @@
 import { SotrRangeError, SotrTypeError } from './errors';
 import { decodeRleCounts } from './masks/rle';
 import { Mask, words32PerRow } from './masks/mask';
-import { decodePixels, inSlices, sharpLib, type ImageInput } from './model/preprocess';
+import { decodePixels, sharpLib, type ImageInput } from './model/preprocess';
+import { inSlices, turnTaker } from './event_loop';
 import type { Instance } from './model/postprocess';
 import type { Prediction } from './model/sotr';
 
@@ -114,13 +115,8 @@ export async function renderOverlay(
   const alpha = Math.round(255 * (options.maskOpacity ?? 0.45));
   // Masks from Mask bits: best score first, each pixel tinted once by the best instance covering it. From RLE:
   // lowest score first, so the best ends on top.
-  // Yields to the event loop every ~10 ms between masks (a 12-megapixel image's 100 masks take ~0.2 s).
-  let turn = performance.now();
-  const yieldSometimes = async () => {
-    if (performance.now() - turn < 10) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    turn = performance.now();
-  };
+  // A turn for the event loop every ~10 ms between masks (a 12-megapixel image's 100 masks take ~0.2 s).
+  const yieldSometimes = turnTaker(10);
   const painted = instances.some((i) => i.mask) ? new Uint32Array(words32PerRow(W) * H) : undefined;
   for (const inst of instances) {
     if (!inst.mask) continue;

@@ -10,6 +10,7 @@
  */
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { boxIou, rleArea, rleIou, rleToBox, segmentationToRle, type CocoBox, type RleMask } from '../masks/coco_mask';
+import { turnTaker } from '../event_loop';
 
 export type CocoIouType = 'segm' | 'bbox';
 
@@ -119,13 +120,7 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
     throw new SotrTypeError('evaluateCoco: ground truth must have images, annotations and categories (a COCO annotation file)');
   }
   if (!Array.isArray(results)) throw new SotrTypeError('evaluateCoco: results must be an array (a COCO results file)');
-  // Yields to the event loop when 20 ms have passed since the last turn (called often, cheap otherwise).
-  let turn = performance.now();
-  const maybeYield = async (): Promise<void> => {
-    if (performance.now() - turn < 20) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    turn = performance.now();
-  };
+  const maybeYield = turnTaker(20);
   const imgs = new Map<string, { h: number; w: number }>();
   for (const im of gt.images) imgs.set(keyOf(im.id), { h: im.height, w: im.width });
   // p.imgIds and p.catIds: sorted, unique.

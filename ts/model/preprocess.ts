@@ -15,6 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import { ImageDecodeError, SotrRangeError, SotrTypeError } from '../errors';
 import { pillowResize } from '../ops/pillow_resize';
+import { inSlices } from '../event_loop';
 import { Tensor } from '../tensor';
 
 /** Raw pixels, taken as already oriented. */
@@ -220,18 +221,6 @@ export function cmykToRgb(cmyk: Uint8Array, channels: number, rgb: Uint8Array, i
       const t = cmyk[s + c]! * nk + 128;
       rgb[d + c] = nk - (((t >> 8) + t) >> 8);
     }
-  }
-}
-
-/**
- * @internal Runs fn over [0, n) in slices of about a million elements, yielding to the event loop between them: the few
- * conversions done in JavaScript (16-bit, CMYK) take ~100 ms for a 12-megapixel photo, too long for one turn.
- */
-export async function inSlices(n: number, fn: (i0: number, i1: number) => void): Promise<void> {
-  const SLICE = 1 << 20;
-  for (let i0 = 0; i0 < n; i0 += SLICE) {
-    if (i0 > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    fn(i0, Math.min(n, i0 + SLICE));
   }
 }
 

@@ -1,0 +1,29 @@
+/**
+ * Keeping the JavaScript thread responsive in the few loops that must run on it (pixel conversions, painting masks,
+ * COCO evaluation): they hand the event loop a turn every few milliseconds instead of holding it for the whole job.
+ */
+
+/**
+ * Returns a function to await often inside a long loop: it yields to the event loop (setImmediate) once `budgetMs`
+ * have passed since the last turn, and costs a clock read otherwise.
+ */
+export function turnTaker(budgetMs: number): () => Promise<void> {
+  let turn = performance.now();
+  return async () => {
+    if (performance.now() - turn < budgetMs) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    turn = performance.now();
+  };
+}
+
+/**
+ * Runs fn over [0, n) in slices of about a million elements, yielding to the event loop between them: the
+ * conversions done in JavaScript (16-bit, CMYK) take ~100 ms for a 12-megapixel photo, too long for one turn.
+ */
+export async function inSlices(n: number, fn: (i0: number, i1: number) => void): Promise<void> {
+  const SLICE = 1 << 20;
+  for (let i0 = 0; i0 < n; i0 += SLICE) {
+    if (i0 > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    fn(i0, Math.min(n, i0 + SLICE));
+  }
+}

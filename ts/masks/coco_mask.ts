@@ -266,7 +266,8 @@ export function rleIou(dt: readonly RleMask[], gt: readonly RleMask[], iscrowd: 
 export function segmentationToRle(segm: unknown, h: number, w: number): RleMask {
   if (Array.isArray(segm)) {
     if (segm.length === 0) return rleMerge([]);
-    // pycocotools takes a list whose first entry has 4 numbers for boxes.
+    // frPyObjects sends a list whose first entry has 4 numbers to frBbox, which raises there (it wants an ndarray),
+    // so such annotations cannot occur in a file pycocotools evaluates; we rasterise them as boxes, as it intends.
     const parts = (segm as number[][]).map((p) => {
       if (!Array.isArray(p)) throw new SotrTypeError('COCO segmentation: a polygon must be an array of numbers');
       return (segm[0] as number[]).length === 4 ? rleFromBox(p, h, w) : rleFromPolygon(p, h, w);

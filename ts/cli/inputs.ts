@@ -8,7 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './args';
 
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.heic', '.heif']);
+// .heic and .bmp are searched although sharp's libvips reads neither: each becomes an error line that says so (and what
+// to do), rather than being passed over in silence.
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.heic', '.heif', '.bmp']);
 const LIST_EXTENSIONS = new Set(['.txt', '.lst', '.list']);
 
 const isImageName = (name: string) => IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase());

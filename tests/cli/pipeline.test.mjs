@@ -103,7 +103,8 @@ test('resume after a killed run: a torn last line is cut off and that image redo
   assert.equal(lines.slice(0, done.length), done, 'earlier lines untouched');
 });
 
-test('Ctrl-C finishes the batch in flight, flushes and exits 130; the rerun completes the set', async () => {
+for (const signal of ['SIGINT', 'SIGTERM']) {
+test(`${signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM (docker stop)'} finishes the batch in flight, flushes and exits 130; the rerun completes the set`, async () => {
   const { dir, images } = imageFolder();
   const out = path.join(dir, 'r.jsonl');
   const r1 = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '--batch', '1', '--coco', path.join(dir, 'c.json')], {
@@ -112,13 +113,13 @@ test('Ctrl-C finishes the batch in flight, flushes and exits 130; the rerun comp
       const t = setInterval(() => {
         if (existsSync(out) && readFileSync(out, 'utf8').includes('\n')) {
           clearInterval(t);
-          child.kill('SIGINT');
+          child.kill(signal);
         }
       }, 20);
     },
   });
   assert.is(r1.code, 130, r1.stderr);
-  assert.match(r1.stderr, /interrupted/);
+  assert.match(r1.stderr, new RegExp(`interrupted \\(${signal}\\)`));
   assert.not.ok(existsSync(path.join(dir, 'c.json')), 'no COCO file from an interrupted run');
   const text = readFileSync(out, 'utf8');
   assert.ok(text.endsWith('\n'), 'no torn line after Ctrl-C');
@@ -129,6 +130,7 @@ test('Ctrl-C finishes the batch in flight, flushes and exits 130; the rerun comp
   assert.is(readLines(out).length, 6);
   assert.ok(existsSync(path.join(dir, 'c.json')));
 });
+}
 
 test('COCO image ids: numbers from COCO-style names, or from --image-ids', async () => {
   const { dir, images } = imageFolder();

@@ -311,17 +311,20 @@ async function runModel(
   progress = new Progress(todo.length, mode, io.stderr);
   const pendingViz = new Set<Promise<void>>();
 
-  let sigints = 0;
-  const onSigint = () => {
-    if (++sigints === 1) {
+  // Ctrl-C, and SIGTERM (docker stop, Kubernetes, systemd, `timeout`): finish the batch in flight, write it, exit 130;
+  // a second signal exits at once (every line written so far is complete).
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals) => {
+    if (++signals === 1) {
       stats.interrupted = true;
-      progress.log('sotr: interrupted: finishing the batch in flight (Ctrl-C again to stop at once)');
+      progress.log(`sotr: interrupted (${name}): finishing the batch in flight (Ctrl-C again to stop at once)`);
     } else {
       writer.syncNow(); // every line written so far is complete; make it durable and go
       process.exit(EXIT.interrupted);
     }
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   // Time with a model call outstanding (the device's share when the model keeps no profile).
   const occupancy = { busyMs: 0 };
@@ -445,7 +448,8 @@ async function runModel(
     else progress.finish();
     await writer.close();
     await pool.close();
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     if (!fatal && !s.quiet) summary(s, seg, say, { runMs, batch, workers, processed: stats.processed, failed: stats.failed, occupancy, opProfile });
     await seg.dispose();
   }

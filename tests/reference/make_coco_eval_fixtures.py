@@ -1,8 +1,9 @@
 """COCO evaluation goldens (tests/eval/coco_eval.test.mjs), written to tests/fixtures/eval/coco_eval.json.
 
 Synthetic ground truth (images of several sizes, non-contiguous category ids and one category without ground truth,
-multi-part polygons with fractional and out-of-image vertices, crowd regions as uncompressed RLE, areas across the small / medium / large ranges) and two result sets (perturbed
-ground-truth masks and false positives, tied scores; one with `bbox` as `sotr predict --coco` writes, one with
+multi-part polygons with fractional and out-of-image vertices, crowd regions as uncompressed RLE, areas across the small / medium / large ranges, an 'ignore' flag that pycocotools
+overrides) and two result sets (perturbed ground-truth masks and false positives, tied scores, 130 results of one
+image and category (past maxDets), one of a category the annotations lack; one with `bbox` as `sotr predict --coco` writes, one with
 segmentation only), evaluated by pycocotools' COCOeval for 'segm' and 'bbox'. Also each ground-truth segmentation as
 pycocotools rasterises it (annToRLE: compressed counts, area, toBbox) and a few IoU matrices.
 
@@ -75,8 +76,10 @@ def main():
         a["area"] = float(mask_util.area(rle))
         a["bbox"] = [float(v) for v in mask_util.toBbox(rle)]
         rasters.append({"id": a["id"], "counts": rle["counts"].decode(), "area": int(mask_util.area(rle)), "bbox": a["bbox"]})
-    # One annotation with an area field that disagrees with its mask (COCO's areas are polygon areas).
+    # One annotation with an area field that disagrees with its mask (COCO's areas are polygon areas), and one with
+    # an 'ignore' flag that pycocotools overrides with iscrowd (so it counts).
     anns[1]["area"] = anns[1]["area"] * 0.9 + 1.5
+    anns[2]["ignore"] = 1
     with contextlib.redirect_stdout(io.StringIO()):
         coco = COCO()
         coco.dataset = json.loads(json.dumps(gt))
@@ -101,6 +104,15 @@ def main():
             y0, x0 = int(rng.integers(0, h)), int(rng.integers(0, w))
             p[y0:y0 + int(rng.integers(1, h)), x0:x0 + int(rng.integers(1, w))] = 1
             results_box.append((img["id"], int(rng.choice(cats)), p))
+    # More than maxDets (100) results for one image and category: the cut in computeIoU, evaluateImg and accumulate.
+    h, w = images[2]["height"], images[2]["width"]
+    for _ in range(130):
+        p = np.zeros((h, w), np.uint8)
+        y0, x0 = int(rng.integers(0, h - 8)), int(rng.integers(0, w - 8))
+        p[y0:y0 + int(rng.integers(2, 40)), x0:x0 + int(rng.integers(2, 40))] = 1
+        results_box.append((images[2]["id"], 7, p))
+    # A result whose category the annotation file does not have: not evaluated.
+    results_box.append((images[0]["id"], 99, np.ones((images[0]["height"], images[0]["width"]), np.uint8)))
     box_out, segm_out = [], []
     for k, (img_id, cat, p) in enumerate(results_box):
         rle = mask_util.encode(np.asfortranarray(p))

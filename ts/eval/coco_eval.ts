@@ -101,6 +101,34 @@ const AREA_RNG: Array<[number, number]> = [
 const AREA_LBL = ['all', 'small', 'medium', 'large'];
 const EPS = 2.220446049250313e-16; // np.spacing(1)
 
+// numpy's float64 sum (pairwise_sum: blocks of 8 partial sums up to 128 elements, halves above), so that means
+// printed with 3 decimals round as pycocotools' do even when a value sits on the rounding boundary.
+function pairwiseSum(a: readonly number[], lo = 0, n = a.length): number {
+  if (n < 8) {
+    let res = 0;
+    for (let i = 0; i < n; i++) res += a[lo + i]!;
+    return res;
+  }
+  if (n <= 128) {
+    const r = [0, 0, 0, 0, 0, 0, 0, 0];
+    for (let j = 0; j < 8; j++) r[j] = a[lo + j]!;
+    let i = 8;
+    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j]! += a[lo + i + j]!;
+    let res = r[0]! + r[1]! + (r[2]! + r[3]!) + (r[4]! + r[5]! + (r[6]! + r[7]!));
+    for (; i < n; i++) res += a[lo + i]!;
+    return res;
+  }
+  let n2 = Math.floor(n / 2);
+  n2 -= n2 % 8;
+  return pairwiseSum(a, lo, n2) + pairwiseSum(a, lo + n2, n - n2);
+}
+
+// np.mean of the entries above -1 (-1 when there are none).
+function meanOfValid(values: readonly number[]): number {
+  const v = values.filter((x) => x > -1);
+  return v.length === 0 ? -1 : pairwiseSum(v) / v.length;
+}
+
 // A stable sort's permutation by key ascending (numpy's argsort kind='mergesort').
 function argsortStable(keys: readonly number[]): number[] {
   return keys.map((_, i) => i).sort((a, b) => keys[a]! - keys[b]! || a - b);
@@ -315,22 +343,13 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
     const ai = AREA_LBL.indexOf(area);
     const mi = MAX_DETS.indexOf(maxDets);
     const ts = iouThr === undefined ? IOU_THRS.map((_, i) => i) : IOU_THRS.map((v, i) => (v === iouThr ? i : -1)).filter((i) => i >= 0);
-    let sum = 0;
-    let n = 0;
+    // The entries in numpy's C order: precision [t][r][k], recall [t][k].
+    const vals: number[] = [];
     for (const t of ts) {
-      for (let k = 0; k < K; k++) {
-        if (ap) {
-          for (let r = 0; r < R; r++) {
-            const v = precision[pIdx(t, r, k, ai, mi)]!;
-            if (v > -1) (sum += v), n++;
-          }
-        } else {
-          const v = recall[rIdx(t, k, ai, mi)]!;
-          if (v > -1) (sum += v), n++;
-        }
-      }
+      if (ap) for (let r = 0; r < R; r++) for (let k = 0; k < K; k++) vals.push(precision[pIdx(t, r, k, ai, mi)]!);
+      else for (let k = 0; k < K; k++) vals.push(recall[rIdx(t, k, ai, mi)]!);
     }
-    const mean = n === 0 ? -1 : sum / n;
+    const mean = meanOfValid(vals);
     const iouStr = iouThr === undefined ? `${IOU_THRS[0]!.toFixed(2)}:${IOU_THRS[T - 1]!.toFixed(2)}` : iouThr.toFixed(2);
     const title = ap ? 'Average Precision' : 'Average Recall';
     lines.push(` ${title.padEnd(18)} ${ap ? '(AP)' : '(AR)'} @[ IoU=${iouStr.padEnd(9)} | area=${area.padStart(6)} | maxDets=${String(maxDets).padStart(3)} ] = ${mean.toFixed(3)}`);
@@ -351,15 +370,9 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
     summarize(false, undefined, 'large', 100),
   ];
   const perCategory = catIds.map((categoryId, k) => {
-    let sum = 0;
-    let n = 0;
-    for (let t = 0; t < T; t++) {
-      for (let r = 0; r < R; r++) {
-        const v = precision[pIdx(t, r, k, 0, M - 1)]!;
-        if (v > -1) (sum += v), n++;
-      }
-    }
-    return { categoryId, ap: n ? sum / n : -1 };
+    const vals: number[] = [];
+    for (let t = 0; t < T; t++) for (let r = 0; r < R; r++) vals.push(precision[pIdx(t, r, k, 0, M - 1)]!);
+    return { categoryId, ap: meanOfValid(vals) };
   });
   return { iouType, stats, lines, images: imgIds.length, categories: K, groundTruths: nGt, detections: nDt, perCategory };
 }

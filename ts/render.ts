@@ -79,20 +79,26 @@ function paintMask(layer: Uint8Array, painted: Uint32Array, W: number, m: Mask, 
   }
 }
 
-// The same from COCO RLE counts (column-major runs, starting with 0s).
+// The same from COCO RLE counts (column-major runs, starting with 0s); the pixel position is stepped down each run
+// (one division a run, not one a pixel).
 function paintRuns(layer: Uint8Array, W: number, H: number, counts: string, rgba: [number, number, number, number]): void {
   const runs = decodeRleCounts(counts);
   let pos = 0;
   for (let i = 0; i < runs.length; i++) {
     const n = runs[i]!;
-    if (i & 1) {
-      for (let q = pos; q < pos + n; q++) {
-        const x = Math.floor(q / H);
-        const o = ((q - x * H) * W + x) * 4;
+    if (i & 1 && n > 0) {
+      let x = Math.floor(pos / H);
+      let y = pos - x * H;
+      for (let k = 0; k < n; k++) {
+        const o = (y * W + x) * 4;
         layer[o] = rgba[0];
         layer[o + 1] = rgba[1];
         layer[o + 2] = rgba[2];
         layer[o + 3] = rgba[3];
+        if (++y === H) {
+          y = 0;
+          x++;
+        }
       }
     }
     pos += n;

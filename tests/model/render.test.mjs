@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { createRequire } from 'node:module';
 import { Sotr, renderPrediction, instanceColour, decodeImage, SotrRangeError, SotrTypeError } from '../../dist/index.js';
 import { fixturePath, rejects } from './helpers.mjs';
+import { baseImage, renderOverlay } from '../../dist/render.js';
 
 const sharp = createRequire(import.meta.url)('sharp');
 const img = fixturePath('img_land.png');
@@ -66,6 +67,22 @@ test('raw BGR pixels render like the file; boxes and labels drawn by default; JP
   let diff = 0;
   for (let i = 0; i < width * height; i++) if (data[i * 3] !== bgr[i * 3 + 2]) diff++;
   assert.is(diff, 0, 'minScore above every score draws nothing');
+});
+
+test("the CLI's painter (RLE strings) and the API's (mask bits) give the same overlay", async () => {
+  const base = await baseImage(img);
+  const top = pred.instances.slice(0, 3);
+  const items = (useRle) =>
+    top.map((inst, k) => ({
+      label: inst.category,
+      score: inst.score,
+      bbox: [inst.box[0], inst.box[1], inst.box[2] - inst.box[0], inst.box[3] - inst.box[1]],
+      color: instanceColour(k),
+      ...(useRle ? { counts: inst.mask.toRLE() } : { mask: inst.mask }),
+    }));
+  const raw = async (useRle) => (await renderOverlay(base, items(useRle))).raw().toBuffer();
+  const [a, b] = [await raw(false), await raw(true)];
+  assert.ok(Buffer.compare(a, b) === 0, 'same pixels from bits and from RLE');
 });
 
 test('renderPrediction rejects a different image, bad options and non-predictions', async () => {

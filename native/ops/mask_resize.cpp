@@ -10,7 +10,12 @@
 // kernel where torch takes it (one mask, 1x1 masks), and the comparison in
 // float32. Only the window of outputs that can exceed the threshold is
 // computed: the box of source pixels above it (with a margin for rounding)
-// bounds it, since every output is a convex combination of its taps. Outputs:
+// bounds it, since every output is a convex combination of its taps. Within
+// it, the second resize goes by blocks of 32 x 64 outputs, and a block whose
+// intermediate values all lie on one side of the threshold (by the same
+// margin) is left 0 or set to 1 without computing it: an object's mask
+// computes only the blocks along its border (100 object-like masks to
+// 4000 x 3000: 174 -> 45 ms; the bits are the same). Outputs:
 // bit-packed rows, 2 * ceil(W0 / 64) 32-bit words per row, LSB first
 // (ts/masks/mask.ts), and per mask int32 [area, x0, y0, x1, y1] (the box of
 // the set pixels, ends exclusive; all 0 for an empty mask), so the JavaScript
@@ -71,6 +76,16 @@ void resizeWindow(bool cl, const float* x, int64_t ldx, const LinearTap* th, int
   interp_detail::bilinearWindow(x, ldx, th, rows, tw, cols, r0, r1, nullptr, tmp.data(), y, ldy);
 }
 
+// Sets bits [a, b) of a row, a 32-bit word at a time.
+void setBits(uint32_t* row, int64_t a, int64_t b) {
+  while (a < b) {
+    const int64_t w = a >> 5, end = std::min(b, (w + 1) << 5);
+    const int lo = static_cast<int>(a & 31), n = static_cast<int>(end - a);
+    row[w] |= (n == 32 ? ~0u : ((1u << n) - 1u)) << lo;
+    a = end;
+  }
+}
+
 }  // namespace
 
 ResizeMasksPlan planResizeMasks(const OpCall& call) {
@@ -128,6 +143,11 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
   int32_t* stats = out[1].data<int32_t>();
   const int64_t fh = p.fh, fw = p.fw, H0 = p.H0, W0 = p.W0, stride = p.words;
   constexpr int64_t kStrip = 32;  // output rows per strip of the second resize
+  constexpr int64_t kBlock = 64;  // output columns per block of a strip (classified, then skipped or computed)
+  // Blocks whose intermediate values all lie above oneThr are all set without computing them (thr > 0: the soft
+  // masks are sigmoids; the same 2^-20 relative margin as boxThr, far above the few ulps of a bilinear blend).
+  const bool skip = p.thr > 0;
+  const float oneThr = p.thr * (1.f + 0x1p-20f);
   auto one = [&](int64_t m) {
     static thread_local std::vector<float> mid, tmp, strip;
     static thread_local std::vector<LinearTap> ty, tx;
@@ -168,15 +188,40 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
       const int64_t rows = std::min(kStrip, Y1 - s0);
       ty.assign(ay.second.begin() + s0, ay.second.begin() + s0 + rows);
       for (LinearTap& t : ty) t.i0 -= my0, t.i1 -= my0;
-      resizeWindow(cl2, mid.data(), mcols, ty.data(), rows, tx.data(), cols, tmp, strip.data(), cols);
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* v = strip.data() + r * cols;
-        uint32_t* wr = words + (s0 + r) * stride;
-        for (int64_t j = 0; j < cols; ++j)
-          if (v[j] > thr) {
-            const int64_t x = X0 + j;
-            wr[x >> 5] |= 1u << (x & 31);
+      const int64_t mr0 = ty[0].i0, mr1 = ty[rows - 1].i1;
+      for (int64_t c0 = 0; c0 < cols; c0 += kBlock) {
+        const int64_t bc = std::min(kBlock, cols - c0);
+        // Every output of the block is a convex combination of the intermediate values it reads: when they all lie
+        // on one side of the threshold by the margin, so do the outputs (an object's mask: almost every block).
+        if (skip) {
+          const int64_t mc0 = tx[c0].i0, mc1 = tx[c0 + bc - 1].i1;
+          float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+          bool nan = false;
+          for (int64_t r = mr0; r <= mr1; ++r) {
+            const float* mr = mid.data() + r * mcols;
+            for (int64_t c = mc0; c <= mc1; ++c) {
+              const float v = mr[c];
+              lo = v < lo ? v : lo;
+              hi = v > hi ? v : hi;
+              nan |= v != v;
+            }
           }
+          if (!nan && hi <= boxThr) continue;  // no output above thr: the bits stay 0
+          if (!nan && lo > oneThr) {  // every output above thr
+            for (int64_t r = 0; r < rows; ++r) setBits(words + (s0 + r) * stride, X0 + c0, X0 + c0 + bc);
+            continue;
+          }
+        }
+        resizeWindow(cl2, mid.data(), mcols, ty.data(), rows, tx.data() + c0, bc, tmp, strip.data(), bc);
+        for (int64_t r = 0; r < rows; ++r) {
+          const float* v = strip.data() + r * bc;
+          uint32_t* wr = words + (s0 + r) * stride;
+          for (int64_t j = 0; j < bc; ++j)
+            if (v[j] > thr) {
+              const int64_t x = X0 + c0 + j;
+              wr[x >> 5] |= 1u << (x & 31);
+            }
+        }
       }
     }
     // Area and box, over the words of the window.

@@ -16,6 +16,8 @@ import {
   expectedSotrKeys,
   CheckpointKeyError,
   SOTR_DEFAULTS,
+  SotrRangeError,
+  DisposedError,
 } from '../../dist/index.js';
 import { fixturePath, rejects } from './helpers.mjs';
 
@@ -40,6 +42,18 @@ function shapeOnly(structure) {
   });
   return new Map([...keys].map(([k, shape]) => [k, { shape, dtype: 'float32', data: new Float32Array(0) }]));
 }
+
+test('warmup: one discarded prediction at the test size (or the given one); checked arguments; refused after dispose', async () => {
+  const m = await Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 96, maxSize: 160, device: 'cpu' });
+  assert.is(await m.warmup(), undefined);
+  assert.is(await m.warmup({ width: 33, height: 47 }), undefined);
+  await rejects(() => m.warmup({ width: 0 }), (e) => e instanceof SotrRangeError && /width/.test(e.message));
+  await rejects(() => m.warmup({ height: 1.5 }), (e) => e instanceof SotrRangeError && /height/.test(e.message));
+  const r = await m.predict(fixturePath('img_land.png'));
+  assert.ok(r.instances.length > 0, 'predictions after a warmup as usual');
+  await m.dispose();
+  await rejects(() => m.warmup(), (e) => e instanceof DisposedError);
+});
 
 test('the TS generator writes exactly the official R50 key names; R50 shapes match the key list', () => {
   const ref = r50Keys();

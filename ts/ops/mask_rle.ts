@@ -10,17 +10,23 @@ import { checkTensor, runOp, type OpOptions } from './run';
  * the JavaScript thread. The output buffer is sized from a guess and the op reruns at the exact size when the
  * strings need more (each mask's string is returned by the first run either way).
  */
+// Bytes a column a mask that the last call's strings took (with a quarter to spare).
+let bytesPerColumn = 8;
+
 export async function maskRleStrings(masks: Tensor, width: number, options: OpOptions = {}): Promise<string[]> {
   checkTensor('maskRle', 'masks', masks);
   if (masks.device !== 'cpu') throw new SotrTypeError(`maskRle: masks must be on the CPU, received a tensor on ${masks.device}`);
   const n = masks.shape[0] ?? 0;
-  // Roughly 8 bytes a column a mask: two runs a column of one to four characters each, as object masks have.
-  let capacity = Math.min(2 ** 31 - 1, Math.max(4096, n * 8 * width + 64));
+  // Roughly 8 bytes a column a mask (two runs a column of one to four characters each, as object masks have), or
+  // what the last call needed when that was more (a model whose masks are noisy needs more every time: rerunning
+  // the op each time would double its cost).
+  let capacity = Math.min(2 ** 31 - 1, Math.max(4096, Math.ceil(n * Math.max(8, bytesPerColumn) * width) + 64));
   for (;;) {
     const [offsets, chars] = await runOp('maskRle', [masks], { width, capacity }, options);
     try {
       const off = (await offsets!.data()) as Int32Array;
       const total = off[n]!;
+      if (n > 0 && width > 0) bytesPerColumn = (1.25 * total) / (n * width);
       if (total > capacity) {
         capacity = total;
         continue;

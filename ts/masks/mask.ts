@@ -87,7 +87,7 @@ export class Mask {
   /** Bit-packed rows: words32PerRow(width) 32-bit words per row, LSB first. */
   readonly data: Uint32Array;
   #stats: { area: number; box: MaskBox } | undefined;
-  // COCO RLE string computed natively with the mask (predict's `rle: true`); masks are not meant to be edited.
+  // COCO RLE string computed natively with the mask (predict's `rle`, default true); masks are not meant to be edited.
   #rle: string | undefined;
 
   /**
@@ -243,9 +243,9 @@ export class Mask {
   }
 
   /**
-   * COCO's compressed RLE string (the `counts` pycocotools writes). Computed on the calling thread (about 1 ms for a
-   * 640 x 480 mask, 45 ms at 12 megapixels) unless the mask came from `predict(…, { rle: true })`, which encodes
-   * the masks natively off the JavaScript thread; `masksToRLE(masks)` does that for any masks.
+   * COCO's compressed RLE string (the `counts` pycocotools writes). A mask from `predict` returns the string encoded
+   * natively with the prediction (unless it ran with `rle: false`); any other mask is scanned on the calling thread
+   * (about 1.6 ms for a 640 x 480 mask, 45 ms at 12 megapixels): `masksToRLE(masks)` encodes them natively.
    */
   toRLE(): string {
     return this.#rle ?? encodeRleCounts(this.rleRuns());

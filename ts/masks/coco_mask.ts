@@ -110,48 +110,59 @@ export function rleFromBox(box: readonly number[], h: number, w: number): RleMas
   return rleFromPolygon([xs, ys, xs, ye, xe, ye, xe, ys], h, w);
 }
 
+/**
+ * Walks two run lists of one size together, as maskApi.c's rleMerge and rleIou do: calls `segment(c, va, vb,
+ * last)` for each stretch of c pixels over which neither mask changes value (va, vb: 0 or 1), in pixel order.
+ */
+function walkRunPairs(A: ArrayLike<number>, B: ArrayLike<number>, segment: (c: number, va: number, vb: number, last: boolean) => void): void {
+  let ca = A[0] ?? 0;
+  let cb = B[0] ?? 0;
+  let va = 0;
+  let vb = 0;
+  let a = 1;
+  let b = 1;
+  let ct = 1;
+  while (ct > 0) {
+    const c = Math.min(ca, cb);
+    const sa = va;
+    const sb = vb;
+    ca -= c;
+    if (!ca && a < A.length) {
+      ca = A[a++]!;
+      va ^= 1;
+    }
+    cb -= c;
+    if (!cb && b < B.length) {
+      cb = B[b++]!;
+      vb ^= 1;
+    }
+    ct = ca + cb;
+    segment(c, sa, sb, ct === 0);
+  }
+}
+
 /** rleMerge: the union (or intersection) of masks of one size; different sizes give an empty 0 × 0 mask. */
 export function rleMerge(masks: readonly RleMask[], intersect = false): RleMask {
   if (masks.length === 0) return { h: 0, w: 0, counts: new Uint32Array(0) };
   const { h, w } = masks[0]!;
-  let cnts = Array.from(masks[0]!.counts);
+  let cnts: number[] = Array.from(masks[0]!.counts);
   for (let i = 1; i < masks.length; i++) {
     const B = masks[i]!;
     if (B.h !== h || B.w !== w) return { h: 0, w: 0, counts: new Uint32Array(0) };
-    const A = cnts;
+    // A run ends where the combined value changes (zero-length runs included, as maskApi.c emits them).
     const out: number[] = [];
-    let ca = A[0] ?? 0;
-    let cb = B.counts[0] ?? 0;
-    let v = 0;
-    let va = 0;
-    let vb = 0;
-    let a = 1;
-    let b = 1;
+    let cur = 0;
     let cc = 0;
-    let ct = 1;
-    while (ct > 0) {
-      const c = Math.min(ca, cb);
-      cc += c;
-      ct = 0;
-      ca -= c;
-      if (!ca && a < A.length) {
-        ca = A[a++]!;
-        va ^= 1;
-      }
-      ct += ca;
-      cb -= c;
-      if (!cb && b < B.counts.length) {
-        cb = B.counts[b++]!;
-        vb ^= 1;
-      }
-      ct += cb;
-      const vp = v;
-      v = intersect ? va & vb : va | vb;
-      if (v !== vp || ct === 0) {
+    walkRunPairs(cnts, B.counts, (c, va, vb, last) => {
+      const v = intersect ? va & vb : va | vb;
+      if (v !== cur) {
         out.push(cc);
         cc = 0;
+        cur = v;
       }
-    }
+      cc += c;
+      if (last) out.push(cc);
+    });
     cnts = out;
   }
   return { h, w, counts: Uint32Array.from(cnts) };
@@ -225,35 +236,12 @@ export function rleIou(dt: readonly RleMask[], gt: readonly RleMask[], iscrowd: 
         o[d]![g] = -1;
         continue;
       }
-      let ca = D.counts[0]!;
-      let cb = G.counts[0]!;
-      let va = 0;
-      let vb = 0;
-      let a = 1;
-      let b = 1;
       let inter = 0;
       let uni = 0;
-      let ct = 1;
-      while (ct > 0) {
-        const c = Math.min(ca, cb);
-        if (va || vb) {
-          uni += c;
-          if (va && vb) inter += c;
-        }
-        ct = 0;
-        ca -= c;
-        if (!ca && a < D.counts.length) {
-          ca = D.counts[a++]!;
-          va ^= 1;
-        }
-        ct += ca;
-        cb -= c;
-        if (!cb && b < G.counts.length) {
-          cb = G.counts[b++]!;
-          vb ^= 1;
-        }
-        ct += cb;
-      }
+      walkRunPairs(D.counts, G.counts, (c, va, vb) => {
+        if (va || vb) uni += c;
+        if (va && vb) inter += c;
+      });
       if (inter === 0) uni = 1;
       else if (iscrowd[g]) uni = rleArea(D);
       o[d]![g] = inter / uni;

@@ -134,7 +134,8 @@ function argsortStable(keys: readonly number[]): number[] {
   return keys.map((_, i) => i).sort((a, b) => keys[a]! - keys[b]! || a - b);
 }
 
-function keyOf(id: number | string): string {
+/** A COCO image id as a map key: numbers and strings apart, as Python's dict keys are (1 and '1' are two images). */
+export function imageKey(id: number | string): string {
   return typeof id === 'number' ? `n${id}` : `s${id}`;
 }
 
@@ -150,30 +151,33 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
   if (!Array.isArray(results)) throw new SotrTypeError('evaluateCoco: results must be an array (a COCO results file)');
   const maybeYield = turnTaker(20);
   const imgs = new Map<string, { h: number; w: number }>();
-  for (const im of gt.images) imgs.set(keyOf(im.id), { h: im.height, w: im.width });
+  for (const im of gt.images) imgs.set(imageKey(im.id), { h: im.height, w: im.width });
   // p.imgIds and p.catIds: sorted, unique.
   const imgIds = [...new Set(gt.images.map((i) => i.id))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const catIds = [...new Set(gt.categories.map((c) => c.id))].sort((a, b) => a - b);
   const catSet = new Set(catIds);
-  const imgSet = new Set(imgIds.map(keyOf));
 
   // loadRes: every result's image must be in the ground truth; 'bbox' in the first result decides the area.
-  for (const r of results) {
-    if (!imgSet.has(keyOf(r.image_id))) throw new SotrRangeError(`evaluateCoco: result for image ${String(r.image_id)}, which the ground truth does not have`);
+  const stray = results.filter((r) => !imgs.has(imageKey(r.image_id)));
+  if (stray.length) {
+    throw new SotrRangeError(
+      `evaluateCoco: ${stray.length} result(s) on images the ground truth does not have (first: image_id ${JSON.stringify(stray[0]!.image_id)}); ` +
+        'evaluate against the annotation file the images came from',
+    );
   }
   const boxFirst = results.length > 0 && Array.isArray(results[0]!.bbox) && results[0]!.bbox.length > 0;
   const gts = new Map<string, Gt[]>();
   const dts = new Map<string, Dt[]>();
   const cell = (m: Map<string, unknown[]>, img: number | string, cat: number) => {
-    const k = `${keyOf(img)}|${cat}`;
+    const k = `${imageKey(img)}|${cat}`;
     let l = m.get(k);
     if (!l) m.set(k, (l = []));
     return l;
   };
   let nGt = 0;
   for (const a of gt.annotations) {
-    if (!catSet.has(a.category_id) || !imgSet.has(keyOf(a.image_id))) continue;
-    const im = imgs.get(keyOf(a.image_id))!;
+    if (!catSet.has(a.category_id) || !imgs.has(imageKey(a.image_id))) continue;
+    const im = imgs.get(imageKey(a.image_id))!;
     const crowd = Boolean(a.iscrowd);
     const g: Gt = { id: a.id, area: a.area, crowd, ignore: crowd, bbox: a.bbox ?? [0, 0, 0, 0], _ignore: false };
     if (iouType === 'segm') g.segm = a.segmentation;
@@ -185,7 +189,7 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
     const r = results[i]!;
     if ((i & 1023) === 0) await maybeYield();
     if (!catSet.has(r.category_id)) continue;
-    const im = imgs.get(keyOf(r.image_id))!;
+    const im = imgs.get(imageKey(r.image_id))!;
     const d: Dt = { id: i + 1, area: 0, score: r.score, bbox: [0, 0, 0, 0] };
     if (boxFirst) {
       const bb = r.bbox!;
@@ -214,7 +218,7 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
   const sortedDts = new Map<string, Dt[]>();
   for (const img of imgIds) {
     for (const cat of catIds) {
-      const k = `${keyOf(img)}|${cat}`;
+      const k = `${imageKey(img)}|${cat}`;
       const g = gts.get(k) ?? [];
       const d0 = dts.get(k) ?? [];
       const d = argsortStable(d0.map((x) => -x.score)).map((i) => d0[i]!).slice(0, maxDet);
@@ -223,7 +227,7 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
       const crowd = g.map((x) => x.crowd);
       if (iouType === 'bbox') ious.set(k, boxIou(d.map((x) => x.bbox), g.map((x) => x.bbox), crowd));
       else {
-        const { h, w } = imgs.get(keyOf(img))!;
+        const { h, w } = imgs.get(imageKey(img))!;
         const rle = (x: { segm?: unknown }): RleMask => segmentationToRle(x.segm, h, w);
         ious.set(k, rleIou(d.map(rle), g.map(rle), crowd));
       }
@@ -233,7 +237,7 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
 
   // evaluateImg for each category, area range and image (the order accumulate indexes them in).
   const evalImg = (img: number | string, cat: number, aRng: [number, number]): EvalImg | null => {
-    const k = `${keyOf(img)}|${cat}`;
+    const k = `${imageKey(img)}|${cat}`;
     const g0 = gts.get(k) ?? [];
     const dt = sortedDts.get(k) ?? [];
     if (g0.length === 0 && dt.length === 0) return null;

@@ -168,10 +168,10 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
   int32_t* offsets = out[0].data<int32_t>();
   int64_t total = 0;
   for (int64_t i = 0; i < p.n; ++i) {
-    offsets[i] = static_cast<int32_t>(std::min<int64_t>(total, INT32_MAX));
+    offsets[i] = static_cast<int32_t>(total);
     total += static_cast<int64_t>(strings[i].size());
+    if (total > INT32_MAX) fail(ErrorKind::Range, call.op + ": the strings need more than 2^31 bytes");
   }
-  if (total > INT32_MAX) fail(ErrorKind::Range, call.op + ": the strings need more than 2^31 bytes");
   offsets[p.n] = static_cast<int32_t>(total);
   if (total > p.capacity) return;  // the caller reruns with capacity = total
   char* chars = reinterpret_cast<char*>(out[1].data<uint8_t>());

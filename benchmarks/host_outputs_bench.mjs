@@ -1,7 +1,8 @@
 // What a prediction's outputs cost on the host, and whether they hold the JavaScript thread: the masks' COCO RLE
-// (predict's native `rle` against Mask.toRLE in JavaScript), the overlay (renderPrediction), and COCO evaluation
-// (evaluateCoco) at a chosen scale. The tiny random model at two image sizes (its masks are noise-like: a worst
-// case for RLE; object masks have about two runs a column). No PyTorch side: pycocotools' speed is not measured here.
+// (predict's native `rle` against Mask.toRLE in JavaScript), the overlay (renderPrediction), resizeMasks on
+// object-like masks, and COCO evaluation (evaluateCoco) at a chosen scale. The tiny random model at two image sizes
+// (its masks are noise-like: a worst case for RLE; object masks have about two runs a column). No PyTorch side:
+// pycocotools' speed is not measured here.
 // Reports; never fails.
 //   node benchmarks/host_outputs_bench.mjs [--sizes 640x480,4000x3000] [--eval-images 1000] [--threads 2] [--json FILE]
 import path from 'node:path';
@@ -85,6 +86,38 @@ for (const [W, H] of sizes) {
 }
 await model.dispose();
 
+// resizeMasks on object-like masks (sigmoid-edged discs, the shape a trained model's masks have), 200x268 to each
+// size: the op skips the blocks of outputs that lie on one side of the threshold.
+const { Tensor, resizeMasks } = await import('../dist/index.js');
+const resizeRows = [];
+{
+  const n = 100;
+  const fh = 200;
+  const fw = 268;
+  const soft = new Float32Array(n * fh * fw);
+  let s = 5;
+  const r01 = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  for (let m = 0; m < n; m++) {
+    const cx = r01() * fw;
+    const cy = r01() * fh;
+    const r = (0.05 + r01() * 0.3) * fw;
+    for (let y = 0; y < fh; y++) for (let x = 0; x < fw; x++) soft[(m * fh + y) * fw + x] = 1 / (1 + Math.exp(12 * (Math.hypot(x - cx, y - cy) / r - 1)));
+  }
+  const t = Tensor.from(soft, [n, fh, fw]);
+  for (const [W, H] of sizes) {
+    const ms = [];
+    for (let k = 0; k < 5; k++) {
+      const t0 = performance.now();
+      const b = await resizeMasks(t, { ratio: 4, crop: [800, 1067], size: [H, W] });
+      ms.push(performance.now() - t0);
+      b.dispose();
+    }
+    resizeRows.push({ image: `${W}x${H}`, masks: n, ms: median(ms) });
+    console.log(`resizeMasks, ${n} object-like masks 200x268 -> ${W}x${H}: ${median(ms).toFixed(1)} ms (median of 5)`);
+  }
+  t.dispose();
+}
+
 // COCO evaluation on synthetic val2017-like data: 640x480 images, 7 objects (star polygons) an image, 80
 // categories, 100 results an image (perturbed objects and other classes).
 let seed = 3;
@@ -123,4 +156,4 @@ for (const iouType of ['segm', 'bbox']) {
   evalRow[iouType] = { ms: s.ms, stallMs: s.stallMs, ap: s.out.stats[0], rssMiB: +(process.memoryUsage().rss / 2 ** 20).toFixed(0) };
   console.log(`evaluateCoco ${iouType}: ${evalImages} images, ${results.length} results: ${(s.ms / 1000).toFixed(1)} s, worst stall ${s.stallMs.toFixed(0)} ms, AP ${s.out.stats[0].toFixed(3)}, RSS ${evalRow[iouType].rssMiB} MiB`);
 }
-writeResults(json, { bench: 'host_outputs', machine: machine(), rows, eval: evalRow });
+writeResults(json, { bench: 'host_outputs', machine: machine(), rows, resizeMasks: resizeRows, eval: evalRow });

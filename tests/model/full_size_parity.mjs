@@ -1,6 +1,6 @@
 // Full-size parity run (outside CI; not a *.test.mjs): the model against the reference's golden for a full-width random
 // checkpoint written by tests/reference/full_size_reference.py.
-//   node tests/model/full_size_parity.mjs <dir> [r50|r101-dcn] [--device cuda] [--precision tf32] [--runs 3]
+//   node tests/model/full_size_parity.mjs <dir> [r50|r101|r101-dcn] [--device cuda] [--precision tf32] [--runs 3]
 import path from 'node:path';
 import { Sotr, backendInfo } from '../../dist/index.js';
 import { loadFixture, matchInstances, stageNmse } from './helpers.mjs';

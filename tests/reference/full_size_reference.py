@@ -1,6 +1,6 @@
 """Full-size parity run (outside CI): a calibrated random R50 or R101-DCN checkpoint at the variant's test size.
 
-  /usr/bin/python3 tests/reference/full_size_reference.py <out-dir> [r50|r101-dcn] [--threads N]
+  /usr/bin/python3 tests/reference/full_size_reference.py <out-dir> [r50|r101|r101-dcn] [--threads N]
 
 Writes <out-dir>/<preset>.pth (torch.save zip), <out-dir>/image.png (a synthetic 640x480 image) and
 <out-dir>/<preset>_golden.safetensors (the same content as model_golden.safetensors, plus the reference's time).

@@ -3,6 +3,7 @@ import { SotrRangeError, SotrTypeError } from '../errors';
 import { Mask, words32PerRow } from '../masks/mask';
 import type { CocoRle } from '../masks/rle';
 import { checkTensor, runOp, type OpOptions } from './run';
+import { turnTaker } from '../event_loop';
 
 /**
  * COCO compressed RLE strings (pycocotools' `counts`) of bit-packed masks int32 [n, H, words32PerRow(width)]
@@ -34,7 +35,12 @@ export async function maskRleStrings(masks: Tensor, width: number, options: OpOp
       const bytes = (await chars!.data()) as Uint8Array;
       const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const out: string[] = new Array(n);
-      for (let i = 0; i < n; i++) out[i] = buf.toString('latin1', off[i]!, off[i + 1]!);
+      // Turns for the event loop between strings: noise-like masks of a 12-megapixel image make ~30 MB of them.
+      const yieldSometimes = turnTaker(4);
+      for (let i = 0; i < n; i++) {
+        out[i] = buf.toString('latin1', off[i]!, off[i + 1]!);
+        await yieldSometimes();
+      }
       return out;
     } finally {
       offsets!.dispose();

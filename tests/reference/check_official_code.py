@@ -23,7 +23,8 @@ Substitutions, all outside the official files:
     built with detectron2's own ResNet / FPN classes at the checkpoint's widths (detectron2's config builder only
     knows widths that double per stage). With --config (full-size checkpoints), nothing is substituted but DCN.
 
-Checked per image: the network input exactly (detectron2's read_image + ResizeShortestEdge + SOTR's normalisation and
+Checked first: detectron2's read_image on the decoding fixtures (decode_expected.safetensors). Then per image: the
+network input exactly (detectron2's read_image + ResizeShortestEdge + SOTR's normalisation and
 padding), every stage's sampled values by NMSE (p2..p6, the transformer per level, its p5 pass, the heads, the mask
 feature), and the final instances: matched one to one by label, score (relative) and mask IoU.
 
@@ -246,6 +247,22 @@ def run_official(model, image_path, min_size, max_size):
     return stages, inst, keep
 
 
+def check_decoding():
+    """detectron2 v0.2.1's own read_image(format='BGR') on the decoding fixtures (EXIF, 16-bit, CMYK, palette, ...)
+    against decode_expected.safetensors, which the library's decoding test checks."""
+    from detectron2.data.detection_utils import read_image
+
+    expected, meta = read_safetensors(os.path.join(FIXTURES, "decode_expected.safetensors"))
+    ok = True
+    for f in json.loads(meta["files"]):
+        key = f[len("dec_"):].replace(".jpg", "").replace(".png", "").replace(".tif", "_tif") + ".rgb"
+        rgb = read_image(os.path.join(FIXTURES, f), format="BGR")[:, :, ::-1]
+        same = rgb.shape == expected[key].shape and bool(np.array_equal(rgb, expected[key]))
+        ok = ok and same
+        print(f"read_image {f}: {'equal' if same else 'DIFFERS'} ({rgb.shape[1]}x{rgb.shape[0]})")
+    return ok
+
+
 def compare(name, golden, stages, inst, keep, score_rel):
     g = lambda k: golden[f"{name}.{k}"]  # noqa: E731
     meta = g("meta").tolist()
@@ -304,7 +321,8 @@ def compare(name, golden, stages, inst, keep, score_rel):
         worst_rel = max(worst_rel, abs(float(scores[best]) - float(ref_scores[i])) / abs(float(ref_scores[i])))
     if matched != len(ref_labels) or len(labels) != len(ref_labels):
         ok = False
-    summary = (f"{name}: input {h}x{w} (pad {hp}x{wp}), worst stage {worst[0]} NMSE {worst[1]:.1e}, instances official "
+    stage_text = f"worst stage {worst[0]} NMSE {worst[1]:.1e}" if worst[1] > 0 else "every stage bit for bit"
+    summary = (f"{name}: input {h}x{w} (pad {hp}x{wp}), {stage_text}, instances official "
                f"{len(labels)} / golden {len(ref_labels)}, matched {matched}, worst IoU {worst_iou:.4f}, worst score rel "
                f"{worst_rel:.1e}, official forward {keep['seconds']:.2f} s -> {'OK' if ok else 'DIFFERS'}")
     return ok, [summary] + lines
@@ -346,7 +364,7 @@ def main():
         same = a_sd.keys() == b_sd.keys() and all(torch.equal(a_sd[k], b_sd[k]) for k in a_sd)
         print(f"tiny_sotr_legacy.pth holds tiny_sotr.pth's tensors: {same}")
 
-    all_ok = True
+    all_ok = a.full is not None or check_decoding()
     for ck, golden, images, heads, gn_groups, config in runs:
         sd = torch.load(ck, map_location="cpu")
         for name, path, min_size, max_size in images:

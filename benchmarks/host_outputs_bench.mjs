@@ -16,7 +16,7 @@ const sizes = opt('--sizes', '640x480,4000x3000')
 const evalImages = Number(opt('--eval-images', '1000'));
 pinThreads(Number(opt('--threads', '2')));
 const json = opt('--json', null);
-const { Sotr, masksToRLE, renderPrediction, evaluateCoco, encodeRleCounts } = await import('../dist/index.js');
+const { Sotr, masksToRLE, masksToContours, renderPrediction, evaluateCoco, encodeRleCounts } = await import('../dist/index.js');
 const { rleFromPolygon, rleArea, rleToBox } = await import('../dist/masks/coco_mask.js');
 
 // The worst event-loop stall while fn runs (a 2 ms timer).
@@ -72,6 +72,10 @@ for (const [W, H] of sizes) {
   const t = performance.now();
   await masksToRLE(masks);
   row.masksToRleMs = performance.now() - t;
+  {
+    const s = await stall(() => masksToContours(masks));
+    row.masksToContours = { ms: s.ms, stallMs: s.stallMs, contours: s.out.reduce((a, l) => a + l.length, 0) };
+  }
   for (const format of ['png', 'jpeg']) {
     const s = await stall(() => renderPrediction(img, p, { format }));
     row[`render_${format}`] = { ms: s.ms, stallMs: s.stallMs, bytes: s.out.length };
@@ -79,7 +83,8 @@ for (const [W, H] of sizes) {
   console.log(
     `${row.image}: ${row.instances} instances (mean RLE ${row.meanRleChars} chars); predict + toCocoRLE x${row.instances}: ` +
       `JavaScript RLE ${row.predictMs.javascript.toFixed(0)} ms (stall ${row.stallMs.javascript.toFixed(0)} ms), native ${row.predictMs.native.toFixed(0)} ms ` +
-      `(stall ${row.stallMs.native.toFixed(0)} ms); masksToRLE ${row.masksToRleMs.toFixed(1)} ms; render png ${row.render_png.ms.toFixed(0)} ms ` +
+      `(stall ${row.stallMs.native.toFixed(0)} ms); masksToRLE ${row.masksToRleMs.toFixed(1)} ms; masksToContours ` +
+      `${row.masksToContours.ms.toFixed(0)} ms (${row.masksToContours.contours} contours, stall ${row.masksToContours.stallMs.toFixed(0)} ms); render png ${row.render_png.ms.toFixed(0)} ms ` +
       `(stall ${row.render_png.stallMs.toFixed(0)}), jpeg ${row.render_jpeg.ms.toFixed(0)} ms`,
   );
   rows.push(row);
@@ -88,7 +93,7 @@ await model.dispose();
 
 // resizeMasks on object-like masks (sigmoid-edged discs, the shape a trained model's masks have), 200x268 to each
 // size: the op skips the blocks of outputs that lie on one side of the threshold.
-const { Tensor, resizeMasks } = await import('../dist/index.js');
+const { Tensor, resizeMasks, resizeMasksToList } = await import('../dist/index.js');
 const resizeRows = [];
 {
   const n = 100;
@@ -112,8 +117,23 @@ const resizeRows = [];
       ms.push(performance.now() - t0);
       b.dispose();
     }
-    resizeRows.push({ image: `${W}x${H}`, masks: n, ms: median(ms) });
-    console.log(`resizeMasks, ${n} object-like masks 200x268 -> ${W}x${H}: ${median(ms).toFixed(1)} ms (median of 5)`);
+    // Their contours (OpenCV's findContours, external + simple, and ccomp + every pixel).
+    const objMasks = await resizeMasksToList(t, { ratio: 4, crop: [800, 1067], size: [H, W] });
+    const contours = {};
+    for (const [mode, approx] of [['external', 'simple'], ['ccomp', 'none']]) {
+      const cm = [];
+      for (let k = 0; k < 3; k++) {
+        const t0 = performance.now();
+        await masksToContours(objMasks, { mode, approx });
+        cm.push(performance.now() - t0);
+      }
+      contours[`${mode}_${approx}`] = median(cm);
+    }
+    resizeRows.push({ image: `${W}x${H}`, masks: n, ms: median(ms), masksToContoursMs: contours });
+    console.log(
+      `resizeMasks, ${n} object-like masks 200x268 -> ${W}x${H}: ${median(ms).toFixed(1)} ms (median of 5); their contours: ` +
+        `external/simple ${contours.external_simple.toFixed(1)} ms, ccomp/none ${contours.ccomp_none.toFixed(1)} ms (medians of 3)`,
+    );
   }
   t.dispose();
 }

@@ -22,7 +22,8 @@ namespace sotr_js {
 // 2: selectCandidates returns the distinct cells (counts [2], rows, distinctCells).
 // 3: rankCandidates' masks input is optional (the JavaScript leaves it absent).
 // 4: maskRle (COCO RLE strings of bit-packed masks; predict's rle: true, the CLI, masksToRLE).
-constexpr int kInterfaceVersion = 4;
+// 5: maskContours (OpenCV's findContours of bit-packed masks; masksToContours, the CLI's --contours).
+constexpr int kInterfaceVersion = 5;
 
 // Per-environment (main thread or worker_thread) state.
 struct AddonData {

@@ -73,6 +73,7 @@ export { deformConv2d, type DeformConv2dOptions } from './ops/deform_conv2d';
 export { pillowResize, type PillowResizeOptions } from './ops/pillow_resize';
 export { resizeMasks, resizeMasksToList, type ResizeMasksOptions, type ResizeMasksToListOptions } from './ops/resize_masks';
 export { masksToRLE, maskRleStrings } from './ops/mask_rle';
+export { masksToContours, maskContoursOf, contoursToCocoPolygons, type Contour, type ContourOptions } from './ops/mask_contours';
 export { renderPrediction, instanceColour, type RenderOptions, type RenderFormat } from './render';
 export { evaluateCoco, type CocoGroundTruth, type CocoResult, type CocoEvalSummary, type CocoIouType } from './eval/coco_eval';
 export { selectCandidates, type SelectCandidatesOptions, type CandidateTensors } from './ops/select_candidates';

@@ -129,4 +129,22 @@ mtest('SIGKILL in the middle of a run, then resume: every image once', async () 
   assert.is(new Set(lines.map((l) => l.file)).size, lines.length);
 });
 
+mtest('--polygons: each instance carries its mask\'s outer contours as COCO polygons', async () => {
+  const pout = path.join(outDir, 'polygons.jsonl');
+  const street = path.join(images, 'street.jpg');
+  const r = await sotr(['predict', '--model', 'tiny', '--input', street, '--out', pout, '--polygons', '--device', 'cpu', '-q', ...SIZE]);
+  assert.is(r.code, 0, r.stderr);
+  const [line] = readLines(pout);
+  assert.ok(line.instances.length > 0);
+  const masks = line.instances.map((i) => lib.Mask.fromRLE(i.segmentation));
+  const lists = await lib.masksToContours(masks);
+  line.instances.forEach((inst, k) => {
+    assert.ok(Array.isArray(inst.polygons), `instance ${k} has polygons`);
+    assert.equal(inst.polygons, lib.contoursToCocoPolygons(lists[k]), `instance ${k}`);
+  });
+  assert.ok(line.instances.some((i) => i.polygons.length > 0), 'some polygons');
+  // Without the flag the field is absent.
+  for (const l of readLines(out)) for (const inst of l.instances ?? []) assert.is(inst.polygons, undefined);
+});
+
 test.run();

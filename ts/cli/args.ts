@@ -125,6 +125,8 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
                                or {"<file name>": id}; default: the number in the file name, else the name
       --viz <dir>              overlay images: instances coloured, class and score drawn
       --viz-threshold <p>      display cut for --viz (0.3)
+      --polygons               also write each instance's outer contours as COCO polygons ("polygons" in
+                               the JSON Lines: OpenCV's findContours, external borders, simple chains)
   running:
       --workers <n>            decode/overlay worker threads (default: from the cores)
       --retry-errors           redo images whose earlier line has an error

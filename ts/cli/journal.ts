@@ -23,6 +23,9 @@ export interface ResultInstance {
   area: number;
   /** COCO RLE: { size: [height, width], counts: compressed string } (column-major). */
   segmentation: { size: [number, number]; counts: string };
+  /** With --polygons: the mask's outer borders as COCO polygons [[x0, y0, x1, y1, ...], ...] (OpenCV's
+   * findContours, RETR_EXTERNAL, CHAIN_APPROX_SIMPLE; borders of fewer than three points left out). */
+  polygons?: number[][];
 }
 
 export interface ResultLine {

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Sotr, type Prediction, type StageTimes as ModelStageTimes } from '../model/sotr';
+import { contoursToCocoPolygons, masksToContours } from '../ops/mask_contours';
 import { writeRandomSotrCheckpoint } from '../model/random_model';
 import type { SotrLoadOptions } from '../model/config';
 import { packageVersion } from './args';
@@ -31,10 +32,13 @@ const DEVICE_STAGES: Array<keyof ModelStageTimes> = ['backbone', 'transformer', 
 
 class SotrSegmenter implements Segmenter {
   readonly #times: StageTimes = {};
+  // --polygons: each prediction's instances' COCO polygons, traced natively after the prediction.
+  readonly #polygons = new WeakMap<Prediction, number[][][]>();
 
   constructor(
     readonly model: Sotr,
     readonly description: string,
+    readonly polygons = false,
   ) {}
 
   get device(): string {
@@ -51,13 +55,20 @@ class SotrSegmenter implements Segmenter {
       if (!p.profile) continue;
       for (const [k, v] of Object.entries(p.profile)) if (k !== 'total') this.#times[k] = (this.#times[k] ?? 0) + v;
     }
+    if (this.polygons) {
+      for (const p of preds) {
+        const lists = await masksToContours(p.instances.map((i) => i.mask));
+        this.#polygons.set(p, lists.map((l) => contoursToCocoPolygons(l)));
+      }
+    }
     return preds;
   }
 
   encode(prediction: unknown): ResultInstance[] {
     const p = prediction as Prediction;
     const ids = this.model.config.cocoCategoryIds;
-    return p.instances.map((inst) => {
+    const polygons = this.#polygons.get(p);
+    return p.instances.map((inst, k) => {
       const [x0, y0, x1, y1] = inst.box;
       const m = inst.mask as { toRLE(): string | { counts: string }; toCocoRLE?: () => { counts: string }; area: number };
       const rle = m.toCocoRLE ? m.toCocoRLE() : m.toRLE();
@@ -69,6 +80,7 @@ class SotrSegmenter implements Segmenter {
         bbox: [x0, y0, x1 - x0, y1 - y0],
         area: m.area,
         segmentation: { size: [p.height, p.width], counts: typeof rle === 'string' ? rle : rle.counts },
+        ...(polygons ? { polygons: polygons[k]! } : {}),
       };
     });
   }
@@ -109,5 +121,5 @@ export const sotrSegmenter: SegmenterFactory = async (o: SegmenterOptions): Prom
   const c = model.config;
   const what = o.model === 'tiny' ? 'tiny random-weight model' : path.basename(source);
   const description = `${what} (${c.variant}, ResNet-${c.resnetDepth}, ${c.transformerDepth} transformer layers, ${c.numClasses} classes, short side ${c.minSize}, ${model.precision})`;
-  return new SotrSegmenter(model, description);
+  return new SotrSegmenter(model, description, o.polygons === true);
 };

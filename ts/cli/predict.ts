@@ -51,6 +51,7 @@ const PREDICT_OPTIONS = {
   'image-ids': { type: 'string' },
   viz: { type: 'string' },
   'viz-threshold': { type: 'string' },
+  polygons: { type: 'boolean' },
   workers: { type: 'string' },
   'retry-errors': { type: 'boolean' },
   overwrite: { type: 'boolean' },
@@ -82,6 +83,7 @@ interface Settings {
   /** `--profile ops`: also an op table (top ops by time, device busy and idle). */
   profileOps: boolean;
   quiet: boolean;
+  polygons: boolean;
 }
 
 /** `--profile ops` / `--profile=ops` → `--profile --profile-ops`; `--profile=stages` → `--profile` (bare `--profile` is a flag). */
@@ -145,6 +147,7 @@ function settings(p: Parsed): Settings {
     profile: flag(p, 'profile') || flag(p, 'profile-ops'),
     profileOps: flag(p, 'profile-ops'),
     quiet: flag(p, 'quiet'),
+    polygons: flag(p, 'polygons'),
   };
   const batch = num(p, 'batch', { min: 1, max: 256, integer: true });
   if (batch !== undefined) s.batch = batch;
@@ -296,6 +299,7 @@ async function runModel(
     ...(s.minSize !== undefined ? { minSize: s.minSize } : {}),
     ...(s.maxSize !== undefined ? { maxSize: s.maxSize } : {}),
     ...s.post,
+    ...(s.polygons ? { polygons: true } : {}),
     log: say,
   });
   say(`${seg.description} on ${seg.device}, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -31,6 +31,8 @@ export interface SegmenterOptions extends PostprocessFlags {
   precision?: string;
   minSize?: number;
   maxSize?: number;
+  /** Also trace each instance's outer contours (ResultInstance.polygons). */
+  polygons?: boolean;
   log: (message: string) => void;
 }
 

@@ -55,31 +55,51 @@ export async function maskRleStrings(masks: Tensor, width: number, options: OpOp
  * encoded in one op call per size.
  */
 export async function masksToRLE(masks: readonly Mask[], options: OpOptions = {}): Promise<CocoRle[]> {
-  if (!Array.isArray(masks)) throw new SotrTypeError('masksToRLE: expected an array of Mask');
   const out: CocoRle[] = new Array(masks.length);
+  await forEachSizeGroup('masksToRLE', masks, async (t, idx, height, width) => {
+    const strings = await maskRleStrings(t, width, options);
+    idx.forEach((i, k) => {
+      out[i] = { size: [height, width], counts: strings[k]! };
+    });
+  });
+  return out;
+}
+
+/**
+ * @internal Runs `fn` once per size among `masks`, with their bits stacked into a host tensor int32
+ * [count, height, words32PerRow(width)] (disposed after) and their indices in `masks`. The copies take turns with
+ * the event loop (100 masks of a 12-megapixel image are 150 MB).
+ */
+export async function forEachSizeGroup(
+  name: string,
+  masks: readonly Mask[],
+  fn: (t: Tensor, idx: number[], height: number, width: number) => Promise<void>,
+): Promise<void> {
+  if (!Array.isArray(masks)) throw new SotrTypeError(`${name}: expected an array of Mask`);
   const bySize = new Map<string, number[]>();
   masks.forEach((m, i) => {
-    if (!(m instanceof Mask)) throw new SotrTypeError(`masksToRLE: masks[${i}] is not a Mask`);
+    if (!(m instanceof Mask)) throw new SotrTypeError(`${name}: masks[${i}] is not a Mask`);
     const key = `${m.height}x${m.width}`;
     const list = bySize.get(key);
     if (list) list.push(i);
     else bySize.set(key, [i]);
   });
+  const yieldSometimes = turnTaker(4);
   for (const idx of bySize.values()) {
     const { width, height } = masks[idx[0]!]!;
     const per = words32PerRow(width) * height;
-    if (idx.length * per > 2 ** 31 - 1) throw new SotrRangeError('masksToRLE: more than 2^31 words of masks of one size in one call');
+    if (idx.length * per > 2 ** 31 - 1) throw new SotrRangeError(`${name}: more than 2^31 words of masks of one size in one call`);
     const words = new Int32Array(idx.length * per);
-    idx.forEach((i, k) => words.set(new Int32Array(masks[i]!.data.buffer, masks[i]!.data.byteOffset, per), k * per));
+    for (let k = 0; k < idx.length; k++) {
+      const m = masks[idx[k]!]!;
+      words.set(new Int32Array(m.data.buffer, m.data.byteOffset, per), k * per);
+      await yieldSometimes();
+    }
     const t = Tensor.from(words, [idx.length, height, words32PerRow(width)]);
     try {
-      const strings = await maskRleStrings(t, width, options);
-      idx.forEach((i, k) => {
-        out[i] = { size: [height, width], counts: strings[k]! };
-      });
+      await fn(t, idx, height, width);
     } finally {
       t.dispose();
     }
   }
-  return out;
 }

@@ -1,0 +1,284 @@
+// maskContours: see mask_contours.h.
+#include "ops/mask_contours.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "ops/registry.h"
+#include "runtime/thread_pool.h"
+
+namespace sotr {
+namespace {
+
+// Chain codes as OpenCV numbers them: 0 east, then counterclockwise on the screen (y down).
+constexpr int kDx[8] = {1, 1, 0, -1, -1, -1, 0, 1};
+constexpr int kDy[8] = {0, -1, -1, -1, 0, 1, 1, 1};
+
+// Border marks (Suzuki-Abe): an unvisited foreground pixel is 1, a traced border pixel kMark, or kRightMark where
+// the border's right side is the background (the scan must not start a hole there).
+constexpr int8_t kMark = 2;
+constexpr int8_t kRightMark = static_cast<int8_t>(2 | -128);
+
+struct Image {
+  std::vector<int8_t> px;  // (h + 2) x (w + 2), the crop with a zero border
+  int64_t stride = 0, h = 0, w = 0;
+  int64_t ox = 0, oy = 0;  // mask coordinates of crop pixel (1, 1)
+};
+
+// Follows one border from `start` (an outer border: the scan met background then this pixel; a hole: this pixel
+// then background), marking it, and appends its points. The steps of OpenCV's icvFetchContour: the first neighbour
+// clockwise from the west (outer) or east (hole), then counterclockwise searches around each next pixel.
+void followBorder(Image& im, int64_t start, bool hole, bool simple, int32_t x, int32_t y, std::vector<int32_t>& pts) {
+  int64_t delta[16];
+  for (int k = 0; k < 16; ++k) delta[k] = kDx[k & 7] + kDy[k & 7] * im.stride;
+  int8_t* p = im.px.data();
+  int s_end = hole ? 0 : 4, s = s_end;
+  int64_t i1;
+  do {
+    s = (s - 1) & 7;
+    i1 = start + delta[s];
+  } while (p[i1] == 0 && s != s_end);
+  if (s == s_end) {  // a single pixel
+    p[start] = kRightMark;
+    pts.push_back(x);
+    pts.push_back(y);
+    return;
+  }
+  int64_t i3 = start, i4 = start;
+  int prev_s = s ^ 4;
+  for (;;) {
+    s_end = s;
+    while (s < 15) {
+      i4 = i3 + delta[++s];
+      if (p[i4] != 0) break;
+    }
+    s &= 7;
+    // The search passed the east neighbour (background): a right border pixel.
+    if (static_cast<unsigned>(s - 1) < static_cast<unsigned>(s_end)) p[i3] = kRightMark;
+    else if (p[i3] == 1) p[i3] = kMark;
+    if (!simple || s != prev_s) {
+      pts.push_back(x);
+      pts.push_back(y);
+      prev_s = s;
+    }
+    x += kDx[s];
+    y += kDy[s];
+    if (i4 == start && i3 == i1) break;
+    i3 = i4;
+    s = (s + 4) & 7;
+  }
+}
+
+// Labels the 8-connected component of `seed` (nonzero pixels) with `label`: in ccomp mode a hole's parent is the
+// outer border of the component its first pixel belongs to.
+void labelComponent(const Image& im, std::vector<int32_t>& labels, int64_t seed, int32_t label, std::vector<int64_t>& stack) {
+  const int8_t* p = im.px.data();
+  stack.clear();
+  stack.push_back(seed);
+  labels[seed] = label;
+  while (!stack.empty()) {
+    const int64_t i = stack.back();
+    stack.pop_back();
+    for (int k = 0; k < 8; ++k) {
+      const int64_t j = i + kDx[k] + kDy[k] * im.stride;
+      if (p[j] != 0 && labels[j] == 0) {
+        labels[j] = label;
+        stack.push_back(j);
+      }
+    }
+  }
+}
+
+struct Contour {
+  bool hole = false;
+  int32_t parent = -1;  // discovery index of the outer border (holes)
+  std::vector<int32_t> pts;
+};
+
+thread_local Image t_image;
+thread_local std::vector<int32_t> t_labels;
+
+}  // namespace
+
+void traceMaskContours(const int32_t* rows, int64_t H, int64_t W, int64_t words32, ContourMode mode, bool simple,
+                       std::vector<int32_t>& out) {
+  // The bounding box of the set bits.
+  int64_t y0 = H, y1 = 0, x0 = W, x1 = 0;
+  for (int64_t y = 0; y < H; ++y) {
+    const uint32_t* r = reinterpret_cast<const uint32_t*>(rows + y * words32);
+    for (int64_t k = 0; k < words32; ++k) {
+      if (!r[k]) continue;
+      y0 = std::min(y0, y);
+      y1 = y + 1;
+      x0 = std::min<int64_t>(x0, 32 * k + __builtin_ctz(r[k]));
+      x1 = std::max<int64_t>(x1, 32 * k + 32 - __builtin_clz(r[k]));
+    }
+  }
+  if (y1 <= y0) {
+    out.push_back(0);
+    return;
+  }
+  Image& im = t_image;
+  im.h = y1 - y0;
+  im.w = x1 - x0;
+  im.stride = im.w + 2;
+  im.ox = x0;
+  im.oy = y0;
+  im.px.assign(static_cast<size_t>((im.h + 2) * im.stride), 0);
+  for (int64_t y = 0; y < im.h; ++y) {
+    const uint32_t* r = reinterpret_cast<const uint32_t*>(rows + (y0 + y) * words32);
+    int8_t* dst = im.px.data() + (y + 1) * im.stride + 1;
+    for (int64_t x = 0; x < im.w; ++x) dst[x] = static_cast<int8_t>((r[(x0 + x) >> 5] >> ((x0 + x) & 31)) & 1u);
+  }
+  const bool ccomp = mode == ContourMode::CComp;
+  std::vector<int32_t>& labels = t_labels;
+  std::vector<int64_t> stack;
+  if (ccomp) labels.assign(im.px.size(), 0);
+
+  // The raster scan of OpenCV's cvFindNextContour (modes RETR_EXTERNAL and RETR_CCOMP): a border starts where the
+  // value changes from 0 to an unvisited 1 (outer) or from an unvisited 1 or a left-side mark to 0 (hole). `lnbd` is
+  // where the scan last changed into a marked pixel on this row; in external mode a new outer border starts only
+  // when that pixel is not a left-side mark (the scan is then outside every component).
+  std::vector<Contour> found;
+  int8_t* p = im.px.data();
+  for (int64_t y = 1; y <= im.h; ++y) {
+    const int64_t row = y * im.stride;
+    int64_t lnbd = 0;
+    int prev = 0;
+    for (int64_t x = 1; x <= im.w; ++x) {
+      const int v = p[row + x];
+      if (v == prev) continue;
+      bool hole = false, start = true;
+      if (!(prev == 0 && v == 1)) {
+        if (v != 0 || prev < 1) {
+          start = false;
+        } else {
+          if (prev & -2) lnbd = x - 1;
+          hole = true;
+        }
+      }
+      if (start && !ccomp && (hole || p[row + lnbd] > 0)) start = false;
+      if (!start) {
+        prev = v;
+        if (prev & -2) lnbd = x;
+        continue;
+      }
+      const int64_t at = row + x - (hole ? 1 : 0);
+      lnbd = x - (hole ? 1 : 0);
+      Contour c;
+      c.hole = hole;
+      const int32_t index = static_cast<int32_t>(found.size());
+      if (ccomp) {
+        if (!hole) labelComponent(im, labels, at, index + 1, stack);
+        else c.parent = labels[at] - 1;
+      }
+      followBorder(im, at, hole, simple, static_cast<int32_t>(im.ox + (at - row) - 1), static_cast<int32_t>(im.oy + y - 1), c.pts);
+      found.push_back(std::move(c));
+      prev = p[row + x];
+    }
+  }
+
+  // OpenCV's order: each contour becomes the first child of its parent (the frame for outer borders), and the
+  // output is the tree in pre-order: outer borders in reverse order of discovery, each followed by its holes, also
+  // in reverse order of discovery.
+  const int64_t n = static_cast<int64_t>(found.size());
+  std::vector<std::vector<int32_t>> holes(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    if (found[i].hole && found[i].parent >= 0) holes[found[i].parent].push_back(static_cast<int32_t>(i));
+  out.push_back(static_cast<int32_t>(n));
+  auto emit = [&](int64_t i, int32_t parentOut) {
+    const Contour& c = found[i];
+    out.push_back(parentOut);
+    out.push_back(static_cast<int32_t>(c.pts.size() / 2));
+    out.insert(out.end(), c.pts.begin(), c.pts.end());
+  };
+  int32_t written = 0;
+  for (int64_t i = n - 1; i >= 0; --i) {
+    if (found[i].hole) continue;
+    const int32_t self = written++;
+    emit(i, -1);
+    for (auto it = holes[i].rbegin(); it != holes[i].rend(); ++it) {
+      emit(*it, self);
+      ++written;
+    }
+  }
+  if (im.px.size() > (size_t(1) << 25)) {  // keep at most ~32 MB a thread between calls
+    std::vector<int8_t>().swap(im.px);
+    std::vector<int32_t>().swap(labels);
+  }
+}
+
+namespace {
+
+struct Plan {
+  int64_t n = 0, H = 0, words = 0, W = 0, capacity = 0;
+  ContourMode mode = ContourMode::External;
+  bool simple = true;
+};
+
+Plan plan(const OpCall& call) {
+  const std::string& op = call.op;
+  const Tensor& m = call.inputs[0];
+  expectDType(op, "masks", m, DType::I32);
+  expectRank(op, "masks", m, 3);
+  Plan p;
+  p.n = m.size(0);
+  p.H = m.size(1);
+  p.words = m.size(2);
+  if (p.words % 2 != 0)
+    fail(ErrorKind::Shape, op + ": masks rows must be whole 64-bit words (an even count of int32), received " + shapeStr(m.shape));
+  if (!call.attrs.has("width")) fail(ErrorKind::InvalidArgument, op + ": option 'width' is required");
+  const double w = call.attrs.number(op, "width", 0);
+  if (!(w >= 0) || w != static_cast<double>(static_cast<int64_t>(w)) || static_cast<int64_t>(w + 63) / 64 * 2 != p.words)
+    fail(ErrorKind::Range, op + ": width " + std::to_string(w) + " does not match rows of " + std::to_string(p.words) +
+                               " int32 words (2 * ceil(width / 64))");
+  p.W = static_cast<int64_t>(w);
+  const std::string mode = call.attrs.string(op, "mode", "external");
+  if (mode == "external") p.mode = ContourMode::External;
+  else if (mode == "ccomp") p.mode = ContourMode::CComp;
+  else fail(ErrorKind::Range, op + ": mode must be 'external' or 'ccomp', received '" + mode + "'");
+  const std::string approx = call.attrs.string(op, "approx", "simple");
+  if (approx != "simple" && approx != "none")
+    fail(ErrorKind::Range, op + ": approx must be 'simple' or 'none', received '" + approx + "'");
+  p.simple = approx == "simple";
+  const double cap = call.attrs.number(op, "capacity", 0);
+  if (!(cap >= 0) || cap != static_cast<double>(static_cast<int64_t>(cap)) || cap > 2147483647.0)
+    fail(ErrorKind::Range, op + ": capacity must be an integer in [0, 2^31), received " + std::to_string(cap));
+  p.capacity = static_cast<int64_t>(cap);
+  return p;
+}
+
+void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
+  const Plan p = plan(call);
+  const int32_t* masks = call.inputs[0].data<int32_t>();
+  std::vector<std::vector<int32_t>> per(static_cast<size_t>(p.n));
+  auto one = [&](int64_t i) { traceMaskContours(masks + i * p.H * p.words, p.H, p.W, p.words, p.mode, p.simple, per[i]); };
+  if (ctx.pool && ctx.pool->size() > 1 && p.n > 1) ctx.pool->parallelTasks(p.n, one);
+  else
+    for (int64_t i = 0; i < p.n; ++i) one(i);
+  int32_t* offsets = out[0].data<int32_t>();
+  int64_t total = 0;
+  for (int64_t i = 0; i < p.n; ++i) {
+    offsets[i] = static_cast<int32_t>(total);
+    total += static_cast<int64_t>(per[i].size());
+    if (total > INT32_MAX) fail(ErrorKind::Range, call.op + ": the contours need more than 2^31 elements");
+  }
+  offsets[p.n] = static_cast<int32_t>(total);
+  if (total > p.capacity) return;  // the caller reruns with capacity = total
+  int32_t* data = out[1].data<int32_t>();
+  for (int64_t i = 0; i < p.n; ++i)
+    if (!per[i].empty()) std::memcpy(data + offsets[i], per[i].data(), per[i].size() * sizeof(int32_t));
+  std::fill(data + total, data + p.capacity, 0);
+}
+
+OpRegistrar reg(OpDef{"maskContours", 1, 1,
+                      [](const OpCall& call) {
+                        const Plan p = plan(call);
+                        return std::vector<TensorSpec>{{DType::I32, {p.n + 1}}, {DType::I32, {p.capacity}}};
+                      },
+                      runCpu, nullptr});
+
+}  // namespace
+}  // namespace sotr

@@ -1,0 +1,108 @@
+// masksToContours (the native maskContours op) against OpenCV: cv2.findContours goldens from
+// tests/reference/make_contour_fixtures.py, every case in both modes (external, ccomp) and both approximations
+// (simple, none), point for point and in OpenCV's order; the same masks shifted inside a larger canvas (the op
+// traces within each mask's bounding box); all cases in one call (masks of many sizes, traced in parallel, the
+// output buffer grown on the way); COCO polygons; typed errors.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Mask, masksToContours, contoursToCocoPolygons, SotrRangeError, SotrTypeError } from '../../dist/index.js';
+import { loadFixture } from '../helpers/fixture.mjs';
+
+const fx = loadFixture('contours');
+const count = Number(fx.meta.cases);
+const cases = [];
+for (let k = 0; k < count; k++) {
+  const t = fx.tensors[`case${k}.mask`];
+  const [H, W] = t.shape;
+  cases.push({ k, H, W, bytes: t.data });
+}
+const COMBOS = [
+  ['external', 'simple'],
+  ['external', 'none'],
+  ['ccomp', 'simple'],
+  ['ccomp', 'none'],
+];
+
+// The op's per-mask layout, from the returned objects.
+function flatten(list, dx = 0, dy = 0) {
+  const out = [list.length];
+  for (const c of list) {
+    assert.is(c.hole, c.parent >= 0);
+    out.push(c.parent, c.points.length / 2);
+    for (let i = 0; i < c.points.length; i += 2) out.push(c.points[i] - dx, c.points[i + 1] - dy);
+  }
+  return out;
+}
+
+function expected(k, mode, approx) {
+  return Array.from(fx.tensors[`case${k}.${mode}_${approx}`].data);
+}
+
+test('every case, mode and approximation equals cv2.findContours', async () => {
+  let contours = 0;
+  for (const c of cases) {
+    const m = Mask.fromUint8Array(c.bytes, c.W, c.H);
+    for (const [mode, approx] of COMBOS) {
+      const [list] = await masksToContours([m], { mode, approx });
+      assert.equal(flatten(list), expected(c.k, mode, approx), `case ${c.k} (${c.H}x${c.W}) ${mode} ${approx}`);
+      contours += list.length;
+    }
+  }
+  assert.ok(contours > 500, `the cases hold many contours (${contours})`);
+});
+
+test('a mask placed inside a larger canvas: the same contours, shifted', async () => {
+  for (const c of cases) {
+    const [dx, dy] = [37, 5];
+    const W = c.W + dx + 29;
+    const H = c.H + dy + 3;
+    const big = new Uint8Array(W * H);
+    for (let y = 0; y < c.H; y++) big.set(c.bytes.subarray(y * c.W, (y + 1) * c.W), (y + dy) * W + dx);
+    const [list] = await masksToContours([Mask.fromUint8Array(big, W, H)], { mode: 'ccomp' });
+    assert.equal(flatten(list, dx, dy), expected(c.k, 'ccomp', 'simple'), `case ${c.k} shifted`);
+  }
+});
+
+test('all cases in one call (many sizes, parallel, the buffer grown)', async () => {
+  const masks = cases.map((c) => Mask.fromUint8Array(c.bytes, c.W, c.H));
+  // Twice the list, so masks of one size are traced together.
+  const lists = await masksToContours([...masks, ...masks], { mode: 'external', approx: 'none' });
+  assert.is(lists.length, 2 * masks.length);
+  lists.forEach((list, i) => {
+    const k = cases[i % masks.length].k;
+    assert.equal(flatten(list), expected(k, 'external', 'none'), `mask ${i}`);
+  });
+});
+
+test('COCO polygons: outer borders of three points or more, flattened', async () => {
+  const c = cases.find((x) => x.H >= 40 && x.W >= 60);
+  const [list] = await masksToContours([Mask.fromUint8Array(c.bytes, c.W, c.H)], { mode: 'ccomp' });
+  const polys = contoursToCocoPolygons(list);
+  const want = list.filter((x) => !x.hole && x.points.length >= 6).map((x) => Array.from(x.points));
+  assert.ok(polys.length > 0 && polys.length < list.length);
+  assert.equal(polys, want);
+  assert.equal(await masksToContours([]), []);
+  const [empty] = await masksToContours([Mask.fromUint8Array(new Uint8Array(12), 4, 3)]);
+  assert.equal(empty, []);
+});
+
+test('bad arguments are typed errors', async () => {
+  const m = Mask.fromUint8Array(new Uint8Array(6).fill(1), 3, 2);
+  const rejects = async (fn, Cls, re) => {
+    try {
+      await fn();
+    } catch (e) {
+      assert.instance(e, Cls);
+      assert.match(e.message, re);
+      return;
+    }
+    assert.unreachable('expected a rejection');
+  };
+  await rejects(() => masksToContours([m], { mode: 'tree' }), SotrRangeError, /mode must be 'external' or 'ccomp'/);
+  await rejects(() => masksToContours([m], { approx: 'tc89' }), SotrRangeError, /approx must be 'simple' or 'none'/);
+  await rejects(() => masksToContours([m, {}]), SotrTypeError, /masks\[1\] is not a Mask/);
+  await rejects(() => masksToContours(m), SotrTypeError, /expected an array of Mask/);
+  assert.throws(() => contoursToCocoPolygons(null), (e) => e instanceof SotrTypeError);
+});
+
+test.run();

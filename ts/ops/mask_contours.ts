@@ -1,0 +1,113 @@
+import type { Tensor } from '../tensor';
+import { SotrRangeError, SotrTypeError } from '../errors';
+import type { Mask } from '../masks/mask';
+import { checkTensor, runOp, type OpOptions } from './run';
+import { forEachSizeGroup } from './mask_rle';
+import { turnTaker } from '../event_loop';
+
+/** One border of a mask, as OpenCV's findContours gives it. */
+export interface Contour {
+  /** The border's pixels (x0, y0, x1, y1, ...): with `approx: 'simple'` only where its direction changes. */
+  points: Int32Array;
+  /** A hole's border (mode 'ccomp'), not a component's outer border. */
+  hole: boolean;
+  /** For a hole, the index of its outer border in the same list; -1 for an outer border. */
+  parent: number;
+}
+
+export interface ContourOptions extends OpOptions {
+  /**
+   * 'external' (default; OpenCV's RETR_EXTERNAL): the outer border of every component that is not inside a hole of
+   * another. 'ccomp' (RETR_CCOMP): every component's outer border, each followed by its holes.
+   */
+  mode?: 'external' | 'ccomp';
+  /** 'simple' (default; CHAIN_APPROX_SIMPLE): the points where the border turns. 'none': every border pixel. */
+  approx?: 'simple' | 'none';
+}
+
+// int32 elements a mask the last call's contours took (with a quarter to spare).
+let perMask = 256;
+
+function checkContourOptions(name: string, o: ContourOptions): { mode: 'external' | 'ccomp'; approx: 'simple' | 'none' } {
+  if (o === null || typeof o !== 'object') throw new SotrTypeError(`${name}: options must be an object`);
+  const mode = o.mode ?? 'external';
+  if (mode !== 'external' && mode !== 'ccomp') throw new SotrRangeError(`${name}: mode must be 'external' or 'ccomp', received ${String(mode)}`);
+  const approx = o.approx ?? 'simple';
+  if (approx !== 'simple' && approx !== 'none') throw new SotrRangeError(`${name}: approx must be 'simple' or 'none', received ${String(approx)}`);
+  return { mode, approx };
+}
+
+/**
+ * The contours of bit-packed masks int32 [n, H, words32PerRow(width)] (resizeMasks' layout), traced natively on the
+ * CPU worker threads (maskContours, native/ops/mask_contours.cpp): equal to OpenCV's
+ * `cv2.findContours(mask, RETR_EXTERNAL | RETR_CCOMP, CHAIN_APPROX_SIMPLE | CHAIN_APPROX_NONE)`, point for point and
+ * in its order. The output buffer is sized from a guess and the op reruns at the exact size when it needs more.
+ */
+export async function maskContoursOf(masks: Tensor, width: number, options: ContourOptions = {}): Promise<Contour[][]> {
+  checkTensor('maskContours', 'masks', masks);
+  if (masks.device !== 'cpu') throw new SotrTypeError(`maskContours: masks must be on the CPU, received a tensor on ${masks.device}`);
+  const { mode, approx } = checkContourOptions('maskContours', options);
+  const { signal } = options;
+  const n = masks.shape[0] ?? 0;
+  let capacity = Math.min(2 ** 31 - 1, Math.max(1024, n * perMask));
+  for (;;) {
+    const [offsets, data] = await runOp('maskContours', [masks], { width, mode, approx, capacity }, signal ? { signal } : {});
+    try {
+      const off = (await offsets!.data()) as Int32Array;
+      const total = off[n]!;
+      if (n > 0) perMask = Math.max(64, Math.ceil((1.25 * total) / n));
+      if (total > capacity) {
+        capacity = total;
+        continue;
+      }
+      const d = (await data!.data()) as Int32Array;
+      const out: Contour[][] = new Array(n);
+      const yieldSometimes = turnTaker(4);
+      for (let i = 0; i < n; i++) {
+        let at = off[i]!;
+        const count = d[at++]!;
+        const list: Contour[] = new Array(count);
+        for (let c = 0; c < count; c++) {
+          const parent = d[at]!;
+          const np = d[at + 1]!;
+          at += 2;
+          list[c] = { points: d.slice(at, at + 2 * np), hole: parent >= 0, parent };
+          at += 2 * np;
+        }
+        out[i] = list;
+        await yieldSometimes();
+      }
+      return out;
+    } finally {
+      offsets!.dispose();
+      data!.dispose();
+    }
+  }
+}
+
+/**
+ * The contours of several masks at once (each mask's list as `cv2.findContours` returns it), traced natively off
+ * the JavaScript thread. Masks of different sizes are traced in one op call per size.
+ */
+export async function masksToContours(masks: readonly Mask[], options: ContourOptions = {}): Promise<Contour[][]> {
+  checkContourOptions('masksToContours', options);
+  const out: Contour[][] = new Array(masks.length);
+  await forEachSizeGroup('masksToContours', masks, async (t, idx, _height, width) => {
+    const lists = await maskContoursOf(t, width, options);
+    idx.forEach((i, k) => {
+      out[i] = lists[k]!;
+    });
+  });
+  return out;
+}
+
+/**
+ * COCO polygons ([[x0, y0, x1, y1, ...], ...]) from a mask's contours: the outer borders of at least three points,
+ * as the usual `[c.flatten().tolist() for c in contours if len(c) >= 3]` makes them from OpenCV's. Holes cannot be
+ * expressed (COCO's polygons are filled and merged); a lossy format: rasterised again, the polygons lose up to half
+ * a pixel along the border. Use RLE for exact masks.
+ */
+export function contoursToCocoPolygons(contours: readonly Contour[]): number[][] {
+  if (!Array.isArray(contours)) throw new SotrTypeError('contoursToCocoPolygons: expected an array of contours');
+  return contours.filter((c) => !c.hole && c.points.length >= 6).map((c) => Array.from(c.points));
+}

@@ -71,25 +71,80 @@ void followBorder(Image& im, int64_t start, bool hole, bool simple, int32_t x, i
   }
 }
 
-// Labels the 8-connected component of `seed` (nonzero pixels) with `label`: in ccomp mode a hole's parent is the
-// outer border of the component its first pixel belongs to.
-void labelComponent(const Image& im, std::vector<int32_t>& labels, int64_t seed, int32_t label, std::vector<int64_t>& stack) {
-  const int8_t* p = im.px.data();
-  stack.clear();
-  stack.push_back(seed);
-  labels[seed] = label;
-  while (!stack.empty()) {
-    const int64_t i = stack.back();
-    stack.pop_back();
-    for (int k = 0; k < 8; ++k) {
-      const int64_t j = i + kDx[k] + kDy[k] * im.stride;
-      if (p[j] != 0 && labels[j] == 0) {
-        labels[j] = label;
-        stack.push_back(j);
+// The 8-connected components of the crop, by runs: each row's runs of set pixels, joined (union-find) with the
+// runs of the row above that touch them (overlapping or diagonal). In ccomp mode a hole's parent is the outer border
+// of the component its first pixel belongs to; a component's outer border is the one found at its first pixel.
+class Components {
+ public:
+  void build(const Image& im) {
+    start_.clear();
+    end_.clear();
+    parent_.clear();
+    rowFirst_.assign(static_cast<size_t>(im.h + 2), 0);
+    const int8_t* p = im.px.data();
+    for (int64_t y = 1; y <= im.h; ++y) {
+      rowFirst_[y] = static_cast<int32_t>(start_.size());
+      const int8_t* r = p + y * im.stride;
+      for (int64_t x = 1; x <= im.w;) {
+        x = skipEqual(r, x, im.w, 0);
+        if (x > im.w) break;
+        const int64_t x0 = x;
+        x = skipEqual(r, x, im.w, 1);
+        start_.push_back(static_cast<int32_t>(x0));
+        end_.push_back(static_cast<int32_t>(x));  // exclusive
+        parent_.push_back(static_cast<int32_t>(parent_.size()));
+      }
+    }
+    rowFirst_[im.h + 1] = static_cast<int32_t>(start_.size());
+    for (int64_t y = 2; y <= im.h; ++y) {
+      int32_t a = rowFirst_[y - 1];
+      const int32_t aEnd = rowFirst_[y];
+      for (int32_t b = rowFirst_[y]; b < rowFirst_[y + 1]; ++b) {
+        // Runs above that end before this one starts (diagonal contact allowed) cannot touch later runs either.
+        while (a < aEnd && end_[a] < start_[b]) ++a;
+        for (int32_t k = a; k < aEnd && start_[k] <= end_[b]; ++k) unite(k, b);
       }
     }
   }
-}
+  // The component (a root run) of set pixel (x, y) of the crop.
+  int32_t of(int64_t x, int64_t y) {
+    const int32_t* s0 = start_.data() + rowFirst_[y];
+    const int32_t* s1 = start_.data() + rowFirst_[y + 1];
+    const int32_t k = static_cast<int32_t>(std::upper_bound(s0, s1, static_cast<int32_t>(x)) - start_.data()) - 1;
+    return find(k);
+  }
+  size_t runs() const { return start_.size(); }
+  void release() {
+    std::vector<int32_t>().swap(start_);
+    std::vector<int32_t>().swap(end_);
+    std::vector<int32_t>().swap(parent_);
+  }
+
+  // The first x >= x0 (up to w + 1) whose value differs from v, 8 pixels at a time where they are all v.
+  static int64_t skipEqual(const int8_t* r, int64_t x, int64_t w, int8_t v) {
+    const uint64_t pattern = 0x0101010101010101ull * static_cast<uint8_t>(v);
+    while (x + 8 <= w + 1) {
+      uint64_t q;
+      std::memcpy(&q, r + x, 8);
+      if (q != pattern) break;
+      x += 8;
+    }
+    while (x <= w && r[x] == v) ++x;
+    return x;
+  }
+
+ private:
+  int32_t find(int32_t k) {
+    while (parent_[k] != k) k = parent_[k] = parent_[parent_[k]];
+    return k;
+  }
+  void unite(int32_t a, int32_t b) {
+    a = find(a);
+    b = find(b);
+    if (a != b) parent_[std::max(a, b)] = std::min(a, b);
+  }
+  std::vector<int32_t> start_, end_, parent_, rowFirst_;
+};
 
 struct Contour {
   bool hole = false;
@@ -97,8 +152,24 @@ struct Contour {
   std::vector<int32_t> pts;
 };
 
+// Byte b's 8 bits as 8 bytes of 0 / 1 (least significant bit first; stored little-endian).
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "maskContours unpacks bits with little-endian 64-bit stores"
+#endif
+struct BitBytes {
+  uint64_t v[256];
+  BitBytes() {
+    for (int b = 0; b < 256; ++b) {
+      uint64_t q = 0;
+      for (int i = 0; i < 8; ++i) q |= static_cast<uint64_t>((b >> i) & 1) << (8 * i);
+      v[b] = q;
+    }
+  }
+};
+const BitBytes kBitBytes;
+
 thread_local Image t_image;
-thread_local std::vector<int32_t> t_labels;
+thread_local Components t_components;
 
 }  // namespace
 
@@ -126,16 +197,26 @@ void traceMaskContours(const int32_t* rows, int64_t H, int64_t W, int64_t words3
   im.stride = im.w + 2;
   im.ox = x0;
   im.oy = y0;
-  im.px.assign(static_cast<size_t>((im.h + 2) * im.stride), 0);
+  // 8 bytes of slack: the unpacking below writes whole groups of 8 pixels (the bits past x1 are 0).
+  im.px.assign(static_cast<size_t>((im.h + 2) * im.stride + 8), 0);
   for (int64_t y = 0; y < im.h; ++y) {
     const uint32_t* r = reinterpret_cast<const uint32_t*>(rows + (y0 + y) * words32);
     int8_t* dst = im.px.data() + (y + 1) * im.stride + 1;
-    for (int64_t x = 0; x < im.w; ++x) dst[x] = static_cast<int8_t>((r[(x0 + x) >> 5] >> ((x0 + x) & 31)) & 1u);
+    for (int64_t x = 0; x < im.w; x += 8) {
+      const int64_t b = x0 + x, k = b >> 5;
+      const uint64_t two = static_cast<uint64_t>(r[k]) | (k + 1 < words32 ? static_cast<uint64_t>(r[k + 1]) << 32 : 0);
+      uint64_t bits = kBitBytes.v[(two >> (b & 31)) & 0xff];
+      if (x + 8 > im.w) bits &= ~0ull >> (8 * (x + 8 - im.w));  // keep the right border column 0
+      std::memcpy(dst + x, &bits, 8);
+    }
   }
   const bool ccomp = mode == ContourMode::CComp;
-  std::vector<int32_t>& labels = t_labels;
-  std::vector<int64_t> stack;
-  if (ccomp) labels.assign(im.px.size(), 0);
+  Components& comps = t_components;
+  std::vector<int32_t> outerOf;  // component root run -> discovery index of its outer border
+  if (ccomp) {
+    comps.build(im);
+    outerOf.assign(comps.runs(), -1);
+  }
 
   // The raster scan of OpenCV's cvFindNextContour (modes RETR_EXTERNAL and RETR_CCOMP): a border starts where the
   // value changes from 0 to an unvisited 1 (outer) or from an unvisited 1 or a left-side mark to 0 (hole). `lnbd` is
@@ -148,8 +229,9 @@ void traceMaskContours(const int32_t* rows, int64_t H, int64_t W, int64_t words3
     int64_t lnbd = 0;
     int prev = 0;
     for (int64_t x = 1; x <= im.w; ++x) {
+      x = Components::skipEqual(p + row, x, im.w, static_cast<int8_t>(prev));
+      if (x > im.w) break;
       const int v = p[row + x];
-      if (v == prev) continue;
       bool hole = false, start = true;
       if (!(prev == 0 && v == 1)) {
         if (v != 0 || prev < 1) {
@@ -169,12 +251,12 @@ void traceMaskContours(const int32_t* rows, int64_t H, int64_t W, int64_t words3
       lnbd = x - (hole ? 1 : 0);
       Contour c;
       c.hole = hole;
-      const int32_t index = static_cast<int32_t>(found.size());
       if (ccomp) {
-        if (!hole) labelComponent(im, labels, at, index + 1, stack);
-        else c.parent = labels[at] - 1;
+        const int32_t root = comps.of(lnbd, y);
+        if (!hole) outerOf[root] = static_cast<int32_t>(found.size());
+        else c.parent = outerOf[root];
       }
-      followBorder(im, at, hole, simple, static_cast<int32_t>(im.ox + (at - row) - 1), static_cast<int32_t>(im.oy + y - 1), c.pts);
+      followBorder(im, at, hole, simple, static_cast<int32_t>(im.ox + lnbd - 1), static_cast<int32_t>(im.oy + y - 1), c.pts);
       found.push_back(std::move(c));
       prev = p[row + x];
     }
@@ -206,7 +288,7 @@ void traceMaskContours(const int32_t* rows, int64_t H, int64_t W, int64_t words3
   }
   if (im.px.size() > (size_t(1) << 25)) {  // keep at most ~32 MB a thread between calls
     std::vector<int8_t>().swap(im.px);
-    std::vector<int32_t>().swap(labels);
+    comps.release();
   }
 }
 

@@ -74,6 +74,7 @@ export { pillowResize, type PillowResizeOptions } from './ops/pillow_resize';
 export { resizeMasks, resizeMasksToList, type ResizeMasksOptions, type ResizeMasksToListOptions } from './ops/resize_masks';
 export { masksToRLE, maskRleStrings } from './ops/mask_rle';
 export { masksToContours, maskContoursOf, contoursToCocoPolygons, type Contour, type ContourOptions } from './ops/mask_contours';
+export { approxPolygon } from './masks/approx_poly';
 export { renderPrediction, instanceColour, type RenderOptions, type RenderFormat } from './render';
 export { evaluateCoco, type CocoGroundTruth, type CocoResult, type CocoEvalSummary, type CocoIouType } from './eval/coco_eval';
 export { selectCandidates, type SelectCandidatesOptions, type CandidateTensors } from './ops/select_candidates';

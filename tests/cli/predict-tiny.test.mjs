@@ -145,6 +145,17 @@ mtest('--polygons: each instance carries its mask\'s outer contours as COCO poly
   assert.ok(line.instances.some((i) => i.polygons.length > 0), 'some polygons');
   // Without the flag the field is absent.
   for (const l of readLines(out)) for (const inst of l.instances ?? []) assert.is(inst.polygons, undefined);
+  // --polygon-epsilon simplifies them (approxPolyDP); without --polygons it is a usage error.
+  const sout = path.join(outDir, 'polygons-eps.jsonl');
+  const r2 = await sotr(['predict', '--model', 'tiny', '--input', street, '--out', sout, '--polygons', '--polygon-epsilon', '2', '--device', 'cpu', '-q', ...SIZE]);
+  assert.is(r2.code, 0, r2.stderr);
+  const [line2] = readLines(sout);
+  line2.instances.forEach((inst, k) => assert.equal(inst.polygons, lib.contoursToCocoPolygons(lists[k], { epsilon: 2 }), `instance ${k}`));
+  const points = (l) => l.instances.reduce((a, i) => a + i.polygons.reduce((b, q) => b + q.length, 0), 0);
+  assert.ok(points(line2) < points(line), `simplified: ${points(line2)} < ${points(line)} numbers`);
+  const r3 = await sotr(['predict', '--model', 'tiny', '--input', street, '--out', path.join(outDir, 'x.jsonl'), '--polygon-epsilon', '2']);
+  assert.is(r3.code, 1);
+  assert.match(r3.stderr, /--polygon-epsilon is only used with --polygons/);
 });
 
 test.run();

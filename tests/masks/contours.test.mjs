@@ -5,7 +5,7 @@
 // output buffer grown on the way); COCO polygons; typed errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Mask, masksToContours, contoursToCocoPolygons, SotrRangeError, SotrTypeError } from '../../dist/index.js';
+import { Mask, masksToContours, contoursToCocoPolygons, approxPolygon, SotrRangeError, SotrTypeError } from '../../dist/index.js';
 import { loadFixture } from '../helpers/fixture.mjs';
 
 const fx = loadFixture('contours');
@@ -84,6 +84,38 @@ test('COCO polygons: outer borders of three points or more, flattened', async ()
   assert.equal(await masksToContours([]), []);
   const [empty] = await masksToContours([Mask.fromUint8Array(new Uint8Array(12), 4, 3)]);
   assert.equal(empty, []);
+});
+
+test('approxPolygon equals cv2.approxPolyDP (closed and open, several epsilons)', async () => {
+  const eps = JSON.parse(fx.meta.epsilons);
+  let checked = 0;
+  for (const c of cases) {
+    const m = Mask.fromUint8Array(c.bytes, c.W, c.H);
+    const want = fx.tensors[`case${c.k}.dp`].data;
+    let at = 0;
+    for (const [mode, approx] of [['ccomp', 'none'], ['external', 'simple']]) {
+      const [list] = await masksToContours([m], { mode, approx });
+      for (const contour of list.slice(0, 8)) {
+        for (const e of eps) {
+          for (const closed of [true, false]) {
+            const got = approxPolygon(contour.points, e, closed);
+            const n = want[at++];
+            const exp = Array.from(want.subarray(at, at + 2 * n));
+            at += 2 * n;
+            assert.equal(Array.from(got), exp, `case ${c.k} ${mode}/${approx} eps ${e} closed ${closed}`);
+            checked++;
+          }
+        }
+      }
+    }
+    assert.is(at, want.length, `case ${c.k}: every golden read`);
+  }
+  assert.ok(checked > 1000, `${checked} simplifications`);
+  assert.equal(Array.from(approxPolygon([], 1)), []);
+  assert.equal(Array.from(approxPolygon([3, 4], 1)), [3, 4]);
+  assert.throws(() => approxPolygon([1, 2, 3], 1), (e) => e instanceof SotrRangeError);
+  assert.throws(() => approxPolygon([1, 2], -1), (e) => e instanceof SotrRangeError);
+  assert.throws(() => approxPolygon('x', 1), (e) => e instanceof SotrTypeError);
 });
 
 test('bad arguments are typed errors', async () => {

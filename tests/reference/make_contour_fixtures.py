@@ -3,7 +3,10 @@
   contours.safetensors   case<k>.mask uint8 [H, W] (0/1) and, per mode and approximation,
                          case<k>.<mode>_<approx> int32: the op's per-mask layout (the contour count, then per contour
                          its parent (-1, or for a hole the index of its outer border), its point count and its points
-                         x, y, ...), in the order cv2 returns them; mode external|ccomp, approx simple|none.
+                         x, y, ...), in the order cv2 returns them; mode external|ccomp, approx simple|none;
+                         case<k>.dp int32: cv2.approxPolyDP of the first DP_CONTOURS contours of the ccomp/none
+                         and the external/simple lists, for each epsilon in EPSILONS, closed then open: per result its point
+                         count and its points.
 
 The cases are awkward on purpose: one row, one column, one pixel, empty, full (touching every side), noise at
 several densities (many components, holes, diagonal 8-connections), rings with blobs inside them and rings inside
@@ -25,6 +28,8 @@ from fixture_io import write_fixture  # noqa: E402
 
 SCRIPT = "tests/reference/make_contour_fixtures.py"
 SEED = 41
+EPSILONS = [0.0, 0.7, 1.0, 1.5, 4.0, 10.0]
+DP_CONTOURS = 8  # per list and case
 
 
 def rings(h, w, rng):
@@ -96,7 +101,15 @@ def main():
             for approx_name, approx in [("simple", cv2.CHAIN_APPROX_SIMPLE), ("none", cv2.CHAIN_APPROX_NONE)]:
                 contours, hierarchy = cv2.findContours(m.copy(), mode, approx)
                 tensors[f"case{k}.{mode_name}_{approx_name}"] = layout(contours, hierarchy)
-    path = write_fixture("contours", tensors, SCRIPT, SEED, cases=len(shapes), shapes=shapes, opencv=cv2.__version__)
+        dp = []
+        for mode, approx in [(cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE), (cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)]:
+            for c in cv2.findContours(m.copy(), mode, approx)[0][:DP_CONTOURS]:
+                for eps in EPSILONS:
+                    for closed in (True, False):
+                        a = cv2.approxPolyDP(c, eps, closed).reshape(-1).tolist()
+                        dp += [len(a) // 2] + a
+        tensors[f"case{k}.dp"] = torch.tensor(dp, dtype=torch.int32)
+    path = write_fixture("contours", tensors, SCRIPT, SEED, cases=len(shapes), shapes=shapes, epsilons=EPSILONS, opencv=cv2.__version__)
     print(f"{path}: {len(shapes)} cases, {os.path.getsize(path)} bytes")
 
 

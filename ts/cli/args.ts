@@ -127,6 +127,7 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
       --viz-threshold <p>      display cut for --viz (0.3)
       --polygons               also write each instance's outer contours as COCO polygons ("polygons" in
                                the JSON Lines: OpenCV's findContours, external borders, simple chains)
+      --polygon-epsilon <px>   simplify them as OpenCV's approxPolyDP with this tolerance (default 0: exact)
   running:
       --workers <n>            decode/overlay worker threads (default: from the cores)
       --retry-errors           redo images whose earlier line has an error

@@ -39,6 +39,7 @@ class SotrSegmenter implements Segmenter {
     readonly model: Sotr,
     readonly description: string,
     readonly polygons = false,
+    readonly polygonEpsilon = 0,
   ) {}
 
   get device(): string {
@@ -58,7 +59,7 @@ class SotrSegmenter implements Segmenter {
     if (this.polygons) {
       for (const p of preds) {
         const lists = await masksToContours(p.instances.map((i) => i.mask));
-        this.#polygons.set(p, lists.map((l) => contoursToCocoPolygons(l)));
+        this.#polygons.set(p, lists.map((l) => contoursToCocoPolygons(l, { epsilon: this.polygonEpsilon })));
       }
     }
     return preds;
@@ -121,5 +122,5 @@ export const sotrSegmenter: SegmenterFactory = async (o: SegmenterOptions): Prom
   const c = model.config;
   const what = o.model === 'tiny' ? 'tiny random-weight model' : path.basename(source);
   const description = `${what} (${c.variant}, ResNet-${c.resnetDepth}, ${c.transformerDepth} transformer layers, ${c.numClasses} classes, short side ${c.minSize}, ${model.precision})`;
-  return new SotrSegmenter(model, description, o.polygons === true);
+  return new SotrSegmenter(model, description, o.polygons === true, o.polygonEpsilon ?? 0);
 };

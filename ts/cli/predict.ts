@@ -52,6 +52,7 @@ const PREDICT_OPTIONS = {
   viz: { type: 'string' },
   'viz-threshold': { type: 'string' },
   polygons: { type: 'boolean' },
+  'polygon-epsilon': { type: 'string' },
   workers: { type: 'string' },
   'retry-errors': { type: 'boolean' },
   overwrite: { type: 'boolean' },
@@ -84,6 +85,7 @@ interface Settings {
   profileOps: boolean;
   quiet: boolean;
   polygons: boolean;
+  polygonEpsilon?: number;
 }
 
 /** `--profile ops` / `--profile=ops` → `--profile --profile-ops`; `--profile=stages` → `--profile` (bare `--profile` is a flag). */
@@ -149,6 +151,11 @@ function settings(p: Parsed): Settings {
     quiet: flag(p, 'quiet'),
     polygons: flag(p, 'polygons'),
   };
+  const polygonEpsilon = num(p, 'polygon-epsilon', { min: 0, max: 1e6 });
+  if (polygonEpsilon !== undefined) {
+    if (!s.polygons) throw new UsageError('--polygon-epsilon is only used with --polygons');
+    s.polygonEpsilon = polygonEpsilon;
+  }
   const batch = num(p, 'batch', { min: 1, max: 256, integer: true });
   if (batch !== undefined) s.batch = batch;
   if (precision !== undefined) s.precision = precision;
@@ -299,7 +306,7 @@ async function runModel(
     ...(s.minSize !== undefined ? { minSize: s.minSize } : {}),
     ...(s.maxSize !== undefined ? { maxSize: s.maxSize } : {}),
     ...s.post,
-    ...(s.polygons ? { polygons: true } : {}),
+    ...(s.polygons ? { polygons: true, polygonEpsilon: s.polygonEpsilon ?? 0 } : {}),
     log: say,
   });
   say(`${seg.description} on ${seg.device}, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

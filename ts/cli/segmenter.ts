@@ -33,6 +33,8 @@ export interface SegmenterOptions extends PostprocessFlags {
   maxSize?: number;
   /** Also trace each instance's outer contours (ResultInstance.polygons). */
   polygons?: boolean;
+  /** approxPolyDP tolerance for those polygons (pixels; 0: none). */
+  polygonEpsilon?: number;
   log: (message: string) => void;
 }
 

@@ -4,6 +4,7 @@ import type { Mask } from '../masks/mask';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { forEachSizeGroup } from './mask_rle';
 import { turnTaker } from '../event_loop';
+import { approxPolygon } from '../masks/approx_poly';
 
 /** One border of a mask, as OpenCV's findContours gives it. */
 export interface Contour {
@@ -105,9 +106,17 @@ export async function masksToContours(masks: readonly Mask[], options: ContourOp
  * COCO polygons ([[x0, y0, x1, y1, ...], ...]) from a mask's contours: the outer borders of at least three points,
  * as the usual `[c.flatten().tolist() for c in contours if len(c) >= 3]` makes them from OpenCV's. Holes cannot be
  * expressed (COCO's polygons are filled and merged); a lossy format: rasterised again, the polygons lose up to half
- * a pixel along the border. Use RLE for exact masks.
+ * a pixel along the border. Use RLE for exact masks. `epsilon` (pixels, default 0: none) first simplifies each
+ * border as `cv2.approxPolyDP(c, epsilon, True)` does (approxPolygon).
  */
-export function contoursToCocoPolygons(contours: readonly Contour[]): number[][] {
+export function contoursToCocoPolygons(contours: readonly Contour[], options: { epsilon?: number } = {}): number[][] {
   if (!Array.isArray(contours)) throw new SotrTypeError('contoursToCocoPolygons: expected an array of contours');
-  return contours.filter((c) => !c.hole && c.points.length >= 6).map((c) => Array.from(c.points));
+  const epsilon = options?.epsilon ?? 0;
+  const out: number[][] = [];
+  for (const c of contours) {
+    if (c.hole) continue;
+    const pts = epsilon > 0 ? approxPolygon(c.points, epsilon, true) : c.points;
+    if (pts.length >= 6) out.push(Array.from(pts));
+  }
+  return out;
 }

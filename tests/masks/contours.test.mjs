@@ -5,7 +5,8 @@
 // output buffer grown on the way); COCO polygons; typed errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Mask, masksToContours, contoursToCocoPolygons, approxPolygon, SotrRangeError, SotrTypeError } from '../../dist/index.js';
+import { Mask, Sotr, masksToContours, contoursToCocoPolygons, approxPolygon, SotrRangeError, SotrTypeError } from '../../dist/index.js';
+import { fixturePath } from '../model/helpers.mjs';
 import { loadFixture } from '../helpers/fixture.mjs';
 
 const fx = loadFixture('contours');
@@ -118,18 +119,39 @@ test('approxPolygon equals cv2.approxPolyDP (closed and open, several epsilons)'
   assert.throws(() => approxPolygon('x', 1), (e) => e instanceof SotrTypeError);
 });
 
+test("predict's contours option: each instance's contours, as masksToContours gives them", async () => {
+  const model = await Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 160, maxSize: 300, device: 'auto' });
+  try {
+    const img = fixturePath('img_land.png');
+    const plain = await model.predict(img);
+    assert.ok(plain.instances.length > 0);
+    assert.ok(plain.instances.every((i) => i.contours === undefined), 'off by default');
+    for (const [opt, mode, approx] of [[true, 'external', 'simple'], [{ mode: 'ccomp', approx: 'none' }, 'ccomp', 'none']]) {
+      const r = await model.predict(img, { contours: opt });
+      const want = await masksToContours(r.instances.map((i) => i.mask), { mode, approx });
+      assert.is(r.instances.length, plain.instances.length);
+      r.instances.forEach((inst, k) => assert.equal(flatten(inst.contours), flatten(want[k]), `instance ${k} ${mode}/${approx}`));
+    }
+    await rejects(() => model.predict(img, { contours: 'yes' }), SotrTypeError, /contours must be a boolean or \{ mode, approx \}/);
+    await rejects(() => model.predict(img, { contours: { mode: 'tree' } }), SotrRangeError, /contours.mode must be 'external' or 'ccomp'/);
+  } finally {
+    await model.dispose();
+  }
+});
+
+async function rejects(fn, Cls, re) {
+  try {
+    await fn();
+  } catch (e) {
+    assert.instance(e, Cls);
+    assert.match(e.message, re);
+    return;
+  }
+  assert.unreachable('expected a rejection');
+}
+
 test('bad arguments are typed errors', async () => {
   const m = Mask.fromUint8Array(new Uint8Array(6).fill(1), 3, 2);
-  const rejects = async (fn, Cls, re) => {
-    try {
-      await fn();
-    } catch (e) {
-      assert.instance(e, Cls);
-      assert.match(e.message, re);
-      return;
-    }
-    assert.unreachable('expected a rejection');
-  };
   await rejects(() => masksToContours([m], { mode: 'tree' }), SotrRangeError, /mode must be 'external' or 'ccomp'/);
   await rejects(() => masksToContours([m], { approx: 'tc89' }), SotrRangeError, /approx must be 'simple' or 'none'/);
   await rejects(() => masksToContours([m, {}]), SotrTypeError, /masks\[1\] is not a Mask/);

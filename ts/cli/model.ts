@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Sotr, type Prediction, type StageTimes as ModelStageTimes } from '../model/sotr';
-import { contoursToCocoPolygons, masksToContours } from '../ops/mask_contours';
+import { contoursToCocoPolygons } from '../ops/mask_contours';
 import { writeRandomSotrCheckpoint } from '../model/random_model';
 import type { SotrLoadOptions } from '../model/config';
 import { packageVersion } from './args';
@@ -32,8 +32,6 @@ const DEVICE_STAGES: Array<keyof ModelStageTimes> = ['backbone', 'transformer', 
 
 class SotrSegmenter implements Segmenter {
   readonly #times: StageTimes = {};
-  // --polygons: each prediction's instances' COCO polygons, traced natively after the prediction.
-  readonly #polygons = new WeakMap<Prediction, number[][][]>();
 
   constructor(
     readonly model: Sotr,
@@ -50,17 +48,11 @@ class SotrSegmenter implements Segmenter {
     // The worker threads decoded the images already (the model's own decoder, so pixels are what a path would
     // give); the model takes them as raw BGR.
     const inputs = images.map((im) => ({ data: im.data, width: im.width, height: im.height, channels: 3 as const, format: 'bgr' as const }));
-    // rle: the masks are encoded natively with the prediction, so encode() below only reads the strings.
-    const preds = await this.model.predict(inputs, { profile: true, rle: true });
+    // rle (and contours for --polygons): made natively with the prediction, so encode() below only reads them.
+    const preds = await this.model.predict(inputs, { profile: true, rle: true, contours: this.polygons });
     for (const p of preds) {
       if (!p.profile) continue;
       for (const [k, v] of Object.entries(p.profile)) if (k !== 'total') this.#times[k] = (this.#times[k] ?? 0) + v;
-    }
-    if (this.polygons) {
-      for (const p of preds) {
-        const lists = await masksToContours(p.instances.map((i) => i.mask));
-        this.#polygons.set(p, lists.map((l) => contoursToCocoPolygons(l, { epsilon: this.polygonEpsilon })));
-      }
     }
     return preds;
   }
@@ -68,8 +60,7 @@ class SotrSegmenter implements Segmenter {
   encode(prediction: unknown): ResultInstance[] {
     const p = prediction as Prediction;
     const ids = this.model.config.cocoCategoryIds;
-    const polygons = this.#polygons.get(p);
-    return p.instances.map((inst, k) => {
+    return p.instances.map((inst) => {
       const [x0, y0, x1, y1] = inst.box;
       const m = inst.mask as { toRLE(): string | { counts: string }; toCocoRLE?: () => { counts: string }; area: number };
       const rle = m.toCocoRLE ? m.toCocoRLE() : m.toRLE();
@@ -81,7 +72,7 @@ class SotrSegmenter implements Segmenter {
         bbox: [x0, y0, x1 - x0, y1 - y0],
         area: m.area,
         segmentation: { size: [p.height, p.width], counts: typeof rle === 'string' ? rle : rle.counts },
-        ...(polygons ? { polygons: polygons[k]! } : {}),
+        ...(inst.contours ? { polygons: contoursToCocoPolygons(inst.contours, { epsilon: this.polygonEpsilon }) } : {}),
       };
     });
   }

@@ -34,7 +34,8 @@ import { gatherKernels } from '../ops/gather_kernels';
 import { gatherRows } from '../ops/gather_rows';
 import { matrixNms as matrixNmsOp } from '../ops/matrix_nms';
 import { rankCandidates } from '../ops/rank_candidates';
-import { resizeMasksToList } from '../ops/resize_masks';
+import { resizeMasksToInstances } from '../ops/resize_masks';
+import type { Contour, ContourOptions } from '../ops/mask_contours';
 import { selectCandidates } from '../ops/select_candidates';
 import { op, opts, type OpCtx } from './ops';
 
@@ -51,6 +52,17 @@ export interface Instance {
   /** [x0, y0, x1, y1] in original-image pixels, exclusive ends, from the mask. */
   box: [number, number, number, number];
   mask: Mask;
+  /**
+   * With predict's `contours` option: the mask's borders as OpenCV's findContours gives them (see masksToContours),
+   * traced natively with the prediction.
+   */
+  contours?: Contour[];
+}
+
+/** What predict makes besides the masks: their COCO RLE, their contours. */
+export interface PostprocessOutputs {
+  rle?: boolean;
+  contours?: Pick<ContourOptions, 'mode' | 'approx'>;
 }
 
 export interface LevelMaps {
@@ -143,7 +155,7 @@ export async function postprocess(
   o: ResolvedPostprocess,
   input: PostprocessInput,
   trace?: PostprocessTrace,
-  rle = false,
+  outputs: PostprocessOutputs = {},
 ): Promise<Instance[]> {
   const { levels, feature: F } = input;
   const fh = F.height;
@@ -226,12 +238,20 @@ export async function postprocess(
     const finalCells = own(Tensor.from(Int32Array.from(final, (j) => cells[pre[j]!]!), [final.length]));
     const soft = own(await dynamicConvSoft(ctx, F, own(await gatherKernels(finalCells, levels.map((l) => l.kernel), sig))));
     check();
-    const masksOut = await op(
+    const resized = await op(
       ctx,
-      resizeMasksToList,
+      resizeMasksToInstances,
       soft,
-      opts(ctx, { ratio, crop: [input.height, input.width] as const, size: [input.originalHeight, input.originalWidth] as const, threshold: o.maskThreshold, rle }),
+      opts(ctx, {
+        ratio,
+        crop: [input.height, input.width] as const,
+        size: [input.originalHeight, input.originalWidth] as const,
+        threshold: o.maskThreshold,
+        rle: outputs.rle === true,
+        contours: outputs.contours,
+      }),
     );
+    const masksOut = resized.masks;
     const out: Instance[] = [];
     for (let k = 0; k < final.length; k++) {
       const j = final[k]!;
@@ -244,6 +264,7 @@ export async function postprocess(
         score: decayed[j]!,
         box: mask.box,
         mask,
+        ...(resized.contours ? { contours: resized.contours[k]! } : {}),
       });
     }
     return out;

@@ -60,6 +60,12 @@ export interface PredictOptions extends PostprocessOptions {
    * thread (~1.6 ms a 640×480 mask there, against ~12 µs natively). `false` skips it.
    */
   rle?: boolean;
+  /**
+   * Traces each instance's mask borders natively with the prediction (`instance.contours`, as OpenCV's
+   * findContours gives them; see masksToContours): `true` for the outer borders as simple chains, or
+   * `{ mode: 'external' | 'ccomp', approx: 'simple' | 'none' }`. Default off.
+   */
+  contours?: boolean | { mode?: 'external' | 'ccomp'; approx?: 'simple' | 'none' };
 }
 
 export interface StageTimes {
@@ -349,6 +355,7 @@ export class Sotr {
       throw new SotrTypeError(`predict: profile must be true, false or 'ops', received ${JSON.stringify(options.profile)}`);
     const profile = options.profile === true;
     if (options.rle !== undefined && typeof options.rle !== 'boolean') throw new SotrTypeError(`predict: rle must be a boolean, received ${JSON.stringify(options.rle)}`);
+    const contours = predictContours(options.contours);
     // This environment's ops, every device (post-processing runs on the CPU for a CUDA model).
     const opSession = options.profile === 'ops' ? new OpProfileSession({ thisThreadOnly: true }) : null;
     const times: StageTimes = { decode: decodeMs, resize: 0, backbone: 0, transformer: 0, heads: 0, maskBranch: 0, postprocess: 0, total: 0 };
@@ -444,7 +451,7 @@ export class Sotr {
         post,
         { levels, feature: F, height: prep.height, width: prep.width, originalHeight: prep.originalHeight, originalWidth: prep.originalWidth },
         trace,
-        options.rle !== false,
+        { rle: options.rle !== false, ...(contours ? { contours } : {}) },
       );
       await lap('postprocess');
       const result: Prediction = { width: prep.originalWidth, height: prep.originalHeight, instances };
@@ -530,3 +537,14 @@ export async function inspectCheckpoint(source: SotrSource, options: Omit<SotrLo
   };
 }
 
+// predict's `contours` option, checked: undefined when off.
+function predictContours(c: PredictOptions['contours']): { mode: 'external' | 'ccomp'; approx: 'simple' | 'none' } | undefined {
+  if (c === undefined || c === false) return undefined;
+  if (c === true) return { mode: 'external', approx: 'simple' };
+  if (c === null || typeof c !== 'object') throw new SotrTypeError(`predict: contours must be a boolean or { mode, approx }, received ${JSON.stringify(c)}`);
+  const mode = c.mode ?? 'external';
+  const approx = c.approx ?? 'simple';
+  if (mode !== 'external' && mode !== 'ccomp') throw new SotrRangeError(`predict: contours.mode must be 'external' or 'ccomp', received ${JSON.stringify(mode)}`);
+  if (approx !== 'simple' && approx !== 'none') throw new SotrRangeError(`predict: contours.approx must be 'simple' or 'none', received ${JSON.stringify(approx)}`);
+  return { mode, approx };
+}

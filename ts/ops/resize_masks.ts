@@ -3,6 +3,7 @@ import { SotrTypeError } from '../errors';
 import { packedMask, words32PerRow, type Mask, type MaskBox } from '../masks/mask';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { maskRleStrings } from './mask_rle';
+import { maskContoursOf, type Contour, type ContourOptions } from './mask_contours';
 import { turnTaker } from '../event_loop';
 
 export interface ResizeMasksOptions extends OpOptions {
@@ -19,6 +20,8 @@ export interface ResizeMasksOptions extends OpOptions {
 export interface ResizeMasksToListOptions extends ResizeMasksOptions {
   /** Also encodes each mask as COCO RLE natively (maskRle), so the masks' toRLE() / toCocoRLE() return at once. */
   rle?: boolean;
+  /** @internal Also traces each mask's contours natively (maskContours); resizeMasksToInstances returns them. */
+  contours?: Pick<ContourOptions, 'mode' | 'approx'>;
 }
 
 // Both outputs of the op: the bits and, per mask, [area, x0, y0, x1, y1].
@@ -54,6 +57,15 @@ export async function resizeMasks(soft: Tensor, options: ResizeMasksOptions): Pr
 
 /** resizeMasks, returned as one `Mask` per input mask (each owns a copy of its rows). */
 export async function resizeMasksToList(soft: Tensor, options: ResizeMasksToListOptions): Promise<Mask[]> {
+  if (options?.contours !== undefined) throw new SotrTypeError('resizeMasksToList: contours is not an option here (masksToContours traces masks)');
+  return (await resizeMasksToInstances(soft, options)).masks;
+}
+
+/**
+ * @internal resizeMasksToList for predict: the masks, and with `contours` each mask's contours, traced from the same
+ * host bits as the RLE (a GPU model's bits come to the host once for both).
+ */
+export async function resizeMasksToInstances(soft: Tensor, options: ResizeMasksToListOptions): Promise<{ masks: Mask[]; contours?: Contour[][] }> {
   if (options?.rle !== undefined && typeof options.rle !== 'boolean') throw new SotrTypeError('resizeMasksToList: rle must be a boolean');
   const [t, st] = await resizeMasksWithStats(soft, options);
   let host: Tensor | undefined;
@@ -61,22 +73,24 @@ export async function resizeMasksToList(soft: Tensor, options: ResizeMasksToList
     const [n, H0] = [t.shape[0]!, t.shape[1]!];
     const W0 = options.size[1];
     const stride = words32PerRow(W0);
-    // RLE is a CPU op: a GPU model's bits come to the host once, for it and for the masks.
-    host = options.rle && t.device !== 'cpu' ? await t.to('cpu') : t;
-    const rle = options.rle ? await maskRleStrings(host, W0, options.signal ? { signal: options.signal } : {}) : undefined;
+    const sig = options.signal ? { signal: options.signal } : {};
+    // RLE and contours are CPU ops: a GPU model's bits come to the host once, for them and for the masks.
+    host = (options.rle || options.contours) && t.device !== 'cpu' ? await t.to('cpu') : t;
+    const rle = options.rle ? await maskRleStrings(host, W0, sig) : undefined;
+    const contours = options.contours ? await maskContoursOf(host, W0, { ...options.contours, ...sig }) : undefined;
     const i32 = (await host.data()) as Int32Array;
     const s = (await st.data()) as Int32Array;
     const u32 = new Uint32Array(i32.buffer, i32.byteOffset, i32.length);
-    const out: Mask[] = [];
+    const masks: Mask[] = [];
     // One copy a mask (so the GC frees the masks nobody keeps), with turns for the event loop between them: 100
     // masks of a 12-megapixel image are 150 MB, ~35 ms of copying.
     const yieldSometimes = turnTaker(4);
     for (let m = 0; m < n; m++) {
       const box: MaskBox = [s[m * 5 + 1]!, s[m * 5 + 2]!, s[m * 5 + 3]!, s[m * 5 + 4]!];
-      out.push(packedMask(W0, H0, u32.slice(m * H0 * stride, (m + 1) * H0 * stride), { area: s[m * 5]!, box }, rle?.[m]));
+      masks.push(packedMask(W0, H0, u32.slice(m * H0 * stride, (m + 1) * H0 * stride), { area: s[m * 5]!, box }, rle?.[m]));
       await yieldSometimes();
     }
-    return out;
+    return contours ? { masks, contours } : { masks };
   } finally {
     if (host && host !== t) host.dispose();
     t.dispose();

@@ -5,7 +5,12 @@
 // pycocotools' speed is not measured here.
 // Reports; never fails.
 //   node benchmarks/host_outputs_bench.mjs [--sizes 640x480,4000x3000] [--eval-images 1000] [--threads 2] [--json FILE]
+//        [--no-opencv]   (the contour rows run OpenCV's findContours on the same masks, benchmarks/opencv/, when
+//                         /usr/bin/python3 has cv2: Debian's python3-opencv)
 import path from 'node:path';
+import fs from 'node:fs';
+import os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { machine, median, pinThreads, root, writeResults } from './harness.mjs';
 
 const argv = process.argv.slice(2);
@@ -129,10 +134,25 @@ const resizeRows = [];
       }
       contours[`${mode}_${approx}`] = median(cm);
     }
-    resizeRows.push({ image: `${W}x${H}`, masks: n, ms: median(ms), masksToContoursMs: contours });
+    // OpenCV on the same masks (one thread: findContours has no threads), beside ours (2 threads, including the copy of
+    // the masks' bits into a tensor).
+    let opencv = null;
+    if (!argv.includes('--no-opencv')) {
+      const bits = await resizeMasks(t, { ratio: 4, crop: [800, 1067], size: [H, W] });
+      const file = path.join(os.tmpdir(), `sotr-contour-masks-${process.pid}.bin`);
+      const d = await bits.data();
+      fs.writeFileSync(file, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+      bits.dispose();
+      const r = spawnSync('/usr/bin/python3', [path.join(root, 'benchmarks', 'opencv', 'contours_bench.py'), file, String(n), String(H), String(W), '3'], { encoding: 'utf8' });
+      fs.rmSync(file, { force: true });
+      if (r.status === 0) opencv = JSON.parse(r.stdout.trim().split('\n').pop());
+      else console.log(`(OpenCV side skipped: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`);
+    }
+    resizeRows.push({ image: `${W}x${H}`, masks: n, ms: median(ms), masksToContoursMs: contours, opencvFindContoursMs: opencv });
     console.log(
       `resizeMasks, ${n} object-like masks 200x268 -> ${W}x${H}: ${median(ms).toFixed(1)} ms (median of 5); their contours: ` +
-        `external/simple ${contours.external_simple.toFixed(1)} ms, ccomp/none ${contours.ccomp_none.toFixed(1)} ms (medians of 3)`,
+        `external/simple ${contours.external_simple.toFixed(1)} ms, ccomp/none ${contours.ccomp_none.toFixed(1)} ms (medians of 3)` +
+        (opencv ? `; OpenCV ${opencv.opencv} (1 thread): ${opencv.external_simple.toFixed(1)} / ${opencv.ccomp_none.toFixed(1)} ms` : ''),
     );
   }
   t.dispose();

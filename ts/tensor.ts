@@ -22,9 +22,6 @@ const DTYPES: Record<DType, { bytes: number; ctor: { new (b: ArrayBuffer, o?: nu
   int32: { bytes: 4, ctor: Int32Array },
 };
 
-const disposeSym: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
-const asyncDisposeSym: symbol = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for('nodejs.asyncDispose');
-
 export interface TensorFromOptions {
   device?: DeviceSpec | string;
   /** Required for Uint16Array data ('float16' or 'bfloat16'); inferred otherwise. */
@@ -251,11 +248,11 @@ export class Tensor {
     }
   }
 
-  [disposeSym](): void {
+  [Symbol.dispose](): void {
     this.dispose();
   }
 
-  async [asyncDisposeSym](): Promise<void> {
+  async [Symbol.asyncDispose](): Promise<void> {
     this.dispose();
   }
 

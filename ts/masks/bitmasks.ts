@@ -29,9 +29,6 @@ export interface BitMasksInit {
   softSums?: Float32Array | null;
 }
 
-const disposeSym: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
-const asyncDisposeSym: symbol = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for('nodejs.asyncDispose');
-
 function dim(what: string, v: unknown): number {
   if (!Number.isSafeInteger(v) || (v as number) < 0) throw new SotrRangeError(`BitMasks: ${what} must be a non-negative integer, received ${String(v)}`);
   return v as number;
@@ -237,11 +234,11 @@ export class DeviceBitMasks {
     this.boxes.dispose();
   }
 
-  [disposeSym](): void {
+  [Symbol.dispose](): void {
     this.dispose();
   }
 
-  async [asyncDisposeSym](): Promise<void> {
+  async [Symbol.asyncDispose](): Promise<void> {
     this.dispose();
   }
 }

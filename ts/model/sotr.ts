@@ -38,8 +38,6 @@ import { runTransformer } from './transformer';
 import { buildWeights, type SotrWeights } from './weights';
 import { OpProfileSession, type OpProfile } from '../profile';
 
-const asyncDisposeSym: symbol = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for('nodejs.asyncDispose');
-
 export interface PredictOptions extends PostprocessOptions {
   /**
    * `true`: adds per-stage wall times in milliseconds (`result.profile`; synchronising the device between stages).
@@ -484,7 +482,7 @@ export class Sotr {
     return this.#disposing;
   }
 
-  [asyncDisposeSym](): Promise<void> {
+  [Symbol.asyncDispose](): Promise<void> {
     return this.dispose();
   }
 }

@@ -2,7 +2,7 @@ import type { Tensor } from '../tensor';
 import { SotrRangeError, SotrTypeError } from '../errors';
 import type { Mask } from '../masks/mask';
 import { checkTensor, runOp, type OpOptions } from './run';
-import { forEachSizeGroup } from './mask_rle';
+import { forEachSizeGroup } from './mask_groups';
 import { turnTaker } from '../event_loop';
 import { approxPolygon } from '../masks/approx_poly';
 
@@ -112,6 +112,7 @@ export async function masksToContours(masks: readonly Mask[], options: ContourOp
 export function contoursToCocoPolygons(contours: readonly Contour[], options: { epsilon?: number } = {}): number[][] {
   if (!Array.isArray(contours)) throw new SotrTypeError('contoursToCocoPolygons: expected an array of contours');
   const epsilon = options?.epsilon ?? 0;
+  if (typeof epsilon !== 'number' || !(epsilon >= 0)) throw new SotrRangeError(`contoursToCocoPolygons: epsilon must be a number >= 0, received ${String(epsilon)}`);
   const out: number[][] = [];
   for (const c of contours) {
     if (c.hole) continue;

@@ -1,0 +1,47 @@
+/**
+ * Masks of several sizes in as few op calls as possible: the bits of the masks of each size stacked into one host
+ * tensor (masksToRLE, masksToContours).
+ */
+import { Tensor } from '../tensor';
+import { SotrRangeError, SotrTypeError } from '../errors';
+import { Mask, words32PerRow } from '../masks/mask';
+import { turnTaker } from '../event_loop';
+
+/**
+ * @internal Runs `fn` once per size among `masks`, with their bits stacked into a host tensor int32
+ * [count, height, words32PerRow(width)] (disposed after) and their indices in `masks`. The copies take turns with
+ * the event loop (100 masks of a 12-megapixel image are 150 MB).
+ */
+export async function forEachSizeGroup(
+  name: string,
+  masks: readonly Mask[],
+  fn: (t: Tensor, idx: number[], height: number, width: number) => Promise<void>,
+): Promise<void> {
+  if (!Array.isArray(masks)) throw new SotrTypeError(`${name}: expected an array of Mask`);
+  const bySize = new Map<string, number[]>();
+  masks.forEach((m, i) => {
+    if (!(m instanceof Mask)) throw new SotrTypeError(`${name}: masks[${i}] is not a Mask`);
+    const key = `${m.height}x${m.width}`;
+    const list = bySize.get(key);
+    if (list) list.push(i);
+    else bySize.set(key, [i]);
+  });
+  const yieldSometimes = turnTaker(4);
+  for (const idx of bySize.values()) {
+    const { width, height } = masks[idx[0]!]!;
+    const per = words32PerRow(width) * height;
+    if (idx.length * per > 2 ** 31 - 1) throw new SotrRangeError(`${name}: more than 2^31 words of masks of one size in one call`);
+    const words = new Int32Array(idx.length * per);
+    for (let k = 0; k < idx.length; k++) {
+      const m = masks[idx[k]!]!;
+      words.set(new Int32Array(m.data.buffer, m.data.byteOffset, per), k * per);
+      await yieldSometimes();
+    }
+    const t = Tensor.from(words, [idx.length, height, words32PerRow(width)]);
+    try {
+      await fn(t, idx, height, width);
+    } finally {
+      t.dispose();
+    }
+  }
+}

@@ -199,4 +199,34 @@ test('predict: raw RGB, RGBA and grey pixels give the instances of their BGR con
   }
 });
 
+test('raw pixels are copied within the call (the caller may reuse its buffer at once), through reused staging buffers', async () => {
+  const m = await Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 160, maxSize: 300, device: 'cpu' });
+  try {
+    const W = 131;
+    const H = 97;
+    const key = (p) => JSON.stringify(p.instances.map((i) => [i.label, i.score, Array.from(i.mask.data)]));
+    const frame = (seed) => Uint8Array.from({ length: W * H * 3 }, (_, i) => ((i % (W * 3)) * (7 + seed) + Math.floor(i / (W * 3)) * 5) & 255);
+    const a = frame(0);
+    const b = frame(3);
+    const want = [key(await m.predict({ data: a.slice(), width: W, height: H, channels: 3 })), key(await m.predict({ data: b.slice(), width: W, height: H, channels: 3 }))];
+    assert.is.not(want[0], want[1]);
+    // One buffer reused for every frame, overwritten as soon as predict returns its promise (the staging buffers of
+    // earlier frames are reused underneath).
+    const buf = new Uint8Array(W * H * 3);
+    for (let r = 0; r < 3; r++) {
+      for (const [k, f] of [a, b].entries()) {
+        buf.set(f);
+        const p = m.predict({ data: buf, width: W, height: H, channels: 3 });
+        buf.fill(0);
+        assert.is(key(await p), want[k], `round ${r} frame ${k}`);
+      }
+    }
+    // An array of frames (decoded one ahead of the model): each its own result.
+    const many = await m.predict([a, b, a].map((d) => ({ data: d, width: W, height: H, channels: 3 })));
+    assert.equal(many.map(key), [want[0], want[1], want[0]]);
+  } finally {
+    await m.dispose();
+  }
+});
+
 test.run();

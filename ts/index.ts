@@ -77,6 +77,7 @@ export { masksToContours, maskContoursOf, contoursToCocoPolygons, type Contour, 
 export { approxPolygon } from './masks/approx_poly';
 export { renderPrediction, instanceColour, type RenderOptions, type RenderFormat } from './render';
 export { evaluateCoco, type CocoGroundTruth, type CocoResult, type CocoEvalSummary, type CocoIouType } from './eval/coco_eval';
+export { toCocoResults, type CocoInstanceResult } from './eval/coco_results';
 export { selectCandidates, type SelectCandidatesOptions, type CandidateTensors } from './ops/select_candidates';
 export { gatherKernels } from './ops/gather_kernels';
 export { gatherRows } from './ops/gather_rows';

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeRleCounts, evaluateCoco, Mask, masksToRLE, SotrRangeError, SotrTypeError } from '../../dist/index.js';
+import { encodeRleCounts, evaluateCoco, Mask, masksToRLE, Sotr, toCocoResults, SotrRangeError, SotrTypeError } from '../../dist/index.js';
 import { segmentationToRle, rleArea, rleToBox, rleIou } from '../../dist/masks/coco_mask.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -78,6 +78,36 @@ test('evaluateCoco: typed errors for a bad iouType, a non-COCO file, a result on
   await fails(() => evaluateCoco(gt, [{ image_id: 999999, category_id: 1, score: 1, bbox: [0, 0, 1, 1] }]), SotrRangeError, /999999/);
   const empty = await evaluateCoco(gt, []);
   assert.equal(empty.stats.slice(0, 3), [0, 0, 0], 'no results: AP 0 where there is ground truth');
+});
+
+test('toCocoResults: a prediction as COCO results (the RLE, [x, y, w, h], float32-exact scores); scored against itself, AP 1', async () => {
+  const model = await Sotr.load(path.join(here, '..', 'fixtures', 'model', 'tiny_sotr.pth'), { onWarning: () => {}, minSize: 160, maxSize: 300, device: 'cpu' });
+  try {
+    const img = path.join(here, '..', 'fixtures', 'model', 'img_land.png');
+    const p = await model.predict(img);
+    const res = toCocoResults(p, 'land');
+    assert.is(res.length, p.instances.length);
+    res.forEach((r, k) => {
+      const inst = p.instances[k];
+      assert.is(r.image_id, 'land');
+      assert.is(r.category_id, inst.cocoCategoryId);
+      assert.is(Math.fround(r.score), inst.score);
+      assert.equal(r.bbox, [inst.box[0], inst.box[1], inst.box[2] - inst.box[0], inst.box[3] - inst.box[1]]);
+      assert.equal(r.segmentation, inst.mask.toCocoRLE());
+    });
+    assert.equal(toCocoResults(p.instances, 7).map((r) => r.image_id), res.map(() => 7));
+    const gt = {
+      images: [{ id: 'land', width: p.width, height: p.height }],
+      categories: [...new Set(res.map((r) => r.category_id))].map((id) => ({ id, name: String(id) })),
+      annotations: res.filter((r) => p.instances[res.indexOf(r)].mask.area > 0).map((r, i) => ({ id: i + 1, image_id: 'land', category_id: r.category_id, segmentation: r.segmentation, area: p.instances[res.indexOf(r)].mask.area, bbox: r.bbox, iscrowd: 0 })),
+    };
+    const summary = await evaluateCoco(gt, res.map(({ bbox, ...r }) => r));
+    assert.ok(summary.stats[0] > 0.999, `AP ${summary.stats[0]}`);
+    assert.throws(() => toCocoResults(null, 1), (e) => e instanceof SotrTypeError);
+    assert.throws(() => toCocoResults(p, {}), (e) => e instanceof SotrTypeError);
+  } finally {
+    await model.dispose();
+  }
 });
 
 test.run();

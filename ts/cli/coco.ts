@@ -6,12 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './args';
 import { scanLines, type ResultLine } from './journal';
-import { COCO_CATEGORY_IDS, COCO_CLASS_NAMES } from '../model/coco';
+import { COCO_CLASS_NAMES, categoryId } from '../model/coco';
 
-/** COCO category id of a contiguous label (the model's own table when it has one; label + 1 past the 80). */
-export function categoryId(label: number, ids?: readonly number[] | null): number {
-  return (ids ?? COCO_CATEGORY_IDS)[label] ?? label + 1;
-}
+export { categoryId };
 
 export function className(label: number, names?: readonly string[]): string {
   return names?.[label] ?? COCO_CLASS_NAMES[label] ?? `class ${label}`;

@@ -18,3 +18,8 @@ export const COCO_CATEGORY_IDS: readonly number[] = Object.freeze([
   36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65,
   67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
 ]);
+
+/** COCO category id of a contiguous label (the model's own table when it has one; label + 1 past the 80). */
+export function categoryId(label: number, ids?: readonly number[] | null): number {
+  return (ids ?? COCO_CATEGORY_IDS)[label] ?? label + 1;
+}

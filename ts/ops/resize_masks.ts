@@ -4,7 +4,6 @@ import { packedMask, words32PerRow, type Mask, type MaskBox } from '../masks/mas
 import { checkTensor, runOp, type OpOptions } from './run';
 import { maskRleStrings } from './mask_rle';
 import { maskContoursOf, type Contour, type ContourOptions } from './mask_contours';
-import { turnTaker } from '../event_loop';
 
 export interface ResizeMasksOptions extends OpOptions {
   /** Upsampling factor of the first resize (SOTR: ceil(resized height / mask-feature height)). */
@@ -74,21 +73,28 @@ export async function resizeMasksToInstances(soft: Tensor, options: ResizeMasksT
     const W0 = options.size[1];
     const stride = words32PerRow(W0);
     const sig = options.signal ? { signal: options.signal } : {};
-    // RLE and contours are CPU ops: a GPU model's bits come to the host once, for them and for the masks.
-    host = (options.rle || options.contours) && t.device !== 'cpu' ? await t.to('cpu') : t;
+    // A GPU model's bits come to the host once (one device-to-host copy), for the RLE, the contours and the masks.
+    host = t.device !== 'cpu' ? await t.to('cpu') : t;
     const rle = options.rle ? await maskRleStrings(host, W0, sig) : undefined;
     const contours = options.contours ? await maskContoursOf(host, W0, { ...options.contours, ...sig }) : undefined;
-    const i32 = (await host.data()) as Int32Array;
     const s = (await st.data()) as Int32Array;
-    const u32 = new Uint32Array(i32.buffer, i32.byteOffset, i32.length);
     const masks: Mask[] = [];
-    // One copy a mask (so the GC frees the masks nobody keeps), with turns for the event loop between them: 100
-    // masks of a 12-megapixel image are 150 MB, ~35 ms of copying.
-    const yieldSometimes = turnTaker(4);
+    // Each mask its own host buffer (so the GC frees the masks nobody keeps), read from its rows of the tensor: the
+    // copies run on the worker threads, not here (100 masks of a 12-megapixel image are 150 MB).
+    const rows = await Promise.all(
+      Array.from({ length: n }, async (_, m) => {
+        const one = host!.narrow(m, m + 1);
+        try {
+          return (await one.data()) as Int32Array;
+        } finally {
+          one.dispose();
+        }
+      }),
+    );
     for (let m = 0; m < n; m++) {
       const box: MaskBox = [s[m * 5 + 1]!, s[m * 5 + 2]!, s[m * 5 + 3]!, s[m * 5 + 4]!];
-      masks.push(packedMask(W0, H0, u32.slice(m * H0 * stride, (m + 1) * H0 * stride), { area: s[m * 5]!, box }, rle?.[m]));
-      await yieldSometimes();
+      const r = rows[m]!;
+      masks.push(packedMask(W0, H0, new Uint32Array(r.buffer, r.byteOffset, H0 * stride), { area: s[m * 5]!, box }, rle?.[m]));
     }
     return contours ? { masks, contours } : { masks };
   } finally {

@@ -1,0 +1,77 @@
+// A minimal segmentation service: POST an image (JPEG, PNG, WebP, ...) to /segment and get its instances back as
+// JSON (class, score, box, COCO RLE, and with ?polygons=1 the outer contours as COCO polygons).
+//
+//   node examples/http-server.mjs <checkpoint.pth|tiny> [port]
+//   curl --data-binary @photo.jpg 'http://localhost:8080/segment?polygons=1'
+//
+// What it shows: one model shared by every request (predictions queue on the device; the event loop stays free for
+// other requests), a request's prediction cancelled when its client goes away (AbortSignal), and the library's typed
+// errors mapped to HTTP statuses (a bad image is the client's fault: 422; anything else: 500).
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { Sotr, writeRandomSotrCheckpoint, contoursToCocoPolygons, ImageDecodeError, AbortError, SotrError } from 'sotr-node';
+
+const [source = 'tiny', portArg = '8080'] = process.argv.slice(2);
+let checkpoint = source;
+if (source === 'tiny') {
+  // The random-weight test model: shapes, not objects (meaningful masks need the released weights).
+  checkpoint = path.join(os.tmpdir(), 'sotr-example-tiny.safetensors');
+  await writeRandomSotrCheckpoint(checkpoint, { preset: 'tiny', seed: 1 });
+}
+const model = await Sotr.load(checkpoint, { device: 'auto' });
+await model.warmup();
+const MAX_BYTES = 32 << 20;
+
+const server = http.createServer(async (req, res) => {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (req.method !== 'POST' || url.pathname !== '/segment') {
+    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'POST an image to /segment' }));
+    return;
+  }
+  const abort = new AbortController();
+  res.on('close', () => abort.abort()); // the client went away before the answer: stop its prediction
+  try {
+    const chunks = [];
+    let size = 0;
+    for await (const c of req) {
+      size += c.length;
+      if (size > MAX_BYTES) throw Object.assign(new Error(`the image is larger than ${MAX_BYTES} bytes`), { status: 413 });
+      chunks.push(c);
+    }
+    const polygons = url.searchParams.get('polygons') === '1';
+    const t0 = performance.now();
+    const result = await model.predict(Buffer.concat(chunks), { signal: abort.signal, contours: polygons });
+    const body = {
+      width: result.width,
+      height: result.height,
+      ms: Math.round(performance.now() - t0),
+      instances: result.instances.map((i) => ({
+        class: i.category,
+        score: Number(i.score.toFixed(4)),
+        box: i.box,
+        rle: i.mask.toCocoRLE(),
+        ...(polygons ? { polygons: contoursToCocoPolygons(i.contours ?? [], { epsilon: 1 }) } : {}),
+      })),
+    };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  } catch (e) {
+    if (e instanceof AbortError) return; // nobody is listening any more
+    const status = e.status ?? (e instanceof ImageDecodeError ? 422 : 500);
+    const code = e instanceof SotrError ? e.code : undefined;
+    if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: e.message, ...(code ? { code } : {}) }));
+  }
+});
+
+server.listen(Number(portArg), () => console.log(`listening on http://localhost:${server.address().port}/segment (${model.device})`));
+
+// Stop cleanly: no new requests, then the model's memory back.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    server.close(async () => {
+      await model.dispose();
+      process.exit(0);
+    });
+  });
+}

@@ -1,0 +1,77 @@
+// The scripts in examples/ run: segment-and-export on two example images with the tiny model (overlays, COCO
+// results, polygon features with rings closed), and the HTTP service answering a POSTed image, a bad image (422
+// with the library's error code) and a wrong route (404), then stopping on SIGTERM. They import 'sotr-node' as a user
+// would: a scratch folder's node_modules links to this checkout.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const dir = mkdtempSync(path.join(tmpdir(), 'sotr-examples-'));
+mkdirSync(path.join(dir, 'node_modules'));
+symlinkSync(root, path.join(dir, 'node_modules', 'sotr-node'), 'dir');
+cpSync(path.join(root, 'examples'), path.join(dir, 'examples'), { recursive: true });
+const img = (n) => path.join(root, 'examples', 'images', n);
+
+test('examples/segment-and-export.mjs: overlays, COCO results and polygon features', () => {
+  const out = path.join(dir, 'out');
+  const r = spawnSync(process.execPath, [path.join(dir, 'examples', 'segment-and-export.mjs'), 'tiny', out, img('street.jpg'), img('table.jpg')], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(readdirSync(out).sort(), ['coco-results.json', 'street.overlay.jpg', 'street.polygons.json', 'table.overlay.jpg', 'table.polygons.json']);
+  const coco = JSON.parse(readFileSync(path.join(out, 'coco-results.json'), 'utf8'));
+  assert.ok(coco.length > 0);
+  assert.equal([...new Set(coco.map((c) => c.image_id))].sort(), [1, 2]);
+  const fc = JSON.parse(readFileSync(path.join(out, 'street.polygons.json'), 'utf8'));
+  assert.is(fc.type, 'FeatureCollection');
+  assert.ok(fc.features.length > 0);
+  for (const f of fc.features) {
+    for (const ringPts of f.geometry.coordinates) {
+      assert.ok(ringPts.length >= 4);
+      assert.equal(ringPts[0], ringPts[ringPts.length - 1], 'closed ring');
+    }
+  }
+});
+
+test('examples/http-server.mjs: answers a POSTed image, 422 for a bad one, 404 elsewhere; stops on SIGTERM', async () => {
+  const child = spawn(process.execPath, [path.join(dir, 'examples', 'http-server.mjs'), 'tiny', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  try {
+    const port = await new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /localhost:(\d+)\/segment/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      child.on('exit', (code) => reject(new Error(`server exited ${code}: ${stderr}`)));
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const ok = await fetch(`${base}/segment?polygons=1`, { method: 'POST', body: readFileSync(img('street.jpg')) });
+    assert.is(ok.status, 200);
+    const body = await ok.json();
+    assert.is(body.width, 480);
+    assert.ok(body.instances.length > 0);
+    assert.type(body.instances[0].rle.counts, 'string');
+    assert.ok(Array.isArray(body.instances[0].polygons));
+    const bad = await fetch(`${base}/segment`, { method: 'POST', body: Buffer.from('not an image') });
+    assert.is(bad.status, 422);
+    assert.is((await bad.json()).code, 'SOTR_IMAGE_DECODE');
+    assert.is((await fetch(`${base}/other`)).status, 404);
+    const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    assert.is(await exited, 0);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test.run();

@@ -31,6 +31,9 @@ feature), and the final instances: matched one to one by label, score (relative)
   /usr/bin/python3 tests/reference/check_official_code.py --sotr /tmp/off --path /tmp/off/d2 /tmp/off/deps
   /usr/bin/python3 tests/reference/check_official_code.py ... --full DIR r50 --config /tmp/off/configs/SOTR/R50.yaml
         (DIR as written by full_size_reference.py: <preset>.pth, image.png, <preset>_golden.safetensors)
+  /usr/bin/python3 tests/reference/check_official_code.py ... --predict CHECKPOINT official.json IMAGE...
+        (the official instances of any images, then: node tests/model/official_compare.mjs official.json CHECKPOINT
+        IMAGE...; a direct comparison, the decoding of the files by both sides included)
 Exit status 0 when every image matches (stage NMSE <= 1e-9, all instances matched).
 """
 import argparse
@@ -328,12 +331,55 @@ def compare(name, golden, stages, inst, keep, score_rel):
     return ok, [summary] + lines
 
 
+def predict_images(sotr_module, get_cfg, a):
+    """--predict: the official instances of each image as JSON (mask as pycocotools' compressed RLE)."""
+    import pycocotools.mask as mask_util
+
+    if len(a.predict) < 3:
+        raise SystemExit("--predict CHECKPOINT OUT.json IMAGE [IMAGE ...]")
+    ck, out_path, images = a.predict[0], a.predict[1], a.predict[2:]
+    sd = torch.load(ck, map_location="cpu") if not ck.endswith(".safetensors") else read_safetensors_torch(ck)
+    out = {"checkpoint": os.path.basename(ck), "min_size": a.min_size, "max_size": a.max_size, "images": {}}
+    for path in images:
+        if a.config:
+            model, cfg = build_from_config(sotr_module, get_cfg, a.config)
+            min_size, max_size = cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST
+        else:
+            model, cfg = build_tiny(sotr_module, get_cfg, sd, a.heads, a.gn_groups)
+            min_size, max_size = a.min_size, a.max_size
+        load_strict(model, sd)
+        _, (labels, scores, masks), keep = run_official(model, path, min_size, max_size)
+        h, w = masks.shape[-2:] if masks.dim() == 3 else (0, 0)
+        inst = []
+        for l, s, m in zip(labels.tolist(), scores.tolist(), masks):
+            rle = mask_util.encode(np.asfortranarray(m.numpy().astype(np.uint8)))
+            inst.append({"label": l, "score": s, "counts": rle["counts"].decode("ascii")})
+        out["images"][os.path.basename(path)] = {"height": int(h), "width": int(w), "instances": inst, "seconds": keep["seconds"]}
+        print(f"{path}: {len(inst)} instances, official forward {keep['seconds']:.2f} s", flush=True)
+    with open(out_path, "w") as f:
+        json.dump(out, f)
+    print(f"wrote {out_path}")
+    return 0
+
+
+def read_safetensors_torch(path):
+    arrays, _ = read_safetensors(path)
+    return {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sotr", required=True, help="checkout of the authors' SOTR repository")
     ap.add_argument("--path", nargs="*", default=[], help="folders with detectron2 v0.2.1, fvcore, yacs, pycocotools")
     ap.add_argument("--full", nargs=2, metavar=("DIR", "PRESET"), help="a full_size_reference.py directory instead")
     ap.add_argument("--config", help="with --full: the official config file (configs/SOTR/R50.yaml, ...)")
+    ap.add_argument("--predict", nargs="+", metavar=("CHECKPOINT OUT.json", "IMAGE"),
+                    help="write the official code's instances for images (labels, scores, COCO RLE) for "
+                         "tests/model/official_compare.mjs to compare with the library's")
+    ap.add_argument("--min-size", type=int, default=800)
+    ap.add_argument("--max-size", type=int, default=1333)
+    ap.add_argument("--heads", type=int, default=8, help="with --predict and no --config: the checkpoint's heads")
+    ap.add_argument("--gn-groups", type=int, default=32, help="with --predict and no --config: its GroupNorm groups")
     ap.add_argument("--score-rel", type=float, default=1e-4)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
@@ -341,6 +387,8 @@ def main():
     sys.path[:0] = a.path
     install_substitutes()
     sotr_module, get_cfg = import_official(os.path.abspath(a.sotr))
+    if a.predict:
+        return predict_images(sotr_module, get_cfg, a)
 
     runs = []  # (checkpoint, golden, [(name, image, min, max)], heads, gn_groups, config)
     if a.full:

@@ -7,6 +7,8 @@
 //   node benchmarks/host_outputs_bench.mjs [--sizes 640x480,4000x3000] [--eval-images 1000] [--threads 2] [--json FILE]
 //        [--no-opencv]   (the contour rows run OpenCV's findContours on the same masks, benchmarks/opencv/, when
 //                         /usr/bin/python3 has cv2: Debian's python3-opencv)
+//   SOTR_PYCOCOTOOLS=<folder holding a built pycocotools/> also times pycocotools' COCOeval on the evaluation set
+//   (benchmarks/pycocotools/coco_eval_bench.py) and compares its 12 numbers with ours.
 import path from 'node:path';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -191,9 +193,36 @@ for (let i = 0; i < evalImages; i++) {
 }
 const gt = { images, annotations, categories: Array.from({ length: 80 }, (_, i) => ({ id: i + 1 })) };
 const evalRow = { images: evalImages, groundTruths: annotations.length, results: results.length };
+const ours = {};
 for (const iouType of ['segm', 'bbox']) {
   const s = await stall(() => evaluateCoco(gt, results, iouType));
+  ours[iouType] = s.out.stats;
   evalRow[iouType] = { ms: s.ms, stallMs: s.stallMs, ap: s.out.stats[0], rssMiB: +(process.memoryUsage().rss / 2 ** 20).toFixed(0) };
   console.log(`evaluateCoco ${iouType}: ${evalImages} images, ${results.length} results: ${(s.ms / 1000).toFixed(1)} s, worst stall ${s.stallMs.toFixed(0)} ms, AP ${s.out.stats[0].toFixed(3)}, RSS ${evalRow[iouType].rssMiB} MiB`);
+}
+// pycocotools on the same set, when a built copy is given (SOTR_PYCOCOTOOLS=<folder holding pycocotools/>): its time
+// beside ours, and whether its 12 numbers equal ours.
+if (evalImages > 0 && process.env.SOTR_PYCOCOTOOLS) {
+  const gtFile = path.join(os.tmpdir(), `sotr-eval-gt-${process.pid}.json`);
+  const resFile = path.join(os.tmpdir(), `sotr-eval-res-${process.pid}.json`);
+  fs.writeFileSync(gtFile, JSON.stringify(gt));
+  fs.writeFileSync(resFile, JSON.stringify(results));
+  const r = spawnSync('/usr/bin/python3', [path.join(root, 'benchmarks', 'pycocotools', 'coco_eval_bench.py'), gtFile, resFile], {
+    encoding: 'utf8',
+    env: { ...process.env, PYTHONPATH: process.env.SOTR_PYCOCOTOOLS },
+    maxBuffer: 1 << 24,
+  });
+  fs.rmSync(gtFile, { force: true });
+  fs.rmSync(resFile, { force: true });
+  if (r.status === 0) {
+    const py = JSON.parse(r.stdout.trim().split('\n').pop());
+    evalRow.pycocotools = py;
+    for (const t of ['segm', 'bbox']) {
+      const same = py[t].stats.every((v, i) => v === ours[t][i]);
+      const maxDiff = Math.max(...py[t].stats.map((v, i) => Math.abs(v - ours[t][i])));
+      evalRow.pycocotools[t].maxDiffFromOurs = maxDiff;
+      console.log(`pycocotools ${t}: ${py[t].seconds.toFixed(1)} s (ours ${(evalRow[t].ms / 1000).toFixed(1)} s: ${(py[t].seconds / (evalRow[t].ms / 1000)).toFixed(2)}x); the 12 numbers ${same ? 'equal ours' : `differ from ours by up to ${maxDiff.toExponential(2)}`}`);
+    }
+  } else console.log(`(pycocotools side skipped: ${(r.stderr || '').trim().split('\n').pop()})`);
 }
 writeResults(json, { bench: 'host_outputs', machine: machine(), rows, resizeMasks: resizeRows, eval: evalRow });

@@ -80,6 +80,13 @@ test('evaluateCoco: typed errors for a bad iouType, a non-COCO file, a result on
   assert.equal(empty.stats.slice(0, 3), [0, 0, 0], 'no results: AP 0 where there is ground truth');
 });
 
+test('12 categories: means over more than 8192 values sum chunk by chunk as numpy does, bit for bit', async () => {
+  const m = fx.manyCategories;
+  const got = await evaluateCoco(structuredClone(m.groundTruth), structuredClone(m.results), 'bbox');
+  assert.equal(got.stats, m.expected.stats);
+  assert.equal(got.lines, m.expected.lines);
+});
+
 test('toCocoResults: a prediction as COCO results (the RLE, [x, y, w, h], float32-exact scores); scored against itself, AP 1', async () => {
   const model = await Sotr.load(path.join(here, '..', 'fixtures', 'model', 'tiny_sotr.pth'), { onWarning: () => {}, minSize: 160, maxSize: 300, device: 'cpu' });
   try {

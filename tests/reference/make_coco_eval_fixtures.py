@@ -33,6 +33,40 @@ def star(rng, cx, cy, r, n):
     return [round(float(v), 2) for v in pts.reshape(-1)]
 
 
+def many_categories():
+    """Boxes only, 12 categories: the mean behind AP then covers 10 x 101 x 12 = 12 120 values, more than numpy's
+    reduction buffer (8192), which numpy sums chunk by chunk (pairwise within a chunk)."""
+    rng = np.random.default_rng(SEED + 1)
+    cats = list(range(1, 13))
+    images, anns, res = [], [], []
+    for i in range(30):
+        h, w = int(rng.integers(40, 200)), int(rng.integers(40, 200))
+        images.append({"id": 500 + i, "height": h, "width": w, "file_name": f"m{i}.png"})
+        for _ in range(int(rng.integers(2, 9))):
+            x, y = float(rng.uniform(0, w - 10)), float(rng.uniform(0, h - 10))
+            bw, bh = float(rng.uniform(3, w - x)), float(rng.uniform(3, h - y))
+            cat = int(rng.choice(cats))
+            anns.append({"id": len(anns) + 1, "image_id": 500 + i, "category_id": cat, "bbox": [x, y, bw, bh],
+                         "area": bw * bh, "iscrowd": 0})
+            for _ in range(int(rng.integers(1, 4))):
+                j = rng.uniform(-0.3, 0.3, 4) * [bw, bh, bw, bh]
+                res.append({"image_id": 500 + i, "category_id": cat if rng.random() < 0.8 else int(rng.choice(cats)),
+                            "bbox": [float(v) for v in np.maximum([x + j[0], y + j[1], bw + j[2], bh + j[3]], 1.0)],
+                            "score": float(np.round(rng.uniform(0.05, 1.0), 6))})
+    gt = {"images": images, "annotations": anns, "categories": [{"id": c, "name": f"c{c}"} for c in cats]}
+    coco = COCO()
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        coco.dataset = json.loads(json.dumps(gt))
+        coco.createIndex()
+        dt = coco.loadRes(json.loads(json.dumps(res)))
+        ev = COCOeval(coco, dt, "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    lines = [l for l in out.getvalue().splitlines() if l.startswith(" Average")]
+    return {"groundTruth": gt, "results": res, "expected": {"stats": [float(v) for v in ev.stats], "lines": lines}}
+
+
 def main():
     rng = np.random.default_rng(SEED)
     sizes = [(37, 53), (120, 160), (200, 300), (64, 64), (150, 113), (90, 250), (300, 200), (48, 31)]
@@ -152,10 +186,12 @@ def main():
         io_ = mask_util.iou(dr, gr, crowd)
         ious.append({"image_id": img["id"], "dt": [r["segmentation"]["counts"] for r in d], "gt": [a["id"] for a in g],
                      "iou": [[float(v) for v in row] for row in np.asarray(io_)]})
+    many = many_categories()
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         json.dump({"script": "tests/reference/make_coco_eval_fixtures.py", "seed": SEED, "groundTruth": gt,
-                   "rasters": rasters, "results": {"withBbox": box_out, "segmOnly": segm_out}, "expected": stats, "ious": ious},
+                   "rasters": rasters, "results": {"withBbox": box_out, "segmOnly": segm_out}, "expected": stats, "ious": ious,
+                   "manyCategories": many},
                   f, separators=(",", ":"))
     print(OUT, os.path.getsize(OUT), "bytes;", len(anns), "annotations,", len(box_out), "results")
     for k, v in stats.items():

@@ -6,8 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "ops/registry.h"
-#include "runtime/thread_pool.h"
+#include "ops/packed_masks.h"
 
 namespace sotr {
 namespace {
@@ -71,6 +70,20 @@ void followBorder(Image& im, int64_t start, bool hole, bool simple, int32_t x, i
   }
 }
 
+// The first x >= x (up to w + 1) in a crop row whose value differs from v, 8 pixels at a time where they are all v
+// (the crop has 8 bytes of slack after its last row).
+int64_t skipEqual(const int8_t* r, int64_t x, int64_t w, int8_t v) {
+  const uint64_t pattern = 0x0101010101010101ull * static_cast<uint8_t>(v);
+  while (x + 8 <= w + 1) {
+    uint64_t q;
+    std::memcpy(&q, r + x, 8);
+    if (q != pattern) break;
+    x += 8;
+  }
+  while (x <= w && r[x] == v) ++x;
+  return x;
+}
+
 // The 8-connected components of the crop, by runs: each row's runs of set pixels, joined (union-find) with the
 // runs of the row above that touch them (overlapping or diagonal). In ccomp mode a hole's parent is the outer border
 // of the component its first pixel belongs to; a component's outer border is the one found at its first pixel.
@@ -120,18 +133,6 @@ class Components {
     std::vector<int32_t>().swap(parent_);
   }
 
-  // The first x >= x0 (up to w + 1) whose value differs from v, 8 pixels at a time where they are all v.
-  static int64_t skipEqual(const int8_t* r, int64_t x, int64_t w, int8_t v) {
-    const uint64_t pattern = 0x0101010101010101ull * static_cast<uint8_t>(v);
-    while (x + 8 <= w + 1) {
-      uint64_t q;
-      std::memcpy(&q, r + x, 8);
-      if (q != pattern) break;
-      x += 8;
-    }
-    while (x <= w && r[x] == v) ++x;
-    return x;
-  }
 
  private:
   int32_t find(int32_t k) {
@@ -229,7 +230,7 @@ void traceMaskContours(const int32_t* rows, int64_t H, int64_t W, int64_t words3
     int64_t lnbd = 0;
     int prev = 0;
     for (int64_t x = 1; x <= im.w; ++x) {
-      x = Components::skipEqual(p + row, x, im.w, static_cast<int8_t>(prev));
+      x = skipEqual(p + row, x, im.w, static_cast<int8_t>(prev));
       if (x > im.w) break;
       const int v = p[row + x];
       bool hole = false, start = true;
@@ -295,28 +296,16 @@ void traceMaskContours(const int32_t* rows, int64_t H, int64_t W, int64_t words3
 namespace {
 
 struct Plan {
-  int64_t n = 0, H = 0, words = 0, W = 0, capacity = 0;
+  PackedMasks masks;
+  int64_t capacity = 0;
   ContourMode mode = ContourMode::External;
   bool simple = true;
 };
 
 Plan plan(const OpCall& call) {
   const std::string& op = call.op;
-  const Tensor& m = call.inputs[0];
-  expectDType(op, "masks", m, DType::I32);
-  expectRank(op, "masks", m, 3);
   Plan p;
-  p.n = m.size(0);
-  p.H = m.size(1);
-  p.words = m.size(2);
-  if (p.words % 2 != 0)
-    fail(ErrorKind::Shape, op + ": masks rows must be whole 64-bit words (an even count of int32), received " + shapeStr(m.shape));
-  if (!call.attrs.has("width")) fail(ErrorKind::InvalidArgument, op + ": option 'width' is required");
-  const double w = call.attrs.number(op, "width", 0);
-  if (!(w >= 0) || w != static_cast<double>(static_cast<int64_t>(w)) || static_cast<int64_t>(w + 63) / 64 * 2 != p.words)
-    fail(ErrorKind::Range, op + ": width " + std::to_string(w) + " does not match rows of " + std::to_string(p.words) +
-                               " int32 words (2 * ceil(width / 64))");
-  p.W = static_cast<int64_t>(w);
+  p.masks = readPackedMasks(call);
   const std::string mode = call.attrs.string(op, "mode", "external");
   if (mode == "external") p.mode = ContourMode::External;
   else if (mode == "ccomp") p.mode = ContourMode::CComp;
@@ -325,40 +314,22 @@ Plan plan(const OpCall& call) {
   if (approx != "simple" && approx != "none")
     fail(ErrorKind::Range, op + ": approx must be 'simple' or 'none', received '" + approx + "'");
   p.simple = approx == "simple";
-  const double cap = call.attrs.number(op, "capacity", 0);
-  if (!(cap >= 0) || cap != static_cast<double>(static_cast<int64_t>(cap)) || cap > 2147483647.0)
-    fail(ErrorKind::Range, op + ": capacity must be an integer in [0, 2^31), received " + std::to_string(cap));
-  p.capacity = static_cast<int64_t>(cap);
+  p.capacity = capacityAttr(call);
   return p;
 }
 
 void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
   const Plan p = plan(call);
-  const int32_t* masks = call.inputs[0].data<int32_t>();
-  std::vector<std::vector<int32_t>> per(static_cast<size_t>(p.n));
-  auto one = [&](int64_t i) { traceMaskContours(masks + i * p.H * p.words, p.H, p.W, p.words, p.mode, p.simple, per[i]); };
-  if (ctx.pool && ctx.pool->size() > 1 && p.n > 1) ctx.pool->parallelTasks(p.n, one);
-  else
-    for (int64_t i = 0; i < p.n; ++i) one(i);
-  int32_t* offsets = out[0].data<int32_t>();
-  int64_t total = 0;
-  for (int64_t i = 0; i < p.n; ++i) {
-    offsets[i] = static_cast<int32_t>(total);
-    total += static_cast<int64_t>(per[i].size());
-    if (total > INT32_MAX) fail(ErrorKind::Range, call.op + ": the contours need more than 2^31 elements");
-  }
-  offsets[p.n] = static_cast<int32_t>(total);
-  if (total > p.capacity) return;  // the caller reruns with capacity = total
-  int32_t* data = out[1].data<int32_t>();
-  for (int64_t i = 0; i < p.n; ++i)
-    if (!per[i].empty()) std::memcpy(data + offsets[i], per[i].data(), per[i].size() * sizeof(int32_t));
-  std::fill(data + total, data + p.capacity, 0);
+  const PackedMasks& m = p.masks;
+  std::vector<std::vector<int32_t>> per(static_cast<size_t>(m.n));
+  forEachMask(ctx, m.n, [&](int64_t i) { traceMaskContours(m.rows(call, i), m.H, m.W, m.words, p.mode, p.simple, per[i]); });
+  writeMaskResults(call, per, p.capacity, out, out[1].data<int32_t>(), "contours");
 }
 
 OpRegistrar reg(OpDef{"maskContours", 1, 1,
                       [](const OpCall& call) {
                         const Plan p = plan(call);
-                        return std::vector<TensorSpec>{{DType::I32, {p.n + 1}}, {DType::I32, {p.capacity}}};
+                        return std::vector<TensorSpec>{{DType::I32, {p.masks.n + 1}}, {DType::I32, {p.capacity}}};
                       },
                       runCpu, nullptr});
 

@@ -6,8 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "ops/registry.h"
-#include "runtime/thread_pool.h"
+#include "ops/packed_masks.h"
 
 namespace sotr {
 namespace {
@@ -130,59 +129,24 @@ void encodeMaskRle(const int32_t* rows, int64_t H, int64_t W, int64_t words32, s
 namespace {
 
 struct Plan {
-  int64_t n = 0, H = 0, words = 0, W = 0, capacity = 0;
+  PackedMasks masks;
+  int64_t capacity = 0;
 };
 
-Plan plan(const OpCall& call) {
-  const std::string& op = call.op;
-  const Tensor& m = call.inputs[0];
-  expectDType(op, "masks", m, DType::I32);
-  expectRank(op, "masks", m, 3);
-  Plan p;
-  p.n = m.size(0);
-  p.H = m.size(1);
-  p.words = m.size(2);
-  if (p.words % 2 != 0)
-    fail(ErrorKind::Shape, op + ": masks rows must be whole 64-bit words (an even count of int32), received " + shapeStr(m.shape));
-  if (!call.attrs.has("width")) fail(ErrorKind::InvalidArgument, op + ": option 'width' is required");
-  const double w = call.attrs.number(op, "width", 0);
-  if (!(w >= 0) || w != static_cast<double>(static_cast<int64_t>(w)) || static_cast<int64_t>(w + 63) / 64 * 2 != p.words)
-    fail(ErrorKind::Range, op + ": width " + std::to_string(w) + " does not match rows of " + std::to_string(p.words) +
-                               " int32 words (2 * ceil(width / 64))");
-  p.W = static_cast<int64_t>(w);
-  const double cap = call.attrs.number(op, "capacity", 0);
-  if (!(cap >= 0) || cap != static_cast<double>(static_cast<int64_t>(cap)) || cap > 2147483647.0)
-    fail(ErrorKind::Range, op + ": capacity must be an integer in [0, 2^31), received " + std::to_string(cap));
-  p.capacity = static_cast<int64_t>(cap);
-  return p;
-}
+Plan plan(const OpCall& call) { return {readPackedMasks(call), capacityAttr(call)}; }
 
 void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
   const Plan p = plan(call);
-  const int32_t* masks = call.inputs[0].data<int32_t>();
-  std::vector<std::string> strings(static_cast<size_t>(p.n));
-  auto one = [&](int64_t i) { encodeMaskRle(masks + i * p.H * p.words, p.H, p.W, p.words, strings[i]); };
-  if (ctx.pool && ctx.pool->size() > 1 && p.n > 1) ctx.pool->parallelTasks(p.n, one);
-  else
-    for (int64_t i = 0; i < p.n; ++i) one(i);
-  int32_t* offsets = out[0].data<int32_t>();
-  int64_t total = 0;
-  for (int64_t i = 0; i < p.n; ++i) {
-    offsets[i] = static_cast<int32_t>(total);
-    total += static_cast<int64_t>(strings[i].size());
-    if (total > INT32_MAX) fail(ErrorKind::Range, call.op + ": the strings need more than 2^31 bytes");
-  }
-  offsets[p.n] = static_cast<int32_t>(total);
-  if (total > p.capacity) return;  // the caller reruns with capacity = total
-  char* chars = reinterpret_cast<char*>(out[1].data<uint8_t>());
-  for (int64_t i = 0; i < p.n; ++i) std::memcpy(chars + offsets[i], strings[i].data(), strings[i].size());
-  std::memset(chars + total, 0, static_cast<size_t>(p.capacity - total));
+  const PackedMasks& m = p.masks;
+  std::vector<std::string> strings(static_cast<size_t>(m.n));
+  forEachMask(ctx, m.n, [&](int64_t i) { encodeMaskRle(m.rows(call, i), m.H, m.W, m.words, strings[i]); });
+  writeMaskResults(call, strings, p.capacity, out, reinterpret_cast<char*>(out[1].data<uint8_t>()), "strings");
 }
 
 OpRegistrar reg(OpDef{"maskRle", 1, 1,
                       [](const OpCall& call) {
                         const Plan p = plan(call);
-                        return std::vector<TensorSpec>{{DType::I32, {p.n + 1}}, {DType::U8, {p.capacity}}};
+                        return std::vector<TensorSpec>{{DType::I32, {p.masks.n + 1}}, {DType::U8, {p.capacity}}};
                       },
                       runCpu, nullptr});
 

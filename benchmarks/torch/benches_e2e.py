@@ -17,25 +17,12 @@ import torch
 
 REF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "reference")
 sys.path.insert(0, os.path.abspath(REF))
-
-_DT = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64, "I32": np.int32,
-       "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
+from fixture_io import read_fixture  # noqa: E402
 
 
 def read_safetensors(path):
-    """A minimal safetensors reader (the format: u64 header length, JSON header, raw little-endian data)."""
-    with open(path, "rb") as fh:
-        n = int.from_bytes(fh.read(8), "little")
-        header = json.loads(fh.read(n))
-        data = fh.read()
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        arr = np.frombuffer(data[a:b], dtype=_DT[v["dtype"]]).reshape(v["shape"])
-        out[k] = torch.from_numpy(arr.copy())
-    return out
+    arrays, _ = read_fixture(path)
+    return {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
 
 
 def _cpu_autocast_fp32_ops():

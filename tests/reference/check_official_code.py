@@ -37,11 +37,8 @@ feature), and the final instances: matched one to one by label, score (relative)
 Exit status 0 when every image matches (stage NMSE <= 1e-9, all instances matched).
 """
 import argparse
-import functools
 import json
-import math
 import os
-import struct
 import sys
 import time
 import types
@@ -50,28 +47,14 @@ import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from fixture_io import read_fixture as read_safetensors  # noqa: E402
 FIXTURES = os.path.join(HERE, "..", "fixtures", "model")
 STAGE_BOUND = 1e-9
 
 # The fixtures' images and sizes (make_model_fixtures.py) and the tiny-dcn constants.
 TINY_IMAGES = {"land": (160, 256), "port": (160, 256), "ratio3": (40, 400), "down": (64, 100), "pal": (96, 96)}
 DCN_IMAGES = ["land", "ratio3"]
-
-
-def read_safetensors(path):
-    """name -> numpy array, plus __metadata__ (the fixtures are written by fixture_io.py)."""
-    dt = {"F32": np.float32, "F64": np.float64, "I32": np.int32, "I64": np.int64, "U8": np.uint8, "BOOL": np.bool_}
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        out[k] = np.frombuffer(data[a:b], dtype=dt[v["dtype"]]).reshape(v["shape"])
-    return out, header.get("__metadata__", {})
 
 
 def install_substitutes():

@@ -9,6 +9,7 @@ import json
 import os
 import struct
 
+import numpy as np
 import torch
 
 FIXTURE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
@@ -58,3 +59,22 @@ def write_fixture(name, tensors, script, seed, **meta):
         for b in blobs:
             f.write(b)
     return path
+
+
+_NUMPY = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64, "I32": np.int32, "I16": np.int16,
+          "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
+
+
+def read_fixture(path):
+    """A safetensors file (this writer's or any other, bfloat16 aside) as (name -> numpy array, __metadata__)."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        a, b = v["data_offsets"]
+        out[k] = np.frombuffer(data[a:b], dtype=_NUMPY[v["dtype"]]).reshape(v["shape"])
+    return out, header.get("__metadata__", {})

@@ -15,11 +15,10 @@ export function approxPolygon(points: Int32Array | readonly number[], epsilon: n
   if (!(points instanceof Int32Array) && !Array.isArray(points)) throw new SotrTypeError('approxPolygon: points must be an Int32Array or an array of numbers');
   if (points.length % 2 !== 0) throw new SotrRangeError(`approxPolygon: points must be x, y pairs, received ${points.length} numbers`);
   if (typeof epsilon !== 'number' || !(epsilon >= 0 && epsilon < 1e30)) throw new SotrRangeError(`approxPolygon: epsilon must be a number in [0, 1e30), received ${String(epsilon)}`);
-  const count0 = points.length / 2;
+  const count = points.length / 2;
   const X = (i: number) => points[2 * i]! | 0;
   const Y = (i: number) => points[2 * i + 1]! | 0;
-  if (count0 === 0) return new Int32Array(0);
-  const count = count0;
+  if (count === 0) return new Int32Array(0);
   const eps2 = epsilon * epsilon;
   const out: number[] = []; // indices into points, then rewritten in the final pass
   const stack: Array<[number, number]> = [];
@@ -91,10 +90,9 @@ export function approxPolygon(points: Int32Array | readonly number[], epsilon: n
   // Final pass: drop a point between two others when it lies within epsilon / sqrt(2) of their chord (not on an
   // axis-parallel chord) and does not turn back.
   const n = out.length;
-  const dst = out.slice();
+  const dst = out; // rewritten in place, as OpenCV rewrites its output
   let newCount = n;
-  const closedIn = closed;
-  let rpos = closedIn ? n - 1 : 0;
+  let rpos = closed ? n - 1 : 0;
   const read = () => {
     const v = dst[rpos]!;
     if (++rpos >= n) rpos = 0;
@@ -103,8 +101,8 @@ export function approxPolygon(points: Int32Array | readonly number[], epsilon: n
   let st = read();
   let wpos = rpos;
   let pt = read();
-  const lo = closedIn ? 0 : 1;
-  for (let i = lo; i < n - (closedIn ? 0 : 1) && newCount > 2; i++) {
+  const lo = closed ? 0 : 1;
+  for (let i = lo; i < n - (closed ? 0 : 1) && newCount > 2; i++) {
     const en = read();
     const dx = X(en) - X(st);
     const dy = Y(en) - Y(st);
@@ -122,7 +120,7 @@ export function approxPolygon(points: Int32Array | readonly number[], epsilon: n
     if (++wpos >= n) wpos = 0;
     pt = en;
   }
-  if (!closedIn) dst[wpos] = pt;
+  if (!closed) dst[wpos] = pt;
   const res = new Int32Array(2 * newCount);
   for (let k = 0; k < newCount; k++) {
     res[2 * k] = X(dst[k]!);

@@ -181,52 +181,53 @@ for (const f of ['dec_la.png', 'dec_grey16.png', 'dec_rgb16.png', 'dec_cmyk_exif
   });
 }
 
-test('predict: raw RGB, RGBA and grey pixels give the instances of their BGR conversion', async () => {
+// The raw-input predictions below: the tiny model, a 131x97 synthetic frame, instances compared exactly.
+const RAW_W = 131;
+const RAW_H = 97;
+const instancesKey = (p) => JSON.stringify(p.instances.map((i) => [i.label, i.score, Array.from(i.mask.data)]));
+async function withTinyModel(fn) {
   const m = await Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 160, maxSize: 300, device: 'cpu' });
   try {
-    const W = 131;
-    const H = 97;
-    const key = (p) => JSON.stringify(p.instances.map((i) => [i.label, i.score, Array.from(i.mask.data)]));
-    for (const channels of [1, 3, 4]) {
-      const data = Uint8Array.from({ length: W * H * channels }, (_, i) => ((i % (W * channels)) * 7 + Math.floor(i / (W * channels)) * 5) & 255);
-      const want = await m.predict({ data: toBgr(data, W * H, channels, false), width: W, height: H, channels: 3, format: 'bgr' });
-      const got = await m.predict({ data, width: W, height: H, channels });
-      assert.ok(want.instances.length > 0);
-      assert.is(key(got), key(want), `${channels} channels`);
-    }
+    await fn(m);
   } finally {
     await m.dispose();
   }
-});
+}
+const rawFrame = (channels, seed = 0) =>
+  Uint8Array.from({ length: RAW_W * RAW_H * channels }, (_, i) => ((i % (RAW_W * channels)) * (7 + seed) + Math.floor(i / (RAW_W * channels)) * 5) & 255);
 
-test('raw pixels are copied within the call (the caller may reuse its buffer at once), through reused staging buffers', async () => {
-  const m = await Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 160, maxSize: 300, device: 'cpu' });
-  try {
-    const W = 131;
-    const H = 97;
-    const key = (p) => JSON.stringify(p.instances.map((i) => [i.label, i.score, Array.from(i.mask.data)]));
-    const frame = (seed) => Uint8Array.from({ length: W * H * 3 }, (_, i) => ((i % (W * 3)) * (7 + seed) + Math.floor(i / (W * 3)) * 5) & 255);
-    const a = frame(0);
-    const b = frame(3);
-    const want = [key(await m.predict({ data: a.slice(), width: W, height: H, channels: 3 })), key(await m.predict({ data: b.slice(), width: W, height: H, channels: 3 }))];
+test('predict: raw RGB, RGBA and grey pixels give the instances of their BGR conversion', () =>
+  withTinyModel(async (m) => {
+    for (const channels of [1, 3, 4]) {
+      const data = rawFrame(channels);
+      const want = await m.predict({ data: toBgr(data, RAW_W * RAW_H, channels, false), width: RAW_W, height: RAW_H, channels: 3, format: 'bgr' });
+      const got = await m.predict({ data, width: RAW_W, height: RAW_H, channels });
+      assert.ok(want.instances.length > 0);
+      assert.is(instancesKey(got), instancesKey(want), `${channels} channels`);
+    }
+  }));
+
+test('raw pixels are copied within the call (the caller may reuse its buffer at once), through reused staging buffers', () =>
+  withTinyModel(async (m) => {
+    const raw = (data) => ({ data, width: RAW_W, height: RAW_H, channels: 3 });
+    const a = rawFrame(3, 0);
+    const b = rawFrame(3, 3);
+    const want = [instancesKey(await m.predict(raw(a.slice()))), instancesKey(await m.predict(raw(b.slice())))];
     assert.is.not(want[0], want[1]);
     // One buffer reused for every frame, overwritten as soon as predict returns its promise (the staging buffers of
     // earlier frames are reused underneath).
-    const buf = new Uint8Array(W * H * 3);
+    const buf = new Uint8Array(RAW_W * RAW_H * 3);
     for (let r = 0; r < 3; r++) {
       for (const [k, f] of [a, b].entries()) {
         buf.set(f);
-        const p = m.predict({ data: buf, width: W, height: H, channels: 3 });
+        const p = m.predict(raw(buf));
         buf.fill(0);
-        assert.is(key(await p), want[k], `round ${r} frame ${k}`);
+        assert.is(instancesKey(await p), want[k], `round ${r} frame ${k}`);
       }
     }
     // An array of frames (decoded one ahead of the model): each its own result.
-    const many = await m.predict([a, b, a].map((d) => ({ data: d, width: W, height: H, channels: 3 })));
-    assert.equal(many.map(key), [want[0], want[1], want[0]]);
-  } finally {
-    await m.dispose();
-  }
-});
+    const many = await m.predict([a, b, a].map(raw));
+    assert.equal(many.map(instancesKey), [want[0], want[1], want[0]]);
+  }));
 
 test.run();

@@ -1,8 +1,8 @@
 import type { Tensor } from '../tensor';
 import { SotrRangeError, SotrTypeError } from '../errors';
 import type { Mask } from '../masks/mask';
-import { checkTensor, runOp, type OpOptions } from './run';
-import { forEachSizeGroup } from './mask_groups';
+import type { OpOptions } from './run';
+import { forEachSizeGroup, runMaskResults } from './mask_groups';
 import { turnTaker } from '../event_loop';
 import { approxPolygon } from '../masks/approx_poly';
 
@@ -45,45 +45,30 @@ function checkContourOptions(name: string, o: ContourOptions): { mode: 'external
  * in its order. The output buffer is sized from a guess and the op reruns at the exact size when it needs more.
  */
 export async function maskContoursOf(masks: Tensor, width: number, options: ContourOptions = {}): Promise<Contour[][]> {
-  checkTensor('maskContours', 'masks', masks);
-  if (masks.device !== 'cpu') throw new SotrTypeError(`maskContours: masks must be on the CPU, received a tensor on ${masks.device}`);
   const { mode, approx } = checkContourOptions('maskContours', options);
   const { signal } = options;
-  const n = masks.shape[0] ?? 0;
-  let capacity = Math.min(2 ** 31 - 1, Math.max(1024, n * perMask));
-  for (;;) {
-    const [offsets, data] = await runOp('maskContours', [masks], { width, mode, approx, capacity }, signal ? { signal } : {});
-    try {
-      const off = (await offsets!.data()) as Int32Array;
-      const total = off[n]!;
-      if (n > 0) perMask = Math.max(64, Math.ceil((1.25 * total) / n));
-      if (total > capacity) {
-        capacity = total;
-        continue;
-      }
-      const d = (await data!.data()) as Int32Array;
-      const out: Contour[][] = new Array(n);
-      const yieldSometimes = turnTaker(4);
-      for (let i = 0; i < n; i++) {
-        let at = off[i]!;
-        const count = d[at++]!;
-        const list: Contour[] = new Array(count);
-        for (let c = 0; c < count; c++) {
-          const parent = d[at]!;
-          const np = d[at + 1]!;
-          at += 2;
-          list[c] = { points: d.slice(at, at + 2 * np), hole: parent >= 0, parent };
-          at += 2 * np;
-        }
-        out[i] = list;
-        await yieldSometimes();
-      }
-      return out;
-    } finally {
-      offsets!.dispose();
-      data!.dispose();
+  const n = masks?.shape?.[0] ?? 0;
+  const guess = Math.min(2 ** 31 - 1, Math.max(1024, n * perMask));
+  const { offsets: off, data } = await runMaskResults('maskContours', masks, { width, mode, approx }, guess, signal ? { signal } : {});
+  if (n > 0) perMask = Math.max(64, Math.ceil((1.25 * off[n]!) / n));
+  const d = data as Int32Array;
+  const out: Contour[][] = new Array(n);
+  const yieldSometimes = turnTaker(4);
+  for (let i = 0; i < n; i++) {
+    let at = off[i]!;
+    const count = d[at++]!;
+    const list: Contour[] = new Array(count);
+    for (let c = 0; c < count; c++) {
+      const parent = d[at]!;
+      const np = d[at + 1]!;
+      at += 2;
+      list[c] = { points: d.slice(at, at + 2 * np), hole: parent >= 0, parent };
+      at += 2 * np;
     }
+    out[i] = list;
+    await yieldSometimes();
   }
+  return out;
 }
 
 /**

@@ -1,8 +1,10 @@
 /**
- * Masks of several sizes in as few op calls as possible: the bits of the masks of each size stacked into one host
- * tensor (masksToRLE, masksToContours).
+ * What the host ops over bit-packed masks share on this side (maskRle, maskContours; native/ops/packed_masks.h):
+ * masks of several sizes in as few op calls as possible, and the op's output protocol (offsets, then one result a
+ * mask in a buffer sized from a guess, the op run again at the exact size when the results need more).
  */
-import { Tensor } from '../tensor';
+import { Tensor, type TensorData } from '../tensor';
+import { checkTensor, runOp, type OpOptions } from './run';
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { Mask, words32PerRow } from '../masks/mask';
 import { turnTaker } from '../event_loop';
@@ -42,6 +44,37 @@ export async function forEachSizeGroup(
       await fn(t, idx, height, width);
     } finally {
       t.dispose();
+    }
+  }
+}
+
+/**
+ * @internal Runs `op` on the packed masks int32 [n, H, words32PerRow(width)] with a first output buffer of
+ * `capacity` elements; when the results need more, once again at their exact size. Returns the host copies of the
+ * offsets (mask i's result is data[offsets[i], offsets[i + 1])) and of the data.
+ */
+export async function runMaskResults(
+  op: string,
+  masks: Tensor,
+  attrs: Record<string, unknown>,
+  capacity: number,
+  options: OpOptions = {},
+): Promise<{ offsets: Int32Array; data: TensorData }> {
+  checkTensor(op, 'masks', masks);
+  if (masks.device !== 'cpu') throw new SotrTypeError(`${op}: masks must be on the CPU, received a tensor on ${masks.device}`);
+  const n = masks.shape[0] ?? 0;
+  for (;;) {
+    const [offsets, data] = await runOp(op, [masks], { ...attrs, capacity }, options);
+    try {
+      const off = (await offsets!.data()) as Int32Array;
+      if (off[n]! > capacity) {
+        capacity = off[n]!;
+        continue;
+      }
+      return { offsets: off, data: await data!.data() };
+    } finally {
+      offsets!.dispose();
+      data!.dispose();
     }
   }
 }

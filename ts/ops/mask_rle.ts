@@ -1,9 +1,8 @@
 import type { Tensor } from '../tensor';
-import { SotrTypeError } from '../errors';
 import type { Mask } from '../masks/mask';
 import type { CocoRle } from '../masks/rle';
-import { checkTensor, runOp, type OpOptions } from './run';
-import { forEachSizeGroup } from './mask_groups';
+import type { OpOptions } from './run';
+import { forEachSizeGroup, runMaskResults } from './mask_groups';
 import { turnTaker } from '../event_loop';
 
 /**
@@ -16,38 +15,23 @@ import { turnTaker } from '../event_loop';
 let bytesPerColumn = 8;
 
 export async function maskRleStrings(masks: Tensor, width: number, options: OpOptions = {}): Promise<string[]> {
-  checkTensor('maskRle', 'masks', masks);
-  if (masks.device !== 'cpu') throw new SotrTypeError(`maskRle: masks must be on the CPU, received a tensor on ${masks.device}`);
-  const n = masks.shape[0] ?? 0;
+  const n = masks?.shape?.[0] ?? 0;
   // Roughly 8 bytes a column a mask (two runs a column of one to four characters each, as object masks have), or
   // what the last call needed when that was more (a model whose masks are noisy needs more every time: rerunning
   // the op each time would double its cost).
-  let capacity = Math.min(2 ** 31 - 1, Math.max(4096, Math.ceil(n * Math.max(8, bytesPerColumn) * width) + 64));
-  for (;;) {
-    const [offsets, chars] = await runOp('maskRle', [masks], { width, capacity }, options);
-    try {
-      const off = (await offsets!.data()) as Int32Array;
-      const total = off[n]!;
-      if (n > 0 && width > 0) bytesPerColumn = (1.25 * total) / (n * width);
-      if (total > capacity) {
-        capacity = total;
-        continue;
-      }
-      const bytes = (await chars!.data()) as Uint8Array;
-      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const out: string[] = new Array(n);
-      // Turns for the event loop between strings: noise-like masks of a 12-megapixel image make ~30 MB of them.
-      const yieldSometimes = turnTaker(4);
-      for (let i = 0; i < n; i++) {
-        out[i] = buf.toString('latin1', off[i]!, off[i + 1]!);
-        await yieldSometimes();
-      }
-      return out;
-    } finally {
-      offsets!.dispose();
-      chars!.dispose();
-    }
+  const guess = Math.min(2 ** 31 - 1, Math.max(4096, Math.ceil(n * Math.max(8, bytesPerColumn) * width) + 64));
+  const { offsets: off, data } = await runMaskResults('maskRle', masks, { width }, guess, options);
+  if (n > 0 && width > 0) bytesPerColumn = (1.25 * off[n]!) / (n * width);
+  const bytes = data as Uint8Array;
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: string[] = new Array(n);
+  // Turns for the event loop between strings: noise-like masks of a 12-megapixel image make ~30 MB of them.
+  const yieldSometimes = turnTaker(4);
+  for (let i = 0; i < n; i++) {
+    out[i] = buf.toString('latin1', off[i]!, off[i + 1]!);
+    await yieldSometimes();
   }
+  return out;
 }
 
 /**

@@ -19,7 +19,10 @@ export interface ResizeMasksOptions extends OpOptions {
 export interface ResizeMasksToListOptions extends ResizeMasksOptions {
   /** Also encodes each mask as COCO RLE natively (maskRle), so the masks' toRLE() / toCocoRLE() return at once. */
   rle?: boolean;
-  /** @internal Also traces each mask's contours natively (maskContours); resizeMasksToInstances returns them. */
+}
+
+/** @internal resizeMasksToInstances' options: also each mask's contours, traced natively (maskContours). */
+export interface ResizeMasksToInstancesOptions extends ResizeMasksToListOptions {
   contours?: Pick<ContourOptions, 'mode' | 'approx'>;
 }
 
@@ -56,7 +59,6 @@ export async function resizeMasks(soft: Tensor, options: ResizeMasksOptions): Pr
 
 /** resizeMasks, returned as one `Mask` per input mask (each owns a copy of its rows). */
 export async function resizeMasksToList(soft: Tensor, options: ResizeMasksToListOptions): Promise<Mask[]> {
-  if (options?.contours !== undefined) throw new SotrTypeError('resizeMasksToList: contours is not an option here (masksToContours traces masks)');
   return (await resizeMasksToInstances(soft, options)).masks;
 }
 
@@ -64,7 +66,7 @@ export async function resizeMasksToList(soft: Tensor, options: ResizeMasksToList
  * @internal resizeMasksToList for predict: the masks, and with `contours` each mask's contours, traced from the same
  * host bits as the RLE (a GPU model's bits come to the host once for both).
  */
-export async function resizeMasksToInstances(soft: Tensor, options: ResizeMasksToListOptions): Promise<{ masks: Mask[]; contours?: Contour[][] }> {
+export async function resizeMasksToInstances(soft: Tensor, options: ResizeMasksToInstancesOptions): Promise<{ masks: Mask[]; contours?: Contour[][] }> {
   if (options?.rle !== undefined && typeof options.rle !== 'boolean') throw new SotrTypeError('resizeMasksToList: rle must be a boolean');
   const [t, st] = await resizeMasksWithStats(soft, options);
   let host: Tensor | undefined;

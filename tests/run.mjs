@@ -8,6 +8,8 @@
 // or the CPU GEMM core test when it lists `native` or `gemm`; the floor is then not checked (scripts/gpu-check.sh:
 // the GPU machine has no npm for tests/package, and runs the native op test in a stage of its own).
 // SOTR_TEST_ARM64=1 (.ci/run): also the Linux arm64 cross-check (scripts/arm64-check.sh, qemu-user).
+// SOTR_TEST_NODES=1 (.ci/run): also the JavaScript suite under Node.js 22 and 24 (scripts/node-versions-check.sh),
+// each test file there one test here. SOTR_TEST_NO_BINARIES=1: the test files only (no native binaries, no floor).
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +19,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const filter = process.argv[2];
 const timeoutS = Number(process.env.SOTR_TEST_TIMEOUT_S || 300);
 const exclude = (process.env.SOTR_TEST_EXCLUDE || '').split(',').map((s) => s.trim()).filter(Boolean);
+const noBinaries = process.env.SOTR_TEST_NO_BINARIES === '1';
 
 function findTests(dir) {
   const out = [];
@@ -74,7 +77,7 @@ for (const file of files) {
 }
 
 // The native op test, built by `npm install` next to the addon.
-if ((!filter || 'native'.includes(filter)) && !exclude.includes('native')) {
+if ((!filter || 'native'.includes(filter)) && !exclude.includes('native') && !noBinaries) {
   const bin = path.join(root, 'build', 'sotr_test_ops');
   if (existsSync(bin)) {
     const r = await run(bin, ['--no-time']);
@@ -104,7 +107,7 @@ const CHECK_BINARIES = [
   ['ldmatrix', 'native', 'sotr_test_gemm_tc_ldmatrix_emu', 'GEMM ldmatrix variant emulation'],
 ];
 for (const [word, excludeWord, name, title] of CHECK_BINARIES) {
-  if ((filter && !word.includes(filter)) || exclude.includes(excludeWord)) continue;
+  if ((filter && !word.includes(filter)) || exclude.includes(excludeWord) || noBinaries) continue;
   const bin = path.join(root, 'build', name);
   if (!existsSync(bin)) continue;
   const r = await run(bin, []);
@@ -121,7 +124,7 @@ for (const [word, excludeWord, name, title] of CHECK_BINARIES) {
 // SOTR_TEST_ARM64=1 (CI): the native core and its tests cross-compiled for Linux arm64 and run under
 // qemu-user (scripts/arm64-check.sh), each native test one test here. Skipped, with the reason, where the
 // cross compiler or qemu cannot be had.
-if (process.env.SOTR_TEST_ARM64 === '1' && (!filter || 'arm64'.includes(filter)) && !exclude.includes('arm64')) {
+if (process.env.SOTR_TEST_ARM64 === '1' && (!filter || 'arm64'.includes(filter)) && !exclude.includes('arm64') && !noBinaries) {
   const r = await run('bash', [path.join(root, 'scripts', 'arm64-check.sh')], {}, Number(process.env.SOTR_TEST_ARM64_TIMEOUT_S || 2400));
   const lines = strip(r.out).split('\n');
   const results = lines.filter((l) => /^(ok  |FAIL) /.test(l));
@@ -141,8 +144,31 @@ if (process.env.SOTR_TEST_ARM64 === '1' && (!filter || 'arm64'.includes(filter))
   if (r.code !== 0) console.log(lines.slice(-40).map((l) => '    ' + l).join('\n'));
 }
 
+// SOTR_TEST_NODES=1 (CI): the test files under other Node.js versions, fetched from the registry; skipped, with
+// the reason, where they cannot be fetched.
+if (process.env.SOTR_TEST_NODES === '1' && (!filter || 'nodes'.includes(filter)) && !exclude.includes('nodes')) {
+  const r = await run('bash', [path.join(root, 'scripts', 'node-versions-check.sh')], {}, Number(process.env.SOTR_TEST_NODES_TIMEOUT_S || 1800));
+  const lines = strip(r.out).split('\n');
+  const results = lines.filter((l) => /^(ok  |FAIL) node /.test(l));
+  for (const l of results) {
+    const ok = l.startsWith('ok');
+    ok ? passed++ : failed++;
+    console.log(`${ok ? 'ok  ' : 'FAIL'} ${l.slice(5)}`);
+    if (!ok) failures.push(l.slice(5));
+  }
+  for (const l of lines.filter((l) => /^node-versions check skipped|^node v[\d.]+: /.test(l))) console.log(`     ${l}`);
+  if (r.code !== 0) {
+    if (!results.some((l) => l.startsWith('FAIL'))) {
+      failed++;
+      failures.push('node-versions check');
+      console.log('FAIL node-versions check (scripts/node-versions-check.sh)');
+    }
+    console.log(lines.filter((l) => /^    /.test(l)).slice(0, 120).join('\n'));
+  }
+}
+
 const floor = JSON.parse(readFileSync(path.join(root, 'tests', 'test-floor.json'), 'utf8')).minimumTests;
-if (!filter && !exclude.length && passed + failed < floor) {
+if (!filter && !exclude.length && !noBinaries && passed + failed < floor) {
   console.log(`FAIL test count ${passed + failed} is below the floor of ${floor} (tests/test-floor.json)`);
   failed += 1;
 }

@@ -3,10 +3,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Sotr, AbortError, BitMasks, DisposedError, Tensor, matrixNms, memoryInfo, decodeImage, selectCandidates, synchronize, resolveDevice } from '../../dist/index.js';
 import { byScoreThenIndex } from '../../dist/model/postprocess.js';
 import { fixturePath, rejects } from './helpers.mjs';
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const quiet = { onWarning: () => {} };
 // The device the models load on ('auto': CUDA where available); allocator figures are that device's.
 const DEV = resolveDevice('auto').device;
@@ -226,6 +230,42 @@ test('dispose waits for predictions in flight, frees everything, and later calls
   assert.is(m2.disposed, true);
   await synchronize(DEV);
   assert.is(memoryInfo(DEV).liveBytes, base);
+});
+
+// `await using` / `using` in plain JavaScript, where the runtime parses them (Node 24 does, 20 and 22 do not:
+// the suite also runs under those, scripts/node-versions-check.sh). A module in a child process, since a
+// SyntaxError there must not take this file down.
+test('plain-JavaScript `await using` and `using` dispose the model and tensors (runtimes that parse them)', async () => {
+  const probe = spawnSync(process.execPath, ['--input-type=module', '-e', '{ using x = null; }'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    assert.match(probe.stderr, /SyntaxError/, 'the runtime refuses `using` as a syntax error, nothing else');
+    console.log(`  ${process.version} does not parse \`using\` in JavaScript: checked under Node 24 (scripts/node-versions-check.sh)`);
+    return;
+  }
+  const dist = pathToFileURL(path.join(ROOT, 'dist', 'index.mjs')).href;
+  const code = `
+    import { Sotr, Tensor, memoryInfo, synchronize, resolveDevice } from ${JSON.stringify(dist)};
+    const dev = resolveDevice('auto').device;
+    const base = memoryInfo(dev).liveBytes;
+    let kept, t;
+    {
+      await using model = await Sotr.load(${JSON.stringify(fixturePath('tiny_sotr.pth'))}, { minSize: 40, maxSize: 400, onWarning() {} });
+      kept = model;
+      const r = await model.predict(${JSON.stringify(fixturePath('img_ratio3.png'))});
+      if (!r.instances.length) throw new Error('no instances');
+      {
+        using x = Tensor.from(new Float32Array([1, 2, 3]), [3]);
+        t = x;
+      }
+      if (!t.disposed) throw new Error('using: the tensor is not disposed at the end of its block');
+    }
+    if (!kept.disposed) throw new Error('await using: the model is not disposed at the end of its block');
+    await synchronize(dev);
+    if (memoryInfo(dev).liveBytes !== base) throw new Error('live bytes ' + memoryInfo(dev).liveBytes + ' != ' + base);
+    console.log('disposed by using');`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /disposed by using/);
 });
 
 test.run();

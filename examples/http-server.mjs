@@ -4,9 +4,11 @@
 //   node examples/http-server.mjs <checkpoint.pth|tiny> [port]
 //   curl --data-binary @photo.jpg 'http://localhost:8080/segment?polygons=1'
 //
-// What it shows: one model shared by every request (predictions queue on the device; the event loop stays free for
-// other requests), a request's prediction cancelled when its client goes away (AbortSignal), and the library's typed
-// errors mapped to HTTP statuses (a bad image is the client's fault: 422; anything else: 500).
+// What it shows: one model shared by every request (predictions take turns, first come first served, one at a time
+// on the CPU; the event loop stays free for other requests), load shedding on the model's backlog (503 with
+// Retry-After once MAX_PENDING images wait, default 8), a request's prediction cancelled when its client goes away
+// (AbortSignal: a waiting one leaves the line at once), and the library's typed errors mapped to HTTP statuses (a bad
+// image is the client's fault: 422; anything else: 500).
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +24,7 @@ if (source === 'tiny') {
 const model = await Sotr.load(checkpoint, { device: 'auto' });
 await model.warmup();
 const MAX_BYTES = 32 << 20;
+const MAX_PENDING = Number(process.env.MAX_PENDING ?? 8);
 
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
@@ -38,6 +41,12 @@ const server = http.createServer(async (req, res) => {
       size += c.length;
       if (size > MAX_BYTES) throw Object.assign(new Error(`the image is larger than ${MAX_BYTES} bytes`), { status: 413 });
       chunks.push(c);
+    }
+    if (model.pendingImages >= MAX_PENDING) {
+      // Each waiting image costs its turn's time (seconds on a CPU): tell the client to come back.
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '2' });
+      res.end(JSON.stringify({ error: `busy: ${model.pendingImages} images ahead` }));
+      return;
     }
     const polygons = url.searchParams.get('polygons') === '1';
     const t0 = performance.now();

@@ -80,9 +80,9 @@ test('a batch gives the same per-image results as single calls (paths, buffers, 
 });
 
 test('a batch with two images in flight (the GPU default) gives the same results; a bad image fails it cleanly', async () => {
-  const m = await load();
   const saved = process.env.SOTR_PIPELINE_DEPTH;
-  process.env.SOTR_PIPELINE_DEPTH = '2';
+  process.env.SOTR_PIPELINE_DEPTH = '2'; // read when the model loads
+  const m = await load();
   try {
     const inputs = [fixturePath('img_ratio3.png'), fixturePath('img_land.png'), fixturePath('img_pal.png'), fixturePath('img_ratio3.png')];
     const batch = await m.predict(inputs);
@@ -107,11 +107,11 @@ test('profile gives per-stage times; intermediates give every stage', async () =
   try {
     const r = await m.predict(fixturePath('img_ratio3.png'), { profile: true, intermediates: true });
     const p = r.profile;
-    for (const k of ['decode', 'resize', 'backbone', 'transformer', 'heads', 'maskBranch', 'postprocess', 'total']) {
+    for (const k of ['queue', 'decode', 'resize', 'backbone', 'transformer', 'heads', 'maskBranch', 'postprocess', 'total']) {
       assert.type(p[k], 'number', k);
       assert.ok(p[k] >= 0, k);
     }
-    const sum = p.decode + p.resize + p.backbone + p.transformer + p.heads + p.maskBranch + p.postprocess;
+    const sum = p.queue + p.decode + p.resize + p.backbone + p.transformer + p.heads + p.maskBranch + p.postprocess;
     assert.ok(Math.abs(sum - p.total) < 1e-6);
     const it = r.intermediates;
     assert.is(it.fpn.length, 5);

@@ -40,8 +40,12 @@ test('examples/segment-and-export.mjs: overlays, COCO results and polygon featur
   }
 });
 
-test('examples/http-server.mjs: answers a POSTed image, 422 for a bad one, 404 elsewhere; stops on SIGTERM', async () => {
-  const child = spawn(process.execPath, [path.join(dir, 'examples', 'http-server.mjs'), 'tiny', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+test('examples/http-server.mjs: answers a POSTed image, 422 for a bad one, 503 when busy, 404 elsewhere; stops on SIGTERM', async () => {
+  const child = spawn(process.execPath, [path.join(dir, 'examples', 'http-server.mjs'), 'tiny', '0'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, MAX_PENDING: '1' },
+  });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   try {
@@ -66,6 +70,15 @@ test('examples/http-server.mjs: answers a POSTed image, 422 for a bad one, 404 e
     assert.is(bad.status, 422);
     assert.is((await bad.json()).code, 'SOTR_IMAGE_DECODE');
     assert.is((await fetch(`${base}/other`)).status, 404);
+    // MAX_PENDING=1: requests that arrive while another image is pending are turned away with Retry-After.
+    const burst = await Promise.all(
+      Array.from({ length: 6 }, () => fetch(`${base}/segment`, { method: 'POST', body: readFileSync(img('street.jpg')) })),
+    );
+    const statuses = burst.map((r) => r.status);
+    assert.ok(statuses.every((s) => s === 200 || s === 503), statuses.join(' '));
+    assert.ok(statuses.includes(200), statuses.join(' '));
+    for (const r of burst) if (r.status === 503) assert.is(r.headers.get('retry-after'), '2');
+    console.log(`  a burst of 6 with MAX_PENDING=1: ${statuses.join(' ')}`);
     const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     assert.is(await exited, 0);

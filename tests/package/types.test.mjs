@@ -21,6 +21,9 @@ async function main(): Promise<void> {
   const ac = new AbortController();
   const r: Prediction = await model.predict('photo.jpg', { signal: ac.signal, rle: true, contours: { mode: 'ccomp', approx: 'none' } });
   const many: Prediction[] = await model.predict(['a.jpg', 'b.png']);
+  const backlog: number = model.pendingImages;
+  const waited: number | undefined = (await model.predict('c.jpg', { profile: true })).profile?.queue;
+  void backlog, waited;
   for (const inst of r.instances) {
     const box: [number, number, number, number] = inst.box;
     const rle: string = inst.mask.toCocoRLE().counts;

@@ -79,7 +79,8 @@ export function releaseStaging(b: Uint8Array): void {
 
 export const DEFAULT_LIMIT_INPUT_PIXELS = 268402689; // sharp's default (0x3FFF²)
 
-function isRaw(x: unknown): x is RawImage {
+/** @internal Raw pixels (`{ data, width, height, … }`), not an encoded image or a path. */
+export function isRawImage(x: unknown): x is RawImage {
   return typeof x === 'object' && x !== null && !(x instanceof Uint8Array) && 'data' in x && 'width' in x && 'height' in x;
 }
 
@@ -164,7 +165,7 @@ export async function decodeImage(input: ImageInput, options: { limitInputPixels
 export async function decodePixels(input: ImageInput, options: { limitInputPixels?: number } = {}): Promise<DecodedPixels> {
   const limit = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
   if (typeof limit !== 'number' || !(limit >= 0)) throw new SotrRangeError('limitInputPixels must be a non-negative number (0: no limit)');
-  if (isRaw(input)) return fromRaw(input, limit);
+  if (isRawImage(input)) return fromRaw(input, limit);
   let bytes: Buffer;
   let label: string;
   if (typeof input === 'string') {

@@ -33,7 +33,8 @@ import { gridResize, runHeads, splitFeats } from './heads';
 import { runMaskBranch } from './mask_branch';
 import type { OpCtx } from './ops';
 import { MaskFeature, postprocess, type Instance, type LevelMaps, type PostprocessTrace, type ResolvedPostprocess } from './postprocess';
-import { decodePixels, prepareImageTensor, type DecodedPixels, type ImageInput, type PreparedTensor } from './preprocess';
+import { decodePixels, isRawImage, prepareImageTensor, type DecodedPixels, type ImageInput, type PreparedTensor } from './preprocess';
+import { FifoSlots, pipelineDepth } from './admission';
 import { runTransformer } from './transformer';
 import { buildWeights, type SotrWeights } from './weights';
 import { OpProfileSession, type OpProfile } from '../profile';
@@ -67,6 +68,8 @@ export interface PredictOptions extends PostprocessOptions {
 }
 
 export interface StageTimes {
+  /** Waiting for this image's turn behind other predictions of the same model (0 when none ran). */
+  queue: number;
   decode: number;
   resize: number;
   backbone: number;
@@ -75,6 +78,16 @@ export interface StageTimes {
   maskBranch: number;
   postprocess: number;
   total: number;
+}
+
+/** An image decoded at its turn, holding its decode slot until `release`, and its place in the run line. */
+interface Admitted {
+  decoded: DecodedPixels;
+  /** performance.now() when predict took it. */
+  arrived: number;
+  decodeMs: number;
+  runTurn: Promise<() => void>;
+  release: () => void;
 }
 
 /** A host copy of a tensor: float32 data, row-major, and its shape. */
@@ -117,7 +130,7 @@ export interface Prediction {
    * With `profile: true`: the model device's allocator peak (`memoryInfo(device).peakBytes`) after each stage, in
    * bytes. Call `resetPeakMemory(device)` just before the prediction to see which stage reaches its peak.
    */
-  profilePeakBytes?: Omit<StageTimes, 'decode' | 'total'>;
+  profilePeakBytes?: Omit<StageTimes, 'queue' | 'decode' | 'total'>;
   /** With `profile: 'ops'`: the ops this prediction ran (see startOpProfile). */
   opProfile?: OpProfile;
   intermediates?: Intermediates;
@@ -174,6 +187,10 @@ export class Sotr {
   readonly #tensors: Tensor[];
   readonly #fallbacks = new Set<string>();
   readonly #inflight = new Set<Promise<unknown>>();
+  // Turns (./admission.ts): `depth` images run at a time, one more may decode meanwhile; first come, first served.
+  readonly #runSlots: FifoSlots;
+  readonly #decodeSlots: FifoSlots;
+  #pending = 0;
   #disposed = false;
   #disposing: Promise<void> | null = null;
 
@@ -184,6 +201,9 @@ export class Sotr {
     this.precision = precision;
     this.#weights = weights;
     this.#tensors = tensors;
+    const depth = pipelineDepth(device);
+    this.#runSlots = new FifoSlots(depth);
+    this.#decodeSlots = new FifoSlots(depth + 1);
   }
 
   /**
@@ -238,6 +258,15 @@ export class Sotr {
   }
 
   /**
+   * Images given to `predict` whose results have not been returned yet: running, decoding or waiting for their
+   * turn (a model runs one image at a time on the CPU, two on a GPU; the rest wait in arrival order). A server
+   * can shed load on it (`if (model.pendingImages >= 8) reply 503`).
+   */
+  get pendingImages(): number {
+    return this.#pending;
+  }
+
+  /**
    * Runs one prediction on a synthetic image of `width` × `height` (default: the test size, short side minSize,
    * 4:3) and discards it, so that the first real prediction does not pay for packing and transforming the weights,
    * first-touching memory and, on a GPU, loading the kernels (on the CPU about 0.7 s of a random R50's 4.1 s first
@@ -260,9 +289,16 @@ export class Sotr {
   predict(images: readonly ImageInput[], options?: PredictOptions): Promise<Prediction[]>;
   predict(input: ImageInput | readonly ImageInput[], options: PredictOptions = {}): Promise<Prediction | Prediction[]> {
     if (this.#disposed || this.#disposing) return Promise.reject(new DisposedError('Sotr model'));
+    if (options === null || typeof options !== 'object') return Promise.reject(new SotrTypeError('predict: options must be an object'));
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) return Promise.reject(new SotrTypeError('predict: signal must be an AbortSignal'));
+    const n = Array.isArray(input) ? input.length : 1;
     const p = Array.isArray(input) ? this.#predictMany(input as readonly ImageInput[], options) : this.#predictOne(input as ImageInput, options);
     this.#inflight.add(p);
-    const done = () => this.#inflight.delete(p);
+    this.#pending += n;
+    const done = () => {
+      this.#inflight.delete(p);
+      this.#pending -= n;
+    };
     p.then(done, done);
     return p;
   }
@@ -273,35 +309,81 @@ export class Sotr {
     // post-processing runs (the H100 sat idle through ~50 ms of host work per image). On the CPU both would share
     // the same cores, so one at a time. Results keep their order; the first failure is thrown after the runs
     // started before it have settled.
-    // SOTR_PIPELINE_DEPTH (1-4) overrides, for tuning and tests.
-    const env = Number(process.env.SOTR_PIPELINE_DEPTH);
-    const depth = Number.isInteger(env) && env >= 1 && env <= 4 ? env : this.device === 'cpu' ? 1 : 2;
+    // SOTR_PIPELINE_DEPTH (1-4, read when the model loads) overrides, for tuning and tests. Each image also takes
+    // its turn with other calls' images (#admit, #run).
+    const depth = this.#runSlots.size;
     const inFlight: Array<Promise<Prediction>> = [];
     // Decode the next image while the current one runs.
-    let next: Promise<DecodedPixels> | null = images.length ? this.#decode(images[0]!, options) : null;
+    let next: Promise<Admitted> | null = images.length ? this.#admit(images[0]!, options) : null;
     try {
       for (let i = 0; i < images.length; i++) {
-        const t0 = performance.now();
-        const decoded = await next!;
-        const decodeMs = performance.now() - t0;
-        next = i + 1 < images.length ? this.#decode(images[i + 1]!, options) : null;
+        const admitted = await next!;
+        next = i + 1 < images.length ? this.#admit(images[i + 1]!, options) : null;
         next?.catch(() => {});
-        const run = this.#run(decoded, options, decodeMs);
+        const run = this.#run(admitted, options);
         run.catch(() => {});
         inFlight.push(run);
         if (inFlight.length >= depth) out.push(await inFlight.shift()!);
       }
       while (inFlight.length) out.push(await inFlight.shift()!);
     } finally {
+      // After a failure: the image decoded ahead will not run; its turn passes on.
+      next?.then((a) => this.#drop(a), () => {});
       await Promise.allSettled(inFlight);
     }
     return out;
   }
 
   async #predictOne(image: ImageInput, options: PredictOptions): Promise<Prediction> {
-    const t0 = performance.now();
-    const decoded = await this.#decode(image, options);
-    return this.#run(decoded, options, performance.now() - t0);
+    return this.#run(await this.#admit(image, options), options);
+  }
+
+  /**
+   * An image joins both lines when it arrives, so that images run in arrival order (a small image decoded sooner
+   * does not overtake a large one), then is decoded once a decode slot is free. A raw frame is copied at once,
+   * within the caller's call (the caller may reuse its buffer as soon as predict returns), and needs no decode slot:
+   * it is decoded already. Runs synchronously up to its first await: the lines are joined within the call.
+   */
+  async #admit(image: ImageInput, options: PredictOptions): Promise<Admitted> {
+    const arrived = performance.now();
+    const raw = isRawImage(image);
+    const copied = raw ? this.#decode(image, options) : null; // before anything else: the caller's buffer
+    const runTurn = this.#runSlots.acquire(options.signal);
+    runTurn.catch(() => {}); // an abort rejects it while the image decodes: awaited (and thrown) in #run
+    const decodeTurn = raw ? null : this.#decodeSlots.acquire(options.signal);
+    let release = (): void => {};
+    try {
+      if (decodeTurn) release = await decodeTurn;
+      const t0 = performance.now();
+      const decoded = await (copied ?? this.#decode(image, options));
+      return { decoded, arrived, decodeMs: performance.now() - (raw ? arrived : t0), runTurn, release };
+    } catch (e) {
+      // Not admitted: give up both places (a turn granted later is handed straight on).
+      release();
+      runTurn.then((r) => r(), () => {});
+      decodeTurn?.then((r) => r(), () => {});
+      throw e;
+    }
+  }
+
+  /** An image's run, at its turn: forward and post-processing; its run and decode slots are freed after. */
+  async #run(a: Admitted, options: PredictOptions): Promise<Prediction> {
+    try {
+      const releaseRun = await a.runTurn;
+      try {
+        return await this.#runNow(a.decoded, options, a.decodeMs, performance.now() - a.arrived - a.decodeMs);
+      } finally {
+        releaseRun();
+      }
+    } finally {
+      a.release();
+    }
+  }
+
+  /** Gives up an admitted image that will not run (a batch that failed before its turn). */
+  #drop(a: Admitted): void {
+    a.release();
+    a.runTurn.then((r) => r(), () => {});
   }
 
   // The decoder's pixels, unconverted: the native pre-processing converts them to BGR off this thread.
@@ -318,13 +400,13 @@ export class Sotr {
     return r as unknown as ResolvedPostprocess;
   }
 
-  async #run(decoded: DecodedPixels, options: PredictOptions, decodeMs: number): Promise<Prediction> {
-    if (!this.#deferred) return this.#forward(decoded, options, decodeMs);
+  async #runNow(decoded: DecodedPixels, options: PredictOptions, decodeMs: number, queuedMs: number): Promise<Prediction> {
+    if (!this.#deferred) return this.#forward(decoded, options, decodeMs, queuedMs);
     // Deferred ops: this prediction's ops on the model's device are queued without a completion each; a failure
     // surfaces at the next host read (post-processing reads), or here at the end.
     const scope = deferredScope(this.device);
     try {
-      const r = await deferredOps.run(scope, () => this.#forward(decoded, options, decodeMs));
+      const r = await deferredOps.run(scope, () => this.#forward(decoded, options, decodeMs, queuedMs));
       await synchronize(this.device);
       checkDeferred(scope);
       return r;
@@ -340,7 +422,7 @@ export class Sotr {
     }
   }
 
-  async #forward(decoded: DecodedPixels, options: PredictOptions, decodeMs: number): Promise<Prediction> {
+  async #forward(decoded: DecodedPixels, options: PredictOptions, decodeMs: number, queuedMs: number): Promise<Prediction> {
     if (options === null || typeof options !== 'object') throw new SotrTypeError('predict: options must be an object');
     const post = this.#postOptions(options);
     const signal = options.signal;
@@ -356,7 +438,7 @@ export class Sotr {
     const contours = predictContours(options.contours);
     // This environment's ops, every device (post-processing runs on the CPU for a CUDA model).
     const opSession = options.profile === 'ops' ? new OpProfileSession({ thisThreadOnly: true }) : null;
-    const times: StageTimes = { decode: decodeMs, resize: 0, backbone: 0, transformer: 0, heads: 0, maskBranch: 0, postprocess: 0, total: 0 };
+    const times: StageTimes = { queue: queuedMs, decode: decodeMs, resize: 0, backbone: 0, transformer: 0, heads: 0, maskBranch: 0, postprocess: 0, total: 0 };
     const peaks = { resize: 0, backbone: 0, transformer: 0, heads: 0, maskBranch: 0, postprocess: 0 };
     let t = performance.now();
     const lap = async (stage: keyof typeof peaks): Promise<void> => {

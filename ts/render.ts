@@ -10,6 +10,7 @@ import { decodePixels, sharpLib, type ImageInput } from './model/preprocess';
 import { inSlices, turnTaker } from './event_loop';
 import type { Instance } from './model/postprocess';
 import type { Prediction } from './model/sotr';
+import { checkOptions, keysOf } from './options';
 
 export type RenderFormat = 'png' | 'jpeg' | 'webp';
 
@@ -31,6 +32,8 @@ export interface RenderOptions {
 }
 
 /** One instance to draw: its mask as a Mask, or as COCO RLE counts (column-major). */
+const RENDER_OPTION_KEYS = keysOf<RenderOptions>()('format', 'quality', 'minScore', 'maskOpacity', 'boxes', 'labels', 'limitInputPixels');
+
 export interface OverlayInstance {
   label: string;
   score: number;
@@ -228,7 +231,7 @@ export async function baseImage(image: ImageInput, limitInputPixels: number | un
  * bytes, or raw pixels); it must have the prediction's size.
  */
 export async function renderPrediction(image: ImageInput, prediction: Prediction | readonly Instance[], options: RenderOptions = {}): Promise<Buffer> {
-  if (options === null || typeof options !== 'object') throw new SotrTypeError('renderPrediction: options must be an object');
+  checkOptions('renderPrediction', options, RENDER_OPTION_KEYS);
   const format = options.format ?? 'png';
   if (format !== 'png' && format !== 'jpeg' && format !== 'webp') throw new SotrRangeError(`renderPrediction: format must be 'png', 'jpeg' or 'webp', received ${String(format)}`);
   const quality = options.quality ?? 88;

@@ -5,6 +5,7 @@
  * run.
  */
 import { SotrRangeError, SotrTypeError } from '../errors';
+import { keysOf } from '../options';
 import type { SotrCheckpointConfig } from '../checkpoint/config';
 import type { Precision } from '../device';
 import { COCO_CATEGORY_IDS, COCO_CLASS_NAMES } from './coco';
@@ -268,6 +269,33 @@ export function resolveConfig(ck: SotrCheckpointConfig, o: ConfigOverrides = {})
     cocoCategoryIds: ck.numClasses === COCO_CATEGORY_IDS.length ? [...COCO_CATEGORY_IDS] : null,
   };
 }
+
+/** Every Sotr.load option, for the unknown-key check (the compiler keeps the list equal to the interface). */
+export const LOAD_OPTION_KEYS = keysOf<SotrLoadOptions>()(
+  ...(POSTPROCESS_KEYS as Array<keyof PostprocessOptions>),
+  'heads',
+  'groupNormGroups',
+  'groupNormEps',
+  'frozenBnEps',
+  'numGrids',
+  'instanceStrides',
+  'strideInOneByOne',
+  'leakyReluSlope',
+  'attentionMode',
+  'minSize',
+  'maxSize',
+  'sizeDivisibility',
+  'pixelMean',
+  'pixelStd',
+  'classNames',
+  'device',
+  'precision',
+  'deferredOps',
+  'onWarning',
+  'strict',
+  'signal',
+  'stateDictKey',
+);
 
 /** Options accepted by Sotr.load besides the constants. */
 export interface SotrLoadOptions extends ConfigOverrides {

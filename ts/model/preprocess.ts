@@ -17,6 +17,7 @@ import { ImageDecodeError, SotrRangeError, SotrTypeError } from '../errors';
 import { pillowResize } from '../ops/pillow_resize';
 import { inSlices } from '../event_loop';
 import { Tensor } from '../tensor';
+import { checkOptions } from '../options';
 
 /** Raw pixels, taken as already oriented. */
 export interface RawImage {
@@ -153,6 +154,7 @@ export function sharpLib(): SharpModule {
 
 /** Decodes an encoded image (file contents) the way detectron2's read_image(format='BGR') sees it. */
 export async function decodeImage(input: ImageInput, options: { limitInputPixels?: number } = {}): Promise<DecodedImage> {
+  checkOptions('decodeImage', options, ['limitInputPixels']);
   const d = await decodePixels(input, options);
   const bgr = d.channels === 3 && d.order === 'bgr' ? d.pixels : toBgr(d.pixels, d.width * d.height, d.channels, d.order === 'bgr');
   return { bgr, width: d.width, height: d.height };

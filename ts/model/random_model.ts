@@ -11,6 +11,7 @@
  *   const model = await Sotr.load('tiny.safetensors');
  */
 import { SotrRangeError } from '../errors';
+import { checkOptions, keysOf } from '../options';
 import { expectedSotrKeys } from '../checkpoint/config';
 import { writeSafetensors } from '../checkpoint/safetensors';
 import type { CheckpointEntry } from '../checkpoint/types';
@@ -37,6 +38,21 @@ export interface RandomModelOptions extends Partial<RandomModelStructure> {
   /** Seed of the generator (default 0). */
   seed?: number;
 }
+
+const RANDOM_MODEL_OPTION_KEYS = keysOf<RandomModelOptions>()(
+  'preset',
+  'seed',
+  'blocksPerStage',
+  'stemChannels',
+  'bottleneckChannels',
+  'stageOutChannels',
+  'dcnStages',
+  'fpnChannels',
+  'transformerDepth',
+  'numClasses',
+  'maskChannels',
+  'numMasks',
+);
 
 // Widths (tiny: 8..48 channels; full: the released models') and depths, combined into the presets.
 const TINY_WIDTHS = {
@@ -174,6 +190,7 @@ function fill(name: string, shape: number[], rng: Rng): Float32Array {
 
 /** The structure of a preset with the caller's overrides. */
 export function randomModelStructure(options: RandomModelOptions = {}): RandomModelStructure {
+  checkOptions('randomSotrCheckpoint', options, RANDOM_MODEL_OPTION_KEYS);
   const preset = options.preset ?? 'tiny';
   const base = PRESETS[preset];
   if (!base) throw new SotrRangeError(`randomSotrCheckpoint: unknown preset '${String(preset)}' (tiny, r50-tiny, r50, r101, r101-dcn)`);

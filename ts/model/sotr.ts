@@ -23,6 +23,7 @@ import { runResNet } from './backbone';
 import {
   checkPostprocessOption,
   POSTPROCESS_KEYS,
+  LOAD_OPTION_KEYS,
   resolveConfig,
   type PostprocessOptions,
   type SotrConfig,
@@ -38,6 +39,7 @@ import { FifoSlots, pipelineDepth } from './admission';
 import { runTransformer } from './transformer';
 import { buildWeights, type SotrWeights } from './weights';
 import { OpProfileSession, type OpProfile } from '../profile';
+import { checkOptions, keysOf } from '../options';
 
 export interface PredictOptions extends PostprocessOptions {
   /**
@@ -66,6 +68,17 @@ export interface PredictOptions extends PostprocessOptions {
    */
   contours?: boolean | { mode?: 'external' | 'ccomp'; approx?: 'simple' | 'none' };
 }
+
+/** Every predict option, for the unknown-key check (the compiler keeps the list equal to the interface). */
+const PREDICT_OPTION_KEYS = keysOf<PredictOptions>()(
+  ...(POSTPROCESS_KEYS as Array<keyof PostprocessOptions>),
+  'profile',
+  'intermediates',
+  'signal',
+  'limitInputPixels',
+  'rle',
+  'contours',
+);
 
 export interface StageTimes {
   /** Waiting for this image's turn behind other predictions of the same model (0 when none ran). */
@@ -212,7 +225,7 @@ export class Sotr {
    * Unexpected keys warn (fail with `strict`); missing or mis-shaped keys throw CheckpointKeyError naming them.
    */
   static async load(source: SotrSource, options: SotrLoadOptions = {}): Promise<Sotr> {
-    if (options === null || typeof options !== 'object') throw new SotrTypeError('Sotr.load: options must be an object');
+    checkOptions('Sotr.load', options, LOAD_OPTION_KEYS);
     const warn = options.onWarning ?? warnDefault;
     const precision = checkPrecision('Sotr.load', options.precision);
     const { entries } = await readSource(source, options, warn);
@@ -273,6 +286,7 @@ export class Sotr {
    * prediction). For a server: call it before taking requests.
    */
   async warmup(options: { width?: number; height?: number } = {}): Promise<void> {
+    checkOptions('warmup', options, ['width', 'height']);
     const height = options.height ?? this.config.minSize;
     const width = options.width ?? Math.round((height * 4) / 3);
     for (const [k, v] of [['width', width], ['height', height]] as const) {
@@ -289,7 +303,11 @@ export class Sotr {
   predict(images: readonly ImageInput[], options?: PredictOptions): Promise<Prediction[]>;
   predict(input: ImageInput | readonly ImageInput[], options: PredictOptions = {}): Promise<Prediction | Prediction[]> {
     if (this.#disposed || this.#disposing) return Promise.reject(new DisposedError('Sotr model'));
-    if (options === null || typeof options !== 'object') return Promise.reject(new SotrTypeError('predict: options must be an object'));
+    try {
+      checkOptions('predict', options, PREDICT_OPTION_KEYS);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) return Promise.reject(new SotrTypeError('predict: signal must be an AbortSignal'));
     const n = Array.isArray(input) ? input.length : 1;
     const p = Array.isArray(input) ? this.#predictMany(input as readonly ImageInput[], options) : this.#predictOne(input as ImageInput, options);
@@ -569,6 +587,8 @@ export class Sotr {
   }
 }
 
+const INSPECT_OPTION_KEYS = LOAD_OPTION_KEYS.filter((k) => k !== 'device' && k !== 'precision');
+
 export interface CheckpointInspection {
   /** Container kind: 'torch-zip' | 'torch-legacy' | 'safetensors' (or 'tensors' for an in-memory map). */
   format: string;
@@ -590,6 +610,7 @@ export interface CheckpointInspection {
 
 /** What a checkpoint is, what model it describes and how it differs from the expected structure (`sotr inspect`). */
 export async function inspectCheckpoint(source: SotrSource, options: Omit<SotrLoadOptions, 'device' | 'precision'> = {}): Promise<CheckpointInspection> {
+  checkOptions('inspectCheckpoint', options, INSPECT_OPTION_KEYS);
   const warn = options.onWarning ?? (() => {});
   const { entries, info } = await readSource(source, options, warn);
   const ck = inferSotrConfig(entries);

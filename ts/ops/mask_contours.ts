@@ -5,6 +5,7 @@ import type { OpOptions } from './run';
 import { forEachSizeGroup, runMaskResults } from './mask_groups';
 import { turnTaker } from '../event_loop';
 import { approxPolygon } from '../masks/approx_poly';
+import { checkOptions, keysOf } from '../options';
 
 /** One border of a mask, as OpenCV's findContours gives it. */
 export interface Contour {
@@ -26,11 +27,13 @@ export interface ContourOptions extends OpOptions {
   approx?: 'simple' | 'none';
 }
 
+const CONTOUR_OPTION_KEYS = keysOf<ContourOptions>()('mode', 'approx', 'precision', 'signal');
+
 // int32 elements a mask the last call's contours took (with a quarter to spare).
 let perMask = 256;
 
 function checkContourOptions(name: string, o: ContourOptions): { mode: 'external' | 'ccomp'; approx: 'simple' | 'none' } {
-  if (o === null || typeof o !== 'object') throw new SotrTypeError(`${name}: options must be an object`);
+  checkOptions(name, o, CONTOUR_OPTION_KEYS);
   const mode = o.mode ?? 'external';
   if (mode !== 'external' && mode !== 'ccomp') throw new SotrRangeError(`${name}: mode must be 'external' or 'ccomp', received ${String(mode)}`);
   const approx = o.approx ?? 'simple';
@@ -96,6 +99,7 @@ export async function masksToContours(masks: readonly Mask[], options: ContourOp
  */
 export function contoursToCocoPolygons(contours: readonly Contour[], options: { epsilon?: number } = {}): number[][] {
   if (!Array.isArray(contours)) throw new SotrTypeError('contoursToCocoPolygons: expected an array of contours');
+  checkOptions('contoursToCocoPolygons', options, ['epsilon']);
   const epsilon = options?.epsilon ?? 0;
   if (typeof epsilon !== 'number' || !(epsilon >= 0)) throw new SotrRangeError(`contoursToCocoPolygons: epsilon must be a number >= 0, received ${String(epsilon)}`);
   const out: number[][] = [];

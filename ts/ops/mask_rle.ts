@@ -4,6 +4,7 @@ import type { CocoRle } from '../masks/rle';
 import type { OpOptions } from './run';
 import { forEachSizeGroup, runMaskResults } from './mask_groups';
 import { turnTaker } from '../event_loop';
+import { checkOptions } from '../options';
 
 /**
  * COCO compressed RLE strings (pycocotools' `counts`) of bit-packed masks int32 [n, H, words32PerRow(width)]
@@ -40,6 +41,7 @@ export async function maskRleStrings(masks: Tensor, width: number, options: OpOp
  * encoded in one op call per size.
  */
 export async function masksToRLE(masks: readonly Mask[], options: OpOptions = {}): Promise<CocoRle[]> {
+  checkOptions('masksToRLE', options, ['precision', 'signal']);
   const out: CocoRle[] = new Array(masks.length);
   await forEachSizeGroup('masksToRLE', masks, async (t, idx, height, width) => {
     const strings = await maskRleStrings(t, width, options);

@@ -1,0 +1,83 @@
+// Unknown option keys are refused (ts/options.ts): a misspelt option used to be ignored and the call ran with the
+// default. Each public entry point that takes an options object, and the "did you mean" suggestions.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  Sotr,
+  inspectCheckpoint,
+  renderPrediction,
+  decodeImage,
+  masksToContours,
+  masksToRLE,
+  contoursToCocoPolygons,
+  randomSotrCheckpoint,
+  SotrTypeError,
+} from '../../dist/index.js';
+import { checkOptions, nearestKey } from '../../dist/options.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const tiny = path.join(root, 'tests', 'fixtures', 'model', 'tiny_sotr.pth');
+const img = path.join(root, 'tests', 'fixtures', 'model', 'img_land.png');
+
+async function refused(fn, key, suggestion) {
+  try {
+    await fn();
+  } catch (e) {
+    assert.instance(e, SotrTypeError, String(e));
+    assert.is(e.code, 'SOTR_INVALID_ARGUMENT');
+    assert.ok(e.message.includes(`'${key}'`), e.message);
+    if (suggestion) assert.ok(e.message.includes(`did you mean '${suggestion}'?`), e.message);
+    else assert.not.ok(e.message.includes('did you mean'), e.message);
+    return e;
+  }
+  assert.unreachable(`${key} was accepted`);
+}
+
+test('nearestKey: case slips, transpositions and a few edits; nothing for unrelated words', () => {
+  const keys = ['scoreThreshold', 'maskThreshold', 'minSize', 'maxSize', 'device', 'rle'];
+  assert.is(nearestKey('scoreTreshold', keys), 'scoreThreshold');
+  assert.is(nearestKey('ScoreThreshold', keys), 'scoreThreshold');
+  assert.is(nearestKey('score_threshold', keys), 'scoreThreshold');
+  assert.is(nearestKey('minSzie', keys), 'minSize');
+  assert.is(nearestKey('devcie', keys), 'device');
+  assert.is(nearestKey('rel', keys), 'rle');
+  assert.is(nearestKey('banana', keys), undefined);
+  assert.is(nearestKey('gpu', keys), undefined);
+});
+
+test('checkOptions: undefined is the defaults; keys spread in as undefined pass; non-objects and arrays are refused', () => {
+  checkOptions('f', undefined, ['a']);
+  checkOptions('f', { a: 1, b: undefined }, ['a']);
+  assert.throws(() => checkOptions('f', null, ['a']), (e) => e instanceof SotrTypeError && /f: options must be an object, received null/.test(e.message));
+  assert.throws(() => checkOptions('f', [], ['a']), (e) => /received an array/.test(e.message));
+  assert.throws(() => checkOptions('f', 3, ['a']), (e) => /received number/.test(e.message));
+  assert.throws(() => checkOptions('f', { a: 1, x: 2, y: 3 }, ['a']), (e) => /unknown options 'x', 'y'; known: a/.test(e.message));
+});
+
+test('Sotr.load, inspectCheckpoint, predict, warmup refuse unknown options, naming the nearest known one', async () => {
+  await refused(() => Sotr.load(tiny, { minSzie: 100 }), 'minSzie', 'minSize');
+  await refused(() => Sotr.load(tiny, { gpu: true }), 'gpu');
+  await refused(() => inspectCheckpoint(tiny, { stateDictkey: 'model' }), 'stateDictkey', 'stateDictKey');
+  const m = await Sotr.load(tiny, { minSize: 40, maxSize: 200, onWarning: () => {}, scoreThreshold: 0.2, classNames: undefined });
+  try {
+    await refused(() => m.predict(img, { scoreTreshold: 0.5 }), 'scoreTreshold', 'scoreThreshold');
+    await refused(() => m.predict([img, img], { maxPerimage: 5 }), 'maxPerimage', 'maxPerImage');
+    await refused(() => m.warmup({ widht: 64 }), 'widht', 'width');
+    assert.is(m.pendingImages, 0, 'a refused call takes no turn');
+    const r = await m.predict(img, { scoreThreshold: 0.5, maxPerImage: 5, rle: true, contours: undefined });
+    assert.ok(r.instances.length <= 5);
+    await refused(() => renderPrediction(img, r, { maskOpacity: 0.5, opacity: 0.3 }), 'opacity');
+    await refused(() => decodeImage(img, { limitInputPixel: 10 }), 'limitInputPixel', 'limitInputPixels');
+    const masks = r.instances.map((i) => i.mask);
+    await refused(() => masksToContours(masks, { mode: 'ccomp', aprox: 'none' }), 'aprox', 'approx');
+    await refused(() => masksToRLE(masks, { signl: undefined, sgnal: new AbortController().signal }), 'sgnal', 'signal');
+    await refused(() => contoursToCocoPolygons([], { epsilion: 1 }), 'epsilion', 'epsilon');
+    await refused(() => randomSotrCheckpoint({ preset: 'tiny', sed: 1 }), 'sed', 'seed');
+  } finally {
+    await m.dispose();
+  }
+});
+
+test.run();

@@ -23,7 +23,8 @@ namespace sotr_js {
 // 3: rankCandidates' masks input is optional (the JavaScript leaves it absent).
 // 4: maskRle (COCO RLE strings of bit-packed masks; predict's rle: true, the CLI, masksToRLE).
 // 5: maskContours (OpenCV's findContours of bit-packed masks; masksToContours, the CLI's --contours).
-constexpr int kInterfaceVersion = 5;
+// 6: fromHostParts (a CPU tensor from several buffers, copied off the JavaScript thread; masksToRLE/-Contours).
+constexpr int kInterfaceVersion = 6;
 
 // Per-environment (main thread or worker_thread) state.
 struct AddonData {

@@ -52,13 +52,15 @@ export type AttrValue = number | boolean | string | number[] | ArrayLike<number>
  * The addon interface this JavaScript speaks (bindings/addon.h, kInterfaceVersion): an addon built for another one
  * (a stale build/ or prebuild) is refused at load with NativeLoadError, instead of misreading an op's outputs.
  */
-export const NATIVE_INTERFACE = 5;
+export const NATIVE_INTERFACE = 6;
 
 export interface NativeAddon {
   /** bindings/addon.h's kInterfaceVersion (absent before version 2). */
   interfaceVersion?: number;
   NativeTensor: new () => NativeTensorHandle;
   fromHost(bytes: Uint8Array, dtype: string, shape: number[], device: string): NativeTensorHandle;
+  /** A CPU tensor of the parts' bytes one after another, copied on the CPU thread; keep the parts alive until it settles. */
+  fromHostParts(parts: ArrayBufferView[], dtype: string, shape: number[]): Promise<NativeTensorHandle>;
   /** Detaches (frees now) the given ArrayBuffers; returns the bytes released. Only for buffers nothing else uses. */
   releaseHostBuffers(buffers: ArrayBuffer[]): number;
   /** scope: the caller's deferred scope (0: none), whose earlier failure the read reports. */

@@ -95,6 +95,19 @@ export class Tensor {
     }
   }
 
+  /**
+   * @internal A CPU tensor holding the parts' elements one after another, copied off the JavaScript thread. The parts
+   * must stay unchanged until the promise settles (the caller holds them meanwhile).
+   */
+  static async fromParts(parts: readonly TensorData[], shape: readonly number[], dtype: DType): Promise<Tensor> {
+    const s = checkShape(shape as number[]);
+    try {
+      return new Tensor(await native().fromHostParts([...parts], dtype, s));
+    } catch (e) {
+      throw mapNativeError(e);
+    }
+  }
+
   /** A tensor of zeros. */
   static zeros(shape: readonly number[], options: TensorFromOptions = {}): Tensor {
     const s = checkShape(shape as number[]);

@@ -157,6 +157,34 @@ test('large host blocks are cached and reused, not reallocated', async () => {
   assert.ok(memoryInfo('cpu').cachedBytes >= 4 * n);
 });
 
+test('Tensor.fromParts (internal): parts of any typed array one after another, copied off the JavaScript thread; wrong sizes refused', async () => {
+  const a = new Int32Array([1, 2, 3]);
+  const b = new Int32Array(new ArrayBuffer(32), 8, 4).fill(-7); // a view at an offset
+  const c = new Int32Array(0);
+  const t = await Tensor.fromParts([a, c, b, a.subarray(1)], [3, 3], 'int32');
+  assert.equal(Array.from(await t.data()), [1, 2, 3, -7, -7, -7, -7, 2, 3]);
+  assert.equal(t.shape, [3, 3]);
+  t.dispose();
+  const empty = await Tensor.fromParts([], [0, 4], 'float32');
+  assert.equal(empty.shape, [0, 4]);
+  empty.dispose();
+  const live = memoryInfo('cpu').liveBytes;
+  try {
+    await Tensor.fromParts([a, b], [2, 4], 'int32');
+    assert.unreachable('a short parts list was accepted');
+  } catch (e) {
+    assert.instance(e, ShapeError);
+    assert.match(e.message, /parts hold 28 bytes, shape \[2, 4\] needs 32/);
+  }
+  try {
+    await Tensor.fromParts([a, [1, 2, 3]], [2, 3], 'int32');
+    assert.unreachable('a plain array part was accepted');
+  } catch (e) {
+    assert.match(e.message, /parts\[1\] is not a typed array/);
+  }
+  assert.is(memoryInfo('cpu').liveBytes, live, 'a refused call allocates nothing');
+});
+
 const arenaOff = process.env.SOTR_CPU_ARENA === '0'; // the whole-block cache: no splitting or merging
 
 (arenaOff ? test.skip : test)('host arena: freed host blocks of other sizes are split and merged for reuse; releaseCached empties the cache', async () => {

@@ -7,12 +7,11 @@ import { Tensor, type TensorData } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { Mask, words32PerRow } from '../masks/mask';
-import { turnTaker } from '../event_loop';
 
 /**
  * @internal Runs `fn` once per size among `masks`, with their bits stacked into a host tensor int32
- * [count, height, words32PerRow(width)] (disposed after) and their indices in `masks`. The copies take turns with
- * the event loop (100 masks of a 12-megapixel image are 150 MB).
+ * [count, height, words32PerRow(width)] (disposed after) and their indices in `masks`. The stacking copies run on
+ * the CPU thread (100 masks of a 12-megapixel image are 150 MB); `masks` holds their buffers meanwhile.
  */
 export async function forEachSizeGroup(
   name: string,
@@ -28,18 +27,12 @@ export async function forEachSizeGroup(
     if (list) list.push(i);
     else bySize.set(key, [i]);
   });
-  const yieldSometimes = turnTaker(4);
   for (const idx of bySize.values()) {
     const { width, height } = masks[idx[0]!]!;
     const per = words32PerRow(width) * height;
     if (idx.length * per > 2 ** 31 - 1) throw new SotrRangeError(`${name}: more than 2^31 words of masks of one size in one call`);
-    const words = new Int32Array(idx.length * per);
-    for (let k = 0; k < idx.length; k++) {
-      const m = masks[idx[k]!]!;
-      words.set(new Int32Array(m.data.buffer, m.data.byteOffset, per), k * per);
-      await yieldSometimes();
-    }
-    const t = Tensor.from(words, [idx.length, height, words32PerRow(width)]);
+    const parts = idx.map((i) => new Int32Array(masks[i]!.data.buffer, masks[i]!.data.byteOffset, per));
+    const t = await Tensor.fromParts(parts, [idx.length, height, words32PerRow(width)], 'int32');
     try {
       await fn(t, idx, height, width);
     } finally {

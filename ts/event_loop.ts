@@ -17,11 +17,12 @@ export function turnTaker(budgetMs: number): () => Promise<void> {
 }
 
 /**
- * Runs fn over [0, n) in slices of about a million elements, yielding to the event loop between them: the
- * conversions done in JavaScript (16-bit, CMYK) take ~100 ms for a 12-megapixel photo, too long for one turn.
+ * Runs fn over [0, n) in slices of 256 Ki elements, yielding to the event loop between them: the conversions done in
+ * JavaScript (16-bit, CMYK, the overlay's BGR to RGB) take ~100 ms for a 12-megapixel photo, too long for one turn
+ * (slices of a million pixels were ~12 ms each).
  */
 export async function inSlices(n: number, fn: (i0: number, i1: number) => void): Promise<void> {
-  const SLICE = 1 << 20;
+  const SLICE = 1 << 18;
   for (let i0 = 0; i0 < n; i0 += SLICE) {
     if (i0 > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     fn(i0, Math.min(n, i0 + SLICE));

@@ -232,6 +232,22 @@ test('dispose waits for predictions in flight, frees everything, and later calls
   assert.is(memoryInfo(DEV).liveBytes, base);
 });
 
+test('warmup() loads the image decoder, so that the first encoded image does not pay for it (~60 ms)', () => {
+  const code = `
+    const { Sotr } = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))});
+    const loaded = () => Object.keys(require.cache).some((k) => /[\\/]sharp[\\/]lib[\\/]/.test(k));
+    (async () => {
+      const m = await Sotr.load(${JSON.stringify(fixturePath('tiny_sotr.pth'))}, { minSize: 40, maxSize: 200, onWarning() {} });
+      const before = loaded();
+      await m.warmup();
+      console.log(JSON.stringify({ before, after: loaded() }));
+      await m.dispose();
+    })();`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout.trim()), { before: false, after: true });
+});
+
 // `await using` / `using` in plain JavaScript, where the runtime parses them (Node 24 does, 20 and 22 do not:
 // the suite also runs under those, scripts/node-versions-check.sh). A module in a child process, since a
 // SyntaxError there must not take this file down.

@@ -34,7 +34,7 @@ import { gridResize, runHeads, splitFeats } from './heads';
 import { runMaskBranch } from './mask_branch';
 import type { OpCtx } from './ops';
 import { MaskFeature, postprocess, type Instance, type LevelMaps, type PostprocessTrace, type ResolvedPostprocess } from './postprocess';
-import { decodePixels, isRawImage, prepareImageTensor, type DecodedPixels, type ImageInput, type PreparedTensor } from './preprocess';
+import { decodePixels, isRawImage, prepareImageTensor, sharpLib, type DecodedPixels, type ImageInput, type PreparedTensor } from './preprocess';
 import { FifoSlots, pipelineDepth } from './admission';
 import { runTransformer } from './transformer';
 import { buildWeights, type SotrWeights } from './weights';
@@ -283,7 +283,8 @@ export class Sotr {
    * Runs one prediction on a synthetic image of `width` × `height` (default: the test size, short side minSize,
    * 4:3) and discards it, so that the first real prediction does not pay for packing and transforming the weights,
    * first-touching memory and, on a GPU, loading the kernels (on the CPU about 0.7 s of a random R50's 4.1 s first
-   * prediction). For a server: call it before taking requests.
+   * prediction). It also loads the image decoder (sharp: ~60 ms of the JavaScript thread, once per process, that
+   * the first encoded image would otherwise pay). For a server: call it before taking requests.
    */
   async warmup(options: { width?: number; height?: number } = {}): Promise<void> {
     checkOptions('warmup', options, ['width', 'height']);
@@ -295,6 +296,7 @@ export class Sotr {
     // A gradient with some texture, so that the heads find candidates and the post-processing runs too.
     const data = new Uint8Array(width * height * 3);
     for (let i = 0; i < data.length; i++) data[i] = (Math.imul(i, 2654435761) >>> 26) + ((i / 3 / width) & 0xbf);
+    sharpLib();
     await this.predict({ data, width, height, channels: 3, format: 'bgr' }, { rle: true });
   }
 

@@ -14,6 +14,18 @@ import {
   contoursToCocoPolygons,
   randomSotrCheckpoint,
   SotrTypeError,
+  Tensor,
+  conv2d,
+  deformConv2d,
+  interpolate,
+  add,
+  relu,
+  matmul,
+  groupNorm,
+  maxPool2d,
+  matrixNms,
+  resizeMasks,
+  twinAttention,
 } from '../../dist/index.js';
 import { checkOptions, nearestKey } from '../../dist/options.js';
 
@@ -77,6 +89,33 @@ test('Sotr.load, inspectCheckpoint, predict, warmup refuse unknown options, nami
     await refused(() => randomSotrCheckpoint({ preset: 'tiny', sed: 1 }), 'sed', 'seed');
   } finally {
     await m.dispose();
+  }
+});
+
+test('the ops refuse unknown options too (a misspelt stride used to give a stride-1 convolution)', async () => {
+  const x = Tensor.from(new Float32Array(2 * 4 * 4), [1, 2, 4, 4]);
+  const w = Tensor.from(new Float32Array(3 * 2 * 3 * 3), [3, 2, 3, 3]);
+  try {
+    await refused(() => conv2d(x, w, { stirde: 2 }), 'stirde', 'stride');
+    await refused(() => conv2d(x, w, { padding: 1, algoritm: 'direct' }), 'algoritm', 'algorithm');
+    await refused(() => deformConv2d(x, x, null, w, { algorithm: 'direct' }), 'algorithm');
+    await refused(() => interpolate(x, { size: [8, 8], mode: 'bilinear', alignCorner: false }), 'alignCorner', 'alignCorners');
+    await refused(() => interpolate(x, [8, 8], 'bilinear', { aligncorners: false }), 'aligncorners', 'alignCorners');
+    await refused(() => add(x, x, { alhpa: 2 }), 'alhpa', 'alpha');
+    await refused(() => relu(x, { precison: 'fp32' }), 'precison', 'precision');
+    await refused(() => matmul(w, w, { tranB: true }), 'tranB', 'transB');
+    await refused(() => groupNorm(x, 1, { epsilon: 1e-5 }), 'epsilon');
+    await refused(() => maxPool2d(x, { kernelSize: 2, strides: 2 }), 'strides', 'stride');
+    await refused(() => matrixNms(x, [0], [1], { sigm: 2 }), 'sigm', 'sigma');
+    await refused(() => resizeMasks(x, { ratio: 4, crop: [4, 4], size: [8, 8], treshold: 0.5 }), 'treshold', 'threshold');
+    await refused(() => twinAttention(x, {}, { head: 8 }), 'head', 'heads');
+    // Known keys still work.
+    const y = await conv2d(x, w, { stride: 2, padding: 1, precision: 'fp32', signal: undefined });
+    assert.equal(y.shape, [1, 3, 2, 2]);
+    y.dispose();
+  } finally {
+    x.dispose();
+    w.dispose();
   }
 });
 

@@ -1,5 +1,6 @@
 import type { Tensor } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
+import { checkOptions, keysOf } from '../options';
 
 /** A size given for both spatial axes, or as [h, w]. */
 export type Pair = number | readonly [number, number];
@@ -60,7 +61,27 @@ export function convAttrs(o: Conv2dOptions): Record<string, number | number[] | 
  * `x` [N, C, H, W], `weight` [O, C/groups, kh, kw]; returns [N, O, Ho, Wo].
  * The CPU packs each weight once and reuses it while the weight tensor lives.
  */
+/** Every conv2d option (deformConv2d takes these less `algorithm`, plus `deformGroups`). */
+export const CONV2D_OPTION_KEYS = keysOf<Conv2dOptions>()(
+  'precision',
+  'signal',
+  'bias',
+  'stride',
+  'padding',
+  'dilation',
+  'groups',
+  'scale',
+  'shift',
+  'residual',
+  'alpha',
+  'beta',
+  'activation',
+  'negativeSlope',
+  'algorithm',
+);
+
 export async function conv2d(x: Tensor, weight: Tensor, options: Conv2dOptions = {}): Promise<Tensor> {
+  checkOptions('conv2d', options, CONV2D_OPTION_KEYS);
   checkTensor('conv2d', 'x', x);
   checkTensor('conv2d', 'weight', weight);
   const o = options ?? {};

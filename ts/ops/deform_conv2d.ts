@@ -1,6 +1,7 @@
 import type { Tensor } from '../tensor';
-import { convAttrs, type Conv2dOptions } from './conv2d';
+import { CONV2D_OPTION_KEYS, convAttrs, type Conv2dOptions } from './conv2d';
 import { checkTensor, runOp } from './run';
+import { checkOptions } from '../options';
 
 export interface DeformConv2dOptions extends Omit<Conv2dOptions, 'algorithm'> {
   /** Deformable groups: input channels split into this many groups, each with its own offsets/mask (default 1). */
@@ -22,6 +23,7 @@ export async function deformConv2d(
   weight: Tensor,
   options: DeformConv2dOptions = {},
 ): Promise<Tensor> {
+  checkOptions('deformConv2d', options, [...CONV2D_OPTION_KEYS.filter((k) => k !== 'algorithm'), 'deformGroups']);
   checkTensor('deformConv2d', 'x', x);
   checkTensor('deformConv2d', 'offset', offset);
   const m = checkTensor('deformConv2d', 'mask', mask, true);

@@ -2,6 +2,7 @@ import { SotrRangeError, SotrTypeError } from '../errors';
 import { BitMasks, DeviceBitMasks } from '../masks/bitmasks';
 import type { Tensor } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
+import { checkOptions, keysOf } from '../options';
 
 export interface DynamicConvOptions extends OpOptions {
   /** Apply the sigmoid (default true); false returns the logits. */
@@ -18,9 +19,8 @@ export interface DynamicConvMasksOptions extends OpOptions {
   keepOnDevice?: boolean;
 }
 
-function checkOptions(op: string, options: unknown): void {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) throw new SotrTypeError(`${op}: options must be an object`);
-}
+const DYNAMIC_CONV_OPTION_KEYS = keysOf<DynamicConvOptions>()('precision', 'signal', 'sigmoid');
+const DYNAMIC_CONV_MASKS_OPTION_KEYS = keysOf<DynamicConvMasksOptions>()('precision', 'signal', 'threshold', 'keepOnDevice');
 
 /**
  * Dynamic convolution (SOTR's mask generation): per-instance kernels applied
@@ -29,7 +29,7 @@ function checkOptions(op: string, options: unknown): void {
  * float32 [N, H, W] = sigmoid(conv) (or the logits with sigmoid: false).
  */
 export async function dynamicConv(features: Tensor, kernels: Tensor, options: DynamicConvOptions = {}): Promise<Tensor> {
-  checkOptions('dynamicConv', options);
+  checkOptions('dynamicConv', options, DYNAMIC_CONV_OPTION_KEYS);
   checkTensor('dynamicConv', 'features', features);
   checkTensor('dynamicConv', 'kernels', kernels);
   if (options.sigmoid !== undefined && typeof options.sigmoid !== 'boolean') {
@@ -60,7 +60,7 @@ export async function dynamicConvMasks(
   kernels: Tensor,
   options: DynamicConvMasksOptions = {},
 ): Promise<BitMasks | DeviceBitMasks> {
-  checkOptions('dynamicConvMasks', options);
+  checkOptions('dynamicConvMasks', options, DYNAMIC_CONV_MASKS_OPTION_KEYS);
   checkTensor('dynamicConvMasks', 'features', features);
   checkTensor('dynamicConvMasks', 'kernels', kernels);
   const t = options.threshold;

@@ -4,28 +4,33 @@
  * number as the second operand.
  */
 import type { Tensor } from '../tensor';
-import { checkTensor, runOp, type OpOptions } from './run';
+import { checkTensor, OP_OPTION_KEYS, runOp, type OpOptions } from './run';
 import { SotrTypeError } from '../errors';
+import { checkOptions } from '../options';
 
 /** max(x, 0). */
 export async function relu(x: Tensor, options: OpOptions = {}): Promise<Tensor> {
+  checkOptions('relu', options, OP_OPTION_KEYS);
   checkTensor('relu', 'x', x);
   return (await runOp('relu', [x], {}, options))[0];
 }
 
 /** x > 0 ? x : x * negativeSlope (default 0.01). */
 export async function leakyRelu(x: Tensor, options: OpOptions & { negativeSlope?: number } = {}): Promise<Tensor> {
+  checkOptions('leakyRelu', options, [...OP_OPTION_KEYS, 'negativeSlope']);
   checkTensor('leakyRelu', 'x', x);
   return (await runOp('leakyRelu', [x], { negativeSlope: options?.negativeSlope }, options))[0];
 }
 
 /** 1 / (1 + exp(-x)). */
 export async function sigmoid(x: Tensor, options: OpOptions = {}): Promise<Tensor> {
+  checkOptions('sigmoid', options, OP_OPTION_KEYS);
   checkTensor('sigmoid', 'x', x);
   return (await runOp('sigmoid', [x], {}, options))[0];
 }
 
 async function binary(op: string, a: Tensor, b: Tensor | number, attrs: Record<string, number | undefined>, options: OpOptions) {
+  checkOptions(op, options, op === 'add' || op === 'sub' ? [...OP_OPTION_KEYS, 'alpha'] : OP_OPTION_KEYS);
   checkTensor(op, 'a', a);
   if (typeof b === 'number') return (await runOp(op, [a, null], { ...attrs, other: b }, options))[0];
   if (b === undefined || b === null) throw new SotrTypeError(`${op}: b is required (a Tensor or a number)`);
@@ -55,6 +60,7 @@ export function div(a: Tensor, b: Tensor | number, options: OpOptions = {}): Pro
 
 /** torch.cat(tensors, axis); e.g. the transformer's width duplication concat([x, x], 3). */
 export async function concat(tensors: readonly Tensor[], axis: number, options: OpOptions = {}): Promise<Tensor> {
+  checkOptions('concat', options, OP_OPTION_KEYS);
   if (!Array.isArray(tensors) || tensors.length === 0) throw new SotrTypeError('concat: tensors must be a non-empty array of Tensors');
   tensors.forEach((t, i) => checkTensor('concat', `tensors[${i}]`, t));
   if (typeof axis !== 'number') throw new SotrTypeError('concat: axis must be a number');
@@ -63,6 +69,7 @@ export async function concat(tensors: readonly Tensor[], axis: number, options: 
 
 /** x[..., start:end, ...] along `axis` (Python slice semantics, step 1). */
 export async function slice(x: Tensor, axis: number, start: number, end?: number, options: OpOptions = {}): Promise<Tensor> {
+  checkOptions('slice', options, OP_OPTION_KEYS);
   checkTensor('slice', 'x', x);
   if (typeof axis !== 'number' || typeof start !== 'number') throw new SotrTypeError('slice: axis and start must be numbers');
   return (await runOp('slice', [x], { axis, start, end }, options))[0];
@@ -70,6 +77,7 @@ export async function slice(x: Tensor, axis: number, start: number, end?: number
 
 /** (x[..., :W] + x[..., W:]) / 2 over the last axis (2W): the transformer's halves averaging. */
 export async function meanWidthHalves(x: Tensor, options: OpOptions = {}): Promise<Tensor> {
+  checkOptions('meanWidthHalves', options, OP_OPTION_KEYS);
   checkTensor('meanWidthHalves', 'x', x);
   return (await runOp('meanWidthHalves', [x], {}, options))[0];
 }

@@ -1,6 +1,7 @@
 import type { Tensor } from '../tensor';
 import { SotrTypeError } from '../errors';
-import { checkTensor, runOp, type OpOptions } from './run';
+import { checkTensor, OP_OPTION_KEYS, runOp, type OpOptions } from './run';
+import { checkOptions } from '../options';
 
 /**
  * The dynamic kernels of the candidates, on the CPU worker threads: row i of the float32 [n, D] result holds the
@@ -9,6 +10,7 @@ import { checkTensor, runOp, type OpOptions } from './run';
  * range rejects with a SotrRangeError.
  */
 export async function gatherKernels(cells: Tensor, kernels: readonly Tensor[], options: OpOptions = {}): Promise<Tensor> {
+  checkOptions('gatherKernels', options, OP_OPTION_KEYS);
   checkTensor('gatherKernels', 'cells', cells);
   if (!Array.isArray(kernels) || kernels.length === 0) throw new SotrTypeError('gatherKernels: kernels must be a non-empty array of Tensors');
   kernels.forEach((t, i) => checkTensor('gatherKernels', `kernels[${i}]`, t));

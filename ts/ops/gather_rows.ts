@@ -1,6 +1,7 @@
 import type { Tensor } from '../tensor';
 import { DeviceMismatchError } from '../errors';
-import { checkTensor, runOp, type OpOptions } from './run';
+import { checkTensor, OP_OPTION_KEYS, runOp, type OpOptions } from './run';
+import { checkOptions } from '../options';
 
 /**
  * Rows of `src` picked by `index`: `out[i] = src[index[i]]` along dim 0 (rows are everything after dim 0, copied as
@@ -10,6 +11,7 @@ import { checkTensor, runOp, type OpOptions } from './run';
  * it). On CUDA the op copies the m index entries to the device itself, on its stream.
  */
 export async function gatherRows(src: Tensor, index: Tensor, options: OpOptions = {}): Promise<Tensor> {
+  checkOptions('gatherRows', options, OP_OPTION_KEYS);
   checkTensor('gatherRows', 'src', src);
   checkTensor('gatherRows', 'index', index);
   if (index.device !== 'cpu') {

@@ -1,6 +1,7 @@
 import type { Tensor } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { SotrTypeError } from '../errors';
+import { checkOptions, keysOf } from '../options';
 
 export interface GroupNormOptions extends OpOptions {
   /** [C] affine scale (gamma). */
@@ -19,6 +20,7 @@ export interface GroupNormOptions extends OpOptions {
  * contiguous channel groups normalised by their mean and biased variance.
  */
 export async function groupNorm(x: Tensor, groups: number, options: GroupNormOptions = {}): Promise<Tensor> {
+  checkOptions('groupNorm', options, keysOf<GroupNormOptions>()('precision', 'signal', 'weight', 'bias', 'eps', 'activation', 'negativeSlope'));
   checkTensor('groupNorm', 'x', x);
   if (typeof groups !== 'number') throw new SotrTypeError(`groupNorm: groups must be a number, received ${typeof groups}`);
   const o = options ?? {};

@@ -1,6 +1,7 @@
 import type { Tensor } from '../tensor';
-import { checkTensor, runOp, type OpOptions } from './run';
+import { checkTensor, OP_OPTION_KEYS, runOp, type OpOptions } from './run';
 import { SotrTypeError } from '../errors';
+import { checkOptions, keysOf } from '../options';
 
 export type InterpolateMode = 'bilinear' | 'nearest';
 
@@ -23,6 +24,8 @@ export interface InterpolateOptions extends OpOptions {
  * (the size and scale_factor paths differ in torch and both are reproduced).
  * Call as interpolate(x, { size | scaleFactor, mode }) or interpolate(x, [h, w], mode, options).
  */
+const INTERPOLATE_OPTION_KEYS = keysOf<InterpolateOptions>()('precision', 'signal', 'size', 'scaleFactor', 'scale', 'mode', 'alignCorners');
+
 export async function interpolate(x: Tensor, options: InterpolateOptions): Promise<Tensor>;
 export async function interpolate(
   x: Tensor,
@@ -38,8 +41,13 @@ export async function interpolate(
 ): Promise<Tensor> {
   checkTensor('interpolate', 'x', x);
   let o: InterpolateOptions;
-  if (typeof a === 'number' || Array.isArray(a)) o = { ...(options ?? {}), size: a as number | [number, number], mode };
-  else if (a && typeof a === 'object') o = a as InterpolateOptions;
+  if (typeof a === 'number' || Array.isArray(a)) {
+    checkOptions('interpolate', options, [...OP_OPTION_KEYS, 'alignCorners']);
+    o = { ...(options ?? {}), size: a as number | [number, number], mode };
+  } else if (a && typeof a === 'object') {
+    checkOptions('interpolate', a, INTERPOLATE_OPTION_KEYS);
+    o = a as InterpolateOptions;
+  }
   else throw new SotrTypeError('interpolate: expected options { size | scaleFactor, mode } or a size [h, w]');
   const list = (v: number | readonly [number, number] | undefined) => (v === undefined ? undefined : typeof v === 'number' ? v : [...v]);
   const [out] = await runOp(

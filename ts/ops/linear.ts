@@ -1,5 +1,6 @@
 import type { Tensor } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
+import { checkOptions, keysOf } from '../options';
 
 export interface LinearOptions extends OpOptions {
   /** [out] */
@@ -10,6 +11,7 @@ export interface LinearOptions extends OpOptions {
 
 /** torch.nn.functional.linear: x [..., in] · weight[out, in]ᵀ + bias -> [..., out], on the shared GEMM core. */
 export async function linear(x: Tensor, weight: Tensor, options: LinearOptions = {}): Promise<Tensor> {
+  checkOptions('linear', options, keysOf<LinearOptions>()('precision', 'signal', 'bias', 'activation', 'negativeSlope'));
   checkTensor('linear', 'x', x);
   checkTensor('linear', 'weight', weight);
   const o = options ?? {};

@@ -1,7 +1,7 @@
 import type { Tensor } from '../tensor';
 import type { Mask } from '../masks/mask';
 import type { CocoRle } from '../masks/rle';
-import type { OpOptions } from './run';
+import { OP_OPTION_KEYS, type OpOptions } from './run';
 import { forEachSizeGroup, runMaskResults } from './mask_groups';
 import { turnTaker } from '../event_loop';
 import { checkOptions } from '../options';
@@ -16,6 +16,7 @@ import { checkOptions } from '../options';
 let bytesPerColumn = 8;
 
 export async function maskRleStrings(masks: Tensor, width: number, options: OpOptions = {}): Promise<string[]> {
+  checkOptions('maskRleStrings', options, OP_OPTION_KEYS);
   const n = masks?.shape?.[0] ?? 0;
   // Roughly 8 bytes a column a mask (two runs a column of one to four characters each, as object masks have), or
   // what the last call needed when that was more (a model whose masks are noisy needs more every time: rerunning
@@ -41,7 +42,7 @@ export async function maskRleStrings(masks: Tensor, width: number, options: OpOp
  * encoded in one op call per size.
  */
 export async function masksToRLE(masks: readonly Mask[], options: OpOptions = {}): Promise<CocoRle[]> {
-  checkOptions('masksToRLE', options, ['precision', 'signal']);
+  checkOptions('masksToRLE', options, OP_OPTION_KEYS);
   const out: CocoRle[] = new Array(masks.length);
   await forEachSizeGroup('masksToRLE', masks, async (t, idx, height, width) => {
     const strings = await maskRleStrings(t, width, options);

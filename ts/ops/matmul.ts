@@ -1,5 +1,6 @@
 import type { Tensor } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
+import { checkOptions, keysOf } from '../options';
 
 export type Activation = 'none' | 'relu' | 'leakyRelu' | 'sigmoid';
 
@@ -18,7 +19,10 @@ export interface MatmulOptions extends OpOptions {
  * [M, K] or [B, M, K], `b` [K, N] or [B, K, N] (a rank-2 operand is broadcast
  * over the batch); with transA/transB the stored operand is transposed.
  */
+const MATMUL_OPTION_KEYS = keysOf<MatmulOptions>()('precision', 'signal', 'transA', 'transB', 'bias', 'alpha', 'activation', 'negativeSlope');
+
 export async function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Promise<Tensor> {
+  checkOptions('matmul', options, MATMUL_OPTION_KEYS);
   checkTensor('matmul', 'a', a);
   checkTensor('matmul', 'b', b);
   const bias = checkTensor('matmul', 'options.bias', options?.bias, true);

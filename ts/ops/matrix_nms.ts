@@ -2,6 +2,7 @@ import { DTypeError, ShapeError, SotrRangeError, SotrTypeError } from '../errors
 import { BitMasks, DeviceBitMasks } from '../masks/bitmasks';
 import { Tensor } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
+import { checkOptions, keysOf } from '../options';
 
 export type MatrixNmsKernel = 'gaussian' | 'linear';
 
@@ -63,7 +64,7 @@ export async function matrixNms(
   scores: Tensor | Float32Array | ArrayLike<number>,
   options: MatrixNmsOptions = {},
 ): Promise<Float32Array> {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) throw new SotrTypeError('matrixNms: options must be an object');
+  checkOptions('matrixNms', options, keysOf<MatrixNmsOptions>()('precision', 'signal', 'kernel', 'sigma', 'device'));
   const { kernel, sigma } = options;
   if (kernel !== undefined && kernel !== 'gaussian' && kernel !== 'linear') {
     throw new SotrRangeError(`matrixNms: kernel must be 'gaussian' or 'linear', received ${String(kernel)}`);

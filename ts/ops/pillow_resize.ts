@@ -1,6 +1,7 @@
 import type { Tensor } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { SotrTypeError } from '../errors';
+import { checkOptions, keysOf } from '../options';
 
 export interface PillowResizeOptions extends OpOptions {
   /** Output [height, width]. */
@@ -30,6 +31,7 @@ export interface PillowResizeOptions extends OpOptions {
  * CUDA kernel; move the result with `tensor.to(device)`.
  */
 export async function pillowResize(x: Tensor, options: PillowResizeOptions): Promise<Tensor> {
+  if (options !== null && typeof options === 'object') checkOptions('pillowResize', options, keysOf<PillowResizeOptions>()('precision', 'signal', 'size', 'mean', 'std', 'padMultiple', 'toBgr'));
   checkTensor('pillowResize', 'x', x);
   if (options === null || typeof options !== 'object') throw new SotrTypeError('pillowResize: options { size: [h, w] } are required');
   const list = (k: string, v: readonly number[] | undefined): number[] | undefined => {

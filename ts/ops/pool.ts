@@ -1,6 +1,7 @@
 import type { Tensor } from '../tensor';
 import type { Pair } from './conv2d';
 import { checkTensor, runOp, type OpOptions } from './run';
+import { checkOptions, keysOf } from '../options';
 
 export interface MaxPool2dOptions extends OpOptions {
   kernelSize: Pair;
@@ -26,6 +27,7 @@ const pair = (v: Pair | undefined) => (v === undefined ? undefined : typeof v ==
 
 /** torch.nn.functional.max_pool2d on NCHW (padding is -inf; NaN propagates). ResNet's stem: kernelSize 3, stride 2, padding 1. */
 export async function maxPool2d(x: Tensor, options: MaxPool2dOptions): Promise<Tensor> {
+  if (options != null) checkOptions('maxPool2d', options, keysOf<MaxPool2dOptions>()('precision', 'signal', 'kernelSize', 'stride', 'padding', 'dilation', 'ceilMode'));
   checkTensor('maxPool2d', 'x', x);
   const o = options ?? ({} as MaxPool2dOptions);
   const [out] = await runOp(
@@ -39,6 +41,7 @@ export async function maxPool2d(x: Tensor, options: MaxPool2dOptions): Promise<T
 
 /** torch.nn.functional.avg_pool2d on NCHW (2x2 / stride 2 averages P2 for the instance branch). */
 export async function avgPool2d(x: Tensor, options: AvgPool2dOptions): Promise<Tensor> {
+  if (options != null) checkOptions('avgPool2d', options, keysOf<AvgPool2dOptions>()('precision', 'signal', 'kernelSize', 'stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride'));
   checkTensor('avgPool2d', 'x', x);
   const o = options ?? ({} as AvgPool2dOptions);
   const [out] = await runOp(

@@ -2,6 +2,7 @@ import type { Tensor } from '../tensor';
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { narrowAll } from './select_candidates';
+import { checkOptions, keysOf } from '../options';
 
 export interface RankCandidatesInput {
   /** float32 [n]: the candidates' probabilities. */
@@ -51,6 +52,7 @@ export interface RankedCandidates {
  * candidate index ascending (NaN last), keep `nmsPre`, and gather their labels and masks for Matrix NMS.
  */
 export async function rankCandidates(input: RankCandidatesInput, options: RankCandidatesOptions = {}): Promise<RankedCandidates> {
+  checkOptions('rankCandidates', options, keysOf<RankCandidatesOptions>()('precision', 'signal', 'nmsPre'));
   if (input === null || typeof input !== 'object') throw new SotrTypeError('rankCandidates: input { scores, strides, labels, areas, softSums, boxes, masks? } is required');
   const keys = ['scores', 'strides', 'labels', 'areas', 'softSums', 'masks', 'boxes'] as const;
   const tensors = keys.map((k) => checkTensor('rankCandidates', k, input[k], k === 'masks'));

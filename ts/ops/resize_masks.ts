@@ -4,6 +4,7 @@ import { packedMask, words32PerRow, type Mask, type MaskBox } from '../masks/mas
 import { checkTensor, runOp, type OpOptions } from './run';
 import { maskRleStrings } from './mask_rle';
 import { maskContoursOf, type Contour, type ContourOptions } from './mask_contours';
+import { checkOptions, keysOf } from '../options';
 
 export interface ResizeMasksOptions extends OpOptions {
   /** Upsampling factor of the first resize (SOTR: ceil(resized height / mask-feature height)). */
@@ -26,10 +27,24 @@ export interface ResizeMasksToInstancesOptions extends ResizeMasksToListOptions 
   contours?: Pick<ContourOptions, 'mode' | 'approx'>;
 }
 
+const RESIZE_MASKS_KEYS = keysOf<ResizeMasksOptions>()('precision', 'signal', 'ratio', 'crop', 'size', 'threshold');
+const RESIZE_MASKS_TO_LIST_KEYS = [...RESIZE_MASKS_KEYS, 'rle'];
+const RESIZE_MASKS_TO_INSTANCES_KEYS = keysOf<ResizeMasksToInstancesOptions>()(
+  'precision',
+  'signal',
+  'ratio',
+  'crop',
+  'size',
+  'threshold',
+  'rle',
+  'contours',
+);
+
 // Both outputs of the op: the bits and, per mask, [area, x0, y0, x1, y1].
 async function resizeMasksWithStats(soft: Tensor, options: ResizeMasksOptions): Promise<[Tensor, Tensor]> {
   checkTensor('resizeMasks', 'soft', soft);
   if (options === null || typeof options !== 'object') throw new SotrTypeError('resizeMasks: options { ratio, crop, size } are required');
+  checkOptions('resizeMasks', options, RESIZE_MASKS_TO_INSTANCES_KEYS);
   const pair = (k: string, v: unknown): number[] => {
     if (!Array.isArray(v) || v.length !== 2) throw new SotrTypeError(`resizeMasks: ${k} must be [h, w]`);
     return [...(v as number[])];
@@ -52,6 +67,7 @@ async function resizeMasksWithStats(soft: Tensor, options: ResizeMasksOptions): 
  * natively as well).
  */
 export async function resizeMasks(soft: Tensor, options: ResizeMasksOptions): Promise<Tensor> {
+  if (options !== null && typeof options === 'object') checkOptions('resizeMasks', options, RESIZE_MASKS_KEYS);
   const [bits, stats] = await resizeMasksWithStats(soft, options);
   stats.dispose();
   return bits;
@@ -59,6 +75,7 @@ export async function resizeMasks(soft: Tensor, options: ResizeMasksOptions): Pr
 
 /** resizeMasks, returned as one `Mask` per input mask (each owns a copy of its rows). */
 export async function resizeMasksToList(soft: Tensor, options: ResizeMasksToListOptions): Promise<Mask[]> {
+  if (options !== null && typeof options === 'object') checkOptions('resizeMasksToList', options, RESIZE_MASKS_TO_LIST_KEYS);
   return (await resizeMasksToInstances(soft, options)).masks;
 }
 

@@ -22,6 +22,7 @@ import type { Precision } from '../device';
 import { Tensor } from '../tensor';
 import { inlineCall } from '../inline_turn';
 import { deferredOps, type DeferredScope } from '../deferred';
+import { keysOf } from '../options';
 
 export interface OpOptions {
   /** Arithmetic inside the op (default 'fp32', strict). The CPU runs fp32 for all. */
@@ -29,6 +30,9 @@ export interface OpOptions {
   /** Cancels the op if it has not started yet. */
   signal?: AbortSignal;
 }
+
+/** The keys every op's options may have (each op adds its own; ts/options.ts checks them). */
+export const OP_OPTION_KEYS = keysOf<OpOptions>()('precision', 'signal');
 
 const PRECISIONS = new Set(['fp32', 'tf32', 'bf16', 'fp16']);
 let nextJob = 1;

@@ -1,6 +1,7 @@
 import type { Tensor } from '../tensor';
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { checkTensor, runOp, type OpOptions } from './run';
+import { checkOptions, keysOf } from '../options';
 
 export interface SelectCandidatesOptions extends OpOptions {
   /** A (cell, class) pair is a candidate when its probability after point NMS is above this. */
@@ -45,6 +46,7 @@ export function narrowAll(outs: Tensor[], count: number): Tensor[] {
  * [C, N, N] on the CPU (1..8 levels).
  */
 export async function selectCandidates(cate: readonly Tensor[], options: SelectCandidatesOptions): Promise<CandidateTensors> {
+  checkOptions('selectCandidates', options, keysOf<SelectCandidatesOptions>()('precision', 'signal', 'threshold', 'strides'));
   if (!Array.isArray(cate) || cate.length === 0) throw new SotrTypeError('selectCandidates: cate must be a non-empty array of Tensors');
   cate.forEach((t, i) => checkTensor('selectCandidates', `cate[${i}]`, t));
   if (options === null || typeof options !== 'object') throw new SotrTypeError('selectCandidates: options { threshold, strides } are required');

@@ -1,6 +1,7 @@
 import { SotrRangeError, SotrTypeError } from '../errors';
 import type { Tensor } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
+import { checkOptions, keysOf } from '../options';
 
 /** Weights of one multi-head self-attention (torch nn.Linear layout: y = x·Wᵀ + b). */
 export interface MhaWeights {
@@ -64,13 +65,13 @@ function attentionTensors(dir: 'col' | 'row', w: unknown): Tensor[] {
  * so keep passing the same tensors rather than fresh copies.
  */
 export async function twinAttention(x: Tensor, weights: TwinAttentionWeights, options: TwinAttentionOptions = {}): Promise<Tensor> {
+  checkOptions(OP, options, keysOf<TwinAttentionOptions>()('precision', 'signal', 'heads', 'mode'));
   checkTensor(OP, 'x', x);
   if (typeof weights !== 'object' || weights === null) throw new SotrTypeError(`${OP}: weights must be an object { col, row, gCol, gRow }`);
   const col = attentionTensors('col', weights.col);
   const row = attentionTensors('row', weights.row);
   const gCol = checkGate('weights.gCol', weights.gCol);
   const gRow = checkGate('weights.gRow', weights.gRow);
-  if (options !== undefined && (typeof options !== 'object' || options === null)) throw new SotrTypeError(`${OP}: options must be an object`);
   const heads = options.heads ?? 8;
   if (typeof heads !== 'number') throw new SotrTypeError(`${OP}: options.heads must be a number, received ${typeof heads}`);
   if (!Number.isSafeInteger(heads) || heads < 1) throw new SotrRangeError(`${OP}: options.heads must be a positive integer, received ${heads}`);

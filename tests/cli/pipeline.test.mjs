@@ -2,7 +2,7 @@
 // as error lines, exit codes, resume after a killed run with a torn last line, Ctrl-C, COCO output, overlays.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fakeSotr, imageFolder, readLines, checkInstance } from './helpers/run.mjs';
 
@@ -70,6 +70,45 @@ test('a rerun skips what is done (exit code from the whole set); --overwrite sta
   r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out, '--overwrite', '-q']);
   assert.is(r.code, 0);
   assert.is(readLines(out).length, 4);
+});
+
+test('resuming with other settings is refused (they are recorded beside the results); --allow-mixed-settings, --overwrite', async () => {
+  const { dir, images, good } = imageFolder();
+  const out = path.join(dir, 'r.jsonl');
+  const list = path.join(dir, 'list.txt');
+  writeFileSync(list, `${good.slice(0, 2).map((f) => path.join('images', f)).join('\n')}\n`);
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out, '-q']);
+  assert.is(r.code, 0, r.stderr);
+  const record = JSON.parse(readFileSync(`${out}.settings.json`, 'utf8'));
+  assert.is(record.scoreThreshold, 0.1);
+  assert.is(record.polygons, false);
+  // The defaults given explicitly are the same settings.
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out, '--score-threshold', '0.1', '--max-size', '1333']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /nothing to do/);
+  // More images, other settings: refused before anything runs, naming each difference.
+  const size = statSync(out).size;
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '--score-threshold', '0.3', '--polygons']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /holds results made with other settings: --score-threshold 0\.3 \(the file: 0\.1\); --polygons true \(the file: false\); --polygon-epsilon 0 \(the file: null\)/);
+  assert.match(r.stderr, /--overwrite starts it again/);
+  assert.is(statSync(out).size, size, 'nothing written');
+  // Allowed: it resumes, says so, and the record becomes this run's.
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '--score-threshold', '0.3', '--allow-mixed-settings']);
+  assert.is(r.code, 2, r.stderr); // the folder's two unreadable images
+  assert.match(r.stderr, /resuming .* with other settings \(--allow-mixed-settings\): --score-threshold 0\.3 \(the file: 0\.1\)/);
+  assert.is(readLines(out).length, 6);
+  assert.is(JSON.parse(readFileSync(`${out}.settings.json`, 'utf8')).scoreThreshold, 0.3);
+  // A results file without a record (an older version's): resumed, with a warning.
+  rmSync(`${out}.settings.json`);
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /no record of the settings its results were made with/);
+  // --overwrite: a new file and a new record.
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out, '--overwrite', '-q', '--polygons']);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(readLines(out).length, 2);
+  assert.is(JSON.parse(readFileSync(`${out}.settings.json`, 'utf8')).polygons, true);
 });
 
 test('resume after a killed run: a torn last line is cut off and that image redone, nothing twice', async () => {

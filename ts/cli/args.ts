@@ -132,6 +132,8 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
       --workers <n>            decode/overlay worker threads (default: from the cores)
       --retry-errors           redo images whose earlier line has an error
       --overwrite              start a new --out instead of resuming it
+      --allow-mixed-settings   resume an --out made with other settings (model, precision, sizes,
+                               thresholds, polygons: recorded in <out>.settings.json); refused otherwise
       --profile                print the model's per-stage time profile at the end
       --profile ops            also print the top ops by time and the device's busy and idle time
   -q, --quiet                  no progress or summary (errors are still printed)

@@ -23,6 +23,7 @@ import { JournalWriter, loadJournal, statusOf, type LineStatus, type ResultLine 
 import { Progress, formatDuration, type ProgressMode } from './progress';
 import { loadImageIds, writeCocoResults, type ImageIdMap } from './coco';
 import { WorkerPool } from './pool';
+import { readRunSettings, runSettingsOf, settingsDifferences, settingsFile, writeRunSettings } from './run_settings';
 import type { DecodeDone, VizInstance } from './worker';
 import { instanceColour } from '../render';
 import type { DecodedImage, PostprocessFlags, Segmenter, SegmenterFactory } from './segmenter';
@@ -56,6 +57,7 @@ const PREDICT_OPTIONS = {
   workers: { type: 'string' },
   'retry-errors': { type: 'boolean' },
   overwrite: { type: 'boolean' },
+  'allow-mixed-settings': { type: 'boolean' },
   profile: { type: 'boolean' },
   // `--profile ops` (rewritten to this before parsing; see opsProfileArgs).
   'profile-ops': { type: 'boolean' },
@@ -80,6 +82,7 @@ interface Settings {
   workers?: number;
   retryErrors: boolean;
   overwrite: boolean;
+  allowMixedSettings: boolean;
   profile: boolean;
   /** `--profile ops`: also an op table (top ops by time, device busy and idle). */
   profileOps: boolean;
@@ -146,6 +149,7 @@ function settings(p: Parsed): Settings {
     vizThreshold: num(p, 'viz-threshold', prob) ?? 0.3,
     retryErrors: flag(p, 'retry-errors'),
     overwrite: flag(p, 'overwrite'),
+    allowMixedSettings: flag(p, 'allow-mixed-settings'),
     profile: flag(p, 'profile') || flag(p, 'profile-ops'),
     profileOps: flag(p, 'profile-ops'),
     quiet: flag(p, 'quiet'),
@@ -241,6 +245,23 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   const journal = s.overwrite ? { done: new Map<string, LineStatus>(), lines: 0, truncatedBytes: 0, badLines: [] as number[] } : loadJournal(s.out);
   if (journal.truncatedBytes) warn(`${s.out}: removed a torn last line (${journal.truncatedBytes} bytes); that image is redone`);
   if (journal.badLines.length) warn(`${s.out}: ignoring ${journal.badLines.length} line(s) that are not valid results (line ${journal.badLines.slice(0, 5).join(', ')})`);
+  // What the file was made with (<out>.settings.json): resuming with other settings would mix two kinds of results.
+  const runSettings = runSettingsOf(s);
+  if (!s.overwrite && journal.done.size > 0) {
+    const prev = readRunSettings(s.out);
+    if (!prev) {
+      warn(`${s.out}: no record of the settings its results were made with (${path.basename(settingsFile(s.out))}); resuming without checking them`);
+    } else {
+      const diff = settingsDifferences(prev, runSettings);
+      if (diff.length && !s.allowMixedSettings) {
+        throw new UsageError(
+          `${s.out} holds results made with other settings: ${diff.join('; ')}. ` +
+            'Resuming would mix them in one file: --overwrite starts it again, another --out keeps both, --allow-mixed-settings resumes anyway',
+        );
+      }
+      if (diff.length) warn(`resuming ${s.out} with other settings (--allow-mixed-settings): ${diff.join('; ')}`);
+    }
+  }
   // Redo: images not in the file, images the model failed on (the model, device or settings may differ now),
   // and with --retry-errors also the images that could not be read.
   const todo = files.filter((f) => {
@@ -254,7 +275,10 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   const viz = s.viz ? vizNames(files, s.viz) : undefined;
   const stats = { processed: 0, failed: 0, interrupted: false, stopped: false };
   // journal.done follows the lines this run writes, so it ends as the status of the whole input set.
-  if (todo.length) await runModel(s, todo, viz, io, factory, mode, cores, stats, journal.done);
+  if (todo.length) {
+    writeRunSettings(s.out, runSettings);
+    await runModel(s, todo, viz, io, factory, mode, cores, stats, journal.done);
+  }
   if (stats.stopped) return EXIT.usage;
   const failedTotal = files.reduce((n, f) => n + (journal.done.get(path.resolve(f))?.error !== undefined ? 1 : 0), 0);
   if (stats.interrupted) {

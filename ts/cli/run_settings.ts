@@ -1,0 +1,114 @@
+/**
+ * What a results file was made with, kept beside it (`<out>.settings.json`), so that resuming with other settings
+ * (another checkpoint, a different score threshold, polygons now wanted) does not silently mix two kinds of results
+ * in one file, and then in one COCO evaluation. Only what changes the results is recorded: not the device (a run
+ * may move between machines), the batch size, the workers or the outputs (--coco, --viz).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SOTR_DEFAULTS } from '../model/config';
+
+export interface RunSettings {
+  version: 1;
+  /** The checkpoint's file name and size ('tiny': the generated random model). */
+  model: { name: string; bytes: number | null };
+  precision: string;
+  /** Resize: as given, or 'checkpoint default'. */
+  minSize: number | 'checkpoint default';
+  maxSize: number;
+  scoreThreshold: number;
+  maskThreshold: number;
+  nmsPre: number;
+  updateThreshold: number;
+  maxPerImage: number;
+  minScore: number;
+  polygons: boolean;
+  polygonEpsilon: number | null;
+}
+
+export interface RunSettingsInput {
+  model: string;
+  precision?: string;
+  minSize?: number;
+  maxSize?: number;
+  post: Partial<Record<'scoreThreshold' | 'maskThreshold' | 'nmsPre' | 'updateThreshold' | 'maxPerImage' | 'minScore', number>>;
+  polygons: boolean;
+  polygonEpsilon?: number;
+}
+
+export function settingsFile(out: string): string {
+  return `${out}.settings.json`;
+}
+
+/** The settings that decide a run's results, defaults filled in. */
+export function runSettingsOf(s: RunSettingsInput): RunSettings {
+  let bytes: number | null = null;
+  if (s.model !== 'tiny') {
+    try {
+      bytes = fs.statSync(s.model).size;
+    } catch {
+      bytes = null; // the model's own error comes later, with its reason
+    }
+  }
+  const d = SOTR_DEFAULTS;
+  return {
+    version: 1,
+    model: { name: s.model === 'tiny' ? 'tiny' : path.basename(s.model), bytes },
+    precision: s.precision ?? 'fp32',
+    minSize: s.minSize ?? 'checkpoint default',
+    maxSize: s.maxSize ?? d.maxSize,
+    scoreThreshold: s.post.scoreThreshold ?? d.scoreThreshold,
+    maskThreshold: s.post.maskThreshold ?? d.maskThreshold,
+    nmsPre: s.post.nmsPre ?? d.nmsPre,
+    updateThreshold: s.post.updateThreshold ?? d.updateThreshold,
+    maxPerImage: s.post.maxPerImage ?? d.maxPerImage,
+    minScore: s.post.minScore ?? d.minScore,
+    polygons: s.polygons,
+    polygonEpsilon: s.polygons ? (s.polygonEpsilon ?? 0) : null,
+  };
+}
+
+/** The record beside `out`, or null when there is none or it cannot be read. */
+export function readRunSettings(out: string): RunSettings | null {
+  try {
+    const r = JSON.parse(fs.readFileSync(settingsFile(out), 'utf8')) as RunSettings;
+    return r && r.version === 1 ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+export function writeRunSettings(out: string, r: RunSettings): void {
+  const file = settingsFile(out);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(r, null, 1) + '\n');
+  fs.renameSync(tmp, file);
+}
+
+const FLAG: Record<Exclude<keyof RunSettings, 'version'>, string> = {
+  model: '--model',
+  precision: '--precision',
+  minSize: '--min-size',
+  maxSize: '--max-size',
+  scoreThreshold: '--score-threshold',
+  maskThreshold: '--mask-threshold',
+  nmsPre: '--nms-pre',
+  updateThreshold: '--update-threshold',
+  maxPerImage: '--max-per-image',
+  minScore: '--min-score',
+  polygons: '--polygons',
+  polygonEpsilon: '--polygon-epsilon',
+};
+
+const show = (v: unknown): string =>
+  typeof v === 'object' && v !== null && 'name' in v ? `${(v as RunSettings['model']).name} (${(v as RunSettings['model']).bytes ?? '?'} bytes)` : String(v);
+
+/** The differences, one phrase each ("--score-threshold 0.3 (the file: 0.1)"). */
+export function settingsDifferences(prev: RunSettings, now: RunSettings): string[] {
+  const out: string[] = [];
+  for (const k of Object.keys(FLAG) as Array<keyof typeof FLAG>) {
+    if (JSON.stringify(prev[k]) !== JSON.stringify(now[k])) out.push(`${FLAG[k]} ${show(now[k])} (the file: ${show(prev[k])})`);
+  }
+  return out;
+}

@@ -196,6 +196,20 @@ async function withTinyModel(fn) {
 const rawFrame = (channels, seed = 0) =>
   Uint8Array.from({ length: RAW_W * RAW_H * channels }, (_, i) => ((i % (RAW_W * channels)) * (7 + seed) + Math.floor(i / (RAW_W * channels)) * 5) & 255);
 
+test('an image too thin for the resize (a side rounds to 0, as in detectron2) fails with a SotrRangeError saying so', () =>
+  withTinyModel(async (m) => {
+    // minSize 160 within maxSize 300: a W×1 image is 300 × 300/W, which rounds to 0 from W = 601 on.
+    const ok = await m.predict({ data: new Uint8Array(600 * 3).fill(90), width: 600, height: 1, channels: 3 });
+    assert.is(ok.width, 600);
+    for (const [w, h] of [[601, 1], [1, 5000]]) {
+      await rejects(
+        () => m.predict({ data: new Uint8Array(w * h * 3).fill(90), width: w, height: h, channels: 3 }),
+        (e) => e instanceof SotrRangeError && new RegExp(`the image is ${w}×${h}: .* too thin for the model`).test(e.message),
+      );
+    }
+    assert.is(m.pendingImages, 0);
+  }));
+
 test('predict: raw RGB, RGBA and grey pixels give the instances of their BGR conversion', () =>
   withTinyModel(async (m) => {
     for (const channels of [1, 3, 4]) {

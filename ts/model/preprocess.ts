@@ -308,6 +308,13 @@ export interface PreprocessConfig {
  */
 export async function prepareImageTensor(img: DecodedImage | DecodedPixels, c: PreprocessConfig, options: { signal?: AbortSignal } = {}): Promise<PreparedTensor> {
   const [h, w] = shortestEdgeSize(img.height, img.width, c.minSize, c.maxSize);
+  if (h < 1 || w < 1) {
+    // detectron2's ResizeShortestEdge rounds such a side to 0 and Pillow then refuses the resize: no result there either.
+    throw new SotrRangeError(
+      `the image is ${img.width}×${img.height}: at short side ${c.minSize} within long side ${c.maxSize} it would be ${w}×${h} pixels, ` +
+        'too thin for the model (an aspect ratio above about 2666:1 at the default sizes)',
+    );
+  }
   const px: Omit<DecodedPixels, 'width' | 'height'> = 'pixels' in img ? img : { pixels: img.bgr, channels: 3, order: 'bgr' };
   // Copied on the CPU thread, not this one (a 12-megapixel image is 36 MB: ~4 ms here, ~19 ms into fresh pages).
   const src = await Tensor.fromParts([px.pixels], [img.height, img.width, px.channels], 'uint8');

@@ -78,6 +78,9 @@ test('encoded buffers and paths decode alike', async () => {
 
 test('corrupt and truncated images are ImageDecodeError; limitInputPixels guards', async () => {
   await rejects(() => decodeImage(Buffer.from('not an image at all')), (e) => e instanceof ImageDecodeError && e.code === 'SOTR_IMAGE_DECODE');
+  const folder = fixturePath('');
+  await rejects(() => decodeImage(folder), (e) => e instanceof ImageDecodeError && e.message === `${folder}: is a folder, not an image file`);
+  await rejects(() => decodeImage(fixturePath('no-such-image.png')), (e) => e.code === 'ENOENT' && e.message.includes('no-such-image.png'));
   const png = readFileSync(fixturePath('img_down.png'));
   await rejects(() => decodeImage(png.subarray(0, png.length >> 1)), (e) => e instanceof ImageDecodeError);
   await rejects(() => decodeImage(fixturePath('img_down.png'), { limitInputPixels: 1000 }), (e) => e instanceof ImageDecodeError && /limitInputPixels/.test(e.message));

@@ -172,7 +172,13 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
   let label: string;
   if (typeof input === 'string') {
     label = input;
-    bytes = await readFile(input);
+    try {
+      bytes = await readFile(input);
+    } catch (e) {
+      // Node's message for a folder names no path ("illegal operation on a directory, read").
+      if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new ImageDecodeError(`${input}: is a folder, not an image file`, { cause: e });
+      throw e;
+    }
   } else if (input instanceof Uint8Array) {
     label = 'image buffer';
     bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);

@@ -81,7 +81,9 @@ test('concurrent predict calls on one model: results as alone, done in arrival o
     rs.forEach((r, i) => assert.equal(summary(r), alone[i], `image ${i}`));
     if (DEV === 'cpu') assert.equal(done, [0, 1, 2, 3, 4], 'one at a time on the CPU, in arrival order');
     assert.ok(rs.at(-1).profile.queue > 0, 'the last one waited for its turn');
-    assert.ok(peakTogether <= peakAlone * 1.25 + (1 << 20), `peak ${peakTogether} with 5 at once against ${peakAlone} one by one`);
+    // Two run at once on a GPU (the pipeline depth), one on the CPU.
+    const depth = DEV === 'cpu' ? 1 : 2;
+    assert.ok(peakTogether <= peakAlone * depth * 1.25 + (1 << 20), `peak ${peakTogether} with 5 at once against ${peakAlone} one by one`);
     console.log(`  allocator peak: ${(peakAlone / 1e6).toFixed(1)} MB one by one, ${(peakTogether / 1e6).toFixed(1)} MB 5 at once; last waited ${rs.at(-1).profile.queue.toFixed(0)} ms`);
     // A batch shares the line with single calls: both complete, each as alone.
     const [batch, one] = await Promise.all([m.predict(inputs.slice(0, 3)), m.predict(inputs[3])]);

@@ -129,6 +129,61 @@ test('a queued prediction aborted leaves the line at once; a failing one does no
   }
 });
 
+test('a storm of 60 calls (batches, aborts before and while waiting, bad images, raw frames): every promise settles as it should, nothing leaks', async () => {
+  const m = await load({ minSize: 40, maxSize: 120 });
+  const unhandled = [];
+  const onUnhandled = (e) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const good = fixturePath('img_land.png');
+    const ref = summary(await m.predict(good));
+    await synchronize(DEV);
+    const live = memoryInfo(DEV).liveBytes;
+    const { decodeImage } = await import('../../dist/index.js');
+    const img = await decodeImage(good);
+    const calls = [];
+    let s = 7;
+    const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let i = 0; i < 60; i++) {
+      const kind = Math.floor(rnd() * 6);
+      const ac = new AbortController();
+      if (kind === 0) calls.push(['ok', m.predict(good)]);
+      else if (kind === 1) calls.push(['batch', m.predict([good, good])]);
+      else if (kind === 2) calls.push(['bad', m.predict(Buffer.from('garbage'))]);
+      else if (kind === 3) {
+        ac.abort();
+        calls.push(['abort', m.predict(good, { signal: ac.signal })]);
+      } else if (kind === 4) {
+        calls.push(['abort-later', m.predict(good, { signal: ac.signal })]);
+        setTimeout(() => ac.abort(), Math.floor(rnd() * 40));
+      } else calls.push(['raw', m.predict({ data: new Uint8Array(img.bgr), width: img.width, height: img.height, channels: 3, format: 'bgr' })]);
+    }
+    assert.ok(m.pendingImages > 0);
+    const settled = await Promise.allSettled(calls.map(([, p]) => p));
+    const counts = {};
+    settled.forEach((r, i) => {
+      const kind = calls[i][0];
+      counts[kind] = (counts[kind] ?? 0) + 1;
+      if (kind === 'ok' || kind === 'raw') assert.equal(summary(r.value), ref, `${kind} ${i}`);
+      else if (kind === 'batch') r.value.forEach((v) => assert.equal(summary(v), ref));
+      else if (kind === 'bad') assert.is(r.reason?.name, 'ImageDecodeError');
+      else if (kind === 'abort') assert.ok(r.reason instanceof AbortError);
+      else if (r.status === 'rejected') assert.ok(r.reason instanceof AbortError, String(r.reason));
+      else assert.equal(summary(r.value), ref); // finished before its abort
+    });
+    assert.is(m.pendingImages, 0);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(unhandled, [], 'no unhandled rejections');
+    await synchronize(DEV);
+    assert.is(memoryInfo(DEV).liveBytes, live, 'nothing left behind');
+    assert.equal(summary(await m.predict(good)), ref, 'the model goes on');
+    console.log(`  ${JSON.stringify(counts)}`);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    await m.dispose();
+  }
+});
+
 test('a raw frame waiting for its turn was copied within the call: the caller may overwrite its buffer at once', async () => {
   const m = await load();
   try {

@@ -86,7 +86,7 @@ async function viz(job: VizJob): Promise<VizDone> {
     fs.mkdirSync(path.dirname(job.out), { recursive: true });
     const format = path.extname(job.out).toLowerCase() === '.png' ? 'png' : 'jpeg';
     const tmp = `${job.out}.partial-${process.pid}`;
-    await encodeOverlay(await renderOverlay(base, job.instances), format).toFile(tmp);
+    await encodeOverlay(await renderOverlay(base, job.instances, { inPlace: true }), format).toFile(tmp);
     fs.renameSync(tmp, job.out);
     return { kind: 'viz', id: job.id, ms: performance.now() - t0 };
   } catch (e) {

@@ -111,6 +111,20 @@ test('resuming with other settings is refused (they are recorded beside the resu
   assert.is(JSON.parse(readFileSync(`${out}.settings.json`, 'utf8')).polygons, true);
 });
 
+test('--input - reads the paths from stdin (relative to the working folder); a listed missing file is an error line', async () => {
+  const { dir, good } = imageFolder();
+  const out = path.join(dir, 'stdin.jsonl');
+  const names = [...good.map((f) => path.join('images', f)), path.join('images', good[0]), '# a comment', 'images/missing.jpg'];
+  const r = await fakeSotr(['predict', '-m', 'fake', '-i', '-', '-o', out, '-q'], {
+    cwd: dir,
+    onSpawn: (child) => child.stdin.end(names.join('\n') + '\n'),
+  });
+  assert.is(r.code, 2, r.stderr); // the missing file
+  const lines = readLines(out);
+  assert.equal(lines.map((l) => path.basename(l.file)).sort(), [...good, 'missing.jpg'].sort(), 'each once');
+  assert.is(lines.find((l) => l.file.endsWith('missing.jpg')).error_kind, 'image');
+});
+
 test('resume after a killed run: a torn last line is cut off and that image redone, nothing twice', async () => {
   const { dir, images } = imageFolder();
   const out = path.join(dir, 'r.jsonl');

@@ -2,7 +2,8 @@
  * Turns `--input` values into an ordered, de-duplicated list of image files:
  * files as given, folders searched recursively for image extensions, globs
  * (`*`, `?`, `**`, `[...]`, `{a,b}`; Node 20 has no fs.glob) and list files
- * (.txt/.lst/.list, one path a line, relative to the list's folder, # comments).
+ * (.txt/.lst/.list, one path a line, relative to the list's folder, # comments). `-` reads such a list from stdin,
+ * and a pipe (`-i <(find photos -name '*.jpg')`) is read as one; their paths are relative to the working folder.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -102,8 +103,7 @@ export function globFiles(pattern: string): string[] {
   return out;
 }
 
-function readList(file: string): string[] {
-  const dir = path.dirname(file);
+function readList(file: string | 0, dir: string): string[] {
   const out: string[] = [];
   for (const raw of fs.readFileSync(file, 'utf8').split(/\r?\n/)) {
     const line = raw.trim();
@@ -127,6 +127,10 @@ export function expandInputs(inputs: string[]): string[] {
     out.push(path.normalize(p));
   };
   const one = (input: string, fromList: boolean): void => {
+    if (input === '-' && !fromList) {
+      for (const p of readList(0, process.cwd())) one(p, true);
+      return;
+    }
     let st: fs.Stats | undefined;
     try {
       st = fs.statSync(input);
@@ -140,7 +144,9 @@ export function expandInputs(inputs: string[]): string[] {
       found.forEach(add);
     } else if (st) {
       if (!fromList && LIST_EXTENSIONS.has(path.extname(input).toLowerCase())) {
-        for (const p of readList(input)) one(p, true);
+        for (const p of readList(input, path.dirname(input))) one(p, true);
+      } else if (!fromList && (st.isFIFO() || st.isCharacterDevice())) {
+        for (const p of readList(input, process.cwd())) one(p, true);
       } else add(input);
     } else if (hasGlob(input)) {
       const found = globFiles(input).filter((f) => isImageName(f) || !/\*\*?$/.test(input));

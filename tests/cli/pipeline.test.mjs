@@ -125,6 +125,21 @@ test('--input - reads the paths from stdin (relative to the working folder); a l
   assert.is(lines.find((l) => l.file.endsWith('missing.jpg')).error_kind, 'image');
 });
 
+test('--out - writes the JSON Lines to stdout (progress stays on stderr; no file, no record); --coco needs a file', async () => {
+  const { dir, images, good, bad } = imageFolder();
+  const r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', '-'], { cwd: dir });
+  assert.is(r.code, 2, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.is(lines.length, good.length + bad.length);
+  assert.is(lines.filter((l) => l.instances).length, good.length);
+  assert.match(r.stderr, /images\/s/);
+  assert.not.ok(existsSync(path.join(dir, '-')), 'no file named -');
+  assert.not.ok(existsSync(path.join(dir, '-.settings.json')));
+  const c = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', '-', '--coco', 'c.json'], { cwd: dir });
+  assert.is(c.code, 1);
+  assert.match(c.stderr, /--coco reads the results back from --out: give --out a file/);
+});
+
 test('resume after a killed run: a torn last line is cut off and that image redone, nothing twice', async () => {
   const { dir, images } = imageFolder();
   const out = path.join(dir, 'r.jsonl');

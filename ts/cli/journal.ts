@@ -154,12 +154,21 @@ export class JournalWriter {
   readonly file: string;
   written = 0;
 
+  readonly #sink: ((buf: Buffer) => void) | undefined;
+
+  /** `sink`: the lines go to it instead of the file (`--out -`: stdout; nothing to sync, nothing to resume). */
   constructor(
     file: string,
     overwrite: boolean,
     private readonly syncMs = 1000,
+    sink?: (buf: Buffer) => void,
   ) {
     this.file = file;
+    this.#sink = sink;
+    if (sink) {
+      this.#fd = -1;
+      return;
+    }
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     this.#fd = fs.openSync(file, overwrite ? 'w' : 'a');
   }
@@ -167,6 +176,11 @@ export class JournalWriter {
   /** Writes one line (a single append; a short write, which regular files do not do, is completed). */
   append(line: ResultLine): void {
     const buf = Buffer.from(JSON.stringify(line) + '\n', 'utf8');
+    if (this.#sink) {
+      this.#sink(buf);
+      this.written++;
+      return;
+    }
     let off = 0;
     while (off < buf.length) off += fs.writeSync(this.#fd, buf, off, buf.length - off);
     this.written++;
@@ -188,6 +202,7 @@ export class JournalWriter {
 
   /** fsync now, on this thread (for a hard exit). */
   syncNow(): void {
+    if (this.#sink) return;
     try {
       fs.fsyncSync(this.#fd);
     } catch {
@@ -197,6 +212,7 @@ export class JournalWriter {
 
   /** Flushes to disk and closes. */
   async close(): Promise<void> {
+    if (this.#sink) return;
     await this.#syncing;
     try {
       fs.fsyncSync(this.#fd);

@@ -129,6 +129,26 @@ mtest('SIGKILL in the middle of a run, then resume: every image once', async () 
   assert.is(new Set(lines.map((l) => l.file)).size, lines.length);
 });
 
+mtest('an image too thin for the model is an image error (kept on resume), not a model failure', async () => {
+  const sharp = (await import('sharp')).default;
+  const thin = path.join(outDir, 'thin', 'thin.png');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(path.dirname(thin), { recursive: true });
+  await sharp({ create: { width: 3000, height: 1, channels: 3, background: { r: 90, g: 120, b: 40 } } }).png().toFile(thin);
+  const tout = path.join(outDir, 'thin.jsonl');
+  const street = path.join(images, 'street.jpg');
+  const args = ['predict', '--model', 'tiny', '--input', thin, street, '--out', tout, '--device', 'cpu', '-q', ...SIZE];
+  const r = await sotr(args);
+  assert.is(r.code, 2, r.stderr);
+  const bad = readLines(tout).find((l) => l.file.endsWith('thin.png'));
+  assert.is(bad.error_kind, 'image');
+  assert.match(bad.error, /the image is 3000×1: .* too thin for the model/);
+  assert.ok(readLines(tout).find((l) => l.file.endsWith('street.jpg')).instances.length > 0, 'the other image is done');
+  const again = await sotr(args);
+  assert.is(again.code, 2);
+  assert.is(readLines(tout).length, 2, 'not retried on resume');
+});
+
 mtest('--polygons: each instance carries its mask\'s outer contours as COCO polygons', async () => {
   const pout = path.join(outDir, 'polygons.jsonl');
   const street = path.join(images, 'street.jpg');

@@ -299,7 +299,7 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
 }
 
 /** The model's answer for one image. */
-type Outcome = { raw?: unknown; error?: string; ms: number };
+type Outcome = { raw?: unknown; error?: string; imageFault?: boolean; ms: number };
 
 /** A model failure that ends the run (device lost, or the model fails on every image): exit 1, resumable. */
 class FatalError extends Error {}
@@ -388,7 +388,12 @@ async function runModel(
       return raws.map((raw) => ({ raw, ms }));
     } catch (e) {
       if (FATAL_CODES.has((e as { code?: string })?.code ?? '')) throw new FatalError(errorText(e));
-      if (images.length === 1) return [{ error: `inference failed: ${errorText(e)}`, ms: performance.now() - t }];
+      if (images.length === 1) {
+        // The image's own fault (too thin for the resize): kept on resume like an unreadable file, and not a sign
+        // that the model fails.
+        if ((e as { code?: string })?.code === 'SOTR_IMAGE_SIZE') return [{ error: errorText(e), imageFault: true, ms: performance.now() - t }];
+        return [{ error: `inference failed: ${errorText(e)}`, ms: performance.now() - t }];
+      }
       // Find the image that fails: one at a time.
       const out: Outcome[] = [];
       for (const im of images) out.push(...(await predict([im])));
@@ -427,7 +432,10 @@ async function runModel(
       const im = images[i]!;
       const o = outs[i]!;
       const line: ResultLine = { file: im.file, width: im.width, height: im.height };
-      if (o.error !== undefined) {
+      if (o.error !== undefined && o.imageFault) {
+        line.error = o.error;
+        line.error_kind = 'image';
+      } else if (o.error !== undefined) {
         line.error = o.error;
         line.error_kind = 'model';
         failStreak = o.error === lastFailure || failStreak === 0 ? failStreak + 1 : 1;

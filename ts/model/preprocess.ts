@@ -319,6 +319,7 @@ export async function prepareImageTensor(img: DecodedImage | DecodedPixels, c: P
     throw new SotrRangeError(
       `the image is ${img.width}×${img.height}: at short side ${c.minSize} within long side ${c.maxSize} it would be ${w}×${h} pixels, ` +
         'too thin for the model (an aspect ratio above about 2666:1 at the default sizes)',
+      'SOTR_IMAGE_SIZE',
     );
   }
   const px: Omit<DecodedPixels, 'width' | 'height'> = 'pixels' in img ? img : { pixels: img.bgr, channels: 3, order: 'bgr' };

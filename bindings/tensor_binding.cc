@@ -82,6 +82,15 @@ sotr::DType parseDTypeArg(Napi::Env env, const Napi::Value& v) {
   return t;
 }
 
+// A typed array's bytes (its view of the ArrayBuffer).
+std::pair<const uint8_t*, size_t> typedArrayBytes(const Napi::TypedArray& ta) {
+  return {static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ByteLength()};
+}
+
+size_t tensorBytes(sotr::DType dtype, const sotr::Shape& shape) {
+  return static_cast<size_t>(sotr::numel(shape)) * sotr::dtypeSize(dtype);
+}
+
 // fromHost(bytes: Uint8Array, dtype, shape, device) -> NativeTensor.
 // CPU: copied now. CUDA: the bytes are copied to a staging buffer now (the
 // caller may reuse its array) and uploaded in queue order.
@@ -90,14 +99,11 @@ Napi::Value FromHost(const Napi::CallbackInfo& info) {
   SOTR_JS_TRY
   if (info.Length() < 4 || !info[0].IsTypedArray())
     throw makeJsError(env, sotr::ErrorKind::InvalidArgument, "fromHost(bytes, dtype, shape, device)");
-  auto ta = info[0].As<Napi::TypedArray>();
-  const uint8_t* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  const size_t nbytes = ta.ByteLength();
+  const auto [src, nbytes] = typedArrayBytes(info[0].As<Napi::TypedArray>());
   sotr::DType dtype = parseDTypeArg(env, info[1]);
   sotr::Shape shape = parseShape(env, info[2]);
   sotr::Device dev = deviceArg(info, 3);
-  const size_t want = static_cast<size_t>(sotr::numel(shape)) * sotr::dtypeSize(dtype);
-  if (want != nbytes)
+  if (tensorBytes(dtype, shape) != nbytes)
     sotr::fail(sotr::ErrorKind::Shape, "Tensor.from: " + std::to_string(nbytes / sotr::dtypeSize(dtype)) +
                                            " elements do not fill shape " + sotr::shapeStr(shape));
   auto& ctx = sotr::Runtime::get().context(dev);
@@ -138,13 +144,12 @@ Napi::Value FromHostParts(const Napi::CallbackInfo& info) {
     Napi::Value v = arr.Get(i);
     if (!v.IsTypedArray())
       throw makeJsError(env, sotr::ErrorKind::InvalidArgument, "fromHostParts: parts[" + std::to_string(i) + "] is not a typed array");
-    auto ta = v.As<Napi::TypedArray>();
-    parts.emplace_back(static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ByteLength());
-    total += ta.ByteLength();
+    parts.push_back(typedArrayBytes(v.As<Napi::TypedArray>()));
+    total += parts.back().second;
   }
   sotr::DType dtype = parseDTypeArg(env, info[1]);
   sotr::Shape shape = parseShape(env, info[2]);
-  const size_t want = static_cast<size_t>(sotr::numel(shape)) * sotr::dtypeSize(dtype);
+  const size_t want = tensorBytes(dtype, shape);
   if (want != total)
     sotr::fail(sotr::ErrorKind::Shape, "fromHostParts: the parts hold " + std::to_string(total) + " bytes, shape " +
                                            sotr::shapeStr(shape) + " needs " + std::to_string(want));

@@ -14,7 +14,7 @@ type StringKeys<T> = Extract<keyof T, string>;
 export function keysOf<T>() {
   return <const K extends readonly StringKeys<T>[]>(
     ...keys: K & ([Exclude<StringKeys<T>, K[number]>] extends [never] ? unknown : { missingKeys: Exclude<StringKeys<T>, K[number]> })
-  ): readonly string[] => Object.freeze([...keys]);
+  ): readonly K[number][] => Object.freeze([...keys]);
 }
 
 /** Edit distance with adjacent transpositions (optimal string alignment), for "did you mean". */

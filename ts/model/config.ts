@@ -113,7 +113,7 @@ export function defaultMinSize(v: SotrVariant): number {
   return v === 'R50' || v === 'R101-DCN' ? 1000 : 800;
 }
 
-const CONSTANT_KEYS: Array<keyof SotrConstants> = [
+const CONSTANT_KEYS = keysOf<SotrConstants>()(
   'heads',
   'groupNormGroups',
   'groupNormEps',
@@ -136,7 +136,7 @@ const CONSTANT_KEYS: Array<keyof SotrConstants> = [
   'updateThreshold',
   'maxPerImage',
   'minScore',
-];
+);
 
 export interface ConfigOverrides extends Partial<SotrConstants> {
   classNames?: readonly string[];
@@ -181,7 +181,7 @@ export function checkPostprocessOption(where: string, key: keyof PostprocessOpti
   }
 }
 
-export const POSTPROCESS_KEYS: Array<keyof PostprocessOptions> = [
+export const POSTPROCESS_KEYS = keysOf<PostprocessOptions>()(
   'scoreThreshold',
   'maskThreshold',
   'nmsPre',
@@ -190,7 +190,7 @@ export const POSTPROCESS_KEYS: Array<keyof PostprocessOptions> = [
   'updateThreshold',
   'maxPerImage',
   'minScore',
-];
+);
 
 /** Combines the checkpoint's structure with the constants and the caller's overrides, validating both. */
 export function resolveConfig(ck: SotrCheckpointConfig, o: ConfigOverrides = {}): SotrConfig {
@@ -272,21 +272,7 @@ export function resolveConfig(ck: SotrCheckpointConfig, o: ConfigOverrides = {})
 
 /** Every Sotr.load option, for the unknown-key check (the compiler keeps the list equal to the interface). */
 export const LOAD_OPTION_KEYS = keysOf<SotrLoadOptions>()(
-  ...(POSTPROCESS_KEYS as Array<keyof PostprocessOptions>),
-  'heads',
-  'groupNormGroups',
-  'groupNormEps',
-  'frozenBnEps',
-  'numGrids',
-  'instanceStrides',
-  'strideInOneByOne',
-  'leakyReluSlope',
-  'attentionMode',
-  'minSize',
-  'maxSize',
-  'sizeDivisibility',
-  'pixelMean',
-  'pixelStd',
+  ...CONSTANT_KEYS,
   'classNames',
   'device',
   'precision',

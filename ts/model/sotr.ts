@@ -71,7 +71,7 @@ export interface PredictOptions extends PostprocessOptions {
 
 /** Every predict option, for the unknown-key check (the compiler keeps the list equal to the interface). */
 const PREDICT_OPTION_KEYS = keysOf<PredictOptions>()(
-  ...(POSTPROCESS_KEYS as Array<keyof PostprocessOptions>),
+  ...POSTPROCESS_KEYS,
   'profile',
   'intermediates',
   'signal',

@@ -121,50 +121,50 @@ for (const [word, excludeWord, name, title] of CHECK_BINARIES) {
   }
 }
 
+// A check script run as part of the suite: each of its "ok   …" / "FAIL …" lines (matching `resultRe`) is one test
+// here; lines matching `notesRe` (skips, summaries) are echoed; a failing exit with no FAIL line is one failure, and
+// `detail(lines)` is shown when it exits non-zero.
+async function scriptTests(name, script, timeoutS, { label, resultRe, notesRe, detail }) {
+  const r = await run('bash', [path.join(root, 'scripts', script)], {}, timeoutS);
+  const lines = strip(r.out).split('\n');
+  const results = lines.filter((l) => resultRe.test(l));
+  for (const l of results) {
+    const ok = l.startsWith('ok');
+    ok ? passed++ : failed++;
+    console.log(`${ok ? 'ok  ' : 'FAIL'} ${label}${l.slice(5)}`);
+    if (!ok) failures.push(`${label}${l.slice(5)}`);
+  }
+  for (const l of lines.filter((l) => notesRe.test(l))) console.log(`     ${l}`);
+  if (r.code === 0) return;
+  if (!results.some((l) => l.startsWith('FAIL'))) {
+    failed++;
+    failures.push(name);
+    console.log(`FAIL ${name} (scripts/${script})`);
+  }
+  console.log(detail(lines).map((l) => '    ' + l).join('\n'));
+}
+
 // SOTR_TEST_ARM64=1 (CI): the native core and its tests cross-compiled for Linux arm64 and run under
 // qemu-user (scripts/arm64-check.sh), each native test one test here. Skipped, with the reason, where the
 // cross compiler or qemu cannot be had.
 if (process.env.SOTR_TEST_ARM64 === '1' && (!filter || 'arm64'.includes(filter)) && !exclude.includes('arm64') && !noBinaries) {
-  const r = await run('bash', [path.join(root, 'scripts', 'arm64-check.sh')], {}, Number(process.env.SOTR_TEST_ARM64_TIMEOUT_S || 2400));
-  const lines = strip(r.out).split('\n');
-  const results = lines.filter((l) => /^(ok  |FAIL) /.test(l));
-  const skippedLine = lines.find((l) => /^arm64 check skipped/.test(l));
-  for (const l of results) {
-    const ok = l.startsWith('ok');
-    ok ? passed++ : failed++;
-    console.log(`${ok ? 'ok  ' : 'FAIL'} arm64 (qemu): ${l.slice(5)}`);
-    if (!ok) failures.push(`arm64: ${l.slice(5)}`);
-  }
-  if (skippedLine) console.log(`skip ${skippedLine}`);
-  else if (r.code !== 0 && !results.some((l) => l.startsWith('FAIL'))) {
-    failed++;
-    failures.push('arm64 check');
-    console.log('FAIL arm64 check (scripts/arm64-check.sh)');
-  }
-  if (r.code !== 0) console.log(lines.slice(-40).map((l) => '    ' + l).join('\n'));
+  await scriptTests('arm64 check', 'arm64-check.sh', Number(process.env.SOTR_TEST_ARM64_TIMEOUT_S || 2400), {
+    label: 'arm64 (qemu): ',
+    resultRe: /^(ok  |FAIL) /,
+    notesRe: /^arm64 check skipped/,
+    detail: (lines) => lines.slice(-40),
+  });
 }
 
 // SOTR_TEST_NODES=1 (CI): the test files under other Node.js versions, fetched from the registry; skipped, with
 // the reason, where they cannot be fetched.
 if (process.env.SOTR_TEST_NODES === '1' && (!filter || 'nodes'.includes(filter)) && !exclude.includes('nodes')) {
-  const r = await run('bash', [path.join(root, 'scripts', 'node-versions-check.sh')], {}, Number(process.env.SOTR_TEST_NODES_TIMEOUT_S || 1800));
-  const lines = strip(r.out).split('\n');
-  const results = lines.filter((l) => /^(ok  |FAIL) node /.test(l));
-  for (const l of results) {
-    const ok = l.startsWith('ok');
-    ok ? passed++ : failed++;
-    console.log(`${ok ? 'ok  ' : 'FAIL'} ${l.slice(5)}`);
-    if (!ok) failures.push(l.slice(5));
-  }
-  for (const l of lines.filter((l) => /^node-versions check skipped|^node v[\d.]+: /.test(l))) console.log(`     ${l}`);
-  if (r.code !== 0) {
-    if (!results.some((l) => l.startsWith('FAIL'))) {
-      failed++;
-      failures.push('node-versions check');
-      console.log('FAIL node-versions check (scripts/node-versions-check.sh)');
-    }
-    console.log(lines.filter((l) => /^    /.test(l)).slice(0, 120).join('\n'));
-  }
+  await scriptTests('node-versions check', 'node-versions-check.sh', Number(process.env.SOTR_TEST_NODES_TIMEOUT_S || 1800), {
+    label: '',
+    resultRe: /^(ok  |FAIL) node /,
+    notesRe: /^node-versions check skipped|^node v[\d.]+: /,
+    detail: (lines) => lines.filter((l) => /^    /.test(l)).slice(0, 120),
+  });
 }
 
 const floor = JSON.parse(readFileSync(path.join(root, 'tests', 'test-floor.json'), 'utf8')).minimumTests;

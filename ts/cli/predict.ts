@@ -91,6 +91,9 @@ interface Settings {
   polygonEpsilon?: number;
 }
 
+/** `--out -`: the JSON Lines go to stdout (nothing to resume, no settings record, no file to read back). */
+const toStdout = (s: Pick<Settings, 'out'>): boolean => s.out === '-';
+
 /** `--profile ops` / `--profile=ops` → `--profile --profile-ops`; `--profile=stages` → `--profile` (bare `--profile` is a flag). */
 function opsProfileArgs(argv: string[]): string[] {
   const out: string[] = [];
@@ -140,7 +143,7 @@ function settings(p: Parsed): Settings {
   const imageIdsFile = str(p, 'image-ids');
   const coco = str(p, 'coco');
   if (imageIdsFile && !coco) throw new UsageError('--image-ids is only used with --coco');
-  if (out === '-' && coco) throw new UsageError('--coco reads the results back from --out: give --out a file, not -');
+  if (toStdout({ out }) && coco) throw new UsageError('--coco reads the results back from --out: give --out a file, not -');
   const s: Settings = {
     model,
     inputs,
@@ -243,10 +246,8 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   const warn = (m: string) => io.stderr.write(`sotr: ${m}\n`);
 
   // Resume.
-  // `--out -`: JSON Lines on stdout, nothing to resume.
-  const toStdout = s.out === '-';
   const journal =
-    s.overwrite || toStdout ? { done: new Map<string, LineStatus>(), lines: 0, truncatedBytes: 0, badLines: [] as number[] } : loadJournal(s.out);
+    s.overwrite || toStdout(s) ? { done: new Map<string, LineStatus>(), lines: 0, truncatedBytes: 0, badLines: [] as number[] } : loadJournal(s.out);
   if (journal.truncatedBytes) warn(`${s.out}: removed a torn last line (${journal.truncatedBytes} bytes); that image is redone`);
   if (journal.badLines.length) warn(`${s.out}: ignoring ${journal.badLines.length} line(s) that are not valid results (line ${journal.badLines.slice(0, 5).join(', ')})`);
   // What the file was made with (<out>.settings.json): resuming with other settings would mix two kinds of results.
@@ -280,13 +281,13 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   const stats = { processed: 0, failed: 0, interrupted: false, stopped: false };
   // journal.done follows the lines this run writes, so it ends as the status of the whole input set.
   if (todo.length) {
-    if (!toStdout) writeRunSettings(s.out, runSettings);
+    if (!toStdout(s)) writeRunSettings(s.out, runSettings);
     await runModel(s, todo, viz, io, factory, mode, cores, stats, journal.done);
   }
   if (stats.stopped) return EXIT.usage;
   const failedTotal = files.reduce((n, f) => n + (journal.done.get(path.resolve(f))?.error !== undefined ? 1 : 0), 0);
   if (stats.interrupted) {
-    say(toStdout ? `interrupted: ${stats.processed} images written to stdout` : `interrupted: ${stats.processed} images written to ${s.out}; run the same command again to resume`);
+    say(toStdout(s) ? `interrupted: ${stats.processed} images written to stdout` : `interrupted: ${stats.processed} images written to ${s.out}; run the same command again to resume`);
     return EXIT.interrupted;
   }
   if (s.coco) {
@@ -328,7 +329,7 @@ async function runModel(
   const t0 = performance.now();
   const seg: Segmenter = await factory({
     model: s.model,
-    cacheDir: s.out === '-' ? path.join(os.tmpdir(), 'sotr-cache') : path.join(path.dirname(path.resolve(s.out)), '.sotr-cache'),
+    cacheDir: toStdout(s) ? path.join(os.tmpdir(), 'sotr-cache') : path.join(path.dirname(path.resolve(s.out)), '.sotr-cache'),
     device: s.device,
     ...(s.precision ? { precision: s.precision } : {}),
     ...(s.minSize !== undefined ? { minSize: s.minSize } : {}),
@@ -346,7 +347,7 @@ async function runModel(
   const vipsThreads = onCpu ? 1 : Math.max(1, Math.min(2, Math.floor((cores - 1) / workers)));
   const pool = new WorkerPool(workers, { vipsThreads });
   const queue = new DecodeQueue(pool, todo, Math.max(4, 3 * batch));
-  const writer = new JournalWriter(s.out, s.overwrite, 1000, s.out === '-' ? (buf) => io.stdout.write(buf) : undefined);
+  const writer = new JournalWriter(s.out, s.overwrite, 1000, toStdout(s) ? (buf) => io.stdout.write(buf) : undefined);
   progress = new Progress(todo.length, mode, io.stderr);
   const pendingViz = new Set<Promise<void>>();
 
@@ -503,7 +504,7 @@ async function runModel(
   if (fatal) {
     stats.stopped = true;
     io.stderr.write(`sotr: stopping: ${fatal.message}\n`);
-    if (s.out !== '-') io.stderr.write(`sotr: the images not in ${s.out}, and those the model failed on, are redone when you run the command again\n`);
+    if (!toStdout(s)) io.stderr.write(`sotr: the images not in ${s.out}, and those the model failed on, are redone when you run the command again\n`);
   }
 }
 

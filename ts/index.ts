@@ -61,7 +61,7 @@ export { twinAttention, type TwinAttentionOptions, type TwinAttentionWeights, ty
 export { dynamicConv, dynamicConvMasks, type DynamicConvOptions, type DynamicConvMasksOptions } from './ops/dynamic_conv';
 export { matrixNms, type MatrixNmsOptions, type MatrixNmsKernel, type MatrixNmsMasks } from './ops/matrix_nms';
 export { BitMasks, DeviceBitMasks, type BitMasksInit } from './masks/bitmasks';
-export { Mask, type MaskBox } from './masks/mask';
+export { Mask, type MaskBox, type MaskWindow } from './masks/mask';
 export { encodeRleCounts, decodeRleCounts, type CocoRle } from './masks/rle';
 export * from './model';
 export { maxPool2d, avgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/pool';

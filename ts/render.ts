@@ -5,7 +5,7 @@
  */
 import { SotrRangeError, SotrTypeError } from './errors';
 import { decodeRleCounts } from './masks/rle';
-import { Mask, words32PerRow } from './masks/mask';
+import { Mask, maskWindowBits, words32PerRow } from './masks/mask';
 import { decodePixels, releaseStaging, sharpLib, type ImageInput } from './model/preprocess';
 import { inSlices, turnTaker } from './event_loop';
 import type { Instance } from './model/postprocess';
@@ -77,10 +77,13 @@ function tintPixel(rgb: Uint8Array, o: number, t: Tint): void {
 function paintMaskRows(rgb: Uint8Array, painted: Uint32Array, W: number, m: Mask, y0: number, y1: number, t: Tint): void {
   const [x0, , x1] = m.box;
   const stride = words32PerRow(W);
+  // The mask's bits as it keeps them (its window: predict's masks keep their box's rows and 64-bit words only).
+  const { win, bits } = maskWindowBits(m);
+  const wStride = 2 * win.words;
   for (let y = y0; y < y1; y++) {
     for (let w = x0 >>> 5; w <= (x1 - 1) >>> 5; w++) {
       const i = y * stride + w;
-      let v = m.data[i]! & ~painted[i]!;
+      let v = bits[(y - win.y) * wStride + w - 2 * win.word]! & ~painted[i]!;
       if (!v) continue;
       painted[i]! |= v;
       while (v) {

@@ -54,24 +54,78 @@ export function maskStats(words: Uint32Array, offset: number, width: number, hei
   return { area, box: area ? [x0, y0, x1 + 1, y1 + 1] : [0, 0, 0, 0] };
 }
 
+/**
+ * The part of a mask that holds all its set bits (`Mask#window`): rows [y, y + height) and columns [x, x + width) of
+ * the image, `x` a multiple of 64, in the library's row layout (words32PerRow(width) 32-bit words a row, least
+ * significant bit first, bits past `width` zero). Every pixel outside it is clear.
+ */
+export interface MaskWindow {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  data: Uint32Array;
+}
+
+/** @internal A window in 64-bit words: rows [y, y + rows), words [word, word + words) of each row. */
+export interface WordWindow {
+  y: number;
+  rows: number;
+  word: number;
+  words: number;
+}
+
+/** @internal The tightest window around `box` (whole 64-bit words wide); all zeros for an empty box. */
+export function wordWindowOfBox(box: MaskBox): WordWindow {
+  const [x0, y0, x1, y1] = box;
+  if (x1 <= x0 || y1 <= y0) return { y: 0, rows: 0, word: 0, words: 0 };
+  const word = Math.floor(x0 / 64);
+  return { y: y0, rows: y1 - y0, word, words: Math.floor((x1 - 1) / 64) - word + 1 };
+}
+
 // Set while packedMask() constructs: the library's own bits skip the padding check.
 let trusted = false;
-let setStats: (m: Mask, stats: { area: number; box: MaskBox }, rle?: string) => void;
+// Set while packedMask() or fromWindow() constructs a mask that keeps a window only: the constructor takes these
+// bits instead of the whole image's.
+let pendingWindow: { win: WordWindow; bits: Uint32Array } | undefined;
+let setStats: (m: Mask, stats: { area: number; box: MaskBox }, rle: string | undefined) => void;
+let readWindow: (m: Mask) => { win: WordWindow; bits: Uint32Array };
+let readRle: (m: Mask) => string | undefined;
 
 /**
- * Internal (not exported by the package): wraps bit-packed rows the library made, whose padding is known to be zero,
+ * Internal (not exported by the package): wraps bit-packed bits the library made, whose padding is known to be zero,
  * with their area and box already computed (resizeMasks' second output), and their COCO RLE string when the
- * caller asked for it (maskRle), so 100 full-size masks are not scanned again on the JavaScript thread.
+ * caller asked for it (maskRle), so 100 full-size masks are not scanned again on the JavaScript thread. With
+ * `window`, `data` holds only the window's rows and words (cropMasks' layout) and every bit outside it is clear.
  */
-export function packedMask(width: number, height: number, data: Uint32Array, stats: { area: number; box: MaskBox }, rle?: string): Mask {
+export function packedMask(
+  width: number,
+  height: number,
+  data: Uint32Array,
+  stats: { area: number; box: MaskBox },
+  rle?: string,
+  window?: WordWindow,
+): Mask {
   trusted = true;
+  pendingWindow = window && { win: window, bits: data };
   try {
-    const m = new Mask(width, height, data);
+    const m = new Mask(width, height, window ? undefined : data);
     setStats(m, stats, rle);
     return m;
   } finally {
     trusted = false;
+    pendingWindow = undefined;
   }
+}
+
+/** @internal The mask's window (in 64-bit words) and its bits, as stored (not copied). */
+export function maskWindowBits(m: Mask): { win: WordWindow; bits: Uint32Array } {
+  return readWindow(m);
+}
+
+/** @internal The COCO RLE string stored with the mask (predict's `rle`), if any. */
+export function storedRle(m: Mask): string | undefined {
+  return readRle(m);
 }
 
 export class Mask {
@@ -80,24 +134,37 @@ export class Mask {
       m.#stats = stats;
       m.#rle = rle;
     };
+    readWindow = (m) => ({ win: m.#win, bits: m.#bits });
+    readRle = (m) => m.#rle;
   }
 
   readonly width: number;
   readonly height: number;
-  /** Bit-packed rows: words32PerRow(width) 32-bit words per row, LSB first. */
-  readonly data: Uint32Array;
+  // The bits are kept for a window of the image only (the library's masks: their box, whole 64-bit words wide),
+  // or for the whole image (#win covers it); `data` expands a window to the whole image on first use.
+  #win: WordWindow;
+  #bits: Uint32Array;
   #stats: { area: number; box: MaskBox } | undefined;
   // COCO RLE string computed natively with the mask (predict's `rle`, default true); masks are not meant to be edited.
   #rle: string | undefined;
 
   /**
-   * Wraps bit-packed data (taken, not copied; zeros when omitted). Padding bits
-   * past the width must be zero.
+   * Wraps bit-packed data of the whole image (taken, not copied; zeros when omitted). Padding bits past the width
+   * must be zero.
    */
   constructor(width: number, height: number, data?: Uint32Array) {
     this.width = checkDim('width', width);
     this.height = checkDim('height', height);
     const stride = words32PerRow(width);
+    if (pendingWindow) {
+      const { win, bits } = pendingWindow;
+      if (win.y + win.rows > height || 64 * (win.word + win.words) >= width + 64 || bits.length !== win.rows * 2 * win.words) {
+        throw new SotrRangeError(`Mask: window ${JSON.stringify(win)} with ${bits.length} words does not fit ${width} x ${height}`);
+      }
+      this.#win = win.rows && win.words ? { ...win } : { y: 0, rows: 0, word: 0, words: 0 };
+      this.#bits = win.rows && win.words ? bits : new Uint32Array(0);
+      return;
+    }
     if (data === undefined) data = new Uint32Array(stride * height);
     if (!(data instanceof Uint32Array)) throw new SotrTypeError('Mask: data must be a Uint32Array of bit-packed rows');
     if (data.length !== stride * height) {
@@ -115,7 +182,59 @@ export class Mask {
         }
       }
     }
-    this.data = data;
+    this.#win = { y: 0, rows: height, word: 0, words: stride / 2 };
+    this.#bits = data;
+  }
+
+  /**
+   * A mask of `width` x `height` whose set bits all lie in `window` (`mask.window` of another mask, e.g. sent
+   * to another thread); the window's data is taken, not copied.
+   */
+  static fromWindow(width: number, height: number, window: MaskWindow): Mask {
+    checkDim('width', width);
+    checkDim('height', height);
+    if (!window || typeof window !== 'object') throw new SotrTypeError('Mask.fromWindow: window must be { x, y, width, height, data }');
+    const { x, y } = window;
+    checkDim('window x', x);
+    checkDim('window y', y);
+    // The window's own layout (and its padding) is checked as a mask of its size.
+    const inner = new Mask(window.width, window.height, window.data);
+    if (x % 64 !== 0) throw new SotrRangeError(`Mask.fromWindow: window x must be a multiple of 64, received ${x}`);
+    if (x + inner.width > width || y + inner.height > height) {
+      throw new SotrRangeError(`Mask.fromWindow: the window ${inner.width} x ${inner.height} at (${x}, ${y}) is not inside ${width} x ${height}`);
+    }
+    pendingWindow = { win: { y, rows: inner.height, word: x / 64, words: words32PerRow(inner.width) / 2 }, bits: inner.#bits };
+    try {
+      return new Mask(width, height);
+    } finally {
+      pendingWindow = undefined;
+    }
+  }
+
+  /**
+   * All the mask's set bits: its bits as stored, and where they lie in the image. A mask from `predict` keeps only
+   * its box's rows and 64-bit words (100 object masks of a 12-megapixel photo: ~15 MB instead of 150 MB); any other
+   * mask, the whole image. Not a copy: do not modify it.
+   */
+  get window(): MaskWindow {
+    const w = this.#win;
+    if (!w.rows || !w.words) return { x: 0, y: 0, width: 0, height: 0, data: this.#bits };
+    return { x: 64 * w.word, y: w.y, width: Math.min(64 * w.words, this.width - 64 * w.word), height: w.rows, data: this.#bits };
+  }
+
+  /**
+   * Bit-packed rows of the whole image: words32PerRow(width) 32-bit words a row, least significant bit first. A mask
+   * that keeps only its window (see `window`) builds this on first use and keeps it (width x height / 8 bytes).
+   */
+  get data(): Uint32Array {
+    const stride = words32PerRow(this.width);
+    const w = this.#win;
+    if (w.y === 0 && w.rows === this.height && w.word === 0 && 2 * w.words === stride) return this.#bits;
+    const full = new Uint32Array(stride * this.height);
+    for (let r = 0; r < w.rows; r++) full.set(this.#bits.subarray(r * 2 * w.words, (r + 1) * 2 * w.words), (w.y + r) * stride + 2 * w.word);
+    this.#win = { y: 0, rows: this.height, word: 0, words: stride / 2 };
+    this.#bits = full;
+    return full;
   }
 
   /** From row-major bytes (nonzero = set), height x width. */
@@ -178,7 +297,12 @@ export class Mask {
   }
 
   #computeStats(): { area: number; box: MaskBox } {
-    this.#stats ??= maskStats(this.data, 0, this.width, this.height);
+    if (!this.#stats) {
+      const { x, y, width, height, data } = this.window;
+      const st = maskStats(data, 0, width, height);
+      const [x0, y0, x1, y1] = st.box;
+      this.#stats = st.area ? { area: st.area, box: [x0 + x, y0 + y, x1 + x, y1 + y] } : st;
+    }
     return this.#stats;
   }
 
@@ -194,24 +318,28 @@ export class Mask {
 
   get(x: number, y: number): boolean {
     if (!(x >= 0 && x < this.width && y >= 0 && y < this.height)) return false;
-    return ((this.data[y * words32PerRow(this.width) + (x >>> 5)] >>> (x & 31)) & 1) === 1;
+    const w = this.#win;
+    const wx = x - 64 * w.word;
+    const wy = y - w.y;
+    if (wy < 0 || wy >= w.rows || wx < 0 || wx >= 64 * w.words) return false;
+    return ((this.#bits[wy * 2 * w.words + (wx >>> 5)]! >>> (wx & 31)) & 1) === 1;
   }
 
   /** Row-major bytes, 1 = set. */
   toUint8Array(): Uint8Array {
-    const { width: w, height: h } = this;
-    const out = new Uint8Array(w * h);
-    const stride = words32PerRow(w);
-    // Only the rows and words of the box, and only the set bits (the array starts zeroed): an object's mask is
-    // written in a fraction of the time a pixel-by-pixel pass over the image takes.
-    const [x0, y0, x1, y1] = this.#computeStats().box;
-    for (let y = y0; y < y1; y++) {
-      for (let k = x0 >>> 5; k <= (x1 - 1) >>> 5; k++) {
-        let v = this.data[y * stride + k]!;
+    const { width: W, height: H } = this;
+    const out = new Uint8Array(W * H);
+    // Only the window, and only the set bits (the array starts zeroed): an object's mask is written in a fraction of
+    // the time a pixel-by-pixel pass over the image takes.
+    const { x, y, height, data } = this.window;
+    const stride = 2 * this.#win.words;
+    for (let r = 0; r < height; r++) {
+      for (let k = 0; k < stride; k++) {
+        let v = data[r * stride + k]!;
         while (v) {
           const b = 31 - Math.clz32(v & -v);
           v &= v - 1;
-          out[y * w + k * 32 + b] = 1;
+          out[(y + r) * W + x + k * 32 + b] = 1;
         }
       }
     }
@@ -220,23 +348,32 @@ export class Mask {
 
   /** Run lengths in COCO order (column-major, starting with a run of 0s). */
   rleRuns(): number[] {
-    const { width: w, height: h } = this;
-    const stride = words32PerRow(w);
+    const { width: W, height: H } = this;
+    const { x: wx, y: wy, width: ww, height: wh, data } = this.window;
+    const stride = 2 * this.#win.words;
     const runs: number[] = [];
     let cur = 0;
     let len = 0;
-    for (let x = 0; x < w; x++) {
-      const word = x >>> 5;
-      const bit = x & 31;
-      for (let y = 0; y < h; y++) {
-        const v = (this.data[y * stride + word] >>> bit) & 1;
-        if (v !== cur) {
-          runs.push(len);
-          len = 0;
-          cur = v;
-        }
-        len++;
+    // n pixels of value v next in column-major order.
+    const add = (v: number, n: number): void => {
+      if (n === 0) return;
+      if (v !== cur) {
+        runs.push(len);
+        len = 0;
+        cur = v;
       }
+      len += n;
+    };
+    for (let x = 0; x < W; x++) {
+      if (x < wx || x >= wx + ww) {
+        add(0, H); // a column outside the window is clear
+        continue;
+      }
+      const word = (x - wx) >>> 5;
+      const bit = (x - wx) & 31;
+      add(0, wy);
+      for (let r = 0; r < wh; r++) add((data[r * stride + word]! >>> bit) & 1, 1);
+      add(0, H - wy - wh);
     }
     runs.push(len);
     return runs;

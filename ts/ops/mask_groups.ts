@@ -6,12 +6,14 @@
 import { Tensor, type TensorData } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { SotrRangeError, SotrTypeError } from '../errors';
-import { Mask, words32PerRow } from '../masks/mask';
+import { Mask, maskWindowBits, words32PerRow } from '../masks/mask';
+import { placeMasks } from './mask_windows';
 
 /**
  * @internal Runs `fn` once per size among `masks`, with their bits stacked into a host tensor int32
  * [count, height, words32PerRow(width)] (disposed after) and their indices in `masks`. The stacking copies run on
- * the CPU thread (100 masks of a 12-megapixel image are 150 MB); `masks` holds their buffers meanwhile.
+ * the CPU thread (100 masks of a 12-megapixel image are 150 MB); `masks` holds their buffers meanwhile. Masks that
+ * keep only a window (predict's) are placed into whole masks there too.
  */
 export async function forEachSizeGroup(
   name: string,
@@ -31,8 +33,23 @@ export async function forEachSizeGroup(
     const { width, height } = masks[idx[0]!]!;
     const per = words32PerRow(width) * height;
     if (idx.length * per > 2 ** 31 - 1) throw new SotrRangeError(`${name}: more than 2^31 words of masks of one size in one call`);
-    const parts = idx.map((i) => new Int32Array(masks[i]!.data.buffer, masks[i]!.data.byteOffset, per));
-    const t = await Tensor.fromParts(parts, [idx.length, height, words32PerRow(width)], 'int32');
+    const held = idx.map((i) => maskWindowBits(masks[i]!));
+    const parts = held.map(({ bits }) => new Int32Array(bits.buffer, bits.byteOffset, bits.length));
+    let t: Tensor;
+    if (held.every(({ bits }) => bits.length === per)) {
+      // Whole masks: stacked as they are.
+      t = await Tensor.fromParts(parts, [idx.length, height, words32PerRow(width)], 'int32');
+    } else {
+      // Masks that keep a window (predict's): their windows stacked, then placed into whole masks (placeMasks).
+      const total = parts.reduce((a, p) => a + p.length, 0);
+      if (total > 2 ** 31 - 1) throw new SotrRangeError(`${name}: more than 2^31 words of mask windows in one call`);
+      const windows = await Tensor.fromParts(parts, [total], 'int32');
+      try {
+        t = await placeMasks(windows, height, width, held.map(({ win }) => win));
+      } finally {
+        windows.dispose();
+      }
+    }
     try {
       await fn(t, idx, height, width);
     } finally {

@@ -1,5 +1,6 @@
 import type { Tensor } from '../tensor';
-import type { Mask } from '../masks/mask';
+import { Mask, storedRle } from '../masks/mask';
+import { SotrTypeError } from '../errors';
 import type { CocoRle } from '../masks/rle';
 import { OP_OPTION_KEYS, type OpOptions } from './run';
 import { forEachSizeGroup, runMaskResults } from './mask_groups';
@@ -39,15 +40,24 @@ export async function maskRleStrings(masks: Tensor, width: number, options: OpOp
 /**
  * COCO RLE objects ({ size: [height, width], counts }) of several masks at once, encoded natively off the
  * JavaScript thread (what `Mask.toCocoRLE()` gives, which runs on the calling thread). Masks of different sizes are
- * encoded in one op call per size.
+ * encoded in one op call per size; masks from `predict` return the string encoded with the prediction.
  */
 export async function masksToRLE(masks: readonly Mask[], options: OpOptions = {}): Promise<CocoRle[]> {
   checkOptions('masksToRLE', options, OP_OPTION_KEYS);
+  if (!Array.isArray(masks)) throw new SotrTypeError('masksToRLE: expected an array of Mask');
   const out: CocoRle[] = new Array(masks.length);
-  await forEachSizeGroup('masksToRLE', masks, async (t, idx, height, width) => {
+  // Masks from predict carry their string already (its `rle` option, default true): only the others are encoded.
+  const todo: number[] = [];
+  masks.forEach((m, i) => {
+    if (!(m instanceof Mask)) throw new SotrTypeError(`masksToRLE: masks[${i}] is not a Mask`);
+    const counts = storedRle(m);
+    if (counts !== undefined) out[i] = { size: [m.height, m.width], counts };
+    else todo.push(i);
+  });
+  await forEachSizeGroup('masksToRLE', todo.length === masks.length ? masks : todo.map((i) => masks[i]!), async (t, idx, height, width) => {
     const strings = await maskRleStrings(t, width, options);
-    idx.forEach((i, k) => {
-      out[i] = { size: [height, width], counts: strings[k]! };
+    idx.forEach((j, k) => {
+      out[todo[j]!] = { size: [height, width], counts: strings[k]! };
     });
   });
   return out;

@@ -1,8 +1,9 @@
 import type { Tensor } from '../tensor';
 import { SotrTypeError } from '../errors';
-import { packedMask, words32PerRow, type Mask, type MaskBox } from '../masks/mask';
+import { packedMask, wordWindowOfBox, type Mask, type MaskBox } from '../masks/mask';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { maskRleStrings } from './mask_rle';
+import { cropMasks, windowInt32s } from './mask_windows';
 import { maskContoursOf, type Contour, type ContourOptions } from './mask_contours';
 import { checkOptions, keysOf } from '../options';
 
@@ -87,22 +88,26 @@ export async function resizeMasksToInstances(soft: Tensor, options: ResizeMasksT
   if (options?.rle !== undefined && typeof options.rle !== 'boolean') throw new SotrTypeError('resizeMasksToList: rle must be a boolean');
   const [t, st] = await resizeMasksWithStats(soft, options);
   let host: Tensor | undefined;
+  let crops: Tensor | undefined;
   try {
     const [n, H0] = [t.shape[0]!, t.shape[1]!];
     const W0 = options.size[1];
-    const stride = words32PerRow(W0);
     const sig = options.signal ? { signal: options.signal } : {};
     // A GPU model's bits come to the host once (one device-to-host copy), for the RLE, the contours and the masks.
     host = t.device !== 'cpu' ? await t.to('cpu') : t;
     const rle = options.rle ? await maskRleStrings(host, W0, sig) : undefined;
     const contours = options.contours ? await maskContoursOf(host, W0, { ...options.contours, ...sig }) : undefined;
     const s = (await st.data()) as Int32Array;
-    const masks: Mask[] = [];
-    // Each mask its own host buffer (so the GC frees the masks nobody keeps), read from its rows of the tensor: the
-    // copies run on the worker threads, not here (100 masks of a 12-megapixel image are 150 MB).
-    const rows = await Promise.all(
-      Array.from({ length: n }, async (_, m) => {
-        const one = host!.narrow(m, m + 1);
+    const boxes = Array.from({ length: n }, (_, m): MaskBox => [s[m * 5 + 1]!, s[m * 5 + 2]!, s[m * 5 + 3]!, s[m * 5 + 4]!]);
+    // Each mask keeps only its box's rows and 64-bit words (100 object masks of a 12-megapixel photo: ~15 MB, not
+    // 150 MB), in its own host buffer (so the GC frees the masks nobody keeps): cut out and copied on the worker
+    // threads, not here.
+    const windows = boxes.map(wordWindowOfBox);
+    crops = await cropMasks(host, W0, windows, sig);
+    let start = 0;
+    const bits = await Promise.all(
+      windows.map(async (w) => {
+        const one = crops!.narrow(start, (start += windowInt32s(w)));
         try {
           return (await one.data()) as Int32Array;
         } finally {
@@ -110,13 +115,14 @@ export async function resizeMasksToInstances(soft: Tensor, options: ResizeMasksT
         }
       }),
     );
+    const masks: Mask[] = [];
     for (let m = 0; m < n; m++) {
-      const box: MaskBox = [s[m * 5 + 1]!, s[m * 5 + 2]!, s[m * 5 + 3]!, s[m * 5 + 4]!];
-      const r = rows[m]!;
-      masks.push(packedMask(W0, H0, new Uint32Array(r.buffer, r.byteOffset, H0 * stride), { area: s[m * 5]!, box }, rle?.[m]));
+      const r = bits[m]!;
+      masks.push(packedMask(W0, H0, new Uint32Array(r.buffer, r.byteOffset, r.length), { area: s[m * 5]!, box: boxes[m]! }, rle?.[m], windows[m]));
     }
     return contours ? { masks, contours } : { masks };
   } finally {
+    crops?.dispose();
     if (host && host !== t) host.dispose();
     t.dispose();
     st.dispose();

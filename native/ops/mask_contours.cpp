@@ -305,7 +305,7 @@ struct Plan {
 Plan plan(const OpCall& call) {
   const std::string& op = call.op;
   Plan p;
-  p.masks = readPackedMasks(call);
+  p.masks = readPackedMasks(call, true);
   const std::string mode = call.attrs.string(op, "mode", "external");
   if (mode == "external") p.mode = ContourMode::External;
   else if (mode == "ccomp") p.mode = ContourMode::CComp;
@@ -322,7 +322,27 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
   const Plan p = plan(call);
   const PackedMasks& m = p.masks;
   std::vector<std::vector<int32_t>> per(static_cast<size_t>(m.n));
-  forEachMask(ctx, m.n, [&](int64_t i) { traceMaskContours(m.rows(call, i), m.H, m.W, m.words, p.mode, p.simple, per[i]); });
+  forEachMask(ctx, m.n, [&](int64_t i) {
+    const MaskView v = m.view(call, i);
+    std::vector<int32_t>& o = per[size_t(i)];
+    if (v.H == 0 || v.W == 0) {
+      o.assign(1, 0);  // no contours
+      return;
+    }
+    traceMaskContours(v.rows, v.H, v.W, v.words32, p.mode, p.simple, o);
+    if (v.x0 == 0 && v.y0 == 0) return;
+    // A window's points, moved to the image: the tracing is translation-invariant (each mask is traced in its box
+    // with a zero border), so this is what tracing the whole mask gives.
+    size_t at = 1;
+    for (int32_t c = 0; c < o[0]; ++c) {
+      const int32_t points = o[at + 1];
+      at += 2;
+      for (int32_t k = 0; k < points; ++k, at += 2) {
+        o[at] += int32_t(v.x0);
+        o[at + 1] += int32_t(v.y0);
+      }
+    }
+  });
   writeMaskResults(call, per, p.capacity, out, out[1].data<int32_t>(), "contours");
 }
 

@@ -5,6 +5,9 @@
 // Inputs: 0 masks int32 [n, H, words] in resizeMasks' layout (rows of
 //         words = 2 * ceil(W / 64) 32-bit words, least significant bit first,
 //         bits past the width zero).
+//         Or, with the `windows` attribute, the masks' windows' bits int32
+//         [total] (cropMasks' output, mask_windows.h) and attrs windows and
+//         height H: each window traced and its points moved to the image.
 // Attrs:  width W (integer, 64 * (words / 2 - 1) < W <= 32 * words);
 //         mode 'external' (RETR_EXTERNAL, default) or 'ccomp' (RETR_CCOMP:
 //           every component's outer border, each followed by its holes);

@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ops/packed_masks.h"
@@ -16,62 +17,20 @@ struct Plan {
   std::vector<int64_t> starts;  // mask i's window bits begin at int32 starts[i]; starts[n] is the total
 };
 
-int64_t integerAttr(const OpCall& call, const char* key) {
-  if (!call.attrs.has(key)) fail(ErrorKind::InvalidArgument, call.op + ": option '" + key + "' is required");
-  const double v = call.attrs.number(call.op, key, 0);
-  if (!(v >= 0) || v != static_cast<double>(static_cast<int64_t>(v)) || v > 2147483647.0)
-    fail(ErrorKind::Range, call.op + ": " + key + " must be an integer in [0, 2^31), received " + std::to_string(v));
-  return static_cast<int64_t>(v);
-}
-
-// The windows attribute against H and W; n = windows / 4.
-void readWindows(const OpCall& call, Plan& p) {
-  const std::string& op = call.op;
-  if (!call.attrs.has("windows")) fail(ErrorKind::InvalidArgument, op + ": option 'windows' is required");
-  const std::vector<int64_t> w = call.attrs.integers(op, "windows", {});
-  if (w.size() % 4 != 0) fail(ErrorKind::Shape, op + ": windows must hold 4 integers a mask, received " + std::to_string(w.size()));
-  p.n = static_cast<int64_t>(w.size() / 4);
-  const int64_t words64 = p.words32 / 2;
-  p.windows.resize(size_t(p.n));
-  p.starts.assign(size_t(p.n) + 1, 0);
-  for (int64_t i = 0; i < p.n; ++i) {
-    MaskWindow& win = p.windows[size_t(i)];
-    win = {w[size_t(4 * i)], w[size_t(4 * i + 1)], w[size_t(4 * i + 2)], w[size_t(4 * i + 3)]};
-    if (win.y < 0 || win.rows < 0 || win.word < 0 || win.words < 0 || win.y + win.rows > p.H || win.word + win.words > words64)
-      fail(ErrorKind::Range, op + ": window " + std::to_string(i) + " (y " + std::to_string(win.y) + ", rows " +
-                                 std::to_string(win.rows) + ", word " + std::to_string(win.word) + ", words " +
-                                 std::to_string(win.words) + ") is not inside " + std::to_string(p.H) + " rows of " +
-                                 std::to_string(words64) + " 64-bit words");
-    p.starts[size_t(i) + 1] = p.starts[size_t(i)] + win.int32s();
-  }
-}
-
 Plan planCrop(const OpCall& call) {
-  const PackedMasks m = readPackedMasks(call);
-  Plan p;
-  p.H = m.H;
-  p.W = m.W;
-  p.words32 = m.words;
-  readWindows(call, p);
-  if (p.n != m.n)
-    fail(ErrorKind::Shape, call.op + ": " + std::to_string(p.n) + " windows for " + std::to_string(m.n) + " masks");
+  const PackedMasks m = readWholePackedMasks(call);
+  Plan p{m.n, m.H, m.W, m.words, {}, {}};
+  p.windows = readMaskWindows(call, p.H, p.words32, p.starts);
+  if (int64_t(p.windows.size()) != m.n)
+    fail(ErrorKind::Shape, call.op + ": " + std::to_string(p.windows.size()) + " windows for " + std::to_string(m.n) + " masks");
   return p;
 }
 
+// Input 0 is the windows' bits: readPackedMasks' windows form, checked there.
 Plan planPlace(const OpCall& call) {
-  const std::string& op = call.op;
-  const Tensor& bits = call.inputs[0];
-  expectDType(op, "bits", bits, DType::I32);
-  expectRank(op, "bits", bits, 1);
-  Plan p;
-  p.H = integerAttr(call, "height");
-  p.W = integerAttr(call, "width");
-  p.words32 = 2 * ((p.W + 63) / 64);
-  readWindows(call, p);
-  if (bits.size(0) != p.starts.back())
-    fail(ErrorKind::Shape, op + ": the windows hold " + std::to_string(p.starts.back()) + " int32 words, bits has " +
-                               std::to_string(bits.size(0)));
-  return p;
+  if (!call.attrs.has("windows")) fail(ErrorKind::InvalidArgument, call.op + ": option 'windows' is required");
+  PackedMasks m = readPackedMasks(call, true);
+  return {m.n, m.H, m.W, m.words, std::move(m.windows), std::move(m.starts)};
 }
 
 void runCrop(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {

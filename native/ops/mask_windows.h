@@ -14,16 +14,5 @@
 // placeMasks: input 0 the windows' bits int32 [sum of rows * 2 * words]; attr height H; output 0 int32
 //             [n, H, 2 * ceil(W / 64)]: the masks, zero outside their windows.
 // Masks are copied in parallel on the CPU pool. CPU only (host post-processing, like maskRle).
+// (MaskWindow and the windows attribute's reader are in packed_masks.h: maskContours also reads masks as windows.)
 #pragma once
-
-#include <cstdint>
-#include <vector>
-
-namespace sotr {
-
-struct MaskWindow {
-  int64_t y = 0, rows = 0, word = 0, words = 0;
-  int64_t int32s() const { return rows * 2 * words; }
-};
-
-}  // namespace sotr

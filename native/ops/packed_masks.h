@@ -19,14 +19,38 @@
 
 namespace sotr {
 
-struct PackedMasks {
-  int64_t n = 0, H = 0, words = 0, W = 0;
-  // Mask i's first row.
-  const int32_t* rows(const OpCall& call, int64_t i) const { return call.inputs[0].data<int32_t>() + i * H * words; }
+// A mask's window (mask_windows.h): rows [y, y + rows), 64-bit words [word, word + words) of each row.
+struct MaskWindow {
+  int64_t y = 0, rows = 0, word = 0, words = 0;
+  int64_t int32s() const { return rows * 2 * words; }
 };
 
-// Input 0 and the `width` attribute, checked.
-PackedMasks readPackedMasks(const OpCall& call);
+// The `windows` attribute (4 integers a mask: y, rows, word, words), each checked to lie inside H rows of
+// words32 / 2 64-bit words; `starts` gets each window's first int32 in the windows' bits and, last, their total.
+std::vector<MaskWindow> readMaskWindows(const OpCall& call, int64_t H, int64_t words32, std::vector<int64_t>& starts);
+
+// One mask as an op reads it: `H` rows of `words32` int32 words from `rows`, `W` pixels wide, at (x0, y0) in the
+// image (0, 0 for a whole mask; a window's corner otherwise).
+struct MaskView {
+  const int32_t* rows = nullptr;
+  int64_t H = 0, W = 0, words32 = 0, x0 = 0, y0 = 0;
+};
+
+struct PackedMasks {
+  int64_t n = 0, H = 0, words = 0, W = 0;
+  // With the `windows` attribute (allowed where the op says so): input 0 holds the masks' windows' bits, back to
+  // back (cropMasks' output), and the `height` attribute gives H.
+  std::vector<MaskWindow> windows;
+  std::vector<int64_t> starts;
+  // Mask i's first row (whole masks only).
+  const int32_t* rows(const OpCall& call, int64_t i) const { return call.inputs[0].data<int32_t>() + i * H * words; }
+  MaskView view(const OpCall& call, int64_t i) const;
+};
+
+// Input 0 and the `width` attribute (and, with allowWindows, `windows` and `height`), checked.
+PackedMasks readPackedMasks(const OpCall& call, bool allowWindows = false);
+// Input 0 as whole masks [n, H, words] and the `width` attribute, whatever other attributes say.
+PackedMasks readWholePackedMasks(const OpCall& call);
 
 // The `capacity` attribute: an integer in [0, 2^31).
 int64_t capacityAttr(const OpCall& call);

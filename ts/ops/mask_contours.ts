@@ -1,8 +1,9 @@
 import type { Tensor } from '../tensor';
 import { SotrRangeError, SotrTypeError } from '../errors';
-import type { Mask } from '../masks/mask';
+import type { Mask, WordWindow } from '../masks/mask';
 import type { OpOptions } from './run';
 import { forEachSizeGroup, runMaskResults } from './mask_groups';
+import { windowsAttr } from './mask_windows';
 import { turnTaker } from '../event_loop';
 import { approxPolygon } from '../masks/approx_poly';
 import { checkOptions, keysOf } from '../options';
@@ -48,11 +49,19 @@ function checkContourOptions(name: string, o: ContourOptions): { mode: 'external
  * in its order. The output buffer is sized from a guess and the op reruns at the exact size when it needs more.
  */
 export async function maskContoursOf(masks: Tensor, width: number, options: ContourOptions = {}): Promise<Contour[][]> {
+  return contoursOf(masks, width, options);
+}
+
+// maskContoursOf, or with `windows` the contours of masks given as their windows' bits (cropMasks' layout).
+async function contoursOf(masks: Tensor, width: number, options: ContourOptions, windows?: { height: number; list: WordWindow[] }): Promise<Contour[][]> {
   const { mode, approx } = checkContourOptions('maskContours', options);
   const { signal } = options;
-  const n = masks?.shape?.[0] ?? 0;
+  const n = windows ? windows.list.length : (masks?.shape?.[0] ?? 0);
   const guess = Math.min(2 ** 31 - 1, Math.max(1024, n * perMask));
-  const { offsets: off, data } = await runMaskResults('maskContours', masks, { width, mode, approx }, guess, signal ? { signal } : {});
+  const attrs = windows
+    ? { width, mode, approx, height: windows.height, windows: windowsAttr(windows.list) }
+    : { width, mode, approx };
+  const { offsets: off, data } = await runMaskResults('maskContours', masks, attrs, guess, signal ? { signal } : {});
   if (n > 0) perMask = Math.max(64, Math.ceil((1.25 * off[n]!) / n));
   const d = data as Int32Array;
   const out: Contour[][] = new Array(n);
@@ -81,12 +90,17 @@ export async function maskContoursOf(masks: Tensor, width: number, options: Cont
 export async function masksToContours(masks: readonly Mask[], options: ContourOptions = {}): Promise<Contour[][]> {
   checkContourOptions('masksToContours', options);
   const out: Contour[][] = new Array(masks.length);
-  await forEachSizeGroup('masksToContours', masks, async (t, idx, _height, width) => {
-    const lists = await maskContoursOf(t, width, options);
-    idx.forEach((i, k) => {
-      out[i] = lists[k]!;
-    });
-  });
+  await forEachSizeGroup(
+    'masksToContours',
+    masks,
+    async (t, idx, height, width, windows) => {
+      const lists = await contoursOf(t, width, options, windows && { height, list: windows });
+      idx.forEach((i, k) => {
+        out[i] = lists[k]!;
+      });
+    },
+    true,
+  );
   return out;
 }
 

@@ -6,19 +6,21 @@
 import { Tensor, type TensorData } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { SotrRangeError, SotrTypeError } from '../errors';
-import { Mask, maskWindowBits, words32PerRow } from '../masks/mask';
+import { Mask, maskWindowBits, words32PerRow, type WordWindow } from '../masks/mask';
 import { placeMasks } from './mask_windows';
 
 /**
  * @internal Runs `fn` once per size among `masks`, with their bits stacked into a host tensor int32
  * [count, height, words32PerRow(width)] (disposed after) and their indices in `masks`. The stacking copies run on
  * the CPU thread (100 masks of a 12-megapixel image are 150 MB); `masks` holds their buffers meanwhile. Masks that
- * keep only a window (predict's) are placed into whole masks there too.
+ * keep only a window (predict's) are placed into whole masks there too (placeMasks), or, with `takesWindows`, `fn`
+ * gets the windows' bits int32 [total] and the windows (cropMasks' layout) for an op that reads them (maskContours).
  */
 export async function forEachSizeGroup(
   name: string,
   masks: readonly Mask[],
-  fn: (t: Tensor, idx: number[], height: number, width: number) => Promise<void>,
+  fn: (t: Tensor, idx: number[], height: number, width: number, windows?: WordWindow[]) => Promise<void>,
+  takesWindows = false,
 ): Promise<void> {
   if (!Array.isArray(masks)) throw new SotrTypeError(`${name}: expected an array of Mask`);
   const bySize = new Map<string, number[]>();
@@ -44,6 +46,15 @@ export async function forEachSizeGroup(
       const total = parts.reduce((a, p) => a + p.length, 0);
       if (total > 2 ** 31 - 1) throw new SotrRangeError(`${name}: more than 2^31 words of mask windows in one call`);
       const windows = await Tensor.fromParts(parts, [total], 'int32');
+      if (takesWindows) {
+        // The op reads the windows itself (maskContours): no whole masks made at all.
+        try {
+          await fn(windows, idx, height, width, held.map(({ win }) => win));
+        } finally {
+          windows.dispose();
+        }
+        continue;
+      }
       try {
         t = await placeMasks(windows, height, width, held.map(({ win }) => win));
       } finally {
@@ -72,7 +83,8 @@ export async function runMaskResults(
 ): Promise<{ offsets: Int32Array; data: TensorData }> {
   checkTensor(op, 'masks', masks);
   if (masks.device !== 'cpu') throw new SotrTypeError(`${op}: masks must be on the CPU, received a tensor on ${masks.device}`);
-  const n = masks.shape[0] ?? 0;
+  // Whole masks [n, H, words], or windows' bits with 4 numbers a mask in attrs.windows.
+  const n = Array.isArray(attrs.windows) ? attrs.windows.length / 4 : (masks.shape[0] ?? 0);
   for (;;) {
     const [offsets, data] = await runOp(op, [masks], { ...attrs, capacity }, options);
     try {

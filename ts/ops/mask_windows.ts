@@ -7,7 +7,7 @@ import type { Tensor } from '../tensor';
 import type { WordWindow } from '../masks/mask';
 import { runOp, type OpOptions } from './run';
 
-function windowsAttr(windows: readonly WordWindow[]): number[] {
+export function windowsAttr(windows: readonly WordWindow[]): number[] {
   return windows.flatMap((w) => [w.y, w.rows, w.word, w.words]);
 }
 

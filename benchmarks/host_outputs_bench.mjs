@@ -125,7 +125,17 @@ const resizeRows = [];
       b.dispose();
     }
     // Their contours (OpenCV's findContours, external + simple, and ccomp + every pixel).
-    const objMasks = await resizeMasksToList(t, { ratio: 4, crop: [800, 1067], size: [H, W] });
+    const lt = [];
+    let objMasks;
+    for (let k = 0; k < 5; k++) {
+      objMasks = undefined;
+      const t0 = performance.now();
+      objMasks = await resizeMasksToList(t, { ratio: 4, crop: [800, 1067], size: [H, W] });
+      lt.push(performance.now() - t0);
+    }
+    // What the masks keep: their windows (the whole image's bits would be H x words32PerRow(W) x 4 bytes each).
+    const keptBytes = objMasks.reduce((a, m) => a + m.window.data.byteLength, 0);
+    const wholeBytes = n * H * 2 * Math.ceil(W / 64) * 4;
     const contours = {};
     for (const [mode, approx] of [['external', 'simple'], ['ccomp', 'none']]) {
       const cm = [];
@@ -150,9 +160,19 @@ const resizeRows = [];
       if (r.status === 0) opencv = JSON.parse(r.stdout.trim().split('\n').pop());
       else console.log(`(OpenCV side skipped: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`);
     }
-    resizeRows.push({ image: `${W}x${H}`, masks: n, ms: median(ms), masksToContoursMs: contours, opencvFindContoursMs: opencv });
+    resizeRows.push({
+      image: `${W}x${H}`,
+      masks: n,
+      ms: median(ms),
+      resizeMasksToListMs: median(lt),
+      keptBytes,
+      wholeBytes,
+      masksToContoursMs: contours,
+      opencvFindContoursMs: opencv,
+    });
     console.log(
-      `resizeMasks, ${n} object-like masks 200x268 -> ${W}x${H}: ${median(ms).toFixed(1)} ms (median of 5); their contours: ` +
+      `resizeMasks, ${n} object-like masks 200x268 -> ${W}x${H}: ${median(ms).toFixed(1)} ms (median of 5); as Masks ` +
+        `${median(lt).toFixed(1)} ms, keeping ${(keptBytes / 2 ** 20).toFixed(1)} MB of ${(wholeBytes / 2 ** 20).toFixed(1)} MB; their contours: ` +
         `external/simple ${contours.external_simple.toFixed(1)} ms, ccomp/none ${contours.ccomp_none.toFixed(1)} ms (medians of 3)` +
         (opencv ? `; OpenCV ${opencv.opencv} (1 thread): ${opencv.external_simple.toFixed(1)} / ${opencv.ccomp_none.toFixed(1)} ms` : ''),
     );

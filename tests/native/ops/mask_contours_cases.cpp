@@ -9,7 +9,8 @@
 //   enclosed 4-connected background regions, each hole's parent an outer one;
 // - external: as many borders as components whose surrounding background is
 //   the one that touches the image's edge;
-// - a capacity one short writes only the offsets.
+// - a capacity one short writes only the offsets;
+// - masks given as their windows give the whole masks' contours exactly.
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -150,6 +151,32 @@ bool checkMask(const Bits& b, const Regions& r, bool ccomp, const Parsed& none, 
   return holes == 0 && outer == want;
 }
 
+// Masks of the pattern (bits past the width zero).
+Tensor makeMasks(const Spec& s, Rng& rng) {
+  Tensor m = cpuTensor(DType::I32, {s.n, s.H, words32(s.W)});
+  std::memset(m.data<int32_t>(), 0, size_t(m.numel()) * 4);
+  for (int64_t i = 0; i < s.n; ++i) {
+    int32_t* rows = m.data<int32_t>() + i * s.H * words32(s.W);
+    const Pattern p = s.pattern == Pattern::Mixed ? Pattern(i % 3) : s.pattern;
+    const double cx = rng.uniform(0.f, float(s.W)), cy = rng.uniform(0.f, float(s.H));
+    const double r = rng.uniform(0.2f, 0.6f) * double(std::min(s.H, s.W));
+    const double density = rng.uniform(0.2f, 0.8f);
+    for (int64_t y = 0; y < s.H; ++y)
+      for (int64_t x = 0; x < s.W; ++x) {
+        const double d = std::sqrt((x - cx) * (x - cx) + (y - cy) * (y - cy));
+        bool v = false;
+        switch (p) {
+          case Pattern::Noise: v = rng.uniform(0.f, 1.f) < density; break;
+          case Pattern::Rings: v = (int64_t(d) % 6) < 2 || d < 1.5; break;
+          case Pattern::Blobs: v = d < r && ((x / 5 + y / 7) % 3 != 0 || d < r / 3); break;
+          case Pattern::Mixed: break;
+        }
+        if (v) rows[y * words32(s.W) + x / 32] |= int32_t(1u << (x % 32));
+      }
+  }
+  return m;
+}
+
 OpCase contoursCase(Spec s) {
   OpCase c;
   const char* names[] = {"noise", "rings", "blobs", "mixed"};
@@ -158,29 +185,8 @@ OpCase contoursCase(Spec s) {
   c.make = [s](Rng& rng) {
     OpCall call;
     call.op = "maskContours";
-    Tensor m = cpuTensor(DType::I32, {s.n, s.H, words32(s.W)});
-    std::memset(m.data<int32_t>(), 0, size_t(m.numel()) * 4);
-    for (int64_t i = 0; i < s.n; ++i) {
-      int32_t* rows = m.data<int32_t>() + i * s.H * words32(s.W);
-      const Pattern p = s.pattern == Pattern::Mixed ? Pattern(i % 3) : s.pattern;
-      const double cx = rng.uniform(0.f, float(s.W)), cy = rng.uniform(0.f, float(s.H));
-      const double r = rng.uniform(0.2f, 0.6f) * double(std::min(s.H, s.W));
-      const double density = rng.uniform(0.2f, 0.8f);
-      for (int64_t y = 0; y < s.H; ++y)
-        for (int64_t x = 0; x < s.W; ++x) {
-          const double d = std::sqrt((x - cx) * (x - cx) + (y - cy) * (y - cy));
-          bool v = false;
-          switch (p) {
-            case Pattern::Noise: v = rng.uniform(0.f, 1.f) < density; break;
-            case Pattern::Rings: v = (int64_t(d) % 6) < 2 || d < 1.5; break;
-            case Pattern::Blobs: v = d < r && ((x / 5 + y / 7) % 3 != 0 || d < r / 3); break;
-            case Pattern::Mixed: break;
-          }
-          if (v) rows[y * words32(s.W) + x / 32] |= int32_t(1u << (x % 32));
-        }
-    }
-    call.inputs = {m};
-    call.attrs.setNumber("width", double(s.W));
+    Tensor m = makeMasks(s, rng);
+    call.inputs = {m};    call.attrs.setNumber("width", double(s.W));
     call.attrs.setString("mode", "ccomp");
     call.attrs.setString("approx", "none");
     // The exact total (or one short) from a first run with room to spare.
@@ -218,6 +224,66 @@ OpCase contoursCase(Spec s) {
   return c;
 }
 
+// Masks given as their windows (the `windows` attribute, cropMasks' layout: each mask's box, whole 64-bit words
+// wide): the same contours as the whole masks, points in image coordinates.
+OpCase windowsCase(Spec s, bool ccomp) {
+  OpCase c;
+  const char* names[] = {"noise", "rings", "blobs", "mixed"};
+  c.name = "maskContours windows n" + std::to_string(s.n) + " " + std::to_string(s.H) + "x" + std::to_string(s.W) + " " +
+           names[int(s.pattern)] + (ccomp ? " ccomp none" : " external simple");
+  c.make = [s, ccomp](Rng& rng) {
+    const Tensor whole = makeMasks(s, rng);
+    std::vector<int32_t> bits;
+    std::vector<double> windows;
+    for (int64_t i = 0; i < s.n; ++i) {
+      const int32_t* rows = whole.data<int32_t>() + i * s.H * words32(s.W);
+      int64_t y0 = s.H, y1 = -1, w0 = words32(s.W), w1 = -1;  // rows and int32 words with set bits
+      for (int64_t y = 0; y < s.H; ++y)
+        for (int64_t w = 0; w < words32(s.W); ++w)
+          if (rows[y * words32(s.W) + w]) y0 = std::min(y0, y), y1 = std::max(y1, y), w0 = std::min(w0, w), w1 = std::max(w1, w);
+      if (y1 < 0) {
+        windows.insert(windows.end(), {0, 0, 0, 0});
+        continue;
+      }
+      const int64_t word = w0 / 2, words = w1 / 2 - word + 1;
+      windows.insert(windows.end(), {double(y0), double(y1 - y0 + 1), double(word), double(words)});
+      for (int64_t y = y0; y <= y1; ++y) bits.insert(bits.end(), rows + y * words32(s.W) + 2 * word, rows + y * words32(s.W) + 2 * (word + words));
+    }
+    Tensor t = cpuTensor(DType::I32, {int64_t(bits.size())});
+    if (!bits.empty()) std::memcpy(t.data<int32_t>(), bits.data(), bits.size() * 4);
+    // The reference: the whole masks traced directly (the op is traced on the windows only).
+    int64_t total = 0;
+    std::vector<double> flat;
+    for (int64_t i = 0; i < s.n; ++i) {
+      std::vector<int32_t> one;
+      traceMaskContours(whole.data<int32_t>() + i * s.H * words32(s.W), s.H, s.W, words32(s.W),
+                        ccomp ? ContourMode::CComp : ContourMode::External, !ccomp, one);
+      total += int64_t(one.size());
+      flat.insert(flat.end(), one.begin(), one.end());
+    }
+    OpCall call;
+    call.op = "maskContours";
+    call.inputs = {t};
+    call.attrs.setNumbers("windows", windows);
+    call.attrs.setNumber("width", double(s.W));
+    call.attrs.setNumber("height", double(s.H));
+    call.attrs.setString("mode", ccomp ? "ccomp" : "external");
+    call.attrs.setString("approx", ccomp ? "none" : "simple");
+    call.attrs.setNumber("capacity", double(total));
+    call.attrs.setNumbers("expected", flat);  // not read by the op: the whole masks' contours, for the check
+    return call;
+  };
+  hostOpCheck(c, s.timed, [s](const OpCall& call, const std::vector<Tensor>& out) {
+    const std::vector<double> want = call.attrs.numbers(call.op, "expected", {});
+    if (out[0].shape != Shape{s.n + 1} || out[1].shape != Shape{int64_t(want.size())}) return double(INFINITY);
+    if (out[0].data<int32_t>()[s.n] != int64_t(want.size())) return double(INFINITY);
+    for (size_t k = 0; k < want.size(); ++k)
+      if (out[1].data<int32_t>()[k] != int32_t(want[k])) return double(INFINITY);
+    return 0.0;
+  });
+  return c;
+}
+
 // n, H, W, pattern
 OP_TEST_CASE(contoursCase({1, 1, 1, Pattern::Noise}));
 OP_TEST_CASE(contoursCase({3, 1, 70, Pattern::Noise}));
@@ -228,5 +294,10 @@ OP_TEST_CASE(contoursCase({5, 97, 130, Pattern::Mixed}));
 OP_TEST_CASE(contoursCase({3, 50, 77, Pattern::Noise, true}));  // capacity short: the offsets only
 OP_TEST_CASE(contoursCase({0, 10, 10, Pattern::Noise}));
 OP_TEST_CASE(contoursCase({100, 480, 640, Pattern::Blobs, false, true}));  // a COCO-sized image's 100 instances
+OP_TEST_CASE(windowsCase({1, 1, 1, Pattern::Noise}, true));
+OP_TEST_CASE(windowsCase({7, 63, 65, Pattern::Mixed}, true));
+OP_TEST_CASE(windowsCase({7, 97, 200, Pattern::Blobs}, false));
+OP_TEST_CASE(windowsCase({5, 130, 131, Pattern::Rings}, true));
+OP_TEST_CASE(windowsCase({0, 10, 10, Pattern::Noise}, false));
 
 }  // namespace

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The native core under AddressSanitizer and UndefinedBehaviorSanitizer: builds the Node-free native tests
-# (CPU only, no addon) with -fsanitize=address,undefined into build-sanitize/ and runs them. Any out-of-bounds
-# access, use after free, leak, misaligned access, signed overflow or bad shift in a kernel, the thread pool, the
-# host arena or the op registry fails the test that reached it. CI runs it on every change (SOTR_TEST_SANITIZE=1
-# npm test, .ci/run).
+# The native core under the sanitizers: builds the Node-free native tests (CPU only, no addon) with
+# -fsanitize=address,undefined into build-sanitize/ and runs them; then with -fsanitize=thread into
+# build-sanitize-thread/ and runs the tests that use the CPU pool's threads. Any out-of-bounds access, use after
+# free, leak, misaligned access, signed overflow or bad shift in a kernel, the thread pool, the host arena or the op
+# registry, and any data race between the pool's threads, fails the test that reached it. CI runs it on every
+# change (SOTR_TEST_SANITIZE=1 npm test, .ci/run).
 #
-#   bash scripts/sanitize-check.sh                  build (~6 min fresh on 2 cores, incremental after) and run
+#   bash scripts/sanitize-check.sh                  build (~8 min fresh on 2 cores, incremental after) and run
 #   SANITIZE_CHECK_OPS=conv2d,maskContours          only these ops in the native op test (default: all)
+#   SANITIZE_CHECK_THREAD=0                         skip the ThreadSanitizer build
 #
 # The AVX2 and AVX-512 kernels run as the CPU allows (this machine: AVX-512), and the op test runs once more with
 # SOTR_CPU_SIMD=avx2 and once with scalar, so each dispatch level is checked. Exit 1 when a test fails.
@@ -21,21 +23,30 @@ fail=0
 targets=(sotr_test_ops sotr_test_gemm_cpu sotr_test_conv2d_winograd_cuda sotr_test_gemm_tc_ldmatrix_emu
   sotr_test_op_profiler sotr_test_host_arena)
 
+# build DIR SANITIZERS TARGETS...: configure and build the CPU-only tree with -fsanitize=SANITIZERS.
+build() {
+  local dir=$1 san=$2; shift 2
+  local t0 flags
+  t0=$(date +%s)
+  flags="-fsanitize=$san -fno-omit-frame-pointer"
+  [ "$san" = thread ] || flags="$flags -fno-sanitize-recover=undefined"
+  mkdir -p "$dir"
+  if ! cmake -S . -B "$dir" -DSOTR_CUDA=off -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS=$flags" \
+      "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=$san" >"$dir/configure.log" 2>&1; then
+    tail -20 "$dir/configure.log" | sed 's/^/    /'; echo "FAIL sanitize build, $san (configure)"; return 1
+  fi
+  if ! cmake --build "$dir" -j"$(nproc)" --target "$@" >"$dir/build.log" 2>&1; then
+    grep -E "error" "$dir/build.log" | head -20 | sed 's/^/    /'; echo "FAIL sanitize build, $san"; return 1
+  fi
+  echo "stage build ($san): $(( $(date +%s) - t0 )) s"
+}
+
 stage "build (CPU only, -fsanitize=address,undefined)"
-t0=$(date +%s)
-flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-mkdir -p "$bdir"
-if ! cmake -S . -B "$bdir" -DSOTR_CUDA=off -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS=$flags" \
-    "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined" >"$bdir/configure.log" 2>&1; then
-  tail -20 "$bdir/configure.log" | sed 's/^/    /'; echo "FAIL sanitize build (configure)"; exit 1
-fi
-if ! cmake --build "$bdir" -j"$(nproc)" --target "${targets[@]}" >"$bdir/build.log" 2>&1; then
-  grep -E "error" "$bdir/build.log" | head -20 | sed 's/^/    /'; echo "FAIL sanitize build"; exit 1
-fi
-echo "stage build: $(( $(date +%s) - t0 )) s"
+build "$bdir" address,undefined "${targets[@]}" || exit 1
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 
 run_native() {  # name, then the command
   local name=$1; shift
@@ -45,10 +56,10 @@ run_native() {  # name, then the command
   if [ $rc -eq 0 ] && echo "$out" | grep -q "^0 passed, 0 failed"; then rc=3; out="$out
 FAIL no case ran"; fi
   # A sanitizer report is a failure whatever the exit code says.
-  if echo "$out" | grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:"; then rc=${rc/#0/4}; fi
+  if echo "$out" | grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer"; then rc=${rc/#0/4}; fi
   # Detail lines indented: tests/run.mjs (SOTR_TEST_SANITIZE=1) counts only the column-0 ok/FAIL lines.
   if [ $rc -ne 0 ]; then
-    echo "$out" | grep -E -A12 "ERROR: (Address|Leak)Sanitizer|runtime error:" | head -40 | sed 's/^/    /'
+    echo "$out" | grep -E -A12 "ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer" | head -40 | sed 's/^/    /'
     echo "$out" | grep -E "FAIL" | head -10 | sed 's/^/    /'
     echo "FAIL $name (exit $rc)"; fail=1
   else
@@ -73,6 +84,22 @@ for simd in "" avx2 scalar; do
     run_native "sanitize: $label" env ${simd:+SOTR_CPU_SIMD=$simd} "$bdir/sotr_test_ops" --no-time --skip-timed
   fi
 done
+
+if [ "${SANITIZE_CHECK_THREAD:-1}" != 0 ]; then
+  stage "ThreadSanitizer: build (CPU only, -fsanitize=thread) and the tests that use the pool's threads"
+  tdir="$root/build-sanitize-thread"
+  if build "$tdir" thread sotr_test_ops sotr_test_host_arena sotr_test_op_profiler; then
+    run_native "sanitize (threads): host arena test" "$tdir/sotr_test_host_arena"
+    run_native "sanitize (threads): op profiler test" "$tdir/sotr_test_op_profiler"
+    if [ ${#ops[@]} -gt 0 ]; then
+      for op in "${ops[@]}"; do run_native "sanitize (threads): native op test: $op" "$tdir/sotr_test_ops" --no-time --skip-timed --op "$op"; done
+    else
+      run_native "sanitize (threads): native op test" "$tdir/sotr_test_ops" --no-time --skip-timed
+    fi
+  else
+    fail=1
+  fi
+fi
 
 echo "sanitize check: $(( $(date +%s) - t_all )) s, $([ $fail = 0 ] && echo passed || echo FAILED)"
 exit $fail

@@ -13,6 +13,7 @@ import {
   resizeMasksToList,
   SotrRangeError,
   SotrTypeError,
+  encodeRleCounts,
 } from '../../dist/index.js';
 
 // Object-like soft masks (sigmoid-edged discs, some at the image's edges), an empty one, one covering everything.
@@ -71,6 +72,12 @@ for (const [W, H] of [[63, 40], [64, 64], [65, 31], [200, 150], [1, 7]]) {
       assert.equal(a.rleRuns(), b.rleRuns(), `mask ${m}: rleRuns`);
       assert.is(a.toRLE(), b.toRLE(), `mask ${m}: toRLE`);
       for (let y = -1; y <= H; y++) for (let x = -1; x <= W; x++) if (a.get(x, y) !== b.get(x, y)) assert.unreachable(`mask ${m}: get(${x}, ${y})`);
+      // Masks made from RLE or bytes keep the same tight window, with the same bits.
+      for (const [how, made] of [['fromRLE', Mask.fromRLE(b.toCocoRLE())], ['fromUint8Array', Mask.fromUint8Array(b.toUint8Array(), W, H)]]) {
+        const mw = made.window;
+        assert.equal([mw.x, mw.y, mw.width, mw.height, [...mw.data]], [win.x, win.y, win.width, win.height, [...win.data]], `mask ${m}: ${how} window`);
+        assert.equal([made.area, made.box, made.toRLE()], [b.area, b.box, b.toRLE()], `mask ${m}: ${how}`);
+      }
       // A mask rebuilt from the window (another thread's way) is the same mask.
       const again = Mask.fromWindow(W, H, { ...win, data: win.data.slice() });
       assert.equal([again.area, again.box, again.toRLE()], [b.area, b.box, b.toRLE()], `mask ${m}: fromWindow`);
@@ -102,6 +109,14 @@ test('a 12-megapixel prediction\'s object masks keep a tenth of the image or les
   const kept = windowed.reduce((a, m) => a + m.window.data.byteLength, 0);
   // Discs of radius 5-35 % of the width, one covering everything: well under half the whole masks.
   assert.ok(kept < full / 2, `kept ${kept} of ${full} bytes`);
+});
+
+test('Mask.fromRLE: a negative run is refused; a run over several columns spans every row', () => {
+  const counts = '32O0'; // runs 3, 2, -1, 2: 6 pixels, as a 2 x 3 mask has (encodeRleCounts refuses to make it)
+  assert.throws(() => Mask.fromRLE(counts, [2, 3]), (e) => e instanceof SotrRangeError && /negative length/.test(e.message));
+  // Runs over several columns: the box spans every row.
+  const m = Mask.fromRLE(encodeRleCounts([5, 4, 11]), [4, 5]);
+  assert.equal([m.area, m.box], [4, [1, 0, 3, 4]]);
 });
 
 test('Mask.fromWindow checks the window with typed errors', () => {

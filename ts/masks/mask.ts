@@ -244,17 +244,35 @@ export class Mask {
     if (bytes.length !== width * height) {
       throw new SotrRangeError(`Mask.fromUint8Array: ${bytes.length} values do not fill ${height} x ${width}`);
     }
-    const stride = words32PerRow(width);
-    const data = new Uint32Array(stride * height);
+    // The box first, then only its window is allocated and filled.
+    let area = 0;
+    let [x0, y0, x1, y1] = [width, height, -1, -1];
     for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) if (bytes[y * width + x]) data[y * stride + (x >>> 5)] |= 1 << (x & 31);
+      for (let x = 0; x < width; x++) {
+        if (!bytes[y * width + x]) continue;
+        area++;
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        y1 = y;
+      }
     }
-    return new Mask(width, height, data);
+    const box: MaskBox = area ? [x0, y0, x1 + 1, y1 + 1] : [0, 0, 0, 0];
+    const win = wordWindowOfBox(box);
+    const stride = 2 * win.words;
+    const bits = new Uint32Array(win.rows * stride);
+    for (let y = box[1]; y < box[3]; y++) {
+      for (let x = box[0]; x < box[2]; x++) {
+        const wx = x - 64 * win.word;
+        if (bytes[y * width + x]) bits[(y - win.y) * stride + (wx >>> 5)] |= 1 << (wx & 31);
+      }
+    }
+    return packedMask(width, height, bits, { area, box }, undefined, win);
   }
 
   /**
    * From COCO RLE: a { size: [h, w], counts } object, or the counts string
-   * with the size given as [height, width].
+   * with the size given as [height, width]. The mask keeps the window of its box (see `window`).
    */
   static fromRLE(rle: CocoRle | string, size?: readonly [number, number]): Mask {
     let counts: string;
@@ -273,23 +291,46 @@ export class Mask {
     checkDim('height', h);
     checkDim('width', w);
     const runs = decodeRleCounts(counts);
-    const total = runs.reduce((a, b) => a + b, 0);
+    let total = 0; // decodeRleCounts refuses negative runs
+    for (const n of runs) total += n;
     if (total !== h * w) throw new SotrRangeError(`Mask.fromRLE: runs cover ${total} pixels, the size ${h} x ${w} has ${h * w}`);
-    const m = new Mask(w, h);
-    const stride = words32PerRow(w);
-    let p = 0; // column-major pixel index
-    for (let i = 0; i < runs.length; i++) {
-      const n = runs[i];
-      if (i % 2 === 1) {
-        for (let q = p; q < p + n; q++) {
-          const x = Math.floor(q / h);
-          const y = q - x * h;
-          m.data[y * stride + (x >>> 5)] |= 1 << (x & 31);
-        }
+    // The box from the runs of 1s (column-major: a run within one column spans its rows; a run over two columns or
+    // more spans every row), then only its window is allocated and filled, a column segment at a time.
+    let area = 0;
+    let [x0, y0, x1, y1] = [w, h, -1, -1];
+    for (let i = 1, p = runs[0] ?? 0; i < runs.length; p += runs[i]!, i++) {
+      const n = runs[i]!;
+      if (i % 2 === 0 || n === 0) continue;
+      area += n;
+      const c0 = Math.floor(p / h);
+      const c1 = Math.floor((p + n - 1) / h);
+      if (c0 < x0) x0 = c0;
+      if (c1 > x1) x1 = c1;
+      if (c0 === c1) {
+        if (p - c0 * h < y0) y0 = p - c0 * h;
+        if (p + n - 1 - c0 * h > y1) y1 = p + n - 1 - c0 * h;
+      } else {
+        y0 = 0;
+        y1 = h - 1;
       }
-      p += n;
     }
-    return m;
+    const box: MaskBox = area ? [x0, y0, x1 + 1, y1 + 1] : [0, 0, 0, 0];
+    const win = wordWindowOfBox(box);
+    const stride = 2 * win.words;
+    const bits = new Uint32Array(win.rows * stride);
+    for (let i = 1, p = runs[0] ?? 0; i < runs.length; p += runs[i]!, i++) {
+      if (i % 2 === 0) continue;
+      const end = p + runs[i]!;
+      for (let q = p; q < end; ) {
+        const x = Math.floor(q / h);
+        const wx = x - 64 * win.word;
+        const bit = 1 << (wx & 31);
+        const colEnd = Math.min(end, (x + 1) * h);
+        let o = (q - x * h - win.y) * stride + (wx >>> 5);
+        for (; q < colEnd; q++, o += stride) bits[o] |= bit;
+      }
+    }
+    return packedMask(w, h, bits, { area, box }, undefined, win);
   }
 
   get wordsPerRow(): number {

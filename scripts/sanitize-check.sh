@@ -9,6 +9,10 @@
 #   bash scripts/sanitize-check.sh                  build (~8 min fresh on 2 cores, incremental after) and run
 #   SANITIZE_CHECK_OPS=conv2d,maskContours          only these ops in the native op test (default: all)
 #   SANITIZE_CHECK_THREAD=0                         skip the ThreadSanitizer build
+#   SANITIZE_CHECK_NODE=1                           also the addon under ASan + UBSan and the JavaScript suite on it
+#                                                   (libasan preloaded into node; ~2 min build, ~15 min suite on 2
+#                                                   cores; not in CI: run it when bindings/ or the runtime change;
+#                                                   SANITIZE_CHECK_NODE_FILTER=masks: only those test files)
 #
 # The AVX2 and AVX-512 kernels run as the CPU allows (this machine: AVX-512), and the op test runs once more with
 # SOTR_CPU_SIMD=avx2 and once with scalar, so each dispatch level is checked. Exit 1 when a test fails.
@@ -98,6 +102,30 @@ if [ "${SANITIZE_CHECK_THREAD:-1}" != 0 ]; then
     fi
   else
     fail=1
+  fi
+fi
+
+if [ "${SANITIZE_CHECK_NODE:-0}" = 1 ]; then
+  stage "the addon under ASan + UBSan, and the JavaScript suite on it"
+  ndir="$root/build-sanitize-node"
+  # What cmake-js passes, by hand (as scripts/arm64-check.sh does): this tree adds the sanitizer flags.
+  cmake_js=(-DCMAKE_JS_VERSION=8.0.0 "-DCMAKE_JS_INC=$root/node_modules/node-api-headers/include;$root/node_modules/node-addon-api"
+    -DCMAKE_JS_SRC= -DCMAKE_JS_LIB=)
+  t0=$(date +%s)
+  if cmake -S . -B "$ndir" -DSOTR_CUDA=off -DCMAKE_BUILD_TYPE=RelWithDebInfo "${cmake_js[@]}" \
+      "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+      "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined" >"$ndir.configure.log" 2>&1 &&
+    cmake --build "$ndir" -j"$(nproc)" --target sotr >"$ndir.build.log" 2>&1; then
+    echo "stage build (addon): $(( $(date +%s) - t0 )) s"
+    # node itself is not instrumented: the runtime is preloaded; V8 keeps memory to the end (no leak check) and
+    # handles its own signals. The pack test is left out: it checks that no addon loads, and SOTR_NATIVE_PATH loads this one.
+    run_native "sanitize (node): the JavaScript suite on the ASan addon" env \
+      LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
+      ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:handle_segv=0:allow_user_segv_handler=1" \
+      SOTR_NATIVE_PATH="$ndir/sotr.node" SOTR_TEST_NO_BINARIES=1 SOTR_TEST_EXCLUDE=pack.test SOTR_TEST_TIMEOUT_S=900 \
+      node tests/run.mjs "${SANITIZE_CHECK_NODE_FILTER:-}"
+  else
+    tail -20 "$ndir.build.log" 2>/dev/null | sed 's/^/    /'; echo "FAIL sanitize build (addon)"; fail=1
   fi
 fi
 

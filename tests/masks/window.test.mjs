@@ -119,6 +119,29 @@ test('Mask.fromRLE: a negative run is refused; a run over several columns spans 
   assert.equal([m.area, m.box], [4, [1, 0, 3, 4]]);
 });
 
+test('a mask sent to a worker thread as its window and size comes back the same', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const { windowed, whole } = await pair(200, 150);
+  const url = new URL('../../dist/index.js', import.meta.url).href;
+  // The worker rebuilds each mask from { width, height, window } and answers with its RLE, area and box.
+  const w = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     import(${JSON.stringify(url)}).then(({ Mask }) => parentPort.on('message', (list) =>
+       parentPort.postMessage(list.map(({ width, height, window }) => {
+         const m = Mask.fromWindow(width, height, window);
+         return [m.toRLE(), m.area, m.box];
+       }))));`,
+    { eval: true },
+  );
+  try {
+    w.postMessage(windowed.map((m) => ({ width: m.width, height: m.height, window: m.window })));
+    const got = await new Promise((resolve, reject) => (w.once('message', resolve), w.once('error', reject)));
+    assert.equal(got, whole.map((m) => [m.toRLE(), m.area, m.box]));
+  } finally {
+    await w.terminate();
+  }
+});
+
 test('Mask.fromWindow checks the window with typed errors', () => {
   const data = new Uint32Array(2 * 3); // 3 rows of one 64-bit word
   data[0] = 1;

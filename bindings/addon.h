@@ -24,7 +24,8 @@ namespace sotr_js {
 // 4: maskRle (COCO RLE strings of bit-packed masks; predict's rle: true, the CLI, masksToRLE).
 // 5: maskContours (OpenCV's findContours of bit-packed masks; masksToContours, the CLI's --contours).
 // 6: fromHostParts (a CPU tensor from several buffers, copied off the JavaScript thread; masksToRLE/-Contours).
-constexpr int kInterfaceVersion = 6;
+// 7: cropMasks / placeMasks (masks that keep their window), maskContours' windows attribute.
+constexpr int kInterfaceVersion = 7;
 
 // Per-environment (main thread or worker_thread) state.
 struct AddonData {

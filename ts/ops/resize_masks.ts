@@ -99,8 +99,8 @@ export async function resizeMasksToInstances(soft: Tensor, options: ResizeMasksT
     const contours = options.contours ? await maskContoursOf(host, W0, { ...options.contours, ...sig }) : undefined;
     const s = (await st.data()) as Int32Array;
     const boxes = Array.from({ length: n }, (_, m): MaskBox => [s[m * 5 + 1]!, s[m * 5 + 2]!, s[m * 5 + 3]!, s[m * 5 + 4]!]);
-    // Each mask keeps only its box's rows and 64-bit words (100 object masks of a 12-megapixel photo: ~15 MB, not
-    // 150 MB), in its own host buffer (so the GC frees the masks nobody keeps): cut out and copied on the worker
+    // Each mask keeps only its box's rows and 64-bit words (100 object masks of a 12-megapixel photo: 27 MB, not
+    // 144 MB), in its own host buffer (so the GC frees the masks nobody keeps): cut out and copied on the worker
     // threads, not here.
     const windows = boxes.map(wordWindowOfBox);
     crops = await cropMasks(host, W0, windows, sig);

@@ -142,6 +142,42 @@ test('a mask sent to a worker thread as its window and size comes back the same'
   }
 });
 
+test('Mask.fromRLE on random counts strings: a mask that round-trips, or a typed error', () => {
+  let seed = 11;
+  const r01 = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  let made = 0;
+  for (let k = 0; k < 3000; k++) {
+    const h = 1 + Math.floor(r01() * 9);
+    const w = 1 + Math.floor(r01() * 9);
+    // A valid string (random runs over h x w), then often broken: a character changed (within '0'..'o', what the
+    // codec writes, or outside it), or cut short.
+    const runs = [];
+    for (let left = h * w; left > 0; ) {
+      const n = Math.min(left, Math.floor(r01() * 6) + (runs.length % 2 ? 1 : 0));
+      runs.push(n);
+      left -= n;
+    }
+    let counts = encodeRleCounts(runs);
+    const at = Math.floor(r01() * counts.length);
+    const roll = r01();
+    if (roll < 0.4) counts = counts.slice(0, at) + String.fromCharCode(48 + Math.floor(r01() * 64)) + counts.slice(at + 1);
+    else if (roll < 0.5) counts = counts.slice(0, at) + String.fromCharCode(Math.floor(r01() * 200)) + counts.slice(at + 1);
+    else if (roll < 0.6) counts = counts.slice(0, at);
+    let m;
+    try {
+      m = Mask.fromRLE(counts, [h, w]);
+    } catch (e) {
+      assert.ok(e instanceof SotrRangeError || e instanceof SotrTypeError, `${counts} ${h}x${w}: ${e}`);
+      continue;
+    }
+    made++;
+    const again = Mask.fromRLE(m.toCocoRLE());
+    assert.equal([again.area, again.box, again.toRLE()], [m.area, m.box, m.toRLE()], `${counts} ${h}x${w}`);
+    assert.is(m.toUint8Array().reduce((a, b) => a + b, 0), m.area);
+  }
+  assert.ok(made > 1000, `only ${made} of the strings made masks`);
+});
+
 test('Mask.fromWindow checks the window with typed errors', () => {
   const data = new Uint32Array(2 * 3); // 3 rows of one 64-bit word
   data[0] = 1;

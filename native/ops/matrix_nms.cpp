@@ -180,8 +180,10 @@ void matrixNmsCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx
       for (int64_t b = std::max<int64_t>(0, Q + 1 - tk.p0); b < nb; ++b) {
         const int64_t j = js[b], P = tk.p0 + b;
         const int32_t* bj = boxes + 4 * j;
-        const int64_t x0 = std::max(bi[0], bj[0]), y0 = std::max(bi[1], bj[1]);
-        const int64_t x1 = std::min(bi[2], bj[2]), y1 = std::min(bi[3], bj[3]);
+        // Clipped to the masks: given boxes that do not describe the bits (the op cannot check them without
+        // reading every mask) must not make it read outside them. The CUDA kernels clip rows the same way.
+        const int64_t x0 = std::max<int64_t>({bi[0], bj[0], 0}), y0 = std::max<int64_t>({bi[1], bj[1], 0});
+        const int64_t x1 = std::min<int64_t>({bi[2], bj[2], g.width}), y1 = std::min<int64_t>({bi[3], bj[3], g.height});
         int64_t c = 0;
         if (x0 < x1 && y0 < y1) c = count(mi, bits + j * g.maskWords(), g.wpr, y0, y1, x0 / 64, (x1 - 1) / 64 + 1);
         const int64_t uni = static_cast<int64_t>(areas[i]) + areas[j] - c;

@@ -178,6 +178,33 @@ const templates = await record(async () => {
   b.dispose();
 });
 
+// The two bugs the fuzzing found (2026-11-27), as fixed cases.
+test('matrix_nms with boxes that do not describe the masks (outside them) runs, clipped to the masks', async () => {
+  const n = 6;
+  const bits = Tensor.from(new Int32Array(n * 16 * 2).fill(0x00ffffff), [n, 16, 2], { dtype: 'int32' }); // 16 x 24 masks, all set
+  const labels = Tensor.from(new Int32Array(n), [n], { dtype: 'int32' });
+  const scores = Tensor.from(Float32Array.from({ length: n }, (_, i) => 1 - i / 10), [n]);
+  const areas = Tensor.from(new Int32Array(n).fill(384), [n], { dtype: 'int32' });
+  const boxes = Tensor.from(Int32Array.from({ length: 4 * n }, (_, i) => [-(2 ** 31), -1000, 2 ** 31 - 1, 1000][i % 4]), [n, 4], { dtype: 'int32' });
+  const outs = await runOp('matrix_nms', [bits, labels, scores, areas, boxes], { width: 24 });
+  const decayed = await outs[0].data();
+  assert.ok(decayed.every((v) => Number.isFinite(v)), String(decayed));
+  for (const t of [...outs, bits, labels, scores, areas, boxes]) t.dispose();
+});
+
+test('an op whose output shape would overflow fails with a typed range error', async () => {
+  const x = Tensor.from(new Float32Array(16 * 30), [1, 16, 5, 6]);
+  try {
+    await runOp('interpolate', [x], { size: [2 ** 32 + 1, 2 ** 32 + 1], mode: 'nearest' });
+    assert.unreachable('no error');
+  } catch (e) {
+    assert.instance(e, SotrRangeError, String(e));
+    assert.match(e.message, /more than 2\^63 bytes/);
+  } finally {
+    x.dispose();
+  }
+});
+
 for (const { name } of listOps()) {
   const recorded = templates.get(name) ?? [];
   test(`${name}: ${recorded.length ? `${recorded.length} recorded call(s) mutated` : 'random calls'}, each resolves or fails with a typed error`, async () => {

@@ -158,12 +158,23 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
   // is decoded here: ~50 µs each at 640×480).
   const maybeYield = turnTaker(10);
   const imgs = new Map<string, { h: number; w: number }>();
-  for (const im of gt.images) imgs.set(imageKey(im.id), { h: im.height, w: im.width });
+  for (const im of gt.images) {
+    if (!im || typeof im !== 'object') throw new SotrTypeError('evaluateCoco: each ground-truth image must be an object { id, height, width }');
+    const { height: h, width: w } = im;
+    if (!Number.isSafeInteger(h) || !Number.isSafeInteger(w) || h < 0 || w < 0 || h * w > 2 ** 32) {
+      throw new SotrRangeError(`evaluateCoco: image ${JSON.stringify(im.id)} has height ${String(h)} and width ${String(w)}: expected two non-negative integers`);
+    }
+    imgs.set(imageKey(im.id), { h, w });
+  }
   // p.imgIds and p.catIds: sorted, unique.
   const imgIds = [...new Set(gt.images.map((i) => i.id))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const catIds = [...new Set(gt.categories.map((c) => c.id))].sort((a, b) => a - b);
   const catSet = new Set(catIds);
 
+  results.forEach((r, i) => {
+    if (!r || typeof r !== 'object') throw new SotrTypeError(`evaluateCoco: result ${i} is not an object { image_id, category_id, score, ... }`);
+    if (typeof r.score !== 'number') throw new SotrTypeError(`evaluateCoco: result ${i} has no numeric score`);
+  });
   // loadRes: every result's image must be in the ground truth; 'bbox' in the first result decides the area.
   const stray = results.filter((r) => !imgs.has(imageKey(r.image_id)));
   if (stray.length) {
@@ -199,7 +210,12 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
     const im = imgs.get(imageKey(r.image_id))!;
     const d: Dt = { id: i + 1, area: 0, score: r.score, bbox: [0, 0, 0, 0] };
     if (boxFirst) {
-      const bb = r.bbox!;
+      const given: unknown = r.bbox;
+      // loadRes reads every result's bbox once the first result has one.
+      if (!Array.isArray(given) || given.length < 4 || !given.slice(0, 4).every((v) => typeof v === 'number' && Number.isFinite(v))) {
+        throw new SotrTypeError(`evaluateCoco: result ${i} has no bbox [x, y, w, h] of finite numbers (the first result has one, so every result needs one)`);
+      }
+      const bb = given as CocoBox;
       d.bbox = bb;
       d.area = bb[2] * bb[3];
       if (iouType === 'segm') {

@@ -250,6 +250,33 @@ export function rleIou(dt: readonly RleMask[], gt: readonly RleMask[], iscrowd: 
   return o;
 }
 
+// Polygon and box coordinates: finite and within ±2^20 pixels. pycocotools rasterises a polygon at five steps a pixel
+// along each edge, so a coordinate of 1e12 would take forever (there and here) instead of meaning anything.
+const COORD_LIMIT = 2 ** 20;
+function checkCoordinates(what: string, p: readonly unknown[]): void {
+  for (const v of p) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > COORD_LIMIT) {
+      throw new SotrRangeError(`COCO segmentation: ${what} coordinates must be finite numbers within ±${COORD_LIMIT}, received ${String(v)}`);
+    }
+  }
+}
+
+/** Checks an RLE's size and runs: non-negative integers, the runs covering exactly h x w pixels. */
+function checkRle(h: number, w: number, counts: ArrayLike<number>): void {
+  if (!Number.isSafeInteger(h) || !Number.isSafeInteger(w) || h < 0 || w < 0 || h * w > 2 ** 32) {
+    throw new SotrRangeError(`COCO segmentation: RLE size [${String(h)}, ${String(w)}] must be two non-negative integers (at most 2^32 pixels)`);
+  }
+  let total = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i]!;
+    if (!Number.isSafeInteger(c) || c < 0) throw new SotrRangeError(`COCO segmentation: RLE run ${i} is ${String(c)}, not a non-negative integer`);
+    total += c;
+  }
+  // Runs that do not cover the size exactly would make the run walks (rleIou, rleMerge) never end, here as in
+  // pycocotools' C code.
+  if (total !== h * w) throw new SotrRangeError(`COCO segmentation: the RLE's runs cover ${total} pixels, its size ${h} x ${w} has ${h * w}`);
+}
+
 /** A COCO segmentation (polygons, uncompressed or compressed RLE) as one RleMask (annToRLE; parts merged). */
 export function segmentationToRle(segm: unknown, h: number, w: number): RleMask {
   if (Array.isArray(segm)) {
@@ -258,7 +285,8 @@ export function segmentationToRle(segm: unknown, h: number, w: number): RleMask 
     // so such annotations cannot occur in a file pycocotools evaluates; we rasterise them as boxes, as it intends.
     const parts = (segm as number[][]).map((p) => {
       if (!Array.isArray(p)) throw new SotrTypeError('COCO segmentation: a polygon must be an array of numbers');
-      return (segm[0] as number[]).length === 4 ? rleFromBox(p, h, w) : rleFromPolygon(p, h, w);
+      checkCoordinates('polygon', p);
+      return Array.isArray(segm[0]) && segm[0].length === 4 ? rleFromBox(p, h, w) : rleFromPolygon(p, h, w);
     });
     return rleMerge(parts);
   }
@@ -267,7 +295,10 @@ export function segmentationToRle(segm: unknown, h: number, w: number): RleMask 
     throw new SotrTypeError('COCO segmentation: expected polygons or an RLE { size: [h, w], counts }');
   }
   const [rh, rw] = o.size as [number, number];
-  if (Array.isArray(o.counts)) return { h: rh, w: rw, counts: Uint32Array.from(o.counts as number[], (c) => c >>> 0) };
-  if (typeof o.counts === 'string') return { h: rh, w: rw, counts: Uint32Array.from(decodeRleCounts(o.counts), (c) => c >>> 0) };
-  throw new SotrRangeError('COCO segmentation: RLE counts must be a string or an array of numbers');
+  let counts: ArrayLike<number>;
+  if (Array.isArray(o.counts)) counts = o.counts as number[];
+  else if (typeof o.counts === 'string') counts = decodeRleCounts(o.counts);
+  else throw new SotrRangeError('COCO segmentation: RLE counts must be a string or an array of numbers');
+  checkRle(rh, rw, counts);
+  return { h: rh, w: rw, counts: Uint32Array.from(counts, (c) => c >>> 0) };
 }

@@ -55,7 +55,11 @@ export function instanceColour(i: number): [number, number, number] {
 }
 
 function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
+  // Characters XML 1.0 cannot hold at all (C0 controls but tab and newlines, lone surrogates) become U+FFFD: a class
+  // name with one made the label's SVG unparsable.
+  return s
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
+    .replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 
 // A blend table per channel: out = round(colour·a + in·(1 − a)) for every 8-bit input, so that tinting a pixel is
@@ -285,8 +289,13 @@ export async function renderPrediction(image: ImageInput, prediction: Prediction
         `renderPrediction: the image is ${base.width}×${base.height}, instance ${k}'s mask ${inst.mask.width}×${inst.mask.height} (render the image the prediction was made from)`,
       );
     }
+    if (typeof inst.score !== 'number') throw new SotrTypeError(`renderPrediction: instance ${k}'s score must be a number, received ${String(inst.score)}`);
     if (inst.score < minScore) return;
-    const [x0, y0, x1, y1] = inst.box;
+    const box: unknown = inst.box;
+    if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+      throw new SotrTypeError(`renderPrediction: instance ${k}'s box must be [x0, y0, x1, y1], four finite numbers`);
+    }
+    const [x0, y0, x1, y1] = box as number[];
     items.push({ label: inst.category, score: inst.score, bbox: [x0, y0, x1 - x0, y1 - y0], color: instanceColour(items.length), mask: inst.mask });
   });
   const img = await renderOverlay(base, items, { maskOpacity: opacity, boxes: options.boxes, labels: options.labels, inPlace: true });

@@ -5,13 +5,15 @@
 // then replayed with fresh random data and one or two mutations (a dimension changed, a dtype swapped, an input
 // dropped, added or swapped, an attribute given a random value (negative, fractional, NaN, infinite, an int32 edge,
 // a list, a string, a boolean), deleted, or an unknown one added), so that the checks past the first one are
-// reached too. Index inputs get values in and out of range. Ops with no recorded call get random calls. Seeded: a
+// reached too. Index inputs get values in and out of range. Ops with no recorded call get random calls. With a
+// usable GPU the calls are recorded from models on it too and replayed there (inputs on the GPU). Seeded: a
 // failure names the call. (scripts/sanitize-check.sh with SANITIZE_CHECK_NODE=1 runs this under AddressSanitizer.)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   Sotr,
   Tensor,
+  backendInfo,
   listOps,
   runOp,
   masksToRLE,
@@ -33,6 +35,8 @@ const CALLS = Number(process.env.SOTR_FUZZ_CALLS || 300); // a op
 const STRINGS = ['nearest', 'bilinear', 'external', 'ccomp', 'simple', 'none', 'gaussian', 'linear', 'relu', 'sigmoid', 'auto', 'winograd4', '', 'x'];
 const SPECIAL = [NaN, Infinity, -Infinity, -1, -(2 ** 31), 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 1, 0.5, -0.5, 1e-30, 0];
 const DTYPES = ['float32', 'int32', 'uint8', 'float16', 'bfloat16'];
+// On a machine with a usable GPU the calls are recorded from a model on it and replayed there as well.
+const DEVICES = ['cpu', ...(backendInfo().cuda.available ? ['cuda'] : [])];
 
 let seed = Number(process.env.SOTR_FUZZ_SEED || 20261127);
 const r01 = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
@@ -72,9 +76,9 @@ function randomData(dtype, n) {
   return Uint16Array.from({ length: n }, () => int(0x3000, 0x4400)); // float16 / bfloat16 bits
 }
 
-function tensorOf({ dtype, shape }) {
+function tensorOf({ dtype, shape, device = 'cpu' }) {
   const n = shape.reduce((a, b) => a * b, 1);
-  return Tensor.from(randomData(dtype, n), shape, { dtype });
+  return Tensor.from(randomData(dtype, n), shape, { dtype, device });
 }
 
 function randomSpec() {
@@ -86,7 +90,7 @@ async function record(fn) {
   const addon = native();
   const seen = new Map();
   const keep = (name, handles, attrs) => {
-    const inputs = handles.map((h) => (h ? { dtype: h.dtype, shape: [...h.shape] } : null));
+    const inputs = handles.map((h) => (h ? { dtype: h.dtype, shape: [...h.shape], device: h.device } : null));
     const flat = Array.isArray(attrs) ? attrs : Object.entries(attrs).flat();
     const a = {};
     for (let i = 0; i + 1 < flat.length; i += 2) a[flat[i]] = ArrayBuffer.isView(flat[i + 1]) ? Array.from(flat[i + 1]) : flat[i + 1];
@@ -94,7 +98,7 @@ async function record(fn) {
     if (inputs.some((s) => s && s.shape.reduce((x, y) => x * y, 1) > 1 << 18)) return;
     const list = seen.get(name) ?? [];
     const key = JSON.stringify([inputs, a]);
-    if (list.length < 4 && !list.some((c) => c.key === key)) list.push({ key, inputs, attrs: a });
+    if (list.length < 4 * DEVICES.length && !list.some((c) => c.key === key)) list.push({ key, inputs, attrs: a });
     seen.set(name, list);
   };
   const { runOp: run, submitOp: submit } = addon;
@@ -110,7 +114,7 @@ async function record(fn) {
 }
 
 function mutate(template) {
-  const inputs = template.inputs.map((s) => s && { dtype: s.dtype, shape: [...s.shape] });
+  const inputs = template.inputs.map((s) => s && { dtype: s.dtype, shape: [...s.shape], device: s.device });
   const attrs = { ...template.attrs };
   for (let m = int(0, 2); m > 0; m--) {
     const r = r01();
@@ -127,6 +131,7 @@ function mutate(template) {
     else if (r < 0.55) inputs.splice(int(0, inputs.length), 0, r01() < 0.3 ? null : randomSpec());
     else if (r < 0.6 && inputs.length) inputs.splice(int(0, inputs.length - 1), 1);
     else if (r < 0.63 && live.length) inputs[pick(live)] = null;
+    else if (r < 0.64 && live.length) inputs[pick(live)].device = pick(DEVICES);
     else if (r < 0.66 && inputs.length > 1) {
       const [i, j] = [int(0, inputs.length - 1), int(0, inputs.length - 1)];
       [inputs[i], inputs[j]] = [inputs[j], inputs[i]];
@@ -146,19 +151,21 @@ function mutate(template) {
 const typed = (e) => e instanceof SotrError || e instanceof SotrTypeError || e instanceof SotrRangeError;
 
 const templates = await record(async () => {
-  for (const [file, size, extra] of [['tiny_sotr.pth', [48, 64], {}], ['tiny_dcn.pth', [40, 56], { heads: 2, groupNormGroups: 4 }]]) {
-    const model = await Sotr.load(fixturePath(file), { device: 'cpu', onWarning: () => {}, minSize: 64, maxSize: 96, ...extra });
-    try {
-      const [h, w] = size;
-      const data = new Uint8Array(h * w * 3);
-      for (let i = 0; i < data.length; i++) data[i] = (i * 37) & 255;
-      const r = await model.predict({ data, width: w, height: h, channels: 3 }, { contours: { mode: 'ccomp', approx: 'none' }, scoreThreshold: 0.01 });
-      const masks = r.instances.map((i) => i.mask);
-      const plain = (await model.predict({ data, width: w, height: h, channels: 3 }, { rle: false })).instances.map((i) => i.mask);
-      await masksToRLE(plain);
-      await masksToContours(masks);
-    } finally {
-      await model.dispose();
+  const models = [['tiny_sotr.pth', [48, 64], {}], ['tiny_dcn.pth', [40, 56], { heads: 2, groupNormGroups: 4 }]];
+  for (const device of DEVICES) {
+    for (const [file, [h, w], extra] of models) {
+      const model = await Sotr.load(fixturePath(file), { device, onWarning: () => {}, minSize: 64, maxSize: 96, ...extra });
+      try {
+        const data = new Uint8Array(h * w * 3);
+        for (let i = 0; i < data.length; i++) data[i] = (i * 37) & 255;
+        const image = { data, width: w, height: h, channels: 3 };
+        const r = await model.predict(image, { contours: { mode: 'ccomp', approx: 'none' }, scoreThreshold: 0.01 });
+        const plain = (await model.predict(image, { rle: false })).instances.map((i) => i.mask);
+        await masksToRLE(plain);
+        await masksToContours(r.instances.map((i) => i.mask));
+      } finally {
+        await model.dispose();
+      }
     }
   }
   const a = Tensor.from(new Float32Array(6), [2, 3]);

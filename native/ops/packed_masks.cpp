@@ -86,11 +86,6 @@ PackedMasks readWholePackedMasks(const OpCall& call) {
   return p;
 }
 
-int64_t capacityAttr(const OpCall& call) {
-  const double cap = call.attrs.number(call.op, "capacity", 0);
-  if (!(cap >= 0) || cap != static_cast<double>(static_cast<int64_t>(cap)) || cap > 2147483647.0)
-    fail(ErrorKind::Range, call.op + ": capacity must be an integer in [0, 2^31), received " + std::to_string(cap));
-  return static_cast<int64_t>(cap);
-}
+int64_t capacityAttr(const OpCall& call) { return call.attrs.has("capacity") ? integerAttr(call, "capacity") : 0; }
 
 }  // namespace sotr

@@ -43,6 +43,7 @@ test('usage errors exit 1 with a message that names the problem', async () => {
     [['predict', '--model', 'tiny', '--input', path.join(tmp, '*.jpg'), '--out', out], /no files match/],
     [['predict', '--model', 'tiny', '--input', examples, '--out', tmp], /is a folder/],
     [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--image-ids', 'x.json'], /only used with --coco/],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--viz', path.join(examples, 'street.jpg')], /--viz .*street\.jpg is not a folder/],
     [['info', 'extra'], /Unexpected argument 'extra'|positional/i],
     [['inspect'], /a checkpoint is required/],
     [['inspect', path.join(tmp, 'missing.pth')], /not found/],

@@ -172,7 +172,17 @@ function settings(p: Parsed): Settings {
   if (coco !== undefined) s.coco = coco;
   if (imageIdsFile !== undefined) s.imageIds = loadImageIds(imageIdsFile);
   const viz = str(p, 'viz');
-  if (viz !== undefined) s.viz = viz;
+  if (viz !== undefined) {
+    // A file there (not a folder) would fail every image's overlay one by one: refused before the run instead.
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(viz);
+    } catch {
+      st = undefined; // made at the first overlay
+    }
+    if (st && !st.isDirectory()) throw new UsageError(`--viz ${viz} is not a folder`);
+    s.viz = viz;
+  }
   const workers = num(p, 'workers', { min: 1, max: 64, integer: true });
   if (workers !== undefined) s.workers = workers;
   return s;

@@ -5,6 +5,7 @@
 // scores by NMSE. The CPU result is checked against a brute-force reference.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -27,6 +28,7 @@ struct NmsSpec {
   bool dense = false;  // random noise masks (boxes cover everything) instead of blobs
   bool timed = false;
   const char* algorithm = "auto";  // CUDA intersection kernel
+  bool wideBoxes = false;  // given boxes reaching far outside the masks (must be clipped to them, not read past)
 };
 
 std::vector<uint8_t> makeMasks(Rng& rng, const NmsSpec& s) {
@@ -106,7 +108,7 @@ OpCase nmsCase(NmsSpec s) {
   c.name = "matrix_nms n" + std::to_string(s.n) + " " + std::to_string(s.h) + "x" + std::to_string(s.w) + " c" +
            std::to_string(s.classes) + (s.packed ? " bits" : " u8") + (s.withStats ? "+stats" : "") + " " + s.kernel +
            (s.dense ? " dense" : "") + (s.dups ? " dup" : "") + (s.empties ? " empty" : "") + (s.nested ? " nested" : "") +
-           (std::string(s.algorithm) != "auto" ? std::string(" ") + s.algorithm : "");
+           (std::string(s.algorithm) != "auto" ? std::string(" ") + s.algorithm : "") + (s.wideBoxes ? " wide boxes" : "");
   auto dense = std::make_shared<std::vector<uint8_t>>();
   c.make = [s, dense](Rng& rng) {
     *dense = makeMasks(rng, s);
@@ -141,6 +143,11 @@ OpCase nmsCase(NmsSpec s) {
       const bitmask::Geom g{s.n, s.h, s.w, wpr};
       bitmask::pack(dense->data(), g, bits.data(), nullptr);
       bitmask::stats(bits.data(), g, areas.data<int32_t>(), boxes.data<int32_t>(), nullptr);
+      if (s.wideBoxes)
+        for (int64_t i = 0; i < s.n; ++i) {
+          int32_t* b = boxes.data<int32_t>() + 4 * i;
+          b[0] = -1000, b[1] = INT32_MIN, b[2] = static_cast<int32_t>(s.w) + 1000, b[3] = INT32_MAX;
+        }
       call.inputs.push_back(areas);
       call.inputs.push_back(boxes);
     }
@@ -179,6 +186,10 @@ OP_TEST_CASE(nmsCase({129, 17, 333, 2, true, true, "gaussian", 2.0, 3, 2, 2, fal
 OP_TEST_CASE(nmsCase({66, 5, 1000, 1, false, false, "linear", 2.0, 9, 1, 0, false, false, "bmma"}));
 OP_TEST_CASE(nmsCase({200, 9, 64, 3, true, false, "gaussian", 2.0, 0, 0, 0, true, false, "bmma"}));
 OP_TEST_CASE(nmsCase({70, 3, 20, 1, true, false, "gaussian", 2.0, 0, 0, 0, true, false, "bmma"}));
+// Boxes far outside the masks: clipped to them, so the intersections (and the result) are the exact ones.
+OP_TEST_CASE(nmsCase({33, 5, 65, 3, true, true, "linear", 2.0, 3, 0, 3, false, false, "auto", true}));
+OP_TEST_CASE(nmsCase({129, 17, 333, 2, true, true, "gaussian", 2.0, 3, 2, 2, false, false, "popcount", true}));
+OP_TEST_CASE(nmsCase({129, 17, 333, 2, true, true, "gaussian", 2.0, 3, 2, 2, false, false, "mma", true}));
 // Realistic size for the timing table (SOTR: 500 candidates on 200 x 336):
 // blobs in 1 and 8 classes, and dense noise, with each CUDA kernel.
 OP_TEST_CASE(nmsCase({500, 200, 336, 8, true, true, "gaussian", 2.0, 0, 0, 0, false, true}));

@@ -89,7 +89,9 @@ for (const [W, H] of [[63, 40], [64, 64], [65, 31], [200, 150], [1, 7]]) {
       assert.equal(await masksToContours(windowed, options), await masksToContours(whole, options), `masksToContours ${JSON.stringify(options)}`);
     }
     // Masks that carry their string (predict's `rle`) return it; the rest are encoded.
-    const withRle = await resizeMasksToList(softMasks(9, 24, 32, W * 31 + H), { ratio: 4, crop: [96, 128], size: [H, W], rle: true });
+    const soft = softMasks(9, 24, 32, W * 31 + H);
+    const withRle = await resizeMasksToList(soft, { ratio: 4, crop: [96, 128], size: [H, W], rle: true });
+    soft.dispose();
     assert.equal(await masksToRLE([whole[0], ...withRle]), await masksToRLE([whole[0], ...whole]), 'stored strings');
     assert.equal(BitMasks.fromMasks(windowed).words, BitMasks.fromMasks(whole).words, 'BitMasks.fromMasks');
     // `data` expands the window to the whole image once, and the mask then holds the whole image.

@@ -27,7 +27,9 @@ fail=0
 targets=(sotr_test_ops sotr_test_gemm_cpu sotr_test_conv2d_winograd_cuda sotr_test_gemm_tc_ldmatrix_emu
   sotr_test_op_profiler sotr_test_host_arena)
 
-# build DIR SANITIZERS TARGETS...: configure and build the CPU-only tree with -fsanitize=SANITIZERS.
+# build DIR SANITIZERS TARGETS...: configure and build the CPU-only tree with -fsanitize=SANITIZERS (extra cmake -D
+# arguments in the array cmake_extra); its logs stay in DIR.
+cmake_extra=()
 build() {
   local dir=$1 san=$2; shift 2
   local t0 flags
@@ -36,7 +38,8 @@ build() {
   [ "$san" = thread ] || flags="$flags -fno-sanitize-recover=undefined"
   mkdir -p "$dir"
   if ! cmake -S . -B "$dir" -DSOTR_CUDA=off -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS=$flags" \
-      "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=$san" >"$dir/configure.log" 2>&1; then
+      "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=$san" "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=$san" "${cmake_extra[@]}" \
+      >"$dir/configure.log" 2>&1; then
     tail -20 "$dir/configure.log" | sed 's/^/    /'; echo "FAIL sanitize build, $san (configure)"; return 1
   fi
   if ! cmake --build "$dir" -j"$(nproc)" --target "$@" >"$dir/build.log" 2>&1; then
@@ -109,14 +112,9 @@ if [ "${SANITIZE_CHECK_NODE:-0}" = 1 ]; then
   stage "the addon under ASan + UBSan, and the JavaScript suite on it"
   ndir="$root/build-sanitize-node"
   # What cmake-js passes, by hand (as scripts/arm64-check.sh does): this tree adds the sanitizer flags.
-  cmake_js=(-DCMAKE_JS_VERSION=8.0.0 "-DCMAKE_JS_INC=$root/node_modules/node-api-headers/include;$root/node_modules/node-addon-api"
+  cmake_extra=(-DCMAKE_JS_VERSION=8.0.0 "-DCMAKE_JS_INC=$root/node_modules/node-api-headers/include;$root/node_modules/node-addon-api"
     -DCMAKE_JS_SRC= -DCMAKE_JS_LIB=)
-  t0=$(date +%s)
-  if cmake -S . -B "$ndir" -DSOTR_CUDA=off -DCMAKE_BUILD_TYPE=RelWithDebInfo "${cmake_js[@]}" \
-      "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-      "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined" >"$ndir.configure.log" 2>&1 &&
-    cmake --build "$ndir" -j"$(nproc)" --target sotr >"$ndir.build.log" 2>&1; then
-    echo "stage build (addon): $(( $(date +%s) - t0 )) s"
+  if build "$ndir" address,undefined sotr; then
     # node itself is not instrumented: the runtime is preloaded; V8 keeps memory to the end (no leak check) and
     # handles its own signals. The pack test is left out: it checks that no addon loads, and SOTR_NATIVE_PATH loads this one.
     run_native "sanitize (node): the JavaScript suite on the ASan addon" env \
@@ -125,7 +123,7 @@ if [ "${SANITIZE_CHECK_NODE:-0}" = 1 ]; then
       SOTR_NATIVE_PATH="$ndir/sotr.node" SOTR_TEST_NO_BINARIES=1 SOTR_TEST_EXCLUDE=pack.test SOTR_TEST_TIMEOUT_S=900 \
       node tests/run.mjs "${SANITIZE_CHECK_NODE_FILTER:-}"
   else
-    tail -20 "$ndir.build.log" 2>/dev/null | sed 's/^/    /'; echo "FAIL sanitize build (addon)"; fail=1
+    fail=1
   fi
 fi
 

@@ -8,7 +8,7 @@
 // or the CPU GEMM core test when it lists `native` or `gemm`; the floor is then not checked (scripts/gpu-check.sh:
 // the GPU machine has no npm for tests/package, and runs the native op test in a stage of its own).
 // SOTR_TEST_ARM64=1 (.ci/run): also the Linux arm64 cross-check (scripts/arm64-check.sh, qemu-user).
-// SOTR_TEST_SANITIZE=1 (.ci/run): also the native tests under ASan + UBSan (scripts/sanitize-check.sh).
+// SOTR_TEST_SANITIZE=1 (.ci/run): also the native tests under ASan + UBSan and TSan (scripts/sanitize-check.sh).
 // SOTR_TEST_NODES=1 (.ci/run): also the JavaScript suite under Node.js 22 and 24 (scripts/node-versions-check.sh),
 // each test file there one test here. SOTR_TEST_NO_BINARIES=1: the test files only (no native binaries, no floor).
 import { spawn } from 'node:child_process';
@@ -158,7 +158,7 @@ if (process.env.SOTR_TEST_ARM64 === '1' && (!filter || 'arm64'.includes(filter))
 }
 
 // SOTR_TEST_SANITIZE=1 (CI): the native core and its Node-free tests built with AddressSanitizer and
-// UndefinedBehaviorSanitizer (scripts/sanitize-check.sh), each native test one test here.
+// UndefinedBehaviorSanitizer, and with ThreadSanitizer (scripts/sanitize-check.sh), each native test one test here.
 if (process.env.SOTR_TEST_SANITIZE === '1' && (!filter || 'sanitize'.includes(filter)) && !exclude.includes('sanitize') && !noBinaries) {
   await scriptTests('sanitize check', 'sanitize-check.sh', Number(process.env.SOTR_TEST_SANITIZE_TIMEOUT_S || 2400), {
     label: '',

@@ -87,10 +87,6 @@ std::pair<const uint8_t*, size_t> typedArrayBytes(const Napi::TypedArray& ta) {
   return {static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ByteLength()};
 }
 
-size_t tensorBytes(sotr::DType dtype, const sotr::Shape& shape) {
-  return static_cast<size_t>(sotr::numel(shape)) * sotr::dtypeSize(dtype);
-}
-
 // fromHost(bytes: Uint8Array, dtype, shape, device) -> NativeTensor.
 // CPU: copied now. CUDA: the bytes are copied to a staging buffer now (the
 // caller may reuse its array) and uploaded in queue order.
@@ -103,7 +99,7 @@ Napi::Value FromHost(const Napi::CallbackInfo& info) {
   sotr::DType dtype = parseDTypeArg(env, info[1]);
   sotr::Shape shape = parseShape(env, info[2]);
   sotr::Device dev = deviceArg(info, 3);
-  if (tensorBytes(dtype, shape) != nbytes)
+  if (static_cast<size_t>(sotr::checkedBytes(dtype, shape)) != nbytes)
     sotr::fail(sotr::ErrorKind::Shape, "Tensor.from: " + std::to_string(nbytes / sotr::dtypeSize(dtype)) +
                                            " elements do not fill shape " + sotr::shapeStr(shape));
   auto& ctx = sotr::Runtime::get().context(dev);
@@ -149,7 +145,7 @@ Napi::Value FromHostParts(const Napi::CallbackInfo& info) {
   }
   sotr::DType dtype = parseDTypeArg(env, info[1]);
   sotr::Shape shape = parseShape(env, info[2]);
-  const size_t want = tensorBytes(dtype, shape);
+  const size_t want = static_cast<size_t>(sotr::checkedBytes(dtype, shape));
   if (want != total)
     sotr::fail(sotr::ErrorKind::Shape, "fromHostParts: the parts hold " + std::to_string(total) + " bytes, shape " +
                                            sotr::shapeStr(shape) + " needs " + std::to_string(want));

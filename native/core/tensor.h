@@ -53,6 +53,10 @@ inline int64_t numel(const Shape& s) {
 
 std::string shapeStr(const Shape& s);
 
+// The bytes a tensor of this shape holds, checked: a typed error for a negative dimension, or for more than 2^63
+// bytes (a shape from bad attributes must fail, not wrap to a small size that is then written past).
+int64_t checkedBytes(DType dtype, const Shape& s);
+
 // Contiguous (row-major) tensor view of a storage.
 struct Tensor {
   DType dtype = DType::F32;

@@ -37,21 +37,24 @@ std::string shapeStr(const Shape& s) {
   return out + "]";
 }
 
-Tensor allocTensor(Backend& backend, DType dtype, const Shape& shape) {
+int64_t checkedBytes(DType dtype, const Shape& shape) {
   bool empty = false;
   for (auto d : shape) {
     if (d < 0) fail(ErrorKind::Shape, "negative dimension in shape " + shapeStr(shape));
     empty = empty || d == 0;
   }
-  // The byte count checked for overflow: a shape from bad attributes (an interpolate size of 2^32 + 1) must fail
-  // here, not wrap to a small allocation that the op then writes past.
-  int64_t bytes = empty ? 0 : static_cast<int64_t>(dtypeSize(dtype));
+  if (empty) return 0;
+  int64_t bytes = static_cast<int64_t>(dtypeSize(dtype));
   for (auto d : shape) {
-    if (empty) break;
     if (d > std::numeric_limits<int64_t>::max() / bytes)
       fail(ErrorKind::Range, "a tensor of shape " + shapeStr(shape) + " would hold more than 2^63 bytes");
     bytes *= d;
   }
+  return bytes;
+}
+
+Tensor allocTensor(Backend& backend, DType dtype, const Shape& shape) {
+  const int64_t bytes = checkedBytes(dtype, shape);
   Tensor t;
   t.dtype = dtype;
   t.shape = shape;

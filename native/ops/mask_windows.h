@@ -1,6 +1,6 @@
 // cropMasks and placeMasks (mask_windows.cpp): the bits of bit-packed masks within their windows, and back; on
 // the host, off the JavaScript thread. The pair lets a `Mask` keep only its window: 100 object masks of a
-// 12-megapixel photo are 150 MB as whole images and a tenth of that as windows.
+// 12-megapixel photo are 144 MB as whole images and 27 MB as windows (benchmarks/RESULTS.md, twelfth session).
 //
 // A mask's window is a block of its rows (resizeMasks' layout: rows of words = 2 * ceil(W / 64) int32 words,
 // least significant bit first, bits past the width zero) that holds all its set bits, whole 64-bit words wide:

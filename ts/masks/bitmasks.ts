@@ -13,7 +13,7 @@
  */
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { Tensor } from '../tensor';
-import { Mask, maskStats, maskWindowBits, words32PerRow, type MaskBox } from './mask';
+import { Mask, copyWholeBits, maskStats, words32PerRow, type MaskBox } from './mask';
 
 export interface BitMasksInit {
   count: number;
@@ -124,11 +124,8 @@ export class BitMasks {
       if (m.height !== height || m.width !== width) {
         throw new SotrRangeError(`BitMasks.fromMasks: masks[${i}] is ${m.height} x ${m.width}, expected ${height} x ${width}`);
       }
-      // Its window's rows only (the masks predict makes keep their box's; `m.data` would expand and keep the whole).
-      const { win, bits } = maskWindowBits(m);
-      const stride = words32PerRow(width);
-      if (bits.length === per) words.set(bits, i * per);
-      else for (let r = 0; r < win.rows; r++) words.set(bits.subarray(r * 2 * win.words, (r + 1) * 2 * win.words), i * per + (win.y + r) * stride + 2 * win.word);
+      // From the bits the mask keeps (`m.data` would expand a window and keep the whole image).
+      copyWholeBits(m, words, i * per);
     });
     return new BitMasks({ count: masks.length, height, width, data: words });
   }

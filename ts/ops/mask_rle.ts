@@ -54,7 +54,7 @@ export async function masksToRLE(masks: readonly Mask[], options: OpOptions = {}
     if (counts !== undefined) out[i] = { size: [m.height, m.width], counts };
     else todo.push(i);
   });
-  await forEachSizeGroup('masksToRLE', todo.length === masks.length ? masks : todo.map((i) => masks[i]!), async (t, idx, height, width) => {
+  await forEachSizeGroup('masksToRLE', todo.map((i) => masks[i]!), async (t, idx, height, width) => {
     const strings = await maskRleStrings(t, width, options);
     idx.forEach((j, k) => {
       out[todo[j]!] = { size: [height, width], counts: strings[k]! };

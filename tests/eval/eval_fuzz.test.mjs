@@ -6,12 +6,10 @@
 // TypeError. Seeded.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { evaluateCoco, encodeRleCounts, SotrError, SotrTypeError, SotrRangeError } from '../../dist/index.js';
+import { evaluateCoco, encodeRleCounts, SotrRangeError } from '../../dist/index.js';
+import { seededRandom, isTypedError } from '../helpers/fuzz.mjs';
 
-let seed = Number(process.env.SOTR_FUZZ_SEED || 5);
-const r01 = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
-const pick = (a) => a[Math.floor(r01() * a.length)];
-const typed = (e) => e instanceof SotrError || e instanceof SotrTypeError || e instanceof SotrRangeError;
+const { r01, pick } = seededRandom(5);
 
 const base = () => ({
   images: [{ id: 1, height: 20, width: 30 }, { id: 2, height: 10, width: 10 }],
@@ -61,7 +59,7 @@ test('damaged ground truth and results: an evaluation, or a typed error', async 
       await evaluateCoco(gt, given, iouType);
       ok++;
     } catch (e) {
-      if (!typed(e)) assert.unreachable(`${key} = ${JSON.stringify(target[key])} (${iouType}): ${e?.constructor?.name}: ${e?.message}`);
+      if (!isTypedError(e)) assert.unreachable(`${key} = ${JSON.stringify(target[key])} (${iouType}): ${e?.constructor?.name}: ${e?.message}`);
     }
   }
   assert.ok(ok > 500, `only ${ok} evaluations ran`);

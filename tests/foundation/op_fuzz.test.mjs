@@ -24,12 +24,11 @@ import {
   leakyRelu,
   slice,
   linear,
-  SotrError,
-  SotrTypeError,
   SotrRangeError,
 } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
 import { fixturePath } from '../model/helpers.mjs';
+import { seededRandom, isTypedError } from '../helpers/fuzz.mjs';
 
 const CALLS = Number(process.env.SOTR_FUZZ_CALLS || 300); // a op
 const STRINGS = ['nearest', 'bilinear', 'external', 'ccomp', 'simple', 'none', 'gaussian', 'linear', 'relu', 'sigmoid', 'auto', 'winograd4', '', 'x'];
@@ -38,10 +37,7 @@ const DTYPES = ['float32', 'int32', 'uint8', 'float16', 'bfloat16'];
 // On a machine with a usable GPU the calls are recorded from a model on it and replayed there as well.
 const DEVICES = ['cpu', ...(backendInfo().cuda.available ? ['cuda'] : [])];
 
-let seed = Number(process.env.SOTR_FUZZ_SEED || 20261127);
-const r01 = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
-const pick = (a) => a[Math.floor(r01() * a.length)];
-const int = (lo, hi) => lo + Math.floor(r01() * (hi - lo + 1));
+const { r01, pick, int, state } = seededRandom(20261127);
 
 function number() {
   const r = r01();
@@ -152,8 +148,6 @@ function mutate(template) {
   return { inputs, attrs };
 }
 
-const typed = (e) => e instanceof SotrError || e instanceof SotrTypeError || e instanceof SotrRangeError;
-
 const templates = await record(async () => {
   const models = [['tiny_sotr.pth', [48, 64], {}], ['tiny_dcn.pth', [40, 56], { heads: 2, groupNormGroups: 4 }]];
   for (const device of DEVICES) {
@@ -221,7 +215,7 @@ for (const { name } of listOps()) {
   test(`${name}: ${recorded.length ? `${recorded.length} recorded call(s) mutated` : 'random calls'}, each resolves or fails with a typed error`, async () => {
     let ran = 0;
     for (let k = 0; k < CALLS; k++) {
-      const callSeed = seed;
+      const callSeed = state();
       const { inputs: specs, attrs } = recorded.length ? mutate(pick(recorded)) : { inputs: Array.from({ length: int(0, 5) }, () => (r01() < 0.1 ? null : randomSpec())), attrs: {} };
       if (!recorded.length) for (let a = int(0, 5); a > 0; a--) attrs[pick(['width', 'height', 'stride', 'padding', 'size', 'kernelSize', 'capacity', 'windows', 'axis', 'start', 'end'])] = attrValue();
       // Mutations stay small: skip any call whose inputs would exceed 4 M elements.
@@ -233,7 +227,7 @@ for (const { name } of listOps()) {
         for (const t of outs) t.dispose();
         ran++;
       } catch (e) {
-        if (!typed(e)) {
+        if (!isTypedError(e)) {
           const shapes = specs.map((s) => (s ? `${s.dtype}[${s.shape}]` : 'null')).join(', ');
           assert.unreachable(`${name} (seed ${callSeed}) with (${shapes}) ${JSON.stringify(attrs)}: untyped ${e?.constructor?.name}: ${e?.message}`);
         }

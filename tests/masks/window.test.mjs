@@ -15,6 +15,7 @@ import {
   SotrTypeError,
   encodeRleCounts,
 } from '../../dist/index.js';
+import { seededRandom } from '../helpers/fuzz.mjs';
 
 // Object-like soft masks (sigmoid-edged discs, some at the image's edges), an empty one, one covering everything.
 function softMasks(n, fh, fw, seed) {
@@ -145,8 +146,7 @@ test('a mask sent to a worker thread as its window and size comes back the same'
 });
 
 test('Mask.fromRLE on random counts strings: a mask that round-trips, or a typed error', () => {
-  let seed = 11;
-  const r01 = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const { r01 } = seededRandom(11);
   let made = 0;
   for (let k = 0; k < 3000; k++) {
     const h = 1 + Math.floor(r01() * 9);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Sotr, decodeImage, ImageDecodeError } from '../../dist/index.js';
 import { fixturePath } from './helpers.mjs';
+import { seededRandom } from '../helpers/fuzz.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const files = [
@@ -18,9 +19,7 @@ const files = [
 ];
 const MUTANTS = Number(process.env.SOTR_FUZZ_CALLS || 60); // a file
 
-let seed = Number(process.env.SOTR_FUZZ_SEED || 7);
-const r01 = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
-const int = (lo, hi) => lo + Math.floor(r01() * (hi - lo + 1));
+const { r01, int, state } = seededRandom(7);
 
 function mutate(src) {
   let b = Buffer.from(src);
@@ -43,7 +42,7 @@ for (const file of files) {
     const src = readFileSync(file);
     let decoded = 0;
     for (let k = 0; k < MUTANTS; k++) {
-      const callSeed = seed;
+      const callSeed = state();
       const bytes = mutate(src);
       try {
         // A bound on the pixels, as a service would set: a flipped size field must not make a huge image.

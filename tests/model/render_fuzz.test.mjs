@@ -5,14 +5,14 @@
 // untyped SVG parse error from sharp. Seeded.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Sotr, Mask, renderPrediction, SotrError, SotrTypeError, SotrRangeError } from '../../dist/index.js';
+import { Sotr, Mask, renderPrediction } from '../../dist/index.js';
+import { seededRandom, isTypedError } from '../helpers/fuzz.mjs';
 import { fixturePath } from './helpers.mjs';
 
 const model = await Sotr.load(fixturePath('tiny_sotr.pth'), { device: 'cpu', onWarning: () => {}, minSize: 48, maxSize: 96 });
 const [w, h] = [64, 48];
 const img = { data: new Uint8Array(w * h * 3).map((_, i) => (i * 37) & 255), width: w, height: h, channels: 3 };
 const base = await model.predict(img, { scoreThreshold: 0.01 });
-const typed = (e) => e instanceof SotrError || e instanceof SotrTypeError || e instanceof SotrRangeError;
 
 test('class names with characters XML cannot hold render', async () => {
   for (const name of ['R&D', 'a<b>', '"quoted"', "it's", ']]>', 'naïve ✓ 猫', '\u0000bell\u0007', '\ud800lone', 'tab\there']) {
@@ -23,9 +23,7 @@ test('class names with characters XML cannot hold render', async () => {
 });
 
 test('damaged predictions: an image or a typed error', async () => {
-  let seed = 9;
-  const r01 = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
-  const pick = (a) => a[Math.floor(r01() * a.length)];
+  const { r01, pick } = seededRandom(9);
   const ODD = [null, undefined, -1, NaN, Infinity, 1e12, 'x', '', [], [1, 2], [NaN, 0, 5, 5], [0, 0, 1e9, 1e9], {}, true, 0, new Mask(10, 10), new Mask(w, h)];
   let ok = 0;
   for (let k = 0; k < 300; k++) {
@@ -37,7 +35,7 @@ test('damaged predictions: an image or a typed error', async () => {
       await renderPrediction(img, res, { format: pick(['png', 'jpeg']) });
       ok++;
     } catch (e) {
-      if (!typed(e)) assert.unreachable(`${key} = ${String(target[key])}: ${e?.constructor?.name}: ${e?.message}`);
+      if (!isTypedError(e)) assert.unreachable(`${key} = ${String(target[key])}: ${e?.constructor?.name}: ${e?.message}`);
     }
   }
   assert.ok(ok > 50, `only ${ok} rendered`);

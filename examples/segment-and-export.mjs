@@ -1,6 +1,7 @@
 // Segments images and writes, per image, what downstream tools usually want: an overlay picture, a COCO results
 // file (RLE, what COCO's evaluation reads) and a GeoJSON-like file of polygons (outer borders with their holes,
-// simplified as OpenCV's approxPolyDP with a 1-pixel tolerance).
+// simplified as OpenCV's approxPolyDP with a 1-pixel tolerance). predictEach runs the images in order, the next one
+// decoding while this one runs; an image that cannot be read is reported and the others go on (exit code 2).
 //
 //   node examples/segment-and-export.mjs <checkpoint.pth|tiny> <out-dir> <image> [image ...]
 import fs from 'node:fs';
@@ -22,9 +23,13 @@ fs.mkdirSync(outDir, { recursive: true });
 const model = await Sotr.load(checkpoint, { device: 'auto' });
 try {
   const coco = [];
-  for (const [k, file] of images.entries()) {
-    // Contours with holes (mode 'ccomp'), traced natively with the prediction.
-    const result = await model.predict(file, { contours: { mode: 'ccomp' } });
+  // Contours with holes (mode 'ccomp'), traced natively with the prediction.
+  for await (const { index: k, image: file, prediction: result, error } of model.predictEach(images, { contours: { mode: 'ccomp' } })) {
+    if (error) {
+      console.error(`${file}: ${error.message}`);
+      process.exitCode = 2;
+      continue;
+    }
     const stem = path.basename(file, path.extname(file));
     await fs.promises.writeFile(path.join(outDir, `${stem}.overlay.jpg`), await renderPrediction(file, result, { format: 'jpeg', minScore: 0.3 }));
     coco.push(...toCocoResults(result, k + 1));

@@ -1,11 +1,11 @@
 // The scripts in examples/ run: segment-and-export on two example images with the tiny model (overlays, COCO
-// results, polygon features with rings closed), and the HTTP service answering a POSTed image, a bad image (422
+// results, polygon features with rings closed; an unreadable image between them reported, the others exported), and the HTTP service answering a POSTed image, a bad image (422
 // with the library's error code) and a wrong route (404), then stopping on SIGTERM. They import 'sotr-node' as a user
 // would: a scratch folder's node_modules links to this checkout.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,19 @@ test('examples/segment-and-export.mjs: overlays, COCO results and polygon featur
   const coco = JSON.parse(readFileSync(path.join(out, 'coco-results.json'), 'utf8'));
   assert.ok(coco.length > 0);
   assert.equal([...new Set(coco.map((c) => c.image_id))].sort(), [1, 2]);
+  // An unreadable image in the middle: reported, exit code 2, the images around it exported.
+  const bad = path.join(dir, 'broken.jpg');
+  writeFileSync(bad, 'not a picture');
+  const out2 = path.join(dir, 'out2');
+  const r2 = spawnSync(process.execPath, [path.join(dir, 'examples', 'segment-and-export.mjs'), 'tiny', out2, img('street.jpg'), bad, img('table.jpg')], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.is(r2.status, 2, r2.stderr);
+  assert.match(r2.stderr, /broken\.jpg: /);
+  assert.ok(readdirSync(out2).includes('table.overlay.jpg'));
+  assert.equal([...new Set(JSON.parse(readFileSync(path.join(out2, 'coco-results.json'), 'utf8')).map((c) => c.image_id))].sort(), [1, 3]);
   const fc = JSON.parse(readFileSync(path.join(out, 'street.polygons.json'), 'utf8'));
   assert.is(fc.type, 'FeatureCollection');
   assert.ok(fc.features.length > 0);

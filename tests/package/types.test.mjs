@@ -22,6 +22,19 @@ async function main(): Promise<void> {
   const r: Prediction = await model.predict('photo.jpg', { signal: ac.signal, rle: true, contours: { mode: 'ccomp', approx: 'none' } });
   const many: Prediction[] = await model.predict(['a.jpg', 'b.png']);
   const backlog: number = model.pendingImages;
+  async function* frames(): AsyncGenerator<RawImage> {
+    yield { data: new Uint8Array(12), width: 2, height: 2, channels: 3, format: 'bgr' };
+  }
+  for await (const item of model.predictEach(['a.jpg', Buffer.alloc(0)], { rle: true })) {
+    if (item.error) console.log(item.index, item.image, item.error.message);
+    else console.log(item.prediction.instances.length);
+  }
+  const each: PredictEachItem[] = [];
+  for await (const item of model.predictEach(frames(), { signal: ac.signal })) each.push(item);
+  // @ts-expect-error: one path is for predict(), not predictEach()
+  model.predictEach('photo.jpg');
+  // @ts-expect-error: predictEach takes an iterable of images
+  model.predictEach(42);
   const waited: number | undefined = (await model.predict('c.jpg', { profile: true })).profile?.queue;
   void backlog, waited;
   for (const inst of r.instances) {
@@ -64,7 +77,7 @@ void main;
 `;
 const NAMES =
   'Sotr, masksToContours, masksToRLE, contoursToCocoPolygons, approxPolygon, renderPrediction, evaluateCoco, Tensor, matmul, backendInfo, ImageDecodeError, SotrError';
-const TYPES = 'Prediction, Contour, CocoRle';
+const TYPES = 'Prediction, PredictEachItem, RawImage, Contour, CocoRle';
 
 function project(kind) {
   const dir = mkdtempSync(path.join(tmpdir(), `sotr-types-${kind}-`));

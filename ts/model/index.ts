@@ -5,6 +5,7 @@ export {
   Sotr,
   inspectCheckpoint,
   type PredictOptions,
+  type PredictEachItem,
   type Prediction,
   type StageTimes,
   type Intermediates,

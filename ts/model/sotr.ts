@@ -80,6 +80,11 @@ const PREDICT_OPTION_KEYS = keysOf<PredictOptions>()(
   'contours',
 );
 
+/** One image's outcome in `predictEach`: its position in the source, the image as given, and its result or error. */
+export type PredictEachItem =
+  | { index: number; image: ImageInput; prediction: Prediction; error?: undefined }
+  | { index: number; image: ImageInput; prediction?: undefined; error: Error };
+
 export interface StageTimes {
   /** Waiting for this image's turn behind other predictions of the same model (0 when none ran). */
   queue: number;
@@ -323,35 +328,117 @@ export class Sotr {
     return p;
   }
 
+  /**
+   * Segments each image of an iterable or async iterable (an array, a generator of paths, frames from a camera),
+   * yielding `{ index, image, prediction }` or, for an image that failed, `{ index, image, error }` in the source's
+   * order: a bad file costs its own result only. Images are taken from the source as the pipeline has room (the
+   * images running on the model plus one decoding), so a slow consumer holds back the source and memory stays that
+   * of a few images. Leaving the loop early (`break`, a throw) cancels the images taken ahead and closes the source.
+   * Thrown, ending the iteration: an abort of `options.signal` (AbortError, at once); the source's own error, and
+   * `DisposedError` once the model is being disposed, both after the images already taken are yielded (dispose
+   * waits for those).
+   */
+  // (The type refuses a string, which is an iterable of strings: one path, for predict.)
+  predictEach<S extends Iterable<ImageInput> | AsyncIterable<ImageInput>>(
+    images: S extends string ? never : S,
+    options: PredictOptions = {},
+  ): AsyncGenerator<PredictEachItem, void, undefined> {
+    if (this.#disposed || this.#disposing) throw new DisposedError('Sotr model');
+    checkOptions('predictEach', options, PREDICT_OPTION_KEYS);
+    checkImageSource(images);
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new SotrTypeError('predictEach: signal must be an AbortSignal');
+    // Option values once, here, rather than as the same error for every image.
+    this.#postOptions(options, 'predictEach');
+    checkOutputOptions('predictEach', options);
+    return this.#pipeline(images, options, true);
+  }
+
   async #predictMany(images: readonly ImageInput[], options: PredictOptions): Promise<Prediction[]> {
+    // Results keep their order; the first failure is thrown, and the images taken ahead of it are cancelled.
     const out: Prediction[] = [];
-    // On a GPU, two images in flight: the next image's forward queues on the device while this one's host-side
-    // post-processing runs (the H100 sat idle through ~50 ms of host work per image). On the CPU both would share
-    // the same cores, so one at a time. Results keep their order; the first failure is thrown after the runs
-    // started before it have settled.
-    // SOTR_PIPELINE_DEPTH (1-4, read when the model loads) overrides, for tuning and tests. Each image also takes
-    // its turn with other calls' images (#admit, #run).
-    const depth = this.#runSlots.size;
-    const inFlight: Array<Promise<Prediction>> = [];
-    // Decode the next image while the current one runs.
-    let next: Promise<Admitted> | null = images.length ? this.#admit(images[0]!, options) : null;
-    try {
-      for (let i = 0; i < images.length; i++) {
-        const admitted = await next!;
-        next = i + 1 < images.length ? this.#admit(images[i + 1]!, options) : null;
-        next?.catch(() => {});
-        const run = this.#run(admitted, options);
-        run.catch(() => {});
-        inFlight.push(run);
-        if (inFlight.length >= depth) out.push(await inFlight.shift()!);
-      }
-      while (inFlight.length) out.push(await inFlight.shift()!);
-    } finally {
-      // After a failure: the image decoded ahead will not run; its turn passes on.
-      next?.then((a) => this.#drop(a), () => {});
-      await Promise.allSettled(inFlight);
+    for await (const item of this.#pipeline(images, options, false)) {
+      if (item.error !== undefined) throw item.error;
+      out.push(item.prediction);
     }
     return out;
+  }
+
+  /**
+   * The images of an iterable through the model, in order. On a GPU two run at once: the next image's forward
+   * queues on the device while this one's host-side post-processing runs (the H100 sat idle through ~50 ms of host
+   * work per image); on the CPU both would share the same cores, so one (SOTR_PIPELINE_DEPTH, read when the model
+   * loads, overrides). One more image is taken and decoded meanwhile, so at most depth + 1 images are held ahead of
+   * the consumer. Each image also takes its turn with other calls' images (#admit, #run).
+   * `each`: predictEach, whose images count in pendingImages and #inflight one by one as they are taken (predict
+   * counts a whole array at the call) and which stops at a model being disposed.
+   */
+  async *#pipeline(images: Iterable<ImageInput> | AsyncIterable<ImageInput>, options: PredictOptions, each: boolean): AsyncGenerator<PredictEachItem, void, undefined> {
+    const user = options.signal;
+    // Cancels the images taken ahead when the iteration ends early (the consumer left, a failure in predict([...])).
+    const stop = new AbortController();
+    const opts: PredictOptions = { ...options, signal: user ? AbortSignal.any([user, stop.signal]) : stop.signal };
+    const room = this.#runSlots.size + 1;
+    const ahead: Array<Promise<PredictEachItem>> = [];
+    let source: Iterator<ImageInput> | AsyncIterator<ImageInput> | null = null;
+    let exhausted = false;
+    let index = 0;
+    // A source that threw, or a model being disposed, ends the iteration once the images already taken are yielded.
+    let ending: unknown = null;
+    try {
+      for (;;) {
+        while (!exhausted && ending === null && ahead.length < room) {
+          if (user?.aborted) throw new AbortError(each ? 'predictEach' : 'predict');
+          if (each && (this.#disposed || this.#disposing)) {
+            ending = new DisposedError('Sotr model');
+            break;
+          }
+          source ??= iteratorOf(images);
+          let r: IteratorResult<ImageInput>;
+          try {
+            r = await source.next();
+          } catch (e) {
+            exhausted = true; // a source that threw is finished: no return() owed
+            ending = e;
+            break;
+          }
+          if (r.done) {
+            exhausted = true;
+            break;
+          }
+          ahead.push(this.#take(index++, r.value, opts, each));
+        }
+        const head = ahead.shift();
+        if (!head) {
+          if (ending !== null) throw ending;
+          return;
+        }
+        const item = await head;
+        if (item.error !== undefined && user?.aborted) throw item.error instanceof AbortError ? item.error : new AbortError(each ? 'predictEach' : 'predict');
+        yield item;
+      }
+    } finally {
+      stop.abort();
+      await Promise.all(ahead); // never rejects: the outcomes of the cancelled images
+      if (source && !exhausted) await Promise.resolve(source.return?.()).catch(() => {});
+    }
+  }
+
+  /** Starts one image of the pipeline (its raw pixels copied now, before the source can reuse them). */
+  #take(index: number, image: ImageInput, options: PredictOptions, each: boolean): Promise<PredictEachItem> {
+    const run = this.#admit(image, options).then((a) => this.#run(a, options));
+    if (each) {
+      this.#pending++;
+      this.#inflight.add(run);
+      const done = (): void => {
+        this.#inflight.delete(run);
+        this.#pending--;
+      };
+      run.then(done, done);
+    }
+    return run.then(
+      (prediction): PredictEachItem => ({ index, image, prediction }),
+      (error: unknown): PredictEachItem => ({ index, image, error: error instanceof Error ? error : new Error(String(error)) }),
+    );
   }
 
   async #predictOne(image: ImageInput, options: PredictOptions): Promise<Prediction> {
@@ -400,22 +487,16 @@ export class Sotr {
     }
   }
 
-  /** Gives up an admitted image that will not run (a batch that failed before its turn). */
-  #drop(a: Admitted): void {
-    a.release();
-    a.runTurn.then((r) => r(), () => {});
-  }
-
   // The decoder's pixels, unconverted: the native pre-processing converts them to BGR off this thread.
   #decode(image: ImageInput, options: PredictOptions): Promise<DecodedPixels> {
     return decodePixels(image, options.limitInputPixels !== undefined ? { limitInputPixels: options.limitInputPixels } : {});
   }
 
-  #postOptions(o: PredictOptions): ResolvedPostprocess {
+  #postOptions(o: PredictOptions, where = 'predict'): ResolvedPostprocess {
     const r = {} as Record<string, unknown>;
     for (const k of POSTPROCESS_KEYS) {
       const v = (o as Record<string, unknown>)[k];
-      r[k] = v === undefined ? this.config[k] : checkPostprocessOption('predict', k, v);
+      r[k] = v === undefined ? this.config[k] : checkPostprocessOption(where, k, v);
     }
     return r as unknown as ResolvedPostprocess;
   }
@@ -451,11 +532,8 @@ export class Sotr {
       if (signal?.aborted) throw new AbortError('predict');
     };
     check();
-    if (options.profile !== undefined && typeof options.profile !== 'boolean' && options.profile !== 'ops')
-      throw new SotrTypeError(`predict: profile must be true, false or 'ops', received ${JSON.stringify(options.profile)}`);
+    const { contours } = checkOutputOptions('predict', options);
     const profile = options.profile === true;
-    if (options.rle !== undefined && typeof options.rle !== 'boolean') throw new SotrTypeError(`predict: rle must be a boolean, received ${JSON.stringify(options.rle)}`);
-    const contours = predictContours(options.contours);
     // This environment's ops, every device (post-processing runs on the CPU for a CUDA model).
     const opSession = options.profile === 'ops' ? new OpProfileSession({ thisThreadOnly: true }) : null;
     const times: StageTimes = { queue: queuedMs, decode: decodeMs, resize: 0, backbone: 0, transformer: 0, heads: 0, maskBranch: 0, postprocess: 0, total: 0 };
@@ -640,14 +718,34 @@ export async function inspectCheckpoint(source: SotrSource, options: Omit<SotrLo
   };
 }
 
-// predict's `contours` option, checked: undefined when off.
-function predictContours(c: PredictOptions['contours']): { mode: 'external' | 'ccomp'; approx: 'simple' | 'none' } | undefined {
-  if (c === undefined || c === false) return undefined;
-  if (c === true) return { mode: 'external', approx: 'simple' };
-  if (c === null || typeof c !== 'object') throw new SotrTypeError(`predict: contours must be a boolean or { mode, approx }, received ${JSON.stringify(c)}`);
+// predict's output options (profile, rle, contours), checked; contours undefined when off.
+function checkOutputOptions(where: string, options: PredictOptions): { contours: { mode: 'external' | 'ccomp'; approx: 'simple' | 'none' } | undefined } {
+  if (options.profile !== undefined && typeof options.profile !== 'boolean' && options.profile !== 'ops')
+    throw new SotrTypeError(`${where}: profile must be true, false or 'ops', received ${JSON.stringify(options.profile)}`);
+  if (options.rle !== undefined && typeof options.rle !== 'boolean') throw new SotrTypeError(`${where}: rle must be a boolean, received ${JSON.stringify(options.rle)}`);
+  const c = options.contours;
+  if (c === undefined || c === false) return { contours: undefined };
+  if (c === true) return { contours: { mode: 'external', approx: 'simple' } };
+  if (c === null || typeof c !== 'object') throw new SotrTypeError(`${where}: contours must be a boolean or { mode, approx }, received ${JSON.stringify(c)}`);
   const mode = c.mode ?? 'external';
   const approx = c.approx ?? 'simple';
-  if (mode !== 'external' && mode !== 'ccomp') throw new SotrRangeError(`predict: contours.mode must be 'external' or 'ccomp', received ${JSON.stringify(mode)}`);
-  if (approx !== 'simple' && approx !== 'none') throw new SotrRangeError(`predict: contours.approx must be 'simple' or 'none', received ${JSON.stringify(approx)}`);
-  return { mode, approx };
+  if (mode !== 'external' && mode !== 'ccomp') throw new SotrRangeError(`${where}: contours.mode must be 'external' or 'ccomp', received ${JSON.stringify(mode)}`);
+  if (approx !== 'simple' && approx !== 'none') throw new SotrRangeError(`${where}: contours.approx must be 'simple' or 'none', received ${JSON.stringify(approx)}`);
+  return { contours: { mode, approx } };
+}
+
+// predictEach's source: an iterable or async iterable of images. A string, bytes or one raw image are iterable (or
+// look like a source) by accident: they are one image, for predict().
+function checkImageSource(images: unknown): void {
+  const what =
+    typeof images === 'string' ? 'a string' : images instanceof Uint8Array ? 'bytes' : isRawImage(images) ? 'a raw image' : null;
+  if (what) throw new SotrTypeError(`predictEach: images must be an iterable of images (an array, a generator, an async iterable), received ${what}: for one image, use predict()`);
+  const ok = images !== null && typeof images === 'object' && (Symbol.asyncIterator in images || Symbol.iterator in images);
+  if (!ok) throw new SotrTypeError(`predictEach: images must be an iterable or async iterable of images, received ${images === null ? 'null' : typeof images}`);
+}
+
+function iteratorOf(images: Iterable<ImageInput> | AsyncIterable<ImageInput>): Iterator<ImageInput> | AsyncIterator<ImageInput> {
+  const it = Symbol.asyncIterator in images ? (images as AsyncIterable<ImageInput>)[Symbol.asyncIterator]() : (images as Iterable<ImageInput>)[Symbol.iterator]();
+  if (it === null || typeof it !== 'object' || typeof it.next !== 'function') throw new SotrTypeError('predictEach: the images\' iterator has no next()');
+  return it;
 }

@@ -6,11 +6,17 @@
 import { DeviceUnavailableError, SotrRangeError } from './errors';
 import { native, nativeLoadError, type NativeBackendInfo, type NativeMemoryInfo, type WeightCacheInfo } from './native';
 
+/** A device as asked for: 'auto' (CUDA when usable, else the CPU), 'cpu', 'cuda' (= 'cuda:0') or 'cuda:N'. */
 export type DeviceSpec = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
+/**
+ * Arithmetic precision of an op: 'fp32' (default, strict), 'tf32', 'bf16' or 'fp16'. On the CPU, 'bf16' uses
+ * bfloat16 products in the GEMM-based ops where the CPU has AVX512-BF16; everything else computes fp32 there.
+ */
 export type Precision = 'fp32' | 'tf32' | 'bf16' | 'fp16';
 
 const DEVICE_RE = /^(auto|cpu|cuda|cuda:\d{1,4})$/;
 
+/** What resolveDevice() chose, and why. */
 export interface DeviceResolution {
   /** Concrete device: 'cpu' or 'cuda:N'. */
   device: string;
@@ -54,6 +60,7 @@ export function resolveDevice(spec: DeviceSpec | string = 'auto'): DeviceResolut
   return { device: `cuda:${index}`, requested, fromEnvironment };
 }
 
+/** What backendInfo() reports: the native build (and whether it loaded), the CPU, CUDA and the default device. */
 export interface BackendInfo extends Omit<NativeBackendInfo, 'build'> {
   build: NativeBackendInfo['build'] & { loaded: boolean; loadError?: string };
   /** The device 'auto' resolves to, and why, and whether SOTR_DEVICE decided it. */
@@ -117,6 +124,10 @@ export function setNumThreads(n: number): number {
   return native().setNumThreads(n);
 }
 
+/**
+ * A device allocator's counters (memoryInfo()): `liveBytes` in use, `peakBytes` the high-water mark (see
+ * resetPeakMemory), `cachedBytes` freed but kept for reuse, `allocCalls` calls to the underlying allocator so far.
+ */
 export type MemoryInfo = NativeMemoryInfo;
 
 /**

@@ -23,14 +23,19 @@ export type SotrErrorCode =
   | 'SOTR_INVALID_STATE'
   | 'SOTR_INTERNAL';
 
+/** Options of the SotrError constructors. */
 export interface SotrErrorOptions {
+  /** The underlying error (`error.cause`). */
   cause?: unknown;
+  /** Structured facts about the failure (`error.details`). */
   details?: Record<string, unknown>;
 }
 
 /** Base class of every library error. */
 export class SotrError extends Error {
+  /** The stable error code to switch on (see SotrErrorCode). */
   readonly code: SotrErrorCode;
+  /** Structured facts about the failure, where the thrower gives them (e.g. CheckpointKeyError's key lists). */
   readonly details?: Record<string, unknown>;
   constructor(code: SotrErrorCode, message: string, options: SotrErrorOptions = {}) {
     super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
@@ -42,6 +47,7 @@ export class SotrError extends Error {
 
 /** Wrong argument type or dtype: a TypeError (so generic code catches it) with a SOTR code. */
 export class SotrTypeError extends TypeError {
+  /** The stable error code: 'SOTR_INVALID_ARGUMENT' unless a subclass sets another. */
   readonly code: SotrErrorCode;
   constructor(message: string, code: SotrErrorCode = 'SOTR_INVALID_ARGUMENT') {
     super(message);
@@ -52,6 +58,7 @@ export class SotrTypeError extends TypeError {
 
 /** A value out of range or a wrong shape: a RangeError with a SOTR code. */
 export class SotrRangeError extends RangeError {
+  /** The stable error code: 'SOTR_INVALID_ARGUMENT' unless a subclass or the thrower sets another. */
   readonly code: SotrErrorCode;
   constructor(message: string, code: SotrErrorCode = 'SOTR_INVALID_ARGUMENT') {
     super(message);
@@ -60,31 +67,40 @@ export class SotrRangeError extends RangeError {
   }
 }
 
+/** A tensor or array of the wrong shape or size (code 'SOTR_SHAPE_MISMATCH'). */
 export class ShapeError extends SotrRangeError {
   constructor(message: string) {
     super(message, 'SOTR_SHAPE_MISMATCH');
   }
 }
 
+/** A tensor or array of the wrong dtype (code 'SOTR_DTYPE_MISMATCH'). */
 export class DTypeError extends SotrTypeError {
   constructor(message: string) {
     super(message, 'SOTR_DTYPE_MISMATCH');
   }
 }
 
+/** An op's tensors on different devices, or one on a device it must not be on (code 'SOTR_DEVICE_MISMATCH'). */
 export class DeviceMismatchError extends SotrTypeError {
   constructor(message: string) {
     super(message, 'SOTR_DEVICE_MISMATCH');
   }
 }
 
+/** A tensor or model used after dispose() (code 'SOTR_DISPOSED'). */
 export class DisposedError extends SotrError {
   constructor(what: string) {
     super('SOTR_DISPOSED', `${what} was used after dispose()`);
   }
 }
 
+/**
+ * A device that cannot be used: an explicit 'cuda' or 'cuda:N' without a usable GPU, or an index past the devices
+ * present (code 'SOTR_DEVICE_UNAVAILABLE').
+ */
 export class DeviceUnavailableError extends SotrError {
+  /** Why the device is unavailable (e.g. 'CUDA is not available'). */
   readonly reason: string;
   constructor(device: string, reason: string) {
     super('SOTR_DEVICE_UNAVAILABLE', `device '${device}' is not available: ${reason}`);
@@ -97,6 +113,7 @@ export class DeviceUnavailableError extends SotrError {
  * A DeviceUnavailableError with the same code, so existing handlers keep working; `op` names the op.
  */
 export class NoKernelError extends DeviceUnavailableError {
+  /** The op that has no kernel for the device. */
   readonly op: string;
   constructor(device: string, op: string, reason: string) {
     super(device, reason);
@@ -104,8 +121,14 @@ export class NoKernelError extends DeviceUnavailableError {
   }
 }
 
+/**
+ * A device allocation that failed even after the allocator released its cache and retried once
+ * (code 'SOTR_DEVICE_OUT_OF_MEMORY').
+ */
 export class DeviceOutOfMemoryError extends SotrError {
+  /** Bytes the failed allocation asked for. */
   readonly requestedBytes: number;
+  /** Bytes the device reported free at that moment. */
   readonly freeBytes: number;
   constructor(device: string, requestedBytes: number, freeBytes: number) {
     super(
@@ -117,12 +140,17 @@ export class DeviceOutOfMemoryError extends SotrError {
   }
 }
 
+/**
+ * A CUDA device unusable after a sticky (fatal) error: every later call on it fails with this; restart the process
+ * (code 'SOTR_DEVICE_LOST').
+ */
 export class DeviceLostError extends SotrError {
   constructor(device: string, reason: string) {
     super('SOTR_DEVICE_LOST', `device ${device} is lost after a fatal error (${reason}); restart the process`);
   }
 }
 
+/** Work cancelled through an AbortSignal before it started or finished (code 'SOTR_ABORTED'; `name` 'AbortError'). */
 export class AbortError extends SotrError {
   constructor(what = 'operation') {
     super('SOTR_ABORTED', `${what} was aborted`);
@@ -151,12 +179,20 @@ export class CheckpointKeyError extends SotrError {
   }
 }
 
+/**
+ * An image that cannot be decoded: unreadable, an unsupported format or channel count, or over `limitInputPixels`
+ * (code 'SOTR_IMAGE_DECODE').
+ */
 export class ImageDecodeError extends SotrError {
   constructor(message: string, options: SotrErrorOptions = {}) {
     super('SOTR_IMAGE_DECODE', message, options);
   }
 }
 
+/**
+ * The native addon could not be loaded (no build or prebuild for this platform, or a stale one); the message lists
+ * every file tried and how to fix it (code 'SOTR_NATIVE_LOAD').
+ */
 export class NativeLoadError extends SotrError {
   constructor(message: string, options: SotrErrorOptions = {}) {
     super('SOTR_NATIVE_LOAD', message, options);

@@ -37,6 +37,7 @@ export interface OpStat {
   deviceTimed: boolean;
 }
 
+/** One device's totals in an op profile: calls, busy, host and idle time in milliseconds. */
 export interface OpProfileDevice {
   device: string;
   calls: number;
@@ -51,6 +52,10 @@ export interface OpProfileDevice {
   deviceTimed: boolean;
 }
 
+/**
+ * What stopOpProfile() (or predict's `profile: 'ops'`) returns: each op's calls and times, and each device's busy and
+ * idle time, in milliseconds. formatOpProfile() prints it as a table.
+ */
 export interface OpProfile {
   /** Host wall time from start to stop. */
   wallMs: number;
@@ -65,6 +70,7 @@ export interface OpProfile {
   dropped: number;
 }
 
+/** Options of startOpProfile(). */
 export interface OpProfileOptions {
   /** Only ops on this device (default: every device). */
   device?: DeviceSpec | string;

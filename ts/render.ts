@@ -12,8 +12,10 @@ import type { Instance } from './model/postprocess';
 import type { Prediction } from './model/sotr';
 import { checkOptions, keysOf } from './options';
 
+/** The image encoding renderPrediction returns. */
 export type RenderFormat = 'png' | 'jpeg' | 'webp';
 
+/** Options of renderPrediction(): the output encoding and what is drawn. */
 export interface RenderOptions {
   /** Encoding of the returned image (default 'png'). */
   format?: RenderFormat;
@@ -31,9 +33,9 @@ export interface RenderOptions {
   limitInputPixels?: number;
 }
 
-/** One instance to draw: its mask as a Mask, or as COCO RLE counts (column-major). */
 const RENDER_OPTION_KEYS = keysOf<RenderOptions>()('format', 'quality', 'minScore', 'maskOpacity', 'boxes', 'labels', 'limitInputPixels');
 
+/** One instance to draw: its mask as a Mask, or as COCO RLE counts (column-major). */
 export interface OverlayInstance {
   label: string;
   score: number;

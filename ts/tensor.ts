@@ -11,7 +11,9 @@ import { inlineCall } from './inline_turn';
 import { deferredScopeId } from './deferred';
 import { mapNativeError } from './ops/run';
 
+/** A tensor's element type. 'float16' and 'bfloat16' are held in Uint16Array on the host. */
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'uint8' | 'int32';
+/** Host data of a tensor, by dtype: Float32Array, Uint16Array (float16, bfloat16), Uint8Array or Int32Array. */
 export type TensorData = Float32Array | Uint16Array | Uint8Array | Int32Array;
 
 const DTYPES: Record<DType, { bytes: number; ctor: { new (b: ArrayBuffer, o?: number, l?: number): TensorData; BYTES_PER_ELEMENT: number } }> = {
@@ -22,7 +24,9 @@ const DTYPES: Record<DType, { bytes: number; ctor: { new (b: ArrayBuffer, o?: nu
   int32: { bytes: 4, ctor: Int32Array },
 };
 
+/** Options of Tensor.from() and Tensor.zeros(). */
 export interface TensorFromOptions {
+  /** Where the tensor lives (default 'cpu'). */
   device?: DeviceSpec | string;
   /** Required for Uint16Array data ('float16' or 'bfloat16'); inferred otherwise. */
   dtype?: DType;
@@ -60,10 +64,17 @@ export function checkShape(shape: unknown, what = 'shape'): number[] {
   return shape.slice() as number[];
 }
 
+/**
+ * A dtype, a shape and memory on one device, owned by the native runtime. Free it with dispose() (or `using` /
+ * `await using`); the garbage collector is only a safety net.
+ */
 export class Tensor {
   #handle: NativeTensorHandle | null;
+  /** The element type. */
   readonly dtype: DType;
+  /** The dimensions (frozen), row-major; NCHW for images and feature maps. */
   readonly shape: readonly number[];
+  /** The concrete device the memory lives on ('cpu', 'cuda:0'). */
   readonly device: string;
 
   /** @internal Wraps a native handle; use Tensor.from() or an op. */
@@ -179,6 +190,7 @@ export class Tensor {
     return this.shape.reduce((a, b) => a * b, 1);
   }
 
+  /** Whether dispose() has been called; a disposed tensor throws DisposedError when used. */
   get disposed(): boolean {
     return this.#handle === null;
   }
@@ -269,6 +281,7 @@ export class Tensor {
     this.dispose();
   }
 
+  /** A short description: `Tensor(dtype, [shape], device)`, with ', disposed' once disposed. */
   toString(): string {
     return `Tensor(${this.dtype}, [${this.shape.join(', ')}], ${this.device}${this.disposed ? ', disposed' : ''})`;
   }

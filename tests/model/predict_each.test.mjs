@@ -1,14 +1,19 @@
 // model.predictEach: images from an iterable or async iterable, results (or per-image errors) yielded in order;
 // the source read only as the pipeline has room; leaving early, aborting, a throwing source and dispose end it
-// cleanly (source closed, nothing left pending, the model usable); bad arguments are refused at the call.
+// cleanly (source closed, nothing left pending, the model usable); bad arguments are refused at the call. Run
+// again with two images at once (SOTR_PIPELINE_DEPTH=2, the GPU's default) in a child process.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Sotr, AbortError, DisposedError, ImageDecodeError, SotrTypeError, SotrRangeError, resolveDevice } from '../../dist/index.js';
 import { fixturePath, rejects } from './helpers.mjs';
 
 const DEV = resolveDevice('auto').device;
-const DEPTH = DEV === 'cpu' ? 1 : 2; // images running at once (SOTR_PIPELINE_DEPTH unset)
+// Images running at once: SOTR_PIPELINE_DEPTH when set (1-4), else 1 on the CPU and 2 on a GPU (ts/model/admission.ts).
+const envDepth = Number(process.env.SOTR_PIPELINE_DEPTH);
+const DEPTH = Number.isInteger(envDepth) && envDepth >= 1 && envDepth <= 4 ? envDepth : DEV === 'cpu' ? 1 : 2;
 const load = (o = {}) => Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 40, maxSize: 400, ...o });
 const summary = (r) => r.instances.map((i) => [i.label, i.score, i.box, i.mask.toRLE()]);
 const IMAGES = ['img_ratio3.png', 'img_land.png', 'img_pal.png'].map(fixturePath);
@@ -246,5 +251,13 @@ test('predictEach: bad arguments are refused at the call, once, with typed error
     await m.dispose();
   }
 });
+
+// The GPU's pipeline (two images running at once) on any machine: this file again with SOTR_PIPELINE_DEPTH=2.
+if (!process.env.SOTR_PIPELINE_DEPTH) {
+  test('predictEach with two images running at once (SOTR_PIPELINE_DEPTH=2, as on a GPU): this file passes', () => {
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], { encoding: 'utf8', env: { ...process.env, SOTR_PIPELINE_DEPTH: '2' }, timeout: 240_000 });
+    assert.is(r.status, 0, `${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
+  });
+}
 
 test.run();

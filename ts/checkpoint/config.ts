@@ -7,18 +7,24 @@
  */
 import { CheckpointKeyError } from '../errors';
 
+/** A key whose tensor has another shape than the configuration expects. */
 export interface ShapeProblem {
   key: string;
   expected: number[];
   actual: number[];
 }
 
+/** How a state_dict differs from what its inferred configuration expects: keys missing, unexpected, mis-shaped. */
 export interface SotrKeyProblems {
   missing: string[];
   unexpected: string[];
   misshaped: ShapeProblem[];
 }
 
+/**
+ * A SOTR configuration inferred from a state_dict's names and shapes (inferSotrConfig, checkSotrKeys): a quantity
+ * whose source key is missing or mis-shaped takes the R50 default, and `problems` names that key.
+ */
 export interface SotrCheckpointConfig {
   /** 3 · Σ blocksPerStage + 2 (50 for [3,4,6,3], 101 for [3,4,23,3]). */
   resnetDepth: number;
@@ -52,6 +58,7 @@ export interface SotrCheckpointConfig {
   numMasks: number;
   /** Spatial size of the dynamic kernel: numKernels = kernelSize² · numMasks (1). */
   kernelSize: number;
+  /** Keys missing, unexpected or mis-shaped against this configuration. */
   problems: SotrKeyProblems;
 }
 

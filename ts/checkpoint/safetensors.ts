@@ -124,6 +124,7 @@ function assertLittleEndianHost(): void {
   if (endianness() !== 'LE') throw new CheckpointFormatError('checkpoint I/O needs a little-endian host');
 }
 
+/** Named checkpoint entries: a Map, an iterable of [name, entry] pairs, or a plain object (writeSafetensors). */
 export type TensorCollection =
   | ReadonlyMap<string, CheckpointEntry>
   | Iterable<readonly [string, CheckpointEntry]>

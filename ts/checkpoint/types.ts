@@ -18,6 +18,7 @@ export type CheckpointDType =
   | 'uint32'
   | 'uint64';
 
+/** The array types a checkpoint entry's `data` can have (see CheckpointDType for which holds which). */
 export type CheckpointTypedArray =
   | Float32Array
   | Float64Array
@@ -42,6 +43,7 @@ export interface CheckpointEntry {
   data: CheckpointTypedArray;
 }
 
+/** Options of readCheckpoint() and readCheckpointWithInfo(): size limits, checksums, key handling, cancellation. */
 export interface CheckpointOptions {
   /** Largest pickle (`data.pkl`, or the legacy header pickles) accepted. Default 64 MiB. */
   maxPickleBytes?: number;
@@ -77,8 +79,10 @@ export interface CheckpointOptions {
   signal?: AbortSignal;
 }
 
+/** The container a checkpoint was read from: torch.save zip, torch.save legacy, or safetensors. */
 export type CheckpointFormat = 'torch-zip' | 'torch-legacy' | 'safetensors';
 
+/** What readCheckpointWithInfo() found besides the tensors: format, byte order, wrapper entries, metadata. */
 export interface CheckpointInfo {
   format: CheckpointFormat;
   /** Byte order of the file's storages; data are always returned in host (little-endian) order. */
@@ -110,6 +114,10 @@ const info = (
   st: string,
 ): DTypeInfo => ({ size, ctor: C, alloc: (n) => new C(n), safetensors: st });
 
+/**
+ * Every checkpoint dtype with its element size in bytes, its typed-array constructor and its safetensors name
+ * ('F32', 'BF16', ...).
+ */
 export const DTYPES: Readonly<Record<CheckpointDType, DTypeInfo>> = {
   float32: info(4, Float32Array, 'F32'),
   float64: info(8, Float64Array, 'F64'),

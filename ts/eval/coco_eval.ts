@@ -12,6 +12,7 @@ import { SotrRangeError, SotrTypeError } from '../errors';
 import { boxIou, rleArea, rleIou, rleToBox, segmentationToRle, type CocoBox, type RleMask } from '../masks/coco_mask';
 import { turnTaker } from '../event_loop';
 
+/** What evaluateCoco compares: 'segm' (mask IoU) or 'bbox' (box IoU). */
 export type CocoIouType = 'segm' | 'bbox';
 
 /** The COCO annotation file's parts that evaluation reads. */
@@ -39,6 +40,7 @@ export interface CocoResult {
   bbox?: CocoBox;
 }
 
+/** What evaluateCoco() returns: COCOeval's 12 summary numbers and lines, the counts, and the AP per category. */
 export interface CocoEvalSummary {
   iouType: CocoIouType;
   /** The 12 numbers of COCOeval.summarize(), in its order (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl). */

@@ -10,6 +10,7 @@ import { categoryId } from '../model/coco';
 import type { CocoRle } from '../masks/rle';
 import { SotrTypeError } from '../errors';
 
+/** One instance as a COCO result record (toCocoResults): mask as compressed RLE, bbox as [x, y, width, height]. */
 export interface CocoInstanceResult {
   image_id: number | string;
   category_id: number;

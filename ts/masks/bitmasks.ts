@@ -15,6 +15,10 @@ import { SotrRangeError, SotrTypeError } from '../errors';
 import { Tensor } from '../tensor';
 import { Mask, copyWholeBits, maskStats, words32PerRow, type MaskBox } from './mask';
 
+/**
+ * What the BitMasks constructor takes: the size, the bit-packed words (kept, not copied, unless a Uint32Array is not
+ * 8-byte aligned) and optionally the per-mask stats.
+ */
 export interface BitMasksInit {
   count: number;
   height: number;
@@ -25,7 +29,9 @@ export interface BitMasksInit {
   wordsPerRow?: number;
   /** Computed from the bits when omitted; must describe them when given. */
   areas?: Int32Array;
+  /** [x0, y0, x1, y1] per mask, exclusive ends; given together with `areas`. */
   boxes?: Int32Array;
+  /** Sum of the sigmoid values inside each mask (dynamicConvMasks); null when unknown. */
   softSums?: Float32Array | null;
 }
 
@@ -34,17 +40,28 @@ function dim(what: string, v: unknown): number {
   return v as number;
 }
 
+/**
+ * `count` binary masks of `height` x `width` in one buffer, bit-packed (rows padded to whole 64-bit words, least
+ * significant bit first), with each mask's area and box. The format dynamicConvMasks returns on the host.
+ */
 export class BitMasks {
+  /** Number of masks. */
   readonly count: number;
+  /** Mask height in pixels. */
   readonly height: number;
+  /** Mask width in pixels. */
   readonly width: number;
+  /** 64-bit words per row: ceil(width / 64). */
   readonly wordsPerRow: number;
   /** The 64-bit words. */
   readonly data: BigUint64Array;
   /** The same memory as 32-bit words (2 per 64-bit word, low half first). */
   readonly words: Uint32Array;
+  /** Set pixels per mask, [count]. */
   readonly areas: Int32Array;
+  /** [x0, y0, x1, y1] per mask ([count * 4]), exclusive ends; [0, 0, 0, 0] for an empty mask. */
   readonly boxes: Int32Array;
+  /** Sum of the sigmoid values inside each mask, [count], when the masks come from dynamicConvMasks; else null. */
   readonly softSums: Float32Array | null;
 
   constructor(init: BitMasksInit) {
@@ -141,16 +158,19 @@ export class BitMasks {
     return new Mask(this.width, this.height, this.words.slice(i * per, (i + 1) * per));
   }
 
+  /** Number of set pixels of mask i. */
   area(i: number): number {
     this.#check(i);
     return this.areas[i];
   }
 
+  /** The box of mask i: [x0, y0, x1, y1], exclusive ends; [0, 0, 0, 0] when empty. */
   box(i: number): MaskBox {
     this.#check(i);
     return Array.from(this.boxes.subarray(4 * i, 4 * i + 4)) as MaskBox;
   }
 
+  /** Whether pixel (x, y) of mask i is set; false outside the image. SotrRangeError for i outside [0, count). */
   get(i: number, x: number, y: number): boolean {
     this.#check(i);
     if (!(x >= 0 && x < this.width && y >= 0 && y < this.height)) return false;
@@ -181,9 +201,13 @@ export class BitMasks {
  * matrixNms without a round trip. toHost() copies them into a BitMasks.
  */
 export class DeviceBitMasks {
+  /** Number of masks. */
   readonly count: number;
+  /** Mask height in pixels. */
   readonly height: number;
+  /** Mask width in pixels. */
   readonly width: number;
+  /** 64-bit words per row: ceil(width / 64). */
   readonly wordsPerRow: number;
   /** int32 [count, height, 2 * wordsPerRow] */
   readonly bits: Tensor;
@@ -206,14 +230,17 @@ export class DeviceBitMasks {
     this.boxes = boxes;
   }
 
+  /** The device the tensors live on ('cpu', 'cuda:0'). */
   get device(): string {
     return this.bits.device;
   }
 
+  /** Whether dispose() has been called. */
   get disposed(): boolean {
     return this.bits.disposed;
   }
 
+  /** Copies the bits and stats to the host as a BitMasks, after the work queued on the device (this one is kept). */
   async toHost(): Promise<BitMasks> {
     const [bits, areas, soft, boxes] = await Promise.all([this.bits.data(), this.areas.data(), this.softSums.data(), this.boxes.data()]);
     const w = bits as Int32Array;
@@ -228,6 +255,7 @@ export class DeviceBitMasks {
     });
   }
 
+  /** Frees the four tensors. Idempotent. */
   dispose(): void {
     this.bits.dispose();
     this.areas.dispose();

@@ -143,6 +143,10 @@ export function storedRle(m: Mask): string | undefined {
   return readRle(m);
 }
 
+/**
+ * One binary mask of `width` x `height`, bit-packed (rows padded to whole 64-bit words, least significant bit first).
+ * `predict` gives one per instance; make your own with the constructor, fromUint8Array() or fromRLE().
+ */
 export class Mask {
   static {
     setStats = (m, stats, rle) => {
@@ -153,7 +157,9 @@ export class Mask {
     readRle = (m) => m.#rle;
   }
 
+  /** Width in pixels. */
   readonly width: number;
+  /** Height in pixels. */
   readonly height: number;
   // The bits are kept for a window of the image only (the library's masks: their box, whole 64-bit words wide),
   // or for the whole image (#win covers it); `data` expands a window to the whole image on first use.
@@ -347,6 +353,7 @@ export class Mask {
     return packedMask(w, h, bits, { area, box }, undefined, win);
   }
 
+  /** 64-bit words per row of `data`: ceil(width / 64). */
   get wordsPerRow(): number {
     return words32PerRow(this.width) / 2;
   }
@@ -371,6 +378,7 @@ export class Mask {
     return this.#computeStats().box.slice() as MaskBox;
   }
 
+  /** Whether pixel (x, y) is set; false outside the image. */
   get(x: number, y: number): boolean {
     if (!(x >= 0 && x < this.width && y >= 0 && y < this.height)) return false;
     const w = this.#win;

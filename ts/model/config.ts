@@ -10,7 +10,9 @@ import type { SotrCheckpointConfig } from '../checkpoint/config';
 import type { Precision } from '../device';
 import { COCO_CATEGORY_IDS, COCO_CLASS_NAMES } from './coco';
 
+/** The released model a checkpoint's block structure matches ('custom' for any other). */
 export type SotrVariant = 'R50' | 'R101' | 'R101-DCN' | 'custom';
+/** Matrix NMS decay kernel of the post-processing (`nmsKernel`). */
 export type NmsKernel = 'gaussian' | 'linear';
 
 /** Post-processing options (§10). Each maps 1:1 to a CLI flag. */
@@ -74,6 +76,10 @@ export interface SotrConfig extends SotrConstants, Omit<SotrCheckpointConfig, 'p
   cocoCategoryIds: number[] | null;
 }
 
+/**
+ * The official constants (every SotrConstants value but `minSize`, which depends on the variant: see
+ * defaultMinSize). Frozen.
+ */
 export const SOTR_DEFAULTS: Readonly<Omit<SotrConstants, 'minSize'>> = Object.freeze({
   heads: 8,
   groupNormGroups: 32,

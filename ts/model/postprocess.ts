@@ -41,6 +41,7 @@ import { op, opts, type OpCtx } from './ops';
 
 export type ResolvedPostprocess = Required<PostprocessOptions>;
 
+/** One segmented object: its class, score, box and mask in the original image (and its contours when asked for). */
 export interface Instance {
   /** Contiguous class index. */
   label: number;
@@ -48,9 +49,11 @@ export interface Instance {
   category: string;
   /** COCO category id (80-class models), else null. */
   cocoCategoryId: number | null;
+  /** Final score in [0, 1] (class probability × maskness, after Matrix NMS decay). */
   score: number;
   /** [x0, y0, x1, y1] in original-image pixels, exclusive ends, from the mask. */
   box: [number, number, number, number];
+  /** The binary mask, at the original image's size. */
   mask: Mask;
   /**
    * With predict's `contours` option: the mask's borders as OpenCV's findContours gives them (see masksToContours),
@@ -120,13 +123,19 @@ export interface PostprocessInput {
   originalWidth: number;
 }
 
+/** Counts through one prediction's post-processing (in Intermediates.trace). */
 export interface PostprocessTrace {
+  /** (cell, class) pairs above scoreThreshold. */
   candidates: number;
   /** The candidates' distinct cells: the masks computed in steps 4–7. */
   distinctCells: number;
+  /** Candidates whose mask area is above their level's stride. */
   afterAreaFilter: number;
+  /** Candidates given to Matrix NMS (at most nmsPre). */
   beforeNms: number;
+  /** Candidates whose decayed score is at least updateThreshold. */
   afterNms: number;
+  /** Upsampling factor of the soft masks: ceil(input height / mask-feature height). */
   ratio: number;
 }
 

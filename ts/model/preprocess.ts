@@ -32,6 +32,7 @@ export interface RawImage {
 /** A file path, an encoded image in memory, or raw pixels. */
 export type ImageInput = string | Buffer | Uint8Array | RawImage;
 
+/** An image decoded by decodeImage(): oriented, as 8-bit BGR pixels. */
 export interface DecodedImage {
   /** Interleaved BGR, 8-bit, width × height × 3. */
   bgr: Uint8Array;
@@ -78,7 +79,8 @@ export function releaseStaging(b: Uint8Array): void {
   }
 }
 
-export const DEFAULT_LIMIT_INPUT_PIXELS = 268402689; // sharp's default (0x3FFF²)
+/** The default `limitInputPixels`: the largest decoded image accepted, in pixels (sharp's default, 0x3FFF²). */
+export const DEFAULT_LIMIT_INPUT_PIXELS = 268402689;
 
 /** @internal Raw pixels (`{ data, width, height, … }`), not an encoded image or a path. */
 export function isRawImage(x: unknown): x is RawImage {
@@ -281,6 +283,7 @@ export function shortestEdgeSize(h: number, w: number, minSize: number, maxSize:
   return [Math.trunc(newh + 0.5), Math.trunc(neww + 0.5)];
 }
 
+/** The network input as host data (prepareImage): the normalised, padded image and its sizes at each step. */
 export interface PreparedImage {
   /** Normalised, zero-padded CHW float32 BGR [3, Hp, Wp]. */
   data: Float32Array;
@@ -299,6 +302,7 @@ export interface PreparedTensor extends Omit<PreparedImage, 'data'> {
   tensor: Tensor;
 }
 
+/** The pre-processing constants (as in SotrConfig): resize sizes, padding multiple, BGR mean and std. */
 export interface PreprocessConfig {
   minSize: number;
   maxSize: number;

@@ -16,8 +16,13 @@ import { expectedSotrKeys } from '../checkpoint/config';
 import { writeSafetensors } from '../checkpoint/safetensors';
 import type { CheckpointEntry } from '../checkpoint/types';
 
+/**
+ * Widths and depths of a random model: 'tiny' (1 block a stage, widths 8..48, 2 transformer layers), 'r50-tiny'
+ * (R50's depth at the tiny widths), or the released models' structures 'r50', 'r101', 'r101-dcn'.
+ */
 export type RandomModelPreset = 'tiny' | 'r50-tiny' | 'r50' | 'r101' | 'r101-dcn';
 
+/** The structure of a random model (a preset with the caller's overrides): blocks, widths, depths and classes. */
 export interface RandomModelStructure {
   blocksPerStage: number[];
   stemChannels: number;
@@ -32,6 +37,7 @@ export interface RandomModelStructure {
   numMasks: number;
 }
 
+/** Options of the random-model writers: a preset, a seed, and any structure field to override. */
 export interface RandomModelOptions extends Partial<RandomModelStructure> {
   /** Widths and depths (default 'tiny': default constants, widths 8..48, FPN 16, 2 transformer layers). */
   preset?: RandomModelPreset;

@@ -41,6 +41,10 @@ import { buildWeights, type SotrWeights } from './weights';
 import { OpProfileSession, type OpProfile } from '../profile';
 import { checkOptions, keysOf } from '../options';
 
+/**
+ * Options of predict() and predictEach(): post-processing values for this call (the model's own from Sotr.load when
+ * left out), the outputs to add, cancellation and decoding limits.
+ */
 export interface PredictOptions extends PostprocessOptions {
   /**
    * `true`: adds per-stage wall times in milliseconds (`result.profile`; synchronising the device between stages).
@@ -85,6 +89,7 @@ export type PredictEachItem =
   | { index: number; image: ImageInput; prediction: Prediction; error?: undefined }
   | { index: number; image: ImageInput; prediction?: undefined; error: Error };
 
+/** Wall time of each stage of one prediction, in milliseconds (predict's `profile: true`). */
 export interface StageTimes {
   /** Waiting for this image's turn behind other predictions of the same model (0 when none ran). */
   queue: number;
@@ -118,6 +123,7 @@ async function toHost(t: Tensor): Promise<HostTensor> {
   return { shape: [...t.shape], data: (await t.data()) as Float32Array };
 }
 
+/** The network's intermediate tensors of one prediction, as host copies (predict's `intermediates: true`). */
 export interface Intermediates {
   /** The network input: normalised, padded BGR [1, 3, Hp, Wp]. */
   input: HostTensor;
@@ -137,6 +143,7 @@ export interface Intermediates {
   trace: PostprocessTrace;
 }
 
+/** One image's result: its size and its instances, plus the profile and intermediates when asked for. */
 export interface Prediction {
   /** Original (oriented) image size; masks have this size. */
   width: number;
@@ -195,10 +202,16 @@ function checkKeys(entries: ReadonlyMap<string, CheckpointEntry>, c: SotrCheckpo
   return c.problems.unexpected;
 }
 
+/**
+ * A loaded SOTR model: its weights on one device, ready to segment images. Make one with Sotr.load(); free it with
+ * dispose() (or `await using`).
+ */
 export class Sotr {
+  /** The configuration in use: the structure read from the checkpoint, the constants from Sotr.load's options. */
   readonly config: SotrConfig;
   /** The concrete device ('cpu', 'cuda:0'). */
   readonly device: string;
+  /** The arithmetic of the model's ops (Sotr.load's `precision`, default 'fp32'). */
   readonly precision: Precision;
   readonly #deferred: boolean;
   readonly #weights: SotrWeights;
@@ -271,6 +284,7 @@ export class Sotr {
     return [...this.#fallbacks].sort();
   }
 
+  /** True once dispose() has finished (after the predictions that were in flight). */
   get disposed(): boolean {
     return this.#disposed;
   }
@@ -669,6 +683,7 @@ export class Sotr {
 
 const INSPECT_OPTION_KEYS = LOAD_OPTION_KEYS.filter((k) => k !== 'device' && k !== 'precision');
 
+/** What inspectCheckpoint() reports: the file's format, its size, the configuration it gives and its key problems. */
 export interface CheckpointInspection {
   /** Container kind: 'torch-zip' | 'torch-legacy' | 'safetensors' (or 'tensors' for an in-memory map). */
   format: string;

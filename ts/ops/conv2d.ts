@@ -5,14 +5,20 @@ import { checkOptions, keysOf } from '../options';
 /** A size given for both spatial axes, or as [h, w]. */
 export type Pair = number | readonly [number, number];
 
+/** The activation conv2d fuses into its epilogue (default 'none'). */
 export type ConvActivation = 'none' | 'relu' | 'leakyRelu' | 'sigmoid';
 
+/** Options of conv2d(): geometry, the fused epilogue's terms and the CPU algorithm. */
 export interface Conv2dOptions extends OpOptions {
   /** [O]: added per output channel. */
   bias?: Tensor;
+  /** Default 1. */
   stride?: Pair;
+  /** Zero padding on each side, default 0. */
   padding?: Pair;
+  /** Default 1. */
   dilation?: Pair;
+  /** Default 1. */
   groups?: number;
   /** [O]: multiplies per output channel after the bias (FrozenBN folded: weight / sqrt(var + eps)). */
   scale?: Tensor;
@@ -55,12 +61,6 @@ export function convAttrs(o: Conv2dOptions): Record<string, number | number[] | 
   };
 }
 
-/**
- * 2-D convolution, NCHW (torch.nn.functional.conv2d semantics) with a fused
- * epilogue: out = act(alpha * ((conv(x, weight) + bias) * scale + shift) + beta * residual).
- * `x` [N, C, H, W], `weight` [O, C/groups, kh, kw]; returns [N, O, Ho, Wo].
- * The CPU packs each weight once and reuses it while the weight tensor lives.
- */
 /** Every conv2d option (deformConv2d takes these less `algorithm`, plus `deformGroups`). */
 export const CONV2D_OPTION_KEYS = keysOf<Conv2dOptions>()(
   'precision',
@@ -80,6 +80,12 @@ export const CONV2D_OPTION_KEYS = keysOf<Conv2dOptions>()(
   'algorithm',
 );
 
+/**
+ * 2-D convolution, NCHW (torch.nn.functional.conv2d semantics) with a fused
+ * epilogue: out = act(alpha * ((conv(x, weight) + bias) * scale + shift) + beta * residual).
+ * `x` [N, C, H, W], `weight` [O, C/groups, kh, kw]; returns [N, O, Ho, Wo].
+ * The CPU packs each weight once and reuses it while the weight tensor lives.
+ */
 export async function conv2d(x: Tensor, weight: Tensor, options: Conv2dOptions = {}): Promise<Tensor> {
   checkOptions('conv2d', options, CONV2D_OPTION_KEYS);
   checkTensor('conv2d', 'x', x);

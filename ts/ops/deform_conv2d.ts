@@ -3,6 +3,7 @@ import { CONV2D_OPTION_KEYS, convAttrs, type Conv2dOptions } from './conv2d';
 import { checkTensor, runOp } from './run';
 import { checkOptions } from '../options';
 
+/** Options of deformConv2d(): conv2d's options (less `algorithm`) and the deformable group count. */
 export interface DeformConv2dOptions extends Omit<Conv2dOptions, 'algorithm'> {
   /** Deformable groups: input channels split into this many groups, each with its own offsets/mask (default 1). */
   deformGroups?: number;

@@ -4,11 +4,13 @@ import type { Tensor } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { checkOptions, keysOf } from '../options';
 
+/** Options of dynamicConv(). */
 export interface DynamicConvOptions extends OpOptions {
   /** Apply the sigmoid (default true); false returns the logits. */
   sigmoid?: boolean;
 }
 
+/** Options of dynamicConvMasks(). */
 export interface DynamicConvMasksOptions extends OpOptions {
   /** A pixel is set where sigmoid(logit) > threshold (default 0.5, in [0, 1]). */
   threshold?: number;

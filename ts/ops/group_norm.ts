@@ -3,6 +3,7 @@ import { checkTensor, runOp, type OpOptions } from './run';
 import { SotrTypeError } from '../errors';
 import { checkOptions, keysOf } from '../options';
 
+/** Options of groupNorm(): the affine weight and bias, eps and a fused activation. */
 export interface GroupNormOptions extends OpOptions {
   /** [C] affine scale (gamma). */
   weight?: Tensor;

@@ -3,8 +3,10 @@ import { checkTensor, OP_OPTION_KEYS, runOp, type OpOptions } from './run';
 import { SotrTypeError } from '../errors';
 import { checkOptions, keysOf } from '../options';
 
+/** Interpolation of interpolate(): 'bilinear' (default) or 'nearest', as torch computes them. */
 export type InterpolateMode = 'bilinear' | 'nearest';
 
+/** Options of interpolate(): the output size (`size` or `scaleFactor`), the mode and alignCorners. */
 export interface InterpolateOptions extends OpOptions {
   /** Output [h, w] (or one number for both). Exactly one of size / scaleFactor. */
   size?: number | readonly [number, number];
@@ -18,14 +20,14 @@ export interface InterpolateOptions extends OpOptions {
   alignCorners?: boolean;
 }
 
+const INTERPOLATE_OPTION_KEYS = keysOf<InterpolateOptions>()('precision', 'signal', 'size', 'scaleFactor', 'scale', 'mode', 'alignCorners');
+
 /**
  * torch.nn.functional.interpolate on NCHW, 'bilinear' (align_corners=False by
  * default) or 'nearest', reproducing PyTorch's float32 index math bit for bit
  * (the size and scale_factor paths differ in torch and both are reproduced).
  * Call as interpolate(x, { size | scaleFactor, mode }) or interpolate(x, [h, w], mode, options).
  */
-const INTERPOLATE_OPTION_KEYS = keysOf<InterpolateOptions>()('precision', 'signal', 'size', 'scaleFactor', 'scale', 'mode', 'alignCorners');
-
 export async function interpolate(x: Tensor, options: InterpolateOptions): Promise<Tensor>;
 export async function interpolate(
   x: Tensor,

@@ -2,10 +2,13 @@ import type { Tensor } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { checkOptions, keysOf } from '../options';
 
+/** Options of linear(): the bias and a fused activation. */
 export interface LinearOptions extends OpOptions {
   /** [out] */
   bias?: Tensor;
+  /** Applied after the bias (default 'none'). */
   activation?: 'none' | 'relu' | 'leakyRelu' | 'sigmoid';
+  /** LeakyReLU slope (default 0.01). */
   negativeSlope?: number;
 }
 

@@ -18,6 +18,7 @@ export interface Contour {
   parent: number;
 }
 
+/** Options of masksToContours() and maskContoursOf(): which borders (`mode`) and which of their points (`approx`). */
 export interface ContourOptions extends OpOptions {
   /**
    * 'external' (default; OpenCV's RETR_EXTERNAL): the outer border of every component that is not inside a hole of

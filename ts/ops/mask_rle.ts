@@ -7,15 +7,15 @@ import { forEachSizeGroup, runMaskResults } from './mask_groups';
 import { turnTaker } from '../event_loop';
 import { checkOptions } from '../options';
 
+// Bytes a column a mask that the last call's strings took (with a quarter to spare).
+let bytesPerColumn = 8;
+
 /**
  * COCO compressed RLE strings (pycocotools' `counts`) of bit-packed masks int32 [n, H, words32PerRow(width)]
  * (resizeMasks' layout), computed natively on the CPU worker threads (maskRle, native/ops/mask_rle.cpp), never on
  * the JavaScript thread. The output buffer is sized from a guess and the op reruns at the exact size when the
  * strings need more (each mask's string is returned by the first run either way).
  */
-// Bytes a column a mask that the last call's strings took (with a quarter to spare).
-let bytesPerColumn = 8;
-
 export async function maskRleStrings(masks: Tensor, width: number, options: OpOptions = {}): Promise<string[]> {
   checkOptions('maskRleStrings', options, OP_OPTION_KEYS);
   const n = masks?.shape?.[0] ?? 0;

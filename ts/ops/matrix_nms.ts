@@ -4,8 +4,10 @@ import { Tensor } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { checkOptions, keysOf } from '../options';
 
+/** The decay function of matrixNms (see MatrixNmsOptions.kernel). */
 export type MatrixNmsKernel = 'gaussian' | 'linear';
 
+/** Options of matrixNms(). */
 export interface MatrixNmsOptions extends OpOptions {
   /** 'gaussian' (default): exp(-sigma IoU^2) / exp(-sigma comp^2); 'linear': (1 - IoU) / (1 - comp). */
   kernel?: MatrixNmsKernel;
@@ -15,6 +17,7 @@ export interface MatrixNmsOptions extends OpOptions {
   device?: string;
 }
 
+/** The masks matrixNms takes: a uint8 [N, H, W] tensor (nonzero = set), a BitMasks or a DeviceBitMasks. */
 export type MatrixNmsMasks = Tensor | BitMasks | DeviceBitMasks;
 
 async function hostArray(

@@ -3,6 +3,7 @@ import { checkTensor, runOp, type OpOptions } from './run';
 import { SotrTypeError } from '../errors';
 import { checkOptions, keysOf } from '../options';
 
+/** Options of pillowResize(): the output size, and optionally normalisation, padding and BGR conversion. */
 export interface PillowResizeOptions extends OpOptions {
   /** Output [height, width]. */
   size: readonly [number, number];

@@ -3,6 +3,7 @@ import type { Pair } from './conv2d';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { checkOptions, keysOf } from '../options';
 
+/** Options of maxPool2d(), as torch's max_pool2d takes them (`kernelSize` required). */
 export interface MaxPool2dOptions extends OpOptions {
   kernelSize: Pair;
   /** Default: kernelSize. */
@@ -12,6 +13,7 @@ export interface MaxPool2dOptions extends OpOptions {
   ceilMode?: boolean;
 }
 
+/** Options of avgPool2d(), as torch's avg_pool2d takes them (`kernelSize` required). */
 export interface AvgPool2dOptions extends OpOptions {
   kernelSize: Pair;
   /** Default: kernelSize. */

@@ -4,6 +4,7 @@ import { checkTensor, runOp, type OpOptions } from './run';
 import { narrowAll } from './select_candidates';
 import { checkOptions, keysOf } from '../options';
 
+/** The candidates rankCandidates() takes: n rows of scores, strides, labels and mask statistics (CPU tensors). */
 export interface RankCandidatesInput {
   /** float32 [n]: the candidates' probabilities. */
   scores: Tensor;
@@ -23,6 +24,7 @@ export interface RankCandidatesInput {
   masks?: Tensor;
 }
 
+/** Options of rankCandidates(). */
 export interface RankCandidatesOptions extends OpOptions {
   /** Keep at most this many (default: all). */
   nmsPre?: number;

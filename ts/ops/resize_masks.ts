@@ -7,6 +7,7 @@ import { cropMasks, windowInt32s } from './mask_windows';
 import { maskContoursOf, type Contour, type ContourOptions } from './mask_contours';
 import { checkOptions, keysOf } from '../options';
 
+/** Options of resizeMasks(): the upsampling ratio, the crop, the original image size and the threshold. */
 export interface ResizeMasksOptions extends OpOptions {
   /** Upsampling factor of the first resize (SOTR: ceil(resized height / mask-feature height)). */
   ratio: number;
@@ -18,6 +19,7 @@ export interface ResizeMasksOptions extends OpOptions {
   threshold?: number;
 }
 
+/** Options of resizeMasksToList(): resizeMasks' options and `rle`. */
 export interface ResizeMasksToListOptions extends ResizeMasksOptions {
   /** Also encodes each mask as COCO RLE natively (maskRle), so the masks' toRLE() / toCocoRLE() return at once. */
   rle?: boolean;

@@ -24,8 +24,13 @@ import { inlineCall } from '../inline_turn';
 import { deferredOps, type DeferredScope } from '../deferred';
 import { keysOf } from '../options';
 
+/** Options every op takes (each op's options interface extends this one). */
 export interface OpOptions {
-  /** Arithmetic inside the op (default 'fp32', strict). The CPU runs fp32 for all. */
+  /**
+   * Arithmetic inside the op (default 'fp32', strict). On the CPU, 'bf16' multiplies in bfloat16 in the GEMM-based
+   * ops where the CPU has AVX512-BF16 (`backendInfo().cpu.bf16`) and runs fp32 otherwise; 'tf32' and 'fp16' run
+   * fp32 there.
+   */
   precision?: Precision;
   /** Cancels the op if it has not started yet. */
   signal?: AbortSignal;

@@ -3,6 +3,7 @@ import { SotrRangeError, SotrTypeError } from '../errors';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { checkOptions, keysOf } from '../options';
 
+/** Options of selectCandidates(): the score threshold and each level's stride (both required). */
 export interface SelectCandidatesOptions extends OpOptions {
   /** A (cell, class) pair is a candidate when its probability after point NMS is above this. */
   threshold: number;

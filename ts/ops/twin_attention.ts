@@ -23,8 +23,10 @@ export interface TwinAttentionWeights {
   gRow: number;
 }
 
+/** How twinAttention combines its column and row attention (see TwinAttentionOptions.mode). */
 export type TwinAttentionMode = 'parallel' | 'sequential';
 
+/** Options of twinAttention(). */
 export interface TwinAttentionOptions extends OpOptions {
   /** Attention heads; C must be divisible by it (default 8, SOTR's value). */
   heads?: number;

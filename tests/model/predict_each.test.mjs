@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Sotr, AbortError, DisposedError, ImageDecodeError, SotrTypeError, SotrRangeError, resolveDevice } from '../../dist/index.js';
 import { fixturePath, rejects } from './helpers.mjs';
@@ -247,6 +248,21 @@ test('predictEach: bad arguments are refused at the call, once, with typed error
     // An empty source: no items, nothing pending.
     assert.equal(await collect(m.predictEach([])), []);
     assert.is(m.pendingImages, 0);
+  } finally {
+    await m.dispose();
+  }
+});
+
+test('a long-lived signal given to many calls keeps no listeners behind (a server\'s shutdown signal)', async () => {
+  const m = await load();
+  try {
+    const shutdown = new AbortController();
+    for (let i = 0; i < 20; i++) {
+      await m.predict([IMAGES[i % 3], IMAGES[(i + 1) % 3]], { signal: shutdown.signal });
+      await m.predict(IMAGES[i % 3], { signal: shutdown.signal });
+      for await (const item of m.predictEach(IMAGES, { signal: shutdown.signal })) if (item.index === 1 && i % 2) break;
+    }
+    assert.is(getEventListeners(shutdown.signal, 'abort').length, 0);
   } finally {
     await m.dispose();
   }

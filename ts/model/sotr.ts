@@ -388,9 +388,14 @@ export class Sotr {
    */
   async *#pipeline(images: Iterable<ImageInput> | AsyncIterable<ImageInput>, options: PredictOptions, each: boolean): AsyncGenerator<PredictEachItem, void, undefined> {
     const user = options.signal;
-    // Cancels the images taken ahead when the iteration ends early (the consumer left, a failure in predict([...])).
+    // Cancels the images taken ahead when the iteration ends early (the consumer left, a failure in predict([...]))
+    // or the caller's signal aborts. (Not AbortSignal.any: its dependent signals pile up on a long-lived parent
+    // signal in Node 20 and 22, e.g. a server's shutdown signal given to every call.)
     const stop = new AbortController();
-    const opts: PredictOptions = { ...options, signal: user ? AbortSignal.any([user, stop.signal]) : stop.signal };
+    const onUserAbort = (): void => stop.abort();
+    if (user?.aborted) stop.abort();
+    else user?.addEventListener('abort', onUserAbort, { once: true });
+    const opts: PredictOptions = { ...options, signal: stop.signal };
     const room = this.#runSlots.size + 1;
     const ahead: Array<Promise<PredictEachItem>> = [];
     let source: Iterator<ImageInput> | AsyncIterator<ImageInput> | null = null;
@@ -431,6 +436,7 @@ export class Sotr {
         yield item;
       }
     } finally {
+      user?.removeEventListener('abort', onUserAbort);
       stop.abort();
       await Promise.all(ahead); // never rejects: the outcomes of the cancelled images
       if (source && !exhausted) await Promise.resolve(source.return?.()).catch(() => {});

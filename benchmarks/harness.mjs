@@ -67,7 +67,15 @@ export const maxRssMiB = () => +(process.resourceUsage().maxRSS / 1024).toFixed(
 export async function startTorch(args, script) {
   if (!args.torch) return null;
   try {
-    return await TorchWorker.start(script);
+    const w = await TorchWorker.start(script);
+    // Debian's torch multiplies through libblas.so.3, whichever library provides it: with only the reference BLAS
+    // installed (python3-torch alone), PyTorch's GEMMs run 20-40x slower and every ratio is meaningless (seen
+    // 2026-11-27: matmul 1024^3 455 ms). Install libopenblas0-pthread.
+    const libs = w.config?.blas_libs ?? [];
+    if (args.device !== 'cuda' && libs.length && !libs.some((l) => /openblas|mkl|blis/i.test(l))) {
+      console.log(`\n*** PyTorch's BLAS is ${libs.join(', ')}: not an optimised one; install libopenblas0-pthread, or the CPU ratios mean nothing ***\n`);
+    }
+    return w;
   } catch (e) {
     console.log(`PyTorch not available (${e.message}); ours only`);
     return null;

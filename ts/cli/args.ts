@@ -89,6 +89,7 @@ commands:
   inspect    describe a checkpoint: format, tensors, SOTR configuration, key problems
   convert    convert a PyTorch checkpoint (.pth) to safetensors
   eval       COCO mask and box AP of results against COCO annotations (as pycocotools computes it)
+  bench      time this machine: load, first prediction, latency per stage, throughput, memory
   help       help on a command: sotr help predict
 
 options:
@@ -181,7 +182,27 @@ computes them (the 12 numbers it prints, and its lines), for masks (segm) and bo
       --per-category    also print each category's AP (IoU 0.50:0.95, all areas), as detectron2 tabulates it
       --json <file>     also write the numbers as JSON (per-category AP included)`;
 
+export const BENCH_USAGE = `usage: sotr bench [--model <checkpoint | r50 | r101 | r101-dcn | tiny>] [options]
+
+Times SOTR on this machine with this build: the load, the first prediction, batch-1 latency (median, p10, p90,
+and each stage's median), pipelined throughput (predictEach: the next image decodes while one runs; two at once on
+a GPU) and memory (peak RSS; on a GPU the allocator's live, peak and cached bytes). Progress and results go to
+stderr, --json prints the numbers on stdout.
+  -m, --model <m>         a checkpoint (.pth or .safetensors), or a random-weight model of a released structure:
+                          r50 (default), r101, r101-dcn, tiny (written once to --cache; nothing is downloaded).
+                          Random weights find more candidates than trained ones: post-processing takes longer
+      --image <file>      time this image (decoded at every prediction, as a path would be); default: a
+                          synthetic one of --size
+      --size <WxH>        the synthetic image's size (default 1333x800)
+      --device <d>        auto (default) | cpu | cuda | cuda:N
+      --precision <p>     fp32 (default) | tf32 | bf16 | fp16
+      --runs <n>          timed predictions for the latency (default 5 on the CPU, 50 on a GPU)
+      --throughput <n>    images for the throughput (default twice --runs on the CPU, 100 on a GPU; 0: skip)
+      --cache <dir>       where random models are written (default: the system's temporary folder)
+      --json              print the numbers as JSON on stdout`;
+
 export const USAGES: Record<string, string> = {
+  bench: BENCH_USAGE,
   predict: PREDICT_USAGE,
   info: INFO_USAGE,
   inspect: INSPECT_USAGE,

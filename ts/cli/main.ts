@@ -44,6 +44,8 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
         return await (await import('./checkpoint')).convertCommand(rest, io);
       case 'eval':
         return await (await import('./eval')).evalCommand(rest, io);
+      case 'bench':
+        return await (await import('./bench')).benchCommand(rest, io);
       case 'predict': {
         const factory = deps.segmenter ?? (await import('./model')).sotrSegmenter;
         return await (await import('./predict')).predictCommand(rest, io, factory);

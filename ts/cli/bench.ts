@@ -1,0 +1,194 @@
+/**
+ * `sotr bench`: how fast this machine runs SOTR with this build, without the repository's benchmark scripts or
+ * PyTorch: load time, the first prediction, batch-1 latency (median and spread, per stage) and pipelined throughput
+ * (predictEach), and memory (host peak RSS; on a GPU the allocator's live, peak and cached bytes). On a checkpoint
+ * and an image of the user's, or on a random-weight model of a released structure (written once to a cache folder;
+ * nothing is downloaded) and a synthetic image.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Sotr, type Prediction } from '../model/sotr';
+import { writeRandomSotrCheckpoint, type RandomModelPreset } from '../model/random_model';
+import { backendInfo, memoryInfo, resetPeakMemory, synchronize, type Precision } from '../device';
+import { BENCH_USAGE, EXIT, UsageError, flag, num, packageVersion, parse, str } from './args';
+import type { CliIO } from './predict';
+import type { ImageInput } from '../model/preprocess';
+
+const PRESETS: readonly RandomModelPreset[] = ['tiny', 'r50', 'r101', 'r101-dcn'];
+const STAGES = ['decode', 'resize', 'backbone', 'transformer', 'heads', 'maskBranch', 'postprocess'] as const;
+
+const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))]!;
+};
+const ms = (v: number): string => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(v >= 100 ? 0 : 1)} ms`);
+const MiB = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
+
+/** A gradient with texture, so that a random model's heads find candidates and the post-processing runs. */
+function syntheticImage(width: number, height: number): ImageInput {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < data.length; i++) data[i] = (Math.imul(i, 2654435761) >>> 26) + ((i / 3 / width) & 0xbf);
+  return { data, width, height, channels: 3, format: 'bgr' };
+}
+
+export interface BenchReport {
+  version: string;
+  device: string;
+  deviceName: string;
+  precision: string;
+  model: string;
+  randomWeights: boolean;
+  image: string;
+  width: number;
+  height: number;
+  loadMs: number;
+  firstMs: number;
+  latency: { runs: number; medianMs: number; p10Ms: number; p90Ms: number; minMs: number; stagesMs: Record<string, number> };
+  throughput: { images: number; imagesPerS: number; inFlight: number } | null;
+  instances: number;
+  hostPeakRssMiB: number;
+  deviceMemory: { liveMiB: number; peakMiB: number; cachedMiB: number } | null;
+}
+
+export async function benchCommand(argv: string[], io: CliIO): Promise<number> {
+  const p = parse('bench', argv, {
+    model: { type: 'string', short: 'm' },
+    image: { type: 'string' },
+    size: { type: 'string' },
+    device: { type: 'string' },
+    precision: { type: 'string' },
+    runs: { type: 'string' },
+    throughput: { type: 'string' },
+    cache: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  }, false);
+  if (flag(p, 'help')) {
+    io.stdout.write(BENCH_USAGE + '\n');
+    return EXIT.ok;
+  }
+  const modelArg = str(p, 'model') ?? 'r50';
+  const imageArg = str(p, 'image');
+  const sizeArg = str(p, 'size');
+  if (imageArg && sizeArg) throw new UsageError('--image and --size are alternatives: the size is the image\'s', 'bench');
+  let [width, height] = [1333, 800];
+  if (sizeArg !== undefined) {
+    const m = /^(\d+)x(\d+)$/.exec(sizeArg.trim());
+    if (!m || +m[1]! < 1 || +m[2]! < 1 || +m[1]! > 20000 || +m[2]! > 20000) throw new UsageError(`--size must be WIDTHxHEIGHT (e.g. 1333x800), received '${sizeArg}'`, 'bench');
+    [width, height] = [+m[1]!, +m[2]!];
+  }
+  const device = str(p, 'device') ?? 'auto';
+  const precision = str(p, 'precision') ?? 'fp32';
+  if (!['fp32', 'tf32', 'bf16', 'fp16'].includes(precision)) throw new UsageError(`--precision must be fp32, tf32, bf16 or fp16, received '${precision}'`, 'bench');
+  const runsArg = num(p, 'runs', { min: 1, max: 10000, integer: true });
+  const throughputArg = num(p, 'throughput', { min: 0, max: 100000, integer: true });
+  const json = flag(p, 'json');
+  const log = (m: string): void => {
+    if (!json) io.stderr.write(m + '\n');
+  };
+
+  // The model: a checkpoint, or a random one of a released structure written once to the cache folder.
+  const random = (PRESETS as readonly string[]).includes(modelArg);
+  let checkpoint = modelArg;
+  if (random) {
+    const dir = str(p, 'cache') ?? path.join(os.tmpdir(), 'sotr-node-bench');
+    checkpoint = path.join(dir, `${modelArg}-seed1-v${packageVersion()}.safetensors`);
+    if (!fs.existsSync(checkpoint)) {
+      fs.mkdirSync(dir, { recursive: true });
+      log(`writing a random-weight ${modelArg} model to ${checkpoint} (once) ...`);
+      await writeRandomSotrCheckpoint(checkpoint, { preset: modelArg as RandomModelPreset, seed: 1 });
+    }
+  } else if (!fs.existsSync(checkpoint)) {
+    throw new UsageError(`--model: no such file '${checkpoint}' (or a random model: ${PRESETS.join(', ')})`, 'bench');
+  }
+  let image: ImageInput;
+  if (imageArg) {
+    image = fs.readFileSync(imageArg); // decoded at each prediction, as a path would be
+  } else {
+    image = syntheticImage(width, height);
+  }
+
+  let t0 = performance.now();
+  const model = await Sotr.load(checkpoint, { device, precision: precision as Precision, onWarning: log });
+  const loadMs = performance.now() - t0;
+  try {
+    const onGpu = model.device !== 'cpu';
+    const runs = runsArg ?? (onGpu ? 50 : 5);
+    const nThroughput = throughputArg ?? (onGpu ? 100 : 2 * runs);
+    const info = backendInfo();
+    const dev = info.cuda.devices.find((d) => `cuda:${d.index}` === model.device);
+    const deviceName = dev ? dev.name : `CPU, ${info.cpu.threads} threads, ${info.cpu.simd}`;
+    log(`sotr-node ${packageVersion()} on ${model.device} (${deviceName}), precision ${model.precision}`);
+    log(`model ${random ? `${modelArg} (random weights: more candidates than a trained model, so more post-processing)` : checkpoint}, loaded in ${ms(loadMs)}`);
+
+    t0 = performance.now();
+    const first: Prediction = await model.predict(image, { profile: true });
+    const firstMs = performance.now() - t0;
+    [width, height] = [first.width, first.height];
+    log(`image ${imageArg ?? 'synthetic'} ${width}x${height}; first prediction ${ms(firstMs)} (packs the weights${onGpu ? ', loads the kernels' : ''})`);
+
+    if (onGpu) {
+      await synchronize(model.device);
+      resetPeakMemory(model.device);
+    }
+    const times: number[] = [];
+    const stages: Record<string, number[]> = {};
+    let instances = first.instances.length;
+    for (let i = 0; i < runs; i++) {
+      t0 = performance.now();
+      const r = await model.predict(image, { profile: true });
+      times.push(performance.now() - t0);
+      instances = r.instances.length;
+      for (const s of STAGES) (stages[s] ??= []).push(r.profile?.[s] ?? 0);
+    }
+    const stagesMs = Object.fromEntries(STAGES.map((s) => [s, quantile(stages[s]!, 0.5)]));
+    const latency = { runs, medianMs: quantile(times, 0.5), p10Ms: quantile(times, 0.1), p90Ms: quantile(times, 0.9), minMs: Math.min(...times), stagesMs };
+    log(`latency, batch 1, ${runs} runs: median ${ms(latency.medianMs)} (p10 ${ms(latency.p10Ms)}, p90 ${ms(latency.p90Ms)})`);
+    log(`  stages (median; the device synchronised between them): ${STAGES.map((s) => `${s} ${ms(stagesMs[s]!)}`).join(', ')}`);
+
+    let throughput: BenchReport['throughput'] = null;
+    if (nThroughput > 0) {
+      // Pipelined as predictEach runs it: the next image decodes while this one runs; on a GPU two run at once.
+      function* images(): Generator<ImageInput> {
+        for (let i = 0; i < nThroughput; i++) yield image;
+      }
+      t0 = performance.now();
+      for await (const item of model.predictEach(images())) if (item.error) throw item.error;
+      const s = (performance.now() - t0) / 1000;
+      throughput = { images: nThroughput, imagesPerS: nThroughput / s, inFlight: onGpu ? 2 : 1 };
+      log(`throughput, predictEach over ${nThroughput} images: ${throughput.imagesPerS.toFixed(throughput.imagesPerS >= 10 ? 1 : 2)} images/s`);
+    }
+
+    const hostPeakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+    let deviceMemory: BenchReport['deviceMemory'] = null;
+    if (onGpu) {
+      const m = memoryInfo(model.device);
+      deviceMemory = { liveMiB: Math.round(m.liveBytes / 2 ** 20), peakMiB: Math.round(m.peakBytes / 2 ** 20), cachedMiB: Math.round(m.cachedBytes / 2 ** 20) };
+      log(`device memory: live ${MiB(m.liveBytes)} (the weights), peak ${MiB(m.peakBytes)} during the timed runs, cached ${MiB(m.cachedBytes)}`);
+    }
+    log(`host: peak RSS ${hostPeakRssMiB} MiB`);
+    const report: BenchReport = {
+      version: packageVersion(),
+      device: model.device,
+      deviceName,
+      precision: model.precision,
+      model: random ? modelArg : checkpoint,
+      randomWeights: random,
+      image: imageArg ?? 'synthetic',
+      width,
+      height,
+      loadMs,
+      firstMs,
+      latency,
+      throughput,
+      instances,
+      hostPeakRssMiB,
+      deviceMemory,
+    };
+    if (json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    return EXIT.ok;
+  } finally {
+    await model.dispose();
+  }
+}

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Sotr, type Prediction } from '../model/sotr';
+import { Sotr, syntheticImage, type Prediction } from '../model/sotr';
 import { writeRandomSotrCheckpoint, type RandomModelPreset } from '../model/random_model';
 import { backendInfo, memoryInfo, resetPeakMemory, synchronize, type Precision } from '../device';
 import { BENCH_USAGE, EXIT, UsageError, flag, num, packageVersion, parse, str } from './args';
@@ -24,13 +24,6 @@ const quantile = (xs: number[], q: number): number => {
 };
 const ms = (v: number): string => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(v >= 100 ? 0 : 1)} ms`);
 const MiB = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
-
-/** A gradient with texture, so that a random model's heads find candidates and the post-processing runs. */
-function syntheticImage(width: number, height: number): ImageInput {
-  const data = new Uint8Array(width * height * 3);
-  for (let i = 0; i < data.length; i++) data[i] = (Math.imul(i, 2654435761) >>> 26) + ((i / 3 / width) & 0xbf);
-  return { data, width, height, channels: 3, format: 'bgr' };
-}
 
 export interface BenchReport {
   version: string;

@@ -34,7 +34,7 @@ import { gridResize, runHeads, splitFeats } from './heads';
 import { runMaskBranch } from './mask_branch';
 import type { OpCtx } from './ops';
 import { MaskFeature, postprocess, type Instance, type LevelMaps, type PostprocessTrace, type ResolvedPostprocess } from './postprocess';
-import { decodePixels, isRawImage, prepareImageTensor, sharpLib, type DecodedPixels, type ImageInput, type PreparedTensor } from './preprocess';
+import { decodePixels, isRawImage, prepareImageTensor, sharpLib, type DecodedPixels, type ImageInput, type PreparedTensor, type RawImage } from './preprocess';
 import { FifoSlots, pipelineDepth } from './admission';
 import { runTransformer } from './transformer';
 import { buildWeights, type SotrWeights } from './weights';
@@ -312,11 +312,8 @@ export class Sotr {
     for (const [k, v] of [['width', width], ['height', height]] as const) {
       if (!Number.isSafeInteger(v) || v < 1) throw new SotrRangeError(`warmup: ${k} must be a positive integer, received ${String(v)}`);
     }
-    // A gradient with some texture, so that the heads find candidates and the post-processing runs too.
-    const data = new Uint8Array(width * height * 3);
-    for (let i = 0; i < data.length; i++) data[i] = (Math.imul(i, 2654435761) >>> 26) + ((i / 3 / width) & 0xbf);
     sharpLib();
-    await this.predict({ data, width, height, channels: 3, format: 'bgr' }, { rle: true });
+    await this.predict(syntheticImage(width, height), { rle: true });
   }
 
   /** Segments one image, or each image of an array (same results as single calls). */
@@ -737,6 +734,14 @@ export async function inspectCheckpoint(source: SotrSource, options: Omit<SotrLo
     problems: p,
     loadable: config !== null && p.missing.length === 0 && p.misshaped.length === 0,
   };
+}
+
+/** @internal A BGR gradient with some texture, so that a model's heads find candidates and the post-processing runs
+ * too (warmup, `sotr bench`). */
+export function syntheticImage(width: number, height: number): RawImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < data.length; i++) data[i] = (Math.imul(i, 2654435761) >>> 26) + ((i / 3 / width) & 0xbf);
+  return { data, width, height, channels: 3, format: 'bgr' };
 }
 
 // predict's output options (profile, rle, contours), checked; contours undefined when off.

@@ -149,4 +149,25 @@ async function rejects(fn, Type) {
   assert.unreachable(`expected ${Type.name}`);
 }
 
+test('JSON.stringify(mask) is its COCO RLE, and a prediction sent as JSON comes back whole through Mask.fromRLE', async () => {
+  const bytes = new Uint8Array(37 * 70);
+  for (let y = 5; y < 30; y++) for (let x = 3 + (y % 7); x < 66; x++) bytes[y * 70 + x] = (x * y) % 5 ? 1 : 0;
+  const m = Mask.fromUint8Array(bytes, 70, 37);
+  const j = JSON.parse(JSON.stringify({ mask: m }));
+  assert.equal(j.mask, m.toCocoRLE());
+  assert.equal(Mask.fromRLE(j.mask).toUint8Array(), m.toUint8Array());
+  const model = await Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 40, maxSize: 400 });
+  try {
+    const r = await model.predict(fixturePath('img_land.png'));
+    assert.ok(r.instances.length > 0);
+    const back = JSON.parse(JSON.stringify(r));
+    r.instances.forEach((inst, i) => {
+      assert.equal(back.instances[i].mask.size, [r.height, r.width]);
+      assert.equal(Mask.fromRLE(back.instances[i].mask).toUint8Array(), inst.mask.toUint8Array(), `instance ${i}`);
+    });
+  } finally {
+    await model.dispose();
+  }
+});
+
 test.run();

@@ -455,4 +455,12 @@ export class Mask {
   toCocoRLE(): CocoRle {
     return { size: [this.height, this.width], counts: this.toRLE() };
   }
+
+  /**
+   * What `JSON.stringify` writes for a mask (a prediction sent as JSON, `res.json(result)`): its COCO RLE object,
+   * `{ size: [height, width], counts }`, which `Mask.fromRLE` reads back. (Its fields alone would say only the size.)
+   */
+  toJSON(): CocoRle {
+    return this.toCocoRLE();
+  }
 }

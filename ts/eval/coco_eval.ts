@@ -9,7 +9,7 @@
  * annotations and results (tests/eval/coco_eval.test.mjs).
  */
 import { SotrRangeError, SotrTypeError } from '../errors';
-import { boxIou, rleArea, rleIou, rleToBox, segmentationToRle, type CocoBox, type RleMask } from '../masks/coco_mask';
+import { boxIouFlat, rleArea, rleIouFlat, rleToBox, segmentationToRle, type CocoBox, type RleMask } from '../masks/coco_mask';
 import { turnTaker } from '../event_loop';
 
 /** What evaluateCoco compares: 'segm' (mask IoU) or 'bbox' (box IoU). */
@@ -245,7 +245,7 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
   const T = IOU_THRS.length;
   const maxDet = MAX_DETS[MAX_DETS.length - 1]!;
   // computeIoU per (image, category): dts by score (stable), cut to maxDet.
-  const ious = new Map<string, Float64Array[]>();
+  const ious = new Map<string, Float64Array>(); // [D * G] per (image, category)
   const sortedDts = new Map<string, Dt[]>();
   for (const img of imgIds) {
     for (const cat of catIds) {
@@ -256,11 +256,11 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
       sortedDts.set(k, d);
       if (g.length === 0 || d.length === 0) continue;
       const crowd = g.map((x) => x.crowd);
-      if (iouType === 'bbox') ious.set(k, boxIou(d.map((x) => x.bbox), g.map((x) => x.bbox), crowd));
+      if (iouType === 'bbox') ious.set(k, boxIouFlat(d.map((x) => x.bbox), g.map((x) => x.bbox), crowd));
       else {
         const { h, w } = imgs.get(imageKey(img))!;
         const rle = (x: { segm?: unknown }): RleMask => segmentationToRle(x.segm, h, w);
-        ious.set(k, rleIou(d.map(rle), g.map(rle), crowd));
+        ious.set(k, rleIouFlat(d.map(rle), g.map(rle), crowd));
       }
     }
     await maybeYield();
@@ -290,7 +290,7 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
           for (let gi = 0; gi < G; gi++) {
             if (gtm[t * G + gi]! && !gt[gi]!.crowd) continue;
             if (m > -1 && !gtIg[m] && gtIg[gi]) break;
-            const v = iou[di]![gtind[gi]!]!;
+            const v = iou[di * G + gtind[gi]!]!;
             if (v < best) continue;
             best = v;
             m = gi;

@@ -204,50 +204,65 @@ export function rleToBox(r: RleMask): CocoBox {
   return [xs, ys, xe - xs + 1, ye - ys + 1];
 }
 
-/** bbIou: IoU[d][g] of boxes; a crowd ground truth's IoU is intersection / detection area. */
-export function boxIou(dt: readonly CocoBox[], gt: readonly CocoBox[], iscrowd: readonly boolean[]): Float64Array[] {
-  const o = dt.map(() => new Float64Array(gt.length));
-  for (let g = 0; g < gt.length; g++) {
-    const G = gt[g]!;
-    const ga = G[2] * G[3];
+/** bbIou: IoU[d][g] of boxes, row-major [D * G] in one array; a crowd ground truth's IoU is intersection / detection area. */
+export function boxIouFlat(dt: readonly CocoBox[], gt: readonly CocoBox[], iscrowd: readonly boolean[]): Float64Array {
+  const G = gt.length;
+  const o = new Float64Array(dt.length * G);
+  for (let g = 0; g < G; g++) {
+    const B = gt[g]!;
+    const ga = B[2] * B[3];
     for (let d = 0; d < dt.length; d++) {
       const D = dt[d]!;
       const da = D[2] * D[3];
-      const iw = Math.min(D[2] + D[0], G[2] + G[0]) - Math.max(D[0], G[0]);
+      const iw = Math.min(D[2] + D[0], B[2] + B[0]) - Math.max(D[0], B[0]);
       if (iw <= 0) continue;
-      const ih = Math.min(D[3] + D[1], G[3] + G[1]) - Math.max(D[1], G[1]);
+      const ih = Math.min(D[3] + D[1], B[3] + B[1]) - Math.max(D[1], B[1]);
       if (ih <= 0) continue;
       const i = iw * ih;
-      o[d]![g] = i / (iscrowd[g] ? da : da + ga - i);
+      o[d * G + g] = i / (iscrowd[g] ? da : da + ga - i);
     }
   }
   return o;
 }
 
-/** rleIou: IoU[d][g] of masks (boxes first: no box overlap, IoU 0); masks of different sizes give -1. */
-export function rleIou(dt: readonly RleMask[], gt: readonly RleMask[], iscrowd: readonly boolean[]): Float64Array[] {
-  const o = boxIou(dt.map(rleToBox), gt.map(rleToBox), iscrowd);
-  for (let g = 0; g < gt.length; g++) {
-    const G = gt[g]!;
+/** rleIou: IoU[d][g] of masks, row-major [D * G] (boxes first: no box overlap, IoU 0); masks of different sizes give -1. */
+export function rleIouFlat(dt: readonly RleMask[], gt: readonly RleMask[], iscrowd: readonly boolean[]): Float64Array {
+  const G = gt.length;
+  const o = boxIouFlat(dt.map(rleToBox), gt.map(rleToBox), iscrowd);
+  for (let g = 0; g < G; g++) {
+    const B = gt[g]!;
     for (let d = 0; d < dt.length; d++) {
-      if (!(o[d]![g]! > 0)) continue;
+      if (!(o[d * G + g]! > 0)) continue;
       const D = dt[d]!;
-      if (D.h !== G.h || D.w !== G.w) {
-        o[d]![g] = -1;
+      if (D.h !== B.h || D.w !== B.w) {
+        o[d * G + g] = -1;
         continue;
       }
       let inter = 0;
       let uni = 0;
-      walkRunPairs(D.counts, G.counts, (c, va, vb) => {
+      walkRunPairs(D.counts, B.counts, (c, va, vb) => {
         if (va || vb) uni += c;
         if (va && vb) inter += c;
       });
       if (inter === 0) uni = 1;
       else if (iscrowd[g]) uni = rleArea(D);
-      o[d]![g] = inter / uni;
+      o[d * G + g] = inter / uni;
     }
   }
   return o;
+}
+
+// [D * G] as D rows.
+const rowsOf = (flat: Float64Array, D: number, G: number): Float64Array[] => Array.from({ length: D }, (_, d) => flat.slice(d * G, (d + 1) * G));
+
+/** bbIou as rows: IoU[d][g] of boxes (boxIouFlat in one array). */
+export function boxIou(dt: readonly CocoBox[], gt: readonly CocoBox[], iscrowd: readonly boolean[]): Float64Array[] {
+  return rowsOf(boxIouFlat(dt, gt, iscrowd), dt.length, gt.length);
+}
+
+/** rleIou as rows: IoU[d][g] of masks (rleIouFlat in one array). */
+export function rleIou(dt: readonly RleMask[], gt: readonly RleMask[], iscrowd: readonly boolean[]): Float64Array[] {
+  return rowsOf(rleIouFlat(dt, gt, iscrowd), dt.length, gt.length);
 }
 
 // Polygon and box coordinates: finite and within ±2^20 pixels. pycocotools rasterises a polygon at five steps a pixel

@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { decodeImage, prepareImage, pillowResize, shortestEdgeSize, Sotr, Tensor, ImageDecodeError, SotrRangeError, SOTR_DEFAULTS } from '../../dist/index.js';
+import { decodeImage, prepareImage, pillowResize, shortestEdgeSize, Sotr, Tensor, ImageDecodeError, SotrRangeError, SotrTypeError, SOTR_DEFAULTS } from '../../dist/index.js';
+import { pathToFileURL } from 'node:url';
 import { decodePixels, cmykToRgb } from '../../dist/model/preprocess.js';
 import { createRequire } from 'node:module';
 import { fixturePath, loadFixture, rejects } from './helpers.mjs';
@@ -69,11 +70,17 @@ test('raw pixels: rgb and bgr, 1/3/4 channels, give the same image', async () =>
   assert.equal(Array.from(grey.subarray(0, 6)), [5, 5, 5, 6, 6, 6]);
 });
 
-test('encoded buffers and paths decode alike', async () => {
+test('encoded buffers, paths and file: URLs decode alike; other URLs are refused by name (nothing fetches)', async () => {
   const buf = readFileSync(fixturePath('img_land.png'));
   const a = await decodeImage(buf);
   const b = await decodeImage(fixturePath('img_land.png'));
   assert.equal(a.bgr, b.bgr);
+  const url = pathToFileURL(fixturePath('img_land.png'));
+  assert.equal((await decodeImage(url)).bgr, a.bgr);
+  assert.equal((await decodeImage(url.href)).bgr, a.bgr);
+  for (const u of ['https://example.com/photo.jpg', new URL('http://localhost:8080/x.png'), 'data://x']) {
+    await rejects(() => decodeImage(u), (e) => e instanceof SotrTypeError && /URL.*never fetched/.test(e.message), String(u));
+  }
 });
 
 test('corrupt and truncated images are ImageDecodeError; limitInputPixels guards', async () => {

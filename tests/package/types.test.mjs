@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   await model.warmup();
   const ac = new AbortController();
   const r: Prediction = await model.predict('photo.jpg', { signal: ac.signal, rle: true, contours: { mode: 'ccomp', approx: 'none' } });
-  const many: Prediction[] = await model.predict(['a.jpg', 'b.png']);
+  const many: Prediction[] = await model.predict(['a.jpg', 'b.png', new URL('file:///photos/c.jpg')]);
   const backlog: number = model.pendingImages;
   async function* frames(): AsyncGenerator<RawImage> {
     yield { data: new Uint8Array(12), width: 2, height: 2, channels: 3, format: 'bgr' };

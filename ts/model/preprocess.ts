@@ -13,6 +13,7 @@
  * profile-based conversion, which differs by up to 112 levels.
  */
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { ImageDecodeError, SotrRangeError, SotrTypeError } from '../errors';
 import { pillowResize } from '../ops/pillow_resize';
 import { inSlices } from '../event_loop';
@@ -29,8 +30,8 @@ export interface RawImage {
   format?: 'rgb' | 'bgr';
 }
 
-/** A file path, an encoded image in memory, or raw pixels. */
-export type ImageInput = string | Buffer | Uint8Array | RawImage;
+/** A file path (or `file:` URL), an encoded image in memory, or raw pixels. */
+export type ImageInput = string | URL | Buffer | Uint8Array | RawImage;
 
 /** An image decoded by decodeImage(): oriented, as 8-bit BGR pixels. */
 export interface DecodedImage {
@@ -162,6 +163,25 @@ export async function decodeImage(input: ImageInput, options: { limitInputPixels
   return { bgr, width: d.width, height: d.height };
 }
 
+// A `file:` URL (object or string) is its path; any other URL is refused by name: nothing here fetches.
+function fileUrlAsPath(input: ImageInput): ImageInput {
+  let url: URL | null = null;
+  if (input instanceof URL) url = input;
+  else if (typeof input === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(input)) {
+    try {
+      url = new URL(input);
+    } catch {
+      return input; // not a URL after all: a path
+    }
+  }
+  if (!url) return input;
+  if (url.protocol === 'file:') return fileURLToPath(url);
+  throw new SotrTypeError(
+    `image: ${url.href} is a ${url.protocol.slice(0, -1)} URL, and images are read from files, bytes or pixels, never fetched: ` +
+      'fetch it and pass the bytes (Buffer.from(await (await fetch(url)).arrayBuffer()))',
+  );
+}
+
 /**
  * @internal decodeImage without the conversion to BGR: the pixels as the decoder gives them (what the model
  * passes to prepareImageTensor, whose native resize converts them).
@@ -172,6 +192,7 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
   if (isRawImage(input)) return fromRaw(input, limit);
   let bytes: Buffer;
   let label: string;
+  input = fileUrlAsPath(input);
   if (typeof input === 'string') {
     label = input;
     try {
@@ -185,7 +206,7 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
     label = 'image buffer';
     bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   } else {
-    throw new SotrTypeError('image must be a path, a Buffer/Uint8Array with an encoded image, or raw pixels { data, width, height, channels }');
+    throw new SotrTypeError('image must be a path or file: URL, a Buffer/Uint8Array with an encoded image, or raw pixels { data, width, height, channels }');
   }
   const sharp = sharpLib();
   const open = () => sharp(bytes, { autoOrient: true, ignoreIcc: true, limitInputPixels: limit || false, failOn: 'warning' });

@@ -79,6 +79,22 @@ export function num(
   return v;
 }
 
+/** `--device`: auto (default), cpu, cuda or cuda:N. */
+export function deviceOption(p: Parsed): string {
+  const device = str(p, 'device') ?? 'auto';
+  if (!/^(auto|cpu|cuda|cuda:\d{1,4})$/.test(device)) throw new UsageError(`--device must be auto, cpu, cuda or cuda:N, received '${device}'`);
+  return device;
+}
+
+/** `--precision`: one of the model's precisions, or undefined when not given. */
+export function precisionOption(p: Parsed): 'fp32' | 'tf32' | 'bf16' | 'fp16' | undefined {
+  const v = str(p, 'precision');
+  if (v !== undefined && v !== 'fp32' && v !== 'tf32' && v !== 'bf16' && v !== 'fp16') {
+    throw new UsageError(`--precision must be fp32, tf32, bf16 or fp16, received '${v}'`);
+  }
+  return v;
+}
+
 export const MAIN_USAGE = `usage: sotr <command> [options]
 
 SOTR instance segmentation from the command line.

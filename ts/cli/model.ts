@@ -6,24 +6,25 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Sotr, type Prediction, type StageTimes as ModelStageTimes } from '../model/sotr';
 import { contoursToCocoPolygons } from '../ops/mask_contours';
-import { writeRandomSotrCheckpoint } from '../model/random_model';
+import { writeRandomSotrCheckpoint, type RandomModelPreset } from '../model/random_model';
 import type { SotrLoadOptions } from '../model/config';
 import { packageVersion } from './args';
 import type { ResultInstance } from './journal';
 import { categoryId } from './coco';
 import type { DecodedImage, Segmenter, SegmenterFactory, SegmenterOptions, StageTimes } from './segmenter';
 
-/** `--model tiny`: this preset and seed, cached per package version (the generator may change between versions). */
-const TINY = { preset: 'tiny', seed: 1 } as const;
-
-/** The tiny model's checkpoint: reused from the cache folder, else generated there (atomically). */
-export async function tinyCheckpoint(cacheDir: string, log: (m: string) => void): Promise<string> {
-  const file = path.join(cacheDir, `sotr-tiny-seed${TINY.seed}-v${packageVersion()}.safetensors`);
+/**
+ * A random-weight model's checkpoint (`--model tiny` for predict; tiny, r50, r101, r101-dcn for bench), seed 1, cached
+ * per package version (the generator may change between versions): reused from the cache folder, else generated there
+ * (atomically: writeSafetensors renames a finished file into place).
+ */
+export async function randomCheckpoint(cacheDir: string, preset: RandomModelPreset, log: (m: string) => void): Promise<string> {
+  const file = path.join(cacheDir, `sotr-${preset}-seed1-v${packageVersion()}.safetensors`);
   if (fs.existsSync(file)) return file;
   fs.mkdirSync(cacheDir, { recursive: true });
   const t0 = performance.now();
-  const r = await writeRandomSotrCheckpoint(file, { preset: TINY.preset, seed: TINY.seed });
-  log(`generated the tiny random-weight model (${r.tensors} tensors, ${(r.parameters / 1e3).toFixed(0)} k values) in ${(performance.now() - t0).toFixed(0)} ms: ${file}`);
+  const r = await writeRandomSotrCheckpoint(file, { preset, seed: 1 });
+  log(`generated the ${preset} random-weight model (${r.tensors} tensors, ${(r.parameters / 1e3).toFixed(0)} k values) in ${(performance.now() - t0).toFixed(0)} ms: ${file}`);
   return file;
 }
 
@@ -93,7 +94,7 @@ class SotrSegmenter implements Segmenter {
 }
 
 export const sotrSegmenter: SegmenterFactory = async (o: SegmenterOptions): Promise<Segmenter> => {
-  const source = o.model === 'tiny' ? await tinyCheckpoint(o.cacheDir, o.log) : o.model;
+  const source = o.model === 'tiny' ? await randomCheckpoint(o.cacheDir, 'tiny', o.log) : o.model;
   if (o.model !== 'tiny' && !fs.existsSync(source)) {
     throw Object.assign(new Error(`model checkpoint not found: ${source} (give a .pth or .safetensors file, or "tiny")`), { code: 'ENOENT' });
   }

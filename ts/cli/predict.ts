@@ -17,7 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { resolveDevice } from '../device';
 import { formatOpProfile, OpProfileSession, type OpProfile } from '../profile';
-import { EXIT, UsageError, flag, num, parse, str, strs, PREDICT_USAGE, type Parsed } from './args';
+import { EXIT, UsageError, deviceOption, flag, num, parse, precisionOption, str, strs, PREDICT_USAGE, type Parsed } from './args';
 import { expandInputs } from './inputs';
 import { JournalWriter, loadJournal, statusOf, type LineStatus, type ResultLine } from './journal';
 import { Progress, formatDuration, type ProgressMode } from './progress';
@@ -120,12 +120,8 @@ function settings(p: Parsed): Settings {
   if (!inputs.length) throw new UsageError('--input is required (images, folders, globs or a list file)');
   if (!out) throw new UsageError('--out is required (the results file, JSON Lines)');
   if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a folder; give a file name such as ${path.join(out, 'results.jsonl')}`);
-  const device = str(p, 'device') ?? 'auto';
-  if (!/^(auto|cpu|cuda|cuda:\d{1,4})$/.test(device)) throw new UsageError(`--device must be auto, cpu, cuda or cuda:N, received '${device}'`);
-  const precision = str(p, 'precision');
-  if (precision !== undefined && !['fp32', 'tf32', 'bf16', 'fp16'].includes(precision)) {
-    throw new UsageError(`--precision must be fp32, tf32, bf16 or fp16, received '${precision}'`);
-  }
+  const device = deviceOption(p);
+  const precision = precisionOption(p);
   const prob = { min: 0, max: 1 };
   const post: PostprocessFlags = {};
   const set = <K extends keyof PostprocessFlags>(k: K, v: number | undefined) => {

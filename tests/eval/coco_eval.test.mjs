@@ -43,7 +43,7 @@ test('mask IoU matrices (crowd: intersection / detection area) = pycocotools', (
     const g = c.gt.map((id) => annById.get(id));
     const rle = (s) => segmentationToRle({ size: [im.height, im.width], counts: s }, im.height, im.width);
     const o = rleIou(c.dt.map(rle), g.map((a) => segmentationToRle(a.segmentation, im.height, im.width)), g.map((a) => Boolean(a.iscrowd)));
-    c.iou.forEach((row, d) => row.forEach((v, k) => assert.ok(Math.abs(o[d][k] - v) < 1e-12, `image ${c.image_id} dt ${d} gt ${k}: ${o[d][k]} vs ${v}`)));
+    c.iou.forEach((row, d) => row.forEach((v, k) => assert.ok(Math.abs(o[d * g.length + k] - v) < 1e-12, `image ${c.image_id} dt ${d} gt ${k}: ${o[d * g.length + k]} vs ${v}`)));
   }
 });
 

@@ -40,7 +40,7 @@ for (const file of images) {
     let bestIoU = -1;
     for (const [j, m] of ours.entries()) {
       if (used.has(j) || m.label !== o.label || Math.abs(m.score - o.score) > scoreRel * Math.abs(o.score)) continue;
-      const v = area === 0 && rleArea(m.rle) === 0 ? 1 : rleIou([m.rle], [rle], [false])[0][0];
+      const v = area === 0 && rleArea(m.rle) === 0 ? 1 : rleIou([m.rle], [rle], [false])[0];
       if (v > bestIoU) {
         bestIoU = v;
         best = j;

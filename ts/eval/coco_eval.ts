@@ -9,7 +9,7 @@
  * annotations and results (tests/eval/coco_eval.test.mjs).
  */
 import { SotrRangeError, SotrTypeError } from '../errors';
-import { boxIouFlat, rleArea, rleIouFlat, rleToBox, segmentationToRle, type CocoBox, type RleMask } from '../masks/coco_mask';
+import { boxIou, rleArea, rleIou, rleToBox, segmentationToRle, type CocoBox, type RleMask } from '../masks/coco_mask';
 import { turnTaker } from '../event_loop';
 
 /** What evaluateCoco compares: 'segm' (mask IoU) or 'bbox' (box IoU). */
@@ -256,11 +256,11 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
       sortedDts.set(k, d);
       if (g.length === 0 || d.length === 0) continue;
       const crowd = g.map((x) => x.crowd);
-      if (iouType === 'bbox') ious.set(k, boxIouFlat(d.map((x) => x.bbox), g.map((x) => x.bbox), crowd));
+      if (iouType === 'bbox') ious.set(k, boxIou(d.map((x) => x.bbox), g.map((x) => x.bbox), crowd));
       else {
         const { h, w } = imgs.get(imageKey(img))!;
         const rle = (x: { segm?: unknown }): RleMask => segmentationToRle(x.segm, h, w);
-        ious.set(k, rleIouFlat(d.map(rle), g.map(rle), crowd));
+        ious.set(k, rleIou(d.map(rle), g.map(rle), crowd));
       }
     }
     await maybeYield();

@@ -205,7 +205,7 @@ export function rleToBox(r: RleMask): CocoBox {
 }
 
 /** bbIou: IoU[d][g] of boxes, row-major [D * G] in one array; a crowd ground truth's IoU is intersection / detection area. */
-export function boxIouFlat(dt: readonly CocoBox[], gt: readonly CocoBox[], iscrowd: readonly boolean[]): Float64Array {
+export function boxIou(dt: readonly CocoBox[], gt: readonly CocoBox[], iscrowd: readonly boolean[]): Float64Array {
   const G = gt.length;
   const o = new Float64Array(dt.length * G);
   for (let g = 0; g < G; g++) {
@@ -226,9 +226,9 @@ export function boxIouFlat(dt: readonly CocoBox[], gt: readonly CocoBox[], iscro
 }
 
 /** rleIou: IoU[d][g] of masks, row-major [D * G] (boxes first: no box overlap, IoU 0); masks of different sizes give -1. */
-export function rleIouFlat(dt: readonly RleMask[], gt: readonly RleMask[], iscrowd: readonly boolean[]): Float64Array {
+export function rleIou(dt: readonly RleMask[], gt: readonly RleMask[], iscrowd: readonly boolean[]): Float64Array {
   const G = gt.length;
-  const o = boxIouFlat(dt.map(rleToBox), gt.map(rleToBox), iscrowd);
+  const o = boxIou(dt.map(rleToBox), gt.map(rleToBox), iscrowd);
   for (let g = 0; g < G; g++) {
     const B = gt[g]!;
     for (let d = 0; d < dt.length; d++) {
@@ -250,19 +250,6 @@ export function rleIouFlat(dt: readonly RleMask[], gt: readonly RleMask[], iscro
     }
   }
   return o;
-}
-
-// [D * G] as D rows.
-const rowsOf = (flat: Float64Array, D: number, G: number): Float64Array[] => Array.from({ length: D }, (_, d) => flat.slice(d * G, (d + 1) * G));
-
-/** bbIou as rows: IoU[d][g] of boxes (boxIouFlat in one array). */
-export function boxIou(dt: readonly CocoBox[], gt: readonly CocoBox[], iscrowd: readonly boolean[]): Float64Array[] {
-  return rowsOf(boxIouFlat(dt, gt, iscrowd), dt.length, gt.length);
-}
-
-/** rleIou as rows: IoU[d][g] of masks (rleIouFlat in one array). */
-export function rleIou(dt: readonly RleMask[], gt: readonly RleMask[], iscrowd: readonly boolean[]): Float64Array[] {
-  return rowsOf(rleIouFlat(dt, gt, iscrowd), dt.length, gt.length);
 }
 
 // Polygon and box coordinates: finite and within ±2^20 pixels. pycocotools rasterises a polygon at five steps a pixel

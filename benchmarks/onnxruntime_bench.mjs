@@ -1,7 +1,7 @@
 // Ours against ONNX Runtime for Node.js (onnxruntime-node, the usual way to run an exported PyTorch model from
 // Node), side by side: the SOTR network (backbone, FPN, twin transformer, heads, mask branch; no pre- or
 // post-processing, which ONNX does not give) on the same weights and the same normalised input, interleaved rep by
-// rep with a settle pause before each timed call (as the PyTorch harness does), threads pinned on both sides.
+// rep with the harness's settle pause and untimed call before each timed call, threads pinned on both sides.
 // The ONNX file is the reference model (tests/reference/sotr_reference.py) exported by
 // benchmarks/onnxruntime/export_onnx.py. onnxruntime-node is not a dependency: install it anywhere and pass its folder.
 //
@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, pinThreads, machine, writeResults, maxRssMiB, median, spread } from './harness.mjs';
+import { parseArgs, pinThreads, machine, writeResults, maxRssMiB, median, spread, settleAndWarm, defaultSettleMs } from './harness.mjs';
 import { syntheticImage } from './synthetic_image.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -32,7 +32,7 @@ if (!ortDir) {
 const preset = opt('--preset', 'r50');
 const seed = Number(opt('--seed', '1'));
 const reps = argv.includes('--reps') ? args.reps : 3;
-const settleMs = 150;
+const settleMs = defaultSettleMs('cpu');
 pinThreads(args.threads);
 const ort = createRequire(import.meta.url)(path.resolve(ortDir));
 const { Sotr, writeRandomSotrCheckpoint } = await import('../dist/index.js');
@@ -78,17 +78,14 @@ const agreement = session.outputNames.map((name, i) => {
   return { name, shape: o.dims, nmse: same ? nmse(o.data, ours[i].data) : null };
 });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const forwardMs = (p) => p.backbone + p.transformer + p.heads + p.maskBranch;
 const a = [], b = [], aTotal = [];
 for (let r = 0; r < reps; r++) {
-  await sleep(settleMs);
-  await model.predict(raw); // wakes our threads after the pause (as the harness's untimed call)
+  await settleAndWarm(() => model.predict(raw), settleMs);
   const p = (await model.predict(raw, { profile: true })).profile;
   a.push(forwardMs(p));
   aTotal.push(p.total);
-  await sleep(settleMs);
-  await session.run(feeds);
+  await settleAndWarm(() => session.run(feeds), settleMs);
   t0 = performance.now();
   await session.run(feeds);
   b.push(performance.now() - t0);

@@ -15,25 +15,19 @@ sys.path.insert(0, os.path.join(HERE, "..", "torch"))
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from benches_e2e import read_safetensors  # noqa: E402
 from sotr_reference import load_model  # noqa: E402
 
 
 class Network(nn.Module):
-    """SOTR.forward up to the post-processing."""
+    """The reference's network (SOTR.network): its outputs as one flat tuple, as ONNX wants them."""
 
     def __init__(self, m):
         super().__init__()
         self.m = m
 
     def forward(self, image):
-        m = self.m
-        p = m.backbone(image)
-        ins = [F.interpolate(p[0], scale_factor=0.5, mode="bilinear"), p[1], p[2], p[3],
-               F.interpolate(p[4], size=p[3].shape[-2:], mode="bilinear")]
-        cate, kernel, extra = m.cate_head(ins, None)
-        feat = m.mask_head([p[0], p[1], p[2], extra[0]])
+        cate, kernel, feat = self.m.network(image)
         return (*cate, *kernel, feat)
 
 

@@ -416,10 +416,9 @@ class SOTR(nn.Module):
         self.cate_head = TwinTransformerHead(cfg)
         self.mask_head = MaskHead(cfg)
 
-    @torch.no_grad()
-    def forward(self, image, h, w, ori_h, ori_w, keep=None):
-        """image: normalised, padded [1, 3, Hp, Wp]. Returns labels, scores, masks (bool [K, ori_h, ori_w])."""
-        cfg = self.cfg
+    def network(self, image, keep=None):
+        """The network up to the post-processing (benchmarks/onnxruntime/export_onnx.py exports this): the category
+        logits and kernels of the five grids, and the mask feature."""
         p = self.backbone(image)
         if keep is not None:
             keep["fpn"] = p
@@ -433,6 +432,13 @@ class SOTR(nn.Module):
         feat = self.mask_head([p[0], p[1], p[2], extra[0]])
         if keep is not None:
             keep["mask_feature"] = feat
+        return cate, kernel, feat
+
+    @torch.no_grad()
+    def forward(self, image, h, w, ori_h, ori_w, keep=None):
+        """image: normalised, padded [1, 3, Hp, Wp]. Returns labels, scores, masks (bool [K, ori_h, ori_w])."""
+        cfg = self.cfg
+        cate, kernel, feat = self.network(image, keep)
         cate = [point_nms(c.sigmoid(), kernel=2).permute(0, 2, 3, 1) for c in cate]
         cate = torch.cat([c[0].reshape(-1, cfg.classes) for c in cate], 0)
         kern = torch.cat([k[0].permute(1, 2, 0).reshape(-1, cfg.num_kernels) for k in kernel], 0)

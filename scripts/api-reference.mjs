@@ -82,63 +82,44 @@ function declarationText(decl, sf) {
   return text(decl);
 }
 
-function docOf(symbol, checker) {
-  const doc = ts.displayPartsToString(symbol.getDocumentationComment(checker)).trim();
-  return doc;
-}
-
-function isInternal(symbol) {
-  return symbol.getJsDocTags().some((t) => t.name === 'internal');
-}
+const docOf = (symbol, checker) => ts.displayPartsToString(symbol.getDocumentationComment(checker)).trim();
+const jsdocOf = (node) => ts.getJSDocCommentsAndTags(node).filter(ts.isJSDoc).map((d) => ts.getTextOfJSDocComment(d.comment) ?? '').join('\n').trim();
 
 /** A class's public members (not private, not #private, not @internal), each with its signature and doc. */
-function classMembers(decl, sf, checker) {
+function classMembers(decl, sf) {
   const out = [];
   for (const m of decl.members) {
     if (ts.isClassStaticBlockDeclaration(m) || ts.isSemicolonClassElement(m)) continue;
     if (m.name && ts.isPrivateIdentifier(m.name)) continue;
     const mods = (ts.getModifiers?.(m) ?? []).map((x) => x.kind);
     if (mods.includes(ts.SyntaxKind.PrivateKeyword) || mods.includes(ts.SyntaxKind.ProtectedKeyword)) continue;
-    const sym = m.name ? checker.getSymbolAtLocation(m.name) : m.kind === ts.SyntaxKind.Constructor ? null : null;
-    if (sym && isInternal(sym)) continue;
-    if (ts.getJSDocTags(m).some((t) => t.tagName.text === 'internal')) continue; // e.g. an internal constructor
+    if (ts.getJSDocTags(m).some((t) => t.tagName.text === 'internal')) continue;
+    const st = mods.includes(ts.SyntaxKind.StaticKeyword) ? 'static ' : '';
+    // Overloads (constructors, or methods of one name): the heads are the signatures, the implementation is not listed.
+    const siblings = decl.members.filter((o) => o.kind === m.kind && (ts.isConstructorDeclaration(m) || o.name?.getText(sf) === m.name?.getText(sf)));
+    if (siblings.length > 1 && m.body) continue;
     let sig;
     let name;
     if (ts.isConstructorDeclaration(m)) {
-      if (!m.body && decl.members.some((o) => o !== m && ts.isConstructorDeclaration(o) && o.body)) continue; // overload head
       name = 'constructor';
       sig = `new ${decl.name.text}(${m.parameters.map((p) => p.getText(sf)).join(', ')})`;
     } else if (ts.isMethodDeclaration(m)) {
       name = m.name.getText(sf);
-      const overloads = decl.members.filter((o) => ts.isMethodDeclaration(o) && o.name.getText(sf) === name);
-      // With overloads, the heads are the signatures; the implementation is not listed.
-      if (overloads.length > 1 && m.body) continue;
       const tp = m.typeParameters ? `<${m.typeParameters.map((t) => t.getText(sf)).join(', ')}>` : '';
-      const st = mods.includes(ts.SyntaxKind.StaticKeyword) ? 'static ' : '';
       const asy = mods.includes(ts.SyntaxKind.AsyncKeyword) ? 'async ' : '';
       sig = `${st}${asy}${name}${tp}(${m.parameters.map((p) => p.getText(sf)).join(', ')})${m.type ? `: ${m.type.getText(sf)}` : ''}`;
     } else if (ts.isGetAccessorDeclaration(m)) {
       name = m.name.getText(sf);
-      const st = mods.includes(ts.SyntaxKind.StaticKeyword) ? 'static ' : '';
       sig = `${st}get ${name}()${m.type ? `: ${m.type.getText(sf)}` : ''}`;
-    } else if (ts.isSetAccessorDeclaration(m)) {
-      continue; // documented with its getter
     } else if (ts.isPropertyDeclaration(m)) {
       name = m.name.getText(sf);
       const ro = mods.includes(ts.SyntaxKind.ReadonlyKeyword) ? 'readonly ' : '';
-      const st = mods.includes(ts.SyntaxKind.StaticKeyword) ? 'static ' : '';
       sig = `${st}${ro}${name}${m.questionToken ? '?' : ''}${m.type ? `: ${m.type.getText(sf)}` : ''}`;
-    } else if (ts.isIndexSignatureDeclaration(m)) {
-      continue;
     } else {
-      continue;
+      continue; // setters (documented with their getters), index signatures
     }
-    // The doc of an overloaded method or constructor: the first head that has one.
-    let doc = '';
-    const jsdocOf = (n) => ts.getJSDocCommentsAndTags(n).filter(ts.isJSDoc).map((d) => ts.getTextOfJSDocComment(d.comment) ?? '').join('\n').trim();
-    doc = jsdocOf(m);
-    if (!doc && ts.isConstructorDeclaration(m)) doc = decl.members.filter(ts.isConstructorDeclaration).map(jsdocOf).find(Boolean) ?? '';
-    if (!doc && ts.isMethodDeclaration(m)) doc = decl.members.filter((o) => ts.isMethodDeclaration(o) && o.name.getText(sf) === name).map(jsdocOf).find(Boolean) ?? '';
+    // An overload head without a doc comment: the first head's that has one.
+    let doc = jsdocOf(m) || (siblings.map(jsdocOf).find(Boolean) ?? '');
     if (!doc && name === '[Symbol.dispose]') doc = '`using x = …`: calls `dispose()` at the end of the scope.';
     if (!doc && name === '[Symbol.asyncDispose]') doc = '`await using x = …`: awaits `dispose()` at the end of the scope.';
     out.push({ name, sig: oneLine(sig), doc });
@@ -179,7 +160,7 @@ export function buildApiReference() {
     const doc = docOf(sym, checker);
     const name = exp.getName();
     if (!doc) missing.push(name);
-    const members = kind === 'class' ? classMembers(main, sf, checker) : [];
+    const members = kind === 'class' ? classMembers(main, sf) : [];
     // Constructors and the dispose symbols say what they do by their names; every other member needs a doc comment.
     for (const m of members) if (!m.doc && m.name !== 'constructor' && !m.name.startsWith('[Symbol.')) missing.push(`${name}.${m.name}`);
     items.push({ name, kind, file: relSource(main), sigs: shown.map((d) => declarationText(d, sf)), doc, members });

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { Tensor, Sotr, matmul, relu, synchronize, SotrRangeError, SotrTypeError } from '../../dist/index.js';
 import { checkDeferred, runOp } from '../../dist/ops/run.js';
 import { deferredOps, deferredScope } from '../../dist/deferred.js';
-import { fixturePath } from '../model/helpers.mjs';
+import { fixturePath, instanceSummary as summary } from '../model/helpers.mjs';
 
 const rand = (n, k = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin((i + 1) * 12.9898 * k) * 0.5);
 
@@ -83,7 +83,6 @@ test('checkDeferred throws a pending failure that no read has reported, then not
 test('the model gives the same instances with deferredOps on; the option is typed', async () => {
   const load = (o) => Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, ...o });
   const img = fixturePath('img_ratio3.png');
-  const summary = (r) => r.instances.map((i) => [i.label, i.score, i.box, i.mask.toRLE()]);
   const plain = await load({ deferredOps: false });
   const deferred = await load({ deferredOps: true });
   assert.is(plain.deferredOps, false);

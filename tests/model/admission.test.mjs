@@ -4,11 +4,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Sotr, AbortError, memoryInfo, resetPeakMemory, synchronize, resolveDevice } from '../../dist/index.js';
 import { FifoSlots } from '../../dist/model/admission.js';
-import { fixturePath, rejects } from './helpers.mjs';
+import { fixturePath, rejects, instanceSummary as summary } from './helpers.mjs';
 
 const DEV = resolveDevice('auto').device;
 const load = (o = {}) => Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 40, maxSize: 400, ...o });
-const summary = (r) => r.instances.map((i) => [i.label, i.score, i.box, i.mask.toRLE()]);
 const tick = () => new Promise((r) => setImmediate(r));
 
 test('FifoSlots: grants in arrival order, at most size at once; release is idempotent and passes the slot on', async () => {

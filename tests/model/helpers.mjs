@@ -7,6 +7,9 @@ export const MODEL_FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.u
 export const fixturePath = (name) => path.join(MODEL_FIXTURES, name);
 export { loadFixture, nmse };
 
+/** A prediction's instances as comparable values: label, score, box and the mask's COCO RLE. */
+export const instanceSummary = (r) => r.instances.map((i) => [i.label, i.score, i.box, i.mask.toRLE()]);
+
 /** Unpacks np.packbits output (big-endian bit order) into 0/1 bytes. */
 export function unpackBits(packed, n) {
   const out = new Uint8Array(n);

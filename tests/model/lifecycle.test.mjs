@@ -8,14 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Sotr, AbortError, BitMasks, DisposedError, Tensor, matrixNms, memoryInfo, decodeImage, selectCandidates, synchronize, resolveDevice } from '../../dist/index.js';
 import { byScoreThenIndex } from '../../dist/model/postprocess.js';
-import { fixturePath, rejects } from './helpers.mjs';
+import { fixturePath, rejects, instanceSummary as summary } from './helpers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const quiet = { onWarning: () => {} };
 // The device the models load on ('auto': CUDA where available); allocator figures are that device's.
 const DEV = resolveDevice('auto').device;
 const load = (o = {}) => Sotr.load(fixturePath('tiny_sotr.pth'), { ...quiet, minSize: 40, maxSize: 400, ...o });
-const summary = (r) => r.instances.map((i) => [i.label, i.score, i.box, i.mask.toRLE()]);
 
 // First, so that the other tests' garbage does not blur the RSS figure.
 test('100 predictions: allocator live bytes equal; RSS growth reported (bounded)', async () => {

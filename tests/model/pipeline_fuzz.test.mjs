@@ -7,13 +7,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Sotr, AbortError, DisposedError, ImageDecodeError } from '../../dist/index.js';
-import { fixturePath } from './helpers.mjs';
+import { fixturePath, instanceSummary as summary } from './helpers.mjs';
 import { seededRandom, isTypedError } from '../helpers/fuzz.mjs';
 
 const ROUNDS = Number(process.env.SOTR_FUZZ_CALLS || 6);
 const IMAGES = ['img_ratio3.png', 'img_land.png', 'img_pal.png'].map(fixturePath);
 const CORRUPT = Buffer.from('definitely not an image');
-const summary = (r) => r.instances.map((i) => [i.label, i.score, i.box, i.mask.toRLE()]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const load = (o = {}) => Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 40, maxSize: 400, ...o });
 
@@ -84,7 +83,7 @@ async function fuzz(depth) {
         const breakAt = rnd.r01() < 0.25 ? rnd.int(0, imgs.length - 1) : -1;
         const delay = rnd.pick([0, 0, 5, 20]);
         let closed = false;
-        const source = kind === 'each' ? (function* () {
+        function* images() {
           try {
             for (let i = 0; i < imgs.length; i++) {
               if (i === throwAt) throw new Error('source failed');
@@ -93,17 +92,14 @@ async function fuzz(depth) {
           } finally {
             closed = true;
           }
-        })() : (async function* () {
-          try {
-            for (let i = 0; i < imgs.length; i++) {
-              await sleep(rnd.int(0, 3));
-              if (i === throwAt) throw new Error('source failed');
-              yield imgs[i];
-            }
-          } finally {
-            closed = true;
+        }
+        async function* slowly() {
+          for (const x of images()) {
+            yield x;
+            await sleep(rnd.int(0, 3));
           }
-        })();
+        }
+        const source = kind === 'each' ? images() : slowly();
         jobs.push(
           (async () => {
             let expect = 0;

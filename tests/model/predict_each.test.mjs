@@ -9,14 +9,13 @@ import { spawnSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Sotr, AbortError, DisposedError, ImageDecodeError, SotrTypeError, SotrRangeError, resolveDevice } from '../../dist/index.js';
-import { fixturePath, rejects } from './helpers.mjs';
+import { fixturePath, rejects, instanceSummary as summary } from './helpers.mjs';
 
 const DEV = resolveDevice('auto').device;
 // Images running at once: SOTR_PIPELINE_DEPTH when set (1-4), else 1 on the CPU and 2 on a GPU (ts/model/admission.ts).
 const envDepth = Number(process.env.SOTR_PIPELINE_DEPTH);
 const DEPTH = Number.isInteger(envDepth) && envDepth >= 1 && envDepth <= 4 ? envDepth : DEV === 'cpu' ? 1 : 2;
 const load = (o = {}) => Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 40, maxSize: 400, ...o });
-const summary = (r) => r.instances.map((i) => [i.label, i.score, i.box, i.mask.toRLE()]);
 const IMAGES = ['img_ratio3.png', 'img_land.png', 'img_pal.png'].map(fixturePath);
 const CORRUPT = Buffer.from('not an image at all, just some bytes');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -41,16 +40,11 @@ function countingSource(images, { async = false, throwAt = -1 } = {}) {
       state.closed = true;
     }
   }
+  // The same images, asynchronously (returning it returns gen(): the for-of closes it).
   async function* agen() {
-    try {
-      for (let i = 0; i < images.length; i++) {
-        await sleep(1);
-        if (i === throwAt) throw new Error('source failed');
-        state.pulled++;
-        yield images[i];
-      }
-    } finally {
-      state.closed = true;
+    for (const x of gen()) {
+      yield x;
+      await sleep(1);
     }
   }
   return { state, source: async ? agen() : gen() };

@@ -6,11 +6,10 @@ import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Sotr, memoryInfo, synchronize } from '../../dist/index.js';
-import { fixturePath } from './helpers.mjs';
+import { fixturePath, instanceSummary as summary } from './helpers.mjs';
 
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'index.js');
 const loadOpts = { minSize: 40, maxSize: 400, device: 'cpu' };
-const summary = (r) => r.instances.map((i) => [i.label, i.score, i.box, i.mask.toRLE()]);
 
 const workerCode = `
   const { parentPort, workerData } = require('node:worker_threads');

@@ -25,7 +25,8 @@ namespace sotr_js {
 // 5: maskContours (OpenCV's findContours of bit-packed masks; masksToContours, the CLI's --contours).
 // 6: fromHostParts (a CPU tensor from several buffers, copied off the JavaScript thread; masksToRLE/-Contours).
 // 7: cropMasks / placeMasks (masks that keep their window), maskContours' windows attribute.
-constexpr int kInterfaceVersion = 7;
+// 8: selectCandidates' classes attribute (predict's classes option; an older addon would ignore it).
+constexpr int kInterfaceVersion = 8;
 
 // Per-environment (main thread or worker_thread) state.
 struct AddonData {

@@ -32,6 +32,8 @@ struct Plan {
   std::vector<int64_t> n;  // grid size per level
   std::vector<float> strides;
   double threshold = 0;
+  // Per class: 1 where its pairs may be candidates (the optional `classes` attr; all when absent).
+  std::vector<char> allowed;
 };
 
 Plan plan(const OpCall& call) {
@@ -65,6 +67,17 @@ Plan plan(const OpCall& call) {
     fail(ErrorKind::Range, op + ": strides must hold one number per level (" + std::to_string(p.levels) + "), received " +
                                std::to_string(s.size()));
   for (double v : s) p.strides.push_back(static_cast<float>(v));
+  // Only these classes: the others' pairs are never candidates, as if their logits were -inf (point NMS runs per
+  // class, so the kept classes' candidates do not change).
+  p.allowed.assign(static_cast<size_t>(p.classes), call.attrs.has("classes") ? 0 : 1);
+  if (call.attrs.has("classes")) {
+    for (double v : call.attrs.numbers(op, "classes", {})) {
+      if (!(v >= 0 && v < static_cast<double>(p.classes)) || v != std::floor(v))
+        fail(ErrorKind::Range, op + ": classes must hold class indices in [0, " + std::to_string(p.classes) + "), received " +
+                                   (v == std::floor(v) && std::fabs(v) < 1e15 ? std::to_string(static_cast<long long>(v)) : std::to_string(v)));
+      p.allowed[static_cast<size_t>(v)] = 1;
+    }
+  }
   return p;
 }
 
@@ -104,6 +117,7 @@ void runCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
     for (int64_t cell = 0; cell < nn; ++cell) {
       const int64_t y = cell / n, x = cell % n;
       for (int64_t c = 0; c < C; ++c) {
+        if (!p.allowed[static_cast<size_t>(c)]) continue;
         const float* q = pr + c * nn;
         const float v = q[cell];
         if (!(static_cast<double>(v) > t) && !zeroSelected) continue;

@@ -6,6 +6,9 @@
 // Attrs:  threshold (number, required): a candidate's probability must be above it;
 //         strides (numbers, one per level, required): each candidate's minimum
 //         mask area (the level's instance stride), copied to output 4.
+//         classes (numbers, optional): only these class indices give candidates,
+//         as if every other class's logits were -inf (point NMS is per class,
+//         so the kept classes' candidates are unchanged); absent: all classes.
 // Outputs (capacity cap = C * sum N_l^2; the first `count` entries are the
 // candidates, the rest zero):
 //   0 counts int32 [2]: count (candidates) and distinct (their distinct cells)

@@ -111,6 +111,34 @@ test('resuming with other settings is refused (they are recorded beside the resu
   assert.is(JSON.parse(readFileSync(`${out}.settings.json`, 'utf8')).polygons, true);
 });
 
+test('--classes is recorded with the settings (sorted, names and labels as given); a record without it means every class', async () => {
+  const { dir, good } = imageFolder();
+  const out = path.join(dir, 'c.jsonl');
+  const list = path.join(dir, 'list.txt');
+  writeFileSync(list, `${good.slice(0, 2).map((f) => path.join('images', f)).join('\n')}\n`);
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out, '-q', '--classes', 'person, car,3,car']);
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(readFileSync(`${out}.settings.json`, 'utf8')).classes, [3, 'car', 'person']);
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out, '--classes', 'car,person,3']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /nothing to do/, 'the same set in another order');
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /--classes \(every class\) \(the file: 3,car,person\)/);
+  // A record from before the option: every class.
+  const record = JSON.parse(readFileSync(`${out}.settings.json`, 'utf8'));
+  delete record.classes;
+  writeFileSync(`${out}.settings.json`, JSON.stringify(record));
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /nothing to do/);
+  for (const bad of ['', 'person,,car', ',']) {
+    r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', path.join(dir, 'x.jsonl'), '--classes', bad]);
+    assert.is(r.code, 1, bad);
+    assert.match(r.stderr, /--classes takes class names or labels separated by commas/);
+  }
+});
+
 test('--input - reads the paths from stdin (relative to the working folder); a listed missing file is an error line', async () => {
   const { dir, good } = imageFolder();
   const out = path.join(dir, 'stdin.jsonl');

@@ -63,6 +63,30 @@ mtest('predict --model tiny: a line per image, errors for unreadable files, over
   assert.ok(JSON.parse(ins.stdout).loadable);
 });
 
+mtest('predict --classes: only those classes, the same instances as without it (caps lifted); an unknown name is exit 1', async () => {
+  const lines = readLines(out).filter((l) => l.instances?.length);
+  const { labels, names } = (() => {
+    const count = new Map();
+    for (const l of lines) for (const i of l.instances) count.set(i.label, (count.get(i.label) ?? 0) + 1);
+    const top = [...count.keys()].slice(0, 2);
+    return { labels: top, names: top.map((t) => lines.flatMap((l) => l.instances).find((i) => i.label === t).class) };
+  })();
+  const caps = ['--nms-pre', '100000', '--max-per-image', '100000'];
+  const all = path.join(outDir, 'classes-all.jsonl');
+  const some = path.join(outDir, 'classes-some.jsonl');
+  const files = lines.map((l) => l.file);
+  let r = await sotr(['predict', '--model', 'tiny', '--out', all, '--device', 'cpu', '-q', ...caps, ...SIZE, ...files]);
+  assert.is(r.code, 0, r.stderr);
+  r = await sotr(['predict', '--model', 'tiny', '--out', some, '--device', 'cpu', '-q', ...caps, ...SIZE, '--classes', `${names[0]},${labels[1]}`, ...files]);
+  assert.is(r.code, 0, r.stderr);
+  const strip = (i) => ({ ...i, score: Math.fround(i.score) });
+  const byFile = (file, keep) => Object.fromEntries(readLines(file).map((l) => [l.file, l.instances.filter(keep).map(strip)]));
+  assert.equal(byFile(some, () => true), byFile(all, (i) => labels.includes(i.label)));
+  r = await sotr(['predict', '--model', 'tiny', '--out', path.join(outDir, 'classes-bad.jsonl'), '--device', 'cpu', ...SIZE, '--classes', 'no-such-class', files[0]]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /no class is named "no-such-class"/);
+});
+
 mtest('predict then eval: the COCO results scored against themselves as ground truth give AP 1 (ids, categories, RLE agree)', async () => {
   // Ground truth made from the JSON Lines (images by file name), results from the --coco file of the first test.
   const lines = readLines(out).filter((l) => l.instances);

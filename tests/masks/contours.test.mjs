@@ -131,6 +131,13 @@ test("predict's contours option: each instance's contours, as masksToContours gi
       const want = await masksToContours(r.instances.map((i) => i.mask), { mode, approx });
       assert.is(r.instances.length, plain.instances.length);
       r.instances.forEach((inst, k) => assert.equal(flatten(inst.contours), flatten(want[k]), `instance ${k} ${mode}/${approx}`));
+      // JSON.stringify writes each contour's points as an array of numbers, and nothing else changes shape.
+      const json = JSON.parse(JSON.stringify(r));
+      json.instances.forEach((inst, k) => {
+        const c = r.instances[k].contours;
+        assert.equal(inst.contours, c.map((x) => ({ points: Array.from(x.points), hole: x.hole, parent: x.parent })), `instance ${k} in JSON`);
+      });
+      assert.equal(Object.keys(r.instances[0].contours[0]), ['points', 'hole', 'parent'], 'toJSON is not an own key');
     }
     await rejects(() => model.predict(img, { contours: 'yes' }), SotrTypeError, /contours must be a boolean or \{ mode, approx \}/);
     await rejects(() => model.predict(img, { contours: { mode: 'tree' } }), SotrRangeError, /contours.mode must be 'external' or 'ccomp'/);

@@ -138,6 +138,8 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
       --update-threshold <p>   score kept after Matrix NMS (0.05)
       --max-per-image <n>      instances per image (100)
       --min-score <p>          drop instances scoring below this from the results (default: keep all)
+      --classes <list>         only these classes, names or labels separated by commas (person,car,3): the
+                               model runs as if it had no others (default: every class)
   outputs:
       --coco <file.json>       COCO results (segm) for the whole --out file, written at the end
       --image-ids <file.json>  image ids for --coco: a COCO annotations file ("images": [{id, file_name}])

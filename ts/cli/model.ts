@@ -103,6 +103,7 @@ export const sotrSegmenter: SegmenterFactory = async (o: SegmenterOptions): Prom
   for (const k of ['scoreThreshold', 'maskThreshold', 'nmsPre', 'updateThreshold', 'maxPerImage', 'minScore'] as const) {
     if (o[k] !== undefined) post[k] = o[k];
   }
+  if (o.classes !== undefined) post.classes = o.classes;
   const model = await Sotr.load(source, {
     device: o.device,
     ...(o.precision ? { precision: o.precision as SotrLoadOptions['precision'] } : {}),
@@ -113,6 +114,7 @@ export const sotrSegmenter: SegmenterFactory = async (o: SegmenterOptions): Prom
   });
   const c = model.config;
   const what = o.model === 'tiny' ? 'tiny random-weight model' : path.basename(source);
-  const description = `${what} (${c.variant}, ResNet-${c.resnetDepth}, ${c.transformerDepth} transformer layers, ${c.numClasses} classes, short side ${c.minSize}, ${model.precision})`;
+  const only = c.classes ? `, only ${c.classes.length <= 6 ? c.classes.map((l) => c.classNames[l]).join(', ') : `${c.classes.length} of them`}` : '';
+  const description = `${what} (${c.variant}, ResNet-${c.resnetDepth}, ${c.transformerDepth} transformer layers, ${c.numClasses} classes${only}, short side ${c.minSize}, ${model.precision})`;
   return new SotrSegmenter(model, description, o.polygons === true, o.polygonEpsilon ?? 0);
 };

@@ -48,6 +48,7 @@ const PREDICT_OPTIONS = {
   'update-threshold': { type: 'string' },
   'max-per-image': { type: 'string' },
   'min-score': { type: 'string' },
+  classes: { type: 'string' },
   coco: { type: 'string' },
   'image-ids': { type: 'string' },
   viz: { type: 'string' },
@@ -112,6 +113,15 @@ function opsProfileArgs(argv: string[]): string[] {
   return out;
 }
 
+// --classes person,car,3: class names or labels, comma-separated (checked against the model's classes at load).
+function classesOption(p: Parsed): Array<string | number> | undefined {
+  const v = str(p, 'classes');
+  if (v === undefined) return undefined;
+  const items = v.split(',').map((x) => x.trim());
+  if (items.some((x) => x === '')) throw new UsageError(`--classes takes class names or labels separated by commas (e.g. person,car), received ${JSON.stringify(v)}`);
+  return [...new Set(items)].map((x) => (/^\d+$/.test(x) ? Number(x) : x));
+}
+
 function settings(p: Parsed): Settings {
   const model = str(p, 'model');
   const out = str(p, 'out');
@@ -124,7 +134,7 @@ function settings(p: Parsed): Settings {
   const precision = precisionOption(p);
   const prob = { min: 0, max: 1 };
   const post: PostprocessFlags = {};
-  const set = <K extends keyof PostprocessFlags>(k: K, v: number | undefined) => {
+  const set = <K extends Exclude<keyof PostprocessFlags, 'classes'>>(k: K, v: number | undefined) => {
     if (v !== undefined) post[k] = v;
   };
   set('scoreThreshold', num(p, 'score-threshold', prob));
@@ -133,6 +143,8 @@ function settings(p: Parsed): Settings {
   set('updateThreshold', num(p, 'update-threshold', prob));
   set('maxPerImage', num(p, 'max-per-image', { min: 1, integer: true }));
   set('minScore', num(p, 'min-score', prob));
+  const classes = classesOption(p);
+  if (classes) post.classes = classes;
   const minSize = num(p, 'min-size', { min: 1, max: 16384, integer: true });
   const maxSize = num(p, 'max-size', { min: 1, max: 16384, integer: true });
   if (minSize !== undefined && maxSize !== undefined && maxSize < minSize) throw new UsageError(`--max-size (${maxSize}) is below --min-size (${minSize})`);

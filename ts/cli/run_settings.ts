@@ -22,6 +22,8 @@ export interface RunSettings {
   updateThreshold: number;
   maxPerImage: number;
   minScore: number;
+  /** --classes as given (names and labels, sorted); null: every class. */
+  classes: Array<string | number> | null;
   polygons: boolean;
   polygonEpsilon: number | null;
 }
@@ -31,7 +33,9 @@ export interface RunSettingsInput {
   precision?: string;
   minSize?: number;
   maxSize?: number;
-  post: Partial<Record<'scoreThreshold' | 'maskThreshold' | 'nmsPre' | 'updateThreshold' | 'maxPerImage' | 'minScore', number>>;
+  post: Partial<Record<'scoreThreshold' | 'maskThreshold' | 'nmsPre' | 'updateThreshold' | 'maxPerImage' | 'minScore', number>> & {
+    classes?: Array<string | number>;
+  };
   polygons: boolean;
   polygonEpsilon?: number;
 }
@@ -63,6 +67,7 @@ export function runSettingsOf(s: RunSettingsInput): RunSettings {
     updateThreshold: s.post.updateThreshold ?? d.updateThreshold,
     maxPerImage: s.post.maxPerImage ?? d.maxPerImage,
     minScore: s.post.minScore ?? d.minScore,
+    classes: s.post.classes ? [...s.post.classes].sort((a, b) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0)) : null,
     polygons: s.polygons,
     polygonEpsilon: s.polygons ? (s.polygonEpsilon ?? 0) : null,
   };
@@ -97,18 +102,27 @@ const FLAG: Record<Exclude<keyof RunSettings, 'version'>, string> = {
   updateThreshold: '--update-threshold',
   maxPerImage: '--max-per-image',
   minScore: '--min-score',
+  classes: '--classes',
   polygons: '--polygons',
   polygonEpsilon: '--polygon-epsilon',
 };
 
 const show = (v: unknown): string =>
-  typeof v === 'object' && v !== null && 'name' in v ? `${(v as RunSettings['model']).name} (${(v as RunSettings['model']).bytes ?? '?'} bytes)` : String(v);
+  typeof v === 'object' && v !== null && 'name' in v
+    ? `${(v as RunSettings['model']).name} (${(v as RunSettings['model']).bytes ?? '?'} bytes)`
+    : Array.isArray(v)
+      ? v.join(',')
+      : String(v);
 
 /** The differences, one phrase each ("--score-threshold 0.3 (the file: 0.1)"). */
 export function settingsDifferences(prev: RunSettings, now: RunSettings): string[] {
   const out: string[] = [];
   for (const k of Object.keys(FLAG) as Array<keyof typeof FLAG>) {
-    if (JSON.stringify(prev[k]) !== JSON.stringify(now[k])) out.push(`${FLAG[k]} ${show(now[k])} (the file: ${show(prev[k])})`);
+    // A record from before --classes existed has no entry: every class.
+    const was = k === 'classes' && prev[k] === undefined ? null : prev[k];
+    if (JSON.stringify(was) === JSON.stringify(now[k])) continue;
+    const shown = (v: unknown) => (k === 'classes' && v === null ? '(every class)' : show(v));
+    out.push(`${FLAG[k]} ${shown(now[k])} (the file: ${shown(was)})`);
   }
   return out;
 }

@@ -20,6 +20,8 @@ export interface PostprocessFlags {
   updateThreshold?: number;
   maxPerImage?: number;
   minScore?: number;
+  /** Only these classes (names or labels; `--classes`). */
+  classes?: Array<string | number>;
 }
 
 export interface SegmenterOptions extends PostprocessFlags {

@@ -33,6 +33,15 @@ export interface PostprocessOptions {
   maxPerImage?: number;
   /** Output filter applied after everything else: drop instances with score < minScore (0: none). */
   minScore?: number;
+  /**
+   * Only these classes: labels (`instance.label`, 0-based) or names (`instance.category`, e.g. `['person', 'car']`).
+   * The model then runs as if it had no other class: their candidates are dropped when candidates are selected,
+   * before `nmsPre`, Matrix NMS and `maxPerImage`. Matrix NMS decays a mask only by masks of its own class, so each
+   * class kept gets the instances the official code gives it, and up to `maxPerImage` of them now. Fewer candidates
+   * also means less post-processing. An empty list gives no instances; `null` (the default) keeps every class.
+   * Resolved to sorted labels in `model.config.classes`.
+   */
+  classes?: readonly (number | string)[] | null;
 }
 
 /** The constants of the official code; each is a Sotr.load option of the same name. */
@@ -70,6 +79,8 @@ export interface SotrConstants extends Required<PostprocessOptions> {
 /** Everything the network needs: the constants plus the checkpoint-derived structure. */
 export interface SotrConfig extends SotrConstants, Omit<SotrCheckpointConfig, 'problems'> {
   variant: SotrVariant;
+  /** The `classes` option resolved: sorted distinct labels, or null for every class. */
+  classes: readonly number[] | null;
   /** Class names by contiguous label (COCO's for 80-class models unless given). */
   classNames: string[];
   /** COCO category ids by label (80-class models), else null. */
@@ -102,6 +113,7 @@ export const SOTR_DEFAULTS: Readonly<Omit<SotrConstants, 'minSize'>> = Object.fr
   updateThreshold: 0.05,
   maxPerImage: 100,
   minScore: 0,
+  classes: null,
 } as SotrConstants);
 
 /** Recognises the released variants from the block structure (widths do not matter). */
@@ -142,6 +154,7 @@ const CONSTANT_KEYS = keysOf<SotrConstants>()(
   'updateThreshold',
   'maxPerImage',
   'minScore',
+  'classes',
 );
 
 export interface ConfigOverrides extends Partial<SotrConstants> {
@@ -160,8 +173,11 @@ function finite(name: string, v: unknown, min = -Infinity, max = Infinity): numb
   return v;
 }
 
-/** Checks one post-processing option (used by load and by predict). */
-export function checkPostprocessOption(where: string, key: keyof PostprocessOptions, v: unknown): unknown {
+/**
+ * Checks one post-processing option (used by load and by predict); `classes` comes back as sorted, distinct labels,
+ * names resolved through `classNames`.
+ */
+export function checkPostprocessOption(where: string, key: keyof PostprocessOptions, v: unknown, classNames: readonly string[]): unknown {
   const fail = (what: string): never => {
     throw new SotrRangeError(`${where}: ${key} must be ${what}, received ${String(v)}`);
   };
@@ -182,9 +198,40 @@ export function checkPostprocessOption(where: string, key: keyof PostprocessOpti
     case 'nmsKernel':
       if (v !== 'gaussian' && v !== 'linear') fail("'gaussian' or 'linear'");
       return v;
+    case 'classes':
+      return v === null ? null : classLabels(where, v, classNames);
     default:
       throw new SotrTypeError(`${where}: unknown post-processing option '${String(key)}'`);
   }
+}
+
+// `classes` as sorted distinct labels: each entry a label in [0, classNames.length) or one of classNames.
+function classLabels(where: string, v: unknown, classNames: readonly string[]): number[] {
+  if (!Array.isArray(v)) {
+    throw new SotrTypeError(`${where}: classes must be an array of labels or class names (null for every class), received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`);
+  }
+  const byName = new Map(classNames.map((n, i) => [n, i] as const));
+  const labels = new Set<number>();
+  for (const c of v as unknown[]) {
+    if (typeof c === 'string') {
+      const label = byName.get(c);
+      if (label === undefined) {
+        const near = classNames.filter((n) => n.toLowerCase() === c.trim().toLowerCase());
+        throw new SotrRangeError(
+          `${where}: classes: no class is named ${JSON.stringify(c)}${near.length ? ` (did you mean ${JSON.stringify(near[0])}?)` : ''}; the model's classes are model.config.classNames (${classNames.length})`,
+        );
+      }
+      labels.add(label);
+    } else if (typeof c === 'number') {
+      if (!Number.isSafeInteger(c) || c < 0 || c >= classNames.length) {
+        throw new SotrRangeError(`${where}: classes: ${String(c)} is not a label of this model (integers 0 to ${classNames.length - 1})`);
+      }
+      labels.add(c);
+    } else {
+      throw new SotrTypeError(`${where}: classes must hold labels (numbers) or class names (strings), received ${String(c)}`);
+    }
+  }
+  return [...labels].sort((a, b) => a - b);
 }
 
 export const POSTPROCESS_KEYS = keysOf<PostprocessOptions>()(
@@ -196,6 +243,7 @@ export const POSTPROCESS_KEYS = keysOf<PostprocessOptions>()(
   'updateThreshold',
   'maxPerImage',
   'minScore',
+  'classes',
 );
 
 /** Combines the checkpoint's structure with the constants and the caller's overrides, validating both. */
@@ -227,7 +275,6 @@ export function resolveConfig(ck: SotrCheckpointConfig, o: ConfigOverrides = {})
     }
   }
   if (k.pixelStd.some((x) => x === 0)) throw new SotrRangeError('Sotr.load: pixelStd must not hold 0');
-  for (const key of POSTPROCESS_KEYS) checkPostprocessOption('Sotr.load', key, k[key]);
   // Structural consistency the network relies on.
   if (ck.transformerWidth !== ck.fpnChannels) {
     throw new SotrRangeError(`Sotr.load: transformer width ${ck.transformerWidth} must equal the FPN width ${ck.fpnChannels}`);
@@ -252,8 +299,10 @@ export function resolveConfig(ck: SotrCheckpointConfig, o: ConfigOverrides = {})
   } else {
     classNames = Array.from({ length: ck.numClasses }, (_, i) => `class_${i}`);
   }
+  for (const key of POSTPROCESS_KEYS) checkPostprocessOption('Sotr.load', key, k[key], classNames);
   return {
     ...k,
+    classes: checkPostprocessOption('Sotr.load', 'classes', k.classes, classNames) as number[] | null,
     variant,
     resnetDepth: ck.resnetDepth,
     blocksPerStage: [...ck.blocksPerStage],

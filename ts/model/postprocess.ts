@@ -10,7 +10,8 @@
  *  9. sort, keep nmsPre;  10. Matrix NMS (class-aware, gaussian or linear);
  *  11. keep decayed scores >= updateThreshold, sort, keep maxPerImage;
  *  12. soft masks resized ×ratio, cropped to the unpadded size, resized to the original size, > maskThreshold.
- * Then our additions: the minScore output filter, boxes from the masks.
+ * Then our additions: the minScore output filter, boxes from the masks; and before step 3, the `classes` option (the
+ * other classes' pairs are never candidates, as if their logits were -inf).
  *
  * Where it runs (the JavaScript thread does none of the per-candidate work): steps 1–3 (ops/select_candidates), the
  * kernel gather (ops/gather_kernels) and steps 7–9 on the masks' statistics (ops/rank_candidates) are native CPU ops
@@ -39,7 +40,8 @@ import type { Contour, ContourOptions } from '../ops/mask_contours';
 import { selectCandidates } from '../ops/select_candidates';
 import { op, opts, type OpCtx } from './ops';
 
-export type ResolvedPostprocess = Required<PostprocessOptions>;
+/** The post-processing values of one prediction, checked; `classes` as sorted labels (null: every class). */
+export type ResolvedPostprocess = Omit<Required<PostprocessOptions>, 'classes'> & { classes: readonly number[] | null };
 
 /** One segmented object: its class, score, box and mask in the original image (and its contours when asked for). */
 export interface Instance {
@@ -192,7 +194,7 @@ export async function postprocess(
     // Steps 1 and 3.
     const cand = await selectCandidates(
       levels.map((l) => l.cate),
-      { threshold: o.scoreThreshold, strides: cfg.instanceStrides, ...sig },
+      { threshold: o.scoreThreshold, strides: cfg.instanceStrides, ...(o.classes ? { classes: o.classes } : {}), ...sig },
     );
     [cand.cells, cand.labels, cand.scores, cand.strides, cand.distinctCells, cand.rows].forEach(own);
     if (trace) {

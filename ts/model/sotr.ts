@@ -513,7 +513,7 @@ export class Sotr {
     const r = {} as Record<string, unknown>;
     for (const k of POSTPROCESS_KEYS) {
       const v = (o as Record<string, unknown>)[k];
-      r[k] = v === undefined ? this.config[k] : checkPostprocessOption(where, k, v);
+      r[k] = v === undefined ? this.config[k] : checkPostprocessOption(where, k, v, this.config.classNames);
     }
     return r as unknown as ResolvedPostprocess;
   }

@@ -10,7 +10,10 @@ import { checkOptions, keysOf } from '../options';
 
 /** One border of a mask, as OpenCV's findContours gives it. */
 export interface Contour {
-  /** The border's pixels (x0, y0, x1, y1, ...): with `approx: 'simple'` only where its direction changes. */
+  /**
+   * The border's pixels (x0, y0, x1, y1, ...): with `approx: 'simple'` only where its direction changes.
+   * `JSON.stringify` writes them as an array of numbers (JSON would otherwise write a typed array as an object).
+   */
   points: Int32Array;
   /** A hole's border (mode 'ccomp'), not a component's outer border. */
   hole: boolean;
@@ -30,6 +33,14 @@ export interface ContourOptions extends OpOptions {
 }
 
 const CONTOUR_OPTION_KEYS = keysOf<ContourOptions>()('mode', 'approx', 'precision', 'signal');
+
+// The prototype of the contours made here: JSON.stringify(prediction) then writes `points` as a plain array.
+// (Non-enumerable, so the contours still compare equal to plain { points, hole, parent } objects.)
+const CONTOUR_PROTO: object = Object.defineProperty({}, 'toJSON', {
+  value(this: Contour) {
+    return { points: Array.from(this.points), hole: this.hole, parent: this.parent };
+  },
+});
 
 // int32 elements a mask the last call's contours took (with a quarter to spare).
 let perMask = 256;
@@ -75,7 +86,7 @@ async function contoursOf(masks: Tensor, width: number, options: ContourOptions,
       const parent = d[at]!;
       const np = d[at + 1]!;
       at += 2;
-      list[c] = { points: d.slice(at, at + 2 * np), hole: parent >= 0, parent };
+      list[c] = Object.setPrototypeOf({ points: d.slice(at, at + 2 * np), hole: parent >= 0, parent }, CONTOUR_PROTO) as Contour;
       at += 2 * np;
     }
     out[i] = list;

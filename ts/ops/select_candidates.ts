@@ -9,6 +9,11 @@ export interface SelectCandidatesOptions extends OpOptions {
   threshold: number;
   /** One number per level: each candidate's minimum mask area (SOTR: the level's instance stride). */
   strides: readonly number[];
+  /**
+   * Only these class indices give candidates, as if every other class's logits were -inf (point NMS runs per class,
+   * so the candidates of the classes kept are the same as without the option). Default: every class.
+   */
+  classes?: readonly number[];
 }
 
 /** The candidates, in row-major (cell, class) order: CPU tensors of `count` entries (the caller disposes them). */
@@ -47,14 +52,19 @@ export function narrowAll(outs: Tensor[], count: number): Tensor[] {
  * [C, N, N] on the CPU (1..8 levels).
  */
 export async function selectCandidates(cate: readonly Tensor[], options: SelectCandidatesOptions): Promise<CandidateTensors> {
-  checkOptions('selectCandidates', options, keysOf<SelectCandidatesOptions>()('precision', 'signal', 'threshold', 'strides'));
+  checkOptions('selectCandidates', options, keysOf<SelectCandidatesOptions>()('precision', 'signal', 'threshold', 'strides', 'classes'));
   if (!Array.isArray(cate) || cate.length === 0) throw new SotrTypeError('selectCandidates: cate must be a non-empty array of Tensors');
   cate.forEach((t, i) => checkTensor('selectCandidates', `cate[${i}]`, t));
   if (options === null || typeof options !== 'object') throw new SotrTypeError('selectCandidates: options { threshold, strides } are required');
   const { threshold, strides } = options;
   if (typeof threshold !== 'number' || Number.isNaN(threshold)) throw new SotrRangeError(`selectCandidates: threshold must be a number, received ${String(threshold)}`);
   if (!Array.isArray(strides)) throw new SotrTypeError('selectCandidates: strides must be an array of numbers (one per level)');
-  const outs = await runOp('selectCandidates', [...cate], { threshold, strides: [...strides] }, options);
+  const { classes } = options;
+  if (classes !== undefined && (!Array.isArray(classes) || !classes.every((c) => Number.isSafeInteger(c) && c >= 0))) {
+    throw new SotrTypeError(`selectCandidates: classes must be an array of class indices (non-negative integers), received ${String(classes)}`);
+  }
+  const attrs = { threshold, strides: [...strides], ...(classes !== undefined ? { classes: [...classes] } : {}) };
+  const outs = await runOp('selectCandidates', [...cate], attrs, options);
   let counts: Int32Array;
   try {
     counts = (await outs[0]!.data()) as Int32Array;

@@ -76,7 +76,7 @@ export { masksToRLE, maskRleStrings } from './ops/mask_rle';
 export { masksToContours, maskContoursOf, contoursToCocoPolygons, type Contour, type ContourOptions } from './ops/mask_contours';
 export { approxPolygon } from './masks/approx_poly';
 export { renderPrediction, instanceColour, type RenderOptions, type RenderFormat } from './render';
-export { evaluateCoco, type CocoGroundTruth, type CocoResult, type CocoEvalSummary, type CocoIouType } from './eval/coco_eval';
+export { evaluateCoco, type CocoEvalOptions, type CocoGroundTruth, type CocoResult, type CocoEvalSummary, type CocoIouType } from './eval/coco_eval';
 export { toCocoResults, type CocoInstanceResult } from './eval/coco_results';
 export { selectCandidates, type SelectCandidatesOptions, type CandidateTensors } from './ops/select_candidates';
 export { gatherKernels } from './ops/gather_kernels';

@@ -47,6 +47,22 @@ test('JSON Lines results: images matched by file name, the same numbers', async 
   assert.not.match(r.stdout, /^bbox:/m);
 });
 
+test('--categories: only those (names or ids), each with the AP pycocotools gives it; unknown ones are usage errors', async () => {
+  const out = path.join(tmp, 'cats.json');
+  const r = await sotr(['eval', '--gt', gtFile, '--results', cocoFile, '--iou', 'bbox', '--categories', 'c3, 10', '--per-category', '--json', out]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^bbox: \d+ images, 2 categories/m);
+  const j = JSON.parse(readFileSync(out, 'utf8'));
+  assert.is(j.categories, 'c3, 10');
+  const ids = fx.groundTruth.categories.map((c) => c.id);
+  assert.equal(j.bbox.perCategory.map((c) => [c.categoryId, c.ap]), [3, 10].map((id) => [id, fx.expected['withBbox.bbox'].perCategory[ids.indexOf(id)]]));
+  for (const [arg, re] of [['c99', /no category named "c99"/], ['4242', /no category with id 4242/], ['c3,,c1', /--categories takes category names or ids/]]) {
+    const e = await sotr(['eval', '--gt', gtFile, '--results', cocoFile, '--categories', arg]);
+    assert.is(e.code, 1, arg);
+    assert.match(e.stderr, re);
+  }
+});
+
 test('usage errors: missing options, a bad --iou, a non-COCO file, results on unknown images', async () => {
   const bad = path.join(tmp, 'bad.json');
   writeFileSync(bad, JSON.stringify([{ image_id: 424242, category_id: 1, score: 0.5, bbox: [0, 0, 2, 2] }]));

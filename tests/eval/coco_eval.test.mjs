@@ -63,6 +63,53 @@ for (const set of ['withBbox', 'segmOnly']) {
   }
 }
 
+test("categories (pycocotools' params.catIds): each kept category's AP as pycocotools gives it, the means over them only", async () => {
+  const all = gt.categories.map((c) => c.id);
+  const keep = [all[all.length - 1], all[0]];
+  const named = gt.categories.every((c) => typeof c.name === 'string');
+  for (const set of ['withBbox', 'segmOnly']) {
+    for (const iouType of ['segm', 'bbox']) {
+      const want = fx.expected[`${set}.${iouType}`];
+      const got = await evaluateCoco(structuredClone(gt), structuredClone(fx.results[set]), iouType, { categories: keep });
+      // Categories are evaluated apart: the kept ones' AP is pycocotools' own.
+      assert.equal(got.perCategory.map((c) => c.categoryId), [...keep].sort((a, b) => a - b));
+      for (const c of got.perCategory) assert.is(c.ap, want.perCategory[all.indexOf(c.categoryId)], `${set} ${iouType} category ${c.categoryId}`);
+      assert.is(got.categories, 2);
+      // The same as a ground truth and results that have only these categories.
+      const only = (x) => keep.includes(x.category_id);
+      const sub = { ...structuredClone(gt), categories: gt.categories.filter((c) => keep.includes(c.id)), annotations: gt.annotations.filter(only) };
+      const ref = await evaluateCoco(sub, structuredClone(fx.results[set]).filter(only), iouType);
+      assert.equal(got.stats, ref.stats, `${set} ${iouType} stats`);
+      assert.equal(got.lines, ref.lines);
+      assert.is(got.detections, ref.detections);
+      assert.is(got.groundTruths, ref.groundTruths);
+      if (named) {
+        const byName = await evaluateCoco(structuredClone(gt), structuredClone(fx.results[set]), iouType, { categories: [gt.categories[0].name, keep[0], keep[0]] });
+        assert.equal(byName.stats, got.stats, 'by name, with a duplicate');
+      }
+    }
+  }
+  const bad = async (categories, Type, re) => {
+    try {
+      await evaluateCoco(gt, [], 'segm', { categories });
+    } catch (e) {
+      assert.ok(e instanceof Type && re.test(e.message), `${e.constructor.name}: ${e.message}`);
+      return;
+    }
+    assert.unreachable(`expected an error for ${JSON.stringify(categories)}`);
+  };
+  await bad([123456], SotrRangeError, /no category with id 123456/);
+  await bad(['no such category'], SotrRangeError, /no category named "no such category"/);
+  await bad('person', SotrTypeError, /categories must be an array/);
+  await bad([{}], SotrTypeError, /category ids \(numbers\) or names/);
+  try {
+    await evaluateCoco(gt, [], 'segm', { cats: [1] });
+    assert.unreachable('an unknown option');
+  } catch (e) {
+    assert.ok(e instanceof SotrTypeError, e.message);
+  }
+});
+
 test('evaluateCoco: typed errors for a bad iouType, a non-COCO file, a result on an unknown image', async () => {
   const fails = async (fn, Type, re) => {
     try {

@@ -186,7 +186,7 @@ against the SOTR key structure first.
       --key <entry>   the state_dict entry of a wrapped checkpoint (default: model / state_dict)
       --keep-prefix   keep a leading 'module.' on names`;
 
-export const EVAL_USAGE = `usage: sotr eval --gt <annotations.json> --results <coco.json | results.jsonl> [--iou segm,bbox] [--per-category] [--json out.json]
+export const EVAL_USAGE = `usage: sotr eval --gt <annotations.json> --results <coco.json | results.jsonl> [--iou segm,bbox] [--categories <list>] [--per-category] [--json out.json]
 
 COCO average precision and recall of results against COCO annotations, computed as pycocotools' COCOeval
 computes them (the 12 numbers it prints, and its lines), for masks (segm) and boxes (bbox).
@@ -197,6 +197,9 @@ computes them (the 12 numbers it prints, and its lines), for masks (segm) and bo
       --box-area        mask AP with the results' box areas for small/medium/large (pycocotools' loadRes when
                         results carry a bbox); by default their boxes are dropped for mask AP, so mask areas are
                         used, as detectron2's COCOEvaluator (the official SOTR numbers) does
+      --categories <l>  only these categories, names or ids of the annotation file separated by commas
+                        (person,car), as pycocotools' params.catIds: the results of a sotr predict --classes run
+                        scored over every category would count the others as AP 0
       --per-category    also print each category's AP (IoU 0.50:0.95, all areas), as detectron2 tabulates it
       --json <file>     also write the numbers as JSON (per-category AP included)`;
 

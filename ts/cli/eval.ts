@@ -48,6 +48,7 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
     iou: { type: 'string' },
     'box-area': { type: 'boolean' },
     'per-category': { type: 'boolean' },
+    categories: { type: 'string' },
     json: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   }, false);
@@ -82,10 +83,26 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   // detectron2's COCOEvaluator (how the official numbers were made) drops the results' boxes for mask AP, so that
   // the small/medium/large ranges use mask areas; pycocotools' loadRes alone would take the box area.
   const boxArea = flag(p, 'box-area');
+  // --categories person,car or ids: only those, as pycocotools' params.catIds (after sotr predict --classes).
+  const catArg = str(p, 'categories');
+  let categories: Array<number | string> | undefined;
+  if (catArg !== undefined) {
+    const items = catArg.split(',').map((x) => x.trim());
+    if (items.some((x) => x === '')) throw new UsageError(`--categories takes category names or ids separated by commas (e.g. person,car), received ${JSON.stringify(catArg)}`);
+    const names = new Set(gt.categories.map((c) => c.name));
+    // A name that is all digits is still a name when the annotation file has it; else a number is an id.
+    categories = items.map((x) => (/^\d+$/.test(x) && !names.has(x) ? Number(x) : x));
+    try {
+      await evaluateCoco(gt, [], 'bbox', { categories }); // checks the names and ids before the long runs
+    } catch (e) {
+      throw new UsageError(`--categories: ${(e as Error).message.replace(/^evaluateCoco: categories: /, '')}`);
+    }
+  }
   const maskAreaResults = (): CocoResult[] => results.map(({ bbox: _bbox, ...r }) => r);
+  if (catArg !== undefined) out.categories = catArg;
   for (const t of types as CocoIouType[]) {
     const t0 = performance.now();
-    const s = await evaluateCoco(gt, t === 'segm' && !boxArea ? maskAreaResults() : results, t);
+    const s = await evaluateCoco(gt, t === 'segm' && !boxArea ? maskAreaResults() : results, t, categories ? { categories } : {});
     io.stdout.write(`${t}: ${s.images} images, ${s.categories} categories, ${s.groundTruths} ground truths, ${s.detections} results (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
     io.stdout.write(s.lines.join('\n') + '\n');
     const names = new Map(gt.categories.map((c) => [c.id, c.name ?? String(c.id)]));

@@ -11,6 +11,7 @@
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { boxIou, rleArea, rleIou, rleToBox, segmentationToRle, type CocoBox, type RleMask } from '../masks/coco_mask';
 import { turnTaker } from '../event_loop';
+import { checkOptions } from '../options';
 
 /** What evaluateCoco compares: 'segm' (mask IoU) or 'bbox' (box IoU). */
 export type CocoIouType = 'segm' | 'bbox';
@@ -38,6 +39,17 @@ export interface CocoResult {
   score: number;
   segmentation?: unknown;
   bbox?: CocoBox;
+}
+
+/** Options of evaluateCoco(). */
+export interface CocoEvalOptions {
+  /**
+   * Evaluate these categories only, as pycocotools does with `params.catIds`: category ids, or names as the ground
+   * truth's `categories` spell them (`['person']`). Annotations and results of other categories are left out, and
+   * the means run over these (a run of `predict` with `classes` scored over all 80 would count the others as AP 0).
+   * Default: every category of the ground truth.
+   */
+  categories?: readonly (number | string)[];
 }
 
 /** What evaluateCoco() returns: COCOeval's 12 summary numbers and lines, the counts, and the AP per category. */
@@ -147,6 +159,28 @@ function argsortStable(keys: ArrayLike<number>): number[] {
   return idx.sort((a, b) => keys[a]! - keys[b]! || a - b);
 }
 
+// The `categories` option as sorted distinct ids of the ground truth's categories (names resolved through them).
+function categoryIds(gt: CocoGroundTruth, wanted: unknown): number[] {
+  if (!Array.isArray(wanted)) throw new SotrTypeError(`evaluateCoco: categories must be an array of category ids or names, received ${JSON.stringify(wanted)}`);
+  const byId = new Set(gt.categories.map((c) => c?.id));
+  const byName = new Map<string, number>();
+  for (const c of gt.categories) if (c && typeof c.name === 'string' && !byName.has(c.name)) byName.set(c.name, c.id);
+  const ids = new Set<number>();
+  for (const w of wanted as unknown[]) {
+    if (typeof w === 'number') {
+      if (!byId.has(w)) throw new SotrRangeError(`evaluateCoco: categories: the ground truth has no category with id ${w}`);
+      ids.add(w);
+    } else if (typeof w === 'string') {
+      const id = byName.get(w);
+      if (id === undefined) throw new SotrRangeError(`evaluateCoco: categories: the ground truth has no category named ${JSON.stringify(w)}${byName.size ? '' : ' (its categories have no names: give ids)'}`);
+      ids.add(id);
+    } else {
+      throw new SotrTypeError(`evaluateCoco: categories must hold category ids (numbers) or names (strings), received ${String(w)}`);
+    }
+  }
+  return [...ids].sort((a, b) => a - b);
+}
+
 /** A COCO image id as a map key: numbers and strings apart, as Python's dict keys are (1 and '1' are two images). */
 export function imageKey(id: number | string): string {
   return typeof id === 'number' ? `n${id}` : `s${id}`;
@@ -156,8 +190,14 @@ export function imageKey(id: number | string): string {
  * Evaluates results against COCO ground truth; `iouType` 'segm' (masks) or 'bbox'. Runs on the calling thread,
  * yielding to the event loop between images (COCO val2017 with 100 results an image: about a minute).
  */
-export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoResult[], iouType: CocoIouType = 'segm'): Promise<CocoEvalSummary> {
+export async function evaluateCoco(
+  gt: CocoGroundTruth,
+  results: readonly CocoResult[],
+  iouType: CocoIouType = 'segm',
+  options: CocoEvalOptions = {},
+): Promise<CocoEvalSummary> {
   if (iouType !== 'segm' && iouType !== 'bbox') throw new SotrRangeError(`evaluateCoco: iouType must be 'segm' or 'bbox', received ${String(iouType)}`);
+  checkOptions('evaluateCoco', options, ['categories']);
   if (!gt || !Array.isArray(gt.images) || !Array.isArray(gt.annotations) || !Array.isArray(gt.categories)) {
     throw new SotrTypeError('evaluateCoco: ground truth must have images, annotations and categories (a COCO annotation file)');
   }
@@ -176,7 +216,7 @@ export async function evaluateCoco(gt: CocoGroundTruth, results: readonly CocoRe
   }
   // p.imgIds and p.catIds: sorted, unique.
   const imgIds = [...new Set(gt.images.map((i) => i.id))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const catIds = [...new Set(gt.categories.map((c) => c.id))].sort((a, b) => a - b);
+  const catIds = options.categories === undefined ? [...new Set(gt.categories.map((c) => c.id))].sort((a, b) => a - b) : categoryIds(gt, options.categories);
   const catSet = new Set(catIds);
 
   results.forEach((r, i) => {

@@ -75,6 +75,7 @@ export { resizeMasks, resizeMasksToList, type ResizeMasksOptions, type ResizeMas
 export { masksToRLE, maskRleStrings } from './ops/mask_rle';
 export { masksToContours, maskContoursOf, contoursToCocoPolygons, type Contour, type ContourOptions } from './ops/mask_contours';
 export { approxPolygon } from './masks/approx_poly';
+export { labelMap, type LabelMap, type LabelMapOptions, type LabelMapSource } from './masks/label_map';
 export { renderPrediction, instanceColour, type RenderOptions, type RenderFormat } from './render';
 export { evaluateCoco, type CocoEvalOptions, type CocoGroundTruth, type CocoResult, type CocoEvalSummary, type CocoIouType } from './eval/coco_eval';
 export { toCocoResults, type CocoInstanceResult } from './eval/coco_results';

@@ -299,7 +299,7 @@ export function resolveConfig(ck: SotrCheckpointConfig, o: ConfigOverrides = {})
   } else {
     classNames = Array.from({ length: ck.numClasses }, (_, i) => `class_${i}`);
   }
-  for (const key of POSTPROCESS_KEYS) checkPostprocessOption('Sotr.load', key, k[key], classNames);
+  for (const key of POSTPROCESS_KEYS) if (key !== 'classes') checkPostprocessOption('Sotr.load', key, k[key], classNames);
   return {
     ...k,
     classes: checkPostprocessOption('Sotr.load', 'classes', k.classes, classNames) as number[] | null,

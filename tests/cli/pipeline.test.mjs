@@ -139,6 +139,29 @@ test('--classes is recorded with the settings (sorted, names and labels as given
   }
 });
 
+test('--label-maps usage errors: --label-map-values alone or unknown, more than 255 instances an image, a file for the folder', async () => {
+  const { dir, good } = imageFolder();
+  const img = path.join(dir, 'images', good[0]);
+  const o = path.join(dir, 'lm.jsonl');
+  const file = path.join(dir, 'a-file');
+  writeFileSync(file, 'x');
+  const cases = [
+    [['--label-map-values', 'label'], /--label-map-values is only used with --label-maps/],
+    [['--label-maps', path.join(dir, 'm'), '--label-map-values', 'class'], /--label-map-values: 'instance' or 'label'/],
+    [['--label-maps', path.join(dir, 'm'), '--max-per-image', '300'], /--max-per-image must be 255 or less/],
+    [['--label-maps', file], /--label-maps .* is not a folder/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await fakeSotr(['predict', '-m', 'fake', '-i', img, '-o', o, ...args]);
+    assert.is(r.code, 1, args.join(' '));
+    assert.match(r.stderr, re);
+  }
+  // By label, more instances than 255 are fine.
+  const r = await fakeSotr(['predict', '-m', 'fake', '-i', img, '-o', o, '-q', '--label-maps', path.join(dir, 'm'), '--label-map-values', 'label', '--max-per-image', '300']);
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(statSync(path.join(dir, 'm', good[0].replace(/\.[^.]+$/, '.png'))).size > 0);
+});
+
 test('--input - reads the paths from stdin (relative to the working folder); a listed missing file is an error line', async () => {
   const { dir, good } = imageFolder();
   const out = path.join(dir, 'stdin.jsonl');

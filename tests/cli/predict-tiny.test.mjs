@@ -87,6 +87,28 @@ mtest('predict --classes: only those classes, the same instances as without it (
   assert.match(r.stderr, /no class is named "no-such-class"/);
 });
 
+mtest('predict --label-maps: an 8-bit PNG per image, equal to labelMap of its line (by instance and by label)', async () => {
+  const sharp = (await import('sharp')).default;
+  const lines = readLines(out).filter((l) => l.instances?.length).slice(0, 2);
+  const files = lines.map((l) => l.file);
+  for (const by of ['instance', 'label']) {
+    const dir = path.join(outDir, `maps-${by}`);
+    const res = path.join(outDir, `maps-${by}.jsonl`);
+    const r = await sotr(['predict', '--model', 'tiny', '--out', res, '--device', 'cpu', '-q', ...SIZE, '--label-maps', dir, '--label-map-values', by, ...files]);
+    assert.is(r.code, 0, r.stderr);
+    for (const l of readLines(res)) {
+      const png = path.join(dir, path.basename(l.file, path.extname(l.file)) + '.png');
+      const meta = await sharp(png).metadata();
+      assert.equal([meta.width, meta.height, meta.channels, meta.depth], [l.width, l.height, 1, 'uchar'], `${png}: one 8-bit channel`);
+      const { data } = await sharp(png).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+      const instances = l.instances.map((i) => ({ label: i.label, mask: lib.Mask.fromRLE(i.segmentation) }));
+      const want = await lib.labelMap({ width: l.width, height: l.height, instances }, { by });
+      assert.ok(Array.from(want.data).every((v, k) => v === data[k]), `${png} equals labelMap by ${by}`);
+      assert.ok(data.some((v) => v > 0));
+    }
+  }
+});
+
 mtest('predict then eval: the COCO results scored against themselves as ground truth give AP 1 (ids, categories, RLE agree)', async () => {
   // Ground truth made from the JSON Lines (images by file name), results from the --coco file of the first test.
   const lines = readLines(out).filter((l) => l.instances);

@@ -5,11 +5,11 @@
  */
 import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
-import type { DecodeDone, DecodeJob, VizDone, VizJob, WorkerConfig } from './worker';
+import type { DecodeDone, DecodeJob, LabelsDone, LabelsJob, VizDone, VizJob, WorkerConfig } from './worker';
 
-type Job = DecodeJob | VizJob;
-type Done = DecodeDone | VizDone;
-type JobInput = Omit<DecodeJob, 'id'> | Omit<VizJob, 'id'>;
+type Job = DecodeJob | VizJob | LabelsJob;
+type Done = DecodeDone | VizDone | LabelsDone;
+type JobInput = Omit<DecodeJob, 'id'> | Omit<VizJob, 'id'> | Omit<LabelsJob, 'id'>;
 
 interface Slot {
   worker: Worker;
@@ -56,6 +56,7 @@ export class WorkerPool {
 
   run(job: Omit<DecodeJob, 'id'>): Promise<DecodeDone>;
   run(job: Omit<VizJob, 'id'>): Promise<VizDone>;
+  run(job: Omit<LabelsJob, 'id'>): Promise<LabelsDone>;
   run(input: JobInput): Promise<Done> {
     const job = { ...input, id: this.#next++ } as Job;
     let slot = this.#slots[0]!;

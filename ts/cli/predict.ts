@@ -7,7 +7,8 @@
  *     batch is queued before the previous one's results are encoded (RLE) and
  *     written, so the device does not wait for the JavaScript side
  *   → each result is one append to the JSON Lines file (fsync at intervals)
- *   → overlays (--viz) are drawn by the worker threads from the encoded results.
+ *   → overlays (--viz) and label maps (--label-maps) are drawn by the worker threads
+ *     from the encoded results.
  * Nothing is lost: an unreadable image becomes a line with `error`; Ctrl-C
  * finishes the batches in flight, flushes and exits 130; a rerun with the same
  * --out skips what is done and redoes a torn last line.
@@ -53,6 +54,8 @@ const PREDICT_OPTIONS = {
   'image-ids': { type: 'string' },
   viz: { type: 'string' },
   'viz-threshold': { type: 'string' },
+  'label-maps': { type: 'string' },
+  'label-map-values': { type: 'string' },
   polygons: { type: 'boolean' },
   'polygon-epsilon': { type: 'string' },
   workers: { type: 'string' },
@@ -80,6 +83,9 @@ interface Settings {
   imageIds?: ImageIdMap;
   viz?: string;
   vizThreshold: number;
+  /** --label-maps: a folder of 8-bit PNG maps, one per image; --label-map-values: what a pixel holds. */
+  labelMaps?: string;
+  labelMapBy: 'instance' | 'label';
   workers?: number;
   retryErrors: boolean;
   overwrite: boolean;
@@ -159,6 +165,7 @@ function settings(p: Parsed): Settings {
     device,
     post,
     vizThreshold: num(p, 'viz-threshold', prob) ?? 0.3,
+    labelMapBy: 'instance',
     retryErrors: flag(p, 'retry-errors'),
     overwrite: flag(p, 'overwrite'),
     allowMixedSettings: flag(p, 'allow-mixed-settings'),
@@ -181,35 +188,58 @@ function settings(p: Parsed): Settings {
   if (imageIdsFile !== undefined) s.imageIds = loadImageIds(imageIdsFile);
   const viz = str(p, 'viz');
   if (viz !== undefined) {
-    // A file there (not a folder) would fail every image's overlay one by one: refused before the run instead.
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.statSync(viz);
-    } catch {
-      st = undefined; // made at the first overlay
-    }
-    if (st && !st.isDirectory()) throw new UsageError(`--viz ${viz} is not a folder`);
+    folderOption('--viz', viz);
     s.viz = viz;
+  }
+  const labelMaps = str(p, 'label-maps');
+  const values = str(p, 'label-map-values');
+  if (values !== undefined) {
+    if (labelMaps === undefined) throw new UsageError('--label-map-values is only used with --label-maps');
+    if (values !== 'instance' && values !== 'label') throw new UsageError(`--label-map-values: 'instance' or 'label', received '${values}'`);
+    s.labelMapBy = values;
+  }
+  if (labelMaps !== undefined) {
+    folderOption('--label-maps', labelMaps);
+    // 8-bit maps: 1 + the instance's index must fit.
+    if (s.labelMapBy === 'instance' && (s.post.maxPerImage ?? 100) > 255) {
+      throw new UsageError(`--label-maps writes 8-bit maps (1 + the instance's index): --max-per-image must be 255 or less, received ${s.post.maxPerImage}`);
+    }
+    s.labelMaps = labelMaps;
   }
   const workers = num(p, 'workers', { min: 1, max: 64, integer: true });
   if (workers !== undefined) s.workers = workers;
   return s;
 }
 
-/** Overlay file names: the image's name, or its path with separators replaced where names collide. */
-function vizNames(files: string[], dir: string): Map<string, string> {
+// An output folder's option: a file there (not a folder) would fail every image's output one by one, so it is
+// refused before the run instead; a missing folder is made at the first output.
+function folderOption(flagName: string, dir: string): void {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    st = undefined;
+  }
+  if (st && !st.isDirectory()) throw new UsageError(`${flagName} ${dir} is not a folder`);
+}
+
+/**
+ * Output file names: the image's name, or its path with separators replaced where names collide; with the
+ * image's own extension class (.jpg for JPEGs, else .png) unless `ext` is given.
+ */
+function outputNames(files: string[], dir: string, ext?: string): Map<string, string> {
   const count = new Map<string, number>();
   const stem = (f: string) => path.basename(f, path.extname(f));
   for (const f of files) count.set(stem(f), (count.get(stem(f)) ?? 0) + 1);
   const out = new Map<string, string>();
   for (const f of files) {
-    const ext = /\.(jpe?g)$/i.test(f) ? '.jpg' : '.png';
+    const e = ext ?? (/\.(jpe?g)$/i.test(f) ? '.jpg' : '.png');
     let name = stem(f);
     if (count.get(name)! > 1) {
       const rel = path.relative(process.cwd(), path.resolve(f));
       name = rel.slice(0, rel.length - path.extname(rel).length).replace(/^(\.\.[/\\])+/, '').replace(/[/\\:]+/g, '__');
     }
-    out.set(f, path.join(dir, name + ext));
+    out.set(f, path.join(dir, name + e));
   }
   return out;
 }
@@ -295,12 +325,15 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   if (skipped) say(`${skipped} of ${files.length} images already in ${s.out}; resuming`);
 
   const cores = os.availableParallelism?.() ?? os.cpus().length;
-  const viz = s.viz ? vizNames(files, s.viz) : undefined;
+  const outputs = {
+    viz: s.viz ? outputNames(files, s.viz) : undefined,
+    labelMaps: s.labelMaps ? outputNames(files, s.labelMaps, '.png') : undefined,
+  };
   const stats = { processed: 0, failed: 0, interrupted: false, stopped: false };
   // journal.done follows the lines this run writes, so it ends as the status of the whole input set.
   if (todo.length) {
     if (!toStdout(s)) writeRunSettings(s.out, runSettings);
-    await runModel(s, todo, viz, io, factory, mode, cores, stats, journal.done);
+    await runModel(s, todo, outputs, io, factory, mode, cores, stats, journal.done);
   }
   if (stats.stopped) return EXIT.usage;
   const failedTotal = files.reduce((n, f) => n + (journal.done.get(path.resolve(f))?.error !== undefined ? 1 : 0), 0);
@@ -329,7 +362,7 @@ const SYSTEMIC_FAILURES = 3;
 async function runModel(
   s: Settings,
   todo: string[],
-  viz: Map<string, string> | undefined,
+  outputs: { viz?: Map<string, string>; labelMaps?: Map<string, string> },
   io: CliIO,
   factory: SegmenterFactory,
   mode: ProgressMode,
@@ -367,7 +400,7 @@ async function runModel(
   const queue = new DecodeQueue(pool, todo, Math.max(4, 3 * batch));
   const writer = new JournalWriter(s.out, s.overwrite, 1000, toStdout(s) ? (buf) => io.stdout.write(buf) : undefined);
   progress = new Progress(todo.length, mode, io.stderr);
-  const pendingViz = new Set<Promise<void>>();
+  const pendingOutputs = new Set<Promise<void>>();
 
   // Ctrl-C, and SIGTERM (docker stop, Kubernetes, systemd, `timeout`): finish the batch in flight, write it, exit 130;
   // a second signal exits at once (every line written so far is complete).
@@ -430,19 +463,31 @@ async function runModel(
     }
   };
 
-  const queueViz = async (line: ResultLine) => {
-    if (!viz || !line.instances || line.width === undefined || line.height === undefined) return;
-    const instances: VizInstance[] = line.instances
-      .filter((i) => i.score >= s.vizThreshold)
-      .map((i, k) => ({ counts: i.segmentation.counts, label: i.class, score: i.score, bbox: i.bbox, color: instanceColour(k) }));
-    while (pendingViz.size >= 2 * pool.size + 2) await Promise.race(pendingViz);
-    const job: Promise<void> = pool
-      .run({ kind: 'viz', file: line.file, out: viz.get(line.file)!, width: line.width, height: line.height, instances })
+  // Drawn by the worker threads; at most a few jobs wait at a time.
+  const queueJob = async (run: () => Promise<{ error?: string }>, what: string) => {
+    while (pendingOutputs.size >= 2 * pool.size + 2) await Promise.race(pendingOutputs);
+    const job: Promise<void> = run()
       .then((r) => {
-        if (r.error) progress.log(`sotr: --viz ${line.file}: ${r.error}`);
+        if (r.error) progress.log(`sotr: ${what}: ${r.error}`);
       })
-      .finally(() => pendingViz.delete(job));
-    pendingViz.add(job);
+      .finally(() => pendingOutputs.delete(job));
+    pendingOutputs.add(job);
+  };
+  const queueOutputs = async (line: ResultLine) => {
+    if (!line.instances || line.width === undefined || line.height === undefined) return;
+    const { width, height } = line;
+    const lm = outputs.labelMaps?.get(line.file);
+    if (lm) {
+      const instances = line.instances.map((i) => ({ counts: i.segmentation.counts, label: i.label }));
+      await queueJob(() => pool.run({ kind: 'labels', out: lm, width, height, by: s.labelMapBy, instances }), `--label-maps ${line.file}`);
+    }
+    const viz = outputs.viz?.get(line.file);
+    if (viz) {
+      const instances: VizInstance[] = line.instances
+        .filter((i) => i.score >= s.vizThreshold)
+        .map((i, k) => ({ counts: i.segmentation.counts, label: i.class, score: i.score, bbox: i.bbox, color: instanceColour(k) }));
+      await queueJob(() => pool.run({ kind: 'viz', file: line.file, out: viz, width, height, instances }), `--viz ${line.file}`);
+    }
   };
 
   /** Encodes and writes a finished batch (runs while the next batch is on the device). */
@@ -471,7 +516,7 @@ async function runModel(
       }
       line.ms = Math.round(o.ms * 10) / 10;
       write(line);
-      await queueViz(line);
+      await queueOutputs(line);
     }
     progress.tick(images.length, outs.filter((o) => o.error !== undefined).length);
     if (successes === 0 && failStreak >= SYSTEMIC_FAILURES) {
@@ -509,7 +554,7 @@ async function runModel(
   } finally {
     const runMs = performance.now() - tRun;
     const opProfile = opSession?.stop();
-    await Promise.allSettled(pendingViz);
+    await Promise.allSettled(pendingOutputs);
     if (fatal) progress.clear();
     else progress.finish();
     await writer.close();

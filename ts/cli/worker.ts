@@ -2,8 +2,8 @@
  * A CLI worker thread: decodes images for the model (with the model's own
  * decoder, so the pixels are exactly what the model would read from the path:
  * EXIF orientation, Pillow's conversions, interleaved BGR) and draws overlay
- * images from finished results, so neither runs on the thread that feeds the
- * device. Started by pool.ts; one message in, one message out per job.
+ * images and label maps from finished results, so none of it runs on the thread
+ * that feeds the device. Started by pool.ts; one message in, one message out per job.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as fs from 'node:fs';
@@ -11,6 +11,8 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { decodeImage } from '../model/preprocess';
 import { baseImage, encodeOverlay, renderOverlay, type OverlayInstance } from '../render';
+import { labelMap } from '../masks/label_map';
+import { Mask } from '../masks/mask';
 
 export interface DecodeJob {
   kind: 'decode';
@@ -44,6 +46,24 @@ export interface VizJob {
 
 export interface VizDone {
   kind: 'viz';
+  id: number;
+  error?: string;
+  ms: number;
+}
+
+/** --label-maps: one image's instances (the results file's RLE counts and labels) painted into an 8-bit PNG. */
+export interface LabelsJob {
+  kind: 'labels';
+  id: number;
+  out: string;
+  width: number;
+  height: number;
+  by: 'instance' | 'label';
+  instances: Array<{ counts: string; label: number }>;
+}
+
+export interface LabelsDone {
+  kind: 'labels';
   id: number;
   error?: string;
   ms: number;
@@ -94,9 +114,29 @@ async function viz(job: VizJob): Promise<VizDone> {
   }
 }
 
+async function labels(job: LabelsJob): Promise<LabelsDone> {
+  const t0 = performance.now();
+  try {
+    const { width: W, height: H } = job;
+    const instances = job.instances.map((i) => ({ label: i.label, mask: Mask.fromRLE({ size: [H, W], counts: i.counts }) }));
+    const map = await labelMap({ width: W, height: H, instances }, { by: job.by });
+    let top = 0;
+    for (const v of map.data) if (v > top) top = v;
+    if (top > 255) throw new Error(`a value of ${top} does not fit the 8-bit map (${job.by === 'instance' ? 'more than 255 instances' : 'a label above 254'})`);
+    fs.mkdirSync(path.dirname(job.out), { recursive: true });
+    const tmp = `${job.out}.partial-${process.pid}`;
+    // Grey (b-w): a one-channel PNG, which dataset tools read as a 2-D array of values (sharp would write RGB).
+    await sharp(Uint8Array.from(map.data), { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').png().toFile(tmp);
+    fs.renameSync(tmp, job.out);
+    return { kind: 'labels', id: job.id, ms: performance.now() - t0 };
+  } catch (e) {
+    return { kind: 'labels', id: job.id, error: String((e as Error)?.message ?? e).split('\n')[0], ms: performance.now() - t0 };
+  }
+}
+
 if (parentPort) {
   const port = parentPort;
-  port.on('message', (job: DecodeJob | VizJob) => {
+  port.on('message', (job: DecodeJob | VizJob | LabelsJob) => {
     if (job.kind === 'decode') {
       void decode(job).then((r) => {
         try {
@@ -105,6 +145,8 @@ if (parentPort) {
           port.postMessage(r); // a buffer that cannot be transferred (a pooled one) is copied
         }
       });
+    } else if (job.kind === 'labels') {
+      void labels(job).then((r) => port.postMessage(r));
     } else {
       void viz(job).then((r) => port.postMessage(r));
     }

@@ -1,5 +1,6 @@
 // The scripts in examples/ run: segment-and-export on two example images with the tiny model (overlays, COCO
-// results, polygon features with rings closed; an unreadable image between them reported, the others exported), and the HTTP service answering a POSTed image, a bad image (422
+// results, polygon features with rings closed; an unreadable image between them reported, the others exported),
+// cutout (the classes asked for kept, the rest transparent), and the HTTP service answering a POSTed image, a bad image (422
 // with the library's error code) and a wrong route (404), then stopping on SIGTERM. They import 'sotr-node' as a user
 // would: a scratch folder's node_modules links to this checkout.
 import { test } from 'uvu';
@@ -14,6 +15,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const dir = mkdtempSync(path.join(tmpdir(), 'sotr-examples-'));
 mkdirSync(path.join(dir, 'node_modules'));
 symlinkSync(root, path.join(dir, 'node_modules', 'sotr-node'), 'dir');
+// sharp, which cutout.mjs imports itself: npm installs it beside sotr-node (its dependency) in a user's project.
+symlinkSync(path.join(root, 'node_modules', 'sharp'), path.join(dir, 'node_modules', 'sharp'), 'dir');
 cpSync(path.join(root, 'examples'), path.join(dir, 'examples'), { recursive: true });
 const img = (n) => path.join(root, 'examples', 'images', n);
 
@@ -51,6 +54,28 @@ test('examples/segment-and-export.mjs: overlays, COCO results and polygon featur
       assert.equal(ringPts[0], ringPts[ringPts.length - 1], 'closed ring');
     }
   }
+});
+
+test('examples/cutout.mjs: the photo with everything but the classes asked for transparent', async () => {
+  const sharp = (await import('sharp')).default;
+  const out = path.join(dir, 'cutout.png');
+  // The tiny random model finds "refrigerators" (shapes, not objects) in this picture.
+  const r = spawnSync(process.execPath, [path.join(dir, 'examples', 'cutout.mjs'), 'tiny', img('street.jpg'), out, 'refrigerator', 'tie'], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /refrigerator/);
+  const { data, info } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
+  const src = await sharp(img('street.jpg')).metadata();
+  assert.equal([info.width, info.height, info.channels], [src.width, src.height, 4]);
+  let opaque = 0;
+  for (let p = 3; p < data.length; p += 4) if (data[p] === 255) opaque++;
+  assert.ok(opaque > 0 && opaque < info.width * info.height, `${opaque} opaque pixels`);
+  const none = spawnSync(process.execPath, [path.join(dir, 'examples', 'cutout.mjs'), 'tiny', img('street.jpg'), path.join(dir, 'x.png'), 'no such class'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  assert.is(none.status, 1);
+  assert.match(none.stderr, /no class is named "no such class"/);
 });
 
 test('examples/http-server.mjs: answers a POSTed image, 422 for a bad one, 503 when busy, 404 elsewhere; stops on SIGTERM', async () => {

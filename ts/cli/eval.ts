@@ -8,7 +8,7 @@ import { EVAL_USAGE, EXIT, UsageError, flag, parse, str } from './args';
 import { imageId, type ImageIdMap } from './coco';
 import { scanLines, type ResultLine } from './journal';
 import type { CliIO } from './predict';
-import { evaluateCoco, imageKey, type CocoGroundTruth, type CocoIouType, type CocoResult } from '../eval/coco_eval';
+import { categoryIds, evaluateCoco, imageKey, type CocoGroundTruth, type CocoIouType, type CocoResult } from '../eval/coco_eval';
 
 function readJson(file: string, what: string): unknown {
   if (!fs.existsSync(file)) throw new UsageError(`${what} not found: ${file}`);
@@ -93,7 +93,7 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
     // A name that is all digits is still a name when the annotation file has it; else a number is an id.
     categories = items.map((x) => (/^\d+$/.test(x) && !names.has(x) ? Number(x) : x));
     try {
-      await evaluateCoco(gt, [], 'bbox', { categories }); // checks the names and ids before the long runs
+      categoryIds(gt, categories); // the names and ids checked before the long runs
     } catch (e) {
       throw new UsageError(`--categories: ${(e as Error).message.replace(/^evaluateCoco: categories: /, '')}`);
     }

@@ -159,8 +159,8 @@ function argsortStable(keys: ArrayLike<number>): number[] {
   return idx.sort((a, b) => keys[a]! - keys[b]! || a - b);
 }
 
-// The `categories` option as sorted distinct ids of the ground truth's categories (names resolved through them).
-function categoryIds(gt: CocoGroundTruth, wanted: unknown): number[] {
+/** @internal The `categories` option as sorted distinct ids of the ground truth's categories (names resolved through them). */
+export function categoryIds(gt: CocoGroundTruth, wanted: unknown): number[] {
   if (!Array.isArray(wanted)) throw new SotrTypeError(`evaluateCoco: categories must be an array of category ids or names, received ${JSON.stringify(wanted)}`);
   const byId = new Set(gt.categories.map((c) => c?.id));
   const byName = new Map<string, number>();

@@ -56,7 +56,7 @@ test('--categories: only those (names or ids), each with the AP pycocotools give
   assert.is(j.categories, 'c3, 10');
   const ids = fx.groundTruth.categories.map((c) => c.id);
   assert.equal(j.bbox.perCategory.map((c) => [c.categoryId, c.ap]), [3, 10].map((id) => [id, fx.expected['withBbox.bbox'].perCategory[ids.indexOf(id)]]));
-  for (const [arg, re] of [['c99', /no category named "c99"/], ['4242', /no category with id 4242/], ['c3,,c1', /--categories takes category names or ids/]]) {
+  for (const [arg, re] of [['c99', /no category named "c99"$/m], ['C3', /did you mean "c3"/], ['4242', /no category with id 4242/], ['c3,,c1', /--categories takes category names or ids/]]) {
     const e = await sotr(['eval', '--gt', gtFile, '--results', cocoFile, '--categories', arg]);
     assert.is(e.code, 1, arg);
     assert.match(e.stderr, re);

@@ -78,7 +78,9 @@ test('classes: what names no class is a typed error naming it, at load and at pr
     const e3 = await rejects(m.predict(img, { classes: m.config.classNames[0] }), SotrTypeError);
     assert.match(e3.message, /classes must be an array/);
     await rejects(m.predict(img, { classes: [{}] }), SotrTypeError);
-    // A name in the wrong case gets a hint.
+    // A misspelt name gets a hint.
+    assert.match((await rejects(m.predict(img, { classes: ['persn'] }), SotrRangeError)).message, /did you mean "person"\?/);
+    // A name in the wrong case too.
     const upper = m.config.classNames[0].toUpperCase();
     if (upper !== m.config.classNames[0]) assert.match((await rejects(m.predict(img, { classes: [upper] }), SotrRangeError)).message, /did you mean/);
     // predictEach checks its options at the call.

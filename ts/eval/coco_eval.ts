@@ -11,7 +11,7 @@
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { boxIou, rleArea, rleIou, rleToBox, segmentationToRle, type CocoBox, type RleMask } from '../masks/coco_mask';
 import { turnTaker } from '../event_loop';
-import { checkOptions } from '../options';
+import { checkOptions, nearestKey } from '../options';
 
 /** What evaluateCoco compares: 'segm' (mask IoU) or 'bbox' (box IoU). */
 export type CocoIouType = 'segm' | 'bbox';
@@ -172,7 +172,11 @@ export function categoryIds(gt: CocoGroundTruth, wanted: unknown): number[] {
       ids.add(w);
     } else if (typeof w === 'string') {
       const id = byName.get(w);
-      if (id === undefined) throw new SotrRangeError(`evaluateCoco: categories: the ground truth has no category named ${JSON.stringify(w)}${byName.size ? '' : ' (its categories have no names: give ids)'}`);
+      if (id === undefined) {
+        const near = nearestKey(w.trim(), [...byName.keys()]);
+        const hint = !byName.size ? ' (its categories have no names: give ids)' : near !== undefined ? ` (did you mean ${JSON.stringify(near)}?)` : '';
+        throw new SotrRangeError(`evaluateCoco: categories: the ground truth has no category named ${JSON.stringify(w)}${hint}`);
+      }
       ids.add(id);
     } else {
       throw new SotrTypeError(`evaluateCoco: categories must hold category ids (numbers) or names (strings), received ${String(w)}`);

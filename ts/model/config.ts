@@ -5,7 +5,7 @@
  * run.
  */
 import { SotrRangeError, SotrTypeError } from '../errors';
-import { keysOf } from '../options';
+import { keysOf, nearestKey } from '../options';
 import type { SotrCheckpointConfig } from '../checkpoint/config';
 import type { Precision } from '../device';
 import { COCO_CATEGORY_IDS, COCO_CLASS_NAMES } from './coco';
@@ -216,9 +216,9 @@ function classLabels(where: string, v: unknown, classNames: readonly string[]): 
     if (typeof c === 'string') {
       const label = byName.get(c);
       if (label === undefined) {
-        const near = classNames.filter((n) => n.toLowerCase() === c.trim().toLowerCase());
+        const near = nearestKey(c.trim(), classNames);
         throw new SotrRangeError(
-          `${where}: classes: no class is named ${JSON.stringify(c)}${near.length ? ` (did you mean ${JSON.stringify(near[0])}?)` : ''}; the model's classes are model.config.classNames (${classNames.length})`,
+          `${where}: classes: no class is named ${JSON.stringify(c)}${near !== undefined ? ` (did you mean ${JSON.stringify(near)}?)` : ''}; the model's classes are model.config.classNames (${classNames.length})`,
         );
       }
       labels.add(label);

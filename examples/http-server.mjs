@@ -1,14 +1,15 @@
 // A minimal segmentation service: POST an image (JPEG, PNG, WebP, ...) to /segment and get its instances back as
-// JSON (class, score, box, COCO RLE, and with ?polygons=1 the outer contours as COCO polygons).
+// JSON (class, score, box, COCO RLE, and with ?polygons=1 the outer contours as COCO polygons; ?classes=person,car
+// for those classes only).
 //
 //   node examples/http-server.mjs <checkpoint.pth|tiny> [port]
-//   curl --data-binary @photo.jpg 'http://localhost:8080/segment?polygons=1'
+//   curl --data-binary @photo.jpg 'http://localhost:8080/segment?polygons=1&classes=person'
 //
 // What it shows: one model shared by every request (predictions take turns, first come first served, one at a time
 // on the CPU; the event loop stays free for other requests), load shedding on the model's backlog (503 with
 // Retry-After once MAX_PENDING images wait, default 8), a request's prediction cancelled when its client goes away
 // (AbortSignal: a waiting one leaves the line at once), and the library's typed errors mapped to HTTP statuses (a bad
-// image is the client's fault: 422; anything else: 500).
+// image is the client's fault: 422; an unknown class name, 400; anything else: 500).
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,8 +50,12 @@ const server = http.createServer(async (req, res) => {
       return;
     }
     const polygons = url.searchParams.get('polygons') === '1';
+    // ?classes=person,car: only those classes; a name the model does not have is the client's mistake (400).
+    const classes = url.searchParams.get('classes')?.split(',').map((c) => c.trim());
+    const unknown = classes?.filter((c) => !model.config.classNames.includes(c)) ?? [];
+    if (unknown.length) throw Object.assign(new Error(`unknown classes: ${unknown.join(', ')} (the model's are ${model.config.classNames.join(', ')})`), { status: 400 });
     const t0 = performance.now();
-    const result = await model.predict(Buffer.concat(chunks), { signal: abort.signal, contours: polygons });
+    const result = await model.predict(Buffer.concat(chunks), { signal: abort.signal, contours: polygons, ...(classes ? { classes } : {}) });
     const body = {
       width: result.width,
       height: result.height,

@@ -78,7 +78,7 @@ test('examples/cutout.mjs: the photo with everything but the classes asked for t
   assert.match(none.stderr, /no class is named "no such class"/);
 });
 
-test('examples/http-server.mjs: answers a POSTed image, 422 for a bad one, 503 when busy, 404 elsewhere; stops on SIGTERM', async () => {
+test('examples/http-server.mjs: answers a POSTed image (all classes or some), 422 for a bad one, 400 for an unknown class, 503 when busy, 404 elsewhere; stops on SIGTERM', async () => {
   const child = spawn(process.execPath, [path.join(dir, 'examples', 'http-server.mjs'), 'tiny', '0'], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -104,6 +104,13 @@ test('examples/http-server.mjs: answers a POSTed image, 422 for a bad one, 503 w
     assert.ok(body.instances.length > 0);
     assert.type(body.instances[0].rle.counts, 'string');
     assert.ok(Array.isArray(body.instances[0].polygons));
+    // ?classes: only those classes; an unknown name is a 400 that lists the model's classes.
+    const label = body.instances[0].class;
+    const some = await (await fetch(`${base}/segment?classes=${encodeURIComponent(label)}`, { method: 'POST', body: readFileSync(img('street.jpg')) })).json();
+    assert.ok(some.instances.length > 0 && some.instances.every((i) => i.class === label), JSON.stringify(some.instances.map((i) => i.class)));
+    const unknown = await fetch(`${base}/segment?classes=unicorn`, { method: 'POST', body: readFileSync(img('street.jpg')) });
+    assert.is(unknown.status, 400);
+    assert.match((await unknown.json()).error, /unknown classes: unicorn \(the model's are person, /);
     const bad = await fetch(`${base}/segment`, { method: 'POST', body: Buffer.from('not an image') });
     assert.is(bad.status, 422);
     assert.is((await bad.json()).code, 'SOTR_IMAGE_DECODE');

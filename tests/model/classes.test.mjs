@@ -70,7 +70,7 @@ test('classes: what names no class is a typed error naming it, at load and at pr
     const n = m.config.classNames.length;
     const img = IMAGES[0];
     const e1 = await rejects(m.predict(img, { classes: ['no such class'] }), SotrRangeError);
-    assert.match(e1.message, /no class is named "no such class"/);
+    assert.match(e1.message, /no class is named "no such class"; the model's 80 classes \(model.config.classNames\): person, bicycle, car, /);
     const e2 = await rejects(m.predict(img, { classes: [n] }), SotrRangeError);
     assert.match(e2.message, new RegExp(`${n} is not a label of this model \\(integers 0 to ${n - 1}\\)`));
     await rejects(m.predict(img, { classes: [-1] }), SotrRangeError);

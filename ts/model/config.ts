@@ -218,7 +218,8 @@ function classLabels(where: string, v: unknown, classNames: readonly string[]): 
       if (label === undefined) {
         const near = nearestKey(c.trim(), classNames);
         throw new SotrRangeError(
-          `${where}: classes: no class is named ${JSON.stringify(c)}${near !== undefined ? ` (did you mean ${JSON.stringify(near)}?)` : ''}; the model's classes are model.config.classNames (${classNames.length})`,
+          `${where}: classes: no class is named ${JSON.stringify(c)}${near !== undefined ? ` (did you mean ${JSON.stringify(near)}?)` : ''}; ` +
+            `the model's ${classNames.length} classes (model.config.classNames): ${classNames.slice(0, 100).join(', ')}${classNames.length > 100 ? ', …' : ''}`,
         );
       }
       labels.add(label);

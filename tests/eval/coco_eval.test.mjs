@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeRleCounts, evaluateCoco, Mask, masksToRLE, Sotr, toCocoResults, SotrRangeError, SotrTypeError } from '../../dist/index.js';
 import { segmentationToRle, rleArea, rleToBox, rleIou } from '../../dist/masks/coco_mask.js';
+import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fx = JSON.parse(readFileSync(path.join(here, '..', 'fixtures', 'eval', 'coco_eval.json'), 'utf8'));
@@ -89,25 +90,14 @@ test("categories (pycocotools' params.catIds): each kept category's AP as pycoco
       }
     }
   }
-  const bad = async (categories, Type, re) => {
-    try {
-      await evaluateCoco(gt, [], 'segm', { categories });
-    } catch (e) {
-      assert.ok(e instanceof Type && re.test(e.message), `${e.constructor.name}: ${e.message}`);
-      return;
-    }
-    assert.unreachable(`expected an error for ${JSON.stringify(categories)}`);
-  };
-  await bad([123456], SotrRangeError, /no category with id 123456/);
-  await bad(['no such category'], SotrRangeError, /no category named "no such category"/);
-  await bad('person', SotrTypeError, /categories must be an array/);
-  await bad([{}], SotrTypeError, /category ids \(numbers\) or names/);
-  try {
-    await evaluateCoco(gt, [], 'segm', { cats: [1] });
-    assert.unreachable('an unknown option');
-  } catch (e) {
-    assert.ok(e instanceof SotrTypeError, e.message);
-  }
+  const evalWith = (options) => () => evaluateCoco(gt, [], 'segm', options);
+  await expectTypedErrors([
+    [evalWith({ categories: [123456] }), SotrRangeError, /no category with id 123456/],
+    [evalWith({ categories: ['no such category'] }), SotrRangeError, /no category named "no such category"/],
+    [evalWith({ categories: 'person' }), SotrTypeError, /categories must be an array/],
+    [evalWith({ categories: [{}] }), SotrTypeError, /category ids \(numbers\) or names/],
+    [evalWith({ cats: [1] }), SotrTypeError, /cats/],
+  ]);
 });
 
 test('evaluateCoco: typed errors for a bad iouType, a non-COCO file, a result on an unknown image', async () => {

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Mask, Sotr, labelMap, SotrRangeError, SotrTypeError } from '../../dist/index.js';
 import { fixturePath } from '../model/helpers.mjs';
+import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 /** The reference: every pixel of every mask, first instance wins. */
 function reference(pred, by = 'instance') {
@@ -67,23 +68,14 @@ test("a real prediction's instances, and every person as one mask", async () => 
 
 test('bad arguments are typed errors', async () => {
   const m = disc(10, 10, 5, 5, 3);
-  const cases = [
-    [() => labelMap(null), SotrTypeError],
-    [() => labelMap({ width: 10, height: 10, instances: [{ label: 0, mask: {} }] }), SotrTypeError],
-    [() => labelMap({ width: 11, height: 10, instances: [{ label: 0, mask: m }] }), SotrRangeError],
-    [() => labelMap({ width: 10, height: 10, instances: [] }, { by: 'class' }), SotrRangeError],
-    [() => labelMap({ width: 10, height: 10, instances: [] }, { byLabel: true }), SotrTypeError],
-    [() => labelMap({ width: 10, height: 10, instances: [{ label: -1, mask: m }] }, { by: 'label' }), SotrRangeError],
-  ];
-  for (const [fn, Cls] of cases) {
-    let err;
-    try {
-      await fn();
-    } catch (e) {
-      err = e;
-    }
-    assert.ok(err instanceof Cls, `${fn}: ${err?.constructor?.name} ${err?.message}`);
-  }
+  await expectTypedErrors([
+    [() => labelMap(null), SotrTypeError, /expected a prediction/],
+    [() => labelMap({ width: 10, height: 10, instances: [{ label: 0, mask: {} }] }), SotrTypeError, /instance 0 has no Mask/],
+    [() => labelMap({ width: 11, height: 10, instances: [{ label: 0, mask: m }] }), SotrRangeError, /mask is 10 x 10, the prediction 11 x 10/],
+    [() => labelMap({ width: 10, height: 10, instances: [] }, { by: 'class' }), SotrRangeError, /by must be 'instance' or 'label'/],
+    [() => labelMap({ width: 10, height: 10, instances: [] }, { byLabel: true }), SotrTypeError, /byLabel/],
+    [() => labelMap({ width: 10, height: 10, instances: [{ label: -1, mask: m }] }, { by: 'label' }), SotrRangeError, /label -1 does not fit/],
+  ]);
   assert.equal(Array.from((await labelMap({ width: 0, height: 0, instances: [] })).data), []);
 });
 

@@ -86,6 +86,15 @@ export function deviceOption(p: Parsed): string {
   return device;
 }
 
+/** A comma-separated list (`--classes person,car`): trimmed items, or undefined when not given; an empty item is a usage error. */
+export function listOption(p: Parsed, name: string, what: string): string[] | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  const items = v.split(',').map((x) => x.trim());
+  if (items.some((x) => x === '')) throw new UsageError(`--${name} takes ${what} separated by commas (e.g. person,car), received ${JSON.stringify(v)}`);
+  return items;
+}
+
 /** `--precision`: one of the model's precisions, or undefined when not given. */
 export function precisionOption(p: Parsed): 'fp32' | 'tf32' | 'bf16' | 'fp16' | undefined {
   const v = str(p, 'precision');

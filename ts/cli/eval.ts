@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EVAL_USAGE, EXIT, UsageError, flag, parse, str } from './args';
+import { EVAL_USAGE, EXIT, UsageError, flag, listOption, parse, str } from './args';
 import { imageId, type ImageIdMap } from './coco';
 import { scanLines, type ResultLine } from './journal';
 import type { CliIO } from './predict';
@@ -85,10 +85,9 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   const boxArea = flag(p, 'box-area');
   // --categories person,car or ids: only those, as pycocotools' params.catIds (after sotr predict --classes).
   const catArg = str(p, 'categories');
+  const items = listOption(p, 'categories', 'category names or ids');
   let categories: Array<number | string> | undefined;
-  if (catArg !== undefined) {
-    const items = catArg.split(',').map((x) => x.trim());
-    if (items.some((x) => x === '')) throw new UsageError(`--categories takes category names or ids separated by commas (e.g. person,car), received ${JSON.stringify(catArg)}`);
+  if (items) {
     const names = new Set(gt.categories.map((c) => c.name));
     // A name that is all digits is still a name when the annotation file has it; else a number is an id.
     categories = items.map((x) => (/^\d+$/.test(x) && !names.has(x) ? Number(x) : x));

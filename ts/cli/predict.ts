@@ -17,8 +17,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { resolveDevice } from '../device';
+import { SOTR_DEFAULTS } from '../model/config';
 import { formatOpProfile, OpProfileSession, type OpProfile } from '../profile';
-import { EXIT, UsageError, deviceOption, flag, num, parse, precisionOption, str, strs, PREDICT_USAGE, type Parsed } from './args';
+import { EXIT, UsageError, deviceOption, flag, listOption, num, parse, precisionOption, str, strs, PREDICT_USAGE, type Parsed } from './args';
 import { expandInputs } from './inputs';
 import { JournalWriter, loadJournal, statusOf, type LineStatus, type ResultLine } from './journal';
 import { Progress, formatDuration, type ProgressMode } from './progress';
@@ -119,15 +120,6 @@ function opsProfileArgs(argv: string[]): string[] {
   return out;
 }
 
-// --classes person,car,3: class names or labels, comma-separated (checked against the model's classes at load).
-function classesOption(p: Parsed): Array<string | number> | undefined {
-  const v = str(p, 'classes');
-  if (v === undefined) return undefined;
-  const items = v.split(',').map((x) => x.trim());
-  if (items.some((x) => x === '')) throw new UsageError(`--classes takes class names or labels separated by commas (e.g. person,car), received ${JSON.stringify(v)}`);
-  return [...new Set(items)].map((x) => (/^\d+$/.test(x) ? Number(x) : x));
-}
-
 function settings(p: Parsed): Settings {
   const model = str(p, 'model');
   const out = str(p, 'out');
@@ -149,8 +141,9 @@ function settings(p: Parsed): Settings {
   set('updateThreshold', num(p, 'update-threshold', prob));
   set('maxPerImage', num(p, 'max-per-image', { min: 1, integer: true }));
   set('minScore', num(p, 'min-score', prob));
-  const classes = classesOption(p);
-  if (classes) post.classes = classes;
+  // --classes person,car,3: names or labels (checked against the model's classes at load).
+  const classes = listOption(p, 'classes', 'class names or labels');
+  if (classes) post.classes = [...new Set(classes)].map((x) => (/^\d+$/.test(x) ? Number(x) : x));
   const minSize = num(p, 'min-size', { min: 1, max: 16384, integer: true });
   const maxSize = num(p, 'max-size', { min: 1, max: 16384, integer: true });
   if (minSize !== undefined && maxSize !== undefined && maxSize < minSize) throw new UsageError(`--max-size (${maxSize}) is below --min-size (${minSize})`);
@@ -201,7 +194,7 @@ function settings(p: Parsed): Settings {
   if (labelMaps !== undefined) {
     folderOption('--label-maps', labelMaps);
     // 8-bit maps: 1 + the instance's index must fit.
-    if (s.labelMapBy === 'instance' && (s.post.maxPerImage ?? 100) > 255) {
+    if (s.labelMapBy === 'instance' && (s.post.maxPerImage ?? SOTR_DEFAULTS.maxPerImage) > 255) {
       throw new UsageError(`--label-maps writes 8-bit maps (1 + the instance's index): --max-per-image must be 255 or less, received ${s.post.maxPerImage}`);
     }
     s.labelMaps = labelMaps;

@@ -118,8 +118,8 @@ const show = (v: unknown): string =>
 export function settingsDifferences(prev: RunSettings, now: RunSettings): string[] {
   const out: string[] = [];
   for (const k of Object.keys(FLAG) as Array<keyof typeof FLAG>) {
-    // A record from before --classes existed has no entry: every class.
-    const was = k === 'classes' && prev[k] === undefined ? null : prev[k];
+    // A key an older record lacks reads as null, "not set" (--classes: every class).
+    const was = prev[k] ?? null;
     if (JSON.stringify(was) === JSON.stringify(now[k])) continue;
     const shown = (v: unknown) => (k === 'classes' && v === null ? '(every class)' : show(v));
     out.push(`${FLAG[k]} ${shown(now[k])} (the file: ${shown(was)})`);

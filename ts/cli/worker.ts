@@ -97,41 +97,47 @@ function decodeMessage(e: unknown, file: string): string {
   return msg.startsWith('cannot decode') ? msg : `cannot decode the image: ${msg}`;
 }
 
-async function viz(job: VizJob): Promise<VizDone> {
+// An output file of a job: written by `write` to a temporary name beside it, then renamed into place (a reader never
+// sees half a file); a failure becomes the job's one-line error.
+async function writeOutput<K extends 'viz' | 'labels'>(
+  kind: K,
+  id: number,
+  out: string,
+  write: (tmp: string) => Promise<unknown>,
+): Promise<{ kind: K; id: number; error?: string; ms: number }> {
   const t0 = performance.now();
   try {
-    const { width: W, height: H } = job;
-    const base = await baseImage(job.file, 0);
-    if (base.width !== W || base.height !== H) throw new Error(`image is ${base.width}×${base.height}, results say ${W}×${H}`);
-    fs.mkdirSync(path.dirname(job.out), { recursive: true });
-    const format = path.extname(job.out).toLowerCase() === '.png' ? 'png' : 'jpeg';
-    const tmp = `${job.out}.partial-${process.pid}`;
-    await encodeOverlay(await renderOverlay(base, job.instances, { inPlace: true }), format).toFile(tmp);
-    fs.renameSync(tmp, job.out);
-    return { kind: 'viz', id: job.id, ms: performance.now() - t0 };
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    const tmp = `${out}.partial-${process.pid}`;
+    await write(tmp);
+    fs.renameSync(tmp, out);
+    return { kind, id, ms: performance.now() - t0 };
   } catch (e) {
-    return { kind: 'viz', id: job.id, error: String((e as Error)?.message ?? e).split('\n')[0], ms: performance.now() - t0 };
+    return { kind, id, error: String((e as Error)?.message ?? e).split('\n')[0], ms: performance.now() - t0 };
   }
 }
 
-async function labels(job: LabelsJob): Promise<LabelsDone> {
-  const t0 = performance.now();
-  try {
+function viz(job: VizJob): Promise<VizDone> {
+  return writeOutput('viz', job.id, job.out, async (tmp) => {
     const { width: W, height: H } = job;
+    const base = await baseImage(job.file, 0);
+    if (base.width !== W || base.height !== H) throw new Error(`image is ${base.width}×${base.height}, results say ${W}×${H}`);
+    const format = path.extname(job.out).toLowerCase() === '.png' ? 'png' : 'jpeg';
+    await encodeOverlay(await renderOverlay(base, job.instances, { inPlace: true }), format).toFile(tmp);
+  });
+}
+
+function labels(job: LabelsJob): Promise<LabelsDone> {
+  return writeOutput('labels', job.id, job.out, async (tmp) => {
+    const { width: W, height: H } = job;
+    // The largest value, known before painting: the instance count, or 1 + the largest label.
+    const top = job.by === 'instance' ? job.instances.length : Math.max(0, ...job.instances.map((i) => i.label + 1));
+    if (top > 255) throw new Error(`a value of ${top} does not fit the 8-bit map (${job.by === 'instance' ? 'more than 255 instances' : 'a label above 254'})`);
     const instances = job.instances.map((i) => ({ label: i.label, mask: Mask.fromRLE({ size: [H, W], counts: i.counts }) }));
     const map = await labelMap({ width: W, height: H, instances }, { by: job.by });
-    let top = 0;
-    for (const v of map.data) if (v > top) top = v;
-    if (top > 255) throw new Error(`a value of ${top} does not fit the 8-bit map (${job.by === 'instance' ? 'more than 255 instances' : 'a label above 254'})`);
-    fs.mkdirSync(path.dirname(job.out), { recursive: true });
-    const tmp = `${job.out}.partial-${process.pid}`;
     // Grey (b-w): a one-channel PNG, which dataset tools read as a 2-D array of values (sharp would write RGB).
     await sharp(Uint8Array.from(map.data), { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').png().toFile(tmp);
-    fs.renameSync(tmp, job.out);
-    return { kind: 'labels', id: job.id, ms: performance.now() - t0 };
-  } catch (e) {
-    return { kind: 'labels', id: job.id, error: String((e as Error)?.message ?? e).split('\n')[0], ms: performance.now() - t0 };
-  }
+  });
 }
 
 if (parentPort) {

@@ -3,11 +3,12 @@
 //
 //   node examples/cutout.mjs <checkpoint.pth|tiny> <image> <out.png> [class ...]     (default: person)
 //   MIN_SCORE=0.3 (default): instances scoring less are left out of the cut-out
-// It reads and writes the pictures with sharp, which npm installs with sotr-node (its image decoder).
+// The photo is decoded once, by the library's own decoder (what the model sees: EXIF orientation, Pillow's
+// conversions); the PNG is written with sharp, which npm installs with sotr-node (its image decoder).
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { Sotr, writeRandomSotrCheckpoint, labelMap } from 'sotr-node';
+import { Sotr, writeRandomSotrCheckpoint, labelMap, decodeImage } from 'sotr-node';
 
 const [source, image, out, ...names] = process.argv.slice(2);
 if (!source || !image || !out) {
@@ -23,20 +24,19 @@ if (source === 'tiny') {
 }
 const model = await Sotr.load(checkpoint, { device: 'auto', classes });
 try {
-  const result = await model.predict(image);
+  const { bgr, width, height } = await decodeImage(image);
+  const result = await model.predict({ data: bgr, width, height, channels: 3, format: 'bgr' });
   const kept = result.instances.filter((i) => i.score >= minScore);
   const map = await labelMap({ ...result, instances: kept }, { by: 'label' });
-  // The photo as the model saw it (EXIF orientation applied), RGB, then the map as its alpha channel.
-  const { data: rgb, info } = await sharp(image).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  if (info.width !== result.width || info.height !== result.height) throw new Error(`decoded ${info.width}x${info.height}, predicted ${result.width}x${result.height}`);
-  const rgba = Buffer.alloc(info.width * info.height * 4);
+  // RGBA: the photo's colours, the map as the alpha channel.
+  const rgba = Buffer.alloc(width * height * 4);
   for (let p = 0; p < map.data.length; p++) {
-    rgba[4 * p] = rgb[3 * p];
-    rgba[4 * p + 1] = rgb[3 * p + 1];
-    rgba[4 * p + 2] = rgb[3 * p + 2];
+    rgba[4 * p] = bgr[3 * p + 2];
+    rgba[4 * p + 1] = bgr[3 * p + 1];
+    rgba[4 * p + 2] = bgr[3 * p];
     rgba[4 * p + 3] = map.data[p] ? 255 : 0;
   }
-  await sharp(rgba, { raw: { width: info.width, height: info.height, channels: 4 } }).png().toFile(out);
+  await sharp(rgba, { raw: { width, height, channels: 4 } }).png().toFile(out);
   const count = new Map();
   for (const i of kept) count.set(i.category, (count.get(i.category) ?? 0) + 1);
   const found = [...count].map(([c, n]) => `${n} ${c}`).join(', ') || `no ${classes.join(' / ')} scoring ${minScore} or more`;

@@ -139,7 +139,7 @@ test('--classes is recorded with the settings (sorted, names and labels as given
   }
 });
 
-test('--label-maps usage errors: --label-map-values alone or unknown, more than 255 instances an image, a file for the folder', async () => {
+test('--label-maps usage errors: --label-map-values / --label-map-depth alone or unknown, 8 bits for more than 255 instances, a file for the folder', async () => {
   const { dir, good } = imageFolder();
   const img = path.join(dir, 'images', good[0]);
   const o = path.join(dir, 'lm.jsonl');
@@ -147,8 +147,11 @@ test('--label-maps usage errors: --label-map-values alone or unknown, more than 
   writeFileSync(file, 'x');
   const cases = [
     [['--label-map-values', 'label'], /--label-map-values is only used with --label-maps/],
+    [['--label-map-depth', '16'], /--label-map-depth is only used with --label-maps/],
     [['--label-maps', path.join(dir, 'm'), '--label-map-values', 'class'], /--label-map-values: 'instance' or 'label'/],
-    [['--label-maps', path.join(dir, 'm'), '--max-per-image', '300'], /--max-per-image must be 255 or less/],
+    [['--label-maps', path.join(dir, 'm'), '--label-map-depth', '12'], /--label-map-depth: 8 or 16 \(bits per pixel\), received '12'/],
+    [['--label-maps', path.join(dir, 'm'), '--label-map-depth', '8', '--max-per-image', '300'], /--max-per-image 300 needs --label-map-depth 16/],
+    [['--label-maps', path.join(dir, 'm'), '--max-per-image', '70000'], /--max-per-image must be 65535 or less/],
     [['--label-maps', file], /--label-maps .* is not a folder/],
   ];
   for (const [args, re] of cases) {
@@ -156,10 +159,15 @@ test('--label-maps usage errors: --label-map-values alone or unknown, more than 
     assert.is(r.code, 1, args.join(' '));
     assert.match(r.stderr, re);
   }
-  // By label, more instances than 255 are fine.
-  const r = await fakeSotr(['predict', '-m', 'fake', '-i', img, '-o', o, '-q', '--label-maps', path.join(dir, 'm'), '--label-map-values', 'label', '--max-per-image', '300']);
-  assert.is(r.code, 0, r.stderr);
-  assert.ok(statSync(path.join(dir, 'm', good[0].replace(/\.[^.]+$/, '.png'))).size > 0);
+  // The PNG's bit depth (IHDR byte 24) and colour type (byte 25: 0, grey).
+  const ihdr = (png) => { const b = readFileSync(png); return [b[24], b[25]]; };
+  const map = path.join(dir, 'm', good[0].replace(/\.[^.]+$/, '.png'));
+  // More than 255 instances an image: 16 bits by default; by label, 8 bits hold them.
+  for (const [args, want] of [[['--max-per-image', '300'], [16, 0]], [['--label-map-values', 'label', '--max-per-image', '300'], [8, 0]], [[], [8, 0]]]) {
+    const r = await fakeSotr(['predict', '-m', 'fake', '-i', img, '-o', o, '-q', '--overwrite', '--label-maps', path.join(dir, 'm'), ...args]);
+    assert.is(r.code, 0, r.stderr);
+    assert.equal(ihdr(map), want, args.join(' '));
+  }
 });
 
 test('--input - reads the paths from stdin (relative to the working folder); a listed missing file is an error line', async () => {

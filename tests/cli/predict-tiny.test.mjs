@@ -87,22 +87,27 @@ mtest('predict --classes: only those classes, the same instances as without it (
   assert.match(r.stderr, /no class is named "no-such-class"/);
 });
 
-mtest('predict --label-maps: an 8-bit PNG per image, equal to labelMap of its line (by instance and by label)', async () => {
+mtest('predict --label-maps: an 8- or 16-bit PNG per image, equal to labelMap of its line (by instance and by label)', async () => {
   const sharp = (await import('sharp')).default;
   const lines = readLines(out).filter((l) => l.instances?.length).slice(0, 2);
   const files = lines.map((l) => l.file);
-  for (const by of ['instance', 'label']) {
-    const dir = path.join(outDir, `maps-${by}`);
-    const res = path.join(outDir, `maps-${by}.jsonl`);
-    const r = await sotr(['predict', '--model', 'tiny', '--out', res, '--device', 'cpu', '-q', ...SIZE, '--label-maps', dir, '--label-map-values', by, ...files]);
+  for (const [by, depth] of [['instance', 8], ['label', 8], ['instance', 16]]) {
+    const dir = path.join(outDir, `maps-${by}-${depth}`);
+    const res = path.join(outDir, `maps-${by}-${depth}.jsonl`);
+    const extra = depth === 16 ? ['--label-map-depth', '16'] : [];
+    const r = await sotr(['predict', '--model', 'tiny', '--out', res, '--device', 'cpu', '-q', ...SIZE, '--label-maps', dir, '--label-map-values', by, ...extra, ...files]);
     assert.is(r.code, 0, r.stderr);
     for (const l of readLines(res)) {
       const png = path.join(dir, path.basename(l.file, path.extname(l.file)) + '.png');
       const meta = await sharp(png).metadata();
-      assert.equal([meta.width, meta.height, meta.channels, meta.depth], [l.width, l.height, 1, 'uchar'], `${png}: one 8-bit channel`);
-      const { data } = await sharp(png).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+      const want8 = depth === 8 ? 'uchar' : 'ushort';
+      assert.equal([meta.width, meta.height, meta.channels, meta.depth], [l.width, l.height, 1, want8], `${png}: one ${depth}-bit channel`);
+      const img = depth === 8 ? sharp(png).extractChannel(0).raw() : sharp(png).toColourspace('grey16').raw({ depth: 'ushort' });
+      const { data: bytes } = await img.toBuffer({ resolveWithObject: true });
+      const data = depth === 8 ? bytes : new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
       const instances = l.instances.map((i) => ({ label: i.label, mask: lib.Mask.fromRLE(i.segmentation) }));
       const want = await lib.labelMap({ width: l.width, height: l.height, instances }, { by });
+      assert.is(data.length, want.data.length);
       assert.ok(Array.from(want.data).every((v, k) => v === data[k]), `${png} equals labelMap by ${by}`);
       assert.ok(data.some((v) => v > 0));
     }

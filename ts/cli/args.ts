@@ -155,9 +155,11 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
                                or {"<file name>": id}; default: the number in the file name, else the name
       --viz <dir>              overlay images: instances coloured, class and score drawn
       --viz-threshold <p>      display cut for --viz (0.3)
-      --label-maps <dir>       one 8-bit PNG map per image: each pixel 1 + the index of the instance covering it
+      --label-maps <dir>       one grey PNG map per image: each pixel 1 + the index of the instance covering it
                                (its line's order: by score; overlaps go to the higher score), 0 background
       --label-map-values <v>   instance (default) | label: 1 + the instance's label instead (a class map)
+      --label-map-depth <b>    8 | 16 bits per pixel, the same for every map of the run (default 8, or 16
+                               when --max-per-image is above 255)
       --polygons               also write each instance's outer contours as COCO polygons ("polygons" in
                                the JSON Lines: OpenCV's findContours, external borders, simple chains)
       --polygon-epsilon <px>   simplify them as OpenCV's approxPolyDP with this tolerance (default 0: exact)

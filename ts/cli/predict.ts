@@ -57,6 +57,7 @@ const PREDICT_OPTIONS = {
   'viz-threshold': { type: 'string' },
   'label-maps': { type: 'string' },
   'label-map-values': { type: 'string' },
+  'label-map-depth': { type: 'string' },
   polygons: { type: 'boolean' },
   'polygon-epsilon': { type: 'string' },
   workers: { type: 'string' },
@@ -84,9 +85,11 @@ interface Settings {
   imageIds?: ImageIdMap;
   viz?: string;
   vizThreshold: number;
-  /** --label-maps: a folder of 8-bit PNG maps, one per image; --label-map-values: what a pixel holds. */
+  /** --label-maps: a folder of PNG maps, one per image; --label-map-values: what a pixel holds. */
   labelMaps?: string;
   labelMapBy: 'instance' | 'label';
+  /** --label-map-depth: bits per pixel of every map of the run (8 unless a value could exceed 255). */
+  labelMapDepth: 8 | 16;
   workers?: number;
   retryErrors: boolean;
   overwrite: boolean;
@@ -159,6 +162,7 @@ function settings(p: Parsed): Settings {
     post,
     vizThreshold: num(p, 'viz-threshold', prob) ?? 0.3,
     labelMapBy: 'instance',
+    labelMapDepth: 8,
     retryErrors: flag(p, 'retry-errors'),
     overwrite: flag(p, 'overwrite'),
     allowMixedSettings: flag(p, 'allow-mixed-settings'),
@@ -186,17 +190,28 @@ function settings(p: Parsed): Settings {
   }
   const labelMaps = str(p, 'label-maps');
   const values = str(p, 'label-map-values');
+  const depth = str(p, 'label-map-depth');
+  const orphan = labelMaps === undefined && (values !== undefined ? '--label-map-values' : depth !== undefined ? '--label-map-depth' : undefined);
+  if (orphan) throw new UsageError(`${orphan} is only used with --label-maps`);
   if (values !== undefined) {
-    if (labelMaps === undefined) throw new UsageError('--label-map-values is only used with --label-maps');
     if (values !== 'instance' && values !== 'label') throw new UsageError(`--label-map-values: 'instance' or 'label', received '${values}'`);
     s.labelMapBy = values;
   }
+  if (depth !== undefined && depth !== '8' && depth !== '16') throw new UsageError(`--label-map-depth: 8 or 16 (bits per pixel), received '${depth}'`);
   if (labelMaps !== undefined) {
     folderOption('--label-maps', labelMaps);
-    // 8-bit maps: 1 + the instance's index must fit.
-    if (s.labelMapBy === 'instance' && (s.post.maxPerImage ?? SOTR_DEFAULTS.maxPerImage) > 255) {
-      throw new UsageError(`--label-maps writes 8-bit maps (1 + the instance's index): --max-per-image must be 255 or less, received ${s.post.maxPerImage}`);
+    // One depth for every map of the run, so a reader sees one format: 8 bits unless 1 + an instance's index
+    // could exceed 255 (a label map's 1 + label fits 8 bits for COCO's 80 classes; the worker names a label that
+    // does not, with the fix).
+    const maxPerImage = s.post.maxPerImage ?? SOTR_DEFAULTS.maxPerImage;
+    const needs16 = s.labelMapBy === 'instance' && maxPerImage > 255;
+    if (s.labelMapBy === 'instance' && maxPerImage > 65535) {
+      throw new UsageError(`--label-maps holds 1 + an instance's index up to 65535 (16 bits): --max-per-image must be 65535 or less, received ${maxPerImage}`);
     }
+    if (depth === '8' && needs16) {
+      throw new UsageError(`--label-map-depth 8 holds 1 + an instance's index up to 255: --max-per-image ${maxPerImage} needs --label-map-depth 16`);
+    }
+    s.labelMapDepth = depth === '16' || (depth === undefined && needs16) ? 16 : 8;
     s.labelMaps = labelMaps;
   }
   const workers = num(p, 'workers', { min: 1, max: 64, integer: true });
@@ -472,7 +487,7 @@ async function runModel(
     const lm = outputs.labelMaps?.get(line.file);
     if (lm) {
       const instances = line.instances.map((i) => ({ counts: i.segmentation.counts, label: i.label }));
-      await queueJob(() => pool.run({ kind: 'labels', out: lm, width, height, by: s.labelMapBy, instances }), `--label-maps ${line.file}`);
+      await queueJob(() => pool.run({ kind: 'labels', out: lm, width, height, by: s.labelMapBy, depth: s.labelMapDepth, instances }), `--label-maps ${line.file}`);
     }
     const viz = outputs.viz?.get(line.file);
     if (viz) {

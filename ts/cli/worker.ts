@@ -51,7 +51,7 @@ export interface VizDone {
   ms: number;
 }
 
-/** --label-maps: one image's instances (the results file's RLE counts and labels) painted into an 8-bit PNG. */
+/** --label-maps: one image's instances (the results file's RLE counts and labels) painted into an 8- or 16-bit PNG. */
 export interface LabelsJob {
   kind: 'labels';
   id: number;
@@ -59,6 +59,7 @@ export interface LabelsJob {
   width: number;
   height: number;
   by: 'instance' | 'label';
+  depth: 8 | 16;
   instances: Array<{ counts: string; label: number }>;
 }
 
@@ -132,11 +133,18 @@ function labels(job: LabelsJob): Promise<LabelsDone> {
     const { width: W, height: H } = job;
     // The largest value, known before painting: the instance count, or 1 + the largest label.
     const top = job.by === 'instance' ? job.instances.length : Math.max(0, ...job.instances.map((i) => i.label + 1));
-    if (top > 255) throw new Error(`a value of ${top} does not fit the 8-bit map (${job.by === 'instance' ? 'more than 255 instances' : 'a label above 254'})`);
+    const max = job.depth === 16 ? 65535 : 255;
+    if (top > max) {
+      const what = job.by === 'instance' ? `more than ${max} instances` : `a label above ${max - 1}`;
+      throw new Error(`a value of ${top} does not fit the ${job.depth}-bit map (${what})${job.depth === 8 ? ': --label-map-depth 16 holds it' : ''}`);
+    }
     const instances = job.instances.map((i) => ({ label: i.label, mask: Mask.fromRLE({ size: [H, W], counts: i.counts }) }));
     const map = await labelMap({ width: W, height: H, instances }, { by: job.by });
-    // Grey (b-w): a one-channel PNG, which dataset tools read as a 2-D array of values (sharp would write RGB).
-    await sharp(Uint8Array.from(map.data), { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').png().toFile(tmp);
+    // One channel (b-w / grey16), which dataset tools read as a 2-D array of values (sharp would write RGB). sharp
+    // takes the pixel depth from the typed array: the Uint16Array itself gives 16-bit samples.
+    const raw = { raw: { width: W, height: H, channels: 1 as const } };
+    const img = job.depth === 16 ? sharp(map.data, raw).toColourspace('grey16') : sharp(Uint8Array.from(map.data), raw).toColourspace('b-w');
+    await img.png().toFile(tmp);
   });
 }
 

@@ -36,8 +36,10 @@ export interface LabelMapSource {
 /**
  * The prediction's instances painted into one map (see LabelMapOptions): overlaps go to the instance listed first
  * (the highest-scored one, in a prediction). Reads each mask's window only, set bits only; yields to the event loop
- * between instances when a call runs long (a 12-megapixel photo full of objects). To write it as a one-channel 8-bit
- * PNG when every value fits (as `sotr predict --label-maps` does):
+ * between instances when a call runs long (a 12-megapixel photo full of objects). To write it as a one-channel PNG
+ * (as `sotr predict --label-maps` does), 16-bit:
+ * `sharp(map.data, { raw: { width, height, channels: 1 } }).toColourspace('grey16').png()` (sharp takes the depth
+ * from the Uint16Array), or 8-bit when every value fits:
  * `sharp(Uint8Array.from(map.data), { raw: { width, height, channels: 1 } }).toColourspace('b-w').png()`.
  */
 export async function labelMap(prediction: LabelMapSource, options: LabelMapOptions = {}): Promise<LabelMap> {

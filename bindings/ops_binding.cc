@@ -246,6 +246,19 @@ Napi::Value SubmitOp(const Napi::CallbackInfo& info) {
   SOTR_JS_CATCH(env)
 }
 
+// queueFence(device) -> Promise<void>: settles once the device's queue has run
+// every job submitted before it. No device synchronisation: a GPU may still be
+// running the kernels those jobs launched. Deferred scopes await fences to bound
+// how far JavaScript runs ahead of the queue (ts/ops/run.ts): each submitted op's
+// outputs are allocated at once and held by its job until the job has run.
+Napi::Value QueueFence(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  auto& ctx = contextArg(info, 0);
+  return queueJob(env, ctx, []() -> ToJs { return nullptr; });
+  SOTR_JS_CATCH(env)
+}
+
 // takeDeferredError(device, scope): throws the scope's first failure of ops
 // submitted with submitOp on that device (and clears it); undefined when none.
 Napi::Value TakeDeferredError(const Napi::CallbackInfo& info) {
@@ -288,6 +301,7 @@ void initOps(Napi::Env env, Napi::Object exports) {
   exports.Set("runOp", Napi::Function::New(env, RunOp));
   exports.Set("submitOp", Napi::Function::New(env, SubmitOp));
   exports.Set("takeDeferredError", Napi::Function::New(env, TakeDeferredError));
+  exports.Set("queueFence", Napi::Function::New(env, QueueFence));
   exports.Set("cancelJob", Napi::Function::New(env, CancelJob));
   exports.Set("forgetJob", Napi::Function::New(env, ForgetJob));
   exports.Set("listOps", Napi::Function::New(env, ListOps));

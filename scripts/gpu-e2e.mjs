@@ -229,6 +229,16 @@ try {
             await dm.predict(raw);
             tD.push(performance.now() - s0);
           }
+          // Each mode's peak alone (reset before one warm predict; both models' weights are live, so compare the
+          // two): does the deferred queue hold disposed tensors past their last use (bf16's unexplained peak)?
+          const peakOf = async (m) => {
+            if (!lib.resetPeakMemory) return null;
+            lib.resetPeakMemory(model.device);
+            await m.predict(raw);
+            return MiB(memoryInfo(model.device).peakBytes);
+          };
+          const peakAwaitedMiB = await peakOf(am);
+          const peakDeferredMiB = await peakOf(dm);
           const dOp = (await dm.predict(raw, { profile: 'ops' })).opProfile;
           const dd = dOp.devices.find((d) => d.device === model.device) ?? { busyMs: 0, idleMs: 0 };
           run.deferred = {
@@ -239,6 +249,8 @@ try {
             deviceBusyMs: r3(dd.busyMs),
             deviceIdleMs: r3(dd.idleMs),
             deviceIdleShare: r3(dd.idleMs / (dd.busyMs + dd.idleMs || 1)),
+            peakAwaitedMiB,
+            peakDeferredMiB,
           };
           log(`${precision}: deferred ops A/B ${JSON.stringify(run.deferred)}`);
         } finally {

@@ -9,6 +9,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export interface DeferredScope {
   device: string;
   id: number;
+  /** Output bytes of the scope's ops submitted since its last fence was issued (see paceDeferred). */
+  backlogBytes: number;
+  /** The scope's last fence: settles once the device's queue has run every op submitted before it. */
+  fence: Promise<void> | null;
 }
 
 /** @internal */
@@ -20,7 +24,7 @@ let nextId = 1;
 export function deferredScope(device: string): DeferredScope {
   const id = nextId;
   nextId = nextId >= 0xffffffff ? 1 : nextId + 1;
-  return { device, id };
+  return { device, id, backlogBytes: 0, fence: null };
 }
 
 /** @internal The id of the caller's scope on `device` (0: none), for host reads and copies. */
@@ -28,3 +32,14 @@ export function deferredScopeId(device: string): number {
   const s = deferredOps.getStore();
   return s && s.device === device ? s.id : 0;
 }
+
+/**
+ * @internal How many bytes of outputs a scope may have queued and not yet run: a submitted op's outputs are
+ * allocated at once and its job holds them (and its inputs) until the queue has run it, so without a bound a scope
+ * whose JavaScript runs ahead of the device would hold every activation of a prediction at once (the CPU R50 with
+ * deferred ops forced: a peak of 2985 MiB against 595 MiB awaited). SOTR_DEFERRED_BACKLOG_MIB sets it (default 256).
+ */
+export const DEFERRED_BACKLOG_BYTES = (() => {
+  const v = Number(process.env.SOTR_DEFERRED_BACKLOG_MIB);
+  return (Number.isFinite(v) && v > 0 ? v : 256) * 2 ** 20;
+})();

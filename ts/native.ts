@@ -52,7 +52,7 @@ export type AttrValue = number | boolean | string | number[] | ArrayLike<number>
  * The addon interface this JavaScript speaks (bindings/addon.h, kInterfaceVersion): an addon built for another one
  * (a stale build/ or prebuild) is refused at load with NativeLoadError, instead of misreading an op's outputs.
  */
-export const NATIVE_INTERFACE = 8;
+export const NATIVE_INTERFACE = 9;
 
 export interface NativeAddon {
   /** bindings/addon.h's kInterfaceVersion (absent before version 2). */
@@ -95,6 +95,8 @@ export interface NativeAddon {
   resetPeakMemory(device: string): void;
   releaseCached(device: string): Promise<void>;
   synchronize(device: string): Promise<void>;
+  /** Settles once the device's queue has run every job submitted before it (no device synchronisation). */
+  queueFence(device: string): Promise<void>;
   setNumThreads(n: number): number;
   setSimdLevel(level: string): string;
   weightCacheInfo(): WeightCacheInfo;

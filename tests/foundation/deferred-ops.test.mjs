@@ -4,9 +4,9 @@
 // other callers on the device never see it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Tensor, Sotr, matmul, relu, synchronize, SotrRangeError, SotrTypeError } from '../../dist/index.js';
+import { Tensor, Sotr, add, matmul, memoryInfo, relu, resetPeakMemory, synchronize, SotrRangeError, SotrTypeError } from '../../dist/index.js';
 import { checkDeferred, runOp } from '../../dist/ops/run.js';
-import { deferredOps, deferredScope } from '../../dist/deferred.js';
+import { DEFERRED_BACKLOG_BYTES, deferredOps, deferredScope } from '../../dist/deferred.js';
 import { fixturePath, instanceSummary as summary } from '../model/helpers.mjs';
 
 const rand = (n, k = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin((i + 1) * 12.9898 * k) * 0.5);
@@ -33,6 +33,34 @@ test('a chain of ops gives the same results deferred as awaited one by one', asy
   });
   assert.equal(Array.from(got), Array.from(want));
   checkDeferred(scope);
+  a.dispose();
+});
+
+test('a deferred scope far ahead of the queue holds at most the backlog budget of unrun outputs (it waits on fences)', async () => {
+  // 64 ops of 16 MiB each, submitted in microseconds and run in milliseconds each: unpaced, every output would be
+  // allocated at once (1 GiB, each held by its queued job although the JavaScript disposed it).
+  const n = 4 << 20, ops = 64, bytes = 4 * n;
+  assert.ok(ops * bytes > 2 * DEFERRED_BACKLOG_BYTES, 'the chain would exceed the budget unpaced');
+  const a = Tensor.from(Float32Array.from({ length: n }, (_, i) => (i % 7) - 3), [n]);
+  await synchronize('cpu');
+  const base = memoryInfo('cpu').liveBytes;
+  resetPeakMemory('cpu');
+  const scope = deferredScope('cpu');
+  const got = await deferredOps.run(scope, async () => {
+    let x = a;
+    for (let i = 0; i < ops; i++) {
+      const y = await add(x, 1);
+      if (x !== a) x.dispose();
+      x = y;
+    }
+    const d = await x.data();
+    x.dispose();
+    return d;
+  });
+  checkDeferred(scope);
+  const peak = memoryInfo('cpu').peakBytes - base;
+  assert.ok(peak <= DEFERRED_BACKLOG_BYTES + 4 * bytes, `peak ${(peak / 2 ** 20).toFixed(0)} MiB over the ${DEFERRED_BACKLOG_BYTES / 2 ** 20} MiB budget`);
+  for (const k of [0, 1, 5, n - 1]) assert.is(got[k], ((k % 7) - 3) + ops, `element ${k}`);
   a.dispose();
 });
 

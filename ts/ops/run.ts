@@ -19,9 +19,9 @@ import {
 } from '../errors';
 import { native, type AttrValue, type NativeTensorHandle } from '../native';
 import type { Precision } from '../device';
-import { Tensor } from '../tensor';
+import { Tensor, dtypeBytes } from '../tensor';
 import { inlineCall } from '../inline_turn';
-import { deferredOps, type DeferredScope } from '../deferred';
+import { DEFERRED_BACKLOG_BYTES, deferredOps, type DeferredScope } from '../deferred';
 import { keysOf } from '../options';
 
 /** Options every op takes (each op's options interface extends this one). */
@@ -154,7 +154,10 @@ export async function runOp(
   const deferred = deferredOps.getStore();
   if (deferred && deferred.device === device) {
     try {
-      return native().submitOp(op, handles, flat, device, precision, deferred.id).map((h) => new Tensor(h));
+      if (deferred.backlogBytes >= DEFERRED_BACKLOG_BYTES / 2) await paceDeferred(deferred);
+      const outs = native().submitOp(op, handles, flat, device, precision, deferred.id).map((h) => new Tensor(h));
+      for (const t of outs) deferred.backlogBytes += t.size * dtypeBytes(t.dtype);
+      return outs;
     } catch (e) {
       throw mapNativeError(e);
     }
@@ -173,6 +176,18 @@ export async function runOp(
       native().forgetJob(jobId);
     }
   }
+}
+
+// Bounds a deferred scope's queued work: every DEFERRED_BACKLOG_BYTES / 2 of outputs submitted, issue a fence and
+// wait for the previous one, so the queue holds at most about DEFERRED_BACKLOG_BYTES of the scope's unrun outputs
+// and is never left empty while JavaScript waits (on a GPU the queue only launches kernels: the device stays busy).
+async function paceDeferred(scope: DeferredScope): Promise<void> {
+  const previous = scope.fence;
+  const fence = native().queueFence(scope.device);
+  fence.catch(() => {}); // awaited by the scope's next pacing, if any; the prediction's synchronize reports failures
+  scope.fence = fence;
+  scope.backlogBytes = 0;
+  if (previous) await previous;
 }
 
 /** Names of the registered native ops and whether each has a CUDA kernel. */

@@ -1,0 +1,102 @@
+// evaluateCoco's event-loop stalls: total time, and the lateness of a 2 ms interval timer (the worst gap between
+// two ticks, the 99th percentile of the gaps) while it runs, on session 13's synthetic val2017-like set
+// (results/cpu-session13-2026-11-27/eval_ab.mjs: 640x480 images, 7 star-polygon objects an image, one crowd in
+// every fifth image, 80 categories, 100 results an image with scores rounded to 1/50, one annotation with id 0).
+// The GC pauses (perf_hooks 'gc' entries) that fall inside the gaps above 10 ms are summed next to them, to tell a
+// collection from a long turn.
+//   node eval_stalls.mjs [N=1000] [reps=3] [iouTypes=segm,bbox] [dist=../../../dist]
+// A fourth argument names another build's dist/ (an A/B against a copy of the old one); SHOW_GAPS=1 lists the gaps.
+import path from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const N = Number(process.argv[2] || 1000);
+const reps = Number(process.argv[3] || 3);
+const iouTypes = (process.argv[4] || 'segm,bbox').split(',');
+const dist = path.resolve(process.argv[5] || path.join(here, '../../../dist'));
+const load = (p) => import(pathToFileURL(path.join(dist, p)).href);
+const { evaluateCoco } = await load('eval/coco_eval.js');
+const { rleFromPolygon, rleArea, rleToBox } = await load('masks/coco_mask.js');
+const { encodeRleCounts } = await load('masks/rle.js');
+
+// GC pauses: [start, end] in performance.now()'s time.
+const gcs = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcs.push([e.startTime, e.startTime + e.duration, e.detail?.kind ?? e.kind]);
+}).observe({ entryTypes: ['gc'] });
+
+async function measure(fn) {
+  const gaps = []; // [gap ms, tick time]
+  let last = performance.now();
+  const iv = setInterval(() => {
+    const t = performance.now();
+    gaps.push([t - last, t]);
+    last = t;
+  }, 2);
+  gcs.length = 0;
+  const t0 = performance.now();
+  const out = await fn();
+  const ms = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, 5));
+  clearInterval(iv);
+  await new Promise((r) => setTimeout(r, 0)); // the observer's last entries
+  const sorted = gaps.map((g) => g[0]).sort((a, b) => a - b);
+  const p99 = sorted[Math.floor(0.99 * (sorted.length - 1))] ?? 0;
+  const worst = sorted[sorted.length - 1] ?? 0;
+  // The gaps above 10 ms, with the GC pause time inside each.
+  const long = gaps
+    .filter(([g]) => g > 10)
+    .map(([g, t]) => {
+      let gc = 0;
+      for (const [s, e] of gcs) gc += Math.max(0, Math.min(e, t) - Math.max(s, t - g));
+      return { gap: g, gc, at: t - t0 };
+    });
+  const gcMax = gcs.reduce((m, [s, e]) => Math.max(m, e - s), 0);
+  return { out, ms, worst, p99, long, gcMax, gcCount: gcs.length };
+}
+
+let seed = 3;
+const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+const star = (cx, cy, r, n) => {
+  const a = Array.from({ length: n }, () => rnd() * 2 * Math.PI).sort((x, y) => x - y);
+  return a.flatMap((t) => {
+    const rr = r * (0.4 + 0.6 * rnd());
+    return [+(cx + rr * Math.cos(t)).toFixed(2), +(cy + rr * Math.sin(t)).toFixed(2)];
+  });
+};
+const [EH, EW] = [480, 640];
+const images = [];
+const annotations = [];
+const results = [];
+for (let i = 0; i < N; i++) {
+  images.push({ id: i + 1, height: EH, width: EW });
+  const objs = [];
+  for (let j = 0; j < 7; j++) {
+    const poly = star(rnd() * EW, rnd() * EH, 10 + rnd() * 150, 12);
+    const r = rleFromPolygon(poly, EH, EW);
+    const cat = 1 + Math.floor(rnd() * 80);
+    annotations.push({ id: annotations.length + 1, image_id: i + 1, category_id: cat, segmentation: [poly], area: rleArea(r), bbox: rleToBox(r), iscrowd: j === 6 && i % 5 === 0 ? 1 : 0 });
+    objs.push([poly, cat]);
+  }
+  for (let k = 0; k < 100; k++) {
+    const [poly, cat] = objs[k % 7];
+    const r = rleFromPolygon(poly.map((v) => v + (rnd() - 0.5) * 20), EH, EW);
+    results.push({ image_id: i + 1, category_id: k < 14 ? cat : 1 + Math.floor(rnd() * 80), score: Math.round(rnd() * 50) / 50, segmentation: { size: [EH, EW], counts: encodeRleCounts(r.counts) }, bbox: rleToBox(r) });
+  }
+}
+annotations[3].id = 0;
+const gt = { images, annotations, categories: Array.from({ length: 80 }, (_, i) => ({ id: i + 1 })) };
+
+console.log(`N ${N}, ${results.length} results, dist ${dist}, node ${process.version}`);
+for (const iouType of iouTypes) {
+  for (let rep = 0; rep < reps; rep++) {
+    const r = await measure(() => evaluateCoco(gt, results, iouType));
+    const gcIn = r.long.reduce((s, l) => s + (l.gc > l.gap / 2 ? 1 : 0), 0);
+    console.log(
+      `${iouType} rep ${rep}: ${r.ms.toFixed(0)} ms, worst gap ${r.worst.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ` +
+        `gaps > 10 ms: ${r.long.length} (${gcIn} mostly GC), longest GC ${r.gcMax.toFixed(1)} ms of ${r.gcCount}, AP ${r.out.stats[0].toFixed(4)}`,
+    );
+    if (process.env.SHOW_GAPS) for (const l of r.long) console.log(`    at ${l.at.toFixed(0)} ms: gap ${l.gap.toFixed(1)} ms, GC inside ${l.gc.toFixed(1)} ms`);
+  }
+}

@@ -5,7 +5,8 @@
 // The GC pauses (perf_hooks 'gc' entries) that fall inside the gaps above 10 ms are summed next to them, to tell a
 // collection from a long turn.
 //   node eval_stalls.mjs [N=1000] [reps=3] [iouTypes=segm,bbox] [dist=../../../dist]
-// A fourth argument names another build's dist/ (an A/B against a copy of the old one); SHOW_GAPS=1 lists the gaps.
+// A fourth argument names another build's dist/ (a copy of the old one); SHOW_GAPS=1 lists the gaps; CHECK_AGAINST=
+// another dist/ evaluates once with that build too (untimed) and compares the outputs as JSON.
 import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -88,6 +89,13 @@ for (let i = 0; i < N; i++) {
 annotations[3].id = 0;
 const gt = { images, annotations, categories: Array.from({ length: 80 }, (_, i) => ({ id: i + 1 })) };
 
+if (process.env.CHECK_AGAINST) {
+  const other = await import(pathToFileURL(path.join(path.resolve(process.env.CHECK_AGAINST), 'eval/coco_eval.js')).href);
+  for (const iouType of iouTypes) {
+    const [a, b] = [await evaluateCoco(gt, results, iouType), await other.evaluateCoco(gt, results, iouType)];
+    console.log(`${iouType}: outputs equal to ${process.env.CHECK_AGAINST}'s: ${JSON.stringify(a) === JSON.stringify(b)}`);
+  }
+}
 console.log(`N ${N}, ${results.length} results, dist ${dist}, node ${process.version}`);
 for (const iouType of iouTypes) {
   for (let rep = 0; rep < reps; rep++) {

@@ -9,7 +9,7 @@
  * annotations and results (tests/eval/coco_eval.test.mjs).
  */
 import { SotrRangeError, SotrTypeError } from '../errors';
-import { boxIou, rleArea, rleIouRows, rleToBox, segmentationToRle, type CocoBox, type RleMask } from '../masks/coco_mask';
+import { boxIou, rleArea, rleIouRows, rleToBox, RunPool, segmentationToRle, type CocoBox, type RleMask } from '../masks/coco_mask';
 import { turnClock, type TurnClock } from '../event_loop';
 import { checkOptions, nearestKey } from '../options';
 
@@ -396,6 +396,7 @@ export async function evaluateCoco(
   let cellInt = new Int32Array(6 * 1024); // per cell: category, first gt, G, first dt, D, IoU offset (-1: none)
   let ious = new Float64Array(1 << 16);
   let iouLen = 0;
+  const pool = new RunPool();
   const CELL = 6;
   for (let ii = 0; ii < imgIds.length; ii++) {
     const u = keyOf(imgIds[ii]);
@@ -413,42 +414,42 @@ export async function evaluateCoco(
       const D = Math.min(d - d0, maxDet);
       let off = -1;
       if (G > 0 && D > 0) {
+        if (iouLen + D * G > ious.length) {
+          const grown = new Float64Array(Math.max(2 * ious.length, iouLen + D * G));
+          grown.set(ious.subarray(0, iouLen));
+          ious = grown;
+        }
+        off = iouLen;
+        iouLen += D * G;
         const crowd: boolean[] = [];
         for (let gi = 0; gi < G; gi++) crowd.push(gtCrowd[gtGroups.items[g0 + gi]!] === 1);
-        let o: Float64Array;
         if (iouType === 'bbox') {
           const db: CocoBox[] = [];
           for (let di = 0; di < D; di++) db.push(dtBox[dtGroups.items[d0 + di]!]!);
           const gb: CocoBox[] = [];
           for (let gi = 0; gi < G; gi++) gb.push(gtBox[gtGroups.items[g0 + gi]!]!);
-          o = boxIou(db, gb, crowd);
+          boxIou(db, gb, crowd, ious, off);
         } else {
           // rleIou, a mask or a row at a time: a big image's masks take milliseconds each to decode and compare.
+          // The cell's runs share one buffer (pool), reused by the next cell.
           const [h, w] = [keyH[u]!, keyW[u]!];
+          pool.reset();
           const dr: RleMask[] = [];
           for (let di = 0; di < D; di++) {
-            dr.push(segmentationToRle(dtSegm(dtGroups.items[d0 + di]!), h, w));
+            dr.push(segmentationToRle(dtSegm(dtGroups.items[d0 + di]!), h, w, pool));
             if (clock.due()) await clock.next();
           }
           const gr: RleMask[] = [];
           for (let gi = 0; gi < G; gi++) {
-            gr.push(segmentationToRle(gt.annotations[gtGroups.items[g0 + gi]!]!.segmentation, h, w));
+            gr.push(segmentationToRle(gt.annotations[gtGroups.items[g0 + gi]!]!.segmentation, h, w, pool));
             if (clock.due()) await clock.next();
           }
-          o = boxIou(dr.map(rleToBox), gr.map(rleToBox), crowd);
+          boxIou(dr.map(rleToBox), gr.map(rleToBox), crowd, ious, off);
           for (let di = 0; di < D; di++) {
-            rleIouRows(dr, gr, crowd, o, di, di + 1);
+            rleIouRows(dr, gr, crowd, ious, off, di, di + 1);
             if (clock.due()) await clock.next();
           }
         }
-        if (iouLen + o.length > ious.length) {
-          const grown = new Float64Array(Math.max(2 * ious.length, iouLen + o.length));
-          grown.set(ious.subarray(0, iouLen));
-          ious = grown;
-        }
-        ious.set(o, iouLen);
-        off = iouLen;
-        iouLen += o.length;
       }
       cellInt = atLeast(cellInt, CELL * (nCells + 1), (n) => {
         const grown = new Int32Array(n);

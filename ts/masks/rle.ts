@@ -44,8 +44,18 @@ export function encodeRleCounts(counts: ArrayLike<number>): string {
 
 /** Decompresses COCO's RLE string into run lengths. */
 export function decodeRleCounts(s: string): number[] {
+  return Array.from(decodeRleCountsReused(s));
+}
+
+let decoded = new Float64Array(1024);
+
+/**
+ * @internal decodeRleCounts into one array that the next call reuses: a view of its first runs, valid until then.
+ * evaluateCoco decodes every result's mask (10^5 and more): an array each was garbage for the collector.
+ */
+export function decodeRleCountsReused(s: string): Float64Array {
   if (typeof s !== 'string') throw new SotrTypeError('decodeRleCounts: counts must be a string');
-  const counts: number[] = [];
+  let n = 0;
   let p = 0;
   while (p < s.length) {
     let x = 0;
@@ -61,9 +71,14 @@ export function decodeRleCounts(s: string): number[] {
       k++;
       if (!more && c & 0x10) x -= 2 ** (5 * k); // sign-extend
     }
-    if (counts.length > 2) x += counts[counts.length - 2];
-    if (x < 0) throw new SotrRangeError(`decodeRleCounts: run ${counts.length} has negative length ${x}`);
-    counts.push(x);
+    if (n > 2) x += decoded[n - 2]!;
+    if (x < 0) throw new SotrRangeError(`decodeRleCounts: run ${n} has negative length ${x}`);
+    if (n === decoded.length) {
+      const grown = new Float64Array(2 * n);
+      grown.set(decoded);
+      decoded = grown;
+    }
+    decoded[n++] = x;
   }
-  return counts;
+  return decoded.subarray(0, n);
 }

@@ -239,6 +239,9 @@ export async function evaluateCoco(
   // a collection's pause (scavenges of 1-7 ms here, mostly promoting the caller's freshly parsed input) comes on
   // top of the budget, and 8 + 7 keeps the event loop's wait near 15 ms; the extra yields cost nothing measurable.
   const clock = turnClock(8);
+  // The first turn in the event loop's check phase, as all the others: a turn begun in a timer or I/O callback
+  // would be followed by the next one (setImmediate) before the timers run again, two turns without a pause.
+  await clock.next();
   // Image ids as map keys (imageKey: 1 and '1' are two images); each key's size is the last image's with it.
   const numKeys = new Map<number, number>();
   const strKeys = new Map<string, number>();

@@ -6,7 +6,9 @@
 // collection from a long turn.
 //   node eval_stalls.mjs [N=1000] [reps=3] [iouTypes=segm,bbox] [dist=../../../dist]
 // A fourth argument names another build's dist/ (a copy of the old one); SHOW_GAPS=1 lists the gaps; CHECK_AGAINST=
-// another dist/ evaluates once with that build too (untimed) and compares the outputs as JSON.
+// another dist/ evaluates once with that build too (untimed) and compares the outputs as JSON. Under node --expose-gc
+// each run starts after a full collection (the input settled in the old generation): without it, the first run's
+// scavenges also promote the input the generator has just made, as `sotr eval`'s first ones promote the parsed JSON.
 import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -28,6 +30,10 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ['gc'] });
 
 async function measure(fn) {
+  if (globalThis.gc) {
+    globalThis.gc();
+    await new Promise((r) => setTimeout(r, 10)); // its observer entry, before the count starts
+  }
   const gaps = []; // [gap ms, tick time]
   let last = performance.now();
   const iv = setInterval(() => {
@@ -96,7 +102,7 @@ if (process.env.CHECK_AGAINST) {
     console.log(`${iouType}: outputs equal to ${process.env.CHECK_AGAINST}'s: ${JSON.stringify(a) === JSON.stringify(b)}`);
   }
 }
-console.log(`N ${N}, ${results.length} results, dist ${dist}, node ${process.version}`);
+console.log(`N ${N}, ${results.length} results, dist ${dist}, node ${process.version}${globalThis.gc ? ', gc() before each run' : ''}`);
 for (const iouType of iouTypes) {
   for (let rep = 0; rep < reps; rep++) {
     const r = await measure(() => evaluateCoco(gt, results, iouType));

@@ -19,6 +19,13 @@ export interface RleMask {
 /** [x, y, width, height]. */
 export type CocoBox = [number, number, number, number];
 
+// rleFromPolygon's working arrays, reused from call to call (grown as needed): the boundary upsampled ×5 is ~10^4
+// points for a 300-pixel object, and evaluateCoco rasterises every ground-truth polygon of a run.
+let polyU = new Int32Array(1 << 14);
+let polyV = new Int32Array(1 << 14);
+let polyA = new Uint32Array(1 << 12);
+let polyB = new Uint32Array(1 << 12);
+
 /** rleFrPoly: one polygon [x0, y0, x1, y1, ...] rasterised as maskApi.c does. */
 export function rleFromPolygon(xy: readonly number[], h: number, w: number): RleMask {
   const k = Math.floor(xy.length / 2);
@@ -31,8 +38,9 @@ export function rleFromPolygon(xy: readonly number[], h: number, w: number): Rle
   y[k] = y[0]!;
   let m = 0;
   for (let j = 0; j < k; j++) m += Math.max(Math.abs(x[j]! - x[j + 1]!), Math.abs(y[j]! - y[j + 1]!)) + 1;
-  const u = new Int32Array(m);
-  const v = new Int32Array(m);
+  if (polyU.length < m) [polyU, polyV] = [new Int32Array(m), new Int32Array(m)];
+  const u = polyU;
+  const v = polyV;
   m = 0;
   // Dense boundary points, one per step along the longer axis of each edge.
   for (let j = 0; j < k; j++) {
@@ -66,8 +74,9 @@ export function rleFromPolygon(xy: readonly number[], h: number, w: number): Rle
   }
   // The points where the boundary crosses a pixel column's centre, downsampled to pixels.
   const n = m;
-  const px: number[] = [];
-  const py: number[] = [];
+  // Their column-major positions (x * h + y, as uint32), then h * w: at most n + 1 of them.
+  if (polyA.length < n + 1) [polyA, polyB] = [new Uint32Array(n + 1), new Uint32Array(n + 1)];
+  let na = 0;
   for (let j = 1; j < n; j++) {
     if (u[j] === u[j - 1]) continue;
     let xd = u[j]! < u[j - 1]! ? u[j]! : u[j]! - 1;
@@ -78,13 +87,11 @@ export function rleFromPolygon(xy: readonly number[], h: number, w: number): Rle
     if (yd < 0) yd = 0;
     else if (yd > h) yd = h;
     yd = Math.ceil(yd);
-    px.push(xd);
-    py.push(yd);
+    polyA[na++] = (xd * h + yd) >>> 0;
   }
-  // Column-major positions of those crossings, sorted: the run boundaries (zero-length runs merged).
-  const a = new Uint32Array(px.length + 1);
-  for (let j = 0; j < px.length; j++) a[j] = (px[j]! * h + py[j]!) >>> 0;
-  a[px.length] = (h * w) >>> 0;
+  // The crossings' positions sorted: the run boundaries (zero-length runs merged).
+  polyA[na++] = (h * w) >>> 0;
+  const a = polyA.subarray(0, na);
   a.sort();
   let p = 0;
   for (let j = 0; j < a.length; j++) {
@@ -92,15 +99,17 @@ export function rleFromPolygon(xy: readonly number[], h: number, w: number): Rle
     a[j] = (a[j]! - p) >>> 0;
     p = t;
   }
-  const b: number[] = [a[0]!];
+  const b = polyB;
+  let nb = 0;
+  b[nb++] = a[0]!;
   for (let j = 1; j < a.length; ) {
-    if (a[j]! > 0) b.push(a[j++]!);
+    if (a[j]! > 0) b[nb++] = a[j++]!;
     else {
       j++;
-      if (j < a.length) b[b.length - 1] = (b[b.length - 1]! + a[j++]!) >>> 0;
+      if (j < a.length) b[nb - 1] = (b[nb - 1]! + a[j++]!) >>> 0;
     }
   }
-  return { h, w, counts: Uint32Array.from(b) };
+  return { h, w, counts: b.slice(0, nb) };
 }
 
 /** rleFrBbox: a box [x, y, w, h] as the polygon of its corners. */

@@ -65,4 +65,43 @@ test('damaged ground truth and results: an evaluation, or a typed error', async 
   assert.ok(ok > 500, `only ${ok} evaluations ran`);
 });
 
+// Evaluations run concurrently share no state: each yields to the event loop (every ~8 ms) in the middle of its
+// cells, where the others then run; reused buffers (the decoded RLE runs, the polygon rasteriser's arrays, a
+// cell's run pool) must never carry one evaluation's data into another's.
+test('concurrent evaluations (segm and bbox, interleaved at their yields) each equal the same evaluation alone', async () => {
+  const { r01: rnd } = seededRandom(11);
+  const H = 120, W = 160;
+  const gt = { images: [], annotations: [], categories: [{ id: 1 }, { id: 2 }, { id: 3 }] };
+  const rs = [];
+  const rleOfBox = (x, y, w, h) => {
+    const counts = [];
+    let last = 0;
+    for (let c = x; c < x + w; c++) { counts.push(c * H + y - last, h); last = c * H + y + h; }
+    counts.push(H * W - last);
+    return { size: [H, W], counts: encodeRleCounts(counts) };
+  };
+  const box = () => { const w = 5 + Math.floor(rnd() * 60), h = 5 + Math.floor(rnd() * 60); return [Math.floor(rnd() * (W - w)), Math.floor(rnd() * (H - h)), w, h]; };
+  for (let i = 1; i <= 150; i++) {
+    gt.images.push({ id: i, height: H, width: W });
+    for (let k = 0; k < 6; k++) {
+      const [x, y, w, h] = box();
+      const poly = [x, y, x + w, y, x + w, y + h, x, y + h];
+      gt.annotations.push({ id: gt.annotations.length + 1, image_id: i, category_id: 1 + (k % 3), segmentation: [poly], area: w * h, bbox: [x, y, w, h], iscrowd: k === 5 ? 1 : 0 });
+    }
+    for (let k = 0; k < 25; k++) {
+      const [x, y, w, h] = box();
+      rs.push({ image_id: i, category_id: 1 + (k % 3), score: rnd(), segmentation: rleOfBox(x, y, w, h), bbox: [x, y, w, h] });
+    }
+  }
+  const alone = {};
+  for (const t of ['segm', 'bbox']) alone[t] = JSON.stringify(await evaluateCoco(structuredClone(gt), structuredClone(rs), t));
+  let yields = 0;
+  const ticker = setInterval(() => yields++, 1);
+  const order = ['segm', 'bbox', 'segm', 'segm', 'bbox'];
+  const got = await Promise.all(order.map((t) => evaluateCoco(structuredClone(gt), structuredClone(rs), t)));
+  clearInterval(ticker);
+  got.forEach((g, k) => assert.is(JSON.stringify(g), alone[order[k]], `${order[k]} #${k}`));
+  assert.ok(yields > 0, 'the evaluations yielded to the event loop (they interleaved)');
+});
+
 test.run();

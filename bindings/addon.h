@@ -26,7 +26,7 @@ namespace sotr_js {
 // 6: fromHostParts (a CPU tensor from several buffers, copied off the JavaScript thread; masksToRLE/-Contours).
 // 7: cropMasks / placeMasks (masks that keep their window), maskContours' windows attribute.
 // 8: selectCandidates' classes attribute (predict's classes option; an older addon would ignore it).
-// 9: queueFence (deferred scopes bound how far JavaScript runs ahead of the device's queue).
+// 9: queueFence, queueProgress (deferred scopes bound how far JavaScript runs ahead of the device's queue).
 constexpr int kInterfaceVersion = 9;
 
 // Per-environment (main thread or worker_thread) state.

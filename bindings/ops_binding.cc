@@ -259,6 +259,21 @@ Napi::Value QueueFence(const Napi::CallbackInfo& info) {
   SOTR_JS_CATCH(env)
 }
 
+// queueProgress(device) -> [submitted, completed]: the device queue's counts of
+// jobs submitted and run (runtime/device_queue.h). A deferred scope compares a
+// fence's position with `completed` before waiting for the fence's promise, so
+// a queue that keeps up costs no event-loop turn.
+Napi::Value QueueProgress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  auto& q = *contextArg(info, 0).queue;
+  auto arr = Napi::Array::New(env, 2);
+  arr.Set(0u, Napi::Number::New(env, static_cast<double>(q.submitted())));
+  arr.Set(1u, Napi::Number::New(env, static_cast<double>(q.completed())));
+  return arr;
+  SOTR_JS_CATCH(env)
+}
+
 // takeDeferredError(device, scope): throws the scope's first failure of ops
 // submitted with submitOp on that device (and clears it); undefined when none.
 Napi::Value TakeDeferredError(const Napi::CallbackInfo& info) {
@@ -302,6 +317,7 @@ void initOps(Napi::Env env, Napi::Object exports) {
   exports.Set("submitOp", Napi::Function::New(env, SubmitOp));
   exports.Set("takeDeferredError", Napi::Function::New(env, TakeDeferredError));
   exports.Set("queueFence", Napi::Function::New(env, QueueFence));
+  exports.Set("queueProgress", Napi::Function::New(env, QueueProgress));
   exports.Set("cancelJob", Napi::Function::New(env, CancelJob));
   exports.Set("forgetJob", Napi::Function::New(env, ForgetJob));
   exports.Set("listOps", Napi::Function::New(env, ListOps));

@@ -13,6 +13,8 @@ export interface DeferredScope {
   backlogBytes: number;
   /** The scope's last fence: settles once the device's queue has run every op submitted before it. */
   fence: Promise<void> | null;
+  /** The device queue's submitted count when that fence was issued: every op of the scope before it is among them. */
+  fenceAt: number;
 }
 
 /** @internal */
@@ -24,7 +26,7 @@ let nextId = 1;
 export function deferredScope(device: string): DeferredScope {
   const id = nextId;
   nextId = nextId >= 0xffffffff ? 1 : nextId + 1;
-  return { device, id, backlogBytes: 0, fence: null };
+  return { device, id, backlogBytes: 0, fence: null, fenceAt: 0 };
 }
 
 /** @internal The id of the caller's scope on `device` (0: none), for host reads and copies. */

@@ -97,6 +97,8 @@ export interface NativeAddon {
   synchronize(device: string): Promise<void>;
   /** Settles once the device's queue has run every job submitted before it (no device synchronisation). */
   queueFence(device: string): Promise<void>;
+  /** The device queue's jobs submitted and run so far (in order): [submitted, completed]. */
+  queueProgress(device: string): [number, number];
   setNumThreads(n: number): number;
   setSimdLevel(level: string): string;
   weightCacheInfo(): WeightCacheInfo;

@@ -17,6 +17,7 @@ void DeviceQueue::submit(std::function<void()> task, std::function<void()> after
   {
     std::lock_guard<std::mutex> lk(mu_);
     tasks_.push_back(Item{std::move(task), std::move(after)});
+    submitted_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_one();
 }
@@ -55,6 +56,7 @@ void DeviceQueue::loop() {
     lk.unlock();
     item.task();  // tasks catch their own exceptions
     item.task = nullptr;  // drop captured references before reporting idle
+    completed_.fetch_add(1, std::memory_order_release);
     lk.lock();
     busy_ = false;
     if (tasks_.empty()) idle_cv_.notify_all();

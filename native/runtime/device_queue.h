@@ -6,7 +6,9 @@
 // (tryClaim/release): the item still runs alone and in submission order, as
 // items submitted meanwhile (by other threads) wait for the claim to end.
 #pragma once
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -28,6 +30,11 @@ class DeviceQueue {
   // (the queue thread runs nothing) until release().
   bool tryClaim();
   void release();
+  // Items submitted so far, and items run so far (in submission order): once
+  // completed() reaches a value submitted() had, every item submitted before
+  // that point has run. Deferred scopes check it without a round trip.
+  uint64_t submitted() const { return submitted_.load(std::memory_order_acquire); }
+  uint64_t completed() const { return completed_.load(std::memory_order_acquire); }
 
  private:
   void loop();
@@ -40,6 +47,7 @@ class DeviceQueue {
   bool busy_ = false;
   bool claimed_ = false;
   bool stop_ = false;
+  std::atomic<uint64_t> submitted_{0}, completed_{0};
   std::thread thread_;
 };
 

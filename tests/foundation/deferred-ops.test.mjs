@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, Sotr, add, matmul, memoryInfo, relu, resetPeakMemory, synchronize, SotrRangeError, SotrTypeError } from '../../dist/index.js';
 import { checkDeferred, runOp } from '../../dist/ops/run.js';
+import { native } from '../../dist/native.js';
 import { DEFERRED_BACKLOG_BYTES, deferredOps, deferredScope } from '../../dist/deferred.js';
 import { fixturePath, instanceSummary as summary } from '../model/helpers.mjs';
 
@@ -58,6 +59,10 @@ test('a deferred scope far ahead of the queue holds at most the backlog budget o
     return d;
   });
   checkDeferred(scope);
+  assert.ok(scope.fenceAt > 0, 'the scope issued fences');
+  await synchronize('cpu');
+  const [submitted, completed] = native().queueProgress('cpu');
+  assert.ok(submitted >= scope.fenceAt + ops / 8 && completed === submitted, `queue progress ${submitted} / ${completed}, last fence at ${scope.fenceAt}`);
   const peak = memoryInfo('cpu').peakBytes - base;
   assert.ok(peak <= DEFERRED_BACKLOG_BYTES + 4 * bytes, `peak ${(peak / 2 ** 20).toFixed(0)} MiB over the ${DEFERRED_BACKLOG_BYTES / 2 ** 20} MiB budget`);
   for (const k of [0, 1, 5, n - 1]) assert.is(got[k], ((k % 7) - 3) + ops, `element ${k}`);

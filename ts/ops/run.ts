@@ -181,13 +181,17 @@ export async function runOp(
 // Bounds a deferred scope's queued work: every DEFERRED_BACKLOG_BYTES / 2 of outputs submitted, issue a fence and
 // wait for the previous one, so the queue holds at most about DEFERRED_BACKLOG_BYTES of the scope's unrun outputs
 // and is never left empty while JavaScript waits (on a GPU the queue only launches kernels: the device stays busy).
+// When the queue has already run past the previous fence (its completed count, read without a round trip), there is
+// nothing to wait for: a queue that keeps up costs no event-loop turn.
 async function paceDeferred(scope: DeferredScope): Promise<void> {
   const previous = scope.fence;
+  const previousAt = scope.fenceAt;
+  scope.fenceAt = native().queueProgress(scope.device)[0];
   const fence = native().queueFence(scope.device);
   fence.catch(() => {}); // awaited by the scope's next pacing, if any; the prediction's synchronize reports failures
   scope.fence = fence;
   scope.backlogBytes = 0;
-  if (previous) await previous;
+  if (previous && native().queueProgress(scope.device)[1] < previousAt) await previous;
 }
 
 /** Names of the registered native ops and whether each has a CUDA kernel. */

@@ -218,7 +218,7 @@ export function imageKey(id: number | string): string {
 
 /**
  * Evaluates results against COCO ground truth; `iouType` 'segm' (masks) or 'bbox'. Runs on the calling thread,
- * yielding to the event loop every ~8 ms (COCO val2017 with 100 results an image: about a minute).
+ * yielding to the event loop every ~8 ms (COCO val2017 with 100 results an image: about 5 s for masks on 2 cores).
  */
 export async function evaluateCoco(
   gt: CocoGroundTruth,

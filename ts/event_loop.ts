@@ -4,40 +4,35 @@
  */
 
 /**
- * Returns a function to await often inside a long loop: it yields to the event loop (setImmediate) once `budgetMs`
- * have passed since the last turn, and costs a clock read otherwise. The first turn gets half the budget: a call
- * made from a timer or I/O callback resumes from its first yield in the same loop iteration's check phase, before
- * the timers run again, so its first two turns run back to back (1.5 budgets, not 2, without a pause).
- */
-export function turnTaker(budgetMs: number): () => Promise<void> {
-  let turn = performance.now() - budgetMs / 2;
-  return async () => {
-    if (performance.now() - turn < budgetMs) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    turn = performance.now();
-  };
-}
-
-/**
- * turnTaker's clock with the check and the yield apart, for loops that check it per item: `if (clock.due()) await
- * clock.next();` reads the clock without creating a promise (an awaited check is a microtask each, ~0.2 µs), so
- * the check can sit in the innermost loop that may run long.
+ * A turn clock for loops that check it per item: `if (clock.due()) await clock.next();` reads the clock without
+ * creating a promise (an awaited check is a microtask each, ~0.2 µs), so the check can sit in the innermost loop that
+ * may run long. The first turn gets half the budget: a call made from a timer or I/O callback resumes from its first
+ * yield in the same loop iteration's check phase, before the timers run again, so its first two turns run back to
+ * back (1.5 budgets without a pause, not 2).
  */
 export interface TurnClock {
-  /** Whether `budgetMs` have passed since the last turn. */
+  /** Whether the turn's budget has passed. */
   due(): boolean;
   /** Yields to the event loop (setImmediate) and starts a new turn. */
   next(): Promise<void>;
 }
 
 export function turnClock(budgetMs: number): TurnClock {
-  let turn = performance.now();
+  let turn = performance.now() - budgetMs / 2;
   return {
     due: () => performance.now() - turn >= budgetMs,
     next: async () => {
       await new Promise<void>((resolve) => setImmediate(resolve));
       turn = performance.now();
     },
+  };
+}
+
+/** turnClock as one function to await often inside a long loop: it yields once the turn is spent, else costs a clock read. */
+export function turnTaker(budgetMs: number): () => Promise<void> {
+  const clock = turnClock(budgetMs);
+  return async () => {
+    if (clock.due()) await clock.next();
   };
 }
 

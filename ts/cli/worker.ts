@@ -132,7 +132,7 @@ function labels(job: LabelsJob): Promise<LabelsDone> {
   return writeOutput('labels', job.id, job.out, async (tmp) => {
     const { width: W, height: H } = job;
     // The largest value, known before painting: the instance count, or 1 + the largest label.
-    const top = job.by === 'instance' ? job.instances.length : Math.max(0, ...job.instances.map((i) => i.label + 1));
+    const top = job.by === 'instance' ? job.instances.length : job.instances.reduce((m, i) => Math.max(m, i.label + 1), 0);
     const max = job.depth === 16 ? 65535 : 255;
     if (top > max) {
       const what = job.by === 'instance' ? `more than ${max} instances` : `a label above ${max - 1}`;

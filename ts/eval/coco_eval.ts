@@ -185,6 +185,14 @@ function atLeast<A extends Float64Array | Int32Array | Uint8Array>(a: A, n: numb
   return a.length >= n ? a : make(Math.max(n, 2 * a.length));
 }
 
+// atLeast for an array that keeps its first `used` entries when it grows (the IoUs, the cells).
+function grownTo<A extends Float64Array | Int32Array>(a: A, used: number, n: number, make: (n: number) => A): A {
+  if (a.length >= n) return a;
+  const grown = make(Math.max(n, 2 * a.length));
+  grown.set(a.subarray(0, used));
+  return grown;
+}
+
 /** @internal The `categories` option as sorted distinct ids of the ground truth's categories (names resolved through them). */
 export function categoryIds(gt: CocoGroundTruth, wanted: unknown): number[] {
   if (!Array.isArray(wanted)) throw new SotrTypeError(`evaluateCoco: categories must be an array of category ids or names, received ${JSON.stringify(wanted)}`);
@@ -239,9 +247,6 @@ export async function evaluateCoco(
   // a collection's pause (scavenges of 1-7 ms here, mostly promoting the caller's freshly parsed input) comes on
   // top of the budget, and 8 + 7 keeps the event loop's wait near 15 ms; the extra yields cost nothing measurable.
   const clock = turnClock(8);
-  // The first turn in the event loop's check phase, as all the others: a turn begun in a timer or I/O callback
-  // would be followed by the next one (setImmediate) before the timers run again, two turns without a pause.
-  await clock.next();
   // Image ids as map keys (imageKey: 1 and '1' are two images); each key's size is the last image's with it.
   const numKeys = new Map<number, number>();
   const strKeys = new Map<string, number>();
@@ -271,21 +276,18 @@ export async function evaluateCoco(
   const catIndex = new Map(catIds.map((c, k) => [c, k]));
   await clock.next(); // the sorts above: a few ms for 5000 images
 
-  for (let i = 0; i < results.length; i++) {
-    if (!(i in results)) continue; // forEach's holes, as before
-    const r = results[i];
-    if (!r || typeof r !== 'object') throw new SotrTypeError(`evaluateCoco: result ${i} is not an object { image_id, category_id, score, ... }`);
-    if (typeof r.score !== 'number') throw new SotrTypeError(`evaluateCoco: result ${i} has no numeric score`);
-    if ((i & 1023) === 1023 && clock.due()) await clock.next();
-  }
-  // loadRes: every result's image must be in the ground truth; 'bbox' in the first result decides the area.
+  // Each result an object with a score; loadRes: every result's image must be in the ground truth (the strays are
+  // reported after the whole check, as before); 'bbox' in the first result decides the area.
   const nRes = results.length;
   const dtKey = new Int32Array(nRes);
   let stray = 0;
   let firstStray = -1;
   for (let i = 0; i < nRes; i++) {
-    if (!(i in results)) continue; // filter's holes, as before (the loop below throws on them)
-    dtKey[i] = keyOf(results[i]!.image_id);
+    if (!(i in results)) continue; // holes, as before (the loop below throws on them)
+    const r = results[i];
+    if (!r || typeof r !== 'object') throw new SotrTypeError(`evaluateCoco: result ${i} is not an object { image_id, category_id, score, ... }`);
+    if (typeof r.score !== 'number') throw new SotrTypeError(`evaluateCoco: result ${i} has no numeric score`);
+    dtKey[i] = keyOf(r.image_id);
     if (dtKey[i]! < 0 && stray++ === 0) firstStray = i;
     if ((i & 1023) === 1023 && clock.due()) await clock.next();
   }
@@ -419,11 +421,7 @@ export async function evaluateCoco(
       const D = Math.min(d - d0, maxDet);
       let off = -1;
       if (G > 0 && D > 0) {
-        if (iouLen + D * G > ious.length) {
-          const grown = new Float64Array(Math.max(2 * ious.length, iouLen + D * G));
-          grown.set(ious.subarray(0, iouLen));
-          ious = grown;
-        }
+        ious = grownTo(ious, iouLen, iouLen + D * G, (x) => new Float64Array(x));
         off = iouLen;
         iouLen += D * G;
         const crowd: boolean[] = [];
@@ -456,11 +454,7 @@ export async function evaluateCoco(
           }
         }
       }
-      cellInt = atLeast(cellInt, CELL * (nCells + 1), (n) => {
-        const grown = new Int32Array(n);
-        grown.set(cellInt);
-        return grown;
-      });
+      cellInt = grownTo(cellInt, CELL * nCells, CELL * (nCells + 1), (x) => new Int32Array(x));
       const c = CELL * nCells++;
       [cellInt[c], cellInt[c + 1], cellInt[c + 2], cellInt[c + 3], cellInt[c + 4], cellInt[c + 5]] = [k, g0, G, d0, D, off];
       if (clock.due()) await clock.next();

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { machine, median, pinThreads, root, writeResults } from './harness.mjs';
+import { syntheticCocoSet } from './synthetic_coco.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (k, d) => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : d);
@@ -180,39 +181,9 @@ const resizeRows = [];
   t.dispose();
 }
 
-// COCO evaluation on synthetic val2017-like data: 640x480 images, 7 objects (star polygons) an image, 80
-// categories, 100 results an image (perturbed objects and other classes).
-let seed = 3;
-const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
-const star = (cx, cy, r, n) => {
-  const a = Array.from({ length: n }, () => rnd() * 2 * Math.PI).sort((x, y) => x - y);
-  return a.flatMap((t) => {
-    const rr = r * (0.4 + 0.6 * rnd());
-    return [+(cx + rr * Math.cos(t)).toFixed(2), +(cy + rr * Math.sin(t)).toFixed(2)];
-  });
-};
-const [EH, EW] = [480, 640];
-const images = [];
-const annotations = [];
-const results = [];
-for (let i = 0; i < evalImages; i++) {
-  images.push({ id: i + 1, height: EH, width: EW });
-  const objs = [];
-  for (let j = 0; j < 7; j++) {
-    const poly = star(rnd() * EW, rnd() * EH, 10 + rnd() * 150, 12);
-    const r = rleFromPolygon(poly, EH, EW);
-    const cat = 1 + Math.floor(rnd() * 80);
-    annotations.push({ id: annotations.length + 1, image_id: i + 1, category_id: cat, segmentation: [poly], area: rleArea(r), bbox: rleToBox(r), iscrowd: 0 });
-    objs.push([poly, cat]);
-  }
-  for (let k = 0; k < 100; k++) {
-    const [poly, cat] = objs[k % 7];
-    const r = rleFromPolygon(poly.map((v) => v + (rnd() - 0.5) * 20), EH, EW);
-    results.push({ image_id: i + 1, category_id: k < 14 ? cat : 1 + Math.floor(rnd() * 80), score: rnd(), segmentation: { size: [EH, EW], counts: encodeRleCounts(r.counts) }, bbox: rleToBox(r) });
-  }
-}
-const gt = { images, annotations, categories: Array.from({ length: 80 }, (_, i) => ({ id: i + 1 })) };
-const evalRow = { images: evalImages, groundTruths: annotations.length, results: results.length };
+// COCO evaluation on the synthetic val2017-like set (benchmarks/synthetic_coco.mjs, scores untied, no crowds).
+const { gt, results } = syntheticCocoSet(evalImages, { rleFromPolygon, rleArea, rleToBox, encodeRleCounts });
+const evalRow = { images: evalImages, groundTruths: gt.annotations.length, results: results.length };
 const ours = {};
 for (const iouType of ['segm', 'bbox']) {
   const s = await stall(() => evaluateCoco(gt, results, iouType));

@@ -1,7 +1,7 @@
 // evaluateCoco's event-loop stalls: total time, and the lateness of a 2 ms interval timer (the worst gap between
 // two ticks, the 99th percentile of the gaps) while it runs, on session 13's synthetic val2017-like set
-// (results/cpu-session13-2026-11-27/eval_ab.mjs: 640x480 images, 7 star-polygon objects an image, one crowd in
-// every fifth image, 80 categories, 100 results an image with scores rounded to 1/50, one annotation with id 0).
+// (benchmarks/synthetic_coco.mjs with ties, crowds and an id 0, as results/cpu-session13-2026-11-27/eval_ab.mjs made
+// it: 640x480 images, 7 star-polygon objects an image, 80 categories, 100 results an image).
 // The GC pauses (perf_hooks 'gc' entries) that fall inside the gaps above 10 ms are summed next to them, to tell a
 // collection from a long turn.
 //   node eval_stalls.mjs [N=1000] [reps=3] [iouTypes=segm,bbox] [dist=../../../dist]
@@ -12,6 +12,7 @@
 import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { syntheticCocoSet } from '../../synthetic_coco.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const N = Number(process.argv[2] || 1000);
@@ -63,37 +64,7 @@ async function measure(fn) {
   return { out, ms, worst, p99, long, gcMax, gcCount: gcs.length };
 }
 
-let seed = 3;
-const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
-const star = (cx, cy, r, n) => {
-  const a = Array.from({ length: n }, () => rnd() * 2 * Math.PI).sort((x, y) => x - y);
-  return a.flatMap((t) => {
-    const rr = r * (0.4 + 0.6 * rnd());
-    return [+(cx + rr * Math.cos(t)).toFixed(2), +(cy + rr * Math.sin(t)).toFixed(2)];
-  });
-};
-const [EH, EW] = [480, 640];
-const images = [];
-const annotations = [];
-const results = [];
-for (let i = 0; i < N; i++) {
-  images.push({ id: i + 1, height: EH, width: EW });
-  const objs = [];
-  for (let j = 0; j < 7; j++) {
-    const poly = star(rnd() * EW, rnd() * EH, 10 + rnd() * 150, 12);
-    const r = rleFromPolygon(poly, EH, EW);
-    const cat = 1 + Math.floor(rnd() * 80);
-    annotations.push({ id: annotations.length + 1, image_id: i + 1, category_id: cat, segmentation: [poly], area: rleArea(r), bbox: rleToBox(r), iscrowd: j === 6 && i % 5 === 0 ? 1 : 0 });
-    objs.push([poly, cat]);
-  }
-  for (let k = 0; k < 100; k++) {
-    const [poly, cat] = objs[k % 7];
-    const r = rleFromPolygon(poly.map((v) => v + (rnd() - 0.5) * 20), EH, EW);
-    results.push({ image_id: i + 1, category_id: k < 14 ? cat : 1 + Math.floor(rnd() * 80), score: Math.round(rnd() * 50) / 50, segmentation: { size: [EH, EW], counts: encodeRleCounts(r.counts) }, bbox: rleToBox(r) });
-  }
-}
-annotations[3].id = 0;
-const gt = { images, annotations, categories: Array.from({ length: 80 }, (_, i) => ({ id: i + 1 })) };
+const { gt, results } = syntheticCocoSet(N, { rleFromPolygon, rleArea, rleToBox, encodeRleCounts }, { ties: true, crowds: true, zeroId: true });
 
 if (process.env.CHECK_AGAINST) {
   const other = await import(pathToFileURL(path.join(path.resolve(process.env.CHECK_AGAINST), 'eval/coco_eval.js')).href);

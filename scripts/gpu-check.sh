@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command for a borrowed GPU machine (nvcc, CMake, PyTorch; maybe no
-# Node). Stages, each with its own timeout, all within about 5 minutes
-# (GPU_CHECK_BUDGET_S, default 280: no stage starts past it, and each stage's
+# Node). Stages, each with its own timeout, all within about 7 minutes
+# (GPU_CHECK_BUDGET_S, default 420: no stage starts past it, and each stage's
 # timeout is cut to what is left of it):
 #   0 probe   1 binaries (carried gpu-build/ archives unpacked by scripts/gpu-unpack.sh, else a CMake build for sm_90)
 #   2 native op test (every op, CUDA vs CPU twin, timed)   3 GEMM check

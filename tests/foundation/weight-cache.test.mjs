@@ -44,8 +44,10 @@ test('a weight disposed while queued work still reads it frees its entry when th
   const w = t([8, 8, 3, 3], 2);
   (await conv2d(x, w, { padding: 1 })).dispose();
   assert.is(weightCacheInfo().entries, 1);
-  const big = t([384, 384], 3);
-  const first = matmul(big, big); // keeps the queue busy
+  // Keeps the queue busy (~20 ms on 2 cores: a descheduled test thread on a loaded machine once found a 384³
+  // product finished, the queue idle, and the conv run inline, before w.dispose()).
+  const big = t([1024, 1024], 3);
+  const first = matmul(big, big);
   const second = conv2d(x, w, { padding: 1 }); // holds w until it has run
   w.dispose();
   assert.is(weightCacheInfo().entries, 1, 'the queued conv still holds the weight');

@@ -6,6 +6,7 @@
  * anything is allocated. Storages are read straight from disk into the buffers that back the returned tensors.
  */
 import { AbortError, CheckpointFormatError, SotrError, SotrRangeError, SotrTypeError } from '../errors';
+import { checkSignal, throwIfAborted } from '../abort';
 import { parseTorchLegacy } from './legacy';
 import { parseSafetensorsHeader, readSafetensorsFrom, writeSafetensors, type TensorCollection } from './safetensors';
 import { FileSource, MemorySource, mapLimit, readBytes, type ByteSource } from './source';
@@ -62,6 +63,9 @@ function resolve(o: CheckpointOptions, fileSize: number): Resolved {
   if (o.stripPrefixes !== undefined && (!Array.isArray(o.stripPrefixes) || !o.stripPrefixes.every((p) => typeof p === 'string'))) {
     throw new SotrTypeError('CheckpointOptions.stripPrefixes must be an array of strings');
   }
+  if (o.onWarning !== undefined && typeof o.onWarning !== 'function') {
+    throw new SotrTypeError(`CheckpointOptions.onWarning must be a function, received ${typeof o.onWarning}`);
+  }
   const r: Resolved = {
     maxPickleBytes: positive(o.maxPickleBytes, 'maxPickleBytes', 64 * MiB),
     maxTensors: positive(o.maxTensors, 'maxTensors', 1_000_000),
@@ -74,7 +78,7 @@ function resolve(o: CheckpointOptions, fileSize: number): Resolved {
     warn: o.onWarning ?? (() => {}),
   };
   if (o.stateDictKey !== undefined) r.stateDictKey = o.stateDictKey;
-  if (o.signal !== undefined) r.signal = o.signal;
+  if (checkSignal('CheckpointOptions', o.signal) !== undefined) r.signal = o.signal;
   return r;
 }
 
@@ -148,13 +152,13 @@ async function readTorch(
   const bufs = new Map<string, Uint8Array>();
   let storageBytes = 0;
   await mapLimit([...roots.values()], o.readConcurrency, async (info) => {
-    o.signal?.throwIfAborted();
+    throwIfAborted(o.signal, 'reading the checkpoint');
     const b = await plans.get(info.key)!.read();
     if (parsed.byteOrder === 'big') byteSwap(b, DTYPES[info.dtype].size);
     storageBytes += b.length;
     bufs.set(info.key, b);
   });
-  o.signal?.throwIfAborted();
+  throwIfAborted(o.signal, 'reading the checkpoint');
   const m = { copied: 0, limit: o.maxCopyBytes };
   const tensors = new Map<string, CheckpointEntry>();
   for (const [name, t] of sel.tensors) tensors.set(name, materialize(name, t, bufs.get(t.storage.root.key)!, m, parsed.label));
@@ -187,7 +191,7 @@ export async function readCheckpointWithInfo(
   try {
     return await guarded(src.name, async () => {
       const o = resolve(options, src.size);
-      o.signal?.throwIfAborted();
+      throwIfAborted(o.signal, 'reading the checkpoint');
       const format = await detect(src);
       if (format === 'safetensors') {
         const r = await readSafetensorsFrom(src, { maxHeaderBytes: o.maxHeaderBytes, readConcurrency: o.readConcurrency, ...(o.signal ? { signal: o.signal } : {}) });

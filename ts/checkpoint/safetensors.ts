@@ -5,6 +5,7 @@
 import { open, rename, unlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { CheckpointFormatError, SotrTypeError } from '../errors';
+import { throwIfAborted } from '../abort';
 import { allocBytes, mapLimit, readBytes, type ByteSource } from './source';
 import { DTYPES, numelOf, type CheckpointDType, type CheckpointEntry } from './types';
 
@@ -109,7 +110,7 @@ export async function readSafetensorsFrom(
   for (const name of names) out.set(name, undefined as unknown as CheckpointEntry); // keep header order
   let bytes = 0;
   await mapLimit(names, o.readConcurrency, async (name) => {
-    o.signal?.throwIfAborted();
+    throwIfAborted(o.signal, 'reading the checkpoint');
     const t = h.tensors.get(name)!;
     const buf = allocBytes(t.length);
     await src.readInto(t.start, buf);

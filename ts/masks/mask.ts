@@ -186,7 +186,14 @@ export class Mask {
       this.#bits = win.rows && win.words ? bits : new Uint32Array(0);
       return;
     }
-    if (data === undefined) data = new Uint32Array(stride * height);
+    if (data === undefined) {
+      try {
+        data = new Uint32Array(stride * height);
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        throw new SotrRangeError(`Mask: ${width} x ${height} is too large to hold (${4 * stride * height} bytes of bits)`);
+      }
+    }
     if (!(data instanceof Uint32Array)) throw new SotrTypeError('Mask: data must be a Uint32Array of bit-packed rows');
     if (data.length !== stride * height) {
       throw new SotrRangeError(`Mask: ${height} rows of width ${width} need ${stride * height} 32-bit words, received ${data.length}`);

@@ -7,6 +7,7 @@
  * encoded bytes, not decoded images.
  */
 import { AbortError } from '../errors';
+import { watchAbort } from '../abort';
 
 type Release = () => void;
 
@@ -47,14 +48,14 @@ export class FifoSlots {
         if (i >= 0) this.#line.splice(i, 1);
         reject(new AbortError(what));
       };
+      const unwatch = signal ? watchAbort(signal, onAbort) : () => {};
       const w: Waiter = {
         grant: (release) => {
-          signal?.removeEventListener('abort', onAbort);
+          unwatch();
           resolve(release);
         },
         abort: onAbort,
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
       this.#line.push(w);
     });
   }

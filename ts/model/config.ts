@@ -68,7 +68,7 @@ export interface SotrConstants extends Required<PostprocessOptions> {
   minSize: number;
   /** Test-time long side cap (1333). */
   maxSize: number;
-  /** Padding multiple (32). */
+  /** Padding multiple (32; a multiple of 32, the backbone's stride). */
   sizeDivisibility: number;
   /** BGR mean subtracted after the resize ([103.530, 116.280, 123.675]). */
   pixelMean: [number, number, number];
@@ -269,6 +269,11 @@ export function resolveConfig(ck: SotrCheckpointConfig, o: ConfigOverrides = {})
   posInt('minSize', k.minSize);
   posInt('maxSize', k.maxSize);
   posInt('sizeDivisibility', k.sizeDivisibility);
+  // The backbone halves the image five times and the FPN adds each level to the upsampled one above it: a padded
+  // size that is not a multiple of 32 gives levels that do not line up (a shape error inside every prediction).
+  if (k.sizeDivisibility % 32 !== 0) {
+    throw new SotrRangeError(`Sotr.load: sizeDivisibility must be a multiple of 32 (the backbone's stride), received ${k.sizeDivisibility}`);
+  }
   for (const name of ['pixelMean', 'pixelStd'] as const) {
     const v = k[name];
     if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {

@@ -96,14 +96,17 @@ function checkLimit(w: number, h: number, limit: number): void {
   }
 }
 
+// A value in an error message: strings quoted, so that '3' does not read as 3.
+const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+
 function fromRaw(img: RawImage, limit: number): DecodedPixels {
   const { width, height, channels } = img;
   if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1) {
-    throw new SotrRangeError(`raw image: width and height must be positive integers, received ${width}×${height}`);
+    throw new SotrRangeError(`raw image: width and height must be positive integers, received ${shown(width)}×${shown(height)}`);
   }
-  if (channels !== 1 && channels !== 3 && channels !== 4) throw new SotrRangeError(`raw image: channels must be 1, 3 or 4, received ${String(channels)}`);
+  if (channels !== 1 && channels !== 3 && channels !== 4) throw new SotrRangeError(`raw image: channels must be 1, 3 or 4, received ${shown(channels)}`);
   const format = img.format ?? 'rgb';
-  if (format !== 'rgb' && format !== 'bgr') throw new SotrRangeError(`raw image: format must be 'rgb' or 'bgr', received ${String(format)}`);
+  if (format !== 'rgb' && format !== 'bgr') throw new SotrRangeError(`raw image: format must be 'rgb' or 'bgr', received ${shown(format)}`);
   if (!(img.data instanceof Uint8Array || img.data instanceof Uint8ClampedArray)) throw new SotrTypeError('raw image: data must be a Uint8Array');
   if (img.data.length !== width * height * channels) {
     throw new SotrRangeError(`raw image: data holds ${img.data.length} bytes, expected ${width}×${height}×${channels} = ${width * height * channels}`);
@@ -186,9 +189,16 @@ function fileUrlAsPath(input: ImageInput): ImageInput {
  * @internal decodeImage without the conversion to BGR: the pixels as the decoder gives them (what the model
  * passes to prepareImageTensor, whose native resize converts them).
  */
+/** Checks a pixel limit: a non-negative integer (0: no limit). */
+export function checkLimitInputPixels(what: string, limit: unknown): number {
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0) {
+    throw new SotrRangeError(`${what} must be a non-negative integer (0: no limit), received ${shown(limit)}`);
+  }
+  return limit;
+}
+
 export async function decodePixels(input: ImageInput, options: { limitInputPixels?: number } = {}): Promise<DecodedPixels> {
-  const limit = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
-  if (typeof limit !== 'number' || !(limit >= 0)) throw new SotrRangeError('limitInputPixels must be a non-negative number (0: no limit)');
+  const limit = checkLimitInputPixels('limitInputPixels', options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS);
   if (isRawImage(input)) return fromRaw(input, limit);
   let bytes: Buffer;
   let label: string;

@@ -10,6 +10,7 @@
  * calls.
  */
 import { performance } from 'node:perf_hooks';
+import { setMaxListeners } from 'node:events';
 import { AbortError, CheckpointKeyError, DisposedError, SotrRangeError, SotrTypeError } from '../errors';
 import { readCheckpointWithInfo, type CheckpointSource } from '../checkpoint';
 import { checkSotrKeys, inferSotrConfig, type SotrCheckpointConfig, type SotrKeyProblems } from '../checkpoint/config';
@@ -34,8 +35,9 @@ import { gridResize, runHeads, splitFeats } from './heads';
 import { runMaskBranch } from './mask_branch';
 import type { OpCtx } from './ops';
 import { MaskFeature, postprocess, type Instance, type LevelMaps, type PostprocessTrace, type ResolvedPostprocess } from './postprocess';
-import { decodePixels, isRawImage, prepareImageTensor, sharpLib, type DecodedPixels, type ImageInput, type PreparedTensor, type RawImage } from './preprocess';
+import { DEFAULT_LIMIT_INPUT_PIXELS, checkLimitInputPixels, decodePixels, isRawImage, prepareImageTensor, sharpLib, type DecodedPixels, type ImageInput, type PreparedTensor, type RawImage } from './preprocess';
 import { FifoSlots, pipelineDepth } from './admission';
+import { checkSignal, throwIfAborted, watchAbort } from '../abort';
 import { runTransformer } from './transformer';
 import { buildWeights, type SotrWeights } from './weights';
 import { OpProfileSession, type OpProfile } from '../profile';
@@ -218,6 +220,12 @@ export class Sotr {
   readonly #tensors: Tensor[];
   readonly #fallbacks = new Set<string>();
   readonly #inflight = new Set<Promise<unknown>>();
+  // Aborted when dispose() begins: a predictEach waiting on a slow source stops taking images at once.
+  readonly #disposeStarted = (() => {
+    const c = new AbortController();
+    setMaxListeners(0, c.signal); // one listener per predictEach iteration in progress
+    return c;
+  })();
   // Turns (./admission.ts): `depth` images run at a time, one more may decode meanwhile; first come, first served.
   readonly #runSlots: FifoSlots;
   readonly #decodeSlots: FifoSlots;
@@ -244,10 +252,15 @@ export class Sotr {
    */
   static async load(source: SotrSource, options: SotrLoadOptions = {}): Promise<Sotr> {
     checkOptions('Sotr.load', options, LOAD_OPTION_KEYS);
+    checkSignal('Sotr.load', options.signal);
+    throwIfAborted(options.signal, 'Sotr.load');
+    if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
+      throw new SotrTypeError(`Sotr.load: onWarning must be a function, received ${typeof options.onWarning}`);
+    }
     const warn = options.onWarning ?? warnDefault;
     const precision = checkPrecision('Sotr.load', options.precision);
     const { entries } = await readSource(source, options, warn);
-    options.signal?.throwIfAborted?.();
+    throwIfAborted(options.signal, 'Sotr.load');
     const inferred = inferSotrConfig(entries);
     const unexpected = checkKeys(entries, inferred);
     if (unexpected.length) {
@@ -312,6 +325,10 @@ export class Sotr {
     for (const [k, v] of [['width', width], ['height', height]] as const) {
       if (!Number.isSafeInteger(v) || v < 1) throw new SotrRangeError(`warmup: ${k} must be a positive integer, received ${String(v)}`);
     }
+    // The synthetic image is made here: refuse what predict would (before allocating its pixels).
+    if (width * height > DEFAULT_LIMIT_INPUT_PIXELS) {
+      throw new SotrRangeError(`warmup: ${width}×${height} exceeds the default limitInputPixels (${DEFAULT_LIMIT_INPUT_PIXELS} pixels)`);
+    }
     sharpLib();
     await this.predict(syntheticImage(width, height), { rle: true });
   }
@@ -327,8 +344,11 @@ export class Sotr {
       return Promise.reject(e);
     }
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) return Promise.reject(new SotrTypeError('predict: signal must be an AbortSignal'));
-    const n = Array.isArray(input) ? input.length : 1;
-    const p = Array.isArray(input) ? this.#predictMany(input as readonly ImageInput[], options) : this.#predictOne(input as ImageInput, options);
+    // An array as it is at the call, its raw frames copied: the caller may change the array or reuse a frame's
+    // buffer as soon as predict returns, as with one raw frame (the images run later, a few at a time).
+    const many = Array.isArray(input) ? (input as readonly ImageInput[]).map(snapshotRawImage) : null;
+    const n = many ? many.length : 1;
+    const p = many ? this.#predictMany(many, options) : this.#predictOne(input as ImageInput, options);
     this.#inflight.add(p);
     this.#pending += n;
     const done = () => {
@@ -344,7 +364,7 @@ export class Sotr {
    * yielding `{ index, image, prediction }` or, for an image that failed, `{ index, image, error }` in the source's
    * order: a bad file costs its own result only. Images are taken from the source as the pipeline has room (the
    * images running on the model plus one decoding), so a slow consumer holds back the source and memory stays that
-   * of a few images. Leaving the loop early (`break`, a throw) cancels the images taken ahead and closes the source.
+   * of a few images; a slow source does not hold back a result that is ready, an abort or a dispose. Leaving the loop early (`break`, a throw) cancels the images taken ahead and closes the source.
    * Thrown, ending the iteration: an abort of `options.signal` (AbortError, at once); the source's own error, and
    * `DisposedError` once the model is being disposed, both after the images already taken are yielded (dispose
    * waits for those).
@@ -385,13 +405,13 @@ export class Sotr {
    */
   async *#pipeline(images: Iterable<ImageInput> | AsyncIterable<ImageInput>, options: PredictOptions, each: boolean): AsyncGenerator<PredictEachItem, void, undefined> {
     const user = options.signal;
+    const what = each ? 'predictEach' : 'predict';
     // Cancels the images taken ahead when the iteration ends early (the consumer left, a failure in predict([...]))
     // or the caller's signal aborts. (Not AbortSignal.any: its dependent signals pile up on a long-lived parent
     // signal in Node 20 and 22, e.g. a server's shutdown signal given to every call.)
     const stop = new AbortController();
-    const onUserAbort = (): void => stop.abort();
+    const unwatchUser = user && !user.aborted ? watchAbort(user, () => stop.abort()) : () => {};
     if (user?.aborted) stop.abort();
-    else user?.addEventListener('abort', onUserAbort, { once: true });
     const opts: PredictOptions = { ...options, signal: stop.signal };
     const room = this.#runSlots.size + 1;
     const ahead: Array<Promise<PredictEachItem>> = [];
@@ -400,28 +420,57 @@ export class Sotr {
     let index = 0;
     // A source that threw, or a model being disposed, ends the iteration once the images already taken are yielded.
     let ending: unknown = null;
+    // An async source's next item, asked for while the images taken run. A slow source (uploads, a camera) must not
+    // hold back a result that is ready, an abort, or (predictEach) a dispose: each of them is raced against it.
+    let asked: Promise<SourceStep> | null = null;
+    let interruptedWhileAsking = false;
+    // Settles (never rejects) when the iteration must stop taking images: an abort, or predictEach's model disposing.
+    let onInterrupt = (): void => {};
+    const interrupted = new Promise<'interrupted'>((resolve) => {
+      onInterrupt = () => resolve('interrupted');
+    });
+    stop.signal.addEventListener('abort', onInterrupt, { once: true });
+    if (each) this.#disposeStarted.signal.addEventListener('abort', onInterrupt, { once: true }); // a model's own signal: no listener limit
+    const takeStep = (step: SourceStep): void => {
+      asked = null;
+      if ('error' in step) {
+        exhausted = true; // a source that threw is finished: no return() owed
+        ending = step.error;
+      } else if (step.result.done) exhausted = true;
+      else ahead.push(this.#take(index++, step.result.value, opts, each));
+    };
     try {
       for (;;) {
-        while (!exhausted && ending === null && ahead.length < room) {
-          if (user?.aborted) throw new AbortError(each ? 'predictEach' : 'predict');
+        while (!exhausted && ending === null && asked === null && ahead.length < room) {
+          if (user?.aborted) throw new AbortError(what);
           if (each && (this.#disposed || this.#disposing)) {
             ending = new DisposedError('Sotr model');
             break;
           }
           source ??= iteratorOf(images);
-          let r: IteratorResult<ImageInput>;
+          let r: IteratorResult<ImageInput> | PromiseLike<IteratorResult<ImageInput>>;
           try {
-            r = await source.next();
+            r = source.next();
           } catch (e) {
-            exhausted = true; // a source that threw is finished: no return() owed
-            ending = e;
+            takeStep({ error: e });
             break;
           }
-          if (r.done) {
-            exhausted = true;
-            break;
+          if (!isThenable(r)) takeStep({ result: r }); // a sync iterator's image: taken at once
+          else asked = Promise.resolve(r).then((result): SourceStep => ({ result }), (error: unknown): SourceStep => ({ error }));
+        }
+        if (asked !== null) {
+          // Whichever comes first: the source's image, the head's result, an abort or a dispose.
+          const head = ahead[0];
+          const first = await Promise.race<SourceStep | 'head' | 'interrupted'>([asked, interrupted, ...(head ? [head.then(() => 'head' as const)] : [])]);
+          if (first === 'interrupted') {
+            interruptedWhileAsking = true;
+            if (user?.aborted) throw new AbortError(what);
+            ending ??= new DisposedError('Sotr model'); // predictEach's model is being disposed: take no more
+            if (!head) throw ending;
+          } else if (first !== 'head') {
+            takeStep(first);
+            continue;
           }
-          ahead.push(this.#take(index++, r.value, opts, each));
         }
         const head = ahead.shift();
         if (!head) {
@@ -429,14 +478,25 @@ export class Sotr {
           return;
         }
         const item = await head;
-        if (item.error !== undefined && user?.aborted) throw item.error instanceof AbortError ? item.error : new AbortError(each ? 'predictEach' : 'predict');
+        if (item.error !== undefined && user?.aborted) throw item.error instanceof AbortError ? item.error : new AbortError(what);
         yield item;
       }
     } finally {
-      user?.removeEventListener('abort', onUserAbort);
+      unwatchUser();
+      this.#disposeStarted.signal.removeEventListener('abort', onInterrupt);
       stop.abort();
       await Promise.all(ahead); // never rejects: the outcomes of the cancelled images
-      if (source && !exhausted) await Promise.resolve(source.return?.()).catch(() => {});
+      if (source && !exhausted) {
+        // The source is closed before the iteration ends, as a for-await loop's would be: when the consumer leaves
+        // while the source is producing an image, that image is awaited (and dropped) first, as an async generator's
+        // return() waits for it anyway. After an abort or a dispose that came while the source was producing, the
+        // iteration ends at once and the source is closed once it answers (it may never: a camera that stopped).
+        const pendingAnswer = asked;
+        const closed = Promise.resolve(pendingAnswer)
+          .then(() => source?.return?.())
+          .catch(() => {});
+        if (!interruptedWhileAsking) await closed;
+      }
     }
   }
 
@@ -670,6 +730,7 @@ export class Sotr {
   /** Frees every device tensor of the model, after the predictions in flight finish. Idempotent. */
   dispose(): Promise<void> {
     if (this.#disposed) return Promise.resolve();
+    this.#disposeStarted.abort();
     this.#disposing ??= (async () => {
       await Promise.allSettled([...this.#inflight]);
       for (const t of this.#tensors) t.dispose();
@@ -709,6 +770,11 @@ export interface CheckpointInspection {
 /** What a checkpoint is, what model it describes and how it differs from the expected structure (`sotr inspect`). */
 export async function inspectCheckpoint(source: SotrSource, options: Omit<SotrLoadOptions, 'device' | 'precision'> = {}): Promise<CheckpointInspection> {
   checkOptions('inspectCheckpoint', options, INSPECT_OPTION_KEYS);
+  checkSignal('inspectCheckpoint', options.signal);
+  throwIfAborted(options.signal, 'inspectCheckpoint');
+  if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
+    throw new SotrTypeError(`inspectCheckpoint: onWarning must be a function, received ${typeof options.onWarning}`);
+  }
   const warn = options.onWarning ?? (() => {});
   const { entries, info } = await readSource(source, options, warn);
   const ck = inferSotrConfig(entries);
@@ -749,10 +815,15 @@ function checkOutputOptions(where: string, options: PredictOptions): { contours:
   if (options.profile !== undefined && typeof options.profile !== 'boolean' && options.profile !== 'ops')
     throw new SotrTypeError(`${where}: profile must be true, false or 'ops', received ${JSON.stringify(options.profile)}`);
   if (options.rle !== undefined && typeof options.rle !== 'boolean') throw new SotrTypeError(`${where}: rle must be a boolean, received ${JSON.stringify(options.rle)}`);
+  if (options.intermediates !== undefined && typeof options.intermediates !== 'boolean') {
+    throw new SotrTypeError(`${where}: intermediates must be a boolean, received ${JSON.stringify(options.intermediates)}`);
+  }
+  if (options.limitInputPixels !== undefined) checkLimitInputPixels(`${where}: limitInputPixels`, options.limitInputPixels);
   const c = options.contours;
   if (c === undefined || c === false) return { contours: undefined };
   if (c === true) return { contours: { mode: 'external', approx: 'simple' } };
   if (c === null || typeof c !== 'object') throw new SotrTypeError(`${where}: contours must be a boolean or { mode, approx }, received ${JSON.stringify(c)}`);
+  checkOptions(`${where}: contours`, c, ['mode', 'approx']);
   const mode = c.mode ?? 'external';
   const approx = c.approx ?? 'simple';
   if (mode !== 'external' && mode !== 'ccomp') throw new SotrRangeError(`${where}: contours.mode must be 'external' or 'ccomp', received ${JSON.stringify(mode)}`);
@@ -768,6 +839,20 @@ function checkImageSource(images: unknown): void {
   if (what) throw new SotrTypeError(`predictEach: images must be an iterable of images (an array, a generator, an async iterable), received ${what}: for one image, use predict()`);
   const ok = images !== null && typeof images === 'object' && (Symbol.asyncIterator in images || Symbol.iterator in images);
   if (!ok) throw new SotrTypeError(`predictEach: images must be an iterable or async iterable of images, received ${images === null ? 'null' : typeof images}`);
+}
+
+/** A raw frame with its own copy of the pixels (anything else as it is; a bad frame is refused later, in order). */
+function snapshotRawImage(image: ImageInput): ImageInput {
+  if (!isRawImage(image) || !(image.data instanceof Uint8Array || image.data instanceof Uint8ClampedArray)) return image;
+  const { data, width, height, channels, format } = image;
+  return format === undefined ? { data: data.slice(), width, height, channels } : { data: data.slice(), width, height, channels, format };
+}
+
+/** One answer of an images source: its iterator's result, or what its next() threw or rejected with. */
+type SourceStep = { result: IteratorResult<ImageInput> } | { error: unknown };
+
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return (typeof x === 'object' || typeof x === 'function') && x !== null && typeof (x as { then?: unknown }).then === 'function';
 }
 
 function iteratorOf(images: Iterable<ImageInput> | AsyncIterable<ImageInput>): Iterator<ImageInput> | AsyncIterator<ImageInput> {

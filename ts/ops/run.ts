@@ -23,6 +23,7 @@ import { Tensor, dtypeBytes } from '../tensor';
 import { inlineCall } from '../inline_turn';
 import { DEFERRED_BACKLOG_BYTES, deferredOps, type DeferredScope } from '../deferred';
 import { keysOf } from '../options';
+import { watchAbort } from '../abort';
 
 /** Options every op takes (each op's options interface extends this one). */
 export interface OpOptions {
@@ -163,16 +164,15 @@ export async function runOp(
     }
   }
   const jobId = signal ? nextJob++ % 0xffffffff || nextJob++ : 0;
-  const onAbort = () => native().cancelJob(jobId);
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const unwatch = signal ? watchAbort(signal, () => native().cancelJob(jobId)) : null;
   try {
     const outs = await inlineCall(() => native().runOp(op, handles, flat, device, precision, jobId));
     return outs.map((h) => new Tensor(h));
   } catch (e) {
     throw mapNativeError(e);
   } finally {
-    if (signal) {
-      signal.removeEventListener('abort', onAbort);
+    if (unwatch) {
+      unwatch();
       native().forgetJob(jobId);
     }
   }

@@ -25,11 +25,22 @@ function neededInterface() {
   }
 }
 
+// Whether a prebuilt binary for this platform loads here; when none does, says why (the build from source that
+// follows may fail for reasons of its own: the user must still learn why the prebuilt binary was not used).
 function prebuildLoads() {
+  const here = `${process.platform}-${process.arch}`;
+  const folder = path.join(root, 'prebuilds', here);
+  let file;
   try {
-    const load = require('node-gyp-build');
-    const file = load.resolve(root);
-    if (!file.includes(`${path.sep}prebuilds${path.sep}`)) return false;
+    file = require('node-gyp-build').resolve(root);
+  } catch {
+    file = undefined;
+  }
+  if (!file || !file.includes(`${path.sep}prebuilds${path.sep}`)) {
+    log(fs.existsSync(folder) ? `no prebuilt binary in prebuilds/${here} fits this Node.js` : `no prebuilt binary for ${here} in this package`);
+    return false;
+  }
+  try {
     const addon = require(file);
     const need = neededInterface();
     if (need !== undefined && addon.interfaceVersion !== need) {
@@ -37,16 +48,39 @@ function prebuildLoads() {
       return false;
     }
     return true;
-  } catch {
+  } catch (e) {
+    const msg = String((e && e.message) || e).split('\n')[0];
+    const glibc = /GLIBC_[0-9.]+/.exec(msg);
+    log(`the prebuilt binary ${path.relative(root, file)} does not load here: ${msg}`);
+    if (glibc) log(`(it needs ${glibc[0].replace('_', ' ')} or newer: README "Installing" lists the supported systems)`);
     return false;
   }
 }
 
+// Whether nvcc would be found by the CMake build (SOTR_CUDA=auto builds the CUDA path when it is).
+function nvccFound() {
+  if (process.env.CUDACXX && fs.existsSync(process.env.CUDACXX)) return true;
+  const dirs = (process.env.PATH || '').split(path.delimiter).concat(['/usr/local/cuda/bin']);
+  return dirs.some((d) => d && fs.existsSync(path.join(d, 'nvcc')));
+}
+
 function build() {
-  const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+  let cmakeJs;
+  try {
+    cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+  } catch {
+    log('cannot build from source: the cmake-js package is missing (reinstall sotr-node with its dependencies)');
+    process.exit(1);
+  }
   const args = [cmakeJs, 'compile', '--out', 'build'];
   const jobs = process.env.CMAKE_BUILD_PARALLEL_LEVEL || String(require('node:os').availableParallelism?.() ?? 2);
-  log(`building the native addon from source (SOTR_CUDA=${process.env.SOTR_CUDA || 'auto'}, ${jobs} jobs)`);
+  const cuda = process.env.SOTR_CUDA || 'auto';
+  log(`building the native addon from source (SOTR_CUDA=${cuda}, ${jobs} jobs)`);
+  // npm shows an install script's output only when it fails: say how long this may take, and how to shorten it.
+  if (cuda !== 'off' && nvccFound()) {
+    log('nvcc found: the CUDA kernels are compiled too, for several GPU generations (10-20 minutes on 2 cores;');
+    log('SOTR_CUDA_ARCHS=90-real, say, compiles for one; SOTR_CUDA=off builds the CPU path only, in 2-4 minutes)');
+  }
   const t0 = Date.now();
   const r = spawnSync(process.execPath, args, {
     cwd: root,

@@ -6,6 +6,9 @@
 //     build-prebuild/ (so build/Release of a development build is never moved or overwritten), and checks
 //     the result: prebuilds/linux-x64/sotr-node.node, one file, CPU and CUDA paths inside, CUDA runtime
 //     linked statically, no libcuda/libcudart dependency, stripped.
+//   node scripts/prebuildify-shim.js verify [file] [--cuda]
+//     checks an existing prebuild as above (npm publish runs it: package.json's prepublishOnly), failing when
+//     it is missing, does not load, speaks another native interface than dist/ or (--cuda) has no CUDA path.
 //   node scripts/prebuildify-shim.js rebuild --target=<v> --arch=<a> --release|--debug [--devdir=...]
 //     what prebuildify calls: a cmake-js build of the addon into ./build (prebuildify's cwd). Node-API
 //     binaries do not depend on the Node version, so --target and --devdir are ignored (no headers are
@@ -99,6 +102,7 @@ function verifyCross(file, arch) {
 
 /** Checks a finished prebuild: loads it in a child process and reads its ELF header, dependencies and symbols. */
 function verify(file, wantCuda) {
+  if (!fs.existsSync(file)) fail(`${path.relative(root, file)} is missing: run npm run build:prebuild first (a package without it makes every user build from source)`);
   const st = fs.statSync(file);
   const probe = spawnSync(
     process.execPath,

@@ -69,7 +69,12 @@ export interface BackendInfo extends Omit<NativeBackendInfo, 'build'> {
   threadsFrom: string;
 }
 
-let threadsFrom = process.env.SOTR_NUM_THREADS ? 'SOTR_NUM_THREADS' : 'cores';
+// Whether SOTR_NUM_THREADS holds a count the native pool takes (1..1024; anything else is ignored there).
+const threadsEnvValid = (): boolean => {
+  const v = process.env.SOTR_NUM_THREADS ?? ''; // as strtoll reads it there: leading blanks and a sign, no trailing text
+  return /^\s*\+?\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 1024;
+};
+let threadsFrom = threadsEnvValid() ? 'SOTR_NUM_THREADS' : 'cores';
 
 /** Describes the build, the CPU and CUDA. Never throws. */
 export function backendInfo(): BackendInfo {
@@ -102,7 +107,11 @@ export function backendInfo(): BackendInfo {
   }
   const env = process.env.SOTR_DEVICE?.trim();
   let defaultDevice: BackendInfo['defaultDevice'];
-  if (env && isDeviceSpec(env) && env !== 'auto') {
+  if (env && !isDeviceSpec(env)) {
+    // Every call that resolves a device throws for it (resolveDevice): say so here, where people look first.
+    const reason = `SOTR_DEVICE='${env}' is not a device ('auto', 'cpu', 'cuda' or 'cuda:N'): Sotr.load and 'auto' throw SotrRangeError until it is fixed or unset`;
+    defaultDevice = { device: 'cpu', reason, fromEnvironment: true, environment: env };
+  } else if (env && env !== 'auto') {
     defaultDevice = { device: env === 'cuda' ? 'cuda:0' : env, fromEnvironment: true, environment: env, reason: 'SOTR_DEVICE' };
   } else if (raw.cuda.available && raw.cuda.devices.length) {
     defaultDevice = { device: 'cuda:0', fromEnvironment: !!env, environment: env || undefined };
@@ -120,7 +129,7 @@ export function backendInfo(): BackendInfo {
 /** Sets the CPU thread count (0 = default: SOTR_NUM_THREADS or the cores available). Returns the count in effect. */
 export function setNumThreads(n: number): number {
   if (!Number.isInteger(n) || n < 0 || n > 1024) throw new SotrRangeError(`setNumThreads: n must be an integer 0..1024, received ${n}`);
-  threadsFrom = n === 0 ? (process.env.SOTR_NUM_THREADS ? 'SOTR_NUM_THREADS' : 'cores') : 'option';
+  threadsFrom = n === 0 ? (threadsEnvValid() ? 'SOTR_NUM_THREADS' : 'cores') : 'option';
   return native().setNumThreads(n);
 }
 

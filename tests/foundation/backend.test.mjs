@@ -70,6 +70,10 @@ test('SOTR_DEVICE wins over code and backendInfo says so', () => {
   assert.ok(r.fromEnvironment);
   assert.ok(d.fromEnvironment);
   assert.is(d.environment, 'cpu');
+  // An invalid value: backendInfo (which never throws) says what every resolving call will throw.
+  const bad = JSON.parse(inChild(`const s=require(${JSON.stringify(entry)});console.log(JSON.stringify(s.backendInfo().defaultDevice))`, { SOTR_DEVICE: 'gpu' }));
+  assert.is(bad.environment, 'gpu');
+  assert.match(bad.reason, /SOTR_DEVICE='gpu' is not a device/);
 });
 
 test('SOTR_NUM_THREADS and setNumThreads control CPU threads', () => {
@@ -77,6 +81,9 @@ test('SOTR_NUM_THREADS and setNumThreads control CPU threads', () => {
     SOTR_NUM_THREADS: '1',
   });
   assert.is(out.trim(), '1 SOTR_NUM_THREADS');
+  // A value the pool ignores is not reported as the source.
+  const ignored = inChild(`const s=require(${JSON.stringify(entry)});console.log(s.backendInfo().threadsFrom)`, { SOTR_NUM_THREADS: 'abc' });
+  assert.is(ignored.trim(), 'cores');
   const n = setNumThreads(1);
   assert.is(n, 1);
   assert.is(backendInfo().threadsFrom, 'option');

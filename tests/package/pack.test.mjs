@@ -79,13 +79,17 @@ test('npm pack: the tarball holds what it needs and nothing else, under 20 MB', 
     'scripts/build_info.cmake',
     'CMakeLists.txt',
     'bindings/addon.cc',
+    'LICENSE',
+    'examples/images/street.jpg',
   ]) {
     assert.ok(files.includes(need), `the tarball lacks ${need}`);
   }
   assert.ok(files.some((f) => /^native\/.*\.cpp$/.test(f)), 'native sources for the source-build fallback');
   const unwanted = files.filter(
     (f) =>
-      /^(build|build-[^/]*|tests|ts|benchmarks|docs|examples|\.ci|\.github|gpu-build|gpu-out|out|node_modules|\.git)\//.test(f) ||
+      /^(build|build-[^/]*|tests|ts|benchmarks|docs|\.ci|\.github|gpu-build|gpu-out|out|node_modules|\.git)\//.test(f) ||
+      // The example images (the README's first run from a project: a few small files), not the example scripts.
+      (/^examples\//.test(f) && !/^examples\/images\/[^/]+\.(jpg|png|md)$/.test(f)) ||
       /^scripts\/(?!install\.js$|build_info\.cmake$)/.test(f) ||
       /\.(pth|safetensors|tgz|log|map|o|a)$/.test(f) ||
       /\.test\.m?js$/.test(f) ||

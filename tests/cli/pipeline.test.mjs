@@ -288,7 +288,7 @@ test('globs and plain progress lines when stderr is not a terminal', async () =>
 });
 
 test('the results reader: lines across read chunks, a bad line in the middle, garbage after a crash', async () => {
-  const { loadJournal } = await import('../../dist/cli/journal.js');
+  const { loadJournal, cutTornLine } = await import('../../dist/cli/journal.js');
   const { dir } = imageFolder();
   const f = path.join(dir, 'big.jsonl');
   let text = '';
@@ -297,6 +297,8 @@ test('the results reader: lines across read chunks, a bad line in the middle, ga
   let r = loadJournal(f);
   assert.is(r.done.size, 3000);
   assert.is(r.truncatedBytes, 23);
+  assert.is(statSync(f).size, Buffer.byteLength(text) + 23, 'reading modifies nothing');
+  cutTornLine(f, r);
   assert.is(statSync(f).size, Buffer.byteLength(text));
   writeFileSync(f, text.replace('"img5.jpg",', '"img5.jpg",,') + '\0'.repeat(4096));
   r = loadJournal(f);

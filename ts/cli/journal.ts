@@ -2,11 +2,13 @@
  * The results file: JSON Lines, one line per image, each line written with a
  * single append (O_APPEND) and fsync'ed at intervals. Reopening the same file
  * resumes it: the images it already holds are skipped, and a torn last line
- * (a run killed in the middle of a write, or garbage left by a crash) is cut
- * off so that image is redone.
+ * (a run killed in the middle of a write, or garbage left by a crash: the bytes
+ * after the last newline) is cut off so that image is redone. Nothing else is
+ * ever cut, and a file with no result line at all is not taken for one.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { UsageError } from './args';
 
 /** One instance in a results line. Field order is fixed so lines diff well. */
 export interface ResultInstance {
@@ -54,9 +56,11 @@ export interface JournalState {
   /** Status of the last line per resolved file path. */
   done: Map<string, LineStatus>;
   lines: number;
-  /** Bytes cut from the end (a torn last line), 0 if none. */
+  /** Bytes after the last newline (a torn last line), cut by cutTornLine before appending; 0 if none. */
   truncatedBytes: number;
-  /** 1-based numbers of complete lines in the middle that did not parse (left as they are). */
+  /** The file's size when read (cutTornLine cuts only a file still of this size). */
+  size: number;
+  /** 1-based numbers of complete lines that did not parse (left as they are). */
   badLines: number[];
 }
 
@@ -69,13 +73,13 @@ const CHUNK = 1 << 20;
 export function scanLines(
   file: string,
   onLine: (line: ResultLine, n: number) => void,
-): { goodEnd: number; size: number; bad: number[]; lastGood: number } {
+): { goodEnd: number; size: number; bad: number[]; lastGood: number; end: number; tail: Buffer } {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
     let pos = 0;
     let carry: Buffer = Buffer.alloc(0);
-    let carryStart = 0;
+    let carryStart = 0; // the file offset of carry
     let goodEnd = 0;
     let lastGood = 0;
     let n = 0;
@@ -114,7 +118,8 @@ export function scanLines(
       carry = Buffer.from(data.subarray(start));
       carryStart = dataStart + start;
     }
-    return { goodEnd, size, bad, lastGood };
+    // end: just past the last newline; tail: the bytes after it (a torn line), at most the first 64.
+    return { goodEnd, size, bad, lastGood, end: carryStart, tail: carry.subarray(0, 64) };
   } finally {
     fs.closeSync(fd);
   }
@@ -125,24 +130,32 @@ export function statusOf(line: ResultLine): LineStatus {
 }
 
 /**
- * Loads a results file for resuming. Bad lines after the last good one (a torn write, NUL bytes after a crash)
- * are cut off; bad complete lines before it are reported and left alone.
+ * Reads a results file for resuming; modifies nothing (cutTornLine cuts the torn last line once the run's checks
+ * have passed). A non-empty file with no result line (--out naming some other file) is a UsageError: appending to
+ * it, or cutting it, would destroy it. Its one exception: a lone torn line of ours, or NUL bytes a crash left.
  */
-export function loadJournal(file: string): JournalState {
+export function loadJournal(file: string, base = process.cwd()): JournalState {
   const done = new Map<string, LineStatus>();
   let lines = 0;
-  if (!fs.existsSync(file)) return { done, lines, truncatedBytes: 0, badLines: [] };
-  const { goodEnd, size, bad, lastGood } = scanLines(file, (v) => {
+  if (!fs.existsSync(file)) return { done, lines, truncatedBytes: 0, size: 0, badLines: [] };
+  const { size, bad, end, tail } = scanLines(file, (v) => {
     lines++;
-    done.set(path.resolve(v.file), statusOf(v));
+    done.set(path.resolve(base, v.file), statusOf(v));
   });
-  let truncatedBytes = 0;
-  if (goodEnd < size) {
-    fs.truncateSync(file, goodEnd);
-    truncatedBytes = size - goodEnd;
+  if (!lines) {
+    const text = tail.toString('utf8');
+    const tornOrBlank = /^[\0\s]*$/.test(text) || text.startsWith('{"file":');
+    if (bad.length || !tornOrBlank) {
+      throw new UsageError(`--out ${file} is not a results file (no line of it is a sotr predict result); give another --out, or delete it first`);
+    }
   }
-  // Bad lines after the last good one were in the tail just cut off.
-  return { done, lines, truncatedBytes, badLines: bad.filter((n) => n < lastGood) };
+  return { done, lines, truncatedBytes: size - end, size, badLines: bad };
+}
+
+/** Cuts the torn last line loadJournal found (when the file is still as it was read). */
+export function cutTornLine(file: string, j: JournalState): void {
+  if (!j.truncatedBytes) return;
+  if (fs.statSync(file).size === j.size) fs.truncateSync(file, j.size - j.truncatedBytes);
 }
 
 /** Appends result lines: one write per line, fsync at most every `syncMs` (and on close). */

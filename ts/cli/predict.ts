@@ -21,7 +21,7 @@ import { SOTR_DEFAULTS } from '../model/config';
 import { formatOpProfile, OpProfileSession, type OpProfile } from '../profile';
 import { EXIT, UsageError, deviceOption, flag, listOption, num, parse, precisionOption, str, strs, PREDICT_USAGE, type Parsed } from './args';
 import { expandInputs } from './inputs';
-import { JournalWriter, loadJournal, statusOf, type LineStatus, type ResultLine } from './journal';
+import { JournalWriter, cutTornLine, loadJournal, statusOf, type JournalState, type LineStatus, type ResultLine } from './journal';
 import { Progress, formatDuration, type ProgressMode } from './progress';
 import { loadImageIds, writeCocoResults, type ImageIdMap } from './coco';
 import { WorkerPool } from './pool';
@@ -301,10 +301,11 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   };
   const warn = (m: string) => io.stderr.write(`sotr: ${m}\n`);
 
-  // Resume.
-  const journal =
-    s.overwrite || toStdout(s) ? { done: new Map<string, LineStatus>(), lines: 0, truncatedBytes: 0, badLines: [] as number[] } : loadJournal(s.out);
-  if (journal.truncatedBytes) warn(`${s.out}: removed a torn last line (${journal.truncatedBytes} bytes); that image is redone`);
+  // Resume. Nothing is modified yet: the torn last line is cut once the model has loaded (a run refused or
+  // stopped before that leaves the file as it was). With --overwrite the file is read only to check it is ours.
+  const fresh: JournalState = { done: new Map<string, LineStatus>(), lines: 0, truncatedBytes: 0, size: 0, badLines: [] };
+  const journal = toStdout(s) ? fresh : loadJournal(s.out);
+  if (s.overwrite) Object.assign(journal, fresh);
   if (journal.badLines.length) warn(`${s.out}: ignoring ${journal.badLines.length} line(s) that are not valid results (line ${journal.badLines.slice(0, 5).join(', ')})`);
   // What the file was made with (<out>.settings.json): resuming with other settings would mix two kinds of results.
   const runSettings = runSettingsOf(s);
@@ -339,10 +340,19 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   };
   const stats = { processed: 0, failed: 0, interrupted: false, stopped: false };
   // journal.done follows the lines this run writes, so it ends as the status of the whole input set.
-  if (todo.length) {
-    if (!toStdout(s)) writeRunSettings(s.out, runSettings);
-    await runModel(s, todo, outputs, io, factory, mode, cores, stats, journal.done);
-  }
+  // Once the model has loaded: cut the torn line (or empty the file for --overwrite), then record the settings, so
+  // that a run stopped at any point never leaves a record that disagrees with the results under it.
+  const open = (): JournalWriter => {
+    if (toStdout(s)) return new JournalWriter(s.out, false, 1000, (buf) => io.stdout.write(buf));
+    if (!s.overwrite && journal.truncatedBytes) {
+      cutTornLine(s.out, journal);
+      warn(`${s.out}: removed a torn last line (${journal.truncatedBytes} bytes); that image is redone`);
+    }
+    const writer = new JournalWriter(s.out, s.overwrite, 1000);
+    writeRunSettings(s.out, runSettings);
+    return writer;
+  };
+  if (todo.length) await runModel(s, todo, outputs, io, factory, mode, cores, stats, journal.done, open);
   if (stats.stopped) return EXIT.usage;
   const failedTotal = files.reduce((n, f) => n + (journal.done.get(path.resolve(f))?.error !== undefined ? 1 : 0), 0);
   if (stats.interrupted) {
@@ -377,6 +387,7 @@ async function runModel(
   cores: number,
   stats: { processed: number; failed: number; interrupted: boolean; stopped: boolean },
   status: Map<string, LineStatus>,
+  open: () => JournalWriter,
 ): Promise<void> {
   // Messages go above the progress bar once there is one (the model warns on first use, mid-run).
   let progress: Progress | undefined;
@@ -404,9 +415,15 @@ async function runModel(
   // enough workers to keep it fed, each with a libvips thread or two.
   const workers = s.workers ?? (onCpu ? 1 : Math.max(1, Math.min(4, cores - 2)));
   const vipsThreads = onCpu ? 1 : Math.max(1, Math.min(2, Math.floor((cores - 1) / workers)));
+  let writer: JournalWriter;
+  try {
+    writer = open();
+  } catch (e) {
+    await seg.dispose();
+    throw e;
+  }
   const pool = new WorkerPool(workers, { vipsThreads });
   const queue = new DecodeQueue(pool, todo, Math.max(4, 3 * batch));
-  const writer = new JournalWriter(s.out, s.overwrite, 1000, toStdout(s) ? (buf) => io.stdout.write(buf) : undefined);
   progress = new Progress(todo.length, mode, io.stderr);
   const pendingOutputs = new Set<Promise<void>>();
 

@@ -2,10 +2,11 @@
 // resume, COCO, overlays, signals, exit codes) is tested whatever state the real model is in.
 //   node tests/cli/helpers/fake-cli.mjs predict --model fake ...
 // The stand-in finds two "instances" per image: the dark pixels and the centre rectangle. FAKE_DELAY_MS slows
-// each model call down (for the interrupt tests).
+// each model call down (for the interrupt tests), FAKE_LOAD_MS the load; --classes knows three names (any label).
 import { main } from '../../../dist/cli/main.js';
 
 const delay = Number(process.env.FAKE_DELAY_MS || 0);
+const loadDelay = Number(process.env.FAKE_LOAD_MS || 0);
 
 /** COCO compressed RLE of a row-major 0/1 mask (column-major runs, zeros first). */
 export function rle(mask, h, w) {
@@ -71,6 +72,9 @@ function box(mask, h, w) {
 
 const fakeSegmenter = async (o) => {
   if (o.model !== 'fake') throw Object.assign(new Error(`fake model only, received ${o.model}`), { code: 'SOTR_CHECKPOINT_FORMAT' });
+  if (loadDelay) await new Promise((r) => setTimeout(r, loadDelay));
+  const bad = (o.classes ?? []).filter((c) => typeof c === 'string' && !['person', 'bicycle', 'car'].includes(c));
+  if (bad.length) throw Object.assign(new Error(`classes: no class ${bad.join(', ')}`), { code: 'SOTR_CONFIG' });
   return {
     device: 'cpu',
     description: 'fake model (2 instances an image)',

@@ -1,0 +1,91 @@
+// `sotr predict`'s output files (stand-in model, helpers/fake-cli.mjs): what --out may be, what is modified when,
+// and that no output of a run can destroy another file.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fakeSotr, imageFolder, readLines } from './helpers/run.mjs';
+
+test('--out naming a file that is not a results file: refused, the file left as it was', async () => {
+  const { dir, images } = imageFolder();
+  const img = path.join(images, 'street.jpg');
+  const files = {
+    'instances.json': JSON.stringify({ images: [{ id: 1, file_name: 'x.jpg' }], annotations: [], categories: [] }, null, 1) + '\n',
+    'one-line.json': JSON.stringify({ images: [] }),
+    'notes.txt': 'my notes\nline two\n',
+    'no-newline.txt': 'my notes',
+  };
+  for (const [name, text] of Object.entries(files)) {
+    const f = path.join(dir, name);
+    writeFileSync(f, text);
+    for (const extra of [[], ['--overwrite']]) {
+      const r = await fakeSotr(['predict', '-m', 'fake', '-i', img, '-o', f, '-q', ...extra]);
+      assert.is(r.code, 1, `${name} ${extra}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`--out .*${name.replace('.', '\\.')} is not a results file`));
+      assert.is(readFileSync(f, 'utf8'), text, `${name} untouched`);
+      assert.not.ok(existsSync(`${f}.settings.json`));
+    }
+  }
+  // An empty file, or a lone torn line of ours, is a results file to start.
+  const empty = path.join(dir, 'empty.jsonl');
+  writeFileSync(empty, '');
+  assert.is((await fakeSotr(['predict', '-m', 'fake', '-i', img, '-o', empty, '-q'])).code, 0);
+  const torn = path.join(dir, 'torn.jsonl');
+  writeFileSync(torn, `{"file":"${img}","wid`);
+  const r = await fakeSotr(['predict', '-m', 'fake', '-i', img, '-o', torn]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(readLines(torn).length, 1);
+});
+
+test('a refused resume leaves the torn last line and bad lines as they were; only the torn last line is ever cut', async () => {
+  const { dir, images } = imageFolder();
+  const out = path.join(dir, 'r.jsonl');
+  const list = path.join(dir, 'list.txt');
+  writeFileSync(list, 'images/street.jpg\nimages/table.jpg\n');
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out, '-q']);
+  assert.is(r.code, 0, r.stderr);
+  appendFileSync(out, 'a note someone added\n{"file":"x');
+  const before = readFileSync(out, 'utf8');
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '--score-threshold', '0.5']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /other settings/);
+  assert.not.match(r.stderr, /removed a torn/);
+  assert.is(readFileSync(out, 'utf8'), before, 'nothing modified by a refused run');
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out]);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /removed a torn last line \(10 bytes\)/);
+  assert.match(r.stderr, /ignoring 1 line\(s\) that are not valid results \(line 3\)/);
+  const text = readFileSync(out, 'utf8');
+  assert.ok(text.startsWith(before.slice(0, -10)), 'the complete lines kept, the bad one included');
+  assert.is(text.split('\n').filter(Boolean).length, 7);
+});
+
+
+test('--overwrite that fails at the model load, or is killed while it loads: the record still describes the results', async () => {
+  const { dir, images } = imageFolder();
+  const out = path.join(dir, 'r.jsonl');
+  const list = path.join(dir, 'list.txt');
+  writeFileSync(list, 'images/street.jpg\nimages/table.jpg\n');
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out, '-q', '--min-score', '0.5']);
+  assert.is(r.code, 0, r.stderr);
+  const results = readFileSync(out, 'utf8');
+  const record = readFileSync(`${out}.settings.json`, 'utf8');
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '-q', '--overwrite', '--classes', 'bogus']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /no class bogus/);
+  assert.is(readFileSync(out, 'utf8'), results);
+  assert.is(readFileSync(`${out}.settings.json`, 'utf8'), record);
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '-q', '--overwrite'], {
+    env: { FAKE_LOAD_MS: '3000' },
+    onSpawn: (child) => setTimeout(() => child.kill('SIGKILL'), 1000),
+  });
+  assert.is(r.signal, 'SIGKILL');
+  assert.is(readFileSync(out, 'utf8'), results);
+  assert.is(readFileSync(`${out}.settings.json`, 'utf8'), record);
+  // Resuming with the new settings is still refused.
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out, '-q']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /--min-score 0 \(the file: 0\.5\)/);
+});
+
+test.run();

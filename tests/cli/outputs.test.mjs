@@ -88,4 +88,36 @@ test('--overwrite that fails at the model load, or is killed while it loads: the
   assert.match(r.stderr, /--min-score 0 \(the file: 0\.5\)/);
 });
 
+
+test('two outputs on one path (or an output over --image-ids or an input image): refused, nothing written', async () => {
+  const { dir, images } = imageFolder();
+  const img = path.join(images, 'street.jpg');
+  const out = path.join(dir, 'r.jsonl');
+  const ids = path.join(dir, 'ids.json');
+  writeFileSync(ids, JSON.stringify({ 'street.jpg': 1 }));
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', img, '-o', out, '-q']);
+  assert.is(r.code, 0, r.stderr);
+  const results = readFileSync(out, 'utf8');
+  const cases = [
+    [['--coco', out], /--out and --coco are the same path/],
+    [['--coco', path.join(dir, '.', 'sub', '..', 'r.jsonl')], /--out and --coco are the same path/],
+    [['--coco', `${out}.settings.json`], /--out's settings record and --coco are the same path/],
+    [['--coco', ids, '--image-ids', ids], /--coco and --image-ids are the same path/],
+    [['--viz', path.join(dir, 'v'), '--label-maps', path.join(dir, 'v')], /--viz and --label-maps are the same path/],
+    [['--coco', img], /--coco is one of the input images/],
+  ];
+  for (const [args, re] of cases) {
+    r = await fakeSotr(['predict', '-m', 'fake', '-i', img, '-o', out, '-q', ...args]);
+    assert.is(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+  assert.is(readFileSync(out, 'utf8'), results);
+  assert.equal(JSON.parse(readFileSync(ids, 'utf8')), { 'street.jpg': 1 });
+  assert.not.ok(existsSync(path.join(dir, 'v')));
+  // Relative and absolute names of one file are one path.
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', img, '-o', 'r.jsonl', '--coco', out, '-q'], { cwd: dir });
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /--out and --coco are the same path/);
+});
+
 test.run();

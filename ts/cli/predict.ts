@@ -216,7 +216,48 @@ function settings(p: Parsed): Settings {
   }
   const workers = num(p, 'workers', { min: 1, max: 64, integer: true });
   if (workers !== undefined) s.workers = workers;
+  distinctPaths(s, imageIdsFile);
   return s;
+}
+
+/** A path made absolute, through symbolic links where it exists (two names of one file are one output). */
+function samePathKey(p: string): string {
+  try {
+    return fs.realpathSync.native(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+// Two outputs on one path would overwrite each other (--coco over --out: the results are gone at the rerun),
+// and an output over --image-ids destroys the annotations: refused before the run.
+function distinctPaths(s: Settings, imageIdsFile: string | undefined): void {
+  const named: Array<[string, string]> = [];
+  if (!toStdout(s)) named.push(['--out', s.out], [`--out's settings record`, settingsFile(s.out)]);
+  if (s.coco !== undefined) named.push(['--coco', s.coco]);
+  if (s.viz !== undefined) named.push(['--viz', s.viz]);
+  if (s.labelMaps !== undefined) named.push(['--label-maps', s.labelMaps]);
+  if (imageIdsFile !== undefined) named.push(['--image-ids', imageIdsFile]);
+  const seen = new Map<string, string>();
+  for (const [what, p] of named) {
+    const key = samePathKey(p);
+    const other = seen.get(key);
+    if (other !== undefined) throw new UsageError(`${other} and ${what} are the same path (${p}): give each its own`);
+    seen.set(key, what);
+  }
+}
+
+// An output over one of the images would replace it.
+function outputsNotInputs(s: Settings, files: string[]): void {
+  const outs = new Map<string, string>();
+  if (!toStdout(s)) outs.set(samePathKey(s.out), '--out').set(samePathKey(settingsFile(s.out)), `--out's settings record`);
+  if (s.coco !== undefined) outs.set(samePathKey(s.coco), '--coco');
+  const names = new Set([...outs.keys()].map((k) => path.basename(k)));
+  for (const f of files) {
+    if (!names.has(path.basename(f))) continue; // no file system call for most images
+    const what = outs.get(samePathKey(f));
+    if (what) throw new UsageError(`${what} is one of the input images (${f}): give another path`);
+  }
 }
 
 // An output folder's option: a file there (not a folder) would fail every image's output one by one, so it is
@@ -293,6 +334,7 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   const s = settings(p);
   const files = expandInputs(s.inputs);
   if (!files.length) throw new UsageError('no images found in the inputs');
+  outputsNotInputs(s, files);
   resolveDevice(s.device); // a device that is not there fails now, before a model is read
 
   const mode: ProgressMode = s.quiet ? 'none' : io.stderr.isTTY ? 'bar' : 'lines';

@@ -424,13 +424,26 @@ export class Sotr {
     // hold back a result that is ready, an abort, or (predictEach) a dispose: each of them is raced against it.
     let asked: Promise<SourceStep> | null = null;
     let interruptedWhileAsking = false;
-    // Settles (never rejects) when the iteration must stop taking images: an abort, or predictEach's model disposing.
-    let onInterrupt = (): void => {};
-    const interrupted = new Promise<'interrupted'>((resolve) => {
-      onInterrupt = () => resolve('interrupted');
-    });
-    stop.signal.addEventListener('abort', onInterrupt, { once: true });
-    if (each) this.#disposeStarted.signal.addEventListener('abort', onInterrupt, { once: true }); // a model's own signal: no listener limit
+    // Whichever comes first: the source's answer, the head's result, or what must stop the taking of images (an
+    // abort; predictEach's model disposing). Listeners, not a long-lived promise raced every time: each race would
+    // leave a reaction on it, one per image for as long as the iteration runs (a camera: days).
+    const disposing = each ? this.#disposeStarted.signal : null;
+    const firstOf = async (pending: Promise<SourceStep>, head: Promise<PredictEachItem> | undefined): Promise<SourceStep | 'head' | 'interrupted'> => {
+      if (stop.signal.aborted || disposing?.aborted) return 'interrupted';
+      let onInterrupt = (): void => {};
+      try {
+        return await new Promise<SourceStep | 'head' | 'interrupted'>((resolve) => {
+          onInterrupt = () => resolve('interrupted');
+          stop.signal.addEventListener('abort', onInterrupt, { once: true });
+          disposing?.addEventListener('abort', onInterrupt, { once: true }); // a model's own signal: no listener limit
+          void pending.then(resolve);
+          void head?.then(() => resolve('head'));
+        });
+      } finally {
+        stop.signal.removeEventListener('abort', onInterrupt);
+        disposing?.removeEventListener('abort', onInterrupt);
+      }
+    };
     const takeStep = (step: SourceStep): void => {
       asked = null;
       if ('error' in step) {
@@ -461,7 +474,7 @@ export class Sotr {
         if (asked !== null) {
           // Whichever comes first: the source's image, the head's result, an abort or a dispose.
           const head = ahead[0];
-          const first = await Promise.race<SourceStep | 'head' | 'interrupted'>([asked, interrupted, ...(head ? [head.then(() => 'head' as const)] : [])]);
+          const first = await firstOf(asked, head);
           if (first === 'interrupted') {
             interruptedWhileAsking = true;
             if (user?.aborted) throw new AbortError(what);
@@ -483,7 +496,6 @@ export class Sotr {
       }
     } finally {
       unwatchUser();
-      this.#disposeStarted.signal.removeEventListener('abort', onInterrupt);
       stop.abort();
       await Promise.all(ahead); // never rejects: the outcomes of the cancelled images
       if (source && !exhausted) {

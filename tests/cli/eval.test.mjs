@@ -45,6 +45,16 @@ test('JSON Lines results: images matched by file name, the same numbers', async 
   assert.is(r.code, 0, r.stderr);
   for (const line of fx.expected['segmOnly.segm'].lines) assert.ok(r.stdout.includes(line), line);
   assert.not.match(r.stdout, /^bbox:/m);
+  // Each image also under another path before its line (a resume from another folder, or an older run): the last
+  // line of an image id is scored, once.
+  const stale = fx.groundTruth.images.map((im) =>
+    JSON.stringify({ file: path.join('/elsewhere', im.file_name), width: im.width, height: im.height, instances: (byImage.get(im.id) ?? []).map((i) => ({ ...i, score: 1 - i.score })) }),
+  );
+  writeFileSync(jsonl, [...stale, ...lines].join('\n') + '\n');
+  const d = await sotr(['eval', '--gt', gtFile, '--results', jsonl, '--iou', 'segm']);
+  assert.is(d.code, 0, d.stderr);
+  for (const line of fx.expected['segmOnly.segm'].lines) assert.ok(d.stdout.includes(line), `twice: ${line}`);
+  assert.match(d.stderr, new RegExp(`${stale.length} line\\(s\\) of .* have the image id of a later line under another path`));
 });
 
 test('--categories: only those (names or ids), each with the AP pycocotools gives it; unknown ones are usage errors', async () => {

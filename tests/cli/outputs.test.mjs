@@ -120,4 +120,29 @@ test('two outputs on one path (or an output over --image-ids or an input image):
   assert.match(r.stderr, /--out and --coco are the same path/);
 });
 
+
+test('resuming from another working folder: the lines are matched (relative to the first run\'s folder), nothing twice', async () => {
+  const { dir, images } = imageFolder();
+  const { mkdirSync } = await import('node:fs');
+  const sub = path.join(dir, 'work');
+  mkdirSync(sub);
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', 'images/street.jpg', 'images/table.jpg', '-o', 'r.jsonl', '-q'], { cwd: dir });
+  assert.is(r.code, 0, r.stderr);
+  assert.is(JSON.parse(readFileSync(path.join(dir, 'r.jsonl.settings.json'), 'utf8')).base, dir);
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', '../images/street.jpg', '../images/table.jpg', '../images/grey.jpg', '-o', '../r.jsonl', '--coco', 'c.json'], { cwd: sub });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /2 of 3 images already in/);
+  const lines = readLines(path.join(dir, 'r.jsonl'));
+  assert.equal(lines.map((l) => l.file), ['images/street.jpg', 'images/table.jpg', 'images/grey.jpg'], 'relative to the first folder');
+  assert.is(new Set(JSON.parse(readFileSync(path.join(sub, 'c.json'), 'utf8')).map((d) => d.image_id)).size, 3);
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(images, 'grey.jpg'), '-o', path.join(dir, 'r.jsonl')], { cwd: images });
+  assert.match(r.stderr, /nothing to do/);
+  // A record from before `base` (an older version's): relative to the working folder, as then.
+  const rec = JSON.parse(readFileSync(path.join(dir, 'r.jsonl.settings.json'), 'utf8'));
+  delete rec.base;
+  writeFileSync(path.join(dir, 'r.jsonl.settings.json'), JSON.stringify(rec));
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', 'images/grey.jpg', '-o', 'r.jsonl'], { cwd: dir });
+  assert.match(r.stderr, /nothing to do/);
+});
+
 test.run();

@@ -19,18 +19,33 @@ function readJson(file: string, what: string): unknown {
   }
 }
 
-/** Our JSON Lines results as COCO results: images found by file name in the annotations, else by the number in it. */
-function fromResultLines(file: string, gt: CocoGroundTruth, known: Set<string>): { results: CocoResult[]; images: number; unmatched: string[] } {
+/**
+ * Our JSON Lines results as COCO results: images found by file name in the annotations, else by the number in it.
+ * The last line of an image wins (a retried image has two), and so does the last of two paths with one image id
+ * (a resume from another folder wrote the same images again under other relative paths): never both.
+ */
+function fromResultLines(
+  file: string,
+  gt: CocoGroundTruth,
+  known: Set<string>,
+): { results: CocoResult[]; images: number; unmatched: string[]; superseded: string[] } {
   const ids: ImageIdMap = new Map();
   for (const im of gt.images as Array<{ id: number | string; file_name?: string }>) if (typeof im.file_name === 'string') ids.set(im.file_name, im.id);
-  const last = new Map<string, ResultLine>();
-  scanLines(file, (line) => last.set(path.resolve(line.file), line));
+  const last = new Map<string, { line: ResultLine; id: number | string; key: string }>();
+  const superseded = new Set<string>();
+  scanLines(file, (line) => {
+    const id = imageId(line.file, ids);
+    const idKey = imageKey(id);
+    const key = path.resolve(line.file);
+    const prev = last.get(idKey);
+    if (prev && prev.key !== key) superseded.add(prev.line.file);
+    last.set(idKey, { line, id, key });
+  });
   const results: CocoResult[] = [];
   const unmatched: string[] = [];
   let images = 0;
-  for (const line of last.values()) {
+  for (const { line, id } of last.values()) {
     if (line.error || !line.instances) continue;
-    const id = imageId(line.file, ids);
     if (!known.has(imageKey(id))) {
       unmatched.push(line.file);
       continue;
@@ -38,7 +53,7 @@ function fromResultLines(file: string, gt: CocoGroundTruth, known: Set<string>):
     images++;
     for (const inst of line.instances) results.push({ image_id: id, category_id: inst.category_id, score: inst.score, segmentation: inst.segmentation, bbox: inst.bbox });
   }
-  return { results, images, unmatched };
+  return { results, images, unmatched, superseded: [...superseded] };
 }
 
 export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
@@ -71,6 +86,9 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
     if (!fs.existsSync(resFile)) throw new UsageError(`--results not found: ${resFile}`);
     const r = fromResultLines(resFile, gt, new Set(gt.images.map((i) => imageKey(i.id))));
     results = r.results;
+    if (r.superseded.length) {
+      io.stderr.write(`sotr eval: ${r.superseded.length} line(s) of ${resFile} have the image id of a later line under another path (${r.superseded.slice(0, 3).join(', ')}${r.superseded.length > 3 ? ', ...' : ''}): the last line of each image is scored\n`);
+    }
     if (r.unmatched.length) {
       io.stderr.write(`sotr eval: ${r.unmatched.length} image(s) of ${resFile} are not in ${gtFile} (by file name or the number in it), left out: ${r.unmatched.slice(0, 3).join(', ')}${r.unmatched.length > 3 ? ', ...' : ''}\n`);
     }

@@ -346,13 +346,17 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   // Resume. Nothing is modified yet: the torn last line is cut once the model has loaded (a run refused or
   // stopped before that leaves the file as it was). With --overwrite the file is read only to check it is ours.
   const fresh: JournalState = { done: new Map<string, LineStatus>(), lines: 0, truncatedBytes: 0, size: 0, badLines: [] };
-  const journal = toStdout(s) ? fresh : loadJournal(s.out);
+  // The lines' paths are relative to the folder the file was started from (recorded as `base`), whatever folder a
+  // resume runs in: a resume from elsewhere matches them, and writes its own relative to the same folder.
+  const prevSettings = toStdout(s) || s.overwrite || !fs.existsSync(s.out) ? null : readRunSettings(s.out);
+  const base = prevSettings?.base ?? process.cwd();
+  const journal = toStdout(s) ? fresh : loadJournal(s.out, base);
   if (s.overwrite) Object.assign(journal, fresh);
   if (journal.badLines.length) warn(`${s.out}: ignoring ${journal.badLines.length} line(s) that are not valid results (line ${journal.badLines.slice(0, 5).join(', ')})`);
   // What the file was made with (<out>.settings.json): resuming with other settings would mix two kinds of results.
-  const runSettings = runSettingsOf(s);
+  const runSettings = { ...runSettingsOf(s), ...(toStdout(s) ? {} : { base }) };
   if (!s.overwrite && journal.done.size > 0) {
-    const prev = readRunSettings(s.out);
+    const prev = prevSettings;
     if (!prev) {
       warn(`${s.out}: no record of the settings its results were made with (${path.basename(settingsFile(s.out))}); resuming without checking them`);
     } else {
@@ -394,7 +398,8 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
     writeRunSettings(s.out, runSettings);
     return writer;
   };
-  if (todo.length) await runModel(s, todo, outputs, io, factory, mode, cores, stats, journal.done, open);
+  const lineName = (f: string): string => (path.isAbsolute(f) || base === process.cwd() ? f : path.relative(base, path.resolve(f)));
+  if (todo.length) await runModel(s, todo, outputs, io, factory, mode, cores, stats, journal.done, open, lineName);
   if (stats.stopped) return EXIT.usage;
   const failedTotal = files.reduce((n, f) => n + (journal.done.get(path.resolve(f))?.error !== undefined ? 1 : 0), 0);
   if (stats.interrupted) {
@@ -430,6 +435,7 @@ async function runModel(
   stats: { processed: number; failed: number; interrupted: boolean; stopped: boolean },
   status: Map<string, LineStatus>,
   open: () => JournalWriter,
+  lineName: (file: string) => string,
 ): Promise<void> {
   // Messages go above the progress bar once there is one (the model warns on first use, mid-run).
   let progress: Progress | undefined;
@@ -521,7 +527,8 @@ async function runModel(
   };
 
   const write = (line: ResultLine) => {
-    writer.append(line);
+    const name = lineName(line.file);
+    writer.append(name === line.file ? line : { ...line, file: name });
     status.set(path.resolve(line.file), statusOf(line));
     stats.processed++;
     if (line.error !== undefined) {

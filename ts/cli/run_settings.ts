@@ -26,6 +26,9 @@ export interface RunSettings {
   classes: Array<string | number> | null;
   polygons: boolean;
   polygonEpsilon: number | null;
+  /** The folder the results' relative `file` paths are relative to (the first run's working folder); not a
+   * setting (not compared), absent in older records. */
+  base?: string;
 }
 
 export interface RunSettingsInput {
@@ -91,7 +94,7 @@ export function writeRunSettings(out: string, r: RunSettings): void {
   fs.renameSync(tmp, file);
 }
 
-const FLAG: Record<Exclude<keyof RunSettings, 'version'>, string> = {
+const FLAG: Record<Exclude<keyof RunSettings, 'version' | 'base'>, string> = {
   model: '--model',
   precision: '--precision',
   minSize: '--min-size',

@@ -145,4 +145,26 @@ test('resuming from another working folder: the lines are matched (relative to t
   assert.match(r.stderr, /nothing to do/);
 });
 
+
+test('--viz / --label-maps names never collide: same stem with other extensions, the same path under ../ and ../../', async () => {
+  const { dir, images } = imageFolder();
+  const { mkdirSync, copyFileSync, readdirSync } = await import('node:fs');
+  for (const d of ['d', 'x/data', 'data', 'x/work']) mkdirSync(path.join(dir, d), { recursive: true });
+  const cp = (from, to) => copyFileSync(path.join(images, from), path.join(dir, to));
+  cp('street.jpg', 'd/a.jpg');
+  cp('table.jpg', 'd/a.jpeg'); // both overlays would be a.jpg
+  cp('grey.jpg', 'd/b.jpg');
+  cp('portrait.png', 'd/b.png'); // both label maps would be b.png
+  cp('street.jpg', 'x/data/c.jpg');
+  cp('table.jpg', 'data/c.jpg'); // ../data/c.jpg and ../../data/c.jpg were both data__c
+  const r = await fakeSotr(['predict', '-m', 'fake', '-i', '../../d', '../data/c.jpg', '../../data/c.jpg', '-o', 'r.jsonl', '--viz', 'viz', '--label-maps', 'lm', '-q'], {
+    cwd: path.join(dir, 'x', 'work'),
+  });
+  assert.is(r.code, 0, r.stderr);
+  const viz = readdirSync(path.join(dir, 'x', 'work', 'viz')).sort();
+  const lm = readdirSync(path.join(dir, 'x', 'work', 'lm')).sort();
+  assert.equal(viz, ['a.jpeg.jpg', 'a.jpg', 'b.jpg', 'b.png', 'up__data__c.jpg', 'up__up__data__c.jpg'].map((n) => (n.startsWith('a.') ? `up__up__d__${n}` : n)).sort());
+  assert.equal(lm, ['up__up__d__a.jpeg.png', 'up__up__d__a.jpg.png', 'up__up__d__b.jpg.png', 'up__up__d__b.png', 'up__data__c.jpg.png', 'up__up__data__c.jpg.png'].sort());
+});
+
 test.run();

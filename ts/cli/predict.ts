@@ -273,23 +273,37 @@ function folderOption(flagName: string, dir: string): void {
 }
 
 /**
- * Output file names: the image's name, or its path with separators replaced where names collide; with the
- * image's own extension class (.jpg for JPEGs, else .png) unless `ext` is given.
+ * Output file names, unique by construction (no image's output overwrites another's): the image's name with the
+ * output's extension (.jpg for JPEGs, else .png, unless `ext` is given); where two images would get one name, their
+ * paths from the working folder instead, separators as `__`, `..` as `up`, their own extension kept; a clash left
+ * after that (or between the two kinds) gets `~2`, `~3`... Names compare case-insensitively (macOS, Windows).
  */
-function outputNames(files: string[], dir: string, ext?: string): Map<string, string> {
+export function outputNames(files: string[], dir: string, ext?: string): Map<string, string> {
+  const extOf = (f: string) => ext ?? (/\.(jpe?g)$/i.test(f) ? '.jpg' : '.png');
+  const plain = (f: string) => path.basename(f, path.extname(f)) + extOf(f);
   const count = new Map<string, number>();
-  const stem = (f: string) => path.basename(f, path.extname(f));
-  for (const f of files) count.set(stem(f), (count.get(stem(f)) ?? 0) + 1);
+  for (const f of files) count.set(plain(f).toLowerCase(), (count.get(plain(f).toLowerCase()) ?? 0) + 1);
+  const byPath = (f: string) => {
+    const rel = path.relative(process.cwd(), path.resolve(f));
+    const flat = rel.split(/[/\\]+/).map((seg) => (seg === '..' ? 'up' : seg.replace(/:/g, '_'))).join('__');
+    return path.extname(flat).toLowerCase() === extOf(f) ? flat : flat + extOf(f);
+  };
+  const wanted = files.map((f) => (count.get(plain(f).toLowerCase())! > 1 ? byPath(f) : plain(f)));
+  // Taken first by the names that need no suffix, so a suffix never takes another image's plain name.
+  const used = new Set<string>();
+  const taken = new Map<string, number>();
+  for (const n of wanted) taken.set(n.toLowerCase(), (taken.get(n.toLowerCase()) ?? 0) + 1);
   const out = new Map<string, string>();
-  for (const f of files) {
-    const e = ext ?? (/\.(jpe?g)$/i.test(f) ? '.jpg' : '.png');
-    let name = stem(f);
-    if (count.get(name)! > 1) {
-      const rel = path.relative(process.cwd(), path.resolve(f));
-      name = rel.slice(0, rel.length - path.extname(rel).length).replace(/^(\.\.[/\\])+/, '').replace(/[/\\:]+/g, '__');
+  files.forEach((f, i) => {
+    let name = wanted[i]!;
+    if (used.has(name.toLowerCase())) {
+      const e = path.extname(name);
+      const stem = name.slice(0, name.length - e.length);
+      for (let k = 2; used.has(name.toLowerCase()) || taken.has(name.toLowerCase()); k++) name = `${stem}~${k}${e}`;
     }
-    out.set(f, path.join(dir, name + e));
-  }
+    used.add(name.toLowerCase());
+    out.set(f, path.join(dir, name));
+  });
   return out;
 }
 

@@ -167,4 +167,49 @@ test('--viz / --label-maps names never collide: same stem with other extensions,
   assert.equal(lm, ['up__up__d__a.jpeg.png', 'up__up__d__a.jpg.png', 'up__up__d__b.jpg.png', 'up__up__d__b.png', 'up__data__c.jpg.png', 'up__up__data__c.jpg.png'].sort());
 });
 
+
+test('--coco image ids: a clash or an image --image-ids lacks is refused before the run; one found at the end leaves no temporary file', async () => {
+  const { dir, images } = imageFolder();
+  const { mkdirSync, copyFileSync, readdirSync } = await import('node:fs');
+  mkdirSync(path.join(dir, 'in', 'x'), { recursive: true });
+  mkdirSync(path.join(dir, 'in', 'y'));
+  copyFileSync(path.join(images, 'street.jpg'), path.join(dir, 'in', 'x', '1.jpg'));
+  copyFileSync(path.join(images, 'table.jpg'), path.join(dir, 'in', 'y', '1.jpg'));
+  copyFileSync(path.join(images, 'grey.jpg'), path.join(dir, 'in', 'frame5.jpg'));
+  const out = path.join(dir, 'r.jsonl');
+  const coco = path.join(dir, 'c.json');
+  const ids = path.join(dir, 'ids.json');
+  writeFileSync(ids, JSON.stringify({ '1.jpg': 7 }));
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, 'in', 'x'), path.join(dir, 'in', 'y'), '-o', out, '--coco', coco, '-q']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /image id 1 is shared by .*x\/1\.jpg and .*y\/1\.jpg; pass --image-ids/);
+  assert.not.ok(existsSync(out), 'refused before the run');
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, 'in', 'x'), path.join(dir, 'in', 'y'), '-o', out, '--coco', coco, '--image-ids', ids, '-q']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /image id 7 is shared by .*; --image-ids .*ids\.json gives both the same id/);
+  assert.not.match(r.stderr, /pass --image-ids/);
+  // With a map, an image not in it gets no guessed id (frame5 would be image 5).
+  writeFileSync(ids, JSON.stringify({ images: [{ id: 5, file_name: 'street.jpg' }, { id: 9, file_name: '1.jpg' }] }));
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, 'in', 'x'), path.join(dir, 'in', 'frame5.jpg'), '-o', out, '--coco', coco, '--image-ids', ids, '-q']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /1 image\(s\) are not in --image-ids .*: .*frame5\.jpg/);
+  assert.not.ok(existsSync(out));
+  // Lines of earlier runs: a clash found at the end fails cleanly, no temporary file, no stack.
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, 'in', 'x'), path.join(dir, 'in', 'frame5.jpg'), '-o', out, '-q']);
+  assert.is(r.code, 0, r.stderr);
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, 'in', 'y'), '-o', out, '--coco', coco, '-q']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /image id 1 is shared by/);
+  assert.not.match(r.stderr, /ERR_STREAM|unexpected error|\n {4}at /);
+  assert.equal(readdirSync(dir).filter((f) => f.startsWith('c.json')), []);
+  // ... and an earlier image --image-ids lacks is left out of --coco, with a warning and exit 1.
+  const out2 = path.join(dir, 'r2.jsonl');
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, 'in', 'frame5.jpg'), '-o', out2, '-q']);
+  assert.is(r.code, 0, r.stderr);
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, 'in', 'x'), '-o', out2, '--coco', coco, '--image-ids', ids, '-q']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /left out 1 image\(s\) of .* that are not in --image-ids: .*frame5\.jpg/);
+  assert.equal([...new Set(JSON.parse(readFileSync(coco, 'utf8')).map((d) => d.image_id))], [9]);
+});
+
 test.run();

@@ -152,7 +152,8 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
   outputs:
       --coco <file.json>       COCO results (segm) for the whole --out file, written at the end
       --image-ids <file.json>  image ids for --coco: a COCO annotations file ("images": [{id, file_name}])
-                               or {"<file name>": id}; default: the number in the file name, else the name
+                               or {"<file name>": id}, which must hold every image; default: the number
+                               in the file name, else the name
       --viz <dir>              overlay images: instances coloured, class and score drawn
       --viz-threshold <p>      display cut for --viz (0.3)
       --label-maps <dir>       one grey PNG map per image: each pixel 1 + the index of the instance covering it

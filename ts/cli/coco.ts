@@ -41,10 +41,15 @@ export function loadImageIds(file: string): ImageIdMap {
   return map;
 }
 
+/** The id --image-ids gives an image (by its path as written in the results, or its base name), if any. */
+export function mappedId(file: string, ids: ImageIdMap): number | string | undefined {
+  return ids.get(file) ?? ids.get(file.split(path.sep).join('/')) ?? ids.get(path.basename(file));
+}
+
 /** The image id of a results line: from the map, else the number in the file name (COCO style), else the name. */
 export function imageId(file: string, ids?: ImageIdMap): number | string {
   if (ids) {
-    const hit = ids.get(file) ?? ids.get(file.split(path.sep).join('/')) ?? ids.get(path.basename(file));
+    const hit = mappedId(file, ids);
     if (hit !== undefined) return hit;
   }
   const stem = path.basename(file, path.extname(file));
@@ -53,48 +58,97 @@ export function imageId(file: string, ids?: ImageIdMap): number | string {
   return stem;
 }
 
+/** Why two images cannot share an id, and what to do about it. */
+function clashHint(ids: ImageIdMap | undefined, idsFile: string | undefined): string {
+  return ids
+    ? `--image-ids ${idsFile ?? ''} gives both the same id (a key matches a path as written in the results, or a base name: key them by path)`.replace('  ', ' ')
+    : 'pass --image-ids (a COCO annotations file, or {"<file name>": id})';
+}
+
 /**
- * Writes COCO results for every image of a results file (the last line of each file wins), streaming, under a
- * temporary name renamed into place. Returns the counts.
+ * Checks the image ids of a run's images before it starts: with --image-ids, every image must be in it (a guessed
+ * id, the number in a name, could be another image's); and no two images may share an id.
+ */
+export function checkImageIds(files: Array<{ file: string; key: string }>, ids: ImageIdMap | undefined, idsFile?: string): void {
+  if (ids) {
+    const missing = files.filter((f) => mappedId(f.file, ids) === undefined).map((f) => f.file);
+    if (missing.length) {
+      throw new UsageError(
+        `--coco: ${missing.length} image(s) are not in --image-ids ${idsFile ?? ''}: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}; ` +
+          'add them to it, or leave them out of --input (they get no guessed id: it could be another image\'s)',
+      );
+    }
+  }
+  const used = new Map<string, string>();
+  for (const { file, key } of files) {
+    const id = imageId(file, ids);
+    const k = `${typeof id}:${id}`;
+    const prev = used.get(k);
+    if (prev !== undefined && prev !== key) throw new UsageError(`--coco: image id ${JSON.stringify(id)} is shared by ${prev} and ${file}; ${clashHint(ids, idsFile)}`);
+    used.set(k, file);
+  }
+}
+
+/**
+ * Writes COCO results for every image of a results file (the last line of each file wins), under a temporary name
+ * renamed into place (removed on any failure). With --image-ids, images not in it are left out (counted in
+ * `unmapped`), never given a guessed id. `base`: the folder the lines' relative paths are relative to.
  */
 export async function writeCocoResults(
   resultsFile: string,
   out: string,
   ids?: ImageIdMap,
-): Promise<{ images: number; detections: number; unmapped: number }> {
+  o: { base?: string; idsFile?: string } = {},
+): Promise<{ images: number; detections: number; unmapped: string[] }> {
+  const base = o.base ?? process.cwd();
   const last = new Map<string, ResultLine>();
-  scanLines(resultsFile, (line) => last.set(path.resolve(line.file), line));
+  scanLines(resultsFile, (line) => last.set(path.resolve(base, line.file), line));
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   const tmp = `${out}.partial-${process.pid}`;
-  const ws = fs.createWriteStream(tmp);
-  const write = (s: string) => (ws.write(s) ? Promise.resolve() : new Promise<void>((r) => ws.once('drain', () => r())));
+  // Synchronous writes of 1 MB pieces: an error (a full disk, a clash found half-way) is thrown here, and the
+  // temporary file is gone before it reaches the caller.
+  const fd = fs.openSync(tmp, 'w');
+  let pending = '';
+  const write = (s: string) => {
+    pending += s;
+    if (pending.length >= 1 << 20) {
+      fs.writeSync(fd, pending);
+      pending = '';
+    }
+  };
   let detections = 0;
   let images = 0;
-  let unmapped = 0;
+  const unmapped: string[] = [];
   const usedIds = new Map<string, string>();
   try {
-    await write('[');
+    write('[');
     for (const line of last.values()) {
       if (line.error || !line.instances) continue;
+      if (ids && mappedId(line.file, ids) === undefined) {
+        unmapped.push(line.file);
+        continue;
+      }
       images++;
       const id = imageId(line.file, ids);
-      if (ids && !ids.has(line.file) && !ids.has(path.basename(line.file))) unmapped++;
-      const key = `${typeof id}:${id}`;
-      const prev = usedIds.get(key);
-      if (prev !== undefined && prev !== path.resolve(line.file)) {
-        throw new UsageError(`--coco: image id ${JSON.stringify(id)} is shared by ${prev} and ${line.file}; pass --image-ids`);
-      }
-      usedIds.set(key, path.resolve(line.file));
+      const k = `${typeof id}:${id}`;
+      const prev = usedIds.get(k);
+      if (prev !== undefined) throw new UsageError(`--coco: image id ${JSON.stringify(id)} is shared by ${prev} and ${line.file}; ${clashHint(ids, o.idsFile)}`);
+      usedIds.set(k, line.file);
       for (const inst of line.instances) {
         const rec = { image_id: id, category_id: inst.category_id, segmentation: inst.segmentation, score: inst.score, bbox: inst.bbox };
-        await write((detections++ ? ',\n' : '\n') + JSON.stringify(rec));
+        write((detections++ ? ',\n' : '\n') + JSON.stringify(rec));
       }
     }
-    await write('\n]\n');
-    await new Promise<void>((resolve, reject) => ws.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    write('\n]\n');
+    fs.writeSync(fd, pending);
+    fs.closeSync(fd);
     fs.renameSync(tmp, out);
   } catch (e) {
-    ws.destroy();
+    try {
+      fs.closeSync(fd);
+    } catch {
+      /* closed already */
+    }
     fs.rmSync(tmp, { force: true });
     throw e;
   }

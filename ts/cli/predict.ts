@@ -23,7 +23,7 @@ import { EXIT, UsageError, deviceOption, flag, listOption, num, parse, precision
 import { expandInputs } from './inputs';
 import { JournalWriter, cutTornLine, loadJournal, statusOf, type JournalState, type LineStatus, type ResultLine } from './journal';
 import { Progress, formatDuration, type ProgressMode } from './progress';
-import { loadImageIds, writeCocoResults, type ImageIdMap } from './coco';
+import { checkImageIds, loadImageIds, writeCocoResults, type ImageIdMap } from './coco';
 import { WorkerPool } from './pool';
 import { readRunSettings, runSettingsOf, settingsDifferences, settingsFile, writeRunSettings } from './run_settings';
 import type { DecodeDone, VizInstance } from './worker';
@@ -83,6 +83,7 @@ interface Settings {
   post: PostprocessFlags;
   coco?: string;
   imageIds?: ImageIdMap;
+  imageIdsFile?: string;
   viz?: string;
   vizThreshold: number;
   /** --label-maps: a folder of PNG maps, one per image; --label-map-values: what a pixel holds. */
@@ -182,7 +183,10 @@ function settings(p: Parsed): Settings {
   if (minSize !== undefined) s.minSize = minSize;
   if (maxSize !== undefined) s.maxSize = maxSize;
   if (coco !== undefined) s.coco = coco;
-  if (imageIdsFile !== undefined) s.imageIds = loadImageIds(imageIdsFile);
+  if (imageIdsFile !== undefined) {
+    s.imageIds = loadImageIds(imageIdsFile);
+    s.imageIdsFile = imageIdsFile;
+  }
   const viz = str(p, 'viz');
   if (viz !== undefined) {
     folderOption('--viz', viz);
@@ -307,6 +311,9 @@ export function outputNames(files: string[], dir: string, ext?: string): Map<str
   return out;
 }
 
+/** "1 image", "2 images". */
+const plural = (n: number, word: string): string => (n === 1 ? word : `${word}s`);
+
 const FATAL_CODES = new Set(['SOTR_DEVICE_LOST', 'SOTR_NATIVE_LOAD']);
 
 function errorText(e: unknown): string {
@@ -390,6 +397,9 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
     const prev = journal.done.get(path.resolve(f));
     return !prev || (prev.error !== undefined && (s.retryErrors || prev.error_kind !== 'image'));
   });
+  const lineName = (f: string): string => (path.isAbsolute(f) || base === process.cwd() ? f : path.relative(base, path.resolve(f)));
+  // The COCO ids of the images are known now: a clash, or an image --image-ids lacks, is found before the run.
+  if (s.coco) checkImageIds(files.map((f) => ({ file: lineName(f), key: path.resolve(f) })), s.imageIds, s.imageIdsFile);
   const skipped = files.length - todo.length;
   if (skipped) say(`${skipped} of ${files.length} images already in ${s.out}; resuming`);
 
@@ -412,7 +422,6 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
     writeRunSettings(s.out, runSettings);
     return writer;
   };
-  const lineName = (f: string): string => (path.isAbsolute(f) || base === process.cwd() ? f : path.relative(base, path.resolve(f)));
   if (todo.length) await runModel(s, todo, outputs, io, factory, mode, cores, stats, journal.done, open, lineName);
   if (stats.stopped) return EXIT.usage;
   const failedTotal = files.reduce((n, f) => n + (journal.done.get(path.resolve(f))?.error !== undefined ? 1 : 0), 0);
@@ -421,8 +430,13 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
     return EXIT.interrupted;
   }
   if (s.coco) {
-    const r = await writeCocoResults(s.out, s.coco, s.imageIds);
-    say(`COCO results: ${r.detections} instances from ${r.images} images in ${s.coco}` + (r.unmapped ? ` (${r.unmapped} images not in --image-ids)` : ''));
+    const r = await writeCocoResults(s.out, s.coco, s.imageIds, { base, ...(s.imageIdsFile ? { idsFile: s.imageIdsFile } : {}) });
+    say(`COCO results: ${r.detections} instances from ${r.images} ${plural(r.images, 'image')} in ${s.coco}`);
+    if (r.unmapped.length) {
+      // Lines of earlier runs for images this one was not given: left out rather than given a guessed id.
+      warn(`--coco: left out ${r.unmapped.length} image(s) of ${s.out} that are not in --image-ids: ${r.unmapped.slice(0, 5).join(', ')}${r.unmapped.length > 5 ? ', ...' : ''}`);
+      return EXIT.usage;
+    }
   }
   if (!todo.length) say(`nothing to do: all ${files.length} images are in ${s.out}`);
   if (failedTotal) say(`${failedTotal} image(s) failed; their lines in ${s.out} carry "error"`);

@@ -212,4 +212,23 @@ test('--coco image ids: a clash or an image --image-ids lacks is refused before 
   assert.equal([...new Set(JSON.parse(readFileSync(coco, 'utf8')).map((d) => d.image_id))], [9]);
 });
 
+
+test('stdout closed by its reader (| head): predict --out - stops quietly, eval ends quietly', async () => {
+  const { dir, images } = imageFolder();
+  const closeEarly = (child) => child.stdout.once('data', () => child.stdout.destroy());
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', '-', '--batch', '1'], { cwd: dir, env: { FAKE_DELAY_MS: '300' }, onSpawn: closeEarly });
+  assert.is(r.code, 130, r.stderr);
+  assert.not.match(r.stderr, /EPIPE|Unhandled|\n {4}at /);
+  const done = Number(/(\d+) images? in /.exec(r.stderr)?.[1]);
+  assert.ok(done < 6, `stopped early: ${done} images\n${r.stderr}`);
+  const { sotr } = await import('./helpers/run.mjs');
+  const gt = path.join(dir, 'gt.json');
+  writeFileSync(gt, JSON.stringify({ images: [{ id: 1, file_name: 'a.jpg', width: 4, height: 4 }], annotations: [], categories: [{ id: 1, name: 'a' }] }));
+  const res = path.join(dir, 'res.json');
+  writeFileSync(res, JSON.stringify([{ image_id: 1, category_id: 1, score: 0.5, bbox: [0, 0, 2, 2] }]));
+  r = await sotr(['eval', '--gt', gt, '--results', res, '--iou', 'bbox'], { onSpawn: closeEarly });
+  assert.is(r.code, 0, r.stderr);
+  assert.not.match(r.stderr, /EPIPE|Unhandled|\n {4}at /);
+});
+
 test.run();

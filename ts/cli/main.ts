@@ -16,6 +16,13 @@ export interface CliDeps {
 /** Runs the command line `argv` (without node and the script) and resolves to the exit code. */
 export async function main(argv: string[], deps: CliDeps = {}): Promise<number> {
   const io: CliIO = deps.io ?? { stdout: process.stdout, stderr: process.stderr };
+  // A reader that closes the pipe early (`sotr eval ... | head -1`): the writes that follow are dropped quietly
+  // rather than an unhandled EPIPE with a stack; predict --out - also stops its work (see predict.ts).
+  if (io.stdout.listenerCount('error') === 0) {
+    io.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') io.stderr.write(`sotr: stdout: ${e.message}\n`);
+    });
+  }
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {

@@ -408,12 +408,18 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
     viz: s.viz ? outputNames(files, s.viz) : undefined,
     labelMaps: s.labelMaps ? outputNames(files, s.labelMaps, '.png') : undefined,
   };
-  const stats = { processed: 0, failed: 0, interrupted: false, stopped: false };
+  const stats = { processed: 0, failed: 0, interrupted: false, stopped: false, stdoutClosed: false };
+  // --out - read by a reader that stopped (`| head`): the rest of the work is for nobody; stop as after Ctrl-C, quietly.
+  if (toStdout(s)) {
+    io.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') stats.interrupted = stats.stdoutClosed = true;
+    });
+  }
   // journal.done follows the lines this run writes, so it ends as the status of the whole input set.
   // Once the model has loaded: cut the torn line (or empty the file for --overwrite), then record the settings, so
   // that a run stopped at any point never leaves a record that disagrees with the results under it.
   const open = (): JournalWriter => {
-    if (toStdout(s)) return new JournalWriter(s.out, false, 1000, (buf) => io.stdout.write(buf));
+    if (toStdout(s)) return new JournalWriter(s.out, false, 1000, (buf) => void (stats.stdoutClosed || io.stdout.write(buf)));
     if (!s.overwrite && journal.truncatedBytes) {
       cutTornLine(s.out, journal);
       warn(`${s.out}: removed a torn last line (${journal.truncatedBytes} bytes); that image is redone`);
@@ -425,6 +431,7 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   if (todo.length) await runModel(s, todo, outputs, io, factory, mode, cores, stats, journal.done, open, lineName);
   if (stats.stopped) return EXIT.usage;
   const failedTotal = files.reduce((n, f) => n + (journal.done.get(path.resolve(f))?.error !== undefined ? 1 : 0), 0);
+  if (stats.stdoutClosed) return EXIT.interrupted;
   if (stats.interrupted) {
     say(toStdout(s) ? `interrupted: ${stats.processed} images written to stdout` : `interrupted: ${stats.processed} images written to ${s.out}; run the same command again to resume`);
     return EXIT.interrupted;
@@ -460,7 +467,7 @@ async function runModel(
   factory: SegmenterFactory,
   mode: ProgressMode,
   cores: number,
-  stats: { processed: number; failed: number; interrupted: boolean; stopped: boolean },
+  stats: { processed: number; failed: number; interrupted: boolean; stopped: boolean; stdoutClosed: boolean },
   status: Map<string, LineStatus>,
   open: () => JournalWriter,
   lineName: (file: string) => string,

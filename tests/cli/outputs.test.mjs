@@ -231,4 +231,39 @@ test('stdout closed by its reader (| head): predict --out - stops quietly, eval 
   assert.not.match(r.stderr, /EPIPE|Unhandled|\n {4}at /);
 });
 
+
+test('outputs that cannot be written: usage errors before the run naming the option; a failed overlay makes the exit code 2', async () => {
+  const { dir, images } = imageFolder();
+  const { mkdirSync } = await import('node:fs');
+  const img = path.join(images, 'street.jpg');
+  const afile = path.join(dir, 'afile');
+  writeFileSync(afile, 'x');
+  const out = path.join(dir, 'r.jsonl');
+  const cases = [
+    [['-o', path.join(afile, 'r.jsonl')], /--out .*afile\/r\.jsonl: .*afile is not a folder/],
+    [['-o', out, '--coco', path.join(afile, 'sub', 'c.json')], /--coco .*: .*afile is not a folder/],
+    [['-o', out, '--viz', path.join(afile, 'viz')], /--viz .*: .*afile is not a folder/],
+    [['-o', out, '--label-maps', path.join(afile, 'lm')], /--label-maps .*: .*afile is not a folder/],
+  ];
+  if (process.platform === 'linux') {
+    cases.push([['-o', '/proc/sotr-test.jsonl'], /--out \/proc\/sotr-test\.jsonl: cannot write in \/proc/]);
+    cases.push([['-o', out, '--viz', '/proc/sotr-viz'], /--viz \/proc\/sotr-viz: cannot write in \/proc/]);
+  }
+  for (const [args, re] of cases) {
+    const r = await fakeSotr(['predict', '-m', 'fake', '-i', img, '-q', ...args]);
+    assert.is(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.not.match(r.stderr, /EEXIST|partial|\.tmp/);
+  }
+  assert.not.ok(existsSync(out));
+  // An overlay that fails (its name taken by a folder): the image's line is fine, the exit code is not 0.
+  mkdirSync(path.join(dir, 'viz', 'street.jpg'), { recursive: true });
+  const r = await fakeSotr(['predict', '-m', 'fake', '-i', img, path.join(images, 'table.jpg'), '-o', out, '--viz', path.join(dir, 'viz')]);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--viz .*street\.jpg: /);
+  assert.match(r.stderr, /1 overlay\(s\) \/ label map\(s\) could not be written/);
+  assert.ok(existsSync(path.join(dir, 'viz', 'table.jpg')));
+  assert.is(readLines(out).length, 2);
+});
+
 test.run();

@@ -221,7 +221,48 @@ function settings(p: Parsed): Settings {
   const workers = num(p, 'workers', { min: 1, max: 64, integer: true });
   if (workers !== undefined) s.workers = workers;
   distinctPaths(s, imageIdsFile);
+  if (!toStdout(s)) writableOption('--out', s.out, 'file');
+  if (s.coco !== undefined) writableOption('--coco', s.coco, 'file');
+  if (s.viz !== undefined) writableOption('--viz', s.viz, 'folder');
+  if (s.labelMaps !== undefined) writableOption('--label-maps', s.labelMaps, 'folder');
   return s;
+}
+
+// An output that cannot be written would fail only at the end (--coco), once per image (--viz), or with a raw
+// EEXIST: checked before the run. Made folders are made later, at the first write.
+function writableOption(flagName: string, p: string, kind: 'file' | 'folder'): void {
+  const abs = path.resolve(p);
+  let at = abs;
+  for (;;) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(at);
+    } catch {
+      st = undefined;
+    }
+    if (st) {
+      if (at === abs && kind === 'file') {
+        if (st.isDirectory()) return; // --out's own message says what to give
+        try {
+          fs.accessSync(at, fs.constants.W_OK);
+        } catch {
+          throw new UsageError(`${flagName} ${p}: the file is not writable`);
+        }
+        return;
+      }
+      if (!st.isDirectory()) throw new UsageError(`${flagName} ${p}: ${at} is not a folder`);
+      // A real write, removed at once (access() says yes to root on file systems that refuse it, such as /sys).
+      try {
+        fs.rmdirSync(fs.mkdtempSync(path.join(at, '.sotr-probe-')));
+      } catch (e) {
+        throw new UsageError(`${flagName} ${p}: cannot write in ${at} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+      return;
+    }
+    const up = path.dirname(at);
+    if (up === at) return;
+    at = up;
+  }
 }
 
 /** A path made absolute, through symbolic links where it exists (two names of one file are one output). */
@@ -408,7 +449,7 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
     viz: s.viz ? outputNames(files, s.viz) : undefined,
     labelMaps: s.labelMaps ? outputNames(files, s.labelMaps, '.png') : undefined,
   };
-  const stats = { processed: 0, failed: 0, interrupted: false, stopped: false, stdoutClosed: false };
+  const stats = { processed: 0, failed: 0, interrupted: false, stopped: false, stdoutClosed: false, outputsFailed: 0 };
   // --out - read by a reader that stopped (`| head`): the rest of the work is for nobody; stop as after Ctrl-C, quietly.
   if (toStdout(s)) {
     io.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -447,7 +488,9 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   }
   if (!todo.length) say(`nothing to do: all ${files.length} images are in ${s.out}`);
   if (failedTotal) say(`${failedTotal} image(s) failed; their lines in ${s.out} carry "error"`);
-  return failedTotal ? EXIT.someFailed : EXIT.ok;
+  // An overlay or label map that could not be written is a failed output, even where the image's line is fine.
+  if (stats.outputsFailed) warn(`${stats.outputsFailed} overlay(s) / label map(s) could not be written (see above)`);
+  return failedTotal || stats.outputsFailed ? EXIT.someFailed : EXIT.ok;
 }
 
 /** The model's answer for one image. */
@@ -467,7 +510,7 @@ async function runModel(
   factory: SegmenterFactory,
   mode: ProgressMode,
   cores: number,
-  stats: { processed: number; failed: number; interrupted: boolean; stopped: boolean; stdoutClosed: boolean },
+  stats: { processed: number; failed: number; interrupted: boolean; stopped: boolean; stdoutClosed: boolean; outputsFailed: number },
   status: Map<string, LineStatus>,
   open: () => JournalWriter,
   lineName: (file: string) => string,
@@ -575,10 +618,16 @@ async function runModel(
   // Drawn by the worker threads; at most a few jobs wait at a time.
   const queueJob = async (run: () => Promise<{ error?: string }>, what: string) => {
     while (pendingOutputs.size >= 2 * pool.size + 2) await Promise.race(pendingOutputs);
+    const failed = (m: string) => {
+      stats.outputsFailed++;
+      progress.log(`sotr: ${what}: ${m}`);
+    };
     const job: Promise<void> = run()
-      .then((r) => {
-        if (r.error) progress.log(`sotr: ${what}: ${r.error}`);
-      })
+      .then(
+        (r) => r.error && failed(r.error),
+        (e) => failed(errorText(e)),
+      )
+      .then(() => undefined)
       .finally(() => pendingOutputs.delete(job));
     pendingOutputs.add(job);
   };

@@ -6,7 +6,7 @@
 import { SotrRangeError, SotrTypeError } from './errors';
 import { decodeRleCounts } from './masks/rle';
 import { Mask, maskWindowBits, words32PerRow } from './masks/mask';
-import { decodePixels, releaseStaging, sharpLib, type ImageInput } from './model/preprocess';
+import { DEFAULT_LIMIT_INPUT_PIXELS, checkRawImage, decodePixels, isRawImage, releaseStaging, sharpLib, type ImageInput } from './model/preprocess';
 import { inSlices, turnTaker } from './event_loop';
 import type { Instance } from './model/postprocess';
 import type { Prediction } from './model/sotr';
@@ -185,14 +185,24 @@ export async function renderOverlay(
 ): Promise<import('sharp').Sharp> {
   const sharp = sharpLib();
   const { width: W, height: H } = base;
-  // A copy unless the caller hands its buffer over (36 MB at 12 megapixels: ~25 ms of this thread into fresh pages).
-  const rgb = options.inPlace ? base.data.subarray(0, W * H * 3) : new Uint8Array(base.data.subarray(0, W * H * 3));
+  // A copy unless the caller hands its buffer over (36 MB at 12 megapixels: ~25 ms of this thread into fresh pages,
+  // so in slices, with turns for the event loop between them).
+  let rgb: Uint8Array;
+  if (options.inPlace) rgb = base.data.subarray(0, W * H * 3);
+  else {
+    const src = base.data;
+    const copy = new Uint8Array(W * H * 3);
+    await inSlices(copy.length, (i0, i1) => copy.set(src.subarray(i0, i1), i0));
+    rgb = copy;
+  }
   const alpha = Math.round(255 * (options.maskOpacity ?? 0.45));
   // A turn for the event loop every ~8 ms, within masks too (a 12-megapixel image's 100 masks take ~0.2 s).
   const yieldSometimes = turnTaker(8);
-  const painted = new Uint32Array(words32PerRow(W) * H);
+  // Which pixels a mask has tinted already (one bit each), made only if some instance has a mask.
+  let paintedBits: Uint32Array | null = null;
   for (const inst of instances) {
     if (!inst.mask && inst.counts === undefined) continue;
+    const painted = (paintedBits ??= new Uint32Array(words32PerRow(W) * H));
     const t = tintOf(inst.color, alpha);
     if (inst.mask) await paintMask(rgb, painted, W, inst.mask, t, yieldSometimes);
     else await paintRuns(rgb, painted, W, H, inst.counts!, t, yieldSometimes);
@@ -243,9 +253,13 @@ export function encodeOverlay(img: import('sharp').Sharp, format: RenderFormat, 
 
 /** @internal The image as the model saw it (orientation, Pillow's conversions), as 3-channel RGB. */
 export async function baseImage(image: ImageInput, limitInputPixels: number | undefined): Promise<{ data: Uint8Array; width: number; height: number }> {
-  const d = await decodePixels(image, limitInputPixels !== undefined ? { limitInputPixels } : {});
+  // Raw pixels are read as they are, converted in slices below (decodePixels would first copy them in one step, as
+  // predict must: 144 MB at 48 megapixels, ~90 ms of this thread without a turn for the event loop).
+  const d = isRawImage(image)
+    ? { pixels: new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength), width: image.width, height: image.height, channels: image.channels, order: checkRawImage(image, limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS), staged: false }
+    : await decodePixels(image, limitInputPixels !== undefined ? { limitInputPixels } : {});
   const n = d.width * d.height;
-  if (d.channels === 3 && d.order === 'rgb') return { data: d.pixels, width: d.width, height: d.height };
+  if (d.channels === 3 && d.order === 'rgb' && !isRawImage(image)) return { data: d.pixels, width: d.width, height: d.height };
   const rgb = new Uint8Array(n * 3);
   const c = d.channels;
   const swap = d.order === 'bgr' && c >= 3;

@@ -99,7 +99,8 @@ function checkLimit(w: number, h: number, limit: number): void {
 // A value in an error message: strings quoted, so that '3' does not read as 3.
 const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 
-function fromRaw(img: RawImage, limit: number): DecodedPixels {
+/** @internal Checks raw pixels (sizes, channels, format, length, the pixel limit); returns the channel order. */
+export function checkRawImage(img: RawImage, limit: number): 'rgb' | 'bgr' {
   const { width, height, channels } = img;
   if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1) {
     throw new SotrRangeError(`raw image: width and height must be positive integers, received ${shown(width)}×${shown(height)}`);
@@ -112,6 +113,12 @@ function fromRaw(img: RawImage, limit: number): DecodedPixels {
     throw new SotrRangeError(`raw image: data holds ${img.data.length} bytes, expected ${width}×${height}×${channels} = ${width * height * channels}`);
   }
   checkLimit(width, height, limit);
+  return format;
+}
+
+function fromRaw(img: RawImage, limit: number): DecodedPixels {
+  const { width, height, channels } = img;
+  const format = checkRawImage(img, limit);
   // A copy (the caller may reuse its buffer while the prediction runs), made now, within the caller's call.
   const pixels = stagingBuffer(img.data.length);
   pixels.set(img.data);

@@ -299,6 +299,23 @@ test('writeSafetensors / readSafetensors round trip, readable by the independent
   assert.not.ok(existsSync(path.join(TMP, 'bad.safetensors')));
 });
 
+test('safetensors whose header length begins like a pickle (80 02..05) are safetensors, whatever reads them', async () => {
+  // A header of 640 bytes is 0x280: its length field starts 80 02, a legacy torch file's first bytes. One output of
+  // writeSafetensors in ~2048 (headers padded to 8) was refused by readCheckpoint and Sotr.load until 2026-11-27.
+  const out = path.join(TMP, 'pickle-like-length.safetensors');
+  const data = new Float32Array([1, 2, 3, 4]);
+  let found = false;
+  for (let pad = 0; pad < 1200 && !found; pad++) {
+    await writeSafetensors(out, new Map([['w', { shape: [4], dtype: 'float32', data }]]), { note: 'x'.repeat(pad) });
+    const b = readFileSync(out);
+    found = b[0] === 0x80 && b[1] >= 2 && b[1] <= 5;
+  }
+  assert.ok(found, 'a header length beginning 80 02..05');
+  const r = await readCheckpointWithInfo(out);
+  assert.is(r.info.format, 'safetensors');
+  assert.equal(Array.from(r.tensors.get('w').data), [1, 2, 3, 4]);
+});
+
 test('safetensors: corrupt headers are rejected clearly', async () => {
   const cases = [
     [safetensorsBytes({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, Buffer.alloc(4)), /past the end/],

@@ -93,14 +93,14 @@ async function detect(src: ByteSource): Promise<CheckpointFormat> {
   if (src.size === 0) throw new CheckpointFormatError(`${src.name}: empty file`);
   const head = await readBytes(src, 0, Math.min(src.size, 512));
   const b = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  // safetensors first: its first 8 bytes are the header's length, which may begin like a pickle (80 02..05: a header
+  // of 640, 896, ... bytes) or a zip; a '{' at byte 8 within the file's size is neither (byte 8 is inside a legacy
+  // file's magic number, 0xf9, and a zip's compression method, 0 or 8).
+  if (b.length >= 9 && b[8] === 0x7b && b.readBigUInt64LE(0) + 8n <= BigInt(src.size)) return 'safetensors';
   if (b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 3 || b[2] === 5) && (b[3] === 4 || b[3] === 6)) return 'torch-zip';
   if (b[0] === 0x80 && b.length >= 2 && b[1]! >= 2 && b[1]! <= 5) return 'torch-legacy';
   if (b.length >= 262 && b.toString('latin1', 257, 262) === 'ustar') {
     throw new CheckpointFormatError(`${src.name}: a tar archive: the tar-based torch.save format (before torch 0.4) is not supported; re-save it with a newer torch`);
-  }
-  if (b.length >= 9 && b[8] === 0x7b) {
-    const n = b.readBigUInt64LE(0);
-    if (n + 8n <= BigInt(src.size)) return 'safetensors';
   }
   if (b[0] === 0x80) throw new CheckpointFormatError(`${src.name}: pickle protocol ${b[1]} is not supported`);
   throw new CheckpointFormatError(

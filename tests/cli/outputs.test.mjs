@@ -266,4 +266,34 @@ test('outputs that cannot be written: usage errors before the run naming the opt
   assert.is(readLines(out).length, 2);
 });
 
+
+test('SIGTERM / Ctrl-C while the model loads: exit 130 at once, nothing written', async () => {
+  const { dir, images } = imageFolder();
+  for (const signal of ['SIGTERM', 'SIGINT']) {
+    const out = path.join(dir, `${signal}.jsonl`);
+    const t0 = Date.now();
+    const r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out], {
+      env: { FAKE_LOAD_MS: '5000' },
+      onSpawn: (child) => setTimeout(() => child.kill(signal), 800),
+    });
+    assert.is(r.code, 130, `${signal}: ${r.code} ${r.signal} ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`interrupted \\(${signal}\\) while the model loaded`));
+    assert.ok(Date.now() - t0 < 4000, 'at once');
+    assert.not.ok(existsSync(out));
+    assert.not.ok(existsSync(`${out}.settings.json`));
+  }
+});
+
+test('a --model file that is not there, on an existing --out: "not found", not a settings difference', async () => {
+  const { dir, images } = imageFolder();
+  const out = path.join(dir, 'r.jsonl');
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(images, 'street.jpg'), '-o', out, '-q']);
+  assert.is(r.code, 0, r.stderr);
+  const { sotr } = await import('./helpers/run.mjs');
+  r = await sotr(['predict', '-m', path.join(dir, 'missing.pth'), '-i', images, '-o', out, '-q']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /checkpoint not found: .*missing\.pth/);
+  assert.not.match(r.stderr, /other settings/);
+});
+
 test.run();

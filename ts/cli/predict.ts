@@ -422,7 +422,9 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
     if (!prev) {
       warn(`${s.out}: no record of the settings its results were made with (${path.basename(settingsFile(s.out))}); resuming without checking them`);
     } else {
-      const diff = settingsDifferences(prev, runSettings);
+      // A checkpoint that is not there is not "another model": its load says so (nothing is written before it).
+      const missingModel = s.model !== 'tiny' && !fs.existsSync(s.model);
+      const diff = settingsDifferences(prev, runSettings).filter((d) => !(missingModel && d.startsWith('--model ')));
       if (diff.length && !s.allowMixedSettings) {
         throw new UsageError(
           `${s.out} holds results made with other settings: ${diff.join('; ')}. ` +
@@ -523,17 +525,31 @@ async function runModel(
     else io.stderr.write(`sotr: ${m}\n`);
   };
   const t0 = performance.now();
-  const seg: Segmenter = await factory({
-    model: s.model,
-    cacheDir: toStdout(s) ? path.join(os.tmpdir(), 'sotr-cache') : path.join(path.dirname(path.resolve(s.out)), '.sotr-cache'),
-    device: s.device,
-    ...(s.precision ? { precision: s.precision } : {}),
-    ...(s.minSize !== undefined ? { minSize: s.minSize } : {}),
-    ...(s.maxSize !== undefined ? { maxSize: s.maxSize } : {}),
-    ...s.post,
-    ...(s.polygons ? { polygons: true, polygonEpsilon: s.polygonEpsilon ?? 0 } : {}),
-    log: say,
-  });
+  // Ctrl-C or SIGTERM while the model loads: nothing has been written yet (the results are opened after the
+  // load), so stop at once, with the interrupted exit code rather than the signal's default.
+  const onLoadSignal = (name: NodeJS.Signals) => {
+    io.stderr.write(`sotr: interrupted (${name}) while the model loaded; nothing written\n`);
+    process.exit(EXIT.interrupted);
+  };
+  process.on('SIGINT', onLoadSignal);
+  process.on('SIGTERM', onLoadSignal);
+  let seg: Segmenter;
+  try {
+    seg = await factory({
+      model: s.model,
+      cacheDir: toStdout(s) ? path.join(os.tmpdir(), 'sotr-cache') : path.join(path.dirname(path.resolve(s.out)), '.sotr-cache'),
+      device: s.device,
+      ...(s.precision ? { precision: s.precision } : {}),
+      ...(s.minSize !== undefined ? { minSize: s.minSize } : {}),
+      ...(s.maxSize !== undefined ? { maxSize: s.maxSize } : {}),
+      ...s.post,
+      ...(s.polygons ? { polygons: true, polygonEpsilon: s.polygonEpsilon ?? 0 } : {}),
+      log: say,
+    });
+  } finally {
+    process.off('SIGINT', onLoadSignal);
+    process.off('SIGTERM', onLoadSignal);
+  }
   say(`${seg.description} on ${seg.device}, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const onCpu = seg.device === 'cpu';
   const batch = s.batch ?? (onCpu ? 1 : 4);

@@ -468,6 +468,21 @@ test('zip bombs and overlapping entries are refused without large allocations', 
   await rejects(readCheckpoint(makeZip(entries)), codeIs('SOTR_CHECKPOINT_FORMAT', /overlap/), 'overlap');
 });
 
+test('maxInflatedBytes holds when deflated storages are read in parallel', async () => {
+  // Each read used to pass the budget check before any had been charged: 4 x 1 MiB inflated under a 2.5 MiB budget.
+  const four = [0, 1, 2, 3].map((i) => ({ name: `w${i}`, storage: { cls: 'FloatStorage', key: String(i), numel: 1 << 18 }, shape: [1 << 18] }));
+  const data = Object.fromEntries([0, 1, 2, 3].map((i) => [i, Buffer.alloc(1 << 20)]));
+  const buf = torchZip(stateDictPickle(four), data, { storageMethod: 8 });
+  for (const readConcurrency of [1, 4]) {
+    await rejects(
+      readCheckpoint(buf, { maxInflatedBytes: 2.5 * (1 << 20), readConcurrency }),
+      codeIs('SOTR_CHECKPOINT_FORMAT', /maxInflatedBytes/),
+      `readConcurrency ${readConcurrency}`,
+    );
+  }
+  assert.is((await readCheckpoint(buf, { maxInflatedBytes: 4 << 20, readConcurrency: 4 })).size, 4);
+});
+
 test('abort signal', async () => {
   const ac = new AbortController();
   ac.abort();

@@ -162,7 +162,7 @@ export async function entryDataOffset(src: ByteSource, e: ZipEntry): Promise<num
 
 export interface EntryReadOptions {
   verifyCrc: boolean;
-  /** Remaining inflate budget, shared by all entries of one read; decremented here. */
+  /** Remaining inflate budget, shared by all entries of one read; reserved here before inflating, refunded on failure. */
   inflate: { left: number };
   /** Cap for this entry's size (e.g. maxPickleBytes for data.pkl). */
   maxSize?: number;
@@ -187,16 +187,22 @@ export async function readZipEntry(src: ByteSource, e: ZipEntry, opts: EntryRead
     if (e.size > opts.inflate.left) {
       bad(`inflates to ${e.size} bytes, over the remaining decompression budget of ${opts.inflate.left} bytes (maxInflatedBytes)`);
     }
-    const comp = await readBytes(src, start, e.compressedSize);
+    // Reserved before the first await: entries inflating in parallel would otherwise all pass the check.
+    opts.inflate.left -= e.size;
     let raw: Buffer;
     try {
-      // maxOutputLength makes zlib stop, rather than allocate, when the data inflates past the declared size.
-      raw = await inflateRawAsync(comp, { maxOutputLength: Math.max(1, e.size) });
+      const comp = await readBytes(src, start, e.compressedSize);
+      try {
+        // maxOutputLength makes zlib stop, rather than allocate, when the data inflates past the declared size.
+        raw = await inflateRawAsync(comp, { maxOutputLength: Math.max(1, e.size) });
+      } catch (err) {
+        return bad(`cannot inflate (${(err as Error).message})`);
+      }
+      if (raw.length !== e.size) bad(`inflated to ${raw.length} bytes, the directory says ${e.size}`);
     } catch (err) {
-      return bad(`cannot inflate (${(err as Error).message})`);
+      opts.inflate.left += e.size;
+      throw err;
     }
-    if (raw.length !== e.size) bad(`inflated to ${raw.length} bytes, the directory says ${e.size}`);
-    opts.inflate.left -= e.size;
     if (raw.byteOffset % 8 === 0 && raw.buffer.byteLength === raw.length) {
       out = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
     } else {

@@ -270,6 +270,10 @@ export async function evaluateCoco(
     keyW[u] = w;
     if ((i & 255) === 255 && clock.due()) await clock.next();
   }
+  for (let i = 0; i < gt.categories.length; i++) {
+    const c = gt.categories[i];
+    if (!c || typeof c !== 'object') throw new SotrTypeError(`evaluateCoco: ground-truth category ${i} is not an object { id, name }, received ${c === null ? 'null' : typeof c}`);
+  }
   // p.imgIds and p.catIds: sorted, unique.
   const imgIds = [...new Set(gt.images.map((i) => i.id))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const catIds = options.categories === undefined ? [...new Set(gt.categories.map((c) => c.id))].sort((a, b) => a - b) : categoryIds(gt, options.categories);
@@ -283,9 +287,10 @@ export async function evaluateCoco(
   let stray = 0;
   let firstStray = -1;
   for (let i = 0; i < nRes; i++) {
-    if (!(i in results)) continue; // holes, as before (the loop below throws on them)
-    const r = results[i];
-    if (!r || typeof r !== 'object') throw new SotrTypeError(`evaluateCoco: result ${i} is not an object { image_id, category_id, score, ... }`);
+    const r = results[i]; // a hole reads as undefined, refused here
+    if (!r || typeof r !== 'object') {
+      throw new SotrTypeError(`evaluateCoco: result ${i} is not an object { image_id, category_id, score, ... }, received ${r === null ? 'null' : typeof r}`);
+    }
     if (typeof r.score !== 'number') throw new SotrTypeError(`evaluateCoco: result ${i} has no numeric score`);
     dtKey[i] = keyOf(r.image_id);
     if (dtKey[i]! < 0 && stray++ === 0) firstStray = i;
@@ -310,7 +315,10 @@ export async function evaluateCoco(
   const ZERO_BOX: CocoBox = [0, 0, 0, 0];
   let nGt = 0;
   for (let j = 0; j < nAnn; j++) {
-    const a = gt.annotations[j]!;
+    const a = gt.annotations[j];
+    if (!a || typeof a !== 'object') {
+      throw new SotrTypeError(`evaluateCoco: ground-truth annotation ${j} is not an object { id, image_id, category_id, ... }, received ${a === null ? 'null' : typeof a}`);
+    }
     const k = catIndex.get(a.category_id);
     const u = keyOf(a.image_id);
     if (k === undefined || u < 0) continue;

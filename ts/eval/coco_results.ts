@@ -8,6 +8,7 @@ import type { Prediction } from '../model/sotr';
 import type { Instance } from '../model/postprocess';
 import { categoryId } from '../model/coco';
 import type { CocoRle } from '../masks/rle';
+import { Mask } from '../masks/mask';
 import { SotrTypeError } from '../errors';
 
 /** One instance as a COCO result record (toCocoResults): mask as compressed RLE, bbox as [x, y, width, height]. */
@@ -24,7 +25,11 @@ export function toCocoResults(prediction: Prediction | readonly Instance[], imag
   const instances = Array.isArray(prediction) ? prediction : (prediction as Prediction | undefined)?.instances;
   if (!Array.isArray(instances)) throw new SotrTypeError('toCocoResults: expected a prediction or its instances');
   if (typeof imageId !== 'number' && typeof imageId !== 'string') throw new SotrTypeError('toCocoResults: imageId must be a number or a string');
-  return instances.map((inst: Instance) => {
+  return instances.map((inst: Instance, i: number) => {
+    // The fields read below, so that a stray entry is named rather than failing somewhere inside.
+    if (!inst || typeof inst !== 'object' || !(inst.mask instanceof Mask) || !Array.isArray(inst.box) || inst.box.length !== 4 || typeof inst.score !== 'number') {
+      throw new SotrTypeError(`toCocoResults: instances[${i}] is not an instance { label, score, box, mask, ... }`);
+    }
     const [x0, y0, x1, y1] = inst.box;
     return {
       image_id: imageId,

@@ -13,7 +13,7 @@
  */
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { Tensor } from '../tensor';
-import { Mask, copyWholeBits, maskStats, words32PerRow, type MaskBox } from './mask';
+import { Mask, checkBytes, copyWholeBits, maskStats, words32PerRow, type MaskBox } from './mask';
 
 /**
  * What the BitMasks constructor takes: the size, the bit-packed words (kept, not copied, unless a Uint32Array is not
@@ -113,6 +113,7 @@ export class BitMasks {
 
   /** From row-major bytes [count, height, width] (nonzero = set). */
   static fromUint8Array(bytes: ArrayLike<number>, count: number, height: number, width: number): BitMasks {
+    checkBytes('BitMasks.fromUint8Array', bytes);
     dim('count', count);
     dim('height', height);
     dim('width', width);
@@ -131,6 +132,9 @@ export class BitMasks {
 
   /** Stacks single masks of one size. */
   static fromMasks(masks: readonly Mask[], size?: { height: number; width: number }): BitMasks {
+    if (!Array.isArray(masks)) throw new SotrTypeError('BitMasks.fromMasks: masks must be an array of Mask');
+    // Before its size is read (a stray first entry would otherwise read as "no masks").
+    if (masks.length > 0 && !(masks[0] instanceof Mask)) throw new SotrTypeError('BitMasks.fromMasks: masks[0] is not a Mask');
     const height = masks[0]?.height ?? size?.height;
     const width = masks[0]?.width ?? size?.width;
     if (height === undefined || width === undefined) throw new SotrTypeError('BitMasks.fromMasks: no masks and no size');

@@ -25,6 +25,13 @@ function checkDim(what: string, v: unknown): number {
   return v as number;
 }
 
+/** @internal Refuses `bytes` that are not array-like (null, a number), which would fail untyped on `.length`. */
+export function checkBytes(name: string, bytes: unknown): void {
+  if (!bytes || typeof bytes !== 'object' || typeof (bytes as ArrayLike<number>).length !== 'number') {
+    throw new SotrTypeError(`${name}: bytes must be a Uint8Array or an array of numbers, received ${bytes === null ? 'null' : typeof bytes}`);
+  }
+}
+
 /** Area and box of the bits of one mask (rows of `stride` 32-bit words at `offset`). */
 export function maskStats(words: Uint32Array, offset: number, width: number, height: number): { area: number; box: MaskBox } {
   const stride = words32PerRow(width);
@@ -266,6 +273,7 @@ export class Mask {
 
   /** From row-major bytes (nonzero = set), height x width. */
   static fromUint8Array(bytes: ArrayLike<number>, width: number, height: number): Mask {
+    checkBytes('Mask.fromUint8Array', bytes);
     checkDim('width', width);
     checkDim('height', height);
     if (bytes.length !== width * height) {

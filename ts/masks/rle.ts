@@ -20,6 +20,10 @@ export interface CocoRle {
 
 /** Compresses run lengths into COCO's RLE string. */
 export function encodeRleCounts(counts: ArrayLike<number>): string {
+  // Any array-like object, but not a number or string (a number has no length: it read as no runs).
+  if (!counts || typeof counts !== 'object' || typeof counts.length !== 'number') {
+    throw new SotrTypeError(`encodeRleCounts: counts must be an array of run lengths, received ${counts === null ? 'null' : typeof counts}`);
+  }
   // Character codes collected, then one flat string: `s +=` a character at a time would leave a rope of one node
   // per character (~30 bytes each) that lives as long as the string.
   const codes: number[] = [];

@@ -101,6 +101,7 @@ async function contoursOf(masks: Tensor, width: number, options: ContourOptions,
  */
 export async function masksToContours(masks: readonly Mask[], options: ContourOptions = {}): Promise<Contour[][]> {
   checkContourOptions('masksToContours', options);
+  if (!Array.isArray(masks)) throw new SotrTypeError('masksToContours: expected an array of Mask');
   const out: Contour[][] = new Array(masks.length);
   await forEachSizeGroup(
     'masksToContours',
@@ -129,7 +130,11 @@ export function contoursToCocoPolygons(contours: readonly Contour[], options: { 
   const epsilon = options?.epsilon ?? 0;
   if (typeof epsilon !== 'number' || !(epsilon >= 0)) throw new SotrRangeError(`contoursToCocoPolygons: epsilon must be a number >= 0, received ${String(epsilon)}`);
   const out: number[][] = [];
-  for (const c of contours) {
+  for (let i = 0; i < contours.length; i++) {
+    const c = contours[i];
+    if (!c || typeof c !== 'object' || !(c.points instanceof Int32Array || Array.isArray(c.points))) {
+      throw new SotrTypeError(`contoursToCocoPolygons: contours[${i}] is not a contour { points, hole, parent }`);
+    }
     if (c.hole) continue;
     const pts = epsilon > 0 ? approxPolygon(c.points, epsilon, true) : c.points;
     if (pts.length >= 6) out.push(Array.from(pts));

@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BitMasks, Mask, Tensor, SotrRangeError, SotrTypeError } from '../../dist/index.js';
+import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 function randomDense(count, h, w, seed = 7) {
   let s = seed;
@@ -65,6 +66,33 @@ test('BitMasks rejects bad input', () => {
   assert.throws(() => BitMasks.fromMasks([new Mask(3, 2), new Mask(2, 3)]), (e) => e instanceof SotrRangeError);
   const b = BitMasks.fromUint8Array(new Uint8Array(6), 1, 2, 3);
   assert.throws(() => b.mask(1), (e) => e instanceof SotrRangeError);
+});
+
+test('bits set past the width are refused, as new Mask refuses them (they were counted in areas and boxes)', async () => {
+  // [count, height, width, the 32-bit word set, its value]: the last used word's spare bits, the word after it.
+  const cases = [
+    [1, 1, 2, 0, 0xff, /mask 0 row 0 has bits set past the width 2/],
+    [2, 3, 2, 2 * 5, 1 << 2, /mask 1 row 2 has bits set past the width 2/],
+    [1, 2, 32, 2 + 1, 1, /mask 0 row 1 has bits set past the width 32/],
+    [1, 1, 70, 2, 1 << 6, /past the width 70/],
+    [1, 1, 70, 3, 1, /past the width 70/],
+  ];
+  await expectTypedErrors(
+    cases.flatMap(([count, height, width, at, v, re]) => {
+      const words = new Uint32Array(count * height * 2 * Math.ceil(width / 64));
+      words[at] = v;
+      return [
+        [() => new BitMasks({ count, height, width, data: words }), SotrRangeError, re],
+        [() => new BitMasks({ count, height, width, data: new BigUint64Array(words.buffer) }), SotrRangeError, re],
+      ];
+    }),
+  );
+  // The bits up to the width are taken.
+  const full = new Uint32Array([0xffffffff, 0x3f, 0, 0]);
+  const b = new BitMasks({ count: 2, height: 1, width: 38, data: full });
+  assert.equal([...b.areas], [38, 0]);
+  assert.equal(b.box(0), [0, 0, 38, 1]);
+  assert.is(new BitMasks({ count: 1, height: 1, width: 64, data: new Uint32Array([~0, ~0]) }).area(0), 64);
 });
 
 test.run();

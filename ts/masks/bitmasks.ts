@@ -23,7 +23,7 @@ export interface BitMasksInit {
   count: number;
   height: number;
   width: number;
-  /** Bit-packed words: count * height * wordsPerRow 64-bit words (or twice as many 32-bit ones). */
+  /** Bit-packed words: count * height * wordsPerRow 64-bit words (or twice as many 32-bit ones); bits past the width zero. */
   data: BigUint64Array | Uint32Array;
   /** Must equal ceil(width / 64) when given. */
   wordsPerRow?: number;
@@ -84,6 +84,19 @@ export class BitMasks {
       words = d.byteOffset % 8 === 0 ? d : d.slice();
     } else {
       throw new SotrTypeError('BitMasks: data must be a BigUint64Array or a Uint32Array');
+    }
+    // Padding bits past the width must be zero, as Mask requires (areas and boxes would count them, and mask(i)
+    // would refuse them): only each row's last used word and the one after it can hold any.
+    if (this.width % 64 !== 0) {
+      const stride = 2 * this.wordsPerRow;
+      const lastWord = Math.floor((this.width - 1) / 32);
+      const keep = this.width % 32 === 0 ? 0xffffffff : (1 << this.width % 32) - 1;
+      const spare = lastWord + 1 < stride;
+      for (let r = 0, b = 0; r < this.count * this.height; r++, b += stride) {
+        if ((words[b + lastWord]! & ~keep) !== 0 || (spare && words[b + lastWord + 1] !== 0)) {
+          throw new SotrRangeError(`BitMasks: mask ${Math.floor(r / this.height)} row ${r % this.height} has bits set past the width ${this.width}`);
+        }
+      }
     }
     this.words = words;
     this.data = new BigUint64Array(words.buffer, words.byteOffset, n64);

@@ -254,7 +254,7 @@ function hostileCases() {
     if (i > 0) entries.push({ name: `archive/data/${i}`, offsetOf: 'archive/data/0' });
   }
   entries[0].data = stateDictPickle(many);
-  add('overlapping entries', makeZip(entries), ['SOTR_CHECKPOINT_FORMAT', 'overlap']);
+  add('entries sharing a local header', makeZip(entries), ['SOTR_CHECKPOINT_FORMAT', 'another entry']);
   const dup = makeZip([{ name: 'archive/data.pkl', data: pkl }, { name: 'archive/data.pkl', data: pkl }]);
   add('duplicate names', dup, ['SOTR_CHECKPOINT_FORMAT']);
   const expand = stateDictPickle([{ name: 'w', storage: { cls: 'FloatStorage', key: '0', numel: 1 }, shape: [1 << 26, 1 << 26], stride: [0, 0] }]);

@@ -32,6 +32,20 @@ const CTOR = {
   int32: Int32Array, int16: Int16Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array,
 };
 
+/** Central directory records of a zip: name -> offset of the record (local header offset at +42). */
+function cdRecords(buf) {
+  const eocd = buf.lastIndexOf(Buffer.from('PK\x05\x06', 'latin1'));
+  const n = buf.readUInt16LE(eocd + 10);
+  let p = buf.readUInt32LE(eocd + 16);
+  const out = new Map();
+  for (let i = 0; i < n; i++) {
+    const nlen = buf.readUInt16LE(p + 28);
+    out.set(buf.toString('utf8', p + 46, p + 46 + nlen), p);
+    p += 46 + nlen + buf.readUInt16LE(p + 30) + buf.readUInt16LE(p + 32);
+  }
+  return out;
+}
+
 const bytesOf = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 async function rejects(promise, check, what) {
@@ -465,7 +479,45 @@ test('zip bombs and overlapping entries are refused without large allocations', 
     if (i > 0) entries.push({ name: `archive/data/${i}`, offsetOf: 'archive/data/0' });
   }
   entries[0].data = stateDictPickle(many);
-  await rejects(readCheckpoint(makeZip(entries)), codeIs('SOTR_CHECKPOINT_FORMAT', /overlap/), 'overlap');
+  await rejects(readCheckpoint(makeZip(entries)), codeIs('SOTR_CHECKPOINT_FORMAT', /another entry/), 'shared local header');
+  // local headers that name their own entries but sit inside another storage's bytes
+  const payload = Buffer.alloc(8192);
+  const nested = [{ name: 'w0', storage: { cls: 'FloatStorage', key: '0', numel: 2048 }, shape: [2048] }];
+  const ents = [{ name: 'archive/data.pkl', data: null }, { name: 'archive/data/0', data: payload }];
+  for (let i = 1; i <= 8; i++) {
+    const name = Buffer.from(`archive/data/${i}`);
+    payload.writeUInt32LE(0x04034b50, i * 64);
+    payload.writeUInt16LE(0x8, i * 64 + 6); // sizes in a data descriptor, as torch writes
+    payload.writeUInt16LE(name.length, i * 64 + 26);
+    name.copy(payload, i * 64 + 30);
+    nested.push({ name: `w${i}`, storage: { cls: 'FloatStorage', key: String(i), numel: 1024 }, shape: [1024] });
+    ents.push({ name: `archive/data/${i}`, data: Buffer.alloc(4096) });
+  }
+  ents[0].data = stateDictPickle(nested);
+  const zip = makeZip(ents);
+  const cd = cdRecords(zip);
+  const lho0 = zip.readUInt32LE(cd.get('archive/data/0') + 42);
+  const data0 = lho0 + 30 + zip.readUInt16LE(lho0 + 26) + zip.readUInt16LE(lho0 + 28);
+  for (let i = 1; i <= 8; i++) zip.writeUInt32LE(data0 + i * 64, cd.get(`archive/data/${i}`) + 42);
+  await rejects(readCheckpoint(zip), codeIs('SOTR_CHECKPOINT_FORMAT', /overlap/), 'nested local headers');
+});
+
+test('a central directory record pointing at another entry of the same size is refused (no silent wrong values)', async () => {
+  const two = [
+    { name: 'a', storage: { cls: 'FloatStorage', key: '0', numel: 6 }, shape: [6] },
+    { name: 'b', storage: { cls: 'FloatStorage', key: '1', numel: 6 }, shape: [6] },
+  ];
+  // storage '1' is not read (as an optimizer's storage would not be), so nothing overlaps
+  const buf = torchZip(stateDictPickle(two.slice(0, 1)), { 0: f32bytes([1, 2, 3, 4, 5, 6]), 1: f32bytes([7, 8, 9, 10, 11, 12]) });
+  assert.equal(Array.from((await readCheckpoint(buf)).get('a').data), [1, 2, 3, 4, 5, 6]);
+  const cd = cdRecords(buf);
+  buf.writeUInt32LE(buf.readUInt32LE(cd.get('archive/data/1') + 42), cd.get('archive/data/0') + 42);
+  await rejects(readCheckpoint(buf), codeIs('SOTR_CHECKPOINT_FORMAT', /'archive\/data\/0'.*another entry/), 'swapped offset');
+  // a local header whose compression method disagrees with the directory
+  const m = torchZip(stateDictPickle(two), { 0: f32bytes([1, 2, 3, 4, 5, 6]), 1: f32bytes([7, 8, 9, 10, 11, 12]) });
+  const lho = m.readUInt32LE(cdRecords(m).get('archive/data/1') + 42);
+  m.writeUInt16LE(8, lho + 8);
+  await rejects(readCheckpoint(m), codeIs('SOTR_CHECKPOINT_FORMAT', /compression method/), 'method');
 });
 
 test('maxInflatedBytes holds when deflated storages are read in parallel', async () => {

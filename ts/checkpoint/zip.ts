@@ -11,6 +11,8 @@ const inflateRawAsync = promisify(inflateRaw);
 
 export interface ZipEntry {
   name: string;
+  /** The name as stored, to match against the local header. */
+  nameBytes: Uint8Array;
   method: number;
   flags: number;
   crc: number;
@@ -140,7 +142,7 @@ export async function readZipDirectory(src: ByteSource, limits: ZipLimits): Prom
     }
     if (diskStart !== 0) bad('multi-disk archives are not supported');
     if (entries.has(name)) bad(`entry '${name}' appears twice`);
-    entries.set(name, { name, method, flags, crc, compressedSize: csize, size: usize, localHeaderOffset: lho });
+    entries.set(name, { name, nameBytes: cd.slice(p + 46, p + 46 + nlen), method, flags, crc, compressedSize: csize, size: usize, localHeaderOffset: lho });
     p = recEnd;
   }
   return entries;
@@ -151,10 +153,25 @@ export async function entryDataOffset(src: ByteSource, e: ZipEntry): Promise<num
   const bad = (m: string): never => {
     throw new CheckpointFormatError(`${src.name}: corrupt zip entry '${e.name}': ${m}`);
   };
-  if (e.localHeaderOffset + 30 > src.size) bad('local header outside the file');
-  const h = await readBytes(src, e.localHeaderOffset, 30);
+  const nlen = e.nameBytes.length;
+  if (e.localHeaderOffset + 30 + nlen > src.size) bad('local header outside the file');
+  const h = await readBytes(src, e.localHeaderOffset, 30 + nlen);
   const hv = new DataView(h.buffer, h.byteOffset, 30);
   if (hv.getUint32(0, true) !== SIG_LOC) bad('local header signature missing');
+  // A damaged directory offset can land on another entry's header (e.g. a storage of the same size): the local
+  // header must describe this entry, or the wrong bytes would load silently.
+  if (hv.getUint16(26, true) !== nlen || !h.subarray(30).every((b, i) => b === e.nameBytes[i])) {
+    bad('the local header names another entry (damaged central directory)');
+  }
+  if (hv.getUint16(8, true) !== e.method) bad('local header and central directory disagree on the compression method');
+  // Sizes are in the local header only without a data descriptor (flag bit 3; torch sets it) and outside zip64.
+  if (!(hv.getUint16(6, true) & 0x8)) {
+    const lcs = hv.getUint32(18, true);
+    const lus = hv.getUint32(22, true);
+    if ((lcs !== 0xffffffff && lcs !== e.compressedSize) || (lus !== 0xffffffff && lus !== e.size)) {
+      bad('local header and central directory disagree on the sizes');
+    }
+  }
   const start = e.localHeaderOffset + 30 + hv.getUint16(26, true) + hv.getUint16(28, true);
   if (start + e.compressedSize > src.size) bad(`data [${start}, ${start + e.compressedSize}) runs past the end of the file (truncated?)`);
   return start;

@@ -93,4 +93,49 @@ test('usage errors: missing options, a bad --iou, a non-COCO file, results on un
   assert.match(h.stdout, /pycocotools/);
 });
 
+test('bad data: a null entry, a bad RLE or segmentation, no result lines: a usage error naming the file and the entry', async () => {
+  const write = (name, data) => {
+    const f = path.join(tmp, name);
+    writeFileSync(f, typeof data === 'string' ? data : JSON.stringify(data));
+    return f;
+  };
+  const gt = fx.groundTruth;
+  const withAnn = (j, a) => ({ ...gt, annotations: gt.annotations.map((x, k) => (k === j ? a : x)) });
+  const segAnn = gt.annotations.findIndex((a) => a.segmentation !== undefined);
+  const res = fx.results.withBbox;
+  const withRes = (i, r) => res.map((x, k) => (k === i ? r : x));
+  const im = gt.images[0];
+  const line = (instances) => JSON.stringify({ file: `/data/${im.file_name}`, width: im.width, height: im.height, instances });
+  const inst = { label: 0, class: 'x', category_id: gt.categories[0].id, score: 0.5, bbox: [0, 0, 2, 2], area: 0, segmentation: { size: [im.height, im.width], counts: [im.height * im.width] } };
+  const cases = [
+    [write('gt-null-ann.json', withAnn(2, null)), cocoFile, /--gt \S+gt-null-ann\.json: annotation 2 is null, not an object/],
+    [write('gt-null-image.json', { ...gt, images: [...gt.images, null] }), cocoFile, new RegExp(`--gt \\S+gt-null-image\\.json: image ${gt.images.length} is null`)],
+    [write('gt-null-cat.json', { ...gt, categories: [7, ...gt.categories] }), cocoFile, /--gt \S+gt-null-cat\.json: category 0 is 7, not an object/],
+    [gtFile, write('res-null.json', withRes(3, null)), /--results \S+res-null\.json: result 3 is null, not an object/],
+    [write('gt-bad-rle.json', withAnn(segAnn, { ...gt.annotations[segAnn], segmentation: { size: [im.height, im.width], counts: 'zz' } })), cocoFile, new RegExp(`--gt \\S+gt-bad-rle\\.json: annotation ${segAnn} \\(id \\d+\\): decodeRleCounts`)],
+    [write('gt-str-seg.json', withAnn(segAnn, { ...gt.annotations[segAnn], segmentation: 'x' })), cocoFile, new RegExp(`gt-str-seg\\.json: annotation ${segAnn} .*COCO segmentation: expected polygons or an RLE`)],
+    [gtFile, write('res-bad-rle.json', withRes(4, { ...res[4], segmentation: { size: [1, 1], counts: 'zz' } })), /--results \S+res-bad-rle\.json: result 4: decodeRleCounts/],
+    [gtFile, write('res-no-score.json', withRes(1, { ...res[1], score: 'high' })), /--results \S+res-no-score\.json: result 1 has no numeric score/],
+    [write('gt-no-height.json', { ...gt, images: gt.images.map((x, k) => (k ? x : { ...x, height: undefined })) }), cocoFile, /--gt \S+gt-no-height\.json: image \S+ has height undefined/],
+    [gtFile, write('lines-bad-rle.jsonl', `${line([inst, { ...inst, segmentation: { size: [im.height, im.width], counts: 'zz' } }])}\n`), /--results \S+lines-bad-rle\.jsonl: line 1, instance 1: decodeRleCounts/],
+    [gtFile, write('lines-null-inst.jsonl', `\n${line([inst, null])}\n`), /--results \S+lines-null-inst\.jsonl: line 2, instance 1: null, not an object/],
+    [gtFile, write('lines-garbage.jsonl', 'not json\n{"a":1}\n'), /--results \S+lines-garbage\.jsonl holds no result lines .*: 2 lines that are not results \(the first: line 1\)/],
+    [gtFile, write('lines-one-bad.jsonl', '\n\n[]\n'), /lines-one-bad\.jsonl holds no result lines .*: 1 line that is not a result \(line 3\)/],
+    [gtFile, write('lines-empty.jsonl', ''), /lines-empty\.jsonl holds no result lines .*it is empty/],
+    [gtFile, write('lines-torn.jsonl', line([inst])), /lines-torn\.jsonl holds no result lines .*a torn line/],
+  ];
+  for (const [g, r, re] of cases) {
+    const e = await sotr(['eval', '--gt', g, '--results', r, '--iou', 'segm']);
+    assert.is(e.code, 1, `${path.basename(g)} ${path.basename(r)}: ${e.stderr}`);
+    assert.match(e.stderr, re);
+    assert.not.match(e.stderr, /unexpected error|\n\s+at /);
+  }
+  // Some lines that are not results among results: scored, with a warning naming them.
+  const mixed = write('lines-mixed.jsonl', `garbage\n${line([inst])}\n{"fi`);
+  const m = await sotr(['eval', '--gt', gtFile, '--results', mixed, '--iou', 'segm']);
+  assert.is(m.code, 0, m.stderr);
+  assert.match(m.stderr, /1 line of \S+lines-mixed\.jsonl is not a result line \(line 1\), left out/);
+  assert.match(m.stderr, /the last line of \S+lines-mixed\.jsonl has no newline/);
+});
+
 test.run();

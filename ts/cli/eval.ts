@@ -9,6 +9,8 @@ import { imageId, type ImageIdMap } from './coco';
 import { scanLines, type ResultLine } from './journal';
 import type { CliIO } from './predict';
 import { categoryIds, evaluateCoco, imageKey, type CocoGroundTruth, type CocoIouType, type CocoResult } from '../eval/coco_eval';
+import { SotrError, SotrRangeError, SotrTypeError } from '../errors';
+import { segmentationToRle } from '../masks/coco_mask';
 
 function readJson(file: string, what: string): unknown {
   if (!fs.existsSync(file)) throw new UsageError(`${what} not found: ${file}`);
@@ -19,6 +21,9 @@ function readJson(file: string, what: string): unknown {
   }
 }
 
+/** Where a result came from in a JSON Lines file: its line number and its index in the line's instances. */
+type Origin = { line: number; instance: number };
+
 /**
  * Our JSON Lines results as COCO results: images found by file name in the annotations, else by the number in it.
  * The last line of an image wins (a retried image has two), and so does the last of two paths with one image id
@@ -28,32 +33,100 @@ function fromResultLines(
   file: string,
   gt: CocoGroundTruth,
   known: Set<string>,
-): { results: CocoResult[]; images: number; unmatched: string[]; superseded: string[] } {
+): { results: CocoResult[]; origins: Origin[]; images: number; unmatched: string[]; superseded: string[]; bad: number[]; torn: boolean } {
   const ids: ImageIdMap = new Map();
   for (const im of gt.images as Array<{ id: number | string; file_name?: string }>) if (typeof im.file_name === 'string') ids.set(im.file_name, im.id);
-  const last = new Map<string, { line: ResultLine; id: number | string; key: string }>();
+  const last = new Map<string, { line: ResultLine; n: number; id: number | string; key: string }>();
   const superseded = new Set<string>();
-  scanLines(file, (line) => {
+  let lines = 0;
+  const scan = scanLines(file, (line, n) => {
+    lines++;
     const id = imageId(line.file, ids);
     const idKey = imageKey(id);
     const key = path.resolve(line.file);
     const prev = last.get(idKey);
     if (prev && prev.key !== key) superseded.add(prev.line.file);
-    last.set(idKey, { line, id, key });
+    last.set(idKey, { line, n, id, key });
   });
+  // The bytes after the last newline: a torn line (a killed run), never scored.
+  const torn = !/^[\0\s]*$/.test(scan.tail.toString('utf8'));
+  // No line to score would be AP 0 with exit 0: a wrong file, or one a crash left empty.
+  if (!lines) {
+    const why = scan.bad.length
+      ? `${plural(scan.bad.length, 'line')} ${scan.bad.length === 1 ? 'that is not a result (line' : 'that are not results (the first: line'} ${scan.bad[0]})`
+      : torn
+        ? 'only a torn line with no newline at its end'
+        : 'nothing (it is empty)';
+    throw new UsageError(`--results ${file} holds no result lines (sotr predict's JSON Lines): ${why}`);
+  }
   const results: CocoResult[] = [];
+  const origins: Origin[] = [];
   const unmatched: string[] = [];
   let images = 0;
-  for (const { line, id } of last.values()) {
-    if (line.error || !line.instances) continue;
+  for (const { line, n, id } of last.values()) {
+    if (line.error || line.instances === undefined || line.instances === null) continue;
+    if (!Array.isArray(line.instances)) throw new UsageError(`--results ${file}: line ${n}: "instances" is not an array`);
     if (!known.has(imageKey(id))) {
       unmatched.push(line.file);
       continue;
     }
     images++;
-    for (const inst of line.instances) results.push({ image_id: id, category_id: inst.category_id, score: inst.score, segmentation: inst.segmentation, bbox: inst.bbox });
+    line.instances.forEach((inst, k) => {
+      if (!isObject(inst)) throw new UsageError(`--results ${file}: line ${n}, instance ${k}: ${describe(inst)}, not an object`);
+      results.push({ image_id: id, category_id: inst.category_id, score: inst.score, segmentation: inst.segmentation, bbox: inst.bbox });
+      origins.push({ line: n, instance: k });
+    });
   }
-  return { results, images, unmatched, superseded: [...superseded] };
+  return { results, origins, images, unmatched, superseded: [...superseded], bad: scan.bad, torn };
+}
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const describe = (x: unknown): string => (x === null ? 'null' : Array.isArray(x) ? 'an array' : (JSON.stringify(x) ?? String(x)).slice(0, 40));
+
+/** "1 line", "2 lines". */
+const plural = (n: number, word: string): string => `${n} ${n === 1 ? word : `${word}s`}`;
+
+/**
+ * The entries the CLI reads itself (file names, ids, category names, results' boxes) and hands to evaluateCoco:
+ * a null or a number among them is named with its index here, not a TypeError with a stack.
+ */
+function checkEntries(list: unknown[], what: string, where: string): void {
+  for (let i = 0; i < list.length; i++) {
+    if (!isObject(list[i])) throw new UsageError(`${where}: ${what} ${i} is ${describe(list[i])}, not an object`);
+  }
+}
+
+/**
+ * The library's messages about a segmentation do not say whose it was: on that error path only, the segmentations
+ * evaluateCoco decodes (results with one, ground truths of the images and categories evaluated) are decoded again
+ * to find the first that fails. Undefined when all decode (the error was about something else).
+ */
+function findBadSegmentation(gt: CocoGroundTruth, results: readonly CocoResult[], categories: Array<number | string> | undefined, resultName: (i: number) => string): string | undefined {
+  const sizes = new Map<string, [number, number]>();
+  for (const im of gt.images) sizes.set(imageKey(im.id), [im.height, im.width]);
+  const decodes = (segm: unknown, size: [number, number]): string | undefined => {
+    try {
+      segmentationToRle(segm, size[0], size[1]);
+      return undefined;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  for (let i = 0; i < results.length; i++) {
+    const size = sizes.get(imageKey(results[i]!.image_id));
+    if (results[i]!.segmentation === undefined || !size) continue;
+    const msg = decodes(results[i]!.segmentation, size);
+    if (msg) return `${resultName(i)}: ${msg}`;
+  }
+  const cats = new Set(categories ? categoryIds(gt, categories) : gt.categories.map((c) => c.id));
+  for (let j = 0; j < gt.annotations.length; j++) {
+    const a = gt.annotations[j]!;
+    const size = sizes.get(imageKey(a.image_id));
+    if (!size || !cats.has(a.category_id)) continue;
+    const msg = decodes(a.segmentation, size);
+    if (msg) return `annotation ${j}${a.id !== undefined ? ` (id ${String(a.id)})` : ''}: ${msg}`;
+  }
+  return undefined;
 }
 
 export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
@@ -81,11 +154,21 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   if (!gt || !Array.isArray(gt.images) || !Array.isArray(gt.annotations) || !Array.isArray(gt.categories)) {
     throw new UsageError(`--gt ${gtFile}: not a COCO annotation file (needs images, annotations, categories)`);
   }
+  checkEntries(gt.images, 'image', `--gt ${gtFile}`);
+  checkEntries(gt.annotations, 'annotation', `--gt ${gtFile}`);
+  checkEntries(gt.categories, 'category', `--gt ${gtFile}`);
   let results: CocoResult[];
+  // A result's index as the user finds it: in the array of a COCO results file, or a line of JSON Lines.
+  let resultName = (i: number): string => `result ${i}`;
   if (resFile.endsWith('.jsonl')) {
     if (!fs.existsSync(resFile)) throw new UsageError(`--results not found: ${resFile}`);
     const r = fromResultLines(resFile, gt, new Set(gt.images.map((i) => imageKey(i.id))));
     results = r.results;
+    resultName = (i) => (r.origins[i] ? `line ${r.origins[i].line}, instance ${r.origins[i].instance}` : `result ${i}`);
+    if (r.bad.length) {
+      io.stderr.write(`sotr eval: ${plural(r.bad.length, 'line')} of ${resFile} ${r.bad.length === 1 ? 'is not a result line (line' : 'are not result lines (the first: line'} ${r.bad[0]}), left out\n`);
+    }
+    if (r.torn) io.stderr.write(`sotr eval: the last line of ${resFile} has no newline at its end (a torn line), left out\n`);
     if (r.superseded.length) {
       io.stderr.write(`sotr eval: ${r.superseded.length} line(s) of ${resFile} have the image id of a later line under another path (${r.superseded.slice(0, 3).join(', ')}${r.superseded.length > 3 ? ', ...' : ''}): the last line of each image is scored\n`);
     }
@@ -96,6 +179,7 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
     const r = readJson(resFile, '--results');
     if (!Array.isArray(r)) throw new UsageError(`--results ${resFile}: expected a JSON array of COCO results (sotr predict --coco)`);
     results = r as CocoResult[];
+    checkEntries(results, 'result', `--results ${resFile}`);
   }
   const out: Record<string, unknown> = { gt: gtFile, results: resFile };
   // detectron2's COCOEvaluator (how the official numbers were made) drops the results' boxes for mask AP, so that
@@ -119,7 +203,20 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   if (catArg !== undefined) out.categories = catArg;
   for (const t of types as CocoIouType[]) {
     const t0 = performance.now();
-    const s = await evaluateCoco(gt, t === 'segm' && !boxArea ? maskAreaResults() : results, t, categories ? { categories } : {});
+    const given = t === 'segm' && !boxArea ? maskAreaResults() : results;
+    let s: Awaited<ReturnType<typeof evaluateCoco>>;
+    try {
+      s = await evaluateCoco(gt, given, t, categories ? { categories } : {});
+    } catch (e) {
+      if (!(e instanceof SotrError || e instanceof SotrTypeError || e instanceof SotrRangeError)) throw e;
+      // The library's own checks of the data: a data error naming the file (and the entry), not an unexpected one.
+      const msg = e.message.replace(/^evaluateCoco: /, '');
+      const bad = /^(COCO segmentation|decodeRleCounts)/.test(msg) ? findBadSegmentation(gt, given, categories, resultName) : undefined;
+      if (bad) throw new UsageError(`${bad.startsWith('annotation') ? `--gt ${gtFile}` : `--results ${resFile}`}: ${bad}`);
+      if (/^\d+ result\(s\)|^results?\b/.test(msg)) throw new UsageError(`--results ${resFile}: ${msg.replace(/^result (\d+)/, (_, i: string) => resultName(Number(i)))}`);
+      if (/^(image|ground truth)\b/.test(msg)) throw new UsageError(`--gt ${gtFile}: ${msg}`);
+      throw new UsageError(`--gt ${gtFile} (--results ${resFile}): ${msg}`);
+    }
     io.stdout.write(`${t}: ${s.images} images, ${s.categories} categories, ${s.groundTruths} ground truths, ${s.detections} results (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
     io.stdout.write(s.lines.join('\n') + '\n');
     const names = new Map(gt.categories.map((c) => [c.id, c.name ?? String(c.id)]));

@@ -535,6 +535,21 @@ test('maxInflatedBytes holds when deflated storages are read in parallel', async
   assert.is((await readCheckpoint(buf, { maxInflatedBytes: 4 << 20, readConcurrency: 4 })).size, 4);
 });
 
+test('verifyChecksums accepts true, false and \'metadata\' only', async () => {
+  for (const v of [true, false, 'metadata', undefined]) await readCheckpoint(ck('tiny_sotr_zip.pth'), { verifyChecksums: v });
+  for (const [v, cls] of [['all', RangeError], ['yes', RangeError], ['', RangeError], [1, TypeError], [0, TypeError], [null, TypeError], [{}, TypeError]]) {
+    await rejects(
+      readCheckpoint(ck('tiny_sotr_zip.pth'), { verifyChecksums: v }),
+      (e) => {
+        assert.instance(e, cls, String(v));
+        assert.is(e.code, 'SOTR_INVALID_ARGUMENT');
+        assert.match(e.message, /verifyChecksums/);
+      },
+      `verifyChecksums ${String(v)}`,
+    );
+  }
+});
+
 test('abort signal', async () => {
   const ac = new AbortController();
   ac.abort();

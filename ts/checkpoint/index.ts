@@ -59,6 +59,15 @@ function positive(v: number | undefined, name: string, dflt: number): number {
   return v;
 }
 
+function checksumMode(v: unknown): boolean | 'metadata' {
+  if (v === undefined) return 'metadata';
+  if (v === true || v === false || v === 'metadata') return v;
+  // Anything else (1, 'all', null) used to mean 'metadata' silently, checking less than the caller asked for.
+  const msg = `CheckpointOptions.verifyChecksums must be true, false or 'metadata', received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`;
+  if (typeof v === 'string') throw new SotrRangeError(msg);
+  throw new SotrTypeError(msg);
+}
+
 function resolve(o: CheckpointOptions, fileSize: number): Resolved {
   if (o.stripPrefixes !== undefined && (!Array.isArray(o.stripPrefixes) || !o.stripPrefixes.every((p) => typeof p === 'string'))) {
     throw new SotrTypeError('CheckpointOptions.stripPrefixes must be an array of strings');
@@ -72,7 +81,7 @@ function resolve(o: CheckpointOptions, fileSize: number): Resolved {
     maxCopyBytes: positive(o.maxCopyBytes, 'maxCopyBytes', Math.max(2 * fileSize, 64 * MiB)),
     maxInflatedBytes: positive(o.maxInflatedBytes, 'maxInflatedBytes', 2048 * MiB),
     maxHeaderBytes: positive(o.maxHeaderBytes, 'maxHeaderBytes', 100 * MiB),
-    verifyChecksums: o.verifyChecksums ?? 'metadata',
+    verifyChecksums: checksumMode(o.verifyChecksums),
     stripPrefixes: o.stripPrefixes ?? ['module.'],
     readConcurrency: Math.max(1, Math.floor(positive(o.readConcurrency, 'readConcurrency', 4))),
     warn: o.onWarning ?? (() => {}),

@@ -330,6 +330,19 @@ test('safetensors whose header length begins like a pickle (80 02..05) are safet
   assert.equal(Array.from(r.tensors.get('w').data), [1, 2, 3, 4]);
 });
 
+test('safetensors: prefixes are stripped repeatedly, as for torch files', async () => {
+  const st = safetensorsBytes(
+    { 'module.module.w': { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, 'module.b': { dtype: 'F32', shape: [1], data_offsets: [4, 8] } },
+    f32bytes([1, 2]),
+  );
+  const { tensors, info } = await readCheckpointWithInfo(st);
+  assert.equal([...tensors.keys()], ['w', 'b']);
+  assert.is(info.strippedKeys, 2);
+  const torch = stateDictPickle([{ name: 'module.module.w', storage: { cls: 'FloatStorage', key: '0', numel: 1 }, shape: [1] }]);
+  assert.equal([...(await readCheckpoint(torchZip(torch, { 0: f32bytes([1]) }))).keys()], ['w']);
+  assert.equal([...(await readCheckpoint(st, { stripPrefixes: ['module.', 'backbone.'] })).keys()], ['w', 'b']);
+});
+
 test('safetensors: corrupt headers are rejected clearly', async () => {
   const cases = [
     [safetensorsBytes({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, Buffer.alloc(4)), /past the end/],

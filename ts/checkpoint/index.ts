@@ -10,7 +10,7 @@ import { checkSignal, throwIfAborted } from '../abort';
 import { parseTorchLegacy } from './legacy';
 import { parseSafetensorsHeader, readSafetensorsFrom, writeSafetensors, type TensorCollection } from './safetensors';
 import { FileSource, MemorySource, mapLimit, readBytes, type ByteSource } from './source';
-import { byteSwap, materialize, selectStateDict, type ParsedTorchFile, type StorageInfo, type StoragePlan } from './torch';
+import { byteSwap, materialize, selectStateDict, stripPrefixes, type ParsedTorchFile, type StorageInfo, type StoragePlan } from './torch';
 import { parseTorchZip } from './torchzip';
 import { DTYPES, type CheckpointEntry, type CheckpointFormat, type CheckpointInfo, type CheckpointOptions } from './types';
 
@@ -207,8 +207,7 @@ export async function readCheckpointWithInfo(
         const tensors = new Map<string, CheckpointEntry>();
         let stripped = 0;
         for (const [k, v] of r.tensors) {
-          let name = k;
-          for (const p of o.stripPrefixes) if (p && name.startsWith(p) && name.length > p.length) name = name.slice(p.length);
+          const name = stripPrefixes(k, o.stripPrefixes);
           if (name !== k) stripped++;
           if (tensors.has(name)) throw new CheckpointFormatError(`${src.name}: key '${name}' appears twice (after stripping prefixes)`);
           tensors.set(name, v);

@@ -331,6 +331,21 @@ export interface SelectedStateDict {
   strippedKeys: number;
 }
 
+/** Removes the prefixes repeatedly (nested DataParallel wrappers add several), never down to an empty name. */
+export function stripPrefixes(key: string, prefixes: readonly string[]): string {
+  let name = key;
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const p of prefixes) {
+      if (p.length > 0 && name.startsWith(p) && name.length > p.length) {
+        name = name.slice(p.length);
+        changed = true;
+      }
+    }
+  }
+  return name;
+}
+
 /** Finds the state_dict in what torch.save stored, strips prefixes, and lists its tensors. */
 export function selectStateDict(
   root: PyValue,
@@ -371,16 +386,7 @@ export function selectStateDict(
       opts.warn(`skipping state_dict entry '${k}': it is ${describeValue(v)}, not a tensor`);
       continue;
     }
-    let name = k;
-    for (let changed = true; changed; ) {
-      changed = false;
-      for (const p of strip) {
-        if (p.length > 0 && name.startsWith(p) && name.length > p.length) {
-          name = name.slice(p.length);
-          changed = true;
-        }
-      }
-    }
+    const name = stripPrefixes(k, strip);
     if (name !== k) stripped++;
     if (seen.has(name)) throw new CheckpointFormatError(`${label}: key '${name}' appears twice (after stripping prefixes)`);
     seen.add(name);

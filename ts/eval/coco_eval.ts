@@ -219,6 +219,23 @@ export function categoryIds(gt: CocoGroundTruth, wanted: unknown): number[] {
   return [...ids].sort((a, b) => a - b);
 }
 
+// What an error says of a ground-truth annotation: its index and its id.
+function gtName(j: number, a: { id?: unknown }): string {
+  return `ground-truth annotation ${j} (id ${JSON.stringify(a.id) ?? 'undefined'})`;
+}
+
+// What an error says of a bad field's value.
+function describe(v: unknown): string {
+  return v === undefined ? 'missing' : `received ${JSON.stringify(v) ?? String(v)}`;
+}
+
+// An array whose first four entries are finite numbers (a longer one is read as far as pycocotools' boxes go).
+function isBox(b: unknown): b is CocoBox {
+  if (!Array.isArray(b) || b.length < 4) return false;
+  for (let c = 0; c < 4; c++) if (typeof b[c] !== 'number' || !Number.isFinite(b[c])) return false;
+  return true;
+}
+
 /** A COCO image id as a map key: numbers and strings apart, as Python's dict keys are (1 and '1' are two images). */
 export function imageKey(id: number | string): string {
   return typeof id === 'number' ? `n${id}` : `s${id}`;
@@ -227,6 +244,8 @@ export function imageKey(id: number | string): string {
 /**
  * Evaluates results against COCO ground truth; `iouType` 'segm' (masks) or 'bbox'. Runs on the calling thread,
  * yielding to the event loop every ~8 ms (COCO val2017 with 100 results an image: about 5 s for masks on 2 cores).
+ * A ground-truth annotation evaluated without a field COCOeval reads (`bbox` for 'bbox', `segmentation` for 'segm',
+ * a numeric `area` unless it is a crowd) is a SotrTypeError naming it, where pycocotools raises KeyError.
  */
 export async function evaluateCoco(
   gt: CocoGroundTruth,
@@ -322,10 +341,19 @@ export async function evaluateCoco(
     const k = catIndex.get(a.category_id);
     const u = keyOf(a.image_id);
     if (k === undefined || u < 0) continue;
+    // The fields COCOeval reads of a kept ground truth, where it raises KeyError (or TypeError) without them:
+    // 'bbox' evaluation its bbox, 'segm' its segmentation, both its area unless it is a crowd (evaluateImg tests
+    // `g['ignore'] or g['area'] < ...`). A box of [0, 0, 0, 0] never matched, a NaN area was in every range.
+    const crowd = a.iscrowd ? 1 : 0;
+    if (iouType === 'bbox' && !isBox(a.bbox)) throw new SotrTypeError(`evaluateCoco: ${gtName(j, a)} has no bbox [x, y, w, h] of finite numbers (${describe(a.bbox)}), which 'bbox' evaluation reads`);
+    if (iouType === 'segm' && a.segmentation === undefined) throw new SotrTypeError(`evaluateCoco: ${gtName(j, a)} has no segmentation, which 'segm' evaluation reads`);
+    if (!crowd && (typeof a.area !== 'number' || Number.isNaN(a.area))) {
+      throw new SotrTypeError(`evaluateCoco: ${gtName(j, a)} has no numeric area (${describe(a.area)}), which the area ranges read`);
+    }
     gtKey[j] = u;
     gtCat[j] = k;
-    gtArea[j] = a.area;
-    gtCrowd[j] = a.iscrowd ? 1 : 0;
+    gtArea[j] = crowd ? 0 : a.area; // a crowd's is not read
+    gtCrowd[j] = crowd;
     gtIdNonZero[j] = a.id !== 0 ? 1 : 0;
     gtBox[j] = a.bbox ?? ZERO_BOX;
     nGt++;

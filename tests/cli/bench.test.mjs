@@ -8,10 +8,10 @@ import path from 'node:path';
 import { sotr, root } from './helpers/run.mjs';
 
 const cache = mkdtempSync(path.join(tmpdir(), 'sotr-bench-test-'));
-const base = ['bench', '--model', 'tiny', '--device', 'cpu', '--runs', '2', '--throughput', '3', '--cache', cache];
+const base = ['bench', '--model', 'tiny', '--device', 'cpu', '--runs', '2', '--cache', cache];
 
 test('bench --json: load, first prediction, latency by stage, throughput and memory, as JSON on stdout', async () => {
-  const r = await sotr([...base, '--size', '320x240', '--json']);
+  const r = await sotr([...base, '--throughput', '3', '--size', '320x240', '--json']);
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stderr, '', 'nothing but the JSON');
   const j = JSON.parse(r.stdout);

@@ -45,6 +45,10 @@ test('JSON Lines results: images matched by file name, the same numbers', async 
   assert.is(r.code, 0, r.stderr);
   for (const line of fx.expected['segmOnly.segm'].lines) assert.ok(r.stdout.includes(line), line);
   assert.not.match(r.stdout, /^bbox:/m);
+  // A type named twice is evaluated once.
+  const twice = await sotr(['eval', '--gt', gtFile, '--results', jsonl, '--iou', 'segm, segm']);
+  assert.is(twice.code, 0, twice.stderr);
+  assert.is(twice.stdout.match(/^segm:/gm).length, 1);
   // Each image also under another path before its line (a resume from another folder, or an older run): the last
   // line of an image id is scored, once.
   const stale = fx.groundTruth.images.map((im) =>

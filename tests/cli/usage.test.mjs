@@ -22,6 +22,9 @@ test('no command: usage on stderr, exit 1; --help: usage on stdout, exit 0; --ve
   r = await sotr(['help', 'predict']);
   assert.is(r.code, 0);
   assert.match(r.stdout, /--score-threshold/);
+  // Every option a command accepts is in its help (convert took -q/--quiet unlisted).
+  r = await sotr(['help', 'convert']);
+  assert.match(r.stdout, /^ {2}-q, --quiet /m);
   r = await sotr(['--version']);
   assert.is(r.stdout.trim(), JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version);
 });
@@ -48,6 +51,19 @@ test('usage errors exit 1 with a message that names the problem', async () => {
     [['inspect'], /a checkpoint is required/],
     [['inspect', path.join(tmp, 'missing.pth')], /not found/],
     [['convert', ckpt], /expected <in.pth> <out.safetensors>/],
+    // Integers are decimal digits (Number() took 0x10 and 1e0); fractions are decimals, 1e-3 included.
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--batch', '0x10'], /--batch must be an integer, received '0x10'/],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--workers', '1e0'], /--workers must be an integer, received '1e0'/],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--max-per-image', '10.0'], /--max-per-image must be an integer/],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--score-threshold', '0x1'], /--score-threshold must be a number, received '0x1'/],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--mask-threshold', ''], /--mask-threshold must be a number/],
+    // A value option given twice is refused (the last one won silently); --input repeats, and so may flags.
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '-o', path.join(tmp, 'b.jsonl')], /--out is given more than once \(.*r\.jsonl", ".*b\.jsonl"\): give it once/],
+    [['predict', '-m', 'tiny', '--model=tiny', '--input', examples, '--out', out], /--model is given more than once/],
+    [['eval', '--gt', 'a.json', '--gt', 'b.json', '--results', 'c.json'], /--gt is given more than once/],
+    [['convert', '--key', 'model', '--key', 'state_dict', ckpt, path.join(tmp, 'x.safetensors')], /--key is given more than once/],
+    // Accepted up to the orphan --viz-threshold: .05, 5e-1 and 1e-3 as fractions, --input twice, -q twice.
+    [['predict', '-q', '-q', '--model', 'tiny', '-i', examples, '--input', examples, '--out', out, '--score-threshold', '.05', '--mask-threshold', '5e-1', '--min-score', '1e-3', '--viz-threshold', '0.5'], /^sotr predict: --viz-threshold is only used with --viz$/m],
   ];
   for (const [args, re] of cases) {
     const r = await sotr(args);

@@ -31,15 +31,28 @@ export interface Parsed {
   positionals: string[];
 }
 
-/** parseArgs with strict checking, turning its errors into UsageErrors that name the command. */
+/**
+ * parseArgs with strict checking, turning its errors into UsageErrors that name the command. A value option given
+ * twice (`--out a --out b`) is refused: parseArgs would keep the last one silently. Options declared `multiple`
+ * repeat, and a repeated flag changes nothing.
+ */
 export function parse(command: string, args: string[], options: OptionSpec, allowPositionals = true): Parsed {
+  let r: ReturnType<typeof parseArgs>;
   try {
-    const r = parseArgs({ args, options, strict: true, allowPositionals } as ParseArgsConfig);
-    return { values: r.values as Parsed['values'], positionals: r.positionals };
+    r = parseArgs({ args, options, strict: true, allowPositionals, tokens: true } as ParseArgsConfig);
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
     throw new UsageError(msg, command);
   }
+  const given = new Map<string, string[]>();
+  for (const t of r.tokens ?? []) {
+    if (t.kind !== 'option' || options[t.name]?.type !== 'string' || options[t.name]?.multiple) continue;
+    const seen = given.get(t.name) ?? [];
+    seen.push(t.value ?? '');
+    given.set(t.name, seen);
+    if (seen.length === 2) throw new UsageError(`--${t.name} is given more than once (${seen.map((v) => JSON.stringify(v)).join(', ')}): give it once`, command);
+  }
+  return { values: r.values as Parsed['values'], positionals: r.positionals };
 }
 
 export function str(p: Parsed, name: string): string | undefined {
@@ -67,9 +80,12 @@ export function num(
 ): number | undefined {
   const s = str(p, name);
   if (s === undefined) return undefined;
-  const v = Number(s.trim());
+  const t = s.trim();
+  const v = Number(t);
   const what = o.integer ? 'an integer' : 'a number';
-  if (s.trim() === '' || !Number.isFinite(v) || (o.integer && !Number.isInteger(v))) {
+  // Number() also takes 0x10, 0b1, 1e3 and '': an integer is plain decimal digits, a fraction a decimal (1e-3 kept).
+  const form = o.integer ? /^[+-]?\d+$/ : /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+  if (!form.test(t) || !Number.isFinite(v) || (o.integer && !Number.isInteger(v))) {
     throw new UsageError(`--${name} must be ${what}, received '${s}'`);
   }
   if (o.min !== undefined && (o.exclusiveMin ? v <= o.min : v < o.min)) {
@@ -199,7 +215,8 @@ Converts a PyTorch checkpoint to safetensors (written under a temporary name, th
 against the SOTR key structure first.
       --no-check      convert even when the keys are not a SOTR state_dict
       --key <entry>   the state_dict entry of a wrapped checkpoint (default: model / state_dict)
-      --keep-prefix   keep a leading 'module.' on names`;
+      --keep-prefix   keep a leading 'module.' on names
+  -q, --quiet         no lines on what was read and written (problems, warnings and errors are still printed)`;
 
 export const EVAL_USAGE = `usage: sotr eval --gt <annotations.json> --results <coco.json | results.jsonl> [--iou segm,bbox] [--categories <list>] [--per-category] [--json out.json]
 

@@ -148,7 +148,8 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   const resFile = str(p, 'results');
   if (!gtFile) throw new UsageError('--gt <annotations.json> is required');
   if (!resFile) throw new UsageError('--results <coco.json | results.jsonl> is required');
-  const types = (str(p, 'iou') ?? 'segm,bbox').split(',').map((s) => s.trim());
+  // Each type once: --iou segm,segm would evaluate (and print) it twice.
+  const types = [...new Set((str(p, 'iou') ?? 'segm,bbox').split(',').map((s) => s.trim()))];
   for (const t of types) if (t !== 'segm' && t !== 'bbox') throw new UsageError(`--iou: 'segm', 'bbox' or both, received '${t}'`);
   const gt = readJson(gtFile, '--gt') as CocoGroundTruth;
   if (!gt || !Array.isArray(gt.images) || !Array.isArray(gt.annotations) || !Array.isArray(gt.categories)) {
@@ -214,7 +215,7 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
       const bad = /^(COCO segmentation|decodeRleCounts)/.test(msg) ? findBadSegmentation(gt, given, categories, resultName) : undefined;
       if (bad) throw new UsageError(`${bad.startsWith('annotation') ? `--gt ${gtFile}` : `--results ${resFile}`}: ${bad}`);
       if (/^\d+ result\(s\)|^results?\b/.test(msg)) throw new UsageError(`--results ${resFile}: ${msg.replace(/^result (\d+)/, (_, i: string) => resultName(Number(i)))}`);
-      if (/^(image|ground truth)\b/.test(msg)) throw new UsageError(`--gt ${gtFile}: ${msg}`);
+      if (/^(image|annotation|ground truth)\b/.test(msg)) throw new UsageError(`--gt ${gtFile}: ${msg}`);
       throw new UsageError(`--gt ${gtFile} (--results ${resFile}): ${msg}`);
     }
     io.stdout.write(`${t}: ${s.images} images, ${s.categories} categories, ${s.groundTruths} ground truths, ${s.detections} results (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);

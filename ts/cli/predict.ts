@@ -188,6 +188,7 @@ function settings(p: Parsed): Settings {
     s.imageIdsFile = imageIdsFile;
   }
   const viz = str(p, 'viz');
+  if (viz === undefined && p.values['viz-threshold'] !== undefined) throw new UsageError('--viz-threshold is only used with --viz');
   if (viz !== undefined) {
     folderOption('--viz', viz);
     s.viz = viz;

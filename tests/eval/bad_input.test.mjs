@@ -3,7 +3,7 @@
 // and never a silent score.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { evaluateCoco, toCocoResults, SotrTypeError } from '../../dist/index.js';
+import { encodeRleCounts, evaluateCoco, toCocoResults, SotrRangeError, SotrTypeError } from '../../dist/index.js';
 import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 const gt = () => ({
@@ -63,6 +63,40 @@ test("ground truth without a field COCOeval reads: a typed error naming the anno
   const g = gtWith(ann);
   g.annotations.push({ ...without('area'), id: 9, iscrowd: 1 });
   for (const [t, r] of [['bbox', box], ['segm', mask]]) assert.ok((await ap(g, r, t)) > 0.999, t);
+});
+
+// An RLE at another size than its image's was read at its own size: IoU -1 with every ground truth, AP 0, no hint.
+test("an RLE whose size is not its image's: a typed error naming the result or annotation, its size and the image's", async () => {
+  const rleOfBox = (H, W, x, y, w, h) => {
+    const c = [];
+    let last = 0;
+    for (let q = x; q < x + w; q++) {
+      c.push(q * H + y - last, h);
+      last = q * H + y + h;
+    }
+    c.push(H * W - last);
+    return { size: [H, W], counts: encodeRleCounts(c) };
+  };
+  const ann = (segmentation) => ({ id: 5, image_id: 'a', category_id: 1, segmentation, area: 100, bbox: [2, 2, 10, 10], iscrowd: 0 });
+  const gtWith = (segmentation) => ({ images: [{ id: 'a', height: 20, width: 30 }], annotations: [{ ...ann([]), category_id: 2 }, ann(segmentation)], categories: [{ id: 1 }] });
+  const good = gtWith(rleOfBox(20, 30, 2, 2, 10, 10));
+  const result = (segmentation, bbox) => ({ image_id: 'a', category_id: 1, score: 0.9, segmentation, ...(bbox ? { bbox } : {}) });
+  const swapped = rleOfBox(30, 20, 2, 2, 10, 10);
+  const half = rleOfBox(10, 15, 1, 1, 5, 5);
+  const ok = result(rleOfBox(20, 30, 2, 2, 10, 10));
+  await expectTypedErrors([
+    [() => evaluateCoco(good, [ok, result(swapped)], 'segm'), SotrRangeError, /result 1 has an RLE of size \[30, 20\], but its image "a" is \[20, 30\]/],
+    [() => evaluateCoco(good, [ok, result(half)], 'segm'), SotrRangeError, /result 1 has an RLE of size \[10, 15\], but its image "a" is \[20, 30\]/],
+    // With a bbox first, the segmentation is read for mask IoU; without one, 'bbox' evaluation reads its box.
+    [() => evaluateCoco(good, [result(half, [1, 1, 5, 5])], 'segm'), SotrRangeError, /result 0 has an RLE of size \[10, 15\]/],
+    [() => evaluateCoco(good, [result(half)], 'bbox'), SotrRangeError, /result 0 has an RLE of size \[10, 15\]/],
+    [() => evaluateCoco(gtWith(swapped), [ok], 'segm'), SotrRangeError, /ground-truth annotation 1 \(id 5\) has an RLE of size \[30, 20\], but its image "a" is \[20, 30\]/],
+    [() => evaluateCoco(gtWith({ size: [20, 31], counts: [620] }), [], 'segm'), SotrRangeError, /annotation 1 \(id 5\) has an RLE of size \[20, 31\]/],
+  ]);
+  assert.ok((await evaluateCoco(good, [ok], 'segm')).stats[1] > 0.999);
+  // What is not read is not checked: a ground truth's segmentation and a boxed result's in 'bbox' evaluation.
+  assert.ok((await evaluateCoco(gtWith(swapped), [result(half, [2, 2, 10, 10])], 'bbox')).stats[1] > 0.999);
+  assert.ok((await evaluateCoco(good, [result(half, [2, 2, 10, 10])], 'bbox')).stats[1] > 0.999);
 });
 
 test('toCocoResults: an entry that is not an instance is named', async () => {

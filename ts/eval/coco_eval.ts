@@ -245,7 +245,8 @@ export function imageKey(id: number | string): string {
  * Evaluates results against COCO ground truth; `iouType` 'segm' (masks) or 'bbox'. Runs on the calling thread,
  * yielding to the event loop every ~8 ms (COCO val2017 with 100 results an image: about 5 s for masks on 2 cores).
  * A ground-truth annotation evaluated without a field COCOeval reads (`bbox` for 'bbox', `segmentation` for 'segm',
- * a numeric `area` unless it is a crowd) is a SotrTypeError naming it, where pycocotools raises KeyError.
+ * a numeric `area` unless it is a crowd) is a SotrTypeError naming it, where pycocotools raises KeyError. An RLE whose
+ * `size` is not its image's is a SotrRangeError naming the result or annotation, where pycocotools scores it as a miss.
  */
 export async function evaluateCoco(
   gt: CocoGroundTruth,
@@ -321,6 +322,24 @@ export async function evaluateCoco(
         'evaluate against the annotation file the images came from',
     );
   }
+  // An RLE at another size than its image's (a results file made at another resolution, or with [w, h]) would be
+  // read at its own size and never overlap (IoU -1): a whole file scored AP 0 with no hint (pycocotools too). A
+  // ground truth's size is compared before any work (a malformed one is left to segmentationToRle); a result's once
+  // decoded, so that a malformed RLE is reported as such first.
+  const sizeError = (what: string, size: readonly unknown[], imageId: unknown, u: number): SotrRangeError =>
+    new SotrRangeError(
+      `evaluateCoco: ${what} has an RLE of size [${JSON.stringify(size[0])}, ${JSON.stringify(size[1])}], but its image ${JSON.stringify(imageId)} is ` +
+        `[${keyH[u]}, ${keyW[u]}] ([height, width]): masks must be at their image's size`,
+    );
+  const checkGtRleSize = (j: number, a: { id?: unknown; image_id: unknown; segmentation?: unknown }, u: number): void => {
+    const segm = a.segmentation;
+    if (!segm || typeof segm !== 'object' || Array.isArray(segm)) return;
+    const size = (segm as { size?: unknown }).size;
+    if (Array.isArray(size) && size.length === 2 && (size[0] !== keyH[u] || size[1] !== keyW[u])) throw sizeError(gtName(j, a), size, a.image_id, u);
+  };
+  const checkResultRleSize = (i: number, rle: RleMask, u: number): void => {
+    if (rle.h !== keyH[u] || rle.w !== keyW[u]) throw sizeError(`result ${i}`, [rle.h, rle.w], results[i]!.image_id, u);
+  };
   const boxFirst = results.length > 0 && Array.isArray(results[0]!.bbox) && results[0]!.bbox.length > 0;
 
   // Ground truths kept (category evaluated, image known), as loadRes and _prepare read them.
@@ -347,6 +366,7 @@ export async function evaluateCoco(
     const crowd = a.iscrowd ? 1 : 0;
     if (iouType === 'bbox' && !isBox(a.bbox)) throw new SotrTypeError(`evaluateCoco: ${gtName(j, a)} has no bbox [x, y, w, h] of finite numbers (${describe(a.bbox)}), which 'bbox' evaluation reads`);
     if (iouType === 'segm' && a.segmentation === undefined) throw new SotrTypeError(`evaluateCoco: ${gtName(j, a)} has no segmentation, which 'segm' evaluation reads`);
+    if (iouType === 'segm') checkGtRleSize(j, a, u);
     if (!crowd && (typeof a.area !== 'number' || Number.isNaN(a.area))) {
       throw new SotrTypeError(`evaluateCoco: ${gtName(j, a)} has no numeric area (${describe(a.area)}), which the area ranges read`);
     }
@@ -388,6 +408,7 @@ export async function evaluateCoco(
     } else {
       if (r.segmentation === undefined) throw new SotrTypeError(`evaluateCoco: result ${i} has neither bbox nor segmentation`);
       const rle = segmentationToRle(r.segmentation, keyH[dtKey[i]!]!, keyW[dtKey[i]!]!);
+      checkResultRleSize(i, rle, dtKey[i]!); // its area and box are read at its size
       dtArea[i] = rleArea(rle);
       dtBox[i] = r.bbox ?? rleToBox(rle);
     }
@@ -475,7 +496,9 @@ export async function evaluateCoco(
           pool.reset();
           const dr: RleMask[] = [];
           for (let di = 0; di < D; di++) {
-            dr.push(segmentationToRle(dtSegm(dtGroups.items[d0 + di]!), h, w, pool));
+            const i = dtGroups.items[d0 + di]!;
+            dr.push(segmentationToRle(dtSegm(i), h, w, pool));
+            checkResultRleSize(i, dr[di]!, u);
             if (clock.due()) await clock.next();
           }
           const gr: RleMask[] = [];

@@ -147,7 +147,7 @@ function hostileCases() {
     ['subprocess', 'Popen'], ['subprocess', 'check_output'], ['pickle', 'loads'], ['torch', 'load'],
     ['torch.storage', '_load_from_bytes'], ['torch.serialization', 'load'], ['functools', 'partial'],
     ['copyreg', '_reconstructor'], ['numpy.core.multiarray', '_reconstruct'], ['numpy', 'load'],
-    ['collections', 'defaultdict'], ['torch._utils', '_rebuild_qtensor'], ['torch', 'Tensor'],
+    ['collections', 'defaultdict'], ['torch', 'Tensor'],
     ['torch.nn.modules.conv', 'Conv2d'], ['webbrowser', 'open'], ['runpy', '_run_code'], ['types', 'FunctionType'],
   ];
   for (const [m, n] of globals) {
@@ -160,6 +160,12 @@ function hostileCases() {
       add(`${m}.${n} ${kind} zip`, torchZip(pk, simpleData), ['SOTR_CHECKPOINT_UNSAFE', `${m}.${n}`]);
       add(`${m}.${n} ${kind} legacy`, torchLegacy(kind === 'in dict' ? stateDictPickle(simple, { legacy: true, extra: (p) => p.str('evil').global(m, n).str('x').tuple1().reduce() }) : pk, simpleData), ['SOTR_CHECKPOINT_UNSAFE', `${m}.${n}`]);
     }
+  }
+  // torch's own rebuilders of tensors this reader cannot hold: a format error, never constructed either
+  for (const n of ['_rebuild_qtensor', '_rebuild_sparse_tensor', '_rebuild_sparse_csr_tensor', '_rebuild_meta_tensor_no_storage']) {
+    const pk = new Pickle().proto(2).global('torch._utils', n).str('payload').tuple1().reduce().stop().bytes();
+    add(`torch._utils.${n} zip`, torchZip(pk, simpleData), ['SOTR_CHECKPOINT_FORMAT', 'not supported']);
+    add(`torch._utils.${n} legacy`, torchLegacy(pk, simpleData), ['SOTR_CHECKPOINT_FORMAT', 'not supported']);
   }
   // __reduce__ tricks with allowed names or odd opcodes
   const opcodes = [

@@ -352,7 +352,21 @@ test('safetensors: corrupt headers are rejected clearly', async () => {
     [safetensorsBytes({ __metadata__: { a: 1 } }), /__metadata__/],
     [Buffer.concat([Buffer.from([5, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{"a":}')]), /JSON/],
   ];
-  for (const [buf, re] of cases) await rejects(readCheckpoint(buf), codeIs('SOTR_CHECKPOINT_FORMAT', re), String(re));
+  // damaged headers are reported as safetensors, not as "not a checkpoint"
+  const len = (n) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(n)); return b; };
+  const good = safetensorsBytes({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, Buffer.alloc(8));
+  cases.push(
+    [Buffer.concat([len(good.readUInt32LE(0) + 1000), good.subarray(8)]), /invalid safetensors file: header of \d+ bytes runs past the end/],
+    [Buffer.concat([len(640 + 1000), good.subarray(8)]).fill(0x80, 0, 1).fill(2, 1, 2), /invalid safetensors file: header .*past the end/],
+    [safetensorsBytes([1, 2]), /invalid safetensors file: header is a JSON array/],
+    [Buffer.concat([len(8), Buffer.from('{"\xe9":{}}', 'latin1')]), /invalid safetensors file: header is not valid UTF-8/],
+    [Buffer.concat([len(4), Buffer.from(' {} ')]), /holds no tensors/],
+    [safetensorsBytes({ a: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 8] } }, Buffer.alloc(8)), /shape \[1099511627776,1099511627776\] is too large/],
+  );
+  for (const [buf, re] of cases) {
+    const e = await rejects(readCheckpoint(buf), codeIs('SOTR_CHECKPOINT_FORMAT', re), String(re));
+    assert.not.match(e.message, /not a checkpoint|needs -/, String(re));
+  }
   const huge = Buffer.alloc(16);
   huge.writeBigUInt64LE(1n << 40n);
   huge[8] = 0x7b;
@@ -435,6 +449,62 @@ test('hostile pickles are refused with the global named', async () => {
   const e = await rejects(readCheckpoint(torchZip(evil[0][0].bytes(), {})), () => {}, 'name');
   assert.is(e.name, 'UnsafeCheckpointError');
   assert.is(e.details.global, 'posix.system');
+});
+
+test('whole pickled models get the state_dict hint; functions and non-model classes do not', async () => {
+  const unsup = (f) => ck(path.join('unsupported', f));
+  for (const f of ['whole_model.pth', 'whole_model_legacy.pth', 'model_entry_is_model.pth']) {
+    await rejects(readCheckpoint(unsup(f)), codeIs('SOTR_CHECKPOINT_UNSAFE', /'__main__\.Net'.*torch\.save\(model\.state_dict\(\), path\)/), f);
+  }
+  const newobj = (m, n) => new Pickle().proto(2).global(m, n).emptyTuple().newobj().stop().bytes();
+  const wrapped = new Pickle().proto(2).emptyDict().mark().str('model').global('mymodels', 'Net').emptyTuple().newobj().str('epoch').int(3).setitems().stop().bytes();
+  const hinted = [newobj('__main__', 'Net'), newobj('mymodels', 'Net'), newobj('torch.nn.modules.conv', 'Conv2d'), newobj('detectron2.modeling.meta_arch.rcnn', 'GeneralizedRCNN'), wrapped];
+  const plain = [
+    [newobj('os', 'system'), 'os.system'],
+    [newobj('posix', 'system'), 'posix.system'],
+    [newobj('subprocess', 'Popen'), 'subprocess.Popen'],
+    [newobj('builtins', 'Exception'), 'builtins.Exception'],
+    [newobj('argparse', 'Namespace'), 'argparse.Namespace'],
+    [newobj('numpy.core.multiarray', 'scalar'), 'numpy.core.multiarray.scalar'],
+    [newobj('torch', 'Generator'), 'torch.Generator'],
+    [newobj('mymodels', 'make_net'), 'mymodels.make_net'],
+  ];
+  for (const [mk, what] of [[(b) => torchZip(b, {}), 'zip'], [(b) => torchLegacy(b, {}), 'legacy']]) {
+    for (const b of hinted) await rejects(readCheckpoint(mk(b)), codeIs('SOTR_CHECKPOINT_UNSAFE', /state_dict\(\)/), `${what} hinted`);
+    for (const [b, g] of plain) {
+      const e = await rejects(readCheckpoint(mk(b)), codeIs('SOTR_CHECKPOINT_UNSAFE', /refusing/), `${what} ${g}`);
+      assert.is(e.details.global, g);
+      assert.not.match(e.message, /state_dict/, `${what} ${g}: no model hint`);
+    }
+  }
+});
+
+test('unsupported content is named: quantized / sparse / meta tensors, TorchScript, plain pickles, protocols 0-1, sets', async () => {
+  const unsup = (f) => ck(path.join('unsupported', f));
+  const cases = [
+    ['quantized.pth', /holds a quantized tensor .*quantized\/sparse\/meta tensors are not supported/],
+    ['sparse.pth', /holds a sparse tensor .*quantized\/sparse\/meta tensors are not supported/],
+    ['meta.pth', /holds a meta tensor .*quantized\/sparse\/meta tensors are not supported/],
+    ['scripted.pt', /a TorchScript archive \(torch\.jit\.save\) is not supported: save the state_dict/],
+    ['pickle_dump_tensors.pkl', /a plain pickle, not a torch\.save file .*'collections\.OrderedDict'/],
+    ['model_zoo.pkl', /a plain pickle, not a torch\.save file .*'numpy/],
+    ['legacy_protocol0.pth', /pickle protocol 0 or 1, which is not supported/],
+    ['set_protocol4.pth', /a Python set \(pickle opcode EMPTY_SET at byte \d+\) is not supported/],
+  ];
+  for (const [f, re] of cases) {
+    const e = await rejects(readCheckpoint(unsup(f)), codeIs('SOTR_CHECKPOINT_FORMAT', re), f);
+    assert.not.match(e.message, /never (needs|writes)/, f);
+  }
+  // TorchScript's __torch__ globals, even without code/ and constants.pkl next to data.pkl
+  const ts = new Pickle().proto(2).global('__torch__.torch.nn.modules.linear', 'Linear').emptyTuple().newobj().stop().bytes();
+  await rejects(readCheckpoint(torchZip(ts, {})), codeIs('SOTR_CHECKPOINT_FORMAT', /TorchScript/), '__torch__ global');
+  // protocol 0 / 1 opcodes inside a zip's data.pkl
+  const p0 = new Pickle().raw(0x28).raw(0x64).raw(0x70).raw(Buffer.from('0\n')).stop().bytes(); // MARK DICT PUT
+  await rejects(readCheckpoint(torchZip(p0, {})), codeIs('SOTR_CHECKPOINT_FORMAT', /PUT at byte 2 is not supported: pickle protocols 0 and 1/), 'text opcode');
+  await rejects(readCheckpoint(torchZip(new Pickle().proto(2).raw(0xff).stop().bytes(), {})), codeIs('SOTR_CHECKPOINT_FORMAT', /invalid opcode 0xff/), 'invalid opcode');
+  // a plain pickle calling os.system is still called unsafe
+  const evil = new Pickle().proto(2).global('os', 'system').str('id').tuple1().reduce().stop().bytes();
+  await rejects(readCheckpoint(evil), codeIs('SOTR_CHECKPOINT_UNSAFE', /plain pickle.*'os\.system'.*refusing/), 'plain evil pickle');
 });
 
 test('corrupt, truncated and hostile containers give typed errors', async () => {

@@ -106,12 +106,24 @@ async function detect(src: ByteSource): Promise<CheckpointFormat> {
   // of 640, 896, ... bytes) or a zip; a '{' at byte 8 within the file's size is neither (byte 8 is inside a legacy
   // file's magic number, 0xf9, and a zip's compression method, 0 or 8).
   if (b.length >= 9 && b[8] === 0x7b && b.readBigUInt64LE(0) + 8n <= BigInt(src.size)) return 'safetensors';
+  // A damaged safetensors file (header past the end, a JSON array, stray bytes) still has a length under 4 GiB
+  // and a JSON character at byte 8: its parser says what is wrong. No torch file has zeros in bytes 4..7 (a
+  // zip's version, a legacy file's magic number).
+  if (b.length >= 9 && b.readUInt32LE(4) === 0 && b.readUInt32LE(0) >= 2 && /^[{["\s]$/.test(String.fromCharCode(b[8]!))) {
+    return 'safetensors';
+  }
   if (b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 3 || b[2] === 5) && (b[3] === 4 || b[3] === 6)) return 'torch-zip';
   if (b[0] === 0x80 && b.length >= 2 && b[1]! >= 2 && b[1]! <= 5) return 'torch-legacy';
   if (b.length >= 262 && b.toString('latin1', 257, 262) === 'ustar') {
     throw new CheckpointFormatError(`${src.name}: a tar archive: the tar-based torch.save format (before torch 0.4) is not supported; re-save it with a newer torch`);
   }
   if (b[0] === 0x80) throw new CheckpointFormatError(`${src.name}: pickle protocol ${b[1]} is not supported`);
+  // The magic number as protocols 0 and 1 write it (a text LONG).
+  if (b.toString('latin1', 0, 27) === 'L119547037146038801333356L\n') {
+    throw new CheckpointFormatError(
+      `${src.name}: a legacy torch.save file written with pickle protocol 0 or 1, which is not supported; re-save it with torch.save's default pickle_protocol`,
+    );
+  }
   throw new CheckpointFormatError(
     `${src.name}: not a checkpoint this reader knows (expected a torch.save zip or legacy file, or safetensors; first bytes ${b
       .subarray(0, 8)

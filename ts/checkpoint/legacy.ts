@@ -34,6 +34,25 @@ class PlainPolicy implements UnpicklePolicy {
   }
 }
 
+/**
+ * For the first pickle, where torch.save writes its magic number: a global there means the file is a plain pickle
+ * (pickle.dump, a detectron2 model-zoo .pkl), not a torch.save file. Data globals make that a format error; anything
+ * else is still refused as unsafe.
+ */
+class FirstPolicy extends PlainPolicy {
+  constructor(private readonly where: string) {
+    super(where);
+  }
+  override findGlobal(module: string, name: string): PyValue {
+    const q = `${module}.${name}`;
+    const msg = `${this.where}: a plain pickle, not a torch.save file (it asks for global '${q}' where torch.save writes its magic number)`;
+    if (/^(numpy|torch|collections)(\.|$)/.test(module) || q === '_codecs.encode') {
+      throw new CheckpointFormatError(`${msg}; load it in Python and save the state_dict with torch.save, or as safetensors`, { details: { global: q } });
+    }
+    throw new UnsafeCheckpointError(`${msg}; refusing`, { details: { global: q } });
+  }
+}
+
 export interface LegacyOptions {
   maxPickleBytes: number;
   warn: (m: string) => void;
@@ -49,7 +68,7 @@ interface Head {
 
 function parseHead(buf: Uint8Array, label: string): Head {
   const plain = new PlainPolicy(label);
-  const magic = unpickle(buf, 0, plain, label);
+  const magic = unpickle(buf, 0, new FirstPolicy(label), label);
   if (magic.value !== MAGIC) {
     throw new CheckpointFormatError(`${label}: not a torch.save file: wrong magic number (a plain pickle, or a damaged file)`);
   }

@@ -1,5 +1,5 @@
 /**
- * A restricted, bounded unpickler (protocols 2-5 binary opcodes; what torch.save writes).
+ * A restricted, bounded unpickler (protocols 2-5 binary opcodes; what torch.save writes by default).
  *
  * Nothing here ever runs code: globals are resolved through a policy that returns inert markers or rejects
  * the name, and REDUCE / NEWOBJ / BUILD are interpreted by the same policy. The machine is iterative (no
@@ -78,6 +78,9 @@ const OPNAMES: Record<number, string> = {
   0x91: 'FROZENSET', 0x92: 'NEWOBJ_EX', 0x93: 'STACK_GLOBAL', 0x94: 'MEMOIZE', 0x95: 'FRAME',
   0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
 };
+
+/** The text opcodes of protocols 0 and 1 that have no binary twin here (FLOAT, INT, LONG, PERSID, STRING, UNICODE, GET, PUT). */
+const TEXT_OPS = new Set([0x46, 0x49, 0x4c, 0x50, 0x53, 0x56, 0x67, 0x70]);
 
 export function opcodeName(op: number): string {
   return OPNAMES[op] ?? `0x${op.toString(16).padStart(2, '0')}`;
@@ -483,9 +486,16 @@ export function unpickle(buf: Uint8Array, start: number, policy: UnpicklePolicy,
       case 0x92:
         throw new UnsafeCheckpointError(`${label}: pickle opcode NEWOBJ_EX at byte ${opPos} is not allowed in a checkpoint`);
       default:
-        throw new CheckpointFormatError(
-          `${label}: unsupported or invalid pickle opcode ${opcodeName(op)} at byte ${opPos} (torch.save never writes it)`,
-        );
+        if (op === 0x8f || op === 0x90 || op === 0x91) {
+          throw new CheckpointFormatError(`${label}: a Python set (pickle opcode ${opcodeName(op)} at byte ${opPos}) is not supported`);
+        }
+        if (TEXT_OPS.has(op)) {
+          throw new CheckpointFormatError(
+            `${label}: pickle opcode ${opcodeName(op)} at byte ${opPos} is not supported: pickle protocols 0 and 1 are not (re-save with torch.save's default pickle_protocol)`,
+          );
+        }
+        if (OPNAMES[op] !== undefined) throw new CheckpointFormatError(`${label}: pickle opcode ${opcodeName(op)} at byte ${opPos} is not supported`);
+        throw new CheckpointFormatError(`${label}: corrupt pickle: invalid opcode ${opcodeName(op)} at byte ${opPos}`);
     }
   }
 }

@@ -39,13 +39,21 @@ export async function parseSafetensorsHeader(src: ByteSource, maxHeaderBytes: nu
   if (hlen + 8n > BigInt(src.size)) bad(`header of ${hlen} bytes runs past the end of the file (truncated?)`);
   const n = Number(hlen);
   const hb = await readBytes(src, 8, n);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(hb);
+  } catch {
+    return bad('header is not valid UTF-8');
+  }
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(hb));
+    header = JSON.parse(text);
   } catch (e) {
     return bad(`header is not valid JSON (${(e as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) return bad('header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    return bad(`header is ${Array.isArray(header) ? 'a JSON array' : 'not a JSON object'}, expected an object of tensors`);
+  }
   const base = 8 + n;
   const dataLen = src.size - base;
   const metadata: Record<string, string> = {};
@@ -73,7 +81,8 @@ export async function parseSafetensorsHeader(src: ByteSource, maxHeaderBytes: nu
     const dt = BY_NAME[dtype]!;
     const numel = numelOf(shape as number[]);
     const length = (off[1] as number) - (off[0] as number);
-    if (numel < 0 || numel * DTYPES[dt].size !== length) {
+    if (numel < 0 || !Number.isSafeInteger(numel * DTYPES[dt].size)) return bad(`entry '${name}': shape [${shape}] is too large`);
+    if (numel * DTYPES[dt].size !== length) {
       return bad(`entry '${name}': data_offsets span ${length} bytes, shape [${shape}] of ${dtype} needs ${numel * DTYPES[dt].size}`);
     }
     if ((off[1] as number) > dataLen) return bad(`entry '${name}' runs past the end of the file (truncated?)`);

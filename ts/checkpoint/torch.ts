@@ -40,6 +40,29 @@ const REBUILDERS = new Set([
   '_rebuild_parameter_with_state',
 ]);
 
+/** Rebuilders of tensors this reader cannot represent: a format limit, not a safety matter. */
+const UNSUPPORTED_TENSORS: Record<string, string> = {
+  _rebuild_qtensor: 'a quantized tensor',
+  _rebuild_sparse_tensor: 'a sparse tensor',
+  _rebuild_sparse_csr_tensor: 'a sparse tensor',
+  _rebuild_meta_tensor_no_storage: 'a meta tensor (no data)',
+};
+
+/**
+ * Top-level modules whose classes are not models (standard library, numpy, torch outside torch.nn): no
+ * torch.save(model) hint for them, so e.g. subprocess.Popen reads as what it is.
+ */
+const NOT_MODEL_MODULES = new Set(
+  ('builtins __builtin__ os posix nt subprocess sys io argparse collections pathlib functools operator types copyreg ' +
+    'copy_reg codecs _codecs shutil socket pickle marshal importlib runpy ctypes typing enum datetime decimal fractions re ' +
+    'random numpy threading multiprocessing logging tempfile webbrowser pty code pdb platform signal select http urllib ' +
+    'ssl email xml json sqlite3 zipfile tarfile uuid torch').split(' '),
+);
+
+/** The message for a TorchScript archive (its globals are __torch__.*, its zip holds code/ and constants.pkl). */
+export const TORCHSCRIPT_MESSAGE =
+  'a TorchScript archive (torch.jit.save) is not supported: save the state_dict instead (torch.save(model.state_dict(), path))';
+
 const ALLOWED_SUMMARY =
   'collections.OrderedDict, torch._utils._rebuild_tensor(_v2/_v3), torch._utils._rebuild_parameter, torch.*Storage, torch.<dtype>, torch.Size and _codecs.encode';
 
@@ -168,7 +191,19 @@ export class TorchPolicy implements UnpicklePolicy {
     if (module === 'torch' && /Storage$/.test(name)) {
       throw new CheckpointFormatError(`${this.label}: storage class '${q}' holds a dtype this reader does not support`);
     }
-    const hint = /^[A-Z]/.test(name) && module.includes('.') && !/^(builtins|os|posix|nt|subprocess)$/.test(module)
+    if (module === 'torch._utils' && Object.prototype.hasOwnProperty.call(UNSUPPORTED_TENSORS, name)) {
+      throw new CheckpointFormatError(
+        `${this.label}: the checkpoint holds ${UNSUPPORTED_TENSORS[name]} (${q}); quantized/sparse/meta tensors are not supported`,
+        { details: { global: q } },
+      );
+    }
+    if (module === '__torch__' || module.startsWith('__torch__.')) {
+      throw new CheckpointFormatError(`${this.label}: ${TORCHSCRIPT_MESSAGE}`, { details: { global: q } });
+    }
+    // A class (CapWords) of a model's module: __main__.Net, mymodels.Net, torch.nn.modules.conv.Conv2d.
+    const top = module.split('.')[0]!;
+    const modelClass = /^[A-Z][A-Za-z0-9_]*$/.test(name) && (module.startsWith('torch.nn.') || !NOT_MODEL_MODULES.has(top));
+    const hint = modelClass
       ? ' If this file is a whole pickled model (torch.save(model)), re-save it with torch.save(model.state_dict(), path).'
       : '';
     throw new UnsafeCheckpointError(

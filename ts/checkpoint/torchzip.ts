@@ -6,7 +6,7 @@ import { CheckpointFormatError } from '../errors';
 import { unpickle } from './pickle';
 import type { ByteSource } from './source';
 import { DTYPES } from './types';
-import { TorchPolicy, type ParsedTorchFile, type StorageInfo, type StoragePlan } from './torch';
+import { TORCHSCRIPT_MESSAGE, TorchPolicy, type ParsedTorchFile, type StorageInfo, type StoragePlan } from './torch';
 import { entryDataOffset, readZipDirectory, readZipEntry } from './zip';
 
 export interface TorchZipOptions {
@@ -25,6 +25,10 @@ export async function parseTorchZip(src: ByteSource, o: TorchZipOptions): Promis
   const pklName = pkls[0]!;
   const prefix = pklName.slice(0, pklName.length - 'data.pkl'.length);
   const label = `${src.name}:${pklName}`;
+  // torch.jit.save writes code/ and constants.pkl next to data.pkl; torch.save never does.
+  if (entries.has(prefix + 'constants.pkl') || [...entries.keys()].some((n) => n.startsWith(prefix + 'code/'))) {
+    throw new CheckpointFormatError(`${src.name}: ${TORCHSCRIPT_MESSAGE}`);
+  }
   const metaCrc = o.verifyChecksums !== false;
 
   let byteOrder: 'little' | 'big' = 'little';

@@ -8,13 +8,22 @@
 import { SotrRangeError, SotrTypeError } from '../errors';
 
 /**
- * `points` (x0, y0, x1, y1, ...) simplified so that no dropped point lies farther than `epsilon` pixels from the
+ * `points` (x0, y0, x1, y1, ...; integers in the int32 range) simplified so that no dropped point lies farther than `epsilon` pixels from the
  * polygon (or polyline, `closed: false`) through the kept ones. Returns a new Int32Array of kept points.
  */
 export function approxPolygon(points: Int32Array | readonly number[], epsilon: number, closed = true): Int32Array {
   if (!(points instanceof Int32Array) && !Array.isArray(points)) throw new SotrTypeError('approxPolygon: points must be an Int32Array or an array of numbers');
   if (points.length % 2 !== 0) throw new SotrRangeError(`approxPolygon: points must be x, y pairs, received ${points.length} numbers`);
   if (typeof epsilon !== 'number' || !(epsilon >= 0 && epsilon < 1e30)) throw new SotrRangeError(`approxPolygon: epsilon must be a number in [0, 1e30), received ${String(epsilon)}`);
+  // An Int32Array holds int32s already; an array's entries are checked once (`| 0` below wrapped 1e10 and made NaN
+  // and strings 0), a pass that costs less than the simplification's own passes.
+  if (!(points instanceof Int32Array)) {
+    for (let i = 0; i < points.length; i++) {
+      const v: unknown = points[i];
+      if (typeof v !== 'number') throw new SotrTypeError(`approxPolygon: points[${i}] must be a number, received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`);
+      if (!Number.isInteger(v) || v < -(2 ** 31) || v > 2 ** 31 - 1) throw new SotrRangeError(`approxPolygon: points[${i}] must be an integer in the int32 range, received ${v}`);
+    }
+  }
   const count = points.length / 2;
   const X = (i: number) => points[2 * i]! | 0;
   const Y = (i: number) => points[2 * i + 1]! | 0;

@@ -66,4 +66,17 @@ test("renderPrediction's options: strings quoted in the messages, boxes and labe
   assert.is(png.subarray(1, 4).toString(), 'PNG');
 });
 
+test("Mask.fromRLE: a size given with an RLE object must be the object's (it was ignored)", async () => {
+  const rle = Mask.fromUint8Array([0, 1, 1, 0, 0, 1], 3, 2).toCocoRLE(); // size [2, 3]
+  await expectTypedErrors([
+    [() => Mask.fromRLE(rle, [3, 2]), SotrRangeError, /Mask\.fromRLE: size \[3, 2\] disagrees with the RLE's size \[2, 3\]/],
+    [() => Mask.fromRLE(rle, [2, 4]), SotrRangeError, /disagrees/],
+    [() => Mask.fromRLE(rle, 6), SotrTypeError, /Mask\.fromRLE: size must be \[height, width\], received 6/],
+    [() => Mask.fromRLE(rle.counts, [2]), SotrTypeError, /size must be \[height, width\], received \[2\]/],
+  ]);
+  for (const m of [Mask.fromRLE(rle, [2, 3]), Mask.fromRLE(rle), Mask.fromRLE(rle.counts, [2, 3])]) {
+    assert.equal([m.height, m.width, m.toRLE()], [2, 3, rle.counts]);
+  }
+});
+
 test.run();

@@ -307,12 +307,16 @@ export class Mask {
 
   /**
    * From COCO RLE: a { size: [h, w], counts } object, or the counts string
-   * with the size given as [height, width]. The mask keeps the window of its box (see `window`).
+   * with the size given as [height, width] (given with an object, it must equal the object's). The mask keeps the
+   * window of its box (see `window`).
    */
   static fromRLE(rle: CocoRle | string, size?: readonly [number, number]): Mask {
     let counts: string;
     let h: number;
     let w: number;
+    if (size != null && (!Array.isArray(size) || size.length !== 2)) {
+      throw new SotrTypeError(`Mask.fromRLE: size must be [height, width], received ${JSON.stringify(size) ?? String(size)}`);
+    }
     if (typeof rle === 'string') {
       if (!size) throw new SotrTypeError('Mask.fromRLE: a counts string needs size [height, width]');
       counts = rle;
@@ -320,6 +324,10 @@ export class Mask {
     } else if (rle && typeof rle === 'object' && typeof rle.counts === 'string' && Array.isArray(rle.size)) {
       counts = rle.counts;
       [h, w] = rle.size;
+      // A size given with an object was ignored: one that disagrees is a mistake about which mask this is.
+      if (size && (size[0] !== h || size[1] !== w)) {
+        throw new SotrRangeError(`Mask.fromRLE: size [${size[0]}, ${size[1]}] disagrees with the RLE's size [${String(h)}, ${String(w)}]`);
+      }
     } else {
       throw new SotrTypeError('Mask.fromRLE: expected { size: [height, width], counts: string } or a counts string');
     }

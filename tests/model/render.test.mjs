@@ -93,7 +93,7 @@ test('renderPrediction rejects a different image, bad options and non-prediction
   await rejects(() => renderPrediction(img, { nothing: true }), (e) => e instanceof SotrTypeError);
   await rejects(() => renderPrediction(img, [{ score: 1 }]), (e) => e instanceof SotrTypeError && /no mask/.test(e.message));
   // Strings are quoted in messages ('80' is not 80), and booleans must be booleans ('no' used to mean true).
-  await rejects(() => renderPrediction(img, pred, { quality: '80' }), (e) => e instanceof SotrRangeError || (e instanceof SotrTypeError && /"80"/.test(e.message)));
+  await rejects(() => renderPrediction(img, pred, { quality: '80' }), (e) => (e instanceof SotrRangeError || e instanceof SotrTypeError) && /"80"/.test(e.message));
   await rejects(() => renderPrediction(img, pred, { boxes: 'no' }), (e) => e instanceof SotrTypeError && /boxes/.test(e.message));
   await rejects(() => renderPrediction(img, pred, { labels: 0 }), (e) => e instanceof SotrTypeError && /labels/.test(e.message));
   assert.throws(() => instanceColour(Number.NaN), (e) => e instanceof SotrRangeError || e instanceof SotrTypeError);

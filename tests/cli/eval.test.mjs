@@ -58,7 +58,7 @@ test('JSON Lines results: images matched by file name, the same numbers', async 
   const d = await sotr(['eval', '--gt', gtFile, '--results', jsonl, '--iou', 'segm']);
   assert.is(d.code, 0, d.stderr);
   for (const line of fx.expected['segmOnly.segm'].lines) assert.ok(d.stdout.includes(line), `twice: ${line}`);
-  assert.match(d.stderr, new RegExp(`${stale.length} line\\(s\\) of .* have the image id of a later line under another path`));
+  assert.match(d.stderr, new RegExp(`${stale.length} lines of .* have the image id of a later line under another path`));
 });
 
 test('--categories: only those (names or ids), each with the AP pycocotools gives it; unknown ones are usage errors', async () => {
@@ -70,6 +70,9 @@ test('--categories: only those (names or ids), each with the AP pycocotools give
   assert.is(j.categories, 'c3, 10');
   const ids = fx.groundTruth.categories.map((c) => c.id);
   assert.equal(j.bbox.perCategory.map((c) => [c.categoryId, c.ap]), [3, 10].map((id) => [id, fx.expected['withBbox.bbox'].perCategory[ids.indexOf(id)]]));
+  // Counts in words: "1 category", not "1 categories".
+  const one = await sotr(['eval', '--gt', gtFile, '--results', cocoFile, '--iou', 'bbox', '--categories', 'c3']);
+  assert.match(one.stdout, /^bbox: \d+ images, 1 category, \d+ ground truths, \d+ results/m);
   for (const [arg, re] of [['c99', /no category named "c99"$/m], ['C3', /did you mean "c3"/], ['4242', /no category with id 4242/], ['c3,,c1', /--categories takes category names or ids/]]) {
     const e = await sotr(['eval', '--gt', gtFile, '--results', cocoFile, '--categories', arg]);
     assert.is(e.code, 1, arg);

@@ -15,7 +15,7 @@ test('one line per image; unreadable images are error lines; exit 2; overlays an
   const viz = path.join(dir, 'out', 'viz');
   const r = await fakeSotr(['predict', '--model', 'fake', '--input', images, '--out', out, '--coco', coco, '--viz', viz]);
   assert.is(r.code, 2, r.stderr);
-  assert.match(r.stderr, /2 image\(s\) failed/);
+  assert.match(r.stderr, /2 images failed; their lines/);
   const lines = readLines(out);
   assert.is(lines.length, good.length + bad.length);
   const m = byFile(lines);

@@ -150,7 +150,7 @@ mtest('a killed run with a torn last line: the rerun redoes that image only, wit
   assert.is(r.code, 2, r.stderr);
   assert.match(r.stderr, /removed a torn last line/);
   assert.not.match(r.stderr, /generated the tiny/, 'the cached model is reused');
-  assert.match(r.stderr, /^sotr: 1 images in /m);
+  assert.match(r.stderr, /^sotr: 1 image in /m);
   const after = readLines(out);
   assert.is(after.length, before.length);
   assert.equal(withoutMs(after[after.length - 1]), withoutMs(victim), 'deterministic: the redone line equals the first');

@@ -50,7 +50,7 @@ test('usage errors exit 1 with a message that names the problem', async () => {
     [['info', 'extra'], /Unexpected argument 'extra'|positional/i],
     [['inspect'], /a checkpoint is required/],
     [['inspect', path.join(tmp, 'missing.pth')], /not found/],
-    [['convert', ckpt], /expected <in.pth> <out.safetensors>/],
+    [['convert', ckpt], /expected <in.pth> <out.safetensors>, received 1 path$/m],
     // Integers are decimal digits (Number() took 0x10 and 1e0); fractions are decimals, 1e-3 included.
     [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--batch', '0x10'], /--batch must be an integer, received '0x10'/],
     [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--workers', '1e0'], /--workers must be an integer, received '1e0'/],

@@ -72,6 +72,11 @@ export function flag(p: Parsed, name: string): boolean {
   return p.values[name] === true;
 }
 
+/** "1 image", "2 images"; `plural` where adding an s is wrong ("1 category", "2 categories"). */
+export function count(n: number, word: string, plural = `${word}s`): string {
+  return `${n} ${n === 1 ? word : plural}`;
+}
+
 /** A number option: `--name <n>` with bounds (and integer-ness) checked. */
 export function num(
   p: Parsed,

@@ -12,7 +12,7 @@ import { Sotr, syntheticImage, type Prediction } from '../model/sotr';
 import type { RandomModelPreset } from '../model/random_model';
 import { pipelineDepth } from '../model/admission';
 import { backendInfo, memoryInfo, resetPeakMemory, synchronize } from '../device';
-import { BENCH_USAGE, EXIT, UsageError, deviceOption, flag, num, packageVersion, parse, precisionOption, str } from './args';
+import { BENCH_USAGE, EXIT, UsageError, count, deviceOption, flag, num, packageVersion, parse, precisionOption, str } from './args';
 import { randomCheckpoint } from './model';
 import type { CliIO } from './predict';
 import type { ImageInput } from '../model/preprocess';
@@ -137,7 +137,7 @@ export async function benchCommand(argv: string[], io: CliIO): Promise<number> {
     const stagesMs = Object.fromEntries(STAGES.map((s) => [s, quantile(stages[s]!, 0.5)]));
     const latency = { runs, medianMs: quantile(times, 0.5), p10Ms: quantile(times, 0.1), p90Ms: quantile(times, 0.9), minMs: Math.min(...times), stagesMs };
     log(`latency, batch 1, ${runs} runs: median ${ms(latency.medianMs)} (p10 ${ms(latency.p10Ms)}, p90 ${ms(latency.p90Ms)})`);
-    log(`  stages (median of ${Math.min(runs, 3)} profiled runs, the device synchronised between them): ${STAGES.map((s) => `${s} ${ms(stagesMs[s]!)}`).join(', ')}`);
+    log(`  stages (median of ${count(Math.min(runs, 3), 'profiled run')}, the device synchronised between them): ${STAGES.map((s) => `${s} ${ms(stagesMs[s]!)}`).join(', ')}`);
 
     let throughput: BenchReport['throughput'] = null;
     if (nThroughput > 0) {
@@ -149,7 +149,7 @@ export async function benchCommand(argv: string[], io: CliIO): Promise<number> {
       for await (const item of model.predictEach(images())) if (item.error) throw item.error;
       const s = (performance.now() - t0) / 1000;
       throughput = { images: nThroughput, imagesPerS: nThroughput / s, inFlight: pipelineDepth(model.device) };
-      log(`throughput, predictEach over ${nThroughput} images: ${throughput.imagesPerS.toFixed(throughput.imagesPerS >= 10 ? 1 : 2)} images/s`);
+      log(`throughput, predictEach over ${count(nThroughput, 'image')}: ${throughput.imagesPerS.toFixed(throughput.imagesPerS >= 10 ? 1 : 2)} images/s`);
     }
 
     const hostPeakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { readCheckpointWithInfo, readSafetensorsHeader, inferSotrConfig, writeSafetensors } from '../checkpoint';
 import type { SotrKeyProblems } from '../checkpoint';
 import { inspectCheckpoint, type SotrSource } from '../model/sotr';
-import { CONVERT_USAGE, EXIT, INSPECT_USAGE, UsageError, flag, parse, str } from './args';
+import { CONVERT_USAGE, EXIT, INSPECT_USAGE, UsageError, count, flag, parse, str } from './args';
 import type { CliIO } from './predict';
 
 const isSafetensors = (file: string) => {
@@ -128,7 +128,7 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
     io.stdout.write(CONVERT_USAGE + '\n');
     return EXIT.ok;
   }
-  if (p.positionals.length !== 2) throw new UsageError(`expected <in.pth> <out.safetensors>, received ${p.positionals.length} path(s)`);
+  if (p.positionals.length !== 2) throw new UsageError(`expected <in.pth> <out.safetensors>, received ${count(p.positionals.length, 'path')}`);
   const input = checkFile(p.positionals[0], 'the input checkpoint');
   const output = p.positionals[1]!;
   if (path.resolve(input) === path.resolve(output)) throw new UsageError('the output must not be the input');

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { UsageError } from './args';
+import { UsageError, count } from './args';
 import { scanLines, type ResultLine } from './journal';
 import { COCO_CLASS_NAMES, categoryId } from '../model/coco';
 
@@ -74,7 +74,7 @@ export function checkImageIds(files: Array<{ file: string; key: string }>, ids: 
     const missing = files.filter((f) => mappedId(f.file, ids) === undefined).map((f) => f.file);
     if (missing.length) {
       throw new UsageError(
-        `--coco: ${missing.length} image(s) are not in --image-ids ${idsFile ?? ''}: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}; ` +
+        `--coco: ${count(missing.length, 'image')} ${missing.length === 1 ? 'is' : 'are'} not in --image-ids ${idsFile ?? ''}: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}; ` +
           'add them to it, or leave them out of --input (they get no guessed id: it could be another image\'s)',
       );
     }

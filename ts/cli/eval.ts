@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EVAL_USAGE, EXIT, UsageError, flag, listOption, parse, str } from './args';
+import { EVAL_USAGE, EXIT, UsageError, count, flag, listOption, parse, str } from './args';
 import { imageId, type ImageIdMap } from './coco';
 import { scanLines, type ResultLine } from './journal';
 import type { CliIO } from './predict';
@@ -53,7 +53,7 @@ function fromResultLines(
   // No line to score would be AP 0 with exit 0: a wrong file, or one a crash left empty.
   if (!lines) {
     const why = scan.bad.length
-      ? `${plural(scan.bad.length, 'line')} ${scan.bad.length === 1 ? 'that is not a result (line' : 'that are not results (the first: line'} ${scan.bad[0]})`
+      ? `${count(scan.bad.length, 'line')} ${scan.bad.length === 1 ? 'that is not a result (line' : 'that are not results (the first: line'} ${scan.bad[0]})`
       : torn
         ? 'only a torn line with no newline at its end'
         : 'nothing (it is empty)';
@@ -83,8 +83,6 @@ function fromResultLines(
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const describe = (x: unknown): string => (x === null ? 'null' : Array.isArray(x) ? 'an array' : (JSON.stringify(x) ?? String(x)).slice(0, 40));
 
-/** "1 line", "2 lines". */
-const plural = (n: number, word: string): string => `${n} ${n === 1 ? word : `${word}s`}`;
 
 /**
  * The entries the CLI reads itself (file names, ids, category names, results' boxes) and hands to evaluateCoco:
@@ -167,14 +165,14 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
     results = r.results;
     resultName = (i) => (r.origins[i] ? `line ${r.origins[i].line}, instance ${r.origins[i].instance}` : `result ${i}`);
     if (r.bad.length) {
-      io.stderr.write(`sotr eval: ${plural(r.bad.length, 'line')} of ${resFile} ${r.bad.length === 1 ? 'is not a result line (line' : 'are not result lines (the first: line'} ${r.bad[0]}), left out\n`);
+      io.stderr.write(`sotr eval: ${count(r.bad.length, 'line')} of ${resFile} ${r.bad.length === 1 ? 'is not a result line (line' : 'are not result lines (the first: line'} ${r.bad[0]}), left out\n`);
     }
     if (r.torn) io.stderr.write(`sotr eval: the last line of ${resFile} has no newline at its end (a torn line), left out\n`);
     if (r.superseded.length) {
-      io.stderr.write(`sotr eval: ${r.superseded.length} line(s) of ${resFile} have the image id of a later line under another path (${r.superseded.slice(0, 3).join(', ')}${r.superseded.length > 3 ? ', ...' : ''}): the last line of each image is scored\n`);
+      io.stderr.write(`sotr eval: ${count(r.superseded.length, 'line')} of ${resFile} ${r.superseded.length === 1 ? 'has' : 'have'} the image id of a later line under another path (${r.superseded.slice(0, 3).join(', ')}${r.superseded.length > 3 ? ', ...' : ''}): the last line of each image is scored\n`);
     }
     if (r.unmatched.length) {
-      io.stderr.write(`sotr eval: ${r.unmatched.length} image(s) of ${resFile} are not in ${gtFile} (by file name or the number in it), left out: ${r.unmatched.slice(0, 3).join(', ')}${r.unmatched.length > 3 ? ', ...' : ''}\n`);
+      io.stderr.write(`sotr eval: ${count(r.unmatched.length, 'image')} of ${resFile} ${r.unmatched.length === 1 ? 'is' : 'are'} not in ${gtFile} (by file name or the number in it), left out: ${r.unmatched.slice(0, 3).join(', ')}${r.unmatched.length > 3 ? ', ...' : ''}\n`);
     }
   } else {
     const r = readJson(resFile, '--results');
@@ -218,7 +216,7 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
       if (/^(image|annotation|ground truth)\b/.test(msg)) throw new UsageError(`--gt ${gtFile}: ${msg}`);
       throw new UsageError(`--gt ${gtFile} (--results ${resFile}): ${msg}`);
     }
-    io.stdout.write(`${t}: ${s.images} images, ${s.categories} categories, ${s.groundTruths} ground truths, ${s.detections} results (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+    io.stdout.write(`${t}: ${count(s.images, 'image')}, ${count(s.categories, 'category', 'categories')}, ${count(s.groundTruths, 'ground truth')}, ${count(s.detections, 'result')} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
     io.stdout.write(s.lines.join('\n') + '\n');
     const names = new Map(gt.categories.map((c) => [c.id, c.name ?? String(c.id)]));
     if (flag(p, 'per-category')) {

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { resolveDevice } from '../device';
 import { SOTR_DEFAULTS } from '../model/config';
 import { formatOpProfile, OpProfileSession, type OpProfile } from '../profile';
-import { EXIT, UsageError, deviceOption, flag, listOption, num, parse, precisionOption, str, strs, PREDICT_USAGE, type Parsed } from './args';
+import { EXIT, UsageError, count, deviceOption, flag, listOption, num, parse, precisionOption, str, strs, PREDICT_USAGE, type Parsed } from './args';
 import { expandInputs } from './inputs';
 import { JournalWriter, cutTornLine, loadJournal, statusOf, type JournalState, type LineStatus, type ResultLine } from './journal';
 import { Progress, formatDuration, type ProgressMode } from './progress';
@@ -353,8 +353,6 @@ export function outputNames(files: string[], dir: string, ext?: string): Map<str
   return out;
 }
 
-/** "1 image", "2 images". */
-const plural = (n: number, word: string): string => (n === 1 ? word : `${word}s`);
 
 const FATAL_CODES = new Set(['SOTR_DEVICE_LOST', 'SOTR_NATIVE_LOAD']);
 
@@ -415,7 +413,7 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   const base = prevSettings?.base ?? process.cwd();
   const journal = toStdout(s) ? fresh : loadJournal(s.out, base);
   if (s.overwrite) Object.assign(journal, fresh);
-  if (journal.badLines.length) warn(`${s.out}: ignoring ${journal.badLines.length} line(s) that are not valid results (line ${journal.badLines.slice(0, 5).join(', ')})`);
+  if (journal.badLines.length) warn(`${s.out}: ignoring ${count(journal.badLines.length, 'line')} that ${journal.badLines.length === 1 ? 'is not a valid result' : 'are not valid results'} (line ${journal.badLines.slice(0, 5).join(', ')})`);
   // What the file was made with (<out>.settings.json): resuming with other settings would mix two kinds of results.
   const runSettings = { ...runSettingsOf(s), ...(toStdout(s) ? {} : { base }) };
   if (!s.overwrite && journal.done.size > 0) {
@@ -445,7 +443,7 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   // The COCO ids of the images are known now: a clash, or an image --image-ids lacks, is found before the run.
   if (s.coco) checkImageIds(files.map((f) => ({ file: lineName(f), key: path.resolve(f) })), s.imageIds, s.imageIdsFile);
   const skipped = files.length - todo.length;
-  if (skipped) say(`${skipped} of ${files.length} images already in ${s.out}; resuming`);
+  if (skipped) say(`${skipped} of ${count(files.length, 'image')} already in ${s.out}; resuming`);
 
   const cores = os.availableParallelism?.() ?? os.cpus().length;
   const outputs = {
@@ -477,22 +475,22 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   const failedTotal = files.reduce((n, f) => n + (journal.done.get(path.resolve(f))?.error !== undefined ? 1 : 0), 0);
   if (stats.stdoutClosed) return EXIT.interrupted;
   if (stats.interrupted) {
-    say(toStdout(s) ? `interrupted: ${stats.processed} images written to stdout` : `interrupted: ${stats.processed} images written to ${s.out}; run the same command again to resume`);
+    say(`interrupted: ${count(stats.processed, 'image')} written to ${toStdout(s) ? 'stdout' : `${s.out}; run the same command again to resume`}`);
     return EXIT.interrupted;
   }
   if (s.coco) {
     const r = await writeCocoResults(s.out, s.coco, s.imageIds, { base, ...(s.imageIdsFile ? { idsFile: s.imageIdsFile } : {}) });
-    say(`COCO results: ${r.detections} instances from ${r.images} ${plural(r.images, 'image')} in ${s.coco}`);
+    say(`COCO results: ${count(r.detections, 'instance')} from ${count(r.images, 'image')} in ${s.coco}`);
     if (r.unmapped.length) {
       // Lines of earlier runs for images this one was not given: left out rather than given a guessed id.
-      warn(`--coco: left out ${r.unmapped.length} image(s) of ${s.out} that are not in --image-ids: ${r.unmapped.slice(0, 5).join(', ')}${r.unmapped.length > 5 ? ', ...' : ''}`);
+      warn(`--coco: left out ${count(r.unmapped.length, 'image')} of ${s.out} that ${r.unmapped.length === 1 ? 'is' : 'are'} not in --image-ids: ${r.unmapped.slice(0, 5).join(', ')}${r.unmapped.length > 5 ? ', ...' : ''}`);
       return EXIT.usage;
     }
   }
-  if (!todo.length) say(`nothing to do: all ${files.length} images are in ${s.out}`);
-  if (failedTotal) say(`${failedTotal} image(s) failed; their lines in ${s.out} carry "error"`);
+  if (!todo.length) say(`nothing to do: ${files.length === 1 ? 'the image is' : `all ${files.length} images are`} in ${s.out}`);
+  if (failedTotal) say(`${count(failedTotal, 'image')} failed; ${failedTotal === 1 ? 'its line' : 'their lines'} in ${s.out} carry "error"`);
   // An overlay or label map that could not be written is a failed output, even where the image's line is fine.
-  if (stats.outputsFailed) warn(`${stats.outputsFailed} overlay(s) / label map(s) could not be written (see above)`);
+  if (stats.outputsFailed) warn(`${count(stats.outputsFailed, 'overlay or label map', 'overlays or label maps')} could not be written (see above)`);
   return failedTotal || stats.outputsFailed ? EXIT.someFailed : EXIT.ok;
 }
 
@@ -759,7 +757,7 @@ function summary(
   const deviceMs = prof?.device ?? r.occupancy.busyMs;
   const wait = r.runMs > 0 ? Math.min(1, Math.max(0, 1 - deviceMs / r.runMs)) : 0;
   say(
-    `${r.processed} images in ${formatDuration(r.runMs / 1000)}: ${rate.toFixed(2)} images/s (batch ${r.batch}, ${r.workers} decode worker${r.workers > 1 ? 's' : ''}); ` +
+    `${count(r.processed, 'image')} in ${formatDuration(r.runMs / 1000)}: ${rate.toFixed(2)} images/s (batch ${r.batch}, ${count(r.workers, 'decode worker')}); ` +
       `the device waited ${(100 * wait).toFixed(1)}% of the time${prof?.device !== undefined ? ' (model profile)' : ''}` +
       (r.failed ? `; ${r.failed} failed` : ''),
   );

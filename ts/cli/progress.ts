@@ -65,7 +65,7 @@ export class Progress {
     const eta = r > 0 ? formatDuration(left / r) : '--:--';
     const pct = this.total ? Math.floor((100 * this.#done) / this.total) : 100;
     const fail = this.#failed ? `, ${this.#failed} failed` : '';
-    return `${this.#done}/${this.total} images (${pct}%${fail}), ${r.toFixed(r < 10 ? 2 : 1)} images/s, ETA ${eta}`;
+    return `${this.#done}/${this.total} ${this.total === 1 ? 'image' : 'images'} (${pct}%${fail}), ${r.toFixed(r < 10 ? 2 : 1)} images/s, ETA ${eta}`;
   }
 
   render(force: boolean): void {

@@ -474,9 +474,35 @@ test('whole pickled models get the state_dict hint; functions and non-model clas
     for (const [b, g] of plain) {
       const e = await rejects(readCheckpoint(mk(b)), codeIs('SOTR_CHECKPOINT_UNSAFE', /refusing/), `${what} ${g}`);
       assert.is(e.details.global, g);
-      assert.not.match(e.message, /state_dict/, `${what} ${g}: no model hint`);
+      assert.not.match(e.message, /torch\.save\(model/, `${what} ${g}: no model hint`);
     }
   }
+});
+
+test('args, devices, numpy values and sets beside the state_dict load as placeholders, with a warning; inside it they are refused', async () => {
+  const unsup = (f) => ck(path.join('unsupported', f));
+  for (const f of ['extras_zip.pth', 'extras_protocol4.pth', 'extras_legacy.pth']) {
+    const warnings = [];
+    const { tensors, info } = await readCheckpointWithInfo(unsup(f), { onWarning: (m) => warnings.push(m) });
+    assert.equal(Array.from(tensors.get('w').data), [0, 1, 2, 3], f);
+    assert.equal(info.ignoredEntries, ['args', 'device', 'iteration', 'best', 'seen', 'frozen'], f);
+    assert.is(warnings.length, 1, `${f}: ${warnings}`);
+    for (const n of ["'args' (argparse.Namespace)", "'device' (torch.device)", "'iteration' (numpy.", "'best' (numpy."]) assert.ok(warnings[0].includes(n), `${f}: ${n} in ${warnings[0]}`);
+    assert.not.ok(warnings[0].includes("'seen'"), 'a set is plain data');
+  }
+  const e = await rejects(readCheckpoint(unsup('namespace_in_state_dict.pth')), codeIs('SOTR_CHECKPOINT_UNSAFE', /the state_dict holds argparse\.Namespace\(\.\.\.\).*refusing/), 'in the state_dict');
+  assert.is(e.details.global, 'argparse.Namespace');
+  // the same under "model", and as the whole file
+  const ns = (p) => p.global('argparse', 'Namespace').emptyTuple().newobj().emptyDict().build();
+  const inModel = ns(new Pickle().proto(2).emptyDict().mark().str('model').global('collections', 'OrderedDict').emptyTuple().reduce().mark().str('args'));
+  await rejects(readCheckpoint(torchZip(inModel.setitems().setitems().stop().bytes(), {})), codeIs('SOTR_CHECKPOINT_UNSAFE', /state_dict 'model' holds argparse\.Namespace/), 'under model');
+  await rejects(readCheckpoint(torchZip(ns(new Pickle().proto(2)).stop().bytes(), {})), codeIs('SOTR_CHECKPOINT_UNSAFE', /argparse\.Namespace/), 'root');
+  // a placeholder type stays inert: calling an object made from it, or any other global, is still refused
+  const callObj = stateDictPickle(simple, { wrap: 'model', extra: (p) => p.str('x').global('torch', 'device').str('cpu').tuple1().reduce().str('y').tuple1().reduce() });
+  await rejects(readCheckpoint(torchZip(callObj, simpleData)), codeIs('SOTR_CHECKPOINT_UNSAFE', /tries to call torch\.device/), 'call an object');
+  const evil = new Pickle().proto(2).emptyDict().mark().str('model');
+  evil.global('collections', 'OrderedDict').emptyTuple().reduce().str('opt').global('os', 'system').str('id').tuple1().reduce().setitems().stop();
+  await rejects(readCheckpoint(torchZip(evil.bytes(), {})), codeIs('SOTR_CHECKPOINT_UNSAFE', /'os\.system'/), 'os.system beside the state_dict');
 });
 
 test('unsupported content is named: quantized / sparse / meta tensors, TorchScript, plain pickles, protocols 0-1, sets', async () => {
@@ -489,7 +515,6 @@ test('unsupported content is named: quantized / sparse / meta tensors, TorchScri
     ['pickle_dump_tensors.pkl', /a plain pickle, not a torch\.save file .*'collections\.OrderedDict'/],
     ['model_zoo.pkl', /a plain pickle, not a torch\.save file .*'numpy/],
     ['legacy_protocol0.pth', /pickle protocol 0 or 1, which is not supported/],
-    ['set_protocol4.pth', /a Python set \(pickle opcode EMPTY_SET at byte \d+\) is not supported/],
   ];
   for (const [f, re] of cases) {
     const e = await rejects(readCheckpoint(unsup(f)), codeIs('SOTR_CHECKPOINT_FORMAT', re), f);

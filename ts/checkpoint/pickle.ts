@@ -21,6 +21,14 @@ export class PyDict {
   constructor(readonly kind: 'dict' | 'OrderedDict' | 'Counter' = 'dict') {}
 }
 
+/** A Python set / frozenset: plain data, its items kept as a list's are. */
+export class PySet {
+  constructor(
+    readonly items: PyValue[],
+    readonly frozen = false,
+  ) {}
+}
+
 /** An opaque object produced by a policy (torch storages, tensors, allowed globals). */
 export abstract class PyOpaque {
   abstract describe(): string;
@@ -35,6 +43,7 @@ export type PyValue =
   | Uint8Array
   | PyValue[]
   | PyTuple
+  | PySet
   | PyDict
   | PyOpaque;
 
@@ -101,6 +110,7 @@ export function describeValue(v: PyValue | typeof MARK | undefined): string {
   if (v instanceof Uint8Array) return 'bytes';
   if (Array.isArray(v)) return 'a list';
   if (v instanceof PyTuple) return 'a tuple';
+  if (v instanceof PySet) return v.frozen ? 'a frozenset' : 'a set';
   if (v instanceof PyDict) return v.kind === 'OrderedDict' ? 'an OrderedDict' : `a ${v.kind}`;
   return v.describe();
 }
@@ -380,6 +390,23 @@ export function unpickle(buf: Uint8Array, start: number, policy: UnpicklePolicy,
         for (const it of items) (l as PyValue[]).push(it);
         break;
       }
+      case 0x8f: // EMPTY_SET
+        stack.push(new PySet([]));
+        break;
+      case 0x90: {
+        // ADDITEMS
+        const items = popMark();
+        const st = top();
+        if (!(st instanceof PySet) || st.frozen) fail(`ADDITEMS to ${describeValue(st)}`);
+        for (const it of items) (st as PySet).items.push(it);
+        break;
+      }
+      case 0x91: {
+        // FROZENSET
+        const items = popMark();
+        stack.push(new PySet(items, true));
+        break;
+      }
       case 0x7d: // EMPTY_DICT
         stack.push(new PyDict());
         break;
@@ -486,9 +513,6 @@ export function unpickle(buf: Uint8Array, start: number, policy: UnpicklePolicy,
       case 0x92:
         throw new UnsafeCheckpointError(`${label}: pickle opcode NEWOBJ_EX at byte ${opPos} is not allowed in a checkpoint`);
       default:
-        if (op === 0x8f || op === 0x90 || op === 0x91) {
-          throw new CheckpointFormatError(`${label}: a Python set (pickle opcode ${opcodeName(op)} at byte ${opPos}) is not supported`);
-        }
         if (TEXT_OPS.has(op)) {
           throw new CheckpointFormatError(
             `${label}: pickle opcode ${opcodeName(op)} at byte ${opPos} is not supported: pickle protocols 0 and 1 are not (re-save with torch.save's default pickle_protocol)`,

@@ -6,7 +6,7 @@
  * later, and only those of the tensors that are kept.
  */
 import { CheckpointFormatError, UnsafeCheckpointError } from '../errors';
-import { PyDict, PyOpaque, PyTuple, describeValue, type PyValue, type UnpicklePolicy } from './pickle';
+import { PyDict, PyOpaque, PySet, PyTuple, describeValue, type PyValue, type UnpicklePolicy } from './pickle';
 import { DTYPES, numelOf, type CheckpointDType, type CheckpointEntry } from './types';
 
 /** torch.<X>Storage classes and the dtypes they hold. */
@@ -66,10 +66,38 @@ export const TORCHSCRIPT_MESSAGE =
 const ALLOWED_SUMMARY =
   'collections.OrderedDict, torch._utils._rebuild_tensor(_v2/_v3), torch._utils._rebuild_parameter, torch.*Storage, torch.<dtype>, torch.Size and _codecs.encode';
 
+/**
+ * Data types that training checkpoints keep beside the state_dict (args, devices, numpy values). They become
+ * placeholders, never constructed and their arguments dropped; selectStateDict refuses them inside the state_dict.
+ */
+const PLACEHOLDER_TYPES = new Set([
+  'argparse.Namespace',
+  'torch.device',
+  'numpy.dtype',
+  'numpy.ndarray',
+  'numpy.core.multiarray.scalar',
+  'numpy.core.multiarray._reconstruct',
+  'numpy._core.multiarray.scalar',
+  'numpy._core.multiarray._reconstruct',
+]);
+
+/** An allowed data type (kind 'type') or an object made from one (kind 'object'): inert, its content unread. */
+export class Placeholder extends PyOpaque {
+  constructor(
+    readonly qualname: string,
+    readonly kind: 'type' | 'object',
+  ) {
+    super();
+  }
+  describe(): string {
+    return this.kind === 'type' ? `global ${this.qualname}` : `${this.qualname}(...)`;
+  }
+}
+
 class Callable extends PyOpaque {
   constructor(
     readonly qualname: string,
-    readonly kind: 'OrderedDict' | 'Counter' | 'rebuild' | 'Size' | 'encode',
+    readonly kind: 'OrderedDict' | 'Counter' | 'rebuild' | 'Size' | 'encode' | 'set' | 'frozenset',
   ) {
     super();
   }
@@ -182,6 +210,9 @@ export class TorchPolicy implements UnpicklePolicy {
     if (module === 'torch._utils' && REBUILDERS.has(name)) return new Callable(q, 'rebuild');
     if (module === 'torch' && name === 'Size') return new Callable(q, 'Size');
     if (module === '_codecs' && name === 'encode') return new Callable(q, 'encode');
+    // protocol 2 writes a set as set([items])
+    if ((module === 'builtins' || module === '__builtin__') && (name === 'set' || name === 'frozenset')) return new Callable(q, name);
+    if (PLACEHOLDER_TYPES.has(q)) return new Placeholder(q, 'type');
     if (module === 'torch' && Object.prototype.hasOwnProperty.call(STORAGE_CLASSES, name)) {
       return new StorageType(q, STORAGE_CLASSES[name]!);
     }
@@ -247,6 +278,7 @@ export class TorchPolicy implements UnpicklePolicy {
   }
 
   call(fn: PyValue, args: PyTuple): PyValue {
+    if (fn instanceof Placeholder && fn.kind === 'type') return new Placeholder(fn.qualname, 'object');
     if (!(fn instanceof Callable)) {
       throw new UnsafeCheckpointError(`${this.label}: the pickle tries to call ${describeValue(fn)}; refusing`);
     }
@@ -294,6 +326,15 @@ export class TorchPolicy implements UnpicklePolicy {
         }
         throw new UnsafeCheckpointError(`${this.label}: _codecs.encode is only allowed as (str, 'latin1')`);
       }
+      case 'set':
+      case 'frozenset': {
+        const src = a[0];
+        if (a.length === 0) return new PySet([], fn.kind === 'frozenset');
+        const items = src instanceof PyTuple ? src.items : src instanceof PySet ? src.items : Array.isArray(src) ? src : null;
+        if (a.length !== 1 || items === null) return this.bad(`${fn.qualname} called with ${describeValue(src!)}`);
+        this.charge(items.length);
+        return new PySet(items.slice(), fn.kind === 'frozenset');
+      }
       case 'rebuild':
         return this.rebuild(fn.qualname, a);
     }
@@ -332,6 +373,7 @@ export class TorchPolicy implements UnpicklePolicy {
   }
 
   newObject(cls: PyValue, args: PyTuple): PyValue {
+    if (cls instanceof Placeholder && cls.kind === 'type') return new Placeholder(cls.qualname, 'object');
     if (cls instanceof Callable && (cls.kind === 'OrderedDict' || cls.kind === 'Counter') && args.items.length === 0) {
       return new PyDict(cls.kind);
     }
@@ -344,6 +386,7 @@ export class TorchPolicy implements UnpicklePolicy {
       return obj;
     }
     if (obj instanceof TensorRef) return obj; // Parameter / tensor attributes: ignored
+    if (obj instanceof Placeholder && obj.kind === 'object') return obj; // its state is never read
     return this.bad(`BUILD on ${describeValue(obj)}`);
   }
 }
@@ -381,12 +424,31 @@ export function stripPrefixes(key: string, prefixes: readonly string[]): string 
   return name;
 }
 
+/** The first placeholder reachable from `root` (iterative; each container visited once, so linear in the pickle). */
+function firstPlaceholder(root: PyValue, seen: Set<object>): Placeholder | null {
+  const todo: PyValue[] = [root];
+  while (todo.length > 0) {
+    const v = todo.pop()!;
+    if (v instanceof Placeholder) return v;
+    if (v === null || typeof v !== 'object' || v instanceof Uint8Array || seen.has(v)) continue;
+    seen.add(v);
+    if (Array.isArray(v)) todo.push(...v);
+    else if (v instanceof PyTuple || v instanceof PySet) todo.push(...v.items);
+    else if (v instanceof PyDict) {
+      for (const [k, x] of v.map) todo.push(k as PyValue, x);
+      todo.push(v.state);
+    }
+  }
+  return null;
+}
+
 /** Finds the state_dict in what torch.save stored, strips prefixes, and lists its tensors. */
 export function selectStateDict(
   root: PyValue,
   label: string,
   opts: { stateDictKey?: string; stripPrefixes?: string[]; maxTensors: number; warn: (m: string) => void },
 ): SelectedStateDict {
+  if (root instanceof Placeholder) refusePlaceholder(root, label, 'the checkpoint');
   if (!(root instanceof PyDict)) {
     throw new CheckpointFormatError(`${label}: the checkpoint holds ${describeValue(root)}, expected a dict (a state_dict or {"model": state_dict, ...})`);
   }
@@ -407,6 +469,18 @@ export function selectStateDict(
   }
   if (key !== null) {
     for (const k of root.map.keys()) if (k !== key) ignored.push(String(k));
+  }
+  // Placeholders are tolerated only where nothing is read: inside the state_dict they are refused.
+  const inside = firstPlaceholder(dict, new Set());
+  if (inside !== null) refusePlaceholder(inside, label, key === null ? 'the state_dict' : `the state_dict '${key}'`);
+  const held: string[] = [];
+  const walked = new Set<object>([dict]);
+  for (const k of ignored) {
+    const ph = firstPlaceholder(root.map.get(k) ?? null, walked);
+    if (ph !== null) held.push(`'${k}' (${ph.qualname})`);
+  }
+  if (held.length > 0) {
+    opts.warn(`entries that are not read hold objects kept as inert placeholders, never constructed: ${held.slice(0, 10).join(', ')}${held.length > 10 ? ', ...' : ''}`);
   }
   const strip = opts.stripPrefixes ?? ['module.'];
   const tensors: [string, TensorRef][] = [];
@@ -434,6 +508,14 @@ export function selectStateDict(
     );
   }
   return { tensors, stateDictKey: key, ignoredEntries: ignored, strippedKeys: stripped };
+}
+
+function refusePlaceholder(ph: Placeholder, label: string, where: string): never {
+  throw new UnsafeCheckpointError(
+    `${label}: ${where} holds ${ph.describe()}, which a state_dict never needs; refusing to load it ` +
+      `(${ph.qualname} is accepted only outside the state_dict, in a training checkpoint's other entries)`,
+    { details: { global: ph.qualname } },
+  );
 }
 
 /** In-place byte swap of a storage from big-endian. */

@@ -73,7 +73,7 @@ export interface CheckpointOptions {
   stateDictKey?: string;
   /** Storages read from disk at the same time. Default 4. */
   readConcurrency?: number;
-  /** Called with non-fatal findings (skipped non-tensor values, unusual storage locations, trailing bytes). */
+  /** Called with non-fatal findings (skipped non-tensor values, placeholders in ignored entries, trailing bytes). */
   onWarning?: (message: string) => void;
   /** Aborts the read between storages (rejects with AbortError). */
   signal?: AbortSignal;

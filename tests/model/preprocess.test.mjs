@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
+import { deflateSync } from 'node:zlib';
 import { decodeImage, prepareImage, pillowResize, shortestEdgeSize, Sotr, Tensor, ImageDecodeError, SotrRangeError, SotrTypeError, SOTR_DEFAULTS } from '../../dist/index.js';
 import { pathToFileURL } from 'node:url';
 import { decodePixels, cmykToRgb } from '../../dist/model/preprocess.js';
@@ -53,6 +54,68 @@ for (const [k, f] of Object.entries(decFiles)) {
     assert.is(bad, 0, `${bad} values differ`);
   });
 }
+
+/** A PNG of 16-bit grey + alpha (colour type 4), written here: zlib, CRCs and all. */
+function png16GreyAlpha(w, h, grey, alpha) {
+  const raw = Buffer.alloc(h * (1 + w * 4));
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const o = y * (1 + w * 4) + 1 + x * 4;
+      raw.writeUInt16BE(grey(x, y), o);
+      raw.writeUInt16BE(alpha(x, y), o + 2);
+    }
+  }
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (b) => {
+    let c = 0xffffffff;
+    for (const v of b) c = crcTable[(c ^ v) & 255] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([16, 4, 0, 0, 0], 8); // depth 16, colour type 4 (grey + alpha)
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+test("a 16-bit grey + alpha PNG gives Pillow's high bytes (it opens as RGBA), not values clipped at 255 as 16-bit grey", async () => {
+  const grey = (x, y) => (x * 4099 + y * 7919) & 0xffff;
+  const d = await decodeImage(png16GreyAlpha(7, 5, grey, () => 0xffff));
+  for (let y = 0; y < 5; y++) {
+    for (let x = 0; x < 7; x++) {
+      const i = (y * 7 + x) * 3;
+      assert.equal(Array.from(d.bgr.subarray(i, i + 3)), [grey(x, y) >> 8, grey(x, y) >> 8, grey(x, y) >> 8], `pixel ${x},${y}`);
+    }
+  }
+});
+
+test('JPEGs libjpeg only warns about decode, as in Pillow; a file that ends early is still refused', async () => {
+  const jpeg = readFileSync(fixturePath('dec_exif6.jpg'));
+  const ref = await decodeImage(jpeg);
+  // Junk bytes between two segments (libjpeg: "extraneous bytes before marker"): the same image.
+  const at = jpeg.indexOf(Buffer.from([0xff, 0xdb]));
+  const junk = Buffer.concat([jpeg.subarray(0, at), Buffer.from([0, 0, 0]), jpeg.subarray(at)]);
+  assert.equal((await decodeImage(junk)).bgr, ref.bgr);
+  // A scan cut short, then its end marker ("premature end of data segment"): decoded, at its size.
+  const sos = jpeg.indexOf(Buffer.from([0xff, 0xda]));
+  const cut = Buffer.concat([jpeg.subarray(0, sos + Math.floor((jpeg.length - sos) / 2)), Buffer.from([0xff, 0xd9])]);
+  const d = await decodeImage(cut);
+  assert.equal([d.width, d.height], [ref.width, ref.height]);
+  // Without the end marker: truncated, refused (Pillow: "image file is truncated").
+  await rejects(() => decodeImage(jpeg.subarray(0, sos + Math.floor((jpeg.length - sos) / 2))), (e) => e instanceof ImageDecodeError);
+});
 
 test('raw pixels: rgb and bgr, 1/3/4 channels, give the same image', async () => {
   const w = 3;

@@ -226,7 +226,10 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
     throw new SotrTypeError('image must be a path or file: URL, a Buffer/Uint8Array with an encoded image, or raw pixels { data, width, height, channels }');
   }
   const sharp = sharpLib();
-  const open = () => sharp(bytes, { autoOrient: true, ignoreIcc: true, limitInputPixels: limit || false, failOn: 'warning' });
+  // failOn 'truncated': a file that ends early is refused, as Pillow refuses it ("image file is truncated"), while a
+  // JPEG that libjpeg only warns about (junk bytes between segments, a scan cut short before its end marker) decodes,
+  // as in Pillow ('warning' refused those).
+  const open = () => sharp(bytes, { autoOrient: true, ignoreIcc: true, limitInputPixels: limit || false, failOn: 'truncated' });
   try {
     const meta = await open().metadata();
     const w0 = meta.autoOrient?.width ?? meta.width;
@@ -234,6 +237,10 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
     if (w0 && h0) checkLimit(w0, h0, limit);
     const sixteen = meta.depth === 'ushort';
     const grey = meta.channels !== undefined && meta.channels <= 2 && meta.space !== 'cmyk';
+    // Pillow opens a 16-bit grey PNG as mode 'I' (values clipped at 255), but a 16-bit grey + alpha PNG (colour type
+    // 4, IHDR byte 25) as 'RGBA' from 'LA;16B': the high bytes. sharp reports both as grey16 with alpha (a tRNS chunk
+    // on 16-bit grey too), so the header tells them apart.
+    const clipped = grey && !(meta.format === 'png' && bytes.length > 25 && bytes[25] === 4);
     if (sixteen) {
       const { data, info } = await open()
         .toColourspace(grey ? 'grey16' : 'rgb16')
@@ -243,9 +250,9 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
       const n = info.width * info.height;
       const ch = info.channels;
       const eight = new Uint8Array(n * ch);
-      // Pillow: 16-bit RGB → high byte; 16-bit grey (mode 'I') → clipped at 255.
+      // Pillow: 16-bit RGB (and grey + alpha) → high byte; 16-bit grey (mode 'I') → clipped at 255.
       await inSlices(n * ch, (i0, i1) => {
-        for (let i = i0; i < i1; i++) eight[i] = grey ? Math.min(v[i]!, 255) : v[i]! >> 8;
+        for (let i = i0; i < i1; i++) eight[i] = clipped ? Math.min(v[i]!, 255) : v[i]! >> 8;
       });
       return { pixels: eight, width: info.width, height: info.height, channels: channelCount(ch), order: 'rgb' };
     }

@@ -214,13 +214,14 @@ SOTR configuration inferred from it, and missing / unexpected / mis-shaped keys.
       --keys       list every tensor (name, dtype, shape)
       --key <k>    the state_dict entry of a wrapped checkpoint (default: model / state_dict)`;
 
-export const CONVERT_USAGE = `usage: sotr convert <in.pth> <out.safetensors> [--no-check] [--key <entry>] [--keep-prefix]
+export const CONVERT_USAGE = `usage: sotr convert <in.pth> <out.safetensors> [--overwrite] [--no-check] [--key <entry>] [--keep-prefix]
 
 Converts a PyTorch checkpoint to safetensors (written under a temporary name, then renamed), checking it
 against the SOTR key structure first.
       --no-check      convert even when the keys are not a SOTR state_dict
       --key <entry>   the state_dict entry of a wrapped checkpoint (default: model / state_dict)
       --keep-prefix   keep a leading 'module.' on names
+      --overwrite     replace an existing output file (refused otherwise)
   -q, --quiet         no lines on what was read and written (problems, warnings and errors are still printed)`;
 
 export const EVAL_USAGE = `usage: sotr eval --gt <annotations.json> --results <coco.json | results.jsonl> [--iou segm,bbox] [--categories <list>] [--per-category] [--json out.json]

@@ -39,6 +39,29 @@ function checkFile(file: string | undefined, what: string): string {
   return file;
 }
 
+/**
+ * convert's output, checked before the input is read: an existing file is replaced only with --overwrite, and a
+ * PyTorch name (.pth, .pt, .pkl) is refused, since that is almost always swapped arguments that would replace the
+ * source with safetensors.
+ */
+function checkOutput(output: string, overwrite: boolean): string {
+  // predict's --out - is stdout; convert writes a binary file by renaming it into place, so '-' would be a file.
+  if (output === '-') throw new UsageError("the output cannot be '-' (stdout): convert writes a binary file; give its name");
+  const ext = /\.(pth|pt|pkl)$/i.exec(output)?.[0];
+  if (ext) throw new UsageError(`the output ${output} ends in ${ext}, a PyTorch name, but convert writes safetensors (arguments swapped? sotr convert <in.pth> <out.safetensors>)`);
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(output);
+  } catch {
+    return output;
+  }
+  // Only a plain file is replaced: the rename would put a file in the place of a link or a device, not write to it.
+  if (st.isSymbolicLink()) throw new UsageError(`the output ${output} is a symbolic link: give the path of the file itself`);
+  if (!st.isFile()) throw new UsageError(`the output ${output} exists and is not a plain file`);
+  if (!overwrite) throw new UsageError(`the output ${output} exists (--overwrite replaces it)`);
+  return output;
+}
+
 export async function inspectCommand(argv: string[], io: CliIO): Promise<number> {
   const p = parse('inspect', argv, { json: { type: 'boolean' }, keys: { type: 'boolean' }, key: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   if (flag(p, 'help')) {
@@ -121,6 +144,7 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
     'no-check': { type: 'boolean' },
     key: { type: 'string' },
     'keep-prefix': { type: 'boolean' },
+    overwrite: { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -130,8 +154,8 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
   }
   if (p.positionals.length !== 2) throw new UsageError(`expected <in.pth> <out.safetensors>, received ${count(p.positionals.length, 'path')}`);
   const input = checkFile(p.positionals[0], 'the input checkpoint');
-  const output = p.positionals[1]!;
-  if (path.resolve(input) === path.resolve(output)) throw new UsageError('the output must not be the input');
+  if (path.resolve(input) === path.resolve(p.positionals[1]!)) throw new UsageError('the output must not be the input');
+  const output = checkOutput(p.positionals[1]!, flag(p, 'overwrite'));
   const say = (m: string) => {
     if (!flag(p, 'quiet')) io.stderr.write(`sotr: ${m}\n`);
   };

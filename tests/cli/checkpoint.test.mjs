@@ -1,0 +1,51 @@
+// `sotr convert` and `sotr inspect`: what convert refuses to write over, corrupt data, prefixes, --key, files that are
+// not SOTR state_dicts, interruption. Everything is written under a temp folder.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sotr, root } from './helpers/run.mjs';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'sotr-checkpoint-'));
+const tiny = path.join(root, 'tests', 'fixtures', 'model', 'tiny_sotr.pth'); // a loadable SOTR state_dict (torch zip)
+const at = (name) => path.join(tmp, name);
+
+test('convert refuses an existing output unless --overwrite, a PyTorch output name, and "-"', async () => {
+  const pth = at('orig.pth');
+  copyFileSync(tiny, pth);
+  const st = at('orig.safetensors');
+  let r = await sotr(['convert', '-q', pth, st]);
+  assert.is(r.code, 0, r.stderr);
+  const converted = readFileSync(st);
+  // Swapped arguments: the source .pth survives.
+  r = await sotr(['convert', st, pth]);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /orig\.pth ends in \.pth, a PyTorch name, but convert writes safetensors/);
+  assert.ok(readFileSync(pth).equals(readFileSync(tiny)), 'the source .pth is untouched');
+  for (const name of ['x.pt', 'x.PKL']) {
+    r = await sotr(['convert', pth, at(name), '--overwrite']);
+    assert.is(r.code, 1, name);
+    assert.not.ok(existsSync(at(name)));
+  }
+  // An existing output is refused and kept; --overwrite replaces it.
+  const existing = at('existing.safetensors');
+  writeFileSync(existing, 'precious\n');
+  r = await sotr(['convert', '-q', pth, existing]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /existing\.safetensors exists \(--overwrite replaces it\)/);
+  assert.is(readFileSync(existing, 'utf8'), 'precious\n');
+  r = await sotr(['convert', '-q', pth, existing, '--overwrite']);
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(readFileSync(existing).subarray(0, 8).equals(converted.subarray(0, 8)), 'replaced by the safetensors');
+  // '-' is not stdout for convert, nor a file named '-'.
+  r = await sotr(['convert', '-q', pth, '-'], { cwd: tmp });
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /cannot be '-'/);
+  assert.not.ok(existsSync(at('-')));
+  assert.is(r.stdout, '');
+  r = await sotr(['help', 'convert']);
+  assert.match(r.stdout, /^ {6}--overwrite /m);
+});
+
+test.run();

@@ -2,10 +2,13 @@
 // not SOTR state_dicts, interruption. Everything is written under a temp folder.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, copyFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sotr, root } from './helpers/run.mjs';
+
+const lib = createRequire(import.meta.url)(path.join(root, 'dist', 'index.js'));
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'sotr-checkpoint-'));
 const tiny = path.join(root, 'tests', 'fixtures', 'model', 'tiny_sotr.pth'); // a loadable SOTR state_dict (torch zip)
@@ -46,6 +49,34 @@ test('convert refuses an existing output unless --overwrite, a PyTorch output na
   assert.is(r.stdout, '');
   r = await sotr(['help', 'convert']);
   assert.match(r.stdout, /^ {6}--overwrite /m);
+});
+
+test('convert refuses corrupt tensor data (CRC-32); inspect --verify checks it too', async () => {
+  // Flip 16 bytes inside the largest tensor's stored data (storages are stored, not deflated, in a torch zip).
+  const file = readFileSync(tiny);
+  const tensors = await lib.readCheckpoint(tiny);
+  const big = [...tensors.values()].sort((a, b) => b.data.byteLength - a.data.byteLength)[0];
+  const at0 = file.indexOf(Buffer.from(big.data.buffer, big.data.byteOffset, 64));
+  assert.ok(at0 > 0);
+  for (let i = at0; i < at0 + 16; i++) file[i] ^= 0xff;
+  const bad = at('bitflip.pth');
+  writeFileSync(bad, file);
+  const out = at('bitflip.safetensors');
+  let r = await sotr(['convert', '-q', bad, out]);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /CRC-32 mismatch/);
+  assert.not.ok(existsSync(out));
+  assert.equal(readdirSync(tmp).filter((f) => f.includes('.partial-')), []);
+  r = await sotr(['inspect', bad]);
+  assert.is(r.code, 0, 'the metadata are intact: inspect reads it by default');
+  r = await sotr(['inspect', bad, '--verify']);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /CRC-32 mismatch/);
+  r = await sotr(['inspect', tiny, '--verify']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^CRC-32 of every zip entry: ok$/m);
+  r = await sotr(['inspect', tiny, '--verify', '--json']);
+  assert.is(JSON.parse(r.stdout).checksums, 'ok');
 });
 
 test.run();

@@ -63,7 +63,13 @@ function checkOutput(output: string, overwrite: boolean): string {
 }
 
 export async function inspectCommand(argv: string[], io: CliIO): Promise<number> {
-  const p = parse('inspect', argv, { json: { type: 'boolean' }, keys: { type: 'boolean' }, key: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  const p = parse('inspect', argv, {
+    json: { type: 'boolean' },
+    keys: { type: 'boolean' },
+    key: { type: 'string' },
+    verify: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (flag(p, 'help')) {
     io.stdout.write(INSPECT_USAGE + '\n');
     return EXIT.ok;
@@ -73,7 +79,7 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
   const warnings: string[] = [];
   const t0 = performance.now();
   let entries: Map<string, { shape: number[]; dtype: string }>;
-  let meta: { format: string; metadata?: Record<string, string>; stateDictKey?: string | null; ignoredEntries?: string[]; locations?: string[] };
+  let meta: { format: string; metadata?: Record<string, string>; stateDictKey?: string | null; ignoredEntries?: string[]; locations?: string[]; checksums?: string };
   if (isSafetensors(file)) {
     // The header says everything: no tensor data is read.
     const h = await readSafetensorsHeader(file);
@@ -81,10 +87,16 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
     meta = { format: 'safetensors', metadata: h.metadata };
   } else {
     const key = str(p, 'key');
-    const { tensors, info } = await readCheckpointWithInfo(file, { onWarning: (m) => warnings.push(m), ...(key ? { stateDictKey: key } : {}) });
+    const { tensors, info } = await readCheckpointWithInfo(file, {
+      onWarning: (m) => warnings.push(m),
+      ...(key ? { stateDictKey: key } : {}),
+      ...(flag(p, 'verify') ? { verifyChecksums: true } : {}),
+    });
     entries = tensors;
     meta = { format: info.format, stateDictKey: info.stateDictKey ?? null, ignoredEntries: info.ignoredEntries, locations: info.locations };
   }
+  // A mismatch has thrown by now; only zip files carry checksums.
+  if (flag(p, 'verify')) meta.checksums = meta.format === 'torch-zip' ? 'ok' : 'none';
   const ms = performance.now() - t0;
   // What the model makes of the names and shapes (no tensor data is needed for that).
   const x = await inspectCheckpoint(entries as unknown as SotrSource, { onWarning: (m) => warnings.push(m) });
@@ -119,6 +131,7 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
   ];
   if (meta.stateDictKey) lines.push(`state_dict from '${meta.stateDictKey}'; other entries (not read): ${meta.ignoredEntries?.join(', ') || 'none'}`);
   if (meta.locations?.length) lines.push(`saved from: ${meta.locations.join(', ')}`);
+  if (meta.checksums) lines.push(meta.checksums === 'ok' ? 'CRC-32 of every zip entry: ok' : `no checksums in a ${meta.format} file: nothing verified`);
   for (const [k, v] of Object.entries(meta.metadata ?? {})) lines.push(`metadata ${k}: ${v.length > 200 ? v.slice(0, 200) + '…' : v}`);
   const c = x.config ?? inferSotrConfig(entries); // the structure, even when the constants do not fit it
   const verdict = !x.loadable ? 'NOT loadable by Sotr.load' : bad ? 'loadable (unexpected keys are ignored)' : 'a complete SOTR state_dict';
@@ -163,6 +176,8 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
   const t0 = performance.now();
   const { tensors, info } = await readCheckpointWithInfo(input, {
     onWarning: (m) => io.stderr.write(`sotr: warning: ${m}\n`),
+    // A one-time migration: a CRC-32 pass over the storages costs little, and corrupt data must not be copied on.
+    verifyChecksums: true,
     ...(key ? { stateDictKey: key } : {}),
     ...(flag(p, 'keep-prefix') ? { stripPrefixes: [] } : {}),
   });

@@ -79,4 +79,28 @@ test('convert refuses corrupt tensor data (CRC-32); inspect --verify checks it t
   assert.is(JSON.parse(r.stdout).checksums, 'ok');
 });
 
+test("inspect strips 'module.' from safetensors names as Sotr.load does; --key is refused for safetensors", async () => {
+  const tensors = await lib.readCheckpoint(tiny);
+  const prefixed = at('prefixed.safetensors');
+  await lib.writeSafetensors(prefixed, new Map([...tensors].map(([k, v]) => ['module.' + k, v])));
+  let r = await sotr(['inspect', prefixed]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /SOTR: a complete SOTR state_dict/);
+  assert.match(r.stdout, /'module\.' stripped from 169 names/);
+  r = await sotr(['inspect', prefixed, '--json', '--keys']);
+  const doc = JSON.parse(r.stdout);
+  assert.is(doc.loadable, true);
+  assert.is(doc.strippedKeys, 169);
+  assert.ok('cate_head.cate_pred.weight' in doc.keys);
+  const model = await lib.Sotr.load(prefixed, { device: 'cpu' });
+  await model.dispose();
+  // --key picks an entry of a wrapped PyTorch checkpoint: a safetensors file has none (it was ignored silently).
+  for (const args of [['inspect', prefixed, '--key', 'model'], ['convert', prefixed, at('k.safetensors'), '--key', 'model']]) {
+    r = await sotr(args);
+    assert.is(r.code, 1, args.join(' '));
+    assert.match(r.stderr, /a safetensors file has no wrapping dict/);
+  }
+  assert.not.ok(existsSync(at('k.safetensors')));
+});
+
 test.run();

@@ -209,10 +209,11 @@ devices, or why it is unavailable) and the device 'auto' resolves to.
 export const INSPECT_USAGE = `usage: sotr inspect <checkpoint> [--json] [--keys] [--verify]
 
 Reads a checkpoint (.pth zip or legacy, or .safetensors) and prints its format, tensor count and bytes, the
-SOTR configuration inferred from it, and missing / unexpected / mis-shaped keys.
+SOTR configuration inferred from it, and missing / unexpected / mis-shaped keys, for the names Sotr.load sees
+(a leading 'module.' stripped).
       --json       machine-readable output
       --keys       list every tensor (name, dtype, shape)
-      --key <k>    the state_dict entry of a wrapped checkpoint (default: model / state_dict)
+      --key <k>    the state_dict entry of a wrapped PyTorch checkpoint (default: model / state_dict)
       --verify     check every zip entry's CRC-32, the tensor data's too (by default only the metadata's)`;
 
 export const CONVERT_USAGE = `usage: sotr convert <in.pth> <out.safetensors> [--overwrite] [--no-check] [--key <entry>] [--keep-prefix]
@@ -220,7 +221,7 @@ export const CONVERT_USAGE = `usage: sotr convert <in.pth> <out.safetensors> [--
 Converts a PyTorch checkpoint to safetensors (written under a temporary name, then renamed), checking it
 against the SOTR key structure first. Every zip entry's CRC-32 is checked: corrupt data is refused.
       --no-check      convert even when the keys are not a SOTR state_dict
-      --key <entry>   the state_dict entry of a wrapped checkpoint (default: model / state_dict)
+      --key <entry>   the state_dict entry of a wrapped PyTorch checkpoint (default: model / state_dict)
       --keep-prefix   keep a leading 'module.' on names
       --overwrite     replace an existing output file (refused otherwise)
   -q, --quiet         no lines on what was read and written (problems, warnings and errors are still printed)`;

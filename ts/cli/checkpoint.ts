@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCheckpointWithInfo, readSafetensorsHeader, inferSotrConfig, writeSafetensors } from '../checkpoint';
 import type { SotrKeyProblems } from '../checkpoint';
+import { stripPrefixes } from '../checkpoint/torch';
+import { CheckpointFormatError } from '../errors';
 import { inspectCheckpoint, type SotrSource } from '../model/sotr';
 import { CONVERT_USAGE, EXIT, INSPECT_USAGE, UsageError, count, flag, parse, str } from './args';
 import type { CliIO } from './predict';
@@ -31,6 +33,9 @@ function problemLines(problems: SotrKeyProblems, limit = 20): string[] {
   show('mis-shaped keys', problems.misshaped.map((m) => `${m.key}: [${m.actual.join(', ')}], expected [${m.expected.join(', ')}]`));
   return out;
 }
+
+// A safetensors file is a flat map of tensors: there is no training checkpoint's dict to pick an entry from.
+const NO_KEY = '--key picks the state_dict entry of a wrapped PyTorch checkpoint; a safetensors file has no wrapping dict';
 
 function checkFile(file: string | undefined, what: string): string {
   if (!file) throw new UsageError(`${what} is required`);
@@ -79,21 +84,39 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
   const warnings: string[] = [];
   const t0 = performance.now();
   let entries: Map<string, { shape: number[]; dtype: string }>;
-  let meta: { format: string; metadata?: Record<string, string>; stateDictKey?: string | null; ignoredEntries?: string[]; locations?: string[]; checksums?: string };
+  let meta: {
+    format: string;
+    metadata?: Record<string, string>;
+    stateDictKey?: string | null;
+    ignoredEntries?: string[];
+    strippedKeys: number;
+    locations?: string[];
+    checksums?: string;
+  };
+  const key = str(p, 'key');
   if (isSafetensors(file)) {
-    // The header says everything: no tensor data is read.
+    if (key !== undefined) throw new UsageError(NO_KEY);
+    // The header says everything: no tensor data is read. Names are stripped of 'module.' as Sotr.load strips them
+    // (readCheckpointWithInfo's default), so that the verdict below is Sotr.load's.
     const h = await readSafetensorsHeader(file);
-    entries = h.tensors;
-    meta = { format: 'safetensors', metadata: h.metadata };
+    entries = new Map();
+    let stripped = 0;
+    for (const [k, v] of h.tensors) {
+      const name = stripPrefixes(k, ['module.']);
+      if (name !== k) stripped++;
+      if (entries.has(name)) throw new CheckpointFormatError(`${file}: key '${name}' appears twice (after stripping prefixes)`);
+      entries.set(name, v);
+    }
+    if (entries.size === 0) throw new CheckpointFormatError(`${file}: the safetensors file holds no tensors`);
+    meta = { format: 'safetensors', metadata: h.metadata, strippedKeys: stripped };
   } else {
-    const key = str(p, 'key');
     const { tensors, info } = await readCheckpointWithInfo(file, {
       onWarning: (m) => warnings.push(m),
       ...(key ? { stateDictKey: key } : {}),
       ...(flag(p, 'verify') ? { verifyChecksums: true } : {}),
     });
     entries = tensors;
-    meta = { format: info.format, stateDictKey: info.stateDictKey ?? null, ignoredEntries: info.ignoredEntries, locations: info.locations };
+    meta = { format: info.format, stateDictKey: info.stateDictKey ?? null, ignoredEntries: info.ignoredEntries, strippedKeys: info.strippedKeys, locations: info.locations };
   }
   // A mismatch has thrown by now; only zip files carry checksums.
   if (flag(p, 'verify')) meta.checksums = meta.format === 'torch-zip' ? 'ok' : 'none';
@@ -130,6 +153,7 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
       .join(', ')}), ${(bytes / 1e6).toFixed(1)} MB, read in ${ms.toFixed(0)} ms`,
   ];
   if (meta.stateDictKey) lines.push(`state_dict from '${meta.stateDictKey}'; other entries (not read): ${meta.ignoredEntries?.join(', ') || 'none'}`);
+  if (meta.strippedKeys) lines.push(`'module.' stripped from ${count(meta.strippedKeys, 'name')}, as Sotr.load strips it`);
   if (meta.locations?.length) lines.push(`saved from: ${meta.locations.join(', ')}`);
   if (meta.checksums) lines.push(meta.checksums === 'ok' ? 'CRC-32 of every zip entry: ok' : `no checksums in a ${meta.format} file: nothing verified`);
   for (const [k, v] of Object.entries(meta.metadata ?? {})) lines.push(`metadata ${k}: ${v.length > 200 ? v.slice(0, 200) + '…' : v}`);
@@ -173,6 +197,7 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
     if (!flag(p, 'quiet')) io.stderr.write(`sotr: ${m}\n`);
   };
   const key = str(p, 'key');
+  if (key !== undefined && isSafetensors(input)) throw new UsageError(NO_KEY);
   const t0 = performance.now();
   const { tensors, info } = await readCheckpointWithInfo(input, {
     onWarning: (m) => io.stderr.write(`sotr: warning: ${m}\n`),

@@ -103,4 +103,20 @@ test("inspect strips 'module.' from safetensors names as Sotr.load does; --key i
   assert.not.ok(existsSync(at('k.safetensors')));
 });
 
+test('inspect: a file with no SOTR key is "not a SOTR state_dict", not an R50 with default constants', async () => {
+  const notSotr = path.join(root, 'tests', 'fixtures', 'checkpoints', 'basic_zip.pth');
+  let r = await sotr(['inspect', notSotr]);
+  assert.is(r.code, 0, 'as for other files Sotr.load refuses');
+  assert.match(r.stdout, /^SOTR: not a SOTR state_dict \(none of its 23 names is a SOTR key\); NOT loadable by Sotr\.load$/m);
+  assert.not.match(r.stdout, /R50|ResNet|missing keys/);
+  r = await sotr(['inspect', notSotr, '--json']);
+  const doc = JSON.parse(r.stdout);
+  assert.is(doc.variant, null);
+  assert.is(doc.config, null);
+  assert.is(doc.loadable, false);
+  assert.match(doc.reason, /^not a SOTR state_dict: none of its 23 names is a SOTR key$/);
+  r = await sotr(['inspect', tiny, '--json']);
+  assert.is(JSON.parse(r.stdout).reason, null);
+});
+
 test.run();

@@ -127,6 +127,8 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
   for (const e of entries.values()) dtypes[e.dtype] = (dtypes[e.dtype] ?? 0) + 1;
   const bytes = fs.statSync(file).size;
   const bad = x.problems.missing.length + x.problems.unexpected.length + x.problems.misshaped.length;
+  // With no SOTR key at all, the inferred configuration is only the R50 defaults: there is no variant to name.
+  const notSotr = x.problems.unexpected.length === x.tensors ? `none of its ${count(x.tensors, 'name')} is a SOTR key` : null;
   if (flag(p, 'json')) {
     const doc: Record<string, unknown> = {
       file: path.resolve(file),
@@ -135,11 +137,12 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
       tensors: x.tensors,
       parameters: x.parameters,
       dtypes,
-      variant: x.variant,
+      variant: notSotr ? null : x.variant,
       loadable: x.loadable,
       complete: x.loadable && bad === 0,
-      config: x.config,
-      configError: x.configError,
+      config: notSotr ? null : x.config,
+      configError: notSotr ? null : x.configError,
+      reason: notSotr ? `not a SOTR state_dict: ${notSotr}` : null,
       problems: x.problems,
       warnings,
     };
@@ -159,17 +162,18 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
   for (const [k, v] of Object.entries(meta.metadata ?? {})) lines.push(`metadata ${k}: ${v.length > 200 ? v.slice(0, 200) + '…' : v}`);
   const c = x.config ?? inferSotrConfig(entries); // the structure, even when the constants do not fit it
   const verdict = !x.loadable ? 'NOT loadable by Sotr.load' : bad ? 'loadable (unexpected keys are ignored)' : 'a complete SOTR state_dict';
-  lines.push(`SOTR: ${verdict}; variant ${x.variant}`);
-  {
+  if (notSotr) lines.push(`SOTR: not a SOTR state_dict (${notSotr}); NOT loadable by Sotr.load`);
+  else {
+    lines.push(`SOTR: ${verdict}; variant ${x.variant}`);
     lines.push(
       `  ResNet-${c.resnetDepth} [${c.blocksPerStage.join(', ')}]${c.dcnBlocks.some((b) => b.some(Boolean)) ? ' with DCN' : ''}, FPN ${c.fpnChannels}, ` +
         `transformer ${c.transformerDepth} layers × ${c.transformerWidth}, ${c.numClasses} classes, ${c.numKernels}-value kernels, ` +
         `mask branch ${c.maskChannels} → ${c.numMasks}` +
         (x.config ? `; test short side ${x.config.minSize}, long side ≤ ${x.config.maxSize}` : ''),
     );
+    if (x.configError) lines.push(`  configuration error: ${x.configError}`);
+    lines.push(...problemLines(x.problems));
   }
-  if (x.configError) lines.push(`  configuration error: ${x.configError}`);
-  lines.push(...problemLines(x.problems));
   for (const w of warnings) lines.push(`warning: ${w}`);
   if (flag(p, 'keys')) for (const [k, v] of entries) lines.push(`  ${k}  ${v.dtype} [${v.shape.join(', ')}]`);
   io.stdout.write(lines.join('\n') + '\n');

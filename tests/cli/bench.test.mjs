@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sotr, root } from './helpers/run.mjs';
@@ -27,6 +28,7 @@ test('bench --json: load, first prediction, latency by stage, throughput and mem
   assert.ok(j.throughput.imagesPerS > 0);
   assert.ok(j.hostPeakRssMiB > 0);
   assert.is(j.deviceMemory, null, 'no device allocator on the CPU');
+  assert.equal(j.warnings, []);
   assert.equal(readdirSync(cache).filter((f) => f.endsWith('.safetensors')).length, 1, 'the random model is written once to --cache');
 });
 
@@ -40,6 +42,25 @@ test('bench on an image file, in words on stderr; the random model is reused', a
   assert.match(r.stderr, /backbone [\d.]+ m?s/);
   assert.not.match(r.stderr, /throughput/, '--throughput 0 skips it');
   assert.not.match(r.stderr, /generated the tiny random-weight model/, 'already in the cache');
+});
+
+test("bench prints the model's load warnings, with --json too (and lists them in the report); 1 run", async () => {
+  const lib = createRequire(import.meta.url)(path.join(root, 'dist', 'index.js'));
+  const tensors = await lib.readCheckpoint(path.join(root, 'tests', 'fixtures', 'model', 'tiny_sotr.pth'));
+  tensors.set('extra.weight', { dtype: 'float32', shape: [1], data: new Float32Array(1) });
+  const extra = path.join(cache, 'extra.safetensors');
+  await lib.writeSafetensors(extra, tensors);
+  const args = ['bench', '--model', extra, '--device', 'cpu', '--runs', '1', '--throughput', '0', '--size', '32x32'];
+  let r = await sotr([...args, '--json']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^warning: the checkpoint has 1 unexpected key.*extra\.weight$/m);
+  const j = JSON.parse(r.stdout);
+  assert.is(j.warnings.length, 1);
+  assert.match(j.warnings[0], /extra\.weight/);
+  r = await sotr(args);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^warning: the checkpoint has 1 unexpected key/m);
+  assert.match(r.stderr, /latency, batch 1, 1 run: median/);
 });
 
 test('bench: bad options are usage errors (exit 1) naming the option', async () => {

@@ -44,6 +44,8 @@ export interface BenchReport {
   instances: number;
   hostPeakRssMiB: number;
   deviceMemory: { liveMiB: number; peakMiB: number; cachedMiB: number } | null;
+  /** The model's load warnings (unexpected keys, ...), also printed on stderr. */
+  warnings: string[];
 }
 
 export async function benchCommand(argv: string[], io: CliIO): Promise<number> {
@@ -98,7 +100,13 @@ export async function benchCommand(argv: string[], io: CliIO): Promise<number> {
   }
 
   let t0 = performance.now();
-  const model = await Sotr.load(checkpoint, { device, precision, onWarning: log });
+  // Warnings go to stderr with --json too: the numbers may come from a checkpoint that is not what it seems.
+  const warnings: string[] = [];
+  const onWarning = (m: string): void => {
+    warnings.push(m);
+    io.stderr.write(`warning: ${m}\n`);
+  };
+  const model = await Sotr.load(checkpoint, { device, precision, onWarning });
   const loadMs = performance.now() - t0;
   try {
     const onGpu = model.device !== 'cpu';
@@ -136,7 +144,7 @@ export async function benchCommand(argv: string[], io: CliIO): Promise<number> {
     const instances = first.instances.length;
     const stagesMs = Object.fromEntries(STAGES.map((s) => [s, quantile(stages[s]!, 0.5)]));
     const latency = { runs, medianMs: quantile(times, 0.5), p10Ms: quantile(times, 0.1), p90Ms: quantile(times, 0.9), minMs: Math.min(...times), stagesMs };
-    log(`latency, batch 1, ${runs} runs: median ${ms(latency.medianMs)} (p10 ${ms(latency.p10Ms)}, p90 ${ms(latency.p90Ms)})`);
+    log(`latency, batch 1, ${count(runs, 'run')}: median ${ms(latency.medianMs)} (p10 ${ms(latency.p10Ms)}, p90 ${ms(latency.p90Ms)})`);
     log(`  stages (median of ${count(Math.min(runs, 3), 'profiled run')}, the device synchronised between them): ${STAGES.map((s) => `${s} ${ms(stagesMs[s]!)}`).join(', ')}`);
 
     let throughput: BenchReport['throughput'] = null;
@@ -177,6 +185,7 @@ export async function benchCommand(argv: string[], io: CliIO): Promise<number> {
       instances,
       hostPeakRssMiB,
       deviceMemory,
+      warnings,
     };
     if (json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     return EXIT.ok;

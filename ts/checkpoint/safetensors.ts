@@ -194,6 +194,8 @@ export async function writeSafetensors(path: string, tensors: TensorCollection, 
     await writeAll(fh, len);
     await writeAll(fh, hjson);
     for (const b of blobs) await writeAll(fh, b);
+    // On disk before the rename: a crash must not leave the final name holding a file whose data never arrived.
+    await fh.sync();
     await fh.close();
     await rename(tmp, path);
   } catch (e) {

@@ -2,7 +2,7 @@
 // not SOTR state_dicts, interruption. Everything is written under a temp folder.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, copyFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, copyFileSync, readdirSync, rmSync, watch } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -117,6 +117,34 @@ test('inspect: a file with no SOTR key is "not a SOTR state_dict", not an R50 wi
   assert.match(doc.reason, /^not a SOTR state_dict: none of its 23 names is a SOTR key$/);
   r = await sotr(['inspect', tiny, '--json']);
   assert.is(JSON.parse(r.stdout).reason, null);
+});
+
+test('Ctrl-C or SIGTERM while convert writes: the temporary file is removed, exit 130, the old output kept', async () => {
+  // Many tensors: many writes, so the signal lands while the temporary file is being written.
+  const dir = at('signal');
+  mkdirSync(dir);
+  const big = path.join(dir, 'big.safetensors');
+  await lib.writeSafetensors(big, new Map(Array.from({ length: 32 }, (_, i) => [`t${i}`, { dtype: 'float32', shape: [1 << 20], data: new Float32Array(1 << 20).fill(i) }])));
+  const out = path.join(dir, 'out.safetensors');
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    writeFileSync(out, 'old\n');
+    const r = await sotr(['convert', '-q', '--no-check', '--overwrite', big, out], {
+      onSpawn: (child) => {
+        const w = watch(dir, (_, name) => {
+          if (String(name).includes('.partial-')) {
+            w.close();
+            child.kill(signal);
+          }
+        });
+        child.on('exit', () => w.close());
+      },
+    });
+    assert.is(r.code, 130, `${signal}: ${r.code} ${r.signal} ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`interrupted \\(${signal}\\)`));
+    assert.equal(readdirSync(dir).sort(), ['big.safetensors', 'out.safetensors'], signal);
+    assert.is(readFileSync(out, 'utf8'), 'old\n');
+  }
+  rmSync(dir, { recursive: true });
 });
 
 test.run();

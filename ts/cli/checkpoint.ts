@@ -202,32 +202,53 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
   };
   const key = str(p, 'key');
   if (key !== undefined && isSafetensors(input)) throw new UsageError(NO_KEY);
-  const t0 = performance.now();
-  const { tensors, info } = await readCheckpointWithInfo(input, {
-    onWarning: (m) => io.stderr.write(`sotr: warning: ${m}\n`),
-    // A one-time migration: a CRC-32 pass over the storages costs little, and corrupt data must not be copied on.
-    verifyChecksums: true,
-    ...(key ? { stateDictKey: key } : {}),
-    ...(flag(p, 'keep-prefix') ? { stripPrefixes: [] } : {}),
-  });
-  const t1 = performance.now();
-  say(
-    `read ${input}: ${info.format}, ${tensors.size} tensors, ${(info.storageBytes / 1e6).toFixed(1)} MB in ${((t1 - t0) / 1000).toFixed(1)} s` +
-      (info.stateDictKey ? ` (state_dict from '${info.stateDictKey}')` : ''),
-  );
-  const config = inferSotrConfig(tensors);
-  const bad = config.problems.missing.length + config.problems.unexpected.length + config.problems.misshaped.length;
-  if (bad) {
-    for (const l of problemLines(config.problems)) io.stderr.write(`sotr: ${l}\n`);
-    if (!flag(p, 'no-check')) {
-      io.stderr.write('sotr: not a SOTR state_dict as expected; nothing written (--no-check converts anyway)\n');
-      return EXIT.usage;
+  // Ctrl-C or SIGTERM: writeSafetensors writes `<out>.partial-<pid>-<t>` and renames it into place only when complete
+  // (it removes it on an error, not on a signal): remove this process's, and exit 130.
+  const onSignal = (name: NodeJS.Signals) => {
+    const dir = path.dirname(path.resolve(output));
+    const partial = `${path.basename(output)}.partial-${process.pid}-`;
+    try {
+      for (const f of fs.readdirSync(dir)) if (f.startsWith(partial)) fs.rmSync(path.join(dir, f), { force: true });
+    } catch {
+      // No folder yet, or no way to remove it: exit all the same.
     }
+    io.stderr.write(`sotr: interrupted (${name}); nothing written, ${output} is as it was\n`);
+    process.exit(EXIT.interrupted);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let t1: number;
+  try {
+    const t0 = performance.now();
+    const { tensors, info } = await readCheckpointWithInfo(input, {
+      onWarning: (m) => io.stderr.write(`sotr: warning: ${m}\n`),
+      // A one-time migration: a CRC-32 pass over the storages costs little, and corrupt data must not be copied on.
+      verifyChecksums: true,
+      ...(key ? { stateDictKey: key } : {}),
+      ...(flag(p, 'keep-prefix') ? { stripPrefixes: [] } : {}),
+    });
+    t1 = performance.now();
+    say(
+      `read ${input}: ${info.format}, ${tensors.size} tensors, ${(info.storageBytes / 1e6).toFixed(1)} MB in ${((t1 - t0) / 1000).toFixed(1)} s` +
+        (info.stateDictKey ? ` (state_dict from '${info.stateDictKey}')` : ''),
+    );
+    const config = inferSotrConfig(tensors);
+    const bad = config.problems.missing.length + config.problems.unexpected.length + config.problems.misshaped.length;
+    if (bad) {
+      for (const l of problemLines(config.problems)) io.stderr.write(`sotr: ${l}\n`);
+      if (!flag(p, 'no-check')) {
+        io.stderr.write('sotr: not a SOTR state_dict as expected; nothing written (--no-check converts anyway)\n');
+        return EXIT.usage;
+      }
+    }
+    const { problems: _problems, ...structure } = config;
+    const metadata = { format: 'pt', source: path.basename(input), source_format: info.format, sotr_config: JSON.stringify(structure) };
+    fs.mkdirSync(path.dirname(path.resolve(output)), { recursive: true });
+    await writeSafetensors(output, tensors, metadata);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
-  const { problems: _problems, ...structure } = config;
-  const metadata = { format: 'pt', source: path.basename(input), source_format: info.format, sotr_config: JSON.stringify(structure) };
-  fs.mkdirSync(path.dirname(path.resolve(output)), { recursive: true });
-  await writeSafetensors(output, tensors, metadata);
   say(`wrote ${output} (${(fs.statSync(output).size / 1e6).toFixed(1)} MB) in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
   return EXIT.ok;
 }

@@ -147,4 +147,27 @@ test('Ctrl-C or SIGTERM while convert writes: the temporary file is removed, exi
   rmSync(dir, { recursive: true });
 });
 
+test("convert: a folder as the output, or a path ending in '/', is a usage error naming it; the hint past 20 problems names inspect", async () => {
+  const folder = at('outdir');
+  mkdirSync(folder);
+  for (const [out, re] of [
+    [folder, /the output .*outdir is a folder: give a file name \(.*outdir\/model\.safetensors\)/],
+    [at('newdir') + '/', /the output .*newdir\/ ends in a slash/],
+  ]) {
+    const r = await sotr(['convert', '-q', tiny, out]);
+    assert.is(r.code, 1, out);
+    assert.match(r.stderr, re);
+    assert.not.match(r.stderr, /partial/);
+  }
+  assert.not.ok(existsSync(at('newdir')));
+  const notSotr = path.join(root, 'tests', 'fixtures', 'checkpoints', 'basic_zip.pth');
+  let r = await sotr(['convert', notSotr, at('basic.safetensors')]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /… \d+ more \(sotr inspect --json .*basic_zip\.pth lists all\)/);
+  const partial = at('missing25.safetensors');
+  await lib.writeSafetensors(partial, new Map([...(await lib.readCheckpoint(tiny))].slice(25)));
+  r = await sotr(['inspect', partial]);
+  assert.match(r.stdout, /^ {2}… 5 more \(--json lists all\)$/m);
+});
+
 test.run();

@@ -20,13 +20,14 @@ const isSafetensors = (file: string) => {
   }
 };
 
-function problemLines(problems: SotrKeyProblems, limit = 20): string[] {
+/** The problems, 20 of each kind at most; `all` says where the rest are listed. */
+function problemLines(problems: SotrKeyProblems, all: string, limit = 20): string[] {
   const out: string[] = [];
   const show = (title: string, xs: string[]) => {
     if (!xs.length) return;
     out.push(`${title} (${xs.length}):`);
     for (const x of xs.slice(0, limit)) out.push(`  ${x}`);
-    if (xs.length > limit) out.push(`  … ${xs.length - limit} more (--json lists all)`);
+    if (xs.length > limit) out.push(`  … ${xs.length - limit} more (${all} lists all)`);
   };
   show('missing keys', problems.missing);
   show('unexpected keys', problems.unexpected);
@@ -52,6 +53,11 @@ function checkFile(file: string | undefined, what: string): string {
 function checkOutput(output: string, overwrite: boolean): string {
   // predict's --out - is stdout; convert writes a binary file by renaming it into place, so '-' would be a file.
   if (output === '-') throw new UsageError("the output cannot be '-' (stdout): convert writes a binary file; give its name");
+  // Checked here, or the errors would name writeSafetensors' temporary file (`outdir.partial-…`, `newdir/.partial-…`).
+  if (/[/\\]$/.test(output)) throw new UsageError(`the output ${output} ends in a slash: give a file name (${path.join(output, 'model.safetensors')})`);
+  if (fs.statSync(output, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`the output ${output} is a folder: give a file name (${path.join(output, 'model.safetensors')})`);
+  }
   const ext = /\.(pth|pt|pkl)$/i.exec(output)?.[0];
   if (ext) throw new UsageError(`the output ${output} ends in ${ext}, a PyTorch name, but convert writes safetensors (arguments swapped? sotr convert <in.pth> <out.safetensors>)`);
   let st: fs.Stats;
@@ -172,7 +178,7 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
         (x.config ? `; test short side ${x.config.minSize}, long side ≤ ${x.config.maxSize}` : ''),
     );
     if (x.configError) lines.push(`  configuration error: ${x.configError}`);
-    lines.push(...problemLines(x.problems));
+    lines.push(...problemLines(x.problems, '--json'));
   }
   for (const w of warnings) lines.push(`warning: ${w}`);
   if (flag(p, 'keys')) for (const [k, v] of entries) lines.push(`  ${k}  ${v.dtype} [${v.shape.join(', ')}]`);
@@ -235,7 +241,7 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
     const config = inferSotrConfig(tensors);
     const bad = config.problems.missing.length + config.problems.unexpected.length + config.problems.misshaped.length;
     if (bad) {
-      for (const l of problemLines(config.problems)) io.stderr.write(`sotr: ${l}\n`);
+      for (const l of problemLines(config.problems, `sotr inspect --json ${input}`)) io.stderr.write(`sotr: ${l}\n`);
       if (!flag(p, 'no-check')) {
         io.stderr.write('sotr: not a SOTR state_dict as expected; nothing written (--no-check converts anyway)\n');
         return EXIT.usage;

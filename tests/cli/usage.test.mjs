@@ -25,6 +25,15 @@ test('no command: usage on stderr, exit 1; --help: usage on stdout, exit 0; --ve
   // Every option a command accepts is in its help (convert took -q/--quiet unlisted).
   r = await sotr(['help', 'convert']);
   assert.match(r.stdout, /^ {2}-q, --quiet /m);
+  // Help on help (they were "no command '--help'" and "no command 'help'"); an unknown topic points at it.
+  for (const args of [['help', '--help'], ['help', '-h'], ['help', 'help']]) {
+    r = await sotr(args);
+    assert.is(r.code, 0, args.join(' '));
+    assert.match(r.stdout, /^usage: sotr help \[<command>\]/);
+  }
+  r = await sotr(['help', 'nope']);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /^sotr help: no command 'nope'\nrun 'sotr help --help' for usage$/m);
   r = await sotr(['--version']);
   assert.is(r.stdout.trim(), JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version);
 });
@@ -49,7 +58,9 @@ test('usage errors exit 1 with a message that names the problem', async () => {
     [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--viz', path.join(examples, 'street.jpg')], /--viz .*street\.jpg is not a folder/],
     [['info', 'extra'], /Unexpected argument 'extra'|positional/i],
     [['inspect'], /a checkpoint is required/],
-    [['inspect', path.join(tmp, 'missing.pth')], /not found/],
+    [['inspect', path.join(tmp, 'missing.pth')], /^sotr inspect: checkpoint not found: .*missing\.pth$/m],
+    [['convert', path.join(tmp, 'missing.pth'), path.join(tmp, 'x.safetensors')], /^sotr convert: checkpoint not found: .*missing\.pth$/m],
+    [['inspect', tmp], /is a folder, not a checkpoint/],
     [['convert', ckpt], /expected <in.pth> <out.safetensors>, received 1 path$/m],
     // Integers are decimal digits (Number() took 0x10 and 1e0); fractions are decimals, 1e-3 included.
     [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--batch', '0x10'], /--batch must be an integer, received '0x10'/],

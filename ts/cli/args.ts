@@ -262,7 +262,12 @@ stderr, --json prints the numbers on stdout.
       --cache <dir>       where random models are written (default: the system's temporary folder)
       --json              print the numbers as JSON on stdout`;
 
+export const HELP_USAGE = `usage: sotr help [<command>]
+
+Prints a command's help (the same as sotr <command> --help), or without one the list of commands.`;
+
 export const USAGES: Record<string, string> = {
+  help: HELP_USAGE,
   bench: BENCH_USAGE,
   predict: PREDICT_USAGE,
   info: INFO_USAGE,

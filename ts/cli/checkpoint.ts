@@ -39,9 +39,9 @@ function problemLines(problems: SotrKeyProblems, all: string, limit = 20): strin
 const NO_KEY = '--key picks the state_dict entry of a wrapped PyTorch checkpoint; a safetensors file has no wrapping dict';
 
 function checkFile(file: string | undefined, what: string): string {
-  if (!file) throw new UsageError(`${what} is required`);
+  if (!file) throw new UsageError(`a ${what} is required`);
   if (!fs.existsSync(file)) throw new UsageError(`${what} not found: ${file}`);
-  if (fs.statSync(file).isDirectory()) throw new UsageError(`${what} is a folder: ${file}`);
+  if (fs.statSync(file).isDirectory()) throw new UsageError(`${file} is a folder, not a ${what}`);
   return file;
 }
 
@@ -86,7 +86,7 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
     return EXIT.ok;
   }
   if (p.positionals.length > 1) throw new UsageError(`one checkpoint at a time, received ${p.positionals.length}`);
-  const file = checkFile(p.positionals[0], 'a checkpoint');
+  const file = checkFile(p.positionals[0], 'checkpoint');
   const warnings: string[] = [];
   const t0 = performance.now();
   let entries: Map<string, { shape: number[]; dtype: string }>;
@@ -200,7 +200,7 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
     return EXIT.ok;
   }
   if (p.positionals.length !== 2) throw new UsageError(`expected <in.pth> <out.safetensors>, received ${count(p.positionals.length, 'path')}`);
-  const input = checkFile(p.positionals[0], 'the input checkpoint');
+  const input = checkFile(p.positionals[0], 'checkpoint');
   if (path.resolve(input) === path.resolve(p.positionals[1]!)) throw new UsageError('the output must not be the input');
   const output = checkOutput(p.positionals[1]!, flag(p, 'overwrite'));
   const say = (m: string) => {

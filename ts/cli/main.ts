@@ -34,7 +34,7 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
         io.stdout.write(MAIN_USAGE + '\n');
         return EXIT.ok;
       case 'help': {
-        const topic = rest[0];
+        const topic = rest[0] === '-h' || rest[0] === '--help' ? 'help' : rest[0];
         if (topic && !USAGES[topic]) throw new UsageError(`no command '${topic}'`);
         io.stdout.write((topic ? USAGES[topic] : MAIN_USAGE) + '\n');
         return EXIT.ok;

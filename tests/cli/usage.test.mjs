@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, mkdirSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sotr, root } from './helpers/run.mjs';
@@ -118,6 +119,17 @@ test('info --json is backendInfo(); info is readable', async () => {
   assert.match(r.stdout, /device: 'auto' is (cpu|cuda:\d+)/);
   r = await sotr(['info', '--json'], { env: { SOTR_DEVICE: 'cpu' } });
   assert.is(JSON.parse(r.stdout).defaultDevice.device, 'cpu');
+  r = await sotr(['info'], { env: { SOTR_DEVICE: 'cpu' } });
+  assert.match(r.stdout, /^device: 'auto' is cpu \(SOTR_DEVICE=cpu\)$/m);
+  // An invalid value is named as such (it read "'auto' is cpu (SOTR_DEVICE=bogus)", while 'auto' throws).
+  r = await sotr(['info'], { env: { SOTR_DEVICE: 'bogus' } });
+  assert.match(r.stdout, /^device: SOTR_DEVICE='bogus' is not a device/m);
+  assert.not.match(r.stdout, /'auto' is cpu/);
+  // Without the addon: the package's version, not "unknown".
+  const { formatInfo } = createRequire(import.meta.url)(path.join(root, 'dist', 'cli', 'info.js'));
+  const text = formatInfo({ build: { loaded: false, version: 'unknown', commit: 'unknown', napiVersion: 0, simdVariants: [], loadError: 'no addon' } });
+  assert.match(text, new RegExp(`^sotr-node ${JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version.replace(/\./g, '\\.')} `));
+  assert.match(text, /native addon: NOT LOADED\n {2}no addon/);
 });
 
 test('inspect describes a checkpoint (text and --json)', async () => {

@@ -1,6 +1,6 @@
 /** `sotr info`: backendInfo() for people (or as JSON with --json). */
 import { backendInfo, type BackendInfo } from '../device';
-import { EXIT, INFO_USAGE, flag, parse } from './args';
+import { EXIT, INFO_USAGE, flag, packageVersion, parse } from './args';
 import type { CliIO } from './predict';
 
 const GiB = 1024 ** 3;
@@ -13,7 +13,8 @@ function version(v: number): string {
 export function formatInfo(i: BackendInfo): string {
   const b = i.build;
   const lines: string[] = [];
-  lines.push(`sotr-node ${b.version} (commit ${b.commit}, Node-API ${b.napiVersion}, Node ${process.version}, ${process.platform}-${process.arch})`);
+  // Without the addon the build's version is unknown; the package's is not.
+  lines.push(`sotr-node ${b.loaded ? b.version : packageVersion()} (commit ${b.commit}, Node-API ${b.napiVersion}, Node ${process.version}, ${process.platform}-${process.arch})`);
   if (!b.loaded) {
     lines.push('native addon: NOT LOADED');
     lines.push(...(b.loadError ?? '').split('\n').map((l) => `  ${l}`));
@@ -37,6 +38,11 @@ export function formatInfo(i: BackendInfo): string {
     }
   }
   const dd = i.defaultDevice;
+  // An invalid SOTR_DEVICE: the reason says so (and that 'auto' throws until it is fixed), not just the value.
+  if (dd.fromEnvironment && dd.reason && dd.reason !== 'SOTR_DEVICE') {
+    lines.push(`device: ${dd.reason}`);
+    return lines.join('\n');
+  }
   lines.push(
     `device: 'auto' is ${dd.device}` +
       (dd.fromEnvironment ? ` (SOTR_DEVICE=${dd.environment})` : dd.reason && dd.device === 'cpu' ? ` (${dd.reason})` : ''),

@@ -26,6 +26,12 @@ test('no command: usage on stderr, exit 1; --help: usage on stdout, exit 0; --ve
   // Every option a command accepts is in its help (convert took -q/--quiet unlisted).
   r = await sotr(['help', 'convert']);
   assert.match(r.stdout, /^ {2}-q, --quiet /m);
+  // What the options do not say by their names: convert takes safetensors too; --keep-prefix needs --no-check
+  // ('module.' names are not SOTR keys); bench's --cache is for the random models only.
+  assert.match(r.stdout, /^usage: sotr convert <in\.pth \| in\.safetensors> /);
+  assert.match(r.stdout, /--keep-prefix .*add --no-check/);
+  r = await sotr(['help', 'bench']);
+  assert.match(r.stdout, /--cache <dir> [^]*not used\s+when --model is a file/);
   // Help on help (they were "no command '--help'" and "no command 'help'"); an unknown topic points at it.
   for (const args of [['help', '--help'], ['help', '-h'], ['help', 'help']]) {
     r = await sotr(args);

@@ -216,13 +216,14 @@ SOTR configuration inferred from it, and missing / unexpected / mis-shaped keys,
       --key <k>    the state_dict entry of a wrapped PyTorch checkpoint (default: model / state_dict)
       --verify     check every zip entry's CRC-32, the tensor data's too (by default only the metadata's)`;
 
-export const CONVERT_USAGE = `usage: sotr convert <in.pth> <out.safetensors> [--overwrite] [--no-check] [--key <entry>] [--keep-prefix]
+export const CONVERT_USAGE = `usage: sotr convert <in.pth | in.safetensors> <out.safetensors> [--overwrite] [--no-check] [--key <entry>] [--keep-prefix]
 
-Converts a PyTorch checkpoint to safetensors (written under a temporary name, then renamed), checking it
-against the SOTR key structure first. Every zip entry's CRC-32 is checked: corrupt data is refused.
+Converts a PyTorch checkpoint (.pth zip or legacy; or a safetensors file, to strip 'module.' from its names) to
+safetensors (written under a temporary name, then renamed), checking it against the SOTR key structure first.
+Every zip entry's CRC-32 is checked: corrupt data is refused.
       --no-check      convert even when the keys are not a SOTR state_dict
       --key <entry>   the state_dict entry of a wrapped PyTorch checkpoint (default: model / state_dict)
-      --keep-prefix   keep a leading 'module.' on names
+      --keep-prefix   keep a leading 'module.' on names (such names are not SOTR keys: add --no-check)
       --overwrite     replace an existing output file (refused otherwise)
   -q, --quiet         no lines on what was read and written (problems, warnings and errors are still printed)`;
 
@@ -259,7 +260,8 @@ stderr, --json prints the numbers on stdout.
       --precision <p>     fp32 (default) | tf32 | bf16 | fp16
       --runs <n>          timed predictions for the latency (default 5 on the CPU, 50 on a GPU)
       --throughput <n>    images for the throughput (default twice --runs on the CPU, 100 on a GPU; 0: skip)
-      --cache <dir>       where random models are written (default: the system's temporary folder)
+      --cache <dir>       where random models are written (default: the system's temporary folder); not used
+                          when --model is a file
       --json              print the numbers as JSON on stdout`;
 
 export const HELP_USAGE = `usage: sotr help [<command>]

@@ -266,9 +266,9 @@ export class Sotr {
     if (unexpected.length) {
       const list = unexpected.length > 10 ? `${unexpected.slice(0, 10).join(', ')}, … (${unexpected.length - 10} more)` : unexpected.join(', ');
       if (options.strict) {
-        throw new CheckpointKeyError(`the checkpoint has ${unexpected.length} unexpected keys: ${list}`, { details: { unexpected } });
+        throw new CheckpointKeyError(`the checkpoint has ${unexpected.length} unexpected ${unexpected.length === 1 ? 'key' : 'keys'}: ${list}`, { details: { unexpected } });
       }
-      warn(`the checkpoint has ${unexpected.length} unexpected keys (ignored): ${list}`);
+      warn(`the checkpoint has ${unexpected.length} unexpected ${unexpected.length === 1 ? 'key' : 'keys'} (ignored): ${list}`);
     }
     const config = resolveConfig(inferred, options);
     const device = resolveDevice(options.device ?? 'auto').device;

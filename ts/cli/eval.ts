@@ -10,7 +10,6 @@ import { scanLines, type ResultLine } from './journal';
 import type { CliIO } from './predict';
 import { categoryIds, evaluateCoco, imageKey, type CocoGroundTruth, type CocoIouType, type CocoResult } from '../eval/coco_eval';
 import { SotrError, SotrRangeError, SotrTypeError } from '../errors';
-import { segmentationToRle } from '../masks/coco_mask';
 
 function readJson(file: string, what: string): unknown {
   if (!fs.existsSync(file)) throw new UsageError(`${what} not found: ${file}`);
@@ -92,39 +91,6 @@ function checkEntries(list: unknown[], what: string, where: string): void {
   for (let i = 0; i < list.length; i++) {
     if (!isObject(list[i])) throw new UsageError(`${where}: ${what} ${i} is ${describe(list[i])}, not an object`);
   }
-}
-
-/**
- * The library's messages about a segmentation do not say whose it was: on that error path only, the segmentations
- * evaluateCoco decodes (results with one, ground truths of the images and categories evaluated) are decoded again
- * to find the first that fails. Undefined when all decode (the error was about something else).
- */
-function findBadSegmentation(gt: CocoGroundTruth, results: readonly CocoResult[], categories: Array<number | string> | undefined, resultName: (i: number) => string): string | undefined {
-  const sizes = new Map<string, [number, number]>();
-  for (const im of gt.images) sizes.set(imageKey(im.id), [im.height, im.width]);
-  const decodes = (segm: unknown, size: [number, number]): string | undefined => {
-    try {
-      segmentationToRle(segm, size[0], size[1]);
-      return undefined;
-    } catch (e) {
-      return (e as Error).message;
-    }
-  };
-  for (let i = 0; i < results.length; i++) {
-    const size = sizes.get(imageKey(results[i]!.image_id));
-    if (results[i]!.segmentation === undefined || !size) continue;
-    const msg = decodes(results[i]!.segmentation, size);
-    if (msg) return `${resultName(i)}: ${msg}`;
-  }
-  const cats = new Set(categories ? categoryIds(gt, categories) : gt.categories.map((c) => c.id));
-  for (let j = 0; j < gt.annotations.length; j++) {
-    const a = gt.annotations[j]!;
-    const size = sizes.get(imageKey(a.image_id));
-    if (!size || !cats.has(a.category_id)) continue;
-    const msg = decodes(a.segmentation, size);
-    if (msg) return `annotation ${j}${a.id !== undefined ? ` (id ${String(a.id)})` : ''}: ${msg}`;
-  }
-  return undefined;
 }
 
 export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
@@ -210,10 +176,8 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
       if (!(e instanceof SotrError || e instanceof SotrTypeError || e instanceof SotrRangeError)) throw e;
       // The library's own checks of the data: a data error naming the file (and the entry), not an unexpected one.
       const msg = e.message.replace(/^evaluateCoco: /, '');
-      const bad = /^(COCO segmentation|decodeRleCounts)/.test(msg) ? findBadSegmentation(gt, given, categories, resultName) : undefined;
-      if (bad) throw new UsageError(`${bad.startsWith('annotation') ? `--gt ${gtFile}` : `--results ${resFile}`}: ${bad}`);
       if (/^\d+ result\(s\)|^results?\b/.test(msg)) throw new UsageError(`--results ${resFile}: ${msg.replace(/^result (\d+)/, (_, i: string) => resultName(Number(i)))}`);
-      if (/^(image|annotation|ground truth)\b/.test(msg)) throw new UsageError(`--gt ${gtFile}: ${msg}`);
+      if (/^(image|annotation|ground[ -]truth)\b/.test(msg)) throw new UsageError(`--gt ${gtFile}: ${msg}`);
       throw new UsageError(`--gt ${gtFile} (--results ${resFile}): ${msg}`);
     }
     io.stdout.write(`${t}: ${count(s.images, 'image')}, ${count(s.categories, 'category', 'categories')}, ${count(s.groundTruths, 'ground truth')}, ${count(s.detections, 'result')} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);

@@ -224,6 +224,17 @@ function gtName(j: number, a: { id?: unknown }): string {
   return `ground-truth annotation ${j} (id ${JSON.stringify(a.id) ?? 'undefined'})`;
 }
 
+// segmentationToRle, its error naming the entry whose segmentation it was ("result 3: COCO segmentation: ..."), so a
+// caller (sotr eval) need not decode everything again to find it.
+function decodeEntry(name: string, segm: unknown, h: number, w: number, pool?: RunPool): RleMask {
+  try {
+    return segmentationToRle(segm, h, w, pool);
+  } catch (e) {
+    if (e instanceof Error) e.message = `evaluateCoco: ${name}: ${e.message}`;
+    throw e;
+  }
+}
+
 // What an error says of a bad field's value.
 function describe(v: unknown): string {
   return v === undefined ? 'missing' : `received ${JSON.stringify(v) ?? String(v)}`;
@@ -407,7 +418,7 @@ export async function evaluateCoco(
       dtArea[i] = bb[2] * bb[3];
     } else {
       if (r.segmentation === undefined) throw new SotrTypeError(`evaluateCoco: result ${i} has neither bbox nor segmentation`);
-      const rle = segmentationToRle(r.segmentation, keyH[dtKey[i]!]!, keyW[dtKey[i]!]!);
+      const rle = decodeEntry(`result ${i}`, r.segmentation, keyH[dtKey[i]!]!, keyW[dtKey[i]!]!);
       checkResultRleSize(i, rle, dtKey[i]!); // its area and box are read at its size
       dtArea[i] = rleArea(rle);
       dtBox[i] = r.bbox ?? rleToBox(rle);
@@ -497,13 +508,14 @@ export async function evaluateCoco(
           const dr: RleMask[] = [];
           for (let di = 0; di < D; di++) {
             const i = dtGroups.items[d0 + di]!;
-            dr.push(segmentationToRle(dtSegm(i), h, w, pool));
+            dr.push(decodeEntry(`result ${i}`, dtSegm(i), h, w, pool));
             checkResultRleSize(i, dr[di]!, u);
             if (clock.due()) await clock.next();
           }
           const gr: RleMask[] = [];
           for (let gi = 0; gi < G; gi++) {
-            gr.push(segmentationToRle(gt.annotations[gtGroups.items[g0 + gi]!]!.segmentation, h, w, pool));
+            const j = gtGroups.items[g0 + gi]!;
+            gr.push(decodeEntry(gtName(j, gt.annotations[j]!), gt.annotations[j]!.segmentation, h, w, pool));
             if (clock.due()) await clock.next();
           }
           boxIou(dr.map(rleToBox), gr.map(rleToBox), crowd, ious, off);

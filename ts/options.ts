@@ -52,6 +52,11 @@ export function nearestKey(key: string, allowed: readonly string[]): string | un
  * Throws SotrTypeError when `options` is not a plain object (undefined is fine: the defaults) or has an own key
  * outside `allowed` whose value is not undefined (a key spread in as undefined changes nothing, so it passes).
  */
+/** A value in an error message: a string quoted, so that '80' does not read as 80. */
+export function shownValue(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
 export function checkOptions(where: string, options: unknown, allowed: readonly string[]): void {
   if (options === undefined) return;
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {

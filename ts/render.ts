@@ -10,7 +10,7 @@ import { DEFAULT_LIMIT_INPUT_PIXELS, checkRawImage, decodePixels, isRawImage, re
 import { inSlices, turnTaker } from './event_loop';
 import type { Instance } from './model/postprocess';
 import type { Prediction } from './model/sotr';
-import { checkOptions, keysOf } from './options';
+import { checkOptions, keysOf, shownValue } from './options';
 
 /** The image encoding renderPrediction returns. */
 export type RenderFormat = 'png' | 'jpeg' | 'webp';
@@ -46,15 +46,11 @@ export interface OverlayInstance {
   counts?: string;
 }
 
-// An option's value in a message: a string quoted, so that quality: '80' does not read as "received 80".
-function shown(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
-}
 
 /** A distinct colour per instance rank (golden-ratio hues, bright and saturated). */
 export function instanceColour(i: number): [number, number, number] {
   // NaN, a string or an infinity made [NaN, NaN, NaN].
-  if (typeof i !== 'number') throw new SotrTypeError(`instanceColour: the rank must be a number, received ${shown(i)}`);
+  if (typeof i !== 'number') throw new SotrTypeError(`instanceColour: the rank must be a number, received ${shownValue(i)}`);
   if (!Number.isFinite(i)) throw new SotrRangeError(`instanceColour: the rank must be finite, received ${String(i)}`);
   const h = (i * 0.618033988749895 + 0.08) % 1;
   const s = 0.85;
@@ -295,16 +291,16 @@ export async function baseImage(image: ImageInput, limitInputPixels: number | un
 export async function renderPrediction(image: ImageInput, prediction: Prediction | readonly Instance[], options: RenderOptions = {}): Promise<Buffer> {
   checkOptions('renderPrediction', options, RENDER_OPTION_KEYS);
   const format = options.format ?? 'png';
-  if (format !== 'png' && format !== 'jpeg' && format !== 'webp') throw new SotrRangeError(`renderPrediction: format must be 'png', 'jpeg' or 'webp', received ${shown(format)}`);
+  if (format !== 'png' && format !== 'jpeg' && format !== 'webp') throw new SotrRangeError(`renderPrediction: format must be 'png', 'jpeg' or 'webp', received ${shownValue(format)}`);
   const quality = options.quality ?? 88;
-  if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new SotrRangeError(`renderPrediction: quality must be an integer in [1, 100], received ${shown(quality)}`);
+  if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new SotrRangeError(`renderPrediction: quality must be an integer in [1, 100], received ${shownValue(quality)}`);
   const opacity = options.maskOpacity ?? 0.45;
-  if (typeof opacity !== 'number' || !(opacity >= 0 && opacity <= 1)) throw new SotrRangeError(`renderPrediction: maskOpacity must be in [0, 1], received ${shown(opacity)}`);
+  if (typeof opacity !== 'number' || !(opacity >= 0 && opacity <= 1)) throw new SotrRangeError(`renderPrediction: maskOpacity must be in [0, 1], received ${shownValue(opacity)}`);
   const minScore = options.minScore ?? 0;
-  if (typeof minScore !== 'number' || Number.isNaN(minScore)) throw new SotrRangeError(`renderPrediction: minScore must be a number, received ${shown(minScore)}`);
+  if (typeof minScore !== 'number' || Number.isNaN(minScore)) throw new SotrRangeError(`renderPrediction: minScore must be a number, received ${shownValue(minScore)}`);
   // Only false turned them off: 'no' or 0 drew them.
   for (const key of ['boxes', 'labels'] as const) {
-    if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new SotrTypeError(`renderPrediction: ${key} must be a boolean, received ${shown(options[key])}`);
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new SotrTypeError(`renderPrediction: ${key} must be a boolean, received ${shownValue(options[key])}`);
   }
   const instances = Array.isArray(prediction) ? (prediction as readonly Instance[]) : (prediction as Prediction)?.instances;
   if (!Array.isArray(instances)) throw new SotrTypeError('renderPrediction: expected a prediction or its instances');
@@ -317,7 +313,7 @@ export async function renderPrediction(image: ImageInput, prediction: Prediction
         `renderPrediction: the image is ${base.width}×${base.height}, instance ${k}'s mask ${inst.mask.width}×${inst.mask.height} (render the image the prediction was made from)`,
       );
     }
-    if (typeof inst.score !== 'number') throw new SotrTypeError(`renderPrediction: instance ${k}'s score must be a number, received ${shown(inst.score)}`);
+    if (typeof inst.score !== 'number') throw new SotrTypeError(`renderPrediction: instance ${k}'s score must be a number, received ${shownValue(inst.score)}`);
     if (inst.score < minScore) return;
     const box: unknown = inst.box;
     if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => typeof v === 'number' && Number.isFinite(v))) {

@@ -6,6 +6,7 @@
  * anything is allocated. Storages are read straight from disk into the buffers that back the returned tensors.
  */
 import { AbortError, CheckpointFormatError, SotrError, SotrRangeError, SotrTypeError } from '../errors';
+import { shownValue } from '../options';
 import { checkSignal, throwIfAborted } from '../abort';
 import { parseTorchLegacy } from './legacy';
 import { parseSafetensorsHeader, readSafetensorsFrom, writeSafetensors, type TensorCollection } from './safetensors';
@@ -63,7 +64,7 @@ function checksumMode(v: unknown): boolean | 'metadata' {
   if (v === undefined) return 'metadata';
   if (v === true || v === false || v === 'metadata') return v;
   // Anything else (1, 'all', null) used to mean 'metadata' silently, checking less than the caller asked for.
-  const msg = `CheckpointOptions.verifyChecksums must be true, false or 'metadata', received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`;
+  const msg = `CheckpointOptions.verifyChecksums must be true, false or 'metadata', received ${shownValue(v)}`;
   if (typeof v === 'string') throw new SotrRangeError(msg);
   throw new SotrTypeError(msg);
 }

@@ -6,6 +6,7 @@
  * few of.
  */
 import { SotrRangeError, SotrTypeError } from '../errors';
+import { shownValue } from '../options';
 
 /**
  * `points` (x0, y0, x1, y1, ...; integers in the int32 range) simplified so that no dropped point lies farther than `epsilon` pixels from the
@@ -20,7 +21,7 @@ export function approxPolygon(points: Int32Array | readonly number[], epsilon: n
   if (!(points instanceof Int32Array)) {
     for (let i = 0; i < points.length; i++) {
       const v: unknown = points[i];
-      if (typeof v !== 'number') throw new SotrTypeError(`approxPolygon: points[${i}] must be a number, received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`);
+      if (typeof v !== 'number') throw new SotrTypeError(`approxPolygon: points[${i}] must be a number, received ${shownValue(v)}`);
       if (!Number.isInteger(v) || v < -(2 ** 31) || v > 2 ** 31 - 1) throw new SotrRangeError(`approxPolygon: points[${i}] must be an integer in the int32 range, received ${v}`);
     }
   }

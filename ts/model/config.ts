@@ -5,7 +5,7 @@
  * run.
  */
 import { SotrRangeError, SotrTypeError } from '../errors';
-import { keysOf, nearestKey } from '../options';
+import { keysOf, nearestKey, shownValue } from '../options';
 import type { SotrCheckpointConfig } from '../checkpoint/config';
 import type { Precision } from '../device';
 import { COCO_CATEGORY_IDS, COCO_CLASS_NAMES } from './coco';
@@ -208,7 +208,7 @@ export function checkPostprocessOption(where: string, key: keyof PostprocessOpti
 // `classes` as sorted distinct labels: each entry a label in [0, classNames.length) or one of classNames.
 function classLabels(where: string, v: unknown, classNames: readonly string[]): number[] {
   if (!Array.isArray(v)) {
-    throw new SotrTypeError(`${where}: classes must be an array of labels or class names (null for every class), received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`);
+    throw new SotrTypeError(`${where}: classes must be an array of labels or class names (null for every class), received ${shownValue(v)}`);
   }
   const byName = new Map(classNames.map((n, i) => [n, i] as const));
   const labels = new Set<number>();

@@ -18,7 +18,7 @@ import { ImageDecodeError, SotrRangeError, SotrTypeError } from '../errors';
 import { pillowResize } from '../ops/pillow_resize';
 import { inSlices } from '../event_loop';
 import { Tensor } from '../tensor';
-import { checkOptions } from '../options';
+import { checkOptions, shownValue } from '../options';
 
 /** Raw pixels, taken as already oriented. */
 export interface RawImage {
@@ -96,18 +96,15 @@ function checkLimit(w: number, h: number, limit: number): void {
   }
 }
 
-// A value in an error message: strings quoted, so that '3' does not read as 3.
-const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
-
 /** @internal Checks raw pixels (sizes, channels, format, length, the pixel limit); returns the channel order. */
 export function checkRawImage(img: RawImage, limit: number): 'rgb' | 'bgr' {
   const { width, height, channels } = img;
   if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1) {
-    throw new SotrRangeError(`raw image: width and height must be positive integers, received ${shown(width)}×${shown(height)}`);
+    throw new SotrRangeError(`raw image: width and height must be positive integers, received ${shownValue(width)}×${shownValue(height)}`);
   }
-  if (channels !== 1 && channels !== 3 && channels !== 4) throw new SotrRangeError(`raw image: channels must be 1, 3 or 4, received ${shown(channels)}`);
+  if (channels !== 1 && channels !== 3 && channels !== 4) throw new SotrRangeError(`raw image: channels must be 1, 3 or 4, received ${shownValue(channels)}`);
   const format = img.format ?? 'rgb';
-  if (format !== 'rgb' && format !== 'bgr') throw new SotrRangeError(`raw image: format must be 'rgb' or 'bgr', received ${shown(format)}`);
+  if (format !== 'rgb' && format !== 'bgr') throw new SotrRangeError(`raw image: format must be 'rgb' or 'bgr', received ${shownValue(format)}`);
   if (!(img.data instanceof Uint8Array || img.data instanceof Uint8ClampedArray)) throw new SotrTypeError('raw image: data must be a Uint8Array');
   if (img.data.length !== width * height * channels) {
     throw new SotrRangeError(`raw image: data holds ${img.data.length} bytes, expected ${width}×${height}×${channels} = ${width * height * channels}`);
@@ -199,7 +196,7 @@ function fileUrlAsPath(input: ImageInput): ImageInput {
 /** Checks a pixel limit: a non-negative integer (0: no limit). */
 export function checkLimitInputPixels(what: string, limit: unknown): number {
   if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0) {
-    throw new SotrRangeError(`${what} must be a non-negative integer (0: no limit), received ${shown(limit)}`);
+    throw new SotrRangeError(`${what} must be a non-negative integer (0: no limit), received ${shownValue(limit)}`);
   }
   return limit;
 }

@@ -340,10 +340,10 @@ export class Sotr {
     if (this.#disposed || this.#disposing) return Promise.reject(new DisposedError('Sotr model'));
     try {
       checkOptions('predict', options, PREDICT_OPTION_KEYS);
+      checkSignal('predict', options.signal);
     } catch (e) {
       return Promise.reject(e);
     }
-    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) return Promise.reject(new SotrTypeError('predict: signal must be an AbortSignal'));
     // An array as it is at the call, its raw frames copied: the caller may change the array or reuse a frame's
     // buffer as soon as predict returns, as with one raw frame (the images run later, a few at a time).
     const many = Array.isArray(input) ? (input as readonly ImageInput[]).map(snapshotRawImage) : null;
@@ -377,7 +377,7 @@ export class Sotr {
     if (this.#disposed || this.#disposing) throw new DisposedError('Sotr model');
     checkOptions('predictEach', options, PREDICT_OPTION_KEYS);
     checkImageSource(images);
-    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new SotrTypeError('predictEach: signal must be an AbortSignal');
+    checkSignal('predictEach', options.signal);
     // Option values once, here, rather than as the same error for every image.
     this.#postOptions(options, 'predictEach');
     checkOutputOptions('predictEach', options);
@@ -616,7 +616,7 @@ export class Sotr {
     if (options === null || typeof options !== 'object') throw new SotrTypeError('predict: options must be an object');
     const post = this.#postOptions(options);
     const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new SotrTypeError('predict: signal must be an AbortSignal');
+    checkSignal('predict', signal);
     const check = () => {
       if (signal?.aborted) throw new AbortError('predict');
     };

@@ -23,7 +23,7 @@ import { Tensor, dtypeBytes } from '../tensor';
 import { inlineCall } from '../inline_turn';
 import { DEFERRED_BACKLOG_BYTES, deferredOps, type DeferredScope } from '../deferred';
 import { keysOf } from '../options';
-import { watchAbort } from '../abort';
+import { checkSignal, watchAbort } from '../abort';
 
 /** Options every op takes (each op's options interface extends this one). */
 export interface OpOptions {
@@ -128,7 +128,7 @@ export async function runOp(
   }
   const precision = checkPrecision(op, options.precision);
   const signal = options.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new SotrTypeError(`${op}: signal must be an AbortSignal`);
+  checkSignal(op, signal);
   if (signal?.aborted) throw new AbortError(op);
   const handles: Array<NativeTensorHandle | null> = [];
   let device: string | undefined;

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { turnClock, inSlices } from '../../dist/event_loop.js';
 import { labelMap, Mask } from '../../dist/index.js';
+import { eventLoopGaps } from '../helpers/event_loop_gaps.mjs';
 
 const spin = (ms) => {
   const end = performance.now() + ms;
@@ -12,20 +13,10 @@ const spin = (ms) => {
 };
 
 /** The worst gap between ticks of a 1 ms interval while `work()` runs. */
-async function worstGap(work) {
-  let last = performance.now();
-  let worst = 0;
-  const iv = setInterval(() => {
-    const t = performance.now();
-    worst = Math.max(worst, t - last);
-    last = t;
-  }, 1);
+const worstGap = async (work) => {
   await new Promise((r) => setTimeout(r, 5));
-  last = performance.now();
-  await work();
-  clearInterval(iv);
-  return worst;
-}
+  return (await eventLoopGaps(work)).worst;
+};
 
 test('ten clocked loops at once: timers wait about one turn, not ten', async () => {
   const loop = async () => {

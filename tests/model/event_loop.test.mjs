@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Sotr } from '../../dist/index.js';
 import { fixturePath } from './helpers.mjs';
+import { eventLoopGaps } from '../helpers/event_loop_gaps.mjs';
 
 test('predict keeps the event loop responsive (worst stall bounded)', async () => {
   const m = await Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 800, maxSize: 1333 });
@@ -15,19 +16,7 @@ test('predict keeps the event loop responsive (worst stall bounded)', async () =
     for (let i = 0; i < data.length; i++) data[i] = (Math.imul(i, 2654435761) >>> 24) & 255;
     const img = { data, width: W, height: H, channels: 3, format: 'bgr' };
     await m.predict(img); // warm-up
-    let last = performance.now();
-    let worst = 0;
-    let ticks = 0;
-    const iv = setInterval(() => {
-      const t = performance.now();
-      worst = Math.max(worst, t - last);
-      last = t;
-      ticks++;
-    }, 2);
-    const t0 = performance.now();
-    const r = await m.predict(img, { profile: true });
-    const ms = performance.now() - t0;
-    clearInterval(iv);
+    const { result: r, ms, worst, ticks } = await eventLoopGaps(() => m.predict(img, { profile: true }), 2);
     assert.ok(r.instances.length > 0, 'instances found');
     // On the CPU the post-processing's native ops take > 50 ms here; on a GPU they are a few ms of device work.
     const minPost = m.device === 'cpu' ? 50 : 1;

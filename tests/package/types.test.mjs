@@ -2,7 +2,9 @@
 // as an installed package is) type-checks against dist/*.d.ts, from ESM (module node16) and from CommonJS (node10):
 // the README's example, predict's options, the outputs (RLE, contours, polygons, overlays, COCO evaluation), tensors
 // and errors; and the types refuse what the runtime refuses (@ts-expect-error lines, which fail the check if the
-// types accept them). Nothing runs: tsc --noEmit only.
+// types accept them). An ESM consumer is typed by dist/index.d.mts (an ES module declaration, as dist/index.mjs is
+// what Node runs for it; typing it with the CommonJS index.d.ts was "masquerading as CJS"), under node16, nodenext and
+// bundler resolution, with named, default and namespace imports. Nothing runs: tsc --noEmit only.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -79,14 +81,17 @@ const NAMES =
   'Sotr, masksToContours, masksToRLE, contoursToCocoPolygons, approxPolygon, renderPrediction, evaluateCoco, Tensor, matmul, backendInfo, ImageDecodeError, SotrError';
 const TYPES = 'Prediction, PredictEachItem, RawImage, Contour, CocoRle';
 
-function project(kind) {
+function project(kind, resolution = { module: 'node16', moduleResolution: 'node16' }) {
   const dir = mkdtempSync(path.join(tmpdir(), `sotr-types-${kind}-`));
   mkdirSync(path.join(dir, 'node_modules'));
   symlinkSync(root, path.join(dir, 'node_modules', 'sotr-node'), 'dir');
   const esm = kind === 'esm';
   const file = esm ? 'consumer.mts' : 'consumer.cts';
+  // The default and namespace imports are index.mjs's: the whole library (`export default lib`) and its names.
   const head = esm
-    ? `import { ${NAMES} } from 'sotr-node';\nimport type { ${TYPES} } from 'sotr-node';\n`
+    ? `import { ${NAMES} } from 'sotr-node';\nimport type { ${TYPES} } from 'sotr-node';\n` +
+      `import lib from 'sotr-node';\nimport * as ns from 'sotr-node';\n` +
+      `const sameSotr: typeof Sotr = lib.Sotr;\nconst sameTensor: typeof Tensor = ns.default.Tensor;\nvoid sameSotr, sameTensor, ns.matmul;\n`
     : `import { ${NAMES} } from 'sotr-node';\nimport type { ${TYPES} } from 'sotr-node';\n`;
   writeFileSync(path.join(dir, file), head + BODY);
   writeFileSync(
@@ -95,8 +100,8 @@ function project(kind) {
       compilerOptions: {
         target: 'ES2022',
         lib: ['ES2022', 'ESNext.Disposable', 'DOM'],
-        module: esm ? 'node16' : 'commonjs',
-        moduleResolution: esm ? 'node16' : 'node10',
+        module: esm ? resolution.module : 'commonjs',
+        moduleResolution: esm ? resolution.moduleResolution : 'node10',
         strict: true,
         noEmit: true,
         skipLibCheck: false,
@@ -109,11 +114,31 @@ function project(kind) {
   return dir;
 }
 
-for (const kind of ['esm', 'cjs']) {
-  test(`a TypeScript ${kind === 'esm' ? 'ESM (node16)' : 'CommonJS (node10)'} consumer type-checks against the published typings`, () => {
-    const dir = project(kind);
-    const r = spawnSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8', cwd: dir });
+// The file tsc took for an import of `specifier`: --explainFiles lists each file on a line of its own, then indented
+// lines saying why it is in ("Imported via 'sotr-node' from file ...").
+function fileImportedAs(explained, specifier) {
+  let file;
+  for (const line of explained.split('\n')) {
+    if (/^\S/.test(line)) file = line.trim();
+    else if (line.includes(`Imported via '${specifier}'`)) return file;
+  }
+  return undefined;
+}
+
+const KINDS = [
+  ['esm', { module: 'node16', moduleResolution: 'node16' }, 'ESM (node16)', 'index.d.mts'],
+  ['esm', { module: 'nodenext', moduleResolution: 'nodenext' }, 'ESM (nodenext)', 'index.d.mts'],
+  ['esm', { module: 'esnext', moduleResolution: 'bundler' }, 'ESM (bundler)', 'index.d.mts'],
+  ['cjs', undefined, 'CommonJS (node10)', 'index.d.ts'],
+];
+for (const [kind, resolution, label, typings] of KINDS) {
+  test(`a TypeScript ${label} consumer type-checks against the published typings (dist/${typings})`, () => {
+    const dir = project(kind, resolution);
+    const r = spawnSync(process.execPath, [tsc, '-p', dir, '--explainFiles'], { encoding: 'utf8', cwd: dir });
     assert.is(r.status, 0, `tsc failed:\n${r.stdout}${r.stderr}`);
+    const entry = fileImportedAs(r.stdout, 'sotr-node');
+    assert.ok(entry, `tsc did not list the file 'sotr-node' resolved to:\n${r.stdout.slice(-3000)}`);
+    assert.ok(entry.trim().endsWith(`/dist/${typings}`), `the entry resolved to ${entry.trim()}, not dist/${typings}`);
   });
 }
 

@@ -146,6 +146,43 @@ test('resuming from another working folder: the lines are matched (relative to t
 });
 
 
+test('resuming a results file moved with its images (a renamed or copied project folder): matched where they are now, nothing twice', async () => {
+  const { dir } = imageFolder();
+  const { mkdirSync, renameSync, cpSync } = await import('node:fs');
+  mkdirSync(path.join(dir, 'project', 'out'), { recursive: true });
+  renameSync(path.join(dir, 'images'), path.join(dir, 'project', 'images'));
+  const first = path.join(dir, 'project');
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', 'images/street.jpg', 'images/table.jpg', '-o', 'out/r.jsonl', '-q'], { cwd: first });
+  assert.is(r.code, 0, r.stderr);
+  const rec = JSON.parse(readFileSync(path.join(first, 'out', 'r.jsonl.settings.json'), 'utf8'));
+  assert.is(rec.base, first);
+  assert.is(rec.baseFromOut, '..');
+  // Renamed: the record's base is gone; from the new folder and from a folder beside the results file.
+  const moved = path.join(dir, 'moved');
+  renameSync(first, moved);
+  mkdirSync(path.join(moved, 'work'));
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', '../images/street.jpg', '../images/table.jpg', '../images/grey.jpg', '-o', '../out/r.jsonl'], { cwd: path.join(moved, 'work') });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /2 of 3 images already in/);
+  assert.match(r.stderr, new RegExp(`reading its images' paths relative to ${moved.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  assert.equal(readLines(path.join(moved, 'out', 'r.jsonl')).map((l) => l.file), ['images/street.jpg', 'images/table.jpg', 'images/grey.jpg'], 'relative to the same folder, moved');
+  assert.is(JSON.parse(readFileSync(path.join(moved, 'out', 'r.jsonl.settings.json'), 'utf8')).base, moved, 'the record follows');
+  // Copied: the record's folder still exists but does not hold the inputs given; the copy's own images are matched.
+  const copy = path.join(dir, 'copy');
+  cpSync(moved, copy, { recursive: true });
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', 'images/street.jpg', 'images/table.jpg', 'images/grey.jpg', '-o', 'out/r.jsonl'], { cwd: copy });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /nothing to do/);
+  // A record from before `baseFromOut`, moved: the working folder is tried too.
+  const rec2 = JSON.parse(readFileSync(path.join(copy, 'out', 'r.jsonl.settings.json'), 'utf8'));
+  delete rec2.baseFromOut;
+  rec2.base = path.join(dir, 'gone');
+  writeFileSync(path.join(copy, 'out', 'r.jsonl.settings.json'), JSON.stringify(rec2));
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', 'images/grey.jpg', '-o', 'out/r.jsonl'], { cwd: copy });
+  assert.match(r.stderr, /nothing to do/);
+});
+
+
 test('--viz / --label-maps names never collide: same stem with other extensions, the same path under ../ and ../../', async () => {
   const { dir, images } = imageFolder();
   const { mkdirSync, copyFileSync, readdirSync } = await import('node:fs');

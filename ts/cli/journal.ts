@@ -152,6 +152,27 @@ export function loadJournal(file: string, base = process.cwd()): JournalState {
   return { done, lines, truncatedBytes: size - end, size, badLines: bad };
 }
 
+/**
+ * The folder a resumed results file's relative paths are read against, of `candidates` (its recorded base first):
+ * the one under which most of the lines name one of `inputs` (absolute paths), the first on a tie or when none
+ * does. A file moved with its images (a renamed project folder, another mount point) is read against where they
+ * are now, not where its first run was. Reads the file once more: called only when the candidates differ.
+ */
+export function chooseBase(file: string, candidates: readonly string[], inputs: readonly string[]): string {
+  if (candidates.length < 2 || !fs.existsSync(file)) return candidates[0];
+  const wanted = new Set(inputs);
+  const hits = candidates.map(() => 0);
+  scanLines(file, (v) => {
+    if (path.isAbsolute(v.file)) return;
+    candidates.forEach((c, i) => {
+      if (wanted.has(path.resolve(c, v.file))) hits[i]++;
+    });
+  });
+  let best = 0;
+  for (let i = 1; i < candidates.length; i++) if (hits[i] > hits[best]) best = i;
+  return candidates[best];
+}
+
 /** Cuts the torn last line loadJournal found (when the file is still as it was read). */
 export function cutTornLine(file: string, j: JournalState): void {
   if (!j.truncatedBytes) return;

@@ -21,7 +21,7 @@ import { SOTR_DEFAULTS } from '../model/config';
 import { formatOpProfile, OpProfileSession, type OpProfile } from '../profile';
 import { EXIT, UsageError, count, deviceOption, flag, listOption, num, parse, precisionOption, str, strs, PREDICT_USAGE, type Parsed } from './args';
 import { expandInputs } from './inputs';
-import { JournalWriter, cutTornLine, loadJournal, statusOf, type JournalState, type LineStatus, type ResultLine } from './journal';
+import { JournalWriter, chooseBase, cutTornLine, loadJournal, statusOf, type JournalState, type LineStatus, type ResultLine } from './journal';
 import { Progress, formatDuration, type ProgressMode } from './progress';
 import { checkImageIds, loadImageIds, writeCocoResults, type ImageIdMap } from './coco';
 import { WorkerPool } from './pool';
@@ -408,14 +408,20 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   // stopped before that leaves the file as it was). With --overwrite the file is read only to check it is ours.
   const fresh: JournalState = { done: new Map<string, LineStatus>(), lines: 0, truncatedBytes: 0, size: 0, badLines: [] };
   // The lines' paths are relative to the folder the file was started from (recorded as `base`), whatever folder a
-  // resume runs in: a resume from elsewhere matches them, and writes its own relative to the same folder.
+  // resume runs in: a resume from elsewhere matches them, and writes its own relative to the same folder. When the
+  // file has moved with its images (the record's base, also kept relative to the file, no longer leads to them), the
+  // base under which the lines name the inputs is taken: the same place relative to the file, or this folder.
   const prevSettings = toStdout(s) || s.overwrite || !fs.existsSync(s.out) ? null : readRunSettings(s.out);
-  const base = prevSettings?.base ?? process.cwd();
+  const recordedBase = prevSettings?.base ?? process.cwd();
+  const besideOut = prevSettings?.baseFromOut === undefined ? [] : [path.resolve(path.dirname(path.resolve(s.out)), prevSettings.baseFromOut)];
+  const bases = [...new Set([recordedBase, ...besideOut, process.cwd()])];
+  const base = prevSettings ? chooseBase(s.out, bases, files.map((f) => path.resolve(f))) : recordedBase;
+  if (base !== recordedBase) say(`${s.out}: reading its images' paths relative to ${base} (its first run's folder, ${recordedBase}, does not hold these inputs)`);
   const journal = toStdout(s) ? fresh : loadJournal(s.out, base);
   if (s.overwrite) Object.assign(journal, fresh);
   if (journal.badLines.length) warn(`${s.out}: ignoring ${count(journal.badLines.length, 'line')} that ${journal.badLines.length === 1 ? 'is not a valid result' : 'are not valid results'} (line ${journal.badLines.slice(0, 5).join(', ')})`);
   // What the file was made with (<out>.settings.json): resuming with other settings would mix two kinds of results.
-  const runSettings = { ...runSettingsOf(s), ...(toStdout(s) ? {} : { base }) };
+  const runSettings = { ...runSettingsOf(s), ...(toStdout(s) ? {} : { base, baseFromOut: path.relative(path.dirname(path.resolve(s.out)), base) || '.' }) };
   if (!s.overwrite && journal.done.size > 0) {
     const prev = prevSettings;
     if (!prev) {

@@ -29,6 +29,9 @@ export interface RunSettings {
   /** The folder the results' relative `file` paths are relative to (the first run's working folder); not a
    * setting (not compared), absent in older records. */
   base?: string;
+  /** `base` relative to the results file's folder ('.' when it is that folder): where the paths are when the file
+   * has moved with its images; not a setting, absent in older records. */
+  baseFromOut?: string;
 }
 
 export interface RunSettingsInput {
@@ -94,7 +97,7 @@ export function writeRunSettings(out: string, r: RunSettings): void {
   fs.renameSync(tmp, file);
 }
 
-const FLAG: Record<Exclude<keyof RunSettings, 'version' | 'base'>, string> = {
+const FLAG: Record<Exclude<keyof RunSettings, 'version' | 'base' | 'baseFromOut'>, string> = {
   model: '--model',
   precision: '--precision',
   minSize: '--min-size',

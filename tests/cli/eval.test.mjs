@@ -129,7 +129,7 @@ test('bad data: a null entry, a bad RLE or segmentation, no result lines: a usag
     [gtFile, write('lines-garbage.jsonl', 'not json\n{"a":1}\n'), /--results \S+lines-garbage\.jsonl holds no result lines .*: 2 lines that are not results \(the first: line 1\)/],
     [gtFile, write('lines-one-bad.jsonl', '\n\n[]\n'), /lines-one-bad\.jsonl holds no result lines .*: 1 line that is not a result \(line 3\)/],
     [gtFile, write('lines-empty.jsonl', ''), /lines-empty\.jsonl holds no result lines .*it is empty/],
-    [gtFile, write('lines-torn.jsonl', line([inst])), /lines-torn\.jsonl holds no result lines .*a torn line/],
+    [gtFile, write('lines-torn.jsonl', line([inst]).slice(0, -12)), /lines-torn\.jsonl holds no result lines .*a torn line/],
   ];
   for (const [g, r, re] of cases) {
     const e = await sotr(['eval', '--gt', g, '--results', r, '--iou', 'segm']);
@@ -143,6 +143,13 @@ test('bad data: a null entry, a bad RLE or segmentation, no result lines: a usag
   assert.is(m.code, 0, m.stderr);
   assert.match(m.stderr, /1 line of \S+lines-mixed\.jsonl is not a result line \(line 1\), left out/);
   assert.match(m.stderr, /the last line of \S+lines-mixed\.jsonl has no newline/);
+  // A whole result line without the final newline (an editor or a tool dropped it) is a line: scored, as with it.
+  const withNl = await sotr(['eval', '--gt', gtFile, '--results', write('lines-nl.jsonl', `${line([inst])}\n`), '--iou', 'segm']);
+  const noNl = await sotr(['eval', '--gt', gtFile, '--results', write('lines-no-nl.jsonl', line([inst])), '--iou', 'segm']);
+  assert.is(noNl.code, 0, noNl.stderr);
+  assert.not.match(noNl.stderr, /torn|no newline/);
+  assert.is(noNl.stdout, withNl.stdout);
+  assert.match(noNl.stdout, /IoU=0\.50:0\.95/);
 });
 
 test.run();

@@ -46,8 +46,8 @@ function fromResultLines(
     const prev = last.get(idKey);
     if (prev && prev.key !== key) superseded.add(prev.line.file);
     last.set(idKey, { line, n, id, key });
-  });
-  // The bytes after the last newline: a torn line (a killed run), never scored.
+  }, { finalLine: true });
+  // The bytes after the last newline, unless they are a whole result line: a torn line (a killed run), never scored.
   const torn = !/^[\0\s]*$/.test(scan.tail.toString('utf8'));
   // No line to score would be AP 0 with exit 0: a wrong file, or one a crash left empty.
   if (!lines) {

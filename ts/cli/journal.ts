@@ -66,14 +66,28 @@ export interface JournalState {
 
 const CHUNK = 1 << 20;
 
+/** A line's result (an object with a string `file`), or undefined when it is not one. */
+function parseResultLine(text: string): ResultLine | undefined {
+  try {
+    const v = JSON.parse(text) as ResultLine;
+    return v && typeof v === 'object' && typeof v.file === 'string' ? v : undefined;
+  } catch {
+    return undefined; // not JSON
+  }
+}
+
 /**
  * Reads every complete line of a results file, calling `onLine` for each that parses. Returns the byte offset
- * just past the last line that parsed, and the numbers of lines that did not parse.
+ * just past the last line that parsed, and the numbers of lines that did not parse. With `finalLine`, bytes after
+ * the last newline that parse as a whole result line (a file edited by hand, or by a tool that drops the final
+ * newline) are a line too (`finalLineRead`): for readers; a resume still cuts them (a write of ours that lost its
+ * newline may have lost more).
  */
 export function scanLines(
   file: string,
   onLine: (line: ResultLine, n: number) => void,
-): { goodEnd: number; size: number; bad: number[]; lastGood: number; end: number; tail: Buffer } {
+  o: { finalLine?: boolean } = {},
+): { goodEnd: number; size: number; bad: number[]; lastGood: number; end: number; tail: Buffer; finalLineRead: boolean } {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
@@ -97,19 +111,9 @@ export function scanLines(
         if (nl < 0) break;
         n++;
         const text = data.toString('utf8', start, nl).trim();
-        let ok = false;
-        if (text) {
-          try {
-            const v = JSON.parse(text) as ResultLine;
-            if (v && typeof v === 'object' && typeof v.file === 'string') {
-              onLine(v, n);
-              ok = true;
-            }
-          } catch {
-            /* not JSON */
-          }
-        }
-        if (ok) {
+        const v = text ? parseResultLine(text) : undefined;
+        if (v) {
+          onLine(v, n);
           goodEnd = dataStart + nl + 1;
           lastGood = n;
         } else if (text) bad.push(n);
@@ -118,8 +122,17 @@ export function scanLines(
       carry = Buffer.from(data.subarray(start));
       carryStart = dataStart + start;
     }
+    let finalLineRead = false;
+    if (o.finalLine && carry.length) {
+      const v = parseResultLine(carry.toString('utf8').trim());
+      if (v) {
+        onLine(v, n + 1);
+        finalLineRead = true;
+        return { goodEnd: size, size, bad, lastGood: n + 1, end: size, tail: Buffer.alloc(0), finalLineRead };
+      }
+    }
     // end: just past the last newline; tail: the bytes after it (a torn line), at most the first 64.
-    return { goodEnd, size, bad, lastGood, end: carryStart, tail: carry.subarray(0, 64) };
+    return { goodEnd, size, bad, lastGood, end: carryStart, tail: carry.subarray(0, 64), finalLineRead };
   } finally {
     fs.closeSync(fd);
   }

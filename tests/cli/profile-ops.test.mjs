@@ -1,5 +1,5 @@
 // `sotr predict --profile ops`: the stage profile plus an op table (top ops by time, the device's busy and idle
-// time) at the end; `--profile` alone keeps printing only the stages.
+// time) at the end; `--profile` alone keeps printing only the stages; -q keeps the profile asked for.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, existsSync } from 'node:fs';
@@ -32,6 +32,14 @@ test('--profile alone: stages only; "ops" is not taken for an input', async () =
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stderr, /model profile, summed over the images/);
   assert.not.match(r.stderr, /op profile/);
+});
+
+test('--profile with -q: the profile asked for is printed, the progress and summary are not', async () => {
+  const r = await sotr(args('d', '--profile', 'ops', '-q'));
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /model profile, summed over the images/);
+  assert.match(r.stderr, /op profile, summed over the images/);
+  assert.not.match(r.stderr, /images\/s|loading|loaded/);
 });
 
 test.run();

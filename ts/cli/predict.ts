@@ -740,7 +740,8 @@ async function runModel(
     await pool.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (!fatal && !s.quiet) summary(s, seg, say, { runMs, batch, workers, processed: stats.processed, failed: stats.failed, occupancy, opProfile });
+    // The summary is progress (-q drops it); a profile asked for with --profile is printed with -q too.
+    if (!fatal && (!s.quiet || s.profile)) summary(s, seg, say, (m) => io.stderr.write(`sotr: ${m}\n`), { runMs, batch, workers, processed: stats.processed, failed: stats.failed, occupancy, opProfile });
     await seg.dispose();
   }
   if (fatal) {
@@ -754,6 +755,7 @@ function summary(
   s: Settings,
   seg: Segmenter,
   say: (m: string) => void,
+  report: (m: string) => void,
   r: { runMs: number; batch: number; workers: number; processed: number; failed: number; occupancy: { busyMs: number }; opProfile?: OpProfile | undefined },
 ): void {
   const rate = r.processed / (r.runMs / 1000);
@@ -770,13 +772,13 @@ function summary(
   if (s.profile && prof) {
     const { device: _device, ...stages } = prof;
     const total = Object.values(stages).reduce((a, b) => a + b, 0);
-    say(`model profile, summed over the images (${(total / 1000).toFixed(2)} s in all):`);
+    report(`model profile, summed over the images (${(total / 1000).toFixed(2)} s in all):`);
     for (const [k, v] of Object.entries(stages).sort((a, b) => b[1] - a[1])) {
-      say(`  ${k.padEnd(14)} ${(v / 1000).toFixed(3).padStart(9)} s ${((100 * v) / (total || 1)).toFixed(1).padStart(5)}%`);
+      report(`  ${k.padEnd(14)} ${(v / 1000).toFixed(3).padStart(9)} s ${((100 * v) / (total || 1)).toFixed(1).padStart(5)}%`);
     }
   }
   if (r.opProfile) {
-    say(`op profile, summed over the images (top ops by time; "idle before": the device's idle time just before the op):`);
-    for (const line of formatOpProfile(r.opProfile, { top: 20 }).split('\n')) say(`  ${line}`);
+    report(`op profile, summed over the images (top ops by time; "idle before": the device's idle time just before the op):`);
+    for (const line of formatOpProfile(r.opProfile, { top: 20 }).split('\n')) report(`  ${line}`);
   }
 }

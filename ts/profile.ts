@@ -14,6 +14,7 @@
 import { concreteDevice, type DeviceSpec } from './device';
 import { ProfileStateError, SotrTypeError } from './errors';
 import { native } from './native';
+import { checkOptions, keysOf } from './options';
 
 /** One row: an op on a device (and, with `byShape`, one input-shape signature). */
 export interface OpStat {
@@ -80,11 +81,14 @@ export interface OpProfileOptions {
   byShape?: boolean;
 }
 
+const PROFILE_OPTIONS = keysOf<OpProfileOptions>()('device', 'thisThreadOnly', 'byShape');
+
 /** @internal A native profile session (several may be open: a user's, one per predict({ profile: 'ops' })). */
 export class OpProfileSession {
   #id: number | null;
   constructor(options: OpProfileOptions = {}) {
     if (options === null || typeof options !== 'object') throw new SotrTypeError('op profile options must be an object');
+    checkOptions('startOpProfile', options, PROFILE_OPTIONS);
     const device = options.device === undefined ? null : concreteDevice(String(options.device));
     this.#id = native().opProfileStart(device, options.thisThreadOnly === true, options.byShape === true);
   }

@@ -10,6 +10,7 @@ import { native, type NativeTensorHandle } from './native';
 import { inlineCall } from './inline_turn';
 import { deferredScopeId } from './deferred';
 import { mapNativeError } from './ops/run';
+import { checkOptions, keysOf } from './options';
 
 /** A tensor's element type. 'float16' and 'bfloat16' are held in Uint16Array on the host. */
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'uint8' | 'int32';
@@ -31,6 +32,8 @@ export interface TensorFromOptions {
   /** Required for Uint16Array data ('float16' or 'bfloat16'); inferred otherwise. */
   dtype?: DType;
 }
+
+const FROM_OPTIONS = keysOf<TensorFromOptions>()('device', 'dtype');
 
 /** An entry as returned by readCheckpoint(). */
 export interface HostEntry {
@@ -90,6 +93,7 @@ export class Tensor {
 
   /** Copies host data into a new tensor on the device (default 'cpu'). */
   static from(data: TensorData | number[], shape: readonly number[], options: TensorFromOptions = {}): Tensor {
+    checkOptions('Tensor.from', options, FROM_OPTIONS);
     const s = checkShape(shape as number[]);
     const arr = Array.isArray(data) ? Float32Array.from(data) : data;
     const dtype = inferDType(arr, options.dtype);
@@ -121,6 +125,7 @@ export class Tensor {
 
   /** A tensor of zeros. */
   static zeros(shape: readonly number[], options: TensorFromOptions = {}): Tensor {
+    checkOptions('Tensor.zeros', options, FROM_OPTIONS);
     const s = checkShape(shape as number[]);
     const dtype = options.dtype ?? 'float32';
     const n = s.reduce((a, b) => a * b, 1);
@@ -135,6 +140,7 @@ export class Tensor {
    * value fits (else a RangeError). `dtype: 'float32'` converts 16-bit floats.
    */
   static fromEntry(entry: HostEntry, options: TensorFromOptions = {}): Tensor {
+    checkOptions('Tensor.fromEntry', options, FROM_OPTIONS);
     const shape = checkShape(entry.shape as number[], 'entry.shape');
     const d = entry.data as unknown;
     let data: TensorData;

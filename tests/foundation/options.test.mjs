@@ -1,5 +1,6 @@
 // Unknown option keys are refused (ts/options.ts): a misspelt option used to be ignored and the call ran with the
-// default. Each public entry point that takes an options object, and the "did you mean" suggestions.
+// default. Each public entry point that takes an options object (the checkpoint reader and Tensor.from too), and the
+// "did you mean" suggestions.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
@@ -13,7 +14,14 @@ import {
   masksToRLE,
   contoursToCocoPolygons,
   randomSotrCheckpoint,
+  writeRandomSotrCheckpoint,
+  randomModelStructure,
+  readCheckpoint,
+  readSafetensors,
+  startOpProfile,
+  isOpProfiling,
   SotrTypeError,
+  SotrRangeError,
   Tensor,
   conv2d,
   deformConv2d,
@@ -117,6 +125,41 @@ test('the ops refuse unknown options too (a misspelt stride used to give a strid
     x.dispose();
     w.dispose();
   }
+});
+
+test('the checkpoint reader, Tensor.from / zeros / fromEntry, startOpProfile and the random models refuse unknown options, before any file is opened', async () => {
+  // A path that does not exist: the options are refused before the file is opened (not ENOENT).
+  const nowhere = path.join(root, 'no-such-file.pth');
+  await refused(() => readCheckpoint(nowhere, { maxTensor: 10 }), 'maxTensor', 'maxTensors');
+  await refused(() => readCheckpoint(nowhere, { stripPrefix: ['model.'] }), 'stripPrefix', 'stripPrefixes');
+  await refused(() => readSafetensors(nowhere, { maxTensors: 10 }), 'maxTensors'); // readSafetensors takes three
+  for (const [options, Cls, re] of [
+    [{ readConcurrency: 'x' }, SotrTypeError, /readConcurrency must be a non-negative number, received "x"/],
+    [{ maxTensors: null }, SotrTypeError, /maxTensors must be a non-negative number, received null/],
+    [{ maxTensors: -1 }, SotrRangeError, /maxTensors must be a non-negative number, received -1/],
+    [{ stateDictKey: 5 }, SotrTypeError, /stateDictKey must be a string, received 5/],
+    [null, SotrTypeError, /readCheckpoint: options must be an object, received null/],
+  ]) {
+    try {
+      await readCheckpoint(nowhere, options);
+      assert.unreachable('accepted');
+    } catch (e) {
+      assert.instance(e, Cls, String(e));
+      assert.match(e.message, re);
+    }
+  }
+  // Known keys still read the file.
+  assert.ok((await readCheckpoint(tiny, { maxTensors: 10_000, readConcurrency: 2, stateDictKey: undefined })).size > 0);
+  await refused(() => Tensor.from([1, 2], [2], { devcie: 'cpu' }), 'devcie', 'device');
+  await refused(() => Tensor.zeros([2], { dtpye: 'int32' }), 'dtpye', 'dtype');
+  await refused(() => Tensor.fromEntry({ shape: [1], dtype: 'float32', data: new Float32Array(1) }, { Device: 'cpu' }), 'Device', 'device');
+  await refused(() => startOpProfile({ devcie: 'cpu' }), 'devcie', 'device');
+  assert.not.ok(isOpProfiling(), 'a refused profile does not start');
+  // The message names the function called, not the one inside it.
+  const e = await refused(() => writeRandomSotrCheckpoint(path.join(root, 'never-written.safetensors'), { prest: 'tiny' }), 'prest', 'preset');
+  assert.match(e.message, /^writeRandomSotrCheckpoint: /);
+  assert.match((await refused(() => randomModelStructure({ sede: 1 }), 'sede', 'seed')).message, /^randomModelStructure: /);
+  assert.match((await refused(() => randomSotrCheckpoint({ sede: 1 }), 'sede', 'seed')).message, /^randomSotrCheckpoint: /);
 });
 
 test.run();

@@ -6,7 +6,7 @@
  * anything is allocated. Storages are read straight from disk into the buffers that back the returned tensors.
  */
 import { AbortError, CheckpointFormatError, SotrError, SotrRangeError, SotrTypeError } from '../errors';
-import { shownValue } from '../options';
+import { checkOptions, keysOf, shownValue } from '../options';
 import { checkSignal, throwIfAborted } from '../abort';
 import { parseTorchLegacy } from './legacy';
 import { parseSafetensorsHeader, readSafetensorsFrom, writeSafetensors, type TensorCollection } from './safetensors';
@@ -54,9 +54,27 @@ interface Resolved {
   signal?: AbortSignal;
 }
 
+/** The keys of CheckpointOptions (readCheckpoint); readSafetensors takes three of them. */
+const CHECKPOINT_OPTIONS = keysOf<CheckpointOptions>()(
+  'maxPickleBytes',
+  'maxTensors',
+  'maxCopyBytes',
+  'maxInflatedBytes',
+  'verifyChecksums',
+  'stripPrefixes',
+  'stateDictKey',
+  'onWarning',
+  'maxHeaderBytes',
+  'readConcurrency',
+  'signal',
+);
+const SAFETENSORS_OPTIONS = keysOf<Pick<CheckpointOptions, 'maxHeaderBytes' | 'readConcurrency' | 'signal'>>()('maxHeaderBytes', 'readConcurrency', 'signal');
+
 function positive(v: number | undefined, name: string, dflt: number): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !(v >= 0)) throw new SotrRangeError(`CheckpointOptions.${name} must be a non-negative number`);
+  // A string or null is a type error, a negative or NaN number a range error.
+  if (typeof v !== 'number') throw new SotrTypeError(`CheckpointOptions.${name} must be a non-negative number, received ${shownValue(v)}`);
+  if (!(v >= 0)) throw new SotrRangeError(`CheckpointOptions.${name} must be a non-negative number, received ${shownValue(v)}`);
   return v;
 }
 
@@ -87,7 +105,10 @@ function resolve(o: CheckpointOptions, fileSize: number): Resolved {
     readConcurrency: Math.max(1, Math.floor(positive(o.readConcurrency, 'readConcurrency', 4))),
     warn: o.onWarning ?? (() => {}),
   };
-  if (o.stateDictKey !== undefined) r.stateDictKey = o.stateDictKey;
+  if (o.stateDictKey !== undefined) {
+    if (typeof o.stateDictKey !== 'string') throw new SotrTypeError(`CheckpointOptions.stateDictKey must be a string, received ${shownValue(o.stateDictKey)}`);
+    r.stateDictKey = o.stateDictKey;
+  }
   if (checkSignal('CheckpointOptions', o.signal) !== undefined) r.signal = o.signal;
   return r;
 }
@@ -209,6 +230,8 @@ export async function readCheckpointWithInfo(
   source: CheckpointSource,
   options: CheckpointOptions = {},
 ): Promise<{ tensors: Map<string, CheckpointEntry>; info: CheckpointInfo }> {
+  checkOptions('readCheckpoint', options, CHECKPOINT_OPTIONS);
+  resolve(options ?? {}, 0); // the options' values, before the file is opened
   const src = await openSource(source);
   try {
     return await guarded(src.name, async () => {
@@ -265,6 +288,8 @@ export async function readSafetensors(
   source: CheckpointSource,
   options: Pick<CheckpointOptions, 'maxHeaderBytes' | 'readConcurrency' | 'signal'> = {},
 ): Promise<Map<string, CheckpointEntry>> {
+  checkOptions('readSafetensors', options, SAFETENSORS_OPTIONS);
+  resolve(options ?? {}, 0);
   const src = await openSource(source);
   try {
     return await guarded(src.name, async () => {

@@ -202,7 +202,7 @@ exit codes: 0 ok, 1 usage or configuration error, 2 some images failed, 130 inte
 
 export const INFO_USAGE = `usage: sotr info [--json]
 
-Describes the build (version, commit, SIMD variants, CUDA architectures), the CPU, CUDA (driver, runtime,
+Describes the build (version, commit, SIMD variants), the CPU, CUDA (architectures compiled in, driver, runtime,
 devices, or why it is unavailable) and the device 'auto' resolves to.
       --json   print backendInfo() as JSON`;
 

@@ -127,6 +127,8 @@ export function settingsDifferences(prev: RunSettings, now: RunSettings): string
     // A key an older record lacks reads as null, "not set" (--classes: every class).
     const was = prev[k] ?? null;
     if (JSON.stringify(was) === JSON.stringify(now[k])) continue;
+    // The epsilon is a setting of the polygons only: when one side has none, --polygons differs and says it.
+    if (k === 'polygonEpsilon' && (!prev.polygons || !now.polygons)) continue;
     const shown = (v: unknown) => (k === 'classes' && v === null ? '(every class)' : show(v));
     out.push(`${FLAG[k]} ${shown(now[k])} (the file: ${shown(was)})`);
   }

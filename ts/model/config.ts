@@ -356,7 +356,7 @@ export interface SotrLoadOptions extends ConfigOverrides {
    * host read, as the same typed error. Default: on for GPU models, off on the CPU; SOTR_DEFERRED_OPS=1 or 0 overrides.
    */
   deferredOps?: boolean;
-  /** Warnings (unexpected keys): default console.warn with a 'sotr:' prefix. */
+  /** Warnings at load (unexpected keys, placeholders in the file): default process.emitWarning with code 'SOTR_MODEL'. */
   onWarning?: (message: string) => void;
   /** Fail on unexpected keys instead of warning (default false). */
   strict?: boolean;

@@ -196,10 +196,15 @@ function fill(name: string, shape: number[], rng: Rng): Float32Array {
 
 /** The structure of a preset with the caller's overrides. */
 export function randomModelStructure(options: RandomModelOptions = {}): RandomModelStructure {
-  checkOptions('randomSotrCheckpoint', options, RANDOM_MODEL_OPTION_KEYS);
+  return structureFor(options, 'randomModelStructure');
+}
+
+/** randomModelStructure, its errors naming the function the caller called (`where`). */
+function structureFor(options: RandomModelOptions, where: string): RandomModelStructure {
+  checkOptions(where, options, RANDOM_MODEL_OPTION_KEYS);
   const preset = options.preset ?? 'tiny';
   const base = PRESETS[preset];
-  if (!base) throw new SotrRangeError(`randomSotrCheckpoint: unknown preset '${String(preset)}' (tiny, r50-tiny, r50, r101, r101-dcn)`);
+  if (!base) throw new SotrRangeError(`${where}: unknown preset '${String(preset)}' (tiny, r50-tiny, r50, r101, r101-dcn)`);
   const s: RandomModelStructure = structuredClone(base); // presets share arrays; the caller may change its copy
   for (const k of Object.keys(base) as Array<keyof RandomModelStructure>) {
     const v = options[k];
@@ -207,7 +212,7 @@ export function randomModelStructure(options: RandomModelOptions = {}): RandomMo
   }
   for (let i = 1; i < 4; i++) {
     if (s.stageOutChannels[i] === s.stageOutChannels[i - 1]) {
-      throw new SotrRangeError('randomSotrCheckpoint: consecutive stages need different output widths (the stride-2 first block has a projection shortcut only then)');
+      throw new SotrRangeError(`${where}: consecutive stages need different output widths (the stride-2 first block has a projection shortcut only then)`);
     }
   }
   return s;
@@ -215,9 +220,14 @@ export function randomModelStructure(options: RandomModelOptions = {}): RandomMo
 
 /** The state dict (official key names, float32) of a calibrated random model. */
 export function randomSotrCheckpoint(options: RandomModelOptions = {}): Map<string, CheckpointEntry> {
-  const s = randomModelStructure(options);
+  return randomCheckpointFor(options, 'randomSotrCheckpoint');
+}
+
+/** randomSotrCheckpoint, its errors naming the function the caller called (`where`). */
+function randomCheckpointFor(options: RandomModelOptions, where: string): Map<string, CheckpointEntry> {
+  const s = structureFor(options, where);
   const seed = options.seed ?? 0;
-  if (!Number.isSafeInteger(seed)) throw new SotrRangeError('randomSotrCheckpoint: seed must be an integer');
+  if (!Number.isSafeInteger(seed)) throw new SotrRangeError(`${where}: seed must be an integer`);
   const shapes = expectedSotrKeys({
     blocksPerStage: s.blocksPerStage,
     stemChannels: s.stemChannels,
@@ -239,7 +249,7 @@ export function randomSotrCheckpoint(options: RandomModelOptions = {}): Map<stri
 
 /** Writes a calibrated random model as safetensors; returns its tensor and value counts. */
 export async function writeRandomSotrCheckpoint(path: string, options: RandomModelOptions = {}): Promise<{ tensors: number; parameters: number }> {
-  const sd = randomSotrCheckpoint(options);
+  const sd = randomCheckpointFor(options, 'writeRandomSotrCheckpoint');
   let parameters = 0;
   for (const e of sd.values()) parameters += e.data.length;
   await writeSafetensors(path, sd, {

@@ -86,11 +86,21 @@ test('npm pack: the tarball holds what it needs and nothing else, under 20 MB', 
     assert.ok(files.includes(need), `the tarball lacks ${need}`);
   }
   assert.ok(files.some((f) => /^native\/.*\.cpp$/.test(f)), 'native sources for the source-build fallback');
+  // The README's relative links (docs, results, plots) and the example scripts it names resolve in the package.
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const linked = [...readme.matchAll(/\]\(((?:docs|benchmarks|examples)\/[^)#\s]+)\)/g)].map((m) => m[1]);
+  const named = [...readme.matchAll(/`(examples\/[\w-]+\.mjs)`/g)].map((m) => m[1]).filter((f) => f !== 'examples/make-images.mjs');
+  assert.ok(linked.length >= 8 && named.length >= 3, `${linked.length} links, ${named.length} example scripts`);
+  for (const f of [...linked, ...named]) assert.ok(files.includes(f), `the README links ${f}, which the tarball lacks`);
   const unwanted = files.filter(
     (f) =>
-      /^(build|build-[^/]*|tests|ts|benchmarks|docs|\.ci|\.github|gpu-build|gpu-out|out|node_modules|\.git)\//.test(f) ||
-      // The example images (the README's first run from a project: a few small files), not the example scripts.
-      (/^examples\//.test(f) && !/^examples\/images\/[^/]+\.(jpg|png|md)$/.test(f)) ||
+      /^(build|build-[^/]*|tests|ts|\.ci|\.github|gpu-build|gpu-out|out|node_modules|\.git)\//.test(f) ||
+      // The README's links work in node_modules: the docs, the benchmark results and plots (not the benchmarks).
+      (/^benchmarks\//.test(f) && !/^benchmarks\/(RESULTS\.md|plots\/[^/]+\.svg)$/.test(f)) ||
+      (/^docs\//.test(f) && !/^docs\/[^/]+\.md$/.test(f)) ||
+      // The example images (the README's first run from a project: a few small files) and the three example
+      // scripts the README names (they import 'sotr-node'), not the script that made the images.
+      (/^examples\//.test(f) && !/^examples\/(images\/[^/]+\.(jpg|png|md)|(cutout|http-server|segment-and-export)\.mjs)$/.test(f)) ||
       /^scripts\/(?!install\.js$|build_info\.cmake$)/.test(f) ||
       /\.(pth|safetensors|tgz|log|map|o|a)$/.test(f) ||
       /\.test\.m?js$/.test(f) ||

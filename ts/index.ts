@@ -55,6 +55,7 @@ export {
   type SotrKeyProblems,
   type ShapeProblem,
   type TensorCollection,
+  type NonFiniteTensor,
 } from './checkpoint';
 export { conv2d, type Conv2dOptions, type Pair, type ConvActivation } from './ops/conv2d';
 export { twinAttention, type TwinAttentionOptions, type TwinAttentionWeights, type TwinAttentionMode, type MhaWeights } from './ops/twin_attention';

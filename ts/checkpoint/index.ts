@@ -26,6 +26,7 @@ export type {
 export { DTYPES as CHECKPOINT_DTYPES } from './types';
 export { writeSafetensors };
 export type { TensorCollection };
+export type { NonFiniteTensor } from './finite';
 export {
   inferSotrConfig,
   expectedSotrKeys,

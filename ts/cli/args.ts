@@ -209,12 +209,14 @@ devices, or why it is unavailable) and the device 'auto' resolves to.
 export const INSPECT_USAGE = `usage: sotr inspect <checkpoint> [--json] [--keys] [--verify]
 
 Reads a checkpoint (.pth zip or legacy, or .safetensors) and prints its format, tensor count and bytes, the
-SOTR configuration inferred from it, and missing / unexpected / mis-shaped keys, for the names Sotr.load sees
-(a leading 'module.' stripped).
+SOTR configuration inferred from it, missing / unexpected / mis-shaped keys, for the names Sotr.load sees
+(a leading 'module.' stripped), and the tensors holding NaN or infinite values (a .safetensors file's values are
+read with --verify only: its header says the rest).
       --json       machine-readable output
       --keys       list every tensor (name, dtype, shape)
       --key <k>    the state_dict entry of a wrapped PyTorch checkpoint (default: model / state_dict)
-      --verify     check every zip entry's CRC-32, the tensor data's too (by default only the metadata's)`;
+      --verify     check every zip entry's CRC-32, the tensor data's too (by default only the metadata's);
+                   read a .safetensors file's values`;
 
 export const CONVERT_USAGE = `usage: sotr convert <in.pth | in.safetensors> <out.safetensors> [--overwrite] [--no-check] [--key <entry>] [--keep-prefix]
 

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCheckpointWithInfo, readSafetensorsHeader, inferSotrConfig, writeSafetensors } from '../checkpoint';
+import { describeNonFinite } from '../checkpoint/finite';
 import type { SotrKeyProblems } from '../checkpoint';
 import { stripPrefixes } from '../checkpoint/torch';
 import { CheckpointFormatError } from '../errors';
@@ -100,8 +101,8 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
     checksums?: string;
   };
   const key = str(p, 'key');
-  if (isSafetensors(file)) {
-    if (key !== undefined) throw new UsageError(NO_KEY);
+  if (isSafetensors(file) && key !== undefined) throw new UsageError(NO_KEY);
+  if (isSafetensors(file) && !flag(p, 'verify')) {
     // The header says everything: no tensor data is read. Names are stripped of 'module.' as Sotr.load strips them
     // (readCheckpointWithInfo's default), so that the verdict below is Sotr.load's.
     const h = await readSafetensorsHeader(file);
@@ -150,6 +151,7 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
       configError: notSotr ? null : x.configError,
       reason: notSotr ? `not a SOTR state_dict: ${notSotr}` : null,
       problems: x.problems,
+      nonFinite: x.nonFinite,
       warnings,
     };
     if (flag(p, 'keys')) doc.keys = Object.fromEntries([...entries].map(([k, v]) => [k, { dtype: v.dtype, shape: v.shape }]));
@@ -164,7 +166,7 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
   if (meta.stateDictKey) lines.push(`state_dict from '${meta.stateDictKey}'; other entries (not read): ${meta.ignoredEntries?.join(', ') || 'none'}`);
   if (meta.strippedKeys) lines.push(`'module.' stripped from ${count(meta.strippedKeys, 'name')}, as Sotr.load strips it`);
   if (meta.locations?.length) lines.push(`saved from: ${meta.locations.join(', ')}`);
-  if (meta.checksums) lines.push(meta.checksums === 'ok' ? 'CRC-32 of every zip entry: ok' : `no checksums in a ${meta.format} file: nothing verified`);
+  if (meta.checksums) lines.push(meta.checksums === 'ok' ? 'CRC-32 of every zip entry: ok' : `no checksums in a ${meta.format} file: only the values read (NaN and infinities checked)`);
   for (const [k, v] of Object.entries(meta.metadata ?? {})) lines.push(`metadata ${k}: ${v.length > 200 ? v.slice(0, 200) + '…' : v}`);
   const c = x.config ?? inferSotrConfig(entries); // the structure, even when the constants do not fit it
   const verdict = !x.loadable ? 'NOT loadable by Sotr.load' : bad ? 'loadable (unexpected keys are ignored)' : 'a complete SOTR state_dict';
@@ -179,6 +181,7 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
     );
     if (x.configError) lines.push(`  configuration error: ${x.configError}`);
     lines.push(...problemLines(x.problems, '--json'));
+    if (x.nonFinite.length) lines.push(`  NaN or infinite values in ${describeNonFinite(x.nonFinite)}: predictions would be wrong (Sotr.load warns; strict refuses)`);
   }
   for (const w of warnings) lines.push(`warning: ${w}`);
   if (flag(p, 'keys')) for (const [k, v] of entries) lines.push(`  ${k}  ${v.dtype} [${v.shape.join(', ')}]`);

@@ -356,9 +356,9 @@ export interface SotrLoadOptions extends ConfigOverrides {
    * host read, as the same typed error. Default: on for GPU models, off on the CPU; SOTR_DEFERRED_OPS=1 or 0 overrides.
    */
   deferredOps?: boolean;
-  /** Warnings at load (unexpected keys, placeholders in the file): default process.emitWarning with code 'SOTR_MODEL'. */
+  /** Warnings at load (unexpected keys, NaN or infinite weights, placeholders in the file): default process.emitWarning with code 'SOTR_MODEL'. */
   onWarning?: (message: string) => void;
-  /** Fail on unexpected keys instead of warning (default false). */
+  /** Fail on unexpected keys, and on NaN or infinite values in the model's tensors, instead of warning (default false). */
   strict?: boolean;
   /** Cancels loading. */
   signal?: AbortSignal;

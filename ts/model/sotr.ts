@@ -11,8 +11,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setMaxListeners } from 'node:events';
-import { AbortError, CheckpointKeyError, DisposedError, SotrRangeError, SotrTypeError } from '../errors';
+import { AbortError, CheckpointFormatError, CheckpointKeyError, DisposedError, SotrRangeError, SotrTypeError } from '../errors';
 import { readCheckpointWithInfo, type CheckpointSource } from '../checkpoint';
+import { describeNonFinite, nonFiniteTensors, type NonFiniteTensor } from '../checkpoint/finite';
 import { checkSotrKeys, inferSotrConfig, type SotrCheckpointConfig, type SotrKeyProblems } from '../checkpoint/config';
 import type { CheckpointEntry, CheckpointInfo } from '../checkpoint/types';
 import { memoryInfo, resolveDevice, synchronize, type Precision } from '../device';
@@ -269,6 +270,15 @@ export class Sotr {
         throw new CheckpointKeyError(`the checkpoint has ${unexpected.length} unexpected ${unexpected.length === 1 ? 'key' : 'keys'}: ${list}`, { details: { unexpected } });
       }
       warn(`the checkpoint has ${unexpected.length} unexpected ${unexpected.length === 1 ? 'key' : 'keys'} (ignored): ${list}`);
+    }
+    // NaN or ±Inf in a weight (a damaged file, a diverged run) gives wrong instances or none, silently: say so.
+    const ignored = new Set(unexpected);
+    const nonFinite = await nonFiniteTensors(entries, [...entries.keys()].filter((k) => !ignored.has(k)));
+    throwIfAborted(options.signal, 'Sotr.load');
+    if (nonFinite.length) {
+      const what = `the checkpoint has NaN or infinite values in ${describeNonFinite(nonFinite)}`;
+      if (options.strict) throw new CheckpointFormatError(what, { details: { nonFinite } });
+      warn(`${what}: its predictions will be wrong (a damaged file, or a training run that diverged)`);
     }
     const config = resolveConfig(inferred, options);
     const device = resolveDevice(options.device ?? 'auto').device;
@@ -775,8 +785,10 @@ export interface CheckpointInspection {
   configError: string | null;
   /** Key differences from the structure expected for the inferred configuration. */
   problems: SotrKeyProblems;
-  /** True when Sotr.load would accept the checkpoint (unexpected keys only warn). */
+  /** True when Sotr.load would accept the checkpoint (unexpected keys and non-finite values only warn). */
   loadable: boolean;
+  /** The model's tensors holding NaN or ±Inf (Sotr.load warns about them; `strict` refuses them), in key order. */
+  nonFinite: NonFiniteTensor[];
 }
 
 /** What a checkpoint is, what model it describes and how it differs from the expected structure (`sotr inspect`). */
@@ -800,6 +812,8 @@ export async function inspectCheckpoint(source: SotrSource, options: Omit<SotrLo
   let parameters = 0;
   for (const e of entries.values()) parameters += e.shape.reduce((a, b) => a * b, 1);
   const p = ck.problems;
+  const unexpected = new Set(p.unexpected);
+  const nonFinite = await nonFiniteTensors(entries, [...entries.keys()].filter((k) => !unexpected.has(k)));
   return {
     format: info?.format ?? 'tensors',
     stateDictKey: info?.stateDictKey ?? null,
@@ -811,6 +825,7 @@ export async function inspectCheckpoint(source: SotrSource, options: Omit<SotrLo
     configError,
     problems: p,
     loadable: config !== null && p.missing.length === 0 && p.misshaped.length === 0,
+    nonFinite,
   };
 }
 

@@ -36,7 +36,12 @@ export function watchAbort(signal: AbortSignal, onAbort: () => void): () => void
  * instead: whatever the caller passed to abort(), a DOMException for AbortSignal.timeout(), even a bare string.)
  */
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) throw new AbortError(what);
+  if (signal?.aborted) throw abortError(signal, what);
+}
+
+/** This library's AbortError for an aborted `signal`, its reason as `cause`. */
+export function abortError(signal: AbortSignal | undefined, what: string): AbortError {
+  return new AbortError(what, signal?.reason);
 }
 
 /** Checks an options object's `signal` (undefined or an AbortSignal). */

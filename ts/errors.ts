@@ -31,7 +31,8 @@ export interface SotrErrorOptions {
   details?: Record<string, unknown>;
 }
 
-/** Base class of every library error. */
+/** Base class of the library's errors, except the argument errors SotrTypeError and SotrRangeError (and their
+ * subclasses), which extend TypeError and RangeError; every one has a `code` beginning 'SOTR_'. */
 export class SotrError extends Error {
   /** The stable error code to switch on (see SotrErrorCode). */
   readonly code: SotrErrorCode;
@@ -152,8 +153,10 @@ export class DeviceLostError extends SotrError {
 
 /** Work cancelled through an AbortSignal before it started or finished (code 'SOTR_ABORTED'; `name` 'AbortError'). */
 export class AbortError extends SotrError {
-  constructor(what = 'operation') {
-    super('SOTR_ABORTED', `${what} was aborted`);
+  /** `reason`: the signal's (`signal.reason`: what abort() was given, a TimeoutError for AbortSignal.timeout()), kept as
+   * `cause` so that a caller can tell a timeout from a cancellation. */
+  constructor(what = 'operation', reason?: unknown) {
+    super('SOTR_ABORTED', `${what} was aborted`, reason !== undefined ? { cause: reason } : {});
     this.name = 'AbortError';
   }
 }

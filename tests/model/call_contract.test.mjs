@@ -19,6 +19,8 @@ import {
   decodeImage,
   inspectCheckpoint,
   readCheckpoint,
+  relu,
+  Tensor,
 } from '../../dist/index.js';
 import { fixturePath, instanceSummary as summary } from './helpers.mjs';
 import { expectTypedErrors } from '../helpers/typed_errors.mjs';
@@ -180,6 +182,58 @@ test('signals: any abort reason gives AbortError at load, inspection and reading
     [() => load({ onWarning: 5 }), SotrTypeError, /onWarning must be a function/],
     [() => readCheckpoint(CKPT, { onWarning: 'log' }), SotrTypeError, /onWarning must be a function/],
   ]);
+});
+
+test('signals: the AbortError keeps the signal\'s reason as its cause (a timeout told from a cancellation), wherever the abort lands', async () => {
+  const m = await load();
+  try {
+    const bytes = readFileSync(CKPT);
+    const why = new Error('client went away');
+    const causeOf = async (p) => {
+      try {
+        await p;
+        return 'resolved';
+      } catch (e) {
+        assert.instance(e, AbortError, String(e));
+        return e.cause;
+      }
+    };
+    // Before the call, for each entry point.
+    assert.is(await causeOf(load({ signal: AbortSignal.abort(why) })), why);
+    assert.is(await causeOf(Sotr.load(bytes, { signal: AbortSignal.abort('shutdown') })), 'shutdown');
+    assert.is(await causeOf(readCheckpoint(CKPT, { signal: AbortSignal.abort(why) })), why);
+    assert.is(await causeOf(m.predict(IMAGES[0], { signal: AbortSignal.abort(why) })), why);
+    assert.is(await causeOf(relu(Tensor.from([1, -1], [2]), { signal: AbortSignal.abort(why) })), why);
+    // A timeout: a DOMException named TimeoutError.
+    const timeout = AbortSignal.timeout(1);
+    await sleep(20);
+    const t = await causeOf(m.predict(IMAGES[0], { signal: timeout }));
+    assert.is(t?.name, 'TimeoutError', String(t));
+    // While queued behind other predictions, and while running (aborted at once, after the call).
+    const busy = Array.from({ length: 3 }, () => m.predict(IMAGES[1]));
+    const ac = new AbortController();
+    const queued = causeOf(m.predict(IMAGES[0], { signal: ac.signal }));
+    ac.abort(why);
+    assert.is(await queued, why);
+    await Promise.all(busy);
+    const ac2 = new AbortController();
+    const running = causeOf(m.predict(IMAGES[1], { signal: ac2.signal }));
+    await sleep(1);
+    ac2.abort('stop');
+    const r = await running;
+    assert.ok(r === 'stop' || r === 'resolved', String(r)); // it may finish first
+    // predictEach.
+    const ac3 = new AbortController();
+    const each = (async () => {
+      for await (const item of m.predictEach([IMAGES[0], IMAGES[1], IMAGES[2], IMAGES[0]], { signal: ac3.signal })) {
+        void item;
+        ac3.abort(why);
+      }
+    })();
+    assert.is(await causeOf(each), why);
+  } finally {
+    await m.dispose();
+  }
 });
 
 test('signals: one listener on a signal shared by many concurrent predict calls, none left after', async () => {

@@ -160,7 +160,7 @@ async function guarded<T>(label: string, fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (e) {
     if (e instanceof SotrError || e instanceof SotrTypeError || e instanceof SotrRangeError) throw e;
-    if (e instanceof Error && e.name === 'AbortError') throw new AbortError('reading the checkpoint');
+    if (e instanceof Error && e.name === 'AbortError') throw new AbortError('reading the checkpoint', (e as Error & { cause?: unknown }).cause);
     if (e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && (e as NodeJS.ErrnoException).syscall) throw e;
     throw new CheckpointFormatError(`${label}: unexpected failure while reading the checkpoint (${(e as Error)?.message ?? String(e)})`, {
       cause: e,

@@ -7,7 +7,7 @@
  * encoded bytes, not decoded images.
  */
 import { AbortError } from '../errors';
-import { watchAbort } from '../abort';
+import { abortError, watchAbort } from '../abort';
 
 type Release = () => void;
 
@@ -37,7 +37,7 @@ export class FifoSlots {
 
   /** Resolves with the slot's release function (idempotent) when it is this caller's turn. */
   acquire(signal?: AbortSignal, what = 'predict'): Promise<Release> {
-    if (signal?.aborted) return Promise.reject(new AbortError(what));
+    if (signal?.aborted) return Promise.reject(abortError(signal, what));
     if (this.#free > 0 && this.#line.length === 0) {
       this.#free--;
       return Promise.resolve(this.#releaser());
@@ -46,7 +46,7 @@ export class FifoSlots {
       const onAbort = (): void => {
         const i = this.#line.indexOf(w);
         if (i >= 0) this.#line.splice(i, 1);
-        reject(new AbortError(what));
+        reject(abortError(signal, what));
       };
       const unwatch = signal ? watchAbort(signal, onAbort) : () => {};
       const w: Waiter = {

@@ -8,7 +8,7 @@
  * CPU) and logged once per model under NODE_DEBUG=sotr. Every other error propagates.
  */
 import { debuglog } from 'node:util';
-import { AbortError } from '../errors';
+import { abortError } from '../abort';
 import type { Precision } from '../device';
 import { isMissingKernelError, type OpOptions } from '../ops/run';
 import { Tensor } from '../tensor';
@@ -39,7 +39,7 @@ export function opts<const T extends Record<string, unknown>>(ctx: OpCtx, o: T):
 /** Calls the public op `fn` on the model's device; falls back to the CPU where the device has no kernel for it. */
 export async function op<A extends unknown[], R>(ctx: OpCtx, fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
   const name = fn.name || 'op';
-  if (ctx.signal?.aborted) throw new AbortError(name);
+  if (ctx.signal?.aborted) throw abortError(ctx.signal, name);
   if (!ctx.fallbacks.has(name)) {
     try {
       return await fn(...args);

@@ -25,7 +25,7 @@
  * ascending), where the candidate index is the row-major (cell, class) order of step 3; PyTorch's argsort is
  * unstable, so its tie order is unspecified.
  */
-import { AbortError } from '../errors';
+import { abortError } from '../abort';
 import { Tensor } from '../tensor';
 import type { SotrConfig, PostprocessOptions } from './config';
 import { DeviceBitMasks } from '../masks/bitmasks';
@@ -188,7 +188,7 @@ export async function postprocess(
     return r.map((x) => (x as PromiseFulfilledResult<T>).value);
   };
   const check = () => {
-    if (ctx.signal?.aborted) throw new AbortError('predict');
+    if (ctx.signal?.aborted) throw abortError(ctx.signal, 'predict');
   };
   try {
     // Steps 1 and 3.

@@ -38,7 +38,7 @@ import type { OpCtx } from './ops';
 import { MaskFeature, postprocess, type Instance, type LevelMaps, type PostprocessTrace, type ResolvedPostprocess } from './postprocess';
 import { DEFAULT_LIMIT_INPUT_PIXELS, checkLimitInputPixels, decodePixels, isRawImage, prepareImageTensor, sharpLib, type DecodedPixels, type ImageInput, type PreparedTensor, type RawImage } from './preprocess';
 import { FifoSlots, pipelineDepth } from './admission';
-import { checkSignal, throwIfAborted, watchAbort } from '../abort';
+import { abortError, checkSignal, throwIfAborted, watchAbort } from '../abort';
 import { runTransformer } from './transformer';
 import { buildWeights, type SotrWeights } from './weights';
 import { OpProfileSession, type OpProfile } from '../profile';
@@ -465,7 +465,7 @@ export class Sotr {
     try {
       for (;;) {
         while (!exhausted && ending === null && asked === null && ahead.length < room) {
-          if (user?.aborted) throw new AbortError(what);
+          if (user?.aborted) throw abortError(user, what);
           if (each && (this.#disposed || this.#disposing)) {
             ending = new DisposedError('Sotr model');
             break;
@@ -487,7 +487,7 @@ export class Sotr {
           const first = await firstOf(asked, head);
           if (first === 'interrupted') {
             interruptedWhileAsking = true;
-            if (user?.aborted) throw new AbortError(what);
+            if (user?.aborted) throw abortError(user, what);
             ending ??= new DisposedError('Sotr model'); // predictEach's model is being disposed: take no more
             if (!head) throw ending;
           } else if (first !== 'head') {
@@ -501,7 +501,7 @@ export class Sotr {
           return;
         }
         const item = await head;
-        if (item.error !== undefined && user?.aborted) throw item.error instanceof AbortError ? item.error : new AbortError(what);
+        if (item.error !== undefined && user?.aborted) throw item.error instanceof AbortError ? item.error : abortError(user, what);
         yield item;
       }
     } finally {
@@ -628,7 +628,7 @@ export class Sotr {
     const signal = options.signal;
     checkSignal('predict', signal);
     const check = () => {
-      if (signal?.aborted) throw new AbortError('predict');
+      if (signal?.aborted) throw abortError(signal, 'predict');
     };
     check();
     const { contours } = checkOutputOptions('predict', options);

@@ -23,7 +23,7 @@ import { Tensor, dtypeBytes } from '../tensor';
 import { inlineCall } from '../inline_turn';
 import { DEFERRED_BACKLOG_BYTES, deferredOps, type DeferredScope } from '../deferred';
 import { keysOf } from '../options';
-import { checkSignal, watchAbort } from '../abort';
+import { abortError, checkSignal, watchAbort } from '../abort';
 
 /** Options every op takes (each op's options interface extends this one). */
 export interface OpOptions {
@@ -129,7 +129,7 @@ export async function runOp(
   const precision = checkPrecision(op, options.precision);
   const signal = options.signal;
   checkSignal(op, signal);
-  if (signal?.aborted) throw new AbortError(op);
+  if (signal?.aborted) throw abortError(signal, op);
   const handles: Array<NativeTensorHandle | null> = [];
   let device: string | undefined;
   for (let i = 0; i < inputs.length; i++) {
@@ -169,7 +169,10 @@ export async function runOp(
     const outs = await inlineCall(() => native().runOp(op, handles, flat, device, precision, jobId));
     return outs.map((h) => new Tensor(h));
   } catch (e) {
-    throw mapNativeError(e);
+    const err = mapNativeError(e);
+    // Cancelled by the signal while running: the native error knows nothing of its reason.
+    if (err instanceof AbortError && signal?.aborted) throw abortError(signal, op);
+    throw err;
   } finally {
     if (unwatch) {
       unwatch();

@@ -16,7 +16,7 @@ __global__ void unary_kernel(const float* __restrict__ x, float* __restrict__ y,
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const float v = x[i];
-    y[i] = kind == 0 ? (v > 0.f ? v : 0.f)
+    y[i] = kind == 0 ? (v < 0.f ? 0.f : v)
          : kind == 1 ? (v > 0.f ? v : __fmul_rn(v, slope))
                      : __fdiv_rn(1.f, __fadd_rn(1.f, expf(-v)));
   }

@@ -43,7 +43,7 @@ struct GemmEpilogueValues {
     if (shift) v += shift[ch];
     v *= alpha;
     if (residual) v += beta * res;
-    if (act == 1) v = v > 0.f ? v : 0.f;
+    if (act == 1) v = v < 0.f ? 0.f : v;  // NaN and -0 pass, as torch.relu
     else if (act == 2) v = v > 0.f ? v : v * slope;
     else if (act == 3) v = 1.f / (1.f + expf(-v));
     return v;

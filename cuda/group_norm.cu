@@ -85,7 +85,7 @@ __global__ void gn_apply_kernel(const float* __restrict__ x, float* __restrict__
     const double a = __dmul_rn(rstd, static_cast<double>(gamma ? gamma[c] : 1.f));
     const double b = __dsub_rn(static_cast<double>(beta ? beta[c] : 0.f), __dmul_rn(mean, a));
     float v = __double2float_rn(__dadd_rn(__dmul_rn(static_cast<double>(x[i]), a), b));
-    if (act == 1) v = v > 0.f ? v : 0.f;
+    if (act == 1) v = v < 0.f ? 0.f : v;
     else if (act == 2) v = v > 0.f ? v : __fmul_rn(v, slope);
     y[i] = v;
   }

@@ -66,7 +66,7 @@ inline float applyEpilogueScalar(const GemmEpilogue& ep, float acc, int64_t row,
   v *= ep.alpha;
   if (ep.residual) v += ep.beta * ep.residual[b * ep.strideR + row * ep.ldr + col];
   switch (ep.act) {
-    case Activation::Relu: v = v > 0.f ? v : 0.f; break;
+    case Activation::Relu: v = v < 0.f ? 0.f : v; break;  // NaN and -0 pass, as torch.relu
     case Activation::LeakyRelu: v = v > 0.f ? v : v * ep.slope; break;
     case Activation::Sigmoid: v = 1.f / (1.f + __builtin_expf(-v)); break;
     default: break;

@@ -55,7 +55,7 @@ struct Zmm {
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   // max returns the 2nd operand for NaN, matching "v > 0 ? v : 0". (The
   // masked form avoids a GCC 12 -Wmaybe-uninitialized false positive.)
-  static V relu(V v) { return _mm512_mask_max_ps(v, all(), v, zero()); }
+  static V relu(V v) { return _mm512_max_ps(zero(), v); }  // "v < 0 ? 0 : v": NaN, -0 pass
   static V leaky(V v, float s) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, zero(), _CMP_GT_OQ), mul(v, set1(s)), v);
   }
@@ -76,7 +76,7 @@ struct Ymm {
   static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
-  static V relu(V v) { return _mm256_max_ps(v, zero()); }
+  static V relu(V v) { return _mm256_max_ps(zero(), v); }
   static V leaky(V v, float s) {
     return _mm256_mask_blend_ps(_mm256_cmp_ps_mask(v, zero(), _CMP_GT_OQ), mul(v, set1(s)), v);
   }

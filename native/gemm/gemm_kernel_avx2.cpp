@@ -72,7 +72,7 @@ inline __m256 applyEpi(__m256 v, const EpiCtx& e, int64_t row, int64_t col, __m2
     v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_set1_ps(e.beta), r));
   }
   if (e.act == static_cast<int>(Activation::Relu)) {
-    v = _mm256_max_ps(v, _mm256_setzero_ps());  // NaN -> 0 like "v > 0 ? v : 0"
+    v = _mm256_max_ps(_mm256_setzero_ps(), v);  // "v < 0 ? 0 : v": NaN and -0 pass (max returns its 2nd operand)
   } else if (e.act == static_cast<int>(Activation::LeakyRelu)) {
     __m256 pos = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ);
     v = _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(e.slope)), v, pos);

@@ -94,10 +94,9 @@ inline float32x4_t applyEpi(float32x4_t v, const EpiCtx& e, int64_t row, int64_t
   if (e.shift) v = vaddq_f32(v, chan(e.shift, e.axis, row, col, n));
   if (e.alpha != 1.f) v = vmulq_f32(v, vdupq_n_f32(e.alpha));
   if (e.res) v = vaddq_f32(v, vmulq_f32(vdupq_n_f32(e.beta), loadUpTo4(e.res + row * e.ldr + col, n)));
-  // Compare and select, not FMAX (which returns NaN for NaN): exactly
-  // "v > 0 ? v : 0" / "v > 0 ? v : v * slope", NaN and -0 included.
+  // Compare and select: exactly "v < 0 ? 0 : v" (NaN and -0 pass, as torch.relu) / "v > 0 ? v : v * slope".
   if (e.act == static_cast<int>(Activation::Relu)) {
-    v = vbslq_f32(vcgtq_f32(v, vdupq_n_f32(0.f)), v, vdupq_n_f32(0.f));
+    v = vbslq_f32(vcltq_f32(v, vdupq_n_f32(0.f)), vdupq_n_f32(0.f), v);
   } else if (e.act == static_cast<int>(Activation::LeakyRelu)) {
     v = vbslq_f32(vcgtq_f32(v, vdupq_n_f32(0.f)), v, vmulq_f32(v, vdupq_n_f32(e.slope)));
   }

@@ -71,7 +71,7 @@ void microKernel(int64_t kc, const float* __restrict A, int64_t rsA, int64_t csA
         v *= ep->alpha;
         if (ep->res) v += ep->beta * ep->res[(row + r) * ep->ldr + col + j];
         switch (static_cast<Activation>(ep->act)) {
-          case Activation::Relu: v = v > 0.f ? v : 0.f; break;
+          case Activation::Relu: v = v < 0.f ? 0.f : v; break;
           case Activation::LeakyRelu: v = v > 0.f ? v : v * ep->slope; break;
           case Activation::Sigmoid: v = 1.f / (1.f + __builtin_expf(-v)); break;
           default: break;

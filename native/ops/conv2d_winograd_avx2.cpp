@@ -72,7 +72,7 @@ struct EpilogueLanes8 {
       for (int i = 0; i < 8; ++i) tmp[i] = 1.f / (1.f + __builtin_expf(-tmp[i]));
       t = _mm256_load_ps(tmp);
     } else if (ep.act == Activation::Relu) {
-      t = _mm256_max_ps(t, _mm256_setzero_ps());
+      t = _mm256_max_ps(_mm256_setzero_ps(), t);  // NaN and -0 pass, as torch.relu
     } else if (ep.act == Activation::LeakyRelu) {
       const __m256 neg = _mm256_cmp_ps(t, _mm256_setzero_ps(), _CMP_LE_OQ);
       t = _mm256_blendv_ps(t, _mm256_mul_ps(t, slope), neg);  // t > 0 ? t : t * slope

@@ -43,7 +43,7 @@ struct EpilogueLanes {
       for (int i = 0; i < 16; ++i) tmp[i] = 1.f / (1.f + __builtin_expf(-tmp[i]));
       t = _mm512_load_ps(tmp);
     } else if (ep.act == Activation::Relu) {
-      t = _mm512_max_ps(t, _mm512_setzero_ps());
+      t = _mm512_max_ps(_mm512_setzero_ps(), t);  // NaN and -0 pass, as torch.relu
     } else if (ep.act == Activation::LeakyRelu) {
       const __mmask16 neg = _mm512_cmp_ps_mask(t, _mm512_setzero_ps(), _CMP_LE_OQ);
       t = _mm512_mask_mul_ps(t, neg, t, slope);  // t > 0 ? t : t * slope

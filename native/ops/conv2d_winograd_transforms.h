@@ -86,7 +86,7 @@ static inline void storeRow(float (&row)[N], int width, const GemmEpilogue& ep, 
     for (int i = 0; i < width; ++i) row[i] += ep.beta * res[i];
   switch (ep.act) {
     case Activation::Relu:
-      for (int i = 0; i < N; ++i) row[i] = row[i] > 0.f ? row[i] : 0.f;
+      for (int i = 0; i < N; ++i) row[i] = row[i] < 0.f ? 0.f : row[i];
       break;
     case Activation::LeakyRelu:
       for (int i = 0; i < N; ++i) row[i] = row[i] > 0.f ? row[i] : row[i] * ep.slope;

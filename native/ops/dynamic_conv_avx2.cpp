@@ -29,7 +29,7 @@ inline __m256 pow2(__m256 n) {
 // exp(x): the AVX-512 file's expPs (Cody-Waite by ln 2, degree-7 Taylor on
 // |r| <= ln2/2), clamped to [-120, 120] (exp(120) overflows to inf as expf).
 inline __m256 expPs(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-120.f)), _mm256_set1_ps(120.f));
+  x = _mm256_min_ps(_mm256_set1_ps(120.f), _mm256_max_ps(_mm256_set1_ps(-120.f), x));  // NaN stays NaN
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);

@@ -17,7 +17,7 @@ namespace {
 // polynomial on |r| <= ln2/2 (truncation < 1e-8), scalef for 2^n (overflow to
 // inf, underflow to 0 as expf).
 inline __m512 expPs(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-120.f)), _mm512_set1_ps(120.f));
+  x = _mm512_min_ps(_mm512_set1_ps(120.f), _mm512_max_ps(_mm512_set1_ps(-120.f), x));  // NaN stays NaN
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);

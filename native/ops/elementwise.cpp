@@ -51,7 +51,7 @@ void runUnaryCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx)
   parallelRange(ctx.pool, out[0].numel(), kGrain, [&](int64_t b, int64_t e) {
     switch (k) {
       case UnaryKind::Relu:
-        for (int64_t i = b; i < e; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
+        for (int64_t i = b; i < e; ++i) y[i] = x[i] < 0.f ? 0.f : x[i];
         break;
       case UnaryKind::LeakyRelu:
         for (int64_t i = b; i < e; ++i) y[i] = x[i] > 0.f ? x[i] : x[i] * slope;

@@ -38,7 +38,7 @@ BroadcastPlan planBinary(const OpCall& call);
 
 inline float applyUnary(UnaryKind k, float v, float slope) {
   switch (k) {
-    case UnaryKind::Relu: return v > 0.f ? v : 0.f;
+    case UnaryKind::Relu: return v < 0.f ? 0.f : v;  // NaN and -0 pass, as torch.relu
     case UnaryKind::LeakyRelu: return v > 0.f ? v : v * slope;
     default: return 1.f / (1.f + __builtin_expf(-v));
   }

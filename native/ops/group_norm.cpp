@@ -86,7 +86,7 @@ void groupNormRowScalar(const float* x, float* y, int64_t n, float centre, float
     case Activation::Relu:
       for (int64_t i = 0; i < n; ++i) {
         const float v = (x[i] - centre) * a + b;
-        y[i] = v > 0.f ? v : 0.f;
+        y[i] = v < 0.f ? 0.f : v;
       }
       break;
     case Activation::LeakyRelu:

@@ -83,7 +83,7 @@ void groupStatsAvx512(const float* x, int64_t len, double* meanOut, double* varO
 template <int Act>  // 0 none, 1 relu, 2 leaky relu
 inline __m512 normalise(__m512 v, __m512 k, __m512 va, __m512 vb, __m512 vs) {
   v = _mm512_fmadd_ps(_mm512_sub_ps(v, k), va, vb);
-  if (Act == 1) return _mm512_max_ps(v, _mm512_setzero_ps());
+  if (Act == 1) return _mm512_max_ps(_mm512_setzero_ps(), v);  // NaN and -0 pass, as torch.relu
   if (Act == 2) return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v, vs);
   return v;
 }

@@ -33,8 +33,8 @@ inline int64_t roundUp16(int64_t v) { return (v + 15) / 16 * 16; }
 // [-126, 127] and 2^n = (n + 127) << 23 is a normal float; below -87.3 the
 // result is p · 2^-126 (tiny, finite, possibly denormal) instead of 0.
 inline __m256 exp256(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
-  x = _mm256_min_ps(x, _mm256_set1_ps(88.f));
+  x = _mm256_max_ps(_mm256_set1_ps(-87.3f), x);  // a NaN stays NaN (max / min return their 2nd operand)
+  x = _mm256_min_ps(_mm256_set1_ps(88.f), x);
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);

@@ -34,7 +34,7 @@ inline __mmask16 maskN(int64_t n) {
 // 0 below. Cephes-style: x = n·ln2 + r, |r| <= ln2/2, degree-6 polynomial.
 inline __m512 exp512(__m512 x) {
   const __m512 lo = _mm512_set1_ps(-87.3f);
-  x = _mm512_max_ps(x, lo);
+  x = _mm512_max_ps(lo, x);  // a NaN logit stays NaN (max returns its 2nd operand), as torch's softmax
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);

@@ -115,16 +115,22 @@ void complete(const std::shared_ptr<AddonData>& addon, Job* job) {
     delete job;  // environment is gone: nobody is waiting
     return;
   }
-  napi_status st = addon->completions.BlockingCall(job, [](Napi::Env env, Napi::Function, Job* j) {
-    // Nothing may escape into the TSFN trampoline (it would terminate).
-    try {
-      onComplete(env, j);
-    } catch (const Napi::Error& e) {
-      if (getenv("SOTR_DEBUG")) fprintf(stderr, "sotr: completion failed: %s\n", e.Message().c_str());
-    } catch (...) {
-    }
-  });
+  napi_status st = addon->completions.BlockingCall(job);
   if (st != napi_ok) delete job;  // environment is gone: nobody is waiting
+}
+
+void AddonData::completeJs(Napi::Env env, Napi::Function, void*, Job* j) {
+  if (env == nullptr) {  // the environment was torn down with this completion queued: nobody is waiting
+    delete j;            // (no N-API call: the job's deferred is a plain handle; its outputs are freed)
+    return;
+  }
+  // Nothing may escape into the TSFN trampoline (it would terminate).
+  try {
+    onComplete(env, j);
+  } catch (const Napi::Error& e) {
+    if (getenv("SOTR_DEBUG")) fprintf(stderr, "sotr: completion failed: %s\n", e.Message().c_str());
+  } catch (...) {
+  }
 }
 
 Napi::Promise startJob(Napi::Env env, Job* job) {
@@ -201,8 +207,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sotr_js::AddonData* addon = handle->addon.get();
   static std::atomic<uint32_t> nextEnvId{1};
   addon->envId = nextEnvId.fetch_add(1);
-  addon->completions = Napi::ThreadSafeFunction::New(
-      env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "sotr-completions", 0, 1);
+  addon->completions = decltype(addon->completions)::New(env, "sotr-completions", 0, 1);
   addon->completions.Unref(env);
   // On environment teardown (worker exit), stop accepting completions.
   napi_add_env_cleanup_hook(

@@ -32,7 +32,11 @@ constexpr int kInterfaceVersion = 9;
 // Per-environment (main thread or worker_thread) state.
 struct AddonData {
   Napi::FunctionReference tensorCtor;
-  Napi::ThreadSafeFunction completions;  // resolves promises from device threads
+  // Resolves promises from device threads. Typed, so that a completion still queued when the environment is torn
+  // down (a worker terminated mid-op) reaches completeJs with a null env (Node empties the queue that way) and its
+  // job, holding the op's outputs, is deleted there; the untyped form drops such items and leaked the outputs.
+  static void completeJs(Napi::Env env, Napi::Function, void*, struct Job* job);
+  Napi::TypedThreadSafeFunction<void, struct Job, &AddonData::completeJs> completions;
   int pending = 0;                       // jobs in flight (keeps the loop alive)
   bool closing = false;
   // Guards `completions` against use after the environment is torn down (a

@@ -2,7 +2,7 @@
  * Random-access byte sources (a file or a buffer in memory) and aligned buffer allocation.
  * Storages are read straight into the buffers that back the returned tensors: one copy, no intermediate.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { RawFile } from '../raw_file';
 import { CheckpointFormatError } from '../errors';
 
 export interface ByteSource {
@@ -46,17 +46,18 @@ export class FileSource implements ByteSource {
   private constructor(
     readonly name: string,
     readonly size: number,
-    private fh: FileHandle,
+    private file: RawFile,
   ) {}
 
+  // A raw descriptor (ts/raw_file.ts), not a FileHandle: closed should a worker be terminated while it reads.
   static async open(path: string): Promise<FileSource> {
-    const fh = await open(path, 'r');
+    const file = RawFile.open(path);
     try {
-      const st = await fh.stat();
+      const st = file.stat();
       if (!st.isFile()) throw new CheckpointFormatError(`${path}: not a regular file`);
-      return new FileSource(path, st.size, fh);
+      return new FileSource(path, st.size, file);
     } catch (e) {
-      await fh.close();
+      file.close();
       throw e;
     }
   }
@@ -66,7 +67,7 @@ export class FileSource implements ByteSource {
     let done = 0;
     while (done < dest.length) {
       const want = Math.min(MAX_CHUNK, dest.length - done);
-      const { bytesRead } = await this.fh.read(dest, done, want, pos + done);
+      const bytesRead = await this.file.read(dest, done, want, pos + done);
       if (bytesRead <= 0) {
         throw new CheckpointFormatError(`${this.name}: file ended early at byte ${pos + done} (was it truncated while reading?)`);
       }
@@ -75,7 +76,7 @@ export class FileSource implements ByteSource {
   }
 
   async close(): Promise<void> {
-    await this.fh.close();
+    this.file.close();
   }
 }
 

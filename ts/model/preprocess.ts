@@ -12,7 +12,7 @@
  * as its raw channels, without a colour profile, and converted with Pillow's formula (cmykToRgb), not libvips's
  * profile-based conversion, which differs by up to 112 levels.
  */
-import { readFile } from 'node:fs/promises';
+import { readWholeFile } from '../raw_file';
 import { fileURLToPath } from 'node:url';
 import { ImageDecodeError, SotrRangeError, SotrTypeError } from '../errors';
 import { pillowResize } from '../ops/pillow_resize';
@@ -210,7 +210,7 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
   if (typeof input === 'string') {
     label = input;
     try {
-      bytes = await readFile(input);
+      bytes = await readWholeFile(input); // a raw descriptor: closed should a worker be terminated meanwhile
     } catch (e) {
       // Node's message for a folder names no path ("illegal operation on a directory, read").
       if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new ImageDecodeError(`${input}: is a folder, not an image file`, { cause: e });

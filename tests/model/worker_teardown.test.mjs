@@ -1,0 +1,91 @@
+// A worker_thread terminated in the middle of its work leaves nothing behind in the process: no native memory (an
+// op's completion still queued when the worker's environment was torn down used to be dropped with the op's outputs:
+// bindings' typed completion function now deletes it) and no file descriptor (node:fs/promises' FileHandle, opened or
+// read at that moment, stayed open; images and checkpoints are read through raw descriptors, which Node closes with
+// the worker). The leak needed the completion to land in a narrow window, so each round terminates at another moment,
+// with a spinning thread competing for the cores, and the check is on the sum over all rounds.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdirSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { memoryInfo } from '../../dist/index.js';
+import { fixturePath } from './helpers.mjs';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+const IMAGES = ['street.jpg', 'table.jpg', 'grey.jpg', 'portrait.png'].map((f) => path.join(root, 'examples', 'images', f));
+const CKPT = fixturePath('tiny_sotr.pth');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// The descriptors of this process that name one of `files`.
+function openOf(files) {
+  const out = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (files.includes(target)) out.push(target);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
+function worker(code, data) {
+  return new Worker(code, { eval: true, workerData: data, env: { ...process.env, SOTR_INLINE_US: '0' } });
+}
+
+const PREDICTING = `
+const { parentPort, workerData } = require('node:worker_threads');
+const lib = require(workerData.lib);
+(async () => {
+  if (workerData.mode === 'decode') {
+    parentPort.postMessage('go');
+    for (let n = 0; ; n++) await lib.decodeImage(workerData.images[n % workerData.images.length]);
+  }
+  if (workerData.mode === 'load') {
+    parentPort.postMessage('go');
+    for (;;) (await lib.Sotr.load(workerData.ckpt, { device: 'cpu', onWarning: () => {} })).dispose();
+  }
+  const m = await lib.Sotr.load(workerData.ckpt, { device: 'cpu', minSize: 64, maxSize: 160, onWarning: () => {} });
+  parentPort.postMessage('go');
+  for (let n = 0; ; n++) await m.predict(workerData.images[n % workerData.images.length]);
+})().catch((e) => parentPort.postMessage('error: ' + e.stack));
+`;
+const SPIN = `const { workerData } = require('node:worker_threads'); const end = Date.now() + workerData.ms; while (Date.now() < end);`;
+
+async function terminateMidWork(mode, rounds) {
+  const spinner = worker(SPIN, { ms: 60_000 });
+  try {
+    for (let i = 0; i < rounds; i++) {
+      const w = worker(PREDICTING, { lib: path.join(root, 'dist', 'index.js'), images: IMAGES, ckpt: CKPT, mode });
+      const first = await new Promise((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+      assert.is(first, 'go', String(first));
+      await sleep(3 + ((i * 7) % 40)); // another moment of the work each round
+      await w.terminate();
+    }
+  } finally {
+    await spinner.terminate();
+  }
+}
+
+test('predicting workers terminated mid-prediction: no native memory or descriptor left in the process', async () => {
+  const before = memoryInfo('cpu').liveBytes;
+  await terminateMidWork('predict', 16);
+  await sleep(50);
+  assert.is(memoryInfo('cpu').liveBytes, before, 'host bytes live in the process after the workers are gone');
+  assert.equal(openOf(IMAGES), [], 'image files left open');
+});
+
+test('workers terminated while decoding images or loading a checkpoint: no descriptor left open', async () => {
+  await terminateMidWork('decode', 20);
+  await terminateMidWork('load', 12);
+  await sleep(50);
+  assert.equal(openOf([...IMAGES, CKPT]), [], 'files left open');
+  assert.is(memoryInfo('cpu').liveBytes, 0);
+});
+
+test.run();

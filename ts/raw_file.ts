@@ -1,0 +1,82 @@
+/**
+ * Files read through raw descriptors (fs.openSync, fs.read, fs.close) rather than node:fs/promises' FileHandle: a
+ * worker_thread terminated while a FileHandle of its is being opened or read leaves that descriptor open in the
+ * process for good (40 terminations of a worker reading an image in a loop: 11 descriptors left), whereas Node
+ * closes a worker's raw descriptors when it exits (Worker's trackUnmanagedFds). The open is synchronous (a system
+ * call of microseconds on a local disk) so that the descriptor is known, and tracked, from the start; the reads are
+ * asynchronous, on libuv's threads.
+ */
+import * as fs from 'node:fs';
+
+function readAt(fd: number, dest: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.read(fd, dest, offset, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
+  });
+}
+
+/** A file open for reading; close() when done (idempotent). */
+export class RawFile {
+  #fd: number | null;
+  readonly path: string;
+
+  private constructor(path: string, fd: number) {
+    this.path = path;
+    this.#fd = fd;
+  }
+
+  /** Opens `path` for reading; Node's errors (ENOENT, EACCES, ...) as they are. */
+  static open(path: string): RawFile {
+    return new RawFile(path, fs.openSync(path, 'r'));
+  }
+
+  #descriptor(): number {
+    if (this.#fd === null) throw new Error(`${this.path}: read after close`);
+    return this.#fd;
+  }
+
+  stat(): fs.Stats {
+    return fs.fstatSync(this.#descriptor());
+  }
+
+  /** Reads up to `length` bytes at `position` into dest[offset...]; the bytes read (0 at the end of the file). */
+  read(dest: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+    return readAt(this.#descriptor(), dest, offset, length, position);
+  }
+
+  close(): void {
+    if (this.#fd === null) return;
+    const fd = this.#fd;
+    this.#fd = null;
+    fs.closeSync(fd);
+  }
+}
+
+/** The whole file, like fs.promises.readFile (a folder fails with EISDIR), through a raw descriptor. */
+export async function readWholeFile(path: string): Promise<Buffer> {
+  const file = RawFile.open(path);
+  try {
+    const st = file.stat();
+    if (st.isDirectory()) {
+      throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${path}'`), { code: 'EISDIR', errno: -21, syscall: 'read', path });
+    }
+    // The size stat gives, then on to the end should the file have grown (or be /proc-like, of size 0).
+    const buf = Buffer.allocUnsafe(st.size);
+    let n = 0;
+    while (n < buf.length) {
+      const got = await file.read(buf, n, Math.min(buf.length - n, 1 << 30), n);
+      if (got === 0) return buf.subarray(0, n);
+      n += got;
+    }
+    const more: Buffer[] = [];
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const got = await file.read(chunk, 0, chunk.length, n);
+      if (got === 0) break;
+      more.push(chunk.subarray(0, got));
+      n += got;
+    }
+    return more.length ? Buffer.concat([buf, ...more]) : buf;
+  } finally {
+    file.close();
+  }
+}

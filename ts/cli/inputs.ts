@@ -17,19 +17,69 @@ const LIST_EXTENSIONS = new Set(['.txt', '.lst', '.list']);
 const isImageName = (name: string) => IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase());
 const hasGlob = (s: string) => /[*?[\]{}]/.test(s);
 
-function walk(dir: string, out: string[]): void {
-  let entries: fs.Dirent[];
+/** What expandInputs passed over (each also given to its `warn`): a folder it cannot read, a name it cannot pass on. */
+export interface InputSkips {
+  folders: number;
+  names: number;
+}
+
+// A folder's entries as names Node can open. Linux names are bytes: one that is not valid UTF-8 would come back
+// with U+FFFD in it (two such files under one name, neither openable by it); it is skipped, with a warning.
+function readFolder(dir: string, warn: (m: string) => void, skips: InputSkips): Array<{ name: string; entry: fs.Dirent<Buffer> }> | null {
+  let entries: Array<fs.Dirent<Buffer>>;
   try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
+    entries = fs.readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
   } catch (e) {
-    throw new UsageError(`cannot read folder ${dir}: ${(e as Error).message}`);
+    // One folder that cannot be read (no permission, lost+found) does not stop the rest.
+    warn(`skipping folder ${dir}: ${(e as Error).message}`);
+    skips.folders++;
+    return null;
   }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) walk(p, out);
-    else if ((e.isFile() || e.isSymbolicLink()) && isImageName(e.name)) out.push(p);
+  const out: Array<{ name: string; entry: fs.Dirent<Buffer> }> = [];
+  for (const entry of entries) {
+    const bytes = entry.name;
+    const name = bytes.toString('utf8');
+    if (!Buffer.from(name, 'utf8').equals(bytes)) {
+      if (!name.startsWith('.')) {
+        warn(`skipping ${path.join(dir, name)}: its name is not valid UTF-8 (bytes ${bytes.toString('hex')}), which Node cannot open by name; rename it`);
+        skips.names++;
+      }
+      continue;
+    }
+    out.push({ name, entry });
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+// Folders are walked through symbolic links too (photos/2023 -> ../archive/2023), each real folder once: a link
+// back up the tree (a loop) is not followed again.
+function walk(dir: string, out: string[], warn: (m: string) => void, skips: InputSkips, visited: Set<string>): void {
+  let real: string;
+  try {
+    real = fs.realpathSync(dir);
+  } catch (e) {
+    warn(`skipping folder ${dir}: ${(e as Error).message}`);
+    skips.folders++;
+    return;
+  }
+  if (visited.has(real)) return;
+  visited.add(real);
+  const entries = readFolder(dir, warn, skips);
+  if (!entries) return;
+  for (const { name, entry: e } of entries) {
+    if (name.startsWith('.')) continue;
+    const p = path.join(dir, name);
+    if (e.isDirectory()) walk(p, out, warn, skips, visited);
+    else if (e.isSymbolicLink()) {
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.statSync(p);
+      } catch {
+        st = undefined; // a dangling or looping link: an image name becomes an error line, as a missing file
+      }
+      if (st?.isDirectory() && !isImageName(name)) walk(p, out, warn, skips, visited);
+      else if (isImageName(name)) out.push(p);
+    } else if (e.isFile() && isImageName(name)) out.push(p);
   }
 }
 
@@ -61,6 +111,17 @@ function segmentRegex(seg: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
+/** A folder, or a symbolic link to one (followed, as a shell's glob does). */
+function isFolder(dir: string, e: fs.Dirent): boolean {
+  if (e.isDirectory()) return true;
+  if (!e.isSymbolicLink()) return false;
+  try {
+    return fs.statSync(path.join(dir, e.name)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Expands a glob pattern (relative to cwd or absolute) to the files it matches, sorted. */
 export function globFiles(pattern: string): string[] {
   const norm = pattern.split(path.sep).join('/');
@@ -72,8 +133,20 @@ export function globFiles(pattern: string): string[] {
   while (k < segs.length - 1 && !hasGlob(segs[k]!)) base = path.join(base, segs[k++]!);
   const rest = segs.slice(k);
   const out: string[] = [];
+  const visited = new Set<string>(); // real folders a '**' has walked (a link loop is walked once)
   const visit = (dir: string, i: number): void => {
     if (i === rest.length) return;
+    if (rest[i] === '**') {
+      let real: string;
+      try {
+        real = fs.realpathSync(dir);
+      } catch {
+        return;
+      }
+      const key = `${i}:${real}`;
+      if (visited.has(key)) return;
+      visited.add(key);
+    }
     const seg = rest[i]!;
     let entries: fs.Dirent[];
     try {
@@ -84,8 +157,8 @@ export function globFiles(pattern: string): string[] {
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (seg === '**') {
       visit(dir, i + 1); // zero folders
-      for (const e of entries) if (e.isDirectory() && !e.name.startsWith('.')) visit(path.join(dir, e.name), i);
-      if (i === rest.length - 1) for (const e of entries) if (!e.isDirectory()) out.push(path.join(dir, e.name));
+      for (const e of entries) if (isFolder(dir, e) && !e.name.startsWith('.')) visit(path.join(dir, e.name), i);
+      if (i === rest.length - 1) for (const e of entries) if (!isFolder(dir, e)) out.push(path.join(dir, e.name));
       return;
     }
     const re = segmentRegex(seg);
@@ -115,9 +188,11 @@ function readList(file: string | 0, dir: string): string[] {
 
 /**
  * The image files named by the inputs, in the order given (folders and globs sorted by name), each once.
- * A missing path, or a folder or glob without images, is a UsageError.
+ * A missing path, or a folder or glob without images, is a UsageError. Folders are searched through symbolic links;
+ * a folder that cannot be read, or a file whose name is not valid UTF-8, is passed over with a warning (counted in
+ * `skips`).
  */
-export function expandInputs(inputs: string[]): string[] {
+export function expandInputs(inputs: string[], warn: (m: string) => void = () => {}, skips: InputSkips = { folders: 0, names: 0 }): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
   const add = (p: string) => {
@@ -139,7 +214,7 @@ export function expandInputs(inputs: string[]): string[] {
     }
     if (st?.isDirectory()) {
       const found: string[] = [];
-      walk(input, found);
+      walk(input, found, warn, skips, new Set());
       if (!found.length && !fromList) throw new UsageError(`no images (${[...IMAGE_EXTENSIONS].join(' ')}) in folder ${input}`);
       found.forEach(add);
     } else if (st) {

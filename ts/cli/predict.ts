@@ -393,7 +393,10 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
     return EXIT.ok;
   }
   const s = settings(p);
-  const files = expandInputs(s.inputs);
+  // Folders that cannot be read and names that cannot be passed on are skipped, each with a warning (also with -q),
+  // and the run ends with exit 2 (some inputs not done) rather than 0.
+  const skips = { folders: 0, names: 0 };
+  const files = expandInputs(s.inputs, (m) => io.stderr.write(`sotr: ${m}\n`), skips);
   if (!files.length) throw new UsageError('no images found in the inputs');
   outputsNotInputs(s, files);
   resolveDevice(s.device); // a device that is not there fails now, before a model is read
@@ -449,7 +452,7 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   // The COCO ids of the images are known now: a clash, or an image --image-ids lacks, is found before the run.
   if (s.coco) checkImageIds(files.map((f) => ({ file: lineName(f), key: path.resolve(f) })), s.imageIds, s.imageIdsFile);
   const skipped = files.length - todo.length;
-  if (skipped) say(`${skipped} of ${count(files.length, 'image')} already in ${s.out}; resuming`);
+  if (skipped && todo.length) say(`${skipped} of ${count(files.length, 'image')} already in ${s.out}; resuming`);
 
   const cores = os.availableParallelism?.() ?? os.cpus().length;
   const outputs = {
@@ -494,10 +497,15 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
     }
   }
   if (!todo.length) say(`nothing to do: ${files.length === 1 ? 'the image is' : `all ${files.length} images are`} in ${s.out}`);
-  if (failedTotal) say(`${count(failedTotal, 'image')} failed; ${failedTotal === 1 ? 'its line' : 'their lines'} in ${s.out} carry "error"`);
+  if (failedTotal) say(`${count(failedTotal, 'image')} failed; ${failedTotal === 1 ? 'its line' : 'their lines'} in ${s.out} ${failedTotal === 1 ? 'carries' : 'carry'} "error"`);
   // An overlay or label map that could not be written is a failed output, even where the image's line is fine.
   if (stats.outputsFailed) warn(`${count(stats.outputsFailed, 'overlay or label map', 'overlays or label maps')} could not be written (see above)`);
-  return failedTotal || stats.outputsFailed ? EXIT.someFailed : EXIT.ok;
+  const inputsSkipped = skips.folders + skips.names;
+  if (inputsSkipped) {
+    const what = [skips.folders ? count(skips.folders, 'folder') + ' that could not be read' : '', skips.names ? count(skips.names, 'file') + ' whose name is not valid UTF-8' : ''];
+    warn(`skipped ${what.filter(Boolean).join(' and ')} (see above): not in ${s.out}`);
+  }
+  return failedTotal || stats.outputsFailed || inputsSkipped ? EXIT.someFailed : EXIT.ok;
 }
 
 /** The model's answer for one image. */
@@ -580,6 +588,9 @@ async function runModel(
   const onSignal = (name: NodeJS.Signals) => {
     if (++signals === 1) {
       stats.interrupted = true;
+      // Should the process end before the run returns its code (a second signal during the last steps), it still
+      // says "interrupted", never 0.
+      process.exitCode = EXIT.interrupted;
       progress.log(`sotr: interrupted (${name}): finishing the batch in flight (Ctrl-C again to stop at once)`);
     } else {
       writer.syncNow(); // every line written so far is complete; make it durable and go

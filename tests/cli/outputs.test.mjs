@@ -183,6 +183,28 @@ test('resuming a results file moved with its images (a renamed or copied project
 });
 
 
+test('--coco takes each image\'s last line (a retried failure written again), read in two passes', async () => {
+  const { dir, images } = imageFolder();
+  const bad = path.join(images, 'truncated.jpg');
+  const out = path.join(dir, 'r.jsonl');
+  const coco = path.join(dir, 'c.json');
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '--coco', coco, '-q']);
+  assert.is(r.code, 2, r.stderr);
+  const firstIds = new Set(JSON.parse(readFileSync(coco, 'utf8')).map((d) => d.image_id));
+  // The truncated image repaired, then retried: its second line has instances, its first an error.
+  writeFileSync(bad, readFileSync(path.join(images, 'street.jpg')));
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '--coco', coco, '--retry-errors', '-q']);
+  const lines = readLines(out);
+  assert.is(lines.filter((l) => l.file.endsWith('truncated.jpg')).length, 2);
+  const dets = JSON.parse(readFileSync(coco, 'utf8'));
+  const ids = new Set(dets.map((d) => d.image_id));
+  assert.is(ids.size, firstIds.size + 1, 'the retried image counted once, with its instances');
+  const last = lines.filter((l) => l.file.endsWith('truncated.jpg')).at(-1);
+  assert.ok(last.instances.length > 0);
+  assert.is(dets.length, lines.filter((l, i) => !l.error && lines.findLastIndex((m) => m.file === l.file) === i).reduce((a, l) => a + l.instances.length, 0));
+});
+
+
 test('--viz / --label-maps names never collide: same stem with other extensions, the same path under ../ and ../../', async () => {
   const { dir, images } = imageFolder();
   const { mkdirSync, copyFileSync, readdirSync } = await import('node:fs');

@@ -28,13 +28,18 @@ function anyNonFinite(u: Int32Array | Uint16Array, exp: number, low: number, sig
   return (acc & sign) !== 0;
 }
 
-function countNonFinite(data: ArrayBufferView): number {
+// How many values of a tensor known to hold some are NaN or ±Inf.
+function countNonFinite(dtype: string, data: ArrayBufferView): number {
   let n = 0;
-  if (data instanceof Float64Array || data instanceof Float32Array) {
-    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) n++;
-    return n;
+  if (dtype === 'float64' || dtype === 'float32') {
+    const d = data as Float64Array | Float32Array;
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) n++;
+  } else {
+    const f = FORMATS[dtype as 'float16' | 'bfloat16'];
+    const u = f.view(data);
+    for (let i = 0; i < u.length; i++) if ((u[i] & f.exp) === f.exp) n++;
   }
-  return -1;
+  return n;
 }
 
 /**
@@ -60,17 +65,15 @@ export async function nonFiniteTensors(entries: ReadonlyMap<string, CheckpointEn
         if (!bad && anyNonFinite(u, f.exp, f.low, f.sign, i0, i1)) bad = true;
       });
     }
-    if (!bad) continue;
-    let count = countNonFinite(data);
-    if (count < 0) {
-      const f = FORMATS[e.dtype as 'float16' | 'bfloat16'];
-      const u = f.view(data);
-      count = 0;
-      for (let i = 0; i < u.length; i++) if ((u[i] & f.exp) === f.exp) count++;
-    }
-    out.push({ key, count });
+    if (bad) out.push({ key, count: countNonFinite(e.dtype, data) });
   }
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** The tensors of a SOTR state_dict holding NaN or ±Inf, its unexpected keys (ignored by the model) left out. */
+export function modelNonFinite(entries: ReadonlyMap<string, CheckpointEntry>, unexpected: readonly string[]): Promise<NonFiniteTensor[]> {
+  const ignored = new Set(unexpected);
+  return nonFiniteTensors(entries, [...entries.keys()].filter((k) => !ignored.has(k)));
 }
 
 /** One line naming them: "3 tensors: a (1 value), b (2 values), ...". */

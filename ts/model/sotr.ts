@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { setMaxListeners } from 'node:events';
 import { AbortError, CheckpointFormatError, CheckpointKeyError, DisposedError, SotrRangeError, SotrTypeError } from '../errors';
 import { readCheckpointWithInfo, type CheckpointSource } from '../checkpoint';
-import { describeNonFinite, nonFiniteTensors, type NonFiniteTensor } from '../checkpoint/finite';
+import { describeNonFinite, modelNonFinite, type NonFiniteTensor } from '../checkpoint/finite';
 import { checkSotrKeys, inferSotrConfig, type SotrCheckpointConfig, type SotrKeyProblems } from '../checkpoint/config';
 import type { CheckpointEntry, CheckpointInfo } from '../checkpoint/types';
 import { memoryInfo, resolveDevice, synchronize, type Precision } from '../device';
@@ -272,8 +272,7 @@ export class Sotr {
       warn(`the checkpoint has ${unexpected.length} unexpected ${unexpected.length === 1 ? 'key' : 'keys'} (ignored): ${list}`);
     }
     // NaN or ±Inf in a weight (a damaged file, a diverged run) gives wrong instances or none, silently: say so.
-    const ignored = new Set(unexpected);
-    const nonFinite = await nonFiniteTensors(entries, [...entries.keys()].filter((k) => !ignored.has(k)));
+    const nonFinite = await modelNonFinite(entries, unexpected);
     throwIfAborted(options.signal, 'Sotr.load');
     if (nonFinite.length) {
       const what = `the checkpoint has NaN or infinite values in ${describeNonFinite(nonFinite)}`;
@@ -812,8 +811,7 @@ export async function inspectCheckpoint(source: SotrSource, options: Omit<SotrLo
   let parameters = 0;
   for (const e of entries.values()) parameters += e.shape.reduce((a, b) => a * b, 1);
   const p = ck.problems;
-  const unexpected = new Set(p.unexpected);
-  const nonFinite = await nonFiniteTensors(entries, [...entries.keys()].filter((k) => !unexpected.has(k)));
+  const nonFinite = await modelNonFinite(entries, p.unexpected);
   return {
     format: info?.format ?? 'tensors',
     stateDictKey: info?.stateDictKey ?? null,

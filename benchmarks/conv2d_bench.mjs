@@ -20,7 +20,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, pinThreads, machine, TorchWorker, sideBySide, printTable, writeResults, median } from './harness.mjs';
+import { parseArgs, pinThreads, machine, TorchWorker, sideBySide, printTable, writeResults, median, torchMallocEnv } from './harness.mjs';
 
 const args = parseArgs();
 const flag = (k) => process.argv.includes(k);
@@ -67,7 +67,7 @@ class CpuTimeTorch {
   constructor() {
     const py = process.env.SOTR_BENCH_PYTHON || '/usr/bin/python3';
     const here = path.dirname(fileURLToPath(import.meta.url));
-    this.child = spawn(py, [path.join(here, 'torch', 'conv2d_cputime.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child = spawn(py, [path.join(here, 'torch', 'conv2d_cputime.py')], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...torchMallocEnv() } });
     this.pending = [];
     createInterface({ input: this.child.stdout }).on('line', (l) => this.pending.shift()?.(JSON.parse(l)));
   }

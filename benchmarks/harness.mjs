@@ -8,6 +8,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, '..');
@@ -30,6 +31,14 @@ export function parseArgs(argv = process.argv.slice(2)) {
 /** Pins thread counts for us and for any child (PyTorch/OpenBLAS/OpenMP). Call before importing the library. */
 export function pinThreads(n) {
   for (const v of ['SOTR_NUM_THREADS', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS']) process.env[v] = String(n);
+}
+
+function addonCommit() {
+  try {
+    return createRequire(import.meta.url)('../dist/index.js').backendInfo().build.commit ?? null;
+  } catch {
+    return null;
+  }
 }
 
 export function machine() {
@@ -55,8 +64,11 @@ export function machine() {
     // stand in for a CPU without AVX-512.
     env: Object.fromEntries(
       ['SOTR_NUM_THREADS', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'SOTR_NATIVE_PATH', 'SOTR_DEVICE',
-        'SOTR_CPU_SIMD', 'ATEN_CPU_CAPABILITY', 'ONEDNN_MAX_CPU_ISA', 'OPENBLAS_CORETYPE'].map((k) => [k, process.env[k] ?? null]),
+        'SOTR_CPU_SIMD', 'ATEN_CPU_CAPABILITY', 'ONEDNN_MAX_CPU_ISA', 'OPENBLAS_CORETYPE', 'LD_PRELOAD'].map((k) => [k, process.env[k] ?? null]),
     ),
+    // The PyTorch process's malloc settings (torchMallocEnv), and the addon's own commit (it may differ from HEAD's).
+    torchMalloc: torchMallocEnv(),
+    addonCommit: addonCommit(),
   };
 }
 
@@ -98,10 +110,23 @@ export function gpuFloorMs(deviceName, { flops = 0, bytes = 0, precision = 'fp32
   return Math.max(flops / p[precision], bytes / p.bw) * 1e3;
 }
 
+/**
+ * glibc's malloc settings for the PyTorch process. By default glibc returns every large freed block to the system
+ * and the next call faults fresh pages in (~1.5 µs a page on our VM): PyTorch's eager ops, which allocate their
+ * outputs anew on every call, then spend much of their time there (dynamicConv's twin: 267 ms, 107 ms with these),
+ * while our ops draw on a warm arena. Keeping freed memory (what jemalloc or tcmalloc would do, and what a tuned
+ * PyTorch deployment does) is the fairer comparison; SOTR_BENCH_TORCH_MALLOC=default runs glibc's defaults.
+ */
+export function torchMallocEnv() {
+  if (process.env.SOTR_BENCH_TORCH_MALLOC === 'default') return {};
+  return { MALLOC_MMAP_THRESHOLD_: '4294967296', MALLOC_TRIM_THRESHOLD_: '4294967296' };
+}
+
 export class TorchWorker {
   static async start(script = path.join(here, 'torch', 'worker.py'), extraArgs = []) {
     const py = process.env.SOTR_BENCH_PYTHON || (process.platform === 'linux' ? '/usr/bin/python3' : 'python3');
-    const w = new TorchWorker(spawn(py, [script, ...extraArgs], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    const env = { ...process.env, ...torchMallocEnv() };
+    const w = new TorchWorker(spawn(py, [script, ...extraArgs], { stdio: ['pipe', 'pipe', 'inherit'], env }));
     try {
       w.config = await w.call({ cmd: 'config' });
     } catch (e) {

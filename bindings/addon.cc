@@ -215,9 +215,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       [](void* arg) {
         auto* a = static_cast<sotr_js::AddonData*>(arg);
         sotr::OpProfiler::get().stopEnv(a->envId);  // profiling stops with the environment that started it
-        std::lock_guard<std::mutex> lk(a->mu);
+        std::unique_lock<std::mutex> lk(a->mu);
         a->closing = true;
         a->alive = false;
+        a->borrowDone.wait(lk, [a] { return a->borrowing == 0; });  // copies from this heap finish first
         a->completions.Abort();
       },
       addon);

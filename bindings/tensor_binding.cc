@@ -153,8 +153,21 @@ Napi::Value FromHostParts(const Napi::CallbackInfo& info) {
   ctx.checkAlive();
   sotr::Tensor t = sotr::allocTensor(*ctx.backend, dtype, shape);
   sotr::DeviceContext* c = &ctx;
-  return queueJob(env, ctx, [c, t, parts = std::move(parts)]() -> ToJs {
+  return queueJob(env, ctx, [c, t, parts = std::move(parts), addon = addonPtr(env)]() -> ToJs {
     c->checkAlive();
+    // The parts are this environment's memory: borrowed only while it is alive, and its teardown waits for the copy.
+    {
+      std::lock_guard<std::mutex> lk(addon->mu);
+      if (!addon->alive) sotr::fail(sotr::ErrorKind::Aborted, "fromHostParts: the environment is being torn down");
+      ++addon->borrowing;
+    }
+    struct Borrow {
+      AddonData* a;
+      ~Borrow() {
+        std::lock_guard<std::mutex> lk(a->mu);
+        if (--a->borrowing == 0) a->borrowDone.notify_all();
+      }
+    } borrow{addon.get()};
     // Pieces of at most 2 MiB on the CPU pool's threads (36 MB of pixels: ~4 ms on one thread).
     constexpr size_t kPiece = 2 << 20;
     struct Piece {

@@ -2,8 +2,10 @@
 // op's completion still queued when the worker's environment was torn down used to be dropped with the op's outputs:
 // bindings' typed completion function now deletes it) and no file descriptor (node:fs/promises' FileHandle, opened or
 // read at that moment, stayed open; images and checkpoints are read through raw descriptors, which Node closes with
-// the worker). The leak needed the completion to land in a narrow window, so each round terminates at another moment,
-// with a spinning thread competing for the cores, and the check is on the sum over all rounds.
+// the worker), and no crash (the device thread's copy of a frame's pixels out of the worker's heap, fromHostParts,
+// could outlive the heap: a segfault in memcpy about once in 30 runs of this file; the worker's teardown now waits for
+// such copies). The leak needed the completion to land in a narrow window, so each round terminates at another
+// moment, with a spinning thread competing for the cores, and the check is on the sum over all rounds.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readlinkSync } from 'node:fs';

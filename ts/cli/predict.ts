@@ -393,10 +393,11 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
     return EXIT.ok;
   }
   const s = settings(p);
+  const warn = (m: string) => io.stderr.write(`sotr: ${m}\n`); // printed with -q too
   // Folders that cannot be read and names that cannot be passed on are skipped, each with a warning (also with -q),
   // and the run ends with exit 2 (some inputs not done) rather than 0.
   const skips = { folders: 0, names: 0 };
-  const files = expandInputs(s.inputs, (m) => io.stderr.write(`sotr: ${m}\n`), skips);
+  const files = expandInputs(s.inputs, warn, skips);
   if (!files.length) throw new UsageError('no images found in the inputs');
   outputsNotInputs(s, files);
   resolveDevice(s.device); // a device that is not there fails now, before a model is read
@@ -405,7 +406,6 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   const say = (m: string) => {
     if (!s.quiet) io.stderr.write(`sotr: ${m}\n`);
   };
-  const warn = (m: string) => io.stderr.write(`sotr: ${m}\n`);
 
   // Resume. Nothing is modified yet: the torn last line is cut once the model has loaded (a run refused or
   // stopped before that leaves the file as it was). With --overwrite the file is read only to check it is ours.

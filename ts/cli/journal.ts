@@ -146,15 +146,33 @@ export function statusOf(line: ResultLine): LineStatus {
  * Reads a results file for resuming; modifies nothing (cutTornLine cuts the torn last line once the run's checks
  * have passed). A non-empty file with no result line (--out naming some other file) is a UsageError: appending to
  * it, or cutting it, would destroy it. Its one exception: a lone torn line of ours, or NUL bytes a crash left.
+ *
+ * `bases`: the folders the lines' relative paths may be relative to, the recorded one first. With more than one,
+ * `base` is the one under which most lines name one of `inputs` (absolute paths; the first on a tie or when none
+ * does): a file moved with its images (a renamed project folder, another mount point) is read against where they are
+ * now, not where its first run was. One read of the file either way.
  */
-export function loadJournal(file: string, base = process.cwd()): JournalState {
+export function loadJournal(file: string, bases: string | readonly string[] = process.cwd(), inputs: readonly string[] = []): JournalState & { base: string } {
+  const candidates = typeof bases === 'string' ? [bases] : bases;
   const done = new Map<string, LineStatus>();
   let lines = 0;
-  if (!fs.existsSync(file)) return { done, lines, truncatedBytes: 0, size: 0, badLines: [] };
+  if (!fs.existsSync(file)) return { done, lines, truncatedBytes: 0, size: 0, badLines: [], base: candidates[0] };
+  const wanted = new Set(inputs);
+  const hits = candidates.map(() => 0);
+  const entries: Array<[string, LineStatus]> = [];
   const { size, bad, end, tail } = scanLines(file, (v) => {
     lines++;
-    done.set(path.resolve(base, v.file), statusOf(v));
+    entries.push([v.file, statusOf(v)]);
+    if (candidates.length > 1 && !path.isAbsolute(v.file)) {
+      candidates.forEach((c, i) => {
+        if (wanted.has(path.resolve(c, v.file))) hits[i]++;
+      });
+    }
   });
+  let best = 0;
+  for (let i = 1; i < candidates.length; i++) if (hits[i] > hits[best]) best = i;
+  const base = candidates[best];
+  for (const [name, status] of entries) done.set(path.resolve(base, name), status);
   if (!lines) {
     const text = tail.toString('utf8');
     const tornOrBlank = /^[\0\s]*$/.test(text) || text.startsWith('{"file":');
@@ -162,28 +180,7 @@ export function loadJournal(file: string, base = process.cwd()): JournalState {
       throw new UsageError(`--out ${file} is not a results file (no line of it is a sotr predict result); give another --out, or delete it first`);
     }
   }
-  return { done, lines, truncatedBytes: size - end, size, badLines: bad };
-}
-
-/**
- * The folder a resumed results file's relative paths are read against, of `candidates` (its recorded base first):
- * the one under which most of the lines name one of `inputs` (absolute paths), the first on a tie or when none
- * does. A file moved with its images (a renamed project folder, another mount point) is read against where they
- * are now, not where its first run was. Reads the file once more: called only when the candidates differ.
- */
-export function chooseBase(file: string, candidates: readonly string[], inputs: readonly string[]): string {
-  if (candidates.length < 2 || !fs.existsSync(file)) return candidates[0];
-  const wanted = new Set(inputs);
-  const hits = candidates.map(() => 0);
-  scanLines(file, (v) => {
-    if (path.isAbsolute(v.file)) return;
-    candidates.forEach((c, i) => {
-      if (wanted.has(path.resolve(c, v.file))) hits[i]++;
-    });
-  });
-  let best = 0;
-  for (let i = 1; i < candidates.length; i++) if (hits[i] > hits[best]) best = i;
-  return candidates[best];
+  return { done, lines, truncatedBytes: size - end, size, badLines: bad, base };
 }
 
 /** Cuts the torn last line loadJournal found (when the file is still as it was read). */

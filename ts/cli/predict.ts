@@ -21,7 +21,7 @@ import { SOTR_DEFAULTS } from '../model/config';
 import { formatOpProfile, OpProfileSession, type OpProfile } from '../profile';
 import { EXIT, UsageError, count, deviceOption, flag, listOption, num, parse, precisionOption, str, strs, PREDICT_USAGE, type Parsed } from './args';
 import { expandInputs } from './inputs';
-import { JournalWriter, chooseBase, cutTornLine, loadJournal, statusOf, type JournalState, type LineStatus, type ResultLine } from './journal';
+import { JournalWriter, cutTornLine, loadJournal, statusOf, type JournalState, type LineStatus, type ResultLine } from './journal';
 import { Progress, formatDuration, type ProgressMode } from './progress';
 import { checkImageIds, loadImageIds, writeCocoResults, type ImageIdMap } from './coco';
 import { WorkerPool } from './pool';
@@ -418,9 +418,9 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   const recordedBase = prevSettings?.base ?? process.cwd();
   const besideOut = prevSettings?.baseFromOut === undefined ? [] : [path.resolve(path.dirname(path.resolve(s.out)), prevSettings.baseFromOut)];
   const bases = [...new Set([recordedBase, ...besideOut, process.cwd()])];
-  const base = prevSettings ? chooseBase(s.out, bases, files.map((f) => path.resolve(f))) : recordedBase;
+  const journal = toStdout(s) ? { ...fresh, base: recordedBase } : loadJournal(s.out, prevSettings ? bases : recordedBase, files.map((f) => path.resolve(f)));
+  const base = journal.base;
   if (base !== recordedBase) say(`${s.out}: reading its images' paths relative to ${base} (its first run's folder, ${recordedBase}, does not hold these inputs)`);
-  const journal = toStdout(s) ? fresh : loadJournal(s.out, base);
   if (s.overwrite) Object.assign(journal, fresh);
   if (journal.badLines.length) warn(`${s.out}: ignoring ${count(journal.badLines.length, 'line')} that ${journal.badLines.length === 1 ? 'is not a valid result' : 'are not valid results'} (line ${journal.badLines.slice(0, 5).join(', ')})`);
   // What the file was made with (<out>.settings.json): resuming with other settings would mix two kinds of results.

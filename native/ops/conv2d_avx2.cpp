@@ -1,7 +1,8 @@
 // im2col of conv2d with AVX2 masked loads / stores, for CPUs without AVX-512:
 // conv2d_avx512.cpp's loop on 8 lanes (zeros where the window falls into the
-// padding; strided rows by a masked gather). Masked-off lanes of vmaskmov are
-// not read, so a segment may end at the edge of the input.
+// padding; stride 2 by two loads and a shuffle, other strides by a masked
+// gather). Masked-off lanes of vmaskmov are not read, so a segment may end at
+// the edge of the input.
 // Compiled with -mavx2 -mfma; reached only through activeSimdLevel().
 // No out-of-line std:: templates and no ConvGeom member calls in here (see
 // conv2d_avx512.cpp).
@@ -43,6 +44,21 @@ bool im2colBlockAvx2(const ConvGeom& g, const float* x, int64_t n, int64_t grp, 
               const __m256i store = avx2::laneRange(0, len - t);
               const __m256i load = _mm256_and_si256(store, avx2::laneRange(lo - t, hi - t));
               _mm256_maskstore_ps(d + t, store, _mm256_maskload_ps(src + t, load));
+            }
+          } else if (g.sw == 2) {
+            // Stride 2: two masked loads of 16 consecutive floats, the even
+            // ones kept by a shuffle and a 64-bit permute, instead of a gather
+            // (see conv2d_avx512.cpp). Lanes outside the row load as zeros.
+            const float* row = xc + ih * g.W;
+            for (int64_t t = 0; t < len; t += 8) {
+              const __m256i store = avx2::laneRange(0, len - t);
+              const int64_t base = 2 * (ow0 + t) + offW;  // iw of lane 0
+              const __m256 a = _mm256_maskload_ps(row + base, avx2::laneRange(-base, g.W - base));
+              const __m256 b = _mm256_maskload_ps(row + base + 8, avx2::laneRange(-base - 8, g.W - base - 8));
+              // [a0 a2 b0 b2 | a4 a6 b4 b6] -> [a0 a2 a4 a6 b0 b2 b4 b6]
+              const __m256 ev = _mm256_shuffle_ps(a, b, 0x88);
+              const __m256 v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8));
+              _mm256_maskstore_ps(d + t, store, v);
             }
           } else {
             const float* row = xc + ih * g.W;

@@ -28,6 +28,11 @@ CASES = [
     ("longmap", 1, 4, 23, 41, 7, 3, 3, 1, 1, 1, 1, True, True, False, "relu"),
     # the transformer's ReZero form x + g * conv(...): alpha = g, residual = x
     ("rezero", 1, 6, 5, 9, 6, 3, 3, 1, 1, 1, 1, True, False, True, "none"),
+    # stride 2 on rows longer than one 16-lane vector (the im2col's two-load
+    # path: both loads partly outside the row at either border)
+    ("stem_wide", 1, 3, 13, 77, 6, 7, 7, 2, 3, 1, 1, False, True, False, "relu"),
+    ("pointwise_s2_wide", 1, 5, 6, 71, 7, 1, 1, 2, 0, 1, 1, True, False, False, "none"),
+    ("s2_dilation2", 1, 3, 9, 45, 4, 3, 3, 2, 2, 2, 1, True, False, False, "none"),
 ]
 ALPHA_BETA = {"rezero": (0.3125, 1.0), "residual": (1.0, 0.5)}
 

@@ -101,6 +101,8 @@ void executeOp(sotr::DeviceContext* c, const sotr::OpDef* def, const sotr::OpCal
   }
   try {
     if (!cpu) {
+      // The queue thread of cuda:N is not otherwise made current for N.
+      c->backend->makeCurrent();
       if (profiling) prof.begin(c->backend->timer());
       def->cuda(call, outs, ec);
       if (profiling) prof.end();

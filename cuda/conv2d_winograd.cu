@@ -27,8 +27,9 @@ namespace {
 
 using wino_cuda::F2Geom;
 
-// Floats of V or M per pass (128 MiB each): every SOTR shape runs in one pass
-// (the largest, 64 -> 64 at 200x336, needs 17.2M).
+// Floats of V or M per pass (128 MiB each). The 200x336 maps with 256 channels
+// (FPN P2 3x3 256->256, the mask branch's 256->128) need 68.8M, so they run in
+// 3 passes of 8192 tiles (the last partial); the op test has that case.
 constexpr int64_t kPassFloats = int64_t(1) << 25;
 constexpr int kThreads = 256;
 

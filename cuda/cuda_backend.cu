@@ -314,6 +314,8 @@ class CudaBackend final : public Backend {
     check("cudaStreamSynchronize", cudaStreamSynchronize(stream_));
   }
 
+  void makeCurrent() override { use(); }
+
  private:
   [[noreturn]] void allocationFailed(cudaError_t e, size_t bytes) {
     size_t freeB = 0, totalB = 0;

@@ -2,6 +2,7 @@
 #include "cuda/matrix_nms.cuh"
 
 #include <climits>
+#include <cstdint>
 
 #include "cuda/common.cuh"
 #include "cuda/gemm.cuh"
@@ -457,8 +458,11 @@ static CudaRegistrar reg("matrix_nms", [](const OpCall& call, std::vector<Tensor
   auto align = [](int64_t v) { return (v + 255) / 256 * 256; };
   const int64_t oPacked = 0;
   const int64_t oAreas = oPacked + align(p.dense ? 4 * words : 0);
+  // The tiles read boxes as int4: given boxes that are a view at an offset not
+  // a multiple of 16 bytes are copied to the (aligned) scratch first.
+  const bool boxesAligned = !p.hasStats || reinterpret_cast<uintptr_t>(call.inputs[4].raw()) % 16 == 0;
   const int64_t oBoxes = oAreas + align(p.hasStats ? 0 : 4 * n);
-  const int64_t oInter = oBoxes + align(p.hasStats ? 0 : 16 * n);
+  const int64_t oInter = oBoxes + align(p.hasStats && boxesAligned ? 0 : 16 * n);
   const int64_t oComp = oInter + align(4 * n * n);
   const int64_t total = oComp + align(4 * n);
   std::shared_ptr<Storage> scratch = ctx.backend->allocate(static_cast<size_t>(total));
@@ -475,6 +479,12 @@ static CudaRegistrar reg("matrix_nms", [](const OpCall& call, std::vector<Tensor
   if (p.hasStats) {
     b.areas = call.inputs[3].data<int32_t>();
     b.boxes = call.inputs[4].data<int32_t>();
+    if (!boxesAligned) {
+      b.boxScratch = reinterpret_cast<int32_t*>(base + oBoxes);
+      SOTR_CUDA_CHECK(cudaMemcpyAsync(b.boxScratch, b.boxes, static_cast<size_t>(16 * n), cudaMemcpyDeviceToDevice,
+                                      static_cast<cudaStream_t>(ctx.stream)));
+      b.boxes = b.boxScratch;
+    }
   } else {
     b.areaScratch = reinterpret_cast<int32_t*>(base + oAreas);
     b.boxScratch = reinterpret_cast<int32_t*>(base + oBoxes);

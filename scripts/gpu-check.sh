@@ -113,8 +113,9 @@ grep -E "FAIL" "$OUT/ops.log" | head -40 | tee -a "$SUMMARY"
 
 # Split-K (cuda/gemm_split_k.h) forced on every GEMM-core launch, so the partial
 # sums and their reduction meet every awkward shape, batch and epilogue of the
-# conv / linear / matmul cases (auto only splits the few-tile ones).
-for op in conv2d linear matmul; do
+# conv / linear / matmul / twin attention / dynamic conv cases (auto only splits
+# the few-tile ones).
+for op in conv2d linear matmul twinAttention dynamic_conv dynamic_conv_masks; do
   SOTR_GEMM_SPLIT_K=3 timeout 60 "$BIN/sotr_test_ops" --op $op --backend cuda --no-time > "$OUT/ops-split-$op.log" 2>&1
   say "split-K forced (3), $op: exit $?; $(tail -1 "$OUT/ops-split-$op.log")"
   grep -E "FAIL" "$OUT/ops-split-$op.log" | head -10 | tee -a "$SUMMARY"
@@ -275,19 +276,20 @@ fi
 stage "6b conv2d candidates (opt-in variants; fp32, bf16 for the tensor-core one)"
 if want 6b; then
 # Opt-in variants of the CUDA conv path, each checked on the op test's conv / linear /
-# matmul cases (every precision: fp32, tf32, bf16, fp16), then the same conv benchmark
+# matmul / twin attention / dynamic conv cases (every precision: fp32, tf32, bf16, fp16;
+# the op test needs no Node, the benchmarks do), then the same conv benchmark
 # as stage 6: the ldmatrix mainloop for bf16 / fp16 (SOTR_GEMM_TC_VARIANT, cuda/gemm.cuh;
 # first, as it has never run on a GPU: also the GEMM check, and the bf16 convs with and
 # without it, ours only), the fp32 small SIMT tile (SOTR_GEMM_SIMT_VARIANT) and Winograd
 # F(2x2, 3x3) on CUDA (SOTR_CUDA_CONV_WINOGRAD=1, where the build has it).
-if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
+if [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
   for v in SOTR_GEMM_TC_VARIANT=ldmatrix SOTR_GEMM_SIMT_VARIANT=k16 SOTR_GEMM_SIMT_VARIANT=medium SOTR_CUDA_CONV_WINOGRAD=1; do
     tag=${v#*=}; tag=${v%%=*}-$tag
     tc=0; [ "${v%%=*}" = SOTR_GEMM_TC_VARIANT ] && tc=1
     c=$(cap $([ $tc = 1 ] && echo 60 || echo 45) 25)
     if [ "$c" = 0 ]; then say "$v: skipped: budget"; continue; fi
     fails=0
-    for op in conv2d linear matmul; do
+    for op in conv2d linear matmul twinAttention dynamic_conv dynamic_conv_masks; do
       env "$v" timeout 60 "$BIN/sotr_test_ops" --op $op --backend cuda --no-time > "$OUT/ops-$tag-$op.log" 2>&1 || fails=1
     done
     say "$v: op test $(tail -qn1 "$OUT"/ops-$tag-*.log | tr '\n' ' ')$([ $fails = 1 ] && echo '(FAILURES)')"
@@ -304,6 +306,7 @@ if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
         done
       fi
       # bf16 3x3 convs, ours only, the default then the variant (same shapes, same budget).
+      [ $NODE_OK = 1 ] || { say "$v: conv2d benchmarks skipped: no Node"; continue; }
       for side in default variant; do
         if [ $side = variant ]; then e="$v"; else e=SOTR_GEMM_TC_VARIANT=; fi
         env "$e" timeout -k 5 $(( c / 3 )) node benchmarks/conv2d_bench.mjs --device $DEV --pipelined --no-torch --precision bf16 \
@@ -312,6 +315,7 @@ if [ $NODE_OK = 1 ] && [ $CUDA_OK = 1 ] && [ "$DEV" != cpu ]; then
       done
       continue
     fi
+    [ $NODE_OK = 1 ] || { say "$v: conv2d benchmark skipped: no Node"; continue; }
     env "$v" timeout -k 5 "$c" node benchmarks/conv2d_bench.mjs --device $DEV --pipelined --reps 7 --budget $(( c - 15 )) > "$OUT/conv2d-$tag.log" 2>&1
     say "$v: conv2d exit $?; $(grep -E 'geometric mean' "$OUT/conv2d-$tag.log" | tr '\n' ' ')"
   done

@@ -4,7 +4,9 @@
 // Inputs: 0 masks, uint8 [n, H, W] (nonzero = set) or bit-packed int32
 //           [n, H, 2*wpr] (ops/bitmask.h; attr `width` optionally checks wpr)
 //         1 labels int32 [n]
-//         2 scores float32 [n], sorted in descending order (else Range error)
+//         2 scores float32 [n], sorted in descending order (else Range error;
+//           the CUDA kernel reads them on the device and trusts the caller:
+//           the JavaScript matrixNms checks them on the host)
 //         3 areas int32 [n]       } optional, both or neither; must describe
 //         4 boxes int32 [n, 4]    } the masks (as dynamic_conv_masks gives them)
 // Attrs:  kernel 'gaussian' (default) | 'linear', sigma (default 2, >= 0),

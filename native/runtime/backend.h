@@ -45,6 +45,10 @@ class Backend {
   // Device-side timestamps on that stream for the op profiler (CUDA events);
   // nullptr where the host clock is the device's clock (the CPU).
   virtual DeviceTimer* timer() { return nullptr; }
+  // Makes this device current on the calling thread (CUDA: cudaSetDevice) before
+  // its kernels launch there: a launch into another device's stream fails, and
+  // the ops' scratch allocations key by the current device. No-op on the CPU.
+  virtual void makeCurrent() {}
 };
 
 Tensor allocTensor(Backend& backend, DType dtype, const Shape& shape);

@@ -57,6 +57,32 @@ for (const device of devices) {
   }
 }
 
+for (const device of devices) {
+  test(`matrixNms reads areas and boxes given as views at any offset on ${device}`, async () => {
+    // The CUDA tiles load each box as one 16-byte int4: boxes that are a view 1, 2 or 3 int32 into their storage
+    // must be copied first, not read misaligned (a sticky device error).
+    const src = cases.find((c) => c[3] && get(`${c[3]}.masks`).shape[0] > 2)[3];
+    const m = get(`${src}.masks`);
+    const [n, h, w] = m.shape;
+    const bm = BitMasks.fromUint8Array(m.data, n, h, w);
+    const bits = bm.toTensor(device);
+    const labels = Tensor.from(Int32Array.from(get(`${src}.labels`).data), [n], { device });
+    const scores = Tensor.from(Float32Array.from(get(`${src}.scores`).data), [n], { device });
+    const [ref] = await runOp('matrix_nms', [bits, labels, scores], { width: w });
+    const want = await ref.data();
+    for (const offset of [0, 1, 2, 3]) {
+      const flatAreas = new Int32Array(n + offset);
+      flatAreas.set(bm.areas, offset);
+      const flatBoxes = new Int32Array(4 * n + offset);
+      flatBoxes.set(bm.boxes, offset);
+      const areas = Tensor.from(flatAreas, [n + offset], { device }).narrow(offset, n + offset);
+      const boxes = Tensor.from(flatBoxes, [4 * n + offset], { device }).narrow(offset, 4 * n + offset).reshape([n, 4]);
+      const [out] = await runOp('matrix_nms', [bits, labels, scores, areas, boxes], { width: w });
+      assert.equal(await out.data(), want, `offset ${offset}`);
+    }
+  });
+}
+
 test('matrixNms: N = 0 and N = 1; zero union gives IoU 0 (no NaN)', async () => {
   assert.equal(await matrixNms(Tensor.zeros([0, 3, 4], { dtype: 'uint8' }), [], []), new Float32Array(0));
   assert.equal([...(await matrixNms(Tensor.zeros([1, 3, 4], { dtype: 'uint8' }), [2], [0.7]))], [Math.fround(0.7)]);

@@ -173,6 +173,10 @@ OP_TEST_CASE(convCase({2, 17, 6, 35, 19, 3, 3, 1, 1, 1, 2, 1, 1, 1, false, true,
 OP_TEST_CASE(convCase({2, 37, 11, 29, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true, "relu", "winograd2"}));
 OP_TEST_CASE(convCase({1, 130, 25, 68, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true, "none", "winograd2"}));
 OP_TEST_CASE(convCase({1, 48, 25, 84, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, true, "leakyRelu", "winograd2"}));
+// FPN P2 (timed: no double reference at this size): on CUDA V needs 68.8M
+// floats, over the 2^25 of a pass, so steps 2-4 run in 3 passes, the last of
+// 416 tiles.
+OP_TEST_CASE(convCase({1, 256, 200, 336, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, true, "relu", "winograd2"}, true));
 // the transformer's conv on a small map (timed)
 OP_TEST_CASE(convCase({1, 256, 12, 24, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false, "leakyRelu"}, true));
 OP_TEST_CASE(convCase({1, 64, 100, 168, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true, false, "relu"}, true));

@@ -74,6 +74,22 @@ test('an unreadable folder and a name that is not UTF-8 are skipped with a warni
   assert.equal(readLines(out).map((l) => path.basename(l.file)).sort(), ['a.jpg', 'b.jpg', 'c.jpg', ...(root_ ? ['d.jpg'] : [])].sort());
 });
 
+test("a list's '#' lines are comments; a file named '#...' is listed as ./#name.jpg (or any path not starting with '#')", async () => {
+  const dir = tree();
+  copyFileSync(jpg, path.join(dir, 'photos/2024/#tagged.jpg'));
+  const list = path.join(dir, 'photos', 'list.txt');
+  writeFileSync(list, '# a comment\n#2024/a.jpg\n  # indented comment\n./2024/#tagged.jpg\n2024/a.jpg\n');
+  assert.equal(expandInputs([list]).map((f) => path.relative(dir, f)), ['photos/2024/#tagged.jpg', 'photos/2024/a.jpg']);
+  // From stdin, relative to the working folder: './#tagged.jpg' there.
+  const out = path.join(dir, 'r.jsonl');
+  const r = await fakeSotr(['predict', '-m', 'fake', '-i', '-', '-o', out, '-q'], {
+    cwd: path.join(dir, 'photos/2024'),
+    onSpawn: (child) => child.stdin.end('#tagged.jpg\n./#tagged.jpg\n'),
+  });
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(readLines(out).map((l) => path.basename(l.file)), ['#tagged.jpg']);
+});
+
 test('a resume with everything done says only "nothing to do"; one failure "carries"', async () => {
   const dir = tree();
   writeFileSync(path.join(dir, 'photos/2024/bad.jpg'), 'not a jpeg');

@@ -2,7 +2,8 @@
  * Turns `--input` values into an ordered, de-duplicated list of image files:
  * files as given, folders searched recursively for image extensions, globs
  * (`*`, `?`, `**`, `[...]`, `{a,b}`; Node 20 has no fs.glob) and list files
- * (.txt/.lst/.list, one path a line, relative to the list's folder, # comments). `-` reads such a list from stdin,
+ * (.txt/.lst/.list, one path a line, relative to the list's folder, # comments: a name that starts with '#' is
+ * listed as ./#name.jpg, which the path join makes #name.jpg again). `-` reads such a list from stdin,
  * and a pipe (`-i <(find photos -name '*.jpg')`) is read as one; their paths are relative to the working folder.
  */
 import * as fs from 'node:fs';

@@ -177,12 +177,14 @@ export function globFiles(pattern: string): string[] {
   return out;
 }
 
-function readList(file: string | 0, dir: string): string[] {
+// `dir`: the folder a list file's relative paths are relative to; null for stdin and pipes, whose paths are kept as
+// given (relative to the working folder, like paths on the command line, and so written to the results that way).
+function readList(file: string | 0, dir: string | null): string[] {
   const out: string[] = [];
   for (const raw of fs.readFileSync(file, 'utf8').split(/\r?\n/)) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
-    out.push(path.isAbsolute(line) ? line : path.join(dir, line));
+    out.push(dir === null || path.isAbsolute(line) ? line : path.join(dir, line));
   }
   return out;
 }
@@ -204,7 +206,7 @@ export function expandInputs(inputs: string[], warn: (m: string) => void = () =>
   };
   const one = (input: string, fromList: boolean): void => {
     if (input === '-' && !fromList) {
-      for (const p of readList(0, process.cwd())) one(p, true);
+      for (const p of readList(0, null)) one(p, true);
       return;
     }
     let st: fs.Stats | undefined;
@@ -222,7 +224,7 @@ export function expandInputs(inputs: string[], warn: (m: string) => void = () =>
       if (!fromList && LIST_EXTENSIONS.has(path.extname(input).toLowerCase())) {
         for (const p of readList(input, path.dirname(input))) one(p, true);
       } else if (!fromList && (st.isFIFO() || st.isCharacterDevice())) {
-        for (const p of readList(input, process.cwd())) one(p, true);
+        for (const p of readList(input, null)) one(p, true);
       } else add(input);
     } else if (hasGlob(input)) {
       const found = globFiles(input).filter((f) => isImageName(f) || !/\*\*?$/.test(input));

@@ -3,7 +3,7 @@
 // Run: npx tsc -p tsconfig.json && node tests/checkpoint.test.mjs
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -311,6 +311,28 @@ test('writeSafetensors / readSafetensors round trip, readable by the independent
     'length mismatch',
   );
   assert.not.ok(existsSync(path.join(TMP, 'bad.safetensors')));
+});
+
+test('writeSafetensors: written under a temporary name (raw descriptor) and renamed; a failure leaves no file, no descriptor', async () => {
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const dir = mkdtempSync(path.join(TMP, 'write-'));
+  const before = fds();
+  // Several pieces (length, header, three tensors, one of 5 MB): each at its place, then the rename over an old file.
+  const big = new Float32Array(5 << 18).map((_, i) => i);
+  const tensors = new Map([['a', { shape: [3], dtype: 'int32', data: new Int32Array([1, 2, 3]) }], ['big', { shape: [5 << 18], dtype: 'float32', data: big }], ['e', { shape: [0], dtype: 'uint8', data: new Uint8Array(0) }]]);
+  const out = path.join(dir, 'm.safetensors');
+  writeFileSync(out, 'an older file, replaced whole');
+  await writeSafetensors(out, tensors, { k: 'v' });
+  const back = await readSafetensors(out);
+  assert.equal(Array.from(back.get('a').data), [1, 2, 3]);
+  assert.ok(bytesOf(back.get('big').data).equals(bytesOf(big)));
+  assert.is(back.get('e').data.length, 0);
+  // The rename fails (the name is a folder), the open fails (no such folder): Node's errors, nothing left behind.
+  mkdirSync(path.join(dir, 'a-folder'));
+  await rejects(writeSafetensors(path.join(dir, 'a-folder'), tensors), codeIs('EISDIR', /EISDIR: illegal operation on a directory, rename '.*a-folder\.partial-\d+-\w+' -> '.*a-folder'/), 'rename over a folder');
+  await rejects(writeSafetensors(path.join(dir, 'no', 'm.safetensors'), tensors), codeIs('ENOENT', /ENOENT: no such file or directory, open '.*m\.safetensors\.partial-/), 'no folder');
+  assert.equal(readdirSync(dir).sort(), ['a-folder', 'm.safetensors']);
+  assert.is(fds(), before, 'descriptors open after the writes');
 });
 
 test('safetensors whose header length begins like a pickle (80 02..05) are safetensors, whatever reads them', async () => {

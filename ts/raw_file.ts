@@ -3,8 +3,8 @@
  * worker_thread terminated while a FileHandle of its is being opened or read leaves that descriptor open in the
  * process for good (40 terminations of a worker reading an image in a loop: 11 descriptors left), whereas Node
  * closes a worker's raw descriptors when it exits (Worker's trackUnmanagedFds). The open is synchronous (a system
- * call of microseconds on a local disk) so that the descriptor is known, and tracked, from the start; the reads are
- * asynchronous, on libuv's threads.
+ * call of microseconds on a local disk) so that the descriptor is known, and tracked, from the start; the reads (and
+ * the writes and fsync of a file made with RawFile.create: writeSafetensors) are asynchronous, on libuv's threads.
  */
 import * as fs from 'node:fs';
 
@@ -14,7 +14,13 @@ function readAt(fd: number, dest: Uint8Array, offset: number, length: number, po
   });
 }
 
-/** A file open for reading; close() when done (idempotent). */
+function writeAt(fd: number, src: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.write(fd, src, offset, length, position, (err, written) => (err ? reject(err) : resolve(written)));
+  });
+}
+
+/** A file open for reading (open), or made for writing (create); close() when done (idempotent). */
 export class RawFile {
   #fd: number | null;
   readonly path: string;
@@ -29,8 +35,13 @@ export class RawFile {
     return new RawFile(path, fs.openSync(path, 'r'));
   }
 
+  /** Creates `path` for writing, emptied if it exists (flag 'w'); Node's errors as they are. */
+  static create(path: string): RawFile {
+    return new RawFile(path, fs.openSync(path, 'w'));
+  }
+
   #descriptor(): number {
-    if (this.#fd === null) throw new Error(`${this.path}: read after close`);
+    if (this.#fd === null) throw new Error(`${this.path}: used after close`);
     return this.#fd;
   }
 
@@ -41,6 +52,19 @@ export class RawFile {
   /** Reads up to `length` bytes at `position` into dest[offset...]; the bytes read (0 at the end of the file). */
   read(dest: Uint8Array, offset: number, length: number, position: number): Promise<number> {
     return readAt(this.#descriptor(), dest, offset, length, position);
+  }
+
+  /** Writes all of `src` at `position` (a short write is continued; up to 1 GiB a call). */
+  async writeAll(src: Uint8Array, position: number): Promise<void> {
+    for (let off = 0; off < src.length; ) {
+      off += await writeAt(this.#descriptor(), src, off, Math.min(src.length - off, 1 << 30), position + off);
+    }
+  }
+
+  /** fsync, on libuv's threads. */
+  sync(): Promise<void> {
+    const fd = this.#descriptor();
+    return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
   }
 
   close(): void {

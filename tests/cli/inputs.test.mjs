@@ -74,6 +74,41 @@ test('an unreadable folder and a name that is not UTF-8 are skipped with a warni
   assert.equal(readLines(out).map((l) => path.basename(l.file)).sort(), ['a.jpg', 'b.jpg', 'c.jpg', ...(root_ ? ['d.jpg'] : [])].sort());
 });
 
+test('one image reached by two spellings (through a linked folder or file) is kept once, under the first', async () => {
+  const dir = tree();
+  const rel = (files) => files.map((f) => path.relative(dir, f));
+  const at = (p) => path.join(dir, p);
+  symlinkSync('a.jpg', at('photos/2024/alias.jpg')); // a linked file beside its target
+  assert.equal(rel(expandInputs([at('archive/2023/b.jpg'), at('photos/2023/b.jpg')])), ['archive/2023/b.jpg']);
+  assert.equal(rel(expandInputs([at('photos/2023/b.jpg'), at('archive/2023/b.jpg')])), ['photos/2023/b.jpg']);
+  // A folder walk, a glob and a list file over the same files: photos/2023 is archive/2023.
+  assert.equal(rel(expandInputs([at('photos'), at('archive')])), ['photos/2023/b.jpg', 'photos/2023/deep/c.jpg', 'photos/2024/a.jpg']);
+  assert.equal(rel(expandInputs([at('archive/**/*.jpg'), at('photos/2023/*.jpg'), at('photos/2024/alias.jpg')])), ['archive/2023/b.jpg', 'archive/2023/deep/c.jpg', 'photos/2024/alias.jpg']);
+  writeFileSync(at('list.txt'), 'photos/2024/alias.jpg\narchive/2023/deep/c.jpg\nphotos/./2023/deep/../deep/c.jpg\nphotos/missing.jpg\n');
+  assert.equal(rel(expandInputs([at('list.txt'), at('photos')])), ['photos/2024/alias.jpg', 'archive/2023/deep/c.jpg', 'photos/missing.jpg', 'photos/2023/b.jpg']);
+  // One result line, under the spelling given first.
+  const out = at('r.jsonl');
+  const r = await fakeSotr(['predict', '-m', 'fake', '-i', 'archive/2023/b.jpg', 'photos/2023/b.jpg', '-o', out, '-q'], { cwd: dir });
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(readLines(out).map((l) => l.file), ['archive/2023/b.jpg']);
+});
+
+test("a list's '#' lines are comments; a file named '#...' is listed as ./#name.jpg (or any path not starting with '#')", async () => {
+  const dir = tree();
+  copyFileSync(jpg, path.join(dir, 'photos/2024/#tagged.jpg'));
+  const list = path.join(dir, 'photos', 'list.txt');
+  writeFileSync(list, '# a comment\n#2024/a.jpg\n  # indented comment\n./2024/#tagged.jpg\n2024/a.jpg\n');
+  assert.equal(expandInputs([list]).map((f) => path.relative(dir, f)), ['photos/2024/#tagged.jpg', 'photos/2024/a.jpg']);
+  // From stdin, relative to the working folder: './#tagged.jpg' there.
+  const out = path.join(dir, 'r.jsonl');
+  const r = await fakeSotr(['predict', '-m', 'fake', '-i', '-', '-o', out, '-q'], {
+    cwd: path.join(dir, 'photos/2024'),
+    onSpawn: (child) => child.stdin.end('#tagged.jpg\n./#tagged.jpg\n'),
+  });
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(readLines(out).map((l) => path.basename(l.file)), ['#tagged.jpg']);
+});
+
 test('a resume with everything done says only "nothing to do"; one failure "carries"', async () => {
   const dir = tree();
   writeFileSync(path.join(dir, 'photos/2024/bad.jpg'), 'not a jpeg');

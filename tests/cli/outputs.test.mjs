@@ -183,7 +183,7 @@ test('resuming a results file moved with its images (a renamed or copied project
 });
 
 
-test('--coco takes each image\'s last line (a retried failure written again), read in two passes', async () => {
+test('--coco takes each image\'s last line (a retried failure written again)', async () => {
   const { dir, images } = imageFolder();
   const bad = path.join(images, 'truncated.jpg');
   const out = path.join(dir, 'r.jsonl');
@@ -202,6 +202,67 @@ test('--coco takes each image\'s last line (a retried failure written again), re
   const last = lines.filter((l) => l.file.endsWith('truncated.jpg')).at(-1);
   assert.ok(last.instances.length > 0);
   assert.is(dets.length, lines.filter((l, i) => !l.error && lines.findLastIndex((m) => m.file === l.file) === i).reduce((a, l) => a + l.instances.length, 0));
+});
+
+
+test('--coco reads the results once: an image written again has its earlier records cut out (the first ones too)', async () => {
+  const { mkdtempSync, readdirSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { writeCocoResults } = await import('../../dist/cli/coco.js');
+  const dir = mkdtempSync(path.join(tmpdir(), 'sotr-coco-'));
+  let k = 0;
+  const inst = (n) => Array.from({ length: n }, () => ({ label: 0, class: 'person', category_id: 1, score: (++k % 7) / 8, bbox: [k, 0, 1, 1], area: 1, segmentation: { size: [2, 2], counts: `${k}` } }));
+  const lines = [
+    { file: 'a/1.jpg', instances: inst(2) }, // replaced below: the first records written are cut
+    { file: 'b/2.jpg', instances: inst(3) }, // replaced by an error line: none of it kept
+    'not json',
+    { file: 'c/3.jpg', instances: inst(1) },
+    { file: 'a/1.jpg', instances: inst(1) },
+    { file: 'b/2.jpg', error: 'inference failed', error_kind: 'model' },
+    { file: 'd/4.jpg', instances: [] }, // an image without instances
+    { file: './e/5.jpg', instances: inst(2) }, // the same image as e/5.jpg
+    { file: 'z/26.jpg', instances: inst(1) }, // not in the ids map below
+    { file: 'e/5.jpg', instances: inst(2) },
+  ];
+  const results = path.join(dir, 'r.jsonl');
+  const write = (ls) => writeFileSync(results, ls.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n');
+  // What it must give: each image's last line, in the order of those lines.
+  const want = (ls, keep = () => true) => {
+    const last = new Map();
+    for (const l of ls) if (typeof l !== 'string') last.delete(path.resolve(dir, l.file)), last.set(path.resolve(dir, l.file), l);
+    return [...last.values()]
+      .filter((l) => l.instances && keep(l))
+      .flatMap((l) => l.instances.map((i) => ({ image_id: Number(/(\d+)\.jpg$/.exec(l.file)[1]), category_id: i.category_id, segmentation: i.segmentation, score: i.score, bbox: i.bbox })));
+  };
+  const coco = path.join(dir, 'c.json');
+  write(lines);
+  const parse = JSON.parse;
+  let parses = 0;
+  JSON.parse = (...a) => (parses++, parse(...a));
+  let r;
+  try {
+    r = await writeCocoResults(results, coco, undefined, { base: dir });
+  } finally {
+    JSON.parse = parse;
+  }
+  assert.is(parses, lines.length, 'each line parsed once (the two-pass reading parsed each twice)');
+  assert.equal(JSON.parse(readFileSync(coco, 'utf8')), want(lines));
+  assert.equal(r, { images: 5, detections: 5, unmapped: [] });
+  assert.ok(readFileSync(coco, 'utf8').startsWith('[\n{"image_id":3,'), 'the first record kept follows the [ without a comma');
+  const ids = new Map([['1.jpg', 1], ['3.jpg', 3], ['4.jpg', 4], ['5.jpg', 5]]);
+  r = await writeCocoResults(results, coco, ids, { base: dir });
+  assert.equal(JSON.parse(readFileSync(coco, 'utf8')), want(lines, (l) => !l.file.startsWith('z/')));
+  assert.equal(r, { images: 4, detections: 4, unmapped: ['z/26.jpg'] });
+  // Nothing to cut: the file as written in the one pass.
+  write(lines.slice(2, 5));
+  r = await writeCocoResults(results, coco, undefined, { base: dir });
+  assert.is(readFileSync(coco, 'utf8'), `[\n${want(lines.slice(2, 5)).map((d) => JSON.stringify(d)).join(',\n')}\n]\n`);
+  assert.equal(r, { images: 2, detections: 2, unmapped: [] });
+  write(lines.slice(0, 2).concat([{ file: 'a/1.jpg', instances: [] }, lines[5]])); // every record cut
+  r = await writeCocoResults(results, coco, undefined, { base: dir });
+  assert.is(readFileSync(coco, 'utf8'), '[\n]\n');
+  assert.equal(r, { images: 1, detections: 0, unmapped: [] });
+  assert.equal(readdirSync(dir).sort(), ['c.json', 'r.jsonl'], 'no temporary file left');
 });
 
 

@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
 import { fakeSotr, imageFolder, readLines, checkInstance } from './helpers/run.mjs';
 
 const byFile = (lines) => new Map(lines.map((l) => [path.basename(l.file), l]));
@@ -170,7 +171,7 @@ test('--label-maps usage errors: --label-map-values / --label-map-depth alone or
   }
 });
 
-test('--input - reads the paths from stdin (relative to the working folder); a listed missing file is an error line', async () => {
+test('--input - reads the paths from stdin (relative to the working folder, written as given); a listed missing file is an error line', async () => {
   const { dir, good } = imageFolder();
   const out = path.join(dir, 'stdin.jsonl');
   const names = [...good.map((f) => path.join('images', f)), path.join('images', good[0]), '# a comment', 'images/missing.jpg'];
@@ -180,8 +181,20 @@ test('--input - reads the paths from stdin (relative to the working folder); a l
   });
   assert.is(r.code, 2, r.stderr); // the missing file
   const lines = readLines(out);
-  assert.equal(lines.map((l) => path.basename(l.file)).sort(), [...good, 'missing.jpg'].sort(), 'each once');
+  // As the same paths given on the command line are written (they were made absolute until 2026-11-28).
+  assert.equal(lines.map((l) => l.file).sort(), [...good, 'missing.jpg'].map((f) => path.join('images', f)).sort(), 'each once, as given');
   assert.is(lines.find((l) => l.file.endsWith('missing.jpg')).error_kind, 'image');
+  // A pipe given as an input (-i <(...); here a named pipe a shell writes) is read the same way; an absolute line
+  // stays absolute.
+  const fifo = path.join(dir, 'list.fifo');
+  assert.is(spawnSync('mkfifo', [fifo]).status, 0);
+  const text = `images/${good[1]}\n./images/${good[2]}\n${path.join(dir, 'images', good[3])}\n`;
+  const writer = spawn('sh', ['-c', 'printf "%s" "$0" > "$1"', text, fifo]);
+  const piped = path.join(dir, 'pipe.jsonl');
+  const p = await fakeSotr(['predict', '-m', 'fake', '-i', fifo, '-o', piped, '-q'], { cwd: dir });
+  writer.kill();
+  assert.is(p.code, 0, p.stderr);
+  assert.equal(readLines(piped).map((l) => l.file), [`images/${good[1]}`, `images/${good[2]}`, path.join(dir, 'images', good[3])]);
 });
 
 test('--out - writes the JSON Lines to stdout (progress stays on stderr; no file, no record); --coco needs a file', async () => {

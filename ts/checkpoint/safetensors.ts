@@ -2,10 +2,11 @@
  * safetensors: an 8-byte little-endian header length, a JSON header
  * ({name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}}), then raw little-endian data.
  */
-import { open, rename, unlink } from 'node:fs/promises';
+import { rename, unlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { CheckpointFormatError, SotrTypeError } from '../errors';
 import { throwIfAborted } from '../abort';
+import { RawFile } from '../raw_file';
 import { allocBytes, mapLimit, readBytes, type ByteSource } from './source';
 import { DTYPES, numelOf, type CheckpointDType, type CheckpointEntry } from './types';
 
@@ -189,26 +190,25 @@ export async function writeSafetensors(path: string, tensors: TensorCollection, 
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(hjson.length));
   const tmp = `${path}.partial-${process.pid}-${Date.now().toString(36)}`;
-  const fh = await open(tmp, 'w');
+  // A raw descriptor (ts/raw_file.ts), not a FileHandle: closed should a worker be terminated while it writes.
+  const file = RawFile.create(tmp);
   try {
-    await writeAll(fh, len);
-    await writeAll(fh, hjson);
-    for (const b of blobs) await writeAll(fh, b);
+    let pos = 0;
+    for (const b of [len, hjson, ...blobs]) {
+      await file.writeAll(b, pos);
+      pos += b.length;
+    }
     // On disk before the rename: a crash must not leave the final name holding a file whose data never arrived.
-    await fh.sync();
-    await fh.close();
+    await file.sync();
+    file.close();
     await rename(tmp, path);
   } catch (e) {
-    await fh.close().catch(() => {});
+    try {
+      file.close();
+    } catch {
+      /* closed already, or the close failed: the file goes either way */
+    }
     await unlink(tmp).catch(() => {});
     throw e;
-  }
-}
-
-async function writeAll(fh: import('node:fs/promises').FileHandle, b: Uint8Array): Promise<void> {
-  const CH = 1 << 30;
-  for (let off = 0; off < b.length; ) {
-    const { bytesWritten } = await fh.write(b, off, Math.min(CH, b.length - off));
-    off += bytesWritten;
   }
 }

@@ -149,9 +149,10 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
   -m, --model <file|tiny>      a checkpoint (.pth or .safetensors), or "tiny": a small random-weight
                                model generated on first use and cached next to --out (no downloads)
   -i, --input <path>           images, folders (searched recursively), globs ("photos/**/*.jpg") or
-                               a list file (.txt/.lst/.list: one path a line, # comments; "-" reads
-                               one from stdin: find photos -name '*.jpg' | sotr predict -i - ...); repeatable,
-                               and extra positional arguments count as inputs
+                               a list file (.txt/.lst/.list: one path a line, # comments, so a name
+                               that starts with # is listed as ./#name.jpg; "-" reads one from stdin:
+                               find photos -name '*.jpg' | sotr predict -i - ...); repeatable, and
+                               extra positional arguments count as inputs
   -o, --out <file.jsonl>       results, one JSON line per image; an existing file is resumed: images
                                already in it are skipped (--overwrite starts again); "-" writes the
                                lines to stdout (no resuming)

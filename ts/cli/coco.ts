@@ -89,6 +89,16 @@ export function checkImageIds(files: Array<{ file: string; key: string }>, ids: 
   }
 }
 
+/** An image's last line so far, in writeCocoResults: what it gave, and where its records are in the temporary file. */
+interface LastLine {
+  file: string;
+  /** 'image': its records are at [start, end); 'unmapped': not in --image-ids; 'none': an error line, or no instances. */
+  kind: 'image' | 'unmapped' | 'none';
+  start: number;
+  end: number;
+  detections: number;
+}
+
 /**
  * Writes COCO results for every image of a results file (the last line of each file wins), under a temporary name
  * renamed into place (removed on any failure). With --image-ids, images not in it are left out (counted in
@@ -101,51 +111,77 @@ export async function writeCocoResults(
   o: { base?: string; idsFile?: string } = {},
 ): Promise<{ images: number; detections: number; unmapped: string[] }> {
   const base = o.base ?? process.cwd();
-  // Two passes: which line is each image's last (line numbers only), then those lines converted as they are read. A
-  // results file is ~70 KB a line with 100 masks: holding every line took 4.3 GB of memory for 45 000 images.
-  const lastLine = new Map<string, number>();
-  scanLines(resultsFile, (line, n) => lastLine.set(path.resolve(base, line.file), n));
+  // One pass, each line parsed once: its records are written as it is read, and each image's byte range kept. An
+  // image met again (a retried failure, a line written twice) moves to the end of `last`, and its earlier records, if
+  // it had any, are cut out afterwards, what follows them moved down (rare: both lines must have instances). A
+  // results file is ~70 KB a line with 100 masks: holding every line took 4.3 GB of memory for 45 000 images, and the
+  // two passes that replaced it (last line numbers, then those lines) parsed every line twice.
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   const tmp = `${out}.partial-${process.pid}`;
   // Synchronous writes of 1 MB pieces: an error (a full disk, a clash found half-way) is thrown here, and the
   // temporary file is gone before it reaches the caller.
-  const fd = fs.openSync(tmp, 'w');
+  const fd = fs.openSync(tmp, 'w+'); // read back should some records have to be cut out
   let pending = '';
+  let bytes = 0; // written to the file or pending: where the next record starts
   const write = (s: string) => {
     pending += s;
+    bytes += Buffer.byteLength(s);
     if (pending.length >= 1 << 20) {
       fs.writeSync(fd, pending);
       pending = '';
     }
   };
-  let detections = 0;
-  let images = 0;
-  const unmapped: string[] = [];
-  const usedIds = new Map<string, string>();
+  const last = new Map<string, LastLine>(); // by resolved path, in the order of each image's last line
+  const dead: Array<[number, number]> = []; // byte ranges of records an image's later line replaced
+  let records = 0;
   try {
     write('[');
-    scanLines(resultsFile, (line: ResultLine, n) => {
-      if (lastLine.get(path.resolve(base, line.file)) !== n) return; // an earlier line of an image written again
+    scanLines(resultsFile, (line: ResultLine) => {
+      const key = path.resolve(base, line.file);
+      const prev = last.get(key);
+      if (prev) {
+        last.delete(key);
+        if (prev.end > prev.start) dead.push([prev.start, prev.end]);
+      }
+      const entry: LastLine = { file: line.file, kind: 'none', start: bytes, end: bytes, detections: 0 };
+      last.set(key, entry);
       if (line.error || !line.instances) return;
       if (ids && mappedId(line.file, ids) === undefined) {
-        unmapped.push(line.file);
+        entry.kind = 'unmapped';
         return;
       }
-      images++;
+      entry.kind = 'image';
       const id = imageId(line.file, ids);
-      const k = `${typeof id}:${id}`;
-      const prev = usedIds.get(k);
-      if (prev !== undefined) throw new UsageError(`--coco: image id ${JSON.stringify(id)} is shared by ${prev} and ${line.file}; ${clashHint(ids, o.idsFile)}`);
-      usedIds.set(k, line.file);
       for (const inst of line.instances) {
         const rec = { image_id: id, category_id: inst.category_id, segmentation: inst.segmentation, score: inst.score, bbox: inst.bbox };
-        write((detections++ ? ',\n' : '\n') + JSON.stringify(rec));
+        write((records++ ? ',\n' : '\n') + JSON.stringify(rec));
       }
+      entry.end = bytes;
+      entry.detections = line.instances.length;
     });
     write('\n]\n');
     fs.writeSync(fd, pending);
+    pending = '';
+    // Checked on the last lines only, in their order (an image's replaced line holds no id).
+    let detections = 0;
+    let images = 0;
+    const unmapped: string[] = [];
+    const usedIds = new Map<string, string>();
+    for (const e of last.values()) {
+      if (e.kind === 'unmapped') unmapped.push(e.file);
+      if (e.kind !== 'image') continue;
+      const id = imageId(e.file, ids);
+      const k = `${typeof id}:${id}`;
+      const prev = usedIds.get(k);
+      if (prev !== undefined) throw new UsageError(`--coco: image id ${JSON.stringify(id)} is shared by ${prev} and ${e.file}; ${clashHint(ids, o.idsFile)}`);
+      usedIds.set(k, e.file);
+      images++;
+      detections += e.detections;
+    }
+    if (dead.length) cutOut(fd, bytes, dead);
     fs.closeSync(fd);
     fs.renameSync(tmp, out);
+    return { images, detections, unmapped };
   } catch (e) {
     try {
       fs.closeSync(fd);
@@ -155,5 +191,30 @@ export async function writeCocoResults(
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-  return { images, detections, unmapped };
+}
+
+/**
+ * Removes the `cut` byte ranges from the `size` bytes of `fd`, moving what follows each down (in place: what is
+ * written never passes what is read) and truncating. The ranges are whole records, each written after ',\n' (after
+ * '\n' when first): when the first record written is cut, the ',' before the first one kept goes too.
+ */
+function cutOut(fd: number, size: number, cut: Array<[number, number]>): void {
+  cut.sort((a, b) => a[0] - b[0]);
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let to = cut[0]![0]; // nothing before the first cut moves
+  const move = (from: number, end: number) => {
+    for (let pos = from; pos < end; ) {
+      const got = fs.readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
+      if (got <= 0) throw new Error(`--coco: the temporary file ended at ${pos} of ${size} bytes`);
+      let at = to === 1 && buf[0] === 0x2c ? 1 : 0; // only the '[' kept so far: its ',' goes
+      while (at < got) {
+        const n = fs.writeSync(fd, buf, at, got - at, to);
+        at += n;
+        to += n;
+      }
+      pos += got;
+    }
+  };
+  for (let i = 0; i < cut.length; i++) move(cut[i]![1], i + 1 < cut.length ? cut[i + 1]![0] : size);
+  fs.ftruncateSync(fd, to);
 }

@@ -2,7 +2,8 @@
  * Turns `--input` values into an ordered, de-duplicated list of image files:
  * files as given, folders searched recursively for image extensions, globs
  * (`*`, `?`, `**`, `[...]`, `{a,b}`; Node 20 has no fs.glob) and list files
- * (.txt/.lst/.list, one path a line, relative to the list's folder, # comments). `-` reads such a list from stdin,
+ * (.txt/.lst/.list, one path a line, relative to the list's folder, # comments: a name that starts with '#' is
+ * listed as ./#name.jpg, which the path join makes #name.jpg again). `-` reads such a list from stdin,
  * and a pipe (`-i <(find photos -name '*.jpg')`) is read as one; their paths are relative to the working folder.
  */
 import * as fs from 'node:fs';
@@ -51,12 +52,22 @@ function readFolder(dir: string, warn: (m: string) => void, skips: InputSkips): 
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/** A path through its symbolic links (two spellings of one file are one image), else made absolute (missing). */
+function realKey(p: string): string {
+  try {
+    return fs.realpathSync.native(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
 // Folders are walked through symbolic links too (photos/2023 -> ../archive/2023), each real folder once: a link
-// back up the tree (a loop) is not followed again.
-function walk(dir: string, out: string[], warn: (m: string) => void, skips: InputSkips, visited: Set<string>): void {
+// back up the tree (a loop) is not followed again. Each image comes with its real path: a plain file's is its real
+// folder's joined to its name (no system call per file in a folder of 100k images), a linked file's is looked up.
+function walk(dir: string, out: Array<[string, string]>, warn: (m: string) => void, skips: InputSkips, visited: Set<string>): void {
   let real: string;
   try {
-    real = fs.realpathSync(dir);
+    real = fs.realpathSync.native(dir); // as realKey's, so that a file's key is the same whichever way it came
   } catch (e) {
     warn(`skipping folder ${dir}: ${(e as Error).message}`);
     skips.folders++;
@@ -66,6 +77,7 @@ function walk(dir: string, out: string[], warn: (m: string) => void, skips: Inpu
   visited.add(real);
   const entries = readFolder(dir, warn, skips);
   if (!entries) return;
+  const realPrefix = real.endsWith(path.sep) ? real : real + path.sep; // canonical already: no path.join needed
   for (const { name, entry: e } of entries) {
     if (name.startsWith('.')) continue;
     const p = path.join(dir, name);
@@ -78,8 +90,8 @@ function walk(dir: string, out: string[], warn: (m: string) => void, skips: Inpu
         st = undefined; // a dangling or looping link: an image name becomes an error line, as a missing file
       }
       if (st?.isDirectory() && !isImageName(name)) walk(p, out, warn, skips, visited);
-      else if (isImageName(name)) out.push(p);
-    } else if (e.isFile() && isImageName(name)) out.push(p);
+      else if (isImageName(name)) out.push([p, realKey(p)]);
+    } else if (e.isFile() && isImageName(name)) out.push([p, realPrefix + name]);
   }
 }
 
@@ -124,6 +136,11 @@ function isFolder(dir: string, e: fs.Dirent): boolean {
 
 /** Expands a glob pattern (relative to cwd or absolute) to the files it matches, sorted. */
 export function globFiles(pattern: string): string[] {
+  return globMatches(pattern).map(([p]) => p);
+}
+
+/** globFiles' matches, each with whether it is a plain file (not a link: its folder's real path gives its own). */
+function globMatches(pattern: string): Array<[string, boolean]> {
   const norm = pattern.split(path.sep).join('/');
   const absolute = norm.startsWith('/');
   const segs = norm.split('/').filter((s, i) => s !== '' || i === 0);
@@ -132,7 +149,7 @@ export function globFiles(pattern: string): string[] {
   // Literal leading segments are walked into directly.
   while (k < segs.length - 1 && !hasGlob(segs[k]!)) base = path.join(base, segs[k++]!);
   const rest = segs.slice(k);
-  const out: string[] = [];
+  const out: Array<[string, boolean]> = [];
   const visited = new Set<string>(); // real folders a '**' has walked (a link loop is walked once)
   const visit = (dir: string, i: number): void => {
     if (i === rest.length) return;
@@ -158,7 +175,7 @@ export function globFiles(pattern: string): string[] {
     if (seg === '**') {
       visit(dir, i + 1); // zero folders
       for (const e of entries) if (isFolder(dir, e) && !e.name.startsWith('.')) visit(path.join(dir, e.name), i);
-      if (i === rest.length - 1) for (const e of entries) if (!isFolder(dir, e)) out.push(path.join(dir, e.name));
+      if (i === rest.length - 1) for (const e of entries) if (!isFolder(dir, e)) out.push([path.join(dir, e.name), e.isFile()]);
       return;
     }
     const re = segmentRegex(seg);
@@ -168,7 +185,7 @@ export function globFiles(pattern: string): string[] {
       if (!re.test(e.name)) continue;
       const p = path.join(dir, e.name);
       if (last) {
-        if (!e.isDirectory()) out.push(p);
+        if (!e.isDirectory()) out.push([p, e.isFile()]);
       } else if (e.isDirectory() || e.isSymbolicLink()) visit(p, i + 1);
     }
   };
@@ -176,18 +193,21 @@ export function globFiles(pattern: string): string[] {
   return out;
 }
 
-function readList(file: string | 0, dir: string): string[] {
+// `dir`: the folder a list file's relative paths are relative to; null for stdin and pipes, whose paths are kept as
+// given (relative to the working folder, like paths on the command line, and so written to the results that way).
+function readList(file: string | 0, dir: string | null): string[] {
   const out: string[] = [];
   for (const raw of fs.readFileSync(file, 'utf8').split(/\r?\n/)) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
-    out.push(path.isAbsolute(line) ? line : path.join(dir, line));
+    out.push(dir === null || path.isAbsolute(line) ? line : path.join(dir, line));
   }
   return out;
 }
 
 /**
- * The image files named by the inputs, in the order given (folders and globs sorted by name), each once.
+ * The image files named by the inputs, in the order given (folders and globs sorted by name), each once: a file
+ * reached by two spellings (a/x.jpg and link/x.jpg, link -> a) is kept under the first.
  * A missing path, or a folder or glob without images, is a UsageError. Folders are searched through symbolic links;
  * a folder that cannot be read, or a file whose name is not valid UTF-8, is passed over with a warning (counted in
  * `skips`).
@@ -195,38 +215,58 @@ function readList(file: string | 0, dir: string): string[] {
 export function expandInputs(inputs: string[], warn: (m: string) => void = () => {}, skips: InputSkips = { folders: 0, names: 0 }): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
-  const add = (p: string) => {
-    const key = path.resolve(p);
+  // Keyed by the real path, found once per entry: a folder's files get it from the walk, other plain files (not
+  // links) from their folder's, looked up once per folder (a list or glob of 100k images in a few folders).
+  const realFolders = new Map<string, string>();
+  const plainKey = (p: string): string => {
+    const dir = path.dirname(p);
+    let prefix = realFolders.get(dir);
+    if (prefix === undefined) {
+      const real = realKey(dir);
+      realFolders.set(dir, (prefix = real.endsWith(path.sep) ? real : real + path.sep));
+    }
+    return prefix + path.basename(p);
+  };
+  const add = (p: string, key: string = realKey(p)) => {
     if (seen.has(key)) return;
     seen.add(key);
     out.push(path.normalize(p));
   };
   const one = (input: string, fromList: boolean): void => {
     if (input === '-' && !fromList) {
-      for (const p of readList(0, process.cwd())) one(p, true);
+      for (const p of readList(0, null)) one(p, true);
       return;
     }
-    let st: fs.Stats | undefined;
+    // lstat first: a plain file's key then comes from its folder's real path; a link is followed (stat) and looked up.
+    let lst: fs.Stats | undefined;
     try {
-      st = fs.statSync(input);
+      lst = fs.lstatSync(input);
     } catch {
-      st = undefined;
+      lst = undefined;
+    }
+    let st = lst;
+    if (lst?.isSymbolicLink()) {
+      try {
+        st = fs.statSync(input);
+      } catch {
+        st = undefined; // dangling: as a missing path
+      }
     }
     if (st?.isDirectory()) {
-      const found: string[] = [];
+      const found: Array<[string, string]> = [];
       walk(input, found, warn, skips, new Set());
       if (!found.length && !fromList) throw new UsageError(`no images (${[...IMAGE_EXTENSIONS].join(' ')}) in folder ${input}`);
-      found.forEach(add);
+      for (const [p, real] of found) add(p, real);
     } else if (st) {
       if (!fromList && LIST_EXTENSIONS.has(path.extname(input).toLowerCase())) {
         for (const p of readList(input, path.dirname(input))) one(p, true);
       } else if (!fromList && (st.isFIFO() || st.isCharacterDevice())) {
-        for (const p of readList(input, process.cwd())) one(p, true);
-      } else add(input);
+        for (const p of readList(input, null)) one(p, true);
+      } else add(input, lst!.isSymbolicLink() ? realKey(input) : plainKey(input));
     } else if (hasGlob(input)) {
-      const found = globFiles(input).filter((f) => isImageName(f) || !/\*\*?$/.test(input));
+      const found = globMatches(input).filter(([f]) => isImageName(f) || !/\*\*?$/.test(input));
       if (!found.length) throw new UsageError(`no files match ${input}`);
-      found.forEach(add);
+      for (const [p, plain] of found) add(p, plain ? plainKey(p) : realKey(p));
     } else if (fromList) {
       add(input); // listed but missing: it becomes a result line with an error, like any unreadable image
     } else {

@@ -127,6 +127,7 @@ void avgPlane(const PoolPlan& p, const float* x, float* y) {
 
 void runPoolCpu(const OpCall& call, std::vector<Tensor>& out, ExecContext& ctx) {
   const PoolPlan p = planPool(call);
+  if (out[0].numel() == 0) return;  // an empty batch or map: nothing to do (and no row buffer of W floats to make)
   const float* x = call.inputs[0].data<float>();
   float* y = out[0].data<float>();
   const int64_t planes = p.N * p.C;

@@ -29,6 +29,17 @@ for (const device of devices) {
     assert.ok(Number.isNaN(out[0]));
     assert.equal([...out.slice(1)], [-2, -1, -2]);
   });
+  test(`pools of an empty batch return the empty output on ${device}`, async () => {
+    // Nothing to compute, however large each image: the CPU twin used to make a row buffer of W floats first
+    // (std::bad_alloc for W = 2^40).
+    for (const shape of [[0, 2, 2 ** 16, 2 ** 16], [0, 3, 2 ** 20, 2 ** 20]]) {
+      const x = Tensor.from(new Float32Array(0), shape, { device });
+      for (const pool of [maxPool2d, avgPool2d]) {
+        const y = await pool(x, { kernelSize: 3, stride: 1 });
+        assert.equal([...y.shape], [0, shape[1], shape[2] - 2, shape[3] - 2]);
+      }
+    }
+  });
 }
 
 test('pools reject bad input with typed errors naming the op', async () => {

@@ -505,6 +505,34 @@ test('args, devices, numpy values and sets beside the state_dict load as placeho
   await rejects(readCheckpoint(torchZip(evil.bytes(), {})), codeIs('SOTR_CHECKPOINT_UNSAFE', /'os\.system'/), 'os.system beside the state_dict');
 });
 
+test('containers of 200k items beside or inside the state_dict load (a training run\'s history); a placeholder after one is found', async () => {
+  const many = (p) => {
+    for (let i = 0; i < 200000; i++) p.float(0.5);
+    return p;
+  };
+  // {'model': sd, 'losses': [200k floats, torch.device('cpu')], 'sizes': (200k floats), 'seen': set(...)}: the
+  // placeholder scan once spread such lists into push() and overflowed the stack ("unexpected failure").
+  const beside = stateDictPickle(simple, {
+    wrap: 'model',
+    extra: (p) => {
+      many(p.str('losses').emptyList().mark()).global('torch', 'device').str('cpu').tuple1().reduce().appends();
+      many(p.str('sizes').mark()).tuple();
+      many(p.str('seen').global('builtins', 'set').emptyList().mark()).appends().tuple1().reduce();
+    },
+  });
+  for (const [kind, file] of [['zip', torchZip(beside, simpleData)], ['legacy', torchLegacy(stateDictPickle(simple, { legacy: true, wrap: 'model', extra: (p) => many(p.str('losses').emptyList().mark()).appends() }), simpleData)]]) {
+    const warnings = [];
+    const { tensors, info } = await readCheckpointWithInfo(file, { onWarning: (m) => warnings.push(m) });
+    assert.equal([...tensors.keys()], ['w', 'g'], kind);
+    assert.ok(info.ignoredEntries.includes('losses'), kind);
+    if (kind === 'zip') assert.ok(warnings.some((m) => m.includes("'losses' (torch.device)")), `${kind}: ${warnings}`);
+  }
+  const inside = stateDictPickle(simple, { extra: (p) => many(p.str('history').emptyList().mark()).appends().setitem() });
+  const warnings = [];
+  assert.equal([...(await readCheckpoint(torchZip(inside, simpleData), { onWarning: (m) => warnings.push(m) })).keys()], ['w', 'g']);
+  assert.ok(warnings.some((m) => m.includes("'history'")), 'the list is skipped with a warning');
+});
+
 test('unsupported content is named: quantized / sparse / meta tensors, TorchScript, plain pickles, protocols 0-1, sets', async () => {
   const unsup = (f) => ck(path.join('unsupported', f));
   const cases = [

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
   readCheckpoint,
@@ -684,6 +685,18 @@ test('verifyChecksums accepts true, false and \'metadata\' only', async () => {
       `verifyChecksums ${String(v)}`,
     );
   }
+});
+
+test('a FIFO or a device given as the path is refused at once: "not a regular file" (a FIFO\'s open blocked the event loop)', () => {
+  if (process.platform === 'win32') return;
+  const fifo = path.join(TMP, 'model.pth');
+  execFileSync('mkfifo', [fifo]);
+  // In a child process, killed after 20 s: the open of a FIFO without a writer used to wait for one for good.
+  const lib = new URL('../dist/checkpoint/index.js', import.meta.url).href;
+  const script = `const { readCheckpoint } = await import(${JSON.stringify(lib)});
+    for (const p of ${JSON.stringify([fifo, '/dev/zero'])}) await readCheckpoint(p).then(() => console.log('read'), (e) => console.log(e.code, e.message));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20000, encoding: 'utf8' });
+  assert.equal(out.trim().split('\n'), [`SOTR_CHECKPOINT_FORMAT ${fifo}: not a regular file`, 'SOTR_CHECKPOINT_FORMAT /dev/zero: not a regular file']);
 });
 
 test('abort signal', async () => {

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
   readCheckpoint,
@@ -527,6 +528,34 @@ test('args, devices, numpy values and sets beside the state_dict load as placeho
   await rejects(readCheckpoint(torchZip(evil.bytes(), {})), codeIs('SOTR_CHECKPOINT_UNSAFE', /'os\.system'/), 'os.system beside the state_dict');
 });
 
+test('containers of 200k items beside or inside the state_dict load (a training run\'s history); a placeholder after one is found', async () => {
+  const many = (p) => {
+    for (let i = 0; i < 200000; i++) p.float(0.5);
+    return p;
+  };
+  // {'model': sd, 'losses': [200k floats, torch.device('cpu')], 'sizes': (200k floats), 'seen': set(...)}: the
+  // placeholder scan once spread such lists into push() and overflowed the stack ("unexpected failure").
+  const beside = stateDictPickle(simple, {
+    wrap: 'model',
+    extra: (p) => {
+      many(p.str('losses').emptyList().mark()).global('torch', 'device').str('cpu').tuple1().reduce().appends();
+      many(p.str('sizes').mark()).tuple();
+      many(p.str('seen').global('builtins', 'set').emptyList().mark()).appends().tuple1().reduce();
+    },
+  });
+  for (const [kind, file] of [['zip', torchZip(beside, simpleData)], ['legacy', torchLegacy(stateDictPickle(simple, { legacy: true, wrap: 'model', extra: (p) => many(p.str('losses').emptyList().mark()).appends() }), simpleData)]]) {
+    const warnings = [];
+    const { tensors, info } = await readCheckpointWithInfo(file, { onWarning: (m) => warnings.push(m) });
+    assert.equal([...tensors.keys()], ['w', 'g'], kind);
+    assert.ok(info.ignoredEntries.includes('losses'), kind);
+    if (kind === 'zip') assert.ok(warnings.some((m) => m.includes("'losses' (torch.device)")), `${kind}: ${warnings}`);
+  }
+  const inside = stateDictPickle(simple, { extra: (p) => many(p.str('history').emptyList().mark()).appends().setitem() });
+  const warnings = [];
+  assert.equal([...(await readCheckpoint(torchZip(inside, simpleData), { onWarning: (m) => warnings.push(m) })).keys()], ['w', 'g']);
+  assert.ok(warnings.some((m) => m.includes("'history'")), 'the list is skipped with a warning');
+});
+
 test('unsupported content is named: quantized / sparse / meta tensors, TorchScript, plain pickles, protocols 0-1, sets', async () => {
   const unsup = (f) => ck(path.join('unsupported', f));
   const cases = [
@@ -678,6 +707,18 @@ test('verifyChecksums accepts true, false and \'metadata\' only', async () => {
       `verifyChecksums ${String(v)}`,
     );
   }
+});
+
+test('a FIFO or a device given as the path is refused at once: "not a regular file" (a FIFO\'s open blocked the event loop)', () => {
+  if (process.platform === 'win32') return;
+  const fifo = path.join(TMP, 'model.pth');
+  execFileSync('mkfifo', [fifo]);
+  // In a child process, killed after 20 s: the open of a FIFO without a writer used to wait for one for good.
+  const lib = new URL('../dist/checkpoint/index.js', import.meta.url).href;
+  const script = `const { readCheckpoint } = await import(${JSON.stringify(lib)});
+    for (const p of ${JSON.stringify([fifo, '/dev/zero'])}) await readCheckpoint(p).then(() => console.log('read'), (e) => console.log(e.code, e.message));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20000, encoding: 'utf8' });
+  assert.equal(out.trim().split('\n'), [`SOTR_CHECKPOINT_FORMAT ${fifo}: not a regular file`, 'SOTR_CHECKPOINT_FORMAT /dev/zero: not a regular file']);
 });
 
 test('abort signal', async () => {

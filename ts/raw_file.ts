@@ -20,6 +20,11 @@ function writeAt(fd: number, src: Uint8Array, offset: number, length: number, po
   });
 }
 
+// Opened without blocking: opening a FIFO waits for a writer (forever if none comes), and synchronously, the event
+// loop with it; so it returns at once and the caller's fstat refuses what is not a regular file. No effect on a
+// regular file's reads. (Windows has no O_NONBLOCK: the flags are plain O_RDONLY there.)
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+
 /** A file open for reading (open), or made for writing (create); close() when done (idempotent). */
 export class RawFile {
   #fd: number | null;
@@ -32,7 +37,7 @@ export class RawFile {
 
   /** Opens `path` for reading; Node's errors (ENOENT, EACCES, ...) as they are. */
   static open(path: string): RawFile {
-    return new RawFile(path, fs.openSync(path, 'r'));
+    return new RawFile(path, fs.openSync(path, OPEN_FLAGS));
   }
 
   /** Creates `path` for writing, emptied if it exists (flag 'w'); Node's errors as they are. */
@@ -75,13 +80,19 @@ export class RawFile {
   }
 }
 
-/** The whole file, like fs.promises.readFile (a folder fails with EISDIR), through a raw descriptor. */
+/**
+ * The whole file, like fs.promises.readFile, through a raw descriptor. A folder fails with EISDIR, anything else that
+ * is not a regular file (a device, a FIFO, a socket) with ENOTSUP: /dev/zero and /dev/urandom never end.
+ */
 export async function readWholeFile(path: string): Promise<Buffer> {
   const file = RawFile.open(path);
   try {
     const st = file.stat();
     if (st.isDirectory()) {
       throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${path}'`), { code: 'EISDIR', errno: -21, syscall: 'read', path });
+    }
+    if (!st.isFile()) {
+      throw Object.assign(new Error(`ENOTSUP: not a regular file, read '${path}'`), { code: 'ENOTSUP', errno: -95, syscall: 'read', path });
     }
     // The size stat gives, then on to the end should the file have grown (or be /proc-like, of size 0).
     const buf = Buffer.allocUnsafe(st.size);

@@ -95,8 +95,11 @@ export class Tensor {
   static from(data: TensorData | number[], shape: readonly number[], options: TensorFromOptions = {}): Tensor {
     checkOptions('Tensor.from', options, FROM_OPTIONS);
     const s = checkShape(shape as number[]);
-    const arr = Array.isArray(data) ? Float32Array.from(data) : data;
+    let arr = Array.isArray(data) ? Float32Array.from(data) : data;
     const dtype = inferDType(arr, options.dtype);
+    // The addon reads an ArrayBuffer's memory only (a SharedArrayBuffer's failed as a plain "Invalid argument"): such
+    // data is copied first, as it is copied into the tensor anyway.
+    if (typeof SharedArrayBuffer !== 'undefined' && arr.buffer instanceof SharedArrayBuffer) arr = arr.slice();
     const n = s.reduce((a, b) => a * b, 1);
     if (arr.length !== n) {
       throw new ShapeError(`Tensor.from: ${arr.length} elements do not fill shape [${s.join(', ')}] (${n} elements)`);
@@ -131,7 +134,16 @@ export class Tensor {
     const n = s.reduce((a, b) => a * b, 1);
     const Ctor = DTYPES[dtype]?.ctor;
     if (!Ctor) throw new DTypeError(`Tensor.zeros: unknown dtype '${dtype}'`);
-    return Tensor.from(new Ctor(new ArrayBuffer(n * Ctor.BYTES_PER_ELEMENT)), s, options);
+    // A shape too large for one JavaScript buffer (or for the memory left) failed with V8's RangeError, no code.
+    const bytes = n * Ctor.BYTES_PER_ELEMENT;
+    if (!Number.isSafeInteger(bytes)) throw new SotrRangeError(`Tensor.zeros: shape [${s.join(', ')}] of ${dtype} would hold more than 2^53 bytes`);
+    let zeros: TensorData;
+    try {
+      zeros = new Ctor(new ArrayBuffer(bytes));
+    } catch (e) {
+      throw new SotrRangeError(`Tensor.zeros: cannot allocate shape [${s.join(', ')}] of ${dtype} (${bytes} bytes) in one JavaScript buffer: ${(e as Error).message}`);
+    }
+    return Tensor.from(zeros, s, options);
   }
 
   /**
@@ -143,6 +155,9 @@ export class Tensor {
     checkOptions('Tensor.fromEntry', options, FROM_OPTIONS);
     const shape = checkShape(entry.shape as number[], 'entry.shape');
     const d = entry.data as unknown;
+    if (!ArrayBuffer.isView(d) && !Array.isArray(d)) {
+      throw new SotrTypeError(`Tensor.fromEntry: entry.data must be a typed array, received ${Object.prototype.toString.call(d)}`);
+    }
     let data: TensorData;
     let dtype: DType;
     switch (entry.dtype) {

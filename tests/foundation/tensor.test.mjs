@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Tensor, DisposedError, ShapeError, DTypeError, SotrTypeError, memoryInfo, resetPeakMemory, releaseCached, matmul } from '../../dist/index.js';
+import { Tensor, DisposedError, ShapeError, DTypeError, SotrRangeError, SotrTypeError, memoryInfo, resetPeakMemory, releaseCached, matmul } from '../../dist/index.js';
 
 test('from / data round trip for every dtype', async () => {
   const cases = [
@@ -46,6 +46,19 @@ test('bad shapes and dtypes are typed errors', () => {
   assert.throws(() => Tensor.from(new Float32Array(2), [2], { dtype: 'int32' }), (e) => e instanceof DTypeError);
   assert.throws(() => Tensor.from(new Float32Array(2), [2], { device: 'tpu' }), (e) => e instanceof RangeError);
   assert.throws(() => new Tensor({}), (e) => e instanceof SotrTypeError);
+});
+
+test('no plain V8 errors: zeros past one JavaScript buffer, data on a SharedArrayBuffer (copied), an entry without data', async () => {
+  // These threw V8's RangeError / the addon's "Invalid argument" / a TypeError, with no code.
+  assert.throws(() => Tensor.zeros([2 ** 31, 2 ** 31]), (e) => e instanceof SotrRangeError && /more than 2\^53 bytes/.test(e.message));
+  assert.throws(() => Tensor.zeros([2 ** 53 - 1]), (e) => e instanceof SotrRangeError && /more than 2\^53 bytes/.test(e.message));
+  assert.throws(() => Tensor.zeros([2 ** 25, 2 ** 25]), (e) => e instanceof SotrRangeError && /cannot allocate shape \[33554432, 33554432\]/.test(e.message));
+  const shared = new Float32Array(new SharedArrayBuffer(12)).fill(2.5);
+  const t = Tensor.from(shared, [3]);
+  shared[0] = 7; // a copy: the tensor keeps the values it was given
+  assert.equal([...(await t.data())], [2.5, 2.5, 2.5]);
+  t.dispose();
+  assert.throws(() => Tensor.fromEntry({ shape: [2], dtype: 'float64' }), (e) => e instanceof SotrTypeError && /entry\.data must be a typed array/.test(e.message));
 });
 
 test('dispose: idempotent, use after dispose is DisposedError, Symbol.dispose works', async () => {

@@ -18,8 +18,11 @@ import {
   SOTR_DEFAULTS,
   SotrRangeError,
   DisposedError,
+  ShapeError,
+  SotrTypeError,
 } from '../../dist/index.js';
 import { fixturePath, rejects } from './helpers.mjs';
+import { expectTypedErrors } from '../helpers/typed_errors.mjs';
 
 const quiet = { onWarning: () => {} };
 
@@ -190,6 +193,30 @@ test('a Map or a plain object of tensors loads like the file', async () => {
     await a.dispose();
     await b.dispose();
   }
+});
+
+test('a Map of tensors with a malformed entry: a typed error naming the key (Sotr.load checks the data, inspectCheckpoint the shapes)', async () => {
+  const sd = await readCheckpoint(fixturePath('tiny_sotr.pth'));
+  const K = 'backbone.bottom_up.stem.conv1.norm.weight';
+  const e = sd.get(K);
+  const withEntry = (entry) => new Map(sd).set(K, entry);
+  const key = new RegExp(K.replace(/\./g, '\\.'));
+  // These failed with plain TypeErrors from the key checks; the short data loaded and failed at the first prediction.
+  await expectTypedErrors([
+    [() => Sotr.load(withEntry(null), quiet), SotrTypeError, key],
+    [() => Sotr.load(withEntry({ dtype: 'float32', data: e.data }), quiet), SotrTypeError, /shape of non-negative integers, received shape undefined/],
+    [() => Sotr.load(withEntry({ ...e, shape: [NaN] }), quiet), SotrTypeError, /received shape \[NaN\]/],
+    [() => Sotr.load(withEntry({ shape: e.shape, dtype: 'float32' }), quiet), SotrTypeError, /needs its data as a Float32Array/],
+    [() => Sotr.load(withEntry({ ...e, dtype: 'complex64' }), quiet), SotrTypeError, /unknown dtype/],
+    [() => Sotr.load(withEntry({ ...e, data: new Int8Array(8) }), quiet), SotrTypeError, /Float32Array/],
+    [() => Sotr.load(withEntry({ ...e, data: e.data.subarray(0, 1) }), quiet), ShapeError, /holds 1 value, its shape \[8\] needs 8/],
+    [() => Sotr.load(new Map(sd).set(Symbol('x'), e), quiet), SotrTypeError, /names must be strings/],
+    [() => inspectCheckpoint(withEntry({ dtype: 'float32', shape: '8' })), SotrTypeError, key],
+    [() => inspectCheckpoint(new Map(sd).set(7, e)), SotrTypeError, /names must be strings/],
+  ]);
+  // inspectCheckpoint takes a header's entries (dtype and shape, no values), as `sotr inspect` passes them.
+  const header = new Map([...sd].map(([k, v]) => [k, { dtype: v.dtype, shape: v.shape }]));
+  assert.is((await inspectCheckpoint(header)).loadable, true);
 });
 
 test('the TS random model: seeded, calibrated (finds instances), loads with the defaults', async () => {

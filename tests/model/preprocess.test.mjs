@@ -2,7 +2,10 @@
 // read_image (Pillow convert('RGB'), EXIF orientation), raw pixels, guards and errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { decodeImage, prepareImage, pillowResize, shortestEdgeSize, Sotr, Tensor, ImageDecodeError, SotrRangeError, SotrTypeError, SOTR_DEFAULTS } from '../../dist/index.js';
 import { pathToFileURL } from 'node:url';
@@ -159,6 +162,25 @@ test('corrupt and truncated images are ImageDecodeError; limitInputPixels guards
     (e) => e instanceof ImageDecodeError,
   );
   await rejects(() => decodeImage({ data: new Uint8Array(5), width: 10, height: 10, channels: 3 }), (e) => e instanceof RangeError);
+});
+
+test('a device or a FIFO given as an image path is refused at once (/dev/zero was read until memory ran out, a FIFO blocked the event loop)', () => {
+  if (process.platform === 'win32') return;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sotr-fifo-'));
+  try {
+    const fifo = path.join(dir, 'image.png');
+    execFileSync('mkfifo', [fifo]);
+    const paths = ['/dev/zero', '/dev/urandom', '/dev/null', fifo];
+    // In a child process that stops itself past 512 MB and is killed after 20 s: what a regression would cost here.
+    const lib = new URL('../../dist/index.js', import.meta.url).href;
+    const script = `const { decodeImage } = await import(${JSON.stringify(lib)});
+      setInterval(() => { if (process.memoryUsage().rss > 512e6) { console.log('read past 512 MB'); process.exit(1); } }, 20).unref();
+      for (const p of ${JSON.stringify(paths)}) await decodeImage(p).then(() => console.log('decoded'), (e) => console.log(e.name, e.message));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20000, encoding: 'utf8' });
+    assert.equal(out.trim().split('\n'), paths.map((p) => `ImageDecodeError ${p}: is not a regular file (a device, a FIFO or a socket), not an image file`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a CMYK image larger than one conversion slice (yields between slices) converts every pixel', async () => {

@@ -432,8 +432,10 @@ function firstPlaceholder(root: PyValue, seen: Set<object>): Placeholder | null 
     if (v instanceof Placeholder) return v;
     if (v === null || typeof v !== 'object' || v instanceof Uint8Array || seen.has(v)) continue;
     seen.add(v);
-    if (Array.isArray(v)) todo.push(...v);
-    else if (v instanceof PyTuple || v instanceof PySet) todo.push(...v.items);
+    // Item by item, not push(...items): spread arguments overflow the stack past ~120k items (a training
+    // checkpoint's list of losses), which failed the read.
+    if (Array.isArray(v)) for (const x of v) todo.push(x);
+    else if (v instanceof PyTuple || v instanceof PySet) for (const x of v.items) todo.push(x);
     else if (v instanceof PyDict) {
       for (const [k, x] of v.map) todo.push(k as PyValue, x);
       todo.push(v.state);

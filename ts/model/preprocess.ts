@@ -214,6 +214,9 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
     } catch (e) {
       // Node's message for a folder names no path ("illegal operation on a directory, read").
       if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new ImageDecodeError(`${input}: is a folder, not an image file`, { cause: e });
+      if ((e as NodeJS.ErrnoException).code === 'ENOTSUP') {
+        throw new ImageDecodeError(`${input}: is not a regular file (a device, a FIFO or a socket), not an image file`, { cause: e });
+      }
       throw e;
     }
   } else if (input instanceof Uint8Array) {

@@ -11,11 +11,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setMaxListeners } from 'node:events';
-import { AbortError, CheckpointFormatError, CheckpointKeyError, DisposedError, SotrRangeError, SotrTypeError } from '../errors';
+import { AbortError, CheckpointFormatError, CheckpointKeyError, DisposedError, ShapeError, SotrRangeError, SotrTypeError } from '../errors';
 import { readCheckpointWithInfo, type CheckpointSource } from '../checkpoint';
 import { describeNonFinite, modelNonFinite, type NonFiniteTensor } from '../checkpoint/finite';
 import { checkSotrKeys, inferSotrConfig, type SotrCheckpointConfig, type SotrKeyProblems } from '../checkpoint/config';
-import type { CheckpointEntry, CheckpointInfo } from '../checkpoint/types';
+import { DTYPES, isCheckpointDType, numelOf, type CheckpointEntry, type CheckpointInfo } from '../checkpoint/types';
 import { memoryInfo, resolveDevice, synchronize, type Precision } from '../device';
 import { checkDeferred, checkPrecision } from '../ops/run';
 import { deferredOps, deferredScope } from '../deferred';
@@ -42,7 +42,7 @@ import { abortError, checkSignal, throwIfAborted, watchAbort } from '../abort';
 import { runTransformer } from './transformer';
 import { buildWeights, type SotrWeights } from './weights';
 import { OpProfileSession, type OpProfile } from '../profile';
-import { checkOptions, keysOf } from '../options';
+import { checkOptions, keysOf, shownValue } from '../options';
 
 /**
  * Options of predict() and predictEach(): post-processing values for this call (the model's own from Sotr.load when
@@ -171,7 +171,40 @@ function warnDefault(m: string): void {
   process.emitWarning(m, { code: 'SOTR_MODEL' });
 }
 
-async function readSource(source: SotrSource, o: SotrLoadOptions, warn: (m: string) => void): Promise<{ entries: ReadonlyMap<string, CheckpointEntry>; info: CheckpointInfo | null }> {
+/**
+ * Tensors given as a Map or an object, which no reader has checked: each entry is checked here and named when wrong.
+ * A malformed one used to fail deep inside with a plain TypeError, and data of the wrong length only at the first
+ * prediction, as a conv's error naming no key. `withData` false (inspectCheckpoint): a header's entries, dtype and
+ * shape without values, are enough.
+ */
+function checkEntries(where: string, entries: ReadonlyMap<unknown, unknown>, withData: boolean): ReadonlyMap<string, CheckpointEntry> {
+  for (const [k, e] of entries) {
+    if (typeof k !== 'string') throw new SotrTypeError(`${where}: tensor names must be strings, received ${shownValue(k)}`);
+    const x = e as Partial<CheckpointEntry> | null;
+    if (x === null || typeof x !== 'object' || !Array.isArray(x.shape) || !x.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      const got = x === null || typeof x !== 'object' ? shownValue(x) : Array.isArray(x.shape) ? `shape [${x.shape.join(', ')}]` : `shape ${shownValue(x.shape)}`;
+      throw new SotrTypeError(`${where}: tensor '${k}' must be { shape, dtype, data } with a shape of non-negative integers, received ${got}`);
+    }
+    if (!withData) continue;
+    if (!isCheckpointDType(x.dtype)) throw new SotrTypeError(`${where}: tensor '${k}' has an unknown dtype ${shownValue(x.dtype)}`);
+    const ctor = DTYPES[x.dtype].ctor as unknown as new () => ArrayLike<unknown>;
+    const data: unknown = x.data;
+    if (!(data instanceof ctor) && !Array.isArray(data)) {
+      throw new SotrTypeError(`${where}: tensor '${k}' (${x.dtype}) needs its data as a ${ctor.name}, received ${Object.prototype.toString.call(data)}`);
+    }
+    const n = numelOf(x.shape);
+    const len = (data as ArrayLike<unknown>).length;
+    if (len !== n) throw new ShapeError(`${where}: tensor '${k}' holds ${len} ${len === 1 ? 'value' : 'values'}, its shape [${x.shape.join(', ')}] needs ${n}`);
+  }
+  return entries as ReadonlyMap<string, CheckpointEntry>;
+}
+
+async function readSource(
+  where: 'Sotr.load' | 'inspectCheckpoint',
+  source: SotrSource,
+  o: SotrLoadOptions,
+  warn: (m: string) => void,
+): Promise<{ entries: ReadonlyMap<string, CheckpointEntry>; info: CheckpointInfo | null }> {
   if (typeof source === 'string' || source instanceof Uint8Array) {
     const r = await readCheckpointWithInfo(source, {
       onWarning: warn,
@@ -180,8 +213,9 @@ async function readSource(source: SotrSource, o: SotrLoadOptions, warn: (m: stri
     });
     return { entries: r.tensors, info: r.info };
   }
-  if (source instanceof Map) return { entries: source, info: null };
-  if (source && typeof source === 'object') return { entries: new Map(Object.entries(source as Record<string, CheckpointEntry>)), info: null };
+  const withData = where === 'Sotr.load'; // inspectCheckpoint reads names and shapes only
+  if (source instanceof Map) return { entries: checkEntries(where, source, withData), info: null };
+  if (source && typeof source === 'object') return { entries: checkEntries(where, new Map(Object.entries(source)), withData), info: null };
   throw new SotrTypeError('Sotr.load: source must be a checkpoint path, its bytes, or a Map of tensors');
 }
 
@@ -260,7 +294,7 @@ export class Sotr {
     }
     const warn = options.onWarning ?? warnDefault;
     const precision = checkPrecision('Sotr.load', options.precision);
-    const { entries } = await readSource(source, options, warn);
+    const { entries } = await readSource('Sotr.load', source, options, warn);
     throwIfAborted(options.signal, 'Sotr.load');
     const inferred = inferSotrConfig(entries);
     const unexpected = checkKeys(entries, inferred);
@@ -799,7 +833,7 @@ export async function inspectCheckpoint(source: SotrSource, options: Omit<SotrLo
     throw new SotrTypeError(`inspectCheckpoint: onWarning must be a function, received ${typeof options.onWarning}`);
   }
   const warn = options.onWarning ?? (() => {});
-  const { entries, info } = await readSource(source, options, warn);
+  const { entries, info } = await readSource('inspectCheckpoint', source, options, warn);
   const ck = inferSotrConfig(entries);
   let config: SotrConfig | null = null;
   let configError: string | null = null;

@@ -385,7 +385,14 @@ test('safetensors: corrupt headers are rejected clearly', async () => {
     [Buffer.concat([len(8), Buffer.from('{"\xe9":{}}', 'latin1')]), /invalid safetensors file: header is not valid UTF-8/],
     [Buffer.concat([len(4), Buffer.from(' {} ')]), /holds no tensors/],
     [safetensorsBytes({ a: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 8] } }, Buffer.alloc(8)), /shape \[1099511627776,1099511627776\] is too large/],
+    // nesting deeper than the format's is refused before JSON.parse (which would spend ~30x the header on it);
+    // brackets inside strings, escaped quotes included, do not count
+    [safetensorsBytes({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8], x: [[[1]]] } }, Buffer.alloc(8)), /nests 5 levels deep/],
+    [Buffer.concat([len(200000), Buffer.from('['.repeat(100000) + ']'.repeat(100000))]), /nests 5 levels deep/],
   );
+  // deep-looking strings are fine: the dtype check is what fails here, not the nesting
+  const strings = safetensorsBytes({ a: { dtype: 'F32\\"[[[[[[{{{{', shape: [2], data_offsets: [0, 8] } }, Buffer.alloc(8));
+  await rejects(readCheckpoint(strings), codeIs('SOTR_CHECKPOINT_FORMAT', /dtype/), 'brackets in strings');
   for (const [buf, re] of cases) {
     const e = await rejects(readCheckpoint(buf), codeIs('SOTR_CHECKPOINT_FORMAT', re), String(re));
     assert.not.match(e.message, /not a checkpoint|needs -/, String(re));
@@ -394,6 +401,10 @@ test('safetensors: corrupt headers are rejected clearly', async () => {
   huge.writeBigUInt64LE(1n << 40n);
   huge[8] = 0x7b;
   await rejects(readSafetensors(huge), codeIs('SOTR_CHECKPOINT_FORMAT'), 'huge header');
+  // the default limit is 16 MiB: a header just over it is refused before it is read
+  const over = Buffer.alloc(16);
+  over.writeBigUInt64LE(BigInt(16 * 2 ** 20 + 1));
+  await rejects(readSafetensors(over), codeIs('SOTR_CHECKPOINT_FORMAT', /over the limit of 16777216/), '16 MiB');
 });
 
 // ------------------------------------------------------------------ hand-made containers

@@ -68,6 +68,8 @@ for (const file of files) {
   const skipped = Number(/Skipped:\s+(\d+)/.exec(text)?.[1] ?? 0);
   let bad = total - ok; // uvu's Total leaves the skipped tests out
   if (r.code !== 0 && bad === 0) bad = 1; // crashed, timed out or failed outside a test
+  // No summary at all: uvu's reporter itself failed (it throws on an error whose `details` is an object, then exits 0).
+  if (!/Total:\s+\d+/.test(text) && bad === 0) bad = 1;
   passed += ok;
   failed += bad;
   console.log(`${bad ? 'FAIL' : 'ok  '} ${rel}  ${ok}/${total}${skipped ? ` (${skipped} skipped)` : ''}  ${(r.ms / 1000).toFixed(1)} s`);

@@ -100,7 +100,7 @@ function resolve(o: CheckpointOptions, fileSize: number): Resolved {
     maxTensors: positive(o.maxTensors, 'maxTensors', 1_000_000),
     maxCopyBytes: positive(o.maxCopyBytes, 'maxCopyBytes', Math.max(2 * fileSize, 64 * MiB)),
     maxInflatedBytes: positive(o.maxInflatedBytes, 'maxInflatedBytes', 2048 * MiB),
-    maxHeaderBytes: positive(o.maxHeaderBytes, 'maxHeaderBytes', 100 * MiB),
+    maxHeaderBytes: positive(o.maxHeaderBytes, 'maxHeaderBytes', 16 * MiB),
     verifyChecksums: checksumMode(o.verifyChecksums),
     stripPrefixes: o.stripPrefixes ?? ['module.'],
     readConcurrency: Math.max(1, Math.floor(positive(o.readConcurrency, 'readConcurrency', 4))),
@@ -310,7 +310,7 @@ export async function readSafetensorsHeader(
   const src = await openSource(source);
   try {
     return await guarded(src.name, async () => {
-      const h = await parseSafetensorsHeader(src, positive(options.maxHeaderBytes, 'maxHeaderBytes', 100 * MiB));
+      const h = await parseSafetensorsHeader(src, positive(options.maxHeaderBytes, 'maxHeaderBytes', 16 * MiB));
       const tensors = new Map<string, { dtype: string; shape: number[] }>();
       for (const [k, t] of h.tensors) tensors.set(k, { dtype: t.dtype, shape: t.shape });
       return { metadata: h.metadata, tensors };

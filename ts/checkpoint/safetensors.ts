@@ -27,6 +27,28 @@ export interface SafetensorsHeader {
   tensors: Map<string, SafetensorsTensorInfo>;
 }
 
+// Objects and arrays a header may nest (3 in the format, one to spare): deeper ones are refused before JSON.parse, which
+// would spend ~30x the header's size on them (a 20 MB header of nested arrays exhausted a 512 MB heap: an abort).
+const MAX_HEADER_DEPTH = 4;
+
+/** The deepest nesting of objects and arrays in JSON text (brackets inside strings not counted), stopping past the limit. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max && (max = depth) > MAX_HEADER_DEPTH) return max;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 /** Parses and checks the header of a safetensors source. */
 export async function parseSafetensorsHeader(src: ByteSource, maxHeaderBytes: number): Promise<SafetensorsHeader> {
   const label = src.name;
@@ -46,6 +68,8 @@ export async function parseSafetensorsHeader(src: ByteSource, maxHeaderBytes: nu
   } catch {
     return bad('header is not valid UTF-8');
   }
+  const depth = nestingDepth(text);
+  if (depth > MAX_HEADER_DEPTH) bad(`header nests ${depth} levels deep, where a safetensors header has 3 (an object of tensor objects holding arrays)`);
   let header: unknown;
   try {
     header = JSON.parse(text);

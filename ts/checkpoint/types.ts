@@ -57,7 +57,10 @@ export interface CheckpointOptions {
   maxCopyBytes?: number;
   /** Most bytes inflated from deflate-compressed zip entries, all entries together. Default 2 GiB. */
   maxInflatedBytes?: number;
-  /** Largest safetensors JSON header. Default 100 MiB (the safetensors limit). */
+  /**
+   * Largest safetensors JSON header. Default 16 MiB (an R50's is ~60 KB; parsing costs ~30x the header's size in
+   * memory, so the format's own 100 MiB limit would allow ~3 GB for a hostile file).
+   */
   maxHeaderBytes?: number;
   /**
    * CRC-32 checks of zip entries. 'metadata' (default) checks data.pkl and the small records; true checks every

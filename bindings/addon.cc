@@ -218,7 +218,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
         std::unique_lock<std::mutex> lk(a->mu);
         a->closing = true;
         a->alive = false;
-        a->borrowDone.wait(lk, [a] { return a->borrowing == 0; });  // copies from this heap finish first
         a->completions.Abort();
       },
       addon);

@@ -44,11 +44,6 @@ struct AddonData {
   // worker's exit): device threads call it only while `alive`, under `mu`.
   std::mutex mu;
   bool alive = true;
-  // Jobs reading this environment's JavaScript memory from another thread (fromHostParts' copies), under `mu`: the
-  // cleanup hook waits until none is left, so that a terminated worker's heap is not freed under a copy (it was: a
-  // segfault in memcpy on the device thread, a rare one), and a job started after it finds `alive` false.
-  int borrowing = 0;
-  std::condition_variable borrowDone;
   // Names this environment in op profiles (runtime/op_profiler.h).
   uint32_t envId = 0;
 };

@@ -1,6 +1,9 @@
 // NativeTensor: the JS handle of a native tensor, plus host<->device copies.
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "addon.h"
@@ -123,10 +126,88 @@ Napi::Value FromHost(const Napi::CallbackInfo& info) {
   SOTR_JS_CATCH(env)
 }
 
+// fromHostParts' hold on its parts (JavaScript memory read by a device thread) from the call until the copy has
+// ended: strong references, so the garbage collector leaves them, and a cleanup hook of the call's own, so the
+// environment's teardown (a worker terminated) waits for a copy under way and stops one not yet begun. The hook is
+// added at the call, after whatever made the parts: sharp, whose environment teardown frees the pixel buffers it
+// returned, registered its hook earlier, and hooks run last-added first. A hook added once at this addon's load ran
+// after sharp's: the copy then read freed pixels (a segfault in memcpy about once in 25 runs of the worker-teardown
+// test).
+struct PartsBorrow {
+  std::mutex mu;
+  std::condition_variable idle;
+  bool tornDown = false, copying = false, ended = false;
+  std::vector<napi_ref> refs;
+  std::shared_ptr<PartsBorrow>* hookArg = nullptr;  // owned by the hook until end() or the hook removes it
+  std::shared_ptr<AddonData> addon;
+
+  static std::shared_ptr<PartsBorrow> start(Napi::Env env, Napi::Array parts) {
+    auto b = std::make_shared<PartsBorrow>();
+    b->addon = addonPtr(env);
+    for (uint32_t i = 0; i < parts.Length(); ++i) {
+      napi_ref r = nullptr;
+      NAPI_THROW_IF_FAILED(env, napi_create_reference(env, parts.Get(i), 1, &r), b);
+      b->refs.push_back(r);
+    }
+    b->hookArg = new std::shared_ptr<PartsBorrow>(b);
+    if (napi_add_env_cleanup_hook(env, &PartsBorrow::teardown, b->hookArg) != napi_ok) {
+      delete b->hookArg;
+      b->hookArg = nullptr;
+    }
+    return b;
+  }
+  // The environment is being torn down (JavaScript thread): no copy starts now; one under way finishes first. The
+  // references go with the environment. The environment stops taking completions first, as the addon's own hook
+  // (run later) would: the copy's completion is then deleted with its tensor instead of queued to a closing
+  // environment, where it could stay.
+  static void teardown(void* arg) {
+    auto* self = static_cast<std::shared_ptr<PartsBorrow>*>(arg);
+    {
+      PartsBorrow& b = **self;
+      {
+        std::lock_guard<std::mutex> lk(b.addon->mu);
+        b.addon->alive = false;
+      }
+      std::unique_lock<std::mutex> lk(b.mu);
+      b.tornDown = true;
+      b.idle.wait(lk, [&b] { return !b.copying; });
+      b.hookArg = nullptr;  // deleted here: end() cannot run after the teardown
+    }
+    delete self;
+  }
+  // The copy is settled (JavaScript thread, environment alive): the hook and the references go.
+  void end(Napi::Env env) {
+    if (ended) return;
+    ended = true;
+    if (hookArg) {
+      napi_remove_env_cleanup_hook(env, &PartsBorrow::teardown, hookArg);
+      delete hookArg;  // the caller holds another owner
+      hookArg = nullptr;
+    }
+    for (napi_ref r : refs) napi_delete_reference(env, r);
+    refs.clear();
+  }
+  // Marks the copy under way for its scope (device thread).
+  struct Copying {
+    PartsBorrow& b;
+    explicit Copying(PartsBorrow& borrow) : b(borrow) {
+      std::lock_guard<std::mutex> lk(b.mu);
+      if (b.tornDown) sotr::fail(sotr::ErrorKind::Aborted, "fromHostParts: the environment is being torn down");
+      b.copying = true;
+    }
+    ~Copying() {
+      std::lock_guard<std::mutex> lk(b.mu);
+      b.copying = false;
+      b.idle.notify_all();
+    }
+  };
+};
+
 // fromHostParts(parts: TypedArray[], dtype, shape) -> Promise<NativeTensor> (CPU): a new tensor holding the parts'
 // bytes one after another, copied on the CPU device's thread in queue order. The JavaScript thread copies nothing
 // (100 masks of a 12-megapixel image are 150 MB: fromHost of their concatenation cost a JS buffer, its zeroing and two
-// copies there). The caller keeps the parts alive and unchanged until the promise settles (ts/ops/mask_groups.ts).
+// copies there). The parts must stay unchanged until the promise settles (ts/ops/mask_groups.ts); PartsBorrow keeps
+// them alive.
 Napi::Value FromHostParts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SOTR_JS_TRY
@@ -153,39 +234,44 @@ Napi::Value FromHostParts(const Napi::CallbackInfo& info) {
   ctx.checkAlive();
   sotr::Tensor t = sotr::allocTensor(*ctx.backend, dtype, shape);
   sotr::DeviceContext* c = &ctx;
-  return queueJob(env, ctx, [c, t, parts = std::move(parts), addon = addonPtr(env)]() -> ToJs {
-    c->checkAlive();
-    // The parts are this environment's memory: borrowed only while it is alive, and its teardown waits for the copy.
-    {
-      std::lock_guard<std::mutex> lk(addon->mu);
-      if (!addon->alive) sotr::fail(sotr::ErrorKind::Aborted, "fromHostParts: the environment is being torn down");
-      ++addon->borrowing;
-    }
-    struct Borrow {
-      AddonData* a;
-      ~Borrow() {
-        std::lock_guard<std::mutex> lk(a->mu);
-        if (--a->borrowing == 0) a->borrowDone.notify_all();
+  auto borrow = PartsBorrow::start(env, arr);
+  try {
+    return queueJob(env, ctx, [c, t, parts = std::move(parts), borrow]() -> ToJs {
+      try {
+        c->checkAlive();
+        PartsBorrow::Copying copying(*borrow);  // throws Aborted once the environment's teardown has begun
+        // Pieces of at most 2 MiB on the CPU pool's threads (36 MB of pixels: ~4 ms on one thread).
+        constexpr size_t kPiece = 2 << 20;
+        struct Piece {
+          uint8_t* dst;
+          const uint8_t* src;
+          size_t n;
+        };
+        std::vector<Piece> pieces;
+        auto* dst = static_cast<uint8_t*>(t.raw());
+        for (const auto& [src, n] : parts) {
+          for (size_t o = 0; o < n; o += kPiece) pieces.push_back({dst + o, src + o, std::min(kPiece, n - o)});
+          dst += n;
+        }
+        auto copy = [&](int64_t i) { std::memcpy(pieces[i].dst, pieces[i].src, pieces[i].n); };
+        if (pieces.size() > 1) sotr::cpuPool().parallelTasks(static_cast<int64_t>(pieces.size()), copy);
+        else if (pieces.size() == 1) copy(0);
+      } catch (const sotr::Error& e) {
+        // Settled on the JavaScript thread, where the borrow can end.
+        return [borrow, kind = e.kind, msg = std::string(e.what())](Napi::Env e) -> Napi::Value {
+          borrow->end(e);
+          throw sotr::Error(kind, msg);
+        };
       }
-    } borrow{addon.get()};
-    // Pieces of at most 2 MiB on the CPU pool's threads (36 MB of pixels: ~4 ms on one thread).
-    constexpr size_t kPiece = 2 << 20;
-    struct Piece {
-      uint8_t* dst;
-      const uint8_t* src;
-      size_t n;
-    };
-    std::vector<Piece> pieces;
-    auto* dst = static_cast<uint8_t*>(t.raw());
-    for (const auto& [src, n] : parts) {
-      for (size_t o = 0; o < n; o += kPiece) pieces.push_back({dst + o, src + o, std::min(kPiece, n - o)});
-      dst += n;
-    }
-    auto copy = [&](int64_t i) { std::memcpy(pieces[i].dst, pieces[i].src, pieces[i].n); };
-    if (pieces.size() > 1) sotr::cpuPool().parallelTasks(static_cast<int64_t>(pieces.size()), copy);
-    else if (pieces.size() == 1) copy(0);
-    return [t](Napi::Env e) -> Napi::Value { return wrapTensor(e, t); };
-  });
+      return [t, borrow](Napi::Env e) -> Napi::Value {
+        borrow->end(e);
+        return wrapTensor(e, t);
+      };
+    });
+  } catch (...) {
+    borrow->end(env);
+    throw;
+  }
   SOTR_JS_CATCH(env)
 }
 

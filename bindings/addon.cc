@@ -215,7 +215,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       [](void* arg) {
         auto* a = static_cast<sotr_js::AddonData*>(arg);
         sotr::OpProfiler::get().stopEnv(a->envId);  // profiling stops with the environment that started it
-        std::unique_lock<std::mutex> lk(a->mu);
+        std::lock_guard<std::mutex> lk(a->mu);
         a->closing = true;
         a->alive = false;
         a->completions.Abort();

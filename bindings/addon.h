@@ -4,7 +4,6 @@
 #include <napi.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>

@@ -136,7 +136,7 @@ Napi::Value FromHost(const Napi::CallbackInfo& info) {
 struct PartsBorrow {
   std::mutex mu;
   std::condition_variable idle;
-  bool tornDown = false, copying = false, ended = false;
+  bool tornDown = false, copying = false;
   std::vector<napi_ref> refs;
   std::shared_ptr<PartsBorrow>* hookArg = nullptr;  // owned by the hook until end() or the hook removes it
   std::shared_ptr<AddonData> addon;
@@ -175,10 +175,9 @@ struct PartsBorrow {
     }
     delete self;
   }
-  // The copy is settled (JavaScript thread, environment alive): the hook and the references go.
+  // The copy is settled (JavaScript thread, environment alive): the hook and the references go (once: a second call
+  // finds neither).
   void end(Napi::Env env) {
-    if (ended) return;
-    ended = true;
     if (hookArg) {
       napi_remove_env_cleanup_hook(env, &PartsBorrow::teardown, hookArg);
       delete hookArg;  // the caller holds another owner

@@ -27,6 +27,7 @@ bool im2colBlockAvx512(const ConvGeom& g, const float* x, int64_t n, int64_t grp
   const int64_t Cg = g.C / g.groups, HW = g.H * g.W;
   const float* xg = x + (n * g.C + grp * Cg) * HW;
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);  // stride 2
   int64_t k = 0;
   for (int64_t c = 0; c < Cg; ++c) {
     const float* xc = xg + c * HW;
@@ -57,7 +58,6 @@ bool im2colBlockAvx512(const ConvGeom& g, const float* x, int64_t n, int64_t grp
             // the even ones, instead of a gather (~3x slower on Zen 4). Lanes
             // outside the row load as zeros: exactly the padding.
             const float* row = xc + ih * g.W;
-            const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
             for (int64_t t = 0; t < len; t += 16) {
               const __mmask16 store = laneRange(0, len - t);
               const int64_t base = 2 * (ow0 + t) + offW;  // iw of lane 0

@@ -52,6 +52,9 @@ function readFolder(dir: string, warn: (m: string) => void, skips: InputSkips): 
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/** A real folder path ending in the separator, so that a file's real path is it plus the file's name. */
+const folderPrefix = (real: string): string => (real.endsWith(path.sep) ? real : real + path.sep);
+
 /** A path through its symbolic links (two spellings of one file are one image), else made absolute (missing). */
 function realKey(p: string): string {
   try {
@@ -77,7 +80,7 @@ function walk(dir: string, out: Array<[string, string]>, warn: (m: string) => vo
   visited.add(real);
   const entries = readFolder(dir, warn, skips);
   if (!entries) return;
-  const realPrefix = real.endsWith(path.sep) ? real : real + path.sep; // canonical already: no path.join needed
+  const realPrefix = folderPrefix(real); // canonical already: no path.join needed
   for (const { name, entry: e } of entries) {
     if (name.startsWith('.')) continue;
     const p = path.join(dir, name);
@@ -222,8 +225,7 @@ export function expandInputs(inputs: string[], warn: (m: string) => void = () =>
     const dir = path.dirname(p);
     let prefix = realFolders.get(dir);
     if (prefix === undefined) {
-      const real = realKey(dir);
-      realFolders.set(dir, (prefix = real.endsWith(path.sep) ? real : real + path.sep));
+      realFolders.set(dir, (prefix = folderPrefix(realKey(dir))));
     }
     return prefix + path.basename(p);
   };

@@ -27,7 +27,8 @@ namespace sotr_js {
 // 7: cropMasks / placeMasks (masks that keep their window), maskContours' windows attribute.
 // 8: selectCandidates' classes attribute (predict's classes option; an older addon would ignore it).
 // 9: queueFence, queueProgress (deferred scopes bound how far JavaScript runs ahead of the device's queue).
-constexpr int kInterfaceVersion = 9;
+// 10: _exitNow (the CLI's exit on a signal, past Node's process.exit, which can hang: nodejs/node#54918).
+constexpr int kInterfaceVersion = 10;
 
 // Per-environment (main thread or worker_thread) state.
 struct AddonData {

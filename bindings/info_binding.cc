@@ -8,6 +8,8 @@
 #include "runtime/op_profiler.h"
 #include "runtime/weight_cache.h"
 
+#include <cstdlib>
+
 #include "sotr_build_info.h"  // SOTR_VERSION, SOTR_COMMIT (written at build time: scripts/build_info.cmake)
 #ifndef SOTR_VERSION
 #define SOTR_VERSION "0.0.0"
@@ -291,6 +293,15 @@ Napi::Value OpProfileOpen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), sotr::OpProfiler::get().openSessions());
 }
 
+// Ends the process now with `code` (std::_Exit: no atexit handlers, no joins). For the CLI, stopped by a signal
+// mid-work: process.exit joins V8's worker threads, and one of them may be waiting for a garbage collection that the
+// exiting main thread never runs, so the exit can hang for good (nodejs/node#54918). Everything the CLI has to keep
+// is written and synced before it calls this.
+Napi::Value ExitNow(const Napi::CallbackInfo& info) {
+  int code = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1;
+  std::_Exit(code);
+}
+
 }  // namespace
 
 void initInfo(Napi::Env env, Napi::Object exports) {
@@ -307,6 +318,7 @@ void initInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("opProfileStart", Napi::Function::New(env, OpProfileStart));
   exports.Set("opProfileStop", Napi::Function::New(env, OpProfileStop));
   exports.Set("_opProfileOpen", Napi::Function::New(env, OpProfileOpen));
+  exports.Set("_exitNow", Napi::Function::New(env, ExitNow));
 }
 
 }  // namespace sotr_js

@@ -52,7 +52,7 @@ export type AttrValue = number | boolean | string | number[] | ArrayLike<number>
  * The addon interface this JavaScript speaks (bindings/addon.h, kInterfaceVersion): an addon built for another one
  * (a stale build/ or prebuild) is refused at load with NativeLoadError, instead of misreading an op's outputs.
  */
-export const NATIVE_INTERFACE = 9;
+export const NATIVE_INTERFACE = 10;
 
 export interface NativeAddon {
   /** bindings/addon.h's kInterfaceVersion (absent before version 2). */
@@ -110,6 +110,8 @@ export interface NativeAddon {
   opProfileStop(id: number): import('./profile').NativeOpProfile;
   /** @internal Sessions open in the process. */
   _opProfileOpen(): number;
+  /** @internal Ends the process now (std::_Exit): no exit handlers, no joins (ts/cli/exit_now.ts says why). */
+  _exitNow(code: number): never;
 }
 
 /** The derived-weight cache (packed conv weights, concatenated attention projections). */

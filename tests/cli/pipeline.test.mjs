@@ -272,6 +272,34 @@ test(`${signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM (docker stop)'} finishes the b
 });
 }
 
+test('a second signal exits 130 at once (past process.exit, which can hang: ts/cli/exit_now.ts); --out - lines whole', async () => {
+  const { images } = imageFolder();
+  let stdout = '';
+  let second = 0;
+  const r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '--out', '-', '--batch', '1'], {
+    env: { FAKE_DELAY_MS: '2000' },
+    onSpawn: (child) => {
+      child.stdout.on('data', (d) => {
+        stdout += d;
+        if (stdout.includes('\n') && !child.signalled) {
+          child.signalled = true;
+          child.kill('SIGINT');
+          setTimeout(() => {
+            second = Date.now();
+            child.kill('SIGINT');
+          }, 100);
+        }
+      });
+    },
+  });
+  assert.is(r.code, 130, r.stderr);
+  assert.ok(Date.now() - second < 1500, `exited ${Date.now() - second} ms after the second signal (a model call takes 2000)`);
+  assert.match(r.stderr, /interrupted \(SIGINT\): finishing the batch in flight/);
+  assert.ok(r.stdout.endsWith('\n'), 'no torn line');
+  const n = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).length;
+  assert.ok(n >= 1 && n < 6, `${n} lines`);
+});
+
 test('COCO image ids: numbers from COCO-style names, or from --image-ids', async () => {
   const { dir, images } = imageFolder();
   const { copyFileSync } = await import('node:fs');

@@ -9,6 +9,7 @@ import { CheckpointFormatError } from '../errors';
 import { inspectCheckpoint, type SotrSource } from '../model/sotr';
 import { CONVERT_USAGE, EXIT, INSPECT_USAGE, UsageError, count, flag, parse, str } from './args';
 import type { CliIO } from './predict';
+import { exitNow } from './exit_now';
 
 const isSafetensors = (file: string) => {
   const fd = fs.openSync(file, 'r');
@@ -222,7 +223,7 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
       // No folder yet, or no way to remove it: exit all the same.
     }
     io.stderr.write(`sotr: interrupted (${name}); nothing written, ${output} is as it was\n`);
-    process.exit(EXIT.interrupted);
+    exitNow(EXIT.interrupted);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -29,6 +29,7 @@ import { readRunSettings, runSettingsOf, settingsDifferences, settingsFile, writ
 import type { DecodeDone, VizInstance } from './worker';
 import { instanceColour } from '../render';
 import type { DecodedImage, PostprocessFlags, Segmenter, SegmenterFactory } from './segmenter';
+import { exitNow } from './exit_now';
 
 export interface CliIO {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -542,7 +543,7 @@ async function runModel(
   // load), so stop at once, with the interrupted exit code rather than the signal's default.
   const onLoadSignal = (name: NodeJS.Signals) => {
     io.stderr.write(`sotr: interrupted (${name}) while the model loaded; nothing written\n`);
-    process.exit(EXIT.interrupted);
+    exitNow(EXIT.interrupted);
   };
   process.on('SIGINT', onLoadSignal);
   process.on('SIGTERM', onLoadSignal);
@@ -594,7 +595,7 @@ async function runModel(
       progress.log(`sotr: interrupted (${name}): finishing the batch in flight (Ctrl-C again to stop at once)`);
     } else {
       writer.syncNow(); // every line written so far is complete; make it durable and go
-      process.exit(EXIT.interrupted);
+      exitNow(EXIT.interrupted);
     }
   };
   process.on('SIGINT', onSignal);

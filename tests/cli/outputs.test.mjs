@@ -387,6 +387,34 @@ test('outputs that cannot be written: usage errors before the run naming the opt
 });
 
 
+test('--limit-input-pixels: an image above it is an error line naming the limit, not decoded; 0 is no limit; bad values are usage errors', async () => {
+  const { dir, images, good } = imageFolder();
+  const out = path.join(dir, 'r.jsonl');
+  // street.jpg is the largest example; a limit just below it refuses it alone.
+  const sharp = (await import('sharp')).default;
+  const sizes = Object.fromEntries(await Promise.all(good.map(async (f) => [f, await sharp(path.join(images, f)).metadata()])));
+  const pixels = (f) => sizes[f].width * sizes[f].height;
+  const biggest = good.reduce((a, f) => (pixels(f) > pixels(a) ? f : a));
+  const limit = pixels(biggest) - 1;
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', ...good.map((f) => path.join(images, f)), '-o', out, '-q', '--limit-input-pixels', String(limit)]);
+  assert.is(r.code, 2, r.stderr);
+  const lines = readLines(out);
+  assert.is(lines.length, good.length);
+  for (const l of lines) {
+    if (l.file.endsWith(biggest)) {
+      assert.is(l.error_kind, 'image');
+      assert.match(l.error, new RegExp(`exceeds limitInputPixels \\(${limit} pixels\\)`));
+    } else assert.is(l.error, undefined, l.file);
+  }
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(images, biggest), '-o', out, '-q', '--overwrite', '--limit-input-pixels', '0']);
+  assert.is(r.code, 0, r.stderr);
+  for (const bad of ['-1', '1.5', 'lots']) {
+    r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, `--limit-input-pixels=${bad}`]);
+    assert.is(r.code, 1, bad);
+    assert.match(r.stderr, /--limit-input-pixels must be/);
+  }
+});
+
 test('SIGTERM / Ctrl-C while the model loads: exit 130 at once, nothing written', async () => {
   const { dir, images } = imageFolder();
   for (const signal of ['SIGTERM', 'SIGINT']) {

@@ -2,7 +2,7 @@
 // read_image (Pillow convert('RGB'), EXIF orientation), raw pixels, guards and errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -216,6 +216,18 @@ test('formats Pillow reads and sharp does not are named in the error (BMP, HEIC)
       (e) => e instanceof ImageDecodeError && e.details?.format === kind && e.message.includes(`${kind} is a format`),
     );
   }
+});
+
+test('SVG is refused by name (drawn, not decoded; Pillow does not read it): as bytes and as a file', async () => {
+  const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="48"><rect width="64" height="48" fill="red"/></svg>');
+  const isSvgError = (e) => e instanceof ImageDecodeError && e.details?.format === 'SVG' && /SVG is a vector format.*render it to PNG/.test(e.message);
+  await rejects(() => decodeImage(svg), isSvgError);
+  await rejects(() => decodePixels(svg), isSvgError);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sotr-svg-'));
+  const file = path.join(dir, 'drawing.jpg'); // the name does not matter: the bytes do
+  writeFileSync(file, svg);
+  await rejects(() => decodeImage(file), (e) => isSvgError(e) && e.message.startsWith(file));
+  rmSync(dir, { recursive: true });
 });
 
 // The BGR conversion moved from JavaScript (toBgr) into pillowResize (`toBgr`): the same bytes and floats.

@@ -162,6 +162,9 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
                                has AVX512-BF16 (sotr info says), the others compute fp32)
       --min-size <px>          resize: shortest side (default: the checkpoint's test size)
       --max-size <px>          resize: cap on the longest side (default 1333)
+      --limit-input-pixels <n> the largest image decoded, width × height (default 268402689 = 16383²; 0: no
+                               limit); a larger one is an error line, not decoded. Lower it for files from
+                               others: a PNG of under 1 MB can hold 16383² pixels, gigabytes of memory to run
   post-processing (defaults are the reference's):
       --score-threshold <p>    class probability to become a candidate (0.1)
       --mask-threshold <p>     mask binarisation (0.5)

@@ -45,6 +45,7 @@ const PREDICT_OPTIONS = {
   precision: { type: 'string' },
   'min-size': { type: 'string' },
   'max-size': { type: 'string' },
+  'limit-input-pixels': { type: 'string' },
   'score-threshold': { type: 'string' },
   'mask-threshold': { type: 'string' },
   'nms-pre': { type: 'string' },
@@ -81,6 +82,8 @@ interface Settings {
   precision?: string;
   minSize?: number;
   maxSize?: number;
+  /** --limit-input-pixels: the largest decoded image (0: none); an image above it is an error line. */
+  limitInputPixels?: number;
   post: PostprocessFlags;
   coco?: string;
   imageIds?: ImageIdMap;
@@ -183,6 +186,8 @@ function settings(p: Parsed): Settings {
   if (precision !== undefined) s.precision = precision;
   if (minSize !== undefined) s.minSize = minSize;
   if (maxSize !== undefined) s.maxSize = maxSize;
+  const limitInputPixels = num(p, 'limit-input-pixels', { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
+  if (limitInputPixels !== undefined) s.limitInputPixels = limitInputPixels;
   if (coco !== undefined) s.coco = coco;
   if (imageIdsFile !== undefined) {
     s.imageIds = loadImageIds(imageIdsFile);
@@ -578,7 +583,7 @@ async function runModel(
     await seg.dispose();
     throw e;
   }
-  const pool = new WorkerPool(workers, { vipsThreads });
+  const pool = new WorkerPool(workers, { vipsThreads, ...(s.limitInputPixels !== undefined ? { limitInputPixels: s.limitInputPixels } : {}) });
   const queue = new DecodeQueue(pool, todo, Math.max(4, 3 * batch));
   progress = new Progress(todo.length, mode, io.stderr);
   const pendingOutputs = new Set<Promise<void>>();

@@ -73,6 +73,8 @@ export interface LabelsDone {
 export interface WorkerConfig {
   /** libvips threads for this process (the pool sets the same value in every worker). */
   vipsThreads: number;
+  /** --limit-input-pixels (absent: the library's default). */
+  limitInputPixels?: number;
 }
 
 const cfg = (workerData ?? { vipsThreads: 1 }) as WorkerConfig;
@@ -82,7 +84,7 @@ sharp.cache(false);
 async function decode(job: DecodeJob): Promise<DecodeDone> {
   const t0 = performance.now();
   try {
-    const img = await decodeImage(job.file);
+    const img = await decodeImage(job.file, cfg.limitInputPixels !== undefined ? { limitInputPixels: cfg.limitInputPixels } : {});
     return { kind: 'decode', id: job.id, data: img.bgr, width: img.width, height: img.height, ms: performance.now() - t0 };
   } catch (e) {
     return { kind: 'decode', id: job.id, error: decodeMessage(e, job.file), ms: performance.now() - t0 };

@@ -232,6 +232,13 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
   const open = () => sharp(bytes, { autoOrient: true, ignoreIcc: true, limitInputPixels: limit || false, failOn: 'truncated' });
   try {
     const meta = await open().metadata();
+    // SVG is drawn, not decoded: its filters can run for minutes (an 8000² one did), and Pillow, whose decoding this
+    // matches, does not read it. Refused by name, like the formats sharp lacks.
+    if (meta.format === 'svg') {
+      throw new ImageDecodeError(`${label}: SVG is a vector format, and images are read as Pillow reads them (raster only): render it to PNG first`, {
+        details: { format: 'SVG' },
+      });
+    }
     const w0 = meta.autoOrient?.width ?? meta.width;
     const h0 = meta.autoOrient?.height ?? meta.height;
     if (w0 && h0) checkLimit(w0, h0, limit);

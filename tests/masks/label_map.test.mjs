@@ -75,6 +75,7 @@ test('bad arguments are typed errors', async () => {
     [() => labelMap({ width: 10, height: 10, instances: [] }, { by: 'class' }), SotrRangeError, /by must be 'instance' or 'label'/],
     [() => labelMap({ width: 10, height: 10, instances: [] }, { byLabel: true }), SotrTypeError, /byLabel/],
     [() => labelMap({ width: 10, height: 10, instances: [{ label: -1, mask: m }] }, { by: 'label' }), SotrRangeError, /label -1 does not fit/],
+    [() => labelMap({ width: 1e6, height: 1e6, instances: [] }), SotrRangeError, /a 1000000 x 1000000 map \(1000000000000 16-bit values\) cannot be allocated/],
   ]);
   assert.equal(Array.from((await labelMap({ width: 0, height: 0, instances: [] })).data), []);
 });

@@ -63,7 +63,13 @@ export async function labelMap(prediction: LabelMapSource, options: LabelMapOpti
       throw new SotrRangeError(`labelMap: instance ${i}'s label ${String(inst.label)} does not fit a 16-bit value`);
     }
   });
-  const data = new Uint16Array(W * H);
+  let data: Uint16Array;
+  try {
+    data = new Uint16Array(W * H);
+  } catch (e) {
+    // Past V8's typed-array limit, or out of memory: the sizes named, not a bare RangeError.
+    throw new SotrRangeError(`labelMap: a ${W} x ${H} map (${W * H} 16-bit values) cannot be allocated: ${(e as Error).message}`);
+  }
   const clock = turnClock(8);
   for (let i = 0; i < instances.length; i++) {
     const { label, mask } = instances[i]!;

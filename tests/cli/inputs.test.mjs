@@ -109,6 +109,16 @@ test("a list's '#' lines are comments; a file named '#...' is listed as ./#name.
   assert.equal(readLines(out).map((l) => path.basename(l.file)), ['#tagged.jpg']);
 });
 
+test("a list's lines are trimmed, unless the line as written names a file (a name that begins or ends with a space)", () => {
+  const dir = tree();
+  copyFileSync(jpg, path.join(dir, 'photos/2024/ spaced .jpg'));
+  const list = path.join(dir, 'photos', 'list.txt');
+  // A stray space after a.jpg, a tab before it; the spaced name as it is; and trimmed, which names nothing.
+  writeFileSync(list, '2024/a.jpg \n\t2024/a.jpg\n2024/ spaced .jpg\r\n2024/b.jpg\n');
+  const got = expandInputs([list]).map((f) => path.relative(dir, f));
+  assert.equal(got, ['photos/2024/a.jpg', 'photos/2024/ spaced .jpg', 'photos/2024/b.jpg']);
+});
+
 test('a resume with everything done says only "nothing to do"; one failure "carries"', async () => {
   const dir = tree();
   writeFileSync(path.join(dir, 'photos/2024/bad.jpg'), 'not a jpeg');

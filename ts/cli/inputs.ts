@@ -198,12 +198,15 @@ function globMatches(pattern: string): Array<[string, boolean]> {
 
 // `dir`: the folder a list file's relative paths are relative to; null for stdin and pipes, whose paths are kept as
 // given (relative to the working folder, like paths on the command line, and so written to the results that way).
+// Spaces around a line are trimmed (a hand-written list's stray ones), unless the line as written names a file: a name
+// that begins or ends with a space is listed as it is (one lookup, only for lines that have such spaces).
 function readList(file: string | 0, dir: string | null): string[] {
   const out: string[] = [];
+  const at = (name: string) => (dir === null || path.isAbsolute(name) ? name : path.join(dir, name));
   for (const raw of fs.readFileSync(file, 'utf8').split(/\r?\n/)) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
-    out.push(dir === null || path.isAbsolute(line) ? line : path.join(dir, line));
+    out.push(line !== raw && fs.existsSync(at(raw)) ? at(raw) : at(line));
   }
   return out;
 }

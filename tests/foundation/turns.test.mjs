@@ -12,10 +12,18 @@ const spin = (ms) => {
   while (performance.now() < end);
 };
 
-/** The worst gap between ticks of a 1 ms interval while `work()` runs. */
-const worstGap = async (work) => {
-  await new Promise((r) => setTimeout(r, 5));
-  return (await eventLoopGaps(work)).worst;
+/**
+ * The worst gap between ticks of a 1 ms interval while `work()` runs: the least of up to three runs, stopping at
+ * one under `enough`. A gap is wall time, and a loaded machine that takes the CPU away for a while lengthens one run
+ * (80 ms once, beside a CPU hog), whereas the fault tested (each call its own clock) lengthens every run.
+ */
+const worstGap = async (work, enough) => {
+  let least = Infinity;
+  for (let i = 0; i < 3 && least >= enough; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    least = Math.min(least, (await eventLoopGaps(work)).worst);
+  }
+  return least;
 };
 
 test('ten clocked loops at once: timers wait about one turn, not ten', async () => {
@@ -26,7 +34,7 @@ test('ten clocked loops at once: timers wait about one turn, not ten', async () 
       if (clock.due()) await clock.next();
     }
   };
-  const worst = await worstGap(() => Promise.all(Array.from({ length: 10 }, loop)));
+  const worst = await worstGap(() => Promise.all(Array.from({ length: 10 }, loop)), 45);
   assert.ok(worst < 45, `worst gap ${worst.toFixed(1)} ms (ten own clocks: ≥ 80)`);
 });
 
@@ -50,7 +58,7 @@ test('twenty label maps at once keep the event loop turning', async () => {
   let maps;
   const worst = await worstGap(async () => {
     maps = await Promise.all(Array.from({ length: 20 }, () => labelMap(pred)));
-  });
+  }, 100);
   assert.ok(maps.every((m) => m.data[0] === 1 && m.data[W * H - 1] === 1));
   assert.ok(worst < 100, `worst gap ${worst.toFixed(1)} ms (one clock a call: ~200)`);
 });

@@ -91,6 +91,10 @@ test('one image reached by two spellings (through a linked folder or file) is ke
   const r = await fakeSotr(['predict', '-m', 'fake', '-i', 'archive/2023/b.jpg', 'photos/2023/b.jpg', '-o', out, '-q'], { cwd: dir });
   assert.is(r.code, 0, r.stderr);
   assert.equal(readLines(out).map((l) => l.file), ['archive/2023/b.jpg']);
+  // A resume that names it the other way (through the linked folder) skips it; a new image is done.
+  const r2 = await fakeSotr(['predict', '-m', 'fake', '-i', 'photos/2023/b.jpg', 'photos/2023/deep/c.jpg', '-o', out, '-q'], { cwd: dir });
+  assert.is(r2.code, 0, r2.stderr);
+  assert.equal(readLines(out).map((l) => l.file), ['archive/2023/b.jpg', 'photos/2023/deep/c.jpg']);
 });
 
 test("a list's '#' lines are comments; a file named '#...' is listed as ./#name.jpg (or any path not starting with '#')", async () => {
@@ -129,6 +133,10 @@ test('a resume with everything done says only "nothing to do"; one failure "carr
   r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, 'photos'), '-o', out]);
   assert.match(r.stderr, /nothing to do/);
   assert.not.match(r.stderr, /resuming/);
+  // The same through the linked folder's target: nothing to do, and the failure (found by its real path) still counts.
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, 'archive'), path.join(dir, 'photos/2024'), '-o', out]);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /nothing to do/);
 });
 
 test.run();

@@ -183,6 +183,39 @@ export function loadJournal(file: string, bases: string | readonly string[] = pr
   return { done, lines, truncatedBytes: size - end, size, badLines: bad, base };
 }
 
+/**
+ * The line an image already has in `done` (keyed by absolute path): by its path, else by its folder's real path and
+ * its name, as expandInputs counts an image reached through a linked folder once. So an image done as
+ * photos/2023/x.jpg (photos/2023 -> ../archive/2023) is not redone when a resume names it archive/2023/x.jpg. The
+ * real-path index is made on the first miss, one realpath a folder; a linked file (not folder) is matched by its path
+ * only.
+ */
+export function doneLookup(done: ReadonlyMap<string, LineStatus>): (file: string) => LineStatus | undefined {
+  const realFolders = new Map<string, string>();
+  const realKey = (abs: string): string => {
+    const dir = path.dirname(abs);
+    let real = realFolders.get(dir);
+    if (real === undefined) {
+      try {
+        real = fs.realpathSync.native(dir);
+      } catch {
+        real = dir; // missing: as it is
+      }
+      if (!real.endsWith(path.sep)) real += path.sep;
+      realFolders.set(dir, real);
+    }
+    return real + path.basename(abs);
+  };
+  let byReal: Map<string, LineStatus> | undefined;
+  return (file) => {
+    const abs = path.resolve(file);
+    const hit = done.get(abs);
+    if (hit !== undefined || done.size === 0) return hit;
+    byReal ??= new Map([...done].map(([k, v]) => [realKey(k), v]));
+    return byReal.get(realKey(abs));
+  };
+}
+
 /** Cuts the torn last line loadJournal found (when the file is still as it was read). */
 export function cutTornLine(file: string, j: JournalState): void {
   if (!j.truncatedBytes) return;

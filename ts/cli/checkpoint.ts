@@ -213,8 +213,12 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
   const key = str(p, 'key');
   if (key !== undefined && isSafetensors(input)) throw new UsageError(NO_KEY);
   // Ctrl-C or SIGTERM: writeSafetensors writes `<out>.partial-<pid>-<t>` and renames it into place only when complete
-  // (it removes it on an error, not on a signal): remove this process's, and exit 130.
+  // (it removes it on an error, not on a signal): remove this process's, and exit 130. Should the exit wait for
+  // stderr to drain, the write goes on meanwhile, and then fails to rename what was removed: that is not reported.
+  let interrupted = false;
+  const awaitExit = () => new Promise<never>(() => {}); // exitNow ends the process
   const onSignal = (name: NodeJS.Signals) => {
+    interrupted = true;
     const dir = path.dirname(path.resolve(output));
     const partial = `${path.basename(output)}.partial-${process.pid}-`;
     try {
@@ -255,6 +259,9 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
     const metadata = { format: 'pt', source: path.basename(input), source_format: info.format, sotr_config: JSON.stringify(structure) };
     fs.mkdirSync(path.dirname(path.resolve(output)), { recursive: true });
     await writeSafetensors(output, tensors, metadata);
+  } catch (e) {
+    if (interrupted) return awaitExit();
+    throw e;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

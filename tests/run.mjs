@@ -63,12 +63,16 @@ const files = findTests(path.join(root, 'tests'))
 // for a machine with many cores and a time budget (scripts/gpu-check.sh's stage 5). Timing-sensitive tests are
 // written for one file at a time.
 const jobs = Math.max(1, Math.floor(Number(process.env.SOTR_TEST_JOBS || 1)) || 1);
+// uvu's summary of a test file's output.
+const counts = (text) => ({
+  total: Number(/Total:\s+(\d+)/.exec(text)?.[1] ?? 0),
+  ok: Number(/Passed:\s+(\d+)/.exec(text)?.[1] ?? 0),
+  skipped: Number(/Skipped:\s+(\d+)/.exec(text)?.[1] ?? 0),
+});
 function report(file, r) {
   const rel = path.relative(root, file);
   const text = strip(r.out);
-  const total = Number(/Total:\s+(\d+)/.exec(text)?.[1] ?? 0);
-  const ok = Number(/Passed:\s+(\d+)/.exec(text)?.[1] ?? 0);
-  const skipped = Number(/Skipped:\s+(\d+)/.exec(text)?.[1] ?? 0);
+  const { total, ok, skipped } = counts(text);
   let bad = total - ok; // uvu's Total leaves the skipped tests out
   if (r.code !== 0 && bad === 0) bad = 1; // crashed, timed out or failed outside a test
   // No summary at all: uvu's reporter itself failed (it throws on an error whose `details` is an object, then exits 0).
@@ -92,8 +96,8 @@ await Promise.all(
       // Failed tests counted but no FAIL block shown (uvu's reporter threw on the error): run the file again with
       // the hook, only to show the messages; the first run's counts stand.
       const text = strip(r.out);
-      const total = Number(/Total:\s+(\d+)/.exec(text)?.[1] ?? 0);
-      if (total > Number(/Passed:\s+(\d+)/.exec(text)?.[1] ?? 0) && !/FAIL\s+"/.test(text)) {
+      const { total, ok } = counts(text);
+      if (total > ok && !/FAIL\s+"/.test(text)) {
         const again = await run(process.execPath, ['--import', detailsHook, file]);
         r.out += `\n[run again with tests/helpers/uvu_details_hook.mjs, to show what uvu's reporter could not print:]\n${again.out}`;
       }

@@ -64,6 +64,21 @@ function realKey(p: string): string {
   }
 }
 
+/**
+ * A plain file's key: its folder's real path (looked up once per folder, through folder links) and its name. A linked
+ * file keeps its own name (realKey follows it); a missing folder is made absolute. expandInputs deduplicates by it,
+ * and a resume matches earlier lines by it (journal.ts, doneLookup).
+ */
+export function folderRealKeys(): (p: string) => string {
+  const prefixes = new Map<string, string>();
+  return (p) => {
+    const dir = path.dirname(p);
+    let prefix = prefixes.get(dir);
+    if (prefix === undefined) prefixes.set(dir, (prefix = folderPrefix(realKey(dir))));
+    return prefix + path.basename(p);
+  };
+}
+
 // Folders are walked through symbolic links too (photos/2023 -> ../archive/2023), each real folder once: a link
 // back up the tree (a loop) is not followed again. Each image comes with its real path: a plain file's is its real
 // folder's joined to its name (no system call per file in a folder of 100k images), a linked file's is looked up.
@@ -223,15 +238,7 @@ export function expandInputs(inputs: string[], warn: (m: string) => void = () =>
   const seen = new Set<string>();
   // Keyed by the real path, found once per entry: a folder's files get it from the walk, other plain files (not
   // links) from their folder's, looked up once per folder (a list or glob of 100k images in a few folders).
-  const realFolders = new Map<string, string>();
-  const plainKey = (p: string): string => {
-    const dir = path.dirname(p);
-    let prefix = realFolders.get(dir);
-    if (prefix === undefined) {
-      realFolders.set(dir, (prefix = folderPrefix(realKey(dir))));
-    }
-    return prefix + path.basename(p);
-  };
+  const plainKey = folderRealKeys();
   const add = (p: string, key: string = realKey(p)) => {
     if (seen.has(key)) return;
     seen.add(key);

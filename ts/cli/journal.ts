@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './args';
+import { folderRealKeys } from './inputs';
 
 /** One instance in a results line. Field order is fixed so lines diff well. */
 export interface ResultInstance {
@@ -191,21 +192,7 @@ export function loadJournal(file: string, bases: string | readonly string[] = pr
  * only.
  */
 export function doneLookup(done: ReadonlyMap<string, LineStatus>): (file: string) => LineStatus | undefined {
-  const realFolders = new Map<string, string>();
-  const realKey = (abs: string): string => {
-    const dir = path.dirname(abs);
-    let real = realFolders.get(dir);
-    if (real === undefined) {
-      try {
-        real = fs.realpathSync.native(dir);
-      } catch {
-        real = dir; // missing: as it is
-      }
-      if (!real.endsWith(path.sep)) real += path.sep;
-      realFolders.set(dir, real);
-    }
-    return real + path.basename(abs);
-  };
+  const realKey = folderRealKeys();
   let byReal: Map<string, LineStatus> | undefined;
   return (file) => {
     const abs = path.resolve(file);

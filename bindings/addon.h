@@ -28,7 +28,8 @@ namespace sotr_js {
 // 8: selectCandidates' classes attribute (predict's classes option; an older addon would ignore it).
 // 9: queueFence, queueProgress (deferred scopes bound how far JavaScript runs ahead of the device's queue).
 // 10: _exitNow (the CLI's exit on a signal, past Node's process.exit, which can hang: nodejs/node#54918).
-constexpr int kInterfaceVersion = 10;
+// 11: trimHostHeap (glibc malloc_trim off the JavaScript thread; trimHostMemory and the idle trim).
+constexpr int kInterfaceVersion = 11;
 
 // Per-environment (main thread or worker_thread) state.
 struct AddonData {

@@ -2,6 +2,7 @@
 #include "addon.h"
 #include "gemm/gemm_cpu.h"
 #include "runtime/cpu_features.h"
+#include "runtime/host_heap.h"
 #include "runtime/runtime.h"
 #include "runtime/thread_pool.h"
 #include "runtime/inline_runs.h"
@@ -125,7 +126,8 @@ Napi::Value ResetPeakMemory(const Napi::CallbackInfo& info) {
   SOTR_JS_CATCH(env)
 }
 
-// releaseCached(device) -> Promise<void>, ordered after queued work.
+// releaseCached(device) -> Promise<void>, ordered after queued work. The C heap's free pages go back to the system
+// too (runtime/host_heap.h): whatever the device, decoded images and read-backs live there.
 Napi::Value ReleaseCached(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SOTR_JS_TRY
@@ -134,7 +136,28 @@ Napi::Value ReleaseCached(const Napi::CallbackInfo& info) {
   return queueJob(env, ctx, [c]() -> ToJs {
     c->backend->synchronize();
     c->backend->releaseCached();
+    sotr::trimHostHeap();
     return nullptr;
+  });
+  SOTR_JS_CATCH(env)
+}
+
+// trimHostHeap() -> Promise<{ supported, rssBefore, rssAfter, ms }>: glibc's malloc_trim, on the CPU's queue (off the
+// JavaScript thread; after the CPU work queued so far, which would only refill the heap).
+Napi::Value TrimHostHeap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SOTR_JS_TRY
+  auto& ctx = sotr::Runtime::get().context(sotr::Device{sotr::DeviceType::CPU, 0});
+  return queueJob(env, ctx, []() -> ToJs {
+    const sotr::HostHeapTrim r = sotr::trimHostHeap();
+    return [r](Napi::Env e) -> Napi::Value {
+      auto o = Napi::Object::New(e);
+      o.Set("supported", Napi::Boolean::New(e, r.supported));
+      o.Set("rssBefore", Napi::Number::New(e, static_cast<double>(r.rssBefore)));
+      o.Set("rssAfter", Napi::Number::New(e, static_cast<double>(r.rssAfter)));
+      o.Set("ms", Napi::Number::New(e, r.ms));
+      return o;
+    };
   });
   SOTR_JS_CATCH(env)
 }
@@ -309,6 +332,7 @@ void initInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("memoryInfo", Napi::Function::New(env, MemoryInfo));
   exports.Set("resetPeakMemory", Napi::Function::New(env, ResetPeakMemory));
   exports.Set("releaseCached", Napi::Function::New(env, ReleaseCached));
+  exports.Set("trimHostHeap", Napi::Function::New(env, TrimHostHeap));
   exports.Set("synchronize", Napi::Function::New(env, Synchronize));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("setSimdLevel", Napi::Function::New(env, SetSimdLevel));

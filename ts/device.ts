@@ -173,7 +173,10 @@ export function concreteDevice(device: string): string {
   return resolveDevice(device).device;
 }
 
-/** Returns cached (free) device memory to the driver, after queued work completes. */
+/**
+ * Returns cached (free) device memory to the driver, after queued work completes, and the C heap's free pages to the
+ * system (glibc's malloc_trim: decoded images and read-backs live there whatever the device; see trimHostMemory).
+ */
 export async function releaseCached(device: string = 'auto'): Promise<void> {
   await native().releaseCached(concreteDevice(device));
 }

@@ -21,6 +21,7 @@ export {
   type MemoryInfo,
 } from './device';
 export type { WeightCacheInfo } from './native';
+export { trimHostMemory, idleTrimInfo, type HostTrimInfo, type IdleTrimInfo } from './host_memory';
 export {
   startOpProfile,
   stopOpProfile,

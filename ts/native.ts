@@ -52,7 +52,7 @@ export type AttrValue = number | boolean | string | number[] | ArrayLike<number>
  * The addon interface this JavaScript speaks (bindings/addon.h, kInterfaceVersion): an addon built for another one
  * (a stale build/ or prebuild) is refused at load with NativeLoadError, instead of misreading an op's outputs.
  */
-export const NATIVE_INTERFACE = 10;
+export const NATIVE_INTERFACE = 11;
 
 export interface NativeAddon {
   /** bindings/addon.h's kInterfaceVersion (absent before version 2). */
@@ -94,6 +94,7 @@ export interface NativeAddon {
   memoryInfo(device: string): NativeMemoryInfo;
   resetPeakMemory(device: string): void;
   releaseCached(device: string): Promise<void>;
+  trimHostHeap(): Promise<{ supported: boolean; rssBefore: number; rssAfter: number; ms: number }>;
   synchronize(device: string): Promise<void>;
   /** Settles once the device's queue has run every job submitted before it (no device synchronisation). */
   queueFence(device: string): Promise<void>;

@@ -20,6 +20,7 @@ import { memoryInfo, resolveDevice, synchronize, type Precision } from '../devic
 import { checkDeferred, checkPrecision } from '../ops/run';
 import { deferredOps, deferredScope } from '../deferred';
 import { native } from '../native';
+import { checkIdleTrimSetting, hostWorkBegin, hostWorkEnd } from '../host_memory';
 import { Tensor } from '../tensor';
 import { runResNet } from './backbone';
 import {
@@ -294,6 +295,7 @@ export class Sotr {
     }
     const warn = options.onWarning ?? warnDefault;
     const precision = checkPrecision('Sotr.load', options.precision);
+    checkIdleTrimSetting();
     const { entries } = await readSource('Sotr.load', source, options, warn);
     throwIfAborted(options.signal, 'Sotr.load');
     const inferred = inferSotrConfig(entries);
@@ -394,9 +396,11 @@ export class Sotr {
     const p = many ? this.#predictMany(many, options) : this.#predictOne(input as ImageInput, options);
     this.#inflight.add(p);
     this.#pending += n;
+    hostWorkBegin();
     const done = () => {
       this.#inflight.delete(p);
       this.#pending -= n;
+      hostWorkEnd();
     };
     p.then(done, done);
     return p;
@@ -561,9 +565,11 @@ export class Sotr {
     if (each) {
       this.#pending++;
       this.#inflight.add(run);
+      hostWorkBegin();
       const done = (): void => {
         this.#inflight.delete(run);
         this.#pending--;
+        hostWorkEnd();
       };
       run.then(done, done);
     }

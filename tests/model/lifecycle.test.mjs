@@ -247,14 +247,14 @@ test('warmup() loads the image decoder, so that the first encoded image does not
   assert.equal(JSON.parse(r.stdout.trim()), { before: false, after: true });
 });
 
-// `await using` / `using` in plain JavaScript, where the runtime parses them (Node 24 does, 20 and 22 do not:
+// `await using` / `using` in plain JavaScript, where the runtime parses them (Node 24 and 26 do, 20 and 22 do not:
 // the suite also runs under those, scripts/node-versions-check.sh). A module in a child process, since a
 // SyntaxError there must not take this file down.
 test('plain-JavaScript `await using` and `using` dispose the model and tensors (runtimes that parse them)', async () => {
   const probe = spawnSync(process.execPath, ['--input-type=module', '-e', '{ using x = null; }'], { encoding: 'utf8' });
   if (probe.status !== 0) {
     assert.match(probe.stderr, /SyntaxError/, 'the runtime refuses `using` as a syntax error, nothing else');
-    console.log(`  ${process.version} does not parse \`using\` in JavaScript: checked under Node 24 (scripts/node-versions-check.sh)`);
+    console.log(`  ${process.version} does not parse \`using\` in JavaScript: checked under Node 24 and 26 (scripts/node-versions-check.sh)`);
     return;
   }
   const dist = pathToFileURL(path.join(ROOT, 'dist', 'index.mjs')).href;

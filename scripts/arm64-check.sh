@@ -41,7 +41,7 @@ qemu-aarch64 --version | head -1
 q() { qemu-aarch64 -L "$sysroot" "$@"; }
 
 native_targets=(sotr_test_ops sotr_test_gemm_cpu sotr_test_conv2d_winograd_cuda sotr_test_gemm_tc_ldmatrix_emu
-  sotr_test_op_profiler sotr_test_host_arena)
+  sotr_test_op_profiler sotr_test_host_arena sotr_test_thread_pool)
 
 # build_tree DIR TOOLCHAIN TARGETS... (extra cmake -D arguments in the array cmake_extra): configure and
 # build; prints the compiler's warnings and errors, fails when a target is missing.
@@ -81,6 +81,7 @@ native_tests() {
   run_native "${label}ldmatrix emulation test" q "$dir/sotr_test_gemm_tc_ldmatrix_emu"
   run_native "${label}op profiler test" q "$dir/sotr_test_op_profiler"
   run_native "${label}host arena test" q "$dir/sotr_test_host_arena"
+  run_native "${label}thread pool test" q "$dir/sotr_test_thread_pool"
   if [ -n "${ARM64_CHECK_OPS:-}" ]; then
     IFS=, read -ra ops <<<"$ARM64_CHECK_OPS"
     for op in "${ops[@]}"; do run_native "${label}op test: $op" q "$dir/sotr_test_ops" --no-time --skip-timed --op "$op"; done

@@ -25,7 +25,7 @@ t_all=$(date +%s)
 fail=0
 
 targets=(sotr_test_ops sotr_test_gemm_cpu sotr_test_conv2d_winograd_cuda sotr_test_gemm_tc_ldmatrix_emu
-  sotr_test_op_profiler sotr_test_host_arena)
+  sotr_test_op_profiler sotr_test_host_arena sotr_test_thread_pool)
 
 # build DIR SANITIZERS TARGETS...: configure and build the CPU-only tree with -fsanitize=SANITIZERS (extra cmake -D
 # arguments in the array cmake_extra); its logs stay in DIR.
@@ -81,6 +81,7 @@ run_native "sanitize: Winograd CUDA-emulation test" "$bdir/sotr_test_conv2d_wino
 run_native "sanitize: ldmatrix emulation test" "$bdir/sotr_test_gemm_tc_ldmatrix_emu"
 run_native "sanitize: op profiler test" "$bdir/sotr_test_op_profiler"
 run_native "sanitize: host arena test" "$bdir/sotr_test_host_arena"
+run_native "sanitize: thread pool test" "$bdir/sotr_test_thread_pool"
 ops=()
 if [ -n "${SANITIZE_CHECK_OPS:-}" ]; then IFS=, read -ra ops <<<"$SANITIZE_CHECK_OPS"; fi
 for simd in "" avx2 scalar; do
@@ -95,8 +96,10 @@ done
 if [ "${SANITIZE_CHECK_THREAD:-1}" != 0 ]; then
   stage "ThreadSanitizer: build (CPU only, -fsanitize=thread) and the tests that use the pool's threads"
   tdir="$root/build-sanitize-thread"
-  if build "$tdir" thread sotr_test_ops sotr_test_host_arena sotr_test_op_profiler; then
+  if build "$tdir" thread sotr_test_ops sotr_test_host_arena sotr_test_op_profiler sotr_test_thread_pool; then
     run_native "sanitize (threads): host arena test" "$tdir/sotr_test_host_arena"
+    run_native "sanitize (threads): thread pool test" "$tdir/sotr_test_thread_pool"
+    run_native "sanitize (threads): thread pool test, no spin" env SOTR_POOL_SPIN_US=0 "$tdir/sotr_test_thread_pool"
     run_native "sanitize (threads): op profiler test" "$tdir/sotr_test_op_profiler"
     if [ ${#ops[@]} -gt 0 ]; then
       for op in "${ops[@]}"; do run_native "sanitize (threads): native op test: $op" "$tdir/sotr_test_ops" --no-time --skip-timed --op "$op"; done

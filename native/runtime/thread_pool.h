@@ -1,6 +1,16 @@
 // Process-wide CPU thread pool. Plain C++ (no Node headers): shared by every
 // worker_thread environment, used by all CPU kernels through parallelFor.
+//
+// Waking a sleeping thread (a futex) took ~25 us here (2-vCPU VM), more than
+// many a parallel region's work: a region of 2 x 7 us took 32 us, against 14
+// run serially. So a worker that finishes spins a while (SOTR_POOL_SPIN_US,
+// default 50; 0: sleep at once) watching for the next region before it
+// sleeps, as OpenMP runtimes do (for far longer by default), and the caller
+// spins the same while the last tasks finish. Back-to-back regions (an op's
+// phases, the next op of a forward pass) then start without a wake-up; an idle
+// pool costs one spin per worker after its last region.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -30,7 +40,11 @@ class ThreadPool {
 
  private:
   void workerLoop(int index);
+  // Spins up to spinNs_ until pred() holds (pred reads atomics only); true if it did.
+  template <class Pred>
+  bool spinUntil(Pred pred) const;
   int nthreads_;
+  int64_t spinNs_;
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::mutex run_mu_;  // one parallel region at a time
@@ -38,9 +52,12 @@ class ThreadPool {
   const std::function<void(int64_t)>* job_ = nullptr;
   int64_t job_count_ = 0;
   int64_t next_ = 0;
-  int64_t remaining_ = 0;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
+  // Written under mu_; atomic so that spinning threads may read them without it.
+  std::atomic<int64_t> remaining_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
+  int sleepers_ = 0;             // workers blocked on cv_ (under mu_): notify only when there are some
+  bool callerSleeping_ = false;  // the caller blocked on done_cv_ (under mu_)
 };
 
 // The process-wide pool (created on first use with defaultThreadCount()).

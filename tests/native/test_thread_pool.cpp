@@ -1,0 +1,102 @@
+// The CPU thread pool (native/runtime/thread_pool.h): every task of a region
+// runs exactly once and the region returns only after all of them; regions
+// back to back (the spinning path), regions after the workers went to sleep
+// (the futex path), nested calls run serially, several threads calling one
+// pool (one region at a time), parallelFor's chunks cover [0, n) once, and a
+// pool destroyed while its workers spin or sleep. With SOTR_POOL_SPIN_US=0
+// (the second run in tests/foundation/thread-pool-native.test.mjs) the
+// workers sleep at once. Prints "N checks, M failures"; exits 1 on a failure.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "runtime/thread_pool.h"
+
+#include "check.h"
+
+using namespace sotr;
+
+// Each task adds its index + 1 to its own slot, so a task run twice or never shows.
+static bool regionOnce(ThreadPool& pool, int64_t ntasks, int spinWork) {
+  std::vector<std::atomic<int64_t>> hits(static_cast<size_t>(ntasks));
+  for (auto& h : hits) h.store(0);
+  pool.parallelTasks(ntasks, [&](int64_t t) {
+    volatile int64_t x = 0;
+    for (int k = 0; k < spinWork; ++k) x = x + k;
+    hits[static_cast<size_t>(t)].fetch_add(t + 1);
+  });
+  for (int64_t t = 0; t < ntasks; ++t)
+    if (hits[static_cast<size_t>(t)].load() != t + 1) return false;
+  return true;
+}
+
+static bool forCovers(ThreadPool& pool, int64_t n, int64_t grain) {
+  std::vector<std::atomic<int>> seen(static_cast<size_t>(n));
+  for (auto& s : seen) s.store(0);
+  pool.parallelFor(n, grain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) seen[static_cast<size_t>(i)].fetch_add(1);
+  });
+  for (auto& s : seen)
+    if (s.load() != 1) return false;
+  return true;
+}
+
+int main() {
+  for (int threads : {1, 2, 3, 5}) {
+    ThreadPool pool(threads);
+    CHECK(pool.size() == threads, "size %d", pool.size());
+    // Back to back: the workers are still spinning when the next region starts.
+    int bad = 0;
+    for (int r = 0; r < 3000; ++r)
+      if (!regionOnce(pool, 1 + r % 9, (r % 4) * 200)) ++bad;
+    CHECK(bad == 0, "threads %d: %d of 3000 back-to-back regions ran a task twice or never", threads, bad);
+    // After a pause longer than any spin: the workers sleep and must be woken.
+    bad = 0;
+    for (int r = 0; r < 20; ++r) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(r % 3 == 0 ? 3 : 0));
+      if (!regionOnce(pool, 2 + r % 7, 5000)) ++bad;
+    }
+    CHECK(bad == 0, "threads %d: %d of 20 regions after a pause", threads, bad);
+    // Many more tasks than threads, uneven.
+    CHECK(regionOnce(pool, 1000, 50), "threads %d: 1000 tasks", threads);
+    for (int64_t n : {1, 2, 7, 64, 1001})
+      for (int64_t grain : {1, 3, 100}) CHECK(forCovers(pool, n, grain), "threads %d: parallelFor(%lld, %lld)", threads,
+                                              static_cast<long long>(n), static_cast<long long>(grain));
+    // Nested: a task's own parallel calls run on its thread, serially, and complete.
+    std::atomic<int64_t> inner{0};
+    pool.parallelTasks(4, [&](int64_t) {
+      pool.parallelFor(100, 1, [&](int64_t b, int64_t e) { inner.fetch_add(e - b); });
+    });
+    CHECK(inner.load() == 400, "threads %d: nested %lld", threads, static_cast<long long>(inner.load()));
+  }
+
+  // Several threads sharing one pool (device queues of several environments do): regions take turns.
+  {
+    ThreadPool pool(3);
+    std::atomic<int> bad{0};
+    std::vector<std::thread> callers;
+    for (int c = 0; c < 4; ++c)
+      callers.emplace_back([&, c] {
+        for (int r = 0; r < 500; ++r)
+          if (!regionOnce(pool, 1 + (r + c) % 6, (r % 3) * 300)) bad.fetch_add(1);
+      });
+    for (auto& t : callers) t.join();
+    CHECK(bad.load() == 0, "4 callers: %d bad regions", bad.load());
+  }
+
+  // Destroyed right after a region (workers spinning) and after a pause (workers asleep): joins, no hang.
+  for (int pauseMs : {0, 5}) {
+    for (int i = 0; i < 50; ++i) {
+      auto pool = std::make_unique<ThreadPool>(3);
+      CHECK(regionOnce(*pool, 5, 100), "region before destruction");
+      if (pauseMs) std::this_thread::sleep_for(std::chrono::milliseconds(pauseMs));
+      pool.reset();
+    }
+    CHECK(true, "pools destroyed (pause %d ms)", pauseMs);
+  }
+  return checksSummary();
+}

@@ -229,4 +229,18 @@ mtest('--polygons: each instance carries its mask\'s outer contours as COCO poly
   assert.match(r3.stderr, /--polygon-epsilon is only used with --polygons/);
 });
 
+mtest('predict --threads 1: the load line says so, and the results are those of every core', async () => {
+  const one = path.join(outDir, 'threads1.jsonl');
+  const all = path.join(outDir, 'threads-all.jsonl');
+  const files = good.map((g) => path.join(images, g));
+  const r1 = await sotr(['predict', '--model', 'tiny', '--out', one, '--device', 'cpu', '--threads', '1', ...SIZE, ...files]);
+  assert.is(r1.code, 0, r1.stderr);
+  assert.match(r1.stderr, / on cpu \(1 thread\), loaded in /);
+  const r2 = await sotr(['predict', '--model', 'tiny', '--out', all, '--device', 'cpu', ...SIZE, ...files]);
+  assert.is(r2.code, 0, r2.stderr);
+  assert.match(r2.stderr, / on cpu \(\d+ threads?\), loaded in /);
+  const byFile = (f) => new Map(readLines(f).map((l) => [l.file, withoutMs(l)]));
+  assert.equal(byFile(one), byFile(all), 'the same lines with 1 thread and with every core');
+});
+
 test.run();

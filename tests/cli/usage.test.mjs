@@ -72,6 +72,8 @@ test('usage errors exit 1 with a message that names the problem', async () => {
     // Integers are decimal digits (Number() took 0x10 and 1e0); fractions are decimals, 1e-3 included.
     [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--batch', '0x10'], /--batch must be an integer, received '0x10'/],
     [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--workers', '1e0'], /--workers must be an integer, received '1e0'/],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--threads', '0'], /--threads must be >= 1, received 0/],
+    [['bench', '--model', 'tiny', '--threads', 'all'], /--threads must be an integer, received 'all'/],
     [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--max-per-image', '10.0'], /--max-per-image must be an integer/],
     [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--score-threshold', '0x1'], /--score-threshold must be a number, received '0x1'/],
     [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--mask-threshold', ''], /--mask-threshold must be a number/],

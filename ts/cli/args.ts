@@ -107,6 +107,11 @@ export function deviceOption(p: Parsed): string {
   return device;
 }
 
+/** --threads <n>: the CPU threads of the model's kernels (the library's setNumThreads), undefined when not given. */
+export function threadsOption(p: Parsed): number | undefined {
+  return num(p, 'threads', { min: 1, max: 1024, integer: true });
+}
+
 /** A comma-separated list (`--classes person,car`): trimmed items, or undefined when not given; an empty item is a usage error. */
 export function listOption(p: Parsed, name: string, what: string): string[] | undefined {
   const v = str(p, name);
@@ -190,6 +195,8 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
                                the JSON Lines: OpenCV's findContours, external borders, simple chains)
       --polygon-epsilon <px>   simplify them as OpenCV's approxPolyDP with this tolerance (default 0: exact)
   running:
+      --threads <n>            CPU threads for the model's kernels (default: SOTR_NUM_THREADS, else every core this
+                               process may use); leave cores to other work, or run several processes side by side
       --workers <n>            decode/overlay worker threads (default: from the cores)
       --retry-errors           redo images whose earlier line has an error
       --overwrite              start a new --out instead of resuming it
@@ -264,6 +271,7 @@ stderr, --json prints the numbers on stdout.
       --size <WxH>        the synthetic image's size (default 1333x800)
       --device <d>        auto (default) | cpu | cuda | cuda:N
       --precision <p>     fp32 (default) | tf32 | bf16 | fp16
+      --threads <n>       CPU threads for the model's kernels (default: SOTR_NUM_THREADS, else every core)
       --runs <n>          timed predictions for the latency (default 5 on the CPU, 50 on a GPU)
       --throughput <n>    images for the throughput (default twice --runs on the CPU, 100 on a GPU; 0: skip)
       --cache <dir>       where random models are written (default: the system's temporary folder); not used

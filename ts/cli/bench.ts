@@ -11,8 +11,8 @@ import * as path from 'node:path';
 import { Sotr, syntheticImage, type Prediction } from '../model/sotr';
 import type { RandomModelPreset } from '../model/random_model';
 import { pipelineDepth } from '../model/admission';
-import { backendInfo, memoryInfo, resetPeakMemory, synchronize } from '../device';
-import { BENCH_USAGE, EXIT, UsageError, count, deviceOption, flag, num, packageVersion, parse, precisionOption, str } from './args';
+import { backendInfo, memoryInfo, resetPeakMemory, setNumThreads, synchronize } from '../device';
+import { BENCH_USAGE, EXIT, UsageError, count, deviceOption, flag, num, packageVersion, parse, precisionOption, str, threadsOption } from './args';
 import { randomCheckpoint } from './model';
 import type { CliIO } from './predict';
 import type { ImageInput } from '../model/preprocess';
@@ -55,6 +55,7 @@ export async function benchCommand(argv: string[], io: CliIO): Promise<number> {
     size: { type: 'string' },
     device: { type: 'string' },
     precision: { type: 'string' },
+    threads: { type: 'string' },
     runs: { type: 'string' },
     throughput: { type: 'string' },
     cache: { type: 'string' },
@@ -77,6 +78,8 @@ export async function benchCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const device = deviceOption(p);
   const precision = precisionOption(p) ?? 'fp32';
+  const threads = threadsOption(p);
+  if (threads !== undefined) setNumThreads(threads);
   const runsArg = num(p, 'runs', { min: 1, max: 10000, integer: true });
   const throughputArg = num(p, 'throughput', { min: 0, max: 100000, integer: true });
   const json = flag(p, 'json');

@@ -16,10 +16,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { resolveDevice } from '../device';
+import { backendInfo, resolveDevice, setNumThreads } from '../device';
 import { SOTR_DEFAULTS } from '../model/config';
 import { formatOpProfile, OpProfileSession, type OpProfile } from '../profile';
-import { EXIT, UsageError, count, deviceOption, flag, listOption, num, parse, precisionOption, str, strs, PREDICT_USAGE, type Parsed } from './args';
+import { EXIT, UsageError, count, deviceOption, flag, listOption, num, parse, precisionOption, str, strs, threadsOption, PREDICT_USAGE, type Parsed } from './args';
 import { expandInputs } from './inputs';
 import { JournalWriter, cutTornLine, doneLookup, loadJournal, statusOf, type JournalState, type LineStatus, type ResultLine } from './journal';
 import { Progress, formatDuration, type ProgressMode } from './progress';
@@ -63,6 +63,7 @@ const PREDICT_OPTIONS = {
   polygons: { type: 'boolean' },
   'polygon-epsilon': { type: 'string' },
   workers: { type: 'string' },
+  threads: { type: 'string' },
   'retry-errors': { type: 'boolean' },
   overwrite: { type: 'boolean' },
   'allow-mixed-settings': { type: 'boolean' },
@@ -96,6 +97,7 @@ interface Settings {
   /** --label-map-depth: bits per pixel of every map of the run (8 unless a value could exceed 255). */
   labelMapDepth: 8 | 16;
   workers?: number;
+  threads?: number;
   retryErrors: boolean;
   overwrite: boolean;
   allowMixedSettings: boolean;
@@ -227,6 +229,8 @@ function settings(p: Parsed): Settings {
   }
   const workers = num(p, 'workers', { min: 1, max: 64, integer: true });
   if (workers !== undefined) s.workers = workers;
+  const threads = threadsOption(p);
+  if (threads !== undefined) s.threads = threads;
   distinctPaths(s, imageIdsFile);
   if (!toStdout(s)) writableOption('--out', s.out, 'file');
   if (s.coco !== undefined) writableOption('--coco', s.coco, 'file');
@@ -553,6 +557,7 @@ async function runModel(
   };
   process.on('SIGINT', onLoadSignal);
   process.on('SIGTERM', onLoadSignal);
+  if (s.threads !== undefined) setNumThreads(s.threads); // before the load: the first kernels run there
   let seg: Segmenter;
   try {
     seg = await factory({
@@ -570,7 +575,8 @@ async function runModel(
     process.off('SIGINT', onLoadSignal);
     process.off('SIGTERM', onLoadSignal);
   }
-  say(`${seg.description} on ${seg.device}, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const cpuThreads = seg.device === 'cpu' ? ` (${count(backendInfo().cpu.threads, 'thread')})` : '';
+  say(`${seg.description} on ${seg.device}${cpuThreads}, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const onCpu = seg.device === 'cpu';
   const batch = s.batch ?? (onCpu ? 1 : 4);
   // Decode threads: on the CPU the model uses every core, so one worker with one libvips thread; with a GPU,

@@ -50,10 +50,13 @@ export class SotrError extends Error {
 export class SotrTypeError extends TypeError {
   /** The stable error code: 'SOTR_INVALID_ARGUMENT' unless a subclass sets another. */
   readonly code: SotrErrorCode;
-  constructor(message: string, code: SotrErrorCode = 'SOTR_INVALID_ARGUMENT') {
-    super(message);
+  /** Structured facts about the failure, where the thrower gives them (e.g. evaluateCoco: which input, which entry). */
+  readonly details?: Record<string, unknown>;
+  constructor(message: string, code: SotrErrorCode = 'SOTR_INVALID_ARGUMENT', options: SotrErrorOptions = {}) {
+    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = new.target.name;
     this.code = code;
+    if (options.details) this.details = options.details;
   }
 }
 
@@ -61,10 +64,13 @@ export class SotrTypeError extends TypeError {
 export class SotrRangeError extends RangeError {
   /** The stable error code: 'SOTR_INVALID_ARGUMENT' unless a subclass or the thrower sets another. */
   readonly code: SotrErrorCode;
-  constructor(message: string, code: SotrErrorCode = 'SOTR_INVALID_ARGUMENT') {
-    super(message);
+  /** Structured facts about the failure, where the thrower gives them (e.g. evaluateCoco: which input, which entry). */
+  readonly details?: Record<string, unknown>;
+  constructor(message: string, code: SotrErrorCode = 'SOTR_INVALID_ARGUMENT', options: SotrErrorOptions = {}) {
+    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = new.target.name;
     this.code = code;
+    if (options.details) this.details = options.details;
   }
 }
 

@@ -79,7 +79,7 @@ export { masksToContours, maskContoursOf, contoursToCocoPolygons, type Contour, 
 export { approxPolygon } from './masks/approx_poly';
 export { labelMap, type LabelMap, type LabelMapOptions, type LabelMapSource } from './masks/label_map';
 export { renderPrediction, instanceColour, type RenderOptions, type RenderFormat } from './render';
-export { evaluateCoco, type CocoEvalOptions, type CocoGroundTruth, type CocoResult, type CocoEvalSummary, type CocoIouType } from './eval/coco_eval';
+export { evaluateCoco, type CocoEvalErrorDetails, type CocoEvalOptions, type CocoGroundTruth, type CocoResult, type CocoEvalSummary, type CocoIouType } from './eval/coco_eval';
 export { toCocoResults, type CocoInstanceResult } from './eval/coco_results';
 export { selectCandidates, type SelectCandidatesOptions, type CandidateTensors } from './ops/select_candidates';
 export { gatherKernels } from './ops/gather_kernels';

@@ -28,6 +28,43 @@ test('null entries and holes in the ground truth and the results', async () => {
   ]);
 });
 
+// Which input and entry is at fault, in `details` (CocoEvalErrorDetails), so that a caller need not parse the message.
+test('errors say where: details.input (results, groundTruth, options), the part and the index', async () => {
+  const detailsOf = async (fn) => {
+    try {
+      await fn();
+    } catch (e) {
+      assert.ok(e instanceof SotrTypeError || e instanceof SotrRangeError, String(e));
+      return e.details;
+    }
+    assert.unreachable('no error');
+  };
+  const g = gt();
+  const badRle = { size: [4, 4], counts: '!!' };
+  assert.equal(await detailsOf(() => evaluateCoco(g, [res(), res(), null], 'bbox')), { input: 'results', index: 2 });
+  assert.equal(await detailsOf(() => evaluateCoco(g, [res(), { ...res(), score: 'high' }], 'bbox')), { input: 'results', index: 1 });
+  assert.equal(await detailsOf(() => evaluateCoco(g, [res(), { ...res(), image_id: 9 }, { ...res(), image_id: 8 }], 'bbox')), { input: 'results', index: 1, count: 2 });
+  const segm = (segmentation) => ({ image_id: 1, category_id: 1, score: 0.5, segmentation });
+  const d = await detailsOf(() => evaluateCoco(g, [segm([[0, 0, 2, 0, 2, 2]]), segm(badRle)], 'segm'));
+  assert.is(d.input, 'results');
+  assert.is(d.index, 1);
+  assert.equal(await detailsOf(() => evaluateCoco(g, [segm({ size: [5, 4], counts: '04' })], 'segm')), { input: 'results', index: 0 });
+  assert.equal(await detailsOf(() => evaluateCoco({ ...g, images: [g.images[0], null] }, [res()], 'bbox')), { input: 'groundTruth', part: 'images', index: 1 });
+  assert.equal(await detailsOf(() => evaluateCoco({ ...g, images: [{ id: 1, height: -1, width: 4 }] }, [res()], 'bbox')), { input: 'groundTruth', part: 'images', index: 0 });
+  assert.equal(await detailsOf(() => evaluateCoco({ ...g, categories: [{ id: 1 }, 5] }, [res()], 'bbox')), { input: 'groundTruth', part: 'categories', index: 1 });
+  const noArea = { ...g.annotations[0] };
+  delete noArea.area;
+  assert.equal(await detailsOf(() => evaluateCoco({ ...g, annotations: [g.annotations[0], noArea] }, [res()], 'bbox')), { input: 'groundTruth', part: 'annotations', index: 1 });
+  const dg = await detailsOf(() => evaluateCoco({ ...g, annotations: [{ ...g.annotations[0], segmentation: badRle }] }, [segm([[0, 0, 2, 0, 2, 2]])], 'segm'));
+  assert.is(dg.input, 'groundTruth');
+  assert.is(dg.part, 'annotations');
+  assert.is(dg.index, 0);
+  assert.equal(await detailsOf(() => evaluateCoco({ images: [] }, [], 'bbox')), { input: 'groundTruth' });
+  assert.equal(await detailsOf(() => evaluateCoco(g, {}, 'bbox')), { input: 'results' });
+  assert.equal(await detailsOf(() => evaluateCoco(g, [res()], 'keypoints')), { input: 'options', option: 'iouType' });
+  assert.equal(await detailsOf(() => evaluateCoco(g, [res()], 'bbox', { categories: [3] })), { input: 'options', option: 'categories' });
+});
+
 // What COCOeval reads of a kept ground truth (pycocotools raises KeyError without it): bbox in 'bbox' evaluation,
 // segmentation in 'segm', area in both unless the annotation is a crowd (evaluateImg: `g['ignore'] or g['area'] ...`).
 test("ground truth without a field COCOeval reads: a typed error naming the annotation (index, id) and the field", async () => {

@@ -8,7 +8,7 @@ import { EVAL_USAGE, EXIT, UsageError, count, flag, listOption, parse, str } fro
 import { imageId, type ImageIdMap } from './coco';
 import { scanLines, type ResultLine } from './journal';
 import type { CliIO } from './predict';
-import { categoryIds, evaluateCoco, imageKey, type CocoGroundTruth, type CocoIouType, type CocoResult } from '../eval/coco_eval';
+import { categoryIds, evaluateCoco, imageKey, type CocoEvalErrorDetails, type CocoGroundTruth, type CocoIouType, type CocoResult } from '../eval/coco_eval';
 import { SotrError, SotrRangeError, SotrTypeError } from '../errors';
 
 function readJson(file: string, what: string): unknown {
@@ -175,9 +175,14 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
     } catch (e) {
       if (!(e instanceof SotrError || e instanceof SotrTypeError || e instanceof SotrRangeError)) throw e;
       // The library's own checks of the data: a data error naming the file (and the entry), not an unexpected one.
+      // Which input is at fault comes from the error's details (CocoEvalErrorDetails), not from its wording.
       const msg = e.message.replace(/^evaluateCoco: /, '');
-      if (/^\d+ result\(s\)|^results?\b/.test(msg)) throw new UsageError(`--results ${resFile}: ${msg.replace(/^result (\d+)/, (_, i: string) => resultName(Number(i)))}`);
-      if (/^(image|annotation|ground[ -]truth)\b/.test(msg)) throw new UsageError(`--gt ${gtFile}: ${msg}`);
+      const d = e.details as Partial<CocoEvalErrorDetails> | undefined;
+      if (d?.input === 'results') {
+        const named = d.index !== undefined && msg.startsWith(`result ${d.index}`) ? resultName(d.index) + msg.slice(`result ${d.index}`.length) : msg;
+        throw new UsageError(`--results ${resFile}: ${named}`);
+      }
+      if (d?.input === 'groundTruth') throw new UsageError(`--gt ${gtFile}: ${msg}`);
       throw new UsageError(`--gt ${gtFile} (--results ${resFile}): ${msg}`);
     }
     io.stdout.write(`${t}: ${count(s.images, 'image')}, ${count(s.categories, 'category', 'categories')}, ${count(s.groundTruths, 'ground truth')}, ${count(s.detections, 'result')} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);

@@ -195,29 +195,48 @@ function grownTo<A extends Float64Array | Int32Array>(a: A, used: number, n: num
 
 /** @internal The `categories` option as sorted distinct ids of the ground truth's categories (names resolved through them). */
 export function categoryIds(gt: CocoGroundTruth, wanted: unknown): number[] {
-  if (!Array.isArray(wanted)) throw new SotrTypeError(`evaluateCoco: categories must be an array of category ids or names, received ${JSON.stringify(wanted)}`);
+  if (!Array.isArray(wanted)) throw new SotrTypeError(`evaluateCoco: categories must be an array of category ids or names, received ${JSON.stringify(wanted)}`, INV, inOption('categories'));
   const byId = new Set(gt.categories.map((c) => c?.id));
   const byName = new Map<string, number>();
   for (const c of gt.categories) if (c && typeof c.name === 'string' && !byName.has(c.name)) byName.set(c.name, c.id);
   const ids = new Set<number>();
   for (const w of wanted as unknown[]) {
     if (typeof w === 'number') {
-      if (!byId.has(w)) throw new SotrRangeError(`evaluateCoco: categories: the ground truth has no category with id ${w}`);
+      if (!byId.has(w)) throw new SotrRangeError(`evaluateCoco: categories: the ground truth has no category with id ${w}`, INV, inOption('categories'));
       ids.add(w);
     } else if (typeof w === 'string') {
       const id = byName.get(w);
       if (id === undefined) {
         const near = nearestKey(w.trim(), [...byName.keys()]);
         const hint = !byName.size ? ' (its categories have no names: give ids)' : near !== undefined ? ` (did you mean ${JSON.stringify(near)}?)` : '';
-        throw new SotrRangeError(`evaluateCoco: categories: the ground truth has no category named ${JSON.stringify(w)}${hint}`);
+        throw new SotrRangeError(`evaluateCoco: categories: the ground truth has no category named ${JSON.stringify(w)}${hint}`, INV, inOption('categories'));
       }
       ids.add(id);
     } else {
-      throw new SotrTypeError(`evaluateCoco: categories must hold category ids (numbers) or names (strings), received ${String(w)}`);
+      throw new SotrTypeError(`evaluateCoco: categories must hold category ids (numbers) or names (strings), received ${String(w)}`, INV, inOption('categories'));
     }
   }
   return [...ids].sort((a, b) => a - b);
 }
+
+/**
+ * Where evaluateCoco found a problem, in its errors' `details`: `input` 'results' (with the result's `index`),
+ * 'groundTruth' (`part` 'images' | 'annotations' | 'categories' and the entry's `index`, where one entry is at fault)
+ * or 'options' (`option`), so that a caller (sotr eval) can name the file without reading the message.
+ */
+export interface CocoEvalErrorDetails {
+  input: 'results' | 'groundTruth' | 'options';
+  part?: 'images' | 'annotations' | 'categories';
+  option?: string;
+  index?: number;
+  [k: string]: unknown;
+}
+const at = (details: CocoEvalErrorDetails) => ({ details });
+const inResults = (index?: number) => at(index === undefined ? { input: 'results' } : { input: 'results', index });
+const inGt = (part?: CocoEvalErrorDetails['part'], index?: number) =>
+  at({ input: 'groundTruth', ...(part ? { part } : {}), ...(index !== undefined ? { index } : {}) });
+const inOption = (option: string) => at({ input: 'options', option });
+const INV = 'SOTR_INVALID_ARGUMENT';
 
 // What an error says of a ground-truth annotation: its index and its id.
 function gtName(j: number, a: { id?: unknown }): string {
@@ -226,11 +245,16 @@ function gtName(j: number, a: { id?: unknown }): string {
 
 // segmentationToRle, its error naming the entry whose segmentation it was ("result 3: COCO segmentation: ..."), so a
 // caller (sotr eval) need not decode everything again to find it.
-function decodeEntry(name: string, segm: unknown, h: number, w: number, pool?: RunPool): RleMask {
+function decodeEntry(name: string, where: { details: CocoEvalErrorDetails }, segm: unknown, h: number, w: number, pool?: RunPool): RleMask {
   try {
     return segmentationToRle(segm, h, w, pool);
   } catch (e) {
-    if (e instanceof Error) e.message = `evaluateCoco: ${name}: ${e.message}`;
+    if (e instanceof Error) {
+      e.message = `evaluateCoco: ${name}: ${e.message}`;
+      // The decoder's own details (if any) kept beside where the entry is.
+      const own = (e as { details?: unknown }).details;
+      Object.defineProperty(e, 'details', { value: { ...(own && typeof own === 'object' ? own : {}), ...where.details }, enumerable: true, configurable: true });
+    }
     throw e;
   }
 }
@@ -265,12 +289,12 @@ export async function evaluateCoco(
   iouType: CocoIouType = 'segm',
   options: CocoEvalOptions = {},
 ): Promise<CocoEvalSummary> {
-  if (iouType !== 'segm' && iouType !== 'bbox') throw new SotrRangeError(`evaluateCoco: iouType must be 'segm' or 'bbox', received ${String(iouType)}`);
+  if (iouType !== 'segm' && iouType !== 'bbox') throw new SotrRangeError(`evaluateCoco: iouType must be 'segm' or 'bbox', received ${String(iouType)}`, INV, inOption('iouType'));
   checkOptions('evaluateCoco', options, ['categories']);
   if (!gt || !Array.isArray(gt.images) || !Array.isArray(gt.annotations) || !Array.isArray(gt.categories)) {
-    throw new SotrTypeError('evaluateCoco: ground truth must have images, annotations and categories (a COCO annotation file)');
+    throw new SotrTypeError('evaluateCoco: ground truth must have images, annotations and categories (a COCO annotation file)', INV, inGt());
   }
-  if (!Array.isArray(results)) throw new SotrTypeError('evaluateCoco: results must be an array (a COCO results file)');
+  if (!Array.isArray(results)) throw new SotrTypeError('evaluateCoco: results must be an array (a COCO results file)', INV, inResults());
   // A turn for the event loop every ~8 ms. Every loop below that can run long looks at the clock per item (an
   // image, a cell, a row of masks, a few hundred results) and yields when the turn is spent, so that a turn ends
   // within ~1 ms of its budget; the working data lives in typed arrays (per result, per annotation, per cell), not
@@ -286,10 +310,10 @@ export async function evaluateCoco(
   const keyOf = (id: unknown): number => (typeof id === 'number' ? numKeys.get(id) : strKeys.get(`${id as string}`)) ?? -1;
   for (let i = 0; i < gt.images.length; i++) {
     const im = gt.images[i];
-    if (!im || typeof im !== 'object') throw new SotrTypeError('evaluateCoco: each ground-truth image must be an object { id, height, width }');
+    if (!im || typeof im !== 'object') throw new SotrTypeError('evaluateCoco: each ground-truth image must be an object { id, height, width }', INV, inGt('images', i));
     const { height: h, width: w } = im;
     if (!Number.isSafeInteger(h) || !Number.isSafeInteger(w) || h < 0 || w < 0 || h * w > 2 ** 32) {
-      throw new SotrRangeError(`evaluateCoco: image ${JSON.stringify(im.id)} has height ${String(h)} and width ${String(w)}: expected two non-negative integers`);
+      throw new SotrRangeError(`evaluateCoco: image ${JSON.stringify(im.id)} has height ${String(h)} and width ${String(w)}: expected two non-negative integers`, INV, inGt('images', i));
     }
     let u = keyOf(im.id);
     if (u < 0) {
@@ -303,7 +327,7 @@ export async function evaluateCoco(
   }
   for (let i = 0; i < gt.categories.length; i++) {
     const c = gt.categories[i];
-    if (!c || typeof c !== 'object') throw new SotrTypeError(`evaluateCoco: ground-truth category ${i} is not an object { id, name }, received ${c === null ? 'null' : typeof c}`);
+    if (!c || typeof c !== 'object') throw new SotrTypeError(`evaluateCoco: ground-truth category ${i} is not an object { id, name }, received ${c === null ? 'null' : typeof c}`, INV, inGt('categories', i));
   }
   // p.imgIds and p.catIds: sorted, unique.
   const imgIds = [...new Set(gt.images.map((i) => i.id))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -320,9 +344,9 @@ export async function evaluateCoco(
   for (let i = 0; i < nRes; i++) {
     const r = results[i]; // a hole reads as undefined, refused here
     if (!r || typeof r !== 'object') {
-      throw new SotrTypeError(`evaluateCoco: result ${i} is not an object { image_id, category_id, score, ... }, received ${r === null ? 'null' : typeof r}`);
+      throw new SotrTypeError(`evaluateCoco: result ${i} is not an object { image_id, category_id, score, ... }, received ${r === null ? 'null' : typeof r}`, INV, inResults(i));
     }
-    if (typeof r.score !== 'number') throw new SotrTypeError(`evaluateCoco: result ${i} has no numeric score`);
+    if (typeof r.score !== 'number') throw new SotrTypeError(`evaluateCoco: result ${i} has no numeric score`, INV, inResults(i));
     dtKey[i] = keyOf(r.image_id);
     if (dtKey[i]! < 0 && stray++ === 0) firstStray = i;
     if ((i & 1023) === 1023 && clock.due()) await clock.next();
@@ -331,25 +355,29 @@ export async function evaluateCoco(
     throw new SotrRangeError(
       `evaluateCoco: ${stray} result(s) on images the ground truth does not have (first: image_id ${JSON.stringify(results[firstStray]!.image_id)}); ` +
         'evaluate against the annotation file the images came from',
+      INV,
+      at({ input: 'results', index: firstStray, count: stray }),
     );
   }
   // An RLE at another size than its image's (a results file made at another resolution, or with [w, h]) would be
   // read at its own size and never overlap (IoU -1): a whole file scored AP 0 with no hint (pycocotools too). A
   // ground truth's size is compared before any work (a malformed one is left to segmentationToRle); a result's once
   // decoded, so that a malformed RLE is reported as such first.
-  const sizeError = (what: string, size: readonly unknown[], imageId: unknown, u: number): SotrRangeError =>
+  const sizeError = (what: string, where: { details: CocoEvalErrorDetails }, size: readonly unknown[], imageId: unknown, u: number): SotrRangeError =>
     new SotrRangeError(
       `evaluateCoco: ${what} has an RLE of size [${JSON.stringify(size[0])}, ${JSON.stringify(size[1])}], but its image ${JSON.stringify(imageId)} is ` +
         `[${keyH[u]}, ${keyW[u]}] ([height, width]): masks must be at their image's size`,
+      INV,
+      where,
     );
   const checkGtRleSize = (j: number, a: { id?: unknown; image_id: unknown; segmentation?: unknown }, u: number): void => {
     const segm = a.segmentation;
     if (!segm || typeof segm !== 'object' || Array.isArray(segm)) return;
     const size = (segm as { size?: unknown }).size;
-    if (Array.isArray(size) && size.length === 2 && (size[0] !== keyH[u] || size[1] !== keyW[u])) throw sizeError(gtName(j, a), size, a.image_id, u);
+    if (Array.isArray(size) && size.length === 2 && (size[0] !== keyH[u] || size[1] !== keyW[u])) throw sizeError(gtName(j, a), inGt('annotations', j), size, a.image_id, u);
   };
   const checkResultRleSize = (i: number, rle: RleMask, u: number): void => {
-    if (rle.h !== keyH[u] || rle.w !== keyW[u]) throw sizeError(`result ${i}`, [rle.h, rle.w], results[i]!.image_id, u);
+    if (rle.h !== keyH[u] || rle.w !== keyW[u]) throw sizeError(`result ${i}`, inResults(i), [rle.h, rle.w], results[i]!.image_id, u);
   };
   const boxFirst = results.length > 0 && Array.isArray(results[0]!.bbox) && results[0]!.bbox.length > 0;
 
@@ -366,7 +394,7 @@ export async function evaluateCoco(
   for (let j = 0; j < nAnn; j++) {
     const a = gt.annotations[j];
     if (!a || typeof a !== 'object') {
-      throw new SotrTypeError(`evaluateCoco: ground-truth annotation ${j} is not an object { id, image_id, category_id, ... }, received ${a === null ? 'null' : typeof a}`);
+      throw new SotrTypeError(`evaluateCoco: ground-truth annotation ${j} is not an object { id, image_id, category_id, ... }, received ${a === null ? 'null' : typeof a}`, INV, inGt('annotations', j));
     }
     const k = catIndex.get(a.category_id);
     const u = keyOf(a.image_id);
@@ -375,11 +403,11 @@ export async function evaluateCoco(
     // 'bbox' evaluation its bbox, 'segm' its segmentation, both its area unless it is a crowd (evaluateImg tests
     // `g['ignore'] or g['area'] < ...`). A box of [0, 0, 0, 0] never matched, a NaN area was in every range.
     const crowd = a.iscrowd ? 1 : 0;
-    if (iouType === 'bbox' && !isBox(a.bbox)) throw new SotrTypeError(`evaluateCoco: ${gtName(j, a)} has no bbox [x, y, w, h] of finite numbers (${describe(a.bbox)}), which 'bbox' evaluation reads`);
-    if (iouType === 'segm' && a.segmentation === undefined) throw new SotrTypeError(`evaluateCoco: ${gtName(j, a)} has no segmentation, which 'segm' evaluation reads`);
+    if (iouType === 'bbox' && !isBox(a.bbox)) throw new SotrTypeError(`evaluateCoco: ${gtName(j, a)} has no bbox [x, y, w, h] of finite numbers (${describe(a.bbox)}), which 'bbox' evaluation reads`, INV, inGt('annotations', j));
+    if (iouType === 'segm' && a.segmentation === undefined) throw new SotrTypeError(`evaluateCoco: ${gtName(j, a)} has no segmentation, which 'segm' evaluation reads`, INV, inGt('annotations', j));
     if (iouType === 'segm') checkGtRleSize(j, a, u);
     if (!crowd && (typeof a.area !== 'number' || Number.isNaN(a.area))) {
-      throw new SotrTypeError(`evaluateCoco: ${gtName(j, a)} has no numeric area (${describe(a.area)}), which the area ranges read`);
+      throw new SotrTypeError(`evaluateCoco: ${gtName(j, a)} has no numeric area (${describe(a.area)}), which the area ranges read`, INV, inGt('annotations', j));
     }
     gtKey[j] = u;
     gtCat[j] = k;
@@ -411,14 +439,14 @@ export async function evaluateCoco(
       let finite = Array.isArray(given) && given.length >= 4;
       for (let c = 0; finite && c < 4; c++) finite = !(c in (given as unknown[])) || (typeof (given as unknown[])[c] === 'number' && Number.isFinite((given as number[])[c]));
       if (!finite) {
-        throw new SotrTypeError(`evaluateCoco: result ${i} has no bbox [x, y, w, h] of finite numbers (the first result has one, so every result needs one)`);
+        throw new SotrTypeError(`evaluateCoco: result ${i} has no bbox [x, y, w, h] of finite numbers (the first result has one, so every result needs one)`, INV, inResults(i));
       }
       const bb = given as CocoBox;
       dtBox[i] = bb;
       dtArea[i] = bb[2] * bb[3];
     } else {
-      if (r.segmentation === undefined) throw new SotrTypeError(`evaluateCoco: result ${i} has neither bbox nor segmentation`);
-      const rle = decodeEntry(`result ${i}`, r.segmentation, keyH[dtKey[i]!]!, keyW[dtKey[i]!]!);
+      if (r.segmentation === undefined) throw new SotrTypeError(`evaluateCoco: result ${i} has neither bbox nor segmentation`, INV, inResults(i));
+      const rle = decodeEntry(`result ${i}`, inResults(i), r.segmentation, keyH[dtKey[i]!]!, keyW[dtKey[i]!]!);
       checkResultRleSize(i, rle, dtKey[i]!); // its area and box are read at its size
       dtArea[i] = rleArea(rle);
       dtBox[i] = r.bbox ?? rleToBox(rle);
@@ -508,14 +536,14 @@ export async function evaluateCoco(
           const dr: RleMask[] = [];
           for (let di = 0; di < D; di++) {
             const i = dtGroups.items[d0 + di]!;
-            dr.push(decodeEntry(`result ${i}`, dtSegm(i), h, w, pool));
+            dr.push(decodeEntry(`result ${i}`, inResults(i), dtSegm(i), h, w, pool));
             checkResultRleSize(i, dr[di]!, u);
             if (clock.due()) await clock.next();
           }
           const gr: RleMask[] = [];
           for (let gi = 0; gi < G; gi++) {
             const j = gtGroups.items[g0 + gi]!;
-            gr.push(decodeEntry(gtName(j, gt.annotations[j]!), gt.annotations[j]!.segmentation, h, w, pool));
+            gr.push(decodeEntry(gtName(j, gt.annotations[j]!), inGt('annotations', j), gt.annotations[j]!.segmentation, h, w, pool));
             if (clock.due()) await clock.next();
           }
           boxIou(dr.map(rleToBox), gr.map(rleToBox), crowd, ious, off);

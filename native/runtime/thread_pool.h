@@ -8,7 +8,11 @@
 // sleeps, as OpenMP runtimes do (for far longer by default), and the caller
 // spins the same while the last tasks finish. Back-to-back regions (an op's
 // phases, the next op of a forward pass) then start without a wake-up; an idle
-// pool costs one spin per worker after its last region.
+// pool costs one spin per worker after its last region. The spin yields its
+// core every few microseconds: with more runnable threads than cores (other
+// processes, the test runner's parallel files) a pure spin slowed them, and a
+// racy test failed 3 in 30 runs beside a second test process (0 in 30 with
+// the yield).
 #pragma once
 #include <atomic>
 #include <condition_variable>

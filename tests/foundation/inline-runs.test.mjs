@@ -129,9 +129,11 @@ test(
     const t = await p;
     assert.equal(t.shape, [8, 8]);
     t.dispose();
-    // Queued behind other work, the same call is still cancellable.
+    // Queued behind other work, the same call is still cancellable. The work ahead is long (~4 GFLOP, ~20 ms here):
+    // with ~2 ms, a loaded machine could pause this thread past its end, and the call then started before abort().
     const ac2 = new AbortController();
-    const first = slowCall();
+    const big = Tensor.from(new Float32Array((fresh + 1400) * 512).fill(0.25), [fresh++ + 1400, 512]);
+    const first = matmul(big, big, { transB: true }).finally(() => big.dispose());
     const second = matmul(a, a, { signal: ac2.signal });
     ac2.abort();
     const r = await Promise.allSettled([first, second]);

@@ -54,19 +54,20 @@ export async function trimHostMemory(): Promise<HostTrimInfo> {
 
 /** The idle trim's setting and what it has done in this thread (main thread or worker). */
 export function idleTrimInfo(): IdleTrimInfo {
-  return { delayMs: idleDelayMs(), trims: stats.trims, releasedBytes: stats.releasedBytes, ...(stats.last ? { last: stats.last } : {}) };
+  return { delayMs: IDLE.ms, trims: stats.trims, releasedBytes: stats.releasedBytes, ...(stats.last ? { last: stats.last } : {}) };
 }
 
-/** `SOTR_HOST_TRIM_IDLE_MS`: a whole number of milliseconds, 0 off; anything else is an error naming it. */
-function idleDelayMs(): number {
+/**
+ * `SOTR_HOST_TRIM_IDLE_MS`, read once (as the other settings are): a whole number of milliseconds, 0 off. A malformed
+ * value turns the trim off and is an error at Sotr.load (checkIdleTrimSetting), never from a timer.
+ */
+const IDLE: { ms: number; error?: string } = (() => {
   const raw = process.env.SOTR_HOST_TRIM_IDLE_MS;
-  if (raw === undefined || raw.trim() === '') return DEFAULT_IDLE_MS;
+  if (raw === undefined || raw.trim() === '') return { ms: DEFAULT_IDLE_MS };
   const v = Number(raw);
-  if (!Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1) {
-    throw new SotrRangeError(`SOTR_HOST_TRIM_IDLE_MS must be a whole number of milliseconds (0 turns the idle trim off), got '${raw}'`);
-  }
-  return v;
-}
+  if (Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1) return { ms: v };
+  return { ms: 0, error: `SOTR_HOST_TRIM_IDLE_MS must be a whole number of milliseconds (0 turns the idle trim off), got '${raw}'` };
+})();
 
 /** A model starts work (a predict call, an image of predictEach): the idle clock stops. */
 export function hostWorkBegin(): void {
@@ -80,21 +81,14 @@ export function hostWorkBegin(): void {
 /** That work ended; when nothing else runs, the idle clock starts. */
 export function hostWorkEnd(): void {
   busy = Math.max(0, busy - 1);
-  if (busy > 0 || timer !== undefined) return;
-  let ms: number;
-  try {
-    ms = idleDelayMs();
-  } catch {
-    return; // a bad setting is reported where the model loads (checkIdleTrimSetting), not from a timer
-  }
-  if (ms === 0) return;
-  timer = setTimeout(idleTrim, ms);
+  if (busy > 0 || timer !== undefined || IDLE.ms === 0) return;
+  timer = setTimeout(idleTrim, IDLE.ms);
   timer.unref(); // never what keeps a process alive
 }
 
 /** Throws when SOTR_HOST_TRIM_IDLE_MS is malformed (called at Sotr.load, so the mistake is seen at once). */
 export function checkIdleTrimSetting(): void {
-  idleDelayMs();
+  if (IDLE.error) throw new SotrRangeError(IDLE.error);
 }
 
 function idleTrim(): void {

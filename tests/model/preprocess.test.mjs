@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { deflateSync } from 'node:zlib';
+import { crc32, deflateSync } from 'node:zlib';
 import { decodeImage, prepareImage, pillowResize, shortestEdgeSize, Sotr, Tensor, ImageDecodeError, SotrRangeError, SotrTypeError, SOTR_DEFAULTS } from '../../dist/index.js';
 import { pathToFileURL } from 'node:url';
 import { decodePixels, cmykToRgb } from '../../dist/model/preprocess.js';
@@ -102,6 +102,62 @@ test("a 16-bit grey + alpha PNG gives Pillow's high bytes (it opens as RGBA), no
       assert.equal(Array.from(d.bgr.subarray(i, i + 3)), [grey(x, y) >> 8, grey(x, y) >> 8, grey(x, y) >> 8], `pixel ${x},${y}`);
     }
   }
+});
+
+test('a PNG whose EXIF orientation comes after the image data is turned, as Pillow turns it', async () => {
+  // Pillow (detectron2's getexif()) reads an eXIf chunk anywhere in a PNG when none precedes the image data (of
+  // several after it, the last); sharp looked before the data only, so such a photo came out unrotated. Checked
+  // against Pillow 9.4 (2026-11-28): all 8 orientations after the data, big- and little-endian, and the two mixes
+  // below, 0 differing pixels; the early case (sharp's own path) was checked against Pillow before.
+  const chunk = (type, data) => {
+    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const c = Buffer.alloc(12 + data.length);
+    c.writeUInt32BE(data.length, 0);
+    td.copy(c, 4);
+    c.writeUInt32BE(crc32(td) >>> 0, 8 + data.length);
+    return c;
+  };
+  const exif = (o, le) => {
+    const d = Buffer.alloc(26);
+    d.write(le ? 'II*\0' : 'MM\0*', 0, 'latin1');
+    const u16 = (v, at) => (le ? d.writeUInt16LE(v, at) : d.writeUInt16BE(v, at));
+    const u32 = (v, at) => (le ? d.writeUInt32LE(v, at) : d.writeUInt32BE(v, at));
+    u32(8, 4);
+    u16(1, 8);
+    u16(0x112, 10);
+    u16(3, 12);
+    u32(1, 14);
+    u16(o, 18); // a SHORT value sits in the first two bytes of the field
+    return chunk('eXIf', d);
+  };
+  const w = 33, h = 17;
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let i = 0; i < raw.length; i++) raw[i] = i % (w * 3 + 1) === 0 ? 0 : (i * 7919) % 251;
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  const png = (before, after) =>
+    Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), ...before, chunk('IDAT', deflateSync(raw)), ...after, chunk('IEND', Buffer.alloc(0))]);
+  const plain = await decodeImage(png([], []));
+  for (let o = 1; o <= 8; o++) {
+    const early = await decodeImage(png([exif(o, false)], []));
+    assert.equal([early.width, early.height], o >= 5 ? [h, w] : [w, h], `orientation ${o} before the data`);
+    if (o > 1) assert.not.equal(early.bgr, plain.bgr, `orientation ${o} changes the pixels`);
+    for (const le of [false, true]) {
+      const late = await decodeImage(png([], [exif(o, le)]));
+      assert.equal([late.width, late.height, late.bgr], [early.width, early.height, early.bgr], `orientation ${o} after the data (${le ? 'II' : 'MM'})`);
+    }
+  }
+  const o3 = await decodeImage(png([exif(3, false)], []));
+  const o6 = await decodeImage(png([exif(6, false)], []));
+  // One before and one after: the one before. Two after: the last.
+  assert.equal((await decodeImage(png([exif(6, false)], [exif(3, false)]))).bgr, o6.bgr);
+  assert.equal((await decodeImage(png([], [exif(6, false), exif(3, false)]))).bgr, o3.bgr);
+  // A torn chunk after the data: the file as it is (sharp's own verdict), never a throw of ours.
+  const torn = Buffer.concat([png([], []).subarray(0, -12), Buffer.from([0, 0, 0, 40]), Buffer.from('eXIf', 'latin1')]);
+  await decodeImage(torn).then(() => {}, (e) => assert.ok(e instanceof ImageDecodeError, String(e)));
 });
 
 test('JPEGs libjpeg only warns about decode, as in Pillow; a file that ends early is still refused', async () => {

@@ -225,6 +225,7 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
   } else {
     throw new SotrTypeError('image must be a path or file: URL, a Buffer/Uint8Array with an encoded image, or raw pixels { data, width, height, channels }');
   }
+  bytes = pngExifBeforeData(bytes) ?? bytes;
   const sharp = sharpLib();
   // failOn 'truncated': a file that ends early is refused, as Pillow refuses it ("image file is truncated"), while a
   // JPEG that libjpeg only warns about (junk bytes between segments, a scan cut short before its end marker) decodes,
@@ -283,6 +284,36 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
     const hint = kind ? `: ${kind} is a format this build of sharp (libvips) does not read; convert it to PNG or JPEG` : '';
     throw new ImageDecodeError(`${label}: cannot decode the image (${msg})${hint}`, { cause: e, details: kind ? { format: kind } : undefined });
   }
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/**
+ * A PNG whose EXIF (its eXIf chunk, which holds the orientation) comes only after the image data, rewritten with that
+ * chunk right after the header; undefined for any other file. Pillow applies such an orientation (detectron2's
+ * getexif() reads the whole file when no eXIf precedes the data, and of several after it the last wins), but sharp's
+ * PNG reader looks before the data only: such a photo came out unrotated. Moved, sharp reads it as it reads an early
+ * one (matched against Pillow for orientations 1-8). A chunk's CRC covers only its type and data, so it moves intact.
+ */
+function pngExifBeforeData(b: Buffer): Buffer | undefined {
+  if (b.length < 33 || PNG_SIGNATURE.some((v, i) => b[i] !== v)) return undefined;
+  let afterHeader = -1;
+  let seenData = false;
+  let late: [number, number] | undefined;
+  for (let at = 8; at + 12 <= b.length; ) {
+    const end = at + 12 + b.readUInt32BE(at);
+    if (end > b.length) break; // a torn chunk: sharp reports the file as it is
+    const type = b.toString('latin1', at + 4, at + 8);
+    if (type === 'IHDR' && afterHeader < 0) afterHeader = end;
+    else if (type === 'IDAT') seenData = true;
+    else if (type === 'eXIf') {
+      if (!seenData) return undefined; // an early eXIf is the one both read
+      late = [at, end];
+    } else if (type === 'IEND') break;
+    at = end;
+  }
+  if (!late || afterHeader < 0) return undefined;
+  return Buffer.concat([b.subarray(0, afterHeader), b.subarray(late[0], late[1]), b.subarray(afterHeader, late[0]), b.subarray(late[1])]);
 }
 
 /**

@@ -36,15 +36,17 @@ Napi::Error makeJsError(Napi::Env env, sotr::ErrorKind kind, const std::string& 
   return err;
 }
 
-void throwJs(Napi::Env env, const sotr::Error& e) {
+Napi::Error jsErrorOf(Napi::Env env, const sotr::Error& e) {
   Napi::Error err = makeJsError(env, e.kind, e.what());
   if (e.kind == sotr::ErrorKind::OutOfMemory) {
     err.Set("requestedBytes", Napi::Number::New(env, static_cast<double>(e.requestedBytes)));
     err.Set("freeBytes", Napi::Number::New(env, static_cast<double>(e.freeBytes)));
     err.Set("device", Napi::String::New(env, e.device));
   }
-  throw err;
+  return err;
 }
+
+void throwJs(Napi::Env env, const sotr::Error& e) { throw jsErrorOf(env, e); }
 
 void captureError(Job& job) {
   job.failed = true;
@@ -55,6 +57,13 @@ void captureError(Job& job) {
     job.errMessage = e.what();
     job.requestedBytes = e.requestedBytes;
     job.freeBytes = e.freeBytes;
+    job.errDevice = e.device;
+  } catch (const std::bad_alloc&) {
+    const sotr::Error e = sotr::hostOutOfMemory("");
+    job.errKind = e.kind;
+    job.errMessage = e.what();
+    job.requestedBytes = 0;
+    job.freeBytes = 0;
     job.errDevice = e.device;
   } catch (const std::exception& e) {
     job.errKind = sotr::ErrorKind::Internal;
@@ -82,7 +91,9 @@ static void settle(Napi::Env env, Job& job) {
   } catch (const Napi::Error& e) {
     job.deferred.Reject(e.Value());
   } catch (const sotr::Error& e) {
-    job.deferred.Reject(makeJsError(env, e.kind, e.what()).Value());
+    job.deferred.Reject(jsErrorOf(env, e).Value());
+  } catch (const std::bad_alloc&) {
+    job.deferred.Reject(jsErrorOf(env, sotr::hostOutOfMemory("")).Value());
   } catch (const std::exception& e) {
     job.deferred.Reject(makeJsError(env, sotr::ErrorKind::Internal, e.what()).Value());
   }

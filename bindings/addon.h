@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <new>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -72,6 +73,8 @@ void complete(const std::shared_ptr<AddonData>& addon, Job* job);
 // Registers a job as in flight (JS thread). Returns its promise.
 Napi::Promise startJob(Napi::Env env, Job* job);
 
+// The JavaScript error of a native one (OutOfMemory: with requestedBytes, freeBytes and device).
+Napi::Error jsErrorOf(Napi::Env env, const sotr::Error& e);
 // Throws the JS error matching a sotr::Error (TypeError/RangeError/Error + code).
 [[noreturn]] void throwJs(Napi::Env env, const sotr::Error& e);
 Napi::Error makeJsError(Napi::Env env, sotr::ErrorKind kind, const std::string& msg);
@@ -122,6 +125,9 @@ void initInfo(Napi::Env env, Napi::Object exports);
   }                                                                             \
   catch (const sotr::Error& e) {                                                \
     sotr_js::throwJs(env, e);                                                   \
+  }                                                                             \
+  catch (const std::bad_alloc&) {                                               \
+    sotr_js::throwJs(env, sotr::hostOutOfMemory(""));                           \
   }                                                                             \
   catch (const std::exception& e) {                                             \
     throw sotr_js::makeJsError(env, sotr::ErrorKind::Internal, e.what());      \

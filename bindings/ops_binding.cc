@@ -117,6 +117,8 @@ void executeOp(sotr::DeviceContext* c, const sotr::OpDef* def, const sotr::OpCal
     if (profiling) prof.commit();
   } catch (const sotr::Error&) {
     throw;
+  } catch (const std::bad_alloc&) {
+    throw sotr::hostOutOfMemory(call.op);
   } catch (const std::invalid_argument& e) {
     sotr::fail(sotr::ErrorKind::InvalidArgument, call.op + ": " + e.what());
   } catch (const std::exception& e) {
@@ -237,9 +239,9 @@ Napi::Value SubmitOp(const Napi::CallbackInfo& info) {
     try {
       executeOp(c, def, *call, outs, cpu, signature, envId);
     } catch (const sotr::Error& e) {
-      c->recordDeferredError(scope, e.kind, e.what());
+      c->recordDeferredError(scope, e);
     } catch (const std::exception& e) {
-      c->recordDeferredError(scope, sotr::ErrorKind::Internal, call->op + ": " + e.what());
+      c->recordDeferredError(scope, sotr::Error(sotr::ErrorKind::Internal, call->op + ": " + e.what()));
     }
   });
   auto arr = Napi::Array::New(env, p.outputs.size());

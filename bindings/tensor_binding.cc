@@ -326,7 +326,7 @@ Napi::Value ToHost(const Napi::CallbackInfo& info) {
     c->takeDeferredError(scope);
     const size_t n = t.bytes();
     std::unique_ptr<uint8_t, decltype(&std::free)> buf(static_cast<uint8_t*>(std::malloc(n ? n : 1)), &std::free);
-    if (!buf) sotr::fail(sotr::ErrorKind::OutOfMemory, "out of host memory reading a tensor");
+    if (!buf) throw sotr::hostOutOfMemory("reading a tensor", n);
     sotr::OpProfiler::Run prof;
     const bool profiling = sotr::OpProfiler::on();
     if (profiling) {

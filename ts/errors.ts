@@ -129,18 +129,24 @@ export class NoKernelError extends DeviceUnavailableError {
 }
 
 /**
- * A device allocation that failed even after the allocator released its cache and retried once
+ * A device allocation that failed even after the allocator released its cache and retried once, or host memory
+ * a kernel needed (its workspace; `device` 'cpu', whatever the model's device) that the system refused
  * (code 'SOTR_DEVICE_OUT_OF_MEMORY').
  */
 export class DeviceOutOfMemoryError extends SotrError {
-  /** Bytes the failed allocation asked for. */
+  /** Bytes the failed allocation asked for (0 when not known). */
   readonly requestedBytes: number;
   /** Bytes the device reported free at that moment. */
   readonly freeBytes: number;
-  constructor(device: string, requestedBytes: number, freeBytes: number) {
+  /** `detail`: what ran out when the size is not known (e.g. "out of host memory (conv2d)"). */
+  constructor(device: string, requestedBytes: number, freeBytes: number, detail?: string) {
+    // The host's free memory is not asked (the system refused the allocation): no "0 bytes free" for it.
+    const free = device === 'cpu' && freeBytes === 0 ? '' : `, ${freeBytes} bytes free`;
     super(
       'SOTR_DEVICE_OUT_OF_MEMORY',
-      `out of memory on ${device}: requested ${requestedBytes} bytes, ${freeBytes} bytes free`,
+      requestedBytes > 0 || !detail
+        ? `out of memory on ${device}: requested ${requestedBytes} bytes${free}`
+        : `out of memory on ${device}: ${detail}`,
     );
     this.requestedBytes = requestedBytes;
     this.freeBytes = freeBytes;

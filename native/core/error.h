@@ -51,4 +51,15 @@ inline const char* errorCode(ErrorKind k) {
 
 [[noreturn]] inline void fail(ErrorKind kind, const std::string& msg) { throw Error(kind, msg); }
 
+// Host memory (malloc, a kernel's workspace, a std::vector) that could not be had: an OutOfMemory error on
+// "cpu", the host, whatever the model's device. bytes: the request when known, else 0.
+inline Error hostOutOfMemory(const std::string& what, uint64_t bytes = 0) {
+  Error e(ErrorKind::OutOfMemory,
+          "out of host memory" + (bytes ? ": requested " + std::to_string(bytes) + " bytes" : std::string()) +
+              (what.empty() ? std::string() : " (" + what + ")"));
+  e.requestedBytes = bytes;
+  e.device = "cpu";
+  return e;
+}
+
 }  // namespace sotr

@@ -72,7 +72,7 @@ struct Buffer {
   float* p = nullptr;
   explicit Buffer(int64_t n) {
     p = static_cast<float*>(std::malloc(sizeof(float) * static_cast<size_t>(std::max<int64_t>(n, 1))));
-    if (!p) throw std::bad_alloc();
+    if (!p) throw hostOutOfMemory("interpolate's workspace", sizeof(float) * static_cast<size_t>(std::max<int64_t>(n, 1)));
   }
   ~Buffer() { std::free(p); }
 };

@@ -19,10 +19,10 @@ void DeviceContext::checkAlive() {
                                   "); restart the process");
 }
 
-void DeviceContext::recordDeferredError(uint32_t scope, ErrorKind kind, const std::string& message) {
+void DeviceContext::recordDeferredError(uint32_t scope, const Error& error) {
   if (!scope) return;
   std::lock_guard<std::mutex> lk(deferredMu_);
-  if (deferredErrors_.emplace(scope, std::make_pair(kind, message)).second)  // the first failure is the one to report
+  if (deferredErrors_.emplace(scope, error).second)  // the first failure is the one to report
     deferredFailures_.fetch_add(1, std::memory_order_release);
 }
 
@@ -34,16 +34,16 @@ bool DeviceContext::hasDeferredError(uint32_t scope) {
 
 void DeviceContext::takeDeferredError(uint32_t scope) {
   if (!scope || deferredFailures_.load(std::memory_order_acquire) == 0) return;
-  std::pair<ErrorKind, std::string> e;
+  std::unique_ptr<Error> e;
   {
     std::lock_guard<std::mutex> lk(deferredMu_);
     auto it = deferredErrors_.find(scope);
     if (it == deferredErrors_.end()) return;
-    e = std::move(it->second);
+    e = std::make_unique<Error>(std::move(it->second));
     deferredErrors_.erase(it);
     deferredFailures_.fetch_sub(1, std::memory_order_release);
   }
-  fail(e.first, e.second);
+  throw *e;
 }
 
 Runtime& Runtime::get() {

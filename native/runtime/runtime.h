@@ -30,7 +30,8 @@ struct DeviceContext {
   // scope's first failure is kept here until taken, by the scope's next host
   // read from this device or its explicit check; other scopes and ordinary
   // calls never see it.
-  void recordDeferredError(uint32_t scope, ErrorKind kind, const std::string& message);
+  // The error whole: an OutOfMemory keeps its device and byte counts.
+  void recordDeferredError(uint32_t scope, const Error& error);
   // Throws the scope's recorded failure (and clears it); returns when there is none (or scope is 0).
   void takeDeferredError(uint32_t scope);
   bool hasDeferredError(uint32_t scope);
@@ -38,7 +39,7 @@ struct DeviceContext {
  private:
   std::atomic<int> deferredFailures_{0};  // entries in deferredErrors_: the common case (none) takes no lock
   std::mutex deferredMu_;
-  std::map<uint32_t, std::pair<ErrorKind, std::string>> deferredErrors_;
+  std::map<uint32_t, Error> deferredErrors_;
 };
 
 class Runtime {

@@ -7,12 +7,14 @@
 #include <cstdlib>
 #include <new>
 
+#include "core/error.h"
+
 namespace sotr {
 
 inline float* alignedFloats(int64_t n) {
   size_t bytes = (static_cast<size_t>(std::max<int64_t>(n, 16)) * sizeof(float) + 63) & ~size_t(63);
   void* p = std::aligned_alloc(64, bytes);
-  if (!p) throw std::bad_alloc();
+  if (!p) throw hostOutOfMemory("a kernel's workspace", bytes);
   return static_cast<float*>(p);
 }
 

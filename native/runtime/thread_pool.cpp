@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <system_error>
 #include <thread>
 #if defined(__linux__)
 #include <sched.h>  // sched_getaffinity: Linux only (macOS has no CPU affinity API)
@@ -30,7 +31,17 @@ int64_t spinNanoseconds() {
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) : nthreads_(threads < 1 ? 1 : threads), spinNs_(spinNanoseconds()) {
-  for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i] { workerLoop(i); });
+  for (int i = 1; i < nthreads_; ++i) {
+    try {
+      workers_.emplace_back([this, i] { workerLoop(i); });
+    } catch (const std::system_error&) {
+      // The system refused a thread (EAGAIN: address space under ulimit -v, a thread limit): run with the ones
+      // there are. Thrown out of here, it left the process-wide pool unmade, failing the calls that needed it,
+      // and destroying the threads already started would have ended the process.
+      break;
+    }
+  }
+  nthreads_ = 1 + static_cast<int>(workers_.size());
 }
 
 ThreadPool::~ThreadPool() {
@@ -73,16 +84,29 @@ void ThreadPool::workerLoop(int) {
     if (stop_.load()) return;
     seen = generation_.load();
     const auto* job = job_;
-    for (;;) {
-      if (next_ >= job_count_) break;
-      int64_t task = next_++;
-      lk.unlock();
-      t_inside_pool = true;
-      (*job)(task);
-      t_inside_pool = false;
-      lk.lock();
+    while (next_ < job_count_) {
+      runTask(lk, *job, next_++);
       if (remaining_.fetch_sub(1) == 1 && callerSleeping_) done_cv_.notify_all();
     }
+  }
+}
+
+void ThreadPool::runTask(std::unique_lock<std::mutex>& lk, const std::function<void(int64_t)>& fn, int64_t task) {
+  lk.unlock();
+  std::exception_ptr thrown;
+  t_inside_pool = true;
+  try {
+    fn(task);
+  } catch (...) {
+    thrown = std::current_exception();
+  }
+  t_inside_pool = false;
+  lk.lock();
+  if (thrown) {
+    if (!error_) error_ = thrown;
+    // The tasks nobody has taken yet will not run: count them done.
+    remaining_.fetch_sub(job_count_ - next_);
+    next_ = job_count_;
   }
 }
 
@@ -102,12 +126,7 @@ void ThreadPool::parallelTasks(int64_t ntasks, const std::function<void(int64_t)
   if (sleepers_ > 0) cv_.notify_all();
   // The calling thread takes tasks too.
   while (next_ < job_count_) {
-    int64_t task = next_++;
-    lk.unlock();
-    t_inside_pool = true;
-    fn(task);
-    t_inside_pool = false;
-    lk.lock();
+    runTask(lk, fn, next_++);
     remaining_.fetch_sub(1);
   }
   if (remaining_.load() > 0) {
@@ -120,6 +139,12 @@ void ThreadPool::parallelTasks(int64_t ntasks, const std::function<void(int64_t)
     callerSleeping_ = false;
   }
   job_ = nullptr;
+  if (error_) {
+    // Every task has finished or been skipped: nothing refers to fn any more.
+    std::exception_ptr e = std::move(error_);
+    error_ = nullptr;
+    std::rethrow_exception(e);
+  }
 }
 
 void ThreadPool::parallelFor(int64_t n, int64_t grain,

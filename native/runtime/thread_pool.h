@@ -16,6 +16,7 @@
 #pragma once
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -31,6 +32,7 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
+  // The threads it runs on, the caller's included: fewer than asked when the system refused some.
   int size() const { return nthreads_; }
 
   // Splits [0, n) into at most size() contiguous chunks of at least `grain`
@@ -40,10 +42,17 @@ class ThreadPool {
                    const std::function<void(int64_t, int64_t)>& fn);
 
   // Runs fn(task) for task in [0, ntasks), tasks handed out dynamically.
+  // A task that throws (std::bad_alloc from a workspace, say) stops the
+  // region: tasks not yet started are skipped, those running finish, and the
+  // first exception is rethrown here, on the caller's thread. Thrown on a
+  // worker it would otherwise end the process (std::terminate).
   void parallelTasks(int64_t ntasks, const std::function<void(int64_t)>& fn);
 
  private:
   void workerLoop(int index);
+  // Runs one task of the current region; a throw is kept in error_ and skips the tasks not yet taken. Called
+  // with mu_ held; returns with it held.
+  void runTask(std::unique_lock<std::mutex>& lk, const std::function<void(int64_t)>& fn, int64_t task);
   // Spins up to spinNs_ until pred() holds (pred reads atomics only); true if it did.
   template <class Pred>
   bool spinUntil(Pred pred) const;
@@ -60,6 +69,7 @@ class ThreadPool {
   std::atomic<int64_t> remaining_{0};
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
+  std::exception_ptr error_;     // the region's first exception (under mu_)
   int sleepers_ = 0;             // workers blocked on cv_ (under mu_): notify only when there are some
   bool callerSleeping_ = false;  // the caller blocked on done_cv_ (under mu_)
 };

@@ -3,7 +3,8 @@
 // back to back (the spinning path), regions after the workers went to sleep
 // (the futex path), nested calls run serially, several threads calling one
 // pool (one region at a time), parallelFor's chunks cover [0, n) once, and a
-// pool destroyed while its workers spin or sleep. With SOTR_POOL_SPIN_US=0
+// pool destroyed while its workers spin or sleep, and a task that throws (the
+// region stops, the caller gets the exception, the pool goes on). With SOTR_POOL_SPIN_US=0
 // (the second run in tests/foundation/thread-pool-native.test.mjs) the
 // workers sleep at once. Prints "N checks, M failures"; exits 1 on a failure.
 #include <atomic>
@@ -11,6 +12,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -72,6 +76,66 @@ int main() {
       pool.parallelFor(100, 1, [&](int64_t b, int64_t e) { inner.fetch_add(e - b); });
     });
     CHECK(inner.load() == 400, "threads %d: nested %lld", threads, static_cast<long long>(inner.load()));
+  }
+
+  // A task that throws, on a worker or on the caller: the region ends (tasks not yet taken are skipped, those
+  // running finish), the first exception reaches the caller, and the pool keeps working. Before, a throw on a
+  // worker thread (std::bad_alloc from a kernel's workspace under a memory limit) ended the process.
+  for (int threads : {1, 2, 4}) {
+    ThreadPool pool(threads);
+    for (int r = 0; r < 300; ++r) {
+      const int64_t ntasks = 1 + r % 40, bad = (r * 7) % ntasks;
+      std::atomic<int> ran{0}, running{0};
+      std::atomic<bool> overlap{false};
+      std::string caught;
+      try {
+        pool.parallelTasks(ntasks, [&](int64_t t) {
+          running.fetch_add(1);
+          ran.fetch_add(1);
+          volatile int x = 0;
+          for (int k = 0; k < (r % 3) * 500; ++k) x = x + k;
+          if (t == bad) {
+            running.fetch_sub(1);
+            if (r % 2) throw std::bad_alloc();
+            throw std::runtime_error("task " + std::to_string(t));
+          }
+          running.fetch_sub(1);
+        });
+      } catch (const std::bad_alloc&) {
+        caught = "bad_alloc";
+      } catch (const std::runtime_error& e) {
+        caught = e.what();
+      }
+      // The region returned only after every task that started had finished.
+      if (running.load() != 0) overlap = true;
+      CHECK(caught == (r % 2 ? std::string("bad_alloc") : "task " + std::to_string(bad)),
+            "threads %d, %lld tasks, task %lld throws: caught '%s'", threads, static_cast<long long>(ntasks),
+            static_cast<long long>(bad), caught.c_str());
+      CHECK(!overlap.load() && ran.load() >= 1 && ran.load() <= ntasks, "threads %d: %d tasks ran, overlap %d",
+            threads, ran.load(), static_cast<int>(overlap.load()));
+      CHECK(regionOnce(pool, 1 + r % 9, 100), "threads %d: a region after a throw", threads);
+    }
+    // Two tasks throw at once: one exception, the other dropped; parallelFor passes it on as well.
+    bool got = false;
+    try {
+      pool.parallelFor(64, 1, [&](int64_t, int64_t) { throw std::runtime_error("every chunk"); });
+    } catch (const std::runtime_error& e) {
+      got = std::string(e.what()) == "every chunk";
+    }
+    CHECK(got, "threads %d: parallelFor rethrows", threads);
+    // A throw inside a nested (serial) call reaches the outer caller too.
+    got = false;
+    try {
+      pool.parallelTasks(3, [&](int64_t t) {
+        pool.parallelFor(10, 1, [&](int64_t b, int64_t e) {
+          if (t == 2 && b <= 5 && 5 < e) throw std::runtime_error("nested");
+        });
+      });
+    } catch (const std::runtime_error& e) {
+      got = std::string(e.what()) == "nested";
+    }
+    CHECK(got, "threads %d: a nested throw reaches the caller", threads);
+    CHECK(regionOnce(pool, 50, 10), "threads %d: after the nested throw", threads);
   }
 
   // Several threads sharing one pool (device queues of several environments do): regions take turns.

@@ -77,7 +77,7 @@ export function mapNativeError(e: unknown): unknown {
       return new NoKernelError('cuda', msg.split(':')[0]!, msg);
     case 'SOTR_DEVICE_OUT_OF_MEMORY': {
       const x = e as { requestedBytes?: number; freeBytes?: number; device?: string };
-      return new DeviceOutOfMemoryError(x.device ?? 'device', x.requestedBytes ?? 0, x.freeBytes ?? 0);
+      return new DeviceOutOfMemoryError(x.device || 'device', x.requestedBytes ?? 0, x.freeBytes ?? 0, msg);
     }
     case 'SOTR_DEVICE_LOST':
       return new DeviceLostError('cuda', msg);

@@ -539,6 +539,18 @@ test('args, devices, numpy values and sets beside the state_dict load as placeho
   await rejects(readCheckpoint(torchZip(evil.bytes(), {})), codeIs('SOTR_CHECKPOINT_UNSAFE', /'os\.system'/), 'os.system beside the state_dict');
 });
 
+test('pickle protocol 5: a numpy array beside the state_dict (numpy\'s _frombuffer of a BYTEARRAY8) is a placeholder too', async () => {
+  // torch.save(..., pickle_protocol=5) (make_checkpoint_fixtures.py numpy_protocol5): numpy writes its arrays through
+  // numpy.core.numeric._frombuffer, which was refused as unsafe, and their bytes as BYTEARRAY8, then unsupported.
+  for (const f of ['numpy_p5_zip.pth', 'numpy_p5_legacy.pth']) {
+    const warnings = [];
+    const { tensors, info } = await readCheckpointWithInfo(ck(f), { onWarning: (m) => warnings.push(m) });
+    assert.equal(Array.from(tensors.get('w').data), [0, 0.125, 0.25, 0.375], f);
+    assert.equal(info.ignoredEntries, ['best', 'iteration'], f);
+    assert.ok(warnings.some((w) => w.includes("'best' (numpy.core.numeric._frombuffer)")), `${f}: ${warnings}`);
+  }
+});
+
 test('containers of 200k items beside or inside the state_dict load (a training run\'s history); a placeholder after one is found', async () => {
   const many = (p) => {
     for (let i = 0; i < 200000; i++) p.float(0.5);
@@ -641,6 +653,15 @@ test('zip bombs and overlapping entries are refused without large allocations', 
   const declared = stateDictPickle([{ name: 'w', storage: { cls: 'FloatStorage', key: '0', numel: 1 << 29 }, shape: [1 << 29] }]);
   const big = makeZip([{ name: 'archive/data.pkl', data: declared }, { name: 'archive/data/0', data: Buffer.alloc(1024), method: 8, size: 2 ** 31 }]);
   await rejects(readCheckpoint(big, { maxInflatedBytes: 1 << 30 }), codeIs('SOTR_CHECKPOINT_FORMAT', /budget|maxInflatedBytes/), 'declared');
+  // Honest sizes, hostile ratio: an 80 KB file whose storage inflates to 80 MiB of zeros. The default budget follows
+  // the file's size (max(32 × it, 64 MiB)); it was a fixed 2 GiB, so a 1.9 MB file could make a read take ~4 GB.
+  const zerosPkl = stateDictPickle([{ name: 'w', storage: { cls: 'FloatStorage', key: '0', numel: 20 << 20 }, shape: [20 << 20] }]);
+  const zeros = makeZip([{ name: 'archive/data.pkl', data: zerosPkl }, { name: 'archive/data/0', data: Buffer.alloc(80 << 20), method: 8 }]);
+  assert.ok(zeros.length < 200 << 10, `${zeros.length}`);
+  await rejects(readCheckpoint(zeros), codeIs('SOTR_CHECKPOINT_FORMAT', /over the remaining decompression budget of 67108864 bytes \(maxInflatedBytes\)/), 'ratio');
+  const inflated = await readCheckpoint(zeros, { maxInflatedBytes: 100 << 20 });
+  assert.is(inflated.get('w').data.length, 20 << 20);
+  assert.ok(inflated.get('w').data.every((v) => v === 0));
   // many tensors whose storages all point at the same bytes of the file
   const many = [];
   const entries = [{ name: 'archive/data.pkl', data: null }, { name: 'archive/data/0', data: Buffer.alloc(4096) }];

@@ -193,8 +193,19 @@ def wrapped(sd):
     return {"model": model, "optimizer": opt.state_dict(), "scheduler": sched, "iteration": 1234}
 
 
+def numpy_protocol5():
+    """pickle_protocol=5: numpy stores an array beside the model as numpy.core.numeric._frombuffer(BYTEARRAY8 data,
+    dtype, shape, order), which the reader once refused as unsafe."""
+    import numpy as np
+    sd = collections.OrderedDict(w=torch.arange(4, dtype=torch.float32) / 8)
+    obj = {"model": sd, "best": np.array([0.5]), "iteration": 7}
+    torch.save(obj, os.path.join(OUT, "numpy_p5_zip.pth"), pickle_protocol=5)
+    torch.save(obj, os.path.join(OUT, "numpy_p5_legacy.pth"), pickle_protocol=5, _use_new_zipfile_serialization=False)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    numpy_protocol5()
     basic = basic_state_dict()
     with cuda_location():
         save_both(basic, "basic")

@@ -99,7 +99,7 @@ function resolve(o: CheckpointOptions, fileSize: number): Resolved {
     maxPickleBytes: positive(o.maxPickleBytes, 'maxPickleBytes', 64 * MiB),
     maxTensors: positive(o.maxTensors, 'maxTensors', 1_000_000),
     maxCopyBytes: positive(o.maxCopyBytes, 'maxCopyBytes', Math.max(2 * fileSize, 64 * MiB)),
-    maxInflatedBytes: positive(o.maxInflatedBytes, 'maxInflatedBytes', 2048 * MiB),
+    maxInflatedBytes: positive(o.maxInflatedBytes, 'maxInflatedBytes', Math.min(2048 * MiB, Math.max(32 * fileSize, 64 * MiB))),
     maxHeaderBytes: positive(o.maxHeaderBytes, 'maxHeaderBytes', 16 * MiB),
     verifyChecksums: checksumMode(o.verifyChecksums),
     stripPrefixes: o.stripPrefixes ?? ['module.'],

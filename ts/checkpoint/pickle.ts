@@ -333,6 +333,7 @@ export function unpickle(buf: Uint8Array, start: number, policy: UnpicklePolicy,
         stack.push(bytes(u8()).slice());
         break;
       case 0x8e: // BINBYTES8
+      case 0x96: // BYTEARRAY8 (protocol 5: numpy's in-band array data); read as bytes
         stack.push(bytes(u64()).slice());
         break;
       case 0x29: // EMPTY_TUPLE

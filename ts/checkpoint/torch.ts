@@ -79,6 +79,10 @@ const PLACEHOLDER_TYPES = new Set([
   'numpy.core.multiarray._reconstruct',
   'numpy._core.multiarray.scalar',
   'numpy._core.multiarray._reconstruct',
+  // Pickle protocol 5 (torch.save(..., pickle_protocol=5)): numpy writes an array as _frombuffer(bytearray, dtype,
+  // shape, order).
+  'numpy.core.numeric._frombuffer',
+  'numpy._core.numeric._frombuffer',
 ]);
 
 /** An allowed data type (kind 'type') or an object made from one (kind 'object'): inert, its content unread. */

@@ -55,7 +55,11 @@ export interface CheckpointOptions {
    * Default: max(2 × file size, 64 MiB).
    */
   maxCopyBytes?: number;
-  /** Most bytes inflated from deflate-compressed zip entries, all entries together. Default 2 GiB. */
+  /**
+   * Most bytes inflated from deflate-compressed zip entries, all entries together. Default min(2 GiB, max(32 × file
+   * size, 64 MiB)): torch never compresses, and floats deflate by a few percent, so only a hostile file (a 1.9 MB one
+   * asked for 2 GB of zeros) comes near it.
+   */
   maxInflatedBytes?: number;
   /**
    * Largest safetensors JSON header. Default 16 MiB (an R50's is ~60 KB; parsing costs ~30x the header's size in

@@ -160,6 +160,19 @@ test('a PNG whose EXIF orientation comes after the image data is turned, as Pill
   await decodeImage(torn).then(() => {}, (e) => assert.ok(e instanceof ImageDecodeError, String(e)));
 });
 
+test('an uncompressed TIFF cut short is refused, as Pillow refuses it (it decoded with black rows)', async () => {
+  const sharp = createRequire(import.meta.url)('sharp');
+  const w = 160, h = 120;
+  const px = Buffer.alloc(w * h * 3);
+  for (let i = 0; i < px.length; i++) px[i] = (i * 7919) % 251;
+  const tif = await sharp(px, { raw: { width: w, height: h, channels: 3 } }).tiff({ compression: 'none' }).toBuffer();
+  const whole = await decodeImage(tif);
+  assert.equal([whole.width, whole.height], [w, h]);
+  for (const keep of [0.5, 0.9]) {
+    await rejects(() => decodeImage(tif.subarray(0, Math.floor(tif.length * keep))), (e) => e instanceof ImageDecodeError && /Read error|truncat|cannot decode/i.test(e.message));
+  }
+});
+
 test('JPEGs libjpeg only warns about decode, as in Pillow; a file that ends early is still refused', async () => {
   const jpeg = readFileSync(fixturePath('dec_exif6.jpg'));
   const ref = await decodeImage(jpeg);

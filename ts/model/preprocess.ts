@@ -230,9 +230,13 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
   // failOn 'truncated': a file that ends early is refused, as Pillow refuses it ("image file is truncated"), while a
   // JPEG that libjpeg only warns about (junk bytes between segments, a scan cut short before its end marker) decodes,
   // as in Pillow ('warning' refused those).
-  const open = () => sharp(bytes, { autoOrient: true, ignoreIcc: true, limitInputPixels: limit || false, failOn: 'truncated' });
+  let failOn: 'truncated' | 'error' = 'truncated';
+  const open = () => sharp(bytes, { autoOrient: true, ignoreIcc: true, limitInputPixels: limit || false, failOn });
   try {
     const meta = await open().metadata();
+    // A TIFF whose strips end early (an uncompressed one cut short) is only a libtiff error, not a truncation to
+    // libvips: at 'truncated' it decoded with black rows, where Pillow refuses it ("image file is truncated").
+    if (meta.format === 'tiff') failOn = 'error';
     // SVG is drawn, not decoded: its filters can run for minutes (an 8000² one did), and Pillow, whose decoding this
     // matches, does not read it. Refused by name, like the formats sharp lacks.
     if (meta.format === 'svg') {

@@ -159,8 +159,9 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
                                find photos -name '*.jpg' | sotr predict -i - ...); repeatable, and
                                extra positional arguments count as inputs
   -o, --out <file.jsonl>       results, one JSON line per image; an existing file is resumed: images
-                               already in it are skipped (--overwrite starts again); "-" writes the
-                               lines to stdout (no resuming)
+                               already in it are skipped (--overwrite starts again), or redone when
+                               their --viz / --label-maps file is missing; one run at a time (<out>.lock);
+                               "-" writes the lines to stdout (no resuming)
       --device <d>             auto (default) | cpu | cuda | cuda:N
       --batch <n>              images per model call (default 1 on the CPU, 4 on CUDA)
       --precision <p>          fp32 (default) | tf32 | bf16 | fp16 (on the CPU: bf16 multiplies in bfloat16 where it

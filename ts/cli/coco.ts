@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError, count } from './args';
-import { scanLines, type ResultLine } from './journal';
+import { ScanStopped, scanLinesAsync, type ResultLine } from './journal';
+import { outputError } from './out_files';
 import { COCO_CLASS_NAMES, categoryId } from '../model/coco';
 
 export { categoryId };
@@ -101,14 +102,14 @@ interface LastLine {
 
 /**
  * Writes COCO results for every image of a results file (the last line of each file wins), under a temporary name
- * renamed into place (removed on any failure). With --image-ids, images not in it are left out (counted in
+ * renamed into place (removed on any failure, and when `stop()` turns true: a ScanStopped, an earlier file left as it was). With --image-ids, images not in it are left out (counted in
  * `unmapped`), never given a guessed id. `base`: the folder the lines' relative paths are relative to.
  */
 export async function writeCocoResults(
   resultsFile: string,
   out: string,
   ids?: ImageIdMap,
-  o: { base?: string; idsFile?: string } = {},
+  o: { base?: string; idsFile?: string; stop?: () => boolean } = {},
 ): Promise<{ images: number; detections: number; unmapped: string[] }> {
   const base = o.base ?? process.cwd();
   // One pass, each line parsed once: its records are written as it is read, and each image's byte range kept. An
@@ -120,7 +121,12 @@ export async function writeCocoResults(
   const tmp = `${out}.partial-${process.pid}`;
   // Synchronous writes of 1 MB pieces: an error (a full disk, a clash found half-way) is thrown here, and the
   // temporary file is gone before it reaches the caller.
-  const fd = fs.openSync(tmp, 'w+'); // read back should some records have to be cut out
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, 'w+'); // read back should some records have to be cut out
+  } catch (e) {
+    throw outputError('--coco', out, e);
+  }
   let pending = '';
   let bytes = 0; // written to the file or pending: where the next record starts
   const write = (s: string) => {
@@ -136,7 +142,8 @@ export async function writeCocoResults(
   let records = 0;
   try {
     write('[');
-    scanLines(resultsFile, (line: ResultLine) => {
+    // Read a piece at a time, the event loop let run between pieces, so Ctrl-C (`stop`) is seen during a long write.
+    await scanLinesAsync(resultsFile, o.stop ?? (() => false), (line: ResultLine) => {
       const key = path.resolve(base, line.file);
       const prev = last.get(key);
       if (prev) {
@@ -180,6 +187,7 @@ export async function writeCocoResults(
     }
     if (dead.length) cutOut(fd, bytes, dead);
     fs.closeSync(fd);
+    if (o.stop?.()) throw new ScanStopped(); // the earlier file stays as it was
     fs.renameSync(tmp, out);
     return { images, detections, unmapped };
   } catch (e) {
@@ -189,7 +197,8 @@ export async function writeCocoResults(
       /* closed already */
     }
     fs.rmSync(tmp, { force: true });
-    throw e;
+    // A full disk names --coco and its file, not the temporary (Node's message names neither).
+    throw e instanceof ScanStopped ? e : outputError('--coco', out, e);
   }
 }
 

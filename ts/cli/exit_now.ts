@@ -13,14 +13,32 @@
  * event loop runs meanwhile, so more whole lines may go out.
  *
  * On Linux's main thread the addon's _exitNow then ends the process (std::_Exit). Skipped: 'exit' listeners (the CLI
- * has none). Elsewhere, in a worker, or without the addon, process.exit as before.
+ * has none): what must go with the process (a lock, a temporary file) is registered with onExitNow instead, and
+ * removed just before the exit, after the drain (a write still running meanwhile may have made the file by then).
+ * Elsewhere, in a worker, or without the addon, process.exit as before.
  */
 import { isMainThread } from 'node:worker_threads';
 import { native } from '../native';
 
 const pending = () => process.stdout.writableLength + process.stderr.writableLength;
 
+const cleanups = new Set<() => void>();
+
+/** Runs `fn` just before exitNow ends the process (each one once; a failure does not stop the exit); returns its removal. */
+export function onExitNow(fn: () => void): () => void {
+  cleanups.add(fn);
+  return () => void cleanups.delete(fn);
+}
+
 function exitProcess(code: number): never {
+  for (const fn of [...cleanups]) {
+    cleanups.delete(fn);
+    try {
+      fn();
+    } catch {
+      // Exit all the same.
+    }
+  }
   if (process.platform === 'linux' && isMainThread) {
     try {
       native()._exitNow(code);

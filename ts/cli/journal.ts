@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './args';
 import { folderRealKeys } from './inputs';
+import { outputError } from './out_files';
 
 /** One instance in a results line. Field order is fixed so lines diff well. */
 export interface ResultInstance {
@@ -84,11 +85,43 @@ function parseResultLine(text: string): ResultLine | undefined {
  * newline) are a line too (`finalLineRead`): for readers; a resume still cuts them (a write of ours that lost its
  * newline may have lost more).
  */
-export function scanLines(
-  file: string,
-  onLine: (line: ResultLine, n: number) => void,
-  o: { finalLine?: boolean } = {},
-): { goodEnd: number; size: number; bad: number[]; lastGood: number; end: number; tail: Buffer; finalLineRead: boolean } {
+export function scanLines(file: string, onLine: (line: ResultLine, n: number) => void, o: { finalLine?: boolean } = {}): ScanResult {
+  const pieces = scanPieces(file, onLine, o);
+  for (;;) {
+    const r = pieces.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * scanLines a piece (1 MB) at a time, the event loop let run between pieces (a signal handler, for one): `stop()`
+ * true after a piece ends it with a ScanStopped.
+ */
+export async function scanLinesAsync(file: string, stop: () => boolean, onLine: (line: ResultLine, n: number) => void, o: { finalLine?: boolean } = {}): Promise<ScanResult> {
+  const pieces = scanPieces(file, onLine, o);
+  try {
+    for (;;) {
+      const r = pieces.next();
+      if (r.done) return r.value;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (stop()) throw new ScanStopped();
+    }
+  } finally {
+    pieces.return(undefined as never); // closes the file when stopped or failed
+  }
+}
+
+/** scanLinesAsync (or writeCocoResults) stopped by its `stop()`: Ctrl-C. */
+export class ScanStopped extends Error {
+  constructor() {
+    super('stopped');
+    this.name = 'ScanStopped';
+  }
+}
+
+type ScanResult = { goodEnd: number; size: number; bad: number[]; lastGood: number; end: number; tail: Buffer; finalLineRead: boolean };
+
+function* scanPieces(file: string, onLine: (line: ResultLine, n: number) => void, o: { finalLine?: boolean }): Generator<void, ScanResult> {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
@@ -122,6 +155,7 @@ export function scanLines(
       }
       carry = Buffer.from(data.subarray(start));
       carryStart = dataStart + start;
+      if (pos < size) yield;
     }
     let finalLineRead = false;
     if (o.finalLine && carry.length) {
@@ -246,7 +280,13 @@ export class JournalWriter {
       return;
     }
     let off = 0;
-    while (off < buf.length) off += fs.writeSync(this.#fd, buf, off, buf.length - off);
+    try {
+      while (off < buf.length) off += fs.writeSync(this.#fd, buf, off, buf.length - off);
+    } catch (e) {
+      // A full disk: the message names --out and the file (Node's names neither); a part written is a torn line,
+      // cut by the next run.
+      throw outputError('--out', this.file, e);
+    }
     this.written++;
     this.#dirty = true;
     if (Date.now() - this.#lastSync >= this.syncMs) void this.sync();

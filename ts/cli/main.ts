@@ -71,7 +71,9 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     // that cannot be read): one clear line, code 1. Anything else is a bug: show the stack.
     const err = e as { code?: string; message?: string; stack?: string; syscall?: string };
     if (err?.code || err?.syscall) {
-      io.stderr.write(`sotr${cmd ? ` ${cmd}` : ''}: ${err.code ? `[${err.code}] ` : ''}${err.message}\n`);
+      // A write error already names its code ("--out r.jsonl: no space left on device (ENOSPC)").
+      const tag = err.code && !String(err.message).includes(`(${err.code})`) ? `[${err.code}] ` : '';
+      io.stderr.write(`sotr${cmd ? ` ${cmd}` : ''}: ${tag}${err.message}\n`);
     } else {
       io.stderr.write(`sotr${cmd ? ` ${cmd}` : ''}: unexpected error: ${err?.stack ?? String(e)}\n`);
     }

@@ -29,7 +29,10 @@ import { readRunSettings, runSettingsOf, settingsDifferences, settingsFile, writ
 import type { DecodeDone, VizInstance } from './worker';
 import { instanceColour } from '../render';
 import type { DecodedImage, PostprocessFlags, Segmenter, SegmenterFactory } from './segmenter';
-import { exitNow } from './exit_now';
+import { exitNow, onExitNow } from './exit_now';
+import { ScanStopped } from './journal';
+import { removeStalePartials, takeLock } from './out_files';
+import { folderRealKeys } from './inputs';
 
 export interface CliIO {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -137,7 +140,10 @@ function settings(p: Parsed): Settings {
   if (!model) throw new UsageError('--model is required (a checkpoint file, or "tiny")');
   if (!inputs.length) throw new UsageError('--input is required (images, folders, globs or a list file)');
   if (!out) throw new UsageError('--out is required (the results file, JSON Lines)');
-  if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a folder; give a file name such as ${path.join(out, 'results.jsonl')}`);
+  // A name ending in a slash is a folder's, made or not (it would be made as one at the first write).
+  if (out !== '-' && (/[/\\]$/.test(out) || (fs.existsSync(out) && fs.statSync(out).isDirectory()))) {
+    throw new UsageError(`--out ${out} is a folder; give a file name such as ${path.join(out, 'results.jsonl')}`);
+  }
   const device = deviceOption(p);
   const precision = precisionOption(p);
   const prob = { min: 0, max: 1 };
@@ -363,6 +369,32 @@ export function outputNames(files: string[], dir: string, ext?: string): Map<str
   return out;
 }
 
+/**
+ * outputNames for this run's `files`, made unique over the images already in --out too (`done`: their absolute
+ * paths, earlier images first), so a resume with another folder does not give its x.jpg the name an earlier run's
+ * x.jpg has. One image reached by two paths (a linked folder) counts once, under this run's path.
+ */
+function runOutputNames(files: string[], done: Iterable<string>, dir: string, ext?: string): Map<string, string> {
+  const realKey = folderRealKeys();
+  const mine = new Map(files.map((f) => [realKey(path.resolve(f)), path.resolve(f)]));
+  const all = new Map<string, string>(); // real key → absolute path, earlier images first
+  for (const k of done) {
+    const rk = realKey(k);
+    if (!all.has(rk)) all.set(rk, mine.get(rk) ?? k);
+  }
+  for (const [rk, abs] of mine) if (!all.has(rk)) all.set(rk, abs);
+  const names = outputNames([...all.values()], dir, ext);
+  return new Map(files.map((f) => [f, names.get(path.resolve(f))!]));
+}
+
+/** This process's temporaries in the model cache (an interrupted `--model tiny` generation). */
+function removeOwnCachePartials(cacheDir: string): void {
+  try {
+    for (const f of fs.readdirSync(cacheDir)) if (f.includes(`.partial-${process.pid}-`)) fs.rmSync(path.join(cacheDir, f), { force: true });
+  } catch {
+    // No cache folder yet.
+  }
+}
 
 const FATAL_CODES = new Set(['SOTR_DEVICE_LOST', 'SOTR_NATIVE_LOAD']);
 
@@ -412,6 +444,43 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   outputsNotInputs(s, files);
   resolveDevice(s.device); // a device that is not there fails now, before a model is read
 
+  // One process per results file: a second run on the same --out would mix its lines and settings with this one's.
+  // The lock goes on every way out: a return or an error (finally), a signal's immediate exit (onExitNow); a killed
+  // process's is stale, and the next run takes it over.
+  const release = toStdout(s) ? () => {} : takeLock(s.out);
+  const unhook = onExitNow(release);
+  // And should the event loop run dry before the run returns (the process ends with its exit code, no finally).
+  process.once('exit', release);
+  // Ctrl-C and SIGTERM are handled from here to the end, by the handler of the stage the run is in (route.current):
+  // with none, the default would end the process mid-write, leaving temporaries and the lock.
+  const route: SignalRoute = {
+    current: (name) => {
+      io.stderr.write(`sotr: interrupted (${name}); nothing written\n`);
+      exitNow(EXIT.interrupted);
+    },
+  };
+  const onSignal = (name: NodeJS.Signals) => route.current(name);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await predictLocked(s, files, skips, io, factory, route);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    unhook();
+    process.off('exit', release);
+    release();
+  }
+}
+
+/** Where Ctrl-C and SIGTERM go: the handler of the stage the run is in. */
+interface SignalRoute {
+  current: (name: NodeJS.Signals) => void;
+}
+
+async function predictLocked(s: Settings, files: string[], skips: { folders: number; names: number }, io: CliIO, factory: SegmenterFactory, route: SignalRoute): Promise<number> {
+  const warn = (m: string) => io.stderr.write(`sotr: ${m}\n`); // printed with -q too
+
   const mode: ProgressMode = s.quiet ? 'none' : io.stderr.isTTY ? 'bar' : 'lines';
   const say = (m: string) => {
     if (!s.quiet) io.stderr.write(`sotr: ${m}\n`);
@@ -452,24 +521,39 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
       if (diff.length) warn(`resuming ${s.out} with other settings (--allow-mixed-settings): ${diff.join('; ')}`);
     }
   }
+  // Temporaries of runs killed while they wrote an output (a live process's are left: the folder may be shared).
+  if (s.viz) removeStalePartials(s.viz);
+  if (s.labelMaps) removeStalePartials(s.labelMaps);
+  if (s.coco) removeStalePartials(path.dirname(path.resolve(s.coco)), `${path.basename(s.coco)}.partial-`);
+  // Output names, unique over this run's images and those already in --out: an earlier run's image with the same
+  // name (another folder) keeps its overlay.
+  const outputs = {
+    viz: s.viz ? runOutputNames(files, journal.done.keys(), s.viz) : undefined,
+    labelMaps: s.labelMaps ? runOutputNames(files, journal.done.keys(), s.labelMaps, '.png') : undefined,
+  };
   // Redo: images not in the file, images the model failed on (the model, device or settings may differ now),
-  // and with --retry-errors also the images that could not be read.
+  // and with --retry-errors also the images that could not be read. An image with results whose overlay or label
+  // map is missing is redone too: a run stopped (SIGKILL, a second Ctrl-C) after writing its line, before its
+  // outputs; its new line supersedes the old one (--coco and eval take an image's last line).
   const doneOf = doneLookup(journal.done);
+  const outputMissing = (f: string) => [outputs.viz?.get(f), outputs.labelMaps?.get(f)].some((o) => o !== undefined && !fs.existsSync(o));
+  let redoneForOutputs = 0;
   const todo = files.filter((f) => {
     const prev = doneOf(f);
-    return !prev || (prev.error !== undefined && (s.retryErrors || prev.error_kind !== 'image'));
+    if (!prev || (prev.error !== undefined && (s.retryErrors || prev.error_kind !== 'image'))) return true;
+    if (prev.error !== undefined || !outputMissing(f)) return false;
+    redoneForOutputs++;
+    return true;
   });
   const lineName = (f: string): string => (path.isAbsolute(f) || base === process.cwd() ? f : path.relative(base, path.resolve(f)));
   // The COCO ids of the images are known now: a clash, or an image --image-ids lacks, is found before the run.
   if (s.coco) checkImageIds(files.map((f) => ({ file: lineName(f), key: path.resolve(f) })), s.imageIds, s.imageIdsFile);
   const skipped = files.length - todo.length;
   if (skipped && todo.length) say(`${skipped} of ${count(files.length, 'image')} already in ${s.out}; resuming`);
+  const redoneSay = () => `${count(redoneForOutputs, 'image')} of ${s.out} redone: ${redoneForOutputs === 1 ? 'its' : 'their'} --viz / --label-maps output was missing (a run stopped before writing it)`;
+  if (redoneForOutputs) say(redoneSay());
 
   const cores = os.availableParallelism?.() ?? os.cpus().length;
-  const outputs = {
-    viz: s.viz ? outputNames(files, s.viz) : undefined,
-    labelMaps: s.labelMaps ? outputNames(files, s.labelMaps, '.png') : undefined,
-  };
   const stats = { processed: 0, failed: 0, interrupted: false, stopped: false, stdoutClosed: false, outputsFailed: 0 };
   // --out - read by a reader that stopped (`| head`): the rest of the work is for nobody; stop as after Ctrl-C, quietly.
   if (toStdout(s)) {
@@ -490,7 +574,7 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
     writeRunSettings(s.out, runSettings);
     return writer;
   };
-  if (todo.length) await runModel(s, todo, outputs, io, factory, mode, cores, stats, journal.done, open, lineName);
+  if (todo.length) await runModel(s, todo, outputs, io, factory, mode, cores, stats, journal.done, open, lineName, route);
   if (stats.stopped) return EXIT.usage;
   const failedTotal = files.reduce((n, f) => n + (doneOf(f)?.error !== undefined ? 1 : 0), 0);
   if (stats.stdoutClosed) return EXIT.interrupted;
@@ -499,7 +583,26 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
     return EXIT.interrupted;
   }
   if (s.coco) {
-    const r = await writeCocoResults(s.out, s.coco, s.imageIds, { base, ...(s.imageIdsFile ? { idsFile: s.imageIdsFile } : {}) });
+    // Ctrl-C while the COCO file is written: stopped at the next piece read, its temporary removed, an earlier
+    // file left as it was; a second signal exits at once (the temporary removed on the way out).
+    const coco = s.coco;
+    route.current = (name) => {
+      if (stats.interrupted) exitNow(EXIT.interrupted);
+      stats.interrupted = true;
+      process.exitCode = EXIT.interrupted;
+      warn(`interrupted (${name}) while writing ${coco}: stopping (Ctrl-C again to stop at once)`);
+    };
+    const dropTemporary = onExitNow(() => fs.rmSync(`${coco}.partial-${process.pid}`, { force: true }));
+    let r: Awaited<ReturnType<typeof writeCocoResults>>;
+    try {
+      r = await writeCocoResults(s.out, coco, s.imageIds, { base, stop: () => stats.interrupted, ...(s.imageIdsFile ? { idsFile: s.imageIdsFile } : {}) });
+    } catch (e) {
+      if (!(e instanceof ScanStopped)) throw e;
+      warn(`interrupted: ${coco} not written${fs.existsSync(coco) ? ' (the earlier one left as it was)' : ''}; the results are complete in ${s.out}: run the same command again to write it`);
+      return EXIT.interrupted;
+    } finally {
+      dropTemporary();
+    }
     say(`COCO results: ${count(r.detections, 'instance')} from ${count(r.images, 'image')} in ${s.coco}`);
     if (r.unmapped.length) {
       // Lines of earlier runs for images this one was not given: left out rather than given a guessed id.
@@ -508,6 +611,7 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
     }
   }
   if (!todo.length) say(`nothing to do: ${files.length === 1 ? 'the image is' : `all ${files.length} images are`} in ${s.out}`);
+  if (redoneForOutputs) say(redoneSay());
   if (failedTotal) say(`${count(failedTotal, 'image')} failed; ${failedTotal === 1 ? 'its line' : 'their lines'} in ${s.out} ${failedTotal === 1 ? 'carries' : 'carry'} "error"`);
   // An overlay or label map that could not be written is a failed output, even where the image's line is fine.
   if (stats.outputsFailed) warn(`${count(stats.outputsFailed, 'overlay or label map', 'overlays or label maps')} could not be written (see above)`);
@@ -540,6 +644,7 @@ async function runModel(
   status: Map<string, LineStatus>,
   open: () => JournalWriter,
   lineName: (file: string) => string,
+  route: SignalRoute,
 ): Promise<void> {
   // Messages go above the progress bar once there is one (the model warns on first use, mid-run).
   let progress: Progress | undefined;
@@ -550,19 +655,21 @@ async function runModel(
   };
   const t0 = performance.now();
   // Ctrl-C or SIGTERM while the model loads: nothing has been written yet (the results are opened after the
-  // load), so stop at once, with the interrupted exit code rather than the signal's default.
-  const onLoadSignal = (name: NodeJS.Signals) => {
+  // load), so stop at once, with the interrupted exit code rather than the signal's default. `--model tiny` being
+  // generated: its temporary file (`<name>.partial-<pid>-<tag>`, renamed into place when complete) goes too.
+  const cacheDir = toStdout(s) ? path.join(os.tmpdir(), 'sotr-cache') : path.join(path.dirname(path.resolve(s.out)), '.sotr-cache');
+  const previousRoute = route.current;
+  route.current = (name: NodeJS.Signals) => {
     io.stderr.write(`sotr: interrupted (${name}) while the model loaded; nothing written\n`);
+    onExitNow(() => removeOwnCachePartials(cacheDir));
     exitNow(EXIT.interrupted);
   };
-  process.on('SIGINT', onLoadSignal);
-  process.on('SIGTERM', onLoadSignal);
   if (s.threads !== undefined) setNumThreads(s.threads); // before the load: the first kernels run there
   let seg: Segmenter;
   try {
     seg = await factory({
       model: s.model,
-      cacheDir: toStdout(s) ? path.join(os.tmpdir(), 'sotr-cache') : path.join(path.dirname(path.resolve(s.out)), '.sotr-cache'),
+      cacheDir,
       device: s.device,
       ...(s.precision ? { precision: s.precision } : {}),
       ...(s.minSize !== undefined ? { minSize: s.minSize } : {}),
@@ -571,9 +678,9 @@ async function runModel(
       ...(s.polygons ? { polygons: true, polygonEpsilon: s.polygonEpsilon ?? 0 } : {}),
       log: say,
     });
-  } finally {
-    process.off('SIGINT', onLoadSignal);
-    process.off('SIGTERM', onLoadSignal);
+  } catch (e) {
+    route.current = previousRoute;
+    throw e;
   }
   const cpuThreads = seg.device === 'cpu' ? ` (${count(backendInfo().cpu.threads, 'thread')})` : '';
   say(`${seg.description} on ${seg.device}${cpuThreads}, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -596,7 +703,8 @@ async function runModel(
   const pendingOutputs = new Set<Promise<void>>();
 
   // Ctrl-C, and SIGTERM (docker stop, Kubernetes, systemd, `timeout`): finish the batch in flight, write it, exit 130;
-  // a second signal exits at once (every line written so far is complete).
+  // a second signal exits at once (every line written so far is complete). Kept after the run: the summary, the
+  // model's disposal.
   let signals = 0;
   const onSignal = (name: NodeJS.Signals) => {
     if (++signals === 1) {
@@ -610,8 +718,7 @@ async function runModel(
       exitNow(EXIT.interrupted);
     }
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  route.current = onSignal;
 
   // Time with a model call outstanding (the device's share when the model keeps no profile).
   const occupancy = { busyMs: 0 };
@@ -682,14 +789,14 @@ async function runModel(
     const lm = outputs.labelMaps?.get(line.file);
     if (lm) {
       const instances = line.instances.map((i) => ({ counts: i.segmentation.counts, label: i.label }));
-      await queueJob(() => pool.run({ kind: 'labels', out: lm, width, height, by: s.labelMapBy, depth: s.labelMapDepth, instances }), `--label-maps ${line.file}`);
+      await queueJob(() => pool.run({ kind: 'labels', out: lm, width, height, by: s.labelMapBy, depth: s.labelMapDepth, instances }), `--label-maps ${lm}`);
     }
     const viz = outputs.viz?.get(line.file);
     if (viz) {
       const instances: VizInstance[] = line.instances
         .filter((i) => i.score >= s.vizThreshold)
         .map((i, k) => ({ counts: i.segmentation.counts, label: i.class, score: i.score, bbox: i.bbox, color: instanceColour(k) }));
-      await queueJob(() => pool.run({ kind: 'viz', file: line.file, out: viz, width, height, instances }), `--viz ${line.file}`);
+      await queueJob(() => pool.run({ kind: 'viz', file: line.file, out: viz, width, height, instances }), `--viz ${viz}`);
     }
   };
 
@@ -762,8 +869,6 @@ async function runModel(
     else progress.finish();
     await writer.close();
     await pool.close();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     // The summary is progress (-q drops it); a profile asked for with --profile is printed with -q too.
     if (!fatal && (!s.quiet || s.profile)) summary(s, seg, say, (m) => io.stderr.write(`sotr: ${m}\n`), { runMs, batch, workers, processed: stats.processed, failed: stats.failed, occupancy, opProfile });
     await seg.dispose();

@@ -13,6 +13,7 @@ import { decodeImage } from '../model/preprocess';
 import { baseImage, encodeOverlay, renderOverlay, type OverlayInstance } from '../render';
 import { labelMap } from '../masks/label_map';
 import { Mask } from '../masks/mask';
+import { ioReason } from './out_files';
 
 export interface DecodeJob {
   kind: 'decode';
@@ -100,38 +101,46 @@ function decodeMessage(e: unknown, file: string): string {
   return msg.startsWith('cannot decode') ? msg : `cannot decode the image: ${msg}`;
 }
 
-// An output file of a job: written by `write` to a temporary name beside it, then renamed into place (a reader never
-// sees half a file); a failure becomes the job's one-line error.
+// An output file of a job: `make` gives its bytes, written to a temporary name beside it (by Node, so a failure says
+// why: a full disk is ENOSPC, not libvips' bare "write error"), then renamed into place (a reader never sees half a
+// file); on a failure the temporary goes, and the error is one line with the system's reason (the caller names the
+// option and the file).
 async function writeOutput<K extends 'viz' | 'labels'>(
   kind: K,
   id: number,
   out: string,
-  write: (tmp: string) => Promise<unknown>,
+  make: () => Promise<Buffer>,
 ): Promise<{ kind: K; id: number; error?: string; ms: number }> {
   const t0 = performance.now();
+  const tmp = `${out}.partial-${process.pid}`;
   try {
+    const bytes = await make();
     fs.mkdirSync(path.dirname(out), { recursive: true });
-    const tmp = `${out}.partial-${process.pid}`;
-    await write(tmp);
+    fs.writeFileSync(tmp, bytes);
     fs.renameSync(tmp, out);
     return { kind, id, ms: performance.now() - t0 };
   } catch (e) {
-    return { kind, id, error: String((e as Error)?.message ?? e).split('\n')[0], ms: performance.now() - t0 };
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // Not removable (the folder went): the next run's start removes it.
+    }
+    return { kind, id, error: ioReason(e), ms: performance.now() - t0 };
   }
 }
 
 function viz(job: VizJob): Promise<VizDone> {
-  return writeOutput('viz', job.id, job.out, async (tmp) => {
+  return writeOutput('viz', job.id, job.out, async () => {
     const { width: W, height: H } = job;
     const base = await baseImage(job.file, 0);
     if (base.width !== W || base.height !== H) throw new Error(`image is ${base.width}×${base.height}, results say ${W}×${H}`);
     const format = path.extname(job.out).toLowerCase() === '.png' ? 'png' : 'jpeg';
-    await encodeOverlay(await renderOverlay(base, job.instances, { inPlace: true }), format).toFile(tmp);
+    return encodeOverlay(await renderOverlay(base, job.instances, { inPlace: true }), format).toBuffer();
   });
 }
 
 function labels(job: LabelsJob): Promise<LabelsDone> {
-  return writeOutput('labels', job.id, job.out, async (tmp) => {
+  return writeOutput('labels', job.id, job.out, async () => {
     const { width: W, height: H } = job;
     // The largest value, known before painting: the instance count, or 1 + the largest label.
     const top = job.by === 'instance' ? job.instances.length : job.instances.reduce((m, i) => Math.max(m, i.label + 1), 0);
@@ -146,7 +155,7 @@ function labels(job: LabelsJob): Promise<LabelsDone> {
     // takes the pixel depth from the typed array: the Uint16Array itself gives 16-bit samples.
     const raw = { raw: { width: W, height: H, channels: 1 as const } };
     const img = job.depth === 16 ? sharp(map.data, raw).toColourspace('grey16') : sharp(Uint8Array.from(map.data), raw).toColourspace('b-w');
-    await img.png().toFile(tmp);
+    return img.png().toBuffer();
   });
 }
 

@@ -2,7 +2,10 @@
 // resume, COCO, overlays, signals, exit codes) is tested whatever state the real model is in.
 //   node tests/cli/helpers/fake-cli.mjs predict --model fake ...
 // The stand-in finds two "instances" per image: the dark pixels and the centre rectangle. FAKE_DELAY_MS slows
-// each model call down (for the interrupt tests), FAKE_LOAD_MS the load; --classes knows three names (any label).
+// each model call down (for the interrupt tests), FAKE_LOAD_MS the load (FAKE_CACHE_PARTIAL=1: writing a model into
+// the cache meanwhile); --classes knows three names (any label).
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { main } from '../../../dist/cli/main.js';
 
 const delay = Number(process.env.FAKE_DELAY_MS || 0);
@@ -72,7 +75,15 @@ function box(mask, h, w) {
 
 const fakeSegmenter = async (o) => {
   if (o.model !== 'fake') throw Object.assign(new Error(`fake model only, received ${o.model}`), { code: 'SOTR_CHECKPOINT_FORMAT' });
+  // FAKE_CACHE_PARTIAL=1: the load writes a model into the cache as `--model tiny` does (a temporary renamed into
+  // place once complete), slowly.
+  const partial = process.env.FAKE_CACHE_PARTIAL === '1' ? path.join(o.cacheDir, `fake.safetensors.partial-${process.pid}-t1`) : null;
+  if (partial) {
+    mkdirSync(o.cacheDir, { recursive: true });
+    writeFileSync(partial, 'half a model');
+  }
   if (loadDelay) await new Promise((r) => setTimeout(r, loadDelay));
+  if (partial) renameSync(partial, path.join(o.cacheDir, 'fake.safetensors'));
   const bad = (o.classes ?? []).filter((c) => typeof c === 'string' && !['person', 'bicycle', 'car'].includes(c));
   if (bad.length) throw Object.assign(new Error(`classes: no class ${bad.join(', ')}`), { code: 'SOTR_CONFIG' });
   return {

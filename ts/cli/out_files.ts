@@ -1,0 +1,147 @@
+/**
+ * `sotr predict`'s files around its outputs: the lock that keeps a second process off one --out, the temporaries
+ * (`<name>.partial-<pid>`) a killed process leaves, and how a failed write reads (the option, the file, the reason).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { UsageError } from './args';
+
+/** Whether a process with this id runs on this machine (EPERM: it runs, as another user). */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** `--viz out/viz/x.jpg: no space left on device (ENOSPC)`: Node's "ENOSPC: no space left on device, write" without the syscall and paths. */
+export function ioReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const msg = String(err?.message ?? e).split('\n')[0]!;
+  const m = err?.code ? new RegExp(`^${err.code}: ([^,]+)`).exec(msg) : null;
+  return m ? `${m[1]} (${err.code})` : msg;
+}
+
+/** An error writing an output: its message names the option and the final file (not a temporary), its code kept. */
+export function outputError(option: string, file: string, e: unknown): Error {
+  if (e instanceof UsageError) return e;
+  const err = new Error(`${option} ${file}: ${ioReason(e)}`) as NodeJS.ErrnoException;
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code) err.code = code;
+  return err;
+}
+
+/**
+ * Removes the temporaries (`<name>.partial-<pid>`, `<name>.partial-<pid>-<tag>`) that processes no longer running
+ * left in `dir` (killed while they wrote); `prefix` limits it to one file's. A live process's are its own business
+ * (another run may share the folder). Returns how many went.
+ */
+export function removeStalePartials(dir: string, prefix = ''): number {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return 0; // no folder yet
+  }
+  let removed = 0;
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /\.partial-(\d+)(?:-[0-9a-z]+)?$/.exec(name);
+    if (!m || pidAlive(Number(m[1]))) continue;
+    try {
+      fs.rmSync(path.join(dir, name), { force: true });
+      removed++;
+    } catch {
+      // Not ours to remove (permissions): left.
+    }
+  }
+  return removed;
+}
+
+/** The temporaries of this process named `<prefix>.partial-<pid>…` in `dir`, removed (an interrupted write). */
+export function removeOwnPartials(dir: string, prefix: string): void {
+  const mine = `${prefix}.partial-${process.pid}`;
+  try {
+    for (const f of fs.readdirSync(dir)) if (f === mine || f.startsWith(`${mine}-`)) fs.rmSync(path.join(dir, f), { force: true });
+  } catch {
+    // No folder, or no way to remove it.
+  }
+}
+
+export const lockFile = (out: string): string => `${out}.lock`;
+
+interface LockRecord {
+  pid: number;
+  host: string;
+  started: string;
+}
+
+/**
+ * Takes `<out>.lock` (created exclusively) for this process: two runs appending to one results file would mix their
+ * lines and settings. A lock held by a live process, or by one on another machine (its process cannot be asked), is
+ * a UsageError naming it; one whose process is gone (this machine) is stale and taken over. Returns its release.
+ */
+export function takeLock(out: string): () => void {
+  const file = lockFile(out);
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const me: LockRecord = { pid: process.pid, host: os.hostname(), started: new Date().toISOString() };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = fs.openSync(file, 'wx');
+      try {
+        fs.writeSync(fd, JSON.stringify(me) + '\n');
+      } finally {
+        fs.closeSync(fd);
+      }
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw outputError('--out', file, e);
+    }
+    let text = '';
+    let held: Partial<LockRecord> | undefined;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+      held = JSON.parse(text) as Partial<LockRecord>;
+    } catch {
+      held = undefined; // gone meanwhile, or not written yet
+    }
+    const sameHost = held?.host === me.host;
+    // A lock with no record: a process killed between creating and writing it, once it is a few seconds old.
+    const unreadableAndOld = !held && (() => {
+      try {
+        return Date.now() - fs.statSync(file).mtimeMs > 5000;
+      } catch {
+        return true;
+      }
+    })();
+    const stale = (held && sameHost && !pidAlive(Number(held.pid))) || unreadableAndOld;
+    if (!stale || attempt >= 2) {
+      const who = held?.pid !== undefined ? `process ${held.pid}${sameHost ? '' : ` on ${held.host}`}` : 'another process';
+      throw new UsageError(
+        `--out ${out} is in use by ${who} (lock file ${file}): two runs on one results file would mix their lines; ` +
+          `wait for it, give another --out, or delete ${file} if no such run is going on`,
+      );
+    }
+    // Stale: removed if it still holds what was read (another process may have taken it over meanwhile).
+    try {
+      if (fs.readFileSync(file, 'utf8') === text) fs.rmSync(file, { force: true });
+    } catch {
+      /* gone already */
+    }
+  }
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    try {
+      const held = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<LockRecord>;
+      if (held.pid === me.pid && held.host === me.host) fs.rmSync(file, { force: true });
+    } catch {
+      // Gone, or no longer ours.
+    }
+  };
+}

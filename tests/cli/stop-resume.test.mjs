@@ -88,13 +88,19 @@ test('one process per --out: a second run is refused naming the other\'s pid and
   r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '-q', '--overwrite', '--classes', 'bogus']);
   assert.is(r.code, 1, r.stderr);
   assert.not.ok(existsSync(lock));
-  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', path.join(dir, 'r2.jsonl'), '--batch', '1'], {
-    env: { FAKE_DELAY_MS: '3000' },
-    onSpawn: (child) =>
-      whenExists(path.join(dir, 'r2.jsonl'), () => {
-        child.kill('SIGINT');
-        setTimeout(() => child.kill('SIGINT'), 200);
-      }),
+  const r2 = path.join(dir, 'r2.jsonl');
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', r2, '--batch', '1'], {
+    env: { FAKE_DELAY_MS: '1500' },
+    onSpawn: (child) => {
+      // Once the first line is written, the next batch is in flight for 1.5 s: the second signal comes first.
+      const t = setInterval(() => {
+        if (existsSync(r2) && readFileSync(r2, 'utf8').includes('\n')) {
+          clearInterval(t);
+          child.kill('SIGINT');
+          setTimeout(() => child.kill('SIGINT'), 200);
+        }
+      }, 20).unref();
+    },
   });
   assert.is(r.code, 130, r.stderr);
   assert.not.ok(existsSync(path.join(dir, 'r2.jsonl.lock')));

@@ -462,11 +462,14 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   const onSignal = (name: NodeJS.Signals) => route.current(name);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Kept once the run has returned: the process still ends its workers, and a signal then (the default would end it
+  // by the signal, exit code lost) ends it at once with the run's code; everything is written and the lock gone.
+  let code: number = EXIT.usage; // what main returns for an error thrown
   try {
-    return await predictLocked(s, files, skips, io, factory, route);
+    code = await predictLocked(s, files, skips, io, factory, route);
+    return code;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    route.current = () => exitNow(code);
     unhook();
     process.off('exit', release);
     release();

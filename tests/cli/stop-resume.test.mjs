@@ -3,7 +3,7 @@
 // write or the model's generation, write errors naming the option and the file, temporaries never left behind.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -82,6 +82,17 @@ test('one process per --out: a second run is refused naming the other\'s pid and
   // A lock whose process has ended (a SIGKILL) is stale: taken over; the run's end (exit 2) removes it.
   writeFileSync(lock, JSON.stringify({ pid: deadPid(), host: os.hostname(), started: new Date().toISOString() }) + '\n');
   let r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '-q']);
+  assert.is(r.code, 2, r.stderr);
+  assert.not.ok(existsSync(lock));
+  // Another machine's lock (a job restarted in a new container: new host name): refused while it is renewed (the
+  // holder touches it every 10 s), taken over once a minute old, so the restarted job is not blocked for good.
+  writeFileSync(lock, JSON.stringify({ pid: 4242, host: 'some-other-host', started: new Date().toISOString() }) + '\n');
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '-q']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /in use by process 4242 on some-other-host/);
+  const old = new Date(Date.now() - 120_000);
+  utimesSync(lock, old, old);
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '-q', '--overwrite']);
   assert.is(r.code, 2, r.stderr);
   assert.not.ok(existsSync(lock));
   // A load that fails (exit 1), and a second signal's immediate exit: no lock left.

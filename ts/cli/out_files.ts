@@ -80,10 +80,16 @@ interface LockRecord {
   started: string;
 }
 
+/** How often a held lock's modification time is renewed, and how old one must be to count as abandoned. */
+const LOCK_HEARTBEAT_MS = 10_000;
+const LOCK_ABANDONED_MS = 60_000;
+
 /**
  * Takes `<out>.lock` (created exclusively) for this process: two runs appending to one results file would mix their
- * lines and settings. A lock held by a live process, or by one on another machine (its process cannot be asked), is
- * a UsageError naming it; one whose process is gone (this machine) is stale and taken over. Returns its release.
+ * lines and settings. A lock held by a live process is a UsageError naming it. It is stale, and taken over, when its
+ * process is gone (this machine), names this very process (a container restarted with the same pid), or has not been
+ * renewed for a minute: the holder touches it every 10 s, so a lock from another machine or a killed container (new
+ * host name, other pid namespace) does not block the restarted job for good. Returns its release.
  */
 export function takeLock(out: string): () => void {
   const file = lockFile(out);
@@ -118,7 +124,15 @@ export function takeLock(out: string): () => void {
         return true;
       }
     })();
-    const stale = (held && sameHost && !pidAlive(Number(held.pid))) || unreadableAndOld;
+    const abandoned = (() => {
+      try {
+        return Date.now() - fs.statSync(file).mtimeMs > LOCK_ABANDONED_MS;
+      } catch {
+        return true;
+      }
+    })();
+    const stale =
+      (held && sameHost && (Number(held.pid) === process.pid || !pidAlive(Number(held.pid)))) || unreadableAndOld || abandoned;
     if (!stale || attempt >= 2) {
       const who = held?.pid !== undefined ? `process ${held.pid}${sameHost ? '' : ` on ${held.host}`}` : 'another process';
       throw new UsageError(
@@ -134,9 +148,19 @@ export function takeLock(out: string): () => void {
     }
   }
   let released = false;
+  const heartbeat = setInterval(() => {
+    try {
+      const now = new Date();
+      fs.utimesSync(file, now, now);
+    } catch {
+      // Gone (deleted by hand): nothing to renew.
+    }
+  }, LOCK_HEARTBEAT_MS);
+  heartbeat.unref();
   return () => {
     if (released) return;
     released = true;
+    clearInterval(heartbeat);
     try {
       const held = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<LockRecord>;
       if (held.pid === me.pid && held.host === me.host) fs.rmSync(file, { force: true });

@@ -90,6 +90,7 @@ test('one process per --out: a second run is refused naming the other\'s pid and
   r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '-q']);
   assert.is(r.code, 1, r.stderr);
   assert.match(r.stderr, /in use by process 4242 on some-other-host/);
+  assert.not.match(r.stderr, /--help' for usage/, 'no usage hint: the options are not the problem');
   const old = new Date(Date.now() - 120_000);
   utimesSync(lock, old, old);
   r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '-q', '--overwrite']);

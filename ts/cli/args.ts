@@ -18,6 +18,8 @@ export class UsageError extends Error {
   constructor(
     message: string,
     readonly command?: string,
+    /** Whether "run 'sotr ... --help' for usage" follows: not for a refusal the options do not explain (a lock). */
+    readonly helpHint = true,
   ) {
     super(message);
     this.name = 'UsageError';

@@ -64,7 +64,7 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     if (e instanceof UsageError) {
       const where = e.command ?? (cmd && USAGES[cmd] ? cmd : undefined);
       io.stderr.write(`sotr${where ? ` ${where}` : ''}: ${e.message}\n`);
-      io.stderr.write(`run 'sotr ${where ? `${where} ` : ''}--help' for usage\n`);
+      if (e.helpHint) io.stderr.write(`run 'sotr ${where ? `${where} ` : ''}--help' for usage\n`);
       return EXIT.usage;
     }
     // Configuration and environment errors (a checkpoint that does not load, a device that is not there, a file

@@ -138,6 +138,8 @@ export function takeLock(out: string): () => void {
       throw new UsageError(
         `--out ${out} is in use by ${who} (lock file ${file}): two runs on one results file would mix their lines; ` +
           `wait for it, give another --out, or delete ${file} if no such run is going on`,
+        undefined,
+        false,
       );
     }
     // Stale: removed if it still holds what was read (another process may have taken it over meanwhile).

@@ -233,6 +233,20 @@ Napi::Value FromHostParts(const Napi::CallbackInfo& info) {
   ctx.checkAlive();
   sotr::Tensor t = sotr::allocTensor(*ctx.backend, dtype, shape);
   sotr::DeviceContext* c = &ctx;
+  // copyNow (a worker_thread's call): the copy is made here, before returning, on the worker's own thread (it is
+  // not the main thread's event loop that waits). Under Node 26 a worker's teardown could free the parts (sharp's pixels) before the borrow's hook
+  // ran, whatever the hooks' order: a segfault in the device thread's memcpy in ~1 of 4 runs of the worker-teardown
+  // test (0 of 8 under Node 24). A worker's environment cannot be torn down while its thread is in this call.
+  if (info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value()) {
+    auto* dst = static_cast<uint8_t*>(t.raw());
+    for (const auto& [src, n] : parts) {
+      if (n) std::memcpy(dst, src, n);
+      dst += n;
+    }
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Resolve(wrapTensor(env, t));
+    return deferred.Promise();
+  }
   auto borrow = PartsBorrow::start(env, arr);
   try {
     return queueJob(env, ctx, [c, t, parts = std::move(parts), borrow]() -> ToJs {

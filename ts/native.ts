@@ -59,8 +59,11 @@ export interface NativeAddon {
   interfaceVersion?: number;
   NativeTensor: new () => NativeTensorHandle;
   fromHost(bytes: Uint8Array, dtype: string, shape: number[], device: string): NativeTensorHandle;
-  /** A CPU tensor of the parts' bytes one after another, copied on the CPU thread; keep the parts alive until it settles. */
-  fromHostParts(parts: ArrayBufferView[], dtype: string, shape: number[]): Promise<NativeTensorHandle>;
+  /**
+   * A CPU tensor of the parts' bytes one after another, copied on the CPU thread (copyNow: at the call, on this
+   * thread); keep the parts alive until it settles.
+   */
+  fromHostParts(parts: ArrayBufferView[], dtype: string, shape: number[], copyNow?: boolean): Promise<NativeTensorHandle>;
   /** Detaches (frees now) the given ArrayBuffers; returns the bytes released. Only for buffers nothing else uses. */
   releaseHostBuffers(buffers: ArrayBuffer[]): number;
   /** scope: the caller's deferred scope (0: none), whose earlier failure the read reports. */

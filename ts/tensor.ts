@@ -4,6 +4,7 @@
  * is only a safety net. Disposing while queued work still reads the tensor is
  * safe: the memory returns to the pool when that work completes.
  */
+import { isMainThread } from 'node:worker_threads';
 import { DisposedError, DTypeError, ShapeError, SotrRangeError, SotrTypeError } from './errors';
 import { concreteDevice, resolveDevice, type DeviceSpec } from './device';
 import { native, type NativeTensorHandle } from './native';
@@ -120,7 +121,8 @@ export class Tensor {
   static async fromParts(parts: readonly TensorData[], shape: readonly number[], dtype: DType): Promise<Tensor> {
     const s = checkShape(shape as number[]);
     try {
-      return new Tensor(await native().fromHostParts([...parts], dtype, s));
+      // In a worker_thread the copy is made at the call (its environment may be torn down under a copy made later).
+      return new Tensor(await native().fromHostParts([...parts], dtype, s, !isMainThread));
     } catch (e) {
       throw mapNativeError(e);
     }

@@ -62,11 +62,14 @@ export function removeStalePartials(dir: string, prefix = ''): number {
   return removed;
 }
 
-/** The temporaries of this process named `<prefix>.partial-<pid>…` in `dir`, removed (an interrupted write). */
-export function removeOwnPartials(dir: string, prefix: string): void {
-  const mine = `${prefix}.partial-${process.pid}`;
+/**
+ * This process's temporaries in `dir` (`<name>.partial-<pid>` or `<name>.partial-<pid>-<tag>`), removed: an interrupted
+ * write, such as `--model tiny` being generated into the cache.
+ */
+export function removeOwnPartials(dir: string): void {
+  const mine = new RegExp(`\\.partial-${process.pid}(?:-[0-9a-z]+)?$`);
   try {
-    for (const f of fs.readdirSync(dir)) if (f === mine || f.startsWith(`${mine}-`)) fs.rmSync(path.join(dir, f), { force: true });
+    for (const f of fs.readdirSync(dir)) if (mine.test(f)) fs.rmSync(path.join(dir, f), { force: true });
   } catch {
     // No folder, or no way to remove it.
   }
@@ -117,22 +120,18 @@ export function takeLock(out: string): () => void {
     }
     const sameHost = held?.host === me.host;
     // A lock with no record: a process killed between creating and writing it, once it is a few seconds old.
-    const unreadableAndOld = !held && (() => {
-      try {
-        return Date.now() - fs.statSync(file).mtimeMs > 5000;
-      } catch {
-        return true;
-      }
-    })();
-    const abandoned = (() => {
-      try {
-        return Date.now() - fs.statSync(file).mtimeMs > LOCK_ABANDONED_MS;
-      } catch {
-        return true;
-      }
-    })();
+    // Milliseconds since the lock was last written or renewed (gone meanwhile: as old as can be).
+    let age = Infinity;
+    try {
+      age = Date.now() - fs.statSync(file).mtimeMs;
+    } catch {
+      /* gone */
+    }
+    // A lock with no record is a process killed between creating and writing it, once it is a few seconds old.
     const stale =
-      (held && sameHost && (Number(held.pid) === process.pid || !pidAlive(Number(held.pid)))) || unreadableAndOld || abandoned;
+      (held && sameHost && (Number(held.pid) === process.pid || !pidAlive(Number(held.pid)))) ||
+      (!held && age > 5000) ||
+      age > LOCK_ABANDONED_MS;
     if (!stale || attempt >= 2) {
       const who = held?.pid !== undefined ? `process ${held.pid}${sameHost ? '' : ` on ${held.host}`}` : 'another process';
       throw new UsageError(

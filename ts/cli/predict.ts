@@ -31,7 +31,7 @@ import { instanceColour } from '../render';
 import type { DecodedImage, PostprocessFlags, Segmenter, SegmenterFactory } from './segmenter';
 import { exitNow, onExitNow } from './exit_now';
 import { ScanStopped } from './journal';
-import { removeStalePartials, takeLock } from './out_files';
+import { removeOwnPartials, removeStalePartials, takeLock } from './out_files';
 import { folderRealKeys } from './inputs';
 
 export interface CliIO {
@@ -387,14 +387,6 @@ function runOutputNames(files: string[], done: Iterable<string>, dir: string, ex
   return new Map(files.map((f) => [f, names.get(path.resolve(f))!]));
 }
 
-/** This process's temporaries in the model cache (an interrupted `--model tiny` generation). */
-function removeOwnCachePartials(cacheDir: string): void {
-  try {
-    for (const f of fs.readdirSync(cacheDir)) if (f.includes(`.partial-${process.pid}-`)) fs.rmSync(path.join(cacheDir, f), { force: true });
-  } catch {
-    // No cache folder yet.
-  }
-}
 
 const FATAL_CODES = new Set(['SOTR_DEVICE_LOST', 'SOTR_NATIVE_LOAD']);
 
@@ -664,7 +656,7 @@ async function runModel(
   const previousRoute = route.current;
   route.current = (name: NodeJS.Signals) => {
     io.stderr.write(`sotr: interrupted (${name}) while the model loaded; nothing written\n`);
-    onExitNow(() => removeOwnCachePartials(cacheDir));
+    onExitNow(() => removeOwnPartials(cacheDir));
     exitNow(EXIT.interrupted);
   };
   if (s.threads !== undefined) setNumThreads(s.threads); // before the load: the first kernels run there

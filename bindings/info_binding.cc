@@ -42,6 +42,19 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   auto cpu = Napi::Object::New(env);
   try {
     cpu.Set("threads", Napi::Number::New(env, sotr::cpuPool().size()));
+    // Where the default count comes from: a container's CPU quota caps it below the cores it may run on.
+    const sotr::ThreadDefault def = sotr::defaultThreads();
+    cpu.Set("cores", Napi::Number::New(env, def.cores));
+    if (def.quota.cpus > 0) {
+      auto quota = Napi::Object::New(env);
+      quota.Set("cpus", Napi::Number::New(env, def.quota.cpus));
+      quota.Set("source", def.quota.source);
+      cpu.Set("quota", quota);
+    } else {
+      cpu.Set("quota", env.Null());
+    }
+    cpu.Set("defaultThreads", Napi::Number::New(env, def.threads));
+    cpu.Set("defaultThreadsFrom", def.fromEnv ? "SOTR_NUM_THREADS" : def.fromQuota ? "cpu quota" : "cores");
     cpu.Set("simd", sotr::simdLevelName(sotr::activeSimdLevel()));
     cpu.Set("maxSimd", sotr::simdLevelName(sotr::maxSimdLevel()));
     // What precision 'bf16' computes in on the CPU: bfloat16 products where

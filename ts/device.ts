@@ -3,6 +3,7 @@
  * to the CPU quietly, recording why; an explicit 'cuda' without a usable GPU
  * throws DeviceUnavailableError. SOTR_DEVICE, when set, wins over code.
  */
+import * as os from 'node:os';
 import { DeviceUnavailableError, SotrRangeError } from './errors';
 import { native, nativeLoadError, type NativeBackendInfo, type NativeMemoryInfo, type WeightCacheInfo } from './native';
 
@@ -65,7 +66,10 @@ export interface BackendInfo extends Omit<NativeBackendInfo, 'build'> {
   build: NativeBackendInfo['build'] & { loaded: boolean; loadError?: string };
   /** The device 'auto' resolves to, and why, and whether SOTR_DEVICE decided it. */
   defaultDevice: { device: string; reason?: string; fromEnvironment: boolean; environment?: string };
-  /** Thread count source: 'SOTR_NUM_THREADS', 'option' or 'cores'. */
+  /**
+   * Where the CPU thread count comes from: 'SOTR_NUM_THREADS', 'option' (setNumThreads), 'cpu quota' (a
+   * container's CPU limit, below the cores: `cpu.quota`) or 'cores' (those the process may run on).
+   */
   threadsFrom: string;
 }
 
@@ -122,11 +126,25 @@ export function backendInfo(): BackendInfo {
     ...raw,
     build: { ...raw.build, loaded: !err, loadError: err?.message },
     defaultDevice,
-    threadsFrom,
+    threadsFrom: threadsFrom === 'cores' && raw.cpu.defaultThreadsFrom === 'cpu quota' ? 'cpu quota' : threadsFrom,
   };
 }
 
-/** Sets the CPU thread count (0 = default: SOTR_NUM_THREADS or the cores available). Returns the count in effect. */
+/**
+ * The CPUs this process can keep busy: the cores it may run on (its affinity mask), at most ceil of a container's
+ * CPU quota. What sizing decisions beside the model's pool (worker threads, libvips' threads) should go by:
+ * os.availableParallelism() does not see a cgroup v1 quota.
+ */
+export function usableCpus(): number {
+  const cpu = backendInfo().cpu;
+  const cores = cpu.cores ?? os.availableParallelism?.() ?? os.cpus().length;
+  return cpu.quota ? Math.max(1, Math.min(cores, Math.ceil(cpu.quota.cpus))) : Math.max(1, cores);
+}
+
+/**
+ * Sets the CPU thread count (0 = default: SOTR_NUM_THREADS, else the cores the process may run on, at most ceil of a
+ * container's CPU quota). Returns the count in effect.
+ */
 export function setNumThreads(n: number): number {
   if (!Number.isInteger(n) || n < 0 || n > 1024) throw new SotrRangeError(`setNumThreads: n must be an integer 0..1024, received ${n}`);
   threadsFrom = n === 0 ? (threadsEnvValid() ? 'SOTR_NUM_THREADS' : 'cores') : 'option';

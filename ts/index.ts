@@ -8,6 +8,7 @@ export {
   backendInfo,
   resolveDevice,
   setNumThreads,
+  usableCpus,
   memoryInfo,
   resetPeakMemory,
   releaseCached,

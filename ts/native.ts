@@ -25,6 +25,17 @@ export interface NativeBackendInfo {
     features: string[];
     /** What precision 'bf16' multiplies in on the CPU: 'bfloat16' (AVX512-BF16 GEMM kernels) or 'float32'. */
     bf16: 'bfloat16' | 'float32';
+    /** The cores this process may run on (its affinity mask: taskset, cpusets). */
+    cores?: number;
+    /**
+     * A container's CPU bandwidth limit (cgroup v2 `cpu.max`, v1 `cpu.cfs_quota_us`; the smallest along the
+     * cgroup's ancestors) in CPUs, and the file that set it; null when there is none. The default thread count is
+     * at most ceil(cpus).
+     */
+    quota?: { cpus: number; source: string } | null;
+    /** The thread count the pool is made with when nothing sets it, and why: 'SOTR_NUM_THREADS', 'cpu quota' or 'cores'. */
+    defaultThreads?: number;
+    defaultThreadsFrom?: 'SOTR_NUM_THREADS' | 'cpu quota' | 'cores';
     error?: string;
   };
   cuda: {

@@ -165,19 +165,33 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain,
   });
 }
 
-int defaultThreadCount() {
-  if (const int64_t v = env::integer("SOTR_NUM_THREADS", 0, 1, 1024)) return static_cast<int>(v);
+ThreadDefault defaultThreads() {
+  ThreadDefault d;
+  unsigned hc = std::thread::hardware_concurrency();
+  d.cores = hc ? static_cast<int>(hc) : 1;
 #if defined(__linux__)
   // The cores this process may use (taskset, cgroups' cpusets), not every core of the machine.
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) {
     int c = CPU_COUNT(&set);
-    if (c > 0) return c;
+    if (c > 0) d.cores = c;
   }
 #endif
-  unsigned hc = std::thread::hardware_concurrency();
-  return hc ? static_cast<int>(hc) : 1;
+  d.quota = readCpuQuota();
+  d.threads = d.cores;
+  if (const int q = quotaThreads(d.quota); q > 0 && q < d.threads) {
+    d.threads = q;
+    d.fromQuota = true;
+  }
+  if (const int64_t v = env::integer("SOTR_NUM_THREADS", 0, 1, 1024)) {
+    d.threads = static_cast<int>(v);
+    d.fromEnv = true;
+    d.fromQuota = false;
+  }
+  return d;
 }
+
+int defaultThreadCount() { return defaultThreads().threads; }
 
 namespace {
 std::mutex g_pool_mu;

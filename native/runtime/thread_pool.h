@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/cpu_quota.h"
+
 namespace sotr {
 
 class ThreadPool {
@@ -76,7 +78,17 @@ class ThreadPool {
 
 // The process-wide pool (created on first use with defaultThreadCount()).
 ThreadPool& cpuPool();
-// SOTR_NUM_THREADS if set and valid, else the cores this process may use.
+
+// What the default thread count is made of.
+struct ThreadDefault {
+  int threads = 1;         // the default count
+  int cores = 1;           // the cores this process may run on (its affinity mask)
+  CpuQuota quota;          // the container's CPU bandwidth, if any
+  bool fromQuota = false;  // the quota set the count (fewer than the cores)
+  bool fromEnv = false;    // SOTR_NUM_THREADS set it
+};
+// SOTR_NUM_THREADS if set and valid, else the cores this process may use, at most ceil(its CPU quota).
+ThreadDefault defaultThreads();
 int defaultThreadCount();
 // Re-creates the process-wide pool with n threads (n <= 0: default).
 void setCpuThreads(int n);

@@ -6,11 +6,16 @@
 // pool destroyed while its workers spin or sleep, and a task that throws (the
 // region stops, the caller gets the exception, the pool goes on). With SOTR_POOL_SPIN_US=0
 // (the second run in tests/foundation/thread-pool-native.test.mjs) the
-// workers sleep at once. Prints "N checks, M failures"; exits 1 on a failure.
+// workers sleep at once. Also the default thread count's CPU quota (cgroup v2 cpu.max, v1 cpu.cfs_quota_us) read
+// from fake trees. Prints "N checks, M failures"; exits 1 on a failure.
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -49,7 +54,100 @@ static bool forCovers(ThreadPool& pool, int64_t n, int64_t grain) {
   return true;
 }
 
+// A fake file system for readCpuQuota: files written under `root`, which it prefixes to every path it reads.
+struct FakeTree {
+  std::string root;
+  explicit FakeTree(const std::string& name)
+      : root((std::filesystem::temp_directory_path() / ("sotr-quota-" + std::to_string(::getpid()) + "-" + name)).string()) {
+    std::filesystem::remove_all(root);
+  }
+  ~FakeTree() { std::filesystem::remove_all(root); }
+  void put(const std::string& path, const std::string& text) {
+    const std::filesystem::path p = root + path;
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+  }
+};
+
+static const char* kV2Mount = "30 25 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n";
+
+static void cpuQuotaChecks() {
+  {  // cgroup v2 in a container's own namespace: its limit at the mount's root
+    FakeTree t("v2ns");
+    t.put("/proc/self/cgroup", "0::/\n");
+    t.put("/proc/self/mountinfo", std::string("22 1 8:1 / / rw - ext4 /dev/sda1 rw\n") + kV2Mount);
+    t.put("/sys/fs/cgroup/cpu.max", "150000 100000\n");
+    const CpuQuota q = readCpuQuota(t.root);
+    CHECK(q.cpus == 1.5 && q.source == "/sys/fs/cgroup/cpu.max", "v2 namespaced: %g from '%s'", q.cpus, q.source.c_str());
+    CHECK(quotaThreads(q) == 2, "1.5 CPUs: %d threads", quotaThreads(q));
+    t.put("/sys/fs/cgroup/cpu.max", "max 100000\n");
+    CHECK(readCpuQuota(t.root).cpus == 0, "v2 'max': no limit");
+  }
+  {  // v2 without a namespace: the process's cgroup deep in the tree, the limit on an ancestor
+    FakeTree t("v2deep");
+    t.put("/proc/self/cgroup", "0::/kubepods/pod1/c1\n");
+    t.put("/proc/self/mountinfo", kV2Mount);
+    t.put("/sys/fs/cgroup/kubepods/pod1/c1/cpu.max", "max 100000\n");
+    t.put("/sys/fs/cgroup/kubepods/pod1/cpu.max", "300000 100000\n");
+    t.put("/sys/fs/cgroup/kubepods/cpu.max", "max 100000\n");
+    const CpuQuota q = readCpuQuota(t.root);
+    CHECK(q.cpus == 3 && q.source == "/sys/fs/cgroup/kubepods/pod1/cpu.max", "v2 ancestor: %g from '%s'", q.cpus, q.source.c_str());
+    t.put("/sys/fs/cgroup/kubepods/pod1/c1/cpu.max", "50000 100000\n");  // the smallest wins
+    CHECK(readCpuQuota(t.root).cpus == 0.5 && quotaThreads(readCpuQuota(t.root)) == 1, "v2 own 0.5 below the parent's 3");
+  }
+  {  // cgroup v1, a container mounting its own cgroup as the root (docker without a cgroup namespace)
+    FakeTree t("v1");
+    t.put("/proc/self/cgroup", "11:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n0::/docker/abc\n");
+    t.put("/proc/self/mountinfo",
+          "40 30 0:35 /docker/abc /sys/fs/cgroup/cpu,cpuacct ro,nosuid - cgroup cgroup rw,cpu,cpuacct\n"
+          "41 30 0:36 /docker/abc /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory\n");
+    t.put("/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us", "250000\n");
+    t.put("/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us", "100000\n");
+    const CpuQuota q = readCpuQuota(t.root);
+    CHECK(q.cpus == 2.5 && quotaThreads(q) == 3, "v1: %g CPUs, %d threads", q.cpus, quotaThreads(q));
+    CHECK(q.source == "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us", "v1 source '%s'", q.source.c_str());
+    t.put("/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us", "-1\n");
+    CHECK(readCpuQuota(t.root).cpus == 0, "v1 quota -1: no limit");
+  }
+  {  // hybrid: a v1 cpu controller and the unified hierarchy; the smaller limit binds. A mount point with a space.
+    FakeTree t("hybrid");
+    t.put("/proc/self/cgroup", "1:cpu:/job\n0::/job\n");
+    t.put("/proc/self/mountinfo",
+          "40 30 0:35 / /sys/fs/cgroup/my\\040cpu rw - cgroup cgroup rw,cpu\n"
+          "41 30 0:36 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
+    t.put("/sys/fs/cgroup/my cpu/job/cpu.cfs_quota_us", "400000\n");
+    t.put("/sys/fs/cgroup/my cpu/job/cpu.cfs_period_us", "100000\n");
+    t.put("/sys/fs/cgroup/unified/job/cpu.max", "200000 100000\n");
+    const CpuQuota q = readCpuQuota(t.root);
+    CHECK(q.cpus == 2 && q.source == "/sys/fs/cgroup/unified/job/cpu.max", "hybrid: %g from '%s'", q.cpus, q.source.c_str());
+    t.put("/sys/fs/cgroup/unified/job/cpu.max", "max 100000\n");
+    CHECK(readCpuQuota(t.root).cpus == 4 && readCpuQuota(t.root).source == "/sys/fs/cgroup/my cpu/job/cpu.cfs_quota_us",
+          "hybrid, v1 only: %g", readCpuQuota(t.root).cpus);
+  }
+  {  // damaged or missing files: no limit, never a throw
+    FakeTree t("bad");
+    CHECK(readCpuQuota(t.root).cpus == 0, "no /proc files");
+    t.put("/proc/self/cgroup", "0::/\ngarbage\n::\n");
+    t.put("/proc/self/mountinfo", "junk\n1 2 3\n30 25 0:26 / /sys/fs/cgroup rw - cgroup2\n");
+    CHECK(readCpuQuota(t.root).cpus == 0, "mount line without a source");
+    t.put("/proc/self/mountinfo", kV2Mount);
+    for (const char* text : {"", "garbage", "100000", "0 100000", "100000 0", "-5 100000", "1e5 100000", "100000 100000x"}) {
+      t.put("/sys/fs/cgroup/cpu.max", text);
+      CHECK(readCpuQuota(t.root).cpus == 0, "cpu.max '%s' read as a limit", text);
+    }
+  }
+  CHECK(quotaThreads(CpuQuota{}) == 0 && quotaThreads(CpuQuota{0.2, ""}) == 1 && quotaThreads(CpuQuota{1, ""}) == 1 &&
+            quotaThreads(CpuQuota{1.01, ""}) == 2 && quotaThreads(CpuQuota{5000, ""}) == 1024,
+        "quotaThreads");
+  // This machine: whatever it has, read without a throw; the default never exceeds the cores or the quota.
+  const ThreadDefault d = defaultThreads();
+  CHECK(d.threads >= 1 && (d.fromEnv || d.threads <= d.cores), "default %d threads of %d cores", d.threads, d.cores);
+  CHECK(d.fromEnv || quotaThreads(d.quota) == 0 || d.threads <= quotaThreads(d.quota), "default %d threads, quota %g",
+        d.threads, d.quota.cpus);
+}
+
 int main() {
+  cpuQuotaChecks();
   for (int threads : {1, 2, 3, 5}) {
     ThreadPool pool(threads);
     CHECK(pool.size() == threads, "size %d", pool.size());

@@ -199,7 +199,8 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
       --polygon-epsilon <px>   simplify them as OpenCV's approxPolyDP with this tolerance (default 0: exact)
   running:
       --threads <n>            CPU threads for the model's kernels (default: SOTR_NUM_THREADS, else every core this
-                               process may use); leave cores to other work, or run several processes side by side
+                               process may use, at most a container's CPU quota); leave cores to other work, or run
+                               several processes side by side
       --workers <n>            decode/overlay worker threads (default: from the cores)
       --retry-errors           redo images whose earlier line has an error
       --overwrite              start a new --out instead of resuming it

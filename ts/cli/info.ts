@@ -10,6 +10,15 @@ function version(v: number): string {
   return v ? `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}` : 'none';
 }
 
+// "all cores", "cpu quota: 2.5 CPUs of 64 cores (/sys/fs/cgroup/cpu.max)", "SOTR_NUM_THREADS", ...
+function threadsWhy(i: BackendInfo): string {
+  const q = i.cpu.quota;
+  const cores = i.cpu.cores !== undefined ? ` of ${i.cpu.cores} cores` : '';
+  if (i.threadsFrom === 'cpu quota' && q) return `cpu quota: ${+q.cpus.toFixed(2)} CPU${q.cpus === 1 ? '' : 's'}${cores} (${q.source})`;
+  if (i.threadsFrom === 'cores') return 'all cores';
+  return i.threadsFrom;
+}
+
 export function formatInfo(i: BackendInfo): string {
   const b = i.build;
   const lines: string[] = [];
@@ -21,7 +30,7 @@ export function formatInfo(i: BackendInfo): string {
     return lines.join('\n');
   }
   lines.push(
-    `CPU:    ${i.cpu.threads} threads (${i.threadsFrom === 'cores' ? 'all cores' : i.threadsFrom}), SIMD ${i.cpu.simd}` +
+    `CPU:    ${i.cpu.threads} thread${i.cpu.threads === 1 ? '' : 's'} (${threadsWhy(i)}), SIMD ${i.cpu.simd}` +
       (i.cpu.maxSimd !== i.cpu.simd ? ` (capped; the CPU has ${i.cpu.maxSimd})` : '') +
       `; compiled variants: ${b.simdVariants.join(', ')}; precision bf16 computes in ${i.cpu.bf16 ?? 'float32'}`,
   );

@@ -16,7 +16,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { backendInfo, resolveDevice, setNumThreads } from '../device';
+import { backendInfo, resolveDevice, setNumThreads, usableCpus } from '../device';
 import { SOTR_DEFAULTS } from '../model/config';
 import { formatOpProfile, OpProfileSession, type OpProfile } from '../profile';
 import { EXIT, UsageError, count, deviceOption, flag, listOption, num, parse, precisionOption, str, strs, threadsOption, PREDICT_USAGE, type Parsed } from './args';
@@ -548,7 +548,7 @@ async function predictLocked(s: Settings, files: string[], skips: { folders: num
   const redoneSay = () => `${count(redoneForOutputs, 'image')} of ${s.out} redone: ${redoneForOutputs === 1 ? 'its' : 'their'} --viz / --label-maps output was missing (a run stopped before writing it)`;
   if (redoneForOutputs) say(redoneSay());
 
-  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  const cores = usableCpus(); // a container's CPU quota counts, not only the cores it sees
   const stats = { processed: 0, failed: 0, interrupted: false, stopped: false, stdoutClosed: false, outputsFailed: 0 };
   // --out - read by a reader that stopped (`| head`): the rest of the work is for nobody; stop as after Ctrl-C, quietly.
   if (toStdout(s)) {

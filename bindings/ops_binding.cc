@@ -9,6 +9,7 @@
 #include "runtime/op_profiler.h"
 #include "runtime/runtime.h"
 #include "runtime/thread_pool.h"
+#include "runtime/pool_trace.h"
 
 namespace sotr_js {
 
@@ -86,6 +87,7 @@ void parseAttrs(Napi::Env env, const std::string& op, const Napi::Value& v, sotr
 void executeOp(sotr::DeviceContext* c, const sotr::OpDef* def, const sotr::OpCall& call, std::vector<sotr::Tensor>& outs,
                bool cpu, uint64_t signature, uint32_t envId) {
   c->checkAlive();
+  sotr::pooltrace::OpScope trace(call.op, sotr::pooltrace::on() ? sotr::shapeSignature(call.inputs) : std::string());  // SOTR_POOL_TRACE only
   sotr::ExecContext ec;
   ec.backend = c->backend.get();
   ec.pool = &sotr::cpuPool();

@@ -105,6 +105,7 @@ using wino::Chunk;
 using wino::TaskLayout;
 
 thread_local Scratch t_v, t_m;
+thread_local Scratch t_vAll, t_mAll;  // convWinogradSplit's buffers of every block, shared by the pool's tasks
 
 void inputTransform(WinogradTile t, const ConvGeom& g, const float* x, const std::vector<Chunk>& ch,
                     const TaskLayout& L, float* V) {
@@ -140,6 +141,85 @@ void outputTransform(WinogradTile t, const ConvGeom& g, const float* M, const st
       conv_detail::winogradOutputAvx512(g, M, ch.data(), n, L, ep, out))
     return;
   wino::outputTransformAll(g, M, ch.data(), n, L, ep, out);
+}
+
+// convWinogradCpu for one image whose tile blocks are too few for the threads: three regions, each with enough
+// tasks for every thread. (1) input transforms, a task per (block, channel group); (2) the products, a task per
+// (block, row block of U, group of positions); (3) output transforms and epilogue, a task per (block, group of
+// output channels). The buffers of every block are shared between the regions instead of a task's own. Each
+// value is computed by the same operations in the same order as in the one-region path (the GEMM core's sums do
+// not depend on how the columns are blocked): bit-identical outputs (tests/ops/thread_count.test.mjs).
+template <class ChunksOf>
+void convWinogradSplit(WinogradTile tile, const ConvGeom& g, const float* x, const WinoWeights& ww,
+                       const GemmEpilogue& ep, float* out, ThreadPool& pool, int64_t nbMax, int64_t blocks,
+                       const ChunksOf& chunksOf) {
+  const int64_t C = g.C, O = g.O, HW = g.H * g.W, P = g.Ho * g.Wo;
+  const int m = tile == WinogradTile::F4 ? 4 : 2, n = m + 2, kPos = n * n;
+  const int64_t T = ceilDiv(g.Ho, m) * ceilDiv(g.Wo, m);
+  std::vector<std::vector<Chunk>> chunks(static_cast<size_t>(blocks));
+  std::vector<TaskLayout> lay(static_cast<size_t>(blocks));
+  std::vector<int64_t> vOff(static_cast<size_t>(blocks)), mOff(static_cast<size_t>(blocks));
+  int64_t vTotal = 0, mTotal = 0;
+  for (int64_t k = 0; k < blocks; ++k) {
+    const int64_t nb = std::min(nbMax, T - k * nbMax);
+    chunks[k] = chunksOf(k, nb);
+    lay[k] = TaskLayout{nb, C * nb + 16, O * nb + 16};
+    vOff[k] = vTotal;
+    mOff[k] = mTotal;
+    vTotal += roundUp(kPos * lay[k].vPlane, 16);  // each block's buffer on a cache line of its own
+    mTotal += roundUp(kPos * lay[k].mPlane, 16);
+  }
+  float* V = t_vAll.get(vTotal);
+  float* M = t_mAll.get(mTotal);
+
+  // Groups of channels (a multiple of 16 each), as many as keep the threads busy over the blocks.
+  auto groups = [&](int64_t channels, int64_t& size) {
+    const int64_t count = piecesPerUnit(blocks, pool.size(), ceilDiv(channels, int64_t(16)));
+    size = roundUp(ceilDiv(channels, count), 16);
+    return ceilDiv(channels, size);
+  };
+  int64_t cSize = 0;
+  const int64_t cGroups = groups(C, cSize);
+  pool.parallelTasks(blocks * cGroups, [&](int64_t t) {
+    const int64_t k = t / cGroups, c0 = (t % cGroups) * cSize, c1 = std::min(C, c0 + cSize);
+    ConvGeom gc = g;
+    gc.C = c1 - c0;
+    inputTransform(tile, gc, x + c0 * HW, chunks[k], lay[k], V + vOff[k] + c0 * lay[k].nb);
+  });
+
+  const int64_t posSize = ceilDiv(int64_t(kPos), piecesPerUnit(blocks * ww.nmb, pool.size(), kPos));
+  const int64_t posGroups = ceilDiv(int64_t(kPos), posSize);
+  const int64_t perBlock = ww.nmb * posGroups;
+  pool.parallelTasks(blocks * perBlock, [&](int64_t t) {
+    const int64_t k = t / perBlock, b = (t % perBlock) / posGroups, p0 = (t % posGroups) * posSize;
+    const TaskLayout& L = lay[k];
+    for (int64_t pos = p0; pos < std::min<int64_t>(kPos, p0 + posSize); ++pos) {
+      GemmArgs a;
+      a.M = ww.rows(b);
+      a.N = L.nb;
+      a.K = C;
+      a.B = V + vOff[k] + pos * L.vPlane;
+      a.ldb = L.nb;
+      a.C = M + mOff[k] + pos * L.mPlane + b * ww.mb * L.nb;
+      a.ldc = L.nb;
+      gemmF32Packed(a, &ww.blocks[pos * ww.nmb + b], nullptr, nullptr);
+    }
+  });
+
+  int64_t oSize = 0;
+  const int64_t oGroups = groups(O, oSize);
+  pool.parallelTasks(blocks * oGroups, [&](int64_t t) {
+    const int64_t k = t / oGroups, o0 = (t % oGroups) * oSize, o1 = std::min(O, o0 + oSize);
+    // The outputs [o0, o1) as a conv of their own: per-channel epilogue terms and the residual from o0 on.
+    ConvGeom go = g;
+    go.O = o1 - o0;
+    GemmEpilogue e = ep;
+    if (e.bias) e.bias += o0;
+    if (e.scale) e.scale += o0;
+    if (e.shift) e.shift += o0;
+    if (e.residual) e.residual += o0 * e.ldr;
+    outputTransform(tile, go, M + mOff[k] + o0 * lay[k].nb, chunks[k], lay[k], e, out + o0 * P);
+  });
 }
 
 }  // namespace
@@ -231,9 +311,9 @@ void convWinogradCpu(const ConvGeom& g, const float* x, const Tensor& weightKey,
   int64_t nbMax = std::max<int64_t>(16, roundUp(ceilDiv(T, tasks), 16));
   tasks = ceilDiv(T, nbMax);
 
-  auto task = [&](int64_t k) {
-    const int64_t j0 = k * nbMax, nb = std::min(nbMax, T - j0);
-    // Chunks of up to 16 tiles that never cross a tile row.
+  // Chunks of up to 16 tiles that never cross a tile row: those of tile block k (nb tiles from k * nbMax).
+  auto chunksOf = [&](int64_t k, int64_t nb) {
+    const int64_t j0 = k * nbMax;
     std::vector<Chunk> chunks;
     for (int64_t j = 0; j < nb;) {
       const int64_t tt = j0 + j, img = tt / perImage, r = tt % perImage, th = r / TW, tw = r % TW;
@@ -241,6 +321,24 @@ void convWinogradCpu(const ConvGeom& g, const float* x, const Tensor& weightKey,
       chunks.push_back(Chunk{j, img, m * th, m * tw, static_cast<int>(cnt)});
       j += cnt;
     }
+    return chunks;
+  };
+  // Too few tile blocks for the threads (a small map on many cores: the transformer's 16x32 grid makes 2 blocks
+  // of 16 tiles, 14 of 16 threads idle): each block's transforms and products split over channels instead. That
+  // costs 20-35% more CPU time (2 threads here, the transformer's maps: the blocks' buffers are shared between
+  // regions instead of staying in one core's cache), so only where one region would keep fewer than 70% of the
+  // threads busy (13 blocks on 16 threads stay one region: 81%).
+  // Tuning hook SOTR_CONV_WINOGRAD_SPLIT: '0' never, 'always' whenever there are 2 threads and one image.
+  static const int split = env::is("SOTR_CONV_WINOGRAD_SPLIT", "0") ? 0 : env::is("SOTR_CONV_WINOGRAD_SPLIT", "always") ? 2 : 1;
+  const double busy = static_cast<double>(tasks) / static_cast<double>(threads * ceilDiv(tasks, int64_t(threads)));
+  if (threads >= 2 && g.N == 1 && (split == 2 || (split == 1 && threads >= 4 && busy < 0.7))) {
+    convWinogradSplit(tile, g, x, *ww, ep, out, *pool, nbMax, tasks, chunksOf);
+    return;
+  }
+
+  auto task = [&](int64_t k) {
+    const int64_t nb = std::min(nbMax, T - k * nbMax);
+    const std::vector<Chunk> chunks = chunksOf(k, nb);
     const TaskLayout L{nb, C * nb + 16, O * nb + 16};
     float* V = t_v.get(kPos * L.vPlane);
     float* M = t_m.get(kPos * L.mPlane);

@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/int_math.h"
 #include "gemm/gemm_cpu.h"
 #include "ops/bitmask.h"
 #include "runtime/cpu_features.h"
@@ -136,16 +137,17 @@ std::vector<float>& threadScratch(int which) {
 
 // GEMM of rows [y0, y0 + rows) into C (ldc): logits (no activation) or the
 // activation given. On the calling thread.
+// kernels: p.N, or the rows of a group of kernels packed apart (packedA's).
 void gemmRows(const DynamicConvPlan& p, const float* features, const PackedMatrix& packedA, int64_t y0,
-              int64_t rows, float* C, int64_t ldc, Activation act) {
-  const int64_t P = rows * p.W;
+              int64_t rows, float* C, int64_t ldc, Activation act, int64_t kernels = -1) {
+  const int64_t P = rows * p.W, M = kernels < 0 ? p.N : kernels;
   if (p.K() == 0) {
     const float v = act == Activation::Sigmoid ? 0.5f : 0.f;
-    for (int64_t m = 0; m < p.N; ++m) std::fill(C + m * ldc, C + m * ldc + P, v);
+    for (int64_t m = 0; m < M; ++m) std::fill(C + m * ldc, C + m * ldc + P, v);
     return;
   }
   GemmArgs g;
-  g.M = p.N;
+  g.M = M;
   g.N = P;
   g.K = p.K();
   g.C = C;
@@ -212,7 +214,6 @@ void dynamicConvMasksCpu(const OpCall& call, std::vector<Tensor>& out, ExecConte
     return;
   }
   const float* features = call.inputs[0].data<float>();
-  const PackedMatrix packed = packKernels(p, call.inputs[1].data<float>(), ctx.pool, call.precision);
   // Blocks of image rows whose logits (N x rows*W floats) stay near 1 MB
   // (one row at least), in bands of consecutive blocks, one task each.
   const int64_t rows = std::clamp<int64_t>((int64_t(1) << 18) / (N * p.W), 1, p.H);
@@ -230,32 +231,48 @@ void dynamicConvMasksCpu(const OpCall& call, std::vector<Tensor>& out, ExecConte
       xmax(bands * N, -1);
   const dynconv_detail::MaskChunkFn chunkFn = dynconv_detail::maskChunkFor(activeSimdLevel());
   const int64_t maskWords = p.H * p.wpr;
+  // More threads than bands (over 16 cores): each band's candidates also split into groups (of whole microkernel
+  // panels, each packed apart). A candidate's statistics in a band come from the same rows in the same order either
+  // way, so nothing changes but who computes them. 1x1 kernels only (a k x k im2col would be made per group).
+  const int threads = ctx.pool ? ctx.pool->size() : 1;
+  const int64_t kernelGroups = p.k == 1 && p.K() > 0 ? piecesPerUnit(bands, threads, ceilDiv(N, int64_t(64))) : 1;
+  const int64_t groupSize = roundUp(ceilDiv(N, kernelGroups), 16), groups = ceilDiv(N, groupSize);
+  const float* kernels = call.inputs[1].data<float>();
+  std::vector<PackedMatrix> packed(static_cast<size_t>(groups));
+  for (int64_t q = 0; q < groups; ++q) {
+    const int64_t n0 = q * groupSize, n1 = std::min(N, n0 + groupSize);
+    DynamicConvPlan pq = p;
+    pq.N = n1 - n0;
+    packed[q] = packKernels(pq, kernels + n0 * p.K(), ctx.pool, call.precision);
+  }
   constexpr size_t kKeptLogits = size_t(1) << 20;  // floats of thread scratch kept across calls
-  ctx.pool->parallelTasks(bands, [&](int64_t t) {
-    const size_t need = static_cast<size_t>(N * rows * p.W);
+  ctx.pool->parallelTasks(bands * groups, [&](int64_t task) {
+    const int64_t t = task / groups, q = task % groups, n0 = q * groupSize, count = std::min(N, n0 + groupSize) - n0;
+    const size_t need = static_cast<size_t>(count * rows * p.W);
     // Over the kept size (many candidates), a buffer for this task only.
     std::vector<float> own;
     std::vector<float>& logits = need <= kKeptLogits ? threadScratch(0) : own;
     if (logits.size() < need) logits.resize(need);
     for (int64_t b = t * perBand; b < std::min(blocks, (t + 1) * perBand); ++b) {
       const int64_t y0 = b * rows, r = std::min(rows, p.H - y0), P = r * p.W;
-      gemmRows(p, features, packed, y0, r, logits.data(), P, Activation::None);
+      gemmRows(p, features, packed[q], y0, r, logits.data(), P, Activation::None, count);
       dynconv_detail::ChunkArgs a;
       a.logits = logits.data();
       a.ld = P;
-      a.count = N;
+      a.count = count;
       a.rows = r;
       a.W = p.W;
       a.wpr = p.wpr;
       a.logitThr = p.logitThr;
-      a.bits = bits + y0 * p.wpr;
+      a.bits = bits + n0 * maskWords + y0 * p.wpr;
       a.maskPitch = maskWords;
-      a.area = area.data() + t * N;
-      a.soft = softP.data() + t * N;
-      a.ymin = ymin.data() + t * N;
-      a.ymax = ymax.data() + t * N;
-      a.xmin = xmin.data() + t * N;
-      a.xmax = xmax.data() + t * N;
+      const int64_t at = t * N + n0;  // this band's partials of the group's first candidate
+      a.area = area.data() + at;
+      a.soft = softP.data() + at;
+      a.ymin = ymin.data() + at;
+      a.ymax = ymax.data() + at;
+      a.xmin = xmin.data() + at;
+      a.xmax = xmax.data() + at;
       a.yOffset = y0;
       chunkFn(a);
     }

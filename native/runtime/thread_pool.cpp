@@ -1,6 +1,8 @@
 #include "runtime/thread_pool.h"
 #include "runtime/env.h"
+#include "runtime/pool_trace.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -92,11 +94,18 @@ void ThreadPool::workerLoop(int) {
 }
 
 void ThreadPool::runTask(std::unique_lock<std::mutex>& lk, const std::function<void(int64_t)>& fn, int64_t task) {
+  void* const trace = trace_;
   lk.unlock();
   std::exception_ptr thrown;
   t_inside_pool = true;
   try {
-    fn(task);
+    if (trace) {
+      const int64_t c0 = pooltrace::threadCpuNs();
+      fn(task);
+      pooltrace::taskDone(trace, task, pooltrace::threadCpuNs() - c0);
+    } else {
+      fn(task);
+    }
   } catch (...) {
     thrown = std::current_exception();
   }
@@ -117,7 +126,10 @@ void ThreadPool::parallelTasks(int64_t ntasks, const std::function<void(int64_t)
     return;
   }
   std::lock_guard<std::mutex> run(run_mu_);
+  void* const trace = pooltrace::beginRegion(ntasks);
+  const int64_t traceCpu0 = trace ? pooltrace::threadCpuNs() : 0;
   std::unique_lock<std::mutex> lk(mu_);
+  trace_ = trace;
   job_ = &fn;
   job_count_ = ntasks;
   next_ = 0;
@@ -139,6 +151,8 @@ void ThreadPool::parallelTasks(int64_t ntasks, const std::function<void(int64_t)
     callerSleeping_ = false;
   }
   job_ = nullptr;
+  trace_ = nullptr;
+  if (trace) pooltrace::endRegion(trace, pooltrace::threadCpuNs() - traceCpu0);
   if (error_) {
     // Every task has finished or been skipped: nothing refers to fn any more.
     std::exception_ptr e = std::move(error_);
@@ -163,6 +177,19 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain,
     int64_t e = b + per + (c < extra ? 1 : 0);
     fn(b, e);
   });
+}
+
+int64_t piecesPerUnit(int64_t units, int threads, int64_t maxPieces) {
+  if (units <= 0 || threads <= 1 || maxPieces <= 1) return 1;
+  const int64_t lo = (threads + units - 1) / units;
+  auto busy = [&](int64_t p) {
+    const int64_t tasks = units * p, rounds = (tasks + threads - 1) / threads;
+    return static_cast<double>(tasks) / static_cast<double>(rounds * threads);
+  };
+  int64_t best = std::min(lo, maxPieces);
+  for (int64_t p = best + 1; p <= std::min(2 * lo, maxPieces); ++p)
+    if (busy(p) > busy(best) + 1e-9) best = p;
+  return best;
 }
 
 ThreadDefault defaultThreads() {

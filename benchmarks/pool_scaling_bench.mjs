@@ -5,10 +5,12 @@
 // idle cores: per region, tasks handed out in order to the first free thread (as the pool does), plus the serial
 // parts. Not modelled: memory bandwidth shared by the cores, the pool's wake-ups, the JavaScript thread's own
 // time between ops; an oversubscribed run's task times are inflated by cache sharing (more so the more threads).
-// So it ranks where the partitioning leaves cores idle; it does not predict a machine's figures. Reports; never
-// fails.
-//   node benchmarks/pool_scaling_bench.mjs [--preset r50|r50-tiny|tiny] [--threads 2,4,8,16,32] [--size 800]
-//        [--top 8] [--json out.json]
+// So it ranks where the partitioning leaves cores idle; it does not predict a machine's figures. On a machine
+// with the cores, --measure times real predictions at each thread count instead (median of --reps, after one
+// warm-up), to set beside the simulation (scripts/gpu-check.sh stage 8 on the GPU machine's 16 cores).
+// Reports; never fails.
+//   node benchmarks/pool_scaling_bench.mjs [--preset r50|r50-tiny|tiny] [--checkpoint file] [--threads 2,4,8,16,32]
+//        [--size 800] [--top 8] [--measure] [--reps 3] [--budget seconds] [--json out.json]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,11 +28,18 @@ const threadCounts = opt('--threads', '2,4,8,16,32').split(',').map(Number);
 const size = Number(opt('--size', preset === 'tiny' ? '200' : '800'));
 const top = Number(opt('--top', '8'));
 const jsonOut = opt('--json', null);
+const measure = argv.includes('--measure');
+const reps = Number(opt('--reps', '3'));
+const budgetS = Number(opt('--budget', '0')); // 0: none; else no thread count starts past it
+const t0 = Date.now();
 
 const { writeRandomSotrCheckpoint } = await import('../dist/index.js');
 let ck;
 let load = {};
-if (preset === 'tiny') {
+if (opt('--checkpoint', null)) {
+  ck = path.resolve(opt('--checkpoint', null));
+  load = { minSize: size };
+} else if (preset === 'tiny') {
   ck = path.join(root, 'tests', 'fixtures', 'model', 'tiny_sotr.pth');
   load = { minSize: 40, maxSize: 400 };
 } else {
@@ -51,10 +60,17 @@ const CHILD = `
     }
     const image = { data, width: W, height: H, channels: 3, format: 'rgb' };
     (await model.predict(image)).instances.length;
-    const from = fs.existsSync(process.env.SOTR_POOL_TRACE) ? fs.statSync(process.env.SOTR_POOL_TRACE).size : 0;
-    const t = performance.now();
-    const n = (await model.predict(image)).instances.length;
-    console.log(JSON.stringify({ from, wallMs: performance.now() - t, instances: n }));
+    const trace = process.env.SOTR_POOL_TRACE;
+    const from = trace && fs.existsSync(trace) ? fs.statSync(trace).size : 0;
+    const times = [];
+    let n = 0;
+    for (let r = 0; r < (trace ? 1 : ${reps}); r++) {
+      const t = performance.now();
+      n = (await model.predict(image)).instances.length;
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    console.log(JSON.stringify({ from, wallMs: times[times.length >> 1], times, instances: n }));
     await model.dispose();
   })().catch((e) => { console.error(e); process.exit(1); });
 `;
@@ -72,8 +88,32 @@ function makespan(tasks, threads) {
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sotr-pool-trace-'));
 const results = [];
+const cores = os.availableParallelism?.() ?? os.cpus().length;
 try {
-  for (const threads of threadCounts) {
+  if (measure) {
+    let base = null;
+    for (const threads of threadCounts) {
+      if (budgetS && (Date.now() - t0) / 1000 > budgetS) {
+        console.log(`${threads} threads: skipped (budget)`);
+        continue;
+      }
+      const r = spawnSync(process.execPath, ['-e', CHILD], {
+        encoding: 'utf8',
+        env: { ...process.env, SOTR_NUM_THREADS: String(threads), SOTR_POOL_TRACE: '' },
+        timeout: 600_000,
+      });
+      if (r.status !== 0) throw new Error(`threads ${threads}: ${r.stderr}`);
+      const run = JSON.parse(r.stdout.trim().split('\n').pop());
+      base ??= { threads, ms: run.wallMs };
+      const speedup = (base.ms * base.threads) / run.wallMs;
+      results.push({ threads, measuredWallMs: run.wallMs, times: run.times, instances: run.instances, speedupOverOneThread: speedup });
+      console.log(
+        `${String(threads).padStart(3)} threads: measured ${run.wallMs.toFixed(1)} ms (median of ${run.times.length}: ${run.times.map((t) => t.toFixed(0)).join(' ')}), ` +
+          `${speedup.toFixed(2)}x one thread${base.threads === 1 ? '' : ` (taking ${base.threads} threads as ${base.threads}x)`}; ${run.instances} instances; ${cores} cores here`,
+      );
+    }
+  }
+  for (const threads of measure ? [] : threadCounts) {
     const file = path.join(dir, `t${threads}.jsonl`);
     const r = spawnSync(process.execPath, ['-e', CHILD], {
       encoding: 'utf8',
@@ -114,7 +154,7 @@ try {
     const f = (x) => x.toFixed(1);
     console.log(
       `${String(threads).padStart(3)} threads: simulated ${f(row.simMs)} ms (perfect split ${f(row.idealMs)}), ${row.speedup.toFixed(2)}x the ` +
-        `${f(row.cpuMs)} ms of CPU; serial ${f(row.serialMs)} ms; measured here ${f(run.wallMs)} ms on ${os.availableParallelism?.() ?? os.cpus().length} cores`,
+        `${f(row.cpuMs)} ms of CPU; serial ${f(row.serialMs)} ms; measured here ${f(run.wallMs)} ms on ${cores} cores`,
     );
     for (const e of row.ops.slice(0, top)) {
       console.log(
@@ -127,5 +167,5 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 if (jsonOut) {
-  writeFileSync(jsonOut, JSON.stringify({ date: new Date().toISOString(), preset, size, machine: { cpus: os.cpus()[0]?.model, cores: os.availableParallelism?.() }, results }, null, 1));
+  writeFileSync(jsonOut, JSON.stringify({ date: new Date().toISOString(), mode: measure ? 'measured' : 'simulated', preset, checkpoint: ck, size, machine: { cpus: os.cpus()[0]?.model, cores }, results }, null, 1));
 }

@@ -15,6 +15,7 @@
 #   6b opt-in conv candidates: the ldmatrix bf16/fp16 mainloop (SOTR_GEMM_TC_VARIANT=ldmatrix: op test, GEMM check,
 #      bf16 convs default vs variant); small SIMT tile variants; the CUDA Winograd F(2x2) conv (SOTR_CUDA_CONV_WINOGRAD=1)
 #   7 PyTorch side of the benchmarks
+#   8 the CPU path on the machine's own cores, 1..16 threads, measured (benchmarks/pool_scaling_bench.mjs --measure)
 # Without a GPU, stage 4 runs a CPU smoke variant and 5-6 say why they skip; GPU_CHECK_DEVICE=cpu runs stages
 # 4-6 as on a GPU but with the CPU as the device (a dry run here; GPU_CHECK_E2E_PRESET=r50-tiny makes it quick).
 # Writes at most 8 files under $OUT (default ./gpu-out): summary.txt, ops.json, e2e.json, conv2d.json, node.log,
@@ -338,6 +339,26 @@ if [ $SKIP_BENCH = 0 ]; then
   say "$(wc -l < "$OUT/bench.jsonl") benchmark lines"
 fi
 fi
+stage "8 the CPU path on this machine's cores (benchmarks/pool_scaling_bench.mjs --measure)"
+# Real predictions on the CPU with 1, 2, 4, ... threads up to the cores here (16 on the GPU machine), to set beside the
+# 2-core VM's simulated scaling (benchmarks/RESULTS.md, twenty-second session), then the same at the most threads with
+# Winograd's many-core split off (SOTR_CONV_WINOGRAD_SPLIT=0). Last: only what the budget leaves.
+if want 8; then
+  c=$(cap 150 60)
+  if [ "$c" = 0 ]; then say "skipped: budget"; elif [ $NODE_OK = 0 ]; then say "skipped (no Node)"; else
+    n=$(nproc); th=""; for t in 1 2 4 8 16 32 64; do [ "$t" -le "$n" ] && th="$th,$t"; done; th=${th#,}; top=${th##*,}
+    ck="$E2E_DIR/${PRESET}-seed1.safetensors"
+    if [ -f "$ck" ]; then src=(--checkpoint "$ck"); else src=(--preset "$PRESET"); fi
+    timeout -k 5 $(( c * 3 / 4 )) node benchmarks/pool_scaling_bench.mjs --measure "${src[@]}" --threads "$th" --reps 3 \
+      --budget $(( c * 3 / 4 - 25 )) > "$OUT/cpu-scaling.out" 2>&1
+    say "exit $?"
+    while IFS= read -r line; do say "  $line"; done < <(grep -E "threads:" "$OUT/cpu-scaling.out")
+    SOTR_CONV_WINOGRAD_SPLIT=0 timeout -k 5 $(( c / 4 )) node benchmarks/pool_scaling_bench.mjs --measure "${src[@]}" --threads "$top" --reps 3 \
+      > "$OUT/cpu-scaling-nosplit.out" 2>&1
+    say "  split off: $(grep -E "threads:" "$OUT/cpu-scaling-nosplit.out")"
+  fi
+fi
+
 say ""
 say "total $(( $(date +%s) - T0 )) s"
 # The device tool brings back at most 8 files: the logs travel as one archive.

@@ -92,6 +92,10 @@ for simd in "" avx2 scalar; do
     run_native "sanitize: $label" env ${simd:+SOTR_CPU_SIMD=$simd} "$bdir/sotr_test_ops" --no-time --skip-timed
   fi
 done
+# The paths kernels take on many cores (Winograd's split over channels, dynamic_conv_masks' candidate groups).
+for op in conv2d dynamic_conv_masks; do
+  run_native "sanitize: native op test, 40 threads: $op" env SOTR_NUM_THREADS=40 "$bdir/sotr_test_ops" --no-time --skip-timed --op "$op"
+done
 
 if [ "${SANITIZE_CHECK_THREAD:-1}" != 0 ]; then
   stage "ThreadSanitizer: build (CPU only, -fsanitize=thread) and the tests that use the pool's threads"
@@ -106,6 +110,9 @@ if [ "${SANITIZE_CHECK_THREAD:-1}" != 0 ]; then
     else
       run_native "sanitize (threads): native op test" "$tdir/sotr_test_ops" --no-time --skip-timed
     fi
+    for op in conv2d dynamic_conv_masks; do
+      run_native "sanitize (threads): native op test, 40 threads: $op" env SOTR_NUM_THREADS=40 "$tdir/sotr_test_ops" --no-time --skip-timed --op "$op"
+    done
   else
     fail=1
   fi

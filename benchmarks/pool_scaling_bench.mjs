@@ -10,7 +10,10 @@
 // warm-up), to set beside the simulation (scripts/gpu-check.sh stage 8 on the GPU machine's 16 cores).
 // Reports; never fails.
 //   node benchmarks/pool_scaling_bench.mjs [--preset r50|r50-tiny|tiny] [--checkpoint file] [--threads 2,4,8,16,32]
-//        [--size 800] [--top 8] [--measure] [--reps 3] [--budget seconds] [--json out.json]
+//        [--size 800] [--top 8] [--measure] [--reps 3] [--deferred on|off] [--budget seconds] [--json out.json]
+// --deferred: the model's deferredOps (default: the library's, off on the CPU): with it the JavaScript thread's
+// ~200 ms of work per R50 prediction (the ops' round trips, promise jobs) overlaps the kernels instead of leaving
+// the pool idle between ops; on 2 cores here it helped only with a core left free for it (1 pool thread).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -31,6 +34,8 @@ const jsonOut = opt('--json', null);
 const measure = argv.includes('--measure');
 const reps = Number(opt('--reps', '3'));
 const budgetS = Number(opt('--budget', '0')); // 0: none; else no thread count starts past it
+const deferredOpt = opt('--deferred', null);
+if (deferredOpt !== null && deferredOpt !== 'on' && deferredOpt !== 'off') throw new Error('--deferred on|off');
 const t0 = Date.now();
 
 const { writeRandomSotrCheckpoint } = await import('../dist/index.js');
@@ -47,6 +52,7 @@ if (opt('--checkpoint', null)) {
   if (!existsSync(ck)) await writeRandomSotrCheckpoint(ck, { preset, seed: 1 });
   load = { minSize: size };
 }
+if (deferredOpt !== null) load.deferredOps = deferredOpt === 'on';
 
 // One process: load, one prediction (weights prepared, memory touched), then the traced one.
 const CHILD = `

@@ -341,8 +341,8 @@ fi
 fi
 stage "8 the CPU path on this machine's cores (benchmarks/pool_scaling_bench.mjs --measure)"
 # Real predictions on the CPU with 1, 2, 4, ... threads up to the cores here (16 on the GPU machine), to set beside the
-# 2-core VM's simulated scaling (benchmarks/RESULTS.md, twenty-second session), then the same at the most threads with
-# Winograd's many-core split off (SOTR_CONV_WINOGRAD_SPLIT=0). Last: only what the budget leaves.
+# 2-core VM's simulated scaling (benchmarks/RESULTS.md, twenty-second session), then variants at the most threads
+# (Winograd's many-core split off, deferred ops on). Last: only what the budget leaves.
 if want 8; then
   c=$(cap 150 60)
   if [ "$c" = 0 ]; then say "skipped: budget"; elif [ $NODE_OK = 0 ]; then say "skipped (no Node)"; else
@@ -353,9 +353,17 @@ if want 8; then
       --budget $(( c * 3 / 4 - 25 )) > "$OUT/cpu-scaling.out" 2>&1
     say "exit $?"
     while IFS= read -r line; do say "  $line"; done < <(grep -E "threads:" "$OUT/cpu-scaling.out")
-    SOTR_CONV_WINOGRAD_SPLIT=0 timeout -k 5 $(( c / 4 )) node benchmarks/pool_scaling_bench.mjs --measure "${src[@]}" --threads "$top" --reps 3 \
-      > "$OUT/cpu-scaling-nosplit.out" 2>&1
-    say "  split off: $(grep -E "threads:" "$OUT/cpu-scaling-nosplit.out")"
+    # Then at the most threads: Winograd's split off; deferred ops on (the JavaScript thread's ~200 ms a prediction
+    # overlapping the kernels); deferred ops on with one core left to the JavaScript thread.
+    for v in "split off|SOTR_CONV_WINOGRAD_SPLIT=0|$top|" "deferred on|SOTR_CONV_WINOGRAD_SPLIT=|$top|--deferred on" \
+             "deferred on, one core free|SOTR_CONV_WINOGRAD_SPLIT=|$(( top > 1 ? top - 1 : 1 ))|--deferred on"; do
+      IFS='|' read -r label e t extra <<<"$v"
+      [ "$(left)" -lt 20 ] && { say "  $label: skipped (budget)"; continue; }
+      # shellcheck disable=SC2086
+      env "$e" timeout -k 5 $(( c / 8 + 10 )) node benchmarks/pool_scaling_bench.mjs --measure "${src[@]}" --threads "$t" --reps 3 $extra \
+        >> "$OUT/cpu-scaling-variants.out" 2>&1
+      say "  $label: $(grep -E "threads:" "$OUT/cpu-scaling-variants.out" | tail -1)"
+    done
   fi
 fi
 

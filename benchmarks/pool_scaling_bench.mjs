@@ -115,7 +115,7 @@ try {
       results.push({ threads, measuredWallMs: run.wallMs, times: run.times, instances: run.instances, speedupOverOneThread: speedup });
       console.log(
         `${String(threads).padStart(3)} threads: measured ${run.wallMs.toFixed(1)} ms (median of ${run.times.length}: ${run.times.map((t) => t.toFixed(0)).join(' ')}), ` +
-          `${speedup.toFixed(2)}x one thread${base.threads === 1 ? '' : ` (taking ${base.threads} threads as ${base.threads}x)`}; ${run.instances} instances; ${cores} cores here`,
+          `${base.threads === threads ? '' : `${speedup.toFixed(2)}x one thread${base.threads === 1 ? '' : ` (taking ${base.threads} threads as ${base.threads}x)`}; `}${run.instances} instances; ${cores} cores here`,
       );
     }
   }

@@ -43,12 +43,23 @@ const CHILD = `
         y.dispose();
       }
     }
-    // dynamicConvMasks, 1x1 kernels: enough candidates for groups of them, an odd width.
-    for (const [n, C, H, W] of [[1000, 64, 60, 97], [300, 32, 33, 50], [40, 16, 20, 20]]) {
+    // In bf16 too (bfloat16 products where the CPU has AVX512-BF16, float32 elsewhere: either way per thread count).
+    {
+      const [N, C, H, W, O] = [1, 96, 16, 32, 80];
+      const x = Tensor.from(fill(N * C * H * W, 7), [N, C, H, W]);
+      const w = Tensor.from(fill(O * C * 9, 8, 0.05), [O, C, 3, 3]);
+      for (const algorithm of ['winograd4', 'winograd2']) {
+        const y = await conv2d(x, w, { padding: 1, algorithm, precision: 'bf16' });
+        out['conv bf16 ' + algorithm] = hash(await y.data());
+        y.dispose();
+      }
+    }
+    // dynamicConvMasks, 1x1 kernels: enough candidates for groups of them, an odd width; and in bf16.
+    for (const [n, C, H, W, precision] of [[1000, 64, 60, 97], [300, 32, 33, 50], [40, 16, 20, 20], [600, 64, 30, 41, 'bf16']]) {
       const features = Tensor.from(fill(C * H * W, 5 + n), [C, H, W]);
       const kernels = Tensor.from(fill(n * C, 6 + n, 0.3), [n, C, 1, 1]);
-      const m = await dynamicConvMasks(features, kernels, { threshold: 0.5 });
-      out['dcm ' + [n, C, H, W].join('x')] = hash(m.data, m.areas, m.boxes, m.softSums);
+      const m = await dynamicConvMasks(features, kernels, { threshold: 0.5, ...(precision ? { precision } : {}) });
+      out['dcm ' + [n, C, H, W, precision ?? 'fp32'].join('x')] = hash(m.data, m.areas, m.boxes, m.softSums);
     }
     console.log(JSON.stringify(out));
   })().catch((e) => { console.error(e); process.exit(1); });
@@ -66,7 +77,7 @@ function run(env) {
 
 test('conv2d (Winograd) and dynamicConvMasks give the same bits with 1, 2, 5 and 40 threads', () => {
   const one = run({ SOTR_NUM_THREADS: '1' });
-  assert.ok(Object.keys(one).length >= 15);
+  assert.ok(Object.keys(one).length >= 18);
   for (const threads of ['2', '5', '40']) {
     const other = run({ SOTR_NUM_THREADS: threads });
     for (const k of Object.keys(one)) assert.is(other[k], one[k], `${k} with ${threads} threads`);

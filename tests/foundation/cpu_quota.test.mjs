@@ -57,7 +57,20 @@ function makeCgroup() {
   return { skip: 'no writable cpu controller' };
 }
 
-const group = makeCgroup();
+// A group made but that this process may not move a child into (a delegated or read-only hierarchy): skipped too.
+function usable(g) {
+  if (g.skip) return g;
+  const r = spawnSync('sh', ['-c', 'echo $$ > "$0/cgroup.procs"', g.dir], { encoding: 'utf8' });
+  if (r.status === 0) return g;
+  try {
+    rmdirSync(g.dir);
+  } catch {
+    // left for the system
+  }
+  return { skip: `cannot move a process into ${g.dir} (${r.stderr.trim()})` };
+}
+
+const group = usable(makeCgroup());
 const cores = os.availableParallelism?.() ?? os.cpus().length;
 const skip = group.skip ?? (cores < 2 ? 'fewer than 2 cores: a 1-CPU quota changes nothing' : undefined);
 if (skip) console.log(`  (cpu_quota: skipped: ${skip})`);

@@ -220,6 +220,10 @@ void convWinogradSplit(WinogradTile tile, const ConvGeom& g, const float* x, con
     if (e.residual) e.residual += o0 * e.ldr;
     outputTransform(tile, go, M + mOff[k] + o0 * lay[k].nb, chunks[k], lay[k], e, out + o0 * P);
   });
+  // Blocks x positions x channels can reach ~150 MB (512 channels on 64 threads): not kept past the call.
+  constexpr int64_t kKeepFloats = int64_t(16) << 20;
+  t_vAll.trim(kKeepFloats);
+  t_mAll.trim(kKeepFloats);
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 // threads, BLAS, medians and spread. Benchmarks report; they never fail tests.
 import { spawn, execSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,20 @@ export function parseArgs(argv = process.argv.slice(2)) {
 }
 
 /** Pins thread counts for us and for any child (PyTorch/OpenBLAS/OpenMP). Call before importing the library. */
+/**
+ * The checkpoint a model benchmark loads, and its load options: the test fixture for 'tiny' (short side 40..400 as
+ * in the tests), else a random checkpoint of the preset written once into the OS temp folder.
+ */
+export async function benchCheckpoint(preset, size) {
+  if (preset === 'tiny') return { ck: path.join(root, 'tests', 'fixtures', 'model', 'tiny_sotr.pth'), load: { minSize: 40, maxSize: 400 } };
+  const ck = path.join(os.tmpdir(), `sotr-${preset}-seed1.safetensors`);
+  if (!existsSync(ck)) {
+    const { writeRandomSotrCheckpoint } = await import('../dist/index.js');
+    await writeRandomSotrCheckpoint(ck, { preset, seed: 1 });
+  }
+  return { ck, load: { minSize: size } };
+}
+
 export function pinThreads(n) {
   for (const v of ['SOTR_NUM_THREADS', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS']) process.env[v] = String(n);
 }

@@ -4,12 +4,9 @@
 //        [--device cpu] [--precision fp32|tf32|bf16|fp16] [--top 15] [--by-shape] [--json out.json]
 // The preset 'tiny' uses the test fixture tests/fixtures/model/tiny_sotr.pth (short side 40..400 like the tests);
 // the others write a random checkpoint (ts/model/random_model.ts) into the OS temp folder once.
-import { existsSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
+import { benchCheckpoint } from './harness.mjs';
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 const opt = (k, d) => {
   const i = argv.indexOf(k);
@@ -22,20 +19,11 @@ const device = opt('--device', 'cpu');
 const precision = opt('--precision', 'fp32');
 const top = Number(opt('--top', '15'));
 const byShape = argv.includes('--by-shape');
-const { Sotr, writeRandomSotrCheckpoint, startOpProfile, stopOpProfile, formatOpProfile, summarizeOpProfile, backendInfo } = await import(
+const { Sotr, startOpProfile, stopOpProfile, formatOpProfile, summarizeOpProfile, backendInfo } = await import(
   '../dist/index.js'
 );
 
-let ck;
-let load = {};
-if (preset === 'tiny') {
-  ck = path.join(root, 'tests', 'fixtures', 'model', 'tiny_sotr.pth');
-  load = { minSize: 40, maxSize: 400 };
-} else {
-  ck = path.join(os.tmpdir(), `sotr-${preset}-seed1.safetensors`);
-  if (!existsSync(ck)) await writeRandomSotrCheckpoint(ck, { preset, seed: 1 });
-  load = { minSize: size };
-}
+const { ck, load } = await benchCheckpoint(preset, size);
 const model = await Sotr.load(ck, { device, precision, onWarning: () => {}, ...load });
 // A deterministic BGR image, size x round(size * 4/3).
 const H = size;

@@ -19,6 +19,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchCheckpoint } from './harness.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -38,20 +39,9 @@ const deferredOpt = opt('--deferred', null);
 if (deferredOpt !== null && deferredOpt !== 'on' && deferredOpt !== 'off') throw new Error('--deferred on|off');
 const t0 = Date.now();
 
-const { writeRandomSotrCheckpoint } = await import('../dist/index.js');
-let ck;
-let load = {};
-if (opt('--checkpoint', null)) {
-  ck = path.resolve(opt('--checkpoint', null));
-  load = { minSize: size };
-} else if (preset === 'tiny') {
-  ck = path.join(root, 'tests', 'fixtures', 'model', 'tiny_sotr.pth');
-  load = { minSize: 40, maxSize: 400 };
-} else {
-  ck = path.join(os.tmpdir(), `sotr-${preset}-seed1.safetensors`);
-  if (!existsSync(ck)) await writeRandomSotrCheckpoint(ck, { preset, seed: 1 });
-  load = { minSize: size };
-}
+const { ck, load } = opt('--checkpoint', null)
+  ? { ck: path.resolve(opt('--checkpoint', null)), load: { minSize: size } }
+  : await benchCheckpoint(preset, size);
 if (deferredOpt !== null) load.deferredOps = deferredOpt === 'on';
 
 // One process: load, one prediction (weights prepared, memory touched), then the traced one.

@@ -35,6 +35,20 @@ struct WinoWeights {
   int64_t rows(int64_t b) const { return std::min(O, (b + 1) * mb) - b * mb; }
 };
 
+// M[pos] rows of U's row block b = U[pos] (block b) x V[pos], for one tile block's buffers (layout L).
+void winoProduct(const WinoWeights& ww, int64_t pos, int64_t b, int64_t nb, int64_t vPlane, int64_t mPlane,
+                 const float* V, float* M) {
+  GemmArgs a;
+  a.M = ww.rows(b);
+  a.N = nb;
+  a.K = ww.C;
+  a.B = V + pos * vPlane;
+  a.ldb = nb;
+  a.C = M + pos * mPlane + b * ww.mb * nb;
+  a.ldc = nb;
+  gemmF32Packed(a, &ww.blocks[pos * ww.nmb + b], nullptr, nullptr);
+}
+
 // G of F(2x2, 3x3) and of F(4x4, 3x3) (points 0, -1, 1, 1/2, -2, infinity;
 // see conv2d_winograd4_transforms.h).
 constexpr double kG2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
@@ -193,17 +207,8 @@ void convWinogradSplit(WinogradTile tile, const ConvGeom& g, const float* x, con
   pool.parallelTasks(blocks * perBlock, [&](int64_t t) {
     const int64_t k = t / perBlock, b = (t % perBlock) / posGroups, p0 = (t % posGroups) * posSize;
     const TaskLayout& L = lay[k];
-    for (int64_t pos = p0; pos < std::min<int64_t>(kPos, p0 + posSize); ++pos) {
-      GemmArgs a;
-      a.M = ww.rows(b);
-      a.N = L.nb;
-      a.K = C;
-      a.B = V + vOff[k] + pos * L.vPlane;
-      a.ldb = L.nb;
-      a.C = M + mOff[k] + pos * L.mPlane + b * ww.mb * L.nb;
-      a.ldc = L.nb;
-      gemmF32Packed(a, &ww.blocks[pos * ww.nmb + b], nullptr, nullptr);
-    }
+    for (int64_t pos = p0; pos < std::min<int64_t>(kPos, p0 + posSize); ++pos)
+      winoProduct(ww, pos, b, L.nb, L.vPlane, L.mPlane, V + vOff[k], M + mOff[k]);
   });
 
   int64_t oSize = 0;
@@ -347,19 +352,8 @@ void convWinogradCpu(const ConvGeom& g, const float* x, const Tensor& weightKey,
     float* V = t_v.get(kPos * L.vPlane);
     float* M = t_m.get(kPos * L.mPlane);
     inputTransform(tile, g, x, chunks, L, V);
-    for (int pos = 0; pos < kPos; ++pos) {
-      for (int64_t b = 0; b < ww->nmb; ++b) {
-        GemmArgs a;
-        a.M = ww->rows(b);
-        a.N = nb;
-        a.K = C;
-        a.B = V + pos * L.vPlane;
-        a.ldb = nb;
-        a.C = M + pos * L.mPlane + b * ww->mb * nb;
-        a.ldc = nb;
-        gemmF32Packed(a, &ww->blocks[pos * ww->nmb + b], nullptr, nullptr);
-      }
-    }
+    for (int pos = 0; pos < kPos; ++pos)
+      for (int64_t b = 0; b < ww->nmb; ++b) winoProduct(*ww, pos, b, nb, L.vPlane, L.mPlane, V, M);
     outputTransform(tile, g, M, chunks, L, ep, out);
   };
   if (threads > 1 && tasks > 1) pool->parallelTasks(tasks, task);

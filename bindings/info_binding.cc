@@ -4,6 +4,7 @@
 #include "runtime/cpu_features.h"
 #include "runtime/host_heap.h"
 #include "runtime/runtime.h"
+#include "runtime/scratch.h"
 #include "runtime/thread_pool.h"
 #include "runtime/inline_runs.h"
 #include "runtime/op_profiler.h"
@@ -125,6 +126,9 @@ Napi::Value MemoryInfo(const Napi::CallbackInfo& info) {
   o.Set("peakBytes", Napi::Number::New(env, static_cast<double>(s.peakBytes)));
   o.Set("cachedBytes", Napi::Number::New(env, static_cast<double>(s.cachedBytes)));
   o.Set("allocCalls", Napi::Number::New(env, static_cast<double>(s.allocCalls)));
+  // The CPU kernels' thread-local workspaces (runtime/scratch.h): outside the allocator, so not in liveBytes.
+  o.Set("workspaceBytes",
+        Napi::Number::New(env, ctx.device.type == sotr::DeviceType::CPU ? static_cast<double>(sotr::workspaceTotals().bytes) : 0.0));
   return o;
   SOTR_JS_CATCH(env)
 }
@@ -149,6 +153,8 @@ Napi::Value ReleaseCached(const Napi::CallbackInfo& info) {
   return queueJob(env, ctx, [c]() -> ToJs {
     c->backend->synchronize();
     c->backend->releaseCached();
+    // The CPU kernels' workspaces too (pool workers' and this queue thread's; runtime/scratch.h).
+    if (c->device.type == sotr::DeviceType::CPU) sotr::releaseIdleWorkspaces();
     sotr::trimHostHeap();
     return nullptr;
   });

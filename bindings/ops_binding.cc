@@ -117,9 +117,13 @@ void executeOp(sotr::DeviceContext* c, const sotr::OpDef* def, const sotr::OpCal
           signature, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
     }
     if (profiling) prof.commit();
-  } catch (const sotr::Error&) {
+  } catch (const sotr::Error& e) {
+    // Host memory ran out: hand back the kernels' workspaces, sized for this call, so that what runs next (a
+    // smaller image, the rest of the process) has that memory (runtime/scratch.h).
+    if (cpu && e.kind == sotr::ErrorKind::OutOfMemory) sotr::releaseIdleWorkspaces();
     throw;
   } catch (const std::bad_alloc&) {
+    if (cpu) sotr::releaseIdleWorkspaces();
     throw sotr::hostOutOfMemory(call.op);
   } catch (const std::invalid_argument& e) {
     sotr::fail(sotr::ErrorKind::InvalidArgument, call.op + ": " + e.what());

@@ -153,7 +153,9 @@ export function setNumThreads(n: number): number {
 
 /**
  * A device allocator's counters (memoryInfo()): `liveBytes` in use, `peakBytes` the high-water mark (see
- * resetPeakMemory), `cachedBytes` freed but kept for reuse, `allocCalls` calls to the underlying allocator so far.
+ * resetPeakMemory), `cachedBytes` freed but kept for reuse, `allocCalls` calls to the underlying allocator so far;
+ * and on the CPU `workspaceBytes`, the kernels' per-thread workspaces (grown to the largest call so far, kept for
+ * reuse, freed by releaseCached('cpu') and after a host out-of-memory error).
  */
 export type MemoryInfo = NativeMemoryInfo;
 
@@ -194,6 +196,8 @@ export function concreteDevice(device: string): string {
 /**
  * Returns cached (free) device memory to the driver, after queued work completes, and the C heap's free pages to the
  * system (glibc's malloc_trim: decoded images and read-backs live there whatever the device; see trimHostMemory).
+ * On the CPU it also frees the kernels' per-thread workspaces (`memoryInfo('cpu').workspaceBytes`), which otherwise
+ * stay at the size of the largest call so far: after a burst of large images, say.
  */
 export async function releaseCached(device: string = 'auto'): Promise<void> {
   await native().releaseCached(concreteDevice(device));

@@ -55,6 +55,8 @@ export interface NativeMemoryInfo {
   peakBytes: number;
   cachedBytes: number;
   allocCalls: number;
+  /** 'cpu': the CPU kernels' per-thread workspaces (packing, transforms), outside the allocator; 0 for CUDA. */
+  workspaceBytes: number;
 }
 
 export type AttrValue = number | boolean | string | number[] | ArrayLike<number> | undefined;

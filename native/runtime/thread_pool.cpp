@@ -1,6 +1,7 @@
 #include "runtime/thread_pool.h"
 #include "runtime/env.h"
 #include "runtime/pool_trace.h"
+#include "runtime/scratch.h"
 
 #include <algorithm>
 #include <atomic>
@@ -73,6 +74,7 @@ bool ThreadPool::spinUntil(Pred pred) const {
 }
 
 void ThreadPool::workerLoop(int) {
+  markWorkspaceOwner(this);  // releaseWorkspaces() frees this thread's workspaces between regions
   uint64_t seen = 0;
   for (;;) {
     // Watch for the next region a while before sleeping: waking from the futex costs more than most regions.
@@ -161,6 +163,12 @@ void ThreadPool::parallelTasks(int64_t ntasks, const std::function<void(int64_t)
   }
 }
 
+int64_t ThreadPool::releaseWorkspaces(bool allThreads) {
+  if (t_inside_pool) return 0;
+  std::lock_guard<std::mutex> run(run_mu_);
+  return sotr::releaseWorkspaces(this, allThreads);
+}
+
 void ThreadPool::parallelFor(int64_t n, int64_t grain,
                              const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
@@ -230,6 +238,8 @@ ThreadPool& cpuPool() {
   if (!g_pool) g_pool = std::make_unique<ThreadPool>(defaultThreadCount());
   return *g_pool;
 }
+
+int64_t releaseIdleWorkspaces() { return cpuPool().releaseWorkspaces(true); }
 
 void setCpuThreads(int n) {
   std::lock_guard<std::mutex> lk(g_pool_mu);

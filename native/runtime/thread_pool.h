@@ -50,6 +50,11 @@ class ThreadPool {
   // worker it would otherwise end the process (std::terminate).
   void parallelTasks(int64_t ntasks, const std::function<void(int64_t)>& fn);
 
+  // Frees the kernels' workspaces (runtime/scratch.h) of this pool's workers and of the calling thread (of every
+  // thread with allThreads: for a caller that knows no other thread runs a CPU kernel), between two parallel
+  // regions (it takes the region lock, so no task runs meanwhile). Returns the bytes freed; 0 from inside a task.
+  int64_t releaseWorkspaces(bool allThreads = false);
+
  private:
   void workerLoop(int index);
   // Runs one task of the current region; a throw is kept in error_ and skips the tasks not yet taken. Called
@@ -85,6 +90,11 @@ int64_t piecesPerUnit(int64_t units, int threads, int64_t maxPieces);
 
 // The process-wide pool (created on first use with defaultThreadCount()).
 ThreadPool& cpuPool();
+
+// cpuPool().releaseWorkspaces(true): every thread's workspaces. Only where no other thread can run a CPU kernel:
+// a job of the CPU device's queue, or an inline run on a JavaScript thread (which holds that queue), as
+// releaseCached('cpu') and a CPU op's host out-of-memory error do (CUDA ops use no CPU workspace).
+int64_t releaseIdleWorkspaces();
 
 // What the default thread count is made of.
 struct ThreadDefault {

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Tensor, DisposedError, ShapeError, DTypeError, SotrRangeError, SotrTypeError, memoryInfo, resetPeakMemory, releaseCached, matmul } from '../../dist/index.js';
+import { Tensor, DisposedError, ShapeError, DTypeError, SotrRangeError, SotrTypeError, memoryInfo, resetPeakMemory, releaseCached, matmul, conv2d } from '../../dist/index.js';
 
 test('from / data round trip for every dtype', async () => {
   const cases = [
@@ -107,7 +107,7 @@ test('memory returns to zero after dispose', async () => {
   for (const t of ts) t.dispose();
   assert.is(memoryInfo('cpu').liveBytes, before);
   const info = memoryInfo('cpu');
-  for (const k of ['liveBytes', 'peakBytes', 'cachedBytes', 'allocCalls']) assert.type(info[k], 'number');
+  for (const k of ['liveBytes', 'peakBytes', 'cachedBytes', 'allocCalls', 'workspaceBytes']) assert.type(info[k], 'number');
 });
 
 test('resetPeakMemory: the peak restarts from the live bytes and tracks what follows', async () => {
@@ -224,6 +224,28 @@ const arenaOff = process.env.SOTR_CPU_ARENA === '0'; // the whole-block cache: n
   // meanwhile (seen once in a dry run: 640 bytes live at the start, 64 at the end).
   const live = memoryInfo('cpu').liveBytes;
   assert.ok(live <= base.liveBytes, `live bytes ${live}, ${base.liveBytes} before the test`);
+});
+
+test("the CPU kernels' workspaces: counted in memoryInfo, freed by releaseCached('cpu'), regrown with the same results", async () => {
+  // A 3x3 conv big enough for the pool's threads and the packed GEMM: each thread keeps its workspace afterwards.
+  const x = Tensor.from(Float32Array.from({ length: 64 * 72 * 88 }, (_, i) => Math.sin(i)), [1, 64, 72, 88]);
+  const w = Tensor.from(Float32Array.from({ length: 64 * 64 * 9 }, (_, i) => Math.cos(i) / 24), [64, 64, 3, 3]);
+  const run = async () => {
+    const y = await conv2d(x, w, { padding: 1 });
+    const d = await y.data();
+    y.dispose();
+    return d;
+  };
+  const first = await run();
+  const held = memoryInfo('cpu').workspaceBytes;
+  assert.ok(held > 0, `workspace bytes after a conv: ${held}`);
+  await releaseCached('cpu');
+  assert.is(memoryInfo('cpu').workspaceBytes, 0, 'every thread\'s workspace freed');
+  const again = await run();
+  assert.ok(memoryInfo('cpu').workspaceBytes > 0, 'regrown by the next call');
+  assert.equal(Buffer.compare(Buffer.from(again.buffer), Buffer.from(first.buffer)), 0, 'the same bits after the release');
+  x.dispose();
+  w.dispose();
 });
 
 test.run();

@@ -7,7 +7,8 @@
 // region stops, the caller gets the exception, the pool goes on). With SOTR_POOL_SPIN_US=0
 // (the second run in tests/foundation/thread-pool-native.test.mjs) the
 // workers sleep at once. Also the default thread count's CPU quota (cgroup v2 cpu.max, v1 cpu.cfs_quota_us) read
-// from fake trees. Prints "N checks, M failures"; exits 1 on a failure.
+// from fake trees. And the kernels' workspaces (runtime/scratch.h): a pool frees its workers' and the caller's
+// between regions, leaves other threads' unless asked, the totals follow, and an exiting thread withdraws. Prints "N checks, M failures"; exits 1 on a failure.
 #include <unistd.h>
 
 #include <atomic>
@@ -23,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/scratch.h"
 #include "runtime/thread_pool.h"
 
 #include "check.h"
@@ -146,6 +148,80 @@ static void cpuQuotaChecks() {
         d.threads, d.quota.cpus);
 }
 
+// A workspace per thread, as the kernels keep them: each task fills `floats` of its thread's buffer with its own
+// index and checks them back, so a buffer freed under a running task or shared by two threads shows.
+thread_local Scratch t_work;
+static bool workspaceRegion(ThreadPool& pool, int64_t ntasks, int64_t floats) {
+  std::atomic<int> bad{0};
+  pool.parallelTasks(ntasks, [&](int64_t t) {
+    float* p = t_work.get(floats);
+    for (int64_t i = 0; i < floats; i += 97) p[i] = static_cast<float>(t);
+    for (int64_t i = 0; i < floats; i += 97)
+      if (p[i] != static_cast<float>(t)) bad++;
+  });
+  return bad.load() == 0;
+}
+
+static void workspaceChecks() {
+  const int64_t floats = 1 << 20;  // 4 MiB a thread
+  const int64_t base = workspaceTotals().bytes;
+  ThreadPool pool(4);
+  bool ok = true;
+  for (int r = 0; r < 20; ++r) ok = ok && workspaceRegion(pool, 64, floats);
+  CHECK(ok, "workspaces: tasks see their own values");
+  const WorkspaceTotals grown = workspaceTotals();
+  CHECK(grown.bytes - base >= 4 * floats * 4 && grown.bytes - base <= 4 * floats * 4 + 64, "workspaces: %lld bytes held by the pool and caller",
+        static_cast<long long>(grown.bytes - base));
+  CHECK(grown.threads >= 4, "workspaces: %d threads", grown.threads);
+  // Another thread's workspace, alive: left alone unless every thread's is asked for.
+  std::atomic<int> stage{0};
+  std::thread other([&] {
+    t_work.get(floats / 2);
+    stage = 1;
+    while (stage.load() != 2) std::this_thread::yield();
+    t_work.get(floats / 4);  // enough capacity, or regrown after a release: usable either way
+    t_work.p[0] = 1.f;
+    stage = 3;
+    while (stage.load() != 4) std::this_thread::yield();
+  });
+  while (stage.load() != 1) std::this_thread::yield();
+  const int64_t freed = pool.releaseWorkspaces();
+  CHECK(freed == 4 * floats * 4, "workspaces: the pool's release freed %lld bytes", static_cast<long long>(freed));
+  CHECK(workspaceTotals().bytes - base == floats / 2 * 4, "workspaces: the other thread's kept (%lld)",
+        static_cast<long long>(workspaceTotals().bytes - base));
+  CHECK(pool.releaseWorkspaces() == 0, "workspaces: a second release frees nothing");
+  CHECK(pool.releaseWorkspaces(true) == floats / 2 * 4, "workspaces: every thread's");
+  stage = 2;
+  while (stage.load() != 3) std::this_thread::yield();
+  CHECK(workspaceTotals().bytes - base == floats / 4 * 4, "workspaces: regrown by its thread (%lld)",
+        static_cast<long long>(workspaceTotals().bytes - base));
+  stage = 4;
+  other.join();
+  CHECK(workspaceTotals().bytes == base, "workspaces: an ended thread's withdrawn");
+  // Used again after the release: regrown, correct.
+  ok = true;
+  for (int r = 0; r < 20; ++r) ok = ok && workspaceRegion(pool, 64, floats / 8);
+  CHECK(ok, "workspaces: tasks after the release");
+  // Releases between regions issued from other threads: never under a running task.
+  std::atomic<bool> done{false};
+  std::atomic<int> releases{0};
+  std::thread releaser([&] {
+    while (!done.load()) {
+      pool.releaseWorkspaces();
+      releases++;
+      std::this_thread::yield();
+    }
+  });
+  ok = true;
+  for (int r = 0; r < 300; ++r) ok = ok && workspaceRegion(pool, 16, 4096 + r);
+  done = true;
+  releaser.join();
+  CHECK(ok && releases.load() > 0, "workspaces: 300 regions beside %d releases", releases.load());
+  pool.releaseWorkspaces(true);
+  t_work.release();
+  CHECK(workspaceTotals().bytes == base, "workspaces: all freed");
+}
+
 int main() {
   cpuQuotaChecks();
   for (int threads : {1, 2, 3, 5}) {
@@ -260,5 +336,6 @@ int main() {
     }
     CHECK(true, "pools destroyed (pause %d ms)", pauseMs);
   }
+  workspaceChecks();
   return checksSummary();
 }

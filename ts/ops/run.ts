@@ -21,7 +21,7 @@ import { native, type AttrValue, type NativeTensorHandle } from '../native';
 import type { Precision } from '../device';
 import { Tensor, dtypeBytes } from '../tensor';
 import { inlineCall } from '../inline_turn';
-import { DEFERRED_BACKLOG_BYTES, deferredOps, type DeferredScope } from '../deferred';
+import { deferredOps, type DeferredScope } from '../deferred';
 import { keysOf } from '../options';
 import { abortError, checkSignal, watchAbort } from '../abort';
 
@@ -155,7 +155,7 @@ export async function runOp(
   const deferred = deferredOps.getStore();
   if (deferred && deferred.device === device) {
     try {
-      if (deferred.backlogBytes >= DEFERRED_BACKLOG_BYTES / 2) await paceDeferred(deferred);
+      if (deferred.backlogBytes >= deferred.budgetBytes / 2) await paceDeferred(deferred);
       const outs = native().submitOp(op, handles, flat, device, precision, deferred.id).map((h) => new Tensor(h));
       for (const t of outs) deferred.backlogBytes += t.size * dtypeBytes(t.dtype);
       return outs;
@@ -181,8 +181,8 @@ export async function runOp(
   }
 }
 
-// Bounds a deferred scope's queued work: every DEFERRED_BACKLOG_BYTES / 2 of outputs submitted, issue a fence and
-// wait for the previous one, so the queue holds at most about DEFERRED_BACKLOG_BYTES of the scope's unrun outputs
+// Bounds a deferred scope's queued work: every budgetBytes / 2 of outputs submitted, issue a fence and
+// wait for the previous one, so the queue holds at most about budgetBytes of the scope's unrun outputs
 // and is never left empty while JavaScript waits (on a GPU the queue only launches kernels: the device stays busy).
 // When the queue has already run past the previous fence (its completed count, read without a round trip), there is
 // nothing to wait for: a queue that keeps up costs no event-loop turn.

@@ -337,10 +337,12 @@ void convWinogradCpu(const ConvGeom& g, const float* x, const Tensor& weightKey,
   // costs 20-35% more CPU time (2 threads here, the transformer's maps: the blocks' buffers are shared between
   // regions instead of staying in one core's cache), so only where one region would keep fewer than 70% of the
   // threads busy (13 blocks on 16 threads stay one region: 81%).
-  // Tuning hook SOTR_CONV_WINOGRAD_SPLIT: '0' never, 'always' whenever there are 2 threads and one image.
+  // Tuning hook SOTR_CONV_WINOGRAD_SPLIT: '0' never, 'always' whenever there are 2 threads and one image, a
+  // number in (0, 1] the busy fraction below which it splits (default 0.7).
   static const int split = env::is("SOTR_CONV_WINOGRAD_SPLIT", "0") ? 0 : env::is("SOTR_CONV_WINOGRAD_SPLIT", "always") ? 2 : 1;
+  static const double splitBelow = split == 1 ? env::number("SOTR_CONV_WINOGRAD_SPLIT", 0.7, 1e-9, 1.0) : 0.7;
   const double busy = static_cast<double>(tasks) / static_cast<double>(threads * ceilDiv(tasks, int64_t(threads)));
-  if (threads >= 2 && g.N == 1 && (split == 2 || (split == 1 && threads >= 4 && busy < 0.7))) {
+  if (threads >= 2 && g.N == 1 && (split == 2 || (split == 1 && threads >= 4 && busy < splitBelow))) {
     convWinogradSplit(tile, g, x, *ww, ep, out, *pool, nbMax, tasks, chunksOf);
     return;
   }

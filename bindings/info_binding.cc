@@ -236,6 +236,7 @@ Napi::Value WeightCacheInfo(const Napi::CallbackInfo& info) {
   o.Set("hits", Napi::Number::New(env, static_cast<double>(st.hits)));
   o.Set("misses", Napi::Number::New(env, static_cast<double>(st.misses)));
   o.Set("evictions", Napi::Number::New(env, static_cast<double>(st.evictions)));
+  o.Set("notKept", Napi::Number::New(env, static_cast<double>(st.notKept)));
   return o;
   SOTR_JS_CATCH(env)
 }

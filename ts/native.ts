@@ -142,11 +142,17 @@ export interface WeightCacheInfo {
   hits: number;
   misses: number;
   /**
-   * Entries dropped to stay within the budget. A count that rises with every prediction means the models in use
-   * need more than the budget, and their derived weights are rebuilt on each call: raise SOTR_WEIGHT_CACHE_MB (or
-   * set SOTR_CONV_WINOGRAD4=0, which halves the convolutions' share).
+   * Entries dropped to make room for weights asked for more often (a change of models, say). When the budget is
+   * full, a new entry evicts least-recently-used ones only if it was asked for more often lately than each of them.
    */
   evictions: number;
+  /**
+   * Misses whose derived weights served their call only, the budget being full of weights asked for as often. A
+   * count that rises with every prediction means the models in use need more than the budget: the part that fits
+   * stays cached, the rest is rebuilt on each call. Raise SOTR_WEIGHT_CACHE_MB (or set SOTR_CONV_WINOGRAD4=0, which
+   * halves the convolutions' share).
+   */
+  notKept: number;
 }
 
 let cached: NativeAddon | undefined;

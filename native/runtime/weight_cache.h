@@ -12,9 +12,13 @@
 // device copies, return to their pool from whatever thread that is; the CUDA
 // pool reuses blocks in stream order, so kernels still queued are safe).
 // Host bytes (as reported by the maker) are bounded by SOTR_WEIGHT_CACHE_MB
-// (default 2048; 0 disables caching: every lookup makes a fresh payload) with
-// least-recently-used eviction; the old name SOTR_CONV_WEIGHT_CACHE_MB is read
-// when the new one is unset. Payloads are shared_ptrs, so an evicted entry
+// (default 2048; 0 disables caching: every lookup makes a fresh payload); the
+// old name SOTR_CONV_WEIGHT_CACHE_MB is read when the new one is unset. When
+// the budget is full, a new payload evicts least-recently-used entries only if
+// it was asked for more often lately than each of them (counts halved now and
+// then); otherwise it serves its call uncached. So a budget below a model's
+// total keeps a fixed part of it instead of evicting every entry before its
+// next use (a forward pass asks for each weight once in turn). Payloads are shared_ptrs, so an evicted entry
 // stays alive for the calls still using it.
 #pragma once
 #include <atomic>
@@ -30,7 +34,8 @@ namespace sotr {
 
 struct WeightCacheStats {
   int64_t entries = 0, bytes = 0, hits = 0, misses = 0;
-  int64_t evictions = 0;  // entries dropped for the budget (not for a freed source): a steady rise means thrashing
+  int64_t evictions = 0;  // entries dropped for the budget (not for a freed source)
+  int64_t notKept = 0;    // misses made for their call only: the budget was full of weights asked for as often
 };
 
 class WeightCache {

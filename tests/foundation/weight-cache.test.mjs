@@ -115,22 +115,32 @@ test('SOTR_WEIGHT_CACHE_MB=0 disables the cache (results unchanged); the old con
   assert.is(on.limit, 2048 * 1048576);
 });
 
-test('a budget too small for the weights in use evicts, and says so in evictions', () => {
-  // Two 96->96 3x3 weights (Winograd F(2x2) at 8x8, ~0.6 MB derived each) under a 1 MB budget: each call evicts the
-  // other's entry.
+test('a budget too small for the weights in use keeps what fits, rebuilds the rest (notKept), and follows a change of weights', () => {
+  // Two 96->96 3x3 weights (Winograd F(2x2) at 8x8, ~0.6 MB derived each) under a 1 MB budget. Used in turn, as a
+  // forward pass uses its weights, a least-recently-used cache evicted each entry just before its next use and kept
+  // nothing; now the first stays and the second is rebuilt for each call. Then the second alone, used more often
+  // lately, takes the place.
   const code = `
     import { Tensor, conv2d, weightCacheInfo } from ${JSON.stringify(entry)};
     const x = Tensor.from(new Float32Array(96 * 8 * 8).fill(0.5), [1, 96, 8, 8]);
     const w = [1, 2].map((k) => Tensor.from(new Float32Array(96 * 96 * 9).fill(0.01 * k), [96, 96, 3, 3]));
     const out = [];
+    const info = () => { const i = weightCacheInfo(); return { entries: i.entries, hits: i.hits, misses: i.misses, evictions: i.evictions, notKept: i.notKept, bytes: i.bytes, limit: i.limitBytes }; };
     for (let i = 0; i < 3; i++) for (const wk of w) out.push((await (await conv2d(x, wk, { padding: 1 })).data())[100]);
-    const i = weightCacheInfo();
-    console.log(JSON.stringify({ entries: i.entries, evictions: i.evictions, bytes: i.bytes, limit: i.limitBytes, out }));
+    const turns = info();
+    const alone = [];
+    for (let i = 0; i < 4; i++) { out.push((await (await conv2d(x, w[1], { padding: 1 })).data())[100]); alone.push(info()); }
+    console.log(JSON.stringify({ turns, alone, out }));
   `;
   const r = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, SOTR_WEIGHT_CACHE_MB: '1', SOTR_CONV_WEIGHT_CACHE_MB: '' }, encoding: 'utf8' }));
-  assert.ok(r.bytes <= r.limit, JSON.stringify(r));
-  assert.ok(r.evictions >= 4, `evictions ${r.evictions}`);
+  const t = r.turns;
+  assert.ok(t.bytes <= t.limit, JSON.stringify(r));
+  assert.equal({ entries: t.entries, hits: t.hits, misses: t.misses, evictions: t.evictions, notKept: t.notKept }, { entries: 1, hits: 2, misses: 4, evictions: 0, notKept: 3 }, JSON.stringify(t));
+  // The second weight alone: asked 3 times in turn, then 4, 5 (two more than the first's 3): kept from its 5th ask.
+  assert.equal(r.alone.map((a) => [a.evictions, a.notKept, a.hits]), [[0, 4, 2], [1, 4, 2], [1, 4, 3], [1, 4, 4]], JSON.stringify(r.alone));
+  assert.ok(r.alone.every((a) => a.entries === 1 && a.bytes <= a.limit));
   assert.equal(r.out.slice(0, 2), r.out.slice(4, 6), 'rebuilt weights give the same results');
+  assert.equal(r.out.slice(6), [r.out[1], r.out[1], r.out[1], r.out[1]]);
 });
 
 test('Winograd: F(2x2) below 2048 output pixels, F(4x4) above; a weight keeps the tile it was first transformed for', async () => {

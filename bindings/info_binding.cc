@@ -56,6 +56,20 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
     }
     cpu.Set("defaultThreads", Napi::Number::New(env, def.threads));
     cpu.Set("defaultThreadsFrom", def.fromEnv ? "SOTR_NUM_THREADS" : def.fromQuota ? "cpu quota" : "cores");
+    // A container's memory limit, which the derived-weight cache's default budget follows.
+    const sotr::MemoryLimit mem = sotr::readMemoryLimit();
+    if (mem.bytes > 0) {
+      auto m = Napi::Object::New(env);
+      m.Set("bytes", Napi::Number::New(env, static_cast<double>(mem.bytes)));
+      m.Set("source", mem.source);
+      cpu.Set("memoryLimit", m);
+    } else {
+      cpu.Set("memoryLimit", env.Null());
+    }
+    auto budget = Napi::Object::New(env);
+    budget.Set("bytes", Napi::Number::New(env, static_cast<double>(sotr::weightCache().limitBytes())));
+    budget.Set("from", sotr::weightCache().limitFrom());
+    cpu.Set("weightCacheBudget", budget);
     cpu.Set("simd", sotr::simdLevelName(sotr::activeSimdLevel()));
     cpu.Set("maxSimd", sotr::simdLevelName(sotr::maxSimdLevel()));
     // What precision 'bf16' computes in on the CPU: bfloat16 products where
@@ -233,6 +247,7 @@ Napi::Value WeightCacheInfo(const Napi::CallbackInfo& info) {
   o.Set("entries", Napi::Number::New(env, static_cast<double>(st.entries)));
   o.Set("bytes", Napi::Number::New(env, static_cast<double>(st.bytes)));
   o.Set("limitBytes", Napi::Number::New(env, static_cast<double>(sotr::weightCache().limitBytes())));
+  o.Set("limitFrom", sotr::weightCache().limitFrom());
   o.Set("hits", Napi::Number::New(env, static_cast<double>(st.hits)));
   o.Set("misses", Napi::Number::New(env, static_cast<double>(st.misses)));
   o.Set("evictions", Napi::Number::New(env, static_cast<double>(st.evictions)));

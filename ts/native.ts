@@ -36,6 +36,13 @@ export interface NativeBackendInfo {
     /** The thread count the pool is made with when nothing sets it, and why: 'SOTR_NUM_THREADS', 'cpu quota' or 'cores'. */
     defaultThreads?: number;
     defaultThreadsFrom?: 'SOTR_NUM_THREADS' | 'cpu quota' | 'cores';
+    /**
+     * A container's memory limit (cgroup v2 `memory.max`, v1 `memory.limit_in_bytes`; the smallest along the
+     * cgroup's ancestors) and the file that set it; null when there is none.
+     */
+    memoryLimit?: { bytes: number; source: string } | null;
+    /** The derived-weight cache's budget and what set it (as weightCacheInfo()'s `limitBytes` and `limitFrom`). */
+    weightCacheBudget?: { bytes: number; from: WeightCacheInfo['limitFrom'] };
     error?: string;
   };
   cuda: {
@@ -137,8 +144,13 @@ export interface WeightCacheInfo {
   entries: number;
   /** Host bytes held (device copies are not counted). */
   bytes: number;
-  /** Budget for `bytes`: SOTR_WEIGHT_CACHE_MB (default 2048 MiB; 0 disables the cache). */
+  /**
+   * Budget for `bytes`: SOTR_WEIGHT_CACHE_MB (0 disables the cache), else 2048 MiB, or a quarter of a container's
+   * memory limit when that is less (`backendInfo().cpu.memoryLimit`).
+   */
   limitBytes: number;
+  /** What set the budget: 'SOTR_WEIGHT_CACHE_MB', 'SOTR_CONV_WEIGHT_CACHE_MB' (its old name), 'memory limit' or 'default'. */
+  limitFrom: 'SOTR_WEIGHT_CACHE_MB' | 'SOTR_CONV_WEIGHT_CACHE_MB' | 'memory limit' | 'default';
   hits: number;
   misses: number;
   /**

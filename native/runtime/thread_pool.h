@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/cpu_quota.h"
+#include "runtime/cgroup_limits.h"
 
 namespace sotr {
 

@@ -1,7 +1,9 @@
 #include "runtime/weight_cache.h"
+#include "runtime/cgroup_limits.h"
 #include "runtime/env.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <mutex>
 #include <unordered_map>
@@ -10,11 +12,28 @@ namespace sotr {
 
 namespace {
 
-int64_t limitFromEnv() {
-  // SOTR_CONV_WEIGHT_CACHE_MB: the name before the cache was shared. An R101
-  // with Winograd F(4x4) weights holds ~1 GB.
-  const double old = env::number("SOTR_CONV_WEIGHT_CACHE_MB", 2048, 0, 1e12);
-  const double mb = env::number("SOTR_WEIGHT_CACHE_MB", old, 0, 1e12);
+// The budget: SOTR_WEIGHT_CACHE_MB, else SOTR_CONV_WEIGHT_CACHE_MB (the name before the cache was shared), else a
+// quarter of a container's memory limit (runtime/cgroup_limits.h) up to 2048 MB. An R101 with Winograd F(4x4)
+// weights holds ~1 GB, an R50 ~690 MB; in a 1 GiB container a full cache beside the R50's own ~670 MB would
+// leave the kernel's OOM killer to end the process, which no error can report.
+int64_t limitFromEnv(std::string& from) {
+  constexpr double kDefaultMb = 2048;
+  const double unset = -1;
+  double mb = env::number("SOTR_WEIGHT_CACHE_MB", unset, 0, 1e12);
+  from = "SOTR_WEIGHT_CACHE_MB";
+  if (mb == unset) {
+    mb = env::number("SOTR_CONV_WEIGHT_CACHE_MB", unset, 0, 1e12);
+    from = "SOTR_CONV_WEIGHT_CACHE_MB";
+  }
+  if (mb == unset) {
+    mb = kDefaultMb;
+    from = "default";
+    const MemoryLimit m = readMemoryLimit();
+    if (m.bytes > 0 && m.bytes / 4.0 / 1048576.0 < kDefaultMb) {
+      mb = std::floor(m.bytes / 4.0 / 1048576.0);
+      from = "memory limit";
+    }
+  }
   return static_cast<int64_t>(mb * 1048576.0);
 }
 
@@ -150,7 +169,7 @@ struct WeightCache::Impl {
   int64_t limitNow = 0;  // the budget, for makeRoom (set under mu by get())
 };
 
-WeightCache::WeightCache() : impl_(new Impl()), limit_(limitFromEnv()) {}
+WeightCache::WeightCache() : impl_(new Impl()), limit_(limitFromEnv(limitFrom_)) {}
 WeightCache::~WeightCache() = default;
 
 bool WeightCache::contains(const std::vector<const Tensor*>& sources, const std::string& tag) {

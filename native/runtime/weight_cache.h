@@ -12,8 +12,9 @@
 // device copies, return to their pool from whatever thread that is; the CUDA
 // pool reuses blocks in stream order, so kernels still queued are safe).
 // Host bytes (as reported by the maker) are bounded by SOTR_WEIGHT_CACHE_MB
-// (default 2048; 0 disables caching: every lookup makes a fresh payload); the
-// old name SOTR_CONV_WEIGHT_CACHE_MB is read when the new one is unset. When
+// (default 2048, or a quarter of a container's memory limit when that is less;
+// 0 disables caching: every lookup makes a fresh payload); the old name
+// SOTR_CONV_WEIGHT_CACHE_MB is read when the new one is unset. When
 // the budget is full, a new payload evicts least-recently-used entries only if
 // it was asked for more often lately than each of them (counts halved now and
 // then); otherwise it serves its call uncached. So a budget below a model's
@@ -63,6 +64,9 @@ class WeightCache {
   // Called by ~Storage for a storage that keys entries: drops them.
   void storageDestroyed(const Storage* s);
   int64_t limitBytes() const { return limit_.load(); }
+  // What set the budget at start: "SOTR_WEIGHT_CACHE_MB", "SOTR_CONV_WEIGHT_CACHE_MB", "memory limit" (a quarter of
+  // a container's, runtime/cgroup_limits.h) or "default" (2048 MB).
+  const std::string& limitFrom() const { return limitFrom_; }
   void setLimitBytes(int64_t bytes);  // tests; evicts down to the new limit
 
   WeightCache();
@@ -73,6 +77,7 @@ class WeightCache {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  std::string limitFrom_;
   std::atomic<int64_t> limit_;
 };
 

@@ -1,4 +1,4 @@
-// The CPU pool's default thread count follows a container's CPU quota (native/runtime/cpu_quota.h): a process
+// The CPU pool's default thread count follows a container's CPU quota (native/runtime/cgroup_limits.h): a process
 // limited to 1 CPU by its cgroup (cgroup v1 cpu.cfs_quota_us or v2 cpu.max) on a machine of several cores makes a
 // pool of 1 thread, says so in backendInfo() and `sotr info`, and SOTR_NUM_THREADS still wins. The parsing of every
 // layout (namespaced v2, nested v2 with the limit on an ancestor, v1 mounted at the container's own cgroup, hybrid,

@@ -7,7 +7,8 @@
 // region stops, the caller gets the exception, the pool goes on). With SOTR_POOL_SPIN_US=0
 // (the second run in tests/foundation/thread-pool-native.test.mjs) the
 // workers sleep at once. Also the default thread count's CPU quota (cgroup v2 cpu.max, v1 cpu.cfs_quota_us) read
-// from fake trees. And the kernels' workspaces (runtime/scratch.h): a pool frees its workers' and the caller's
+// from fake trees, and the memory limit (v2 memory.max, v1 memory.limit_in_bytes) the weight cache's budget follows.
+// And the kernels' workspaces (runtime/scratch.h): a pool frees its workers' and the caller's
 // between regions, leaves other threads' unless asked, the totals follow, and an exiting thread withdraws. Prints "N checks, M failures"; exits 1 on a failure.
 #include <unistd.h>
 
@@ -222,6 +223,46 @@ static void workspaceChecks() {
   CHECK(workspaceTotals().bytes == base, "workspaces: all freed");
 }
 
+static void memoryLimitChecks() {
+  {  // v2, the limit on an ancestor, the smallest along the way
+    FakeTree t("memv2");
+    t.put("/proc/self/cgroup", "0::/kubepods/pod1/c1\n");
+    t.put("/proc/self/mountinfo", kV2Mount);
+    t.put("/sys/fs/cgroup/kubepods/pod1/c1/memory.max", "max\n");
+    t.put("/sys/fs/cgroup/kubepods/pod1/memory.max", "1073741824\n");
+    t.put("/sys/fs/cgroup/kubepods/memory.max", "4294967296\n");
+    const MemoryLimit m = readMemoryLimit(t.root);
+    CHECK(m.bytes == 1073741824 && m.source == "/sys/fs/cgroup/kubepods/pod1/memory.max", "memory v2: %lld from '%s'",
+          static_cast<long long>(m.bytes), m.source.c_str());
+    t.put("/sys/fs/cgroup/kubepods/pod1/c1/memory.max", "536870912\n");
+    CHECK(readMemoryLimit(t.root).bytes == 536870912, "memory v2: its own, smaller");
+    for (const char* text : {"max", "", "-1", "12abc", "0"}) {
+      t.put("/sys/fs/cgroup/kubepods/pod1/c1/memory.max", text);
+      t.put("/sys/fs/cgroup/kubepods/pod1/memory.max", text);
+      t.put("/sys/fs/cgroup/kubepods/memory.max", text);
+      CHECK(readMemoryLimit(t.root).bytes == 0, "memory.max '%s' read as a limit", text);
+    }
+  }
+  {  // v1 mounted at the container's own cgroup; unlimited is 2^63 rounded down to a page
+    FakeTree t("memv1");
+    t.put("/proc/self/cgroup", "11:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n");
+    t.put("/proc/self/mountinfo",
+          "40 30 0:35 /docker/abc /sys/fs/cgroup/cpu,cpuacct ro,nosuid - cgroup cgroup rw,cpu,cpuacct\n"
+          "41 30 0:36 /docker/abc /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory\n");
+    t.put("/sys/fs/cgroup/memory/memory.limit_in_bytes", "2147483648\n");
+    const MemoryLimit m = readMemoryLimit(t.root);
+    CHECK(m.bytes == 2147483648LL && m.source == "/sys/fs/cgroup/memory/memory.limit_in_bytes", "memory v1: %lld from '%s'",
+          static_cast<long long>(m.bytes), m.source.c_str());
+    t.put("/sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
+    CHECK(readMemoryLimit(t.root).bytes == 0, "memory v1 unlimited");
+    CHECK(readCpuQuota(t.root).cpus == 0, "no cpu files: no quota");
+  }
+  {  // no cgroup files at all
+    FakeTree t("memnone");
+    CHECK(readMemoryLimit(t.root).bytes == 0, "no /proc files: no memory limit");
+  }
+}
+
 int main() {
   cpuQuotaChecks();
   for (int threads : {1, 2, 3, 5}) {
@@ -337,5 +378,6 @@ int main() {
     CHECK(true, "pools destroyed (pause %d ms)", pauseMs);
   }
   workspaceChecks();
+  memoryLimitChecks();
   return checksSummary();
 }

@@ -35,6 +35,14 @@ export function formatInfo(i: BackendInfo): string {
       `; compiled variants: ${b.simdVariants.join(', ')}; precision bf16 computes in ${i.cpu.bf16 ?? 'float32'}`,
   );
   if (i.cpu.features.length) lines.push(`        features: ${i.cpu.features.join(' ')}`);
+  const budget = i.cpu.weightCacheBudget;
+  if (budget) {
+    const ml = i.cpu.memoryLimit;
+    lines.push(
+      `memory: weight cache up to ${Math.round(budget.bytes / 2 ** 20)} MiB (${budget.from === 'memory limit' && ml ? `a quarter of the memory limit, ${(ml.bytes / GiB).toFixed(2)} GiB (${ml.source})` : budget.from})` +
+        (ml && budget.from !== 'memory limit' ? `; memory limit ${(ml.bytes / GiB).toFixed(2)} GiB (${ml.source})` : ''),
+    );
+  }
   const c = i.cuda;
   if (!c.compiled) lines.push(`CUDA:   ${c.reason ?? 'this build has no CUDA code'}`);
   else {

@@ -1,4 +1,4 @@
-#include "runtime/cpu_quota.h"
+#include "runtime/cgroup_limits.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -109,26 +109,17 @@ void eachLevel(const std::string& mountPoint, std::string dir, F&& f) {
   }
 }
 
-void consider(CpuQuota& q, double cpus, const std::string& source) {
-  if (cpus > 0 && (q.cpus == 0 || cpus < q.cpus)) {
-    q.cpus = cpus;
-    q.source = source;
-  }
-}
-
-}  // namespace
-
-CpuQuota readCpuQuota(const std::string& root) {
-  CpuQuota q;
+// Calls f(dir, v2) for every level of the calling process's cgroup that holds the files of `v1Controller` (v1) or
+// of the unified hierarchy (v2), the process's own cgroup first. Linux only.
+template <class F>
+void eachCgroupLevel(const std::string& root, const char* v1Controller, F&& f) {
 #if defined(__linux__)
-  std::string v2Path;
-  bool haveV2 = false;
-  std::string v1Path;
-  bool haveV1 = false;
+  std::string v2Path, v1Path;
+  bool haveV2 = false, haveV1 = false;
   {
-    std::ifstream f(root + "/proc/self/cgroup");
+    std::ifstream in(root + "/proc/self/cgroup");
     std::string line;
-    while (f && std::getline(f, line)) {
+    while (in && std::getline(in, line)) {
       // hierarchy-id:controllers:path (the path may itself hold ':')
       const auto a = line.find(':');
       const auto b = a == std::string::npos ? a : line.find(':', a + 1);
@@ -137,43 +128,60 @@ CpuQuota readCpuQuota(const std::string& root) {
       if (hier == "0" && ctrls.empty()) {
         v2Path = path;
         haveV2 = true;
-      } else if (contains(split(ctrls, ','), "cpu")) {
+      } else if (contains(split(ctrls, ','), v1Controller)) {
         v1Path = path;
         haveV1 = true;
       }
     }
   }
-  if (!haveV1 && !haveV2) return q;
+  if (!haveV1 && !haveV2) return;
   for (const auto& m : cgroupMounts(root)) {
     if (m.v2 && haveV2) {
       const std::string dir = cgroupDir(m, v2Path);
       if (dir.empty()) continue;
-      eachLevel(m.point, dir, [&](const std::string& d) {
-        std::string line;
-        if (!readFirstLine(root + d + "/cpu.max", line)) return;
-        const auto parts = split(line, ' ');  // "max 100000" or "<quota> <period>"
-        double quota = 0, period = 0;
-        if (parts.size() >= 2 && parsePositive(parts[0], quota) && parsePositive(parts[1], period))
-          consider(q, quota / period, d + "/cpu.max");
-      });
+      eachLevel(m.point, dir, [&](const std::string& d) { f(d, true); });
       haveV2 = false;  // one mount of the hierarchy is enough
-    } else if (!m.v2 && haveV1 && contains(m.controllers, "cpu")) {
+    } else if (!m.v2 && haveV1 && contains(m.controllers, v1Controller)) {
       const std::string dir = cgroupDir(m, v1Path);
       if (dir.empty()) continue;
-      eachLevel(m.point, dir, [&](const std::string& d) {
-        std::string quotaText, periodText;
-        double quota = 0, period = 0;  // a quota of -1: none at this level
-        if (readFirstLine(root + d + "/cpu.cfs_quota_us", quotaText) &&
-            readFirstLine(root + d + "/cpu.cfs_period_us", periodText) && parsePositive(quotaText, quota) &&
-            parsePositive(periodText, period))
-          consider(q, quota / period, d + "/cpu.cfs_quota_us");
-      });
+      eachLevel(m.point, dir, [&](const std::string& d) { f(d, false); });
       haveV1 = false;
     }
   }
 #else
   (void)root;
+  (void)v1Controller;
+  (void)f;
 #endif
+}
+
+}  // namespace
+
+CpuQuota readCpuQuota(const std::string& root) {
+  CpuQuota q;
+  auto consider = [&](double cpus, const std::string& source) {
+    if (cpus > 0 && (q.cpus == 0 || cpus < q.cpus)) {
+      q.cpus = cpus;
+      q.source = source;
+    }
+  };
+  eachCgroupLevel(root, "cpu", [&](const std::string& d, bool v2) {
+    if (v2) {
+      std::string line;
+      if (!readFirstLine(root + d + "/cpu.max", line)) return;
+      const auto parts = split(line, ' ');  // "max 100000" or "<quota> <period>"
+      double quota = 0, period = 0;
+      if (parts.size() >= 2 && parsePositive(parts[0], quota) && parsePositive(parts[1], period))
+        consider(quota / period, d + "/cpu.max");
+    } else {
+      std::string quotaText, periodText;
+      double quota = 0, period = 0;  // a quota of -1: none at this level
+      if (readFirstLine(root + d + "/cpu.cfs_quota_us", quotaText) &&
+          readFirstLine(root + d + "/cpu.cfs_period_us", periodText) && parsePositive(quotaText, quota) &&
+          parsePositive(periodText, period))
+        consider(quota / period, d + "/cpu.cfs_quota_us");
+    }
+  });
   return q;
 }
 
@@ -181,6 +189,23 @@ int quotaThreads(const CpuQuota& q) {
   if (!(q.cpus > 0)) return 0;
   const double c = std::ceil(q.cpus);  // 1.5 CPUs: 2 threads, each busy three quarters of the time
   return c < 1 ? 1 : (c > 1024 ? 1024 : static_cast<int>(c));
+}
+
+MemoryLimit readMemoryLimit(const std::string& root) {
+  MemoryLimit m;
+  eachCgroupLevel(root, "memory", [&](const std::string& d, bool v2) {
+    // v2 memory.max: "max" or bytes; v1 memory.limit_in_bytes: bytes, a huge value (2^63 rounded down to a
+    // page) when unlimited.
+    const std::string file = d + (v2 ? "/memory.max" : "/memory.limit_in_bytes");
+    std::string text;
+    double bytes = 0;
+    if (!readFirstLine(root + file, text) || !parsePositive(text, bytes) || bytes >= 0x1p60) return;
+    if (m.bytes == 0 || bytes < static_cast<double>(m.bytes)) {
+      m.bytes = static_cast<int64_t>(bytes);
+      m.source = file;
+    }
+  });
+  return m;
 }
 
 }  // namespace sotr

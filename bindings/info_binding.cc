@@ -141,8 +141,8 @@ Napi::Value MemoryInfo(const Napi::CallbackInfo& info) {
   o.Set("cachedBytes", Napi::Number::New(env, static_cast<double>(s.cachedBytes)));
   o.Set("allocCalls", Napi::Number::New(env, static_cast<double>(s.allocCalls)));
   // The CPU kernels' thread-local workspaces (runtime/scratch.h): outside the allocator, so not in liveBytes.
-  o.Set("workspaceBytes",
-        Napi::Number::New(env, ctx.device.type == sotr::DeviceType::CPU ? static_cast<double>(sotr::workspaceTotals().bytes) : 0.0));
+  const bool cpu = ctx.device.type == sotr::DeviceType::CPU;
+  o.Set("workspaceBytes", Napi::Number::New(env, cpu ? static_cast<double>(sotr::workspaceTotals().bytes) : 0.0));
   return o;
   SOTR_JS_CATCH(env)
 }

@@ -6,9 +6,10 @@
 // so that memory can be handed back while its thread is idle: a pool worker's
 // between two parallel regions, the calling thread's own at any time, every
 // thread's where no CPU op can run (releaseIdleWorkspaces in
-// runtime/thread_pool.h: releaseCached('cpu') and a host out-of-memory error). Otherwise a burst of large images would
-// pin its workspaces for the life of the threads. The hot path (get() with
-// enough capacity) is unchanged: one compare.
+// runtime/thread_pool.h: releaseCached('cpu') and a host out-of-memory
+// error). Otherwise a burst of large images would pin its workspaces for the
+// life of the threads. The hot path (get() with enough capacity) is
+// unchanged: one compare.
 #pragma once
 #include <algorithm>
 #include <atomic>

@@ -71,14 +71,15 @@ struct WeightCache::Impl {
   int64_t bytes = 0, hits = 0, misses = 0, evictions = 0, notKept = 0;
   uint64_t clock = 0;
   // How often each key was asked for lately, cached or not (halved now and then, so it follows a change of
-  // models): a weight made while the budget is full is kept only if it was asked for clearly more often than
-  // the entries it would evict (makeRoom). A forward pass uses every weight once in turn; with a plain LRU a budget below
-  // their total evicted each entry just before its next use and kept none (R50, 2 threads: as slow as no cache).
+  // models): a weight made while the budget is full is kept only if it was asked for clearly more often than the
+  // entries it would evict (makeRoom). A forward pass uses every weight once in turn; with a plain LRU, a budget
+  // below their total evicted each entry just before its next use and kept none (R50, 2 threads: as slow as no
+  // cache).
   std::unordered_map<std::string, uint32_t> demand;
   uint64_t demandAsks = 0;
 
-  // Caller holds mu. Counts an ask for `key`; returns its count.
-  uint32_t ask(const std::string& key) {
+  // Caller holds mu. Counts an ask for `key`.
+  void ask(const std::string& key) {
     if (++demandAsks >= std::max<uint64_t>(1024, 16 * demand.size())) {
       demandAsks = 0;
       for (auto it = demand.begin(); it != demand.end();) {
@@ -88,7 +89,6 @@ struct WeightCache::Impl {
     }
     uint32_t& n = demand[key];
     if (n < UINT32_MAX) ++n;
-    return n;
   }
   uint32_t demandOf(const std::string& key) const {
     auto it = demand.find(key);
@@ -142,31 +142,31 @@ struct WeightCache::Impl {
       evictions++;
     }
   }
-  // Caller holds mu. Makes room for `need` bytes by evicting least recently used entries, only if each was asked
-  // for at least two fewer times than the newcomer (`want`, its count). In a cycle over more weights than fit, the
-  // newcomer has been asked once more than the entry next in line, which has not come round yet: that must not
-  // evict it. False (nothing evicted) if that would not make room.
-  bool makeRoom(int64_t need, uint32_t want, Graveyard& dead) {
-    if (bytes + need <= limitNow) return true;
+  // Caller holds mu. Makes room for `need` bytes under `limit` by evicting least recently used entries, only if
+  // each was asked for at least two fewer times than the newcomer (`want`, its count). In a cycle over more
+  // weights than fit, the newcomer has been asked once more than the entry next in line, which has not come round
+  // yet: that must not evict it. False (nothing evicted) if that would not make room.
+  bool makeRoom(int64_t limit, int64_t need, uint32_t want, Graveyard& dead) {
+    if (bytes + need <= limit) return true;
     std::vector<Map::iterator> lru;
     lru.reserve(map.size());
     for (auto it = map.begin(); it != map.end(); ++it) lru.push_back(it);
-    std::sort(lru.begin(), lru.end(), [](Map::iterator a, Map::iterator b) { return a->second.lastUse < b->second.lastUse; });
+    std::sort(lru.begin(), lru.end(),
+              [](Map::iterator a, Map::iterator b) { return a->second.lastUse < b->second.lastUse; });
     int64_t freed = 0;
     size_t n = 0;
-    while (n < lru.size() && bytes - freed + need > limitNow) {
+    while (n < lru.size() && bytes - freed + need > limit) {
       if (demandOf(lru[n]->first) + 2 > want) return false;
       freed += lru[n]->second.bytes;
       ++n;
     }
-    if (bytes - freed + need > limitNow) return false;
+    if (bytes - freed + need > limit) return false;
     for (size_t i = 0; i < n; ++i) {
       erase(lru[i], dead);
       evictions++;
     }
     return true;
   }
-  int64_t limitNow = 0;  // the budget, for makeRoom (set under mu by get())
 };
 
 WeightCache::WeightCache() : impl_(new Impl()), limit_(limitFromEnv(limitFrom_)) {}
@@ -222,8 +222,7 @@ std::shared_ptr<void> WeightCache::get(const std::vector<const Tensor*>& sources
     // names live storages only); kept as a guard.
     c.erase(it, dead);
   }
-  c.limitNow = limit;
-  if (!c.makeRoom(bytes, c.demandOf(key), dead)) {
+  if (!c.makeRoom(limit, bytes, c.demandOf(key), dead)) {
     c.notKept++;
     return payload;  // for this call only: the budget holds weights asked for as often
   }

@@ -7,84 +7,34 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { testCgroup } from '../helpers/cgroup.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const entry = path.join(root, 'dist', 'index.js');
 const cli = path.join(root, 'dist', 'cli', 'main.js');
 
-// A cgroup with a quota of `cpus` this test may create and put a child in: v1's cpu hierarchy, or v2 where the cpu
-// controller is enabled for children. Returns { dir, procs, quotaFile, set(cpus) } or a reason to skip.
-function makeCgroup() {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return { skip: 'not root on Linux' };
-  const name = `sotr-quota-test-${process.pid}`;
-  const v1 = '/sys/fs/cgroup/cpu';
-  if (existsSync(path.join(v1, 'cpu.cfs_quota_us'))) {
-    const dir = path.join(v1, name);
-    try {
-      mkdirSync(dir);
-      const set = (cpus) => {
-        writeFileSync(path.join(dir, 'cpu.cfs_period_us'), '100000');
-        writeFileSync(path.join(dir, 'cpu.cfs_quota_us'), String(Math.round(cpus * 100000)));
-      };
-      set(1);
-      return { dir, set, source: path.join(dir, 'cpu.cfs_quota_us') };
-    } catch (e) {
-      return { skip: `cannot make a cgroup v1 cpu group (${e.code ?? e.message})` };
-    }
-  }
-  for (const v2 of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified']) {
-    let controllers = '';
-    try {
-      controllers = readFileSync(path.join(v2, 'cgroup.subtree_control'), 'utf8');
-    } catch {
-      continue;
-    }
-    if (!controllers.split(/\s+/).includes('cpu')) continue;
-    const dir = path.join(v2, name);
-    try {
-      mkdirSync(dir);
-      const set = (cpus) => writeFileSync(path.join(dir, 'cpu.max'), `${Math.round(cpus * 100000)} 100000`);
-      set(1);
-      return { dir, set, source: path.join(dir, 'cpu.max') };
-    } catch (e) {
-      return { skip: `cannot make a cgroup v2 group with cpu.max (${e.code ?? e.message})` };
-    }
-  }
-  return { skip: 'no writable cpu controller' };
-}
-
-// A group made but that this process may not move a child into (a delegated or read-only hierarchy): skipped too.
-function usable(g) {
-  if (g.skip) return g;
-  const r = spawnSync('sh', ['-c', 'echo $$ > "$0/cgroup.procs"', g.dir], { encoding: 'utf8' });
-  if (r.status === 0) return g;
-  try {
-    rmdirSync(g.dir);
-  } catch {
-    // left for the system
-  }
-  return { skip: `cannot move a process into ${g.dir} (${r.stderr.trim()})` };
-}
-
-const group = usable(makeCgroup());
+// A cgroup with a CPU quota, made for the test (tests/helpers/cgroup.mjs).
+const group = testCgroup({
+  controller: 'cpu',
+  v1File: 'cpu.cfs_quota_us',
+  v2File: 'cpu.max',
+  set: (dir, v2, cpus) => {
+    if (v2) return writeFileSync(path.join(dir, 'cpu.max'), `${Math.round(cpus * 100000)} 100000`);
+    writeFileSync(path.join(dir, 'cpu.cfs_period_us'), '100000');
+    writeFileSync(path.join(dir, 'cpu.cfs_quota_us'), String(Math.round(cpus * 100000)));
+  },
+  initial: 1,
+});
 const cores = os.availableParallelism?.() ?? os.cpus().length;
 const skip = group.skip ?? (cores < 2 ? 'fewer than 2 cores: a 1-CPU quota changes nothing' : undefined);
 if (skip) console.log(`  (cpu_quota: skipped: ${skip})`);
 
 // Runs `args` (node's) with the child moved into the test's cgroup first.
-function inGroup(args, env = {}) {
-  const r = spawnSync('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', group.dir, process.execPath, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, SOTR_NUM_THREADS: '', ...env },
-    timeout: 60_000,
-  });
-  assert.is(r.status, 0, `child failed: ${r.stderr}`);
-  return r.stdout;
-}
+const inGroup = (args, env = {}) => group.run(args, { SOTR_NUM_THREADS: '', ...env });
 
 const INFO = `const i = require(${JSON.stringify(entry)}).backendInfo();
   console.log(JSON.stringify({ threads: i.cpu.threads, cores: i.cpu.cores, quota: i.cpu.quota, from: i.threadsFrom,
@@ -137,13 +87,7 @@ test('sotr info names the quota', () => {
 });
 
 test.after(() => {
-  if (group.dir) {
-    try {
-      rmdirSync(group.dir);
-    } catch {
-      // a child still inside (a killed run): the group is empty soon after; nothing else to do
-    }
-  }
+  if (!group.skip) group.remove();
 });
 
 test.run();

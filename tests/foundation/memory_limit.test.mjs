@@ -7,81 +7,28 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { testCgroup } from '../helpers/cgroup.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const entry = path.join(root, 'dist', 'index.js');
 const cli = path.join(root, 'dist', 'cli', 'main.js');
 const MiB = 2 ** 20;
 
-// A cgroup with a memory limit this test may create: v1's memory hierarchy, or v2 where the memory controller is
-// enabled for children. Returns { dir, set(bytes), source } or a reason to skip.
-function makeCgroup() {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return { skip: 'not root on Linux' };
-  const name = `sotr-memory-test-${process.pid}`;
-  const v1 = '/sys/fs/cgroup/memory';
-  if (existsSync(path.join(v1, 'memory.limit_in_bytes'))) {
-    const dir = path.join(v1, name);
-    try {
-      mkdirSync(dir);
-      const set = (bytes) => writeFileSync(path.join(dir, 'memory.limit_in_bytes'), String(bytes));
-      return { dir, set, source: path.join(dir, 'memory.limit_in_bytes') };
-    } catch (e) {
-      return { skip: `cannot make a cgroup v1 memory group (${e.code ?? e.message})` };
-    }
-  }
-  for (const v2 of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified']) {
-    let controllers = '';
-    try {
-      controllers = readFileSync(path.join(v2, 'cgroup.subtree_control'), 'utf8');
-    } catch {
-      continue;
-    }
-    if (!controllers.split(/\s+/).includes('memory')) continue;
-    const dir = path.join(v2, name);
-    try {
-      mkdirSync(dir);
-      const set = (bytes) => writeFileSync(path.join(dir, 'memory.max'), String(bytes));
-      return { dir, set, source: path.join(dir, 'memory.max') };
-    } catch (e) {
-      return { skip: `cannot make a cgroup v2 group with memory.max (${e.code ?? e.message})` };
-    }
-  }
-  return { skip: 'no writable memory controller' };
-}
-
-// A group made but that this process may not move a child into (a delegated or read-only hierarchy): skipped too.
-function usable(g) {
-  if (g.skip) return g;
-  try {
-    g.set(8 * 1024 * MiB);
-  } catch (e) {
-    g.skip = `cannot set a limit (${e.code ?? e.message})`;
-  }
-  const r = g.skip ? null : spawnSync('sh', ['-c', 'echo $$ > "$0/cgroup.procs"', g.dir], { encoding: 'utf8' });
-  if (r && r.status === 0) return g;
-  try {
-    rmdirSync(g.dir);
-  } catch {
-    // left for the system
-  }
-  return { skip: g.skip ?? `cannot move a process into ${g.dir} (${r.stderr.trim()})` };
-}
-
-const group = usable(makeCgroup());
+// A cgroup with a memory limit, made for the test (tests/helpers/cgroup.mjs).
+const group = testCgroup({
+  controller: 'memory',
+  v1File: 'memory.limit_in_bytes',
+  v2File: 'memory.max',
+  set: (dir, v2, bytes) => writeFileSync(path.join(dir, v2 ? 'memory.max' : 'memory.limit_in_bytes'), String(bytes)),
+  initial: 8 * 1024 * MiB,
+});
 if (group.skip) console.log(`  (memory_limit: skipped: ${group.skip})`);
 
 // Runs `args` (node's) with the child moved into the test's cgroup first.
-function inGroup(args, env = {}) {
-  const r = spawnSync('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', group.dir, process.execPath, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, SOTR_WEIGHT_CACHE_MB: '', SOTR_CONV_WEIGHT_CACHE_MB: '', ...env },
-  });
-  assert.is(r.status, 0, r.stderr);
-  return r.stdout;
-}
+const inGroup = (args, env = {}) => group.run(args, { SOTR_WEIGHT_CACHE_MB: '', SOTR_CONV_WEIGHT_CACHE_MB: '', ...env });
 
 const probe = `const s = require(${JSON.stringify(entry)}); const w = s.weightCacheInfo(), c = s.backendInfo().cpu;
   console.log(JSON.stringify({ limit: w.limitBytes, from: w.limitFrom, memoryLimit: c.memoryLimit, budget: c.weightCacheBudget }));`;
@@ -123,13 +70,7 @@ test('outside a limited group: a budget and its reason are reported', () => {
 });
 
 test.after(() => {
-  if (!group.skip) {
-    try {
-      rmdirSync(group.dir);
-    } catch {
-      // a child may still be leaving it
-    }
-  }
+  if (!group.skip) group.remove();
 });
 
 test.run();

@@ -15,6 +15,7 @@
 #   6b opt-in conv candidates: the ldmatrix bf16/fp16 mainloop (SOTR_GEMM_TC_VARIANT=ldmatrix: op test, GEMM check,
 #      bf16 convs default vs variant); small SIMT tile variants; the CUDA Winograd F(2x2) conv (SOTR_CUDA_CONV_WINOGRAD=1)
 #   7 PyTorch side of the benchmarks
+#   2m compute-sanitizer memcheck on the op test's CUDA cases, racecheck on twin attention and Matrix NMS (after 7)
 #   8 the CPU path on the machine's own cores, 1..16 threads, measured (benchmarks/pool_scaling_bench.mjs --measure)
 # Without a GPU, stage 4 runs a CPU smoke variant and 5-6 say why they skip; GPU_CHECK_DEVICE=cpu runs stages
 # 4-6 as on a GPU but with the CPU as the device (a dry run here; GPU_CHECK_E2E_PRESET=r50-tiny makes it quick).
@@ -339,6 +340,47 @@ if [ $SKIP_BENCH = 0 ]; then
   say "$(wc -l < "$OUT/bench.jsonl") benchmark lines"
 fi
 fi
+stage "2m compute-sanitizer memcheck on the op test (CUDA cases)"
+# Out-of-bounds and misaligned accesses that the op test's comparison cannot see (a read past a buffer that happens
+# to return sane values, a write into another allocation): every CUDA case of the op test under memcheck, the
+# benchmark-sized cases left out (--skip-timed), then racecheck on the shared-memory kernels of twin attention and
+# Matrix NMS. Most CUDA code changed since the last window has never run on a GPU. A machine whose runtime refuses
+# the sanitizer ("Device not supported" on gVisor) says so and skips. GPU_CHECK_SANITIZER: the sanitizer to use.
+if want 2m; then
+  CS=${GPU_CHECK_SANITIZER:-$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null | head -1)}
+  c=$(cap 100 30)
+  if [ -z "${GPU_CHECK_SANITIZER:-}" ] && { [ $HAVE_GPU = 0 ] || [ "$DEV" = cpu ]; }; then say "skipped (CUDA only)"
+  elif [ -z "$CS" ]; then say "skipped: no compute-sanitizer"
+  elif [ -z "$BIN" ]; then say "skipped: no op test binary"
+  elif [ "$c" = 0 ]; then say "skipped: budget"
+  else
+    # A probe on one small op: the sanitizer's own start-up and whether this runtime lets it see the device.
+    timeout 45 "$CS" --tool memcheck --error-exitcode 9 --print-limit 20 "$BIN/sotr_test_ops" --op relu --backend cuda --no-time \
+      > "$OUT/memcheck-probe.log" 2>&1
+    rc=$?
+    if [ $rc != 0 ] || ! grep -q "ERROR SUMMARY: 0 errors" "$OUT/memcheck-probe.log"; then
+      say "probe (relu) exit $rc: $(grep -m1 -iE 'not supported|error|ERROR SUMMARY' "$OUT/memcheck-probe.log")"
+    else
+      for tool in memcheck racecheck; do
+        if [ $tool = memcheck ]; then t=$(cap $(( c * 2 / 3 )) 20); ops=(); else t=$(cap $(( c / 3 )) 15); ops=(--op twinAttention); fi
+        [ "$t" = 0 ] && { say "$tool: skipped: budget"; continue; }
+        timeout -k 5 "$t" $(command -v stdbuf >/dev/null && echo stdbuf -oL) "$CS" --tool $tool --error-exitcode 9 --print-limit 40 \
+          "$BIN/sotr_test_ops" "${ops[@]}" --backend cuda --no-time --skip-timed > "$OUT/$tool.log" 2>&1
+        rc=$?
+        say "$tool$([ ${#ops[@]} -gt 0 ] && echo " ${ops[1]}"): exit $rc$([ $rc = 124 ] && echo " (cut at $t s)"); $(grep -cE '^  ok ' "$OUT/$tool.log") cases ok, $(grep -cE '^  FAIL ' "$OUT/$tool.log") failed; $(grep -m1 'ERROR SUMMARY' "$OUT/$tool.log" || echo 'no summary')"
+        # The first reports name the kernel and the access; the op test's line before them names the case.
+        grep -E "^========= (Invalid|Misaligned|Race|Error|Program hit)|^=========     at .*(_kernel|Kernel|kernel)" "$OUT/$tool.log" | head -12 | tee -a "$SUMMARY"
+      done
+      t=$(cap 30 15)
+      [ "$t" != 0 ] && {
+        timeout -k 5 "$t" "$CS" --tool racecheck --error-exitcode 9 --print-limit 40 "$BIN/sotr_test_ops" --op matrix_nms \
+          --backend cuda --no-time --skip-timed > "$OUT/racecheck-nms.log" 2>&1
+        say "racecheck matrix_nms: exit $?; $(grep -m1 'ERROR SUMMARY' "$OUT/racecheck-nms.log" || echo 'no summary')"
+      }
+    fi
+  fi
+fi
+
 stage "8 the CPU path on this machine's cores (benchmarks/pool_scaling_bench.mjs --measure)"
 # Real predictions on the CPU with 1, 2, 4, ... threads up to the cores here (16 on the GPU machine), to set beside the
 # 2-core VM's simulated scaling (benchmarks/RESULTS.md, twenty-second session), then variants at the most threads

@@ -421,6 +421,13 @@ async function checkSimple(buf, what, opts) {
   assert.equal(Array.from(t.get('g').data), [0.25], what);
 }
 
+test("torch 2's tensor metadata argument: no bit set loads; a negated view is refused, not read with the wrong signs", async () => {
+  const withMeta = (metadata) => stateDictPickle([{ ...simple[0], metadata }, simple[1]]);
+  await checkSimple(torchZip(withMeta({}), simpleData), 'empty metadata');
+  await checkSimple(torchZip(withMeta({ neg: false, conj: false }), simpleData), 'bits clear');
+  await rejects(readCheckpoint(torchZip(withMeta({ neg: true }), simpleData)), codeIs('SOTR_CHECKPOINT_FORMAT', /the neg bit set is not supported.*resolve_neg/), 'neg');
+});
+
 test('zip variants: any archive name, byteorder big, deflated entries, zip64, extra records', async () => {
   const pkl = stateDictPickle(simple);
   await checkSimple(torchZip(pkl, simpleData, { archive: 'my model.v2' }), 'archive name');
@@ -433,11 +440,17 @@ test('zip variants: any archive name, byteorder big, deflated entries, zip64, ex
   await rejects(readCheckpoint(torchZip(pkl, simpleData, { byteorder: 'middle' })), codeIs('SOTR_CHECKPOINT_FORMAT', /byteorder/), 'byteorder');
 });
 
-test('legacy variants: big-endian, hand-made header', async () => {
+test('legacy variants: from a big-endian host, hand-made header', async () => {
   const pkl = stateDictPickle(simple, { legacy: true });
   await checkSimple(torchLegacy(pkl, simpleData), 'legacy little');
-  const big = { 0: f32bytes([1, 2, 3, 4, 5, 6], true), 1: f32bytes([0.25], true) };
-  await checkSimple(torchLegacy(pkl, big, { littleEndian: false }), 'legacy big');
+  // From a big-endian host: the flag says so, the storages are little-endian all the same (torch swaps on write),
+  // and before torch 1.6 the element counts were in the host's order.
+  await checkSimple(torchLegacy(pkl, simpleData, { littleEndian: false }), 'legacy from a big-endian host');
+  await checkSimple(torchLegacy(pkl, simpleData, { littleEndian: false, countOrder: 'big' }), 'legacy from a big-endian host, torch < 1.6');
+  const bigFile = await readCheckpointWithInfo(torchLegacy(pkl, simpleData, { littleEndian: false }));
+  assert.is(bigFile.info.byteOrder, 'little');
+  // A count in the other order from a little-endian host is damage, not an old writer.
+  await rejects(readCheckpoint(torchLegacy(pkl, simpleData, { countOrder: 'big' })), codeIs('SOTR_CHECKPOINT_FORMAT', /records \d+ elements, the pickle says 6/), 'count order');
   await rejects(readCheckpoint(torchLegacy(pkl, simpleData, { magic: 0x1950a86a20f9469cfc6dn })), codeIs('SOTR_CHECKPOINT_FORMAT', /magic number/), 'magic');
   await rejects(readCheckpoint(torchLegacy(pkl, simpleData, { protocol: 1000 })), codeIs('SOTR_CHECKPOINT_FORMAT', /protocol version 1000/), 'protocol');
   const wrongCount = torchLegacy(pkl, simpleData, { elementSizes: { 0: 2 } }); // records 12 elements for 6
@@ -509,11 +522,12 @@ test('whole pickled models get the state_dict hint; functions and non-model clas
       const e = await rejects(readCheckpoint(mk(b)), codeIs('SOTR_CHECKPOINT_UNSAFE', /refusing/), `${what} ${g}`);
       assert.is(e.details.global, g);
       assert.not.match(e.message, /torch\.save\(model/, `${what} ${g}: no model hint`);
+      if (!/Namespace|numpy/.test(g)) assert.match(e.message, /re-save the weights alone: torch\.save\(checkpoint\['model'\], path\)/, `${what} ${g}: the training-state hint`);
     }
   }
 });
 
-test('args, devices, numpy values and sets beside the state_dict load as placeholders, with a warning; inside it they are refused', async () => {
+test('args, devices, numpy values, sets, paths and times beside the state_dict load as placeholders, with a warning; inside it they are refused', async () => {
   const unsup = (f) => ck(path.join('unsupported', f));
   for (const f of ['extras_zip.pth', 'extras_protocol4.pth', 'extras_legacy.pth']) {
     const warnings = [];
@@ -524,6 +538,12 @@ test('args, devices, numpy values and sets beside the state_dict load as placeho
     for (const n of ["'args' (argparse.Namespace)", "'device' (torch.device)", "'iteration' (numpy.", "'best' (numpy."]) assert.ok(warnings[0].includes(n), `${f}: ${n} in ${warnings[0]}`);
     assert.not.ok(warnings[0].includes("'seen'"), 'a set is plain data');
   }
+  // paths and times in the arguments and metadata (argparse type=Path, a timestamp with a time zone)
+  const warnings = [];
+  const { tensors, info } = await readCheckpointWithInfo(unsup('extras_paths.pth'), { onWarning: (m) => warnings.push(m) });
+  assert.equal(Array.from(tensors.get('w').data), [0, 1, 2, 3]);
+  assert.equal(info.ignoredEntries, ['args', 'saved', 'elapsed']);
+  for (const n of ["'args' (argparse.Namespace)", "'saved' (datetime.datetime)", "'elapsed' (datetime.timedelta)"]) assert.ok(warnings[0]?.includes(n), `${n} in ${warnings}`);
   const e = await rejects(readCheckpoint(unsup('namespace_in_state_dict.pth')), codeIs('SOTR_CHECKPOINT_UNSAFE', /the state_dict holds argparse\.Namespace\(\.\.\.\).*refusing/), 'in the state_dict');
   assert.is(e.details.global, 'argparse.Namespace');
   // the same under "model", and as the whole file

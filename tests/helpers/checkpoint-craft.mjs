@@ -68,7 +68,7 @@ export class Pickle {
 
 /**
  * A tensor to pickle: { name, storage: { cls: 'FloatStorage', key: '0', location: 'cpu', numel }, offset, shape,
- * stride, parameter?: bool }.
+ * stride, parameter?: bool, metadata?: { neg?: bool, conj?: bool } (torch 2's 7th argument) }.
  */
 function pickleTensor(p, t, legacy) {
   if (t.parameter) p.global('torch._utils', '_rebuild_parameter').mark();
@@ -79,6 +79,11 @@ function pickleTensor(p, t, legacy) {
   p.tuple().binpersid();
   p.int(t.offset ?? 0).intTuple(t.shape).intTuple(t.stride ?? contiguousStride(t.shape)).bool(false);
   p.global('collections', 'OrderedDict').emptyTuple().reduce();
+  if (t.metadata) {
+    p.emptyDict().mark();
+    for (const [k, v] of Object.entries(t.metadata)) p.str(k).bool(v);
+    p.setitems();
+  }
   p.tuple().reduce();
   if (t.parameter) p.bool(true).global('collections', 'OrderedDict').emptyTuple().reduce().tuple().reduce();
 }
@@ -216,8 +221,12 @@ export function torchZip(pickle, storages = {}, { archive = 'archive', byteorder
 
 export const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
-/** A legacy-format checkpoint: magic, protocol, sys info, main pickle, key list, then storages with element counts. */
-export function torchLegacy(mainPickle, storages, { littleEndian = true, magic = LEGACY_MAGIC, protocol = 1001, elementSizes = {} } = {}) {
+/**
+ * A legacy-format checkpoint: magic, protocol, sys info, main pickle, key list, then storages with element counts.
+ * `littleEndian` is the sys info flag only: torch writes storages little-endian on every host (pass the data so);
+ * `countOrder: 'big'` writes the counts as torch before 1.6 did on a big-endian host.
+ */
+export function torchLegacy(mainPickle, storages, { littleEndian = true, countOrder = 'little', magic = LEGACY_MAGIC, protocol = 1001, elementSizes = {} } = {}) {
   const parts = [];
   parts.push(new Pickle().proto(2).int(magic).stop().bytes());
   parts.push(new Pickle().proto(2).int(protocol).stop().bytes());
@@ -237,7 +246,7 @@ export function torchLegacy(mainPickle, storages, { littleEndian = true, magic =
     const data = storages[k];
     const n = Buffer.alloc(8);
     const es = elementSizes[k] ?? 4;
-    if (littleEndian) n.writeBigInt64LE(BigInt(data.length / es));
+    if (countOrder === 'little') n.writeBigInt64LE(BigInt(data.length / es));
     else n.writeBigInt64BE(BigInt(data.length / es));
     parts.push(n, data);
   }

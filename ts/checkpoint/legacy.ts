@@ -144,7 +144,11 @@ export async function parseTorchLegacy(src: ByteSource, o: LegacyOptions): Promi
       // One read for the element count and the data; offset 8 keeps every element size aligned.
       const buf = allocBytes(at.length + 8);
       await src.readInto(at.start - 8, buf);
-      const n = new DataView(buf.buffer, buf.byteOffset, 8).getBigInt64(0, littleEndian);
+      // torch writes every storage little-endian whatever the host; only the element count of files from
+      // big-endian hosts before torch 1.6 is in the host's order (the sys info flag is all that says so).
+      const count = new DataView(buf.buffer, buf.byteOffset, 8);
+      let n = count.getBigInt64(0, true);
+      if (n !== BigInt(info.numel) && !littleEndian && count.getBigInt64(0, false) === BigInt(info.numel)) n = BigInt(info.numel);
       if (n !== BigInt(info.numel)) {
         throw new CheckpointFormatError(
           `${label}: storage '${info.key}' at byte ${at.start - 8} records ${n} elements, the pickle says ${info.numel} (corrupt file)`,
@@ -159,7 +163,7 @@ export async function parseTorchLegacy(src: ByteSource, o: LegacyOptions): Promi
     label,
     root: head.root,
     policy: head.policy,
-    byteOrder: littleEndian ? 'little' : 'big',
+    byteOrder: 'little',
     plan,
   };
 }

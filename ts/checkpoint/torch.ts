@@ -83,6 +83,17 @@ const PLACEHOLDER_TYPES = new Set([
   // shape, order).
   'numpy.core.numeric._frombuffer',
   'numpy._core.numeric._frombuffer',
+  // Paths and times in a script's arguments or metadata (argparse type=Path, a save timestamp).
+  'pathlib.Path',
+  'pathlib.PosixPath',
+  'pathlib.WindowsPath',
+  'pathlib.PurePosixPath',
+  'pathlib.PureWindowsPath',
+  'datetime.date',
+  'datetime.datetime',
+  'datetime.time',
+  'datetime.timedelta',
+  'datetime.timezone',
 ]);
 
 /** An allowed data type (kind 'type') or an object made from one (kind 'object'): inert, its content unread. */
@@ -240,9 +251,10 @@ export class TorchPolicy implements UnpicklePolicy {
     const modelClass = /^[A-Z][A-Za-z0-9_]*$/.test(name) && (module.startsWith('torch.nn.') || !NOT_MODEL_MODULES.has(top));
     const hint = modelClass
       ? ' If this file is a whole pickled model (torch.save(model)), re-save it with torch.save(model.state_dict(), path).'
-      : '';
+      : ' If it belongs to training state kept beside the weights (a scheduler, an object in the arguments), ' +
+        "re-save the weights alone: torch.save(checkpoint['model'], path).";
     throw new UnsafeCheckpointError(
-      `${this.label}: the pickle asks for global '${q}', which a checkpoint never needs; refusing to load it ` +
+      `${this.label}: the pickle asks for global '${q}', which this reader does not allow; refusing to load it ` +
         `(allowed: ${ALLOWED_SUMMARY}).${hint}`,
       { details: { global: q } },
     );
@@ -355,6 +367,15 @@ export class TorchPolicy implements UnpicklePolicy {
     const max = name === '_rebuild_tensor' ? 4 : min + 1;
     if (a.length < min || a.length > max) return this.bad(`${q} called with ${a.length} arguments`);
     const [storage, offset, size, stride] = a;
+    // torch 2 adds the tensor's metadata when a lazy bit is set: a negated view (torch._neg_view, the imaginary
+    // part of a conjugate) holds the values' negatives; read as they are, the signs would be wrong.
+    const metadata = name === '_rebuild_tensor' || a.length < max ? null : a[max - 1];
+    if (metadata instanceof PyDict) {
+      const bits = [...metadata.map].filter(([, v]) => v === true).map(([k]) => String(k));
+      if (bits.length > 0) {
+        return this.bad(`${q}: a tensor with the ${bits.join(' and ')} bit set is not supported (save it resolved: t.resolve_neg() / t.resolve_conj())`);
+      }
+    }
     if (!(storage instanceof StorageRef)) return this.bad(`${q}: first argument is ${describeValue(storage!)}, not a storage`);
     let dtype = storage.root.dtype;
     if (name === '_rebuild_tensor_v3') {

@@ -348,7 +348,7 @@ stage "2m compute-sanitizer memcheck on the op test (CUDA cases)"
 # the sanitizer ("Device not supported" on gVisor) says so and skips. GPU_CHECK_SANITIZER: the sanitizer to use.
 if want 2m; then
   CS=${GPU_CHECK_SANITIZER:-$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null | head -1)}
-  c=$(cap 100 30)
+  c=$(cap 80 30)
   if [ -z "${GPU_CHECK_SANITIZER:-}" ] && { [ $HAVE_GPU = 0 ] || [ "$DEV" = cpu ]; }; then say "skipped (CUDA only)"
   elif [ -z "$CS" ]; then say "skipped: no compute-sanitizer"
   elif [ -z "$BIN" ]; then say "skipped: no op test binary"

@@ -251,8 +251,9 @@ export class TorchPolicy implements UnpicklePolicy {
     const modelClass = /^[A-Z][A-Za-z0-9_]*$/.test(name) && (module.startsWith('torch.nn.') || !NOT_MODEL_MODULES.has(top));
     const hint = modelClass
       ? ' If this file is a whole pickled model (torch.save(model)), re-save it with torch.save(model.state_dict(), path).'
-      : ' If it belongs to training state kept beside the weights (a scheduler, an object in the arguments), ' +
-        "re-save the weights alone: torch.save(checkpoint['model'], path).";
+      : ' If the file is one you trust and this is training state kept beside the weights (a scheduler, an object in ' +
+        "the arguments), re-save the weights alone in Python: torch.save(checkpoint['model'], path). Loading an " +
+        'untrusted file in Python runs whatever it asks for.';
     throw new UnsafeCheckpointError(
       `${this.label}: the pickle asks for global '${q}', which this reader does not allow; refusing to load it ` +
         `(allowed: ${ALLOWED_SUMMARY}).${hint}`,

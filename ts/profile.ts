@@ -168,6 +168,7 @@ const fmt = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.t
 
 /** A text table of the top ops by time, then per-device totals (what `sotr predict --profile ops` prints). */
 export function formatOpProfile(p: OpProfile, options: { top?: number } = {}): string {
+  checkOptions('formatOpProfile', options, ['top']);
   const top = options.top ?? 15;
   const rows: string[][] = [['op', 'device', 'calls', 'inline', 'total ms', '%', 'mean ms', 'max ms', 'host ms', 'idle before ms']];
   const busy = p.busyMs || 1;

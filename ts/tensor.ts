@@ -56,6 +56,74 @@ function inferDType(data: unknown, dtype?: DType): DType {
   );
 }
 
+// A plain array of numbers as the typed array of `dtype`: floats rounded to nearest even (float16 / bfloat16 as
+// their bits), integers checked (a fraction or a value out of range would otherwise wrap or truncate in silence).
+function fromNumbers(data: number[], dtype: DType): TensorData {
+  const int = (lo: number, hi: number, Ctor: Int32ArrayConstructor | Uint8ArrayConstructor): TensorData => {
+    const out = new Ctor(data.length);
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      if (!Number.isInteger(v) || v < lo || v > hi) {
+        throw new SotrRangeError(`Tensor.from: element ${i} (${String(v)}) is not ${dtype === 'int32' ? 'an' : 'a'} ${dtype} value (integers ${lo}..${hi})`);
+      }
+      out[i] = v;
+    }
+    return out;
+  };
+  switch (dtype) {
+    case 'float32':
+      return Float32Array.from(data);
+    case 'int32':
+      return int(-0x80000000, 0x7fffffff, Int32Array);
+    case 'uint8':
+      return int(0, 255, Uint8Array);
+    case 'float16':
+      return Uint16Array.from(data, floatToHalfBits);
+    case 'bfloat16':
+      return Uint16Array.from(data, floatToBf16Bits);
+    default:
+      throw new DTypeError(`Tensor.from: unknown dtype '${String(dtype)}'`);
+  }
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** IEEE binary16 bits of a number, rounded to nearest even (as torch's .half()). */
+export function floatToHalfBits(v: number): number {
+  f32[0] = v;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // ±Inf, NaN (quiet)
+  const e = exp - 112; // rebias 127 -> 15
+  if (e >= 0x1f) return sign | 0x7c00; // too large: ±Inf
+  if (e <= 0) {
+    // a subnormal half, or ±0
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry into the exponent is right (up to Inf)
+  return sign | h;
+}
+
+/** bfloat16 bits of a number, rounded to nearest even (as torch's .bfloat16()). */
+export function floatToBf16Bits(v: number): number {
+  f32[0] = v;
+  const x = u32[0]!;
+  if ((x & 0x7fffffff) > 0x7f800000) return ((x >>> 16) | 0x40) & 0xffff; // NaN stays NaN
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
 function bad(dtype: string, arr: string): never {
   throw new DTypeError(`Tensor.from: dtype '${dtype}' does not match ${arr} data`);
 }
@@ -92,11 +160,14 @@ export class Tensor {
     this.device = handle.device;
   }
 
-  /** Copies host data into a new tensor on the device (default 'cpu'). */
+  /**
+   * Copies host data into a new tensor on the device (default 'cpu'). A plain array of numbers becomes `options.dtype`
+   * (default float32): float16 / bfloat16 rounded to nearest even, int32 / uint8 only from integers in range.
+   */
   static from(data: TensorData | number[], shape: readonly number[], options: TensorFromOptions = {}): Tensor {
     checkOptions('Tensor.from', options, FROM_OPTIONS);
     const s = checkShape(shape as number[]);
-    let arr = Array.isArray(data) ? Float32Array.from(data) : data;
+    let arr = Array.isArray(data) ? fromNumbers(data, options.dtype ?? 'float32') : data;
     const dtype = inferDType(arr, options.dtype);
     // The addon reads an ArrayBuffer's memory only (a SharedArrayBuffer's failed as a plain "Invalid argument"): such
     // data is copied first, as it is copied into the tensor anyway.
@@ -106,7 +177,13 @@ export class Tensor {
       throw new ShapeError(`Tensor.from: ${arr.length} elements do not fill shape [${s.join(', ')}] (${n} elements)`);
     }
     const device = options.device === undefined ? 'cpu' : concreteOrResolve(options.device);
-    const bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+    } catch (e) {
+      // V8 caps a byte view's length (4 GiB in Node 20) below an ArrayBuffer's: such data cannot reach the addon.
+      throw new SotrRangeError(`Tensor.from: ${arr.byteLength} bytes of data are more than one JavaScript byte view can hold here (${(e as Error).message}); make smaller tensors`);
+    }
     try {
       return new Tensor(native().fromHost(bytes, dtype, s, device));
     } catch (e) {
@@ -255,8 +332,13 @@ export class Tensor {
   reshape(shape: readonly number[]): Tensor {
     const h = this.handle;
     const total = this.size;
+    if (!Array.isArray(shape)) throw new SotrTypeError('reshape: shape must be an array of non-negative integers (one may be -1)');
     const dims = shape.slice() as number[];
     const free = dims.indexOf(-1);
+    if (free >= 0 && dims.indexOf(-1, free + 1) >= 0) throw new ShapeError(`reshape: only one dimension may be -1, received [${shape.join(', ')}]`);
+    if (dims.some((d) => d !== -1 && (!Number.isSafeInteger(d) || d < 0))) {
+      throw new ShapeError(`reshape: shape must hold non-negative integers (one may be -1), received [${shape.join(', ')}]`);
+    }
     if (free >= 0) {
       const rest = dims.reduce((a, d, i) => (i === free ? a : a * d), 1);
       if (rest === 0 || total % rest !== 0) throw new ShapeError(`reshape: cannot infer -1 in [${shape.join(', ')}] for ${total} elements`);

@@ -34,6 +34,12 @@ import {
   matrixNms,
   resizeMasks,
   twinAttention,
+  prepareImage,
+  prepareImageTensor,
+  resolveConfig,
+  checkSotrKeys,
+  readSafetensorsHeader,
+  formatOpProfile,
 } from '../../dist/index.js';
 import { checkOptions, nearestKey } from '../../dist/options.js';
 
@@ -160,6 +166,20 @@ test('the checkpoint reader, Tensor.from / zeros / fromEntry, startOpProfile and
   assert.match(e.message, /^writeRandomSotrCheckpoint: /);
   assert.match((await refused(() => randomModelStructure({ sede: 1 }), 'sede', 'seed')).message, /^randomModelStructure: /);
   assert.match((await refused(() => randomSotrCheckpoint({ sede: 1 }), 'sede', 'seed')).message, /^randomSotrCheckpoint: /);
+});
+
+test('the helpers around the model refuse unknown options too (a misspelt signal would not cancel, a misspelt constant kept its default)', async () => {
+  const rgb = { bgr: new Uint8Array(12), width: 2, height: 2 };
+  const pre = { minSize: 8, maxSize: 16, sizeDivisibility: 4, pixelMean: [0, 0, 0], pixelStd: [1, 1, 1] };
+  await refused(() => prepareImage(rgb, pre, { signl: AbortSignal.abort() }), 'signl', 'signal');
+  await refused(() => prepareImageTensor(rgb, pre, { singal: AbortSignal.abort() }), 'singal', 'signal');
+  const shapes = await readCheckpoint(tiny);
+  const ck = checkSotrKeys(shapes, { allowUnexpected: true });
+  await refused(() => checkSotrKeys(shapes, { allowUnexpcted: true }), 'allowUnexpcted', 'allowUnexpected');
+  await refused(() => resolveConfig(ck, { scoreTreshold: 0.9 }), 'scoreTreshold', 'scoreThreshold');
+  assert.is(resolveConfig(ck, { scoreThreshold: 0.9, device: 'cpu' }).scoreThreshold, 0.9); // Sotr.load's keys pass
+  await refused(() => readSafetensorsHeader(path.join(root, 'no-such-file.safetensors'), { maxHeaderByte: 10 }), 'maxHeaderByte', 'maxHeaderBytes');
+  await refused(() => formatOpProfile({ ops: [], devices: [], busyMs: 0 }, { tpo: 3 }), 'tpo', 'top');
 });
 
 test.run();

@@ -22,6 +22,26 @@ test('from / data round trip for every dtype', async () => {
   }
 });
 
+test('plain arrays of numbers take the dtype asked for: floats rounded to nearest even (bits as torch gives), integers checked', async () => {
+  // torch.tensor([...]).half() / .bfloat16() bits: normal, rounded, the largest half, overflow to Inf, subnormals
+  // (a tie rounds to even: 2.98e-8 -> 0), signed zero, Inf.
+  const half = Tensor.from([1, 1 / 3, 65504, 65520, 6e-8, 2.98e-8, 2.99e-8, -0, Infinity, 1e-5], [10], { dtype: 'float16' });
+  assert.is(half.dtype, 'float16');
+  assert.equal([...(await half.data())], [0x3c00, 0x3555, 0x7bff, 0x7c00, 0x1, 0x0, 0x1, 0x8000, 0x7c00, 0xa8]);
+  const bf = Tensor.from([1, 1 / 3, 3.0e38, 3.4e38, -2.5, 1.00390625, 1.01171875], [7], { dtype: 'bfloat16' });
+  assert.equal([...(await bf.data())], [0x3f80, 0x3eab, 0x7f62, 0x7f80, 0xc020, 0x3f80, 0x3f82]);
+  for (const [dtype, bits] of [['float16', await Tensor.from([NaN], [1], { dtype: 'float16' }).data()], ['bfloat16', await Tensor.from([NaN], [1], { dtype: 'bfloat16' }).data()]]) {
+    const exp = dtype === 'float16' ? 0x7c00 : 0x7f80;
+    assert.ok((bits[0] & exp) === exp && (bits[0] & ~exp & 0x7fff) !== 0, `${dtype}: NaN stays NaN`);
+  }
+  assert.equal([...(await Tensor.from([1, -2, 2147483647, -2147483648], [4], { dtype: 'int32' }).data())], [1, -2, 2147483647, -2147483648]);
+  assert.equal([...(await Tensor.from([0, 255], [2], { dtype: 'uint8' }).data())], [0, 255]);
+  assert.is(Tensor.from([1.5], [1]).dtype, 'float32');
+  for (const [v, dtype] of [[1.5, 'int32'], [2 ** 31, 'int32'], [256, 'uint8'], [-1, 'uint8'], [NaN, 'uint8']]) {
+    assert.throws(() => Tensor.from([0, v], [2], { dtype }), (e) => e instanceof SotrRangeError && e.message.includes(`element 1 (${v}) is not`) && e.message.includes(dtype), `${v} as ${dtype}`);
+  }
+});
+
 test('the caller may reuse its array right after from()', async () => {
   const src = new Float32Array([1, 2, 3, 4]);
   const t = Tensor.from(src, [2, 2]);
@@ -155,6 +175,9 @@ test('reshape and narrow share memory without copying', async () => {
   assert.equal([...(await n.reshape([12]).data())].slice(-1), [23]);
   assert.throws(() => r.reshape([5, 5]), (e) => e instanceof ShapeError);
   assert.throws(() => r.reshape([7, -1]), (e) => e instanceof ShapeError);
+  // The message shows the shape as given and says what is wrong with it.
+  assert.throws(() => r.reshape([-1, -1]), (e) => e instanceof ShapeError && /only one dimension may be -1, received \[-1, -1\]/.test(e.message));
+  assert.throws(() => r.reshape([4, -3]), (e) => e instanceof ShapeError && /non-negative integers \(one may be -1\), received \[4, -3\]/.test(e.message));
   assert.throws(() => r.narrow(3, 9), (e) => e instanceof RangeError);
   r.dispose();
   n.dispose();

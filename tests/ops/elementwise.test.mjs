@@ -44,6 +44,9 @@ test('element-wise ops reject bad input with typed errors naming the op', async 
   const bad = [
     [() => add(a, Tensor.from(new Float32Array(4), [4])), ShapeError, /add: shapes \[2, 3\] and \[4\] cannot be broadcast together/],
     [() => mul(a, null), SotrTypeError, /mul: b is required/],
+    // a scalar b is named b (the attribute that carries it to the native op is not the caller's word)
+    [() => mul(a, NaN), SotrRangeError, /mul: b must be a finite number or a Tensor, received NaN/],
+    [() => add(a, Infinity), SotrRangeError, /add: b must be a finite number or a Tensor, received Infinity/],
     [() => concat([a, Tensor.from(new Float32Array(4), [2, 2])], 0), ShapeError, /concat: tensors\[1\] has shape \[2, 2\]/],
     [() => concat([a], 2), SotrRangeError, /concat: axis 2 is out of range/],
     [() => concat([], 0), SotrTypeError, /concat: tensors must be a non-empty array/],

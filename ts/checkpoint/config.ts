@@ -6,6 +6,7 @@
  * is used and the key shows up in `problems`, so one pass reports every missing, unexpected and mis-shaped key.
  */
 import { CheckpointKeyError } from '../errors';
+import { checkOptions } from '../options';
 
 /** A key whose tensor has another shape than the configuration expects. */
 export interface ShapeProblem {
@@ -268,6 +269,7 @@ function compareSotrKeys(entries: ShapeMap, expected: Map<string, number[]>): So
  * (all at once; the full lists are in `error.details`) unless the state_dict matches it exactly.
  */
 export function checkSotrKeys(entries: ShapeMap, options: { allowUnexpected?: boolean } = {}): SotrCheckpointConfig {
+  checkOptions('checkSotrKeys', options, ['allowUnexpected']);
   const c = inferSotrConfig(entries);
   const { missing, unexpected, misshaped } = c.problems;
   const unexp = options.allowUnexpected ? [] : unexpected;

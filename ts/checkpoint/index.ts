@@ -307,6 +307,7 @@ export async function readSafetensorsHeader(
   source: CheckpointSource,
   options: Pick<CheckpointOptions, 'maxHeaderBytes'> = {},
 ): Promise<{ metadata: Record<string, string>; tensors: Map<string, { dtype: string; shape: number[] }> }> {
+  checkOptions('readSafetensorsHeader', options, ['maxHeaderBytes']);
   const src = await openSource(source);
   try {
     return await guarded(src.name, async () => {

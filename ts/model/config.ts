@@ -5,7 +5,7 @@
  * run.
  */
 import { SotrRangeError, SotrTypeError } from '../errors';
-import { keysOf, nearestKey, shownValue } from '../options';
+import { checkOptions, keysOf, nearestKey, shownValue } from '../options';
 import type { SotrCheckpointConfig } from '../checkpoint/config';
 import type { Precision } from '../device';
 import { COCO_CATEGORY_IDS, COCO_CLASS_NAMES } from './coco';
@@ -249,6 +249,8 @@ export const POSTPROCESS_KEYS = keysOf<PostprocessOptions>()(
 
 /** Combines the checkpoint's structure with the constants and the caller's overrides, validating both. */
 export function resolveConfig(ck: SotrCheckpointConfig, o: ConfigOverrides = {}): SotrConfig {
+  // Sotr.load and inspectCheckpoint pass their whole options: their keys are allowed, a misspelt constant is not.
+  checkOptions('resolveConfig', o, LOAD_OPTION_KEYS);
   const variant = detectVariant(ck);
   const k: SotrConstants = { ...(SOTR_DEFAULTS as SotrConstants), minSize: defaultMinSize(variant) };
   for (const key of CONSTANT_KEYS) {

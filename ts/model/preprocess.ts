@@ -20,6 +20,8 @@ import { inSlices } from '../event_loop';
 import { Tensor } from '../tensor';
 import { checkOptions, shownValue } from '../options';
 
+const SIGNAL_ONLY = ['signal'] as const;
+
 /** Raw pixels, taken as already oriented. */
 export interface RawImage {
   data: Uint8Array | Uint8ClampedArray;
@@ -404,6 +406,7 @@ export interface PreprocessConfig {
  * `img`: a DecodedImage (BGR), or (internal) the decoder's pixels.
  */
 export async function prepareImageTensor(img: DecodedImage | DecodedPixels, c: PreprocessConfig, options: { signal?: AbortSignal } = {}): Promise<PreparedTensor> {
+  checkOptions('prepareImageTensor', options, SIGNAL_ONLY); // a misspelt signal would silently not cancel
   const [h, w] = shortestEdgeSize(img.height, img.width, c.minSize, c.maxSize);
   if (h < 1 || w < 1) {
     // detectron2's ResizeShortestEdge rounds such a side to 0 and Pillow then refuses the resize: no result there either.
@@ -436,6 +439,7 @@ export async function prepareImageTensor(img: DecodedImage | DecodedPixels, c: P
 
 /** Resize + normalise + pad (§2.2–§2.3), as host data (prepareImageTensor, then a copy to the host). */
 export async function prepareImage(img: DecodedImage | DecodedPixels, c: PreprocessConfig, options: { signal?: AbortSignal } = {}): Promise<PreparedImage> {
+  checkOptions('prepareImage', options, SIGNAL_ONLY);
   const { tensor, ...sizes } = await prepareImageTensor(img, c, options);
   try {
     return { data: (await tensor.data()) as Float32Array, ...sizes };

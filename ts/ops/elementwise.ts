@@ -5,7 +5,7 @@
  */
 import type { Tensor } from '../tensor';
 import { checkTensor, OP_OPTION_KEYS, runOp, type OpOptions } from './run';
-import { SotrTypeError } from '../errors';
+import { SotrRangeError, SotrTypeError } from '../errors';
 import { checkOptions } from '../options';
 
 /** max(x, 0). */
@@ -32,7 +32,11 @@ export async function sigmoid(x: Tensor, options: OpOptions = {}): Promise<Tenso
 async function binary(op: string, a: Tensor, b: Tensor | number, attrs: Record<string, number | undefined>, options: OpOptions) {
   checkOptions(op, options, op === 'add' || op === 'sub' ? [...OP_OPTION_KEYS, 'alpha'] : OP_OPTION_KEYS);
   checkTensor(op, 'a', a);
-  if (typeof b === 'number') return (await runOp(op, [a, null], { ...attrs, other: b }, options))[0];
+  if (typeof b === 'number') {
+    // Checked here: the native op would name the attribute that carries it ('other'), which callers never see.
+    if (!Number.isFinite(b)) throw new SotrRangeError(`${op}: b must be a finite number or a Tensor, received ${b}`);
+    return (await runOp(op, [a, null], { ...attrs, other: b }, options))[0];
+  }
   if (b === undefined || b === null) throw new SotrTypeError(`${op}: b is required (a Tensor or a number)`);
   checkTensor(op, 'b', b);
   return (await runOp(op, [a, b], attrs, options))[0];

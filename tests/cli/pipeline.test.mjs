@@ -123,6 +123,12 @@ test('--classes is recorded with the settings (sorted, names and labels as given
   r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out, '--classes', 'car,person,3']);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stderr, /nothing to do/, 'the same set in another order');
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out, '--classes', '2,person,3']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /nothing to do/, 'the same set with car as its label (COCO: 2)');
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out, '--classes', 'class_2,class_0,class_3']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /nothing to do/, 'the same set as class_N names');
   r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /--classes \(every class\) \(the file: 3,car,person\)/);

@@ -4,10 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { fakeSotr, imageFolder, readLines } from './helpers/run.mjs';
+import { fakeCli, fakeSotr, imageFolder, readLines } from './helpers/run.mjs';
 
 /** The id of a process that has ended (no process has it now, short of a reuse). */
 const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid;
@@ -228,6 +228,25 @@ test('resuming with another folder: an image with the same name as an earlier ru
   assert.ok(readFileSync(path.join(dir, 'lm', 'x.png')).equals(first.lm), 'a/x.jpg\'s label map kept');
   assert.equal(readdirSync(path.join(dir, 'viz')).sort(), ['b__x.jpg', 'x.jpg']);
   assert.equal(readdirSync(path.join(dir, 'lm')).sort(), ['b__x.jpg.png', 'x.png']);
+  // The second run again, from the parent folder: found done, its overlay included (a by-path name is relative to the
+  // folder of the file's first run, not to this one: it was redone under a second name).
+  const name = path.basename(dir);
+  const up = ['-o', `${name}/r.jsonl`, '--viz', `${name}/viz`, '--label-maps', `${name}/lm`];
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', `${name}/b`, ...up], { cwd: path.dirname(dir) });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /nothing to do/, r.stderr);
+  assert.is(readLines(path.join(dir, 'r.jsonl')).length, 2);
+  assert.equal(readdirSync(path.join(dir, 'viz')).sort(), ['b__x.jpg', 'x.jpg']);
+});
+
+test('a reader of the messages that goes away (2>&1 | head) does not end the run: every line written, the usual exit code', async () => {
+  const { dir, good, bad } = imageFolder();
+  const out = path.join(dir, 'p.jsonl');
+  const child = spawn(process.execPath, [fakeCli, 'predict', '-m', 'fake', '-i', path.join(dir, 'images'), '-o', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr.once('data', () => child.stderr.destroy()); // after the first message
+  const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.is(code, 2, 'exit 2: the folder holds images that cannot be read');
+  assert.is(readLines(out).length, good.length + bad.length);
 });
 
 test.run();

@@ -23,6 +23,9 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
       if (e.code !== 'EPIPE') io.stderr.write(`sotr: stdout: ${e.message}\n`);
     });
   }
+  // The same for the messages (`sotr predict ... 2>&1 | head`): the work goes on and its results still reach --out;
+  // an unhandled EPIPE on stderr ended the run with exit 1 mid-way (and left convert's temporary file).
+  if (io.stderr.listenerCount('error') === 0) io.stderr.on('error', () => {});
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {

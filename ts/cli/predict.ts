@@ -340,13 +340,15 @@ function folderOption(flagName: string, dir: string): void {
  * paths from the working folder instead, separators as `__`, `..` as `up`, their own extension kept; a clash left
  * after that (or between the two kinds) gets `~2`, `~3`... Names compare case-insensitively (macOS, Windows).
  */
-export function outputNames(files: string[], dir: string, ext?: string): Map<string, string> {
+export function outputNames(files: string[], dir: string, ext?: string, base = process.cwd()): Map<string, string> {
   const extOf = (f: string) => ext ?? (/\.(jpe?g)$/i.test(f) ? '.jpg' : '.png');
   const plain = (f: string) => path.basename(f, path.extname(f)) + extOf(f);
   const count = new Map<string, number>();
   for (const f of files) count.set(plain(f).toLowerCase(), (count.get(plain(f).toLowerCase()) ?? 0) + 1);
   const byPath = (f: string) => {
-    const rel = path.relative(process.cwd(), path.resolve(f));
+    // Relative to the folder --out's lines are relative to (recorded at its first run), so a resume from another
+    // folder finds the overlays it wrote.
+    const rel = path.relative(base, path.resolve(f));
     const flat = rel.split(/[/\\]+/).map((seg) => (seg === '..' ? 'up' : seg.replace(/:/g, '_'))).join('__');
     return path.extname(flat).toLowerCase() === extOf(f) ? flat : flat + extOf(f);
   };
@@ -374,7 +376,7 @@ export function outputNames(files: string[], dir: string, ext?: string): Map<str
  * paths, earlier images first), so a resume with another folder does not give its x.jpg the name an earlier run's
  * x.jpg has. One image reached by two paths (a linked folder) counts once, under this run's path.
  */
-function runOutputNames(files: string[], done: Iterable<string>, dir: string, ext?: string): Map<string, string> {
+function runOutputNames(files: string[], done: Iterable<string>, dir: string, base: string, ext?: string): Map<string, string> {
   const realKey = folderRealKeys();
   const mine = new Map(files.map((f) => [realKey(path.resolve(f)), path.resolve(f)]));
   const all = new Map<string, string>(); // real key → absolute path, earlier images first
@@ -383,7 +385,7 @@ function runOutputNames(files: string[], done: Iterable<string>, dir: string, ex
     if (!all.has(rk)) all.set(rk, mine.get(rk) ?? k);
   }
   for (const [rk, abs] of mine) if (!all.has(rk)) all.set(rk, abs);
-  const names = outputNames([...all.values()], dir, ext);
+  const names = outputNames([...all.values()], dir, ext, base);
   return new Map(files.map((f) => [f, names.get(path.resolve(f))!]));
 }
 
@@ -523,8 +525,8 @@ async function predictLocked(s: Settings, files: string[], skips: { folders: num
   // Output names, unique over this run's images and those already in --out: an earlier run's image with the same
   // name (another folder) keeps its overlay.
   const outputs = {
-    viz: s.viz ? runOutputNames(files, journal.done.keys(), s.viz) : undefined,
-    labelMaps: s.labelMaps ? runOutputNames(files, journal.done.keys(), s.labelMaps, '.png') : undefined,
+    viz: s.viz ? runOutputNames(files, journal.done.keys(), s.viz, base) : undefined,
+    labelMaps: s.labelMaps ? runOutputNames(files, journal.done.keys(), s.labelMaps, base, '.png') : undefined,
   };
   // Redo: images not in the file, images the model failed on (the model, device or settings may differ now),
   // and with --retry-errors also the images that could not be read. An image with results whose overlay or label

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SOTR_DEFAULTS } from '../model/config';
+import { COCO_CLASS_NAMES } from '../model/coco';
 
 export interface RunSettings {
   version: 1;
@@ -121,12 +122,28 @@ const show = (v: unknown): string =>
       : String(v);
 
 /** The differences, one phrase each ("--score-threshold 0.3 (the file: 0.1)"). */
+// A recorded --classes as sorted labels where a name is one of COCO's or class_N; other names are kept as written.
+function classSet(v: unknown): Array<number | string> {
+  if (!Array.isArray(v)) return [String(v)];
+  const byName = new Map(COCO_CLASS_NAMES.map((n, i) => [n, i] as const));
+  const one = (c: unknown): number | string => {
+    if (typeof c === 'number') return c;
+    const s = String(c);
+    const m = /^class_(\d+)$/.exec(s);
+    return byName.get(s) ?? (m ? Number(m[1]) : s);
+  };
+  return [...new Set(v.map(one))].sort((a, b) => (typeof a === typeof b ? (a < b ? -1 : a > b ? 1 : 0) : typeof a === 'number' ? -1 : 1));
+}
+
 export function settingsDifferences(prev: RunSettings, now: RunSettings): string[] {
   const out: string[] = [];
   for (const k of Object.keys(FLAG) as Array<keyof typeof FLAG>) {
     // A key an older record lacks reads as null, "not set" (--classes: every class).
     const was = prev[k] ?? null;
     if (JSON.stringify(was) === JSON.stringify(now[k])) continue;
+    // --classes as given (names or labels; the CLI's models name their classes COCO's way, or class_N): the same set
+    // written another way is the same setting.
+    if (k === 'classes' && was !== null && now[k] !== null && JSON.stringify(classSet(was)) === JSON.stringify(classSet(now[k]))) continue;
     // The epsilon is a setting of the polygons only: when one side has none, --polygons differs and says it.
     if (k === 'polygonEpsilon' && (!prev.polygons || !now.polygons)) continue;
     const shown = (v: unknown) => (k === 'classes' && v === null ? '(every class)' : show(v));

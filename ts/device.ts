@@ -6,6 +6,7 @@
 import * as os from 'node:os';
 import { DeviceUnavailableError, SotrRangeError } from './errors';
 import { native, nativeLoadError, type NativeBackendInfo, type NativeMemoryInfo, type WeightCacheInfo } from './native';
+import { mapNativeError } from './ops/run';
 
 /** A device as asked for: 'auto' (CUDA when usable, else the CPU), 'cpu', 'cuda' (= 'cuda:0') or 'cuda:N'. */
 export type DeviceSpec = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
@@ -172,9 +173,25 @@ export function clearWeightCache(): void {
   native().clearWeightCache();
 }
 
+// The addon's errors as the library's classes ('cuda' without a GPU: DeviceUnavailableError, not a plain Error).
+function typed<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw mapNativeError(e);
+  }
+}
+async function typedAsync<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw mapNativeError(e);
+  }
+}
+
 /** Live, peak and cached bytes of a device's allocator. */
 export function memoryInfo(device: string = 'cpu'): MemoryInfo {
-  return native().memoryInfo(concreteDevice(device));
+  return typed(() => native().memoryInfo(concreteDevice(device)));
 }
 
 /**
@@ -182,7 +199,7 @@ export function memoryInfo(device: string = 'cpu'): MemoryInfo {
  * water mark of what ran in between (e.g. one prediction). Queued work still running counts from here on.
  */
 export function resetPeakMemory(device: string = 'cpu'): void {
-  native().resetPeakMemory(concreteDevice(device));
+  typed(() => native().resetPeakMemory(concreteDevice(device)));
 }
 
 /** 'cpu' | 'cuda' | 'cuda:N' as given (no SOTR_DEVICE override); 'auto' resolves. */
@@ -200,12 +217,12 @@ export function concreteDevice(device: string): string {
  * stay at the size of the largest call so far: after a burst of large images, say.
  */
 export async function releaseCached(device: string = 'auto'): Promise<void> {
-  await native().releaseCached(concreteDevice(device));
+  await typedAsync(() => native().releaseCached(concreteDevice(device)));
 }
 
 /** Resolves when all work queued on the device so far has finished. */
 export async function synchronize(device: string = 'auto'): Promise<void> {
-  await native().synchronize(concreteDevice(device));
+  await typedAsync(() => native().synchronize(concreteDevice(device)));
 }
 
 export function lastAutoFallbackReason(): string | undefined {

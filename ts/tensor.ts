@@ -263,7 +263,7 @@ export class Tensor {
         const out = new Int32Array(src.length);
         for (let i = 0; i < src.length; i++) {
           const v = src[i];
-          if (v > 2147483647n || v < -2147483648n) throw new ShapeError(`Tensor.fromEntry: int64 value ${v} does not fit int32`);
+          if (v > 2147483647n || v < -2147483648n) throw new SotrRangeError(`Tensor.fromEntry: int64 value ${v} does not fit int32`);
           out[i] = Number(v);
         }
         data = out;

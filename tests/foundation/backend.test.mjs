@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { backendInfo, resolveDevice, DeviceUnavailableError, setNumThreads, listOps } from '../../dist/index.js';
+import { backendInfo, resolveDevice, DeviceUnavailableError, setNumThreads, listOps, memoryInfo, resetPeakMemory, releaseCached, synchronize } from '../../dist/index.js';
 
 const entry = new URL('../../dist/index.js', import.meta.url).pathname;
 const inChild = (code, env = {}) =>
@@ -55,6 +55,22 @@ test("'auto' falls back quietly; explicit 'cuda' throws DeviceUnavailableError w
     assert.type(r.fallbackReason, 'string');
     assert.throws(() => resolveDevice('cuda'), (e) => e instanceof DeviceUnavailableError && e.code === 'SOTR_DEVICE_UNAVAILABLE' && e.reason.length > 0);
     assert.throws(() => resolveDevice("cuda:3"), (e) => e instanceof DeviceUnavailableError);
+  }
+});
+
+test("the memory and queue helpers on an unusable 'cuda' throw DeviceUnavailableError too (were a plain Error)", async () => {
+  if (backendInfo().cuda.available) return;
+  const typed = (e) => e instanceof DeviceUnavailableError && e.code === 'SOTR_DEVICE_UNAVAILABLE';
+  assert.throws(() => memoryInfo('cuda'), typed);
+  assert.throws(() => memoryInfo('cuda:0'), typed);
+  assert.throws(() => resetPeakMemory('cuda'), typed);
+  for (const f of [releaseCached, synchronize]) {
+    try {
+      await f('cuda');
+      assert.unreachable(`${f.name} accepted 'cuda'`);
+    } catch (e) {
+      assert.ok(typed(e), `${f.name}: ${e}`);
+    }
   }
   assert.is(resolveDevice('cpu').device, 'cpu');
   assert.throws(() => resolveDevice("gpu"), (e) => e instanceof RangeError);

@@ -185,6 +185,8 @@ test('Mask.fromWindow checks the window with typed errors', () => {
   data[0] = 1;
   const m = Mask.fromWindow(200, 10, { x: 128, y: 7, width: 64, height: 3, data });
   assert.equal([m.area, m.box, m.get(128, 7), m.get(0, 0)], [1, [128, 7, 129, 8], true, false]);
+  // fractional coordinates name the pixel they fall in, in x and in y alike
+  assert.equal([m.get(128.5, 7), m.get(128, 7.5), m.get(128.99, 7.99), m.get(129.01, 7)], [true, true, true, false]);
   assert.equal(Mask.fromWindow(200, 10, { x: 0, y: 0, width: 0, height: 0, data: new Uint32Array(0) }).area, 0);
   const bad = [
     [() => Mask.fromWindow(200, 10, { x: 100, y: 0, width: 64, height: 3, data }), SotrRangeError, /multiple of 64/],

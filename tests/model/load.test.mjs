@@ -250,8 +250,20 @@ test('the TS random model: seeded, calibrated (finds instances), loads with the 
   }
 });
 
-test('defaults are the official constants', () => {
+test('defaults are the official constants', async () => {
   assert.equal(SOTR_DEFAULTS.numGrids, [40, 36, 24, 16, 12]);
+  // Frozen all the way down, and a model's config holds copies: editing one reaches neither the defaults nor others.
+  for (const k of ['numGrids', 'instanceStrides', 'pixelMean', 'pixelStd']) assert.ok(Object.isFrozen(SOTR_DEFAULTS[k]), k);
+  const m = await Sotr.load(randomSotrCheckpoint({ preset: 'tiny', seed: 1 }));
+  m.config.pixelMean[0] = 0;
+  m.config.numGrids[0] = 7;
+  assert.equal(SOTR_DEFAULTS.pixelMean, [103.53, 116.28, 123.675]);
+  assert.equal(SOTR_DEFAULTS.numGrids, [40, 36, 24, 16, 12]);
+  m.dispose();
+  // not a record of tensors: a URL or an array is a SotrTypeError (was hundreds of "missing" keys)
+  for (const [src, re] of [[new URL('file:///tmp/x.pth'), /received a URL \(file:; pass a path: fileURLToPath\(url\)\)/], [[], /received an array/]]) {
+    await rejects(() => Sotr.load(src), (e) => e instanceof SotrTypeError && re.test(e.message));
+  }
   assert.equal(
     [SOTR_DEFAULTS.scoreThreshold, SOTR_DEFAULTS.maskThreshold, SOTR_DEFAULTS.nmsPre, SOTR_DEFAULTS.nmsKernel, SOTR_DEFAULTS.nmsSigma, SOTR_DEFAULTS.updateThreshold, SOTR_DEFAULTS.maxPerImage, SOTR_DEFAULTS.minScore],
     [0.1, 0.5, 500, 'gaussian', 2, 0.05, 100, 0],

@@ -17,6 +17,9 @@ import { toBgr } from './postprocess_reference.mjs';
 test('ResizeShortestEdge sizes follow detectron2 (spec examples)', () => {
   assert.equal(shortestEdgeSize(480, 640, 800, 1333), [800, 1067]);
   assert.equal(shortestEdgeSize(480, 640, 1000, 1333), [1000, 1333]);
+  for (const args of [[0, 10, 800, 1333], [-5, 10, 800, 1333], [480, 640, 800, -1], [480, NaN, 800, 1333], [480, 640, '800', 1333]]) {
+    assert.throws(() => shortestEdgeSize(...args), (e) => e instanceof SotrRangeError && /shortestEdgeSize: \w+ must be a positive number/.test(e.message), String(args));
+  }
   assert.equal(shortestEdgeSize(640, 480, 800, 1333), [1067, 800]);
   assert.equal(shortestEdgeSize(100, 100, 800, 1333), [800, 800]);
   assert.equal(shortestEdgeSize(25, 105, 40, 400), [40, 168]);

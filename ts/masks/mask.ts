@@ -404,6 +404,9 @@ export class Mask {
   /** Whether pixel (x, y) is set; false outside the image. */
   get(x: number, y: number): boolean {
     if (!(x >= 0 && x < this.width && y >= 0 && y < this.height)) return false;
+    // Fractional coordinates (a pointer on a canvas) name the pixel they fall in, in both directions.
+    x = Math.floor(x);
+    y = Math.floor(y);
     const w = this.#win;
     const wx = x - 64 * w.word;
     const wy = y - w.y;

@@ -89,22 +89,22 @@ export interface SotrConfig extends SotrConstants, Omit<SotrCheckpointConfig, 'p
 
 /**
  * The official constants (every SotrConstants value but `minSize`, which depends on the variant: see
- * defaultMinSize). Frozen.
+ * defaultMinSize). Frozen, its arrays too; each model's config holds copies.
  */
 export const SOTR_DEFAULTS: Readonly<Omit<SotrConstants, 'minSize'>> = Object.freeze({
   heads: 8,
   groupNormGroups: 32,
   groupNormEps: 1e-5,
   frozenBnEps: 1e-5,
-  numGrids: [40, 36, 24, 16, 12],
-  instanceStrides: [8, 8, 16, 32, 32],
+  numGrids: Object.freeze([40, 36, 24, 16, 12]) as number[],
+  instanceStrides: Object.freeze([8, 8, 16, 32, 32]) as number[],
   strideInOneByOne: true,
   leakyReluSlope: 0.01,
   attentionMode: 'parallel',
   maxSize: 1333,
   sizeDivisibility: 32,
-  pixelMean: [103.53, 116.28, 123.675],
-  pixelStd: [1, 1, 1],
+  pixelMean: Object.freeze([103.53, 116.28, 123.675]) as number[],
+  pixelStd: Object.freeze([1, 1, 1]) as number[],
   scoreThreshold: 0.1,
   maskThreshold: 0.5,
   nmsPre: 500,
@@ -252,7 +252,9 @@ export function resolveConfig(ck: SotrCheckpointConfig, o: ConfigOverrides = {})
   // Sotr.load and inspectCheckpoint pass their whole options: their keys are allowed, a misspelt constant is not.
   checkOptions('resolveConfig', o, LOAD_OPTION_KEYS);
   const variant = detectVariant(ck);
-  const k: SotrConstants = { ...(SOTR_DEFAULTS as SotrConstants), minSize: defaultMinSize(variant) };
+  // Arrays copied: a model's config is its own (editing one must not reach SOTR_DEFAULTS or other models).
+  const k = Object.fromEntries(Object.entries(SOTR_DEFAULTS).map(([key, v]) => [key, Array.isArray(v) ? [...v] : v])) as unknown as SotrConstants;
+  k.minSize = defaultMinSize(variant);
   for (const key of CONSTANT_KEYS) {
     const v = (o as Record<string, unknown>)[key];
     if (v !== undefined) (k as unknown as Record<string, unknown>)[key] = Array.isArray(v) ? [...v] : v;

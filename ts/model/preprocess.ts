@@ -354,6 +354,9 @@ export function cmykToRgb(cmyk: Uint8Array, channels: number, rgb: Uint8Array, i
 
 /** detectron2 ResizeShortestEdge output size (§2.2): [newH, newW]. */
 export function shortestEdgeSize(h: number, w: number, minSize: number, maxSize: number): [number, number] {
+  for (const [k, v] of [['height', h], ['width', w], ['minSize', minSize], ['maxSize', maxSize]] as const) {
+    if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw new SotrRangeError(`shortestEdgeSize: ${k} must be a positive number, received ${String(v)}`);
+  }
   const s = (minSize * 1.0) / Math.min(h, w);
   let newh: number;
   let neww: number;

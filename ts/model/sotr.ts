@@ -214,6 +214,10 @@ async function readSource(
     });
     return { entries: r.tensors, info: r.info };
   }
+  if (source instanceof URL || Array.isArray(source)) {
+    // Not a record of tensors (its keys would be reported as hundreds of missing ones).
+    throw new SotrTypeError(`${where}: source must be a checkpoint path (a string), its bytes, or a Map of tensors, received ${source instanceof URL ? `a URL (${source.protocol}; pass a path: fileURLToPath(url))` : 'an array'}`);
+  }
   const withData = where === 'Sotr.load'; // inspectCheckpoint reads names and shapes only
   if (source instanceof Map) return { entries: checkEntries(where, source, withData), info: null };
   if (source && typeof source === 'object') return { entries: checkEntries(where, new Map(Object.entries(source)), withData), info: null };

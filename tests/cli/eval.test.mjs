@@ -46,6 +46,13 @@ test('JSON Lines results: images matched by file name, the same numbers', async 
   for (const line of fx.expected['segmOnly.segm'].lines) assert.ok(r.stdout.includes(line), line);
   assert.not.match(r.stdout, /^bbox:/m);
   // A type named twice is evaluated once.
+  // predict's output under any name (--out takes any): told by its first character, not by a lower-case .jsonl.
+  for (const name of ['results.JSONL', 'results.ndjson', 'results.txt']) {
+    writeFileSync(path.join(tmp, name), lines.join('\n') + '\n');
+    const other = await sotr(['eval', '--gt', gtFile, '--results', path.join(tmp, name), '--iou', 'segm']);
+    assert.is(other.code, 0, `${name}: ${other.stderr}`);
+    assert.ok(other.stdout.includes(fx.expected['segmOnly.segm'].lines[0]), name);
+  }
   const twice = await sotr(['eval', '--gt', gtFile, '--results', jsonl, '--iou', 'segm, segm']);
   assert.is(twice.code, 0, twice.stderr);
   assert.is(twice.stdout.match(/^segm:/gm).length, 1);

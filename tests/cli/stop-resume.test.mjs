@@ -239,6 +239,25 @@ test('resuming with another folder: an image with the same name as an earlier ru
   assert.equal(readdirSync(path.join(dir, 'viz')).sort(), ['b__x.jpg', 'x.jpg']);
 });
 
+test('an output folder that is, or is inside, an input folder: its files are left out of the inputs (the images are never overwritten, overlays never read back)', async () => {
+  const { dir, images, good } = imageFolder();
+  const before = readFileSync(path.join(images, 'street.jpg'));
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', path.join(dir, 'a.jsonl'), '--viz', images]);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /left out 6 input files in the output folder .*--viz/);
+  assert.ok(readFileSync(path.join(images, 'street.jpg')).equals(before), 'the input image is intact');
+  const args = ['predict', '-m', 'fake', '-i', images, '-o', path.join(dir, 'b.jsonl'), '--viz', path.join(images, 'viz'), '-q'];
+  r = await fakeSotr(args);
+  assert.is(r.code, 2, r.stderr); // the unreadable images of the folder
+  r = await fakeSotr(args);
+  assert.match(r.stderr, /left out 4 input files in the output folder/);
+  assert.is(readLines(path.join(dir, 'b.jsonl')).length, good.length + 2);
+  // a trailing ** leaves dot-files out, as folders and * do
+  writeFileSync(path.join(images, '._street.jpg'), 'AppleDouble');
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', `${images}/**`, '-o', path.join(dir, 'c.jsonl'), '-q']);
+  assert.not.ok(readLines(path.join(dir, 'c.jsonl')).some((l) => l.file.includes('._street')), 'no dot-file');
+});
+
 test('a reader of the messages that goes away (2>&1 | head) does not end the run: every line written, the usual exit code', async () => {
   const { dir, good, bad } = imageFolder();
   const out = path.join(dir, 'p.jsonl');

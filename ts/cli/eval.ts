@@ -125,7 +125,7 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   let results: CocoResult[];
   // A result's index as the user finds it: in the array of a COCO results file, or a line of JSON Lines.
   let resultName = (i: number): string => `result ${i}`;
-  if (resFile.endsWith('.jsonl')) {
+  if (isJsonLines(resFile)) {
     if (!fs.existsSync(resFile)) throw new UsageError(`--results not found: ${resFile}`);
     const r = fromResultLines(resFile, gt, new Set(gt.images.map((i) => imageKey(i.id))));
     results = r.results;
@@ -200,4 +200,22 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
     fs.writeFileSync(jsonOut, JSON.stringify(out, null, 2) + '\n');
   }
   return EXIT.ok;
+}
+
+// sotr predict's results (JSON Lines, whatever --out was called: .JSONL, .ndjson, .txt) or a COCO results array:
+// told by the name, else by the first character (an array starts with '[', a line of results with '{').
+function isJsonLines(file: string): boolean {
+  if (/\.(jsonl|ndjson)$/i.test(file)) return true;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const b = Buffer.alloc(256);
+    const n = fs.readSync(fd, b, 0, b.length, 0);
+    const first = b.subarray(0, n).toString('latin1').trimStart()[0];
+    return first === '{';
+  } catch {
+    return false; // the COCO path reports a missing or unreadable file
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }

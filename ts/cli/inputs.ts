@@ -193,7 +193,8 @@ function globMatches(pattern: string): Array<[string, boolean]> {
     if (seg === '**') {
       visit(dir, i + 1); // zero folders
       for (const e of entries) if (isFolder(dir, e) && !e.name.startsWith('.')) visit(path.join(dir, e.name), i);
-      if (i === rest.length - 1) for (const e of entries) if (!isFolder(dir, e)) out.push([path.join(dir, e.name), e.isFile()]);
+      // A trailing '**': the files below, dot-files left out as '*' and folder inputs leave them (._IMG.jpg, .DS_Store).
+      if (i === rest.length - 1) for (const e of entries) if (!isFolder(dir, e) && !e.name.startsWith('.')) out.push([path.join(dir, e.name), e.isFile()]);
       return;
     }
     const re = segmentRegex(seg);

@@ -322,6 +322,26 @@ function outputsNotInputs(s: Settings, files: string[]): void {
   }
 }
 
+// Files in the --viz / --label-maps folders (or below them) are this command's outputs, not inputs: given an input
+// folder as the output folder, the overlays would replace the images; an output folder inside an input folder would
+// be read back as new images by the next run. Left out with a warning.
+function notInOutputFolders(s: Settings, files: string[], warn: (m: string) => void): string[] {
+  const outDirs = [s.viz, s.labelMaps].filter((d): d is string => d !== undefined).map((d) => [d, samePathKey(d)] as const);
+  if (!outDirs.length) return files;
+  const dirKey = new Map<string, string>();
+  const left = new Map<string, number>();
+  const kept = files.filter((f) => {
+    const dir = path.dirname(path.resolve(f));
+    let key = dirKey.get(dir);
+    if (key === undefined) dirKey.set(dir, (key = samePathKey(dir)));
+    const hit = outDirs.find(([, o]) => key === o || key!.startsWith(o.endsWith(path.sep) ? o : o + path.sep));
+    if (hit) left.set(hit[0], (left.get(hit[0]) ?? 0) + 1);
+    return !hit;
+  });
+  for (const [d, n] of left) warn(`left out ${n} input ${n === 1 ? 'file' : 'files'} in the output folder ${d} (--viz / --label-maps write there)`);
+  return kept;
+}
+
 // An output folder's option: a file there (not a folder) would fail every image's output one by one, so it is
 // refused before the run instead; a missing folder is made at the first output.
 function folderOption(flagName: string, dir: string): void {
@@ -433,7 +453,7 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   // Folders that cannot be read and names that cannot be passed on are skipped, each with a warning (also with -q),
   // and the run ends with exit 2 (some inputs not done) rather than 0.
   const skips = { folders: 0, names: 0 };
-  const files = expandInputs(s.inputs, warn, skips);
+  const files = notInOutputFolders(s, expandInputs(s.inputs, warn, skips), warn);
   if (!files.length) throw new UsageError('no images found in the inputs');
   outputsNotInputs(s, files);
   resolveDevice(s.device); // a device that is not there fails now, before a model is read

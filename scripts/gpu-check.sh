@@ -361,22 +361,19 @@ if want 2m; then
     if [ $rc != 0 ] || ! grep -q "ERROR SUMMARY: 0 errors" "$OUT/memcheck-probe.log"; then
       say "probe (relu) exit $rc: $(grep -m1 -iE 'not supported|error|ERROR SUMMARY' "$OUT/memcheck-probe.log")"
     else
-      for tool in memcheck racecheck; do
-        if [ $tool = memcheck ]; then t=$(cap $(( c * 2 / 3 )) 20); ops=(); else t=$(cap $(( c / 3 )) 15); ops=(--op twinAttention); fi
-        [ "$t" = 0 ] && { say "$tool: skipped: budget"; continue; }
-        timeout -k 5 "$t" $(command -v stdbuf >/dev/null && echo stdbuf -oL) "$CS" --tool $tool --error-exitcode 9 --print-limit 40 \
-          "$BIN/sotr_test_ops" "${ops[@]}" --backend cuda --no-time --skip-timed > "$OUT/$tool.log" 2>&1
+      # tool:op:share of the stage's time (memcheck over every CUDA case; racecheck on the shared-memory kernels)
+      for run in memcheck::60 racecheck:twinAttention:25 racecheck:matrix_nms:15; do
+        IFS=: read -r tool op share <<<"$run"
+        ops=(); [ -n "$op" ] && ops=(--op "$op")
+        t=$(cap $(( c * share / 100 )) 10); tag=$tool${op:+-$op}
+        [ "$t" = 0 ] && { say "$tag: skipped: budget"; continue; }
+        timeout -k 5 "$t" $(command -v stdbuf >/dev/null && echo stdbuf -oL) "$CS" --tool "$tool" --error-exitcode 9 --print-limit 40 \
+          "$BIN/sotr_test_ops" "${ops[@]}" --backend cuda --no-time --skip-timed > "$OUT/$tag.log" 2>&1
         rc=$?
-        say "$tool$([ ${#ops[@]} -gt 0 ] && echo " ${ops[1]}"): exit $rc$([ $rc = 124 ] && echo " (cut at $t s)"); $(grep -cE '^  ok ' "$OUT/$tool.log") cases ok, $(grep -cE '^  FAIL ' "$OUT/$tool.log") failed; $(grep -m1 'ERROR SUMMARY' "$OUT/$tool.log" || echo 'no summary')"
+        say "$tag: exit $rc$([ $rc = 124 ] && echo " (cut at $t s)"); $(grep -cE '^  ok ' "$OUT/$tag.log") cases ok, $(grep -cE '^  FAIL ' "$OUT/$tag.log") failed; $(grep -m1 'ERROR SUMMARY' "$OUT/$tag.log" || echo 'no summary')"
         # The first reports name the kernel and the access; the op test's line before them names the case.
-        grep -E "^========= (Invalid|Misaligned|Race|Error|Program hit)|^=========     at .*(_kernel|Kernel|kernel)" "$OUT/$tool.log" | head -12 | tee -a "$SUMMARY"
+        grep -E "^========= (Invalid|Misaligned|Race|Error|Program hit)|^=========     at .*(_kernel|Kernel|kernel)" "$OUT/$tag.log" | head -12 | tee -a "$SUMMARY"
       done
-      t=$(cap 30 15)
-      [ "$t" != 0 ] && {
-        timeout -k 5 "$t" "$CS" --tool racecheck --error-exitcode 9 --print-limit 40 "$BIN/sotr_test_ops" --op matrix_nms \
-          --backend cuda --no-time --skip-timed > "$OUT/racecheck-nms.log" 2>&1
-        say "racecheck matrix_nms: exit $?; $(grep -m1 'ERROR SUMMARY' "$OUT/racecheck-nms.log" || echo 'no summary')"
-      }
     fi
   fi
 fi

@@ -326,15 +326,13 @@ function outputsNotInputs(s: Settings, files: string[]): void {
 // folder as the output folder, the overlays would replace the images; an output folder inside an input folder would
 // be read back as new images by the next run. Left out with a warning.
 function notInOutputFolders(s: Settings, files: string[], warn: (m: string) => void): string[] {
-  const outDirs = [s.viz, s.labelMaps].filter((d): d is string => d !== undefined).map((d) => [d, samePathKey(d)] as const);
+  const outDirs = [s.viz, s.labelMaps].filter((d): d is string => d !== undefined).map((d) => [d, samePathKey(d).replace(/[/\\]*$/, path.sep)] as const);
   if (!outDirs.length) return files;
-  const dirKey = new Map<string, string>();
+  const realKey = folderRealKeys(); // one realpath per folder
   const left = new Map<string, number>();
   const kept = files.filter((f) => {
-    const dir = path.dirname(path.resolve(f));
-    let key = dirKey.get(dir);
-    if (key === undefined) dirKey.set(dir, (key = samePathKey(dir)));
-    const hit = outDirs.find(([, o]) => key === o || key!.startsWith(o.endsWith(path.sep) ? o : o + path.sep));
+    const key = realKey(path.resolve(f));
+    const hit = outDirs.find(([, prefix]) => key.startsWith(prefix));
     if (hit) left.set(hit[0], (left.get(hit[0]) ?? 0) + 1);
     return !hit;
   });

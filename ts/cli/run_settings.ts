@@ -121,7 +121,6 @@ const show = (v: unknown): string =>
       ? v.join(',')
       : String(v);
 
-/** The differences, one phrase each ("--score-threshold 0.3 (the file: 0.1)"). */
 // A recorded --classes as sorted labels where a name is one of COCO's or class_N; other names are kept as written.
 function classSet(v: unknown): Array<number | string> {
   if (!Array.isArray(v)) return [String(v)];
@@ -135,6 +134,7 @@ function classSet(v: unknown): Array<number | string> {
   return [...new Set(v.map(one))].sort((a, b) => (typeof a === typeof b ? (a < b ? -1 : a > b ? 1 : 0) : typeof a === 'number' ? -1 : 1));
 }
 
+/** The differences, one phrase each ("--score-threshold 0.3 (the file: 0.1)"). */
 export function settingsDifferences(prev: RunSettings, now: RunSettings): string[] {
   const out: string[] = [];
   for (const k of Object.keys(FLAG) as Array<keyof typeof FLAG>) {

@@ -37,7 +37,7 @@ for v in $versions; do
   rc=$?
   grep -E '^(ok  |FAIL) tests/' "$log" | sed -E "s#^(ok  |FAIL) #\1 node $nv: #"
   # A failing file's details, indented, as tests/run.mjs prints them.
-  grep -E '^    ' "$log" | head -200
+  grep -E '^    ' "$log" | head -600
   echo "node $nv: $(tail -1 "$log") in $(( $(date +%s) - t0 )) s"
   [ $rc -eq 0 ] || fail=1
 done

@@ -11,7 +11,7 @@
 // SOTR_TEST_SANITIZE=1 (.ci/run): also the native tests under ASan + UBSan and TSan (scripts/sanitize-check.sh).
 // SOTR_TEST_NODES=1 (.ci/run): also the JavaScript suite under Node.js 22, 24 and 26 (scripts/node-versions-check.sh),
 // each test file there one test here. SOTR_TEST_NO_BINARIES=1: the test files only (no native binaries, no floor).
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -40,8 +40,10 @@ function run(cmd, args, opts = {}, limitS = timeoutS) {
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
-    const timer = setTimeout(() => {
+    const timer = setTimeout(async () => {
       out += `\n[timeout after ${limitS} s]\n`;
+      // A hang seen once in CI is gone by the time anyone looks: show where every thread waits before the kill.
+      out += await threadStacks(child.pid);
       child.kill('SIGKILL');
     }, limitS * 1000);
     child.on('close', (code, signal) => {
@@ -49,6 +51,43 @@ function run(cmd, args, opts = {}, limitS = timeoutS) {
       resolve({ code: code ?? (signal ? 128 : 1), out, ms: Date.now() - t0 });
     });
   });
+}
+
+// The native stacks of a hung process's threads (worker threads and the addon's pool included), from gdb when the
+// machine has it: each frame as "function at file:line" (gdb's argument lists dropped), threads with the same stack
+// shown once with their count, 25 frames a thread.
+async function threadStacks(pid) {
+  const r = await new Promise((resolve) => {
+    const args = ['-p', String(pid), '-batch', '-nx', '-ex', 'set pagination off', '-ex', 'thread apply all bt 25'];
+    execFile('gdb', args, { encoding: 'utf8', timeout: 60_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) =>
+      resolve({ missing: error?.code === 'ENOENT', error, stdout: stdout ?? '', stderr: stderr ?? '' }),
+    );
+  });
+  if (r.missing) return '[no thread stacks: gdb is not installed]\n';
+  const stacks = new Map(); // stack text -> thread names
+  let name;
+  let frames = [];
+  const flush = () => {
+    if (name) stacks.set(frames.join('\n'), [...(stacks.get(frames.join('\n')) ?? []), name]);
+  };
+  for (const line of r.stdout.split('\n')) {
+    const t = /^Thread \d+ \(.*?\(LWP (\d+)\)(?: "([^"]*)")?/.exec(line);
+    if (t) {
+      flush();
+      name = `${t[2] ?? 'thread'} ${t[1]}`;
+      frames = [];
+      continue;
+    }
+    const f = /^#(\d+)\s+(?:0x[0-9a-f]+ in )?(.*?)(?: \(.*?\))?(?: (at|from) (\S+))?$/.exec(line);
+    if (!f || !name) continue;
+    // Frames without symbols are JavaScript (or JIT code): one line for a run of them.
+    if (f[2] === '??' && frames.at(-1)?.endsWith('?? (JavaScript)')) continue;
+    frames.push(`  #${f[1]} ${f[2] === '??' ? '?? (JavaScript)' : f[2]}${f[4] ? ` ${f[3]} ${f[4]}` : ''}`);
+  }
+  flush();
+  if (!stacks.size) return `[no thread stacks: ${(r.error?.message ?? r.stderr).trim().split('\n').pop()}]\n`;
+  const shown = [...stacks].map(([text, names]) => `${names.length} thread(s): ${names.join(', ')}\n${text}`);
+  return `[thread stacks, gdb:]\n${shown.join('\n')}\n`;
 }
 
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');

@@ -3,7 +3,7 @@
 // write or the model's generation, write errors naming the option and the file, temporaries never left behind.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -120,6 +120,71 @@ test('one process per --out: a second run is refused naming the other\'s pid and
   r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(images, 'street.jpg'), '-o', '-'], { cwd: dir });
   assert.is(r.code, 0, r.stderr);
   assert.not.ok(readdirSync(dir).some((f) => f.endsWith('.lock')));
+});
+
+test('the lock and the settings record go by the file --out names: a link to it (or through a linked folder) finds them', async () => {
+  const { dir, images } = imageFolder();
+  const out = path.join(dir, 'r.jsonl');
+  const link = path.join(dir, 'link.jsonl');
+  symlinkSync('r.jsonl', link); // dangling until the first run writes r.jsonl through it
+  mkdirSync(path.join(dir, 'sub'));
+  symlinkSync(dir, path.join(dir, 'sub', 'up'));
+  const viaFolder = path.join(dir, 'sub', 'up', 'r.jsonl');
+  let second;
+  const r1 = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', link, '--batch', '1'], {
+    env: { FAKE_DELAY_MS: '300' },
+    onSpawn: (child) =>
+      whenExists(`${out}.lock`, async () => {
+        second = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '-q']);
+        const third = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', viaFolder, '-q']);
+        assert.is(third.code, 1, third.stderr);
+        child.kill('SIGINT');
+      }),
+  });
+  assert.is(r1.code, 130, r1.stderr);
+  assert.is(second.code, 1, second.stderr);
+  assert.match(second.stderr, /is in use by process \d+ \(lock file .*[/\\]r\.jsonl\.lock\)/);
+  assert.ok(lstatSync(link).isSymbolicLink(), 'the link is still a link');
+  assert.ok(existsSync(`${out}.settings.json`), 'the record beside the target');
+  assert.not.ok(existsSync(`${link}.settings.json`));
+  assert.not.ok(existsSync(`${out}.lock`) || existsSync(`${link}.lock`));
+  // The record is found through the other name: another --score-threshold is refused there.
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', viaFolder, '-q', '--score-threshold', '0.5']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /other settings: --score-threshold 0\.5/);
+  // A record beside the link from before records went by the target: still read (the target's removed).
+  renameSync(`${out}.settings.json`, `${link}.settings.json`);
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', link, '-q', '--score-threshold', '0.5']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /other settings: --score-threshold 0\.5/);
+});
+
+test('--min-size given on one side only: the same as the checkpoint default resumes; another is refused after the load, nothing written', async () => {
+  const { dir, images } = imageFolder();
+  const out = path.join(dir, 'r.jsonl');
+  const list = path.join(dir, 'list.txt');
+  writeFileSync(list, 'images/street.jpg\n');
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', list, '-o', out, '-q'], { cwd: dir });
+  assert.is(r.code, 0, r.stderr);
+  const before = readFileSync(out, 'utf8');
+  // The fake model's default short side is 800.
+  // (Images to do: a resume with nothing to do loads no model, and writes nothing.)
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '--min-size', '640'], { cwd: dir });
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /other settings: --min-size 640 \(the file: checkpoint default, 800\)/);
+  assert.is(readFileSync(out, 'utf8'), before, 'nothing written');
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '--min-size', '800', '-q']);
+  assert.is(r.code, 2, r.stderr); // the folder's unreadable images
+  assert.not.match(r.stderr, /other settings/);
+  assert.ok(readLines(out).length > 1);
+  // And the other way: a file made with --min-size 800 resumed without it.
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '-q', '--retry-errors']);
+  assert.is(r.code, 2, r.stderr);
+  assert.not.match(r.stderr, /other settings/);
+  // --allow-mixed-settings: resumed, with the difference said.
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '--min-size', '700', '--retry-errors', '--allow-mixed-settings']);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /resuming .* with other settings \(--allow-mixed-settings\): --min-size 700 \(the file: checkpoint default, 800\)/);
 });
 
 test('Ctrl-C during the final --coco write: exit 130 with a message, no temporary, the earlier COCO file as it was', async () => {

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Sotr, type Prediction, type StageTimes as ModelStageTimes } from '../model/sotr';
 import { contoursToCocoPolygons } from '../ops/mask_contours';
 import { writeRandomSotrCheckpoint, type RandomModelPreset } from '../model/random_model';
-import type { SotrLoadOptions } from '../model/config';
+import { defaultMinSize, type SotrLoadOptions } from '../model/config';
 import { packageVersion } from './args';
 import type { ResultInstance } from './journal';
 import { categoryId } from './coco';
@@ -43,6 +43,10 @@ class SotrSegmenter implements Segmenter {
 
   get device(): string {
     return this.model.device;
+  }
+
+  get defaultMinSize(): number {
+    return defaultMinSize(this.model.config.variant);
   }
 
   async predict(images: DecodedImage[]): Promise<unknown[]> {

@@ -77,6 +77,39 @@ export function removeOwnPartials(dir: string): void {
 
 export const lockFile = (out: string): string => `${out}.lock`;
 
+/**
+ * The file `out` names, through symbolic links (the file's own, a dangling one included, and its folders'), whether
+ * it exists yet or not: the lock and the settings record go by it, so two names of one results file (a link, a
+ * linked folder) are one file to them.
+ */
+export function realOutPath(out: string): string {
+  let p = path.resolve(out);
+  for (let hops = 0; hops < 40; hops++) {
+    try {
+      return fs.realpathSync.native(p);
+    } catch {
+      // Not there yet, or a dangling link.
+    }
+    let target: string | undefined;
+    try {
+      target = fs.readlinkSync(p);
+    } catch {
+      target = undefined;
+    }
+    if (target === undefined) {
+      let dir = path.dirname(p);
+      try {
+        dir = fs.realpathSync.native(dir);
+      } catch {
+        // The folder is not there either: it is made as named.
+      }
+      return path.join(dir, path.basename(p));
+    }
+    p = path.resolve(path.dirname(p), target); // the file a write through the link creates
+  }
+  return p;
+}
+
 interface LockRecord {
   pid: number;
   host: string;
@@ -92,10 +125,11 @@ const LOCK_ABANDONED_MS = 60_000;
  * lines and settings. A lock held by a live process is a UsageError naming it. It is stale, and taken over, when its
  * process is gone (this machine), names this very process (a container restarted with the same pid), or has not been
  * renewed for a minute: the holder touches it every 10 s, so a lock from another machine or a killed container (new
- * host name, other pid namespace) does not block the restarted job for good. Returns its release.
+ * host name, other pid namespace) does not block the restarted job for good. `key` is the file the lock goes by
+ * (realOutPath(out): one lock for every name of the file); `out` is the name messages give. Returns its release.
  */
-export function takeLock(out: string): () => void {
-  const file = lockFile(out);
+export function takeLock(out: string, key: string = out): () => void {
+  const file = lockFile(key);
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const me: LockRecord = { pid: process.pid, host: os.hostname(), started: new Date().toISOString() };
   for (let attempt = 0; ; attempt++) {

@@ -31,7 +31,7 @@ import { instanceColour } from '../render';
 import type { DecodedImage, PostprocessFlags, Segmenter, SegmenterFactory } from './segmenter';
 import { exitNow, onExitNow } from './exit_now';
 import { ScanStopped } from './journal';
-import { removeOwnPartials, removeStalePartials, takeLock } from './out_files';
+import { realOutPath, removeOwnPartials, removeStalePartials, takeLock } from './out_files';
 import { folderRealKeys } from './inputs';
 
 export interface CliIO {
@@ -295,7 +295,7 @@ function samePathKey(p: string): string {
 // and an output over --image-ids destroys the annotations: refused before the run.
 function distinctPaths(s: Settings, imageIdsFile: string | undefined): void {
   const named: Array<[string, string]> = [];
-  if (!toStdout(s)) named.push(['--out', s.out], [`--out's settings record`, settingsFile(s.out)]);
+  if (!toStdout(s)) named.push(['--out', s.out], [`--out's settings record`, settingsFile(realOutPath(s.out))]);
   if (s.coco !== undefined) named.push(['--coco', s.coco]);
   if (s.viz !== undefined) named.push(['--viz', s.viz]);
   if (s.labelMaps !== undefined) named.push(['--label-maps', s.labelMaps]);
@@ -312,7 +312,7 @@ function distinctPaths(s: Settings, imageIdsFile: string | undefined): void {
 // An output over one of the images would replace it.
 function outputsNotInputs(s: Settings, files: string[]): void {
   const outs = new Map<string, string>();
-  if (!toStdout(s)) outs.set(samePathKey(s.out), '--out').set(samePathKey(settingsFile(s.out)), `--out's settings record`);
+  if (!toStdout(s)) outs.set(samePathKey(s.out), '--out').set(samePathKey(settingsFile(realOutPath(s.out))), `--out's settings record`);
   if (s.coco !== undefined) outs.set(samePathKey(s.coco), '--coco');
   const names = new Set([...outs.keys()].map((k) => path.basename(k)));
   for (const f of files) {
@@ -458,8 +458,9 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
 
   // One process per results file: a second run on the same --out would mix its lines and settings with this one's.
   // The lock goes on every way out: a return or an error (finally), a signal's immediate exit (onExitNow); a killed
-  // process's is stale, and the next run takes it over.
-  const release = toStdout(s) ? () => {} : takeLock(s.out);
+  // process's is stale, and the next run takes it over. It goes by the file --out names, so a second name of it
+  // (a symbolic link, a linked folder) finds the same lock.
+  const release = toStdout(s) ? () => {} : takeLock(s.out, realOutPath(s.out));
   const unhook = onExitNow(release);
   // And should the event loop run dry before the run returns (the process ends with its exit code, no finally).
   process.once('exit', release);
@@ -508,7 +509,11 @@ async function predictLocked(s: Settings, files: string[], skips: { folders: num
   // resume runs in: a resume from elsewhere matches them, and writes its own relative to the same folder. When the
   // file has moved with its images (the record's base, also kept relative to the file, no longer leads to them), the
   // base under which the lines name the inputs is taken: the same place relative to the file, or this folder.
-  const prevSettings = toStdout(s) || s.overwrite || !fs.existsSync(s.out) ? null : readRunSettings(s.out);
+  // The settings record is beside the file --out names (a link's target: one record for every name of the file);
+  // a record beside the link itself, from a run before records went by the target, is read when that one is missing.
+  const settingsKey = toStdout(s) ? s.out : realOutPath(s.out);
+  const prevSettings =
+    toStdout(s) || s.overwrite || !fs.existsSync(s.out) ? null : (readRunSettings(settingsKey) ?? (settingsKey === path.resolve(s.out) ? null : readRunSettings(s.out)));
   const recordedBase = prevSettings?.base ?? process.cwd();
   const besideOut = prevSettings?.baseFromOut === undefined ? [] : [path.resolve(path.dirname(path.resolve(s.out)), prevSettings.baseFromOut)];
   const bases = [...new Set([recordedBase, ...besideOut, process.cwd()])];
@@ -519,21 +524,27 @@ async function predictLocked(s: Settings, files: string[], skips: { folders: num
   if (journal.badLines.length) warn(`${s.out}: ignoring ${count(journal.badLines.length, 'line')} that ${journal.badLines.length === 1 ? 'is not a valid result' : 'are not valid results'} (line ${journal.badLines.slice(0, 5).join(', ')})`);
   // What the file was made with (<out>.settings.json): resuming with other settings would mix two kinds of results.
   const runSettings = { ...runSettingsOf(s), ...(toStdout(s) ? {} : { base, baseFromOut: path.relative(path.dirname(path.resolve(s.out)), base) || '.' }) };
-  if (!s.overwrite && journal.done.size > 0) {
-    const prev = prevSettings;
-    if (!prev) {
-      warn(`${s.out}: no record of the settings its results were made with (${path.basename(settingsFile(s.out))}); resuming without checking them`);
+  const resuming = !s.overwrite && journal.done.size > 0;
+  // Refused, or with --allow-mixed-settings a warning.
+  const refuseMixed = (diff: string[]) => {
+    if (diff.length && !s.allowMixedSettings) {
+      throw new UsageError(
+        `${s.out} holds results made with other settings: ${diff.join('; ')}. ` +
+          'Resuming would mix them in one file: --overwrite starts it again, another --out keeps both, --allow-mixed-settings resumes anyway',
+      );
+    }
+    if (diff.length) warn(`resuming ${s.out} with other settings (--allow-mixed-settings): ${diff.join('; ')}`);
+  };
+  let toldEarly: string[] = [];
+  if (resuming) {
+    if (!prevSettings) {
+      warn(`${s.out}: no record of the settings its results were made with (${settingsFile(settingsKey)}); resuming without checking them`);
     } else {
       // A checkpoint that is not there is not "another model": its load says so (nothing is written before it).
+      // A --min-size against the checkpoint's default is told after the load (open() below).
       const missingModel = s.model !== 'tiny' && !fs.existsSync(s.model);
-      const diff = settingsDifferences(prev, runSettings).filter((d) => !(missingModel && d.startsWith('--model ')));
-      if (diff.length && !s.allowMixedSettings) {
-        throw new UsageError(
-          `${s.out} holds results made with other settings: ${diff.join('; ')}. ` +
-            'Resuming would mix them in one file: --overwrite starts it again, another --out keeps both, --allow-mixed-settings resumes anyway',
-        );
-      }
-      if (diff.length) warn(`resuming ${s.out} with other settings (--allow-mixed-settings): ${diff.join('; ')}`);
+      toldEarly = settingsDifferences(prevSettings, runSettings);
+      refuseMixed(toldEarly.filter((d) => !(missingModel && d.startsWith('--model '))));
     }
   }
   // Temporaries of runs killed while they wrote an output (a live process's are left: the folder may be shared).
@@ -579,14 +590,19 @@ async function predictLocked(s: Settings, files: string[], skips: { folders: num
   // journal.done follows the lines this run writes, so it ends as the status of the whole input set.
   // Once the model has loaded: cut the torn line (or empty the file for --overwrite), then record the settings, so
   // that a run stopped at any point never leaves a record that disagrees with the results under it.
-  const open = (): JournalWriter => {
+  // `modelMinSize`: the loaded checkpoint's default short side, for a --min-size given on one side only (800 against
+  // a file made with the checkpoint's default, 800, is the same setting).
+  const open = (modelMinSize: number | undefined): JournalWriter => {
+    if (resuming && prevSettings && modelMinSize !== undefined) {
+      refuseMixed(settingsDifferences(prevSettings, runSettings, modelMinSize).filter((d) => !toldEarly.includes(d)));
+    }
     if (toStdout(s)) return new JournalWriter(s.out, false, 1000, (buf) => void (stats.stdoutClosed || io.stdout.write(buf)));
     if (!s.overwrite && journal.truncatedBytes) {
       cutTornLine(s.out, journal);
       warn(`${s.out}: removed a torn last line (${journal.truncatedBytes} bytes); that image is redone`);
     }
     const writer = new JournalWriter(s.out, s.overwrite, 1000);
-    writeRunSettings(s.out, runSettings);
+    writeRunSettings(settingsKey, runSettings);
     return writer;
   };
   if (todo.length) await runModel(s, todo, outputs, io, factory, mode, cores, stats, journal.done, open, lineName, route);
@@ -657,7 +673,7 @@ async function runModel(
   cores: number,
   stats: { processed: number; failed: number; interrupted: boolean; stopped: boolean; stdoutClosed: boolean; outputsFailed: number },
   status: Map<string, LineStatus>,
-  open: () => JournalWriter,
+  open: (modelMinSize: number | undefined) => JournalWriter,
   lineName: (file: string) => string,
   route: SignalRoute,
 ): Promise<void> {
@@ -707,7 +723,7 @@ async function runModel(
   const vipsThreads = onCpu ? 1 : Math.max(1, Math.min(2, Math.floor((cores - 1) / workers)));
   let writer: JournalWriter;
   try {
-    writer = open();
+    writer = open(seg.defaultMinSize);
   } catch (e) {
     await seg.dispose();
     throw e;

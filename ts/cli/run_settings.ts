@@ -47,6 +47,9 @@ export interface RunSettingsInput {
   polygonEpsilon?: number;
 }
 
+/** The recorded --min-size of a run that gave none. */
+const CHECKPOINT_DEFAULT = 'checkpoint default';
+
 export function settingsFile(out: string): string {
   return `${out}.settings.json`;
 }
@@ -66,7 +69,7 @@ export function runSettingsOf(s: RunSettingsInput): RunSettings {
     version: 1,
     model: { name: s.model === 'tiny' ? 'tiny' : path.basename(s.model), bytes },
     precision: s.precision ?? 'fp32',
-    minSize: s.minSize ?? 'checkpoint default',
+    minSize: s.minSize ?? CHECKPOINT_DEFAULT,
     maxSize: s.maxSize ?? d.maxSize,
     scoreThreshold: s.post.scoreThreshold ?? d.scoreThreshold,
     maskThreshold: s.post.maskThreshold ?? d.maskThreshold,
@@ -134,13 +137,25 @@ function classSet(v: unknown): Array<number | string> {
   return [...new Set(v.map(one))].sort((a, b) => (typeof a === typeof b ? (a < b ? -1 : a > b ? 1 : 0) : typeof a === 'number' ? -1 : 1));
 }
 
-/** The differences, one phrase each ("--score-threshold 0.3 (the file: 0.1)"). */
-export function settingsDifferences(prev: RunSettings, now: RunSettings): string[] {
+/**
+ * The differences, one phrase each ("--score-threshold 0.3 (the file: 0.1)"). A --min-size given on one side only
+ * differs when it is not the checkpoint's default, known once the model is loaded: without `checkpointMinSize` that
+ * difference is left out (the caller asks again with it, after the load).
+ */
+export function settingsDifferences(prev: RunSettings, now: RunSettings, checkpointMinSize?: number): string[] {
   const out: string[] = [];
   for (const k of Object.keys(FLAG) as Array<keyof typeof FLAG>) {
     // A key an older record lacks reads as null, "not set" (--classes: every class).
     const was = prev[k] ?? null;
     if (JSON.stringify(was) === JSON.stringify(now[k])) continue;
+    if (k === 'minSize' && typeof was !== typeof now.minSize && [was, now.minSize].includes(CHECKPOINT_DEFAULT) && [was, now.minSize].some((v) => typeof v === 'number')) {
+      if (checkpointMinSize === undefined) continue;
+      const size = (v: unknown) => (v === CHECKPOINT_DEFAULT ? checkpointMinSize : v);
+      if (size(was) === size(now.minSize)) continue;
+      const shown = (v: unknown) => (v === CHECKPOINT_DEFAULT ? `${CHECKPOINT_DEFAULT}, ${checkpointMinSize}` : String(v));
+      out.push(`--min-size ${shown(now.minSize)} (the file: ${shown(was)})`);
+      continue;
+    }
     // --classes as given (names or labels; the CLI's models name their classes COCO's way, or class_N): the same set
     // written another way is the same setting.
     if (k === 'classes' && was !== null && now[k] !== null && JSON.stringify(classSet(was)) === JSON.stringify(classSet(now[k]))) continue;

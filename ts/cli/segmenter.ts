@@ -48,6 +48,8 @@ export interface Segmenter {
   readonly device: string;
   /** One line about the model (variant, classes, where it came from). */
   readonly description: string;
+  /** The checkpoint's default short side (what a run without --min-size uses), where the model has one. */
+  readonly defaultMinSize?: number;
   /** Runs the model on a batch; one opaque prediction per image, in order. */
   predict(images: DecodedImage[]): Promise<unknown[]>;
   /**

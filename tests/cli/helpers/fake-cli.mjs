@@ -89,6 +89,7 @@ const fakeSegmenter = async (o) => {
   return {
     device: 'cpu',
     description: 'fake model (2 instances an image)',
+    defaultMinSize: 800, // its "checkpoint default"
     async predict(images) {
       if (delay) await new Promise((r) => setTimeout(r, delay));
       return images.map(instancesOf);

@@ -288,7 +288,7 @@ test('--viz / --label-maps names never collide: same stem with other extensions,
 });
 
 
-test('--coco image ids: a clash or an image --image-ids lacks is refused before the run; one found at the end leaves no temporary file', async () => {
+test('--coco image ids: a clash (with an image already in the file too) or an image --image-ids lacks is refused before the run', async () => {
   const { dir, images } = imageFolder();
   const { mkdirSync, copyFileSync, readdirSync } = await import('node:fs');
   mkdirSync(path.join(dir, 'in', 'x'), { recursive: true });
@@ -314,14 +314,20 @@ test('--coco image ids: a clash or an image --image-ids lacks is refused before 
   assert.is(r.code, 1, r.stderr);
   assert.match(r.stderr, /1 image is not in --image-ids .*: .*frame5\.jpg/);
   assert.not.ok(existsSync(out));
-  // Lines of earlier runs: a clash found at the end fails cleanly, no temporary file, no stack.
+  // An earlier run's image in the file (another folder) counts too: refused before the run, nothing written, no
+  // temporary file, no stack.
   r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, 'in', 'x'), path.join(dir, 'in', 'frame5.jpg'), '-o', out, '-q']);
   assert.is(r.code, 0, r.stderr);
+  const before = readFileSync(out, 'utf8');
   r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, 'in', 'y'), '-o', out, '--coco', coco, '-q']);
   assert.is(r.code, 1, r.stderr);
-  assert.match(r.stderr, /image id 1 is shared by/);
+  assert.match(r.stderr, /image id 1 is shared by .*x\/1\.jpg \(in the results file already\) and .*y\/1\.jpg/);
   assert.not.match(r.stderr, /ERR_STREAM|unexpected error|\n {4}at /);
+  assert.is(readFileSync(out, 'utf8'), before, 'refused before the run');
   assert.equal(readdirSync(dir).filter((f) => f.startsWith('c.json')), []);
+  // The same image again (resumed, or redone as a retried failure) is no clash with itself.
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, 'in', 'x'), '-o', out, '--coco', coco, '-q']);
+  assert.is(r.code, 0, r.stderr);
   // ... and an earlier image --image-ids lacks is left out of --coco, with a warning and exit 1.
   const out2 = path.join(dir, 'r2.jsonl');
   r = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, 'in', 'frame5.jpg'), '-o', out2, '-q']);

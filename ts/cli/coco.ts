@@ -68,9 +68,16 @@ function clashHint(ids: ImageIdMap | undefined, idsFile: string | undefined): st
 
 /**
  * Checks the image ids of a run's images before it starts: with --image-ids, every image must be in it (a guessed
- * id, the number in a name, could be another image's); and no two images may share an id.
+ * id, the number in a name, could be another image's); and no two images may share an id, nor one of `earlier`, the
+ * images with results already in the file that this run does not redo (they are in the COCO file too; those not in
+ * --image-ids are left out of it, so of the check).
  */
-export function checkImageIds(files: Array<{ file: string; key: string }>, ids: ImageIdMap | undefined, idsFile?: string): void {
+export function checkImageIds(
+  files: Array<{ file: string; key: string }>,
+  ids: ImageIdMap | undefined,
+  idsFile?: string,
+  earlier: Array<{ file: string; key: string }> = [],
+): void {
   if (ids) {
     const missing = files.filter((f) => mappedId(f.file, ids) === undefined).map((f) => f.file);
     if (missing.length) {
@@ -80,13 +87,17 @@ export function checkImageIds(files: Array<{ file: string; key: string }>, ids: 
       );
     }
   }
-  const used = new Map<string, string>();
-  for (const { file, key } of files) {
+  const used = new Map<string, { file: string; key: string }>();
+  const mapped = earlier.filter((e) => !ids || mappedId(e.file, ids) !== undefined);
+  for (const { file, key } of [...mapped, ...files]) {
     const id = imageId(file, ids);
     const k = `${typeof id}:${id}`;
     const prev = used.get(k);
-    if (prev !== undefined && prev !== key) throw new UsageError(`--coco: image id ${JSON.stringify(id)} is shared by ${prev} and ${file}; ${clashHint(ids, idsFile)}`);
-    used.set(k, file);
+    if (prev !== undefined && prev.key !== key) {
+      const where = mapped.some((e) => e.key === prev.key) ? ` (in the results file already)` : '';
+      throw new UsageError(`--coco: image id ${JSON.stringify(id)} is shared by ${prev.file}${where} and ${file}; ${clashHint(ids, idsFile)}`);
+    }
+    used.set(k, { file, key });
   }
 }
 

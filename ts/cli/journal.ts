@@ -52,6 +52,8 @@ export interface ResultLine {
 export interface LineStatus {
   error?: string;
   error_kind?: ResultLine['error_kind'];
+  /** The image's name as its line gives it (loadJournal's entries; not the lines a run appends). */
+  file?: string;
 }
 
 export interface JournalState {
@@ -197,7 +199,7 @@ export function loadJournal(file: string, bases: string | readonly string[] = pr
   const entries: Array<[string, LineStatus]> = [];
   const { size, bad, end, tail } = scanLines(file, (v) => {
     lines++;
-    entries.push([v.file, statusOf(v)]);
+    entries.push([v.file, { ...statusOf(v), file: v.file }]);
     if (candidates.length > 1 && !path.isAbsolute(v.file)) {
       candidates.forEach((c, i) => {
         if (wanted.has(path.resolve(c, v.file))) hits[i]++;

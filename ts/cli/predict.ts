@@ -573,7 +573,15 @@ async function predictLocked(s: Settings, files: string[], skips: { folders: num
   });
   const lineName = (f: string): string => (path.isAbsolute(f) || base === process.cwd() ? f : path.relative(base, path.resolve(f)));
   // The COCO ids of the images are known now: a clash, or an image --image-ids lacks, is found before the run.
-  if (s.coco) checkImageIds(files.map((f) => ({ file: lineName(f), key: path.resolve(f) })), s.imageIds, s.imageIdsFile);
+  // Images of the file this run does not redo count too (an earlier run's other folder): their records go into the
+  // same COCO file.
+  if (s.coco) {
+    const thisRun = files.map((f) => ({ file: lineName(f), key: path.resolve(f) }));
+    // This run's images matched as doneOf matches them (a linked folder's other spelling included).
+    const ofThisRun = new Set(files.map(doneOf).filter((st) => st !== undefined));
+    const earlier = [...journal.done].filter(([, st]) => st.error === undefined && st.file !== undefined && !ofThisRun.has(st)).map(([key, st]) => ({ file: st.file!, key }));
+    checkImageIds(thisRun, s.imageIds, s.imageIdsFile, earlier);
+  }
   const skipped = files.length - todo.length;
   if (skipped && todo.length) say(`${skipped} of ${count(files.length, 'image')} already in ${s.out}; resuming`);
   const redoneSay = () => `${count(redoneForOutputs, 'image')} of ${s.out} redone: ${redoneForOutputs === 1 ? 'its' : 'their'} --viz / --label-maps output was missing (a run stopped before writing it)`;

@@ -72,6 +72,25 @@ test('an unreadable folder and a name that is not UTF-8 are skipped with a warni
   assert.match(r.stderr, /skipping .*not valid UTF-8/);
   assert.match(r.stderr, /skipped (1 folder that could not be read and )?2 files whose name is not valid UTF-8 \(see above\): not in /);
   assert.equal(readLines(out).map((l) => path.basename(l.file)).sort(), ['a.jpg', 'b.jpg', 'c.jpg', ...(root_ ? ['d.jpg'] : [])].sort());
+  // Through a glob the same: skipped with the warning (not a "file not found" line under a mangled name).
+  for (const pattern of ['photos/2024/*.jpg', 'photos/2024/*', 'photos/**', 'photos/*/?.jpg']) {
+    const w = [];
+    const sk = { folders: 0, names: 0 };
+    const got = expandInputs([path.join(dir, pattern)], (m) => w.push(m), sk);
+    assert.ok(got.every((f) => !f.includes('\uFFFD')), `${pattern}: ${got}`);
+    assert.ok(got.some((f) => path.basename(f) === 'a.jpg'), pattern);
+    assert.is(sk.names, 2, `${pattern}: ${w.join('\n')}`);
+    assert.ok(w.some((m) => /not valid UTF-8 \(bytes ff2e6a7067\)/.test(m)), w.join('\n'));
+  }
+  // A pattern the names would not match says nothing about them.
+  const w = [];
+  const sk = { folders: 0, names: 0 };
+  expandInputs([path.join(dir, 'photos/2024/a*')], (m) => w.push(m), sk);
+  assert.equal([w, sk.names], [[], 0]);
+  const r2 = await fakeSotr(['predict', '-m', 'fake', '-i', path.join(dir, 'photos/2024/*.jpg'), '-o', path.join(dir, 'r2.jsonl'), '-q']);
+  assert.is(r2.code, 2, r2.stderr);
+  assert.match(r2.stderr, /skipped 2 files whose name is not valid UTF-8/);
+  assert.equal(readLines(path.join(dir, 'r2.jsonl')).map((l) => path.basename(l.file)), ['a.jpg']);
 });
 
 test('one image reached by two spellings (through a linked folder or file) is kept once, under the first', async () => {

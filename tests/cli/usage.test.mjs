@@ -77,6 +77,11 @@ test('usage errors exit 1 with a message that names the problem', async () => {
     [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--max-per-image', '10.0'], /--max-per-image must be an integer/],
     [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--score-threshold', '0x1'], /--score-threshold must be a number, received '0x1'/],
     [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--mask-threshold', ''], /--mask-threshold must be a number/],
+    // A negative value after a space is the value (parseArgs called it "ambiguous"): the option's own check answers.
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--score-threshold', '-1'], /^sotr predict: --score-threshold must be >= 0, received -1$/m],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--batch', '-.5'], /^sotr predict: --batch must be an integer, received '-\.5'$/m],
+    [['bench', '--model', 'tiny', '--threads', '-2'], /^sotr bench: --threads must be >= 1, received -2$/m],
+    [['predict', '--model', 'tiny', '--input', examples, '--out', out, '--score-threshold', '-x'], /ambiguous/],
     // A value option given twice is refused (the last one won silently); --input repeats, and so may flags.
     [['predict', '--model', 'tiny', '--input', examples, '--out', out, '-o', path.join(tmp, 'b.jsonl')], /--out is given more than once \(.*r\.jsonl", ".*b\.jsonl"\): give it once/],
     [['predict', '-m', 'tiny', '--model=tiny', '--input', examples, '--out', out], /--model is given more than once/],

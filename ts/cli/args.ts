@@ -34,6 +34,30 @@ export interface Parsed {
 }
 
 /**
+ * `--score-threshold -1` as `--score-threshold=-1`: parseArgs calls a value that begins with '-' "ambiguous", and
+ * tells the user to write it with '='. A negative number cannot be an option (short options are letters), so it is
+ * taken as the value, and the option's own check says what is wrong with it ("must be >= 0, received -1").
+ */
+function negativeValuesJoined(args: string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const long = /^--([^=]+)$/.exec(a)?.[1];
+    const name = long ?? Object.keys(options).find((k) => a.length === 2 && options[k]!.short === a[1]);
+    const next = args[i + 1];
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d|Infinity$|NaN$)/.test(next)) {
+      out.push(`${long !== undefined ? a : `--${name}`}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+/**
  * parseArgs with strict checking, turning its errors into UsageErrors that name the command. A value option given
  * twice (`--out a --out b`) is refused: parseArgs would keep the last one silently. Options declared `multiple`
  * repeat, and a repeated flag changes nothing.
@@ -41,7 +65,7 @@ export interface Parsed {
 export function parse(command: string, args: string[], options: OptionSpec, allowPositionals = true): Parsed {
   let r: ReturnType<typeof parseArgs>;
   try {
-    r = parseArgs({ args, options, strict: true, allowPositionals, tokens: true } as ParseArgsConfig);
+    r = parseArgs({ args: negativeValuesJoined(args, options), options, strict: true, allowPositionals, tokens: true } as ParseArgsConfig);
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
     throw new UsageError(msg, command);

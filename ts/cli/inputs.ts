@@ -36,12 +36,24 @@ function readFolder(dir: string, warn: (m: string) => void, skips: InputSkips): 
     skips.folders++;
     return null;
   }
+  return utf8Entries(dir, entries, warn, skips);
+}
+
+// The entries whose names are valid UTF-8, sorted by name; the others are warned about (dot-files quietly left out)
+// and counted, unless `wanted` (the name as Node would decode it) says the caller would not have taken them anyway.
+function utf8Entries(
+  dir: string,
+  entries: Array<fs.Dirent<Buffer>>,
+  warn: (m: string) => void,
+  skips: InputSkips,
+  wanted: (lossyName: string, entry: fs.Dirent<Buffer>) => boolean = () => true,
+): Array<{ name: string; entry: fs.Dirent<Buffer> }> {
   const out: Array<{ name: string; entry: fs.Dirent<Buffer> }> = [];
   for (const entry of entries) {
     const bytes = entry.name;
     const name = bytes.toString('utf8');
     if (!Buffer.from(name, 'utf8').equals(bytes)) {
-      if (!name.startsWith('.')) {
+      if (!name.startsWith('.') && wanted(name, entry)) {
         warn(`skipping ${path.join(dir, name)}: its name is not valid UTF-8 (bytes ${bytes.toString('hex')}), which Node cannot open by name; rename it`);
         skips.names++;
       }
@@ -142,23 +154,26 @@ function segmentRegex(seg: string): RegExp {
 }
 
 /** A folder, or a symbolic link to one (followed, as a shell's glob does). */
-function isFolder(dir: string, e: fs.Dirent): boolean {
+function isFolder(dir: string, name: string, e: fs.Dirent<Buffer>): boolean {
   if (e.isDirectory()) return true;
   if (!e.isSymbolicLink()) return false;
   try {
-    return fs.statSync(path.join(dir, e.name)).isDirectory();
+    return fs.statSync(path.join(dir, name)).isDirectory();
   } catch {
     return false;
   }
 }
 
-/** Expands a glob pattern (relative to cwd or absolute) to the files it matches, sorted. */
-export function globFiles(pattern: string): string[] {
-  return globMatches(pattern).map(([p]) => p);
+/**
+ * Expands a glob pattern (relative to cwd or absolute) to the files it matches, sorted. A matching file whose name is
+ * not valid UTF-8 (Node could not open it by name) is passed over, given to `warn` and counted in `skips`.
+ */
+export function globFiles(pattern: string, warn: (m: string) => void = () => {}, skips: InputSkips = { folders: 0, names: 0 }): string[] {
+  return globMatches(pattern, warn, skips).map(([p]) => p);
 }
 
 /** globFiles' matches, each with whether it is a plain file (not a link: its folder's real path gives its own). */
-function globMatches(pattern: string): Array<[string, boolean]> {
+function globMatches(pattern: string, warn: (m: string) => void, skips: InputSkips, keep: (file: string) => boolean = () => true): Array<[string, boolean]> {
   const norm = pattern.split(path.sep).join('/');
   const absolute = norm.startsWith('/');
   const segs = norm.split('/').filter((s, i) => s !== '' || i === 0);
@@ -183,26 +198,30 @@ function globMatches(pattern: string): Array<[string, boolean]> {
       visited.add(key);
     }
     const seg = rest[i]!;
-    let entries: fs.Dirent[];
+    const last = i === rest.length - 1;
+    const re = seg === '**' ? null : segmentRegex(seg);
+    let raw: Array<fs.Dirent<Buffer>>;
     try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
+      raw = fs.readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
     } catch {
       return;
     }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // Names as bytes: one that is not UTF-8 would come back with U+FFFD (and could not be opened by that name). It is
+    // warned about where it would be a match (a file the pattern's last part takes), as a folder input does.
+    const wouldMatch = (name: string, e: fs.Dirent<Buffer>) =>
+      (seg === '**' ? last : last && re!.test(name)) && !e.isDirectory() && keep(path.join(dir, name));
+    const entries = utf8Entries(dir, raw, warn, skips, wouldMatch);
     if (seg === '**') {
       visit(dir, i + 1); // zero folders
-      for (const e of entries) if (isFolder(dir, e) && !e.name.startsWith('.')) visit(path.join(dir, e.name), i);
+      for (const { name, entry: e } of entries) if (isFolder(dir, name, e) && !name.startsWith('.')) visit(path.join(dir, name), i);
       // A trailing '**': the files below, dot-files left out as '*' and folder inputs leave them (._IMG.jpg, .DS_Store).
-      if (i === rest.length - 1) for (const e of entries) if (!isFolder(dir, e) && !e.name.startsWith('.')) out.push([path.join(dir, e.name), e.isFile()]);
+      if (last) for (const { name, entry: e } of entries) if (!isFolder(dir, name, e) && !name.startsWith('.')) out.push([path.join(dir, name), e.isFile()]);
       return;
     }
-    const re = segmentRegex(seg);
-    const last = i === rest.length - 1;
-    for (const e of entries) {
-      if (e.name.startsWith('.') && !seg.startsWith('.')) continue;
-      if (!re.test(e.name)) continue;
-      const p = path.join(dir, e.name);
+    for (const { name, entry: e } of entries) {
+      if (name.startsWith('.') && !seg.startsWith('.')) continue;
+      if (!re!.test(name)) continue;
+      const p = path.join(dir, name);
       if (last) {
         if (!e.isDirectory()) out.push([p, e.isFile()]);
       } else if (e.isDirectory() || e.isSymbolicLink()) visit(p, i + 1);
@@ -277,7 +296,9 @@ export function expandInputs(inputs: string[], warn: (m: string) => void = () =>
         for (const p of readList(input, null)) one(p, true);
       } else add(input, lst!.isSymbolicLink() ? realKey(input) : plainKey(input));
     } else if (hasGlob(input)) {
-      const found = globMatches(input).filter(([f]) => isImageName(f) || !/\*\*?$/.test(input));
+      // A pattern ending in '*' or '**' takes image names only (the folder's other files are not meant).
+      const keep = (f: string) => isImageName(f) || !/\*\*?$/.test(input);
+      const found = globMatches(input, warn, skips, keep).filter(([f]) => keep(f));
       if (!found.length) throw new UsageError(`no files match ${input}`);
       for (const [p, plain] of found) add(p, plain ? plainKey(p) : realKey(p));
     } else if (fromList) {

@@ -288,6 +288,46 @@ test('--viz / --label-maps names never collide: same stem with other extensions,
 });
 
 
+test('an image keeps the output names its line records: a later run given more images (both folders) finds its overlay', async () => {
+  const { dir, images } = imageFolder();
+  const { mkdirSync, copyFileSync, readdirSync } = await import('node:fs');
+  for (const d of ['a', 'b', 'c']) mkdirSync(path.join(dir, d));
+  copyFileSync(path.join(images, 'street.jpg'), path.join(dir, 'a', 'x.jpg'));
+  copyFileSync(path.join(images, 'table.jpg'), path.join(dir, 'b', 'x.jpg'));
+  copyFileSync(path.join(images, 'grey.jpg'), path.join(dir, 'c', 'x.jpg'));
+  const run = (...inputs) => fakeSotr(['predict', '-m', 'fake', '-i', ...inputs, '-o', 'r.jsonl', '--viz', 'viz', '--label-maps', 'lm'], { cwd: dir });
+  let r = await run('a');
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(readLines(path.join(dir, 'r.jsonl')).map((l) => [l.viz, l.label_map]), [['x.jpg', 'x.png']]);
+  r = await run('b'); // meets a/x.jpg: named by path, a's left as it is
+  assert.is(r.code, 0, r.stderr);
+  // Both folders: a/x.jpg keeps x.jpg (it was redone once here before: the names were worked out over both anew).
+  r = await run('a', 'b');
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /nothing to do/);
+  assert.not.match(r.stderr, /redone/);
+  r = await run('a', 'b', 'c');
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /2 of 3 images already in/);
+  assert.equal(readdirSync(path.join(dir, 'viz')).sort(), ['b__x.jpg', 'c__x.jpg', 'x.jpg']);
+  assert.equal(readdirSync(path.join(dir, 'lm')).sort(), ['b__x.jpg.png', 'c__x.jpg.png', 'x.png']);
+  const lines = readLines(path.join(dir, 'r.jsonl'));
+  assert.equal(lines.map((l) => [l.file, l.viz, l.label_map]), [
+    ['a/x.jpg', 'x.jpg', 'x.png'],
+    ['b/x.jpg', 'b__x.jpg', 'b__x.jpg.png'],
+    ['c/x.jpg', 'c__x.jpg', 'c__x.jpg.png'],
+  ]);
+  // A deleted overlay is made again under its recorded name; a line naming a path (edited by hand) is not trusted.
+  const { rmSync } = await import('node:fs');
+  rmSync(path.join(dir, 'viz', 'b__x.jpg'));
+  writeFileSync(path.join(dir, 'r.jsonl'), readFileSync(path.join(dir, 'r.jsonl'), 'utf8').replace('"viz":"c__x.jpg"', '"viz":"../c__x.jpg"'));
+  r = await run('a', 'b', 'c');
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /1 image of r\.jsonl redone/);
+  assert.equal(readdirSync(path.join(dir, 'viz')).sort(), ['b__x.jpg', 'c__x.jpg', 'x.jpg']);
+  assert.not.ok(readdirSync(dir).includes('c__x.jpg'));
+});
+
 test('--coco image ids: a clash (with an image already in the file too) or an image --image-ids lacks is refused before the run', async () => {
   const { dir, images } = imageFolder();
   const { mkdirSync, copyFileSync, readdirSync } = await import('node:fs');

@@ -46,6 +46,12 @@ export interface ResultLine {
   error_kind?: 'image' | 'model';
   /** Milliseconds of model time for this image (its share of the batch). */
   ms?: number;
+  /**
+   * The names of its --viz overlay and --label-maps file in their folders, where the run had those options: a later
+   * run keeps them for this image, so its outputs are found whatever other images that run is given.
+   */
+  viz?: string;
+  label_map?: string;
 }
 
 /** What resuming needs to know of an image's last line (not its instances: a results file can be large). */
@@ -54,6 +60,9 @@ export interface LineStatus {
   error_kind?: ResultLine['error_kind'];
   /** The image's name as its line gives it (loadJournal's entries; not the lines a run appends). */
   file?: string;
+  /** Its line's output names (ResultLine's `viz`, `label_map`). */
+  viz?: string;
+  label_map?: string;
 }
 
 export interface JournalState {
@@ -175,6 +184,12 @@ function* scanPieces(file: string, onLine: (line: ResultLine, n: number) => void
   }
 }
 
+// A line's output names, where they are plain file names (a hand-edited line naming a path is ignored).
+function outputNamesOf(v: ResultLine): Pick<LineStatus, 'viz' | 'label_map'> {
+  const ok = (n: unknown): n is string => typeof n === 'string' && n !== '' && n !== '.' && n !== '..' && !/[/\\\0]/.test(n);
+  return { ...(ok(v.viz) ? { viz: v.viz } : {}), ...(ok(v.label_map) ? { label_map: v.label_map } : {}) };
+}
+
 export function statusOf(line: ResultLine): LineStatus {
   return line.error === undefined ? {} : { error: line.error, ...(line.error_kind ? { error_kind: line.error_kind } : {}) };
 }
@@ -199,7 +214,7 @@ export function loadJournal(file: string, bases: string | readonly string[] = pr
   const entries: Array<[string, LineStatus]> = [];
   const { size, bad, end, tail } = scanLines(file, (v) => {
     lines++;
-    entries.push([v.file, { ...statusOf(v), file: v.file }]);
+    entries.push([v.file, { ...statusOf(v), file: v.file, ...outputNamesOf(v) }]);
     if (candidates.length > 1 && !path.isAbsolute(v.file)) {
       candidates.forEach((c, i) => {
         if (wanted.has(path.resolve(c, v.file))) hits[i]++;

@@ -358,7 +358,7 @@ function folderOption(flagName: string, dir: string): void {
  * paths from the working folder instead, separators as `__`, `..` as `up`, their own extension kept; a clash left
  * after that (or between the two kinds) gets `~2`, `~3`... Names compare case-insensitively (macOS, Windows).
  */
-export function outputNames(files: string[], dir: string, ext?: string, base = process.cwd()): Map<string, string> {
+export function outputNames(files: string[], dir: string, ext?: string, base = process.cwd(), fixed: ReadonlyMap<string, string> = new Map()): Map<string, string> {
   const extOf = (f: string) => ext ?? (/\.(jpe?g)$/i.test(f) ? '.jpg' : '.png');
   const plain = (f: string) => path.basename(f, path.extname(f)) + extOf(f);
   const count = new Map<string, number>();
@@ -370,14 +370,27 @@ export function outputNames(files: string[], dir: string, ext?: string, base = p
     const flat = rel.split(/[/\\]+/).map((seg) => (seg === '..' ? 'up' : seg.replace(/:/g, '_'))).join('__');
     return path.extname(flat).toLowerCase() === extOf(f) ? flat : flat + extOf(f);
   };
-  const wanted = files.map((f) => (count.get(plain(f).toLowerCase())! > 1 ? byPath(f) : plain(f)));
-  // Taken first by the names that need no suffix, so a suffix never takes another image's plain name.
+  // `fixed`: names given earlier (an earlier run's, recorded in its lines), kept, each by its first image.
   const used = new Set<string>();
+  const keeps = new Map<string, string>();
+  for (const f of files) {
+    const n = fixed.get(f);
+    if (n !== undefined && !used.has(n.toLowerCase())) {
+      used.add(n.toLowerCase());
+      keeps.set(f, n);
+    }
+  }
+  const wanted = files.map((f) => keeps.get(f) ?? (count.get(plain(f).toLowerCase())! > 1 ? byPath(f) : plain(f)));
+  // Taken first by the names that need no suffix, so a suffix never takes another image's plain name.
   const taken = new Map<string, number>();
   for (const n of wanted) taken.set(n.toLowerCase(), (taken.get(n.toLowerCase()) ?? 0) + 1);
   const out = new Map<string, string>();
   files.forEach((f, i) => {
     let name = wanted[i]!;
+    if (keeps.has(f)) {
+      out.set(f, path.join(dir, name));
+      return;
+    }
     if (used.has(name.toLowerCase())) {
       const e = path.extname(name);
       const stem = name.slice(0, name.length - e.length);
@@ -390,20 +403,27 @@ export function outputNames(files: string[], dir: string, ext?: string, base = p
 }
 
 /**
- * outputNames for this run's `files`, made unique over the images already in --out too (`done`: their absolute
- * paths, earlier images first), so a resume with another folder does not give its x.jpg the name an earlier run's
- * x.jpg has. One image reached by two paths (a linked folder) counts once, under this run's path.
+ * outputNames for this run's `files`, made unique over the images already in --out too (`done`: by absolute path,
+ * earlier images first), so a resume with another folder does not give its x.jpg the name an earlier run's x.jpg
+ * has. An image whose line records its output's name (`kind`: 'viz' or 'label_map') keeps it, so a later run given
+ * more images (both folders) still finds its output. One image reached by two paths (a linked folder) counts once,
+ * under this run's path.
  */
-function runOutputNames(files: string[], done: Iterable<string>, dir: string, base: string, ext?: string): Map<string, string> {
+function runOutputNames(files: string[], done: ReadonlyMap<string, LineStatus>, kind: 'viz' | 'label_map', dir: string, base: string, ext?: string): Map<string, string> {
   const realKey = folderRealKeys();
   const mine = new Map(files.map((f) => [realKey(path.resolve(f)), path.resolve(f)]));
   const all = new Map<string, string>(); // real key → absolute path, earlier images first
-  for (const k of done) {
+  const fixed = new Map<string, string>(); // absolute path → recorded name
+  for (const [k, st] of done) {
     const rk = realKey(k);
-    if (!all.has(rk)) all.set(rk, mine.get(rk) ?? k);
+    if (all.has(rk)) continue;
+    const abs = mine.get(rk) ?? k;
+    all.set(rk, abs);
+    const recorded = st[kind];
+    if (recorded !== undefined) fixed.set(abs, recorded);
   }
   for (const [rk, abs] of mine) if (!all.has(rk)) all.set(rk, abs);
-  const names = outputNames([...all.values()], dir, ext, base);
+  const names = outputNames([...all.values()], dir, ext, base, fixed);
   return new Map(files.map((f) => [f, names.get(path.resolve(f))!]));
 }
 
@@ -554,8 +574,8 @@ async function predictLocked(s: Settings, files: string[], skips: { folders: num
   // Output names, unique over this run's images and those already in --out: an earlier run's image with the same
   // name (another folder) keeps its overlay.
   const outputs = {
-    viz: s.viz ? runOutputNames(files, journal.done.keys(), s.viz, base) : undefined,
-    labelMaps: s.labelMaps ? runOutputNames(files, journal.done.keys(), s.labelMaps, base, '.png') : undefined,
+    viz: s.viz ? runOutputNames(files, journal.done, 'viz', s.viz, base) : undefined,
+    labelMaps: s.labelMaps ? runOutputNames(files, journal.done, 'label_map', s.labelMaps, base, '.png') : undefined,
   };
   // Redo: images not in the file, images the model failed on (the model, device or settings may differ now),
   // and with --retry-errors also the images that could not be read. An image with results whose overlay or label
@@ -858,6 +878,11 @@ async function runModel(
           line.instances = seg.encode(o.raw, im);
           successes++;
           failStreak = 0;
+          // The outputs' names, kept by later runs (runOutputNames).
+          const viz = outputs.viz?.get(im.file);
+          const lm = outputs.labelMaps?.get(im.file);
+          if (viz !== undefined) line.viz = path.basename(viz);
+          if (lm !== undefined) line.label_map = path.basename(lm);
         } catch (e) {
           line.error = `encoding the results failed: ${errorText(e)}`;
           line.error_kind = 'model';

@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import { DeviceUnavailableError, SotrRangeError } from './errors';
 import { native, nativeLoadError, type NativeBackendInfo, type NativeMemoryInfo, type WeightCacheInfo } from './native';
-import { mapNativeError } from './ops/run';
+import { typedNative as typed, typedNativeAsync as typedAsync } from './native_errors';
 
 /** A device as asked for: 'auto' (CUDA when usable, else the CPU), 'cpu', 'cuda' (= 'cuda:0') or 'cuda:N'. */
 export type DeviceSpec = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
@@ -171,22 +171,6 @@ export function weightCacheInfo(): WeightCacheInfo {
 /** Drops every derived-weight cache entry now (calls in flight keep theirs); later calls rebuild what they need. */
 export function clearWeightCache(): void {
   native().clearWeightCache();
-}
-
-// The addon's errors as the library's classes ('cuda' without a GPU: DeviceUnavailableError, not a plain Error).
-function typed<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    throw mapNativeError(e);
-  }
-}
-async function typedAsync<T>(f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    throw mapNativeError(e);
-  }
 }
 
 /** Live, peak and cached bytes of a device's allocator. */

@@ -10,7 +10,7 @@ import { concreteDevice, resolveDevice, type DeviceSpec } from './device';
 import { native, type NativeTensorHandle } from './native';
 import { inlineCall } from './inline_turn';
 import { deferredScopeId } from './deferred';
-import { mapNativeError } from './ops/run';
+import { typedNative, typedNativeAsync } from './native_errors';
 import { checkOptions, keysOf } from './options';
 
 /** A tensor's element type. 'float16' and 'bfloat16' are held in Uint16Array on the host. */
@@ -184,11 +184,7 @@ export class Tensor {
       // V8 caps a byte view's length (4 GiB in Node 20) below an ArrayBuffer's: such data cannot reach the addon.
       throw new SotrRangeError(`Tensor.from: ${arr.byteLength} bytes of data are more than one JavaScript byte view can hold here (${(e as Error).message}); make smaller tensors`);
     }
-    try {
-      return new Tensor(native().fromHost(bytes, dtype, s, device));
-    } catch (e) {
-      throw mapNativeError(e);
-    }
+    return typedNative(() => new Tensor(native().fromHost(bytes, dtype, s, device)));
   }
 
   /**
@@ -197,12 +193,8 @@ export class Tensor {
    */
   static async fromParts(parts: readonly TensorData[], shape: readonly number[], dtype: DType): Promise<Tensor> {
     const s = checkShape(shape as number[]);
-    try {
-      // In a worker_thread the copy is made at the call (its environment may be torn down under a copy made later).
-      return new Tensor(await native().fromHostParts([...parts], dtype, s, !isMainThread));
-    } catch (e) {
-      throw mapNativeError(e);
-    }
+    // In a worker_thread the copy is made at the call (its environment may be torn down under a copy made later).
+    return typedNativeAsync(async () => new Tensor(await native().fromHostParts([...parts], dtype, s, !isMainThread)));
   }
 
   /** A tensor of zeros. */
@@ -304,12 +296,7 @@ export class Tensor {
   /** Copies the data to the host, after all work queued before on its device. */
   async data(): Promise<TensorData> {
     const h = this.handle;
-    let buf: ArrayBuffer;
-    try {
-      buf = await inlineCall(() => native().toHost(h, deferredScopeId(this.device)));
-    } catch (e) {
-      throw mapNativeError(e);
-    }
+    const buf: ArrayBuffer = await typedNativeAsync(() => inlineCall(() => native().toHost(h, deferredScopeId(this.device))));
     const Ctor = DTYPES[this.dtype].ctor;
     return new Ctor(buf, 0, buf.byteLength / Ctor.BYTES_PER_ELEMENT);
   }
@@ -318,11 +305,7 @@ export class Tensor {
   async to(device: DeviceSpec | string): Promise<Tensor> {
     const h = this.handle;
     const target = concreteOrResolve(device);
-    try {
-      return new Tensor(await native().copyTo(h, target, deferredScopeId(this.device)));
-    } catch (e) {
-      throw mapNativeError(e);
-    }
+    return typedNativeAsync(async () => new Tensor(await native().copyTo(h, target, deferredScopeId(this.device))));
   }
 
   /**
@@ -347,11 +330,7 @@ export class Tensor {
     const s = checkShape(dims, 'reshape: shape');
     const n = s.reduce((a, b) => a * b, 1);
     if (n !== total) throw new ShapeError(`reshape: [${this.shape.join(', ')}] (${total} elements) cannot become [${shape.join(', ')}] (${n} elements)`);
-    try {
-      return new Tensor(native().view(h, s, 0));
-    } catch (e) {
-      throw mapNativeError(e);
-    }
+    return typedNative(() => new Tensor(native().view(h, s, 0)));
   }
 
   /** Rows [start, end) along the first dimension, sharing memory (no copy). */
@@ -363,11 +342,7 @@ export class Tensor {
       throw new SotrRangeError(`narrow: [${start}, ${end}) is not a range of 0..${rows}`);
     }
     const inner = this.size / (rows || 1);
-    try {
-      return new Tensor(native().view(h, [end - start, ...this.shape.slice(1)], start * inner));
-    } catch (e) {
-      throw mapNativeError(e);
-    }
+    return typedNative(() => new Tensor(native().view(h, [end - start, ...this.shape.slice(1)], start * inner)));
   }
 
   /** Frees the tensor's memory (once queued work that reads it is done). Idempotent. */
@@ -393,11 +368,7 @@ export class Tensor {
 }
 
 function concreteOrResolve(device: string): string {
-  try {
-    return device === 'auto' ? resolveDevice('auto').device : concreteDevice(device);
-  } catch (e) {
-    throw mapNativeError(e);
-  }
+  return typedNative(() => (device === 'auto' ? resolveDevice('auto').device : concreteDevice(device)));
 }
 
 export function halfToFloat(src: Uint16Array): Float32Array {

@@ -6,7 +6,6 @@
  * CPU, 2 on a GPU: predict([...])'s pipeline depth) and one more may decode meanwhile, so a queue of requests holds
  * encoded bytes, not decoded images.
  */
-import { AbortError } from '../errors';
 import { abortError, watchAbort } from '../abort';
 
 type Release = () => void;

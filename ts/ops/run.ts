@@ -5,19 +5,15 @@
  */
 import {
   AbortError,
-  DeviceLostError,
-  DeviceMismatchError,
-  DeviceOutOfMemoryError,
-  DeviceUnavailableError,
   NoKernelError,
   DisposedError,
-  DTypeError,
-  ShapeError,
-  SotrError,
   SotrRangeError,
   SotrTypeError,
 } from '../errors';
 import { native, type AttrValue, type NativeTensorHandle } from '../native';
+import { mapNativeError } from '../native_errors';
+
+export { mapNativeError };
 import type { Precision } from '../device';
 import { Tensor, dtypeBytes } from '../tensor';
 import { inlineCall } from '../inline_turn';
@@ -49,44 +45,6 @@ export function checkDeferred(scope: DeferredScope): void {
     native().takeDeferredError(scope.device, scope.id);
   } catch (e) {
     throw mapNativeError(e);
-  }
-}
-
-/** Maps an error thrown by the addon (with a SOTR code) to its typed class. */
-export function mapNativeError(e: unknown): unknown {
-  if (!(e instanceof Error) || e instanceof SotrError || e instanceof SotrTypeError || e instanceof SotrRangeError) return e;
-  const code = (e as { code?: string }).code;
-  const msg = e.message;
-  switch (code) {
-    case 'SOTR_SHAPE_MISMATCH':
-      return new ShapeError(msg);
-    case 'SOTR_DTYPE_MISMATCH':
-      return new DTypeError(msg);
-    case 'SOTR_DEVICE_MISMATCH':
-      return new DeviceMismatchError(msg);
-    case 'SOTR_INVALID_ARGUMENT':
-      return e instanceof RangeError ? new SotrRangeError(msg) : new SotrTypeError(msg);
-    case 'SOTR_DISPOSED': {
-      const err = new DisposedError('tensor');
-      err.message = msg;
-      return err;
-    }
-    case 'SOTR_DEVICE_UNAVAILABLE':
-      return new DeviceUnavailableError('cuda', msg);
-    case 'SOTR_NO_KERNEL':
-      return new NoKernelError('cuda', msg.split(':')[0]!, msg);
-    case 'SOTR_DEVICE_OUT_OF_MEMORY': {
-      const x = e as { requestedBytes?: number; freeBytes?: number; device?: string };
-      return new DeviceOutOfMemoryError(x.device || 'device', x.requestedBytes ?? 0, x.freeBytes ?? 0, msg);
-    }
-    case 'SOTR_DEVICE_LOST':
-      return new DeviceLostError('cuda', msg);
-    case 'SOTR_ABORTED':
-      return new AbortError(msg.replace(/ was aborted$/, ''));
-    case 'SOTR_INTERNAL':
-      return new SotrError('SOTR_INTERNAL', msg);
-    default:
-      return e;
   }
 }
 

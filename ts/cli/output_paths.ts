@@ -134,6 +134,7 @@ export function folderOption(flagName: string, dir: string): void {
  * output's extension (.jpg for JPEGs, else .png, unless `ext` is given); where two images would get one name, their
  * paths from the working folder instead, separators as `__`, `..` as `up`, their own extension kept; a clash left
  * after that (or between the two kinds) gets `~2`, `~3`... Names compare case-insensitively (macOS, Windows).
+ * `fixed` (absolute path → name): names an earlier run gave, kept as they are; the others avoid them.
  */
 export function outputNames(files: string[], dir: string, ext?: string, base = process.cwd(), fixed: ReadonlyMap<string, string> = new Map()): Map<string, string> {
   const extOf = (f: string) => ext ?? (/\.(jpe?g)$/i.test(f) ? '.jpg' : '.png');

@@ -112,7 +112,6 @@ interface Settings {
   polygonEpsilon?: number;
 }
 
-
 /** `--profile ops` / `--profile=ops` → `--profile --profile-ops`; `--profile=stages` → `--profile` (bare `--profile` is a flag). */
 function opsProfileArgs(argv: string[]): string[] {
   const out: string[] = [];

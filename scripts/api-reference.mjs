@@ -25,6 +25,7 @@ const SECTIONS = [
   ['model/random_model.ts', 'Random models'],
   ['masks/mask.ts', 'Masks'],
   ['masks/bitmasks.ts', 'Mask sets'],
+  ['masks/label_map.ts', 'Masks'],
   ['masks/rle.ts', 'RLE'],
   ['ops/mask_rle.ts', 'RLE'],
   ['ops/mask_contours.ts', 'Contours and polygons'],
@@ -39,6 +40,7 @@ const SECTIONS = [
   ['tensor.ts', 'Tensors'],
   ['device.ts', 'Devices and memory'],
   ['native.ts', 'Devices and memory'],
+  ['host_memory.ts', 'Devices and memory'],
   ['profile.ts', 'Profiling'],
   ['errors.ts', 'Errors'],
 ];

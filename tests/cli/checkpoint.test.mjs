@@ -117,6 +117,13 @@ test('inspect: a file with no SOTR key is "not a SOTR state_dict", not an R50 wi
   assert.match(doc.reason, /^not a SOTR state_dict: none of its 23 names is a SOTR key$/);
   r = await sotr(['inspect', tiny, '--json']);
   assert.is(JSON.parse(r.stdout).reason, null);
+  // convert says the same (not 549 missing keys of an R50), and writes nothing.
+  const out = path.join(mkdtempSync(path.join(tmpdir(), 'sotr-conv-')), 'x.safetensors');
+  r = await sotr(['convert', notSotr, out]);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^sotr: none of its 23 names is a SOTR key$/m);
+  assert.not.match(r.stderr, /missing keys/);
+  assert.not.ok(existsSync(out));
 });
 
 test('Ctrl-C or SIGTERM while convert writes: the temporary file is removed, exit 130, the old output kept', async () => {
@@ -160,12 +167,11 @@ test("convert: a folder as the output, or a path ending in '/', is a usage error
     assert.not.match(r.stderr, /partial/);
   }
   assert.not.ok(existsSync(at('newdir')));
-  const notSotr = path.join(root, 'tests', 'fixtures', 'checkpoints', 'basic_zip.pth');
-  let r = await sotr(['convert', notSotr, at('basic.safetensors')]);
-  assert.is(r.code, 1);
-  assert.match(r.stderr, /… \d+ more \(sotr inspect --json .*basic_zip\.pth lists all\)/);
   const partial = at('missing25.safetensors');
   await lib.writeSafetensors(partial, new Map([...(await lib.readCheckpoint(tiny))].slice(25)));
+  let r = await sotr(['convert', partial, at('partial.safetensors')]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /… \d+ more \(sotr inspect --json .*missing25\.safetensors lists all\)/);
   r = await sotr(['inspect', partial]);
   assert.match(r.stdout, /^ {2}… \d+ more \(--json lists all\)$/m);
 });

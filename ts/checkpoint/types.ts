@@ -80,7 +80,10 @@ export interface CheckpointOptions {
   stateDictKey?: string;
   /** Storages read from disk at the same time. Default 4. */
   readConcurrency?: number;
-  /** Called with non-fatal findings (skipped non-tensor values, placeholders in ignored entries, trailing bytes). */
+  /**
+   * Called with non-fatal findings (skipped non-tensor values, placeholders in ignored entries, trailing bytes).
+   * Default: none, they are dropped (Sotr.load passes its own, which warns; `sotr inspect` prints them).
+   */
   onWarning?: (message: string) => void;
   /** Aborts the read between storages (rejects with AbortError). */
   signal?: AbortSignal;

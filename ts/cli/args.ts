@@ -217,7 +217,7 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
                                (its line's order: by score; overlaps go to the higher score), 0 background
       --label-map-values <v>   instance (default) | label: 1 + the instance's label instead (a class map)
       --label-map-depth <b>    8 | 16 bits per pixel, the same for every map of the run (default 8, or 16
-                               when --max-per-image is above 255)
+                               for instance maps when --max-per-image is above 255)
       --polygons               also write each instance's outer contours as COCO polygons ("polygons" in
                                the JSON Lines: OpenCV's findContours, external borders, simple chains)
       --polygon-epsilon <px>   simplify them as OpenCV's approxPolyDP with this tolerance (default 0: exact)
@@ -245,7 +245,7 @@ Describes the build (version, commit, SIMD variants), the CPU, CUDA (architectur
 devices, or why it is unavailable) and the device 'auto' resolves to.
       --json   print backendInfo() as JSON`;
 
-export const INSPECT_USAGE = `usage: sotr inspect <checkpoint> [--json] [--keys] [--verify]
+export const INSPECT_USAGE = `usage: sotr inspect <checkpoint> [--json] [--keys] [--key <entry>] [--verify]
 
 Reads a checkpoint (.pth zip or legacy, or .safetensors) and prints its format, tensor count and bytes, the
 SOTR configuration inferred from it, missing / unexpected / mis-shaped keys, for the names Sotr.load sees

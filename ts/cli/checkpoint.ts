@@ -249,7 +249,16 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
     const config = inferSotrConfig(tensors);
     const bad = config.problems.missing.length + config.problems.unexpected.length + config.problems.misshaped.length;
     if (bad) {
-      for (const l of problemLines(config.problems, `sotr inspect --json ${input}`)) io.stderr.write(`sotr: ${l}\n`);
+      // As inspect says it: with no SOTR key at all, 549 "missing keys" of an R50 would describe a model it is not.
+      const keep = flag(p, 'keep-prefix');
+      if (config.problems.unexpected.length === tensors.size && tensors.size > 0) {
+        const prefixed = keep && [...tensors.keys()].some((k) => k.startsWith('module.'));
+        io.stderr.write(`sotr: none of its ${count(tensors.size, 'name')} is a SOTR key${prefixed ? " (they keep their 'module.' prefix: --keep-prefix)" : ''}\n`);
+      } else {
+        // inspect strips 'module.' as Sotr.load does: with --keep-prefix it would not list these names.
+        const all = keep ? 'sotr inspect --keys, with the prefix stripped,' : `sotr inspect --json ${input}`;
+        for (const l of problemLines(config.problems, all)) io.stderr.write(`sotr: ${l}\n`);
+      }
       if (!flag(p, 'no-check')) {
         io.stderr.write('sotr: not a SOTR state_dict as expected; nothing written (--no-check converts anyway)\n');
         return EXIT.usage;

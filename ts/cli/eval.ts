@@ -189,7 +189,7 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(s.lines.join('\n') + '\n');
     const names = new Map(gt.categories.map((c) => [c.id, c.name ?? String(c.id)]));
     if (flag(p, 'per-category')) {
-      io.stdout.write(`per-category ${t} AP (IoU 0.50:0.95, all areas, 100 detections):\n`);
+      io.stdout.write(`per-category ${t} AP in % (IoU 0.50:0.95, all areas, 100 detections; - for a category without ground truth):\n`);
       for (const c of s.perCategory) io.stdout.write(`  ${(names.get(c.categoryId) ?? String(c.categoryId)).padEnd(16)} ${c.ap < 0 ? '  -' : (100 * c.ap).toFixed(3)}\n`);
     }
     out[t] = { stats: s.stats, lines: s.lines, perCategory: s.perCategory.map((c) => ({ ...c, name: names.get(c.categoryId) })) };

@@ -15,7 +15,10 @@ export type SotrVariant = 'R50' | 'R101' | 'R101-DCN' | 'custom';
 /** Matrix NMS decay kernel of the post-processing (`nmsKernel`). */
 export type NmsKernel = 'gaussian' | 'linear';
 
-/** Post-processing options (§10). Each maps 1:1 to a CLI flag. */
+/**
+ * Post-processing options (§10). Each maps to the CLI flag of the same name (`scoreThreshold` → `--score-threshold`),
+ * but for `nmsKernel` and `nmsSigma`, which the CLI leaves at the official values.
+ */
 export interface PostprocessOptions {
   /** Class-probability threshold, strict `>` (SCORE_THR, 0.1). */
   scoreThreshold?: number;

@@ -151,12 +151,15 @@ Napi::Promise startJob(Napi::Env env, Job* job) {
 }
 
 Napi::Promise queueJob(Napi::Env env, sotr::DeviceContext& ctx, std::function<ToJs()> work, bool mayInline) {
+  // The job (its promise) before any claim: making a promise throws in an
+  // environment being torn down (a worker terminated mid-call), and a claim
+  // taken before it was never released: the device's queue then waited on it
+  // for good, every later call of every thread with it.
+  std::unique_ptr<Job> job(new Job(env));
   // Inline: nothing of this environment is in flight (so no promise of an
   // earlier job can settle after this one) and the device is idle (claimed:
   // jobs other threads submit meanwhile wait, in order).
   if (mayInline && data(env).pending == 0 && ctx.queue->tryClaim()) {
-    sotr::InlineRuns::get().countInline();
-    Job job(env);
     {
       struct Release {
         sotr::DeviceQueue* q;
@@ -164,21 +167,23 @@ Napi::Promise queueJob(Napi::Env env, sotr::DeviceContext& ctx, std::function<To
           sotr::tlsInlineRun = false;
           q->release();
         }
-      } release{ctx.queue.get()};
+      } release{ctx.queue.get()};  // on every way out, a throw included
+      sotr::InlineRuns::get().countInline();
       sotr::tlsInlineRun = true;  // tells the op profiler this run is inline
-      runWork(&ctx, job, work);
+      runWork(&ctx, *job, work);
     }
-    settle(env, job);
-    return job.deferred.Promise();
+    settle(env, *job);
+    return job->deferred.Promise();
   }
-  auto* job = new Job(env);
-  auto promise = startJob(env, job);
+  auto promise = startJob(env, job.get());
   auto addon = addonPtr(env);
   sotr::DeviceContext* c = &ctx;
   auto fn = std::make_shared<std::function<ToJs()>>(std::move(work));
+  // Owned by the queue's completion from here (complete() hands it on or deletes it).
+  Job* j = job.release();
   // Completion is posted once the device is marked idle, so the next call
   // JS makes after this promise settles can find the queue claimable.
-  ctx.queue->submit([c, job, fn] { runWork(c, *job, *fn); }, [addon, job] { complete(addon, job); });
+  ctx.queue->submit([c, j, fn] { runWork(c, *j, *fn); }, [addon, j] { complete(addon, j); });
   return promise;
 }
 

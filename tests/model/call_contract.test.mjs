@@ -231,6 +231,16 @@ test('signals: the AbortError keeps the signal\'s reason as its cause (a timeout
       }
     })();
     assert.is(await causeOf(each), why);
+    // A batch and predictEach aborted while their images wait their turn (the abort reached the images through the
+    // iteration's own signal, whose reason was a plain AbortError).
+    for (const start of [(o) => m.predict([IMAGES[0], IMAGES[1], IMAGES[2]], o), (o) => m.predictEach([IMAGES[0], IMAGES[1]], o).next()]) {
+      const busy2 = Array.from({ length: 2 }, () => m.predict(IMAGES[1]));
+      const ac4 = new AbortController();
+      const waiting = causeOf(start({ signal: ac4.signal }));
+      ac4.abort(why);
+      assert.is(await waiting, why);
+      await Promise.all(busy2);
+    }
   } finally {
     await m.dispose();
   }

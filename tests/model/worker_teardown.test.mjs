@@ -109,4 +109,34 @@ test('workers terminated while writing safetensors files: no descriptor left ope
   }
 });
 
+test('workers terminated while calling small ops: the device queue is never left claimed (the main thread\'s ops still run)', async () => {
+  // A small CPU op runs inline on the calling thread, which claims the device's queue for its span. The claim was
+  // taken before the op's promise was made, and making a promise throws in an environment being torn down: a worker
+  // terminated at that moment left the queue claimed, and every later op of every thread waited for good (the
+  // stalls of workers.test.mjs in CI; 2 of 2 runs of this loop stalled within 8 rounds).
+  const dist = path.join(root, 'dist', 'index.js');
+  const { Tensor, relu } = await import(dist);
+  const code = `
+    const { parentPort } = require('node:worker_threads');
+    const { Tensor, relu } = require(${JSON.stringify(dist)});
+    (async () => {
+      const t = Tensor.from([1, -2, 3, -4], [4]);
+      parentPort.postMessage('go');
+      for (;;) (await relu(t)).dispose();
+    })();`;
+  const t = Tensor.from([1, -2, 3, -4], [4]);
+  try {
+    for (let round = 0; round < 40; round++) {
+      const ws = [0, 1].map(() => new Worker(code, { eval: true }));
+      await Promise.all(ws.map((w) => new Promise((r) => w.once('message', r))));
+      await sleep((round * 7) % 13);
+      await Promise.all(ws.map((w) => w.terminate()));
+      const r = await Promise.race([relu(t).then((y) => (y.dispose(), 'ran')), sleep(10_000).then(() => 'stalled')]);
+      assert.is(r, 'ran', `round ${round}: the main thread's op after the workers' termination`);
+    }
+  } finally {
+    t.dispose();
+  }
+});
+
 test.run();

@@ -460,9 +460,10 @@ export class Sotr {
     // Cancels the images taken ahead when the iteration ends early (the consumer left, a failure in predict([...]))
     // or the caller's signal aborts. (Not AbortSignal.any: its dependent signals pile up on a long-lived parent
     // signal in Node 20 and 22, e.g. a server's shutdown signal given to every call.)
+    // The caller's reason is passed on: the images' AbortErrors keep it as their cause, as a single predict's does.
     const stop = new AbortController();
-    const unwatchUser = user && !user.aborted ? watchAbort(user, () => stop.abort()) : () => {};
-    if (user?.aborted) stop.abort();
+    const unwatchUser = user && !user.aborted ? watchAbort(user, () => stop.abort(user.reason)) : () => {};
+    if (user?.aborted) stop.abort(user.reason);
     const opts: PredictOptions = { ...options, signal: stop.signal };
     const room = this.#runSlots.size + 1;
     const ahead: Array<Promise<PredictEachItem>> = [];

@@ -414,7 +414,11 @@ export class Mask {
     return ((this.#bits[wy * 2 * w.words + (wx >>> 5)]! >>> (wx & 31)) & 1) === 1;
   }
 
-  /** Row-major bytes, 1 = set. */
+  /**
+   * Row-major bytes, 1 = set: a new array of width × height bytes, made on the calling thread (about 2 ms for a
+   * 640 × 480 mask on a slow core, most of it the array itself). `mask.window` (the bits around the object only)
+   * avoids the full-size copy.
+   */
   toUint8Array(): Uint8Array {
     const { width: W, height: H } = this;
     const out = new Uint8Array(W * H);

@@ -39,6 +39,19 @@ export interface Parsed {
  * taken as the value, and the option's own check says what is wrong with it ("must be >= 0, received -1").
  */
 function negativeValuesJoined(args: string[], options: OptionSpec): string[] {
+  return rewriteArgs(args, (a, next) => {
+    const long = /^--([^=]+)$/.exec(a)?.[1];
+    const name = long ?? Object.keys(options).find((k) => a.length === 2 && options[k]!.short === a[1]);
+    if (name === undefined || options[name]?.type !== 'string' || next === undefined || !/^-(\d|\.\d|Infinity$|NaN$)/.test(next)) return null;
+    return { args: [`${long !== undefined ? a : `--${name}`}=${next}`], takesNext: true };
+  });
+}
+
+/**
+ * The arguments with some rewritten before parsing, up to a `--` (what follows it is positional, kept as it is):
+ * `rule(arg, next)` gives an argument's replacement (and whether it used `next` too), or null to keep it.
+ */
+export function rewriteArgs(args: string[], rule: (arg: string, next: string | undefined) => { args: string[]; takesNext?: boolean } | null): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -46,13 +59,13 @@ function negativeValuesJoined(args: string[], options: OptionSpec): string[] {
       out.push(...args.slice(i));
       break;
     }
-    const long = /^--([^=]+)$/.exec(a)?.[1];
-    const name = long ?? Object.keys(options).find((k) => a.length === 2 && options[k]!.short === a[1]);
-    const next = args[i + 1];
-    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d|Infinity$|NaN$)/.test(next)) {
-      out.push(`${long !== undefined ? a : `--${name}`}=${next}`);
-      i++;
-    } else out.push(a);
+    const r = rule(a, args[i + 1]);
+    if (!r) {
+      out.push(a);
+      continue;
+    }
+    out.push(...r.args);
+    if (r.takesNext) i++;
   }
   return out;
 }

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { backendInfo, resolveDevice, setNumThreads, usableCpus } from '../device';
 import { SOTR_DEFAULTS } from '../model/config';
 import { formatOpProfile, OpProfileSession, type OpProfile } from '../profile';
-import { EXIT, UsageError, count, deviceOption, flag, listOption, num, parse, precisionOption, str, strs, threadsOption, PREDICT_USAGE, type Parsed } from './args';
+import { EXIT, UsageError, count, deviceOption, flag, listOption, num, parse, precisionOption, rewriteArgs, str, strs, threadsOption, PREDICT_USAGE, type Parsed } from './args';
 import { expandInputs } from './inputs';
 import { JournalWriter, cutTornLine, doneLookup, loadJournal, statusOf, type JournalState, type LineStatus, type ResultLine } from './journal';
 import { Progress, formatDuration, type ProgressMode } from './progress';
@@ -114,20 +114,11 @@ interface Settings {
 
 /** `--profile ops` / `--profile=ops` → `--profile --profile-ops`; `--profile=stages` → `--profile` (bare `--profile` is a flag). */
 function opsProfileArgs(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      out.push(...argv.slice(i));
-      break;
-    }
-    if ((a === '--profile' && argv[i + 1] === 'ops') || a === '--profile=ops') {
-      out.push('--profile', '--profile-ops');
-      if (a === '--profile') i++;
-    } else if (a === '--profile=stages') out.push('--profile');
-    else out.push(a);
-  }
-  return out;
+  return rewriteArgs(argv, (a, next) => {
+    if (a === '--profile' && next === 'ops') return { args: ['--profile', '--profile-ops'], takesNext: true };
+    if (a === '--profile=ops') return { args: ['--profile', '--profile-ops'] };
+    return a === '--profile=stages' ? { args: ['--profile'] } : null;
+  });
 }
 
 function settings(p: Parsed): Settings {

@@ -118,6 +118,9 @@ async function fuzz(depth) {
               if (last && e instanceof DisposedError) return;
               checkError(null, e, where, ac?.signal.aborted);
             } finally {
+              // An abort that came while the async source was producing ends the iteration at once; the source is
+              // closed once it answers (within its few ms of sleep here).
+              for (let k = 0; k < 100 && !closed && ac?.signal.aborted; k++) await sleep(5);
               if (!closed && throwAt < 0 && !(last && m.disposed)) problems.push(`${where}: the source was left open`);
             }
           })(),

@@ -36,7 +36,9 @@ function openOf(files) {
 }
 
 function worker(code, data) {
-  return new Worker(code, { eval: true, workerData: data, env: { ...process.env, SOTR_INLINE_US: '0' } });
+  // (No SOTR_INLINE_US here: the addon reads it once per process from the C environment, which a worker's `env`
+  // option does not reach; the inline runs are covered by the last case.)
+  return new Worker(code, { eval: true, workerData: data });
 }
 
 const PREDICTING = `

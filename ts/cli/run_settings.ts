@@ -119,7 +119,7 @@ const FLAG: Record<Exclude<keyof RunSettings, 'version' | 'base' | 'baseFromOut'
 
 const show = (v: unknown): string =>
   typeof v === 'object' && v !== null && 'name' in v
-    ? (v as RunSettings['model']).bytes === null
+    ? (v as RunSettings['model']).bytes == null
       ? (v as RunSettings['model']).name // --model tiny (generated), or a file that is not there
       : `${(v as RunSettings['model']).name} (${(v as RunSettings['model']).bytes} bytes)`
     : Array.isArray(v)

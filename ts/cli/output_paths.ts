@@ -14,6 +14,8 @@ import { settingsFile } from './run_settings';
 /** The output options these checks read (predict's settings). */
 export interface OutputOptions {
   out: string;
+  /** The file --out names, links followed (realOutPath): the lock and the settings record go by it; '-' for stdout. */
+  outFile: string;
   coco?: string;
   viz?: string;
   labelMaps?: string;
@@ -59,20 +61,14 @@ export function writableOption(flagName: string, p: string, kind: 'file' | 'fold
   }
 }
 
-/** A path made absolute, through symbolic links where it exists (two names of one file are one output). */
-function samePathKey(p: string): string {
-  try {
-    return fs.realpathSync.native(p);
-  } catch {
-    return path.resolve(p);
-  }
-}
+/** A path through its symbolic links, existing or not (two names of one file are one output). */
+const samePathKey = realOutPath;
 
 // Two outputs on one path would overwrite each other (--coco over --out: the results are gone at the rerun),
 // and an output over --image-ids destroys the annotations: refused before the run.
 export function distinctPaths(s: OutputOptions, imageIdsFile: string | undefined): void {
   const named: Array<[string, string]> = [];
-  if (!toStdout(s)) named.push(['--out', s.out], [`--out's settings record`, settingsFile(realOutPath(s.out))]);
+  if (!toStdout(s)) named.push(['--out', s.out], [`--out's settings record`, settingsFile(s.outFile)]);
   if (s.coco !== undefined) named.push(['--coco', s.coco]);
   if (s.viz !== undefined) named.push(['--viz', s.viz]);
   if (s.labelMaps !== undefined) named.push(['--label-maps', s.labelMaps]);
@@ -89,7 +85,7 @@ export function distinctPaths(s: OutputOptions, imageIdsFile: string | undefined
 // An output over one of the images would replace it.
 export function outputsNotInputs(s: OutputOptions, files: string[]): void {
   const outs = new Map<string, string>();
-  if (!toStdout(s)) outs.set(samePathKey(s.out), '--out').set(samePathKey(settingsFile(realOutPath(s.out))), `--out's settings record`);
+  if (!toStdout(s)) outs.set(s.outFile, '--out').set(samePathKey(settingsFile(s.outFile)), `--out's settings record`);
   if (s.coco !== undefined) outs.set(samePathKey(s.coco), '--coco');
   const names = new Set([...outs.keys()].map((k) => path.basename(k)));
   for (const f of files) {

@@ -81,6 +81,8 @@ interface Settings {
   model: string;
   inputs: string[];
   out: string;
+  /** realOutPath(out), once ('-' for stdout). */
+  outFile: string;
   device: string;
   batch?: number;
   precision?: string;
@@ -159,6 +161,7 @@ function settings(p: Parsed): Settings {
     model,
     inputs,
     out,
+    outFile: toStdout({ out }) ? out : realOutPath(out),
     device,
     post,
     vizThreshold: num(p, 'viz-threshold', prob) ?? 0.3,
@@ -285,7 +288,7 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   // The lock goes on every way out: a return or an error (finally), a signal's immediate exit (onExitNow); a killed
   // process's is stale, and the next run takes it over. It goes by the file --out names, so a second name of it
   // (a symbolic link, a linked folder) finds the same lock.
-  const release = toStdout(s) ? () => {} : takeLock(s.out, realOutPath(s.out));
+  const release = toStdout(s) ? () => {} : takeLock(s.out, s.outFile);
   const unhook = onExitNow(release);
   // And should the event loop run dry before the run returns (the process ends with its exit code, no finally).
   process.once('exit', release);
@@ -336,7 +339,7 @@ async function predictLocked(s: Settings, files: string[], skips: { folders: num
   // base under which the lines name the inputs is taken: the same place relative to the file, or this folder.
   // The settings record is beside the file --out names (a link's target: one record for every name of the file);
   // a record beside the link itself, from a run before records went by the target, is read when that one is missing.
-  const settingsKey = toStdout(s) ? s.out : realOutPath(s.out);
+  const settingsKey = s.outFile;
   const prevSettings =
     toStdout(s) || s.overwrite || !fs.existsSync(s.out) ? null : (readRunSettings(settingsKey) ?? (settingsKey === path.resolve(s.out) ? null : readRunSettings(s.out)));
   const recordedBase = prevSettings?.base ?? process.cwd();

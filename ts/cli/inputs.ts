@@ -67,12 +67,20 @@ function utf8Entries(
 /** A real folder path ending in the separator, so that a file's real path is it plus the file's name. */
 const folderPrefix = (real: string): string => (real.endsWith(path.sep) ? real : real + path.sep);
 
-/** A path through its symbolic links (two spellings of one file are one image), else made absolute (missing). */
+/**
+ * A path through its symbolic links (two spellings of one file are one image). A missing file (or a dangling link)
+ * keeps its name in its folder's real path, as folderRealKeys spells it, so that a resume matches its error line.
+ */
 function realKey(p: string): string {
   try {
     return fs.realpathSync.native(p);
   } catch {
-    return path.resolve(p);
+    const dir = path.dirname(path.resolve(p));
+    try {
+      return path.join(fs.realpathSync.native(dir), path.basename(p));
+    } catch {
+      return path.resolve(p);
+    }
   }
 }
 

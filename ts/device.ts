@@ -71,7 +71,7 @@ export interface BackendInfo extends Omit<NativeBackendInfo, 'build'> {
    * Where the CPU thread count comes from: 'SOTR_NUM_THREADS', 'option' (setNumThreads), 'cpu quota' (a
    * container's CPU limit, below the cores: `cpu.quota`) or 'cores' (those the process may run on).
    */
-  threadsFrom: string;
+  threadsFrom: 'SOTR_NUM_THREADS' | 'option' | 'cpu quota' | 'cores';
 }
 
 // Whether SOTR_NUM_THREADS holds a count the native pool takes (1..1024; anything else is ignored there).
@@ -79,7 +79,7 @@ const threadsEnvValid = (): boolean => {
   const v = process.env.SOTR_NUM_THREADS ?? ''; // as strtoll reads it there: leading blanks and a sign, no trailing text
   return /^\s*\+?\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 1024;
 };
-let threadsFrom = threadsEnvValid() ? 'SOTR_NUM_THREADS' : 'cores';
+let threadsFrom: BackendInfo['threadsFrom'] = threadsEnvValid() ? 'SOTR_NUM_THREADS' : 'cores';
 
 /** Describes the build, the CPU and CUDA. Never throws. */
 export function backendInfo(): BackendInfo {
@@ -175,7 +175,8 @@ export function clearWeightCache(): void {
 
 /** Live, peak and cached bytes of a device's allocator. */
 export function memoryInfo(device: string = 'cpu'): MemoryInfo {
-  return typed(() => native().memoryInfo(concreteDevice(device)));
+  const d = concreteDevice(device);
+  return typed(() => native().memoryInfo(d), d);
 }
 
 /**
@@ -183,7 +184,8 @@ export function memoryInfo(device: string = 'cpu'): MemoryInfo {
  * water mark of what ran in between (e.g. one prediction). Queued work still running counts from here on.
  */
 export function resetPeakMemory(device: string = 'cpu'): void {
-  typed(() => native().resetPeakMemory(concreteDevice(device)));
+  const d = concreteDevice(device);
+  typed(() => native().resetPeakMemory(d), d);
 }
 
 /** 'cpu' | 'cuda' | 'cuda:N' as given (no SOTR_DEVICE override); 'auto' resolves. */
@@ -201,12 +203,14 @@ export function concreteDevice(device: string): string {
  * stay at the size of the largest call so far: after a burst of large images, say.
  */
 export async function releaseCached(device: string = 'auto'): Promise<void> {
-  await typedAsync(() => native().releaseCached(concreteDevice(device)));
+  const d = concreteDevice(device);
+  await typedAsync(() => native().releaseCached(d), d);
 }
 
 /** Resolves when all work queued on the device so far has finished. */
 export async function synchronize(device: string = 'auto'): Promise<void> {
-  await typedAsync(() => native().synchronize(concreteDevice(device)));
+  const d = concreteDevice(device);
+  await typedAsync(() => native().synchronize(d), d);
 }
 
 export function lastAutoFallbackReason(): string | undefined {

@@ -74,6 +74,17 @@ export class SotrRangeError extends RangeError {
   }
 }
 
+/** Any error this library throws on purpose (a SotrError, SotrTypeError or SotrRangeError): `e.code` is then typed. */
+export type AnySotrError = SotrError | SotrTypeError | SotrRangeError;
+
+/**
+ * Whether `e` is one of this library's errors, whichever of its three bases it has: in a `catch (e)`, where `e` is
+ * `unknown`, `if (isSotrError(e)) switch (e.code) { ... }`.
+ */
+export function isSotrError(e: unknown): e is AnySotrError {
+  return e instanceof SotrError || e instanceof SotrTypeError || e instanceof SotrRangeError;
+}
+
 /** A tensor or array of the wrong shape or size (code 'SOTR_SHAPE_MISMATCH'). */
 export class ShapeError extends SotrRangeError {
   constructor(message: string) {

@@ -21,7 +21,7 @@ export {
   type Precision,
   type MemoryInfo,
 } from './device';
-export type { WeightCacheInfo } from './native';
+export type { WeightCacheInfo, NativeBackendInfo, NativeMemoryInfo, AttrValue } from './native';
 export { trimHostMemory, idleTrimInfo, type HostTrimInfo, type IdleTrimInfo } from './host_memory';
 export {
   startOpProfile,
@@ -33,6 +33,7 @@ export {
   type OpStat,
   type OpProfileDevice,
   type OpProfileOptions,
+  type OpProfileSummary,
 } from './profile';
 export { runOp, listOps, type OpOptions } from './ops/run';
 export { matmul, type MatmulOptions, type Activation } from './ops/matmul';
@@ -80,7 +81,7 @@ export { masksToContours, maskContoursOf, contoursToCocoPolygons, type Contour, 
 export { approxPolygon } from './masks/approx_poly';
 export { labelMap, type LabelMap, type LabelMapOptions, type LabelMapSource } from './masks/label_map';
 export { renderPrediction, instanceColour, type RenderOptions, type RenderFormat } from './render';
-export { evaluateCoco, type CocoEvalErrorDetails, type CocoEvalOptions, type CocoGroundTruth, type CocoResult, type CocoEvalSummary, type CocoIouType } from './eval/coco_eval';
+export { evaluateCoco, type CocoBox, type CocoEvalErrorDetails, type CocoEvalOptions, type CocoGroundTruth, type CocoResult, type CocoEvalSummary, type CocoIouType } from './eval/coco_eval';
 export { toCocoResults, type CocoInstanceResult } from './eval/coco_results';
 export { selectCandidates, type SelectCandidatesOptions, type CandidateTensors } from './ops/select_candidates';
 export { gatherKernels } from './ops/gather_kernels';

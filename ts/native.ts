@@ -16,6 +16,7 @@ export interface NativeTensorHandle {
   release(): void;
 }
 
+/** What the addon reports of its build and devices (backendInfo() adds the library's own view: see BackendInfo). */
 export interface NativeBackendInfo {
   build: { version: string; commit: string; napiVersion: number; simdVariants: string[] };
   cpu: {
@@ -56,6 +57,7 @@ export interface NativeBackendInfo {
   };
 }
 
+/** One device allocator's counters, in bytes (memoryInfo() returns these, with the CUDA driver's view on a GPU). */
 export interface NativeMemoryInfo {
   device: string;
   liveBytes: number;
@@ -66,6 +68,7 @@ export interface NativeMemoryInfo {
   workspaceBytes: number;
 }
 
+/** The value of one attribute of a low-level op call (runOp's `attrs`): a number, a flag, a name or a list. */
 export type AttrValue = number | boolean | string | number[] | ArrayLike<number> | undefined;
 
 /**

@@ -17,8 +17,11 @@ import {
   SotrTypeError,
 } from './errors';
 
-/** Maps an error thrown by the addon (with a SOTR code) to its typed class. */
-export function mapNativeError(e: unknown): unknown {
+/**
+ * Maps an error thrown by the addon (with a SOTR code) to its typed class; `device`, where the call named one
+ * ('cuda:3'), is the device a device error names (else 'cuda').
+ */
+export function mapNativeError(e: unknown, device?: string): unknown {
   if (!(e instanceof Error) || e instanceof SotrError || e instanceof SotrTypeError || e instanceof SotrRangeError) return e;
   const code = (e as { code?: string }).code;
   const msg = e.message;
@@ -37,7 +40,7 @@ export function mapNativeError(e: unknown): unknown {
       return err;
     }
     case 'SOTR_DEVICE_UNAVAILABLE':
-      return new DeviceUnavailableError('cuda', msg);
+      return new DeviceUnavailableError(device ?? 'cuda', msg);
     case 'SOTR_NO_KERNEL':
       return new NoKernelError('cuda', msg.split(':')[0]!, msg);
     case 'SOTR_DEVICE_OUT_OF_MEMORY': {
@@ -45,7 +48,7 @@ export function mapNativeError(e: unknown): unknown {
       return new DeviceOutOfMemoryError(x.device || 'device', x.requestedBytes ?? 0, x.freeBytes ?? 0, msg);
     }
     case 'SOTR_DEVICE_LOST':
-      return new DeviceLostError('cuda', msg);
+      return new DeviceLostError(device ?? 'cuda', msg);
     case 'SOTR_ABORTED':
       return new AbortError(msg.replace(/ was aborted$/, ''));
     case 'SOTR_INTERNAL':
@@ -55,20 +58,20 @@ export function mapNativeError(e: unknown): unknown {
   }
 }
 
-/** Runs `f`, its addon error thrown as the typed class. */
-export function typedNative<T>(f: () => T): T {
+/** Runs `f`, its addon error thrown as the typed class (`device`: see mapNativeError). */
+export function typedNative<T>(f: () => T, device?: string): T {
   try {
     return f();
   } catch (e) {
-    throw mapNativeError(e);
+    throw mapNativeError(e, device);
   }
 }
 
-/** Awaits `f()`, its addon error thrown as the typed class. */
-export async function typedNativeAsync<T>(f: () => Promise<T>): Promise<T> {
+/** Awaits `f()`, its addon error thrown as the typed class (`device`: see mapNativeError). */
+export async function typedNativeAsync<T>(f: () => Promise<T>, device?: string): Promise<T> {
   try {
     return await f();
   } catch (e) {
-    throw mapNativeError(e);
+    throw mapNativeError(e, device);
   }
 }

@@ -201,8 +201,19 @@ export function formatOpProfile(p: OpProfile, options: { top?: number } = {}): s
   return lines.join('\n');
 }
 
+/** summarizeOpProfile()'s result: the profile's totals and its top ops, times rounded to the microsecond. */
+export interface OpProfileSummary {
+  wallMs: number;
+  calls: number;
+  busyMs: number;
+  idleMs: number;
+  devices: OpProfileDevice[];
+  /** The first `top` ops by totalMs (their shapes and host maxima left out). */
+  top: Array<Pick<OpStat, 'op' | 'device' | 'calls' | 'inlineCalls' | 'totalMs' | 'meanMs' | 'maxMs' | 'hostMs' | 'idleBeforeMs'>>;
+}
+
 /** A compact, JSON-friendly summary: totals and the top ops (scripts/gpu-e2e.mjs). */
-export function summarizeOpProfile(p: OpProfile, top = 10): Record<string, unknown> {
+export function summarizeOpProfile(p: OpProfile, top = 10): OpProfileSummary {
   const r = (x: number) => Math.round(x * 1000) / 1000;
   return {
     wallMs: r(p.wallMs),

@@ -51,7 +51,7 @@ export interface OverlayInstance {
 export function instanceColour(i: number): [number, number, number] {
   // NaN, a string or an infinity made [NaN, NaN, NaN].
   if (typeof i !== 'number') throw new SotrTypeError(`instanceColour: the rank must be a number, received ${shownValue(i)}`);
-  if (!Number.isFinite(i)) throw new SotrRangeError(`instanceColour: the rank must be finite, received ${String(i)}`);
+  if (!Number.isFinite(i)) throw new SotrRangeError(`instanceColour: the rank must be finite, received ${shownValue(i)}`);
   const h = (i * 0.618033988749895 + 0.08) % 1;
   const s = 0.85;
   const v = 0.95;

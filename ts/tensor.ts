@@ -51,8 +51,10 @@ function inferDType(data: unknown, dtype?: DType): DType {
     if (dtype === 'float16' || dtype === 'bfloat16') return dtype;
     throw new DTypeError(`Tensor.from: Uint16Array data needs dtype 'float16' or 'bfloat16', received ${dtype ?? 'none'}`);
   }
+  // Another typed array (Float64Array, Int16Array, ...) has no tensor dtype: say how to convert it.
+  const hint = ArrayBuffer.isView(data) && !(data instanceof DataView) ? ` (convert it first, e.g. Float32Array.from(data), or pass a number array with options.dtype)` : '';
   throw new SotrTypeError(
-    `Tensor.from: data must be a Float32Array, Int32Array, Uint8Array or Uint16Array, received ${Object.prototype.toString.call(data)}`,
+    `Tensor.from: data must be a Float32Array, Int32Array, Uint8Array or Uint16Array (or an array of numbers), received ${Object.prototype.toString.call(data)}${hint}`,
   );
 }
 

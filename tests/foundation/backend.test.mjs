@@ -64,12 +64,14 @@ test("the memory and queue helpers on an unusable 'cuda' throw DeviceUnavailable
   assert.throws(() => memoryInfo('cuda'), typed);
   assert.throws(() => memoryInfo('cuda:0'), typed);
   assert.throws(() => resetPeakMemory('cuda'), typed);
+  // The message names the device asked for (was always 'cuda').
+  assert.throws(() => memoryInfo('cuda:3'), (e) => typed(e) && /^device 'cuda:3' is not available/.test(e.message));
   for (const f of [releaseCached, synchronize]) {
     try {
-      await f('cuda');
-      assert.unreachable(`${f.name} accepted 'cuda'`);
+      await f('cuda:2');
+      assert.unreachable(`${f.name} accepted 'cuda:2'`);
     } catch (e) {
-      assert.ok(typed(e), `${f.name}: ${e}`);
+      assert.ok(typed(e) && /^device 'cuda:2'/.test(e.message), `${f.name}: ${e}`);
     }
   }
   assert.is(resolveDevice('cpu').device, 'cpu');

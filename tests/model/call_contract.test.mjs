@@ -246,6 +246,31 @@ test('signals: the AbortError keeps the signal\'s reason as its cause (a timeout
   }
 });
 
+test('signals: an abort that lands inside one of the prediction\'s ops is reported as the prediction\'s, naming the op', async () => {
+  const m = await load();
+  try {
+    const seen = new Set();
+    for (let delay = 0; delay < 40 && seen.size < 3; delay += 2) {
+      const ac = new AbortController();
+      const p = m.predict(IMAGES[1], { signal: ac.signal });
+      await sleep(delay);
+      ac.abort('stop');
+      try {
+        await p;
+        seen.add('resolved');
+      } catch (e) {
+        assert.instance(e, AbortError, String(e));
+        assert.is(e.cause, 'stop');
+        assert.match(e.message, /^predict was aborted( \(during [A-Za-z0-9]+\))?$/);
+        seen.add(e.message);
+      }
+    }
+    assert.ok([...seen].some((x) => x.includes('(during ')), [...seen].join(' | '));
+  } finally {
+    await m.dispose();
+  }
+});
+
 test('signals: one listener on a signal shared by many concurrent predict calls, none left after', async () => {
   const m = await load();
   const warnings = [];

@@ -231,6 +231,8 @@ test('the TS random model: seeded, calibrated (finds instances), loads with the 
     const k = 'cate_head.transformer.layers.blocks.0.0.fn.g';
     assert.equal(a.get(k).data, b.get(k).data);
     assert.not.equal(a.get(k).data, c.get(k).data);
+    // The default seed is the CLI's `--model tiny` one (1).
+    assert.equal(randomSotrCheckpoint().get(k).data, c.get(k).data);
     const g = a.get(k).data[0];
     assert.ok(g > 0.04 && g < 0.16, 'ReZero gates around 0.1');
     const insp = await inspectCheckpoint(f);
@@ -252,12 +254,18 @@ test('the TS random model: seeded, calibrated (finds instances), loads with the 
 
 test('defaults are the official constants', async () => {
   assert.equal(SOTR_DEFAULTS.numGrids, [40, 36, 24, 16, 12]);
-  // Frozen all the way down, and a model's config holds copies: editing one reaches neither the defaults nor others.
+  // Frozen all the way down; a model's config is frozen too (its thresholds are predict's options; the rest was
+  // checked at load, and an edit would bypass that), and holds its own arrays.
   for (const k of ['numGrids', 'instanceStrides', 'pixelMean', 'pixelStd']) assert.ok(Object.isFrozen(SOTR_DEFAULTS[k]), k);
   const m = await Sotr.load(randomSotrCheckpoint({ preset: 'tiny', seed: 1 }));
-  m.config.pixelMean[0] = 0;
-  m.config.numGrids[0] = 7;
-  assert.equal(SOTR_DEFAULTS.pixelMean, [103.53, 116.28, 123.675]);
+  assert.ok(Object.isFrozen(m.config));
+  for (const k of ['pixelMean', 'numGrids', 'classNames', 'blocksPerStage', 'dcnBlocks']) assert.ok(Object.isFrozen(m.config[k]), k);
+  assert.ok(Object.isFrozen(m.config.dcnBlocks[0]));
+  assert.throws(() => (m.config.scoreThreshold = 0.99), TypeError);
+  assert.throws(() => (m.config.classNames[0] = 'human'), TypeError);
+  assert.throws(() => (m.config.numGrids[0] = 7), TypeError);
+  assert.is(m.config.scoreThreshold, 0.1);
+  assert.is.not(m.config.numGrids, SOTR_DEFAULTS.numGrids);
   assert.equal(SOTR_DEFAULTS.numGrids, [40, 36, 24, 16, 12]);
   m.dispose();
   // not a record of tensors: a URL or an array is a SotrTypeError (was hundreds of "missing" keys)

@@ -199,7 +199,7 @@ test('twinAttention rejects bad input with typed errors naming the op and argume
     [() => twinAttention(inp.x, { ...w, gRow: NaN }, { heads: 3 }), SotrRangeError, /weights\.gRow must be finite/],
     [() => twinAttention(inp.x, w, { heads: 0 }), SotrRangeError, /options\.heads must be a positive integer, received 0/],
     [() => twinAttention(inp.x, w, { heads: 2.5 }), SotrRangeError, /options\.heads must be a positive integer/],
-    [() => twinAttention(inp.x, w, { heads: 3, mode: 'serial' }), SotrRangeError, /options\.mode must be 'parallel' or 'sequential', received serial/],
+    [() => twinAttention(inp.x, w, { heads: 3, mode: 'serial' }), SotrRangeError, /options\.mode must be 'parallel' or 'sequential', received "serial"/],
     [() => twinAttention(inp.x, w, { heads: 3, precision: 'fp64' }), SotrRangeError, /precision/],
     [() => twinAttention({}, w), SotrTypeError, /twinAttention: x must be a Tensor/],
   ];

@@ -74,12 +74,41 @@ async function main(): Promise<void> {
   approxPolygon('points');
   // @ts-expect-error: renderPrediction's formats are png, jpeg and webp
   await renderPrediction('x.jpg', r, { format: 'gif' });
+  // One path or a list, not known until run time: the union overload.
+  const either: string | string[] = Math.random() < 0.5 ? 'a.jpg' : ['a.jpg'];
+  const one: Prediction | Prediction[] = await model.predict(either);
+  // A COCO annotation file's standard fields (not read by the evaluation) type-check.
+  const gt: CocoGroundTruth = {
+    info: { year: 2017 },
+    licenses: [],
+    images: [{ id: 1, width: 4, height: 4, file_name: 'a.jpg', license: 1, coco_url: 'u', date_captured: 'd' }],
+    annotations: [],
+    categories: [{ id: 1, name: 'person', supercategory: 'person' }],
+  };
+  for (const { id, file_name } of gt.images) void id, file_name;
+  // The model's configuration is fixed at load (frozen), and the defaults too.
+  // @ts-expect-error: config is read-only (thresholds are predict's options)
+  model.config.scoreThreshold = 0.99;
+  // @ts-expect-error: SOTR_DEFAULTS' arrays are read-only
+  SOTR_DEFAULTS.numGrids.push(1);
+  const from: 'SOTR_NUM_THREADS' | 'option' | 'cpu quota' | 'cores' = backendInfo().threadsFrom;
+  try {
+    await model.predict('x.jpg', { scoreThreshold: 0.3 });
+  } catch (e) {
+    if (isSotrError(e)) {
+      const code: SotrErrorCode = e.code;
+      void code;
+    }
+  }
+  const overrides: ConfigOverrides = { minSize: 640 };
+  const box: CocoBox = [0, 0, 1, 1];
+  void one, overrides, box, from;
 }
 void main;
 `;
 const NAMES =
-  'Sotr, masksToContours, masksToRLE, contoursToCocoPolygons, approxPolygon, renderPrediction, evaluateCoco, Tensor, matmul, backendInfo, ImageDecodeError, SotrError';
-const TYPES = 'Prediction, PredictEachItem, RawImage, Contour, CocoRle';
+  'Sotr, masksToContours, masksToRLE, contoursToCocoPolygons, approxPolygon, renderPrediction, evaluateCoco, Tensor, matmul, backendInfo, ImageDecodeError, SotrError, isSotrError, SOTR_DEFAULTS';
+const TYPES = 'Prediction, PredictEachItem, RawImage, Contour, CocoRle, CocoGroundTruth, SotrErrorCode, ConfigOverrides, CocoBox, DecodedPixels, AttrValue, NativeBackendInfo, NativeMemoryInfo, OpProfileSummary';
 
 function project(kind, resolution = { module: 'node16', moduleResolution: 'node16' }) {
   const dir = mkdtempSync(path.join(tmpdir(), `sotr-types-${kind}-`));

@@ -4,6 +4,7 @@
  * UsageError (exit code 1) whose message says what was wrong and what to type.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { nearestKey } from '../options';
 
 /** The package's version (package.json, two folders up from dist/cli). */
 export function packageVersion(): string {
@@ -80,7 +81,11 @@ export function parse(command: string, args: string[], options: OptionSpec, allo
   try {
     r = parseArgs({ args: negativeValuesJoined(args, options), options, strict: true, allowPositionals, tokens: true } as ParseArgsConfig);
   } catch (e) {
-    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    let msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    // A misspelt option: name the nearest one, as the API's option checks do.
+    const unknown = /^Unknown option '--([^'=]+)'/.exec(msg)?.[1];
+    const near = unknown !== undefined ? nearestKey(unknown, Object.keys(options)) : undefined;
+    if (near !== undefined) msg += ` (did you mean '--${near}'?)`;
     throw new UsageError(msg, command);
   }
   const given = new Map<string, string[]>();

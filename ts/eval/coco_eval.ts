@@ -11,14 +11,30 @@
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { boxIou, rleArea, rleIouRows, rleToBox, RunPool, segmentationToRle, type CocoBox, type RleMask } from '../masks/coco_mask';
 import { turnClock, type TurnClock } from '../event_loop';
-import { checkOptions, nearestKey } from '../options';
+import { checkOptions, nearestKey, shownValue } from '../options';
 
 /** What evaluateCoco compares: 'segm' (mask IoU) or 'bbox' (box IoU). */
 export type CocoIouType = 'segm' | 'bbox';
 
-/** The COCO annotation file's parts that evaluation reads. */
+export type { CocoBox };
+
+/**
+ * A COCO annotation file: the parts evaluation reads, and the other standard fields (optional, not read), so that a
+ * parsed instances_val2017.json or a literal copied from one type-checks.
+ */
 export interface CocoGroundTruth {
-  images: Array<{ id: number | string; height: number; width: number }>;
+  info?: unknown;
+  licenses?: unknown[];
+  images: Array<{
+    id: number | string;
+    height: number;
+    width: number;
+    file_name?: string;
+    license?: number;
+    coco_url?: string;
+    flickr_url?: string;
+    date_captured?: string;
+  }>;
   annotations: Array<{
     id: number;
     image_id: number | string;
@@ -29,7 +45,7 @@ export interface CocoGroundTruth {
     iscrowd?: number | boolean;
     ignore?: number | boolean;
   }>;
-  categories: Array<{ id: number; name?: string }>;
+  categories: Array<{ id: number; name?: string; supercategory?: string }>;
 }
 
 /** One result, as `sotr predict --coco` writes them (loadRes' format). */
@@ -213,7 +229,7 @@ export function categoryIds(gt: CocoGroundTruth, wanted: unknown): number[] {
       }
       ids.add(id);
     } else {
-      throw new SotrTypeError(`evaluateCoco: categories must hold category ids (numbers) or names (strings), received ${String(w)}`, INV, inOption('categories'));
+      throw new SotrTypeError(`evaluateCoco: categories must hold category ids (numbers) or names (strings), received ${shownValue(w)}`, INV, inOption('categories'));
     }
   }
   return [...ids].sort((a, b) => a - b);
@@ -289,7 +305,7 @@ export async function evaluateCoco(
   iouType: CocoIouType = 'segm',
   options: CocoEvalOptions = {},
 ): Promise<CocoEvalSummary> {
-  if (iouType !== 'segm' && iouType !== 'bbox') throw new SotrRangeError(`evaluateCoco: iouType must be 'segm' or 'bbox', received ${String(iouType)}`, INV, inOption('iouType'));
+  if (iouType !== 'segm' && iouType !== 'bbox') throw new SotrRangeError(`evaluateCoco: iouType must be 'segm' or 'bbox', received ${shownValue(iouType)}`, INV, inOption('iouType'));
   checkOptions('evaluateCoco', options, ['categories']);
   if (!gt || !Array.isArray(gt.images) || !Array.isArray(gt.annotations) || !Array.isArray(gt.categories)) {
     throw new SotrTypeError('evaluateCoco: ground truth must have images, annotations and categories (a COCO annotation file)', INV, inGt());

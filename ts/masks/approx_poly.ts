@@ -15,7 +15,7 @@ import { shownValue } from '../options';
 export function approxPolygon(points: Int32Array | readonly number[], epsilon: number, closed = true): Int32Array {
   if (!(points instanceof Int32Array) && !Array.isArray(points)) throw new SotrTypeError('approxPolygon: points must be an Int32Array or an array of numbers');
   if (points.length % 2 !== 0) throw new SotrRangeError(`approxPolygon: points must be x, y pairs, received ${points.length} numbers`);
-  if (typeof epsilon !== 'number' || !(epsilon >= 0 && epsilon < 1e30)) throw new SotrRangeError(`approxPolygon: epsilon must be a number in [0, 1e30), received ${String(epsilon)}`);
+  if (typeof epsilon !== 'number' || !(epsilon >= 0 && epsilon < 1e30)) throw new SotrRangeError(`approxPolygon: epsilon must be a number in [0, 1e30), received ${shownValue(epsilon)}`);
   // An Int32Array holds int32s already; an array's entries are checked once (`| 0` below wrapped 1e10 and made NaN
   // and strings 0), a pass that costs less than the simplification's own passes.
   if (!(points instanceof Int32Array)) {

@@ -14,6 +14,7 @@
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { Tensor } from '../tensor';
 import { Mask, checkBytes, copyWholeBits, maskStats, words32PerRow, type MaskBox } from './mask';
+import { shownValue } from '../options';
 
 /**
  * What the BitMasks constructor takes: the size, the bit-packed words (kept, not copied, unless a Uint32Array is not
@@ -36,7 +37,7 @@ export interface BitMasksInit {
 }
 
 function dim(what: string, v: unknown): number {
-  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new SotrRangeError(`BitMasks: ${what} must be a non-negative integer, received ${String(v)}`);
+  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new SotrRangeError(`BitMasks: ${what} must be a non-negative integer, received ${shownValue(v)}`);
   return v as number;
 }
 

@@ -8,6 +8,7 @@
  */
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { decodeRleCountsReused } from './rle';
+import { shownValue } from '../options';
 
 /** A run-length mask: column-major runs alternating 0s and 1s, starting with 0s; h × w pixels. */
 export interface RleMask {
@@ -312,7 +313,7 @@ const COORD_LIMIT = 2 ** 20;
 function checkCoordinates(what: string, p: readonly unknown[]): void {
   for (const v of p) {
     if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > COORD_LIMIT) {
-      throw new SotrRangeError(`COCO segmentation: ${what} coordinates must be finite numbers within ±${COORD_LIMIT}, received ${String(v)}`);
+      throw new SotrRangeError(`COCO segmentation: ${what} coordinates must be finite numbers within ±${COORD_LIMIT}, received ${shownValue(v)}`);
     }
   }
 }

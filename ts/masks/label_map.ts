@@ -6,7 +6,7 @@
  */
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { turnClock } from '../event_loop';
-import { checkOptions } from '../options';
+import { checkOptions, shownValue } from '../options';
 import { Mask, maskWindowBits } from './mask';
 
 /** Options of labelMap(). */
@@ -45,13 +45,13 @@ export interface LabelMapSource {
 export async function labelMap(prediction: LabelMapSource, options: LabelMapOptions = {}): Promise<LabelMap> {
   checkOptions('labelMap', options, ['by']);
   const by = options.by ?? 'instance';
-  if (by !== 'instance' && by !== 'label') throw new SotrRangeError(`labelMap: by must be 'instance' or 'label', received ${String(by)}`);
+  if (by !== 'instance' && by !== 'label') throw new SotrRangeError(`labelMap: by must be 'instance' or 'label', received ${shownValue(by)}`);
   if (!prediction || typeof prediction !== 'object' || !Array.isArray(prediction.instances)) {
     throw new SotrTypeError('labelMap: expected a prediction { width, height, instances }');
   }
   const { width: W, height: H, instances } = prediction;
   if (!Number.isSafeInteger(W) || !Number.isSafeInteger(H) || W < 0 || H < 0) {
-    throw new SotrRangeError(`labelMap: the prediction's width and height must be non-negative integers, received ${String(W)} x ${String(H)}`);
+    throw new SotrRangeError(`labelMap: the prediction's width and height must be non-negative integers, received ${shownValue(W)} x ${shownValue(H)}`);
   }
   if (by === 'instance' && instances.length > 65535) throw new SotrRangeError(`labelMap: ${instances.length} instances do not fit 16-bit values (65535 at most)`);
   instances.forEach((inst, i) => {

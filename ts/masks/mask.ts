@@ -5,6 +5,7 @@
  */
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { decodeRleCounts, encodeRleCounts, type CocoRle } from './rle';
+import { shownValue } from '../options';
 
 /** [x0, y0, x1, y1] in pixels, exclusive ends; [0, 0, 0, 0] for an empty mask. */
 export type MaskBox = [number, number, number, number];
@@ -21,7 +22,7 @@ export function popcount32(v: number): number {
 }
 
 function checkDim(what: string, v: unknown): number {
-  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new SotrRangeError(`Mask: ${what} must be a non-negative integer, received ${String(v)}`);
+  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new SotrRangeError(`Mask: ${what} must be a non-negative integer, received ${shownValue(v)}`);
   return v as number;
 }
 

@@ -90,24 +90,27 @@ export interface SotrConfig extends SotrConstants, Omit<SotrCheckpointConfig, 'p
   cocoCategoryIds: number[] | null;
 }
 
+/** SotrConstants with its arrays read-only (SOTR_DEFAULTS's type: frozen at run time, so typed so). */
+export type FrozenSotrConstants = { readonly [K in keyof SotrConstants]: SotrConstants[K] extends readonly unknown[] ? Readonly<SotrConstants[K]> : SotrConstants[K] };
+
 /**
  * The official constants (every SotrConstants value but `minSize`, which depends on the variant: see
  * defaultMinSize). Frozen, its arrays too; each model's config holds copies.
  */
-export const SOTR_DEFAULTS: Readonly<Omit<SotrConstants, 'minSize'>> = Object.freeze({
+export const SOTR_DEFAULTS: Omit<FrozenSotrConstants, 'minSize'> = Object.freeze({
   heads: 8,
   groupNormGroups: 32,
   groupNormEps: 1e-5,
   frozenBnEps: 1e-5,
-  numGrids: Object.freeze([40, 36, 24, 16, 12]) as number[],
-  instanceStrides: Object.freeze([8, 8, 16, 32, 32]) as number[],
+  numGrids: Object.freeze([40, 36, 24, 16, 12]) as readonly number[],
+  instanceStrides: Object.freeze([8, 8, 16, 32, 32]) as readonly number[],
   strideInOneByOne: true,
   leakyReluSlope: 0.01,
   attentionMode: 'parallel',
   maxSize: 1333,
   sizeDivisibility: 32,
-  pixelMean: Object.freeze([103.53, 116.28, 123.675]) as number[],
-  pixelStd: Object.freeze([1, 1, 1]) as number[],
+  pixelMean: Object.freeze([103.53, 116.28, 123.675]) as readonly number[],
+  pixelStd: Object.freeze([1, 1, 1]) as readonly number[],
   scoreThreshold: 0.1,
   maskThreshold: 0.5,
   nmsPre: 500,
@@ -160,18 +163,19 @@ const CONSTANT_KEYS = keysOf<SotrConstants>()(
   'classes',
 );
 
+/** Constants to use instead of the official ones (any SotrConstants field), and the class names: Sotr.load's options. */
 export interface ConfigOverrides extends Partial<SotrConstants> {
   classNames?: readonly string[];
 }
 
 function posInt(name: string, v: unknown): number {
-  if (!Number.isSafeInteger(v) || (v as number) < 1) throw new SotrRangeError(`Sotr.load: ${name} must be a positive integer, received ${String(v)}`);
+  if (!Number.isSafeInteger(v) || (v as number) < 1) throw new SotrRangeError(`Sotr.load: ${name} must be a positive integer, received ${shownValue(v)}`);
   return v as number;
 }
 
 function finite(name: string, v: unknown, min = -Infinity, max = Infinity): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-    throw new SotrRangeError(`Sotr.load: ${name} must be a number in [${min}, ${max}], received ${String(v)}`);
+    throw new SotrRangeError(`Sotr.load: ${name} must be a number in [${min}, ${max}], received ${shownValue(v)}`);
   }
   return v;
 }
@@ -182,7 +186,7 @@ function finite(name: string, v: unknown, min = -Infinity, max = Infinity): numb
  */
 export function checkPostprocessOption(where: string, key: keyof PostprocessOptions, v: unknown, classNames: readonly string[]): unknown {
   const fail = (what: string): never => {
-    throw new SotrRangeError(`${where}: ${key} must be ${what}, received ${String(v)}`);
+    throw new SotrRangeError(`${where}: ${key} must be ${what}, received ${shownValue(v)}`);
   };
   switch (key) {
     case 'scoreThreshold':
@@ -232,7 +236,7 @@ function classLabels(where: string, v: unknown, classNames: readonly string[]): 
       }
       labels.add(c);
     } else {
-      throw new SotrTypeError(`${where}: classes must hold labels (numbers) or class names (strings), received ${String(c)}`);
+      throw new SotrTypeError(`${where}: classes must hold labels (numbers) or class names (strings), received ${shownValue(c)}`);
     }
   }
   return [...labels].sort((a, b) => a - b);

@@ -24,6 +24,7 @@ export {
   type SotrVariant,
   type PostprocessOptions,
   type NmsKernel,
+  type ConfigOverrides,
 } from './config';
 export type { Instance, PostprocessTrace } from './postprocess';
 export {
@@ -34,6 +35,7 @@ export {
   DEFAULT_LIMIT_INPUT_PIXELS,
   type ImageInput,
   type RawImage,
+  type DecodedPixels,
   type DecodedImage,
   type PreparedImage,
   type PreparedTensor,

@@ -44,7 +44,7 @@ export interface DecodedImage {
 }
 
 /**
- * @internal Decoded pixels in the decoder's layout (what the model passes to the native pre-processing, which
+ * Decoded pixels in the decoder's layout (what the model passes to the native pre-processing, which
  * converts them to BGR as it resamples): interleaved 8-bit, `channels` per pixel, colour channels in `order`
  * (1 or 2 channels: grey + alpha; 4: colour + alpha).
  */
@@ -355,7 +355,7 @@ export function cmykToRgb(cmyk: Uint8Array, channels: number, rgb: Uint8Array, i
 /** detectron2 ResizeShortestEdge output size (§2.2): [newH, newW]. */
 export function shortestEdgeSize(h: number, w: number, minSize: number, maxSize: number): [number, number] {
   for (const [k, v] of [['height', h], ['width', w], ['minSize', minSize], ['maxSize', maxSize]] as const) {
-    if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw new SotrRangeError(`shortestEdgeSize: ${k} must be a positive number, received ${String(v)}`);
+    if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw new SotrRangeError(`shortestEdgeSize: ${k} must be a positive number, received ${shownValue(v)}`);
   }
   const s = (minSize * 1.0) / Math.min(h, w);
   let newh: number;

@@ -245,12 +245,36 @@ function checkKeys(entries: ReadonlyMap<string, CheckpointEntry>, c: SotrCheckpo
 }
 
 /**
+ * An abort that one of the prediction's ops reported ("conv2d was aborted") as the prediction's: "predict was
+ * aborted (during conv2d)", the signal's reason as cause. Other errors pass unchanged.
+ */
+function predictAbort(e: unknown, signal: AbortSignal | undefined): unknown {
+  if (!(e instanceof AbortError) || !signal?.aborted || e.message.startsWith('predict ')) return e;
+  const err = abortError(signal, 'predict');
+  err.message = `predict was aborted (during ${e.message.replace(/ was aborted$/, '')})`;
+  return err;
+}
+
+/** Freezes an object and the arrays and objects inside it. */
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/**
  * A loaded SOTR model: its weights on one device, ready to segment images. Make one with Sotr.load(); free it with
  * dispose() (or `await using`).
  */
 export class Sotr {
-  /** The configuration in use: the structure read from the checkpoint, the constants from Sotr.load's options. */
-  readonly config: SotrConfig;
+  /**
+   * The configuration in use: the structure read from the checkpoint, the constants from Sotr.load's options. Frozen,
+   * its arrays too (an assignment throws in strict-mode code): the thresholds are per call (predict's options), the
+   * rest is fixed at load, where it is checked.
+   */
+  readonly config: Readonly<SotrConfig>;
   /** The concrete device ('cpu', 'cuda:0'). */
   readonly device: string;
   /** The arithmetic of the model's ops (Sotr.load's `precision`, default 'fp32'). */
@@ -275,7 +299,7 @@ export class Sotr {
 
   private constructor(config: SotrConfig, device: string, precision: Precision, weights: SotrWeights, tensors: Tensor[], deferred: boolean) {
     this.#deferred = deferred;
-    this.config = config;
+    this.config = deepFreeze(config);
     this.device = device;
     this.precision = precision;
     this.#weights = weights;
@@ -372,7 +396,7 @@ export class Sotr {
     const height = options.height ?? this.config.minSize;
     const width = options.width ?? Math.round((height * 4) / 3);
     for (const [k, v] of [['width', width], ['height', height]] as const) {
-      if (!Number.isSafeInteger(v) || v < 1) throw new SotrRangeError(`warmup: ${k} must be a positive integer, received ${String(v)}`);
+      if (!Number.isSafeInteger(v) || v < 1) throw new SotrRangeError(`warmup: ${k} must be a positive integer, received ${shownValue(v)}`);
     }
     // The synthetic image is made here: refuse what predict would (before allocating its pixels).
     if (width * height > DEFAULT_LIMIT_INPUT_PIXELS) {
@@ -385,6 +409,7 @@ export class Sotr {
   /** Segments one image, or each image of an array (same results as single calls). */
   predict(image: ImageInput, options?: PredictOptions): Promise<Prediction>;
   predict(images: readonly ImageInput[], options?: PredictOptions): Promise<Prediction[]>;
+  predict(input: ImageInput | readonly ImageInput[], options?: PredictOptions): Promise<Prediction | Prediction[]>;
   predict(input: ImageInput | readonly ImageInput[], options: PredictOptions = {}): Promise<Prediction | Prediction[]> {
     if (this.#disposed || this.#disposing) return Promise.reject(new DisposedError('Sotr model'));
     try {
@@ -625,6 +650,8 @@ export class Sotr {
       } finally {
         releaseRun();
       }
+    } catch (e) {
+      throw predictAbort(e, options.signal);
     } finally {
       a.release();
     }

@@ -6,7 +6,7 @@ import { forEachSizeGroup, runMaskResults } from './mask_groups';
 import { windowsAttr } from './mask_windows';
 import { turnTaker } from '../event_loop';
 import { approxPolygon } from '../masks/approx_poly';
-import { checkOptions, keysOf } from '../options';
+import { checkOptions, keysOf, shownValue } from '../options';
 
 /** One border of a mask, as OpenCV's findContours gives it. */
 export interface Contour {
@@ -48,9 +48,9 @@ let perMask = 256;
 function checkContourOptions(name: string, o: ContourOptions): { mode: 'external' | 'ccomp'; approx: 'simple' | 'none' } {
   checkOptions(name, o, CONTOUR_OPTION_KEYS);
   const mode = o.mode ?? 'external';
-  if (mode !== 'external' && mode !== 'ccomp') throw new SotrRangeError(`${name}: mode must be 'external' or 'ccomp', received ${String(mode)}`);
+  if (mode !== 'external' && mode !== 'ccomp') throw new SotrRangeError(`${name}: mode must be 'external' or 'ccomp', received ${shownValue(mode)}`);
   const approx = o.approx ?? 'simple';
-  if (approx !== 'simple' && approx !== 'none') throw new SotrRangeError(`${name}: approx must be 'simple' or 'none', received ${String(approx)}`);
+  if (approx !== 'simple' && approx !== 'none') throw new SotrRangeError(`${name}: approx must be 'simple' or 'none', received ${shownValue(approx)}`);
   return { mode, approx };
 }
 
@@ -128,7 +128,7 @@ export function contoursToCocoPolygons(contours: readonly Contour[], options: { 
   if (!Array.isArray(contours)) throw new SotrTypeError('contoursToCocoPolygons: expected an array of contours');
   checkOptions('contoursToCocoPolygons', options, ['epsilon']);
   const epsilon = options?.epsilon ?? 0;
-  if (typeof epsilon !== 'number' || !(epsilon >= 0)) throw new SotrRangeError(`contoursToCocoPolygons: epsilon must be a number >= 0, received ${String(epsilon)}`);
+  if (typeof epsilon !== 'number' || !(epsilon >= 0)) throw new SotrRangeError(`contoursToCocoPolygons: epsilon must be a number >= 0, received ${shownValue(epsilon)}`);
   const out: number[][] = [];
   for (let i = 0; i < contours.length; i++) {
     const c = contours[i];

@@ -2,7 +2,7 @@ import { DTypeError, ShapeError, SotrRangeError, SotrTypeError } from '../errors
 import { BitMasks, DeviceBitMasks } from '../masks/bitmasks';
 import { Tensor } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
-import { checkOptions, keysOf } from '../options';
+import { checkOptions, keysOf, shownValue } from '../options';
 
 /** The decay function of matrixNms (see MatrixNmsOptions.kernel). */
 export type MatrixNmsKernel = 'gaussian' | 'linear';
@@ -70,10 +70,10 @@ export async function matrixNms(
   checkOptions('matrixNms', options, keysOf<MatrixNmsOptions>()('precision', 'signal', 'kernel', 'sigma', 'device'));
   const { kernel, sigma } = options;
   if (kernel !== undefined && kernel !== 'gaussian' && kernel !== 'linear') {
-    throw new SotrRangeError(`matrixNms: kernel must be 'gaussian' or 'linear', received ${String(kernel)}`);
+    throw new SotrRangeError(`matrixNms: kernel must be 'gaussian' or 'linear', received ${shownValue(kernel)}`);
   }
   if (sigma !== undefined && (typeof sigma !== 'number' || !(sigma >= 0) || !Number.isFinite(sigma))) {
-    throw new SotrRangeError(`matrixNms: sigma must be a finite number >= 0, received ${String(sigma)}`);
+    throw new SotrRangeError(`matrixNms: sigma must be a finite number >= 0, received ${shownValue(sigma)}`);
   }
 
   let n: number;

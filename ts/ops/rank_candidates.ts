@@ -2,7 +2,7 @@ import type { Tensor } from '../tensor';
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { checkTensor, runOp, type OpOptions } from './run';
 import { narrowAll } from './select_candidates';
-import { checkOptions, keysOf } from '../options';
+import { checkOptions, keysOf, shownValue } from '../options';
 
 /** The candidates rankCandidates() takes: n rows of scores, strides, labels and mask statistics (CPU tensors). */
 export interface RankCandidatesInput {
@@ -61,7 +61,7 @@ export async function rankCandidates(input: RankCandidatesInput, options: RankCa
   const withMasks = tensors[5] !== null;
   const { nmsPre } = options;
   if (nmsPre !== undefined && (!Number.isSafeInteger(nmsPre) || nmsPre < 1)) {
-    throw new SotrRangeError(`rankCandidates: nmsPre must be a positive integer, received ${String(nmsPre)}`);
+    throw new SotrRangeError(`rankCandidates: nmsPre must be a positive integer, received ${shownValue(nmsPre)}`);
   }
   // Without masks the native op's optional input stays absent: it gathers nothing.
   const outs = await runOp('rankCandidates', tensors, { nmsPre }, options);

@@ -18,7 +18,7 @@ import type { Precision } from '../device';
 import { Tensor, dtypeBytes } from '../tensor';
 import { inlineCall } from '../inline_turn';
 import { deferredOps, type DeferredScope } from '../deferred';
-import { keysOf } from '../options';
+import { keysOf, shownValue } from '../options';
 import { abortError, checkSignal, watchAbort } from '../abort';
 
 /** Options every op takes (each op's options interface extends this one). */
@@ -56,7 +56,7 @@ export function isMissingKernelError(e: unknown): boolean {
 export function checkPrecision(op: string, p: unknown): Precision {
   if (p === undefined) return 'fp32';
   if (typeof p !== 'string' || !PRECISIONS.has(p)) {
-    throw new SotrRangeError(`${op}: precision must be 'fp32', 'tf32', 'bf16' or 'fp16', received ${String(p)}`);
+    throw new SotrRangeError(`${op}: precision must be 'fp32', 'tf32', 'bf16' or 'fp16', received ${shownValue(p)}`);
   }
   return p as Precision;
 }

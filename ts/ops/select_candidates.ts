@@ -1,7 +1,7 @@
 import type { Tensor } from '../tensor';
 import { SotrRangeError, SotrTypeError } from '../errors';
 import { checkTensor, runOp, type OpOptions } from './run';
-import { checkOptions, keysOf } from '../options';
+import { checkOptions, keysOf, shownValue } from '../options';
 
 /** Options of selectCandidates(): the score threshold and each level's stride (both required). */
 export interface SelectCandidatesOptions extends OpOptions {
@@ -57,11 +57,11 @@ export async function selectCandidates(cate: readonly Tensor[], options: SelectC
   cate.forEach((t, i) => checkTensor('selectCandidates', `cate[${i}]`, t));
   if (options === null || typeof options !== 'object') throw new SotrTypeError('selectCandidates: options { threshold, strides } are required');
   const { threshold, strides } = options;
-  if (typeof threshold !== 'number' || Number.isNaN(threshold)) throw new SotrRangeError(`selectCandidates: threshold must be a number, received ${String(threshold)}`);
+  if (typeof threshold !== 'number' || Number.isNaN(threshold)) throw new SotrRangeError(`selectCandidates: threshold must be a number, received ${shownValue(threshold)}`);
   if (!Array.isArray(strides)) throw new SotrTypeError('selectCandidates: strides must be an array of numbers (one per level)');
   const { classes } = options;
   if (classes !== undefined && (!Array.isArray(classes) || !classes.every((c) => Number.isSafeInteger(c) && c >= 0))) {
-    throw new SotrTypeError(`selectCandidates: classes must be an array of class indices (non-negative integers), received ${String(classes)}`);
+    throw new SotrTypeError(`selectCandidates: classes must be an array of class indices (non-negative integers), received ${shownValue(classes)}`);
   }
   const attrs = { threshold, strides: [...strides], ...(classes !== undefined ? { classes: [...classes] } : {}) };
   const outs = await runOp('selectCandidates', [...cate], attrs, options);

@@ -1,7 +1,7 @@
 import { SotrRangeError, SotrTypeError } from '../errors';
 import type { Tensor } from '../tensor';
 import { checkTensor, runOp, type OpOptions } from './run';
-import { checkOptions, keysOf } from '../options';
+import { checkOptions, keysOf, shownValue } from '../options';
 
 /** Weights of one multi-head self-attention (torch nn.Linear layout: y = x·Wᵀ + b). */
 export interface MhaWeights {
@@ -79,7 +79,7 @@ export async function twinAttention(x: Tensor, weights: TwinAttentionWeights, op
   if (!Number.isSafeInteger(heads) || heads < 1) throw new SotrRangeError(`${OP}: options.heads must be a positive integer, received ${heads}`);
   const mode = options.mode ?? 'parallel';
   if (mode !== 'parallel' && mode !== 'sequential') {
-    throw new SotrRangeError(`${OP}: options.mode must be 'parallel' or 'sequential', received ${String(mode)}`);
+    throw new SotrRangeError(`${OP}: options.mode must be 'parallel' or 'sequential', received ${shownValue(mode)}`);
   }
   const [out] = await runOp(OP, [x, ...col, ...row], { heads, mode, gCol, gRow }, options);
   return out;

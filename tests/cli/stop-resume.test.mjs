@@ -240,6 +240,14 @@ test('write errors (a full disk: /dev/full) name the option, the file and the re
     assert.is(r.code, 1, r.stderr);
     assert.match(r.stderr, /sotr predict: --out .*full\.jsonl: no space left on device \(ENOSPC\)\n/);
     assert.not.ok(existsSync(`${full}.lock`));
+    // The settings record's temporary on the full device: named with the reason, removed, the lock released.
+    const rec = path.join(dir, 'rec.jsonl');
+    r = await fakeSotr(['predict', '-m', 'fake', '-i', street, '-o', rec, '-q'], {
+      onSpawn: (child) => symlinkSync('/dev/full', `${rec}.settings.json.partial-${child.pid}`),
+    });
+    assert.is(r.code, 1, r.stderr);
+    assert.match(r.stderr, /sotr predict: --out .*rec\.jsonl\.settings\.json: no space left on device \(ENOSPC\)\n/);
+    assert.equal(readdirSync(dir).filter((n) => n.startsWith('rec.')).filter((n) => n !== 'rec.jsonl'), []);
     // An overlay and a label map whose temporaries land on the full device; the COCO file's too.
     const out = path.join(dir, 'r.jsonl');
     const viz = path.join(dir, 'viz');

@@ -137,9 +137,13 @@ export function takeLock(out: string, key: string = out): () => void {
       const fd = fs.openSync(file, 'wx');
       try {
         fs.writeSync(fd, JSON.stringify(me) + '\n');
-      } finally {
+      } catch (e) {
+        // Created but its record not written (a full disk): ours to remove, or the next run would wait for it.
         fs.closeSync(fd);
+        fs.rmSync(file, { force: true });
+        throw outputError('--out', file, e);
       }
+      fs.closeSync(fd);
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw outputError('--out', file, e);

@@ -317,6 +317,9 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
   }
 }
 
+/** How to stop at once after a first signal: any second one (Ctrl-C for a terminal's SIGINT; SIGTERM comes from a supervisor). */
+const againHint = (name: NodeJS.Signals): string => (name === 'SIGINT' ? 'Ctrl-C again to stop at once' : 'a second signal stops at once');
+
 /** Where Ctrl-C and SIGTERM go: the handler of the stage the run is in. */
 interface SignalRoute {
   current: (name: NodeJS.Signals) => void;
@@ -379,6 +382,7 @@ async function predictLocked(s: Settings, files: string[], skips: { folders: num
   if (s.viz) removeStalePartials(s.viz);
   if (s.labelMaps) removeStalePartials(s.labelMaps);
   if (s.coco) removeStalePartials(path.dirname(path.resolve(s.coco)), `${path.basename(s.coco)}.partial-`);
+  if (!toStdout(s)) removeStalePartials(path.dirname(settingsFile(settingsKey)), `${path.basename(settingsFile(settingsKey))}.partial-`);
   // Output names, unique over this run's images and those already in --out: an earlier run's image with the same
   // name (another folder) keeps its overlay.
   const outputs = {
@@ -457,7 +461,7 @@ async function predictLocked(s: Settings, files: string[], skips: { folders: num
       if (stats.interrupted) exitNow(EXIT.interrupted);
       stats.interrupted = true;
       process.exitCode = EXIT.interrupted;
-      warn(`interrupted (${name}) while writing ${coco}: stopping (Ctrl-C again to stop at once)`);
+      warn(`interrupted (${name}) while writing ${coco}: stopping (${againHint(name)})`);
     };
     const dropTemporary = onExitNow(() => fs.rmSync(`${coco}.partial-${process.pid}`, { force: true }));
     let r: Awaited<ReturnType<typeof writeCocoResults>>;
@@ -579,7 +583,7 @@ async function runModel(
       // Should the process end before the run returns its code (a second signal during the last steps), it still
       // says "interrupted", never 0.
       process.exitCode = EXIT.interrupted;
-      progress.log(`sotr: interrupted (${name}): finishing the batch in flight (Ctrl-C again to stop at once)`);
+      progress.log(`sotr: interrupted (${name}): finishing the batch in flight (${againHint(name)})`);
     } else {
       writer.syncNow(); // every line written so far is complete; make it durable and go
       exitNow(EXIT.interrupted);

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SOTR_DEFAULTS } from '../model/config';
 import { COCO_CLASS_NAMES } from '../model/coco';
+import { outputError } from './out_files';
 
 export interface RunSettings {
   version: 1;
@@ -95,10 +96,16 @@ export function readRunSettings(out: string): RunSettings | null {
 
 export function writeRunSettings(out: string, r: RunSettings): void {
   const file = settingsFile(out);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(r, null, 1) + '\n');
-  fs.renameSync(tmp, file);
+  // Named as the other outputs' temporaries, so that a run killed while it wrote leaves one that a later run removes.
+  const tmp = `${file}.partial-${process.pid}`;
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(tmp, JSON.stringify(r, null, 1) + '\n');
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true }); // a full disk: no empty temporary left behind
+    throw outputError('--out', file, e);
+  }
 }
 
 const FLAG: Record<Exclude<keyof RunSettings, 'version' | 'base' | 'baseFromOut'>, string> = {

@@ -28,7 +28,7 @@ export interface SotrErrorOptions {
   /** The underlying error (`error.cause`). */
   cause?: unknown;
   /** Structured facts about the failure (`error.details`). */
-  details?: Record<string, unknown>;
+  details?: Record<string, unknown> | undefined;
 }
 
 /** Base class of the library's errors, except the argument errors SotrTypeError and SotrRangeError (and their

@@ -74,11 +74,11 @@ export interface OpProfile {
 /** Options of startOpProfile(). */
 export interface OpProfileOptions {
   /** Only ops on this device (default: every device). */
-  device?: DeviceSpec | string;
+  device?: DeviceSpec | string | undefined;
   /** Only ops called from this thread (main thread or worker); default: the whole process. */
-  thisThreadOnly?: boolean;
+  thisThreadOnly?: boolean | undefined;
   /** One row per op and input shapes (default: one per op and device). */
-  byShape?: boolean;
+  byShape?: boolean | undefined;
 }
 
 const PROFILE_OPTIONS = keysOf<OpProfileOptions>()('device', 'thisThreadOnly', 'byShape');

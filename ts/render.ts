@@ -18,19 +18,19 @@ export type RenderFormat = 'png' | 'jpeg' | 'webp';
 /** Options of renderPrediction(): the output encoding and what is drawn. */
 export interface RenderOptions {
   /** Encoding of the returned image (default 'png'). */
-  format?: RenderFormat;
+  format?: RenderFormat | undefined;
   /** JPEG / WebP quality, 1–100 (default 88). */
-  quality?: number;
+  quality?: number | undefined;
   /** Draw only instances scoring at least this (a display cut; default 0: all). */
-  minScore?: number;
+  minScore?: number | undefined;
   /** Opacity of the mask tint, 0–1 (default 0.45). */
-  maskOpacity?: number;
+  maskOpacity?: number | undefined;
   /** Draw each instance's box (default true). */
-  boxes?: boolean;
+  boxes?: boolean | undefined;
   /** Draw each instance's class and score (default true). */
-  labels?: boolean;
+  labels?: boolean | undefined;
   /** Largest decoded image accepted, in pixels (as predict's option). */
-  limitInputPixels?: number;
+  limitInputPixels?: number | undefined;
 }
 
 const RENDER_OPTION_KEYS = keysOf<RenderOptions>()('format', 'quality', 'minScore', 'maskOpacity', 'boxes', 'labels', 'limitInputPixels');

@@ -29,9 +29,9 @@ const DTYPES: Record<DType, { bytes: number; ctor: { new (b: ArrayBuffer, o?: nu
 /** Options of Tensor.from() and Tensor.zeros(). */
 export interface TensorFromOptions {
   /** Where the tensor lives (default 'cpu'). */
-  device?: DeviceSpec | string;
+  device?: DeviceSpec | string | undefined;
   /** Required for Uint16Array data ('float16' or 'bfloat16'); inferred otherwise. */
-  dtype?: DType;
+  dtype?: DType | undefined;
 }
 
 const FROM_OPTIONS = keysOf<TensorFromOptions>()('device', 'dtype');
@@ -60,7 +60,7 @@ function inferDType(data: unknown, dtype?: DType): DType {
 
 // A plain array of numbers as the typed array of `dtype`: floats rounded to nearest even (float16 / bfloat16 as
 // their bits), integers checked (a fraction or a value out of range would otherwise wrap or truncate in silence).
-function fromNumbers(data: number[], dtype: DType): TensorData {
+function fromNumbers(data: readonly number[], dtype: DType): TensorData {
   const int = (lo: number, hi: number, Ctor: Int32ArrayConstructor | Uint8ArrayConstructor): TensorData => {
     const out = new Ctor(data.length);
     for (let i = 0; i < data.length; i++) {
@@ -166,10 +166,11 @@ export class Tensor {
    * Copies host data into a new tensor on the device (default 'cpu'). A plain array of numbers becomes `options.dtype`
    * (default float32): float16 / bfloat16 rounded to nearest even, int32 / uint8 only from integers in range.
    */
-  static from(data: TensorData | number[], shape: readonly number[], options: TensorFromOptions = {}): Tensor {
+  static from(data: TensorData | readonly number[], shape: readonly number[], options: TensorFromOptions = {}): Tensor {
     checkOptions('Tensor.from', options, FROM_OPTIONS);
     const s = checkShape(shape as number[]);
-    let arr = Array.isArray(data) ? fromNumbers(data, options.dtype ?? 'float32') : data;
+    // (Array.isArray does not narrow a readonly array: hence the casts.)
+    let arr: TensorData = Array.isArray(data) ? fromNumbers(data as readonly number[], options.dtype ?? 'float32') : (data as TensorData);
     const dtype = inferDType(arr, options.dtype);
     // The addon reads an ArrayBuffer's memory only (a SharedArrayBuffer's failed as a plain "Invalid argument"): such
     // data is copied first, as it is copied into the tensor anyway.

@@ -101,6 +101,12 @@ async function main(): Promise<void> {
     }
   }
   const overrides: ConfigOverrides = { minSize: 640 };
+  // Options built from values that may be undefined (a query parameter, an environment variable).
+  const maybe: number | undefined = process.env.MIN_SCORE ? Number(process.env.MIN_SCORE) : undefined;
+  await model.predict('x.jpg', { minScore: maybe, signal: undefined, classes: undefined });
+  await Sotr.load('m.pth', { device: process.env.SOTR_DEVICE, onWarning: undefined });
+  const fixed = [1, 2, 3, 4] as const;
+  Tensor.from(fixed, [2, 2], { dtype: 'int32' }).dispose();
   const box: CocoBox = [0, 0, 1, 1];
   void one, overrides, box, from;
 }
@@ -132,6 +138,9 @@ function project(kind, resolution = { module: 'node16', moduleResolution: 'node1
         module: esm ? resolution.module : 'commonjs',
         moduleResolution: esm ? resolution.moduleResolution : 'node10',
         strict: true,
+        // The most demanding settings users run: an option given as a possibly-undefined value must type-check.
+        exactOptionalPropertyTypes: true,
+        noUncheckedIndexedAccess: true,
         noEmit: true,
         skipLibCheck: false,
         types: ['node'],

@@ -130,7 +130,7 @@ export async function parseSafetensorsHeader(src: ByteSource, maxHeaderBytes: nu
 export interface SafetensorsReadOptions {
   maxHeaderBytes: number;
   readConcurrency: number;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export async function readSafetensorsFrom(

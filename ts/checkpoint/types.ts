@@ -46,47 +46,47 @@ export interface CheckpointEntry {
 /** Options of readCheckpoint() and readCheckpointWithInfo(): size limits, checksums, key handling, cancellation. */
 export interface CheckpointOptions {
   /** Largest pickle (`data.pkl`, or the legacy header pickles) accepted. Default 64 MiB. */
-  maxPickleBytes?: number;
+  maxPickleBytes?: number | undefined;
   /** Most tensors in the selected state_dict. Default 1,000,000. */
-  maxTensors?: number;
+  maxTensors?: number | undefined;
   /**
    * Most bytes allocated for tensors that must be copied out of their storage (non-contiguous views,
    * broadcast/expanded tensors). Contiguous tensors are views of the storage read from disk and do not count.
    * Default: max(2 × file size, 64 MiB).
    */
-  maxCopyBytes?: number;
+  maxCopyBytes?: number | undefined;
   /**
    * Most bytes inflated from deflate-compressed zip entries, all entries together. Default min(2 GiB, max(32 × file
    * size, 64 MiB)): torch never compresses, and floats deflate by a few percent, so only a hostile file (a 1.9 MB one
    * asked for 2 GB of zeros) comes near it.
    */
-  maxInflatedBytes?: number;
+  maxInflatedBytes?: number | undefined;
   /**
    * Largest safetensors JSON header. Default 16 MiB (an R50's is ~60 KB; parsing costs ~30x the header's size in
    * memory, so the format's own 100 MiB limit would allow ~3 GB for a hostile file).
    */
-  maxHeaderBytes?: number;
+  maxHeaderBytes?: number | undefined;
   /**
    * CRC-32 checks of zip entries. 'metadata' (default) checks data.pkl and the small records; true checks every
    * storage too (costs about one extra pass over memory); false checks nothing.
    */
-  verifyChecksums?: boolean | 'metadata';
+  verifyChecksums?: boolean | 'metadata' | undefined;
   /** Key prefixes removed from every tensor name (repeatedly, as nested DataParallel wrappers add several). Default ['module.']. */
-  stripPrefixes?: string[];
+  stripPrefixes?: string[] | undefined;
   /**
    * Which entry of a wrapped checkpoint holds the state_dict. Default: 'model', then 'state_dict', else the
    * top-level dict itself when it holds tensors.
    */
-  stateDictKey?: string;
+  stateDictKey?: string | undefined;
   /** Storages read from disk at the same time. Default 4. */
-  readConcurrency?: number;
+  readConcurrency?: number | undefined;
   /**
    * Called with non-fatal findings (skipped non-tensor values, placeholders in ignored entries, trailing bytes).
    * Default: none, they are dropped (Sotr.load passes its own, which warns; `sotr inspect` prints them).
    */
-  onWarning?: (message: string) => void;
+  onWarning?: ((message: string) => void) | undefined;
   /** Aborts the read between storages (rejects with AbortError). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** The container a checkpoint was read from: torch.save zip, torch.save legacy, or safetensors. */

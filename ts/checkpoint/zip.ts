@@ -204,9 +204,9 @@ export interface EntryReadOptions {
   /** Remaining inflate budget, shared by all entries of one read; reserved here before inflating, refunded on failure. */
   inflate: { left: number };
   /** Cap for this entry's size (e.g. maxPickleBytes for data.pkl). */
-  maxSize?: number;
+  maxSize?: number | undefined;
   /** Data offset from entryDataOffset, when already known. */
-  start?: number;
+  start?: number | undefined;
 }
 
 /** Reads one entry into an 8-byte-aligned buffer of its own. */

@@ -65,7 +65,7 @@ export interface CocoEvalOptions {
    * the means run over these (a run of `predict` with `classes` scored over all 80 would count the others as AP 0).
    * Default: every category of the ground truth.
    */
-  categories?: readonly (number | string)[];
+  categories?: readonly (number | string)[] | undefined;
 }
 
 /** What evaluateCoco() returns: COCOeval's 12 summary numbers and lines, the counts, and the AP per category. */

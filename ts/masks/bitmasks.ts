@@ -27,13 +27,13 @@ export interface BitMasksInit {
   /** Bit-packed words: count * height * wordsPerRow 64-bit words (or twice as many 32-bit ones); bits past the width zero. */
   data: BigUint64Array | Uint32Array;
   /** Must equal ceil(width / 64) when given. */
-  wordsPerRow?: number;
+  wordsPerRow?: number | undefined;
   /** Computed from the bits when omitted; must describe them when given. */
-  areas?: Int32Array;
+  areas?: Int32Array | undefined;
   /** [x0, y0, x1, y1] per mask, exclusive ends; given together with `areas`. */
-  boxes?: Int32Array;
+  boxes?: Int32Array | undefined;
   /** Sum of the sigmoid values inside each mask (dynamicConvMasks); null when unknown. */
-  softSums?: Float32Array | null;
+  softSums?: Float32Array | null | undefined;
 }
 
 function dim(what: string, v: unknown): number {

@@ -15,7 +15,7 @@ export interface LabelMapOptions {
    * What a covered pixel holds: 'instance' (default), 1 + the instance's index in the list; 'label', 1 + its class
    * label (a semantic map). 0 is background either way.
    */
-  by?: 'instance' | 'label';
+  by?: 'instance' | 'label' | undefined;
 }
 
 /** What labelMap() returns: row-major values, `width` × `height`. */

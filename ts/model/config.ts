@@ -21,21 +21,21 @@ export type NmsKernel = 'gaussian' | 'linear';
  */
 export interface PostprocessOptions {
   /** Class-probability threshold, strict `>` (SCORE_THR, 0.1). */
-  scoreThreshold?: number;
+  scoreThreshold?: number | undefined;
   /** Mask binarisation threshold, strict `>` (MASK_THR, 0.5). */
-  maskThreshold?: number;
+  maskThreshold?: number | undefined;
   /** Candidates kept before Matrix NMS (NMS_PRE, 500). */
-  nmsPre?: number;
+  nmsPre?: number | undefined;
   /** Matrix NMS decay kernel (NMS_KERNEL, 'gaussian'). */
-  nmsKernel?: NmsKernel;
+  nmsKernel?: NmsKernel | undefined;
   /** Gaussian sigma (NMS_SIGMA, 2). */
-  nmsSigma?: number;
+  nmsSigma?: number | undefined;
   /** Keep decayed scores `>=` this (UPDATE_THR, 0.05). */
-  updateThreshold?: number;
+  updateThreshold?: number | undefined;
   /** Final top-k (MAX_PER_IMG, 100). */
-  maxPerImage?: number;
+  maxPerImage?: number | undefined;
   /** Output filter applied after everything else: drop instances with score < minScore (0: none). */
-  minScore?: number;
+  minScore?: number | undefined;
   /**
    * Only these classes: labels (`instance.label`, 0-based) or names (`instance.category`, e.g. `['person', 'car']`).
    * The model then runs as if it had no other class: their candidates are dropped when candidates are selected,
@@ -44,7 +44,7 @@ export interface PostprocessOptions {
    * also means less post-processing. An empty list gives no instances; `null` (the default) keeps every class.
    * Resolved to sorted labels in `model.config.classes`.
    */
-  classes?: readonly (number | string)[] | null;
+  classes?: readonly (number | string)[] | null | undefined;
 }
 
 /** The constants of the official code; each is a Sotr.load option of the same name. */
@@ -358,21 +358,21 @@ export const LOAD_OPTION_KEYS = keysOf<SotrLoadOptions>()(
 /** Options accepted by Sotr.load besides the constants. */
 export interface SotrLoadOptions extends ConfigOverrides {
   /** 'auto' | 'cpu' | 'cuda' | 'cuda:N' (default 'auto'). */
-  device?: string;
+  device?: string | undefined;
   /** Arithmetic of every op (default 'fp32'). */
-  precision?: Precision;
+  precision?: Precision | undefined;
   /**
    * Queue a prediction's ops on the model's device without waiting for each one's completion (no event-loop round
    * trip per op, so small GPU kernels do not wait for JavaScript). A failing op is reported by the prediction's next
    * host read, as the same typed error. Default: on for GPU models, off on the CPU; SOTR_DEFERRED_OPS=1 or 0 overrides.
    */
-  deferredOps?: boolean;
+  deferredOps?: boolean | undefined;
   /** Warnings at load (unexpected keys, NaN or infinite weights, placeholders in the file): default process.emitWarning with code 'SOTR_MODEL'. */
-  onWarning?: (message: string) => void;
+  onWarning?: ((message: string) => void) | undefined;
   /** Fail on unexpected keys, and on NaN or infinite values in the model's tensors, instead of warning (default false). */
-  strict?: boolean;
+  strict?: boolean | undefined;
   /** Cancels loading. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** State-dict key inside a wrapped checkpoint (default: 'model' when present). */
-  stateDictKey?: string;
+  stateDictKey?: string | undefined;
 }

@@ -41,9 +41,9 @@ export interface RandomModelStructure {
 /** Options of the random-model writers: a preset, a seed, and any structure field to override. */
 export interface RandomModelOptions extends Partial<RandomModelStructure> {
   /** Widths and depths (default 'tiny': default constants, widths 8..48, FPN 16, 2 transformer layers). */
-  preset?: RandomModelPreset;
+  preset?: RandomModelPreset | undefined;
   /** Seed of the generator (default 1, as the CLI's `--model tiny` and the benchmarks: its tiny model finds instances on the example images, where some seeds find few). */
-  seed?: number;
+  seed?: number | undefined;
 }
 
 const RANDOM_MODEL_OPTION_KEYS = keysOf<RandomModelOptions>()(

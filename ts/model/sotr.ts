@@ -56,25 +56,25 @@ export interface PredictOptions extends PostprocessOptions {
    * time; no synchronisation between stages, so the device idles as it does unprofiled). Ops other code of this thread
    * runs meanwhile are counted too.
    */
-  profile?: boolean | 'ops';
+  profile?: boolean | 'ops' | undefined;
   /** Adds the network's intermediate tensors (host copies). */
-  intermediates?: boolean;
+  intermediates?: boolean | undefined;
   /** Cancels the prediction (work already running on the device finishes first). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Largest decoded image accepted, in pixels (default sharp's 268402689; 0: no limit). */
-  limitInputPixels?: number;
+  limitInputPixels?: number | undefined;
   /**
    * Encodes each instance's mask as COCO RLE natively, on the CPU worker threads, with the prediction (default true):
    * `mask.toRLE()` and `toCocoRLE()` then return the stored string instead of scanning the mask on the JavaScript
    * thread (~1.6 ms a 640×480 mask there, against ~12 µs natively). `false` skips it.
    */
-  rle?: boolean;
+  rle?: boolean | undefined;
   /**
    * Traces each instance's mask borders natively with the prediction (`instance.contours`, as OpenCV's
    * findContours gives them; see masksToContours): `true` for the outer borders as simple chains, or
    * `{ mode: 'external' | 'ccomp', approx: 'simple' | 'none' }`. Default off.
    */
-  contours?: boolean | { mode?: 'external' | 'ccomp'; approx?: 'simple' | 'none' };
+  contours?: boolean | { mode?: 'external' | 'ccomp'; approx?: 'simple' | 'none' } | undefined;
 }
 
 /** Every predict option, for the unknown-key check (the compiler keeps the list equal to the interface). */

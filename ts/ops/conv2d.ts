@@ -11,28 +11,28 @@ export type ConvActivation = 'none' | 'relu' | 'leakyRelu' | 'sigmoid';
 /** Options of conv2d(): geometry, the fused epilogue's terms and the CPU algorithm. */
 export interface Conv2dOptions extends OpOptions {
   /** [O]: added per output channel. */
-  bias?: Tensor;
+  bias?: Tensor | undefined;
   /** Default 1. */
-  stride?: Pair;
+  stride?: Pair | undefined;
   /** Zero padding on each side, default 0. */
-  padding?: Pair;
+  padding?: Pair | undefined;
   /** Default 1. */
-  dilation?: Pair;
+  dilation?: Pair | undefined;
   /** Default 1. */
-  groups?: number;
+  groups?: number | undefined;
   /** [O]: multiplies per output channel after the bias (FrozenBN folded: weight / sqrt(var + eps)). */
-  scale?: Tensor;
+  scale?: Tensor | undefined;
   /** [O]: added per output channel after the scale (FrozenBN folded: bias - mean * scale). */
-  shift?: Tensor;
+  shift?: Tensor | undefined;
   /** [N, O, Ho, Wo]: added after scale/shift and alpha, before the activation (ResNet shortcut). */
-  residual?: Tensor;
+  residual?: Tensor | undefined;
   /** Multiplies the convolution result (after bias/scale/shift), default 1 (e.g. a ReZero gate g). */
-  alpha?: number;
+  alpha?: number | undefined;
   /** Multiplies the residual, default 1. */
-  beta?: number;
-  activation?: ConvActivation;
+  beta?: number | undefined;
+  activation?: ConvActivation | undefined;
   /** LeakyReLU slope (default 0.01). */
-  negativeSlope?: number;
+  negativeSlope?: number | undefined;
   /**
    * CPU algorithm: 'auto' (default: Winograd for 3x3 stride-1 dilation-1 ungrouped convs with >= 16 input and output
    * channels, else im2col + GEMM), 'direct' (always im2col + GEMM: the smallest rounding error), 'winograd' (the
@@ -43,7 +43,7 @@ export interface Conv2dOptions extends OpOptions {
    * value except 'winograd2' (its Winograd F(2x2, 3x3) kernels, opt-in), and 'auto' too where Winograd applies when
    * SOTR_CUDA_CONV_WINOGRAD=1.
    */
-  algorithm?: 'auto' | 'direct' | 'winograd' | 'winograd2' | 'winograd4';
+  algorithm?: 'auto' | 'direct' | 'winograd' | 'winograd2' | 'winograd4' | undefined;
 }
 
 /** @internal Plain-object attributes of the conv-like ops. */

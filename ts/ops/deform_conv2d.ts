@@ -6,7 +6,7 @@ import { checkOptions } from '../options';
 /** Options of deformConv2d(): conv2d's options (less `algorithm`) and the deformable group count. */
 export interface DeformConv2dOptions extends Omit<Conv2dOptions, 'algorithm'> {
   /** Deformable groups: input channels split into this many groups, each with its own offsets/mask (default 1). */
-  deformGroups?: number;
+  deformGroups?: number | undefined;
 }
 
 /**

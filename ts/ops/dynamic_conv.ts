@@ -7,18 +7,18 @@ import { checkOptions, keysOf } from '../options';
 /** Options of dynamicConv(). */
 export interface DynamicConvOptions extends OpOptions {
   /** Apply the sigmoid (default true); false returns the logits. */
-  sigmoid?: boolean;
+  sigmoid?: boolean | undefined;
 }
 
 /** Options of dynamicConvMasks(). */
 export interface DynamicConvMasksOptions extends OpOptions {
   /** A pixel is set where sigmoid(logit) > threshold (default 0.5, in [0, 1]). */
-  threshold?: number;
+  threshold?: number | undefined;
   /**
    * Return a DeviceBitMasks holding the result tensors on the features'
    * device (to chain into matrixNms without a copy) instead of a host BitMasks.
    */
-  keepOnDevice?: boolean;
+  keepOnDevice?: boolean | undefined;
 }
 
 const DYNAMIC_CONV_OPTION_KEYS = keysOf<DynamicConvOptions>()('precision', 'signal', 'sigmoid');

@@ -6,14 +6,14 @@ import { checkOptions, keysOf } from '../options';
 /** Options of groupNorm(): the affine weight and bias, eps and a fused activation. */
 export interface GroupNormOptions extends OpOptions {
   /** [C] affine scale (gamma). */
-  weight?: Tensor;
+  weight?: Tensor | undefined;
   /** [C] affine shift (beta). */
-  bias?: Tensor;
+  bias?: Tensor | undefined;
   /** Default 1e-5. */
-  eps?: number;
+  eps?: number | undefined;
   /** Fused after the affine transform (the mask branch's GN + ReLU). */
-  activation?: 'none' | 'relu' | 'leakyRelu';
-  negativeSlope?: number;
+  activation?: 'none' | 'relu' | 'leakyRelu' | undefined;
+  negativeSlope?: number | undefined;
 }
 
 /**

@@ -9,15 +9,15 @@ export type InterpolateMode = 'bilinear' | 'nearest';
 /** Options of interpolate(): the output size (`size` or `scaleFactor`), the mode and alignCorners. */
 export interface InterpolateOptions extends OpOptions {
   /** Output [h, w] (or one number for both). Exactly one of size / scaleFactor. */
-  size?: number | readonly [number, number];
+  size?: number | readonly [number, number] | undefined;
   /** Output = floor(input * scaleFactor); the interpolation uses 1 / scaleFactor as torch does. */
-  scaleFactor?: number | readonly [number, number];
+  scaleFactor?: number | readonly [number, number] | undefined;
   /** Alias of scaleFactor. */
-  scale?: number | readonly [number, number];
+  scale?: number | readonly [number, number] | undefined;
   /** Default 'bilinear'. */
-  mode?: InterpolateMode;
+  mode?: InterpolateMode | undefined;
   /** Bilinear only; default false (SOTR uses false everywhere). */
-  alignCorners?: boolean;
+  alignCorners?: boolean | undefined;
 }
 
 const INTERPOLATE_OPTION_KEYS = keysOf<InterpolateOptions>()('precision', 'signal', 'size', 'scaleFactor', 'scale', 'mode', 'alignCorners');

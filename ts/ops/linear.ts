@@ -5,11 +5,11 @@ import { checkOptions, keysOf } from '../options';
 /** Options of linear(): the bias and a fused activation. */
 export interface LinearOptions extends OpOptions {
   /** [out] */
-  bias?: Tensor;
+  bias?: Tensor | undefined;
   /** Applied after the bias (default 'none'). */
-  activation?: 'none' | 'relu' | 'leakyRelu' | 'sigmoid';
+  activation?: 'none' | 'relu' | 'leakyRelu' | 'sigmoid' | undefined;
   /** LeakyReLU slope (default 0.01). */
-  negativeSlope?: number;
+  negativeSlope?: number | undefined;
 }
 
 /** torch.nn.functional.linear: x [..., in] · weight[out, in]ᵀ + bias -> [..., out], on the shared GEMM core. */

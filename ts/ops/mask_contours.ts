@@ -27,9 +27,9 @@ export interface ContourOptions extends OpOptions {
    * 'external' (default; OpenCV's RETR_EXTERNAL): the outer border of every component that is not inside a hole of
    * another. 'ccomp' (RETR_CCOMP): every component's outer border, each followed by its holes.
    */
-  mode?: 'external' | 'ccomp';
+  mode?: 'external' | 'ccomp' | undefined;
   /** 'simple' (default; CHAIN_APPROX_SIMPLE): the points where the border turns. 'none': every border pixel. */
-  approx?: 'simple' | 'none';
+  approx?: 'simple' | 'none' | undefined;
 }
 
 const CONTOUR_OPTION_KEYS = keysOf<ContourOptions>()('mode', 'approx', 'precision', 'signal');

@@ -8,16 +8,16 @@ export type Activation = 'none' | 'relu' | 'leakyRelu' | 'sigmoid';
 /** Options of matmul(). */
 export interface MatmulOptions extends OpOptions {
   /** Transposes the stored `a` (default false). */
-  transA?: boolean;
+  transA?: boolean | undefined;
   /** Transposes the stored `b` (default false). */
-  transB?: boolean;
+  transB?: boolean | undefined;
   /** Added per output column before `alpha` and the activation. */
-  bias?: Tensor;
+  bias?: Tensor | undefined;
   /** Scale of the product plus bias (default 1). */
-  alpha?: number;
-  activation?: Activation;
+  alpha?: number | undefined;
+  activation?: Activation | undefined;
   /** Slope of 'leakyRelu' for negative inputs (default 0.01). */
-  negativeSlope?: number;
+  negativeSlope?: number | undefined;
 }
 
 const MATMUL_OPTION_KEYS = keysOf<MatmulOptions>()('precision', 'signal', 'transA', 'transB', 'bias', 'alpha', 'activation', 'negativeSlope');

@@ -10,11 +10,11 @@ export type MatrixNmsKernel = 'gaussian' | 'linear';
 /** Options of matrixNms(). */
 export interface MatrixNmsOptions extends OpOptions {
   /** 'gaussian' (default): exp(-sigma IoU^2) / exp(-sigma comp^2); 'linear': (1 - IoU) / (1 - comp). */
-  kernel?: MatrixNmsKernel;
+  kernel?: MatrixNmsKernel | undefined;
   /** Gaussian sigma (default 2, as SOTR), >= 0. */
-  sigma?: number;
+  sigma?: number | undefined;
   /** Where to run for host BitMasks (default 'cpu'); tensors run on their own device. */
-  device?: string;
+  device?: string | undefined;
 }
 
 /** The masks matrixNms takes: a uint8 [N, H, W] tensor (nonzero = set), a BitMasks or a DeviceBitMasks. */

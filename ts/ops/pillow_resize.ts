@@ -11,16 +11,16 @@ export interface PillowResizeOptions extends OpOptions {
    * With `std`: return the network input instead of pixels: float32 [1, C, Hp, Wp] holding
    * (v − mean[c]) / std[c] computed in float32, zero padded. One number per channel.
    */
-  mean?: readonly number[];
-  std?: readonly number[];
+  mean?: readonly number[] | undefined;
+  std?: readonly number[] | undefined;
   /** With mean/std: pad the height and width with zeros up to a multiple of this (default 1). */
-  padMultiple?: number;
+  padMultiple?: number | undefined;
   /**
    * Convert to 3-channel BGR (the output, and mean/std, then have 3 channels) from pixels whose colour channels are
    * in this order: C = 1 or 2 grey (+ alpha) replicated, C = 3 reordered, C = 4 alpha dropped (Pillow's
    * convert('RGB'), then detectron2's BGR). Channels are resampled independently, so this equals converting first.
    */
-  toBgr?: 'rgb' | 'bgr';
+  toBgr?: 'rgb' | 'bgr' | undefined;
 }
 
 /**

@@ -7,22 +7,22 @@ import { checkOptions, keysOf } from '../options';
 export interface MaxPool2dOptions extends OpOptions {
   kernelSize: Pair;
   /** Default: kernelSize. */
-  stride?: Pair;
-  padding?: Pair;
-  dilation?: Pair;
-  ceilMode?: boolean;
+  stride?: Pair | undefined;
+  padding?: Pair | undefined;
+  dilation?: Pair | undefined;
+  ceilMode?: boolean | undefined;
 }
 
 /** Options of avgPool2d(), as torch's avg_pool2d takes them (`kernelSize` required). */
 export interface AvgPool2dOptions extends OpOptions {
   kernelSize: Pair;
   /** Default: kernelSize. */
-  stride?: Pair;
-  padding?: Pair;
-  ceilMode?: boolean;
+  stride?: Pair | undefined;
+  padding?: Pair | undefined;
+  ceilMode?: boolean | undefined;
   /** Count the zero padding in the divisor (default true, as torch). */
-  countIncludePad?: boolean;
-  divisorOverride?: number;
+  countIncludePad?: boolean | undefined;
+  divisorOverride?: number | undefined;
 }
 
 const pair = (v: Pair | undefined) => (v === undefined ? undefined : typeof v === 'number' ? v : [...v]);

@@ -27,7 +27,7 @@ export interface RankCandidatesInput {
 /** Options of rankCandidates(). */
 export interface RankCandidatesOptions extends OpOptions {
   /** Keep at most this many (default: all). */
-  nmsPre?: number;
+  nmsPre?: number | undefined;
 }
 
 /** The kept candidates, best first: CPU tensors of `kept` entries (the caller disposes them). */

@@ -16,18 +16,18 @@ export interface ResizeMasksOptions extends OpOptions {
   /** [H0, W0]: the original image size. */
   size: readonly [number, number];
   /** A pixel is in the mask when the resized value is above this (default 0.5). */
-  threshold?: number;
+  threshold?: number | undefined;
 }
 
 /** Options of resizeMasksToList(): resizeMasks' options and `rle`. */
 export interface ResizeMasksToListOptions extends ResizeMasksOptions {
   /** Also encodes each mask as COCO RLE natively (maskRle), so the masks' toRLE() / toCocoRLE() return at once. */
-  rle?: boolean;
+  rle?: boolean | undefined;
 }
 
 /** @internal resizeMasksToInstances' options: also each mask's contours, traced natively (maskContours). */
 export interface ResizeMasksToInstancesOptions extends ResizeMasksToListOptions {
-  contours?: Pick<ContourOptions, 'mode' | 'approx'>;
+  contours?: Pick<ContourOptions, 'mode' | 'approx'> | undefined;
 }
 
 const RESIZE_MASKS_KEYS = keysOf<ResizeMasksOptions>()('precision', 'signal', 'ratio', 'crop', 'size', 'threshold');

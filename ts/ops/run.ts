@@ -28,9 +28,9 @@ export interface OpOptions {
    * ops where the CPU has AVX512-BF16 (`backendInfo().cpu.bf16`) and runs fp32 otherwise; 'tf32' and 'fp16' run
    * fp32 there.
    */
-  precision?: Precision;
+  precision?: Precision | undefined;
   /** Cancels the op if it has not started yet. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** The keys every op's options may have (each op adds its own; ts/options.ts checks them). */

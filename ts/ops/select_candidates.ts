@@ -13,7 +13,7 @@ export interface SelectCandidatesOptions extends OpOptions {
    * Only these class indices give candidates, as if every other class's logits were -inf (point NMS runs per class,
    * so the candidates of the classes kept are the same as without the option). Default: every class.
    */
-  classes?: readonly number[];
+  classes?: readonly number[] | undefined;
 }
 
 /** The candidates, in row-major (cell, class) order: CPU tensors of `count` entries (the caller disposes them). */

@@ -29,12 +29,12 @@ export type TwinAttentionMode = 'parallel' | 'sequential';
 /** Options of twinAttention(). */
 export interface TwinAttentionOptions extends OpOptions {
   /** Attention heads; C must be divisible by it (default 8, SOTR's value). */
-  heads?: number;
+  heads?: number | undefined;
   /**
    * 'parallel' (default, the released code): y = x + gCol·ColMHA(x) + gRow·RowMHA(x).
    * 'sequential' (the paper's text): t = x + gCol·ColMHA(x), y = t + gRow·RowMHA(t).
    */
-  mode?: TwinAttentionMode;
+  mode?: TwinAttentionMode | undefined;
 }
 
 const OP = 'twinAttention';

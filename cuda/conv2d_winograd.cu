@@ -7,7 +7,8 @@
 //   3. 16 GEMMs           M[k] = U[k] * V[k]                   (one batched GEMM-core launch,
 //                                                               call.precision, split-K where it pays)
 //   4. output transform   M -> y with the conv epilogue        (one thread per channel and tile)
-// Steps 2-4 run in passes of tiles when V or M would exceed kPassFloats.
+// Steps 2-4 run in passes of tiles when V or M would exceed kPassFloats
+// (or SOTR_CUDA_WINOGRAD_PASS_FLOATS, lower, for tests).
 // Threads of a warp take consecutive tiles: V and M are read and written
 // coalesced.
 #include <algorithm>
@@ -32,6 +33,13 @@ using wino_cuda::F2Geom;
 // 3 passes of 8192 tiles (the last partial); the op test has that case.
 constexpr int64_t kPassFloats = int64_t(1) << 25;
 constexpr int kThreads = 256;
+
+// The pass cap in use: SOTR_CUDA_WINOGRAD_PASS_FLOATS (4096..kPassFloats) lowers it, so that gpu-check's sanitizer
+// stage runs the multi-pass loop on small, untimed cases (the only multi-pass case at the full cap is a timed one).
+int64_t passFloats() {
+  static const int64_t cap = env::integer("SOTR_CUDA_WINOGRAD_PASS_FLOATS", kPassFloats, 4096, kPassFloats);
+  return cap;
+}
 
 inline unsigned gridFor(int64_t total) {
   return static_cast<unsigned>(std::min<int64_t>((total + kThreads - 1) / kThreads, int64_t(1) << 20));
@@ -85,7 +93,7 @@ void runConv2dWinogradCuda(const Conv2dPlan& p, const OpCall& call, const GemmEp
   if (g.O > INT_MAX || g.C > INT_MAX || g.N > INT_MAX)
     fail(ErrorKind::Range, "conv2d: sizes beyond 2^31 are not supported by the CUDA Winograd path");
   cudaStream_t stream = static_cast<cudaStream_t>(ctx.stream);
-  const int64_t tc = wino_cuda::f2TilesPerPass(f, kPassFloats), ldT = wino_cuda::f2Ld(tc);
+  const int64_t tc = wino_cuda::f2TilesPerPass(f, passFloats()), ldT = wino_cuda::f2Ld(tc);
 
   // 1. U [16][O][ldC] per call (a cached copy would keep a second, 16/9 times
   // larger, copy of every 3x3 weight on the device).

@@ -234,7 +234,8 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
   // as in Pillow ('warning' refused those).
   let failOn: 'truncated' | 'error' = 'truncated';
   const open = () => sharp(bytes, { autoOrient: true, ignoreIcc: true, limitInputPixels: limit || false, failOn });
-  try {
+  const attempt = async (): Promise<DecodedPixels> => {
+    failOn = 'truncated';
     const meta = await open().metadata();
     // A TIFF whose strips end early (an uncompressed one cut short) is only a libtiff error, not a truncation to
     // libvips: at 'truncated' it decoded with black rows, where Pillow refuses it ("image file is truncated").
@@ -280,6 +281,17 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
     }
     const { data, info } = await open().raw().toBuffer({ resolveWithObject: true });
     return { pixels: data, width: info.width, height: info.height, channels: channelCount(info.channels), order: 'rgb' };
+  };
+  try {
+    // libvips keeps one error buffer for the process: an overlay or another decode running meanwhile (the CLI's
+    // worker) can clear it, and a failed decode then says only "Unknown error". Up to twice more, to name the cause.
+    for (let tries = 1; ; tries++) {
+      try {
+        return await attempt();
+      } catch (e) {
+        if (tries === 3 || e instanceof ImageDecodeError || !/^\s*(Unknown error)?\s*$/.test((e as Error)?.message ?? '')) throw e;
+      }
+    }
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
     const msg = (e as Error)?.message ?? String(e);

@@ -31,6 +31,11 @@ async function main(): Promise<void> {
     if (item.error) console.log(item.index, item.image, item.error.message);
     else console.log(item.prediction.instances.length);
   }
+  // Items carry the source's own element type.
+  for await (const item of model.predictEach(['a.jpg', 'b.jpg'])) {
+    const p: string = item.image;
+    void p;
+  }
   const each: PredictEachItem[] = [];
   for await (const item of model.predictEach(frames(), { signal: ac.signal })) each.push(item);
   // @ts-expect-error: one path is for predict(), not predictEach()

@@ -6,6 +6,7 @@ export {
   inspectCheckpoint,
   type PredictOptions,
   type PredictEachItem,
+  type SourceImage,
   type Prediction,
   type StageTimes,
   type Intermediates,

@@ -88,10 +88,16 @@ const PREDICT_OPTION_KEYS = keysOf<PredictOptions>()(
   'contours',
 );
 
-/** One image's outcome in `predictEach`: its position in the source, the image as given, and its result or error. */
-export type PredictEachItem =
-  | { index: number; image: ImageInput; prediction: Prediction; error?: undefined }
-  | { index: number; image: ImageInput; prediction?: undefined; error: Error };
+/**
+ * One image's outcome in `predictEach`: its position in the source, the image as given (typed as the source's
+ * elements: a `string` for a list of paths), and its result or error.
+ */
+export type PredictEachItem<T extends ImageInput = ImageInput> =
+  | { index: number; image: T; prediction: Prediction; error?: undefined }
+  | { index: number; image: T; prediction?: undefined; error: Error };
+
+/** The element type of a predictEach source (an iterable or async iterable of images). */
+export type SourceImage<S> = S extends AsyncIterable<infer A> ? (A extends ImageInput ? A : ImageInput) : S extends Iterable<infer I> ? (I extends ImageInput ? I : ImageInput) : ImageInput;
 
 /** Wall time of each stage of one prediction, in milliseconds (predict's `profile: true`). */
 export interface StageTimes {
@@ -449,7 +455,7 @@ export class Sotr {
   predictEach<S extends Iterable<ImageInput> | AsyncIterable<ImageInput>>(
     images: S extends string ? never : S,
     options: PredictOptions = {},
-  ): AsyncGenerator<PredictEachItem, void, undefined> {
+  ): AsyncGenerator<PredictEachItem<SourceImage<S>>, void, undefined> {
     if (this.#disposed || this.#disposing) throw new DisposedError('Sotr model');
     checkOptions('predictEach', options, PREDICT_OPTION_KEYS);
     checkImageSource(images);
@@ -457,7 +463,7 @@ export class Sotr {
     // Option values once, here, rather than as the same error for every image.
     this.#postOptions(options, 'predictEach');
     checkOutputOptions('predictEach', options);
-    return this.#pipeline(images, options, true);
+    return this.#pipeline(images, options, true) as AsyncGenerator<PredictEachItem<SourceImage<S>>, void, undefined>;
   }
 
   async #predictMany(images: readonly ImageInput[], options: PredictOptions): Promise<Prediction[]> {

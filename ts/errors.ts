@@ -178,9 +178,12 @@ export class DeviceLostError extends SotrError {
 export class AbortError extends SotrError {
   /** `reason`: the signal's (`signal.reason`: what abort() was given, a TimeoutError for AbortSignal.timeout()), kept as
    * `cause` so that a caller can tell a timeout from a cancellation. */
+  /** What was aborted: the call ('predict', 'Sotr.load') or, from the addon, the op ('conv2d'). */
+  readonly operation: string;
   constructor(what = 'operation', reason?: unknown) {
     super('SOTR_ABORTED', `${what} was aborted`, reason !== undefined ? { cause: reason } : {});
     this.name = 'AbortError';
+    this.operation = what;
   }
 }
 

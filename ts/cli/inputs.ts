@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './args';
+import { realOutPath } from './out_files';
 
 // .heic and .bmp are searched although sharp's libvips reads neither: each becomes an error line that says so (and what
 // to do), rather than being passed over in silence.
@@ -68,25 +69,8 @@ function utf8Entries(
 const folderPrefix = (real: string): string => (real.endsWith(path.sep) ? real : real + path.sep);
 
 /**
- * A path through its symbolic links (two spellings of one file are one image). A missing file (or a dangling link)
- * keeps its name in its folder's real path, as folderRealKeys spells it, so that a resume matches its error line.
- */
-function realKey(p: string): string {
-  try {
-    return fs.realpathSync.native(p);
-  } catch {
-    const dir = path.dirname(path.resolve(p));
-    try {
-      return path.join(fs.realpathSync.native(dir), path.basename(p));
-    } catch {
-      return path.resolve(p);
-    }
-  }
-}
-
-/**
  * A plain file's key: its folder's real path (looked up once per folder, through folder links) and its name. A linked
- * file keeps its own name (realKey follows it); a missing folder is made absolute. expandInputs deduplicates by it,
+ * file keeps its own name (realOutPath follows it); a missing folder is made absolute. expandInputs deduplicates by it,
  * and a resume matches earlier lines by it (journal.ts, doneLookup).
  */
 export function folderRealKeys(): (p: string) => string {
@@ -94,7 +78,7 @@ export function folderRealKeys(): (p: string) => string {
   return (p) => {
     const dir = path.dirname(p);
     let prefix = prefixes.get(dir);
-    if (prefix === undefined) prefixes.set(dir, (prefix = folderPrefix(realKey(dir))));
+    if (prefix === undefined) prefixes.set(dir, (prefix = folderPrefix(realOutPath(dir))));
     return prefix + path.basename(p);
   };
 }
@@ -105,7 +89,7 @@ export function folderRealKeys(): (p: string) => string {
 function walk(dir: string, out: Array<[string, string]>, warn: (m: string) => void, skips: InputSkips, visited: Set<string>): void {
   let real: string;
   try {
-    real = fs.realpathSync.native(dir); // as realKey's, so that a file's key is the same whichever way it came
+    real = fs.realpathSync.native(dir); // as realOutPath's, so that a file's key is the same whichever way it came
   } catch (e) {
     warn(`skipping folder ${dir}: ${(e as Error).message}`);
     skips.folders++;
@@ -128,7 +112,7 @@ function walk(dir: string, out: Array<[string, string]>, warn: (m: string) => vo
         st = undefined; // a dangling or looping link: an image name becomes an error line, as a missing file
       }
       if (st?.isDirectory() && !isImageName(name)) walk(p, out, warn, skips, visited);
-      else if (isImageName(name)) out.push([p, realKey(p)]);
+      else if (isImageName(name)) out.push([p, realOutPath(p)]);
     } else if (e.isFile() && isImageName(name)) out.push([p, realPrefix + name]);
   }
 }
@@ -267,7 +251,7 @@ export function expandInputs(inputs: string[], warn: (m: string) => void = () =>
   // Keyed by the real path, found once per entry: a folder's files get it from the walk, other plain files (not
   // links) from their folder's, looked up once per folder (a list or glob of 100k images in a few folders).
   const plainKey = folderRealKeys();
-  const add = (p: string, key: string = realKey(p)) => {
+  const add = (p: string, key: string = realOutPath(p)) => {
     if (seen.has(key)) return;
     seen.add(key);
     out.push(path.normalize(p));
@@ -302,13 +286,13 @@ export function expandInputs(inputs: string[], warn: (m: string) => void = () =>
         for (const p of readList(input, path.dirname(input))) one(p, true);
       } else if (!fromList && (st.isFIFO() || st.isCharacterDevice())) {
         for (const p of readList(input, null)) one(p, true);
-      } else add(input, lst!.isSymbolicLink() ? realKey(input) : plainKey(input));
+      } else add(input, lst!.isSymbolicLink() ? realOutPath(input) : plainKey(input));
     } else if (hasGlob(input)) {
       // A pattern ending in '*' or '**' takes image names only (the folder's other files are not meant).
       const keep = (f: string) => isImageName(f) || !/\*\*?$/.test(input);
       const found = globMatches(input, warn, skips, keep).filter(([f]) => keep(f));
       if (!found.length) throw new UsageError(`no files match ${input}`);
-      for (const [p, plain] of found) add(p, plain ? plainKey(p) : realKey(p));
+      for (const [p, plain] of found) add(p, plain ? plainKey(p) : realOutPath(p));
     } else if (fromList) {
       add(input); // listed but missing: it becomes a result line with an error, like any unreadable image
     } else {

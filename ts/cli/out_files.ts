@@ -141,7 +141,7 @@ export function takeLock(out: string, key: string = out): () => void {
         // Created but its record not written (a full disk): ours to remove, or the next run would wait for it.
         fs.closeSync(fd);
         fs.rmSync(file, { force: true });
-        throw outputError('--out', file, e);
+        throw e; // named by the catch below
       }
       fs.closeSync(fd);
       break;

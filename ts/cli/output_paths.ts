@@ -61,9 +61,6 @@ export function writableOption(flagName: string, p: string, kind: 'file' | 'fold
   }
 }
 
-/** A path through its symbolic links, existing or not (two names of one file are one output). */
-const samePathKey = realOutPath;
-
 // Two outputs on one path would overwrite each other (--coco over --out: the results are gone at the rerun),
 // and an output over --image-ids destroys the annotations: refused before the run.
 export function distinctPaths(s: OutputOptions, imageIdsFile: string | undefined): void {
@@ -75,7 +72,7 @@ export function distinctPaths(s: OutputOptions, imageIdsFile: string | undefined
   if (imageIdsFile !== undefined) named.push(['--image-ids', imageIdsFile]);
   const seen = new Map<string, string>();
   for (const [what, p] of named) {
-    const key = samePathKey(p);
+    const key = realOutPath(p);
     const other = seen.get(key);
     if (other !== undefined) throw new UsageError(`${other} and ${what} are the same path (${p}): give each its own`);
     seen.set(key, what);
@@ -85,12 +82,12 @@ export function distinctPaths(s: OutputOptions, imageIdsFile: string | undefined
 // An output over one of the images would replace it.
 export function outputsNotInputs(s: OutputOptions, files: string[]): void {
   const outs = new Map<string, string>();
-  if (!toStdout(s)) outs.set(s.outFile, '--out').set(samePathKey(settingsFile(s.outFile)), `--out's settings record`);
-  if (s.coco !== undefined) outs.set(samePathKey(s.coco), '--coco');
+  if (!toStdout(s)) outs.set(s.outFile, '--out').set(realOutPath(settingsFile(s.outFile)), `--out's settings record`);
+  if (s.coco !== undefined) outs.set(realOutPath(s.coco), '--coco');
   const names = new Set([...outs.keys()].map((k) => path.basename(k)));
   for (const f of files) {
     if (!names.has(path.basename(f))) continue; // no file system call for most images
-    const what = outs.get(samePathKey(f));
+    const what = outs.get(realOutPath(f));
     if (what) throw new UsageError(`${what} is one of the input images (${f}): give another path`);
   }
 }
@@ -99,7 +96,7 @@ export function outputsNotInputs(s: OutputOptions, files: string[]): void {
 // folder as the output folder, the overlays would replace the images; an output folder inside an input folder would
 // be read back as new images by the next run. Left out with a warning.
 export function notInOutputFolders(s: OutputOptions, files: string[], warn: (m: string) => void): string[] {
-  const outDirs = [s.viz, s.labelMaps].filter((d): d is string => d !== undefined).map((d) => [d, samePathKey(d).replace(/[/\\]*$/, path.sep)] as const);
+  const outDirs = [s.viz, s.labelMaps].filter((d): d is string => d !== undefined).map((d) => [d, realOutPath(d).replace(/[/\\]*$/, path.sep)] as const);
   if (!outDirs.length) return files;
   const realKey = folderRealKeys(); // one realpath per folder
   const left = new Map<string, number>();

@@ -382,7 +382,10 @@ async function predictLocked(s: Settings, files: string[], skips: { folders: num
   if (s.viz) removeStalePartials(s.viz);
   if (s.labelMaps) removeStalePartials(s.labelMaps);
   if (s.coco) removeStalePartials(path.dirname(path.resolve(s.coco)), `${path.basename(s.coco)}.partial-`);
-  if (!toStdout(s)) removeStalePartials(path.dirname(settingsFile(settingsKey)), `${path.basename(settingsFile(settingsKey))}.partial-`);
+  if (!toStdout(s)) {
+    const record = settingsFile(settingsKey);
+    removeStalePartials(path.dirname(record), `${path.basename(record)}.partial-`);
+  }
   // Output names, unique over this run's images and those already in --out: an earlier run's image with the same
   // name (another folder) keeps its overlay.
   const outputs = {

@@ -26,6 +26,7 @@ export {
   type PostprocessOptions,
   type NmsKernel,
   type ConfigOverrides,
+  type FrozenSotrConstants,
 } from './config';
 export type { Instance, PostprocessTrace } from './postprocess';
 export {

@@ -283,15 +283,7 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
     return { pixels: data, width: info.width, height: info.height, channels: channelCount(info.channels), order: 'rgb' };
   };
   try {
-    // libvips keeps one error buffer for the process: an overlay or another decode running meanwhile (the CLI's
-    // worker) can clear it, and a failed decode then says only "Unknown error". Up to twice more, to name the cause.
-    for (let tries = 1; ; tries++) {
-      try {
-        return await attempt();
-      } catch (e) {
-        if (tries === 3 || e instanceof ImageDecodeError || !/^\s*(Unknown error)?\s*$/.test((e as Error)?.message ?? '')) throw e;
-      }
-    }
+    return await retriedWithoutCause(attempt);
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
     const msg = (e as Error)?.message ?? String(e);
@@ -301,6 +293,21 @@ export async function decodePixels(input: ImageInput, options: { limitInputPixel
     const kind = unsupportedFormat(bytes);
     const hint = kind ? `: ${kind} is a format this build of sharp (libvips) does not read; convert it to PNG or JPEG` : '';
     throw new ImageDecodeError(`${label}: cannot decode the image (${msg})${hint}`, { cause: e, details: kind ? { format: kind } : undefined });
+  }
+}
+
+/**
+ * Runs a sharp decode, again (up to 3 times in all) while it fails with no cause: libvips keeps one error buffer for
+ * the process, and an overlay or another decode running meanwhile (the CLI's worker) can clear it, so a failed decode
+ * says only "Unknown error". Our own errors and errors with a cause are thrown at once.
+ */
+async function retriedWithoutCause<T>(decode: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await decode();
+    } catch (e) {
+      if (tries === 3 || e instanceof ImageDecodeError || !/^\s*(Unknown error)?\s*$/.test((e as Error)?.message ?? '')) throw e;
+    }
   }
 }
 

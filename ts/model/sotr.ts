@@ -255,9 +255,9 @@ function checkKeys(entries: ReadonlyMap<string, CheckpointEntry>, c: SotrCheckpo
  * aborted (during conv2d)", the signal's reason as cause. Other errors pass unchanged.
  */
 function predictAbort(e: unknown, signal: AbortSignal | undefined): unknown {
-  if (!(e instanceof AbortError) || !signal?.aborted || e.message.startsWith('predict ')) return e;
+  if (!(e instanceof AbortError) || !signal?.aborted || e.operation === 'predict') return e;
   const err = abortError(signal, 'predict');
-  err.message = `predict was aborted (during ${e.message.replace(/ was aborted$/, '')})`;
+  err.message = `predict was aborted (during ${e.operation})`;
   return err;
 }
 

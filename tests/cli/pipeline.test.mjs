@@ -112,6 +112,30 @@ test('resuming with other settings is refused (they are recorded beside the resu
   assert.is(JSON.parse(readFileSync(`${out}.settings.json`, 'utf8')).polygons, true);
 });
 
+test('--nms-kernel / --nms-sigma are recorded; a record from before them reads as the official gaussian, sigma 2', async () => {
+  const { dir, good, images } = imageFolder();
+  const out = path.join(dir, 'r.jsonl');
+  const one = path.join(images, good[0]);
+  let r = await fakeSotr(['predict', '-m', 'fake', '-i', one, '-o', out, '-q']);
+  assert.is(r.code, 0, r.stderr);
+  const record = JSON.parse(readFileSync(`${out}.settings.json`, 'utf8'));
+  assert.equal([record.nmsKernel, record.nmsSigma], ['gaussian', 2]);
+  // An older version's record has neither key: the same settings as the defaults, given or not.
+  delete record.nmsKernel;
+  delete record.nmsSigma;
+  writeFileSync(`${out}.settings.json`, JSON.stringify(record));
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', one, '-o', out, '--nms-kernel', 'gaussian', '--nms-sigma', '2']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /nothing to do/);
+  // The linear kernel has no sigma: only the kernel is named as differing.
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '--nms-kernel', 'linear']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /other settings: --nms-kernel linear \(the file: gaussian\)\. Resuming/);
+  r = await fakeSotr(['predict', '-m', 'fake', '-i', images, '-o', out, '--nms-sigma', '3']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /other settings: --nms-sigma 3 \(the file: 2\)\. Resuming/);
+});
+
 test('--classes is recorded with the settings (sorted, names and labels as given); a record without it means every class', async () => {
   const { dir, good } = imageFolder();
   const out = path.join(dir, 'c.jsonl');

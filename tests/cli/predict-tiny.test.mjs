@@ -87,6 +87,33 @@ mtest('predict --classes: only those classes, the same instances as without it (
   assert.match(r.stderr, /no class is named "no-such-class"/);
 });
 
+mtest('predict --nms-kernel / --nms-sigma: the API\'s nmsKernel / nmsSigma, recorded with the settings', async () => {
+  const [line] = readLines(out).filter((l) => l.instances?.length > 1);
+  const run = async (name, extra) => {
+    const res = path.join(outDir, `nms-${name}.jsonl`);
+    const r = await sotr(['predict', '--model', 'tiny', '--out', res, '--device', 'cpu', '-q', ...SIZE, ...extra, line.file]);
+    assert.is(r.code, 0, r.stderr);
+    return { instances: readLines(res)[0].instances, record: JSON.parse(readFileSync(`${res}.settings.json`, 'utf8')) };
+  };
+  const sameAsDefault = await run('sigma2', ['--nms-kernel', 'gaussian', '--nms-sigma', '2']);
+  assert.equal(sameAsDefault.instances, line.instances, 'the official values given explicitly change nothing');
+  assert.equal([sameAsDefault.record.nmsKernel, sameAsDefault.record.nmsSigma], ['gaussian', 2]);
+  // The same image through the API with the same options gives the CLI's instances.
+  const [file] = readdirSync(path.join(outDir, '.sotr-cache'));
+  for (const [name, extra, options] of [['linear', ['--nms-kernel', 'linear'], { nmsKernel: 'linear' }], ['sigma8', ['--nms-sigma', '8'], { nmsSigma: 8 }]]) {
+    const { instances, record } = await run(name, extra);
+    assert.not.equal(instances.map((i) => i.score), line.instances.map((i) => i.score), `${name}: other scores`);
+    assert.equal([record.nmsKernel, record.nmsSigma], name === 'linear' ? ['linear', null] : ['gaussian', 8]);
+    const model = await lib.Sotr.load(path.join(outDir, '.sotr-cache', file), { device: 'cpu', minSize: 320, ...options });
+    try {
+      const p = await model.predict(line.file);
+      assert.equal(instances.map((i) => [i.label, Math.fround(i.score)]), p.instances.map((i) => [i.label, Math.fround(i.score)]), name);
+    } finally {
+      await model.dispose();
+    }
+  }
+});
+
 mtest('predict --label-maps: an 8- or 16-bit PNG per image, equal to labelMap of its line (by instance and by label)', async () => {
   const sharp = (await import('sharp')).default;
   const lines = readLines(out).filter((l) => l.instances?.length).slice(0, 2);

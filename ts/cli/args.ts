@@ -219,6 +219,8 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
       --score-threshold <p>    class probability to become a candidate (0.1)
       --mask-threshold <p>     mask binarisation (0.5)
       --nms-pre <n>            candidates kept before Matrix NMS (500)
+      --nms-kernel <k>         Matrix NMS decay: gaussian (default) | linear
+      --nms-sigma <s>          the gaussian decay exp(-sigma·IoU²)'s sigma (2): larger suppresses overlaps more
       --update-threshold <p>   score kept after Matrix NMS (0.05)
       --max-per-image <n>      instances per image (100)
       --min-score <p>          drop instances scoring below this from the results (default: keep all)

@@ -104,9 +104,10 @@ export const sotrSegmenter: SegmenterFactory = async (o: SegmenterOptions): Prom
   }
   // The post-processing flags become the model's settings (the API's option names).
   const post: SotrLoadOptions = {};
-  for (const k of ['scoreThreshold', 'maskThreshold', 'nmsPre', 'updateThreshold', 'maxPerImage', 'minScore'] as const) {
+  for (const k of ['scoreThreshold', 'maskThreshold', 'nmsPre', 'nmsSigma', 'updateThreshold', 'maxPerImage', 'minScore'] as const) {
     if (o[k] !== undefined) post[k] = o[k];
   }
+  if (o.nmsKernel !== undefined) post.nmsKernel = o.nmsKernel;
   if (o.classes !== undefined) post.classes = o.classes;
   const model = await Sotr.load(source, {
     device: o.device,

@@ -52,6 +52,8 @@ const PREDICT_OPTIONS = {
   'score-threshold': { type: 'string' },
   'mask-threshold': { type: 'string' },
   'nms-pre': { type: 'string' },
+  'nms-kernel': { type: 'string' },
+  'nms-sigma': { type: 'string' },
   'update-threshold': { type: 'string' },
   'max-per-image': { type: 'string' },
   'min-score': { type: 'string' },
@@ -138,12 +140,20 @@ function settings(p: Parsed): Settings {
   const precision = precisionOption(p);
   const prob = { min: 0, max: 1 };
   const post: PostprocessFlags = {};
-  const set = <K extends Exclude<keyof PostprocessFlags, 'classes'>>(k: K, v: number | undefined) => {
+  const set = <K extends Exclude<keyof PostprocessFlags, 'classes' | 'nmsKernel'>>(k: K, v: number | undefined) => {
     if (v !== undefined) post[k] = v;
   };
   set('scoreThreshold', num(p, 'score-threshold', prob));
   set('maskThreshold', num(p, 'mask-threshold', prob));
   set('nmsPre', num(p, 'nms-pre', { min: 1, integer: true }));
+  const nmsKernel = str(p, 'nms-kernel');
+  if (nmsKernel !== undefined) {
+    if (nmsKernel !== 'gaussian' && nmsKernel !== 'linear') throw new UsageError(`--nms-kernel must be gaussian or linear, received '${nmsKernel}'`);
+    post.nmsKernel = nmsKernel;
+  }
+  set('nmsSigma', num(p, 'nms-sigma', { min: 0, exclusiveMin: true, max: 1e6 }));
+  // The sigma is the Gaussian kernel's only: with the linear one it would be recorded yet change nothing.
+  if (post.nmsSigma !== undefined && post.nmsKernel === 'linear') throw new UsageError('--nms-sigma is only used with the gaussian --nms-kernel');
   set('updateThreshold', num(p, 'update-threshold', prob));
   set('maxPerImage', num(p, 'max-per-image', { min: 1, integer: true }));
   set('minScore', num(p, 'min-score', prob));

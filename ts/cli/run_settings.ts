@@ -21,6 +21,10 @@ export interface RunSettings {
   scoreThreshold: number;
   maskThreshold: number;
   nmsPre: number;
+  /** Absent in older records, which were all made with the official kernel and sigma. */
+  nmsKernel?: 'gaussian' | 'linear';
+  /** null with the linear kernel (it has no sigma). */
+  nmsSigma?: number | null;
   updateThreshold: number;
   maxPerImage: number;
   minScore: number;
@@ -41,7 +45,8 @@ export interface RunSettingsInput {
   precision?: string;
   minSize?: number;
   maxSize?: number;
-  post: Partial<Record<'scoreThreshold' | 'maskThreshold' | 'nmsPre' | 'updateThreshold' | 'maxPerImage' | 'minScore', number>> & {
+  post: Partial<Record<'scoreThreshold' | 'maskThreshold' | 'nmsPre' | 'nmsSigma' | 'updateThreshold' | 'maxPerImage' | 'minScore', number>> & {
+    nmsKernel?: 'gaussian' | 'linear';
     classes?: Array<string | number>;
   };
   polygons: boolean;
@@ -75,6 +80,8 @@ export function runSettingsOf(s: RunSettingsInput): RunSettings {
     scoreThreshold: s.post.scoreThreshold ?? d.scoreThreshold,
     maskThreshold: s.post.maskThreshold ?? d.maskThreshold,
     nmsPre: s.post.nmsPre ?? d.nmsPre,
+    nmsKernel: s.post.nmsKernel ?? d.nmsKernel,
+    nmsSigma: (s.post.nmsKernel ?? d.nmsKernel) === 'linear' ? null : (s.post.nmsSigma ?? d.nmsSigma),
     updateThreshold: s.post.updateThreshold ?? d.updateThreshold,
     maxPerImage: s.post.maxPerImage ?? d.maxPerImage,
     minScore: s.post.minScore ?? d.minScore,
@@ -116,6 +123,8 @@ const FLAG: Record<Exclude<keyof RunSettings, 'version' | 'base' | 'baseFromOut'
   scoreThreshold: '--score-threshold',
   maskThreshold: '--mask-threshold',
   nmsPre: '--nms-pre',
+  nmsKernel: '--nms-kernel',
+  nmsSigma: '--nms-sigma',
   updateThreshold: '--update-threshold',
   maxPerImage: '--max-per-image',
   minScore: '--min-score',
@@ -154,8 +163,9 @@ function classSet(v: unknown): Array<number | string> {
 export function settingsDifferences(prev: RunSettings, now: RunSettings, checkpointMinSize?: number): string[] {
   const out: string[] = [];
   for (const k of Object.keys(FLAG) as Array<keyof typeof FLAG>) {
-    // A key an older record lacks reads as null, "not set" (--classes: every class).
-    const was = prev[k] ?? null;
+    // A key an older record lacks reads as null, "not set" (--classes: every class); the NMS kernel and sigma, which
+    // older versions could not change, as the official values.
+    const was = k === 'nmsKernel' || k === 'nmsSigma' ? (k in prev ? prev[k] : SOTR_DEFAULTS[k]) : (prev[k] ?? null);
     if (JSON.stringify(was) === JSON.stringify(now[k])) continue;
     if (k === 'minSize' && typeof was !== typeof now.minSize && [was, now.minSize].includes(CHECKPOINT_DEFAULT) && [was, now.minSize].some((v) => typeof v === 'number')) {
       if (checkpointMinSize === undefined) continue;
@@ -170,6 +180,8 @@ export function settingsDifferences(prev: RunSettings, now: RunSettings, checkpo
     if (k === 'classes' && was !== null && now[k] !== null && JSON.stringify(classSet(was)) === JSON.stringify(classSet(now[k]))) continue;
     // The epsilon is a setting of the polygons only: when one side has none, --polygons differs and says it.
     if (k === 'polygonEpsilon' && (!prev.polygons || !now.polygons)) continue;
+    // Likewise the sigma is the Gaussian kernel's: with the linear one on a side, --nms-kernel differs and says it.
+    if (k === 'nmsSigma' && (was === null || now.nmsSigma === null)) continue;
     const shown = (v: unknown) => (k === 'classes' && v === null ? '(every class)' : show(v));
     out.push(`${FLAG[k]} ${shown(now[k])} (the file: ${shown(was)})`);
   }

@@ -17,6 +17,10 @@ export interface PostprocessFlags {
   scoreThreshold?: number;
   maskThreshold?: number;
   nmsPre?: number;
+  /** Matrix NMS decay kernel (`--nms-kernel`). */
+  nmsKernel?: 'gaussian' | 'linear';
+  /** The Gaussian kernel's sigma (`--nms-sigma`). */
+  nmsSigma?: number;
   updateThreshold?: number;
   maxPerImage?: number;
   minScore?: number;

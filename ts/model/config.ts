@@ -16,8 +16,7 @@ export type SotrVariant = 'R50' | 'R101' | 'R101-DCN' | 'custom';
 export type NmsKernel = 'gaussian' | 'linear';
 
 /**
- * Post-processing options (§10). Each maps to the CLI flag of the same name (`scoreThreshold` → `--score-threshold`),
- * but for `nmsKernel` and `nmsSigma`, which the CLI leaves at the official values.
+ * Post-processing options (§10). Each maps to the CLI flag of the same name (`scoreThreshold` → `--score-threshold`).
  */
 export interface PostprocessOptions {
   /** Class-probability threshold, strict `>` (SCORE_THR, 0.1). */

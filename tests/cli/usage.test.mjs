@@ -119,6 +119,12 @@ test('a device that is not there: exit 1 before any model is read', async () => 
   assert.match(r.stderr, /\[SOTR_DEVICE_UNAVAILABLE\]/);
   assert.not.match(r.stderr, /generated the tiny/);
   assert.not.ok(existsSync(out));
+  // bench too: the random model is not written first (an R50's 63 M values took 5.6 s before the error).
+  const cache = path.join(tmp, 'bench-cache');
+  const b = await sotr(['bench', '--model', 'r50', '--cache', cache, '--device', missing]);
+  assert.is(b.code, 1, b.stderr);
+  assert.match(b.stderr, /^sotr bench: \[SOTR_DEVICE_UNAVAILABLE\]/m);
+  assert.not.ok(existsSync(cache), 'no model written');
 });
 
 test('info --json is backendInfo(); info is readable', async () => {

@@ -288,7 +288,7 @@ Every zip entry's CRC-32 is checked: corrupt data is refused.
       --overwrite     replace an existing output file (refused otherwise)
   -q, --quiet         no lines on what was read and written (problems, warnings and errors are still printed)`;
 
-export const EVAL_USAGE = `usage: sotr eval --gt <annotations.json> --results <coco.json | results.jsonl> [--iou segm,bbox] [--categories <list>] [--per-category] [--json out.json]
+export const EVAL_USAGE = `usage: sotr eval --gt <annotations.json> --results <coco.json | results.jsonl> [--iou segm,bbox] [--box-area] [--categories <list>] [--per-category] [--json out.json]
 
 COCO average precision and recall of results against COCO annotations, computed as pycocotools' COCOeval
 computes them (the 12 numbers it prints, and its lines), for masks (segm) and boxes (bbox).

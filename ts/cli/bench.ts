@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Sotr, syntheticImage, type Prediction } from '../model/sotr';
 import type { RandomModelPreset } from '../model/random_model';
 import { pipelineDepth } from '../model/admission';
-import { backendInfo, memoryInfo, resetPeakMemory, setNumThreads, synchronize } from '../device';
+import { backendInfo, memoryInfo, resetPeakMemory, resolveDevice, setNumThreads, synchronize } from '../device';
 import { BENCH_USAGE, EXIT, UsageError, count, deviceOption, flag, num, packageVersion, parse, precisionOption, str, threadsOption } from './args';
 import { randomCheckpoint } from './model';
 import type { CliIO } from './predict';
@@ -77,6 +77,7 @@ export async function benchCommand(argv: string[], io: CliIO): Promise<number> {
     [width, height] = [+m[1]!, +m[2]!];
   }
   const device = deviceOption(p);
+  resolveDevice(device); // a device that is not there fails now, before a random model is written
   const precision = precisionOption(p) ?? 'fp32';
   const threads = threadsOption(p);
   if (threads !== undefined) setNumThreads(threads);

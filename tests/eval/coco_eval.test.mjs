@@ -154,4 +154,19 @@ test('toCocoResults: a prediction as COCO results (the RLE, [x, y, w, h], float3
   }
 });
 
+// pycocotools skips a ground truth only when its IoU is below the threshold: an IoU of exactly 0.5 matches at 0.50.
+test('a detection whose IoU equals a threshold exactly is matched at that threshold (bbox and segm)', async () => {
+  const gt = () => ({
+    images: [{ id: 1, height: 20, width: 20 }],
+    annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [0, 0, 10, 10], area: 100, iscrowd: 0, segmentation: [[0, 0, 10, 0, 10, 10, 0, 10]] }],
+    categories: [{ id: 1 }],
+  });
+  // [0, 0, 10, 5] inside [0, 0, 10, 10]: intersection 50, union 100.
+  const box = await evaluateCoco(gt(), [{ image_id: 1, category_id: 1, score: 0.9, bbox: [0, 0, 10, 5] }], 'bbox');
+  assert.ok(box.stats[1] > 0.99, `AP@0.50 ${box.stats[1]}`);
+  assert.is(box.stats[2], 0, 'AP@0.75');
+  const segm = await evaluateCoco(gt(), [{ image_id: 1, category_id: 1, score: 0.9, segmentation: [[0, 0, 10, 0, 10, 5, 0, 5]] }], 'segm');
+  assert.ok(segm.stats[1] > 0.99, `segm AP@0.50 ${segm.stats[1]}`);
+});
+
 test.run();

@@ -180,4 +180,11 @@ test('the addon needs glibc 2.34 at most and no C++ runtime (the prebuild must l
   assert.not.ok(needed.some((n) => /libstdc\+\+/.test(n)), `libstdc++ is linked statically; needed: ${needed.join(', ')}`);
 });
 
+test("'auto' falling back gives CUDA's own reason (backendInfo().cuda.reason) as fallbackReason", () => {
+  const info = backendInfo();
+  if (process.env.SOTR_DEVICE || (info.cuda.available && info.cuda.devices.length > 0)) return;
+  assert.type(info.cuda.reason, 'string');
+  assert.is(resolveDevice('auto').fallbackReason, info.cuda.reason);
+});
+
 test.run();

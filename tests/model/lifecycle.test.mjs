@@ -283,4 +283,19 @@ test('plain-JavaScript `await using` and `using` dispose the model and tensors (
   assert.match(r.stdout, /disposed by using/);
 });
 
+// updateThreshold keeps a decayed score equal to it (SOLO: keep = cate_scores >= update_thr).
+test('updateThreshold equal to an instance\'s score keeps that instance', async () => {
+  const m = await load();
+  try {
+    const img = fixturePath('img_ratio3.png');
+    const base = await m.predict(img, { updateThreshold: 0 });
+    assert.ok(base.instances.length > 1);
+    const lowest = base.instances[base.instances.length - 1].score;
+    const at = await m.predict(img, { updateThreshold: lowest });
+    assert.equal(summary(at), summary(base).filter((_, i) => base.instances[i].score >= lowest));
+  } finally {
+    await m.dispose();
+  }
+});
+
 test.run();

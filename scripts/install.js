@@ -25,10 +25,26 @@ function neededInterface() {
   }
 }
 
+// Linux with musl libc (Alpine): Node's report names the glibc it runs on, and none on musl.
+function isMusl() {
+  if (process.platform !== 'linux') return false;
+  try {
+    return !process.report.getReport().header.glibcVersionRuntime;
+  } catch {
+    return false;
+  }
+}
+
 // Whether a prebuilt binary for this platform loads here; when none does, says why (the build from source that
 // follows may fail for reasons of its own: the user must still learn why the prebuilt binary was not used).
 function prebuildLoads() {
   const here = `${process.platform}-${process.arch}`;
+  // The Linux prebuilds are glibc binaries, and their file names carry no libc tag, so node-gyp-build offers them
+  // on musl (Alpine) too; with gcompat installed one may even load there, then fail later. Build from source.
+  if (isMusl()) {
+    log(`musl libc: the prebuilt binaries in prebuilds/${here} are for glibc`);
+    return false;
+  }
   const folder = path.join(root, 'prebuilds', here);
   let file;
   try {

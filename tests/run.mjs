@@ -9,6 +9,7 @@
 // the GPU machine has no npm for tests/package, and runs the native op test in a stage of its own).
 // SOTR_TEST_ARM64=1 (.ci/run): also the Linux arm64 cross-check (scripts/arm64-check.sh, qemu-user).
 // SOTR_TEST_SANITIZE=1 (.ci/run): also the native tests under ASan + UBSan and TSan (scripts/sanitize-check.sh).
+// SOTR_TEST_CLANG=1 (.ci/run): also the native core built with Clang for x86-64 and its tests (scripts/clang-check.sh).
 // SOTR_TEST_NODES=1 (.ci/run): also the JavaScript suite under Node.js 22, 24 and 26 (scripts/node-versions-check.sh),
 // each test file there one test here. SOTR_TEST_NO_BINARIES=1: the test files only (no native binaries, no floor).
 import { execFile, spawn } from 'node:child_process';
@@ -233,6 +234,17 @@ if (process.env.SOTR_TEST_SANITIZE === '1' && (!filter || 'sanitize'.includes(fi
     resultRe: /^(ok  |FAIL) /,
     notesRe: /^sanitize check: /,
     detail: (lines) => lines.slice(-60),
+  });
+}
+
+// SOTR_TEST_CLANG=1 (CI): the native core built with Clang for x86-64 (an Intel Mac's compiler; scripts/clang-check.sh)
+// and its Node-free tests, each one test here. Skipped, with the reason, where clang++ cannot be had.
+if (process.env.SOTR_TEST_CLANG === '1' && (!filter || 'clang'.includes(filter)) && !exclude.includes('clang') && !noBinaries) {
+  await scriptTests('clang check', 'clang-check.sh', Number(process.env.SOTR_TEST_CLANG_TIMEOUT_S || 1200), {
+    label: '',
+    resultRe: /^(ok  |FAIL) /,
+    notesRe: /^clang check/,
+    detail: (lines) => lines.slice(-40),
   });
 }
 

@@ -26,8 +26,9 @@ constexpr int KC = 384;  // A micro-panel 12*384*4 = 18 KiB (L1); B block 384*NC
 constexpr int NC = 512;
 // C tiles are prefetched into L2 at the start of a microkernel call (T1
 // measured ~1-2% better than T0 or none on Zen 4: the B stream would evict
-// them from L1 anyway).
-constexpr _mm_hint kCPrefetch = _MM_HINT_T1;
+// them from L1 anyway). auto: GCC's _MM_HINT_T1 is an enum _mm_hint, Clang's a plain int
+// (Clang has no _mm_hint type).
+constexpr auto kCPrefetch = _MM_HINT_T1;
 
 inline __mmask16 maskN(int64_t n) {
   return n >= 16 ? static_cast<__mmask16>(0xFFFF)

@@ -17,6 +17,14 @@ import { checkOptions, keysOf } from './options';
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'uint8' | 'int32';
 /** Host data of a tensor, by dtype: Float32Array, Uint16Array (float16, bfloat16), Uint8Array or Int32Array. */
 export type TensorData = Float32Array | Uint16Array | Uint8Array | Int32Array;
+/** The host data of each dtype: what `Tensor<D>#data()` resolves to. */
+export interface TensorDataOf {
+  float32: Float32Array;
+  float16: Uint16Array;
+  bfloat16: Uint16Array;
+  uint8: Uint8Array;
+  int32: Int32Array;
+}
 
 const DTYPES: Record<DType, { bytes: number; ctor: { new (b: ArrayBuffer, o?: number, l?: number): TensorData; BYTES_PER_ELEMENT: number } }> = {
   float32: { bytes: 4, ctor: Float32Array },
@@ -33,6 +41,9 @@ export interface TensorFromOptions {
   /** Required for Uint16Array data ('float16' or 'bfloat16'); inferred otherwise. */
   dtype?: DType | undefined;
 }
+
+/** TensorFromOptions whose dtype, when given, is `D`. */
+export type TensorFromOptionsOf<D extends DType> = Omit<TensorFromOptions, 'dtype'> & { dtype?: D | undefined };
 
 const FROM_OPTIONS = keysOf<TensorFromOptions>()('device', 'dtype');
 
@@ -140,12 +151,14 @@ export function checkShape(shape: unknown, what = 'shape'): number[] {
 
 /**
  * A dtype, a shape and memory on one device, owned by the native runtime. Free it with dispose() (or `using` /
- * `await using`); the garbage collector is only a safety net.
+ * `await using`); the garbage collector is only a safety net. `D`, the dtype, is known to the compiler for a tensor
+ * made by Tensor.from / Tensor.zeros (and its views and copies), so that `data()` resolves to its own typed array;
+ * an op's result is a `Tensor` of any dtype (check `dtype` to narrow).
  */
-export class Tensor {
+export class Tensor<D extends DType = DType> {
   #handle: NativeTensorHandle | null;
   /** The element type. */
-  readonly dtype: DType;
+  readonly dtype: D;
   /** The dimensions (frozen), row-major; NCHW for images and feature maps. */
   readonly shape: readonly number[];
   /** The concrete device the memory lives on ('cpu', 'cuda:0'). */
@@ -157,7 +170,7 @@ export class Tensor {
       throw new SotrTypeError('Tensor: use Tensor.from(data, shape, options) to make a tensor');
     }
     this.#handle = handle;
-    this.dtype = handle.dtype as DType;
+    this.dtype = handle.dtype as D;
     this.shape = Object.freeze(handle.shape.slice());
     this.device = handle.device;
   }
@@ -166,6 +179,13 @@ export class Tensor {
    * Copies host data into a new tensor on the device (default 'cpu'). A plain array of numbers becomes `options.dtype`
    * (default float32): float16 / bfloat16 rounded to nearest even, int32 / uint8 only from integers in range.
    */
+  static from(data: Float32Array, shape: readonly number[], options?: TensorFromOptionsOf<'float32'>): Tensor<'float32'>;
+  static from(data: Int32Array, shape: readonly number[], options?: TensorFromOptionsOf<'int32'>): Tensor<'int32'>;
+  static from(data: Uint8Array, shape: readonly number[], options?: TensorFromOptionsOf<'uint8'>): Tensor<'uint8'>;
+  /** Uint16Array data are float16 or bfloat16 bits: `options.dtype` says which. */
+  static from<D extends 'float16' | 'bfloat16'>(data: Uint16Array, shape: readonly number[], options: TensorFromOptionsOf<D> & { dtype: D }): Tensor<D>;
+  static from<D extends DType = 'float32'>(data: readonly number[], shape: readonly number[], options?: TensorFromOptionsOf<D>): Tensor<D>;
+  static from(data: TensorData | readonly number[], shape: readonly number[], options?: TensorFromOptions): Tensor;
   static from(data: TensorData | readonly number[], shape: readonly number[], options: TensorFromOptions = {}): Tensor {
     checkOptions('Tensor.from', options, FROM_OPTIONS);
     const s = checkShape(shape as number[]);
@@ -201,6 +221,7 @@ export class Tensor {
   }
 
   /** A tensor of zeros. */
+  static zeros<D extends DType = 'float32'>(shape: readonly number[], options?: TensorFromOptionsOf<D>): Tensor<D>;
   static zeros(shape: readonly number[], options: TensorFromOptions = {}): Tensor {
     checkOptions('Tensor.zeros', options, FROM_OPTIONS);
     const s = checkShape(shape as number[]);
@@ -297,25 +318,25 @@ export class Tensor {
   }
 
   /** Copies the data to the host, after all work queued before on its device. */
-  async data(): Promise<TensorData> {
+  async data(): Promise<TensorDataOf[D]> {
     const h = this.handle;
     const buf: ArrayBuffer = await typedNativeAsync(() => inlineCall(() => native().toHost(h, deferredScopeId(this.device))));
     const Ctor = DTYPES[this.dtype].ctor;
-    return new Ctor(buf, 0, buf.byteLength / Ctor.BYTES_PER_ELEMENT);
+    return new Ctor(buf, 0, buf.byteLength / Ctor.BYTES_PER_ELEMENT) as TensorDataOf[D];
   }
 
   /** A copy on another device (a new tensor; this one is unchanged). */
-  async to(device: DeviceSpec | string): Promise<Tensor> {
+  async to(device: DeviceSpec | string): Promise<Tensor<D>> {
     const h = this.handle;
     const target = concreteOrResolve(device);
-    return typedNativeAsync(async () => new Tensor(await native().copyTo(h, target, deferredScopeId(this.device))));
+    return typedNativeAsync(async () => new Tensor<D>(await native().copyTo(h, target, deferredScopeId(this.device))));
   }
 
   /**
    * A tensor of another shape with the same elements, sharing memory (no copy).
    * One dimension may be -1 (inferred). Disposing either does not free the other.
    */
-  reshape(shape: readonly number[]): Tensor {
+  reshape(shape: readonly number[]): Tensor<D> {
     const h = this.handle;
     const total = this.size;
     if (!Array.isArray(shape)) throw new SotrTypeError('reshape: shape must be an array of non-negative integers (one may be -1)');
@@ -333,11 +354,11 @@ export class Tensor {
     const s = checkShape(dims, 'reshape: shape');
     const n = s.reduce((a, b) => a * b, 1);
     if (n !== total) throw new ShapeError(`reshape: [${this.shape.join(', ')}] (${total} elements) cannot become [${shape.join(', ')}] (${n} elements)`);
-    return typedNative(() => new Tensor(native().view(h, s, 0)));
+    return typedNative(() => new Tensor<D>(native().view(h, s, 0)));
   }
 
   /** Rows [start, end) along the first dimension, sharing memory (no copy). */
-  narrow(start: number, end: number): Tensor {
+  narrow(start: number, end: number): Tensor<D> {
     const h = this.handle;
     if (this.shape.length === 0) throw new ShapeError('narrow: a 0-dim tensor has no first dimension');
     const rows = this.shape[0];
@@ -345,7 +366,7 @@ export class Tensor {
       throw new SotrRangeError(`narrow: [${start}, ${end}) is not a range of 0..${rows}`);
     }
     const inner = this.size / (rows || 1);
-    return typedNative(() => new Tensor(native().view(h, [end - start, ...this.shape.slice(1)], start * inner)));
+    return typedNative(() => new Tensor<D>(native().view(h, [end - start, ...this.shape.slice(1)], start * inner)));
   }
 
   /** Frees the tensor's memory (once queued work that reads it is done). Idempotent. */

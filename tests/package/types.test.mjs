@@ -112,6 +112,21 @@ async function main(): Promise<void> {
   await Sotr.load('m.pth', { device: process.env.SOTR_DEVICE, onWarning: undefined });
   const fixed = [1, 2, 3, 4] as const;
   Tensor.from(fixed, [2, 2], { dtype: 'int32' }).dispose();
+  // A tensor made from data knows its dtype: data() resolves to its own typed array, through views and copies.
+  const f32: Float32Array = await Tensor.from(new Float32Array(4), [2, 2]).reshape([4]).data();
+  const i32: Int32Array = await Tensor.from([1, 2], [2], { dtype: 'int32' }).narrow(0, 1).data();
+  const u8: Uint8Array = await Tensor.zeros([3], { dtype: 'uint8' }).data();
+  const bf: Uint16Array = await Tensor.from(new Uint16Array(2), [2], { dtype: 'bfloat16' }).data();
+  const dflt: Float32Array = await Tensor.zeros([2]).data();
+  const anyDtype: Float32Array | Uint16Array | Uint8Array | Int32Array = await c.data();
+  // @ts-expect-error: a float32 tensor's data is not an Int32Array
+  const wrong: Int32Array = await Tensor.from(new Float32Array(1), [1]).data();
+  // Data of any dtype (TensorData): a Tensor of any dtype.
+  const someData: Float32Array | Int32Array = Math.random() < 0.5 ? new Float32Array(1) : new Int32Array(1);
+  const some: Tensor = Tensor.from(someData, [1]);
+  void some;
+  const narrowTo: Tensor = Tensor.from(new Float32Array(1), [1]);
+  void f32, i32, u8, bf, dflt, anyDtype, wrong, narrowTo;
   const box: CocoBox = [0, 0, 1, 1];
   void one, overrides, box, from;
 }

@@ -3,7 +3,7 @@
  * The public API; see README.md and docs/CONVENTIONS.md.
  */
 export * from './errors';
-export { Tensor, type DType, type TensorData, type TensorFromOptions, type HostEntry } from './tensor';
+export { Tensor, type DType, type TensorData, type TensorDataOf, type TensorFromOptions, type TensorFromOptionsOf, type HostEntry } from './tensor';
 export {
   backendInfo,
   resolveDevice,

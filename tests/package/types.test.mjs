@@ -126,6 +126,9 @@ async function main(): Promise<void> {
   const some: Tensor = Tensor.from(someData, [1]);
   void some;
   const narrowTo: Tensor = Tensor.from(new Float32Array(1), [1]);
+  const half: TensorDataOf['float16'] = new Uint16Array(1);
+  const opts: TensorFromOptionsOf<'bfloat16'> = { dtype: 'bfloat16', device: 'cpu' };
+  void half, opts;
   void f32, i32, u8, bf, dflt, anyDtype, wrong, narrowTo;
   const box: CocoBox = [0, 0, 1, 1];
   void one, overrides, box, from;
@@ -134,7 +137,7 @@ void main;
 `;
 const NAMES =
   'Sotr, masksToContours, masksToRLE, contoursToCocoPolygons, approxPolygon, renderPrediction, evaluateCoco, Tensor, matmul, backendInfo, ImageDecodeError, SotrError, isSotrError, SOTR_DEFAULTS';
-const TYPES = 'Prediction, PredictEachItem, RawImage, Contour, CocoRle, CocoGroundTruth, SotrErrorCode, ConfigOverrides, CocoBox, DecodedPixels, AttrValue, NativeBackendInfo, NativeMemoryInfo, OpProfileSummary';
+const TYPES = 'TensorDataOf, TensorFromOptionsOf, Prediction, PredictEachItem, RawImage, Contour, CocoRle, CocoGroundTruth, SotrErrorCode, ConfigOverrides, CocoBox, DecodedPixels, AttrValue, NativeBackendInfo, NativeMemoryInfo, OpProfileSummary';
 
 function project(kind, resolution = { module: 'node16', moduleResolution: 'node16' }) {
   const dir = mkdtempSync(path.join(tmpdir(), `sotr-types-${kind}-`));

@@ -436,8 +436,20 @@ test('zip variants: any archive name, byteorder big, deflated entries, zip64, ex
   await checkSimple(torchZip(pkl, big, { byteorder: 'big' }), 'byteorder big');
   await checkSimple(torchZip(pkl, simpleData, { pklMethod: 8, storageMethod: 8 }), 'deflated');
   await checkSimple(torchZip(pkl, simpleData, { zip64: true }), 'zip64');
+  // zip64 and deflate together: the extra field's sizes differ (uncompressed first, then compressed).
+  await checkSimple(torchZip(pkl, simpleData, { zip64: true, pklMethod: 8, storageMethod: 8 }), 'zip64 deflated');
   await checkSimple(torchZip(pkl, simpleData), 'full crc', { verifyChecksums: true });
   await rejects(readCheckpoint(torchZip(pkl, simpleData, { byteorder: 'middle' })), codeIs('SOTR_CHECKPOINT_FORMAT', /byteorder/), 'byteorder');
+});
+
+test('zip: a local header whose compressed size disagrees with the central directory is refused', async () => {
+  const zip = torchZip(stateDictPickle(simple), simpleData);
+  assert.is(zip.readUInt32LE(0), 0x04034b50, 'data.pkl first');
+  assert.is(zip.readUInt16LE(6) & 0x8, 0, 'no data descriptor: the local header holds the sizes');
+  const bad = Buffer.from(zip);
+  bad.writeUInt32LE(zip.readUInt32LE(18) + 1, 18); // compressed size only; the uncompressed size still agrees
+  await rejects(readCheckpoint(bad), codeIs('SOTR_CHECKPOINT_FORMAT', /disagree on the sizes/), 'compressed size');
+  await checkSimple(zip, 'unpatched');
 });
 
 test('legacy variants: from a big-endian host, hand-made header', async () => {

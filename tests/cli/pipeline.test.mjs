@@ -182,6 +182,7 @@ test('--label-maps usage errors: --label-map-values / --label-map-depth alone or
     [['--label-maps', path.join(dir, 'm'), '--label-map-values', 'class'], /--label-map-values: 'instance' or 'label'/],
     [['--label-maps', path.join(dir, 'm'), '--label-map-depth', '12'], /--label-map-depth: 8 or 16 \(bits per pixel\), received '12'/],
     [['--label-maps', path.join(dir, 'm'), '--label-map-depth', '8', '--max-per-image', '300'], /--max-per-image 300 needs --label-map-depth 16/],
+    [['--label-maps', path.join(dir, 'm'), '--label-map-depth', '8', '--max-per-image', '256'], /--max-per-image 256 needs --label-map-depth 16/],
     [['--label-maps', path.join(dir, 'm'), '--max-per-image', '70000'], /--max-per-image must be 65535 or less/],
     [['--label-maps', file], /--label-maps .* is not a folder/],
   ];
@@ -194,7 +195,7 @@ test('--label-maps usage errors: --label-map-values / --label-map-depth alone or
   const ihdr = (png) => { const b = readFileSync(png); return [b[24], b[25]]; };
   const map = path.join(dir, 'm', good[0].replace(/\.[^.]+$/, '.png'));
   // More than 255 instances an image: 16 bits by default; by label, 8 bits hold them.
-  for (const [args, want] of [[['--max-per-image', '300'], [16, 0]], [['--label-map-values', 'label', '--max-per-image', '300'], [8, 0]], [[], [8, 0]]]) {
+  for (const [args, want] of [[['--max-per-image', '300'], [16, 0]], [['--max-per-image', '256'], [16, 0]], [['--max-per-image', '255'], [8, 0]], [['--label-map-values', 'label', '--max-per-image', '300'], [8, 0]], [[], [8, 0]]]) {
     const r = await fakeSotr(['predict', '-m', 'fake', '-i', img, '-o', o, '-q', '--overwrite', '--label-maps', path.join(dir, 'm'), ...args]);
     assert.is(r.code, 0, r.stderr);
     assert.equal(ihdr(map), want, args.join(' '));

@@ -169,4 +169,20 @@ test('a detection whose IoU equals a threshold exactly is matched at that thresh
   assert.ok(segm.stats[1] > 0.99, `segm AP@0.50 ${segm.stats[1]}`);
 });
 
+test('detections with equal scores keep their file order (a stable sort, as pycocotools), past 16 in an image', async () => {
+  // One ground truth; 20 detections of one score, the first on it, the rest far away. pycocotools sorts with
+  // kind='mergesort' (stable): the match comes first, AP 1. A sort that breaks ties otherwise ranks misses before it.
+  const gt = {
+    images: [{ id: 1, width: 400, height: 400 }],
+    categories: [{ id: 1, name: 'a' }],
+    annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [10, 10, 40, 40], area: 1600, iscrowd: 0 }],
+  };
+  const dets = [{ image_id: 1, category_id: 1, score: 0.5, bbox: [10, 10, 40, 40] }];
+  for (let i = 1; i < 20; i++) dets.push({ image_id: 1, category_id: 1, score: 0.5, bbox: [200 + i, 200, 40, 40] });
+  const r = await evaluateCoco(structuredClone(gt), structuredClone(dets), 'bbox');
+  assert.ok(r.stats[0] > 0.999, `AP ${r.stats[0]}`);
+  assert.ok(r.stats[1] > 0.999, `AP@0.50 ${r.stats[1]}`);
+  assert.ok(r.stats[6] > 0.999, `AR maxDets 1 ${r.stats[6]}: the first detection in file order is the match`);
+});
+
 test.run();

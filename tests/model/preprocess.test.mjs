@@ -236,6 +236,16 @@ test('corrupt and truncated images are ImageDecodeError; limitInputPixels guards
   await rejects(() => decodeImage({ data: new Uint8Array(5), width: 10, height: 10, channels: 3 }), (e) => e instanceof RangeError);
 });
 
+test('limitInputPixels: an image of exactly the limit decodes, one pixel more is refused', async () => {
+  const raw = () => ({ data: new Uint8Array(300), width: 10, height: 10, channels: 3 });
+  assert.is((await decodeImage(raw(), { limitInputPixels: 100 })).width, 10);
+  await rejects(() => decodeImage(raw(), { limitInputPixels: 99 }), (e) => e instanceof ImageDecodeError && /limitInputPixels/.test(e.message));
+  const file = fixturePath('img_down.png');
+  const { width, height } = await decodeImage(file);
+  assert.is((await decodeImage(file, { limitInputPixels: width * height })).width, width);
+  await rejects(() => decodeImage(file, { limitInputPixels: width * height - 1 }), (e) => e instanceof ImageDecodeError && /limitInputPixels/.test(e.message));
+});
+
 test('a device or a FIFO given as an image path is refused at once (/dev/zero was read until memory ran out, a FIFO blocked the event loop)', () => {
   if (process.platform === 'win32') return;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sotr-fifo-'));

@@ -47,17 +47,8 @@ else
   echo "ok   Clang build (x86-64, no warning in native/)  $(( $(date +%s) - t0 )) s"
 fi
 
-run_native() {  # name, then the command
-  local name=$1; shift
-  local t0 out rc
-  t0=$(date +%s)
-  out=$("$@" 2>&1); rc=$?
-  if [ $rc -eq 0 ] && echo "$out" | grep -q "^0 passed, 0 failed"; then rc=3; out="$out
-FAIL no case ran"; fi
-  # Detail lines indented: tests/run.mjs (SOTR_TEST_CLANG=1) counts only the column-0 ok/FAIL lines.
-  echo "$out" | grep -E "FAIL|checks,|passed|failed" | tail -6 | sed 's/^/    /'
-  if [ $rc -ne 0 ]; then echo "FAIL $name (exit $rc)"; fail=1; else echo "ok   $name  $(( $(date +%s) - t0 )) s"; fi
-}
+# shellcheck source=native-test-lib.sh
+source "$root/scripts/native-test-lib.sh"
 
 stage "native tests"
 run_native "Clang: GEMM core test" "$bdir/sotr_test_gemm_cpu"

@@ -48,6 +48,44 @@ for (const device of devices) {
   }
 }
 
+// The fixtures' dilations are the same along both axes: a kernel row's offset taken with the column dilation (or
+// the reverse) passes them. Unequal dilation, stride and padding per axis, against a direct reference, at every
+// SIMD level (im2col has scalar, AVX2 and AVX-512 code).
+test("conv2d 'direct' with unequal per-axis dilation, stride and padding matches a reference at every SIMD level", async () => {
+  const rnd = (n, seed) => {
+    let s = seed;
+    return Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5);
+  };
+  const [N, C, H, W, O, kh, kw] = [1, 3, 11, 13, 4, 3, 2];
+  const [sh, sw, ph, pw, dh, dw] = [1, 2, 2, 1, 2, 3];
+  const xs = rnd(N * C * H * W, 11), ws = rnd(O * C * kh * kw, 12);
+  const Ho = Math.floor((H + 2 * ph - dh * (kh - 1) - 1) / sh) + 1;
+  const Wo = Math.floor((W + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
+  const want = new Float64Array(N * O * Ho * Wo);
+  for (let o = 0; o < O; ++o)
+    for (let oh = 0; oh < Ho; ++oh)
+      for (let ow = 0; ow < Wo; ++ow) {
+        let acc = 0;
+        for (let c = 0; c < C; ++c)
+          for (let i = 0; i < kh; ++i)
+            for (let j = 0; j < kw; ++j) {
+              const ih = oh * sh - ph + i * dh, iw = ow * sw - pw + j * dw;
+              if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+              acc += xs[(c * H + ih) * W + iw] * ws[((o * C + c) * kh + i) * kw + j];
+            }
+        want[(o * Ho + oh) * Wo + ow] = acc;
+      }
+  const x = Tensor.from(xs, [N, C, H, W]);
+  const w = Tensor.from(ws, [O, C, kh, kw]);
+  for (const level of cpuSimdLevels()) {
+    const got = await atSimdLevel(level, async () =>
+      (await conv2d(x, w, { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], algorithm: 'direct' })).data(),
+    );
+    assert.equal(got.length, want.length);
+    assert.ok(nmse(got, want) < 1e-12, `${level}: nmse ${nmse(got, want)}`);
+  }
+});
+
 test('conv2d reuses a packed weight only while its tensor lives', async () => {
   // Same shapes, different weights, run alternately and after disposal (the
   // allocator may hand the freed storage to the next weight).

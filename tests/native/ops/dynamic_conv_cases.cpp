@@ -184,6 +184,11 @@ OP_TEST_CASE(masksCase(3, 2, 4, 200, 5, 0.0));
 OP_TEST_CASE(masksCase(4, 8, 3, 7, 1, 1.0));  // nothing passes
 OP_TEST_CASE(masksCase(137, 256, 21, 43, 1, 0.5));
 OP_TEST_CASE(masksCase(70, 64, 37, 100, 1, 0.5, false, true));
+// 1x1 maps taller than one row block (2^18 logits / (N * W) rows: 64 here, so 3 blocks, each its own band): the
+// in-place B operand keeps the whole map's row stride, and boxes, areas and soft sums join across the bands (mask 0
+// is full, from the first band to the last).
+OP_TEST_CASE(convCase(64, 8, 150, 64, 1, false));
+OP_TEST_CASE(masksCase(64, 8, 150, 64, 1, 0.5));
 // Realistic sizes for the timing table (SOTR: 500 kernels of 256 on 200 x 336).
 OP_TEST_CASE(convCase(500, 256, 200, 336, 1, true, true));
 OP_TEST_CASE(masksCase(500, 256, 200, 336, 1, 0.5, true));

@@ -12,13 +12,14 @@
 #include <vector>
 
 #include "ops/registry.h"
+#include "uniform.h"
 
 namespace sotr_test {
 
 struct Rng {
   std::mt19937_64 gen;
   explicit Rng(uint64_t seed) : gen(seed) {}
-  float uniform(float lo = -1.f, float hi = 1.f) { return std::uniform_real_distribution<float>(lo, hi)(gen); }
+  float uniform(float lo = -1.f, float hi = 1.f) { return uniformFloat(gen, lo, hi); }
   int64_t integer(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(gen); }
 };
 

@@ -26,6 +26,7 @@
 #include "ops/conv2d_winograd_cuda_math.h"
 #include "ops/conv2d_winograd_transforms.h"
 #include "check.h"
+#include "uniform.h"
 
 using namespace sotr;
 using wino_cuda::F2Geom;
@@ -33,7 +34,7 @@ using wino_cuda::F2Geom;
 namespace {
 
 std::mt19937 g_rng(1234);
-float uni(float lo = -1.f, float hi = 1.f) { return std::uniform_real_distribution<float>(lo, hi)(g_rng); }
+float uni(float lo = -1.f, float hi = 1.f) { return uniformFloat(g_rng, lo, hi); }
 std::vector<float> rnd(int64_t n, float lo = -1.f, float hi = 1.f) {
   std::vector<float> v(static_cast<size_t>(n));
   for (auto& x : v) x = uni(lo, hi);

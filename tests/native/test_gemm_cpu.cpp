@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "check.h"
+#include "uniform.h"
 #include "cuda/gemm_split_k.h"
 #include "gemm/gemm_cpu.h"
 #include "runtime/cpu_features.h"
@@ -50,7 +51,7 @@ bool isPoison(float f) {
 }
 
 int64_t rnd(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(g_rng); }
-float rndf() { return std::uniform_real_distribution<float>(-1.f, 1.f)(g_rng); }
+float rndf() { return uniformFloat(g_rng); }
 
 // float32 -> bfloat16 -> float32, round to nearest even (finite inputs).
 float toBf16(float x) {

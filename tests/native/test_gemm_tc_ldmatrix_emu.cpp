@@ -37,6 +37,7 @@
 
 #include "cuda/gemm_tc_tile.h"
 #include "check.h"
+#include "uniform.h"
 
 using namespace sotr;
 namespace gc = sotr::cuda::gemm_core;
@@ -273,9 +274,8 @@ std::mt19937 g_rng(4321);
 // Random operand values: uniform [-1, 1], with rounding ties of the emulated
 // type, fp16 subnormals and signed zeros mixed in.
 float randomValue() {
-  std::uniform_real_distribution<float> uni(-1.f, 1.f);
   const int kind = static_cast<int>(g_rng() % 20);
-  float x = uni(g_rng);
+  float x = uniformFloat(g_rng);
   if (kind == 0) return (g_rng() & 1) ? 0.f : -0.f;
   if (kind == 1) return x * 1e-5f;  // fp16 subnormal range
   if (kind <= 4) {                  // an exact tie: the dropped bits are 100...0

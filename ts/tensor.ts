@@ -153,7 +153,7 @@ export function checkShape(shape: unknown, what = 'shape'): number[] {
  * A dtype, a shape and memory on one device, owned by the native runtime. Free it with dispose() (or `using` /
  * `await using`); the garbage collector is only a safety net. `D`, the dtype, is known to the compiler for a tensor
  * made by Tensor.from / Tensor.zeros (and its views and copies), so that `data()` resolves to its own typed array;
- * an op's result is a `Tensor` of any dtype (check `dtype` to narrow).
+ * an op's result is a `Tensor` of any dtype, whose `data()` resolves to the union `TensorData`.
  */
 export class Tensor<D extends DType = DType> {
   #handle: NativeTensorHandle | null;

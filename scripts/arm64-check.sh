@@ -7,8 +7,8 @@
 #   bash scripts/arm64-check.sh                 tools, build, native tests (~10 min on 2 cores)
 #   ARM64_CHECK_NODE=1 bash scripts/arm64-check.sh   + the Node suite under emulation (~25 min more)
 #   ARM64_CHECK_OPS=conv2d,twinAttention        only these ops in the native op test (default: all)
-#   ARM64_CHECK_CLANG=1                         also build with Clang (Apple Silicon's compiler; Debian: clang)
-#                                               and run the GEMM, Winograd-emulation and op tests of that build
+#   ARM64_CHECK_CLANG=1                         also build with Clang (Apple Silicon's compiler; Debian: clang,
+#                                               installed when root) and run that build's native tests (CI: on)
 #
 # Tools: aarch64-linux-gnu-g++ and qemu-aarch64 (Debian: g++-aarch64-linux-gnu, qemu-user); as
 # root with apt-get they are installed when missing. Without them the script says "skipped" and
@@ -26,11 +26,13 @@ t_all=$(date +%s)
 fail=0
 
 stage "tools"
-if ! command -v aarch64-linux-gnu-g++ >/dev/null || ! command -v qemu-aarch64 >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    (apt-get install -y -q g++-aarch64-linux-gnu qemu-user >/dev/null 2>&1 ||
-      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q g++-aarch64-linux-gnu qemu-user >/dev/null 2>&1; }) || true
-  fi
+pkgs=()
+command -v aarch64-linux-gnu-g++ >/dev/null || pkgs+=(g++-aarch64-linux-gnu)
+command -v qemu-aarch64 >/dev/null || pkgs+=(qemu-user)
+[ "${ARM64_CHECK_CLANG:-0}" = 1 ] && ! command -v clang++ >/dev/null && pkgs+=(clang)
+if [ ${#pkgs[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get install -y -q "${pkgs[@]}" >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${pkgs[@]}" >/dev/null 2>&1; }) || true
 fi
 if ! command -v aarch64-linux-gnu-g++ >/dev/null || ! command -v qemu-aarch64 >/dev/null; then
   echo "arm64 check skipped: no aarch64-linux-gnu-g++ / qemu-aarch64 (apt-get install g++-aarch64-linux-gnu qemu-user)"
@@ -101,7 +103,8 @@ if [ "${ARM64_CHECK_CLANG:-0}" = 1 ]; then
   stage "Clang build (cross, CPU only) and its native tests"
   cmake_extra=()
   if ! command -v clang++ >/dev/null; then
-    echo "    no clang++ (apt-get install clang)"; echo "FAIL Clang build (no clang++)"; fail=1
+    # As for the GCC tools above: a machine that cannot have clang does not fail CI.
+    echo "arm64 check skipped the Clang build: no clang++ (apt-get install clang)"
   elif ! build_tree "$root/build-arm64-clang" aarch64-linux-clang.cmake "${native_targets[@]}"; then
     echo "FAIL Clang build"; fail=1
   else

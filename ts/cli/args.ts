@@ -165,13 +165,19 @@ export function listOption(p: Parsed, name: string, what: string): string[] | un
   return items;
 }
 
+/** An option that takes one of `choices`, or undefined when not given ("--x must be a, b or c, received 'd'"). */
+export function choiceOption<C extends string>(p: Parsed, name: string, choices: readonly C[]): C | undefined {
+  const v = str(p, name);
+  if (v !== undefined && !(choices as readonly string[]).includes(v)) {
+    const listed = choices.length > 1 ? `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}` : choices.join('');
+    throw new UsageError(`--${name} must be ${listed}, received '${v}'`);
+  }
+  return v as C | undefined;
+}
+
 /** `--precision`: one of the model's precisions, or undefined when not given. */
 export function precisionOption(p: Parsed): 'fp32' | 'tf32' | 'bf16' | 'fp16' | undefined {
-  const v = str(p, 'precision');
-  if (v !== undefined && v !== 'fp32' && v !== 'tf32' && v !== 'bf16' && v !== 'fp16') {
-    throw new UsageError(`--precision must be fp32, tf32, bf16 or fp16, received '${v}'`);
-  }
-  return v;
+  return choiceOption(p, 'precision', ['fp32', 'tf32', 'bf16', 'fp16'] as const);
 }
 
 export const MAIN_USAGE = `usage: sotr <command> [options]

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { backendInfo, resolveDevice, setNumThreads, usableCpus } from '../device';
 import { SOTR_DEFAULTS } from '../model/config';
 import { formatOpProfile, OpProfileSession, type OpProfile } from '../profile';
-import { EXIT, UsageError, count, deviceOption, flag, listOption, num, parse, precisionOption, rewriteArgs, str, strs, threadsOption, PREDICT_USAGE, type Parsed } from './args';
+import { EXIT, UsageError, choiceOption, count, deviceOption, flag, listOption, num, parse, precisionOption, rewriteArgs, str, strs, threadsOption, PREDICT_USAGE, type Parsed } from './args';
 import { expandInputs } from './inputs';
 import { JournalWriter, cutTornLine, doneLookup, loadJournal, statusOf, type JournalState, type LineStatus, type ResultLine } from './journal';
 import { Progress, formatDuration, type ProgressMode } from './progress';
@@ -146,11 +146,8 @@ function settings(p: Parsed): Settings {
   set('scoreThreshold', num(p, 'score-threshold', prob));
   set('maskThreshold', num(p, 'mask-threshold', prob));
   set('nmsPre', num(p, 'nms-pre', { min: 1, integer: true }));
-  const nmsKernel = str(p, 'nms-kernel');
-  if (nmsKernel !== undefined) {
-    if (nmsKernel !== 'gaussian' && nmsKernel !== 'linear') throw new UsageError(`--nms-kernel must be gaussian or linear, received '${nmsKernel}'`);
-    post.nmsKernel = nmsKernel;
-  }
+  const nmsKernel = choiceOption(p, 'nms-kernel', ['gaussian', 'linear'] as const);
+  if (nmsKernel !== undefined) post.nmsKernel = nmsKernel;
   set('nmsSigma', num(p, 'nms-sigma', { min: 0, exclusiveMin: true, max: 1e6 }));
   // The sigma is the Gaussian kernel's only: with the linear one it would be recorded yet change nothing.
   if (post.nmsSigma !== undefined && post.nmsKernel === 'linear') throw new UsageError('--nms-sigma is only used with the gaussian --nms-kernel');

@@ -71,6 +71,7 @@ export function runSettingsOf(s: RunSettingsInput): RunSettings {
     }
   }
   const d = SOTR_DEFAULTS;
+  const nmsKernel = s.post.nmsKernel ?? d.nmsKernel;
   return {
     version: 1,
     model: { name: s.model === 'tiny' ? 'tiny' : path.basename(s.model), bytes },
@@ -80,8 +81,8 @@ export function runSettingsOf(s: RunSettingsInput): RunSettings {
     scoreThreshold: s.post.scoreThreshold ?? d.scoreThreshold,
     maskThreshold: s.post.maskThreshold ?? d.maskThreshold,
     nmsPre: s.post.nmsPre ?? d.nmsPre,
-    nmsKernel: s.post.nmsKernel ?? d.nmsKernel,
-    nmsSigma: (s.post.nmsKernel ?? d.nmsKernel) === 'linear' ? null : (s.post.nmsSigma ?? d.nmsSigma),
+    nmsKernel,
+    nmsSigma: nmsKernel === 'linear' ? null : (s.post.nmsSigma ?? d.nmsSigma),
     updateThreshold: s.post.updateThreshold ?? d.updateThreshold,
     maxPerImage: s.post.maxPerImage ?? d.maxPerImage,
     minScore: s.post.minScore ?? d.minScore,

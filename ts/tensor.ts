@@ -185,7 +185,11 @@ export class Tensor<D extends DType = DType> {
   /** Uint16Array data are float16 or bfloat16 bits: `options.dtype` says which. */
   static from<D extends 'float16' | 'bfloat16'>(data: Uint16Array, shape: readonly number[], options: TensorFromOptionsOf<D> & { dtype: D }): Tensor<D>;
   static from<D extends DType = 'float32'>(data: readonly number[], shape: readonly number[], options?: TensorFromOptionsOf<D>): Tensor<D>;
-  static from(data: TensorData | readonly number[], shape: readonly number[], options?: TensorFromOptions): Tensor;
+  /**
+   * Data of a type only known as a union (TensorData): a tensor of any dtype. A Uint16Array alone needs its dtype
+   * (the overload above): this one refuses it (`never`), as the runtime does.
+   */
+  static from<A extends TensorData | readonly number[]>(data: A & ([A] extends [Uint16Array] ? never : unknown), shape: readonly number[], options?: TensorFromOptions): Tensor;
   static from(data: TensorData | readonly number[], shape: readonly number[], options: TensorFromOptions = {}): Tensor {
     checkOptions('Tensor.from', options, FROM_OPTIONS);
     const s = checkShape(shape as number[]);

@@ -121,6 +121,16 @@ async function main(): Promise<void> {
   const anyDtype: Float32Array | Uint16Array | Uint8Array | Int32Array = await c.data();
   // @ts-expect-error: a float32 tensor's data is not an Int32Array
   const wrong: Int32Array = await Tensor.from(new Float32Array(1), [1]).data();
+  // @ts-expect-error: Uint16Array data are float16 or bfloat16 bits: the dtype must say which
+  Tensor.from(new Uint16Array(2), [2]);
+  // @ts-expect-error: ... an empty options object does not
+  Tensor.from(new Uint16Array(2), [2], {});
+  const anyData: TensorData = new Float32Array(2);
+  Tensor.from(anyData, [2]).dispose();
+  // A checkpoint trained on another dataset: its classes from its COCO annotations.
+  const categories: CocoCategories = cocoCategories(JSON.parse('{"categories": [{"id": 1, "name": "cat"}]}'));
+  await Sotr.load('m.pth', { ...categories, device: 'cpu' });
+  await Sotr.load('m.pth', { classNames: ['cat'], cocoCategoryIds: undefined });
   // Data of any dtype (TensorData): a Tensor of any dtype.
   const someData: Float32Array | Int32Array = Math.random() < 0.5 ? new Float32Array(1) : new Int32Array(1);
   const some: Tensor = Tensor.from(someData, [1]);
@@ -136,8 +146,8 @@ async function main(): Promise<void> {
 void main;
 `;
 const NAMES =
-  'Sotr, masksToContours, masksToRLE, contoursToCocoPolygons, approxPolygon, renderPrediction, evaluateCoco, Tensor, matmul, backendInfo, ImageDecodeError, SotrError, isSotrError, SOTR_DEFAULTS';
-const TYPES = 'TensorDataOf, TensorFromOptionsOf, Prediction, PredictEachItem, RawImage, Contour, CocoRle, CocoGroundTruth, SotrErrorCode, ConfigOverrides, CocoBox, DecodedPixels, AttrValue, NativeBackendInfo, NativeMemoryInfo, OpProfileSummary';
+  'Sotr, masksToContours, masksToRLE, contoursToCocoPolygons, approxPolygon, renderPrediction, evaluateCoco, Tensor, matmul, backendInfo, ImageDecodeError, SotrError, isSotrError, SOTR_DEFAULTS, cocoCategories';
+const TYPES = 'TensorDataOf, TensorFromOptionsOf, Prediction, PredictEachItem, RawImage, Contour, CocoRle, CocoGroundTruth, SotrErrorCode, ConfigOverrides, CocoBox, DecodedPixels, AttrValue, NativeBackendInfo, NativeMemoryInfo, OpProfileSummary, TensorData, CocoCategories';
 
 function project(kind, resolution = { module: 'node16', moduleResolution: 'node16' }) {
   const dir = mkdtempSync(path.join(tmpdir(), `sotr-types-${kind}-`));

@@ -232,6 +232,9 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
       --min-score <p>          drop instances scoring below this from the results (default: keep all)
       --classes <list>         only these classes, names or labels separated by commas (person,car,3): the
                                model runs as if it had no others (default: every class)
+      --class-names <file>     the classes of a checkpoint trained on another dataset: its COCO annotations
+                               file (.json: names and category ids, labels numbered as detectron2 does, by
+                               id), a JSON array of names, or a text file, one name a line, label 0 first
   outputs:
       --coco <file.json>       COCO results (segm) for the whole --out file, written at the end
       --image-ids <file.json>  image ids for --coco: a COCO annotations file ("images": [{id, file_name}])

@@ -7,15 +7,62 @@ import * as path from 'node:path';
 import { UsageError, count } from './args';
 import { ScanStopped, scanLinesAsync, type ResultLine } from './journal';
 import { outputError } from './out_files';
-import { COCO_CLASS_NAMES, categoryId } from '../model/coco';
-
-export { categoryId };
-
-export function className(label: number, names?: readonly string[]): string {
-  return names?.[label] ?? COCO_CLASS_NAMES[label] ?? `class ${label}`;
-}
+import { cocoCategories } from '../model/coco';
 
 export type ImageIdMap = Map<string, number | string>;
+
+/** --class-names: the classes of a checkpoint trained on another dataset, by label. */
+export interface ClassNamesFile {
+  /** The file as given. */
+  file: string;
+  names: string[];
+  /** From a COCO annotations file; null for a list of names (the model's default ids). */
+  categoryIds: number[] | null;
+}
+
+/**
+ * Reads --class-names: a COCO annotations file (.json with "categories": [{id, name}]: names and category ids in
+ * the order detectron2 numbers them, by id), a JSON array of names, or a text file with one name a line.
+ */
+export function loadClassNames(file: string): ClassNamesFile {
+  const fail = (why: string): never => {
+    throw new UsageError(`--class-names ${file}: ${why}`);
+  };
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  if (/\.json$/i.test(file)) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+    if (Array.isArray(doc)) {
+      const bad = doc.findIndex((n) => typeof n !== 'string' || !n.trim());
+      if (bad >= 0) fail(`entry ${bad} is not a class name (a non-empty string): ${JSON.stringify(doc[bad])}`);
+      if (!doc.length) fail('the list is empty');
+      return { file, names: doc as string[], categoryIds: null };
+    }
+    if (!doc || typeof doc !== 'object' || !('categories' in doc)) fail('expected a COCO annotations file ({"categories": [{"id", "name"}]}) or a JSON array of names');
+    try {
+      const c = cocoCategories(doc);
+      return { file, names: c.classNames, categoryIds: c.cocoCategoryIds };
+    } catch (e) {
+      return fail((e as Error).message.replace(/^cocoCategories: /, ''));
+    }
+  }
+  // One name a line; blank lines at the end are ignored, one in between would shift every later label.
+  const lines = text.split(/\r?\n/).map((l) => l.trim());
+  while (lines.length && !lines[lines.length - 1]) lines.pop();
+  if (!lines.length) fail('no class names (one a line)');
+  const blank = lines.indexOf('');
+  if (blank >= 0) fail(`line ${blank + 1} is empty (one class name a line, label 0 first)`);
+  return { file, names: lines, categoryIds: null };
+}
 
 /**
  * Reads --image-ids: a COCO annotations file ({"images": [{"id", "file_name"}]}) or a plain object

@@ -8,9 +8,10 @@ import { Sotr, type Prediction, type StageTimes as ModelStageTimes } from '../mo
 import { contoursToCocoPolygons } from '../ops/mask_contours';
 import { writeRandomSotrCheckpoint, type RandomModelPreset } from '../model/random_model';
 import { defaultMinSize, type SotrLoadOptions } from '../model/config';
-import { packageVersion } from './args';
+import { SotrRangeError } from '../errors';
+import { UsageError, packageVersion } from './args';
 import type { ResultInstance } from './journal';
-import { categoryId } from './coco';
+import { categoryId } from '../model/coco';
 import type { DecodedImage, Segmenter, SegmenterFactory, SegmenterOptions, StageTimes } from './segmenter';
 
 /**
@@ -109,17 +110,35 @@ export const sotrSegmenter: SegmenterFactory = async (o: SegmenterOptions): Prom
   }
   if (o.nmsKernel !== undefined) post.nmsKernel = o.nmsKernel;
   if (o.classes !== undefined) post.classes = o.classes;
-  const model = await Sotr.load(source, {
-    device: o.device,
-    ...(o.precision ? { precision: o.precision as SotrLoadOptions['precision'] } : {}),
-    ...(o.minSize !== undefined ? { minSize: o.minSize } : {}),
-    ...(o.maxSize !== undefined ? { maxSize: o.maxSize } : {}),
-    ...post,
-    onWarning: (m) => o.log(`warning: ${m}`),
-  });
+  const names = o.classNames;
+  if (names) {
+    post.classNames = names.names;
+    if (names.categoryIds) post.cocoCategoryIds = names.categoryIds;
+  }
+  let model: Sotr;
+  try {
+    model = await Sotr.load(source, {
+      device: o.device,
+      ...(o.precision ? { precision: o.precision as SotrLoadOptions['precision'] } : {}),
+      ...(o.minSize !== undefined ? { minSize: o.minSize } : {}),
+      ...(o.maxSize !== undefined ? { maxSize: o.maxSize } : {}),
+      ...post,
+      onWarning: (m) => o.log(`warning: ${m}`),
+    });
+  } catch (e) {
+    // The file's class count is the usual mistake: say which flag gave it.
+    const msg = (e as Error).message;
+    const count = /^Sotr\.load: (?:classNames|cocoCategoryIds) must be (\d+) .*, received (\d+) entr/.exec(msg);
+    if (names && e instanceof SotrRangeError && count) {
+      throw new UsageError(`--class-names ${names.file}: ${count[2]} classes for a checkpoint that has ${count[1]}`);
+    }
+    if (names && e instanceof SotrRangeError && /^Sotr\.load: (classNames|cocoCategoryIds)\b/.test(msg)) throw new UsageError(`--class-names ${names.file}: ${msg.slice(11)}`);
+    throw e;
+  }
   const c = model.config;
   const what = o.model === 'tiny' ? 'tiny random-weight model' : path.basename(source);
   const only = c.classes ? `, only ${c.classes.length <= 6 ? c.classes.map((l) => c.classNames[l]).join(', ') : `${c.classes.length} of them`}` : '';
-  const description = `${what} (${c.variant}, ResNet-${c.resnetDepth}, ${c.transformerDepth} transformer layers, ${c.numClasses} classes${only}, short side ${c.minSize}, ${model.precision})`;
+  const named = names ? ` named by ${path.basename(names.file)}` : '';
+  const description = `${what} (${c.variant}, ResNet-${c.resnetDepth}, ${c.transformerDepth} transformer layers, ${c.numClasses} classes${named}${only}, short side ${c.minSize}, ${model.precision})`;
   return new SotrSegmenter(model, description, o.polygons === true, o.polygonEpsilon ?? 0);
 };

@@ -62,20 +62,24 @@ export function writableOption(flagName: string, p: string, kind: 'file' | 'fold
 }
 
 // Two outputs on one path would overwrite each other (--coco over --out: the results are gone at the rerun),
-// and an output over --image-ids destroys the annotations: refused before the run.
-export function distinctPaths(s: OutputOptions, imageIdsFile: string | undefined): void {
+// and an output over --image-ids or --class-names destroys the annotations: refused before the run.
+export function distinctPaths(s: OutputOptions, inputFiles: Array<[string, string]>): void {
   const named: Array<[string, string]> = [];
   if (!toStdout(s)) named.push(['--out', s.out], [`--out's settings record`, settingsFile(s.outFile)]);
   if (s.coco !== undefined) named.push(['--coco', s.coco]);
   if (s.viz !== undefined) named.push(['--viz', s.viz]);
   if (s.labelMaps !== undefined) named.push(['--label-maps', s.labelMaps]);
-  if (imageIdsFile !== undefined) named.push(['--image-ids', imageIdsFile]);
   const seen = new Map<string, string>();
   for (const [what, p] of named) {
     const key = realOutPath(p);
     const other = seen.get(key);
     if (other !== undefined) throw new UsageError(`${other} and ${what} are the same path (${p}): give each its own`);
     seen.set(key, what);
+  }
+  // Files read (--image-ids, --class-names) may be one file, a dataset's annotations; never an output's path.
+  for (const [what, p] of inputFiles) {
+    const other = seen.get(realOutPath(p));
+    if (other !== undefined) throw new UsageError(`${other} and ${what} are the same path (${p}): give each its own`);
   }
 }
 

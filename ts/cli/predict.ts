@@ -23,7 +23,7 @@ import { EXIT, UsageError, choiceOption, count, deviceOption, flag, listOption, 
 import { expandInputs } from './inputs';
 import { JournalWriter, cutTornLine, doneLookup, loadJournal, statusOf, type JournalState, type LineStatus, type ResultLine } from './journal';
 import { Progress, formatDuration, type ProgressMode } from './progress';
-import { checkImageIds, loadImageIds, writeCocoResults, type ImageIdMap } from './coco';
+import { checkImageIds, loadClassNames, loadImageIds, writeCocoResults, type ClassNamesFile, type ImageIdMap } from './coco';
 import { WorkerPool } from './pool';
 import { readRunSettings, runSettingsOf, settingsDifferences, settingsFile, writeRunSettings } from './run_settings';
 import type { DecodeDone, VizInstance } from './worker';
@@ -58,6 +58,7 @@ const PREDICT_OPTIONS = {
   'max-per-image': { type: 'string' },
   'min-score': { type: 'string' },
   classes: { type: 'string' },
+  'class-names': { type: 'string' },
   coco: { type: 'string' },
   'image-ids': { type: 'string' },
   viz: { type: 'string' },
@@ -93,6 +94,8 @@ interface Settings {
   /** --limit-input-pixels: the largest decoded image (0: none); an image above it is an error line. */
   limitInputPixels?: number;
   post: PostprocessFlags;
+  /** --class-names: the checkpoint's classes when it was trained on another dataset. */
+  classNames?: ClassNamesFile;
   coco?: string;
   imageIds?: ImageIdMap;
   imageIdsFile?: string;
@@ -199,6 +202,8 @@ function settings(p: Parsed): Settings {
     s.imageIds = loadImageIds(imageIdsFile);
     s.imageIdsFile = imageIdsFile;
   }
+  const classNamesFile = str(p, 'class-names');
+  if (classNamesFile !== undefined) s.classNames = loadClassNames(classNamesFile);
   const viz = str(p, 'viz');
   if (viz === undefined && p.values['viz-threshold'] !== undefined) throw new UsageError('--viz-threshold is only used with --viz');
   if (viz !== undefined) {
@@ -235,7 +240,10 @@ function settings(p: Parsed): Settings {
   if (workers !== undefined) s.workers = workers;
   const threads = threadsOption(p);
   if (threads !== undefined) s.threads = threads;
-  distinctPaths(s, imageIdsFile);
+  distinctPaths(s, [
+    ...(imageIdsFile !== undefined ? [['--image-ids', imageIdsFile] as [string, string]] : []),
+    ...(classNamesFile !== undefined ? [['--class-names', classNamesFile] as [string, string]] : []),
+  ]);
   if (!toStdout(s)) writableOption('--out', s.out, 'file');
   if (s.coco !== undefined) writableOption('--coco', s.coco, 'file');
   if (s.viz !== undefined) writableOption('--viz', s.viz, 'folder');
@@ -556,6 +564,7 @@ async function runModel(
       ...(s.minSize !== undefined ? { minSize: s.minSize } : {}),
       ...(s.maxSize !== undefined ? { maxSize: s.maxSize } : {}),
       ...s.post,
+      ...(s.classNames ? { classNames: s.classNames } : {}),
       ...(s.polygons ? { polygons: true, polygonEpsilon: s.polygonEpsilon ?? 0 } : {}),
       log: say,
     });

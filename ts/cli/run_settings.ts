@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { SOTR_DEFAULTS } from '../model/config';
 import { COCO_CLASS_NAMES } from '../model/coco';
 import { outputError } from './out_files';
+import type { ClassNamesFile } from './coco';
 
 export interface RunSettings {
   version: 1;
@@ -30,6 +31,8 @@ export interface RunSettings {
   minScore: number;
   /** --classes as given (names and labels, sorted); null: every class. */
   classes: Array<string | number> | null;
+  /** --class-names: the names (and category ids) it gave; null, or absent in older records: the checkpoint's. */
+  classNames?: { file: string; names: string[]; categoryIds: number[] | null } | null;
   polygons: boolean;
   polygonEpsilon: number | null;
   /** The folder the results' relative `file` paths are relative to (the first run's working folder); not a
@@ -49,9 +52,12 @@ export interface RunSettingsInput {
     nmsKernel?: 'gaussian' | 'linear';
     classes?: Array<string | number>;
   };
+  classNames?: ClassNamesFile;
   polygons: boolean;
   polygonEpsilon?: number;
 }
+
+type ClassNamesRecord = NonNullable<RunSettings['classNames']>;
 
 /** The recorded --min-size of a run that gave none. */
 const CHECKPOINT_DEFAULT = 'checkpoint default';
@@ -87,6 +93,7 @@ export function runSettingsOf(s: RunSettingsInput): RunSettings {
     maxPerImage: s.post.maxPerImage ?? d.maxPerImage,
     minScore: s.post.minScore ?? d.minScore,
     classes: s.post.classes ? [...s.post.classes].sort((a, b) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0)) : null,
+    classNames: s.classNames ? { file: path.basename(s.classNames.file), names: [...s.classNames.names], categoryIds: s.classNames.categoryIds ? [...s.classNames.categoryIds] : null } : null,
     polygons: s.polygons,
     polygonEpsilon: s.polygons ? (s.polygonEpsilon ?? 0) : null,
   };
@@ -130,9 +137,14 @@ const FLAG: Record<Exclude<keyof RunSettings, 'version' | 'base' | 'baseFromOut'
   maxPerImage: '--max-per-image',
   minScore: '--min-score',
   classes: '--classes',
+  classNames: '--class-names',
   polygons: '--polygons',
   polygonEpsilon: '--polygon-epsilon',
 };
+
+// A --class-names record: its file and first names ("animals.json: 3 classes, cat, dog, cow").
+const showClassNames = (v: RunSettings['classNames']): string =>
+  v ? `${v.file}: ${v.names.length} class${v.names.length === 1 ? '' : 'es'}, ${v.names.slice(0, 4).join(', ')}${v.names.length > 4 ? ', …' : ''}${v.categoryIds ? ' with category ids' : ''}` : "(the checkpoint's)";
 
 const show = (v: unknown): string =>
   typeof v === 'object' && v !== null && 'name' in v
@@ -143,10 +155,11 @@ const show = (v: unknown): string =>
       ? v.join(',')
       : String(v);
 
-// A recorded --classes as sorted labels where a name is one of COCO's or class_N; other names are kept as written.
-function classSet(v: unknown): Array<number | string> {
+// A recorded --classes as sorted labels where a name is one of the run's class names (--class-names, else COCO's)
+// or class_N; other names are kept as written.
+function classSet(v: unknown, names: readonly string[]): Array<number | string> {
   if (!Array.isArray(v)) return [String(v)];
-  const byName = new Map(COCO_CLASS_NAMES.map((n, i) => [n, i] as const));
+  const byName = new Map(names.map((n, i) => [n, i] as const));
   const one = (c: unknown): number | string => {
     if (typeof c === 'number') return c;
     const s = String(c);
@@ -178,7 +191,16 @@ export function settingsDifferences(prev: RunSettings, now: RunSettings, checkpo
     }
     // --classes as given (names or labels; the CLI's models name their classes COCO's way, or class_N): the same set
     // written another way is the same setting.
-    if (k === 'classes' && was !== null && now[k] !== null && JSON.stringify(classSet(was)) === JSON.stringify(classSet(now[k]))) continue;
+    if (k === 'classes' && was !== null && now[k] !== null) {
+      const names = now.classNames?.names ?? COCO_CLASS_NAMES;
+      if (JSON.stringify(classSet(was, names)) === JSON.stringify(classSet(now[k], names))) continue;
+    }
+    // --class-names: the names and ids decide the results, not the file's name.
+    if (k === 'classNames') {
+      const same = (v: unknown) => (v ? JSON.stringify([(v as ClassNamesRecord).names, (v as ClassNamesRecord).categoryIds]) : null);
+      if (same(was) !== same(now[k])) out.push(`--class-names ${showClassNames(now.classNames)} (the file: ${showClassNames(was as ClassNamesRecord | null)})`);
+      continue;
+    }
     // The epsilon is a setting of the polygons only: when one side has none, --polygons differs and says it.
     if (k === 'polygonEpsilon' && (!prev.polygons || !now.polygons)) continue;
     // Likewise the sigma is the Gaussian kernel's: with the linear one on a side, --nms-kernel differs and says it.

@@ -4,6 +4,7 @@
  * (journal, resume, COCO, overlays) without a network.
  */
 import type { ResultInstance } from './journal';
+import type { ClassNamesFile } from './coco';
 
 /** A decoded image: interleaved 8-bit RGB, EXIF orientation applied. */
 export interface DecodedImage {
@@ -33,6 +34,8 @@ export interface SegmenterOptions extends PostprocessFlags {
   model: string;
   /** Where `--model tiny` keeps its generated checkpoint. */
   cacheDir: string;
+  /** `--class-names`: the checkpoint's class names, and category ids when the file gave them. */
+  classNames?: ClassNamesFile;
   device: string;
   precision?: string;
   minSize?: number;

@@ -33,7 +33,7 @@ export function toCocoResults(prediction: Prediction | readonly Instance[], imag
     const [x0, y0, x1, y1] = inst.box;
     return {
       image_id: imageId,
-      category_id: inst.cocoCategoryId ?? categoryId(inst.label, null),
+      category_id: inst.cocoCategoryId ?? categoryId(inst.label, null), // a model without category ids: label + 1
       segmentation: inst.mask.toCocoRLE(),
       score: Number(inst.score.toPrecision(9)),
       bbox: [x0, y0, x1 - x0, y1 - y0],

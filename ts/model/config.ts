@@ -85,7 +85,7 @@ export interface SotrConfig extends SotrConstants, Omit<SotrCheckpointConfig, 'p
   classes: readonly number[] | null;
   /** Class names by contiguous label (COCO's for 80-class models unless given). */
   classNames: string[];
-  /** COCO category ids by label (80-class models), else null. */
+  /** Category ids by label: COCO's (80-class models) or the `cocoCategoryIds` option; else null (COCO results use label + 1). */
   cocoCategoryIds: number[] | null;
 }
 
@@ -162,9 +162,20 @@ const CONSTANT_KEYS = keysOf<SotrConstants>()(
   'classes',
 );
 
-/** Constants to use instead of the official ones (any SotrConstants field), and the class names: Sotr.load's options. */
+/**
+ * Constants to use instead of the official ones (any SotrConstants field), and the classes of a checkpoint trained
+ * on another dataset: Sotr.load's options. `cocoCategories(annotations)` gives both class fields from a COCO
+ * annotations file, in the order detectron2 trains with.
+ */
 export interface ConfigOverrides extends Partial<SotrConstants> {
-  classNames?: readonly string[];
+  /** Class names by label, one per class of the checkpoint (default: COCO's for 80-class checkpoints, else `class_<label>`). */
+  classNames?: readonly string[] | undefined;
+  /**
+   * The dataset's category ids by label (`instance.cocoCategoryId`, the `category_id` of COCO results): distinct
+   * integers, one per class of the checkpoint. Default: COCO's for 80-class checkpoints; other checkpoints have none
+   * (`cocoCategoryId` null, and COCO results use label + 1).
+   */
+  cocoCategoryIds?: readonly number[] | undefined;
 }
 
 function posInt(name: string, v: unknown): number {
@@ -307,7 +318,7 @@ export function resolveConfig(ck: SotrCheckpointConfig, o: ConfigOverrides = {})
   let classNames: string[];
   if (o.classNames !== undefined) {
     if (!Array.isArray(o.classNames) || o.classNames.length !== ck.numClasses || !o.classNames.every((s) => typeof s === 'string')) {
-      throw new SotrRangeError(`Sotr.load: classNames must be ${ck.numClasses} strings (one per class of the checkpoint)`);
+      throw new SotrRangeError(`Sotr.load: classNames must be ${ck.numClasses} strings (one per class of the checkpoint), received ${listShown(o.classNames)}`);
     }
     classNames = [...o.classNames];
   } else if (ck.numClasses === COCO_CLASS_NAMES.length) {
@@ -337,14 +348,37 @@ export function resolveConfig(ck: SotrCheckpointConfig, o: ConfigOverrides = {})
     numMasks: ck.numMasks,
     kernelSize: ck.kernelSize,
     classNames,
-    cocoCategoryIds: ck.numClasses === COCO_CATEGORY_IDS.length ? [...COCO_CATEGORY_IDS] : null,
+    cocoCategoryIds: categoryIdsOf(ck.numClasses, o.cocoCategoryIds),
   };
+}
+
+// "5 entries" for an array (its length is what is usually wrong), else the value.
+function listShown(v: unknown): string {
+  return Array.isArray(v) ? `${v.length} entr${v.length === 1 ? 'y' : 'ies'}` : shownValue(v);
+}
+
+// The cocoCategoryIds option checked (distinct integers, one per class), else COCO's ids for 80-class checkpoints.
+function categoryIdsOf(numClasses: number, given: unknown): number[] | null {
+  if (given === undefined) return numClasses === COCO_CATEGORY_IDS.length ? [...COCO_CATEGORY_IDS] : null;
+  if (!Array.isArray(given) || given.length !== numClasses) {
+    throw new SotrRangeError(`Sotr.load: cocoCategoryIds must be ${numClasses} integers (one per class of the checkpoint), received ${listShown(given)}`);
+  }
+  const seen = new Map<number, number>();
+  given.forEach((id: unknown, label) => {
+    if (!Number.isSafeInteger(id)) throw new SotrRangeError(`Sotr.load: cocoCategoryIds[${label}] must be an integer, received ${shownValue(id)}`);
+    const first = seen.get(id as number);
+    // Two labels with one id would merge two classes in a COCO evaluation.
+    if (first !== undefined) throw new SotrRangeError(`Sotr.load: cocoCategoryIds gives labels ${first} and ${label} the same id ${String(id)}`);
+    seen.set(id as number, label);
+  });
+  return [...(given as number[])];
 }
 
 /** Every Sotr.load option, for the unknown-key check (the compiler keeps the list equal to the interface). */
 export const LOAD_OPTION_KEYS = keysOf<SotrLoadOptions>()(
   ...CONSTANT_KEYS,
   'classNames',
+  'cocoCategoryIds',
   'device',
   'precision',
   'deferredOps',

@@ -52,4 +52,4 @@ export {
   type RandomModelPreset,
   type RandomModelStructure,
 } from './random_model';
-export { COCO_CLASS_NAMES, COCO_CATEGORY_IDS } from './coco';
+export { COCO_CLASS_NAMES, COCO_CATEGORY_IDS, cocoCategories, type CocoCategories } from './coco';

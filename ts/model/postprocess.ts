@@ -49,7 +49,7 @@ export interface Instance {
   label: number;
   /** Class name. */
   category: string;
-  /** COCO category id (80-class models), else null. */
+  /** Category id: `config.cocoCategoryIds[label]` (COCO's for 80-class models, or the `cocoCategoryIds` load option), else null. */
   cocoCategoryId: number | null;
   /** Final score in [0, 1] (class probability × maskness, after Matrix NMS decay). */
   score: number;

@@ -18,6 +18,7 @@ export type SotrErrorCode =
   | 'SOTR_CHECKPOINT_FORMAT'
   | 'SOTR_CHECKPOINT_UNSAFE'
   | 'SOTR_CHECKPOINT_KEYS'
+  | 'SOTR_CONFIG'
   | 'SOTR_IMAGE_DECODE'
   | 'SOTR_IMAGE_SIZE'
   | 'SOTR_INVALID_STATE'
@@ -205,6 +206,16 @@ export class UnsafeCheckpointError extends SotrError {
 export class CheckpointKeyError extends SotrError {
   constructor(message: string, options: SotrErrorOptions = {}) {
     super('SOTR_CHECKPOINT_KEYS', message, options);
+  }
+}
+
+/**
+ * A model config file (readDetectron2Config) that cannot be read or parsed, holds a value of the wrong type or a
+ * setting this library does not run, or belongs to another checkpoint; `details.file` (and `details.key`) say where.
+ */
+export class ConfigFileError extends SotrError {
+  constructor(message: string, options: SotrErrorOptions = {}) {
+    super('SOTR_CONFIG', message, options);
   }
 }
 

@@ -131,6 +131,11 @@ async function main(): Promise<void> {
   const categories: CocoCategories = cocoCategories(JSON.parse('{"categories": [{"id": 1, "name": "cat"}]}'));
   await Sotr.load('m.pth', { ...categories, device: 'cpu' });
   await Sotr.load('m.pth', { classNames: ['cat'], cocoCategoryIds: undefined });
+  // ... and the detectron2 config it was trained with.
+  const d2: Detectron2Config = await readDetectron2Config('output/config.yaml');
+  const trained = await Sotr.load('output/model_final.pth', { ...d2.options, ...categories });
+  d2.checkStructure(trained.config);
+  await trained.dispose();
   // Data of any dtype (TensorData): a Tensor of any dtype.
   const someData: Float32Array | Int32Array = Math.random() < 0.5 ? new Float32Array(1) : new Int32Array(1);
   const some: Tensor = Tensor.from(someData, [1]);
@@ -146,8 +151,8 @@ async function main(): Promise<void> {
 void main;
 `;
 const NAMES =
-  'Sotr, masksToContours, masksToRLE, contoursToCocoPolygons, approxPolygon, renderPrediction, evaluateCoco, Tensor, matmul, backendInfo, ImageDecodeError, SotrError, isSotrError, SOTR_DEFAULTS, cocoCategories';
-const TYPES = 'TensorDataOf, TensorFromOptionsOf, Prediction, PredictEachItem, RawImage, Contour, CocoRle, CocoGroundTruth, SotrErrorCode, ConfigOverrides, CocoBox, DecodedPixels, AttrValue, NativeBackendInfo, NativeMemoryInfo, OpProfileSummary, TensorData, CocoCategories';
+  'Sotr, masksToContours, masksToRLE, contoursToCocoPolygons, approxPolygon, renderPrediction, evaluateCoco, Tensor, matmul, backendInfo, ImageDecodeError, SotrError, isSotrError, SOTR_DEFAULTS, cocoCategories, readDetectron2Config';
+const TYPES = 'TensorDataOf, TensorFromOptionsOf, Prediction, PredictEachItem, RawImage, Contour, CocoRle, CocoGroundTruth, SotrErrorCode, ConfigOverrides, CocoBox, DecodedPixels, AttrValue, NativeBackendInfo, NativeMemoryInfo, OpProfileSummary, TensorData, CocoCategories, Detectron2Config';
 
 function project(kind, resolution = { module: 'node16', moduleResolution: 'node16' }) {
   const dir = mkdtempSync(path.join(tmpdir(), `sotr-types-${kind}-`));

@@ -221,6 +221,13 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
       --limit-input-pixels <n> the largest image decoded, width × height (default 268402689 = 16383²; 0: no
                                limit); a larger one is an error line, not decoded. Lower it for files from
                                others: a PNG of under 1 MB can hold 16383² pixels, gigabytes of memory to run
+      --config <config.yaml>   the detectron2 config the checkpoint was trained with (a training run's
+                               config.yaml, or the repo's, _BASE_ followed): its grids, input sizes, pixel
+                               statistics and post-processing; a flag given wins. One that is not this
+                               checkpoint's (classes, depth, widths) or asks for what is not run is an error
+      --class-names <file>     the classes of a checkpoint trained on another dataset: its COCO annotations
+                               file (.json: names and category ids, labels numbered as detectron2 does, by
+                               id), a JSON array of names, or a text file, one name a line, label 0 first
   post-processing (defaults are the reference's):
       --score-threshold <p>    class probability to become a candidate (0.1)
       --mask-threshold <p>     mask binarisation (0.5)
@@ -232,9 +239,6 @@ export const PREDICT_USAGE = `usage: sotr predict --model <checkpoint | tiny> --
       --min-score <p>          drop instances scoring below this from the results (default: keep all)
       --classes <list>         only these classes, names or labels separated by commas (person,car,3): the
                                model runs as if it had no others (default: every class)
-      --class-names <file>     the classes of a checkpoint trained on another dataset: its COCO annotations
-                               file (.json: names and category ids, labels numbered as detectron2 does, by
-                               id), a JSON array of names, or a text file, one name a line, label 0 first
   outputs:
       --coco <file.json>       COCO results (segm) for the whole --out file, written at the end
       --image-ids <file.json>  image ids for --coco: a COCO annotations file ("images": [{id, file_name}])

@@ -8,7 +8,7 @@ import { Sotr, type Prediction, type StageTimes as ModelStageTimes } from '../mo
 import { contoursToCocoPolygons } from '../ops/mask_contours';
 import { writeRandomSotrCheckpoint, type RandomModelPreset } from '../model/random_model';
 import { defaultMinSize, type SotrLoadOptions } from '../model/config';
-import { SotrRangeError } from '../errors';
+import { ConfigFileError, SotrRangeError } from '../errors';
 import { UsageError, packageVersion } from './args';
 import type { ResultInstance } from './journal';
 import { categoryId } from '../model/coco';
@@ -123,6 +123,7 @@ export const sotrSegmenter: SegmenterFactory = async (o: SegmenterOptions): Prom
       ...(o.minSize !== undefined ? { minSize: o.minSize } : {}),
       ...(o.maxSize !== undefined ? { maxSize: o.maxSize } : {}),
       ...post,
+      ...(o.config?.network ?? {}),
       onWarning: (m) => o.log(`warning: ${m}`),
     });
   } catch (e) {
@@ -136,6 +137,12 @@ export const sotrSegmenter: SegmenterFactory = async (o: SegmenterOptions): Prom
     throw e;
   }
   const c = model.config;
+  try {
+    o.config?.checkStructure(c);
+  } catch (e) {
+    await model.dispose();
+    throw e instanceof ConfigFileError ? new UsageError(`--config ${e.message}`) : e;
+  }
   const what = o.model === 'tiny' ? 'tiny random-weight model' : path.basename(source);
   const only = c.classes ? `, only ${c.classes.length <= 6 ? c.classes.map((l) => c.classNames[l]).join(', ') : `${c.classes.length} of them`}` : '';
   const named = names ? ` named by ${path.basename(names.file)}` : '';

@@ -28,7 +28,8 @@ import { WorkerPool } from './pool';
 import { readRunSettings, runSettingsOf, settingsDifferences, settingsFile, writeRunSettings } from './run_settings';
 import type { DecodeDone, VizInstance } from './worker';
 import { instanceColour } from '../render';
-import type { DecodedImage, PostprocessFlags, Segmenter, SegmenterFactory } from './segmenter';
+import type { DecodedImage, ModelConfigFile, PostprocessFlags, Segmenter, SegmenterFactory } from './segmenter';
+import { readModelConfig } from './model_config';
 import { exitNow, onExitNow } from './exit_now';
 import { ScanStopped } from './journal';
 import { realOutPath, removeOwnPartials, removeStalePartials, takeLock } from './out_files';
@@ -59,6 +60,7 @@ const PREDICT_OPTIONS = {
   'min-score': { type: 'string' },
   classes: { type: 'string' },
   'class-names': { type: 'string' },
+  config: { type: 'string' },
   coco: { type: 'string' },
   'image-ids': { type: 'string' },
   viz: { type: 'string' },
@@ -96,6 +98,8 @@ interface Settings {
   post: PostprocessFlags;
   /** --class-names: the checkpoint's classes when it was trained on another dataset. */
   classNames?: ClassNamesFile;
+  /** --config: the training run's detectron2 config (its post-processing and sizes are merged into post/minSize/maxSize). */
+  config?: ModelConfigFile;
   coco?: string;
   imageIds?: ImageIdMap;
   imageIdsFile?: string;
@@ -160,14 +164,18 @@ function settings(p: Parsed): Settings {
   // --classes person,car,3: names or labels (checked against the model's classes at load).
   const classes = listOption(p, 'classes', 'class names or labels');
   if (classes) post.classes = [...new Set(classes)].map((x) => (/^\d+$/.test(x) ? Number(x) : x));
-  const minSize = num(p, 'min-size', { min: 1, max: 16384, integer: true });
-  const maxSize = num(p, 'max-size', { min: 1, max: 16384, integer: true });
+  // --config: the training run's settings, for what no flag gives.
+  const configFile = str(p, 'config');
+  const config = configFile !== undefined ? readModelConfig(configFile, post) : undefined;
+  const minSize = num(p, 'min-size', { min: 1, max: 16384, integer: true }) ?? config?.minSize;
+  const maxSize = num(p, 'max-size', { min: 1, max: 16384, integer: true }) ?? config?.maxSize;
   if (minSize !== undefined && maxSize !== undefined && maxSize < minSize) throw new UsageError(`--max-size (${maxSize}) is below --min-size (${minSize})`);
   const imageIdsFile = str(p, 'image-ids');
   const coco = str(p, 'coco');
   if (imageIdsFile && !coco) throw new UsageError('--image-ids is only used with --coco');
   if (toStdout({ out }) && coco) throw new UsageError('--coco reads the results back from --out: give --out a file, not -');
   const s: Settings = {
+    ...(config ? { config } : {}),
     model,
     inputs,
     out,
@@ -241,6 +249,7 @@ function settings(p: Parsed): Settings {
   const threads = threadsOption(p);
   if (threads !== undefined) s.threads = threads;
   distinctPaths(s, [
+    ...(configFile !== undefined ? [['--config', configFile] as [string, string]] : []),
     ...(imageIdsFile !== undefined ? [['--image-ids', imageIdsFile] as [string, string]] : []),
     ...(classNamesFile !== undefined ? [['--class-names', classNamesFile] as [string, string]] : []),
   ]);
@@ -565,6 +574,7 @@ async function runModel(
       ...(s.maxSize !== undefined ? { maxSize: s.maxSize } : {}),
       ...s.post,
       ...(s.classNames ? { classNames: s.classNames } : {}),
+      ...(s.config ? { config: s.config } : {}),
       ...(s.polygons ? { polygons: true, polygonEpsilon: s.polygonEpsilon ?? 0 } : {}),
       log: say,
     });

@@ -10,6 +10,7 @@ import { SOTR_DEFAULTS } from '../model/config';
 import { COCO_CLASS_NAMES } from '../model/coco';
 import { outputError } from './out_files';
 import type { ClassNamesFile } from './coco';
+import type { ModelConfigFile } from './segmenter';
 
 export interface RunSettings {
   version: 1;
@@ -31,6 +32,9 @@ export interface RunSettings {
   minScore: number;
   /** --classes as given (names and labels, sorted); null: every class. */
   classes: Array<string | number> | null;
+  /** --config: the network's settings it gave that differ from the defaults (its sizes and post-processing are
+   * recorded under their own keys); null, or absent in older records: none. */
+  config?: { file: string; network: Record<string, unknown> } | null;
   /** --class-names: the names (and category ids) it gave; null, or absent in older records: the checkpoint's. */
   classNames?: { file: string; names: string[]; categoryIds: number[] | null } | null;
   polygons: boolean;
@@ -53,6 +57,7 @@ export interface RunSettingsInput {
     classes?: Array<string | number>;
   };
   classNames?: ClassNamesFile;
+  config?: ModelConfigFile;
   polygons: boolean;
   polygonEpsilon?: number;
 }
@@ -93,6 +98,7 @@ export function runSettingsOf(s: RunSettingsInput): RunSettings {
     maxPerImage: s.post.maxPerImage ?? d.maxPerImage,
     minScore: s.post.minScore ?? d.minScore,
     classes: s.post.classes ? [...s.post.classes].sort((a, b) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0)) : null,
+    config: s.config ? { file: path.basename(s.config.file), network: { ...s.config.network } } : null,
     classNames: s.classNames ? { file: path.basename(s.classNames.file), names: [...s.classNames.names], categoryIds: s.classNames.categoryIds ? [...s.classNames.categoryIds] : null } : null,
     polygons: s.polygons,
     polygonEpsilon: s.polygons ? (s.polygonEpsilon ?? 0) : null,
@@ -137,6 +143,7 @@ const FLAG: Record<Exclude<keyof RunSettings, 'version' | 'base' | 'baseFromOut'
   maxPerImage: '--max-per-image',
   minScore: '--min-score',
   classes: '--classes',
+  config: '--config',
   classNames: '--class-names',
   polygons: '--polygons',
   polygonEpsilon: '--polygon-epsilon',
@@ -145,6 +152,12 @@ const FLAG: Record<Exclude<keyof RunSettings, 'version' | 'base' | 'baseFromOut'
 // A --class-names record: its file and first names ("animals.json: 3 classes, cat, dog, cow").
 const showClassNames = (v: RunSettings['classNames']): string =>
   v ? `${v.file}: ${v.names.length} class${v.names.length === 1 ? '' : 'es'}, ${v.names.slice(0, 4).join(', ')}${v.names.length > 4 ? ', …' : ''}${v.categoryIds ? ' with category ids' : ''}` : "(the checkpoint's)";
+
+// A --config record: its file and the network settings it changes.
+const showConfig = (v: RunSettings['config']): string => {
+  const set = Object.entries(v?.network ?? {}).map(([k, x]) => `${k} ${Array.isArray(x) ? x.join(',') : String(x)}`);
+  return v ? `${v.file}${set.length ? `: ${set.join(', ')}` : ''}` : '(none)';
+};
 
 const show = (v: unknown): string =>
   typeof v === 'object' && v !== null && 'name' in v
@@ -194,6 +207,12 @@ export function settingsDifferences(prev: RunSettings, now: RunSettings, checkpo
     if (k === 'classes' && was !== null && now[k] !== null) {
       const names = now.classNames?.names ?? COCO_CLASS_NAMES;
       if (JSON.stringify(classSet(was, names)) === JSON.stringify(classSet(now[k], names))) continue;
+    }
+    // --config: its network settings decide the results (the rest is compared under its own flags), not its name.
+    if (k === 'config') {
+      const network = (v: unknown) => JSON.stringify((v as RunSettings['config'])?.network ?? {});
+      if (network(was) !== network(now.config)) out.push(`--config ${showConfig(now.config)} (the file: ${showConfig(was as RunSettings['config'])})`);
+      continue;
     }
     // --class-names: the names and ids decide the results, not the file's name.
     if (k === 'classNames') {

@@ -5,6 +5,20 @@
  */
 import type { ResultInstance } from './journal';
 import type { ClassNamesFile } from './coco';
+import type { ConfigOverrides } from '../model/config';
+import type { Detectron2Config } from '../model/detectron2_config';
+
+/** --config read: its sizes (post-processing already merged into the flags), and the network's settings. */
+export interface ModelConfigFile {
+  /** The file as given. */
+  file: string;
+  minSize?: number;
+  maxSize?: number;
+  /** Grids, strides, pixel statistics and stride-in-1×1 where the file's differ from the defaults. */
+  network: Pick<ConfigOverrides, 'numGrids' | 'instanceStrides' | 'pixelMean' | 'pixelStd' | 'strideInOneByOne'>;
+  /** Throws a ConfigFileError when the loaded model's structure is not the one the file describes. */
+  checkStructure: Detectron2Config['checkStructure'];
+}
 
 /** A decoded image: interleaved 8-bit RGB, EXIF orientation applied. */
 export interface DecodedImage {
@@ -36,6 +50,8 @@ export interface SegmenterOptions extends PostprocessFlags {
   cacheDir: string;
   /** `--class-names`: the checkpoint's class names, and category ids when the file gave them. */
   classNames?: ClassNamesFile;
+  /** `--config`: the network's settings to load with, and the structure to check. */
+  config?: ModelConfigFile;
   device: string;
   precision?: string;
   minSize?: number;

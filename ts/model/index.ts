@@ -53,3 +53,4 @@ export {
   type RandomModelStructure,
 } from './random_model';
 export { COCO_CLASS_NAMES, COCO_CATEGORY_IDS, cocoCategories, type CocoCategories } from './coco';
+export { readDetectron2Config, type Detectron2Config, type Detectron2Structure, type StructureOf } from './detectron2_config';

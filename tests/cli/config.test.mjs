@@ -1,0 +1,96 @@
+// `sotr predict --config`: the detectron2 config a checkpoint was trained with. Its post-processing and sizes fill in
+// what no flag gives (a flag wins) and are recorded under their own keys; its network settings go to the model and
+// are recorded under `config`; a config of another checkpoint, or one asking for what is not run, is a usage error.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sotr, root, readLines } from './helpers/run.mjs';
+
+const { Sotr, readDetectron2Config, writeRandomSotrCheckpoint } = await import('../../dist/index.js');
+
+const dir = mkdtempSync(path.join(tmpdir(), 'sotr-cli-config-'));
+const five = path.join(dir, 'five.safetensors');
+await writeRandomSotrCheckpoint(five, { preset: 'tiny', numClasses: 5, seed: 1 });
+// The random model's most instances at these settings (10 above a 0.2 score).
+const image = path.join(root, 'examples', 'images', 'grey.jpg');
+const write = (name, text) => {
+  const f = path.join(dir, name);
+  writeFileSync(f, text);
+  return f;
+};
+write('Base.yaml', 'MODEL:\n  META_ARCHITECTURE: "SOTR"\n  MASK_ON: True\nINPUT:\n  MIN_SIZE_TEST: 800\n');
+const config = write(
+  'config.yaml',
+  '_BASE_: Base.yaml\nMODEL:\n  FPN:\n    OUT_CHANNELS: 16\n  SOTR:\n    NUM_CLASSES: 5\n    NUM_GRIDS: [36, 30, 24, 16, 12]\n    SCORE_THR: 0.2\n    NMS_PRE: 400\nINPUT:\n  MIN_SIZE_TEST: 320\n',
+);
+const settingsOf = (out) => JSON.parse(readFileSync(`${out}.settings.json`, 'utf8'));
+
+test('predict --config: the instances of the API loaded with the same options, the settings recorded', async () => {
+  const out = path.join(dir, 'a.jsonl');
+  const r = await sotr(['predict', '-m', five, '-o', out, '--config', config, '--device', 'cpu', image]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /short side 320/);
+  const s = settingsOf(out);
+  assert.equal([s.minSize, s.scoreThreshold, s.nmsPre, s.config], [320, 0.2, 400, { file: 'config.yaml', network: { numGrids: [36, 30, 24, 16, 12] } }]);
+  const c = await readDetectron2Config(config);
+  const m = await Sotr.load(five, { device: 'cpu', onWarning: () => {}, ...c.options });
+  try {
+    const p = await m.predict(image);
+    assert.ok(p.instances.length > 0);
+    assert.equal(readLines(out)[0].instances.map((i) => [i.label, Math.fround(i.score)]), p.instances.map((i) => [i.label, Math.fround(i.score)]));
+  } finally {
+    await m.dispose();
+  }
+});
+
+test('predict --config: a flag wins over the file; the linear kernel drops the sigma the file lists', async () => {
+  const out = path.join(dir, 'b.jsonl');
+  const r = await sotr(['predict', '-m', five, '-o', out, '--config', config, '--score-threshold', '0.3', '--min-size', '256', '--device', 'cpu', '-q', image]);
+  assert.is(r.code, 0, r.stderr);
+  const s = settingsOf(out);
+  assert.equal([s.minSize, s.scoreThreshold, s.nmsPre], [256, 0.3, 400]);
+  const linear = write('linear.yaml', 'MODEL:\n  SOTR:\n    NMS_KERNEL: linear\n    NMS_SIGMA: 2\n');
+  const out2 = path.join(dir, 'c.jsonl');
+  const r2 = await sotr(['predict', '-m', five, '-o', out2, '--config', linear, '--min-size', '320', '--device', 'cpu', '-q', image]);
+  assert.is(r2.code, 0, r2.stderr);
+  assert.equal([settingsOf(out2).nmsKernel, settingsOf(out2).nmsSigma, settingsOf(out2).config], ['linear', null, { file: 'linear.yaml', network: {} }]);
+  const r3 = await sotr(['predict', '-m', five, '-o', path.join(dir, 'd.jsonl'), '--config', linear, '--nms-sigma', '3', '--device', 'cpu', image]);
+  assert.is(r3.code, 1);
+  assert.match(r3.stderr, /--nms-sigma is only used with the gaussian kernel, and --config .*linear\.yaml sets MODEL\.SOTR\.NMS_KERNEL linear/);
+});
+
+test('predict --config: resuming without it, or with other network settings, is refused; the same settings from another file are not', async () => {
+  const out = path.join(dir, 'a.jsonl');
+  const without = await sotr(['predict', '-m', five, '-o', out, '--min-size', '320', '--score-threshold', '0.2', '--nms-pre', '400', '--device', 'cpu', image]);
+  assert.is(without.code, 1);
+  assert.match(without.stderr, /--config \(none\) \(the file: config\.yaml: numGrids 36,30,24,16,12\)/);
+  // The same values written out in one file, with the official grids restated elsewhere: the same settings.
+  const same = write('same.yaml', 'MODEL:\n  PIXEL_MEAN: [103.53, 116.28, 123.675]\n  SOTR:\n    NUM_GRIDS: [36, 30, 24, 16, 12]\n    SCORE_THR: 0.2\n    NMS_PRE: 400\nINPUT:\n  MIN_SIZE_TEST: 320\n');
+  const r = await sotr(['predict', '-m', five, '-o', out, '--config', same, '--device', 'cpu', image]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /nothing to do/);
+});
+
+test('predict --config: a config of another checkpoint, or asking for what is not run, is a usage error', async () => {
+  const cases = [
+    [write('other.yaml', 'MODEL:\n  SOTR:\n    NUM_CLASSES: 80\n'), /--config .*other\.yaml: the config is not this checkpoint's: MODEL\.SOTR\.NUM_CLASSES 80 \(the checkpoint's classes: 5\)/],
+    [write('rgb.yaml', 'INPUT:\n  FORMAT: RGB\n'), /--config .*rgb\.yaml: INPUT\.FORMAT: "RGB" is not supported/],
+    [write('broken.yaml', 'MODEL: [\n'), /--config .*broken\.yaml: not valid YAML/],
+    [path.join(dir, 'missing.yaml'), /--config .*missing\.yaml: ENOENT/],
+  ];
+  for (const [file, re] of cases) {
+    const out = path.join(dir, 'err.jsonl');
+    const r = await sotr(['predict', '-m', five, '-o', out, '--config', file, '--device', 'cpu', image]);
+    assert.is(r.code, 1, `${file}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+  // An output over the config would destroy it.
+  const r = await sotr(['predict', '-m', five, '-o', path.join(dir, 'e.jsonl'), '--config', config, '--coco', config, '--device', 'cpu', image]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /--coco and --config are the same path/);
+  assert.match(readFileSync(config, 'utf8'), /NUM_GRIDS/);
+});
+
+test.run();

@@ -1,0 +1,308 @@
+/**
+ * A detectron2 / AdelaiDet config file as Sotr.load options: the `config.yaml` a training run writes beside its
+ * checkpoint, or the official repo's configs (`_BASE_` chains followed). A checkpoint holds the network's weights but
+ * not its test-time settings (grids, input sizes, pixel statistics, thresholds): a model trained with other values
+ * gives other results unless they are given too.
+ *
+ * Only the keys inference reads are used; a value the official inference code would run differently from this
+ * library (another NMS, norm or input format) is refused, naming the key, rather than silently ignored. Keys that
+ * describe the checkpoint's structure (classes, depth, widths) are kept to be checked against the loaded model.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseDocument } from 'yaml';
+import { ConfigFileError } from '../errors';
+import type { ConfigOverrides, SotrConfig } from './config';
+
+/** What the file says about the checkpoint's structure (checked by `checkStructure`). */
+export interface Detectron2Structure {
+  /** MODEL.SOTR.NUM_CLASSES */
+  numClasses?: number;
+  /** MODEL.RESNETS.DEPTH */
+  resnetDepth?: number;
+  /** MODEL.FPN.OUT_CHANNELS */
+  fpnChannels?: number;
+  /** MODEL.SOTR.MASK_CHANNELS */
+  maskChannels?: number;
+  /** MODEL.SOTR.NUM_MASKS */
+  numMasks?: number;
+  /** MODEL.SOTR.NUM_KERNELS */
+  numKernels?: number;
+  /** MODEL.RESNETS.DEFORM_ON_PER_STAGE: which of res2..res5 have deformable convs. */
+  deformStages?: boolean[];
+}
+
+/** A detectron2 config file read for SOTR inference (readDetectron2Config). */
+export interface Detectron2Config {
+  /** Sotr.load options for the test-time settings the files set; a setting they leave out keeps Sotr.load's default. */
+  options: ConfigOverrides;
+  /** What the files say about the checkpoint's structure. */
+  structure: Detectron2Structure;
+  /** The files read: the file given last, each `_BASE_` before the file that names it. */
+  files: string[];
+  /**
+   * Throws a ConfigFileError listing every difference between `structure` and a loaded model's config (a config
+   * file that belongs to another checkpoint); returns otherwise.
+   */
+  checkStructure(config: StructureOf): void;
+}
+
+type Tree = Record<string, unknown>;
+type NumericStructure = Exclude<keyof Detectron2Structure, 'deformStages'>;
+/** The model config fields checkStructure reads. */
+export type StructureOf = Pick<SotrConfig, NumericStructure | 'dcnBlocks'>;
+
+const MAX_BASES = 16;
+
+/**
+ * Reads a detectron2 config file (YAML, as detectron2 reads it: YAML 1.1) and the `_BASE_` files it names, relative
+ * to it, merged as detectron2's `merge_from_file` does (a later file's keys replace the earlier's; lists are replaced,
+ * not merged). Throws ConfigFileError (code 'SOTR_CONFIG') for a file that cannot be read or parsed, a value of the
+ * wrong type, or a setting this library does not run (naming the key and the file).
+ *
+ *   const cfg = await readDetectron2Config('output/config.yaml');
+ *   const model = await Sotr.load('output/model_final.pth', { ...cfg.options, ...cocoCategories(annotations) });
+ *   cfg.checkStructure(model.config);
+ */
+export async function readDetectron2Config(file: string): Promise<Detectron2Config> {
+  if (typeof file !== 'string' || !file) throw new ConfigFileError(`readDetectron2Config: expected a file path, received ${typeof file}`);
+  const texts = new Map<string, string>();
+  // The chain is read ahead (asynchronously), then parsed by the same code as the synchronous reader.
+  let next: string | null = path.resolve(file);
+  const seen = new Set<string>();
+  while (next && !seen.has(next) && seen.size <= MAX_BASES) {
+    const at: string = next;
+    seen.add(at);
+    const text = await fs.promises.readFile(at, 'utf8').catch((e: Error) => {
+      throw new ConfigFileError(`${at}: ${e.message}`, { cause: e, details: { file: at } });
+    });
+    texts.set(at, text);
+    next = baseOf(at, parseTree(at, text));
+  }
+  return readDetectron2ConfigWith(file, (f) => texts.get(f) ?? readText(f));
+}
+
+/** @internal readDetectron2Config without awaiting (the CLI reads its options before anything runs). */
+export function readDetectron2ConfigSync(file: string): Detectron2Config {
+  return readDetectron2ConfigWith(file, readText);
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigFileError(`${file}: ${(e as Error).message}`, { cause: e, details: { file } });
+  }
+}
+
+function parseTree(file: string, text: string): Tree {
+  // YAML 1.1, as PyYAML (which detectron2 uses) reads it; tags such as !!python/tuple are read as plain lists.
+  const doc = parseDocument(text.replace(/^\uFEFF/, ''), { version: '1.1', logLevel: 'silent', uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new ConfigFileError(`${file}: not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`, { details: { file } });
+  }
+  const tree: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (tree === null || tree === undefined) return {};
+  if (typeof tree !== 'object' || Array.isArray(tree)) throw new ConfigFileError(`${file}: not a detectron2 config (the file is not a mapping of keys)`, { details: { file } });
+  return tree as Tree;
+}
+
+function baseOf(file: string, tree: Tree): string | null {
+  const base = tree['_BASE_'];
+  if (base === undefined || base === null) return null;
+  if (typeof base !== 'string') throw new ConfigFileError(`${file}: _BASE_ must be a file name, received ${JSON.stringify(base)}`, { details: { file, key: '_BASE_' } });
+  return path.resolve(path.dirname(file), base);
+}
+
+// detectron2's merge: the later tree's keys win; mappings merge key by key, anything else is replaced.
+function merge(into: Tree, from: Tree): Tree {
+  for (const [k, v] of Object.entries(from)) {
+    if (k === '_BASE_') continue;
+    const was = into[k];
+    into[k] = isTree(v) && isTree(was) ? merge({ ...was }, v) : v;
+  }
+  return into;
+}
+
+function isTree(v: unknown): v is Tree {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function readDetectron2ConfigWith(file: string, read: (file: string) => string): Detectron2Config {
+  const chain: Array<{ file: string; tree: Tree }> = [];
+  let next: string | null = path.resolve(file);
+  while (next) {
+    if (chain.some((c) => c.file === next)) throw new ConfigFileError(`${next}: _BASE_ files name each other in a loop (${[...chain.map((c) => c.file), next].join(' → ')})`, { details: { file: next } });
+    if (chain.length > MAX_BASES) throw new ConfigFileError(`${file}: more than ${MAX_BASES} _BASE_ files`, { details: { file } });
+    const tree = parseTree(next, read(next));
+    chain.push({ file: next, tree });
+    next = baseOf(next, tree);
+  }
+  chain.reverse(); // bases first
+  const merged = chain.reduce<Tree>((acc, c) => merge(acc, c.tree), {});
+  // Which file set a key, for messages: the last one of the chain that has it.
+  const setBy = (keyPath: string[]): string => {
+    for (let i = chain.length - 1; i >= 0; i--) if (lookup(chain[i]!.tree, keyPath) !== undefined) return chain[i]!.file;
+    return chain[chain.length - 1]!.file;
+  };
+  return fromTree(merged, chain.map((c) => c.file), setBy);
+}
+
+function lookup(tree: Tree, keyPath: string[]): unknown {
+  let v: unknown = tree;
+  for (const k of keyPath) {
+    if (!isTree(v)) return undefined;
+    v = v[k];
+  }
+  return v;
+}
+
+// The Python literals a config value is written as: numbers, True / False / None, quoted strings, and flat tuples or
+// lists of those. Anything else stays the string it is (yacs keeps a string literal_eval cannot read).
+function pythonLiteral(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  const one = (t: string): { v: unknown } | null => {
+    const x = t.trim();
+    if (/^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(x)) return { v: Number(x) };
+    if (x === 'True' || x === 'False') return { v: x === 'True' };
+    if (x === 'None') return { v: null };
+    const q = /^(['"])(.*)\1$/.exec(x);
+    return q && !q[2]!.includes(q[1]!) ? { v: q[2] } : null;
+  };
+  const scalar = one(v);
+  if (scalar) return scalar.v;
+  const seq = /^\s*[([]\s*(.*?)\s*[)\]]\s*$/.exec(v);
+  if (!seq) return v;
+  if (!seq[1]) return [];
+  const parts = seq[1].replace(/,\s*$/, '').split(',');
+  const items = parts.map(one);
+  return items.every((i) => i !== null) ? items.map((i) => i!.v) : v;
+}
+
+function fromTree(tree: Tree, files: string[], setBy: (keyPath: string[]) => string): Detectron2Config {
+  const fail = (key: string, why: string): never => {
+    const file = setBy(key.split('.'));
+    throw new ConfigFileError(`${file}: ${key}: ${why}`, { details: { file, key } });
+  };
+  // yacs evaluates a string value as a Python literal: "(640, 672)" is a tuple, "1000" a number.
+  const get = (key: string): unknown => pythonLiteral(lookup(tree, key.split('.')));
+  const show = (v: unknown) => JSON.stringify(v);
+  const num = (key: string, o: { integer?: boolean; min?: number; positive?: boolean } = {}): number | undefined => {
+    const v = get(key);
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v)) return fail(key, `expected a number, received ${show(v)}`);
+    if (o.integer && !Number.isSafeInteger(v)) fail(key, `expected an integer, received ${show(v)}`);
+    if (o.positive && !(v > 0)) fail(key, `expected a positive number, received ${show(v)}`);
+    if (o.min !== undefined && v < o.min) fail(key, `expected at least ${o.min}, received ${show(v)}`);
+    return v;
+  };
+  const str = (key: string): string | undefined => {
+    const v = get(key);
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') return fail(key, `expected a string, received ${show(v)}`);
+    return v;
+  };
+  const nums = (key: string, length: number): number[] | undefined => {
+    const v = get(key);
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v) || v.length !== length || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      return fail(key, `expected ${length} numbers, received ${show(v)}`);
+    }
+    return v as number[];
+  };
+  // A setting the official inference would run differently: refused rather than ignored.
+  const only = (key: string, allowed: readonly unknown[], why: string) => {
+    const v = get(key);
+    if (v !== undefined && v !== null && !allowed.some((a) => JSON.stringify(a) === JSON.stringify(v))) fail(key, `${show(v)} is not supported (${why})`);
+  };
+
+  const arch = str('MODEL.META_ARCHITECTURE');
+  if (arch !== undefined && arch !== 'SOTR') fail('MODEL.META_ARCHITECTURE', `${show(arch)}: not a SOTR config`);
+  only('INPUT.FORMAT', ['BGR'], 'the network is fed BGR images, as the released models');
+  only('MODEL.SOTR.NMS_TYPE', ['matrix'], 'only Matrix NMS');
+  only('MODEL.SOTR.NORM', ['GN'], "the mask branch's norm is GroupNorm");
+  only('MODEL.RESNETS.NORM', ['FrozenBN', 'BN', 'SyncBN'], 'batch norm, frozen at inference');
+  only('MODEL.RESNETS.NUM_GROUPS', [1], 'ResNet, not ResNeXt');
+  only('MODEL.FPN.NORM', [''], 'the FPN has no norm');
+  only('MODEL.FPN.FUSE_TYPE', ['sum'], "the FPN adds the upsampled level");
+  only('MODEL.SOTR.INSTANCE_IN_FEATURES', [['p2', 'p3', 'p4', 'p5', 'p6']], 'the five instance levels P2..P6');
+  only('MODEL.SOTR.MASK_IN_FEATURES', [['p2', 'p3', 'p4', 'p5']], 'the mask branch reads P2..P5');
+
+  const options: ConfigOverrides = {};
+  const set = <K extends keyof ConfigOverrides>(k: K, v: ConfigOverrides[K] | undefined) => {
+    if (v !== undefined) options[k] = v;
+  };
+  const minSize = get('INPUT.MIN_SIZE_TEST');
+  // detectron2 reads MIN_SIZE_TEST 0 as "no resize", which this library does not offer.
+  if (minSize === 0) fail('INPUT.MIN_SIZE_TEST', '0 (no resize) is not supported');
+  set('minSize', num('INPUT.MIN_SIZE_TEST', { integer: true, min: 1 }));
+  set('maxSize', num('INPUT.MAX_SIZE_TEST', { integer: true, min: 1 }));
+  const mean = nums('MODEL.PIXEL_MEAN', 3);
+  if (mean) options.pixelMean = mean as [number, number, number];
+  const std = nums('MODEL.PIXEL_STD', 3);
+  if (std) options.pixelStd = std as [number, number, number];
+  const stride = get('MODEL.RESNETS.STRIDE_IN_1X1');
+  if (stride !== undefined && stride !== null) {
+    if (typeof stride !== 'boolean') fail('MODEL.RESNETS.STRIDE_IN_1X1', `expected true or false, received ${show(stride)}`);
+    options.strideInOneByOne = stride as boolean;
+  }
+  const grids = nums('MODEL.SOTR.NUM_GRIDS', 5);
+  if (grids) options.numGrids = grids;
+  const strides = nums('MODEL.SOTR.FPN_INSTANCE_STRIDES', 5);
+  if (strides) options.instanceStrides = strides;
+  set('scoreThreshold', num('MODEL.SOTR.SCORE_THR'));
+  set('maskThreshold', num('MODEL.SOTR.MASK_THR'));
+  set('updateThreshold', num('MODEL.SOTR.UPDATE_THR'));
+  set('nmsPre', num('MODEL.SOTR.NMS_PRE', { integer: true, min: 1 }));
+  set('maxPerImage', num('MODEL.SOTR.MAX_PER_IMG', { integer: true, min: 1 }));
+  const kernel = str('MODEL.SOTR.NMS_KERNEL');
+  if (kernel !== undefined) {
+    if (kernel !== 'gaussian' && kernel !== 'linear') fail('MODEL.SOTR.NMS_KERNEL', `expected "gaussian" or "linear", received ${show(kernel)}`);
+    options.nmsKernel = kernel as 'gaussian' | 'linear';
+  }
+  set('nmsSigma', num('MODEL.SOTR.NMS_SIGMA', { positive: true }));
+
+  const structure: Detectron2Structure = {};
+  const want = (k: NumericStructure, key: string) => {
+    const v = num(key, { integer: true, min: 1 });
+    if (v !== undefined) structure[k] = v;
+  };
+  want('numClasses', 'MODEL.SOTR.NUM_CLASSES');
+  want('resnetDepth', 'MODEL.RESNETS.DEPTH');
+  want('fpnChannels', 'MODEL.FPN.OUT_CHANNELS');
+  want('maskChannels', 'MODEL.SOTR.MASK_CHANNELS');
+  want('numMasks', 'MODEL.SOTR.NUM_MASKS');
+  want('numKernels', 'MODEL.SOTR.NUM_KERNELS');
+  const deform = get('MODEL.RESNETS.DEFORM_ON_PER_STAGE');
+  if (deform !== undefined && deform !== null) {
+    if (!Array.isArray(deform) || deform.length !== 4 || !deform.every((x) => typeof x === 'boolean')) fail('MODEL.RESNETS.DEFORM_ON_PER_STAGE', `expected 4 booleans, received ${show(deform)}`);
+    structure.deformStages = deform as boolean[];
+  }
+  const KEY: Record<keyof Detectron2Structure, [string, string]> = {
+    numClasses: ['MODEL.SOTR.NUM_CLASSES', 'classes'],
+    resnetDepth: ['MODEL.RESNETS.DEPTH', 'ResNet depth'],
+    fpnChannels: ['MODEL.FPN.OUT_CHANNELS', 'FPN channels'],
+    maskChannels: ['MODEL.SOTR.MASK_CHANNELS', 'mask-branch channels'],
+    numMasks: ['MODEL.SOTR.NUM_MASKS', 'mask-feature channels'],
+    numKernels: ['MODEL.SOTR.NUM_KERNELS', 'kernel values per cell'],
+    deformStages: ['MODEL.RESNETS.DEFORM_ON_PER_STAGE', 'deformable stages'],
+  };
+  // The checkpoint's deformable blocks as DEFORM_ON_PER_STAGE says it (a stage with any).
+  const actual = (config: StructureOf, k: keyof Detectron2Structure): unknown =>
+    k === 'deformStages' ? config.dcnBlocks.map((b) => b.some(Boolean)) : config[k];
+  const shown = (v: unknown) => (Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
+  const last = files[files.length - 1]!;
+  return {
+    options,
+    structure,
+    files,
+    checkStructure(config) {
+      const diffs = (Object.keys(structure) as Array<keyof Detectron2Structure>)
+        .filter((k) => JSON.stringify(structure[k]) !== JSON.stringify(actual(config, k)))
+        .map((k) => `${KEY[k][0]} ${shown(structure[k])} (the checkpoint's ${KEY[k][1]}: ${shown(actual(config, k))})`);
+      if (diffs.length) {
+        throw new ConfigFileError(`${last}: the config is not this checkpoint's: ${diffs.join('; ')}`, { details: { file: last, differences: diffs } });
+      }
+    },
+  };
+}

@@ -76,7 +76,7 @@ test('predict --config: resuming without it, or with other network settings, is 
 test('predict --config: a config of another checkpoint, or asking for what is not run, is a usage error', async () => {
   const cases = [
     [write('other.yaml', 'MODEL:\n  SOTR:\n    NUM_CLASSES: 80\n'), /--config .*other\.yaml: the config is not this checkpoint's: MODEL\.SOTR\.NUM_CLASSES 80 \(the checkpoint's classes: 5\)/],
-    [write('rgb.yaml', 'INPUT:\n  FORMAT: RGB\n'), /--config .*rgb\.yaml: INPUT\.FORMAT: "RGB" is not supported/],
+    [write('yuv.yaml', 'INPUT:\n  FORMAT: YUV-BT.601\n'), /--config .*yuv\.yaml: INPUT\.FORMAT: "YUV-BT\.601" is not supported/],
     [write('broken.yaml', 'MODEL: [\n'), /--config .*broken\.yaml: not valid YAML/],
     [path.join(dir, 'missing.yaml'), /--config .*missing\.yaml: ENOENT/],
   ];

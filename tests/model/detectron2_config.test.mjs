@@ -120,6 +120,7 @@ MODEL:
   );
   const c = await readDetectron2Config(f);
   assert.equal(c.options, {
+    inputFormat: 'BGR',
     minSize: 640,
     maxSize: 1200,
     pixelMean: [103, 116, 123],
@@ -150,7 +151,7 @@ test('what cannot be read, or is not run, is a ConfigFileError naming the file a
     [write('grids.yaml', 'MODEL:\n  SOTR:\n    NUM_GRIDS: [a, b, c, d, e]\n'), /MODEL\.SOTR\.NUM_GRIDS: expected 5 numbers/],
     [write('thr.yaml', 'MODEL:\n  SOTR:\n    SCORE_THR: high\n'), /MODEL\.SOTR\.SCORE_THR: expected a number, received "high"/],
     [write('pre.yaml', 'MODEL:\n  SOTR:\n    NMS_PRE: 2.5\n'), /MODEL\.SOTR\.NMS_PRE: expected an integer/],
-    [write('rgb.yaml', 'INPUT:\n  FORMAT: RGB\n'), /INPUT\.FORMAT: "RGB" is not supported \(the network is fed BGR images/],
+    [write('yuv.yaml', 'INPUT:\n  FORMAT: YUV-BT.601\n'), /INPUT\.FORMAT: "YUV-BT\.601" is not supported \(the network is fed BGR or RGB images/],
     [write('masknms.yaml', 'MODEL:\n  SOTR:\n    NMS_TYPE: mask\n'), /MODEL\.SOTR\.NMS_TYPE: "mask" is not supported \(only Matrix NMS\)/],
     [write('solo.yaml', 'MODEL:\n  META_ARCHITECTURE: SOLOv2\n'), /MODEL\.META_ARCHITECTURE: "SOLOv2": not a SOTR config/],
     [write('fpngn.yaml', 'MODEL:\n  FPN:\n    NORM: GN\n'), /MODEL\.FPN\.NORM: "GN" is not supported/],
@@ -160,7 +161,7 @@ test('what cannot be read, or is not run, is a ConfigFileError naming the file a
     [write('basenum.yaml', '_BASE_: 3\n'), /basenum\.yaml: _BASE_ must be a file name/],
     [write('nobase.yaml', '_BASE_: nowhere.yaml\n'), /nowhere\.yaml: ENOENT/],
     // A key set in a base is reported with the base's name.
-    [write('inherits.yaml', `_BASE_: ${JSON.stringify(write('rgbbase.yaml', 'INPUT:\n  FORMAT: RGB\n'))}\nMODEL: {}\n`), /rgbbase\.yaml: INPUT\.FORMAT/],
+    [write('inherits.yaml', `_BASE_: ${JSON.stringify(write('yuvbase.yaml', 'INPUT:\n  FORMAT: L\n'))}\nMODEL: {}\n`), /yuvbase\.yaml: INPUT\.FORMAT/],
   ];
   write('loop-b.yaml', '_BASE_: loop-a.yaml\n');
   for (const [file, re] of cases) {

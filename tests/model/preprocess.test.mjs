@@ -370,6 +370,44 @@ for (const f of ['dec_la.png', 'dec_grey16.png', 'dec_rgb16.png', 'dec_cmyk_exif
   });
 }
 
+for (const f of ['dec_la.png', 'img_land.png', 'dec_cmyk_exif6.jpg']) {
+  test(`'${f}': inputFormat 'RGB' gives the BGR input with its channels (and mean and std) reversed`, async () => {
+    const mean = [100, 110, 120];
+    const std = [50, 60, 70];
+    const base = { ...SOTR_DEFAULTS, minSize: 64, maxSize: 200 };
+    const bgr = await prepareImage(await decodePixels(fixturePath(f)), { ...base, pixelMean: mean, pixelStd: std });
+    for (const input of [await decodePixels(fixturePath(f)), await decodeImage(fixturePath(f))]) {
+      const rgb = await prepareImage(input, { ...base, inputFormat: 'RGB', pixelMean: [...mean].reverse(), pixelStd: [...std].reverse() });
+      const plane = rgb.paddedHeight * rgb.paddedWidth;
+      for (let c = 0; c < 3; c++) {
+        const want = Buffer.from(bgr.data.buffer, (2 - c) * plane * 4, plane * 4);
+        assert.ok(Buffer.compare(Buffer.from(rgb.data.buffer, c * plane * 4, plane * 4), want) === 0, `${f}: channel ${c}`);
+      }
+    }
+  });
+}
+
+test("inputFormat 'RGB': a model fed RGB predicts on rgb pixels as a BGR model on the same bytes called bgr", async () => {
+  const frame = new Uint8Array(131 * 97 * 3).map((_, i) => (i * 37 + (i % 131) * 11) & 255);
+  const key = (p) => JSON.stringify(p.instances.map((i) => [i.label, i.score, i.mask.toRLE()]));
+  const got = [];
+  for (const [inputFormat, format] of [['BGR', 'bgr'], ['RGB', 'rgb'], ['RGB', 'bgr']]) {
+    const m = await Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, minSize: 160, maxSize: 300, device: 'cpu', inputFormat });
+    try {
+      assert.is(m.config.inputFormat, inputFormat);
+      got.push(key(await m.predict({ data: frame, width: 131, height: 97, channels: 3, format })));
+    } finally {
+      await m.dispose();
+    }
+  }
+  assert.ok(JSON.parse(got[0]).length > 0, 'the frame gives instances');
+  assert.is(got[1], got[0]);
+  assert.is.not(got[2], got[0], 'the channel order matters');
+  const e = await Sotr.load(fixturePath('tiny_sotr.pth'), { onWarning: () => {}, inputFormat: 'rgb' }).then(() => null, (x) => x);
+  assert.instance(e, SotrRangeError);
+  assert.match(e.message, /inputFormat must be 'BGR' or 'RGB', received "rgb"/);
+});
+
 // The raw-input predictions below: the tiny model, a 131x97 synthetic frame, instances compared exactly.
 const RAW_W = 131;
 const RAW_H = 97;

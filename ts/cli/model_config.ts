@@ -10,7 +10,7 @@ import { UsageError } from './args';
 import type { ModelConfigFile, PostprocessFlags } from './segmenter';
 
 const POST_KEYS = ['scoreThreshold', 'maskThreshold', 'nmsPre', 'nmsKernel', 'nmsSigma', 'updateThreshold', 'maxPerImage'] as const;
-const NETWORK_KEYS = ['numGrids', 'instanceStrides', 'pixelMean', 'pixelStd', 'strideInOneByOne'] as const;
+const NETWORK_KEYS = ['numGrids', 'instanceStrides', 'inputFormat', 'pixelMean', 'pixelStd', 'strideInOneByOne'] as const;
 
 /** Reads --config and merges its post-processing into `post` where no flag set it. */
 export function readModelConfig(file: string, post: PostprocessFlags): ModelConfigFile {

@@ -14,8 +14,8 @@ export interface ModelConfigFile {
   file: string;
   minSize?: number;
   maxSize?: number;
-  /** Grids, strides, pixel statistics and stride-in-1×1 where the file's differ from the defaults. */
-  network: Pick<ConfigOverrides, 'numGrids' | 'instanceStrides' | 'pixelMean' | 'pixelStd' | 'strideInOneByOne'>;
+  /** Grids, strides, input format, pixel statistics and stride-in-1×1 where the file's differ from the defaults. */
+  network: Pick<ConfigOverrides, 'numGrids' | 'instanceStrides' | 'inputFormat' | 'pixelMean' | 'pixelStd' | 'strideInOneByOne'>;
   /** Throws a ConfigFileError when the loaded model's structure is not the one the file describes. */
   checkStructure: Detectron2Config['checkStructure'];
 }

@@ -72,9 +72,11 @@ export interface SotrConstants extends Required<PostprocessOptions> {
   maxSize: number;
   /** Padding multiple (32; a multiple of 32, the backbone's stride). */
   sizeDivisibility: number;
-  /** BGR mean subtracted after the resize ([103.530, 116.280, 123.675]). */
+  /** The channel order the network is fed (INPUT.FORMAT: 'BGR', as the released models; 'RGB' for a model trained so). */
+  inputFormat: 'BGR' | 'RGB';
+  /** Mean subtracted after the resize, in inputFormat's channel order ([103.530, 116.280, 123.675], B G R). */
   pixelMean: [number, number, number];
-  /** BGR std ([1, 1, 1]). */
+  /** Std, in inputFormat's channel order ([1, 1, 1]). */
   pixelStd: [number, number, number];
 }
 
@@ -108,6 +110,7 @@ export const SOTR_DEFAULTS: Omit<FrozenSotrConstants, 'minSize'> = Object.freeze
   attentionMode: 'parallel',
   maxSize: 1333,
   sizeDivisibility: 32,
+  inputFormat: 'BGR',
   pixelMean: Object.freeze([103.53, 116.28, 123.675]) as readonly number[],
   pixelStd: Object.freeze([1, 1, 1]) as readonly number[],
   scoreThreshold: 0.1,
@@ -149,6 +152,7 @@ const CONSTANT_KEYS = keysOf<SotrConstants>()(
   'minSize',
   'maxSize',
   'sizeDivisibility',
+  'inputFormat',
   'pixelMean',
   'pixelStd',
   'scoreThreshold',
@@ -295,10 +299,11 @@ export function resolveConfig(ck: SotrCheckpointConfig, o: ConfigOverrides = {})
   if (k.sizeDivisibility % 32 !== 0) {
     throw new SotrRangeError(`Sotr.load: sizeDivisibility must be a multiple of 32 (the backbone's stride), received ${k.sizeDivisibility}`);
   }
+  if (k.inputFormat !== 'BGR' && k.inputFormat !== 'RGB') throw new SotrRangeError(`Sotr.load: inputFormat must be 'BGR' or 'RGB', received ${shownValue(k.inputFormat)}`);
   for (const name of ['pixelMean', 'pixelStd'] as const) {
     const v = k[name];
     if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
-      throw new SotrRangeError(`Sotr.load: ${name} must be 3 numbers (B, G, R)`);
+      throw new SotrRangeError(`Sotr.load: ${name} must be 3 numbers (${k.inputFormat.split('').join(', ')})`);
     }
   }
   if (k.pixelStd.some((x) => x === 0)) throw new SotrRangeError('Sotr.load: pixelStd must not hold 0');

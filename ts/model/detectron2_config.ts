@@ -218,7 +218,7 @@ function fromTree(tree: Tree, files: string[], setBy: (keyPath: string[]) => str
 
   const arch = str('MODEL.META_ARCHITECTURE');
   if (arch !== undefined && arch !== 'SOTR') fail('MODEL.META_ARCHITECTURE', `${show(arch)}: not a SOTR config`);
-  only('INPUT.FORMAT', ['BGR'], 'the network is fed BGR images, as the released models');
+  only('INPUT.FORMAT', ['BGR', 'RGB'], 'the network is fed BGR or RGB images');
   only('MODEL.SOTR.NMS_TYPE', ['matrix'], 'only Matrix NMS');
   only('MODEL.SOTR.NORM', ['GN'], "the mask branch's norm is GroupNorm");
   only('MODEL.RESNETS.NORM', ['FrozenBN', 'BN', 'SyncBN'], 'batch norm, frozen at inference');
@@ -237,6 +237,8 @@ function fromTree(tree: Tree, files: string[], setBy: (keyPath: string[]) => str
   if (minSize === 0) fail('INPUT.MIN_SIZE_TEST', '0 (no resize) is not supported');
   set('minSize', num('INPUT.MIN_SIZE_TEST', { integer: true, min: 1 }));
   set('maxSize', num('INPUT.MAX_SIZE_TEST', { integer: true, min: 1 }));
+  const format = str('INPUT.FORMAT');
+  if (format !== undefined) options.inputFormat = format as 'BGR' | 'RGB';
   const mean = nums('MODEL.PIXEL_MEAN', 3);
   if (mean) options.pixelMean = mean as [number, number, number];
   const std = nums('MODEL.PIXEL_STD', 3);

@@ -396,7 +396,7 @@ export function shortestEdgeSize(h: number, w: number, minSize: number, maxSize:
 
 /** The network input as host data (prepareImage): the normalised, padded image and its sizes at each step. */
 export interface PreparedImage {
-  /** Normalised, zero-padded CHW float32 BGR [3, Hp, Wp]. */
+  /** Normalised, zero-padded CHW float32 [3, Hp, Wp], channels in the config's inputFormat (BGR by default). */
   data: Float32Array;
   /** Resized size before padding (image_sizes). */
   height: number;
@@ -413,17 +413,19 @@ export interface PreparedTensor extends Omit<PreparedImage, 'data'> {
   tensor: Tensor;
 }
 
-/** The pre-processing constants (as in SotrConfig): resize sizes, padding multiple, BGR mean and std. */
+/** The pre-processing constants (as in SotrConfig): resize sizes, padding multiple, channel order, mean and std. */
 export interface PreprocessConfig {
   minSize: number;
   maxSize: number;
   sizeDivisibility: number;
+  /** The channel order of the result (default 'BGR'); pixelMean and pixelStd are in this order. */
+  inputFormat?: 'BGR' | 'RGB' | undefined;
   pixelMean: readonly number[];
   pixelStd: readonly number[];
 }
 
 /**
- * BGR conversion + resize + normalise + pad (§2.2–§2.3) into a CPU tensor, by the native pillowResize op on the CPU
+ * BGR (or RGB: inputFormat) conversion + resize + normalise + pad (§2.2–§2.3) into a CPU tensor, by the native pillowResize op on the CPU
  * queue (the JavaScript thread only copies the pixels into a tensor). The model moves the tensor to its device.
  * `img`: a DecodedImage (BGR), or (internal) the decoder's pixels.
  */
@@ -449,7 +451,8 @@ export async function prepareImageTensor(img: DecodedImage | DecodedPixels, c: P
       mean: c.pixelMean,
       std: c.pixelStd,
       padMultiple: Math.max(1, c.sizeDivisibility),
-      toBgr: px.order,
+      // The op orders the channels as BGR from the source order it is told: told the other order, it gives RGB.
+      toBgr: c.inputFormat === 'RGB' ? (px.order === 'rgb' ? 'bgr' : 'rgb') : px.order,
       ...(options.signal ? { signal: options.signal } : {}),
     });
   } finally {

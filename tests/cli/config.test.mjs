@@ -3,7 +3,7 @@
 // are recorded under `config`; a config of another checkpoint, or one asking for what is not run, is a usage error.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sotr, root, readLines } from './helpers/run.mjs';
@@ -91,6 +91,54 @@ test('predict --config: a config of another checkpoint, or asking for what is no
   assert.is(r.code, 1);
   assert.match(r.stderr, /--coco and --config are the same path/);
   assert.match(readFileSync(config, 'utf8'), /NUM_GRIDS/);
+});
+
+test('convert --config --class-names: the settings stored in the file, used by predict (flags still win)', async () => {
+  const ann = write('ann.json', JSON.stringify({ categories: ['e', 'd', 'c', 'b', 'a'].map((name, i) => ({ id: 10 - i, name })) }));
+  const stored = path.join(dir, 'stored.safetensors');
+  const c = await sotr(['convert', five, stored, '--config', config, '--class-names', ann]);
+  assert.is(c.code, 0, c.stderr);
+  assert.match(c.stderr, /storing settings: minSize 320, numGrids 36,30,24,16,12, scoreThreshold 0\.2, nmsPre 400, 5 class names \(a, b, c, …\) with category ids/);
+  const i = await sotr(['inspect', stored]);
+  assert.is(i.code, 0, i.stderr);
+  assert.match(i.stdout, /stored settings \(Sotr\.load and sotr predict use them unless told otherwise\): minSize 320/);
+  assert.match(i.stdout, /test short side 320/);
+  const j = JSON.parse((await sotr(['inspect', stored, '--json'])).stdout);
+  assert.equal([j.storedSettings.numGrids, j.storedSettings.cocoCategoryIds, j.config.minSize], [[36, 30, 24, 16, 12], [6, 7, 8, 9, 10], 320]);
+  // predict with the file alone: the same lines as with --config and --class-names on the plain checkpoint.
+  const a = path.join(dir, 'stored.jsonl');
+  const b = path.join(dir, 'given.jsonl');
+  assert.is((await sotr(['predict', '-m', stored, '-o', a, '--device', 'cpu', '-q', image])).code, 0);
+  assert.is((await sotr(['predict', '-m', five, '-o', b, '--config', config, '--class-names', ann, '--device', 'cpu', '-q', image])).code, 0);
+  const strip = (l) => ({ ...l, ms: 0 });
+  assert.equal(readLines(a).map(strip), readLines(b).map(strip));
+  assert.ok(readLines(a)[0].instances.every((x) => 'abcde'.includes(x.class) && x.category_id >= 6 && x.category_id <= 10));
+  const s = settingsOf(a);
+  assert.equal([s.minSize, s.scoreThreshold, s.config.network, s.classNames.names], [320, 0.2, { numGrids: [36, 30, 24, 16, 12] }, ['a', 'b', 'c', 'd', 'e']]);
+  // A flag wins over the stored value.
+  const f = path.join(dir, 'flag.jsonl');
+  assert.is((await sotr(['predict', '-m', stored, '-o', f, '--score-threshold', '0.5', '--device', 'cpu', '-q', image])).code, 0);
+  assert.is(settingsOf(f).scoreThreshold, 0.5);
+  // Converting the converted file keeps its settings.
+  const again = path.join(dir, 'again.safetensors');
+  assert.is((await sotr(['convert', stored, again, '-q'])).code, 0);
+  assert.match((await sotr(['inspect', again])).stdout, /stored settings .*minSize 320.*5 class names/);
+});
+
+test('convert: settings not this checkpoint\'s are refused before anything is written', async () => {
+  const out = path.join(dir, 'refused.safetensors');
+  const other = write('other80.yaml', 'MODEL:\n  SOTR:\n    NUM_CLASSES: 80\n');
+  const r1 = await sotr(['convert', five, out, '--config', other]);
+  assert.is(r1.code, 1);
+  assert.match(r1.stderr, /--config .*other80\.yaml: the config is not this checkpoint's: MODEL\.SOTR\.NUM_CLASSES 80 \(the checkpoint's classes: 5\); nothing written/);
+  const names = write('three.txt', 'a\nb\nc\n');
+  const r2 = await sotr(['convert', five, out, '--class-names', names]);
+  assert.is(r2.code, 1);
+  assert.match(r2.stderr, /the settings to store: classNames must be 5 strings \(one per class of the checkpoint\), received 3 entries; nothing written/);
+  const r3 = await sotr(['convert', five, out, '--config', path.join(dir, 'nope.yaml')]);
+  assert.is(r3.code, 1);
+  assert.match(r3.stderr, /--config .*nope\.yaml: ENOENT/);
+  assert.not.ok(existsSync(out));
 });
 
 test.run();

@@ -290,11 +290,17 @@ read with --verify only: its header says the rest).
       --verify     check every zip entry's CRC-32, the tensor data's too (by default only the metadata's);
                    read a .safetensors file's values`;
 
-export const CONVERT_USAGE = `usage: sotr convert <in.pth | in.safetensors> <out.safetensors> [--overwrite] [--no-check] [--key <entry>] [--keep-prefix]
+export const CONVERT_USAGE = `usage: sotr convert <in.pth | in.safetensors> <out.safetensors> [--config <config.yaml>] [--class-names <file>] [--overwrite] [--no-check] [--key <entry>] [--keep-prefix]
 
 Converts a PyTorch checkpoint (.pth zip or legacy; or a safetensors file, to strip 'module.' from its names) to
 safetensors (written under a temporary name, then renamed), checking it against the SOTR key structure first.
 Every zip entry's CRC-32 is checked: corrupt data is refused.
+      --config <f>       store the settings of the detectron2 config the model was trained with (grids, sizes,
+                         input format, pixel statistics, post-processing) in the file: Sotr.load and sotr predict
+                         then use them unless told otherwise (checked against the checkpoint first)
+      --class-names <f>  store its classes too: a COCO annotations file (names and category ids), a JSON array
+                         of names, or a text file, one name a line (as sotr predict --class-names)
+                         (settings a safetensors input stores are kept; these replace the ones they give)
       --no-check      convert even when the keys are not a SOTR state_dict
       --key <entry>   the state_dict entry of a wrapped PyTorch checkpoint (default: model / state_dict)
       --keep-prefix   keep a leading 'module.' on names (such names are not SOTR keys: add --no-check)

@@ -5,7 +5,11 @@ import { readCheckpointWithInfo, readSafetensorsHeader, inferSotrConfig, writeSa
 import { describeNonFinite } from '../checkpoint/finite';
 import type { SotrKeyProblems } from '../checkpoint';
 import { stripPrefixes } from '../checkpoint/torch';
-import { CheckpointFormatError } from '../errors';
+import { CheckpointFormatError, ConfigFileError } from '../errors';
+import { resolveConfig, type ConfigOverrides } from '../model/config';
+import { STORED_SETTINGS_KEY, readStoredSettings, storedSettingsMetadata } from '../model/stored_settings';
+import { readConfigFile } from './model_config';
+import { loadClassNames } from './coco';
 import { inspectCheckpoint, type SotrSource } from '../model/sotr';
 import { CONVERT_USAGE, EXIT, INSPECT_USAGE, UsageError, count, flag, parse, str } from './args';
 import type { CliIO } from './predict';
@@ -124,13 +128,28 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
       ...(flag(p, 'verify') ? { verifyChecksums: true } : {}),
     });
     entries = tensors;
-    meta = { format: info.format, stateDictKey: info.stateDictKey ?? null, ignoredEntries: info.ignoredEntries, strippedKeys: info.strippedKeys, locations: info.locations };
+    meta = {
+      format: info.format,
+      ...(info.format === 'safetensors' ? { metadata: info.metadata } : {}),
+      stateDictKey: info.stateDictKey ?? null,
+      ignoredEntries: info.ignoredEntries,
+      strippedKeys: info.strippedKeys,
+      locations: info.locations,
+    };
   }
   // A mismatch has thrown by now; only zip files carry checksums.
   if (flag(p, 'verify')) meta.checksums = meta.format === 'torch-zip' ? 'ok' : 'none';
   const ms = performance.now() - t0;
+  // The settings the file stores (sotr convert --config --class-names), applied as Sotr.load applies them.
+  let stored: ConfigOverrides | null = null;
+  let storedError: string | null = null;
+  try {
+    stored = readStoredSettings(meta.metadata ?? null, file);
+  } catch (e) {
+    storedError = (e as Error).message;
+  }
   // What the model makes of the names and shapes (no tensor data is needed for that).
-  const x = await inspectCheckpoint(entries as unknown as SotrSource, { onWarning: (m) => warnings.push(m) });
+  const x = await inspectCheckpoint(entries as unknown as SotrSource, { onWarning: (m) => warnings.push(m), ...(stored ?? {}) });
   const dtypes: Record<string, number> = {};
   for (const e of entries.values()) dtypes[e.dtype] = (dtypes[e.dtype] ?? 0) + 1;
   const bytes = fs.statSync(file).size;
@@ -153,6 +172,8 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
       reason: notSotr ? `not a SOTR state_dict: ${notSotr}` : null,
       problems: x.problems,
       nonFinite: x.nonFinite,
+      storedSettings: stored,
+      storedSettingsError: storedError,
       warnings,
     };
     if (flag(p, 'keys')) doc.keys = Object.fromEntries([...entries].map(([k, v]) => [k, { dtype: v.dtype, shape: v.shape }]));
@@ -168,7 +189,11 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
   if (meta.strippedKeys) lines.push(`'module.' stripped from ${count(meta.strippedKeys, 'name')}, as Sotr.load strips it`);
   if (meta.locations?.length) lines.push(`saved from: ${meta.locations.join(', ')}`);
   if (meta.checksums) lines.push(meta.checksums === 'ok' ? 'CRC-32 of every zip entry: ok' : `no checksums in a ${meta.format} file: only the values read (NaN and infinities checked)`);
-  for (const [k, v] of Object.entries(meta.metadata ?? {})) lines.push(`metadata ${k}: ${v.length > 200 ? v.slice(0, 200) + '…' : v}`);
+  for (const [k, v] of Object.entries(meta.metadata ?? {})) {
+    if (k !== STORED_SETTINGS_KEY) lines.push(`metadata ${k}: ${v.length > 200 ? v.slice(0, 200) + '…' : v}`);
+  }
+  if (stored) lines.push(`stored settings (Sotr.load and sotr predict use them unless told otherwise): ${describeSettings(stored)}`);
+  if (storedError) lines.push(`stored settings NOT readable: ${storedError}`);
   const c = x.config ?? inferSotrConfig(entries); // the structure, even when the constants do not fit it
   const verdict = !x.loadable ? 'NOT loadable by Sotr.load' : bad ? 'loadable (unexpected keys are ignored)' : 'a complete SOTR state_dict';
   if (notSotr) lines.push(`SOTR: not a SOTR state_dict (${notSotr}); NOT loadable by Sotr.load`);
@@ -190,12 +215,26 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
   return EXIT.ok;
 }
 
+/** Stored settings in a line: "minSize 640, numGrids 36,30,24,16,12, 5 class names with category ids". */
+export function describeSettings(o: ConfigOverrides): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(o)) {
+    if (k === 'classNames' || k === 'cocoCategoryIds' || v === undefined) continue;
+    parts.push(`${k} ${Array.isArray(v) ? v.join(',') : String(v)}`);
+  }
+  if (o.classNames) parts.push(`${o.classNames.length} class names (${o.classNames.slice(0, 3).join(', ')}${o.classNames.length > 3 ? ', …' : ''})${o.cocoCategoryIds ? ' with category ids' : ''}`);
+  else if (o.cocoCategoryIds) parts.push(`${o.cocoCategoryIds.length} category ids`);
+  return parts.join(', ') || 'none';
+}
+
 export async function convertCommand(argv: string[], io: CliIO): Promise<number> {
   const p = parse('convert', argv, {
     'no-check': { type: 'boolean' },
     key: { type: 'string' },
     'keep-prefix': { type: 'boolean' },
     overwrite: { type: 'boolean' },
+    config: { type: 'string' },
+    'class-names': { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -203,6 +242,11 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
     io.stdout.write(CONVERT_USAGE + '\n');
     return EXIT.ok;
   }
+  // The settings to store, read (and their files checked) before the checkpoint is.
+  const configFile = str(p, 'config');
+  const cfg = configFile !== undefined ? readConfigFile(configFile) : undefined;
+  const classFile = str(p, 'class-names');
+  const classes = classFile !== undefined ? loadClassNames(classFile) : undefined;
   if (p.positionals.length !== 2) throw new UsageError(`expected <in.pth> <out.safetensors>, received ${count(p.positionals.length, 'path')}`);
   const input = checkFile(p.positionals[0], 'checkpoint');
   if (path.resolve(input) === path.resolve(p.positionals[1]!)) throw new UsageError('the output must not be the input');
@@ -265,7 +309,26 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
       }
     }
     const { problems: _problems, ...structure } = config;
-    const metadata = { format: 'pt', source: path.basename(input), source_format: info.format, sotr_config: JSON.stringify(structure) };
+    const metadata: Record<string, string> = { format: 'pt', source: path.basename(input), source_format: info.format, sotr_config: JSON.stringify(structure) };
+    // The settings to store: the input's own (a safetensors file), then --config's, then --class-names'.
+    const settings: ConfigOverrides = {
+      ...(readStoredSettings(info.metadata, input) ?? {}),
+      ...(cfg?.options ?? {}),
+      ...(classes ? { classNames: classes.names, cocoCategoryIds: classes.categoryIds ?? undefined } : {}),
+    };
+    if (classes && !classes.categoryIds) delete settings.cocoCategoryIds;
+    // Checked as Sotr.load will check them, and --config against the checkpoint's structure, before anything is written.
+    try {
+      cfg?.checkStructure(config);
+      if (Object.keys(settings).length) resolveConfig(config, settings);
+    } catch (e) {
+      const what = e instanceof ConfigFileError ? `--config ${e.message}` : `the settings to store: ${(e as Error).message.replace(/^Sotr\.load: /, '')}`;
+      throw new UsageError(`${what}; nothing written`);
+    }
+    if (Object.keys(settings).length) {
+      Object.assign(metadata, storedSettingsMetadata(settings));
+      say(`storing settings: ${describeSettings(settings)}`);
+    }
     fs.mkdirSync(path.dirname(path.resolve(output)), { recursive: true });
     await writeSafetensors(output, tensors, metadata);
   } catch (e) {

@@ -1,27 +1,64 @@
 /**
- * `sotr predict --config`: the detectron2 config a model was trained with (its `config.yaml`, or the official
- * repo's). Its post-processing and input sizes fill in what no flag gives (a flag wins), so they are recorded with
- * the run's settings as usual; its network settings (grids, strides, pixel statistics) go to the model as they are.
+ * The model's settings beyond its weights, for `sotr predict`: a detectron2 config (`--config`: a training run's
+ * config.yaml, or the repo's) and the settings a safetensors model stores (`sotr convert --config --class-names`).
+ * Their post-processing and input sizes fill in what no flag gives (a flag wins, then --config, then the stored
+ * settings), so they are recorded with the run's settings as usual; their network settings (grids, strides, input
+ * format, pixel statistics) go to the model as they are.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ConfigFileError } from '../errors';
-import { SOTR_DEFAULTS } from '../model/config';
+import { SOTR_DEFAULTS, type ConfigOverrides } from '../model/config';
 import { readDetectron2ConfigSync, type Detectron2Config } from '../model/detectron2_config';
+import { readStoredSettings } from '../model/stored_settings';
 import { UsageError } from './args';
+import type { ClassNamesFile } from './coco';
 import type { ModelConfigFile, PostprocessFlags } from './segmenter';
 
 const POST_KEYS = ['scoreThreshold', 'maskThreshold', 'nmsPre', 'nmsKernel', 'nmsSigma', 'updateThreshold', 'maxPerImage'] as const;
 const NETWORK_KEYS = ['numGrids', 'instanceStrides', 'inputFormat', 'pixelMean', 'pixelStd', 'strideInOneByOne'] as const;
 
-/** Reads --config and merges its post-processing into `post` where no flag set it. */
-export function readModelConfig(file: string, post: PostprocessFlags): ModelConfigFile {
-  let cfg: Detectron2Config;
+/** Reads --config (a usage error for what it cannot read). */
+export function readConfigFile(file: string): Detectron2Config {
   try {
-    cfg = readDetectron2ConfigSync(file);
+    return readDetectron2ConfigSync(file);
   } catch (e) {
     if (e instanceof ConfigFileError) throw new UsageError(`--config ${e.message}`);
     throw e;
   }
-  const o = cfg.options;
+}
+
+/**
+ * The settings a safetensors model stores, read from its header before the load (so that the run's settings record
+ * what the model will use); null for another kind of file, one without settings, or one that cannot be read here
+ * (the load then reports what is wrong).
+ */
+export function readModelStoredSettings(model: string): ConfigOverrides | null {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(model, 'r');
+    const head = Buffer.alloc(8);
+    if (fs.readSync(fd, head, 0, 8, 0) !== 8) return null;
+    const n = head.readBigUInt64LE(0);
+    if (n < 2n || n > 16n * 1024n * 1024n) return null;
+    const json = Buffer.alloc(Number(n));
+    if (fs.readSync(fd, json, 0, json.length, 8) !== json.length || json[0] !== 0x7b) return null;
+    const meta = (JSON.parse(json.toString('utf8')) as { __metadata__?: Record<string, string> }).__metadata__;
+    return readStoredSettings(meta ?? null, model);
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/**
+ * Merges the model's settings into the flags' (`post`, where no flag set one) and returns the rest for the model:
+ * `config` (--config, over `stored`), `stored` (the model file's). Null when there is neither.
+ */
+export function modelSettings(post: PostprocessFlags, model: string, config: { file: string; cfg: Detectron2Config } | undefined, stored: ConfigOverrides | null): ModelConfigFile | null {
+  if (!config && !stored) return null;
+  const o: ConfigOverrides = { ...(stored ?? {}), ...(config?.cfg.options ?? {}) };
   const sigmaFlag = post.nmsSigma !== undefined;
   const kernelFlag = post.nmsKernel !== undefined;
   for (const k of POST_KEYS) {
@@ -30,20 +67,30 @@ export function readModelConfig(file: string, post: PostprocessFlags): ModelConf
   }
   if (post.nmsKernel === 'linear') {
     // A config file lists NMS_SIGMA whatever the kernel (the defaults have it): unused with the linear one.
-    if (sigmaFlag && !kernelFlag) throw new UsageError(`--nms-sigma is only used with the gaussian kernel, and --config ${file} sets MODEL.SOTR.NMS_KERNEL linear`);
+    if (sigmaFlag && !kernelFlag) {
+      const from = config?.cfg.options.nmsKernel === 'linear' ? `--config ${config.file} sets MODEL.SOTR.NMS_KERNEL linear` : `${path.basename(model)} stores nmsKernel linear`;
+      throw new UsageError(`--nms-sigma is only used with the gaussian kernel, and ${from}`);
+    }
     delete post.nmsSigma;
   }
-  // The network's settings, those equal to the defaults left out (a config that restates them changes nothing).
+  // The network's settings, those equal to the defaults left out (restating them changes nothing).
   const network: ModelConfigFile['network'] = {};
   for (const k of NETWORK_KEYS) {
     const v = o[k];
     if (v !== undefined && JSON.stringify(v) !== JSON.stringify(SOTR_DEFAULTS[k])) (network as Record<string, unknown>)[k] = v;
   }
+  const storedLabel = `${path.basename(model)}'s stored settings`;
   return {
-    file,
+    file: config ? (stored ? `${config.file} over ${storedLabel}` : config.file) : storedLabel,
     ...(o.minSize !== undefined ? { minSize: o.minSize } : {}),
     ...(o.maxSize !== undefined ? { maxSize: o.maxSize } : {}),
     network,
-    checkStructure: (c) => cfg.checkStructure(c),
+    checkStructure: (c) => config?.cfg.checkStructure(c),
   };
+}
+
+/** The class names a model stores, as --class-names would give them. */
+export function storedClassNames(model: string, stored: ConfigOverrides | null): ClassNamesFile | undefined {
+  if (!stored?.classNames) return undefined;
+  return { file: `${path.basename(model)}'s stored settings`, names: [...stored.classNames], categoryIds: stored.cocoCategoryIds ? [...stored.cocoCategoryIds] : null };
 }

@@ -29,7 +29,7 @@ import { readRunSettings, runSettingsOf, settingsDifferences, settingsFile, writ
 import type { DecodeDone, VizInstance } from './worker';
 import { instanceColour } from '../render';
 import type { DecodedImage, ModelConfigFile, PostprocessFlags, Segmenter, SegmenterFactory } from './segmenter';
-import { readModelConfig } from './model_config';
+import { modelSettings, readConfigFile, readModelStoredSettings, storedClassNames } from './model_config';
 import { exitNow, onExitNow } from './exit_now';
 import { ScanStopped } from './journal';
 import { realOutPath, removeOwnPartials, removeStalePartials, takeLock } from './out_files';
@@ -164,9 +164,10 @@ function settings(p: Parsed): Settings {
   // --classes person,car,3: names or labels (checked against the model's classes at load).
   const classes = listOption(p, 'classes', 'class names or labels');
   if (classes) post.classes = [...new Set(classes)].map((x) => (/^\d+$/.test(x) ? Number(x) : x));
-  // --config: the training run's settings, for what no flag gives.
+  // --config and the settings a safetensors model stores: the training run's settings, for what no flag gives.
   const configFile = str(p, 'config');
-  const config = configFile !== undefined ? readModelConfig(configFile, post) : undefined;
+  const stored = model !== 'tiny' ? readModelStoredSettings(model) : null;
+  const config = modelSettings(post, model, configFile !== undefined ? { file: configFile, cfg: readConfigFile(configFile) } : undefined, stored);
   const minSize = num(p, 'min-size', { min: 1, max: 16384, integer: true }) ?? config?.minSize;
   const maxSize = num(p, 'max-size', { min: 1, max: 16384, integer: true }) ?? config?.maxSize;
   if (minSize !== undefined && maxSize !== undefined && maxSize < minSize) throw new UsageError(`--max-size (${maxSize}) is below --min-size (${minSize})`);
@@ -211,7 +212,8 @@ function settings(p: Parsed): Settings {
     s.imageIdsFile = imageIdsFile;
   }
   const classNamesFile = str(p, 'class-names');
-  if (classNamesFile !== undefined) s.classNames = loadClassNames(classNamesFile);
+  const classNames = classNamesFile !== undefined ? loadClassNames(classNamesFile) : storedClassNames(model, stored);
+  if (classNames) s.classNames = classNames;
   const viz = str(p, 'viz');
   if (viz === undefined && p.values['viz-threshold'] !== undefined) throw new UsageError('--viz-threshold is only used with --viz');
   if (viz !== undefined) {

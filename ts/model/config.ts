@@ -379,11 +379,13 @@ function categoryIdsOf(numClasses: number, given: unknown): number[] | null {
   return [...(given as number[])];
 }
 
+/** The ConfigOverrides keys (the settings a checkpoint can store: stored_settings.ts). */
+export const CONFIG_OVERRIDE_KEYS = keysOf<ConfigOverrides>()(...CONSTANT_KEYS, 'classNames', 'cocoCategoryIds');
+
 /** Every Sotr.load option, for the unknown-key check (the compiler keeps the list equal to the interface). */
 export const LOAD_OPTION_KEYS = keysOf<SotrLoadOptions>()(
-  ...CONSTANT_KEYS,
-  'classNames',
-  'cocoCategoryIds',
+  ...CONFIG_OVERRIDE_KEYS,
+  'useStoredSettings',
   'device',
   'precision',
   'deferredOps',
@@ -413,4 +415,9 @@ export interface SotrLoadOptions extends ConfigOverrides {
   signal?: AbortSignal | undefined;
   /** State-dict key inside a wrapped checkpoint (default: 'model' when present). */
   stateDictKey?: string | undefined;
+  /**
+   * Apply the settings a safetensors checkpoint stores (`sotr convert --config --class-names`; metadata
+   * 'sotr_settings') under these options (default true; an option given here wins over the stored one).
+   */
+  useStoredSettings?: boolean | undefined;
 }

@@ -54,3 +54,4 @@ export {
 } from './random_model';
 export { COCO_CLASS_NAMES, COCO_CATEGORY_IDS, cocoCategories, type CocoCategories } from './coco';
 export { readDetectron2Config, type Detectron2Config, type Detectron2Structure, type StructureOf } from './detectron2_config';
+export { STORED_SETTINGS_KEY, storedSettingsMetadata, readStoredSettings } from './stored_settings';

@@ -28,6 +28,7 @@ import {
   POSTPROCESS_KEYS,
   LOAD_OPTION_KEYS,
   resolveConfig,
+  type ConfigOverrides,
   type PostprocessOptions,
   type SotrConfig,
   type SotrLoadOptions,
@@ -42,6 +43,7 @@ import { FifoSlots, pipelineDepth } from './admission';
 import { abortError, checkSignal, throwIfAborted, watchAbort } from '../abort';
 import { runTransformer } from './transformer';
 import { buildWeights, type SotrWeights } from './weights';
+import { readStoredSettings, withStoredSettings } from './stored_settings';
 import { OpProfileSession, type OpProfile } from '../profile';
 import { checkOptions, keysOf, shownValue } from '../options';
 
@@ -230,6 +232,11 @@ async function readSource(
   throw new SotrTypeError('Sotr.load: source must be a checkpoint path, its bytes, or a Map of tensors');
 }
 
+// How a source is named in messages.
+function sourceName(source: SotrSource): string {
+  return typeof source === 'string' ? source : 'the checkpoint';
+}
+
 function releaseEntryBuffers(entries: ReadonlyMap<string, CheckpointEntry>, callers: ArrayBufferLike | null): void {
   const buffers = new Set<ArrayBuffer>();
   for (const e of entries.values()) {
@@ -330,7 +337,11 @@ export class Sotr {
     const warn = options.onWarning ?? warnDefault;
     const precision = checkPrecision('Sotr.load', options.precision);
     checkIdleTrimSetting();
-    const { entries } = await readSource('Sotr.load', source, options, warn);
+    if (options.useStoredSettings !== undefined && typeof options.useStoredSettings !== 'boolean') {
+      throw new SotrTypeError(`Sotr.load: useStoredSettings must be a boolean, received ${shownValue(options.useStoredSettings)}`);
+    }
+    const { entries, info } = await readSource('Sotr.load', source, options, warn);
+    const stored = options.useStoredSettings === false ? null : readStoredSettings(info?.metadata, sourceName(source));
     throwIfAborted(options.signal, 'Sotr.load');
     const inferred = inferSotrConfig(entries);
     const unexpected = checkKeys(entries, inferred);
@@ -349,7 +360,7 @@ export class Sotr {
       if (options.strict) throw new CheckpointFormatError(what, { details: { nonFinite } });
       warn(`${what}: its predictions will be wrong (a damaged file, or a training run that diverged)`);
     }
-    const config = resolveConfig(inferred, options);
+    const config = resolveConfig(inferred, withStoredSettings(stored, options));
     const device = resolveDevice(options.device ?? 'auto').device;
     const { weights, tensors } = buildWeights(entries, config, device);
     // The checkpoint's bytes now live in the tensors. When we read the file (or copied the bytes given), the
@@ -866,6 +877,8 @@ export interface CheckpointInspection {
   loadable: boolean;
   /** The model's tensors holding NaN or ±Inf (Sotr.load warns about them; `strict` refuses them), in key order. */
   nonFinite: NonFiniteTensor[];
+  /** The settings the file stores (metadata 'sotr_settings'), applied under the options in `config`; null: none. */
+  storedSettings: ConfigOverrides | null;
 }
 
 /** What a checkpoint is, what model it describes and how it differs from the expected structure (`sotr inspect`). */
@@ -881,8 +894,10 @@ export async function inspectCheckpoint(source: SotrSource, options: Omit<SotrLo
   const ck = inferSotrConfig(entries);
   let config: SotrConfig | null = null;
   let configError: string | null = null;
+  let stored: ConfigOverrides | null = null;
   try {
-    config = resolveConfig(ck, options);
+    stored = options.useStoredSettings === false ? null : readStoredSettings(info?.metadata, sourceName(source));
+    config = resolveConfig(ck, withStoredSettings(stored, options));
   } catch (e) {
     configError = e instanceof Error ? e.message : String(e);
   }
@@ -902,6 +917,7 @@ export async function inspectCheckpoint(source: SotrSource, options: Omit<SotrLo
     problems: p,
     loadable: config !== null && p.missing.length === 0 && p.misshaped.length === 0,
     nonFinite,
+    storedSettings: stored,
   };
 }
 

@@ -15,7 +15,7 @@ import { UsageError } from './args';
 import type { ClassNamesFile } from './coco';
 import type { ModelConfigFile, PostprocessFlags } from './segmenter';
 
-const POST_KEYS = ['scoreThreshold', 'maskThreshold', 'nmsPre', 'nmsKernel', 'nmsSigma', 'updateThreshold', 'maxPerImage'] as const;
+const POST_KEYS = ['scoreThreshold', 'maskThreshold', 'nmsPre', 'nmsKernel', 'nmsSigma', 'updateThreshold', 'maxPerImage', 'minScore'] as const;
 const NETWORK_KEYS = ['numGrids', 'instanceStrides', 'inputFormat', 'pixelMean', 'pixelStd', 'strideInOneByOne'] as const;
 
 /** Reads --config (a usage error for what it cannot read). */
@@ -65,6 +65,8 @@ export function modelSettings(post: PostprocessFlags, model: string, config: { f
     const v = o[k];
     if (post[k] === undefined && v !== undefined) (post as Record<string, unknown>)[k] = v;
   }
+  // A stored class filter (the API can store any option): as --classes would give it.
+  if (post.classes === undefined && Array.isArray(o.classes)) post.classes = [...o.classes];
   if (post.nmsKernel === 'linear') {
     // A config file lists NMS_SIGMA whatever the kernel (the defaults have it): unused with the linear one.
     if (sigmaFlag && !kernelFlag) {

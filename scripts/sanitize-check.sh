@@ -55,24 +55,14 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:strict_stri
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 
-run_native() {  # name, then the command
-  local name=$1; shift
-  local t0 out rc
-  t0=$(date +%s)
-  out=$("$@" 2>&1); rc=$?
-  if [ $rc -eq 0 ] && echo "$out" | grep -q "^0 passed, 0 failed"; then rc=3; out="$out
-FAIL no case ran"; fi
-  # A sanitizer report is a failure whatever the exit code says.
-  if echo "$out" | grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer"; then rc=${rc/#0/4}; fi
-  # Detail lines indented: tests/run.mjs (SOTR_TEST_SANITIZE=1) counts only the column-0 ok/FAIL lines.
-  if [ $rc -ne 0 ]; then
-    echo "$out" | grep -E -A12 "ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer" | head -40 | sed 's/^/    /'
-    echo "$out" | grep -E "FAIL" | head -10 | sed 's/^/    /'
-    echo "FAIL $name (exit $rc)"; fail=1
-  else
-    echo "$out" | grep -E "checks,|passed|failed" | tail -2 | sed 's/^/    /'
-    echo "ok   $name  $(( $(date +%s) - t0 )) s"
-  fi
+# shellcheck source=native-test-lib.sh
+source "$root/scripts/native-test-lib.sh"
+# A sanitizer report is a failure whatever the exit code says: run_native calls this on each test's output.
+san_re="ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer"
+run_native_check() {
+  grep -qE "$san_re" <<<"$1" || return 0  # (not a pipe: with pipefail, grep -q quitting early could hide a match)
+  grep -E -A12 "$san_re" <<<"$1" | head -40 | sed 's/^/    /'
+  return 1
 }
 
 stage "native tests"

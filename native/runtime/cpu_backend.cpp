@@ -17,6 +17,7 @@
 #include <new>
 
 #include "core/error.h"
+#include "runtime/aligned_memory.h"
 #include "runtime/backend.h"
 #include "runtime/env.h"
 #include "runtime/host_arena.h"
@@ -223,7 +224,7 @@ class CpuBackend final : public Backend {
       return p == MAP_FAILED ? nullptr : p;  // page-aligned, so 64-byte aligned
     }
 #endif
-    return std::aligned_alloc(64, bytes);
+    return alignedAlloc(64, bytes);
   }
   static void rawFree(void* p, size_t bytes) {
 #if SOTR_HOST_MMAP
@@ -232,7 +233,7 @@ class CpuBackend final : public Backend {
       return;
     }
 #endif
-    std::free(p);
+    alignedFree(p);
   }
   std::mutex mu_;
   struct Block {

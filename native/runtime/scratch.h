@@ -14,16 +14,16 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <cstdlib>
 #include <new>
 
 #include "core/error.h"
+#include "runtime/aligned_memory.h"
 
 namespace sotr {
 
 inline float* alignedFloats(int64_t n) {
   size_t bytes = (static_cast<size_t>(std::max<int64_t>(n, 16)) * sizeof(float) + 63) & ~size_t(63);
-  void* p = std::aligned_alloc(64, bytes);
+  void* p = alignedAlloc(64, bytes);
   if (!p) throw hostOutOfMemory("a kernel's workspace", bytes);
   return static_cast<float*>(p);
 }
@@ -71,7 +71,7 @@ struct Scratch final : Workspace {
     return p;
   }
   void release() override {
-    std::free(p);
+    alignedFree(p);
     p = nullptr;
     cap = 0;
     hold(0);
@@ -84,7 +84,7 @@ struct Scratch final : Workspace {
   Scratch() = default;
   ~Scratch() {
     withdraw();
-    std::free(p);
+    alignedFree(p);
   }
 };
 

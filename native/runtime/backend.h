@@ -19,7 +19,7 @@ struct MemoryStats {
   uint64_t liveBytes = 0;    // held by tensors
   uint64_t peakBytes = 0;    // max of liveBytes since start / reset
   uint64_t cachedBytes = 0;  // held by the pool for reuse (CUDA)
-  uint64_t allocCalls = 0;   // underlying allocator calls (cudaMalloc / aligned_alloc)
+  uint64_t allocCalls = 0;   // underlying allocator calls (cudaMalloc / alignedAlloc)
 };
 
 class Backend {

@@ -119,10 +119,57 @@ test('convert --config --class-names: the settings stored in the file, used by p
   const f = path.join(dir, 'flag.jsonl');
   assert.is((await sotr(['predict', '-m', stored, '-o', f, '--score-threshold', '0.5', '--device', 'cpu', '-q', image])).code, 0);
   assert.is(settingsOf(f).scoreThreshold, 0.5);
+  // A constant with no flag (stored through the API) is recorded too: a file that stores other heads is another model.
+  const { readCheckpoint, writeSafetensors, storedSettingsMetadata } = await import('../../dist/index.js');
+  const heads = path.join(dir, 'heads.safetensors');
+  await writeSafetensors(heads, await readCheckpoint(five), storedSettingsMetadata({ heads: 4, minSize: 320 }));
+  const h = path.join(dir, 'heads.jsonl');
+  assert.is((await sotr(['predict', '-m', heads, '-o', h, '--device', 'cpu', '-q', image])).code, 0);
+  assert.equal(settingsOf(h).config.network, { heads: 4 });
   // Converting the converted file keeps its settings.
   const again = path.join(dir, 'again.safetensors');
   assert.is((await sotr(['convert', stored, again, '-q'])).code, 0);
   assert.match((await sotr(['inspect', again])).stdout, /stored settings .*minSize 320.*5 class names/);
+});
+
+test('predict --config over stored settings: its values win, defaults too; names without ids drop the stored ids', async () => {
+  const ann = write('ann7.json', JSON.stringify({ categories: ['e', 'd', 'c', 'b', 'a'].map((name, i) => ({ id: 10 - i, name })) }));
+  const stored = path.join(dir, 'stored7.safetensors');
+  const sized = write('sized.yaml', `_BASE_: config.yaml\nINPUT:\n  MAX_SIZE_TEST: 512\n`);
+  assert.is((await sotr(['convert', five, stored, '--config', sized, '--class-names', ann, '-q'])).code, 0);
+  // The stored grids are not the defaults; this config restates the defaults, which must replace them.
+  const defaults = write('defaults.yaml', 'MODEL:\n  SOTR:\n    NUM_GRIDS: [40, 36, 24, 16, 12]\n    SCORE_THR: 0.2\nINPUT:\n  MIN_SIZE_TEST: 320\n');
+  const a = path.join(dir, 'over.jsonl');
+  const b = path.join(dir, 'plain-defaults.jsonl');
+  assert.is((await sotr(['predict', '-m', stored, '-o', a, '--config', defaults, '--max-size', '512', '--device', 'cpu', '-q', image])).code, 0);
+  assert.is((await sotr(['predict', '-m', five, '-o', b, '--config', defaults, '--max-size', '512', '--class-names', ann, '--device', 'cpu', '-q', image])).code, 0);
+  const strip = (l) => ({ ...l, ms: 0 });
+  assert.equal(readLines(a).map(strip), readLines(b).map(strip));
+  assert.equal(settingsOf(a).config.network, {});
+  // Class names without ids: category_id is label + 1, as recorded, not the stored ids of the stored names.
+  const names = write('names7.txt', 'p\nq\nr\ns\nt\n');
+  const c = path.join(dir, 'renamed.jsonl');
+  assert.is((await sotr(['predict', '-m', stored, '-o', c, '--class-names', names, '--device', 'cpu', '-q', image])).code, 0);
+  assert.is(settingsOf(c).classNames.categoryIds, null);
+  const inst = readLines(c)[0].instances;
+  assert.ok(inst.length > 0);
+  assert.ok(inst.every((x) => x.category_id === x.label + 1 && x.class === 'pqrst'[x.label]), JSON.stringify(inst.map((x) => [x.label, x.category_id])));
+  // A stored long-side cap below a --min-size given: the message says where the cap comes from.
+  const r = await sotr(['predict', '-m', stored, '-o', path.join(dir, 'big.jsonl'), '--min-size', '800', '--device', 'cpu', image]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /--max-size \(512 from stored7\.safetensors's stored settings\) is below --min-size \(800\): give --max-size too/);
+});
+
+test('a class name several classes share selects each of them', async () => {
+  const m = await Sotr.load(five, { device: 'cpu', onWarning: () => {}, classNames: ['person', 'dog', 'dog', 'cat', 'car, red'], classes: ['dog'] });
+  try {
+    assert.equal(m.config.classes, [1, 2]);
+  } finally {
+    await m.dispose();
+  }
+  // A name holding a comma is listed quoted (unquoted it reads as two).
+  const e = await Sotr.load(five, { device: 'cpu', onWarning: () => {}, classNames: ['person', 'dog', 'dog', 'cat', 'car, red'], classes: ['car'] }).then(() => null, (x) => x);
+  assert.match(e?.message ?? '', /"cat", "car, red"/);
 });
 
 test('convert: settings not this checkpoint\'s are refused before anything is written', async () => {
@@ -134,7 +181,12 @@ test('convert: settings not this checkpoint\'s are refused before anything is wr
   const names = write('three.txt', 'a\nb\nc\n');
   const r2 = await sotr(['convert', five, out, '--class-names', names]);
   assert.is(r2.code, 1);
-  assert.match(r2.stderr, /the settings to store: classNames must be 5 strings \(one per class of the checkpoint\), received 3 entries; nothing written/);
+  assert.match(r2.stderr, /--class-names .*three\.txt: 3 classes for a checkpoint that has 5; nothing written/);
+  // A misspelt SOTR key is refused, as detectron2 refuses it.
+  const typo = write('typo.yaml', 'MODEL:\n  SOTR:\n    SCORE_THRESH: 0.3\n');
+  const r4 = await sotr(['convert', five, out, '--config', typo]);
+  assert.is(r4.code, 1);
+  assert.match(r4.stderr, /typo\.yaml: MODEL\.SOTR\.SCORE_THRESH: not a key of AdelaiDet's SOTR config/);
   const r3 = await sotr(['convert', five, out, '--config', path.join(dir, 'nope.yaml')]);
   assert.is(r3.code, 1);
   assert.match(r3.stderr, /--config .*nope\.yaml: ENOENT/);

@@ -146,7 +146,15 @@ test('what cannot be read, or is not run, is a ConfigFileError naming the file a
     [path.join(dir, 'missing.yaml'), /missing\.yaml: ENOENT/],
     [write('bad.yaml', 'MODEL:\n  SOTR:\n    NMS_PRE: [1\n'), /bad\.yaml: not valid YAML/],
     [write('list.yaml', '- 1\n- 2\n'), /list\.yaml: not a detectron2 config/],
-    [write('dupe.yaml', 'MODEL: {}\nMODEL: {}\n'), /dupe\.yaml: not valid YAML/],
+    [write('multi.yaml', 'MODEL: {}\n---\nMODEL: {}\n'), /multi\.yaml: not valid YAML: several YAML documents \(--- at line 2/],
+    // toJS's own errors: too many aliases (an expansion attack), a merge key of a scalar.
+    [write('bomb.yaml', bomb()), /bomb\.yaml: not valid YAML: Excessive alias count/],
+    [write('merge5.yaml', 'MODEL:\n  SOTR:\n    <<: 5\n'), /merge5\.yaml: not valid YAML: Merge sources must be maps/],
+    // A section replaced by a value (a section whose keys are all commented out is null): detectron2 refuses it.
+    [write('nullsection.yaml', `_BASE_: ${JSON.stringify(base)}\nMODEL:\n  # SOTR:\n  #   NUM_CLASSES: 5\n`), /nullsection\.yaml: MODEL: expected a mapping of keys, received null/],
+    [write('sotr5.yaml', 'MODEL:\n  SOTR: 5\n'), /sotr5\.yaml: MODEL\.SOTR: expected a mapping of keys, received 5/],
+    [write('nan.yaml', 'MODEL:\n  SOTR:\n    SCORE_THR: .nan\n'), /MODEL\.SOTR\.SCORE_THR: expected a number, received NaN/],
+    [write('emptybase.yaml', '_BASE_: ""\n'), /emptybase\.yaml: _BASE_ must be a file name, received ""/],
     [write('mean.yaml', 'MODEL:\n  PIXEL_MEAN: [1, 2]\n'), /MODEL\.PIXEL_MEAN: expected 3 numbers, received \[1,2\]/],
     [write('grids.yaml', 'MODEL:\n  SOTR:\n    NUM_GRIDS: [a, b, c, d, e]\n'), /MODEL\.SOTR\.NUM_GRIDS: expected 5 numbers/],
     [write('thr.yaml', 'MODEL:\n  SOTR:\n    SCORE_THR: high\n'), /MODEL\.SOTR\.SCORE_THR: expected a number, received "high"/],
@@ -157,9 +165,12 @@ test('what cannot be read, or is not run, is a ConfigFileError naming the file a
     [write('fpngn.yaml', 'MODEL:\n  FPN:\n    NORM: GN\n'), /MODEL\.FPN\.NORM: "GN" is not supported/],
     [write('noresize.yaml', 'INPUT:\n  MIN_SIZE_TEST: 0\n'), /INPUT\.MIN_SIZE_TEST: 0 \(no resize\) is not supported/],
     [write('kernel.yaml', 'MODEL:\n  SOTR:\n    NMS_KERNEL: box\n'), /MODEL\.SOTR\.NMS_KERNEL: expected "gaussian" or "linear"/],
+    [write('none.yaml', 'MODEL:\n  SOTR:\n    SCORE_THR: ~\n'), /MODEL\.SOTR\.SCORE_THR: has no value \(None\)/],
+    [write('typo.yaml', 'MODEL:\n  SOTR:\n    SCORE_THRESH: 0.3\n'), /MODEL\.SOTR\.SCORE_THRESH: not a key of AdelaiDet's SOTR config/],
     [write('loop-a.yaml', '_BASE_: loop-b.yaml\n'), /_BASE_ files name each other in a loop/],
     [write('basenum.yaml', '_BASE_: 3\n'), /basenum\.yaml: _BASE_ must be a file name/],
-    [write('nobase.yaml', '_BASE_: nowhere.yaml\n'), /nowhere\.yaml: ENOENT/],
+    // A base that is not there is named with the file that names it.
+    [write('nobase.yaml', '_BASE_: nowhere.yaml\n'), /nobase\.yaml: _BASE_ \S*nowhere\.yaml: ENOENT/],
     // A key set in a base is reported with the base's name.
     [write('inherits.yaml', `_BASE_: ${JSON.stringify(write('yuvbase.yaml', 'INPUT:\n  FORMAT: L\n'))}\nMODEL: {}\n`), /yuvbase\.yaml: INPUT\.FORMAT/],
   ];
@@ -178,6 +189,34 @@ test('what cannot be read, or is not run, is a ConfigFileError naming the file a
   void base;
 });
 
+// Nine levels of nine aliases: 9^10 values if expanded.
+function bomb() {
+  let text = 'a0: &a0 [x, x, x, x, x, x, x, x, x]\n';
+  for (let i = 1; i < 10; i++) text += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]\n`;
+  return text;
+}
+
+test('YAML as PyYAML reads it: a key given twice takes its last value, quickly; ~ in _BASE_ is the home folder', async () => {
+  const dupe = write('dupe.yaml', 'MODEL:\n  SOTR:\n    SCORE_THR: 0.2\n    SCORE_THR: 0.3\n');
+  assert.is((await readDetectron2Config(dupe)).options.scoreThreshold, 0.3);
+  // 50 000 keys in one mapping (checking them unique took quadratic time: a minute here).
+  const keys = Array.from({ length: 50000 }, (_, i) => `  K${i}: ${i}`).join('\n');
+  const big = write('big.yaml', `JUNK:\n${keys}\nMODEL:\n  SOTR:\n    SCORE_THR: 0.25\n`);
+  const t0 = Date.now();
+  assert.is(readDetectron2ConfigSync(big).options.scoreThreshold, 0.25);
+  assert.ok(Date.now() - t0 < 10000, `${Date.now() - t0} ms`);
+  const home = mkdtempSync(path.join(tmpdir(), 'sotr-d2home-'));
+  writeFileSync(path.join(home, 'base.yaml'), 'MODEL:\n  SOTR:\n    MASK_THR: 0.4\n');
+  const was = process.env.HOME;
+  process.env.HOME = home; // os.homedir() reads it
+  try {
+    const tilde = write('tilde.yaml', '_BASE_: ~/base.yaml\n');
+    assert.is((await readDetectron2Config(tilde)).options.maskThreshold, 0.4);
+  } finally {
+    process.env.HOME = was;
+  }
+});
+
 test('checkStructure: every difference from a loaded model, or nothing', async () => {
   const ck = path.join(dir, 'five.safetensors');
   await writeRandomSotrCheckpoint(ck, { preset: 'tiny', numClasses: 5, seed: 1 });
@@ -193,6 +232,15 @@ test('checkStructure: every difference from a loaded model, or nothing', async (
       assert.instance(e, ConfigFileError);
       assert.match(e.message, /other\.yaml: the config is not this checkpoint's: MODEL\.SOTR\.NUM_CLASSES 80 \(the checkpoint's classes: 5\); MODEL\.RESNETS\.DEPTH 50 \(the checkpoint's ResNet depth: 14\); MODEL\.RESNETS\.DEFORM_ON_PER_STAGE \[false, true, true, true\] \(the checkpoint's deformable stages: \[false, false, false, false\]\)/);
       assert.is(e.details.differences.length, 3);
+    }
+    // A difference a _BASE_ sets is named with the base.
+    const baseFile = write('classes80.yaml', 'MODEL:\n  SOTR:\n    NUM_CLASSES: 80\n');
+    const child = await readDetectron2Config(write('child.yaml', `_BASE_: ${JSON.stringify(baseFile)}\nINPUT:\n  MIN_SIZE_TEST: 600\n`));
+    try {
+      child.checkStructure(m.config);
+      assert.unreachable('a base of another checkpoint');
+    } catch (e) {
+      assert.match(e.message, /classes80\.yaml: the config is not this checkpoint's: MODEL\.SOTR\.NUM_CLASSES 80/);
     }
   } finally {
     await m.dispose();

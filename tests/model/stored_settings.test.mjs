@@ -57,6 +57,28 @@ test('Sotr.load applies the stored settings: as if given, under the options give
   assert.match(e.message, /useStoredSettings must be a boolean, received "no"/);
 });
 
+test('class names given without category ids replace the stored names and ids both', async () => {
+  const ids = Array.from({ length: 80 }, (_, i) => 1000 + i);
+  const file = path.join(dir, 'ids.safetensors');
+  await writeSafetensors(file, tensors, storedSettingsMetadata({ classNames: SETTINGS.classNames, cocoCategoryIds: ids }));
+  const names = Array.from({ length: 80 }, (_, i) => `other ${i}`);
+  const m = await Sotr.load(file, { ...quiet, classNames: names });
+  try {
+    // Not the stored ids of the stored names: the 80-class default (COCO's), as for a file without stored settings.
+    assert.equal([m.config.classNames[0], m.config.cocoCategoryIds[0], m.config.cocoCategoryIds[79]], ['other 0', 1, 90]);
+  } finally {
+    await m.dispose();
+  }
+  const kept = await Sotr.load(file, { ...quiet, scoreThreshold: 0.2 });
+  try {
+    assert.equal([kept.config.classNames[0], kept.config.cocoCategoryIds[0]], ['thing 0', 1000]);
+  } finally {
+    await kept.dispose();
+  }
+  const both = await inspectCheckpoint(file, { classNames: names });
+  assert.is(both.config.cocoCategoryIds[0], 1);
+});
+
 test('inspectCheckpoint reports them; readStoredSettings reads them from metadata', async () => {
   const x = await inspectCheckpoint(withSettings);
   assert.equal(x.storedSettings, SETTINGS);
@@ -93,7 +115,10 @@ test('stored settings that cannot be read: a CheckpointFormatError at load, conf
   const f = path.join(dir, 'range.safetensors');
   await writeSafetensors(f, tensors, storedSettingsMetadata({ numGrids: [1, 2] }));
   const e = await Sotr.load(f, quiet).then(() => null, (x) => x);
-  assert.match(e.message, /numGrids must list 5 grid sizes/);
+  assert.match(e.message, /numGrids must list 5 grid sizes.* \(numGrids is the file's stored setting: pass numGrids, or useStoredSettings: false\)/);
+  // Given by the caller, the value is the caller's: no such hint.
+  const e2 = await Sotr.load(plain, { ...quiet, numGrids: [1, 2] }).then(() => null, (x) => x);
+  assert.not.match(e2.message, /stored setting/);
   assert.throws(() => storedSettingsMetadata({ numGrid: [1] }), (x) => x instanceof SotrTypeError && /numGrid/.test(x.message));
 });
 

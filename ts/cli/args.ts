@@ -300,7 +300,8 @@ Every zip entry's CRC-32 is checked: corrupt data is refused.
                          then use them unless told otherwise (checked against the checkpoint first)
       --class-names <f>  store its classes too: a COCO annotations file (names and category ids), a JSON array
                          of names, or a text file, one name a line (as sotr predict --class-names)
-                         (settings a safetensors input stores are kept; these replace the ones they give)
+                         (settings a safetensors input stores are kept; these replace the ones they give, and
+                         class names without ids replace the stored names and ids both)
       --no-check      convert even when the keys are not a SOTR state_dict
       --key <entry>   the state_dict entry of a wrapped PyTorch checkpoint (default: model / state_dict)
       --keep-prefix   keep a leading 'module.' on names (such names are not SOTR keys: add --no-check)

@@ -322,7 +322,14 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
       cfg?.checkStructure(config);
       if (Object.keys(settings).length) resolveConfig(config, settings);
     } catch (e) {
-      const what = e instanceof ConfigFileError ? `--config ${e.message}` : `the settings to store: ${(e as Error).message.replace(/^Sotr\.load: /, '')}`;
+      const msg = (e as Error).message;
+      const count = /^Sotr\.load: classNames must be (\d+) .*, received (\d+) entr/.exec(msg);
+      const what =
+        e instanceof ConfigFileError
+          ? `--config ${e.message}`
+          : count && classes
+            ? `--class-names ${classes.file}: ${count[2]} class${count[2] === '1' ? '' : 'es'} for a checkpoint that has ${count[1]}`
+            : `the settings to store: ${msg.replace(/^Sotr\.load: /, '')}`;
       throw new UsageError(`${what}; nothing written`);
     }
     if (Object.keys(settings).length) {

@@ -123,17 +123,22 @@ export const sotrSegmenter: SegmenterFactory = async (o: SegmenterOptions): Prom
       ...(o.minSize !== undefined ? { minSize: o.minSize } : {}),
       ...(o.maxSize !== undefined ? { maxSize: o.maxSize } : {}),
       ...post,
-      ...(o.config?.network ?? {}),
+      ...(o.config?.load ?? o.config?.network ?? {}),
       onWarning: (m) => o.log(`warning: ${m}`),
     });
   } catch (e) {
     // The file's class count is the usual mistake: say which flag gave it.
     const msg = (e as Error).message;
     const count = /^Sotr\.load: (?:classNames|cocoCategoryIds) must be (\d+) .*, received (\d+) entr/.exec(msg);
+    // (Names from the model file's stored settings are named as such: no flag gave them.)
+    const given = names && !names.file.endsWith('stored settings') ? `--class-names ${names.file}` : names?.file;
     if (names && e instanceof SotrRangeError && count) {
-      throw new UsageError(`--class-names ${names.file}: ${count[2]} classes for a checkpoint that has ${count[1]}`);
+      const n = Number(count[2]);
+      // One line holding commas: a list written on one line, where the file wants one name a line.
+      const hint = n === 1 && names.names[0]!.includes(',') ? ' (one name a line: the file has one line, with commas)' : '';
+      throw new UsageError(`${given}: ${n} class${n === 1 ? '' : 'es'} for a checkpoint that has ${count[1]}${hint}`);
     }
-    if (names && e instanceof SotrRangeError && /^Sotr\.load: (classNames|cocoCategoryIds)\b/.test(msg)) throw new UsageError(`--class-names ${names.file}: ${msg.slice(11)}`);
+    if (names && e instanceof SotrRangeError && /^Sotr\.load: (classNames|cocoCategoryIds)\b/.test(msg)) throw new UsageError(`${given}: ${msg.slice(11)}`);
     throw e;
   }
   const c = model.config;

@@ -16,7 +16,11 @@ import type { ClassNamesFile } from './coco';
 import type { ModelConfigFile, PostprocessFlags } from './segmenter';
 
 const POST_KEYS = ['scoreThreshold', 'maskThreshold', 'nmsPre', 'nmsKernel', 'nmsSigma', 'updateThreshold', 'maxPerImage', 'minScore'] as const;
-const NETWORK_KEYS = ['numGrids', 'instanceStrides', 'inputFormat', 'pixelMean', 'pixelStd', 'strideInOneByOne'] as const;
+// The model's settings the run record has no key of its own for (a stored file can hold any constant).
+const NETWORK_KEYS = [
+  'numGrids', 'instanceStrides', 'inputFormat', 'pixelMean', 'pixelStd', 'strideInOneByOne',
+  'heads', 'groupNormGroups', 'groupNormEps', 'frozenBnEps', 'leakyReluSlope', 'attentionMode', 'sizeDivisibility',
+] as const;
 
 /** Reads --config (a usage error for what it cannot read). */
 export function readConfigFile(file: string): Detectron2Config {
@@ -75,11 +79,16 @@ export function modelSettings(post: PostprocessFlags, model: string, config: { f
     }
     delete post.nmsSigma;
   }
-  // The network's settings, those equal to the defaults left out (restating them changes nothing).
+  // The network's settings: every one given to the model (--config's over the stored ones: a value of --config's
+  // equal to the default must still replace a stored one, which Sotr.load would otherwise apply under it), and
+  // recorded where they differ from the defaults (restating a default changes nothing).
+  const load: ModelConfigFile['load'] = {};
   const network: ModelConfigFile['network'] = {};
   for (const k of NETWORK_KEYS) {
     const v = o[k];
-    if (v !== undefined && JSON.stringify(v) !== JSON.stringify(SOTR_DEFAULTS[k])) (network as Record<string, unknown>)[k] = v;
+    if (v === undefined) continue;
+    (load as Record<string, unknown>)[k] = v;
+    if (JSON.stringify(v) !== JSON.stringify(SOTR_DEFAULTS[k])) (network as Record<string, unknown>)[k] = v;
   }
   const storedLabel = `${path.basename(model)}'s stored settings`;
   return {
@@ -87,6 +96,7 @@ export function modelSettings(post: PostprocessFlags, model: string, config: { f
     ...(o.minSize !== undefined ? { minSize: o.minSize } : {}),
     ...(o.maxSize !== undefined ? { maxSize: o.maxSize } : {}),
     network,
+    load,
     checkStructure: (c) => config?.cfg.checkStructure(c),
   };
 }

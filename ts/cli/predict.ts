@@ -168,9 +168,18 @@ function settings(p: Parsed): Settings {
   const configFile = str(p, 'config');
   const stored = model !== 'tiny' ? readModelStoredSettings(model) : null;
   const config = modelSettings(post, model, configFile !== undefined ? { file: configFile, cfg: readConfigFile(configFile) } : undefined, stored);
-  const minSize = num(p, 'min-size', { min: 1, max: 16384, integer: true }) ?? config?.minSize;
-  const maxSize = num(p, 'max-size', { min: 1, max: 16384, integer: true }) ?? config?.maxSize;
-  if (minSize !== undefined && maxSize !== undefined && maxSize < minSize) throw new UsageError(`--max-size (${maxSize}) is below --min-size (${minSize})`);
+  const minFlag = num(p, 'min-size', { min: 1, max: 16384, integer: true });
+  const maxFlag = num(p, 'max-size', { min: 1, max: 16384, integer: true });
+  const minSize = minFlag ?? config?.minSize;
+  const maxSize = maxFlag ?? config?.maxSize;
+  if (minSize !== undefined && maxSize !== undefined && maxSize < minSize) {
+    // Say where a size no flag gave comes from (--config's INPUT.*_SIZE_TEST, or the model's stored settings).
+    const from = (flagGiven: boolean, key: string) => (flagGiven ? '' : ` from ${config!.file}${config!.file.includes('stored settings') ? '' : ` ${key}`}`);
+    throw new UsageError(
+      `--max-size (${maxSize}${from(maxFlag !== undefined, 'INPUT.MAX_SIZE_TEST')}) is below --min-size (${minSize}${from(minFlag !== undefined, 'INPUT.MIN_SIZE_TEST')})` +
+        (minFlag !== undefined && maxFlag === undefined ? ': give --max-size too' : ''),
+    );
+  }
   const imageIdsFile = str(p, 'image-ids');
   const coco = str(p, 'coco');
   if (imageIdsFile && !coco) throw new UsageError('--image-ids is only used with --coco');

@@ -172,14 +172,16 @@ const show = (v: unknown): string =>
 // or class_N; other names are kept as written.
 function classSet(v: unknown, names: readonly string[]): Array<number | string> {
   if (!Array.isArray(v)) return [String(v)];
-  const byName = new Map(names.map((n, i) => [n, i] as const));
-  const one = (c: unknown): number | string => {
-    if (typeof c === 'number') return c;
+  // A name several classes share is each of them (as Sotr.load selects them).
+  const byName = new Map<string, number[]>();
+  names.forEach((n, i) => byName.set(n, [...(byName.get(n) ?? []), i]));
+  const one = (c: unknown): Array<number | string> => {
+    if (typeof c === 'number') return [c];
     const s = String(c);
     const m = /^class_(\d+)$/.exec(s);
-    return byName.get(s) ?? (m ? Number(m[1]) : s);
+    return byName.get(s) ?? [m ? Number(m[1]) : s];
   };
-  return [...new Set(v.map(one))].sort((a, b) => (typeof a === typeof b ? (a < b ? -1 : a > b ? 1 : 0) : typeof a === 'number' ? -1 : 1));
+  return [...new Set(v.flatMap(one))].sort((a, b) => (typeof a === typeof b ? (a < b ? -1 : a > b ? 1 : 0) : typeof a === 'number' ? -1 : 1));
 }
 
 /**

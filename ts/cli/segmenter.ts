@@ -8,14 +8,19 @@ import type { ClassNamesFile } from './coco';
 import type { ConfigOverrides } from '../model/config';
 import type { Detectron2Config } from '../model/detectron2_config';
 
+/** The settings of the model the run record has no key of its own for. */
+export type NetworkSettings = Omit<ConfigOverrides, keyof import('../model/config').PostprocessOptions | 'minSize' | 'maxSize' | 'classNames' | 'cocoCategoryIds'>;
+
 /** --config read: its sizes (post-processing already merged into the flags), and the network's settings. */
 export interface ModelConfigFile {
   /** The file as given. */
   file: string;
   minSize?: number;
   maxSize?: number;
-  /** Grids, strides, input format, pixel statistics and stride-in-1×1 where the file's differ from the defaults. */
-  network: Pick<ConfigOverrides, 'numGrids' | 'instanceStrides' | 'inputFormat' | 'pixelMean' | 'pixelStd' | 'strideInOneByOne'>;
+  /** The network's settings (grids, strides, input format, pixel statistics, ...) where they differ from the defaults. */
+  network: NetworkSettings;
+  /** The same settings, every one the files give (defaults too): what the model is loaded with, over its stored ones. */
+  load: NetworkSettings;
   /** Throws a ConfigFileError when the loaded model's structure is not the one the file describes. */
   checkStructure: Detectron2Config['checkStructure'];
 }

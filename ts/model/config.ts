@@ -231,19 +231,23 @@ function classLabels(where: string, v: unknown, classNames: readonly string[]): 
   if (!Array.isArray(v)) {
     throw new SotrTypeError(`${where}: classes must be an array of labels or class names (null for every class), received ${shownValue(v)}`);
   }
-  const byName = new Map(classNames.map((n, i) => [n, i] as const));
+  // A name can be several classes' (a COCO dataset's categories may share one): it selects each of them.
+  const byName = new Map<string, number[]>();
+  classNames.forEach((n, i) => byName.set(n, [...(byName.get(n) ?? []), i]));
+  // Names listed as they are, or quoted when one holds a comma (which would read as two names).
+  const listed = classNames.slice(0, 100).map((n) => (classNames.some((x) => x.includes(',')) ? JSON.stringify(n) : n));
   const labels = new Set<number>();
   for (const c of v as unknown[]) {
     if (typeof c === 'string') {
-      const label = byName.get(c);
-      if (label === undefined) {
+      const named = byName.get(c);
+      if (named === undefined) {
         const near = nearestKey(c.trim(), classNames);
         throw new SotrRangeError(
           `${where}: classes: no class is named ${JSON.stringify(c)}${near !== undefined ? ` (did you mean ${JSON.stringify(near)}?)` : ''}; ` +
-            `the model's ${classNames.length} classes (model.config.classNames): ${classNames.slice(0, 100).join(', ')}${classNames.length > 100 ? ', …' : ''}`,
+            `the model's ${classNames.length} classes (model.config.classNames): ${listed.join(', ')}${classNames.length > 100 ? ', …' : ''}`,
         );
       }
-      labels.add(label);
+      for (const label of named) labels.add(label);
     } else if (typeof c === 'number') {
       if (!Number.isSafeInteger(c) || c < 0 || c >= classNames.length) {
         throw new SotrRangeError(`${where}: classes: ${String(c)} is not a label of this model (integers 0 to ${classNames.length - 1})`);

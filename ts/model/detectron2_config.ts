@@ -9,6 +9,7 @@
  * describe the checkpoint's structure (classes, depth, widths) are kept to be checked against the loaded model.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigFileError } from '../errors';
@@ -55,7 +56,7 @@ export type StructureOf = Pick<SotrConfig, NumericStructure | 'dcnBlocks'>;
 const MAX_BASES = 16;
 
 /**
- * Reads a detectron2 config file (YAML, as detectron2 reads it: YAML 1.1) and the `_BASE_` files it names, relative
+ * Reads a detectron2 config file (YAML 1.1, as PyYAML reads it for detectron2) and the `_BASE_` file it names, relative
  * to it, merged as detectron2's `merge_from_file` does (a later file's keys replace the earlier's; lists are replaced,
  * not merged). Throws ConfigFileError (code 'SOTR_CONFIG') for a file that cannot be read or parsed, a value of the
  * wrong type, or a setting this library does not run (naming the key and the file).
@@ -73,11 +74,15 @@ export async function readDetectron2Config(file: string): Promise<Detectron2Conf
   while (next && !seen.has(next) && seen.size <= MAX_BASES) {
     const at: string = next;
     seen.add(at);
-    const text = await fs.promises.readFile(at, 'utf8').catch((e: Error) => {
-      throw new ConfigFileError(`${at}: ${e.message}`, { cause: e, details: { file: at } });
-    });
+    // What cannot be read or parsed is reported by the reader below (naming the file whose _BASE_ names it).
+    const text = await fs.promises.readFile(at, 'utf8').catch(() => null);
+    if (text === null) break;
     texts.set(at, text);
-    next = baseOf(at, parseTree(at, text));
+    try {
+      next = baseOf(at, parseTree(at, text));
+    } catch {
+      break;
+    }
   }
   return readDetectron2ConfigWith(file, (f) => texts.get(f) ?? readText(f));
 }
@@ -96,12 +101,23 @@ function readText(file: string): string {
 }
 
 function parseTree(file: string, text: string): Tree {
-  // YAML 1.1, as PyYAML (which detectron2 uses) reads it; tags such as !!python/tuple are read as plain lists.
-  const doc = parseDocument(text.replace(/^\uFEFF/, ''), { version: '1.1', logLevel: 'silent', uniqueKeys: true });
+  // YAML 1.1, as PyYAML (which detectron2 uses) reads it; tags such as !!python/tuple are read as plain lists. As
+  // PyYAML, a key given twice takes its last value (checking unique keys also took quadratic time: minutes for a
+  // mapping of 100 000 keys); logLevel 'error', not 'silent', which drops the error of a file of several documents.
+  const doc = parseDocument(text.replace(/^\uFEFF/, ''), { version: '1.1', logLevel: 'error', uniqueKeys: false });
   if (doc.errors.length) {
-    throw new ConfigFileError(`${file}: not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`, { details: { file } });
+    const first = doc.errors[0]!.message.split('\n')[0]!;
+    // The parser's advice is for its callers ("please use YAML.parseAllDocuments()").
+    const why = first.startsWith('Source contains multiple documents') ? `several YAML documents (--- ${first.replace(/^.* at line/, 'at line').replace(/:$/, '')}); a config is one` : first;
+    throw new ConfigFileError(`${file}: not valid YAML: ${why}`, { details: { file } });
   }
-  const tree: unknown = doc.toJS({ maxAliasCount: 100 });
+  let tree: unknown;
+  try {
+    tree = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // Too many aliases (an expansion attack), a merge key (<<) of something not a mapping.
+    throw new ConfigFileError(`${file}: not valid YAML: ${(e as Error).message}`, { cause: e, details: { file } });
+  }
   if (tree === null || tree === undefined) return {};
   if (typeof tree !== 'object' || Array.isArray(tree)) throw new ConfigFileError(`${file}: not a detectron2 config (the file is not a mapping of keys)`, { details: { file } });
   return tree as Tree;
@@ -110,8 +126,10 @@ function parseTree(file: string, text: string): Tree {
 function baseOf(file: string, tree: Tree): string | null {
   const base = tree['_BASE_'];
   if (base === undefined || base === null) return null;
-  if (typeof base !== 'string') throw new ConfigFileError(`${file}: _BASE_ must be a file name, received ${JSON.stringify(base)}`, { details: { file, key: '_BASE_' } });
-  return path.resolve(path.dirname(file), base);
+  if (typeof base !== 'string' || !base) throw new ConfigFileError(`${file}: _BASE_ must be a file name, received ${JSON.stringify(base)}`, { details: { file, key: '_BASE_' } });
+  // As detectron2: a leading ~ is the home folder; anything else is relative to the file that names it.
+  const named = base === '~' || base.startsWith('~/') ? path.join(os.homedir(), base.slice(1)) : base;
+  return path.resolve(path.dirname(file), named);
 }
 
 // detectron2's merge: the later tree's keys win; mappings merge key by key, anything else is replaced.
@@ -134,7 +152,17 @@ function readDetectron2ConfigWith(file: string, read: (file: string) => string):
   while (next) {
     if (chain.some((c) => c.file === next)) throw new ConfigFileError(`${next}: _BASE_ files name each other in a loop (${[...chain.map((c) => c.file), next].join(' → ')})`, { details: { file: next } });
     if (chain.length > MAX_BASES) throw new ConfigFileError(`${file}: more than ${MAX_BASES} _BASE_ files`, { details: { file } });
-    const tree = parseTree(next, read(next));
+    let text: string;
+    try {
+      text = read(next);
+    } catch (e) {
+      // A base that is not there: named with the file whose _BASE_ names it.
+      const by = chain[chain.length - 1]?.file;
+      if (!by || !(e instanceof ConfigFileError)) throw e;
+      const why = e.cause instanceof Error ? e.cause.message : e.message;
+      throw new ConfigFileError(`${by}: _BASE_ ${next}: ${why}`, { cause: e.cause, details: { file: by, key: '_BASE_' } });
+    }
+    const tree = parseTree(next, text);
     chain.push({ file: next, tree });
     next = baseOf(next, tree);
   }
@@ -179,6 +207,17 @@ function pythonLiteral(v: unknown): unknown {
   return items.every((i) => i !== null) ? items.map((i) => i!.v) : v;
 }
 
+// A key read, given no value (~ or nothing): detectron2 would set None, which SOTR's inference cannot run with.
+const NO_VALUE = 'has no value (None), which the official inference cannot run with: give one, or leave the key out';
+
+// The keys of AdelaiDet's MODEL.SOTR section (adet/config/defaults.py).
+const SOTR_KEYS = new Set([
+  'INSTANCE_IN_FEATURES', 'FPN_INSTANCE_STRIDES', 'FPN_SCALE_RANGES', 'SIGMA', 'INSTANCE_IN_CHANNELS', 'INSTANCE_CHANNELS',
+  'NUM_INSTANCE_CONVS', 'USE_DCN_IN_INSTANCE', 'TYPE_DCN', 'NUM_GRIDS', 'NUM_CLASSES', 'NUM_KERNELS', 'NORM', 'USE_COORD_CONV',
+  'PRIOR_PROB', 'MASK_IN_FEATURES', 'MASK_IN_CHANNELS', 'MASK_CHANNELS', 'NUM_MASKS', 'NMS_PRE', 'SCORE_THR', 'UPDATE_THR',
+  'MASK_THR', 'MAX_PER_IMG', 'RESIZE_INPUT_FACTOR', 'NMS_TYPE', 'NMS_KERNEL', 'NMS_SIGMA', 'LOSS',
+]);
+
 function fromTree(tree: Tree, files: string[], setBy: (keyPath: string[]) => string): Detectron2Config {
   const fail = (key: string, why: string): never => {
     const file = setBy(key.split('.'));
@@ -186,10 +225,17 @@ function fromTree(tree: Tree, files: string[], setBy: (keyPath: string[]) => str
   };
   // yacs evaluates a string value as a Python literal: "(640, 672)" is a tuple, "1000" a number.
   const get = (key: string): unknown => pythonLiteral(lookup(tree, key.split('.')));
-  const show = (v: unknown) => JSON.stringify(v);
+  const show = (v: unknown) => (typeof v === 'number' ? String(v) : JSON.stringify(v)); // NaN, Infinity as such
+  // The sections read: a mapping, or absent (detectron2 refuses a section replaced by a value: the null of a section
+  // whose keys are all commented out would otherwise drop every key its _BASE_ gives, unsaid).
+  for (const section of ['MODEL', 'MODEL.SOTR', 'MODEL.RESNETS', 'MODEL.FPN', 'INPUT']) {
+    const v = lookup(tree, section.split('.'));
+    if (v !== undefined && !isTree(v)) fail(section, `expected a mapping of keys, received ${show(v)}`);
+  }
   const num = (key: string, o: { integer?: boolean; min?: number; positive?: boolean } = {}): number | undefined => {
     const v = get(key);
-    if (v === undefined || v === null) return undefined;
+    if (v === undefined) return undefined;
+    if (v === null) return fail(key, NO_VALUE);
     if (typeof v !== 'number' || !Number.isFinite(v)) return fail(key, `expected a number, received ${show(v)}`);
     if (o.integer && !Number.isSafeInteger(v)) fail(key, `expected an integer, received ${show(v)}`);
     if (o.positive && !(v > 0)) fail(key, `expected a positive number, received ${show(v)}`);
@@ -198,13 +244,15 @@ function fromTree(tree: Tree, files: string[], setBy: (keyPath: string[]) => str
   };
   const str = (key: string): string | undefined => {
     const v = get(key);
-    if (v === undefined || v === null) return undefined;
+    if (v === undefined) return undefined;
+    if (v === null) return fail(key, NO_VALUE);
     if (typeof v !== 'string') return fail(key, `expected a string, received ${show(v)}`);
     return v;
   };
   const nums = (key: string, length: number): number[] | undefined => {
     const v = get(key);
-    if (v === undefined || v === null) return undefined;
+    if (v === undefined) return undefined;
+    if (v === null) return fail(key, NO_VALUE);
     if (!Array.isArray(v) || v.length !== length || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
       return fail(key, `expected ${length} numbers, received ${show(v)}`);
     }
@@ -227,6 +275,13 @@ function fromTree(tree: Tree, files: string[], setBy: (keyPath: string[]) => str
   only('MODEL.FPN.FUSE_TYPE', ['sum'], "the FPN adds the upsampled level");
   only('MODEL.SOTR.INSTANCE_IN_FEATURES', [['p2', 'p3', 'p4', 'p5', 'p6']], 'the five instance levels P2..P6');
   only('MODEL.SOTR.MASK_IN_FEATURES', [['p2', 'p3', 'p4', 'p5']], 'the mask branch reads P2..P5');
+  // As yacs does for any key its defaults lack (a misspelt SCORE_THRESH would otherwise be dropped, unsaid): for the
+  // SOTR section, whose keys are AdelaiDet's (adet/config/defaults.py); detectron2's own sections are not checked.
+  const sotr = lookup(tree, ['MODEL', 'SOTR']);
+  if (isTree(sotr)) {
+    const unknown = Object.keys(sotr).filter((k) => !SOTR_KEYS.has(k));
+    if (unknown.length) fail(`MODEL.SOTR.${unknown[0]!}`, `not a key of AdelaiDet's SOTR config (detectron2 refuses it: "Non-existent config key")`);
+  }
 
   const options: ConfigOverrides = {};
   const set = <K extends keyof ConfigOverrides>(k: K, v: ConfigOverrides[K] | undefined) => {
@@ -293,17 +348,17 @@ function fromTree(tree: Tree, files: string[], setBy: (keyPath: string[]) => str
   const actual = (config: StructureOf, k: keyof Detectron2Structure): unknown =>
     k === 'deformStages' ? config.dcnBlocks.map((b) => b.some(Boolean)) : config[k];
   const shown = (v: unknown) => (Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
-  const last = files[files.length - 1]!;
   return {
     options,
     structure,
     files,
     checkStructure(config) {
-      const diffs = (Object.keys(structure) as Array<keyof Detectron2Structure>)
-        .filter((k) => JSON.stringify(structure[k]) !== JSON.stringify(actual(config, k)))
-        .map((k) => `${KEY[k][0]} ${shown(structure[k])} (the checkpoint's ${KEY[k][1]}: ${shown(actual(config, k))})`);
+      const differing = (Object.keys(structure) as Array<keyof Detectron2Structure>).filter((k) => JSON.stringify(structure[k]) !== JSON.stringify(actual(config, k)));
+      const diffs = differing.map((k) => `${KEY[k][0]} ${shown(structure[k])} (the checkpoint's ${KEY[k][1]}: ${shown(actual(config, k))})`);
       if (diffs.length) {
-        throw new ConfigFileError(`${last}: the config is not this checkpoint's: ${diffs.join('; ')}`, { details: { file: last, differences: diffs } });
+        // Named by the file that set the first difference (a _BASE_'s, possibly).
+        const file = setBy(KEY[differing[0]!][0].split('.'));
+        throw new ConfigFileError(`${file}: the config is not this checkpoint's: ${diffs.join('; ')}`, { details: { file, differences: diffs } });
       }
     },
   };

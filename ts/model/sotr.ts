@@ -232,6 +232,20 @@ async function readSource(
   throw new SotrTypeError('Sotr.load: source must be a checkpoint path, its bytes, or a Map of tensors');
 }
 
+// resolveConfig over the stored settings; an error about a value only the file gave says so, and how to load without.
+function resolveStored(ck: SotrCheckpointConfig, stored: ConfigOverrides | null, options: SotrLoadOptions): SotrConfig {
+  try {
+    return resolveConfig(ck, withStoredSettings(stored, options));
+  } catch (e) {
+    const fromFile = Object.keys(stored ?? {}).filter((k) => (options as Record<string, unknown>)[k] === undefined);
+    const named = fromFile.find((k) => new RegExp(`\\b${k}\\b`).test((e as Error).message));
+    if (named && (e instanceof SotrRangeError || e instanceof SotrTypeError)) {
+      e.message += ` (${named} is the file's stored setting: pass ${named}, or useStoredSettings: false)`;
+    }
+    throw e;
+  }
+}
+
 // How a source is named in messages.
 function sourceName(source: SotrSource): string {
   return typeof source === 'string' ? source : 'the checkpoint';
@@ -360,7 +374,7 @@ export class Sotr {
       if (options.strict) throw new CheckpointFormatError(what, { details: { nonFinite } });
       warn(`${what}: its predictions will be wrong (a damaged file, or a training run that diverged)`);
     }
-    const config = resolveConfig(inferred, withStoredSettings(stored, options));
+    const config = resolveStored(inferred, stored, options);
     const device = resolveDevice(options.device ?? 'auto').device;
     const { weights, tensors } = buildWeights(entries, config, device);
     // The checkpoint's bytes now live in the tensors. When we read the file (or copied the bytes given), the
@@ -897,7 +911,7 @@ export async function inspectCheckpoint(source: SotrSource, options: Omit<SotrLo
   let stored: ConfigOverrides | null = null;
   try {
     stored = options.useStoredSettings === false ? null : readStoredSettings(info?.metadata, sourceName(source));
-    config = resolveConfig(ck, withStoredSettings(stored, options));
+    config = resolveStored(ck, stored, options);
   } catch (e) {
     configError = e instanceof Error ? e.message : String(e);
   }

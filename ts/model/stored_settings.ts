@@ -46,10 +46,15 @@ export function readStoredSettings(metadata: Readonly<Record<string, string>> | 
   return d.settings as ConfigOverrides;
 }
 
-/** Sotr.load's options over the stored settings: an option the caller gives (not undefined) wins. */
+/**
+ * Sotr.load's options over the stored settings: an option the caller gives (not undefined) wins. The stored category
+ * ids belong to the stored class names: class names given without ids replace both (the ids of another dataset's
+ * classes would otherwise be written as these classes' category_id).
+ */
 export function withStoredSettings<O extends object>(stored: ConfigOverrides | null, options: O): O {
   if (!stored) return options;
   const out: Record<string, unknown> = { ...stored };
+  if ((options as ConfigOverrides).classNames !== undefined) delete out.cocoCategoryIds;
   for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = v;
   return out as O;
 }

@@ -190,6 +190,8 @@ export class Tensor<D extends DType = DType> {
    * (the overload above): this one refuses it (`never`), as the runtime does.
    */
   static from<A extends TensorData | readonly number[]>(data: A & ([A] extends [Uint16Array] ? never : unknown), shape: readonly number[], options?: TensorFromOptions): Tensor;
+  /** Uint16Array data with a dtype known only at run time (a DType variable). */
+  static from(data: Uint16Array, shape: readonly number[], options: TensorFromOptions & { dtype: DType }): Tensor;
   static from(data: TensorData | readonly number[], shape: readonly number[], options: TensorFromOptions = {}): Tensor {
     checkOptions('Tensor.from', options, FROM_OPTIONS);
     const s = checkShape(shape as number[]);

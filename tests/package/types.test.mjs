@@ -125,6 +125,9 @@ async function main(): Promise<void> {
   Tensor.from(new Uint16Array(2), [2]);
   // @ts-expect-error: ... an empty options object does not
   Tensor.from(new Uint16Array(2), [2], {});
+  // A dtype known only at run time still compiles (the runtime checks it).
+  const runtimeDtype: DType = Math.random() < 2 ? 'bfloat16' : 'float32';
+  Tensor.from(new Uint16Array(2), [2], { dtype: runtimeDtype }).dispose();
   const anyData: TensorData = new Float32Array(2);
   Tensor.from(anyData, [2]).dispose();
   // A checkpoint trained on another dataset: its classes from its COCO annotations.
@@ -152,7 +155,7 @@ void main;
 `;
 const NAMES =
   'Sotr, masksToContours, masksToRLE, contoursToCocoPolygons, approxPolygon, renderPrediction, evaluateCoco, Tensor, matmul, backendInfo, ImageDecodeError, SotrError, isSotrError, SOTR_DEFAULTS, cocoCategories, readDetectron2Config';
-const TYPES = 'TensorDataOf, TensorFromOptionsOf, Prediction, PredictEachItem, RawImage, Contour, CocoRle, CocoGroundTruth, SotrErrorCode, ConfigOverrides, CocoBox, DecodedPixels, AttrValue, NativeBackendInfo, NativeMemoryInfo, OpProfileSummary, TensorData, CocoCategories, Detectron2Config';
+const TYPES = 'TensorDataOf, TensorFromOptionsOf, Prediction, PredictEachItem, RawImage, Contour, CocoRle, CocoGroundTruth, SotrErrorCode, ConfigOverrides, CocoBox, DecodedPixels, AttrValue, NativeBackendInfo, NativeMemoryInfo, OpProfileSummary, TensorData, CocoCategories, Detectron2Config, DType';
 
 function project(kind, resolution = { module: 'node16', moduleResolution: 'node16' }) {
   const dir = mkdtempSync(path.join(tmpdir(), `sotr-types-${kind}-`));

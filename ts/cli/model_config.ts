@@ -57,8 +57,9 @@ export function readModelStoredSettings(model: string): ConfigOverrides | null {
 }
 
 /**
- * Merges the model's settings into the flags' (`post`, where no flag set one) and returns the rest for the model:
- * `config` (--config, over `stored`), `stored` (the model file's). Null when there is neither.
+ * Merges the settings of `config` (--config) over `stored` (the model file's) into the flags' post-processing
+ * (`post`, where no flag set one), and returns the rest: the sizes, and the network's settings to load with and to
+ * record. Null when there is neither.
  */
 export function modelSettings(post: PostprocessFlags, model: string, config: { file: string; cfg: Detectron2Config } | undefined, stored: ConfigOverrides | null): ModelConfigFile | null {
   if (!config && !stored) return null;

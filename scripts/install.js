@@ -80,25 +80,90 @@ function nvccFound() {
   return dirs.some((d) => d && fs.existsSync(path.join(d, 'nvcc')));
 }
 
-function build() {
-  let cmakeJs;
+// SOTR_CUDA: auto, or one of CMake's obvious booleans for on and off, in any case (CMakeLists.txt takes the same
+// values). Anything else (a typo like "onn") is refused: it used to build CPU-only, silently.
+const CUDA_WORDS = { auto: 'auto', on: 'on', true: 'on', yes: 'on', 1: 'on', off: 'off', false: 'off', no: 'off', 0: 'off' };
+const CUDA_ALLOWED = 'auto, on or off (ON/OFF, TRUE/FALSE, YES/NO and 1/0 work too, in any case)';
+
+/** 'auto' | 'on' | 'off', or undefined for a value that is none of them. */
+function normalizeCuda(value) {
+  const word = String(value).toLowerCase();
+  return Object.hasOwn(CUDA_WORDS, word) ? CUDA_WORDS[word] : undefined;
+}
+
+/** The entries of a CMakeCache.txt's text that the source build's plan needs. */
+function cachedOptions(text) {
+  const out = {};
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^(SOTR_CUDA|SOTR_CUDA_ARCHS|CMAKE_GENERATOR):[A-Z]+=(.*)$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/**
+ * What the source build will use, from the environment and the text of build/CMakeCache.txt (undefined: no
+ * configured build directory). `cmake-js compile` does not re-run CMake in a configured build directory, so a
+ * SOTR_CUDA / SOTR_CUDA_ARCHS that differs from the cached one must be handed to an explicit configure first.
+ * Returns { error } or { cuda, archs, said, reconfigure, defines, generator }: `said` is the settings as the log
+ * shows them; `reconfigure` what changed (empty: none); `defines` the cmake-js arguments for the values the
+ * environment gives.
+ */
+function buildPlan(env, cacheText) {
+  const cache = cacheText === undefined ? undefined : cachedOptions(cacheText);
+  const envCuda = env.SOTR_CUDA || undefined; // an empty variable is no value (CMakeLists.txt reads it so too)
+  const envArchs = env.SOTR_CUDA_ARCHS || undefined;
+  const reconfigure = [];
+  const defines = [];
+  const said = [];
+  let cuda;
+  if (envCuda !== undefined) {
+    cuda = normalizeCuda(envCuda);
+    if (cuda === undefined) return { error: `SOTR_CUDA="${envCuda}" is not a valid value: use ${CUDA_ALLOWED}` };
+    defines.push(`--CDSOTR_CUDA=${envCuda}`);
+    said.push(`SOTR_CUDA=${cuda}`);
+    if (cache && normalizeCuda(cache.SOTR_CUDA) !== cuda) {
+      reconfigure.push(`SOTR_CUDA ${cache.SOTR_CUDA ?? '(none)'} → ${cuda}`);
+    }
+  } else if (cache && cache.SOTR_CUDA !== undefined) {
+    cuda = normalizeCuda(cache.SOTR_CUDA);
+    if (cuda === undefined) {
+      return {
+        error:
+          `build/CMakeCache.txt holds SOTR_CUDA="${cache.SOTR_CUDA}", not a valid value: ` +
+          `set SOTR_CUDA to ${CUDA_ALLOWED} (build/ then keeps it), or delete build/`,
+      };
+    }
+    said.push(`SOTR_CUDA=${cuda} kept from build/CMakeCache.txt`);
+  } else {
+    cuda = 'auto';
+    said.push('SOTR_CUDA=auto, the default');
+  }
+  let archs = '';
+  if (envArchs !== undefined) {
+    archs = envArchs;
+    defines.push(`--CDSOTR_CUDA_ARCHS=${envArchs}`);
+    said.push(`SOTR_CUDA_ARCHS=${archs}`);
+    if (cache && cache.SOTR_CUDA_ARCHS !== archs) {
+      reconfigure.push(`SOTR_CUDA_ARCHS ${cache.SOTR_CUDA_ARCHS || '(the shipped list)'} → ${archs}`);
+    }
+  } else if (cache && cache.SOTR_CUDA_ARCHS) {
+    archs = cache.SOTR_CUDA_ARCHS;
+    if (cuda !== 'off') said.push(`SOTR_CUDA_ARCHS=${archs} kept from build/CMakeCache.txt`);
+  }
+  return { cuda, archs, said: said.join(', '), reconfigure, defines, generator: cache && cache.CMAKE_GENERATOR };
+}
+
+function readCache() {
   try {
-    cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+    return fs.readFileSync(path.join(root, 'build', 'CMakeCache.txt'), 'utf8');
   } catch {
-    log('cannot build from source: the cmake-js package is missing (reinstall sotr-node with its dependencies)');
-    process.exit(1);
+    return undefined;
   }
-  const args = [cmakeJs, 'compile', '--out', 'build'];
-  const jobs = process.env.CMAKE_BUILD_PARALLEL_LEVEL || String(require('node:os').availableParallelism?.() ?? 2);
-  const cuda = process.env.SOTR_CUDA || 'auto';
-  log(`building the native addon from source (SOTR_CUDA=${cuda}, ${jobs} jobs)`);
-  // npm shows an install script's output only when it fails: say how long this may take, and how to shorten it.
-  if (cuda !== 'off' && nvccFound()) {
-    log('nvcc found: the CUDA kernels are compiled too, for several GPU generations (10-20 minutes on 2 cores;');
-    log('SOTR_CUDA_ARCHS=90-real, say, compiles for one; SOTR_CUDA=off builds the CPU path only, in 2-4 minutes)');
-  }
-  const t0 = Date.now();
-  const r = spawnSync(process.execPath, args, {
+}
+
+function cmakeJsRun(cmakeJs, args, jobs) {
+  const r = spawnSync(process.execPath, [cmakeJs, ...args], {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: jobs },
@@ -108,17 +173,61 @@ function build() {
     log('set SOTR_CUDA=off to build without CUDA. See README "Building from source".');
     process.exit(r.status || 1);
   }
+}
+
+function build() {
+  // Before anything slow: a mistyped setting stops here, with what is allowed.
+  const plan = buildPlan(process.env, readCache());
+  if (plan.error) {
+    log(plan.error);
+    process.exit(1);
+  }
+  let cmakeJs;
+  try {
+    cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+  } catch {
+    log('cannot build from source: the cmake-js package is missing (reinstall sotr-node with its dependencies)');
+    process.exit(1);
+  }
+  const jobs = process.env.CMAKE_BUILD_PARALLEL_LEVEL || String(require('node:os').availableParallelism?.() ?? 2);
+  log(`building the native addon from source (${plan.said}, ${jobs} jobs)`);
+  // npm shows an install script's output only when it fails: say how long this may take, and how to shorten it.
+  if (plan.cuda !== 'off' && nvccFound()) {
+    if (plan.archs) {
+      log(`nvcc found: the CUDA kernels are compiled too, for ${plan.archs}`);
+      log('(SOTR_CUDA=off builds the CPU path only, in 2-4 minutes)');
+    } else {
+      log('nvcc found: the CUDA kernels are compiled too, for several GPU generations (10-20 minutes on 2 cores;');
+      log('SOTR_CUDA_ARCHS=90-real, say, compiles for one; SOTR_CUDA=off builds the CPU path only, in 2-4 minutes)');
+    }
+  }
+  const t0 = Date.now();
+  // The defines also reach the configure of cmake-js's fallback (a clean rebuild when the build fails).
+  const common = ['--out', 'build', ...plan.defines];
+  if (plan.reconfigure.length) {
+    log(`build/ was configured otherwise (${plan.reconfigure.join(', ')}): re-configuring it (then what changed is recompiled)`);
+    // The generator build/ was made with: CMake refuses another one in a configured directory.
+    cmakeJsRun(cmakeJs, ['configure', ...common, ...(plan.generator ? ['--generator', plan.generator] : [])], jobs);
+  }
+  cmakeJsRun(cmakeJs, ['compile', ...common], jobs);
   log(`native addon built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 
-if (!fromSource && !inGit && prebuildLoads()) {
-  log('using the prebuilt binary');
-} else if (process.platform === 'win32' && !fromSource) {
-  // MSVC cannot compile the native code (GCC/Clang vector types and builtins, POSIX mmap): say so, instead of
-  // pages of compiler errors. SOTR_BUILD_FROM_SOURCE=1 still tries (a GCC/Clang toolchain that can is welcome).
-  log('Windows is not supported natively: the native code needs GCC or Clang and POSIX (README "Installing").');
-  log('Use WSL2 (the package then runs as on Linux x64), or set SOTR_BUILD_FROM_SOURCE=1 to try a build anyway.');
-  process.exit(1);
-} else {
-  build();
+function main() {
+  if (!fromSource && !inGit && prebuildLoads()) {
+    log('using the prebuilt binary');
+  } else if (process.platform === 'win32' && !fromSource) {
+    // MSVC cannot compile the native code (GCC/Clang vector types and builtins, POSIX mmap): say so, instead of
+    // pages of compiler errors. SOTR_BUILD_FROM_SOURCE=1 still tries (a GCC/Clang toolchain that can is welcome).
+    log('Windows is not supported natively: the native code needs GCC or Clang and POSIX (README "Installing").');
+    log('Use WSL2 (the package then runs as on Linux x64), or set SOTR_BUILD_FROM_SOURCE=1 to try a build anyway.');
+    process.exit(1);
+  } else {
+    build();
+  }
 }
+
+// `node scripts/install.js` runs it; a test may require() the file for its pure functions.
+if (require.main === module) main();
+
+module.exports = { normalizeCuda, cachedOptions, buildPlan };

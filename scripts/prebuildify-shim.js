@@ -29,6 +29,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const NAME = 'sotr-node';
+const { normalizeCuda, cachedOptions } = require('./install.js'); // the SOTR_CUDA rules the source build uses
 
 function log(msg) {
   process.stderr.write(`prebuild: ${msg}\n`);
@@ -128,9 +129,23 @@ function driverMode() {
   const cross = arch !== os.arch();
   if (cross) process.env.SOTR_CUDA = 'off'; // the cross toolchain has no CUDA target libraries
   if (!process.env.SOTR_CUDA) process.env.SOTR_CUDA = 'on';
-  const wantCuda = process.env.SOTR_CUDA !== 'off';
+  // The values install.js and CMakeLists.txt take (OFF, false, 0 … mean off); a typo is refused, not built.
+  const cuda = normalizeCuda(process.env.SOTR_CUDA);
+  if (cuda === undefined) fail(`SOTR_CUDA="${process.env.SOTR_CUDA}" is not a valid value: use on or off (auto, ON/OFF, TRUE/FALSE, YES/NO, 1/0)`);
+  const wantCuda = cuda !== 'off';
   const stage = path.resolve(process.env.SOTR_PREBUILD_DIR || path.join(root, cross ? `build-prebuild-${arch}` : 'build-prebuild'));
   fs.mkdirSync(stage, { recursive: true });
+  // cmake-js compile keeps a configured build directory's cache: a stage configured with other CUDA settings is
+  // configured afresh (its objects stay, so only what changed is recompiled).
+  const cacheFile = path.join(stage, 'build', 'CMakeCache.txt');
+  if (fs.existsSync(cacheFile)) {
+    const cached = cachedOptions(fs.readFileSync(cacheFile, 'utf8'));
+    const archs = process.env.SOTR_CUDA_ARCHS || '';
+    if (normalizeCuda(cached.SOTR_CUDA) !== cuda || (cached.SOTR_CUDA_ARCHS || '') !== archs) {
+      log(`${stage}/build was configured with SOTR_CUDA=${cached.SOTR_CUDA}, SOTR_CUDA_ARCHS=${cached.SOTR_CUDA_ARCHS || 'default'}: configuring it afresh`);
+      fs.rmSync(cacheFile);
+    }
+  }
   const dest = path.join(root, 'prebuilds', `${os.platform()}-${arch}`);
   // node-gyp-build loads the first .node it finds in the folder: keep exactly one.
   if (fs.existsSync(dest)) for (const f of fs.readdirSync(dest)) if (f.endsWith('.node')) fs.rmSync(path.join(dest, f));

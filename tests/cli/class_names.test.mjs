@@ -48,6 +48,9 @@ test('cocoCategories: names and ids by label, sorted by id as detectron2 numbers
     [() => cocoCategories({ categories: [{ id: 1, name: 'a' }, { id: '2', name: 'b' }] }), SotrTypeError, /categories\[1\]\.id must be an integer, received "2"/],
     [() => cocoCategories({ categories: [{ id: 1 }] }), SotrTypeError, /categories\[0\]\.name must be a string/],
     [() => cocoCategories({ categories: [{ id: 4, name: 'a' }, { id: 4, name: 'b' }] }), SotrRangeError, /category id 4 is listed twice \("a" and "b"\)/],
+    // As the text and JSON-array name lists: no empty name.
+    [() => cocoCategories({ categories: [{ id: 1, name: 'a' }, { id: 7, name: '' }] }), SotrRangeError, /category id 7 has an empty name \(categories\[1\]\.name is ""\)/],
+    [() => cocoCategories({ categories: [{ id: 2, name: ' \t' }] }), SotrRangeError, /category id 2 has an empty name/],
   ]);
 });
 
@@ -83,18 +86,20 @@ test('a model without category ids: cocoCategoryId null, COCO results label + 1 
   }
 });
 
-test('Sotr.load: classNames / cocoCategoryIds of the wrong length or with bad ids are typed errors', async () => {
+test('Sotr.load: classNames / cocoCategoryIds of the wrong length or with bad ids are typed errors, details saying which', async () => {
+  // details: the option, and for a count the checkpoint's and the one given (the CLI's wording reads them).
   const bad = [
-    [{ classNames: ['a', 'b'] }, /classNames must be 5 strings \(one per class of the checkpoint\), received 2 entries/],
-    [{ cocoCategoryIds: [1, 2, 3] }, /cocoCategoryIds must be 5 integers \(one per class of the checkpoint\), received 3 entries/],
-    [{ cocoCategoryIds: [1, 2, 3, 4, 4.5] }, /cocoCategoryIds\[4\] must be an integer, received 4\.5/],
-    [{ cocoCategoryIds: [1, 2, 3, 2, 5] }, /cocoCategoryIds gives labels 1 and 3 the same id 2/],
-    [{ cocoCategoryIds: 'abc' }, /cocoCategoryIds must be 5 integers/],
+    [{ classNames: ['a', 'b'] }, /classNames must be 5 strings \(one per class of the checkpoint\), received 2 entries/, { option: 'classNames', expected: 5, received: 2 }],
+    [{ cocoCategoryIds: [1, 2, 3] }, /cocoCategoryIds must be 5 integers \(one per class of the checkpoint\), received 3 entries/, { option: 'cocoCategoryIds', expected: 5, received: 3 }],
+    [{ cocoCategoryIds: [1, 2, 3, 4, 4.5] }, /cocoCategoryIds\[4\] must be an integer, received 4\.5/, { option: 'cocoCategoryIds', label: 4 }],
+    [{ cocoCategoryIds: [1, 2, 3, 2, 5] }, /cocoCategoryIds gives labels 1 and 3 the same id 2/, { option: 'cocoCategoryIds', labels: [1, 3] }],
+    [{ cocoCategoryIds: 'abc' }, /cocoCategoryIds must be 5 integers/, { option: 'cocoCategoryIds', expected: 5 }],
   ];
-  for (const [o, re] of bad) {
+  for (const [o, re, details] of bad) {
     const e = await load(five, o).then(() => null, (x) => x);
     assert.instance(e, SotrRangeError, JSON.stringify(o));
     assert.match(e.message, re);
+    assert.equal(e.details, details, JSON.stringify(o));
   }
 });
 
@@ -189,13 +194,15 @@ test('predict --class-names: usage errors name the file and what is wrong', asyn
   };
   const out = path.join(dir, 'errors.jsonl');
   const cases = [
-    [write('two.txt', 'a\nb\n'), /--class-names .*two\.txt: 2 classes for a checkpoint that has 5/],
+    [write('two.txt', 'a\nb\n'), /--class-names .*two\.txt: 2 classes for a checkpoint that has 5$/m],
+    [write('commas.txt', 'a, b, c, d, e\n'), /--class-names .*commas\.txt: 1 class for a checkpoint that has 5 \(one name a line: the file has one line, with commas\)/],
     [write('gap.txt', 'a\n\nb\nc\nd\ne\n'), /gap\.txt: line 2 is empty \(one class name a line, label 0 first\)/],
     [write('empty.txt', '\n\n'), /empty\.txt: no class names/],
     [write('broken.json', '{"categories": ['), /broken\.json: .*JSON/],
     [write('object.json', '{"names": ["a"]}'), /object\.json: expected a COCO annotations file .* or a JSON array of names/],
     [write('numbers.json', '["a", 2]'), /numbers\.json: entry 1 is not a class name/],
     [write('dup.json', '{"categories": [{"id": 1, "name": "a"}, {"id": 1, "name": "b"}]}'), /dup\.json: category id 1 is listed twice/],
+    [write('noname.json', '{"categories": [{"id": 1, "name": "a"}, {"id": 3, "name": " "}]}'), /noname\.json: category id 3 has an empty name/],
     [path.join(dir, 'missing.txt'), /missing\.txt: ENOENT/],
   ];
   for (const [file, re] of cases) {

@@ -6,9 +6,9 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { sotr, root, readLines } from './helpers/run.mjs';
+import { fakeSotr, sotr, root, readLines } from './helpers/run.mjs';
 
-const { Sotr, readDetectron2Config, writeRandomSotrCheckpoint } = await import('../../dist/index.js');
+const { Sotr, readDetectron2Config, writeRandomSotrCheckpoint, readCheckpoint, writeSafetensors, storedSettingsMetadata, CheckpointFormatError, STORED_SETTINGS_KEY } = await import('../../dist/index.js');
 
 const dir = mkdtempSync(path.join(tmpdir(), 'sotr-cli-config-'));
 const five = path.join(dir, 'five.safetensors');
@@ -182,6 +182,12 @@ test('convert: settings not this checkpoint\'s are refused before anything is wr
   const r2 = await sotr(['convert', five, out, '--class-names', names]);
   assert.is(r2.code, 1);
   assert.match(r2.stderr, /--class-names .*three\.txt: 3 classes for a checkpoint that has 5; nothing written/);
+  // Said as predict says it (one wording, from the load error's details): with predict's hint for a one-line list.
+  const commas = write('commas.txt', 'a, b, c, d, e\n');
+  const r5 = await sotr(['convert', five, out, '--class-names', commas]);
+  assert.is(r5.code, 1);
+  assert.match(r5.stderr, /--class-names .*commas\.txt: 1 class for a checkpoint that has 5 \(one name a line: the file has one line, with commas\); nothing written/);
+  assert.not.ok(existsSync(out));
   // A misspelt SOTR key is refused, as detectron2 refuses it.
   const typo = write('typo.yaml', 'MODEL:\n  SOTR:\n    SCORE_THRESH: 0.3\n');
   const r4 = await sotr(['convert', five, out, '--config', typo]);
@@ -191,6 +197,51 @@ test('convert: settings not this checkpoint\'s are refused before anything is wr
   assert.is(r3.code, 1);
   assert.match(r3.stderr, /--config .*nope\.yaml: ENOENT/);
   assert.not.ok(existsSync(out));
+});
+
+test('predict: a safetensors model whose header or stored settings are damaged is refused before the run, as the load refuses it', async () => {
+  const { readModelStoredSettings } = await import('../../dist/cli/model_config.js');
+  // A safetensors file: the 8-byte header length, then the header.
+  const safetensors = (name, header, length = header.length) => {
+    const f = path.join(dir, name);
+    const b = Buffer.alloc(8 + header.length);
+    b.writeBigUInt64LE(BigInt(length));
+    b.write(header, 8);
+    writeFileSync(f, b);
+    return f;
+  };
+  const badSettings = path.join(dir, 'bad-settings.safetensors');
+  await writeSafetensors(badSettings, await readCheckpoint(five), { [STORED_SETTINGS_KEY]: '{"version": 1, "settings": ' });
+  const cases = [
+    [safetensors('unclosed.safetensors', '{"__metadata__": {"a": "b"}'), /unclosed\.safetensors: invalid safetensors file: header is not valid JSON/],
+    [safetensors('huge.safetensors', '{}', 17 * 1024 * 1024), /huge\.safetensors: invalid safetensors file: header of 17825792 bytes is over the limit of 16777216/],
+    [safetensors('array.safetensors', '[1, 2]'), /array\.safetensors: invalid safetensors file: header is a JSON array/],
+    [badSettings, /bad-settings\.safetensors: its stored settings \(metadata 'sotr_settings'\) are not JSON/],
+  ];
+  for (const [file, re] of cases) {
+    // The error the load gives (readCheckpoint for the header, Sotr.load for the stored settings).
+    const loadError = await Sotr.load(file, { device: 'cpu', onWarning: () => {} }).then(() => null, (x) => x);
+    assert.instance(loadError, CheckpointFormatError, file);
+    assert.match(loadError.message, re);
+    const e = await readModelStoredSettings(file).then(() => null, (x) => x);
+    assert.instance(e, CheckpointFormatError, file);
+    assert.is(e.message, loadError.message);
+    // Before any output, whatever the model behind predict (the stand-in model reads no file).
+    const out = path.join(dir, `${path.basename(file)}.jsonl`);
+    const r = await fakeSotr(['predict', '-m', file, '-i', image, '-o', out, '-q']);
+    assert.is(r.code, 1, r.stderr);
+    assert.ok(r.stderr.includes(`[SOTR_CHECKPOINT_FORMAT] ${loadError.message}`), r.stderr);
+    assert.not.ok(existsSync(out) || existsSync(`${out}.settings.json`));
+  }
+  // Left to the load (which says what is wrong), or no settings: a file not there, a folder, torch files, a file of no
+  // checkpoint format, an empty file, a safetensors file without settings.
+  const fixtures = path.join(root, 'tests', 'fixtures', 'model');
+  for (const file of [path.join(dir, 'nope.safetensors'), dir, path.join(fixtures, 'tiny_sotr.pth'), path.join(fixtures, 'tiny_sotr_legacy.pth'), write('notes.txt', 'hello, world'), write('empty.safetensors', ''), five]) {
+    assert.is(await readModelStoredSettings(file), null, file);
+  }
+  const stored = path.join(dir, 'stored-read.safetensors');
+  await writeSafetensors(stored, await readCheckpoint(five), storedSettingsMetadata({ heads: 4, minSize: 320 }));
+  assert.equal(await readModelStoredSettings(stored), { heads: 4, minSize: 320 });
 });
 
 test.run();

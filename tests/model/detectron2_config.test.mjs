@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Sotr, readDetectron2Config, writeRandomSotrCheckpoint, ConfigFileError } from '../../dist/index.js';
 import { readDetectron2ConfigSync } from '../../dist/model/detectron2_config.js';
+import { pythonLiteral } from '../../dist/model/python_literal.js';
+import { createRequire } from 'node:module';
 import { fixturePath, instanceSummary } from './helpers.mjs';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'sotr-d2config-'));
@@ -169,6 +171,8 @@ test('what cannot be read, or is not run, is a ConfigFileError naming the file a
     [write('typo.yaml', 'MODEL:\n  SOTR:\n    SCORE_THRESH: 0.3\n'), /MODEL\.SOTR\.SCORE_THRESH: not a key of AdelaiDet's SOTR config/],
     [write('loop-a.yaml', '_BASE_: loop-b.yaml\n'), /_BASE_ files name each other in a loop/],
     [write('basenum.yaml', '_BASE_: 3\n'), /basenum\.yaml: _BASE_ must be a file name/],
+    // Newer fvcore merges a list of bases; this reader takes one, and says so.
+    [write('baselist.yaml', '_BASE_: [a.yaml, b.yaml]\n'), /baselist\.yaml: _BASE_ is a list \(\["a\.yaml","b\.yaml"\]\): a list of base files is not supported; give one file name/],
     // A base that is not there is named with the file that names it.
     [write('nobase.yaml', '_BASE_: nowhere.yaml\n'), /nobase\.yaml: _BASE_ \S*nowhere\.yaml: ENOENT/],
     // A key set in a base is reported with the base's name.
@@ -214,6 +218,128 @@ test('YAML as PyYAML reads it: a key given twice takes its last value, quickly; 
     assert.is((await readDetectron2Config(tilde)).options.maskThreshold, 0.4);
   } finally {
     process.env.HOME = was;
+  }
+});
+
+// Python 3.11's ast.literal_eval on each string (run by hand; the tests need no Python): the value, or null where it
+// raises ValueError / SyntaxError and yacs keeps the string. Complex numbers, bytes, dicts, sets and Ellipsis are
+// values literal_eval gives that no key takes: kept as the string (null) too. ['None', null, true]: the value None.
+const LITERALS = [
+  ['0x10', 16], ['0o17', 15], ['0O17', 15], ['0b101', 5], ['0x_10', 16], ['1_000', 1000], ['1_0.5', 10.5], ['0.1_5', 0.15],
+  ['1e1_0', 1e10], ['1e-3', 0.001], ['1E5', 1e5], ['-.5', -0.5], ['.5', 0.5], ['+1', 1], ['- 1', -1], ['-(1)', -1],
+  ['+.5e+2', 50], ['5.', 5], ['09.5', 9.5], ['00', 0], ['1e400', Infinity], ['-0x10', -16],
+  ['017', null], ['0_1', null], ['1__0', null], ['_1', null], ['1_', null], ['1e', null], ['1_.5', null], ['0x1g', null],
+  ['--1', null], ['+(-1)', null], ['-True', null], ['1 + 2', null], ['inf', null], ['nan', null], ['1.5j', null], ['1 - 2j', null],
+  ['(640, 672)', [640, 672]], ['(640, 672,)', [640, 672]], ['[1, 2,]', [1, 2]], ['(1,)', [1]], ['(1)', 1], ['()', []],
+  ['((1, 96), (2, 3))', [[1, 96], [2, 3]]], ['[1, [2, (3,)]]', [1, [2, [3]]]], ['1,2', [1, 2]], ['(1,2),', [[1, 2]]],
+  ['(,)', null], ['[1][0]', null], ['(1)(2)', null], ['{1: 2}', null], ['{1, 2}', null], ['...', null], ['-(1,)', null],
+  ['True', true], ['False', false], ['None', null, true], ['true', null], ['none', null], ['Ellipsis', null],
+  ["'abc'", 'abc'], ['"a,b"', 'a,b'], ["'it''s'", 'its'], [`'x' "y"`, 'xy'], ["u'x'", 'x'], [String.raw`r'\x'`, String.raw`\x`],
+  [String.raw`'a\nb'`, 'a\nb'], [String.raw`'\x41\u00e9\101'`, 'AéA'], [String.raw`'\d'`, String.raw`\d`], [String.raw`'\x4'`, null],
+  [String.raw`'\N{DASH}'`, null], ["b'x'", null], ["f'x'", null], ["ur'x'", null], ["'a\nb'", null], ["'''a\nb'''", 'a\nb'],
+  ["('a', None, True)", ['a', null, true]], ['  12  ', 12], ['12 # a comment', 12], ['[1,\n 2]', [1, 2]], ['12\n', 12],
+  ['1,\n2', null], ['\n  12', null], ['BGR', null], ['abc', null], ['1 1', null], ['', null],
+  ['('.repeat(200) + ')'.repeat(200), []], ['('.repeat(201) + ')'.repeat(201), null],
+];
+
+test("yacs' literals: pythonLiteral reads a string as Python's literal_eval does, or leaves it", () => {
+  for (const [text, want, none] of LITERALS) {
+    const got = pythonLiteral(text);
+    if (none) assert.equal(got, { value: null }, text);
+    else if (want === null) assert.is(got, null, `${JSON.stringify(text)}: ${JSON.stringify(got)}`);
+    else assert.equal(got, { value: want }, text);
+  }
+  // Long inputs: no deep recursion, no quadratic work.
+  const t0 = Date.now();
+  assert.is(pythonLiteral('-'.repeat(500000) + '1'), null);
+  assert.is(pythonLiteral(`[${'1, '.repeat(200000)}]`).value.length, 200000);
+  assert.is(pythonLiteral('9'.repeat(5000)), null, 'more digits than Python converts');
+  assert.ok(Date.now() - t0 < 5000, `${Date.now() - t0} ms`);
+});
+
+test('quoted Python literals in a config: as yacs decodes them; what literal_eval refuses stays a string', async () => {
+  const f = write(
+    'literals.yaml',
+    `INPUT:
+  MIN_SIZE_TEST: "0x320"
+  MAX_SIZE_TEST: "1_333"
+  FORMAT: "'RGB'"
+MODEL:
+  PIXEL_MEAN: "(103.53, 116.28, 123.675,)"
+  PIXEL_STD: 57.375, 57.12, 58.395
+  RESNETS:
+    DEFORM_ON_PER_STAGE: "(False, True, True, True)"
+    STRIDE_IN_1X1: "False"
+  SOTR:
+    NUM_GRIDS: "[40, 36, 24, 16, 12,]"
+    SCORE_THR: "1e-1"
+    NMS_KERNEL: '"linear"'
+    NUM_CLASSES: "0b101"
+`,
+  );
+  const c = await readDetectron2Config(f);
+  assert.equal(c.options, {
+    minSize: 800,
+    maxSize: 1333,
+    inputFormat: 'RGB',
+    pixelMean: [103.53, 116.28, 123.675],
+    pixelStd: [57.375, 57.12, 58.395],
+    strideInOneByOne: false,
+    numGrids: [40, 36, 24, 16, 12],
+    scoreThreshold: 0.1,
+    nmsKernel: 'linear',
+  });
+  assert.equal(c.structure, { numClasses: 5, deformStages: [false, true, true, true] });
+  // (1) is 1; the others are strings to yacs, so not sizes.
+  assert.is((await readDetectron2Config(write('paren.yaml', 'INPUT:\n  MIN_SIZE_TEST: "(640)"\n'))).options.minSize, 640);
+  for (const value of ['017', '1__0', '1.5j', '0x']) {
+    const file = write('literal1.yaml', `INPUT:\n  MIN_SIZE_TEST: "${value}"\n`);
+    const e = await readDetectron2Config(file).then(() => null, (x) => x);
+    assert.instance(e, ConfigFileError, value);
+    assert.ok(e.message.endsWith(`INPUT.MIN_SIZE_TEST: expected a number, received "${value}"`), e.message);
+  }
+});
+
+test('limits: a file over 1 MiB and a chain of more than 16 _BASE_ files are refused before they are parsed', async () => {
+  const big = write('huge.yaml', `# ${'x'.repeat(1 << 20)}\n`);
+  const child = write('huge-child.yaml', `_BASE_: huge.yaml\n`);
+  for (const read of [readDetectron2Config, readDetectron2ConfigSync]) {
+    let e = await Promise.resolve().then(() => read(big)).then(() => null, (x) => x);
+    assert.instance(e, ConfigFileError);
+    assert.match(e.message, /huge\.yaml: larger than 1 MiB, the most a config file may hold/);
+    assert.equal([e.details.file, e.details.limitBytes], [big, 1 << 20]);
+    e = await Promise.resolve().then(() => read(child)).then(() => null, (x) => x);
+    assert.match(e.message, /huge-child\.yaml: _BASE_ \S*huge\.yaml: larger than 1 MiB/);
+    // A device: its first MiB is read, no more.
+    if (process.platform === 'win32') continue;
+    e = await Promise.resolve().then(() => read('/dev/zero')).then(() => null, (x) => x);
+    assert.match(e?.message, /^\/dev\/zero: larger than 1 MiB/);
+  }
+  // Exactly 1 MiB is read.
+  const edge = write('mib.yaml', 'MODEL:\n  SOTR:\n    SCORE_THR: 0.3\n#'.padEnd(1 << 20, 'x'));
+  assert.is((await readDetectron2Config(edge)).options.scoreThreshold, 0.3);
+  // 17 files (16 bases) are read; 18 are not.
+  write('chain/c0.yaml', 'MODEL:\n  SOTR:\n    MASK_THR: 0.45\n');
+  for (let i = 1; i <= 17; i++) write(`chain/c${i}.yaml`, `_BASE_: c${i - 1}.yaml\n`);
+  const chain = await readDetectron2Config(path.join(dir, 'chain/c16.yaml'));
+  assert.equal([chain.files.length, chain.options.maskThreshold], [17, 0.45]);
+  for (const read of [readDetectron2Config, readDetectron2ConfigSync]) {
+    const e = await Promise.resolve().then(() => read(path.join(dir, 'chain/c17.yaml'))).then(() => null, (x) => x);
+    assert.match(e?.message, /c17\.yaml: more than 16 _BASE_ files, the most a chain may have/);
+  }
+});
+
+test('the asynchronous reader parses each file of a chain once', async () => {
+  const yaml = createRequire(import.meta.url)('yaml'); // the module instance dist requires
+  const parse = yaml.parseDocument;
+  let calls = 0;
+  yaml.parseDocument = (...args) => (calls++, parse(...args));
+  try {
+    const c = await readDetectron2Config(variant);
+    assert.is(c.files.length, 2);
+    assert.is(calls, 2);
+  } finally {
+    yaml.parseDocument = parse;
   }
 });
 

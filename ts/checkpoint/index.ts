@@ -40,6 +40,8 @@ export {
 export type CheckpointSource = string | Uint8Array;
 
 const MiB = 1024 * 1024;
+/** CheckpointOptions.maxHeaderBytes' default. */
+const MAX_HEADER_BYTES = 16 * MiB;
 
 interface Resolved {
   maxPickleBytes: number;
@@ -100,7 +102,7 @@ function resolve(o: CheckpointOptions, fileSize: number): Resolved {
     maxTensors: positive(o.maxTensors, 'maxTensors', 1_000_000),
     maxCopyBytes: positive(o.maxCopyBytes, 'maxCopyBytes', Math.max(2 * fileSize, 64 * MiB)),
     maxInflatedBytes: positive(o.maxInflatedBytes, 'maxInflatedBytes', Math.min(2048 * MiB, Math.max(32 * fileSize, 64 * MiB))),
-    maxHeaderBytes: positive(o.maxHeaderBytes, 'maxHeaderBytes', 16 * MiB),
+    maxHeaderBytes: positive(o.maxHeaderBytes, 'maxHeaderBytes', MAX_HEADER_BYTES),
     verifyChecksums: checksumMode(o.verifyChecksums),
     stripPrefixes: o.stripPrefixes ?? ['module.'],
     readConcurrency: Math.max(1, Math.floor(positive(o.readConcurrency, 'readConcurrency', 4))),
@@ -120,21 +122,29 @@ async function openSource(source: CheckpointSource): Promise<ByteSource> {
   throw new SotrTypeError('checkpoint source must be a file path or a Uint8Array');
 }
 
-/** Recognises the format from the first bytes. */
-async function detect(src: ByteSource): Promise<CheckpointFormat> {
-  if (src.size === 0) throw new CheckpointFormatError(`${src.name}: empty file`);
+/** The first bytes of a file (up to 512). */
+async function headOf(src: ByteSource): Promise<Buffer> {
   const head = await readBytes(src, 0, Math.min(src.size, 512));
-  const b = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  return Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+}
+
+/** Whether a file's first bytes are a safetensors file's, sound or damaged (its parser then says what is wrong). */
+function isSafetensors(b: Buffer, size: number): boolean {
   // safetensors first: its first 8 bytes are the header's length, which may begin like a pickle (80 02..05: a header
   // of 640, 896, ... bytes) or a zip; a '{' at byte 8 within the file's size is neither (byte 8 is inside a legacy
   // file's magic number, 0xf9, and a zip's compression method, 0 or 8).
-  if (b.length >= 9 && b[8] === 0x7b && b.readBigUInt64LE(0) + 8n <= BigInt(src.size)) return 'safetensors';
+  if (b.length >= 9 && b[8] === 0x7b && b.readBigUInt64LE(0) + 8n <= BigInt(size)) return true;
   // A damaged safetensors file (header past the end, a JSON array, stray bytes) still has a length under 4 GiB
   // and a JSON character at byte 8: its parser says what is wrong. No torch file has zeros in bytes 4..7 (a
   // zip's version, a legacy file's magic number).
-  if (b.length >= 9 && b.readUInt32LE(4) === 0 && b.readUInt32LE(0) >= 2 && /^[{["\s]$/.test(String.fromCharCode(b[8]!))) {
-    return 'safetensors';
-  }
+  return b.length >= 9 && b.readUInt32LE(4) === 0 && b.readUInt32LE(0) >= 2 && /^[{["\s]$/.test(String.fromCharCode(b[8]!));
+}
+
+/** Recognises the format from the first bytes. */
+async function detect(src: ByteSource): Promise<CheckpointFormat> {
+  if (src.size === 0) throw new CheckpointFormatError(`${src.name}: empty file`);
+  const b = await headOf(src);
+  if (isSafetensors(b, src.size)) return 'safetensors';
   if (b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 3 || b[2] === 5) && (b[3] === 4 || b[3] === 6)) return 'torch-zip';
   if (b[0] === 0x80 && b.length >= 2 && b[1]! >= 2 && b[1]! <= 5) return 'torch-legacy';
   if (b.length >= 262 && b.toString('latin1', 257, 262) === 'ustar') {
@@ -311,10 +321,28 @@ export async function readSafetensorsHeader(
   const src = await openSource(source);
   try {
     return await guarded(src.name, async () => {
-      const h = await parseSafetensorsHeader(src, positive(options.maxHeaderBytes, 'maxHeaderBytes', 16 * MiB));
+      const h = await parseSafetensorsHeader(src, positive(options.maxHeaderBytes, 'maxHeaderBytes', MAX_HEADER_BYTES));
       const tensors = new Map<string, { dtype: string; shape: number[] }>();
       for (const [k, t] of h.tensors) tensors.set(k, { dtype: t.dtype, shape: t.shape });
       return { metadata: h.metadata, tensors };
+    });
+  } finally {
+    await src.close();
+  }
+}
+
+/**
+ * @internal The metadata of a checkpoint file that is safetensors (as readCheckpoint recognises it), from its header
+ * alone, parsed and checked as readCheckpoint does (the same limit, the same CheckpointFormatError naming the file);
+ * null for a file of another format, or of none this reader knows (reading it says what it is). `sotr predict` reads
+ * a model's stored settings with it before the load.
+ */
+export async function safetensorsMetadata(file: string): Promise<Record<string, string> | null> {
+  const src = await FileSource.open(file);
+  try {
+    return await guarded(src.name, async () => {
+      if (!isSafetensors(await headOf(src), src.size)) return null;
+      return (await parseSafetensorsHeader(src, MAX_HEADER_BYTES)).metadata;
     });
   } finally {
     await src.close();

@@ -9,7 +9,7 @@ import { CheckpointFormatError, ConfigFileError } from '../errors';
 import { resolveConfig, type ConfigOverrides } from '../model/config';
 import { STORED_SETTINGS_KEY, readStoredSettings, storedSettingsMetadata } from '../model/stored_settings';
 import { readConfigFile } from './model_config';
-import { loadClassNames } from './coco';
+import { classCountMismatch, loadClassNames } from './coco';
 import { inspectCheckpoint, type SotrSource } from '../model/sotr';
 import { CONVERT_USAGE, EXIT, INSPECT_USAGE, UsageError, count, flag, parse, str } from './args';
 import type { CliIO } from './predict';
@@ -322,14 +322,10 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
       cfg?.checkStructure(config);
       if (Object.keys(settings).length) resolveConfig(config, settings);
     } catch (e) {
-      const msg = (e as Error).message;
-      const count = /^Sotr\.load: classNames must be (\d+) .*, received (\d+) entr/.exec(msg);
       const what =
         e instanceof ConfigFileError
           ? `--config ${e.message}`
-          : count && classes
-            ? `--class-names ${classes.file}: ${count[2]} class${count[2] === '1' ? '' : 'es'} for a checkpoint that has ${count[1]}`
-            : `the settings to store: ${msg.replace(/^Sotr\.load: /, '')}`;
+          : ((classes && classCountMismatch(e, classes, `--class-names ${classes.file}`)) ?? `the settings to store: ${(e as Error).message.replace(/^Sotr\.load: /, '')}`);
       throw new UsageError(`${what}; nothing written`);
     }
     if (Object.keys(settings).length) {

@@ -8,6 +8,7 @@ import { UsageError, count } from './args';
 import { ScanStopped, scanLinesAsync, type ResultLine } from './journal';
 import { outputError } from './out_files';
 import { cocoCategories } from '../model/coco';
+import { SotrRangeError } from '../errors';
 
 export type ImageIdMap = Map<string, number | string>;
 
@@ -18,6 +19,20 @@ export interface ClassNamesFile {
   names: string[];
   /** From a COCO annotations file; null for a list of names (the model's default ids). */
   categoryIds: number[] | null;
+}
+
+/**
+ * What the CLI says for Sotr.load's refusal of class names (or their category ids) whose count is not the
+ * checkpoint's, read from the error's details: "`given`: 2 classes for a checkpoint that has 5"; null for another
+ * error. `given` names where the names came from (--class-names F, or the model's stored settings).
+ */
+export function classCountMismatch(e: unknown, names: ClassNamesFile, given: string): string | null {
+  const d = e instanceof SotrRangeError ? e.details : undefined;
+  if ((d?.option !== 'classNames' && d?.option !== 'cocoCategoryIds') || typeof d.received !== 'number' || d.received === d.expected) return null;
+  const n = d.received;
+  // One line holding commas: a list written on one line, where the file wants one name a line.
+  const hint = n === 1 && names.names[0]?.includes(',') ? ' (one name a line: the file has one line, with commas)' : '';
+  return `${given}: ${n} class${n === 1 ? '' : 'es'} for a checkpoint that has ${String(d.expected)}${hint}`;
 }
 
 /**

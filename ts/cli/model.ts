@@ -11,6 +11,7 @@ import { defaultMinSize, type SotrLoadOptions } from '../model/config';
 import { ConfigFileError, SotrRangeError } from '../errors';
 import { UsageError, packageVersion } from './args';
 import type { ResultInstance } from './journal';
+import { classCountMismatch } from './coco';
 import { categoryId } from '../model/coco';
 import type { DecodedImage, Segmenter, SegmenterFactory, SegmenterOptions, StageTimes } from './segmenter';
 
@@ -123,22 +124,19 @@ export const sotrSegmenter: SegmenterFactory = async (o: SegmenterOptions): Prom
       ...(o.minSize !== undefined ? { minSize: o.minSize } : {}),
       ...(o.maxSize !== undefined ? { maxSize: o.maxSize } : {}),
       ...post,
-      ...(o.config?.load ?? o.config?.network ?? {}),
+      ...(o.config?.load ?? {}),
       onWarning: (m) => o.log(`warning: ${m}`),
     });
   } catch (e) {
-    // The file's class count is the usual mistake: say which flag gave it.
-    const msg = (e as Error).message;
-    const count = /^Sotr\.load: (?:classNames|cocoCategoryIds) must be (\d+) .*, received (\d+) entr/.exec(msg);
-    // (Names from the model file's stored settings are named as such: no flag gave them.)
+    // The file's class count is the usual mistake: say which flag gave it. (Names from the model file's stored
+    // settings are named as such: no flag gave them.)
     const given = names && !names.file.endsWith('stored settings') ? `--class-names ${names.file}` : names?.file;
-    if (names && e instanceof SotrRangeError && count) {
-      const n = Number(count[2]);
-      // One line holding commas: a list written on one line, where the file wants one name a line.
-      const hint = n === 1 && names.names[0]!.includes(',') ? ' (one name a line: the file has one line, with commas)' : '';
-      throw new UsageError(`${given}: ${n} class${n === 1 ? '' : 'es'} for a checkpoint that has ${count[1]}${hint}`);
+    if (names && given) {
+      const mismatch = classCountMismatch(e, names, given);
+      if (mismatch) throw new UsageError(mismatch);
+      const option = e instanceof SotrRangeError ? e.details?.option : undefined;
+      if (option === 'classNames' || option === 'cocoCategoryIds') throw new UsageError(`${given}: ${(e as Error).message.replace(/^Sotr\.load: /, '')}`);
     }
-    if (names && e instanceof SotrRangeError && /^Sotr\.load: (classNames|cocoCategoryIds)\b/.test(msg)) throw new UsageError(`${given}: ${msg.slice(11)}`);
     throw e;
   }
   const c = model.config;

@@ -7,8 +7,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { safetensorsMetadata } from '../checkpoint';
 import { ConfigFileError } from '../errors';
-import { SOTR_DEFAULTS, type ConfigOverrides } from '../model/config';
+import type { ConfigOverrides } from '../model/config';
 import { readDetectron2ConfigSync, type Detectron2Config } from '../model/detectron2_config';
 import { readStoredSettings } from '../model/stored_settings';
 import { UsageError } from './args';
@@ -34,26 +35,19 @@ export function readConfigFile(file: string): Detectron2Config {
 
 /**
  * The settings a safetensors model stores, read from its header before the load (so that the run's settings record
- * what the model will use); null for another kind of file, one without settings, or one that cannot be read here
- * (the load then reports what is wrong).
+ * what the model will use); null for another kind of file, or one without settings. A file that is not there, or
+ * not a file, is left to the load (which says so); a damaged header or stored settings are refused here as the load
+ * would refuse them (CheckpointFormatError naming the file).
  */
-export function readModelStoredSettings(model: string): ConfigOverrides | null {
-  let fd: number | undefined;
+export async function readModelStoredSettings(model: string): Promise<ConfigOverrides | null> {
+  let st: fs.Stats;
   try {
-    fd = fs.openSync(model, 'r');
-    const head = Buffer.alloc(8);
-    if (fs.readSync(fd, head, 0, 8, 0) !== 8) return null;
-    const n = head.readBigUInt64LE(0);
-    if (n < 2n || n > 16n * 1024n * 1024n) return null;
-    const json = Buffer.alloc(Number(n));
-    if (fs.readSync(fd, json, 0, json.length, 8) !== json.length || json[0] !== 0x7b) return null;
-    const meta = (JSON.parse(json.toString('utf8')) as { __metadata__?: Record<string, string> }).__metadata__;
-    return readStoredSettings(meta ?? null, model);
+    st = fs.statSync(model);
   } catch {
     return null;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
   }
+  if (!st.isFile()) return null;
+  return readStoredSettings(await safetensorsMetadata(model), model);
 }
 
 /**
@@ -81,22 +75,17 @@ export function modelSettings(post: PostprocessFlags, model: string, config: { f
     delete post.nmsSigma;
   }
   // The network's settings: every one given to the model (--config's over the stored ones: a value of --config's
-  // equal to the default must still replace a stored one, which Sotr.load would otherwise apply under it), and
-  // recorded where they differ from the defaults (restating a default changes nothing).
+  // equal to the default must still replace a stored one, which Sotr.load would otherwise apply under it).
   const load: ModelConfigFile['load'] = {};
-  const network: ModelConfigFile['network'] = {};
   for (const k of NETWORK_KEYS) {
     const v = o[k];
-    if (v === undefined) continue;
-    (load as Record<string, unknown>)[k] = v;
-    if (JSON.stringify(v) !== JSON.stringify(SOTR_DEFAULTS[k])) (network as Record<string, unknown>)[k] = v;
+    if (v !== undefined) (load as Record<string, unknown>)[k] = v;
   }
   const storedLabel = `${path.basename(model)}'s stored settings`;
   return {
     file: config ? (stored ? `${config.file} over ${storedLabel}` : config.file) : storedLabel,
     ...(o.minSize !== undefined ? { minSize: o.minSize } : {}),
     ...(o.maxSize !== undefined ? { maxSize: o.maxSize } : {}),
-    network,
     load,
     checkStructure: (c) => config?.cfg.checkStructure(c),
   };

@@ -132,7 +132,7 @@ function opsProfileArgs(argv: string[]): string[] {
   });
 }
 
-function settings(p: Parsed): Settings {
+async function settings(p: Parsed): Promise<Settings> {
   const model = str(p, 'model');
   const out = str(p, 'out');
   const inputs = [...strs(p, 'input'), ...p.positionals];
@@ -166,7 +166,7 @@ function settings(p: Parsed): Settings {
   if (classes) post.classes = [...new Set(classes)].map((x) => (/^\d+$/.test(x) ? Number(x) : x));
   // --config and the settings a safetensors model stores: the training run's settings, for what no flag gives.
   const configFile = str(p, 'config');
-  const stored = model !== 'tiny' ? readModelStoredSettings(model) : null;
+  const stored = model !== 'tiny' ? await readModelStoredSettings(model) : null;
   const config = modelSettings(post, model, configFile !== undefined ? { file: configFile, cfg: readConfigFile(configFile) } : undefined, stored);
   const minFlag = num(p, 'min-size', { min: 1, max: 16384, integer: true });
   const maxFlag = num(p, 'max-size', { min: 1, max: 16384, integer: true });
@@ -309,7 +309,7 @@ export async function predictCommand(argv: string[], io: CliIO, factory: Segment
     io.stdout.write(PREDICT_USAGE + '\n');
     return EXIT.ok;
   }
-  const s = settings(p);
+  const s = await settings(p);
   const warn = (m: string) => io.stderr.write(`sotr: ${m}\n`); // printed with -q too
   // Folders that cannot be read and names that cannot be passed on are skipped, each with a warning (also with -q),
   // and the run ends with exit 2 (some inputs not done) rather than 0.

@@ -71,6 +71,12 @@ export function settingsFile(out: string): string {
   return `${out}.settings.json`;
 }
 
+/** The network settings the model is loaded with that differ from the defaults (restating a default changes nothing). */
+function nonDefault(load: ModelConfigFile['load']): Record<string, unknown> {
+  const defaults = SOTR_DEFAULTS as unknown as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(load).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(defaults[k])));
+}
+
 /** The settings that decide a run's results, defaults filled in. */
 export function runSettingsOf(s: RunSettingsInput): RunSettings {
   let bytes: number | null = null;
@@ -98,7 +104,7 @@ export function runSettingsOf(s: RunSettingsInput): RunSettings {
     maxPerImage: s.post.maxPerImage ?? d.maxPerImage,
     minScore: s.post.minScore ?? d.minScore,
     classes: s.post.classes ? [...s.post.classes].sort((a, b) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0)) : null,
-    config: s.config ? { file: path.basename(s.config.file), network: { ...s.config.network } } : null,
+    config: s.config ? { file: path.basename(s.config.file), network: nonDefault(s.config.load) } : null,
     classNames: s.classNames ? { file: path.basename(s.classNames.file), names: [...s.classNames.names], categoryIds: s.classNames.categoryIds ? [...s.classNames.categoryIds] : null } : null,
     polygons: s.polygons,
     polygonEpsilon: s.polygons ? (s.polygonEpsilon ?? 0) : null,

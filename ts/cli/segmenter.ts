@@ -17,9 +17,9 @@ export interface ModelConfigFile {
   file: string;
   minSize?: number;
   maxSize?: number;
-  /** The network's settings (grids, strides, input format, pixel statistics, ...) where they differ from the defaults. */
-  network: NetworkSettings;
-  /** The same settings, every one the files give (defaults too): what the model is loaded with, over its stored ones. */
+  /** The network's settings (grids, strides, input format, pixel statistics, ...), every one the files give (defaults
+   * too): what the model is loaded with, over its stored ones. The run record keeps those that differ from the
+   * defaults (run_settings.ts). */
   load: NetworkSettings;
   /** Throws a ConfigFileError when the loaded model's structure is not the one the file describes. */
   checkStructure: Detectron2Config['checkStructure'];

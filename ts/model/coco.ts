@@ -40,7 +40,8 @@ export interface CocoCategories {
 /**
  * The class names and category ids, by label, of a checkpoint trained on a COCO-format dataset, from the dataset's
  * annotations file (its `categories`: [{ id, name }]; other fields are not read). detectron2's COCO loader, which
- * SOTR trains with, numbers the classes by sorting the categories by id: label i is the i-th category by id.
+ * SOTR trains with, numbers the classes by sorting the categories by id: label i is the i-th category by id. Throws
+ * SotrTypeError / SotrRangeError for a category without an integer id or a non-empty name, or an id listed twice.
  *
  *   const classes = cocoCategories(JSON.parse(fs.readFileSync('annotations/instances_val.json', 'utf8')));
  *   const model = await Sotr.load('model_final.pth', classes);
@@ -56,6 +57,8 @@ export function cocoCategories(annotations: unknown): CocoCategories {
     const { id, name } = (c ?? {}) as { id?: unknown; name?: unknown };
     if (!Number.isSafeInteger(id)) throw new SotrTypeError(`cocoCategories: categories[${i}].id must be an integer, received ${shownValue(id)}`);
     if (typeof name !== 'string') throw new SotrTypeError(`cocoCategories: categories[${i}].name must be a string, received ${shownValue(name)}`);
+    // As the other class-name lists (a name selects classes, labels the results): none empty.
+    if (!name.trim()) throw new SotrRangeError(`cocoCategories: category id ${String(id)} has an empty name (categories[${i}].name is ${JSON.stringify(name)})`);
     if (byId.has(id as number)) throw new SotrRangeError(`cocoCategories: category id ${String(id)} is listed twice ("${byId.get(id as number)!}" and "${name}")`);
     byId.set(id as number, name);
   });

@@ -327,7 +327,7 @@ export function resolveConfig(ck: SotrCheckpointConfig, o: ConfigOverrides = {})
   let classNames: string[];
   if (o.classNames !== undefined) {
     if (!Array.isArray(o.classNames) || o.classNames.length !== ck.numClasses || !o.classNames.every((s) => typeof s === 'string')) {
-      throw new SotrRangeError(`Sotr.load: classNames must be ${ck.numClasses} strings (one per class of the checkpoint), received ${listShown(o.classNames)}`);
+      throw perClassError('classNames', 'strings', ck.numClasses, o.classNames);
     }
     classNames = [...o.classNames];
   } else if (ck.numClasses === COCO_CLASS_NAMES.length) {
@@ -366,18 +366,32 @@ function listShown(v: unknown): string {
   return Array.isArray(v) ? `${v.length} entr${v.length === 1 ? 'y' : 'ies'}` : shownValue(v);
 }
 
+// classNames / cocoCategoryIds not one per class: `details` holds the option and, for an array, both counts (the CLI
+// names the file that gave them from these, not from the message).
+function perClassError(option: 'classNames' | 'cocoCategoryIds', what: 'strings' | 'integers', numClasses: number, given: unknown): SotrRangeError {
+  return new SotrRangeError(`Sotr.load: ${option} must be ${numClasses} ${what} (one per class of the checkpoint), received ${listShown(given)}`, 'SOTR_INVALID_ARGUMENT', {
+    details: { option, expected: numClasses, ...(Array.isArray(given) ? { received: given.length } : {}) },
+  });
+}
+
 // The cocoCategoryIds option checked (distinct integers, one per class), else COCO's ids for 80-class checkpoints.
 function categoryIdsOf(numClasses: number, given: unknown): number[] | null {
   if (given === undefined) return numClasses === COCO_CATEGORY_IDS.length ? [...COCO_CATEGORY_IDS] : null;
   if (!Array.isArray(given) || given.length !== numClasses) {
-    throw new SotrRangeError(`Sotr.load: cocoCategoryIds must be ${numClasses} integers (one per class of the checkpoint), received ${listShown(given)}`);
+    throw perClassError('cocoCategoryIds', 'integers', numClasses, given);
   }
   const seen = new Map<number, number>();
   given.forEach((id: unknown, label) => {
-    if (!Number.isSafeInteger(id)) throw new SotrRangeError(`Sotr.load: cocoCategoryIds[${label}] must be an integer, received ${shownValue(id)}`);
+    if (!Number.isSafeInteger(id)) {
+      throw new SotrRangeError(`Sotr.load: cocoCategoryIds[${label}] must be an integer, received ${shownValue(id)}`, 'SOTR_INVALID_ARGUMENT', { details: { option: 'cocoCategoryIds', label } });
+    }
     const first = seen.get(id as number);
     // Two labels with one id would merge two classes in a COCO evaluation.
-    if (first !== undefined) throw new SotrRangeError(`Sotr.load: cocoCategoryIds gives labels ${first} and ${label} the same id ${String(id)}`);
+    if (first !== undefined) {
+      throw new SotrRangeError(`Sotr.load: cocoCategoryIds gives labels ${first} and ${label} the same id ${String(id)}`, 'SOTR_INVALID_ARGUMENT', {
+        details: { option: 'cocoCategoryIds', labels: [first, label] },
+      });
+    }
     seen.set(id as number, label);
   });
   return [...(given as number[])];

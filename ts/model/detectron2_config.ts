@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigFileError } from '../errors';
 import type { ConfigOverrides, SotrConfig } from './config';
+import { pythonLiteral } from './python_literal';
 
 /** What the file says about the checkpoint's structure (checked by `checkStructure`). */
 export interface Detectron2Structure {
@@ -53,50 +54,79 @@ type NumericStructure = Exclude<keyof Detectron2Structure, 'deformStages'>;
 /** The model config fields checkStructure reads. */
 export type StructureOf = Pick<SotrConfig, NumericStructure | 'dcnBlocks'>;
 
+// The _BASE_ files a chain may have, and the bytes a file may hold (detectron2's configs are a few KB; 1 MiB of YAML
+// takes ~3 s and ~170 MB to parse, 5 MB took 9 s and 870 MB): past either, refused before anything more is parsed.
 const MAX_BASES = 16;
+const MAX_FILE_BYTES = 1 << 20;
 
 /**
  * Reads a detectron2 config file (YAML 1.1, as PyYAML reads it for detectron2) and the `_BASE_` file it names, relative
  * to it, merged as detectron2's `merge_from_file` does (a later file's keys replace the earlier's; lists are replaced,
- * not merged). Throws ConfigFileError (code 'SOTR_CONFIG') for a file that cannot be read or parsed, a value of the
- * wrong type, or a setting this library does not run (naming the key and the file).
+ * not merged). Throws ConfigFileError (code 'SOTR_CONFIG') for a file that cannot be read or parsed, is over 1 MiB, a
+ * value of the wrong type, or a setting this library does not run (naming the key and the file).
  *
  *   const cfg = await readDetectron2Config('output/config.yaml');
  *   const model = await Sotr.load('output/model_final.pth', { ...cfg.options, ...cocoCategories(annotations) });
  *   cfg.checkStructure(model.config);
  */
 export async function readDetectron2Config(file: string): Promise<Detectron2Config> {
-  if (typeof file !== 'string' || !file) throw new ConfigFileError(`readDetectron2Config: expected a file path, received ${typeof file}`);
-  const texts = new Map<string, string>();
-  // The chain is read ahead (asynchronously), then parsed by the same code as the synchronous reader.
-  let next: string | null = path.resolve(file);
-  const seen = new Set<string>();
-  while (next && !seen.has(next) && seen.size <= MAX_BASES) {
-    const at: string = next;
-    seen.add(at);
-    // What cannot be read or parsed is reported by the reader below (naming the file whose _BASE_ names it).
-    const text = await fs.promises.readFile(at, 'utf8').catch(() => null);
-    if (text === null) break;
-    texts.set(at, text);
-    try {
-      next = baseOf(at, parseTree(at, text));
-    } catch {
-      break;
-    }
+  const steps = readChain(file);
+  let step = steps.next();
+  while (!step.done) {
+    const read = await readCappedAsync(step.value).then((text) => ({ text }), (error: unknown) => ({ error }));
+    step = 'text' in read ? steps.next(read.text) : steps.throw(read.error);
   }
-  return readDetectron2ConfigWith(file, (f) => texts.get(f) ?? readText(f));
+  return step.value;
 }
 
 /** @internal readDetectron2Config without awaiting (the CLI reads its options before anything runs). */
 export function readDetectron2ConfigSync(file: string): Detectron2Config {
-  return readDetectron2ConfigWith(file, readText);
+  const steps = readChain(file);
+  let step = steps.next();
+  while (!step.done) {
+    let text: string | undefined;
+    let error: unknown;
+    try {
+      text = readCappedSync(step.value);
+    } catch (e) {
+      error = e;
+    }
+    step = text !== undefined ? steps.next(text) : steps.throw(error);
+  }
+  return step.value;
 }
 
-function readText(file: string): string {
+/** A file over MAX_FILE_BYTES (its size unknown past the limit: a device, a pipe). */
+class TooLarge extends Error {
+  constructor() {
+    super(`larger than ${MAX_FILE_BYTES / (1 << 20)} MiB, the most a config file may hold (detectron2's are a few KB): not a config file?`);
+  }
+}
+
+// Reads at most MAX_FILE_BYTES + 1 bytes: a larger file is refused without reading it all.
+function readCappedSync(file: string): string {
+  const fd = fs.openSync(file, 'r');
   try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigFileError(`${file}: ${(e as Error).message}`, { cause: e, details: { file } });
+    const buf = Buffer.allocUnsafe(MAX_FILE_BYTES + 1);
+    let got = 0;
+    for (let n = -1; n !== 0 && got < buf.length; got += n) n = fs.readSync(fd, buf, got, buf.length - got, null);
+    if (got > MAX_FILE_BYTES) throw new TooLarge();
+    return buf.toString('utf8', 0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+async function readCappedAsync(file: string): Promise<string> {
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(MAX_FILE_BYTES + 1);
+    let got = 0;
+    for (let n = -1; n !== 0 && got < buf.length; got += n) n = (await handle.read(buf, got, buf.length - got, null)).bytesRead;
+    if (got > MAX_FILE_BYTES) throw new TooLarge();
+    return buf.toString('utf8', 0, got);
+  } finally {
+    await handle.close();
   }
 }
 
@@ -126,6 +156,10 @@ function parseTree(file: string, text: string): Tree {
 function baseOf(file: string, tree: Tree): string | null {
   const base = tree['_BASE_'];
   if (base === undefined || base === null) return null;
+  if (Array.isArray(base)) {
+    // Newer fvcore merges a list of bases in order; the loader AdelaiDet was written for takes one file.
+    throw new ConfigFileError(`${file}: _BASE_ is a list (${JSON.stringify(base)}): a list of base files is not supported; give one file name (a base may name its own _BASE_, so files can be chained)`, { details: { file, key: '_BASE_' } });
+  }
   if (typeof base !== 'string' || !base) throw new ConfigFileError(`${file}: _BASE_ must be a file name, received ${JSON.stringify(base)}`, { details: { file, key: '_BASE_' } });
   // As detectron2: a leading ~ is the home folder; anything else is relative to the file that names it.
   const named = base === '~' || base.startsWith('~/') ? path.join(os.homedir(), base.slice(1)) : base;
@@ -146,21 +180,24 @@ function isTree(v: unknown): v is Tree {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function readDetectron2ConfigWith(file: string, read: (file: string) => string): Detectron2Config {
+// The one reader of a chain, for both the asynchronous and the synchronous reader: yields each file to read and is
+// given its text (or the error reading it), parses each file once, and merges them.
+function* readChain(file: string): Generator<string, Detectron2Config, string> {
+  if (typeof file !== 'string' || !file) throw new ConfigFileError(`readDetectron2Config: expected a file path, received ${typeof file}`);
   const chain: Array<{ file: string; tree: Tree }> = [];
   let next: string | null = path.resolve(file);
   while (next) {
     if (chain.some((c) => c.file === next)) throw new ConfigFileError(`${next}: _BASE_ files name each other in a loop (${[...chain.map((c) => c.file), next].join(' → ')})`, { details: { file: next } });
-    if (chain.length > MAX_BASES) throw new ConfigFileError(`${file}: more than ${MAX_BASES} _BASE_ files`, { details: { file } });
+    if (chain.length > MAX_BASES) throw new ConfigFileError(`${file}: more than ${MAX_BASES} _BASE_ files, the most a chain may have`, { details: { file, limit: MAX_BASES } });
     let text: string;
     try {
-      text = read(next);
+      text = yield next;
     } catch (e) {
-      // A base that is not there: named with the file whose _BASE_ names it.
+      // A base that cannot be read is named with the file whose _BASE_ names it.
       const by = chain[chain.length - 1]?.file;
-      if (!by || !(e instanceof ConfigFileError)) throw e;
-      const why = e.cause instanceof Error ? e.cause.message : e.message;
-      throw new ConfigFileError(`${by}: _BASE_ ${next}: ${why}`, { cause: e.cause, details: { file: by, key: '_BASE_' } });
+      const why = (e as Error).message;
+      const details = { file: by ?? next, ...(by ? { key: '_BASE_' } : {}), ...(e instanceof TooLarge ? { limitBytes: MAX_FILE_BYTES } : {}) };
+      throw new ConfigFileError(by ? `${by}: _BASE_ ${next}: ${why}` : `${next}: ${why}`, { cause: e, details });
     }
     const tree = parseTree(next, text);
     chain.push({ file: next, tree });
@@ -185,28 +222,6 @@ function lookup(tree: Tree, keyPath: string[]): unknown {
   return v;
 }
 
-// The Python literals a config value is written as: numbers, True / False / None, quoted strings, and flat tuples or
-// lists of those. Anything else stays the string it is (yacs keeps a string literal_eval cannot read).
-function pythonLiteral(v: unknown): unknown {
-  if (typeof v !== 'string') return v;
-  const one = (t: string): { v: unknown } | null => {
-    const x = t.trim();
-    if (/^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(x)) return { v: Number(x) };
-    if (x === 'True' || x === 'False') return { v: x === 'True' };
-    if (x === 'None') return { v: null };
-    const q = /^(['"])(.*)\1$/.exec(x);
-    return q && !q[2]!.includes(q[1]!) ? { v: q[2] } : null;
-  };
-  const scalar = one(v);
-  if (scalar) return scalar.v;
-  const seq = /^\s*[([]\s*(.*?)\s*[)\]]\s*$/.exec(v);
-  if (!seq) return v;
-  if (!seq[1]) return [];
-  const parts = seq[1].replace(/,\s*$/, '').split(',');
-  const items = parts.map(one);
-  return items.every((i) => i !== null) ? items.map((i) => i!.v) : v;
-}
-
 // A key read, given no value (~ or nothing): detectron2 would set None, which SOTR's inference cannot run with.
 const NO_VALUE = 'has no value (None), which the official inference cannot run with: give one, or leave the key out';
 
@@ -223,8 +238,13 @@ function fromTree(tree: Tree, files: string[], setBy: (keyPath: string[]) => str
     const file = setBy(key.split('.'));
     throw new ConfigFileError(`${file}: ${key}: ${why}`, { details: { file, key } });
   };
-  // yacs evaluates a string value as a Python literal: "(640, 672)" is a tuple, "1000" a number.
-  const get = (key: string): unknown => pythonLiteral(lookup(tree, key.split('.')));
+  // yacs evaluates a string value as a Python literal ("(640, 672)" is a tuple, "1e-3" a number), keeping what it
+  // cannot read as the string.
+  const get = (key: string): unknown => {
+    const v = lookup(tree, key.split('.'));
+    const literal = typeof v === 'string' ? pythonLiteral(v) : null;
+    return literal ? literal.value : v;
+  };
   const show = (v: unknown) => (typeof v === 'number' ? String(v) : JSON.stringify(v)); // NaN, Infinity as such
   // The sections read: a mapping, or absent (detectron2 refuses a section replaced by a value: the null of a section
   // whose keys are all commented out would otherwise drop every key its _BASE_ gives, unsaid).

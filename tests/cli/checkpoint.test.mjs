@@ -103,6 +103,23 @@ test("inspect strips 'module.' from safetensors names as Sotr.load does; --key i
   assert.not.ok(existsSync(at('k.safetensors')));
 });
 
+test('inspect and convert recognise a damaged safetensors file as the loader does: --key refused, the header error named', async () => {
+  // A header length past the end of the file: still safetensors to the loader (its parser says what is wrong).
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(4000n);
+  const damaged = at('damaged.safetensors');
+  writeFileSync(damaged, Buffer.concat([len, Buffer.from('{"x": 1}')]));
+  for (const args of [['inspect', damaged, '--key', 'model'], ['convert', damaged, at('d.safetensors'), '--key', 'model']]) {
+    const r = await sotr(args);
+    assert.is(r.code, 1, args.join(' '));
+    assert.match(r.stderr, /a safetensors file has no wrapping dict/);
+  }
+  const r = await sotr(['inspect', damaged]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /\[SOTR_CHECKPOINT_FORMAT\] .*damaged\.safetensors: invalid safetensors file: header of 4000 bytes runs past the end of the file/);
+  assert.not.ok(existsSync(at('d.safetensors')));
+});
+
 test('inspect: a file with no SOTR key is "not a SOTR state_dict", not an R50 with default constants', async () => {
   const notSotr = path.join(root, 'tests', 'fixtures', 'checkpoints', 'basic_zip.pth');
   let r = await sotr(['inspect', notSotr]);

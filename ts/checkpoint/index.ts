@@ -332,6 +332,19 @@ export async function readSafetensorsHeader(
 }
 
 /**
+ * @internal Whether a file is safetensors as readCheckpoint recognises it, sound or damaged (reading it then says
+ * what is wrong): the CLI's inspect and convert choose their path with it.
+ */
+export async function isSafetensorsFile(file: string): Promise<boolean> {
+  const src = await FileSource.open(file);
+  try {
+    return src.size > 0 && isSafetensors(await headOf(src), src.size);
+  } finally {
+    await src.close();
+  }
+}
+
+/**
  * @internal The metadata of a checkpoint file that is safetensors (as readCheckpoint recognises it), from its header
  * alone, parsed and checked as readCheckpoint does (the same limit, the same CheckpointFormatError naming the file);
  * null for a file of another format, or of none this reader knows (reading it says what it is). `sotr predict` reads

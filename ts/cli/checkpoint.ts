@@ -1,7 +1,7 @@
 /** `sotr inspect` and `sotr convert`: checkpoints from the command line. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readCheckpointWithInfo, readSafetensorsHeader, inferSotrConfig, writeSafetensors } from '../checkpoint';
+import { readCheckpointWithInfo, readSafetensorsHeader, inferSotrConfig, isSafetensorsFile, writeSafetensors } from '../checkpoint';
 import { describeNonFinite } from '../checkpoint/finite';
 import type { SotrKeyProblems } from '../checkpoint';
 import { stripPrefixes } from '../checkpoint/torch';
@@ -14,17 +14,6 @@ import { inspectCheckpoint, type SotrSource } from '../model/sotr';
 import { CONVERT_USAGE, EXIT, INSPECT_USAGE, UsageError, count, flag, parse, str } from './args';
 import type { CliIO } from './predict';
 import { exitNow } from './exit_now';
-
-const isSafetensors = (file: string) => {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(9);
-    const n = fs.readSync(fd, b, 0, 9, 0);
-    return n === 9 && b[8] === 0x7b && b.readBigUInt64LE(0) + 8n <= BigInt(fs.fstatSync(fd).size);
-  } finally {
-    fs.closeSync(fd);
-  }
-};
 
 /** The problems, 20 of each kind at most; `all` says where the rest are listed. */
 function problemLines(problems: SotrKeyProblems, all: string, limit = 20): string[] {
@@ -106,8 +95,9 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
     checksums?: string;
   };
   const key = str(p, 'key');
-  if (isSafetensors(file) && key !== undefined) throw new UsageError(NO_KEY);
-  if (isSafetensors(file) && !flag(p, 'verify')) {
+  const safetensors = await isSafetensorsFile(file);
+  if (safetensors && key !== undefined) throw new UsageError(NO_KEY);
+  if (safetensors && !flag(p, 'verify')) {
     // The header says everything: no tensor data is read. Names are stripped of 'module.' as Sotr.load strips them
     // (readCheckpointWithInfo's default), so that the verdict below is Sotr.load's.
     const h = await readSafetensorsHeader(file);
@@ -255,7 +245,7 @@ export async function convertCommand(argv: string[], io: CliIO): Promise<number>
     if (!flag(p, 'quiet')) io.stderr.write(`sotr: ${m}\n`);
   };
   const key = str(p, 'key');
-  if (key !== undefined && isSafetensors(input)) throw new UsageError(NO_KEY);
+  if (key !== undefined && (await isSafetensorsFile(input))) throw new UsageError(NO_KEY);
   // Ctrl-C or SIGTERM: writeSafetensors writes `<out>.partial-<pid>-<t>` and renames it into place only when complete
   // (it removes it on an error, not on a signal): remove this process's, and exit 130. Should the exit wait for
   // stderr to drain, the write goes on meanwhile, and then fails to rename what was removed: that is not reported.

@@ -173,6 +173,8 @@ test('what cannot be read, or is not run, is a ConfigFileError naming the file a
     [write('basenum.yaml', '_BASE_: 3\n'), /basenum\.yaml: _BASE_ must be a file name/],
     // Newer fvcore merges a list of bases; this reader takes one, and says so.
     [write('baselist.yaml', '_BASE_: [a.yaml, b.yaml]\n'), /baselist\.yaml: _BASE_ is a list \(\["a\.yaml","b\.yaml"\]\): a list of base files is not supported; give one file name/],
+    // fvcore downloads a URL base; this reader does not, and says so (not "no such file").
+    [write('baseurl.yaml', '_BASE_: https://example.org/Base-SOTR.yaml\n'), /baseurl\.yaml: _BASE_ https:\/\/example\.org\/Base-SOTR\.yaml is a URL: bases are read from files only/],
     // A base that is not there is named with the file that names it.
     [write('nobase.yaml', '_BASE_: nowhere.yaml\n'), /nobase\.yaml: _BASE_ \S*nowhere\.yaml: ENOENT/],
     // A key set in a base is reported with the base's name.

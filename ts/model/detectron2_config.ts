@@ -161,6 +161,10 @@ function baseOf(file: string, tree: Tree): string | null {
     throw new ConfigFileError(`${file}: _BASE_ is a list (${JSON.stringify(base)}): a list of base files is not supported; give one file name (a base may name its own _BASE_, so files can be chained)`, { details: { file, key: '_BASE_' } });
   }
   if (typeof base !== 'string' || !base) throw new ConfigFileError(`${file}: _BASE_ must be a file name, received ${JSON.stringify(base)}`, { details: { file, key: '_BASE_' } });
+  // fvcore downloads a URL base; this reader reads files only (nothing is downloaded): say so, not "no such file".
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(base)) {
+    throw new ConfigFileError(`${file}: _BASE_ ${base} is a URL: bases are read from files only (nothing is downloaded); download it and name the file`, { details: { file, key: '_BASE_' } });
+  }
   // As detectron2: a leading ~ is the home folder; anything else is relative to the file that names it.
   const named = base === '~' || base.startsWith('~/') ? path.join(os.homedir(), base.slice(1)) : base;
   return path.resolve(path.dirname(file), named);

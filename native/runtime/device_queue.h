@@ -12,7 +12,8 @@
 #include <deque>
 #include <functional>
 #include <mutex>
-#include <thread>
+
+#include "runtime/native_thread.h"
 
 namespace sotr {
 
@@ -48,7 +49,7 @@ class DeviceQueue {
   bool claimed_ = false;
   bool stop_ = false;
   std::atomic<uint64_t> submitted_{0}, completed_{0};
-  std::thread thread_;
+  NativeThread thread_;  // a stack of our size, not the C library's (runtime/native_thread.h)
 };
 
 }  // namespace sotr

@@ -33,10 +33,11 @@ int64_t spinNanoseconds() {
 }
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) : nthreads_(threads < 1 ? 1 : threads), spinNs_(spinNanoseconds()) {
+ThreadPool::ThreadPool(int threads, size_t stackBytes)
+    : nthreads_(threads < 1 ? 1 : threads), spinNs_(spinNanoseconds()) {
   for (int i = 1; i < nthreads_; ++i) {
     try {
-      workers_.emplace_back([this, i] { workerLoop(i); });
+      workers_.emplace_back([this, i] { workerLoop(i); }, stackBytes);
     } catch (const std::system_error&) {
       // The system refused a thread (EAGAIN: address space under ulimit -v, a thread limit): run with the ones
       // there are. Thrown out of here, it left the process-wide pool unmade, failing the calls that needed it,

@@ -20,16 +20,18 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "runtime/cgroup_limits.h"
+#include "runtime/native_thread.h"
 
 namespace sotr {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads);
+  // stackBytes: the workers' stack (runtime/native_thread.h; 0: the C library's default, at least
+  // kMinThreadStackBytes). A small one is for tests (tests/native/test_ops.cpp --stack-kib).
+  explicit ThreadPool(int threads, size_t stackBytes = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -65,7 +67,7 @@ class ThreadPool {
   bool spinUntil(Pred pred) const;
   int nthreads_;
   int64_t spinNs_;
-  std::vector<std::thread> workers_;
+  std::vector<NativeThread> workers_;
   std::mutex mu_;
   std::mutex run_mu_;  // one parallel region at a time
   std::condition_variable cv_, done_cv_;

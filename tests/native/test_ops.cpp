@@ -1,9 +1,14 @@
 // Usage: sotr_test_ops [--op NAME] [--backend cpu|cuda] [--json FILE] [--no-time] [--skip-timed] [--seed N]
+//                      [--stack-kib N]
+// --stack-kib N: the cases run on a thread with an N KiB stack, their parallel regions on a pool whose workers have
+// N KiB stacks too (128: musl's default thread stack; tests/foundation/thread-stack-native.test.mjs). A kernel that
+// needs more stack than that crashes (SIGSEGV) instead of failing a case.
 // Exit: 0 all passed, 1 a case failed, 2 usage error.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -11,6 +16,7 @@
 
 #include "op_test.h"
 #include "runtime/backend.h"
+#include "runtime/native_thread.h"
 #include "runtime/runtime.h"
 #include "runtime/thread_pool.h"
 
@@ -53,6 +59,8 @@ using namespace sotr_test;
 
 namespace {
 
+ThreadPool* g_pool = nullptr;  // the pool the ops run on: cpuPool(), or one with small stacks (--stack-kib)
+
 const char* precName(Precision p) {
   switch (p) {
     case Precision::FP32: return "fp32";
@@ -93,7 +101,7 @@ std::vector<Tensor> runOn(DeviceContext& ctx, const OpDef& def, const OpCall& ho
   }
   ExecContext ec;
   ec.backend = ctx.backend.get();
-  ec.pool = &cpuPool();
+  ec.pool = g_pool;
   ec.stream = ctx.backend->stream();
   const RunFn& fn = ctx.device.type == DeviceType::CUDA ? def.cuda : def.cpu;
   fn(call, outs, ec);
@@ -143,11 +151,12 @@ bool allWritten(const std::vector<Tensor>& outs) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int testMain(int argc, char** argv) {
   std::string onlyOp, onlyBackend, jsonPath;
   bool timing = true;
   bool skipTimed = false;  // the benchmark-shape cases: minutes under an emulator (scripts/arm64-check.sh)
   uint64_t seed = 1234;
+  size_t stackKib = 0;  // 0: the process's own threads and pool
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -163,18 +172,23 @@ int main(int argc, char** argv) {
     else if (a == "--no-time") timing = false;
     else if (a == "--skip-timed") skipTimed = true;
     else if (a == "--seed") seed = std::stoull(next());
+    else if (a == "--stack-kib") stackKib = std::stoull(next());  // checked by main()
     else if (a == "--list") {
       for (auto& c : cases()) std::printf("%s\n", c.name.c_str());
       return 0;
     } else {
-      std::fprintf(stderr, "usage: %s [--op NAME] [--backend cpu|cuda] [--json FILE] [--no-time] [--skip-timed] [--seed N] [--list]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--op NAME] [--backend cpu|cuda] [--json FILE] [--no-time] [--skip-timed] [--seed N] [--stack-kib N] [--list]\n", argv[0]);
       return 2;
     }
   }
 
   CudaInfo ci = cudaInfo();
+  std::unique_ptr<ThreadPool> smallStacks;
+  if (stackKib) smallStacks = std::make_unique<ThreadPool>(cpuPool().size(), stackKib << 10);
+  g_pool = smallStacks ? smallStacks.get() : &cpuPool();
   std::printf("sotr native op test: %zu cases, %zu ops registered, CPU threads %d\n", cases().size(), opNames().size(),
-              cpuPool().size());
+              g_pool->size());
+  if (stackKib) std::printf("thread stacks: %zu KiB (the caller's and the pool's)\n", stackKib);
   std::printf("CUDA: %s%s\n", ci.available ? "available" : "not available: ",
               ci.available ? (" (" + ci.devices[0].name + ")").c_str() : ci.reason.c_str());
   const bool useCuda = ci.available && onlyBackend != "cpu";
@@ -287,4 +301,21 @@ int main(int argc, char** argv) {
   std::printf("%d passed, %d failed\n", passed, failed);
   (void)skipped;
   return failed ? 1 : 0;
+}
+
+// With --stack-kib, everything above runs on a thread with that stack (the main thread's is the system's).
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--stack-kib") {
+      char* end = nullptr;
+      const unsigned long long kib = i + 1 < argc ? std::strtoull(argv[i + 1], &end, 10) : 0;
+      if (!kib || *end) {
+        std::fprintf(stderr, "--stack-kib needs a number of KiB\n");
+        return 2;
+      }
+      int rc = 2;
+      NativeThread([&] { rc = testMain(argc, argv); }, static_cast<size_t>(kib) << 10).join();
+      return rc;
+    }
+  return testMain(argc, argv);
 }

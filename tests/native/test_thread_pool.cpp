@@ -9,9 +9,14 @@
 // workers sleep at once. Also the default thread count's CPU quota (cgroup v2 cpu.max, v1 cpu.cfs_quota_us) read
 // from fake trees, and the memory limit (v2 memory.max, v1 memory.limit_in_bytes) the weight cache's budget follows.
 // And the kernels' workspaces (runtime/scratch.h): a pool frees its workers' and the caller's
-// between regions, leaves other threads' unless asked, the totals follow, and an exiting thread withdraws. Prints "N checks, M failures"; exits 1 on a failure.
+// between regions, leaves other threads' unless asked, the totals follow, and an exiting thread withdraws.
+// And the threads' stacks (runtime/native_thread.h): the pool's workers and a device queue's thread get at least
+// kMinThreadStackBytes even where the C library's default is musl's 128 KiB (set here as the process default), and
+// a pool asked for a stack gets that one. Prints "N checks, M failures"; exits 1 on a failure.
+#include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -27,6 +32,8 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/device_queue.h"
+#include "runtime/native_thread.h"
 #include "runtime/scratch.h"
 #include "runtime/thread_pool.h"
 
@@ -280,6 +287,79 @@ static void memoryLimitChecks() {
   }
 }
 
+// ThreadSanitizer refuses threads with a 128 KiB stack (pthread_create: EINVAL): its own per-thread data needs more.
+#if defined(__SANITIZE_THREAD__)
+#define TSAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TSAN_BUILD 1
+#endif
+#endif
+
+#if defined(__linux__) && !defined(TSAN_BUILD)
+// The stack size of the calling thread (glibc and musl have pthread_getattr_np; macOS has not).
+static size_t ownStackBytes() {
+  pthread_attr_t attr;
+  size_t bytes = 0;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+  pthread_attr_getstacksize(&attr, &bytes);
+  pthread_attr_destroy(&attr);
+  return bytes;
+}
+
+// The smallest stack among a pool's workers (the caller's thread excluded).
+static size_t smallestWorkerStack(ThreadPool& pool) {
+  const pthread_t caller = pthread_self();
+  std::mutex mu;
+  size_t least = SIZE_MAX;
+  for (int r = 0; r < 10; ++r)  // tasks that sleep: the caller cannot take them all, the workers take some
+    pool.parallelTasks(8, [&](int64_t) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (pthread_equal(pthread_self(), caller)) return;
+      const size_t s = ownStackBytes();
+      std::lock_guard<std::mutex> lk(mu);
+      least = std::min(least, s);
+    });
+  return least;
+}
+
+static void stackChecks() {
+  const size_t small = 128 << 10;  // musl's default
+  CHECK(NativeThread::stackSizeFor(0) >= kMinThreadStackBytes, "default stack %zu", NativeThread::stackSizeFor(0));
+  // The C library's default made musl's: before, std::thread's workers got it.
+  pthread_attr_t saved, attr;
+  CHECK(pthread_getattr_default_np(&saved) == 0, "pthread_getattr_default_np");
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, small);
+  CHECK(pthread_setattr_default_np(&attr) == 0, "pthread_setattr_default_np");
+  pthread_attr_destroy(&attr);
+  {
+    size_t plain = 0;
+    std::thread([&] { plain = ownStackBytes(); }).join();
+    CHECK(plain < kMinThreadStackBytes, "a std::thread's stack %zu: the small default did not take", plain);
+    ThreadPool pool(3);
+    const size_t least = smallestWorkerStack(pool);
+    CHECK(least >= kMinThreadStackBytes && least != SIZE_MAX, "pool workers' stack %zu under a 128 KiB default", least);
+    size_t queued = 0;
+    {
+      DeviceQueue q;
+      q.submit([&] { queued = ownStackBytes(); });
+      q.drain();
+    }
+    CHECK(queued >= kMinThreadStackBytes, "device queue thread's stack %zu under a 128 KiB default", queued);
+  }
+  pthread_setattr_default_np(&saved);
+  pthread_attr_destroy(&saved);
+  // Asked for: the workers get that size, not the minimum (tests/native/test_ops.cpp --stack-kib runs the ops so).
+  // (ASan and TSan add their thread-local data to a small stack: no exact size.)
+  ThreadPool pool(3, small);
+  const size_t least = smallestWorkerStack(pool);
+  CHECK(least >= small && least < kMinThreadStackBytes, "pool asked for 128 KiB stacks: workers' %zu", least);
+}
+#else
+static void stackChecks() { CHECK(NativeThread::stackSizeFor(0) >= kMinThreadStackBytes, "default stack"); }
+#endif
+
 int main() {
   cpuQuotaChecks();
   for (int threads : {1, 2, 3, 5}) {
@@ -396,5 +476,6 @@ int main() {
   }
   workspaceChecks();
   memoryLimitChecks();
+  stackChecks();
   return checksSummary();
 }

@@ -74,10 +74,12 @@ function prebuildLoads() {
 }
 
 // Whether nvcc would be found by the CMake build (SOTR_CUDA=auto builds the CUDA path when it is).
-function nvccFound() {
-  if (process.env.CUDACXX && fs.existsSync(process.env.CUDACXX)) return true;
-  const dirs = (process.env.PATH || '').split(path.delimiter).concat(['/usr/local/cuda/bin']);
-  return dirs.some((d) => d && fs.existsSync(path.join(d, 'nvcc')));
+/** Where nvcc is (CUDACXX, PATH, /usr/local/cuda/bin), or null. */
+function nvccPath(env = process.env) {
+  if (env.CUDACXX && fs.existsSync(env.CUDACXX)) return env.CUDACXX;
+  const dirs = (env.PATH || '').split(path.delimiter).concat(['/usr/local/cuda/bin']);
+  for (const d of dirs) if (d && fs.existsSync(path.join(d, 'nvcc'))) return path.join(d, 'nvcc');
+  return null;
 }
 
 // SOTR_CUDA: auto, or one of CMake's obvious booleans for on and off, in any case (CMakeLists.txt takes the same
@@ -95,7 +97,7 @@ function normalizeCuda(value) {
 function cachedOptions(text) {
   const out = {};
   for (const line of text.split(/\r?\n/)) {
-    const m = /^(SOTR_CUDA|SOTR_CUDA_ARCHS|CMAKE_GENERATOR):[A-Z]+=(.*)$/.exec(line);
+    const m = /^(SOTR_CUDA|SOTR_CUDA_ARCHS|SOTR_BUILT_WITH_CUDA|CMAKE_GENERATOR):[A-Z]+=(.*)$/.exec(line);
     if (m) out[m[1]] = m[2];
   }
   return out;
@@ -103,13 +105,14 @@ function cachedOptions(text) {
 
 /**
  * What the source build will use, from the environment and the text of build/CMakeCache.txt (undefined: no
- * configured build directory). `cmake-js compile` does not re-run CMake in a configured build directory, so a
- * SOTR_CUDA / SOTR_CUDA_ARCHS that differs from the cached one must be handed to an explicit configure first.
+ * configured build directory) and where nvcc is (null: not found). `cmake-js compile` does not re-run CMake in a
+ * configured build directory, so a SOTR_CUDA / SOTR_CUDA_ARCHS that differs from the cached one, or an nvcc installed
+ * since a build directory was configured without one, must be handed to an explicit configure first.
  * Returns { error } or { cuda, archs, said, reconfigure, defines, generator }: `said` is the settings as the log
  * shows them; `reconfigure` what changed (empty: none); `defines` the cmake-js arguments for the values the
  * environment gives.
  */
-function buildPlan(env, cacheText) {
+function buildPlan(env, cacheText, nvcc = null) {
   const cache = cacheText === undefined ? undefined : cachedOptions(cacheText);
   const envCuda = env.SOTR_CUDA || undefined; // an empty variable is no value (CMakeLists.txt reads it so too)
   const envArchs = env.SOTR_CUDA_ARCHS || undefined;
@@ -151,6 +154,12 @@ function buildPlan(env, cacheText) {
     archs = cache.SOTR_CUDA_ARCHS;
     if (cuda !== 'off') said.push(`SOTR_CUDA_ARCHS=${archs} kept from build/CMakeCache.txt`);
   }
+  // nvcc installed after build/ was configured without it (auto): CMake keeps the compiler it did not find, and
+  // cmake-js compile would go on building CPU-only. Re-configure, telling CMake where nvcc is.
+  if (cache && cuda !== 'off' && nvcc && cache.SOTR_BUILT_WITH_CUDA === 'OFF') {
+    reconfigure.push(`nvcc found at ${nvcc}, build/ was configured without one`);
+    defines.push(`--CDCMAKE_CUDA_COMPILER=${nvcc}`);
+  }
   return { cuda, archs, said: said.join(', '), reconfigure, defines, generator: cache && cache.CMAKE_GENERATOR };
 }
 
@@ -177,7 +186,8 @@ function cmakeJsRun(cmakeJs, args, jobs) {
 
 function build() {
   // Before anything slow: a mistyped setting stops here, with what is allowed.
-  const plan = buildPlan(process.env, readCache());
+  const nvcc = nvccPath();
+  const plan = buildPlan(process.env, readCache(), nvcc);
   if (plan.error) {
     log(plan.error);
     process.exit(1);
@@ -192,7 +202,7 @@ function build() {
   const jobs = process.env.CMAKE_BUILD_PARALLEL_LEVEL || String(require('node:os').availableParallelism?.() ?? 2);
   log(`building the native addon from source (${plan.said}, ${jobs} jobs)`);
   // npm shows an install script's output only when it fails: say how long this may take, and how to shorten it.
-  if (plan.cuda !== 'off' && nvccFound()) {
+  if (plan.cuda !== 'off' && nvcc) {
     if (plan.archs) {
       log(`nvcc found: the CUDA kernels are compiled too, for ${plan.archs}`);
       log('(SOTR_CUDA=off builds the CPU path only, in 2-4 minutes)');
@@ -230,4 +240,4 @@ function main() {
 // `node scripts/install.js` runs it; a test may require() the file for its pure functions.
 if (require.main === module) main();
 
-module.exports = { normalizeCuda, cachedOptions, buildPlan };
+module.exports = { normalizeCuda, cachedOptions, buildPlan, nvccPath };

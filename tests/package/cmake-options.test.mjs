@@ -51,6 +51,7 @@ if (!haveCmake) {
       let r = cmake(['-S', root, '-B', dir, '-DSOTR_CUDA=FALSE']);
       assert.is(r.status, 0, r.out);
       assert.is(cached(dir, 'SOTR_CUDA'), 'off');
+      assert.is(cached(dir, 'SOTR_BUILT_WITH_CUDA'), 'OFF', 'what scripts/install.js reads to see a CPU-only build/');
       assert.not.match(r.out, /sotr: CUDA/);
       r = cmake([dir]);
       assert.is(r.status, 0, r.out);

@@ -95,6 +95,27 @@ test('buildPlan: the setting the build will use, and a re-configure only when th
   assert.is(buildPlan({ SOTR_CUDA: 'off' }, cacheOf('onn')).error, undefined, 'a valid variable replaces a bad cached value');
 });
 
+test('buildPlan: nvcc installed since build/ was configured without one is handed to a re-configure', () => {
+  const nvcc = '/opt/cuda-13/bin/nvcc';
+  const made = (cuda, built) => `${cacheOf(cuda)}SOTR_BUILT_WITH_CUDA:INTERNAL=${built}\n`;
+  let p = buildPlan({}, made('auto', 'OFF'), nvcc);
+  assert.equal(p.reconfigure, [`nvcc found at ${nvcc}, build/ was configured without one`]);
+  assert.equal(p.defines, [`--CDCMAKE_CUDA_COMPILER=${nvcc}`]);
+  // SOTR_CUDA=on over such a build/: CMake would keep the compiler it did not find and stop; it is told where it is.
+  p = buildPlan({ SOTR_CUDA: 'on' }, made('auto', 'OFF'), nvcc);
+  assert.equal(p.defines, ['--CDSOTR_CUDA=on', `--CDCMAKE_CUDA_COMPILER=${nvcc}`]);
+  // Nothing to do: a CUDA build, a CPU build asked for (off), no nvcc, a cache from before the entry, no build/.
+  for (const [env, cache, found] of [
+    [{}, made('auto', 'ON'), nvcc],
+    [{}, made('off', 'OFF'), nvcc],
+    [{}, made('auto', 'OFF'), null],
+    [{}, cacheOf('auto'), nvcc],
+    [{}, undefined, nvcc],
+  ]) {
+    assert.equal(buildPlan(env, cache, found).reconfigure, [], JSON.stringify([env, cache, found]));
+  }
+});
+
 // A package folder whose cmake-js only writes down how it was called.
 function withFakeCmakeJs(cacheText, fn) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sotr-install-'));

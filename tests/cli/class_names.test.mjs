@@ -94,6 +94,8 @@ test('Sotr.load: classNames / cocoCategoryIds of the wrong length or with bad id
     [{ cocoCategoryIds: [1, 2, 3, 4, 4.5] }, /cocoCategoryIds\[4\] must be an integer, received 4\.5/, { option: 'cocoCategoryIds', label: 4 }],
     [{ cocoCategoryIds: [1, 2, 3, 2, 5] }, /cocoCategoryIds gives labels 1 and 3 the same id 2/, { option: 'cocoCategoryIds', labels: [1, 3] }],
     [{ cocoCategoryIds: 'abc' }, /cocoCategoryIds must be 5 integers/, { option: 'cocoCategoryIds', expected: 5 }],
+    // An empty name, as cocoCategories and the CLI's name files refuse one.
+    [{ classNames: ['a', 'b', ' ', 'd', 'e'] }, /classNames\[2\] is empty: every class needs a name/, { option: 'classNames', label: 2 }],
   ];
   for (const [o, re, details] of bad) {
     const e = await load(five, o).then(() => null, (x) => x);

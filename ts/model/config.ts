@@ -172,7 +172,7 @@ const CONSTANT_KEYS = keysOf<SotrConstants>()(
  * annotations file, in the order detectron2 trains with.
  */
 export interface ConfigOverrides extends Partial<SotrConstants> {
-  /** Class names by label, one per class of the checkpoint (default: COCO's for 80-class checkpoints, else `class_<label>`). */
+  /** Class names by label, one non-empty name per class of the checkpoint (default: COCO's for 80-class checkpoints, else `class_<label>`). */
   classNames?: readonly string[] | undefined;
   /**
    * The dataset's category ids by label (`instance.cocoCategoryId`, the `category_id` of COCO results): distinct
@@ -328,6 +328,11 @@ export function resolveConfig(ck: SotrCheckpointConfig, o: ConfigOverrides = {})
   if (o.classNames !== undefined) {
     if (!Array.isArray(o.classNames) || o.classNames.length !== ck.numClasses || !o.classNames.every((s) => typeof s === 'string')) {
       throw perClassError('classNames', 'strings', ck.numClasses, o.classNames);
+    }
+    // A name labels the instances and selects them (`classes`): an empty one is a slip (a blank line, a missing field).
+    const empty = o.classNames.findIndex((s) => !s.trim());
+    if (empty >= 0) {
+      throw new SotrRangeError(`Sotr.load: classNames[${empty}] is empty: every class needs a name`, 'SOTR_INVALID_ARGUMENT', { details: { option: 'classNames', label: empty } });
     }
     classNames = [...o.classNames];
   } else if (ck.numClasses === COCO_CLASS_NAMES.length) {

@@ -73,12 +73,12 @@ function prebuildLoads() {
   }
 }
 
-// Whether nvcc would be found by the CMake build (SOTR_CUDA=auto builds the CUDA path when it is).
-/** Where nvcc is (CUDACXX, PATH, /usr/local/cuda/bin), or null. */
+/** Where nvcc is (CUDACXX, PATH, then the folders CMakeLists.txt tries), or null. */
 function nvccPath(env = process.env) {
-  if (env.CUDACXX && fs.existsSync(env.CUDACXX)) return env.CUDACXX;
-  const dirs = (env.PATH || '').split(path.delimiter).concat(['/usr/local/cuda/bin']);
-  for (const d of dirs) if (d && fs.existsSync(path.join(d, 'nvcc'))) return path.join(d, 'nvcc');
+  const isFile = (f) => fs.statSync(f, { throwIfNoEntry: false })?.isFile() === true;
+  if (env.CUDACXX && isFile(env.CUDACXX)) return env.CUDACXX;
+  const dirs = (env.PATH || '').split(path.delimiter).concat(['/usr/local/cuda/bin', '/usr/local/cuda-13.0/bin']);
+  for (const d of dirs) if (d && isFile(path.join(d, 'nvcc'))) return path.join(d, 'nvcc');
   return null;
 }
 
@@ -97,7 +97,7 @@ function normalizeCuda(value) {
 function cachedOptions(text) {
   const out = {};
   for (const line of text.split(/\r?\n/)) {
-    const m = /^(SOTR_CUDA|SOTR_CUDA_ARCHS|SOTR_BUILT_WITH_CUDA|CMAKE_GENERATOR):[A-Z]+=(.*)$/.exec(line);
+    const m = /^(SOTR_CUDA|SOTR_CUDA_ARCHS|SOTR_BUILT_WITH_CUDA|SOTR_NVCC_REJECTED|CMAKE_GENERATOR):[A-Z]+=(.*)$/.exec(line);
     if (m) out[m[1]] = m[2];
   }
   return out;
@@ -155,8 +155,9 @@ function buildPlan(env, cacheText, nvcc = null) {
     if (cuda !== 'off') said.push(`SOTR_CUDA_ARCHS=${archs} kept from build/CMakeCache.txt`);
   }
   // nvcc installed after build/ was configured without it (auto): CMake keeps the compiler it did not find, and
-  // cmake-js compile would go on building CPU-only. Re-configure, telling CMake where nvcc is.
-  if (cache && cuda !== 'off' && nvcc && cache.SOTR_BUILT_WITH_CUDA === 'OFF') {
+  // cmake-js compile would go on building CPU-only. Re-configure, telling CMake where nvcc is; not with the nvcc
+  // CMake's check rejected (SOTR_NVCC_REJECTED): forced on CMake, its configure would fail where auto builds CPU-only.
+  if (cache && cuda !== 'off' && nvcc && cache.SOTR_BUILT_WITH_CUDA === 'OFF' && cache.SOTR_NVCC_REJECTED !== nvcc) {
     reconfigure.push(`nvcc found at ${nvcc}, build/ was configured without one`);
     defines.push(`--CDCMAKE_CUDA_COMPILER=${nvcc}`);
   }

@@ -199,6 +199,14 @@ test('convert: settings not this checkpoint\'s are refused before anything is wr
   assert.not.ok(existsSync(out));
 });
 
+test('storedClassNames: stored names that are not an array are left to Sotr.load (a string is not split into letters)', async () => {
+  const { storedClassNames } = await import('../../dist/cli/model_config.js');
+  assert.is(storedClassNames('m.safetensors', { classNames: 'abc' }), undefined);
+  assert.is(storedClassNames('m.safetensors', null), undefined);
+  assert.equal(storedClassNames('m.safetensors', { classNames: ['a', 'b'], cocoCategoryIds: 'x' }), { file: "m.safetensors's stored settings", names: ['a', 'b'], categoryIds: null });
+  assert.equal(storedClassNames('m.safetensors', { classNames: ['a', 'b'], cocoCategoryIds: [3, 7] }).categoryIds, [3, 7]);
+});
+
 test('predict: a safetensors model whose header or stored settings are damaged is refused before the run, as the load refuses it', async () => {
   const { readModelStoredSettings } = await import('../../dist/cli/model_config.js');
   // A safetensors file: the 8-byte header length, then the header.

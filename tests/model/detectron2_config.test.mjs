@@ -173,6 +173,9 @@ test('what cannot be read, or is not run, is a ConfigFileError naming the file a
     [write('basenum.yaml', '_BASE_: 3\n'), /basenum\.yaml: _BASE_ must be a file name/],
     // Newer fvcore merges a list of bases; this reader takes one, and says so.
     [write('baselist.yaml', '_BASE_: [a.yaml, b.yaml]\n'), /baselist\.yaml: _BASE_ is a list \(\["a\.yaml","b\.yaml"\]\): a list of base files is not supported; give one file name/],
+    // Not UTF-8 (detectron2 reads UTF-8; read leniently, Latin-1 gave "gaussi\ufffdn" and UTF-16 "not a mapping").
+    [write('latin1.yaml', Buffer.from('MODEL:\n  SOTR:\n    NMS_KERNEL: gaussi\xe9n\n', 'latin1')), /latin1\.yaml: not UTF-8 text: detectron2 reads config files as UTF-8/],
+    [write('utf16.yaml', Buffer.from('\ufeffMODEL: {}\n', 'utf16le')), /utf16\.yaml: not UTF-8 text \(UTF-16: save it as UTF-8\)/],
     // fvcore downloads a URL base; this reader does not, and says so (not "no such file").
     [write('baseurl.yaml', '_BASE_: https://example.org/Base-SOTR.yaml\n'), /baseurl\.yaml: _BASE_ https:\/\/example\.org\/Base-SOTR\.yaml is a URL: bases are read from files only/],
     // A base that is not there is named with the file that names it.

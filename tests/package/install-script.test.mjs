@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 const root = new URL('../..', import.meta.url).pathname;
-const { normalizeCuda, buildPlan } = createRequire(import.meta.url)(path.join(root, 'scripts', 'install.js'));
+const { normalizeCuda, buildPlan, nvccPath } = createRequire(import.meta.url)(path.join(root, 'scripts', 'install.js'));
 
 test('on Windows without a prebuild the install script stops with the reason and what to do', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sotr-install-'));
@@ -113,6 +113,30 @@ test('buildPlan: nvcc installed since build/ was configured without one is hande
     [{}, undefined, nvcc],
   ]) {
     assert.equal(buildPlan(env, cache, found).reconfigure, [], JSON.stringify([env, cache, found]));
+  }
+});
+
+test('buildPlan: the nvcc CMake\'s check rejected (SOTR_NVCC_REJECTED) is not forced on a re-configure; another one is', () => {
+  // auto with an nvcc CMake cannot use (an unsupported host compiler, say) builds CPU-only: forcing that nvcc as
+  // CMAKE_CUDA_COMPILER skipped CMake's check, and the next install's configure failed.
+  const nvcc = '/opt/cuda-13/bin/nvcc';
+  const rejected = (path) => `${cacheOf('auto')}SOTR_BUILT_WITH_CUDA:INTERNAL=OFF\nSOTR_NVCC_REJECTED:INTERNAL=${path}\n`;
+  assert.equal(buildPlan({}, rejected(nvcc), nvcc).reconfigure, []);
+  assert.equal(buildPlan({}, rejected(nvcc), nvcc).defines, []);
+  assert.equal(buildPlan({}, rejected('/usr/bin/nvcc'), nvcc).defines, [`--CDCMAKE_CUDA_COMPILER=${nvcc}`]);
+  assert.equal(buildPlan({}, rejected(''), nvcc).defines, [`--CDCMAKE_CUDA_COMPILER=${nvcc}`]);
+});
+
+test('nvccPath: CUDACXX when it is a file (not a folder), else the first nvcc on PATH', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sotr-nvcc-'));
+  try {
+    const nvcc = path.join(dir, 'nvcc');
+    writeFileSync(nvcc, '');
+    assert.is(nvccPath({ CUDACXX: nvcc, PATH: '' }), nvcc);
+    assert.is(nvccPath({ PATH: `/nonexistent${path.delimiter}${dir}` }), nvcc);
+    assert.is.not(nvccPath({ CUDACXX: dir, PATH: '' }), dir, 'a folder is not a compiler');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

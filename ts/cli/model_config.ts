@@ -93,6 +93,8 @@ export function modelSettings(post: PostprocessFlags, model: string, config: { f
 
 /** The class names a model stores, as --class-names would give them. */
 export function storedClassNames(model: string, stored: ConfigOverrides | null): ClassNamesFile | undefined {
-  if (!stored?.classNames) return undefined;
-  return { file: `${path.basename(model)}'s stored settings`, names: [...stored.classNames], categoryIds: stored.cocoCategoryIds ? [...stored.cocoCategoryIds] : null };
+  // Not an array (written by hand through the API): Sotr.load's own message says what is wrong with it.
+  if (!stored || !Array.isArray(stored.classNames)) return undefined;
+  const ids = Array.isArray(stored.cocoCategoryIds) ? [...stored.cocoCategoryIds] : null;
+  return { file: `${path.basename(model)}'s stored settings`, names: [...stored.classNames], categoryIds: ids };
 }

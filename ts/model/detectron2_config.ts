@@ -103,6 +103,18 @@ class TooLarge extends Error {
   }
 }
 
+// The text of a config file: UTF-8, as detectron2 opens it (Python raises UnicodeDecodeError on other bytes; read
+// leniently, a Latin-1 "gaussi\xe9n" became "gaussi\ufffdn" and UTF-16 "not a mapping of keys"). A BOM is dropped.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+function utf8(bytes: Uint8Array): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    const utf16 = bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+    throw new Error(`not UTF-8 text${utf16 ? ' (UTF-16: save it as UTF-8)' : ''}: detectron2 reads config files as UTF-8`);
+  }
+}
+
 // Reads at most MAX_FILE_BYTES + 1 bytes: a larger file is refused without reading it all.
 function readCappedSync(file: string): string {
   const fd = fs.openSync(file, 'r');
@@ -111,7 +123,7 @@ function readCappedSync(file: string): string {
     let got = 0;
     for (let n = -1; n !== 0 && got < buf.length; got += n) n = fs.readSync(fd, buf, got, buf.length - got, null);
     if (got > MAX_FILE_BYTES) throw new TooLarge();
-    return buf.toString('utf8', 0, got);
+    return utf8(buf.subarray(0, got));
   } finally {
     fs.closeSync(fd);
   }
@@ -124,7 +136,7 @@ async function readCappedAsync(file: string): Promise<string> {
     let got = 0;
     for (let n = -1; n !== 0 && got < buf.length; got += n) n = (await handle.read(buf, got, buf.length - got, null)).bytesRead;
     if (got > MAX_FILE_BYTES) throw new TooLarge();
-    return buf.toString('utf8', 0, got);
+    return utf8(buf.subarray(0, got));
   } finally {
     await handle.close();
   }

@@ -241,4 +241,4 @@ function main() {
 // `node scripts/install.js` runs it; a test may require() the file for its pure functions.
 if (require.main === module) main();
 
-module.exports = { normalizeCuda, cachedOptions, buildPlan, nvccPath };
+module.exports = { normalizeCuda, cachedOptions, buildPlan, nvccPath, CUDA_ALLOWED };

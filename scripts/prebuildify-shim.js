@@ -29,7 +29,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const NAME = 'sotr-node';
-const { normalizeCuda, cachedOptions } = require('./install.js'); // the SOTR_CUDA rules the source build uses
+const { normalizeCuda, cachedOptions, CUDA_ALLOWED } = require('./install.js'); // the SOTR_CUDA rules the source build uses
 
 function log(msg) {
   process.stderr.write(`prebuild: ${msg}\n`);
@@ -131,7 +131,7 @@ function driverMode() {
   if (!process.env.SOTR_CUDA) process.env.SOTR_CUDA = 'on';
   // The values install.js and CMakeLists.txt take (OFF, false, 0 … mean off); a typo is refused, not built.
   const cuda = normalizeCuda(process.env.SOTR_CUDA);
-  if (cuda === undefined) fail(`SOTR_CUDA="${process.env.SOTR_CUDA}" is not a valid value: use on or off (auto, ON/OFF, TRUE/FALSE, YES/NO, 1/0)`);
+  if (cuda === undefined) fail(`SOTR_CUDA="${process.env.SOTR_CUDA}" is not a valid value: use ${CUDA_ALLOWED}`);
   const wantCuda = cuda !== 'off';
   const stage = path.resolve(process.env.SOTR_PREBUILD_DIR || path.join(root, cross ? `build-prebuild-${arch}` : 'build-prebuild'));
   fs.mkdirSync(stage, { recursive: true });

@@ -158,6 +158,11 @@ test('predict --config over stored settings: its values win, defaults too; names
   const r = await sotr(['predict', '-m', stored, '-o', path.join(dir, 'big.jsonl'), '--min-size', '800', '--device', 'cpu', image]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /--max-size \(512 from stored7\.safetensors's stored settings\) is below --min-size \(800\): give --max-size too/);
+  // --config's cap over the stored one: named with its file and key (the message used to name both files, no key).
+  const cap = write('cap600.yaml', 'INPUT:\n  MAX_SIZE_TEST: 600\n');
+  const r2 = await sotr(['predict', '-m', stored, '-o', path.join(dir, 'big2.jsonl'), '--config', cap, '--min-size', '800', '--device', 'cpu', image]);
+  assert.is(r2.code, 1);
+  assert.match(r2.stderr, /--max-size \(600 from \S*cap600\.yaml INPUT\.MAX_SIZE_TEST\) is below --min-size \(800\): give --max-size too/);
 });
 
 test('a class name several classes share selects each of them', async () => {

@@ -151,12 +151,11 @@ bool allWritten(const std::vector<Tensor>& outs) {
 
 }  // namespace
 
-static int testMain(int argc, char** argv) {
+static int testMain(int argc, char** argv, size_t stackKib) {
   std::string onlyOp, onlyBackend, jsonPath;
   bool timing = true;
   bool skipTimed = false;  // the benchmark-shape cases: minutes under an emulator (scripts/arm64-check.sh)
   uint64_t seed = 1234;
-  size_t stackKib = 0;  // 0: the process's own threads and pool
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -172,7 +171,7 @@ static int testMain(int argc, char** argv) {
     else if (a == "--no-time") timing = false;
     else if (a == "--skip-timed") skipTimed = true;
     else if (a == "--seed") seed = std::stoull(next());
-    else if (a == "--stack-kib") stackKib = std::stoull(next());  // checked by main()
+    else if (a == "--stack-kib") next();  // read by main() (stackKib)
     else if (a == "--list") {
       for (auto& c : cases()) std::printf("%s\n", c.name.c_str());
       return 0;
@@ -314,8 +313,8 @@ int main(int argc, char** argv) {
         return 2;
       }
       int rc = 2;
-      NativeThread([&] { rc = testMain(argc, argv); }, static_cast<size_t>(kib) << 10).join();
+      NativeThread([&] { rc = testMain(argc, argv, static_cast<size_t>(kib)); }, static_cast<size_t>(kib) << 10).join();
       return rc;
     }
-  return testMain(argc, argv);
+  return testMain(argc, argv, 0);  // 0: the process's own threads and pool
 }

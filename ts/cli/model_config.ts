@@ -82,10 +82,17 @@ export function modelSettings(post: PostprocessFlags, model: string, config: { f
     if (v !== undefined) (load as Record<string, unknown>)[k] = v;
   }
   const storedLabel = `${path.basename(model)}'s stored settings`;
+  // --config's value wins over the stored one (o above): name the file that gave each size.
+  const sizeFrom: ModelConfigFile['sizeFrom'] = {};
+  for (const [k, key] of [['minSize', 'INPUT.MIN_SIZE_TEST'], ['maxSize', 'INPUT.MAX_SIZE_TEST']] as const) {
+    if (config?.cfg.options[k] !== undefined) sizeFrom[k] = `${config.file} ${key}`;
+    else if (stored?.[k] !== undefined) sizeFrom[k] = storedLabel;
+  }
   return {
     file: config ? (stored ? `${config.file} over ${storedLabel}` : config.file) : storedLabel,
     ...(o.minSize !== undefined ? { minSize: o.minSize } : {}),
     ...(o.maxSize !== undefined ? { maxSize: o.maxSize } : {}),
+    sizeFrom,
     load,
     checkStructure: (c) => config?.cfg.checkStructure(c),
   };

@@ -174,9 +174,9 @@ async function settings(p: Parsed): Promise<Settings> {
   const maxSize = maxFlag ?? config?.maxSize;
   if (minSize !== undefined && maxSize !== undefined && maxSize < minSize) {
     // Say where a size no flag gave comes from (--config's INPUT.*_SIZE_TEST, or the model's stored settings).
-    const from = (flagGiven: boolean, key: string) => (flagGiven ? '' : ` from ${config!.file}${config!.file.includes('stored settings') ? '' : ` ${key}`}`);
+    const from = (flagGiven: boolean, k: 'minSize' | 'maxSize') => (flagGiven ? '' : ` from ${config!.sizeFrom[k]!}`);
     throw new UsageError(
-      `--max-size (${maxSize}${from(maxFlag !== undefined, 'INPUT.MAX_SIZE_TEST')}) is below --min-size (${minSize}${from(minFlag !== undefined, 'INPUT.MIN_SIZE_TEST')})` +
+      `--max-size (${maxSize}${from(maxFlag !== undefined, 'maxSize')}) is below --min-size (${minSize}${from(minFlag !== undefined, 'minSize')})` +
         (minFlag !== undefined && maxFlag === undefined ? ': give --max-size too' : ''),
     );
   }

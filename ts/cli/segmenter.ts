@@ -17,6 +17,8 @@ export interface ModelConfigFile {
   file: string;
   minSize?: number;
   maxSize?: number;
+  /** Where minSize / maxSize came from, as a message names it: "cfg.yaml INPUT.MIN_SIZE_TEST", "m's stored settings". */
+  sizeFrom: { minSize?: string; maxSize?: string };
   /** The network's settings (grids, strides, input format, pixel statistics, ...), every one the files give (defaults
    * too): what the model is loaded with, over its stored ones. The run record keeps those that differ from the
    * defaults (run_settings.ts). */
